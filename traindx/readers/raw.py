@@ -1,0 +1,42 @@
+"""What a file reader returns before names are mapped onto canonical keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class RawSeries:
+    """Points of one logged name in write order (steps may repeat or restart)."""
+
+    name: str
+    steps: np.ndarray  # int64
+    values: np.ndarray  # float64
+    source: str = ""
+    unit: str = "step"  # "step" or "epoch"
+    wall_time: np.ndarray | None = None
+
+
+@dataclass
+class RawHistogram:
+    """A logged histogram (TensorBoard HistogramProto or a histogram tensor) per step."""
+
+    name: str
+    steps: np.ndarray
+    # One row per step: count, sum, sum of squares, min, max (NaN where unknown).
+    stats: np.ndarray
+    source: str = ""
+
+
+@dataclass
+class RawLog:
+    """Everything one file gave: series, histograms and what reading it cost."""
+
+    path: str
+    series: list[RawSeries] = field(default_factory=list)
+    histograms: list[RawHistogram] = field(default_factory=list)
+    records: int = 0
+    dropped_records: int = 0
+    problems: list[str] = field(default_factory=list)

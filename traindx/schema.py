@@ -1,0 +1,271 @@
+"""The telemetry schema: runs, series keys, columnar series and run context.
+
+Telemetry is columnar: a :class:`Series` holds two numpy arrays (``steps``, ``values``),
+never a pydantic object per point. Pydantic models describe the run, its keys and its
+context, and give JSON Schema for free (``traindx schema``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+
+Split = Literal["train", "val", "test"]
+StepUnit = Literal["step", "epoch"]
+
+#: Canonical metric names every reader and adapter maps onto.
+CANONICAL_METRICS: tuple[str, ...] = (
+    "loss",
+    "accuracy",
+    "lr",
+    "grad_norm",
+    "weight_norm",
+    "update_ratio",
+    "act_mean",
+    "act_std",
+    "act_frac_zero",
+    "act_frac_saturated",
+    "nonfinite",
+    "input_mean",
+    "input_std",
+    "input_min",
+    "input_max",
+    "output_row_sum",
+    "pred_class_frac",
+)
+
+
+class SeriesKey(BaseModel):
+    """Identity of a series: what was measured, on which split, where, which statistic.
+
+    ``str(key)`` gives a compact stable form: ``val/loss``, ``train/grad_norm@fc1.weight``,
+    ``train/act_frac_zero@conv1:mean``. ``SeriesKey.parse`` reads it back.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    split: Split = "train"
+    scope: str = "global"
+    statistic: str = "value"
+
+    def __str__(self) -> str:
+        s = f"{self.split}/{self.metric}"
+        if self.scope != "global":
+            s += f"@{self.scope}"
+        if self.statistic != "value":
+            s += f":{self.statistic}"
+        return s
+
+    @classmethod
+    def parse(cls, text: str) -> SeriesKey:
+        split, _, rest = text.partition("/")
+        if not rest:
+            split, rest = "train", text
+        rest, _, stat = rest.partition(":")
+        metric, _, scope = rest.partition("@")
+        return cls(metric=metric, split=split, scope=scope or "global", statistic=stat or "value")  # type: ignore[arg-type]
+
+
+class Series(BaseModel):
+    """One series: sorted integer steps and float values of equal length.
+
+    Resumed runs: when a writer restarts from an earlier step (a run resumed from a
+    checkpoint), TensorBoard's rule applies on purpose: points written later supersede
+    earlier points at the same or later steps. :meth:`from_raw` does this and records how
+    many points were superseded in ``superseded``; exact duplicates of a step keep the last.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    key: SeriesKey
+    steps: np.ndarray
+    values: np.ndarray
+    unit: StepUnit = "step"
+    original_name: str = ""
+    source: str = ""
+    superseded: int = 0
+
+    @model_validator(mode="after")
+    def _check_arrays(self) -> Series:
+        steps = np.asarray(self.steps)
+        values = np.asarray(self.values, dtype=np.float64)
+        if steps.ndim != 1 or values.ndim != 1:
+            raise ValueError(f"series {self.key}: steps and values must be 1-D")
+        if steps.shape != values.shape:
+            raise ValueError(
+                f"series {self.key}: {steps.size} steps but {values.size} values; lengths must match"
+            )
+        steps = steps.astype(np.int64, copy=False)
+        if steps.size > 1 and np.any(np.diff(steps) <= 0):
+            raise ValueError(
+                f"series {self.key}: steps must be strictly increasing; use Series.from_raw "
+                "for logs whose steps repeat or restart"
+            )
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "values", values)
+        return self
+
+    @classmethod
+    def from_raw(
+        cls,
+        key: SeriesKey,
+        steps: np.ndarray | list[int],
+        values: np.ndarray | list[float],
+        **kw: Any,
+    ) -> Series:
+        """Build a series from points in write order, resolving restarts and repeats."""
+        steps = np.asarray(steps, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        if steps.shape != values.shape:
+            raise ValueError(f"series {key}: {steps.size} steps but {values.size} values")
+        superseded = 0
+        if steps.size > 1 and np.any(np.diff(steps) <= 0):
+            # A point survives unless a *later-written* point has a step <= its step.
+            # Reverse cumulative minimum of steps after each position gives that test.
+            later_min = np.minimum.accumulate(steps[::-1])[::-1]
+            later_min = np.append(later_min[1:], np.iinfo(np.int64).max)
+            keep = steps < later_min
+            superseded = int(steps.size - keep.sum())
+            steps, values = steps[keep], values[keep]
+        return cls(key=key, steps=steps, values=values, superseded=superseded, **kw)
+
+    @field_serializer("steps", "values")
+    def _ser_array(self, arr: np.ndarray) -> list[float]:
+        return [None if not np.isfinite(v) else v for v in arr.tolist()]  # type: ignore[misc]
+
+    def __len__(self) -> int:
+        return int(self.steps.size)
+
+
+class LayerInfo(BaseModel):
+    name: str
+    type: str | None = None
+    activation: str | None = None
+    params: int | None = None
+    trainable: bool | None = None
+    output_shape: list[int | None] | None = None
+
+
+class ModelInfo(BaseModel):
+    layers: list[LayerInfo] = Field(default_factory=list)
+    output_activation: str | None = None
+    output_units: int | None = None
+    num_params: int | None = None
+    num_trainable: int | None = None
+    has_dropout: bool | None = None
+    has_batchnorm: bool | None = None
+    training_mode: bool | None = None
+
+
+class LossInfo(BaseModel):
+    name: str | None = None
+    from_logits: bool | None = None
+    reduction: str | None = None
+    expects: Literal["logits", "probabilities", "values"] | None = None
+
+
+class OptimizerInfo(BaseModel):
+    name: str | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    eps: float | None = None
+    betas: list[float] | None = None
+    clipnorm: float | None = None
+    clipvalue: float | None = None
+    schedule: str | None = None
+
+
+class DataInfo(BaseModel):
+    n_train: int | None = None
+    n_val: int | None = None
+    batch_size: int | None = None
+    num_classes: int | None = None
+    class_counts: list[int] | None = None
+    input_dtype: str | None = None
+    input_min: float | None = None
+    input_max: float | None = None
+    input_mean: float | None = None
+    input_std: float | None = None
+    task: Literal["classification", "binary", "regression", "other"] | None = None
+
+
+class RunContext(BaseModel):
+    """What is known about the run beside its series. Every field is optional: a CSV has none."""
+
+    framework: str | None = None
+    framework_version: str | None = None
+    model: ModelInfo = Field(default_factory=ModelInfo)
+    loss: LossInfo = Field(default_factory=LossInfo)
+    optimizer: OptimizerInfo = Field(default_factory=OptimizerInfo)
+    data: DataInfo = Field(default_factory=DataInfo)
+    epochs: int | None = None
+    steps_per_epoch: int | None = None
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    #: Observations the adapters made statically (e.g. "softmax output with from_logits=True").
+    notes: list[str] = Field(default_factory=list)
+    #: Adapter-computed flags that rules may read (e.g. ``grad_accumulating``).
+    flags: dict[str, float | bool | str] = Field(default_factory=dict)
+
+
+class IngestReport(BaseModel):
+    """What reading cost: files read, records dropped, names not mapped."""
+
+    files: list[str] = Field(default_factory=list)
+    records: int = 0
+    dropped_records: int = 0
+    problems: list[str] = Field(default_factory=list)
+    unmapped: list[str] = Field(default_factory=list)
+
+
+class Run(BaseModel):
+    """One training run: an id, where it came from, its context and its series."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    id: str
+    source: str = ""
+    context: RunContext = Field(default_factory=RunContext)
+    series: dict[str, Series] = Field(default_factory=dict)
+    ingest: IngestReport = Field(default_factory=IngestReport)
+
+    def add(self, series: Series, *, replace: bool = False) -> None:
+        """Add a series; a second series with the same key is merged point-wise."""
+        k = str(series.key)
+        if k in self.series and not replace:
+            old = self.series[k]
+            steps = np.concatenate([old.steps, series.steps])
+            values = np.concatenate([old.values, series.values])
+            order = np.argsort(steps, kind="stable")
+            steps, values = steps[order], values[order]
+            keep = np.append(steps[1:] != steps[:-1], True)
+            merged = Series(
+                key=series.key,
+                steps=steps[keep],
+                values=values[keep],
+                unit=old.unit,
+                original_name=old.original_name,
+                source=old.source,
+                superseded=old.superseded + series.superseded,
+            )
+            self.series[k] = merged
+        else:
+            self.series[k] = series
+
+    def get(
+        self, metric: str, split: str = "train", scope: str = "global", statistic: str = "value"
+    ) -> Series | None:
+        return self.series.get(
+            str(SeriesKey(metric=metric, split=split, scope=scope, statistic=statistic))  # type: ignore[arg-type]
+        )
+
+    def find(self, metric: str, split: str | None = None) -> list[Series]:
+        """Every series of a metric (any scope), optionally on one split."""
+        return [
+            s
+            for s in self.series.values()
+            if s.key.metric == metric and (split is None or s.key.split == split)
+        ]
