@@ -1,0 +1,23 @@
+"""Tests generated from the rule files' own cases: ``pytest -k LOSS003`` runs one rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from traindx.rules.loader import load_rulebook
+from traindx.rules.testing import run_case
+
+BOOK = load_rulebook()
+CASES = [(s, c) for s in BOOK.symptoms for c in s.cases]
+
+
+@pytest.mark.parametrize(("sym", "case"), CASES, ids=[f"{s.code}_{c.name}" for s, c in CASES])
+def test_rule_case(sym, case):
+    res = run_case(sym, case)
+    assert res.ok, f"{res.id}: {res.message}"
+
+
+@pytest.mark.parametrize("sym", BOOK.symptoms, ids=[s.code for s in BOOK.symptoms])
+def test_rule_has_fire_and_no_fire_cases(sym):
+    fires = {c.fires for c in sym.cases}
+    assert fires == {True, False}, f"{sym.code} needs at least one must-fire and one must-not-fire case"

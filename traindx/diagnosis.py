@@ -1,0 +1,86 @@
+"""What the engine returns: symptoms seen, causes ranked with their evidence, and fixes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from traindx.schema import IngestReport
+
+Severity = Literal["info", "warning", "error"]
+SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+
+
+class Evidence(BaseModel):
+    """One number that moved a cause (or describes a symptom)."""
+
+    says: str
+    fact: str | None = None
+    value: float | int | bool | str | None = None
+    #: natural-log likelihood ratio this item added to the cause's log-odds (0 for display).
+    weight: float = 0.0
+    kind: Literal["prior", "symptom", "evidence", "fact"] = "fact"
+
+
+class SymptomResult(BaseModel):
+    code: str
+    slug: str
+    summary: str
+    severity: Severity
+    onset_step: int | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class FixResult(BaseModel):
+    text: str
+    snippets: dict[str, str] = Field(default_factory=dict)
+
+
+class CauseResult(BaseModel):
+    id: str
+    family: str = ""
+    summary: str = ""
+    probability: float
+    log_odds: float
+    evidence: list[Evidence] = Field(default_factory=list)
+    fixes: list[FixResult] = Field(default_factory=list)
+
+
+class NotEvaluated(BaseModel):
+    rule: str
+    needs: list[str]
+
+
+class Diagnosis(BaseModel):
+    """The differential for one run."""
+
+    run_id: str
+    source: str = ""
+    healthy: bool
+    headline: str
+    symptoms: list[SymptomResult] = Field(default_factory=list)
+    causes: list[CauseResult] = Field(default_factory=list)
+    unknown_probability: float = 0.0
+    not_evaluated: list[NotEvaluated] = Field(default_factory=list)
+    ingest: IngestReport = Field(default_factory=IngestReport)
+    framework: str | None = None
+    facts: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def top(self) -> CauseResult | None:
+        return self.causes[0] if self.causes else None
+
+    @property
+    def worst_severity(self) -> Severity | None:
+        if not self.symptoms:
+            return None
+        return max((s.severity for s in self.symptoms), key=SEVERITY_RANK.__getitem__)
+
+    def to_json(self, **kw: Any) -> str:
+        return self.model_dump_json(**kw)
+
+    def __str__(self) -> str:
+        from traindx.report.text import render_text
+
+        return render_text([self])

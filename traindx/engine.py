@@ -1,0 +1,190 @@
+"""The engine: evaluate the rulebook over a run's facts and rank causes as a differential.
+
+For each candidate cause (one that explains at least one present warning/error symptom):
+
+    log-odds = log prior
+             + sum over present symptoms of log LR(symptom | cause)
+               (the cause's ``explains`` ratio, or the rulebook's ``unexplained_lr``)
+             + sum over the cause's evidence items whose condition holds of log LR
+
+normalized with softmax over the candidates plus an "unknown" mass. Every term is kept as
+an :class:`Evidence` item, so the report shows which numbers moved which cause.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from traindx.diagnosis import (
+    SEVERITY_RANK,
+    CauseResult,
+    Diagnosis,
+    Evidence,
+    FixResult,
+    NotEvaluated,
+    SymptomResult,
+)
+from traindx.rules.model import Cause, Condition, Rulebook, Symptom
+from traindx.schema import Run
+from traindx.signals import Facts, compute_facts
+
+_NO_KEY = re.compile(r"No such key: (\w+)|Undefined variable or function: '(\w+)'")
+
+
+def evaluate(cond: Condition, facts: Facts) -> tuple[bool | None, list[str]]:
+    """Evaluate a condition. ``(None, needs)`` when facts it reads are missing.
+
+    A missing group is passed as an empty map: CEL's commutative ``||``/``&&`` still decide
+    ``a.x < 1 || b.x < 1`` when only ``a`` was logged, and error only when the answer
+    really depends on the missing fact.
+    """
+    try:
+        result = cond.program.execute({g: facts.get(g, {}) for g in cond.groups})
+    except (RuntimeError, ValueError, TypeError) as e:
+        m = _NO_KEY.search(str(e))
+        key = (m.group(1) or m.group(2)) if m else str(e).split("\n")[0]
+        missing = [g for g in cond.groups if g not in facts]
+        return None, missing or [key]
+    return bool(result), []
+
+
+def fact(facts: Facts, path: str) -> Any:
+    group, _, key = path.partition(".")
+    return facts.get(group, {}).get(key)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+\.[a-z_0-9]+)(?:\|([^}]*))?\}")
+
+
+def fill(text: str, facts: Facts) -> str:
+    """Fill ``{group.fact}`` / ``{group.fact|fallback}`` placeholders with the run's values."""
+
+    def sub(m: re.Match[str]) -> str:
+        v = fact(facts, m.group(1))
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return m.group(2) if m.group(2) is not None else "?"
+        return _fmt(v)
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def _symptom_result(sym: Symptom, facts: Facts) -> SymptomResult:
+    onset = fact(facts, sym.onset) if sym.onset else None
+    if isinstance(onset, (int, float)) and not isinstance(onset, bool) and onset >= 0:
+        onset_step: int | None = int(onset)
+    else:
+        onset_step = None
+    ev = [
+        Evidence(says=p, fact=p, value=fact(facts, p), kind="fact")
+        for p in sym.shows
+        if fact(facts, p) is not None
+    ]
+    return SymptomResult(
+        code=sym.code, slug=sym.slug, summary=sym.summary, severity=sym.severity,
+        onset_step=onset_step, evidence=ev,
+    )  # fmt: skip
+
+
+def _score(cause: Cause, fired: list[SymptomResult], book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> tuple[float, list[Evidence]]:
+    lo = math.log(cause.prior)
+    ev = [Evidence(says=f"prior {cause.prior:g}", weight=lo, kind="prior")]
+    for s in fired:
+        if s.code in cause.explains:
+            ratio = cause.explains[s.code]
+            ev.append(Evidence(says=f"{s.code} {s.slug}", fact=s.code, value=True, weight=math.log(ratio), kind="symptom"))
+        elif s.severity != "info":
+            ratio = book.unexplained_lr
+            ev.append(Evidence(says=f"{s.code} {s.slug} (not explained)", fact=s.code, value=True, weight=math.log(ratio), kind="symptom"))
+        else:
+            continue
+        lo += math.log(ratio)
+    for i, item in enumerate(cause.evidence):
+        ok, needs = evaluate(item.condition, facts)
+        if ok is None:
+            notes.append(NotEvaluated(rule=f"{cause.id}#{i + 1}", needs=needs))
+            continue
+        if ok:
+            lo += math.log(item.lr)
+            shown = fill(item.says, facts)
+            ev.append(Evidence(says=shown, fact=item.when, value=True, weight=math.log(item.lr), kind="evidence"))
+    return lo, ev
+
+
+def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
+    fired: list[SymptomResult] = []
+    notes: list[NotEvaluated] = []
+    for sym in book.symptoms:
+        ok, needs = evaluate(sym.condition, facts)
+        if ok is None:
+            notes.append(NotEvaluated(rule=sym.code, needs=needs))
+        elif ok:
+            fired.append(_symptom_result(sym, facts))
+    fired.sort(key=lambda s: (-SEVERITY_RANK[s.severity], s.onset_step if s.onset_step is not None else 1 << 62))
+    alarms = [s for s in fired if s.severity != "info"]
+    framework = facts.get("ctx", {}).get("framework")
+
+    causes: list[CauseResult] = []
+    unknown = 0.0
+    if alarms:
+        alarm_codes = {s.code for s in alarms}
+        scored = []
+        for cause in book.causes:
+            if not alarm_codes & set(cause.explains):
+                continue
+            lo, ev = _score(cause, fired, book, facts, notes)
+            scored.append((lo, cause, ev))
+        lu = math.log(book.unknown_prior)
+        top = max([lu] + [s[0] for s in scored])
+        z = math.exp(lu - top) + sum(math.exp(s[0] - top) for s in scored)
+        unknown = math.exp(lu - top) / z
+        for lo, cause, ev in sorted(scored, key=lambda s: -s[0]):
+            fixes = [
+                FixResult(
+                    text=fill(f.text, facts),
+                    snippets={k: fill(v, facts) for k in ("torch", "keras", "jax") if (v := getattr(f, k))},
+                )
+                for f in cause.fixes
+            ]
+            causes.append(
+                CauseResult(
+                    id=cause.id, family=cause.family, summary=cause.summary,
+                    probability=math.exp(lo - top) / z, log_odds=lo, evidence=ev, fixes=fixes,
+                )
+            )  # fmt: skip
+    return Diagnosis(
+        run_id=run.id,
+        source=run.source,
+        healthy=not alarms,
+        headline=_headline(run, alarms, causes),
+        symptoms=fired,
+        causes=causes,
+        unknown_probability=unknown,
+        not_evaluated=notes,
+        ingest=run.ingest,
+        framework=framework,
+        facts=facts,
+    )
+
+
+def _headline(run: Run, alarms: list[SymptomResult], causes: list[CauseResult]) -> str:
+    if not alarms:
+        n = sum(len(s) for s in run.series.values())
+        return f"healthy: no sign of a training fault ({len(run.series)} series, {n} points)"
+    worst = alarms[0]
+    top = f"; most likely {causes[0].id} ({causes[0].probability:.0%})" if causes else ""
+    at = f" from step {worst.onset_step}" if worst.onset_step is not None else ""
+    return f"{worst.summary.rstrip('.')}{at}{top}"
+
+
+def diagnose_run(run: Run, book: Rulebook) -> Diagnosis:
+    return diagnose_facts(run, compute_facts(run), book)

@@ -1,0 +1,276 @@
+"""Map logged metric names onto canonical series keys.
+
+Every framework spells the same quantity its own way: ``epoch_loss`` (Keras TensorBoard),
+``val_acc`` (Keras History), ``Loss/train`` (SummaryWriter), ``train_loss_step``
+(Lightning), ``eval/loss`` (HuggingFace). :func:`map_name` turns each into a
+:class:`SeriesKey` in four steps, each driven by a data table below:
+
+1. the user's ``--map`` overrides win;
+2. traindx's own key strings (``train/grad_norm@fc1.weight``) are parsed as they are;
+3. the name is taken apart: ``/``-segments and leading/trailing tokens that are split words
+   (:data:`SPLIT_WORDS`) give the split, :data:`SHAPE_RULES` peel framework prefixes and
+   suffixes, later ``/``-segments give the scope, and :data:`NOT_SERIES` drops axes and
+   bookkeeping (``step``, ``epoch``, ``_runtime``);
+4. what is left, normalized (lower case, ``_`` between tokens), is matched against the
+   ordered :data:`METRIC_RULES`; the first full match names the metric.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from traindx.schema import CANONICAL_METRICS, SeriesKey
+
+#: Words naming a split, as a whole ``/``-segment (``Loss/train``) or an end token (``val_loss``).
+SPLIT_WORDS: dict[str, str] = {
+    "train": "train", "training": "train", "trn": "train",
+    "val": "val", "valid": "val", "validation": "val", "eval": "val", "evaluation": "val",
+    "dev": "val",
+    "test": "test", "testing": "test",
+}  # fmt: skip
+
+#: Axes and bookkeeping: never series (matched against the normalized name).
+NOT_SERIES = re.compile(
+    r"""(trainer_)?(global_)?steps? | epochs? | iter(ation)?s? | it | batch(_idx)? | idx | index
+      | unnamed(_\d+)?                                  # pandas' name for a blank header
+      | (wall_?|relative_|elapsed_)?time(stamp)?(_s|_sec)? | elapsed | \w*runtime
+      | \w*per_second | (total_)?flos | hp_metric        # HF throughput, Lightning placeholder
+      | (num_|seen_)?samples | (num_)?tokens(_seen)?""",
+    re.X,
+)
+
+#: Framework prefixes and suffixes around a metric: (pattern, keep, statistic, why).
+#: Applied repeatedly, first match each round, after split tokens are removed.
+SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
+    # Keras 3 TensorBoard evaluation scalars: evaluation_loss_vs_iterations (split: the
+    # leading 'evaluation' token).
+    (r"(.+)_vs_iterations", r"\1", None, "Keras TensorBoard '_vs_iterations' suffix"),
+    # Keras TensorBoard: epoch_loss is the epoch value; batch_loss the per-batch value.
+    (r"epoch_(.+)", r"\1", None, "Keras TensorBoard 'epoch_' prefix"),
+    (r"batch_(.+)", r"\1", "step", "Keras TensorBoard 'batch_' prefix (per batch)"),
+    # Lightning on_step/on_epoch: train_loss_epoch is the epoch mean, train_loss_step per step.
+    (r"(.+)_epoch", r"\1", None, "Lightning '_epoch' suffix"),
+    (r"(.+)_step", r"\1", "step", "Lightning '_step' suffix (per step)"),
+]
+
+_KEEP = None  # METRIC_RULES target meaning "keep the normalized name as the metric"
+
+#: Ordered (pattern, metric, why) on the normalized name; first full match wins.
+METRIC_RULES: list[tuple[str, str | None, str]] = [
+    # traindx's canonical names are their own aliases.
+    ("|".join(CANONICAL_METRICS), _KEEP, "canonical metric name"),
+    (r"(total_|overall_)?loss(es)?|cost|objective", "loss", "loss"),
+    # Top-1 accuracy in its spellings (Keras metric classes, ImageNet scripts' acc@1/prec@1).
+    (
+        r"(sparse_|binary_|categorical_|sparse_categorical_)?acc(uracy)?"
+        r"|top_?1(_acc(uracy)?)?|acc(uracy)?_?(at_)?1|prec_?1",
+        "accuracy",
+        "accuracy",
+    ),
+    (r"top_?5(_acc(uracy)?)?|acc(uracy)?_?(at_)?5", "top5_accuracy", "top-5 accuracy"),
+    # Error is not accuracy: kept as its own metric.
+    (r"top_?1_err(or)?|err(or)?(_rate)?|err(or)?_?1", "error", "error rate (not accuracy)"),
+    # Lightning LearningRateMonitor: lr-Adam, lr-SGD/pg1, lr-Adam-momentum.
+    (r"(lr_.+_)?momentum", "momentum", "momentum"),
+    (r"lr|learning_?rate|lr_.+", "lr", "learning rate"),
+    (
+        r"(total_|global_)?grad(ient)?s?_?(l2_)?norm(_total|_l2)?|total_norm|gnorm|grad(ient)?s?",
+        "grad_norm",
+        "gradient norm",
+    ),
+    (r"(total_|global_)?(weight|param(eter)?)s?_?(l2_)?norm|wnorm", "weight_norm", "weight norm"),
+    (r"update_?(to_)?(weight|param)?s?_?ratio|update_to_weights?|upd_ratio", "update_ratio",
+     "update-to-weight ratio"),
+    (r"non_?finite(_count)?|nan_count|num_nans?", "nonfinite", "non-finite count"),
+    (r"perplexity|ppl", "perplexity", "perplexity"),
+    # Known metrics the rules do not read: kept under their own (normalized) name.
+    (
+        r"mae|mse|rmse|msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
+        r"|auc|roc_auc|auroc|pr_auc|average_precision|precision|recall|specificity|sensitivity"
+        r"|m?iou|mean_io_?u|dice|bleu|rouge\w*|wer|cer|kld?|kl_divergence|cosine_similarity"
+        r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+",
+        _KEEP,
+        "known metric, not canonical: kept under its own name",
+    ),
+]  # fmt: skip
+
+_NOT_SERIES_WHY = "axis or bookkeeping column (step, epoch, time...), not a series"
+_SHAPES = [(re.compile(p), keep, stat, why) for p, keep, stat, why in SHAPE_RULES]
+_METRICS = [(re.compile(p), metric, why) for p, metric, why in METRIC_RULES]
+_KEY_FORM = re.compile(r"(train|val|test)/([a-z][a-z0-9_]*)(?:@([^:]+))?(?::(\w+))?")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[\s\-.:@_/]+")
+
+
+def _normalize(text: str) -> str:
+    """``LearningRate`` -> ``learning_rate``; ``acc@1`` -> ``acc_1``; ``lr-SGD`` -> ``lr_sgd``."""
+    return "_".join(t for t in _SEPARATORS.split(_CAMEL.sub("_", text).lower()) if t)
+
+
+@lru_cache(maxsize=4096)
+def _metric_of(phrase: str) -> tuple[str, str] | None:
+    for rx, metric, why in _METRICS:
+        if rx.fullmatch(phrase):
+            return (metric or phrase), why
+    return None
+
+
+@dataclass(frozen=True)
+class _Parts:
+    split: str | None
+    phrase: str
+    scope: str
+    statistic: str
+    trace: tuple[str, ...]
+
+
+@lru_cache(maxsize=4096)
+def _decompose(raw: str) -> _Parts | str:
+    """Take a name apart; a string result says why it is not a series."""
+    if NOT_SERIES.fullmatch(_normalize(raw)):
+        return _NOT_SERIES_WHY
+    split: str | None = None
+    trace: list[str] = []
+    rest: list[str] = []
+    for seg in (s.strip() for s in raw.split("/")):
+        word = SPLIT_WORDS.get(_normalize(seg))
+        if word and split in (None, word):
+            split = word
+            trace.append(f"split '{seg}' -> {word}")
+        elif seg:
+            rest.append(seg)
+    if not rest:
+        return "no metric name"
+    phrase, scope, statistic = _normalize(rest[0]), "/".join(rest[1:]) or "global", "value"
+    while True:
+        if not phrase or NOT_SERIES.fullmatch(phrase):
+            return _NOT_SERIES_WHY
+        tokens = phrase.split("_")
+        end = next((t for t in (tokens[0], tokens[-1]) if len(tokens) > 1 and t in SPLIT_WORDS
+                    and split in (None, SPLIT_WORDS[t])), None)  # fmt: skip
+        if end is not None:
+            split = SPLIT_WORDS[end]
+            phrase = "_".join(tokens[1:] if tokens[0] == end else tokens[:-1])
+            trace.append(f"split token '{end}' -> {split}")
+            continue
+        for rx, keep, stat, why in _SHAPES:
+            m = rx.fullmatch(phrase)
+            if m:
+                phrase, statistic = m.expand(keep), stat or statistic
+                trace.append(why)
+                break
+        else:
+            return _Parts(split, phrase, scope, statistic, tuple(trace))
+
+
+def _resolve_split(default_split: str | None) -> str | None:
+    return SPLIT_WORDS.get(_normalize(default_split)) if default_split else None
+
+
+def _is_key_string(text: str) -> bool:
+    """``val/loss``, ``train/grad_norm@fc1.weight``: what ``str(SeriesKey)`` writes."""
+    m = _KEY_FORM.fullmatch(text)
+    if not m:
+        return False
+    if m[2] in CANONICAL_METRICS:
+        return True
+    found = _metric_of(m[2])  # a kept metric with a scope or statistic: val/f1:step
+    return bool(m[3] or m[4]) and found is not None and found[0] == m[2]
+
+
+@lru_cache(maxsize=4096)
+def _map_core(raw: str, default_split: str | None) -> tuple[SeriesKey | None, str]:
+    if _is_key_string(raw.strip()):
+        return SeriesKey.parse(raw.strip()), "traindx key string"
+    parts = _decompose(raw)
+    if isinstance(parts, str):
+        return None, parts
+    found = _metric_of(parts.phrase)
+    if found is None:
+        return None, f"no rule matches '{parts.phrase}'; map it with --map '{raw}=METRIC'"
+    metric, why = found
+    split, trace = parts.split, list(parts.trace)
+    if split is None:
+        split = _resolve_split(default_split)
+        trace.append(
+            f"split from the log directory ({split})" if split else "split: train (default)"
+        )
+    trace.append(f"metric '{parts.phrase}': {why}")
+    key = SeriesKey(
+        metric=metric, split=split or "train", scope=parts.scope, statistic=parts.statistic
+    )  # type: ignore[arg-type]
+    return key, "; ".join(trace)
+
+
+def _lookup(raw: str, overrides: dict[str, str]) -> str | None:
+    if raw in overrides:
+        return overrides[raw]
+    lowered = raw.lower()
+    return next((v for k, v in overrides.items() if k.lower() == lowered), None)
+
+
+def _resolve(
+    raw: str, overrides: dict[str, str] | None, default_split: str | None
+) -> tuple[SeriesKey | None, str]:
+    target = _lookup(raw, overrides) if overrides else None
+    if target is None:
+        return _map_core(raw, default_split)
+    if any(c in target for c in "/@:"):
+        return SeriesKey.parse(target), f"--map {raw}={target}"
+    parts = _decompose(raw)
+    split = (parts.split if isinstance(parts, _Parts) else None) or _resolve_split(default_split)
+    return SeriesKey(metric=target, split=split or "train"), f"--map {raw}={target}"  # type: ignore[arg-type]
+
+
+def map_name(
+    raw: str, overrides: dict[str, str] | None = None, *, default_split: str | None = None
+) -> SeriesKey | None:
+    """The canonical key of a logged name, or None when it is not a recognizable series.
+
+    ``default_split`` is the split to use when the name carries none (Keras TensorBoard puts
+    ``epoch_loss`` in ``train/`` and ``validation/`` directories); any split word is accepted.
+    """
+    return _resolve(raw, overrides, default_split)[0]
+
+
+def explain_mapping(
+    raw: str, overrides: dict[str, str] | None = None, *, default_split: str | None = None
+) -> str:
+    """One line saying what ``raw`` maps to and which rules decided it."""
+    key, why = _resolve(raw, overrides, default_split)
+    return f"{raw!r} -> {key if key is not None else 'not mapped'}: {why}"
+
+
+def is_bookkeeping(raw: str) -> bool:
+    """True for axes and bookkeeping names (``step``, ``epoch``, ``train/epoch``, ``_runtime``)."""
+    return _decompose(raw) == _NOT_SERIES_WHY
+
+
+def parse_map_option(items: list[str]) -> dict[str, str]:
+    """Parse ``--map NAME=CANONICAL`` items into overrides for :func:`map_name`.
+
+    CANONICAL is a metric (``loss``; aliases like ``acc`` are normalized to ``accuracy``) or a
+    key string (``val/loss``, ``train/grad_norm@fc1.weight``). Raises ValueError on a bad item.
+    """
+    out: dict[str, str] = {}
+    expected = f"expected NAME=METRIC with METRIC one of {', '.join(CANONICAL_METRICS)}, or a key like 'val/loss'"
+    for item in items:
+        name, eq, target = (s.strip() for s in item.rpartition("="))
+        if not eq or not name or not target:
+            raise ValueError(f"--map {item!r}: {expected}")
+        split, slash, rest = target.partition("/")
+        if slash:
+            if _normalize(split) not in SPLIT_WORDS:
+                raise ValueError(
+                    f"--map {item!r}: {split!r} is not a split; expected train, val or test"
+                )
+            target = f"{SPLIT_WORDS[_normalize(split)]}/{rest}"
+        key = SeriesKey.parse(target)
+        found = _metric_of(_normalize(key.metric))
+        if found is None:
+            raise ValueError(f"--map {item!r}: unknown metric {key.metric!r}; {expected}")
+        key = key.model_copy(update={"metric": found[0]})
+        out[name] = str(key) if any(c in target for c in "/@:") else key.metric
+    return out

@@ -1,0 +1,208 @@
+"""Read metric tables: Keras ``CSVLogger``, Lightning ``metrics.csv`` and generic tables.
+
+The x axis is the first step-like column (:data:`STEP_COLUMNS`), else an epoch column
+(``unit="epoch"``), else the row number. Empty cells (and Keras' ``NA``) are "not logged", so
+sparse Lightning columns give each series only its own rows. ``nan``/``inf`` are values.
+Points keep write order: repeated or restarting steps are resolved later by ``Series``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+
+from traindx.errors import ReadError
+from traindx.names import is_bookkeeping, map_name
+from traindx.readers.raw import RawLog, RawSeries
+
+STEP_COLUMNS = ("step", "global_step", "trainer/global_step", "_step", "iteration", "iter", "batch")
+EPOCH_COLUMNS = ("epoch", "epochs")
+WALL_COLUMNS = ("wall_time", "walltime", "_timestamp", "timestamp", "time")
+#: Cells meaning "not logged" (Keras CSVLogger writes ``NA``); ``nan`` is a value, not missing.
+MISSING = frozenset({"", "na", "n/a", "none", "null", "<na>", "#n/a"})
+HEADER_HINT = "expected a header row like 'epoch,loss,val_loss'"
+_TENSOR = re.compile(r"tensor\(\s*([^,)\s]+).*\)")  # str(torch tensor) written into a log
+
+
+def read_text(path: str | Path) -> str:
+    """A file's text, or a ReadError naming it."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ReadError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise ReadError(str(path), "is a directory, expected a file") from None
+    except OSError as err:
+        raise ReadError(str(path), f"cannot read ({err.strerror})") from None
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def parse_number(text: str) -> float | None:
+    """A float from a cell (``0.5``, ``nan``, ``-inf``, ``tensor(0.5)``), None if not a number."""
+    m = _TENSOR.fullmatch(text)
+    try:
+        return float(m[1] if m else text)
+    except ValueError:
+        return None
+
+
+def _sniff_delimiter(line: str) -> str:
+    """The one of comma, tab, semicolon that splits the header into most fields (comma on ties)."""
+    return max(",\t;", key=lambda d: len(next(csv.reader([line], delimiter=d))))
+
+
+def _first_line(text: str) -> str | None:
+    return next((ln for ln in text.splitlines() if ln.strip()), None)
+
+
+def _parse_column(
+    cells: list[str], decimal_comma: bool
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Values (NaN where absent), a mask of cells holding a number, and indices of bad cells."""
+    present = np.array([c.lower() not in MISSING for c in cells], dtype=bool)
+    values = np.full(len(cells), np.nan)
+    idx = np.flatnonzero(present)
+    texts = [cells[i].replace(",", ".") if decimal_comma else cells[i] for i in idx]
+    try:
+        values[idx] = np.array(texts, dtype=np.float64)
+        return values, present, []
+    except ValueError:
+        pass
+    bad: list[int] = []
+    for i, text in zip(idx, texts, strict=True):
+        v = parse_number(text)
+        if v is None:
+            bad.append(int(i))
+            present[i] = False
+        else:
+            values[i] = v
+    return values, present, bad
+
+
+def _read_table(src: str, text: str) -> tuple[list[str], list[list[str]], list[int], str]:
+    """Header, data rows, the line number of each row, and the delimiter."""
+    first = _first_line(text)
+    if first is None:
+        raise ReadError(src, f"empty file; {HEADER_HINT}")
+    delim = _sniff_delimiter(first)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    header: list[str] = []
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for row in reader:
+        if not any(c.strip() for c in row):
+            continue
+        if not header:
+            header = [c.strip() or f"Unnamed: {j}" for j, c in enumerate(row)]
+        else:
+            rows.append(row)
+            lines.append(reader.line_num)
+    if all(parse_number(h) is not None for h in header):
+        raise ReadError(src, f"no header row (the first line holds numbers); {HEADER_HINT}", line=1)
+    return header, rows, lines, delim
+
+
+def _x_axis(
+    log: RawLog, header: list[str], columns: dict[int, tuple[np.ndarray, np.ndarray]], n_rows: int
+) -> tuple[int | None, np.ndarray, np.ndarray, str]:
+    """The x column (None: row number), x values, which rows have one, and the unit."""
+    lower = [h.lower() for h in header]
+    row_number = np.arange(n_rows, dtype=np.float64), np.ones(n_rows, dtype=bool)
+    for names, unit in ((STEP_COLUMNS, "step"), (EPOCH_COLUMNS, "epoch")):
+        col = _find(lower, names, columns)
+        if col is None:
+            continue
+        steps, has_x = columns[col]
+        if np.any(np.isfinite(steps) & (steps != np.round(steps))):
+            log.problems.append(
+                f"{log.path}: column '{header[col]}' has fractional values; "
+                "the row number is used as the step"
+            )
+            return None, *row_number, "step"
+        return col, steps, has_x & np.isfinite(steps), unit
+    return None, *row_number, "step"
+
+
+def _find(lower: list[str], names: tuple[str, ...], columns: dict) -> int | None:
+    """The first of ``names`` that is a numeric column."""
+    return next((lower.index(n) for n in names if n in lower and lower.index(n) in columns), None)
+
+
+def read_csv(path: str | Path) -> RawLog:
+    """Read a metrics table into raw series, one per numeric metric column."""
+    src = str(path)
+    header, rows, lines, delim = _read_table(src, read_text(path))
+    log = RawLog(path=src, records=len(rows))
+    n = len(header)
+    ragged = next((k for k, r in enumerate(rows) if len(r) > n), None)
+    if ragged is not None:
+        log.problems.append(
+            f"{src}:{lines[ragged]}: {len(rows[ragged])} fields but the header has {n}; "
+            "extra fields ignored"
+        )
+    columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # numeric columns only
+    for j, name in enumerate(header):
+        cells = [r[j].strip() if j < len(r) else "" for r in rows]
+        values, present, bad = _parse_column(cells, decimal_comma=delim == ";")
+        good = int(present.sum())
+        if good and good >= len(bad):
+            columns[j] = (values, present)
+            if bad:
+                log.dropped_records += len(bad)
+                more = f" ({len(bad)} cells skipped)" if len(bad) > 1 else ""
+                log.problems.append(
+                    f"{src}:{lines[bad[0]]}: column '{name}': '{cells[bad[0]]}' is not a number{more}"
+                )
+        elif bad:
+            log.problems.append(
+                f"{src}: column '{name}' is not numeric (line {lines[bad[0]]}: "
+                f"'{cells[bad[0]]}'); column skipped"
+            )
+
+    x_col, steps, has_x, unit = _x_axis(log, header, columns, len(rows))
+    wall_col = _find([h.lower() for h in header], WALL_COLUMNS, columns)
+    for j, (values, present) in columns.items():
+        name = header[j]
+        if j == x_col or is_bookkeeping(name):
+            continue
+        lost = present & ~has_x
+        if lost.any() and x_col is not None:
+            log.dropped_records += int(lost.sum())
+            log.problems.append(
+                f"{src}:{lines[int(np.argmax(lost))]}: column '{name}': no value in "
+                f"'{header[x_col]}' (the x axis); {int(lost.sum())} points skipped"
+            )
+        keep = present & has_x
+        if not keep.any():
+            continue
+        wall = columns[wall_col][0][keep] if wall_col is not None else None
+        log.series.append(
+            RawSeries(
+                name=name,
+                steps=steps[keep].astype(np.int64),
+                values=values[keep],
+                source=src,
+                unit=unit,
+                wall_time=wall,
+            )
+        )
+    if not log.series:
+        raise ReadError(src, f"no numeric columns; {HEADER_HINT}")
+    return log
+
+
+def sniff_is_metrics_csv(path: str | Path) -> bool:
+    """True when the file's header names at least one series :func:`map_name` recognizes."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            first = _first_line(f.read(65536))
+    except OSError:
+        return False
+    if first is None:
+        return False
+    cells = next(csv.reader([first], delimiter=_sniff_delimiter(first)), [])
+    return any(map_name(c.strip()) is not None for c in cells if parse_number(c.strip()) is None)

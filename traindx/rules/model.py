@@ -1,0 +1,155 @@
+"""The rulebook's data model: symptoms (what the run shows) and causes (what to change)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Literal
+
+import cel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from traindx.causes import CAUSES
+
+
+class Condition(BaseModel):
+    """A CEL expression over fact groups; compiled once."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    source: str
+
+    @cached_property
+    def program(self) -> Any:
+        return cel.compile(self.source)
+
+    @cached_property
+    def groups(self) -> list[str]:
+        return sorted(self.program.variables())
+
+
+def _compile(text: str) -> str:
+    try:
+        cel.compile(text)
+    except ValueError as e:
+        msg = str(e).splitlines()
+        raise ValueError(f"condition {text!r} does not parse: {msg[1] if len(msg) > 1 else msg[0]}") from None
+    return text
+
+
+class Docs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    what: str = Field(min_length=10)
+    why: str = Field(min_length=10)
+    false_positives: str = Field(min_length=5)
+
+
+class Case(BaseModel):
+    """A synthetic run and whether the rule must fire on it (a test generated per case)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    series: dict[str, str] = Field(default_factory=dict)  # key string -> series notation
+    units: dict[str, Literal["step", "epoch"]] = Field(default_factory=dict)
+    every: dict[str, int] = Field(default_factory=dict)  # key -> step spacing of its points
+    context: dict[str, Any] = Field(default_factory=dict)
+    fires: bool
+    onset: int | None = None  # expected onset step, when fires
+
+
+class Symptom(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[A-Z]{2,6}\d{3}$")
+    slug: str = Field(pattern=r"^[a-z0-9-]+$")
+    summary: str
+    severity: Literal["info", "warning", "error"]
+    status: Literal["experimental", "test", "stable"] = "experimental"
+    when: str
+    onset: str | None = None  # a fact path, e.g. loss.min_step
+    shows: list[str] = Field(default_factory=list)  # fact paths shown as evidence
+    docs: Docs
+    cases: list[Case] = Field(min_length=2)
+    file: str = ""
+    line: int | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _check_when(cls, v: str) -> str:
+        return _compile(v)
+
+    @cached_property
+    def condition(self) -> Condition:
+        return Condition(source=self.when)
+
+
+class EvidenceRule(BaseModel):
+    """If ``when`` holds, multiply the cause's odds by ``lr`` (> 1 supports, < 1 refutes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    when: str
+    lr: float = Field(gt=0)
+    says: str
+
+    @field_validator("when")
+    @classmethod
+    def _check_when(cls, v: str) -> str:
+        return _compile(v)
+
+    @cached_property
+    def condition(self) -> Condition:
+        return Condition(source=self.when)
+
+
+class FixRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    torch: str | None = None
+    keras: str | None = None
+    jax: str | None = None
+
+
+class Cause(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    prior: float = Field(gt=0, lt=1)
+    summary: str = ""
+    #: symptom code -> likelihood ratio of seeing that symptom under this cause.
+    explains: dict[str, float]
+    evidence: list[EvidenceRule] = Field(default_factory=list)
+    fixes: list[FixRule] = Field(min_length=1)
+    file: str = ""
+    line: int | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in CAUSES:
+            raise ValueError(f"unknown cause id {v!r}; ids come from the cause vocabulary (traindx/causes.py)")
+        return v
+
+    @field_validator("explains")
+    @classmethod
+    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if x <= 0]
+        if bad:
+            raise ValueError(f"likelihood ratios must be > 0 (bad for {', '.join(bad)})")
+        return v
+
+    @property
+    def family(self) -> str:
+        return CAUSES[self.id][0]
+
+
+class Rulebook(BaseModel):
+    symptoms: list[Symptom] = Field(default_factory=list)
+    causes: list[Cause] = Field(default_factory=list)
+    #: likelihood ratio applied to a cause for each present symptom it does not explain.
+    unexplained_lr: float = 0.5
+    #: prior mass of "none of the listed causes".
+    unknown_prior: float = 0.03
+    sources: list[str] = Field(default_factory=list)
+
+    def symptom(self, code: str) -> Symptom | None:
+        return next((s for s in self.symptoms if s.code == code), None)
+
+    def cause(self, cid: str) -> Cause | None:
+        return next((c for c in self.causes if c.id == cid), None)

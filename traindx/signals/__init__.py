@@ -1,0 +1,147 @@
+"""Signals: turn a :class:`~traindx.schema.Run` into facts the rulebook reads.
+
+Facts are grouped into namespaces that rule conditions name (``loss.rise``,
+``val_loss.drop``, ``gap.val_rise``, ``lr.zero_progress``, ``ctx.num_classes``...). A group
+is present only when the series behind it was logged, and a fact only when it could be
+computed, so a rule over a missing fact is reported "not evaluated: needs X", never passed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from traindx.schema import Run, Series
+from traindx.signals.compare import acc_gap_facts, chance_facts, gap_facts, lr_facts
+from traindx.signals.curve import curve_facts
+from traindx.signals.layers import layer_facts
+
+Facts = dict[str, dict[str, Any]]
+
+#: Fact groups and the series each is computed from: (metric, split).
+CURVE_GROUPS: dict[str, tuple[str, str]] = {
+    "loss": ("loss", "train"),
+    "val_loss": ("loss", "val"),
+    "acc": ("accuracy", "train"),
+    "val_acc": ("accuracy", "val"),
+    "grad": ("grad_norm", "train"),
+    "weight": ("weight_norm", "train"),
+    "update": ("update_ratio", "train"),
+}
+
+
+def pick(run: Run, metric: str, split: str) -> Series | None:
+    """The global series of a metric on a split; the densest one when several were logged."""
+    cands = [
+        s
+        for s in run.series.values()
+        if s.key.metric == metric and s.key.split == split and s.key.scope == "global"
+    ]
+    if not cands:
+        return None
+    cands.sort(key=lambda s: (s.key.statistic == "value", len(s)), reverse=True)
+    return cands[0]
+
+
+def num_classes(run: Run) -> int | None:
+    d, m = run.context.data, run.context.model
+    if d.num_classes:
+        return d.num_classes
+    if d.class_counts:
+        return len(d.class_counts)
+    if m.output_units and m.output_units > 1 and d.task in (None, "classification"):
+        return m.output_units
+    return None
+
+
+def context_facts(run: Run) -> dict[str, Any]:
+    c = run.context
+    out: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if value is not None:
+            out[name] = value
+
+    put("framework", c.framework)
+    put("optimizer", (c.optimizer.name or "").lower() or None)
+    put("lr", c.optimizer.lr)
+    put("momentum", c.optimizer.momentum)
+    put("weight_decay", c.optimizer.weight_decay)
+    put("eps", c.optimizer.eps)
+    put("clipnorm", c.optimizer.clipnorm)
+    put("loss_name", (c.loss.name or "").lower() or None)
+    put("from_logits", c.loss.from_logits)
+    put("loss_expects", c.loss.expects)
+    put("output_activation", (c.model.output_activation or "").lower() or None)
+    put("output_units", c.model.output_units)
+    put("num_params", c.model.num_params)
+    put("has_dropout", c.model.has_dropout)
+    put("has_batchnorm", c.model.has_batchnorm)
+    put("training_mode", c.model.training_mode)
+    put("n_layers", len(c.model.layers) or None)
+    put("n_train", c.data.n_train)
+    put("batch_size", c.data.batch_size)
+    put("task", c.data.task)
+    put("input_max", c.data.input_max)
+    put("input_min", c.data.input_min)
+    put("input_std", c.data.input_std)
+    put("input_mean", c.data.input_mean)
+    put("num_classes", num_classes(run))
+    if c.data.class_counts:
+        counts = np.asarray(c.data.class_counts, dtype=np.float64)
+        out["majority_share"] = float(counts.max() / max(counts.sum(), 1.0))
+    if c.data.n_train and c.model.num_params:
+        out["params_per_example"] = c.model.num_params / c.data.n_train
+    if c.data.n_train and c.data.batch_size:
+        out["steps_per_epoch"] = -(-c.data.n_train // c.data.batch_size)
+    for k, v in c.flags.items():
+        out[k] = v
+    return out
+
+
+def compute_facts(run: Run) -> Facts:
+    facts: Facts = {}
+    chosen: dict[str, Series] = {}
+    for group, (metric, split) in CURVE_GROUPS.items():
+        s = pick(run, metric, split)
+        if s is not None and len(s):
+            chosen[group] = s
+            facts[group] = curve_facts(s.steps, s.values)
+            facts[group]["unit"] = s.unit
+
+    lr = pick(run, "lr", "train")
+    if lr is not None and len(lr):
+        facts["lr"] = lr_facts(lr.steps, lr.values)
+
+    if "loss" in chosen and "val_loss" in chosen:
+        t, v = chosen["loss"], chosen["val_loss"]
+        g = gap_facts(t.steps, t.values, v.steps, v.values, same_axis=t.unit == v.unit)
+        if "acc" in chosen and "val_acc" in chosen:
+            g.update(acc_gap_facts(chosen["acc"].values, chosen["val_acc"].values))
+        if g:
+            facts["gap"] = g
+
+    ctx = context_facts(run)
+    facts["ctx"] = ctx
+    c = ctx.get("num_classes")
+    if c and c > 1:
+        lf = facts.get("loss", {})
+        acc_group = facts.get("val_acc") or facts.get("acc") or {}
+        first = lf.get("first_raw") if lf.get("unit") == "step" and lf.get("first_step", 1) <= 1 else None
+        facts["chance"] = chance_facts(
+            int(c), first, lf.get("last"), acc_group.get("last"), ctx.get("majority_share")
+        )
+
+    lay = layer_facts(run)
+    if lay:
+        facts["layers"] = lay
+
+    loss = chosen.get("loss") or chosen.get("val_loss")
+    facts["run"] = {
+        "has_val": "val_loss" in chosen or "val_acc" in chosen,
+        "n_series": len(run.series),
+        "steps": int(loss.steps[-1]) if loss is not None and len(loss) else 0,
+        "unit": loss.unit if loss is not None else "step",
+    }
+    return facts

@@ -1,0 +1,121 @@
+"""Facts that compare series: train against validation, LR schedule shape, class chance."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from traindx.signals.robust import bin_medians, first_run_start, smooth, tail
+
+EPS = 1e-12
+
+
+def progress(steps: np.ndarray) -> np.ndarray:
+    steps = steps.astype(np.float64)
+    span = steps[-1] - steps[0]
+    return (steps - steps[0]) / span if span > 0 else np.zeros_like(steps)
+
+
+def gap_facts(
+    train_steps: np.ndarray,
+    train: np.ndarray,
+    val_steps: np.ndarray,
+    val: np.ndarray,
+    *,
+    same_axis: bool,
+) -> dict[str, float | int | bool]:
+    """Train-vs-validation facts for a lower-is-better metric (loss).
+
+    ``same_axis``: both series are on one step axis (else each is mapped to run progress).
+    """
+    ok_t, ok_v = np.isfinite(train), np.isfinite(val)
+    ts, tv = train_steps[ok_t], train[ok_t]
+    vs, vv = val_steps[ok_v], val[ok_v]
+    if tv.size < 3 or vv.size < 2:
+        return {}
+    tsb, tvb = bin_medians(ts, tv, 500)
+    tsm = smooth(tvb)
+    if same_axis:
+        tx, vx = tsb.astype(np.float64), vs.astype(np.float64)
+    else:
+        tx, vx = progress(tsb), progress(vs)
+    train_at_val = np.interp(vx, tx, tsm)
+    vsm = smooth(vv, 3) if vv.size >= 5 else vv.astype(np.float64)
+    i_min = int(np.argmin(vsm))
+    v_first, v_min = float(vsm[0]), float(vsm[i_min])
+    v_last = float(np.median(tail(vv, 0.1, 1, 20)))
+    t_last = float(np.median(tail(tv, 0.05, 1, 200)))
+    t_at_min = float(train_at_val[i_min])
+    below = vv < train_at_val - 0.02 * np.abs(train_at_val)
+    # Gap opening: first val point (of 2 in a row) where val exceeds train by > 25 %.
+    gap_rel = (vv - train_at_val) / np.maximum(np.abs(train_at_val), EPS)
+    open_idx = first_run_start(gap_rel > 0.25, 2)
+    return {
+        "ratio_last": v_last / max(abs(t_last), EPS),
+        "ratio_first": float(vv[0]) / max(abs(float(train_at_val[0])), EPS),
+        "diff_last": v_last - t_last,
+        "val_below_frac": float(np.mean(below)),
+        "val_min_step": int(vs[i_min]),
+        "val_min_progress": float(progress(vs)[i_min]),
+        "val_rise": (v_last - v_min) / max(v_first - v_min, 0.05 * max(abs(v_min), EPS)),
+        "val_rise_rel": (v_last - v_min) / max(abs(v_min), EPS),
+        "val_drop": (v_first - v_min) / max(abs(v_first), EPS),
+        "train_drop_after_val_min": (t_at_min - t_last) / max(abs(t_at_min), EPS),
+        "gap_open_step": int(vs[open_idx]) if open_idx >= 0 else -1,
+    }
+
+
+def acc_gap_facts(train: np.ndarray, val: np.ndarray) -> dict[str, float]:
+    tv, vv = train[np.isfinite(train)], val[np.isfinite(val)]
+    if tv.size < 2 or vv.size < 2:
+        return {}
+    t_last = float(np.median(tail(tv, 0.05, 1, 200)))
+    v_last = float(np.median(tail(vv, 0.1, 1, 20)))
+    return {"acc_gap_last": t_last - v_last, "val_acc_best": float(np.max(vv))}
+
+
+def lr_facts(steps: np.ndarray, lr: np.ndarray) -> dict[str, float | int | bool]:
+    ok = np.isfinite(lr)
+    s, v = steps[ok], lr[ok]
+    if v.size < 2:
+        return {"first": float(v[0]), "last": float(v[0]), "constant": True} if v.size else {}
+    p = progress(s)
+    i_max = int(np.argmax(v))
+    vmax = float(v[i_max])
+    after = v[i_max:] < 0.01 * vmax
+    i_zero = int(np.argmax(after)) + i_max if np.any(after) else -1
+    rises = np.diff(v) > 1e-12 * max(vmax, EPS)
+    return {
+        "first": float(v[0]),
+        "max": vmax,
+        "last": float(v[-1]),
+        "max_progress": float(p[i_max]),
+        "last_over_max": float(v[-1]) / max(vmax, EPS),
+        "last_over_first": float(v[-1]) / max(float(v[0]), EPS),
+        "zero_progress": float(p[i_zero]) if i_zero >= 0 else -1.0,
+        "zero_step": int(s[i_zero]) if i_zero >= 0 else -1,
+        "rising_frac": float(np.mean(rises)),
+        "constant": bool(np.all(v == v[0])),
+    }
+
+
+def chance_facts(
+    num_classes: int,
+    loss_first: float | None,
+    loss_last: float | None,
+    acc_last: float | None,
+    majority_share: float | None,
+) -> dict[str, float]:
+    """Levels against chance for a C-class classifier: ln(C) for cross-entropy, 1/C accuracy."""
+    ln_c = math.log(num_classes) if num_classes > 1 else float("nan")
+    out: dict[str, float] = {"num_classes": float(num_classes), "ln_c": ln_c}
+    if loss_first is not None and num_classes > 1:
+        out["loss_first_ratio"] = loss_first / ln_c
+    if loss_last is not None and num_classes > 1:
+        out["loss_last_ratio"] = loss_last / ln_c
+    if acc_last is not None:
+        out["acc_last_over_chance"] = acc_last * num_classes
+        if majority_share is not None:
+            out["acc_minus_majority"] = acc_last - majority_share
+    return out

@@ -1,0 +1,134 @@
+"""Shape facts of one curve (loss, accuracy, grad norm...): trend, divergence, spikes, ...
+
+``curve_facts`` is a pure function of (steps, values). Everything is computed on a reduced,
+finite copy (bin medians over at most ``MAX_POINTS`` points, then a running median), so
+minibatch noise, warm-up bumps and single spikes move the facts little. Facts are plain
+floats/ints/bools; steps are reported in the series' own step units. ``progress`` values are
+fractions of the run (0 = first logged point, 1 = last).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from traindx.signals.robust import (
+    MAX_POINTS,
+    bin_medians,
+    first_run_start,
+    head,
+    kendall_tau,
+    mad,
+    smooth,
+    tail,
+)
+
+EPS = 1e-12
+
+
+def _progress_index(p: np.ndarray, frac: float) -> int:
+    return int(min(np.searchsorted(p, frac), p.size - 1))
+
+
+def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int | bool]:
+    bad = ~np.isfinite(values)
+    n_bad = int(bad.sum())
+    first_bad = int(steps[np.argmax(bad)]) if n_bad else -1
+    return {
+        "n": int(values.size),
+        "n_nonfinite": n_bad,
+        "has_nonfinite": n_bad > 0,
+        "nonfinite_step": first_bad,
+        "nonfinite_progress": float(np.argmax(bad) / max(values.size - 1, 1)) if n_bad else -1.0,
+        "ends_nonfinite": bool(values.size and not np.isfinite(values[-1])),
+        "has_inf": bool(np.any(np.isinf(values))),
+    }
+
+
+def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int | bool]:
+    """Facts about the shape of one series. Needs 3 finite points for shape facts."""
+    facts: dict[str, float | int | bool] = nonfinite_facts(steps, values)
+    ok = np.isfinite(values)
+    xf, yf = steps[ok], values[ok]
+    facts["n_finite"] = int(yf.size)
+    if yf.size < 3:
+        return facts
+
+    xb, yb = bin_medians(xf, yf, MAX_POINTS)
+    s = smooth(yb)
+    span = float(xb[-1] - xb[0]) or 1.0
+    prog = (xb - xb[0]) / span
+
+    first = float(np.median(head(yf, 0.03, 1, 20)))
+    last = float(np.median(tail(yf, 0.05, 1, 200)))
+    i_min, i_max = int(np.argmin(s)), int(np.argmax(s))
+    smin, smax = float(s[i_min]), float(s[i_max])
+    scale = max(abs(first), abs(smin), EPS)
+    progress_made = max(first - smin, 0.0)
+
+    # Noise: robust sigma of point-to-point differences in the second half, relative.
+    half = yb[yb.size // 2 :] if yb.size >= 8 else yb
+    noise = mad(np.diff(half)) / np.sqrt(2.0) if half.size > 2 else 0.0
+    level = float(np.median(np.abs(half))) or scale
+
+    # Oscillation: variation of 20 bin medians beyond the net change, relative to scale.
+    _, y20 = bin_medians(np.arange(yf.size), yf, 20)
+    tv = float(np.abs(np.diff(y20)).sum())
+    net = abs(float(y20[-1] - y20[0]))
+    wasted = (tv - net) / 2.0
+    rng20 = float(y20.max() - y20.min())
+
+    # Spikes: points far above a local running median (8 robust sigmas and +50 % of level).
+    w = max(5, (yf.size // 50) | 1)
+    local = smooth(yf, w) if yf.size >= 5 else yf
+    resid = yf - local
+    sig = mad(resid) or EPS
+    spike = (resid > 8.0 * sig) & (resid > 0.5 * np.abs(local) + EPS)
+    n_spike = int(spike.sum())
+
+    # Where does the curve leave its best value for good? Onset of the rise: the last step
+    # at the minimum of the smoothed curve (the curve is worse from there on).
+    i_q3 = _progress_index(prog, 0.75)
+    i_q2 = _progress_index(prog, 0.5)
+    total_drop = first - last
+    tail_share = (float(s[i_q3]) - float(s[-1])) / total_drop if total_drop > EPS * scale else 0.0
+
+    explode_idx = first_run_start(np.abs(yf) > 10.0 * max(abs(first), EPS), 2)
+
+    facts.update(
+        {
+            "first": first,
+            "first_raw": float(yf[0]),
+            "first_step": int(xf[0]),
+            "last": last,
+            "last_step": int(xf[-1]),
+            "min": smin,
+            "min_step": int(round(float(xb[i_min]))),
+            "min_progress": float(prog[i_min]),
+            "max": smax,
+            "max_progress": float(prog[i_max]),
+            "peak_raw": float(yf.max()),
+            "peak_ratio": float(yf.max() / max(abs(first), EPS)),
+            "min_raw": float(yf.min()),
+            "drop": progress_made / scale,  # how much it ever improved, relative
+            "change": (last - first) / max(abs(first), EPS),  # < 0: fell over the run
+            "rise": (last - smin) / max(progress_made, 0.05 * scale),  # back from the best
+            "rise_rel": (last - smin) / max(abs(smin), 0.05 * scale),
+            "tau": kendall_tau(s),
+            "tail_tau": kendall_tau(yb[i_q2:]),
+            "tail_share": tail_share,  # share of the total fall made in the last quarter
+            "half_change": (float(s[-1]) - float(s[i_q2])) / max(abs(first), EPS),
+            "noise": noise / max(level, EPS),
+            "noise_abs": noise,
+            "osc": wasted / max(abs(first), abs(smax), EPS),
+            "tv_ratio": tv / max(rng20, EPS),
+            "spikes": n_spike,
+            "spike_frac": n_spike / yf.size,
+            "spike_step": int(xf[np.argmax(spike)]) if n_spike else -1,
+            "neg_frac": float(np.mean(yf < 0)),
+            "tail_neg_frac": float(np.mean(tail(yf, 0.2, 1, 10_000) < 0)),
+            "tail_zero_frac": float(np.mean(tail(yf, 0.2, 1, 10_000) == 0)),
+            "explode_step": int(xf[explode_idx]) if explode_idx >= 0 else -1,
+            "tail_cv": float(np.std(tail(yf, 0.2, 2, 10_000)) / max(abs(last), EPS)),
+        }
+    )
+    return facts

@@ -1,0 +1,58 @@
+"""Facts over per-layer series (adapter telemetry): dead units, saturation, gradient flow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from traindx.schema import Run
+from traindx.signals.robust import tail
+
+EPS = 1e-30
+
+
+def _tail_median(values: np.ndarray) -> float:
+    v = values[np.isfinite(values)]
+    return float(np.median(tail(v, 0.25, 1, 10_000))) if v.size else float("nan")
+
+
+def _per_layer(run: Run, metric: str, statistic: str = "value") -> dict[str, float]:
+    out = {}
+    for s in run.series.values():
+        k = s.key
+        if k.metric == metric and k.scope != "global" and k.split == "train" and k.statistic == statistic:
+            out[k.scope] = _tail_median(s.values)
+    return {k: v for k, v in out.items() if np.isfinite(v)}
+
+
+def layer_facts(run: Run) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    dead = _per_layer(run, "act_frac_zero")
+    if dead:
+        worst = max(dead, key=dead.__getitem__)
+        facts["dead_frac_max"] = dead[worst]
+        facts["dead_layer"] = worst
+        facts["dead_layers"] = sum(v > 0.9 for v in dead.values())
+    sat = _per_layer(run, "act_frac_saturated")
+    if sat:
+        worst = max(sat, key=sat.__getitem__)
+        facts["saturated_frac_max"] = sat[worst]
+        facts["saturated_layer"] = worst
+    grads = _per_layer(run, "grad_norm")
+    if len(grads) >= 2:
+        names = list(grads)  # insertion order follows the model's layer order
+        first, last = grads[names[0]], grads[names[-1]]
+        facts["grad_first_over_last"] = first / max(last, EPS)
+        facts["grad_zero_layers"] = sum(v <= 0.0 for v in grads.values())
+        facts["grad_min"] = min(grads.values())
+    upd = _per_layer(run, "update_ratio")
+    if upd:
+        vals = np.array(list(upd.values()))
+        facts["update_ratio_median"] = float(np.median(vals))
+        facts["update_ratio_max"] = float(vals.max())
+        facts["update_zero_layers"] = int(np.sum(vals <= 0.0))
+    rows = _per_layer(run, "output_row_sum")
+    if rows:
+        facts["row_sum_dev"] = max(abs(v - 1.0) for v in rows.values())
+    return facts

@@ -1,0 +1,104 @@
+"""Small robust-statistics helpers shared by the detectors (pure numpy/scipy)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+#: Detectors work on at most this many points: a long series is reduced to bin medians
+#: first, which keeps a 1M-step run as cheap as a 2k-step one and removes minibatch noise.
+MAX_POINTS = 2000
+
+
+def finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(y)
+    return x[ok], y[ok]
+
+
+def bin_medians(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split (x, y) into ``bins`` consecutive equal-count chunks; return each chunk's medians."""
+    n = y.size
+    if n <= bins:
+        return x.astype(np.float64), y.astype(np.float64)
+    edges = np.linspace(0, n, bins + 1).astype(np.int64)
+    width = int(np.max(np.diff(edges)))
+    # Pad every chunk to the same width with NaN and take nanmedian row-wise (vectorized).
+    idx = edges[:-1, None] + np.arange(width)[None, :]
+    valid = idx < edges[1:, None]
+    idx = np.minimum(idx, n - 1)
+    ys = np.where(valid, y[idx], np.nan)
+    xs = np.where(valid, x[idx].astype(np.float64), np.nan)
+    return np.nanmedian(xs, axis=1), np.nanmedian(ys, axis=1)
+
+
+def smooth(y: np.ndarray, window: int | None = None) -> np.ndarray:
+    """Running median (odd window, edges reflected): removes spikes and minibatch noise."""
+    n = y.size
+    if n < 3:
+        return y.astype(np.float64)
+    if window is None:
+        window = max(3, (n // 15) | 1)
+    window = min(window, n if n % 2 else n - 1)
+    return median_filter(y.astype(np.float64), size=window, mode="nearest")
+
+
+def mad(y: np.ndarray) -> float:
+    """Median absolute deviation scaled to a Gaussian sigma."""
+    if y.size == 0:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(y - np.median(y))))
+
+
+def head(y: np.ndarray, frac: float = 0.05, lo: int = 1, hi: int = 50) -> np.ndarray:
+    k = int(min(max(lo, round(frac * y.size)), hi, y.size))
+    return y[:k]
+
+
+def tail(y: np.ndarray, frac: float = 0.05, lo: int = 1, hi: int = 200) -> np.ndarray:
+    k = int(min(max(lo, round(frac * y.size)), hi, y.size))
+    return y[y.size - k :]
+
+
+def kendall_tau(y: np.ndarray) -> float:
+    """Kendall's tau of y against its index (robust monotone-trend strength, -1..1)."""
+    n = y.size
+    if n < 4:
+        return 0.0
+    if n > 400:  # O(n^2) pairs: subsample evenly, the trend strength is unchanged.
+        y = y[np.linspace(0, n - 1, 400).astype(np.int64)]
+        n = 400
+    d = np.sign(y[None, :] - y[:, None])
+    iu = np.triu_indices(n, 1)
+    return float(d[iu].sum() / (n * (n - 1) / 2))
+
+
+def theil_sen(x: np.ndarray, y: np.ndarray) -> float:
+    """Median of pairwise slopes (robust to outliers); subsampled above 300 points."""
+    n = y.size
+    if n < 2:
+        return 0.0
+    if n > 300:
+        sel = np.linspace(0, n - 1, 300).astype(np.int64)
+        x, y, n = x[sel], y[sel], 300
+    iu = np.triu_indices(n, 1)
+    dx = (x[None, :] - x[:, None])[iu]
+    dy = (y[None, :] - y[:, None])[iu]
+    ok = dx != 0
+    if not np.any(ok):
+        return 0.0
+    return float(np.median(dy[ok] / dx[ok]))
+
+
+def first_run_start(mask: np.ndarray, length: int) -> int:
+    """Index where the first run of ``length`` consecutive True values starts, or -1.
+
+    The persistence window of promtool's ``for:``: one noisy point never counts.
+    """
+    if length <= 1:
+        hits = np.flatnonzero(mask)
+        return int(hits[0]) if hits.size else -1
+    if mask.size < length:
+        return -1
+    c = np.convolve(mask.astype(np.int32), np.ones(length, dtype=np.int32), mode="valid")
+    hits = np.flatnonzero(c == length)
+    return int(hits[0]) if hits.size else -1
