@@ -29,6 +29,8 @@ class SymptomResult(BaseModel):
     summary: str
     severity: Severity
     onset_step: int | None = None
+    #: unit of ``onset_step``: "step" or "epoch" (the unit of the series it was read from).
+    onset_unit: str = "step"
     evidence: list[Evidence] = Field(default_factory=list)
 
 

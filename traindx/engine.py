@@ -42,6 +42,9 @@ def evaluate(cond: Condition, facts: Facts) -> tuple[bool | None, list[str]]:
     """
     try:
         result = cond.program.execute({g: facts.get(g, {}) for g in cond.groups})
+    except KeyError as e:  # a fact missing from a group that is present
+        missing = [g for g in cond.groups if g not in facts]
+        return None, missing or [str(e.args[0]) if e.args else "?"]
     except (RuntimeError, ValueError, TypeError) as e:
         m = _NO_KEY.search(str(e))
         key = (m.group(1) or m.group(2)) if m else str(e).split("\n")[0]
@@ -89,9 +92,11 @@ def _symptom_result(sym: Symptom, facts: Facts) -> SymptomResult:
         for p in sym.shows
         if fact(facts, p) is not None
     ]
+    group = sym.onset.partition(".")[0] if sym.onset else ""
+    unit = facts.get("val_loss" if group == "gap" else group, {}).get("unit", "step")
     return SymptomResult(
         code=sym.code, slug=sym.slug, summary=sym.summary, severity=sym.severity,
-        onset_step=onset_step, evidence=ev,
+        onset_step=onset_step, onset_unit=unit, evidence=ev,
     )  # fmt: skip
 
 
@@ -182,7 +187,7 @@ def _headline(run: Run, alarms: list[SymptomResult], causes: list[CauseResult]) 
         return f"healthy: no sign of a training fault ({len(run.series)} series, {n} points)"
     worst = alarms[0]
     top = f"; most likely {causes[0].id} ({causes[0].probability:.0%})" if causes else ""
-    at = f" from step {worst.onset_step}" if worst.onset_step is not None else ""
+    at = f" from {worst.onset_unit} {worst.onset_step}" if worst.onset_step is not None else ""
     return f"{worst.summary.rstrip('.')}{at}{top}"
 
 

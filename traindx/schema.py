@@ -7,12 +7,16 @@ context, and give JSON Schema for free (``traindx schema``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_serializer, model_validator
 
 Split = Literal["train", "val", "test"]
+IntArray = Annotated[np.ndarray, WithJsonSchema({"type": "array", "items": {"type": "integer"}})]
+FloatArray = Annotated[
+    np.ndarray, WithJsonSchema({"type": "array", "items": {"type": ["number", "null"]}})
+]
 StepUnit = Literal["step", "epoch"]
 
 #: Canonical metric names every reader and adapter maps onto.
@@ -81,8 +85,8 @@ class Series(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     key: SeriesKey
-    steps: np.ndarray
-    values: np.ndarray
+    steps: IntArray
+    values: FloatArray
     unit: StepUnit = "step"
     original_name: str = ""
     source: str = ""

@@ -1,0 +1,158 @@
+"""Readers: turn log files and directory trees into :class:`~traindx.schema.Run` objects.
+
+A *run directory* is a directory holding log files (TensorBoard event files, a metrics CSV,
+JSONL, ``context.json``). Its split sub-directories (Keras' ``train/`` and ``validation/``)
+belong to it, so one Keras ``TensorBoard`` log becomes one run with two splits, and files
+side by side (a ``CSVLogger`` file next to the event files it mirrors) are one run. Any other
+sub-directory with logs is a run of its own; run ids are paths relative to the root given.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from traindx.errors import ReadError
+from traindx.names import map_name
+from traindx.readers.raw import RawLog
+from traindx.schema import Run, RunContext, Series
+
+SPLIT_DIRS = {"train": "train", "training": "train", "validation": "val", "val": "val",
+              "valid": "val", "eval": "val", "evaluation": "val", "test": "test"}  # fmt: skip
+CONTEXT_FILE = "context.json"
+_EPOCH_NAME = re.compile(r"(^|[/_])epoch_|_epoch$", re.I)
+
+
+def _kind(p: Path) -> str | None:
+    name = p.name.lower()
+    if "tfevents" in name:
+        return "tfevents"
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    return None
+
+
+def _read_file(p: Path, kind: str) -> RawLog:
+    if kind == "tfevents":
+        from traindx.readers.tfevents import read_event_file
+
+        return read_event_file(p)
+    if kind == "csv":
+        from traindx.readers.csvlog import read_csv
+
+        return read_csv(p)
+    from traindx.readers.jsonl import read_jsonl
+
+    return read_jsonl(p)
+
+
+def _is_log(p: Path) -> bool:
+    kind = _kind(p)
+    if kind == "csv":
+        from traindx.readers.csvlog import sniff_is_metrics_csv
+
+        return sniff_is_metrics_csv(p)
+    return kind is not None or p.name == CONTEXT_FILE
+
+
+def _log_files(d: Path) -> list[Path]:
+    try:
+        return sorted(p for p in d.iterdir() if p.is_file() and _is_log(p))
+    except OSError as e:
+        raise ReadError(str(d), f"cannot list directory: {e.strerror}") from None
+
+
+def discover(root: Path) -> dict[Path, list[tuple[Path, str | None]]]:
+    """Run directory -> [(file, split of its directory or None)]."""
+    runs: dict[Path, list[tuple[Path, str | None]]] = {}
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "plugins")
+        d = Path(dirpath)
+        files = _log_files(d)
+        if not files:
+            continue
+        split = SPLIT_DIRS.get(d.name.lower()) if d != root else None
+        owner = d.parent if split else d
+        runs.setdefault(owner, []).extend((f, split) for f in files)
+    return runs
+
+
+def _load_context(p: Path) -> RunContext:
+    try:
+        return RunContext.model_validate_json(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ReadError(str(p), f"cannot read: {e.strerror}") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "document"
+        raise ReadError(str(p), f"not a traindx context: {where}: {err['msg']}") from None
+
+
+def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], overrides: dict[str, str] | None = None) -> Run:
+    run = Run(id=run_id, source=str(source))
+    # Series of one key from different kinds of file (a CSVLogger file mirroring event files)
+    # are alternatives, not parts: keep the kind with more points. Within one kind, merge
+    # (several event files of a restarted run).
+    by_key: dict[str, dict[str, list[Series]]] = {}
+    for path, split in files:
+        if path.name == CONTEXT_FILE:
+            run.context = _load_context(path)
+            run.ingest.files.append(str(path))
+            continue
+        kind = _kind(path) or "csv"
+        log = _read_file(path, kind)
+        run.ingest.files.append(str(path))
+        run.ingest.records += log.records
+        run.ingest.dropped_records += log.dropped_records
+        run.ingest.problems.extend(log.problems)
+        for raw in log.series:
+            key = map_name(raw.name, overrides, default_split=split)
+            if key is None:
+                if raw.name not in run.ingest.unmapped:
+                    run.ingest.unmapped.append(raw.name)
+                continue
+            unit = "epoch" if raw.unit == "epoch" or _EPOCH_NAME.search(raw.name) else "step"
+            s = Series.from_raw(key, raw.steps, raw.values, unit=unit, original_name=raw.name, source=str(path))
+            by_key.setdefault(str(key), {}).setdefault(kind, []).append(s)
+    for alternatives in by_key.values():
+        parts = max(alternatives.values(), key=lambda ss: sum(len(s) for s in ss))
+        for s in parts:
+            run.add(s)
+    return run
+
+
+def read(path: str | os.PathLike[str], *, overrides: dict[str, str] | None = None) -> list[Run]:
+    """Read every run under ``path`` (a log file or a directory tree)."""
+    root = Path(path)
+    if not root.exists():
+        raise ReadError(str(root), "no such file or directory; expected a log directory or a .tfevents/.csv/.jsonl file")
+    if root.is_file():
+        kind = _kind(root)
+        if kind is None and root.name != CONTEXT_FILE:
+            raise ReadError(str(root), "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv or .jsonl")
+        split = SPLIT_DIRS.get(root.parent.name.lower())
+        return [_check(build_run(root.name, root, [(root, split)], overrides))]
+    found = discover(root)
+    if not found:
+        raise ReadError(str(root), "no training logs found; expected TensorBoard event files, a metrics CSV or JSONL below it")
+    runs = []
+    for d, files in sorted(found.items()):
+        rel = d.relative_to(root).as_posix()
+        run_id = root.resolve().name if rel == "." else rel
+        runs.append(build_run(run_id, d, files, overrides))
+    return [_check(r, allow_empty=len(runs) > 1) for r in runs]
+
+
+def _check(run: Run, allow_empty: bool = False) -> Run:
+    if not run.series and not allow_empty:
+        names = ", ".join(run.ingest.unmapped[:8]) or "none"
+        raise ReadError(
+            run.source,
+            f"no recognizable series (names seen: {names}); map them with --map NAME=loss (or val/loss, accuracy, lr ...)",
+        )
+    return run

@@ -63,6 +63,12 @@ def _parse_column(
     cells: list[str], decimal_comma: bool
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Values (NaN where absent), a mask of cells holding a number, and indices of bad cells."""
+    if not decimal_comma:
+        try:  # a dense numeric column: numpy parses it at once
+            return np.array(cells, dtype=np.float64), np.ones(len(cells), dtype=bool), []
+        except ValueError:
+            pass
+    cells = [c.strip() for c in cells]
     present = np.array([c.lower() not in MISSING for c in cells], dtype=bool)
     values = np.full(len(cells), np.nan)
     idx = np.flatnonzero(present)
@@ -94,7 +100,7 @@ def _read_table(src: str, text: str) -> tuple[list[str], list[list[str]], list[i
     rows: list[list[str]] = []
     lines: list[int] = []
     for row in reader:
-        if not any(c.strip() for c in row):
+        if not "".join(row).strip():
             continue
         if not header:
             header = [c.strip() or f"Unnamed: {j}" for j, c in enumerate(row)]
@@ -145,8 +151,9 @@ def read_csv(path: str | Path) -> RawLog:
             "extra fields ignored"
         )
     columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # numeric columns only
+    table = list(zip(*(r[:n] + [""] * (n - len(r)) for r in rows), strict=True)) or [()] * n
     for j, name in enumerate(header):
-        cells = [r[j].strip() if j < len(r) else "" for r in rows]
+        cells = list(table[j])
         values, present, bad = _parse_column(cells, decimal_comma=delim == ";")
         good = int(present.sum())
         if good and good >= len(bad):
@@ -155,12 +162,12 @@ def read_csv(path: str | Path) -> RawLog:
                 log.dropped_records += len(bad)
                 more = f" ({len(bad)} cells skipped)" if len(bad) > 1 else ""
                 log.problems.append(
-                    f"{src}:{lines[bad[0]]}: column '{name}': '{cells[bad[0]]}' is not a number{more}"
+                    f"{src}:{lines[bad[0]]}: column '{name}': '{cells[bad[0]].strip()}' is not a number{more}"
                 )
         elif bad:
             log.problems.append(
                 f"{src}: column '{name}' is not numeric (line {lines[bad[0]]}: "
-                f"'{cells[bad[0]]}'); column skipped"
+                f"'{cells[bad[0]].strip()}'); column skipped"
             )
 
     x_col, steps, has_x, unit = _x_axis(log, header, columns, len(rows))

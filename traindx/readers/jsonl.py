@@ -27,6 +27,8 @@ _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", ty
 
 
 def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    if not prefix and not any(type(v) is dict for v in obj.values()):
+        return obj
     out: dict[str, Any] = {}
     for k, v in obj.items():
         if isinstance(v, dict):
@@ -38,6 +40,8 @@ def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _number(v: Any) -> float | None | object:
     """A float, None when not logged (null), or _BAD."""
+    if type(v) is float or type(v) is int:
+        return float(v)
     if v is None:
         return None
     if isinstance(v, bool):

@@ -176,7 +176,9 @@ def _z_of(lengths: np.ndarray) -> np.ndarray:
 _ROWS_PER_BLOCK_BYTES = 1 << 19  # keep a block of gathered rows near L2 size
 
 
-def _crc0_fixed(buf: np.ndarray, ends: np.ndarray, width: int, pads: np.ndarray | int) -> np.ndarray:
+def _crc0_fixed(
+    buf: np.ndarray, ends: np.ndarray, width: int, pads: np.ndarray | int
+) -> np.ndarray:
     """Raw zero-init CRC state of ranges ending at ``ends`` (exclusive), ``width`` bytes wide
     (a multiple of 4) with the first ``pads`` bytes of each row treated as zeros."""
     m = ends.size
@@ -278,7 +280,9 @@ def _crc0_long(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, chunk: 
     total = int(nch.sum())
     owner = np.repeat(np.arange(starts.size), nch)
     ordinal = np.arange(total) - np.repeat(np.cumsum(nch) - nch, nch)
-    c_start = np.repeat(starts, nch) + np.where(ordinal == 0, 0, np.repeat(first, nch) + (ordinal - 1) * chunk)
+    c_start = np.repeat(starts, nch) + np.where(
+        ordinal == 0, 0, np.repeat(first, nch) + (ordinal - 1) * chunk
+    )
     c_len = np.where(ordinal == 0, np.repeat(first, nch), chunk)
     c_state = _crc0_short(buf, c_start, c_len)
     # Horner: S = shift_chunk(S) ^ s_j, right-aligned so every range ends on the last column.
@@ -302,7 +306,12 @@ def _crc0_long(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, chunk: 
         mat[rows, cols] = c_state[member]
         s = mat[:, 0].copy()
         for j in range(1, width):
-            s = tabs[0][s & 0xFF] ^ tabs[1][(s >> 8) & 0xFF] ^ tabs[2][(s >> 16) & 0xFF] ^ tabs[3][s >> 24]
+            s = (
+                tabs[0][s & 0xFF]
+                ^ tabs[1][(s >> 8) & 0xFF]
+                ^ tabs[2][(s >> 16) & 0xFF]
+                ^ tabs[3][s >> 24]
+            )
             s ^= mat[:, j]
         out[grp] = s
         lo = hi
@@ -334,7 +343,9 @@ def _u32_at(buf: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return view[pos]
 
 
-def _valid_headers(buf: np.ndarray, base: int, n: int, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _valid_headers(
+    buf: np.ndarray, base: int, n: int, cand: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Of candidate record offsets ``cand`` (relative to ``base``), those whose header is
     complete, whose record fits the file and whose length CRC checks; with their lengths."""
     cand = cand[cand + 16 <= n]
@@ -410,7 +421,7 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
         # Cheap pre-filter: a real record start is followed by another candidate or the end.
         lens = _u64_at(buf, cand[cand + 16 <= n] + base) if cand.size else cand
         cand = cand[cand + 16 <= n]
-        ok = (lens < _MAX_RECORD)
+        ok = lens < _MAX_RECORD
         nxt = np.where(ok, cand + 16 + np.minimum(lens, _MAX_RECORD).astype(np.int64), n + 1)
         is_start = np.zeros(n + 2, dtype=bool)
         is_start[cand] = True

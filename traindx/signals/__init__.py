@@ -40,8 +40,10 @@ def pick(run: Run, metric: str, split: str) -> Series | None:
     ]
     if not cands:
         return None
-    cands.sort(key=lambda s: (s.key.statistic == "value", len(s)), reverse=True)
-    return cands[0]
+    # The plain value (an epoch mean where both were logged) unless it is too short to have
+    # a shape; per-step series are noisier and, in Keras, running means that reset each epoch.
+    plain = [s for s in cands if s.key.statistic == "value" and len(s) >= 8]
+    return max(plain or cands, key=len)
 
 
 def num_classes(run: Run) -> int | None:

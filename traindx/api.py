@@ -1,0 +1,95 @@
+"""The library API: ``read`` a path into runs, ``diagnose`` a run or a path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from traindx.diagnosis import SEVERITY_RANK, Diagnosis
+from traindx.rules.loader import load_rulebook
+from traindx.rules.model import Rulebook
+from traindx.schema import Run
+
+PathLike = str | os.PathLike[str]
+
+
+class Report(BaseModel):
+    """Diagnoses of every run found under one or more paths (``--json`` prints this)."""
+
+    runs: list[Diagnosis] = Field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return all(d.healthy for d in self.runs)
+
+    def worst(self) -> str | None:
+        sev = [d.worst_severity for d in self.runs if d.worst_severity]
+        return max(sev, key=SEVERITY_RANK.__getitem__) if sev else None
+
+    def __iter__(self) -> Iterator[Diagnosis]:  # type: ignore[override]
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __getitem__(self, i: int) -> Diagnosis:
+        return self.runs[i]
+
+    def to_json(self, **kw: object) -> str:
+        return self.model_dump_json(**kw)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        from traindx.report.text import render_text
+
+        return render_text(self.runs)
+
+
+def read(path: PathLike, *, overrides: dict[str, str] | None = None) -> list[Run]:
+    """Every run under ``path``: a TensorBoard logdir tree, an event file, a CSV or JSONL log."""
+    from traindx.readers import read as _read
+
+    return _read(path, overrides=overrides)
+
+
+def _book(rulebook: Rulebook | Sequence[PathLike] | None) -> Rulebook:
+    if isinstance(rulebook, Rulebook):
+        return rulebook
+    return load_rulebook([Path(p) for p in rulebook or []])
+
+
+def diagnose(
+    source: Run | PathLike,
+    *,
+    rulebook: Rulebook | Sequence[PathLike] | None = None,
+    overrides: dict[str, str] | None = None,
+) -> Diagnosis | Report:
+    """Diagnose a :class:`Run`, or every run under a path.
+
+    A ``Run`` or a path holding exactly one run gives a :class:`Diagnosis`; a path holding
+    several runs gives a :class:`Report` (iterable over its diagnoses, ``.healthy`` when all
+    are). ``rulebook`` adds rule directories/files to the shipped rules (or is a loaded one).
+    """
+    from traindx.engine import diagnose_run
+
+    book = _book(rulebook)
+    if isinstance(source, Run):
+        return diagnose_run(source, book)
+    runs = read(source, overrides=overrides)
+    diags = [diagnose_run(r, book) for r in runs]
+    return diags[0] if len(diags) == 1 else Report(runs=diags)
+
+
+def diagnose_all(
+    paths: Sequence[PathLike],
+    *,
+    rulebook: Rulebook | Sequence[PathLike] | None = None,
+    overrides: dict[str, str] | None = None,
+) -> Report:
+    """Diagnose every run under every path; always a :class:`Report`."""
+    from traindx.engine import diagnose_run
+
+    book = _book(rulebook)
+    return Report(runs=[diagnose_run(r, book) for p in paths for r in read(p, overrides=overrides)])

@@ -1,0 +1,207 @@
+"""Command line: ``traindx diagnose|series|rules|explain|schema|test-rules``.
+
+Exit codes: 0 done (and, with ``--fail-on``, nothing at or above that severity); 1 findings at
+or above ``--fail-on``; 2 bad input (a one-line error, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from traindx.diagnosis import SEVERITY_RANK
+from traindx.errors import TraindxError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="traindx", description="Differential diagnosis for deep-learning training runs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, *, mapping: bool = True) -> None:
+        sp.add_argument("--rulebook", action="append", default=[], metavar="DIR", help="add a directory (or file) of rules")
+        if mapping:
+            sp.add_argument("--map", action="append", default=[], metavar="NAME=CANONICAL",
+                            help="map a logged name onto a metric, e.g. --map my_loss=loss --map vl=val/loss")  # fmt: skip
+
+    d = sub.add_parser("diagnose", help="diagnose the runs under one or more log paths")
+    d.add_argument("paths", nargs="+", metavar="PATH")
+    d.add_argument("--json", action="store_true", help="print JSON: {'runs': [...]}")
+    d.add_argument("--fail-on", choices=["warning", "error"], help="exit 1 if any run has a symptom this severe")
+    d.add_argument("-v", "--verbose", action="store_true", help="all causes, evidence, fixes and unevaluated rules")
+    common(d)
+
+    s = sub.add_parser("series", help="show the series read from PATH and how each name was mapped")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    common(s)
+
+    r = sub.add_parser("rules", help="list the symptoms and causes of the rulebook")
+    common(r, mapping=False)
+
+    e = sub.add_parser("explain", help="explain a symptom code (LOSS003) or a cause id (lr_too_high)")
+    e.add_argument("name")
+    common(e, mapping=False)
+
+    sc = sub.add_parser("schema", help="print the JSON Schema of a run, a diagnosis report or a run context")
+    sc.add_argument("which", nargs="?", choices=["report", "run", "context"], default="report")
+
+    t = sub.add_parser("test-rules", help="run the cases of the rulebook (and of --rulebook DIRs)")
+    common(t, mapping=False)
+    return p
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    from traindx.names import parse_map_option
+
+    try:
+        return parse_map_option(args.map)
+    except ValueError as e:
+        raise TraindxError(f"--map: {e}") from None
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from traindx.api import diagnose_all
+    from traindx.report.text import print_report
+
+    report = diagnose_all(args.paths, rulebook=args.rulebook, overrides=_overrides(args))
+    if args.json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        print_report(report.runs, Console(highlight=False), verbose=args.verbose)
+    if args.fail_on:
+        worst = report.worst()
+        if worst and SEVERITY_RANK[worst] >= SEVERITY_RANK[args.fail_on]:
+            return 1
+    return 0
+
+
+def cmd_series(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from traindx.api import read
+    from traindx.names import explain_mapping
+
+    overrides = _overrides(args)
+    console = Console(highlight=False)
+    for path in args.paths:
+        for run in read(path, overrides=overrides):
+            table = Table(title=f"{run.id}  ({len(run.ingest.files)} file(s), {run.ingest.records} records)", title_justify="left")
+            for col in ("key", "points", "steps", "unit", "logged as", "first", "last", "why"):
+                table.add_column(col)
+            for s in run.series.values():
+                steps = f"{s.steps[0]}..{s.steps[-1]}" if len(s) else "-"
+                first = f"{s.values[0]:.4g}" if len(s) else "-"
+                last = f"{s.values[-1]:.4g}" if len(s) else "-"
+                note = explain_mapping(s.original_name, overrides).split(": ", 1)[-1]
+                if s.superseded:
+                    note += f"; {s.superseded} point(s) superseded by a restart"
+                table.add_row(str(s.key), str(len(s)), steps, s.unit, s.original_name, first, last, note)
+            console.print(table)
+            for name in run.ingest.unmapped:
+                console.print(f"  not mapped: {name!r}  ({explain_mapping(name, overrides)})")
+            if run.ingest.dropped_records:
+                console.print(f"  {run.ingest.dropped_records} corrupt record(s) skipped")
+            for p in run.ingest.problems:
+                console.print(f"  input: {p}")
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from traindx.rules.loader import load_rulebook
+
+    book = load_rulebook(args.rulebook)
+    console = Console(highlight=False)
+    t = Table(title=f"{len(book.symptoms)} symptoms", title_justify="left")
+    for col in ("code", "severity", "status", "summary"):
+        t.add_column(col)
+    for s in sorted(book.symptoms, key=lambda s: s.code):
+        t.add_row(s.code, s.severity, s.status, s.summary)
+    console.print(t)
+    c = Table(title=f"{len(book.causes)} causes", title_justify="left")
+    for col in ("cause", "family", "prior", "explains"):
+        c.add_column(col)
+    for cause in sorted(book.causes, key=lambda c: (c.family, c.id)):
+        c.add_row(cause.id, cause.family, f"{cause.prior:g}", " ".join(sorted(cause.explains)))
+    console.print(c)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from traindx.rules.loader import load_rulebook
+
+    book = load_rulebook(args.rulebook)
+    name = args.name
+    sym = book.symptom(name.upper())
+    if sym is not None:
+        print(f"{sym.code} ({sym.slug}) - {sym.summary}\nseverity: {sym.severity}   status: {sym.status}   file: {sym.file}:{sym.line}\n")
+        print(f"What it does\n  {sym.docs.what}\n\nWhy it matters\n  {sym.docs.why}\n\nKnown false positives\n  {sym.docs.false_positives}\n")
+        print(f"Condition\n  {sym.when}\n")
+        causes = sorted((c for c in book.causes if sym.code in c.explains), key=lambda c: -c.explains[sym.code])
+        print("Causes it points to (likelihood ratio)\n  " + ", ".join(f"{c.id} x{c.explains[sym.code]:g}" for c in causes))
+        return 0
+    cause = book.cause(name.lower())
+    if cause is not None:
+        print(f"{cause.id} ({cause.family}) - {cause.summary}\nprior: {cause.prior:g}   file: {cause.file}:{cause.line}\n")
+        print("Symptoms it explains (likelihood ratio)")
+        for code, ratio in sorted(cause.explains.items(), key=lambda kv: -kv[1]):
+            s = book.symptom(code)
+            print(f"  {code} x{ratio:g}  {s.summary if s else ''}")
+        if cause.evidence:
+            print("\nEvidence")
+            for ev in cause.evidence:
+                print(f"  x{ev.lr:g} when {ev.when}\n        {ev.says}")
+        print("\nFixes")
+        for f in cause.fixes:
+            print(f"  - {f.text}")
+            for fw in ("torch", "keras", "jax"):
+                if getattr(f, fw):
+                    print(f"      {fw}: {getattr(f, fw)}")
+        return 0
+    raise TraindxError(f"{name!r} is neither a symptom code nor a cause id; `traindx rules` lists them")
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from traindx.api import Report
+    from traindx.schema import Run, RunContext
+
+    model = {"report": Report, "run": Run, "context": RunContext}[args.which]
+    print(json.dumps(model.model_json_schema(mode="serialization"), indent=2))
+    return 0
+
+
+def cmd_test_rules(args: argparse.Namespace) -> int:
+    from traindx.rules.loader import load_rulebook
+    from traindx.rules.testing import run_all
+
+    results = run_all(load_rulebook(args.rulebook))
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"FAIL {r.id}: {r.message}")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+COMMANDS = {"diagnose": cmd_diagnose, "series": cmd_series, "rules": cmd_rules, "explain": cmd_explain,
+            "schema": cmd_schema, "test-rules": cmd_test_rules}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except TraindxError as e:
+        print(f"traindx: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

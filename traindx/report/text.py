@@ -1,0 +1,101 @@
+"""Terminal report: one block per run, rendered with rich (plain text when not a terminal)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.text import Text
+
+from traindx.diagnosis import CauseResult, Diagnosis
+
+SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+TOP_CAUSES = 3
+
+
+def _num(v: object) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return str(v)
+        return f"{v:.3g}"
+    return str(v)
+
+
+def _cause_lines(rank: int, c: CauseResult, framework: str | None, verbose: bool) -> list[Text]:
+    out = [Text.from_markup(f"  {rank}. [bold]{c.id}[/bold]  {c.probability:.0%}  [dim]{escape(c.summary)}[/dim]")]
+    moved = sorted((e for e in c.evidence if e.kind != "prior"), key=lambda e: -abs(e.weight))
+    for e in moved[: (None if verbose else 4)]:
+        sign = "+" if e.weight > 0 else "-"
+        out.append(Text(f"       {sign} {e.says}  (x{math.exp(e.weight):.2g})", style="green" if e.weight > 0 else "dim"))
+    fixes = c.fixes if verbose or rank == 1 else c.fixes[:1]
+    for f in fixes:
+        out.append(Text(f"     fix: {f.text}"))
+        snip = f.snippets.get(framework or "") if framework else None
+        if snip:
+            out.append(Text(f"          {framework}: {snip}", style="dim"))
+    return out
+
+
+def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
+    parts: list[Text] = []
+    if d.healthy:
+        parts.append(Text.from_markup(f"[bold green]OK[/bold green] [bold]{escape(d.run_id)}[/bold]  {escape(d.headline)}"))
+    else:
+        parts.append(Text.from_markup(f"[bold red]!![/bold red] [bold]{escape(d.run_id)}[/bold]  {escape(d.headline)}"))
+    if d.symptoms and (not d.healthy or verbose):
+        parts.append(Text("  symptoms", style="bold"))
+        for s in d.symptoms:
+            at = f" (from {s.onset_unit} {s.onset_step})" if s.onset_step is not None else ""
+            line = Text("    ")
+            line.append(f"{s.severity.upper():7}", style=SEV_STYLE[s.severity])
+            line.append(f" {s.code} {s.summary}{at}")
+            parts.append(line)
+            if s.evidence:
+                facts = "  ".join(f"{e.fact}={_num(e.value)}" for e in s.evidence)
+                parts.append(Text(f"            {facts}", style="dim"))
+    elif d.symptoms:
+        notes = ", ".join(f"{s.code} {s.slug}" for s in d.symptoms)
+        parts.append(Text(f"  note: {notes}", style="cyan"))
+    if d.causes:
+        parts.append(Text("  likely causes", style="bold"))
+        for i, c in enumerate(d.causes[: (None if verbose else TOP_CAUSES)], 1):
+            parts.extend(_cause_lines(i, c, d.framework, verbose))
+        rest = d.causes[TOP_CAUSES:] if not verbose else []
+        tail = ", ".join(f"{c.id} {c.probability:.0%}" for c in rest[:5])
+        if tail:
+            parts.append(Text(f"     also: {tail}", style="dim"))
+        parts.append(Text(f"     none of these: {d.unknown_probability:.0%}", style="dim"))
+    ing = d.ingest
+    if ing.dropped_records:
+        parts.append(Text(f"  input: {ing.dropped_records} corrupt record(s) skipped; the rest was read", style="yellow"))
+    for p in ing.problems[: (None if verbose else 3)]:
+        parts.append(Text(f"  input: {p}", style="yellow"))
+    if d.not_evaluated and (verbose or not d.healthy):
+        needs = sorted({n for ne in d.not_evaluated for n in ne.needs})
+        parts.append(Text(f"  not evaluated: {len(d.not_evaluated)} rule(s) lack data ({', '.join(needs)})", style="dim"))
+        if verbose:
+            for ne in d.not_evaluated:
+                parts.append(Text(f"    {ne.rule}: needs {', '.join(ne.needs)}", style="dim"))
+    return Group(*parts)
+
+
+def print_report(diags: Sequence[Diagnosis], console: Console, *, verbose: bool = False) -> None:
+    for i, d in enumerate(diags):
+        if i:
+            console.print()
+        console.print(render_diagnosis(d, verbose=verbose))
+    if len(diags) > 1:
+        bad = sum(not d.healthy for d in diags)
+        console.print(Text(f"\n{len(diags)} runs: {len(diags) - bad} healthy, {bad} with findings", style="bold"))
+
+
+def render_text(diags: Sequence[Diagnosis], *, verbose: bool = False) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, width=110, no_color=True, highlight=False, soft_wrap=False)
+    print_report(diags, console, verbose=verbose)
+    return buf.getvalue()
