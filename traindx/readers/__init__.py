@@ -51,29 +51,38 @@ def _read_file(p: Path, kind: str) -> RawLog:
     return read_jsonl(p)
 
 
-def _is_log(p: Path) -> bool:
+def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[Path]) -> bool:
     kind = _kind(p)
     if kind == "csv":
         from traindx.readers.csvlog import sniff_is_metrics_csv
 
-        return sniff_is_metrics_csv(p)
+        if sniff_is_metrics_csv(p, overrides):
+            return True
+        skipped.append(p)
+        return False
     return kind is not None or p.name == CONTEXT_FILE
 
 
-def _log_files(d: Path) -> list[Path]:
+def _log_files(d: Path, overrides: dict[str, str] | None, skipped: list[Path]) -> list[Path]:
     try:
-        return sorted(p for p in d.iterdir() if p.is_file() and _is_log(p))
+        return sorted(p for p in d.iterdir() if p.is_file() and _is_log(p, overrides, skipped))
     except OSError as e:
         raise ReadError(str(d), f"cannot list directory: {e.strerror}") from None
 
 
-def discover(root: Path) -> dict[Path, list[tuple[Path, str | None]]]:
-    """Run directory -> [(file, split of its directory or None)]."""
+def discover(
+    root: Path, overrides: dict[str, str] | None = None, skipped: list[Path] | None = None
+) -> dict[Path, list[tuple[Path, str | None]]]:
+    """Run directory -> [(file, split of its directory or None)].
+
+    CSV files whose header has no recognizable metric name are skipped (listed in ``skipped``).
+    """
     runs: dict[Path, list[tuple[Path, str | None]]] = {}
+    skipped = [] if skipped is None else skipped
     for dirpath, dirnames, _ in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "plugins")
         d = Path(dirpath)
-        files = _log_files(d)
+        files = _log_files(d, overrides, skipped)
         if not files:
             continue
         split = SPLIT_DIRS.get(d.name.lower()) if d != root else None
@@ -137,8 +146,17 @@ def read(path: str | os.PathLike[str], *, overrides: dict[str, str] | None = Non
             raise ReadError(str(root), "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv or .jsonl")
         split = SPLIT_DIRS.get(root.parent.name.lower())
         return [_check(build_run(root.name, root, [(root, split)], overrides))]
-    found = discover(root)
+    skipped: list[Path] = []
+    found = discover(root, overrides, skipped)
     if not found:
+        if skipped:
+            from traindx.readers.csvlog import read_text
+
+            header = (read_text(skipped[0]).splitlines() or [""])[0][:120]
+            raise ReadError(
+                str(skipped[0]),
+                f"no column name is a known metric (header: {header!r}); map one with --map NAME=loss (or val/loss, accuracy, lr ...)",
+            )
         raise ReadError(str(root), "no training logs found; expected TensorBoard event files, a metrics CSV or JSONL below it")
     runs = []
     for d, files in sorted(found.items()):

@@ -202,8 +202,9 @@ def read_csv(path: str | Path) -> RawLog:
     return log
 
 
-def sniff_is_metrics_csv(path: str | Path) -> bool:
-    """True when the file's header names at least one series :func:`map_name` recognizes."""
+def sniff_is_metrics_csv(path: str | Path, overrides: dict[str, str] | None = None) -> bool:
+    """True when the file's header names at least one series :func:`map_name` recognizes
+    (with the user's ``--map`` overrides)."""
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
             first = _first_line(f.read(65536))
@@ -212,4 +213,4 @@ def sniff_is_metrics_csv(path: str | Path) -> bool:
     if first is None:
         return False
     cells = next(csv.reader([first], delimiter=_sniff_delimiter(first)), [])
-    return any(map_name(c.strip()) is not None for c in cells if parse_number(c.strip()) is None)
+    return any(map_name(c.strip(), overrides) is not None for c in cells if parse_number(c.strip()) is None)

@@ -37,9 +37,6 @@ _POLY = 0x82F63B78  # CRC32C (Castagnoli), reflected
 _MASK_DELTA = 0xA282EAD8
 HEADER = 12  # uint64 length + uint32 length crc
 FOOTER = 4  # uint32 data crc
-#: Front padding the reader keeps before the file bytes so that left-padded gathers never
-#: index below zero.  ``crc32c_ranges`` copies the buffer when a caller gives less.
-FRONT_PAD = 4096
 _MAX_RECORD = 1 << 31  # anything larger is treated as a corrupt length
 
 
@@ -78,7 +75,10 @@ def _byte_list() -> list[int]:
 
 
 def crc32c(data: bytes | bytearray | memoryview, state: int = 0) -> int:
-    """CRC32C of one short byte string (pure Python; for headers and small slow paths)."""
+    """CRC32C of one short byte string (pure Python; for headers and small slow paths).
+
+    ``state`` is a previous result to continue from (``crc32c(a + b) == crc32c(b, crc32c(a))``).
+    """
     t = _byte_list()
     crc = state ^ 0xFFFFFFFF
     for b in bytes(data):
@@ -87,9 +87,9 @@ def crc32c(data: bytes | bytearray | memoryview, state: int = 0) -> int:
 
 
 def mask_crc(crc):
-    """TFRecord's masked CRC: rotate right by 15 and add a constant (works on ints and arrays)."""
+    """TFRecord's masked CRC: rotate right by 15 and add a constant (ints and arrays)."""
     if isinstance(crc, np.ndarray):
-        c = crc.astype(np.uint64) & 0xFFFFFFFF
+        c = crc.astype(np.int64) & 0xFFFFFFFF
         return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
     crc &= 0xFFFFFFFF
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
@@ -117,18 +117,17 @@ def _zero_powers() -> list[np.ndarray]:
     e = np.uint64(1) << np.arange(32, dtype=np.uint64)
     one = t0[(e & np.uint64(0xFF)).astype(np.intp)] ^ (e >> np.uint64(8))
     powers = [one]
-    for _ in range(47):
+    for _ in range(40):
         powers.append(_apply_cols(powers[-1], powers[-1]))
     return powers
 
 
 def _shift_zeros(state: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
-    """Raw CRC state after feeding ``nbytes`` zero bytes to each ``state`` (vectorised)."""
+    """Raw CRC states after feeding ``nbytes`` zero bytes to each of ``state`` (vectorised)."""
     state = np.asarray(state, dtype=np.uint64).copy()
-    nbytes = np.asarray(nbytes, dtype=np.int64)
+    rest = np.asarray(nbytes, dtype=np.int64).copy()
     powers = _zero_powers()
     k = 0
-    rest = nbytes.copy()
     while (rest > 0).any():
         sel = np.flatnonzero(rest & 1)
         if sel.size:
@@ -154,164 +153,200 @@ def _chunk_shift_tables(chunk: int) -> np.ndarray:
     return _byte_op_tables(cols)
 
 
-@lru_cache(maxsize=4096)
-def _z_one(length: int) -> int:
-    st = _shift_zeros(np.array([0xFFFFFFFF], dtype=np.uint64), np.array([length]))
-    return int(st[0]) ^ 0xFFFFFFFF
+# ------------------------------------------------------------------ batched CRC32C
+
+CHUNK = 1024  # ranges longer than this are cut into chunks whose CRCs are combined
+_BLOCK = 8192  # ranges per lockstep block: keeps the working set in cache
+_MASK32 = 0xFFFFFFFF
+
+
+@lru_cache(maxsize=1)
+def _unfeed_table() -> tuple[np.ndarray, np.ndarray]:
+    """(T0, R) with ``R[T0[b] >> 24] = b``: undoes one zero byte fed to a raw state."""
+    t0 = _byte_tables()[0].astype(np.int64)
+    r = np.zeros(256, dtype=np.int64)
+    r[t0 >> 24] = np.arange(256)
+    return t0, r
+
+
+def _unfeed_zeros(state: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Raw states before ``count`` (0..3) trailing zero bytes were fed (in place)."""
+    t0, r = _unfeed_table()
+    for k in range(1, 4):
+        sel = np.flatnonzero(count >= k)
+        if not sel.size:
+            break
+        s = state[sel]
+        b = r[s >> 24]
+        state[sel] = ((s ^ t0[b]) << 8) | b
+    return state
+
+
+@lru_cache(maxsize=1)
+def _z_table() -> np.ndarray:
+    """``Z[len]`` for len in 0..CHUNK (int64)."""
+    lens = np.arange(CHUNK + 1)
+    st = _shift_zeros(np.full(lens.size, 0xFFFFFFFF, dtype=np.uint64), lens)
+    return (st ^ np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
 def _z_of(lengths: np.ndarray) -> np.ndarray:
-    """``Z[len] = ~state after len zero bytes from 0xffffffff`` for each length (int64)."""
+    """``Z[len] = ~(state after len zero bytes from 0xffffffff)`` for each length (int64)."""
+    if lengths.size == 0 or int(lengths.max()) <= CHUNK:
+        return _z_table()[lengths]
     uniq, inv = np.unique(lengths, return_inverse=True)
-    if uniq.size <= 64:
-        z = np.array([_z_one(int(u)) for u in uniq], dtype=np.int64)
-    else:
-        st = _shift_zeros(np.full(uniq.size, 0xFFFFFFFF, dtype=np.uint64), uniq)
-        z = (st ^ np.uint64(0xFFFFFFFF)).astype(np.int64)
-    return z[inv]
+    st = _shift_zeros(np.full(uniq.size, 0xFFFFFFFF, dtype=np.uint64), uniq)
+    return (st ^ np.uint64(0xFFFFFFFF)).astype(np.int64)[inv]
 
 
-# ------------------------------------------------------------------ batched CRC32C
-
-_ROWS_PER_BLOCK_BYTES = 1 << 19  # keep a block of gathered rows near L2 size
-
-
-def _crc0_fixed(
-    buf: np.ndarray, ends: np.ndarray, width: int, pads: np.ndarray | int
-) -> np.ndarray:
-    """Raw zero-init CRC state of ranges ending at ``ends`` (exclusive), ``width`` bytes wide
-    (a multiple of 4) with the first ``pads`` bytes of each row treated as zeros."""
-    m = ends.size
-    out = np.empty(m, dtype=np.int64)
+@lru_cache(maxsize=1)
+def _header_table() -> np.ndarray:
+    """Masked CRC of the 8-byte little-endian length header for every length < 65536."""
+    lens = np.arange(65536, dtype=np.int64)
     ta, tb = _word_tables()
-    win = np.lib.stride_tricks.sliding_window_view(buf, width)
-    nwords = width // 4
-    block = max(1024, _ROWS_PER_BLOCK_BYTES // width)
-    scalar_pad = np.isscalar(pads) or np.ndim(pads) == 0
-    if not scalar_pad:
-        cols = np.arange(width)
-    for s in range(0, m, block):
-        e = min(m, s + block)
-        rows = win[ends[s:e] - width]
-        if scalar_pad:
-            if pads:
-                rows[:, : int(pads)] = 0
-        else:
-            rows = rows * (cols >= pads[s:e, None])
-        words = rows.view("<u4")
-        crc = words[:, 0].astype(np.int64)
-        for k in range(1, nwords):
-            crc = ta[crc & 0xFFFF] ^ tb[crc >> 16]
-            crc ^= words[:, k]
-        out[s:e] = ta[crc & 0xFFFF] ^ tb[crc >> 16]
-    return out
+    # Two words: the low 32 bits of the length, then four zero bytes.
+    crc = ta[lens & 0xFFFF] ^ tb[lens >> 16]
+    crc = ta[crc & 0xFFFF] ^ tb[crc >> 16]
+    crc ^= _z_table()[8]
+    return mask_crc(crc).astype(np.int64)
 
 
-def _crc0_short(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Raw zero-init CRC state of ranges of at most ``chunk`` bytes (any lengths)."""
-    m = starts.size
-    out = np.zeros(m, dtype=np.int64)
-    if m == 0:
-        return out
-    ends = starts + lengths
-    uniq, inv, counts = np.unique(lengths, return_inverse=True, return_counts=True)
-    big = counts >= 256
-    # Common lengths: one exact-width group each (the zero padding is a constant slice).
-    for u in np.flatnonzero(big):
-        length = int(uniq[u])
-        sel = np.flatnonzero(inv == u)
-        width = (length + 3) & ~3
-        if length == 0:
-            continue
-        out[sel] = _crc0_fixed(buf, ends[sel], width, width - length)
-    # Rare lengths: share power-of-two width buckets; per-row zero padding by a mask.
-    rare = ~big[inv] & (lengths > 0)
-    if rare.any():
-        idx = np.flatnonzero(rare)
-        widths = np.maximum(8, 1 << np.ceil(np.log2(np.maximum(lengths[idx], 1))).astype(np.int64))
-        for w in np.unique(widths):
-            sel = idx[widths == w]
-            out[sel] = _crc0_fixed(buf, ends[sel], int(w), int(w) - lengths[sel])
-    return out
+def _order_by_words(nw: np.ndarray) -> np.ndarray | None:
+    """Order putting ranges with more words first (None when all have the same count)."""
+    lo, hi = int(nw.min()), int(nw.max())
+    if lo == hi:
+        return None
+    cnt = np.bincount(nw - lo)
+    vals = np.flatnonzero(cnt)[::-1]
+    if vals.size <= 12:
+        return np.concatenate([np.flatnonzero(nw == v + lo) for v in vals])
+    key = (hi - nw).astype(np.uint16 if hi - lo < 65536 else np.int64)
+    return np.argsort(key, kind="stable")
 
 
-def crc32c_ranges(buf: np.ndarray, starts, lengths, *, front_pad: int | None = None) -> np.ndarray:
-    """CRC32C of ``buf[starts[i] : starts[i] + lengths[i]]`` for every i, as uint32.
+def _crc0_aligned(a32: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Raw CRC states (zero init, no final xor) of ranges of 1..CHUNK bytes, as int64.
 
-    ``buf`` is a 1-D uint8 array.  Gathers read up to ``front_pad`` bytes before a range (the
-    bytes are masked out); if ``buf`` has fewer bytes before the first range it is copied
-    once with zero padding in front.
+    Reads the aligned 32-bit words that overlap each range, all ranges in lockstep, one word
+    per step: ``x = state ^ word; state = TA[x & 0xffff] ^ TB[x >> 16]``.  Bytes before the
+    start are masked to zero (from a zero state leading zeros change nothing); bytes after
+    the end are masked too and then fed back out with the inverse zero-byte step.
     """
+    m = starts.size
+    ta, tb = _word_tables()
+    first = starts >> 2
+    last = (ends - 1) >> 2
+    nw = last - first + 1
+    order = _order_by_words(nw)
+    if order is not None:
+        starts, ends, last, nw = starts[order], ends[order], last[order], nw[order]
+    lead_mask = (_MASK32 << ((starts & 3) << 3)) & _MASK32
+    trail = (-ends) & 3
+    tail_mask = _MASK32 >> (trail << 3)
+    res = np.empty(m, dtype=np.int64)
+    for b0 in range(0, m, _BLOCK):
+        b1 = min(m, b0 + _BLOCK)
+        wb = nw[b0:b1]
+        width = int(wb[0])
+        col0 = last[b0:b1] - (width - 1)  # word index of column 0 (columns are end aligned)
+        lm, tm = lead_mask[b0:b1], tail_mask[b0:b1]
+        if width == int(wb[-1]):
+            crc = a32[col0].astype(np.int64) & lm
+            if width == 1:
+                crc &= tm
+            for c in range(1, width):
+                x = a32[col0 + c].astype(np.int64)
+                if c == width - 1:
+                    x &= tm
+                crc = ta[crc & 0xFFFF] ^ tb[crc >> 16]
+                crc ^= x
+            crc = ta[crc & 0xFFFF] ^ tb[crc >> 16]
+        else:
+            act = np.searchsorted(-wb, -(width - np.arange(width)), side="right")
+            crc = np.zeros(b1 - b0, dtype=np.int64)
+            k_prev = 0
+            for c in range(width):
+                k = int(act[c])
+                w = a32[col0[:k] + c].astype(np.int64)
+                if k > k_prev:
+                    w[k_prev:k] &= lm[k_prev:k]
+                    k_prev = k
+                if c == width - 1:
+                    w &= tm
+                w ^= crc[:k]
+                crc[:k] = ta[w & 0xFFFF] ^ tb[w >> 16]
+        res[b0:b1] = crc
+    _unfeed_zeros(res, trail)
+    if order is None:
+        return res
+    out = np.empty(m, dtype=np.int64)
+    out[order] = res
+    return out
+
+
+def _as_words(buf: np.ndarray) -> np.ndarray:
+    """``buf`` as little-endian uint32 words (copied only if misaligned or of odd size)."""
+    if buf.ctypes.data % 4 or buf.size % 4:
+        padded = np.zeros((buf.size + 7) // 4 * 4, dtype=np.uint8)
+        padded[: buf.size] = buf
+        buf = padded
+    return buf.view("<u4")
+
+
+def crc32c_ranges(buf: np.ndarray, starts, lengths) -> np.ndarray:
+    """CRC32C of ``buf[starts[i] : starts[i] + lengths[i]]`` for every i, as uint32."""
     starts = np.asarray(starts, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
+    out = np.zeros(starts.size, dtype=np.int64)
     if starts.size == 0:
-        return np.zeros(0, dtype=np.uint32)
-    if (lengths < 0).any():
-        raise ValueError("negative range length")
-    maxlen = int(lengths.max())
-    chunk = 1024
-    if maxlen > (1 << 22):
-        chunk = max(1024, (int(np.sqrt(maxlen)) + 3) & ~3)
-    need = chunk + 8
-    if int(starts.min()) < need:
-        shift = need - int(starts.min())
-        buf = np.concatenate([np.zeros(shift, dtype=np.uint8), buf])
-        starts = starts + shift
-    if int((starts + lengths).max()) > buf.size:
-        raise ValueError("range past the end of the buffer")
-
-    longs = lengths > chunk
-    if not longs.any():
-        state = _crc0_short(buf, starts, lengths)
-    else:
-        state = np.zeros(starts.size, dtype=np.int64)
-        short = np.flatnonzero(~longs)
-        state[short] = _crc0_short(buf, starts[short], lengths[short])
-        state[np.flatnonzero(longs)] = _crc0_long(buf, starts[longs], lengths[longs], chunk)
-    crc = state ^ _z_of(lengths)
-    return (crc & 0xFFFFFFFF).astype(np.uint32)
+        return out.astype(np.uint32)
+    if (lengths < 0).any() or (starts < 0).any() or int((starts + lengths).max()) > buf.size:
+        raise ValueError("range outside the buffer")
+    a32 = _as_words(buf)
+    longs = lengths > CHUNK
+    short = np.flatnonzero(~longs & (lengths > 0))
+    if short.size == starts.size:
+        out = _crc0_aligned(a32, starts, starts + lengths)
+    elif short.size:
+        out[short] = _crc0_aligned(a32, starts[short], starts[short] + lengths[short])
+    if longs.any():
+        big = np.flatnonzero(longs)
+        out[big] = _crc0_long(a32, starts[big], lengths[big])
+    out ^= _z_of(lengths)
+    out[lengths == 0] = 0
+    return (out & _MASK32).astype(np.uint32)
 
 
-def _crc0_long(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, chunk: int) -> np.ndarray:
-    """Raw zero-init CRC state of long ranges: CRC the chunks in parallel, then combine."""
-    nch = (lengths + chunk - 1) // chunk
-    first = lengths - (nch - 1) * chunk  # 1..chunk bytes in the first (partial) chunk
-    # Chunk table: the first chunk of each range, then its full chunks.
+def _crc0_long(a32: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Raw zero-init CRC states of ranges longer than CHUNK: CRC the chunks in parallel, then
+    combine them (Horner's rule with the 'feed CHUNK zero bytes' operator)."""
+    nch = (lengths + CHUNK - 1) // CHUNK
+    first = lengths - (nch - 1) * CHUNK  # 1..CHUNK bytes in the first (partial) chunk
     total = int(nch.sum())
     owner = np.repeat(np.arange(starts.size), nch)
     ordinal = np.arange(total) - np.repeat(np.cumsum(nch) - nch, nch)
-    c_start = np.repeat(starts, nch) + np.where(
-        ordinal == 0, 0, np.repeat(first, nch) + (ordinal - 1) * chunk
-    )
-    c_len = np.where(ordinal == 0, np.repeat(first, nch), chunk)
-    c_state = _crc0_short(buf, c_start, c_len)
-    # Horner: S = shift_chunk(S) ^ s_j, right-aligned so every range ends on the last column.
-    tabs = _chunk_shift_tables(chunk)
+    c_first = np.repeat(first, nch)
+    c_start = np.repeat(starts, nch) + np.where(ordinal == 0, 0, c_first + (ordinal - 1) * CHUNK)
+    c_len = np.where(ordinal == 0, c_first, CHUNK)
+    c_state = _crc0_aligned(a32, c_start, c_start + c_len)
+    tabs = _chunk_shift_tables(CHUNK)
     out = np.zeros(starts.size, dtype=np.int64)
     order = np.argsort(nch, kind="stable")
-    # Group ranges whose chunk counts are within a factor of two to bound the padding.
+    nch_sorted = nch[order]
     lo = 0
     while lo < order.size:
-        n0 = int(nch[order[lo]])
-        hi = int(np.searchsorted(nch[order], 2 * n0, side="left"))
-        hi = max(hi, lo + 1)
+        # Ranges whose chunk counts are within a factor of two share one right-aligned matrix.
+        hi = max(lo + 1, int(np.searchsorted(nch_sorted, 2 * int(nch_sorted[lo]), side="left")))
         grp = order[lo:hi]
         width = int(nch[grp].max())
+        slot = np.full(starts.size, -1, dtype=np.int64)
+        slot[grp] = np.arange(grp.size)
+        member = slot[owner] >= 0
         mat = np.zeros((grp.size, width), dtype=np.int64)
-        pos_in_grp = np.full(starts.size, -1, dtype=np.int64)
-        pos_in_grp[grp] = np.arange(grp.size)
-        member = pos_in_grp[owner] >= 0
-        rows = pos_in_grp[owner[member]]
-        cols = width - nch[owner[member]] + ordinal[member]
-        mat[rows, cols] = c_state[member]
+        mat[slot[owner[member]], width - nch[owner[member]] + ordinal[member]] = c_state[member]
         s = mat[:, 0].copy()
         for j in range(1, width):
-            s = (
-                tabs[0][s & 0xFF]
-                ^ tabs[1][(s >> 8) & 0xFF]
-                ^ tabs[2][(s >> 16) & 0xFF]
-                ^ tabs[3][s >> 24]
-            )
+            s = tabs[0][s & 0xFF] ^ tabs[1][(s >> 8) & 0xFF] ^ tabs[2][(s >> 16) & 0xFF] ^ tabs[3][s >> 24]
             s ^= mat[:, j]
         out[grp] = s
         lo = hi
@@ -323,14 +358,18 @@ def _crc0_long(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, chunk: 
 
 @dataclass
 class Framing:
-    """Record boundaries found in a buffer (offsets relative to the file start)."""
+    """Record boundaries found in a buffer.
 
-    starts: np.ndarray  # int64 offsets of record headers, in file order
-    lengths: np.ndarray  # int64 data lengths
-    dropped: int = 0  # records lost to framing damage (resyncs)
+    ``starts`` are absolute positions in the buffer of the record headers (file offset plus
+    the buffer's ``base``), in file order; ``lengths`` are the data lengths.
+    """
+
+    starts: np.ndarray
+    lengths: np.ndarray
+    dropped: int = 0  # records lost to framing damage (one per resync)
     problems: list[str] = field(default_factory=list)
     truncated: bool = False  # the file ends inside a record
-    resync_failed_at: int | None = None  # framing lost here and never found again
+    lost_at: int | None = None  # file offset where framing was lost and never found again
 
 
 def _u64_at(buf: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -343,114 +382,119 @@ def _u32_at(buf: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return view[pos]
 
 
-def _valid_headers(
-    buf: np.ndarray, base: int, n: int, cand: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Of candidate record offsets ``cand`` (relative to ``base``), those whose header is
-    complete, whose record fits the file and whose length CRC checks; with their lengths."""
-    cand = cand[cand + 16 <= n]
-    if cand.size == 0:
-        return cand, cand
-    lens = _u64_at(buf, cand + base)
-    ok = (lens < _MAX_RECORD) & (cand + 16 + lens.astype(np.int64) <= n)
-    cand, lens = cand[ok], lens[ok].astype(np.int64)
-    if cand.size == 0:
-        return cand, lens
-    crc = crc32c_ranges(buf, cand + base, np.full(cand.size, 8))
-    good = mask_crc(crc) == _u32_at(buf, cand + base + 8)
-    return cand[good], lens[good]
+def _check_headers(buf: np.ndarray, pos: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """For header positions ``pos`` (absolute, with ``pos + 16 <= end``): whether the length
+    CRC checks and the whole record fits before ``end``; and the lengths."""
+    lens = _u64_at(buf, pos)
+    stored = _u32_at(buf, pos + 8).astype(np.int64)
+    small = lens < 65536
+    length = np.where(small, lens, 0).astype(np.int64)
+    ok = small & (_header_table()[length] == stored)
+    big = np.flatnonzero(~small & (lens < _MAX_RECORD))
+    if big.size:
+        length[big] = lens[big].astype(np.int64)
+        crc = crc32c_ranges(buf, pos[big], np.full(big.size, 8))
+        ok[big] = mask_crc(crc) == stored[big]
+    ok &= pos + 16 + length <= end
+    return ok, length
 
 
-def _header_at(buf: np.ndarray, base: int, n: int, off: int):
-    """(length, ok) of the header at ``off``; length None when the header is incomplete."""
-    if off + HEADER > n:
+def _header_at(buf: np.ndarray, off: int, end: int) -> tuple[int | None, bool]:
+    """(length, length CRC ok) of the header at absolute ``off``; (None, False) if incomplete."""
+    if off + HEADER > end:
         return None, False
-    raw = buf[base + off : base + off + 8].tobytes()
-    length = int.from_bytes(raw, "little")
-    stored = int.from_bytes(buf[base + off + 8 : base + off + 12].tobytes(), "little")
-    return length, masked_crc32c(raw) == stored
+    raw = buf[off : off + 8].tobytes()
+    stored = int.from_bytes(buf[off + 8 : off + 12].tobytes(), "little")
+    return int.from_bytes(raw, "little"), masked_crc32c(raw) == stored
 
 
-def _resync(buf: np.ndarray, base: int, n: int, off: int) -> tuple[int | None, int]:
-    """First offset after ``off`` holding a record whose length and data CRCs both check.
+def data_crc_ok(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Whether the data CRC of each record (header at absolute ``starts``) checks."""
+    crc = crc32c_ranges(buf, starts + HEADER, lengths)
+    return mask_crc(crc) == _u32_at(buf, starts + HEADER + lengths).astype(np.int64)
 
-    Returns (offset or None, number of framed-but-corrupt records passed over).
-    """
-    window = 1 << 16
+
+def _resync(buf: np.ndarray, off: int, end: int) -> int | None:
+    """First absolute position after ``off`` holding a record whose length CRC and data CRC
+    both check, scanning forward in growing windows; None if there is none."""
+    window = 1 << 14
     lo = off + 1
-    passed = 0
-    while lo + 16 <= n:
-        hi = min(n, lo + window)
-        cand, lens = _valid_headers(buf, base, n, np.arange(lo, hi, dtype=np.int64))
-        if cand.size:
-            dcrc = crc32c_ranges(buf, cand + base + HEADER, lens)
-            stored = _u32_at(buf, cand + base + HEADER + lens)
-            good = mask_crc(dcrc) == stored
-            hit = np.flatnonzero(good)
-            if hit.size:
-                return int(cand[hit[0]]), passed
+    while lo + 16 <= end:
+        hi = min(end - 15, lo + window)
+        pos = np.arange(lo, hi, dtype=np.int64)
+        ok, length = _check_headers(buf, pos, end)
+        hit = np.flatnonzero(ok)
+        if hit.size:
+            good = data_crc_ok(buf, pos[hit], length[hit])
+            if good.any():
+                return int(pos[hit[np.argmax(good)]])
         lo = hi
-        window *= 2
-    return None, passed
+        window = min(window * 4, 1 << 22)
+    return None
+
+
+def _candidates(buf: np.ndarray, base: int, end: int) -> np.ndarray:
+    """Speculative record starts: positions whose first data byte equals that of the first
+    two records (absolute, sorted)."""
+    markers = set()
+    off = base
+    for _ in range(2):
+        length, ok = _header_at(buf, off, end)
+        if length is None or not ok or length == 0 or off + 16 + length > end:
+            break
+        markers.add(int(buf[off + HEADER]))
+        off += 16 + length
+    if not markers:
+        return np.zeros(0, dtype=np.int64)
+    parts = []
+    step = 1 << 23  # bounded temporaries (large ones are fresh mmaps: page faults)
+    for lo in range(base, end - 16 + 1, step):
+        hi = min(end - 16 + 1, lo + step)
+        seg = buf[lo + HEADER : hi + HEADER]
+        if len(markers) == 1:
+            hit = np.flatnonzero(seg == next(iter(markers)))
+        else:
+            hit = np.flatnonzero(np.isin(seg, list(markers)))
+        parts.append(hit + lo)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
     """Find the records of the ``n`` file bytes stored at ``buf[base : base + n]``.
 
-    Only the length CRCs are checked here; data CRCs are the caller's (batched) job.
+    Length CRCs are checked here; data CRCs are left to :func:`data_crc_ok` (batched).
     """
-    starts_out: list[np.ndarray] = []
-    lens_out: list[np.ndarray] = []
+    end = base + n
     fr = Framing(np.zeros(0, np.int64), np.zeros(0, np.int64))
     if n == 0:
         return fr
-    # Speculative candidates: positions whose data byte matches the first records' first byte.
-    markers = set()
-    off = 0
-    for _ in range(2):
-        length, ok = _header_at(buf, base, n, off)
-        if length is None or not ok or length == 0 or off + 16 + length > n:
-            break
-        markers.add(int(buf[base + off + HEADER]))
-        off += 16 + length
-    data = buf[base + HEADER : base + n]
-    cand_list = [np.flatnonzero(data == mk) for mk in sorted(markers)]
-    if cand_list:
-        cand = np.sort(np.concatenate(cand_list)) if len(cand_list) > 1 else cand_list[0]
-        cand = cand.astype(np.int64)
-        # Cheap pre-filter: a real record start is followed by another candidate or the end.
-        lens = _u64_at(buf, cand[cand + 16 <= n] + base) if cand.size else cand
-        cand = cand[cand + 16 <= n]
-        ok = lens < _MAX_RECORD
-        nxt = np.where(ok, cand + 16 + np.minimum(lens, _MAX_RECORD).astype(np.int64), n + 1)
-        is_start = np.zeros(n + 2, dtype=bool)
-        is_start[cand] = True
-        is_start[n] = True
-        keep = ok & is_start[np.minimum(nxt, n + 1)]
-        keep[0:1] |= cand[0:1] == 0
-        cand, lens = _valid_headers(buf, base, n, cand[keep])
-    else:
-        cand = lens = np.zeros(0, dtype=np.int64)
-    nxt = cand + 16 + lens
-    # Break points of the speculative chain: i where nxt[i] != cand[i + 1].
-    link = np.empty(cand.size, dtype=bool)
+    cand = _candidates(buf, base, end)
     if cand.size:
+        ok, lens = _check_headers(buf, cand, end)
+        cand, lens = cand[ok], lens[ok]
+    else:
+        lens = cand
+    nxt = cand + 16 + lens
+    # Where the speculative chain breaks: i with nxt[i] != cand[i + 1].
+    link = np.zeros(cand.size, dtype=bool)
+    if cand.size > 1:
         link[:-1] = nxt[:-1] == cand[1:]
-        link[-1] = False
     breaks = np.flatnonzero(~link)
 
-    off = 0
+    starts_out: list[np.ndarray] = []
+    lens_out: list[np.ndarray] = []
     slow_starts: list[int] = []
     slow_lens: list[int] = []
 
-    def flush_slow():
+    def flush_slow() -> None:
         if slow_starts:
             starts_out.append(np.array(slow_starts, dtype=np.int64))
             lens_out.append(np.array(slow_lens, dtype=np.int64))
             slow_starts.clear()
             slow_lens.clear()
 
-    while off < n:
+    off = base
+    while off < end:
         k = int(np.searchsorted(cand, off))
         if k < cand.size and cand[k] == off:
             j = int(breaks[np.searchsorted(breaks, k)])
@@ -459,31 +503,30 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
             lens_out.append(lens[k : j + 1])
             off = int(nxt[j])
             continue
-        length, ok = _header_at(buf, base, n, off)
+        length, ok = _header_at(buf, off, end)
         if length is None:
             fr.truncated = True
             break
         if ok and length < _MAX_RECORD:
-            if off + 16 + length > n:
+            if off + 16 + length > end:
                 fr.truncated = True
                 break
             slow_starts.append(off)
             slow_lens.append(length)
             off += 16 + length
             continue
-        new, passed = _resync(buf, base, n, off)
+        new = _resync(buf, off, end)
+        fr.dropped += 1
         if new is None:
-            fr.resync_failed_at = off
-            fr.dropped += 1
+            fr.lost_at = off - base
             fr.problems.append(
-                f"{name}: record framing lost at byte {off} (bad length checksum) and not found again; "
-                f"the last {n - off} bytes were skipped"
+                f"{name}: record framing lost at byte {off - base} (bad length checksum) and not "
+                f"found again; the last {end - off} bytes were skipped"
             )
             break
-        fr.dropped += 1 + passed
         fr.problems.append(
-            f"{name}: record framing lost at byte {off} (bad length checksum); "
-            f"skipped {new - off} bytes to the next valid record at byte {new}"
+            f"{name}: record framing lost at byte {off - base} (bad length checksum); skipped "
+            f"{new - off} bytes to the next valid record at byte {new - base}"
         )
         off = new
     flush_slow()
@@ -493,23 +536,23 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
     return fr
 
 
-def load_padded(path, pad: int = FRONT_PAD) -> tuple[np.ndarray, int, int]:
-    """Read a file into a fresh uint8 buffer with ``pad`` zero bytes before and 16 after.
+def load(path) -> tuple[np.ndarray, int, int]:
+    """Read a whole file into a fresh 8-aligned uint8 buffer with zero padding after it.
 
     Returns (buffer, base, n): the file bytes are ``buffer[base : base + n]``.
     """
-    with open(path, "rb", buffering=0) as f:
-        import os
+    import os
 
+    with open(path, "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
-        buf = np.empty(pad + size + 64, dtype=np.uint8)
-        buf[:pad] = 0
-        view = memoryview(buf)[pad : pad + size]
+        base = 0
+        buf = np.empty((size + 64) // 8 * 8, dtype=np.uint8)
+        view = memoryview(buf)[base : base + size]
         got = 0
         while got < size:
             r = f.readinto(view[got:])
             if not r:
                 break
             got += r
-        buf[pad + got :] = 0
-    return buf, pad, got
+        buf[base + got :] = 0
+    return buf, base, got

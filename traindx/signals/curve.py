@@ -77,12 +77,14 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     wasted = (tv - net) / 2.0
     rng20 = float(y20.max() - y20.min())
 
-    # Spikes: points far above a local running median (8 robust sigmas and +50 % of level).
+    # Spikes: points far above a local running median, measured relative to the local level
+    # (minibatch noise is multiplicative: absolute residuals early in a run dwarf late ones):
+    # above 10 robust sigmas of the relative residual and at least double the local level.
     w = max(5, (yf.size // 50) | 1)
     local = smooth(yf, w) if yf.size >= 5 else yf
-    resid = yf - local
-    sig = mad(resid) or EPS
-    spike = (resid > 8.0 * sig) & (resid > 0.5 * np.abs(local) + EPS)
+    rel = (yf - local) / np.maximum(np.abs(local), EPS)
+    sig = mad(rel) or EPS
+    spike = (rel > 10.0 * sig) & (rel > 1.0)
     n_spike = int(spike.sum())
 
     # Where does the curve leave its best value for good? Onset of the rise: the last step

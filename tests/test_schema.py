@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from traindx.schema import Run, Series, SeriesKey
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["train/loss", "val/loss", "train/grad_norm@fc1.weight", "train/act_frac_zero@conv1:mean", "test/accuracy"],
+)
+def test_key_round_trip(text):
+    assert str(SeriesKey.parse(text)) == text
+
+
+def test_series_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="lengths must match"):
+        Series(key=SeriesKey(metric="loss"), steps=np.arange(3), values=np.zeros(4))
+
+
+def test_series_rejects_unsorted_steps():
+    with pytest.raises(ValueError, match="strictly increasing"):
+        Series(key=SeriesKey(metric="loss"), steps=np.array([0, 2, 1]), values=np.zeros(3))
+
+
+def test_resumed_run_later_points_supersede_earlier():
+    # written 0..9, then the run resumed from a checkpoint at step 5 and wrote 5..12
+    steps = list(range(10)) + list(range(5, 13))
+    values = [1.0] * 10 + [2.0] * 8
+    s = Series.from_raw(SeriesKey(metric="loss"), steps, values)
+    assert s.steps.tolist() == list(range(13))
+    assert s.values.tolist() == [1.0] * 5 + [2.0] * 8
+    assert s.superseded == 5
+
+
+def test_repeated_step_keeps_last_write():
+    s = Series.from_raw(SeriesKey(metric="loss"), [0, 1, 1, 2], [1.0, 2.0, 3.0, 4.0])
+    assert s.steps.tolist() == [0, 1, 2] and s.values.tolist() == [1.0, 3.0, 4.0]
+
+
+def test_run_add_merges_same_key():
+    run = Run(id="r")
+    k = SeriesKey(metric="loss")
+    run.add(Series(key=k, steps=np.array([0, 1]), values=np.array([1.0, 2.0])))
+    run.add(Series(key=k, steps=np.array([2, 3]), values=np.array([3.0, 4.0])))
+    assert run.get("loss").values.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_nonfinite_serialized_as_null():
+    s = Series(key=SeriesKey(metric="loss"), steps=np.arange(2), values=np.array([1.0, np.nan]))
+    assert '"values":[1.0,null]' in s.model_dump_json()
