@@ -80,7 +80,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     # Spikes: points far above a local running median, measured relative to the local level
     # (minibatch noise is multiplicative: absolute residuals early in a run dwarf late ones):
     # above 10 robust sigmas of the relative residual and at least double the local level.
-    w = max(5, (yf.size // 50) | 1)
+    w = min(max(5, (yf.size // 50) | 1), 51)
     local = smooth(yf, w) if yf.size >= 5 else yf
     rel = (yf - local) / np.maximum(np.abs(local), EPS)
     sig = mad(rel) or EPS

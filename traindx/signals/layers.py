@@ -13,8 +13,9 @@ EPS = 1e-30
 
 
 def _tail_median(values: np.ndarray) -> float:
-    v = values[np.isfinite(values)]
-    return float(np.median(tail(v, 0.25, 1, 10_000))) if v.size else float("nan")
+    v = tail(values, 0.25, 1, 10_000)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
 
 
 def _per_layer(run: Run, metric: str, statistic: str = "value") -> dict[str, float]:
