@@ -1,0 +1,715 @@
+"""TensorBoard event files (``events.out.tfevents.*``) without TensorFlow or protobuf.
+
+An event file is a TFRecord file (see :mod:`traindx.readers.tfrecord`) whose records are
+serialized ``tensorflow.Event`` protos.  This reader decodes the few fields it needs by hand:
+
+    Event:          wall_time=1 (double), step=2 (int64), summary=5 (Summary)
+    Summary:        value=1 (repeated Value)
+    Value:          tag=1, simple_value=2 (float), histo=5 (HistogramProto),
+                    tensor=8 (TensorProto), metadata=9 (SummaryMetadata)
+    HistogramProto: min=1 max=2 num=3 sum=4 sum_squares=5 (doubles)
+    TensorProto:    dtype=1, tensor_shape=2, tensor_content=4, float_val=5, double_val=6,
+                    int_val=7, int64_val=10, bool_val=11, half_val=13
+    SummaryMetadata.plugin_data=1 -> PluginData.plugin_name=1
+
+Everything is vectorised over the whole file: all records (then all summaries, all values,
+all tensors) advance through their fields in lockstep, one field per numpy step, with
+vectorised varint decoding and wire-type dispatch by masks; repeated values in one summary
+are handled by looping while any message still has bytes left.  Tags are interned by hashing
+their bytes eight at a time (then checked byte for byte against one representative), so no
+Python string is made per record.  Only TF2 histogram tensors (k x 3 [left, right, count])
+are decoded one by one.
+
+Speed: see :func:`read_event_file` for what was measured.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from traindx.errors import ReadError
+from traindx.readers import tfrecord as tfr
+from traindx.readers.raw import RawHistogram, RawLog, RawSeries
+
+# Field keys (field_number << 3 | wire_type) of what we read.
+_EV_WALL, _EV_STEP, _EV_SUMMARY = 0x09, 0x10, 0x2A
+_SUM_VALUE = 0x0A
+_VAL_TAG, _VAL_SIMPLE, _VAL_HISTO, _VAL_TENSOR, _VAL_META = 0x0A, 0x15, 0x2A, 0x42, 0x4A
+_META_PLUGIN, _PLUGIN_NAME = 0x0A, 0x0A
+_TEN_DTYPE, _TEN_SHAPE, _TEN_CONTENT = 0x08, 0x12, 0x22
+_SHAPE_DIM, _DIM_SIZE = 0x12, 0x08
+# Repeated numeric value fields of TensorProto: float 5, double 6, int 7, int64 10,
+# half 13, uint32 16, uint64 17 (bool 11 is not a metric).
+_TEN_VAL_FIELDS = (5, 6, 7, 10, 13, 16, 17)
+
+# DataType enum -> (numpy dtype of tensor_content, itemsize) for numeric scalars.
+_DT = {
+    1: "<f4",  # DT_FLOAT
+    2: "<f8",  # DT_DOUBLE
+    3: "<i4",  # DT_INT32
+    4: "u1",  # DT_UINT8
+    5: "<i2",  # DT_INT16
+    6: "i1",  # DT_INT8
+    9: "<i8",  # DT_INT64
+    14: "bf16",  # DT_BFLOAT16
+    17: "<u2",  # DT_UINT16
+    19: "<f2",  # DT_HALF
+    22: "<u4",  # DT_UINT32
+    23: "<u8",  # DT_UINT64
+}
+_DT_SIZE = {1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 9: 8, 14: 2, 17: 2, 19: 2, 22: 4, 23: 8}
+# Plugins whose single-element tensors are not metrics.
+_NOT_SCALAR_PLUGINS = {
+    "histograms", "images", "audio", "text", "hparams", "pr_curves", "mesh",
+    "graph_keras_model", "graph_run_metadata", "graph_run_metadata_graph", "custom_scalars",
+    "projector",
+}  # fmt: skip
+
+
+def is_event_file(path: str | Path) -> bool:
+    """Whether ``path`` is named like a TensorBoard event file."""
+    return "tfevents" in Path(path).name
+
+
+# ------------------------------------------------------------------ wire decoding
+
+
+def _views(buf: np.ndarray) -> dict[str, np.ndarray]:
+    """Unaligned little-endian views of ``buf`` at every byte offset, by dtype."""
+    out = {}
+    for dt in ("<f4", "<f8", "<i8", "<u4", "<i4", "<u2", "<i2", "<f2", "<u8"):
+        size = np.dtype(dt).itemsize
+        out[dt] = np.ndarray(shape=(buf.size - size + 1,), dtype=dt, buffer=buf, strides=(1,))
+    return out
+
+
+def _varint(buf: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Varints at ``pos``: (value as int64 two's complement, byte count, malformed mask)."""
+    b = buf[pos]
+    val = b.astype(np.int64)
+    nbytes = np.ones(pos.size, dtype=np.int64)
+    bad = np.zeros(pos.size, dtype=bool)
+    cur = np.flatnonzero(b >= 0x80)
+    if cur.size:
+        val[cur] &= 0x7F
+        k = 1
+        while cur.size:
+            if k == 10:
+                bad[cur] = True
+                break
+            bb = buf[pos[cur] + k].astype(np.int64)
+            val[cur] |= (bb & 0x7F) << (7 * k)
+            nbytes[cur] += 1
+            cur = cur[bb >= 0x80]
+            k += 1
+    return val, nbytes, bad
+
+
+class _Fields:
+    """Every field of many messages: owner index, key, payload start, value/length."""
+
+    __slots__ = ("msg", "key", "pos", "val")
+
+    def __init__(self, msg, key, pos, val):
+        self.msg, self.key, self.pos, self.val = msg, key, pos, val
+
+    def pick(self, key: int):
+        sel = np.flatnonzero(self.key == key)
+        return self.msg[sel], self.pos[sel], self.val[sel]
+
+
+_FIXED = np.array([0, 8, 0, -1, -1, 4, -1, -1], dtype=np.int64)  # payload size by wire type
+
+
+def _scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[_Fields, np.ndarray]:
+    """Walk the fields of messages ``buf[starts[i]:ends[i]]`` in lockstep.
+
+    Returns the fields (``val`` is the varint for wire type 0, the length for wire type 2;
+    ``pos`` is where the payload starts) and a mask of malformed messages (their fields are
+    left out).  Fields come grouped by their ordinal within the message, not by message.
+    """
+    m = starts.size
+    bad = np.zeros(m, dtype=bool)
+    idx = np.arange(m)
+    pos = starts
+    end = ends
+    live = pos < end
+    if not live.all():
+        idx, pos, end = idx[live], pos[live], end[live]
+    parts: list[tuple] = []
+    while idx.size:
+        key, nb, vbad = _varint(buf, pos)
+        p1 = pos + nb
+        wt = key & 7
+        val = np.zeros(idx.size, dtype=np.int64)
+        payload = p1
+        newpos = p1 + _FIXED[wt]
+        okw = _FIXED[wt] >= 0
+        var = np.flatnonzero((wt == 0) | (wt == 2))
+        if var.size:
+            v, vn, vb = _varint(buf, p1[var])
+            vbad[var] |= vb
+            val[var] = v
+            is_len = wt[var] == 2
+            vbad[var] |= is_len & ((v < 0) | (v > tfr._MAX_RECORD))
+            payload = p1.copy()
+            payload[var] = np.where(is_len, p1[var] + vn, p1[var])
+            newpos[var] = p1[var] + vn + np.where(is_len, v, 0)
+        ok = okw & ~vbad & (newpos <= end) & (key >= 8)
+        if not ok.all():
+            bad[idx[~ok]] = True
+            parts.append((idx[ok], key[ok], payload[ok], val[ok]))
+            cont = ok & (newpos < end)
+        else:
+            parts.append((idx, key, payload, val))
+            cont = newpos < end
+        if cont.all():
+            pos = newpos
+        else:
+            idx, pos, end = idx[cont], newpos[cont], end[cont]
+    if not parts:
+        z = np.zeros(0, dtype=np.int64)
+        return _Fields(z, z, z, z), bad
+    if len(parts) == 1:
+        f = _Fields(*parts[0])
+    else:
+        f = _Fields(*(np.concatenate(col) for col in zip(*parts)))
+    if bad.any():
+        keep = ~bad[f.msg]
+        f = _Fields(f.msg[keep], f.key[keep], f.pos[keep], f.val[keep])
+    return f, bad
+
+
+# ------------------------------------------------------------------ tag interning
+
+_K_MUL = 0x9E3779B97F4A7C15
+
+
+def _intern(buf: np.ndarray, u64: np.ndarray, pos: np.ndarray, ln: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Intern byte strings ``buf[pos:pos+ln]``: (id per string, name per id)."""
+    n = pos.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), []
+    maxlen = int(ln.max())
+    nwords = (maxlen + 7) // 8
+    h = ln.astype(np.uint64) * np.uint64(_K_MUL)
+    words: list[tuple[np.ndarray | None, np.ndarray]] = []
+    for k in range(nwords):
+        rem = ln - 8 * k
+        sel = None if k == 0 or (rem > 0).all() else np.flatnonzero(rem > 0)
+        p = pos + 8 * k if sel is None else pos[sel] + 8 * k
+        r = rem if sel is None else rem[sel]
+        w = u64[p]
+        short = r < 8
+        if short.any():
+            w = np.where(short, w & ((np.uint64(1) << (np.minimum(r, 8) * 8).astype(np.uint64)) - np.uint64(1)), w)
+            w = np.where(r <= 0, np.uint64(0), w)
+        words.append((sel, w))
+        if sel is None:
+            h = (h ^ w) * np.uint64(_K_MUL)
+            h ^= h >> np.uint64(29)
+        else:
+            hs = (h[sel] ^ w) * np.uint64(_K_MUL)
+            h[sel] = hs ^ (hs >> np.uint64(29))
+    uniq = _distinct(h)
+    ids, uniq = _lookup(h, uniq)
+    # One representative per id; check every string against it word by word.
+    rep = np.zeros(uniq.size, dtype=np.int64)
+    rep[ids] = np.arange(n)
+    same = ln == ln[rep[ids]]
+    for k, (sel, w) in enumerate(words):
+        rp = rep[ids] if sel is None else rep[ids[sel]]
+        rw = np.where(ln[rp] > 8 * k, u64[pos[rp] + 8 * k], np.uint64(0))
+        rr = ln[rp] - 8 * k
+        rw = np.where((rr < 8) & (rr > 0), rw & ((np.uint64(1) << (np.clip(rr, 0, 8) * 8).astype(np.uint64)) - np.uint64(1)), rw)
+        if sel is None:
+            same &= w == rw
+        else:
+            same[sel] &= w == rw
+    if not same.all():  # a 64-bit hash collision: fall back to exact bytes for everything
+        keys = [buf[p : p + l].tobytes() for p, l in zip(pos.tolist(), ln.tolist(), strict=True)]
+        table: dict[bytes, int] = {}
+        ids = np.array([table.setdefault(k, len(table)) for k in keys], dtype=np.int64)
+        names = [k.decode("utf-8", "replace") for k in table]
+        return ids, names
+    names = [buf[p : p + l].tobytes().decode("utf-8", "replace") for p, l in zip(pos[rep].tolist(), ln[rep].tolist(), strict=True)]
+    return ids, names
+
+
+def _distinct(h: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of ``h``, found from a sample and completed as needed."""
+    if h.size <= 65536:
+        return np.unique(h)
+    sample = np.unique(np.concatenate([h[:8192], h[:: max(1, h.size // 8192)]]))
+    return sample
+
+
+def _lookup(h: np.ndarray, uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each ``h`` in sorted ``uniq`` (growing ``uniq`` with values it lacks)."""
+    while True:
+        ids = _slot_lookup(h, uniq)
+        if ids is None:
+            ids = np.minimum(np.searchsorted(uniq, h), uniq.size - 1)
+        miss = uniq[ids] != h
+        if not miss.any():
+            return ids, uniq
+        uniq = np.union1d(uniq, np.unique(h[miss]))
+
+
+def _slot_lookup(h: np.ndarray, uniq: np.ndarray) -> np.ndarray | None:
+    """Map hashes to indices of ``uniq`` through a small collision-free slot table."""
+    d = uniq.size
+    if d > 4096:
+        return None
+    bits = max(4, int(d * 8 - 1).bit_length())
+    mask = np.uint64((1 << bits) - 1)
+    for shift in (0, 13, 27, 41, 50, 7, 33):
+        sh = np.uint64(min(shift, 64 - bits))
+        slots = ((uniq >> sh) & mask).astype(np.int64)
+        if np.unique(slots).size == d:
+            table = np.zeros(1 << bits, dtype=np.int64)
+            table[slots] = np.arange(d)
+            return table[((h >> sh) & mask).astype(np.int64)]
+    return None
+
+
+# ------------------------------------------------------------------ slow paths
+
+
+def _iter_fields(data: bytes, start: int = 0, end: int | None = None):
+    """Pure-Python protobuf field iterator: yields (field, wire_type, value or (start, end))."""
+    end = len(data) if end is None else end
+    i = start
+    while i < end:
+        key = 0
+        shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            key |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        field, wt = key >> 3, key & 7
+        if wt == 0:
+            v = 0
+            shift = 0
+            while True:
+                b = data[i]
+                i += 1
+                v |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    break
+            yield field, wt, v
+        elif wt == 1:
+            yield field, wt, (i, i + 8)
+            i += 8
+        elif wt == 5:
+            yield field, wt, (i, i + 4)
+            i += 4
+        elif wt == 2:
+            ln = 0
+            shift = 0
+            while True:
+                b = data[i]
+                i += 1
+                ln |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    break
+            yield field, wt, (i, i + ln)
+            i += ln
+        else:
+            raise ValueError(f"wire type {wt}")
+
+
+def _packed_varints(data: bytes, a: int, b: int) -> list[int]:
+    out = []
+    i = a
+    while i < b:
+        v = 0
+        shift = 0
+        while True:
+            c = data[i]
+            i += 1
+            v |= (c & 0x7F) << shift
+            shift += 7
+            if c < 0x80:
+                break
+        out.append(v)
+    return out
+
+
+def _tensor_values(data: bytes) -> tuple[int, list[int], np.ndarray]:
+    """Decode a TensorProto fully: (dtype, shape, float64 values)."""
+    dtype = 0
+    shape: list[int] = []
+    content = None
+    vals: list[float] = []
+    for f, wt, v in _iter_fields(data):
+        if f == 1 and wt == 0:
+            dtype = v
+        elif f == 2 and wt == 2:
+            for f2, w2, v2 in _iter_fields(data, *v):
+                if f2 == 2 and w2 == 2:
+                    size = 0
+                    for f3, w3, v3 in _iter_fields(data, *v2):
+                        if f3 == 1 and w3 == 0:
+                            size = v3 - (1 << 64) if v3 >= 1 << 63 else v3
+                    shape.append(size)
+        elif f == 4 and wt == 2:
+            content = data[v[0] : v[1]]
+        elif f == 5:
+            a, b = v
+            vals.extend(np.frombuffer(data[a:b], "<f4").tolist())
+        elif f == 6:
+            a, b = v
+            vals.extend(np.frombuffer(data[a:b], "<f8").tolist())
+        elif f in (7, 10, 16, 17):
+            if wt == 0:
+                vals.append(v - (1 << 64) if v >= 1 << 63 else v)
+            elif wt == 2:
+                vals.extend(x - (1 << 64) if x >= 1 << 63 else x for x in _packed_varints(data, *v))
+        elif f == 13:
+            bits = [v] if wt == 0 else _packed_varints(data, *v) if wt == 2 else []
+            arr = np.array(bits, dtype=np.uint32)
+            if dtype == 14:
+                vals.extend((arr << 16).view(np.float32).astype(np.float64).tolist())
+            else:
+                vals.extend(arr.astype(np.uint16).view(np.float16).astype(np.float64).tolist())
+    numel = int(np.prod(shape)) if shape else 1
+    if content is not None and dtype in _DT:
+        if dtype == 14:
+            raw = np.frombuffer(content[: len(content) // 2 * 2], "<u2").astype(np.uint32) << 16
+            arr = raw.view(np.float32).astype(np.float64)
+        else:
+            arr = np.frombuffer(content[: len(content) // _DT_SIZE[dtype] * _DT_SIZE[dtype]], _DT[dtype]).astype(np.float64)
+    else:
+        arr = np.array(vals, dtype=np.float64)
+        if arr.size < numel:  # TensorFlow repeats the last value (zeros when there is none)
+            fill = arr[-1] if arr.size else 0.0
+            arr = np.concatenate([arr, np.full(numel - arr.size, fill)])
+    return dtype, shape, arr[:numel] if numel >= 0 else arr
+
+
+def _histogram_tensor_stats(data: bytes) -> np.ndarray | None:
+    """Stats (count, sum, sumsq, min, max) of a TF2 histogram tensor [[left, right, count]]."""
+    try:
+        _dtype, shape, arr = _tensor_values(data)
+    except (ValueError, IndexError):
+        return None
+    if len(shape) != 2 or shape[1] != 3 or arr.size != shape[0] * 3:
+        return None
+    if shape[0] == 0:
+        return np.array([0.0, 0.0, 0.0, np.nan, np.nan])
+    t = arr.reshape(-1, 3)
+    left, right, cnt = t[:, 0], t[:, 1], t[:, 2]
+    count = float(cnt.sum())
+    centre = (left + right) / 2
+    nz = np.flatnonzero(cnt > 0)
+    if nz.size == 0:
+        return np.array([count, 0.0, 0.0, np.nan, np.nan])
+    return np.array(
+        [count, float((cnt * centre).sum()), float((cnt * centre * centre).sum()), float(left[nz[0]]), float(right[nz[-1]])]
+    )
+
+
+# ------------------------------------------------------------------ the reader
+
+
+def read_event_file(path: str | Path) -> RawLog:
+    """Read every scalar and histogram of one TensorBoard event file.
+
+    Scalars come from ``simple_value`` (TF1, tensorboardX, torch) and from single-element
+    numeric tensors (TF2 ``tf.summary.scalar``, Keras); histograms from ``HistogramProto``
+    and from TF2 histogram tensors.  Records with a bad data CRC are skipped and counted in
+    ``dropped_records``; lost framing is resynchronised; a truncated last record (a file
+    still being written) ends the read cleanly with a note in ``problems``.
+
+    Measured on the 2-core development VM (``python benchmarks/ingest.py``): a 54 MB
+    tensorboardX file of 1,000,000 scalars (10 tags) reads in about 0.45 s with both CRCs
+    checked, over 20x faster than TensorBoard's ``EventAccumulator``.
+    """
+    name = str(path)
+    try:
+        buf, base, n = tfr.load(path)
+    except FileNotFoundError:
+        raise ReadError(name, "no such file; expected a TensorBoard event file") from None
+    except IsADirectoryError:
+        raise ReadError(name, "is a directory; expected a TensorBoard event file") from None
+    except OSError as e:
+        raise ReadError(name, f"cannot read ({e.strerror or e}); expected a readable TensorBoard event file") from None
+    log = RawLog(path=name)
+    if n == 0:
+        return log
+    fr = tfr.frame(buf, base, n, name)
+    if fr.starts.size == 0 and fr.lost_at == 0:
+        raise ReadError(
+            name,
+            "not a TFRecord file (the first record's length checksum fails and no valid record "
+            "follows); expected a TensorBoard event file (events.out.tfevents.*)",
+        )
+    log.problems.extend(fr.problems)
+    log.dropped_records += fr.dropped
+    if fr.truncated:
+        log.problems.append(f"{name}: truncated last record (file still being written?)")
+    starts, lengths = fr.starts, fr.lengths
+    if starts.size:
+        ok = tfr.data_crc_ok(buf, starts, lengths)
+        if not ok.all():
+            badpos = starts[~ok]
+            log.dropped_records += int(badpos.size)
+            log.problems.append(
+                f"{name}: {badpos.size} record(s) failed the data checksum and were skipped "
+                f"(first at byte {int(badpos[0]) - base})"
+            )
+            starts, lengths = starts[ok], lengths[ok]
+    log.records = int(starts.size)
+    if starts.size:
+        _decode(buf, base, starts + tfr.HEADER, lengths, log, name)
+    return log
+
+
+def _decode(buf: np.ndarray, base: int, ds: np.ndarray, lengths: np.ndarray, log: RawLog, name: str) -> None:
+    views = _views(buf)
+    nrec = ds.size
+    ev, ev_bad = _scan(buf, ds, ds + lengths)
+    if ev_bad.any():
+        k = int(ev_bad.sum())
+        log.dropped_records += k
+        log.problems.append(
+            f"{name}: {k} record(s) are not valid Event protos and were skipped "
+            f"(first at byte {int(ds[np.argmax(ev_bad)]) - tfr.HEADER - base})"
+        )
+    wall = np.zeros(nrec, dtype=np.float64)
+    step = np.zeros(nrec, dtype=np.int64)
+    m, p, _v = ev.pick(_EV_WALL)
+    wall[m] = views["<f8"][p]
+    m, _p, v = ev.pick(_EV_STEP)
+    step[m] = v
+    s_rec, s_pos, s_len = ev.pick(_EV_SUMMARY)
+    if s_rec.size == 0:
+        return
+    sm, _ = _scan(buf, s_pos, s_pos + s_len)
+    vm, v_pos, v_len = sm.pick(_SUM_VALUE)
+    if vm.size == 0:
+        return
+    v_rec = s_rec[vm]
+    nval = v_rec.size
+    vf, _ = _scan(buf, v_pos, v_pos + v_len)
+    # Tags.
+    tag_pos = np.zeros(nval, dtype=np.int64)
+    tag_len = np.zeros(nval, dtype=np.int64)
+    m, p, v = vf.pick(_VAL_TAG)
+    tag_pos[m], tag_len[m] = p, v
+    tag_id, tag_names = _intern(buf, views["<u8"], tag_pos, tag_len)
+    ntags = len(tag_names)
+    # Plugin of each tag: from the first value of the tag that carries metadata.
+    tag_plugin = [""] * ntags
+    mm, mp, ml = vf.pick(_VAL_META)
+    if mm.size:
+        pd, _ = _scan(buf, mp, mp + ml)
+        pm, pp, pl = pd.pick(_META_PLUGIN)
+        if pm.size:
+            nm, _ = _scan(buf, pp, pp + pl)
+            qm, qp, ql = nm.pick(_PLUGIN_NAME)
+            if qm.size:
+                val_idx = mm[pm[qm]]
+                pid, pnames = _intern(buf, views["<u8"], qp, ql)
+                t = tag_id[val_idx]
+                first = np.full(ntags, np.iinfo(np.int64).max)
+                np.minimum.at(first, t, np.arange(t.size))
+                for tg in np.flatnonzero(first < np.iinfo(np.int64).max):
+                    tag_plugin[tg] = pnames[pid[first[tg]]]
+    plugin_of_tag = np.array([tag_plugin[i] not in _NOT_SCALAR_PLUGINS for i in range(ntags)], dtype=bool)
+    is_hist_tag = np.array([tag_plugin[i] == "histograms" for i in range(ntags)], dtype=bool)
+
+    # Scalars: simple_value ...
+    sc_val: list[np.ndarray] = []
+    sc_idx: list[np.ndarray] = []
+    m, p, _v = vf.pick(_VAL_SIMPLE)
+    if m.size:
+        sc_idx.append(m)
+        sc_val.append(views["<f4"][p].astype(np.float64))
+    # ... and single-element numeric tensors.
+    hist_rows: list[tuple[np.ndarray, np.ndarray]] = []  # (value index, stats rows)
+    tm, tp, tl = vf.pick(_VAL_TENSOR)
+    if tm.size:
+        hist_t = is_hist_tag[tag_id[tm]]
+        if hist_t.any():
+            hi = np.flatnonzero(hist_t)
+            raw = buf.data
+            rows, idxs = [], []
+            for i in hi.tolist():
+                a, ln = int(tp[i]), int(tl[i])
+                st = _histogram_tensor_stats(bytes(raw[a : a + ln]))
+                if st is not None:
+                    rows.append(st)
+                    idxs.append(int(tm[i]))
+            if rows:
+                hist_rows.append((np.array(idxs, dtype=np.int64), np.array(rows)))
+        cand = np.flatnonzero(~hist_t & plugin_of_tag[tag_id[tm]])
+        if cand.size:
+            vi, vals = _tensor_scalars(buf, views, tp[cand], tl[cand])
+            sc_idx.append(tm[cand][vi])
+            sc_val.append(vals)
+    # HistogramProto.
+    hm, hp, hl = vf.pick(_VAL_HISTO)
+    if hm.size:
+        hf, _ = _scan(buf, hp, hp + hl)
+        stats = np.zeros((hm.size, 5), dtype=np.float64)
+        # min=1 max=2 num=3 sum=4 sum_squares=5 -> columns count, sum, sumsq, min, max
+        for key, col in ((0x09, 3), (0x11, 4), (0x19, 0), (0x21, 1), (0x29, 2)):
+            m2, p2, _ = hf.pick(key)
+            stats[m2, col] = views["<f8"][p2]
+        hist_rows.append((hm, stats))
+
+    if sc_idx:
+        vidx = np.concatenate(sc_idx) if len(sc_idx) > 1 else sc_idx[0]
+        vals = np.concatenate(sc_val) if len(sc_val) > 1 else sc_val[0]
+        order = _write_order(v_pos[vidx])
+        if order is not None:
+            vidx, vals = vidx[order], vals[order]
+        order, groups = _group(tag_id[vidx], ntags)
+        if order is not None:
+            vidx, vals = vidx[order], vals[order]
+        rec = v_rec[vidx]
+        steps, walls = step[rec], wall[rec]
+        for tg, sl in groups:
+            log.series.append(
+                RawSeries(name=tag_names[tg], steps=steps[sl], values=vals[sl], source=name, unit="step", wall_time=walls[sl])
+            )
+    if hist_rows:
+        vidx = np.concatenate([h[0] for h in hist_rows])
+        stats = np.concatenate([h[1] for h in hist_rows])
+        order = _write_order(v_pos[vidx])
+        if order is not None:
+            vidx, stats = vidx[order], stats[order]
+        order, groups = _group(tag_id[vidx], ntags)
+        if order is not None:
+            vidx, stats = vidx[order], stats[order]
+        steps = step[v_rec[vidx]]
+        for tg, sl in groups:
+            log.histograms.append(RawHistogram(name=tag_names[tg], steps=steps[sl], stats=stats[sl], source=name))
+
+
+def _write_order(pos: np.ndarray) -> np.ndarray | None:
+    """Permutation putting values in file order (None when they already are)."""
+    if pos.size < 2 or (pos[1:] > pos[:-1]).all():
+        return None
+    return np.argsort(pos, kind="stable")
+
+
+def _group(ids: np.ndarray, nids: int) -> tuple[np.ndarray | None, list[tuple[int, slice]]]:
+    """A stable permutation sorting ``ids`` (None if already sorted) and, per id present,
+    its slice of the sorted order."""
+    counts = np.bincount(ids, minlength=nids)
+    present = np.flatnonzero(counts)
+    if present.size <= 1 or (ids[1:] >= ids[:-1]).all():
+        order = None
+    else:
+        key = ids.astype(np.uint16) if nids <= 65536 else ids
+        order = np.argsort(key, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return order, [(int(t), slice(int(bounds[t]), int(bounds[t + 1]))) for t in present]
+
+
+def _tensor_scalars(buf: np.ndarray, views: dict, tp: np.ndarray, tl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values of the single-element numeric tensors among TensorProtos at ``tp``/``tl``.
+
+    Returns (indices into ``tp`` of the tensors that are scalars, their float64 values).
+    """
+    nt = tp.size
+    tf, _ = _scan(buf, tp, tp + tl)
+    dtype = np.zeros(nt, dtype=np.int64)
+    m, _p, v = tf.pick(_TEN_DTYPE)
+    dtype[m] = v
+    # Shape: every dim must have size 1 (rank 0 counts as one element).
+    single = np.ones(nt, dtype=bool)
+    sm, sp, sl = tf.pick(_TEN_SHAPE)
+    if sm.size:
+        shp, _ = _scan(buf, sp, sp + sl)
+        dm, dp, dl = shp.pick(_SHAPE_DIM)
+        if dm.size:
+            dims, _ = _scan(buf, dp, dp + dl)
+            size = np.zeros(dm.size, dtype=np.int64)
+            zm, _zp, zv = dims.pick(_DIM_SIZE)
+            size[zm] = zv
+            single[sm[dm[size != 1]]] = False
+        unknown = np.flatnonzero(shp.key == 0x18)
+        single[sm[shp.msg[unknown]]] = False
+    numeric = np.isin(dtype, list(_DT))
+    cand = single & numeric
+    value = np.full(nt, np.nan)
+    have = np.zeros(nt, dtype=bool)
+    # tensor_content.
+    cm, cp, cl = tf.pick(_TEN_CONTENT)
+    if cm.size:
+        keep = cand[cm]
+        cm, cp, cl = cm[keep], cp[keep], cl[keep]
+        for dt in np.unique(dtype[cm]).tolist():
+            s = np.flatnonzero((dtype[cm] == dt) & (cl >= _DT_SIZE[dt]))
+            if s.size:
+                value[cm[s]] = _read_num(buf, views, cp[s], dt)
+                have[cm[s]] = True
+    # Typed value fields (packed or not); the first one of a tensor wins.
+    rest = cand & ~have
+    if rest.any():
+        fld = tf.key >> 3
+        sel = np.flatnonzero(np.isin(fld, _TEN_VAL_FIELDS) & rest[tf.msg])
+        if sel.size:
+            msg = tf.msg[sel]
+            # first field per tensor
+            first = np.full(nt, -1, dtype=np.int64)
+            first[msg[::-1]] = sel[::-1]
+            ts = np.flatnonzero(first >= 0)
+            fi = first[ts]
+            key, pos, val = tf.key[fi], tf.pos[fi], tf.val[fi]
+            f, wt = key >> 3, key & 7
+            out = np.full(ts.size, np.nan)
+            # fixed-width floats
+            for fno, wfix, dt in ((5, 5, "<f4"), (6, 1, "<f8")):
+                s = np.flatnonzero((f == fno) & ((wt == wfix) | ((wt == 2) & (val >= np.dtype(dt).itemsize))))
+                out[s] = views[dt][pos[s]]
+            # varints: unpacked value is ``val``; packed: first varint of the payload
+            s = np.flatnonzero(np.isin(f, (7, 10, 13, 16, 17)) & ((wt == 0) | ((wt == 2) & (val > 0))))
+            if s.size:
+                iv = val[s].copy()
+                packed = np.flatnonzero(wt[s] == 2)
+                if packed.size:
+                    iv[packed] = _varint(buf, pos[s][packed])[0]
+                fv = iv.astype(np.float64)
+                half = f[s] == 13
+                if half.any():
+                    bits = iv[half] & 0xFFFF
+                    is_bf = dtype[ts[s][half]] == 14
+                    h16 = bits.astype(np.uint16).view(np.float16).astype(np.float64)
+                    bf = (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+                    fv[half] = np.where(is_bf, bf, h16)
+                unsigned64 = (f[s] == 17) & (iv < 0)
+                if unsigned64.any():
+                    fv[unsigned64] = iv[unsigned64].astype(np.uint64).astype(np.float64)
+                out[s] = fv
+            value[ts] = out
+            have[ts] = ~np.isnan(out) | np.isin(f, (5, 6))
+        # No content and no values: TensorFlow reads such a tensor as zeros.
+        empty = cand & ~have & ~np.isin(np.arange(nt), tf.msg[sel] if sel.size else [])
+        value[empty] = 0.0
+        have |= empty
+    idx = np.flatnonzero(cand & have)
+    return idx, value[idx]
+
+
+def _read_num(buf: np.ndarray, views: dict, pos: np.ndarray, dt: int) -> np.ndarray:
+    code = _DT[dt]
+    if code == "bf16":
+        bits = views["<u2"][pos].astype(np.uint32) << 16
+        return bits.view(np.float32).astype(np.float64)
+    if code in ("u1", "i1"):
+        b = buf[pos]
+        return (b.view(np.int8) if code == "i1" else b).astype(np.float64)
+    return views[code][pos].astype(np.float64)
+
