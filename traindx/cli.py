@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("series", help="show the series read from PATH and how each name was mapped")
     s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("-v", "--verbose", action="store_true", help="say which mapping rule matched each name")
     common(s)
 
     r = sub.add_parser("rules", help="list the symptoms and causes of the rulebook")
@@ -90,16 +91,20 @@ def cmd_series(args: argparse.Namespace) -> int:
     for path in args.paths:
         for run in read(path, overrides=overrides):
             table = Table(title=f"{run.id}  ({len(run.ingest.files)} file(s), {run.ingest.records} records)", title_justify="left")
-            for col in ("key", "points", "steps", "unit", "logged as", "first", "last", "why"):
-                table.add_column(col)
+            cols = ["key", "points", "steps", "unit", "logged as", "first", "last"] + (["why"] if args.verbose else [])
+            for col in cols:
+                table.add_column(col, no_wrap=col in ("key", "logged as"))
             for s in run.series.values():
                 steps = f"{s.steps[0]}..{s.steps[-1]}" if len(s) else "-"
                 first = f"{s.values[0]:.4g}" if len(s) else "-"
                 last = f"{s.values[-1]:.4g}" if len(s) else "-"
-                note = explain_mapping(s.original_name, overrides).split(": ", 1)[-1]
-                if s.superseded:
-                    note += f"; {s.superseded} point(s) superseded by a restart"
-                table.add_row(str(s.key), str(len(s)), steps, s.unit, s.original_name, first, last, note)
+                row = [str(s.key), str(len(s)), steps, s.unit, s.original_name, first, last]
+                if args.verbose:
+                    note = explain_mapping(s.original_name, overrides).split(": ", 1)[-1]
+                    if s.superseded:
+                        note += f"; {s.superseded} point(s) superseded by a restart"
+                    row.append(note)
+                table.add_row(*row)
             console.print(table)
             for name in run.ingest.unmapped:
                 console.print(f"  not mapped: {name!r}  ({explain_mapping(name, overrides)})")

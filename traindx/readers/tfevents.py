@@ -182,6 +182,129 @@ def _scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[_Field
     return f, bad
 
 
+class _Picked:
+    """Fields of many messages parsed by :func:`_expect`: per key, (msg, pos, val) pieces."""
+
+    __slots__ = ("got", "rest")
+
+    def __init__(self, got: dict, rest: _Fields | None):
+        self.got, self.rest = got, rest
+
+    def pick(self, key: int):
+        pieces = list(self.got.get(key, ()))
+        if self.rest is not None:
+            r = self.rest.pick(key)
+            if r[0].size:
+                pieces.append(r)
+        if not pieces:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z, z
+        if len(pieces) == 1:
+            return pieces[0]
+        return tuple(np.concatenate(c) for c in zip(*pieces))
+
+
+def _expect(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, keys: tuple[int, ...]) -> tuple[_Picked, np.ndarray]:
+    """Parse messages whose fields mostly come as ``keys`` in that order (as protobuf
+    serializers write them: by field number), each at most once.
+
+    Every message tries each expected key in turn at its current position (one numpy step
+    per key for all messages); whatever is left afterwards (unexpected or repeated fields)
+    goes through the generic :func:`_scan`.  Returns the fields and a malformed mask.
+    """
+    m = starts.size
+    pos = starts.copy()
+    bad = np.zeros(m, dtype=bool)
+    got: dict[int, list] = {}
+    for key in keys:
+        wt = key & 7
+        hit = buf[pos] == key
+        hit &= pos < ends
+        sel = np.flatnonzero(hit)
+        if sel.size == 0:
+            continue
+        p1 = pos[sel] + 1
+        if wt == 1 or wt == 5:
+            payload, val = p1, None
+            newp = p1 + (8 if wt == 1 else 4)
+            vb = None
+        else:
+            val, nb, vb = _varint(buf, p1)
+            if wt == 2:
+                payload = p1 + nb
+                newp = payload + val
+                vb |= (val < 0) | (val > tfr._MAX_RECORD)
+            else:
+                payload = p1
+                newp = p1 + nb
+        ok = newp <= ends[sel]
+        if vb is not None:
+            ok &= ~vb
+        if val is None:
+            val = np.zeros(sel.size, dtype=np.int64)
+        if ok.all():
+            pos[sel] = newp
+        else:
+            bad[sel[~ok]] = True
+            pos[sel] = np.where(ok, newp, ends[sel])  # stop parsing a malformed message
+            sel, payload, val = sel[ok], payload[ok], val[ok]
+        got[key] = [(sel, payload, val)]
+    left = np.flatnonzero(pos < ends)
+    rest = None
+    if left.size:
+        f, b2 = _scan(buf, pos[left], ends[left])
+        bad[left[b2]] = True
+        rest = _Fields(left[f.msg], f.key, f.pos, f.val)
+    if bad.any():
+        for key, pieces in got.items():
+            got[key] = [(mm[~bad[mm]], pp[~bad[mm]], vv[~bad[mm]]) for mm, pp, vv in pieces]
+        if rest is not None:
+            keep = ~bad[rest.msg]
+            rest = _Fields(rest.msg[keep], rest.key[keep], rest.pos[keep], rest.val[keep])
+    return _Picked(got, rest), bad
+
+
+def _repeated(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All occurrences of length-delimited field ``key`` in each message (e.g. the values of
+    a Summary): (msg, payload pos, length), not necessarily in message order."""
+    msgs, poss, lens = [], [], []
+    idx = np.flatnonzero(starts < ends)
+    pos, end = starts[idx], ends[idx]
+    while idx.size:
+        hit = buf[pos] == key
+        if not hit.all():
+            other = np.flatnonzero(~hit)
+            f, _ = _scan(buf, pos[other], end[other])
+            mm, pp, vv = f.pick(key)
+            msgs.append(idx[other][mm])
+            poss.append(pp)
+            lens.append(vv)
+            keep = np.flatnonzero(hit)
+            idx, pos, end = idx[keep], pos[keep], end[keep]
+            if not idx.size:
+                break
+        ln, nb, vb = _varint(buf, pos + 1)
+        payload = pos + 1 + nb
+        newp = payload + ln
+        ok = ~vb & (ln >= 0) & (newp <= end)
+        if not ok.all():
+            idx, pos, end, ln, payload, newp = (a[ok] for a in (idx, pos, end, ln, payload, newp))
+        msgs.append(idx)
+        poss.append(payload)
+        lens.append(ln)
+        cont = newp < end
+        if cont.all():
+            pos = newp
+        else:
+            idx, pos, end = idx[cont], newp[cont], end[cont]
+    if not msgs:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    if len(msgs) == 1:
+        return msgs[0], poss[0], lens[0]
+    return np.concatenate(msgs), np.concatenate(poss), np.concatenate(lens)
+
+
 # ------------------------------------------------------------------ tag interning
 
 _K_MUL = 0x9E3779B97F4A7C15
