@@ -310,54 +310,61 @@ def _repeated(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, key: int) -
 _K_MUL = 0x9E3779B97F4A7C15
 
 
+def _mix(h: np.ndarray, w: np.ndarray) -> np.ndarray:
+    h = (h ^ w) * np.uint64(_K_MUL)
+    return h ^ (h >> np.uint64(29))
+
+
 def _intern(buf: np.ndarray, u64: np.ndarray, pos: np.ndarray, ln: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Intern byte strings ``buf[pos:pos+ln]``: (id per string, name per id)."""
+    """Intern byte strings ``buf[pos:pos+ln]``: (id per string, name per id).
+
+    Each string is keyed by its length, its first and its last eight bytes and (for strings
+    over 16 bytes) the whole words between, hashed to 64 bits; every string is then compared
+    word for word with one representative of its hash, so a collision cannot merge tags.
+    """
     n = pos.size
     if n == 0:
         return np.zeros(0, dtype=np.int64), []
-    maxlen = int(ln.max())
-    nwords = (maxlen + 7) // 8
-    h = ln.astype(np.uint64) * np.uint64(_K_MUL)
-    words: list[tuple[np.ndarray | None, np.ndarray]] = []
-    for k in range(nwords):
-        rem = ln - 8 * k
-        sel = None if k == 0 or (rem > 0).all() else np.flatnonzero(rem > 0)
-        p = pos + 8 * k if sel is None else pos[sel] + 8 * k
-        r = rem if sel is None else rem[sel]
-        w = u64[p]
-        short = r < 8
-        if short.any():
-            w = np.where(short, w & ((np.uint64(1) << (np.minimum(r, 8) * 8).astype(np.uint64)) - np.uint64(1)), w)
-            w = np.where(r <= 0, np.uint64(0), w)
-        words.append((sel, w))
-        if sel is None:
-            h = (h ^ w) * np.uint64(_K_MUL)
-            h ^= h >> np.uint64(29)
-        else:
-            hs = (h[sel] ^ w) * np.uint64(_K_MUL)
-            h[sel] = hs ^ (hs >> np.uint64(29))
-    uniq = _distinct(h)
-    ids, uniq = _lookup(h, uniq)
-    # One representative per id; check every string against it word by word.
-    rep = np.zeros(uniq.size, dtype=np.int64)
+    one = np.uint64(1)
+    short = ln < 8
+    first = u64[pos]
+    last = u64[np.maximum(pos + ln - 8, 0)]
+    if short.any():
+        keep = (one << (np.minimum(ln, 7) * 8).astype(np.uint64)) - one
+        first = np.where(short, first & keep, first)
+        last = np.where(short, np.uint64(0), last)
+    h = _mix(_mix(ln.astype(np.uint64) * np.uint64(_K_MUL), first), last)
+    middles = []
+    k = 1
+    while True:
+        sel = np.flatnonzero((8 * k < ln - 8) & (8 * k + 8 <= ln))
+        if not sel.size:
+            break
+        w = u64[pos[sel] + 8 * k]
+        h[sel] = _mix(h[sel], w)
+        middles.append((k, sel, w))
+        k += 1
+    ids, uniq = _lookup(h, _distinct(h))
+    rep = np.empty(uniq.size, dtype=np.int64)
     rep[ids] = np.arange(n)
-    same = ln == ln[rep[ids]]
-    for k, (sel, w) in enumerate(words):
-        rp = rep[ids] if sel is None else rep[ids[sel]]
-        rw = np.where(ln[rp] > 8 * k, u64[pos[rp] + 8 * k], np.uint64(0))
-        rr = ln[rp] - 8 * k
-        rw = np.where((rr < 8) & (rr > 0), rw & ((np.uint64(1) << (np.clip(rr, 0, 8) * 8).astype(np.uint64)) - np.uint64(1)), rw)
-        if sel is None:
-            same &= w == rw
-        else:
-            same[sel] &= w == rw
+    same = (ln == ln[rep][ids]) & (first == first[rep][ids]) & (last == last[rep][ids])
+    for k, sel, w in middles:
+        same[sel] &= w == u64[pos[rep[ids[sel]]] + 8 * k]
     if not same.all():  # a 64-bit hash collision: fall back to exact bytes for everything
         keys = [buf[p : p + l].tobytes() for p, l in zip(pos.tolist(), ln.tolist(), strict=True)]
         table: dict[bytes, int] = {}
-        ids = np.array([table.setdefault(k, len(table)) for k in keys], dtype=np.int64)
-        names = [k.decode("utf-8", "replace") for k in table]
-        return ids, names
-    names = [buf[p : p + l].tobytes().decode("utf-8", "replace") for p, l in zip(pos[rep].tolist(), ln[rep].tolist(), strict=True)]
+        ids = np.array([table.setdefault(key, len(table)) for key in keys], dtype=np.int64)
+        return ids, [key.decode("utf-8", "replace") for key in table]
+    # Number ids by first appearance in the file, so that series come out in file order.
+    first_pos = np.full(uniq.size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_pos, ids, pos)
+    perm = np.argsort(first_pos)
+    if (perm != np.arange(perm.size)).any():
+        remap = np.empty(perm.size, dtype=np.int64)
+        remap[perm] = np.arange(perm.size)
+        ids = remap[ids]
+    pos_f, ln_f = pos[rep[perm]].tolist(), ln[rep[perm]].tolist()
+    names = [buf[p : p + l].tobytes().decode("utf-8", "replace") for p, l in zip(pos_f, ln_f, strict=True)]
     return ids, names
 
 
@@ -599,7 +606,7 @@ def read_event_file(path: str | Path) -> RawLog:
 def _decode(buf: np.ndarray, base: int, ds: np.ndarray, lengths: np.ndarray, log: RawLog, name: str) -> None:
     views = _views(buf)
     nrec = ds.size
-    ev, ev_bad = _scan(buf, ds, ds + lengths)
+    ev, ev_bad = _expect(buf, ds, ds + lengths, (_EV_WALL, _EV_STEP, _EV_SUMMARY))
     if ev_bad.any():
         k = int(ev_bad.sum())
         log.dropped_records += k
@@ -616,13 +623,12 @@ def _decode(buf: np.ndarray, base: int, ds: np.ndarray, lengths: np.ndarray, log
     s_rec, s_pos, s_len = ev.pick(_EV_SUMMARY)
     if s_rec.size == 0:
         return
-    sm, _ = _scan(buf, s_pos, s_pos + s_len)
-    vm, v_pos, v_len = sm.pick(_SUM_VALUE)
+    vm, v_pos, v_len = _repeated(buf, s_pos, s_pos + s_len, _SUM_VALUE)
     if vm.size == 0:
         return
     v_rec = s_rec[vm]
     nval = v_rec.size
-    vf, _ = _scan(buf, v_pos, v_pos + v_len)
+    vf, _ = _expect(buf, v_pos, v_pos + v_len, (_VAL_TAG, _VAL_SIMPLE, _VAL_HISTO, _VAL_TENSOR, _VAL_META))
     # Tags.
     tag_pos = np.zeros(nval, dtype=np.int64)
     tag_len = np.zeros(nval, dtype=np.int64)
@@ -630,25 +636,17 @@ def _decode(buf: np.ndarray, base: int, ds: np.ndarray, lengths: np.ndarray, log
     tag_pos[m], tag_len[m] = p, v
     tag_id, tag_names = _intern(buf, views["<u8"], tag_pos, tag_len)
     ntags = len(tag_names)
-    # Plugin of each tag: from the first value of the tag that carries metadata.
+    # Plugin of each tag, from (any) one of its values that carries metadata.
     tag_plugin = [""] * ntags
     mm, mp, ml = vf.pick(_VAL_META)
     if mm.size:
-        pd, _ = _scan(buf, mp, mp + ml)
-        pm, pp, pl = pd.pick(_META_PLUGIN)
-        if pm.size:
-            nm, _ = _scan(buf, pp, pp + pl)
-            qm, qp, ql = nm.pick(_PLUGIN_NAME)
-            if qm.size:
-                val_idx = mm[pm[qm]]
-                pid, pnames = _intern(buf, views["<u8"], qp, ql)
-                t = tag_id[val_idx]
-                first = np.full(ntags, np.iinfo(np.int64).max)
-                np.minimum.at(first, t, np.arange(t.size))
-                for tg in np.flatnonzero(first < np.iinfo(np.int64).max):
-                    tag_plugin[tg] = pnames[pid[first[tg]]]
-    plugin_of_tag = np.array([tag_plugin[i] not in _NOT_SCALAR_PLUGINS for i in range(ntags)], dtype=bool)
-    is_hist_tag = np.array([tag_plugin[i] == "histograms" for i in range(ntags)], dtype=bool)
+        one = np.full(ntags, -1, dtype=np.int64)
+        one[tag_id[mm]] = np.arange(mm.size)
+        sel = one[one >= 0]
+        for i in sel.tolist():
+            tag_plugin[int(tag_id[mm[i]])] = _plugin_name(buf, int(mp[i]), int(ml[i]))
+    scalar_tag = np.array([p not in _NOT_SCALAR_PLUGINS for p in tag_plugin], dtype=bool)
+    hist_tag = np.array([p == "histograms" for p in tag_plugin], dtype=bool)
 
     # Scalars: simple_value ...
     sc_val: list[np.ndarray] = []
@@ -661,12 +659,11 @@ def _decode(buf: np.ndarray, base: int, ds: np.ndarray, lengths: np.ndarray, log
     hist_rows: list[tuple[np.ndarray, np.ndarray]] = []  # (value index, stats rows)
     tm, tp, tl = vf.pick(_VAL_TENSOR)
     if tm.size:
-        hist_t = is_hist_tag[tag_id[tm]]
-        if hist_t.any():
-            hi = np.flatnonzero(hist_t)
+        is_hist = hist_tag[tag_id[tm]]
+        if is_hist.any():
             raw = buf.data
             rows, idxs = [], []
-            for i in hi.tolist():
+            for i in np.flatnonzero(is_hist).tolist():
                 a, ln = int(tp[i]), int(tl[i])
                 st = _histogram_tensor_stats(bytes(raw[a : a + ln]))
                 if st is not None:
@@ -674,7 +671,7 @@ def _decode(buf: np.ndarray, base: int, ds: np.ndarray, lengths: np.ndarray, log
                     idxs.append(int(tm[i]))
             if rows:
                 hist_rows.append((np.array(idxs, dtype=np.int64), np.array(rows)))
-        cand = np.flatnonzero(~hist_t & plugin_of_tag[tag_id[tm]])
+        cand = np.flatnonzero(~is_hist & scalar_tag[tag_id[tm]])
         if cand.size:
             vi, vals = _tensor_scalars(buf, views, tp[cand], tl[cand])
             sc_idx.append(tm[cand][vi])
@@ -682,7 +679,7 @@ def _decode(buf: np.ndarray, base: int, ds: np.ndarray, lengths: np.ndarray, log
     # HistogramProto.
     hm, hp, hl = vf.pick(_VAL_HISTO)
     if hm.size:
-        hf, _ = _scan(buf, hp, hp + hl)
+        hf, _ = _expect(buf, hp, hp + hl, (0x09, 0x11, 0x19, 0x21, 0x29))
         stats = np.zeros((hm.size, 5), dtype=np.float64)
         # min=1 max=2 num=3 sum=4 sum_squares=5 -> columns count, sum, sumsq, min, max
         for key, col in ((0x09, 3), (0x11, 4), (0x19, 0), (0x21, 1), (0x29, 2)):
@@ -717,6 +714,20 @@ def _decode(buf: np.ndarray, base: int, ds: np.ndarray, lengths: np.ndarray, log
         steps = step[v_rec[vidx]]
         for tg, sl in groups:
             log.histograms.append(RawHistogram(name=tag_names[tg], steps=steps[sl], stats=stats[sl], source=name))
+
+
+def _plugin_name(buf: np.ndarray, pos: int, length: int) -> str:
+    """SummaryMetadata.plugin_data.plugin_name of the metadata at ``buf[pos:pos+length]``."""
+    data = buf[pos : pos + length].tobytes()
+    try:
+        for f, wt, v in _iter_fields(data):
+            if f == 1 and wt == 2:
+                for f2, w2, v2 in _iter_fields(data, *v):
+                    if f2 == 1 and w2 == 2:
+                        return data[v2[0] : v2[1]].decode("utf-8", "replace")
+    except (ValueError, IndexError):
+        pass
+    return ""
 
 
 def _write_order(pos: np.ndarray) -> np.ndarray | None:

@@ -89,6 +89,7 @@ def context_facts(run: Run) -> dict[str, Any]:
     put("input_min", c.data.input_min)
     put("input_std", c.data.input_std)
     put("input_mean", c.data.input_mean)
+    put("input_dtype", (c.data.input_dtype or "").lower() or None)
     put("num_classes", num_classes(run))
     if c.data.class_counts:
         counts = np.asarray(c.data.class_counts, dtype=np.float64)

@@ -53,7 +53,18 @@ def layer_facts(run: Run) -> dict[str, Any]:
         facts["update_ratio_median"] = float(np.median(vals))
         facts["update_ratio_max"] = float(vals.max())
         facts["update_zero_layers"] = int(np.sum(vals <= 0.0))
-    rows = _per_layer(run, "output_row_sum")
-    if rows:
-        facts["row_sum_dev"] = max(abs(v - 1.0) for v in rows.values())
+    rows = _global(run, "output_row_sum")
+    if rows is not None:
+        facts["row_sum_dev"] = abs(rows - 1.0)
+    pred = _global(run, "pred_class_frac", "max")
+    if pred is not None:
+        facts["pred_class_frac_max"] = pred
     return facts
+
+
+def _global(run: Run, metric: str, statistic: str = "value") -> float | None:
+    s = run.get(metric, "train", "global", statistic)
+    if s is None or not len(s):
+        return None
+    v = _tail_median(s.values)
+    return v if np.isfinite(v) else None
