@@ -77,14 +77,21 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     wasted = (tv - net) / 2.0
     rng20 = float(y20.max() - y20.min())
 
-    # Spikes: points far above a local running median, measured relative to the local level
-    # (minibatch noise is multiplicative: absolute residuals early in a run dwarf late ones):
-    # above 10 robust sigmas of the relative residual and at least double the local level.
+    # Spikes: points far above a local running median, measured in log space when the
+    # series is positive (per-batch losses are heavy-tailed and their noise multiplicative:
+    # near convergence most batches score ~0 and a few score 100x that, which is not a
+    # fault), else relative to the local level. A spike is above 10 robust sigmas of that
+    # residual and at least double the local level.
     w = min(max(5, (yf.size // 50) | 1), 51)
     local = smooth(yf, w) if yf.size >= 5 else yf
-    rel = (yf - local) / np.maximum(np.abs(local), EPS)
+    if np.all(yf > 0):
+        rel = np.log(yf) - np.log(np.maximum(local, EPS))
+        jump = np.log(2.0)
+    else:
+        rel = (yf - local) / np.maximum(np.abs(local), EPS)
+        jump = 1.0
     sig = mad(rel) or EPS
-    spike = (rel > 10.0 * sig) & (rel > 1.0)
+    spike = (rel > 10.0 * sig) & (rel > jump)
     n_spike = int(spike.sum())
 
     # Where does the curve leave its best value for good? Onset of the rise: the last step
