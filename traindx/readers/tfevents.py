@@ -751,20 +751,27 @@ def _group(ids: np.ndarray, nids: int) -> tuple[np.ndarray | None, list[tuple[in
     return order, [(int(t), slice(int(bounds[t]), int(bounds[t + 1]))) for t in present]
 
 
+# Keys (field << 3 | wire type) of TensorProto's repeated numeric value fields, packed
+# (wire type 2) and unpacked: float 5, double 6, int 7, int64 10, half 13, uint32 16, uint64 17.
+_TEN_VAL_KEYS = tuple((f << 3) | w for f in _TEN_VAL_FIELDS for w in ((2, 5) if f == 5 else (2, 1) if f == 6 else (2, 0)))
+
+
 def _tensor_scalars(buf: np.ndarray, views: dict, tp: np.ndarray, tl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values of the single-element numeric tensors among TensorProtos at ``tp``/``tl``.
 
     Returns (indices into ``tp`` of the tensors that are scalars, their float64 values).
     """
     nt = tp.size
-    tf, _ = _scan(buf, tp, tp + tl)
+    tf, _ = _expect(buf, tp, tp + tl, (_TEN_DTYPE, _TEN_SHAPE, _TEN_CONTENT, 0x2A, 0x32))
     dtype = np.zeros(nt, dtype=np.int64)
     m, _p, v = tf.pick(_TEN_DTYPE)
     dtype[m] = v
-    # Shape: every dim must have size 1 (rank 0 counts as one element).
+    # Shape: every dim must have size 1 (rank 0, an empty shape, counts as one element).
     single = np.ones(nt, dtype=bool)
     sm, sp, sl = tf.pick(_TEN_SHAPE)
-    if sm.size:
+    ranked = np.flatnonzero(sl > 0)
+    if ranked.size:
+        sm, sp, sl = sm[ranked], sp[ranked], sl[ranked]
         shp, _ = _scan(buf, sp, sp + sl)
         dm, dp, dl = shp.pick(_SHAPE_DIM)
         if dm.size:
@@ -773,10 +780,9 @@ def _tensor_scalars(buf: np.ndarray, views: dict, tp: np.ndarray, tl: np.ndarray
             zm, _zp, zv = dims.pick(_DIM_SIZE)
             size[zm] = zv
             single[sm[dm[size != 1]]] = False
-        unknown = np.flatnonzero(shp.key == 0x18)
-        single[sm[shp.msg[unknown]]] = False
-    numeric = np.isin(dtype, list(_DT))
-    cand = single & numeric
+        unknown_rank = shp.pick(0x18)[0]
+        single[sm[unknown_rank]] = False
+    cand = single & np.isin(dtype, list(_DT))
     value = np.full(nt, np.nan)
     have = np.zeros(nt, dtype=bool)
     # tensor_content.
@@ -785,54 +791,50 @@ def _tensor_scalars(buf: np.ndarray, views: dict, tp: np.ndarray, tl: np.ndarray
         keep = cand[cm]
         cm, cp, cl = cm[keep], cp[keep], cl[keep]
         for dt in np.unique(dtype[cm]).tolist():
-            s = np.flatnonzero((dtype[cm] == dt) & (cl >= _DT_SIZE[dt]))
-            if s.size:
-                value[cm[s]] = _read_num(buf, views, cp[s], dt)
-                have[cm[s]] = True
-    # Typed value fields (packed or not); the first one of a tensor wins.
-    rest = cand & ~have
-    if rest.any():
-        fld = tf.key >> 3
-        sel = np.flatnonzero(np.isin(fld, _TEN_VAL_FIELDS) & rest[tf.msg])
-        if sel.size:
-            msg = tf.msg[sel]
-            # first field per tensor
-            first = np.full(nt, -1, dtype=np.int64)
-            first[msg[::-1]] = sel[::-1]
-            ts = np.flatnonzero(first >= 0)
-            fi = first[ts]
-            key, pos, val = tf.key[fi], tf.pos[fi], tf.val[fi]
-            f, wt = key >> 3, key & 7
-            out = np.full(ts.size, np.nan)
-            # fixed-width floats
-            for fno, wfix, dt in ((5, 5, "<f4"), (6, 1, "<f8")):
-                s = np.flatnonzero((f == fno) & ((wt == wfix) | ((wt == 2) & (val >= np.dtype(dt).itemsize))))
-                out[s] = views[dt][pos[s]]
-            # varints: unpacked value is ``val``; packed: first varint of the payload
-            s = np.flatnonzero(np.isin(f, (7, 10, 13, 16, 17)) & ((wt == 0) | ((wt == 2) & (val > 0))))
-            if s.size:
-                iv = val[s].copy()
-                packed = np.flatnonzero(wt[s] == 2)
-                if packed.size:
-                    iv[packed] = _varint(buf, pos[s][packed])[0]
-                fv = iv.astype(np.float64)
-                half = f[s] == 13
-                if half.any():
-                    bits = iv[half] & 0xFFFF
-                    is_bf = dtype[ts[s][half]] == 14
-                    h16 = bits.astype(np.uint16).view(np.float16).astype(np.float64)
-                    bf = (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
-                    fv[half] = np.where(is_bf, bf, h16)
-                unsigned64 = (f[s] == 17) & (iv < 0)
-                if unsigned64.any():
-                    fv[unsigned64] = iv[unsigned64].astype(np.uint64).astype(np.float64)
-                out[s] = fv
-            value[ts] = out
-            have[ts] = ~np.isnan(out) | np.isin(f, (5, 6))
-        # No content and no values: TensorFlow reads such a tensor as zeros.
-        empty = cand & ~have & ~np.isin(np.arange(nt), tf.msg[sel] if sel.size else [])
-        value[empty] = 0.0
-        have |= empty
+            sel = np.flatnonzero((dtype[cm] == dt) & (cl >= _DT_SIZE[dt]))
+            if sel.size:
+                value[cm[sel]] = _read_num(buf, views, cp[sel], dt)
+                have[cm[sel]] = True
+    # Typed value fields, packed or not (the first kind present wins).
+    seen_any = np.zeros(nt, dtype=bool)
+    for key in _TEN_VAL_KEYS:
+        m, pos, val = tf.pick(key)
+        if not m.size:
+            continue
+        seen_any[m] = True
+        f, wt = key >> 3, key & 7
+        keep = np.flatnonzero(cand[m] & ~have[m])
+        if not keep.size:
+            continue
+        m, pos, val = m[keep], pos[keep], val[keep]
+        if f in (5, 6):
+            code = "<f4" if f == 5 else "<f8"
+            ok = (val >= np.dtype(code).itemsize) if wt == 2 else np.ones(m.size, dtype=bool)
+            m, pos = m[ok], pos[ok]
+            out = views[code][pos].astype(np.float64)
+        else:
+            ok = val > 0 if wt == 2 else np.ones(m.size, dtype=bool)
+            m, pos, val = m[ok], pos[ok], val[ok]
+            iv = _varint(buf, pos)[0] if wt == 2 else val
+            if f == 13:
+                bits = iv & 0xFFFF
+                h16 = bits.astype(np.uint16).view(np.float16).astype(np.float64)
+                bf = (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+                out = np.where(dtype[m] == 14, bf, h16)
+            elif f == 17:
+                out = iv.astype(np.uint64).astype(np.float64)
+            elif f == 16:
+                out = (iv & 0xFFFFFFFF).astype(np.float64)
+            else:
+                out = iv.astype(np.float64)
+        value[m] = out
+        have[m] = True
+    # No content and no values: TensorFlow reads such a tensor as zeros.
+    empty = cand & ~have & ~seen_any
+    if cm.size:
+        empty[cm] = False
+    value[empty] = 0.0
+    have |= empty
     idx = np.flatnonzero(cand & have)
     return idx, value[idx]
 

@@ -103,14 +103,35 @@ def context_facts(run: Run) -> dict[str, Any]:
     return out
 
 
+def _before(s: Series, step: int | None) -> Series:
+    """The part of a series logged before ``step`` (what the run did before it broke)."""
+    if step is None or not len(s) or s.steps[-1] < step:
+        return s
+    keep = s.steps < step
+    if keep.sum() < 3:
+        return s
+    return s.model_copy(update={"steps": s.steps[keep], "values": s.values[keep]})
+
+
 def compute_facts(run: Run) -> Facts:
     facts: Facts = {}
     chosen: dict[str, Series] = {}
+    # Once the training loss is non-finite, everything logged after it (accuracy collapsing
+    # to one class, NaN validation) is an after-effect, not evidence of the cause: shape
+    # facts use the run up to the first non-finite loss; the non-finite facts use all of it.
+    loss = pick(run, "loss", "train")
+    broke_at = None
+    if loss is not None and len(loss) and not np.all(np.isfinite(loss.values)):
+        broke_at = int(loss.steps[np.argmax(~np.isfinite(loss.values))])
     for group, (metric, split) in CURVE_GROUPS.items():
         s = pick(run, metric, split)
         if s is not None and len(s):
             chosen[group] = s
-            facts[group] = curve_facts(s.steps, s.values)
+            f = curve_facts(s.steps, s.values)
+            if broke_at is not None and s.key.metric != "loss":
+                shape = curve_facts(*(lambda t: (t.steps, t.values))(_before(s, broke_at)))
+                f.update({k: v for k, v in shape.items() if not k.startswith(("n_nonfinite", "has_", "nonfinite", "ends_"))})
+            facts[group] = f
             facts[group]["unit"] = s.unit
 
     lr = pick(run, "lr", "train")

@@ -43,7 +43,10 @@ def smooth(y: np.ndarray, window: int | None = None) -> np.ndarray:
     if window is None:
         window = max(3, (n // 15) | 1)
     window = min(window, n if n % 2 else n - 1)
-    return median_filter(y.astype(np.float64), size=window, mode="nearest")
+    # "mirror" keeps the window centred at the ends: the last smoothed value is the median
+    # of the last window/2 points (with "nearest" the single last point would be repeated
+    # window/2 times and dominate it).
+    return median_filter(y.astype(np.float64), size=window, mode="mirror")
 
 
 def mad(y: np.ndarray) -> float:

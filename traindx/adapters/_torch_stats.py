@@ -1,0 +1,275 @@
+"""PyTorch helpers of :mod:`traindx.adapters.torch`: module kinds, statistics, static context.
+
+Every statistic is computed under ``torch.no_grad()`` from detached tensors into new
+tensors (never in place on a user tensor) and stays on the tensor's device; the monitor
+moves results to the host in batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from traindx.adapters._common import LOSS_KINDS, loss_name
+from traindx.schema import LayerInfo, LossInfo, ModelInfo, OptimizerInfo
+
+# --------------------------------------------------------------------------- module kinds
+
+#: Activation module class name -> the name used for ``output_activation``.
+ACTIVATIONS: dict[str, str] = {
+    "ReLU": "relu", "ReLU6": "relu", "Threshold": "relu",
+    "Sigmoid": "sigmoid", "Hardsigmoid": "sigmoid",
+    "Tanh": "tanh", "Hardtanh": "tanh",
+    "Softmax": "softmax", "Softmax2d": "softmax", "LogSoftmax": "log_softmax",
+    "LeakyReLU": "leakyrelu", "PReLU": "prelu", "RReLU": "rrelu", "ELU": "elu", "SELU": "selu",
+    "CELU": "celu", "GELU": "gelu", "SiLU": "silu", "Mish": "mish", "Hardswish": "hardswish",
+    "Softplus": "softplus", "Softsign": "softsign", "LogSigmoid": "logsigmoid",
+    "Softmin": "softmin", "Tanhshrink": "tanhshrink", "Hardshrink": "hardshrink",
+    "Softshrink": "softshrink",
+}  # fmt: skip
+#: Activations whose dead units output exactly 0 (``act_frac_zero`` is recorded).
+ZERO_KINDS = {"ReLU", "ReLU6", "Threshold", "Hardswish", "Hardshrink"}
+#: Saturating activations (``act_frac_saturated`` is recorded): |a| > 0.99 or a outside [0.01, 0.99].
+TANH_KINDS = {"Tanh", "Hardtanh", "Softsign"}
+SIGMOID_KINDS = {"Sigmoid", "Hardsigmoid"}
+#: Leaf modules whose output says nothing new (or is random): no activation hook.
+SKIP_LEAVES = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+               "FeatureAlphaDropout", "Identity", "Flatten", "Unflatten"}  # fmt: skip
+
+
+def kind_of(module: nn.Module) -> str:
+    return type(module).__name__
+
+
+def is_activation(module: nn.Module) -> bool:
+    return kind_of(module) in ACTIVATIONS
+
+
+def stat_kind(module: nn.Module) -> int:
+    """0: mean/std; 1: + fraction zero; 2: + fraction saturated (tanh); 3: (sigmoid)."""
+    k = kind_of(module)
+    return 1 if k in ZERO_KINDS else 2 if k in TANH_KINDS else 3 if k in SIGMOID_KINDS else 0
+
+
+def hooked_modules(model: nn.Module, exclude: set[int]) -> list[tuple[str, nn.Module, int]]:
+    """(name, module, stat kind) of activation modules and leaf layers to hook."""
+    out = []
+    for name, m in model.named_modules():
+        if id(m) in exclude or (not name and not is_activation(m) and next(m.children(), None) is not None):
+            continue
+        leaf = next(m.children(), None) is None
+        if is_activation(m) or (leaf and kind_of(m) not in SKIP_LEAVES and not _is_loss(m)):
+            out.append((name or "root", m, stat_kind(m)))
+    return out
+
+
+def _is_loss(m: nn.Module) -> bool:
+    return isinstance(m, nn.modules.loss._Loss)
+
+
+def first_tensor(x: object) -> torch.Tensor | None:
+    """The first tensor in ``x`` (a tensor, a sequence or a mapping of them)."""
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, dict):
+        x = list(x.values())
+    if isinstance(x, (list, tuple)):
+        for v in x:
+            t = first_tensor(v)
+            if t is not None:
+                return t
+    return None
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def activation_stats(a: torch.Tensor, kind: int) -> torch.Tensor:
+    """[mean, std] (+ fraction zero or saturated) of an activation tensor, on its device."""
+    a = a.detach()
+    if a.dtype not in (torch.float32, torch.float64):
+        a = a.float()
+    std, mean = torch.std_mean(a, correction=0)
+    if kind == 0:
+        return torch.stack([mean, std])
+    n = max(a.numel(), 1)
+    if kind == 1:
+        frac = 1.0 - torch.count_nonzero(a) / n
+    elif kind == 2:
+        frac = torch.count_nonzero(a.abs() > 0.99) / n
+    else:
+        frac = torch.count_nonzero((a - 0.5).abs() > 0.49) / n
+    return torch.stack([mean, std, frac.to(mean.dtype)])
+
+
+def tensor_summary(x: torch.Tensor) -> torch.Tensor:
+    """[mean, std, min, max, non-finite count, numel] of a tensor (floats, on its device)."""
+    x = x.detach()
+    xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    if xf.numel() == 0:
+        return torch.zeros(6, device=x.device)
+    std, mean = torch.std_mean(xf, correction=0)
+    lo, hi = torch.aminmax(xf)
+    nonfinite = xf.numel() - torch.count_nonzero(torch.isfinite(xf)) if xf.is_floating_point() else torch.zeros((), device=x.device)
+    return torch.stack([mean, std, lo, hi, nonfinite.to(mean.dtype), torch.tensor(float(xf.numel()), dtype=mean.dtype, device=x.device)])
+
+
+def nonfinite_count(x: torch.Tensor) -> torch.Tensor:
+    if not x.is_floating_point() or x.numel() == 0:
+        return torch.zeros((), device=x.device)
+    return (x.numel() - torch.count_nonzero(torch.isfinite(x.detach()))).float()
+
+
+def class_dim(out: torch.Tensor, targets: torch.Tensor | None) -> int:
+    """The class axis: 1 for (N, C, ...) outputs with (N, ...) integer targets, else the last."""
+    if out.dim() > 2 and targets is not None and targets.dim() == out.dim() - 1:
+        return 1
+    return -1
+
+
+def output_stats(out: torch.Tensor, probs: str | None, cdim: int) -> dict[str, torch.Tensor]:
+    """Row sums (for probability outputs) and the largest predicted-class fraction."""
+    out = out.detach()
+    res: dict[str, torch.Tensor] = {}
+    if out.dim() < 2 or out.shape[cdim] < 2:
+        return res
+    o = out if out.dtype in (torch.float32, torch.float64) else out.float()
+    if probs is not None:
+        p = o.exp() if probs == "log_softmax" else o
+        res["train/output_row_sum"] = (p.sum(cdim) - 1.0).abs().mean() + 1.0
+    pred = o.argmax(cdim).reshape(-1)
+    counts = torch.bincount(pred, minlength=o.shape[cdim])
+    res["train/pred_class_frac:max"] = counts.max().float() / max(pred.numel(), 1)
+    return res
+
+
+def accuracy(out: torch.Tensor, targets: torch.Tensor, task: str | None, cdim: int,
+             probs: str | None) -> torch.Tensor | None:  # fmt: skip
+    """Batch accuracy from outputs and targets, or None when it is not a classification."""
+    out, t = out.detach(), targets.detach()
+    if out.dim() >= 2 and out.shape[cdim] >= 2:
+        if not t.is_floating_point() and t.shape == out.shape[:cdim % out.dim()] + out.shape[cdim % out.dim() + 1:]:
+            pred = out.argmax(cdim)
+            valid = t >= 0
+            return (pred.eq(t) & valid).sum() / valid.sum().clamp(min=1)
+        if t.is_floating_point() and t.shape == out.shape and task == "classification":
+            return out.argmax(cdim).eq(t.argmax(cdim)).float().mean()
+        return None
+    if task == "binary" and t.numel() == out.numel():
+        thr = 0.5 if probs in ("sigmoid", "softmax") else 0.0
+        return (out.reshape(-1) > thr).eq(t.reshape(-1) > 0.5).float().mean()
+    return None
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class ParamGroups:
+    """Trainable parameters grouped by the module that owns them (each parameter once)."""
+
+    params: list[torch.Tensor]
+    module_of: list[int]  # index into names, per parameter
+    names: list[str]
+    index: torch.Tensor  # module_of as a tensor (on the parameters' device)
+
+
+def group_params(model: nn.Module) -> ParamGroups:
+    seen: set[int] = set()
+    params: list[torch.Tensor] = []
+    module_of: list[int] = []
+    names: list[str] = []
+    for name, m in model.named_modules():
+        own = [p for p in m.parameters(recurse=False) if p.requires_grad and id(p) not in seen]
+        if not own:
+            continue
+        names.append(name or "root")
+        for p in own:
+            seen.add(id(p))
+            params.append(p)
+            module_of.append(len(names) - 1)
+    dev = params[0].device if params else torch.device("cpu")
+    return ParamGroups(params, module_of, names, torch.tensor(module_of, dtype=torch.long, device=dev))
+
+
+def model_info(model: nn.Module) -> ModelInfo:
+    """Layers (parameter-owning leaves, each with the activation module after it), counts."""
+    layers: list[LayerInfo] = []
+    has_dropout = has_bn = False
+    for name, m in model.named_modules():
+        k = kind_of(m)
+        has_dropout |= "Dropout" in k
+        has_bn |= isinstance(m, nn.modules.batchnorm._NormBase) and "Instance" not in k
+        own = list(m.parameters(recurse=False))
+        if next(m.children(), None) is not None and not own:
+            continue
+        if is_activation(m):
+            if layers and layers[-1].activation is None and layers[-1].params:
+                layers[-1].activation = k.lower()
+            else:
+                layers.append(LayerInfo(name=name or "root", type=k, activation=k.lower(), params=0))
+        elif own:
+            layers.append(LayerInfo(
+                name=name or "root", type=k, params=sum(p.numel() for p in own),
+                trainable=any(p.requires_grad for p in own),
+            ))  # fmt: skip
+    ps = list(model.parameters())
+    return ModelInfo(
+        layers=layers,
+        has_dropout=has_dropout,
+        has_batchnorm=has_bn,
+        num_params=sum(p.numel() for p in ps),
+        num_trainable=sum(p.numel() for p in ps if p.requires_grad),
+        training_mode=model.training,
+    )
+
+
+def _num(v: object) -> float | None:
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def optimizer_info(opt: torch.optim.Optimizer | None) -> OptimizerInfo:
+    if opt is None:
+        return OptimizerInfo()
+    g = opt.param_groups[0] if opt.param_groups else {}
+    betas = g.get("betas")
+    return OptimizerInfo(
+        name=type(opt).__name__.lower(),
+        lr=_num(g.get("lr")),
+        momentum=_num(g.get("momentum")),
+        weight_decay=_num(g.get("weight_decay")),
+        eps=_num(g.get("eps")),
+        betas=[float(b) for b in betas] if betas is not None else None,
+    )
+
+
+def loss_info(loss_fn: object) -> tuple[LossInfo, str | None, str | None]:
+    """LossInfo, the task it implies, and a note (or None)."""
+    name = loss_name(loss_fn)
+    if name is None:
+        return LossInfo(), None, None
+    kind = LOSS_KINDS.get(name)
+    reduction = getattr(loss_fn, "reduction", None)
+    info = LossInfo(
+        name=name,
+        reduction=reduction if isinstance(reduction, str) else None,
+        expects=kind.expects if kind else None,  # type: ignore[arg-type]
+        from_logits=kind.from_logits if kind else None,
+    )
+    return info, (kind.task if kind else None), (kind.note if kind else None)
+
+
+def softmax_dim_note(model: nn.Module) -> list[str]:
+    """Notes on Softmax/LogSoftmax modules that normalize over the batch axis."""
+    notes = []
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Softmax, nn.LogSoftmax)) and m.dim in (0, None):
+            notes.append(f"{type(m).__name__} '{name}' normalizes over dim={m.dim} (the batch axis for 2-D input)")
+    return notes
