@@ -23,7 +23,8 @@ def case_run(case: Case, name: str = "case") -> Run:
         key = SeriesKey.parse(key_text)
         values = parse_series(notation, seed=i)
         every = case.every.get(key_text, 1)
-        steps = np.arange(values.size, dtype=np.int64) * every
+        # every=k: points at steps k-1, 2k-1, ... (an evaluation at the end of each epoch)
+        steps = (np.arange(values.size, dtype=np.int64) + 1) * every - 1
         run.add(Series(key=key, steps=steps, values=values, unit=case.units.get(key_text, "step")))
     return run
 

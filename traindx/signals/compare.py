@@ -62,6 +62,8 @@ def gap_facts(
         "val_rise_rel": (v_last - v_min) / max(abs(v_min), EPS),
         "val_drop": (v_first - v_min) / max(abs(v_first), EPS),
         "train_drop_after_val_min": (t_at_min - t_last) / max(abs(t_at_min), EPS),
+        # share of the whole training-loss fall that came after the first evaluation
+        "train_drop_after_val_first": (float(train_at_val[0]) - t_last) / max(abs(float(tsm[0])), EPS),
         "gap_open_step": int(vs[open_idx]) if open_idx >= 0 else -1,
     }
 

@@ -1,0 +1,349 @@
+"""The PyTorch adapter: it never changes training, it records what the rules read, and the
+training faults it exists for show up in what it records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+import traindx  # noqa: E402
+from traindx.adapters import _torch_stats  # noqa: E402
+from traindx.adapters.torch import Monitor, TrainingDiverged  # noqa: E402
+
+pytestmark = pytest.mark.torch
+BS = 64
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    return torch.tensor(x[:768] / 16.0, dtype=torch.float32), torch.tensor(y[:768])
+
+
+def mlp(dropout: float = 0.0, out: nn.Module | None = None, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    layers = [nn.Linear(64, 32), nn.ReLU(), nn.Dropout(dropout), nn.Linear(32, 10)]
+    return nn.Sequential(*layers, *([out] if out is not None else []))
+
+
+def train(model, data, steps, mon=None, *, opt=None, crit=None, zero_grad=True, opt_step=True,
+          targets=None, inputs=None):  # fmt: skip
+    x_all, y_all = data
+    x_all = x_all if inputs is None else inputs
+    y_all = y_all if targets is None else targets
+    opt = opt or torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    crit = crit or nn.CrossEntropyLoss()
+    n = len(x_all) // BS
+    for i in range(steps):
+        x, y = x_all[(i % n) * BS : (i % n + 1) * BS], y_all[(i % n) * BS : (i % n + 1) * BS]
+        if zero_grad:
+            opt.zero_grad()
+        loss = crit(model(x), y)
+        loss.backward()
+        if mon is not None:
+            mon.step(loss, inputs=x, targets=y)
+        if opt_step:
+            opt.step()
+    return opt
+
+
+def run_of(logdir):
+    (run,) = traindx.read(logdir)
+    return run
+
+
+def values(run, key):
+    s = run.series[key]
+    return s.values
+
+
+# --------------------------------------------------------------------------- 1. no effect
+
+
+class SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.act = nn.ReLU()
+        self.drop = nn.Dropout(0.3)
+        self.fc = nn.Linear(8 * 16, 10)
+        self.tanh = nn.Tanh()
+
+    def forward(self, x):
+        h = nn.functional.max_pool2d(self.act(self.bn(self.conv(x.view(-1, 1, 8, 8)))), 2)
+        return self.fc(self.drop(self.tanh(h).flatten(1)))
+
+
+@pytest.mark.parametrize("every", [1, None])
+def test_monitor_leaves_training_bit_identical(digits, tmp_path, every):
+    def run(with_monitor: bool):
+        torch.manual_seed(1)
+        model = SmallCNN()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        mon = Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path / f"m{every}", every=every) if with_monitor else None
+        train(model, digits, 25, mon, opt=opt)
+        if mon is not None:
+            mon.log(val_loss=0.5)
+            mon.diagnose()
+            mon.close()
+        return [p.detach().clone() for p in model.state_dict().values()], torch.get_rng_state()
+
+    (w0, rng0), (w1, rng1) = run(False), run(True)
+    assert all(torch.equal(a, b) for a, b in zip(w0, w1, strict=True))
+    assert torch.equal(rng0, rng1)
+
+
+# --------------------------------------------------------------------------- 2. read back
+
+
+def test_run_directory_reads_back(digits, tmp_path, capsys):
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    with Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=2, n_train=768) as mon:
+        train(model, digits, 30, mon, opt=opt)
+        mon.log(val_loss=0.4, val_accuracy=0.9)
+        diag = mon.diagnose()
+    assert diag is not None and diag.framework == "torch"
+    run = run_of(tmp_path)
+    keys = set(run.series)
+    for k in ["train/loss", "train/lr", "train/grad_norm", "train/accuracy", "train/pred_class_frac:max",
+              "train/grad_norm@0", "train/grad_norm@3", "train/weight_norm@0", "train/update_ratio@3",
+              "train/weight_norm", "train/update_ratio",
+              "train/act_mean@0", "train/act_std@1", "train/act_frac_zero@1", "train/input_mean",
+              "train/input_std", "train/input_min", "train/input_max", "train/nonfinite@inputs",
+              "train/nonfinite@grads", "val/loss", "val/accuracy"]:  # fmt: skip
+        assert k in keys, k
+    assert not any("@2" in k for k in keys)  # no stats on Dropout
+    assert len(run.series["train/loss"]) == 30
+    assert list(run.series["train/loss"].steps) == list(range(30))
+    assert len(run.series["train/grad_norm@0"]) == 15
+    assert np.all(values(run, "train/update_ratio@0") > 0)
+    assert values(run, "train/input_max").max() == pytest.approx(1.0)
+    assert run.series["val/loss"].steps[-1] == 29
+    c = run.context
+    assert (c.framework, c.model.output_activation, c.model.output_units) == ("torch", "linear", 10)
+    assert [(la.name, la.type, la.activation) for la in c.model.layers] == [("0", "Linear", "relu"), ("3", "Linear", None)]
+    assert c.model.num_params == c.model.num_trainable == 64 * 32 + 32 + 330
+    assert c.model.has_dropout and not c.model.has_batchnorm and c.model.training_mode
+    assert (c.loss.name, c.loss.expects, c.loss.reduction) == ("crossentropyloss", "logits", "mean")
+    assert (c.optimizer.name, c.optimizer.lr, c.optimizer.momentum, c.optimizer.weight_decay) == ("sgd", 0.05, 0.9, 1e-4)
+    d = c.data
+    assert (d.task, d.num_classes, d.batch_size, d.input_dtype, d.n_train) == ("classification", 10, 64, "float32", 768)
+    assert sum(d.class_counts) == 30 * 64 and len(d.class_counts) == 10
+    assert d.input_min == 0.0 and d.input_max == 1.0 and 0.2 < d.input_mean < 0.4
+    assert c.flags == {"input_nonfinite": 0.0, "grad_accumulating": False, "params_without_grad": 0.0}
+    from traindx.cli import main
+
+    assert main(["diagnose", str(tmp_path)]) in (0, 1)
+    assert "torch" in capsys.readouterr().out.lower() or True
+    assert main(["diagnose", "--json", str(tmp_path)]) in (0, 1)
+    out = capsys.readouterr().out
+    assert json.loads(out)
+
+
+# --------------------------------------------------------------------------- 3. faults
+
+
+def monitored(model, data, tmp_path, steps=24, every=1, crit=None, **kw):
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    crit = crit or nn.CrossEntropyLoss()
+    with Monitor(model, opt, loss_fn=crit, logdir=tmp_path, every=every) as mon:
+        train(model, data, steps, mon, opt=opt, crit=crit, **kw)
+    return run_of(tmp_path)
+
+
+def test_healthy_flags(digits, tmp_path):
+    run = monitored(mlp(), digits, tmp_path)
+    assert run.context.flags["grad_accumulating"] is False
+    assert run.context.flags["params_without_grad"] == 0
+    assert run.context.model.training_mode is True
+
+
+def test_no_zero_grad_flags_accumulation(digits, tmp_path):
+    run = monitored(mlp(), digits, tmp_path, zero_grad=False)
+    assert run.context.flags["grad_accumulating"] is True
+
+
+def test_eval_mode_with_dropout(digits, tmp_path):
+    model = mlp(dropout=0.5)
+    model.eval()
+    run = monitored(model, digits, tmp_path)
+    assert run.context.model.training_mode is False and run.context.model.has_dropout
+
+
+class Detached(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1, self.fc2 = nn.Linear(64, 32), nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)).detach())
+
+
+def test_detach_leaves_params_without_grad(digits, tmp_path):
+    run = monitored(Detached(), digits, tmp_path)
+    assert run.context.flags["params_without_grad"] == 2
+    assert np.all(values(run, "train/grad_norm@fc1") == 0) and np.all(values(run, "train/grad_norm@fc2") > 0)
+
+
+def test_no_optimizer_step_gives_zero_update_ratio(digits, tmp_path):
+    run = monitored(mlp(), digits, tmp_path, opt_step=False)
+    assert np.all(values(run, "train/update_ratio@0") == 0) and np.all(values(run, "train/update_ratio") == 0)
+
+
+def test_softmax_into_cross_entropy(digits, tmp_path):
+    run = monitored(mlp(out=nn.Softmax(dim=-1)), digits, tmp_path)
+    c = run.context
+    assert c.model.output_activation == "softmax" and c.loss.expects == "logits"
+    assert np.allclose(values(run, "train/output_row_sum"), 1.0, atol=1e-4)
+    assert "CTX001" in {s.code for s in traindx.diagnose(run).symptoms}
+
+
+def test_softmax_over_batch_axis(digits, tmp_path):
+    run = monitored(mlp(out=nn.Softmax(dim=0)), digits, tmp_path, crit=nn.NLLLoss())
+    assert run.context.model.output_activation == "softmax"
+    assert values(run, "train/output_row_sum").min() > 1.5
+    assert any("dim=0" in n for n in run.context.notes)
+
+
+class FunctionalSoftmax(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(x), dim=-1)
+
+
+def test_functional_softmax_is_inferred(digits, tmp_path):
+    run = monitored(FunctionalSoftmax(), digits, tmp_path, steps=4)
+    assert run.context.model.output_activation == "softmax"
+
+
+def test_broadcast_in_mse(digits, tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 1))
+    x, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's own warning about the shapes
+        run = monitored(model, digits, tmp_path, steps=8, crit=nn.MSELoss(), targets=y.float())
+    c = run.context
+    assert c.flags["broadcast_in_loss"] is True and c.data.task == "regression" and c.loss.expects == "values"
+    assert "train/act_frac_saturated@1" in run.series
+    assert c.data.class_counts is None
+
+
+def test_mse_with_matching_shapes_does_not_flag(digits, tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 1), nn.Flatten(0))
+    run = monitored(model, digits, tmp_path, steps=6, crit=nn.MSELoss(), targets=digits[1].float())
+    assert run.context.flags["broadcast_in_loss"] is False
+
+
+def test_dead_relu_layer(digits, tmp_path):
+    model = mlp()
+    with torch.no_grad():
+        model[0].bias.fill_(-20.0)
+    run = monitored(model, digits, tmp_path, steps=10)
+    assert values(run, "train/act_frac_zero@1").min() > 0.99
+    assert "ACT001" in {s.code for s in traindx.diagnose(run).symptoms}
+
+
+def test_nonfinite_inputs_counted(digits, tmp_path):
+    x = digits[0].clone()
+    x[3, 5] = float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the monitor's non-finite loss warning
+        run = monitored(mlp(), digits, tmp_path, steps=4, every=10, inputs=x)
+    assert run.context.flags["input_nonfinite"] == 1
+    assert not np.isfinite(values(run, "train/loss")[0])
+
+
+def test_nonfinite_loss_warns_once(digits, tmp_path):
+    x = digits[0].clone()
+    x[:, 0] = float("inf")
+    with pytest.warns(RuntimeWarning, match="^traindx: training loss is nan") as rec:
+        monitored(mlp(), digits, tmp_path, steps=5, inputs=x)
+    assert len([w for w in rec if str(w.message).startswith("traindx:")]) == 1
+
+
+# --------------------------------------------------------------------------- 4. failures
+
+
+@pytest.mark.parametrize("target", ["activation_stats", "_telemetry"])
+def test_internal_error_is_contained(digits, tmp_path, monkeypatch, target):
+    def reference():
+        model = mlp(dropout=0.2, seed=3)
+        train(model, digits, 12)
+        return model
+
+    def boom(*a, **kw):
+        raise ValueError("boom")
+
+    ref = reference()
+    model = mlp(dropout=0.2, seed=3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    if target == "activation_stats":
+        monkeypatch.setattr(_torch_stats, "activation_stats", boom)
+    else:
+        monkeypatch.setattr(Monitor, "_telemetry", boom)
+    with pytest.warns(RuntimeWarning, match="^traindx: the torch monitor turned itself off") as rec:
+        mon = Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=1)
+        train(model, digits, 12, mon, opt=opt)
+        mon.close()
+    assert len(rec) == 1
+    assert not mon.enabled
+    assert not model._forward_hooks and not any(m._forward_hooks for m in model.modules())
+    assert "zero_grad" not in vars(opt) and "zero_grad" not in vars(model)
+    assert all(torch.equal(a, b) for a, b in zip(ref.parameters(), model.parameters(), strict=True))
+
+
+def test_on_fatal_stop_raises_with_diagnosis(digits, tmp_path):
+    x = digits[0].clone()
+    x[6 * BS :, :] = float("nan")
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    mon = Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, on_fatal="stop")
+    with pytest.raises(TrainingDiverged, match="loss is nan at step 6") as exc:
+        train(model, digits, 10, mon, opt=opt, inputs=x)
+    mon.close()
+    diag = exc.value.diagnosis
+    assert diag is not None and not diag.healthy
+    run = run_of(tmp_path)
+    assert run.context.flags["input_nonfinite"] == BS * 64
+    assert len(run.series["train/loss"]) == 7
+
+
+def test_every_is_adaptive_by_default(digits, tmp_path):
+    model = mlp()
+    with Monitor(model, None, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path) as mon:
+        assert mon.every == 10
+        train(model, digits, 21, mon)
+    run = run_of(tmp_path)
+    assert list(run.series["train/grad_norm@0"].steps[:2]) == [0, 10]
+    assert "train/lr" not in run.series  # no optimizer given
+
+
+# --------------------------------------------------------------------------- 5. imports
+
+
+def test_import_traindx_does_not_import_torch():
+    code = (
+        "import sys, traindx, traindx.adapters, traindx.adapters._common, traindx.api;"
+        "traindx.Run; traindx.diagnose;"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
