@@ -22,6 +22,15 @@ pytestmark = pytest.mark.torch
 BS = 64
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models run faster on one thread (and do not fight other test processes)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def digits():
     from sklearn.datasets import load_digits

@@ -70,12 +70,31 @@ def _log_files(d: Path, overrides: dict[str, str] | None, skipped: list[Path]) -
         raise ReadError(str(d), f"cannot list directory: {e.strerror}") from None
 
 
+def _split_of(parts: tuple[str, ...]) -> str | None:
+    """Split named by directory components: ``validation``, or an ``add_scalars`` sub-run
+    such as ``loss/val`` (tensorboardX) or ``loss_val`` (torch); the last one wins."""
+    split = None
+    for part in parts:
+        low = part.lower()
+        if low in SPLIT_DIRS:
+            split = SPLIT_DIRS[low]
+            continue
+        for word, name in SPLIT_DIRS.items():
+            if low.endswith("_" + word) or low.startswith(word + "_"):
+                split = name
+    return split
+
+
 def discover(
     root: Path, overrides: dict[str, str] | None = None, skipped: list[Path] | None = None
 ) -> dict[Path, list[tuple[Path, str | None]]]:
     """Run directory -> [(file, split of its directory or None)].
 
-    CSV files whose header has no recognizable metric name are skipped (listed in ``skipped``).
+    A directory with log files is a run, unless it lies below another run's directory: then
+    it belongs to that run (Keras' ``train/``/``validation/``, ``add_scalars`` sub-runs such
+    as ``loss/train/``), with the split its path names. A bare ``train/``-like directory
+    whose parent holds no logs makes its parent the run. CSV files whose header has no
+    recognizable metric name are skipped (listed in ``skipped``).
     """
     runs: dict[Path, list[tuple[Path, str | None]]] = {}
     skipped = [] if skipped is None else skipped
@@ -85,8 +104,13 @@ def discover(
         files = _log_files(d, overrides, skipped)
         if not files:
             continue
-        split = SPLIT_DIRS.get(d.name.lower()) if d != root else None
-        owner = d.parent if split else d
+        owner = next((a for a in d.parents if a in runs and (a == root or root in a.parents)), None)
+        if owner is None and d != root and d.name.lower() in SPLIT_DIRS:
+            owner = d.parent
+        if owner is None:
+            owner, split = d, None
+        else:
+            split = _split_of(d.relative_to(owner).parts)
         runs.setdefault(owner, []).extend((f, split) for f in files)
     return runs
 
