@@ -115,6 +115,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
             "min_progress": float(prog[i_min]),
             "max": smax,
             "max_progress": float(prog[i_max]),
+            "max_step": int(round(float(xb[i_max]))),
             "peak_raw": float(yf.max()),
             "peak_ratio": float(yf.max() / max(abs(first), EPS)),
             "min_raw": float(yf.min()),

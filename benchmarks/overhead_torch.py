@@ -1,0 +1,173 @@
+"""Overhead of the PyTorch Monitor: steps/s with and without it, interleaved in one process.
+
+Three CPU models on 8x8 digits (batch 64): a small CNN, an MLP and a deep net of 30 small
+Linear+ReLU layers. Each runs in three copies (same initial weights): no monitor, the
+Monitor at its default (adaptive) cadence, and the Monitor with ``every=1`` (every
+statistic on every step). Blocks of ``--block`` steps alternate between the copies for
+``--rounds`` rounds; the table gives the median step time of each and the overhead
+(median time / median time without the monitor - 1).
+
+Memory: the added peak of Python allocations (tracemalloc) over a monitored block versus an
+unmonitored one, and the tensors the monitor holds at its peak (its parameter snapshot for
+the update ratio, computed from the parameter sizes). torch's CPU tensor memory is not seen
+by tracemalloc.
+
+Run: python benchmarks/overhead_torch.py [--rounds 15 --block 50 --threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import tracemalloc
+import warnings
+
+import torch
+from torch import nn
+
+from traindx.adapters.torch import Monitor
+
+
+def digits(batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = torch.tensor(x / 16.0, dtype=torch.float32)
+    y = torch.tensor(y)
+    n = len(x) // batch
+    return [(x[i * batch : (i + 1) * batch], y[i * batch : (i + 1) * batch]) for i in range(n)]
+
+
+class CNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.fc1 = nn.Linear(32 * 16, 64)
+        self.relu3 = nn.ReLU()
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.pool(self.relu2(self.conv2(self.relu1(self.conv1(x.view(-1, 1, 8, 8))))))
+        return self.fc2(self.relu3(self.fc1(h.flatten(1))))
+
+
+def mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def deep() -> nn.Module:
+    layers: list[nn.Module] = []
+    for _ in range(30):
+        layers += [nn.Linear(64, 64), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(64, 10))
+
+
+MODELS = {"cnn": CNN, "mlp": mlp, "deep30": deep}
+CONFIGS = ("none", "default", "every=1")
+
+
+class Job:
+    def __init__(self, make, config: str, logdir: str, batches) -> None:
+        torch.manual_seed(0)
+        self.model = make()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.crit = nn.CrossEntropyLoss()
+        self.batches = batches
+        self.i = 0
+        self.mon = None
+        if config != "none":
+            every = 1 if config == "every=1" else None
+            self.mon = Monitor(self.model, self.opt, loss_fn=self.crit, logdir=logdir, every=every)
+
+    def run(self, steps: int) -> float:
+        model, opt, crit, mon, batches = self.model, self.opt, self.crit, self.mon, self.batches
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            x, y = batches[self.i % len(batches)]
+            self.i += 1
+            opt.zero_grad()
+            loss = crit(model(x), y)
+            loss.backward()
+            if mon is not None:
+                mon.step(loss, inputs=x, targets=y)
+            opt.step()
+        return (time.perf_counter() - t0) / steps
+
+
+def python_peak(job: Job, steps: int) -> int:
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    job.run(steps)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak
+
+
+def item_vs_batch(steps: int = 20000) -> tuple[float, float]:
+    """Per-step cost on CPU of float(loss) versus keeping the tensor and one tolist per 50."""
+    loss = torch.tensor(0.5, requires_grad=True) * 2
+    t0 = time.perf_counter()
+    out = []
+    for _ in range(steps):
+        out.append(float(loss.detach()))
+    t_item = (time.perf_counter() - t0) / steps
+    t0 = time.perf_counter()
+    buf: list[torch.Tensor] = []
+    for i in range(steps):
+        buf.append(loss.detach())
+        if i % 50 == 49:
+            out = torch.stack(buf).tolist()
+            buf.clear()
+    t_batch = (time.perf_counter() - t0) / steps
+    return t_item, t_batch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--block", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--models", default=",".join(MODELS))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("error", RuntimeWarning)  # a monitor that turns itself off is a failure
+    batches = digits(64)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            jobs = {c: Job(MODELS[name], c, f"{tmp}/{name}-{c}", batches) for c in CONFIGS}
+            for job in jobs.values():  # warm-up (allocator, first telemetry, rulebook-free)
+                job.run(args.block)
+            times: dict[str, list[float]] = {c: [] for c in CONFIGS}
+            for r in range(args.rounds):
+                order = CONFIGS if r % 2 == 0 else CONFIGS[::-1]
+                for c in order:
+                    times[c].append(jobs[c].run(args.block))
+            med = {c: statistics.median(v) for c, v in times.items()}
+            py0 = python_peak(jobs["none"], args.block)
+            mem = {c: python_peak(jobs[c], args.block) - py0 for c in CONFIGS[1:]}
+            snap = sum(p.numel() * p.element_size() for p in jobs["none"].model.parameters())
+            for c in CONFIGS[1:]:
+                mon = jobs[c].mon
+                rows.append((name, c, med["none"], med[c], 100 * (med[c] / med["none"] - 1), mon.every,
+                             100 * mon._frac if mon._frac is not None else float("nan"), mem[c], snap))  # fmt: skip
+                mon.close()
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {args.rounds} rounds x {args.block} steps, batch 64")
+    hdr = f"{'model':8} {'monitor':9} {'ms/step off':>11} {'ms/step on':>10} {'overhead':>9} {'every':>6} {'self-est.':>9} {'py peak +':>10} {'snapshot':>9}"
+    print(hdr)
+    print("-" * len(hdr))
+    for name, c, off, on, ovh, every, frac, pk, snap in rows:
+        print(f"{name:8} {c:9} {1e3 * off:11.3f} {1e3 * on:10.3f} {ovh:8.2f}% {every:6d} {frac:8.2f}% {pk / 1024:8.1f}KB {snap / 1024:7.1f}KB")
+    t_item, t_batch = item_vs_batch()
+    print(f"\nloss to host on CPU: float(loss) {1e6 * t_item:.2f} us/step; keep tensor + stack/tolist per 50: {1e6 * t_batch:.2f} us/step")
+
+
+if __name__ == "__main__":
+    main()
