@@ -1,0 +1,80 @@
+"""How a path becomes runs: run directories, split sub-directories, side-by-side files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import traindx
+from traindx.errors import ReadError
+
+
+def _csv(path, header, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "\n" + "\n".join(",".join(str(v) for v in r) for r in rows) + "\n")
+
+
+def test_each_directory_with_logs_is_a_run(tmp_path):
+    for name in ("a", "b/c"):
+        _csv(tmp_path / name / "metrics.csv", "step,loss", [(i, 2.0 - 0.01 * i) for i in range(20)])
+    runs = traindx.read(tmp_path)
+    assert sorted(r.id for r in runs) == ["a", "b/c"]
+
+
+def test_split_directories_merge_into_parent_run(tmp_path):
+    _csv(tmp_path / "exp" / "train" / "log.csv", "epoch,loss", [(i, 2.0 - 0.05 * i) for i in range(10)])
+    _csv(tmp_path / "exp" / "validation" / "log.csv", "epoch,loss", [(i, 2.1 - 0.04 * i) for i in range(10)])
+    (run,) = traindx.read(tmp_path)
+    assert run.id == "exp"
+    assert run.get("loss", "train") is not None and run.get("loss", "val") is not None
+    assert run.get("loss", "val").values[0] == pytest.approx(2.1)
+
+
+def test_add_scalars_subruns_belong_to_the_run(tmp_path):
+    _csv(tmp_path / "exp" / "metrics.csv", "step,lr", [(i, 0.1) for i in range(10)])
+    _csv(tmp_path / "exp" / "loss" / "val" / "x.csv", "step,loss", [(i, 1.0) for i in range(10)])
+    _csv(tmp_path / "exp" / "loss_train" / "x.csv", "step,loss", [(i, 0.5) for i in range(10)])
+    (run,) = traindx.read(tmp_path)
+    assert run.get("loss", "val").values[0] == 1.0
+    assert run.get("loss", "train").values[0] == 0.5
+
+
+def test_context_json_is_read(tmp_path):
+    _csv(tmp_path / "r" / "m.csv", "step,loss", [(i, 1.0) for i in range(5)])
+    (tmp_path / "r" / "context.json").write_text(json.dumps({"framework": "torch", "data": {"num_classes": 10}}))
+    (run,) = traindx.read(tmp_path / "r")
+    assert run.context.framework == "torch" and run.context.data.num_classes == 10
+
+
+def test_bad_context_json_names_the_file(tmp_path):
+    _csv(tmp_path / "r" / "m.csv", "step,loss", [(i, 1.0) for i in range(5)])
+    (tmp_path / "r" / "context.json").write_text('{"data": {"num_classes": "ten"}}')
+    with pytest.raises(ReadError, match=r"context.json.*num_classes"):
+        traindx.read(tmp_path / "r")
+
+
+def test_unrelated_csv_is_ignored_next_to_a_log(tmp_path):
+    _csv(tmp_path / "r" / "m.csv", "step,loss", [(i, 1.0) for i in range(5)])
+    _csv(tmp_path / "r" / "predictions.csv", "id,label", [(i, i % 3) for i in range(5)])
+    (run,) = traindx.read(tmp_path / "r")
+    assert list(run.series) == ["train/loss"]
+
+
+def test_diagnose_path_with_several_runs_gives_a_report(tmp_path):
+    for name in ("a", "b"):
+        _csv(tmp_path / name / "metrics.csv", "step,loss", [(i, 2.0 * 0.95**i) for i in range(40)])
+    rep = traindx.diagnose(tmp_path)
+    assert isinstance(rep, traindx.Report) and len(rep) == 2 and rep.healthy
+    one = traindx.diagnose(tmp_path / "a")
+    assert isinstance(one, traindx.Diagnosis) and one.healthy
+    assert "healthy" in str(one)
+    assert json.loads(one.to_json())["healthy"] is True
+
+
+def test_jsonl_run(tmp_path):
+    p = tmp_path / "r" / "log.jsonl"
+    p.parent.mkdir()
+    p.write_text("".join(json.dumps({"step": i, "train/loss": 2.3 * 0.9**i}) + "\n" for i in range(30)))
+    (run,) = traindx.read(p.parent)
+    assert len(run.get("loss")) == 30
