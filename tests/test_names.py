@@ -16,8 +16,8 @@ MAPPED = [
     ("epoch_accuracy", "validation", "val/accuracy"),
     ("epoch_learning_rate", "train", "train/lr"),
     ("batch_loss", "train", "train/loss:step"),
-    ("evaluation_loss_vs_iterations", "validation", "val/loss"),
-    ("evaluation_accuracy_vs_iterations", None, "val/accuracy"),
+    ("evaluation_loss_vs_iterations", "validation", "val/loss:step"),
+    ("evaluation_accuracy_vs_iterations", None, "val/accuracy:step"),
     ("epoch_sparse_categorical_accuracy", "validation", "val/accuracy"),
     # Keras CSVLogger / History.
     ("loss", None, "train/loss"),

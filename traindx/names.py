@@ -46,7 +46,8 @@ NOT_SERIES = re.compile(
 SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
     # Keras 3 TensorBoard evaluation scalars: evaluation_loss_vs_iterations (split: the
     # leading 'evaluation' token).
-    (r"(.+)_vs_iterations", r"\1", None, "Keras TensorBoard '_vs_iterations' suffix"),
+    # Their x axis is the optimizer iteration, unlike epoch_* values: keep them apart.
+    (r"(.+)_vs_iterations", r"\1", "step", "Keras TensorBoard '_vs_iterations' suffix (per iteration)"),
     # Keras TensorBoard: epoch_loss is the epoch value; batch_loss the per-batch value.
     (r"epoch_(.+)", r"\1", None, "Keras TensorBoard 'epoch_' prefix"),
     (r"batch_(.+)", r"\1", "step", "Keras TensorBoard 'batch_' prefix (per batch)"),

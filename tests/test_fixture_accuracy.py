@@ -1,0 +1,46 @@
+"""Diagnosis of the committed fixture runs (real training runs with injected faults).
+
+The floors sit just under the measured values (`python benchmarks/accuracy.py`), so a
+regression in readers, signals or rules fails here. Only logs are read: no framework needed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from accuracy import evaluate, summarize  # noqa: E402
+
+LOG_ONLY = ("torch_tb", "tbx", "keras")
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    return [o for o in evaluate(ROOT / "fixtures" / "logs") if o.writer in LOG_ONLY]
+
+
+@pytest.mark.parametrize("cause", ["lr_too_high", "loss_sign_flipped", "overfitting"])
+def test_headline_causes_rank_first_in_every_writer(outcomes, cause):
+    runs = [o for o in outcomes if o.cause == cause]
+    assert {o.writer for o in runs} >= {"torch_tb", "keras"}, "fixtures missing"
+    wrong = [(o.run, o.ranked[:3]) for o in runs if o.rank != 1]
+    assert not wrong, f"{cause} not ranked first: {wrong}"
+
+
+def test_healthy_runs_are_reported_healthy(outcomes):
+    healthy = [o for o in outcomes if o.cause == "healthy"]
+    assert len(healthy) >= 10
+    alarms = [(o.run, o.ranked[:2]) for o in healthy if not o.healthy_said]
+    assert not alarms, f"false alarms: {alarms}"
+
+
+def test_log_only_accuracy_floors(outcomes):
+    s = summarize(outcomes)
+    assert s["false_alarm_rate"] == 0.0
+    assert s["top1"] >= 0.26, s
+    assert s["top3"] >= 0.50, s
