@@ -78,3 +78,18 @@ def test_jsonl_run(tmp_path):
     p.write_text("".join(json.dumps({"step": i, "train/loss": 2.3 * 0.9**i}) + "\n" for i in range(30)))
     (run,) = traindx.read(p.parent)
     assert len(run.get("loss")) == 30
+
+
+def test_huggingface_trainer_state(tmp_path):
+    hist = []
+    for step in range(10, 510, 10):
+        hist.append({"loss": 2.3 * 0.99 ** step + 0.05, "learning_rate": 5e-5, "grad_norm": 1.0, "epoch": step / 100, "step": step})
+        if step % 100 == 0:
+            hist.append({"eval_loss": 2.4 * 0.99 ** step + 0.1, "eval_accuracy": 0.9, "epoch": step / 100, "step": step})
+    ck = tmp_path / "out" / "checkpoint-500"
+    ck.mkdir(parents=True)
+    (ck / "trainer_state.json").write_text(json.dumps({"global_step": 500, "log_history": hist}))
+    (run,) = traindx.read(tmp_path / "out")
+    assert len(run.get("loss")) == 50 and len(run.get("loss", "val")) == 5
+    assert run.get("lr") is not None and run.get("grad_norm") is not None
+    assert traindx.diagnose(run).healthy

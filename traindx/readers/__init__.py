@@ -28,6 +28,8 @@ _EPOCH_NAME = re.compile(r"(^|[/_])epoch_|_epoch$", re.I)
 
 def _kind(p: Path) -> str | None:
     name = p.name.lower()
+    if name == "trainer_state.json":
+        return "hf"
     if "tfevents" in name:
         return "tfevents"
     if name.endswith((".csv", ".tsv")):
@@ -46,6 +48,10 @@ def _read_file(p: Path, kind: str) -> RawLog:
         from traindx.readers.csvlog import read_csv
 
         return read_csv(p)
+    if kind == "hf":
+        from traindx.readers.hf_state import read_hf_state
+
+        return read_hf_state(p)
     from traindx.readers.jsonl import read_jsonl
 
     return read_jsonl(p)
@@ -167,7 +173,10 @@ def read(path: str | os.PathLike[str], *, overrides: dict[str, str] | None = Non
     if root.is_file():
         kind = _kind(root)
         if kind is None and root.name != CONTEXT_FILE:
-            raise ReadError(str(root), "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv or .jsonl")
+            raise ReadError(
+                str(root),
+                "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl or trainer_state.json",
+            )
         split = SPLIT_DIRS.get(root.parent.name.lower())
         return [_check(build_run(root.name, root, [(root, split)], overrides))]
     skipped: list[Path] = []

@@ -121,6 +121,11 @@ def read_jsonl(path: str | Path) -> RawLog:
     src = str(path)
     log = RawLog(path=src)
     records = _parse_lines(src, read_text(path), log)
+    return records_to_log(src, records, log)
+
+
+def records_to_log(src: str, records: list[tuple[int, dict[str, Any]]], log: RawLog) -> RawLog:
+    """Raw series from (line or entry index, flat metric dict) records."""
     x_key, steps, unit = _x_axis(src, records, log)
     wall_key = _first_key({k.lower(): k for _, rec in records for k in rec}, WALL_COLUMNS)
 

@@ -1,0 +1,40 @@
+"""Read a HuggingFace ``Trainer`` state file: ``trainer_state.json``'s ``log_history``.
+
+Each entry of ``log_history`` is a metric dict (``{"loss": .., "learning_rate": ..,
+"grad_norm": .., "epoch": 0.5, "step": 10}`` or ``{"eval_loss": .., "step": 50}``); they are
+read like the lines of a JSONL log, with the entry index standing for the line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from traindx.errors import ReadError
+from traindx.readers.csvlog import read_text
+from traindx.readers.jsonl import _flatten, records_to_log
+from traindx.readers.raw import RawLog
+
+NAME = "trainer_state.json"
+
+
+def read_hf_state(path: str | Path) -> RawLog:
+    src = str(path)
+    try:
+        doc = json.loads(read_text(path))
+    except json.JSONDecodeError as e:
+        raise ReadError(src, f"not valid JSON ({e.msg})", line=e.lineno) from None
+    history = doc.get("log_history") if isinstance(doc, dict) else None
+    if not isinstance(history, list):
+        raise ReadError(src, "no 'log_history' list; expected a HuggingFace Trainer state file")
+    log = RawLog(path=src)
+    records = []
+    for i, entry in enumerate(history):
+        if isinstance(entry, dict):
+            records.append((i, _flatten(entry)))
+        else:
+            log.dropped_records += 1
+            log.problems.append(f"{src}: log_history[{i}] is not an object; skipped")
+    if not records:
+        raise ReadError(src, "log_history is empty; the Trainer logged nothing yet")
+    return records_to_log(src, records, log)
