@@ -48,3 +48,23 @@ def test_run_add_merges_same_key():
 def test_nonfinite_serialized_as_null():
     s = Series(key=SeriesKey(metric="loss"), steps=np.arange(2), values=np.array([1.0, np.nan]))
     assert '"values":[1.0,null]' in s.model_dump_json()
+
+
+def test_running_median_matches_scipy():
+    from scipy.ndimage import median_filter
+
+    from traindx.signals.robust import running_median
+
+    rng = np.random.default_rng(0)
+    for n, w in [(10, 3), (101, 7), (1999, 133), (200_000, 51)]:
+        y = rng.standard_normal(n)
+        assert np.allclose(running_median(y, w), median_filter(y, size=w, mode="mirror"))
+
+
+def test_cli_import_stays_light():
+    import subprocess
+    import sys
+
+    code = "import sys, traindx.api, traindx.engine; print(sorted(m for m in ('prompt_toolkit', 'scipy.ndimage', 'torch', 'tensorflow', 'jax', 'keras') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, Literal
 
-import cel
+from traindx.rules import _cel as cel
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from traindx.causes import CAUSES

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 #: Detectors work on at most this many points: a long series is reduced to bin medians
 #: first, which keeps a 1M-step run as cheap as a 2k-step one and removes minibatch noise.
@@ -35,18 +34,37 @@ def bin_medians(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np
     return xs, ys
 
 
+def running_median(y: np.ndarray, window: int) -> np.ndarray:
+    """Centred running median with mirrored ends (as ``scipy.ndimage.median_filter(mode="mirror")``).
+
+    Small inputs use a numpy sliding window; only long ones import scipy.ndimage, whose
+    import alone costs more than a whole diagnosis of a typical run (0.25 s against 0.03 s
+    here, when idle), so the CLI stays fast on ordinary logs.
+    """
+    y = y.astype(np.float64)
+    half = window // 2
+    if y.size * window <= 2_000_000:
+        padded = np.pad(y, half, mode="reflect")  # numpy "reflect" == scipy "mirror"
+        return np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+    from scipy.ndimage import median_filter
+
+    return median_filter(y, size=window, mode="mirror")
+
+
 def smooth(y: np.ndarray, window: int | None = None) -> np.ndarray:
-    """Running median (odd window, edges reflected): removes spikes and minibatch noise."""
+    """Running median (odd window, mirrored ends): removes spikes and minibatch noise.
+
+    Mirrored ends keep the window centred: the last smoothed value is the median of the
+    last window/2 points (with "nearest" padding the single last point would be repeated
+    window/2 times and dominate it).
+    """
     n = y.size
     if n < 3:
         return y.astype(np.float64)
     if window is None:
         window = max(3, (n // 15) | 1)
     window = min(window, n if n % 2 else n - 1)
-    # "mirror" keeps the window centred at the ends: the last smoothed value is the median
-    # of the last window/2 points (with "nearest" the single last point would be repeated
-    # window/2 times and dominate it).
-    return median_filter(y.astype(np.float64), size=window, mode="mirror")
+    return running_median(y, window)
 
 
 def mad(y: np.ndarray) -> float:
