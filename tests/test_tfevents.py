@@ -34,7 +34,9 @@ def hists(log):
 def accumulate(path: Path):
     """TensorBoard's EventAccumulator over one file, keeping every sample."""
     ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
-    ea = ea_mod.EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0, "histograms": 0})
+    ea = ea_mod.EventAccumulator(
+        str(path), size_guidance={"scalars": 0, "tensors": 0, "histograms": 0}
+    )
     ea.Reload()
     return ea
 
@@ -92,7 +94,13 @@ def test_crc32c_known_value():
 def test_crc32c_vectorised_matches_scalar():
     rng = np.random.default_rng(7)
     buf = rng.integers(0, 256, 60_000, dtype=np.uint8)
-    lengths = np.concatenate([rng.integers(0, 70, 600), np.full(300, 37), [0, 1, 2, 3, 4, 5, 1023, 1024, 1025, 5000, 20_000]])
+    lengths = np.concatenate(
+        [
+            rng.integers(0, 70, 600),
+            np.full(300, 37),
+            [0, 1, 2, 3, 4, 5, 1023, 1024, 1025, 5000, 20_000],
+        ]
+    )
     starts = rng.integers(0, buf.size - lengths, lengths.size)
     got = tfr.crc32c_ranges(buf, starts, lengths)
     want = [tfr.crc32c(buf[s : s + n].tobytes()) for s, n in zip(starts, lengths, strict=True)]
@@ -110,14 +118,20 @@ def test_header_table_matches_scalar():
 
 def test_round_trip_own_writer(tmp_path):
     path = write_mixed(tmp_path)
-    assert is_event_file(path) and path.name.startswith("events.out.tfevents.") and ".traindx" in path.name
+    assert (
+        is_event_file(path)
+        and path.name.startswith("events.out.tfevents.")
+        and ".traindx" in path.name
+    )
     log = read_event_file(path)
     assert log.problems == [] and log.dropped_records == 0
     assert log.records == 1 + 20 * 2 + 4
     s = series(log)
     assert list(s) == ["loss", "acc/top1", "acc/top5"]  # file order
     np.testing.assert_array_equal(s["loss"].steps, np.arange(20))
-    np.testing.assert_array_equal(s["loss"].values, np.float32(1.0 / (np.arange(20) + 1)).astype(np.float64))
+    np.testing.assert_array_equal(
+        s["loss"].values, np.float32(1.0 / (np.arange(20) + 1)).astype(np.float64)
+    )
     np.testing.assert_array_equal(s["loss"].wall_time, 1000.0 + np.arange(20))
     np.testing.assert_array_equal(s["acc/top5"].values, np.float32(np.arange(20) / 10))
     assert s["loss"].unit == "step" and s["loss"].source == str(path)
@@ -138,6 +152,7 @@ def test_own_writer_edge_values(tmp_path):
         w.add_scalar("ünïcode/τag", 5.0, 7)
         w.add_histogram_stats("empty", np.array([]), 1)
         w.add_histogram_stats("wide", np.arange(10_000.0), 2, bins=1000)  # a record > CHUNK bytes
+        w.add_histogram_stats("huge", np.arange(10_000.0), 3, bins=5000)  # a record > 64 KiB
     assert w.path.name.endswith(".v2")
     log = read_event_file(w.path)
     s = series(log)
@@ -147,18 +162,28 @@ def test_own_writer_edge_values(tmp_path):
     assert s["zero"].values.tolist() == [0.0] and s["zero"].steps.tolist() == [0]
     assert s["ünïcode/τag"].values.tolist() == [5.0]
     h = hists(log)
+    assert log.problems == [] and h["huge"].stats[0, 0] == 10_000
     assert h["empty"].stats[0, 0] == 0
-    assert h["wide"].stats[0].tolist() == [10_000, np.arange(10_000.0).sum(), (np.arange(10_000.0) ** 2).sum(), 0, 9999]
+    assert h["wide"].stats[0].tolist() == [
+        10_000,
+        np.arange(10_000.0).sum(),
+        (np.arange(10_000.0) ** 2).sum(),
+        0,
+        9999,
+    ]
 
 
 def test_writer_flushes_large_buffers(tmp_path):
+    from traindx.writers import tfevents as wmod
+
+    n = wmod._FLUSH_RECORDS + 5000
     with EventFileWriter(tmp_path) as w:
-        for i in range(50_000):
+        for i in range(n):
             w.add_scalar("x", i, i)
-        # More than the buffer limit was added: most of it must already be on disk.
-        assert w.path.stat().st_size > 1_000_000
+        # More than the buffer holds was added: a full buffer must already be on disk.
+        assert w.path.stat().st_size > 16 * wmod._FLUSH_RECORDS
     log = read_event_file(w.path)
-    np.testing.assert_array_equal(series(log)["x"].values, np.arange(50_000.0))
+    np.testing.assert_array_equal(series(log)["x"].values, np.arange(float(n)))
 
 
 @pytest.mark.tensorboardx
@@ -200,7 +225,10 @@ def test_tensor_scalar_encodings(tmp_path):
         "double_val": (_tensor(2, _len_field(6, struct.pack("<d", 5.5))), 5.5),
         "int_val": (_tensor(3, _key(7, 0) + _varint(-2)), -2.0),
         "int64_val_packed": (_tensor(9, _len_field(10, _varint(1 << 40))), float(1 << 40)),
-        "half_val": (_tensor(19, _key(13, 0) + _varint(int(np.float16(0.25).view(np.uint16)))), 0.25),
+        "half_val": (
+            _tensor(19, _key(13, 0) + _varint(int(np.float16(0.25).view(np.uint16)))),
+            0.25,
+        ),
         "shape_1x1": (_tensor(1, _len_field(4, struct.pack("<f", 6.5)), shape=[1, 1]), 6.5),
         "with_meta": (_tensor(1, _len_field(4, struct.pack("<f", 7.5))) + _meta("scalars"), 7.5),
     }
@@ -252,6 +280,50 @@ def test_malformed_event_is_dropped(tmp_path):
     assert series(log)["a"].values.tolist() == [1.0, 1.0]
 
 
+def test_compiled_layouts_agree_with_generic_decoder(tmp_path, monkeypatch):
+    """The fast path (records decoded by compiled byte layouts) gives exactly what the
+    generic field-by-field decoder gives, including tags under non-scalar plugins."""
+    from traindx.readers import tfevents
+
+    scalar_t = _tensor(1, _len_field(4, struct.pack("<f", 0.0)))
+    payloads = [_event(1.0, file_version="brain.Event:2")]
+    for s in range(300):
+        f = struct.pack("<f", s * 0.25)
+        payloads.append(
+            _event(100.0 + s, s, _value("loss", _key(2, 5) + f) + _value("acc", _key(2, 5) + f))
+        )
+        payloads.append(
+            _event(
+                100.5 + s, s, _value("tf2/scalar", _tensor(1, _len_field(4, f)) + _meta("scalars"))
+            )
+        )
+        payloads.append(_event(100.7 + s, s, _value("hparams_", scalar_t + _meta("hparams"))))
+        if s % 50 == 0:
+            payloads.append(
+                _event(
+                    100.9 + s,
+                    s,
+                    _value("h", _len_field(5, _double_field(3, 2.0) + _double_field(4, s))),
+                )
+            )
+    path = _write_records(tmp_path / "events.out.tfevents.layouts", payloads)
+    fast = read_event_file(path)
+    monkeypatch.setattr(tfevents, "_MIN_GROUP", 10**9)
+    slow = read_event_file(path)
+    assert (
+        [s.name for s in fast.series]
+        == [s.name for s in slow.series]
+        == ["loss", "acc", "tf2/scalar"]
+    )
+    for a, b in zip(fast.series, slow.series, strict=True):
+        np.testing.assert_array_equal(a.steps, b.steps)
+        np.testing.assert_array_equal(a.values, b.values)
+        np.testing.assert_array_equal(a.wall_time, b.wall_time)
+    np.testing.assert_array_equal(series(fast)["tf2/scalar"].values, np.arange(300) * 0.25)
+    np.testing.assert_array_equal(hists(fast)["h"].stats, hists(slow)["h"].stats)
+    assert hists(fast)["h"].stats[:, 0].tolist() == [2.0] * 6
+
+
 # --------------------------------------------------------------------------- damage
 
 
@@ -283,7 +355,32 @@ def test_corrupt_data_byte_drops_one_record(tmp_path):
     assert len(log.problems) == 1 and "checksum" in log.problems[0] and str(path) in log.problems[0]
     assert f"byte {offs[k]}" in log.problems[0]
     v = series(log)["loss"].values
-    assert len(v) == 299 and (k - 1) not in v  # record k holds scalar k - 1 (record 0 is the version)
+    assert (
+        len(v) == 299 and (k - 1) not in v
+    )  # record k holds scalar k - 1 (record 0 is the version)
+
+
+def test_threaded_and_sequential_reads_agree(tmp_path, monkeypatch):
+    """Big files are framed by two threads and CRC-checked beside the decoding; small files
+    are not.  Force both ways on one damaged file: same result."""
+    from traindx.readers import tfevents
+
+    path, data = _big_file(tmp_path, n=3000)
+    offs = _record_offsets(data)
+    bad = bytearray(data)
+    bad[offs[1500] + 30] ^= 0x01  # a data byte
+    bad[offs[2500]] ^= 0x02  # a length byte
+    path.write_bytes(bytes(bad))
+    monkeypatch.setattr(tfr, "_PARALLEL_BYTES", 1 << 40)
+    monkeypatch.setattr(tfevents, "_PARALLEL_MIN", 1 << 40)
+    seq = read_event_file(path)
+    monkeypatch.setattr(tfr, "_PARALLEL_BYTES", 1000)
+    monkeypatch.setattr(tfevents, "_PARALLEL_MIN", 10)
+    par = read_event_file(path)
+    assert seq.problems == par.problems and len(par.problems) == 2
+    assert seq.dropped_records == par.dropped_records == 2
+    np.testing.assert_array_equal(series(seq)["loss"].values, series(par)["loss"].values)
+    assert len(series(par)["loss"].values) == 2998
 
 
 def test_corrupt_length_resyncs(tmp_path):
@@ -299,6 +396,18 @@ def test_corrupt_length_resyncs(tmp_path):
     assert f"byte {offs[k]}" in log.problems[0] and f"byte {offs[k + 1]}" in log.problems[0]
     assert str(path) in log.problems[0]
     assert len(series(log)["loss"].values) == 299
+
+
+def test_damaged_span_counts_the_records_lost(tmp_path):
+    path, data = _big_file(tmp_path)
+    offs = _record_offsets(data)
+    bad = bytearray(data)
+    bad[offs[100] + 5 : offs[103] + 5] = bytes(offs[103] - offs[100])  # zeros over 3 headers
+    path.write_bytes(bytes(bad))
+    log = read_event_file(path)
+    assert log.dropped_records == 4  # records 100..103 (103's header is damaged too)
+    assert f"byte {offs[100]}" in log.problems[0] and f"byte {offs[104]}" in log.problems[0]
+    assert len(series(log)["loss"].values) == 296
 
 
 def test_truncated_file_reads_cleanly(tmp_path):
@@ -409,6 +518,38 @@ def test_tf2_summaries(tmp_path):
     assert h.steps.tolist() == [0, 4, 8]
     for row, s_ in zip(h.stats, data, strict=True):
         x = data[s_]
-        assert row[0] == 200 and row[3] == pytest.approx(x.min()) and row[4] == pytest.approx(x.max())
-        assert row[1] == pytest.approx(x.sum(), rel=0.05, abs=0.05 * np.abs(x).sum())  # bucket centres
+        assert (
+            row[0] == 200 and row[3] == pytest.approx(x.min()) and row[4] == pytest.approx(x.max())
+        )
+        assert row[1] == pytest.approx(
+            x.sum(), rel=0.05, abs=0.05 * np.abs(x).sum()
+        )  # bucket centres
     assert_matches_accumulator(log, path)
+
+
+@pytest.mark.keras
+def test_keras_tensorboard_callback(tmp_path):
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorboard")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 4)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0], dtype="float32"))[:, None]
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    cb = keras.callbacks.TensorBoard(log_dir=str(tmp_path), histogram_freq=1)
+    hist = model.fit(
+        x, y, epochs=3, batch_size=16, validation_split=0.25, verbose=0, callbacks=[cb]
+    )
+    path = only_file(tmp_path / "train")
+    log = read_event_file(path)
+    assert log.problems == []
+    s = series(log)
+    np.testing.assert_allclose(s["epoch_loss"].values, hist.history["loss"], rtol=1e-6)
+    assert s["epoch_loss"].steps.tolist() == [0, 1, 2]
+    assert hists(log), "histogram_freq=1 writes weight histograms"
+    assert_matches_accumulator(log, path)
+    val = read_event_file(only_file(tmp_path / "validation"))
+    np.testing.assert_allclose(
+        series(val)["epoch_loss"].values, hist.history["val_loss"], rtol=1e-6
+    )

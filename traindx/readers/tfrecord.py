@@ -7,27 +7,34 @@ A TFRecord file is a sequence of records, each::
     byte   data[length]
     uint32 masked_crc32c(data)
 
-Everything here works on a whole file at once held in a numpy ``uint8`` buffer:
+Everything here works on a whole file at once, held in one numpy ``uint8`` buffer.
 
-* :func:`crc32c_ranges` computes the CRC32C of many byte ranges in one go.  CRC is linear
-  over GF(2), so ``crc(data) = crc0(zeros + data) ^ Z[len]`` where ``crc0`` runs from a zero
-  state (leading zeros then change nothing) and ``Z[len]`` only depends on the length.
-  Ranges of one length are gathered into a matrix (left-padded with zeros to a multiple of
-  four bytes) and consumed four bytes per step for all ranges at once with two 64K-entry
-  "slicing-by-4" tables; rare lengths share width buckets, long ranges are cut into chunks
-  whose CRCs are combined with the zero-shift operator.  About 5 ns per 4 bytes per range.
-* :func:`frame` finds the record boundaries.  The walk is sequential by nature, so instead of
-  walking it speculates: every position whose byte equals the first data byte of the first
-  records (0x09, the Event ``wall_time`` tag, in practice) is a candidate record start; the
-  candidates whose length header is in bounds and whose length CRC checks are verified in one
-  vectorised pass, and a chain ``start -> start + 16 + length`` that visits the verified
-  candidates in order is the framing.  Where the chain breaks (a record with another first
-  byte, corruption, a truncated tail) a small Python walker takes over until it meets the
-  chain again, so the Python work is proportional to the irregularities, not the records.
+CRC32C (:func:`crc32c_ranges`) of many byte ranges at once: the ranges of a block of 8192
+advance in lockstep one aligned 32-bit word per numpy step, ``x = state ^ word;
+state = TA[x & 0xffff] ^ TB[x >> 16]`` with two 64K-entry "slicing-by-4" tables.  CRC is
+linear over GF(2), so a range is computed from a zero state (leading zero bytes then change
+nothing, which lets every range start its first word masked and lets shorter ranges of a
+block start later) and corrected by a constant that depends on its length only; the bytes
+of the last word after the range's end are masked to zero and fed back out with the inverse
+of the one-zero-byte step.  Ranges over 1 KiB are cut into chunks whose CRCs are combined
+with the "feed 1 KiB of zeros" operator.  The length CRC of a header is a table lookup
+(65536 precomputed lengths).
+
+Framing (:func:`frame`): walking ``offset += 16 + length`` is sequential by nature, so the
+walk is speculated instead.  Every position whose byte equals the first data byte of the
+first records (0x09, the Event ``wall_time`` key, in practice) is a candidate record start;
+candidates whose header is in bounds and whose length CRC checks are kept (two threads, one
+per half of the file), and the chain ``start -> start + 16 + length`` through consecutive
+candidates is the framing.  Where the chain breaks (a record with another first byte,
+corruption, a truncated tail) a Python walker takes over until it meets the chain again, so
+the Python work grows with the irregularities, not with the records.  A header whose length
+CRC fails loses the framing: the walker resynchronises on the next offset whose length CRC
+and data CRC both check.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -176,18 +183,28 @@ def _unfeed_zeros(state: np.ndarray, count: np.ndarray) -> np.ndarray:
         sel = np.flatnonzero(count >= k)
         if not sel.size:
             break
-        s = state[sel]
-        b = r[s >> 24]
-        state[sel] = ((s ^ t0[b]) << 8) | b
+        if sel.size == state.size:
+            b = r[state >> 24]
+            state ^= t0[b]
+            state <<= 8
+            state |= b
+        else:
+            s = state[sel]
+            b = r[s >> 24]
+            state[sel] = ((s ^ t0[b]) << 8) | b
     return state
 
 
 @lru_cache(maxsize=1)
 def _z_table() -> np.ndarray:
-    """``Z[len]`` for len in 0..CHUNK (int64)."""
-    lens = np.arange(CHUNK + 1)
-    st = _shift_zeros(np.full(lens.size, 0xFFFFFFFF, dtype=np.uint64), lens)
-    return (st ^ np.uint64(0xFFFFFFFF)).astype(np.int64)
+    """``Z[len]`` for len in 0..CHUNK (int64): one zero byte at a time, in plain Python."""
+    t = _byte_list()
+    z = [0] * (CHUNK + 1)
+    st = 0xFFFFFFFF
+    for n in range(CHUNK + 1):
+        z[n] = st ^ 0xFFFFFFFF
+        st = t[st & 0xFF] ^ (st >> 8)
+    return np.array(z, dtype=np.int64)
 
 
 def _z_of(lengths: np.ndarray) -> np.ndarray:
@@ -211,77 +228,76 @@ def _header_table() -> np.ndarray:
     return mask_crc(crc).astype(np.int64)
 
 
-def _order_by_words(nw: np.ndarray) -> np.ndarray | None:
-    """Order putting ranges with more words first (None when all have the same count)."""
-    lo, hi = int(nw.min()), int(nw.max())
-    if lo == hi:
-        return None
-    cnt = np.bincount(nw - lo)
-    vals = np.flatnonzero(cnt)[::-1]
-    if vals.size <= 12:
-        return np.concatenate([np.flatnonzero(nw == v + lo) for v in vals])
-    key = (hi - nw).astype(np.uint16 if hi - lo < 65536 else np.int64)
-    return np.argsort(key, kind="stable")
-
-
 def _crc0_aligned(a32: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Raw CRC states (zero init, no final xor) of ranges of 1..CHUNK bytes, as int64.
 
-    Reads the aligned 32-bit words that overlap each range, all ranges in lockstep, one word
-    per step: ``x = state ^ word; state = TA[x & 0xffff] ^ TB[x >> 16]``.  Bytes before the
-    start are masked to zero (from a zero state leading zeros change nothing); bytes after
-    the end are masked too and then fed back out with the inverse zero-byte step.
+    Reads the aligned 32-bit words that overlap each range, all ranges of a block in
+    lockstep, one word per step: ``x = state ^ word; state = TA[x & 0xffff] ^ TB[x >> 16]``.
+    Columns are aligned on the last word of each range; bytes before a range's start (and
+    whole words before it, for ranges shorter than the block's longest) are masked to zero,
+    which changes nothing from a zero state; bytes after the end are masked too and then
+    fed back out with the inverse zero-byte step.
     """
     m = starts.size
     ta, tb = _word_tables()
-    first = starts >> 2
-    last = (ends - 1) >> 2
-    nw = last - first + 1
-    order = _order_by_words(nw)
-    if order is not None:
-        starts, ends, last, nw = starts[order], ends[order], last[order], nw[order]
-    lead_mask = (_MASK32 << ((starts & 3) << 3)) & _MASK32
-    trail = (-ends) & 3
-    tail_mask = _MASK32 >> (trail << 3)
-    res = np.empty(m, dtype=np.int64)
+    out = np.empty(m, dtype=np.int64)
     for b0 in range(0, m, _BLOCK):
         b1 = min(m, b0 + _BLOCK)
-        wb = nw[b0:b1]
-        width = int(wb[0])
-        col0 = last[b0:b1] - (width - 1)  # word index of column 0 (columns are end aligned)
-        lm, tm = lead_mask[b0:b1], tail_mask[b0:b1]
-        if width == int(wb[-1]):
-            crc = a32[col0].astype(np.int64) & lm
-            if width == 1:
-                crc &= tm
-            for c in range(1, width):
-                x = a32[col0 + c].astype(np.int64)
-                if c == width - 1:
-                    x &= tm
-                crc = ta[crc & 0xFFFF] ^ tb[crc >> 16]
-                crc ^= x
-            crc = ta[crc & 0xFFFF] ^ tb[crc >> 16]
-        else:
-            act = np.searchsorted(-wb, -(width - np.arange(width)), side="right")
-            crc = np.zeros(b1 - b0, dtype=np.int64)
-            k_prev = 0
-            for c in range(width):
-                k = int(act[c])
-                w = a32[col0[:k] + c].astype(np.int64)
-                if k > k_prev:
-                    w[k_prev:k] &= lm[k_prev:k]
-                    k_prev = k
-                if c == width - 1:
-                    w &= tm
-                w ^= crc[:k]
-                crc[:k] = ta[w & 0xFFFF] ^ tb[w >> 16]
-        res[b0:b1] = crc
-    _unfeed_zeros(res, trail)
-    if order is None:
-        return res
-    out = np.empty(m, dtype=np.int64)
-    out[order] = res
+        st, en = starts[b0:b1], ends[b0:b1]
+        last = (en - 1) >> 2
+        nw = last - (st >> 2) + 1
+        width, wmin = int(nw.max()), int(nw.min())
+        if width - wmin > 8:
+            order = np.argsort(-nw, kind="stable")
+            out[b0 + order] = _crc0_sorted(a32, st[order], en[order], ta, tb)
+            continue
+        lead = (_MASK32 << ((st & 3) << 3)) & _MASK32
+        trail = (-en) & 3
+        idx = last - (width - 1)  # word index of column 0
+        first_col = width - nw
+        crc = np.zeros(b1 - b0, dtype=np.int64)
+        lo = np.empty(b1 - b0, dtype=np.int64)
+        hi = np.empty(b1 - b0, dtype=np.int64)
+        for c in range(width):
+            w = a32[idx]
+            if c <= width - wmin:  # some ranges start in this column or later
+                w = w.astype(np.int64)
+                w &= np.where(first_col == c, lead, np.where(first_col < c, _MASK32, 0))
+            if c == width - 1:
+                w = w & (_MASK32 >> (trail << 3))
+            crc ^= w
+            np.bitwise_and(crc, 0xFFFF, out=lo)
+            np.right_shift(crc, 16, out=hi)
+            crc = ta[lo]
+            crc ^= tb[hi]
+            idx += 1
+        out[b0:b1] = _unfeed_zeros(crc, trail)
     return out
+
+
+def _crc0_sorted(a32: np.ndarray, starts: np.ndarray, ends: np.ndarray, ta, tb) -> np.ndarray:
+    """As :func:`_crc0_aligned` for one block sorted by word count (most first): the ranges
+    still to start are a suffix, so each column works on a prefix."""
+    last = (ends - 1) >> 2
+    nw = last - (starts >> 2) + 1
+    width = int(nw[0])
+    act = np.searchsorted(-nw, -(width - np.arange(width)), side="right")
+    lead = (_MASK32 << ((starts & 3) << 3)) & _MASK32
+    trail = (-ends) & 3
+    col0 = last - (width - 1)
+    crc = np.zeros(starts.size, dtype=np.int64)
+    k_prev = 0
+    for c in range(width):
+        k = int(act[c])
+        w = a32[col0[:k] + c].astype(np.int64)
+        if k > k_prev:
+            w[k_prev:k] &= lead[k_prev:k]
+            k_prev = k
+        if c == width - 1:
+            w &= _MASK32 >> (trail << 3)
+        w ^= crc[:k]
+        crc[:k] = ta[w & 0xFFFF] ^ tb[w >> 16]
+    return _unfeed_zeros(crc, trail)
 
 
 def _as_words(buf: np.ndarray) -> np.ndarray:
@@ -346,7 +362,12 @@ def _crc0_long(a32: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.n
         mat[slot[owner[member]], width - nch[owner[member]] + ordinal[member]] = c_state[member]
         s = mat[:, 0].copy()
         for j in range(1, width):
-            s = tabs[0][s & 0xFF] ^ tabs[1][(s >> 8) & 0xFF] ^ tabs[2][(s >> 16) & 0xFF] ^ tabs[3][s >> 24]
+            s = (
+                tabs[0][s & 0xFF]
+                ^ tabs[1][(s >> 8) & 0xFF]
+                ^ tabs[2][(s >> 16) & 0xFF]
+                ^ tabs[3][s >> 24]
+            )
             s ^= mat[:, j]
         out[grp] = s
         lo = hi
@@ -414,11 +435,13 @@ def data_crc_ok(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.
     return mask_crc(crc) == _u32_at(buf, starts + HEADER + lengths).astype(np.int64)
 
 
-def _resync(buf: np.ndarray, off: int, end: int) -> int | None:
+def _resync(buf: np.ndarray, off: int, end: int) -> tuple[int | None, int]:
     """First absolute position after ``off`` holding a record whose length CRC and data CRC
-    both check, scanning forward in growing windows; None if there is none."""
+    both check, scanning forward in growing windows; None if there is none.  Also returns
+    how many framed records (length CRC right, data CRC wrong) were passed on the way."""
     window = 1 << 14
     lo = off + 1
+    passed = 0
     while lo + 16 <= end:
         hi = min(end - 15, lo + window)
         pos = np.arange(lo, hi, dtype=np.int64)
@@ -427,15 +450,16 @@ def _resync(buf: np.ndarray, off: int, end: int) -> int | None:
         if hit.size:
             good = data_crc_ok(buf, pos[hit], length[hit])
             if good.any():
-                return int(pos[hit[np.argmax(good)]])
+                first = int(np.argmax(good))
+                return int(pos[hit[first]]), passed + first
+            passed += int(hit.size)
         lo = hi
         window = min(window * 4, 1 << 22)
-    return None
+    return None, passed
 
 
-def _candidates(buf: np.ndarray, base: int, end: int) -> np.ndarray:
-    """Speculative record starts: positions whose first data byte equals that of the first
-    two records (absolute, sorted)."""
+def _markers(buf: np.ndarray, base: int, end: int) -> list[int]:
+    """The first data bytes of the first two records (0x09, the wall_time key, in practice)."""
     markers = set()
     off = base
     for _ in range(2):
@@ -444,19 +468,39 @@ def _candidates(buf: np.ndarray, base: int, end: int) -> np.ndarray:
             break
         markers.add(int(buf[off + HEADER]))
         off += 16 + length
-    if not markers:
-        return np.zeros(0, dtype=np.int64)
+    return sorted(markers)
+
+
+def _candidates(
+    buf: np.ndarray, lo: int, hi: int, end: int, markers: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Record starts in ``[lo, hi)`` whose first data byte is a marker and whose header
+    checks (length CRC, record inside the file); with their data lengths."""
     parts = []
-    step = 1 << 23  # bounded temporaries (large ones are fresh mmaps: page faults)
-    for lo in range(base, end - 16 + 1, step):
-        hi = min(end - 16 + 1, lo + step)
-        seg = buf[lo + HEADER : hi + HEADER]
-        if len(markers) == 1:
-            hit = np.flatnonzero(seg == next(iter(markers)))
-        else:
-            hit = np.flatnonzero(np.isin(seg, list(markers)))
-        parts.append(hit + lo)
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    step = 1 << 22  # bounded temporaries (large ones are fresh mmaps: page faults)
+    for a in range(lo, hi, step):
+        b = min(hi, a + step)
+        seg = buf[a + HEADER : b + HEADER]
+        hit = (
+            np.flatnonzero(seg == markers[0])
+            if len(markers) == 1
+            else np.flatnonzero(np.isin(seg, markers))
+        )
+        parts.append(hit + a)
+    cand = (
+        np.concatenate(parts)
+        if len(parts) > 1
+        else parts[0]
+        if parts
+        else np.zeros(0, dtype=np.int64)
+    )
+    if not cand.size:
+        return cand, cand
+    ok, lens = _check_headers(buf, cand, end)
+    return cand[ok], lens[ok]
+
+
+_PARALLEL_BYTES = 1 << 23  # files at least this big are framed by two threads
 
 
 def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
@@ -468,12 +512,19 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
     fr = Framing(np.zeros(0, np.int64), np.zeros(0, np.int64))
     if n == 0:
         return fr
-    cand = _candidates(buf, base, end)
-    if cand.size:
-        ok, lens = _check_headers(buf, cand, end)
-        cand, lens = cand[ok], lens[ok]
-    else:
-        lens = cand
+    markers = _markers(buf, base, end)
+    hi = end - 16 + 1
+    if not markers or hi <= base:
+        cand = lens = np.zeros(0, dtype=np.int64)
+    elif n < _PARALLEL_BYTES:
+        cand, lens = _candidates(buf, base, hi, end, markers)
+    else:  # numpy releases the GIL: scan the two halves of the file at once
+        mid = (base + hi) // 2
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            second = pool.submit(_candidates, buf, mid, hi, end, markers)
+            c1, l1 = _candidates(buf, base, mid, end, markers)
+            c2, l2 = second.result()
+        cand, lens = np.concatenate([c1, c2]), np.concatenate([l1, l2])
     nxt = cand + 16 + lens
     # Where the speculative chain breaks: i with nxt[i] != cand[i + 1].
     link = np.zeros(cand.size, dtype=bool)
@@ -515,18 +566,23 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
             slow_lens.append(length)
             off += 16 + length
             continue
-        new = _resync(buf, off, end)
-        fr.dropped += 1
+        new, passed = _resync(buf, off, end)
+        skipped = (end if new is None else new) - off
+        # Records whose headers were destroyed cannot be counted; estimate them from the
+        # typical record size (at least the damaged one, plus any framed ones passed).
+        typical = 16 + (float(np.median(lens[:4096])) if lens.size else 0.0)
+        lost = max(1 + passed, round(skipped / typical) if typical > 16 else 1)
+        fr.dropped += lost
         if new is None:
             fr.lost_at = off - base
             fr.problems.append(
                 f"{name}: record framing lost at byte {off - base} (bad length checksum) and not "
-                f"found again; the last {end - off} bytes were skipped"
+                f"found again; the last {skipped} bytes (about {lost} record(s)) were skipped"
             )
             break
         fr.problems.append(
             f"{name}: record framing lost at byte {off - base} (bad length checksum); skipped "
-            f"{new - off} bytes to the next valid record at byte {new - base}"
+            f"{skipped} bytes (about {lost} record(s)) to the next valid record at byte {new - base}"
         )
         off = new
     flush_slow()

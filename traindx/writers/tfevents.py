@@ -56,7 +56,12 @@ def _double_field(field: int, v: float) -> bytes:
     return _key(field, 1) + struct.pack("<d", v)
 
 
-def _event(wall_time: float, step: int | None = None, summary: bytes | None = None, file_version: str | None = None) -> bytes:
+def _event(
+    wall_time: float,
+    step: int | None = None,
+    summary: bytes | None = None,
+    file_version: str | None = None,
+) -> bytes:
     out = _double_field(1, wall_time)
     if step:  # proto3: zero is the default and is not written
         out += _key(2, 0) + _varint(int(step))
@@ -83,7 +88,9 @@ def _histogram_proto(values: np.ndarray, bins: int = 30) -> bytes:
     if finite.size:
         lo, hi = float(finite.min()), float(finite.max())
         if lo == hi:
-            edges = np.array([lo - 0.5, hi + 0.5]) if lo == 0 else np.array([lo - abs(lo) * 1e-3, hi])
+            edges = (
+                np.array([lo - 0.5, hi + 0.5]) if lo == 0 else np.array([lo - abs(lo) * 1e-3, hi])
+            )
             counts = np.array([float(finite.size)])
         else:
             counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
@@ -137,11 +144,14 @@ class EventFileWriter:
         stem = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.traindx"
         path = self.logdir / (stem + filename_suffix)
         n = 0
-        while path.exists():
-            n += 1
-            path = self.logdir / f"{stem}.{os.getpid()}.{n}{filename_suffix}"
+        while True:
+            try:
+                self._file = open(path, "xb")  # noqa: SIM115 - closed by close()
+                break
+            except FileExistsError:  # another writer this second: never share a file
+                n += 1
+                path = self.logdir / f"{stem}.{os.getpid()}.{n}{filename_suffix}"
         self.path = path
-        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._closed = False
@@ -163,7 +173,9 @@ class EventFileWriter:
         wt = time.time() if wall_time is None else float(wall_time)
         self._append(_event(wt, step, _scalar_value(tag, float(value))))
 
-    def add_scalars(self, values: Mapping[str, float], step: int, wall_time: float | None = None) -> None:
+    def add_scalars(
+        self, values: Mapping[str, float], step: int, wall_time: float | None = None
+    ) -> None:
         """Several scalars of one step in one event (one summary value per tag)."""
         if not values:
             return
@@ -171,10 +183,14 @@ class EventFileWriter:
         summary = b"".join(_scalar_value(tag, float(v)) for tag, v in values.items())
         self._append(_event(wt, step, summary))
 
-    def add_histogram_stats(self, tag: str, values, step: int, wall_time: float | None = None, bins: int = 30) -> None:
+    def add_histogram_stats(
+        self, tag: str, values, step: int, wall_time: float | None = None, bins: int = 30
+    ) -> None:
         """A ``HistogramProto`` (min, max, num, sum, sum of squares, buckets) of ``values``."""
         wt = time.time() if wall_time is None else float(wall_time)
-        value = _len_field(1, _len_field(1, tag.encode()) + _len_field(5, _histogram_proto(values, bins)))
+        value = _len_field(
+            1, _len_field(1, tag.encode()) + _len_field(5, _histogram_proto(values, bins))
+        )
         self._append(_event(wt, step, value))
 
     # -- output -----------------------------------------------------------------
