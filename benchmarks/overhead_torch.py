@@ -1,23 +1,31 @@
 """Overhead of the PyTorch Monitor: steps/s with and without it, interleaved in one process.
 
-Three CPU models on 8x8 digits (batch 64): a small CNN, an MLP and a deep net of 30 small
-Linear+ReLU layers. Each runs in three copies (same initial weights): no monitor, the
-Monitor at its default (adaptive) cadence, and the Monitor with ``every=1`` (every
-statistic on every step). Blocks of ``--block`` steps alternate between the copies for
-``--rounds`` rounds; the table gives the median step time of each and the overhead
-(median time / median time without the monitor - 1).
+Three models on 8x8 digits (batch 64): a small CNN, an MLP and a deep net of 30 small
+Linear+ReLU layers. Each runs in four copies (same initial weights): no monitor; the
+Monitor with per-layer telemetry only at step 0 (``floor``: what every step costs, loss +
+lr + global gradient norm); the Monitor at its default (adaptive) cadence; and the Monitor
+with ``every=1`` (every statistic on every step). Blocks of ``--block`` steps alternate between the copies for
+``--rounds`` rounds (the order rotating each round, ``gc.collect()`` before each block so
+no block pays for another's garbage); ``every=1`` runs in a second interleave of its own
+against a fresh unmonitored copy, so its garbage does not land in the others' blocks. The
+table gives the median step time of each and the overhead (median time / median time
+without the monitor - 1); "self-est." is the monitor's own measurement (own time / median
+step interval) that drives the adaptive cadence, and "stride" the adaptive interval of the
+per-step global gradient norm.
 
 Memory: the added peak of Python allocations (tracemalloc) over a monitored block versus an
 unmonitored one, and the tensors the monitor holds at its peak (its parameter snapshot for
 the update ratio, computed from the parameter sizes). torch's CPU tensor memory is not seen
 by tracemalloc.
 
-Run: python benchmarks/overhead_torch.py [--rounds 15 --block 50 --threads 1]
+Run: python benchmarks/overhead_torch.py [--rounds 15 --block 50 --threads 1 --device cpu
+--every1-rounds 7]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
@@ -30,12 +38,12 @@ from torch import nn
 from traindx.adapters.torch import Monitor
 
 
-def digits(batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def digits(batch: int, device: str = "cpu") -> list[tuple[torch.Tensor, torch.Tensor]]:
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
-    x = torch.tensor(x / 16.0, dtype=torch.float32)
-    y = torch.tensor(y)
+    x = torch.tensor(x / 16.0, dtype=torch.float32, device=device)
+    y = torch.tensor(y, device=device)
     n = len(x) // batch
     return [(x[i * batch : (i + 1) * batch], y[i * batch : (i + 1) * batch]) for i in range(n)]
 
@@ -58,7 +66,9 @@ class CNN(nn.Module):
 
 
 def mlp() -> nn.Module:
-    return nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    return nn.Sequential(
+        nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
+    )
 
 
 def deep() -> nn.Module:
@@ -69,24 +79,26 @@ def deep() -> nn.Module:
 
 
 MODELS = {"cnn": CNN, "mlp": mlp, "deep30": deep}
-CONFIGS = ("none", "default", "every=1")
+CONFIGS = ("none", "floor", "default", "every=1")
 
 
 class Job:
-    def __init__(self, make, config: str, logdir: str, batches) -> None:
+    def __init__(self, make, config: str, logdir: str, batches, device: str) -> None:
         torch.manual_seed(0)
-        self.model = make()
+        self.model = make().to(device)
+        self.sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.crit = nn.CrossEntropyLoss()
         self.batches = batches
         self.i = 0
         self.mon = None
         if config != "none":
-            every = 1 if config == "every=1" else None
+            every = {"every=1": 1, "floor": 10**9}.get(config)
             self.mon = Monitor(self.model, self.opt, loss_fn=self.crit, logdir=logdir, every=every)
 
     def run(self, steps: int) -> float:
         model, opt, crit, mon, batches = self.model, self.opt, self.crit, self.mon, self.batches
+        self.sync()
         t0 = time.perf_counter()
         for _ in range(steps):
             x, y = batches[self.i % len(batches)]
@@ -97,6 +109,7 @@ class Job:
             if mon is not None:
                 mon.step(loss, inputs=x, targets=y)
             opt.step()
+        self.sync()
         return (time.perf_counter() - t0) / steps
 
 
@@ -135,38 +148,65 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument(
+        "--every1-rounds", type=int, default=None, help="rounds of the every=1 interleave"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     warnings.simplefilter("error", RuntimeWarning)  # a monitor that turns itself off is a failure
-    batches = digits(64)
+    batches = digits(64, args.device)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
-            jobs = {c: Job(MODELS[name], c, f"{tmp}/{name}-{c}", batches) for c in CONFIGS}
-            for job in jobs.values():  # warm-up (allocator, first telemetry, rulebook-free)
-                job.run(args.block)
-            times: dict[str, list[float]] = {c: [] for c in CONFIGS}
-            for r in range(args.rounds):
-                order = CONFIGS if r % 2 == 0 else CONFIGS[::-1]
-                for c in order:
-                    times[c].append(jobs[c].run(args.block))
-            med = {c: statistics.median(v) for c, v in times.items()}
-            py0 = python_peak(jobs["none"], args.block)
-            mem = {c: python_peak(jobs[c], args.block) - py0 for c in CONFIGS[1:]}
-            snap = sum(p.numel() * p.element_size() for p in jobs["none"].model.parameters())
-            for c in CONFIGS[1:]:
-                mon = jobs[c].mon
-                rows.append((name, c, med["none"], med[c], 100 * (med[c] / med["none"] - 1), mon.every,
-                             100 * mon._frac if mon._frac is not None else float("nan"), mem[c], snap))  # fmt: skip
-                mon.close()
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {args.rounds} rounds x {args.block} steps, batch 64")
-    hdr = f"{'model':8} {'monitor':9} {'ms/step off':>11} {'ms/step on':>10} {'overhead':>9} {'every':>6} {'self-est.':>9} {'py peak +':>10} {'snapshot':>9}"
+            for group in (("none", "floor", "default"), ("none", "every=1")):
+                jobs = {
+                    c: Job(MODELS[name], c, f"{tmp}/{name}-{c}-{len(group)}", batches, args.device)
+                    for c in group
+                }
+                for job in jobs.values():  # warm-up (allocator, first telemetry)
+                    job.run(args.block)
+                times: dict[str, list[float]] = {c: [] for c in group}
+                rounds = (
+                    args.rounds
+                    if "every=1" not in group or args.every1_rounds is None
+                    else args.every1_rounds
+                )
+                for r in range(rounds):
+                    k = r % len(group)
+                    for c in group[k:] + group[:k]:
+                        gc.collect()
+                        times[c].append(jobs[c].run(args.block))
+                med = {c: statistics.median(v) for c, v in times.items()}
+                gc.collect()
+                py0 = python_peak(jobs["none"], args.block)
+                snap = sum(p.numel() * p.element_size() for p in jobs["none"].model.parameters())
+                for c in group[1:]:
+                    mon = jobs[c].mon
+                    mem = python_peak(jobs[c], args.block) - py0
+                    frac = mon._cad.overhead
+                    rows.append((name, c, med["none"], med[c], 100 * (med[c] / med["none"] - 1), mon.every,
+                                 mon._cad.grad_stride, 100 * frac if frac is not None else float("nan"), mem, snap))  # fmt: skip
+                    mon.close()
+    print(
+        f"torch {torch.__version__} on {args.device}, {args.threads} thread(s), {args.rounds} rounds x {args.block} steps, batch 64"
+    )
+    hdr = (
+        f"{'model':8} {'monitor':9} {'ms/step off':>11} {'ms/step on':>10} {'overhead':>9} {'every':>6} "
+        f"{'stride':>6} {'self-est.':>9} {'py peak +':>10} {'snapshot':>9}"
+    )
     print(hdr)
     print("-" * len(hdr))
-    for name, c, off, on, ovh, every, frac, pk, snap in rows:
-        print(f"{name:8} {c:9} {1e3 * off:11.3f} {1e3 * on:10.3f} {ovh:8.2f}% {every:6d} {frac:8.2f}% {pk / 1024:8.1f}KB {snap / 1024:7.1f}KB")
+    for name, c, off, on, ovh, every, stride, frac, pk, snap in rows:
+        ev = "-" if every >= 10**9 else str(every)
+        print(
+            f"{name:8} {c:9} {1e3 * off:11.3f} {1e3 * on:10.3f} {ovh:8.2f}% {ev:>6} {stride:6d} {frac:8.2f}% "
+            f"{pk / 1024:8.1f}KB {snap / 1024:7.1f}KB"
+        )
     t_item, t_batch = item_vs_batch()
-    print(f"\nloss to host on CPU: float(loss) {1e6 * t_item:.2f} us/step; keep tensor + stack/tolist per 50: {1e6 * t_batch:.2f} us/step")
+    print(
+        f"\nloss to host on CPU: float(loss) {1e6 * t_item:.2f} us/step; keep tensor + stack/tolist per 50: {1e6 * t_batch:.2f} us/step"
+    )
 
 
 if __name__ == "__main__":

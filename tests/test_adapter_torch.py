@@ -100,7 +100,17 @@ def test_monitor_leaves_training_bit_identical(digits, tmp_path, every):
         torch.manual_seed(1)
         model = SmallCNN()
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-        mon = Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path / f"m{every}", every=every) if with_monitor else None
+        mon = (
+            Monitor(
+                model,
+                opt,
+                loss_fn=nn.CrossEntropyLoss(),
+                logdir=tmp_path / f"m{every}",
+                every=every,
+            )
+            if with_monitor
+            else None
+        )
         train(model, digits, 25, mon, opt=opt)
         if mon is not None:
             mon.log(val_loss=0.5)
@@ -119,7 +129,9 @@ def test_monitor_leaves_training_bit_identical(digits, tmp_path, every):
 def test_run_directory_reads_back(digits, tmp_path, capsys):
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
-    with Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=2, n_train=768) as mon:
+    with Monitor(
+        model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=2, n_train=768
+    ) as mon:
         train(model, digits, 30, mon, opt=opt)
         mon.log(val_loss=0.4, val_accuracy=0.9)
         diag = mon.diagnose()
@@ -142,16 +154,35 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
     assert run.series["val/loss"].steps[-1] == 29
     c = run.context
     assert (c.framework, c.model.output_activation, c.model.output_units) == ("torch", "linear", 10)
-    assert [(la.name, la.type, la.activation) for la in c.model.layers] == [("0", "Linear", "relu"), ("3", "Linear", None)]
+    assert [(la.name, la.type, la.activation) for la in c.model.layers] == [
+        ("0", "Linear", "relu"),
+        ("3", "Linear", None),
+    ]
     assert c.model.num_params == c.model.num_trainable == 64 * 32 + 32 + 330
     assert c.model.has_dropout and not c.model.has_batchnorm and c.model.training_mode
     assert (c.loss.name, c.loss.expects, c.loss.reduction) == ("crossentropyloss", "logits", "mean")
-    assert (c.optimizer.name, c.optimizer.lr, c.optimizer.momentum, c.optimizer.weight_decay) == ("sgd", 0.05, 0.9, 1e-4)
+    assert (c.optimizer.name, c.optimizer.lr, c.optimizer.momentum, c.optimizer.weight_decay) == (
+        "sgd",
+        0.05,
+        0.9,
+        1e-4,
+    )
     d = c.data
-    assert (d.task, d.num_classes, d.batch_size, d.input_dtype, d.n_train) == ("classification", 10, 64, "float32", 768)
+    assert (d.task, d.num_classes, d.batch_size, d.input_dtype, d.n_train) == (
+        "classification",
+        10,
+        64,
+        "float32",
+        768,
+    )
     assert sum(d.class_counts) == 30 * 64 and len(d.class_counts) == 10
     assert d.input_min == 0.0 and d.input_max == 1.0 and 0.2 < d.input_mean < 0.4
-    assert c.flags == {"input_nonfinite": 0.0, "grad_accumulating": False, "params_without_grad": 0.0}
+    assert c.flags == {
+        "input_nonfinite": 0.0,
+        "grad_accumulating": False,
+        "params_without_grad": 0.0,
+        "broadcast_in_loss": False,
+    }
     from traindx.cli import main
 
     assert main(["diagnose", str(tmp_path)]) in (0, 1)
@@ -204,12 +235,16 @@ class Detached(nn.Module):
 def test_detach_leaves_params_without_grad(digits, tmp_path):
     run = monitored(Detached(), digits, tmp_path)
     assert run.context.flags["params_without_grad"] == 2
-    assert np.all(values(run, "train/grad_norm@fc1") == 0) and np.all(values(run, "train/grad_norm@fc2") > 0)
+    assert np.all(values(run, "train/grad_norm@fc1") == 0) and np.all(
+        values(run, "train/grad_norm@fc2") > 0
+    )
 
 
 def test_no_optimizer_step_gives_zero_update_ratio(digits, tmp_path):
     run = monitored(mlp(), digits, tmp_path, opt_step=False)
-    assert np.all(values(run, "train/update_ratio@0") == 0) and np.all(values(run, "train/update_ratio") == 0)
+    assert np.all(values(run, "train/update_ratio@0") == 0) and np.all(
+        values(run, "train/update_ratio") == 0
+    )
 
 
 def test_softmax_into_cross_entropy(digits, tmp_path):
@@ -250,7 +285,11 @@ def test_broadcast_in_mse(digits, tmp_path):
         warnings.simplefilter("ignore", UserWarning)  # torch's own warning about the shapes
         run = monitored(model, digits, tmp_path, steps=8, crit=nn.MSELoss(), targets=y.float())
     c = run.context
-    assert c.flags["broadcast_in_loss"] is True and c.data.task == "regression" and c.loss.expects == "values"
+    assert (
+        c.flags["broadcast_in_loss"] is True
+        and c.data.task == "regression"
+        and c.loss.expects == "values"
+    )
     assert "train/act_frac_saturated@1" in run.series
     assert c.data.class_counts is None
 
@@ -356,3 +395,77 @@ def test_import_traindx_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- cadence
+
+
+def test_adaptive_cadence_keeps_within_budget():
+    from traindx.adapters._common import Cadence
+
+    def window(cad, other, extra, grad=0.0, interval=1e-3):
+        # `every` steps of `interval` seconds, each costing `other` + `grad` of adapter time,
+        # plus one telemetry step's `extra`
+        t, own = 0.0, 0.0
+        cad.advance(0, 0.0)
+        for _ in range(cad.every):
+            cad.record(t, other + grad, grad)
+            t += interval
+            own += other + grad
+        cad.advance(cad.every, own + extra)
+        return cad
+
+    cad = window(Cadence(None), other=5e-6, extra=1e-3)  # 0.5 % floor; a telemetry step = 1 step
+    assert cad.every == 80 and cad.grad_stride == 1  # 0.5 % + 100 %/80 < 2 %
+    assert cad.overhead == pytest.approx(0.005 + 0.1)
+    assert window(Cadence(None), other=5e-6, extra=0.0).every == 10
+    cad = window(Cadence(None), other=5e-6, grad=25e-6, extra=1e-4)  # the norm alone is 2.5 %
+    assert cad.grad_stride == 4 and cad.every == 20  # 0.5 % + 2.5 %/4 + 10 %/20 < 2 %
+    cad = window(Cadence(None), other=30e-6, grad=5e-6, extra=1e-4)  # over budget without it
+    assert cad.grad_stride == 16
+    fixed = window(Cadence(3), other=30e-6, extra=1e-2)
+    assert fixed.every == 3 and fixed.grad_stride == 1
+
+
+@pytest.mark.parametrize("stride", [1, 4])
+def test_grad_norm_values(digits, tmp_path, stride):
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    crit = nn.CrossEntropyLoss()
+    x_all, y_all = digits
+    expected = {}
+    with Monitor(model, opt, loss_fn=crit, logdir=tmp_path, every=5) as mon:
+        mon._cad.grad_stride = stride  # as the adaptive cadence sets it for tiny, fast models
+        for i in range(23):
+            x, y = x_all[i * 32 : (i + 1) * 32], y_all[i * 32 : (i + 1) * 32]
+            opt.zero_grad()
+            loss = crit(model(x), y)
+            loss.backward()
+            expected[i] = float(torch.sqrt(sum(p.grad.pow(2).sum() for p in model.parameters())))
+            mon.step(loss, inputs=x, targets=y)
+            opt.step()
+    run = run_of(tmp_path)
+    gn = run.series["train/grad_norm"]
+    want = [i for i in range(23) if i % stride == 0 or i % 5 == 0]
+    assert list(gn.steps) == want
+    np.testing.assert_allclose(gn.values, [expected[i] for i in want], rtol=1e-5)
+    assert list(run.series["train/loss"].steps) == list(range(23))
+
+
+def test_missing_torch_gives_a_clear_import_error():
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "try:\n    import traindx.adapters.torch\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert (
+        out.stdout.strip() == "traindx.adapters.torch needs PyTorch: pip install 'traindx[torch]'"
+    )
+
+
+def test_class_counts_skip_ignored_labels(digits, tmp_path):
+    y = digits[1].clone()
+    y[::4] = -100  # CrossEntropyLoss's ignore_index
+    run = monitored(mlp(), digits, tmp_path, steps=5, targets=y)
+    counts = run.context.data.class_counts
+    assert sum(counts) == 5 * BS - 5 * BS // 4 and len(counts) == 10

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from traindx.schema import RunContext
 
@@ -124,7 +127,167 @@ class Moments:
         return math.sqrt(self.m2 / self.n) if self.n else math.nan
 
 
+# --------------------------------------------------------------------------- cadence
+
+
+class Cadence:
+    """Which steps are telemetry steps, and how often the per-step gradient norm is taken.
+
+    With ``every=None`` it adapts so the adapter's own time stays under ``budget`` of the
+    step time. At each telemetry step (once ``lo`` steps have passed since the last
+    decision) it measures the step time as the median interval between steps (evaluation
+    pauses or other work between steps do not count), the *floor* as the mean own time of
+    the other steps (loss, learning rate, buffering, amortized flushes) plus the median time
+    of the global gradient norm, and the *extra* (the telemetry step and its hooks) as the
+    rest of its own time since the last decision. Then:
+
+    * the gradient norm is taken every ``grad_stride`` steps, 1 unless it alone would push
+      the floor over 3/4 of the budget (tiny models with steps of a few ms): then the
+      smallest power of 2 (at most 16) that fits;
+    * ``every`` becomes the smallest ``lo * 2**k`` that keeps floor + extra / every within
+      the budget (at least a quarter of the budget is left for the extra).
+
+    A fixed ``every`` is kept as given (and the gradient norm taken every step).
+    """
+
+    def __init__(self, every: int | None, budget: float = 0.02, lo: int = 10, hi: int = 10_000,
+                 max_stride: int = 16):  # fmt: skip
+        self.every = every or lo
+        self.adaptive = every is None
+        self.budget, self.lo, self.hi, self.max_stride = budget, lo, hi, max_stride
+        self.next = 0
+        self.grad_stride = 1
+        self.overhead: float | None = None  # last measured own time / step time
+        self._own0 = 0.0
+        self._last_t: float | None = None
+        self._intervals: list[float] = []
+        self._other: list[float] = []  # own time per step, without the gradient norm
+        self._grad: list[float] = []  # time of the gradient norm, on steps that took it
+
+    def record(self, t0: float, own: float, grad_time: float = 0.0) -> None:
+        """Called at the end of every step: its start time, the adapter's time in it, and the
+        part of that spent on the gradient norm (0 when it was not taken)."""
+        if self._last_t is not None:
+            self._intervals.append(t0 - self._last_t)
+        self._last_t = t0
+        self._other.append(own - grad_time)
+        if grad_time:
+            self._grad.append(grad_time)
+
+    def advance(self, step: int, own: float) -> None:
+        """Called on a telemetry step with the adapter's total own time so far."""
+        iv, other, grad = self._intervals, self._other, self._grad
+        if self.adaptive and len(other) >= self.lo and iv:
+            # The first step recorded since the last decision was that telemetry step; the
+            # mean over the others includes the amortized flushes.
+            n = len(other)
+            rest = sum(other[1:]) / (n - 1)
+            interval = _median(iv)
+            gsum = sum(grad)
+            gtime = _median(grad) if grad else 0.0
+            total = own - self._own0
+            if interval > 0:
+                self.overhead = total / (n * interval)
+                allowed = self.budget * interval  # own seconds allowed per step
+                stride, fit = 1, max(0.75 * allowed - rest, 0.0)
+                while stride < self.max_stride and gtime / stride > fit:
+                    stride *= 2
+                self.grad_stride = stride
+                floor = rest + gtime / stride
+                extra = max(total - n * rest - gsum, 0.0)
+                room = max(allowed - floor, allowed / 4)
+                every = self.lo
+                while every < self.hi and extra / every > room:
+                    every *= 2
+                self.every = min(every, self.hi)
+            self._reset(own)
+        elif step == 0 or len(other) > 4 * self.hi:
+            self._reset(own)
+        self.next = step + self.every
+
+    def _reset(self, own: float) -> None:
+        self._intervals.clear()
+        self._other.clear()
+        self._grad.clear()
+        self._own0 = own
+
+
+def _median(v: list[float]) -> float:
+    v.sort()
+    return v[len(v) // 2]
+
+
 # --------------------------------------------------------------------------- writing
+
+_F32 = struct.Struct("<f").pack
+_F64 = struct.Struct("<d").pack
+
+
+def _varint(v: int) -> bytes:
+    if 0 <= v < 0x80:
+        return bytes((v,))
+    if v < 0:
+        v += 1 << 64
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def _value_prefix(tag: str) -> bytes:
+    """Summary.value{tag, simple_value=} up to the 4 float bytes (constant per tag)."""
+    t = tag.encode()
+    inner_len = 1 + len(_varint(len(t))) + len(t) + 1 + 4
+    return b"\x0a" + _varint(inner_len) + b"\x0a" + _varint(len(t)) + t + b"\x15"
+
+
+_PREFIXES: dict[str, bytes] = {}
+
+
+def _prefix(tag: str) -> bytes:
+    if len(_PREFIXES) > 100_000:
+        _PREFIXES.clear()
+    p = _PREFIXES[tag] = _value_prefix(tag)
+    return p
+
+
+def encode_scalars(wall_time: float, step: int, values: dict[str, float]) -> bytes:
+    """``Event{wall_time, step, summary{value{tag, simple_value}...}}`` bytes (proto3: step 0
+    is not written), the same bytes as the event-file writer's ``add_scalars``."""
+    pre = _PREFIXES
+    summary = b"".join([(pre.get(k) or _prefix(k)) + _F32(v) for k, v in values.items()])
+    head = b"\x09" + _F64(wall_time) + (b"\x10" + _varint(step) if step else b"")
+    return head + b"\x2a" + _varint(len(summary)) + summary
+
+
+def encode_rows(
+    steps: list[int], walls: list[float], tags: tuple[str, ...], values: np.ndarray
+) -> list[bytes]:
+    """:func:`encode_scalars` for many steps with the same tags (``values``: steps x tags),
+    the summaries built in one numpy pass from a template."""
+    n, k = values.shape
+    slots = [_PREFIXES.get(t) or _prefix(t) for t in tags]
+    template = np.frombuffer(b"".join(p + b"\0\0\0\0" for p in slots), dtype=np.uint8)
+    width = template.size
+    mat = np.tile(template, (n, 1))
+    fbytes = np.ascontiguousarray(values, dtype="<f4").view(np.uint8).reshape(n, k, 4)
+    off = 0
+    for j, p in enumerate(slots):
+        off += len(p)
+        mat[:, off : off + 4] = fbytes[:, j]
+        off += 4
+    rows = mat.tobytes()
+    tail = b"\x2a" + _varint(width)
+    return [
+        b"\x09"
+        + _F64(w)
+        + (b"\x10" + _varint(s) if s else b"")
+        + tail
+        + rows[i * width : (i + 1) * width]
+        for i, (s, w) in enumerate(zip(steps, walls, strict=True))
+    ]
 
 
 def default_logdir(run_name: str | None) -> Path:
@@ -136,8 +299,8 @@ class RunWriter:
     """Event file of canonical tags plus ``context.json`` in one run directory.
 
     Points are handed over in batches (:meth:`add`); :meth:`maybe_flush` writes the file to
-    disk when ``flush_secs`` have passed. ``context.json`` is rewritten (atomically) only when
-    its JSON changed.
+    disk and ``context.json`` (atomically, when its JSON changed) once ``flush_secs`` have
+    passed.
     """
 
     def __init__(self, logdir: str | os.PathLike[str], flush_secs: float = 5.0):
@@ -145,13 +308,32 @@ class RunWriter:
 
         self.logdir = Path(logdir)
         self.events = EventFileWriter(self.logdir)
+        # Pre-encoded events go to the writer's buffer directly (add_scalars re-encodes
+        # every tag each step); any writer without that entry point gets add_scalars.
+        self._append = getattr(self.events, "_append", None)
         self.flush_secs = float(flush_secs)
         self._last_flush = time.monotonic()
         self._context_json: str | None = None
 
-    def add(self, step: int, values: dict[str, float]) -> None:
-        if values:
-            self.events.add_scalars(values, step)
+    def add(self, step: int, values: dict[str, float], wall_time: float | None = None) -> None:
+        if not values:
+            return
+        wt = time.time() if wall_time is None else wall_time
+        if self._append is not None:
+            self._append(encode_scalars(wt, step, values))
+        else:
+            self.events.add_scalars(values, step, wall_time=wt)
+
+    def add_rows(
+        self, steps: list[int], walls: list[float], tags: tuple[str, ...], values: np.ndarray
+    ) -> None:
+        """Many steps of the same tags, in step order (``values``: steps x tags)."""
+        if self._append is None or len(steps) < 4:  # short runs: per-step encoding is cheaper
+            for i, s in enumerate(steps):
+                self.add(s, dict(zip(tags, values[i].tolist(), strict=True)), walls[i])
+            return
+        for payload in encode_rows(steps, walls, tags, values):
+            self._append(payload)
 
     def write_context(self, ctx: RunContext) -> None:
         text = ctx.model_dump_json(indent=1)
@@ -162,9 +344,8 @@ class RunWriter:
         os.replace(tmp, self.logdir / "context.json")
         self._context_json = text
 
-    def maybe_flush(self) -> None:
-        if time.monotonic() - self._last_flush >= self.flush_secs:
-            self.flush()
+    def due(self) -> bool:
+        return time.monotonic() - self._last_flush >= self.flush_secs
 
     def flush(self) -> None:
         self.events.flush()

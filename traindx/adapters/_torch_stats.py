@@ -57,7 +57,9 @@ def hooked_modules(model: nn.Module, exclude: set[int]) -> list[tuple[str, nn.Mo
     """(name, module, stat kind) of activation modules and leaf layers to hook."""
     out = []
     for name, m in model.named_modules():
-        if id(m) in exclude or (not name and not is_activation(m) and next(m.children(), None) is not None):
+        if id(m) in exclude or (
+            not name and not is_activation(m) and next(m.children(), None) is not None
+        ):
             continue
         leaf = next(m.children(), None) is None
         if is_activation(m) or (leaf and kind_of(m) not in SKIP_LEAVES and not _is_loss(m)):
@@ -112,8 +114,21 @@ def tensor_summary(x: torch.Tensor) -> torch.Tensor:
         return torch.zeros(6, device=x.device)
     std, mean = torch.std_mean(xf, correction=0)
     lo, hi = torch.aminmax(xf)
-    nonfinite = xf.numel() - torch.count_nonzero(torch.isfinite(xf)) if xf.is_floating_point() else torch.zeros((), device=x.device)
-    return torch.stack([mean, std, lo, hi, nonfinite.to(mean.dtype), torch.tensor(float(xf.numel()), dtype=mean.dtype, device=x.device)])
+    nonfinite = (
+        xf.numel() - torch.count_nonzero(torch.isfinite(xf))
+        if xf.is_floating_point()
+        else torch.zeros((), device=x.device)
+    )
+    return torch.stack(
+        [
+            mean,
+            std,
+            lo,
+            hi,
+            nonfinite.to(mean.dtype),
+            torch.tensor(float(xf.numel()), dtype=mean.dtype, device=x.device),
+        ]
+    )
 
 
 def nonfinite_count(x: torch.Tensor) -> torch.Tensor:
@@ -150,7 +165,10 @@ def accuracy(out: torch.Tensor, targets: torch.Tensor, task: str | None, cdim: i
     """Batch accuracy from outputs and targets, or None when it is not a classification."""
     out, t = out.detach(), targets.detach()
     if out.dim() >= 2 and out.shape[cdim] >= 2:
-        if not t.is_floating_point() and t.shape == out.shape[:cdim % out.dim()] + out.shape[cdim % out.dim() + 1:]:
+        if (
+            not t.is_floating_point()
+            and t.shape == out.shape[: cdim % out.dim()] + out.shape[cdim % out.dim() + 1 :]
+        ):
             pred = out.argmax(cdim)
             valid = t >= 0
             return (pred.eq(t) & valid).sum() / valid.sum().clamp(min=1)
@@ -191,7 +209,9 @@ def group_params(model: nn.Module) -> ParamGroups:
             params.append(p)
             module_of.append(len(names) - 1)
     dev = params[0].device if params else torch.device("cpu")
-    return ParamGroups(params, module_of, names, torch.tensor(module_of, dtype=torch.long, device=dev))
+    return ParamGroups(
+        params, module_of, names, torch.tensor(module_of, dtype=torch.long, device=dev)
+    )
 
 
 def model_info(model: nn.Module) -> ModelInfo:
@@ -209,7 +229,9 @@ def model_info(model: nn.Module) -> ModelInfo:
             if layers and layers[-1].activation is None and layers[-1].params:
                 layers[-1].activation = k.lower()
             else:
-                layers.append(LayerInfo(name=name or "root", type=k, activation=k.lower(), params=0))
+                layers.append(
+                    LayerInfo(name=name or "root", type=k, activation=k.lower(), params=0)
+                )
         elif own:
             layers.append(LayerInfo(
                 name=name or "root", type=k, params=sum(p.numel() for p in own),
@@ -271,5 +293,27 @@ def softmax_dim_note(model: nn.Module) -> list[str]:
     notes = []
     for name, m in model.named_modules():
         if isinstance(m, (nn.Softmax, nn.LogSoftmax)) and m.dim in (0, None):
-            notes.append(f"{type(m).__name__} '{name}' normalizes over dim={m.dim} (the batch axis for 2-D input)")
+            notes.append(
+                f"{type(m).__name__} '{name}' normalizes over dim={m.dim} (the batch axis for 2-D input)"
+            )
     return notes
+
+
+def infer_activation(out: torch.Tensor, cdim: int) -> str:
+    """Guess a functional output activation from the values (first output only; syncs)."""
+    o = out.detach().float()
+    lo, hi = (float(v) for v in torch.aminmax(o))
+    if o.dim() < 2 or o.shape[cdim] < 2:
+        return "sigmoid" if 0.0 < lo and hi < 1.0 else "linear"
+    if lo >= 0.0 and hi <= 1.0:
+        rows = float((o.sum(cdim) - 1).abs().max())
+        cols = float((o.sum(0) - 1).abs().max())
+        if rows < 1e-3 or cols < 1e-3:
+            return "softmax"
+        if lo > 0.0:
+            return "sigmoid"
+    if hi <= 0.0 and float(torch.logsumexp(o, cdim).abs().max()) < 1e-3:
+        return "log_softmax"
+    if lo == 0.0 and float((o == 0).float().mean()) > 0.05:
+        return "relu"
+    return "linear"

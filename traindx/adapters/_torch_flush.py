@@ -1,0 +1,183 @@
+"""Flushing of the torch Monitor: buffered per-step values and telemetry move to the host in
+one transfer, become event-file records, and are folded into the run context (a mixin of
+:class:`traindx.adapters.torch.Monitor`)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+
+class FlushMixin:
+    """Buffers -> host -> events and context; state lives on the Monitor."""
+
+    def _flush(self, force: bool = False, final: bool = False, disk: bool = False) -> None:
+        """Move the buffers to the host (one transfer), write events, fold the context."""
+        w = self._writer
+        if w is None:
+            return
+        with torch.no_grad():
+            host = self._to_host()
+        losses, gnorms, tel = host
+        self._write_steps(losses, gnorms)
+        for (s, tags, _), v in zip(self._b_tel, tel, strict=True):
+            vals = dict(zip(tags, v, strict=True))
+            self._fold(s, vals)
+            w.add(s, {k: x for k, x in vals.items() if k[0] != "_"})
+        for s, hv in self._b_host:
+            self._fold(s, hv)
+            w.add(s, {k: x for k, x in hv.items() if k[0] != "_"})
+        self._fold_targets()
+        for b in (
+            self._b_steps,
+            self._b_loss,
+            self._b_gn,
+            self._b_lr,
+            self._b_tel,
+            self._b_host,
+            self._b_tgt,
+        ):
+            b.clear()
+        self._gn_rows = 0
+        self.context.model.training_mode = self._training
+        if final:
+            cad = self._cad
+            self.context.notes = [
+                n for n in self.context.notes if not n.startswith("traindx monitor:")
+            ]
+            self.context.notes.append(
+                f"traindx monitor: {self._step} steps, per-layer telemetry every {cad.every} steps"
+                + (
+                    f", measured overhead {100 * cad.overhead:.2f} %"
+                    if cad.overhead is not None
+                    else ""
+                )
+            )
+        if force or disk:
+            w.write_context(self.context)
+            w.flush()
+            self._disk_at = time.perf_counter() + self._flush_secs
+
+    def _write_steps(self, losses: list[float], gnorms: np.ndarray) -> None:
+        """Per-step events in step order, each run of steps with the same tags encoded in one
+        numpy pass: (loss, grad_norm, lr...) when every step took the gradient norm, else
+        (loss, lr...) for every step and (grad_norm) events for the steps that took it."""
+        w = self._writer
+        steps = [s for s, _ in self._b_steps]
+        walls = [t for _, t in self._b_steps]
+        n = len(steps)
+        lrs = self._b_lr
+        taken = ~np.isnan(gnorms)
+        together = bool(taken.all())
+        i = 0
+        while i < n:
+            nl = len(lrs[i]) if lrs else 0
+            j = i + 1
+            while j < n and (len(lrs[j]) if lrs else 0) == nl:
+                j += 1
+            tags = ("train/loss",) + (("train/grad_norm",) if together else ()) + tuple(
+                "train/lr" if k == 0 else f"train/lr@pg{k}" for k in range(nl))  # fmt: skip
+            cols = [np.asarray(losses[i:j], dtype=np.float64)]
+            if together:
+                cols.append(gnorms[i:j])
+            if nl:
+                cols.append(
+                    np.asarray(
+                        [[float(v) for v in lr] for lr in lrs[i:j]], dtype=np.float64
+                    ).reshape(j - i, nl)
+                )
+            w.add_rows(steps[i:j], walls[i:j], tags, np.column_stack(cols))  # type: ignore[union-attr]
+            i = j
+        if not together and taken.any():
+            idx = np.flatnonzero(taken).tolist()
+            w.add_rows([steps[k] for k in idx], [walls[k] for k in idx], ("train/grad_norm",),  # type: ignore[union-attr]
+                       gnorms[taken].reshape(-1, 1))  # fmt: skip
+        if self._pending_fatal is None and not self._fatal_warned:
+            for k, lv in enumerate(losses):
+                if not math.isfinite(lv):
+                    self._pending_fatal = (steps[k], lv)
+                    break
+
+    def _to_host(self) -> tuple[list[float], np.ndarray, list[list[float]]]:
+        """Losses, global gradient norms (NaN where not taken) and telemetry vectors, with
+        one device-to-host transfer for what is on an accelerator."""
+        dev_losses = [v for v in self._b_loss if isinstance(v, torch.Tensor)]
+        pieces: list[torch.Tensor] = []
+        if dev_losses:
+            pieces.append(torch.stack(dev_losses).float())
+        pieces += [v for _, _, v in self._b_tel]
+        values: list[float] = []
+        if pieces:
+            dev = pieces[0].device
+            values = torch.cat([p.reshape(-1).to(dev) for p in pieces]).tolist()
+        it = iter(values[: len(dev_losses)])
+        losses = [next(it) if isinstance(v, torch.Tensor) else v for v in self._b_loss]
+        rows = self._gn_buf[: self._gn_rows].cpu().numpy().astype(np.float64)
+        totals = np.sqrt(np.square(rows).sum(axis=1))
+        gnorms = np.full(len(self._b_gn), np.nan)
+        taken = [i for i, r in enumerate(self._b_gn) if r is not None]
+        gnorms[taken] = totals
+        pos = len(dev_losses)
+        tel = []
+        for _, tags, _ in self._b_tel:
+            tel.append(values[pos : pos + len(tags)])
+            pos += len(tags)
+        return losses, gnorms, tel
+
+    def _fold(self, s: int, vals: dict[str, float]) -> None:
+        """Fold one telemetry step's values into the context (moments, flags)."""
+        flags = self.context.flags
+        if "train/input_mean" in vals:
+            self._moments.merge(vals["_in_n"], vals["train/input_mean"], vals["train/input_std"],
+                                vals["train/input_min"], vals["train/input_max"])  # fmt: skip
+            mo, d = self._moments, self.context.data
+            if mo.n:
+                d.input_mean, d.input_std, d.input_min, d.input_max = (
+                    mo.mean,
+                    mo.std,
+                    mo.min,
+                    mo.max,
+                )
+        if "train/nonfinite@inputs" in vals:
+            self._input_nonfinite += vals["train/nonfinite@inputs"]
+            flags["input_nonfinite"] = float(self._input_nonfinite)
+        if "_pwg" in vals and s >= 2:  # the first steps may legitimately lack gradients
+            flags["params_without_grad"] = float(vals["_pwg"])
+        if vals.get("_acc", 0.0) > 0:  # a gradient was added onto a non-zero one, no zero_grad
+            self._acc_hits += 1
+        # One sighting is enough when zero_grad was never called; two otherwise.
+        if self._acc_hits >= 2 or (self._acc_hits and not self._acc_clean):
+            flags["grad_accumulating"] = True
+        elif self._acc_hits == 0 and self._acc_clean >= 3:
+            flags["grad_accumulating"] = False
+
+    def _fold_targets(self) -> None:
+        """Class counts of the buffered targets (one bincount per flush)."""
+        if not self._b_tgt:
+            return
+        tgts = self._b_tgt
+        t = torch.cat(tgts if all(x.dim() == 1 for x in tgts) else [x.reshape(-1) for x in tgts])
+        if t.is_floating_point():
+            if self._task != "binary":
+                self._count_targets = False  # float targets: not class labels
+                return
+            t = t > 0.5
+        # Negative labels (ignore_index) land in bucket 0, dropped (no boolean mask, no sync).
+        counts = (
+            torch.bincount((t.long() + 1).clamp_(min=0)).cpu().numpy()[1:]
+            if t.numel()
+            else np.zeros(0, dtype=np.int64)
+        )
+        cc = self._class_counts
+        if counts.size > cc.size:
+            counts[: cc.size] += cc
+            self._class_counts = counts
+        else:
+            cc[: counts.size] += counts
+        d = self.context.data
+        d.class_counts = self._class_counts.tolist()
+        if d.num_classes is None and self._task == "classification":
+            d.num_classes = len(d.class_counts)

@@ -1,0 +1,171 @@
+"""Telemetry steps of the torch Monitor: per-module gradient and weight norms, update
+ratios, activation statistics, output, input and target checks (a mixin of
+:class:`traindx.adapters.torch.Monitor`; all under ``torch.no_grad()``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from traindx.adapters import _torch_stats as ts
+
+_INPUT_TAGS = ("train/input_mean", "train/input_std", "train/input_min", "train/input_max")
+
+
+class TelemetryMixin:
+    """Everything a telemetry step records; state lives on the Monitor."""
+
+    def _module_sq(self, norms: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Per-module sums of squared per-parameter norms."""
+        sq = torch.zeros(len(self._groups.names), dtype=norms.dtype, device=norms.device)
+        return sq.index_add_(0, index.to(norms.device), norms * norms)
+
+    def _telemetry(self, s: int, grads: list[Any], present: list[torch.Tensor], norms: list[torch.Tensor],
+                   inputs: Any, tgt: torch.Tensor | None, outputs: Any, full: bool) -> None:  # fmt: skip
+        tags: list[str] = []
+        vals: list[torch.Tensor] = []
+        host: dict[str, float] = {}
+        g = self._groups
+        x = ts.first_tensor(inputs)
+        if x is not None or tgt is not None:
+            nf = torch.zeros((), device=(x if x is not None else tgt).device)  # type: ignore[union-attr]
+            if x is not None and x.numel():
+                summ = ts.tensor_summary(x)
+                tags += [*_INPUT_TAGS, "_in_nf", "_in_n"]
+                vals.append(summ)
+                nf = summ[4]
+            if tgt is not None:
+                nf = nf + ts.nonfinite_count(tgt).to(nf.device)
+            tags.append("train/nonfinite@inputs")
+            vals.append(nf)
+        if full:
+            if norms:
+                stacked = torch.stack(norms)
+                index = g.index if len(present) == len(grads) else torch.tensor(
+                    [m for m, gr in zip(g.module_of, grads, strict=True) if gr is not None], device=g.index.device)  # fmt: skip
+                tags += self._grad_tags
+                vals.append(self._module_sq(stacked, index).sqrt())
+                tags.append("_pwg")  # parameters without gradient: None or all zero
+                vals.append((stacked == 0).sum().float() + (len(grads) - len(present)))
+                bad = (~torch.isfinite(stacked)).nonzero().reshape(-1).tolist()
+                host["train/nonfinite@grads"] = float(sum(
+                    int(present[i].numel() - torch.count_nonzero(torch.isfinite(present[i]))) for i in bad))  # fmt: skip
+            elif g.params:
+                host["_pwg"] = float(len(g.params))
+            if g.params:
+                wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
+                tags += self._weight_tags
+                vals += [wsq.sqrt(), wsq.sum().sqrt()]
+                self._snap = torch._foreach_mul(g.params, 1.0)  # a copy, compared at the next step
+                self._snap_wsq, self._snap_step = wsq, s
+            for name, v in self._act_pending.items():
+                tags += self._act_tags[name]
+                vals.append(v)
+            out = ts.first_tensor(outputs) if outputs is not None else self._out
+            if out is not None:
+                self._output_telemetry(out, tgt, tags, vals)
+            if self._acc_pre is not None:
+                tags.append("_acc")
+                vals.append(self._acc_pre)
+            if self._loss_shapes is not None:
+                self._check_broadcast(*self._loss_shapes)
+                self._loss_shapes = None
+            elif (
+                out is not None
+                and tgt is not None
+                and self._elementwise
+                and not isinstance(self.loss_fn, nn.Module)
+            ):
+                self._check_broadcast(tuple(out.shape), tuple(tgt.shape))
+        if vals:
+            dev = vals[0].device
+            self._b_tel.append((s, tags, torch.cat([v.reshape(-1).float().to(dev) for v in vals])))
+        if host:
+            self._b_host.append((s, host))
+
+    def _finish_update_ratio(self) -> None:
+        """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per module, recorded at the snapshot's step."""
+        snap, self._snap = self._snap, None
+        with torch.no_grad():
+            torch._foreach_sub_(snap, self._groups.params)  # our copy becomes w_before - w_now
+            dsq = self._module_sq(torch.stack(self._norms(snap)), self._groups.index)
+            del snap
+            wsq = self._snap_wsq
+            ratio = dsq.sqrt() / wsq.sqrt().clamp_min(1e-30)  # type: ignore[union-attr]
+            total = dsq.sum().sqrt() / wsq.sum().sqrt().clamp_min(1e-30)  # type: ignore[union-attr]
+            self._b_tel.append(
+                (self._snap_step, self._update_tags, torch.cat([ratio, total.reshape(1)]).float())
+            )
+
+    def _output_telemetry(
+        self, out: torch.Tensor, tgt: torch.Tensor | None, tags: list[str], vals: list[torch.Tensor]
+    ) -> None:
+        cdim = ts.class_dim(out, tgt)
+        if self._out_act is None:
+            self._decide_output(out, cdim)
+        classify = self._task in (None, "classification") or self._probs is not None
+        for tag, v in ts.output_stats(out, self._probs, cdim).items():
+            if tag == "train/output_row_sum" or classify:
+                tags.append(tag)
+                vals.append(v)
+        if tgt is not None:
+            acc = ts.accuracy(out, tgt, self._task, cdim, self._out_act)
+            if acc is not None:
+                tags.append("train/accuracy")
+                vals.append(acc)
+
+    def _decide_output(self, out: torch.Tensor, cdim: int) -> None:
+        """The output activation: the activation module run last, or what the values show."""
+        leaf = self._out_last_leaf
+        m = self.context.model
+        width = int(out.shape[cdim]) if out.dim() >= 2 else 1
+        m.output_units = width
+        if leaf is not None and ts.is_activation(leaf):
+            act = ts.ACTIVATIONS[ts.kind_of(leaf)]
+        else:
+            act = ts.infer_activation(out, cdim) if out.numel() else "linear"
+            if act != "linear":
+                self.context.notes.append(
+                    f"output activation '{act}' inferred from the output values (a functional call)"
+                )
+        self._out_act = m.output_activation = act
+        if act in ("softmax", "log_softmax") or (
+            act == "sigmoid" and self._task == "classification"
+        ):
+            self._probs = act
+        d = self.context.data
+        if d.num_classes is None and width >= 2 and self._task == "classification":
+            d.num_classes = width
+        if d.num_classes is None and self._task == "binary" and width == 1:
+            d.num_classes = 2
+
+    def _check_broadcast(self, a: tuple[int, ...], b: tuple[int, ...]) -> None:
+        if not self._elementwise:
+            return
+        flags = self.context.flags
+        if a != b:
+            try:
+                torch.broadcast_shapes(a, b)
+            except RuntimeError:
+                pass
+            else:
+                flags["broadcast_in_loss"] = True
+                note = f"element-wise loss called with shapes {list(a)} and {list(b)} (broadcast)"
+                if note not in self.context.notes:
+                    self.context.notes.append(note)
+        flags.setdefault("broadcast_in_loss", False)
+
+    def _first_step_facts(self, inputs: Any) -> None:
+        d = self.context.data
+        x = ts.first_tensor(inputs)
+        if x is not None and x.dim() >= 1:
+            d.batch_size = int(x.shape[0])
+            d.input_dtype = str(x.dtype).removeprefix("torch.")
+        params = self._groups.params
+        if self._watch is not None and self._watch.grad is None:
+            with_grad = [p for p in params if p.grad is not None]
+            if with_grad:  # watch a parameter that does receive gradients
+                self._watch = min(with_grad, key=lambda p: p.numel())
+                self._disarm()
