@@ -1,0 +1,198 @@
+"""Overhead of the JAX adapter: step time with and without ``telemetry`` and the Recorder.
+
+Models on 8x8 digits (batch 64 unless noted), each trained by a jitted optax Adam step in
+several copies from the same initial parameters, interleaved in one process:
+
+* ``none``        - the plain step (returns params, opt state, loss);
+* ``jit/10``      - the default cadence: the step calls ``telemetry(...)`` and is jitted with
+  ``telemetry_jit`` (``every=10``): every statistic (per-layer gradient/weight/update norms,
+  global gradient norm, activation, output and input statistics) on every 10th call, only
+  the loss and non-finite input count on the others;
+* ``jit/10+rec``  - the same with ``Recorder.log`` every step (stack + one transfer per 100
+  steps, events and context written);
+* ``cond/10``     - ``telemetry(..., step=step)``: the same cadence inside one jitted
+  function with ``jax.lax.cond`` (what ``lax.scan`` loops use);
+* ``every=1``     - every statistic on every step (plain ``jax.jit``);
+* ``every=1+rec`` - every statistic on every step, with the Recorder.
+
+Models: an MLP 64-256-256-10, a small CNN (two 3x3 ``lax.conv`` layers, pooling, dense
+head), and the worst case: a deep net of 30 tiny (16-wide) dense layers at batch 16, whose
+steps take a fraction of a millisecond, so fixed per-step costs weigh most.
+
+Blocks of ``--block`` steps alternate between the copies (order reversed every other
+round) for ``--rounds`` rounds; each block ends with ``block_until_ready``. The table gives
+the median step time of each copy and its overhead (median / median of ``none`` - 1).
+Medians over rounds because the machine may be shared: other processes' load lands on all
+copies alike and the median discards the blocks it hit hardest.
+
+Blocks are 100 steps by default: each holds 10 telemetry steps and exactly one Recorder
+transfer, so the medians include their costs. XLA runs on one CPU thread (``XLA_FLAGS``
+unless already set).
+
+Run: python benchmarks/overhead_jax.py [--rounds 15 --block 100 --models mlp,cnn,deep30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import warnings
+
+# One XLA CPU thread (like the torch benchmark's --threads 1): less noise on a shared
+# machine. Set XLA_FLAGS yourself to measure something else.
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+from traindx.adapters.jax import Recorder, telemetry, telemetry_jit  # noqa: E402
+
+CONFIGS = ("none", "jit/10", "jit/10+rec", "cond/10", "every=1", "every=1+rec")
+
+
+def digits(batch: int) -> list[tuple[jax.Array, jax.Array]]:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32)
+    n = len(x) // batch
+    return [(jnp.asarray(x[i * batch : (i + 1) * batch]), jnp.asarray(y[i * batch : (i + 1) * batch], jnp.int32))
+            for i in range(n)]  # fmt: skip
+
+
+def dense(key: jax.Array, n_in: int, n_out: int) -> dict[str, jax.Array]:
+    return {"kernel": jax.random.normal(key, (n_in, n_out)) * jnp.sqrt(2.0 / n_in), "bias": jnp.zeros(n_out)}
+
+
+def make_mlp(key: jax.Array, widths=(64, 256, 256, 10)):
+    keys = jax.random.split(key, len(widths) - 1)
+    params = {f"Dense_{i}": dense(k, a, b) for i, (k, a, b) in enumerate(zip(keys, widths[:-1], widths[1:], strict=True))}
+    n = len(widths) - 1
+
+    def apply(p, x):
+        acts = {}
+        h = x
+        for i in range(n):
+            h = h @ p[f"Dense_{i}"]["kernel"] + p[f"Dense_{i}"]["bias"]
+            if i < n - 1:
+                h = jax.nn.relu(h)
+                acts[f"relu_{i}"] = h
+        return h, acts
+
+    return params, apply
+
+
+def make_cnn(key: jax.Array):
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    params = {
+        "Conv_0": {"kernel": jax.random.normal(k1, (3, 3, 1, 16)) * jnp.sqrt(2 / 9), "bias": jnp.zeros(16)},
+        "Conv_1": {"kernel": jax.random.normal(k2, (3, 3, 16, 32)) * jnp.sqrt(2 / 144), "bias": jnp.zeros(32)},
+        "Dense_0": dense(k3, 4 * 4 * 32, 64),
+        "Dense_1": dense(k4, 64, 10),
+    }
+    dn = ("NHWC", "HWIO", "NHWC")
+
+    def apply(p, x):
+        h = x.reshape(-1, 8, 8, 1)
+        h = jax.nn.relu(jax.lax.conv_general_dilated(h, p["Conv_0"]["kernel"], (1, 1), "SAME", dimension_numbers=dn) + p["Conv_0"]["bias"])
+        a0 = h
+        h = jax.nn.relu(jax.lax.conv_general_dilated(h, p["Conv_1"]["kernel"], (1, 1), "SAME", dimension_numbers=dn) + p["Conv_1"]["bias"])
+        a1 = h
+        h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID").reshape(h.shape[0], -1)
+        h = jax.nn.relu(h @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"])
+        return h @ p["Dense_1"]["kernel"] + p["Dense_1"]["bias"], {"relu_conv0": a0, "relu_conv1": a1, "relu_dense0": h}
+
+    return params, apply
+
+
+MODELS = {
+    "mlp": (lambda k: make_mlp(k), 64),
+    "cnn": (make_cnn, 64),
+    "deep30": (lambda k: make_mlp(k, (64,) + (16,) * 30 + (10,)), 16),
+}
+
+
+class Job:
+    def __init__(self, model: str, config: str, logdir: str) -> None:
+        make, self.batch = MODELS[model]
+        params, apply = make(jax.random.PRNGKey(0))
+        tx = optax.adam(1e-3)
+        self.params, self.opt_state = params, tx.init(params)
+
+        def loss_fn(p, x, y):
+            z, acts = apply(p, x)
+            return optax.softmax_cross_entropy_with_integer_labels(z, y).mean(), (z, acts)
+
+        def step(p, s, x, y, i):
+            (loss, (z, acts)), g = jax.value_and_grad(loss_fn, has_aux=True)(p, x, y)
+            u, s = tx.update(g, s, p)
+            new = optax.apply_updates(p, u)
+            if config == "none":
+                return new, s, loss
+            kw = {"step": i} if config == "cond/10" else {}
+            st = telemetry(grads=g, params=p, updates=u, loss=loss, activations=acts, logits=z, labels=y, inputs=x, **kw)
+            return new, s, st
+
+        self.step = telemetry_jit(step, every=10) if config.startswith("jit/") else jax.jit(step)
+        self.rec = None
+        if config.endswith("rec"):
+            self.rec = Recorder(logdir, params=params, optimizer=tx, loss="softmax_cross_entropy_with_integer_labels")
+        self.i = 0
+
+    def run(self, steps: int, batches: list[tuple[jax.Array, jax.Array]]) -> float:
+        p, s, rec, step = self.params, self.opt_state, self.rec, self.step
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            x, y = batches[self.i % len(batches)]
+            p, s, out = step(p, s, x, y, self.i)
+            if rec is not None:
+                rec.log(self.i, out)
+            self.i += 1
+        jax.block_until_ready(p)
+        dt = (time.perf_counter() - t0) / steps
+        self.params, self.opt_state = p, s
+        return dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--block", type=int, default=100)
+    ap.add_argument("--models", default=",".join(MODELS))
+    args = ap.parse_args()
+    warnings.simplefilter("error", RuntimeWarning)  # a recorder that turns itself off is a failure
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            batches = digits(MODELS[name][1])
+            jobs = {c: Job(name, c, f"{tmp}/{name}-{c}") for c in CONFIGS}
+            for job in jobs.values():  # compile and warm up
+                job.run(args.block, batches)
+            times: dict[str, list[float]] = {c: [] for c in CONFIGS}
+            for r in range(args.rounds):
+                order = CONFIGS if r % 2 == 0 else CONFIGS[::-1]
+                for c in order:
+                    times[c].append(jobs[c].run(args.block, batches))
+            med = {c: statistics.median(v) for c, v in times.items()}
+            for c in CONFIGS:
+                if jobs[c].rec is not None:
+                    jobs[c].rec.close()
+                rows.append((name, MODELS[name][1], c, med["none"], med[c], 100 * (med[c] / med["none"] - 1)))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPU(s) (load average "
+          f"{load:.1f} at the end), XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}, {args.rounds} rounds x "
+          f"{args.block} steps, medians over rounds")  # fmt: skip
+    hdr = f"{'model':8} {'batch':>5} {'config':12} {'ms/step none':>12} {'ms/step':>8} {'overhead':>9}"
+    print(hdr)
+    print("-" * len(hdr))
+    for name, batch, c, off, on, ovh in rows:
+        print(f"{name:8} {batch:>5} {c:12} {1e3 * off:12.3f} {1e3 * on:8.3f} {ovh:8.2f}%")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Overhead of the Keras DiagnosisCallback: ``model.fit`` epochs/s with and without it,
+interleaved in one process.
+
+Two models on 8x8 digits (batch 64, 28 steps per epoch): a small CNN and an MLP. Each runs
+in four copies (same initial weights): no callback; the callback without a probe (logs,
+learning rate, weights: ``logs only``); the callback at its default (adaptive) cadence with a
+256-row probe; and the callback with ``every=10`` (probe and per-layer telemetry every 10
+steps, never adapted). Rounds of ``--epochs`` epochs alternate between the copies (the order
+reversed every other round) for ``--rounds`` rounds. Two timer callbacks, one before and one after ours,
+time every epoch (on_epoch_begin -> on_epoch_end: every batch, our batch hooks and our
+epoch-end work; the one-off costs are reported apart). The table gives the median epoch time
+of each copy and the overhead (median epoch time / median epoch time without the callback -
+1); ``one-off`` is the callback's setup plus compiling its probe functions (once per run);
+``diagnose`` the diagnosis at the end of training (once).
+
+The machine these numbers come from may be shared: medians over rounds absorb some of the
+noise, not all; rerun and compare the spread (``--verbose`` prints the quartiles).
+
+Run: python benchmarks/overhead_keras.py [--backend tensorflow|jax|torch --rounds 15 --epochs 2 --threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--models", default="cnn,mlp")
+    ap.add_argument("--verbose", action="store_true")
+    return ap.parse_args()
+
+
+ARGS = parse()
+os.environ["KERAS_BACKEND"] = ARGS.backend
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if ARGS.backend == "jax" and ARGS.threads:
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                               f"intra_op_parallelism_threads={ARGS.threads}").strip()  # fmt: skip
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from traindx.adapters.keras import DiagnosisCallback  # noqa: E402
+
+L = keras.layers
+CONFIGS = ("none", "logs only", "default", "every=10")
+
+
+def set_threads(n: int) -> None:
+    if ARGS.backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    elif ARGS.backend == "torch":
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    return (x / 16.0).astype("float32").reshape(-1, 8, 8, 1), y.astype("int64")
+
+
+def cnn() -> keras.Model:
+    return keras.Sequential([
+        keras.Input((8, 8, 1)), L.Conv2D(16, 3, padding="same", activation="relu"),
+        L.Conv2D(32, 3, padding="same", activation="relu"), L.MaxPooling2D(2), L.Flatten(),
+        L.Dense(64, activation="relu"), L.Dense(10),
+    ])  # fmt: skip
+
+
+def mlp() -> keras.Model:
+    return keras.Sequential([
+        keras.Input((8, 8, 1)), L.Flatten(), L.Dense(256, activation="relu"),
+        L.Dense(256, activation="relu"), L.Dense(10),
+    ])  # fmt: skip
+
+
+MODELS = {"cnn": cnn, "mlp": mlp}
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Epoch wall time: ``start`` goes first in the callback list (its on_epoch_begin runs
+    before ours), ``stop`` last (its on_epoch_end runs after ours)."""
+
+    async_safe = True  # no batch hooks: Keras dispatches as it would without us
+
+    def __init__(self, start: EpochTimer | None = None) -> None:
+        super().__init__()
+        self.start = start
+        self.times: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self.start is None:
+            self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.start is not None:
+            self.times.append(time.perf_counter() - self.start.t0)
+
+
+class Job:
+    def __init__(self, make, config: str, logdir: str, x: np.ndarray, y: np.ndarray) -> None:
+        keras.utils.set_random_seed(0)
+        self.model = make()
+        self.model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                           metrics=["accuracy"])  # fmt: skip
+        self.x, self.y = x, y
+        first = EpochTimer()
+        self.timer = EpochTimer(start=first)
+        self.cb = None
+        if config != "none":
+            probe = None if config == "logs only" else (x[-256:], y[-256:])
+            every = 10 if config == "every=10" else None
+            self.cb = DiagnosisCallback(logdir, probe=probe, every=every, diagnose=False)
+        self.callbacks = [first] + ([self.cb] if self.cb is not None else []) + [self.timer]
+
+    def run(self, epochs: int) -> list[float]:
+        n = len(self.timer.times)
+        self.model.fit(self.x, self.y, epochs=epochs, batch_size=ARGS.batch, verbose=0, shuffle=True,
+                       callbacks=self.callbacks)  # fmt: skip
+        return self.timer.times[n:]
+
+
+def main() -> None:
+    set_threads(ARGS.threads)
+    warnings.simplefilter("error", RuntimeWarning)  # a callback that turns itself off is a failure
+    x, y = digits()
+    steps = int(np.ceil(len(x) / ARGS.batch))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ARGS.models.split(","):
+            jobs = {c: Job(MODELS[name], c, f"{tmp}/{name}-{c}", x, y) for c in CONFIGS}
+            for job in jobs.values():  # warm-up: tracing/compiling, the first telemetry
+                job.run(1)
+            times: dict[str, list[float]] = {c: [] for c in CONFIGS}
+            for r in range(ARGS.rounds):
+                order = CONFIGS if r % 2 == 0 else CONFIGS[::-1]
+                for c in order:
+                    times[c] += jobs[c].run(ARGS.epochs)
+            med = {c: statistics.median(v) for c, v in times.items()}
+            q = {c: statistics.quantiles(v, n=4) if len(v) >= 4 else [math_nan(), math_nan(), math_nan()]
+                 for c, v in times.items()}  # fmt: skip
+            for c in CONFIGS[1:]:
+                cb = jobs[c].cb
+                t0 = time.perf_counter()
+                d = cb.diagnose()
+                t_diag = time.perf_counter() - t0
+                assert d is not None and cb.enabled
+                frac = cb._cad.overhead
+                rows.append((name, c, med["none"], med[c], 100 * (med[c] / med["none"] - 1), cb.every,
+                             100 * frac if frac is not None else float("nan"), cb._setup_s, t_diag, q["none"], q[c]))  # fmt: skip
+                cb.close()
+            keras.backend.clear_session()
+    print(f"keras {keras.__version__} ({ARGS.backend} backend), CPU, {ARGS.threads} thread(s), "
+          f"{ARGS.rounds} rounds x {ARGS.epochs} epochs, {steps} steps/epoch, batch {ARGS.batch}; "
+          f"python {sys.version.split()[0]}")  # fmt: skip
+    hdr = (f"{'model':6} {'callback':10} {'ms/epoch off':>12} {'ms/epoch on':>11} {'overhead':>9} {'every':>6} "
+           f"{'self-est.':>9} {'one-off s':>9} {'diagnose s':>10}")  # fmt: skip
+    print(hdr)
+    print("-" * len(hdr))
+    for name, c, off, on, ovh, every, frac, setup, diag, q0, q1 in rows:
+        ev = "-" if c == "logs only" else str(every)
+        print(
+            f"{name:6} {c:10} {1e3 * off:12.1f} {1e3 * on:11.1f} {ovh:8.2f}% {ev:>6} {frac:8.2f}% {setup:9.2f} {diag:10.2f}"
+        )
+        if ARGS.verbose:
+            print(
+                f"{'':17} quartiles off {[round(1e3 * v, 1) for v in q0]} on {[round(1e3 * v, 1) for v in q1]}"
+            )
+
+
+def math_nan() -> float:
+    return float("nan")
+
+
+if __name__ == "__main__":
+    main()
