@@ -205,7 +205,6 @@ def test_monitor_returns_the_inner_updates(tmp_path, digits):
 # --------------------------------------------------------------------------- the Recorder
 
 
-@pytest.mark.xfail(reason='read-back assertion fails after the last rulebook/reader changes; unfinished (issue 4/5)', strict=False)
 def test_recorder_writes_a_readable_run(tmp_path, digits):
     # the context and the lr series come from this optimizer (its schedule, on the host)
     tx = optax.inject_hyperparams(optax.adamw)(learning_rate=optax.cosine_decay_schedule(1e-2, 200), weight_decay=0.05)
@@ -213,6 +212,7 @@ def test_recorder_writes_a_readable_run(tmp_path, digits):
     rec = Recorder(tmp_path, params=p, optimizer=tx, loss=optax.softmax_cross_entropy_with_integer_labels,
                    n_train=640, fetch_every=16)  # fmt: skip
     step, s = make_step(True, jit=TJIT), TX.init(p)
+    step.calls = 0  # the cached step was called by other tests: telemetry steps 0, 5, 10...
     for i, x, y in batches(digits, 60):
         p, s, st = step(p, s, x, y)
         rec.log(i, st)

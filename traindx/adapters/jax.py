@@ -532,7 +532,7 @@ class Recorder:
             for col in cols:
                 if all(isinstance(a, jax.Array) for a in col):
                     # one stacked buffer per layout (one transfer), its copy started now
-                    s = jnp.stack(col) if len(col) > 1 and len({a.shape for a in col}) == 1 else list(col)
+                    s = _stack(*col) if len(col) > 1 and len({a.shape for a in col}) == 1 else list(col)
                     if isinstance(s, jax.Array):
                         s.copy_to_host_async()
                 else:
@@ -549,7 +549,7 @@ class Recorder:
     def _collect(self, batch: list[tuple[list[tuple[int, float]], Any, list[Any]]]) -> None:
         """One ``device_get`` of a dispatched batch; decode it and write it in step order."""
         host = jax.device_get([stacked for _, _, stacked in batch])
-        out: list[tuple[int, float, tuple[str, ...], np.ndarray]] = []
+        blocks: list[tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]] = []
         for (rows, key, _), h in zip(batch, host, strict=True):
             lay = self._layouts[key]
             n = len(rows)
@@ -561,65 +561,77 @@ class Recorder:
                 else:  # scalars given apart (a non-scalar loss: its mean)
                     mats.append(a.reshape(n, -1).mean(axis=1, keepdims=True))
             m = np.concatenate(mats, axis=1) if len(mats) > 1 else mats[0]
-            out += self._decode(lay, [r[0] for r in rows], [r[1] for r in rows], m)
-        out.sort(key=lambda r: r[0])  # stable: a tag's points must reach the file in step order
+            steps = np.asarray([r[0] for r in rows], dtype=np.int64)
+            walls = np.asarray([r[1] for r in rows], dtype=np.float64)
+            blocks += self._decode(lay, steps, walls, m)
+        self._write_blocks(blocks)
+
+    def _write_blocks(self, blocks: list[tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]]) -> None:
+        """Write column blocks: each tag's points merged in step order (a tag written out of
+        order would supersede its later points on reading), tags with the same steps
+        encoded together (one vectorized call per distinct set of steps)."""
+        streams: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        for steps, walls, tags, mat in blocks:
+            for j, tag in enumerate(tags):
+                streams.setdefault(tag, []).append((steps, walls, mat[:, j]))
+        groups: dict[bytes, tuple[np.ndarray, np.ndarray, list[str], list[np.ndarray]]] = {}
+        for tag, parts in streams.items():
+            if len(parts) == 1:
+                st, wl, v = parts[0]
+            else:
+                st = np.concatenate([p[0] for p in parts])
+                order = np.argsort(st, kind="stable")
+                st, wl = st[order], np.concatenate([p[1] for p in parts])[order]
+                v = np.concatenate([p[2] for p in parts])[order]
+            g = groups.setdefault(st.tobytes(), (st, wl, [], []))
+            g[2].append(tag)
+            g[3].append(v)
         w = self._writer
         assert w is not None
-        i = 0
-        while i < len(out):
-            tags = out[i][2]
-            j = i + 1
-            while j < len(out) and (out[j][2] is tags or out[j][2] == tags):
-                j += 1
-            if tags:
-                w.add_rows([r[0] for r in out[i:j]], [r[1] for r in out[i:j]], tags, np.stack([r[3] for r in out[i:j]]))
-            i = j
+        for st, wl, tags, vals in sorted(groups.values(), key=lambda g: int(g[0][0]) if g[0].size else 0):
+            if st.size:
+                w.add_rows(st.tolist(), wl.tolist(), tuple(tags), np.stack(vals, axis=1))
 
     # ------------------------------------------------------------------ decoding
 
-    def _decode(self, lay: _Layout, steps: list[int], walls: list[float], m: np.ndarray,
-                ) -> list[tuple[int, float, tuple[str, ...], np.ndarray]]:  # fmt: skip
-        """Rows (step, wall time, tags, values) of one layout's fetched matrix; folds the
-        context on the way."""
+    def _decode(self, lay: _Layout, steps: np.ndarray, walls: np.ndarray, m: np.ndarray,
+                ) -> list[tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]]:  # fmt: skip
+        """Column blocks (steps, wall times, tags, values) of one layout's fetched matrix:
+        the per-step series, then the telemetry rows; folds the context on the way."""
         n = len(steps)
-        steps_a = np.asarray(steps, dtype=np.int64)
         st = lay.step_tags()
         tags = [t for t, _ in st]
         cols = [m[:, i] for _, i in st]
         if "train/lr" not in lay.col and self._lr is not None:
-            lr = self._lr_values(steps_a)
+            lr = self._lr_values(steps)
             if lr is not None:
                 tags.append("train/lr")
                 cols.append(lr)
-        per = np.stack(cols, axis=1) if cols else np.zeros((n, 0))
-        step_tags = tuple(tags)
+        blocks = [(steps, walls, tuple(tags), np.stack(cols, axis=1) if cols else np.zeros((n, 0)))]
         if "train/loss" in lay.col and not self._fatal_warned and self._fatal is None:
             lv = m[:, lay.col["train/loss"]]
             bad = np.flatnonzero(~np.isfinite(lv))
             if bad.size:
-                self._fatal = (int(steps_a[bad[0]]), float(lv[bad[0]]))
+                self._fatal = (int(steps[bad[0]]), float(lv[bad[0]]))
         if "train/nonfinite@inputs" in lay.col:
             nf = m[:, lay.col["train/nonfinite@inputs"]]
             self._input_nonfinite += float(np.nansum(nf))
             self.context.flags["input_nonfinite"] = float(self._input_nonfinite)
         tel = m[:, lay.col["_tel"]] > 0.5 if "_tel" in lay.col else np.zeros(n, dtype=bool)
         if self.every is not None:
-            tel &= steps_a % self.every == 0
+            tel &= steps % self.every == 0
         idx = np.flatnonzero(tel)
-        rows = [(steps[i], walls[i], step_tags, per[i]) for i in range(n)]
         if not idx.size:
-            return rows
+            return blocks
         t = m[idx]
         if lay.plan is None:
             lay.plan = self._plan(lay, t[0])
         t = self._update_applied(lay, t)
-        self._fold(lay, t, steps_a[idx])
+        self._fold(lay, t, steps[idx])
         if lay.plan:
-            full_tags = step_tags + tuple(p[0] for p in lay.plan)
             tv = np.stack([t[:, c] + add for _, c, add in lay.plan], axis=1)
-            for k, i in enumerate(idx):
-                rows[i] = (steps[i], walls[i], full_tags, np.concatenate([per[i], tv[k]]))
-        return rows
+            blocks.append((steps[idx], walls[idx], tuple(p[0] for p in lay.plan), tv))
+        return blocks
 
     def _lr_values(self, steps: np.ndarray) -> np.ndarray | None:
         lr = self._lr
@@ -833,6 +845,12 @@ class Recorder:
         if not self._fatal_warned:
             self._fatal_warned = True
             warn(msg + "; rec.diagnose() ranks the likely causes", stacklevel=3)
+
+
+@jax.jit
+def _stack(*arrays: jax.Array) -> jax.Array:
+    """``jnp.stack`` as one dispatch (compiled once per count and shape)."""
+    return jnp.stack(arrays)
 
 
 def _act_kind(name: str, lo: float, hi: float, zero: float) -> int:
