@@ -4,7 +4,8 @@ interleaved in one process.
 Two models on 8x8 digits (batch 64, 28 steps per epoch): a small CNN and an MLP. Each runs
 in four copies (same initial weights): no callback; the callback without a probe (logs,
 learning rate, weights: ``logs only``); the callback at its default (adaptive) cadence with a
-256-row probe; and the callback with ``every=10`` (probe and per-layer telemetry every 10
+probe of 256 validation-like rows (``probe=(x[-256:], y[-256:])`` as in the usage example;
+the callback uses its first ``probe_size`` = 128); and the callback with ``every=10`` (probe and per-layer telemetry every 10
 steps, never adapted). Rounds of ``--epochs`` epochs alternate between the copies (the order
 reversed every other round) for ``--rounds`` rounds. Two timer callbacks, one before and one after ours,
 time every epoch (on_epoch_begin -> on_epoch_end: every batch, our batch hooks and our
@@ -16,7 +17,7 @@ of each copy and the overhead (median epoch time / median epoch time without the
 The machine these numbers come from may be shared: medians over rounds absorb some of the
 noise, not all; rerun and compare the spread (``--verbose`` prints the quartiles).
 
-Run: python benchmarks/overhead_keras.py [--backend tensorflow|jax|torch --rounds 15 --epochs 2 --threads 1]
+Run: python benchmarks/overhead_keras.py [--backend tensorflow|jax|torch --rounds 25 --epochs 1 --threads 1]
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ import warnings
 def parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=25)
+    ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models", default="cnn,mlp")

@@ -326,13 +326,21 @@ def loss_info(loss: Any) -> tuple[LossInfo, str | None, list[str]]:
 # --------------------------------------------------------------------------- optimizer
 
 
+def host_float(v: Any) -> float:
+    """A scalar tensor or variable as a Python float (through a tensor: NumPy 2 warns on a
+    TensorFlow variable's ``__array__``)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return float(tf.convert_to_tensor(v).numpy())
+    return float(np.asarray(ops.convert_to_numpy(ops.convert_to_tensor(v))))
+
+
 def _num(v: Any) -> float | None:
     if v is None or isinstance(v, bool):
         return None
     try:
-        f = float(
-            np.asarray(keras.ops.convert_to_numpy(v) if not isinstance(v, int | float) else v)
-        )
+        f = float(host_float(v) if not isinstance(v, int | float) else v)
     except Exception:  # noqa: BLE001
         return None
     return f
@@ -604,7 +612,7 @@ class Engine:
             if mv is None or id(var) not in ids:
                 return None
             return float(np.asarray(mv[ids.index(id(var))]))
-        return float(np.asarray(ops.convert_to_numpy(var.value)))
+        return host_float(var.value)
 
     # -------------------------------------------------------------- compiled functions
 
@@ -669,6 +677,53 @@ class Engine:
             out = f(x, y)
         return np.asarray(ops.convert_to_numpy(out), dtype=np.float64)
 
+    def telemetry(
+        self, xy: tuple[Any, Any] | None
+    ) -> tuple[np.ndarray, list[Any], np.ndarray | None]:
+        """Squared norms of the tracked weights, a snapshot of them, and the probe vector
+        (None without a probe): on TensorFlow one compiled call reading the variables."""
+        if self.backend != "tensorflow":
+            ws = self.weights()
+            sq = self.weight_sq(ws) if ws else np.zeros(0)
+            snap = self.snapshot(ws) if ws else []
+            return sq, snap, (self.probe(*xy) if xy is not None else None)
+        import tensorflow as tf
+
+        key = "tel_probe" if xy is not None else "tel"
+        f = self._fns.get(key)
+        if f is None:
+            body = self._make_probe(compiled=False) if xy is not None else None
+            tracked = self.tracked
+
+            def tel(*xy: Any) -> Any:
+                vs = [v.value for v in tracked]
+                sq = _vec([ops.sum(ops.square(ops.cast(w, "float32"))) for w in vs])
+                snap = [tf.identity(w) for w in vs]
+                vec = body(*xy) if body is not None else tf.zeros((0,))
+                return sq, snap, vec
+
+            f = self._fns[key] = tf.function(tel, reduce_retracing=True)
+        sq, snap, vec = f(*xy) if xy is not None else f()
+        return (np.asarray(sq.numpy(), dtype=np.float64), list(snap),
+                np.asarray(vec.numpy(), dtype=np.float64) if xy is not None else None)  # fmt: skip
+
+    def delta(self, snap: list[Any]) -> np.ndarray:
+        """Squared norms of (current weights - snapshot), per tracked weight."""
+        if self.backend != "tensorflow":
+            return self.delta_sq(self.weights(), snap)
+        import tensorflow as tf
+
+        f = self._fns.get("tel_delta")
+        if f is None:
+            tracked = self.tracked
+
+            def delta(ss: Any) -> Any:
+                return _vec([ops.sum(ops.square(ops.cast(v.value, "float32") - ops.cast(s_, "float32")))
+                             for v, s_ in zip(tracked, ss, strict=True)])  # fmt: skip
+
+            f = self._fns["tel_delta"] = tf.function(delta, reduce_retracing=True)
+        return np.asarray(f(snap).numpy(), dtype=np.float64)
+
     def _pack(self, loss: Any, grads: list[Any], acts: list[Any], y_pred: Any) -> Any:
         lay = self.layout
         assert lay is not None
@@ -698,7 +753,7 @@ class Engine:
         m = self.model
         return [(v, v.value) for v in [*m.trainable_variables, *m.non_trainable_variables]]
 
-    def _make_probe(self) -> Any:
+    def _make_probe(self, compiled: bool = True) -> Any:
         model = self.model
         want_grads = self.has_loss and self.layout is not None and self.layout.n_grads > 0
         scope = keras.StatelessScope
@@ -718,7 +773,7 @@ class Engine:
                 )
                 return self._pack(loss, list(grads), acts, y_pred)
 
-            return tf.function(probe_tf, reduce_retracing=True)
+            return tf.function(probe_tf, reduce_retracing=True) if compiled else probe_tf
         if self.backend == "jax":
             import jax
 

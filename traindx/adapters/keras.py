@@ -28,7 +28,7 @@ tags and context fields as the PyTorch monitor (:mod:`traindx.adapters.torch`):
   ``train/output_row_sum`` (softmax outputs), ``train/pred_class_frac:max``, the input
   statistics ``train/input_mean/std/min/max`` and ``train/nonfinite@inputs``.
 
-The probe is a fixed batch (``probe=(x, y)``, at most ``probe_size`` rows) run forward and
+The probe is a fixed batch (``probe=(x, y)``, its first ``probe_size`` rows: 128 unless set) run forward and
 backward at the current weights with ``training=False``: dropout is off and batch-norm uses
 its moving statistics (so the probe gradient is the inference-mode gradient of the same
 loss), which keeps the probe from drawing random numbers (Keras seed generators) or
@@ -208,7 +208,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
             epochs' steps).
         activations: record activation statistics on the probe batch.
         stop_on_fatal: stop training (``model.stop_training``) on a non-finite loss.
-        probe_size: rows of the probe batch.
+        probe_size: rows of the probe batch used (the probe's cost grows with it: 128 rows
+            keep the default cadence near one probe per epoch on small models).
         num_classes, n_train, batch_size: data facts the callback cannot see.
         flush_secs: how often the event file and ``context.json`` are written to disk.
         run_name: the run's name (the default logdir's last part).
@@ -230,7 +231,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         every: int | None = None,
         activations: bool = True,
         stop_on_fatal: bool = True,
-        probe_size: int = 256,
+        probe_size: int = 128,
         num_classes: int | None = None,
         n_train: int | None = None,
         batch_size: int | None = None,
@@ -368,7 +369,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
         try:
             last = self._process_records(final=True)
             self._epoch_logs(logs or {}, last)
-            self._flush(disk=self._writer is not None and self._writer.due())
+            if self._writer is not None and self._writer.due():  # else rows wait in memory
+                self._flush(disk=True)
         except Exception as e:  # noqa: BLE001
             self._fail(e, "on_epoch_end")
         self._own += time.perf_counter() - t0
@@ -514,9 +516,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         if opt is None:
             return
         try:
-            self._iter0 = (
-                int(np.asarray(keras.ops.convert_to_numpy(opt.iterations.value))) - self._step
-            )
+            self._iter0 = int(ks.host_float(opt.iterations.value)) - self._step
         except Exception:  # noqa: BLE001
             self._iter0 = 0
 
@@ -938,9 +938,9 @@ class DiagnosisCallback(keras.callbacks.Callback):
         lr = getattr(opt, "_learning_rate", None)
         try:
             if hasattr(lr, "value") and self._engine is not None:
-                self._lr_value = float(np.asarray(keras.ops.convert_to_numpy(lr.value)))
+                self._lr_value = ks.host_float(lr.value)
             elif callable(lr):
-                self._lr_value = float(np.asarray(keras.ops.convert_to_numpy(lr())))
+                self._lr_value = ks.host_float(lr())
             else:
                 self._lr_value = float(lr)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001
@@ -950,7 +950,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         if self._schedule is not None:
             try:
                 v = self._schedule(keras.ops.convert_to_tensor(self._iter0 + s, "int64"))
-                return float(np.asarray(keras.ops.convert_to_numpy(v)))
+                return ks.host_float(v)
             except Exception:  # noqa: BLE001
                 return math.nan
         return self._lr_value if self._lr_value is not None else math.nan
@@ -962,17 +962,16 @@ class DiagnosisCallback(keras.callbacks.Callback):
             return
         g = self._groups
         values: dict[str, float] = {}
-        ws = eng.weights()
-        if ws:
-            sq = eng.weight_sq(ws)
+        probe = self._probe_t if eng.layout is not None else None
+        sq, snap, vec = eng.telemetry(probe)
+        if g.variables:
             wsq = np.bincount(np.asarray(g.group_of), weights=sq, minlength=len(g.names))
             values.update(zip(self._weight_tags, np.sqrt(wsq).tolist(), strict=True))
             values["train/weight_norm"] = float(np.sqrt(wsq.sum()))
-            self._snap = eng.snapshot(ws)
+            self._snap = snap
             self._snap_wsq, self._snap_step = wsq, s
         self._lr_points[s] = self._lr_at(s)
-        if self._probe_t is not None and eng.layout is not None:
-            vec = eng.probe(*self._probe_t)
+        if vec is not None:
             values.update(self._unpack(vec, s))
             values.update(self._probe_input)
         self._pending_rows.append((s, time.time(), values))
@@ -1019,7 +1018,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         if eng is None or snap is None:
             return
         g = self._groups
-        dsq = eng.delta_sq(eng.weights(), snap)
+        dsq = eng.delta(snap)
         dg = np.bincount(np.asarray(g.group_of), weights=dsq, minlength=len(g.names))
         wsq = self._snap_wsq
         assert wsq is not None
