@@ -56,7 +56,21 @@ class Case(BaseModel):
     onset: int | None = None  # expected onset step, when fires
 
 
-class Symptom(BaseModel):
+class _Conditional(BaseModel):
+    """A rulebook entry with a CEL ``when`` condition (declared by the subclass, where its
+    position sets the order of validation errors), checked at load and compiled once."""
+
+    @field_validator("when", check_fields=False)
+    @classmethod
+    def _check_when(cls, v: str) -> str:
+        return _compile(v)
+
+    @cached_property
+    def condition(self) -> Condition:
+        return Condition(source=self.when)  # type: ignore[attr-defined]
+
+
+class Symptom(_Conditional):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[A-Z]{2,6}\d{3}$")
     slug: str = Field(pattern=r"^[a-z0-9-]+$")
@@ -71,32 +85,14 @@ class Symptom(BaseModel):
     file: str = ""
     line: int | None = None
 
-    @field_validator("when")
-    @classmethod
-    def _check_when(cls, v: str) -> str:
-        return _compile(v)
 
-    @cached_property
-    def condition(self) -> Condition:
-        return Condition(source=self.when)
-
-
-class EvidenceRule(BaseModel):
+class EvidenceRule(_Conditional):
     """If ``when`` holds, multiply the cause's odds by ``lr`` (> 1 supports, < 1 refutes)."""
 
     model_config = ConfigDict(extra="forbid")
     when: str
     lr: float = Field(gt=0)
     says: str
-
-    @field_validator("when")
-    @classmethod
-    def _check_when(cls, v: str) -> str:
-        return _compile(v)
-
-    @cached_property
-    def condition(self) -> Condition:
-        return Condition(source=self.when)
 
 
 class FixRule(BaseModel):
