@@ -301,6 +301,135 @@ def test_static_faults_reach_the_context(tmp_path):
     assert run.series["train/output_row_sum"].values[0] > 1.05
 
 
+# --------------------------------------------------------------------------- init, targets, weight decay
+
+
+def test_init_scales_follow_the_layouts():
+    from traindx.adapters._jax_stats import init_scales
+
+    k = jax.random.split(jax.random.PRNGKey(0), 6)
+    tree = {"params": {
+        "Conv_0": {"kernel": jax.random.normal(k[0], (3, 3, 4, 8)) / 6.0, "bias": jnp.zeros(8)},  # fan_in 36
+        "RNN_0": {"w_ih": jax.random.normal(k[1], (16, 32)) / 4.0, "w_hh": jax.random.normal(k[2], (32, 32)) * 2.0},
+        "Embed_0": {"embedding": jax.random.normal(k[3], (100, 16))},  # left out
+        "torch_like": {"weight": jax.random.normal(k[4], (32, 64)) / 8.0, "bias": jnp.zeros(32)},  # [out, in]
+        "Dense_0": {"kernel": jnp.zeros((32, 10)), "bias": jnp.zeros(10)},
+    }}  # fmt: skip
+    got = {n: (layer, v) for n, layer, v in init_scales(tree)}
+    assert list(got) == ["Conv_0", "RNN_0.w_ih", "RNN_0.w_hh", "torch_like", "Dense_0"]  # insertion order
+    for name, want in (("Conv_0", 1.0), ("RNN_0.w_ih", 1.0), ("RNN_0.w_hh", 2.0 * np.sqrt(32)), ("torch_like", 1.0)):
+        assert got[name][1] == pytest.approx(want, rel=0.15), name
+    assert got["Dense_0"] == ("Dense_0", 0.0)
+    # keys sorted (as jax.tree.map leaves them): natural order, Dense_10 last
+    sorted_tree = {f"Dense_{i}": {"kernel": jnp.ones((4, 4))} for i in sorted([0, 2, 10], key=str)}
+    assert [n for n, _, _ in init_scales(sorted_tree)] == ["Dense_0", "Dense_2", "Dense_10"]
+
+
+ADAM = optax.adam(1e-3)
+
+
+def mlp_fwd(p, x):
+    p = p["params"]
+    h = x
+    for i in range(3):
+        h = h @ p[f"Dense_{i}"]["kernel"] + p[f"Dense_{i}"]["bias"]
+        h = jax.nn.relu(h) if i < 2 else h
+    return h
+
+
+@functools.cache  # one compilation per loss for the module
+def mlp_step(loss):
+    def objective(p, x, y):
+        z = mlp_fwd(p, x)
+        if loss == "xent":
+            return optax.softmax_cross_entropy_with_integer_labels(z, y).mean(), z
+        return jnp.mean((z[:, 0] - y.astype(jnp.float32)) ** 2), z
+
+    @jax.jit
+    def step(p, s, x, y):
+        (lv, z), g = jax.value_and_grad(objective, has_aux=True)(p, x, y)
+        u, s = ADAM.update(g, s, p)
+        return optax.apply_updates(p, u), s, telemetry(grads=g, params=p, updates=u, loss=lv, logits=z, labels=y, inputs=x)
+
+    return step
+
+
+def run_mlp(tmp_path, digits, params, *, loss="xent", steps=6, data=None):
+    """A 64-32-32-out MLP trained a few steps with Adam under a Recorder: its context."""
+    rec = Recorder(tmp_path, params=params, optimizer=ADAM, data=data,
+                   loss=optax.softmax_cross_entropy_with_integer_labels if loss == "xent" else "mse")  # fmt: skip
+    step, s = mlp_step(loss), ADAM.init(params)
+    for i, x, y in batches(digits, steps):
+        params, s, st = step(params, s, x, y)
+        rec.log(i, st)
+    rec.close()
+    return rec.context
+
+
+def mlp_params(scale=None, n_out=10, seed=0):
+    """PyTorch's default init (uniform +-1/sqrt(fan_in)); ``scale``: N(0, scale^2) weights."""
+    widths = (64, 32, 32, n_out)
+    keys = jax.random.split(jax.random.PRNGKey(seed), 3)
+    layers = {}
+    for i, (k, a, b) in enumerate(zip(keys, widths[:-1], widths[1:], strict=True)):
+        w = jax.random.uniform(k, (a, b), minval=-1.0, maxval=1.0) / np.sqrt(a) if scale is None else (
+            jax.random.normal(k, (a, b)) * scale)  # fmt: skip
+        layers[f"Dense_{i}"] = {"kernel": w, "bias": jnp.zeros(b)}
+    return {"params": layers}
+
+
+def test_init_scale_flags(tmp_path, digits):
+    f = run_mlp(tmp_path / "default", digits, mlp_params()).flags
+    assert 0.5 < f["init_scale_min"] <= f["init_scale_max"] < 0.65
+    f = run_mlp(tmp_path / "he", digits, init_mlp(widths=(64, 32, 32, 10))).flags
+    assert 1.2 < f["init_scale_min"] <= f["init_scale_max"] < 1.6
+    f = run_mlp(tmp_path / "big", digits, mlp_params(scale=2.0)).flags
+    assert f["init_scale_max"] == pytest.approx(16.0, rel=0.1) and f["init_scale_layer"] == "Dense_0"
+    zero_out = mlp_params()
+    zero_out["params"]["Dense_2"]["kernel"] = jnp.zeros((32, 10))  # good practice: left out
+    f = run_mlp(tmp_path / "zero_out", digits, zero_out).flags
+    assert 0.5 < f["init_scale_min"] <= f["init_scale_max"] < 0.65
+    ctx = run_mlp(tmp_path / "zeros", digits, jax.tree.map(jnp.zeros_like, mlp_params()))
+    assert (ctx.flags["init_scale_min"], ctx.flags["init_scale_max"], ctx.flags["init_scale_layer"]) == (0.0, 0.0, "Dense_0")
+    assert ctx.model.output_activation == "linear"  # an all-zero output is not a ReLU's
+
+
+def test_mse_onto_integer_labels(tmp_path, digits):
+    p = mlp_params(n_out=1)
+    p["params"]["Dense_2"] = {"kernel": p["params"]["Dense_2"]["kernel"] * 0.01, "bias": jnp.full((1,), 0.5)}
+    ctx = run_mlp(tmp_path / "rec", digits, p, loss="mse")
+    assert ctx.model.output_activation == "linear"  # first outputs in (0, 1), but a regression
+    assert ctx.flags["target_integer"] is True and ctx.flags["target_distinct"] == 10
+    ctx = run_mlp(tmp_path / "data", digits, p, loss="mse", data=digits)  # from the arrays
+    assert ctx.flags["target_integer"] is True and ctx.flags["target_distinct"] == 10
+    # the loss not known: one output with targets other than 0/1 is no sigmoid either
+    z = jnp.linspace(0.2, 0.8, 32).reshape(32, 1)
+    tel = jax.jit(lambda z, y: telemetry(loss=1.0, logits=z, labels=y))
+    for name, y, want in (("ints", jnp.arange(32) % 10, "linear"), ("binary", (jnp.arange(32) % 2).astype(jnp.float32), "sigmoid"),
+                          ("floats", jnp.linspace(0.0, 3.0, 32), "linear")):  # fmt: skip
+        rec = Recorder(tmp_path / name)
+        rec.log(0, tel(z, y))
+        rec.close()
+        assert rec.context.model.output_activation == want, name
+        assert rec.context.flags["target_integer"] is (name != "floats")
+
+
+@pytest.mark.parametrize("make, wd", [
+    (lambda: optax.adamw(1e-3, weight_decay=0.05), 0.05),
+    (lambda: optax.chain(optax.add_decayed_weights(0.03), optax.adam(1e-3)), 0.03),
+    (lambda: optax.inject_hyperparams(optax.adamw)(learning_rate=1e-3, weight_decay=0.2), 0.2),
+    (lambda: optax.MultiSteps(optax.adamw(1e-3, weight_decay=0.06), 4), 0.06),
+    (lambda: optax.adamw(1e-3, weight_decay=optax.constant_schedule(0.11)), 0.11),
+    (lambda: optax.adam(1e-3), None),
+])  # fmt: skip
+def test_optimizer_weight_decay(tmp_path, make, wd):
+    rec = Recorder(tmp_path, optimizer=make())
+    rec.close()
+    got = rec.context.optimizer.weight_decay
+    assert got == (pytest.approx(wd) if wd is not None else None)
+    assert rec.context.optimizer.name in ("adam", "adamw")
+
+
 # --------------------------------------------------------------------------- imports
 
 
@@ -314,3 +443,13 @@ def test_missing_jax_names_the_extra():
             "try:\n    import traindx.adapters.jax\nexcept ImportError as e:\n    print(e)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert "pip install 'traindx[jax]'" in out
+
+
+def test_coupled_l2_before_adam_is_not_named_adamw():
+    optax = pytest.importorskip("optax")
+    from traindx.adapters._jax_stats import optimizer_info
+
+    coupled, _ = optimizer_info(optax.chain(optax.add_decayed_weights(0.05), optax.adam(1e-3)))
+    decoupled, _ = optimizer_info(optax.adamw(1e-3, weight_decay=0.05))
+    assert (coupled.name, coupled.weight_decay) == ("adam", 0.05)
+    assert (decoupled.name, decoupled.weight_decay) == ("adamw", 0.05)

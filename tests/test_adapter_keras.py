@@ -226,6 +226,172 @@ def test_mse_on_one_hot_behind_softmax(digits, tmp_path):
     )
 
 
+# --------------------------------------------------------------------------- weight and target facts
+
+
+def flags_of(digits, tmp_path, layers, y=None, loss=None, opt=None, **kw):
+    """Train ``keras.Sequential([Input((64,)), *layers()])`` for one epoch through the
+    callback; the context it wrote (``layers`` is called after the session is cleared, so the
+    layer names start at ``dense``)."""
+    x, y0 = digits
+    y = y0 if y is None else y
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([keras.Input((64,)), *layers()])
+    cb = DiagnosisCallback.from_arrays(x, y, logdir=tmp_path, diagnose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fit(model, (x, y), cb, epochs=1, loss=loss, opt=opt, **kw)
+    assert cb.enabled
+    return run_of(tmp_path).context  # what was written to context.json
+
+
+@pytest.mark.parametrize(
+    ("init", "lo", "hi"),
+    [
+        ("glorot_uniform", 0.5, 1.4),
+        ("he_normal", 1.25, 1.6),
+        ("zeros", 0.0, 0.0),
+        (keras.initializers.Constant(0.3), 0.0, 0.0),
+        (keras.initializers.RandomNormal(stddev=2.0), 14.0, 18.5),
+    ],
+    ids=["glorot", "he", "zeros", "constant", "normal_std2"],
+)
+def test_init_scale(digits, tmp_path, init, lo, hi):
+    """std(w) * sqrt(fan_in) of the hidden kernel (fan_in 64) at the initial weights; the
+    output layer's kernel (Glorot) is not counted."""
+    c = flags_of(digits, tmp_path,
+                 lambda: [L.Dense(32, activation="relu", kernel_initializer=init), L.Dense(10)])  # fmt: skip
+    f = c.flags
+    assert lo <= f["init_scale_min"] <= f["init_scale_max"] <= hi + 1e-9
+    assert f["init_scale_layer"] == "dense"  # the only hidden kernel; dense_1 is the output
+
+
+def test_init_scale_conv_layout_and_extreme_layer(digits, tmp_path):
+    """Conv kernel [3, 3, 1, 8]: fan_in 9; the layer furthest from 1 (log terms) is named;
+    embedding tables and the output layer's kernel are left out."""
+    normal = keras.initializers.RandomNormal
+
+    def layers():
+        return [
+            L.Reshape((8, 8, 1)),
+            L.Conv2D(8, 3, kernel_initializer=normal(stddev=1.0 / 3.0)),  # s = 1
+            L.Flatten(),
+            L.Dense(16, kernel_initializer=normal(stddev=4.0 / 288**0.5)),  # s = 4
+            L.Dense(10, kernel_initializer="zeros"),  # the output: not counted
+        ]
+
+    f = flags_of(digits, tmp_path, layers).flags
+    # conv: fan_in 3*3*1 = 9, std 1/3 -> 1; dense: fan_in 6*6*8 = 288, std 4/sqrt(288) -> 4
+    assert f["init_scale_min"] == pytest.approx(1.0, rel=0.1)
+    assert f["init_scale_max"] == pytest.approx(4.0, rel=0.1)
+    assert f["init_scale_layer"] == "dense"
+    keras.backend.clear_session()
+    scales = dict(ks.init_scales(keras.Sequential([
+        keras.Input((5,), dtype="int32"), L.Embedding(100, 16, embeddings_initializer="zeros"),
+        L.Flatten(), L.Dense(8, kernel_initializer="zeros"), L.Dense(3),
+    ]), None))  # fmt: skip
+    assert scales == {"dense": 0.0}  # no embedding table, no output kernel
+
+
+def test_regularization_flags(digits, tmp_path):
+    """l2_max: the largest L2 factor of any weight regularizer; reg_loss_share: the penalty
+    (sum of model.losses) at the initial weights over the first logged training loss (which
+    includes it)."""
+
+    def layers():
+        return [
+            L.Dense(32, activation="relu", kernel_regularizer=keras.regularizers.L2(0.1),
+                    bias_regularizer=keras.regularizers.L1L2(l1=0.01, l2=0.2)),
+            L.Dense(10),
+        ]  # fmt: skip
+
+    c = flags_of(digits, tmp_path, layers)
+    f = c.flags
+    assert f["l2_max"] == pytest.approx(0.2)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(7)  # the same initial weights: the penalty the callback saw
+    m = keras.Sequential([keras.Input((64,)), *layers()])
+    pen = float(sum(float(v) for v in m.losses))
+    first = run_of(tmp_path).series["train/loss"].values[0]
+    assert 0.1 < f["reg_loss_share"] < 1.0
+    assert f["reg_loss_share"] == pytest.approx(pen / first, rel=1e-3)
+    assert c.optimizer.weight_decay == pytest.approx(0.2)  # 2 x the kernel L2 (coupled equivalent)
+
+
+def test_init_scale_skipped_for_trained_weights(digits, tmp_path):
+    """A second fit (same optimizer, which has taken steps) with a new callback does not
+    start from the initial weights."""
+    model = mlp(seed=8)
+    fit(model, digits, epochs=1)
+    cb = DiagnosisCallback.from_arrays(*digits, logdir=tmp_path, diagnose=False)
+    model.fit(*digits, epochs=1, batch_size=64, verbose=0, callbacks=[cb])
+    c = run_of(tmp_path).context
+    assert "init_scale_min" not in c.flags and "reg_loss_share" not in c.flags
+    assert c.flags["l2_max"] == 0.0
+    assert any(n.startswith("init_scale not recorded") for n in c.notes)
+
+
+def test_no_regularization_and_adamw_weight_decay(digits, tmp_path):
+    c = flags_of(digits, tmp_path, lambda: [L.Dense(32, activation="relu"), L.Dense(10)],
+                 opt=keras.optimizers.AdamW(1e-3, weight_decay=0.05))  # fmt: skip
+    assert c.flags["l2_max"] == 0.0 and c.flags["reg_loss_share"] == 0.0
+    assert c.optimizer.name == "adamw" and c.optimizer.weight_decay == pytest.approx(0.05)
+
+
+def test_target_flags_integer_labels(digits, tmp_path):
+    f = flags_of(digits, tmp_path, lambda: [L.Dense(10)]).flags
+    assert (
+        f["target_integer"] is True and f["target_distinct"] == 10 and f["target_onehot"] is False
+    )
+
+
+def test_target_flags_float_regression(digits, tmp_path):
+    x, _ = digits
+    y = (x[:, 20:21] * 3.3 + 0.1).astype("float32")  # (N, 1) real-valued
+    f = flags_of(
+        digits, tmp_path, lambda: [L.Dense(8), L.Dense(1)], y=y, loss="mse", metrics=()
+    ).flags
+    assert (
+        f["target_integer"] is False and f["target_distinct"] > 10 and f["target_onehot"] is False
+    )
+
+
+def test_target_flags_integer_valued_floats(digits, tmp_path):
+    """Class ids stored as float32 are still integer-valued."""
+    _, y = digits
+    f = flags_of(
+        digits, tmp_path, lambda: [L.Dense(1)], y=y.astype("float32"), loss="mse", metrics=()
+    ).flags
+    assert f["target_integer"] is True and f["target_distinct"] == 10
+
+
+def test_bce_on_ten_one_hot_classes_behind_softmax(digits, tmp_path):
+    """The wrong_loss_function (binary_crossentropy for 10 classes) context the rules read."""
+    _, y = digits
+    onehot = np.eye(10, dtype="float32")[y]
+    c = flags_of(digits, tmp_path, lambda: [L.Dense(32, activation="relu"), L.Dense(10, activation="softmax")],
+                 y=onehot, loss="binary_crossentropy", metrics=())  # fmt: skip
+    assert c.flags["target_onehot"] is True and "target_integer" not in c.flags
+    assert c.loss.name == "binary_crossentropy" and c.loss.expects == "probabilities"
+    assert c.model.output_activation == "softmax" and c.data.num_classes == 10
+    assert c.data.task == "classification"
+
+
+def test_fact_helpers():
+    assert ks.target_facts(np.array([[0, 1, 0], [1, 0, 0]], dtype="int32")) == {
+        "target_onehot": True
+    }
+    assert ks.target_facts(np.array([[0.5, 0.5, 0.0]])) == {"target_onehot": False}
+    assert ks.target_facts(np.array([1.0, np.nan, 2.0, 2.0])) == {
+        "target_onehot": False, "target_integer": True, "target_distinct": 2.0}  # fmt: skip
+    assert ks.target_facts(np.zeros((0,))) == {}
+    f = ks.init_scale_flags([("a", 1.1), ("b", 0.05), ("c", 9.0)])
+    assert f == {"init_scale_min": 0.05, "init_scale_max": 9.0, "init_scale_layer": "b"}
+    assert ks.init_scale_flags([("a", 30.0), ("b", 0.0)])["init_scale_layer"] == "b"
+    assert ks.init_scale_flags([]) == {}
+
+
 def test_loss_and_optimizer_context():
     info, task, _ = ks.loss_info(keras.losses.BinaryCrossentropy())
     assert (info.name, info.from_logits, info.expects, task) == (

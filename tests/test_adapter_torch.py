@@ -177,11 +177,16 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
     )
     assert sum(d.class_counts) == 30 * 64 and len(d.class_counts) == 10
     assert d.input_min == 0.0 and d.input_max == 1.0 and 0.2 < d.input_mean < 0.4
+    scale = c.flags.pop("init_scale_min")  # layer 0 only: the output layer is left out
+    assert c.flags.pop("init_scale_max") == scale == pytest.approx(1 / 3**0.5, rel=0.1)
     assert c.flags == {
         "input_nonfinite": 0.0,
         "grad_accumulating": False,
         "params_without_grad": 0.0,
         "broadcast_in_loss": False,
+        "init_scale_layer": "0",
+        "target_integer": True,
+        "target_distinct": 10.0,
     }
     from traindx.cli import main
 
@@ -469,3 +474,148 @@ def test_class_counts_skip_ignored_labels(digits, tmp_path):
     run = monitored(mlp(), digits, tmp_path, steps=5, targets=y)
     counts = run.context.data.class_counts
     assert sum(counts) == 5 * BS - 5 * BS // 4 and len(counts) == 10
+
+
+# --------------------------------------------------------------------------- 4. init and targets
+
+
+def deep_mlp(init=None, out_init=None, n_out=10, seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, n_out)
+    )
+    with torch.no_grad():
+        for m in list(model)[:-1]:
+            if isinstance(m, nn.Linear) and init is not None:
+                init(m.weight)
+        if out_init is not None:
+            out_init(model[-1].weight)
+    return model
+
+
+def scales(run):
+    f = run.context.flags
+    return f["init_scale_min"], f["init_scale_max"], f["init_scale_layer"]
+
+
+def test_init_scale_default_he_and_zero_output(digits, tmp_path):
+    lo, hi, _ = scales(monitored(deep_mlp(), digits, tmp_path / "default", steps=3))
+    assert 0.5 < lo <= hi < 0.65  # kaiming_uniform(a=sqrt(5)): 1/sqrt(3)
+    lo, hi, _ = scales(monitored(deep_mlp(lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")),
+                                 digits, tmp_path / "he", steps=3))  # fmt: skip
+    assert 1.2 < lo <= hi < 1.6
+    # a zero output layer is good practice: it is left out
+    lo, hi, _ = scales(
+        monitored(deep_mlp(out_init=nn.init.zeros_), digits, tmp_path / "zero_out", steps=3)
+    )
+    assert 0.5 < lo <= hi < 0.65
+
+
+def test_init_scale_flags_zero_and_large_init(digits, tmp_path):
+    def zeros(model):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.zero_()
+        return model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        run = monitored(zeros(deep_mlp()), digits, tmp_path / "zeros", steps=12)
+    assert scales(run) == (0.0, 0.0, "0")
+    assert run.context.model.output_activation == "linear"  # all-zero output: not a ReLU
+    lo, hi, layer = scales(monitored(deep_mlp(lambda w: nn.init.normal_(w, 0.0, 2.0)), digits, tmp_path / "big",
+                                     steps=3))  # fmt: skip
+    assert hi == pytest.approx(16.0, rel=0.1) and layer == "0"  # 2 * sqrt(64)
+    assert lo > 8.0  # 2 * sqrt(32) for layer 2
+
+
+class HeadFirst(nn.Module):
+    """The output layer registered before the body: the first forward says which is last."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.head = nn.Linear(32, 10)
+        self.body = nn.Linear(64, 32)
+        self.emb = nn.Embedding(5, 64)  # left out
+        nn.init.zeros_(self.head.weight)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.body(x + self.emb.weight[0])))
+
+
+def test_init_scale_output_layer_from_the_forward(digits, tmp_path):
+    lo, hi, layer = scales(monitored(HeadFirst(), digits, tmp_path, steps=3))
+    assert 0.5 < lo <= hi < 0.65 and layer == "body"
+
+
+def test_init_scale_not_taken_after_updates(digits, tmp_path):
+    model = deep_mlp()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train(model, digits, 2, opt=opt)  # Adam holds state: the weights are no longer the initial ones
+    with Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=1) as mon:
+        train(model, digits, 2, mon, opt=opt)
+    assert "init_scale_min" not in run_of(tmp_path).context.flags
+
+
+def mse_on_labels(out, y):
+    return nn.functional.mse_loss(out.squeeze(1), y.float())
+
+
+def test_mse_onto_integer_labels(digits, tmp_path):
+    # a single output in (0, 1) at first: a regression, not a sigmoid
+    model = deep_mlp(n_out=1)
+    with torch.no_grad():
+        model[-1].weight.mul_(0.01)
+        model[-1].bias.fill_(0.5)
+    for i, crit in enumerate((mse_on_labels, nn.MSELoss())):
+        targets = digits[1] if i == 0 else digits[1].float().unsqueeze(1)
+        run = monitored(model, digits, tmp_path / str(i), steps=4, crit=crit, targets=targets)
+        c = run.context
+        assert c.model.output_activation == "linear", crit
+        assert c.flags["target_integer"] is True and c.flags["target_distinct"] == 10
+    run = monitored(deep_mlp(n_out=1), digits, tmp_path / "float", steps=4, crit=nn.MSELoss(),
+                    targets=(digits[1].float() / 3.0).unsqueeze(1))  # fmt: skip
+    assert run.context.flags["target_integer"] is False
+    # one-hot targets: not one value per example, no target flags
+    onehot = nn.functional.one_hot(digits[1], 10).float()
+    run = monitored(deep_mlp(), digits, tmp_path / "onehot", steps=2, targets=onehot)
+    assert "target_integer" not in run.context.flags
+
+
+def test_functional_sigmoid_with_bce_is_still_inferred(digits, tmp_path):
+    class Sig(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.fc = nn.Linear(64, 1)
+
+        def forward(self, x):
+            return torch.sigmoid(self.fc(x)).squeeze(1)
+
+    run = monitored(
+        Sig(), digits, tmp_path, steps=3, crit=nn.BCELoss(), targets=(digits[1] > 4).float()
+    )
+    c = run.context
+    assert c.model.output_activation == "sigmoid"
+    assert c.flags["target_integer"] is True and c.flags["target_distinct"] == 2
+
+
+def test_infer_activation_needs_positive_values_for_relu():
+    zeros = torch.zeros(8, 10)
+    assert _torch_stats.infer_activation(zeros, -1) == "linear"
+    relu = torch.relu(torch.linspace(-1, 1, 80).reshape(8, 10))
+    assert _torch_stats.infer_activation(relu, -1) == "relu"
+    mid = torch.linspace(0.2, 0.8, 8).reshape(8, 1)
+    assert _torch_stats.infer_activation(mid, -1) == "sigmoid"
+    assert _torch_stats.infer_activation(mid, -1, "regression") == "linear"
+
+
+def test_weight_tensors_skip_embeddings_and_rnn_input_weights():
+    model = nn.ModuleDict(
+        {"emb": nn.Embedding(10, 8), "gru": nn.GRU(1, 16, num_layers=2), "fc": nn.Linear(16, 3)}
+    )
+    names = [n for n, _, _ in _torch_stats.weight_tensors(model)]
+    assert names == ["gru.weight_hh_l0", "gru.weight_ih_l1", "gru.weight_hh_l1", "fc"]
+    scales = _torch_stats.init_scales(_torch_stats.weight_tensors(model))
+    assert all(0.5 < s < 0.65 for s in scales[:3])  # torch's U(+-1/sqrt(hidden)) on fan_in 16

@@ -127,6 +127,82 @@ class Moments:
         return math.sqrt(self.m2 / self.n) if self.n else math.nan
 
 
+# --------------------------------------------------------------------------- init scale
+
+
+def init_scale_flags(scales: list[tuple[str, float]]) -> dict[str, float | str]:
+    """``init_scale_min``, ``init_scale_max`` and ``init_scale_layer`` (the layer furthest
+    from 1 in log terms; 0 counts as the most extreme) of per-layer initialization scales
+    ``std(w) * sqrt(fan_in)`` (about 0.3-1.5 for the usual inits). Non-finite scales are
+    left out; no scales, no flags."""
+    vals = [(n, float(s)) for n, s in scales if math.isfinite(s)]
+    if not vals:
+        return {}
+    worst = max(vals, key=lambda v: math.inf if v[1] <= 0.0 else abs(math.log(v[1])))
+    return {
+        "init_scale_min": min(s for _, s in vals),
+        "init_scale_max": max(s for _, s in vals),
+        "init_scale_layer": worst[0],
+    }
+
+
+# --------------------------------------------------------------------------- targets
+
+TARGET_SAMPLE = 4096  # target values examined per batch (and distinct values kept)
+INIT_MIN_SIZE = 8  # weights with fewer entries have no meaningful init scale
+
+
+class TargetFacts:
+    """Whether every (finite) target value seen is integer-valued and how many distinct
+    values there are (``target_integer``, ``target_distinct``), from 1-D or (N, 1) targets
+    on the host; other shapes give no flags."""
+
+    def __init__(self) -> None:
+        self.integer = True
+        self.values: set[float] = set()
+        self.batches = 0
+        self.shaped = True  # every batch seen was 1-D or (N, 1)
+
+    @staticmethod
+    def sample(shape: tuple[int, ...]) -> bool:
+        """Whether targets of this shape are one value per example (1-D or (N, 1))."""
+        return len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
+
+    def reject(self) -> None:
+        """A batch of targets that is not one value per example: no flags."""
+        self.batches += 1
+        self.shaped = False
+
+    def add(self, y: np.ndarray, limit: int | None = TARGET_SAMPLE) -> None:
+        y = np.asarray(y)
+        if (
+            not self.sample(y.shape)
+            or not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_)
+            or np.iscomplexobj(y)
+        ):
+            self.reject()
+            return
+        self.batches += 1
+        v = y.reshape(-1)[:limit].astype(np.float64)
+        if not v.size:
+            return
+        v = v[np.isfinite(v)]  # non-finite targets are another fault (input_nonfinite)
+        if self.integer:
+            self.integer = bool(np.all(v == np.round(v)))
+        if len(self.values) < TARGET_SAMPLE:
+            self.values.update(np.unique(v).tolist())
+
+    @property
+    def binary(self) -> bool:
+        """Every value seen is 0 or 1."""
+        return bool(self.values) and self.values <= {0.0, 1.0}
+
+    def flags(self) -> dict[str, float | bool]:
+        if not self.shaped or not self.values:
+            return {}
+        return {"target_integer": self.integer, "target_distinct": float(len(self.values))}
+
+
 # --------------------------------------------------------------------------- cadence
 
 

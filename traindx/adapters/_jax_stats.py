@@ -25,7 +25,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import tree_util as jtu
 
-from traindx.adapters._common import FUNCTIONAL_LOSSES, LOSS_KINDS
+from traindx.adapters._common import (
+    FUNCTIONAL_LOSSES,
+    INIT_MIN_SIZE,
+    LOSS_KINDS,
+    TARGET_SAMPLE,
+    TargetFacts,
+)
 from traindx.schema import DataInfo, LayerInfo, LossInfo, ModelInfo, OptimizerInfo
 
 MAX_COUNTED_CLASSES = 1024  # class counts are kept for at most this many classes
@@ -311,12 +317,32 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
             nonfinite.append(summ[4])
     if labels is not None:
         nonfinite.append(_nonfinite(labels))
+        _label_facts(labels, tags, vals)
     if nonfinite:
         tags.append("train/nonfinite@inputs")
         vals.append(functools.reduce(jnp.add, nonfinite))
     if logits is not None:
         _output_stats(logits, labels, tags, vals, meta)
     return tags, vals, meta
+
+
+def _label_facts(labels: Any, tags: list[str], vals: list[Any]) -> None:
+    """For 1-D or (N, 1) labels: whether every value (of the first ``TARGET_SAMPLE``) is
+    integer-valued, and how many distinct values there are (one sort of the sample)."""
+    y = first_array(labels)
+    if not TargetFacts.sample(tuple(y.shape)) or not y.size or jnp.iscomplexobj(y):
+        return
+    if not (jnp.issubdtype(y.dtype, jnp.number) or y.dtype == jnp.bool_):
+        return
+    v = y.reshape(-1)[:TARGET_SAMPLE]
+    if jnp.issubdtype(v.dtype, jnp.inexact):  # non-finite labels are another fault
+        integer = jnp.all(~jnp.isfinite(v) | (v == jnp.round(v))).astype(_F32)
+    else:
+        integer = jnp.ones((), _F32)
+    v = jnp.sort(v.astype(jnp.int32) if v.dtype == jnp.bool_ else v)
+    distinct = 1.0 + jnp.sum(v[1:] != v[:-1], dtype=_F32)
+    tags += ["_lbl_int", "_lbl_distinct"]
+    vals += [integer, distinct]
 
 
 def first_array(x: Any) -> jax.Array:
@@ -502,6 +528,8 @@ def _components(obj: Any, out: list[tuple[str, dict[str, Any]]], seen: set[int],
     if isinstance(obj, tuple) and hasattr(obj, "update") and hasattr(obj, "init"):
         _components(obj.init, out, seen, depth + 1)  # inject_hyperparams keeps values here
         _components(obj.update, out, seen, depth + 1)
+    elif not isinstance(obj, tuple) and isinstance(getattr(obj, "_opt", None), tuple):
+        _components(obj._opt, out, seen, depth + 1)  # optax.MultiSteps(inner, k)
     elif isinstance(obj, (list, tuple)):
         for o in obj:
             _components(o, out, seen, depth + 1)
@@ -534,6 +562,16 @@ def num(v: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+def _value(v: Any) -> float | None:
+    """A hyperparameter's value: a number, or a schedule's peak (best effort)."""
+    if callable(v):
+        try:
+            return schedule_peak(v)
+        except Exception:  # noqa: BLE001 - a schedule we cannot evaluate: unknown
+            return None
+    return num(v)
 
 
 def schedule_name(fn: Any) -> str:
@@ -576,7 +614,7 @@ def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Cal
             hps = {k: getattr(v, "schedule_fn", v) for k, v in hps.items()}
             lr = hps.get("learning_rate", lr)
             info.momentum = num(hps.get("momentum")) if info.momentum is None else info.momentum
-            info.weight_decay = num(hps.get("weight_decay")) if info.weight_decay is None else info.weight_decay
+            info.weight_decay = _value(hps.get("weight_decay")) if info.weight_decay is None else info.weight_decay
             info.eps = num(hps.get("eps")) if info.eps is None else info.eps
             if num(hps.get("b1")) is not None and num(hps.get("b2")) is not None:
                 info.betas = [float(hps["b1"]), float(hps["b2"])]
@@ -595,7 +633,7 @@ def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Cal
         elif owner in ("scale_by_rms", "scale_by_stddev", "scale_by_rss"):
             info.eps = info.eps if info.eps is not None else num(cells.get("eps") or cells.get("initial_accumulator_value"))
         elif owner == "add_decayed_weights" and info.weight_decay is None:
-            info.weight_decay = num(cells.get("weight_decay"))
+            info.weight_decay = _value(cells.get("weight_decay"))
         elif owner == "clip_by_global_norm" and info.clipnorm is None:
             info.clipnorm = num(cells.get("max_norm"))
         elif owner == "clip" and info.clipvalue is None:
@@ -609,6 +647,9 @@ def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Cal
         else:
             if lr is not None:
                 info.name = "sgd"
+        # chain(add_decayed_weights, adam) decays before Adam's scaling: coupled L2, not AdamW
+        if info.name == "adamw" and owners.index("add_decayed_weights") < owners.index("scale_by_adam"):
+            info.name = "adam"
     if callable(lr):
         info.schedule = schedule_name(lr)
         info.lr = schedule_peak(lr)
@@ -671,6 +712,75 @@ def model_info(params: Any) -> ModelInfo:
         output_units=int(last[-1]) if last else None,
         has_batchnorm=("batch_stats" in collections or "batchnorm" in low) or None,
     )
+
+
+_QKV = ("query", "key", "value")
+
+
+def _ordered_leaves(tree: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """(path parts, leaf) in the tree's own order: a mapping's insertion order (the order
+    its modules were created in), or its natural order where the keys are sorted (as
+    ``jax.tree.map`` leaves them: ``Dense_2`` before ``Dense_10``)."""
+    if isinstance(tree, Mapping):
+        keys = list(tree.keys())
+        if [str(k) for k in keys] == sorted(str(k) for k in keys):
+            keys.sort(key=lambda k: _natural(str(k)))
+        out = []
+        for k in keys:
+            out += _ordered_leaves(tree[k], (*prefix, str(k)))
+        return out
+    flat, _ = jtu.tree_flatten_with_path(tree)
+    return [((*prefix, *(key_str(k) for k in path)), leaf) for path, leaf in flat]
+
+
+def _is_weight_leaf(name: str) -> bool:
+    return name.isdigit() or name.startswith(("kernel", "w")) or "weight" in name or "kernel" in name
+
+
+@jax.jit
+def _stds(leaves: list[Any]) -> jax.Array:
+    """Standard deviation of each array, exactly 0 for a constant one (one compiled call)."""
+
+    def std(w: Any) -> jax.Array:
+        w = _f32(w)
+        return jnp.where(jnp.min(w) == jnp.max(w), 0.0, jnp.std(w))
+
+    return jnp.stack([std(w) for w in leaves])
+
+
+def init_scales(params: Any) -> list[tuple[str, str, float]]:
+    """(name, layer, ``std(w) * sqrt(fan_in)``) of the layer weights of a parameter tree,
+    in the model's order (one host transfer). Weights are >= 2-D leaves named like
+    ``kernel``, ``w*``, ``*weight*`` (or list indices); embedding tables are left out.
+    fan_in follows the layout: flax/haiku ``[*kernel, in, out]`` -> ``prod(shape[:-1])``
+    (attention ``query/key/value`` kernels ``[in, heads, dim]`` -> ``in``), a leaf named
+    ``weight`` (torch/equinox ``[out, in, *kernel]``) -> ``prod(shape[1:])``. Constant
+    weights give exactly 0; weights of fewer than ``INIT_MIN_SIZE`` entries are left out."""
+    tree = params["params"] if isinstance(params, Mapping) and "params" in params else params
+    items = []
+    for parts, leaf in _ordered_leaves(tree):
+        shape = tuple(int(d) for d in getattr(leaf, "shape", ()))
+        if len(shape) < 2 or math.prod(shape) < INIT_MIN_SIZE or not jnp.issubdtype(leaf.dtype, jnp.floating):
+            continue
+        leaf_name = parts[-1].lower() if parts else ""
+        layer = layer_of(list(parts))
+        if "embed" in leaf_name or "embed" in layer.lower() or not _is_weight_leaf(leaf_name):
+            continue
+        if leaf_name == "weight":
+            fan_in = math.prod(shape[1:])
+        elif len(shape) == 3 and layer.rsplit(".", 1)[-1].lower() in _QKV:
+            fan_in = shape[0]
+        else:
+            fan_in = math.prod(shape[:-1])
+        items.append((parts, layer, leaf, fan_in))
+    if not items:
+        return []
+    stds = jax.device_get(_stds([leaf for _, _, leaf, _ in items]))
+    per_layer: dict[str, int] = {}
+    for _, layer, _, _ in items:
+        per_layer[layer] = per_layer.get(layer, 0) + 1
+    return [(layer if per_layer[layer] == 1 else f"{layer}.{parts[-1]}", layer, float(sd) * math.sqrt(fan_in))
+            for (parts, layer, _, fan_in), sd in zip(items, stds, strict=True)]  # fmt: skip
 
 
 def data_info(data: Any) -> tuple[DataInfo, float]:

@@ -15,6 +15,7 @@ state, and no random numbers are drawn.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -410,6 +411,146 @@ def l2_coefficient(model: keras.Model) -> float | None:
             if l2 > 0 and (best is None or l2 > best):
                 best = l2
     return best
+
+
+def _reg_l2(reg: Any) -> float:
+    """The L2 factor of a weight regularizer (``L2``, ``L1L2``, or a config with ``l2``)."""
+    v = getattr(reg, "l2", None)
+    if v is None:
+        try:
+            v = reg.get_config().get("l2")
+        except Exception:  # noqa: BLE001 - a custom regularizer without a config
+            v = None
+    f = _num(v)
+    return f if f is not None and math.isfinite(f) and f > 0 else 0.0
+
+
+def l2_max(model: keras.Model) -> float:
+    """The largest L2 factor among the layers' weight regularizers (kernel, bias, recurrent,
+    embeddings, ...; not activity regularizers); 0.0 without any."""
+    best = 0.0
+    for layer in leaf_layers(model):
+        for attr, reg in list(vars(layer).items()):
+            if reg is None or not attr.endswith("_regularizer") or attr == "activity_regularizer":
+                continue
+            if isinstance(reg, str | dict):
+                continue
+            best = max(best, _reg_l2(reg))
+    return best
+
+
+def regularization_penalty(model: keras.Model) -> float | None:
+    """The weight-regularization penalty Keras adds to the loss (the regularizer losses of
+    ``model.losses``) at the current weights; None if it cannot be computed. Activity
+    regularizers and ``add_loss`` terms depend on a batch and are left out."""
+    total = 0.0
+    for v in model.trainable_weights:
+        reg = getattr(v, "regularizer", None)
+        if reg is None:
+            continue
+        try:
+            total += host_float(reg(v.value))
+        except Exception:  # noqa: BLE001
+            return None
+    return total
+
+
+#: Variables of these layer types are lookup tables, not kernels (no fan-in).
+EMBEDDING_LAYERS = {
+    "Embedding",
+    "ReversibleEmbedding",
+    "PositionEmbedding",
+    "TokenAndPositionEmbedding",
+}
+
+
+def init_scales(
+    model: keras.Model, out_layer: Any = None, min_size: int = 8
+) -> list[tuple[str, float]]:
+    """``(layer name, std(w) * sqrt(fan_in))`` for every kernel (a weight with ndim >= 2) at
+    the current weights, Keras layout (fan_in = prod(shape[:-1]): Dense ``[in, out]`` -> in,
+    Conv ``[*k, in, out]`` -> prod(k) * in), except the output layer's kernel, embedding
+    tables and kernels of fewer than ``min_size`` entries. A constant kernel (zeros) gives
+    exactly 0; Glorot/He defaults give about 0.5-1.4."""
+    kernels: list[tuple[Any, Any, int]] = []  # (layer, variable, fan_in)
+    seen: set[int] = set()
+    for layer in leaf_layers(model)[:-1]:
+        if isinstance(layer, keras.Model):
+            continue
+        for v in getattr(layer, "_trainable_variables", []):
+            if id(v) in seen or len(v.shape) < 2:
+                continue
+            seen.add(id(v))
+            kernels.append((layer, v, int(np.prod([int(d) for d in v.shape[:-1]]))))
+    if not kernels:
+        return []
+    if out_layer is None or not any(k[0] is out_layer for k in kernels):
+        # no layer graph, or Dense then an Activation/Softmax layer: the last kernel's layer
+        out_layer = kernels[-1][0]
+    cands = [
+        (layer.name, v, fan_in)
+        for layer, v, fan_in in kernels
+        if layer is not out_layer
+        and type(layer).__name__ not in EMBEDDING_LAYERS
+        and "embedding" not in str(getattr(v, "name", "")).lower()
+        and int(np.prod([int(d) for d in v.shape])) >= min_size
+    ]
+    if not cands:
+        return []
+    items: list[Any] = []
+    for _, v, _ in cands:
+        w = ops.cast(v.value, "float32")
+        items += [ops.std(w), ops.max(w) - ops.min(w)]
+    vals = np.asarray(ops.convert_to_numpy(_vec(items)), dtype=np.float64).reshape(-1, 2)
+    out = []
+    for (name, _, fan_in), (std, rng) in zip(cands, vals, strict=True):
+        if not (math.isfinite(std) and math.isfinite(rng)):
+            continue
+        out.append((name, 0.0 if rng == 0.0 else float(std * math.sqrt(fan_in))))
+    return out
+
+
+def init_scale_flags(scales: list[tuple[str, float]]) -> dict[str, float | str]:
+    """``init_scale_min``/``_max`` and ``init_scale_layer``: the layer furthest from 1 in log
+    terms (a scale of 0 is the most extreme)."""
+    if not scales:
+        return {}
+    vals = [s for _, s in scales]
+
+    def far(item: tuple[str, float]) -> float:
+        return math.inf if item[1] <= 0 else abs(math.log(item[1]))
+
+    worst = max(scales, key=far)
+    return {"init_scale_min": float(min(vals)), "init_scale_max": float(max(vals)),
+            "init_scale_layer": worst[0]}  # fmt: skip
+
+
+TARGET_CAP = 65_536  # target rows looked at
+
+
+def target_facts(y: Any) -> dict[str, float | bool]:
+    """What the targets are: for 1-D or (N, 1) targets ``target_integer`` (every finite value
+    is a whole number, whatever the dtype) and ``target_distinct`` (distinct values); for
+    (N, C) targets ``target_onehot`` (rows of 0/1 with exactly one 1). First TARGET_CAP rows."""
+    a = np.asarray(y)
+    if a.size == 0 or a.dtype.kind not in "fiub" or a.ndim == 0:
+        return {}
+    a = a[:TARGET_CAP]
+    if a.ndim == 1 or (a.ndim == 2 and a.shape[1] == 1):
+        v = a.reshape(-1)
+        if v.dtype.kind == "f":
+            v = v[np.isfinite(v)]
+            if v.size == 0:
+                return {}
+            integer = bool(np.all(v == np.round(v)))
+        else:
+            integer = True
+        return {"target_onehot": False, "target_integer": integer,
+                "target_distinct": float(np.unique(v).size)}  # fmt: skip
+    if a.ndim == 2:
+        ok = bool(np.all((a == 0) | (a == 1)) and np.all(a.sum(-1) == 1))
+        return {"target_onehot": ok}
+    return {}
 
 
 # --------------------------------------------------------------------------- host statistics

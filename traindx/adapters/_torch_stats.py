@@ -7,12 +7,13 @@ moves results to the host in batches.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from traindx.adapters._common import LOSS_KINDS, loss_name
+from traindx.adapters._common import INIT_MIN_SIZE, LOSS_KINDS, loss_name
 from traindx.schema import LayerInfo, LossInfo, ModelInfo, OptimizerInfo
 
 # --------------------------------------------------------------------------- module kinds
@@ -151,7 +152,7 @@ def output_stats(out: torch.Tensor, probs: str | None, cdim: int) -> dict[str, t
     if out.dim() < 2 or out.shape[cdim] < 2:
         return res
     o = out if out.dtype in (torch.float32, torch.float64) else out.float()
-    if probs is not None:
+    if probs in ("softmax", "log_softmax"):  # sigmoid outputs (multi-label) need not sum to 1
         p = o.exp() if probs == "log_softmax" else o
         res["train/output_row_sum"] = (p.sum(cdim) - 1.0).abs().mean() + 1.0
     pred = o.argmax(cdim).reshape(-1)
@@ -299,21 +300,77 @@ def softmax_dim_note(model: nn.Module) -> list[str]:
     return notes
 
 
-def infer_activation(out: torch.Tensor, cdim: int) -> str:
-    """Guess a functional output activation from the values (first output only; syncs)."""
+def infer_activation(out: torch.Tensor, cdim: int, task: str | None = None) -> str:
+    """Guess a functional output activation from the values (first output only; syncs).
+
+    ``task`` is the task the loss implies: for a regression, values in (0, 1) say nothing
+    of a sigmoid. ReLU needs a real share of exact zeros *and* some positive values (an
+    all-zero output, e.g. from all-zero weights, is linear)."""
     o = out.detach().float()
     lo, hi = (float(v) for v in torch.aminmax(o))
+    sigmoid_ok = task != "regression"
     if o.dim() < 2 or o.shape[cdim] < 2:
-        return "sigmoid" if 0.0 < lo and hi < 1.0 else "linear"
+        return "sigmoid" if sigmoid_ok and 0.0 < lo and hi < 1.0 else "linear"
     if lo >= 0.0 and hi <= 1.0:
         rows = float((o.sum(cdim) - 1).abs().max())
         cols = float((o.sum(0) - 1).abs().max())
         if rows < 1e-3 or cols < 1e-3:
             return "softmax"
-        if lo > 0.0:
+        if lo > 0.0 and sigmoid_ok:
             return "sigmoid"
     if hi <= 0.0 and float(torch.logsumexp(o, cdim).abs().max()) < 1e-3:
         return "log_softmax"
-    if lo == 0.0 and float((o == 0).float().mean()) > 0.05:
+    if lo == 0.0 and hi > 0.0 and float((o == 0).float().mean()) > 0.05:
         return "relu"
     return "linear"
+
+
+# --------------------------------------------------------------------------- init scale
+
+EMBEDDING_KINDS = {"Embedding", "EmbeddingBag"}
+
+
+def _is_weight_name(n: str) -> bool:
+    return (n == "weight" or n.startswith("weight_") or n.endswith("_weight")) and n != "weight_g"
+
+
+def weight_tensors(model: nn.Module) -> list[tuple[str, str, torch.Tensor]]:
+    """(name, module name, tensor) of the layer weights (>= 2-D, named ``weight``,
+    ``weight_*`` or ``*_weight``) whose initialization scale is measured; embedding tables
+    (and weights tied to them) are left out, and so are the first-layer input weights of
+    recurrent modules (torch scales them by the hidden size, whatever the input size: a
+    1-feature GRU's are at 0.1 by default). The name is the module's (``root`` for the
+    model itself), with the parameter's appended unless it is the module's one ``weight``."""
+    seen: set[int] = set()
+    out: list[tuple[str, str, torch.Tensor]] = []
+    for mname, m in model.named_modules():
+        own = [(n, p) for n, p in m.named_parameters(recurse=False) if id(p) not in seen]
+        seen.update(id(p) for _, p in own)
+        if kind_of(m) in EMBEDDING_KINDS or _is_loss(m):
+            continue
+        ws = [(n, p) for n, p in own if _is_weight_name(n) and p.dim() >= 2 and p.is_floating_point()
+              and not isinstance(p, nn.parameter.UninitializedParameter) and not p.is_meta
+              and p.numel() >= INIT_MIN_SIZE]  # fmt: skip
+        if isinstance(m, nn.RNNBase):  # input weights scaled by the hidden size, not fan_in
+            ws = [(n, p) for n, p in ws if n not in ("weight_ih_l0", "weight_ih_l0_reverse")]
+        layer = mname or "root"
+        for n, p in ws:
+            out.append((layer if n == "weight" and len(ws) == 1 else f"{layer}.{n}", layer, p))
+    return out
+
+
+def init_scales(weights: list[tuple[str, str, torch.Tensor]]) -> list[float]:
+    """``std(w) * sqrt(fan_in)`` of each weight, fan_in = ``w.shape[1] * prod(w.shape[2:])``
+    (torch's [out, in, *kernel] layout), exactly 0 for a constant weight; one host transfer."""
+    if not weights:
+        return []
+    dev = weights[0][2].device
+    vals = []
+    with torch.no_grad():
+        for _, _, p in weights:
+            w = p.detach()
+            w = w if w.dtype in (torch.float32, torch.float64) else w.float()
+            lo, hi = torch.aminmax(w)
+            s = torch.std(w, correction=0).float() * math.sqrt(math.prod(w.shape[1:]))
+            vals.append(torch.where(lo == hi, 0.0, s).to(dev))
+        return torch.stack(vals).tolist()

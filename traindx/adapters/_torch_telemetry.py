@@ -125,7 +125,11 @@ class TelemetryMixin:
         if leaf is not None and ts.is_activation(leaf):
             act = ts.ACTIVATIONS[ts.kind_of(leaf)]
         else:
-            act = ts.infer_activation(out, cdim) if out.numel() else "linear"
+            task = self._task
+            tf = self._tfacts
+            if task is None and width == 1 and tf.values and not tf.binary:
+                task = "regression"  # one output, targets other than 0/1: not a sigmoid's
+            act = ts.infer_activation(out, cdim, task) if out.numel() else "linear"
             if act != "linear":
                 self.context.notes.append(
                     f"output activation '{act}' inferred from the output values (a functional call)"
@@ -163,6 +167,10 @@ class TelemetryMixin:
         if x is not None and x.dim() >= 1:
             d.batch_size = int(x.shape[0])
             d.input_dtype = str(x.dtype).removeprefix("torch.")
+        if self._fwd_last is not None and self._fwd_last != self._init_out:
+            self._init_out = self._fwd_last  # the output layer is the last weight layer run
+            self._set_init_flags()
+        self._init_layers = set()
         params = self._groups.params
         if self._watch is not None and self._watch.grad is None:
             with_grad = [p for p in params if p.grad is not None]

@@ -61,8 +61,10 @@ from traindx.adapters import _jax_stats as js
 from traindx.adapters._common import (
     Moments,
     RunWriter,
+    TargetFacts,
     TrainingDiverged,
     default_logdir,
+    init_scale_flags,
     read_run,
     warn,
 )
@@ -82,6 +84,7 @@ __all__ = ["MonitorState", "Recorder", "Stats", "TelemetryJit", "TrainingDiverge
            "telemetry_jit"]
 
 FETCH_EVERY = 100  # steps per device -> host transfer
+TARGET_ROWS = 4  # telemetry rows whose label counts give target_distinct (their largest)
 
 # --------------------------------------------------------------------------- cadence
 
@@ -318,6 +321,10 @@ class Recorder:
         self._probs: str | None = None
         self._act_kind: dict[str, int] = {}
         self._data_given = data is not None
+        self._tgt_integer = True
+        self._tgt_distinct = 0.0
+        self._tgt_rows = 0
+        self._tgt_binary: bool | None = None  # from data=(x, y): every target 0 or 1
         self.context = RunContext(framework="jax", framework_version=jax.__version__)
         try:
             self._setup(params, optimizer, loss, num_classes, n_train, batch_size, data, optimizer_name,
@@ -335,6 +342,12 @@ class Recorder:
         ctx = self.context
         if params is not None:
             ctx.model = model_info(params)
+            try:  # the weights as given: the initial ones when the Recorder is made first
+                scales = js.init_scales(params)
+                out_layer = scales[-1][1] if scales else None
+                ctx.flags.update(init_scale_flags([(n, v) for n, layer, v in scales if layer != out_layer]))
+            except Exception:  # noqa: BLE001, S110 - a fact not known; the recorder goes on
+                pass
         try:
             info, lr = optimizer_info(optimizer, optimizer_name)
         except Exception as e:  # noqa: BLE001 - an optimizer we cannot read: no facts, go on
@@ -357,6 +370,11 @@ class Recorder:
             if nf:
                 self._input_nonfinite += nf
                 ctx.flags["input_nonfinite"] = float(self._input_nonfinite)
+            if isinstance(data, (tuple, list)) and len(data) > 1 and data[1] is not None:
+                tf = TargetFacts()
+                tf.add(np.asarray(data[1]), limit=1 << 20)
+                ctx.flags.update(tf.flags())
+                self._tgt_binary = tf.binary if tf.values else None
         d = ctx.data
         d.num_classes = num_classes if num_classes is not None else d.num_classes
         d.n_train = n_train if n_train is not None else d.n_train
@@ -667,7 +685,7 @@ class Recorder:
         if "_out_min" in c:
             self._decide_output(lay, row)
             classify = self._task in (None, "classification") or self._probs is not None
-            if "_out_rowdev" in c and self._probs is not None:
+            if "_out_rowdev" in c and self._probs in ("softmax", "log_softmax"):  # sigmoids need not sum to 1
                 plan.append(("train/output_row_sum", c["_out_rowdev"], 1.0))
             if "train/pred_class_frac:max" in c and classify:
                 plan.append(("train/pred_class_frac:max", c["train/pred_class_frac:max"], 0.0))
@@ -685,19 +703,26 @@ class Recorder:
         c = lay.col
         width = int(lay.meta.get("out_width", 1))
         lo, hi, zero = row[c["_out_min"]], row[c["_out_max"]], row[c["_out_frac_zero"]]
+        # values in (0, 1) say nothing of a sigmoid for a regression (one output with targets
+        # other than 0/1 counts as one when the loss is not known)
+        regression = self._task == "regression" or (
+            self._task is None and width == 1
+            and (("_label_binary" in c and row[c["_label_binary"]] <= 0.5) or self._tgt_binary is False))  # fmt: skip
+        # ReLU: a real share of exact zeros and some positive values (not an all-zero output)
+        relu = lo == 0.0 and hi > 0.0 and zero > 0.05
         act = "linear"
         if width >= 2:
             if lo >= 0.0 and hi <= 1.0 and (row[c["_out_rowdev_max"]] < 1e-3 or row[c["_out_coldev_max"]] < 1e-3):
                 act = "softmax"
-            elif lo > 0.0 and hi < 1.0:
+            elif lo > 0.0 and hi < 1.0 and not regression:
                 act = "sigmoid"
             elif hi <= 0.0 and row[c["_out_lse_max"]] < 1e-3:
                 act = "log_softmax"
-            elif lo == 0.0 and zero > 0.05:
+            elif relu:
                 act = "relu"
-        elif 0.0 < lo and hi < 1.0:
+        elif 0.0 < lo and hi < 1.0 and not regression:
             act = "sigmoid"
-        elif lo == 0.0 and zero > 0.05:
+        elif relu:
             act = "relu"
         ctx = self.context
         m = ctx.model
@@ -795,10 +820,22 @@ class Recorder:
                 else:
                     cc[: counts.size] += counts
                 d.class_counts = [int(round(v)) for v in self._class_counts]
+        if "_lbl_int" in c and not self._data_given:
+            self._tgt_integer = self._tgt_integer and bool(np.all(t[:, c["_lbl_int"]] > 0.5))
+            first = t[: max(TARGET_ROWS - self._tgt_rows, 0), c["_lbl_distinct"]]
+            if first.size:
+                self._tgt_rows += first.size
+                self._tgt_distinct = max(self._tgt_distinct, float(np.max(first)))
+            flags["target_integer"] = self._tgt_integer
+            flags["target_distinct"] = self._tgt_distinct
         if "_pwg" in c:
+            # the first steps may legitimately lack gradients, and once gradients overflow
+            # they under- or overflow to exactly 0: take the median over the healthy rows
             late = steps >= 2
+            if "train/nonfinite@grads" in c:
+                late &= t[:, c["train/nonfinite@grads"]] == 0
             if late.any():
-                flags["params_without_grad"] = float(t[late][-1, c["_pwg"]])
+                flags["params_without_grad"] = float(np.median(t[late][:, c["_pwg"]]))
 
     def _final_note(self) -> None:
         notes = [n for n in self.context.notes if not n.startswith("traindx recorder:")]

@@ -465,6 +465,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
         self._batch_size: int | None = self._user["batch_size"]
         self._pending_rows: list[tuple[int, float, dict[str, float]]] = []
         self._n_checked = False
+        self._reg_penalty: float | None = None  # at the initial weights, until step 0's loss
         import traindx
 
         self.context = ctx = RunContext(
@@ -585,6 +586,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
             if where != "train_data":
                 notes.append(f"input statistics from {where}")
             self._y_for_counts = (np.asarray(_to_numpy(yl)) if yl is not None else None, where)
+            if self._y_for_counts[0] is not None:
+                ctx.flags.update(ks.target_facts(self._y_for_counts[0]))
 
     def _batch_of(self, data: Any) -> tuple[Any, Any, bool] | None:
         """``(x, y, whole)`` from arrays (``whole``: all of the data), a tf.data.Dataset (its
@@ -652,6 +655,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
                     f"weight_decay {2.0 * l2:g} is the coupled equivalent of kernel_regularizer L2({l2:g}) (2 x l2)"
                 )
         out_layer = ks.output_layer(model)
+        self._weight_facts(out_layer)
         act = ks.layer_activation(out_layer) if out_layer is not None else None
         info.output_activation = act
         try:
@@ -669,6 +673,40 @@ class DiagnosisCallback(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.write_context(ctx)
         return True
+
+    def _weight_facts(self, out_layer: Any) -> None:
+        """Regularization and initialization facts: ``l2_max`` (static), and - at the initial
+        weights, before the first optimizer step - the kernels' ``init_scale_*`` and the
+        regularization penalty (``reg_loss_share`` once the first training loss is logged).
+        "Initial" is the weights at the start of the first fit this callback sees, with an
+        optimizer that has taken no step: weights trained before a re-compile count too."""
+        ctx = self.context
+        assert ctx is not None
+        model = self._model
+        try:
+            ctx.flags["l2_max"] = ks.l2_max(model)
+        except Exception:  # noqa: BLE001 - a fact less, never a failure
+            pass
+        if self._step > 1 or self._iter0 != 0:  # not the initial weights any more
+            ctx.notes.append("init_scale not recorded: the weights were trained before this fit")
+            return
+        try:
+            ctx.flags.update(ks.init_scale_flags(ks.init_scales(model, out_layer)))
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            self._reg_penalty = ks.regularization_penalty(model)
+        except Exception:  # noqa: BLE001
+            self._reg_penalty = None
+
+    def _reg_share(self, first_loss: float) -> None:
+        """``reg_loss_share``: the regularization penalty at the initial weights over the first
+        logged training loss (Keras logs the loss with the penalty included)."""
+        pen, self._reg_penalty = self._reg_penalty, None
+        ctx = self.context
+        if pen is None or ctx is None or not math.isfinite(first_loss) or first_loss <= 0:
+            return
+        ctx.flags["reg_loss_share"] = float(pen / first_loss)
 
     def _infer_output(self, info: Any) -> None:
         """Output width and activation of a model without a layer graph (subclassed), from
@@ -1081,6 +1119,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
                 if acc is not None and a_prev is not None:
                     vals["train/accuracy"] = (tot * acc - (p + 1) * a_prev) / dk
             s = self._epoch_base + batch
+            if self._reg_penalty is not None:  # the run's first logged loss
+                self._reg_share(vals["train/loss"])
             rows.append((s, wall, vals))
             self._prev_mean = (batch, mean, acc)
             last_step = s

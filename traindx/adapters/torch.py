@@ -48,11 +48,14 @@ from traindx.adapters import _torch_hooks as _hooks
 from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import (
     LOSS_KINDS,
+    TARGET_SAMPLE,
     Cadence,
     Moments,
     RunWriter,
+    TargetFacts,
     TrainingDiverged,
     default_logdir,
+    init_scale_flags,
     read_run,
     warn,
 )
@@ -64,6 +67,7 @@ __all__ = ["Monitor", "TrainingDiverged"]
 
 FLUSH_STEPS = 100  # per-step values move to the host at least this often (bounded memory)
 SMALL_TARGETS = 1 << 16  # targets up to this size are class-counted in batches at flush
+TARGET_BATCHES = 2  # batches whose targets give target_integer / target_distinct (one sync each)
 
 
 class Monitor(TelemetryMixin, FlushMixin):
@@ -220,6 +224,16 @@ class Monitor(TelemetryMixin, FlushMixin):
         self._input_nonfinite = 0.0
         self._class_counts = np.zeros(0, dtype=np.int64)
         self._count_targets = self._task in ("classification", "binary", None)
+        self._tfacts = TargetFacts()
+        # Initialization scales of the weights as they are now (before any update).
+        self._init_w: list[tuple[str, str, float]] = []
+        self._init_layers: set[str] = set()  # modules owning them, watched in the first forward
+        self._init_out: str | None = None  # the output layer's module (left out)
+        self._fwd_last: str | None = None  # the last of them run in the first forward
+        try:
+            self._init_scale_setup()
+        except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
+            self._init_w, self._init_layers = [], set()
         self._writer = RunWriter(self.logdir, self._flush_secs)
         self._disk_at = time.perf_counter() + self._flush_secs
         for obj in (self.optimizer, model):
@@ -255,6 +269,43 @@ class Monitor(TelemetryMixin, FlushMixin):
                     del obj.zero_grad
         self._wrapped.clear()
 
+    def _init_scale_setup(self) -> None:
+        """``std(w) * sqrt(fan_in)`` of every layer weight, now (one host transfer); not when
+        the optimizer already holds state (the weights are not the initial ones)."""
+        opt = self.optimizer
+        if opt is not None and getattr(opt, "state", None):
+            return
+        ws = ts.weight_tensors(self.model)
+        scales = ts.init_scales(ws)
+        self._init_w = [(n, layer, v) for (n, layer, _), v in zip(ws, scales, strict=True)]
+        self._init_layers = {layer for _, layer, _ in self._init_w}
+        # The output layer: the last registered until the first forward says otherwise.
+        self._init_out = self._init_w[-1][1] if self._init_w else None
+        self._set_init_flags()
+
+    def _set_init_flags(self) -> None:
+        flags = self.context.flags
+        for k in ("init_scale_min", "init_scale_max", "init_scale_layer"):
+            flags.pop(k, None)
+        flags.update(
+            init_scale_flags([(n, v) for n, layer, v in self._init_w if layer != self._init_out])
+        )
+
+    def _target_facts(self, tgt: torch.Tensor) -> None:
+        """Integer-valued targets and their distinct values (first batches only: syncs)."""
+        tf = self._tfacts
+        if TargetFacts.sample(tuple(tgt.shape)) and not tgt.is_complex():
+            t = tgt.detach().reshape(-1)[:TARGET_SAMPLE]
+            if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
+                t = t.float()
+            tf.add(t.cpu().numpy())
+        else:
+            tf.reject()
+        flags = self.context.flags
+        flags.pop("target_integer", None)
+        flags.pop("target_distinct", None)
+        flags.update(tf.flags())
+
     # ------------------------------------------------------------------ hooks
 
     def _arm(self) -> None:
@@ -281,6 +332,8 @@ class Monitor(TelemetryMixin, FlushMixin):
 
     def _on_act(self, name: str, kind: int, module: nn.Module, out: Any) -> None:
         self._last_leaf = module
+        if name in self._init_layers:  # the first forward only (emptied after the first step)
+            self._fwd_last = name
         if self._activations:
             t = ts.first_tensor(out)
             if t is not None and t.is_floating_point() and t.numel():
@@ -501,6 +554,8 @@ class Monitor(TelemetryMixin, FlushMixin):
             self._b_gn.append(None)
         self._training = self.model.training
         tgt = targets if type(targets) is torch.Tensor else ts.first_tensor(targets)
+        if tgt is not None and self._tfacts.batches < TARGET_BATCHES:
+            self._target_facts(tgt)
         if tgt is not None and self._count_targets:
             if tgt.numel() <= SMALL_TARGETS:
                 self._b_tgt.append(tgt.detach() if tgt.requires_grad else tgt)
