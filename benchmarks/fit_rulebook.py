@@ -9,8 +9,8 @@ and shrinks toward the hand-set value in log space with weight n_c / (n_c + K): 
 two fixtures of a cause the hand value stays almost unchanged, with many the data decide.
 Fitted values are clipped to [0.5, 50] and written back into each cause's ``explains:`` line.
 
-Runs are split deterministically by a hash of their path: about a quarter is held out of the
-fit, and accuracy is reported on that held-out part before and after fitting.
+Runs are split deterministically by a hash of their scenario name: about a quarter of the
+scenarios is held out of the fit (with every writer's recording of them), and accuracy is reported on that held-out part before and after fitting.
 
     python benchmarks/fit_rulebook.py            # show fitted values and held-out accuracy
     python benchmarks/fit_rulebook.py --write    # also rewrite the YAML files
@@ -37,7 +37,10 @@ CLIP = (0.5, 50.0)
 
 
 def held_out(name: str) -> bool:
-    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 4 == 0
+    """By scenario (the run directory's name), so the recordings of one training run by
+    different writers (torch_tb, torch_mon...) all fall on the same side of the split."""
+    scenario = name.rstrip("/").rsplit("/", 1)[-1]
+    return int(hashlib.sha256(scenario.encode()).hexdigest(), 16) % 4 == 0
 
 
 def observe(logs: Path, book: Rulebook) -> list[tuple]:

@@ -103,16 +103,26 @@ def _symptom_result(sym: Symptom, facts: Facts) -> SymptomResult:
 def _score(cause: Cause, fired: list[SymptomResult], book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> tuple[float, list[Evidence]]:
     lo = math.log(cause.prior)
     ev = [Evidence(says=f"prior {cause.prior:g}", weight=lo, kind="prior")]
+    # Symptoms of one group are one observation seen through several thresholds: the cause
+    # is scored on the strongest ratio in the group (noisy-max), so correlated symptoms do
+    # not multiply a generic cause past a specific one.
+    best: dict[str, tuple[float, Evidence]] = {}
     for s in fired:
+        sym = book.symptom(s.code)
         if s.code in cause.explains:
             ratio = cause.explains[s.code]
-            ev.append(Evidence(says=f"{s.code} {s.slug}", fact=s.code, value=True, weight=math.log(ratio), kind="symptom"))
+            item = Evidence(says=f"{s.code} {s.slug}", fact=s.code, value=True, weight=math.log(ratio), kind="symptom")
         elif s.severity != "info":
-            ratio = book.unexplained_lr
-            ev.append(Evidence(says=f"{s.code} {s.slug} (not explained)", fact=s.code, value=True, weight=math.log(ratio), kind="symptom"))
+            ratio = sym.unexplained_lr if sym and sym.unexplained_lr is not None else book.unexplained_lr
+            item = Evidence(says=f"{s.code} {s.slug} (not explained)", fact=s.code, value=True, weight=math.log(ratio), kind="symptom")
         else:
             continue
-        lo += math.log(ratio)
+        key = sym.group if sym and sym.group else s.code
+        if key not in best or item.weight > best[key][1].weight:
+            best[key] = (math.log(ratio), item)
+    for w, item in best.values():
+        lo += w
+        ev.append(item)
     for i, item in enumerate(cause.evidence):
         ok, needs = evaluate(item.condition, facts)
         if ok is None:

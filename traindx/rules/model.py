@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, Literal
 
-from traindx.rules import _cel as cel
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from traindx.causes import CAUSES
+from traindx.rules import _cel as cel
 
 
 class Condition(BaseModel):
@@ -80,6 +80,12 @@ class Symptom(_Conditional):
     when: str
     onset: str | None = None  # a fact path, e.g. loss.min_step
     shows: list[str] = Field(default_factory=list)  # fact paths shown as evidence
+    # Symptoms in one group read the same underlying fact (a stalled loss shows as LOSS005,
+    # LOSS011, ACC001...); a cause is scored on the strongest of them, not their product.
+    group: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
+    # Likelihood ratio for a cause that does not explain this symptom; defaults to the
+    # rulebook's ``unexplained_lr``. Specific observations (NaN in the inputs) set it lower.
+    unexplained_lr: float | None = Field(default=None, gt=0, le=1)
     docs: Docs
     cases: list[Case] = Field(min_length=2)
     file: str = ""
@@ -143,9 +149,12 @@ class Rulebook(BaseModel):
     #: prior mass of "none of the listed causes".
     unknown_prior: float = 0.03
     sources: list[str] = Field(default_factory=list)
+    _by_code: dict[str, Symptom] = PrivateAttr(default_factory=dict)
 
     def symptom(self, code: str) -> Symptom | None:
-        return next((s for s in self.symptoms if s.code == code), None)
+        if len(self._by_code) != len(self.symptoms):
+            self._by_code = {s.code: s for s in self.symptoms}
+        return self._by_code.get(code)
 
     def cause(self, cid: str) -> Cause | None:
         return next((c for c in self.causes if c.id == cid), None)

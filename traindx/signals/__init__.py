@@ -8,6 +8,7 @@ computed, so a rule over a missing fact is reported "not evaluated: needs X", ne
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,11 @@ def num_classes(run: Run) -> int | None:
     return None
 
 
+#: Layer types (or, for JAX pytrees, names) of recurrent layers: torch RNN/LSTM/GRU, Keras
+#: SimpleRNN/LSTM/GRU/Bidirectional, flax/haiku cells.
+_RECURRENT = re.compile(r"rnn|lstm|gru|recurrent|bidirectional", re.IGNORECASE)
+
+
 def context_facts(run: Run) -> dict[str, Any]:
     c = run.context
     out: dict[str, Any] = {}
@@ -82,6 +88,8 @@ def context_facts(run: Run) -> dict[str, Any]:
     put("has_batchnorm", c.model.has_batchnorm)
     put("training_mode", c.model.training_mode)
     put("n_layers", len(c.model.layers) or None)
+    if c.model.layers:
+        out["has_recurrent"] = any(_RECURRENT.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
     put("n_train", c.data.n_train)
     put("batch_size", c.data.batch_size)
     put("task", c.data.task)
@@ -139,10 +147,14 @@ def compute_facts(run: Run) -> Facts:
         facts["lr"] = lr_facts(lr.steps, lr.values)
 
     if "loss" in chosen and "val_loss" in chosen:
-        t, v = chosen["loss"], chosen["val_loss"]
+        # the gap, too, is read up to the first non-finite training loss
+        def cut(x: Series) -> Series:  # only series on the training loss's step axis
+            return _before(x, broke_at) if x.unit == chosen["loss"].unit else x
+
+        t, v = cut(chosen["loss"]), cut(chosen["val_loss"])
         g = gap_facts(t.steps, t.values, v.steps, v.values, same_axis=t.unit == v.unit)
         if "acc" in chosen and "val_acc" in chosen:
-            g.update(acc_gap_facts(chosen["acc"].values, chosen["val_acc"].values))
+            g.update(acc_gap_facts(cut(chosen["acc"]).values, cut(chosen["val_acc"]).values))
         if g:
             facts["gap"] = g
 
