@@ -619,3 +619,41 @@ def test_weight_tensors_skip_embeddings_and_rnn_input_weights():
     assert names == ["gru.weight_hh_l0", "gru.weight_ih_l1", "gru.weight_hh_l1", "fc"]
     scales = _torch_stats.init_scales(_torch_stats.weight_tensors(model))
     assert all(0.5 < s < 0.65 for s in scales[:3])  # torch's U(+-1/sqrt(hidden)) on fan_in 16
+
+
+# --------------------------------------------------------------------------- AMP, torch.compile
+
+
+def _amp_or_compiled(data, tmp_path, mode: str, monitored: bool):
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    crit = nn.CrossEntropyLoss()
+    fwd = torch.compile(model) if mode == "compile" else model
+    mon = Monitor(model, opt, loss_fn=crit, logdir=tmp_path / mode) if monitored else None
+    x_all, y_all = data
+    for i in range(40):
+        x, y = x_all[(i % 12) * BS : (i % 12 + 1) * BS], y_all[(i % 12) * BS : (i % 12 + 1) * BS]
+        opt.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "amp"):
+            loss = crit(fwd(x), y)
+        loss.backward()
+        if mon is not None:
+            mon.step(loss, inputs=x, targets=y)
+        opt.step()
+    if mon is not None:
+        mon.close()
+    return model
+
+
+# Dynamo warns about a non-leaf .grad when it graph-breaks at any compiler.disable'd forward
+# hook (its own inspection; a plain no-op hook does the same in torch 2.13).
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning")
+@pytest.mark.parametrize("mode", ["amp", pytest.param("compile", marks=pytest.mark.slow)])
+def test_amp_and_compiled_models_train_identically_and_are_recorded(digits, tmp_path, mode):
+    with_mon = _amp_or_compiled(digits, tmp_path, mode, True)
+    without = _amp_or_compiled(digits, tmp_path, mode, False)
+    assert all(torch.equal(a, b) for a, b in zip(with_mon.parameters(), without.parameters(), strict=True))
+    run = run_of(tmp_path / mode)
+    assert np.isfinite(values(run, "train/loss")).all()
+    assert any(str(k).startswith("train/act_frac_zero@") for k in run.series)
+    assert any(str(k).startswith("train/grad_norm@") for k in run.series)
