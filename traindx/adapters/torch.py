@@ -65,7 +65,7 @@ from traindx.schema import DataInfo, RunContext
 
 __all__ = ["Monitor", "TrainingDiverged"]
 
-FLUSH_STEPS = 100  # per-step values move to the host at least this often (bounded memory)
+FLUSH_STEPS = 400  # per-step values move to the host at least this often (bounded memory)
 SMALL_TARGETS = 1 << 16  # targets up to this size are class-counted in batches at flush
 TARGET_BATCHES = 2  # batches whose targets give target_integer / target_distinct (one sync each)
 
