@@ -146,6 +146,32 @@ def init_scale_flags(scales: list[tuple[str, float]]) -> dict[str, float | str]:
     }
 
 
+# --------------------------------------------------------------------------- loss shapes
+
+
+def note_broadcast(context: Any, a: tuple[int, ...], b: tuple[int, ...], broadcasts: bool) -> None:
+    """Set the ``broadcast_in_loss`` flag (and a note) from the prediction and target shapes
+    an element-wise loss was called with; ``broadcasts``: the framework's broadcast rule
+    accepts the two shapes."""
+    flags = context.flags
+    if tuple(a) != tuple(b) and broadcasts:
+        flags["broadcast_in_loss"] = True
+        note = f"element-wise loss called with shapes {list(a)} and {list(b)} (broadcast)"
+        if note not in context.notes:
+            context.notes.append(note)
+    flags.setdefault("broadcast_in_loss", False)
+
+
+def add_counts(total: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per-class counts ``total + counts`` where either may be the longer (in place when
+    ``total`` is)."""
+    if counts.size > total.size:
+        counts[: total.size] += total
+        return counts
+    total[: counts.size] += counts
+    return total
+
+
 # --------------------------------------------------------------------------- targets
 
 TARGET_SAMPLE = 4096  # target values examined per batch (and distinct values kept)

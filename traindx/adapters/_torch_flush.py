@@ -10,6 +10,8 @@ import time
 import numpy as np
 import torch
 
+from traindx.adapters._common import add_counts
+
 
 class FlushMixin:
     """Buffers -> host -> events and context; state lives on the Monitor."""
@@ -171,12 +173,7 @@ class FlushMixin:
             if t.numel()
             else np.zeros(0, dtype=np.int64)
         )
-        cc = self._class_counts
-        if counts.size > cc.size:
-            counts[: cc.size] += cc
-            self._class_counts = counts
-        else:
-            cc[: counts.size] += counts
+        self._class_counts = add_counts(self._class_counts, counts)
         d = self.context.data
         d.class_counts = self._class_counts.tolist()
         if d.num_classes is None and self._task == "classification":

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from traindx.adapters import _torch_stats as ts
+from traindx.adapters._common import note_broadcast
 
 _INPUT_TAGS = ("train/input_mean", "train/input_std", "train/input_min", "train/input_max")
 
@@ -148,18 +149,12 @@ class TelemetryMixin:
     def _check_broadcast(self, a: tuple[int, ...], b: tuple[int, ...]) -> None:
         if not self._elementwise:
             return
-        flags = self.context.flags
-        if a != b:
-            try:
-                torch.broadcast_shapes(a, b)
-            except RuntimeError:
-                pass
-            else:
-                flags["broadcast_in_loss"] = True
-                note = f"element-wise loss called with shapes {list(a)} and {list(b)} (broadcast)"
-                if note not in self.context.notes:
-                    self.context.notes.append(note)
-        flags.setdefault("broadcast_in_loss", False)
+        try:
+            torch.broadcast_shapes(a, b)
+        except RuntimeError:
+            note_broadcast(self.context, a, b, False)
+        else:
+            note_broadcast(self.context, a, b, True)
 
     def _first_step_facts(self, inputs: Any) -> None:
         d = self.context.data

@@ -63,8 +63,10 @@ from traindx.adapters._common import (
     RunWriter,
     TargetFacts,
     TrainingDiverged,
+    add_counts,
     default_logdir,
     init_scale_flags,
+    note_broadcast,
     read_run,
     warn,
 )
@@ -749,18 +751,12 @@ class Recorder:
         a, b = lay.meta.get("out_shape"), lay.meta.get("label_shape")
         if not self._elementwise or a is None or b is None:
             return
-        flags = self.context.flags
-        if tuple(a) != tuple(b):
-            try:
-                np.broadcast_shapes(tuple(a), tuple(b))
-            except ValueError:
-                pass
-            else:
-                flags["broadcast_in_loss"] = True
-                note = f"element-wise loss called with shapes {list(a)} and {list(b)} (broadcast)"
-                if note not in self.context.notes:
-                    self.context.notes.append(note)
-        flags.setdefault("broadcast_in_loss", False)
+        try:
+            np.broadcast_shapes(tuple(a), tuple(b))
+        except ValueError:
+            note_broadcast(self.context, a, b, False)
+        else:
+            note_broadcast(self.context, a, b, True)
 
     def _update_applied(self, lay: _Layout, t: np.ndarray) -> np.ndarray:
         """Zero the update ratio of layers whose weights did not change since the previous
@@ -813,12 +809,7 @@ class Recorder:
             if "_label_binary" in c and not np.all(t[:, c["_label_binary"]] > 0.5):
                 counts = None
             if counts is not None:
-                cc = self._class_counts
-                if counts.size > cc.size:
-                    counts[: cc.size] += cc
-                    self._class_counts = counts
-                else:
-                    cc[: counts.size] += counts
+                self._class_counts = add_counts(self._class_counts, counts)
                 d.class_counts = [int(round(v)) for v in self._class_counts]
         if "_lbl_int" in c and not self._data_given:
             self._tgt_integer = self._tgt_integer and bool(np.all(t[:, c["_lbl_int"]] > 0.5))
