@@ -380,7 +380,7 @@ def mlp_params(scale=None, n_out=10, seed=0):
 
 def test_init_scale_flags(tmp_path, digits):
     f = run_mlp(tmp_path / "default", digits, mlp_params()).flags
-    assert 0.5 < f["init_scale_min"] <= f["init_scale_max"] < 0.65
+    assert 0.5 < f["init_scale_min"] <= f["init_scale_max"] < 0.65 and f["init_zero_frac"] == 0.0
     f = run_mlp(tmp_path / "he", digits, init_mlp(widths=(64, 32, 32, 10))).flags
     assert 1.2 < f["init_scale_min"] <= f["init_scale_max"] < 1.6
     f = run_mlp(tmp_path / "big", digits, mlp_params(scale=2.0)).flags
@@ -391,6 +391,7 @@ def test_init_scale_flags(tmp_path, digits):
     assert 0.5 < f["init_scale_min"] <= f["init_scale_max"] < 0.65
     ctx = run_mlp(tmp_path / "zeros", digits, jax.tree.map(jnp.zeros_like, mlp_params()))
     assert (ctx.flags["init_scale_min"], ctx.flags["init_scale_max"], ctx.flags["init_scale_layer"]) == (0.0, 0.0, "Dense_0")
+    assert ctx.flags["init_zero_frac"] == 1.0
     assert ctx.model.output_activation == "linear"  # an all-zero output is not a ReLU's
 
 

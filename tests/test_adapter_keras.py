@@ -19,6 +19,7 @@ keras = pytest.importorskip("keras")
 
 import traindx  # noqa: E402
 from traindx.adapters import _keras_stats as ks  # noqa: E402
+from traindx.adapters._common import init_scale_flags  # noqa: E402
 from traindx.adapters.keras import DiagnosisCallback  # noqa: E402
 
 pytestmark = pytest.mark.keras
@@ -386,10 +387,11 @@ def test_fact_helpers():
     assert ks.target_facts(np.array([1.0, np.nan, 2.0, 2.0])) == {
         "target_onehot": False, "target_integer": True, "target_distinct": 2.0}  # fmt: skip
     assert ks.target_facts(np.zeros((0,))) == {}
-    f = ks.init_scale_flags([("a", 1.1), ("b", 0.05), ("c", 9.0)])
-    assert f == {"init_scale_min": 0.05, "init_scale_max": 9.0, "init_scale_layer": "b"}
-    assert ks.init_scale_flags([("a", 30.0), ("b", 0.0)])["init_scale_layer"] == "b"
-    assert ks.init_scale_flags([]) == {}
+    f = init_scale_flags([("a", 1.1), ("b", 0.05), ("c", 9.0)])
+    assert f == {"init_scale_min": 0.05, "init_scale_max": 9.0, "init_scale_layer": "b", "init_zero_frac": 0.0}
+    assert init_scale_flags([("a", 30.0), ("b", 0.0)])["init_scale_layer"] == "b"
+    assert init_scale_flags([("a", 0.0), ("b", 0.0), ("c", 0.6), ("d", 0.0)])["init_zero_frac"] == 0.75
+    assert init_scale_flags([]) == {}
 
 
 def test_loss_and_optimizer_context():

@@ -185,6 +185,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "params_without_grad": 0.0,
         "broadcast_in_loss": False,
         "init_scale_layer": "0",
+        "init_zero_frac": 0.0,
         "target_integer": True,
         "target_distinct": 10.0,
     }

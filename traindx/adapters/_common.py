@@ -130,11 +130,15 @@ class Moments:
 # --------------------------------------------------------------------------- init scale
 
 
+ZERO_SCALE = 0.01  # an init scale below this: zero or constant weights
+
+
 def init_scale_flags(scales: list[tuple[str, float]]) -> dict[str, float | str]:
     """``init_scale_min``, ``init_scale_max`` and ``init_scale_layer`` (the layer furthest
     from 1 in log terms; 0 counts as the most extreme) of per-layer initialization scales
-    ``std(w) * sqrt(fan_in)`` (about 0.3-1.5 for the usual inits). Non-finite scales are
-    left out; no scales, no flags."""
+    ``std(w) * sqrt(fan_in)`` (about 0.3-1.5 for the usual inits), and ``init_zero_frac``,
+    the share of them that start zero or constant. Non-finite scales are left out; no
+    scales, no flags."""
     vals = [(n, float(s)) for n, s in scales if math.isfinite(s)]
     if not vals:
         return {}
@@ -143,6 +147,8 @@ def init_scale_flags(scales: list[tuple[str, float]]) -> dict[str, float | str]:
         "init_scale_min": min(s for _, s in vals),
         "init_scale_max": max(s for _, s in vals),
         "init_scale_layer": worst[0],
+        # zero-initialized branches (ReZero, adaLN-zero) are a few of many; all-zero is a bug
+        "init_zero_frac": sum(s < ZERO_SCALE for _, s in vals) / len(vals),
     }
 
 

@@ -510,21 +510,6 @@ def init_scales(
     return out
 
 
-def init_scale_flags(scales: list[tuple[str, float]]) -> dict[str, float | str]:
-    """``init_scale_min``/``_max`` and ``init_scale_layer``: the layer furthest from 1 in log
-    terms (a scale of 0 is the most extreme)."""
-    if not scales:
-        return {}
-    vals = [s for _, s in scales]
-
-    def far(item: tuple[str, float]) -> float:
-        return math.inf if item[1] <= 0 else abs(math.log(item[1]))
-
-    worst = max(scales, key=far)
-    return {"init_scale_min": float(min(vals)), "init_scale_max": float(max(vals)),
-            "init_scale_layer": worst[0]}  # fmt: skip
-
-
 TARGET_CAP = 65_536  # target rows looked at
 
 

@@ -67,7 +67,14 @@ if not hasattr(keras, "ops") or not hasattr(keras, "StatelessScope"):  # pragma:
                       "pip install 'traindx[keras]'")  # fmt: skip
 
 from traindx.adapters import _keras_stats as ks
-from traindx.adapters._common import Cadence, RunWriter, default_logdir, read_run, warn
+from traindx.adapters._common import (
+    Cadence,
+    RunWriter,
+    default_logdir,
+    init_scale_flags,
+    read_run,
+    warn,
+)
 from traindx.schema import DataInfo, RunContext
 
 __all__ = ["DiagnosisCallback"]
@@ -691,7 +698,7 @@ class DiagnosisCallback(keras.callbacks.Callback):
             ctx.notes.append("init_scale not recorded: the weights were trained before this fit")
             return
         try:
-            ctx.flags.update(ks.init_scale_flags(ks.init_scales(model, out_layer)))
+            ctx.flags.update(init_scale_flags(ks.init_scales(model, out_layer)))
         except Exception:  # noqa: BLE001
             pass
         try:
