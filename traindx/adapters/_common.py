@@ -152,6 +152,53 @@ def init_scale_flags(scales: list[tuple[str, float]]) -> dict[str, float | str]:
     }
 
 
+# --------------------------------------------------------------------------- closing
+
+
+class Closing:
+    """``close()`` and the context-manager protocol of an adapter that owns a RunWriter
+    (the torch Monitor, the JAX Recorder). The adapter supplies ``_final_flush`` (write
+    what is still buffered), ``_release`` (drop hooks/references) and ``_fail``."""
+
+    _closed: bool
+    _off: bool
+    _writer: Any
+
+    def _final_flush(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def _fail(self, exc: BaseException, where: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Write everything still buffered and release the model; also on ``__exit__`` and
+        at interpreter exit. An error here is reported once, never raised."""
+        if self._closed:
+            return
+        try:
+            if not self._off and self._writer is not None:
+                self._final_flush()
+        except Exception as e:  # noqa: BLE001
+            self._fail(e, "close")
+        finally:
+            self._closed = self._off = True
+            self._release()
+            if self._writer is not None:
+                try:
+                    self._writer.close()
+                except Exception:  # noqa: BLE001, S110
+                    pass
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 # --------------------------------------------------------------------------- loss shapes
 
 

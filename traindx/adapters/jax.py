@@ -59,6 +59,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from traindx.adapters import _jax_stats as js
 from traindx.adapters._common import (
+    Closing,
     Moments,
     RunWriter,
     TargetFacts,
@@ -250,7 +251,7 @@ class _Layout:
         return list(out.items())
 
 
-class Recorder:
+class Recorder(Closing):
     """Record a JAX training loop's statistics into a run directory and diagnose it.
 
     Args:
@@ -466,31 +467,10 @@ class Recorder:
             warn(f"traindx: diagnose failed: {type(e).__name__}: {e}")
             return None
 
-    def close(self) -> None:
-        """Fetch and write everything; also on ``__exit__`` and at interpreter exit."""
-        if self._closed:
-            return
-        try:
-            if not self._off and self._writer is not None:
-                self._drain()
-                self._final_note()
-                self._write_disk()
-        except Exception as e:  # noqa: BLE001
-            self._fail(e, "close")
-        finally:
-            self._closed = self._off = True
-            self._release()
-            if self._writer is not None:
-                try:
-                    self._writer.close()
-                except Exception:  # noqa: BLE001, S110
-                    pass
-
-    def __enter__(self) -> Recorder:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def _final_flush(self) -> None:  # for Closing.close: fetch and write everything
+        self._drain()
+        self._final_note()
+        self._write_disk()
 
     # ------------------------------------------------------------------ buffering
 

@@ -50,6 +50,7 @@ from traindx.adapters._common import (
     LOSS_KINDS,
     TARGET_SAMPLE,
     Cadence,
+    Closing,
     Moments,
     RunWriter,
     TargetFacts,
@@ -70,7 +71,7 @@ SMALL_TARGETS = 1 << 16  # targets up to this size are class-counted in batches 
 TARGET_BATCHES = 2  # batches whose targets give target_integer / target_distinct (one sync each)
 
 
-class Monitor(TelemetryMixin, FlushMixin):
+class Monitor(TelemetryMixin, FlushMixin, Closing):
     """Watch a PyTorch training loop; see the module docstring for the loop it expects.
 
     Args:
@@ -429,29 +430,8 @@ class Monitor(TelemetryMixin, FlushMixin):
             warn(f"traindx: diagnose failed: {type(e).__name__}: {e}")
             return None
 
-    def close(self) -> None:
-        """Flush everything, remove hooks and wrappers; also on ``__exit__`` and at exit."""
-        if self._closed:
-            return
-        try:
-            if not self._off and self._writer is not None:
-                self._flush(force=True, final=True)
-        except Exception as e:  # noqa: BLE001
-            self._fail(e, "close")
-        finally:
-            self._closed = self._off = True
-            self._release()
-            if self._writer is not None:
-                try:
-                    self._writer.close()
-                except Exception:  # noqa: BLE001, S110
-                    pass
-
-    def __enter__(self) -> Monitor:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def _final_flush(self) -> None:  # for Closing.close
+        self._flush(force=True, final=True)
 
     # ------------------------------------------------------------------ failure
 
