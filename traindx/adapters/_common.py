@@ -155,22 +155,44 @@ def init_scale_flags(scales: list[tuple[str, float]]) -> dict[str, float | str]:
 # --------------------------------------------------------------------------- closing
 
 
-class Closing:
-    """``close()`` and the context-manager protocol of an adapter that owns a RunWriter
-    (the torch Monitor, the JAX Recorder). The adapter supplies ``_final_flush`` (write
-    what is still buffered), ``_release`` (drop hooks/references) and ``_fail``."""
+class SelfDisabling:
+    """How an adapter turns itself off after an internal error: one warning naming where,
+    ``_release`` (drop hooks, buffers, references), what was written so far flushed, and
+    training goes on. The adapter names itself in ``_kind`` ("torch monitor")."""
 
-    _closed: bool
+    _kind: str = "adapter"
+    _disabled: bool
     _off: bool
     _writer: Any
 
-    def _final_flush(self) -> None:
-        raise NotImplementedError
-
     def _release(self) -> None:
-        raise NotImplementedError
+        """Drop hooks, buffers and references (nothing by default)."""
 
     def _fail(self, exc: BaseException, where: str) -> None:
+        first = not self._disabled
+        self._disabled = self._off = True
+        try:
+            self._release()
+            if self._writer is not None:
+                self._writer.flush()
+        except Exception:  # noqa: BLE001, S110
+            pass
+        if first:
+            warn(
+                f"traindx: the {self._kind} turned itself off after an internal error in {where} "
+                f"({type(exc).__name__}: {exc}); training is not affected",
+                stacklevel=4,
+            )
+
+
+class Closing(SelfDisabling):
+    """``close()`` and the context-manager protocol of an adapter that owns a RunWriter
+    (the torch Monitor, the JAX Recorder). The adapter supplies ``_final_flush`` (write
+    what is still buffered) and ``_release``."""
+
+    _closed: bool
+
+    def _final_flush(self) -> None:
         raise NotImplementedError
 
     def close(self) -> None:

@@ -275,6 +275,8 @@ class Recorder(Closing):
         flush_secs: how often the event file and ``context.json`` reach the disk.
     """
 
+    _kind = "JAX recorder"  # in SelfDisabling's warning
+
     def __init__(
         self,
         logdir: str | os.PathLike[str] | None = None,
@@ -822,25 +824,9 @@ class Recorder(Closing):
 
     # ------------------------------------------------------------------ failure
 
-    def _fail(self, exc: BaseException, where: str) -> None:
-        first = not self._disabled
-        self._disabled = self._off = True
+    def _release(self) -> None:
         self._buf.clear()
         self._pending.clear()
-        try:
-            self._release()
-            if self._writer is not None:
-                self._writer.flush()
-        except Exception:  # noqa: BLE001, S110
-            pass
-        if first:
-            warn(
-                f"traindx: the JAX recorder turned itself off after an internal error in {where} "
-                f"({type(exc).__name__}: {exc}); training is not affected",
-                stacklevel=4,
-            )
-
-    def _release(self) -> None:
         if self._atexit is not None:
             atexit.unregister(self._atexit)
             self._atexit = None

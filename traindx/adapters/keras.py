@@ -70,6 +70,7 @@ from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import (
     Cadence,
     RunWriter,
+    SelfDisabling,
     default_logdir,
     init_scale_flags,
     read_run,
@@ -196,7 +197,7 @@ class _Cadence(Cadence):
             self.next = step + e
 
 
-class DiagnosisCallback(keras.callbacks.Callback):
+class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
     """Record a ``model.fit`` run for traindx; see the module docstring for what it records.
 
     Args:
@@ -224,6 +225,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
             ``diagnosis.json`` in logdir).
         verbose: print the diagnosis at the end of training, and why training was stopped.
     """
+
+    _kind = "keras callback"  # in SelfDisabling's warning
 
     #: Keras may run ``on_train_batch_end`` in a worker thread: the callback only appends to a
     #: buffer there (and sets ``stop_training``); everything else runs on the training thread.
@@ -1247,22 +1250,8 @@ class DiagnosisCallback(keras.callbacks.Callback):
         else:
             warn(msg + "; cb.diagnosis ranks the likely causes", stacklevel=3)
 
-    def _fail(self, exc: BaseException, where: str) -> None:
-        """Turn the callback off after an internal error: one warning, training goes on."""
-        first = not self._disabled
-        self._disabled = self._off = True
+    def _release(self) -> None:  # for SelfDisabling._fail
         self._snap = None
-        try:
-            if self._writer is not None:
-                self._writer.flush()
-        except Exception:  # noqa: BLE001, S110
-            pass
-        if first:
-            warn(
-                f"traindx: the keras callback turned itself off after an internal error in {where} "
-                f"({type(exc).__name__}: {exc}); training is not affected",
-                stacklevel=4,
-            )
 
 
 def _atexit_close(ref: weakref.ref) -> None:

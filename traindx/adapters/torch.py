@@ -90,6 +90,8 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         run_name: the run's name (the default logdir's last part).
     """
 
+    _kind = "torch monitor"  # in SelfDisabling's warning
+
     def __init__(
         self,
         model: nn.Module,
@@ -434,23 +436,6 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         self._flush(force=True, final=True)
 
     # ------------------------------------------------------------------ failure
-
-    def _fail(self, exc: BaseException, where: str) -> None:
-        """Turn the monitor off after an internal error: one warning, hooks removed."""
-        first = not self._disabled
-        self._disabled = self._off = True
-        try:
-            self._release()
-            if self._writer is not None:
-                self._writer.flush()
-        except Exception:  # noqa: BLE001, S110
-            pass
-        if first:
-            warn(
-                f"traindx: the torch monitor turned itself off after an internal error in {where} "
-                f"({type(exc).__name__}: {exc}); training is not affected",
-                stacklevel=4,
-            )
 
     def _release(self) -> None:
         self._disarm()
