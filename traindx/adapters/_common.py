@@ -165,6 +165,11 @@ class SelfDisabling:
     _off: bool
     _writer: Any
 
+    @property
+    def enabled(self) -> bool:
+        """False once the adapter turned itself off (an internal error, or closed)."""
+        return not self._off
+
     def _release(self) -> None:
         """Drop hooks, buffers and references (nothing by default)."""
 

@@ -337,10 +337,6 @@ class Recorder(Closing):
         except Exception as e:  # noqa: BLE001 - never break the user's script
             self._fail(e, "setup")
 
-    @property
-    def enabled(self) -> bool:
-        return not self._off
-
     def _setup(self, params: Any, optimizer: Any, loss: Any, num_classes: int | None, n_train: int | None,
                batch_size: int | None, data: Any, optimizer_name: str | None, learning_rate: Any,
                run_name: str | None) -> None:  # fmt: skip

@@ -296,10 +296,6 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
         """The current telemetry interval in steps."""
         return self._cad.every
 
-    @property
-    def enabled(self) -> bool:
-        return not self._off
-
     # ------------------------------------------------------------------ Keras hooks
 
     def on_train_begin(self, logs: dict | None = None) -> None:

@@ -149,10 +149,6 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         """The current per-layer telemetry interval in steps."""
         return self._cad.every
 
-    @property
-    def enabled(self) -> bool:
-        return not self._off
-
     # ------------------------------------------------------------------ setup
 
     def _setup(self, run_name: str | None, num_classes: int | None, n_train: int | None) -> None:
