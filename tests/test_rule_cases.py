@@ -8,7 +8,7 @@ from traindx.rules.loader import load_rulebook
 from traindx.rules.testing import run_case
 
 BOOK = load_rulebook()
-CASES = [(s, c) for s in BOOK.symptoms for c in s.cases]
+CASES = [(s, c) for s in [*BOOK.symptoms, *BOOK.requirements] for c in s.cases]
 
 
 @pytest.mark.parametrize(("sym", "case"), CASES, ids=[f"{s.code}_{c.name}" for s, c in CASES])
@@ -17,7 +17,7 @@ def test_rule_case(sym, case):
     assert res.ok, f"{res.id}: {res.message}"
 
 
-@pytest.mark.parametrize("sym", BOOK.symptoms, ids=[s.code for s in BOOK.symptoms])
+@pytest.mark.parametrize("sym", [*BOOK.symptoms, *BOOK.requirements], ids=[s.code for s in [*BOOK.symptoms, *BOOK.requirements]])
 def test_rule_has_fire_and_no_fire_cases(sym):
     fires = {c.fires for c in sym.cases}
     assert fires == {True, False}, f"{sym.code} needs at least one must-fire and one must-not-fire case"

@@ -9,6 +9,9 @@ from pydantic import BaseModel, Field
 from traindx.schema import IngestReport
 
 Severity = Literal["info", "warning", "error"]
+#: healthy: no finding and enough evidence; findings: a warning or error; insufficient_data:
+#: no finding, but the run lacks what the rulebook's requirements ask to call it healthy.
+Verdict = Literal["healthy", "findings", "insufficient_data"]
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
 
@@ -59,8 +62,12 @@ class Diagnosis(BaseModel):
 
     run_id: str
     source: str = ""
+    verdict: Verdict
+    #: True only when ``verdict == "healthy"``.
     healthy: bool
     headline: str
+    #: what the run lacks to be judged (the unmet requirements' texts; empty otherwise)
+    missing: list[str] = Field(default_factory=list)
     symptoms: list[SymptomResult] = Field(default_factory=list)
     causes: list[CauseResult] = Field(default_factory=list)
     unknown_probability: float = 0.0

@@ -176,11 +176,15 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
                     probability=math.exp(lo - top) / z, log_odds=lo, evidence=ev, fixes=fixes,
                 )
             )  # fmt: skip
+    missing = [] if alarms else _missing(book, facts, notes)
+    verdict = "findings" if alarms else ("insufficient_data" if missing else "healthy")
     return Diagnosis(
         run_id=run.id,
         source=run.source,
-        healthy=not alarms,
-        headline=_headline(run, alarms, causes),
+        verdict=verdict,
+        healthy=verdict == "healthy",
+        missing=missing,
+        headline=_headline(run, alarms, causes, missing),
         symptoms=fired,
         causes=causes,
         unknown_probability=unknown,
@@ -191,7 +195,22 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     )
 
 
-def _headline(run: Run, alarms: list[SymptomResult], causes: list[CauseResult]) -> str:
+def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[str]:
+    """The texts of the requirements for a "healthy" verdict that this run does not meet
+    (a requirement that cannot be evaluated is not met)."""
+    out = []
+    for req in book.requirements:
+        ok, needs = evaluate(req.condition, facts)
+        if ok is None:
+            notes.append(NotEvaluated(rule=req.code, needs=needs))
+        if not ok:
+            out.append(" ".join(fill(req.missing, facts).split()))
+    return out
+
+
+def _headline(run: Run, alarms: list[SymptomResult], causes: list[CauseResult], missing: list[str]) -> str:
+    if missing:
+        return f"insufficient data: {missing[0]}"
     if not alarms:
         n = sum(len(s) for s in run.series.values())
         return f"healthy: no sign of a training fault ({len(run.series)} series, {n} points)"

@@ -45,9 +45,13 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
     parts: list[Text] = []
     if d.healthy:
         parts.append(Text.from_markup(f"[bold green]OK[/bold green] [bold]{escape(d.run_id)}[/bold]  {escape(d.headline)}"))
+    elif d.verdict == "insufficient_data":
+        parts.append(Text.from_markup(f"[bold yellow]??[/bold yellow] [bold]{escape(d.run_id)}[/bold]  {escape(d.headline)}"))
+        for m in d.missing[1:]:
+            parts.append(Text(f"  also missing: {m}", style="yellow"))
     else:
         parts.append(Text.from_markup(f"[bold red]!![/bold red] [bold]{escape(d.run_id)}[/bold]  {escape(d.headline)}"))
-    if d.symptoms and (not d.healthy or verbose):
+    if d.symptoms and (d.verdict == "findings" or verbose):
         parts.append(Text("  symptoms", style="bold"))
         for s in d.symptoms:
             at = f" (from {s.onset_unit} {s.onset_step})" if s.onset_step is not None else ""
@@ -75,7 +79,7 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
         parts.append(Text(f"  input: {ing.dropped_records} corrupt record(s) skipped; the rest was read", style="yellow"))
     for p in ing.problems[: (None if verbose else 3)]:
         parts.append(Text(f"  input: {p}", style="yellow"))
-    if d.not_evaluated and (verbose or not d.healthy):
+    if d.not_evaluated and (verbose or d.verdict == "findings"):
         needs = sorted({n for ne in d.not_evaluated for n in ne.needs})
         parts.append(Text(f"  not evaluated: {len(d.not_evaluated)} rule(s) lack data ({', '.join(needs)})", style="dim"))
         if verbose:
@@ -90,8 +94,11 @@ def print_report(diags: Sequence[Diagnosis], console: Console, *, verbose: bool 
             console.print()
         console.print(render_diagnosis(d, verbose=verbose))
     if len(diags) > 1:
-        bad = sum(not d.healthy for d in diags)
-        console.print(Text(f"\n{len(diags)} runs: {len(diags) - bad} healthy, {bad} with findings", style="bold"))
+        n = {v: sum(d.verdict == v for d in diags) for v in ("healthy", "findings", "insufficient_data")}
+        line = f"\n{len(diags)} runs: {n['healthy']} healthy, {n['findings']} with findings"
+        if n["insufficient_data"]:
+            line += f", {n['insufficient_data']} with insufficient data"
+        console.print(Text(line, style="bold"))
 
 
 def render_text(diags: Sequence[Diagnosis], *, verbose: bool = False) -> str:

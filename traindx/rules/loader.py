@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from traindx.errors import RulebookError
-from traindx.rules.model import Cause, Rulebook, Symptom
+from traindx.rules.model import Cause, Requirement, Rulebook, Symptom
 
 LINE = "__line__"
 
@@ -51,7 +51,7 @@ def builtin_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "rulebook"
 
 
-def load_file(path: Path) -> tuple[list[Symptom], list[Cause], dict[str, Any]]:
+def load_file(path: Path) -> tuple[list[Symptom], list[Cause], dict[str, Any], list[Requirement]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -63,16 +63,19 @@ def load_file(path: Path) -> tuple[list[Symptom], list[Cause], dict[str, Any]]:
         line = mark.line + 1 if mark else None
         raise RulebookError(str(path), f"not valid YAML: {getattr(e, 'problem', e)}", line=line) from None
     if doc is None:
-        return [], [], {}
+        return [], [], {}, []
     if not isinstance(doc, dict):
         raise RulebookError(str(path), "expected a mapping with 'symptoms:' and/or 'causes:'", line=1)
-    unknown = set(doc) - {"symptoms", "causes", "settings", LINE}
+    unknown = set(doc) - {"symptoms", "causes", "evidence", "settings", LINE}
     if unknown:
         raise RulebookError(
-            str(path), f"unknown top-level key(s) {sorted(unknown)}; expected symptoms, causes, settings", line=doc.get(LINE)
+            str(path), f"unknown top-level key(s) {sorted(unknown)}; expected symptoms, causes, evidence, settings", line=doc.get(LINE)
         )
-    symptoms, causes = [], []
-    for section, model, out in (("symptoms", Symptom, symptoms), ("causes", Cause, causes)):
+    symptoms: list[Symptom] = []
+    causes: list[Cause] = []
+    requirements: list[Requirement] = []
+    sections = (("symptoms", Symptom, symptoms), ("causes", Cause, causes), ("evidence", Requirement, requirements))
+    for section, model, out in sections:  # type: ignore[assignment]
         items = doc.get(section) or []
         if not isinstance(items, list):
             raise RulebookError(str(path), f"'{section}' must be a list", line=doc.get(LINE))
@@ -85,11 +88,12 @@ def load_file(path: Path) -> tuple[list[Symptom], list[Cause], dict[str, Any]]:
                 err = e.errors()[0]
                 where = ".".join(str(p) for p in err["loc"])
                 name = item.get("code") or item.get("id") or "?"
+                what = "requirement" if section == "evidence" else section[:-1]
                 raise RulebookError(
-                    str(path), f"{section[:-1]} {name}: {where}: {err['msg']}", line=_line_of(item, err["loc"])
+                    str(path), f"{what} {name}: {where}: {err['msg']}", line=_line_of(item, err["loc"])
                 ) from None
             out.append(obj)
-    return symptoms, causes, _strip(doc.get("settings") or {})
+    return symptoms, causes, _strip(doc.get("settings") or {}), requirements
 
 
 def load_rulebook(extra: list[str | Path] | None = None, *, builtin: bool = True) -> Rulebook:
@@ -108,13 +112,18 @@ def load_rulebook(extra: list[str | Path] | None = None, *, builtin: bool = True
             raise RulebookError(str(d), "no such rule file or directory")
     symptoms: dict[str, Symptom] = {}
     causes: dict[str, Cause] = {}
+    requirements: dict[str, Requirement] = {}
     settings: dict[str, Any] = {}
     for p in paths:
-        s, c, st = load_file(p)
+        s, c, st, r = load_file(p)
         symptoms.update({x.code: x for x in s})
+        requirements.update({x.code: x for x in r})
         causes.update({x.id: x for x in c})
         settings.update(st)
-    book = Rulebook(symptoms=list(symptoms.values()), causes=list(causes.values()), sources=[str(p) for p in paths], **settings)
+    book = Rulebook(
+        symptoms=list(symptoms.values()), causes=list(causes.values()), requirements=list(requirements.values()),
+        sources=[str(p) for p in paths], **settings,
+    )  # fmt: skip
     codes = {s.code for s in book.symptoms}
     for c in book.causes:
         missing = sorted(set(c.explains) - codes)

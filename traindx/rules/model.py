@@ -92,6 +92,28 @@ class Symptom(_Conditional):
     line: int | None = None
 
 
+class Requirement(_Conditional):
+    """What a run must show before it may be called healthy (the rulebook's ``evidence:``).
+
+    A run with no alarm is "healthy" only when every requirement holds; otherwise its
+    verdict is "insufficient data" and ``missing`` (placeholders filled from the facts)
+    says what is lacking. Cases: ``fires: true`` means the requirement holds on that run.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^EVD\d{3}$")
+    slug: str = Field(pattern=r"^[a-z0-9-]+$")
+    summary: str
+    when: str
+    missing: str
+    docs: Docs
+    cases: list[Case] = Field(min_length=2)
+    onset: None = None
+    shows: list[str] = Field(default_factory=list)
+    file: str = ""
+    line: int | None = None
+
+
 class EvidenceRule(_Conditional):
     """If ``when`` holds, multiply the cause's odds by ``lr`` (> 1 supports, < 1 refutes)."""
 
@@ -144,6 +166,8 @@ class Cause(BaseModel):
 class Rulebook(BaseModel):
     symptoms: list[Symptom] = Field(default_factory=list)
     causes: list[Cause] = Field(default_factory=list)
+    #: what a run must show to be called healthy (else: insufficient data).
+    requirements: list[Requirement] = Field(default_factory=list)
     #: likelihood ratio applied to a cause for each present symptom it does not explain.
     unexplained_lr: float = 0.5
     #: prior mass of "none of the listed causes".

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from traindx.engine import evaluate, fact
-from traindx.rules.model import Case, Rulebook, Symptom
+from traindx.rules.model import Case, Requirement, Rulebook, Symptom
 from traindx.rules.series_dsl import parse_series
 from traindx.schema import Run, RunContext, Series, SeriesKey
 from traindx.signals import compute_facts
@@ -48,7 +48,7 @@ class CaseResult:
         return f"{self.symptom}_{self.case}"
 
 
-def run_case(sym: Symptom, case: Case) -> CaseResult:
+def run_case(sym: Symptom | Requirement, case: Case) -> CaseResult:
     facts = compute_facts(case_run(case, f"{sym.code}_{case.name}"))
     got, needs = evaluate(sym.condition, facts)
     onset = fact(facts, sym.onset) if sym.onset else None
@@ -57,7 +57,10 @@ def run_case(sym: Symptom, case: Case) -> CaseResult:
         res.message = f"not evaluated: needs {', '.join(needs)}"
     elif got != case.fires:
         shown = {p: fact(facts, p) for p in sym.shows}
-        verb = "must fire but did not" if case.fires else "must not fire but did"
+        if isinstance(sym, Requirement):
+            verb = "must hold but does not" if case.fires else "must not hold but does"
+        else:
+            verb = "must fire but did not" if case.fires else "must not fire but did"
         res.message = f"{verb}; {sym.when!r}; facts {shown}"
     elif case.fires and case.onset is not None and onset != case.onset:
         res.message = f"onset {onset}, expected {case.onset}"
@@ -65,4 +68,5 @@ def run_case(sym: Symptom, case: Case) -> CaseResult:
 
 
 def run_all(book: Rulebook) -> list[CaseResult]:
-    return [run_case(s, c) for s in book.symptoms for c in s.cases]
+    rules: list[Symptom | Requirement] = [*book.symptoms, *book.requirements]
+    return [run_case(s, c) for s in rules for c in s.cases]

@@ -179,5 +179,26 @@ def compute_facts(run: Run) -> Facts:
         "n_series": len(run.series),
         "steps": int(loss.steps[-1]) if loss is not None and len(loss) else 0,
         "unit": loss.unit if loss is not None else "step",
+        **_judged(chosen),
     }
     return facts
+
+
+#: Fact groups whose curve can show whether a run learns: losses, then metrics whose
+#: direction is known (higher is better).
+JUDGED_GROUPS = ("loss", "val_loss", "val_quality", "quality", "val_acc", "acc")
+
+
+def _judged(chosen: dict[str, Series]) -> dict[str, Any]:
+    """The series a verdict of "healthy" can rest on: the one with most finite points
+    among the losses and quality metrics (``curve_points`` 0 when none was logged)."""
+    best: tuple[int, str] | None = None
+    for g in JUDGED_GROUPS:
+        if g in chosen:
+            n = int(np.isfinite(chosen[g].values).sum())
+            if n and (best is None or n > best[0]):
+                best = (n, g)
+    if best is None:
+        return {"curve_points": 0, "curve_name": "none", "curve_unit": "step"}
+    s = chosen[best[1]]
+    return {"curve_points": best[0], "curve_name": s.original_name or str(s.key), "curve_unit": s.unit}

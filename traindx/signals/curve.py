@@ -32,6 +32,7 @@ def _progress_index(p: np.ndarray, frac: float) -> int:
 def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int | bool]:
     bad = ~np.isfinite(values)
     n_bad = int(bad.sum())
+    finite = values[~bad]
     first_bad = int(steps[np.argmax(bad)]) if n_bad else -1
     return {
         "n": int(values.size),
@@ -41,6 +42,8 @@ def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | 
         "nonfinite_progress": float(np.argmax(bad) / max(values.size - 1, 1)) if n_bad else -1.0,
         "ends_nonfinite": bool(values.size and not np.isfinite(values[-1])),
         "has_inf": bool(np.any(np.isinf(values))),
+        # largest finite magnitude: an absurd value shows even in a one-point series
+        "max_abs": float(np.max(np.abs(finite))) if finite.size else -1.0,
     }
 
 
