@@ -7,7 +7,6 @@ import json
 import pytest
 
 import traindx
-from traindx.errors import ReadError
 
 
 def _csv(path, header, rows):
@@ -47,11 +46,17 @@ def test_context_json_is_read(tmp_path):
     assert run.context.framework == "torch" and run.context.data.num_classes == 10
 
 
-def test_bad_context_json_names_the_file(tmp_path):
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [(b'{"data": {"num_classes": "ten"}}', "num_classes"), (b'{"framework": "\xff\xfe"}', "context")],
+)
+def test_bad_context_json_names_the_file_and_the_run_is_still_read(tmp_path, data, says):
     _csv(tmp_path / "r" / "m.csv", "step,loss", [(i, 1.0) for i in range(5)])
-    (tmp_path / "r" / "context.json").write_text('{"data": {"num_classes": "ten"}}')
-    with pytest.raises(ReadError, match=r"context.json.*num_classes"):
-        traindx.read(tmp_path / "r")
+    (tmp_path / "r" / "context.json").write_bytes(data)  # invalid, then not UTF-8 (issue 9)
+    (run,) = traindx.read(tmp_path / "r")
+    (p,) = run.ingest.problems
+    assert p.kind == "unreadable" and p.file.endswith("context.json") and says in p.message
+    assert len(run.get("loss")) == 5
 
 
 def test_unrelated_csv_is_ignored_next_to_a_log(tmp_path):

@@ -276,7 +276,7 @@ def test_malformed_event_is_dropped(tmp_path):
     good = _event(1.0, 1, _value("a", _key(2, 5) + struct.pack("<f", 1.0)))
     broken = _double_field(1, 1.0) + _key(5, 2) + _varint(200) + b"short"  # length past the end
     log = read_event_file(_write_records(tmp_path / "z.tfevents", [good, broken, good]))
-    assert log.dropped_records == 1 and "not valid Event" in log.problems[0]
+    assert log.dropped_records == 1 and "not valid Event" in log.problems[0].message
     assert series(log)["a"].values.tolist() == [1.0, 1.0]
 
 
@@ -352,8 +352,8 @@ def test_corrupt_data_byte_drops_one_record(tmp_path):
     log = read_event_file(path)
     assert log.dropped_records == 1
     assert log.records == len(offs) - 1
-    assert len(log.problems) == 1 and "checksum" in log.problems[0] and str(path) in log.problems[0]
-    assert f"byte {offs[k]}" in log.problems[0]
+    assert len(log.problems) == 1 and "checksum" in log.problems[0].message and str(path) in log.problems[0].message
+    assert f"byte {offs[k]}" in log.problems[0].message
     v = series(log)["loss"].values
     assert (
         len(v) == 299 and (k - 1) not in v
@@ -393,8 +393,8 @@ def test_corrupt_length_resyncs(tmp_path):
     log = read_event_file(path)
     assert log.dropped_records == 1
     assert len(log.problems) == 1
-    assert f"byte {offs[k]}" in log.problems[0] and f"byte {offs[k + 1]}" in log.problems[0]
-    assert str(path) in log.problems[0]
+    assert f"byte {offs[k]}" in log.problems[0].message and f"byte {offs[k + 1]}" in log.problems[0].message
+    assert str(path) in log.problems[0].message
     assert len(series(log)["loss"].values) == 299
 
 
@@ -406,7 +406,7 @@ def test_damaged_span_counts_the_records_lost(tmp_path):
     path.write_bytes(bytes(bad))
     log = read_event_file(path)
     assert log.dropped_records == 4  # records 100..103 (103's header is damaged too)
-    assert f"byte {offs[100]}" in log.problems[0] and f"byte {offs[104]}" in log.problems[0]
+    assert f"byte {offs[100]}" in log.problems[0].message and f"byte {offs[104]}" in log.problems[0].message
     assert len(series(log)["loss"].values) == 296
 
 
@@ -416,12 +416,14 @@ def test_truncated_file_reads_cleanly(tmp_path):
     path.write_bytes(data[: offs[-1] + 9])  # cut in the middle of the last record's header
     log = read_event_file(path)
     assert log.dropped_records == 0
-    assert log.problems == [f"{path}: truncated last record (file still being written?)"]
+    assert [(p.kind, p.message) for p in log.problems] == [
+        ("incomplete", f"{path}: the last record is incomplete (file still being written?); not read")
+    ]
     assert len(series(log)["loss"].values) == 299
     path.write_bytes(data[: offs[-1] + 20])  # cut in its data
     log = read_event_file(path)
     assert log.dropped_records == 0 and len(series(log)["loss"].values) == 299
-    assert "truncated" in log.problems[0]
+    assert log.problems[0].kind == "incomplete"
 
 
 def test_garbage_file_is_a_read_error(tmp_path):

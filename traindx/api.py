@@ -9,9 +9,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from traindx.diagnosis import SEVERITY_RANK, Diagnosis
+from traindx.errors import TraindxError
 from traindx.rules.loader import load_rulebook
 from traindx.rules.model import Rulebook
-from traindx.schema import Run
+from traindx.schema import Run, SkippedPath
 
 PathLike = str | os.PathLike[str]
 
@@ -20,6 +21,10 @@ class Report(BaseModel):
     """Diagnoses of every run found under one or more paths (``--json`` prints this)."""
 
     runs: list[Diagnosis] = Field(default_factory=list)
+    #: Files and directories under the paths that were not read, with the reason.
+    skipped: list[SkippedPath] = Field(default_factory=list)
+    #: Paths given that could not be read at all (the CLI exits 2 when there are any).
+    errors: list[SkippedPath] = Field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -44,14 +49,22 @@ class Report(BaseModel):
     def __str__(self) -> str:
         from traindx.report.text import render_text
 
-        return render_text(self.runs)
+        return render_text(self.runs, skipped=self.skipped, errors=self.errors)
 
 
-def read(path: PathLike, *, overrides: dict[str, str] | None = None) -> list[Run]:
-    """Every run under ``path``: a TensorBoard logdir tree, an event file, a CSV or JSONL log."""
+def read(
+    path: PathLike,
+    *,
+    overrides: dict[str, str] | None = None,
+    skipped: list[SkippedPath] | None = None,
+) -> list[Run]:
+    """Every run under ``path``: a TensorBoard logdir tree, an event file, a CSV or JSONL log.
+
+    Files and directories under ``path`` that were not read go to ``skipped`` (when given).
+    """
     from traindx.readers import read as _read
 
-    return _read(path, overrides=overrides)
+    return _read(path, overrides=overrides, skipped=skipped)
 
 
 def _book(rulebook: Rulebook | Sequence[PathLike] | None) -> Rulebook:
@@ -88,8 +101,20 @@ def diagnose_all(
     rulebook: Rulebook | Sequence[PathLike] | None = None,
     overrides: dict[str, str] | None = None,
 ) -> Report:
-    """Diagnose every run under every path; always a :class:`Report`."""
+    """Diagnose every run under every path; always a :class:`Report`.
+
+    A path that cannot be read at all goes to ``Report.errors``; the other paths are
+    diagnosed. What was skipped under the paths goes to ``Report.skipped``.
+    """
     from traindx.engine import diagnose_run
 
     book = _book(rulebook)
-    return Report(runs=[diagnose_run(r, book) for p in paths for r in read(p, overrides=overrides)])
+    report = Report()
+    for p in paths:
+        try:
+            runs = read(p, overrides=overrides, skipped=report.skipped)
+        except TraindxError as err:
+            report.errors.append(SkippedPath(path=str(p), reason=str(err)))
+            continue
+        report.runs.extend(diagnose_run(r, book) for r in runs)
+    return report

@@ -1,7 +1,9 @@
 """Command line: ``traindx diagnose|series|rules|explain|schema|test-rules``.
 
-Exit codes: 0 done (and, with ``--fail-on``, nothing at or above that severity); 1 findings at
-or above ``--fail-on``; 2 bad input (a one-line error, never a traceback).
+Exit codes, one meaning each: 0 done (and, with ``--fail-on``, nothing at or above that
+severity); 1 findings at or above ``--fail-on``; 2 bad input or usage (a one-line error that
+names the path; the other paths are still diagnosed); 3 an internal error (one line saying
+so; the traceback only with ``-v``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from traindx.diagnosis import SEVERITY_RANK
 from traindx.errors import TraindxError
+from traindx.textsafe import clean, printable
+
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,14 +75,30 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
     report = diagnose_all(args.paths, rulebook=args.rulebook, overrides=_overrides(args))
     if args.json:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        sys.stdout.write(json.dumps(_json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n")
     else:
-        print_report(report.runs, Console(highlight=False), verbose=args.verbose)
+        print_report(report.runs, Console(highlight=False), verbose=args.verbose, skipped=report.skipped)
+    for err in report.errors:
+        print(f"traindx: error: {printable(err.reason)}", file=sys.stderr)
+    if report.errors:
+        return EXIT_BAD_INPUT
     if args.fail_on:
         worst = report.worst()
         if worst and SEVERITY_RANK[worst] >= SEVERITY_RANK[args.fail_on]:
-            return 1
-    return 0
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _json_safe(obj: Any) -> Any:
+    """Every string (keys too) made valid Unicode: file names and logged names may hold
+    undecodable bytes or lone surrogates, which JSON output cannot carry."""
+    if isinstance(obj, str):
+        return clean(obj)
+    if isinstance(obj, dict):
+        return {clean(k) if isinstance(k, str) else k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    return obj
 
 
 def cmd_series(args: argparse.Namespace) -> int:
@@ -88,9 +110,20 @@ def cmd_series(args: argparse.Namespace) -> int:
 
     overrides = _overrides(args)
     console = Console(highlight=False)
+    bad = False
     for path in args.paths:
-        for run in read(path, overrides=overrides):
-            table = Table(title=f"{run.id}  ({len(run.ingest.files)} file(s), {run.ingest.records} records)", title_justify="left")
+        skipped: list = []
+        try:
+            runs = read(path, overrides=overrides, skipped=skipped)
+        except TraindxError as err:
+            print(f"traindx: error: {printable(str(err))}", file=sys.stderr)
+            bad = True
+            continue
+        for s in skipped:
+            console.print(f"  not read: {printable(str(s))}", markup=False)
+        for run in runs:
+            title = f"{printable(run.id)}  ({len(run.ingest.files)} file(s), {run.ingest.records} records)"
+            table = Table(title=title, title_justify="left")
             cols = ["key", "points", "steps", "unit", "logged as", "first", "last"] + (["why"] if args.verbose else [])
             for col in cols:
                 table.add_column(col, no_wrap=col in ("key", "logged as"))
@@ -98,7 +131,7 @@ def cmd_series(args: argparse.Namespace) -> int:
                 steps = f"{s.steps[0]}..{s.steps[-1]}" if len(s) else "-"
                 first = f"{s.values[0]:.4g}" if len(s) else "-"
                 last = f"{s.values[-1]:.4g}" if len(s) else "-"
-                row = [str(s.key), str(len(s)), steps, s.unit, s.original_name, first, last]
+                row = [printable(str(s.key)), str(len(s)), steps, s.unit, printable(s.original_name), first, last]
                 if args.verbose:
                     note = explain_mapping(s.original_name, overrides).split(": ", 1)[-1]
                     if s.superseded:
@@ -107,12 +140,12 @@ def cmd_series(args: argparse.Namespace) -> int:
                 table.add_row(*row)
             console.print(table)
             for name in run.ingest.unmapped:
-                console.print(f"  not mapped: {name!r}  ({explain_mapping(name, overrides)})")
+                console.print(f"  not mapped: {printable(repr(name))}  ({printable(explain_mapping(name, overrides))})", markup=False)
             if run.ingest.dropped_records:
                 console.print(f"  {run.ingest.dropped_records} corrupt record(s) skipped")
             for p in run.ingest.problems:
-                console.print(f"  input: {p}")
-    return 0
+                console.print(f"  input ({p.kind}): {printable(p.message)}", markup=False)
+    return EXIT_BAD_INPUT if bad else EXIT_OK
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -202,10 +235,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except TraindxError as e:
-        print(f"traindx: error: {e}", file=sys.stderr)
-        return 2
+        print(f"traindx: error: {printable(str(e))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `traindx diagnose ... | head`
+        return EXIT_OK
+    except Exception as e:  # a bug in traindx: say so in one line, never as findings
+        if getattr(args, "verbose", False):
+            import traceback
+
+            traceback.print_exc()
+        what = printable(f"{type(e).__name__}: {e}")[:300]
+        hint = "" if getattr(args, "verbose", False) else " (-v shows the traceback)"
+        print(f"traindx: internal error: {what}{hint}; please report it", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ from traindx.schema import IngestReport
 
 Severity = Literal["info", "warning", "error"]
 #: healthy: no finding and enough evidence; findings: a warning or error; insufficient_data:
-#: no finding, but the run lacks what the rulebook's requirements ask to call it healthy.
-Verdict = Literal["healthy", "findings", "insufficient_data"]
+#: no finding, but the run lacks what the rulebook's requirements ask to call it healthy;
+#: no_data: no point was read at all (a run that just started, or only unreadable files).
+Verdict = Literal["healthy", "findings", "insufficient_data", "no_data"]
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
 

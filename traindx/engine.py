@@ -178,6 +178,8 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
             )  # fmt: skip
     missing = [] if alarms else _missing(book, facts, notes)
     verdict = "findings" if alarms else ("insufficient_data" if missing else "healthy")
+    if not alarms and not run.series:  # nothing was read: say so, never "healthy"
+        verdict, missing = "no_data", []
     return Diagnosis(
         run_id=run.id,
         source=run.source,
@@ -209,6 +211,14 @@ def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[st
 
 
 def _headline(run: Run, alarms: list[SymptomResult], causes: list[CauseResult], missing: list[str]) -> str:
+    if not alarms and not run.series:
+        if run.ingest.unmapped:
+            names = ", ".join(run.ingest.unmapped[:8])
+            return f"no recognizable series (names seen: {names}); map them with --map NAME=loss"
+        unreadable = sum(p.kind == "unreadable" for p in run.ingest.problems)
+        if unreadable:
+            return f"no data read: {unreadable} file(s) could not be read"
+        return "no data yet: the run's files hold no points (a run that just started?)"
     if missing:
         return f"insufficient data: {missing[0]}"
     if not alarms:

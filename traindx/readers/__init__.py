@@ -5,6 +5,12 @@ JSONL, ``context.json``). Its split sub-directories (Keras' ``train/`` and ``val
 belong to it, so one Keras ``TensorBoard`` log becomes one run with two splits, and files
 side by side (a ``CSVLogger`` file next to the event files it mirrors) are one run. Any other
 sub-directory with logs is a run of its own; run ids are paths relative to the root given.
+
+Nothing under the root is passed over without a word: a file or directory that is not read
+(unlistable, unreadable, a CSV without a metric column, a folder in a format traindx does
+not read) goes to the caller's ``skipped`` list as a :class:`~traindx.schema.SkippedPath`;
+a file of a run that cannot be read is an ``unreadable`` problem of that run, and the rest
+of the run is read.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pydantic import ValidationError
 from traindx.errors import ReadError
 from traindx.names import map_name
 from traindx.readers.raw import RawLog
-from traindx.schema import Run, RunContext, Series
+from traindx.schema import Run, RunContext, Series, SkippedPath
 
 SPLIT_DIRS = {"train": "train", "training": "train", "validation": "val", "val": "val",
               "valid": "val", "eval": "val", "evaluation": "val", "test": "test"}  # fmt: skip
@@ -57,23 +63,54 @@ def _read_file(p: Path, kind: str) -> RawLog:
     return read_jsonl(p)
 
 
-def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[Path]) -> bool:
+#: Folders in formats traindx does not read: (file or directory name test, what it is).
+#: A directory holding one of these (and no log traindx reads) is reported as skipped.
+UNSUPPORTED: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r".+\.wandb$|wandb-metadata\.json$"), "a Weights & Biases run (export it with `wandb sync` or to CSV)"),
+    (re.compile(r"meta\.yaml$"), "an MLflow run (export its metrics to CSV)"),
+    (re.compile(r"\.aim$"), "an Aim repository (export it to CSV)"),
+]  # fmt: skip
+
+
+def _skip(skipped: list[SkippedPath], path: Path | str, reason: str) -> None:
+    skipped.append(SkippedPath(path=str(path), reason=reason))
+
+
+def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> bool:
     kind = _kind(p)
     if kind == "csv":
-        from traindx.readers.csvlog import sniff_is_metrics_csv
+        from traindx.readers.csvlog import csv_header_problem
 
-        if sniff_is_metrics_csv(p, overrides):
+        why = csv_header_problem(p, overrides)
+        if why is None:
             return True
-        skipped.append(p)
+        _skip(skipped, p, why)
         return False
     return kind is not None or p.name == CONTEXT_FILE
 
 
-def _log_files(d: Path, overrides: dict[str, str] | None, skipped: list[Path]) -> list[Path]:
+def _log_files(d: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> list[Path]:
     try:
-        return sorted(p for p in d.iterdir() if p.is_file() and _is_log(p, overrides, skipped))
+        entries = sorted(d.iterdir())
     except OSError as e:
-        raise ReadError(str(d), f"cannot list directory: {e.strerror}") from None
+        _skip(skipped, d, f"cannot list directory ({e.strerror or e})")
+        return []
+    files, other = [], []
+    for p in entries:
+        try:
+            is_file = p.is_file()
+        except OSError as e:
+            _skip(skipped, p, f"cannot read ({e.strerror or e})")
+            continue
+        if is_file and _is_log(p, overrides, skipped):
+            files.append(p)
+        else:
+            other.append(p.name)
+    if not files:
+        what = next((why for rx, why in UNSUPPORTED for name in other if rx.match(name)), None)
+        if what:
+            _skip(skipped, d, f"{what}; traindx does not read this format")
+    return files
 
 
 def _split_of(parts: tuple[str, ...]) -> str | None:
@@ -92,7 +129,7 @@ def _split_of(parts: tuple[str, ...]) -> str | None:
 
 
 def discover(
-    root: Path, overrides: dict[str, str] | None = None, skipped: list[Path] | None = None
+    root: Path, overrides: dict[str, str] | None = None, skipped: list[SkippedPath] | None = None
 ) -> dict[Path, list[tuple[Path, str | None]]]:
     """Run directory -> [(file, split of its directory or None)].
 
@@ -100,11 +137,16 @@ def discover(
     it belongs to that run (Keras' ``train/``/``validation/``, ``add_scalars`` sub-runs such
     as ``loss/train/``), with the split its path names. A bare ``train/``-like directory
     whose parent holds no logs makes its parent the run. CSV files whose header has no
-    recognizable metric name are skipped (listed in ``skipped``).
+    recognizable metric name are skipped (listed in ``skipped``, with unlistable directories
+    and folders in formats traindx does not read).
     """
     runs: dict[Path, list[tuple[Path, str | None]]] = {}
     skipped = [] if skipped is None else skipped
-    for dirpath, dirnames, _ in os.walk(root):
+
+    def unlistable(err: OSError) -> None:
+        _skip(skipped, err.filename or root, f"cannot list directory ({err.strerror or err})")
+
+    for dirpath, dirnames, _ in os.walk(root, onerror=unlistable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "plugins")
         d = Path(dirpath)
         files = _log_files(d, overrides, skipped)
@@ -123,7 +165,7 @@ def discover(
 
 def _load_context(p: Path) -> RunContext:
     try:
-        return RunContext.model_validate_json(p.read_text(encoding="utf-8"))
+        return RunContext.model_validate_json(p.read_bytes())
     except OSError as e:
         raise ReadError(str(p), f"cannot read: {e.strerror}") from None
     except ValidationError as e:
@@ -139,12 +181,16 @@ def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], o
     # (several event files of a restarted run).
     by_key: dict[str, dict[str, list[Series]]] = {}
     for path, split in files:
-        if path.name == CONTEXT_FILE:
-            run.context = _load_context(path)
-            run.ingest.files.append(str(path))
+        try:
+            if path.name == CONTEXT_FILE:
+                run.context = _load_context(path)
+                run.ingest.files.append(str(path))
+                continue
+            kind = _kind(path) or "csv"
+            log = _read_file(path, kind)
+        except ReadError as err:  # one bad file never aborts the rest of the run
+            run.ingest.add("unreadable", f"{err}; the rest of the run was read", file=str(path))
             continue
-        kind = _kind(path) or "csv"
-        log = _read_file(path, kind)
         run.ingest.files.append(str(path))
         run.ingest.records += log.records
         run.ingest.dropped_records += log.dropped_records
@@ -165,10 +211,23 @@ def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], o
     return run
 
 
-def read(path: str | os.PathLike[str], *, overrides: dict[str, str] | None = None) -> list[Run]:
-    """Read every run under ``path`` (a log file or a directory tree)."""
+def read(
+    path: str | os.PathLike[str],
+    *,
+    overrides: dict[str, str] | None = None,
+    skipped: list[SkippedPath] | None = None,
+) -> list[Run]:
+    """Read every run under ``path`` (a log file or a directory tree).
+
+    Files and directories under ``path`` that were not read are appended to ``skipped``
+    (when given) with the reason; a ``ReadError`` means ``path`` itself gave nothing to read.
+    """
     root = Path(path)
-    if not root.exists():
+    try:
+        exists = root.exists()
+    except OSError as e:  # a name over PATH_MAX, a loop of symlinks
+        raise ReadError(str(root), f"cannot access ({e.strerror or e})") from None
+    if not exists:
         raise ReadError(str(root), "no such file or directory; expected a log directory or a .tfevents/.csv/.jsonl file")
     if root.is_file():
         kind = _kind(root)
@@ -178,18 +237,18 @@ def read(path: str | os.PathLike[str], *, overrides: dict[str, str] | None = Non
                 "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl or trainer_state.json",
             )
         split = SPLIT_DIRS.get(root.parent.name.lower())
-        return [_check(build_run(root.name, root, [(root, split)], overrides))]
-    skipped: list[Path] = []
+        run = build_run(root.name, root, [(root, split)], overrides)
+        unreadable = [p for p in run.ingest.problems if p.kind == "unreadable"]
+        if unreadable and not run.series:  # the one file given could not be read: bad input
+            raise ReadError(str(root), unreadable[0].message.split(": ", 1)[-1].removesuffix("; the rest of the run was read"))
+        return [_check(run)]
+    skipped = [] if skipped is None else skipped
+    before = len(skipped)
     found = discover(root, overrides, skipped)
     if not found:
-        if skipped:
-            from traindx.readers.csvlog import read_text
-
-            header = (read_text(skipped[0]).splitlines() or [""])[0][:120]
-            raise ReadError(
-                str(skipped[0]),
-                f"no column name is a known metric (header: {header!r}); map one with --map NAME=loss (or val/loss, accuracy, lr ...)",
-            )
+        if len(skipped) > before:
+            first = skipped[before]
+            raise ReadError(first.path, first.reason)
         raise ReadError(str(root), "no training logs found; expected TensorBoard event files, a metrics CSV or JSONL below it")
     runs = []
     for d, files in sorted(found.items()):
@@ -200,7 +259,7 @@ def read(path: str | os.PathLike[str], *, overrides: dict[str, str] | None = Non
 
 
 def _check(run: Run, allow_empty: bool = False) -> Run:
-    if not run.series and not allow_empty:
+    if not run.series and run.ingest.unmapped and not allow_empty:
         names = ", ".join(run.ingest.unmapped[:8]) or "none"
         raise ReadError(
             run.source,

@@ -4,6 +4,8 @@ The x axis is the first step-like column (:data:`STEP_COLUMNS`), else an epoch c
 (``unit="epoch"``), else the row number. Empty cells (and Keras' ``NA``) are "not logged", so
 sparse Lightning columns give each series only its own rows. ``nan``/``inf`` are values.
 Points keep write order: repeated or restarting steps are resolved later by ``Series``.
+A last line without its newline is a row still being written: it is left for the next read
+(an ``incomplete`` problem, not damage). A file with a header and no rows yet gives no series.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,23 @@ WALL_COLUMNS = ("wall_time", "walltime", "_timestamp", "timestamp", "time")
 MISSING = frozenset({"", "na", "n/a", "none", "null", "<na>", "#n/a"})
 HEADER_HINT = "expected a header row like 'epoch,loss,val_loss'"
 _TENSOR = re.compile(r"tensor\(\s*([^,)\s]+).*\)")  # str(torch tensor) written into a log
+
+
+#: x values outside int64 cannot be steps: such points are dropped and counted.
+_STEP_LIMIT = float(2**63)
+
+
+def complete_lines(log: RawLog, text: str) -> str:
+    """``text`` without an unterminated last line (a line still being written), which is
+    noted as ``incomplete``; a file of one unterminated line is kept whole."""
+    if not text or text.endswith(("\n", "\r")):
+        return text
+    cut = max(text.rfind("\n"), text.rfind("\r"))
+    if cut < 0:
+        return text
+    line = text.count("\n") + 1
+    log.problem("incomplete", f"{log.path}:{line}: the last line has no newline yet (still being written?); not read")
+    return text[: cut + 1]
 
 
 def read_text(path: str | Path) -> str:
@@ -50,9 +71,21 @@ def parse_number(text: str) -> float | None:
         return None
 
 
+@contextmanager
+def _long_fields(n: int) -> Iterator[None]:
+    """Let the csv module read cells of up to ``n`` characters (its default limit, 128 KiB,
+    raises on longer ones); the process-wide limit is restored afterwards."""
+    old = csv.field_size_limit(max(n + 1, 131072))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
 def _sniff_delimiter(line: str) -> str:
     """The one of comma, tab, semicolon that splits the header into most fields (comma on ties)."""
-    return max(",\t;", key=lambda d: len(next(csv.reader([line], delimiter=d))))
+    with _long_fields(len(line)):
+        return max(",\t;", key=lambda d: len(next(csv.reader([line], delimiter=d))))
 
 
 def _first_line(text: str) -> str | None:
@@ -93,20 +126,24 @@ def _read_table(src: str, text: str) -> tuple[list[str], list[list[str]], list[i
     """Header, data rows, the line number of each row, and the delimiter."""
     first = _first_line(text)
     if first is None:
-        raise ReadError(src, f"empty file; {HEADER_HINT}")
+        return [], [], [], ","
     delim = _sniff_delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     header: list[str] = []
     rows: list[list[str]] = []
     lines: list[int] = []
-    for row in reader:
-        if not "".join(row).strip():
-            continue
-        if not header:
-            header = [c.strip() or f"Unnamed: {j}" for j, c in enumerate(row)]
-        else:
-            rows.append(row)
-            lines.append(reader.line_num)
+    try:
+        with _long_fields(len(text)):
+            for row in reader:
+                if not "".join(row).strip():
+                    continue
+                if not header:
+                    header = [c.strip() or f"Unnamed: {j}" for j, c in enumerate(row)]
+                else:
+                    rows.append(row)
+                    lines.append(reader.line_num)
+    except csv.Error as err:
+        raise ReadError(src, f"not a CSV table ({err})", line=reader.line_num) from None
     if all(parse_number(h) is not None for h in header):
         raise ReadError(src, f"no header row (the first line holds numbers); {HEADER_HINT}", line=1)
     return header, rows, lines, delim
@@ -123,13 +160,15 @@ def _x_axis(
         if col is None:
             continue
         steps, has_x = columns[col]
+        has_x = has_x & (np.abs(steps) < _STEP_LIMIT)  # not NaN/inf, inside int64
         if np.any(np.isfinite(steps) & (steps != np.round(steps))):
-            log.problems.append(
+            log.problem(
+                "note",
                 f"{log.path}: column '{header[col]}' has fractional values; "
                 "the row number is used as the step"
             )
             return None, *row_number, "step"
-        return col, steps, has_x & np.isfinite(steps), unit
+        return col, steps, has_x, unit
     return None, *row_number, "step"
 
 
@@ -141,12 +180,16 @@ def _find(lower: list[str], names: tuple[str, ...], columns: dict) -> int | None
 def read_csv(path: str | Path) -> RawLog:
     """Read a metrics table into raw series, one per numeric metric column."""
     src = str(path)
-    header, rows, lines, delim = _read_table(src, read_text(path))
-    log = RawLog(path=src, records=len(rows))
+    log = RawLog(path=src)
+    header, rows, lines, delim = _read_table(src, complete_lines(log, read_text(path)))
+    log.records = len(rows)
+    if not rows:  # nothing logged yet (a header, or not even that)
+        return log
     n = len(header)
     ragged = next((k for k, r in enumerate(rows) if len(r) > n), None)
     if ragged is not None:
-        log.problems.append(
+        log.problem(
+            "skipped",
             f"{src}:{lines[ragged]}: {len(rows[ragged])} fields but the header has {n}; "
             "extra fields ignored"
         )
@@ -161,11 +204,14 @@ def read_csv(path: str | Path) -> RawLog:
             if bad:
                 log.dropped_records += len(bad)
                 more = f" ({len(bad)} cells skipped)" if len(bad) > 1 else ""
-                log.problems.append(
-                    f"{src}:{lines[bad[0]]}: column '{name}': '{cells[bad[0]].strip()}' is not a number{more}"
+                log.problem(
+                    "corrupt",
+                    f"{src}:{lines[bad[0]]}: column '{name}': '{cells[bad[0]].strip()}' is not a number{more}",
+                    len(bad),
                 )
         elif bad:
-            log.problems.append(
+            log.problem(
+                "skipped",
                 f"{src}: column '{name}' is not numeric (line {lines[bad[0]]}: "
                 f"'{cells[bad[0]].strip()}'); column skipped"
             )
@@ -179,9 +225,12 @@ def read_csv(path: str | Path) -> RawLog:
         lost = present & ~has_x
         if lost.any() and x_col is not None:
             log.dropped_records += int(lost.sum())
-            log.problems.append(
-                f"{src}:{lines[int(np.argmax(lost))]}: column '{name}': no value in "
-                f"'{header[x_col]}' (the x axis); {int(lost.sum())} points skipped"
+            log.problem(
+                "dropped",
+                f"{src}:{lines[int(np.argmax(lost))]}: column '{name}': no usable value in "
+                f"'{header[x_col]}' (the x axis: missing, not finite or beyond 64 bits); "
+                f"{int(lost.sum())} points skipped",
+                int(lost.sum()),
             )
         keep = present & has_x
         if not keep.any():
@@ -197,20 +246,31 @@ def read_csv(path: str | Path) -> RawLog:
                 wall_time=wall,
             )
         )
-    if not log.series:
+    if not log.series and not any(p.kind == "dropped" for p in log.problems):
         raise ReadError(src, f"no numeric columns; {HEADER_HINT}")
     return log
 
 
-def sniff_is_metrics_csv(path: str | Path, overrides: dict[str, str] | None = None) -> bool:
-    """True when the file's header names at least one series :func:`map_name` recognizes
-    (with the user's ``--map`` overrides)."""
+def csv_header_problem(path: str | Path, overrides: dict[str, str] | None = None) -> str | None:
+    """None when the file's header names at least one series :func:`map_name` recognizes
+    (with the user's ``--map`` overrides), else why the file is not read as a metrics table."""
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
             first = _first_line(f.read(65536))
-    except OSError:
-        return False
+    except OSError as err:
+        return f"cannot read ({err.strerror or err})"
     if first is None:
-        return False
-    cells = next(csv.reader([first], delimiter=_sniff_delimiter(first)), [])
-    return any(map_name(c.strip(), overrides) is not None for c in cells if parse_number(c.strip()) is None)
+        return "empty (nothing logged yet)"
+    with _long_fields(len(first)):
+        cells = next(csv.reader([first], delimiter=_sniff_delimiter(first)), [])
+    if any(map_name(c.strip(), overrides) is not None for c in cells if parse_number(c.strip()) is None):
+        return None
+    return (
+        f"no column name is a known metric (header: {first[:120]!r}); "
+        "map one with --map NAME=loss (or val/loss, accuracy, lr ...)"
+    )
+
+
+def sniff_is_metrics_csv(path: str | Path, overrides: dict[str, str] | None = None) -> bool:
+    """True when the file's header names at least one series :func:`map_name` recognizes."""
+    return csv_header_problem(path, overrides) is None

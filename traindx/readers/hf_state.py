@@ -12,7 +12,7 @@ from pathlib import Path
 
 from traindx.errors import ReadError
 from traindx.readers.csvlog import read_text
-from traindx.readers.jsonl import _flatten, records_to_log
+from traindx.readers.jsonl import _flatten, loads, records_to_log
 from traindx.readers.raw import RawLog
 
 NAME = "trainer_state.json"
@@ -21,9 +21,11 @@ NAME = "trainer_state.json"
 def read_hf_state(path: str | Path) -> RawLog:
     src = str(path)
     try:
-        doc = json.loads(read_text(path))
+        doc = loads(read_text(path))
     except json.JSONDecodeError as e:
         raise ReadError(src, f"not valid JSON ({e.msg})", line=e.lineno) from None
+    except ValueError as e:
+        raise ReadError(src, f"not valid JSON ({e})") from None
     history = doc.get("log_history") if isinstance(doc, dict) else None
     if not isinstance(history, list):
         raise ReadError(src, "no 'log_history' list; expected a HuggingFace Trainer state file")
@@ -34,7 +36,7 @@ def read_hf_state(path: str | Path) -> RawLog:
             records.append((i, _flatten(entry)))
         else:
             log.dropped_records += 1
-            log.problems.append(f"{src}: log_history[{i}] is not an object; skipped")
+            log.problem("corrupt", f"{src}: log_history[{i}] is not an object; skipped", 1)
     if not records:
         raise ReadError(src, "log_history is empty; the Trainer logged nothing yet")
     return records_to_log(src, records, log)

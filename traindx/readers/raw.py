@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from traindx.schema import IngestProblem
+
 
 @dataclass
 class RawSeries:
@@ -39,4 +41,8 @@ class RawLog:
     histograms: list[RawHistogram] = field(default_factory=list)
     records: int = 0
     dropped_records: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[IngestProblem] = field(default_factory=list)
+
+    def problem(self, kind: str, message: str, count: int = 0) -> None:
+        """Note a problem with this file (see :data:`traindx.schema.PROBLEM_KINDS`)."""
+        self.problems.append(IngestProblem(kind=kind, file=self.path, count=int(count), message=message))

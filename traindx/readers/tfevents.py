@@ -993,7 +993,8 @@ def read_event_file(path: str | Path) -> RawLog:
             "not a TFRecord file (the first record's length checksum fails and no valid record "
             "follows); expected a TensorBoard event file (events.out.tfevents.*)",
         )
-    log.problems.extend(fr.problems)
+    for msg, count in fr.problems:
+        log.problem("corrupt", msg, count)
     log.dropped_records += fr.dropped
     starts, lengths = fr.starts, fr.lengths
     if starts.size:
@@ -1008,22 +1009,26 @@ def read_event_file(path: str | Path) -> RawLog:
         if not ok.all():
             badpos = starts[~ok]
             log.dropped_records += int(badpos.size)
-            log.problems.append(
+            log.problem(
+                "corrupt",
                 f"{name}: {badpos.size} record(s) failed the data checksum and were skipped "
-                f"(first at byte {int(badpos[0]) - base})"
+                f"(first at byte {int(badpos[0]) - base})",
+                int(badpos.size),
             )
         malformed &= ok
         if malformed.any():
             k = int(malformed.sum())
             log.dropped_records += k
-            log.problems.append(
+            log.problem(
+                "corrupt",
                 f"{name}: {k} record(s) are not valid Event protos and were skipped "
-                f"(first at byte {int(starts[np.argmax(malformed)]) - base})"
+                f"(first at byte {int(starts[np.argmax(malformed)]) - base})",
+                k,
             )
         log.records = int(ok.sum())
         _assemble(buf, out, ok & ~malformed, log, name)
     if fr.truncated:
-        log.problems.append(f"{name}: truncated last record (file still being written?)")
+        log.problem("incomplete", f"{name}: the last record is incomplete (file still being written?); not read")
     return log
 
 

@@ -388,7 +388,7 @@ class Framing:
     starts: np.ndarray
     lengths: np.ndarray
     dropped: int = 0  # records lost to framing damage (one per resync)
-    problems: list[str] = field(default_factory=list)
+    problems: list[tuple[str, int]] = field(default_factory=list)  # (message, records lost)
     truncated: bool = False  # the file ends inside a record
     lost_at: int | None = None  # file offset where framing was lost and never found again
 
@@ -575,15 +575,17 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
         fr.dropped += lost
         if new is None:
             fr.lost_at = off - base
-            fr.problems.append(
+            fr.problems.append((
                 f"{name}: record framing lost at byte {off - base} (bad length checksum) and not "
-                f"found again; the last {skipped} bytes (about {lost} record(s)) were skipped"
-            )
+                f"found again; the last {skipped} bytes (about {lost} record(s)) were skipped",
+                lost,
+            ))
             break
-        fr.problems.append(
+        fr.problems.append((
             f"{name}: record framing lost at byte {off - base} (bad length checksum); skipped "
-            f"{skipped} bytes (about {lost} record(s)) to the next valid record at byte {new - base}"
-        )
+            f"{skipped} bytes (about {lost} record(s)) to the next valid record at byte {new - base}",
+            lost,
+        ))
         off = new
     flush_slow()
     if starts_out:

@@ -11,6 +11,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from traindx.diagnosis import CauseResult, Diagnosis
+from traindx.schema import IngestReport, SkippedPath
+from traindx.textsafe import printable
 
 SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 TOP_CAUSES = 3
@@ -41,16 +43,44 @@ def _cause_lines(rank: int, c: CauseResult, framework: str | None, verbose: bool
     return out
 
 
+#: How each kind of ingest problem is counted in the one-line summary.
+_KIND_WORDS = {
+    "corrupt": "corrupt record(s) skipped", "superseded": "point(s) superseded by later writes",
+    "dropped": "point(s) dropped", "reordered": "point(s) put back in step order",
+    "renumbered": "point(s) renumbered by record order", "unreadable": "file(s) unreadable",
+}  # fmt: skip
+
+
+def _ingest_lines(ing: IngestReport, verbose: bool) -> list[Text]:
+    counts: dict[str, int] = {}
+    for p in ing.problems:
+        if p.kind in _KIND_WORDS:
+            counts[p.kind] = counts.get(p.kind, 0) + (p.count if p.kind != "unreadable" else 1)
+    out = []
+    said = [f"{n:,} {_KIND_WORDS[k]}" for k, n in counts.items() if n]
+    if said:
+        out.append(Text(f"  input: {'; '.join(said)}", style="yellow"))
+    shown = ing.problems if verbose else ing.problems[:3]
+    for p in shown:
+        out.append(Text(f"  input: {printable(p.message)}", style="yellow"))
+    if len(shown) < len(ing.problems):
+        out.append(Text(f"  input: {len(ing.problems) - len(shown)} more (-v shows them)", style="dim"))
+    return out
+
+
 def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
     parts: list[Text] = []
+    run_id, headline = escape(printable(d.run_id)), escape(printable(d.headline))
     if d.healthy:
-        parts.append(Text.from_markup(f"[bold green]OK[/bold green] [bold]{escape(d.run_id)}[/bold]  {escape(d.headline)}"))
+        parts.append(Text.from_markup(f"[bold green]OK[/bold green] [bold]{run_id}[/bold]  {headline}"))
+    elif d.verdict == "no_data":
+        parts.append(Text.from_markup(f"[bold yellow]--[/bold yellow] [bold]{run_id}[/bold]  {headline}"))
     elif d.verdict == "insufficient_data":
-        parts.append(Text.from_markup(f"[bold yellow]??[/bold yellow] [bold]{escape(d.run_id)}[/bold]  {escape(d.headline)}"))
+        parts.append(Text.from_markup(f"[bold yellow]??[/bold yellow] [bold]{run_id}[/bold]  {headline}"))
         for m in d.missing[1:]:
-            parts.append(Text(f"  also missing: {m}", style="yellow"))
+            parts.append(Text(f"  also missing: {printable(m)}", style="yellow"))
     else:
-        parts.append(Text.from_markup(f"[bold red]!![/bold red] [bold]{escape(d.run_id)}[/bold]  {escape(d.headline)}"))
+        parts.append(Text.from_markup(f"[bold red]!![/bold red] [bold]{run_id}[/bold]  {headline}"))
     if d.symptoms and (d.verdict == "findings" or verbose):
         parts.append(Text("  symptoms", style="bold"))
         for s in d.symptoms:
@@ -74,11 +104,7 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
         if tail:
             parts.append(Text(f"     also: {tail}", style="dim"))
         parts.append(Text(f"     none of these: {d.unknown_probability:.0%}", style="dim"))
-    ing = d.ingest
-    if ing.dropped_records:
-        parts.append(Text(f"  input: {ing.dropped_records} corrupt record(s) skipped; the rest was read", style="yellow"))
-    for p in ing.problems[: (None if verbose else 3)]:
-        parts.append(Text(f"  input: {p}", style="yellow"))
+    parts.extend(_ingest_lines(d.ingest, verbose))
     if d.not_evaluated and (verbose or d.verdict == "findings"):
         needs = sorted({n for ne in d.not_evaluated for n in ne.needs})
         parts.append(Text(f"  not evaluated: {len(d.not_evaluated)} rule(s) lack data ({', '.join(needs)})", style="dim"))
@@ -88,21 +114,45 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
     return Group(*parts)
 
 
-def print_report(diags: Sequence[Diagnosis], console: Console, *, verbose: bool = False) -> None:
+def print_report(
+    diags: Sequence[Diagnosis],
+    console: Console,
+    *,
+    verbose: bool = False,
+    skipped: Sequence[SkippedPath] = (),
+    errors: Sequence[SkippedPath] = (),
+) -> None:
     for i, d in enumerate(diags):
         if i:
             console.print()
         console.print(render_diagnosis(d, verbose=verbose))
+    if skipped:
+        console.print(Text(f"\nnot read: {len(skipped)} file(s)/folder(s)", style="bold yellow"))
+        for s in skipped[: (None if verbose else 10)]:
+            console.print(Text(f"  {printable(s.path)}: {printable(s.reason)}", style="yellow"))
+        if not verbose and len(skipped) > 10:
+            console.print(Text(f"  ... {len(skipped) - 10} more (-v shows them)", style="dim"))
+    for e in errors:
+        console.print(Text(f"error: {printable(e.reason)}", style="bold red"))
     if len(diags) > 1:
-        n = {v: sum(d.verdict == v for d in diags) for v in ("healthy", "findings", "insufficient_data")}
+        kinds = ("healthy", "findings", "insufficient_data", "no_data")
+        n = {v: sum(d.verdict == v for d in diags) for v in kinds}
         line = f"\n{len(diags)} runs: {n['healthy']} healthy, {n['findings']} with findings"
         if n["insufficient_data"]:
             line += f", {n['insufficient_data']} with insufficient data"
+        if n["no_data"]:
+            line += f", {n['no_data']} with no data yet"
         console.print(Text(line, style="bold"))
 
 
-def render_text(diags: Sequence[Diagnosis], *, verbose: bool = False) -> str:
+def render_text(
+    diags: Sequence[Diagnosis],
+    *,
+    verbose: bool = False,
+    skipped: Sequence[SkippedPath] = (),
+    errors: Sequence[SkippedPath] = (),
+) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=110, no_color=True, highlight=False, soft_wrap=False)
-    print_report(diags, console, verbose=verbose)
+    print_report(diags, console, verbose=verbose, skipped=skipped, errors=errors)
     return buf.getvalue()
