@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from traindx.engine import diagnose_facts
 from traindx.rules.model import Cause, Rulebook, Symptom
-from traindx.schema import Run
+from traindx.schema import Run, Series, SeriesKey
 
 DOCS = {"what": "test symptom text", "why": "test symptom text", "false_positives": "none known"}
 CASES = [{"name": "a", "fires": True}, {"name": "b", "fires": False}]
@@ -54,6 +56,8 @@ def test_a_specific_symptom_penalizes_causes_that_do_not_explain_it():
 
 def test_a_missing_fact_is_reported_not_evaluated():
     s = symptom("ACT001", "layers.dead_frac_max > 0.9")
-    d = diagnose_facts(Run(id="r"), {"loss": {"drop": 0.0}}, book(s, causes=[]))
+    run = Run(id="r")
+    run.add(Series(key=SeriesKey(metric="loss"), steps=np.arange(3), values=np.ones(3)))
+    d = diagnose_facts(run, {"loss": {"drop": 0.0}}, book(s, causes=[]))
     assert d.healthy
     assert [(n.rule, n.needs) for n in d.not_evaluated] == [("ACT001", ["layers"])]
