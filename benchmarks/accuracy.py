@@ -1,13 +1,23 @@
-"""Diagnostic accuracy over the fixture runs (real training runs with known injected faults).
+"""Diagnostic accuracy on labelled real runs, cross-validated by family.
 
-For every run directory under fixtures/logs/<writer>/<run>/ with a label.json, diagnose it
-and compare with the label. Prints, per input mode/writer: top-1 and top-3 accuracy over the
-faulty runs whose fault is visible in logs, the false-alarm rate over healthy runs (a warning
-or worse on a healthy run), the mean probability given to the true cause, and a per-cause
-table. Runs labelled ``"log_visible": false`` are reported apart (their fault can only be
-seen by a live adapter).
+Reads every run with a label.json under fixtures/logs, fixtures/corpus and fixtures/qa
+(facts computed once and cached, see benchmarks/labelled.py) and reports, per input kind
+(log-only, each adapter): top-1 / top-3 over faulty runs, false alarms on healthy runs,
+mean p(true cause), expected calibration error (ECE, 10 bins) and wrong top answers at
+>= 80 %.
 
-    python benchmarks/accuracy.py [--logs fixtures/logs] [--json out.json] [--verbose]
+The headline is leave-one-family-out cross-validation: for each family field (dataset,
+model, writer, framework, style) and each of its values, the rulebook's numbers are fitted
+on the runs of the other values (``--lam``: strength of the pull toward the hand-set
+values; ``hand`` = no fit) and the temperature / unknown mass are fitted on the other
+folds' held-out scores; the held-out family is then scored. In-sample numbers (fitted and
+calibrated on everything) are printed beside, never as the headline.
+
+    python benchmarks/accuracy.py                      # CV table, hand-set numbers
+    python benchmarks/accuracy.py --lam hand,3,1       # compare fits by CV
+    python benchmarks/accuracy.py --reliability        # the reliability table
+    python benchmarks/accuracy.py --families           # one row per held-out family value
+    python benchmarks/accuracy.py --write-calibration  # store the CV-fitted temperature
 """
 
 from __future__ import annotations
@@ -16,14 +26,21 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from traindx.api import read
-from traindx.engine import diagnose_run
-from traindx.rules.loader import load_rulebook
+import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+
+from differential import Compiled, fit, fit_calibration, probabilities, targets  # noqa: E402
+from labelled import FAMILIES, ROOT, ROOTS, Labelled, load  # noqa: E402
+
+from traindx.engine import evaluate as cel_evaluate  # noqa: E402
+from traindx.rules.loader import load_rulebook  # noqa: E402
+
+KINDS = ("logs", "torch_adapter", "keras_adapter", "jax_adapter")
+MIN_TRAIN = 20  # a fold whose training side has fewer alarmed runs keeps the hand values
 
 
 @dataclass
@@ -35,6 +52,10 @@ class Outcome:
     healthy_said: bool
     ranked: list[str]
     p_true: float
+    input_kind: str = "logs"
+    alarmed: bool = False
+    confidence: float = 0.0  # probability of the top cause (0 when no cause is listed)
+    families: dict[str, str] = field(default_factory=dict)
 
     @property
     def rank(self) -> int | None:
@@ -42,92 +63,262 @@ class Outcome:
             return 1 if self.healthy_said else None
         return self.ranked.index(self.cause) + 1 if self.cause in self.ranked else None
 
+    @property
+    def scored(self) -> bool:
+        """Counts in top-1/top-3: a faulty run whose fault its input can show."""
+        return self.cause != "healthy" and (self.visible or self.input_kind != "logs")
 
-def evaluate(logs: Path, book=None) -> list[Outcome]:
-    book = book or load_rulebook()
+
+def _healthy_said(book, facts: dict, alarmed: bool) -> bool:
+    if alarmed or "_error" in facts:
+        return False
+    return all(cel_evaluate(r.condition, facts)[0] for r in book.requirements)
+
+
+def outcomes(
+    runs: list[Labelled], comp: Compiled, lo: np.ndarray, temperature: float, unknown: float
+) -> list[Outcome]:
+    p, _ = probabilities(lo, temperature, unknown)
     out = []
-    for label_file in sorted(logs.glob("*/*/label.json")):
-        label = json.loads(label_file.read_text())
-        run_dir = label_file.parent
-        runs = read(run_dir)
-        d = diagnose_run(runs[0], book)
-        ranked = [c.id for c in d.causes]
-        probs = {c.id: c.probability for c in d.causes}
-        cause = label["cause"]
-        p_true = (1.0 if d.healthy else 0.0) if cause == "healthy" else probs.get(cause, 0.0)
+    for r, run in enumerate(runs):
+        order = [i for i in np.argsort(-lo[r], kind="stable") if np.isfinite(lo[r, i])]
+        ranked = [comp.causes[i] for i in order]
+        alarmed = bool(comp.alarmed[r])
+        said = _healthy_said(comp.book, run.facts, alarmed)
+        if run.cause == "healthy":
+            p_true = 1.0 if said else 0.0
+        else:
+            p_true = float(p[r, comp.causes.index(run.cause)]) if run.cause in ranked else 0.0
         out.append(
             Outcome(
-                run=f"{run_dir.parent.name}/{run_dir.name}",
-                writer=label.get("writer", run_dir.parent.name),
-                cause=cause,
-                visible=label.get("log_visible", True),
-                healthy_said=d.healthy,
-                ranked=ranked,
-                p_true=p_true,
+                run=run.path, writer=run.writer, cause=run.cause, visible=run.visible, healthy_said=said,
+                ranked=ranked, p_true=p_true, input_kind=run.input_kind, alarmed=alarmed,
+                confidence=float(p[r, order[0]]) if order else 0.0,
+                families={f: run.family(f) for f in FAMILIES},
             )
-        )
+        )  # fmt: skip
     return out
 
 
-def summarize(outcomes: list[Outcome]) -> dict[str, float]:
-    faulty = [o for o in outcomes if o.cause != "healthy" and o.visible]
-    healthy = [o for o in outcomes if o.cause == "healthy"]
+def reliability(outs: list[Outcome], bins: int = 10) -> list[tuple[float, float, float, int]]:
+    """(bin low edge, mean confidence, accuracy, count) of the top answer on alarmed runs."""
+    rows = []
+    shown = [o for o in outs if o.ranked and (o.scored or o.cause == "healthy")]
+    for b in range(bins):
+        lo_, hi = b / bins, (b + 1) / bins
+        inb = [
+            o for o in shown if lo_ <= o.confidence < hi or (b == bins - 1 and o.confidence == 1.0)
+        ]
+        if inb:
+            rows.append(
+                (
+                    lo_,
+                    float(np.mean([o.confidence for o in inb])),
+                    float(np.mean([o.rank == 1 for o in inb])),
+                    len(inb),
+                )
+            )
+    return rows
 
-    def share(xs: list[bool]) -> float:
-        return sum(xs) / len(xs) if xs else float("nan")
 
+def summarize(outs: list[Outcome]) -> dict[str, float]:
+    faulty = [o for o in outs if o.scored]
+    healthy = [o for o in outs if o.cause == "healthy"]
+
+    def share(xs: list) -> float:
+        return float(sum(xs) / len(xs)) if xs else float("nan")
+
+    rel = reliability(outs)
+    n_rel = sum(r[3] for r in rel)
+    ece = sum(r[3] * abs(r[1] - r[2]) for r in rel) / n_rel if n_rel else float("nan")
     return {
         "faulty": len(faulty),
         "healthy": len(healthy),
         "top1": share([o.rank == 1 for o in faulty]),
         "top3": share([o.rank is not None and o.rank <= 3 for o in faulty]),
-        "false_alarm_rate": share([not o.healthy_said for o in healthy]),
-        "mean_p_true": share([o.p_true for o in faulty]) if faulty else float("nan"),
+        "false_alarm_rate": share([o.alarmed for o in healthy]),
+        "mean_p_true": share([o.p_true for o in faulty]),
         "healthy_said_on_faulty": share([o.healthy_said for o in faulty]),
+        "ece": ece,
+        "wrong_at_80": sum(
+            1
+            for o in outs
+            if o.ranked
+            and o.confidence >= 0.8
+            and o.rank != 1
+            and (o.scored or o.cause == "healthy")
+        ),
     }
+
+
+def evaluate(logs: Path | list[Path] | None = None, book=None) -> list[Outcome]:
+    """Outcomes with the rulebook as it is (what ``traindx diagnose`` says), no fitting."""
+    book = book or load_rulebook()
+    roots = [logs] if isinstance(logs, Path) else logs
+    runs = load(roots)
+    comp = Compiled.build(book, [r.facts for r in runs])
+    return outcomes(runs, comp, comp.log_odds(comp.theta0), book.temperature, book.unknown_prior)
+
+
+def cross_validate(
+    runs: list[Labelled], comp: Compiled, dim: str, lam: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Held-out log-odds of every run with ``dim`` left out family by family, and the
+    per-run calibration (temperature, unknown prior) fitted on the OTHER folds' held-out
+    scores. Returns (log-odds, temperatures, unknown priors, fold values)."""
+    tgt = targets(comp, [r.cause for r in runs])
+    fam = np.array([r.family(dim) for r in runs])
+    scen = np.array([r.scenario for r in runs])
+    values = sorted(set(fam))
+    lo = np.full((len(runs), len(comp.causes)), -np.inf)
+    for v in values:
+        # nothing of the held-out family in training, nor another writer's recording of one
+        # of its training runs (the same scenario logged twice)
+        test = np.where(fam == v)[0]
+        train = np.where((fam != v) & ~np.isin(scen, scen[test]))[0]
+        theta = comp.theta0
+        if lam is not None and comp.alarmed[train].sum() >= MIN_TRAIN:
+            theta = fit(comp, train, tgt, lam)
+        lo[test] = comp.log_odds(theta, test)
+    temps, unks = np.ones(len(runs)), np.full(len(runs), comp.book.unknown_prior)
+    start = (comp.book.temperature, comp.book.unknown_prior)
+    for v in values:
+        test = fam == v
+        other = (fam != v) & ~np.isin(scen, scen[test]) & comp.alarmed
+        t, u = fit_calibration(lo[other], tgt[other], start) if other.sum() >= MIN_TRAIN else start
+        temps[test], unks[test] = t, u
+    return lo, temps, unks, values
+
+
+def cv_outcomes(runs: list[Labelled], comp: Compiled, dim: str, lam: float | None) -> list[Outcome]:
+    lo, temps, unks, _ = cross_validate(runs, comp, dim, lam)
+    out: list[Outcome] = []
+    for t, u in sorted(set(zip(temps, unks, strict=True))):
+        idx = [i for i in range(len(runs)) if temps[i] == t and unks[i] == u]
+        out.extend(outcomes([runs[i] for i in idx], _Sub(comp, idx), lo[idx], t, u))
+    return out
+
+
+class _Sub:
+    """A view of a Compiled on a subset of runs (for :func:`outcomes`)."""
+
+    def __init__(self, comp: Compiled, idx: list[int]) -> None:
+        self.causes, self.book, self.alarmed = comp.causes, comp.book, comp.alarmed[idx]
+
+
+def _row(name: str, s: dict) -> str:
+    return (
+        f"{name:34} {s['faulty']:>5} {s['top1']:>6.1%} {s['top3']:>6.1%} {s['mean_p_true']:>6.2f} "
+        f"{s['ece']:>6.3f} {s['wrong_at_80']:>5} {s['healthy']:>5} {s['false_alarm_rate']:>6.1%}"
+    )
+
+
+HEADER = f"{'':34} {'runs':>5} {'top1':>6} {'top3':>6} {'p_true':>6} {'ECE':>6} {'w@80':>5} {'hlthy':>5} {'FA':>6}"
+
+
+def by_kind(outs: list[Outcome]) -> dict[str, dict]:
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outs:
+        groups[o.input_kind].append(o)
+    groups["ALL"] = outs
+    return {k: summarize(v) for k, v in groups.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--logs", type=Path, default=ROOT / "fixtures" / "logs")
+    ap.add_argument("--roots", nargs="*", type=Path, default=[ROOT / r for r in ROOTS])
+    ap.add_argument(
+        "--lam", default="hand", help="comma-separated: 'hand' (no fit) and/or prior strengths"
+    )
+    ap.add_argument("--dims", default=",".join(FAMILIES))
+    ap.add_argument("--families", action="store_true", help="a row per held-out family value")
+    ap.add_argument("--reliability", action="store_true")
+    ap.add_argument("--per-cause", action="store_true")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args(argv)
-    outcomes = evaluate(args.logs)
-    if not outcomes:
-        print(f"no labelled runs under {args.logs}", file=sys.stderr)
+    book = load_rulebook()
+    runs = load(args.roots)
+    if not runs:
+        print(f"no labelled runs under {', '.join(map(str, args.roots))}", file=sys.stderr)
         return 2
-    groups: dict[str, list[Outcome]] = defaultdict(list)
-    for o in outcomes:
-        groups[o.writer].append(o)
-    groups["ALL"] = outcomes
-    print(f"{'writer':10} {'faulty':>6} {'top1':>6} {'top3':>6} {'p_true':>7} {'healthy':>7} {'false_alarm':>11}")
-    summary = {}
-    for w, os_ in groups.items():
-        s = summarize(os_)
-        summary[w] = s
-        print(f"{w:10} {s['faulty']:>6} {s['top1']:>6.1%} {s['top3']:>6.1%} {s['mean_p_true']:>7.2f} {s['healthy']:>7} {s['false_alarm_rate']:>11.1%}")
-    print()
-    per_cause: dict[str, list[Outcome]] = defaultdict(list)
-    for o in outcomes:
-        per_cause[o.cause].append(o)
-    print(f"{'cause':26} {'runs':>4} {'top1':>5} {'top3':>5} {'p_true':>6}  misses (run -> said)")
-    for cause, os_ in sorted(per_cause.items()):
-        vis = [o for o in os_ if o.visible] or os_
-        t1 = sum(o.rank == 1 for o in vis)
-        t3 = sum(o.rank is not None and o.rank <= 3 for o in vis)
-        pm = sum(o.p_true for o in vis) / len(vis)
-        misses = [f"{o.run.split('/')[0]}->{'healthy' if o.healthy_said else (o.ranked[0] if o.ranked else '-')}" for o in vis if o.rank != 1]
-        hidden = "" if all(o.visible for o in os_) else " (not log-visible)"
-        print(f"{cause:26} {len(vis):>4} {t1:>5} {t3:>5} {pm:>6.2f}  {', '.join(misses)}{hidden}")
-    if args.verbose:
-        print()
-        for o in outcomes:
-            print(f"{o.run:60} {o.cause:24} rank={o.rank} said={'healthy' if o.healthy_said else o.ranked[:3]}")
+    comp = Compiled.build(book, [r.facts for r in runs])
+    print(
+        f"{len(runs)} labelled runs; rulebook temperature {book.temperature:g}, unknown prior {book.unknown_prior:g}"
+    )
+    report: dict = {"runs": len(runs), "configs": {}}
+    for lam_s in args.lam.split(","):
+        lam = None if lam_s == "hand" else float(lam_s)
+        print(
+            f"\n== rulebook numbers: {'hand-set' if lam is None else f'fitted per fold, prior strength {lam:g}'} =="
+        )
+        print(HEADER)
+        theta = (
+            comp.theta0
+            if lam is None
+            else fit(comp, np.arange(len(runs)), targets(comp, [r.cause for r in runs]), lam)
+        )
+        lo_in = comp.log_odds(theta)
+        alarmed = comp.alarmed
+        t_in, u_in = fit_calibration(
+            lo_in[alarmed],
+            targets(comp, [r.cause for r in runs])[alarmed],
+            (book.temperature, book.unknown_prior),
+        )
+        as_is = by_kind(outcomes(runs, comp, lo_in, book.temperature, book.unknown_prior))
+        ins = by_kind(outcomes(runs, comp, lo_in, t_in, u_in))
+        cfg: dict = {
+            "as_shipped": as_is,
+            "in_sample_calibrated": ins,
+            "in_sample_T_U": [t_in, u_in],
+            "cv": {},
+        }
+        for k, s in as_is.items():
+            print(_row(f"{'as shipped' if lam is None else 'fit on all'} (in-sample) {k}", s))
+        for k, s in ins.items():
+            print(_row(f"in-sample T={t_in:.2f} U={u_in:.3f} {k}", s))
+        for dim in args.dims.split(","):
+            outs = cv_outcomes(runs, comp, dim, lam)
+            kinds = by_kind(outs)
+            cfg["cv"][dim] = kinds
+            for k, s in kinds.items():
+                print(_row(f"CV leave-one-{dim} out: {k}", s))
+            if args.families:
+                for v in sorted({o.families[dim] for o in outs}):
+                    print(
+                        _row(
+                            f"   held out {dim}={v}",
+                            summarize([o for o in outs if o.families[dim] == v]),
+                        )
+                    )
+            if args.reliability:
+                print("   reliability (bin, mean confidence, accuracy, runs):")
+                for lo_, conf, acc, n in reliability(outs):
+                    print(f"     [{lo_:.1f},{lo_ + 0.1:.1f})  {conf:.3f}  {acc:.3f}  {n}")
+            if args.per_cause:
+                _per_cause(outs)
+        report["configs"][lam_s] = cfg
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "runs": [asdict(o) | {"rank": o.rank} for o in outcomes]}, indent=2))
+        args.json.write_text(json.dumps(report, indent=2, default=float))
     return 0
+
+
+def _per_cause(outs: list[Outcome]) -> None:
+    per: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outs:
+        if o.scored or o.cause == "healthy":
+            per[o.cause].append(o)
+    for cause, os_ in sorted(per.items()):
+        t1 = sum(o.rank == 1 for o in os_)
+        misses = defaultdict(int)
+        for o in os_:
+            if o.rank != 1:
+                misses["healthy" if o.healthy_said else (o.ranked[0] if o.ranked else "-")] += 1
+        miss = ", ".join(f"{k} {n}" for k, n in sorted(misses.items(), key=lambda kv: -kv[1])[:4])
+        print(f"     {cause:24} {len(os_):>4} top1 {t1 / len(os_):>5.0%}  -> {miss}")
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+__all__ = ["Outcome", "evaluate", "summarize"]

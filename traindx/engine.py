@@ -158,10 +158,13 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
                 continue
             lo, ev = _score(cause, fired, book, facts, notes)
             scored.append((lo, cause, ev))
+        # calibrated: the log-odds are divided by the rulebook's temperature (fitted on
+        # held-out runs by benchmarks/accuracy.py --calibrate) before normalizing
+        t = book.temperature
         lu = math.log(book.unknown_prior)
         top = max([lu] + [s[0] for s in scored])
-        z = math.exp(lu - top) + sum(math.exp(s[0] - top) for s in scored)
-        unknown = math.exp(lu - top) / z
+        z = math.exp((lu - top) / t) + sum(math.exp((s[0] - top) / t) for s in scored)
+        unknown = math.exp((lu - top) / t) / z
         for lo, cause, ev in sorted(scored, key=lambda s: -s[0]):
             fixes = [
                 FixResult(
@@ -173,7 +176,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
             causes.append(
                 CauseResult(
                     id=cause.id, family=cause.family, summary=cause.summary,
-                    probability=math.exp(lo - top) / z, log_odds=lo, evidence=ev, fixes=fixes,
+                    probability=math.exp((lo - top) / t) / z, log_odds=lo, evidence=ev, fixes=fixes,
                 )
             )  # fmt: skip
     missing = [] if alarms else _missing(book, facts, notes)

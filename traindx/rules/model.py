@@ -172,6 +172,9 @@ class Rulebook(BaseModel):
     unexplained_lr: float = 0.5
     #: prior mass of "none of the listed causes".
     unknown_prior: float = 0.03
+    #: the log-odds are divided by this before normalizing (> 1 softens overconfident
+    #: probabilities); fitted with ``unknown_prior`` on held-out runs.
+    temperature: float = Field(default=1.0, gt=0)
     sources: list[str] = Field(default_factory=list)
     _by_code: dict[str, Symptom] = PrivateAttr(default_factory=dict)
 

@@ -1,0 +1,224 @@
+"""The engine's differential as a vectorized model over many runs, for fitting and CV.
+
+Every rule condition is evaluated once per run (:class:`Compiled`); after that a set of
+rulebook numbers (the parameter vector ``theta``: log priors, log ``explains`` ratios and
+log evidence ratios) scores all runs with one sparse product. This reproduces
+``traindx.engine.diagnose_facts``'s ranking and probabilities exactly (checked in
+tests/test_accuracy_cv.py), so cross-validation can refit the numbers per fold in
+milliseconds instead of re-diagnosing every run.
+
+Calibration: probabilities are ``softmax([log-odds_c / T ..., log unknown_prior / T])``;
+``T`` (the rulebook's ``temperature``) and ``unknown_prior`` are fitted on held-out scores.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, sparse
+
+from traindx.engine import evaluate
+from traindx.rules.model import Rulebook
+
+
+@dataclass
+class Compiled:
+    book: Rulebook
+    causes: list[str]
+    names: list[
+        tuple
+    ]  # parameter names: ("prior", cid) / ("explains", cid, code) / ("evidence", cid, i)
+    theta0: np.ndarray  # the rulebook's values (log)
+    alarmed: np.ndarray  # bool per run: a warning or error fired
+    fired: list[set[str]]  # all fired symptom codes per run
+    _rows: list[
+        list[tuple[int, list[list[tuple[int | None, float]]], list[int]]]
+    ]  # per run: (cause idx, groups, evidence params)
+
+    @classmethod
+    def build(cls, book: Rulebook, facts_list: list[dict]) -> Compiled:
+        names: list[tuple] = []
+        theta0: list[float] = []
+        index: dict[tuple, int] = {}
+
+        def param(name: tuple, value: float) -> int:
+            index[name] = len(names)
+            names.append(name)
+            theta0.append(math.log(value))
+            return index[name]
+
+        for c in book.causes:
+            param(("prior", c.id), c.prior)
+            for code, v in c.explains.items():
+                param(("explains", c.id, code), v)
+            for i, e in enumerate(c.evidence):
+                param(("evidence", c.id, i), e.lr)
+        sev = {s.code: s.severity for s in book.symptoms}
+        group = {s.code: s.group or s.code for s in book.symptoms}
+        unexpl = {
+            s.code: math.log(
+                s.unexplained_lr if s.unexplained_lr is not None else book.unexplained_lr
+            )
+            for s in book.symptoms
+        }
+        alarmed, fired_all, rows = [], [], []
+        for facts in facts_list:
+            fired = (
+                {s.code for s in book.symptoms if evaluate(s.condition, facts)[0]}
+                if "_error" not in facts
+                else set()
+            )
+            alarms = {c for c in fired if sev[c] != "info"}
+            alarmed.append(bool(alarms))
+            fired_all.append(fired)
+            run_rows = []
+            for ci, c in enumerate(book.causes):
+                if not alarms & set(c.explains):
+                    continue
+                groups: dict[str, list[tuple[int | None, float]]] = {}
+                for code in fired:
+                    if code in c.explains:
+                        opt = (index[("explains", c.id, code)], 0.0)
+                    elif sev[code] != "info":
+                        opt = (None, unexpl[code])
+                    else:
+                        continue
+                    groups.setdefault(group[code], []).append(opt)
+                ev = [
+                    index[("evidence", c.id, i)]
+                    for i, e in enumerate(c.evidence)
+                    if evaluate(e.condition, facts)[0]
+                ]
+                run_rows.append((ci, list(groups.values()), [index[("prior", c.id)], *ev]))
+            rows.append(run_rows)
+        return cls(
+            book,
+            [c.id for c in book.causes],
+            names,
+            np.array(theta0),
+            np.array(alarmed),
+            fired_all,
+            rows,
+        )
+
+    @property
+    def n_runs(self) -> int:
+        return len(self._rows)
+
+    def design(
+        self, theta: np.ndarray, runs: np.ndarray | None = None
+    ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+        """(A, b, mask, run ids) with log-odds = (A @ theta + b) reshaped to runs x causes
+        where ``mask``; the strongest ratio of each symptom group is chosen under ``theta``."""
+        runs = np.arange(self.n_runs) if runs is None else runs
+        C = len(self.causes)
+        ri, ci, vals = [], [], []
+        b = np.zeros(len(runs) * C)
+        mask = np.zeros((len(runs), C), dtype=bool)
+        for k, r in enumerate(runs):
+            for c, groups, plain in self._rows[r]:
+                row = k * C + c
+                mask[k, c] = True
+                cols = list(plain)
+                for opts in groups:
+                    best = max(opts, key=lambda o: theta[o[0]] if o[0] is not None else o[1])
+                    if best[0] is None:
+                        b[row] += best[1]
+                    else:
+                        cols.append(best[0])
+                ri.extend([row] * len(cols))
+                ci.extend(cols)
+                vals.extend([1.0] * len(cols))
+        A = sparse.csr_matrix((vals, (ri, ci)), shape=(len(runs) * C, len(theta)))
+        return A, b, mask, runs
+
+    def log_odds(self, theta: np.ndarray, runs: np.ndarray | None = None) -> np.ndarray:
+        """runs x causes log-odds (-inf where a cause is not a candidate)."""
+        A, b, mask, runs = self.design(theta, runs)
+        lo = (A @ theta + b).reshape(len(runs), len(self.causes))
+        return np.where(mask, lo, -np.inf)
+
+
+def probabilities(
+    lo: np.ndarray, temperature: float, unknown_prior: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cause probabilities runs x causes, unknown probability per run) as the engine gives them."""
+    z = np.concatenate([lo, np.full((len(lo), 1), math.log(unknown_prior))], axis=1) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    p = e / e.sum(axis=1, keepdims=True)
+    return p[:, :-1], p[:, -1]
+
+
+def targets(comp: Compiled, causes: list[str]) -> np.ndarray:
+    """The index each run's probability should go to: its cause when it is a candidate,
+    else the "unknown" column (len(comp.causes))."""
+    idx = {c: i for i, c in enumerate(comp.causes)}
+    out = np.full(len(causes), len(comp.causes))
+    for r, cause in enumerate(causes):
+        i = idx.get(cause)
+        if i is not None and any(c == i for c, _, _ in comp._rows[r]):
+            out[r] = i
+    return out
+
+
+def fit(
+    comp: Compiled,
+    runs: np.ndarray,
+    tgt: np.ndarray,
+    lam: float,
+    *,
+    rounds: int = 2,
+    clip: float = math.log(50.0),
+) -> np.ndarray:
+    """MAP fit of theta on ``runs``: multinomial log-loss of the target (cause or unknown)
+    plus ``lam/2 * |theta - theta0|^2`` (the hand-set values are the prior mean).
+    Each explains/evidence ratio stays within [1/50, 50] of its hand value."""
+    runs = runs[comp.alarmed[runs]]
+    theta = comp.theta0.copy()
+    if not len(runs):
+        return theta
+    lu = math.log(comp.book.unknown_prior)
+    C = len(comp.causes)
+    y = np.zeros((len(runs), C + 1))
+    y[np.arange(len(runs)), tgt[runs]] = 1.0
+    bounds = [(t - clip, t + clip) for t in comp.theta0]
+    for _ in range(rounds):
+        A, b, mask, _ = comp.design(theta, runs)
+
+        def obj(th: np.ndarray, A=A, b=b, mask=mask) -> tuple[float, np.ndarray]:
+            lo = np.where(mask, (A @ th + b).reshape(len(runs), C), -np.inf)
+            z = np.concatenate([lo, np.full((len(runs), 1), lu)], axis=1)
+            m = z.max(axis=1, keepdims=True)
+            logz = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+            p = np.exp(z - logz[:, None])
+            nll = float(-(y * np.where(y > 0, z, 0.0)).sum() + logz.sum())
+            g_lo = (p - y)[:, :C]
+            grad = A.T @ np.where(mask, g_lo, 0.0).ravel()
+            d = th - comp.theta0
+            return nll + 0.5 * lam * float(d @ d), grad + lam * d
+
+        theta = optimize.minimize(obj, theta, jac=True, method="L-BFGS-B", bounds=bounds).x
+    return theta
+
+
+def fit_calibration(
+    lo: np.ndarray, tgt: np.ndarray, start: tuple[float, float]
+) -> tuple[float, float]:
+    """(temperature, unknown_prior) minimizing the log-loss of held-out scores."""
+    if not len(lo):
+        return start
+
+    def nll(x: np.ndarray) -> float:
+        t, u = math.exp(x[0]), 1.0 / (1.0 + math.exp(-x[1]))
+        p, pu = probabilities(lo, t, u)
+        full = np.concatenate([p, pu[:, None]], axis=1)
+        return float(-np.log(np.clip(full[np.arange(len(lo)), tgt], 1e-12, None)).sum())
+
+    x0 = np.array([math.log(start[0]), math.log(start[1] / (1 - start[1]))])
+    res = optimize.minimize(nll, x0, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-4})
+    t = float(np.clip(math.exp(res.x[0]), 0.25, 20.0))
+    u = float(np.clip(1.0 / (1.0 + math.exp(-res.x[1])), 1e-4, 0.9))
+    return t, u

@@ -1,0 +1,161 @@
+"""Labelled runs for the accuracy benchmark: discovery, label mapping and a facts cache.
+
+Every run directory with a ``label.json`` under the roots (fixtures/logs, fixtures/corpus,
+fixtures/qa; ``*.tar.xz`` archives there are unpacked once into the cache directory) is read
+and its facts computed ONCE; the facts are cached on disk keyed by the run's files and the
+source of the readers and signals, so a second benchmark run only re-scores.
+
+Labels follow fixtures/corpus-contract (cause, input_kind, framework, writer, data, model,
+style, ...); the older fixtures/logs labels are mapped onto the same fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa")
+CACHE = ROOT / ".cache" / "accuracy"
+
+#: the fixtures' writer directories recorded through a traindx adapter
+_ADAPTER_WRITERS = {
+    "torch_mon": "torch_adapter",
+    "keras_cb": "keras_adapter",
+    "jax_rec": "jax_adapter",
+}
+#: the fields a leave-one-family-out fold holds out
+FAMILIES = ("data", "model", "writer", "framework", "style")
+
+
+@dataclass
+class Labelled:
+    """One labelled run: where it is, what it is, and its facts (computed once)."""
+
+    path: str  # relative to the repository root (or to the cache for unpacked archives)
+    cause: str
+    visible: bool
+    input_kind: str
+    framework: str
+    writer: str
+    data: str
+    model: str
+    style: str
+    scenario: str  # the training run (shared by several writers' recordings of it)
+    facts: dict[str, Any] = field(default_factory=dict, repr=False)
+    n_runs: int = 1  # runs the reader found in the directory (the first is diagnosed)
+
+    def family(self, name: str) -> str:
+        return str(getattr(self, name))
+
+
+def map_label(label: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """The contract's fields from a label in either format."""
+    writer = label.get("writer") or run_dir.parent.name
+    kind = label.get("input_kind") or _ADAPTER_WRITERS.get(writer, "logs")
+    framework = label.get("framework") or "?"
+    if framework == "keras":
+        framework = "keras-tf"  # the fixtures' Keras runs use the TensorFlow backend
+    return {
+        "cause": label["cause"],
+        "visible": bool(label.get("log_visible", True)),
+        "input_kind": kind,
+        "framework": framework,
+        "writer": writer,
+        "data": str(label.get("data") or "?"),
+        "model": str(label.get("model") or "?"),
+        "style": label.get("style") or "fixture",
+        "scenario": label.get("pair") or run_dir.name,
+    }
+
+
+def _unpack(archive: Path) -> Path:
+    """A tar.xz of run directories, unpacked once under the cache (keyed by its hash)."""
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
+    dest = CACHE / "unpacked" / f"{archive.stem.removesuffix('.tar')}-{digest}"
+    if not (dest / ".done").exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive, "r:xz") as tar:
+            tar.extractall(dest, filter="data")
+        (dest / ".done").write_text("")
+    return dest
+
+
+def discover(roots: list[Path]) -> list[Path]:
+    """Every directory holding a label.json under the roots (archives unpacked)."""
+    found: list[Path] = []
+    for root in roots:
+        if not root.exists():
+            continue
+        found.extend(p.parent for p in sorted(root.rglob("label.json")))
+        for archive in sorted(root.rglob("*.tar.xz")):
+            found.extend(p.parent for p in sorted(_unpack(archive).rglob("label.json")))
+    return found
+
+
+def _code_version() -> str:
+    h = hashlib.sha256()
+    pkg = ROOT / "traindx"
+    for sub in ("readers", "signals", "schema.py", "names.py", "api.py"):
+        p = pkg / sub
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _files_key(run_dir: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(run_dir.rglob("*")):
+        if f.is_file() and f.name != "label.json":
+            st = f.stat()
+            h.update(f"{f.relative_to(run_dir)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def _facts_of(run_dir: Path) -> tuple[dict[str, Any], int]:
+    from traindx.api import read
+    from traindx.signals import compute_facts
+
+    runs = read(run_dir)
+    return compute_facts(runs[0]), len(runs)
+
+
+def load(
+    roots: list[Path] | None = None, *, cache: bool = True, verbose: bool = False
+) -> list[Labelled]:
+    """Every labelled run under the roots with its facts (from the cache when unchanged)."""
+    roots = roots if roots is not None else [ROOT / r for r in ROOTS]
+    version = _code_version()
+    cache_file = CACHE / f"facts-{version}.pkl"
+    store: dict[str, tuple[str, dict[str, Any], int]] = {}
+    if cache and cache_file.exists():
+        store = pickle.loads(cache_file.read_bytes())  # noqa: S301 - our own cache file
+    out, dirty = [], False
+    for run_dir in discover(roots):
+        rel = str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir)
+        label = map_label(json.loads((run_dir / "label.json").read_text()), run_dir)
+        key = _files_key(run_dir)
+        hit = store.get(rel)
+        if hit and hit[0] == key:
+            facts, n = hit[1], hit[2]
+        else:
+            try:
+                facts, n = _facts_of(run_dir)
+            except Exception as e:  # a run the readers reject is reported, not skipped silently
+                if verbose:
+                    print(f"{rel}: cannot read ({type(e).__name__}: {e})")
+                facts, n = {"_error": {"message": str(e)}}, 0
+            store[rel] = (key, facts, n)
+            dirty = True
+        out.append(Labelled(path=rel, facts=facts, n_runs=n, **label))
+    if cache and dirty:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(store))
+        tmp.replace(cache_file)
+    return out

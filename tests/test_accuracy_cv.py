@@ -1,0 +1,129 @@
+"""The accuracy benchmark's machinery: the vectorized differential reproduces the engine, and
+leave-one-family-out cross-validation never fits on the family it scores."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from accuracy import cross_validate, summarize  # noqa: E402
+from accuracy import outcomes as outcomes_of  # noqa: E402
+from differential import Compiled, fit, fit_calibration, probabilities, targets  # noqa: E402
+from labelled import load, map_label  # noqa: E402
+
+from traindx.api import read  # noqa: E402
+from traindx.engine import diagnose_run  # noqa: E402
+from traindx.rules.loader import load_rulebook  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return load([ROOT / "fixtures" / "logs" / "jax_rec", ROOT / "fixtures" / "logs" / "keras_cb"])
+
+
+@pytest.fixture(scope="module")
+def book():
+    return load_rulebook()
+
+
+def test_old_labels_map_to_the_contract_fields():
+    m = map_label(
+        {
+            "cause": "healthy",
+            "writer": "keras_cb",
+            "framework": "keras",
+            "model": "mlp",
+            "data": "digits",
+        },
+        Path("x/keras_cb/run1"),
+    )
+    assert (
+        m["input_kind"] == "keras_adapter"
+        and m["framework"] == "keras-tf"
+        and m["style"] == "fixture"
+    )
+    assert m["scenario"] == "run1"
+    assert (
+        map_label(
+            {
+                "cause": "lr_too_high",
+                "writer": "csv_hand",
+                "input_kind": "logs",
+                "style": "qa",
+                "pair": "p1",
+            },
+            Path("a/b"),
+        )["scenario"]
+        == "p1"
+    )
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.5])
+def test_vectorized_scores_match_the_engine(runs, book, temperature):
+    book = book.model_copy(update={"temperature": temperature})
+    comp = Compiled.build(book, [r.facts for r in runs])
+    p, unknown = probabilities(comp.log_odds(comp.theta0), book.temperature, book.unknown_prior)
+    checked = 0
+    for i, r in enumerate(runs[::4]):
+        k = i * 4
+        d = diagnose_run(read(ROOT / r.path)[0], book)
+        assert bool(comp.alarmed[k]) == (d.verdict == "findings"), r.path
+        for c in d.causes:
+            assert p[k, comp.causes.index(c.id)] == pytest.approx(c.probability, abs=1e-9), (
+                r.path,
+                c.id,
+            )
+        assert unknown[k] == pytest.approx(d.unknown_probability, abs=1e-9) if d.causes else True
+        checked += bool(d.causes)
+    assert checked >= 5
+
+
+def test_fit_moves_toward_the_data_and_the_prior_holds_it(runs, book):
+    comp = Compiled.build(book, [r.facts for r in runs])
+    tgt = targets(comp, [r.cause for r in runs])
+    every = np.arange(len(runs))
+    loose, tight = fit(comp, every, tgt, lam=0.1), fit(comp, every, tgt, lam=1e4)
+
+    def nll(theta):
+        p, u = probabilities(comp.log_odds(theta), 1.0, book.unknown_prior)
+        full = np.concatenate([p, u[:, None]], axis=1)[comp.alarmed]
+        return -np.log(full[np.arange(len(full)), tgt[comp.alarmed]]).sum()
+
+    assert nll(loose) < nll(comp.theta0)
+    assert np.abs(tight - comp.theta0).max() < np.abs(loose - comp.theta0).max()
+    t, u = fit_calibration(comp.log_odds(comp.theta0)[comp.alarmed], tgt[comp.alarmed], (1.0, 0.03))
+    assert 0.25 <= t <= 20 and 0 < u < 1
+
+
+def test_held_out_family_is_never_fitted_on(runs, book):
+    """Relabel one dataset family to a wrong cause: fitting on it would learn the wrong
+    label, so its held-out scores must equal those of a fit on the other runs only."""
+    fam = "make_classification"
+    assert sum(r.data == fam for r in runs) >= 5
+    poisoned = [
+        type(r)(**{**r.__dict__, "cause": "overfitting"}) if r.data == fam else r for r in runs
+    ]
+    comp = Compiled.build(book, [r.facts for r in poisoned])
+    lo, temps, unks, values = cross_validate(poisoned, comp, "data", lam=0.3)
+    assert fam in values and len(values) >= 2
+    held = np.array([r.data == fam for r in poisoned])
+    scen = {r.scenario for r in poisoned if r.data == fam}
+    train = np.array(
+        [i for i, r in enumerate(poisoned) if r.data != fam and r.scenario not in scen]
+    )
+    tgt = targets(comp, [r.cause for r in poisoned])
+    expected = comp.log_odds(fit(comp, train, tgt, 0.3), np.where(held)[0])
+    np.testing.assert_allclose(lo[held], expected)
+    in_sample = comp.log_odds(fit(comp, np.arange(len(poisoned)), tgt, 0.3), np.where(held)[0])
+    assert not np.allclose(np.nan_to_num(in_sample, neginf=0), np.nan_to_num(expected, neginf=0))
+    outs = outcomes_of(poisoned, comp, lo, float(temps[0]), float(unks[0]))
+    s = summarize(outs)
+    assert 0 <= s["ece"] <= 1 and s["faulty"] == sum(r.cause != "healthy" for r in poisoned)
+    assert math.isfinite(s["mean_p_true"])
