@@ -55,6 +55,9 @@ class Outcome:
     input_kind: str = "logs"
     alarmed: bool = False
     confidence: float = 0.0  # probability of the top cause (0 when no cause is listed)
+    group: list[str] = field(
+        default_factory=list
+    )  # the "cannot separate" group (empty: top stands apart)
     families: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -94,10 +97,24 @@ def outcomes(
                 run=run.path, writer=run.writer, cause=run.cause, visible=run.visible, healthy_said=said,
                 ranked=ranked, p_true=p_true, input_kind=run.input_kind, alarmed=alarmed,
                 confidence=float(p[r, order[0]]) if order else 0.0,
+                group=_group([float(p[r, i]) for i in order], ranked, comp.book),
                 families={f: run.family(f) for f in FAMILIES},
             )
         )  # fmt: skip
     return out
+
+
+def _group(probs: list[float], ranked: list[str], book) -> list[str]:
+    """The engine's "cannot separate" group (traindx.separation) from the probabilities."""
+    if len(probs) < 2 or probs[0] >= book.confusable_mass:
+        return []
+    total = 0.0
+    k = 0
+    for k, q in enumerate(probs[: book.confusable_max]):  # noqa: B007 - k is the group size - 1
+        total += q
+        if total >= book.confusable_mass:
+            break
+    return ranked[: k + 1]
 
 
 def reliability(outs: list[Outcome], bins: int = 10) -> list[tuple[float, float, float, int]]:
@@ -140,6 +157,12 @@ def summarize(outs: list[Outcome]) -> dict[str, float]:
         "mean_p_true": share([o.p_true for o in faulty]),
         "healthy_said_on_faulty": share([o.healthy_said for o in faulty]),
         "ece": ece,
+        # the true cause is the top answer, or in the group the report says it cannot separate
+        "top1_or_group": share([o.rank == 1 or o.cause in o.group for o in faulty]),
+        "group_share": share([bool(o.group) for o in faulty]),
+        "group_size": float(np.mean([len(o.group) for o in faulty if o.group]))
+        if any(o.group for o in faulty)
+        else 0.0,
         "wrong_at_80": sum(
             1
             for o in outs
@@ -209,11 +232,12 @@ class _Sub:
 def _row(name: str, s: dict) -> str:
     return (
         f"{name:34} {s['faulty']:>5} {s['top1']:>6.1%} {s['top3']:>6.1%} {s['mean_p_true']:>6.2f} "
-        f"{s['ece']:>6.3f} {s['wrong_at_80']:>5} {s['healthy']:>5} {s['false_alarm_rate']:>6.1%}"
+        f"{s['ece']:>6.3f} {s['wrong_at_80']:>5} {s['healthy']:>5} {s['false_alarm_rate']:>6.1%} "
+        f"{s['top1_or_group']:>6.1%} {s['group_share']:>6.1%} {s['group_size']:>5.1f}"
     )
 
 
-HEADER = f"{'':34} {'runs':>5} {'top1':>6} {'top3':>6} {'p_true':>6} {'ECE':>6} {'w@80':>5} {'hlthy':>5} {'FA':>6}"
+HEADER = f"{'':34} {'runs':>5} {'top1':>6} {'top3':>6} {'p_true':>6} {'ECE':>6} {'w@80':>5} {'hlthy':>5} {'FA':>6} {'t1|grp':>6} {'grp%':>6} {'size':>5}"
 
 
 def by_kind(outs: list[Outcome]) -> dict[str, dict]:

@@ -53,6 +53,15 @@ class CauseResult(BaseModel):
     fixes: list[FixResult] = Field(default_factory=list)
 
 
+class ConfusableGroup(BaseModel):
+    """Leading causes the recorded evidence cannot separate: their joint probability and
+    what would tell them apart (facts this run did not record, and how to record them)."""
+
+    causes: list[str]
+    probability: float
+    tell_apart: list[str] = Field(default_factory=list)
+
+
 class NotEvaluated(BaseModel):
     rule: str
     needs: list[str]
@@ -72,6 +81,8 @@ class Diagnosis(BaseModel):
     symptoms: list[SymptomResult] = Field(default_factory=list)
     causes: list[CauseResult] = Field(default_factory=list)
     unknown_probability: float = 0.0
+    #: the top cause with the causes the evidence cannot separate from it (None when it stands apart)
+    confusable: ConfusableGroup | None = None
     not_evaluated: list[NotEvaluated] = Field(default_factory=list)
     ingest: IngestReport = Field(default_factory=IngestReport)
     framework: str | None = None

@@ -20,6 +20,7 @@ from typing import Any
 from traindx.diagnosis import (
     SEVERITY_RANK,
     CauseResult,
+    ConfusableGroup,
     Diagnosis,
     Evidence,
     FixResult,
@@ -28,6 +29,7 @@ from traindx.diagnosis import (
 )
 from traindx.rules.model import Cause, Condition, Rulebook, Symptom
 from traindx.schema import Run
+from traindx.separation import confusable_group
 from traindx.signals import Facts, compute_facts
 
 _NO_KEY = re.compile(r"No such key: (\w+)|Undefined variable or function: '(\w+)'")
@@ -179,6 +181,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
                     probability=math.exp((lo - top) / t) / z, log_odds=lo, evidence=ev, fixes=fixes,
                 )
             )  # fmt: skip
+    group = confusable_group(causes, book, facts)
     missing = [] if alarms else _missing(book, facts, notes)
     verdict = "findings" if alarms else ("insufficient_data" if missing else "healthy")
     if not alarms and not run.series:  # nothing was read: say so, never "healthy"
@@ -189,10 +192,11 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
         verdict=verdict,
         healthy=verdict == "healthy",
         missing=missing,
-        headline=_headline(run, alarms, causes, missing),
+        headline=_headline(run, alarms, causes, missing, group),
         symptoms=fired,
         causes=causes,
         unknown_probability=unknown,
+        confusable=group,
         not_evaluated=notes,
         ingest=run.ingest,
         framework=framework,
@@ -213,7 +217,9 @@ def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[st
     return out
 
 
-def _headline(run: Run, alarms: list[SymptomResult], causes: list[CauseResult], missing: list[str]) -> str:
+def _headline(
+    run: Run, alarms: list[SymptomResult], causes: list[CauseResult], missing: list[str], group: ConfusableGroup | None
+) -> str:
     if not alarms and not run.series:
         if run.ingest.unmapped:
             names = ", ".join(run.ingest.unmapped[:8])
@@ -229,6 +235,8 @@ def _headline(run: Run, alarms: list[SymptomResult], causes: list[CauseResult], 
         return f"healthy: no sign of a training fault ({len(run.series)} series, {n} points)"
     worst = alarms[0]
     top = f"; most likely {causes[0].id} ({causes[0].probability:.0%})" if causes else ""
+    if group:
+        top = f"; most likely one of {' / '.join(group.causes)} ({group.probability:.0%}), which these data cannot separate"
     at = f" from {worst.onset_unit} {worst.onset_step}" if worst.onset_step is not None else ""
     return f"{worst.summary.rstrip('.')}{at}{top}"
 

@@ -104,6 +104,13 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
         if tail:
             parts.append(Text(f"     also: {tail}", style="dim"))
         parts.append(Text(f"     none of these: {d.unknown_probability:.0%}", style="dim"))
+        g = d.confusable
+        if g:
+            parts.append(Text(f"  cannot separate: {' / '.join(g.causes)} (together {g.probability:.0%})", style="bold yellow"))
+            for how in g.tell_apart[: (None if verbose else 3)]:
+                parts.append(Text(f"     would tell them apart: {how}"))
+            if not g.tell_apart:
+                parts.append(Text("     the recorded facts weigh them about equally; try each cause's first fix in turn"))
     parts.extend(_ingest_lines(d.ingest, verbose))
     if d.not_evaluated and (verbose or d.verdict == "findings"):
         needs = sorted({n for ne in d.not_evaluated for n in ne.needs})

@@ -175,6 +175,14 @@ class Rulebook(BaseModel):
     #: the log-odds are divided by this before normalizing (> 1 softens overconfident
     #: probabilities); fitted with ``unknown_prior`` on held-out runs.
     temperature: float = Field(default=1.0, gt=0)
+    #: below this top probability the leading causes that together reach it are reported
+    #: as one "cannot separate" group (at most ``confusable_max``; rulebook/separation.yaml)
+    confusable_mass: float = Field(default=0.8, gt=0, le=1)
+    confusable_max: int = Field(default=6, ge=2)
+    #: evidence this strong (either way) separates causes; its absence is reported
+    strong_lr: float = Field(default=3.0, gt=1)
+    #: fact path pattern -> how to record that fact (first match wins)
+    fact_sources: dict[str, str] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
     _by_code: dict[str, Symptom] = PrivateAttr(default_factory=dict)
 

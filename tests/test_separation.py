@@ -1,0 +1,41 @@
+"""Leading causes the evidence cannot separate are reported as one group, with what would
+tell them apart derived from the facts the run did not record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from traindx.api import diagnose
+from traindx.rules.loader import load_rulebook
+
+LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
+FLAT = "dying_relu_mlp_negbias"  # a loss that stays at ln(10): many causes fit a flat curve
+
+
+def test_flat_loss_from_logs_is_one_group_with_what_would_separate_it():
+    book = load_rulebook()
+    d = diagnose(LOGS / "torch_tb" / FLAT, rulebook=book)
+    g = d.confusable
+    assert g is not None and 2 <= len(g.causes) <= book.confusable_max
+    assert g.causes == [c.id for c in d.causes[: len(g.causes)]]
+    assert abs(g.probability - sum(c.probability for c in d.causes[: len(g.causes)])) < 1e-9
+    assert d.causes[0].probability < book.confusable_mass
+    # per-layer facts are what separates dying_relu / vanishing_gradients: not recorded here
+    assert any("per-layer" in t for t in g.tell_apart), g.tell_apart
+    assert "cannot separate" in d.headline and "cannot separate" in str(d)
+    assert json.loads(d.to_json())["confusable"]["causes"] == g.causes
+
+
+def test_recorded_facts_are_not_asked_for():
+    d = diagnose(LOGS / "torch_mon" / FLAT)
+    assert d.causes
+    if d.confusable is not None:
+        assert not any("per-layer" in t for t in d.confusable.tell_apart), d.confusable
+
+
+def test_a_probable_top_cause_stands_apart():
+    book = load_rulebook()
+    d = diagnose(LOGS / "torch_tb" / FLAT, rulebook=book)
+    loose = book.model_copy(update={"confusable_mass": d.causes[0].probability * 0.99})
+    assert diagnose(LOGS / "torch_tb" / FLAT, rulebook=loose).confusable is None

@@ -1,0 +1,66 @@
+"""Which leading causes the recorded evidence cannot separate, and what would.
+
+When the top cause is not probable enough (below the rulebook's ``confusable_mass``), the
+group is the smallest set of leading causes reaching that mass together (at most
+``confusable_max``): with calibrated probabilities it holds the true cause about that often.
+What would tell them apart is derived from the
+rulebook, not listed per case: the facts that the members' strong evidence reads (a symptom
+a member explains with a ratio >= ``strong_lr``, an evidence item moving its odds by
+``strong_lr`` or more either way) and that this run did not record, each turned into an
+instruction by the rulebook's ``fact_sources`` (first matching pattern).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fnmatch import fnmatchcase
+
+from traindx.diagnosis import CauseResult, ConfusableGroup
+from traindx.rules.model import Rulebook
+from traindx.signals import Facts
+
+_PATH = re.compile(r"\b([a-z_]+)\.([a-z_][a-z_0-9]*)\b")
+
+
+def _absent(source: str, facts: Facts) -> list[str]:
+    """Fact paths a condition reads that the run did not record."""
+    return [f"{g}.{k}" for g, k in _PATH.findall(source) if facts.get(g, {}).get(k) is None]
+
+
+def _how(path: str, book: Rulebook) -> str | None:
+    return next((how for pat, how in book.fact_sources.items() if fnmatchcase(path, pat)), None)
+
+
+def confusable_group(
+    causes: list[CauseResult], book: Rulebook, facts: Facts
+) -> ConfusableGroup | None:
+    if len(causes) < 2 or causes[0].probability >= book.confusable_mass:
+        return None
+    members: list[CauseResult] = []
+    for c in causes[: book.confusable_max]:
+        members.append(c)
+        if sum(m.probability for m in members) >= book.confusable_mass:
+            break
+    strong = math.log(book.strong_lr)
+    wanted: list[str] = []
+    for c in members:
+        cause = book.cause(c.id)
+        if cause is None:
+            continue
+        sources = [
+            book.symptom(code).when
+            for code, r in cause.explains.items()
+            if r >= book.strong_lr and book.symptom(code)
+        ]  # type: ignore[union-attr]
+        sources += [e.when for e in cause.evidence if abs(math.log(e.lr)) >= strong]
+        for src in sources:
+            for path in _absent(src, facts):
+                how = _how(path, book)
+                if how and how not in wanted:
+                    wanted.append(how)
+    return ConfusableGroup(
+        causes=[c.id for c in members],
+        probability=sum(c.probability for c in members),
+        tell_apart=wanted,
+    )
