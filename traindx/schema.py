@@ -76,10 +76,11 @@ class SeriesKey(BaseModel):
 class Series(BaseModel):
     """One series: sorted integer steps and float values of equal length.
 
-    Resumed runs: when a writer restarts from an earlier step (a run resumed from a
-    checkpoint), TensorBoard's rule applies on purpose: points written later supersede
-    earlier points at the same or later steps. :meth:`from_raw` does this and records how
-    many points were superseded in ``superseded``; exact duplicates of a step keep the last.
+    :meth:`from_raw` takes points in write order and orders them without losing any that
+    were not superseded (:func:`traindx.ordering.order_points`: constant steps and per-epoch
+    counters are numbered by record order, shuffled records sorted); for a resumed run,
+    TensorBoard's rule applies: points written later supersede earlier points at the same or
+    later steps, and ``superseded`` counts them.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -118,23 +119,19 @@ class Series(BaseModel):
         key: SeriesKey,
         steps: np.ndarray | list[int],
         values: np.ndarray | list[float],
+        wall: np.ndarray | None = None,
         **kw: Any,
     ) -> Series:
-        """Build a series from points in write order, resolving restarts and repeats."""
+        """Build a series from points in write order (:func:`traindx.ordering.order_points`;
+        ``wall`` gives their wall times when known)."""
+        from traindx.ordering import order_points
+
         steps = np.asarray(steps, dtype=np.int64)
         values = np.asarray(values, dtype=np.float64)
         if steps.shape != values.shape:
             raise ValueError(f"series {key}: {steps.size} steps but {values.size} values")
-        superseded = 0
-        if steps.size > 1 and np.any(np.diff(steps) <= 0):
-            # A point survives unless a *later-written* point has a step <= its step.
-            # Reverse cumulative minimum of steps after each position gives that test.
-            later_min = np.minimum.accumulate(steps[::-1])[::-1]
-            later_min = np.append(later_min[1:], np.iinfo(np.int64).max)
-            keep = steps < later_min
-            superseded = int(steps.size - keep.sum())
-            steps, values = steps[keep], values[keep]
-        return cls(key=key, steps=steps, values=values, superseded=superseded, **kw)
+        o = order_points(steps, values, wall, unit=kw.get("unit", "step"))
+        return cls(key=key, steps=o.steps, values=o.values, superseded=o.superseded, **kw)
 
     @field_serializer("steps", "values")
     def _ser_array(self, arr: np.ndarray) -> list[float]:
@@ -291,23 +288,34 @@ class Run(BaseModel):
     ingest: IngestReport = Field(default_factory=IngestReport)
 
     def add(self, series: Series, *, replace: bool = False) -> None:
-        """Add a series; a second series with the same key is merged point-wise."""
+        """Add a series; a second series with the same key is merged as written after the
+        first (a resumed run's next file): its points supersede the first's at the same or
+        later steps, as TensorBoard does; how many is counted in ``ingest.problems``."""
+        from traindx.ordering import supersede
+
         k = str(series.key)
         if k in self.series and not replace:
             old = self.series[k]
             steps = np.concatenate([old.steps, series.steps])
             values = np.concatenate([old.values, series.values])
-            order = np.argsort(steps, kind="stable")
-            steps, values = steps[order], values[order]
-            keep = np.append(steps[1:] != steps[:-1], True)
+            steps, values, gone = supersede(steps, values)
+            if gone:
+                self.ingest.add(
+                    "superseded",
+                    f"{series.source or k}: '{series.original_name or k}': {gone} point(s) of an "
+                    f"earlier file ({old.source or 'earlier'}) superseded by this later one at the "
+                    "same or later steps (a resumed run)",
+                    file=series.source,
+                    count=gone,
+                )
             merged = Series(
                 key=series.key,
-                steps=steps[keep],
-                values=values[keep],
+                steps=steps,
+                values=values,
                 unit=old.unit,
                 original_name=old.original_name,
                 source=old.source,
-                superseded=old.superseded + series.superseded,
+                superseded=old.superseded + series.superseded + gone,
             )
             self.series[k] = merged
         else:

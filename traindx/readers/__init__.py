@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from traindx.errors import ReadError
 from traindx.names import map_name
+from traindx.ordering import order_points
 from traindx.readers.raw import RawLog
 from traindx.schema import Run, RunContext, Series, SkippedPath
 
@@ -202,7 +203,13 @@ def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], o
                     run.ingest.unmapped.append(raw.name)
                 continue
             unit = "epoch" if raw.unit == "epoch" or _EPOCH_NAME.search(raw.name) else "step"
-            s = Series.from_raw(key, raw.steps, raw.values, unit=unit, original_name=raw.name, source=str(path))
+            o = order_points(raw.steps, raw.values, raw.wall_time, unit=unit)
+            for what, count, says in o.problems:
+                run.ingest.add(what, f"{path}: '{raw.name}': {says}", file=str(path), count=count)
+            s = Series(
+                key=key, steps=o.steps, values=o.values, unit=unit, original_name=raw.name,
+                source=str(path), superseded=o.superseded,
+            )  # fmt: skip
             by_key.setdefault(str(key), {}).setdefault(kind, []).append(s)
     for alternatives in by_key.values():
         parts = max(alternatives.values(), key=lambda ss: sum(len(s) for s in ss))

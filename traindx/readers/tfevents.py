@@ -36,6 +36,7 @@ Speed: see :func:`read_event_file` for what was measured.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -71,6 +72,8 @@ _DT = {
     23: "<u8",  # DT_UINT64
 }
 _DT_SIZE = {1: 4, 2: 8, 3: 4, 4: 1, 5: 2, 6: 1, 9: 8, 14: 2, 17: 2, 19: 2, 22: 4, 23: 8}
+# Elements a tensor may hold per byte of its proto (repeated-last-value filling included).
+_MAX_FILL_PER_BYTE = 8
 # Plugins whose single-element tensors are not metrics.
 _NOT_SCALAR_PLUGINS = {
     "histograms", "images", "audio", "text", "hparams", "pr_curves", "mesh",
@@ -340,10 +343,13 @@ def _expect(
 
 
 def _repeated(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, key: int
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, key: int,
+    bad: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All occurrences of length-delimited field ``key`` in each message (e.g. the values of
-    a Summary): (msg, payload pos, length), not necessarily in message order."""
+    a Summary): (msg, payload pos, length), not necessarily in message order. Messages whose
+    fields stop parsing go to ``bad`` (the fields before the damage are kept)."""
+    bad = [] if bad is None else bad
     msgs, poss, lens = [], [], []
     idx = np.flatnonzero(starts < ends)
     pos, end = starts[idx], ends[idx]
@@ -351,7 +357,8 @@ def _repeated(
     while idx.size:
         rounds += 1
         if rounds > _PY_AFTER and idx.size <= _PY_MAX:  # a few long messages: finish in Python
-            f, _ = _scan(buf, pos, end)
+            f, fbad = _scan(buf, pos, end)
+            bad.append(idx[fbad])
             mm, pp, vv = f.pick(key)
             msgs.append(idx[mm])
             poss.append(pp)
@@ -360,7 +367,8 @@ def _repeated(
         hit = buf[pos] == key
         if not hit.all():
             other = np.flatnonzero(~hit)
-            f, _ = _scan(buf, pos[other], end[other])
+            f, fbad = _scan(buf, pos[other], end[other])
+            bad.append(idx[other][fbad])
             mm, pp, vv = f.pick(key)
             msgs.append(idx[other][mm])
             poss.append(pp)
@@ -374,6 +382,7 @@ def _repeated(
         newp = payload + ln
         ok = ~vb & (ln >= 0) & (newp <= end)
         if not ok.all():
+            bad.append(idx[~ok])
             idx, pos, end, ln, payload, newp = (a[ok] for a in (idx, pos, end, ln, payload, newp))
         msgs.append(idx)
         poss.append(payload)
@@ -611,7 +620,13 @@ def _tensor_values(data: bytes) -> tuple[int, list[int], np.ndarray]:
                 vals.extend((arr << 16).view(np.float32).astype(np.float64).tolist())
             else:
                 vals.extend(arr.astype(np.uint16).view(np.float16).astype(np.float64).tolist())
-    numel = int(np.prod(shape)) if shape else 1
+    if any(d < 0 for d in shape):
+        raise ValueError("negative dimension")
+    numel = math.prod(shape)
+    # TensorFlow repeats the last value to fill a shape; a crafted shape must not make us
+    # allocate more than the bytes present could describe.
+    if numel > _MAX_FILL_PER_BYTE * max(len(data), 1):
+        raise ValueError(f"shape {shape} holds more elements than the tensor's bytes")
     if content is not None and dtype in _DT:
         if dtype == 14:
             raw = np.frombuffer(content[: len(content) // 2 * 2], "<u2").astype(np.uint32) << 16
@@ -625,7 +640,7 @@ def _tensor_values(data: bytes) -> tuple[int, list[int], np.ndarray]:
         if arr.size < numel:  # TensorFlow repeats the last value (zeros when there is none)
             fill = arr[-1] if arr.size else 0.0
             arr = np.concatenate([arr, np.full(numel - arr.size, fill)])
-    return dtype, shape, arr[:numel] if numel >= 0 else arr
+    return dtype, shape, arr[:numel]
 
 
 def _histogram_tensor_stats(data: bytes) -> np.ndarray | None:
@@ -856,6 +871,8 @@ class _Out:
         ] = []  # generic: (vi, pos, len)
         self.hist_vi: list[np.ndarray] = []
         self.hist_stats: list[np.ndarray] = []
+        # Records (one entry per summary value) holding a value that does not decode.
+        self.bad_rec: list[np.ndarray] = []
 
     def add_values(self, rec, step, wall, pos, tag_pos, tag_len) -> np.ndarray:
         vi = np.arange(self.nval, self.nval + rec.size)
@@ -1061,12 +1078,15 @@ def _decode_generic(
     s_rec, s_pos, s_len = ev.pick(_EV_SUMMARY)
     if s_rec.size == 0:
         return ev_bad
-    vm, v_pos, v_len = _repeated(buf, s_pos, s_pos + s_len, _SUM_VALUE)
+    broken: list[np.ndarray] = []
+    vm, v_pos, v_len = _repeated(buf, s_pos, s_pos + s_len, _SUM_VALUE, broken)
+    out.bad_rec.extend(rec_of[s_rec[b]] for b in broken)
     if vm.size == 0:
         return ev_bad
-    vf, _ = _expect(
+    vf, v_bad = _expect(
         buf, v_pos, v_pos + v_len, (_VAL_TAG, _VAL_SIMPLE, _VAL_HISTO, _VAL_TENSOR, _VAL_META)
     )
+    out.bad_rec.append(rec_of[s_rec[vm[v_bad]]])
     nval = vm.size
     tag_pos = np.zeros(nval, dtype=np.int64)
     tag_len = np.zeros(nval, dtype=np.int64)
@@ -1106,7 +1126,10 @@ def _cat(parts: list[np.ndarray], dtype=np.int64) -> np.ndarray:
 
 def _assemble(buf: np.ndarray, out: _Out, rec_ok: np.ndarray, log: RawLog, name: str) -> None:
     """Intern tags, classify tensors by plugin, drop bad records and build the series."""
+    bad = _cat(out.bad_rec)
+    undecoded = int(rec_ok[bad].sum()) if bad.size else 0
     if out.nval == 0:
+        _count_undecoded(log, name, undecoded)
         return
     views = _views(buf)
     v_rec = _cat(out.v_rec)
@@ -1148,12 +1171,20 @@ def _assemble(buf: np.ndarray, out: _Out, rec_ok: np.ndarray, log: RawLog, name:
                 if st is not None:
                     rows.append(st)
                     idxs.append(int(tv[i]))
+                elif rec_ok[v_rec[tv[i]]]:
+                    undecoded += 1
             if rows:
                 hist_vi.append(np.array(idxs, dtype=np.int64))
                 hist_stats.append(np.array(rows))
         cand = np.flatnonzero(~is_hist)
         if cand.size:
             k, vals = _tensor_scalars(buf, views, tp[cand], tl[cand])
+            # A tensor its plugin calls a scalar that is not one (a crafted shape or dtype).
+            missed = np.ones(cand.size, dtype=bool)
+            missed[k] = False
+            scalars_plugin = np.array([p == "scalars" for p in tag_plugin], dtype=bool)
+            mv = tv[cand][missed]
+            undecoded += int((scalars_plugin[tag_id[mv]] & rec_ok[v_rec[mv]]).sum())
             sc_vi.append(tv[cand][k])
             sc_val.append(vals)
             sc_tensor.append(True)
@@ -1163,6 +1194,7 @@ def _assemble(buf: np.ndarray, out: _Out, rec_ok: np.ndarray, log: RawLog, name:
             keep = scalar_tag[tag_id[sc_vi[i]]]
             if not keep.all():
                 sc_vi[i], sc_val[i] = sc_vi[i][keep], sc_val[i][keep]
+    _count_undecoded(log, name, undecoded)
     v_step, v_wall = _cat(out.v_step), _cat(out.v_wall, np.float64)
     if sc_vi:
         vidx, vals = _cat(sc_vi), _cat(sc_val, np.float64)
@@ -1190,6 +1222,17 @@ def _assemble(buf: np.ndarray, out: _Out, rec_ok: np.ndarray, log: RawLog, name:
             log.histograms.append(
                 RawHistogram(name=tag_names[tg], steps=steps[sl], stats=stats[sl], source=name)
             )
+
+
+def _count_undecoded(log: RawLog, name: str, k: int) -> None:
+    if k:
+        log.dropped_records += k
+        log.problem(
+            "corrupt",
+            f"{name}: {k} summary value(s) in records whose checksums hold do not decode "
+            "(malformed value, or a tensor that is not what its plugin says); skipped",
+            k,
+        )
 
 
 def _output_order(vidx, v_rec, v_pos, tag_id, ntags, rec_ok):

@@ -544,29 +544,52 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
             slow_starts.clear()
             slow_lens.clear()
 
+    def data_ok(at: int, length: int) -> bool:
+        one = np.array([at], dtype=np.int64)
+        return bool(data_crc_ok(buf, one, np.array([length], dtype=np.int64))[0])
+
     off = base
     while off < end:
+        reason = "bad length checksum"
         k = int(np.searchsorted(cand, off))
         if k < cand.size and cand[k] == off:
             j = int(breaks[np.searchsorted(breaks, k)])
             flush_slow()
-            starts_out.append(cand[k : j + 1])
-            lens_out.append(lens[k : j + 1])
-            off = int(nxt[j])
-            continue
-        length, ok = _header_at(buf, off, end)
-        if length is None:
-            fr.truncated = True
-            break
-        if ok and length < _MAX_RECORD:
-            if off + 16 + length > end:
+            # Where the chain breaks inside the file, the record's length may be bogus (its
+            # length CRC checks, its data does not): then resynchronize from it instead of
+            # jumping over the records its length swallowed.
+            if int(nxt[j]) != end and not data_ok(int(cand[j]), int(lens[j])):
+                if j > k:
+                    starts_out.append(cand[k:j])
+                    lens_out.append(lens[k:j])
+                off = int(cand[j])
+                reason = "its length does not match its data (bad data checksum)"
+            else:
+                starts_out.append(cand[k : j + 1])
+                lens_out.append(lens[k : j + 1])
+                off = int(nxt[j])
+                continue
+        else:
+            length, ok = _header_at(buf, off, end)
+            if length is None:
                 fr.truncated = True
                 break
-            slow_starts.append(off)
-            slow_lens.append(length)
-            off += 16 + length
-            continue
+            if ok and length < _MAX_RECORD:
+                fits = off + 16 + length <= end
+                if fits and (off + 16 + length == end or data_ok(off, length)):
+                    slow_starts.append(off)
+                    slow_lens.append(length)
+                    off += 16 + length
+                    continue
+                reason = (
+                    "its length does not match its data (bad data checksum)"
+                    if fits
+                    else "its length runs past the end of the file"
+                )
         new, passed = _resync(buf, off, end)
+        if new is None and reason == "its length runs past the end of the file":
+            fr.truncated = True  # the last record is still being written
+            break
         skipped = (end if new is None else new) - off
         # Records whose headers were destroyed cannot be counted; estimate them from the
         # typical record size (at least the damaged one, plus any framed ones passed).
@@ -576,13 +599,13 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
         if new is None:
             fr.lost_at = off - base
             fr.problems.append((
-                f"{name}: record framing lost at byte {off - base} (bad length checksum) and not "
+                f"{name}: record framing lost at byte {off - base} ({reason}) and not "
                 f"found again; the last {skipped} bytes (about {lost} record(s)) were skipped",
                 lost,
             ))
             break
         fr.problems.append((
-            f"{name}: record framing lost at byte {off - base} (bad length checksum); skipped "
+            f"{name}: record framing lost at byte {off - base} ({reason}); skipped "
             f"{skipped} bytes (about {lost} record(s)) to the next valid record at byte {new - base}",
             lost,
         ))
