@@ -454,3 +454,59 @@ def test_coupled_l2_before_adam_is_not_named_adamw():
     decoupled, _ = optimizer_info(optax.adamw(1e-3, weight_decay=0.05))
     assert (coupled.name, coupled.weight_decay) == ("adam", 0.05)
     assert (decoupled.name, decoupled.weight_decay) == ("adamw", 0.05)
+
+
+# --------------------------------------------------------------------------- non-finite state
+
+
+def nan_to_zero_relu(h):
+    """ReLU as oneDNN computes it on AVX-512 CPUs: NaN becomes 0 (deterministic on any CPU)."""
+    return jnp.where(jnp.isnan(h), 0.0, jax.nn.relu(h))
+
+
+def masked_loss(p, x, y):
+    q = p["params"]
+    h = nan_to_zero_relu(x @ q["Dense_0"]["kernel"] + q["Dense_0"]["bias"])
+    z = h @ q["Dense_1"]["kernel"] + q["Dense_1"]["bias"]
+    return optax.softmax_cross_entropy_with_integer_labels(z, y).mean()
+
+
+@jax.jit
+def masked_step(p, s, x, y, i):
+    loss, g = jax.value_and_grad(masked_loss)(p, x, y)
+    u, s = TX.update(g, s, p)
+    st = telemetry(grads=g, params=p, updates=u, loss=loss, inputs=x, step=i, every=4)
+    return optax.apply_updates(p, u), s, st
+
+
+@pytest.mark.parametrize("on_fatal", ["stop", "warn"])
+def test_nonfinite_state_with_finite_loss_is_fatal(tmp_path, digits, on_fatal):
+    """A NaN batch (step 2) through a ReLU that maps NaN to 0: the loss stays finite, the
+    gradients of step 2 are NaN (not a telemetry step) and the weights of step 4 (one) are."""
+    x_all = digits[0].copy()
+    x_all[2 * BS : 3 * BS] = np.nan
+    rec = Recorder(tmp_path, fetch_every=2, on_fatal=on_fatal, data=(x_all, digits[1]))
+    p = init_mlp()
+    s = TX.init(p)
+    what = "weights are non-finite (global weight norm nan) while the training loss is finite at step 4"
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try:
+            for i, x, y in batches((x_all, digits[1]), 10):
+                p, s, st = masked_step(p, s, x, y, i)
+                rec.log(i, st)
+        except tjax.TrainingDiverged as e:
+            assert on_fatal == "stop" and what in str(e) and i < 10
+            assert "WGT001" in {x.code for x in e.diagnosis.symptoms}
+        else:
+            assert on_fatal == "warn"
+        diag = rec.diagnose()
+        rec.close()
+    msgs = [str(x.message) for x in w if str(x.message).startswith("traindx:")]
+    assert len(msgs) == (on_fatal == "warn") and all(what in m for m in msgs)
+    run = traindx.read(tmp_path)[0]
+    assert np.all(np.isfinite(run.series["train/loss"].values))
+    wn = run.series["train/weight_norm"]
+    assert list(wn.steps[:2]) == [0, 4] and np.isfinite(wn.values[0]) and np.isnan(wn.values[1])
+    assert run.context.flags["input_nonfinite"] == BS * 64  # from data=
+    assert "WGT001" in {x.code for x in diag.symptoms} and diag.causes[0].id == "nonfinite_in_data"

@@ -436,18 +436,71 @@ def test_internal_error_is_contained(digits, tmp_path, monkeypatch):
 
 
 def test_stop_on_fatal_stops_on_nan(digits, tmp_path, capsys):
+    """Holds on every CPU: where ReLU propagates NaN the loss of the NaN batch is NaN (fatal at
+    step 4); where oneDNN's ReLU maps NaN to 0 (AVX-512) the loss stays finite but the first
+    layer's weights turn NaN, seen at the next telemetry step (8). Either way it stops."""
     x, y = digits
     x = x.copy()
     x[300:310] = np.nan  # a NaN batch in the middle of the first epoch (batch 4 of 64 rows)
     model = mlp(seed=6)
-    cb = DiagnosisCallback(tmp_path, probe=(x[:64], y[:64]), every=4)
+    cb = DiagnosisCallback(tmp_path, probe=(x[:64], y[:64]), every=4, stop_on_fatal=True)
     hist = fit(model, (x, y), cb, epochs=5, shuffle=False)
     assert len(hist.history["loss"]) == 1  # stopped in the first epoch
-    assert cb.fatal_step == 4
-    assert "training loss is nan at step 4" in capsys.readouterr().out
-    loss = run_of(tmp_path).series["train/loss"]
-    assert np.isnan(loss.values[4]) and np.all(np.isfinite(loss.values[:4]))
-    assert cb.diagnosis is not None and "LOSS001" in codes(cb.diagnosis)
+    out = capsys.readouterr().out
+    run = run_of(tmp_path)
+    loss = run.series["train/loss"]
+    assert np.all(np.isfinite(loss.values[:4]))
+    if cb.fatal_step == 4:  # the loss went non-finite
+        assert "training loss is nan at step 4" in out
+        assert np.isnan(loss.values[4])
+        assert "LOSS001" in codes(cb.diagnosis)
+    else:  # the weights did, the loss stayed finite
+        assert cb.fatal_step == 8, cb.fatal_step
+        assert "weights are non-finite (global weight norm nan) while the training loss is finite at step 8" in out
+        assert np.all(np.isfinite(loss.values)) and np.isnan(run.series["train/weight_norm"].values[-1])
+        assert "WGT001" in codes(cb.diagnosis)
+
+
+def nan_to_zero_relu(h):
+    """ReLU as oneDNN computes it on AVX-512 CPUs: NaN becomes 0 (deterministic on any CPU)."""
+    return keras.ops.where(keras.ops.isnan(h), 0.0, keras.ops.relu(h))
+
+
+def masked_mlp(seed=6):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((64,)), L.Dense(32, activation=nan_to_zero_relu), L.Dense(10)])
+
+
+@pytest.mark.parametrize("stop", [True, False])
+def test_nonfinite_weights_with_finite_loss_are_fatal(digits, tmp_path, capsys, stop):
+    """A NaN batch through a ReLU that maps NaN to 0: the loss stays finite (a plateau near
+    ln 10) while the first layer's weights are NaN from step 5 on."""
+    x, y = digits
+    x = x.copy()
+    x[300:310] = np.nan  # batch 4
+    model = masked_mlp()
+    cb = DiagnosisCallback.from_arrays(x, y, logdir=tmp_path, every=4, stop_on_fatal=stop)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        hist = fit(model, (x, y), cb, epochs=2, shuffle=False)
+    msgs = [str(w.message) for w in rec if str(w.message).startswith("traindx:")]
+    assert cb.fatal_step == 8 and cb.enabled
+    assert np.isnan(model.layers[0].kernel.numpy()).all()
+    run = run_of(tmp_path)
+    assert np.all(np.isfinite(run.series["train/loss"].values))
+    w = run.series["train/weight_norm"]
+    assert np.isnan(w.values[w.steps == 8]).all() and np.isfinite(w.values[w.steps < 8]).all()
+    what = "weights are non-finite (global weight norm nan) while the training loss is finite at step 8"
+    if stop:
+        assert len(hist.history["loss"]) == 1 and not msgs
+        assert what in capsys.readouterr().out
+    else:
+        assert len(hist.history["loss"]) == 2
+        assert len(msgs) == 1 and what in msgs[0]
+    diag = cb.diagnosis
+    assert "WGT001" in codes(diag) and "LOSS001" not in codes(diag)
+    assert diag.causes[0].id == "nonfinite_in_data"  # CTX007: the NaN rows of train_data
 
 
 def test_import_traindx_does_not_import_keras():

@@ -4,6 +4,7 @@ training faults it exists for show up in what it records."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -379,6 +380,66 @@ def test_on_fatal_stop_raises_with_diagnosis(digits, tmp_path):
     run = run_of(tmp_path)
     assert run.context.flags["input_nonfinite"] == BS * 64
     assert len(run.series["train/loss"]) == 7
+
+
+class NanToZeroReLU(nn.Module):
+    """ReLU as oneDNN computes it on AVX-512 CPUs: NaN becomes 0 (deterministic on any CPU)."""
+
+    def forward(self, h):
+        return torch.where(torch.isnan(h), 0.0, torch.relu(h))
+
+
+def masked_mlp(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(64, 32), NanToZeroReLU(), nn.Linear(32, 10))
+
+
+def test_nonfinite_grads_with_finite_loss_are_fatal(digits, tmp_path):
+    """A NaN batch (step 3) through a ReLU that maps NaN to 0: the loss stays finite, the
+    first layer's gradients (then weights) are NaN."""
+    x = digits[0].clone()
+    x[3 * BS : 4 * BS] = float("nan")
+    model = masked_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    mon = Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=5, on_fatal="stop")
+    what = "gradients are non-finite (global gradient norm nan) while the training loss is finite at step 3"
+    with pytest.raises(TrainingDiverged, match=re.escape(what)) as exc:
+        train(model, digits, 10, mon, opt=opt, inputs=x)
+    mon.close()
+    run = run_of(tmp_path)
+    assert "WGT001" in {s.code for s in exc.value.diagnosis.symptoms}
+    assert np.all(np.isfinite(values(run, "train/loss")))
+    gn = values(run, "train/grad_norm")
+    assert np.isnan(gn[3]) and np.all(np.isfinite(gn[:3]))
+    assert run.context.flags["input_nonfinite"] == BS * 64  # the fatal step's inputs were checked
+
+
+def test_nonfinite_weights_with_finite_grads_warn_once(digits, tmp_path):
+    """One weight set to NaN between steps: its unit's output is masked, so the loss and every
+    gradient stay finite; the weight norm of the next telemetry step is NaN."""
+    model = masked_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    with pytest.warns(RuntimeWarning, match="^traindx: weights are non-finite") as rec:
+        with Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=4) as mon:
+            x_all, y_all = digits
+            for i in range(12):
+                if i == 6:
+                    with torch.no_grad():
+                        model[0].weight[0, 0] = float("nan")
+                x, y = x_all[i * BS : (i + 1) * BS], y_all[i * BS : (i + 1) * BS]
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                mon.step(loss, inputs=x, targets=y)
+                opt.step()
+            diag = mon.diagnose()
+    assert len([w for w in rec if str(w.message).startswith("traindx:")]) == 1
+    assert "at step 8" in str(rec[0].message)
+    run = run_of(tmp_path)
+    assert np.all(np.isfinite(values(run, "train/loss"))) and np.all(np.isfinite(values(run, "train/grad_norm")))
+    w = run.series["train/weight_norm"]
+    assert list(w.steps) == [0, 4, 8] and np.isnan(w.values[-1])
+    assert "WGT001" in {s.code for s in diag.symptoms} and "GRAD003" not in {s.code for s in diag.symptoms}
 
 
 def test_every_is_adaptive_by_default(digits, tmp_path):

@@ -36,6 +36,21 @@ class TrainingDiverged(RuntimeError):
         self.diagnosis = diagnosis
 
 
+_FATAL_WHAT = {
+    "loss": "training loss is {v}",
+    "weights": "weights are non-finite (global weight norm {v}) while the training loss is finite",
+    "grads": "gradients are non-finite (global gradient norm {v}) while the training loss is finite",
+}
+
+
+def fatal_message(kind: str, value: float) -> str:
+    """What an adapter says of a non-finite ``"loss"``, ``"weights"`` or ``"grads"``: the
+    loss first (checked first); weights or gradients turning non-finite while the loss
+    stays finite are fatal just the same (oneDNN's ReLU maps NaN to 0 on AVX-512 CPUs,
+    so a NaN input can make every weight NaN and leave the loss at a plateau)."""
+    return _FATAL_WHAT[kind].format(v=value)
+
+
 def warn(message: str, stacklevel: int = 3) -> None:
     """A ``RuntimeWarning`` whose message starts with ``traindx:``."""
     if not message.startswith(WARN_PREFIX):

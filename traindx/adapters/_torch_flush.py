@@ -10,7 +10,7 @@ import time
 import numpy as np
 import torch
 
-from traindx.adapters._common import add_counts
+from traindx.adapters._common import add_counts, fatal_message
 
 
 class FlushMixin:
@@ -72,7 +72,7 @@ class FlushMixin:
         walls = [t for _, t in self._b_steps]
         n = len(steps)
         lrs = self._b_lr
-        taken = ~np.isnan(gnorms)
+        taken = np.asarray([r is not None for r in self._b_gn], dtype=bool)  # (a norm may be NaN)
         together = bool(taken.all())
         i = 0
         while i < n:
@@ -98,9 +98,14 @@ class FlushMixin:
             w.add_rows([steps[k] for k in idx], [walls[k] for k in idx], ("train/grad_norm",),  # type: ignore[union-attr]
                        gnorms[taken].reshape(-1, 1))  # fmt: skip
         if self._pending_fatal is None and not self._fatal_warned:
+            # the first step whose loss (first) or gradient norm is not finite
             for k, lv in enumerate(losses):
+                gn = gnorms[k]
                 if not math.isfinite(lv):
-                    self._pending_fatal = (steps[k], lv)
+                    self._pending_fatal = (steps[k], fatal_message("loss", lv))
+                    break
+                if taken[k] and not math.isfinite(gn):
+                    self._pending_fatal = (steps[k], fatal_message("grads", float(gn)))
                     break
 
     def _to_host(self) -> tuple[list[float], np.ndarray, list[list[float]]]:

@@ -4,6 +4,7 @@ ratios, activation statistics, output, input and target checks (a mixin of
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -24,7 +25,10 @@ class TelemetryMixin:
         return sq.index_add_(0, index.to(norms.device), norms * norms)
 
     def _telemetry(self, s: int, grads: list[Any], present: list[torch.Tensor], norms: list[torch.Tensor],
-                   inputs: Any, tgt: torch.Tensor | None, outputs: Any, full: bool) -> None:  # fmt: skip
+                   inputs: Any, tgt: torch.Tensor | None, outputs: Any, full: bool) -> float | None:  # fmt: skip
+        """Record a telemetry step (``full``) or only the input checks; returns the global
+        weight norm when it is not finite (a fatal fault), else None."""
+        wbad = None
         tags: list[str] = []
         vals: list[torch.Tensor] = []
         host: dict[str, float] = {}
@@ -57,8 +61,11 @@ class TelemetryMixin:
                 host["_pwg"] = float(len(g.params))
             if g.params:
                 wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
+                wtot = wsq.sum().sqrt()
                 tags += self._weight_tags
-                vals += [wsq.sqrt(), wsq.sum().sqrt()]
+                vals += [wsq.sqrt(), wtot]
+                wv = float(wtot)  # one sync per telemetry step: non-finite weights are fatal
+                wbad = None if math.isfinite(wv) else wv
                 self._snap = torch._foreach_mul(g.params, 1.0)  # a copy, compared at the next step
                 self._snap_wsq, self._snap_step = wsq, s
             for name, v in self._act_pending.items():
@@ -85,6 +92,7 @@ class TelemetryMixin:
             self._b_tel.append((s, tags, torch.cat([v.reshape(-1).float().to(dev) for v in vals])))
         if host:
             self._b_host.append((s, host))
+        return wbad
 
     def _finish_update_ratio(self) -> None:
         """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per module, recorded at the snapshot's step."""

@@ -66,6 +66,7 @@ from traindx.adapters._common import (
     TrainingDiverged,
     add_counts,
     default_logdir,
+    fatal_message,
     init_scale_flags,
     note_broadcast,
     read_run,
@@ -270,8 +271,9 @@ class Recorder(Closing):
             step whose statistics were computed).
         fetch_every: steps per device-to-host transfer (one stacked buffer).
         on_fatal: ``"warn"`` (one warning) or ``"stop"`` (raise :class:`TrainingDiverged`
-            from :meth:`log`) when a fetched loss is not finite; it is seen at the fetch
-            after it, up to ``2 * fetch_every`` steps later.
+            from :meth:`log`) when a fetched loss is not finite, or the global gradient or
+            weight norm is not finite while the loss is (on the steps that computed them);
+            it is seen at the fetch after it, up to ``2 * fetch_every`` steps later.
         flush_secs: how often the event file and ``context.json`` reach the disk.
     """
 
@@ -316,7 +318,7 @@ class Recorder(Closing):
         self._steps = 0
         self._last_dispatch = time.monotonic()
         self._fatal_warned = False
-        self._fatal: tuple[int, float] | None = None
+        self._fatal: tuple[int, str] | None = None  # (step, what), raised or warned in log()
         self._moments = Moments()
         self._input_nonfinite = 0.0
         self._class_counts = np.zeros(0, dtype=np.float64)
@@ -606,11 +608,8 @@ class Recorder(Closing):
                 tags.append("train/lr")
                 cols.append(lr)
         blocks = [(steps, walls, tuple(tags), np.stack(cols, axis=1) if cols else np.zeros((n, 0)))]
-        if "train/loss" in lay.col and not self._fatal_warned and self._fatal is None:
-            lv = m[:, lay.col["train/loss"]]
-            bad = np.flatnonzero(~np.isfinite(lv))
-            if bad.size:
-                self._fatal = (int(steps[bad[0]]), float(lv[bad[0]]))
+        if not self._fatal_warned and self._fatal is None:
+            self._fatal = _first_fatal(lay, steps, m)
         if "train/nonfinite@inputs" in lay.col:
             nf = m[:, lay.col["train/nonfinite@inputs"]]
             self._input_nonfinite += float(np.nansum(nf))
@@ -827,14 +826,38 @@ class Recorder(Closing):
             atexit.unregister(self._atexit)
             self._atexit = None
 
-    def _on_fatal(self, step: int, value: float) -> None:
-        msg = f"traindx: training loss is {value} at step {step}"
+    def _on_fatal(self, step: int, what: str) -> None:
+        msg = f"traindx: {what} at step {step}"
         if self.on_fatal == "stop":
             self._fatal_warned = True
             raise TrainingDiverged(msg + " (on_fatal='stop'); see .diagnosis", self.diagnose())
         if not self._fatal_warned:
             self._fatal_warned = True
             warn(msg + "; rec.diagnose() ranks the likely causes", stacklevel=3)
+
+
+def _first_fatal(lay: _Layout, steps: np.ndarray, m: np.ndarray) -> tuple[int, str] | None:
+    """The first step of a fetched matrix whose loss is not finite, or whose global weight or
+    gradient norm is not finite while the loss is (on rows that computed them): fatal."""
+    c = lay.col
+    per_step = int(lay.meta.get("per_step", 0))
+    tel = m[:, c["_tel"]] > 0.5 if "_tel" in c else np.zeros(len(steps), dtype=bool)
+    found: list[tuple[int, int, str]] = []  # (row, rank, what): the loss first at a step
+    for rank, (tag, kind) in enumerate((("train/loss", "loss"), ("train/grad_norm", "grads"),
+                                        ("train/weight_norm", "weights"))):  # fmt: skip
+        if tag not in c:
+            continue
+        v = m[:, c[tag]]
+        rows = ~np.isfinite(v)
+        if kind != "loss" and not (c[tag] < per_step or c[tag] >= lay.n_stats):
+            rows &= tel  # computed on telemetry rows only (NaN elsewhere)
+        bad = np.flatnonzero(rows)
+        if bad.size:
+            found.append((int(bad[0]), rank, fatal_message(kind, float(v[bad[0]]))))
+    if not found:
+        return None
+    row, _, what = min(found)
+    return int(steps[row]), what
 
 
 @jax.jit

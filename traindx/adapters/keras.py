@@ -40,8 +40,11 @@ Without a probe (and without ``train_data`` to take one from) the callback recor
 learning rate and weights only, and says so in ``context.notes``.
 
 The callback never breaks training: an internal error turns it off with one
-``RuntimeWarning`` ("traindx: ..."). With ``stop_on_fatal=True`` (the default) a non-finite
-training loss sets ``model.stop_training`` and prints why; ``cb.diagnosis`` says at which step.
+``RuntimeWarning`` ("traindx: ..."). A non-finite training loss, or non-finite weights or
+probe gradients on a telemetry step while the loss is finite (oneDNN's ReLU maps NaN to 0
+on AVX-512 CPUs), is *fatal*: noted in the context and ``cb.fatal_step``, with one warning;
+with ``stop_on_fatal=True`` (the default) it sets ``model.stop_training`` and prints why
+instead. ``cb.diagnosis`` says at which step.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ from traindx.adapters._common import (
     RunWriter,
     SelfDisabling,
     default_logdir,
+    fatal_message,
     init_scale_flags,
     read_run,
     warn,
@@ -215,7 +219,8 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
             doubling while the callback's own time exceeds 5 % of the step time, at most two
             epochs' steps).
         activations: record activation statistics on the probe batch.
-        stop_on_fatal: stop training (``model.stop_training``) on a non-finite loss.
+        stop_on_fatal: stop training (``model.stop_training``) on a non-finite loss, or on
+            non-finite weights or probe gradients (seen on telemetry steps).
         probe_size: rows of the probe batch used (the probe's cost grows with it: 128 rows
             keep the default cadence near one probe per epoch on small models).
         num_classes, n_train, batch_size: data facts the callback cannot see.
@@ -364,7 +369,7 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
                     )
                 )
             if not math.isfinite(loss) and self.fatal_step is None:
-                self._on_fatal(int(batch), loss)
+                self._on_fatal(self._epoch_base + int(batch), fatal_message("loss", loss))
         except Exception as e:  # noqa: BLE001
             self._fail(e, "on_train_batch_end")
 
@@ -1019,6 +1024,7 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
             values.update(self._unpack(vec, s))
             values.update(self._probe_input)
         self._pending_rows.append((s, time.time(), values))
+        self._check_state(s, values)
 
     def _unpack(self, vec: np.ndarray, s: int) -> dict[str, float]:
         eng = self._engine
@@ -1230,10 +1236,11 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
 
     # ------------------------------------------------------------------ failure
 
-    def _on_fatal(self, batch: int, value: float) -> None:
-        s = self._epoch_base + batch
+    def _on_fatal(self, s: int, what: str) -> None:
+        """A non-finite loss, weights or gradients at step ``s``: noted in the context, then
+        training stopped (``stop_on_fatal``) or one warning."""
         self.fatal_step = s
-        msg = f"traindx: training loss is {value} at step {s} (epoch {self._epoch}, batch {batch})"
+        msg = f"traindx: {what} at step {s} (epoch {self._epoch}, batch {s - self._epoch_base})"
         if self.context is not None:
             self.context.notes.append(msg.removeprefix("traindx: "))
         if self.stop_on_fatal:
@@ -1245,6 +1252,21 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
             )
         else:
             warn(msg + "; cb.diagnosis ranks the likely causes", stacklevel=3)
+
+    def _check_state(self, s: int, values: dict[str, float]) -> None:
+        """Non-finite weights or probe gradients (their global norms) are fatal like a
+        non-finite loss: with oneDNN's ReLU mapping NaN to 0 the loss can stay finite while
+        every weight is NaN."""
+        if self.fatal_step is not None:
+            return
+        probe_ok = not self._probe_input.get("train/nonfinite@inputs")  # a NaN probe is not the model's
+        for tag, kind in (("train/weight_norm", "weights"), ("train/grad_norm", "grads")):
+            v = values.get(tag)
+            if kind == "grads" and not probe_ok:
+                continue
+            if v is not None and not math.isfinite(v):
+                self._on_fatal(s, fatal_message(kind, v))
+                return
 
     def _release(self) -> None:  # for SelfDisabling._fail
         self._snap = None

@@ -21,8 +21,10 @@ and the flags the rules read go to ``context.json``.
 
 The monitor never changes training: it only reads tensors, under ``torch.no_grad()``, into
 new tensors; it uses no random numbers; an internal error turns it off with one
-``RuntimeWarning`` (removing its hooks) instead of propagating. ``on_fatal="stop"`` raises
-:class:`TrainingDiverged` on a non-finite loss, on purpose.
+``RuntimeWarning`` (removing its hooks) instead of propagating. A non-finite loss, or
+non-finite gradients (the per-step global norm) or weights (on telemetry steps) while the
+loss is finite, is *fatal*: one warning, or with ``on_fatal="stop"`` :class:`TrainingDiverged`
+raised from :meth:`Monitor.step`, on purpose.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from traindx.adapters._common import (
     TargetFacts,
     TrainingDiverged,
     default_logdir,
+    fatal_message,
     init_scale_flags,
     read_run,
     warn,
@@ -84,7 +87,7 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
             the monitor's own time within 2 % of the step time.
         activations: record activation statistics with forward hooks.
         on_fatal: ``"warn"`` (one warning) or ``"stop"`` (raise :class:`TrainingDiverged`
-            from :meth:`step`) when the loss is non-finite.
+            from :meth:`step`) when the loss, the gradients or the weights are non-finite.
         num_classes, n_train: data facts the monitor cannot see.
         flush_secs: how often the event file and ``context.json`` are written to disk.
         run_name: the run's name (the default logdir's last part).
@@ -134,7 +137,7 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         self._snap: list[torch.Tensor] | None = None
         self._out: torch.Tensor | None = None
         self._atexit: Any = None
-        self._pending_fatal: tuple[int, float] | None = None
+        self._pending_fatal: tuple[int, str] | None = None  # (step, what) seen at a flush
         self._fatal_warned = False
         self._grad_time = 0.0
         t0 = time.perf_counter()
@@ -443,8 +446,8 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
             atexit.unregister(self._atexit)
             self._atexit = None
 
-    def _on_fatal(self, step: int, value: float) -> None:
-        msg = f"traindx: training loss is {value} at step {step}"
+    def _on_fatal(self, step: int, what: str) -> None:
+        msg = f"traindx: {what} at step {step}"
         if self.on_fatal == "stop":
             raise TrainingDiverged(msg + " (on_fatal='stop'); see .diagnosis", self.diagnose())
         if not self._fatal_warned:
@@ -455,7 +458,7 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
 
     def _record(
         self, loss: Any, inputs: Any, targets: Any, outputs: Any, t0: float
-    ) -> tuple[int, float] | None:
+    ) -> tuple[int, str] | None:
         s = self._step
         cad = self._cad
         tel = s == cad.next
@@ -472,16 +475,16 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
                 lv = lt.item()
                 self._b_loss.append(lv)
                 if not math.isfinite(lv):
-                    fatal = (s, lv)
+                    fatal = (s, fatal_message("loss", lv))
             else:
                 self._b_loss.append(lt if lt.dim() == 0 else lt.reshape(()))
                 if self.on_fatal == "stop" and not bool(torch.isfinite(lt)):
-                    fatal = (s, lt.item())
+                    fatal = (s, fatal_message("loss", lt.item()))
         else:
             lv = math.nan if loss is None else float(loss)
             self._b_loss.append(lv)
             if loss is not None and not math.isfinite(lv):
-                fatal = (s, lv)
+                fatal = (s, fatal_message("loss", lv))
         self._b_steps.append((s, self._wall0 + t0))
         if self.optimizer is not None:
             self._b_lr.append([pg["lr"] for pg in self.optimizer.param_groups])
@@ -508,6 +511,11 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
             else:  # some gradients are None: zeros add nothing to the sum of squares
                 row.zero_()
                 torch.stack(norms, out=row[: len(norms)])
+            # Non-finite gradients are fatal like a non-finite loss: checked here where the
+            # norms are on the CPU (or with on_fatal="stop"), else at the next flush.
+            if fatal is None and not self._fatal_warned and (row.is_cpu or self.on_fatal == "stop"):
+                if not math.isfinite(row.sum().item()):
+                    fatal = (s, fatal_message("grads", math.sqrt(float(row.double().square().sum()))))
             self._grad_time = time.perf_counter() - tg
             self._b_gn.append(self._gn_rows)
             self._gn_rows += 1
@@ -524,7 +532,9 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
                 self._b_tgt.append(tgt.detach().reshape(-1)[:SMALL_TARGETS])  # a sample
         if tel or fatal is not None:
             with torch.no_grad():
-                self._telemetry(s, grads, present, norms, inputs, tgt, outputs, full=tel)
+                wbad = self._telemetry(s, grads, present, norms, inputs, tgt, outputs, full=tel)
+            if wbad is not None and fatal is None and not self._fatal_warned:
+                fatal = (s, fatal_message("weights", wbad))
         if self._zero_calls:
             self._acc_clean += 1
         self._zero_calls = 0
