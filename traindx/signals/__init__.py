@@ -158,6 +158,15 @@ def compute_facts(run: Run) -> Facts:
         if g:
             facts["gap"] = g
 
+    test: dict[str, float] = {}  # test metrics are often logged once, at the end
+    for name, metric in (("acc", "accuracy"), ("loss", "loss")):
+        s = pick(run, metric, "test")
+        finite = s.values[np.isfinite(s.values)] if s is not None else np.array([])
+        if finite.size:
+            test[f"{name}_last"] = float(finite[-1])
+    if test:
+        facts["test"] = test
+
     ctx = context_facts(run)
     facts["ctx"] = ctx
     c = ctx.get("num_classes")
