@@ -68,17 +68,33 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-_PLACEHOLDER = re.compile(r"\{([a-z_]+\.[a-z_0-9]+)(?:\|([^}]*))?\}")
+_FACT_ALT = r"[a-z_]+\.[a-z_0-9]+(?:[*/][0-9.]+(?:e-?[0-9]+)?)?"
+_PLACEHOLDER = re.compile(rf"\{{({_FACT_ALT}(?:\|{_FACT_ALT})*)(?:\|([^}}]*))?\}}")
+_ALT = re.compile(r"([a-z_]+\.[a-z_0-9]+)(?:([*/])(.+))?")
+
+
+def _value(alt: str, facts: Facts) -> Any:
+    """A fact, optionally scaled (``ctx.lr/5``); None when missing or not finite."""
+    m = _ALT.fullmatch(alt)
+    v = fact(facts, m.group(1)) if m else None
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    if m and m.group(2) and isinstance(v, int | float) and not isinstance(v, bool):
+        k = float(m.group(3))
+        v = v * k if m.group(2) == "*" else v / k
+    return v
 
 
 def fill(text: str, facts: Facts) -> str:
-    """Fill ``{group.fact}`` / ``{group.fact|fallback}`` placeholders with the run's values."""
+    """Fill ``{group.fact}`` placeholders with the run's values: ``{a.x|b.y|fallback}`` takes
+    the first recorded fact (``a.x/5``, ``a.x*5`` scale it), else the fallback text."""
 
     def sub(m: re.Match[str]) -> str:
-        v = fact(facts, m.group(1))
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            return m.group(2) if m.group(2) is not None else "?"
-        return _fmt(v)
+        for alt in m.group(1).split("|"):
+            v = _value(alt, facts)
+            if v is not None:
+                return _fmt(v)
+        return m.group(2) if m.group(2) is not None else "?"
 
     return _PLACEHOLDER.sub(sub, text)
 
