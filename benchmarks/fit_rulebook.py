@@ -1,135 +1,206 @@
-"""Fit the rulebook's symptom likelihood ratios on the fixture runs, and report held-out accuracy.
+"""Fit the rulebook's numbers on labelled runs, keeping a fitted value only where
+leave-one-family-out cross-validation says it helps; fit the calibration on held-out scores.
 
-The structure (which symptom a cause explains) is written by hand; this script only
-re-estimates the numbers. For a cause c and a symptom s it explains:
+The structure (which symptom a cause explains, which evidence it weighs) is written by hand;
+this script re-estimates the numbers: each cause's prior, ``explains`` ratios and evidence
+ratios, as a MAP fit (multinomial log-loss of the true cause, or of "unknown" when the true
+cause is not among the candidates) with a Gaussian prior at the hand-set log values
+(``--lam``: its strength). See benchmarks/differential.py.
 
-    LR_fit(s | c) = P(s fired | label c) / P(s fired | label != c)      (Laplace-smoothed)
+Which causes keep their fitted numbers: for every family field (dataset, model, writer,
+framework, style) each family is held out in turn and scored with numbers fitted without
+it. A cause's log-odds depend only on its own numbers, so swapping one cause's held-out
+column from hand-set to fitted measures what fitting that cause alone does to the held-out
+log-loss; causes are added greedily while the summed held-out log-loss falls and held-out
+top-1 does not. Then the temperature and the unknown mass are fitted on the held-out scores
+of that mix. ``--write`` rewrites the YAML (the kept causes' numbers, ``temperature`` and
+``unknown_prior``).
 
-and shrinks toward the hand-set value in log space with weight n_c / (n_c + K): with one or
-two fixtures of a cause the hand value stays almost unchanged, with many the data decide.
-Fitted values are clipped to [0.5, 50] and written back into each cause's ``explains:`` line.
-
-Runs are split deterministically by a hash of their scenario name: about a quarter of the
-scenarios is held out of the fit (with every writer's recording of them), and accuracy is reported on that held-out part before and after fitting.
-
-    python benchmarks/fit_rulebook.py            # show fitted values and held-out accuracy
-    python benchmarks/fit_rulebook.py --write    # also rewrite the YAML files
+    python benchmarks/fit_rulebook.py                # report only
+    python benchmarks/fit_rulebook.py --write        # also rewrite rulebook/causes/*.yaml
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import math
 import re
-from collections import Counter
+import sys
 from pathlib import Path
 
-from traindx.api import read
-from traindx.engine import diagnose_run
-from traindx.rules.loader import builtin_dir, load_rulebook
-from traindx.rules.model import Rulebook
+import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-K = 4.0  # shrinkage strength (pseudo-runs of the hand-set value)
-CLIP = (0.5, 50.0)
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
+from accuracy import cross_validate  # noqa: E402
+from differential import Compiled, fit, fit_calibration, probabilities, targets  # noqa: E402
+from labelled import FAMILIES, ROOT, ROOTS, load  # noqa: E402
 
-def held_out(name: str) -> bool:
-    """By scenario (the run directory's name), so the recordings of one training run by
-    different writers (torch_tb, torch_mon...) all fall on the same side of the split."""
-    scenario = name.rstrip("/").rsplit("/", 1)[-1]
-    return int(hashlib.sha256(scenario.encode()).hexdigest(), 16) % 4 == 0
+from traindx.rules.loader import builtin_dir, load_rulebook  # noqa: E402
 
 
-def observe(logs: Path, book: Rulebook) -> list[tuple]:
-    """(run name, true cause, fired warning/error codes, diagnosis) for every labelled run."""
-    out = []
-    for lf in sorted(logs.rglob("label.json")):
-        label = json.loads(lf.read_text())
-        d = diagnose_run(read(lf.parent)[0], book)
-        fired = {s.code for s in d.symptoms if s.severity != "info"}
-        out.append((str(lf.parent.relative_to(logs)), label["cause"], fired, d))
-    return out
+def _nll_top1(
+    lo: np.ndarray, tgt: np.ndarray, alarmed: np.ndarray, t: float, u: float
+) -> tuple[float, int]:
+    p, pu = probabilities(lo[alarmed], t, u)
+    full = np.concatenate([p, pu[:, None]], axis=1)
+    y = tgt[alarmed]
+    nll = float(-np.log(np.clip(full[np.arange(len(y)), y], 1e-12, None)).sum())
+    top1 = int(((np.argmax(p, axis=1) == y) & (y < p.shape[1])).sum())
+    return nll, top1
 
 
-def accuracy(obs, book: Rulebook, names: set[str]) -> tuple[float, float, int]:
-    hits1 = hits3 = n = 0
-    for name, cause, _, d in obs:
-        if name not in names or cause == "healthy":
-            continue
-        n += 1
-        ranked = [c.id for c in d.causes]
-        hits1 += bool(ranked[:1] == [cause])
-        hits3 += cause in ranked[:3]
-    return (hits1 / n if n else float("nan"), hits3 / n if n else float("nan"), n)
+def choose(comp: Compiled, runs, lam: float, dims: list[str]) -> tuple[list[str], dict]:
+    """The causes whose fitted numbers lower the held-out log-loss, with the evidence."""
+    tgt = targets(comp, [r.cause for r in runs])
+    t0, u0 = comp.book.temperature, comp.book.unknown_prior
+    hand = {d: cross_validate(runs, comp, d, None)[0] for d in dims}
+    fitted = {d: cross_validate(runs, comp, d, lam)[0] for d in dims}
 
+    def score(kept: set[int]) -> tuple[float, int]:
+        tot, hits = 0.0, 0
+        for d in dims:
+            lo = hand[d].copy()
+            cols = sorted(kept)
+            lo[:, cols] = fitted[d][:, cols]
+            n, h = _nll_top1(lo, tgt, comp.alarmed, t0, u0)
+            tot, hits = tot + n, hits + h
+        return tot, hits
 
-def fit(obs, book: Rulebook) -> dict[str, dict[str, float]]:
-    train = [(c, f) for name, c, f, _ in obs if not held_out(name)]
-    n_by_cause = Counter(c for c, _ in train)
-    fitted: dict[str, dict[str, float]] = {}
-    for cause in book.causes:
-        n_c = n_by_cause.get(cause.id, 0)
-        n_not = len(train) - n_c
-        new = {}
-        for code, hand in cause.explains.items():
-            k_c = sum(1 for c, f in train if c == cause.id and code in f)
-            k_not = sum(1 for c, f in train if c != cause.id and code in f)
-            p1 = (k_c + 0.5) / (n_c + 1.0)
-            p0 = (k_not + 0.5) / (n_not + 1.0)
-            w = n_c / (n_c + K)
-            log_lr = w * math.log(p1 / p0) + (1 - w) * math.log(hand)
-            new[code] = float(min(max(math.exp(log_lr), CLIP[0]), CLIP[1]))
-        fitted[cause.id] = new
-    return fitted
+    kept: set[int] = set()
+    base = score(kept)
+    report = {"hand": base}
+    gains = []
+    for c in range(len(comp.causes)):
+        s = score({c})
+        gains.append((s[0] - base[0], c))
+    for _, c in sorted(gains):
+        s = score(kept | {c})
+        if s[0] < base[0] - 0.5 and s[1] >= base[1]:
+            kept.add(c)
+            base = s
+    report["kept"] = base
+    report["all_fitted"] = score(set(range(len(comp.causes))))
+    return [comp.causes[c] for c in sorted(kept)], report
 
 
 def _fmt(v: float) -> str:
     return f"{v:.2g}" if v < 10 else f"{v:.0f}"
 
 
-def write_back(fitted: dict[str, dict[str, float]], rule_dir: Path) -> int:
+def write_back(comp: Compiled, theta: np.ndarray, keep: list[str], rule_dir: Path) -> int:
+    """Rewrite prior, explains and evidence ``lr`` of the kept causes in their YAML files."""
+    values: dict[str, dict] = {c: {"evidence": {}, "explains": {}} for c in keep}
+    for name, v in zip(comp.names, np.exp(theta), strict=True):
+        if name[1] in values:
+            if name[0] == "prior":
+                values[name[1]]["prior"] = float(v)
+            else:
+                values[name[1]][name[0]][name[2]] = float(v)
     changed = 0
-    for path in sorted(rule_dir.rglob("*.yaml")):
+    for path in sorted((rule_dir / "causes").glob("*.yaml")):
         text = path.read_text()
-        for cid, values in fitted.items():
-            pat = re.compile(rf"(- id: {re.escape(cid)}\n(?:(?!  - id:).*\n)*?    explains: )\{{[^}}]*\}}")
-            body = "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in values.items()) + "}"
-            text, n = pat.subn(lambda m, body=body: m.group(1) + body, text)
-            changed += n
+        for cid, vals in values.items():
+            m = re.search(rf"  - id: {re.escape(cid)}\n(?:(?!  - id:).*\n?)*", text)
+            if not m:
+                continue
+            block = m.group(0)
+            block = re.sub(
+                r"(\n    prior: )[0-9.e-]+",
+                lambda x, p=vals["prior"]: x.group(1) + f"{p:.3g}",
+                block,
+                count=1,
+            )
+            body = "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in vals["explains"].items()) + "}"
+            block = re.sub(
+                r"(\n    explains: )\{[^}]*\}", lambda x, b=body: x.group(1) + b, block, count=1
+            )
+            lines = block.split("\n")
+            i = 0
+            for j, line in enumerate(lines):
+                if line.startswith("      - {when: "):
+                    lines[j] = re.sub(
+                        r"(, lr: )[0-9.e-]+",
+                        lambda x, v=vals["evidence"][i]: x.group(1) + _fmt(v),
+                        line,
+                        count=1,
+                    )
+                    i += 1
+            text = text[: m.start()] + "\n".join(lines) + text[m.end() :]
+            changed += 1
         path.write_text(text)
     return changed
 
 
+def write_settings(rule_dir: Path, temperature: float, unknown: float) -> None:
+    path = rule_dir / "causes" / "optimization.yaml"
+    text = path.read_text()
+    text = re.sub(
+        r"(\n  unknown_prior: )[0-9.e-]+", lambda m: m.group(1) + f"{unknown:.3g}", text, count=1
+    )
+    if re.search(r"\n  temperature: ", text):
+        text = re.sub(
+            r"(\n  temperature: )[0-9.e-]+",
+            lambda m: m.group(1) + f"{temperature:.3g}",
+            text,
+            count=1,
+        )
+    else:
+        text = text.replace(
+            "\n  unknown_prior: ", f"\n  temperature: {temperature:.3g}\n  unknown_prior: ", 1
+        )
+    path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--logs", type=Path, default=ROOT / "fixtures" / "logs")
-    ap.add_argument("--write", action="store_true", help="rewrite the explains: lines in the rule files")
+    ap.add_argument("--roots", nargs="*", type=Path, default=[ROOT / r for r in ROOTS])
+    ap.add_argument(
+        "--lam", type=float, default=1.0, help="strength of the pull toward the hand-set values"
+    )
+    ap.add_argument("--dims", default=",".join(FAMILIES))
+    ap.add_argument("--write", action="store_true", help="rewrite the rule files")
     args = ap.parse_args(argv)
     book = load_rulebook()
-    obs = observe(args.logs, book)
-    names_out = {name for name, *_ in obs if held_out(name)}
-    names_in = {name for name, *_ in obs} - names_out
-    before_out = accuracy(obs, book, names_out)
-    before_in = accuracy(obs, book, names_in)
-    fitted = fit(obs, book)
-    for cause in book.causes:
-        diffs = [f"{k} {_fmt(cause.explains[k])}->{_fmt(v)}" for k, v in fitted[cause.id].items() if abs(math.log(v / cause.explains[k])) > 0.05]
-        if diffs:
-            print(f"{cause.id:24} " + ", ".join(diffs))
-    for cause in book.causes:
-        cause.explains = fitted[cause.id]
-    obs_after = [(n, c, f, diagnose_run(read(args.logs / n)[0], book)) for n, c, f, _ in obs]
-    after_out = accuracy(obs_after, book, names_out)
-    after_in = accuracy(obs_after, book, names_in)
-    print(f"\nfit on {len(names_in)} runs, held out {len(names_out)}")
-    print(f"held-out faulty runs ({before_out[2]}): top1 {before_out[0]:.1%} -> {after_out[0]:.1%}, top3 {before_out[1]:.1%} -> {after_out[1]:.1%}")
-    print(f"fitted faulty runs   ({before_in[2]}): top1 {before_in[0]:.1%} -> {after_in[0]:.1%}, top3 {before_in[1]:.1%} -> {after_in[1]:.1%}")
+    runs = load(args.roots)
+    comp = Compiled.build(book, [r.facts for r in runs])
+    dims = args.dims.split(",")
+    keep, rep = choose(comp, runs, args.lam, dims)
+    print(
+        f"{len(runs)} runs; held-out log-loss summed over {len(dims)} family fields (top-1 hits):"
+    )
+    for k in ("hand", "all_fitted", "kept"):
+        print(f"  {k:11} {rep[k][0]:10.1f}  ({rep[k][1]})")
+    print(f"causes whose fitted numbers help held out ({len(keep)}): {', '.join(keep) or 'none'}")
+    tgt = targets(comp, [r.cause for r in runs])
+    theta = fit(comp, np.arange(len(runs)), tgt, args.lam)
+    mixed = comp.theta0.copy()
+    idx = [i for i, n in enumerate(comp.names) if n[1] in keep]
+    mixed[idx] = theta[idx]
+    # calibration on the held-out scores of the chosen mix (pooled over the family fields)
+    los, tg = [], []
+    for d in dims:
+        lo_h, *_ = cross_validate(runs, comp, d, None)
+        lo_f, *_ = cross_validate(runs, comp, d, args.lam) if keep else (lo_h,)
+        cols = [comp.causes.index(c) for c in keep]
+        lo_h[:, cols] = lo_f[:, cols]
+        los.append(lo_h[comp.alarmed])
+        tg.append(tgt[comp.alarmed])
+    t, u = fit_calibration(
+        np.concatenate(los), np.concatenate(tg), (book.temperature, book.unknown_prior)
+    )
+    print(f"calibration fitted on held-out scores: temperature {t:.3g}, unknown prior {u:.3g}")
+    moved = [
+        (n, math.exp(a), math.exp(b))
+        for n, a, b in zip(comp.names, comp.theta0, mixed, strict=True)
+        if abs(a - b) > 0.05
+    ]
+    for n, a, b in moved[:40]:
+        print(f"  {'/'.join(map(str, n)):44} {a:.3g} -> {b:.3g}")
     if args.write:
-        n = write_back(fitted, builtin_dir())
-        print(f"rewrote {n} explains: lines under {builtin_dir()}")
+        n = write_back(comp, mixed, keep, builtin_dir())
+        write_settings(builtin_dir(), t, u)
+        print(f"rewrote {n} causes and the calibration under {builtin_dir()}")
     return 0
 
 

@@ -127,3 +127,24 @@ def test_held_out_family_is_never_fitted_on(runs, book):
     s = summarize(outs)
     assert 0 <= s["ece"] <= 1 and s["faulty"] == sum(r.cause != "healthy" for r in poisoned)
     assert math.isfinite(s["mean_p_true"])
+
+
+def test_write_back_rewrites_only_the_kept_causes(tmp_path, runs, book):
+    import shutil
+
+    from fit_rulebook import write_back, write_settings
+
+    shutil.copytree(ROOT / "rulebook", tmp_path / "rulebook")
+    comp = Compiled.build(book, [r.facts for r in runs[:3]])
+    theta = comp.theta0 + math.log(2.0)  # every number doubled
+    write_back(comp, theta, ["lr_too_high"], tmp_path / "rulebook")
+    write_settings(tmp_path / "rulebook", 1.7, 0.05)
+    new = load_rulebook([tmp_path / "rulebook"], builtin=False)
+    old_c, new_c = book.cause("lr_too_high"), new.cause("lr_too_high")
+    assert new_c.prior == pytest.approx(2 * old_c.prior, rel=0.01)
+    for k, v in old_c.explains.items():
+        assert new_c.explains[k] == pytest.approx(2 * v, rel=0.05), k
+    for a, b in zip(old_c.evidence, new_c.evidence, strict=True):
+        assert b.lr == pytest.approx(2 * a.lr, rel=0.05) and a.when == b.when
+    assert new.cause("lr_too_low").explains == book.cause("lr_too_low").explains
+    assert new.temperature == pytest.approx(1.7) and new.unknown_prior == pytest.approx(0.05)
