@@ -40,7 +40,9 @@ def test_healthy_needs_a_curve(tmp_path):
     (tmp_path / "ok").mkdir()
     (tmp_path / "ok" / "m.csv").write_text("\n".join(lines) + "\n")
     (tmp_path / "lr_only").mkdir()
-    (tmp_path / "lr_only" / "m.csv").write_text("step,lr\n" + "".join(f"{i},0.001\n" for i in range(40)))
+    (tmp_path / "lr_only" / "m.csv").write_text(
+        "step,lr\n" + "".join(f"{i},0.001\n" for i in range(40))
+    )
     rep = traindx.diagnose(tmp_path)
     by = {d.run_id: d for d in rep}
     assert by["ok"].verdict == "healthy" and by["ok"].healthy and by["ok"].missing == []
@@ -51,7 +53,9 @@ def test_healthy_needs_a_curve(tmp_path):
 
 
 def test_five_epochs_are_enough(tmp_path):
-    lines = ["epoch,loss,val_loss"] + [f"{e},{2.3 * 0.7**e:.4f},{2.4 * 0.72**e:.4f}" for e in range(5)]
+    lines = ["epoch,loss,val_loss"] + [
+        f"{e},{2.3 * 0.7**e:.4f},{2.4 * 0.72**e:.4f}" for e in range(5)
+    ]
     p = tmp_path / "log.csv"
     p.write_text("\n".join(lines) + "\n")
     assert traindx.diagnose(p).verdict == "healthy"

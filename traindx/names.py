@@ -37,9 +37,24 @@ NOT_SERIES = re.compile(
       | unnamed(_\d+)?                                  # pandas' name for a blank header
       | (wall_?|relative_|elapsed_)?time(stamp)?(_s|_sec)? | elapsed | \w*runtime
       | \w*per_second | (total_)?flos | hp_metric        # HF throughput, Lightning placeholder
-      | (num_|seen_)?samples | (num_)?tokens(_seen)?""",
+      | (num_|seen_)?samples | (num_)?tokens(_seen)?
+      | (data|iter|batch|forward|backward|step|epoch)_time | eta(_s|_sec|_seconds)?  # timings
+      | (max_)?mem(ory)?(_mb|_gb|_allocated|_reserved)? | gpu_mem(ory)?""",
     re.X,
 )
+
+#: Leading ``/``-segments that only name a namespace: segment -> the split they imply when
+#: the name gives none (Ultralytics ``metrics/mAP50(B)`` and MMEngine ``coco/bbox_mAP`` are
+#: validation metrics; YOLOv5's ``x/lr0`` is "extra").
+NAMESPACES: dict[str, str | None] = {"metrics": "val", "coco": "val", "x": None}
+
+#: COCO evaluator task prefixes joined to the metric (detectron2 ``bbox/AP50`` -> ``bbox_ap50``);
+#: their values are validation metrics.
+TASK_PREFIXES = frozenset({"bbox", "segm", "keypoints"})
+
+#: Ultralytics task markers at the end of a metric name: ``mAP50(B)`` box, ``(M)`` mask, ``(P)`` pose.
+_TASK_MARKER = re.compile(r"\((B|M|P|OBB)\)$")
+_TASK_SCOPE = {"B": "global", "M": "mask", "P": "pose", "OBB": "obb"}
 
 #: Framework prefixes and suffixes around a metric: (pattern, keep, statistic, why).
 #: Applied repeatedly, first match each round, after split tokens are removed.
@@ -86,6 +101,12 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
      "update-to-weight ratio"),
     (r"non_?finite(_count)?|nan_count|num_nans?", "nonfinite", "non-finite count"),
     (r"perplexity|ppl", "perplexity", "perplexity"),
+    # Detection: mAP50-95 (COCO AP) is "map"; Ultralytics mAP50(B), mAP_0.5:0.95, MMDet
+    # bbox_mAP_50, detectron2 bbox/AP50.
+    (r"(bbox_)?m?ap(_?50_?95|_0_5_0_95)?", "map", "mean average precision (mAP50-95, COCO AP)"),
+    (r"(bbox_)?m?ap_?(50|0_5)", "map50", "mean average precision at IoU 0.5"),
+    (r"(bbox_)?m?ap_?75", "map75", "mean average precision at IoU 0.75"),
+    (r"(bbox_|segm_|keypoints_)?m?ap_?[sml]|(segm|keypoints)_m?ap\w*", _KEEP, "COCO AP variant: kept under its own name"),
     # Known metrics the rules do not read: kept under their own (normalized) name.
     (
         r"mae|mse|rmse|msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
@@ -102,11 +123,15 @@ _SHAPES = [(re.compile(p), keep, stat, why) for p, keep, stat, why in SHAPE_RULE
 _METRICS = [(re.compile(p), metric, why) for p, metric, why in METRIC_RULES]
 _KEY_FORM = re.compile(r"(train|val|test)/([a-z][a-z0-9_]*)(?:@([^:]+))?(?::(\w+))?")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SEPARATORS = re.compile(r"[\s\-.:@_/]+")
+_SEPARATORS = re.compile(r"[\s\-.:@_/()]+")
+_MAP_WORD = re.compile(r"mAP")
+_PARAM_GROUP = re.compile(r"(?:lr_?(?:pg_?)?|pg_?)(\d+)")
 
 
 def _normalize(text: str) -> str:
-    """``LearningRate`` -> ``learning_rate``; ``acc@1`` -> ``acc_1``; ``lr-SGD`` -> ``lr_sgd``."""
+    """``LearningRate`` -> ``learning_rate``; ``acc@1`` -> ``acc_1``; ``lr-SGD`` -> ``lr_sgd``;
+    ``mAP50-95`` -> ``map_50_95``."""
+    text = _MAP_WORD.sub("_map_", text)
     return "_".join(t for t in _SEPARATORS.split(_CAMEL.sub("_", text).lower()) if t)
 
 
@@ -133,18 +158,38 @@ def _decompose(raw: str) -> _Parts | str:
     if NOT_SERIES.fullmatch(_normalize(raw)):
         return _NOT_SERIES_WHY
     split: str | None = None
+    implied: str | None = None  # the split a namespace implies, used when nothing else says
     trace: list[str] = []
     rest: list[str] = []
-    for seg in (s.strip() for s in raw.split("/")):
+    segs = [s.strip() for s in raw.strip().split("/")]
+    for k, seg in enumerate(segs):
         word = SPLIT_WORDS.get(_normalize(seg))
         if word and split in (None, word):
             split = word
             trace.append(f"split '{seg}' -> {word}")
+        elif not rest and _normalize(seg) in NAMESPACES and k < len(segs) - 1:
+            implied = NAMESPACES[_normalize(seg)] or implied
+            trace.append(f"namespace '{seg}'" + (f" (split {implied})" if implied else ""))
         elif seg:
             rest.append(seg)
     if not rest:
         return "no metric name"
-    phrase, scope, statistic = _normalize(rest[0]), "/".join(rest[1:]) or "global", "value"
+    scope = "global"
+    m = _TASK_MARKER.search(rest[-1])
+    if m:
+        rest[-1] = rest[-1][: m.start()]
+        scope = _TASK_SCOPE[m[1]]
+        trace.append(f"task marker '({m[1]})' -> scope {scope}")
+    if len(rest) == 2 and _normalize(rest[0]) in TASK_PREFIXES:
+        rest = [f"{rest[0]}_{rest[1]}"]
+        implied = implied or "val"
+        trace.append("COCO task prefix (a validation metric)")
+    phrase, statistic = _normalize(rest[0]), "value"
+    scope = "/".join(rest[1:]) or scope
+    group = _PARAM_GROUP.fullmatch(phrase if scope == "global" else f"{phrase}_{scope}".lower())
+    if group:  # x/lr0, lr/pg1: the LR of a parameter group; group 0 is the run's LR
+        phrase, scope = "lr", "global" if group[1] == "0" else f"pg{group[1]}"
+        trace.append(f"learning rate of parameter group {group[1]}")
     while True:
         if not phrase or NOT_SERIES.fullmatch(phrase):
             return _NOT_SERIES_WHY
@@ -163,6 +208,8 @@ def _decompose(raw: str) -> _Parts | str:
                 trace.append(why)
                 break
         else:
+            if split is None and implied:
+                split = implied
             return _Parts(split, phrase, scope, statistic, tuple(trace))
 
 
@@ -206,10 +253,10 @@ def _map_core(raw: str, default_split: str | None) -> tuple[SeriesKey | None, st
 
 
 def _lookup(raw: str, overrides: dict[str, str]) -> str | None:
-    if raw in overrides:
+    if raw in overrides and not raw.startswith("+"):
         return overrides[raw]
     lowered = raw.lower()
-    return next((v for k, v in overrides.items() if k.lower() == lowered), None)
+    return next((v for k, v in overrides.items() if k.lower() == lowered and not k.startswith("+")), None)
 
 
 def _resolve(
@@ -261,6 +308,13 @@ def parse_map_option(items: list[str]) -> dict[str, str]:
         name, eq, target = (s.strip() for s in item.rpartition("="))
         if not eq or not name or not target:
             raise ValueError(f"--map {item!r}: {expected}")
+        if "+" in target:  # a sum: --map loss=train/box_loss+train/cls_loss (keyed "+<key>")
+            parts = [p.strip() for p in target.split("+")]
+            if not all(parts):
+                raise ValueError(f"--map {item!r}: expected CANONICAL=PART+PART, e.g. loss=train/box_loss+train/cls_loss")
+            key = SeriesKey.parse(parse_map_option([f"_={name}"])["_"])
+            out["+" + str(key)] = "+".join(parts)
+            continue
         split, slash, rest = target.partition("/")
         if slash:
             if _normalize(split) not in SPLIT_WORDS:
@@ -275,3 +329,53 @@ def parse_map_option(items: list[str]) -> dict[str, str]:
         key = key.model_copy(update={"metric": found[0]})
         out[name] = str(key) if any(c in target for c in "/@:") else key.metric
     return out
+
+
+#: Metrics whose higher values are better (quality metrics), matched on the metric name.
+HIGHER_IS_BETTER = re.compile(
+    r"(\w+_)?accuracy|map\d*|\w+_m?ap\w*|m?ap_?[sml]|precision|recall|average_precision"
+    r"|f1(_\w+)?|f_?beta\w*|\w*auc|auroc|m?iou|mean_io_?u|dice|bleu|rouge\w*|r2(_score)?"
+    r"|specificity|sensitivity|cosine_similarity"
+)
+#: Metrics whose lower values are better.
+LOWER_IS_BETTER = re.compile(
+    r"loss|\w+_loss|loss_\w+|error|\w+_error|perplexity|mae|mse|rmse|msle|mape|wer|cer"
+    r"|kld?|kl_divergence|log_?cosh|hinge"
+)
+#: Quality metrics bounded to [0, 1] (a logger may write them in percent).
+BOUNDED_01 = re.compile(
+    r"(\w+_)?accuracy|map\d*|\w+_m?ap\w*|m?ap_?[sml]|precision|recall|average_precision"
+    r"|f1(_\w+)?|\w*auc|auroc|m?iou|mean_io_?u|dice|specificity|sensitivity"
+)
+#: The quality metric a run is judged on when it logged several: first match wins.
+QUALITY_PREFERENCE: tuple[str, ...] = (
+    r"map", r"map50", r"f1(_\w+)?", r"accuracy", r"\w*auc|auroc", r"m?iou|mean_io_?u", r"dice",
+    r"bleu|rouge\w*", r"\w+_m?ap\w*|map\d*", r"average_precision|precision|recall", r"\w+_accuracy",
+)
+#: Loss names that are not components of the loss (statistics of it, AMP loss scale, weights).
+_NOT_COMPONENT = re.compile(
+    r"(avg|mean|running|smooth(ed)?|ema|total|overall|best|min|max|last|sum)_loss"
+    r"|loss_(avg|mean|running|smooth(ed)?|ema|scale|scaler|weight|weights|ratio|sum)"
+)
+_COMPONENT = re.compile(r"\w+_loss|loss_\w+")
+
+
+def direction(metric: str) -> str | None:
+    """``"higher"`` or ``"lower"`` when the metric's better direction is known, else None."""
+    if HIGHER_IS_BETTER.fullmatch(metric):
+        return "higher"
+    if LOWER_IS_BETTER.fullmatch(metric):
+        return "lower"
+    return None
+
+
+def is_loss_component(metric: str) -> bool:
+    """A part of a multi-part loss (``box_loss``, ``loss_cls``, ``kl_loss``), not a statistic of it."""
+    return bool(_COMPONENT.fullmatch(metric)) and not _NOT_COMPONENT.fullmatch(metric)
+
+
+def quality_rank(metric: str) -> int | None:
+    """Position of a quality metric in :data:`QUALITY_PREFERENCE` (None: not a quality metric)."""
+    if direction(metric) != "higher":
+        return None
+    return next((i for i, p in enumerate(QUALITY_PREFERENCE) if re.fullmatch(p, metric)), len(QUALITY_PREFERENCE))

@@ -24,29 +24,77 @@ from pydantic import ValidationError
 from traindx.errors import ReadError
 from traindx.names import map_name
 from traindx.ordering import order_points
-from traindx.readers.raw import RawLog
+from traindx.readers.assemble import add_component_sums, add_explicit_sums, percent_to_fraction
+from traindx.readers.hygiene import lfs_pointer, report_restarts
+from traindx.readers.raw import RawLog, RawSeries
 from traindx.schema import Run, RunContext, Series, SkippedPath
 
 SPLIT_DIRS = {"train": "train", "training": "train", "validation": "val", "val": "val",
               "valid": "val", "eval": "val", "evaluation": "val", "test": "test"}  # fmt: skip
 CONTEXT_FILE = "context.json"
+#: Directories a trainer writes its logs into, which are not runs of their own
+#: (MMEngine's ``<timestamp>/vis_data/scalars.json``).
+CONTAINER_DIRS = {"vis_data"}
 _EPOCH_NAME = re.compile(r"(^|[/_])epoch_|_epoch$", re.I)
+
+
+#: File names of known trainers' logs: name (lower case) -> kind.
+KNOWN_NAMES = {"trainer_state.json": "hf", "metrics.json": "jsonl", "scalars.json": "mmengine"}
+#: Extensions never sniffed for content (checkpoints, weights, images, archives, code).
+_NEVER_LOGS = frozenset(
+    ".pt .pth .ckpt .bin .safetensors .h5 .keras .onnx .pb .npz .npy .pkl .png .jpg .jpeg .gif .svg"
+    " .pdf .zip .gz .tar .py .md .yaml .yml .ipynb .html .lock .whl".split()
+)
 
 
 def _kind(p: Path) -> str | None:
     name = p.name.lower()
-    if name == "trainer_state.json":
-        return "hf"
+    if name in KNOWN_NAMES:
+        return KNOWN_NAMES[name]
     if "tfevents" in name:
         return "tfevents"
     if name.endswith((".csv", ".tsv")):
         return "csv"
     if name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
+    if name.endswith(".log.json"):
+        return "mmdet"
+    return None
+
+
+def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:
+    """The kind of a file whose name says nothing (Keras' CSVLogger ``training.log``, a
+    ``.json`` of JSON lines), read from its first lines; ``"lfs"`` for a Git LFS pointer.
+    JSONL needs two JSON-object lines, so a one-line configuration file is not a log."""
+    if p.suffix.lower() in _NEVER_LOGS or p.name.startswith("."):
+        return None
+    try:
+        with open(p, "rb") as f:
+            head = f.read(8192)
+    except OSError:
+        return None
+    if b"\0" in head:
+        return None
+    if lfs_pointer(p):
+        return "lfs"
+    lines = [ln for ln in head.decode("utf-8", "replace").splitlines() if ln.strip()]
+    if len(lines) >= 2 and all(ln.lstrip().startswith("{") and ln.rstrip().endswith("}") for ln in lines[:2]):
+        return "jsonl"
+    from traindx.readers.csvlog import csv_header_problem
+
+    if len(lines) >= 2 and csv_header_problem(p, overrides) is None:
+        return "csv"
     return None
 
 
 def _read_file(p: Path, kind: str) -> RawLog:
+    reason = lfs_pointer(p)
+    if reason:
+        raise ReadError(str(p), reason)
+    if kind in ("mmdet", "mmengine"):
+        from traindx.readers import mmlog
+
+        return mmlog.read_mmdet_log(p) if kind == "mmdet" else mmlog.read_mmengine_scalars(p)
     if kind == "tfevents":
         from traindx.readers.tfevents import read_event_file
 
@@ -79,7 +127,11 @@ def _skip(skipped: list[SkippedPath], path: Path | str, reason: str) -> None:
 
 def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> bool:
     kind = _kind(p)
+    if kind is None and p.name != CONTEXT_FILE:
+        return _sniff(p, overrides) is not None
     if kind == "csv":
+        if lfs_pointer(p):  # read (and reported) as the run's unreadable file
+            return True
         from traindx.readers.csvlog import csv_header_problem
 
         why = csv_header_problem(p, overrides)
@@ -154,7 +206,7 @@ def discover(
         if not files:
             continue
         owner = next((a for a in d.parents if a in runs and (a == root or root in a.parents)), None)
-        if owner is None and d != root and d.name.lower() in SPLIT_DIRS:
+        if owner is None and d != root and (d.name.lower() in SPLIT_DIRS or d.name.lower() in CONTAINER_DIRS):
             owner = d.parent
         if owner is None:
             owner, split = d, None
@@ -181,13 +233,14 @@ def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], o
     # are alternatives, not parts: keep the kind with more points. Within one kind, merge
     # (several event files of a restarted run).
     by_key: dict[str, dict[str, list[Series]]] = {}
+    raws: dict[str, list[RawSeries]] = {}  # logged name -> its raw series (for --map sums)
     for path, split in files:
         try:
             if path.name == CONTEXT_FILE:
                 run.context = _load_context(path)
                 run.ingest.files.append(str(path))
                 continue
-            kind = _kind(path) or "csv"
+            kind = _kind(path) or _sniff(path, overrides) or "csv"
             log = _read_file(path, kind)
         except ReadError as err:  # one bad file never aborts the rest of the run
             run.ingest.add("unreadable", f"{err}; the rest of the run was read", file=str(path))
@@ -196,8 +249,12 @@ def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], o
         run.ingest.records += log.records
         run.ingest.dropped_records += log.dropped_records
         run.ingest.problems.extend(log.problems)
+        restart = report_restarts(log)
+        if restart:
+            run.ingest.add("note", restart, file=str(path))
         for raw in log.series:
-            key = map_name(raw.name, overrides, default_split=split)
+            raws.setdefault(raw.name.strip(), []).append(raw)
+            key = map_name(raw.name, overrides, default_split=raw.split or split)
             if key is None:
                 if raw.name not in run.ingest.unmapped:
                     run.ingest.unmapped.append(raw.name)
@@ -207,14 +264,17 @@ def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], o
             for what, count, says in o.problems:
                 run.ingest.add(what, f"{path}: '{raw.name}': {says}", file=str(path), count=count)
             s = Series(
-                key=key, steps=o.steps, values=o.values, unit=unit, original_name=raw.name,
+                key=key, steps=o.steps, values=o.values, unit=unit, original_name=raw.name.strip(),
                 source=str(path), superseded=o.superseded,
             )  # fmt: skip
+            s, _ = percent_to_fraction(s)
             by_key.setdefault(str(key), {}).setdefault(kind, []).append(s)
     for alternatives in by_key.values():
         parts = max(alternatives.values(), key=lambda ss: sum(len(s) for s in ss))
         for s in parts:
             run.add(s)
+    add_explicit_sums(run, overrides, raws)
+    add_component_sums(run)
     return run
 
 
@@ -237,7 +297,7 @@ def read(
     if not exists:
         raise ReadError(str(root), "no such file or directory; expected a log directory or a .tfevents/.csv/.jsonl file")
     if root.is_file():
-        kind = _kind(root)
+        kind = _kind(root) or _sniff(root, overrides)
         if kind is None and root.name != CONTEXT_FILE:
             raise ReadError(
                 str(root),

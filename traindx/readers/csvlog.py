@@ -21,6 +21,7 @@ import numpy as np
 
 from traindx.errors import ReadError
 from traindx.names import is_bookkeeping, map_name
+from traindx.readers.hygiene import CONFLICT_LINE, describe_stray
 from traindx.readers.raw import RawLog, RawSeries
 
 STEP_COLUMNS = ("step", "global_step", "trainer/global_step", "_step", "iteration", "iter", "batch")
@@ -29,6 +30,7 @@ WALL_COLUMNS = ("wall_time", "walltime", "_timestamp", "timestamp", "time")
 #: Cells meaning "not logged" (Keras CSVLogger writes ``NA``); ``nan`` is a value, not missing.
 MISSING = frozenset({"", "na", "n/a", "none", "null", "<na>", "#n/a"})
 HEADER_HINT = "expected a header row like 'epoch,loss,val_loss'"
+_DURATION = re.compile(r"\d+(:\d\d){1,2}(\.\d+)?")  # fastai's "time" column: 00:12, 1:02:03
 _TENSOR = re.compile(r"tensor\(\s*([^,)\s]+).*\)")  # str(torch tensor) written into a log
 
 
@@ -122,8 +124,10 @@ def _parse_column(
     return values, present, bad
 
 
-def _read_table(src: str, text: str) -> tuple[list[str], list[list[str]], list[int], str]:
-    """Header, data rows, the line number of each row, and the delimiter."""
+def _read_table(src: str, text: str, log: RawLog | None = None) -> tuple[list[str], list[list[str]], list[int], str]:
+    """Header, data rows, the line number of each row, and the delimiter. Merge-conflict
+    markers, repeated headers and one-field lines in a many-column table are skipped,
+    counted and described in ``log``'s problems."""
     first = _first_line(text)
     if first is None:
         return [], [], [], ","
@@ -132,6 +136,9 @@ def _read_table(src: str, text: str) -> tuple[list[str], list[list[str]], list[i
     header: list[str] = []
     rows: list[list[str]] = []
     lines: list[int] = []
+    conflict: list[int] = []
+    repeated: list[int] = []
+    stray: list[tuple[int, str]] = []
     try:
         with _long_fields(len(text)):
             for row in reader:
@@ -139,11 +146,22 @@ def _read_table(src: str, text: str) -> tuple[list[str], list[list[str]], list[i
                     continue
                 if not header:
                     header = [c.strip() or f"Unnamed: {j}" for j, c in enumerate(row)]
+                    continue
+                text_row = delim.join(row).strip()
+                if CONFLICT_LINE.match(text_row):
+                    conflict.append(reader.line_num)
+                elif [c.strip() for c in row] == header:
+                    repeated.append(reader.line_num)
+                elif len(header) > 2 and len(row) == 1 and parse_number(row[0].strip()) is None:
+                    stray.append((reader.line_num, text_row))
                 else:
                     rows.append(row)
                     lines.append(reader.line_num)
     except csv.Error as err:
         raise ReadError(src, f"not a CSV table ({err})", line=reader.line_num) from None
+    if log is not None:
+        for kind, count, message in describe_stray(src, conflict, stray, repeated):
+            log.problem(kind, message, count)
     if all(parse_number(h) is not None for h in header):
         raise ReadError(src, f"no header row (the first line holds numbers); {HEADER_HINT}", line=1)
     return header, rows, lines, delim
@@ -181,10 +199,12 @@ def read_csv(path: str | Path) -> RawLog:
     """Read a metrics table into raw series, one per numeric metric column."""
     src = str(path)
     log = RawLog(path=src)
-    header, rows, lines, delim = _read_table(src, complete_lines(log, read_text(path)))
+    header, rows, lines, delim = _read_table(src, complete_lines(log, read_text(path)), log)
     log.records = len(rows)
     if not rows:  # nothing logged yet (a header, or not even that)
         return log
+    # fastai's CSVLogger: epoch,train_loss,valid_loss,<metrics>,time - metrics are validation's
+    split_hint = "val" if {"train_loss", "valid_loss", "time"} <= {h.lower() for h in header} else None
     n = len(header)
     ragged = next((k for k, r in enumerate(rows) if len(r) > n), None)
     if ragged is not None:
@@ -209,7 +229,7 @@ def read_csv(path: str | Path) -> RawLog:
                     f"{src}:{lines[bad[0]]}: column '{name}': '{cells[bad[0]].strip()}' is not a number{more}",
                     len(bad),
                 )
-        elif bad:
+        elif bad and not (is_bookkeeping(name) and _DURATION.fullmatch(cells[bad[0]].strip())):
             log.problem(
                 "skipped",
                 f"{src}: column '{name}' is not numeric (line {lines[bad[0]]}: "
@@ -244,6 +264,7 @@ def read_csv(path: str | Path) -> RawLog:
                 source=src,
                 unit=unit,
                 wall_time=wall,
+                split=split_hint,
             )
         )
     if not log.series and not any(p.kind == "dropped" for p in log.problems):

@@ -19,6 +19,9 @@ class RawSeries:
     source: str = ""
     unit: str = "step"  # "step" or "epoch"
     wall_time: np.ndarray | None = None
+    #: the split the file's format implies for names that carry none (fastai's metrics
+    #: columns, MMDetection's ``"mode": "val"`` lines); None: the directory's, else train.
+    split: str | None = None
 
 
 @dataclass

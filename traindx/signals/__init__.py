@@ -13,8 +13,15 @@ from typing import Any
 
 import numpy as np
 
+from traindx.names import quality_rank
 from traindx.schema import Run, Series
-from traindx.signals.compare import acc_gap_facts, chance_facts, gap_facts, lr_facts
+from traindx.signals.compare import (
+    acc_gap_facts,
+    chance_facts,
+    gap_facts,
+    lr_facts,
+    quality_after_val_min,
+)
 from traindx.signals.curve import curve_facts
 from traindx.signals.layers import layer_facts
 
@@ -45,6 +52,19 @@ def pick(run: Run, metric: str, split: str) -> Series | None:
     # a shape; per-step series are noisier and, in Keras, running means that reset each epoch.
     plain = [s for s in cands if s.key.statistic == "value" and len(s) >= 8]
     return max(plain or cands, key=len)
+
+
+def pick_quality(run: Run, split: str) -> Series | None:
+    """The quality metric (higher is better) a split is judged on: the most preferred name
+    of :data:`traindx.names.QUALITY_PREFERENCE` (mAP50-95 before mAP50 before F1 before
+    accuracy ...), global scope and plain values; more points break ties."""
+    cands = [
+        (rank, -len(s), s)
+        for s in run.series.values()
+        if s.key.split == split and s.key.scope == "global" and s.key.statistic == "value"
+        and (rank := quality_rank(s.key.metric)) is not None and len(s)
+    ]  # fmt: skip
+    return min(cands, key=lambda c: (c[0], c[1]))[2] if cands else None
 
 
 def num_classes(run: Run) -> int | None:
@@ -142,6 +162,16 @@ def compute_facts(run: Run) -> Facts:
             facts[group] = f
             facts[group]["unit"] = s.unit
 
+    for group, split in (("quality", "train"), ("val_quality", "val")):
+        q = pick_quality(run, split)
+        if q is not None:
+            chosen[group] = q
+            # like accuracy's, its shape is read up to the first non-finite training loss
+            f = curve_facts(q.steps, q.values)
+            if broke_at is not None:
+                f.update(curve_facts(*(lambda t: (t.steps, t.values))(_before(q, broke_at))))
+            facts[group] = {**f, "unit": q.unit, "name": q.original_name or q.key.metric}
+
     lr = pick(run, "lr", "train")
     if lr is not None and len(lr):
         facts["lr"] = lr_facts(lr.steps, lr.values)
@@ -155,6 +185,8 @@ def compute_facts(run: Run) -> Facts:
         g = gap_facts(t.steps, t.values, v.steps, v.values, same_axis=t.unit == v.unit)
         if "acc" in chosen and "val_acc" in chosen:
             g.update(acc_gap_facts(cut(chosen["acc"]).values, cut(chosen["val_acc"]).values))
+        if g and "val_quality" in chosen:
+            g.update(quality_after_val_min(v.steps, v.values, chosen["val_quality"].steps, chosen["val_quality"].values))
         if g:
             facts["gap"] = g
 

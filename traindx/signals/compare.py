@@ -77,6 +77,24 @@ def acc_gap_facts(train: np.ndarray, val: np.ndarray) -> dict[str, float]:
     return {"acc_gap_last": t_last - v_last, "val_acc_best": float(np.max(vv))}
 
 
+def quality_after_val_min(
+    val_steps: np.ndarray, val: np.ndarray, q_steps: np.ndarray, q: np.ndarray
+) -> dict[str, float]:
+    """How much a higher-is-better validation metric (mAP, accuracy) still improved after
+    the validation loss's best point, relative to its value there. A validation loss that
+    rises while this still improves is calibration drift, not clearly overfitting."""
+    ok, okq = np.isfinite(val), np.isfinite(q)
+    vs, vv, qs, qv = val_steps[ok], val[ok], q_steps[okq], q[okq]
+    if vv.size < 3 or qv.size < 3:
+        return {}
+    vsm = smooth(vv, 3) if vv.size >= 5 else vv
+    at = vs[int(np.argmin(vsm))]
+    qsm = smooth(qv, 3) if qv.size >= 5 else qv
+    q_at = float(np.interp(at, qs, qsm))
+    q_last = float(np.median(tail(qv, 0.1, 1, 20)))
+    return {"quality_gain_after_val_min": (q_last - q_at) / max(abs(q_at), 0.01)}
+
+
 def lr_facts(steps: np.ndarray, lr: np.ndarray) -> dict[str, float | int | bool]:
     ok = np.isfinite(lr)
     s, v = steps[ok], lr[ok]

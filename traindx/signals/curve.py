@@ -104,6 +104,11 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     total_drop = first - last
     tail_share = (float(s[i_q3]) - float(s[-1])) / total_drop if total_drop > EPS * scale else 0.0
 
+    # Exact zeros after the series first went clearly positive: a quality metric (mAP,
+    # accuracy) that drops to 0.000 at one evaluation and back.
+    went_up = np.flatnonzero(yf > 0.05 * max(float(yf.max()), EPS))
+    zero_dips = int(np.sum(yf[went_up[0] :] == 0.0)) if went_up.size and yf.max() > 0 else 0
+
     explode_idx = first_run_start(np.abs(yf) > 10.0 * max(abs(first), EPS), 2)
 
     facts.update(
@@ -141,6 +146,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
             "tail_neg_frac": float(np.mean(tail(yf, 0.2, 1, 10_000) < 0)),
             "tail_zero_frac": float(np.mean(tail(yf, 0.2, 1, 10_000) == 0)),
             "explode_step": int(xf[explode_idx]) if explode_idx >= 0 else -1,
+            "zero_dips": zero_dips,
             "tail_cv": float(np.std(tail(yf, 0.2, 2, 10_000)) / max(abs(last), EPS)),
         }
     )

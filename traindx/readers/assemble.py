@@ -1,0 +1,109 @@
+"""Series a run's files imply but do not log under one name: multi-part losses.
+
+Detection trainers log their loss in parts (Ultralytics ``train/box_loss``, ``cls_loss``,
+``dfl_loss``; MMDetection ``loss_cls``, ``loss_bbox``), multi-task models one loss per head.
+When a split has no loss of its own, the sum of its parts is its loss; the parts stay in the
+run as evidence. ``--map loss=train/box_loss+train/cls_loss`` names the parts explicitly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from traindx.names import BOUNDED_01, is_loss_component
+from traindx.readers.raw import RawSeries
+from traindx.schema import Run, Series, SeriesKey
+
+#: Prefix of an override key that defines a sum (see :func:`traindx.names.parse_map_option`).
+SUM_PREFIX = "+"
+
+
+def _sum(key: SeriesKey, parts: list[Series], name: str) -> Series | None:
+    steps = parts[0].steps
+    for p in parts[1:]:
+        steps = np.intersect1d(steps, p.steps)
+    if not steps.size:
+        return None
+    total = np.zeros(steps.size)
+    for p in parts:
+        total += p.values[np.searchsorted(p.steps, steps)]
+    return Series(
+        key=key,
+        steps=steps,
+        values=total,
+        unit=parts[0].unit,
+        original_name=name,
+        source=parts[0].source,
+    )
+
+
+def add_component_sums(run: Run) -> None:
+    """Give each split without a loss the sum of its loss components (global scope, plain values)."""
+    for split in ("train", "val", "test"):
+        if run.get("loss", split) is not None:
+            continue
+        parts = [
+            s for s in run.series.values()
+            if s.key.split == split and s.key.scope == "global" and s.key.statistic == "value"
+            and is_loss_component(s.key.metric) and len(s)
+        ]  # fmt: skip
+        units = {p.unit for p in parts}
+        if not parts or len(units) > 1:
+            continue
+        name = "+".join(p.original_name or str(p.key) for p in parts)
+        total = _sum(SeriesKey(metric="loss", split=split), parts, name)  # type: ignore[arg-type]
+        if total is not None:  # ``traindx series`` shows it "logged as" a+b+c
+            run.add(total)
+
+
+def add_explicit_sums(
+    run: Run, overrides: dict[str, str] | None, raws: dict[str, list[RawSeries]]
+) -> None:
+    """``--map loss=a+b+c``: the sum of the named series (logged names or key strings)."""
+    for target, expr in (overrides or {}).items():
+        if not target.startswith(SUM_PREFIX):
+            continue
+        key = SeriesKey.parse(target[len(SUM_PREFIX) :])
+        parts, missing = [], []
+        for name in (p.strip() for p in expr.split("+")):
+            found = raws.get(name) or raws.get(name.lower())
+            if found:
+                steps = np.concatenate([r.steps for r in found])
+                values = np.concatenate([r.values for r in found])
+                parts.append(
+                    Series.from_raw(
+                        key,
+                        steps,
+                        values,
+                        unit=found[0].unit,
+                        original_name=name,
+                        source=found[0].source,
+                    )
+                )
+            elif name in run.series:
+                parts.append(run.series[name])
+            else:
+                missing.append(name)
+        if missing:
+            names = ", ".join(repr(m) for m in missing)
+            run.ingest.add("note", f"--map {key}={expr}: no series named {names}; sum not made")
+            continue
+        total = _sum(key, parts, expr)
+        if total is None:
+            run.ingest.add("note", f"--map {key}={expr}: the parts share no step; sum not made")
+            continue
+        run.add(total, replace=True)
+
+
+def percent_to_fraction(series: Series) -> tuple[Series, bool]:
+    """A [0, 1]-bounded quality metric logged in percent (timm's top-1 of 76.3, detectron2's
+    AP of 38.5) as a fraction, so every rule reads one scale."""
+    v = series.values[np.isfinite(series.values)]
+    if (
+        not BOUNDED_01.fullmatch(series.key.metric)
+        or not v.size
+        or v.min() < 0
+        or not 1.5 < v.max() <= 100.0
+    ):
+        return series, False
+    return series.model_copy(update={"values": series.values / 100.0}), True
