@@ -135,6 +135,9 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
             "tail_tau": kendall_tau(yb[i_q2:]),
             "tail_share": tail_share,  # share of the total fall made in the last quarter
             "half_change": (float(s[-1]) - float(s[i_q2])) / max(abs(first), EPS),
+            # the raw last change as a share of the whole fall (short per-epoch runs, where
+            # smoothed shape facts have no room): ~0 converged, ~1/n a steady decline
+            "last_delta_share": float(yf[-2] - yf[-1]) / max(float(yf[0] - yf[-1]), EPS * scale),
             "noise": noise / max(level, EPS),
             "noise_abs": noise,
             "osc": wasted / max(abs(first), abs(smax), EPS),
