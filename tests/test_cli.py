@@ -126,8 +126,7 @@ symptoms:
       - {name: long, series: {loss: "1x30"}, fires: true}
       - {name: short, series: {loss: "1x5"}, fires: false}
 causes:
-  - id: too_few_epochs
-    prior: 0.5
+  - id: too_few_epochs          # no prior: adds MINE001 to the shipped cause
     explains: {MINE001: 3.0}
     fixes: [{text: "a user fix"}]
 """
@@ -145,7 +144,7 @@ def test_broken_rule_file_names_file_and_line(tmp_path, logs, capsys):
     rule.write_text("symptoms:\n  - code: BAD001\n    slug: x\n    summary: s\n    severity: fatal\n")
     assert main(["diagnose", str(logs / "good"), "--rulebook", str(rule)]) == 2
     err = capsys.readouterr().err
-    assert f"{rule}:2" in err and "severity" in err
+    assert f"{rule}:5:" in err and "severity" in err  # the line of the bad key
 
 
 def test_rule_with_unparsable_condition(tmp_path, logs, capsys):

@@ -67,10 +67,10 @@ def read(
     return _read(path, overrides=overrides, skipped=skipped)
 
 
-def _book(rulebook: Rulebook | Sequence[PathLike] | None) -> Rulebook:
+def _book(rulebook: Rulebook | Sequence[PathLike] | None, override_shipped: bool = False) -> Rulebook:
     if isinstance(rulebook, Rulebook):
         return rulebook
-    return load_rulebook([Path(p) for p in rulebook or []])
+    return load_rulebook([Path(p) for p in rulebook or []], override_shipped=override_shipped)
 
 
 def diagnose(
@@ -78,16 +78,19 @@ def diagnose(
     *,
     rulebook: Rulebook | Sequence[PathLike] | None = None,
     overrides: dict[str, str] | None = None,
+    override_shipped: bool = False,
 ) -> Diagnosis | Report:
     """Diagnose a :class:`Run`, or every run under a path.
 
     A ``Run`` or a path holding exactly one run gives a :class:`Diagnosis`; a path holding
     several runs gives a :class:`Report` (iterable over its diagnoses, ``.healthy`` when all
-    are). ``rulebook`` adds rule directories/files to the shipped rules (or is a loaded one).
+    are). ``rulebook`` adds rule directories/files to the shipped rules (or is a loaded one);
+    a user rule with the code or cause id of a shipped one is an error unless
+    ``override_shipped`` is true.
     """
     from traindx.engine import diagnose_run
 
-    book = _book(rulebook)
+    book = _book(rulebook, override_shipped)
     if isinstance(source, Run):
         return diagnose_run(source, book)
     runs = read(source, overrides=overrides)
@@ -100,6 +103,7 @@ def diagnose_all(
     *,
     rulebook: Rulebook | Sequence[PathLike] | None = None,
     overrides: dict[str, str] | None = None,
+    override_shipped: bool = False,
 ) -> Report:
     """Diagnose every run under every path; always a :class:`Report`.
 
@@ -108,7 +112,7 @@ def diagnose_all(
     """
     from traindx.engine import diagnose_run
 
-    book = _book(rulebook)
+    book = _book(rulebook, override_shipped)
     report = Report()
     for p in paths:
         try:

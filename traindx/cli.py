@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser, *, mapping: bool = True) -> None:
         sp.add_argument("--rulebook", action="append", default=[], metavar="DIR", help="add a directory (or file) of rules")
+        sp.add_argument("--override-shipped", action="store_true",
+                        help="let --rulebook files replace shipped symptoms, causes and requirements of the same code/id")  # fmt: skip
         if mapping:
             sp.add_argument("--map", action="append", default=[], metavar="NAME=CANONICAL",
                             help="map a logged name onto a metric, e.g. --map my_loss=loss --map vl=val/loss")  # fmt: skip
@@ -49,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="explain a symptom code (LOSS003) or a cause id (lr_too_high)")
     e.add_argument("name")
     common(e, mapping=False)
+
+    f = sub.add_parser("facts", help="list the facts rule conditions can read (group.fact and type)")
+    f.add_argument("group", nargs="?", help="only this fact group (loss, val_loss, ctx, gap, ...)")
 
     sc = sub.add_parser("schema", help="print the JSON Schema of a run, a diagnosis report or a run context")
     sc.add_argument("which", nargs="?", choices=["report", "run", "context"], default="report")
@@ -73,7 +78,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from traindx.api import diagnose_all
     from traindx.report.text import print_report
 
-    report = diagnose_all(args.paths, rulebook=args.rulebook, overrides=_overrides(args))
+    report = diagnose_all(args.paths, rulebook=args.rulebook, overrides=_overrides(args), override_shipped=args.override_shipped)
     if args.json:
         sys.stdout.write(json.dumps(_json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n")
     else:
@@ -154,7 +159,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
     from traindx.rules.loader import load_rulebook
 
-    book = load_rulebook(args.rulebook)
+    book = load_rulebook(args.rulebook, override_shipped=args.override_shipped)
     console = Console(highlight=False)
     t = Table(title=f"{len(book.symptoms)} symptoms", title_justify="left")
     for col in ("code", "severity", "status", "summary"):
@@ -174,7 +179,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from traindx.rules.loader import load_rulebook
 
-    book = load_rulebook(args.rulebook)
+    book = load_rulebook(args.rulebook, override_shipped=args.override_shipped)
     name = args.name
     sym = book.symptom(name.upper())
     if sym is not None:
@@ -205,6 +210,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
     raise TraindxError(f"{name!r} is neither a symptom code nor a cause id; `traindx rules` lists them")
 
 
+def cmd_facts(args: argparse.Namespace) -> int:
+    from traindx.rules.catalogue import catalogue, unknown
+
+    cat = catalogue()
+    if args.group and args.group not in cat:
+        raise TraindxError(unknown(args.group, None) or args.group)
+    for group in [args.group] if args.group else sorted(cat):
+        print(f"{group}: " + ", ".join(f"{k} ({t})" for k, t in sorted(cat[group].items())))
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from traindx.api import Report
     from traindx.schema import Run, RunContext
@@ -218,7 +234,7 @@ def cmd_test_rules(args: argparse.Namespace) -> int:
     from traindx.rules.loader import load_rulebook
     from traindx.rules.testing import run_all
 
-    results = run_all(load_rulebook(args.rulebook))
+    results = run_all(load_rulebook(args.rulebook, override_shipped=args.override_shipped))
     failed = [r for r in results if not r.ok]
     for r in failed:
         print(f"FAIL {r.id}: {r.message}")
@@ -227,7 +243,7 @@ def cmd_test_rules(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"diagnose": cmd_diagnose, "series": cmd_series, "rules": cmd_rules, "explain": cmd_explain,
-            "schema": cmd_schema, "test-rules": cmd_test_rules}  # fmt: skip
+            "schema": cmd_schema, "facts": cmd_facts, "test-rules": cmd_test_rules}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,8 +63,12 @@ class ConfusableGroup(BaseModel):
 
 
 class NotEvaluated(BaseModel):
+    """A rule that could not be evaluated on this run: the facts it ``needs`` were not
+    logged, or its evaluation failed with ``error`` (a rule-file bug, e.g. 1/0)."""
+
     rule: str
     needs: list[str]
+    error: str | None = None
 
 
 class Diagnosis(BaseModel):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from traindx.diagnosis import (
     SEVERITY_RANK,
@@ -35,24 +35,45 @@ from traindx.signals import Facts, compute_facts
 _NO_KEY = re.compile(r"No such key: (\w+)|Undefined variable or function: '(\w+)'")
 
 
-def evaluate(cond: Condition, facts: Facts) -> tuple[bool | None, list[str]]:
-    """Evaluate a condition. ``(None, needs)`` when facts it reads are missing.
+class Outcome(NamedTuple):
+    """A condition's value on a run: True/False, or None with the facts it ``needs`` (not
+    logged) or the ``error`` its evaluation raised (1/0, an integer overflow, a bad regex)."""
+
+    value: bool | None
+    needs: list[str]
+    error: str | None = None
+
+
+def check(cond: Condition, facts: Facts) -> Outcome:
+    """Evaluate a condition; never raises.
 
     A missing group is passed as an empty map: CEL's commutative ``||``/``&&`` still decide
     ``a.x < 1 || b.x < 1`` when only ``a`` was logged, and error only when the answer
-    really depends on the missing fact.
+    really depends on the missing fact. Any other error, or a value that is not true or
+    false, leaves the rule not evaluated with that error.
     """
     try:
         result = cond.program.execute({g: facts.get(g, {}) for g in cond.groups})
     except KeyError as e:  # a fact missing from a group that is present
         missing = [g for g in cond.groups if g not in facts]
-        return None, missing or [str(e.args[0]) if e.args else "?"]
-    except (RuntimeError, ValueError, TypeError) as e:
+        return Outcome(None, missing or [str(e.args[0]) if e.args else "?"])
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # noqa: BLE001 - CEL raises many types (a Rust panic too); none may escape
         m = _NO_KEY.search(str(e))
-        key = (m.group(1) or m.group(2)) if m else str(e).split("\n")[0]
-        missing = [g for g in cond.groups if g not in facts]
-        return None, missing or [key]
-    return bool(result), []
+        if m:
+            missing = [g for g in cond.groups if g not in facts]
+            return Outcome(None, missing or [m.group(1) or m.group(2)])
+        return Outcome(None, [], f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip())
+    if not isinstance(result, bool):
+        return Outcome(None, [], f"the condition gave {result!r}, not true or false")
+    return Outcome(result, [])
+
+
+def evaluate(cond: Condition, facts: Facts) -> tuple[bool | None, list[str]]:
+    """``(value, needs)``: :func:`check` without the error text (None on an error)."""
+    out = check(cond, facts)
+    return out.value, out.needs
 
 
 def fact(facts: Facts, path: str) -> Any:
@@ -69,13 +90,13 @@ def _fmt(v: Any) -> str:
 
 
 _FACT_ALT = r"[a-z_]+\.[a-z_0-9]+(?:[*/][0-9.]+(?:e-?[0-9]+)?)?"
-_PLACEHOLDER = re.compile(rf"\{{({_FACT_ALT}(?:\|{_FACT_ALT})*)(?:\|([^}}]*))?\}}")
-_ALT = re.compile(r"([a-z_]+\.[a-z_0-9]+)(?:([*/])(.+))?")
+PLACEHOLDER = re.compile(rf"\{{({_FACT_ALT}(?:\|{_FACT_ALT})*)(?:\|([^}}]*))?\}}")
+ALT = re.compile(r"([a-z_]+\.[a-z_0-9]+)(?:([*/])(.+))?")
 
 
 def _value(alt: str, facts: Facts) -> Any:
     """A fact, optionally scaled (``ctx.lr/5``); None when missing or not finite."""
-    m = _ALT.fullmatch(alt)
+    m = ALT.fullmatch(alt)
     v = fact(facts, m.group(1)) if m else None
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return None
@@ -96,7 +117,7 @@ def fill(text: str, facts: Facts) -> str:
                 return _fmt(v)
         return m.group(2) if m.group(2) is not None else "?"
 
-    return _PLACEHOLDER.sub(sub, text)
+    return PLACEHOLDER.sub(sub, text)
 
 
 def _symptom_result(sym: Symptom, facts: Facts) -> SymptomResult:
@@ -142,9 +163,9 @@ def _score(cause: Cause, fired: list[SymptomResult], book: Rulebook, facts: Fact
         lo += w
         ev.append(item)
     for i, item in enumerate(cause.evidence):
-        ok, needs = evaluate(item.condition, facts)
+        ok, needs, err = check(item.condition, facts)
         if ok is None:
-            notes.append(NotEvaluated(rule=f"{cause.id}#{i + 1}", needs=needs))
+            notes.append(NotEvaluated(rule=f"{cause.id}#{i + 1}", needs=needs, error=err))
             continue
         if ok:
             lo += math.log(item.lr)
@@ -157,9 +178,9 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     fired: list[SymptomResult] = []
     notes: list[NotEvaluated] = []
     for sym in book.symptoms:
-        ok, needs = evaluate(sym.condition, facts)
+        ok, needs, err = check(sym.condition, facts)
         if ok is None:
-            notes.append(NotEvaluated(rule=sym.code, needs=needs))
+            notes.append(NotEvaluated(rule=sym.code, needs=needs, error=err))
         elif ok:
             fired.append(_symptom_result(sym, facts))
     fired.sort(key=lambda s: (-SEVERITY_RANK[s.severity], s.onset_step if s.onset_step is not None else 1 << 62))
@@ -225,9 +246,9 @@ def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[st
     (a requirement that cannot be evaluated is not met)."""
     out = []
     for req in book.requirements:
-        ok, needs = evaluate(req.condition, facts)
+        ok, needs, err = check(req.condition, facts)
         if ok is None:
-            notes.append(NotEvaluated(rule=req.code, needs=needs))
+            notes.append(NotEvaluated(rule=req.code, needs=needs, error=err))
         if not ok:
             out.append(" ".join(fill(req.missing, facts).split()))
     return out

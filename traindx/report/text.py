@@ -112,11 +112,15 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
             if not g.tell_apart:
                 parts.append(Text("     the recorded facts weigh them about equally; try each cause's first fix in turn"))
     parts.extend(_ingest_lines(d.ingest, verbose))
-    if d.not_evaluated and (verbose or d.verdict == "findings"):
-        needs = sorted({n for ne in d.not_evaluated for n in ne.needs})
-        parts.append(Text(f"  not evaluated: {len(d.not_evaluated)} rule(s) lack data ({', '.join(needs)})", style="dim"))
+    # a rule whose evaluation failed is a rulebook bug: always said, with its error
+    for ne in (ne for ne in d.not_evaluated if ne.error):
+        parts.append(Text(f"  not evaluated: {ne.rule}: error {printable(ne.error or '')}", style="yellow"))
+    lacking = [ne for ne in d.not_evaluated if not ne.error]
+    if lacking and (verbose or d.verdict == "findings"):
+        needs = sorted({n for ne in lacking for n in ne.needs})
+        parts.append(Text(f"  not evaluated: {len(lacking)} rule(s) lack data ({', '.join(needs)})", style="dim"))
         if verbose:
-            for ne in d.not_evaluated:
+            for ne in lacking:
                 parts.append(Text(f"    {ne.rule}: needs {', '.join(ne.needs)}", style="dim"))
     return Group(*parts)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from traindx.causes import CAUSES
 from traindx.rules import _cel as cel
+from traindx.rules.expr import check_bounds
+
+#: A likelihood ratio or probability: finite and positive.
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class Condition(BaseModel):
@@ -28,6 +32,7 @@ class Condition(BaseModel):
 
 
 def _compile(text: str) -> str:
+    check_bounds(text)  # before CEL: a huge or deep expression crashes or hangs it
     try:
         cel.compile(text)
     except ValueError as e:
@@ -50,10 +55,29 @@ class Case(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     series: dict[str, str] = Field(default_factory=dict)  # key string -> series notation
     units: dict[str, Literal["step", "epoch"]] = Field(default_factory=dict)
-    every: dict[str, int] = Field(default_factory=dict)  # key -> step spacing of its points
+    every: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(default_factory=dict)  # key -> step spacing
     context: dict[str, Any] = Field(default_factory=dict)
     fires: bool
     onset: int | None = None  # expected onset step, when fires
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from traindx.schema import RunContext
+
+        RunContext.model_validate(v)
+        return v
+
+    @field_validator("series")
+    @classmethod
+    def _series(cls, v: dict[str, str]) -> dict[str, str]:
+        from traindx.rules.series_dsl import parse_series
+        from traindx.schema import SeriesKey
+
+        for key, notation in v.items():
+            SeriesKey.parse(key)
+            parse_series(notation)
+        return v
 
 
 class _Conditional(BaseModel):
@@ -85,7 +109,7 @@ class Symptom(_Conditional):
     group: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
     # Likelihood ratio for a cause that does not explain this symptom; defaults to the
     # rulebook's ``unexplained_lr``. Specific observations (NaN in the inputs) set it lower.
-    unexplained_lr: float | None = Field(default=None, gt=0, le=1)
+    unexplained_lr: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
     docs: Docs
     cases: list[Case] = Field(min_length=2)
     file: str = ""
@@ -119,7 +143,7 @@ class EvidenceRule(_Conditional):
 
     model_config = ConfigDict(extra="forbid")
     when: str
-    lr: float = Field(gt=0)
+    lr: Positive
     says: str
 
 
@@ -131,50 +155,56 @@ class FixRule(BaseModel):
     jax: str | None = None
 
 
+def _known_cause(v: str) -> str:
+    if v not in CAUSES:
+        raise ValueError(f"unknown cause id {v!r}; ids come from the cause vocabulary (traindx/causes.py)")
+    return v
+
+
+CauseId = Annotated[str, AfterValidator(_known_cause)]
+
+
 class Cause(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str
+    id: CauseId
     prior: float = Field(gt=0, lt=1)
     summary: str = ""
     #: symptom code -> likelihood ratio of seeing that symptom under this cause.
-    explains: dict[str, float]
+    explains: dict[str, Positive]
     evidence: list[EvidenceRule] = Field(default_factory=list)
     fixes: list[FixRule] = Field(min_length=1)
     file: str = ""
     line: int | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in CAUSES:
-            raise ValueError(f"unknown cause id {v!r}; ids come from the cause vocabulary (traindx/causes.py)")
-        return v
-
-    @field_validator("explains")
-    @classmethod
-    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = [k for k, x in v.items() if x <= 0]
-        if bad:
-            raise ValueError(f"likelihood ratios must be > 0 (bad for {', '.join(bad)})")
-        return v
 
     @property
     def family(self) -> str:
         return CAUSES[self.id][0]
 
 
-class Rulebook(BaseModel):
-    symptoms: list[Symptom] = Field(default_factory=list)
-    causes: list[Cause] = Field(default_factory=list)
-    #: what a run must show to be called healthy (else: insufficient data).
-    requirements: list[Requirement] = Field(default_factory=list)
+class CauseExtension(BaseModel):
+    """A ``causes:`` entry without a ``prior``: more symptoms (and evidence, fixes) for a
+    cause defined elsewhere, e.g. a user's own symptom pointing at a shipped cause."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: CauseId
+    explains: dict[str, Positive] = Field(default_factory=dict)
+    evidence: list[EvidenceRule] = Field(default_factory=list)
+    fixes: list[FixRule] = Field(default_factory=list)
+    file: str = ""
+    line: int | None = None
+
+
+class Settings(BaseModel):
+    """The engine's settings (a rule file's ``settings:`` mapping)."""
+
+    model_config = ConfigDict(extra="forbid")
     #: likelihood ratio applied to a cause for each present symptom it does not explain.
-    unexplained_lr: float = 0.5
+    unexplained_lr: float = Field(default=0.5, gt=0, le=1, allow_inf_nan=False)
     #: prior mass of "none of the listed causes".
-    unknown_prior: float = 0.03
+    unknown_prior: float = Field(default=0.03, gt=0, lt=1)
     #: the log-odds are divided by this before normalizing (> 1 softens overconfident
     #: probabilities); fitted with ``unknown_prior`` on held-out runs.
-    temperature: float = Field(default=1.0, gt=0)
+    temperature: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     #: below this top probability the leading causes that together reach it are reported
     #: as one "cannot separate" group (at most ``confusable_max``; rulebook/separation.yaml)
     confusable_mass: float = Field(default=0.8, gt=0, le=1)
@@ -183,7 +213,17 @@ class Rulebook(BaseModel):
     strong_lr: float = Field(default=3.0, gt=1)
     #: fact path pattern -> how to record that fact (first match wins)
     fact_sources: dict[str, str] = Field(default_factory=dict)
+
+
+class Rulebook(Settings):
+    symptoms: list[Symptom] = Field(default_factory=list)
+    causes: list[Cause] = Field(default_factory=list)
+    #: what a run must show to be called healthy (else: insufficient data).
+    requirements: list[Requirement] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
+    #: shipped symptom codes, cause ids and requirement codes replaced by user rule files
+    #: (only with ``override_shipped``)
+    overridden: list[str] = Field(default_factory=list)
     _by_code: dict[str, Symptom] = PrivateAttr(default_factory=dict)
 
     def symptom(self, code: str) -> Symptom | None:

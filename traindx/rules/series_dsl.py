@@ -24,6 +24,9 @@ import re
 
 import numpy as np
 
+#: Points one series of a rule case may have (a case is a small synthetic run).
+MAX_POINTS = 100_000
+
 _NUM = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
 _TOKEN = re.compile(
     rf"^(?P<start>{_NUM})?(?:(?P<op>[-+*])(?P<arg>{_NUM}))?(?:x(?P<count>\d+))?$", re.IGNORECASE
@@ -49,6 +52,8 @@ def parse_series(text: str, *, seed: int = 0) -> np.ndarray:
         if not m or (m["start"] is None and m["op"] is None):
             raise ValueError(f"bad series token {tok!r}: expected e.g. '2.3', '2.3x4', '2.3-0.05x40', '*0.9x10', 'nan', '~0.05'")
         count = int(m["count"]) if m["count"] else None
+        if len(out) + (count or 1) + 1 > MAX_POINTS:
+            raise ValueError(f"series token {tok!r}: a case series may have at most {MAX_POINTS:,} points")
         if m["start"] is not None and m["op"] is None:
             out.extend([float(m["start"])] * (count or 1))
             continue

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from traindx.engine import evaluate, fact
+from traindx.engine import check, fact
 from traindx.rules.model import Case, Requirement, Rulebook, Symptom
 from traindx.rules.series_dsl import parse_series
 from traindx.schema import Run, RunContext, Series, SeriesKey
@@ -50,10 +50,12 @@ class CaseResult:
 
 def run_case(sym: Symptom | Requirement, case: Case) -> CaseResult:
     facts = compute_facts(case_run(case, f"{sym.code}_{case.name}"))
-    got, needs = evaluate(sym.condition, facts)
+    got, needs, error = check(sym.condition, facts)
     onset = fact(facts, sym.onset) if sym.onset else None
     res = CaseResult(sym.code, case.name, case.fires, got, onset, needs)
-    if got is None:
+    if error:
+        res.message = f"not evaluated: error {error}"
+    elif got is None:
         res.message = f"not evaluated: needs {', '.join(needs)}"
     elif got != case.fires:
         shown = {p: fact(facts, p) for p in sym.shows}

@@ -1,0 +1,132 @@
+"""The fact catalogue: every ``group.fact`` a rule condition can read, with its CEL type.
+
+Rule files are checked against it at load, so ``loss.firts`` is an error naming the file,
+the line and the closest real fact, not a rule that is silently never evaluated.
+
+The catalogue is not a second list to keep in step with :mod:`traindx.signals`: it is what
+:func:`traindx.signals.compute_facts` returns on a synthetic run that logs every series a
+fact group reads (every curve group, the learning rate, per-layer telemetry) and fills
+every field of the run context, plus :data:`ADAPTER_FLAGS`, the ``ctx`` facts the adapters
+record in ``context.json`` (``flags``). A new fact in the signals appears here by itself;
+a new adapter flag must be added to :data:`ADAPTER_FLAGS`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from functools import lru_cache
+from typing import Any, Literal, get_args, get_origin
+
+import numpy as np
+from pydantic import BaseModel
+
+#: ``ctx`` facts recorded by the adapters (torch Monitor, Keras callback, JAX Recorder) in
+#: the context's ``flags``, with their type.
+ADAPTER_FLAGS: dict[str, type] = {
+    "broadcast_in_loss": bool,
+    "grad_accumulating": bool,
+    "init_scale_layer": str,
+    "init_scale_max": float,
+    "init_scale_min": float,
+    "init_zero_frac": float,
+    "input_nonfinite": float,
+    "keras_backend": str,
+    "l2_max": float,
+    "params_without_grad": float,
+    "reg_loss_share": float,
+    "softmax_logits_recovered": bool,
+    "target_distinct": float,
+    "target_integer": bool,
+    "target_onehot": bool,
+}
+
+_PLACEHOLDER = {bool: True, float: 0.5, int: 3, str: "x"}
+_LAYER_METRICS = ("act_frac_zero", "act_frac_saturated", "grad_norm", "update_ratio", "act_mean", "act_std")
+
+
+def cel_type(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "int"
+    if isinstance(value, (float, np.floating)):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def _sample(tp: Any) -> Any:
+    """A value of a pydantic field's type (the first option of a Literal)."""
+    origin = get_origin(tp)
+    if origin is Literal:
+        return get_args(tp)[0]
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        return _sample(inner[0]) if inner else None
+    if origin is list:
+        (item,) = get_args(tp)
+        return [_sample(item) for _ in range(3)]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return _filled(tp)
+    return _PLACEHOLDER.get(tp)
+
+
+def _filled(model: type[BaseModel]) -> dict[str, Any]:
+    out = {}
+    for name, field in model.model_fields.items():
+        value = _sample(field.annotation)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _full_run() -> Any:
+    from traindx.schema import Run, RunContext, Series, SeriesKey
+    from traindx.signals import CURVE_GROUPS
+
+    ctx = _filled(RunContext)
+    ctx["model"]["layers"] = [{"name": "fc1", "type": "Linear"}, {"name": "rnn", "type": "LSTM"}]
+    ctx["data"]["task"] = "classification"
+    ctx["flags"] = {k: _PLACEHOLDER[t] for k, t in ADAPTER_FLAGS.items()}
+    run = Run(id="catalogue", context=RunContext.model_validate(ctx))
+    steps = np.arange(200)
+    values = 2.0 * 0.98**steps + 0.05 * np.sin(steps) + 0.1
+    keys = [SeriesKey(metric=m, split=sp) for m, sp in CURVE_GROUPS.values()]  # type: ignore[arg-type]
+    keys += [SeriesKey(metric="lr"), SeriesKey(metric="output_row_sum"), SeriesKey(metric="pred_class_frac", statistic="max")]
+    keys += [SeriesKey(metric=m, scope=layer) for m in _LAYER_METRICS for layer in ("fc1", "rnn")]
+    for key in keys:
+        if str(key) not in run.series:
+            run.add(Series(key=key, steps=steps, values=values))
+    return run
+
+
+@lru_cache(maxsize=1)
+def sample_facts() -> dict[str, dict[str, Any]]:
+    """The facts of the synthetic run behind the catalogue (a value of every fact)."""
+    from traindx.signals import compute_facts
+
+    return compute_facts(_full_run())
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict[str, str]]:
+    """group -> fact -> CEL type (``int``, ``double``, ``bool``, ``string``)."""
+    return {g: {k: cel_type(v) for k, v in facts.items()} for g, facts in sample_facts().items()}
+
+
+def unknown(group: str, fact: str | None) -> str | None:
+    """Why ``group.fact`` (or the group alone) is not in the catalogue; None when it is."""
+    cat = catalogue()
+    if group not in cat:
+        close = difflib.get_close_matches(group, cat, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown fact group {group!r}; {hint}groups are {', '.join(sorted(cat))}"
+    if fact is not None and fact not in cat[group]:
+        close = difflib.get_close_matches(fact, cat[group], n=3)
+        hint = f"; did you mean {' or '.join(f'{group}.{c}' for c in close)}?" if close else ""
+        where = " (the run context's fields and the adapters' flags)" if group == "ctx" else ""
+        return f"unknown fact {group}.{fact}{hint} (`traindx facts` lists the {group} facts{where})"
+    return None
