@@ -5,7 +5,8 @@ the line and the closest real fact, not a rule that is silently never evaluated.
 
 The catalogue is not a second list to keep in step with :mod:`traindx.signals`: it is what
 :func:`traindx.signals.compute_facts` returns on a synthetic run that logs every series a
-fact group reads (every curve group, the learning rate, per-layer telemetry) and fills
+fact group reads (every curve metric on every split, the learning rate, per-layer
+telemetry) and fills
 every field of the run context, plus :data:`ADAPTER_FLAGS`, the ``ctx`` facts the adapters
 record in ``context.json`` (``flags``). A new fact in the signals appears here by itself;
 a new adapter flag must be added to :data:`ADAPTER_FLAGS`.
@@ -94,7 +95,8 @@ def _full_run() -> Any:
     run = Run(id="catalogue", context=RunContext.model_validate(ctx))
     steps = np.arange(200)
     values = 2.0 * 0.98**steps + 0.05 * np.sin(steps) + 0.1
-    keys = [SeriesKey(metric=m, split=sp) for m, sp in CURVE_GROUPS.values()]  # type: ignore[arg-type]
+    metrics = sorted({m for m, _ in CURVE_GROUPS.values()})
+    keys = [SeriesKey(metric=m, split=sp) for m in metrics for sp in ("train", "val", "test")]
     keys += [SeriesKey(metric="lr"), SeriesKey(metric="output_row_sum"), SeriesKey(metric="pred_class_frac", statistic="max")]
     keys += [SeriesKey(metric=m, scope=layer) for m in _LAYER_METRICS for layer in ("fc1", "rnn")]
     for key in keys:
