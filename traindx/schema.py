@@ -205,6 +205,8 @@ class RunContext(BaseModel):
     data: DataInfo = Field(default_factory=DataInfo)
     epochs: int | None = None
     steps_per_epoch: int | None = None
+    #: planned optimizer steps of the whole run (HF ``max_steps``), when known
+    max_steps: int | None = None
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     #: Observations the adapters made statically (e.g. "softmax output with from_logits=True").
     notes: list[str] = Field(default_factory=list)

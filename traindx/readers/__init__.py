@@ -249,6 +249,9 @@ def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], o
         run.ingest.records += log.records
         run.ingest.dropped_records += log.dropped_records
         run.ingest.problems.extend(log.problems)
+        for field_, value in log.plan.items():  # the planned length, unless already known
+            if getattr(run.context, field_) is None:
+                setattr(run.context, field_, value)
         restart = report_restarts(log)
         if restart:
             run.ingest.add("note", restart, file=str(path))

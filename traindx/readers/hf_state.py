@@ -30,6 +30,10 @@ def read_hf_state(path: str | Path) -> RawLog:
     if not isinstance(history, list):
         raise ReadError(src, "no 'log_history' list; expected a HuggingFace Trainer state file")
     log = RawLog(path=src)
+    for key, field_ in (("max_steps", "max_steps"), ("num_train_epochs", "epochs")):
+        value = doc.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            log.plan[field_] = int(value)
     records = []
     for i, entry in enumerate(history):
         if isinstance(entry, dict):

@@ -45,6 +45,8 @@ class RawLog:
     records: int = 0
     dropped_records: int = 0
     problems: list[IngestProblem] = field(default_factory=list)
+    #: the run's plan as its file states it (``max_steps``, ``epochs``), for RunContext
+    plan: dict[str, int] = field(default_factory=dict)
 
     def problem(self, kind: str, message: str, count: int = 0) -> None:
         """Note a problem with this file (see :data:`traindx.schema.PROBLEM_KINDS`)."""

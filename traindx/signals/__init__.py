@@ -67,6 +67,15 @@ def pick_quality(run: Run, split: str) -> Series | None:
     return min(cands, key=lambda c: (c[0], c[1]))[2] if cands else None
 
 
+def planned_length(run: Run, unit: str) -> int | None:
+    """The run's planned last step (``unit="step"``, HF ``max_steps``) or epoch count
+    (``unit="epoch"``), when the run states it."""
+    c = run.context
+    if unit == "step":
+        return c.max_steps or (c.epochs * c.steps_per_epoch if c.epochs and c.steps_per_epoch else None)
+    return c.epochs
+
+
 def num_classes(run: Run) -> int | None:
     d, m = run.context.data, run.context.model
     if d.num_classes:
@@ -174,7 +183,7 @@ def compute_facts(run: Run) -> Facts:
 
     lr = pick(run, "lr", "train")
     if lr is not None and len(lr):
-        facts["lr"] = lr_facts(lr.steps, lr.values)
+        facts["lr"] = lr_facts(lr.steps, lr.values, planned=planned_length(run, lr.unit))
 
     if "loss" in chosen and "val_loss" in chosen:
         # the gap, too, is read up to the first non-finite training loss

@@ -95,7 +95,10 @@ def quality_after_val_min(
     return {"quality_gain_after_val_min": (q_last - q_at) / max(abs(q_at), 0.01)}
 
 
-def lr_facts(steps: np.ndarray, lr: np.ndarray) -> dict[str, float | int | bool]:
+def lr_facts(steps: np.ndarray, lr: np.ndarray, planned: int | None = None) -> dict[str, float | int | bool]:
+    """Shape of the LR schedule. ``planned``: the run's planned last step (or epoch count),
+    when known: ``max_plan_progress`` places the LR's peak in the whole planned run (a
+    warm-up logged up to step 1000 of 8660 peaks at 0.12 of it), else in the logged part."""
     ok = np.isfinite(lr)
     s, v = steps[ok], lr[ok]
     if v.size < 2:
@@ -111,6 +114,10 @@ def lr_facts(steps: np.ndarray, lr: np.ndarray) -> dict[str, float | int | bool]
         "max": vmax,
         "last": float(v[-1]),
         "max_progress": float(p[i_max]),
+        "max_plan_progress": (
+            float(s[i_max]) / planned if planned and planned >= s[-1] else float(p[i_max])
+        ),
+        "plan_done": float(s[-1]) / planned if planned and planned >= s[-1] else 1.0,
         "last_over_max": float(v[-1]) / max(vmax, EPS),
         "last_over_first": float(v[-1]) / max(float(v[0]), EPS),
         "zero_progress": float(p[i_zero]) if i_zero >= 0 else -1.0,

@@ -47,6 +47,26 @@ def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | 
     }
 
 
+def _rise_z(xf: np.ndarray, yf: np.ndarray, x_best: float) -> float:
+    """How far the end of a curve sits above its best stretch, in standard errors of the
+    run's own point-to-point noise: the median of the last k points against the median of
+    the k points around the best (smoothed) value, k as for ``last`` (at least 5). Per-step
+    fine-tuning losses that bounce between 0.4 and 0.9 end "above their best" by chance;
+    a real rise stands many standard errors above it."""
+    n = yf.size
+    k = int(min(max(5, round(0.05 * n)), 200, max(n // 2, 1)))
+    j = int(np.clip(np.searchsorted(xf, x_best), 0, n - 1))
+    lo = int(np.clip(j - k // 2, 0, n - k))
+    best = float(np.median(yf[lo : lo + k]))
+    end = float(np.median(yf[n - k :]))
+    sigma = mad(np.diff(yf[max(0, n - 4 * k) :])) / np.sqrt(2.0) if n >= 4 else 0.0
+    se = 1.25 * sigma * np.sqrt(2.0 / k)  # two medians of k points
+    diff = end - best
+    if not se > EPS * max(abs(best), 1.0):
+        return float("inf") if diff > EPS * max(abs(best), 1.0) else 0.0
+    return float(diff / se)
+
+
 def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int | bool]:
     """Facts about the shape of one series. Needs 3 finite points for shape facts."""
     facts: dict[str, float | int | bool] = nonfinite_facts(steps, values)
@@ -109,6 +129,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     went_up = np.flatnonzero(yf > 0.05 * max(float(yf.max()), EPS))
     zero_dips = int(np.sum(yf[went_up[0] :] == 0.0)) if went_up.size and yf.max() > 0 else 0
 
+
     explode_idx = first_run_start(np.abs(yf) > 10.0 * max(abs(first), EPS), 2)
 
     facts.update(
@@ -131,6 +152,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
             "change": (last - first) / max(abs(first), EPS),  # < 0: fell over the run
             "rise": (last - smin) / max(progress_made, 0.05 * scale),  # back from the best
             "rise_rel": (last - smin) / max(abs(smin), 0.05 * scale),
+            "rise_z": _rise_z(xf, yf, float(xb[i_min])),  # in standard errors of the run's own noise
             "tau": kendall_tau(s),
             "tail_tau": kendall_tau(yb[i_q2:]),
             "tail_share": tail_share,  # share of the total fall made in the last quarter
