@@ -17,7 +17,6 @@ calibrated on everything) are printed beside, never as the headline.
     python benchmarks/accuracy.py --lam hand,3,1       # compare fits by CV
     python benchmarks/accuracy.py --reliability        # the reliability table
     python benchmarks/accuracy.py --families           # one row per held-out family value
-    python benchmarks/accuracy.py --write-calibration  # store the CV-fitted temperature
 """
 
 from __future__ import annotations
@@ -79,9 +78,9 @@ def _healthy_said(book, facts: dict, alarmed: bool) -> bool:
 
 
 def outcomes(
-    runs: list[Labelled], comp: Compiled, lo: np.ndarray, temperature: float, unknown: float
+    runs: list[Labelled], comp: Compiled, lo: np.ndarray, temperature, unknown
 ) -> list[Outcome]:
-    p, _ = probabilities(lo, temperature, unknown)
+    p, _ = probabilities(lo, temperature, unknown)  # one value or one per run
     out = []
     for r, run in enumerate(runs):
         order = [i for i in np.argsort(-lo[r], kind="stable") if np.isfinite(lo[r, i])]
@@ -180,7 +179,7 @@ def evaluate(logs: Path | list[Path] | None = None, book=None) -> list[Outcome]:
     roots = [logs] if isinstance(logs, Path) else logs
     runs = load(roots)
     comp = Compiled.build(book, [r.facts for r in runs])
-    return outcomes(runs, comp, comp.log_odds(comp.theta0), book.temperature, book.unknown_prior)
+    return outcomes(runs, comp, comp.log_odds(comp.theta0), *comp.calibration())
 
 
 def cross_validate(
@@ -203,30 +202,38 @@ def cross_validate(
         if lam is not None and comp.alarmed[train].sum() >= MIN_TRAIN:
             theta = fit(comp, train, tgt, lam)
         lo[test] = comp.log_odds(theta, test)
-    temps, unks = np.ones(len(runs)), np.full(len(runs), comp.book.unknown_prior)
-    start = (comp.book.temperature, comp.book.unknown_prior)
+    temps, unks = comp.calibration()
     for v in values:
         test = fam == v
         other = (fam != v) & ~np.isin(scen, scen[test]) & comp.alarmed
-        t, u = fit_calibration(lo[other], tgt[other], start) if other.sum() >= MIN_TRAIN else start
-        temps[test], unks[test] = t, u
+        for t, u, mask in calibrate(comp, lo, tgt, other):
+            temps[test & mask], unks[test & mask] = t, u
     return lo, temps, unks, values
+
+
+def calibrate(
+    comp: Compiled, lo: np.ndarray, tgt: np.ndarray, fit_on: np.ndarray
+) -> list[tuple[float, float, np.ndarray]]:
+    """(temperature, unknown prior, runs it applies to) per calibration group of the
+    rulebook, fitted on the runs in ``fit_on``; a group with too few keeps its values."""
+    out = []
+    t0, u0 = comp.calibration()
+    for g in sorted(set(comp.cal_group)):
+        mask = comp.cal_group == g
+        start = (float(t0[mask][0]), float(u0[mask][0]))
+        sel = fit_on & mask
+        out.append(
+            (
+                *(fit_calibration(lo[sel], tgt[sel], start) if sel.sum() >= MIN_TRAIN else start),
+                mask,
+            )
+        )
+    return out
 
 
 def cv_outcomes(runs: list[Labelled], comp: Compiled, dim: str, lam: float | None) -> list[Outcome]:
     lo, temps, unks, _ = cross_validate(runs, comp, dim, lam)
-    out: list[Outcome] = []
-    for t, u in sorted(set(zip(temps, unks, strict=True))):
-        idx = [i for i in range(len(runs)) if temps[i] == t and unks[i] == u]
-        out.extend(outcomes([runs[i] for i in idx], _Sub(comp, idx), lo[idx], t, u))
-    return out
-
-
-class _Sub:
-    """A view of a Compiled on a subset of runs (for :func:`outcomes`)."""
-
-    def __init__(self, comp: Compiled, idx: list[int]) -> None:
-        self.causes, self.book, self.alarmed = comp.causes, comp.book, comp.alarmed[idx]
+    return outcomes(runs, comp, lo, temps, unks)
 
 
 def _row(name: str, s: dict) -> str:
@@ -267,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     comp = Compiled.build(book, [r.facts for r in runs])
     print(
-        f"{len(runs)} labelled runs; rulebook temperature {book.temperature:g}, unknown prior {book.unknown_prior:g}"
+        f"{len(runs)} labelled runs; rulebook calibration: default T={book.temperature:g} U={book.unknown_prior:g}; "
+        + " ".join(f"{c.name}: T={c.temperature:g} U={c.unknown_prior:g}" for c in book.calibration)
     )
     report: dict = {"runs": len(runs), "configs": {}}
     for lam_s in args.lam.split(","):
@@ -283,23 +291,24 @@ def main(argv: list[str] | None = None) -> int:
         )
         lo_in = comp.log_odds(theta)
         alarmed = comp.alarmed
-        t_in, u_in = fit_calibration(
-            lo_in[alarmed],
-            targets(comp, [r.cause for r in runs])[alarmed],
-            (book.temperature, book.unknown_prior),
-        )
-        as_is = by_kind(outcomes(runs, comp, lo_in, book.temperature, book.unknown_prior))
+        t_in, u_in = comp.calibration()
+        cal_in = calibrate(comp, lo_in, targets(comp, [r.cause for r in runs]), alarmed)
+        for t, u, mask in cal_in:
+            t_in[mask], u_in[mask] = t, u
+        as_is = by_kind(outcomes(runs, comp, lo_in, *comp.calibration()))
         ins = by_kind(outcomes(runs, comp, lo_in, t_in, u_in))
+        cal_txt = " ".join(f"T={t:.2f},U={u:.3f}" for t, u, _ in cal_in)
         cfg: dict = {
             "as_shipped": as_is,
             "in_sample_calibrated": ins,
-            "in_sample_T_U": [t_in, u_in],
+            "in_sample_T_U": [(t, u) for t, u, _ in cal_in],
             "cv": {},
         }
         for k, s in as_is.items():
             print(_row(f"{'as shipped' if lam is None else 'fit on all'} (in-sample) {k}", s))
         for k, s in ins.items():
-            print(_row(f"in-sample T={t_in:.2f} U={u_in:.3f} {k}", s))
+            print(_row(f"in-sample calibrated {k}", s))
+        print(f"   (in-sample calibration per group: {cal_txt})")
         for dim in args.dims.split(","):
             outs = cv_outcomes(runs, comp, dim, lam)
             kinds = by_kind(outs)

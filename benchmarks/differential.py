@@ -33,6 +33,9 @@ class Compiled:
     theta0: np.ndarray  # the rulebook's values (log)
     alarmed: np.ndarray  # bool per run: a warning or error fired
     fired: list[set[str]]  # all fired symptom codes per run
+    cal_group: (
+        np.ndarray
+    )  # per run: index of the first matching book.calibration entry, -1: defaults
     _rows: list[
         list[tuple[int, list[list[tuple[int | None, float]]], list[int]]]
     ]  # per run: (cause idx, groups, evidence params)
@@ -63,8 +66,18 @@ class Compiled:
             )
             for s in book.symptoms
         }
-        alarmed, fired_all, rows = [], [], []
+        alarmed, fired_all, rows, groups_of = [], [], [], []
         for facts in facts_list:
+            groups_of.append(
+                next(
+                    (
+                        i
+                        for i, cal in enumerate(book.calibration)
+                        if evaluate(cal.condition, facts)[0]
+                    ),
+                    -1,
+                )
+            )
             fired = (
                 {s.code for s in book.symptoms if evaluate(s.condition, facts)[0]}
                 if "_error" not in facts
@@ -100,8 +113,21 @@ class Compiled:
             np.array(theta0),
             np.array(alarmed),
             fired_all,
+            np.array(groups_of, dtype=int),
             rows,
         )
+
+    def calibration(
+        self, cal: dict[int, tuple[float, float]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-run (temperature, unknown prior): from ``cal`` (group -> pair) or the rulebook."""
+        book = self.book
+        cal = cal or {-1: (book.temperature, book.unknown_prior)} | {
+            i: (c.temperature, c.unknown_prior) for i, c in enumerate(book.calibration)
+        }
+        t = np.array([cal[g][0] for g in self.cal_group])
+        u = np.array([cal[g][1] for g in self.cal_group])
+        return t, u
 
     @property
     def n_runs(self) -> int:
@@ -141,11 +167,12 @@ class Compiled:
         return np.where(mask, lo, -np.inf)
 
 
-def probabilities(
-    lo: np.ndarray, temperature: float, unknown_prior: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(cause probabilities runs x causes, unknown probability per run) as the engine gives them."""
-    z = np.concatenate([lo, np.full((len(lo), 1), math.log(unknown_prior))], axis=1) / temperature
+def probabilities(lo: np.ndarray, temperature, unknown_prior) -> tuple[np.ndarray, np.ndarray]:
+    """(cause probabilities runs x causes, unknown probability per run) as the engine gives
+    them; ``temperature`` and ``unknown_prior`` are one value or one per run."""
+    t = np.broadcast_to(np.asarray(temperature, dtype=float), (len(lo),))[:, None]
+    u = np.broadcast_to(np.asarray(unknown_prior, dtype=float), (len(lo),))
+    z = np.concatenate([lo, np.log(u)[:, None]], axis=1) / t
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     p = e / e.sum(axis=1, keepdims=True)
@@ -180,7 +207,7 @@ def fit(
     theta = comp.theta0.copy()
     if not len(runs):
         return theta
-    lu = math.log(comp.book.unknown_prior)
+    lu = np.log(comp.calibration()[1][runs])[:, None]
     C = len(comp.causes)
     y = np.zeros((len(runs), C + 1))
     y[np.arange(len(runs)), tgt[runs]] = 1.0
@@ -190,7 +217,7 @@ def fit(
 
         def obj(th: np.ndarray, A=A, b=b, mask=mask) -> tuple[float, np.ndarray]:
             lo = np.where(mask, (A @ th + b).reshape(len(runs), C), -np.inf)
-            z = np.concatenate([lo, np.full((len(runs), 1), lu)], axis=1)
+            z = np.concatenate([lo, lu], axis=1)
             m = z.max(axis=1, keepdims=True)
             logz = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
             p = np.exp(z - logz[:, None])

@@ -40,9 +40,9 @@ from traindx.rules.loader import builtin_dir, load_rulebook  # noqa: E402
 
 
 def _nll_top1(
-    lo: np.ndarray, tgt: np.ndarray, alarmed: np.ndarray, t: float, u: float
+    lo: np.ndarray, tgt: np.ndarray, alarmed: np.ndarray, t: np.ndarray, u: np.ndarray
 ) -> tuple[float, int]:
-    p, pu = probabilities(lo[alarmed], t, u)
+    p, pu = probabilities(lo[alarmed], t[alarmed], u[alarmed])
     full = np.concatenate([p, pu[:, None]], axis=1)
     y = tgt[alarmed]
     nll = float(-np.log(np.clip(full[np.arange(len(y)), y], 1e-12, None)).sum())
@@ -53,7 +53,7 @@ def _nll_top1(
 def choose(comp: Compiled, runs, lam: float, dims: list[str]) -> tuple[list[str], dict]:
     """The causes whose fitted numbers lower the held-out log-loss, with the evidence."""
     tgt = targets(comp, [r.cause for r in runs])
-    t0, u0 = comp.book.temperature, comp.book.unknown_prior
+    t0, u0 = comp.calibration()
     hand = {d: cross_validate(runs, comp, d, None)[0] for d in dims}
     fitted = {d: cross_validate(runs, comp, d, lam)[0] for d in dims}
 
@@ -132,24 +132,19 @@ def write_back(comp: Compiled, theta: np.ndarray, keep: list[str], rule_dir: Pat
     return changed
 
 
-def write_settings(rule_dir: Path, temperature: float, unknown: float) -> None:
-    path = rule_dir / "causes" / "optimization.yaml"
-    text = path.read_text()
-    text = re.sub(
-        r"(\n  unknown_prior: )[0-9.e-]+", lambda m: m.group(1) + f"{unknown:.3g}", text, count=1
-    )
-    if re.search(r"\n  temperature: ", text):
-        text = re.sub(
-            r"(\n  temperature: )[0-9.e-]+",
-            lambda m: m.group(1) + f"{temperature:.3g}",
-            text,
-            count=1,
+def write_settings(rule_dir: Path, book, fitted: dict[int, tuple[float, float]]) -> None:
+    """Rewrite rulebook/calibration.yaml: group -1 is the default pair, i the i-th entry."""
+    path = rule_dir / "calibration.yaml"
+    header = "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#"))
+    t, u = fitted.get(-1, (book.temperature, book.unknown_prior))
+    lines = ["settings:", f"  temperature: {t:.3g}", f"  unknown_prior: {u:.3g}", "  calibration:"]
+    for i, cal in enumerate(book.calibration):
+        ti, ui = fitted.get(i, (cal.temperature, cal.unknown_prior))
+        when = cal.when.replace('"', '\\"')
+        lines.append(
+            f'    - {{name: {cal.name}, when: "{when}", temperature: {ti:.3g}, unknown_prior: {ui:.3g}}}'
         )
-    else:
-        text = text.replace(
-            "\n  unknown_prior: ", f"\n  temperature: {temperature:.3g}\n  unknown_prior: ", 1
-        )
-    path.write_text(text)
+    path.write_text(header + "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     mixed = comp.theta0.copy()
     idx = [i for i, n in enumerate(comp.names) if n[1] in keep]
     mixed[idx] = theta[idx]
-    # calibration on the held-out scores of the chosen mix (pooled over the family fields)
-    los, tg = [], []
+    # calibration per group on the held-out scores of the chosen mix (pooled over the fields)
+    los, tg, grp = [], [], []
     for d in dims:
         lo_h, *_ = cross_validate(runs, comp, d, None)
         lo_f, *_ = cross_validate(runs, comp, d, args.lam) if keep else (lo_h,)
@@ -186,10 +181,18 @@ def main(argv: list[str] | None = None) -> int:
         lo_h[:, cols] = lo_f[:, cols]
         los.append(lo_h[comp.alarmed])
         tg.append(tgt[comp.alarmed])
-    t, u = fit_calibration(
-        np.concatenate(los), np.concatenate(tg), (book.temperature, book.unknown_prior)
-    )
-    print(f"calibration fitted on held-out scores: temperature {t:.3g}, unknown prior {u:.3g}")
+        grp.append(comp.cal_group[comp.alarmed])
+    lo_all, tg_all, grp_all = np.concatenate(los), np.concatenate(tg), np.concatenate(grp)
+    t0, u0 = comp.calibration()
+    cal: dict[int, tuple[float, float]] = {}
+    for g in sorted(set(comp.cal_group)):
+        start = (float(t0[comp.cal_group == g][0]), float(u0[comp.cal_group == g][0]))
+        sel = grp_all == g
+        cal[int(g)] = fit_calibration(lo_all[sel], tg_all[sel], start) if sel.sum() >= 20 else start
+        name = "default" if g < 0 else book.calibration[g].name
+        print(
+            f"calibration {name}: temperature {cal[g][0]:.3g}, unknown prior {cal[g][1]:.3g} ({sel.sum()} held-out scores)"
+        )
     moved = [
         (n, math.exp(a), math.exp(b))
         for n, a, b in zip(comp.names, comp.theta0, mixed, strict=True)
@@ -199,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'/'.join(map(str, n)):44} {a:.3g} -> {b:.3g}")
     if args.write:
         n = write_back(comp, mixed, keep, builtin_dir())
-        write_settings(builtin_dir(), t, u)
+        write_settings(builtin_dir(), book, cal)
         print(f"rewrote {n} causes and the calibration under {builtin_dir()}")
     return 0
 

@@ -67,9 +67,10 @@ def test_old_labels_map_to_the_contract_fields():
 
 @pytest.mark.parametrize("temperature", [1.0, 2.5])
 def test_vectorized_scores_match_the_engine(runs, book, temperature):
-    book = book.model_copy(update={"temperature": temperature})
+    cal = [c.model_copy(update={"temperature": temperature * 0.5}) for c in book.calibration]
+    book = book.model_copy(update={"temperature": temperature, "calibration": cal})
     comp = Compiled.build(book, [r.facts for r in runs])
-    p, unknown = probabilities(comp.log_odds(comp.theta0), book.temperature, book.unknown_prior)
+    p, unknown = probabilities(comp.log_odds(comp.theta0), *comp.calibration())
     checked = 0
     for i, r in enumerate(runs[::4]):
         k = i * 4
@@ -123,7 +124,7 @@ def test_held_out_family_is_never_fitted_on(runs, book):
     np.testing.assert_allclose(lo[held], expected)
     in_sample = comp.log_odds(fit(comp, np.arange(len(poisoned)), tgt, 0.3), np.where(held)[0])
     assert not np.allclose(np.nan_to_num(in_sample, neginf=0), np.nan_to_num(expected, neginf=0))
-    outs = outcomes_of(poisoned, comp, lo, float(temps[0]), float(unks[0]))
+    outs = outcomes_of(poisoned, comp, lo, temps, unks)
     s = summarize(outs)
     assert 0 <= s["ece"] <= 1 and s["faulty"] == sum(r.cause != "healthy" for r in poisoned)
     assert math.isfinite(s["mean_p_true"])
@@ -138,7 +139,7 @@ def test_write_back_rewrites_only_the_kept_causes(tmp_path, runs, book):
     comp = Compiled.build(book, [r.facts for r in runs[:3]])
     theta = comp.theta0 + math.log(2.0)  # every number doubled
     write_back(comp, theta, ["lr_too_high"], tmp_path / "rulebook")
-    write_settings(tmp_path / "rulebook", 1.7, 0.05)
+    write_settings(tmp_path / "rulebook", book, {-1: (1.7, 0.05), 0: (0.6, 0.01)})
     new = load_rulebook([tmp_path / "rulebook"], builtin=False)
     old_c, new_c = book.cause("lr_too_high"), new.cause("lr_too_high")
     assert new_c.prior == pytest.approx(2 * old_c.prior, rel=0.01)
@@ -148,3 +149,7 @@ def test_write_back_rewrites_only_the_kept_causes(tmp_path, runs, book):
         assert b.lr == pytest.approx(2 * a.lr, rel=0.05) and a.when == b.when
     assert new.cause("lr_too_low").explains == book.cause("lr_too_low").explains
     assert new.temperature == pytest.approx(1.7) and new.unknown_prior == pytest.approx(0.05)
+    assert (
+        new.calibration[0].temperature == pytest.approx(0.6)
+        and new.calibration[0].when == book.calibration[0].when
+    )

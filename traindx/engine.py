@@ -174,6 +174,15 @@ def _score(cause: Cause, fired: list[SymptomResult], book: Rulebook, facts: Fact
     return lo, ev
 
 
+def calibration(book: Rulebook, facts: Facts) -> tuple[float, float]:
+    """(temperature, unknown prior) for this run: the first calibration entry whose
+    condition holds, else the rulebook's defaults."""
+    for cal in book.calibration:
+        if evaluate(cal.condition, facts)[0]:
+            return cal.temperature, cal.unknown_prior
+    return book.temperature, book.unknown_prior
+
+
 def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     fired: list[SymptomResult] = []
     notes: list[NotEvaluated] = []
@@ -199,8 +208,8 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
             scored.append((lo, cause, ev))
         # calibrated: the log-odds are divided by the rulebook's temperature (fitted on
         # held-out runs by benchmarks/accuracy.py --calibrate) before normalizing
-        t = book.temperature
-        lu = math.log(book.unknown_prior)
+        t, u = calibration(book, facts)
+        lu = math.log(u)
         top = max([lu] + [s[0] for s in scored])
         z = math.exp((lu - top) / t) + sum(math.exp((s[0] - top) / t) for s in scored)
         unknown = math.exp((lu - top) / t) / z

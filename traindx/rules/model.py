@@ -194,6 +194,19 @@ class CauseExtension(BaseModel):
     line: int | None = None
 
 
+class Calibration(_Conditional):
+    """Temperature and unknown mass for the runs whose facts satisfy ``when`` (the first
+    matching entry applies; else the rulebook's own ``temperature`` / ``unknown_prior``).
+    Runs with an adapter's telemetry and bare logs differ in how much evidence they carry,
+    so they are calibrated apart (fitted by benchmarks/fit_rulebook.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    when: str
+    temperature: float = Field(gt=0)
+    unknown_prior: float = Field(gt=0, lt=1)
+
+
 class Settings(BaseModel):
     """The engine's settings (a rule file's ``settings:`` mapping)."""
 
@@ -205,6 +218,8 @@ class Settings(BaseModel):
     #: the log-odds are divided by this before normalizing (> 1 softens overconfident
     #: probabilities); fitted with ``unknown_prior`` on held-out runs.
     temperature: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    #: per-kind calibration (first matching ``when``), before the defaults above
+    calibration: list[Calibration] = Field(default_factory=list)
     #: below this top probability the leading causes that together reach it are reported
     #: as one "cannot separate" group (at most ``confusable_max``; rulebook/separation.yaml)
     confusable_mass: float = Field(default=0.8, gt=0, le=1)
