@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from traindx.diagnosis import (
     SEVERITY_RANK,
@@ -288,4 +291,8 @@ def _headline(
 
 
 def diagnose_run(run: Run, book: Rulebook) -> Diagnosis:
-    return diagnose_facts(run, compute_facts(run), book)
+    # Logged values may be anything (1e308, inf, NaN): arithmetic on them overflows by
+    # design, and the facts say what is non-finite; numpy's warnings about it are noise.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return diagnose_facts(run, compute_facts(run), book)

@@ -213,6 +213,13 @@ def read_csv(path: str | Path) -> RawLog:
             f"{src}:{lines[ragged]}: {len(rows[ragged])} fields but the header has {n}; "
             "extra fields ignored"
         )
+    short = [k for k, r in enumerate(rows) if len(r) < n]
+    if short:  # a row cut short (merged lines, a stray newline): its missing cells are unknown
+        log.problem(
+            "corrupt",
+            f"{src}:{lines[short[0]]}: {len(short)} row(s) with fewer fields than the header's "
+            f"{n}; their missing cells read as not logged",
+        )
     columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # numeric columns only
     table = list(zip(*(r[:n] + [""] * (n - len(r)) for r in rows), strict=True)) or [()] * n
     for j, name in enumerate(header):
