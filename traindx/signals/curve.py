@@ -98,6 +98,11 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     tv = float(np.abs(np.diff(y20)).sum())
     net = abs(float(y20[-1] - y20[0]))
     wasted = (tv - net) / 2.0
+    # What the run's own point-to-point noise alone gives: medians of m points vary with
+    # sigma 1.25 s / sqrt(m); 19 steps between 20 of them add up to ~19 * 1.128 of that.
+    m = max(yf.size / 20.0, 1.0)
+    s_pt = mad(np.diff(yf)) / np.sqrt(2.0) if yf.size >= 3 else 0.0
+    tv_noise = 19 * 1.128 * 1.25 * s_pt / np.sqrt(m)
     rng20 = float(y20.max() - y20.min())
 
     # Spikes: points far above a local running median, measured in log space when the
@@ -164,6 +169,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
             "noise_abs": noise,
             "osc": wasted / max(abs(first), abs(smax), EPS),
             "tv_ratio": tv / max(rng20, EPS),
+            "osc_z": tv / tv_noise if tv_noise > EPS * scale else float("inf"),  # swings / noise
             "spikes": n_spike,
             "spike_frac": n_spike / yf.size,
             "spike_step": int(xf[np.argmax(spike)]) if n_spike else -1,
