@@ -10,8 +10,8 @@ known number of points in every step order real runs write, half of them then da
 record length with a valid length checksum). Per input:
 
 * crash: any exception other than ``TraindxError`` (warnings are errors too); for ``cli``,
-  ``traindx diagnose`` (text and ``--json`` alternately) exiting 3, printing a traceback,
-  or an exception escaping ``main``;
+  ``traindx diagnose`` (text, ``--json``) or ``traindx series`` in turn exiting 3, printing
+  a traceback, or an exception escaping ``main``;
 * hang: one input taking over ``--hang-seconds`` (stopped by SIGALRM);
 * silent loss: an undamaged log where points read + points counted as lost in
   ``ingest.problems`` differ from the points written; a log damaged in place (no bytes cut
@@ -60,7 +60,9 @@ def _one(reader: str, rng: random.Random, work: Path, i: int) -> tuple[str, str,
         write_tree(rng, root)
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            verdict, detail = judge_cli(root, i % 2 == 1, lambda: (out.getvalue(), err.getvalue()))
+            command = "series" if i % 3 == 2 else "diagnose"
+            captured = lambda: (out.getvalue(), err.getvalue())  # noqa: E731
+            verdict, detail = judge_cli(root, i % 3 == 1, captured, command)
         return ("loss" if verdict != "ok" else "ok"), detail, None
     case = make(reader, rng)
     verdict, detail = judge(case, work / f"c{i}")

@@ -306,7 +306,7 @@ def judge(case: Case, directory: Path) -> tuple[str, str]:
 # ----------------------------------------------------------------- the CLI
 
 DIR_NAMES = [b"run", b"r\xff\xfe", b"r\x1b[31mred", b"train", b"validation", b"a" * 250, b"x y",
-             b"wandb", b"\xe2\x80\xaebidi", b"loss_val", b".hidden"]  # fmt: skip
+             b"wandb", b"\xe2\x80\xaebidi", b"loss_val", b".hidden", b"[/bold]", b"[red]x"]  # fmt: skip
 
 
 def write_tree(rng: random.Random, root: Path) -> int:
@@ -336,12 +336,13 @@ def write_tree(rng: random.Random, root: Path) -> int:
     return count
 
 
-def judge_cli(root: Path, json_out: bool, capsys) -> tuple[str, str]:
-    """Run ``traindx diagnose`` on ``root``: ("ok" | "bad", detail). Exit 3 or an exception
-    escaping ``main`` is a crash (raised here as RuntimeError)."""
+def judge_cli(root: Path, json_out: bool, capsys, command: str = "diagnose") -> tuple[str, str]:
+    """Run ``traindx diagnose`` (or ``series``) on ``root``: ("ok" | "bad", detail). Exit 3
+    or an exception escaping ``main`` is a crash (raised here as RuntimeError)."""
     from traindx.cli import main
 
-    argv = ["diagnose", str(root)] + (["--json"] if json_out else [])
+    json_out = json_out and command == "diagnose"
+    argv = [command, str(root)] + (["--json"] if json_out else [])
     code = main(argv)
     out, err = capsys()
     if code == 3 or "Traceback" in err:

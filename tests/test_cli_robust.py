@@ -177,3 +177,12 @@ def test_usage_error_is_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["diagnose"])
     assert e.value.code == 2
+
+
+@pytest.mark.parametrize("command", ["diagnose", "series"])
+def test_markup_in_names_is_printed_not_interpreted(tmp_path, capsys, command):
+    _good(tmp_path / "[/bold]run")
+    (tmp_path / "[/bold]run" / "[red]x.csv").write_text(GOOD)
+    code, out, err = _run([command, str(tmp_path)], capsys)
+    assert code == 0, err
+    assert "[/bold]run" in out

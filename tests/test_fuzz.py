@@ -40,8 +40,14 @@ def test_reader_never_crashes_or_loses_points_silently(kind, rng: random.Random,
 
 
 @settings(BOUNDED, max_examples=max(5, EXAMPLES // 3))
-@given(rng=st.randoms(use_true_random=False), as_json=st.booleans())
-def test_cli_never_crashes(rng: random.Random, as_json: bool, tmp_path_factory, capsys):
+@given(
+    rng=st.randoms(use_true_random=False),
+    as_json=st.booleans(),
+    command=st.sampled_from(["diagnose", "series"]),
+)
+def test_cli_never_crashes(
+    rng: random.Random, as_json: bool, command: str, tmp_path_factory, capsys
+):
     root = tmp_path_factory.mktemp("tree") / "root"
     write_tree(rng, root)
 
@@ -49,5 +55,5 @@ def test_cli_never_crashes(rng: random.Random, as_json: bool, tmp_path_factory, 
         c = capsys.readouterr()
         return c.out, c.err
 
-    verdict, detail = judge_cli(root, as_json, captured)
+    verdict, detail = judge_cli(root, as_json, captured, command)
     assert verdict == "ok", detail

@@ -22,11 +22,19 @@ EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="traindx", description="Differential diagnosis for deep-learning training runs.")
+    p = argparse.ArgumentParser(
+        prog="traindx", description="Differential diagnosis for deep-learning training runs."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser, *, mapping: bool = True) -> None:
-        sp.add_argument("--rulebook", action="append", default=[], metavar="DIR", help="add a directory (or file) of rules")
+        sp.add_argument(
+            "--rulebook",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="add a directory (or file) of rules",
+        )
         sp.add_argument("--override-shipped", action="store_true",
                         help="let --rulebook files replace shipped symptoms, causes and requirements of the same code/id")  # fmt: skip
         if mapping:
@@ -36,26 +44,43 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("diagnose", help="diagnose the runs under one or more log paths")
     d.add_argument("paths", nargs="+", metavar="PATH")
     d.add_argument("--json", action="store_true", help="print JSON: {'runs': [...]}")
-    d.add_argument("--fail-on", choices=["warning", "error"], help="exit 1 if any run has a symptom this severe")
-    d.add_argument("-v", "--verbose", action="store_true", help="all causes, evidence, fixes and unevaluated rules")
+    d.add_argument(
+        "--fail-on",
+        choices=["warning", "error"],
+        help="exit 1 if any run has a symptom this severe",
+    )
+    d.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="all causes, evidence, fixes and unevaluated rules",
+    )
     common(d)
 
     s = sub.add_parser("series", help="show the series read from PATH and how each name was mapped")
     s.add_argument("paths", nargs="+", metavar="PATH")
-    s.add_argument("-v", "--verbose", action="store_true", help="say which mapping rule matched each name")
+    s.add_argument(
+        "-v", "--verbose", action="store_true", help="say which mapping rule matched each name"
+    )
     common(s)
 
     r = sub.add_parser("rules", help="list the symptoms and causes of the rulebook")
     common(r, mapping=False)
 
-    e = sub.add_parser("explain", help="explain a symptom code (LOSS003) or a cause id (lr_too_high)")
+    e = sub.add_parser(
+        "explain", help="explain a symptom code (LOSS003) or a cause id (lr_too_high)"
+    )
     e.add_argument("name")
     common(e, mapping=False)
 
-    f = sub.add_parser("facts", help="list the facts rule conditions can read (group.fact and type)")
+    f = sub.add_parser(
+        "facts", help="list the facts rule conditions can read (group.fact and type)"
+    )
     f.add_argument("group", nargs="?", help="only this fact group (loss, val_loss, ctx, gap, ...)")
 
-    sc = sub.add_parser("schema", help="print the JSON Schema of a run, a diagnosis report or a run context")
+    sc = sub.add_parser(
+        "schema", help="print the JSON Schema of a run, a diagnosis report or a run context"
+    )
     sc.add_argument("which", nargs="?", choices=["report", "run", "context"], default="report")
 
     t = sub.add_parser("test-rules", help="run the cases of the rulebook (and of --rulebook DIRs)")
@@ -78,11 +103,21 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from traindx.api import diagnose_all
     from traindx.report.text import print_report
 
-    report = diagnose_all(args.paths, rulebook=args.rulebook, overrides=_overrides(args), override_shipped=args.override_shipped)
+    report = diagnose_all(
+        args.paths,
+        rulebook=args.rulebook,
+        overrides=_overrides(args),
+        override_shipped=args.override_shipped,
+    )
     if args.json:
-        sys.stdout.write(json.dumps(_json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps(_json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False)
+            + "\n"
+        )
     else:
-        print_report(report.runs, Console(highlight=False), verbose=args.verbose, skipped=report.skipped)
+        print_report(
+            report.runs, Console(highlight=False), verbose=args.verbose, skipped=report.skipped
+        )
     for err in report.errors:
         print(f"traindx: error: {printable(err.reason)}", file=sys.stderr)
     if report.errors:
@@ -108,6 +143,7 @@ def _json_safe(obj: Any) -> Any:
 
 def cmd_series(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from traindx.api import read
@@ -127,25 +163,40 @@ def cmd_series(args: argparse.Namespace) -> int:
         for s in skipped:
             console.print(f"  not read: {printable(str(s))}", markup=False)
         for run in runs:
-            title = f"{printable(run.id)}  ({len(run.ingest.files)} file(s), {run.ingest.records} records)"
+            title = escape(
+                f"{printable(run.id)}  ({len(run.ingest.files)} file(s), {run.ingest.records} records)"
+            )
             table = Table(title=title, title_justify="left")
-            cols = ["key", "points", "steps", "unit", "logged as", "first", "last"] + (["why"] if args.verbose else [])
+            cols = ["key", "points", "steps", "unit", "logged as", "first", "last"] + (
+                ["why"] if args.verbose else []
+            )
             for col in cols:
                 table.add_column(col, no_wrap=col in ("key", "logged as"))
             for s in run.series.values():
                 steps = f"{s.steps[0]}..{s.steps[-1]}" if len(s) else "-"
                 first = f"{s.values[0]:.4g}" if len(s) else "-"
                 last = f"{s.values[-1]:.4g}" if len(s) else "-"
-                row = [printable(str(s.key)), str(len(s)), steps, s.unit, printable(s.original_name), first, last]
+                row = [
+                    printable(str(s.key)),
+                    str(len(s)),
+                    steps,
+                    s.unit,
+                    printable(s.original_name),
+                    first,
+                    last,
+                ]
                 if args.verbose:
                     note = explain_mapping(s.original_name, overrides).split(": ", 1)[-1]
                     if s.superseded:
                         note += f"; {s.superseded} point(s) superseded by a restart"
                     row.append(note)
-                table.add_row(*row)
+                table.add_row(*(escape(c) for c in row))
             console.print(table)
             for name in run.ingest.unmapped:
-                console.print(f"  not mapped: {printable(repr(name))}  ({printable(explain_mapping(name, overrides))})", markup=False)
+                console.print(
+                    f"  not mapped: {printable(repr(name))}  ({printable(explain_mapping(name, overrides))})",
+                    markup=False,
+                )
             if run.ingest.dropped_records:
                 console.print(f"  {run.ingest.dropped_records} corrupt record(s) skipped")
             for p in run.ingest.problems:
@@ -183,15 +234,26 @@ def cmd_explain(args: argparse.Namespace) -> int:
     name = args.name
     sym = book.symptom(name.upper())
     if sym is not None:
-        print(f"{sym.code} ({sym.slug}) - {sym.summary}\nseverity: {sym.severity}   status: {sym.status}   file: {sym.file}:{sym.line}\n")
-        print(f"What it does\n  {sym.docs.what}\n\nWhy it matters\n  {sym.docs.why}\n\nKnown false positives\n  {sym.docs.false_positives}\n")
+        print(
+            f"{sym.code} ({sym.slug}) - {sym.summary}\nseverity: {sym.severity}   status: {sym.status}   file: {sym.file}:{sym.line}\n"
+        )
+        print(
+            f"What it does\n  {sym.docs.what}\n\nWhy it matters\n  {sym.docs.why}\n\nKnown false positives\n  {sym.docs.false_positives}\n"
+        )
         print(f"Condition\n  {sym.when}\n")
-        causes = sorted((c for c in book.causes if sym.code in c.explains), key=lambda c: -c.explains[sym.code])
-        print("Causes it points to (likelihood ratio)\n  " + ", ".join(f"{c.id} x{c.explains[sym.code]:g}" for c in causes))
+        causes = sorted(
+            (c for c in book.causes if sym.code in c.explains), key=lambda c: -c.explains[sym.code]
+        )
+        print(
+            "Causes it points to (likelihood ratio)\n  "
+            + ", ".join(f"{c.id} x{c.explains[sym.code]:g}" for c in causes)
+        )
         return 0
     cause = book.cause(name.lower())
     if cause is not None:
-        print(f"{cause.id} ({cause.family}) - {cause.summary}\nprior: {cause.prior:g}   file: {cause.file}:{cause.line}\n")
+        print(
+            f"{cause.id} ({cause.family}) - {cause.summary}\nprior: {cause.prior:g}   file: {cause.file}:{cause.line}\n"
+        )
         print("Symptoms it explains (likelihood ratio)")
         for code, ratio in sorted(cause.explains.items(), key=lambda kv: -kv[1]):
             s = book.symptom(code)
@@ -207,7 +269,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 if getattr(f, fw):
                     print(f"      {fw}: {getattr(f, fw)}")
         return 0
-    raise TraindxError(f"{name!r} is neither a symptom code nor a cause id; `traindx rules` lists them")
+    raise TraindxError(
+        f"{name!r} is neither a symptom code nor a cause id; `traindx rules` lists them"
+    )
 
 
 def cmd_facts(args: argparse.Namespace) -> int:
