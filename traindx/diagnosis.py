@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from traindx.schema import IngestReport
+from traindx.schema import CheckResult, IngestReport
 
 Severity = Literal["info", "warning", "error"]
 #: healthy: no finding and enough evidence; findings: a warning or error; insufficient_data:
@@ -90,6 +90,9 @@ class Diagnosis(BaseModel):
     not_evaluated: list[NotEvaluated] = Field(default_factory=list)
     ingest: IngestReport = Field(default_factory=IngestReport)
     framework: str | None = None
+    #: preflight checks (``traindx.adapters.<fw>.preflight`` or a run dir's ``preflight.json``):
+    #: passed / failed (a CHK symptom fired on its facts) / skipped (with why)
+    checks: list[CheckResult] = Field(default_factory=list)
     facts: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
 
     @property

@@ -233,9 +233,9 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     group = confusable_group(causes, book, facts)
     missing = [] if alarms else _missing(book, facts, notes)
     verdict = "findings" if alarms else ("insufficient_data" if missing else "healthy")
-    if not alarms and not run.series:  # nothing was read: say so, never "healthy"
+    if not alarms and not run.series and not run.checks:  # nothing was read: say so, never "healthy"
         verdict, missing = "no_data", []
-    return Diagnosis(
+    d = Diagnosis(
         run_id=run.id,
         source=run.source,
         verdict=verdict,
@@ -251,6 +251,11 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
         framework=framework,
         facts=facts,
     )
+    if run.checks:
+        from traindx.checks import judge_checks
+
+        d.checks = judge_checks(run.checks, d, book)
+    return d
 
 
 def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[str]:
@@ -269,7 +274,7 @@ def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[st
 def _headline(
     run: Run, alarms: list[SymptomResult], causes: list[CauseResult], missing: list[str], group: ConfusableGroup | None
 ) -> str:
-    if not alarms and not run.series:
+    if not alarms and not run.series and not run.checks:
         if run.ingest.unmapped:
             names = ", ".join(run.ingest.unmapped[:8])
             return f"no recognizable series (names seen: {names}); map them with --map NAME=loss"
@@ -279,6 +284,9 @@ def _headline(
         return "no data yet: the run's files hold no points (a run that just started?)"
     if missing:
         return f"insufficient data: {missing[0]}"
+    if not alarms and not run.series:
+        ran = sum(c.status != "skipped" for c in run.checks)
+        return f"healthy: {ran} preflight checks found no fault ({len(run.checks) - ran} skipped)"
     if not alarms:
         n = sum(len(s) for s in run.series.values())
         return f"healthy: no sign of a training fault ({len(run.series)} series, {n} points)"

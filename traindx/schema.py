@@ -278,6 +278,27 @@ class IngestReport(BaseModel):
         return sum(p.count for p in self.problems if p.kind in LOSS_KINDS)
 
 
+CheckStatus = Literal["passed", "failed", "skipped"]
+
+
+class CheckResult(BaseModel):
+    """One preflight check run on the user's model before training (``traindx.checks``).
+
+    ``facts`` are what the check measured; they reach the rulebook as ``check.<name>_<fact>``
+    (the ``check`` fact group), so rules judge them like any other fact. A check that could
+    not run is ``skipped`` with the reason in ``explanation``, never ``passed``.
+    """
+
+    name: str
+    status: CheckStatus
+    explanation: str = ""
+    facts: dict[str, float | bool | str] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}: {self.explanation}"
+
+
 class Run(BaseModel):
     """One training run: an id, where it came from, its context and its series."""
 
@@ -288,6 +309,8 @@ class Run(BaseModel):
     context: RunContext = Field(default_factory=RunContext)
     series: dict[str, Series] = Field(default_factory=dict)
     ingest: IngestReport = Field(default_factory=IngestReport)
+    #: preflight checks run on the model before training (``preflight.json`` in the run dir)
+    checks: list[CheckResult] = Field(default_factory=list)
 
     def add(self, series: Series, *, replace: bool = False) -> None:
         """Add a series; a second series with the same key is merged as written after the

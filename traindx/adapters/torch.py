@@ -568,3 +568,10 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
             dev = tensors[0].device
             norms = [n.to(dev) for n in norms]
         return norms
+
+
+# Preflight (checks run on copies of the model before training) lives in its own modules.
+from traindx.adapters._torch_lr_range import LRRangeResult  # noqa: E402
+from traindx.adapters._torch_preflight import lr_range_test, preflight  # noqa: E402
+
+__all__ += ["LRRangeResult", "lr_range_test", "preflight"]

@@ -35,6 +35,7 @@ CONTEXT_FILE = "context.json"
 #: Directories a trainer writes its logs into, which are not runs of their own
 #: (MMEngine's ``<timestamp>/vis_data/scalars.json``).
 CONTAINER_DIRS = {"vis_data"}
+PREFLIGHT_FILE = "preflight.json"  # traindx.checks.PREFLIGHT_FILE
 _EPOCH_NAME = re.compile(r"(^|[/_])epoch_|_epoch$", re.I)
 
 
@@ -127,7 +128,7 @@ def _skip(skipped: list[SkippedPath], path: Path | str, reason: str) -> None:
 
 def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> bool:
     kind = _kind(p)
-    if kind is None and p.name != CONTEXT_FILE:
+    if kind is None and p.name not in (CONTEXT_FILE, PREFLIGHT_FILE):
         return _sniff(p, overrides) is not None
     if kind == "csv":
         if lfs_pointer(p):  # read (and reported) as the run's unreadable file
@@ -139,7 +140,7 @@ def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath
             return True
         _skip(skipped, p, why)
         return False
-    return kind is not None or p.name == CONTEXT_FILE
+    return kind is not None or p.name in (CONTEXT_FILE, PREFLIGHT_FILE)
 
 
 def _log_files(d: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> list[Path]:
@@ -227,6 +228,19 @@ def _load_context(p: Path) -> RunContext:
         raise ReadError(str(p), f"not a traindx context: {where}: {err['msg']}") from None
 
 
+def _load_preflight(p: Path):  # -> traindx.checks.PreflightRecord
+    from traindx.checks import load
+
+    try:
+        return load(p)
+    except OSError as e:
+        raise ReadError(str(p), f"cannot read: {e.strerror}") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "document"
+        raise ReadError(str(p), f"not a traindx preflight record: {where}: {err['msg']}") from None
+
+
 def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], overrides: dict[str, str] | None = None) -> Run:
     run = Run(id=run_id, source=str(source))
     # Series of one key from different kinds of file (a CSVLogger file mirroring event files)
@@ -234,10 +248,19 @@ def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], o
     # (several event files of a restarted run).
     by_key: dict[str, dict[str, list[Series]]] = {}
     raws: dict[str, list[RawSeries]] = {}  # logged name -> its raw series (for --map sums)
+    has_context = False
     for path, split in files:
         try:
             if path.name == CONTEXT_FILE:
                 run.context = _load_context(path)
+                has_context = True
+                run.ingest.files.append(str(path))
+                continue
+            if path.name == PREFLIGHT_FILE:
+                rec = _load_preflight(path)
+                run.checks = rec.checks
+                if not has_context:  # the training adapter's context.json, when there, wins
+                    run.context = rec.context
                 run.ingest.files.append(str(path))
                 continue
             kind = _kind(path) or _sniff(path, overrides) or "csv"
@@ -301,7 +324,7 @@ def read(
         raise ReadError(str(root), "no such file or directory; expected a log directory or a .tfevents/.csv/.jsonl file")
     if root.is_file():
         kind = _kind(root) or _sniff(root, overrides)
-        if kind is None and root.name != CONTEXT_FILE:
+        if kind is None and root.name not in (CONTEXT_FILE, PREFLIGHT_FILE):
             raise ReadError(
                 str(root),
                 "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl or trainer_state.json",

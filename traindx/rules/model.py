@@ -57,6 +57,8 @@ class Case(BaseModel):
     units: dict[str, Literal["step", "epoch"]] = Field(default_factory=dict)
     every: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(default_factory=dict)  # key -> step spacing
     context: dict[str, Any] = Field(default_factory=dict)
+    #: preflight check name -> its facts (the run's ``check`` group: check.<name>_<fact>)
+    checks: dict[str, dict[str, float | bool | str]] = Field(default_factory=dict)
     fires: bool
     onset: int | None = None  # expected onset step, when fires
 

@@ -13,12 +13,13 @@ import numpy as np
 from traindx.engine import check, fact
 from traindx.rules.model import Case, Requirement, Rulebook, Symptom
 from traindx.rules.series_dsl import parse_series
-from traindx.schema import Run, RunContext, Series, SeriesKey
+from traindx.schema import CheckResult, Run, RunContext, Series, SeriesKey
 from traindx.signals import compute_facts
 
 
 def case_run(case: Case, name: str = "case") -> Run:
     run = Run(id=name, context=RunContext.model_validate(case.context))
+    run.checks = [CheckResult(name=n, status="passed", facts=f) for n, f in case.checks.items()]
     for i, (key_text, notation) in enumerate(case.series.items()):
         key = SeriesKey.parse(key_text)
         values = parse_series(notation, seed=i)

@@ -219,6 +219,11 @@ def compute_facts(run: Run) -> Facts:
             int(c), first, lf.get("last"), acc_group.get("last"), ctx.get("majority_share")
         )
 
+    if run.checks:
+        from traindx.checks import check_facts
+
+        facts["check"] = check_facts(run.checks)
+
     lay = layer_facts(run)
     if lay:
         facts["layers"] = lay

@@ -1,0 +1,114 @@
+"""Preflight checks: active tests run on the user's model before training.
+
+A framework adapter (``traindx.adapters.torch.preflight``...) runs each check on copies of
+the model and hands plain arrays to :mod:`traindx.checks.measures`, which turns them into
+facts. The facts become the ``check`` fact group (``check.<name>_<fact>``) that the
+rulebook's CHK symptoms read, so the same ranked :class:`~traindx.diagnosis.Diagnosis` comes
+out as for a logged run. :func:`run_check` bounds and guards one check: an exception or a
+missing input makes it "skipped: why", never a pass. Results written with :func:`save` to a
+run directory (``preflight.json``) are read back by ``traindx diagnose`` with the telemetry.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from traindx.schema import CheckResult, Run, RunContext
+
+PREFLIGHT_FILE = "preflight.json"
+__all__ = ["PREFLIGHT_FILE", "CheckResult", "Skip", "check_facts", "diagnose_checks", "load", "run_check", "save"]
+
+
+class Skip(Exception):
+    """Raised by a check that cannot run; the message says why."""
+
+
+def run_check(name: str, fn: Callable[[], tuple[dict[str, Any], str]]) -> CheckResult:
+    """Run one check: ``fn`` returns (facts, one line). Any exception makes it skipped."""
+    t0 = time.perf_counter()
+    try:
+        facts, line = fn()
+    except Skip as e:
+        return CheckResult(name=name, status="skipped", explanation=f"skipped: {e}", seconds=time.perf_counter() - t0)
+    except Exception as e:  # noqa: BLE001 - a check never breaks the caller
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        why = f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+        return CheckResult(name=name, status="skipped", explanation=f"skipped: raised {why}", seconds=time.perf_counter() - t0)
+    clean = {k: v for k, v in facts.items() if isinstance(v, bool | int | float | str)}
+    # status is set by the rulebook (judge_checks); "passed" until a CHK symptom reads it
+    return CheckResult(name=name, status="passed", explanation=line, facts=clean, seconds=time.perf_counter() - t0)
+
+
+def check_facts(checks: list[CheckResult]) -> dict[str, Any]:
+    """The ``check`` fact group: each ran check's facts as ``<name>_<fact>``, plus counts."""
+    out: dict[str, Any] = {}
+    ran = [c for c in checks if c.status != "skipped"]
+    for c in ran:
+        out[f"{c.name}_ran"] = True
+        for k, v in c.facts.items():
+            out[f"{c.name}_{k}"] = float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+    out["n_run"] = len(ran)
+    out["n_skipped"] = len(checks) - len(ran)
+    return out
+
+
+_CHECK_FACT = re.compile(r"\bcheck\.([a-z0-9_]+)")
+
+
+def judge_checks(checks: list[CheckResult], diagnosis: Any, book: Any) -> list[CheckResult]:
+    """Status from the rulebook: a check failed when a CHK symptom that fired reads one of
+    its facts (the symptom's summary is the explanation); else it passed."""
+    names = sorted({c.name for c in checks}, key=len, reverse=True)
+    failed: dict[str, list[str]] = {}
+    for s in diagnosis.symptoms:
+        sym = book.symptom(s.code)
+        if sym is None or s.severity == "info":
+            continue
+        for fact in _CHECK_FACT.findall(sym.when):
+            owner = next((n for n in names if fact.startswith(n + "_")), None)
+            if owner and s.summary not in failed.setdefault(owner, []):
+                failed[owner].append(f"{s.code} {s.summary}")
+    out = []
+    for c in checks:
+        if c.status != "skipped" and c.name in failed:
+            c = c.model_copy(update={"status": "failed", "explanation": f"{'; '.join(failed[c.name])} ({c.explanation})"})
+        out.append(c)
+    return out
+
+
+def diagnose_checks(checks: list[CheckResult], context: RunContext, run_id: str = "preflight", book: Any = None) -> Any:
+    """The Diagnosis of the checks alone (what ``preflight`` returns), with ``.checks``."""
+    from traindx.engine import diagnose_run
+    from traindx.rules.loader import load_rulebook
+
+    book = book or load_rulebook()
+    run = Run(id=run_id, source="preflight", context=context, checks=checks)
+    return diagnose_run(run, book)
+
+
+class PreflightRecord(BaseModel):
+    """What ``preflight.json`` holds: the checks and the context seen at preflight."""
+
+    checks: list[CheckResult] = Field(default_factory=list)
+    context: RunContext = Field(default_factory=RunContext)
+
+
+def save(logdir: str | os.PathLike[str], checks: list[CheckResult], context: RunContext) -> Path:
+    """Write ``preflight.json`` into ``logdir`` (atomically)."""
+    d = Path(logdir)
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / f".{PREFLIGHT_FILE}.tmp"
+    tmp.write_text(PreflightRecord(checks=checks, context=context).model_dump_json(indent=1))
+    os.replace(tmp, d / PREFLIGHT_FILE)
+    return d / PREFLIGHT_FILE
+
+
+def load(path: str | os.PathLike[str]) -> PreflightRecord:
+    return PreflightRecord.model_validate_json(Path(path).read_bytes())
