@@ -14,6 +14,7 @@ nn = torch.nn
 import traindx  # noqa: E402
 from traindx.adapters._torch_copies import state_snapshot  # noqa: E402
 from traindx.adapters.torch import Monitor, lr_range_test, preflight  # noqa: E402
+from traindx.checks import CHECK_FACTS  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -78,6 +79,8 @@ def test_healthy_model_passes_and_leaves_everything_untouched(digits):
     init = next(c for c in d.checks if c.name == "init")
     assert 0.8 < init.facts["ratio"] < 1.5  # near ln(10) on a fresh classifier
     assert sum(c.seconds for c in d.checks) < 10
+    for c in d.checks:  # every recorded fact is in the catalogue rules are checked against
+        assert set(c.facts) <= set(CHECK_FACTS[c.name]), (c.name, set(c.facts) - set(CHECK_FACTS[c.name]))
 
 
 def test_skipped_checks_say_why_and_never_pass(digits):

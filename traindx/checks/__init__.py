@@ -26,6 +26,26 @@ PREFLIGHT_FILE = "preflight.json"
 __all__ = ["PREFLIGHT_FILE", "CheckResult", "Skip", "check_facts", "diagnose_checks", "load", "run_check", "save"]
 
 
+_F, _S, _B = float, str, bool
+#: Every fact each check records (check.<name>_<fact>), with its type: the fact catalogue
+#: (traindx.rules.catalogue) reads this, so rule files are checked against it at load.
+CHECK_FACTS: dict[str, dict[str, type]] = {
+    "data": {"n": _F, "dtype": _S, "nonfinite": _F, "abs_max": _F, "std_max": _F, "mean_absmax": _F,
+             "token_ids": _B, "majority_share": _F, "n_classes_seen": _F, "val_shared_frac": _F},
+    "init": {"loss": _F, "finite": _B, "out_std": _F, "out_absmax": _F, "chance": _F, "ratio": _F},
+    "output": {"activation": _S, "width": _F, "loss_expects": _S, "task": _S, "row_sum_dev": _F,
+               "target_integer": _B, "target_distinct": _F, "label_max": _F, "label_min": _F, "target_onehot": _B},
+    "grads": {"n_params": _F, "no_grad": _F, "nonfinite": _F, "frozen_in_optimizer": _F, "not_in_optimizer": _F, "example": _S},
+    "batch": {"max_dev": _F, "rows_changed": _F},
+    "gradcheck": {"n": _F, "bad_frac": _F, "median_rel_err": _F, "cos": _F},
+    "overfit": {"steps": _F, "first": _F, "last": _F, "min": _F, "peak_ratio": _F, "up_frac": _F, "ratio": _F,
+                "min_ratio": _F, "nonfinite_step": _F, "mode": _S, "params_changed": _B, "maximize": _B},
+    "modes": {"eval_dev": _F, "train_eval_dev": _F, "has_dropout": _B, "has_norm": _B, "training": _B},
+    "dummy": {"real": _F, "zero": _F, "start": _F, "real_drop": _F, "gain": _F, "on_val": _B},
+    "lr": {"configured": _F, "suggested": _F, "blowup": _F, "never_fell": _B},
+}  # fmt: skip
+
+
 class Skip(Exception):
     """Raised by a check that cannot run; the message says why."""
 
