@@ -510,3 +510,61 @@ def test_nonfinite_state_with_finite_loss_is_fatal(tmp_path, digits, on_fatal):
     assert list(wn.steps[:2]) == [0, 4] and np.isfinite(wn.values[0]) and np.isnan(wn.values[1])
     assert run.context.flags["input_nonfinite"] == BS * 64  # from data=
     assert "WGT001" in {x.code for x in diag.symptoms} and diag.causes[0].id == "nonfinite_in_data"
+
+
+def test_values_beyond_float32_are_inf_with_a_note(tmp_path):
+    import math
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning from numpy, no warning of ours
+        rec = Recorder(tmp_path, fetch_every=4)
+        for i in range(10):
+            rec.log(i, {"loss": np.float64(1e45) if i == 7 else np.float64(1.0 / (i + 1))})
+        rec.log_eval(9, val_perplexity=math.exp(100), val_loss=jnp.float32(0.5))
+        assert rec.enabled
+        rec.close()
+    run = traindx.read(tmp_path)[0]
+    loss = run.series["train/loss"].values
+    assert loss[7] == math.inf and np.isfinite(np.delete(loss, 7)).all()
+    assert run.series["val/perplexity"].values[0] == math.inf and run.series["val/loss"].values[0] == 0.5
+    assert any(n.startswith("values above float32's maximum") and "val/perplexity" in n for n in run.context.notes)
+
+
+KILL_SCRIPT = """
+import json, os, signal, sys, time
+import jax, jax.numpy as jnp, numpy as np
+from traindx.adapters.jax import Recorder, telemetry
+rec = Recorder(sys.argv[1], fetch_every=10_000, flush_secs=1.0)
+w = jnp.ones((16, 4)) * 0.1
+@jax.jit
+def step(w, x):
+    loss, g = jax.value_and_grad(lambda w: jnp.mean((x @ w) ** 2))(w)
+    return w - 0.01 * g, telemetry(grads=g, params=w, loss=loss)
+x = jnp.asarray(np.random.default_rng(0).normal(size=(32, 16)), jnp.float32)
+w, st = step(w, x)  # compiled before the clock starts
+times = []
+t0 = time.monotonic()
+i = 0
+while time.monotonic() - t0 < 4.9:  # dispatches near 1, 2, 3, 4 s; killed 0.9 s after the last
+    w, st = step(w, x)
+    rec.log(i, st)
+    times.append(time.monotonic() - t0)
+    i += 1
+    time.sleep(0.01)
+print(json.dumps({"times": times, "kill": time.monotonic() - t0}), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_recorder_flushes_on_time_so_kill_loses_seconds_at_most(tmp_path):
+    """Killed with SIGKILL (no close, no atexit): every step logged more than 1.5 s before
+    the kill is on disk (flush_secs=1; fetch_every is never reached)."""
+    r = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == -9, r.stderr[-3000:]
+    info = json.loads(r.stdout.strip().splitlines()[-1])
+    times, kill = np.asarray(info["times"]), info["kill"]
+    must = int(np.sum(times <= kill - 1.5))  # steps 0 .. must-1
+    assert must > 50
+    steps = traindx.read(tmp_path)[0].series["train/loss"].steps
+    assert set(range(must)) <= set(steps.tolist()), (must, len(steps), len(times))

@@ -435,6 +435,40 @@ def test_internal_error_is_contained(digits, tmp_path, monkeypatch):
     assert len(hist.history["loss"]) == 2 and not cb.enabled
 
 
+def test_one_internal_failure_gives_one_warning(digits, tmp_path, monkeypatch):
+    """The event file cannot be written (disk full): one warning, though diagnosing at the
+    end of training meets the same fault again."""
+    from traindx.adapters import _common
+
+    def full(self):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(_common.RunWriter, "flush", full)
+    model = mlp(seed=5)
+    cb = DiagnosisCallback(tmp_path, probe=digits, every=2)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        hist = fit(model, digits, cb, epochs=2)
+        cb.close()
+    msgs = [str(w.message) for w in rec if issubclass(w.category, RuntimeWarning)]
+    assert len(msgs) == 1 and msgs[0].startswith("traindx: the keras callback turned itself off"), msgs
+    assert "No space left" in msgs[0] and len(hist.history["loss"]) == 2 and not cb.enabled
+
+
+def test_stop_on_fatal_is_off_by_default(digits, tmp_path):
+    x, y = digits
+    x = x.copy()
+    x[300:310] = np.inf  # the loss of batch 4 is not finite on any CPU (inf - inf)
+    model = mlp(seed=6)
+    cb = DiagnosisCallback(tmp_path, probe=(x[:64], y[:64]), every=4)
+    assert cb.stop_on_fatal is False
+    with pytest.warns(RuntimeWarning, match="^traindx: ") as rec:
+        hist = fit(model, (x, y), cb, epochs=2, shuffle=False)
+    assert len(hist.history["loss"]) == 2  # training went on
+    assert len([w for w in rec if str(w.message).startswith("traindx:")]) == 1
+    assert cb.fatal_step is not None and cb.fatal_step <= 8
+
+
 def test_stop_on_fatal_stops_on_nan(digits, tmp_path, capsys):
     """Holds on every CPU: where ReLU propagates NaN the loss of the NaN batch is NaN (fatal at
     step 4); where oneDNN's ReLU maps NaN to 0 (AVX-512) the loss stays finite but the first
@@ -480,7 +514,8 @@ def test_nonfinite_weights_with_finite_loss_are_fatal(digits, tmp_path, capsys, 
     x = x.copy()
     x[300:310] = np.nan  # batch 4
     model = masked_mlp()
-    cb = DiagnosisCallback.from_arrays(x, y, logdir=tmp_path, every=4, stop_on_fatal=stop)
+    kw = {"stop_on_fatal": True} if stop else {}  # off by default
+    cb = DiagnosisCallback.from_arrays(x, y, logdir=tmp_path, every=4, **kw)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         hist = fit(model, (x, y), cb, epochs=2, shuffle=False)
@@ -501,6 +536,62 @@ def test_nonfinite_weights_with_finite_loss_are_fatal(digits, tmp_path, capsys, 
     diag = cb.diagnosis
     assert "WGT001" in codes(diag) and "LOSS001" not in codes(diag)
     assert diag.causes[0].id == "nonfinite_in_data"  # CTX007: the NaN rows of train_data
+
+
+def test_legacy_keras_fails_at_construction():
+    """TF_USE_LEGACY_KERAS=1 makes tf.keras Keras 2 (tf_keras), whose fit cannot run this
+    callback: a clear error when it is made, never inside fit."""
+    code = textwrap.dedent("""
+        from traindx.adapters.keras import DiagnosisCallback
+        try:
+            DiagnosisCallback("unused")
+        except RuntimeError as e:
+            assert "supports Keras 3 only and TF_USE_LEGACY_KERAS is set" in str(e), e
+        else:
+            raise SystemExit("no error")
+    """)
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
+
+
+TF_KERAS_SCRIPT = """
+import os, tempfile, warnings
+import numpy as np
+from traindx.adapters.keras import DiagnosisCallback
+d = tempfile.mkdtemp()
+early = DiagnosisCallback(d)  # made before tf_keras is imported: turns itself off in fit
+import tf_keras
+try:
+    DiagnosisCallback(d)
+except RuntimeError as e:
+    assert "tf_keras (Keras 2) is loaded" in str(e), e
+else:
+    raise SystemExit("no error at construction")
+x = np.random.default_rng(0).normal(size=(128, 8)).astype("float32"); y = (x[:, 0] > 0).astype("int64")
+m = tf_keras.Sequential([tf_keras.layers.Dense(8, activation="relu", input_shape=(8,)), tf_keras.layers.Dense(2)])
+m.compile("adam", tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    h = m.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[early])
+msgs = [str(x.message) for x in w if str(x.message).startswith("traindx:")]
+assert len(h.history["loss"]) == 2 and len(msgs) == 1 and "Keras 2 / tf_keras" in msgs[0], msgs
+assert not early.enabled
+print("ok")
+"""
+
+
+def test_tf_keras_fails_at_construction_and_never_breaks_fit():
+    """With tf_keras (Keras 2) installed: made after tf_keras is imported, the callback fails
+    at construction; one made before and handed to a tf_keras fit turns itself off with one
+    warning and fit runs. (tf_keras 2.21 requires the ``tensorflow`` distribution, which
+    conflicts with the pinned tensorflow-cpu, so it is not in the dev extra: skipped unless
+    importable.)"""
+    import importlib.util
+
+    if importlib.util.find_spec("tf_keras") is None:
+        pytest.skip("tf_keras is not installed")
+    r = subprocess.run([sys.executable, "-c", TF_KERAS_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
 
 
 def test_import_traindx_does_not_import_keras():

@@ -719,3 +719,35 @@ def test_amp_and_compiled_models_train_identically_and_are_recorded(digits, tmp_
     assert np.isfinite(values(run, "train/loss")).all()
     assert any(str(k).startswith("train/act_frac_zero@") for k in run.series)
     assert any(str(k).startswith("train/grad_norm@") for k in run.series)
+
+
+def test_values_beyond_float32_are_inf_with_a_note(digits, tmp_path):
+    """Event files store float32: a perplexity of e^100 or a float64 loss of 1e45 is written
+    as inf and named in a note; the monitor stays on, with no warning (numpy's overflow
+    warning included), and a value that is not a number is skipped with a note."""
+    import math
+
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=2) as mon:
+            for i in range(6):
+                x, y = digits[0][i * BS : (i + 1) * BS], digits[1][i * BS : (i + 1) * BS]
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                mon.step(torch.tensor(1e45, dtype=torch.float64) if i == 4 else loss, inputs=x, targets=y)
+                opt.step()
+            mon.log(val_perplexity=math.exp(100), val_loss=torch.tensor(-1e300, dtype=torch.float64),
+                    val_accuracy=10**400, val_note="n/a")  # fmt: skip
+            assert mon.enabled
+    run = run_of(tmp_path)
+    loss = values(run, "train/loss")
+    assert loss[4] == math.inf and np.all(np.isfinite(np.delete(loss, 4)))
+    assert values(run, "val/perplexity")[0] == math.inf and values(run, "val/loss")[0] == -math.inf
+    assert values(run, "val/accuracy")[0] == math.inf
+    notes = run.context.notes
+    assert any(n.startswith("values above float32's maximum") and "train/loss" in n and "val/perplexity" in n
+               for n in notes), notes  # fmt: skip
+    assert any("'val_note' is not a number (str); skipped" in n for n in notes), notes

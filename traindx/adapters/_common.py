@@ -58,6 +58,36 @@ def warn(message: str, stacklevel: int = 3) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=stacklevel)
 
 
+def to_float(v: Any) -> float:
+    """A value as a Python float; an integer beyond float's range becomes +-inf."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def metric_values(metrics: dict[str, Any], convert: Any, notes: list[str]) -> dict[str, float]:
+    """``log(name=value...)`` as canonical tags and floats (``convert`` reduces a framework
+    array to a number). A value that is not a number is skipped with a note in ``notes``,
+    never an error: the adapter does not turn itself off for a value."""
+    from traindx.names import map_name
+
+    out: dict[str, float] = {}
+    for name, v in metrics.items():
+        key = map_name(name)
+        try:
+            try:
+                x = convert(v)
+            except OverflowError:  # a huge Python int: its sign is enough
+                x = v
+            out[str(key) if key is not None else name] = to_float(x)
+        except (TypeError, ValueError):
+            note = f"a logged value of {name!r} is not a number ({type(v).__name__}); skipped"
+            if note not in notes:
+                notes.append(note)
+    return out
+
+
 # --------------------------------------------------------------------------- losses
 
 
@@ -187,6 +217,12 @@ class SelfDisabling:
 
     def _release(self) -> None:
         """Drop hooks, buffers and references (nothing by default)."""
+
+    def _warn_once(self, message: str) -> None:
+        """A warning about a later failure (diagnosing, writing the diagnosis), unless the
+        adapter already turned itself off with its one warning (the same fault, met again)."""
+        if not self._disabled:
+            warn(message, stacklevel=4)
 
     def _fail(self, exc: BaseException, where: str) -> None:
         first = not self._disabled
@@ -418,6 +454,7 @@ def _median(v: list[float]) -> float:
 
 _F32 = struct.Struct("<f").pack
 _F64 = struct.Struct("<d").pack
+F32_MAX = float(np.finfo(np.float32).max)
 
 
 def _varint(v: int) -> bytes:
@@ -511,10 +548,22 @@ class RunWriter:
         self.flush_secs = float(flush_secs)
         self._last_flush = time.monotonic()
         self._context_json: str | None = None
+        self.overflowed: set[str] = set()  # tags with values above float32's range, written as inf
+
+    def _overflow(self, tags: Any) -> None:
+        self.overflowed.update(tags)
+        if len(self.overflowed) > 1000:  # bounded (the note names a few)
+            self.overflowed = set(sorted(self.overflowed)[:1000])
 
     def add(self, step: int, values: dict[str, float], wall_time: float | None = None) -> None:
         if not values:
             return
+        # Event files hold float32: a finite value beyond its range is written as +-inf (and
+        # named in a note of context.json), never an error or a numpy overflow warning.
+        big = [k for k, v in values.items() if F32_MAX < abs(v) < math.inf]
+        if big:
+            values = {k: (math.copysign(math.inf, v) if k in big else v) for k, v in values.items()}
+            self._overflow(big)
         wt = time.time() if wall_time is None else wall_time
         if self._append is not None:
             self._append(encode_scalars(wt, step, values))
@@ -525,6 +574,13 @@ class RunWriter:
         self, steps: list[int], walls: list[float], tags: tuple[str, ...], values: np.ndarray
     ) -> None:
         """Many steps of the same tags, in step order (``values``: steps x tags)."""
+        values = np.asarray(values, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            big = np.abs(values) > F32_MAX
+        big &= np.isfinite(values)
+        if big.any():
+            values = np.where(big, np.copysign(np.inf, values), values)
+            self._overflow(t for t, b in zip(tags, big.any(axis=0).tolist(), strict=True) if b)
         if self._append is None or len(steps) < 4:  # short runs: per-step encoding is cheaper
             for i, s in enumerate(steps):
                 self.add(s, dict(zip(tags, values[i].tolist(), strict=True)), walls[i])
@@ -533,6 +589,12 @@ class RunWriter:
             self._append(payload)
 
     def write_context(self, ctx: RunContext) -> None:
+        if self.overflowed:
+            names = sorted(self.overflowed)
+            note = (f"values above float32's maximum (3.4e38) recorded as inf (event files store float32): "
+                    f"{', '.join(names[:10])}{f' and {len(names) - 10} more' if len(names) > 10 else ''}")  # fmt: skip
+            ctx.notes[:] = [n for n in ctx.notes if not n.startswith("values above float32's maximum")]
+            ctx.notes.append(note)
         text = ctx.model_dump_json(indent=1)
         if text == self._context_json:
             return

@@ -26,8 +26,10 @@ values: they never feed back into the update, so parameters are bit-identical wi
 without them.
 
 :class:`Recorder` keeps the device arrays it is handed, stacks every ``fetch_every`` (100)
-steps into one buffer whose host copy starts at once and is read one batch later (so the
-training loop never waits on it), and writes the run directory: an event file of canonical
+steps, or every ``flush_secs`` (5 s) if that comes first, into one buffer whose host copy
+starts at once and is read once it is done (never waiting on it in the training loop); what
+was read reaches the disk every ``flush_secs``, so a crash loses at most the last few
+seconds of steps. It writes the run directory: an event file of canonical
 tags (the same as :class:`traindx.adapters.torch.Monitor` writes) plus ``context.json``
 (model from the parameter tree, optimizer and hyperparameters from the optax
 transformation, loss, data). An internal error turns it off with one ``RuntimeWarning``.
@@ -67,6 +69,7 @@ from traindx.adapters._common import (
     add_counts,
     default_logdir,
     fatal_message,
+    metric_values,
     init_scale_flags,
     note_broadcast,
     read_run,
@@ -274,7 +277,8 @@ class Recorder(Closing):
             from :meth:`log`) when a fetched loss is not finite, or the global gradient or
             weight norm is not finite while the loss is (on the steps that computed them);
             it is seen at the fetch after it, up to ``2 * fetch_every`` steps later.
-        flush_secs: how often the event file and ``context.json`` reach the disk.
+        flush_secs: how often the buffered steps are fetched and the event file and
+            ``context.json`` reach the disk (a ``kill -9`` loses about this much).
     """
 
     _kind = "JAX recorder"  # in SelfDisabling's warning
@@ -431,12 +435,8 @@ class Recorder(Closing):
         if self._off or self._writer is None:
             return
         try:
-            from traindx.names import map_name
-
-            values = {}
-            for name, v in metrics.items():
-                key = map_name(name)
-                values[str(key) if key is not None else name] = float(np.mean(np.asarray(jax.device_get(v), dtype=np.float64)))
+            values = metric_values(metrics, lambda v: np.mean(np.asarray(jax.device_get(v), dtype=np.float64)),
+                                   self.context.notes)  # fmt: skip
             self._writer.add(int(step), values)
         except Exception as e:  # noqa: BLE001
             self._fail(e, "log_eval")
@@ -464,7 +464,7 @@ class Recorder(Closing):
         except TrainingDiverged:
             raise
         except Exception as e:  # noqa: BLE001
-            warn(f"traindx: diagnose failed: {type(e).__name__}: {e}")
+            self._warn_once(f"traindx: diagnose failed: {type(e).__name__}: {e}")
             return None
 
     def _final_flush(self) -> None:  # for Closing.close: fetch and write everything
@@ -497,7 +497,15 @@ class Recorder(Closing):
             self._dispatch()
             while len(self._pending) > 1:  # the batch before this one is ready by now
                 self._collect(self._pending.pop(0))
-            if self._writer is not None and self._writer.due():
+        w = self._writer
+        if w is not None and w.due():
+            # On time as well as on steps: once flush_secs have passed, every dispatched
+            # batch whose host copy is done is read and written, so a crash (kill -9) loses
+            # at most the steps of the last flush_secs or so; one not done yet waits (the
+            # loop never waits on the device) and is looked at again at the next log.
+            while self._pending and _is_ready(self._pending[0]):
+                self._collect(self._pending.pop(0))
+            if not self._pending:
                 self._write_disk()
 
     def _new_layout(self, key: Any) -> _Layout:
@@ -532,7 +540,14 @@ class Recorder(Closing):
             for col in cols:
                 if all(isinstance(a, jax.Array) for a in col):
                     # one stacked buffer per layout (one transfer), its copy started now
-                    s = _stack(*col) if len(col) > 1 and len({a.shape for a in col}) == 1 else list(col)
+                    if len(col) > 1 and len({a.shape for a in col}) == 1:
+                        # counts padded to a power of 2 (the last array repeated, dropped on
+                        # the host): batches cut on time have any count, and _stack compiles
+                        # once per count
+                        pad = (1 << (len(col) - 1).bit_length()) - len(col)
+                        s = _stack(*col, *([col[-1]] * pad))
+                    else:
+                        s = list(col)
                     if isinstance(s, jax.Array):
                         s.copy_to_host_async()
                 else:
@@ -556,6 +571,7 @@ class Recorder(Closing):
             mats = []
             for j, a in enumerate(h):
                 a = np.asarray(np.stack([np.asarray(x) for x in a]) if isinstance(a, list) else a, dtype=np.float64)
+                a = a[:n]  # without the padding rows of _dispatch
                 if j == 0 and lay.n_stats:  # Stats vectors; pmap/vmap add axes: keep the first replica
                     mats.append(a.reshape(n, -1, a.shape[-1])[:, 0, :])
                 else:  # scalars given apart (a non-scalar loss: its mean)
@@ -858,6 +874,16 @@ def _first_fatal(lay: _Layout, steps: np.ndarray, m: np.ndarray) -> tuple[int, s
         return None
     row, _, what = min(found)
     return int(steps[row]), what
+
+
+def _is_ready(batch: list[tuple[list[tuple[int, float]], Any, list[Any]]]) -> bool:
+    """Whether every device array of a dispatched batch is computed (no waiting)."""
+    for _, _, stacked in batch:
+        for s in stacked:
+            for a in s if isinstance(s, list) else (s,):
+                if isinstance(a, jax.Array) and not a.is_ready():
+                    return False
+    return True
 
 
 @jax.jit

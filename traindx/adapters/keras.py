@@ -43,7 +43,7 @@ The callback never breaks training: an internal error turns it off with one
 ``RuntimeWarning`` ("traindx: ..."). A non-finite training loss, or non-finite weights or
 probe gradients on a telemetry step while the loss is finite (oneDNN's ReLU maps NaN to 0
 on AVX-512 CPUs), is *fatal*: noted in the context and ``cb.fatal_step``, with one warning;
-with ``stop_on_fatal=True`` (the default) it sets ``model.stop_training`` and prints why
+with ``stop_on_fatal=True`` (off by default) it sets ``model.stop_training`` and prints why
 instead. ``cb.diagnosis`` says at which step.
 """
 
@@ -180,6 +180,25 @@ def _accuracy_key(logs: dict[str, Any]) -> str | None:
     return None
 
 
+_LEGACY_ON = ("1", "true", "yes")
+
+
+def _refuse_keras2() -> None:
+    """Fail at construction, with a clear message, where the model is likely a Keras 2 one
+    (tf_keras loaded, or TF_USE_LEGACY_KERAS making ``tf.keras`` tf_keras): tf_keras' ``fit``
+    would otherwise break on this Keras 3 callback inside the user's training."""
+    import sys
+
+    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").strip().lower() in _LEGACY_ON
+    if legacy or "tf_keras" in sys.modules:
+        why = "TF_USE_LEGACY_KERAS is set (tf.keras is Keras 2)" if legacy else "tf_keras (Keras 2) is loaded"
+        raise RuntimeError(
+            f"traindx: DiagnosisCallback supports Keras 3 only and {why}; a tf_keras model.fit cannot run it. "
+            "Build and fit the model with Keras 3 (import keras; unset TF_USE_LEGACY_KERAS), or record the "
+            "run's logs (TensorBoard callback) and run `traindx diagnose` on them."
+        )
+
+
 class _Cadence(Cadence):
     """The adapters' cadence with a 5 % budget (a probe forward/backward costs more than the
     torch monitor's norms), ``every`` growing at most 4x per decision (so a noisy first
@@ -220,7 +239,9 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
             epochs' steps).
         activations: record activation statistics on the probe batch.
         stop_on_fatal: stop training (``model.stop_training``) on a non-finite loss, or on
-            non-finite weights or probe gradients (seen on telemetry steps).
+            non-finite weights or probe gradients (seen on telemetry steps). Off by default:
+            the callback changes training only when asked (like Keras' ``TerminateOnNaN``);
+            without it a fatal step gives one warning.
         probe_size: rows of the probe batch used (the probe's cost grows with it: 128 rows
             keep the default cadence near one probe per epoch on small models).
         num_classes, n_train, batch_size: data facts the callback cannot see.
@@ -245,7 +266,7 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
         train_data: Any = None,
         every: int | None = None,
         activations: bool = True,
-        stop_on_fatal: bool = True,
+        stop_on_fatal: bool = False,
         probe_size: int = 128,
         num_classes: int | None = None,
         n_train: int | None = None,
@@ -255,6 +276,7 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
         diagnose: bool = True,
         verbose: bool = False,
     ):
+        _refuse_keras2()
         super().__init__()
         if every is not None and (
             isinstance(every, bool) or not isinstance(every, int) or every < 1
@@ -289,6 +311,26 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
             tuple[int, int, float, float | None, float]
         ] = []  # (epoch, batch, loss, acc, wall)
         self._atexit: Any = None
+
+    # tf_keras (Keras 2) asks every callback these before any hook runs. A callback that
+    # reaches a Keras 2 fit anyway (tf_keras imported after it was made) answers them and
+    # turns itself off in set_model with one warning: the user's fit never fails on it.
+    def _implements_train_batch_hooks(self) -> bool:
+        return not self._off
+
+    def _implements_test_batch_hooks(self) -> bool:
+        return False
+
+    def _implements_predict_batch_hooks(self) -> bool:
+        return False
+
+    def set_model(self, model: Any) -> None:
+        super().set_model(model)
+        if not isinstance(model, keras.Model) and not self._off:
+            self._off = True
+            warn(f"traindx: DiagnosisCallback is a Keras 3 callback and was given a {type(model).__module__}."
+                 f"{type(model).__name__} (Keras 2 / tf_keras, not supported yet): it records nothing; "
+                 "training is not affected", stacklevel=3)  # fmt: skip
 
     @classmethod
     def from_arrays(cls, x: Any, y: Any = None, **kwargs: Any) -> DiagnosisCallback:
@@ -409,7 +451,7 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
                         str(self.diagnosis), encoding="utf-8"
                     )
                 except Exception as e:  # noqa: BLE001
-                    warn(f"traindx: could not write the diagnosis to {self.logdir}: {e}")
+                    self._warn_once(f"traindx: could not write the diagnosis to {self.logdir}: {e}")
                 if self._verbose:
                     print(self.diagnosis)
         if self._writer is not None:  # a later fit() opens a new event file in the same logdir
@@ -433,7 +475,7 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
 
             return diagnose(read_run(self.logdir))
         except Exception as e:  # noqa: BLE001
-            warn(f"traindx: diagnose failed: {type(e).__name__}: {e}")
+            self._warn_once(f"traindx: diagnose failed: {type(e).__name__}: {e}")
             return None
 
     def close(self) -> None:

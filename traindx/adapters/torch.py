@@ -59,6 +59,7 @@ from traindx.adapters._common import (
     TrainingDiverged,
     default_logdir,
     fatal_message,
+    metric_values,
     init_scale_flags,
     read_run,
     warn,
@@ -72,6 +73,14 @@ __all__ = ["Monitor", "TrainingDiverged"]
 FLUSH_STEPS = 400  # per-step values move to the host at least this often (bounded memory)
 SMALL_TARGETS = 1 << 16  # targets up to this size are class-counted in batches at flush
 TARGET_BATCHES = 2  # batches whose targets give target_integer / target_distinct (one sync each)
+
+
+def _scalar(v: Any) -> Any:
+    """A logged tensor's mean (float64 kept: 1e45 is not inf), or the value as given."""
+    if isinstance(v, torch.Tensor):
+        t = v.detach()
+        return (t if t.dtype == torch.float64 else t.float()).mean().item()
+    return v
 
 
 class Monitor(TelemetryMixin, FlushMixin, Closing):
@@ -396,16 +405,8 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
             return
         t0 = time.perf_counter()
         try:
-            from traindx.names import map_name
-
             s = max(self._step - 1, 0) if step is None else int(step)
-            values = {}
-            for name, v in metrics.items():
-                key = map_name(name)
-                if isinstance(v, torch.Tensor):
-                    v = v.detach().float().mean().item()
-                values[str(key) if key is not None else name] = float(v)
-            self._writer.add(s, values)
+            self._writer.add(s, metric_values(metrics, _scalar, self.context.notes))
         except Exception as e:  # noqa: BLE001
             self._fail(e, "log")
         finally:
@@ -428,7 +429,7 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
 
             return diagnose(read_run(self.logdir))
         except Exception as e:  # noqa: BLE001
-            warn(f"traindx: diagnose failed: {type(e).__name__}: {e}")
+            self._warn_once(f"traindx: diagnose failed: {type(e).__name__}: {e}")
             return None
 
     def _final_flush(self) -> None:  # for Closing.close
