@@ -37,6 +37,7 @@ from labelled import FAMILIES, ROOT, ROOTS, Labelled, load  # noqa: E402
 
 from traindx.engine import evaluate as cel_evaluate  # noqa: E402
 from traindx.rules.loader import load_rulebook  # noqa: E402
+from traindx.separation import group_size  # noqa: E402
 
 KINDS = ("logs", "torch_adapter", "keras_adapter", "jax_adapter")
 MIN_TRAIN = 20  # a fold whose training side has fewer alarmed runs keeps the hand values
@@ -80,7 +81,7 @@ def _healthy_said(book, facts: dict, alarmed: bool) -> bool:
 def outcomes(
     runs: list[Labelled], comp: Compiled, lo: np.ndarray, temperature, unknown
 ) -> list[Outcome]:
-    p, _ = probabilities(lo, temperature, unknown)  # one value or one per run
+    p, pu = probabilities(lo, temperature, unknown)  # one value or one per run
     out = []
     for r, run in enumerate(runs):
         order = [i for i in np.argsort(-lo[r], kind="stable") if np.isfinite(lo[r, i])]
@@ -96,24 +97,11 @@ def outcomes(
                 run=run.path, writer=run.writer, cause=run.cause, visible=run.visible, healthy_said=said,
                 ranked=ranked, p_true=p_true, input_kind=run.input_kind, alarmed=alarmed,
                 confidence=float(p[r, order[0]]) if order else 0.0,
-                group=_group([float(p[r, i]) for i in order], ranked, comp.book),
+                group=ranked[: group_size([float(p[r, i]) for i in order], float(pu[r]), comp.book.confusable_mass, comp.book.confusable_max)],
                 families={f: run.family(f) for f in FAMILIES},
             )
         )  # fmt: skip
     return out
-
-
-def _group(probs: list[float], ranked: list[str], book) -> list[str]:
-    """The engine's "cannot separate" group (traindx.separation) from the probabilities."""
-    if len(probs) < 2 or probs[0] >= book.confusable_mass:
-        return []
-    total = 0.0
-    k = 0
-    for k, q in enumerate(probs[: book.confusable_max]):  # noqa: B007 - k is the group size - 1
-        total += q
-        if total >= book.confusable_mass:
-            break
-    return ranked[: k + 1]
 
 
 def reliability(outs: list[Outcome], bins: int = 10) -> list[tuple[float, float, float, int]]:

@@ -39,3 +39,13 @@ def test_a_probable_top_cause_stands_apart():
     d = diagnose(LOGS / "torch_tb" / FLAT, rulebook=book)
     loose = book.model_copy(update={"confusable_mass": d.causes[0].probability * 0.99})
     assert diagnose(LOGS / "torch_tb" / FLAT, rulebook=loose).confusable is None
+
+
+def test_group_size_counts_shares_among_the_listed_causes():
+    from traindx.separation import group_size
+
+    assert group_size([0.85, 0.1], 0.0, 0.8, 6) == 0  # the top stands apart
+    assert group_size([0.5, 0.3, 0.1], 0.0, 0.8, 6) == 2
+    assert group_size([0.3, 0.1, 0.05], 0.5, 0.8, 6) == 2  # 0.6 + 0.2 of the listed mass
+    assert group_size([0.45, 0.02], 0.5, 0.8, 6) == 0  # 0.9 of the listed mass
+    assert group_size([0.1] * 9, 0.1, 0.8, 6) == 6  # capped

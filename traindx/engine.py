@@ -230,7 +230,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
                     probability=math.exp((lo - top) / t) / z, log_odds=lo, evidence=ev, fixes=fixes,
                 )
             )  # fmt: skip
-    group = confusable_group(causes, book, facts)
+    group = confusable_group(causes, book, facts, unknown)
     missing = [] if alarms else _missing(book, facts, notes)
     verdict = "findings" if alarms else ("insufficient_data" if missing else "healthy")
     if not alarms and not run.series and not run.checks:  # nothing was read: say so, never "healthy"

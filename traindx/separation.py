@@ -1,8 +1,9 @@
 """Which leading causes the recorded evidence cannot separate, and what would.
 
-When the top cause is not probable enough (below the rulebook's ``confusable_mass``), the
-group is the smallest set of leading causes reaching that mass together (at most
-``confusable_max``): with calibrated probabilities it holds the true cause about that often.
+When the top cause is not probable enough (below the rulebook's ``confusable_mass`` of the
+listed causes' probability), the group is the smallest set of leading causes reaching that
+share together (at most ``confusable_max``): with calibrated probabilities it holds the true
+cause, when it is one of the listed causes, about that often.
 What would tell them apart is derived from the
 rulebook, not listed per case: the facts that the members' strong evidence reads (a symptom
 a member explains with a ratio >= ``strong_lr``, an evidence item moving its odds by
@@ -32,16 +33,30 @@ def _how(path: str, book: Rulebook) -> str | None:
     return next((how for pat, how in book.fact_sources.items() if fnmatchcase(path, pat)), None)
 
 
+def group_size(probs: list[float], unknown: float, mass: float, max_n: int) -> int:
+    """How many leading causes form the "cannot separate" group (0: the top stands apart).
+    Shares are taken among the listed causes (the "unknown" mass set aside): the smallest
+    set of leading causes holding ``mass`` of it, at most ``max_n``."""
+    listed = max(1.0 - unknown, 1e-12)
+    if len(probs) < 2 or probs[0] / listed >= mass:
+        return 0
+    total = 0.0
+    for k, q in enumerate(probs[:max_n]):
+        total += q / listed
+        if total >= mass:
+            return k + 1
+    return min(len(probs), max_n)
+
+
 def confusable_group(
-    causes: list[CauseResult], book: Rulebook, facts: Facts
+    causes: list[CauseResult], book: Rulebook, facts: Facts, unknown: float = 0.0
 ) -> ConfusableGroup | None:
-    if len(causes) < 2 or causes[0].probability >= book.confusable_mass:
+    n = group_size(
+        [c.probability for c in causes], unknown, book.confusable_mass, book.confusable_max
+    )
+    if n < 2:
         return None
-    members: list[CauseResult] = []
-    for c in causes[: book.confusable_max]:
-        members.append(c)
-        if sum(m.probability for m in members) >= book.confusable_mass:
-            break
+    members = causes[:n]
     strong = math.log(book.strong_lr)
     wanted: list[str] = []
     for c in members:
