@@ -49,10 +49,11 @@ def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | 
 
 def _rise_z(xf: np.ndarray, yf: np.ndarray, x_best: float) -> float:
     """How far the end of a curve sits above its best stretch, in standard errors of the
-    run's own point-to-point noise: the median of the last k points against the median of
-    the k points around the best (smoothed) value, k as for ``last`` (at least 5). Per-step
-    fine-tuning losses that bounce between 0.4 and 0.9 end "above their best" by chance;
-    a real rise stands many standard errors above it."""
+    run's own point-to-point noise, beyond what picking the best of n/k stretches gives by
+    chance: the median of the last k points against the median of the k points around the
+    best (smoothed) value, k as for ``last`` (at least 5). Per-step fine-tuning losses that
+    bounce between 0.4 and 0.9 end "above their best" by chance; a real rise stands many
+    standard errors above it."""
     n = yf.size
     k = int(min(max(5, round(0.05 * n)), 200, max(n // 2, 1)))
     j = int(np.clip(np.searchsorted(xf, x_best), 0, n - 1))
@@ -64,7 +65,9 @@ def _rise_z(xf: np.ndarray, yf: np.ndarray, x_best: float) -> float:
     diff = end - best
     if not se > EPS * max(abs(best), 1.0):
         return float("inf") if diff > EPS * max(abs(best), 1.0) else 0.0
-    return float(diff / se)
+    # the best stretch was picked as the lowest of about n/k: chance alone puts the end
+    # sqrt(2 ln(n/k)) standard errors above it (the expected maximum of n/k normals)
+    return float(diff / se - np.sqrt(2.0 * np.log(max(n / k, 1.0))))
 
 
 def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int | bool]:
