@@ -318,9 +318,36 @@ def main(argv: list[str] | None = None) -> int:
             if args.per_cause:
                 _per_cause(outs)
         report["configs"][lam_s] = cfg
+        _headline(cfg)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=float))
     return 0
+
+
+def _headline(cfg: dict) -> None:
+    """Cross-validated numbers per input kind: the worst and the mean over the family fields
+    held out (fields with a single family have no held-out fold and are left out)."""
+    dims = [d for d, kinds in cfg["cv"].items() if kinds != cfg["as_shipped"]]
+    if not dims:
+        return
+    print(
+        f"\n   HEADLINE, cross-validated (mean [worst] over leave-one-{{{', '.join(dims)}}}-out):"
+    )
+    print(f"   {'kind':14} {'top1':>14} {'top3':>14} {'FA':>14} {'ECE':>14} {'w@80':>5}")
+    kinds = sorted({k for d in dims for k in cfg["cv"][d]}, key=lambda k: (k == "ALL", k))
+    for k in kinds:
+        vals = [cfg["cv"][d][k] for d in dims if k in cfg["cv"][d]]
+
+        def cell(key: str, worst, vals=vals) -> str:
+            xs = [v[key] for v in vals if v[key] == v[key]]
+            return f"{np.mean(xs):6.1%} [{worst(xs):5.1%}]" if xs else f"{'-':>14}"
+
+        ece = [v["ece"] for v in vals if v["ece"] == v["ece"]]
+        ece_s = f"{np.mean(ece):6.3f} [{max(ece):5.3f}]" if ece else f"{'-':>14}"
+        w80 = max(v["wrong_at_80"] for v in vals)
+        print(
+            f"   {k:14} {cell('top1', min)} {cell('top3', min)} {cell('false_alarm_rate', max)} {ece_s} {w80:>5}"
+        )
 
 
 def _per_cause(outs: list[Outcome]) -> None:
