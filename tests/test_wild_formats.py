@@ -179,3 +179,16 @@ def test_keras_csvlogger_training_log_with_a_restart(tmp_path):
     )
     d = traindx.diagnose(log)  # the file itself, too
     assert d.verdict == "healthy" and "restarted" in str(d)
+
+
+def test_multi_task_loss_family_is_summed_per_split(tmp_path):
+    rows = ["epoch,seg_loss,depth_loss,val_seg_loss,val_depth_loss,loss_scale"]
+    for e in range(12):
+        rows.append(f"{e},{1.2 * 0.85**e:.4f},{0.6 * 0.9**e:.4f},{1.3 * 0.87**e:.4f},{0.7 * 0.9**e:.4f},65536")
+    p = tmp_path / "log.csv"
+    p.write_text("\n".join(rows) + "\n")
+    (run,) = traindx.read(p)
+    assert run.get("loss").original_name == "seg_loss+depth_loss"  # loss_scale (AMP) is no part
+    assert run.get("loss", "val").original_name == "val_seg_loss+val_depth_loss"
+    np.testing.assert_allclose(run.get("loss").values[0], 1.8)
+    assert traindx.diagnose(run).verdict == "healthy"
