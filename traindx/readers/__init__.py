@@ -241,7 +241,16 @@ def _load_preflight(p: Path):  # -> traindx.checks.PreflightRecord
         raise ReadError(str(p), f"not a traindx preflight record: {where}: {err['msg']}") from None
 
 
-def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], overrides: dict[str, str] | None = None) -> Run:
+def build_run(
+    run_id: str,
+    source: Path,
+    files: list[tuple[Path, str | None]],
+    overrides: dict[str, str] | None = None,
+    *,
+    strict: bool = False,
+) -> Run:
+    """A run from its files; a file that cannot be read is an ``unreadable`` problem of the
+    run (``strict``: its ReadError is raised instead, for a file the user named)."""
     run = Run(id=run_id, source=str(source))
     # Series of one key from different kinds of file (a CSVLogger file mirroring event files)
     # are alternatives, not parts: keep the kind with more points. Within one kind, merge
@@ -266,6 +275,8 @@ def build_run(run_id: str, source: Path, files: list[tuple[Path, str | None]], o
             kind = _kind(path) or _sniff(path, overrides) or "csv"
             log = _read_file(path, kind)
         except ReadError as err:  # one bad file never aborts the rest of the run
+            if strict:
+                raise
             run.ingest.add("unreadable", f"{err}; the rest of the run was read", file=str(path))
             continue
         run.ingest.files.append(str(path))
@@ -330,11 +341,7 @@ def read(
                 "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl or trainer_state.json",
             )
         split = SPLIT_DIRS.get(root.parent.name.lower())
-        run = build_run(root.name, root, [(root, split)], overrides)
-        unreadable = [p for p in run.ingest.problems if p.kind == "unreadable"]
-        if unreadable and not run.series:  # the one file given could not be read: bad input
-            raise ReadError(str(root), unreadable[0].message.split(": ", 1)[-1].removesuffix("; the rest of the run was read"))
-        return [_check(run)]
+        return [_check(build_run(root.name, root, [(root, split)], overrides, strict=True))]
     skipped = [] if skipped is None else skipped
     before = len(skipped)
     found = discover(root, overrides, skipped)
