@@ -118,6 +118,9 @@ def context_facts(run: Run) -> dict[str, Any]:
     put("training_mode", c.model.training_mode)
     put("n_layers", len(c.model.layers) or None)
     if c.model.layers:
+        # a normalization layer first (BatchNorm, LayerNorm, Keras Normalization) scales the
+        # raw inputs inside the model
+        out["input_norm_layer"] = bool(re.search(r"norm", c.model.layers[0].type or "", re.IGNORECASE))
         out["has_recurrent"] = any(_RECURRENT.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
     put("n_train", c.data.n_train)
     put("batch_size", c.data.batch_size)
