@@ -153,3 +153,22 @@ def test_write_back_rewrites_only_the_kept_causes(tmp_path, runs, book):
         new.calibration[0].temperature == pytest.approx(0.6)
         and new.calibration[0].when == book.calibration[0].when
     )
+
+
+def test_runs_in_tar_xz_archives_are_read(tmp_path, monkeypatch):
+    import tarfile
+
+    import labelled
+
+    monkeypatch.setattr(labelled, "CACHE", tmp_path / "cache")
+    src = ROOT / "fixtures" / "logs" / "jax_csv"
+    names = sorted(p.name for p in src.iterdir() if (p / "label.json").exists())[:3]
+    root = tmp_path / "corpus"
+    root.mkdir()
+    with tarfile.open(root / "shard-0.tar.xz", "w:xz") as tar:
+        for n in names:
+            tar.add(src / n, arcname=f"shard-0/{n}")
+    got = load([root])
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in got) == names
+    assert all(r.facts and "_error" not in r.facts for r in got)
+    assert load([root]) and (tmp_path / "cache").exists()  # second time: from the cache
