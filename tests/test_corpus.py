@@ -1,0 +1,58 @@
+"""The generated corpus (fixtures/corpus/): archives extract, labels follow the contract.
+
+Only reads the committed archives (no framework needed); the generator itself is run by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "fixtures" / "corpus"))
+
+from load import corpus_runs  # noqa: E402
+
+from traindx.causes import CAUSES  # noqa: E402
+
+FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
+          "optimizer", "fault", "severity", "style", "seed")
+LOG_NAMES = (".csv", ".jsonl", "trainer_state.json", "tfevents")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return list(corpus_runs(tmp_path_factory.mktemp("corpus")))
+
+
+def test_every_indexed_run_is_in_an_archive_with_a_contract_label(runs):
+    index = json.loads((ROOT / "fixtures" / "corpus" / "index.json").read_text())
+    got = {f"{d.parent.name}/{d.name}": lab for d, lab in runs}
+    assert set(got) == {r["path"] for r in index["runs"]}
+    for path, lab in got.items():
+        missing = [f for f in FIELDS if f not in lab]
+        assert not missing, f"{path}: label.json lacks {missing}"
+        assert lab["cause"] in CAUSES or lab["cause"] == "healthy", path
+        assert lab["style"] == "generator"
+        assert lab["input_kind"] in ("logs", "torch_adapter", "keras_adapter", "jax_adapter")
+        assert (lab["input_kind"] == "logs") == (lab["writer"] not in ("monitor", "keras_cb", "jax_rec"))
+
+
+def test_every_run_holds_the_files_its_logger_wrote(runs):
+    for d, lab in runs:
+        names = [p.name for p in d.rglob("*") if p.is_file() and p.name != "label.json"]
+        assert any(any(k in n for k in LOG_NAMES) for n in names), f"{d}: no log file in {names}"
+        if lab["input_kind"] != "logs":
+            assert "context.json" in names, d
+
+
+def test_the_corpus_mixes_causes_frameworks_and_loggers(runs):
+    causes = Counter(lab["cause"] for _, lab in runs)
+    assert len(causes) >= 25
+    assert 0.15 <= causes["healthy"] / len(runs) <= 0.45
+    assert len({lab["framework"] for _, lab in runs}) >= 2
+    assert len({lab["writer"] for _, lab in runs}) >= 6
