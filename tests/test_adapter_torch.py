@@ -259,7 +259,7 @@ def test_softmax_into_cross_entropy(digits, tmp_path):
     c = run.context
     assert c.model.output_activation == "softmax" and c.loss.expects == "logits"
     assert np.allclose(values(run, "train/output_row_sum"), 1.0, atol=1e-4)
-    assert "CTX001" in {s.code for s in traindx.diagnose(run).symptoms}
+    assert "CTX001" in {s.code for s in traindx.diagnose(run)[0].symptoms}
 
 
 def test_softmax_over_batch_axis(digits, tmp_path):
@@ -314,7 +314,7 @@ def test_dead_relu_layer(digits, tmp_path):
         model[0].bias.fill_(-20.0)
     run = monitored(model, digits, tmp_path, steps=10)
     assert values(run, "train/act_frac_zero@1").min() > 0.99
-    assert "ACT001" in {s.code for s in traindx.diagnose(run).symptoms}
+    assert "ACT001" in {s.code for s in traindx.diagnose(run)[0].symptoms}
 
 
 def test_nonfinite_inputs_counted(digits, tmp_path):

@@ -66,15 +66,19 @@ def test_unrelated_csv_is_ignored_next_to_a_log(tmp_path):
     assert list(run.series) == ["train/loss"]
 
 
-def test_diagnose_path_with_several_runs_gives_a_report(tmp_path):
+def test_diagnose_always_gives_a_report_with_runs(tmp_path):
     for name in ("a", "b"):
         _csv(tmp_path / name / "metrics.csv", "step,loss", [(i, 2.0 * 0.95**i) for i in range(40)])
     rep = traindx.diagnose(tmp_path)
     assert isinstance(rep, traindx.Report) and len(rep) == 2 and rep.healthy
-    one = traindx.diagnose(tmp_path / "a")
-    assert isinstance(one, traindx.Diagnosis) and one.healthy
+    one = traindx.diagnose(tmp_path / "a")  # one run: a Report too
+    assert isinstance(one, traindx.Report) and len(one) == 1 and one.healthy
+    assert isinstance(one[0], traindx.Diagnosis) and one[0].run_id == "a"
     assert "healthy" in str(one)
-    assert json.loads(one.to_json())["healthy"] is True
+    assert json.loads(one.to_json())["runs"][0]["healthy"] is True
+    (run,) = traindx.read(tmp_path / "b")
+    from_run = traindx.diagnose(run)  # a Run built or read by the caller: a Report too
+    assert isinstance(from_run, traindx.Report) and [d.run_id for d in from_run] == ["b"]
 
 
 def test_jsonl_run(tmp_path):

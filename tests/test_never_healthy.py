@@ -39,13 +39,13 @@ def _epochs(
 
 
 def test_the_healthy_reference_is_healthy(tmp_path):
-    d = diagnose(_csv(tmp_path / "ok", *_epochs()))
+    (d,) = diagnose(_csv(tmp_path / "ok", *_epochs()))
     assert d.verdict == "healthy", (d.headline, [s.code for s in d.symptoms])
 
 
 def test_validation_accuracy_at_chance_while_training_learns(tmp_path):
     rng = np.random.default_rng(1)
-    d = diagnose(
+    (d,) = diagnose(
         _csv(
             tmp_path / "shuffled",
             *_epochs(
@@ -62,13 +62,13 @@ def test_validation_accuracy_at_chance_while_training_learns(tmp_path):
 
 
 def test_nan_validation_loss_is_a_finding(tmp_path):
-    d = diagnose(_csv(tmp_path / "nan", *_epochs(val_loss=lambda e: "nan")))
+    (d,) = diagnose(_csv(tmp_path / "nan", *_epochs(val_loss=lambda e: "nan")))
     assert d.verdict == "findings" and "GEN006" in {s.code for s in d.symptoms}
 
 
 @pytest.mark.parametrize(("test_acc", "fires"), [(0.35, True), (0.95, False)])
 def test_test_accuracy_far_from_validation(tmp_path, test_acc, fires):
-    d = diagnose(_csv(tmp_path / "test", *_epochs(test=test_acc)))
+    (d,) = diagnose(_csv(tmp_path / "test", *_epochs(test=test_acc)))
     assert ("GEN008" in {s.code for s in d.symptoms}) == fires, d.headline
     if fires:
         assert d.verdict == "findings"

@@ -37,7 +37,7 @@ def test_add_scalar_without_global_step_keeps_every_point_and_an_explosion_is_fo
     assert len(loss) == N and loss.values[-1] == pytest.approx(2.3 * 1.05 ** (N - 1), rel=1e-5)
     (p,) = _problems(run, "renumbered")
     assert p.count == N and "step 0" in p.message
-    d = traindx.diagnose(tmp_path / "run")
+    (d,) = traindx.diagnose(tmp_path / "run")
     assert d.verdict == "findings" and not d.healthy
     assert any(x.kind == "renumbered" for x in d.ingest.problems)
 

@@ -161,7 +161,7 @@ def test_results_persist_and_combine_with_training_telemetry(digits, tmp_path):
             loss.backward()
             mon.step(loss, inputs=xb, targets=yb)
             opt.step()
-    both = traindx.diagnose(tmp_path)
+    (both,) = traindx.diagnose(tmp_path)
     assert both.checks and "loss" in both.facts and "check" in both.facts
     assert both.causes[0].id == "softmax_wrong_axis"
 

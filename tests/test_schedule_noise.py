@@ -39,7 +39,7 @@ def test_warmup_cut_by_the_log_end_is_not_a_growing_lr(tmp_path):
     run = _state(
         tmp_path / "ft", _warmup_history(1000, 1000, 8660), max_steps=8660, num_train_epochs=3
     )
-    d = traindx.diagnose(run)
+    (d,) = traindx.diagnose(run)
     assert "LR002" not in [s.code for s in d.symptoms]
     assert d.facts["lr"]["max_plan_progress"] < 0.2 and d.facts["lr"]["max_progress"] == 1.0
     (r,) = traindx.read(run)
@@ -51,7 +51,7 @@ def test_an_lr_growing_to_the_planned_end_still_fires(tmp_path):
         {"learning_rate": 1e-5 * 1.03**i, "loss": 1.0 - 0.001 * i, "step": 10 * (i + 1)}
         for i in range(100)
     ]
-    d = traindx.diagnose(_state(tmp_path / "grow", hist, max_steps=1000))
+    (d,) = traindx.diagnose(_state(tmp_path / "grow", hist, max_steps=1000))
     assert "LR002" in [s.code for s in d.symptoms]
 
 
@@ -65,7 +65,7 @@ def test_bouncing_per_step_finetuning_loss_is_noise(tmp_path):
             {"learning_rate": 2e-5, "loss": float(rng.uniform(0.40, 0.89)), "step": 5 * (i + 1)}
             for i in range(int(rng.integers(30, 200)))
         ]
-        d = traindx.diagnose(_state(tmp_path / f"s{seed}", hist, max_steps=1000))
+        (d,) = traindx.diagnose(_state(tmp_path / f"s{seed}", hist, max_steps=1000))
         fired += [(seed, s.code) for s in d.symptoms if s.code in ("LOSS003", "LOSS004")]
     assert not fired
 
@@ -77,5 +77,5 @@ def test_a_real_rise_in_a_noisy_loss_still_fires(tmp_path):
         {"learning_rate": 2e-5, "loss": float(v + 0.1 * rng.standard_normal()), "step": 5 * (i + 1)}
         for i, v in enumerate(base)
     ]
-    d = traindx.diagnose(_state(tmp_path / "rise", hist))
+    (d,) = traindx.diagnose(_state(tmp_path / "rise", hist))
     assert "LOSS003" in [s.code for s in d.symptoms]

@@ -15,7 +15,7 @@ FLAT = "dying_relu_mlp_negbias"  # a loss that stays at ln(10): many causes fit 
 
 def test_flat_loss_from_logs_is_one_group_with_what_would_separate_it():
     book = load_rulebook()
-    d = diagnose(LOGS / "torch_tb" / FLAT, rulebook=book)
+    (d,) = diagnose(LOGS / "torch_tb" / FLAT, rulebook=book)
     g = d.confusable
     assert g is not None and 2 <= len(g.causes) <= book.confusable_max
     assert g.causes == [c.id for c in d.causes[: len(g.causes)]]
@@ -28,7 +28,7 @@ def test_flat_loss_from_logs_is_one_group_with_what_would_separate_it():
 
 
 def test_recorded_facts_are_not_asked_for():
-    d = diagnose(LOGS / "torch_mon" / FLAT)
+    (d,) = diagnose(LOGS / "torch_mon" / FLAT)
     assert d.causes
     if d.confusable is not None:
         assert not any("per-layer" in t for t in d.confusable.tell_apart), d.confusable
@@ -36,9 +36,9 @@ def test_recorded_facts_are_not_asked_for():
 
 def test_a_probable_top_cause_stands_apart():
     book = load_rulebook()
-    d = diagnose(LOGS / "torch_tb" / FLAT, rulebook=book)
+    (d,) = diagnose(LOGS / "torch_tb" / FLAT, rulebook=book)
     loose = book.model_copy(update={"confusable_mass": d.causes[0].probability * 0.99})
-    assert diagnose(LOGS / "torch_tb" / FLAT, rulebook=loose).confusable is None
+    assert diagnose(LOGS / "torch_tb" / FLAT, rulebook=loose)[0].confusable is None
 
 
 def test_group_size_counts_shares_among_the_listed_causes():

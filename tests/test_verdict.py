@@ -15,7 +15,7 @@ def _hf(path, history, **state):
 
 def test_one_logged_point_is_insufficient_data(tmp_path, capsys):
     _hf(tmp_path / "r", [{"train_loss": 0.61, "epoch": 3.0, "step": 120, "train_runtime": 30.0}])
-    d = traindx.diagnose(tmp_path / "r")
+    (d,) = traindx.diagnose(tmp_path / "r")
     assert d.verdict == "insufficient_data" and not d.healthy
     assert "only 1 logged point" in d.headline and "train_loss" in d.headline
     assert main(["diagnose", str(tmp_path / "r"), "--json"]) == 0
@@ -29,7 +29,7 @@ def test_one_logged_point_is_insufficient_data(tmp_path, capsys):
 
 def test_absurd_value_is_a_finding_from_one_point(tmp_path, capsys):
     _hf(tmp_path / "r", [{"train_loss": 177371128639.07, "epoch": 1.0, "step": 50}])
-    d = traindx.diagnose(tmp_path / "r")
+    (d,) = traindx.diagnose(tmp_path / "r")
     assert d.verdict == "findings"
     assert [s.code for s in d.symptoms] == ["LOSS014"]
     assert main(["diagnose", str(tmp_path / "r"), "--fail-on", "error"]) == 1
@@ -59,4 +59,4 @@ def test_five_epochs_are_enough(tmp_path):
     ]
     p = tmp_path / "log.csv"
     p.write_text("\n".join(lines) + "\n")
-    assert traindx.diagnose(p).verdict == "healthy"
+    assert traindx.diagnose(p)[0].verdict == "healthy"

@@ -54,7 +54,7 @@ def test_ultralytics_results_csv(tmp_path, writer, parts):
         and run.get("map50", "val") is not None
     )
     assert run.get("lr") is not None and run.get("lr", scope="pg2") is not None
-    d = traindx.diagnose(run)
+    (d,) = traindx.diagnose(run)
     assert d.verdict == "healthy", d.headline
 
 
@@ -92,7 +92,7 @@ def test_detectron2_metrics_json(tmp_path):
     assert run.get("loss").original_name == "total_loss" and len(run.get("loss")) == 100
     ap = run.get("map", "val")
     assert ap.original_name == "bbox/AP" and ap.values.max() <= 1.0  # percent read as a fraction
-    assert traindx.diagnose(run).verdict == "healthy"
+    assert traindx.diagnose(run)[0].verdict == "healthy"
 
 
 def test_mmengine_scalars_json(tmp_path):
@@ -104,7 +104,7 @@ def test_mmengine_scalars_json(tmp_path):
         200,
         400,
     ]  # end of epochs 1, 2
-    assert traindx.diagnose(run).verdict == "healthy"
+    assert traindx.diagnose(run)[0].verdict == "healthy"
 
 
 def test_mmdet_log_json(tmp_path):
@@ -116,7 +116,7 @@ def test_mmdet_log_json(tmp_path):
     assert not run.ingest.problems, (
         run.ingest.problems
     )  # mode, env_info, copypaste strings are not problems
-    assert traindx.diagnose(run).verdict == "healthy"
+    assert traindx.diagnose(run)[0].verdict == "healthy"
 
 
 def test_timm_summary_csv(tmp_path):
@@ -124,7 +124,7 @@ def test_timm_summary_csv(tmp_path):
     (run,) = traindx.read(tmp_path / "run")
     assert run.get("accuracy", "val").original_name == "eval_top1"
     assert run.get("accuracy", "val").values.max() < 1.0
-    assert traindx.diagnose(run).verdict == "healthy"
+    assert traindx.diagnose(run)[0].verdict == "healthy"
 
 
 def test_fastai_history_csv(tmp_path):
@@ -133,7 +133,7 @@ def test_fastai_history_csv(tmp_path):
     assert run.get("accuracy", "val") is not None and run.get("error", "val") is not None
     assert run.get("loss", "val").original_name == "valid_loss"
     assert run.ingest.problems == []  # the mm:ss time column is bookkeeping
-    assert traindx.diagnose(run).verdict == "healthy"
+    assert traindx.diagnose(run)[0].verdict == "healthy"
 
 
 @pytest.mark.keras
@@ -177,7 +177,7 @@ def test_keras_csvlogger_training_log_with_a_restart(tmp_path):
         "restarted 1 time(s)" in p.message and "epoch went back from 1 to 0" in p.message
         for p in run.ingest.problems
     )
-    d = traindx.diagnose(log)  # the file itself, too
+    (d,) = traindx.diagnose(log)  # the file itself, too
     assert d.verdict == "healthy" and "restarted" in str(d)
 
 
@@ -191,4 +191,4 @@ def test_multi_task_loss_family_is_summed_per_split(tmp_path):
     assert run.get("loss").original_name == "seg_loss+depth_loss"  # loss_scale (AMP) is no part
     assert run.get("loss", "val").original_name == "val_seg_loss+val_depth_loss"
     np.testing.assert_allclose(run.get("loss").values[0], 1.8)
-    assert traindx.diagnose(run).verdict == "healthy"
+    assert traindx.diagnose(run)[0].verdict == "healthy"

@@ -1,7 +1,8 @@
 """traindx: a differential diagnosis for deep-learning training runs.
 
 >>> import traindx
->>> d = traindx.diagnose("runs/exp1")          # doctest: +SKIP
+>>> report = traindx.diagnose("runs/exp1")     # doctest: +SKIP
+>>> d = report[0]                               # doctest: +SKIP
 >>> d.healthy, d.causes[0].id, d.causes[0].probability   # doctest: +SKIP
 
 Importing traindx is light: no framework is imported here (adapters live in

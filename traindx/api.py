@@ -79,23 +79,24 @@ def diagnose(
     rulebook: Rulebook | Sequence[PathLike] | None = None,
     overrides: dict[str, str] | None = None,
     override_shipped: bool = False,
-) -> Diagnosis | Report:
-    """Diagnose a :class:`Run`, or every run under a path.
+) -> Report:
+    """Diagnose a :class:`Run`, or every run under a path: always a :class:`Report`.
 
-    A ``Run`` or a path holding exactly one run gives a :class:`Diagnosis`; a path holding
-    several runs gives a :class:`Report` (iterable over its diagnoses, ``.healthy`` when all
-    are). ``rulebook`` adds rule directories/files to the shipped rules (or is a loaded one);
-    a user rule with the code or cause id of a shipped one is an error unless
-    ``override_shipped`` is true.
+    The report is iterable over its runs' :class:`Diagnosis` (``report[0]`` for a single
+    run) and says what under the path was not read (``skipped``). ``rulebook`` adds rule
+    directories/files to the shipped rules (or is a loaded one); a user rule with the code
+    or cause id of a shipped one is an error unless ``override_shipped`` is true. A path
+    that cannot be read raises :class:`~traindx.errors.ReadError`.
     """
     from traindx.engine import diagnose_run
 
     book = _book(rulebook, override_shipped)
     if isinstance(source, Run):
-        return diagnose_run(source, book)
-    runs = read(source, overrides=overrides)
-    diags = [diagnose_run(r, book) for r in runs]
-    return diags[0] if len(diags) == 1 else Report(runs=diags)
+        return Report(runs=[diagnose_run(source, book)])
+    report = Report()
+    runs = read(source, overrides=overrides, skipped=report.skipped)
+    report.runs.extend(diagnose_run(r, book) for r in runs)
+    return report
 
 
 def diagnose_all(

@@ -460,7 +460,7 @@ class Recorder(Closing):
             self.flush()
             from traindx.api import diagnose
 
-            return diagnose(read_run(self.logdir))
+            return diagnose(read_run(self.logdir))[0]
         except TrainingDiverged:
             raise
         except Exception as e:  # noqa: BLE001

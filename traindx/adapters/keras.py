@@ -473,7 +473,7 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
                 self._writer.flush()
             from traindx.api import diagnose
 
-            return diagnose(read_run(self.logdir))
+            return diagnose(read_run(self.logdir))[0]
         except Exception as e:  # noqa: BLE001
             self._warn_once(f"traindx: diagnose failed: {type(e).__name__}: {e}")
             return None

@@ -427,7 +427,7 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
             self.flush()
             from traindx.api import diagnose
 
-            return diagnose(read_run(self.logdir))
+            return diagnose(read_run(self.logdir))[0]
         except Exception as e:  # noqa: BLE001
             self._warn_once(f"traindx: diagnose failed: {type(e).__name__}: {e}")
             return None
