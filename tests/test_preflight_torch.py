@@ -150,7 +150,7 @@ def test_results_persist_and_combine_with_training_telemetry(digits, tmp_path):
     lf = nn.NLLLoss()
     preflight(model, lf, (x, y), optimizer=opt, val=val, logdir=tmp_path)
     assert (tmp_path / "preflight.json").is_file()
-    alone = traindx.diagnose(tmp_path)
+    (alone,) = traindx.diagnose(tmp_path)
     assert alone.checks and any(c.status == "failed" for c in alone.checks)
     assert alone.causes[0].id == "softmax_wrong_axis"
     with Monitor(model, opt, loss_fn=lf, logdir=tmp_path) as mon:
