@@ -11,6 +11,8 @@ import struct
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
+
 import traindx
 from traindx.readers import tfrecord as tfr
 from traindx.readers.csvlog import read_csv
@@ -127,3 +129,33 @@ def test_half_written_jsonl_line_is_incomplete_not_corrupt(tmp_path):
     assert len(_loss(log)) == 10 and _kinds(log) == ["incomplete"] and log.dropped_records == 0
     (run,) = traindx.read(path)
     assert run.ingest.lost() == 0
+
+
+# Found by benchmarks/fuzz.py (seed 9): each failed before its fix.
+
+
+def test_signalling_nan_float_reads_as_nan_without_a_warning(tmp_path):
+    snan = struct.pack("<I", 0x7F800001)  # a signalling NaN: numpy warns when casting it
+    rec = _event(1.0, 1, _len_field(1, _len_field(1, b"loss") + _key(2, 5) + snan))
+    path = tmp_path / "events.out.tfevents.3"
+    path.write_bytes(frame_records([rec]))
+    log = read_event_file(path)  # pytest turns warnings into errors
+    assert np.isnan(_loss(log)).all()
+
+
+def test_long_cell_starting_like_a_tensor_parses_in_linear_time(tmp_path):
+    import time
+
+    from traindx.readers.csvlog import parse_number
+
+    t = time.perf_counter()
+    assert parse_number("tensor(" + "[" * 1_000_000 + ")") is None
+    assert time.perf_counter() - t < 5  # the old pattern backtracked quadratically: hours
+    assert parse_number("tensor(0.25, device='cuda:0', grad_fn=<MeanBackward0>)") == 0.25
+
+
+def test_data_row_run_into_the_header_is_reported(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(b"epoch,val_accuracy,val_loss\x0b4,7.4,-7.1\n")  # a newline became \v
+    log = read_csv(path)
+    assert [p.kind for p in log.problems] == ["corrupt"] and "7.4" in log.problems[0].message

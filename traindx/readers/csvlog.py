@@ -31,7 +31,10 @@ WALL_COLUMNS = ("wall_time", "walltime", "_timestamp", "timestamp", "time")
 MISSING = frozenset({"", "na", "n/a", "none", "null", "<na>", "#n/a"})
 HEADER_HINT = "expected a header row like 'epoch,loss,val_loss'"
 _DURATION = re.compile(r"\d+(:\d\d){1,2}(\.\d+)?")  # fastai's "time" column: 00:12, 1:02:03
-_TENSOR = re.compile(r"tensor\(\s*([^,)\s]+).*\)")  # str(torch tensor) written into a log
+# str(torch tensor) written into a log: tensor(0.5), tensor(0.5, device='cuda:0', grad_fn=...)
+_TENSOR = re.compile(r"tensor\(\s*([^,)\s]+)")
+_MAX_TENSOR_CELL = 256
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the csv module breaks lines on (not \v, \f...)
 
 
 #: x values outside int64 cannot be steps: such points are dropped and counted.
@@ -66,7 +69,7 @@ def read_text(path: str | Path) -> str:
 
 def parse_number(text: str) -> float | None:
     """A float from a cell (``0.5``, ``nan``, ``-inf``, ``tensor(0.5)``), None if not a number."""
-    m = _TENSOR.fullmatch(text)
+    m = _TENSOR.match(text) if len(text) < _MAX_TENSOR_CELL and text.endswith(")") else None
     try:
         return float(m[1] if m else text)
     except ValueError:
@@ -91,7 +94,7 @@ def _sniff_delimiter(line: str) -> str:
 
 
 def _first_line(text: str) -> str | None:
-    return next((ln for ln in text.splitlines() if ln.strip()), None)
+    return next((ln for ln in _LINE_BREAK.split(text) if ln.strip()), None)
 
 
 def _parse_column(
@@ -162,8 +165,15 @@ def _read_table(src: str, text: str, log: RawLog | None = None) -> tuple[list[st
     if log is not None:
         for kind, count, message in describe_stray(src, conflict, stray, repeated):
             log.problem(kind, message, count)
-    if all(parse_number(h) is not None for h in header):
+    numeric = [h for h in header if parse_number(h) is not None]
+    if len(numeric) == len(header):
         raise ReadError(src, f"no header row (the first line holds numbers); {HEADER_HINT}", line=1)
+    if numeric and log is not None:  # a header merged with a data row (a lost newline)?
+        log.problem(
+            "corrupt",
+            f"{src}:1: header cell(s) {', '.join(repr(h[:20]) for h in numeric[:3])} are numbers "
+            "(a data row run into the header?); read as column names",
+        )
     return header, rows, lines, delim
 
 

@@ -1018,11 +1018,13 @@ def read_event_file(path: str | Path) -> RawLog:
         if starts.size >= _PARALLEL_MIN:
             with ThreadPoolExecutor(max_workers=1) as pool:
                 crc = pool.submit(tfr.data_crc_ok, buf, starts, lengths)
-                out, malformed = _decode(buf, starts + tfr.HEADER, lengths)
+                with _quiet():
+                    out, malformed = _decode(buf, starts + tfr.HEADER, lengths)
                 ok = crc.result()
         else:
             ok = tfr.data_crc_ok(buf, starts, lengths)
-            out, malformed = _decode(buf, starts + tfr.HEADER, lengths)
+            with _quiet():
+                out, malformed = _decode(buf, starts + tfr.HEADER, lengths)
         if not ok.all():
             badpos = starts[~ok]
             log.dropped_records += int(badpos.size)
@@ -1043,10 +1045,17 @@ def read_event_file(path: str | Path) -> RawLog:
                 k,
             )
         log.records = int(ok.sum())
-        _assemble(buf, out, ok & ~malformed, log, name)
+        with _quiet():
+            _assemble(buf, out, ok & ~malformed, log, name)
     if fr.truncated:
         log.problem("incomplete", f"{name}: the last record is incomplete (file still being written?); not read")
     return log
+
+
+# Logged floats are whatever was written: a signalling NaN cast to float64 is a NaN value,
+# not a reason for numpy to warn.
+def _quiet() -> np.errstate:
+    return np.errstate(invalid="ignore", over="ignore")
 
 
 _PARALLEL_MIN = 20000  # records; below this a second thread is not worth starting
