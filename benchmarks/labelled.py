@@ -92,8 +92,13 @@ def discover(roots: list[Path]) -> list[Path]:
     for root in roots:
         if not root.exists():
             continue
-        found.extend(p.parent for p in sorted(root.rglob("label.json")))
-        for archive in sorted(root.rglob("*.tar.xz")):
+        # directories starting with "_" are scratch (a generator's _work, a loader's _cache):
+        # the committed runs are the plain directories and the archives
+        def committed(p: Path) -> bool:
+            return not any(part.startswith("_") for part in p.relative_to(root).parts)
+
+        found.extend(p.parent for p in sorted(root.rglob("label.json")) if committed(p))
+        for archive in sorted(a for a in root.rglob("*.tar.xz") if committed(a)):
             found.extend(p.parent for p in sorted(_unpack(archive).rglob("label.json")))
     return found
 
