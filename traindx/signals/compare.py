@@ -122,6 +122,9 @@ def lr_facts(steps: np.ndarray, lr: np.ndarray, planned: int | None = None) -> d
         "last_over_first": float(v[-1]) / max(float(v[0]), EPS),
         "zero_progress": float(p[i_zero]) if i_zero >= 0 else -1.0,
         "zero_step": int(s[i_zero]) if i_zero >= 0 else -1,
+        # the highest LR after it first fell under 1 % of its peak, relative to the peak:
+        # a warm restart (cosine with restarts) brings it back up, a decay does not
+        "after_zero_max": float(v[i_zero:].max()) / max(vmax, EPS) if i_zero >= 0 else -1.0,
         "rising_frac": float(np.mean(rises)),
         "constant": bool(np.all(v == v[0])),
     }
