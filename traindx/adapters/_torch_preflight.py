@@ -72,7 +72,7 @@ class _Setup:
             out = self.forward(copy_model(self.model).eval(), self.xb[:2])
         if M.is_integer_labels(y) and out.dim() == 2 and out.shape[1] > 1:
             return "classification"
-        if y.dtype.kind == "f" and y.shape == tuple(out.shape):
+        if y.dtype.kind == "f" and len(y) and y.size == len(y) * out[0].numel():  # (N,) or (N, k) vs (N, k)
             return "binary" if np.all((y == 0) | (y == 1)) else "regression"
         return None
 
@@ -117,10 +117,13 @@ def _check_init(s: _Setup) -> tuple[dict, str]:
     with torch.no_grad():
         out = s.forward(m, s.x[:k])
         loss = float(s.loss_fn(out, s.y[:k]))
-    chance = M.chance_loss(_np(s.y), s.task) if s.task else None
-    if s.task == "regression" and s.loss_name not in (None, "mseloss"):
-        chance = None  # the variance is the chance level of MSE only
-    return M.initial_loss(loss, chance, _np(out))
+    y = _np(s.y)
+    width = int(out[0].numel()) if out.dim() >= 1 and len(out) else 1
+    chance = M.uniform_loss(y, s.task, width) if s.task else None
+    prior = M.chance_loss(y, s.task) if s.task else None
+    if s.task == "regression" and s.loss_name != "mseloss":
+        chance = prior = None  # E[y^2] and the variance are the levels of MSE only
+    return M.initial_loss(loss, chance, _np(out), prior)
 
 
 def _check_output(s: _Setup) -> tuple[dict, str]:
@@ -158,7 +161,9 @@ def _check_batch(s: _Setup) -> tuple[dict, str]:
     x2 = s.xb.clone()
     x2[0] = s.xb[j]
     with torch.no_grad():
-        a, b = s.forward(m, s.xb), s.forward(m, x2)
+        a, b, again = s.forward(m, s.xb), s.forward(m, x2), s.forward(m, s.xb)
+    if not torch.equal(a, again):
+        raise Skip("evaluation-mode outputs differ between two passes on one input (see modes)")
     if a.dim() == 0 or a.shape[0] != s.n:
         raise Skip(f"the output's first axis ({tuple(a.shape)}) is not the batch")
     return M.batch_mixing(_np(a), _np(b), [0])
@@ -178,6 +183,8 @@ def _check_gradcheck(s: _Setup) -> tuple[dict, str]:
     def f() -> torch.Tensor:
         return lf(s.forward(m, x), y).reshape(())
 
+    if float(f().detach()) != float(f().detach()):
+        raise Skip("the loss differs between two evaluation-mode passes (see modes)")
     f().backward()
     picks = [params[i] for i in sorted({0, len(params) // 2, len(params) - 1}) if params[i].grad is not None]
     if not picks:
@@ -203,7 +210,8 @@ def _check_overfit(s: _Setup, steps: int, budget: float) -> tuple[dict, str]:
     m, opt = copy_pair(s.model, s.opt)
     before = [p.detach().clone() for p in m.parameters()]
     losses = s.train_steps(m, opt, s.xb, s.yb, steps, budget, stop_ratio=0.05)
-    changed = any(not torch.equal(a, p.detach()) for a, p in zip(before, m.parameters(), strict=True))
+    stepped = len(losses) > 1 or (len(losses) == 1 and np.isfinite(losses[0]))
+    changed = any(not torch.equal(a, p.detach()) for a, p in zip(before, m.parameters(), strict=True)) if stepped else None
     facts, line = M.overfit(losses, changed)
     facts["maximize"] = any(bool(g.get("maximize", False)) for g in opt.param_groups)
     if s.opt is None:
@@ -222,7 +230,7 @@ def _check_modes(s: _Setup) -> tuple[dict, str]:
 
 
 def _check_dummy(s: _Setup, steps: int, budget: float) -> tuple[dict, str]:
-    k = min(len(s.x), 64)
+    k = min(len(s.x), 128)
     x, y = s.x[:k], s.y[:k]
     xe, ye = s.val if s.val is not None else (x, y)
     ends = []
@@ -273,7 +281,7 @@ def preflight(
         "data": lambda: _check_data(s), "init": lambda: _check_init(s), "output": lambda: _check_output(s),
         "grads": lambda: _check_grads(s), "batch": lambda: _check_batch(s), "gradcheck": lambda: _check_gradcheck(s),
         "overfit": lambda: _check_overfit(s, steps, 2.0), "modes": lambda: _check_modes(s),
-        "dummy": lambda: _check_dummy(s, 30, 2.0), "lr": lambda: _check_lr(s, 2.0),
+        "dummy": lambda: _check_dummy(s, 60, 2.0), "lr": lambda: _check_lr(s, 2.0),
     }  # fmt: skip
     results: list[CheckResult] = []
     with rng_untouched(seed), few_threads(model):

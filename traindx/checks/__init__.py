@@ -11,6 +11,7 @@ run directory (``preflight.json``) are read back by ``traindx diagnose`` with th
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -32,7 +33,7 @@ _F, _S, _B = float, str, bool
 CHECK_FACTS: dict[str, dict[str, type]] = {
     "data": {"n": _F, "dtype": _S, "nonfinite": _F, "abs_max": _F, "std_max": _F, "mean_absmax": _F,
              "token_ids": _B, "majority_share": _F, "n_classes_seen": _F, "val_shared_frac": _F},
-    "init": {"loss": _F, "finite": _B, "out_std": _F, "out_absmax": _F, "chance": _F, "ratio": _F},
+    "init": {"loss": _F, "finite": _B, "prior": _F, "out_std": _F, "out_absmax": _F, "chance": _F, "ratio": _F},
     "output": {"activation": _S, "width": _F, "loss_expects": _S, "task": _S, "row_sum_dev": _F,
                "target_integer": _B, "target_distinct": _F, "label_max": _F, "label_min": _F, "target_onehot": _B},
     "grads": {"n_params": _F, "no_grad": _F, "nonfinite": _F, "frozen_in_optimizer": _F, "not_in_optimizer": _F, "example": _S},
@@ -106,11 +107,17 @@ def judge_checks(checks: list[CheckResult], diagnosis: Any, book: Any) -> list[C
 def diagnose_checks(checks: list[CheckResult], context: RunContext, run_id: str = "preflight", book: Any = None) -> Any:
     """The Diagnosis of the checks alone (what ``preflight`` returns), with ``.checks``."""
     from traindx.engine import diagnose_run
-    from traindx.rules.loader import load_rulebook
 
-    book = book or load_rulebook()
+    book = book or _shipped_book()
     run = Run(id=run_id, source="preflight", context=context, checks=checks)
     return diagnose_run(run, book)
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_book() -> Any:
+    from traindx.rules.loader import load_rulebook
+
+    return load_rulebook()
 
 
 class PreflightRecord(BaseModel):

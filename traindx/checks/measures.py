@@ -38,6 +38,18 @@ def is_onehot(y: np.ndarray) -> bool:
     return y.ndim == 2 and y.shape[1] > 1 and bool(np.all((y == 0) | (y == 1))) and bool(np.all(y.sum(1) == 1))
 
 
+def uniform_loss(y: np.ndarray, task: str, width: int) -> float | None:
+    """Loss of an uninformed fresh model: uniform probabilities over ``width`` classes
+    (ln C), 1/2 for a binary target (ln 2), a zero output for a regression (E[y^2])."""
+    if task == "classification" and width > 1:
+        return math.log(width)
+    if task == "binary":
+        return math.log(2.0)
+    if task == "regression":
+        return _f(np.mean(np.asarray(y, np.float64) ** 2))
+    return None
+
+
 def chance_loss(y: np.ndarray, task: str) -> float | None:
     """Loss of the best input-blind prediction: the class-prior entropy for a classifier
     (nats), the binary entropy for a binary/multi-label target, the target variance for a
@@ -57,11 +69,15 @@ def chance_loss(y: np.ndarray, task: str) -> float | None:
     return None
 
 
-def initial_loss(loss: float, chance: float | None, out: np.ndarray) -> tuple[Facts, str]:
-    """The loss before any step against the chance loss, and the output scale."""
+def initial_loss(loss: float, chance: float | None, out: np.ndarray, prior: float | None = None) -> tuple[Facts, str]:
+    """The loss before any step against the chance loss (an uninformed output: ln C for a
+    classifier, E[y^2] for a regression), the best input-blind loss (``prior``: the
+    class-prior entropy, the target variance) and the output scale."""
     o = np.asarray(out, np.float64)
     fin = o[np.isfinite(o)]
     facts: Facts = {"loss": _f(loss), "finite": bool(math.isfinite(loss))}
+    if prior is not None:
+        facts["prior"] = prior
     if fin.size:
         facts["out_std"] = _f(fin.std())
         facts["out_absmax"] = _f(np.abs(fin).max())
@@ -115,6 +131,10 @@ def batch_mixing(out_a: np.ndarray, out_b: np.ndarray, changed_rows: list[int]) 
     mixes samples (softmax over the batch axis, a reshape across samples)."""
     a = np.asarray(out_a, np.float64).reshape(len(out_a), -1)
     b = np.asarray(out_b, np.float64).reshape(len(out_b), -1)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        from traindx.checks import Skip
+
+        raise Skip("the model's outputs are not finite")
     keep = np.ones(len(a), bool)
     keep[changed_rows] = False
     scale = max(_f(np.abs(a[np.isfinite(a)]).max(initial=0.0)), 1e-12)
@@ -229,6 +249,10 @@ def modes(eval_a: np.ndarray, eval_b: np.ndarray, train_out: np.ndarray | None, 
           has_norm: bool, training: bool) -> tuple[Facts, str]:
     """Eval-mode determinism (two eval passes on one input) and the train/eval difference."""
     a, b = np.asarray(eval_a, np.float64), np.asarray(eval_b, np.float64)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        from traindx.checks import Skip
+
+        raise Skip("the model's outputs are not finite")
     scale = max(_f(np.abs(a[np.isfinite(a)]).max(initial=0.0)), 1e-12)
     facts: Facts = {
         "eval_dev": _f(np.nan_to_num(np.abs(a - b), nan=1.0).max(initial=0.0) / scale),
@@ -269,8 +293,8 @@ def data(x: np.ndarray, y: np.ndarray | None, task: str | None, xv: np.ndarray |
         facts["std_max"] = _f(np.nanmax(std)) if np.isfinite(std).any() else 0.0
         facts["mean_absmax"] = _f(np.nanmax(np.abs(mean))) if np.isfinite(mean).any() else 0.0
         facts["token_ids"] = xa.dtype.kind in "i" and xa.dtype.itemsize >= 4
-    if y is not None and task == "classification":
-        yy = np.asarray(y)
+    yy = np.asarray(y) if y is not None else None
+    if yy is not None and (task == "classification" or (task == "binary" and yy.ndim <= 2 and yy.size == len(yy))) and np.isfinite(yy).all():
         labels = np.argmax(yy, 1) if is_onehot(yy) else yy.reshape(-1).astype(np.int64)
         counts = np.bincount(labels - labels.min(initial=0))
         facts["majority_share"] = _f(counts.max() / counts.sum())
@@ -291,14 +315,14 @@ def suggest_lr(lrs: np.ndarray, losses: np.ndarray) -> tuple[float | None, float
     """(suggested LR, LR where the loss blew up, LR of steepest descent) from a sweep.
 
     The loss is smoothed; it blows up where it passes 4x its minimum (or turns non-finite);
-    the suggestion is a tenth of the blow-up LR, or the steepest-descent LR when that is lower
-    (None when the loss never fell).
+    the suggestion is a tenth of the blow-up LR, else the steepest-descent LR
+    (None when the loss never fell, or was not finite at the smallest LR).
     """
     lrs, v = np.asarray(lrs, np.float64), np.asarray(losses, np.float64)
     fin = np.isfinite(v)
     end = int(np.argmax(~fin)) if not fin.all() else v.size
-    if end < 3:
-        return None, _f(lrs[0]) if lrs.size else None, None
+    if end < 3:  # not finite from the first LRs: a fault of the model or data, not the LR
+        return None, None, None
     s = v[:end].copy()
     for i in range(1, s.size):  # exponential smoothing, as fastai's finder
         s[i] = 0.7 * s[i - 1] + 0.3 * v[i]
@@ -311,5 +335,6 @@ def suggest_lr(lrs: np.ndarray, losses: np.ndarray) -> tuple[float | None, float
     steep = _f(lrs[int(np.argmin(grads))]) if grads.size and grads.min() < 0 else None
     if s[best] > 0.98 * s[0]:  # the loss fell at no LR: nothing blew up that had worked
         return None, None, None
-    cands = [c for c in (blowup / 10 if blowup else _f(lrs[best]) / 10, steep) if c]
-    return min(cands), blowup, steep
+    if blowup:
+        return blowup / 10, blowup, steep
+    return steep or _f(lrs[best]) / 10, blowup, steep
