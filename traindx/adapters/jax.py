@@ -69,8 +69,8 @@ from traindx.adapters._common import (
     add_counts,
     default_logdir,
     fatal_message,
-    metric_values,
     init_scale_flags,
+    metric_values,
     note_broadcast,
     read_run,
     warn,
@@ -928,3 +928,9 @@ def _atexit_close(ref: weakref.ref) -> None:
     rec = ref()
     if rec is not None:
         rec.close()
+
+
+# Preflight (checks run before training) lives in its own module.
+from traindx.adapters._jax_preflight import LRRangeResult, lr_range_test, preflight  # noqa: E402
+
+__all__ += ["LRRangeResult", "lr_range_test", "preflight"]

@@ -59,8 +59,8 @@ from traindx.adapters._common import (
     TrainingDiverged,
     default_logdir,
     fatal_message,
-    metric_values,
     init_scale_flags,
+    metric_values,
     read_run,
     warn,
 )
