@@ -19,6 +19,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 from pydantic import ValidationError
 
 from traindx.errors import ReadError
@@ -27,6 +28,7 @@ from traindx.ordering import order_points
 from traindx.readers.assemble import add_component_sums, add_explicit_sums, percent_to_fraction
 from traindx.readers.hygiene import lfs_pointer, report_restarts
 from traindx.readers.raw import RawLog, RawSeries
+from traindx.readers.timeaxis import EPOCH_AXIS, Piece, combine, epoch_indexed, same_run_groups
 from traindx.schema import Run, RunContext, Series, SkippedPath
 
 SPLIT_DIRS = {"train": "train", "training": "train", "validation": "val", "val": "val",
@@ -214,6 +216,13 @@ def discover(
         else:
             split = _split_of(d.relative_to(owner).parts)
         runs.setdefault(owner, []).extend((f, split) for f in files)
+    # A run directory below another (an adapter's run directory inside a log folder, found
+    # before the folder's own split directories made it a run) belongs to it.
+    for d in sorted(runs, key=lambda p: len(p.parts)):
+        owner = next((a for a in d.parents if a in runs), None)
+        if owner is not None and d in runs:
+            split = _split_of(d.relative_to(owner).parts)
+            runs[owner].extend((f, s or split) for f, s in runs.pop(d))
     return runs
 
 
@@ -252,10 +261,10 @@ def build_run(
     """A run from its files; a file that cannot be read is an ``unreadable`` problem of the
     run (``strict``: its ReadError is raised instead, for a file the user named)."""
     run = Run(id=run_id, source=str(source))
-    # Series of one key from different kinds of file (a CSVLogger file mirroring event files)
-    # are alternatives, not parts: keep the kind with more points. Within one kind, merge
-    # (several event files of a restarted run).
-    by_key: dict[str, dict[str, list[Series]]] = {}
+    # Several writers of one run (a CSVLogger file beside Keras' event files and the traindx
+    # callback's, Lightning's two loggers) are combined on one time axis (readers/timeaxis.py).
+    pieces: list[Piece] = []
+    marks: list[tuple[np.ndarray, np.ndarray]] = []  # (steps, epoch) of logged epoch counters
     raws: dict[str, list[RawSeries]] = {}  # logged name -> its raw series (for --map sums)
     has_context = False
     for path, split in files:
@@ -289,14 +298,22 @@ def build_run(
         restart = report_restarts(log)
         if restart:
             run.ingest.add("note", restart, file=str(path))
+        if log.epochs is not None:  # an epoch column beside the step column (Lightning's CSV)
+            marks.append(log.epochs)
         for raw in log.series:
+            if raw.unit == "step" and EPOCH_AXIS.fullmatch(raw.name.strip()):
+                marks.append((raw.steps, raw.values))  # Lightning's TensorBoard 'epoch'
+                continue
             raws.setdefault(raw.name.strip(), []).append(raw)
             key = map_name(raw.name, overrides, default_split=raw.split or split)
             if key is None:
                 if raw.name not in run.ingest.unmapped:
                     run.ingest.unmapped.append(raw.name)
                 continue
-            unit = "epoch" if raw.unit == "epoch" or _EPOCH_NAME.search(raw.name) else "step"
+            # Keras' epoch_loss is logged against the epoch index; Lightning's train_loss_epoch
+            # (an epoch mean) against the global step: the name alone does not say the axis
+            by_name = _EPOCH_NAME.search(raw.name) and epoch_indexed(raw.steps)
+            unit = "epoch" if raw.unit == "epoch" or by_name else "step"
             o = order_points(raw.steps, raw.values, raw.wall_time, unit=unit)
             for what, count, says in o.problems:
                 run.ingest.add(what, f"{path}: '{raw.name}': {says}", file=str(path), count=count)
@@ -305,11 +322,8 @@ def build_run(
                 source=str(path), superseded=o.superseded,
             )  # fmt: skip
             s, _ = percent_to_fraction(s)
-            by_key.setdefault(str(key), {}).setdefault(kind, []).append(s)
-    for alternatives in by_key.values():
-        parts = max(alternatives.values(), key=lambda ss: sum(len(s) for s in ss))
-        for s in parts:
-            run.add(s)
+            pieces.append(Piece(s, f"{path.parent}|{kind}"))
+    combine(run, pieces, marks)
     add_explicit_sums(run, overrides, raws)
     add_component_sums(run)
     return run
@@ -350,11 +364,21 @@ def read(
             first = skipped[before]
             raise ReadError(first.path, first.reason)
         raise ReadError(str(root), "no training logs found; expected TensorBoard event files, a metrics CSV or JSONL below it")
-    runs = []
+    built = []
     for d, files in sorted(found.items()):
         rel = d.relative_to(root).as_posix()
         run_id = root.resolve().name if rel == "." else rel
-        runs.append(build_run(run_id, d, files, overrides))
+        built.append((d, files, build_run(run_id, d, files, overrides)))
+    runs = []
+    kinds = [{_kind(f) or "log" for f, _ in files if f.name not in (CONTEXT_FILE, PREFLIGHT_FILE)} for _, files, _ in built]
+    for group in same_run_groups([r for _, _, r in built], kinds):
+        d, files, run = built[group[0]]
+        if len(group) > 1:  # one training run written by several loggers into sibling folders
+            files = [f for i in group for f in built[i][1]]
+            run = build_run(run.id, d, files, overrides)
+            others = ", ".join(built[i][2].id for i in group[1:])
+            run.ingest.add("note", f"{others} hold(s) the same run as {run.id} (another logger: the same values at the same steps); read as one run")
+        runs.append(run)
     return [_check(r, allow_empty=len(runs) > 1) for r in runs]
 
 

@@ -257,7 +257,14 @@ def read_csv(path: str | Path) -> RawLog:
     wall_col = _find([h.lower() for h in header], WALL_COLUMNS, columns)
     for j, (values, present) in columns.items():
         name = header[j]
-        if j == x_col or is_bookkeeping(name):
+        if j == x_col:
+            continue
+        if unit == "step" and name.strip().lower() in EPOCH_COLUMNS:  # Lightning: epoch beside step
+            keep = present & has_x
+            if keep.any():
+                log.epochs = (steps[keep].astype(np.int64), values[keep])
+            continue
+        if is_bookkeeping(name):
             continue
         lost = present & ~has_x
         if lost.any() and x_col is not None:

@@ -45,6 +45,8 @@ class RawLog:
     records: int = 0
     dropped_records: int = 0
     problems: list[IngestProblem] = field(default_factory=list)
+    #: (steps, epoch) of an epoch column logged beside the step axis (Lightning's CSV)
+    epochs: tuple[np.ndarray, np.ndarray] | None = None
     #: the run's plan as its file states it (``max_steps``, ``epochs``), for RunContext
     plan: dict[str, int] = field(default_factory=dict)
 
