@@ -38,7 +38,11 @@ CONTEXT_FILE = "context.json"
 #: (MMEngine's ``<timestamp>/vis_data/scalars.json``).
 CONTAINER_DIRS = {"vis_data"}
 PREFLIGHT_FILE = "preflight.json"  # traindx.checks.PREFLIGHT_FILE
-_EPOCH_NAME = re.compile(r"(^|[/_])epoch_|_epoch$", re.I)
+#: Names of per-epoch values: Keras' ``epoch_loss`` (against the epoch index); a ``_epoch``
+#: suffix (Lightning's ``train_loss_epoch``) is an epoch mean, logged against the global step
+#: by Lightning, so its x values decide (:func:`~traindx.readers.timeaxis.epoch_indexed`).
+_EPOCH_NAME = re.compile(r"(^|[/_])epoch_", re.I)
+_EPOCH_SUFFIX = re.compile(r"_epoch$", re.I)
 
 
 #: File names of known trainers' logs: name (lower case) -> kind.
@@ -312,7 +316,7 @@ def build_run(
                 continue
             # Keras' epoch_loss is logged against the epoch index; Lightning's train_loss_epoch
             # (an epoch mean) against the global step: the name alone does not say the axis
-            by_name = _EPOCH_NAME.search(raw.name) and epoch_indexed(raw.steps)
+            by_name = _EPOCH_NAME.search(raw.name) or (_EPOCH_SUFFIX.search(raw.name) and epoch_indexed(raw.steps))
             unit = "epoch" if raw.unit == "epoch" or by_name else "step"
             o = order_points(raw.steps, raw.values, raw.wall_time, unit=unit)
             for what, count, says in o.problems:
