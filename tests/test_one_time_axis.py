@@ -62,6 +62,7 @@ def test_lightning_csv_and_tensorboard_loggers_are_one_run():
     loss = run.get("loss")  # train_loss_epoch: an epoch mean logged at the global step
     assert loss.original_name == "train_loss_epoch" and loss.steps.tolist() == EPOCH_ENDS
     assert len(run.get("loss", statistic="step")) == 99 and len(run.get("loss", "val")) == 15
+    assert run.context.steps_per_epoch == 33  # from the logged epoch counter
 
 
 @pytest.mark.parametrize("name", ["keras_csv_tb_cb", "keras_tb_cb_first", "lightning_csv_tb"])

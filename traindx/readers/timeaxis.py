@@ -175,6 +175,10 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
                 run.context.steps_per_epoch = int(round(float(np.median(np.diff(ends)))))
             names = sorted({p.series.original_name for p in moved})
             run.ingest.add("note", f"{len(moved)} per-epoch series ({', '.join(names[:6])}) put on the step axis; epoch ends from {how}")
+    if run.context.steps_per_epoch is None and marks:  # Lightning: all per step, epochs logged
+        ends = epoch_ends_from_marks(marks)
+        if ends is not None and ends.size > 1:
+            run.context.steps_per_epoch = int(round(float(np.median(np.diff(ends)))))
     by_key: dict[str, dict[str, list[Series]]] = {}
     for p in pieces:
         by_key.setdefault(str(p.series.key), {}).setdefault(p.writer, []).append(p.series)
