@@ -75,3 +75,13 @@ def test_a_non_boolean_value_at_evaluation_is_an_error_not_a_verdict():
     assert out.value is None and "not true or false" in (out.error or "")
     out = check(Condition(source="loss.n > 3"), {"val_loss": {}})
     assert out.value is None and out.error is None and out.needs == ["loss"]
+
+
+def test_facts_command_lists_a_group_and_names_a_typo(capsys):
+    from traindx.cli import main
+
+    assert main(["facts", "lr"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("lr: ") and "last_over_max (double)" in out
+    assert main(["facts", "lrr"]) == 2
+    assert "did you mean 'lr'" in capsys.readouterr().err
