@@ -375,7 +375,8 @@ def read(
         built.append((d, files, build_run(run_id, d, files, overrides)))
     runs = []
     kinds = [{_kind(f) or "log" for f, _ in files if f.name not in (CONTEXT_FILE, PREFLIGHT_FILE)} for _, files, _ in built]
-    for group in same_run_groups([r for _, _, r in built], kinds):
+    near = [str(d.parent.parent) for d, _, _ in built]  # Lightning: <save_dir>/<name>/version_N
+    for group in same_run_groups([r for _, _, r in built], kinds, near):
         d, files, run = built[group[0]]
         if len(group) > 1:  # one training run written by several loggers into sibling folders
             files = [f for i in group for f in built[i][1]]

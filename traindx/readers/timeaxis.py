@@ -201,8 +201,8 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
                 del out[k]
     if renamed:
         run.ingest.add(
-            "note", f"series logged by two writers with different values (an epoch value and per-step "
-            f"values): the one with fewer points keeps the name, the other is read as ':step': {'; '.join(renamed)}",
+            "note", f"{', '.join(renamed)}: two writers logged different values under one name; the one "
+            "with fewer points (per epoch) keeps it, the other is read as ':step'",
         )  # fmt: skip
     for s in out.values():
         run.add(s)
@@ -217,7 +217,7 @@ def _place(run: Run, out: dict[str, Series], s: Series, renamed: list[str]) -> N
         out[k] = _union(have, s)
     elif s.key.statistic == "value":
         moved = s.model_copy(update={"key": s.key.model_copy(update={"statistic": "step"})})
-        renamed.append(f"{k} ({have.original_name} in {have.source}; {s.original_name} in {s.source})")
+        renamed.append(f"{k} ('{have.original_name}', '{s.original_name}')")
         _place(run, out, moved, renamed)
     else:  # a third, different version: the sparser ones are kept, this one counted
         run.ingest.add(
@@ -240,17 +240,21 @@ def same_run(a: Run, b: Run) -> bool:
     return shared > 0
 
 
-def same_run_groups(runs: list[Run], kinds: list[set[str]]) -> list[list[int]]:
+def same_run_groups(runs: list[Run], kinds: list[set[str]], near: list[str] | None = None) -> list[list[int]]:
     """Indices of ``runs`` grouped into training runs: runs written in file formats that
     have none in common (``kinds``: each run's file kinds) and holding the same values are
     one run written by two loggers (Lightning's CSV and TensorBoard loggers write
     ``version_0/metrics.csv`` and ``version_1/`` event files). Runs in the same format with
-    the same values (a seeded run repeated, a copy) stay apart."""
+    the same values (a seeded run repeated, a copy) stay apart. ``near``: only runs with the
+    same value here (their folders' grandparent) are compared."""
     groups: list[list[int]] = []
+    near = near or [""] * len(runs)
     for i, r in enumerate(runs):
         g = next(
-            (g for g in groups if not any(kinds[i] & kinds[j] for j in g) and same_run(runs[g[0]], r)), None
-        )
+            (g for g in groups if near[g[0]] == near[i] and not any(kinds[i] & kinds[j] for j in g)
+             and same_run(runs[g[0]], r)),
+            None,
+        )  # fmt: skip
         if g is None:
             groups.append([i])
         else:
