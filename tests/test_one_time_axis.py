@@ -107,3 +107,15 @@ def test_a_per_epoch_csv_beside_a_per_step_jsonl_with_no_shared_values(tmp_path)
     assert run.get("loss").unit == "epoch" and run.get("loss").steps.tolist() == list(range(12))
     per_step = run.get("loss", statistic="step")
     assert per_step.unit == "step" and len(per_step) == 300
+
+
+def test_epoch_ends_from_the_run_context(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "epochs.csv").write_text("epoch,val_loss\n" + "".join(f"{e},{2 * 0.8**e:.4f}\n" for e in range(12)))
+    (d / "steps.jsonl").write_text("".join(f'{{"step": {i}, "loss": {2.1 * 0.99**i:.4f}}}\n' for i in range(300)))
+    (d / "context.json").write_text('{"data": {"n_train": 800, "batch_size": 32}}')
+    (run,) = traindx.read(d)
+    val = run.get("loss", "val")
+    assert val.unit == "step" and val.steps.tolist() == [25 * (e + 1) - 1 for e in range(12)]
+    assert any("steps per epoch" in p.message for p in run.ingest.problems)

@@ -144,8 +144,9 @@ def to_steps(s: Series, ends: np.ndarray) -> Series:
     past = e >= ends.size
     steps = np.where(past, ends[-1] + (e - ends.size + 1) * per, ends[np.minimum(e, ends.size - 1)])
     steps = np.where(e < 0, e, steps).astype(np.int64)
-    keep = np.append(np.diff(steps) > 0, True) if steps.size > 1 else np.ones(steps.size, bool)
-    return s.model_copy(update={"steps": steps[keep], "values": s.values[keep], "unit": "step"})
+    i = np.arange(steps.size)
+    steps = np.maximum.accumulate(steps - i) + i  # strictly increasing: no point lost to a tie
+    return s.model_copy(update={"steps": steps, "unit": "step"})
 
 
 def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndarray]]) -> None:
@@ -166,7 +167,7 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
             if not spe and d.n_train and d.batch_size:
                 spe = -(-d.n_train // d.batch_size)
             if spe:
-                ends, how = np.arange(1, 2) * spe - 1, "the run context's steps per epoch"
+                ends, how = np.array([spe - 1]), "the run context's steps per epoch"
         if ends is not None:
             moved = [p for p in pieces if p.series.unit == "epoch"]
             for p in moved:
