@@ -254,8 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reliability", action="store_true")
     ap.add_argument("--per-cause", action="store_true")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--rulebook", type=Path, help="score this rulebook directory instead of the shipped one"
+    )
     args = ap.parse_args(argv)
-    book = load_rulebook()
+    book = load_rulebook([args.rulebook], builtin=False) if args.rulebook else load_rulebook()
     runs = load(args.roots)
     if not runs:
         print(f"no labelled runs under {', '.join(map(str, args.roots))}", file=sys.stderr)

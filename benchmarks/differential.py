@@ -202,7 +202,8 @@ def fit(
 ) -> np.ndarray:
     """MAP fit of theta on ``runs``: multinomial log-loss of the target (cause or unknown)
     plus ``lam/2 * |theta - theta0|^2`` (the hand-set values are the prior mean).
-    Each explains/evidence ratio stays within [1/50, 50] of its hand value."""
+    Each explains/evidence ratio stays within [1/50, 50] of its hand value and on the same
+    side of 1."""
     runs = runs[comp.alarmed[runs]]
     theta = comp.theta0.copy()
     if not len(runs):
@@ -211,7 +212,16 @@ def fit(
     C = len(comp.causes)
     y = np.zeros((len(runs), C + 1))
     y[np.arange(len(runs)), tgt[runs]] = 1.0
-    bounds = [(t - clip, t + clip) for t in comp.theta0]
+    # the fit sets magnitudes, not directions: a ratio the rulebook has above 1 (support)
+    # stays >= 1, one below 1 stays <= 1, so no evidence line ends up contradicting its text
+    bounds = [
+        (t - clip, t + clip)
+        if n[0] == "prior"
+        else (max(t - clip, 0.0), t + clip)
+        if t > 0
+        else (t - clip, min(t + clip, 0.0))
+        for n, t in zip(comp.names, comp.theta0, strict=True)
+    ]
     for _ in range(rounds):
         A, b, mask, _ = comp.design(theta, runs)
 

@@ -155,20 +155,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--dims", default=",".join(FAMILIES))
     ap.add_argument("--write", action="store_true", help="rewrite the rule files")
+    ap.add_argument(
+        "--calibration-only",
+        action="store_true",
+        help="keep every hand-set number; fit only the calibration",
+    )
     args = ap.parse_args(argv)
     book = load_rulebook()
     runs = load(args.roots)
     comp = Compiled.build(book, [r.facts for r in runs])
     dims = args.dims.split(",")
-    keep, rep = choose(comp, runs, args.lam, dims)
-    print(
-        f"{len(runs)} runs; held-out log-loss summed over {len(dims)} family fields (top-1 hits):"
-    )
-    for k in ("hand", "all_fitted", "kept"):
-        print(f"  {k:11} {rep[k][0]:10.1f}  ({rep[k][1]})")
-    print(f"causes whose fitted numbers help held out ({len(keep)}): {', '.join(keep) or 'none'}")
+    if args.calibration_only:
+        keep: list[str] = []
+    else:
+        keep, rep = choose(comp, runs, args.lam, dims)
+        print(
+            f"{len(runs)} runs; held-out log-loss summed over {len(dims)} family fields (top-1 hits):"
+        )
+        for k in ("hand", "all_fitted", "kept"):
+            print(f"  {k:11} {rep[k][0]:10.1f}  ({rep[k][1]})")
+        print(
+            f"causes whose fitted numbers help held out ({len(keep)}): {', '.join(keep) or 'none'}"
+        )
     tgt = targets(comp, [r.cause for r in runs])
-    theta = fit(comp, np.arange(len(runs)), tgt, args.lam)
+    theta = fit(comp, np.arange(len(runs)), tgt, args.lam) if keep else comp.theta0
     mixed = comp.theta0.copy()
     idx = [i for i, n in enumerate(comp.names) if n[1] in keep]
     mixed[idx] = theta[idx]

@@ -94,7 +94,7 @@ def discover(roots: list[Path]) -> list[Path]:
             continue
         # directories starting with "_" are scratch (a generator's _work, a loader's _cache):
         # the committed runs are the plain directories and the archives
-        def committed(p: Path) -> bool:
+        def committed(p: Path, root: Path = root) -> bool:
             return not any(part.startswith("_") for part in p.relative_to(root).parts)
 
         found.extend(p.parent for p in sorted(root.rglob("label.json")) if committed(p))
