@@ -296,6 +296,8 @@ class CheckResult(BaseModel):
     seconds: float = 0.0
 
     def __str__(self) -> str:
+        if self.explanation.startswith(f"{self.status}:"):
+            return f"{self.name}: {self.explanation}"
         return f"{self.name}: {self.status}: {self.explanation}"
 
 

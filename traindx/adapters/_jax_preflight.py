@@ -19,7 +19,6 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -28,6 +27,7 @@ import numpy as np
 
 from traindx.checks import Skip, diagnose_checks, run_check, save
 from traindx.checks import measures as M
+from traindx.checks.lr_range import LRRangeResult
 from traindx.schema import CheckResult, DataInfo, RunContext
 
 __all__ = ["LRRangeResult", "lr_range_test", "preflight"]
@@ -42,24 +42,6 @@ def _rng_untouched():
     finally:
         random.setstate(py)
         np.random.set_state(npy)
-
-
-@dataclass
-class LRRangeResult:
-    """An LR sweep (see :class:`traindx.adapters._torch_lr_range.LRRangeResult`)."""
-
-    lrs: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    suggested_lr: float | None = None
-    blowup_lr: float | None = None
-    steepest_lr: float | None = None
-
-    @property
-    def next_range(self) -> tuple[float, float] | None:
-        if self.suggested_lr is None:
-            return None
-        hi = self.blowup_lr if self.blowup_lr is not None else self.suggested_lr * 10
-        return (self.suggested_lr / 3, hi / 3)
 
 
 def _optax() -> Any:

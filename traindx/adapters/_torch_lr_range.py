@@ -4,45 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from traindx.adapters._torch_copies import copy_pair
+from traindx.checks.lr_range import LRRangeResult
 from traindx.checks.measures import suggest_lr
-
-
-@dataclass
-class LRRangeResult:
-    """An LR sweep: the LRs tried, the loss at each, and what they suggest.
-
-    ``suggested_lr`` is about a tenth of ``blowup_lr`` (where the smoothed loss passed 4x its
-    minimum or turned non-finite), or the steepest-descent LR when that is lower; None when
-    the loss fell at no LR. ``next_range`` is the coarse-to-fine step: the range a finer
-    sweep (or a short training grid) should search next.
-    """
-
-    lrs: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    suggested_lr: float | None = None
-    blowup_lr: float | None = None
-    steepest_lr: float | None = None
-    seconds: float = 0.0
-
-    @property
-    def next_range(self) -> tuple[float, float] | None:
-        if self.suggested_lr is None:
-            return None
-        hi = self.blowup_lr if self.blowup_lr is not None else self.suggested_lr * 10
-        return (self.suggested_lr / 3, hi / 3)
-
-    def __str__(self) -> str:
-        def f(v: float | None) -> str:
-            return "none" if v is None else f"{v:.3g}"
-
-        return f"{len(self.lrs)} LRs from {f(self.lrs[0] if self.lrs else None)}: suggested {f(self.suggested_lr)}, blow-up {f(self.blowup_lr)}, steepest {f(self.steepest_lr)}"
 
 
 def sweep(s: Any, optimizer: torch.optim.Optimizer | None, *, lr_min: float = 1e-7, lr_max: float = 10.0,

@@ -1318,3 +1318,9 @@ def _atexit_close(ref: weakref.ref) -> None:
     cb = ref()
     if cb is not None:
         cb.close()
+
+
+# Preflight (checks run before training) lives in its own module.
+from traindx.adapters._keras_preflight import LRRangeResult, lr_range_test, preflight  # noqa: E402
+
+__all__ += ["LRRangeResult", "lr_range_test", "preflight"]

@@ -94,8 +94,9 @@ def judge_checks(checks: list[CheckResult], diagnosis: Any, book: Any) -> list[C
             continue
         for fact in _CHECK_FACT.findall(sym.when):
             owner = next((n for n in names if fact.startswith(n + "_")), None)
-            if owner and s.summary not in failed.setdefault(owner, []):
-                failed[owner].append(f"{s.code} {s.summary}")
+            item = f"{s.code} {s.summary}"
+            if owner and item not in failed.setdefault(owner, []):
+                failed[owner].append(item)
     out = []
     for c in checks:
         if c.status != "skipped" and c.name in failed:
