@@ -87,3 +87,16 @@ def test_checks_alone_give_a_diagnosis_with_failed_checks_named():
     assert "CHK009" in next(c for c in d.checks if c.name == "batch").explanation
     d = diagnose_checks([ok], RunContext(framework="torch"))
     assert d.healthy and d.verdict == "healthy"
+
+
+def test_terminal_report_lists_failed_and_skipped_checks():
+    ok = run_check("overfit", lambda: M.overfit([2.3 * 0.9**i for i in range(60)]))
+    bad = run_check("batch", lambda: ({"max_dev": 0.4, "rows_changed": 1.0}, "mixing"))
+
+    def skip():
+        raise Skip("no labels")
+
+    text = str(diagnose_checks([ok, bad, run_check("dummy", skip)], RunContext(framework="torch")))
+    assert "preflight checks: 1 passed, 1 failed, 1 skipped" in text
+    assert "failed  batch: CHK009" in text and "skipped dummy: skipped: no labels" in text
+    assert "overfit: one batch" not in text  # passed checks only with verbose

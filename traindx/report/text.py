@@ -111,6 +111,13 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
                 parts.append(Text(f"     would tell them apart: {how}"))
             if not g.tell_apart:
                 parts.append(Text("     the recorded facts weigh them about equally; try each cause's first fix in turn"))
+    if d.checks:  # preflight: failed and skipped checks always, passed ones when verbose
+        n = {st: sum(c.status == st for c in d.checks) for st in ("passed", "failed", "skipped")}
+        parts.append(Text(f"  preflight checks: {n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped", style="bold"))
+        style = {"passed": "green", "failed": "red", "skipped": "yellow"}
+        for c in d.checks:
+            if c.status != "passed" or verbose:
+                parts.append(Text(f"    {c.status:7} {printable(c.name)}: {printable(c.explanation)}", style=style[c.status]))
     parts.extend(_ingest_lines(d.ingest, verbose))
     # a rule whose evaluation failed is a rulebook bug: always said, with its error
     for ne in (ne for ne in d.not_evaluated if ne.error):
