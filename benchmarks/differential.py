@@ -241,10 +241,17 @@ def fit(
     return theta
 
 
+#: calibration may soften the hand-set probabilities, never sharpen them: the labelled runs
+#: are easier than the wild (the rules were written reading many of them), so a fit that
+#: wants T < 1 or less "unknown" mass than the hand-set 0.03 is not trusted
+MIN_TEMPERATURE, MIN_UNKNOWN = 1.0, 0.03
+
+
 def fit_calibration(
     lo: np.ndarray, tgt: np.ndarray, start: tuple[float, float]
 ) -> tuple[float, float]:
-    """(temperature, unknown_prior) minimizing the log-loss of held-out scores."""
+    """(temperature, unknown_prior) minimizing the log-loss of held-out scores, with
+    temperature in [1, 20] and unknown prior in [0.03, 0.9]."""
     if not len(lo):
         return start
 
@@ -254,8 +261,13 @@ def fit_calibration(
         full = np.concatenate([p, pu[:, None]], axis=1)
         return float(-np.log(np.clip(full[np.arange(len(lo)), tgt], 1e-12, None)).sum())
 
-    x0 = np.array([math.log(start[0]), math.log(start[1] / (1 - start[1]))])
-    res = optimize.minimize(nll, x0, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-4})
-    t = float(np.clip(math.exp(res.x[0]), 0.25, 20.0))
-    u = float(np.clip(1.0 / (1.0 + math.exp(-res.x[1])), 1e-4, 0.9))
-    return t, u
+    def logit(u: float) -> float:
+        return math.log(u / (1 - u))
+
+    bounds = [(math.log(MIN_TEMPERATURE), math.log(20.0)), (logit(MIN_UNKNOWN), logit(0.9))]
+    x0 = np.array([math.log(start[0]), logit(start[1])])
+    x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
+    res = optimize.minimize(
+        nll, x0, method="Nelder-Mead", bounds=bounds, options={"xatol": 1e-3, "fatol": 1e-4}
+    )
+    return float(math.exp(res.x[0])), float(1.0 / (1.0 + math.exp(-res.x[1])))
