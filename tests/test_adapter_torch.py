@@ -751,3 +751,104 @@ def test_values_beyond_float32_are_inf_with_a_note(digits, tmp_path):
     assert any(n.startswith("values above float32's maximum") and "train/loss" in n and "val/perplexity" in n
                for n in notes), notes  # fmt: skip
     assert any("'val_note' is not a number (str); skipped" in n for n in notes), notes
+
+
+# --------------------------------------------------------------------------- 5. user objects untouched
+
+
+def _state(model, opt):
+    """What the user can see of a model and its optimizer: attributes, bound methods, hooks."""
+    mods = {n: (sorted(vars(m)), dict(m._forward_hooks), dict(m._forward_pre_hooks), dict(m._backward_hooks))
+            for n, m in model.named_modules()}  # fmt: skip
+    params = {n: (p._backward_hooks, getattr(p, "_post_accumulate_grad_hooks", None)) for n, p in model.named_parameters()}
+    meth = {k: getattr(type(model), k) is getattr(model, k).__func__ for k in ("zero_grad", "forward", "train")}
+    return mods, params, meth, sorted(vars(opt)), type(opt).zero_grad is opt.zero_grad.__func__
+
+
+@pytest.mark.parametrize("order", ["created", "reversed"])
+def test_model_pickles_copies_and_is_left_as_it_was(digits, tmp_path, order):
+    """torch.save / pickle / deepcopy of the model and optimizer while monitors are armed (every
+    step a telemetry step); two monitors closed in either order leave both exactly as before."""
+    import copy
+    import io
+    import pickle
+
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    before = _state(model, opt)
+    globals_before = dict(nn.modules.module._global_forward_hooks)
+    mons = [Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path / f"m{k}", every=1) for k in range(2)]
+    train(model, digits, 3, mons[0], opt=opt)
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    torch.save(opt, io.BytesIO())
+    again = pickle.loads(pickle.dumps(model))
+    twin = copy.deepcopy(model)
+    copy.deepcopy(opt)
+    for m in (again, twin):  # the copies carry nothing of the monitors
+        assert not any(mm._forward_hooks for mm in m.modules())
+        assert not any(p._backward_hooks for p in m.parameters())
+    buf.seek(0)
+    loaded = torch.load(buf, weights_only=False)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.parameters(), model.parameters(), strict=True))
+    for m in mons if order == "created" else mons[::-1]:
+        m.close()
+    assert _state(model, opt) == before
+    assert dict(nn.modules.module._global_forward_hooks) == globals_before
+    assert all(mon.enabled is False and not mon._disabled for mon in mons)  # closed, no internal error
+
+
+def test_deepcopy_trained_alongside_is_unchanged(digits, tmp_path):
+    """An EMA-style copy (deepcopy) trained alongside with its own optimizer ends with the same
+    weights with and without a Monitor on the original (the copy's zero_grad clears only its
+    own gradients, and its forward passes are not recorded)."""
+    import copy
+
+    def run(monitored):
+        model = mlp(seed=4)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        mon = Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path / str(monitored), every=2) if monitored else None
+        twin = copy.deepcopy(model)  # made while the monitor is alive (and armed)
+        opt2 = torch.optim.SGD(twin.parameters(), lr=0.02)
+        x_all, y_all = digits
+        for i in range(8):
+            x, y = x_all[i * BS : (i + 1) * BS], y_all[i * BS : (i + 1) * BS]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            if mon is not None:
+                mon.step(nn.functional.cross_entropy(model(x), y).detach(), inputs=x, targets=y)
+            twin.zero_grad()  # the copy's own zero_grad: its gradients only
+            nn.functional.cross_entropy(twin(x), y).backward()
+            opt.step()
+            opt2.step()
+        if mon is not None:
+            mon.close()
+        return model, twin
+
+    (a, b), (a0, b0) = run(True), run(False)
+    for m, m0 in ((a, a0), (b, b0)):
+        assert all(torch.equal(p, q) for p, q in zip(m.parameters(), m0.parameters(), strict=True))
+    run_ = run_of(tmp_path / "True")
+    assert run_.context.flags["grad_accumulating"] is False
+
+
+def test_micro_batch_accumulation_is_not_flagged(digits, tmp_path):
+    """Deliberate accumulation: zero_grad once per optimizer step, 4 backward calls before it,
+    mon.step once per optimizer step - not grad_accumulating; without zero_grad it is."""
+    for zero, expect in ((True, False), (False, True)):
+        model = mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        logdir = tmp_path / str(zero)
+        with Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=logdir, every=1) as mon:
+            x_all, y_all = digits
+            for i in range(8):
+                if zero:
+                    opt.zero_grad()
+                for k in range(4):
+                    j = (i * 4 + k) % 12
+                    x, y = x_all[j * BS : (j + 1) * BS], y_all[j * BS : (j + 1) * BS]
+                    loss = nn.functional.cross_entropy(model(x), y) / 4
+                    loss.backward()
+                mon.step(loss, inputs=x, targets=y)
+                opt.step()
+        assert run_of(logdir).context.flags["grad_accumulating"] is expect, zero

@@ -153,9 +153,12 @@ class FlushMixin:
             flags["input_nonfinite"] = float(self._input_nonfinite)
         if "_pwg" in vals and s >= 2:  # the first steps may legitimately lack gradients
             flags["params_without_grad"] = float(vals["_pwg"])
-        if vals.get("_acc", 0.0) > 0:  # a gradient was added onto a non-zero one, no zero_grad
-            self._acc_hits += 1
-        # One sighting is enough when zero_grad was never called; two otherwise.
+        if "_acc" in vals:  # the first backward after a step added onto a non-zero gradient?
+            if vals["_acc"] > 0:
+                self._acc_hits += 1
+            else:
+                self._acc_clean += 1
+        # One sighting is enough when the gradient was never seen reset; two otherwise.
         if self._acc_hits >= 2 or (self._acc_hits and not self._acc_clean):
             flags["grad_accumulating"] = True
         elif self._acc_hits == 0 and self._acc_clean >= 3:

@@ -1,9 +1,17 @@
 """Hook functions of the torch Monitor. Each holds a weak reference to the monitor (a model
 outliving its monitor keeps no monitor alive), returns None (never changes an output or a
-gradient), and turns the monitor off on an internal error."""
+gradient), and turns the monitor off on an internal error.
+
+Nothing is installed on the user's objects that travels with them: forward hooks are
+*global* module hooks (``register_module_forward_hook``) that pick the monitored model's
+modules by identity, so the model pickles (``torch.save(model)``) and copies
+(``copy.deepcopy``) as it is, and a copy's forward is not recorded; optimizer steps are
+seen through a global optimizer hook. The one per-object hook, on a parameter's gradient,
+is neither pickled nor copied by torch."""
 
 from __future__ import annotations
 
+import re
 import time
 import weakref
 from typing import Any
@@ -41,27 +49,55 @@ def _eager(hook: Any) -> Any:
     return run
 
 
-def act_hook(ref: weakref.ref, name: str, kind: int) -> Any:
+_COMPILE_NOTICE = re.escape("Using `torch.compile(module)` when there are global hooks on modules")
+
+
+def quiet_compile_notice() -> None:
+    """torch.compile's OptimizedModule warns on every call while any global module hook
+    exists (the hook also fires for the wrapper). The monitor's hook ignores the wrapper (it
+    is not one of the model's modules), so that warning says nothing about the user's
+    training: it is filtered by its message while the monitor arms its hook (added once;
+    checked again because ``catch_warnings`` blocks restore the filters)."""
+    import warnings
+
+    for f in warnings.filters:
+        if f[0] == "ignore" and f[1] is not None and f[1].pattern == _COMPILE_NOTICE:
+            return
+    warnings.filterwarnings("ignore", message=_COMPILE_NOTICE, category=UserWarning)
+
+
+def forward_hook(ref: weakref.ref) -> Any:
+    """One global forward hook for every module call in the process: the monitored model's
+    modules (``mon._fwd``: id -> activation (name, kind)), the model itself (its output) and
+    the loss module (its argument shapes); any other module returns at once."""
+
     def hook(module: nn.Module, args: Any, out: Any) -> None:
-        guarded(
-            ref, f"activation hook of '{name}'", lambda mon: mon._on_act(name, kind, module, out)
-        )
+        mon = ref()
+        if mon is None:
+            return
+        i = id(module)
+        act = mon._fwd.get(i)
+        if act is not None:
+            name, kind = act
+            guarded(ref, f"activation hook of '{name}'", lambda m: m._on_act(name, kind, module, out))
+        if i == mon._root_id and module is mon.model:
+            guarded(ref, "model output hook", lambda m: m._on_root(out))
+        if i == mon._loss_id and module is mon.loss_fn:
+            guarded(ref, "loss hook", lambda m: m._on_loss(args))
 
     return _eager(hook)
 
 
-def root_hook(ref: weakref.ref) -> Any:
-    def hook(module: nn.Module, args: Any, out: Any) -> None:
-        guarded(ref, "model output hook", lambda mon: mon._on_root(out))
+def optimizer_step_hook(ref: weakref.ref) -> Any:
+    """A global optimizer step post-hook counting the monitored optimizer's steps."""
 
-    return _eager(hook)
+    def hook(opt: Any, args: Any, kwargs: Any) -> None:
+        mon = ref()
+        if mon is not None and opt is mon.optimizer:
+            mon._opt_steps += 1
+            mon._opt_seen = True
 
-
-def loss_hook(ref: weakref.ref) -> Any:
-    def hook(module: nn.Module, args: Any, out: Any) -> None:
-        guarded(ref, "loss hook", lambda mon: mon._on_loss(args))
-
-    return _eager(hook)
+    return hook
 
 
 def grad_hook(ref: weakref.ref) -> Any:

@@ -20,7 +20,9 @@ ms) does the adaptive cadence take it every 2-16 steps instead of every step. Th
 and the flags the rules read go to ``context.json``.
 
 The monitor never changes training: it only reads tensors, under ``torch.no_grad()``, into
-new tensors; it uses no random numbers; an internal error turns it off with one
+new tensors; it uses no random numbers; it installs nothing on the model or optimizer that
+travels with them (global module and optimizer hooks pick them by identity), so they pickle
+(``torch.save(model)``) and copy (``copy.deepcopy``) as without it; an internal error turns it off with one
 ``RuntimeWarning`` (removing its hooks) instead of propagating. A non-finite loss, or
 non-finite gradients (the per-step global norm) or weights (on telemetry steps) while the
 loss is finite, is *fatal*: one warning, or with ``on_fatal="stop"`` :class:`TrainingDiverged`
@@ -88,7 +90,8 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
 
     Args:
         model: the ``nn.Module`` being trained.
-        optimizer: its optimizer (learning rates, settings, ``zero_grad`` calls).
+        optimizer: its optimizer (learning rates, settings; its steps are seen through a
+            global optimizer hook, nothing is installed on it).
         loss_fn: the loss module or function (its kind says what the model output must be).
         logdir: run directory for the event file and ``context.json`` (default
             ``runs/<run_name or date-time>``).
@@ -139,7 +142,13 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         self._step = 0  # index of the next mon.step call
         self._handles: list[Any] = []
         self._armed = False
-        self._wrapped: list[tuple[Any, Any, Any]] = []
+        self._fwd: dict[int, tuple[str, int]] = {}  # armed: module id -> activation (name, kind)
+        self._root_id = self._loss_id = -1
+        self._hooked_watch: torch.Tensor | None = None
+        self._opt_hook: Any = None
+        self._opt_steps = 0  # steps of the optimizer since the last mon.step
+        self._opt_seen = False  # the global optimizer hook saw this optimizer step
+        self._bwd_seen = False  # the gradient hook fired since the last mon.step
         self._own = 0.0  # seconds spent inside the monitor
         self._writer: RunWriter | None = None
         self._act_pending: dict[str, torch.Tensor] = {}
@@ -225,9 +234,8 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         self._loss_shapes: tuple[Any, Any] | None = None
         self._snap_step = -1
         self._snap_wsq: torch.Tensor | None = None
-        # Gradient accumulation: zero_grad calls since the last step, and the size of the
-        # watched parameter's gradient just before backward adds to it.
-        self._zero_calls = 0
+        # Gradient accumulation: the size of the watched parameter's gradient just before the
+        # first backward after an optimizer step adds to it (zero_grad resets it to None or 0).
         self._watch = min(g.params, key=lambda p: p.numel()) if g.params else None
         self._acc_pre: torch.Tensor | None = None
         self._acc_hits = self._acc_clean = 0
@@ -247,38 +255,15 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
             self._init_w, self._init_layers = [], set()
         self._writer = RunWriter(self.logdir, self._flush_secs)
         self._disk_at = time.perf_counter() + self._flush_secs
-        for obj in (self.optimizer, model):
-            if obj is not None and callable(getattr(obj, "zero_grad", None)):
-                self._wrap_zero_grad(obj)
+        if self.optimizer is not None:
+            from torch.optim.optimizer import register_optimizer_step_post_hook
+
+            self._opt_hook = register_optimizer_step_post_hook(
+                _hooks.optimizer_step_hook(weakref.ref(self)))  # fmt: skip
         self._arm()
         self._writer.write_context(self.context)
         self._atexit = functools.partial(_hooks.atexit_close, weakref.ref(self))
         atexit.register(self._atexit)
-
-    def _wrap_zero_grad(self, obj: Any) -> None:
-        """Count ``zero_grad`` calls with an instance-level wrapper calling the original."""
-        own = obj.__dict__.get("zero_grad")
-        orig = obj.zero_grad
-        ref = weakref.ref(self)
-
-        @functools.wraps(orig)
-        def zero_grad(*args: Any, **kw: Any) -> Any:
-            mon = ref()
-            if mon is not None:
-                mon._zero_calls += 1
-            return orig(*args, **kw)
-
-        obj.zero_grad = zero_grad
-        self._wrapped.append((obj, zero_grad, own))
-
-    def _unwrap_zero_grad(self) -> None:
-        for obj, wrapper, own in self._wrapped:
-            if obj.__dict__.get("zero_grad") is wrapper:
-                if own is not None:
-                    obj.zero_grad = own
-                else:
-                    del obj.zero_grad
-        self._wrapped.clear()
 
     def _init_scale_setup(self) -> None:
         """``std(w) * sqrt(fan_in)`` of every layer weight, now (one host transfer); not when
@@ -324,20 +309,28 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         if self._armed:
             return
         ref = weakref.ref(self)
-        if self._activations or self._out_act is None:
-            for name, m, kind in self._hooked:
-                self._handles.append(m.register_forward_hook(_hooks.act_hook(ref, name, kind)))
-        self._handles.append(self.model.register_forward_hook(_hooks.root_hook(ref)))
-        if isinstance(self.loss_fn, nn.Module):
-            self._handles.append(self.loss_fn.register_forward_hook(_hooks.loss_hook(ref)))
-        if self._watch is not None and self._watch.requires_grad:
-            self._handles.append(self._watch.register_hook(_hooks.grad_hook(ref)))
+        self._fwd = ({id(m): (name, kind) for name, m, kind in self._hooked}
+                     if self._activations or self._out_act is None else {})  # fmt: skip
+        self._root_id = id(self.model)
+        self._loss_id = id(self.loss_fn) if isinstance(self.loss_fn, nn.Module) else -1
+        _hooks.quiet_compile_notice()
+        self._handles.append(nn.modules.module.register_module_forward_hook(_hooks.forward_hook(ref)))
+        w = self._watch
+        if w is not None and w.requires_grad:
+            self._hooked_watch = w
+            self._handles.append(w.register_hook(_hooks.grad_hook(ref)))
         self._armed = True
 
     def _disarm(self) -> None:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        w = self._hooked_watch
+        if w is not None:  # an emptied hook dict back to None, as torch leaves a fresh parameter
+            if w._backward_hooks is not None and not w._backward_hooks:
+                w._backward_hooks = None
+            self._hooked_watch = None
+        self._fwd = {}
         self._armed = False
         self._last_leaf = None
 
@@ -369,10 +362,18 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
             self._loss_shapes = (tuple(args[0].shape), tuple(args[1].shape))
 
     def _on_grad(self) -> None:
+        # The first backward after the last mon.step, and after an optimizer step (a loop that
+        # calls mon.step per micro-batch accumulates on purpose): zero_grad ran before it,
+        # unless the gradient it is about to add to is still non-zero.
+        if self._bwd_seen:
+            return
+        self._bwd_seen = True
         w = self._watch
-        if self._zero_calls == 0 and w is not None and w.grad is not None and self._acc_pre is None:
-            with torch.no_grad():
-                self._acc_pre = w.grad.detach().abs().sum().float()
+        if w is None or (self._opt_seen and self._opt_steps == 0):
+            return
+        with torch.no_grad():
+            g = w.grad
+            self._acc_pre = torch.zeros((), device=w.device) if g is None else g.detach().abs().sum().float()
 
     # ------------------------------------------------------------------ public API
 
@@ -439,7 +440,9 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
 
     def _release(self) -> None:
         self._disarm()
-        self._unwrap_zero_grad()
+        if self._opt_hook is not None:
+            self._opt_hook.remove()
+            self._opt_hook = None
         self._snap = None
         self._out = None
         self._act_pending.clear()
@@ -536,9 +539,8 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
                 wbad = self._telemetry(s, grads, present, norms, inputs, tgt, outputs, full=tel)
             if wbad is not None and fatal is None and not self._fatal_warned:
                 fatal = (s, fatal_message("weights", wbad))
-        if self._zero_calls:
-            self._acc_clean += 1
-        self._zero_calls = 0
+        self._bwd_seen = False
+        self._opt_steps = 0
         if tel:
             if s == 0:
                 self._first_step_facts(inputs)
