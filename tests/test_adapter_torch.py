@@ -852,3 +852,44 @@ def test_micro_batch_accumulation_is_not_flagged(digits, tmp_path):
                 mon.step(loss, inputs=x, targets=y)
                 opt.step()
         assert run_of(logdir).context.flags["grad_accumulating"] is expect, zero
+
+
+def test_large_integer_targets_are_not_counted_as_classes(digits, tmp_path):
+    """Integer targets up to 2e8 with a loss the monitor does not know (issue: bincount took
+    25 s, 5.8 GB and a 1.2 GB context.json): not class ids, no counts, a note; fast."""
+    import time as _time
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+    def my_loss(out, y):
+        return (out.mean(1) - y.double().log1p().float()).pow(2).mean()
+
+    rng = np.random.default_rng(0)
+    big = torch.tensor(rng.integers(0, 200_000_000, size=(12, 4096)))
+    x = torch.randn(4096, 64)
+    t0 = _time.perf_counter()
+    with Monitor(model, opt, loss_fn=my_loss, logdir=tmp_path, every=2) as mon:
+        for i in range(12):
+            opt.zero_grad()
+            loss = my_loss(model(x), big[i])
+            loss.backward()
+            mon.step(loss, inputs=x, targets=big[i])
+            opt.step()
+    took = _time.perf_counter() - t0
+    assert took < 10.0, took
+    assert (tmp_path / "context.json").stat().st_size < 64_000
+    run = run_of(tmp_path)
+    assert run.context.data.class_counts is None and run.context.data.num_classes is None
+    assert any(n.startswith("targets reach ") and "not class ids below 4" in n for n in run.context.notes)
+
+
+def test_class_ids_beyond_the_output_width_are_not_counted(digits, tmp_path):
+    """Integer targets of a recognised classification loss are counted while below the output
+    width (10 here: digit labels); ignore_index (-100) is left out."""
+    y = digits[1].clone()
+    y[::7] = -100
+    run = monitored(mlp(), (digits[0], y), tmp_path, steps=6, crit=nn.CrossEntropyLoss(ignore_index=-100))
+    counts = run.context.data.class_counts
+    assert counts is not None and len(counts) <= 10 and sum(counts) == int((y[: 6 * BS] >= 0).sum())

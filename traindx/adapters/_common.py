@@ -293,6 +293,38 @@ def note_broadcast(context: Any, a: tuple[int, ...], b: tuple[int, ...], broadca
     flags.setdefault("broadcast_in_loss", False)
 
 
+MAX_CLASSES = 100_000  # targets are counted as class ids only below this (bounded memory)
+
+
+def class_limit(num_classes: int | None, width: int | None) -> int:
+    """Targets are counted as class ids only while every id is below this: the number of
+    classes given, else the model's output width (one output: 0/1 labels), at most
+    :data:`MAX_CLASSES` (integer targets with large values are not class ids: counting
+    labels up to 2e8 with ``bincount`` took 25 s, 5.8 GB and a 1.2 GB context.json)."""
+    if num_classes:
+        return min(int(num_classes), MAX_CLASSES)
+    if width is not None and width >= 2:
+        return min(int(width), MAX_CLASSES)
+    if width == 1:
+        return 2
+    return MAX_CLASSES
+
+
+def count_ids(y: np.ndarray, limit: int = MAX_CLASSES) -> np.ndarray | None:
+    """Per-class counts of integer (or bool) targets, negative ids (ignore_index) left out;
+    None when an id reaches ``limit`` (not class ids) or the targets are not integers."""
+    a = np.asarray(y).reshape(-1)
+    if a.dtype.kind not in "biu":
+        return None
+    a = a.astype(np.int64)
+    a = a[a >= 0]
+    if not a.size:
+        return np.zeros(0, dtype=np.int64)
+    if int(a.max()) >= limit:
+        return None
+    return np.bincount(a)
+
+
 def add_counts(total: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Per-class counts ``total + counts`` where either may be the longer (in place when
     ``total`` is)."""

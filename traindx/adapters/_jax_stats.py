@@ -31,6 +31,7 @@ from traindx.adapters._common import (
     LOSS_KINDS,
     TARGET_SAMPLE,
     TargetFacts,
+    count_ids,
 )
 from traindx.schema import DataInfo, LayerInfo, LossInfo, ModelInfo, OptimizerInfo
 
@@ -802,8 +803,8 @@ def data_info(data: Any) -> tuple[DataInfo, float]:
         if np.issubdtype(y.dtype, np.floating):
             nonfinite += float(np.sum(~np.isfinite(y)))
         if np.issubdtype(y.dtype, np.integer) and y.size:
-            yv = y.reshape(-1)
-            d.class_counts = np.bincount(yv[yv >= 0]).tolist()
+            counts = count_ids(y)  # None: ids beyond MAX_CLASSES are not class ids
+            d.class_counts = counts.tolist() if counts is not None and counts.size else None
         elif y.size and np.all(np.isin(y, (0.0, 1.0))):
             yv = y.reshape(-1) > 0.5
             d.class_counts = [int((~yv).sum()), int(yv.sum())]

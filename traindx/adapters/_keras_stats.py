@@ -23,6 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from traindx.adapters._common import count_ids
 from traindx.schema import LayerInfo, LossInfo, ModelInfo, OptimizerInfo
 
 ops = keras.ops
@@ -578,11 +579,8 @@ def class_counts(y: Any, task: str | None) -> list[int] | None:
             return None
     if a.dtype.kind == "b":
         a = a.astype(np.int64)
-    a = a.astype(np.int64)
-    a = a[a >= 0]
-    if a.size == 0 or a.max() > 100_000:
-        return None
-    return np.bincount(a).tolist()
+    counts = count_ids(a.astype(np.int64))
+    return counts.tolist() if counts is not None and counts.size else None
 
 
 def looks_one_hot(y: Any) -> bool:

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import torch
 
-from traindx.adapters._common import add_counts, fatal_message
+from traindx.adapters._common import add_counts, class_limit, fatal_message
 
 
 class FlushMixin:
@@ -175,14 +175,24 @@ class FlushMixin:
                 self._count_targets = False  # float targets: not class labels
                 return
             t = t > 0.5
-        # Negative labels (ignore_index) land in bucket 0, dropped (no boolean mask, no sync).
-        counts = (
-            torch.bincount((t.long() + 1).clamp_(min=0)).cpu().numpy()[1:]
-            if t.numel()
-            else np.zeros(0, dtype=np.int64)
-        )
-        self._class_counts = add_counts(self._class_counts, counts)
         d = self.context.data
+        if not t.numel():
+            return
+        # Class ids only: integer targets below the number of classes (given, else the
+        # output width), at most MAX_CLASSES - one max() per flush bounds the bincount.
+        lim = class_limit(self._user_classes, self.context.model.output_units)
+        top = lim if t.is_complex() else int(t.max())
+        if top >= lim:
+            self._count_targets = False
+            self._class_counts = np.zeros(0, dtype=np.int64)
+            d.class_counts = None
+            if self._user_classes is None and self._task != "classification":
+                d.num_classes = None
+            self.context.notes.append(f"targets reach {top}: not class ids below {lim}, so no class counts were kept")
+            return
+        # Negative labels (ignore_index) land in bucket 0, dropped (no boolean mask, no sync).
+        counts = torch.bincount((t.long() + 1).clamp_(min=0)).cpu().numpy()[1:]
+        self._class_counts = add_counts(self._class_counts, counts)
         d.class_counts = self._class_counts.tolist()
         if d.num_classes is None and self._task == "classification":
             d.num_classes = len(d.class_counts)

@@ -244,6 +244,7 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         self._class_counts = np.zeros(0, dtype=np.int64)
         self._count_targets = self._task in ("classification", "binary", None)
         self._tfacts = TargetFacts()
+        self._user_classes = num_classes
         # Initialization scales of the weights as they are now (before any update).
         self._init_w: list[tuple[str, str, float]] = []
         self._init_layers: set[str] = set()  # modules owning them, watched in the first forward
