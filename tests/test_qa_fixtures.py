@@ -1,0 +1,75 @@
+"""The Q&A-style fixture pairs (fixtures/qa/): labels follow the corpus contract, every pair
+is complete, every program names the public thread it is modelled on.
+
+Reads committed files only (the programs' META through ``ast``, label.json, index.json); the
+programs themselves are run by hand with fixtures/qa/make_qa.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from traindx.causes import CAUSES
+
+ROOT = Path(__file__).resolve().parent.parent
+QA = ROOT / "fixtures" / "qa"
+LOGS = QA / "logs"
+sys.path.insert(0, str(QA))
+
+from make_qa import programs, read_meta  # noqa: E402
+
+FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
+          "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
+LOG_NAMES = (".csv", ".log", ".jsonl", "tfevents")
+KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
+
+
+def _labels() -> list[Path]:
+    return sorted(LOGS.glob("*/*/label.json"))
+
+
+def test_at_least_forty_pairs_each_modelled_on_its_own_public_thread():
+    progs = programs(None)
+    assert len(progs) >= 40
+    urls = set()
+    for p in progs:
+        meta = read_meta(p)
+        assert meta["cause"] in CAUSES, p.name
+        assert meta["modelled_on"].startswith(("http://", "https://")), p.name
+        doc = p.read_text().split("META = ")[0]
+        assert meta["modelled_on"] in doc, f"{p.name}: the docstring does not cite {meta['modelled_on']}"
+        assert "--fixed" in doc, f"{p.name}: the docstring does not say what --fixed changes"
+        urls.add(meta["modelled_on"])
+    assert len(urls) >= 40
+
+
+def test_every_run_has_a_contract_label_that_matches_its_program():
+    labels = _labels()
+    assert len(labels) >= 60
+    for f in labels:
+        lab = json.loads(f.read_text())
+        missing = [k for k in FIELDS if k not in lab]
+        assert not missing, f"{f}: label.json lacks {missing}"
+        assert lab["style"] == "qa"
+        meta = read_meta(QA / "programs" / f"{lab['pair']}.py")
+        run = f.parent.name
+        assert lab["cause"] == (meta["cause"] if run.startswith("buggy") else "healthy"), f
+        adapter = run.endswith("_adapter")
+        kind = KINDS.get(meta["framework"], "keras_adapter") if adapter else "logs"
+        assert lab["input_kind"] == kind, f
+        files = [p.name for p in f.parent.rglob("*") if p.is_file() and p.name != "label.json"]
+        assert any(any(k in n for k in LOG_NAMES) for n in files), f"{f.parent}: no log file in {files}"
+        if adapter:
+            assert "context.json" in files, f.parent
+
+
+def test_pairs_are_complete_and_the_index_lists_every_run():
+    for d in sorted(p for p in LOGS.iterdir() if p.is_dir()):
+        runs = {p.name for p in d.iterdir() if (p / "label.json").is_file()}
+        assert {"buggy", "fixed"} <= runs, d.name
+        assert ("buggy_adapter" in runs) == ("fixed_adapter" in runs), d.name
+    index = json.loads((LOGS / "index.json").read_text())
+    assert {r["path"] for r in index["runs"]} == {str(f.parent.relative_to(LOGS)) for f in _labels()}
+    assert index["total_bytes"] < 10_000_000
