@@ -39,13 +39,23 @@ CURVE_GROUPS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Error metrics that stand in for the loss of a split that logged none (a script printing
+#: ``train_mse``/``val_mse`` of a regression, or ``nll`` of a classifier): first match wins.
+LOSS_STANDINS: tuple[str, ...] = ("mse", "rmse", "mae", "msle", "huber", "nll", "log_loss", "cross_entropy")
+
+
 def pick(run: Run, metric: str, split: str) -> Series | None:
-    """The global series of a metric on a split; the densest one when several were logged."""
+    """The global series of a metric on a split; the densest one when several were logged.
+    A split without a loss reads its first error metric of :data:`LOSS_STANDINS` as the loss."""
     cands = [
         s
         for s in run.series.values()
         if s.key.metric == metric and s.key.split == split and s.key.scope == "global"
     ]
+    if not cands and metric == "loss":
+        for standin in LOSS_STANDINS:
+            if (s := pick(run, standin, split)) is not None:
+                return s
     if not cands:
         return None
     # The plain value (an epoch mean where both were logged) unless it is too short to have
