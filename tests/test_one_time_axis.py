@@ -40,8 +40,9 @@ def test_keras_csvlogger_tensorboard_and_callback_are_one_run_on_steps():
     val = run.get("loss", "val")
     assert val.steps.tolist() == EPOCH_ENDS  # CSVLogger, TensorBoard and the callback: once
     np.testing.assert_allclose(val.values, _csv_column(root / "training.log", "val_loss"), rtol=1e-5)
-    loss, per_step = run.get("loss"), run.get("loss", statistic="step")
-    assert loss.steps.tolist() == EPOCH_ENDS and len(per_step) == 495  # epoch means, and per step
+    per_step, per_epoch = run.get("loss"), run.get("loss", statistic="epoch")
+    assert len(per_step) == 495 and per_epoch.steps.tolist() == EPOCH_ENDS  # the callback's, Keras'
+    np.testing.assert_allclose(per_epoch.values, _csv_column(root / "training.log", "loss"), rtol=1e-5)
     assert run.get("loss", "val", statistic="step") is None  # Keras' *_vs_iterations repeat val/loss
     assert not any(p.kind in ("superseded", "dropped") for p in run.ingest.problems)
 
@@ -98,15 +99,15 @@ def test_epoch_index_and_conversion():
 
 def test_a_per_epoch_csv_beside_a_per_step_jsonl_with_no_shared_values(tmp_path):
     # no epoch end can be read from the writers or the context: the axes stay apart, the
-    # per-step loss is ':step', and no series mixes the two
+    # per-epoch loss is ':epoch', and no series mixes the two
     d = tmp_path / "run"
     d.mkdir()
     (d / "epochs.csv").write_text("epoch,loss\n" + "".join(f"{e},{2 * 0.8**e:.4f}\n" for e in range(12)))
     (d / "steps.jsonl").write_text("".join(f'{{"step": {i}, "loss": {2.1 * 0.99**i:.4f}}}\n' for i in range(300)))
     (run,) = traindx.read(d)
-    assert run.get("loss").unit == "epoch" and run.get("loss").steps.tolist() == list(range(12))
-    per_step = run.get("loss", statistic="step")
-    assert per_step.unit == "step" and len(per_step) == 300
+    per_epoch = run.get("loss", statistic="epoch")
+    assert per_epoch.unit == "epoch" and per_epoch.steps.tolist() == list(range(12))
+    assert run.get("loss").unit == "step" and len(run.get("loss")) == 300
 
 
 def test_epoch_ends_from_the_run_context(tmp_path):

@@ -19,9 +19,10 @@ series mixes epoch indices with step numbers and no point is counted twice:
 3. **One series per measurement.** Series of one key from different writers that agree
    where they share steps are one measurement: merged (a duplicate logged twice, or one
    writer's subset of the other's points). Series of one key that disagree are different
-   statistics of it: the per-epoch (sparser) one keeps the key and the per-step one becomes
-   ``:step`` (Keras' epoch mean and the callback's per-step loss). A ``:step`` series that
-   repeats its ``value`` series (``evaluation_loss_vs_iterations`` one step later) is dropped.
+   statistics of it: the one with more points keeps the key (as a run logged by that writer
+   alone reads) and the sparser one becomes ``:epoch`` (the callback's per-step loss and
+   Keras' epoch mean). A ``:step`` series that repeats its ``value`` series
+   (``evaluation_loss_vs_iterations`` one step later) is dropped.
 """
 
 from __future__ import annotations
@@ -193,17 +194,17 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
                 tmp.add(s)
             run.ingest.problems.extend(tmp.ingest.problems)
             versions.append(tmp.series[k])
-        for s in sorted(versions, key=len):  # the sparsest (per-epoch) version keeps the key
+        for s in sorted(versions, key=len, reverse=True):  # the densest version keeps the key
             _place(run, out, s, renamed)
     for k, s in list(out.items()):  # a :step series repeating its value series
         if s.key.statistic == "step":
             plain = out.get(str(s.key.model_copy(update={"statistic": "value"})))
-            if plain is not None and len(plain) == len(s) and same_values(plain, s):
+            if plain is not None and plain.unit == s.unit and len(plain) == len(s) and same_values(plain, s):
                 del out[k]
     if renamed:
         run.ingest.add(
             "note", f"{', '.join(renamed)}: two writers logged different values under one name; the one "
-            "with fewer points (per epoch) keeps it, the other is read as ':step'",
+            "with more points keeps it, the other (per epoch) is read as ':epoch'",
         )  # fmt: skip
     for s in out.values():
         run.add(s)
@@ -217,10 +218,10 @@ def _place(run: Run, out: dict[str, Series], s: Series, renamed: list[str]) -> N
     elif same_values(have, s):
         out[k] = _union(have, s)
     elif s.key.statistic == "value":
-        moved = s.model_copy(update={"key": s.key.model_copy(update={"statistic": "step"})})
+        moved = s.model_copy(update={"key": s.key.model_copy(update={"statistic": "epoch"})})
         renamed.append(f"{k} ('{have.original_name}', '{s.original_name}')")
         _place(run, out, moved, renamed)
-    else:  # a third, different version: the sparser ones are kept, this one counted
+    else:  # a third, different version: the denser ones are kept, this one counted
         run.ingest.add(
             "dropped", f"{s.source}: '{s.original_name}': a second, different {k} (another writer); not read",
             file=s.source, count=len(s),
