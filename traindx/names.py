@@ -25,9 +25,9 @@ from traindx.schema import CANONICAL_METRICS, SeriesKey
 
 #: Words naming a split, as a whole ``/``-segment (``Loss/train``) or an end token (``val_loss``).
 SPLIT_WORDS: dict[str, str] = {
-    "train": "train", "training": "train", "trn": "train",
+    "train": "train", "training": "train", "trn": "train", "tr": "train",
     "val": "val", "valid": "val", "validation": "val", "eval": "val", "evaluation": "val",
-    "dev": "val",
+    "dev": "val", "va": "val",
     "test": "test", "testing": "test",
 }  # fmt: skip
 
