@@ -283,7 +283,7 @@ def test_malformed_event_is_dropped(tmp_path):
 def test_compiled_layouts_agree_with_generic_decoder(tmp_path, monkeypatch):
     """The fast path (records decoded by compiled byte layouts) gives exactly what the
     generic field-by-field decoder gives, including tags under non-scalar plugins."""
-    from traindx.readers import tfevents
+    from traindx.readers.tfevents import layouts
 
     scalar_t = _tensor(1, _len_field(4, struct.pack("<f", 0.0)))
     payloads = [_event(1.0, file_version="brain.Event:2")]
@@ -308,7 +308,7 @@ def test_compiled_layouts_agree_with_generic_decoder(tmp_path, monkeypatch):
             )
     path = _write_records(tmp_path / "events.out.tfevents.layouts", payloads)
     fast = read_event_file(path)
-    monkeypatch.setattr(tfevents, "_MIN_GROUP", 10**9)
+    monkeypatch.setattr(layouts, "_MIN_GROUP", 10**9)
     slow = read_event_file(path)
     assert (
         [s.name for s in fast.series]
@@ -363,7 +363,7 @@ def test_corrupt_data_byte_drops_one_record(tmp_path):
 def test_threaded_and_sequential_reads_agree(tmp_path, monkeypatch):
     """Big files are framed by two threads and CRC-checked beside the decoding; small files
     are not.  Force both ways on one damaged file: same result."""
-    from traindx.readers import tfevents
+    from traindx.readers.tfevents import reader
 
     path, data = _big_file(tmp_path, n=3000)
     offs = _record_offsets(data)
@@ -371,11 +371,11 @@ def test_threaded_and_sequential_reads_agree(tmp_path, monkeypatch):
     bad[offs[1500] + 30] ^= 0x01  # a data byte
     bad[offs[2500]] ^= 0x02  # a length byte
     path.write_bytes(bytes(bad))
-    monkeypatch.setattr(tfr, "_PARALLEL_BYTES", 1 << 40)
-    monkeypatch.setattr(tfevents, "_PARALLEL_MIN", 1 << 40)
+    monkeypatch.setattr(tfr.framing, "_PARALLEL_BYTES", 1 << 40)
+    monkeypatch.setattr(reader, "_PARALLEL_MIN", 1 << 40)
     seq = read_event_file(path)
-    monkeypatch.setattr(tfr, "_PARALLEL_BYTES", 1000)
-    monkeypatch.setattr(tfevents, "_PARALLEL_MIN", 10)
+    monkeypatch.setattr(tfr.framing, "_PARALLEL_BYTES", 1000)
+    monkeypatch.setattr(reader, "_PARALLEL_MIN", 10)
     par = read_event_file(path)
     assert seq.problems == par.problems and len(par.problems) == 2
     assert seq.dropped_records == par.dropped_records == 2
