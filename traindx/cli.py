@@ -98,9 +98,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from traindx.api import diagnose_all
+    from traindx.report.layout import cli_console
     from traindx.report.text import print_report
 
     report = diagnose_all(
@@ -116,7 +115,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         )
     else:
         print_report(
-            report.runs, Console(highlight=False), verbose=args.verbose, skipped=report.skipped
+            report.runs, cli_console(), verbose=args.verbose, skipped=report.skipped
         )
     for err in report.errors:
         print(f"traindx: error: {printable(err.reason)}", file=sys.stderr)
@@ -142,15 +141,15 @@ def _json_safe(obj: Any) -> Any:
 
 
 def cmd_series(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     from traindx.api import read
     from traindx.names import explain_mapping
+    from traindx.report.layout import Hang, cli_console
 
     overrides = _overrides(args)
-    console = Console(highlight=False)
+    console = cli_console()
     bad = False
     for path in args.paths:
         skipped: list = []
@@ -167,9 +166,8 @@ def cmd_series(args: argparse.Namespace) -> int:
                 f"{printable(run.id)}  ({len(run.ingest.files)} file(s), {run.ingest.records} records)"
             )
             table = Table(title=title, title_justify="left")
-            cols = ["key", "points", "steps", "unit", "logged as", "first", "last"] + (
-                ["why"] if args.verbose else []
-            )
+            cols = ["key", "points", "steps", "unit", "logged as", "first", "last"]
+            why: list[tuple[str, str]] = []  # -v: (key, how its name was mapped), under the table
             for col in cols:
                 table.add_column(col, no_wrap=col in ("key", "logged as"))
             for s in run.series.values():
@@ -189,9 +187,11 @@ def cmd_series(args: argparse.Namespace) -> int:
                     note = explain_mapping(s.original_name, overrides).split(": ", 1)[-1]
                     if s.superseded:
                         note += f"; {s.superseded} point(s) superseded by a restart"
-                    row.append(note)
+                    why.append((printable(str(s.key)), note))
                 table.add_row(*(escape(c) for c in row))
             console.print(table)
+            for key, note in why:
+                console.print(Hang(f"  {key}: ", printable(note)))
             for name in run.ingest.unmapped:
                 console.print(
                     f"  not mapped: {printable(repr(name))}  ({printable(explain_mapping(name, overrides))})",
@@ -205,13 +205,13 @@ def cmd_series(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from traindx.report.layout import cli_console
     from traindx.rules.loader import load_rulebook
 
     book = load_rulebook(args.rulebook, override_shipped=args.override_shipped)
-    console = Console(highlight=False)
+    console = cli_console()
     t = Table(title=f"{len(book.symptoms)} symptoms", title_justify="left")
     for col in ("code", "severity", "status", "summary"):
         t.add_column(col)

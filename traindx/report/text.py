@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from traindx.diagnosis import CauseResult, Diagnosis
+from traindx.report.layout import Hang
 from traindx.schema import IngestReport, SkippedPath
 from traindx.textsafe import printable
 
@@ -28,18 +29,19 @@ def _num(v: object) -> str:
     return str(v)
 
 
-def _cause_lines(rank: int, c: CauseResult, framework: str | None, verbose: bool) -> list[Text]:
-    out = [Text.from_markup(f"  {rank}. [bold]{c.id}[/bold]  {c.probability:.0%}  [dim]{escape(c.summary)}[/dim]")]
+def _cause_lines(rank: int, c: CauseResult, framework: str | None, verbose: bool) -> list[Hang]:
+    head = Text.from_markup(f"[bold]{c.id}[/bold]  {c.probability:.0%}  [dim]{escape(c.summary)}[/dim]")
+    out = [Hang(f"  {rank}. ", head)]
     moved = sorted((e for e in c.evidence if e.kind != "prior"), key=lambda e: -abs(e.weight))
     for e in moved[: (None if verbose else 4)]:
         sign = "+" if e.weight > 0 else "-"
-        out.append(Text(f"       {sign} {e.says}  (x{math.exp(e.weight):.2g})", style="green" if e.weight > 0 else "dim"))
+        out.append(Hang(f"       {sign} ", f"{e.says}  (x{math.exp(e.weight):.2g})", "green" if e.weight > 0 else "dim"))
     fixes = c.fixes if verbose or rank == 1 else c.fixes[:1]
     for f in fixes:
-        out.append(Text(f"     fix: {f.text}"))
+        out.append(Hang("     fix: ", f.text))
         snip = f.snippets.get(framework or "") if framework else None
         if snip:
-            out.append(Text(f"          {framework}: {snip}", style="dim"))
+            out.append(Hang(f"          {framework}: ", snip, "dim"))
     return out
 
 
@@ -51,7 +53,7 @@ _KIND_WORDS = {
 }  # fmt: skip
 
 
-def _ingest_lines(ing: IngestReport, verbose: bool) -> list[Text]:
+def _ingest_lines(ing: IngestReport, verbose: bool) -> list[Hang]:
     counts: dict[str, int] = {}
     for p in ing.problems:
         if p.kind in _KIND_WORDS:
@@ -59,42 +61,40 @@ def _ingest_lines(ing: IngestReport, verbose: bool) -> list[Text]:
     out = []
     said = [f"{n:,} {_KIND_WORDS[k]}" for k, n in counts.items() if n]
     if said:
-        out.append(Text(f"  input: {'; '.join(said)}", style="yellow"))
+        out.append(Hang("  input: ", "; ".join(said), "yellow"))
     shown = ing.problems if verbose else ing.problems[:3]
     for p in shown:
-        out.append(Text(f"  input: {printable(p.message)}", style="yellow"))
+        out.append(Hang("  input: ", printable(p.message), "yellow"))
     if len(shown) < len(ing.problems):
-        out.append(Text(f"  input: {len(ing.problems) - len(shown)} more (-v shows them)", style="dim"))
+        out.append(Hang("  input: ", f"{len(ing.problems) - len(shown)} more (-v shows them)", "dim"))
     return out
 
 
-def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
-    parts: list[Text] = []
+def _headline(d: Diagnosis) -> Hang:
+    mark = {"healthy": "[bold green]OK[/bold green]", "no_data": "[bold yellow]--[/bold yellow]",
+            "insufficient_data": "[bold yellow]??[/bold yellow]"}.get(d.verdict, "[bold red]!![/bold red]")  # fmt: skip
     run_id, headline = escape(printable(d.run_id)), escape(printable(d.headline))
-    if d.healthy:
-        parts.append(Text.from_markup(f"[bold green]OK[/bold green] [bold]{run_id}[/bold]  {headline}"))
-    elif d.verdict == "no_data":
-        parts.append(Text.from_markup(f"[bold yellow]--[/bold yellow] [bold]{run_id}[/bold]  {headline}"))
-    elif d.verdict == "insufficient_data":
-        parts.append(Text.from_markup(f"[bold yellow]??[/bold yellow] [bold]{run_id}[/bold]  {headline}"))
+    return Hang(Text.from_markup(mark + " "), Text.from_markup(f"[bold]{run_id}[/bold]  {headline}"))
+
+
+def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
+    parts: list[Hang | Text] = [_headline(d)]
+    if d.verdict == "insufficient_data":
         for m in d.missing[1:]:
-            parts.append(Text(f"  also missing: {printable(m)}", style="yellow"))
-    else:
-        parts.append(Text.from_markup(f"[bold red]!![/bold red] [bold]{run_id}[/bold]  {headline}"))
+            parts.append(Hang("  also missing: ", printable(m), "yellow"))
     if d.symptoms and (d.verdict == "findings" or verbose):
         parts.append(Text("  symptoms", style="bold"))
         for s in d.symptoms:
             at = f" (from {s.onset_unit} {s.onset_step})" if s.onset_step is not None else ""
-            line = Text("    ")
-            line.append(f"{s.severity.upper():7}", style=SEV_STYLE[s.severity])
-            line.append(f" {s.code} {s.summary}{at}")
-            parts.append(line)
+            sev = Text("    ")
+            sev.append(f"{s.severity.upper():7}", style=SEV_STYLE[s.severity])
+            parts.append(Hang(sev + " ", f"{s.code} {s.summary}{at}"))
             if s.evidence:
                 facts = "  ".join(f"{e.fact}={_num(e.value)}" for e in s.evidence)
-                parts.append(Text(f"            {facts}", style="dim"))
+                parts.append(Hang(" " * 12, facts, "dim"))
     elif d.symptoms:
         notes = ", ".join(f"{s.code} {s.slug}" for s in d.symptoms)
-        parts.append(Text(f"  note: {notes}", style="cyan"))
+        parts.append(Hang("  note: ", notes, "cyan"))
     if d.causes:
         parts.append(Text("  likely causes", style="bold"))
         for i, c in enumerate(d.causes[: (None if verbose else TOP_CAUSES)], 1):
@@ -102,33 +102,34 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
         rest = d.causes[TOP_CAUSES:] if not verbose else []
         tail = ", ".join(f"{c.id} {c.probability:.0%}" for c in rest[:5])
         if tail:
-            parts.append(Text(f"     also: {tail}", style="dim"))
+            parts.append(Hang("     also: ", tail, "dim"))
         parts.append(Text(f"     none of these: {d.unknown_probability:.0%}", style="dim"))
         g = d.confusable
         if g:
-            parts.append(Text(f"  cannot separate: {' / '.join(g.causes)} (together {g.probability:.0%})", style="bold yellow"))
+            parts.append(Hang("  cannot separate: ", f"{' / '.join(g.causes)} (together {g.probability:.0%})", "bold yellow"))
             for how in g.tell_apart[: (None if verbose else 3)]:
-                parts.append(Text(f"     would tell them apart: {how}"))
+                parts.append(Hang("     would tell them apart: ", how))
             if not g.tell_apart:
-                parts.append(Text("     the recorded facts weigh them about equally; try each cause's first fix in turn"))
+                parts.append(Hang("     ", "the recorded facts weigh them about equally; try each cause's first fix in turn"))
     if d.checks:  # preflight: failed and skipped checks always, passed ones when verbose
         n = {st: sum(c.status == st for c in d.checks) for st in ("passed", "failed", "skipped")}
         parts.append(Text(f"  preflight checks: {n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped", style="bold"))
         style = {"passed": "green", "failed": "red", "skipped": "yellow"}
         for c in d.checks:
             if c.status != "passed" or verbose:
-                parts.append(Text(f"    {c.status:7} {printable(c.name)}: {printable(c.explanation)}", style=style[c.status]))
+                parts.append(Hang(f"    {c.status:7} ", f"{printable(c.name)}: {printable(c.explanation)}", style[c.status]))
     parts.extend(_ingest_lines(d.ingest, verbose))
     # a rule whose evaluation failed is a rulebook bug: always said, with its error
     for ne in (ne for ne in d.not_evaluated if ne.error):
-        parts.append(Text(f"  not evaluated: {ne.rule}: error {printable(ne.error or '')}", style="yellow"))
+        parts.append(Hang("  not evaluated: ", f"{ne.rule}: error {printable(ne.error or '')}", "yellow"))
     lacking = [ne for ne in d.not_evaluated if not ne.error]
-    if lacking and (verbose or d.verdict == "findings"):
+    if lacking and verbose:
         needs = sorted({n for ne in lacking for n in ne.needs})
-        parts.append(Text(f"  not evaluated: {len(lacking)} rule(s) lack data ({', '.join(needs)})", style="dim"))
-        if verbose:
-            for ne in lacking:
-                parts.append(Text(f"    {ne.rule}: needs {', '.join(ne.needs)}", style="dim"))
+        parts.append(Hang("  not evaluated: ", f"{len(lacking)} rule(s) lack data ({', '.join(needs)})", "dim"))
+        for ne in lacking:
+            parts.append(Hang(f"    {ne.rule}: ", f"needs {', '.join(ne.needs)}", "dim"))
+    elif lacking and d.verdict == "findings":  # a count; the list is -v's
+        parts.append(Text(f"  not evaluated: {len(lacking)} rule(s) lack data (-v lists them)", style="dim"))
     return Group(*parts)
 
 
