@@ -207,7 +207,13 @@ class RunContext(BaseModel):
     steps_per_epoch: int | None = None
     #: planned optimizer steps of the whole run (HF ``max_steps``), when known
     max_steps: int | None = None
+    #: name -> value: a number, string, bool or list of those; nested configurations as
+    #: dotted names (``optimizer.lr``). Read from the adapter, hparams files, MLflow params,
+    #: W&B config, TensorBoard's hparams plugin and ``key=value`` directory names
+    #: (:mod:`traindx.readers.hparams`).
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    #: hyperparameter name -> where it was read (a file path, or "directory name '...'")
+    hyperparameter_sources: dict[str, str] = Field(default_factory=dict)
     #: Observations the adapters made statically (e.g. "softmax output with from_logits=True").
     notes: list[str] = Field(default_factory=list)
     #: Adapter-computed flags that rules may read (e.g. ``grad_accumulating``).

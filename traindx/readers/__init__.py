@@ -26,6 +26,7 @@ from traindx.errors import ReadError
 from traindx.names import map_name
 from traindx.ordering import order_points
 from traindx.readers.assemble import add_component_sums, add_explicit_sums, percent_to_fraction
+from traindx.readers.hparams import attach as attach_hyperparameters
 from traindx.readers.hygiene import lfs_pointer, report_restarts
 from traindx.readers.raw import RawLog, RawSeries
 from traindx.readers.timeaxis import EPOCH_AXIS, Piece, combine, epoch_indexed, same_run_groups
@@ -261,10 +262,14 @@ def build_run(
     overrides: dict[str, str] | None = None,
     *,
     strict: bool = False,
+    root_name: str | None = None,
 ) -> Run:
     """A run from its files; a file that cannot be read is an ``unreadable`` problem of the
-    run (``strict``: its ReadError is raised instead, for a file the user named)."""
+    run (``strict``: its ReadError is raised instead, for a file the user named).
+    ``root_name``: the name of the directory the run id is relative to (its ``key=value``
+    hyperparameters count, :mod:`traindx.readers.hparams`)."""
     run = Run(id=run_id, source=str(source))
+    hp_found: list[tuple[dict, str]] = []  # (hyperparameters, source) the files state
     # Several writers of one run (a CSVLogger file beside Keras' event files and the traindx
     # callback's, Lightning's two loggers) are combined on one time axis (readers/timeaxis.py).
     pieces: list[Piece] = []
@@ -296,6 +301,8 @@ def build_run(
         run.ingest.records += log.records
         run.ingest.dropped_records += log.dropped_records
         run.ingest.problems.extend(log.problems)
+        if log.hyperparameters:
+            hp_found.append((log.hyperparameters, str(path)))
         for field_, value in log.plan.items():  # the planned length, unless already known
             if getattr(run.context, field_) is None:
                 setattr(run.context, field_, value)
@@ -330,6 +337,8 @@ def build_run(
     combine(run, pieces, marks)
     add_explicit_sums(run, overrides, raws)
     add_component_sums(run)
+    own = CONTEXT_FILE if has_context else PREFLIGHT_FILE  # the file the context came from
+    attach_hyperparameters(run, source, [f for f, _ in files], hp_found, own, root_name)
     return run
 
 
@@ -372,7 +381,8 @@ def read(
     for d, files in sorted(found.items()):
         rel = d.relative_to(root).as_posix()
         run_id = root.resolve().name if rel == "." else rel
-        built.append((d, files, build_run(run_id, d, files, overrides)))
+        root_name = None if rel == "." else root.resolve().name
+        built.append((d, files, build_run(run_id, d, files, overrides, root_name=root_name)))
     runs = []
     kinds = [{_kind(f) or "log" for f, _ in files if f.name not in (CONTEXT_FILE, PREFLIGHT_FILE)} for _, files, _ in built]
     near = [str(d.parent.parent) for d, _, _ in built]  # Lightning: <save_dir>/<name>/version_N
@@ -380,7 +390,7 @@ def read(
         d, files, run = built[group[0]]
         if len(group) > 1:  # one training run written by several loggers into sibling folders
             files = [f for i in group for f in built[i][1]]
-            run = build_run(run.id, d, files, overrides)
+            run = build_run(run.id, d, files, overrides, root_name=None if d == root else root.resolve().name)
             others = ", ".join(built[i][2].id for i in group[1:])
             run.ingest.add("note", f"{others} hold(s) the same run as {run.id} (another logger: the same values at the same steps); read as one run")
         runs.append(run)

@@ -34,6 +34,14 @@ def read_hf_state(path: str | Path) -> RawLog:
         value = doc.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             log.plan[field_] = int(value)
+    for key in ("train_batch_size", "num_train_epochs", "max_steps"):
+        value = doc.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            log.hyperparameters[key] = value
+    if isinstance(doc.get("trial_params"), dict):  # a hyperparameter search's trial
+        from traindx.readers.hparams import flatten
+
+        log.hyperparameters.update(flatten(doc["trial_params"]))
     records = []
     for i, entry in enumerate(history):
         if isinstance(entry, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,8 @@ class RawLog:
     epochs: tuple[np.ndarray, np.ndarray] | None = None
     #: the run's plan as its file states it (``max_steps``, ``epochs``), for RunContext
     plan: dict[str, int] = field(default_factory=dict)
+    #: hyperparameters the file states (flattened names -> values; see readers/hparams.py)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
 
     def problem(self, kind: str, message: str, count: int = 0) -> None:
         """Note a problem with this file (see :data:`traindx.schema.PROBLEM_KINDS`)."""
