@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from traindx.diagnosis import SEVERITY_RANK, Diagnosis
 from traindx.errors import TraindxError
@@ -25,6 +25,14 @@ class Report(BaseModel):
     skipped: list[SkippedPath] = Field(default_factory=list)
     #: Paths given that could not be read at all (the CLI exits 2 when there are any).
     errors: list[SkippedPath] = Field(default_factory=list)
+    #: the Run of each diagnosis (same order as ``runs``) when asked for with ``keep_runs``
+    _runs_read: list[Run] = PrivateAttr(default_factory=list)
+
+    @property
+    def read_runs(self) -> list[Run]:
+        """The runs that were read (series and context), aligned with ``runs``; empty unless
+        :func:`diagnose_all` was called with ``keep_runs=True`` (the HTML report plots them)."""
+        return self._runs_read
 
     @property
     def healthy(self) -> bool:
@@ -79,6 +87,7 @@ def diagnose(
     rulebook: Rulebook | Sequence[PathLike] | None = None,
     overrides: dict[str, str] | None = None,
     override_shipped: bool = False,
+    keep_runs: bool = False,
 ) -> Report:
     """Diagnose a :class:`Run`, or every run under a path: always a :class:`Report`.
 
@@ -91,11 +100,13 @@ def diagnose(
     from traindx.engine import diagnose_run
 
     book = _book(rulebook, override_shipped)
-    if isinstance(source, Run):
-        return Report(runs=[diagnose_run(source, book)])
+    runs = [source] if isinstance(source, Run) else None
     report = Report()
-    runs = read(source, overrides=overrides, skipped=report.skipped)
+    if runs is None:
+        runs = read(source, overrides=overrides, skipped=report.skipped)  # type: ignore[arg-type]
     report.runs.extend(diagnose_run(r, book) for r in runs)
+    if keep_runs:  # ``keep_runs``: the runs stay in ``Report.read_runs`` (for plots)
+        report._runs_read.extend(runs)
     return report
 
 
@@ -105,11 +116,13 @@ def diagnose_all(
     rulebook: Rulebook | Sequence[PathLike] | None = None,
     overrides: dict[str, str] | None = None,
     override_shipped: bool = False,
+    keep_runs: bool = False,
 ) -> Report:
     """Diagnose every run under every path; always a :class:`Report`.
 
     A path that cannot be read at all goes to ``Report.errors``; the other paths are
-    diagnosed. What was skipped under the paths goes to ``Report.skipped``.
+    diagnosed. What was skipped under the paths goes to ``Report.skipped``. With
+    ``keep_runs`` the runs read stay in ``Report.read_runs`` (for plots).
     """
     from traindx.engine import diagnose_run
 
@@ -122,4 +135,6 @@ def diagnose_all(
             report.errors.append(SkippedPath(path=str(p), reason=str(err)))
             continue
         report.runs.extend(diagnose_run(r, book) for r in runs)
+        if keep_runs:
+            report._runs_read.extend(runs)
     return report

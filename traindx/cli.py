@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("diagnose", help="diagnose the runs under one or more log paths")
     d.add_argument("paths", nargs="+", metavar="PATH")
     d.add_argument("--json", action="store_true", help="print JSON: {'runs': [...]}")
+    # issue 13 report outputs (traindx/report/): one block
+    d.add_argument("--format", choices=["text", "json", "markdown"], default=None,
+                   help="output format: text (default), json (same as --json), markdown (for a PR or CI job summary)")  # fmt: skip
+    d.add_argument("--write-tensorboard", action="store_true",
+                   help="write each run's diagnosis into its logdir as a TensorBoard text summary (a new event file)")  # fmt: skip
     d.add_argument(
         "--fail-on",
         choices=["warning", "error"],
@@ -108,7 +113,13 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         overrides=_overrides(args),
         override_shipped=args.override_shipped,
     )
-    if args.json:
+    fmt = "json" if args.json else (args.format or "text")
+    _report_outputs(args, report)
+    if fmt == "markdown":
+        from traindx.report.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(report.runs, skipped=report.skipped, errors=report.errors))
+    elif fmt == "json":
         sys.stdout.write(
             json.dumps(_json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False)
             + "\n"
@@ -126,6 +137,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         if worst and SEVERITY_RANK[worst] >= SEVERITY_RANK[args.fail_on]:
             return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _report_outputs(args: argparse.Namespace, report: Any) -> None:
+    """--write-tensorboard (issue 13): written before the report is printed."""
+    if args.write_tensorboard:
+        from traindx.report.tensorboard import write_tensorboard
+
+        for d in report.runs:
+            path = write_tensorboard(d)
+            print(f"traindx: wrote {printable(str(path))}", file=sys.stderr)
 
 
 def _json_safe(obj: Any) -> Any:

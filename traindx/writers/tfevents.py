@@ -2,7 +2,7 @@
 
 Writes ``events.out.tfevents.<time>.<host>.traindx`` files that TensorBoard reads: a first
 ``file_version: "brain.Event:2"`` event, then ``Event{wall_time, step, summary}`` records with
-``simple_value`` scalars or ``HistogramProto`` histograms, each framed as a TFRecord (length,
+``simple_value`` scalars, ``HistogramProto`` histograms or text-plugin tensors, each framed as a TFRecord (length,
 masked CRC32C of the length, data, masked CRC32C of the data).  Records are buffered in
 memory and written by :meth:`EventFileWriter.flush` (called when the buffer grows large and
 on :meth:`~EventFileWriter.close`); the CRCs of a whole buffer are computed in one
@@ -74,6 +74,15 @@ def _event(
 
 def _scalar_value(tag: str, value: float) -> bytes:
     return _len_field(1, _len_field(1, tag.encode()) + _key(2, 5) + struct.pack("<f", value))
+
+
+def _text_value(tag: str, text: str) -> bytes:
+    """A text-plugin summary value: ``SummaryMetadata{plugin_data{plugin_name: "text"}}`` and a
+    scalar ``TensorProto{dtype: DT_STRING, tensor_shape: {}, string_val: [text]}`` (what
+    ``tf.summary.text`` writes; TensorBoard's Text tab renders it as Markdown)."""
+    metadata = _len_field(1, _len_field(1, b"text"))
+    tensor = _key(1, 0) + _varint(7) + _len_field(2, b"") + _len_field(8, text.encode("utf-8"))
+    return _len_field(1, _len_field(1, tag.encode()) + _len_field(9, metadata) + _len_field(8, tensor))
 
 
 def _histogram_proto(values: np.ndarray, bins: int = 30) -> bytes:
@@ -182,6 +191,11 @@ class EventFileWriter:
         wt = time.time() if wall_time is None else float(wall_time)
         summary = b"".join(_scalar_value(tag, float(v)) for tag, v in values.items())
         self._append(_event(wt, step, summary))
+
+    def add_text(self, tag: str, text: str, step: int, wall_time: float | None = None) -> None:
+        """A text summary (TensorBoard's Text tab; Markdown is rendered there)."""
+        wt = time.time() if wall_time is None else float(wall_time)
+        self._append(_event(wt, step, _text_value(tag, text)))
 
     def add_histogram_stats(
         self, tag: str, values, step: int, wall_time: float | None = None, bins: int = 30
