@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,10 @@ def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:
     if len(lines) >= 2 and csv_header_problem(p, overrides) is None:
         return "csv"
     return None
+
+
+#: Reads one log file of a kind (``"tfevents"``, ``"csv"``, ...) into a RawLog.
+FileReader = Callable[[Path, str], RawLog]
 
 
 def _read_file(p: Path, kind: str) -> RawLog:
@@ -263,11 +268,13 @@ def build_run(
     *,
     strict: bool = False,
     root_name: str | None = None,
+    reader: FileReader | None = None,
 ) -> Run:
     """A run from its files; a file that cannot be read is an ``unreadable`` problem of the
     run (``strict``: its ReadError is raised instead, for a file the user named).
     ``root_name``: the name of the directory the run id is relative to (its ``key=value``
-    hyperparameters count, :mod:`traindx.readers.hparams`)."""
+    hyperparameters count, :mod:`traindx.readers.hparams`). ``reader`` reads one log file
+    of a kind (default: all of it; ``traindx watch``: what was appended)."""
     run = Run(id=run_id, source=str(source))
     hp_found: list[tuple[dict, str]] = []  # (hyperparameters, source) the files state
     # Several writers of one run (a CSVLogger file beside Keras' event files and the traindx
@@ -291,7 +298,7 @@ def build_run(
                 run.ingest.files.append(str(path))
                 continue
             kind = _kind(path) or _sniff(path, overrides) or "csv"
-            log = _read_file(path, kind)
+            log = (reader or _read_file)(path, kind)
         except ReadError as err:  # one bad file never aborts the rest of the run
             if strict:
                 raise
@@ -347,11 +354,13 @@ def read(
     *,
     overrides: dict[str, str] | None = None,
     skipped: list[SkippedPath] | None = None,
+    reader: FileReader | None = None,
 ) -> list[Run]:
     """Read every run under ``path`` (a log file or a directory tree).
 
     Files and directories under ``path`` that were not read are appended to ``skipped``
     (when given) with the reason; a ``ReadError`` means ``path`` itself gave nothing to read.
+    ``reader`` reads one log file of a kind (see :func:`build_run`).
     """
     root = Path(path)
     try:
@@ -368,7 +377,7 @@ def read(
                 "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl or trainer_state.json",
             )
         split = SPLIT_DIRS.get(root.parent.name.lower())
-        return [_check(build_run(root.name, root, [(root, split)], overrides, strict=True))]
+        return [_check(build_run(root.name, root, [(root, split)], overrides, strict=True, reader=reader))]
     skipped = [] if skipped is None else skipped
     before = len(skipped)
     found = discover(root, overrides, skipped)
@@ -382,7 +391,7 @@ def read(
         rel = d.relative_to(root).as_posix()
         run_id = root.resolve().name if rel == "." else rel
         root_name = None if rel == "." else root.resolve().name
-        built.append((d, files, build_run(run_id, d, files, overrides, root_name=root_name)))
+        built.append((d, files, build_run(run_id, d, files, overrides, root_name=root_name, reader=reader)))
     runs = []
     kinds = [{_kind(f) or "log" for f, _ in files if f.name not in (CONTEXT_FILE, PREFLIGHT_FILE)} for _, files, _ in built]
     near = [str(d.parent.parent) for d, _, _ in built]  # Lightning: <save_dir>/<name>/version_N
@@ -390,7 +399,7 @@ def read(
         d, files, run = built[group[0]]
         if len(group) > 1:  # one training run written by several loggers into sibling folders
             files = [f for i in group for f in built[i][1]]
-            run = build_run(run.id, d, files, overrides, root_name=None if d == root else root.resolve().name)
+            run = build_run(run.id, d, files, overrides, root_name=None if d == root else root.resolve().name, reader=reader)
             others = ", ".join(built[i][2].id for i in group[1:])
             run.ingest.add("note", f"{others} hold(s) the same run as {run.id} (another logger: the same values at the same steps); read as one run")
         runs.append(run)

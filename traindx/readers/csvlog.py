@@ -127,16 +127,22 @@ def _parse_column(
     return values, present, bad
 
 
-def _read_table(src: str, text: str, log: RawLog | None = None) -> tuple[list[str], list[list[str]], list[int], str]:
+def _read_table(
+    src: str, text: str, log: RawLog | None = None, *,
+    header: list[str] | None = None, delim: str = ",", line0: int = 0,
+) -> tuple[list[str], list[list[str]], list[int], str]:
     """Header, data rows, the line number of each row, and the delimiter. Merge-conflict
     markers, repeated headers and one-field lines in a many-column table are skipped,
-    counted and described in ``log``'s problems."""
-    first = _first_line(text)
-    if first is None:
-        return [], [], [], ","
-    delim = _sniff_delimiter(first)
+    counted and described in ``log``'s problems. ``header`` (with ``delim``) given: ``text``
+    is more rows of that table, starting after line ``line0`` (a file read as it grows)."""
+    known = bool(header)
+    if not known:
+        first = _first_line(text)
+        if first is None:
+            return [], [], [], ","
+        delim = _sniff_delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-    header: list[str] = []
+    header = list(header or [])
     rows: list[list[str]] = []
     lines: list[int] = []
     conflict: list[int] = []
@@ -151,20 +157,23 @@ def _read_table(src: str, text: str, log: RawLog | None = None) -> tuple[list[st
                     header = [c.strip() or f"Unnamed: {j}" for j, c in enumerate(row)]
                     continue
                 text_row = delim.join(row).strip()
+                at = line0 + reader.line_num
                 if CONFLICT_LINE.match(text_row):
-                    conflict.append(reader.line_num)
+                    conflict.append(at)
                 elif [c.strip() for c in row] == header:
-                    repeated.append(reader.line_num)
+                    repeated.append(at)
                 elif len(header) > 2 and len(row) == 1 and parse_number(row[0].strip()) is None:
-                    stray.append((reader.line_num, text_row))
+                    stray.append((at, text_row))
                 else:
                     rows.append(row)
-                    lines.append(reader.line_num)
+                    lines.append(at)
     except csv.Error as err:
-        raise ReadError(src, f"not a CSV table ({err})", line=reader.line_num) from None
+        raise ReadError(src, f"not a CSV table ({err})", line=line0 + reader.line_num) from None
     if log is not None:
         for kind, count, message in describe_stray(src, conflict, stray, repeated):
             log.problem(kind, message, count)
+    if known:
+        return header, rows, lines, delim
     numeric = [h for h in header if parse_number(h) is not None]
     if len(numeric) == len(header):
         raise ReadError(src, f"no header row (the first line holds numbers); {HEADER_HINT}", line=1)
@@ -210,6 +219,14 @@ def read_csv(path: str | Path) -> RawLog:
     src = str(path)
     log = RawLog(path=src)
     header, rows, lines, delim = _read_table(src, complete_lines(log, read_text(path)), log)
+    return table_to_log(log, header, rows, lines, delim)
+
+
+def table_to_log(
+    log: RawLog, header: list[str], rows: list[list[str]], lines: list[int], delim: str
+) -> RawLog:
+    """Raw series from a table's header and data rows (``lines``: each row's line number)."""
+    src = log.path
     log.records = len(rows)
     if not rows:  # nothing logged yet (a header, or not even that)
         return log

@@ -93,6 +93,19 @@ def _step(v: Any) -> int | None | object:
     return int(x) if x == round(x) else _FRACTIONAL
 
 
+def parse_line(line: str) -> dict[str, Any] | str:
+    """The flattened object of one line, or why it is not one."""
+    try:
+        obj = loads(line)
+    except json.JSONDecodeError as err:
+        return err.msg
+    except ValueError as err:
+        return str(err)
+    if not isinstance(obj, dict):
+        return f"a JSON {_JSON_TYPES.get(type(obj), 'number')}, not an object"
+    return _flatten(obj)
+
+
 def _parse_lines(src: str, text: str, log: RawLog) -> list[tuple[int, dict[str, Any]]]:
     """(0-based line index, flattened object) per good line; corrupt lines go to ``log``."""
     records: list[tuple[int, dict[str, Any]]] = []
@@ -100,18 +113,18 @@ def _parse_lines(src: str, text: str, log: RawLog) -> list[tuple[int, dict[str, 
     for index, line in enumerate(text.split("\n")):
         if not line.strip():
             continue
-        try:
-            obj = loads(line)
-        except json.JSONDecodeError as err:
-            bad.append((index + 1, err.msg))
-            continue
-        except ValueError as err:
-            bad.append((index + 1, str(err)))
-            continue
-        if not isinstance(obj, dict):
-            bad.append((index + 1, f"a JSON {_JSON_TYPES.get(type(obj), 'number')}, not an object"))
-            continue
-        records.append((index, _flatten(obj)))
+        got = parse_line(line)
+        if isinstance(got, str):
+            bad.append((index + 1, got))
+        else:
+            records.append((index, got))
+    return count_bad_lines(src, records, bad, log)
+
+
+def count_bad_lines(
+    src: str, records: list[tuple[int, dict[str, Any]]], bad: list[tuple[int, str]], log: RawLog
+) -> list[tuple[int, dict[str, Any]]]:
+    """``records``, with the corrupt lines ``bad`` ((line number, why) each) counted in ``log``."""
     if not records:
         if not bad:  # nothing logged yet
             return records

@@ -18,8 +18,17 @@ def _cat(parts: list[np.ndarray], dtype=np.int64) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def _assemble(buf: np.ndarray, out: _Out, rec_ok: np.ndarray, log: RawLog, name: str) -> None:
-    """Intern tags, classify tensors by plugin, drop bad records and build the series."""
+def _assemble(
+    buf: np.ndarray,
+    out: _Out,
+    rec_ok: np.ndarray,
+    log: RawLog,
+    name: str,
+    plugins: dict[str, str] | None = None,
+) -> None:
+    """Intern tags, classify tensors by plugin, drop bad records and build the series.
+    ``plugins`` (tag -> plugin name, from earlier parts of the file) fills in the plugin of
+    tags whose metadata is not among these records, and learns the ones that are."""
     bad = _cat(out.bad_rec)
     undecoded = int(rec_ok[bad].sum()) if bad.size else 0
     if out.nval == 0:
@@ -45,6 +54,12 @@ def _assemble(buf: np.ndarray, out: _Out, rec_ok: np.ndarray, log: RawLog, name:
         one[tag_id[mv]] = np.arange(mv.size)
         for i in one[one >= 0].tolist():
             tag_plugin[int(tag_id[mv[i]])] = _plugin_name(buf, int(mp[i]), int(ml[i]))
+    if plugins is not None:
+        for t, tag in enumerate(tag_names):
+            if tag_plugin[t]:
+                plugins[tag] = tag_plugin[t]
+            else:
+                tag_plugin[t] = plugins.get(tag, "")
     scalar_tag = np.array([p not in _NOT_SCALAR_PLUGINS for p in tag_plugin], dtype=bool)
     hist_tag = np.array([p == "histograms" for p in tag_plugin], dtype=bool)
 

@@ -49,9 +49,20 @@ def read_event_file(path: str | Path) -> RawLog:
         raise ReadError(
             name, f"cannot read ({e.strerror or e}); expected a readable TensorBoard event file"
         ) from None
+    return decode_events(name, buf, base, n)[0]
+
+
+def decode_events(
+    name: str, buf: np.ndarray, base: int, n: int, plugins: dict[str, str] | None = None
+) -> tuple[RawLog, int]:
+    """The scalars and histograms of the event records in ``buf[base : base + n]`` (8-aligned,
+    zero padding after it), and how many of those bytes were consumed: all of them, less an
+    incomplete last record (left for the next read of a file being written, see
+    :mod:`traindx.readers.incremental`). ``plugins`` (tag -> plugin name) carries what
+    earlier parts of the file said: TF2 writes a tag's metadata with its first value only."""
     log = RawLog(path=name)
     if n == 0:
-        return log
+        return log, 0
     fr = tfr.frame(buf, base, n, name)
     if fr.starts.size == 0 and fr.lost_at == 0:
         raise ReadError(
@@ -95,13 +106,17 @@ def read_event_file(path: str | Path) -> RawLog:
             )
         log.records = int(ok.sum())
         with _quiet():
-            _assemble(buf, out, ok & ~malformed, log, name)
+            _assemble(buf, out, ok & ~malformed, log, name, plugins)
+    consumed = n
     if fr.truncated:
         log.problem(
             "incomplete",
             f"{name}: the last record is incomplete (file still being written?); not read",
         )
-    return log
+        consumed = (
+            int(starts[-1] + tfr.HEADER + tfr.FOOTER + lengths[-1]) - base if starts.size else 0
+        )
+    return log, consumed
 
 
 # Logged floats are whatever was written: a signalling NaN cast to float64 is a NaN value,
