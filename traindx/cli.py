@@ -1,4 +1,4 @@
-"""Command line: ``traindx diagnose|series|rules|explain|schema|test-rules``.
+"""Command line: ``traindx diagnose|series|rules|explain|schema|test-rules|sweep``.
 
 Exit codes, one meaning each: 0 done (and, with ``--fail-on``, nothing at or above that
 severity); 1 findings at or above ``--fail-on``; 2 bad input or usage (a one-line error that
@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("test-rules", help="run the cases of the rulebook (and of --rulebook DIRs)")
     common(t, mapping=False)
+
+    from traindx.sweep.cli import add_parser as add_sweep  # `traindx sweep` (traindx/sweep/cli.py)
+
+    add_sweep(sub, common)
     return p
 
 
@@ -327,8 +331,14 @@ def cmd_test_rules(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from traindx.sweep.cli import cmd_sweep as run
+
+    return run(args)
+
+
 COMMANDS = {"diagnose": cmd_diagnose, "series": cmd_series, "rules": cmd_rules, "explain": cmd_explain,
-            "schema": cmd_schema, "facts": cmd_facts, "test-rules": cmd_test_rules}  # fmt: skip
+            "schema": cmd_schema, "facts": cmd_facts, "test-rules": cmd_test_rules, "sweep": cmd_sweep}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

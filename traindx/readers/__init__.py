@@ -386,6 +386,15 @@ def read(
             first = skipped[before]
             raise ReadError(first.path, first.reason)
         raise ReadError(str(root), "no training logs found; expected TensorBoard event files, a metrics CSV or JSONL below it")
+    runs = build_runs(root, found, overrides)
+    return [_check(r, allow_empty=len(runs) > 1) for r in runs]
+
+
+def build_runs(
+    root: Path, found: dict[Path, list[tuple[Path, str | None]]], overrides: dict[str, str] | None = None
+) -> list[Run]:
+    """The runs of discovered run directories (:func:`discover`), ids relative to ``root``;
+    sibling folders holding one training written by two loggers are read as one run."""
     built = []
     for d, files in sorted(found.items()):
         rel = d.relative_to(root).as_posix()
@@ -403,7 +412,7 @@ def read(
             others = ", ".join(built[i][2].id for i in group[1:])
             run.ingest.add("note", f"{others} hold(s) the same run as {run.id} (another logger: the same values at the same steps); read as one run")
         runs.append(run)
-    return [_check(r, allow_empty=len(runs) > 1) for r in runs]
+    return runs
 
 
 def _check(run: Run, allow_empty: bool = False) -> Run:

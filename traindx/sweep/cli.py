@@ -1,0 +1,38 @@
+"""The ``traindx sweep`` command: its arguments and what it prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parser(sub, common) -> None:  # (argparse subparsers, cli.common)
+    sw = sub.add_parser("sweep", help="diagnose every run under DIR; hyperparameter importance and the next search region")
+    sw.add_argument("path", metavar="DIR")
+    sw.add_argument("--json", action="store_true",
+                    help="print JSON: {'runs': [...], 'hyperparameters': [...], 'suggest': {...}}")  # fmt: skip
+    sw.add_argument("--executor", default="process", metavar="serial|process|dask|dask://HOST:PORT",
+                    help="where runs are diagnosed (default: process, one per core)")  # fmt: skip
+    sw.add_argument("-j", "--workers", type=int, default=None, help="processes or Dask workers (default: the cores)")
+    sw.add_argument("-v", "--verbose", action="store_true", help="one line per run as well")
+    common(sw)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from traindx.cli import _json_safe, _overrides
+    from traindx.sweep import sweep
+    from traindx.sweep.executors import check_executor
+    from traindx.sweep.render import print_sweep
+
+    report = sweep(
+        args.path, executor=check_executor(args.executor), workers=args.workers,
+        rulebook=args.rulebook, overrides=_overrides(args), override_shipped=args.override_shipped,
+    )  # fmt: skip
+    if args.json:
+        sys.stdout.write(json.dumps(_json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n")
+    else:
+        print_sweep(report, Console(highlight=False), verbose=args.verbose)
+    return 0
