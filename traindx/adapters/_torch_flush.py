@@ -74,15 +74,17 @@ class FlushMixin:
         lrs = self._b_lr
         taken = np.asarray([r is not None for r in self._b_gn], dtype=bool)  # (a norm may be NaN)
         together = bool(taken.all())
+        has = [lv is not None for lv in losses]  # None: the step had no loss (step(None))
+        with_loss = all(has)
         i = 0
         while i < n:
             nl = len(lrs[i]) if lrs else 0
             j = i + 1
             while j < n and (len(lrs[j]) if lrs else 0) == nl:
                 j += 1
-            tags = ("train/loss",) + (("train/grad_norm",) if together else ()) + tuple(
+            tags = (("train/loss",) if with_loss else ()) + (("train/grad_norm",) if together else ()) + tuple(
                 "train/lr" if k == 0 else f"train/lr@pg{k}" for k in range(nl))  # fmt: skip
-            cols = [np.asarray(losses[i:j], dtype=np.float64)]
+            cols = [np.asarray(losses[i:j], dtype=np.float64)] if with_loss else []
             if together:
                 cols.append(gnorms[i:j])
             if nl:
@@ -91,8 +93,13 @@ class FlushMixin:
                         [[float(v) for v in lr] for lr in lrs[i:j]], dtype=np.float64
                     ).reshape(j - i, nl)
                 )
-            w.add_rows(steps[i:j], walls[i:j], tags, np.column_stack(cols))  # type: ignore[union-attr]
+            if tags:
+                w.add_rows(steps[i:j], walls[i:j], tags, np.column_stack(cols))  # type: ignore[union-attr]
             i = j
+        if not with_loss and any(has):
+            idx = [k for k, h in enumerate(has) if h]
+            w.add_rows([steps[k] for k in idx], [walls[k] for k in idx], ("train/loss",),  # type: ignore[union-attr]
+                       np.asarray([losses[k] for k in idx], dtype=np.float64).reshape(-1, 1))  # fmt: skip
         if not together and taken.any():
             idx = np.flatnonzero(taken).tolist()
             w.add_rows([steps[k] for k in idx], [walls[k] for k in idx], ("train/grad_norm",),  # type: ignore[union-attr]
@@ -101,7 +108,7 @@ class FlushMixin:
             # the first step whose loss (first) or gradient norm is not finite
             for k, lv in enumerate(losses):
                 gn = gnorms[k]
-                if not math.isfinite(lv):
+                if lv is not None and not math.isfinite(lv):
                     self._pending_fatal = (steps[k], fatal_message("loss", lv))
                     break
                 if taken[k] and not math.isfinite(gn):

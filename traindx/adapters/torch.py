@@ -382,6 +382,8 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         """Record one optimizer step: call after ``loss.backward()``, before ``optimizer.step()``.
 
         ``outputs`` (the model output) is optional: a forward hook on the model sees it.
+        ``loss=None``: the step's loss is not known (a trainer callback that saw none); the
+        step's other values are recorded, its loss is not written.
         """
         if self._off:
             return
@@ -485,10 +487,12 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
                 self._b_loss.append(lt if lt.dim() == 0 else lt.reshape(()))
                 if self.on_fatal == "stop" and not bool(torch.isfinite(lt)):
                     fatal = (s, fatal_message("loss", lt.item()))
+        elif loss is None:  # no loss this step (a trainer callback that saw none): not written
+            self._b_loss.append(None)
         else:
-            lv = math.nan if loss is None else float(loss)
+            lv = float(loss)
             self._b_loss.append(lv)
-            if loss is not None and not math.isfinite(lv):
+            if not math.isfinite(lv):
                 fatal = (s, fatal_message("loss", lv))
         self._b_steps.append((s, self._wall0 + t0))
         if self.optimizer is not None:
