@@ -386,12 +386,15 @@ def read(
             first = skipped[before]
             raise ReadError(first.path, first.reason)
         raise ReadError(str(root), "no training logs found; expected TensorBoard event files, a metrics CSV or JSONL below it")
-    runs = build_runs(root, found, overrides)
+    runs = build_runs(root, found, overrides, reader=reader)
     return [_check(r, allow_empty=len(runs) > 1) for r in runs]
 
 
 def build_runs(
-    root: Path, found: dict[Path, list[tuple[Path, str | None]]], overrides: dict[str, str] | None = None
+    root: Path,
+    found: dict[Path, list[tuple[Path, str | None]]],
+    overrides: dict[str, str] | None = None,
+    reader: FileReader | None = None,
 ) -> list[Run]:
     """The runs of discovered run directories (:func:`discover`), ids relative to ``root``;
     sibling folders holding one training written by two loggers are read as one run."""
