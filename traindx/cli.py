@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     # issue 13 report outputs (traindx/report/): one block
     d.add_argument("--format", choices=["text", "json", "markdown"], default=None,
                    help="output format: text (default), json (same as --json), markdown (for a PR or CI job summary)")  # fmt: skip
+    d.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with plots to FILE")
     d.add_argument("--write-tensorboard", action="store_true",
                    help="write each run's diagnosis into its logdir as a TensorBoard text summary (a new event file)")  # fmt: skip
     d.add_argument(
@@ -116,6 +117,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         rulebook=args.rulebook,
         overrides=_overrides(args),
         override_shipped=args.override_shipped,
+        keep_runs=bool(args.html),
     )
     fmt = "json" if args.json else (args.format or "text")
     _report_outputs(args, report)
@@ -144,7 +146,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _report_outputs(args: argparse.Namespace, report: Any) -> None:
-    """--write-tensorboard (issue 13): written before the report is printed."""
+    """--html FILE and --write-tensorboard (issue 13): written before the report is printed."""
+    if args.html:
+        from traindx.report.html import write_html
+
+        write_html(args.html, report)
+        print(f"traindx: wrote {printable(args.html)}", file=sys.stderr)
     if args.write_tensorboard:
         from traindx.report.tensorboard import write_tensorboard
 

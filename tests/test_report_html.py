@@ -1,0 +1,178 @@
+"""The HTML report (`traindx diagnose PATH --html FILE`): display downsampling, the page's
+content, and the page loaded in a real headless Chromium (no console error, no request
+leaving the file, every chart and heatmap drawn, a small screenshot)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import cdp  # tests/cdp.py
+import numpy as np
+import pytest
+
+import traindx
+from traindx.cli import main
+from traindx.report.html import render_html
+from traindx.report.plotdata import (
+    BUCKETS,
+    Line,
+    PlotSection,
+    downsample,
+    lr_range_chart,
+    nonfinite_steps,
+)
+from traindx.schema import CheckResult
+
+ROOT = Path(__file__).resolve().parents[1]
+FAULTY = (
+    ROOT / "fixtures/logs/torch_mon/lr_too_high_mlp_regression_nan"
+)  # per-layer series, NaN loss
+HEALTHY = ROOT / "fixtures/logs/torch_mon/healthy_mlp_clean"
+
+needs_browser = pytest.mark.skipif(
+    cdp.chromium() is None and not os.environ.get("CI"),
+    reason="no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)",
+)
+
+
+def _data(page: str) -> dict:
+    m = re.search(r'<script type="application/json" id="traindx-data">(.*?)</script>', page, re.S)
+    assert m
+    return json.loads(m.group(1))
+
+
+def test_downsample_keeps_extremes_and_bounds_size():
+    n = 1_000_000
+    steps = np.arange(n, dtype=np.int64)
+    values = np.linspace(2.0, 0.1, n)
+    values[123_457] = 50.0  # a one-step spike
+    values[876_543] = -3.0  # a one-step dip
+    values[500_000:500_010] = np.nan
+    x, y = downsample(steps, values)
+    assert len(x) <= 2 * BUCKETS + 2
+    assert 123_457 in x.tolist() and 876_543 in x.tolist()
+    assert y.max() == 50.0 and y.min() == -3.0
+    assert np.all(np.diff(x) > 0) and np.isfinite(y).all()
+    assert x[0] == 0 and x[-1] == n - 1
+    assert nonfinite_steps(steps, values).tolist() == list(range(500_000, 500_010))
+    short_x, short_y = downsample(steps[:50], values[:50])  # short series: every point
+    assert short_x.tolist() == list(range(50))
+
+
+def test_page_content_faulty_and_healthy(tmp_path, capsys):
+    out = tmp_path / "report.html"
+    assert main(["diagnose", str(FAULTY), str(HEALTHY), "--html", str(out)]) == 0
+    page = out.read_text()
+    # self-contained: no external script, style, image or font
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page, re.I)
+    assert "@import" not in page and "url(http" not in page
+    assert (
+        page.count('<section class="run"') == 2
+        and 'href="#run-0"' in page
+        and 'href="#run-1"' in page
+    )
+    data = _data(page)
+    faulty, healthy = data["runs"]
+    titles = [c["title"] for c in faulty["charts"]]
+    assert titles[:1] == ["Loss"] and "Learning rate" in titles and "Gradient norm" in titles
+    loss = faulty["charts"][0]
+    labels = [m["label"] for m in loss["marks"]]
+    assert "LOSS001" in labels and "LOSS002" in labels  # each symptom's onset, labelled
+    assert any(s["markers_only"] and "NaN/inf" in s["label"] for s in loss["series"])
+    assert {h["metric"] for h in faulty["heatmaps"]} >= {"grad_norm", "act_frac_zero"}
+    d = traindx.diagnose(HEALTHY)[0]
+    assert d.verdict == "healthy" and "OK</span>" in page
+    hl = healthy["charts"][0]
+    assert hl["title"] == "Loss" and any(m["kind"] == "best" for m in hl["marks"])
+    assert "copy</button>" in page
+
+
+def test_escaping_and_extra_sections():
+    from traindx.diagnosis import Diagnosis
+
+    d = Diagnosis(
+        run_id="</script><script>alert(1)</script>",
+        verdict="no_data",
+        healthy=False,
+        headline="<b>x</b>",
+    )
+    sec = PlotSection(
+        "final val loss vs lr",
+        [Line("</script>", [1e-4, 1e-3, 1e-2], [0.5, 0.3, 0.9])],
+        x_label="lr",
+        log_x=True,
+    )
+    page = render_html([d], sections=[sec])
+    assert "<script>alert(1)" not in page and "<b>x</b>" not in page
+    assert page.count("</script>") == 3  # the data block and the two scripts: nothing closed early
+    assert _data(page)["runs"][-1]["charts"][0]["series"][0]["label"] == "</script>"
+
+
+def test_lr_range_chart_from_check_facts():
+    c = CheckResult(name="lr", status="passed", facts={"lrs": json.dumps([1e-5, 1e-4, 1e-3, 1e-2]),
+                                                        "losses": json.dumps([2.3, 2.2, 1.5, 9.0]), "suggested": 1e-3})  # fmt: skip
+    sec = lr_range_chart([c])
+    assert sec is not None and sec.log_x and sec.marks[0].x == 1e-3
+    assert (
+        lr_range_chart([CheckResult(name="lr", status="passed", facts={"configured": 0.1})]) is None
+    )
+
+
+@needs_browser
+def test_browser_harness_sees_errors_and_requests(tmp_path):
+    # the checks below can fail: a page with an error and a request beyond the file is caught
+    bad = tmp_path / "bad.html"
+    bad.write_text('<html><body><img src="http://127.0.0.1:9/x.png"><script>console.error("boom"); '
+                   "undefinedFunction();</script></body></html>")  # fmt: skip
+    r = cdp.load(bad, {})
+    assert any("boom" in m for m in r.errors) and any("undefinedFunction" in m for m in r.errors)
+    assert any(u.startswith("http://127.0.0.1:9/") for u in r.requests)
+
+
+@needs_browser
+def test_html_in_headless_chromium(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "report.html"
+    assert main(["diagnose", str(FAULTY), str(HEALTHY), "--html", str(out)]) == 0
+    data = _data(out.read_text())
+    n_charts = sum(len(r["charts"]) for r in data["runs"])
+    n_heat = sum(len(r["heatmaps"]) for r in data["runs"])
+    probe = {
+        "uplots": "document.querySelectorAll('.uplot').length",
+        "chart_divs": "document.querySelectorAll('[data-chart]').length",
+        "canvases_drawn": "Array.from(document.querySelectorAll('.uplot canvas')).filter(c => c.width > 100 && c.height > 100).length",
+        "heatmaps": "document.querySelectorAll('.heatmap[data-rendered]').length",
+        "report": "window.traindxReport && {charts: traindxReport.charts, heatmaps: traindxReport.heatmaps, ms: traindxReport.ms}",
+        # the faulty run's loss chart: pixels of the error-mark colour (#d62728) on its canvas
+        "red_px": """(() => { const c = document.querySelector('#run-0 .uplot canvas');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+            for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i]-214) < 12 && Math.abs(d[i+1]-39) < 12 && Math.abs(d[i+2]-40) < 12) n++;
+            return n; })()""",
+        "copied": """new Promise(res => { const b = document.querySelector('button.copy'); b.click();
+            setTimeout(() => res(b.textContent), 300); })""",
+    }
+    r = cdp.load(
+        out,
+        probe,
+        ready="document.documentElement.hasAttribute('data-rendered')",
+        width=800,
+        height=600,
+        screenshot=True,
+    )
+    assert r.errors == []
+    assert r.requests and all(u == out.resolve().as_uri() for u in r.requests), r.requests
+    v = r.values
+    assert v["uplots"] == v["chart_divs"] == n_charts >= 6
+    assert v["canvases_drawn"] == n_charts
+    assert v["heatmaps"] == n_heat >= 2
+    assert v["report"]["charts"] == n_charts and v["report"]["heatmaps"] == n_heat
+    assert v["red_px"] > 50  # onset lines and NaN markers drawn
+    assert v["copied"] == "copied"
+    img = Image.open(io.BytesIO(r.screenshot)).convert("RGB")
+    assert img.size == (800, 600)
+    assert len(img.getcolors(1 << 16) or range(1 << 16)) > 20  # not a blank page
