@@ -95,7 +95,36 @@ def _parser() -> argparse.ArgumentParser:
     from traindx.sweep.cli import add_parser as add_sweep  # `traindx sweep` (traindx/sweep/cli.py)
 
     add_sweep(sub, common)
+    _watch_parser(sub, common)
     return p
+
+
+def _watch_parser(sub: Any, common: Any) -> None:
+    """``traindx watch`` (issue 13; traindx/watch.py)."""
+    w = sub.add_parser("watch", help="follow a run while it trains; print each new finding once")
+    w.add_argument("path", metavar="LOGDIR")
+    w.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
+                   help="look for new data this often (default 2)")  # fmt: skip
+    w.add_argument("--exit-on", choices=["warning", "error"],
+                   help="stop with exit code 1 when a run has a symptom this severe")  # fmt: skip
+    w.add_argument("--duration", type=float, metavar="SECONDS",
+                   help="stop after this long (exit 0; default: until Ctrl-C)")  # fmt: skip
+    common(w)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from traindx.report.layout import cli_console
+    from traindx.rules.loader import load_rulebook
+    from traindx.watch import Watch
+
+    if args.interval <= 0:
+        raise TraindxError(f"--interval: expected a positive number of seconds, got {args.interval:g}")
+    book = load_rulebook(args.rulebook, override_shipped=args.override_shipped)
+    watch = Watch(Path(args.path), book, cli_console(), cli_console(stderr=True),
+                  overrides=_overrides(args), interval=args.interval, exit_on=args.exit_on)  # fmt: skip
+    return watch.run(args.duration)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -345,7 +374,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"diagnose": cmd_diagnose, "series": cmd_series, "rules": cmd_rules, "explain": cmd_explain,
-            "schema": cmd_schema, "facts": cmd_facts, "test-rules": cmd_test_rules, "sweep": cmd_sweep}  # fmt: skip
+            "schema": cmd_schema, "facts": cmd_facts, "test-rules": cmd_test_rules, "sweep": cmd_sweep,
+            "watch": cmd_watch}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
