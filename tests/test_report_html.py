@@ -122,6 +122,17 @@ def test_lr_range_chart_from_check_facts():
     )
 
 
+def test_lr_range_chart_from_check_series():
+    if "series" not in CheckResult.model_fields:
+        pytest.skip("CheckResult.series (the preflight helper's curves) is not in this tree yet")
+    c = CheckResult.model_validate({"name": "lr", "status": "passed", "facts": {"blowup": 0.1},
+                                    "series": {"lrs": [1e-4, 1e-3, 1e-2, 1e-1, 1.0], "losses": [2.3, 2.0, 1.2, 40.0, None]}})  # fmt: skip
+    sec = lr_range_chart([c])
+    assert sec is not None and sec.lines[0].x == [1e-4, 1e-3, 1e-2, 1e-1]
+    assert sec.lines[1].markers_only and sec.lines[1].x == [1.0]
+    assert [m.label for m in sec.marks] == ["blowup 0.1"]
+
+
 @needs_browser
 def test_browser_harness_sees_errors_and_requests(tmp_path):
     # the checks below can fail: a page with an error and a request beyond the file is caught
@@ -176,3 +187,46 @@ def test_html_in_headless_chromium(tmp_path):
     img = Image.open(io.BytesIO(r.screenshot)).convert("RGB")
     assert img.size == (800, 600)
     assert len(img.getcolors(1 << 16) or range(1 << 16)) > 20  # not a blank page
+
+
+@needs_browser
+def test_many_runs_draw_on_scroll(tmp_path):
+    # past EAGER_LIMIT plots a page draws each run's plots when it scrolls into view
+    from traindx.report.html import EAGER_LIMIT
+
+    rep = traindx.diagnose(HEALTHY, keep_runs=True)
+    d, run = rep[0], rep.read_runs[0]
+    n = EAGER_LIMIT // 4 + 2
+    page = tmp_path / "many.html"
+    page.write_text(render_html([d] * n, [run] * n))
+    per_run = len(_data(page.read_text())["runs"][0]["charts"])
+    assert per_run * n > EAGER_LIMIT
+    probe = {
+        "first": "new Promise(res => setTimeout(() => res(document.querySelectorAll('#run-0 .uplot').length), 300))",
+        "last": f"""new Promise(res => {{ document.getElementById('run-{n - 1}').scrollIntoView();
+            setTimeout(() => res(document.querySelectorAll('#run-{n - 1} .uplot').length), 500); }})""",
+        "drawn": "document.querySelectorAll('section.run[data-drawn]').length",
+    }
+    r = cdp.load(page, probe, ready="document.documentElement.hasAttribute('data-rendered')", height=1500)
+    assert r.errors == []
+    assert r.values["first"] == per_run and r.values["last"] == per_run
+    assert 0 < r.values["drawn"] < n  # not every run drawn: the middle ones were never in view
+
+
+@needs_browser
+def test_extra_log_x_section_in_chromium(tmp_path):
+    # a chart of one's own (PlotSection, e.g. sweep results or an LR range test) with a log x
+    # axis, NaN markers and labelled marks draws without an error
+    from traindx.report.plotdata import Mark
+
+    sec = PlotSection(
+        "final val loss vs lr",
+        [Line("val/loss", [1e-4, 1e-3, 1e-2, 1e-1], [0.9, 0.4, 0.3, 2.5]),
+         Line("diverged", [1.0], [float("nan")], markers_only=True)],
+        x_label="lr", log_x=True, marks=[Mark(1e-2, "best 0.01", "best")],
+    )  # fmt: skip
+    page = tmp_path / "extra.html"
+    page.write_text(render_html([], sections=[sec]))
+    r = cdp.load(page, {"n": "document.querySelectorAll('.uplot').length"},
+                 ready="document.documentElement.hasAttribute('data-rendered')")  # fmt: skip
+    assert r.errors == [] and r.values["n"] == 1

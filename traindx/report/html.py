@@ -229,7 +229,7 @@ def render_html(
             + "".join(_chart_html(j, c) for j, c in enumerate(sections))
             + "</section>"
         )
-    if not diags:
+    if not diags and not sections:
         body.append("<p>no run found</p>")
     if skipped:
         items = "".join(f"<li>{e(s.path)}: {e(s.reason)}</li>" for s in skipped)

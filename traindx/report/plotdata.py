@@ -283,21 +283,24 @@ def heatmaps(run: Run) -> list[dict[str, Any]]:
 
 
 def _floats(v: Any) -> list[float] | None:
+    """A list of numbers (None -> NaN), or a JSON list of them in a string; else None."""
     if isinstance(v, str):
         try:
             v = json.loads(v)
         except ValueError:
             return None
-    if isinstance(v, list | tuple) and all(isinstance(x, int | float) for x in v):
-        return [float(x) for x in v]
+    if isinstance(v, list | tuple) and all(x is None or isinstance(x, int | float) for x in v):
+        return [math.nan if x is None else float(x) for x in v]
     return None
 
 
 def lr_range_chart(checks: Sequence[CheckResult]) -> PlotSection | None:
-    """The preflight LR range test's loss against LR, when a check recorded ``lrs`` and
-    ``losses`` (lists, or JSON lists in a string fact)."""
+    """The preflight LR range test's loss against LR, from a check's ``series`` (``lrs``,
+    ``losses``; None where the loss was not finite) or, failing that, its facts."""
     for c in checks:
-        lrs, losses = _floats(c.facts.get("lrs")), _floats(c.facts.get("losses"))
+        curves = getattr(c, "series", None) or {}
+        lrs = _floats(curves.get("lrs")) or _floats(c.facts.get("lrs"))
+        losses = _floats(curves.get("losses")) or _floats(c.facts.get("losses"))
         if not lrs or not losses or len(lrs) != len(losses):
             continue
         marks = []
@@ -305,8 +308,11 @@ def lr_range_chart(checks: Sequence[CheckResult]) -> PlotSection | None:
             v = _finite(c.facts.get(k))
             if v is not None and v > 0:
                 marks.append(Mark(v, f"{k} {v:.3g}", kind, f"{k} LR {v:.3g}"))
-        ok = [(x, y) for x, y in zip(lrs, losses, strict=True) if x > 0]
-        line = Line("loss", [x for x, _ in ok], [y for _, y in ok])
-        return PlotSection(f"LR range test ({c.name})", [line], x_label="learning rate", y_label="loss",
+        pts = [(x, y) for x, y in zip(lrs, losses, strict=True) if math.isfinite(x) and x > 0]
+        lines = [Line("loss", [x for x, y in pts if math.isfinite(y)], [y for _, y in pts if math.isfinite(y)])]
+        bad = [x for x, y in pts if not math.isfinite(y)]
+        if bad:
+            lines.append(Line(f"loss: NaN/inf ({len(bad)})", bad, [math.nan] * len(bad), markers_only=True))
+        return PlotSection(f"LR range test ({c.name})", lines, x_label="learning rate", y_label="loss",
                            log_x=True, marks=marks, key="lr_range")  # fmt: skip
     return None
