@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -117,24 +117,30 @@ def diagnose_all(
     overrides: dict[str, str] | None = None,
     override_shipped: bool = False,
     keep_runs: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Report:
     """Diagnose every run under every path; always a :class:`Report`.
 
     A path that cannot be read at all goes to ``Report.errors``; the other paths are
     diagnosed. What was skipped under the paths goes to ``Report.skipped``. With
-    ``keep_runs`` the runs read stay in ``Report.read_runs`` (for plots).
+    ``keep_runs`` the runs read stay in ``Report.read_runs`` (for plots). ``progress`` is
+    told what is being done (the CLI's progress line).
     """
     from traindx.engine import diagnose_run
 
     book = _book(rulebook, override_shipped)
     report = Report()
+    say = progress or (lambda what: None)
     for p in paths:
+        say(f"reading {p}")
         try:
             runs = read(p, overrides=overrides, skipped=report.skipped)
         except TraindxError as err:
             report.errors.append(SkippedPath(path=str(p), reason=str(err)))
             continue
-        report.runs.extend(diagnose_run(r, book) for r in runs)
+        for i, r in enumerate(runs, 1):
+            say(f"diagnosing {r.id} ({i}/{len(runs)})")
+            report.runs.append(diagnose_run(r, book))
         if keep_runs:
             report._runs_read.extend(runs)
     return report

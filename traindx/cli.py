@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="traindx", description="Differential diagnosis for deep-learning training runs."
     )
+    p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser, *, mapping: bool = True) -> None:
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         help="all causes, evidence, fixes and unevaluated rules",
     )
     common(d)
+    _selection(d)
 
     s = sub.add_parser("series", help="show the series read from PATH and how each name was mapped")
     s.add_argument("paths", nargs="+", metavar="PATH")
@@ -110,21 +112,47 @@ def _watch_parser(sub: Any, common: Any) -> None:
     w.add_argument("--duration", type=float, metavar="SECONDS",
                    help="stop after this long (exit 0; default: until Ctrl-C)")  # fmt: skip
     common(w)
+    _selection(w)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from traindx.report.layout import cli_console
-    from traindx.rules.loader import load_rulebook
     from traindx.watch import Watch
 
     if args.interval <= 0:
         raise TraindxError(f"--interval: expected a positive number of seconds, got {args.interval:g}")
-    book = load_rulebook(args.rulebook, override_shipped=args.override_shipped)
-    watch = Watch(Path(args.path), book, cli_console(), cli_console(stderr=True),
+    watch = Watch(Path(args.path), _rules(args), cli_console(), cli_console(stderr=True),
                   overrides=_overrides(args), interval=args.interval, exit_on=args.exit_on)  # fmt: skip
     return watch.run(args.duration)
+
+
+# --version, --select/--ignore, [tool.traindx] defaults, the progress line (issue 13)
+def _version() -> str:
+    from traindx import __version__
+
+    return f"traindx {__version__}"
+
+
+def _selection(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--select", action="append", metavar="CODE",
+                    help="only these symptom codes / cause ids (prefixes: --select LOSS,GRAD); repeatable")  # fmt: skip
+    sp.add_argument("--ignore", action="append", metavar="CODE",
+                    help="leave out these symptom codes / cause ids (prefixes: --ignore GEN drops GEN0xx)")  # fmt: skip
+
+
+def _codes(values: list[str] | None) -> list[str]:
+    return [c.strip() for v in values or [] for c in v.split(",") if c.strip()]
+
+
+def _rules(args: argparse.Namespace) -> Any:
+    """The rulebook of --rulebook/--override-shipped, narrowed by --select/--ignore."""
+    from traindx.config import select_rules
+    from traindx.rules.loader import load_rulebook
+
+    book = load_rulebook(args.rulebook, override_shipped=args.override_shipped)
+    return select_rules(book, _codes(getattr(args, "select", None)), _codes(getattr(args, "ignore", None)))
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -139,15 +167,18 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from traindx.api import diagnose_all
     from traindx.report.layout import cli_console
+    from traindx.report.progress import Spinner
     from traindx.report.text import print_report
 
-    report = diagnose_all(
-        args.paths,
-        rulebook=args.rulebook,
-        overrides=_overrides(args),
-        override_shipped=args.override_shipped,
-        keep_runs=bool(args.html),
-    )
+    with Spinner() as progress:
+        report = diagnose_all(
+            args.paths,
+            rulebook=_rules(args),
+            overrides=_overrides(args),
+            override_shipped=args.override_shipped,
+            keep_runs=bool(args.html),
+            progress=progress,
+        )
     fmt = "json" if args.json else (args.format or "text")
     _report_outputs(args, report)
     if fmt == "markdown":
@@ -381,6 +412,9 @@ COMMANDS = {"diagnose": cmd_diagnose, "series": cmd_series, "rules": cmd_rules, 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        from traindx.config import apply as apply_config
+
+        apply_config(args)
         return COMMANDS[args.command](args)
     except TraindxError as e:
         print(f"traindx: error: {printable(str(e))}", file=sys.stderr)

@@ -1,0 +1,56 @@
+"""A progress line on stderr for work that takes over a second (terminal only).
+
+``with Spinner() as progress: ... progress("reading runs/a") ...``: nothing is shown for
+quick work, nor when stderr is not a terminal (a CI log, a pipe); after ``delay`` seconds a
+rich spinner with what is being done and the time taken appears, and it is erased when the
+work ends, before the report is printed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+
+class Spinner:
+    def __init__(self, delay: float = 1.0, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.delay = delay
+        self.enabled = self.console.is_terminal
+        self.shown = False
+        self._lock = threading.Lock()
+        self._closed = False
+        self._timer: threading.Timer | None = None
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=self.console, transient=True,
+        )  # fmt: skip
+        self._task = self._progress.add_task("", total=None)
+
+    def __call__(self, what: str) -> None:
+        """Say what is being done now."""
+        if self.enabled:
+            self._progress.update(self._task, description=what)
+
+    def _show(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._progress.start()
+                self.shown = True
+
+    def __enter__(self) -> Spinner:
+        if self.enabled:
+            self._timer = threading.Timer(self.delay, self._show)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._closed = True
+            if self.shown:
+                self._progress.stop()
