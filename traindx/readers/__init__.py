@@ -5,6 +5,9 @@ JSONL, ``context.json``). Its split sub-directories (Keras' ``train/`` and ``val
 belong to it, so one Keras ``TensorBoard`` log becomes one run with two splits, and files
 side by side (a ``CSVLogger`` file next to the event files it mirrors) are one run. Any other
 sub-directory with logs is a run of its own; run ids are paths relative to the root given.
+Experiment trackers' stores are read too: an MLflow file store's run folders and MLflow
+SQLite databases (:mod:`traindx.readers.stores`), each MLflow run a run named
+``<experiment>/<run name>``; discovery itself is :mod:`traindx.readers.discovery`.
 
 Nothing under the root is passed over without a word: a file or directory that is not read
 (unlistable, unreadable, a CSV without a metric column, a folder in a format traindx does
@@ -27,73 +30,30 @@ from traindx.errors import ReadError
 from traindx.names import map_name
 from traindx.ordering import order_points
 from traindx.readers.assemble import add_component_sums, add_explicit_sums, percent_to_fraction
+from traindx.readers.discovery import (  # noqa: F401  (SPLIT_DIRS ... are this package's names too)
+    CONTAINER_DIRS,
+    CONTEXT_FILE,
+    KNOWN_NAMES,
+    PREFLIGHT_FILE,
+    SPLIT_DIRS,
+    UNSUPPORTED,
+    _kind,
+    _skip,
+    _sniff,
+    discover,
+)
 from traindx.readers.hparams import attach as attach_hyperparameters
 from traindx.readers.hygiene import lfs_pointer, report_restarts
 from traindx.readers.raw import RawLog, RawSeries
+from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, db_runs, named_id, unique_ids
 from traindx.readers.timeaxis import EPOCH_AXIS, Piece, combine, epoch_indexed, same_run_groups
 from traindx.schema import Run, RunContext, Series, SkippedPath
 
-SPLIT_DIRS = {"train": "train", "training": "train", "validation": "val", "val": "val",
-              "valid": "val", "eval": "val", "evaluation": "val", "test": "test"}  # fmt: skip
-CONTEXT_FILE = "context.json"
-#: Directories a trainer writes its logs into, which are not runs of their own
-#: (MMEngine's ``<timestamp>/vis_data/scalars.json``).
-CONTAINER_DIRS = {"vis_data"}
-PREFLIGHT_FILE = "preflight.json"  # traindx.checks.PREFLIGHT_FILE
 #: Names of per-epoch values: Keras' ``epoch_loss`` (against the epoch index); a ``_epoch``
 #: suffix (Lightning's ``train_loss_epoch``) is an epoch mean, logged against the global step
 #: by Lightning, so its x values decide (:func:`~traindx.readers.timeaxis.epoch_indexed`).
 _EPOCH_NAME = re.compile(r"(^|[/_])epoch_", re.I)
 _EPOCH_SUFFIX = re.compile(r"_epoch$", re.I)
-
-
-#: File names of known trainers' logs: name (lower case) -> kind.
-KNOWN_NAMES = {"trainer_state.json": "hf", "metrics.json": "jsonl", "scalars.json": "mmengine"}
-#: Extensions never sniffed for content (checkpoints, weights, images, archives, code).
-_NEVER_LOGS = frozenset(
-    ".pt .pth .ckpt .bin .safetensors .h5 .keras .onnx .pb .npz .npy .pkl .png .jpg .jpeg .gif .svg"
-    " .pdf .zip .gz .tar .py .md .yaml .yml .ipynb .html .lock .whl".split()
-)
-
-
-def _kind(p: Path) -> str | None:
-    name = p.name.lower()
-    if name in KNOWN_NAMES:
-        return KNOWN_NAMES[name]
-    if "tfevents" in name:
-        return "tfevents"
-    if name.endswith((".csv", ".tsv")):
-        return "csv"
-    if name.endswith((".jsonl", ".ndjson")):
-        return "jsonl"
-    if name.endswith(".log.json"):
-        return "mmdet"
-    return None
-
-
-def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:
-    """The kind of a file whose name says nothing (Keras' CSVLogger ``training.log``, a
-    ``.json`` of JSON lines), read from its first lines; ``"lfs"`` for a Git LFS pointer.
-    JSONL needs two JSON-object lines, so a one-line configuration file is not a log."""
-    if p.suffix.lower() in _NEVER_LOGS or p.name.startswith("."):
-        return None
-    try:
-        with open(p, "rb") as f:
-            head = f.read(8192)
-    except OSError:
-        return None
-    if b"\0" in head:
-        return None
-    if lfs_pointer(p):
-        return "lfs"
-    lines = [ln for ln in head.decode("utf-8", "replace").splitlines() if ln.strip()]
-    if len(lines) >= 2 and all(ln.lstrip().startswith("{") and ln.rstrip().endswith("}") for ln in lines[:2]):
-        return "jsonl"
-    from traindx.readers.csvlog import csv_header_problem
-
-    if len(lines) >= 2 and csv_header_problem(p, overrides) is None:
-        return "csv"
-    return None
 
 
 #: Reads one log file of a kind (``"tfevents"``, ``"csv"``, ...) into a RawLog.
@@ -120,120 +80,13 @@ def _read_file(p: Path, kind: str) -> RawLog:
         from traindx.readers.hf_state import read_hf_state
 
         return read_hf_state(p)
+    if kind == MLFLOW_RUN:
+        from traindx.readers.mlruns import read_mlflow_run
+
+        return read_mlflow_run(p)
     from traindx.readers.jsonl import read_jsonl
 
     return read_jsonl(p)
-
-
-#: Folders in formats traindx does not read: (file or directory name test, what it is).
-#: A directory holding one of these (and no log traindx reads) is reported as skipped.
-UNSUPPORTED: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r".+\.wandb$|wandb-metadata\.json$"), "a Weights & Biases run (export it with `wandb sync` or to CSV)"),
-    (re.compile(r"meta\.yaml$"), "an MLflow run (export its metrics to CSV)"),
-    (re.compile(r"\.aim$"), "an Aim repository (export it to CSV)"),
-]  # fmt: skip
-
-
-def _skip(skipped: list[SkippedPath], path: Path | str, reason: str) -> None:
-    skipped.append(SkippedPath(path=str(path), reason=reason))
-
-
-def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> bool:
-    kind = _kind(p)
-    if kind is None and p.name not in (CONTEXT_FILE, PREFLIGHT_FILE):
-        return _sniff(p, overrides) is not None
-    if kind == "csv":
-        if lfs_pointer(p):  # read (and reported) as the run's unreadable file
-            return True
-        from traindx.readers.csvlog import csv_header_problem
-
-        why = csv_header_problem(p, overrides)
-        if why is None:
-            return True
-        _skip(skipped, p, why)
-        return False
-    return kind is not None or p.name in (CONTEXT_FILE, PREFLIGHT_FILE)
-
-
-def _log_files(d: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> list[Path]:
-    try:
-        entries = sorted(d.iterdir())
-    except OSError as e:
-        _skip(skipped, d, f"cannot list directory ({e.strerror or e})")
-        return []
-    files, other = [], []
-    for p in entries:
-        try:
-            is_file = p.is_file()
-        except OSError as e:
-            _skip(skipped, p, f"cannot read ({e.strerror or e})")
-            continue
-        if is_file and _is_log(p, overrides, skipped):
-            files.append(p)
-        else:
-            other.append(p.name)
-    if not files:
-        what = next((why for rx, why in UNSUPPORTED for name in other if rx.match(name)), None)
-        if what:
-            _skip(skipped, d, f"{what}; traindx does not read this format")
-    return files
-
-
-def _split_of(parts: tuple[str, ...]) -> str | None:
-    """Split named by directory components: ``validation``, or an ``add_scalars`` sub-run
-    such as ``loss/val`` (tensorboardX) or ``loss_val`` (torch); the last one wins."""
-    split = None
-    for part in parts:
-        low = part.lower()
-        if low in SPLIT_DIRS:
-            split = SPLIT_DIRS[low]
-            continue
-        for word, name in SPLIT_DIRS.items():
-            if low.endswith("_" + word) or low.startswith(word + "_"):
-                split = name
-    return split
-
-
-def discover(
-    root: Path, overrides: dict[str, str] | None = None, skipped: list[SkippedPath] | None = None
-) -> dict[Path, list[tuple[Path, str | None]]]:
-    """Run directory -> [(file, split of its directory or None)].
-
-    A directory with log files is a run, unless it lies below another run's directory: then
-    it belongs to that run (Keras' ``train/``/``validation/``, ``add_scalars`` sub-runs such
-    as ``loss/train/``), with the split its path names. A bare ``train/``-like directory
-    whose parent holds no logs makes its parent the run. CSV files whose header has no
-    recognizable metric name are skipped (listed in ``skipped``, with unlistable directories
-    and folders in formats traindx does not read).
-    """
-    runs: dict[Path, list[tuple[Path, str | None]]] = {}
-    skipped = [] if skipped is None else skipped
-
-    def unlistable(err: OSError) -> None:
-        _skip(skipped, err.filename or root, f"cannot list directory ({err.strerror or err})")
-
-    for dirpath, dirnames, _ in os.walk(root, onerror=unlistable):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "plugins")
-        d = Path(dirpath)
-        files = _log_files(d, overrides, skipped)
-        if not files:
-            continue
-        owner = next((a for a in d.parents if a in runs and (a == root or root in a.parents)), None)
-        if owner is None and d != root and (d.name.lower() in SPLIT_DIRS or d.name.lower() in CONTAINER_DIRS):
-            owner = d.parent
-        if owner is None:
-            owner, split = d, None
-        else:
-            split = _split_of(d.relative_to(owner).parts)
-        runs.setdefault(owner, []).extend((f, split) for f in files)
-    # A run directory below another (an adapter's run directory inside a log folder, found
-    # before the folder's own split directories made it a run) belongs to it.
-    for d in sorted(runs, key=lambda p: len(p.parts)):
-        owner = next((a for a in d.parents if a in runs), None)
-        if owner is not None and d in runs:
-            split = _split_of(d.relative_to(owner).parts)
-            runs[owner].extend((f, s or split) for f, s in runs.pop(d))
-    return runs
 
 
 def _load_context(p: Path) -> RunContext:
@@ -269,12 +122,14 @@ def build_run(
     strict: bool = False,
     root_name: str | None = None,
     reader: FileReader | None = None,
+    logs: list[tuple[Path, str, RawLog]] = (),  # type: ignore[assignment]
 ) -> Run:
     """A run from its files; a file that cannot be read is an ``unreadable`` problem of the
     run (``strict``: its ReadError is raised instead, for a file the user named).
     ``root_name``: the name of the directory the run id is relative to (its ``key=value``
     hyperparameters count, :mod:`traindx.readers.hparams`). ``reader`` reads one log file
-    of a kind (default: all of it; ``traindx watch``: what was appended)."""
+    of a kind (default: all of it; ``traindx watch``: what was appended). ``logs``: (file,
+    kind, log) already read (one run of a store that holds many, such as an MLflow database)."""
     run = Run(id=run_id, source=str(source))
     hp_found: list[tuple[dict, str]] = []  # (hyperparameters, source) the files state
     # Several writers of one run (a CSVLogger file beside Keras' event files and the traindx
@@ -283,22 +138,24 @@ def build_run(
     marks: list[tuple[np.ndarray, np.ndarray]] = []  # (steps, epoch) of logged epoch counters
     raws: dict[str, list[RawSeries]] = {}  # logged name -> its raw series (for --map sums)
     has_context = False
-    for path, split in files:
+    entries = [(p, s, None, None) for p, s in files] + [(p, None, k, lg) for p, k, lg in logs]
+    for path, split, kind, log in entries:
         try:
-            if path.name == CONTEXT_FILE:
+            if log is None and path.name == CONTEXT_FILE:
                 run.context = _load_context(path)
                 has_context = True
                 run.ingest.files.append(str(path))
                 continue
-            if path.name == PREFLIGHT_FILE:
+            if log is None and path.name == PREFLIGHT_FILE:
                 rec = _load_preflight(path)
                 run.checks = rec.checks
                 if not has_context:  # the training adapter's context.json, when there, wins
                     run.context = rec.context
                 run.ingest.files.append(str(path))
                 continue
-            kind = _kind(path) or _sniff(path, overrides) or "csv"
-            log = (reader or _read_file)(path, kind)
+            if log is None:
+                kind = _kind(path) or _sniff(path, overrides) or "csv"
+                log = (reader or _read_file)(path, kind)
         except ReadError as err:  # one bad file never aborts the rest of the run
             if strict:
                 raise
@@ -310,6 +167,8 @@ def build_run(
         run.ingest.problems.extend(log.problems)
         if log.hyperparameters:
             hp_found.append((log.hyperparameters, str(path)))
+        if log.name and not logs:  # a tracker's own name of the run (MLflow's experiment/run)
+            run.id = named_id(run_id, log.name)
         for field_, value in log.plan.items():  # the planned length, unless already known
             if getattr(run.context, field_) is None:
                 setattr(run.context, field_, value)
@@ -374,9 +233,11 @@ def read(
         if kind is None and root.name not in (CONTEXT_FILE, PREFLIGHT_FILE):
             raise ReadError(
                 str(root),
-                "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl or trainer_state.json",
+                "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl, trainer_state.json, an MLflow run's meta.yaml or an MLflow database (mlflow.db)",
             )
         split = SPLIT_DIRS.get(root.parent.name.lower())
+        if kind == MLFLOW_DB:
+            return [_check(r, allow_empty=True) for r in build_runs(root.parent, {root.parent: [(root, None)]}, overrides, skipped=skipped, strict=True)]
         return [_check(build_run(root.name, root, [(root, split)], overrides, strict=True, reader=reader))]
     skipped = [] if skipped is None else skipped
     before = len(skipped)
@@ -386,7 +247,9 @@ def read(
             first = skipped[before]
             raise ReadError(first.path, first.reason)
         raise ReadError(str(root), "no training logs found; expected TensorBoard event files, a metrics CSV or JSONL below it")
-    runs = build_runs(root, found, overrides, reader=reader)
+    runs = build_runs(root, found, overrides, reader=reader, skipped=skipped)
+    if not runs:
+        raise ReadError(str(root), "no runs to read: " + "; ".join(str(s) for s in skipped[before:][:3]))
     return [_check(r, allow_empty=len(runs) > 1) for r in runs]
 
 
@@ -395,23 +258,48 @@ def build_runs(
     found: dict[Path, list[tuple[Path, str | None]]],
     overrides: dict[str, str] | None = None,
     reader: FileReader | None = None,
+    *,
+    skipped: list[SkippedPath] | None = None,
+    strict: bool = False,
 ) -> list[Run]:
     """The runs of discovered run directories (:func:`discover`), ids relative to ``root``;
-    sibling folders holding one training written by two loggers are read as one run."""
-    built = []
+    sibling folders holding one training written by two loggers are read as one run. An
+    MLflow database among the files gives a run per MLflow run (its deleted runs, or the
+    database when it cannot be read, go to ``skipped``; ``strict``: its ReadError is raised)."""
+    skipped = [] if skipped is None else skipped
+    built = []  # (folder, files, run, logs already read, tag for a repeated id)
     for d, files in sorted(found.items()):
         rel = d.relative_to(root).as_posix()
         run_id = root.resolve().name if rel == "." else rel
         root_name = None if rel == "." else root.resolve().name
-        built.append((d, files, build_run(run_id, d, files, overrides, root_name=root_name, reader=reader)))
+        for db in [f for f, _ in files if _kind(f) == MLFLOW_DB]:
+            files = [(f, s) for f, s in files if f != db]
+            try:
+                for rid, uuid, log in db_runs(db, "" if rel == "." else rel, skipped):
+                    logs = [(db, MLFLOW_RUN, log)]
+                    built.append((d, [], build_run(rid, db, [], overrides, logs=logs), logs, uuid))
+            except ReadError as err:
+                if strict:
+                    raise
+                _skip(skipped, db, str(err).split(": ", 1)[-1])
+        if files:
+            run = build_run(run_id, d, files, overrides, root_name=root_name, reader=reader)
+            built.append((d, files, run, [], d.name if _kind(d / "meta.yaml") == MLFLOW_RUN else ""))
+    for b, new in zip(built, unique_ids([b[2].id for b in built], [b[4] for b in built]), strict=True):
+        b[2].id = new
     runs = []
-    kinds = [{_kind(f) or "log" for f, _ in files if f.name not in (CONTEXT_FILE, PREFLIGHT_FILE)} for _, files, _ in built]
-    near = [str(d.parent.parent) for d, _, _ in built]  # Lightning: <save_dir>/<name>/version_N
-    for group in same_run_groups([r for _, _, r in built], kinds, near):
-        d, files, run = built[group[0]]
+    kinds = [
+        {_kind(f) or "log" for f, _ in files if f.name not in (CONTEXT_FILE, PREFLIGHT_FILE)} | ({MLFLOW_RUN} if logs else set())
+        for _, files, _, logs, _ in built
+    ]  # fmt: skip
+    near = [str(d.parent.parent) for d, *_ in built]  # Lightning: <save_dir>/<name>/version_N
+    for group in same_run_groups([b[2] for b in built], kinds, near):
+        d, files, run, logs, _ = built[group[0]]
         if len(group) > 1:  # one training run written by several loggers into sibling folders
             files = [f for i in group for f in built[i][1]]
-            run = build_run(run.id, d, files, overrides, root_name=None if d == root else root.resolve().name, reader=reader)
+            logs = [lg for i in group for lg in built[i][3]]
+            root_name = None if d == root else root.resolve().name
+            run = build_run(run.id, d, files, overrides, root_name=root_name, reader=reader, logs=logs)
             others = ", ".join(built[i][2].id for i in group[1:])
             run.ingest.add("note", f"{others} hold(s) the same run as {run.id} (another logger: the same values at the same steps); read as one run")
         runs.append(run)

@@ -52,6 +52,8 @@ class RawLog:
     plan: dict[str, int] = field(default_factory=dict)
     #: hyperparameters the file states (flattened names -> values; see readers/hparams.py)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    #: the run's name in its tracker (MLflow's ``<experiment>/<run name>``), when it has one
+    name: str | None = None
 
     def problem(self, kind: str, message: str, count: int = 0) -> None:
         """Note a problem with this file (see :data:`traindx.schema.PROBLEM_KINDS`)."""
