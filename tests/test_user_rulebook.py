@@ -15,7 +15,8 @@ import traindx
 from traindx.cli import main
 from traindx.engine import check
 from traindx.errors import RulebookError
-from traindx.rules.loader import load_file, load_rulebook
+from traindx.rules.loader import load_rulebook
+from traindx.rules.parse import load_file
 
 DOCS = "{what: Fires in this test only., why: A user rule under test., false_positives: none known}"
 CASES = '[{name: a, series: {loss: "1x30"}, fires: true}, {name: b, series: {loss: "1x3"}, fires: false}]'

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from traindx.diagnosis import SEVERITY_RANK
 from traindx.errors import TraindxError
 from traindx.textsafe import clean, printable
 
@@ -199,6 +199,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if report.errors:
         return EXIT_BAD_INPUT
     if args.fail_on:
+        from traindx.diagnosis import SEVERITY_RANK
+
         worst = report.worst()
         if worst and SEVERITY_RANK[worst] >= SEVERITY_RANK[args.fail_on]:
             return EXIT_FINDINGS
@@ -410,6 +412,10 @@ COMMANDS = {"diagnose": cmd_diagnose, "series": cmd_series, "rules": cmd_rules, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # pydantic looks for plugins by scanning every installed distribution's entry points
+    # when it builds its first model (~15 ms with a few hundred packages); the CLI's models
+    # are traindx's own, so the command does not look (an explicit setting wins).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = _parser().parse_args(argv)
     try:
         from traindx.config import apply as apply_config

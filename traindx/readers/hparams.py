@@ -23,10 +23,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from traindx.schema import Run, RunContext
 
@@ -101,18 +100,23 @@ def _scalar(v: Any) -> Any:
     return str(v)
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that reads Python-object tags (Lightning saves some hparams that way) as text."""
+@lru_cache(maxsize=1)
+def _loader() -> type:
+    """Safe YAML that reads Python-object tags (Lightning saves some hparams that way) as
+    text (built on first use: ``yaml`` is imported only when such a file is read)."""
+    import yaml
 
+    def tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> str:
+        if isinstance(node, yaml.ScalarNode) and node.value:
+            return f"{suffix}({node.value})"
+        return suffix.rsplit(":", 1)[-1] or "object"
 
-def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> str:
-    if isinstance(node, yaml.ScalarNode) and node.value:
-        return f"{suffix}({node.value})"
-    return suffix.rsplit(":", 1)[-1] or "object"
+    class Loader(yaml.SafeLoader):
+        pass
 
-
-_Loader.add_multi_constructor("tag:yaml.org,2002:python/", _tagged)
-_Loader.add_multi_constructor("!", _tagged)
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", tagged)
+    Loader.add_multi_constructor("!", tagged)
+    return Loader
 
 
 def read_file(path: Path) -> tuple[dict[str, Any], str | None]:
@@ -121,8 +125,10 @@ def read_file(path: Path) -> tuple[dict[str, Any], str | None]:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         return {}, f"{path}: cannot read ({e.strerror or e}); its hyperparameters were not read"
+    import yaml
+
     try:
-        doc = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)  # noqa: S506
+        doc = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_loader())  # noqa: S506
     except (ValueError, yaml.YAMLError) as e:
         what = "JSON" if path.suffix == ".json" else "YAML"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -15,7 +15,14 @@ from traindx.rules.expr import check_bounds
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
-class Condition(BaseModel):
+class _Model(BaseModel):
+    """Rule models build their validators on first validation, not at import: a command
+    that finds the rulebook in the cache (:mod:`traindx.rules.cache`) never validates one."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Condition(_Model):
     """A CEL expression over fact groups; compiled once."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -41,14 +48,14 @@ def _compile(text: str) -> str:
     return text
 
 
-class Docs(BaseModel):
+class Docs(_Model):
     model_config = ConfigDict(extra="forbid")
     what: str = Field(min_length=10)
     why: str = Field(min_length=10)
     false_positives: str = Field(min_length=5)
 
 
-class Case(BaseModel):
+class Case(_Model):
     """A synthetic run and whether the rule must fire on it (a test generated per case)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -82,7 +89,7 @@ class Case(BaseModel):
         return v
 
 
-class _Conditional(BaseModel):
+class _Conditional(_Model):
     """A rulebook entry with a CEL ``when`` condition (declared by the subclass, where its
     position sets the order of validation errors), checked at load and compiled once."""
 
@@ -149,7 +156,7 @@ class EvidenceRule(_Conditional):
     says: str
 
 
-class FixRule(BaseModel):
+class FixRule(_Model):
     model_config = ConfigDict(extra="forbid")
     text: str
     torch: str | None = None
@@ -166,7 +173,7 @@ def _known_cause(v: str) -> str:
 CauseId = Annotated[str, AfterValidator(_known_cause)]
 
 
-class Cause(BaseModel):
+class Cause(_Model):
     model_config = ConfigDict(extra="forbid")
     id: CauseId
     prior: float = Field(gt=0, lt=1)
@@ -183,7 +190,7 @@ class Cause(BaseModel):
         return CAUSES[self.id][0]
 
 
-class CauseExtension(BaseModel):
+class CauseExtension(_Model):
     """A ``causes:`` entry without a ``prior``: more symptoms (and evidence, fixes) for a
     cause defined elsewhere, e.g. a user's own symptom pointing at a shipped cause."""
 
@@ -209,7 +216,7 @@ class Calibration(_Conditional):
     unknown_prior: float = Field(gt=0, lt=1)
 
 
-class Settings(BaseModel):
+class Settings(_Model):
     """The engine's settings (a rule file's ``settings:`` mapping)."""
 
     model_config = ConfigDict(extra="forbid")

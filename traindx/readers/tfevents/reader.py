@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +75,8 @@ def decode_events(
     starts, lengths = fr.starts, fr.lengths
     if starts.size:
         if starts.size >= _PARALLEL_MIN:
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=1) as pool:
                 crc = pool.submit(tfr.data_crc_ok, buf, starts, lengths)
                 with _quiet():

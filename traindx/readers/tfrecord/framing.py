@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -158,6 +157,8 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
         cand, lens = _candidates(buf, base, hi, end, markers)
     else:  # numpy releases the GIL: scan the two halves of the file at once
         mid = (base + hi) // 2
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=1) as pool:
             second = pool.submit(_candidates, buf, mid, hi, end, markers)
             c1, l1 = _candidates(buf, base, mid, end, markers)
