@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="traindx", description="Differential diagnosis for deep-learning training runs."
     )
-    p.add_argument("--version", action="version", version=_version())
+    from traindx.cli_options import selection, version, watch_parser
+
+    p.add_argument("--version", action="version", version=version())
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser, *, mapping: bool = True) -> None:
@@ -63,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         help="all causes, evidence, fixes and unevaluated rules",
     )
     common(d)
-    _selection(d)
+    selection(d)
 
     s = sub.add_parser("series", help="show the series read from PATH and how each name was mapped")
     s.add_argument("paths", nargs="+", metavar="PATH")
@@ -97,62 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     from traindx.sweep.cli import add_parser as add_sweep  # `traindx sweep` (traindx/sweep/cli.py)
 
     add_sweep(sub, common)
-    _watch_parser(sub, common)
+    watch_parser(sub, common)
     return p
 
 
-def _watch_parser(sub: Any, common: Any) -> None:
-    """``traindx watch`` (issue 13; traindx/watch.py)."""
-    w = sub.add_parser("watch", help="follow a run while it trains; print each new finding once")
-    w.add_argument("path", metavar="LOGDIR")
-    w.add_argument("--interval", type=float, default=2.0, metavar="SECONDS",
-                   help="look for new data this often (default 2)")  # fmt: skip
-    w.add_argument("--exit-on", choices=["warning", "error"],
-                   help="stop with exit code 1 when a run has a symptom this severe")  # fmt: skip
-    w.add_argument("--duration", type=float, metavar="SECONDS",
-                   help="stop after this long (exit 0; default: until Ctrl-C)")  # fmt: skip
-    common(w)
-    _selection(w)
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from traindx.cli_options import cmd_watch
 
-
-def cmd_watch(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from traindx.report.layout import cli_console
-    from traindx.watch import Watch
-
-    if args.interval <= 0:
-        raise TraindxError(f"--interval: expected a positive number of seconds, got {args.interval:g}")
-    watch = Watch(Path(args.path), _rules(args), cli_console(), cli_console(stderr=True),
-                  overrides=_overrides(args), interval=args.interval, exit_on=args.exit_on)  # fmt: skip
-    return watch.run(args.duration)
-
-
-# --version, --select/--ignore, [tool.traindx] defaults, the progress line (issue 13)
-def _version() -> str:
-    from traindx import __version__
-
-    return f"traindx {__version__}"
-
-
-def _selection(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--select", action="append", metavar="CODE",
-                    help="only these symptom codes / cause ids (prefixes: --select LOSS,GRAD); repeatable")  # fmt: skip
-    sp.add_argument("--ignore", action="append", metavar="CODE",
-                    help="leave out these symptom codes / cause ids (prefixes: --ignore GEN drops GEN0xx)")  # fmt: skip
-
-
-def _codes(values: list[str] | None) -> list[str]:
-    return [c.strip() for v in values or [] for c in v.split(",") if c.strip()]
-
-
-def _rules(args: argparse.Namespace) -> Any:
-    """The rulebook of --rulebook/--override-shipped, narrowed by --select/--ignore."""
-    from traindx.config import select_rules
-    from traindx.rules.loader import load_rulebook
-
-    book = load_rulebook(args.rulebook, override_shipped=args.override_shipped)
-    return select_rules(book, _codes(getattr(args, "select", None)), _codes(getattr(args, "ignore", None)))
+    return cmd_watch(args)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -166,6 +120,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from traindx.api import diagnose_all
+    from traindx.cli_options import rules
     from traindx.report.layout import cli_console
     from traindx.report.progress import Spinner
     from traindx.report.text import print_report
@@ -173,7 +128,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     with Spinner() as progress:
         report = diagnose_all(
             args.paths,
-            rulebook=_rules(args),
+            rulebook=rules(args),
             overrides=_overrides(args),
             override_shipped=args.override_shipped,
             keep_runs=bool(args.html),
@@ -408,7 +363,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 COMMANDS = {"diagnose": cmd_diagnose, "series": cmd_series, "rules": cmd_rules, "explain": cmd_explain,
             "schema": cmd_schema, "facts": cmd_facts, "test-rules": cmd_test_rules, "sweep": cmd_sweep,
-            "watch": cmd_watch}  # fmt: skip
+            "watch": _cmd_watch}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
