@@ -87,3 +87,16 @@ def test_write_tensorboard_unwritable_target_is_one_clear_error(tmp_path):
         TraindxError, match="not_a_dir: --write-tensorboard: cannot write an event file"
     ):
         write_tensorboard(d, blocker)
+
+
+def test_write_tensorboard_runs_from_files_in_one_folder(tmp_path):
+    # two CSV logs in one folder: each run read from its file gets its own tag in the folder
+    src = ROOT / "fixtures/logs/jax_csv"
+    for name in ("healthy_mlp_clean", "lr_too_high_mlp_regression_nan"):
+        shutil.copy(src / name / "metrics.csv", tmp_path / f"{name}.csv")
+    before = _snapshot(tmp_path)
+    assert main(["diagnose", *(str(tmp_path / n) for n in sorted(before)), "--write-tensorboard"]) == 0
+    after = _snapshot(tmp_path)
+    assert {k: after[k] for k in before} == before and len(after) == len(before) + 2
+    tags = _accumulate(tmp_path).Tags()["tensors"]
+    assert len(tags) == 2 and all(t.startswith(TAG + "/") for t in tags)

@@ -2,7 +2,8 @@
 
 ``traindx diagnose PATH --write-tensorboard``: the run's Markdown report goes into a NEW event
 file (``events.out.tfevents.<time>.<host>.traindx``; :class:`~traindx.writers.EventFileWriter`
-opens it exclusively and never touches an existing file) under the tag ``traindx/diagnosis``,
+opens it exclusively and never touches an existing file) under the tag ``traindx/diagnosis`` (``traindx/diagnosis/<run id>`` for a run read from one
+file, which may share its folder with other runs),
 at the onset step of the top symptom, so TensorBoard's Text tab shows it next to the curves.
 The file holds no scalars: a later ``traindx diagnose`` of the logdir reads the same series.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from traindx.diagnosis import Diagnosis, SymptomResult
 from traindx.errors import TraindxError
+from traindx.textsafe import printable
 
 TAG = "traindx/diagnosis"
 
@@ -42,6 +44,8 @@ def write_tensorboard(
     from traindx.writers.tfevents import EventFileWriter
 
     target = Path(logdir) if logdir is not None else logdir_of(d)
+    # a run read from one file (a CSV among others) shares its folder: its own tag
+    tag = f"{TAG}/{printable(d.run_id)}" if d.source and Path(d.source).is_file() else TAG
     sym = top_symptom(d)
     if step is None:
         step = sym.onset_step if sym is not None and sym.onset_step is not None else 0
@@ -50,7 +54,7 @@ def write_tensorboard(
         text += f"\n(written at the top symptom's onset, {sym.onset_unit} {sym.onset_step})\n"
     try:
         with EventFileWriter(target, filename_suffix="") as w:
-            w.add_text(TAG, text, step=int(step))
+            w.add_text(tag, text, step=int(step))
     except OSError as e:
         raise TraindxError(
             f"{target}: --write-tensorboard: cannot write an event file: {e.strerror or e}"
