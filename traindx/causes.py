@@ -30,6 +30,7 @@ CAUSES: dict[str, tuple[str, str]] = {
     "grad_not_zeroed": ("implementation", "gradients accumulate across steps"),
     "train_mode_not_set": ("implementation", "model left in inference mode during training"),
     "numerical_instability": ("implementation", "log(0), division by zero or exp overflow give inf/NaN"),
+    "ranks_desynchronized": ("implementation", "data-parallel replicas drift apart: gradients not all-reduced, parameters not broadcast, or ranks on other data"),
     "inputs_not_normalized": ("data", "raw inputs on a large scale"),
     "labels_corrupted": ("data", "labels shuffled, misaligned or heavily noisy"),
     "nonfinite_in_data": ("data", "NaN/inf values in inputs or targets"),

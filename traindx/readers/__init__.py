@@ -44,6 +44,7 @@ from traindx.readers.discovery import (  # noqa: F401  (SPLIT_DIRS ... are this 
 )
 from traindx.readers.hparams import attach as attach_hyperparameters
 from traindx.readers.hygiene import lfs_pointer, report_restarts
+from traindx.readers.ranks import rank_key, rank_plan
 from traindx.readers.raw import RawLog, RawSeries
 from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, db_runs, named_id, unique_ids
 from traindx.readers.timeaxis import EPOCH_AXIS, Piece, combine, epoch_indexed, same_run_groups
@@ -138,8 +139,13 @@ def build_run(
     marks: list[tuple[np.ndarray, np.ndarray]] = []  # (steps, epoch) of logged epoch counters
     raws: dict[str, list[RawSeries]] = {}  # logged name -> its raw series (for --map sums)
     has_context = False
+    ranks, main_rank = rank_plan(source, [f for f, _ in files])  # one job's per-rank logs
     entries = [(p, s, None, None) for p, s in files] + [(p, None, k, lg) for p, k, lg in logs]
     for path, split, kind, log in entries:
+        rank = ranks.get(path)
+        if main_rank is not None and rank not in (None, main_rank) and path.name in (CONTEXT_FILE, PREFLIGHT_FILE):
+            run.ingest.add("note", f"{path}: rank {rank}'s {path.name} not read; the run's is rank {main_rank}'s", file=str(path))
+            continue
         try:
             if log is None and path.name == CONTEXT_FILE:
                 run.context = _load_context(path)
@@ -187,6 +193,7 @@ def build_run(
                 if raw.name not in run.ingest.unmapped:
                     run.ingest.unmapped.append(raw.name)
                 continue
+            key = rank_key(key, rank, main_rank)  # train/loss@rank1 beside rank 0's train/loss
             # Keras' epoch_loss is logged against the epoch index; Lightning's train_loss_epoch
             # (an epoch mean) against the global step: the name alone does not say the axis
             by_name = _EPOCH_NAME.search(raw.name) or (_EPOCH_SUFFIX.search(raw.name) and epoch_indexed(raw.steps))

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from traindx.readers.hygiene import lfs_pointer
+from traindx.readers.ranks import is_rank_dir
 from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, RUN_PARTS, store_kind, store_problem
 from traindx.schema import SkippedPath
 
@@ -179,6 +180,10 @@ def discover(
             owner = None
         if owner is None and d != root and (d.name.lower() in SPLIT_DIRS or d.name.lower() in CONTAINER_DIRS):
             owner = d.parent
+        if owner is None and d != root and is_rank_dir(d.name):  # one job's rank0/, rank1/ ...
+            owner = d.parent
+        while owner is not None and owner != root and is_rank_dir(owner.name):  # rank0/train/
+            owner = owner.parent
         if owner is None:
             owner, split = d, None
         else:

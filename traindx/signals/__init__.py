@@ -24,6 +24,7 @@ from traindx.signals.compare import (
 )
 from traindx.signals.curve import curve_facts
 from traindx.signals.layers import layer_facts
+from traindx.signals.ranks import rank_facts
 
 Facts = dict[str, dict[str, Any]]
 
@@ -240,6 +241,10 @@ def compute_facts(run: Run) -> Facts:
     lay = layer_facts(run)
     if lay:
         facts["layers"] = lay
+
+    ranks = rank_facts(run)  # one data-parallel job's ranks (train/loss@rank1 ...)
+    if ranks:
+        facts["ranks"] = ranks
 
     loss = chosen.get("loss") or chosen.get("val_loss")
     facts["run"] = {

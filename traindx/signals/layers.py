@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.readers.ranks import is_rank_scope
 from traindx.schema import Run
 from traindx.signals.robust import tail
 
@@ -22,7 +23,8 @@ def _per_layer(run: Run, metric: str, statistic: str = "value") -> dict[str, flo
     out = {}
     for s in run.series.values():
         k = s.key
-        if k.metric == metric and k.scope != "global" and k.split == "train" and k.statistic == statistic:
+        if (k.metric == metric and k.scope != "global" and k.split == "train" and k.statistic == statistic
+                and not is_rank_scope(k.scope)):  # another rank's copy is no layer  # fmt: skip
             out[k.scope] = _tail_median(s.values)
     return {k: v for k, v in out.items() if np.isfinite(v)}
 
