@@ -4,12 +4,15 @@ again from the start (counted), and what was followed equals what a full read gi
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from traindx.readers import _read_file
 from traindx.readers.incremental import CsvTail, EventTail, Follower, JsonlTail
@@ -219,3 +222,39 @@ def test_histograms_named_once_are_still_histograms_in_later_pieces(tmp_path):
     got = tail.log()
     _same(got, want)
     assert not any(p.kind == "corrupt" for p in got.problems)
+
+
+@given(
+    rows=st.lists(
+        st.tuples(st.floats(allow_nan=True, width=32), st.one_of(st.none(), st.floats(-1e3, 1e3))),
+        min_size=1,
+        max_size=40,
+    ),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    cuts=st.lists(st.floats(0.0, 1.0), max_size=6),
+    kind=st.sampled_from(["csv", "jsonl"]),
+)
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_any_cut_points_give_the_full_read(tmp_path_factory, rows, newline, cuts, kind):
+    d = tmp_path_factory.mktemp("cut")
+    if kind == "csv":
+        lines = ["step,loss,val_loss"] + [
+            f"{i},{a!r},{'' if b is None else repr(b)}" for i, (a, b) in enumerate(rows)
+        ]
+    else:
+        lines = [
+            json.dumps({"step": i, "loss": a, **({} if b is None else {"val_loss": b})})
+            for i, (a, b) in enumerate(rows)
+        ]
+    data = (newline.join(lines) + newline).encode()
+    src, dst = d / f"src.{kind}", d / f"dst.{kind}"
+    src.write_bytes(data)
+    tail = (CsvTail if kind == "csv" else JsonlTail)(dst)
+    _grow(src, dst, tail, sorted({int(c * len(data)) for c in cuts} - {0, len(data)}))
+    _same(tail.log(), _read_file(src, kind))

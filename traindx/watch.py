@@ -43,13 +43,12 @@ class Watch:
     """Follow the runs under ``root``; :meth:`run` until told to stop."""
 
     root: Path
-    book: Rulebook
+    book: Rulebook  # narrowed by --select/--ignore (traindx.config.select_rules)
     out: Console
     err: Console
     overrides: dict[str, str] | None = None
     interval: float = 2.0
     exit_on: str | None = None  # "warning" | "error": stop with exit 1 at that severity
-    keep: Callable[[Diagnosis], Diagnosis] = lambda d: d  # --select/--ignore
     clock: Callable[[], float] = time.monotonic
     follower: Follower = field(default_factory=Follower)
     diagnoses: dict[str, Diagnosis] = field(default_factory=dict)  # run id -> latest
@@ -104,7 +103,7 @@ class Watch:
         self._sig = sig
         stop = False
         for run in runs:
-            d = self.keep(diagnose_run(run, self.book))
+            d = diagnose_run(run, self.book)
             prev, self.diagnoses[run.id] = self.diagnoses.get(run.id), d
             self._say(run, d, prev)
             sev = d.worst_severity
