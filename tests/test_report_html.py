@@ -59,6 +59,15 @@ def test_downsample_keeps_extremes_and_bounds_size():
     assert np.all(np.diff(x) > 0) and np.isfinite(y).all()
     assert x[0] == 0 and x[-1] == n - 1
     assert nonfinite_steps(steps, values).tolist() == list(range(500_000, 500_010))
+    rv = np.random.default_rng(0).standard_normal(n)  # every bucket's extremes are kept
+    rx, ry = downsample(steps, rv)
+    bucket = np.minimum((steps / float(n) * BUCKETS).astype(np.int64), BUCKETS - 1)  # as downsample does
+    lo, hi = np.full(BUCKETS, np.inf), np.full(BUCKETS, -np.inf)
+    np.minimum.at(lo, bucket, rv)
+    np.maximum.at(hi, bucket, rv)
+    kept = set(ry.tolist())
+    assert all(a in kept and b in kept for a, b in zip(lo, hi, strict=True))
+    assert np.array_equal(rv[rx], ry)
     short_x, short_y = downsample(steps[:50], values[:50])  # short series: every point
     assert short_x.tolist() == list(range(50))
 

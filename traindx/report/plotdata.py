@@ -53,8 +53,14 @@ def downsample(
     b = np.minimum(((s - s[0]) / span * buckets).astype(np.int64), buckets - 1)
     starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])  # steps sorted: buckets are runs
     ends = np.r_[starts[1:], s.size]
-    order = np.lexsort((v, b))  # within each bucket by value
-    keep = np.unique(np.r_[order[starts], order[ends - 1], 0, s.size - 1])
+    sizes = ends - starts
+    picks = [0, s.size - 1]
+    for reduce in (np.minimum, np.maximum):  # the first point equal to each bucket's extreme
+        ext = np.repeat(reduce.reduceat(v, starts), sizes)
+        hit = np.flatnonzero(v == ext)
+        _, first = np.unique(b[hit], return_index=True)
+        picks.append(hit[first])
+    keep = np.unique(np.concatenate([np.atleast_1d(p) for p in picks]))
     return s[keep], v[keep]
 
 
