@@ -131,3 +131,43 @@ def test_ctrl_c_stops_cleanly(tmp_path):
             proc.kill()
     assert proc.returncode == 0, err
     assert "stopped (Ctrl-C)" in err and "Traceback" not in err
+
+
+def test_rediagnosis_only_on_new_data_and_rate_limited(tmp_path):
+    """An unchanged tree is not re-read; a diagnosis that takes long spaces the next one out
+    to twice its duration; new rows are read from where the last read stopped."""
+    run = tmp_path / "run"
+    run.mkdir()
+    log = run / "log.csv"
+    log.write_text("step,loss\n" + "".join(f"{i},{2.3 * 0.97**i}\n" for i in range(40)))
+    now = [0.0]
+    naps: list[float] = []
+    out, buf = _console()
+    err, _ = _console()
+    watch = Watch(run, load_rulebook([]), out, err, interval=0.5, clock=lambda: now[0])
+
+    def sleep(s: float) -> None:
+        naps.append(s)
+        now[0] += s
+        if len(naps) == 3:  # the run logs more rows while the watch sleeps
+            with open(log, "a") as f:
+                f.write("".join(f"{i},{2.3 * 0.97**i}\n" for i in range(40, 80)))
+
+    assert watch.run(duration=3.0, sleep=sleep) == 0
+    assert watch.rounds == 2  # the first look, and once after the rows were appended
+    assert naps[0] == 0.5
+    tail = watch.follower.tails[log]
+    assert tail.offset == log.stat().st_size and tail.bytes_read == log.stat().st_size
+    # a slow diagnosis: the next look waits twice as long as it took
+    slow = Watch(run, load_rulebook([]), out, err, interval=0.5, clock=lambda: now[0])
+    real_step = slow.step
+
+    def costly_step() -> bool:
+        stop = real_step()
+        slow._cost = 4.0  # as if the diagnosis had taken 4 s
+        return stop
+
+    slow.step = costly_step  # type: ignore[method-assign]
+    naps.clear()
+    slow.run(duration=20.0, sleep=lambda s: (naps.append(s), now.__setitem__(0, now[0] + s)))
+    assert naps[0] == 8.0
