@@ -253,6 +253,7 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
     """
 
     _kind = "keras callback"  # in SelfDisabling's warning
+    _loss_note = "; train/loss per batch, de-averaged from Keras' running epoch means"
 
     #: Keras may run ``on_train_batch_end`` in a worker thread: the callback only appends to a
     #: buffer there (and sets ``stop_training``); everything else runs on the training thread.
@@ -1261,16 +1262,16 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
             i = j
         if final:
             cad = self._cad
-            ctx.notes = [n for n in ctx.notes if not n.startswith("traindx keras callback:")]
+            ctx.notes = [n for n in ctx.notes if not n.startswith(f"traindx {self._kind} (")]
             ctx.notes.append(
-                f"traindx keras callback ({ks.BACKEND} backend): {self._step} steps, probe and per-layer "
+                f"traindx {self._kind} ({ks.BACKEND} backend): {self._step} steps, probe and per-layer "
                 f"telemetry every {cad.every} steps"
                 + (
                     f", measured overhead {100 * cad.overhead:.2f} %"
                     if cad.overhead is not None
                     else ""
                 )
-                + "; train/loss per batch, de-averaged from Keras' running epoch means"
+                + self._loss_note
             )
         if disk or final:
             w.write_context(ctx)
@@ -1320,7 +1321,9 @@ def _atexit_close(ref: weakref.ref) -> None:
         cb.close()
 
 
-# Preflight (checks run before training) lives in its own module.
+# Preflight (checks run before training) and custom training loops (LoopRecorder: the
+# callback driven by hand) live in their own modules.
+from traindx.adapters._keras_loop import LoopRecorder  # noqa: E402
 from traindx.adapters._keras_preflight import LRRangeResult, lr_range_test, preflight  # noqa: E402
 
-__all__ += ["LRRangeResult", "lr_range_test", "preflight"]
+__all__ += ["LRRangeResult", "LoopRecorder", "lr_range_test", "preflight"]
