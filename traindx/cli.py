@@ -335,10 +335,13 @@ def cmd_facts(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from pydantic import BaseModel
+
     from traindx.api import Report
     from traindx.schema import Run, RunContext
 
-    model = {"report": Report, "run": Run, "context": RunContext}[args.which]
+    models: dict[str, type[BaseModel]] = {"report": Report, "run": Run, "context": RunContext}
+    model = models[args.which]
     print(json.dumps(model.model_json_schema(mode="serialization"), indent=2))
     return 0
 

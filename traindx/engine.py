@@ -29,6 +29,7 @@ from traindx.diagnosis import (
     FixResult,
     NotEvaluated,
     SymptomResult,
+    Verdict,
 )
 from traindx.rules.model import Cause, Condition, Rulebook, Symptom
 from traindx.schema import Run
@@ -165,15 +166,15 @@ def _score(cause: Cause, fired: list[SymptomResult], book: Rulebook, facts: Fact
     for w, item in best.values():
         lo += w
         ev.append(item)
-    for i, item in enumerate(cause.evidence):
-        ok, needs, err = check(item.condition, facts)
+    for i, rule in enumerate(cause.evidence):
+        ok, needs, err = check(rule.condition, facts)
         if ok is None:
             notes.append(NotEvaluated(rule=f"{cause.id}#{i + 1}", needs=needs, error=err))
             continue
         if ok:
-            lo += math.log(item.lr)
-            shown = fill(item.says, facts)
-            ev.append(Evidence(says=shown, fact=item.when, value=True, weight=math.log(item.lr), kind="evidence"))
+            lo += math.log(rule.lr)
+            shown = fill(rule.says, facts)
+            ev.append(Evidence(says=shown, fact=rule.when, value=True, weight=math.log(rule.lr), kind="evidence"))
     return lo, ev
 
 
@@ -232,7 +233,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
             )  # fmt: skip
     group = confusable_group(causes, book, facts, unknown)
     missing = [] if alarms else _missing(book, facts, notes)
-    verdict = "findings" if alarms else ("insufficient_data" if missing else "healthy")
+    verdict: Verdict = "findings" if alarms else ("insufficient_data" if missing else "healthy")
     if not alarms and not run.series and not run.checks:  # nothing was read: say so, never "healthy"
         verdict, missing = "no_data", []
     d = Diagnosis(

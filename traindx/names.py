@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
-from traindx.schema import CANONICAL_METRICS, SeriesKey
+from traindx.schema import CANONICAL_METRICS, SeriesKey, Split
 
 #: Words naming a split, as a whole ``/``-segment (``Loss/train``) or an end token (``val_loss``).
 SPLIT_WORDS: dict[str, str] = {
@@ -247,8 +248,8 @@ def _map_core(raw: str, default_split: str | None) -> tuple[SeriesKey | None, st
         )
     trace.append(f"metric '{parts.phrase}': {why}")
     key = SeriesKey(
-        metric=metric, split=split or "train", scope=parts.scope, statistic=parts.statistic
-    )  # type: ignore[arg-type]
+        metric=metric, split=cast(Split, split or "train"), scope=parts.scope, statistic=parts.statistic
+    )
     return key, "; ".join(trace)
 
 

@@ -64,10 +64,10 @@ def confusable_group(
         if cause is None:
             continue
         sources = [
-            book.symptom(code).when
+            sym.when
             for code, r in cause.explains.items()
-            if r >= book.strong_lr and book.symptom(code)
-        ]  # type: ignore[union-attr]
+            if r >= book.strong_lr and (sym := book.symptom(code)) is not None
+        ]
         sources += [e.when for e in cause.evidence if abs(math.log(e.lr)) >= strong]
         for src in sources:
             for path in _absent(src, facts):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +62,7 @@ class Watch:
     def signature(self) -> frozenset:
         """Names, sizes, modification times and inodes of the files under the root."""
         out = []
+        walk: Iterable[tuple[str, list[str], list[str]]]
         if self.root.is_file():
             walk = [(str(self.root.parent), [], [self.root.name])]
         else:

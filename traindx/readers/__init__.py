@@ -48,7 +48,7 @@ from traindx.readers.ranks import rank_key, rank_plan
 from traindx.readers.raw import RawLog, RawSeries
 from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, db_runs, named_id, unique_ids
 from traindx.readers.timeaxis import EPOCH_AXIS, Piece, combine, epoch_indexed, same_run_groups
-from traindx.schema import Run, RunContext, Series, SkippedPath
+from traindx.schema import Run, RunContext, Series, SkippedPath, StepUnit
 
 #: Names of per-epoch values: Keras' ``epoch_loss`` (against the epoch index); a ``_epoch``
 #: suffix (Lightning's ``train_loss_epoch``) is an epoch mean, logged against the global step
@@ -197,7 +197,7 @@ def build_run(
             # Keras' epoch_loss is logged against the epoch index; Lightning's train_loss_epoch
             # (an epoch mean) against the global step: the name alone does not say the axis
             by_name = _EPOCH_NAME.search(raw.name) or (_EPOCH_SUFFIX.search(raw.name) and epoch_indexed(raw.steps))
-            unit = "epoch" if raw.unit == "epoch" or by_name else "step"
+            unit: StepUnit = "epoch" if raw.unit == "epoch" or by_name else "step"
             o = order_points(raw.steps, raw.values, raw.wall_time, unit=unit)
             for what, count, says in o.problems:
                 run.ingest.add(what, f"{path}: '{raw.name}': {says}", file=str(path), count=count)
@@ -274,7 +274,7 @@ def build_runs(
     MLflow database among the files gives a run per MLflow run (its deleted runs, or the
     database when it cannot be read, go to ``skipped``; ``strict``: its ReadError is raised)."""
     skipped = [] if skipped is None else skipped
-    built = []  # (folder, files, run, logs already read, tag for a repeated id)
+    built: list[tuple[Path, list, Run, list, str]] = []  # (folder, files, run, logs already read, tag for a repeated id)
     for d, files in sorted(found.items()):
         rel = d.relative_to(root).as_posix()
         run_id = root.resolve().name if rel == "." else rel

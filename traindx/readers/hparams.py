@@ -150,7 +150,8 @@ def files_near(dirs: set[Path]) -> list[Path]:
     """Hyperparameter files in the run's directories (its own and those its logs lie in)."""
     out = []
     for d in sorted(dirs):
-        for name in (*HPARAM_FILES, HYDRA_OVERRIDES):
+        names: tuple[str | Path, ...] = (*HPARAM_FILES, HYDRA_OVERRIDES)
+        for name in names:
             p = d / name
             try:
                 if p.is_file():
@@ -181,7 +182,7 @@ def dir_names(run_id: str, root_name: str | None = None) -> list[tuple[str, dict
 def learning_rate(hp: dict[str, Any]) -> tuple[str, float] | None:
     """(name, value) of the one learning rate the hyperparameters name; None when none is
     named or several different ones are (a per-group LR is not one LR)."""
-    found = {}
+    found: dict[float, str] = {}
     for k, v in hp.items():
         last = re.split(r"[./]", k)[-1].lower()
         if last in _LR_NAMES and isinstance(v, int | float) and not isinstance(v, bool):

@@ -136,12 +136,12 @@ class EventTail(Tail):
             log.series.append(RawSeries(
                 name=name, steps=np.concatenate([s.steps for s in got]),
                 values=np.concatenate([s.values for s in got]), source=self.name, unit=got[0].unit,
-                wall_time=None if any(w is None for w in walls) else np.concatenate(walls),
+                wall_time=None if any(w is None for w in walls) else np.concatenate([w for w in walls if w is not None]),
             ))  # fmt: skip
-        for name, got in hists.items():
+        for name, hgot in hists.items():
             log.histograms.append(RawHistogram(
-                name=name, steps=np.concatenate([h.steps for h in got]),
-                stats=np.concatenate([h.stats for h in got]), source=self.name,
+                name=name, steps=np.concatenate([h.steps for h in hgot]),
+                stats=np.concatenate([h.stats for h in hgot]), source=self.name,
             ))  # fmt: skip
         if len(self.parts) > 1:  # one decoded part per poll: merged once, kept merged
             self.parts = [_copy_log(log)]

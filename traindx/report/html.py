@@ -70,7 +70,7 @@ def _snippets(snips: Mapping[str, str], framework: str | None) -> str:
         return (f'<div class="snip"><span class="fw">{e(fw)}</span><button class="copy" type="button">copy</button>'
                 f"<pre><code>{e(snips[fw])}</code></pre></div>")  # fmt: skip
 
-    if framework not in snips:
+    if framework is None or framework not in snips:
         return "".join(one(fw) for fw in snips)
     others = [fw for fw in snips if fw != framework]
     folded = f'<details><summary class="dim">{", ".join(others)}</summary>{"".join(one(fw) for fw in others)}</details>'

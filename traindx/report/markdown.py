@@ -111,8 +111,8 @@ def render_run(d: Diagnosis, *, heading: str = "###") -> str:
         lines.append(
             f"preflight checks: {n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped"
         )
-        for c in failed:
-            lines.append(f"- failed {esc(c.name)}: {esc(c.explanation)}")
+        for chk in failed:
+            lines.append(f"- failed {esc(chk.name)}: {esc(chk.explanation)}")
         lines.append("")
     lost = d.ingest.lost()
     if lost:

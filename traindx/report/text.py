@@ -115,9 +115,9 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
         n = {st: sum(c.status == st for c in d.checks) for st in ("passed", "failed", "skipped")}
         parts.append(Text(f"  preflight checks: {n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped", style="bold"))
         style = {"passed": "green", "failed": "red", "skipped": "yellow"}
-        for c in d.checks:
-            if c.status != "passed" or verbose:
-                parts.append(Hang(f"    {c.status:7} ", f"{printable(c.name)}: {printable(c.explanation)}", style[c.status]))
+        for chk in d.checks:
+            if chk.status != "passed" or verbose:
+                parts.append(Hang(f"    {chk.status:7} ", f"{printable(chk.name)}: {printable(chk.explanation)}", style[chk.status]))
     parts.extend(_ingest_lines(d.ingest, verbose))
     # a rule whose evaluation failed is a rulebook bug: always said, with its error
     for ne in (ne for ne in d.not_evaluated if ne.error):

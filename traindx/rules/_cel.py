@@ -22,7 +22,10 @@ def _load() -> Any:
         suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
         name = next(f for f in os.listdir(folder) if f.startswith("cel.") and f.endswith(suffixes))
         loader = importlib.machinery.ExtensionFileLoader("cel.cel", os.path.join(folder, name))
-        module = importlib.util.module_from_spec(importlib.util.spec_from_loader("cel.cel", loader))
+        ext = importlib.util.spec_from_loader("cel.cel", loader)
+        if ext is None:
+            raise ImportError("cel's extension cannot be loaded")
+        module = importlib.util.module_from_spec(ext)
         loader.exec_module(module)
         return module
     except Exception:  # any layout change in the package: fall back to the public import

@@ -43,7 +43,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "target_onehot": bool,
 }
 
-_PLACEHOLDER = {bool: True, float: 0.5, int: 3, str: "x"}
+_PLACEHOLDER: dict[type, float | bool | str] = {bool: True, float: 0.5, int: 3, str: "x"}
 _LAYER_METRICS = ("act_frac_zero", "act_frac_saturated", "grad_norm", "update_ratio", "act_mean", "act_std")
 
 
@@ -85,7 +85,7 @@ def _filled(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _full_run() -> Any:
-    from traindx.schema import Run, RunContext, Series, SeriesKey
+    from traindx.schema import Run, RunContext, Series, SeriesKey, Split
     from traindx.signals import CURVE_GROUPS
 
     ctx = _filled(RunContext)
@@ -96,7 +96,8 @@ def _full_run() -> Any:
     steps = np.arange(200)
     values = 2.0 * 0.98**steps + 0.05 * np.sin(steps) + 0.1
     metrics = sorted({m for m, _ in CURVE_GROUPS.values()})
-    keys = [SeriesKey(metric=m, split=sp) for m in metrics for sp in ("train", "val", "test")]
+    splits: tuple[Split, ...] = ("train", "val", "test")
+    keys = [SeriesKey(metric=m, split=sp) for m in metrics for sp in splits]
     keys += [SeriesKey(metric="lr"), SeriesKey(metric="output_row_sum"), SeriesKey(metric="pred_class_frac", statistic="max")]
     keys += [SeriesKey(metric=m, scope=layer) for m in _LAYER_METRICS for layer in ("fc1", "rnn")]
     for key in keys:

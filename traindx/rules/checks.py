@@ -15,7 +15,7 @@ from typing import Any
 from traindx.engine import ALT, PLACEHOLDER
 from traindx.rules.catalogue import catalogue, cel_type, sample_facts, unknown
 from traindx.rules.expr import references, tokenize
-from traindx.rules.model import Cause, Condition, Requirement, Symptom
+from traindx.rules.model import Cause, CauseExtension, Condition, Requirement, Symptom
 
 
 def condition_problem(text: str) -> str | None:
@@ -57,7 +57,7 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def _problems(entry: Symptom | Requirement | Cause) -> Iterator[tuple[tuple[Any, ...], str]]:
+def _problems(entry: Symptom | Requirement | Cause | CauseExtension) -> Iterator[tuple[tuple[Any, ...], str]]:
     """(location in the entry, message) of every problem found."""
     if isinstance(entry, (Symptom, Requirement)):
         if msg := condition_problem(entry.when):
@@ -81,5 +81,5 @@ def _problems(entry: Symptom | Requirement | Cause) -> Iterator[tuple[tuple[Any,
                 yield ("fixes", i, k), msg
 
 
-def first_problem(entry: Symptom | Requirement | Cause) -> tuple[tuple[Any, ...], str] | None:
+def first_problem(entry: Symptom | Requirement | Cause | CauseExtension) -> tuple[tuple[Any, ...], str] | None:
     return next(_problems(entry), None)

@@ -13,7 +13,7 @@ from typing import Any
 
 from traindx.errors import RulebookError
 from traindx.rules import cache
-from traindx.rules.model import CauseExtension, Rulebook
+from traindx.rules.model import Cause, CauseExtension, Rulebook
 
 
 def builtin_dir() -> Path:
@@ -89,7 +89,7 @@ def _merge(shipped: list[Path], user: list[Path], override_shipped: bool) -> Rul
                 if isinstance(x, CauseExtension):
                     extensions.append((x, is_shipped))
                     continue
-                key = x.id if section == "causes" else x.code
+                key = x.id if isinstance(x, Cause) else x.code
                 what = f"{'cause' if section == 'causes' else 'code'} {key}"
                 if key in entries[section]:
                     replace(x, what, entries[section][key], origin[f"{section}:{key}"], is_shipped)
@@ -118,8 +118,8 @@ def _merge(shipped: list[Path], user: list[Path], override_shipped: bool) -> Rul
         overridden=overridden, **settings,
     )  # fmt: skip
     codes = {s.code for s in book.symptoms}
-    for c in book.causes:
-        missing = sorted(set(c.explains) - codes)
+    for cause in book.causes:
+        missing = sorted(set(cause.explains) - codes)
         if missing:
-            raise RulebookError(c.file, f"cause {c.id}: explains unknown symptom code(s) {missing}", line=c.line)
+            raise RulebookError(cause.file, f"cause {cause.id}: explains unknown symptom code(s) {missing}", line=cause.line)
     return book

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from traindx.errors import RulebookError
 from traindx.rules.checks import first_problem
@@ -24,7 +24,8 @@ LINE = "__line__"
 KEYS = "__keys__"  # key -> line of that key
 MAX_YAML_DEPTH = 32
 MAX_FILE_BYTES = 4 << 20
-SECTIONS: dict[str, type[BaseModel]] = {"symptoms": Symptom, "causes": Cause, "evidence": Requirement}
+Entry = Symptom | Cause | CauseExtension | Requirement
+SECTIONS: dict[str, type[Symptom] | type[Cause] | type[Requirement]] = {"symptoms": Symptom, "causes": Cause, "evidence": Requirement}
 
 
 class _Lines:
@@ -131,8 +132,8 @@ def _read(path: Path) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise RulebookError(str(path), f"not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8", line=line) from None
+        at = data[: e.start].count(b"\n") + 1
+        raise RulebookError(str(path), f"not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8", line=at) from None
     doc = _fast(text)
     if doc is not _SLOW:
         return doc
@@ -152,7 +153,7 @@ def _read(path: Path) -> Any:
 
 
 def _entry(path: Path, section: str, item: dict[str, Any]) -> Any:
-    model = CauseExtension if section == "causes" and "prior" not in item else SECTIONS[section]
+    model: type[Entry] = CauseExtension if section == "causes" and "prior" not in item else SECTIONS[section]
     name = item.get("code") or item.get("id") or "?"
     what = "requirement" if section == "evidence" else section[:-1]
     try:

@@ -26,7 +26,7 @@ EPS = 1e-12
 
 
 def _progress_index(p: np.ndarray, frac: float) -> int:
-    return int(min(np.searchsorted(p, frac), p.size - 1))
+    return min(int(np.searchsorted(p, frac)), p.size - 1)
 
 
 def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int | bool]:

@@ -43,14 +43,14 @@ def print_sweep(report: SweepReport, console: Any, *, verbose: bool = False) -> 
             h.add_row(escape(hp.name), f"{hp.importance:.3f}", f"{hp.importance_std:.3f}", f"{hp.impurity:.3f}", str(hp.distinct), scale)
         console.print(h)
     if report.suggest:
-        s = Table(title=f"next search region (from the best {len(report.best)} runs)", title_justify="left")
+        region = Table(title=f"next search region (from the best {len(report.best)} runs)", title_justify="left")
         for col in ("hyperparameter", "low", "high", "scale"):
-            s.add_column(col)
+            region.add_column(col)
         for name, reg in report.suggest.items():
             if "values" in reg:
-                s.add_row(escape(name), escape(", ".join(reg["values"])), "", reg["scale"])
+                region.add_row(escape(name), escape(", ".join(reg["values"])), "", reg["scale"])
             else:
-                s.add_row(escape(name), _num(reg["low"]), _num(reg["high"]), reg["scale"])
-        console.print(s)
+                region.add_row(escape(name), _num(reg["low"]), _num(reg["high"]), reg["scale"])
+        console.print(region)
     for sk in report.skipped:
         console.print(f"  not read: {printable(str(sk))}", markup=False)

@@ -8,7 +8,7 @@ import numpy as np
 class _Out:
     """Columns decoded so far, one entry per summary value."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.v_rec: list[np.ndarray] = []  # record of each value
         self.v_step: list[np.ndarray] = []  # its event's step and wall time
         self.v_wall: list[np.ndarray] = []

@@ -45,7 +45,7 @@ class _Layout:
 
     __slots__ = ("length", "words", "bytes1", "wall", "step", "values")
 
-    def __init__(self, length, checks, wall, step, values):
+    def __init__(self, length, checks, wall, step, values) -> None:
         self.length = length
         self.wall = wall  # offset of the wall_time double, or None
         self.step = step  # (offset, nbytes) of the step varint, or None

@@ -271,7 +271,7 @@ def load(path) -> tuple[np.ndarray, int, int]:
         size = os.fstat(f.fileno()).st_size
         base = 0
         buf = np.empty((size + 64) // 8 * 8, dtype=np.uint8)
-        view = memoryview(buf)[base : base + size]
+        view = buf.data[base : base + size]
         got = 0
         while got < size:
             r = f.readinto(view[got:])
