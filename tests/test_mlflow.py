@@ -16,7 +16,7 @@ from traindx.errors import ReadError
 pytest.importorskip("mlflow")
 pytestmark = pytest.mark.slow  # mlflow writes the stores in a child process (10-40 s)
 
-from mlflow_stores import make_store  # noqa: E402
+from tracker_runs import make_store  # noqa: E402
 
 
 @pytest.fixture(scope="module")

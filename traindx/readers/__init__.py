@@ -46,7 +46,7 @@ from traindx.readers.hparams import attach as attach_hyperparameters
 from traindx.readers.hygiene import lfs_pointer, report_restarts
 from traindx.readers.ranks import rank_key, rank_plan
 from traindx.readers.raw import RawLog, RawSeries
-from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, db_runs, named_id, unique_ids
+from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, WANDB_RUN, db_runs, named_id, unique_ids
 from traindx.readers.timeaxis import EPOCH_AXIS, Piece, combine, epoch_indexed, same_run_groups
 from traindx.schema import Run, RunContext, Series, SkippedPath, StepUnit
 
@@ -85,6 +85,10 @@ def _read_file(p: Path, kind: str) -> RawLog:
         from traindx.readers.mlruns import read_mlflow_run
 
         return read_mlflow_run(p)
+    if kind == WANDB_RUN:
+        from traindx.readers.wandb_log import read_wandb_run
+
+        return read_wandb_run(p)
     from traindx.readers.jsonl import read_jsonl
 
     return read_jsonl(p)
@@ -174,7 +178,7 @@ def build_run(
         if log.hyperparameters:
             hp_found.append((log.hyperparameters, str(path)))
         if log.name and not logs:  # a tracker's own name of the run (MLflow's experiment/run)
-            run.id = named_id(run_id, log.name)
+            run.id = named_id(run_id, log.name, log.name_parts)
         for field_, value in log.plan.items():  # the planned length, unless already known
             if getattr(run.context, field_) is None:
                 setattr(run.context, field_, value)
@@ -291,7 +295,7 @@ def build_runs(
                 _skip(skipped, db, str(err).split(": ", 1)[-1])
         if files:
             run = build_run(run_id, d, files, overrides, root_name=root_name, reader=reader)
-            built.append((d, files, run, [], d.name if _kind(d / "meta.yaml") == MLFLOW_RUN else ""))
+            built.append((d, files, run, [], d.name.rsplit("-", 1)[-1] if run.id != run_id else ""))  # MLflow's, W&B's run id
     for b, new in zip(built, unique_ids([b[2].id for b in built], [b[4] for b in built]), strict=True):
         b[2].id = new
     runs = []

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from traindx.readers.hygiene import lfs_pointer
 from traindx.readers.ranks import is_rank_dir
-from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, RUN_PARTS, store_kind, store_problem
+from traindx.readers.stores import (
+    MLFLOW_DB,
+    MLFLOW_RUN,
+    WANDB_RUN,
+    store_kind,
+    store_problem,
+    tracker_folder,
+    tracker_own_file,
+)
 from traindx.schema import SkippedPath
 
 SPLIT_DIRS = {"train": "train", "training": "train", "validation": "val", "val": "val",
@@ -77,7 +85,7 @@ def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:
 #: Folders in formats traindx does not read: (file or directory name test, what it is).
 #: A directory holding one of these (and no log traindx reads) is reported as skipped.
 UNSUPPORTED: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r".+\.wandb$|wandb-metadata\.json$"), "a Weights & Biases run (export it with `wandb sync` or to CSV)"),
+    (re.compile(r"wandb-metadata\.json$"), "a Weights & Biases run's files without its run-<id>.wandb log"),
     (re.compile(r"\.aim$"), "an Aim repository (export it to CSV)"),
 ]  # fmt: skip
 
@@ -89,7 +97,7 @@ def _skip(skipped: list[SkippedPath], path: Path | str, reason: str) -> None:
 def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> bool:
     kind = _kind(p)
     if kind is None and p.name not in (CONTEXT_FILE, PREFLIGHT_FILE):
-        return _sniff(p, overrides) is not None
+        return not tracker_own_file(p) and _sniff(p, overrides) is not None
     if kind == "csv":
         if lfs_pointer(p):  # read (and reported) as the run's unreadable file
             return True
@@ -100,7 +108,7 @@ def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath
             return True
         _skip(skipped, p, why)
         return False
-    if kind in (MLFLOW_RUN, MLFLOW_DB):
+    if kind in (MLFLOW_RUN, MLFLOW_DB, WANDB_RUN):
         problem = store_problem(p, kind)
         if problem:
             _skip(skipped, *problem)
@@ -165,12 +173,13 @@ def discover(
     def unlistable(err: OSError) -> None:
         _skip(skipped, err.filename or root, f"cannot list directory ({err.strerror or err})")
 
-    tracked: set[Path] = set()  # an MLflow run's folder: a run of its own wherever it lies
+    tracked: set[Path] = set()  # a tracker's run folder: a run of its own wherever it lies
     for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "plugins")
         d = Path(dirpath)
-        if "meta.yaml" in filenames and store_kind(d / "meta.yaml") == MLFLOW_RUN:
-            dirnames[:] = [x for x in dirnames if x not in RUN_PARTS]  # its metrics/, params/
+        parts = tracker_folder(d, filenames)
+        if parts is not None:
+            dirnames[:] = [x for x in dirnames if x not in parts]  # MLflow's metrics/, W&B's files/
             tracked.add(d)
         files = _log_files(d, overrides, skipped)
         if not files:

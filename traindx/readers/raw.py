@@ -54,6 +54,8 @@ class RawLog:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     #: the run's name in its tracker (MLflow's ``<experiment>/<run name>``), when it has one
     name: str | None = None
+    #: how many trailing parts of the run folder's id ``name`` replaces (MLflow 2, W&B 1)
+    name_parts: int = 2
 
     def problem(self, kind: str, message: str, count: int = 0) -> None:
         """Note a problem with this file (see :data:`traindx.schema.PROBLEM_KINDS`)."""

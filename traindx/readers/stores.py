@@ -1,20 +1,26 @@
 """Experiment trackers' stores found among the logs: MLflow's file store (one run folder per
-run, :mod:`traindx.readers.mlruns`) and MLflow's SQLite database (many runs in one file,
-:mod:`traindx.readers.mlflowdb`). Discovery asks :func:`store_kind` what a file is and
-:func:`store_problem` why it cannot be read; :func:`db_runs` turns a database into runs."""
+run, :mod:`traindx.readers.mlruns`), MLflow's SQLite database (many runs in one file,
+:mod:`traindx.readers.mlflowdb`) and W&B run folders (:mod:`traindx.readers.wandb_log`).
+Discovery asks :func:`store_kind` what a file is, :func:`store_problem` why it cannot be
+read and :func:`tracker_folder` which sub-folders of a tracker's run folder hold no logs;
+:func:`db_runs` turns a database into runs."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from traindx.readers import mlflowdb, mlruns
+from traindx.readers import mlflowdb, mlruns, wandb_log
 from traindx.readers.raw import RawLog
 from traindx.schema import SkippedPath
 
 MLFLOW_RUN = "mlflow"
 MLFLOW_DB = "mlflow-db"
-#: A store's run folder's parts that hold no logs of their own (read by the store's reader).
+WANDB_RUN = "wandb"
+#: An MLflow run folder's parts that hold no logs of their own (read by the store's reader).
 RUN_PARTS = frozenset({"metrics", "params", "tags"})
+#: W&B's own process logs in a ``wandb/`` folder (JSON lines that are not metrics).
+_WANDB_OWN = re.compile(r"debug(-[a-z]+)*\.log")
 
 
 def store_kind(p: Path) -> str | None:
@@ -25,7 +31,24 @@ def store_kind(p: Path) -> str | None:
         return MLFLOW_RUN
     if name.endswith(mlflowdb.SUFFIXES) and mlflowdb.is_sqlite(p):
         return MLFLOW_DB
+    if name.endswith(".wandb"):
+        return WANDB_RUN
     return None
+
+
+def tracker_folder(d: Path, filenames: list[str]) -> frozenset[str] | None:
+    """The sub-folders to leave unread when ``d`` is a tracker's run folder (a run of its own
+    wherever it lies); None when it is not one."""
+    if mlruns.META in filenames and store_kind(d / mlruns.META) == MLFLOW_RUN:
+        return RUN_PARTS
+    if any(f.endswith(".wandb") for f in filenames):
+        return wandb_log.RUN_PARTS
+    return None
+
+
+def tracker_own_file(p: Path) -> bool:
+    """A tracker's own file that is not a log of the run (W&B's ``wandb/debug.log``)."""
+    return p.parent.name == "wandb" and _WANDB_OWN.fullmatch(p.name) is not None
 
 
 def store_problem(p: Path, kind: str) -> tuple[Path, str] | None:
@@ -33,15 +56,18 @@ def store_problem(p: Path, kind: str) -> tuple[Path, str] | None:
     if kind == MLFLOW_RUN:
         why = mlruns.run_problem(p.parent)
         return None if why is None else (p.parent, why)
+    if kind == WANDB_RUN:
+        return None if wandb_log.available() else (p.parent, wandb_log.MISSING)
     why = mlflowdb.store_problem(p)
     return None if why is None else (p, why)
 
 
-def named_id(run_id: str, name: str) -> str:
-    """The id of a tracker's run: its folder's id with ``<experiment id>/<run id>`` replaced
-    by the tracker's ``<experiment name>/<run name>``."""
+def named_id(run_id: str, name: str, replaces: int = 2) -> str:
+    """The id of a tracker's run: the last ``replaces`` parts of its folder's id (MLflow's
+    ``<experiment id>/<run id>``, W&B's ``offline-run-<time>-<id>``) replaced by the
+    tracker's name of the run (``<experiment>/<run name>``, ``<project>/<run name>``)."""
     parts = run_id.split("/")
-    return "/".join([*parts[:-2], name]) if len(parts) >= 2 else name
+    return "/".join([*parts[:-replaces], name]) if len(parts) >= replaces else name
 
 
 def db_runs(db: Path, prefix: str, skipped: list[SkippedPath]) -> list[tuple[str, str, RawLog]]:

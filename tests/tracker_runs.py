@@ -1,9 +1,11 @@
-"""Real MLflow stores for the reader tests, written by mlflow itself in a child process.
+"""Real MLflow stores and W&B offline runs for the reader tests, written by mlflow and
+wandb themselves in a child process.
 
 A softmax regression (numpy) trains on scikit-learn's digits and logs its loss, validation
-loss and accuracy to MLflow with its params: ``healthy`` (lr 0.5) and ``lr-2`` (lr 2.0);
-a run that logged params only, a deleted run and two runs of one name come too.
-The file store needs ``MLFLOW_ALLOW_FILE_STORE=true`` (MLflow 3 keeps it in maintenance).
+loss and accuracy with its hyperparameters: ``healthy`` (lr 0.5) and ``lr-2`` (lr 2.0).
+MLflow: a run that logged params only, a deleted run and two runs of one name come too;
+the file store needs ``MLFLOW_ALLOW_FILE_STORE=true`` (MLflow 3 keeps it in maintenance).
+W&B: offline runs (``WANDB_MODE=offline``), each also logging a histogram (not a number).
 """
 
 from __future__ import annotations
@@ -14,15 +16,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-_PROGRAM = textwrap.dedent(
+_TRAIN = textwrap.dedent(
     """
     import sys, warnings
     import numpy as np
-    import mlflow
     from sklearn.datasets import load_digits
 
     warnings.filterwarnings("ignore")
-    mlflow.set_tracking_uri(sys.argv[1])
     x, y = load_digits(return_X_y=True)
     x = x / 16.0
     tr, va = slice(0, 1400), slice(1400, None)
@@ -42,7 +42,14 @@ _PROGRAM = textwrap.dedent(
                 w = w - lr * x[tr].T @ g / 1400
             acc = float((p[va].argmax(1) == y[va]).mean())
             yield step, {"loss": float(loss), "val_loss": float(vl), "val_accuracy": acc}
+    """
+)
 
+_MLFLOW = _TRAIN + textwrap.dedent(
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(sys.argv[1])
     mlflow.set_experiment("digits")
     for name, lr in (("healthy", 0.5), ("lr-2", 2.0)):
         with mlflow.start_run(run_name=name):
@@ -63,11 +70,32 @@ _PROGRAM = textwrap.dedent(
 )
 
 
+_WANDB = _TRAIN + textwrap.dedent(
+    """
+    import wandb
+
+    for name, lr in (("healthy", 0.5), ("lr-2", 2.0)):
+        run = wandb.init(project="digits", name=name, config={"lr": lr, "batch_size": 1400, "optimizer": {"name": "sgd", "momentum": 0.0}})
+        for step, metrics in train(lr):
+            run.log({**metrics, "weights": wandb.Histogram(np.arange(10.0))} if step == 0 else metrics, step=step)
+        run.finish()
+    """
+)
+
+
+def _run(program: str, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **env}
+    done = subprocess.run([sys.executable, "-c", program, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode:
+        raise RuntimeError(f"the tracker could not write its runs:\n{done.stderr[-3000:]}")
+
+
 def make_store(uri: str, cwd: Path) -> None:
     """Write the runs above to the MLflow store at ``uri`` (``file:...`` or ``sqlite:///...``)."""
-    env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_TRACKING_URI": uri, "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(
-        [sys.executable, "-c", _PROGRAM, uri], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-    if done.returncode:
-        raise RuntimeError(f"mlflow could not write the store:\n{done.stderr[-3000:]}")
+    _run(_MLFLOW, [uri], cwd, {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_TRACKING_URI": uri})
+
+
+def make_wandb_runs(d: Path) -> Path:
+    """Two W&B offline runs under ``d/wandb``; returns that folder."""
+    _run(_WANDB, [], d, {"WANDB_MODE": "offline", "WANDB_DIR": str(d), "WANDB_SILENT": "true"})
+    return d / "wandb"

@@ -1,0 +1,163 @@
+"""Read a Weights & Biases run's transaction log (``run-<id>.wandb``) with the wandb SDK's
+own reader, offline: no ``wandb.init``, no network, the file opened read-only.
+
+An offline run (``wandb/offline-run-<time>-<id>/``) and a synced one (``wandb/run-<time>-<id>/``)
+both keep every record in ``run-<id>.wandb``, a LevelDB-style log of protobuf ``Record``\\ s
+(``wandb.sdk.internal.datastore``, ``wandb.proto.wandb_internal_pb2``): ``run`` (name,
+project, initial config), ``config`` (updates), ``history`` (one ``run.log`` row: items of
+a key and its JSON value, and the step) and ``exit``. History values that are numbers
+become series (W&B's own ``_step``, ``_runtime``, ``_timestamp`` give the axis and wall
+time); the config, flattened, is the run's hyperparameters. The SDK is the optional extra
+``traindx[wandb]``: without it the run is listed as skipped, naming the extra.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from traindx.errors import ReadError
+from traindx.readers.hparams import flatten
+from traindx.readers.raw import RawLog, RawSeries
+
+#: Why a W&B run is not read when the SDK is missing.
+MISSING = "a Weights & Biases run; reading it needs the wandb SDK: pip install 'traindx[wandb]'"
+#: Sub-folders of a W&B run folder with W&B's own files (debug logs, copies), not logs to read.
+RUN_PARTS = frozenset({"files", "logs", "tmp"})
+
+
+def available() -> bool:
+    """Whether the wandb SDK can be imported (looked up, not imported: it is slow to import)."""
+    try:
+        return importlib.util.find_spec("wandb") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _open(path: Path):  # -> wandb.sdk.internal.datastore.DataStore, scanning from the start
+    from wandb.sdk.internal.datastore import DataStore
+
+    ds = DataStore()
+    # DataStore.open_for_scan opens the file for writing too ("r+b"); the same state, read-only
+    ds._fname = str(path)
+    ds._fp = open(path, "rb")  # noqa: SIM115  (closed by read_wandb_run)
+    ds._size_bytes = os.stat(path).st_size
+    ds._opened_for_scan = True
+    try:
+        ds._read_header()
+    except Exception:  # wandb raises a bare Exception("Invalid header") or AssertionError
+        ds._fp.close()
+        raise ReadError(str(path), "not a W&B transaction log (bad header); expected a run-<id>.wandb file") from None
+    return ds
+
+
+def _number(text: str) -> float | None:
+    try:
+        v = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return float(v)
+
+
+def _key(item: Any) -> str:
+    return "/".join(item.nested_key) if item.nested_key else item.key
+
+
+def _config(updates: Any, into: dict[str, Any]) -> None:
+    for item in updates:
+        key = _key(item)
+        if key == "_wandb":
+            continue
+        try:
+            into[key] = json.loads(item.value_json)
+        except ValueError:
+            into[key] = item.value_json
+
+
+def read_wandb_run(path: str | Path) -> RawLog:
+    """Series, config and name of the W&B run whose transaction log ``path`` is."""
+    if not available():
+        raise ReadError(str(path), MISSING)
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    path = Path(path)
+    src = str(path)
+    log = RawLog(path=src)
+    points: dict[str, list[tuple[int, float, float]]] = {}  # key -> (step, value, wall time)
+    not_numbers: set[str] = set()
+    config: dict[str, Any] = {}
+    meta = {"project": "", "name": "", "exited": False}
+    try:
+        ds = _open(path)
+    except OSError as e:
+        raise ReadError(src, f"cannot read ({e.strerror or e})") from None
+    try:
+        while True:
+            at = ds._index
+            try:
+                data = ds.scan_data()
+            except Exception:  # damaged framing: nothing after it can be found again
+                left = ds._size_bytes - at
+                if not meta["exited"] and ds._fp.tell() >= ds._size_bytes:  # cut short at the end
+                    log.problem("incomplete", f"{src}: byte {at}: the last record is still being written; not read")
+                else:
+                    log.dropped_records += 1
+                    log.problem("corrupt", f"{src}: byte {at}: damaged record; the rest of the file ({left} bytes) not read", 1)
+                break
+            if data is None:
+                break
+            log.records += 1
+            rec = pb.Record()
+            try:
+                rec.ParseFromString(data)
+            except Exception:  # google.protobuf.message.DecodeError
+                log.dropped_records += 1
+                log.problem("corrupt", f"{src}: byte {at}: a record that does not decode; skipped", 1)
+                continue
+            kind = rec.WhichOneof("record_type")
+            if kind == "history":
+                _history(rec.history, points, not_numbers)
+            elif kind == "run":
+                meta["project"], meta["name"] = rec.run.project, rec.run.display_name or rec.run.run_id
+                _config(rec.run.config.update, config)
+            elif kind == "config":
+                _config(rec.config.update, config)
+            elif kind == "exit":
+                meta["exited"] = True
+                if rec.exit.exit_code:
+                    log.problem("note", f"{src}: the run exited with code {rec.exit.exit_code}")
+    finally:
+        ds._fp.close()
+    for key, pts in points.items():
+        a = np.asarray(pts, dtype=np.float64)
+        log.series.append(RawSeries(name=key, steps=a[:, 0].astype(np.int64), values=a[:, 1], source=src, wall_time=a[:, 2]))
+    if not_numbers:
+        names = ", ".join(sorted(not_numbers)[:8])
+        log.problem("skipped", f"{src}: logged values that are not numbers (media, tables, text): {names}; not read")
+    log.hyperparameters = flatten(config)
+    if meta["name"]:
+        log.name = f"{meta['project'] or 'wandb'}/{meta['name']}"
+        log.name_parts = 1
+    return log
+
+
+def _history(h: Any, points: dict[str, list[tuple[int, float, float]]], not_numbers: set[str]) -> None:
+    row = {_key(item): item.value_json for item in h.item}
+    step = h.step.num if h.HasField("step") else int(_number(row.get("_step", "")) or 0)
+    wall = _number(row.get("_timestamp", "")) or math.nan
+    for key, text in row.items():
+        if key.startswith("_"):
+            continue
+        v = _number(text)  # W&B writes NaN and Infinity as JSON's extension does
+        if v is None:
+            not_numbers.add(key)
+            continue
+        points.setdefault(key, []).append((step, v, wall))
