@@ -115,7 +115,7 @@ def read_wandb_run(path: str | Path) -> RawLog:
             if data is None:
                 break
             log.records += 1
-            rec = pb.Record()
+            rec = pb.Record()  # type: ignore[attr-defined]  # a generated protobuf module
             try:
                 rec.ParseFromString(data)
             except Exception:  # google.protobuf.message.DecodeError
