@@ -127,6 +127,7 @@ class EventTail(Tail):
             log.records += part.records
             log.dropped_records += part.dropped_records
             log.problems.extend(part.problems)
+            log.hyperparameters.update(part.hyperparameters)  # TensorBoard's hparams plugin
             for s in part.series:
                 series.setdefault(s.name, []).append(s)
             for h in part.histograms:
@@ -150,7 +151,8 @@ class EventTail(Tail):
 def _copy_log(log: RawLog) -> RawLog:
     return RawLog(path=log.path, series=list(log.series), histograms=list(log.histograms),
                   records=log.records, dropped_records=log.dropped_records,
-                  problems=[p for p in log.problems if p.kind not in ("truncated", "incomplete")])  # fmt: skip
+                  problems=[p for p in log.problems if p.kind not in ("truncated", "incomplete")],
+                  hyperparameters=dict(log.hyperparameters))  # fmt: skip
 
 
 class CsvTail(Tail):

@@ -6,6 +6,7 @@ import numpy as np
 
 from traindx.readers.raw import RawHistogram, RawLog, RawSeries
 from traindx.readers.tfevents.columns import _Out
+from traindx.readers.tfevents.hparams import SESSION_START, session_hparams
 from traindx.readers.tfevents.intern import _intern
 from traindx.readers.tfevents.proto import _NOT_SCALAR_PLUGINS, _views
 from traindx.readers.tfevents.pyfields import _histogram_tensor_stats, _plugin_name
@@ -54,6 +55,14 @@ def _assemble(
         one[tag_id[mv]] = np.arange(mv.size)
         for i in one[one >= 0].tolist():
             tag_plugin[int(tag_id[mv[i]])] = _plugin_name(buf, int(mp[i]), int(ml[i]))
+        if SESSION_START in tag_names:  # TensorBoard's hparams plugin: the run's hyperparameters
+            t = tag_names.index(SESSION_START)
+            for i in np.flatnonzero((tag_id[mv] == t) & rec_ok[v_rec[mv]]).tolist():
+                hp = session_hparams(buf[int(mp[i]) : int(mp[i]) + int(ml[i])].tobytes())
+                if hp is None:
+                    log.problem("note", f"{name}: a {SESSION_START} summary whose hyperparameters do not decode; not read")
+                else:
+                    log.hyperparameters.update(hp)
     if plugins is not None:
         for t, tag in enumerate(tag_names):
             if tag_plugin[t]:
