@@ -102,3 +102,16 @@ def test_huggingface_trainer_state(tmp_path):
     assert len(run.get("loss")) == 50 and len(run.get("loss", "val")) == 5
     assert run.get("lr") is not None and run.get("grad_norm") is not None
     assert traindx.diagnose(run).healthy
+
+
+def test_trackers_folders_it_does_not_read_are_listed_beside_logs(tmp_path):
+    _csv(tmp_path / "metrics.csv", "step,loss", [(i, 2.0 - 0.01 * i) for i in range(20)])
+    for name in (".aim", ".neptune", ".cometml-runs", ".git"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "x").write_text("x")
+    skipped = []
+    (run,) = traindx.read(tmp_path, skipped=skipped)
+    assert sorted((s.path.rsplit("/", 1)[-1], s.reason.split(" ")[1]) for s in skipped) == [
+        (".aim", "Aim"), (".cometml-runs", "offline"), (".neptune", "offline")
+    ]  # fmt: skip
+    assert all("traindx does not read this format" in s.reason for s in skipped)

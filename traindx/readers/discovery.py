@@ -82,11 +82,17 @@ def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:
     return None
 
 
-#: Folders in formats traindx does not read: (file or directory name test, what it is).
+#: Files that mark a folder in a format traindx does not read: (file name test, what it is).
 #: A directory holding one of these (and no log traindx reads) is reported as skipped.
 UNSUPPORTED: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"wandb-metadata\.json$"), "a Weights & Biases run's files without its run-<id>.wandb log"),
-    (re.compile(r"\.aim$"), "an Aim repository (export it to CSV)"),
+]  # fmt: skip
+#: Trackers' folders traindx does not read: (folder name test, what it is); each one found
+#: is reported as skipped, beside logs or not (they are not walked: their names start with '.').
+UNSUPPORTED_FOLDERS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\.aim"), "an Aim repository (export its metrics to CSV)"),
+    (re.compile(r"\.neptune"), "Neptune's offline runs (export their metrics to CSV)"),
+    (re.compile(r"\.cometml-runs"), "Comet's offline experiments (export their metrics to CSV)"),
 ]  # fmt: skip
 
 
@@ -133,6 +139,9 @@ def _log_files(d: Path, overrides: dict[str, str] | None, skipped: list[SkippedP
             files.append(p)
         else:
             other.append(p.name)
+            what = None if is_file else next((w for rx, w in UNSUPPORTED_FOLDERS if rx.fullmatch(p.name)), None)
+            if what:
+                _skip(skipped, p, f"{what}; traindx does not read this format")
     if not files:
         what = next((why for rx, why in UNSUPPORTED for name in other if rx.match(name)), None)
         if what:
