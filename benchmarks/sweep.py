@@ -9,13 +9,16 @@ writer; ``train/loss`` and ``train/lr`` every step, ``val/loss`` every 10 steps)
 discovery, reading, diagnosing, and the hyperparameter importance - on each executor,
 ``--repeats`` times, interleaved (serial, process, dask, serial, ...) so that load on the
 machine hits all of them alike. Prints mean and standard deviation of runs/s per executor
-and checks every executor gave the serial run's summaries (exit 1 if not, or if
+(and CPU seconds of all processes, which the load of a shared machine inflates less) and
+checks every executor gave the serial run's summaries (exit 1 if not, or if
 ``--budget`` seconds are exceeded by the process executor's mean).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -46,6 +49,17 @@ def write_runs(root: Path, n: int, steps: int, seed: int = 0) -> None:
                     w.add_scalar("val/loss", float(loss[s] * 1.05), s)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (pool and Dask workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _ms(xs: list[float], w: int, d: int) -> str:
+    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
+    return f"{statistics.mean(xs):{w}.{d}f} +- {sd:5.{d}f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=1000)
@@ -68,27 +82,29 @@ def main(argv: list[str] | None = None) -> int:
         n = sum(1 for _ in root.iterdir())
         executors = args.executors.split(",")
         times: dict[str, list[float]] = {e: [] for e in executors}
+        cpu: dict[str, list[float]] = {e: [] for e in executors}
         ref, same = None, True
         for rep in range(args.repeats):
             for ex in executors:
-                t = time.perf_counter()
+                c0, t = _cpu(), time.perf_counter()
                 report = sweep(root, executor=ex, workers=args.workers)
                 dt = time.perf_counter() - t
                 times[ex].append(dt)
+                cpu[ex].append(_cpu() - c0)
                 got = [r.model_dump() for r in report.runs]
                 if ref is None:
                     ref = got
                 elif got != ref:
                     same = False
                     print(f"  {ex} (repeat {rep + 1}) gave other summaries than the first run", file=sys.stderr)
-                print(f"  repeat {rep + 1} {ex:8s} {dt:6.2f} s", flush=True)
-        print(f"\n{n} runs of {args.steps} steps, {args.workers} workers, {args.repeats} repeats (mean +- sd):")
-        print(f"{'executor':10s} {'seconds':>16s} {'runs/s':>16s}")
+                load = os.getloadavg()[0]
+                print(f"  repeat {rep + 1} {ex:8s} {dt:6.2f} s wall, {cpu[ex][-1]:6.2f} s CPU, load {load:.1f}", flush=True)
+        print(f"\n{n} runs of {args.steps} steps, {args.workers} workers, {args.repeats} repeats (mean +- sd),")
+        print(f"on {os.cpu_count()} CPUs with a 1-min load average of {os.getloadavg()[0]:.1f} at the end:")
+        print(f"{'executor':10s} {'wall s':>16s} {'runs/s':>16s} {'CPU s (all procs)':>20s}")
         for ex, ts in times.items():
             rates = [n / t for t in ts]
-            sd_t = statistics.stdev(ts) if len(ts) > 1 else 0.0
-            sd_r = statistics.stdev(rates) if len(rates) > 1 else 0.0
-            print(f"{ex:10s} {statistics.mean(ts):8.2f} +- {sd_t:5.2f} {statistics.mean(rates):8.1f} +- {sd_r:5.1f}")
+            print(f"{ex:10s} {_ms(ts, 8, 2)} {_ms(rates, 8, 1)} {_ms(cpu[ex], 12, 1)}")
         print("same summaries on every executor:", same)
         slow = "process" in times and statistics.mean(times["process"]) > args.budget
         if slow:

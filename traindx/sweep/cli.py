@@ -20,19 +20,28 @@ def add_parser(sub, common) -> None:  # (argparse subparsers, cli.common)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from traindx.cli import _json_safe, _overrides
+    from traindx.report.layout import cli_console
+    from traindx.report.progress import Spinner
     from traindx.sweep import sweep
     from traindx.sweep.executors import check_executor
     from traindx.sweep.render import print_sweep
 
-    report = sweep(
-        args.path, executor=check_executor(args.executor), workers=args.workers,
-        rulebook=args.rulebook, overrides=_overrides(args), override_shipped=args.override_shipped,
-    )  # fmt: skip
+    done = 0
+    with Spinner() as spin:
+
+        def progress(n: int) -> None:
+            nonlocal done
+            done += n
+            spin(f"{done} runs diagnosed")
+
+        report = sweep(
+            args.path, executor=check_executor(args.executor), workers=args.workers,
+            rulebook=args.rulebook, overrides=_overrides(args), override_shipped=args.override_shipped,
+            progress=progress,
+        )  # fmt: skip
     if args.json:
         sys.stdout.write(json.dumps(_json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n")
     else:
-        print_sweep(report, Console(highlight=False), verbose=args.verbose)
+        print_sweep(report, cli_console(), verbose=args.verbose)
     return 0

@@ -13,20 +13,21 @@ def _num(v: Any) -> str:
 
 
 def print_sweep(report: SweepReport, console: Any, *, verbose: bool = False) -> None:
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     n = len(report.runs)
     outcomes = {o: sum(r.outcome == o for r in report.runs) for o in ("good", "bad", "diverged", "unjudged")}
     console.print(f"{n} runs: " + ", ".join(f"{k} {v}" for k, v in outcomes.items() if v))
-    t = Table(title="verdicts", title_justify="left")
+    t = Table(title="verdicts (top cause)", title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("cause", "runs", "e.g."):
         t.add_column(col)
     for c in report.clusters:
         t.add_row(escape(c.cause), str(len(c.runs)), escape(printable(", ".join(c.runs[:3]) + (" ..." if len(c.runs) > 3 else ""))))
     console.print(t)
     if verbose:
-        r = Table(title="runs", title_justify="left")
+        r = Table(title="runs", title_justify="left", box=box.SIMPLE_HEAD)
         for col in ("run", "outcome", "cause", "metric", "final"):
             r.add_column(col)
         for s in report.runs:
@@ -35,7 +36,7 @@ def print_sweep(report: SweepReport, console: Any, *, verbose: bool = False) -> 
     if not report.hyperparameters:
         console.print(escape(report.note or "no hyperparameters recorded"))
     else:
-        h = Table(title=f"hyperparameter importance (random forest on {report.target}; permutation importance)", title_justify="left")
+        h = Table(title=f"hyperparameter importance (random forest on {report.target}; permutation importance)", title_justify="left", box=box.SIMPLE_HEAD)
         for col in ("hyperparameter", "importance", "+/-", "impurity", "values", "scale"):
             h.add_column(col)
         for hp in report.hyperparameters:
@@ -43,7 +44,7 @@ def print_sweep(report: SweepReport, console: Any, *, verbose: bool = False) -> 
             h.add_row(escape(hp.name), f"{hp.importance:.3f}", f"{hp.importance_std:.3f}", f"{hp.impurity:.3f}", str(hp.distinct), scale)
         console.print(h)
     if report.suggest:
-        region = Table(title=f"next search region (from the best {len(report.best)} runs)", title_justify="left")
+        region = Table(title=f"next search region (from the best {len(report.best)} runs)", title_justify="left", box=box.SIMPLE_HEAD)
         for col in ("hyperparameter", "low", "high", "scale"):
             region.add_column(col)
         for name, reg in report.suggest.items():
