@@ -11,15 +11,17 @@ is skipped and counted; a SQLite file without MLflow's tables is a one-line erro
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.request import pathname2url
+from typing import TYPE_CHECKING
 
 from traindx.errors import ReadError
 from traindx.readers.hparams import parse_value
 from traindx.readers.mlruns import add_series, metric_value
 from traindx.readers.raw import RawLog
+
+if TYPE_CHECKING:
+    import sqlite3
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SUFFIXES = (".db", ".sqlite", ".sqlite3")
@@ -45,7 +47,9 @@ def is_sqlite(path: Path) -> bool:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    uri = f"file:{pathname2url(str(Path(path).resolve()))}?mode=ro"
+    import sqlite3  # (not at import: only a database needs it)
+
+    uri = Path(path).resolve().as_uri() + "?mode=ro"  # percent-encoded: '?' or '#' in a name
     try:
         con = sqlite3.connect(uri, uri=True)
         names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -72,6 +76,8 @@ def store_problem(path: Path) -> str | None:
 
 def read_store(path: str | Path) -> tuple[list[StoreRun], list[tuple[str, str]]]:
     """(runs, skipped) of the store; skipped: (where, why) of runs deleted in MLflow."""
+    import sqlite3
+
     path = Path(path)
     con = _connect(path)
     try:

@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from traindx.errors import ReadError
 from traindx.readers.hparams import parse_value
@@ -32,6 +31,8 @@ _FMAX = sys.float_info.max
 
 
 def _meta(path: Path) -> dict:
+    import yaml
+
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
     except OSError as e:
