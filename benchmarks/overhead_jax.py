@@ -30,6 +30,10 @@ transfer, so the medians include their costs. XLA runs on one CPU thread (``XLA_
 unless already set).
 
 Run: python benchmarks/overhead_jax.py [--rounds 15 --block 100 --models mlp,cnn,deep30]
+
+``--outside N``: instead, the time of one ``telemetry(...)`` call made outside ``jit`` (the
+MLP's gradients, parameters, updates, loss, activations, logits, labels and inputs; with and
+without ``step=``), the median of N calls after one warm-up call.
 """
 
 from __future__ import annotations
@@ -159,12 +163,42 @@ class Job:
         return dt
 
 
+def outside_jit(n: int) -> None:
+    """Median time of a ``telemetry(...)`` call outside ``jit`` (with and without ``step=``)."""
+    params, apply = make_mlp(jax.random.PRNGKey(0))
+    x, y = digits(64)[0]
+
+    def loss_fn(p):
+        logits, acts = apply(p, x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean(), (logits, acts)
+
+    (loss, (logits, acts)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates = jax.tree.map(lambda g: -1e-3 * g, grads)
+    for kw in ({}, {"step": 0}, {"step": 3}):
+        def call(kw: dict = kw) -> None:
+            telemetry(grads=grads, params=params, updates=updates, loss=loss, activations=acts,
+                      logits=logits, labels=y, inputs=x, **kw).values.block_until_ready()  # fmt: skip
+
+        call()  # warm-up (compiles where telemetry jits itself)
+        ts = []
+        for _ in range(n):
+            t = time.perf_counter()
+            call()
+            ts.append(time.perf_counter() - t)
+        print(f"telemetry outside jit {str(kw) or '{}':12} {1e3 * statistics.median(ts):9.2f} ms/call "
+              f"(median of {n})")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--block", type=int, default=100)
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--outside", type=int, default=0, help="time N telemetry() calls outside jit instead")
     args = ap.parse_args()
+    if args.outside:
+        outside_jit(args.outside)
+        return
     warnings.simplefilter("error", RuntimeWarning)  # a recorder that turns itself off is a failure
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -88,7 +88,9 @@ def test_train_is_recorded_and_diagnosed(tmp_path, capsys):
     for k in ["train/loss", "train/lr", "train/grad_norm", "train/update_ratio", "val/loss",
               "train/grad_norm@classifier", "train/weight_norm@bert.encoder.layer.0.attention.self.query"]:  # fmt: skip
         assert k in keys, k
-    assert len(run.series["train/loss"]) == 24 and list(run.series["train/loss"].steps) == list(range(24))
+    assert len(run.series["train/loss"]) == 24 and list(run.series["train/loss"].steps) == list(
+        range(24)
+    )
     assert 0.4 < run.series["train/loss"].values[0] < 1.0  # about ln 2: the model's own loss
     assert list(run.series["val/loss"].steps) == [7, 15, 23]
     lr = run.series["train/lr"].values
@@ -114,7 +116,11 @@ def test_training_is_bit_identical_and_draws_no_random_numbers(tmp_path):
     model = train(tmp_path, [DiagnosisCallback(logdir=tmp_path / "run", every=1)], steps=12)
     rng = rng_state()
     assert same_weights(ref, model)
-    assert torch.equal(ref_rng[0], rng[0]) and np.array_equal(ref_rng[1], rng[1]) and ref_rng[2] == rng[2]
+    assert (
+        torch.equal(ref_rng[0], rng[0])
+        and np.array_equal(ref_rng[1], rng[1])
+        and ref_rng[2] == rng[2]
+    )
     assert not model._forward_hooks and not model._forward_hooks_with_kwargs
 
 
@@ -163,9 +169,17 @@ def test_a_loss_outside_the_model_comes_from_the_logs(tmp_path):
         train_plain = transformers.Trainer(
             model=Plain(),
             args=transformers.TrainingArguments(
-                output_dir=str(tmp_path / "out"), max_steps=12, per_device_train_batch_size=16,
-                learning_rate=1e-2, logging_steps=4, save_strategy="no", report_to="none",
-                use_cpu=True, disable_tqdm=True, seed=0),  # fmt: skip
+                output_dir=str(tmp_path / "out"),
+                max_steps=12,
+                per_device_train_batch_size=16,
+                learning_rate=1e-2,
+                logging_steps=4,
+                save_strategy="no",
+                report_to="none",
+                use_cpu=True,
+                disable_tqdm=True,
+                seed=0,
+            ),  # fmt: skip
             train_dataset=Tokens(128, 1),
             compute_loss_func=ce,
         )

@@ -95,6 +95,8 @@ def _natural(text: str) -> tuple[Any, ...]:
 
 
 def path_parts(path: tuple[Any, ...]) -> list[str]:
+    if len(path) > 1 and isinstance(path[-1], jtu.GetAttrKey) and path[-1].name in ("value", "raw_value"):
+        path = path[:-1]  # a flax nnx Variable's array: the variable's path names it
     parts = [key_str(k) for k in path]
     if len(parts) > 1 and parts[0] == "params":  # flax variables {'params': {...}}
         parts = parts[1:]
@@ -119,9 +121,29 @@ def _grouping(treedef: Any, paths: tuple[tuple[str, ...], ...]) -> tuple[tuple[s
     return tuple(names), tuple(index[n] for n in layers)
 
 
+def is_array(x: Any) -> bool:
+    """A numeric (or bool) array leaf; an equinox module's functions, PRNG keys and other
+    leaves of a model pytree are not statistics."""
+    dt = getattr(x, "dtype", None)
+    if dt is None or not hasattr(x, "shape"):
+        return False
+    try:
+        return bool(jnp.issubdtype(dt, jnp.number) or jnp.issubdtype(dt, jnp.bool_))
+    except TypeError:
+        return False
+
+
+def array_leaves(tree: Any) -> list[Any]:
+    """The array leaves of a pytree (see :func:`is_array`), in tree order."""
+    return [x for x in jtu.tree_leaves(tree) if is_array(x)]
+
+
 def group_leaves(tree: Any) -> tuple[list[Any], tuple[str, ...], tuple[int, ...], tuple[tuple[str, ...], ...]]:
-    """(leaves, layer names in natural order, layer index of each leaf, leaf paths)."""
+    """(array leaves, layer names in natural order, layer index of each leaf, leaf paths);
+    a flax nnx State or Module and an equinox module work as they are (layers named by
+    their attribute paths)."""
     flat, treedef = jtu.tree_flatten_with_path(tree)
+    flat = [(p, x) for p, x in flat if is_array(x)]
     paths = tuple(tuple(path_parts(p)) for p, _ in flat)
     names, seg = _grouping(treedef, paths)
     return [x for _, x in flat], names, seg, paths
@@ -272,7 +294,7 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
     vals: list[Any] = []
     meta: list[tuple[str, Any]] = []
     if grads is not None and g_names:
-        gl = jtu.tree_leaves(grads)
+        gl = array_leaves(grads)
         g_sq, _ = leaf_sums(gl)
 
         def count_nonfinite(leaves: list[Any]) -> jax.Array:
@@ -293,7 +315,7 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
         tags += [f"train/weight_norm@{n}" for n in names] + ["train/weight_norm"] + [f"_wsum@{n}" for n in names]
         vals += [jnp.sqrt(w_sq), jnp.sqrt(jnp.sum(w_sq)), w_sum]
         if updates is not None:
-            ul = jtu.tree_leaves(updates)
+            ul = array_leaves(updates)
             if [jnp.shape(x) for x in ul] == [jnp.shape(x) for x in pl]:
                 u_sq = _segment(leaf_sums(ul)[0], seg, len(names))
                 tags += [f"train/update_ratio@{n}" for n in names] + ["train/update_ratio"]

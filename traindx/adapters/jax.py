@@ -75,6 +75,7 @@ from traindx.adapters._common import (
     read_run,
     warn,
 )
+from traindx.adapters._jax_call import telemetry  # jits itself when called outside jit
 from traindx.adapters._jax_stats import (
     Stats,
     data_info,
@@ -83,7 +84,6 @@ from traindx.adapters._jax_stats import (
     optimizer_info,
     schedule_name,
     schedule_peak,
-    telemetry,
 )
 from traindx.schema import OptimizerInfo, RunContext
 
