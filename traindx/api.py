@@ -75,10 +75,13 @@ def read(
     return _read(path, overrides=overrides, skipped=skipped)
 
 
-def _book(rulebook: Rulebook | Sequence[PathLike] | None, override_shipped: bool = False) -> Rulebook:
+def _book(rulebook: Rulebook | Sequence[PathLike] | None, override_shipped: bool = False, learned: bool = True) -> Rulebook:
     if isinstance(rulebook, Rulebook):
-        return rulebook
-    return load_rulebook([Path(p) for p in rulebook or []], override_shipped=override_shipped)
+        book = rulebook
+    else:
+        book = load_rulebook([Path(p) for p in rulebook or []], override_shipped=override_shipped)
+    # learned=False: the rules' ranking alone (the learned layer off), to compare
+    return book if learned or not book.learned else book.model_copy(update={"learned": False})
 
 
 def diagnose(
@@ -88,6 +91,7 @@ def diagnose(
     overrides: dict[str, str] | None = None,
     override_shipped: bool = False,
     keep_runs: bool = False,
+    learned: bool = True,
 ) -> Report:
     """Diagnose a :class:`Run`, or every run under a path: always a :class:`Report`.
 
@@ -95,11 +99,12 @@ def diagnose(
     run) and says what under the path was not read (``skipped``). ``rulebook`` adds rule
     directories/files to the shipped rules (or is a loaded one); a user rule with the code
     or cause id of a shipped one is an error unless ``override_shipped`` is true. A path
-    that cannot be read raises :class:`~traindx.errors.ReadError`.
+    that cannot be read raises :class:`~traindx.errors.ReadError`. ``learned=False`` ranks
+    with the rules alone (no learned layer; see traindx/rerank.py).
     """
     from traindx.engine import diagnose_run
 
-    book = _book(rulebook, override_shipped)
+    book = _book(rulebook, override_shipped, learned)
     runs = [source] if isinstance(source, Run) else None
     report = Report()
     if runs is None:
@@ -118,6 +123,7 @@ def diagnose_all(
     override_shipped: bool = False,
     keep_runs: bool = False,
     progress: Callable[[str], None] | None = None,
+    learned: bool = True,
 ) -> Report:
     """Diagnose every run under every path; always a :class:`Report`.
 
@@ -128,7 +134,7 @@ def diagnose_all(
     """
     from traindx.engine import diagnose_run
 
-    book = _book(rulebook, override_shipped)
+    book = _book(rulebook, override_shipped, learned)
     report = Report()
     say = progress or (lambda what: None)
     for p in paths:

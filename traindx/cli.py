@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("diagnose", help="diagnose the runs under one or more log paths")
     d.add_argument("paths", nargs="+", metavar="PATH")
+    d.add_argument("--no-learned", action="store_true",
+                   help="rank with the rules alone, without the learned (cross-validated) ranking layer")  # fmt: skip
     d.add_argument("--json", action="store_true", help="print JSON: {'runs': [...]}")
     # issue 13 report outputs (traindx/report/): one block
     d.add_argument("--format", choices=["text", "json", "markdown"], default=None,
@@ -132,6 +134,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             overrides=_overrides(args),
             override_shipped=args.override_shipped,
             keep_runs=bool(args.html),
+            learned=not args.no_learned,
             progress=progress,
         )
     fmt = "json" if args.json else (args.format or "text")

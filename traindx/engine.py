@@ -31,6 +31,7 @@ from traindx.diagnosis import (
     SymptomResult,
     Verdict,
 )
+from traindx.rerank import model_for, rerank
 from traindx.rules.model import Cause, Condition, Rulebook, Symptom
 from traindx.schema import Run
 from traindx.separation import confusable_group
@@ -202,9 +203,9 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
 
     causes: list[CauseResult] = []
     unknown = 0.0
+    scored: list[tuple[float, Cause, list[Evidence]]] = []
     if alarms:
         alarm_codes = {s.code for s in alarms}
-        scored = []
         for cause in book.causes:
             if not alarm_codes & set(cause.explains):
                 continue
@@ -231,9 +232,19 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
                     probability=math.exp((lo - top) / t) / z, log_odds=lo, evidence=ev, fixes=fixes,
                 )
             )  # fmt: skip
+    said_healthy, learned_note = not alarms, ""
+    model = model_for(book, facts) if "_error" not in facts else None
+    if model is not None and (run.series or run.checks):
+        rr = rerank(model, book, facts, {s.code for s in fired}, scored, fill)
+        said_healthy, unknown = rr.healthy, rr.unknown
+        causes = [] if rr.healthy else rr.causes
+        if rr.healthy and alarms and rr.causes:
+            top_c = rr.causes[0]
+            learned_note = (f"; the learned ranking weighs these signs as seen on healthy runs (p healthy {rr.p_healthy:.0%}); "
+                            f"possibly {top_c.id} ({top_c.probability:.0%}, low confidence)")  # fmt: skip
     group = confusable_group(causes, book, facts, unknown)
-    missing = [] if alarms else _missing(book, facts, notes)
-    verdict: Verdict = "findings" if alarms else ("insufficient_data" if missing else "healthy")
+    missing = [] if not said_healthy else _missing(book, facts, notes)
+    verdict: Verdict = "findings" if not said_healthy else ("insufficient_data" if missing else "healthy")
     if not alarms and not run.series and not run.checks:  # nothing was read: say so, never "healthy"
         verdict, missing = "no_data", []
     d = Diagnosis(
@@ -242,7 +253,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
         verdict=verdict,
         healthy=verdict == "healthy",
         missing=missing,
-        headline=_headline(run, alarms, causes, missing, group),
+        headline=_headline(run, alarms if not said_healthy else [], causes, missing, group, learned_note),
         symptoms=fired,
         causes=causes,
         unknown_probability=unknown,
@@ -273,7 +284,8 @@ def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[st
 
 
 def _headline(
-    run: Run, alarms: list[SymptomResult], causes: list[CauseResult], missing: list[str], group: ConfusableGroup | None
+    run: Run, alarms: list[SymptomResult], causes: list[CauseResult], missing: list[str], group: ConfusableGroup | None,
+    note: str = "",
 ) -> str:
     if not alarms and not run.series and not run.checks:
         if run.ingest.unmapped:
@@ -284,13 +296,18 @@ def _headline(
             return f"no data read: {unreadable} file(s) could not be read"
         return "no data yet: the run's files hold no points (a run that just started?)"
     if missing:
-        return f"insufficient data: {missing[0]}"
-    if not alarms and not run.series:
+        return f"insufficient data: {missing[0]}{note}"
+    if not alarms and not causes and not run.series:
         ran = sum(c.status != "skipped" for c in run.checks)
         return f"healthy: {ran} preflight checks found no fault ({len(run.checks) - ran} skipped)"
-    if not alarms:
+    if not alarms and not causes:
         n = sum(len(s) for s in run.series.values())
+        if note:
+            return f"probably healthy ({len(run.series)} series, {n} points){note}"
         return f"healthy: no sign of a training fault ({len(run.series)} series, {n} points)"
+    if not alarms:  # the learned layer finds a fault no rule fired on
+        top = f"most likely one of {' / '.join(group.causes)} ({group.probability:.0%})" if group else f"most likely {causes[0].id} ({causes[0].probability:.0%})"
+        return f"no rule fired, but the curves resemble faulty runs more than healthy ones (learned ranking): {top}"
     worst = alarms[0]
     top = f"; most likely {causes[0].id} ({causes[0].probability:.0%})" if causes else ""
     if group:

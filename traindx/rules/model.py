@@ -237,6 +237,9 @@ class Settings(_Model):
     strong_lr: float = Field(default=3.0, gt=1)
     #: fact path pattern -> how to record that fact (first match wins)
     fact_sources: dict[str, str] = Field(default_factory=dict)
+    #: rerank with the learned layer (rulebook/learned/<input kind>.json, fitted and
+    #: cross-validated by benchmarks/fit_ranker.py) where one ships for the run's input kind
+    learned: bool = True
 
 
 class Rulebook(Settings):

@@ -1,0 +1,240 @@
+"""Fit the learned ranking layer per input kind, cross-validated by family, and write it.
+
+For each input kind (log-only runs, the torch adapter, ...) the layer (benchmarks/ranker.py:
+multinomial logistic regression over curve facts, context facts, the rules' log-odds and
+fired symptoms) is refitted inside every leave-one-family-out fold on the training side
+only (no run of the held-out family, nor another recording of one of its scenarios), with
+its temperature and healthy threshold from an inner CV of that training side. Its held-out
+top-1 / top-3 / false alarms are printed beside the rules' (benchmarks/accuracy.py, same
+folds). ``--write`` writes rulebook/learned/<kind>.json, fitted on every run of the kind,
+for the kinds named in ``--ship`` only (a kind where CV does not favour the layer stays on
+the rules).
+
+    python benchmarks/fit_ranker.py                          # CV comparison
+    python benchmarks/fit_ranker.py --write --ship logs,torch_adapter
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# one BLAS thread: the fits are small, and threads that spin on a shared 2-core machine cost
+# 30x more CPU time than they save
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+
+from differential import Compiled  # noqa: E402
+from labelled import FAMILIES, ROOT, Labelled, load  # noqa: E402
+from ranker import calibrate, catalogue, design, fit, model_proba, model_scores  # noqa: E402
+
+from traindx.rules.loader import load_rulebook  # noqa: E402
+
+KINDS = ("logs", "torch_adapter", "keras_adapter", "jax_adapter")
+OUT = ROOT / "rulebook" / "learned"
+
+
+def trainable(runs: list[Labelled]) -> np.ndarray:
+    """Runs a model may learn from: healthy ones and faults their input can show."""
+    return np.array([r.cause == "healthy" or r.visible or r.input_kind != "logs" for r in runs])
+
+
+class Data:
+    """The design matrix of all runs (features of the widest catalogue)."""
+
+    def __init__(self, runs: list[Labelled], book, comp: Compiled | None = None) -> None:
+        self.runs = runs
+        self.comp = comp or Compiled.build(book, [r.facts for r in runs])
+        self.lo = self.comp.log_odds(self.comp.theta0)
+        self.names = catalogue(book, with_ctx=True)
+        self.X = design([r.facts for r in runs], self.lo, self.comp.fired, self.comp.causes, book.unknown_prior, self.names)
+        self.y = np.array([r.cause for r in runs])
+        self.kind = np.array([r.input_kind for r in runs])
+        self.scen = np.array([r.scenario for r in runs])
+        self.ok = trainable(runs)
+
+    def cols(self, kind: str) -> np.ndarray:
+        logs = kind == "logs"
+        return np.array([not (logs and (n.startswith("ctx.") or n == "has:ctx")) for n in self.names])
+
+    def fit(self, rows: np.ndarray, kind: str, **kw):
+        cols = self.cols(kind)
+        names = [n for n, c in zip(self.names, cols, strict=True) if c]
+        return fit(self.X[rows][:, cols], self.y[rows], names, kind=kind, groups=self.scen[rows], **kw)
+
+    def predict(self, model, rows: np.ndarray) -> np.ndarray:
+        return model_proba(model, self.X[rows], self.names)
+
+
+def cv_predict(data: Data, kind: str, dim: str, **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Held-out (probabilities over all classes of the kind, healthy thresholds, rows,
+    classes) of every run of ``kind`` with ``dim`` left out family by family. The layer is
+    fitted on the training side of each fold; its temperature and healthy threshold on the
+    OTHER folds' held-out scores (as benchmarks/accuracy.py calibrates the rules)."""
+    rows = np.where(data.kind == kind)[0]
+    classes = sorted(set(data.y[rows][data.ok[rows]]))
+    h = classes.index("healthy")
+    fam = np.array([data.runs[i].family(dim) for i in rows])
+    S = np.full((len(rows), len(classes)), -30.0)
+    S[:, h] = 0.0
+    fitted = np.zeros(len(rows), dtype=bool)
+    for v in sorted(set(fam)):
+        te = rows[fam == v]
+        tr = rows[(fam != v) & ~np.isin(data.scen[rows], data.scen[te]) & data.ok[rows]]
+        if len(set(data.y[tr])) < 3 or "healthy" not in set(data.y[tr]):
+            continue  # nothing to learn from: the run is said healthy (no claim)
+        m = data.fit(tr, kind, inner=0, **kw)
+        s = model_scores(m, data.X[te], data.names)
+        S[np.ix_(np.where(fam == v)[0], [classes.index(c) for c in m.classes])] = s
+        fitted[fam == v] = True
+    y_idx = np.array([classes.index(c) if c in classes else h for c in data.y[rows]])
+    P = np.zeros_like(S)
+    P[:, h] = 1.0
+    thr = np.full(len(rows), 0.5)
+    fa_cost = kw.get("fa_cost", 4.0)
+    for v in sorted(set(fam)):
+        test = (fam == v) & fitted
+        other = (fam != v) & fitted & data.ok[rows]
+        if not test.any() or other.sum() < 20:
+            continue
+        t, thr_v = calibrate(S[other], y_idx[other], h, fa_cost)
+        z = S[test] / t
+        z = z - z.max(axis=1, keepdims=True)
+        P[test] = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        thr[test] = thr_v
+    return P, thr, rows, classes
+
+
+def scores(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes: list[str]) -> dict:
+    h = classes.index("healthy")
+    said = P[:, h] >= thr
+    y = data.y[rows]
+    scored = np.array([data.runs[i].cause != "healthy" and (data.runs[i].visible or data.runs[i].input_kind != "logs") for i in rows])
+    Q = P.copy()
+    Q[:, h] = -1
+    order = np.argsort(-Q, axis=1)
+    cl = np.array(classes)
+    top1 = (~said) & (cl[order[:, 0]] == y)
+    top3 = (~said) & np.array([y[i] in cl[order[i, :3]] for i in range(len(y))])
+    healthy = y == "healthy"
+    conf = np.where(said, 0.0, Q.max(axis=1))
+    wrong80 = int(((conf >= 0.8) & ~top1 & (scored | healthy)).sum())
+    return {
+        "n": int(scored.sum()), "top1": float(top1[scored].mean()), "top3": float(top3[scored].mean()),
+        "fa": float((~said[healthy]).mean()) if healthy.any() else float("nan"), "h": int(healthy.sum()),
+        "w80": wrong80,
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kinds", default="logs,torch_adapter,keras_adapter,jax_adapter")
+    ap.add_argument("--dims", default=",".join(FAMILIES))
+    ap.add_argument("--C", default="0.05", help="comma-separated inverse regularization strengths")
+    ap.add_argument("--fa-cost", type=float, default=4.0)
+    ap.add_argument("--mode", default="offset", choices=["offset", "facts"],
+                    help="offset: rules' log-probabilities + a learned correction; facts: plain features")  # fmt: skip
+    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--ship", default="", help="kinds to write (comma-separated)")
+    args = ap.parse_args(argv)
+    book = load_rulebook()
+    data = Data(load(), book)
+    for kind in args.kinds.split(","):
+        for C in map(float, args.C.split(",")):
+            for dim in args.dims.split(","):
+                P, thr, rows, classes = cv_predict(data, kind, dim, C=C, fa_cost=args.fa_cost, offset=args.mode == 'offset')
+                s = scores(data, P, thr, rows, classes)
+                print(f"{kind:14} C={C:<6g} leave-one-{dim:9} out: top1 {s['top1']:6.1%} top3 {s['top3']:6.1%} "
+                      f"FA {s['fa']:6.1%} w@80 {s['w80']:3}  (faulty {s['n']}, healthy {s['h']})", flush=True)  # fmt: skip
+    if args.write:
+        OUT.mkdir(parents=True, exist_ok=True)
+        for kind in filter(None, args.ship.split(",")):
+            rows = np.where((data.kind == kind) & data.ok)[0]
+            m = data.fit(rows, kind, C=float(args.C.split(",")[0]), fa_cost=args.fa_cost, offset=args.mode == "offset",
+                         meta={"runs": int(len(rows)), "command": "python benchmarks/fit_ranker.py --write --ship " + args.ship})  # fmt: skip
+            path = OUT / f"{kind}.json"
+            path.write_text(json.dumps(m.to_json(), separators=(",", ":")) + "\n")
+            print(f"wrote {path.relative_to(ROOT)} ({len(m.features)} features, {len(m.classes)} classes, "
+                  f"T={m.temperature:.2f}, healthy threshold {m.healthy_threshold:.3f})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes: list[str], make, healthy_ok) -> list:
+    """benchmarks/accuracy.py Outcomes of the layer's held-out answers (``make``: the Outcome
+    class; ``healthy_ok(run)``: the rulebook's requirements for a healthy verdict hold)."""
+    from labelled import FAMILIES
+
+    from traindx.separation import group_size
+
+    book = data.comp.book
+    h = classes.index("healthy")
+    out = []
+    for k, i in enumerate(rows):
+        run = data.runs[i]
+        said = bool(P[k, h] >= thr[k])
+        order = [j for j in np.argsort(-P[k], kind="stable") if j != h and P[k, j] > 0]
+        ranked = [] if said else [classes[j] for j in order]
+        probs = [float(P[k, j]) for j in order]
+        if run.cause == "healthy":
+            p_true = 1.0 if said else 0.0
+        else:
+            p_true = float(P[k, classes.index(run.cause)]) if run.cause in classes and not said else 0.0
+        out.append(make(
+            run=run.path, writer=run.writer, cause=run.cause, visible=run.visible,
+            healthy_said=said and healthy_ok(run), ranked=ranked, p_true=p_true, input_kind=run.input_kind,
+            alarmed=not said, confidence=probs[0] if ranked else 0.0,
+            group=ranked[: group_size(probs, 1.0 - sum(probs), book.confusable_mass, book.confusable_max)] if ranked else [],
+            families={f: run.family(f) for f in FAMILIES},
+        ))  # fmt: skip
+    return out
+
+
+def in_sample(data: Data, kind: str, **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The layer fitted on every trainable run of the kind, scored on all of them."""
+    rows = np.where(data.kind == kind)[0]
+    m = data.fit(rows[data.ok[rows]], kind, **kw)
+    return data.predict(m, rows), np.full(len(rows), m.healthy_threshold), rows, m.classes
+
+
+def learned_setup(arg: str, runs: list[Labelled], book, comp: Compiled) -> dict | None:
+    """For benchmarks/accuracy.py: the kinds the layer ranks with their fit options (read
+    from the shipped model files, so CV scores what ships) and the design matrix; None when
+    ``arg`` is 'off' or no kind has a model ('auto': the kinds with a file)."""
+    from traindx.learned import load_model
+
+    if arg == "off":
+        return None
+    kinds = [p.stem for p in sorted(OUT.glob("*.json"))] if arg == "auto" else arg.split(",")
+    if not kinds:
+        return None
+    opts = {}
+    for k in kinds:
+        m = load_model(OUT, k)
+        meta = m.meta if m else {}
+        opts[k] = {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 4.0), "offset": bool(m.offset_weight) if m else True}
+    print(f"learned layer, refitted inside every fold: {'; '.join(f'{k} {o}' for k, o in opts.items())}")
+    return {"data": Data(runs, book, comp), "opts": opts, "book": book}
+
+
+def replace_outcomes(outs: list, learned: dict | None, dim: str | None, make, healthy_said) -> list:
+    """``outs`` with the layer's answers for its kinds: held out by ``dim`` (refitted on each
+    fold's training side) or in-sample (``dim`` None)."""
+    if not learned:
+        return outs
+    book = learned["book"]
+    keep = [o for o in outs if o.input_kind not in learned["opts"]]
+    for kind, opts in learned["opts"].items():
+        res = cv_predict(learned["data"], kind, dim, **opts) if dim else in_sample(learned["data"], kind, **opts)
+        keep += outcomes(learned["data"], *res, make, lambda run: healthy_said(book, run.facts, False))
+    return keep

@@ -1,0 +1,246 @@
+"""Fitting the learned ranking layer (traindx/learned.py) with scikit-learn: the feature
+catalogue, the design matrix of labelled runs, and one fit (standardization, multinomial
+logistic regression, temperature and healthy threshold from an inner cross-validation).
+
+Used by benchmarks/fit_ranker.py (writes rulebook/learned/<kind>.json) and by
+benchmarks/accuracy.py (refits inside every cross-validation fold).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from scipy import optimize
+
+from traindx.learned import FORMAT, RULE_FLOOR, LearnedModel, raw_feature, rule_logp
+
+#: the curve statistics used for every series group (scale-free shape facts and levels;
+#: step counts and series lengths are left out: they say how a writer logs, not what failed)
+SHAPE = (
+    "has_nonfinite", "nonfinite_progress", "ends_nonfinite", "has_inf", "first", "last", "min",
+    "max", "min_progress", "max_progress", "peak_ratio", "drop", "change", "rise_rel", "tau",
+    "tail_tau", "tail_share", "half_change", "noise", "osc", "tv_ratio", "spike_frac",
+    "neg_frac", "tail_neg_frac", "tail_zero_frac", "tail_cv", "explode_step>=0", "spike_step>=0",
+)  # fmt: skip
+SERIES = ("loss", "val_loss", "quality", "val_quality", "grad", "weight", "update")
+GROUPS = {
+    "gap": ("ratio_last", "ratio_first", "diff_last", "val_below_frac", "val_min_progress", "val_rise",
+            "val_rise_rel", "val_drop", "train_drop_after_val_min", "train_drop_after_val_first",
+            "gap_open_step>=0", "quality_gain_after_val_min", "acc_gap_last", "val_acc_best"),
+    "chance": ("num_classes", "loss_first_ratio", "loss_last_ratio", "acc_last_over_chance", "acc_minus_majority"),
+    "lr": ("first", "max", "last", "max_progress", "max_plan_progress", "plan_done", "last_over_max",
+           "last_over_first", "zero_progress", "after_zero_max", "rising_frac", "constant"),
+    "layers": ("dead_frac_max", "dead_layers", "grad_first_over_last", "grad_zero_layers", "grad_min",
+               "update_ratio_median", "update_ratio_max", "update_zero_layers", "pred_class_frac_max",
+               "row_sum_dev", "saturated_frac_max"),
+    "test": ("acc_last", "loss_last"),
+    "run": ("has_val",),
+}  # fmt: skip
+#: context facts an adapter records (logs have none)
+CTX = (
+    "lr", "eps", "from_logits", "output_units", "num_params", "n_layers", "input_norm_layer",
+    "has_recurrent", "n_train", "batch_size", "input_max", "input_min", "input_std", "input_mean",
+    "num_classes", "majority_share", "params_per_example", "init_scale_min", "init_scale_max",
+    "init_zero_frac", "broadcast_in_loss", "input_nonfinite", "target_integer", "target_distinct",
+    "params_without_grad", "momentum", "weight_decay", "has_dropout", "has_batchnorm", "training_mode",
+    "grad_accumulating", "target_onehot", "l2_max", "reg_loss_share",
+    "output_activation==linear", "output_activation==softmax", "output_activation==sigmoid",
+    "output_activation==relu", "loss_expects==logits", "loss_expects==probs", "optimizer==sgd",
+    "optimizer==adam", "task==classification", "task==regression",
+)  # fmt: skip
+
+
+def catalogue(book, with_ctx: bool) -> list[str]:
+    """Every candidate feature name (see traindx.learned.raw_feature)."""
+    names = [f"has:{g}" for g in (*SERIES, *GROUPS)]
+    names += [f"{s}.{k}" for s in SERIES for k in SHAPE]
+    names += [f"{g}.{k}" for g, keys in GROUPS.items() for k in keys]
+    if with_ctx:
+        names += ["has:ctx"] + [f"ctx.{k}" for k in CTX]
+    names += ["alarm"] + [f"rule:{c.id}" for c in book.causes]
+    names += [f"sym:{s.code}" for s in book.symptoms]
+    return names
+
+
+def design(facts_list: list[dict], lo: np.ndarray, fired: list[set[str]], causes: list[str],
+           unknown_prior: float, names: list[str]) -> np.ndarray:  # fmt: skip
+    """Raw feature matrix (NaN where missing)."""
+    X = np.full((len(facts_list), len(names)), np.nan)
+    for r, facts in enumerate(facts_list):
+        rules = rule_logp({c: float(v) for c, v in zip(causes, lo[r], strict=True) if np.isfinite(v)}, unknown_prior)
+        for j, n in enumerate(names):
+            v = raw_feature(n, facts, rules, fired[r])
+            if v is not None:
+                X[r, j] = v
+    return X
+
+
+def _standardize(X: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    Xk = X[:, keep]
+    mean = np.nanmean(np.where(np.isnan(Xk), np.nan, Xk), axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    Z = np.where(np.isnan(Xk), mean, Xk)
+    scale = Z.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    return (Z - mean) / scale, mean, scale
+
+
+def offset_rows(X: np.ndarray, names: list[str], classes: list[str]) -> np.ndarray:
+    """Rows of LearnedModel.offsets (the rules' log-probability per class) from raw X."""
+    alarm = X[:, names.index("alarm")] > 0.5
+    offs = np.full((len(X), len(classes)), RULE_FLOOR)
+    for j, c in enumerate(classes):
+        if c != "healthy" and f"rule:{c}" in names:
+            offs[:, j] = np.where(alarm, X[:, names.index(f"rule:{c}")], RULE_FLOOR)
+    h = classes.index("healthy")
+    rest = 1.0 - np.exp(offs).sum(axis=1) + math.exp(RULE_FLOOR)
+    offs[:, h] = np.where(alarm, np.log(np.clip(rest, math.exp(RULE_FLOOR), 1.0)), 0.0)
+    return offs
+
+
+def fit_offset(Z: np.ndarray, offs: np.ndarray, y: np.ndarray, classes: list[str], C: float):
+    """Multinomial logistic regression with the rules' log-probabilities as an offset of
+    fitted weight a >= 0: score = a * offs + Z @ W.T + b, L2 on W (sklearn's C convention).
+    Returns (a, W, b)."""
+    n, F = Z.shape
+    nc = len(classes)
+    Y = np.zeros((n, nc))
+    Y[np.arange(n), [classes.index(str(c)) for c in y]] = 1.0
+
+    def f(th: np.ndarray) -> tuple[float, np.ndarray]:
+        a, W, b = th[0], th[1 : 1 + nc * F].reshape(nc, F), th[1 + nc * F :]
+        S = a * offs + Z @ W.T + b
+        m = S.max(axis=1, keepdims=True)
+        E = np.exp(S - m)
+        tot = E.sum(axis=1, keepdims=True)
+        nll = float(-(S * Y).sum() + (m[:, 0] + np.log(tot[:, 0])).sum())
+        G = E / tot - Y
+        grad = np.concatenate([[C * float((G * offs).sum())], (C * (G.T @ Z) + W).ravel(), C * G.sum(axis=0)])
+        return C * nll + 0.5 * float((W * W).sum()), grad
+
+    th0 = np.zeros(1 + nc * F + nc)
+    th0[0] = 1.0
+    bounds = [(0.0, 5.0)] + [(None, None)] * (nc * F + nc)
+    th = optimize.minimize(f, th0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 300}).x
+    return float(th[0]), th[1 : 1 + nc * F].reshape(nc, F), th[1 + nc * F :]
+
+
+def _lr(Z: np.ndarray, y: np.ndarray, C: float):
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LogisticRegression(C=C, max_iter=400, tol=1e-3).fit(Z, y)
+
+
+def fit_temperature(S: np.ndarray, y_idx: np.ndarray) -> float:
+    """Temperature minimizing the log-loss of held-out class scores S (rows) of y_idx."""
+    def nll(logt: float) -> float:
+        s = S / math.exp(logt)
+        s = s - s.max(axis=1, keepdims=True)
+        lp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        return float(-lp[np.arange(len(y_idx)), y_idx].mean())
+
+    res = optimize.minimize_scalar(nll, bounds=(math.log(0.3), math.log(10.0)), method="bounded")
+    return float(math.exp(res.x))
+
+
+def healthy_threshold(p_h: np.ndarray, healthy: np.ndarray, fa_cost: float) -> float:
+    """The p(healthy) threshold (healthy when p >= threshold) minimizing
+    fa_cost * false alarms + missed faults, on held-out probabilities."""
+    cands = np.unique(np.concatenate([[0.0, 1.0], p_h]))
+    best, best_t = math.inf, 0.5
+    for t in cands:
+        said = p_h >= t
+        cost = fa_cost * (~said & healthy).sum() + (said & ~healthy).sum()
+        if cost < best:
+            best, best_t = cost, float(t)
+    # halfway to the next lower value: a threshold not sitting exactly on a training run
+    lower = p_h[p_h < best_t]
+    return float((best_t + lower.max()) / 2) if len(lower) else best_t
+
+
+def _core(X: np.ndarray, y: np.ndarray, names: list[str], keep: np.ndarray, C: float, offset: bool):
+    """One fit: (classes, offset weight, coef, intercept, mean, scale) on the kept columns."""
+    Z, mean, scale = _standardize(X, keep)
+    classes = sorted({str(c) for c in y})
+    if offset:
+        a, W, b = fit_offset(Z, offset_rows(X, names, classes), y, classes, C)
+        return classes, a, W, b, mean, scale
+    clf = _lr(Z, y, C)
+    assert [str(c) for c in clf.classes_] == classes
+    return classes, 0.0, np.atleast_2d(clf.coef_), np.atleast_1d(clf.intercept_), mean, scale
+
+
+def _keep(X: np.ndarray, names: list[str], offset: bool) -> np.ndarray:
+    """Columns that are features: recorded at least once; with the offset, the rules'
+    log-odds enter through it and not as features."""
+    rule = np.array([n.startswith("rule:") for n in names])
+    return ~np.all(np.isnan(X), axis=0) & ~(rule & offset)
+
+
+def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float = 0.05,
+        fa_cost: float = 4.0, inner: int = 4, groups: np.ndarray | None = None,
+        offset: bool = False, meta: dict | None = None) -> LearnedModel:  # fmt: skip
+    """Fit the layer on raw features X (NaN = missing) and labels y (causes / 'healthy').
+    ``offset``: the rules' log-probabilities enter every class's score with a fitted weight
+    and the facts learn a correction (else the facts and rule log-odds are plain features).
+    Temperature and healthy threshold come from an inner ``inner``-fold CV (folds by
+    ``groups`` when given, so one scenario's recordings stay together); 0: T=1, 0.5."""
+    keep = _keep(X, names, offset)
+    classes, a, W, b, mean, scale = _core(X, y, names, keep, C, offset)
+    t, thr = 1.0, 0.5
+    if inner:
+        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset)
+        t, thr = calibrate(S, np.array([classes.index(str(c)) for c in y]), classes.index("healthy"), fa_cost)
+    return LearnedModel(
+        kind=kind, features=[n for n, k in zip(names, keep, strict=True) if k], mean=mean, scale=scale,
+        coef=W, intercept=b, classes=classes, temperature=t, healthy_threshold=thr, catalogue=FORMAT,
+        meta=dict(meta or {}, C=C, fa_cost=fa_cost), offset_weight=a,
+    )  # fmt: skip
+
+
+def inner_scores(X, y, names, keep, classes, C, inner, groups, offset) -> np.ndarray:
+    """Held-out class scores of an ``inner``-fold CV over the training runs."""
+    rng = np.random.default_rng(0)
+    g = groups if groups is not None else np.arange(len(y))
+    ug = np.unique(g)
+    fold_of = dict(zip(ug, rng.permutation(len(ug)) % inner, strict=True))
+    fold = np.array([fold_of[v] for v in g])
+    S = np.full((len(y), len(classes)), -30.0)
+    for k in range(inner):
+        te, tr = fold == k, fold != k
+        if te.sum() == 0 or len(set(y[tr])) < 3:
+            continue
+        cl, a, W, b, mt, st = _core(X[tr], y[tr], names, keep, C, offset)
+        Zv = (np.where(np.isnan(X[te][:, keep]), mt, X[te][:, keep]) - mt) / st
+        sc = Zv @ W.T + b + a * offset_rows(X[te], names, cl) if offset else Zv @ W.T + b
+        S[np.ix_(np.where(te)[0], [classes.index(c) for c in cl])] = sc
+    return S
+
+
+def calibrate(S: np.ndarray, y_idx: np.ndarray, h: int, fa_cost: float) -> tuple[float, float]:
+    """(temperature, healthy threshold) fitted on held-out class scores."""
+    t = fit_temperature(S, y_idx)
+    s = S / t
+    s = s - s.max(axis=1, keepdims=True)
+    P = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+    return t, healthy_threshold(P[:, h], y_idx == h, fa_cost)
+
+
+def model_scores(model: LearnedModel, X: np.ndarray, names: list[str]) -> np.ndarray:
+    """The model's class scores (before temperature) of raw rows X."""
+    return model.scores(standardized(model, X, names), offset_rows(X, names, model.classes) if model.offset_weight else None)
+
+
+def model_proba(model: LearnedModel, X: np.ndarray, names: list[str]) -> np.ndarray:
+    return model.predict_proba(standardized(model, X, names), offset_rows(X, names, model.classes) if model.offset_weight else None)
+
+
+def standardized(model: LearnedModel, X: np.ndarray, names: list[str]) -> np.ndarray:
+    """Rows of raw X (columns ``names``) as the model's standardized vectors."""
+    idx = [names.index(f) for f in model.features]
+    Xm = X[:, idx]
+    return (np.where(np.isnan(Xm), model.mean, Xm) - model.mean) / model.scale

@@ -1,0 +1,144 @@
+"""The learned ranking layer: the exported model's numpy inference equals scikit-learn's,
+model files are validated with errors naming the file, and the engine can switch it off."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from traindx.errors import RulebookError
+from traindx.learned import FORMAT, from_json, load_model, raw_feature, rule_logp
+from traindx.rules.loader import builtin_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _sample():
+    from sklearn.datasets import make_classification
+
+    X, yi = make_classification(n_samples=240, n_features=8, n_informative=5, n_classes=4, random_state=0)
+    X[::7, 2] = np.nan  # missing facts are imputed at the training mean
+    y = np.array(["healthy", "lr_too_high", "lr_too_low", "overfitting"])[yi]
+    return X, y, [f"loss.k{i}" for i in range(8)]
+
+
+def test_numpy_inference_equals_sklearn_predict_proba():
+    from ranker import _lr, fit, standardized
+
+    X, y, names = _sample()
+    m = fit(X, y, names, kind="logs", C=0.5, inner=0)
+    Z = standardized(m, X, names)
+    ref = _lr(Z, y, 0.5)  # the same fit, done again by scikit-learn on the same matrix
+    assert list(ref.classes_) == m.classes
+    np.testing.assert_allclose(m.predict_proba(Z), ref.predict_proba(Z), atol=1e-6)
+    # the JSON round trip changes nothing
+    back = from_json(json.loads(json.dumps(m.to_json())))
+    np.testing.assert_allclose(back.predict_proba(Z), m.predict_proba(Z), rtol=0, atol=1e-12)
+
+
+def test_temperature_and_threshold_come_from_held_out_scores():
+    from ranker import fit
+
+    X, y, names = _sample()
+    m = fit(X, y, names, kind="logs", C=0.5, inner=3, fa_cost=4.0)
+    assert 0.3 <= m.temperature <= 10.0
+    assert 0.0 <= m.healthy_threshold <= 1.0
+
+
+def test_contributions_explain_the_score_difference():
+    from ranker import fit, standardized
+
+    X, y, names = _sample()
+    m = fit(X, y, names, kind="logs", C=0.5, inner=0)
+    z = standardized(m, X[:1], names)[0]
+    s = m.scores(z)[0]
+    a, b = m.classes.index("lr_too_high"), m.classes.index("healthy")
+    total = sum(w for _, w in m.contributions(z, "lr_too_high", against="healthy"))
+    assert total + m.intercept[a] - m.intercept[b] == pytest.approx(s[a] - s[b])
+
+
+def test_features_are_read_from_facts():
+    facts = {"loss": {"tau": -0.5, "explode_step": 12}, "ctx": {"output_activation": "Softmax"}}
+    rules = rule_logp({"lr_too_high": 2.0, "lr_too_low": 0.0}, 0.03)
+    assert rules["lr_too_high"] > rules["lr_too_low"]
+    assert raw_feature("loss.tau", facts, rules, set()) == pytest.approx(-np.log1p(0.5))
+    assert raw_feature("loss.explode_step>=0", facts, rules, set()) == 1.0
+    assert raw_feature("ctx.output_activation==softmax", facts, rules, set()) == 1.0
+    assert raw_feature("val_loss.tau", facts, rules, set()) is None
+    assert raw_feature("has:val_loss", facts, rules, set()) == 0.0
+    assert raw_feature("rule:dying_relu", facts, rules, set()) < rules["lr_too_low"]
+    assert raw_feature("sym:LOSS001", facts, rules, {"LOSS001"}) == 1.0
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "logs.json"
+    p.write_text(text)
+    return p
+
+
+def test_corrupt_model_file_is_one_clear_error_naming_it(tmp_path):
+    _write(tmp_path, "{not json")
+    with pytest.raises(RulebookError) as e:
+        load_model(tmp_path, "logs")
+    msg = str(e.value)
+    assert "logs.json" in msg and "cannot read JSON" in msg and "\n" not in msg
+
+
+def test_model_file_with_wrong_shapes_is_refused(tmp_path):
+    data = {
+        "format": FORMAT, "kind": "logs", "catalogue": FORMAT, "classes": ["healthy", "x"],
+        "features": ["loss.tau"], "mean": [0.0], "scale": [1.0], "coef": [[1.0, 2.0]],
+        "intercept": [0.0, 0.0], "temperature": 1.0, "healthy_threshold": 0.5,
+    }  # fmt: skip
+    _write(tmp_path, json.dumps(data))
+    with pytest.raises(RulebookError, match=r"logs\.json.*shapes"):
+        load_model(tmp_path, "logs")
+    data["coef"] = [[1.0], [2.0]]
+    data["format"] = "something-else/9"
+    p2 = tmp_path / "b"
+    p2.mkdir()
+    (p2 / "logs.json").write_text(json.dumps(data))
+    with pytest.raises(RulebookError, match="format"):
+        load_model(p2, "logs")
+
+
+def test_missing_model_file_means_no_layer(tmp_path):
+    assert load_model(tmp_path, "jax_adapter") is None
+
+
+def test_shipped_model_files_validate():
+    d = builtin_dir() / "learned"
+    for p in sorted(d.glob("*.json")):
+        m = load_model(d, p.stem)
+        assert m is not None and m.kind == p.stem and "healthy" in m.classes
+        assert not any(f.startswith(("run.steps", "run.n_series")) or f.endswith("_step") for f in m.features)
+
+
+def test_rules_offset_matches_between_fitter_and_runtime():
+    from ranker import fit, model_proba, offset_rows, standardized
+
+    X, y, names = _sample()
+    rng = np.random.default_rng(1)
+    causes = ["lr_too_high", "lr_too_low", "overfitting"]
+    names = names + ["alarm"] + [f"rule:{c}" for c in causes]
+    rules_rows = []
+    extra = np.full((len(X), 1 + len(causes)), np.nan)
+    for r in range(len(X)):
+        cand = {c: float(rng.normal()) for c in causes if rng.random() < 0.6} if r % 3 else {}
+        rules = rule_logp(cand, 0.03)
+        rules_rows.append(rules)
+        extra[r] = [raw_feature(n, {}, rules, set()) for n in names[8:]]
+    X = np.hstack([X, extra])
+    m = fit(X, y, names, kind="logs", C=0.5, inner=0, offset=True)
+    assert m.offset_weight > 0 and not any(f.startswith("rule:") for f in m.features)
+    offs = offset_rows(X, names, m.classes)
+    for r in (0, 1, 2, 5):
+        np.testing.assert_allclose(offs[r], m.offsets(rules_rows[r]), atol=1e-12)
+    z = standardized(m, X, names)
+    runtime = np.vstack([m.predict_proba(z[r], m.offsets(rules_rows[r])) for r in range(len(X))])
+    np.testing.assert_allclose(runtime, model_proba(m, X, names), atol=1e-12)

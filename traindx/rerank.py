@@ -1,0 +1,110 @@
+"""Rerank the rules' differential with the learned layer (traindx/learned.py).
+
+The rules fire symptoms and score candidate causes as before; the learned layer, fitted by
+cross-validation on labelled runs, reads the same facts plus the rules' log-odds and gives
+the final probabilities over the causes and ``healthy``. The rules' evidence lines stay on
+each cause; a cause the layer moves up gets one more line naming the facts that moved it,
+with this run's values. A run the layer calls healthy (p(healthy) at or above its fitted
+threshold) is reported healthy even when a weak rule fired; the likeliest fault is then
+named with its (low) probability in the headline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from traindx.diagnosis import CauseResult, Evidence, FixResult
+from traindx.learned import LearnedModel, load_model, raw_feature, rule_logp
+from traindx.rules.model import Cause, Rulebook
+
+#: a cause is listed when the layer gives it at least this much, or the rules had it
+MIN_LISTED = 0.01
+SERIES_WORDS = {
+    "loss": "training loss", "val_loss": "validation loss", "quality": "training accuracy",
+    "val_quality": "validation accuracy", "grad": "gradient norm", "weight": "weight norm",
+    "update": "update/weight ratio", "gap": "train/validation gap", "lr": "learning rate",
+    "chance": "against chance level", "layers": "per-layer statistics", "ctx": "context",
+    "test": "test metrics", "run": "run",
+}  # fmt: skip
+KEY_WORDS = {
+    "tau": "trend (Kendall tau)", "tail_tau": "trend over the last part", "drop": "drop from its start",
+    "change": "relative change", "first": "first value", "last": "last value", "min": "minimum",
+    "max": "maximum", "noise": "noise", "osc": "oscillation", "tv_ratio": "wiggliness",
+    "peak_ratio": "peak over start", "rise_rel": "rise", "half_change": "change over the second half",
+    "has_nonfinite": "has NaN/inf", "ends_nonfinite": "ends NaN/inf", "tail_cv": "spread over the last part",
+    "neg_frac": "share of negative values", "spike_frac": "share of spikes",
+}  # fmt: skip
+
+
+def describe(name: str, facts: dict[str, Any], book: Rulebook) -> str:
+    """A feature in words with this run's value."""
+    if name.startswith("rule:"):
+        return f"the rules' weighing of {name[5:]}"
+    if name == "alarm":
+        return "whether a warning or error rule fired"
+    if name.startswith("sym:"):
+        sym = book.symptom(name[4:])
+        return f"{name[4:]} {sym.slug if sym else ''}".strip()
+    if name.startswith("has:"):
+        g = name[4:]
+        return f"{SERIES_WORDS.get(g, g)} {'recorded' if facts.get(g) else 'not recorded'}"
+    path = name.removesuffix(">=0").partition("==")[0]
+    g, _, k = path.partition(".")
+    v = facts.get(g, {}).get(k)
+    shown = "not recorded" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v).lower())
+    return f"{SERIES_WORDS.get(g, g)} {KEY_WORDS.get(k, k.replace('_', ' '))} = {shown}"
+
+
+class Reranked(NamedTuple):
+    causes: list[CauseResult]
+    unknown: float
+    healthy: bool
+    p_healthy: float
+
+
+def model_for(book: Rulebook, facts: dict[str, Any]) -> LearnedModel | None:
+    """The learned layer for this run's input kind, when the rulebook enables it."""
+    if not getattr(book, "learned", False):
+        return None
+    from traindx.learned import input_kind
+    from traindx.rules.loader import builtin_dir
+
+    return load_model(builtin_dir() / "learned", input_kind(facts))
+
+
+def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: set[str],
+           scored: list[tuple[float, Cause, list[Evidence]]], fill) -> Reranked:  # fmt: skip
+    """The learned probabilities as the diagnosis' causes (rules' evidence kept)."""
+    rules = rule_logp({c.id: lo for lo, c, _ in scored}, book.unknown_prior)
+    z = model.vector(facts, rules, fired)
+    o = model.offsets(rules)
+    p = model.predict_proba(z, o)[0]
+    s = model.scores(z, o)[0] / model.temperature
+    h = model.classes.index("healthy")
+    by_id = {c.id: (lo, c, ev) for lo, c, ev in scored}
+    rule_rank = {c.id: i for i, (_, c, _) in enumerate(sorted(scored, key=lambda t: -t[0]))}
+    order = [i for i in sorted(range(len(p)), key=lambda i: -p[i]) if i != h]
+    causes: list[CauseResult] = []
+    for rank, i in enumerate(order):
+        cid = model.classes[i]
+        cause = book.cause(cid)
+        if cause is None or (p[i] < MIN_LISTED and cid not in by_id):
+            continue
+        ev = list(by_id[cid][2]) if cid in by_id else []
+        if rank < 3 and rank < rule_rank.get(cid, len(scored)):  # the layer moved it up
+            top = [(f, w) for f, w in model.contributions(z, cid, against="healthy") if w > 0][:3]
+            if top:
+                words = "; ".join(describe(f, facts, book) for f, _ in top)
+                ev.append(Evidence(says=f"learned ranking (cross-validated) moved it up: {words}",
+                                   fact="learned", value=True, weight=sum(w for _, w in top), kind="evidence"))  # fmt: skip
+        fixes = [
+            FixResult(text=fill(f.text, facts), snippets={k: fill(v, facts) for k in ("torch", "keras", "jax") if (v := getattr(f, k))})
+            for f in cause.fixes
+        ]  # fmt: skip
+        causes.append(CauseResult(id=cid, family=cause.family, summary=cause.summary, probability=float(p[i]),
+                                  log_odds=float(s[i]), evidence=ev, fixes=fixes))  # fmt: skip
+    unknown = max(0.0, 1.0 - sum(c.probability for c in causes))
+    return Reranked(causes, unknown, bool(p[h] >= model.healthy_threshold), float(p[h]))
+
+
+__all__ = ["Reranked", "describe", "model_for", "raw_feature", "rerank"]
