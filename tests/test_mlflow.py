@@ -86,6 +86,17 @@ def test_corrupt_metric_lines_are_skipped_and_counted(file_store, tmp_path):
     assert run.ingest.dropped_records == 2 and len(run.get("loss")) == 41
 
 
+def test_bad_experiment_meta_names_the_runs_by_its_id(file_store, tmp_path):
+    store = shutil.copytree(file_store, tmp_path / "mlruns")
+    exp = next(p.parent for p in store.glob("*/meta.yaml") if "name: digits" in p.read_text())
+    (exp / "meta.yaml").write_text("name: [digits\n")
+    runs = {r.id: r for r in traindx.read(store)}
+    run = runs[f"{exp.name}/healthy"]
+    (p,) = [p for p in run.ingest.problems if p.kind == "note"]
+    assert str(exp / "meta.yaml") in p.message and "not valid YAML" in p.message
+    assert len(run.get("loss")) == 40
+
+
 def test_run_without_metrics_folder_is_listed_as_skipped(file_store, tmp_path):
     store = shutil.copytree(file_store, tmp_path / "mlruns")
     run_dir = next(p.parent for p in store.glob("*/*/meta.yaml") if "run_name: lr-2" in p.read_text())

@@ -145,7 +145,11 @@ def read_mlflow_run(meta_path: str | Path) -> RawLog:
     if not run_name and tag.is_file():
         run_name = tag.read_text(encoding="utf-8", errors="replace").strip()
     exp_meta = run_dir.parent / META
-    exp = _meta(exp_meta).get("name") if exp_meta.is_file() else None
+    try:
+        exp = _meta(exp_meta).get("name") if exp_meta.is_file() else None
+    except ReadError as e:  # the run is still read, named by its experiment's id
+        exp = None
+        log.problem("note", f"{e}; the experiment is named by its id")
     log.name = f"{exp or meta.get('experiment_id') or run_dir.parent.name}/{run_name or run_dir.name}"
     status = meta.get("status")
     if status in (1, 4, 5):  # RUNNING, FAILED, KILLED (mlflow.entities.RunStatus)

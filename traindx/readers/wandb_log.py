@@ -41,7 +41,10 @@ def available() -> bool:
 
 
 def _open(path: Path):  # -> wandb.sdk.internal.datastore.DataStore, scanning from the start
-    from wandb.sdk.internal.datastore import DataStore
+    try:
+        from wandb.sdk.internal.datastore import DataStore
+    except ImportError as e:
+        raise ReadError(str(path), f"the installed wandb has no log reader ({e}); traindx[wandb] needs wandb>=0.17,<0.30") from None
 
     ds = DataStore()
     # DataStore.open_for_scan opens the file for writing too ("r+b"); the same state, read-only
