@@ -266,7 +266,9 @@ def test_softmax_over_batch_axis(digits, tmp_path):
     run = monitored(mlp(out=nn.Softmax(dim=0)), digits, tmp_path, crit=nn.NLLLoss())
     assert run.context.model.output_activation == "softmax"
     assert values(run, "train/output_row_sum").min() > 1.5
-    assert any("dim=0" in n for n in run.context.notes)
+    assert run.context.flags["softmax_dim0"] is True
+    assert not any("dim=0" in n for n in run.context.notes)  # the rulebook judges it (CTX014)
+    assert "CTX014" in {s.code for s in traindx.diagnose(run)[0].symptoms}
 
 
 class FunctionalSoftmax(nn.Module):

@@ -100,15 +100,11 @@ class LossKind:
     task: str | None
     from_logits: bool | None
     elementwise: bool
-    note: str | None = None
-
-
-_NLL_NOTE = "NLLLoss expects log-probabilities: the model must end in LogSoftmax (log_softmax)"
 
 #: Canonical (lower-case class) loss names.
 LOSS_KINDS: dict[str, LossKind] = {
     "crossentropyloss": LossKind("logits", "classification", True, False),
-    "nllloss": LossKind(None, "classification", None, False, _NLL_NOTE),
+    "nllloss": LossKind(None, "classification", None, False),
     "bcewithlogitsloss": LossKind("logits", "binary", True, True),
     "bceloss": LossKind("probabilities", "binary", False, True),
     "mseloss": LossKind("values", "regression", None, True),

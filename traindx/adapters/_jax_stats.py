@@ -682,10 +682,10 @@ def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Cal
     return info, lr
 
 
-def loss_info(loss: Any) -> tuple[LossInfo, str | None, str | None, bool]:
-    """LossInfo, the task it implies, a note, and whether it is element-wise."""
+def loss_info(loss: Any) -> tuple[LossInfo, str | None, bool]:
+    """LossInfo, the task it implies, and whether it is element-wise."""
     if loss is None:
-        return LossInfo(), None, None, False
+        return LossInfo(), None, False
     raw = loss if isinstance(loss, str) else getattr(loss, "__name__", None) or type(loss).__name__
     key = raw.lower().removeprefix("optax.").removeprefix("optax.losses.")
     key = JAX_LOSSES.get(key, FUNCTIONAL_LOSSES.get(key, key))
@@ -695,8 +695,7 @@ def loss_info(loss: Any) -> tuple[LossInfo, str | None, str | None, bool]:
         expects=kind.expects if kind else None,  # type: ignore[arg-type]
         from_logits=kind.from_logits if kind else None,
     )
-    note = kind.note if kind else None
-    return info, (kind.task if kind else None), note, bool(kind and kind.elementwise)
+    return info, (kind.task if kind else None), bool(kind and kind.elementwise)
 
 
 _TYPE_OF_NAME = re.compile(r"(?:.*[./])?([A-Za-z][A-Za-z]*?)(?:_?\d+)?$")

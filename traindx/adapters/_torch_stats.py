@@ -273,11 +273,11 @@ def optimizer_info(opt: torch.optim.Optimizer | None) -> OptimizerInfo:
     )
 
 
-def loss_info(loss_fn: object) -> tuple[LossInfo, str | None, str | None]:
-    """LossInfo, the task it implies, and a note (or None)."""
+def loss_info(loss_fn: object) -> tuple[LossInfo, str | None]:
+    """LossInfo and the task it implies."""
     name = loss_name(loss_fn)
     if name is None:
-        return LossInfo(), None, None
+        return LossInfo(), None
     kind = LOSS_KINDS.get(name)
     reduction = getattr(loss_fn, "reduction", None)
     info = LossInfo(
@@ -286,18 +286,13 @@ def loss_info(loss_fn: object) -> tuple[LossInfo, str | None, str | None]:
         expects=kind.expects if kind else None,  # type: ignore[arg-type]
         from_logits=kind.from_logits if kind else None,
     )
-    return info, (kind.task if kind else None), (kind.note if kind else None)
+    return info, (kind.task if kind else None)
 
 
-def softmax_dim_note(model: nn.Module) -> list[str]:
-    """Notes on Softmax/LogSoftmax modules that normalize over the batch axis."""
-    notes = []
-    for name, m in model.named_modules():
-        if isinstance(m, (nn.Softmax, nn.LogSoftmax)) and m.dim in (0, None):
-            notes.append(
-                f"{type(m).__name__} '{name}' normalizes over dim={m.dim} (the batch axis for 2-D input)"
-            )
-    return notes
+def softmax_dim0(model: nn.Module) -> bool:
+    """Whether a Softmax/LogSoftmax module of the model normalizes over dim 0 (a fact; the
+    rulebook's CTX014 judges it)."""
+    return any(isinstance(m, (nn.Softmax, nn.LogSoftmax)) and m.dim == 0 for m in model.modules())
 
 
 def infer_activation(out: torch.Tensor, cdim: int, task: str | None = None) -> str:

@@ -368,10 +368,8 @@ class Recorder(Closing):
                 info.lr = js.num(lr)
         ctx.optimizer = info
         self._lr = lr
-        ctx.loss, self._task, note, self._elementwise = loss_info(loss)
+        ctx.loss, self._task, self._elementwise = loss_info(loss)
         self._loss_known = loss is not None
-        if note:
-            ctx.notes.append(note)
         if data is not None:
             ctx.data, nf = data_info(data)
             if nf:

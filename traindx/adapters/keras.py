@@ -720,7 +720,7 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
         if out_layer is None and self._probe is not None:
             self._infer_output(info)
         self._decide_task()
-        self._static_notes()
+        self._static_facts()
         self._tags()
         self._build_engine()
         self._model_ready = True
@@ -818,39 +818,16 @@ class DiagnosisCallback(keras.callbacks.Callback, SelfDisabling):
                 if where != "train_data":
                     ctx.notes.append(f"class counts from {where} ({sum(counts)} rows)")
 
-    def _static_notes(self) -> None:
+    def _static_facts(self) -> None:
+        """Facts about how the output meets the loss; the rulebook judges them (CTX001,
+        CTX002, CTX006, CTX011, CTX013)."""
         ctx = self.context
         assert ctx is not None
-        act, loss = ctx.model.output_activation, ctx.loss
-        if act == "softmax" and loss.from_logits:
-            recovered = ks.BACKEND == "tensorflow"
-            ctx.flags["softmax_logits_recovered"] = recovered
-            if recovered:
-                ctx.notes.append(
-                    f"softmax output with {loss.name}(from_logits=True): Keras (TensorFlow backend) takes the "
-                    "logits from before the softmax, so training is unaffected; drop the softmax or set "
-                    "from_logits=False to silence its warning"
-                )
-            else:
-                ctx.notes.append(
-                    f"softmax output with {loss.name}(from_logits=True): the Keras {ks.BACKEND} backend does NOT "
-                    "recover the logits - the loss applies softmax a second time (double softmax)"
-                )
-        if act in ("relu", "sigmoid", "tanh") and loss.expects == "logits":
-            ctx.notes.append(
-                f"{act} on the output layer feeds {loss.name}(from_logits=True): the logits are clipped"
-            )
-        if (
-            act in (None, "linear")
-            and loss.expects == "probabilities"
-            and ctx.data.task in ("classification", "binary")
-        ):
-            ctx.notes.append(
-                f"linear output fed to {loss.name}(from_logits=False): the loss treats logits as probabilities"
-            )
+        if ctx.model.output_activation == "softmax" and ctx.loss.from_logits:
+            # Keras on TensorFlow takes the logits from before a softmax for a from_logits
+            # loss; the other backends apply softmax a second time
+            ctx.flags["softmax_logits_recovered"] = ks.BACKEND == "tensorflow"
         self._broadcast_check()
-        if ctx.model.num_trainable == 0:
-            ctx.notes.append("the model has no trainable weights (model.trainable = False?)")
 
     def _broadcast_check(self) -> None:
         """Keras aligns the ranks of target and prediction (one trailing axis) before a loss;

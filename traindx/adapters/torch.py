@@ -177,7 +177,7 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         self._groups = g = ts.group_params(model)
         self._one_device = len({p.device for p in g.params}) <= 1
         self._all_f32 = all(p.dtype == torch.float32 for p in g.params)
-        info, self._task, note = ts.loss_info(self.loss_fn)
+        info, self._task = ts.loss_info(self.loss_fn)
         kind = LOSS_KINDS.get(info.name or "")
         self._elementwise = bool(kind and kind.elementwise)
         self.context = RunContext(
@@ -190,7 +190,7 @@ class Monitor(TelemetryMixin, FlushMixin, Closing):
         )
         if run_name:
             self.context.hyperparameters["run_name"] = run_name
-        self.context.notes.extend(([note] if note else []) + ts.softmax_dim_note(model))
+        self.context.flags["softmax_dim0"] = ts.softmax_dim0(model)
         if kind is not None and not kind.elementwise:
             self.context.flags["broadcast_in_loss"] = False  # shapes cannot broadcast silently
         loss_mod = self.loss_fn if isinstance(self.loss_fn, nn.Module) else None

@@ -37,6 +37,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "l2_max": float,
     "params_without_grad": float,
     "reg_loss_share": float,
+    "softmax_dim0": bool,
     "softmax_logits_recovered": bool,
     "target_distinct": float,
     "target_integer": bool,

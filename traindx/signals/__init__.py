@@ -124,6 +124,7 @@ def context_facts(run: Run) -> dict[str, Any]:
     put("output_activation", (c.model.output_activation or "").lower() or None)
     put("output_units", c.model.output_units)
     put("num_params", c.model.num_params)
+    put("num_trainable", c.model.num_trainable)
     put("has_dropout", c.model.has_dropout)
     put("has_batchnorm", c.model.has_batchnorm)
     put("training_mode", c.model.training_mode)
