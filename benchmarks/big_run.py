@@ -8,14 +8,13 @@ The event file is written vectorised (numpy; records grouped by the byte length 
 step's varint, CRCs by traindx's framing), 1M records at a time, so writing it needs
 neither tensorboardX nor minutes. Then ``traindx diagnose`` of it runs in a fresh process
 (``python -m traindx.cli diagnose --json``), and that process's peak resident memory
-(``ru_maxrss`` of the child) and wall time are printed beside the file's size, next to
+(the child's own ``ru_maxrss``) and wall time are printed beside the file's size, next to
 a 150-step run's for the baseline (the interpreter, numpy, pydantic, the rulebook).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -77,30 +76,48 @@ def write_big(logdir: Path, n: int, seed: int = 0) -> Path:
     return path
 
 
+#: The child: `traindx diagnose --json PATH`, then its own peak RSS on stderr. (The child's
+#: ru_maxrss seen from the parent would include the parent's pages at fork time.)
+CHILD = (
+    "import resource, sys\n"
+    "from traindx.cli import main\n"
+    "rc = main(['diagnose', '--json', sys.argv[1]])\n"
+    "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "raise SystemExit(rc)\n"
+)
+
+
 def diagnose_peak(path: Path) -> tuple[float, float, int]:
     """(peak RSS MiB, seconds, exit code) of `traindx diagnose --json path` in a child."""
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "traindx.cli", "diagnose", "--json", str(path)],
-                          cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True, text=True)
     dt = time.perf_counter() - t
-    if proc.returncode not in (0, 1):
+    peak = [ln.split()[1] for ln in proc.stderr.splitlines() if ln.startswith("PEAK ")]
+    if proc.returncode not in (0, 1) or not peak:
         print(proc.stderr, file=sys.stderr)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return peak, dt, proc.returncode
+        return float("nan"), dt, proc.returncode or 1
+    return int(peak[0]) / 1024, dt, proc.returncode
+
+
+def _existing(d: Path) -> Path | None:
+    """The event file a previous run with the same --dir wrote there (reused)."""
+    found = sorted(d.glob("events.out.tfevents.*")) if d.is_dir() else []
+    return found[0] if found else None
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=10_000_000)
-    ap.add_argument("--dir", type=Path)
+    ap.add_argument("--dir", type=Path, help="write the files here, or reuse the ones a previous run wrote")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         base = args.dir or Path(tmp)
-        small = write_big(base / "small", 150)
+        small = _existing(base / "small") or write_big(base / "small", 150)
         t = time.perf_counter()
-        big = write_big(base / "big", args.steps)
-        print(f"wrote {args.steps:,} steps ({big.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
-        # ru_maxrss of children is the maximum over every child so far: the small run first
+        big = _existing(base / "big")
+        if big is None:
+            big = write_big(base / "big", args.steps)
+            print(f"wrote {args.steps:,} steps ({big.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
         p_small, t_small, _ = diagnose_peak(small.parent)
         p_big, t_big, rc = diagnose_peak(big.parent)
         print(f"150 steps:          peak RSS {p_small:7.0f} MiB, {t_small:6.1f} s")
