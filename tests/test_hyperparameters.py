@@ -24,12 +24,15 @@ def _csv(path, n=12):
         ("train_fn_1a2b3_00004_4_lr=0.0100,momentum=0.9000_2024-01-02_03-04-05", {"lr": 0.01, "momentum": 0.9}),  # Ray Tune
         ("train_fn_1a2b3_00000_0_batch_size=64", {"batch_size": 64}),
         ("seed=-3", {"seed": -3}),
+        ("lr_0.01-batch_size_32", {"lr": 0.01, "batch_size": 32}),
         # not unambiguous: left alone
-        ("lr_0.01-bs_32", {}),
+        ("lr_1e-3-bs_32", {}),  # '-' inside a number
+        ("run_2024-01-05", {}),
+        ("lr_0.1-lr_0.2", {}),
         ("run1,lr=0.1", {}),
         ("lr=0.1=2", {}),
         ("lr=0.1,lr=0.2", {}),
-        ("version_0", {}),
+        ("version_0", {}),  # Lightning's folder: one pair is not read
         ("a b=1", {}),
     ],
 )

@@ -11,8 +11,8 @@ string, a bool, or a list of those; nested configurations are flattened to dotte
    own (MLflow params, W&B config, TensorBoard's hparams plugin, ``trainer_state.json``);
 3. ``key=value`` directory names from the root given down to the run (Hydra's multirun
    ``lr=0.01,bs=32``, Ray Tune's ``train_fn_1a2b3_00000_0_lr=0.0100,bs=32_2024-...``),
-   the nearest directory first. Only ``=`` forms are read: ``lr_0.01-bs_32`` is ambiguous
-   (``-`` in negative numbers and names, ``_`` in names) and is left alone.
+   and ``lr_0.01-batch_size_32`` (plain numbers only: ``-`` also begins a negative number
+   or an exponent), the nearest directory first.
 
 Where the run's LR is not otherwise known (``context.optimizer.lr``), one learning-rate
 hyperparameter (``lr``, ``learning_rate``, or a dotted name ending in one) fills it.
@@ -44,6 +44,9 @@ _KEY = re.compile(r"[A-Za-z_][\w.\-/]*")
 #: Ray Tune's trial directory: ``<trainable>_<trial id>_<index>_<k=v,...>[_<date>]``.
 _RAY = re.compile(r".+?_[0-9a-f]{5}_\d{5}_\d+_(?P<kv>.+?)(?:_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})?")
 _LR_NAMES = {"lr", "learning_rate", "learning-rate", "learningrate"}
+#: ``lr_0.01-bs_32``: ``-``-separated ``name_number`` pairs (a name may hold ``_``: the number
+#: after its last ``_`` is the value, never negative since ``-`` separates the pairs).
+_UNDERSCORE_PAIR = re.compile(r"(?P<k>[A-Za-z][A-Za-z0-9_]*?)_(?P<v>\d+(?:\.\d+)?)")
 
 
 def parse_value(text: str) -> Any:
@@ -61,11 +64,16 @@ def parse_value(text: str) -> Any:
 
 def from_dir_name(name: str) -> dict[str, Any]:
     """``lr=0.01,bs=32`` -> ``{"lr": 0.01, "bs": 32}``; {} unless every comma-separated
-    part is one ``key=value`` (a name that only mentions ``=`` somewhere is not read)."""
+    part is one ``key=value`` (a name that only mentions ``=`` somewhere is not read).
+    ``lr_0.01-bs_32`` is read when every ``-``-separated part, two at least, is a name, ``_``
+    and a plain number (so ``version_0``, ``run_2024-01-05`` and ``lr_1e-3-bs_32`` are not)."""
     m = _RAY.fullmatch(name)
     text = m.group("kv") if m and "=" in m.group("kv") else name
     if "=" not in text:
-        return {}
+        pairs = [_UNDERSCORE_PAIR.fullmatch(p) for p in text.split("-")]
+        if len(pairs) < 2 or not all(pairs) or len({p["k"] for p in pairs if p}) < len(pairs):
+            return {}
+        return {p["k"]: parse_value(p["v"]) for p in pairs if p}
     out: dict[str, Any] = {}
     for part in text.split(","):
         key, eq, value = part.partition("=")
