@@ -1,0 +1,90 @@
+"""The telemetry cadence: how often per-layer statistics are taken so that overhead stays within budget."""
+
+from __future__ import annotations
+
+
+class Cadence:
+    """Which steps are telemetry steps, and how often the per-step gradient norm is taken.
+
+    With ``every=None`` it adapts so the adapter's own time stays under ``budget`` of the
+    step time. At each telemetry step (once ``lo`` steps have passed since the last
+    decision) it measures the step time as the median interval between steps (evaluation
+    pauses or other work between steps do not count), the *floor* as the mean own time of
+    the other steps (loss, learning rate, buffering, amortized flushes) plus the median time
+    of the global gradient norm, and the *extra* (the telemetry step and its hooks) as the
+    rest of its own time since the last decision. Then:
+
+    * the gradient norm is taken every ``grad_stride`` steps, 1 unless it alone would push
+      the floor over 3/4 of the budget (tiny models with steps of a few ms): then the
+      smallest power of 2 (at most 16) that fits;
+    * ``every`` becomes the smallest ``lo * 2**k`` that keeps floor + extra / every within
+      the budget (at least a quarter of the budget is left for the extra).
+
+    A fixed ``every`` is kept as given (and the gradient norm taken every step).
+    """
+
+    def __init__(self, every: int | None, budget: float = 0.02, lo: int = 10, hi: int = 10_000,
+                 max_stride: int = 16):  # fmt: skip
+        self.every = every or lo
+        self.adaptive = every is None
+        self.budget, self.lo, self.hi, self.max_stride = budget, lo, hi, max_stride
+        self.next = 0
+        self.grad_stride = 1
+        self.overhead: float | None = None  # last measured own time / step time
+        self._own0 = 0.0
+        self._last_t: float | None = None
+        self._intervals: list[float] = []
+        self._other: list[float] = []  # own time per step, without the gradient norm
+        self._grad: list[float] = []  # time of the gradient norm, on steps that took it
+
+    def record(self, t0: float, own: float, grad_time: float = 0.0) -> None:
+        """Called at the end of every step: its start time, the adapter's time in it, and the
+        part of that spent on the gradient norm (0 when it was not taken)."""
+        if self._last_t is not None:
+            self._intervals.append(t0 - self._last_t)
+        self._last_t = t0
+        self._other.append(own - grad_time)
+        if grad_time:
+            self._grad.append(grad_time)
+
+    def advance(self, step: int, own: float) -> None:
+        """Called on a telemetry step with the adapter's total own time so far."""
+        iv, other, grad = self._intervals, self._other, self._grad
+        if self.adaptive and len(other) >= self.lo and iv:
+            # The first step recorded since the last decision was that telemetry step; the
+            # mean over the others includes the amortized flushes.
+            n = len(other)
+            rest = sum(other[1:]) / (n - 1)
+            interval = _median(iv)
+            gsum = sum(grad)
+            gtime = _median(grad) if grad else 0.0
+            total = own - self._own0
+            if interval > 0:
+                self.overhead = total / (n * interval)
+                allowed = self.budget * interval  # own seconds allowed per step
+                stride, fit = 1, max(0.75 * allowed - rest, 0.0)
+                while stride < self.max_stride and gtime / stride > fit:
+                    stride *= 2
+                self.grad_stride = stride
+                floor = rest + gtime / stride
+                extra = max(total - n * rest - gsum, 0.0)
+                room = max(allowed - floor, allowed / 4)
+                every = self.lo
+                while every < self.hi and extra / every > room:
+                    every *= 2
+                self.every = min(every, self.hi)
+            self._reset(own)
+        elif step == 0 or len(other) > 4 * self.hi:
+            self._reset(own)
+        self.next = step + self.every
+
+    def _reset(self, own: float) -> None:
+        self._intervals.clear()
+        self._other.clear()
+        self._grad.clear()
+        self._own0 = own
+
+
+def _median(v: list[float]) -> float:
+    v.sort()
+    return v[len(v) // 2]
