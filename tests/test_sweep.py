@@ -117,3 +117,22 @@ def test_too_few_runs_say_so(tmp_path):
         shutil.copytree(SWEEP / name, tmp_path / name)
     rep = sweep(tmp_path)
     assert len(rep.runs) == 2 and not rep.hyperparameters and "needs 4 runs" in rep.note
+
+
+def test_html_page_plots_the_final_metric_against_each_hyperparameter(report, tmp_path):
+    from traindx.sweep.plots import hyperparameter_charts, write_sweep_html
+
+    charts = hyperparameter_charts(report)
+    assert [c.key for c in charts] == ["sweep:lr", "sweep:bs"]
+    lr = charts[0]
+    assert lr.log_x and lr.x_label == "lr"
+    labels = [ln.label.split(" ")[0] for ln in lr.lines]
+    assert labels == ["good", "bad", "diverged"]
+    assert lr.lines[0].points and lr.lines[1].points and lr.lines[2].markers_only
+    assert set(lr.lines[2].x) == {r.hyperparameters["lr"] for r in report.runs if r.outcome == "diverged"}
+    # every point is the best final value of its outcome at that lr
+    good = {r.hyperparameters["lr"]: r.final for r in report.runs if r.outcome == "good"}
+    assert set(lr.lines[0].x) == set(good)
+    page = write_sweep_html(tmp_path / "sweep.html", report).read_text()
+    assert "final val/loss against lr" in page and "next search region" in page
+    assert '"points":true' in page and "no run found" not in page

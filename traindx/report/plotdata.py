@@ -82,6 +82,8 @@ class Line:
     #: points drawn as markers only (no line), e.g. where the series was non-finite
     markers_only: bool = False
     n_raw: int | None = None
+    #: points without a line between them (a scatter)
+    points: bool = False
 
 
 @dataclass
@@ -120,7 +122,7 @@ class PlotSection:
         return {
             "title": self.title, "x_label": self.x_label, "y_label": self.y_label,
             "log_x": self.log_x, "log_y": self.log_y, "note": self.note, "x": [_int_or(x) for x in xs],
-            "series": [{"label": ln.label, "markers_only": ln.markers_only} for ln in self.lines],
+            "series": [{"label": ln.label, "markers_only": ln.markers_only, "points": ln.points} for ln in self.lines],
             "y": cols, "xm": [[_int_or(float(x)) for x in ln.x] if ln.markers_only else [] for ln in self.lines], "marks": [m.__dict__ for m in self.marks],
         }  # fmt: skip
 

@@ -16,6 +16,7 @@ def add_parser(sub, common) -> None:  # (argparse subparsers, cli.common)
                     help="where runs are diagnosed (default: process, one per core)")  # fmt: skip
     sw.add_argument("-j", "--workers", type=int, default=None, help="processes or Dask workers (default: the cores)")
     sw.add_argument("-v", "--verbose", action="store_true", help="one line per run as well")
+    sw.add_argument("--html", metavar="FILE", help="also write an HTML page: the final metric against each important hyperparameter")
     common(sw)
 
 
@@ -26,6 +27,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from traindx.sweep import sweep
     from traindx.sweep.executors import check_executor
     from traindx.sweep.render import print_sweep
+    from traindx.textsafe import printable
 
     done = 0
     with Spinner() as spin:
@@ -40,6 +42,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             rulebook=args.rulebook, overrides=_overrides(args), override_shipped=args.override_shipped,
             progress=progress,
         )  # fmt: skip
+    if args.html:
+        from traindx.sweep.plots import write_sweep_html
+
+        write_sweep_html(args.html, report)
+        print(f"traindx: wrote {printable(args.html)}", file=sys.stderr)
     if args.json:
         sys.stdout.write(json.dumps(_json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n")
     else:

@@ -65,6 +65,9 @@
         col = xs.map(function (x, j) { return c.y[i][j] === null && isMarked(c, i, j) ? maxY : null; });
         series.push({ label: s.label, stroke: color, fill: color, paths: function () { return null; },
                       points: { show: true, size: 8, fill: color, stroke: color }, value: function (u, v) { return v === null ? "-" : "NaN/inf"; } });
+      } else if (s.points) {  // a scatter (traindx sweep: final metric against a hyperparameter)
+        series.push({ label: s.label, stroke: color, fill: color, paths: function () { return null; },
+                      points: { show: true, size: 7, fill: color, stroke: color }, value: function (u, v) { return fmt(v); } });
       } else {
         series.push({ label: s.label, stroke: color, width: 1.5, spanGaps: true, points: { show: false },
                       value: function (u, v) { return fmt(v); } });
