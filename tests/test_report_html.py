@@ -239,3 +239,29 @@ def test_extra_log_x_section_in_chromium(tmp_path):
     r = cdp.load(page, {"n": "document.querySelectorAll('.uplot').length"},
                  ready="document.documentElement.hasAttribute('data-rendered')")  # fmt: skip
     assert r.errors == [] and r.values["n"] == 1
+
+
+@pytest.mark.torch
+def test_preflight_checks_and_lr_curve_in_the_page(tmp_path):
+    # a real torch preflight written to a run dir: the page shows its checks, and the LR range
+    # test's curve whenever the lr check kept its sweep (CheckResult.series)
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from traindx.adapters.torch import preflight
+
+    torch.manual_seed(0)
+    x = torch.randn(256, 8)
+    y = (x[:, 0] > 0).long()
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    preflight(model, nn.CrossEntropyLoss(), (x, y), optimizer=opt, logdir=tmp_path / "run")
+    out = tmp_path / "report.html"
+    assert main(["diagnose", str(tmp_path / "run"), "--html", str(out)]) == 0
+    page = out.read_text()
+    rep = traindx.diagnose(tmp_path / "run")
+    assert "<h3>Preflight checks</h3>" in page
+    assert all(f"<td>{c.name}</td>" in page for c in rep[0].checks)
+    swept = any((getattr(c, "series", None) or {}).get("lrs") for c in rep[0].checks)
+    titles = [c["title"] for c in _data(page)["runs"][0]["charts"]]
+    assert any(t.startswith("LR range test") for t in titles) == swept
