@@ -265,3 +265,10 @@ def test_preflight_checks_and_lr_curve_in_the_page(tmp_path):
     swept = any((getattr(c, "series", None) or {}).get("lrs") for c in rep[0].checks)
     titles = [c["title"] for c in _data(page)["runs"][0]["charts"]]
     assert any(t.startswith("LR range test") for t in titles) == swept
+
+
+def test_html_to_an_unwritable_path_is_one_line_error(tmp_path, capsys):
+    target = tmp_path / "no_such_dir" / "report.html"
+    assert main(["diagnose", str(HEALTHY), "--html", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_such_dir" in err[0] and "cannot write the report" in err[0]
