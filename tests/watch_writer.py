@@ -3,8 +3,9 @@
 
 1. ``LOGDIR/tb``: tensorboardX scalars of a run whose loss falls, 60 steps; then it waits
    for ``LOGDIR/.go1`` (the test creates it once the watch has judged this part).
-2. ``LOGDIR/csv_run/metrics.csv`` appears, row by row; then the CSV logger restarts: the
-   file is truncated and written again from its header. Waits for ``LOGDIR/.go2``.
+2. ``LOGDIR/csv_run/metrics.csv`` appears, row by row; once ``LOGDIR/.go_trunc`` exists
+   the CSV logger restarts: the file is truncated and written again from its header.
+   Waits for ``LOGDIR/.go2``.
 3. The tensorboardX writer restarts into a new event file (rotation) and the loss
    explodes to NaN.
 """
@@ -46,7 +47,7 @@ def main(logdir: Path) -> None:
             f.write(f"{e},{2.0 * 0.9**e:.4f},{2.1 * 0.91**e:.4f}\n")
             f.flush()
             time.sleep(0.02)
-    time.sleep(0.5)
+    wait_for(logdir / ".go_trunc")  # the watch has read all 12 rows
     with open(csv, "w") as f:  # the logger restarted: truncated, written again
         f.write("epoch,loss,val_loss\n")
         for e in range(5):
