@@ -74,7 +74,7 @@ def test_dask_local_cluster_gives_the_serial_summaries(report):
     with distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:  # fmt: skip
         parts = gather(client, tasks)
-    got = [s.model_dump() for part in parts for s in part]
+    got = [s.model_dump() for part in parts for s in part.runs]
     assert got == [r.model_dump() for r in report.runs]
 
 
@@ -136,3 +136,29 @@ def test_html_page_plots_the_final_metric_against_each_hyperparameter(report, tm
     page = write_sweep_html(tmp_path / "sweep.html", report).read_text()
     assert "final val/loss against lr" in page and "next search region" in page
     assert '"points":true' in page and "no run found" not in page
+
+
+def test_what_discovery_could_not_read_is_reported(tmp_path):
+    import sqlite3
+
+    for name in ("lr=0.001,bs=32", "lr=0.03,bs=32", "lr=0.3,bs=32", "lr=3,bs=32"):
+        shutil.copytree(SWEEP / name, tmp_path / name)
+    (tmp_path / "other").mkdir()
+    with sqlite3.connect(tmp_path / "other" / "mlflow.db") as db:  # a SQLite file, not MLflow's
+        db.execute("create table t (x int)")
+    rep = sweep(tmp_path, per_task=1)
+    assert len(rep.runs) == 4
+    assert any(s.path.endswith("mlflow.db") for s in rep.skipped), rep.skipped
+
+
+@pytest.mark.slow
+def test_mlflow_runs_a_worker_did_not_read_are_reported(tmp_path):
+    pytest.importorskip("mlflow")
+    from tracker_runs import make_store  # mlflow writes the store in a child process
+
+    make_store(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)
+    rep = sweep(tmp_path, executor="process", workers=2)
+    assert sorted(r.run_id for r in rep.runs)[:2] == ["digits/healthy", "digits/lr-2"]
+    assert all(r.verdict != "error" for r in rep.runs)
+    reasons = {s.reason.split(" (")[0].split(";")[0] for s in rep.skipped}
+    assert {"an MLflow run deleted in MLflow", "an MLflow run that logged no metrics"} <= reasons

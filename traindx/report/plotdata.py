@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from traindx.diagnosis import Diagnosis
+from traindx.readers.ranks import is_rank_scope
 from traindx.schema import CheckResult, Run, Series
 
 #: buckets across a chart's x range (about one per pixel of a 1000-pixel-wide chart)
@@ -259,6 +260,7 @@ def heatmaps(run: Run) -> list[dict[str, Any]]:
             s
             for s in run.series.values()
             if s.key.metric == metric and s.key.scope != "global" and len(s) and s.unit == "step"
+            and not is_rank_scope(s.key.scope)  # another rank's copy (train/grad_norm@rank1) is no layer
         ]
         rows = [s for s in rows if s.key.statistic in ("value", "mean")][:HEAT_ROWS]
         if not rows:

@@ -75,7 +75,9 @@ def sweep(
         root, overrides=overrides, rulebook=tuple(str(p) for p in rulebook),
         override_shipped=override_shipped, per_task=per_task, skipped=report.skipped,
     )  # fmt: skip
-    report.runs = execute(tasks, executor, workers, progress)
+    done = execute(tasks, executor, workers, progress)
+    report.runs = done.runs
+    report.skipped.extend(done.skipped)
     report.clusters = clusters(report.runs)
     if with_importance:
         imp = importance(report.runs)

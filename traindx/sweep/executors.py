@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 
 from traindx.errors import TraindxError
-from traindx.sweep.tasks import RunSummary, Task, run_task
+from traindx.sweep.tasks import Task, TaskResult, run_task
 
 EXECUTORS = ("serial", "process", "dask")
 DASK_EXTRA = "traindx[dask]"
@@ -33,7 +33,7 @@ def check_executor(name: str) -> str:
     )
 
 
-def _serial(tasks: list[Task], workers: int, progress: Callable[[int], None]) -> list[list[RunSummary]]:
+def _serial(tasks: list[Task], workers: int, progress: Callable[[int], None]) -> list[TaskResult]:
     out = []
     for t in tasks:
         out.append(run_task(t))
@@ -41,7 +41,7 @@ def _serial(tasks: list[Task], workers: int, progress: Callable[[int], None]) ->
     return out
 
 
-def _process(tasks: list[Task], workers: int, progress: Callable[[int], None]) -> list[list[RunSummary]]:
+def _process(tasks: list[Task], workers: int, progress: Callable[[int], None]) -> list[TaskResult]:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -57,7 +57,7 @@ def _process(tasks: list[Task], workers: int, progress: Callable[[int], None]) -
     return out
 
 
-def _dask(address: str | None, tasks: list[Task], workers: int, progress: Callable[[int], None]) -> list[list[RunSummary]]:
+def _dask(address: str | None, tasks: list[Task], workers: int, progress: Callable[[int], None]) -> list[TaskResult]:
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
@@ -82,14 +82,14 @@ def _dask(address: str | None, tasks: list[Task], workers: int, progress: Callab
             cluster.close()
 
 
-def gather(client, tasks: list[Task], progress: Callable[[int], None] | None = None) -> list[list[RunSummary]]:
+def gather(client, tasks: list[Task], progress: Callable[[int], None] | None = None) -> list[TaskResult]:
     """Run the tasks on a Dask ``client``; the summaries in task order."""
     from dask.distributed import as_completed
 
     progress = progress or (lambda n: None)
     futures = client.map(run_task, tasks, pure=False)
     index = {f.key: i for i, f in enumerate(futures)}
-    out: list[list[RunSummary]] = [[] for _ in tasks]
+    out: list[TaskResult] = [TaskResult() for _ in tasks]
     for fut in as_completed(futures):
         i = index[fut.key]
         out[i] = fut.result()
@@ -100,8 +100,9 @@ def gather(client, tasks: list[Task], progress: Callable[[int], None] | None = N
 def execute(
     tasks: list[Task], executor: str = "serial", workers: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> list[RunSummary]:  # fmt: skip
-    """Run ``tasks`` on ``executor``; the summaries of every run, in task order."""
+) -> TaskResult:  # fmt: skip
+    """Run ``tasks`` on ``executor``; the summaries of every run (in task order) and what
+    the workers did not read."""
     executor = check_executor(executor)
     workers = workers or default_workers()
     progress = progress or (lambda n: None)
@@ -112,4 +113,4 @@ def execute(
     else:
         address = "tcp://" + executor[len("dask://"):] if executor.startswith("dask://") else None
         parts = _dask(address, tasks, workers, progress)
-    return [s for part in parts for s in part]
+    return TaskResult(runs=[s for p in parts for s in p.runs], skipped=[s for p in parts for s in p.skipped])

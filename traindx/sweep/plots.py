@@ -28,11 +28,11 @@ def hyperparameter_charts(report: SweepReport) -> list[PlotSection]:
         for outcome in OUTCOMES:
             best: dict[float, float] = {}
             for r in runs:
-                v = r.hyperparameters.get(h.name)
-                if r.outcome != outcome or not isinstance(v, int | float) or r.metric != metric:
+                v, y = r.hyperparameters.get(h.name), r.final
+                if r.outcome != outcome or not isinstance(v, int | float) or r.metric != metric or y is None:
                     continue
                 pick = max if r.higher_is_better else min
-                best[float(v)] = pick(best.get(float(v), r.final), r.final)  # type: ignore[arg-type]
+                best[float(v)] = pick(best.get(float(v), y), y)
             if not best:
                 continue
             xs = sorted(best)

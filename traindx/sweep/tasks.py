@@ -53,6 +53,13 @@ class RunSummary(BaseModel):
     error: str | None = None
 
 
+class TaskResult(BaseModel):
+    """What a worker returns: its runs' summaries and what under them was not read."""
+
+    runs: list[RunSummary] = Field(default_factory=list)
+    skipped: list[SkippedPath] = Field(default_factory=list)
+
+
 @dataclass
 class Task:
     """Runs one worker reads together: (run directory, its files) under ``root``."""
@@ -121,22 +128,22 @@ def _book(paths: tuple[str, ...], override_shipped: bool):  # -> Rulebook, loade
     return _BOOKS[key]
 
 
-def run_task(task: Task) -> list[RunSummary]:
-    """Read and diagnose a task's runs, one at a time; a summary of each."""
+def run_task(task: Task) -> TaskResult:
+    """Read and diagnose a task's runs; a summary of each, and what was not read."""
     from traindx.engine import diagnose_run
     from traindx.readers import build_runs
 
     book = _book(task.rulebook, task.override_shipped)
     root = Path(task.root)
     found = {Path(d): [(Path(f), s) for f, s in files] for d, files in task.runs}
-    out = []
-    for run in build_runs(root, found, task.overrides):
+    out = TaskResult()
+    for run in build_runs(root, found, task.overrides, skipped=out.skipped):
         try:
-            out.append(summarize(run, diagnose_run(run, book)))
+            out.runs.append(summarize(run, diagnose_run(run, book)))
         except Exception as e:  # a bug in traindx on one run never loses the sweep's others
             what = f"{type(e).__name__}: {e}"[:300]
-            out.append(RunSummary(run_id=run.id, source=run.source, verdict="error", outcome="unjudged",
-                                  error=f"internal error: {what}; please report it"))  # fmt: skip
+            out.runs.append(RunSummary(run_id=run.id, source=run.source, verdict="error", outcome="unjudged",
+                                       error=f"internal error: {what}; please report it"))  # fmt: skip
     return out
 
 
