@@ -162,3 +162,13 @@ def test_mlflow_runs_a_worker_did_not_read_are_reported(tmp_path):
     assert all(r.verdict != "error" for r in rep.runs)
     reasons = {s.reason.split(" (")[0].split(";")[0] for s in rep.skipped}
     assert {"an MLflow run deleted in MLflow", "an MLflow run that logged no metrics"} <= reasons
+
+
+def test_two_loggers_of_one_training_are_one_run_as_in_diagnose():
+    from traindx.api import diagnose
+
+    root = SWEEP.parent.parent / "logs" / "multiwriter"
+    rep = sweep(root, with_importance=False)
+    want = diagnose(root)
+    assert sorted(r.run_id for r in rep.runs) == sorted(d.run_id for d in want)
+    assert {r.run_id: r.verdict for r in rep.runs} == {d.run_id: d.verdict for d in want}

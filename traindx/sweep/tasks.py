@@ -7,7 +7,9 @@ time, so a worker holds one run's series at a time and the caller only summaries
 Sibling folders written by two loggers of one training (Lightning's CSV and TensorBoard
 loggers) are read as one run by ``traindx diagnose``; folders that could be such a pair
 (same grandparent, file kinds with nothing in common) go to one task together, read as
-``traindx diagnose`` reads them.
+``traindx diagnose`` reads them - up to :data:`MAX_UNIT` folders; a larger group of mixed
+formats is cut into single runs, so that one CSV among a thousand event-file runs does not
+make the sweep serial (a two-logger pair in such a group is then read as two runs).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from traindx.schema import SkippedPath
 #: Verdict classes the importance separates: a healthy run, one with findings, one whose
 #: loss went non-finite or ended above where it started.
 Outcome = str  # "good" | "bad" | "diverged" | "unjudged"
+#: most folders kept in one task so that two loggers' copies of one training meet (a larger
+#: group of mixed formats is cut into single runs: its copies are then read apart)
+MAX_UNIT = 32
 #: a run whose training loss ends at this multiple of its start (or above) diverged
 DIVERGED_RATIO = 2.0
 
@@ -104,7 +109,7 @@ def make_tasks(
     units: list[list[tuple[Path, list[tuple[Path, str | None]]]]] = []
     for group in near.values():
         kinds = [_kinds(files) for _, files in group]
-        if len(group) > 1 and not set.intersection(*kinds):
+        if 1 < len(group) <= MAX_UNIT and not set.intersection(*kinds):
             units.append(group)
         else:
             units.extend([g] for g in group)
