@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from traindx.errors import ReadError
 from traindx.names import map_name
 from traindx.ordering import order_points
+from traindx.ranks import rank_key, rank_plan
 from traindx.readers.assemble import add_component_sums, add_explicit_sums, percent_to_fraction
 from traindx.readers.discovery import (  # noqa: F401  (SPLIT_DIRS ... are this package's names too)
     CONTAINER_DIRS,
@@ -44,7 +45,6 @@ from traindx.readers.discovery import (  # noqa: F401  (SPLIT_DIRS ... are this 
 )
 from traindx.readers.hparams import attach as attach_hyperparameters
 from traindx.readers.hygiene import lfs_pointer, report_restarts
-from traindx.readers.ranks import rank_key, rank_plan
 from traindx.readers.raw import RawLog, RawSeries
 from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, WANDB_RUN, db_runs, named_id, unique_ids
 from traindx.readers.timeaxis import EPOCH_AXIS, Piece, combine, epoch_indexed, same_run_groups

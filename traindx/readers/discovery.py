@@ -12,8 +12,8 @@ import os
 import re
 from pathlib import Path
 
+from traindx.ranks import is_rank_dir
 from traindx.readers.hygiene import lfs_pointer
-from traindx.readers.ranks import is_rank_dir
 from traindx.readers.stores import (
     MLFLOW_DB,
     MLFLOW_RUN,

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from traindx.diagnosis import Diagnosis
-from traindx.readers.ranks import is_rank_scope
+from traindx.ranks import is_rank_scope
 from traindx.schema import CheckResult, Run, Series
 
 #: buckets across a chart's x range (about one per pixel of a 1000-pixel-wide chart)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from traindx.readers.ranks import is_rank_scope
+from traindx.ranks import is_rank_scope
 from traindx.schema import Run
 from traindx.signals.robust import tail
 

@@ -1,5 +1,5 @@
 """Facts across the ranks of one data-parallel job (per-rank series: ``train/loss@rank1``
-beside rank 0's ``train/loss``, see :mod:`traindx.readers.ranks`).
+beside rank 0's ``train/loss``, see :mod:`traindx.ranks`).
 
 Data-parallel replicas hold the same parameters and apply the same all-reduced gradient:
 a gradient or weight norm logged after the all-reduce is the same number on every rank,
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from traindx.readers.ranks import RANK_SCOPE
+from traindx.ranks import RANK_SCOPE
 from traindx.schema import Run, Series
 
 BLOCKS = 8
