@@ -1,0 +1,66 @@
+"""JAX helpers of :mod:`traindx.adapters.jax`: layer grouping, the fused telemetry, and the
+static context read from a parameter tree and an optax transformation.
+
+:func:`telemetry` is a pure function of the arrays it is given. It returns a :class:`Stats`:
+one 1-D float32 vector of every statistic (a single device buffer per step) plus the tags
+naming its entries and a few static facts (shapes, dtypes), both kept in the pytree's
+auxiliary data, so ``jax.jit`` returns them without tracing them. Tags starting with ``_``
+are raw inputs of host-side decisions (output activation, activation kind, class counts);
+the :class:`~traindx.adapters.jax.Recorder` turns them into canonical series.
+
+Modules: :mod:`.tree` (key paths, layer grouping), :mod:`.telemetry` (the fused pass),
+:mod:`.config` (optimizer, loss, model), :mod:`.data` (init scales, data facts).
+"""
+
+from traindx.adapters._jax_stats.config import (
+    JAX_LOSSES,
+    loss_info,
+    model_info,
+    num,
+    optimizer_info,
+    schedule_name,
+    schedule_peak,
+)
+from traindx.adapters._jax_stats.data import data_info, init_scales
+from traindx.adapters._jax_stats.telemetry import (
+    MAX_COUNTED_CLASSES,
+    MODE,
+    Stats,
+    activation_names,
+    leaf_sums,
+    telemetry,
+)
+from traindx.adapters._jax_stats.tree import (
+    array_leaves,
+    first_array,
+    group_leaves,
+    is_array,
+    key_str,
+    layer_of,
+    path_parts,
+)
+
+__all__ = [
+    "JAX_LOSSES",
+    "MAX_COUNTED_CLASSES",
+    "MODE",
+    "Stats",
+    "activation_names",
+    "array_leaves",
+    "data_info",
+    "first_array",
+    "group_leaves",
+    "init_scales",
+    "is_array",
+    "key_str",
+    "layer_of",
+    "leaf_sums",
+    "loss_info",
+    "model_info",
+    "num",
+    "optimizer_info",
+    "path_parts",
+    "schedule_name",
+    "schedule_peak",
+    "telemetry",
+]

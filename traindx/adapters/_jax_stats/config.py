@@ -1,0 +1,271 @@
+"""The optax optimizer (schedules included), the loss and the model read into the context."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from traindx.adapters._common import (
+    FUNCTIONAL_LOSSES,
+    LOSS_KINDS,
+)
+from traindx.adapters._jax_stats.tree import group_leaves
+from traindx.schema import LayerInfo, LossInfo, ModelInfo, OptimizerInfo
+
+#: optax (and common hand-written) loss names -> the canonical names of LOSS_KINDS.
+JAX_LOSSES: dict[str, str] = {
+    "softmax_cross_entropy": "crossentropyloss",
+    "softmax_cross_entropy_with_integer_labels": "crossentropyloss",
+    "safe_softmax_cross_entropy": "crossentropyloss",
+    "poly_loss_cross_entropy": "crossentropyloss",
+    "cross_entropy": "crossentropyloss",
+    "sigmoid_binary_cross_entropy": "bcewithlogitsloss",
+    "sigmoid_focal_loss": "bcewithlogitsloss",
+    "binary_cross_entropy": "bceloss",
+    "squared_error": "mseloss",
+    "l2_loss": "mseloss",
+    "mse": "mseloss",
+    "mean_squared_error": "mseloss",
+    "absolute_error": "l1loss",
+    "l1": "l1loss",
+    "mae": "l1loss",
+    "mean_absolute_error": "l1loss",
+    "huber_loss": "huberloss",
+    "log_cosh": "huberloss",
+    "nll": "nllloss",
+    "negative_log_likelihood": "nllloss",
+    "kl_divergence": "kldivloss",
+}
+
+#: optax components (closure owners) -> optimizer name, most specific first.
+_OPT_NAMES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("scale_by_adam", "add_decayed_weights", "scale_by_trust_ratio"), "lamb"),
+    (("scale_by_adam", "add_decayed_weights"), "adamw"),
+    (("scale_by_adam",), "adam"),
+    (("scale_by_adamax",), "adamax"),
+    (("scale_by_amsgrad",), "amsgrad"),
+    (("scale_by_radam",), "radam"),
+    (("scale_by_yogi",), "yogi"),
+    (("scale_by_belief",), "adabelief"),
+    (("scale_by_lion",), "lion"),
+    (("scale_by_novograd",), "novograd"),
+    (("scale_by_factored_rms",), "adafactor"),
+    (("scale_by_rms",), "rmsprop"),
+    (("scale_by_stddev",), "rmsprop"),
+    (("scale_by_rss",), "adagrad"),
+    (("scale_by_sm3",), "sm3"),
+    (("trace",), "sgd"),
+)
+_SCHEDULE_PROBES = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 100_000)
+
+
+# --------------------------------------------------------------------------- context
+
+
+def _cells(fn: types.FunctionType) -> dict[str, Any]:
+    out = {}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+    return out
+
+
+def _components(obj: Any, out: list[tuple[str, dict[str, Any]]], seen: set[int], depth: int = 0) -> None:
+    """(owner function, closure cells) of every function reachable from an optax transform."""
+    if depth > 16 or id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, tuple) and hasattr(obj, "update") and hasattr(obj, "init"):
+        _components(obj.init, out, seen, depth + 1)  # inject_hyperparams keeps values here
+        _components(obj.update, out, seen, depth + 1)
+    elif not isinstance(obj, tuple) and isinstance(getattr(obj, "_opt", None), tuple):
+        _components(obj._opt, out, seen, depth + 1)  # optax.MultiSteps(inner, k)
+    elif isinstance(obj, (list, tuple)):
+        for o in obj:
+            _components(o, out, seen, depth + 1)
+    elif isinstance(obj, functools.partial):
+        _components(obj.func, out, seen, depth + 1)
+    elif isinstance(obj, types.FunctionType):
+        cells = _cells(obj)
+        out.append((obj.__qualname__.split(".<locals>")[0], cells))
+        for v in cells.values():
+            if callable(v) or isinstance(v, (list, tuple)):
+                _components(v, out, seen, depth + 1)
+
+
+def _defaults(fn: Any) -> dict[str, Any]:
+    """Default arguments of an optimizer factory (``optax.adam``: b1, b2, eps...)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return {}
+    return {k: p.default for k, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}
+
+
+def num(v: Any) -> float | None:
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _value(v: Any) -> float | None:
+    """A hyperparameter's value: a number, or a schedule's peak (best effort)."""
+    if callable(v):
+        try:
+            return schedule_peak(v)
+        except Exception:  # noqa: BLE001 - a schedule we cannot evaluate: unknown
+            return None
+    return num(v)
+
+
+def schedule_name(fn: Any) -> str:
+    comps: list[tuple[str, dict[str, Any]]] = []
+    _components(fn, comps, set())
+    names = [n for n, _ in comps]
+    if not names:
+        return getattr(fn, "__name__", type(fn).__name__)
+    head, rest = names[0], [n for n in names[1:] if n != names[0]]
+    return f"{head}({', '.join(dict.fromkeys(rest))})" if rest else head
+
+
+def schedule_peak(fn: Callable[[Any], Any]) -> float | None:
+    try:
+        vals = np.asarray(fn(np.asarray(_SCHEDULE_PROBES)), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - a schedule that is not vectorized
+        vals = np.asarray([float(fn(s)) for s in _SCHEDULE_PROBES], dtype=np.float64)
+    vals = vals[np.isfinite(vals)]
+    return float(np.max(np.abs(vals))) if vals.size else None
+
+
+def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Callable[[Any], Any] | float | None]:
+    """OptimizerInfo of an optax transformation (read from its closures, best effort) and
+    its learning rate: a float, a schedule (callable of the step) or None."""
+    info = OptimizerInfo(name=name)
+    if tx is None:
+        return info, None
+    comps: list[tuple[str, dict[str, Any]]] = []
+    _components(tx, comps, set())
+    owners = [c for c, _ in comps]
+    lr: Any = None
+    for owner, cells in comps:
+        if owner == "inject_hyperparams":
+            factory = cells.get("inner_factory")
+            if info.name is None and factory is not None:
+                info.name = getattr(factory, "__name__", None)
+            hps = {**_defaults(factory), **(cells.get("other_hps") or {}), **(cells.get("numeric_hps") or {}),
+                   **(cells.get("sched_hps") or {})}  # fmt: skip
+            # optax wraps schedules given to inject_hyperparams (WrappedSchedule.schedule_fn)
+            hps = {k: getattr(v, "schedule_fn", v) for k, v in hps.items()}
+            lr = hps.get("learning_rate", lr)
+            info.momentum = num(hps.get("momentum")) if info.momentum is None else info.momentum
+            info.weight_decay = _value(hps.get("weight_decay")) if info.weight_decay is None else info.weight_decay
+            info.eps = num(hps.get("eps")) if info.eps is None else info.eps
+            if num(hps.get("b1")) is not None and num(hps.get("b2")) is not None:
+                info.betas = [float(hps["b1"]), float(hps["b2"])]
+        elif owner == "scale_by_learning_rate" and lr is None:
+            lr = cells.get("learning_rate")
+        elif owner == "scale" and lr is None and num(cells.get("step_size")) is not None:
+            step = float(cells["step_size"])
+            lr = -step if step < 0 else lr
+        elif owner == "trace" and info.momentum is None:
+            info.momentum = num(cells.get("decay"))
+        elif owner in ("scale_by_adam", "scale_by_adamax", "scale_by_amsgrad", "scale_by_radam", "scale_by_belief", "scale_by_yogi"):
+            info.eps = info.eps if info.eps is not None else num(cells.get("eps"))
+            b1, b2 = num(cells.get("b1")), num(cells.get("b2"))
+            if info.betas is None and b1 is not None and b2 is not None:
+                info.betas = [b1, b2]
+        elif owner in ("scale_by_rms", "scale_by_stddev", "scale_by_rss"):
+            info.eps = info.eps if info.eps is not None else num(cells.get("eps") or cells.get("initial_accumulator_value"))
+        elif owner == "add_decayed_weights" and info.weight_decay is None:
+            info.weight_decay = _value(cells.get("weight_decay"))
+        elif owner == "clip_by_global_norm" and info.clipnorm is None:
+            info.clipnorm = num(cells.get("max_norm"))
+        elif owner == "clip" and info.clipvalue is None:
+            info.clipvalue = num(cells.get("max_delta"))
+    if info.name is None:
+        present = set(owners)
+        for needs, n in _OPT_NAMES:
+            if all(c in present for c in needs):
+                info.name = n
+                break
+        else:
+            if lr is not None:
+                info.name = "sgd"
+        # chain(add_decayed_weights, adam) decays before Adam's scaling: coupled L2, not AdamW
+        if info.name == "adamw" and owners.index("add_decayed_weights") < owners.index("scale_by_adam"):
+            info.name = "adam"
+    if callable(lr):
+        info.schedule = schedule_name(lr)
+        info.lr = schedule_peak(lr)
+    else:
+        lr = num(lr)
+        info.lr = lr
+    return info, lr
+
+
+def loss_info(loss: Any) -> tuple[LossInfo, str | None, bool]:
+    """LossInfo, the task it implies, and whether it is element-wise."""
+    if loss is None:
+        return LossInfo(), None, False
+    raw = loss if isinstance(loss, str) else getattr(loss, "__name__", None) or type(loss).__name__
+    key = raw.lower().removeprefix("optax.").removeprefix("optax.losses.")
+    key = JAX_LOSSES.get(key, FUNCTIONAL_LOSSES.get(key, key))
+    kind = LOSS_KINDS.get(key)
+    info = LossInfo(
+        name=key,
+        expects=kind.expects if kind else None,  # type: ignore[arg-type]
+        from_logits=kind.from_logits if kind else None,
+    )
+    return info, (kind.task if kind else None), bool(kind and kind.elementwise)
+
+
+_TYPE_OF_NAME = re.compile(r"(?:.*[./])?([A-Za-z][A-Za-z]*?)(?:_?\d+)?$")
+
+
+def model_info(params: Any) -> ModelInfo:
+    """Layers (parents of the parameter leaves), their parameter counts and kinds."""
+    tree = params
+    collections: set[str] = set()
+    if isinstance(params, Mapping) and "params" in params and len(params) > 1:
+        collections = {str(k) for k in params}
+        tree = params["params"]
+    leaves, names, seg, paths = group_leaves(tree)
+    counts = [0] * len(names)
+    kernels: list[tuple[int, ...] | None] = [None] * len(names)
+    for leaf, i, path in zip(leaves, seg, paths, strict=True):
+        shape = tuple(int(s) for s in getattr(leaf, "shape", ()))
+        counts[i] += int(np.prod(shape)) if shape else 1
+        if len(shape) >= 2 and (kernels[i] is None or path[-1].lower() in ("kernel", "w", "weight")):
+            kernels[i] = shape
+    layers = []
+    for name, n, k in zip(names, counts, kernels, strict=True):
+        m = _TYPE_OF_NAME.match(name)
+        typ = m.group(1) if m and not name.isdigit() else None
+        if k is not None and typ is None:
+            typ = "Dense" if len(k) == 2 else f"Conv{len(k) - 2}D"
+        layers.append(LayerInfo(name=name, type=typ, params=n, trainable=True,
+                                output_shape=[None, k[-1]] if k else None))  # fmt: skip
+    total = sum(counts)
+    low = " ".join(names).lower()
+    last = kernels[-1] if kernels else None
+    return ModelInfo(
+        layers=layers,
+        num_params=total,
+        num_trainable=total,
+        output_units=int(last[-1]) if last else None,
+        has_batchnorm=("batch_stats" in collections or "batchnorm" in low) or None,
+    )

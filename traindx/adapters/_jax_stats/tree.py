@@ -1,0 +1,88 @@
+"""Parameter pytrees: key paths, layer names and grouping, array leaves."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import tree_util as jtu
+
+_DIGITS = re.compile(r"(\d+)")
+_ROOT_LEAF = re.compile(r"[A-Za-z_]*?_?(\d+)")
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def key_str(k: Any) -> str:
+    """One pytree key as text: dict key, attribute name or sequence index."""
+    for attr in ("key", "name", "idx"):
+        if hasattr(k, attr):
+            return str(getattr(k, attr))
+    return str(k).strip("[].'\"")
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in _DIGITS.split(text))
+
+
+def path_parts(path: tuple[Any, ...]) -> list[str]:
+    if len(path) > 1 and isinstance(path[-1], jtu.GetAttrKey) and path[-1].name in ("value", "raw_value"):
+        path = path[:-1]  # a flax nnx Variable's array: the variable's path names it
+    parts = [key_str(k) for k in path]
+    if len(parts) > 1 and parts[0] == "params":  # flax variables {'params': {...}}
+        parts = parts[1:]
+    return parts
+
+
+def layer_of(parts: list[str]) -> str:
+    """The layer a leaf belongs to: its parent path (``Dense_0/kernel`` -> ``Dense_0``);
+    root-level leaves named like ``w1``/``b1`` share the layer ``1``."""
+    if len(parts) > 1:
+        return ".".join(parts[:-1])
+    name = parts[0] if parts else "root"
+    m = _ROOT_LEAF.fullmatch(name)
+    return m.group(1) if m else name
+
+
+@lru_cache(maxsize=256)
+def _grouping(treedef: Any, paths: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    layers = [layer_of(list(p)) for p in paths]
+    names = sorted(set(layers), key=lambda n: _natural(n))
+    index = {n: i for i, n in enumerate(names)}
+    return tuple(names), tuple(index[n] for n in layers)
+
+
+def is_array(x: Any) -> bool:
+    """A numeric (or bool) array leaf; an equinox module's functions, PRNG keys and other
+    leaves of a model pytree are not statistics."""
+    dt = getattr(x, "dtype", None)
+    if dt is None or not hasattr(x, "shape"):
+        return False
+    try:
+        return bool(jnp.issubdtype(dt, jnp.number) or jnp.issubdtype(dt, jnp.bool_))
+    except TypeError:
+        return False
+
+
+def array_leaves(tree: Any) -> list[Any]:
+    """The array leaves of a pytree (see :func:`is_array`), in tree order."""
+    return [x for x in jtu.tree_leaves(tree) if is_array(x)]
+
+
+def group_leaves(tree: Any) -> tuple[list[Any], tuple[str, ...], tuple[int, ...], tuple[tuple[str, ...], ...]]:
+    """(array leaves, layer names in natural order, layer index of each leaf, leaf paths);
+    a flax nnx State or Module and an equinox module work as they are (layers named by
+    their attribute paths)."""
+    flat, treedef = jtu.tree_flatten_with_path(tree)
+    flat = [(p, x) for p, x in flat if is_array(x)]
+    paths = tuple(tuple(path_parts(p)) for p, _ in flat)
+    names, seg = _grouping(treedef, paths)
+    return [x for _, x in flat], names, seg, paths
+
+
+def first_array(x: Any) -> jax.Array:
+    return jnp.asarray(x if hasattr(x, "shape") else jtu.tree_leaves(x)[0])

@@ -1,0 +1,347 @@
+"""The probe-batch telemetry engine: activations, outputs and gradients in one fused pass with keras.ops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from traindx.adapters._keras_stats.config import host_float
+from traindx.adapters._keras_stats.model import BACKEND, ops
+
+# --------------------------------------------------------------------------- compiled functions
+
+
+def _act_stats(a: Any, kind: int) -> list[Any]:
+    a = ops.cast(a, "float32")
+    mean = ops.mean(a)
+    std = ops.sqrt(ops.maximum(ops.mean(ops.square(a - mean)), 0.0))
+    out = [mean, std]
+    if kind == 1:
+        out.append(ops.mean(ops.cast(ops.equal(a, 0.0), "float32")))
+    elif kind == 2:
+        out.append(ops.mean(ops.cast(ops.greater(ops.abs(a), 0.99), "float32")))
+    elif kind == 3:
+        out.append(ops.mean(ops.cast(ops.greater(ops.abs(a - 0.5), 0.49), "float32")))
+    return out
+
+
+def _output_stats(y_pred: Any, probs: bool, n_classes: int) -> list[Any]:
+    out: list[Any] = []
+    p = ops.cast(y_pred, "float32")
+    p = ops.reshape(p, (-1, n_classes))
+    if probs:
+        out.append(ops.mean(ops.abs(ops.sum(p, axis=-1) - 1.0)) + 1.0)
+    if n_classes >= 2:
+        pred = ops.argmax(p, axis=-1)
+        out.append(ops.max(ops.mean(ops.one_hot(pred, n_classes), axis=0)))
+    return out
+
+
+def _grad_stats(grads: list[Any]) -> list[Any]:
+    """Per gradient: squared norm (-1 for a missing gradient) and the non-finite count."""
+    sq, bad = [], []
+    for g in grads:
+        if g is None:
+            sq.append(ops.convert_to_tensor(-1.0, "float32"))
+            bad.append(ops.convert_to_tensor(0.0, "float32"))
+            continue
+        g = ops.cast(g, "float32")
+        sq.append(ops.sum(ops.square(g)))
+        bad.append(ops.sum(ops.cast(ops.logical_not(ops.isfinite(g)), "float32")))
+    return sq + bad
+
+
+def _vec(items: list[Any]) -> Any:
+    if not items:
+        return ops.zeros((0,), "float32")
+    return ops.stack([ops.reshape(ops.cast(v, "float32"), ()) for v in items])
+
+
+@dataclass
+class ProbeLayout:
+    """Where each statistic sits in the probe vector."""
+
+    n_grads: int
+    acts: list[tuple[str, int]]  # (layer name, kind)
+    probs: bool
+    n_classes: int
+    out_stats: list[str]
+
+    @property
+    def size(self) -> int:
+        return 1 + 2 * self.n_grads + sum(2 + (k > 0) for _, k in self.acts) + len(self.out_stats)
+
+
+class Engine:
+    """Backend-specific compiled functions over the model's current weights.
+
+    ``weights()`` gives the tracked weights' current values (on JAX, the trainer's state in
+    the middle of an epoch, when the variables themselves hold no value); ``weight_sq`` their
+    squared norms (one vector), ``snapshot`` a copy, ``delta_sq`` the squared norms of the
+    difference to a snapshot, ``probe`` the probe vector.
+    """
+
+    def __init__(self, model: keras.Model, tracked: list[Any], fwd: Any, layout: ProbeLayout | None,
+                 has_loss: bool):  # fmt: skip
+        self.model = model
+        self.tracked = tracked
+        self.fwd = fwd  # x -> (acts list, y_pred)
+        self.layout = layout
+        self.has_loss = has_loss
+        self.backend = BACKEND
+        tv = {id(v): i for i, v in enumerate(model.trainable_variables)}
+        ntv = {id(v): i for i, v in enumerate(model.non_trainable_variables)}
+        self._where = [
+            ("t", tv[id(v)]) if id(v) in tv else ("n", ntv.get(id(v), -1)) for v in tracked
+        ]
+        self._fns: dict[str, Any] = {}
+
+    # -------------------------------------------------------------- state
+
+    def _jax_state(self) -> dict[str, Any] | None:
+        m = self.model
+        st = getattr(m, "_jax_state", None)
+        if st and not getattr(m, "_jax_state_synced", True):
+            return st
+        return None
+
+    def state(self) -> tuple[list[Any], list[Any], list[Any]]:
+        """(trainable, non-trainable, metrics) values for a stateless call (JAX)."""
+        st = self._jax_state()
+        m = self.model
+        if st is not None:
+            tv = st.get("trainable_variables") or [v.value for v in m.trainable_variables]
+            ntv = st.get("non_trainable_variables") or [v.value for v in m.non_trainable_variables]
+            mv = st.get("metrics_variables") or [v.value for v in m.metrics_variables]
+            return list(tv), list(ntv), list(mv)
+        return ([v.value for v in m.trainable_variables], [v.value for v in m.non_trainable_variables],
+                [v.value for v in m.metrics_variables])  # fmt: skip
+
+    def weights(self) -> list[Any]:
+        if self.backend == "jax":
+            tv, ntv, _ = self.state()
+            return [
+                tv[i] if k == "t" else ntv[i] if i >= 0 else v.value
+                for (k, i), v in zip(self._where, self.tracked, strict=True)
+            ]
+        return [v.value for v in self.tracked]
+
+    def read_metric_var(self, var: Any) -> float | None:
+        """The current value of a metric variable (a loss tracker's count)."""
+        st = self._jax_state() if self.backend == "jax" else None
+        if st is not None:
+            mv = st.get("metrics_variables")
+            ids = [id(v) for v in self.model.metrics_variables]
+            if mv is None or id(var) not in ids:
+                return None
+            return float(np.asarray(mv[ids.index(id(var))]))
+        return host_float(var.value)
+
+    # -------------------------------------------------------------- compiled functions
+
+    def _compile(self, fn: Any) -> Any:
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.function(fn, reduce_retracing=True)
+        if self.backend == "jax":
+            import jax
+
+            return jax.jit(fn)
+        if self.backend == "torch":
+            import torch
+
+            def run(*a: Any) -> Any:
+                with torch.no_grad():
+                    return fn(*a)
+
+            return run
+        return fn
+
+    def weight_sq(self, ws: list[Any]) -> np.ndarray:
+        f = self._fns.get("wsq")
+        if f is None:
+            f = self._fns["wsq"] = self._compile(
+                lambda ws: _vec([ops.sum(ops.square(ops.cast(w, "float32"))) for w in ws])
+            )
+        return np.asarray(ops.convert_to_numpy(f(ws)), dtype=np.float64)
+
+    def snapshot(self, ws: list[Any]) -> list[Any]:
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            f = self._fns.get("snap")
+            if f is None:
+                f = self._fns["snap"] = tf.function(lambda ws: [tf.identity(w) for w in ws])
+            return list(f(ws))
+        if self.backend == "jax":
+            import jax.numpy as jnp
+
+            return [jnp.array(w, copy=True) for w in ws]  # the trainer donates its state
+        if self.backend == "torch":
+            return [w.detach().clone() for w in ws]
+        return [np.array(w, copy=True) for w in ws]
+
+    def delta_sq(self, ws: list[Any], snap: list[Any]) -> np.ndarray:
+        f = self._fns.get("dsq")
+        if f is None:
+            f = self._fns["dsq"] = self._compile(lambda ws, ss: _vec(
+                [ops.sum(ops.square(ops.cast(w, "float32") - ops.cast(s, "float32"))) for w, s in zip(ws, ss, strict=True)]))  # fmt: skip
+        return np.asarray(ops.convert_to_numpy(f(ws, snap)), dtype=np.float64)
+
+    def probe(self, x: Any, y: Any) -> np.ndarray:
+        f = self._fns.get("probe")
+        if f is None:
+            f = self._fns["probe"] = self._make_probe()
+        if self.backend == "jax":
+            tv, ntv, mv = self.state()
+            out = f(tv, ntv, mv, x, y)
+        else:
+            out = f(x, y)
+        return np.asarray(ops.convert_to_numpy(out), dtype=np.float64)
+
+    def telemetry(
+        self, xy: tuple[Any, Any] | None
+    ) -> tuple[np.ndarray, list[Any], np.ndarray | None]:
+        """Squared norms of the tracked weights, a snapshot of them, and the probe vector
+        (None without a probe): on TensorFlow one compiled call reading the variables."""
+        if self.backend != "tensorflow":
+            ws = self.weights()
+            sq = self.weight_sq(ws) if ws else np.zeros(0)
+            snap = self.snapshot(ws) if ws else []
+            return sq, snap, (self.probe(*xy) if xy is not None else None)
+        import tensorflow as tf
+
+        key = "tel_probe" if xy is not None else "tel"
+        f = self._fns.get(key)
+        if f is None:
+            body = self._make_probe(compiled=False) if xy is not None else None
+            tracked = self.tracked
+
+            def tel(*xy: Any) -> Any:
+                vs = [v.value for v in tracked]
+                sq = _vec([ops.sum(ops.square(ops.cast(w, "float32"))) for w in vs])
+                snap = [tf.identity(w) for w in vs]
+                vec = body(*xy) if body is not None else tf.zeros((0,))
+                return sq, snap, vec
+
+            f = self._fns[key] = tf.function(tel, reduce_retracing=True)
+        sq, snap, vec = f(*xy) if xy is not None else f()
+        return (np.asarray(sq.numpy(), dtype=np.float64), list(snap),
+                np.asarray(vec.numpy(), dtype=np.float64) if xy is not None else None)  # fmt: skip
+
+    def delta(self, snap: list[Any]) -> np.ndarray:
+        """Squared norms of (current weights - snapshot), per tracked weight."""
+        if self.backend != "tensorflow":
+            return self.delta_sq(self.weights(), snap)
+        import tensorflow as tf
+
+        f = self._fns.get("tel_delta")
+        if f is None:
+            tracked = self.tracked
+
+            def delta(ss: Any) -> Any:
+                return _vec([ops.sum(ops.square(ops.cast(v.value, "float32") - ops.cast(s_, "float32")))
+                             for v, s_ in zip(tracked, ss, strict=True)])  # fmt: skip
+
+            f = self._fns["tel_delta"] = tf.function(delta, reduce_retracing=True)
+        return np.asarray(f(snap).numpy(), dtype=np.float64)
+
+    def _pack(self, loss: Any, grads: list[Any], acts: list[Any], y_pred: Any) -> Any:
+        lay = self.layout
+        assert lay is not None
+        items: list[Any] = [
+            loss if loss is not None else ops.convert_to_tensor(float("nan"), "float32")
+        ]
+        items += _grad_stats(grads)
+        for a, (_, kind) in zip(acts, lay.acts, strict=True):
+            items += _act_stats(a, kind)
+        if lay.out_stats:
+            items += _output_stats(y_pred, lay.probs, lay.n_classes)
+        return _vec(items)
+
+    def _forward_loss(self, x: Any, y: Any) -> tuple[Any, list[Any], Any]:
+        acts, y_pred = self.fwd(x)
+        loss = None
+        if self.has_loss and y is not None:
+            loss = self.model._compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=None, training=False
+            )
+        return loss, acts, y_pred
+
+    def _live_mapping(self) -> list[tuple[Any, Any]]:
+        """Each model variable mapped to its current value (read here: on TensorFlow inside the
+        gradient tape, so gradients flow to the variables). Without a mapping a stateless scope
+        gives None for variables it does not know (weight regularizers read them)."""
+        m = self.model
+        return [(v, v.value) for v in [*m.trainable_variables, *m.non_trainable_variables]]
+
+    def _make_probe(self, compiled: bool = True) -> Any:
+        model = self.model
+        want_grads = self.has_loss and self.layout is not None and self.layout.n_grads > 0
+        scope = keras.StatelessScope
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            def probe_tf(x: Any, y: Any) -> Any:
+                tvars = [v.value for v in model.trainable_variables]
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(tvars)
+                    with scope(state_mapping=self._live_mapping()):
+                        loss, acts, y_pred = self._forward_loss(x, y)
+                grads = (
+                    tape.gradient(loss, tvars)
+                    if (want_grads and loss is not None)
+                    else [None] * len(tvars)
+                )
+                return self._pack(loss, list(grads), acts, y_pred)
+
+            return tf.function(probe_tf, reduce_retracing=True) if compiled else probe_tf
+        if self.backend == "jax":
+            import jax
+
+            def fwd(tv: Any, ntv: Any, mv: Any, x: Any, y: Any) -> Any:
+                mapping = (list(zip(model.trainable_variables, tv, strict=True))
+                           + list(zip(model.non_trainable_variables, ntv, strict=True))
+                           + list(zip(model.metrics_variables, mv, strict=True)))  # fmt: skip
+                with scope(state_mapping=mapping):
+                    loss, acts, y_pred = self._forward_loss(x, y)
+                if loss is None:
+                    loss = ops.convert_to_tensor(0.0, "float32")
+                return loss, (acts, y_pred)
+
+            def probe_jax(tv: Any, ntv: Any, mv: Any, x: Any, y: Any) -> Any:
+                if want_grads:
+                    (loss, (acts, y_pred)), grads = jax.value_and_grad(fwd, has_aux=True)(
+                        tv, ntv, mv, x, y
+                    )
+                    grads = list(grads)
+                else:
+                    loss, (acts, y_pred) = fwd(tv, ntv, mv, x, y)
+                    grads = [None] * len(tv)
+                    if not self.has_loss or y is None:
+                        loss = None
+                return self._pack(loss, grads, acts, y_pred)
+
+            return jax.jit(probe_jax)
+        if self.backend == "torch":
+            import torch
+
+            def probe_torch(x: Any, y: Any) -> Any:
+                tvars = [v.value for v in model.trainable_variables]
+                with torch.enable_grad(), scope(state_mapping=self._live_mapping()):
+                    loss, acts, y_pred = self._forward_loss(x, y)
+                if want_grads and loss is not None and loss.requires_grad:
+                    grads = list(torch.autograd.grad(loss, tvars, allow_unused=True))
+                else:
+                    grads = [None] * len(tvars)
+                with torch.no_grad():
+                    return self._pack(
+                        loss.detach() if loss is not None else None, [g if g is None else g.detach() for g in grads],
+                        [a.detach() for a in acts], y_pred.detach())  # fmt: skip
+
+            return probe_torch
+        raise RuntimeError(f"the Keras backend {self.backend!r} is not supported for the probe")

@@ -1,0 +1,210 @@
+"""The Keras model read statically: layers, activations, weight groups, the output layer, ModelInfo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+from traindx.schema import LayerInfo, ModelInfo
+
+ops = keras.ops
+BACKEND = keras.backend.backend()
+
+# --------------------------------------------------------------------------- layer kinds
+
+#: Keras activation function names -> the names ``output_activation`` uses (the torch
+#: adapter's spelling, so the rules read one vocabulary).
+ACT_NAMES: dict[str, str] = {
+    "relu": "relu", "relu6": "relu", "leaky_relu": "leakyrelu", "elu": "elu", "selu": "selu",
+    "gelu": "gelu", "silu": "silu", "swish": "silu", "hard_silu": "hardswish",
+    "hard_swish": "hardswish", "mish": "mish", "softplus": "softplus", "softsign": "softsign",
+    "sigmoid": "sigmoid", "hard_sigmoid": "sigmoid", "tanh": "tanh", "hard_tanh": "tanh",
+    "softmax": "softmax", "log_softmax": "log_softmax", "linear": "linear",
+    "exponential": "exponential", "log_sigmoid": "logsigmoid", "sparsemax": "softmax",
+}  # fmt: skip
+#: Activation layer classes -> activation name.
+ACT_LAYERS: dict[str, str] = {
+    "ReLU": "relu", "Softmax": "softmax", "LeakyReLU": "leakyrelu", "PReLU": "prelu",
+    "ELU": "elu",
+}  # fmt: skip
+#: Layers whose output says nothing new (or is random): no activation statistics.
+SKIP_LAYERS = {
+    "InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "GaussianDropout", "GaussianNoise", "AlphaDropout", "Flatten", "Reshape", "Permute",
+    "RepeatVector", "Identity", "ActivityRegularization", "Masking",
+}  # fmt: skip
+#: Layers that pass the output activation through unchanged (walked back over).
+PASS_LAYERS = SKIP_LAYERS | {"Cropping1D", "Cropping2D", "ZeroPadding1D", "ZeroPadding2D"}
+DROPOUT_LAYERS = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+                  "GaussianDropout", "AlphaDropout"}  # fmt: skip
+BN_LAYERS = {"BatchNormalization", "SyncBatchNormalization"}
+
+
+def layer_activation(layer: Any) -> str | None:
+    """The activation a layer applies last ("relu", "softmax", "linear"), or None."""
+    k = type(layer).__name__
+    if k == "ReLU":
+        slope = float(getattr(layer, "negative_slope", 0.0) or 0.0)
+        return "leakyrelu" if slope > 0 else "relu"
+    if k in ACT_LAYERS:
+        return ACT_LAYERS[k]
+    act = getattr(layer, "activation", None)
+    if act is None or not callable(act):
+        return None
+    name = getattr(act, "__name__", None) or type(act).__name__
+    name = name.lower()
+    return ACT_NAMES.get(name, name)
+
+
+def stat_kind(act: str | None) -> int:
+    """0: mean/std; 1: + fraction zero (ReLU-like); 2: + fraction saturated (tanh); 3: (sigmoid)."""
+    if act in ("relu", "hardswish"):
+        return 1
+    if act in ("tanh", "softsign"):
+        return 2
+    if act == "sigmoid":
+        return 3
+    return 0
+
+
+def _nested_models(layer: Any) -> bool:
+    return isinstance(layer, keras.Model)
+
+
+def leaf_layers(model: keras.Model) -> list[Any]:
+    """Every layer below ``model`` (recursively), then the model itself (own weights)."""
+    try:
+        layers = list(model._flatten_layers(include_self=False, recursive=True))
+    except Exception:  # noqa: BLE001 - private API moved: the public, non-recursive list
+        layers = list(model.layers)
+    return layers + [model]
+
+
+@dataclass
+class Groups:
+    """Weights grouped by the layer that created them (trainable when created; frozen ones
+    included so that an update ratio of 0 shows them), each variable once."""
+
+    names: list[str] = field(default_factory=list)
+    variables: list[Any] = field(default_factory=list)  # tracked weights
+    group_of: list[int] = field(default_factory=list)  # per tracked weight
+    layers: list[Any] = field(default_factory=list)
+
+
+def group_weights(model: keras.Model) -> Groups:
+    g = Groups()
+    seen: set[int] = set()
+    used: dict[str, int] = {}
+    for layer in leaf_layers(model):
+        own = [v for v in getattr(layer, "_trainable_variables", []) if id(v) not in seen]
+        if not own:
+            continue
+        name = layer.name
+        if name in used:  # nested models may repeat a name
+            used[name] += 1
+            name = f"{name}_{used[name]}"
+        else:
+            used[name] = 1
+        g.names.append(name)
+        g.layers.append(layer)
+        for v in own:
+            seen.add(id(v))
+            g.variables.append(v)
+            g.group_of.append(len(g.names) - 1)
+    rest = [v for v in model.trainable_variables if id(v) not in seen]
+    if rest:
+        g.names.append(model.name)
+        g.layers.append(model)
+        for v in rest:
+            g.variables.append(v)
+            g.group_of.append(len(g.names) - 1)
+    return g
+
+
+def output_layer(model: keras.Model) -> Any:
+    """The layer producing the (first) output, walking back over reshapes and dropout, and
+    into nested models. None for subclassed models."""
+    try:
+        outs = model.outputs
+    except Exception:  # noqa: BLE001 - subclassed model
+        outs = None
+    if not outs:
+        return None
+    t = outs[0]
+    for _ in range(64):
+        hist = getattr(t, "_keras_history", None)
+        if hist is None:
+            return None
+        layer = hist.operation
+        if isinstance(layer, keras.Model) and layer is not model:
+            inner = output_layer(layer)
+            return inner if inner is not None else layer
+        if type(layer).__name__ in PASS_LAYERS and layer_activation(layer) is None:
+            node = (
+                layer._inbound_nodes[hist.node_index]
+                if getattr(layer, "_inbound_nodes", None)
+                else None
+            )
+            args = list(getattr(node, "input_tensors", None) or []) if node is not None else []
+            if len(args) != 1:
+                return layer
+            t = args[0]
+            continue
+        return layer
+    return None
+
+
+def _shape(x: Any) -> list[int | None] | None:
+    try:
+        return [None if d is None else int(d) for d in x.shape]
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def model_info(model: keras.Model, groups: Groups) -> ModelInfo:
+    layers: list[LayerInfo] = []
+    has_dropout = has_bn = False
+    for layer in leaf_layers(model)[:-1]:
+        k = type(layer).__name__
+        has_dropout |= k in DROPOUT_LAYERS and float(getattr(layer, "rate", 0.0) or 0.0) > 0.0
+        has_bn |= k in BN_LAYERS
+        if isinstance(layer, keras.Model):
+            continue
+        own = list(getattr(layer, "_trainable_variables", [])) + list(
+            getattr(layer, "_non_trainable_variables", [])
+        )
+        act = layer_activation(layer)
+        if not own and act is None:
+            continue
+        try:
+            out_shape = _shape(layer.output)
+        except Exception:  # noqa: BLE001 - shared layer, subclassed model
+            out_shape = None
+        layers.append(LayerInfo(
+            name=layer.name, type=k, activation=act,
+            params=int(sum(int(np.prod(v.shape)) for v in own)),
+            trainable=bool(layer.trainable) if own else None, output_shape=out_shape,
+        ))  # fmt: skip
+    n_tr = int(sum(int(np.prod(v.shape)) for v in model.trainable_variables))
+    try:
+        n_all = int(model.count_params())
+    except Exception:  # noqa: BLE001
+        n_all = int(sum(int(np.prod(v.shape)) for v in model.weights))
+    return ModelInfo(
+        layers=layers, num_params=n_all, num_trainable=n_tr, has_dropout=has_dropout,
+        has_batchnorm=has_bn, training_mode=True,
+    )  # fmt: skip
+
+
+def act_layers(model: keras.Model) -> list[tuple[str, Any, int]]:
+    """(name, layer, stat kind) of the top-level graph layers whose output is summarized."""
+    out = []
+    for layer in model.layers:
+        k = type(layer).__name__
+        if k in SKIP_LAYERS:
+            continue
+        out.append((layer.name, layer, stat_kind(layer_activation(layer))))
+    return out
