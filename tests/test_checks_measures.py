@@ -100,3 +100,40 @@ def test_terminal_report_lists_failed_and_skipped_checks():
     assert "preflight checks: 1 passed, 1 failed, 1 skipped" in text
     assert "failed  batch: CHK009" in text and "skipped dummy: skipped: no labels" in text
     assert "overfit: one batch" not in text  # passed checks only with verbose
+
+
+def test_infer_loss_names_the_standard_loss_an_opaque_value_matches():
+    rng = np.random.default_rng(0)
+    o = rng.normal(size=(32, 5))
+    y = rng.integers(0, 5, 32)
+    lse = np.log(np.exp(o).sum(1))
+    ce_logits = float(np.mean(lse - o[np.arange(32), y]))
+    assert M.infer_loss(o, y, ce_logits) == ("logits", "classification")
+    p = np.exp(o - lse[:, None])
+    assert M.infer_loss(p, y, float(-np.mean(np.log(p[np.arange(32), y])))) == ("probabilities", "classification")
+    hot = np.eye(5)[y]
+    assert M.infer_loss(o, y, float(np.mean((o - hot) ** 2))) == ("values", "regression")
+    assert M.infer_loss(o, hot, ce_logits) == ("logits", "classification")  # one-hot targets
+    b = rng.normal(size=(32, 1))
+    t = rng.integers(0, 2, (32, 1)).astype(float)
+    assert M.infer_loss(b, t, float(np.mean(np.logaddexp(0, b) - b * t))) == ("logits", "binary")
+    assert M.infer_loss(o, y, ce_logits + 0.3) == (None, None)  # a regularization term: no claim
+    assert M.infer_loss(o, y, float("nan")) == (None, None)
+
+
+def test_input_normalization_fact_silences_large_scale_only_when_the_model_normalizes():
+    facts, line = M.data(np.array([[1000.0, 2.0], [3000.0, 1.0], [2000.0, 5.0]]), None, None)
+    on, line_on = M.input_normalization(facts, line, "BatchNormalization", True)
+    off, _ = M.input_normalization(facts, line, "Dense", False)
+    assert on["normalized_in_model"] is True and "BatchNormalization" in line_on
+    assert off["normalized_in_model"] is False and facts.get("normalized_in_model") is None
+
+
+def test_a_check_keeps_its_curves_and_preflight_json_round_trips_them(tmp_path):
+    from traindx.checks import load, save
+
+    r = run_check("lr", lambda: ({"configured": 1e-3}, "sweep", {"lrs": [1e-4, 1e-3, 1e-2], "losses": [2.3, 1.9, float("nan")]}))
+    assert r.series == {"lrs": [1e-4, 1e-3, 1e-2], "losses": [2.3, 1.9, None]}  # non-finite kept as a gap
+    save(tmp_path, [r], RunContext())
+    (back,) = load(tmp_path / "preflight.json").checks
+    assert back.series == r.series and back.facts == {"configured": 1e-3}

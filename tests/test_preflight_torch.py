@@ -150,6 +150,11 @@ def test_results_persist_and_combine_with_training_telemetry(digits, tmp_path):
     lf = nn.NLLLoss()
     preflight(model, lf, (x, y), optimizer=opt, val=val, logdir=tmp_path)
     assert (tmp_path / "preflight.json").is_file()
+    from traindx.checks import load
+
+    lr = next(c for c in load(tmp_path / "preflight.json").checks if c.name == "lr")  # the sweep, for plots
+    assert len(lr.series["lrs"]) == len(lr.series["losses"]) >= 10 and lr.series["lrs"] == sorted(lr.series["lrs"])
+    assert "suggested" in lr.facts or "blowup" in lr.facts or lr.facts["never_fell"]
     (alone,) = traindx.diagnose(tmp_path)
     assert alone.checks and any(c.status == "failed" for c in alone.checks)
     assert alone.causes[0].id == "softmax_wrong_axis"

@@ -293,12 +293,15 @@ class CheckResult(BaseModel):
     ``facts`` are what the check measured; they reach the rulebook as ``check.<name>_<fact>``
     (the ``check`` fact group), so rules judge them like any other fact. A check that could
     not run is ``skipped`` with the reason in ``explanation``, never ``passed``.
+    ``series`` holds a check's curves for plots: the ``lr`` check keeps its sweep as
+    ``series["lrs"]`` and ``series["losses"]`` (one loss per LR; None where it was not finite).
     """
 
     name: str
     status: CheckStatus
     explanation: str = ""
     facts: dict[str, float | bool | str] = Field(default_factory=dict)
+    series: dict[str, list[float | None]] = Field(default_factory=dict)
     seconds: float = 0.0
 
     def __str__(self) -> str:

@@ -2,10 +2,13 @@
 
 >>> from traindx.adapters.jax import preflight, lr_range_test      # doctest: +SKIP
 >>> d = preflight(apply_fn, params, loss_fn, (x, y), optimizer=tx, val=(xv, yv))
+>>> d = preflight(nnx_or_eqx_module, loss_fn, (x, y), optimizer=tx)   # loss_fn(module, x, y)
 >>> r = lr_range_test(apply_fn, params, loss_fn, (x, y), optimizer=lambda lr: optax.adam(lr))
 
 ``apply_fn(params, x)`` gives the outputs, ``loss_fn(params, x, y)`` the scalar loss (it
-calls the model itself). Parameters are immutable pytrees, so every check works on new
+calls the model itself); flax linen is this form (``model.apply``, the variables from
+``model.init``). A flax nnx or equinox module is taken as it is (traindx.adapters._jax_models
+splits it). Parameters are immutable pytrees, so every check works on new
 arrays; numpy's and Python's RNG streams are restored, and no JAX key is consumed (the
 checks take their own). The LR check needs the configured LR: an optimizer made with
 ``optax.inject_hyperparams`` (its state holds ``learning_rate``), or ``lr=``.
@@ -25,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from traindx.adapters._jax_models import ModelForm, model_form, path_name
 from traindx.checks import Skip, diagnose_checks, run_check, save
 from traindx.checks import measures as M
 from traindx.checks.lr_range import LRRangeResult
@@ -52,28 +56,35 @@ def _optax() -> Any:
 
 def _leaves(tree: Any) -> list[tuple[str, jax.Array]]:
     flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return [(jax.tree_util.keystr(p), v) for p, v in flat if hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.inexact)]
+    return [(path_name(p), v) for p, v in flat if hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.inexact)]
 
 
 class _Setup:
-    def __init__(self, apply_fn: Callable, params: Any, loss_fn: Callable, data: tuple, tx: Any, val: Any, batch_size: int):
-        self.apply, self.params, self.loss_fn, self.tx = apply_fn, params, loss_fn, tx
+    def __init__(self, form: ModelForm, data: tuple, tx: Any, val: Any, batch_size: int):
+        self.form, self.params, self.tx = form, form.params, tx
+        self.apply, loss_fn = jax.jit(form.apply), form.loss
         self.x, self.y = jnp.asarray(data[0]), jnp.asarray(data[1])
         if len(self.x) != len(self.y):
             raise ValueError(f"preflight: {len(self.x)} inputs but {len(self.y)} targets; expected one target per input")
         self.val = (jnp.asarray(val[0]), jnp.asarray(val[1])) if val is not None else None
         self.n = max(2, min(batch_size, len(self.x)))
         self.xb, self.yb = self.x[: self.n], self.y[: self.n]
-        # single evaluations run eagerly (compiling costs more than one small call); only the
-        # training loops are compiled, once per optimizer (the step takes the batch as input)
-        self.loss = lambda p, x, y: jnp.reshape(loss_fn(p, x, y), ())
-        self.grad = jax.value_and_grad(self.loss)
+        # everything is compiled (a module form run op by op - equinox's vmap, nnx's merge -
+        # costs far more than compiling); the training step once per optimizer
+        self.loss_fn = loss_fn
+        raw = lambda p, x, y: jnp.reshape(loss_fn(p, x, y), ())  # noqa: E731
+        self.loss = jax.jit(raw)
+        self.grad = jax.jit(jax.value_and_grad(raw))
         self._steps: dict[int, Any] = {}
-        out = np.asarray(apply_fn(params, self.xb[:2]))
+        out = np.asarray(self.apply(self.params, self.xb))
         y = np.asarray(self.yb)
         self.width = int(out[0].size) if out.ndim else 1
-        if M.is_integer_labels(y) and self.width > 1:
-            self.task: str | None = "classification"
+        # the loss is opaque: which standard loss its value matches tells what it expects
+        self.expects, task = M.infer_loss(out, y, float(self.loss(self.params, self.xb, self.yb)))
+        if task is not None:
+            self.task: str | None = task
+        elif M.is_integer_labels(y) and self.width > 1:
+            self.task = "classification"
         elif y.dtype.kind == "f" and y.size == len(y) * self.width:
             self.task = "binary" if np.all((y == 0) | (y == 1)) else "regression"
         else:
@@ -156,10 +167,8 @@ def _check_gradcheck(s: _Setup) -> tuple[dict, str]:
         p64 = jax.tree.map(lambda v: v.astype(jnp.float64) if jnp.issubdtype(v.dtype, jnp.floating) else v, s.params)
         x = s.xb[:8].astype(jnp.float64) if jnp.issubdtype(s.xb.dtype, jnp.floating) else s.xb[:8]
         y = s.yb[:8].astype(jnp.float64) if jnp.issubdtype(s.yb.dtype, jnp.floating) else s.yb[:8]
-        def f(p: Any) -> jax.Array:
-            return jnp.reshape(s.loss_fn(p, x, y), ())
-
-        g = jax.grad(lambda p: jnp.reshape(s.loss_fn(p, x, y), ()))(p64)
+        f = jax.jit(lambda p: jnp.reshape(s.loss_fn(p, x, y), ()))
+        g = jax.jit(jax.grad(lambda p: jnp.reshape(s.loss_fn(p, x, y), ())))(p64)
         flat, tree = jax.tree_util.tree_flatten(p64)
         gflat = jax.tree_util.tree_leaves(g)
         idx = [i for i, v in enumerate(flat) if jnp.issubdtype(v.dtype, jnp.floating)]
@@ -191,8 +200,10 @@ def _check_overfit(s: _Setup, steps: int, budget: float) -> tuple[dict, str]:
 
 
 def _check_modes(s: _Setup) -> tuple[dict, str]:
+    f = s.form
     a, b = np.asarray(s.apply(s.params, s.xb)), np.asarray(s.apply(s.params, s.xb))
-    return M.modes(a, b, None, False, False, True)
+    t = np.asarray(f.apply_train(s.params, s.xb)) if f.apply_train is not None else None
+    return M.modes(a, b, t, f.has_dropout, f.has_norm, f.training)
 
 
 def _check_dummy(s: _Setup, steps: int, budget: float) -> tuple[dict, str]:
@@ -219,7 +230,7 @@ def _configured_lr(tx: Any, params: Any) -> float | None:
 
 def _sweep(s: _Setup, make: Callable[[float], Any], lr_min: float = 1e-7, lr_max: float = 10.0, steps: int = 60, budget: float = 2.0) -> LRRangeResult:
     optax = _optax()
-    tx = optax.inject_hyperparams(make)(learning_rate=lr_min)
+    tx = optax.inject_hyperparams(lambda learning_rate: make(learning_rate))(learning_rate=lr_min)  # any factory's argument name
     p, state = s.params, tx.init(s.params)
 
     @jax.jit
@@ -249,7 +260,7 @@ def _sweep(s: _Setup, make: Callable[[float], Any], lr_min: float = 1e-7, lr_max
     return LRRangeResult(tried, losses, sug, blow, steep)
 
 
-def _check_lr(s: _Setup, lr: float | None, make: Callable[[float], Any] | None) -> tuple[dict, str]:
+def _check_lr(s: _Setup, lr: float | None, make: Callable[[float], Any] | None) -> tuple[dict, str, dict]:
     lr = lr if lr is not None else (_configured_lr(s.tx, s.params) if s.tx is not None else None)
     if lr is None:
         raise Skip("the optimizer's LR cannot be read: build it with optax.inject_hyperparams, or pass lr=")
@@ -261,26 +272,40 @@ def _check_lr(s: _Setup, lr: float | None, make: Callable[[float], Any] | None) 
         facts["suggested"] = r.suggested_lr
     if r.blowup_lr is not None:
         facts["blowup"] = r.blowup_lr
-    return facts, f"configured LR {lr:.3g}; sweep suggests {r.suggested_lr}, blows up at {r.blowup_lr}"
+    return facts, f"configured LR {lr:.3g}; sweep suggests {r.suggested_lr}, blows up at {r.blowup_lr}", {"lrs": r.lrs, "losses": r.losses}
 
 
 def preflight(
-    apply_fn: Callable, params: Any, loss_fn: Callable, data: tuple[Any, Any], *, optimizer: Any = None,
-    val: tuple[Any, Any] | None = None, logdir: str | os.PathLike[str] | None = None, batch_size: int = 16,
-    steps: int = 300, lr: float | None = None, make_optimizer: Callable[[float], Any] | None = None,
+    model: Any, *args: Any, optimizer: Any = None, val: tuple[Any, Any] | None = None,
+    logdir: str | os.PathLike[str] | None = None, batch_size: int = 16, steps: int = 300, lr: float | None = None,
+    make_optimizer: Callable[[float], Any] | None = None, apply_fn: Callable | None = None,
     checks: tuple[str, ...] = ALL_CHECKS,
 ) -> Any:
-    """Run the preflight checks and return the Diagnosis (``.checks``); see the module doc.
+    """Run the preflight checks and return the Diagnosis (``.checks``). Two call shapes::
 
-    ``make_optimizer(lr)`` (e.g. ``optax.adam``) lets the LR check sweep; ``lr`` is the
-    configured LR when the optimizer does not expose it (``optax.inject_hyperparams``).
+        preflight(apply_fn, params, loss_fn, (x, y), optimizer=tx)   # plain pytree params, flax linen
+        preflight(module, loss_fn, (x, y), optimizer=tx)             # flax nnx.Module, equinox Module
+
+    Plain or linen: ``apply_fn(params, x)`` gives the outputs (``model.apply`` with
+    ``params = model.init(key, x)``), ``loss_fn(params, x, y)`` the scalar loss. An nnx or
+    equinox module is passed as it is (no flattening): ``loss_fn(module, x, y)``; the outputs
+    are ``module(x)`` (nnx) or ``jax.vmap(module)(x)`` (equinox), or ``apply_fn(module, x)``
+    when given. ``optimizer`` is an optax ``GradientTransformation`` (or an
+    ``nnx.Optimizer``: its ``.tx``). ``make_optimizer(lr)`` (e.g. ``optax.adam``) lets the
+    LR check sweep; ``lr`` is the configured LR when the optimizer does not expose it
+    (``optax.inject_hyperparams`` does). Check output names parameters by their pytree path
+    (``params.Dense_0.kernel``, ``l1.kernel``, ``layers.0.weight``). The LR check keeps its
+    sweep in ``series["lrs"]`` / ``series["losses"]`` (also in ``preflight.json``).
     """
     with _rng_untouched():
-        s = _Setup(apply_fn, params, loss_fn, data, optimizer, val, batch_size)
+        form, data = model_form(model, args, apply_fn)
+        if optimizer is not None and hasattr(getattr(optimizer, "tx", None), "init"):
+            optimizer = optimizer.tx  # an nnx.Optimizer: its optax transformation
+        s = _Setup(form, data, optimizer, val, batch_size)
         jobs = {
             "data": lambda: M.data(np.asarray(s.x), np.asarray(s.y), s.task, np.asarray(s.val[0]) if s.val is not None else None),
             "init": lambda: _check_init(s),
-            "output": lambda: M.output_pairing(np.asarray(s.apply(s.params, s.xb)), np.asarray(s.yb), None, s.task),
+            "output": lambda: M.output_pairing(np.asarray(s.apply(s.params, s.xb)), np.asarray(s.yb), s.expects, s.task),
             "grads": lambda: _check_grads(s), "batch": lambda: _check_batch(s), "gradcheck": lambda: _check_gradcheck(s),
             "overfit": lambda: _check_overfit(s, steps, 2.0), "modes": lambda: _check_modes(s),
             "dummy": lambda: _check_dummy(s, 60, 2.0), "lr": lambda: _check_lr(s, lr, make_optimizer),
@@ -297,11 +322,12 @@ def preflight(
 
 
 def lr_range_test(
-    apply_fn: Callable, params: Any, loss_fn: Callable, data: tuple[Any, Any], *, optimizer: Callable[[float], Any],
-    lr_min: float = 1e-7, lr_max: float = 10.0, steps: int = 80, batch_size: int = 32, budget: float = 10.0,
+    model: Any, *args: Any, optimizer: Callable[[float], Any], lr_min: float = 1e-7, lr_max: float = 10.0,
+    steps: int = 80, batch_size: int = 32, budget: float = 10.0, apply_fn: Callable | None = None,
 ) -> LRRangeResult:
-    """Exponential LR sweep; ``optimizer`` is a factory ``lr -> GradientTransformation``
-    (``optax.adam``, ``lambda lr: optax.sgd(lr, momentum=0.9)``)."""
+    """Exponential LR sweep, in either call shape of :func:`preflight`; ``optimizer`` is a
+    factory ``lr -> GradientTransformation`` (``optax.adam``, ``lambda lr: optax.sgd(lr, momentum=0.9)``)."""
     with _rng_untouched():
-        s = _Setup(apply_fn, params, loss_fn, data, None, None, batch_size)
+        form, data = model_form(model, args, apply_fn)
+        s = _Setup(form, data, None, None, batch_size)
         return _sweep(s, optimizer, lr_min, lr_max, steps, budget)

@@ -5,25 +5,34 @@
 
 Every check trains or evaluates a clone (``keras.models.clone_model`` with the weights
 copied, a fresh optimizer of the same class and config: the optimizer's moments are not
-copied). The global seed generator, NumPy's and Python's RNG streams are restored, so the
-model, its optimizer and every RNG stream are left as they were. Not run here: the float64
-gradient check (Keras layers keep their dtype policy) - it is reported as skipped.
+copied). The global seed generator, NumPy's and Python's RNG streams (and torch's on the
+torch backend) are restored, so the model, its optimizer and every RNG stream are left as
+they were. Any Keras backend works: gradients come from the backend's own autodiff
+(TensorFlow's tape, ``jax.value_and_grad`` over ``stateless_call``, torch autograd).
+Not run here: the float64 gradient check (Keras layers keep their dtype policy) - it is
+reported as skipped.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import keras
 import numpy as np
 
 from traindx.adapters import _keras_stats as ks
+from traindx.adapters._keras_backends import (
+    BACKEND_GRADS,
+    clone_layer,
+    few_threads,
+    rng_untouched,
+    tf_step,
+    torch_step,
+)
 from traindx.checks import Skip, diagnose_checks, run_check, save
 from traindx.checks import measures as M
 from traindx.checks.lr_range import LRRangeResult
@@ -33,36 +42,17 @@ __all__ = ["LRRangeResult", "lr_range_test", "preflight"]
 ALL_CHECKS = ("data", "init", "output", "grads", "batch", "gradcheck", "overfit", "modes", "dummy", "lr")
 
 
-@contextmanager
-def rng_untouched() -> Iterator[None]:
-    """Restore Python's and NumPy's RNGs and Keras' global seed generator (its state, or
-    its absence) after the block."""
-    from keras.src.backend.common import global_state
-
-    py, npy = random.getstate(), np.random.get_state()
-    gen = global_state.get_global_attribute("global_seed_generator")
-    state = np.array(gen.state.numpy()) if gen is not None else None
-    try:
-        keras.utils.set_random_seed  # noqa: B018 - present in every Keras 3
-        yield
-    finally:
-        random.setstate(py)
-        np.random.set_state(npy)
-        now = global_state.get_global_attribute("global_seed_generator")
-        if gen is None:
-            global_state.set_global_attribute("global_seed_generator", None)
-        elif now is gen:
-            gen.state.assign(state)
-        else:
-            global_state.set_global_attribute("global_seed_generator", gen)
-
-
 class _Setup:
     def __init__(self, model: Any, data: tuple[Any, Any], val: Any, batch_size: int):
         if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
             raise ValueError("preflight: compile the model first (model.compile(optimizer=..., loss=...))")
         self.model, self.opt = model, model.optimizer
         self.loss_obj = keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
+        if not isinstance(self.loss_obj, keras.losses.Loss) and callable(self.loss_obj):
+            from keras.src.losses.losses import LossFunctionWrapper
+
+            # as compile() does: targets and outputs brought to one rank, the mean over the batch
+            self.loss_obj = LossFunctionWrapper(self.loss_obj)
         self.info, self.task, _ = ks.loss_info(model.loss)
         self.x, self.y = np.asarray(data[0]), np.asarray(data[1])
         if len(self.x) != len(self.y):
@@ -70,6 +60,7 @@ class _Setup:
         self.val = (np.asarray(val[0]), np.asarray(val[1])) if val is not None else None
         self.n = max(2, min(batch_size, len(self.x)))
         self.xb, self.yb = self.x[: self.n], self.y[: self.n]
+        self.has_norm = any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
         out = self.out(self.clone(), self.xb[:2])
         self.width = int(out[0].size)
         if self.task is None:
@@ -79,8 +70,18 @@ class _Setup:
                 self.task = "binary" if np.all((self.yb == 0) | (self.yb == 1)) else "regression"
 
     def clone(self, with_optimizer: bool = False) -> Any:
-        m = keras.models.clone_model(self.model)
+        # not recompiled from the compile config (a custom loss function that is not
+        # registered cannot be deserialized); the checks use the loss object itself
+        compiled = self.model.compiled
+        try:
+            self.model.compiled = False
+            m = keras.models.clone_model(self.model, clone_function=clone_layer)
+        finally:
+            self.model.compiled = compiled
         m.set_weights(self.model.get_weights())
+        for layer in m._flatten_layers():  # adapted preprocessing state (Normalization's mean)
+            if hasattr(layer, "finalize_state") and layer.built:
+                layer.finalize_state()
         if with_optimizer:
             m.optimizer = type(self.opt).from_config(self.opt.get_config())
         return m
@@ -93,30 +94,36 @@ class _Setup:
 
     def loss(self, m: Any, x: np.ndarray, y: np.ndarray, training: bool = False) -> Any:
         o = m(x, training=training)
-        return self.loss_obj(y, o[0] if isinstance(o, list | tuple) else o)
+        return self.reduce(self.loss_obj(y, o[0] if isinstance(o, list | tuple) else o))
+
+    @staticmethod
+    def reduce(v: Any) -> Any:
+        """A loss function's per-sample values reduced as compile() does (the mean: Keras'
+        "sum_over_batch_size"); a Loss object's scalar as it is."""
+        return keras.ops.mean(v) if len(keras.ops.shape(v)) else v
 
     def grads(self, m: Any, x: np.ndarray, y: np.ndarray) -> tuple[float, list[Any]]:
-        import tensorflow as tf
+        """The loss (training mode) and its gradient for each trainable variable, by the
+        backend's own autodiff (None where the loss does not reach a variable)."""
+        return BACKEND_GRADS[keras.backend.backend()](self, m, x, y)
 
-        with tf.GradientTape() as tape:
-            v = self.loss(m, x, y, training=True)
-        return float(v), tape.gradient(v, m.trainable_variables)
+    def step_fn(self, m: Any) -> Callable[[np.ndarray, np.ndarray, float], float]:
+        """One training step on clone ``m`` (with its fresh optimizer), returning the loss
+        before the update; ``lr`` < 0 keeps the optimizer's LR. TensorFlow: a compiled
+        step that skips a non-finite update; torch: an eager backward and
+        ``optimizer.apply``; other backends: ``train_on_batch`` on the clone compiled with
+        the user's loss."""
+        if keras.backend.backend() == "tensorflow":
+            return tf_step(self, m)
+        if keras.backend.backend() == "torch":
+            return torch_step(self, m)
+        m.compile(optimizer=m.optimizer, loss=self.model.loss)
 
-    def step_fn(self, m: Any) -> Callable[..., Any]:
-        """One compiled training step on clone ``m`` (loss before the update); ``lr`` < 0
-        keeps the optimizer's LR."""
-        import tensorflow as tf
-
-        @tf.function
-        def step(x: Any, y: Any, lr: Any) -> Any:
-            with tf.GradientTape() as tape:
-                v = self.loss(m, x, y, training=True)
-            g = tape.gradient(v, m.trainable_variables)
-            if tf.math.is_finite(v):
-                if lr >= 0:
-                    m.optimizer.learning_rate.assign(lr)
-                m.optimizer.apply([gg if gg is not None else tf.zeros_like(w) for gg, w in zip(g, m.trainable_variables, strict=True)], m.trainable_variables)
-            return v
+        def step(x: np.ndarray, y: np.ndarray, lr: float) -> float:
+            if lr >= 0:
+                m.optimizer.learning_rate.assign(lr)
+            out = m.train_on_batch(x, y)
+            return float(out[0] if isinstance(out, list | tuple) else out)
 
         return step
 
@@ -125,7 +132,7 @@ class _Setup:
         t_end = math.inf
         step = self.step_fn(m)
         for _ in range(steps):
-            v = float(step(x, y, keras.ops.convert_to_tensor(-1.0, "float32")))
+            v = float(step(x, y, -1.0))
             losses.append(v)
             if not math.isfinite(v):
                 break
@@ -136,22 +143,41 @@ class _Setup:
         return losses
 
 
+_DECLARED = {"softmax", "sigmoid", "relu", "tanh", "linear", "log_softmax"}
+
+
+def _declared_activation(model: Any) -> str | None:
+    """The output layer's activation as written (Dense(activation=...), an Activation or a
+    last-axis Softmax layer): values of a saturated output cannot tell it (a sigmoid at
+    exactly 1.0 looks linear)."""
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    last = layers[-1] if layers else None
+    if isinstance(last, keras.layers.Softmax):
+        return "softmax" if last.axis in (-1, len(model.outputs[0].shape) - 1) else None
+    fn = getattr(last, "activation", None)
+    name = getattr(fn, "__name__", None)
+    return name if name in _DECLARED else None
+
+
 def _check_output(s: _Setup) -> tuple[dict, str]:
-    """Output/loss pairing. Keras (TensorFlow backend) recovers the logits of a Softmax
-    layer inside its cross-entropies, so a softmax into a from_logits loss can be harmless:
-    the loss's value tells (probabilities read as probabilities, not softmaxed again)."""
+    """Output/loss pairing. The output is read in inference mode, or in training mode when
+    the model has a BatchNormalization (a fresh one's moving statistics are not the
+    data's). The output layer's declared activation, when it has one, names the
+    activation. Keras' TensorFlow backend takes the logits of a softmax (sigmoid) output
+    layer inside its categorical (binary) cross-entropies, even with from_logits=True: that
+    pairing is harmless there, and a double softmax on the other backends."""
     m = s.clone()
-    out = s.out(m, s.xb)
+    out = s.out(m, s.xb, training=s.has_norm)
     facts, line = M.output_pairing(out, s.yb, s.info.expects, s.task)
-    if facts["activation"] == "softmax" and s.info.expects == "logits" and s.task == "classification" and M.is_integer_labels(s.yb):
-        lab = s.yb.reshape(-1).astype(int)
-        as_probs = float(-np.mean(np.log(np.clip(out[np.arange(len(lab)), lab], 1e-12, None))))
-        sm = np.exp(out - out.max(1, keepdims=True))
-        as_logits = float(-np.mean(np.log((sm / sm.sum(1, keepdims=True))[np.arange(len(lab)), lab])))
-        got = float(s.loss(m, s.xb, s.yb))
-        if abs(got - as_probs) < abs(got - as_logits):
-            facts["loss_expects"] = "probabilities"
-            line += " (Keras recovers the softmax's logits: the loss reads probabilities)"
+    declared = _declared_activation(s.model)
+    if declared and facts["activation"] not in ("softmax_batch", declared):
+        line += f" (the output layer declares {declared})"
+        facts["activation"] = declared
+    binary = (s.info.name or "").startswith("binary")
+    recovered = (declared == "softmax" and not binary) or (declared == "sigmoid" and binary)
+    if recovered and s.info.expects == "logits" and keras.backend.backend() == "tensorflow":
+        facts["loss_expects"] = "probabilities"
+        line += f" (Keras on TensorFlow takes the {declared}'s logits: the loss reads probabilities)"
     return facts, line
 
 
@@ -171,7 +197,7 @@ def _check_grads(s: _Setup) -> tuple[dict, str]:
     _, g = s.grads(m, s.xb, s.yb)
     if not m.trainable_variables:
         raise Skip("the model has no trainable weights")
-    norms = [None if gg is None else (0.0 if not np.any(np.asarray(gg)) else float(np.linalg.norm(np.asarray(gg)))) for gg in g]
+    norms = [None if gg is None else (0.0 if not np.any(gg) else float(np.linalg.norm(gg))) for gg in g]
     return M.gradient_flow([w.path for w in m.trainable_variables], norms, [], [])
 
 
@@ -208,6 +234,25 @@ def _check_modes(s: _Setup) -> tuple[dict, str]:
     return M.modes(a, b, t, any("Dropout" in k for k in kinds), has_norm, True)
 
 
+_NORMALIZERS = ("BatchNormalization", "Normalization")
+
+
+def _check_data(s: _Setup) -> tuple[dict, str]:
+    facts, line = M.data(s.x, s.y, s.task, s.val[0] if s.val is not None else None)
+    first = next((layer for layer in s.model.layers if layer.weights), None)
+    name = type(first).__name__ if first is not None else None
+    return M.input_normalization(facts, line, name, name in _NORMALIZERS)
+
+
+def _best_mode_loss(s: _Setup, m: Any, x: np.ndarray, y: np.ndarray) -> float:
+    """The loss in whichever mode (inference, training) gives the lower one: a few steps
+    leave a BatchNormalization's moving statistics far from the data's (momentum 0.99),
+    so inference mode alone would understate what the model learned."""
+    vals = [float(s.loss(m, x, y, training=t)) for t in (False, True)]
+    fin = [v for v in vals if math.isfinite(v)]
+    return min(fin) if fin else vals[0]
+
+
 def _check_dummy(s: _Setup, steps: int, budget: float) -> tuple[dict, str]:
     k = min(len(s.x), 128)
     x, y = s.x[:k], s.y[:k]
@@ -216,7 +261,7 @@ def _check_dummy(s: _Setup, steps: int, budget: float) -> tuple[dict, str]:
     real, zero = s.clone(with_optimizer=True), s.clone(with_optimizer=True)
     s.train(real, x, y, steps, budget / 2)
     s.train(zero, np.zeros_like(x), y, steps, budget / 2)
-    facts, line = M.dummy_input(float(s.loss(real, xe, ye)), float(s.loss(zero, np.zeros_like(xe), ye)), start)
+    facts, line = M.dummy_input(_best_mode_loss(s, real, xe, ye), _best_mode_loss(s, zero, np.zeros_like(xe), ye), start)
     rt = float(s.loss(real, x, y))
     facts["real_drop"] = float(1 - rt / start) if start > 0 and math.isfinite(rt) else 0.0
     facts["on_val"] = s.val is not None
@@ -242,7 +287,7 @@ def _sweep(s: _Setup, lr_min: float = 1e-7, lr_max: float = 10.0, steps: int = 6
     step = s.step_fn(m)
     for i, lr in enumerate(lrs):
         lo = (i * k) % max(n - k + 1, 1)
-        v = float(step(s.x[lo: lo + k], s.y[lo: lo + k], keras.ops.convert_to_tensor(float(lr), "float32")))
+        v = float(step(s.x[lo: lo + k], s.y[lo: lo + k], float(lr)))
         tried.append(float(lr))
         losses.append(v)
         if not math.isfinite(v):
@@ -256,7 +301,7 @@ def _sweep(s: _Setup, lr_min: float = 1e-7, lr_max: float = 10.0, steps: int = 6
     return LRRangeResult(tried, losses, sug, blow, steep)
 
 
-def _check_lr(s: _Setup) -> tuple[dict, str]:
+def _check_lr(s: _Setup) -> tuple[dict, str, dict]:
     lr = _configured_lr(s.opt)
     if lr is None:
         raise Skip("the optimizer's LR is a schedule; no single configured LR to compare")
@@ -266,7 +311,7 @@ def _check_lr(s: _Setup) -> tuple[dict, str]:
         facts["suggested"] = r.suggested_lr
     if r.blowup_lr is not None:
         facts["blowup"] = r.blowup_lr
-    return facts, f"configured LR {lr:.3g}; sweep suggests {r.suggested_lr}, blows up at {r.blowup_lr}"
+    return facts, f"configured LR {lr:.3g}; sweep suggests {r.suggested_lr}, blows up at {r.blowup_lr}", {"lrs": r.lrs, "losses": r.losses}
 
 
 def _skip_gradcheck() -> tuple[dict, str]:
@@ -277,11 +322,17 @@ def preflight(
     model: Any, data: tuple[Any, Any], *, val: tuple[Any, Any] | None = None, logdir: str | os.PathLike[str] | None = None,
     batch_size: int = 16, steps: int = 300, checks: tuple[str, ...] = ALL_CHECKS,
 ) -> Any:
-    """Run the preflight checks on clones of a compiled ``model``; the Diagnosis (``.checks``)."""
-    with rng_untouched():
+    """Run the preflight checks on clones of a compiled ``model``; the Diagnosis (``.checks``).
+
+    ``data`` is ``(x, y)`` as NumPy arrays (the first ``batch_size`` rows are the small
+    batch), ``val`` the validation data. The ``lr`` check keeps its sweep in
+    ``series["lrs"]`` / ``series["losses"]``; with ``logdir`` everything goes to
+    ``logdir/preflight.json``.
+    """
+    with rng_untouched(), few_threads(model):
         s = _Setup(model, data, val, batch_size)
         jobs: dict[str, Callable[[], tuple[dict, str]]] = {
-            "data": lambda: M.data(s.x, s.y, s.task, s.val[0] if s.val is not None else None),
+            "data": lambda: _check_data(s),
             "init": lambda: _check_init(s),
             "output": lambda: _check_output(s),
             "grads": lambda: _check_grads(s), "batch": lambda: _check_batch(s), "gradcheck": _skip_gradcheck,
@@ -303,6 +354,6 @@ def preflight(
 def lr_range_test(model: Any, data: tuple[Any, Any], *, lr_min: float = 1e-7, lr_max: float = 10.0, steps: int = 80,
                   batch_size: int = 32, budget: float = 10.0) -> LRRangeResult:
     """Exponential LR sweep on a clone with the compiled optimizer's class and config."""
-    with rng_untouched():
+    with rng_untouched(), few_threads(model):
         s = _Setup(model, data, None, batch_size)
         return _sweep(s, lr_min, lr_max, steps, budget)

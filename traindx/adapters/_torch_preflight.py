@@ -108,7 +108,10 @@ class _Setup:
 
 
 def _check_data(s: _Setup) -> tuple[dict, str]:
-    return M.data(_np(s.x), _np(s.y), s.task, _np(s.val[0]) if s.val is not None else None)
+    facts, line = M.data(_np(s.x), _np(s.y), s.task, _np(s.val[0]) if s.val is not None else None)
+    first = next((m for m in s.model.modules() if not list(m.children()) and any(True for _ in m.parameters(recurse=False))), None)
+    norm = isinstance(first, nn.modules.batchnorm._BatchNorm)
+    return M.input_normalization(facts, line, type(first).__name__ if first is not None else None, norm)
 
 
 def _check_init(s: _Setup) -> tuple[dict, str]:
@@ -250,7 +253,7 @@ def _check_dummy(s: _Setup, steps: int, budget: float) -> tuple[dict, str]:
     return facts, line + (" on validation data" if s.val is not None else " on the training batch")
 
 
-def _check_lr(s: _Setup, budget: float) -> tuple[dict, str]:
+def _check_lr(s: _Setup, budget: float) -> tuple[dict, str, dict]:
     if s.opt is None:
         raise Skip("no optimizer given: no configured LR to compare")
     r = sweep(s, s.opt, budget=budget)
@@ -260,7 +263,7 @@ def _check_lr(s: _Setup, budget: float) -> tuple[dict, str]:
         facts["suggested"] = r.suggested_lr
     if r.blowup_lr is not None:
         facts["blowup"] = r.blowup_lr
-    return facts, f"configured LR {lr:.3g}; sweep: {r}"
+    return facts, f"configured LR {lr:.3g}; sweep: {r}", {"lrs": r.lrs, "losses": r.losses}
 
 
 def preflight(

@@ -12,6 +12,7 @@ run directory (``preflight.json``) are read back by ``traindx diagnose`` with th
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import time
@@ -32,7 +33,8 @@ _F, _S, _B = float, str, bool
 #: (traindx.rules.catalogue) reads this, so rule files are checked against it at load.
 CHECK_FACTS: dict[str, dict[str, type]] = {
     "data": {"n": _F, "dtype": _S, "nonfinite": _F, "abs_max": _F, "std_max": _F, "mean_absmax": _F,
-             "token_ids": _B, "majority_share": _F, "n_classes_seen": _F, "val_shared_frac": _F},
+             "token_ids": _B, "majority_share": _F, "n_classes_seen": _F, "val_shared_frac": _F,
+             "normalized_in_model": _B},
     "init": {"loss": _F, "finite": _B, "prior": _F, "out_std": _F, "out_absmax": _F, "chance": _F, "ratio": _F},
     "output": {"activation": _S, "width": _F, "loss_expects": _S, "task": _S, "row_sum_dev": _F,
                "target_integer": _B, "target_distinct": _F, "label_max": _F, "label_min": _F, "target_onehot": _B},
@@ -51,11 +53,12 @@ class Skip(Exception):
     """Raised by a check that cannot run; the message says why."""
 
 
-def run_check(name: str, fn: Callable[[], tuple[dict[str, Any], str]]) -> CheckResult:
-    """Run one check: ``fn`` returns (facts, one line). Any exception makes it skipped."""
+def run_check(name: str, fn: Callable[[], tuple[Any, ...]]) -> CheckResult:
+    """Run one check: ``fn`` returns (facts, one line) or (facts, line, series): curves as
+    lists of numbers (non-finite values are kept as None). Any exception makes it skipped."""
     t0 = time.perf_counter()
     try:
-        facts, line = fn()
+        facts, line, *rest = fn()
     except Skip as e:
         return CheckResult(name=name, status="skipped", explanation=f"skipped: {e}", seconds=time.perf_counter() - t0)
     except Exception as e:  # noqa: BLE001 - a check never breaks the caller
@@ -63,8 +66,9 @@ def run_check(name: str, fn: Callable[[], tuple[dict[str, Any], str]]) -> CheckR
         why = f"{type(e).__name__}: {msg}" if msg else type(e).__name__
         return CheckResult(name=name, status="skipped", explanation=f"skipped: raised {why}", seconds=time.perf_counter() - t0)
     clean = {k: v for k, v in facts.items() if isinstance(v, bool | int | float | str)}
+    series = {k: [float(x) if math.isfinite(float(x)) else None for x in v] for k, v in (rest[0] if rest else {}).items()}
     # status is set by the rulebook (judge_checks); "passed" until a CHK symptom reads it
-    return CheckResult(name=name, status="passed", explanation=line, facts=clean, seconds=time.perf_counter() - t0)
+    return CheckResult(name=name, status="passed", explanation=line, facts=clean, series=series, seconds=time.perf_counter() - t0)
 
 
 def check_facts(checks: list[CheckResult]) -> dict[str, Any]:

@@ -108,9 +108,13 @@ def overfit(losses: list[float], changed: bool | None = None) -> tuple[Facts, st
     facts.update(last=_f(last), min=_f(best), peak_ratio=_f(v.max() / first) if first > 0 else 0.0)
     ups = np.diff(v) > 0
     facts["up_frac"] = _f(ups.mean()) if ups.size else 0.0
-    if first <= 0 or best < 0:
+    tol = 1e-6 * max(1.0, abs(first))  # Keras' log(1 - p + eps) puts a clipped BCE ~1e-7 below zero
+    if first < -tol or best < -tol:
         facts["mode"] = "negative"
         return facts, f"loss went from {first:.4g} to {last:.4g}: below zero, so it is not a bounded loss"
+    if first <= tol:
+        facts["mode"] = "fits"
+        return facts, f"loss {first:.4g} before any step: the batch is already fitted"
     ratio = last / first
     facts["ratio"] = _f(ratio)
     facts["min_ratio"] = _f(best / first)
@@ -268,6 +272,13 @@ def modes(eval_a: np.ndarray, eval_b: np.ndarray, train_out: np.ndarray | None, 
     )
 
 
+def input_normalization(facts: Facts, line: str, first_layer: str | None, normalizes: bool) -> tuple[Facts, str]:
+    """Add to the data check whether the model's first layer with weights normalizes its
+    inputs per feature (a BatchNorm, Keras' Normalization): raw-scale inputs are then fine."""
+    facts = {**facts, "normalized_in_model": bool(normalizes)}
+    return facts, line + (f"; the model's first layer ({first_layer}) normalizes its inputs" if normalizes else "")
+
+
 def row_hashes(x: np.ndarray) -> set[bytes]:
     x = np.ascontiguousarray(np.asarray(x).reshape(len(x), -1))
     return {hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in x}
@@ -338,3 +349,50 @@ def suggest_lr(lrs: np.ndarray, losses: np.ndarray) -> tuple[float | None, float
     if blowup:
         return blowup / 10, blowup, steep
     return steep or _f(lrs[best]) / 10, blowup, steep
+
+
+def _lse(o: np.ndarray) -> np.ndarray:
+    m = o.max(1, keepdims=True)
+    return m + np.log(np.exp(o - m).sum(1, keepdims=True))
+
+
+def infer_loss(out: np.ndarray, y: np.ndarray, value: float) -> tuple[str | None, str | None]:
+    """What an opaque loss function expects and the task it implies, from its value: the
+    standard losses (cross-entropy on logits, on probabilities or log-probabilities, with
+    class ids or one-hot targets; binary cross-entropy on logits or probabilities; MSE and
+    L1) are computed on ``out`` and ``y`` and the one ``value`` matches (to 1e-4, relative)
+    is the answer. (None, None) when none or several disagreeing ones match (a loss with
+    regularization terms, a sum instead of a mean)."""
+    o = np.asarray(out, np.float64).reshape(len(out), -1)
+    yy = np.asarray(y)
+    if not (math.isfinite(value) and np.isfinite(o).all()) or yy.dtype.kind not in "fiub" or not np.isfinite(yy.astype(np.float64)).all():
+        return None, None
+    n, c = o.shape
+    cand: list[tuple[str, str, float]] = []
+    with np.errstate(all="ignore"):
+        if is_integer_labels(yy) and c > 1 and yy.size == n:
+            lab = yy.reshape(-1).astype(np.int64)
+            if lab.min(initial=0) >= 0 and lab.max(initial=0) < c:
+                pick = o[np.arange(n), lab]
+                cand.append(("logits", "classification", _f(np.mean(_lse(o)[:, 0] - pick))))
+                if o.min() > 0:
+                    cand.append(("probabilities", "classification", _f(-np.mean(np.log(pick)))))
+                cand.append(("log_probs", "classification", _f(-np.mean(pick))))
+                hot = np.eye(c)[lab]
+                cand.append(("values", "regression", _f(np.mean((o - hot) ** 2))))
+                cand.append(("values", "regression", _f(np.mean(np.abs(o - hot)))))
+        t = yy.reshape(n, -1).astype(np.float64) if yy.size == o.size else None
+        if t is not None:
+            soft = c > 1 and bool(np.all(t >= 0)) and bool(np.allclose(t.sum(1), 1))
+            if soft:
+                cand.append(("logits", "classification", _f(np.mean((t * (_lse(o) - o)).sum(1)))))
+                if o.min() > 0:
+                    cand.append(("probabilities", "classification", _f(-np.mean((t * np.log(o)).sum(1)))))
+            if np.all((t == 0) | (t == 1)):
+                cand.append(("logits", "binary", _f(np.mean(np.logaddexp(0, o) - o * t))))
+                if o.min() > 0 and o.max() < 1:
+                    cand.append(("probabilities", "binary", _f(-np.mean(t * np.log(o) + (1 - t) * np.log(1 - o)))))
+            cand.append(("values", "regression", _f(np.mean((o - t) ** 2))))
+            cand.append(("values", "regression", _f(np.mean(np.abs(o - t)))))
+    hits = {(e, k) for e, k, v in cand if math.isfinite(v) and abs(v - value) <= 1e-4 * max(1.0, abs(value))}
+    return next(iter(hits)) if len(hits) == 1 else (None, None)
