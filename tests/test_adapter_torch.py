@@ -189,6 +189,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "init_zero_frac": 0.0,
         "target_integer": True,
         "target_distinct": 10.0,
+        "softmax_dim0": False,
     }
     from traindx.cli import main
 
