@@ -277,6 +277,8 @@ def preflight(
     batch), ``val`` the validation data (leakage and the dummy-input check use it). The
     model, optimizer, loss and every RNG stream are left as they were. With ``logdir``, the
     results go to ``logdir/preflight.json`` for a later ``traindx diagnose`` of that run.
+    The ``lr`` check keeps its sweep for plots: ``series["lrs"]`` and ``series["losses"]``
+    of its item in ``d.checks`` (and in ``preflight.json``), its suggestion in ``facts``.
     """
     with rng_untouched(seed):
         s = _Setup(model, loss_fn, data, optimizer, val, batch_size)
