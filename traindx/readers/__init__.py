@@ -311,6 +311,7 @@ def build_runs(
             logs = [lg for i in group for lg in built[i][3]]
             root_name = None if d == root else root.resolve().name
             run = build_run(run.id, d, files, overrides, root_name=root_name, reader=reader, logs=logs)
+            run.id = built[group[0]][2].id  # (a tracker's run keeps the id made unique above)
             others = ", ".join(built[i][2].id for i in group[1:])
             run.ingest.add("note", f"{others} hold(s) the same run as {run.id} (another logger: the same values at the same steps); read as one run")
         runs.append(run)

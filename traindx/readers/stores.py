@@ -57,7 +57,8 @@ def store_problem(p: Path, kind: str) -> tuple[Path, str] | None:
         why = mlruns.run_problem(p.parent)
         return None if why is None else (p.parent, why)
     if kind == WANDB_RUN:
-        return None if wandb_log.available() else (p.parent, wandb_log.MISSING)
+        why = wandb_log.log_problem(p)
+        return None if why is None else (p.parent, why)
     why = mlflowdb.store_problem(p)
     return None if why is None else (p, why)
 

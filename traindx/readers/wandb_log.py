@@ -32,6 +32,22 @@ MISSING = "a Weights & Biases run; reading it needs the wandb SDK: pip install '
 RUN_PARTS = frozenset({"files", "logs", "tmp"})
 
 
+#: The first bytes of a W&B transaction log: ident ":W&B", magic 0xBEE1, version 0.
+HEADER = b":W&B\xe1\xbe\x00"
+
+
+def log_problem(path: Path) -> str | None:
+    """Why ``path`` is not a W&B transaction log traindx can read (None: it may be one)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(HEADER))
+    except OSError as e:
+        return f"a Weights & Biases run whose log {path.name} cannot be read ({e.strerror or e})"
+    if head != HEADER:
+        return f"a Weights & Biases run whose log {path.name} is not a W&B transaction log (bad header); nothing to read"
+    return None if available() else MISSING
+
+
 def available() -> bool:
     """Whether the wandb SDK can be imported (looked up, not imported: it is slow to import)."""
     try:
