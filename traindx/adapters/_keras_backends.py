@@ -89,7 +89,11 @@ def tf_step(s: Any, m: Any) -> Callable[[np.ndarray, np.ndarray, float], float]:
         if tf.math.is_finite(v):
             if lr >= 0:
                 m.optimizer.learning_rate.assign(lr)
-            m.optimizer.apply([gg if gg is not None else tf.zeros_like(w) for gg, w in zip(g, m.trainable_variables, strict=True)], m.trainable_variables)
+            # only the variables the loss reaches (a stop_gradient leaves others at None;
+            # zeros made inside the graph for them break TF's gradient all-reduce)
+            pairs = [(gg, w) for gg, w in zip(g, m.trainable_variables, strict=True) if gg is not None]
+            if pairs:
+                m.optimizer.apply([gg for gg, _ in pairs], [w for _, w in pairs])
         return v
 
     return lambda x, y, lr: float(step(x, y, tf.constant(lr, tf.float32)))
