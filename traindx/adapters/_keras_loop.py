@@ -38,7 +38,8 @@ import numpy as np
 
 from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import TrainingDiverged, fatal_message, metric_values, warn
-from traindx.adapters.keras import DiagnosisCallback, _rows
+from traindx.adapters._keras_data import _rows
+from traindx.adapters.keras import DiagnosisCallback
 
 __all__ = ["LoopRecorder"]
 

@@ -1,0 +1,228 @@
+"""The JAX Recorder's context: model, loss, optimizer and data read at set-up, and facts folded from telemetry."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import weakref
+from typing import Any
+
+import numpy as np
+
+from traindx.adapters import _jax_stats as js
+from traindx.adapters._common import (
+    RunWriter,
+    TargetFacts,
+    add_counts,
+    init_scale_flags,
+    note_broadcast,
+)
+from traindx.adapters._jax_pipeline import _Layout
+from traindx.adapters._jax_stats import (
+    data_info,
+    loss_info,
+    model_info,
+    optimizer_info,
+    schedule_name,
+    schedule_peak,
+)
+from traindx.schema import OptimizerInfo
+
+TARGET_ROWS = 4  # telemetry rows whose label counts give target_distinct (their largest)
+
+
+def _atexit_close(ref: weakref.ref) -> None:
+    rec = ref()
+    if rec is not None:
+        rec.close()
+
+
+class ContextMixin:
+    """Recorder's run context (a mix-in: the state lives on the Recorder)."""
+
+    def _setup(self, params: Any, optimizer: Any, loss: Any, num_classes: int | None, n_train: int | None,
+               batch_size: int | None, data: Any, optimizer_name: str | None, learning_rate: Any,
+               run_name: str | None) -> None:  # fmt: skip
+        ctx = self.context
+        if params is not None:
+            ctx.model = model_info(params)
+            try:  # the weights as given: the initial ones when the Recorder is made first
+                scales = js.init_scales(params)
+                out_layer = scales[-1][1] if scales else None
+                ctx.flags.update(init_scale_flags([(n, v) for n, layer, v in scales if layer != out_layer]))
+            except Exception:  # noqa: BLE001, S110 - a fact not known; the recorder goes on
+                pass
+        try:
+            info, lr = optimizer_info(optimizer, optimizer_name)
+        except Exception as e:  # noqa: BLE001 - an optimizer we cannot read: no facts, go on
+            info, lr = OptimizerInfo(name=optimizer_name), None
+            ctx.notes.append(f"optimizer not read ({type(e).__name__}: {e})")
+        if learning_rate is not None:
+            lr = learning_rate
+            if callable(lr):
+                info.schedule, info.lr = schedule_name(lr), schedule_peak(lr)
+            else:
+                info.lr = js.num(lr)
+        ctx.optimizer = info
+        self._lr = lr
+        ctx.loss, self._task, self._elementwise = loss_info(loss)
+        self._loss_known = loss is not None
+        if data is not None:
+            ctx.data, nf = data_info(data)
+            if nf:
+                self._input_nonfinite += nf
+                ctx.flags["input_nonfinite"] = float(self._input_nonfinite)
+            if isinstance(data, (tuple, list)) and len(data) > 1 and data[1] is not None:
+                tf = TargetFacts()
+                tf.add(np.asarray(data[1]), limit=1 << 20)
+                ctx.flags.update(tf.flags())
+                self._tgt_binary = tf.binary if tf.values else None
+        d = ctx.data
+        d.num_classes = num_classes if num_classes is not None else d.num_classes
+        d.n_train = n_train if n_train is not None else d.n_train
+        d.batch_size = batch_size if batch_size is not None else d.batch_size
+        d.task = self._task  # type: ignore[assignment]
+        if d.num_classes is None and d.class_counts and self._task in ("classification", "binary"):
+            d.num_classes = len(d.class_counts)
+        if self._loss_known and not self._elementwise:
+            ctx.flags["broadcast_in_loss"] = False
+        if run_name:
+            ctx.hyperparameters["run_name"] = run_name
+        self._writer = RunWriter(self.logdir, self._flush_secs)
+        self._writer.write_context(ctx)
+        self._atexit = functools.partial(_atexit_close, weakref.ref(self))
+        atexit.register(self._atexit)
+
+    def _decide_output(self, lay: _Layout, row: np.ndarray) -> None:
+        if self._out_act is not None:
+            return
+        c = lay.col
+        width = int(lay.meta.get("out_width", 1))
+        lo, hi, zero = row[c["_out_min"]], row[c["_out_max"]], row[c["_out_frac_zero"]]
+        # values in (0, 1) say nothing of a sigmoid for a regression (one output with targets
+        # other than 0/1 counts as one when the loss is not known)
+        regression = self._task == "regression" or (
+            self._task is None and width == 1
+            and (("_label_binary" in c and row[c["_label_binary"]] <= 0.5) or self._tgt_binary is False))  # fmt: skip
+        # ReLU: a real share of exact zeros and some positive values (not an all-zero output)
+        relu = lo == 0.0 and hi > 0.0 and zero > 0.05
+        act = "linear"
+        if width >= 2:
+            if lo >= 0.0 and hi <= 1.0 and (row[c["_out_rowdev_max"]] < 1e-3 or row[c["_out_coldev_max"]] < 1e-3):
+                act = "softmax"
+            elif lo > 0.0 and hi < 1.0 and not regression:
+                act = "sigmoid"
+            elif hi <= 0.0 and row[c["_out_lse_max"]] < 1e-3:
+                act = "log_softmax"
+            elif relu:
+                act = "relu"
+        elif 0.0 < lo and hi < 1.0 and not regression:
+            act = "sigmoid"
+        elif relu:
+            act = "relu"
+        ctx = self.context
+        m = ctx.model
+        m.output_units = width
+        self._out_act = m.output_activation = act
+        if act != "linear":
+            ctx.notes.append(f"output activation '{act}' inferred from the output values")
+        if self._task is None:
+            integer = "int" in str(lay.meta.get("label_dtype", ""))
+            if width >= 2 and integer:
+                self._task = "classification"
+            elif width == 1 and "_label_binary" in c and row[c["_label_binary"]] > 0.5:
+                self._task = "binary"
+            ctx.data.task = self._task  # type: ignore[assignment]
+        if act in ("softmax", "log_softmax") or (act == "sigmoid" and self._task == "classification"):
+            self._probs = act
+        d = ctx.data
+        if d.num_classes is None and width >= 2 and self._task == "classification":
+            d.num_classes = width
+        if d.num_classes is None and self._task == "binary" and width == 1:
+            d.num_classes = 2
+
+    def _check_broadcast(self, lay: _Layout) -> None:
+        a, b = lay.meta.get("out_shape"), lay.meta.get("label_shape")
+        if not self._elementwise or a is None or b is None:
+            return
+        try:
+            np.broadcast_shapes(tuple(a), tuple(b))
+        except ValueError:
+            note_broadcast(self.context, a, b, False)
+        else:
+            note_broadcast(self.context, a, b, True)
+
+    def _update_applied(self, lay: _Layout, t: np.ndarray) -> np.ndarray:
+        """Zero the update ratio of layers whose weights did not change since the previous
+        telemetry row (updates computed but never applied to the parameters)."""
+        c = lay.col
+        names = [k[6:] for k in c if k.startswith("_wsum@")]
+        if not names or f"train/update_ratio@{names[0]}" not in c:
+            return t
+        wc = [c[f"train/weight_norm@{n}"] for n in names] + [c[f"_wsum@{n}"] for n in names]
+        uc = np.asarray([c[f"train/update_ratio@{n}"] for n in names])
+        w = t[:, wc]
+        prev = np.concatenate([lay.prev_w[None], w[:-1]]) if lay.prev_w is not None else np.concatenate([np.full((1, w.shape[1]), np.nan), w[:-1]])
+        same = (w == prev)
+        k = len(names)
+        same_layer = same[:, :k] & same[:, k:]
+        lay.prev_w = w[-1].copy()
+        if same_layer.any():
+            t = t.copy()
+            sub = t[:, uc]
+            sub[same_layer] = 0.0
+            t[:, uc] = sub
+            if same_layer.all(axis=1).any() and "train/update_ratio" in c:
+                t[same_layer.all(axis=1), c["train/update_ratio"]] = 0.0
+                note = "parameters did not change between telemetry steps although updates were computed"
+                if note not in self.context.notes:
+                    self.context.notes.append(note)
+        return t
+
+    def _fold(self, lay: _Layout, t: np.ndarray, steps: np.ndarray) -> None:
+        """Fold telemetry rows into the context (moments, class counts, flags)."""
+        c, ctx = lay.col, self.context
+        flags, d = ctx.flags, ctx.data
+        if "_in_n" in c:
+            if not self._data_given:
+                for r in t:
+                    self._moments.merge(r[c["_in_n"]], r[c["train/input_mean"]], r[c["train/input_std"]],
+                                        r[c["train/input_min"]], r[c["train/input_max"]])  # fmt: skip
+                mo = self._moments
+                if mo.n:
+                    d.input_mean, d.input_std, d.input_min, d.input_max = mo.mean, mo.std, mo.min, mo.max
+        meta = lay.meta
+        if not self._data_given:
+            if "input_dtype" in meta:
+                d.input_dtype = str(meta["input_dtype"])
+            if d.batch_size is None and "batch_size" in meta:
+                d.batch_size = int(meta["batch_size"])
+        cls = [i for t_, i in c.items() if t_.startswith("_cls")]
+        if cls and not self._data_given and (self._task in ("classification", "binary") or (self._task is None and len(cls) > 1)):
+            counts = np.nansum(t[:, cls], axis=0)
+            if "_label_binary" in c and not np.all(t[:, c["_label_binary"]] > 0.5):
+                counts = None
+            if counts is not None:
+                self._class_counts = add_counts(self._class_counts, counts)
+                d.class_counts = [int(round(v)) for v in self._class_counts]
+        if "_lbl_int" in c and not self._data_given:
+            self._tgt_integer = self._tgt_integer and bool(np.all(t[:, c["_lbl_int"]] > 0.5))
+            first = t[: max(TARGET_ROWS - self._tgt_rows, 0), c["_lbl_distinct"]]
+            if first.size:
+                self._tgt_rows += first.size
+                self._tgt_distinct = max(self._tgt_distinct, float(np.max(first)))
+            flags["target_integer"] = self._tgt_integer
+            flags["target_distinct"] = self._tgt_distinct
+        if "_pwg" in c:
+            # the first steps may legitimately lack gradients, and once gradients overflow
+            # they under- or overflow to exactly 0: take the median over the healthy rows
+            late = steps >= 2
+            if "train/nonfinite@grads" in c:
+                late &= t[:, c["train/nonfinite@grads"]] == 0
+            if late.any():
+                flags["params_without_grad"] = float(np.median(t[late][:, c["_pwg"]]))
+
+    def _final_note(self) -> None:
+        notes = [n for n in self.context.notes if not n.startswith("traindx recorder:")]
+        notes.append(f"traindx recorder: {self._steps} steps logged")
+        self.context.notes = notes

@@ -1,0 +1,298 @@
+"""The Keras callback's static context: model, loss, optimizer, weights, output activation, task."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import math
+import os
+import weakref
+from typing import Any
+
+import keras
+import numpy as np
+
+from traindx.adapters import _keras_stats as ks
+from traindx.adapters._common import (
+    RunWriter,
+    init_scale_flags,
+)
+from traindx.adapters._keras_data import _first_leaf
+from traindx.schema import DataInfo, RunContext
+
+_LEGACY_ON = ("1", "true", "yes")
+
+
+def _refuse_keras2() -> None:
+    """Fail at construction, with a clear message, where the model is likely a Keras 2 one
+    (tf_keras loaded, or TF_USE_LEGACY_KERAS making ``tf.keras`` tf_keras): tf_keras' ``fit``
+    would otherwise break on this Keras 3 callback inside the user's training."""
+    import sys
+
+    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").strip().lower() in _LEGACY_ON
+    if legacy or "tf_keras" in sys.modules:
+        why = "TF_USE_LEGACY_KERAS is set (tf.keras is Keras 2)" if legacy else "tf_keras (Keras 2) is loaded"
+        raise RuntimeError(
+            f"traindx: DiagnosisCallback supports Keras 3 only and {why}; a tf_keras model.fit cannot run it. "
+            "Build and fit the model with Keras 3 (import keras; unset TF_USE_LEGACY_KERAS), or record the "
+            "run's logs (TensorBoard callback) and run `traindx diagnose` on them."
+        )
+
+
+def _atexit_close(ref: weakref.ref) -> None:
+    cb = ref()
+    if cb is not None:
+        cb.close()
+
+
+class _StaticContext:
+    """DiagnosisCallback's static context (a mix-in: the state lives on the callback)."""
+
+    # ------------------------------------------------------------------ setup
+
+    def _setup(self) -> None:
+        model = self._model
+        self._epoch, self._epoch_base, self._epoch_first = 0, 0, True
+        self._prev_mean = None
+        self._acc_key: str | None = None
+        self._acc_decided = False
+        self._excl = 0.0  # time of this hook call that is a one-off cost (compiling)
+        self._warm: set[str] = set()
+        self._snap: list[Any] | None = None
+        self._snap_step = -1
+        self._snap_wsq: np.ndarray | None = None
+        self._engine: ks.Engine | None = None
+        self._probe: tuple[Any, Any] | None = None
+        self._probe_t: tuple[Any, Any] | None = None
+        self._lr_value: float | None = None
+        self._lr_points: dict[int, float] = {}
+        self._batch_size: int | None = self._user["batch_size"]
+        self._pending_rows: list[tuple[int, float, dict[str, float]]] = []
+        self._n_checked = False
+        self._reg_penalty: float | None = None  # at the initial weights, until step 0's loss
+        import traindx
+
+        self.context = ctx = RunContext(
+            framework="keras",
+            framework_version=keras.__version__,
+            data=DataInfo(
+                num_classes=self._user["num_classes"],
+                n_train=self._user["n_train"],
+                batch_size=self._user["batch_size"],
+            ),  # fmt: skip
+        )
+        ctx.flags["keras_backend"] = ks.BACKEND
+        ctx.flags["grad_accumulating"] = False  # Keras computes fresh gradients every step
+        ctx.hyperparameters["traindx_version"] = getattr(traindx, "__version__", None)
+        if self._run_name:
+            ctx.hyperparameters["run_name"] = self._run_name
+        params = self.params or {}
+        ctx.epochs = params.get("epochs")
+        ctx.steps_per_epoch = params.get("steps")
+        if ctx.steps_per_epoch:
+            self._cad.cap = 2 * int(ctx.steps_per_epoch)
+        # loss, optimizer, metrics
+        info, self._loss_task, notes = ks.loss_info(getattr(model, "loss", None))
+        ctx.loss = info
+        ctx.notes.extend(notes)
+        opt = getattr(model, "optimizer", None)
+        ctx.optimizer, self._schedule = ks.optimizer_info(opt)
+        self._opt = ks.inner_optimizer(opt) if opt is not None else None
+        grad_acc = getattr(self._opt, "gradient_accumulation_steps", None)
+        if grad_acc:
+            ctx.hyperparameters["gradient_accumulation_steps"] = int(grad_acc)
+        self._read_optimizer_state()
+        try:
+            ctx.hyperparameters["metrics"] = [
+                m.name for m in model.metrics if m.name != "loss"
+            ] or None
+        except Exception:  # noqa: BLE001
+            pass
+        self._writer = RunWriter(self.logdir, self._flush_secs)
+        self._started = True
+        self._atexit = functools.partial(_atexit_close, weakref.ref(self))
+        atexit.register(self._atexit)
+        self._data_setup()
+        self._writer.write_context(ctx)
+
+    def _read_optimizer_state(self) -> None:
+        opt = self._opt
+        self._iter0 = 0
+        if opt is None:
+            return
+        try:
+            self._iter0 = int(ks.host_float(opt.iterations.value)) - self._step
+        except Exception:  # noqa: BLE001
+            self._iter0 = 0
+
+    def _ensure_model(self) -> bool:
+        """Model-dependent setup, once the model is built (a Sequential without an Input is
+        built by its first training step)."""
+        if self._model_ready:
+            return True
+        model = self._model
+        if not getattr(model, "built", False) or not model.weights:
+            return False
+        ctx = self.context
+        assert ctx is not None
+        self._groups = g = ks.group_weights(model)
+        info = ks.model_info(model, g)
+        ctx.model = info
+        l2 = ks.l2_coefficient(model)
+        if l2 is not None:
+            ctx.hyperparameters["l2"] = l2
+            if ctx.optimizer.weight_decay is None:
+                ctx.optimizer.weight_decay = 2.0 * l2
+                ctx.notes.append(
+                    f"weight_decay {2.0 * l2:g} is the coupled equivalent of kernel_regularizer L2({l2:g}) (2 x l2)"
+                )
+        out_layer = ks.output_layer(model)
+        self._weight_facts(out_layer)
+        act = ks.layer_activation(out_layer) if out_layer is not None else None
+        info.output_activation = act
+        try:
+            out_shape = model.outputs[0].shape
+            info.output_units = int(out_shape[-1]) if out_shape[-1] is not None else None
+        except Exception:  # noqa: BLE001 - subclassed model: from the probe output below
+            pass
+        if out_layer is None and self._probe is not None:
+            self._infer_output(info)
+        self._decide_task()
+        self._static_facts()
+        self._tags()
+        self._build_engine()
+        self._model_ready = True
+        if self._writer is not None:
+            self._writer.write_context(ctx)
+        return True
+
+    def _weight_facts(self, out_layer: Any) -> None:
+        """Regularization and initialization facts: ``l2_max`` (static), and - at the initial
+        weights, before the first optimizer step - the kernels' ``init_scale_*`` and the
+        regularization penalty (``reg_loss_share`` once the first training loss is logged).
+        "Initial" is the weights at the start of the first fit this callback sees, with an
+        optimizer that has taken no step: weights trained before a re-compile count too."""
+        ctx = self.context
+        assert ctx is not None
+        model = self._model
+        try:
+            ctx.flags["l2_max"] = ks.l2_max(model)
+        except Exception:  # noqa: BLE001 - a fact less, never a failure
+            pass
+        if self._step > 1 or self._iter0 != 0:  # not the initial weights any more
+            ctx.notes.append("init_scale not recorded: the weights were trained before this fit")
+            return
+        try:
+            ctx.flags.update(init_scale_flags(ks.init_scales(model, out_layer)))
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            self._reg_penalty = ks.regularization_penalty(model)
+        except Exception:  # noqa: BLE001
+            self._reg_penalty = None
+
+    def _reg_share(self, first_loss: float) -> None:
+        """``reg_loss_share``: the regularization penalty at the initial weights over the first
+        logged training loss (Keras logs the loss with the penalty included)."""
+        pen, self._reg_penalty = self._reg_penalty, None
+        ctx = self.context
+        if pen is None or ctx is None or not math.isfinite(first_loss) or first_loss <= 0:
+            return
+        ctx.flags["reg_loss_share"] = float(pen / first_loss)
+
+    def _infer_output(self, info: Any) -> None:
+        """Output width and activation of a model without a layer graph (subclassed), from
+        one forward pass on the probe at the current weights (stateless: nothing changes)."""
+        model = self._model
+        x = keras.tree.map_structure(keras.ops.convert_to_tensor, self._probe[0])  # type: ignore[index]
+        tv, ntv, _ = ks.Engine(model, [], None, None, False).state()
+        mapping = [*zip(model.trainable_variables, tv, strict=True),
+                   *zip(model.non_trainable_variables, ntv, strict=True)]  # fmt: skip
+        with keras.StatelessScope(state_mapping=mapping):
+            out = _first_leaf(model(x, training=False))
+        out = np.asarray(keras.ops.convert_to_numpy(out))
+        if out.ndim >= 1:
+            info.output_units = int(out.shape[-1]) if out.ndim >= 2 else 1
+        act = ks.infer_activation(out)
+        info.output_activation = act
+        if act != "linear":
+            self.context.notes.append(  # type: ignore[union-attr]
+                f"output activation '{act}' inferred from the probe output values (no layer graph)"
+            )
+
+    def _decide_task(self) -> None:
+        ctx = self.context
+        assert ctx is not None
+        m, d = ctx.model, ctx.data
+        act, units = m.output_activation, m.output_units
+        y = self._probe[1] if self._probe is not None else None
+        yl = np.asarray(_first_leaf(y)) if y is not None and _first_leaf(y) is not None else None
+        task = self._loss_task
+        if act in ("softmax", "log_softmax") and (units or 0) >= 2:
+            task = "classification"
+        elif task in ("regression", None) and yl is not None:
+            if ks.looks_one_hot(yl):
+                task = "classification"
+            elif yl.dtype.kind in "iub" and (units or 0) >= 2:
+                task = "classification"
+            elif task is None and (units or 0) == 1 and yl.size and np.all((yl == 0) | (yl == 1)):
+                task = "binary"
+        d.task = (
+            task
+            if task in ("classification", "binary", "regression")
+            # type: ignore[assignment]
+            else ("other" if task else None)
+        )
+        if d.num_classes is None and units:
+            if task == "classification" and units >= 2:
+                d.num_classes = units
+            elif task == "binary":
+                d.num_classes = 2 if units == 1 else units
+        if self._y_for_counts is not None and task in ("classification", "binary"):
+            yc, where = self._y_for_counts
+            counts = ks.class_counts(yc, task) if yc is not None else None
+            if counts:
+                d.class_counts = counts
+                if where != "train_data":
+                    ctx.notes.append(f"class counts from {where} ({sum(counts)} rows)")
+
+    def _static_facts(self) -> None:
+        """Facts about how the output meets the loss; the rulebook judges them (CTX001,
+        CTX002, CTX006, CTX011, CTX013)."""
+        ctx = self.context
+        assert ctx is not None
+        if ctx.model.output_activation == "softmax" and ctx.loss.from_logits:
+            # Keras on TensorFlow takes the logits from before a softmax for a from_logits
+            # loss; the other backends apply softmax a second time
+            ctx.flags["softmax_logits_recovered"] = ks.BACKEND == "tensorflow"
+        self._broadcast_check()
+
+    def _broadcast_check(self) -> None:
+        """Keras aligns the ranks of target and prediction (one trailing axis) before a loss;
+        an element-wise loss then broadcasts (N, 1) targets against an (N, C) output."""
+        ctx = self.context
+        assert ctx is not None
+        name = ctx.loss.name
+        if name not in ks.ELEMENTWISE_LOSSES or self._probe is None or self._probe[1] is None:
+            return
+        yl = _first_leaf(self._probe[1])
+        try:
+            out = list(self._model.outputs[0].shape)
+        except Exception:  # noqa: BLE001
+            return
+        ys = list(np.shape(yl))
+        if len(ys) == len(out) - 1:
+            ys = ys + [1]
+        elif len(ys) == len(out) + 1 and ys[-1] == 1:
+            ys = ys[:-1]
+        if len(ys) != len(out):
+            return
+        a, b = ys[1:], [d if d is not None else a_ for d, a_ in zip(out[1:], ys[1:], strict=True)]
+        flags = ctx.flags
+        if a != b and all(x == y or x == 1 or y == 1 for x, y in zip(a, b, strict=True)):
+            flags["broadcast_in_loss"] = True
+            ctx.notes.append(
+                f"{name} compares targets of shape {[None, *a]} with outputs of shape {[None, *b]} (broadcast)"
+            )
+        else:
+            flags["broadcast_in_loss"] = False

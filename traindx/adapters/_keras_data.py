@@ -1,0 +1,207 @@
+"""The Keras callback's data facts: the probe batch and train_data read without touching what fit iterates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from traindx.adapters import _keras_stats as ks
+
+
+def _first_leaf(x: Any) -> Any:
+    if isinstance(x, dict):
+        x = list(x.values())
+    if isinstance(x, list | tuple):
+        for v in x:
+            leaf = _first_leaf(v)
+            if leaf is not None:
+                return leaf
+        return None
+    return x
+
+
+def _to_numpy(x: Any) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, dict):
+        return {k: _to_numpy(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return type(x)(_to_numpy(v) for v in x)
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(keras.ops.convert_to_numpy(x))
+    except Exception:  # noqa: BLE001 - array-likes keras does not know
+        return np.asarray(x)
+
+
+def _rows(x: Any, n: int) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, dict):
+        return {k: _rows(v, n) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return type(x)(_rows(v, n) for v in x)
+    return x[:n]
+
+
+def _n_rows(x: Any) -> int | None:
+    leaf = _first_leaf(x)
+    try:
+        return int(leaf.shape[0]) if leaf is not None and leaf.shape else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+_RANDOM_DATASETS = ("Shuffle", "Random", "Sample", "DirectedInterleave", "Choose")
+
+
+def _tfdata_is_random(ds: Any, depth: int = 0) -> bool:
+    """Whether iterating a tf.data pipeline draws from shared random state (shuffle with
+    reshuffle_each_iteration, random datasets, stateful random ops in map/filter functions).
+    Unknown structure counts as random."""
+    try:
+        if depth > 64 or any(k in type(ds).__name__ for k in _RANDOM_DATASETS):
+            return True
+        for attr in ("_map_func", "_predicate", "_func", "_scan_func", "_reduce_func"):
+            fn = getattr(ds, attr, None)
+            graph = getattr(getattr(fn, "function", None), "graph", None)
+            if graph is not None and any("Random" in op.type and not op.type.startswith("Stateless")
+                                         for op in graph.get_operations()):  # fmt: skip
+                return True
+        return any(_tfdata_is_random(d, depth + 1) for d in ds._inputs())
+    except Exception:  # noqa: BLE001
+        return True
+
+
+class _rng_preserved:
+    """Restore the global numpy and python random states on exit."""
+
+    def __enter__(self) -> None:
+        import random
+
+        self._np, self._py = np.random.get_state(), random.getstate()
+
+    def __exit__(self, *exc: Any) -> None:
+        import random
+
+        np.random.set_state(self._np)
+        random.setstate(self._py)
+
+
+class _DataFacts:
+    """DiagnosisCallback's data set-up (a mix-in: the state lives on the callback)."""
+
+    def _data_setup(self) -> None:
+        """Data facts from ``train_data`` (all of it, when arrays) and the probe batch."""
+        ctx = self.context
+        assert ctx is not None
+        notes = ctx.notes
+        train_xy = self._batch_of(self._train_data)
+        probe = self._batch_of(self._probe_arg)
+        src = "the probe argument"
+        if probe is None and train_xy is not None:
+            probe = (_rows(train_xy[0], self._probe_size), _rows(train_xy[1], self._probe_size))
+            src = "the first rows of train_data"
+        if probe is not None:
+            x, y = probe[0], probe[1]
+            x, y = _rows(_to_numpy(x), self._probe_size), _rows(_to_numpy(y), self._probe_size)
+            self._probe = (x, y)
+            notes.append(
+                f"probe: {_n_rows(x)} rows from {src}; gradients, activations and outputs are computed on it "
+                "with training=False (dropout off, batch-norm moving statistics), so gradient norms are the "
+                "probe batch's, not the training batch's"
+            )
+        else:
+            notes.append(
+                "no probe batch: recorded the Keras logs, learning rate and weights only (no gradients, "
+                "activations or outputs); pass probe=(x_val, y_val) or DiagnosisCallback.from_arrays(x, y)"
+            )
+        d = ctx.data
+        stats_x, stats_y, where = None, None, None
+        if train_xy is not None and _first_leaf(train_xy[0]) is not None and train_xy[2]:
+            stats_x, stats_y, where = train_xy[0], train_xy[1], "train_data"
+            if d.n_train is None:
+                d.n_train = _n_rows(stats_x)
+        elif self._probe is not None:
+            stats_x, stats_y, where = self._probe[0], self._probe[1], "the probe batch"
+        self._probe_input: dict[str, float] = {}
+        if self._probe is not None:
+            s = ks.host_summary(np.asarray(_to_numpy(_first_leaf(self._probe[0]))))
+            if s.get("n"):
+                self._probe_input = {"train/input_mean": s["mean"], "train/input_std": s["std"],
+                                     "train/input_min": s["min"], "train/input_max": s["max"]}  # fmt: skip
+            nf = s.get("nonfinite", 0.0)
+            py = _first_leaf(self._probe[1]) if self._probe[1] is not None else None
+            if py is not None:
+                nf += ks.host_summary(np.asarray(py)).get("nonfinite", 0.0)
+            self._probe_input["train/nonfinite@inputs"] = nf
+        self._y_for_counts = None
+        if stats_x is not None:
+            leaf = _first_leaf(stats_x)
+            arr = np.asarray(_to_numpy(leaf))
+            d.input_dtype = str(arr.dtype)
+            s = ks.host_summary(arr)
+            if s.get("n"):
+                d.input_mean, d.input_std, d.input_min, d.input_max = (
+                    s["mean"],
+                    s["std"],
+                    s["min"],
+                    s["max"],
+                )
+            nf = s.get("nonfinite", 0.0)
+            yl = _first_leaf(stats_y) if stats_y is not None else None
+            if yl is not None:
+                nf += ks.host_summary(np.asarray(_to_numpy(yl))).get("nonfinite", 0.0)
+            ctx.flags["input_nonfinite"] = float(nf)
+            if where != "train_data":
+                notes.append(f"input statistics from {where}")
+            self._y_for_counts = (np.asarray(_to_numpy(yl)) if yl is not None else None, where)
+            if self._y_for_counts[0] is not None:
+                ctx.flags.update(ks.target_facts(self._y_for_counts[0]))
+
+    def _batch_of(self, data: Any) -> tuple[Any, Any, bool] | None:
+        """``(x, y, whole)`` from arrays (``whole``: all of the data), a tf.data.Dataset (its
+        first batch) or a PyDataset (``ds[0]``)."""
+        if data is None:
+            return None
+        mod = type(data).__module__
+        if "tensorflow" in mod and hasattr(data, "take") and hasattr(data, "element_spec"):
+            if _tfdata_is_random(data):
+                self.context.notes.append(  # type: ignore[union-attr]
+                    "a tf.data pipeline with shuffling or random ops was not peeked at (a new iterator would "
+                    "advance its random state and change the batches fit sees); pass probe=(x, y) arrays"
+                )
+                return None
+            x, y = self._split_xy(next(iter(data.take(1))))  # a new iterator: fit's is not touched
+            rank = self._input_rank()
+            xl = _first_leaf(x)
+            if rank is not None and xl is not None and len(xl.shape) == rank - 1:  # unbatched
+                x, y = self._split_xy(next(iter(data.batch(self._probe_size).take(1))))
+            return x, y, False
+        if isinstance(data, keras.utils.PyDataset):
+            with _rng_preserved():  # ds[0] may draw augmentations from the global generators
+                x, y = self._split_xy(data[0])
+            return x, y, False
+        if isinstance(data, tuple | list) and len(data) in (2, 3):
+            return data[0], data[1], True
+        if hasattr(data, "shape") or isinstance(data, dict):
+            return data, None, True
+        if hasattr(data, "__next__") or hasattr(data, "__iter__"):
+            raise TypeError("a generator or iterator cannot be peeked at without consuming it; "
+                            "pass probe=(x, y) arrays")  # fmt: skip
+        return None
+
+    def _input_rank(self) -> int | None:
+        try:
+            return len(self._model.inputs[0].shape)
+        except Exception:  # noqa: BLE001
+            return None
+
+    @staticmethod
+    def _split_xy(el: Any) -> tuple[Any, Any]:
+        if isinstance(el, tuple | list):
+            return el[0], (el[1] if len(el) > 1 else None)
+        return el, None

@@ -1,0 +1,282 @@
+"""The Keras callback's probe telemetry: when to probe, the compiled engine, the LR and batch size, unpacking."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import keras
+import numpy as np
+
+from traindx.adapters import _keras_stats as ks
+from traindx.adapters._common import (
+    Cadence,
+)
+
+MAX_PENDING = 512  # batch records processed mid-epoch once this many are waiting
+
+
+class _Cadence(Cadence):
+    """The adapters' cadence with a 5 % budget (a probe forward/backward costs more than the
+    torch monitor's norms), ``every`` growing at most 4x per decision (so a noisy first
+    window is revisited soon), and at most ``cap`` steps (two epochs: at least one telemetry
+    step every other epoch, whatever the probe costs)."""
+
+    def __init__(self, every: int | None) -> None:
+        super().__init__(every, budget=0.05)
+        self.cap: int | None = None
+
+    def advance(self, step: int, own: float) -> None:
+        prev = self.every
+        super().advance(step, own)
+        if self.adaptive:
+            e = min(self.every, 4 * prev)
+            if self.cap:
+                e = min(e, max(self.lo, self.cap))
+            self.every = e
+            self.next = step + e
+
+
+class _ProbeTelemetry:
+    """DiagnosisCallback's probe telemetry (a mix-in: the state lives on the callback)."""
+
+    def _tags(self) -> None:
+        g = self._groups
+        model = self._model
+        pos = {id(v): i for i, v in enumerate(g.variables)}
+        self._grad_group = [
+            g.group_of[pos[id(v)]] if id(v) in pos else -1 for v in model.trainable_variables
+        ]
+        self._grad_groups = sorted({i for i in self._grad_group if i >= 0})
+        self._weight_tags = [f"train/weight_norm@{n}" for n in g.names]
+        self._update_tags = [f"train/update_ratio@{n}" for n in g.names]
+
+    def _build_engine(self) -> None:
+        """The probe sub-model (layer outputs) and the compiled functions."""
+        model = self._model
+        ctx = self.context
+        assert ctx is not None
+        acts: list[tuple[str, Any, int]] = []
+        sub = None
+        single = True
+        try:
+            single = len(model.outputs) == 1
+        except Exception:  # noqa: BLE001
+            single = True
+        if self._activations and self._probe is not None and single:
+            try:
+                cand = ks.act_layers(model)
+                outs, kept = [], []
+                for name, layer, kind in cand:
+                    try:
+                        outs.append(layer.output)
+                        kept.append((name, layer, kind))
+                    except Exception:  # noqa: BLE001 - shared layer: no single output
+                        continue
+                if kept:
+                    sub = keras.Model(inputs=model.inputs, outputs=outs + [model.outputs[0]])
+                    acts = kept
+            except Exception:  # noqa: BLE001 - subclassed model: no layer outputs
+                sub, acts = None, []
+            if sub is None:
+                ctx.notes.append(
+                    "activation statistics unavailable (not a Functional/Sequential model)"
+                )
+        if sub is not None:
+            n_act = len(acts)
+
+            def fwd(x: Any) -> tuple[list[Any], Any]:
+                outs = sub(x, training=False)
+                return list(outs[:n_act]), outs[n_act]
+        else:
+
+            def fwd(x: Any) -> tuple[list[Any], Any]:
+                return [], model(x, training=False)
+
+        self._act_tags = []
+        for name, _, kind in acts:
+            self._act_tags += [f"train/act_mean@{name}", f"train/act_std@{name}"]
+            if kind == 1:
+                self._act_tags.append(f"train/act_frac_zero@{name}")
+            elif kind:
+                self._act_tags.append(f"train/act_frac_saturated@{name}")
+        layout = None
+        y = self._probe[1] if self._probe is not None else None
+        has_loss = getattr(model, "_compile_loss", None) is not None and y is not None
+        if self._probe is not None:
+            units = ctx.model.output_units or 0
+            act = ctx.model.output_activation
+            # probabilities: a softmax, or sigmoids a classification loss takes as probabilities
+            probs = act == "softmax" or (act == "sigmoid" and ctx.data.task == "classification"
+                                         and ctx.loss.expects == "probabilities")  # fmt: skip
+            classify = ctx.data.task in (None, "classification") or probs
+            out_stats = []
+            if units >= 2 and single:
+                if probs:
+                    out_stats.append("train/output_row_sum")
+                if classify:
+                    out_stats.append("train/pred_class_frac:max")
+            layout = ks.ProbeLayout(len(model.trainable_variables) if has_loss else 0,
+                                    [(n, k) for n, _, k in acts], probs, units, out_stats)  # fmt: skip
+            self._out_undecided = act is None
+        self._engine = ks.Engine(model, self._groups.variables, fwd, layout, has_loss)
+        if self._probe is not None:
+            x, y = self._probe
+            self._probe_t = (keras.tree.map_structure(keras.ops.convert_to_tensor, x),
+                             keras.tree.map_structure(keras.ops.convert_to_tensor, y) if y is not None else None)  # fmt: skip
+
+    # ------------------------------------------------------------------ per batch
+
+    def _batch_begin(self, batch: int, t0: float) -> None:
+        s = self._epoch_base + batch
+        self._step = s + 1
+        if not self._model_ready and not self._ensure_model():
+            return
+        if self._epoch_first:
+            self._epoch_first = False
+            self._read_lr()
+            self._lr_points[s] = self._lr_at(s)
+        if s == 1 and self._batch_size is None:
+            self._read_batch_size()
+        if self._snap is not None and s > self._snap_step:
+            self._warmed("delta", self._finish_update_ratio)
+        cad = self._cad
+        if s >= cad.next:
+            self._warmed("telemetry", self._telemetry, s)
+            cad.advance(s, self._own + (time.perf_counter() - t0) - self._excl)
+        with self._lock:
+            waiting = len(self._records)
+        if waiting >= MAX_PENDING:
+            self._process_records(final=False)
+        if self._writer is not None and self._writer.due():
+            self._flush(disk=True)
+
+    def _warmed(self, name: str, fn: Any, *args: Any) -> None:
+        """Run ``fn``; its first call (which compiles functions) is a one-off cost, kept out of
+        the per-step overhead the cadence adapts to."""
+        if name in self._warm:
+            fn(*args)
+            return
+        t = time.perf_counter()
+        try:
+            fn(*args)
+        finally:
+            self._warm.add(name)
+            d = time.perf_counter() - t
+            self._excl += d
+            self._setup_s += d
+
+    def _read_batch_size(self) -> None:
+        """The batch size: the loss tracker's sample count after the first step."""
+        tracker = getattr(self._model, "_loss_tracker", None)
+        count = getattr(tracker, "count", None)
+        if count is None or self._engine is None:
+            return
+        n = self._engine.read_metric_var(count)
+        if n and n > 0:
+            self._batch_size = int(round(n))
+            ctx = self.context
+            assert ctx is not None
+            if ctx.data.batch_size is None:
+                ctx.data.batch_size = self._batch_size
+
+    def _read_lr(self) -> None:
+        """The learning rate variable at the start of an epoch (a callback may have set it)."""
+        opt = self._opt
+        if opt is None or self._schedule is not None:
+            return
+        lr = getattr(opt, "_learning_rate", None)
+        try:
+            if hasattr(lr, "value") and self._engine is not None:
+                self._lr_value = ks.host_float(lr.value)
+            elif callable(lr):
+                self._lr_value = ks.host_float(lr())
+            else:
+                self._lr_value = float(lr)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001
+            self._lr_value = None
+
+    def _lr_at(self, s: int) -> float:
+        if self._schedule is not None:
+            try:
+                v = self._schedule(keras.ops.convert_to_tensor(self._iter0 + s, "int64"))
+                return ks.host_float(v)
+            except Exception:  # noqa: BLE001
+                return math.nan
+        return self._lr_value if self._lr_value is not None else math.nan
+
+    def _telemetry(self, s: int) -> None:
+        """Weights (norms and a snapshot) and the probe, at the weights before step ``s``."""
+        eng = self._engine
+        if eng is None:
+            return
+        g = self._groups
+        values: dict[str, float] = {}
+        probe = self._probe_t if eng.layout is not None else None
+        sq, snap, vec = eng.telemetry(probe)
+        if g.variables:
+            wsq = np.bincount(np.asarray(g.group_of), weights=sq, minlength=len(g.names))
+            values.update(zip(self._weight_tags, np.sqrt(wsq).tolist(), strict=True))
+            values["train/weight_norm"] = float(np.sqrt(wsq.sum()))
+            self._snap = snap
+            self._snap_wsq, self._snap_step = wsq, s
+        self._lr_points[s] = self._lr_at(s)
+        if vec is not None:
+            values.update(self._unpack(vec, s))
+            values.update(self._probe_input)
+        self._pending_rows.append((s, time.time(), values))
+        self._check_state(s, values)
+
+    def _unpack(self, vec: np.ndarray, s: int) -> dict[str, float]:
+        eng = self._engine
+        assert eng is not None and eng.layout is not None
+        lay = eng.layout
+        ctx = self.context
+        assert ctx is not None
+        out: dict[str, float] = {}
+        pos = 1
+        n = lay.n_grads
+        if n:
+            sq, bad = vec[pos : pos + n], vec[pos + n : pos + 2 * n]
+            pos += 2 * n
+            present = sq >= 0
+            gsq = np.zeros(len(self._groups.names))
+            has = np.zeros(len(self._groups.names), dtype=bool)
+            for i, gi in enumerate(self._grad_group):
+                if gi >= 0 and present[i]:
+                    gsq[gi] += sq[i]
+                    has[gi] = True
+            for gi in self._grad_groups:
+                if has[gi]:
+                    out[f"train/grad_norm@{self._groups.names[gi]}"] = float(np.sqrt(gsq[gi]))
+            out["train/grad_norm"] = float(np.sqrt(sq[present].sum())) if present.any() else 0.0
+            if float(bad.sum()) > 0 or not np.all(np.isfinite(sq[present])):
+                out["train/nonfinite@grads"] = float(bad.sum())
+            if s >= 2:  # the first steps may legitimately lack gradients
+                ctx.flags["params_without_grad"] = float(
+                    np.sum(~present) + np.sum(sq[present] == 0)
+                )
+        k = len(self._act_tags)
+        out.update(zip(self._act_tags, vec[pos : pos + k].tolist(), strict=True))
+        pos += k
+        out.update(zip(lay.out_stats, vec[pos : pos + len(lay.out_stats)].tolist(), strict=True))
+        return out
+
+    def _finish_update_ratio(self) -> None:
+        """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per layer, recorded at the snapshot's step."""
+        eng = self._engine
+        snap, self._snap = self._snap, None
+        if eng is None or snap is None:
+            return
+        g = self._groups
+        dsq = eng.delta(snap)
+        dg = np.bincount(np.asarray(g.group_of), weights=dsq, minlength=len(g.names))
+        wsq = self._snap_wsq
+        assert wsq is not None
+        ratio = np.sqrt(dg) / np.maximum(np.sqrt(wsq), 1e-30)
+        values = dict(zip(self._update_tags, ratio.tolist(), strict=True))
+        values["train/update_ratio"] = float(
+            np.sqrt(dg.sum()) / max(float(np.sqrt(wsq.sum())), 1e-30)
+        )
+        self._pending_rows.append((self._snap_step, time.time(), values))

@@ -1,0 +1,223 @@
+"""The Keras callback's recording: batch records processed on the training thread, epoch logs, flushing, the fatal stop."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from traindx.adapters import _keras_stats as ks
+from traindx.adapters._common import (
+    fatal_message,
+    warn,
+)
+
+_SKIP_EPOCH_LOGS = {"learning_rate", "lr"}
+
+
+def _accuracy_key(logs: dict[str, Any]) -> str | None:
+    """The batch-log key of an accuracy metric (a running mean, like the loss), if any."""
+    from traindx.names import map_name
+
+    for k in logs:
+        if k != "loss" and str(map_name(k)) == "train/accuracy":
+            return k
+    return None
+
+
+class _Recording:
+    """DiagnosisCallback's recording and writing (a mix-in: the state lives on the callback)."""
+
+    # ------------------------------------------------------------------ logs
+
+    def _process_records(self, final: bool) -> int | None:
+        """De-average the buffered batch logs of the current epoch into per-batch values.
+
+        ``final`` (epoch end: Keras has finished every batch callback of the epoch) processes
+        all records; otherwise only the run of consecutive batches from the last processed one,
+        holding back the newest (Keras may deliver batch-end calls out of order from its worker
+        thread, and the newest may be the epoch's smaller last batch). Returns the global step
+        of the last record processed (None if none).
+        """
+        with self._lock:
+            recs, self._records = self._records, []
+        recs.sort(key=lambda r: (r[0], r[1]))
+        recs = [
+            r for r in recs if r[0] == self._epoch
+        ]  # (earlier epochs were processed at their end)
+        steps_known = (self.params or {}).get("steps")
+        if not final:
+            spe = int(getattr(self._model, "steps_per_execution", 1) or 1)
+            n = 0
+            expect = (self._prev_mean[0] + 1) if self._prev_mean is not None else 0
+            while spe == 1 and n < len(recs) - 1 and recs[n][1] == expect:
+                n += 1
+                expect += 1
+            with self._lock:
+                self._records = recs[n:] + self._records
+            recs = recs[:n]
+        rows: list[tuple[int, float, dict[str, float]]] = []
+        last_step = None
+        for i, (_, batch, mean, acc, wall) in enumerate(recs):
+            prev = self._prev_mean
+            if steps_known:
+                is_last = batch == steps_known - 1
+            else:
+                is_last = final and i == len(recs) - 1
+            w_last = self._last_batch_weight(batch + 1) if is_last else 1.0
+            # running mean m_b over batches 0..b (b full batches and one of weight w_last):
+            # the chunk since the previous record p sums to (b + w) m_b - (p + 1) m_p
+            tot = batch + w_last
+            vals: dict[str, float] = {}
+            if prev is None:
+                vals["train/loss"] = mean
+                if acc is not None:
+                    vals["train/accuracy"] = acc
+            else:
+                p, m_prev, a_prev = prev
+                dk = (batch - p - 1) + w_last
+                vals["train/loss"] = (tot * mean - (p + 1) * m_prev) / dk
+                if acc is not None and a_prev is not None:
+                    vals["train/accuracy"] = (tot * acc - (p + 1) * a_prev) / dk
+            s = self._epoch_base + batch
+            if self._reg_penalty is not None:  # the run's first logged loss
+                self._reg_share(vals["train/loss"])
+            rows.append((s, wall, vals))
+            self._prev_mean = (batch, mean, acc)
+            last_step = s
+        self._pending_rows.extend(rows)
+        if last_step is None and final and self._prev_mean is not None:
+            last_step = self._epoch_base + self._prev_mean[0]
+        return last_step
+
+    def _last_batch_weight(self, k: int) -> float:
+        """Size of an epoch's last batch relative to the others (1 when unknown)."""
+        ctx = self.context
+        n, b = (ctx.data.n_train if ctx is not None else None), self._batch_size
+        if not n or not b or k < 2:
+            return 1.0
+        rest = n - (k - 1) * b
+        return rest / b if 0 < rest <= b else 1.0
+
+    def _epoch_logs(self, logs: dict[str, Any], last_step: int | None) -> None:
+        """Validation and other epoch-level metrics at the epoch's last step; lr points."""
+        from traindx.names import map_name
+
+        s = last_step if last_step is not None else max(self._step - 1, 0)
+        values: dict[str, float] = {}
+        for name, v in logs.items():
+            if name in ("loss", self._acc_key) or name in _SKIP_EPOCH_LOGS:
+                continue
+            try:
+                fv = float(v)
+            except (TypeError, ValueError):
+                continue
+            key = map_name(name)
+            if key is not None:
+                values[str(key)] = fv
+        if last_step is not None:
+            self._lr_points[s] = self._lr_at(s)
+        if values:
+            self._pending_rows.append((s, time.time(), values))
+        ctx = self.context
+        b = self._batch_size
+        if ctx is not None and b and last_step is not None and not self._n_checked:
+            self._n_checked = True
+            k = last_step - self._epoch_base + 1
+            n = ctx.data.n_train
+            if n is not None and (self.params or {}).get("steps") == k and -(-n // b) != k:
+                ctx.notes.append(
+                    f"train_data has {n} rows but fit took {k} steps of {b} (validation_split?)"
+                )
+                n = None
+            if n is None:
+                ctx.data.n_train = k * b
+                ctx.notes.append(f"n_train ~ {k} steps x batch size {b} (an upper bound)")
+        if last_step is not None:
+            self._step = max(self._step, last_step + 1)
+
+    # ------------------------------------------------------------------ writing
+
+    def _flush(self, disk: bool = False, final: bool = False) -> None:
+        w = self._writer
+        ctx = self.context
+        if w is None or ctx is None:
+            return
+        if self._lr_points:
+            lr_rows = sorted(self._lr_points.items())
+            self._lr_points = {}
+            self._pending_rows.extend(
+                (s, time.time(), {"train/lr": v}) for s, v in lr_rows if math.isfinite(v)
+            )
+        rows = sorted(self._pending_rows, key=lambda r: r[0])
+        self._pending_rows = []
+        # group consecutive rows of the same tag set (per-batch loss) into one encode call
+        i = 0
+        while i < len(rows):
+            s, wall, vals = rows[i]
+            tags = tuple(vals)
+            j = i + 1
+            while j < len(rows) and tuple(rows[j][2]) == tags and rows[j][0] != rows[j - 1][0]:
+                j += 1
+            if j - i >= 4:
+                w.add_rows([r[0] for r in rows[i:j]], [r[1] for r in rows[i:j]], tags,
+                           np.asarray([list(r[2].values()) for r in rows[i:j]], dtype=np.float64))  # fmt: skip
+            else:
+                for r in rows[i:j]:
+                    w.add(r[0], r[2], r[1])
+            i = j
+        if final:
+            cad = self._cad
+            ctx.notes = [n for n in ctx.notes if not n.startswith(f"traindx {self._kind} (")]
+            ctx.notes.append(
+                f"traindx {self._kind} ({ks.BACKEND} backend): {self._step} steps, probe and per-layer "
+                f"telemetry every {cad.every} steps"
+                + (
+                    f", measured overhead {100 * cad.overhead:.2f} %"
+                    if cad.overhead is not None
+                    else ""
+                )
+                + self._loss_note
+            )
+        if disk or final:
+            w.write_context(ctx)
+            w.flush()
+
+    # ------------------------------------------------------------------ failure
+
+    def _on_fatal(self, s: int, what: str) -> None:
+        """A non-finite loss, weights or gradients at step ``s``: noted in the context, then
+        training stopped (``stop_on_fatal``) or one warning."""
+        self.fatal_step = s
+        msg = f"traindx: {what} at step {s} (epoch {self._epoch}, batch {s - self._epoch_base})"
+        if self.context is not None:
+            self.context.notes.append(msg.removeprefix("traindx: "))
+        if self.stop_on_fatal:
+            self._model.stop_training = True
+            print(
+                msg
+                + "; stopping training (stop_on_fatal=True). cb.diagnosis ranks the likely causes.",
+                flush=True,
+            )
+        else:
+            warn(msg + "; cb.diagnosis ranks the likely causes", stacklevel=3)
+
+    def _check_state(self, s: int, values: dict[str, float]) -> None:
+        """Non-finite weights or probe gradients (their global norms) are fatal like a
+        non-finite loss: with oneDNN's ReLU mapping NaN to 0 the loss can stay finite while
+        every weight is NaN."""
+        if self.fatal_step is not None:
+            return
+        probe_ok = not self._probe_input.get("train/nonfinite@inputs")  # a NaN probe is not the model's
+        for tag, kind in (("train/weight_norm", "weights"), ("train/grad_norm", "grads")):
+            v = values.get(tag)
+            if kind == "grads" and not probe_ok:
+                continue
+            if v is not None and not math.isfinite(v):
+                self._on_fatal(s, fatal_message(kind, v))
+                return
+
+    def _release(self) -> None:  # for SelfDisabling._fail
+        self._snap = None

@@ -1,0 +1,163 @@
+"""The torch Monitor's static context: model, loss, optimizer, data, init scales and target facts, read once."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import time
+import weakref
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from traindx.adapters import _torch_hooks as _hooks
+from traindx.adapters import _torch_stats as ts
+from traindx.adapters._common import (
+    LOSS_KINDS,
+    TARGET_SAMPLE,
+    Moments,
+    RunWriter,
+    TargetFacts,
+    init_scale_flags,
+)
+from traindx.adapters._torch_record import FLUSH_STEPS
+from traindx.schema import DataInfo, RunContext
+
+
+class ContextMixin:
+    """Monitor's set-up of the run context (a mix-in: the state lives on the Monitor)."""
+
+    # ------------------------------------------------------------------ setup
+
+    def _setup(self, run_name: str | None, num_classes: int | None, n_train: int | None) -> None:
+        model = self.model
+        self._groups = g = ts.group_params(model)
+        self._one_device = len({p.device for p in g.params}) <= 1
+        self._all_f32 = all(p.dtype == torch.float32 for p in g.params)
+        info, self._task = ts.loss_info(self.loss_fn)
+        kind = LOSS_KINDS.get(info.name or "")
+        self._elementwise = bool(kind and kind.elementwise)
+        self.context = RunContext(
+            framework="torch",
+            framework_version=torch.__version__.split("+")[0],
+            model=ts.model_info(model),
+            loss=info,
+            optimizer=ts.optimizer_info(self.optimizer),
+            data=DataInfo(num_classes=num_classes, n_train=n_train, task=self._task),  # type: ignore[arg-type]
+        )
+        if run_name:
+            self.context.hyperparameters["run_name"] = run_name
+        self.context.flags["softmax_dim0"] = ts.softmax_dim0(model)
+        if kind is not None and not kind.elementwise:
+            self.context.flags["broadcast_in_loss"] = False  # shapes cannot broadcast silently
+        loss_mod = self.loss_fn if isinstance(self.loss_fn, nn.Module) else None
+        self._hooked = ts.hooked_modules(model, {id(loss_mod)} if loss_mod is not None else set())
+        self._act_tags = {
+            name: [f"train/act_mean@{name}", f"train/act_std@{name}"]
+            + (
+                [f"train/act_frac_zero@{name}"]
+                if k == 1
+                else [f"train/act_frac_saturated@{name}"]
+                if k
+                else []
+            )
+            for name, _, k in self._hooked
+        }
+        self._grad_tags = [f"train/grad_norm@{n}" for n in g.names]
+        self._weight_tags = [f"train/weight_norm@{n}" for n in g.names] + ["train/weight_norm"]
+        self._update_tags = [f"train/update_ratio@{n}" for n in g.names] + ["train/update_ratio"]
+        # Per-step buffers, moved to the host every FLUSH_STEPS steps or flush_secs.
+        self._b_steps: list[tuple[int, float]] = []  # (step, wall time)
+        self._b_loss: list[Any] = []  # floats (CPU losses) or 0-dim tensors
+        # Per-parameter gradient norms, one row per step that took them, stacked into a buffer
+        # allocated once (no tensor per step to keep or free); _b_gn: the row of each step.
+        self._b_gn: list[int | None] = []
+        self._gn_rows = 0
+        self._gn_buf = torch.zeros(FLUSH_STEPS, max(len(g.params), 1), dtype=torch.float32,
+                                   device=g.params[0].device if g.params else "cpu")  # fmt: skip
+        self._gn_row_views = list(self._gn_buf.unbind(0))
+        self._n_params = len(g.params)
+        self._b_lr: list[list[Any]] = []
+        self._b_tel: list[tuple[int, list[str], torch.Tensor]] = []
+        self._b_host: list[tuple[int, dict[str, float]]] = []
+        self._b_tgt: list[torch.Tensor] = []
+        self._wall0 = time.time() - time.perf_counter()
+        self._training = model.training
+        # Forward-hook results for the step being recorded.
+        self._last_leaf: nn.Module | None = None
+        self._out_last_leaf: nn.Module | None = None
+        self._out_act: str | None = None  # decided from the first output seen
+        self._probs: str | None = None
+        self._loss_shapes: tuple[Any, Any] | None = None
+        self._snap_step = -1
+        self._snap_wsq: torch.Tensor | None = None
+        # Gradient accumulation: the size of the watched parameter's gradient just before the
+        # first backward after an optimizer step adds to it (zero_grad resets it to None or 0).
+        self._watch = min(g.params, key=lambda p: p.numel()) if g.params else None
+        self._acc_pre: torch.Tensor | None = None
+        self._acc_hits = self._acc_clean = 0
+        self._moments = Moments()
+        self._input_nonfinite = 0.0
+        self._class_counts = np.zeros(0, dtype=np.int64)
+        self._count_targets = self._task in ("classification", "binary", None)
+        self._tfacts = TargetFacts()
+        self._user_classes = num_classes
+        # Initialization scales of the weights as they are now (before any update).
+        self._init_w: list[tuple[str, str, float]] = []
+        self._init_layers: set[str] = set()  # modules owning them, watched in the first forward
+        self._init_out: str | None = None  # the output layer's module (left out)
+        self._fwd_last: str | None = None  # the last of them run in the first forward
+        try:
+            self._init_scale_setup()
+        except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
+            self._init_w, self._init_layers = [], set()
+        self._writer = RunWriter(self.logdir, self._flush_secs)
+        self._disk_at = time.perf_counter() + self._flush_secs
+        if self.optimizer is not None:
+            from torch.optim.optimizer import register_optimizer_step_post_hook
+
+            self._opt_hook = register_optimizer_step_post_hook(
+                _hooks.optimizer_step_hook(weakref.ref(self)))  # fmt: skip
+        self._arm()
+        self._writer.write_context(self.context)
+        self._atexit = functools.partial(_hooks.atexit_close, weakref.ref(self))
+        atexit.register(self._atexit)
+
+    def _init_scale_setup(self) -> None:
+        """``std(w) * sqrt(fan_in)`` of every layer weight, now (one host transfer); not when
+        the optimizer already holds state (the weights are not the initial ones)."""
+        opt = self.optimizer
+        if opt is not None and getattr(opt, "state", None):
+            return
+        ws = ts.weight_tensors(self.model)
+        scales = ts.init_scales(ws)
+        self._init_w = [(n, layer, v) for (n, layer, _), v in zip(ws, scales, strict=True)]
+        self._init_layers = {layer for _, layer, _ in self._init_w}
+        # The output layer: the last registered until the first forward says otherwise.
+        self._init_out = self._init_w[-1][1] if self._init_w else None
+        self._set_init_flags()
+
+    def _set_init_flags(self) -> None:
+        flags = self.context.flags
+        for k in ("init_scale_min", "init_scale_max", "init_scale_layer"):
+            flags.pop(k, None)
+        flags.update(
+            init_scale_flags([(n, v) for n, layer, v in self._init_w if layer != self._init_out])
+        )
+
+    def _target_facts(self, tgt: torch.Tensor) -> None:
+        """Integer-valued targets and their distinct values (first batches only: syncs)."""
+        tf = self._tfacts
+        if TargetFacts.sample(tuple(tgt.shape)) and not tgt.is_complex():
+            t = tgt.detach().reshape(-1)[:TARGET_SAMPLE]
+            if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
+                t = t.float()
+            tf.add(t.cpu().numpy())
+        else:
+            tf.reject()
+        flags = self.context.flags
+        flags.pop("target_integer", None)
+        flags.pop("target_distinct", None)
+        flags.update(tf.flags())

@@ -1,0 +1,138 @@
+"""The torch Monitor's per-step record: loss, global norms, update ratios and the fused per-layer pass on telemetry steps."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+
+from traindx.adapters import _torch_stats as ts
+from traindx.adapters._common import (
+    fatal_message,
+)
+
+FLUSH_STEPS = 400  # per-step values move to the host at least this often (bounded memory)
+SMALL_TARGETS = 1 << 16  # targets up to this size are class-counted in batches at flush
+TARGET_BATCHES = 2  # batches whose targets give target_integer / target_distinct (one sync each)
+
+
+class RecordMixin:
+    """Monitor's per-step recording (a mix-in: the state lives on the Monitor)."""
+
+    # ------------------------------------------------------------------ every step
+
+    def _record(
+        self, loss: Any, inputs: Any, targets: Any, outputs: Any, t0: float
+    ) -> tuple[int, str] | None:
+        s = self._step
+        cad = self._cad
+        tel = s == cad.next
+        if self._snap is not None:
+            self._finish_update_ratio()
+        # Loss: a float on CPU (a CPU .item() costs less than keeping the tensor), else a
+        # tensor on its device, moved to the host with the others at flush.
+        fatal = None
+        if isinstance(loss, torch.Tensor):
+            lt = loss.detach()
+            if lt.numel() != 1:
+                lt = lt.float().mean()
+            if lt.is_cpu:
+                lv = lt.item()
+                self._b_loss.append(lv)
+                if not math.isfinite(lv):
+                    fatal = (s, fatal_message("loss", lv))
+            else:
+                self._b_loss.append(lt if lt.dim() == 0 else lt.reshape(()))
+                if self.on_fatal == "stop" and not bool(torch.isfinite(lt)):
+                    fatal = (s, fatal_message("loss", lt.item()))
+        elif loss is None:  # no loss this step (a trainer callback that saw none): not written
+            self._b_loss.append(None)
+        else:
+            lv = float(loss)
+            self._b_loss.append(lv)
+            if not math.isfinite(lv):
+                fatal = (s, fatal_message("loss", lv))
+        self._b_steps.append((s, self._wall0 + t0))
+        if self.optimizer is not None:
+            self._b_lr.append([pg["lr"] for pg in self.optimizer.param_groups])
+        # Gradient norms: one fused norm over all gradients (per parameter); the global norm
+        # is computed from them at flush. (grad_stride > 1 only when the adaptive cadence
+        # finds even this too costly for the step time.)
+        norms: list[torch.Tensor] = []
+        grads: list[Any] = []
+        present: list[torch.Tensor] = []
+        self._grad_time = 0.0
+        if tel or s % cad.grad_stride == 0:
+            tg = time.perf_counter()
+            grads = [p.grad for p in self._groups.params]  # ~1 us per parameter tensor
+            present = [g for g in grads if g is not None]
+        if present:
+            if present[0].requires_grad:  # backward(create_graph=True)
+                with torch.no_grad():
+                    norms = self._norms(present)
+            else:
+                norms = self._norms(present)
+            row = self._gn_row_views[self._gn_rows]
+            if len(norms) == self._n_params:
+                torch.stack(norms, out=row)
+            else:  # some gradients are None: zeros add nothing to the sum of squares
+                row.zero_()
+                torch.stack(norms, out=row[: len(norms)])
+            # Non-finite gradients are fatal like a non-finite loss: checked here where the
+            # norms are on the CPU (or with on_fatal="stop"), else at the next flush.
+            if fatal is None and not self._fatal_warned and (row.is_cpu or self.on_fatal == "stop"):
+                if not math.isfinite(row.sum().item()):
+                    fatal = (s, fatal_message("grads", math.sqrt(float(row.double().square().sum()))))
+            self._grad_time = time.perf_counter() - tg
+            self._b_gn.append(self._gn_rows)
+            self._gn_rows += 1
+        else:
+            self._b_gn.append(None)
+        self._training = self.model.training
+        tgt = targets if type(targets) is torch.Tensor else ts.first_tensor(targets)
+        if tgt is not None and self._tfacts.batches < TARGET_BATCHES:
+            self._target_facts(tgt)
+        if tgt is not None and self._count_targets:
+            if tgt.numel() <= SMALL_TARGETS:
+                self._b_tgt.append(tgt.detach() if tgt.requires_grad else tgt)
+            elif tel:
+                self._b_tgt.append(tgt.detach().reshape(-1)[:SMALL_TARGETS])  # a sample
+        if tel or fatal is not None:
+            with torch.no_grad():
+                wbad = self._telemetry(s, grads, present, norms, inputs, tgt, outputs, full=tel)
+            if wbad is not None and fatal is None and not self._fatal_warned:
+                fatal = (s, fatal_message("weights", wbad))
+        self._bwd_seen = False
+        self._opt_steps = 0
+        if tel:
+            if s == 0:
+                self._first_step_facts(inputs)
+            cad.advance(s, self._own + (time.perf_counter() - t0))
+        self._step = s + 1
+        if len(self._b_steps) >= FLUSH_STEPS or t0 >= self._disk_at:
+            self._flush(disk=t0 >= self._disk_at)
+        if self._step == cad.next:
+            self._arm()
+        elif self._armed:
+            self._disarm()
+        if tel:
+            self._act_pending.clear()
+            self._out = None
+            self._acc_pre = None
+        return fatal
+
+    def _norms(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """L2 norm of each tensor (float32, on the first tensor's device)."""
+        try:
+            if self._all_f32:
+                norms = list(torch._foreach_norm(tensors, 2))  # ~15 % faster than with dtype=
+            else:
+                norms = list(torch._foreach_norm(tensors, 2, dtype=torch.float32))
+        except (RuntimeError, TypeError, NotImplementedError):  # sparse or unusual tensors
+            norms = [(t.coalesce().values() if t.is_sparse else t).float().norm() for t in tensors]
+        if not self._one_device:
+            dev = tensors[0].device
+            norms = [n.to(dev) for n in norms]
+        return norms
