@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["EXECUTORS", "Cluster", "Hyperparameter", "RunSummary", "SweepReport", "sweep"]
 
 if TYPE_CHECKING:
-    from traindx.sweep.report import EXECUTORS, Cluster, Hyperparameter, RunSummary, SweepReport, sweep
+    from traindx.sweep.report import (
+        EXECUTORS,
+        Cluster,
+        Hyperparameter,
+        RunSummary,
+        SweepReport,
+        sweep,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -1,9 +1,4 @@
-"""``traindx sweep``: every run under a directory diagnosed (in parallel when asked), the
-runs grouped by what is wrong with them, and which hyperparameters decide it.
-
->>> report = sweep("runs/", executor="process")      # doctest: +SKIP
->>> report.hyperparameters[0].name, report.suggest    # doctest: +SKIP
-"""
+"""The sweep itself: tasks run by an executor, summaries clustered by top cause, hyperparameter importance."""
 
 from __future__ import annotations
 
