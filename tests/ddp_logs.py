@@ -11,6 +11,9 @@
   is NaN from step 60 on: rank 1's loss is NaN at step 60; the all-reduce carries the NaN
   gradient to rank 0, whose loss follows one step later.
 
+- ``straggler/metrics_rank{r}.csv``: DDP as in ``healthy``, rank 1's batch making 30 ms
+  slower every step (a slow data loader); every CSV also logs ``data_time``.
+
 Small: 120 steps of batch 32 on make_classification data; a few seconds per job.
 """
 
@@ -51,7 +54,10 @@ def _grad_norm(model) -> float:
     return float(torch.norm(torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None])))
 
 
-def _train(model, x, y, rank: int, world: int, seed: int, log, nan_from: int | None = None) -> None:
+def _train(model, x, y, rank: int, world: int, seed: int, log, nan_from: int | None = None,
+           slow: float = 0.0) -> None:  # fmt: skip
+    import time
+
     import torch
 
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
@@ -59,22 +65,26 @@ def _train(model, x, y, rank: int, world: int, seed: int, log, nan_from: int | N
     shard = torch.arange(rank, x.shape[0], world)  # the DistributedSampler split
     lossf = torch.nn.CrossEntropyLoss()
     for step in range(STEPS):
+        t0 = time.perf_counter()
+        if slow:
+            time.sleep(slow)  # a slow data loader on this rank
         idx = shard[torch.randint(0, shard.numel(), (32,), generator=g)]
         xb = x[idx].clone()
+        data_time = time.perf_counter() - t0
         if nan_from is not None and step >= nan_from:
             xb[0, 0] = float("nan")
         loss = lossf(model(xb), y[idx])
         opt.zero_grad()
         loss.backward()
-        log(step, loss.item(), _grad_norm(model))
+        log(step, loss.item(), _grad_norm(model), data_time)
         opt.step()
 
 
 def _csv_logger(path: Path):
     f = open(path, "w", newline="")
     w = csv.writer(f)
-    w.writerow(["step", "train_loss", "grad_norm"])
-    return f, lambda step, loss, gn: w.writerow([step, loss, gn])
+    w.writerow(["step", "train_loss", "grad_norm", "data_time"])
+    return f, lambda step, loss, gn, dt: w.writerow([step, loss, gn, dt])
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:
@@ -92,7 +102,12 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         # healthy DDP: every rank builds the model with its own seed; DDP broadcasts rank 0's
         ddp = torch.nn.parallel.DistributedDataParallel(_model(rank))
         w = SummaryWriter(str(root / "healthy" / f"rank{rank}"))
-        _train(ddp, x, y, rank, world, 0, lambda s, lo, gn: (w.add_scalar("train/loss", lo, s), w.add_scalar("train/grad_norm", gn, s)))
+        def tb(s, lo, gn, dt):
+            w.add_scalar("train/loss", lo, s)
+            w.add_scalar("train/grad_norm", gn, s)
+            w.add_scalar("train/data_time", dt, s)
+
+        _train(ddp, x, y, rank, world, 0, tb)
         w.close()
         # desynchronized: no DDP wrapper (no all-reduce), rank 1 on another data seed
         seed = 0 if rank == 0 else 1
@@ -105,6 +120,11 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         f, log = _csv_logger(root / "nan_rank" / f"metrics_rank{rank}.csv")
         _train(ddp, x, y, rank, world, 0, log, nan_from=60 if rank == 1 else None)
         f.close()
+        # a straggler: rank 1's data loading takes 30 ms longer every step
+        ddp = torch.nn.parallel.DistributedDataParallel(_model(0))
+        f, log = _csv_logger(root / "straggler" / f"metrics_rank{rank}.csv")
+        _train(ddp, x, y, rank, world, 0, log, slow=0.03 if rank == 1 else 0.0)
+        f.close()
         dist.barrier()
     finally:
         dist.destroy_process_group()
@@ -113,7 +133,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 def write_jobs(out: Path, world: int = 2) -> Path:
     import torch.multiprocessing as mp
 
-    for job in ("healthy", "desync", "nan_rank"):
+    for job in ("healthy", "desync", "nan_rank", "straggler"):
         (out / job).mkdir(parents=True, exist_ok=True)
     mp.spawn(_worker, args=(world, _free_port(), str(out)), nprocs=world, join=True)
     return out

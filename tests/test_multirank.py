@@ -17,7 +17,7 @@ import pytest
 from traindx.api import diagnose, read
 from traindx.signals import compute_facts
 
-RANK_CODES = {"RANK001", "RANK002", "RANK003", "RANK004"}
+RANK_CODES = {"RANK001", "RANK002", "RANK003", "RANK004", "RANK005"}
 
 
 def _csv(path: Path, loss: np.ndarray) -> None:
@@ -74,8 +74,10 @@ def test_healthy_ddp_is_one_run_without_rank_symptoms(ddp_jobs):
     # the all-reduced gradient is the same on both ranks; the losses are not (own batches)
     assert np.array_equal(run.series["train/grad_norm"].values, run.series["train/grad_norm@rank1"].values)
     assert not np.array_equal(run.series["train/loss"].values, run.series["train/loss@rank1"].values)
+    assert "train/data_time@rank1" in run.series  # a timing, read as a series in a multi-rank job
     d = diagnose(run)[0]
     assert not RANK_CODES & {s.code for s in d.symptoms}
+    assert d.facts["ranks"]["time_metric"] == "data_time"  # timed, and no straggler
     assert "layers" not in d.facts  # rank1 is no layer
 
 
@@ -98,3 +100,16 @@ def test_a_nan_on_one_rank_is_seen_first_there(ddp_jobs):
     assert ranks["nonfinite_rank"] == "rank1" and ranks["nonfinite_first_ranks"] == 1
     assert "RANK002" in {s.code for s in d.symptoms}
     assert "nonfinite_in_data" in [c.id for c in d.causes[:3]]
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_a_slow_rank_is_a_straggler_and_the_run_stays_healthy(ddp_jobs):
+    (run,) = read(ddp_jobs / "straggler")
+    d = diagnose(run)[0]
+    ranks = d.facts["ranks"]
+    assert ranks["slow_rank"] == "rank1" and ranks["time_metric"] == "data_time"
+    assert ranks["time_gap"] > 0.02
+    codes = {s.code for s in d.symptoms}
+    assert "RANK005" in codes and not {"RANK001", "RANK002", "RANK003", "RANK004"} & codes
+    assert d.verdict == "healthy"  # an info: the job learns, only slower

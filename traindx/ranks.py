@@ -7,7 +7,9 @@ writer (``rank0/``, ``rank_1/`` folders, or rank-suffixed files such as
 folder of rank-suffixed files, is one run. The lowest rank's series are the run's main
 series (``train/loss``); every other rank's are kept beside them with the rank in the
 scope: ``train/loss@rank1``, ``train/grad_norm@fc1@rank1`` (facts across ranks:
-:mod:`traindx.signals.ranks`).
+:mod:`traindx.signals.ranks`). In such a job per-step timings (``data_time``,
+``forward_time``, ``step_time``), bookkeeping elsewhere, are read as series too: a rank
+slower than the others (a straggler) shows in them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ RANK_DIR = re.compile(r"(?:rank|process)[_-]?(\d{1,5})", re.IGNORECASE)
 #: A rank in a file name: ``metrics_rank1.csv``, ``events.out.tfevents.123.host.rank1``,
 #: ``log.rank-0.jsonl``.
 RANK_FILE = re.compile(r"(?:^|[._-])rank[_-]?(\d{1,5})(?=$|[._-])", re.IGNORECASE)
+#: Per-step timings read as series in a multi-rank run only (elsewhere they are bookkeeping):
+#: ``data_time``, ``forward_time``, ``step_time`` ... with an optional ``train/`` or ``train_``.
+TIMING = re.compile(r"(?:train[/_])?((?:data|forward|step|iter|batch)_time)(?:_s|_sec)?", re.IGNORECASE)
 #: The scope a rank's series get (alone, or after a layer name: ``fc1@rank1``).
 RANK_SCOPE = re.compile(r"(?:^|.*@)rank(\d+)")
 
@@ -60,6 +65,12 @@ def rank_key(key: SeriesKey, rank: int | None, main: int | None) -> SeriesKey:
         return key
     scope = f"rank{rank}" if key.scope == "global" else f"{key.scope}@rank{rank}"
     return key.model_copy(update={"scope": scope})
+
+
+def timing_key(name: str) -> SeriesKey | None:
+    """The key of a per-step timing (``train/data_time``) of one rank's log; None otherwise."""
+    m = TIMING.fullmatch(name.strip())
+    return SeriesKey(metric=m.group(1).lower()) if m else None
 
 
 def is_rank_scope(scope: str) -> bool:

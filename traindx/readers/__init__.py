@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from traindx.errors import ReadError
 from traindx.names import map_name
 from traindx.ordering import order_points
-from traindx.ranks import rank_key, rank_plan
+from traindx.ranks import rank_key, rank_plan, timing_key
 from traindx.readers.assemble import add_component_sums, add_explicit_sums, percent_to_fraction
 from traindx.readers.discovery import (  # noqa: F401  (SPLIT_DIRS ... are this package's names too)
     CONTAINER_DIRS,
@@ -193,6 +193,10 @@ def build_run(
                 continue
             raws.setdefault(raw.name.strip(), []).append(raw)
             key = map_name(raw.name, overrides, default_split=raw.split or split)
+            if key is None and timing_key(raw.name) is not None:  # a rank's timings: stragglers
+                if main_rank is None:
+                    continue  # bookkeeping outside a multi-rank job
+                key = timing_key(raw.name)
             if key is None:
                 if raw.name not in run.ingest.unmapped:
                     run.ingest.unmapped.append(raw.name)

@@ -21,6 +21,7 @@ import numpy as np
 
 from traindx.errors import ReadError
 from traindx.names import is_bookkeeping, map_name
+from traindx.ranks import TIMING
 from traindx.readers.hygiene import CONFLICT_LINE, describe_stray
 from traindx.readers.raw import RawLog, RawSeries
 
@@ -281,7 +282,7 @@ def table_to_log(
             if keep.any():
                 log.epochs = (steps[keep].astype(np.int64), values[keep])
             continue
-        if is_bookkeeping(name):
+        if is_bookkeeping(name) and not TIMING.fullmatch(name.strip()):  # timings: stragglers of a multi-rank job
             continue
         lost = present & ~has_x
         if lost.any() and x_col is not None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from traindx.errors import ReadError
 from traindx.names import is_bookkeeping
+from traindx.ranks import TIMING
 from traindx.readers.csvlog import WALL_COLUMNS, complete_lines, parse_number, read_text
 from traindx.readers.raw import RawLog, RawSeries
 from traindx.textsafe import clean
@@ -224,7 +225,7 @@ def records_to_log(src: str, records: list[tuple[int, dict[str, Any]]], log: Raw
         )
 
     for name, (s, vals, walls) in points.items():
-        if is_bookkeeping(name):
+        if is_bookkeeping(name) and not TIMING.fullmatch(name.strip()):  # timings: stragglers of a multi-rank job
             continue
         log.series.append(
             RawSeries(

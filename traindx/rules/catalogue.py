@@ -105,7 +105,8 @@ def _full_run() -> Any:
         if str(key) not in run.series:
             run.add(Series(key=key, steps=steps, values=values))
     # a second rank of a data-parallel job (the ranks group), its loss non-finite at the end
-    for metric in ("loss", "grad_norm", "weight_norm"):
+    run.add(Series(key=SeriesKey(metric="step_time"), steps=steps, values=np.full(steps.size, 0.1)))
+    for metric in ("loss", "grad_norm", "weight_norm", "step_time"):
         rank1 = values * 1.01 if metric != "loss" else np.r_[values[:-1] * 1.01, np.nan]
         run.add(Series(key=SeriesKey(metric=metric, scope="rank1"), steps=steps, values=rank1))
     from traindx.checks import CHECK_FACTS

@@ -17,6 +17,11 @@ and the ranks' losses differ only by the noise of their own batches. So:
   (which), ``nonfinite_lead`` (steps before the next rank followed; the run's length past
   the end when none did).
 
+- ``time_ratio``: a per-step timing logged by every rank (``data_time``, ``forward_time``,
+  ``step_time``...): the slowest rank's median over the median of the other ranks' medians,
+  the largest over timings; ``time_gap`` that difference in seconds, ``slow_rank`` which
+  rank, ``time_metric`` which timing.
+
 Each is a small pure function of arrays; the group exists only when a second rank logged
 the loss or a norm.
 """
@@ -30,6 +35,8 @@ import numpy as np
 from traindx.ranks import RANK_SCOPE
 from traindx.schema import Run, Series
 
+#: per-step timings of each rank (:data:`traindx.ranks.TIMING`)
+TIMINGS = ("data_time", "forward_time", "step_time", "iter_time", "batch_time")
 BLOCKS = 8
 MIN_ALIGNED = 16
 EPS = 1e-12
@@ -106,10 +113,31 @@ def nonfinite_facts(losses: dict[str, Series]) -> dict[str, Any]:
     return out
 
 
+def straggler_facts(timings: dict[str, dict[str, Series]]) -> dict[str, Any]:
+    """The slowest rank of the timing where it stands out most (see the module docstring)."""
+    best: tuple[float, float, str, str] | None = None
+    for metric, ranks in timings.items():
+        med = {}
+        for name, s in ranks.items():
+            v = s.values[np.isfinite(s.values) & (s.values >= 0)]
+            if v.size:
+                med["rank0" if name == "main" else name] = float(np.median(v))
+        if len(med) < 2:
+            continue
+        slow = max(med, key=med.__getitem__)
+        others = float(np.median([t for r, t in med.items() if r != slow]))
+        ratio = med[slow] / others if others > 0 else (1.0 if med[slow] == 0 else float("inf"))
+        if best is None or ratio > best[0]:
+            best = (ratio, med[slow] - others, slow, metric)
+    if best is None:
+        return {}
+    return {"time_ratio": best[0], "time_gap": best[1], "slow_rank": best[2], "time_metric": best[3]}
+
+
 def rank_facts(run: Run) -> dict[str, Any]:
     """The ``ranks`` facts; empty unless some metric was logged by a second rank."""
     losses = per_rank(run, "loss")
-    norms = {m: per_rank(run, m) for m in ("grad_norm", "weight_norm")}
+    norms = {m: per_rank(run, m) for m in ("grad_norm", "weight_norm", *TIMINGS)}
     n = max(len(losses), *(len(v) for v in norms.values()))
     if n < 2:
         return {}
@@ -121,6 +149,7 @@ def rank_facts(run: Run) -> dict[str, Any]:
         if gaps:
             z, rel = max(gaps)
             facts["loss_gap_z"], facts["loss_gap_rel"] = z, rel
+    facts.update(straggler_facts({m: per_rank(run, m) for m in TIMINGS}))
     for metric, fact in (("grad_norm", "grad_gap_rel"), ("weight_norm", "weight_gap_rel")):
         series = norms[metric]
         if "main" in series:
