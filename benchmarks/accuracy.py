@@ -168,12 +168,18 @@ def summarize(outs: list[Outcome]) -> dict[str, float]:
 
 
 def evaluate(logs: Path | list[Path] | None = None, book=None) -> list[Outcome]:
-    """Outcomes with the rulebook as it is (what ``traindx diagnose`` says), no fitting."""
+    """Outcomes with the rulebook as it is (what ``traindx diagnose`` says), no fitting: the
+    shipped learned layer reranks the kinds it ships for."""
     book = book or load_rulebook()
     roots = [logs] if isinstance(logs, Path) else logs
     runs = load(roots)
     comp = Compiled.build(book, [r.facts for r in runs])
-    return outcomes(runs, comp, comp.log_odds(comp.theta0), *comp.calibration())
+    outs = outcomes(runs, comp, comp.log_odds(comp.theta0), *comp.calibration())
+    if not book.learned:
+        return outs
+    from fit_ranker import shipped_outcomes
+
+    return shipped_outcomes(outs, runs, book, comp, Outcome, _healthy_said)
 
 
 def cross_validate(

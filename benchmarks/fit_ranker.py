@@ -11,7 +11,7 @@ for the kinds named in ``--ship`` only (a kind where CV does not favour the laye
 the rules).
 
     python benchmarks/fit_ranker.py                          # CV comparison
-    python benchmarks/fit_ranker.py --write --ship logs,torch_adapter
+    python benchmarks/fit_ranker.py --kinds logs --dims style --write --ship logs
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from differential import Compiled  # noqa: E402
 from labelled import FAMILIES, ROOT, Labelled, load  # noqa: E402
-from ranker import calibrate, catalogue, design, fit, model_proba, model_scores  # noqa: E402
+from ranker import catalogue, design, fit, model_proba  # noqa: E402
 
 from traindx.rules.loader import load_rulebook  # noqa: E402
 
@@ -65,6 +65,8 @@ class Data:
         return np.array([not (logs and (n.startswith("ctx.") or n == "has:ctx")) for n in self.names])
 
     def fit(self, rows: np.ndarray, kind: str, **kw):
+        """The layer fitted on ``rows`` (it is applied only where a rule fired: it weighs
+        the rules' findings, which cause or healthy after all, and never alarms on its own)."""
         cols = self.cols(kind)
         names = [n for n, c in zip(self.names, cols, strict=True) if c]
         return fit(self.X[rows][:, cols], self.y[rows], names, kind=kind, groups=self.scen[rows], **kw)
@@ -75,46 +77,35 @@ class Data:
 
 def cv_predict(data: Data, kind: str, dim: str, **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Held-out (probabilities over all classes of the kind, healthy thresholds, rows,
-    classes) of every run of ``kind`` with ``dim`` left out family by family. The layer is
-    fitted on the training side of each fold; its temperature and healthy threshold on the
-    OTHER folds' held-out scores (as benchmarks/accuracy.py calibrates the rules)."""
+    classes) of every run of ``kind`` with ``dim`` left out family by family. Each fold's
+    layer is fitted on its training side only, temperature and healthy threshold included
+    (an inner CV of that side), exactly as ``--write`` fits the shipped one."""
     rows = np.where(data.kind == kind)[0]
     classes = sorted(set(data.y[rows][data.ok[rows]]))
     h = classes.index("healthy")
     fam = np.array([data.runs[i].family(dim) for i in rows])
-    S = np.full((len(rows), len(classes)), -30.0)
-    S[:, h] = 0.0
-    fitted = np.zeros(len(rows), dtype=bool)
+    P = np.zeros((len(rows), len(classes)))
+    P[:, h] = 1.0  # a fold with nothing to learn from says healthy (no claim)
+    thr = np.full(len(rows), 0.5)
     for v in sorted(set(fam)):
         te = rows[fam == v]
         tr = rows[(fam != v) & ~np.isin(data.scen[rows], data.scen[te]) & data.ok[rows]]
         if len(set(data.y[tr])) < 3 or "healthy" not in set(data.y[tr]):
-            continue  # nothing to learn from: the run is said healthy (no claim)
-        m = data.fit(tr, kind, inner=0, **kw)
-        s = model_scores(m, data.X[te], data.names)
-        S[np.ix_(np.where(fam == v)[0], [classes.index(c) for c in m.classes])] = s
-        fitted[fam == v] = True
-    y_idx = np.array([classes.index(c) if c in classes else h for c in data.y[rows]])
-    P = np.zeros_like(S)
-    P[:, h] = 1.0
-    thr = np.full(len(rows), 0.5)
-    fa_cost = kw.get("fa_cost", 4.0)
-    for v in sorted(set(fam)):
-        test = (fam == v) & fitted
-        other = (fam != v) & fitted & data.ok[rows]
-        if not test.any() or other.sum() < 20:
             continue
-        t, thr_v = calibrate(S[other], y_idx[other], h, fa_cost)
-        z = S[test] / t
-        z = z - z.max(axis=1, keepdims=True)
-        P[test] = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        thr[test] = thr_v
+        m = data.fit(tr, kind, **kw)
+        sel = (fam == v) & data.comp.alarmed[rows]  # no rule fired: healthy, as the rules say
+        P[np.ix_(np.where(sel)[0], [classes.index(c) for c in m.classes])] = data.predict(m, rows[sel])
+        thr[fam == v] = m.healthy_threshold
     return P, thr, rows, classes
 
 
 def scores(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes: list[str]) -> dict:
+    from traindx.rerank import clearable
+
     h = classes.index("healthy")
-    said = P[:, h] >= thr
+    sev = {s.code: s.severity for s in data.comp.book.symptoms}
+    ok = np.array([clearable(data.comp.book, {c for c in data.comp.fired[i] if sev[c] != "info"}, sev) for i in rows])
+    said = (P[:, h] >= thr) & ok
     y = data.y[rows]
     scored = np.array([data.runs[i].cause != "healthy" and (data.runs[i].visible or data.runs[i].input_kind != "logs") for i in rows])
     Q = P.copy()
@@ -138,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinds", default="logs,torch_adapter,keras_adapter,jax_adapter")
     ap.add_argument("--dims", default=",".join(FAMILIES))
     ap.add_argument("--C", default="0.05", help="comma-separated inverse regularization strengths")
-    ap.add_argument("--fa-cost", type=float, default=4.0)
+    ap.add_argument("--fa-cost", type=float, default=10.0, help="cost of a false alarm against a missed fault")
     ap.add_argument("--mode", default="offset", choices=["offset", "facts"],
                     help="offset: rules' log-probabilities + a learned correction; facts: plain features")  # fmt: skip
     ap.add_argument("--write", action="store_true")
@@ -148,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     data = Data(load(), book)
     for kind in args.kinds.split(","):
         for C in map(float, args.C.split(",")):
-            for dim in args.dims.split(","):
+            for dim in filter(None, args.dims.split(",")):
                 P, thr, rows, classes = cv_predict(data, kind, dim, C=C, fa_cost=args.fa_cost, offset=args.mode == 'offset')
                 s = scores(data, P, thr, rows, classes)
                 print(f"{kind:14} C={C:<6g} leave-one-{dim:9} out: top1 {s['top1']:6.1%} top3 {s['top3']:6.1%} "
@@ -158,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         for kind in filter(None, args.ship.split(",")):
             rows = np.where((data.kind == kind) & data.ok)[0]
             m = data.fit(rows, kind, C=float(args.C.split(",")[0]), fa_cost=args.fa_cost, offset=args.mode == "offset",
-                         meta={"runs": int(len(rows)), "command": "python benchmarks/fit_ranker.py --write --ship " + args.ship})  # fmt: skip
+                         meta={"runs": int(len(rows)), "command": f"python benchmarks/fit_ranker.py --write --ship {args.ship} "
+                                                                 f"--C {args.C.split(',')[0]} --fa-cost {args.fa_cost:g} --mode {args.mode}"})  # fmt: skip
             path = OUT / f"{kind}.json"
             path.write_text(json.dumps(m.to_json(), separators=(",", ":")) + "\n")
             print(f"wrote {path.relative_to(ROOT)} ({len(m.features)} features, {len(m.classes)} classes, "
@@ -175,14 +167,16 @@ def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, class
     class; ``healthy_ok(run)``: the rulebook's requirements for a healthy verdict hold)."""
     from labelled import FAMILIES
 
+    from traindx.rerank import clearable
     from traindx.separation import group_size
 
     book = data.comp.book
+    sev = {s.code: s.severity for s in book.symptoms}
     h = classes.index("healthy")
     out = []
     for k, i in enumerate(rows):
         run = data.runs[i]
-        said = bool(P[k, h] >= thr[k])
+        said = bool(P[k, h] >= thr[k]) and clearable(book, {c for c in data.comp.fired[i] if sev[c] != "info"}, sev)
         order = [j for j in np.argsort(-P[k], kind="stable") if j != h and P[k, j] > 0]
         ranked = [] if said else [classes[j] for j in order]
         probs = [float(P[k, j]) for j in order]
@@ -204,7 +198,9 @@ def in_sample(data: Data, kind: str, **kw) -> tuple[np.ndarray, np.ndarray, np.n
     """The layer fitted on every trainable run of the kind, scored on all of them."""
     rows = np.where(data.kind == kind)[0]
     m = data.fit(rows[data.ok[rows]], kind, **kw)
-    return data.predict(m, rows), np.full(len(rows), m.healthy_threshold), rows, m.classes
+    P = data.predict(m, rows)
+    P[~data.comp.alarmed[rows]] = np.eye(len(m.classes))[m.classes.index("healthy")]
+    return P, np.full(len(rows), m.healthy_threshold), rows, m.classes
 
 
 def learned_setup(arg: str, runs: list[Labelled], book, comp: Compiled) -> dict | None:
@@ -222,7 +218,7 @@ def learned_setup(arg: str, runs: list[Labelled], book, comp: Compiled) -> dict 
     for k in kinds:
         m = load_model(OUT, k)
         meta = m.meta if m else {}
-        opts[k] = {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 4.0), "offset": bool(m.offset_weight) if m else True}
+        opts[k] = {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 10.0), "offset": bool(m.offset_weight) if m else True}
     print(f"learned layer, refitted inside every fold: {'; '.join(f'{k} {o}' for k, o in opts.items())}")
     return {"data": Data(runs, book, comp), "opts": opts, "book": book}
 
@@ -237,4 +233,23 @@ def replace_outcomes(outs: list, learned: dict | None, dim: str | None, make, he
     for kind, opts in learned["opts"].items():
         res = cv_predict(learned["data"], kind, dim, **opts) if dim else in_sample(learned["data"], kind, **opts)
         keep += outcomes(learned["data"], *res, make, lambda run: healthy_said(book, run.facts, False))
+    return keep
+
+
+def shipped_outcomes(outs: list, runs: list[Labelled], book, comp: Compiled, make, healthy_said) -> list:
+    """``outs`` with the shipped layer's answers (no refit) for the kinds it ships for."""
+    from traindx.learned import load_model
+
+    kinds = {r.input_kind for r in runs} & {p.stem for p in OUT.glob("*.json")}
+    if not kinds:
+        return outs
+    data = Data(runs, book, comp)
+    keep = [o for o in outs if o.input_kind not in kinds]
+    for kind in sorted(kinds):
+        m = load_model(OUT, kind)
+        rows = np.where(data.kind == kind)[0]
+        P = data.predict(m, rows)
+        P[~comp.alarmed[rows]] = np.eye(len(m.classes))[m.classes.index("healthy")]
+        thr = np.full(len(rows), m.healthy_threshold)
+        keep += outcomes(data, P, thr, rows, m.classes, make, lambda run: healthy_said(book, run.facts, False))
     return keep

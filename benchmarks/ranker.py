@@ -182,7 +182,7 @@ def _keep(X: np.ndarray, names: list[str], offset: bool) -> np.ndarray:
 
 
 def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float = 0.05,
-        fa_cost: float = 4.0, inner: int = 4, groups: np.ndarray | None = None,
+        fa_cost: float = 10.0, inner: int = 4, groups: np.ndarray | None = None,
         offset: bool = False, meta: dict | None = None) -> LearnedModel:  # fmt: skip
     """Fit the layer on raw features X (NaN = missing) and labels y (causes / 'healthy').
     ``offset``: the rules' log-probabilities enter every class's score with a fitted weight
@@ -194,7 +194,11 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
     t, thr = 1.0, 0.5
     if inner:
         S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset)
-        t, thr = calibrate(S, np.array([classes.index(str(c)) for c in y]), classes.index("healthy"), fa_cost)
+        # calibrated where the layer is used: runs on which a rule fired
+        used = X[:, names.index("alarm")] > 0.5 if "alarm" in names else np.ones(len(y), dtype=bool)
+        used = used if used.sum() >= 20 else np.ones(len(y), dtype=bool)
+        y_idx = np.array([classes.index(str(c)) for c in y])
+        t, thr = calibrate(S[used], y_idx[used], classes.index("healthy"), fa_cost)
     return LearnedModel(
         kind=kind, features=[n for n, k in zip(names, keep, strict=True) if k], mean=mean, scale=scale,
         coef=W, intercept=b, classes=classes, temperature=t, healthy_threshold=thr, catalogue=FORMAT,

@@ -29,7 +29,9 @@ def logs(tmp_path):
 
 
 def test_diagnose_json_lists_every_run(logs, capsys):
-    assert main(["diagnose", str(logs), "--json"]) == 0
+    # the rules' ranking (the learned layer reads this toy run, whose validation accuracy
+    # falls to near chance, as distribution_shift; the JSON's shape is what is tested here)
+    assert main(["diagnose", str(logs), "--json", "--no-learned"]) == 0
     out = json.loads(capsys.readouterr().out)
     by_id = {r["run_id"]: r for r in out["runs"]}
     assert set(by_id) == {"good", "overfit"}

@@ -142,3 +142,34 @@ def test_rules_offset_matches_between_fitter_and_runtime():
     z = standardized(m, X, names)
     runtime = np.vstack([m.predict_proba(z[r], m.offsets(rules_rows[r])) for r in range(len(X))])
     np.testing.assert_allclose(runtime, model_proba(m, X, names), atol=1e-12)
+
+
+FIXTURE = ROOT / "fixtures" / "logs" / "tbx" / "wrong_loss_function_mlp_mse_softmax"
+
+
+@pytest.mark.skipif(not (builtin_dir() / "learned" / "logs.json").exists(), reason="no log-only layer shipped")
+def test_learned_layer_moves_the_true_cause_up_on_a_fixture_run():
+    import traindx
+
+    on = traindx.diagnose(FIXTURE)[0]
+    off = traindx.diagnose(FIXTURE, learned=False)[0]
+    assert not off.healthy and not on.healthy
+    def rank(d) -> int:
+        ids = [c.id for c in d.causes]
+        return ids.index("wrong_loss_function") if "wrong_loss_function" in ids else len(ids) + 99
+
+    assert rank(on) < rank(off) and rank(on) < len(on.causes)
+    cause = next(c for c in on.causes if c.id == "wrong_loss_function")
+    moved = [e for e in cause.evidence if e.fact == "learned"]
+    assert moved and "=" in moved[0].says  # names the facts with this run's values
+    assert not any(e.fact == "learned" for c in off.causes for e in c.evidence)
+    assert abs(sum(c.probability for c in on.causes) + on.unknown_probability - 1.0) < 1e-6
+
+
+def test_user_rule_files_rank_with_the_rules_alone(tmp_path):
+    import traindx
+
+    (tmp_path / "mine.yaml").write_text("settings:\n  confusable_max: 6\n")
+    d = traindx.diagnose(FIXTURE, rulebook=[tmp_path])[0]
+    off = traindx.diagnose(FIXTURE, learned=False)[0]
+    assert [(c.id, c.probability) for c in d.causes] == [(c.id, c.probability) for c in off.causes]

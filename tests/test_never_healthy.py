@@ -56,9 +56,14 @@ def test_validation_accuracy_at_chance_while_training_learns(tmp_path):
     )
     assert d.verdict == "findings"
     assert "GEN007" in {s.code for s in d.symptoms}
-    assert d.causes[0].id == "labels_corrupted", [
-        (c.id, round(c.probability, 2)) for c in d.causes[:3]
-    ]
+    # validation at chance while training learns: labels that do not match the inputs, or a
+    # validation set from another distribution. The rules put labels_corrupted first; the
+    # learned layer (rulebook/learned/logs.json) prefers distribution_shift here and keeps
+    # labels_corrupted among the leads - a loss on this case, accepted for its cross-validated
+    # gain overall (benchmarks/accuracy.py: log-only top-1 16.7 -> 21 %, false alarms 17 -> 5 %)
+    ranked = [c.id for c in d.causes]
+    assert ranked[0] in {"labels_corrupted", "distribution_shift"}, ranked[:4]
+    assert "labels_corrupted" in ranked[:4], ranked[:4]
 
 
 def test_nan_validation_loss_is_a_finding(tmp_path):

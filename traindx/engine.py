@@ -31,7 +31,7 @@ from traindx.diagnosis import (
     SymptomResult,
     Verdict,
 )
-from traindx.rerank import model_for, rerank
+from traindx.rerank import clearable, model_for, rerank
 from traindx.rules.model import Cause, Condition, Rulebook, Symptom
 from traindx.schema import Run
 from traindx.separation import confusable_group
@@ -234,13 +234,16 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
             )  # fmt: skip
     said_healthy, learned_note = not alarms, ""
     model = model_for(book, facts) if "_error" not in facts else None
-    if model is not None and (run.series or run.checks):
+    if model is not None and alarms:  # it weighs the rules' findings; it never alarms on its own
         rr = rerank(model, book, facts, {s.code for s in fired}, scored, fill)
-        said_healthy, unknown = rr.healthy, rr.unknown
+        healthy_ok = clearable(book, {s.code for s in alarms}, {s.code: s.severity for s in alarms})
+        said_healthy, unknown = rr.healthy and healthy_ok, rr.unknown
+        rr = rr._replace(healthy=said_healthy)
         causes = [] if rr.healthy else rr.causes
         if rr.healthy and alarms and rr.causes:
             top_c = rr.causes[0]
-            learned_note = (f"; the learned ranking weighs these signs as seen on healthy runs (p healthy {rr.p_healthy:.0%}); "
+            learned_note = (f"; the rules' signs ({', '.join(s.code for s in alarms)}) are also seen on healthy runs "
+                            f"(learned ranking: p healthy {rr.p_healthy:.0%}, above its threshold {model.healthy_threshold:.0%}); "
                             f"possibly {top_c.id} ({top_c.probability:.0%}, low confidence)")  # fmt: skip
     group = confusable_group(causes, book, facts, unknown)
     missing = [] if not said_healthy else _missing(book, facts, notes)
@@ -297,17 +300,14 @@ def _headline(
         return "no data yet: the run's files hold no points (a run that just started?)"
     if missing:
         return f"insufficient data: {missing[0]}{note}"
-    if not alarms and not causes and not run.series:
+    if not alarms and not run.series:
         ran = sum(c.status != "skipped" for c in run.checks)
         return f"healthy: {ran} preflight checks found no fault ({len(run.checks) - ran} skipped)"
-    if not alarms and not causes:
+    if not alarms:
         n = sum(len(s) for s in run.series.values())
         if note:
-            return f"probably healthy ({len(run.series)} series, {n} points){note}"
+            return f"no confident fault ({len(run.series)} series, {n} points){note}"
         return f"healthy: no sign of a training fault ({len(run.series)} series, {n} points)"
-    if not alarms:  # the learned layer finds a fault no rule fired on
-        top = f"most likely one of {' / '.join(group.causes)} ({group.probability:.0%})" if group else f"most likely {causes[0].id} ({causes[0].probability:.0%})"
-        return f"no rule fired, but the curves resemble faulty runs more than healthy ones (learned ranking): {top}"
     worst = alarms[0]
     top = f"; most likely {causes[0].id} ({causes[0].probability:.0%})" if causes else ""
     if group:

@@ -11,6 +11,7 @@ named with its (low) probability in the headline.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from traindx.diagnosis import CauseResult, Evidence, FixResult
@@ -63,13 +64,22 @@ class Reranked(NamedTuple):
 
 
 def model_for(book: Rulebook, facts: dict[str, Any]) -> LearnedModel | None:
-    """The learned layer for this run's input kind, when the rulebook enables it."""
-    if not getattr(book, "learned", False):
-        return None
+    """The learned layer for this run's input kind, when the rulebook enables it and is the
+    shipped one: the layer was fitted on the shipped rules' verdicts, so a rulebook with user
+    rule files (or none of the shipped ones) ranks with its rules alone."""
     from traindx.learned import input_kind
     from traindx.rules.loader import builtin_dir
 
-    return load_model(builtin_dir() / "learned", input_kind(facts))
+    shipped = builtin_dir()
+    if not book.learned or not book.sources or not all(Path(s).is_relative_to(shipped) for s in book.sources):
+        return None
+    return load_model(shipped / "learned", input_kind(facts))
+
+
+def clearable(book: Rulebook, alarm_codes: set[str], severity: dict[str, str]) -> bool:
+    """Whether the layer may call healthy a run with these alarms: never after an
+    error-severity symptom or one the rulebook lists in ``learned_keeps``."""
+    return not any(severity.get(c) == "error" or c in book.learned_keeps for c in alarm_codes)
 
 
 def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: set[str],

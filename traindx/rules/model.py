@@ -240,6 +240,9 @@ class Settings(_Model):
     #: rerank with the learned layer (rulebook/learned/<input kind>.json, fitted and
     #: cross-validated by benchmarks/fit_ranker.py) where one ships for the run's input kind
     learned: bool = True
+    #: symptoms whose finding the learned layer may not turn into "healthy" (besides every
+    #: error-severity symptom): the runs issue 10 says are never healthy
+    learned_keeps: list[str] = Field(default_factory=list)
 
 
 class Rulebook(Settings):
