@@ -237,7 +237,8 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     if model is not None and alarms:  # it weighs the rules' findings; it never alarms on its own
         rr = rerank(model, book, facts, {s.code for s in fired}, scored, fill)
         healthy_ok = clearable(book, {s.code for s in alarms}, {s.code: s.severity for s in alarms})
-        said_healthy, unknown = rr.healthy and healthy_ok, rr.unknown
+        said_healthy = rr.healthy and healthy_ok
+        unknown = 0.0 if said_healthy else rr.unknown
         rr = rr._replace(healthy=said_healthy)
         causes = [] if rr.healthy else rr.causes
         if rr.healthy and alarms and rr.causes:
