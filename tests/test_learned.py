@@ -173,3 +173,19 @@ def test_user_rule_files_rank_with_the_rules_alone(tmp_path):
     d = traindx.diagnose(FIXTURE, rulebook=[tmp_path])[0]
     off = traindx.diagnose(FIXTURE, learned=False)[0]
     assert [(c.id, c.probability) for c in d.causes] == [(c.id, c.probability) for c in off.causes]
+
+
+def test_a_symptom_or_cause_the_layer_never_saw_leaves_the_ranking_to_the_rules():
+    from ranker import fit
+
+    from traindx.rerank import knows
+    from traindx.rules.model import Cause
+
+    X, y, names = _sample()
+    names = names[:-1] + ["sym:LOSS001"]
+    m = fit(X, y, names, kind="logs", C=0.5, inner=0)
+    lead = [(2.0, Cause(id="lr_too_high", prior=0.1, explains={"LOSS001": 2.0}, fixes=[{"text": "x"}]), [])]
+    new = [(3.0, Cause(id="ranks_desynchronized", prior=0.1, explains={"LOSS001": 2.0}, fixes=[{"text": "x"}]), []), *lead]
+    assert knows(m, {"LOSS001"}, lead)
+    assert not knows(m, {"LOSS001", "RANK001"}, lead)  # a symptom added after the fit
+    assert not knows(m, {"LOSS001"}, new)  # the rules' leader is no class of the layer

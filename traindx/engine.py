@@ -31,7 +31,7 @@ from traindx.diagnosis import (
     SymptomResult,
     Verdict,
 )
-from traindx.rerank import clearable, model_for, rerank
+from traindx.rerank import clearable, knows, model_for, rerank
 from traindx.rules.model import Cause, Condition, Rulebook, Symptom
 from traindx.schema import Run
 from traindx.separation import confusable_group
@@ -234,7 +234,8 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
             )  # fmt: skip
     said_healthy, learned_note = not alarms, ""
     model = model_for(book, facts) if "_error" not in facts else None
-    if model is not None and alarms:  # it weighs the rules' findings; it never alarms on its own
+    # it weighs the rules' findings (never alarms on its own), where it was fitted on them
+    if model is not None and alarms and knows(model, {s.code for s in alarms}, scored):
         rr = rerank(model, book, facts, {s.code for s in fired}, scored, fill)
         healthy_ok = clearable(book, {s.code for s in alarms}, {s.code: s.severity for s in alarms})
         said_healthy = rr.healthy and healthy_ok

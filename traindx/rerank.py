@@ -76,6 +76,16 @@ def model_for(book: Rulebook, facts: dict[str, Any]) -> LearnedModel | None:
     return load_model(shipped / "learned", input_kind(facts))
 
 
+def knows(model: LearnedModel, alarm_codes: set[str], scored: list[tuple[float, Cause, list[Evidence]]]) -> bool:
+    """Whether the layer was fitted on what fired here: every alarm symptom is one of its
+    features and the rules' leading cause one of its classes. A symptom or cause added to the
+    rulebook after the fit (no labelled run taught the layer about it) leaves the ranking to
+    the rules."""
+    syms = {f[4:] for f in model.features if f.startswith("sym:")}
+    top = max(scored, key=lambda t: t[0])[1].id if scored else None
+    return alarm_codes <= syms and (top is None or top in model.classes)
+
+
 def clearable(book: Rulebook, alarm_codes: set[str], severity: dict[str, str]) -> bool:
     """Whether the layer may call healthy a run with these alarms: never after an
     error-severity symptom or one the rulebook lists in ``learned_keeps``."""
@@ -117,4 +127,4 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
     return Reranked(causes, unknown, bool(p[h] >= model.healthy_threshold), float(p[h]))
 
 
-__all__ = ["Reranked", "describe", "model_for", "raw_feature", "rerank"]
+__all__ = ["Reranked", "clearable", "describe", "knows", "model_for", "raw_feature", "rerank"]
