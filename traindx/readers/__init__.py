@@ -207,6 +207,7 @@ def build_run(
             by_name = _EPOCH_NAME.search(raw.name) or (_EPOCH_SUFFIX.search(raw.name) and epoch_indexed(raw.steps))
             unit: StepUnit = "epoch" if raw.unit == "epoch" or by_name else "step"
             o = order_points(raw.steps, raw.values, raw.wall_time, unit=unit)
+            raw.wall_time = None  # ordered: its wall times are not needed again (memory)
             for what, count, says in o.problems:
                 run.ingest.add(what, f"{path}: '{raw.name}': {says}", file=str(path), count=count)
             s = Series(

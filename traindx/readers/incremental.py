@@ -17,6 +17,7 @@ Event files, CSV and JSONL are followed; other kinds are read whole each time
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,8 @@ class EventTail(Tail):
 
 
 def _copy_log(log: RawLog) -> RawLog:
-    return RawLog(path=log.path, series=list(log.series), histograms=list(log.histograms),
+    # copies of the series: the run builder lets go of a series' wall times once ordered
+    return RawLog(path=log.path, series=[replace(s) for s in log.series], histograms=list(log.histograms),
                   records=log.records, dropped_records=log.dropped_records,
                   problems=[p for p in log.problems if p.kind not in ("truncated", "incomplete")],
                   hyperparameters=dict(log.hyperparameters))  # fmt: skip

@@ -19,7 +19,8 @@ def is_event_file(path: str | Path) -> bool:
 
 
 def read_event_file(path: str | Path) -> RawLog:
-    """Read every scalar and histogram of one TensorBoard event file.
+    """Read every scalar and histogram of one TensorBoard event file, in pieces of
+    :data:`.stream.CHUNK_BYTES` (memory bounded by the points kept; see :mod:`.stream`).
 
     Scalars come from ``simple_value`` (TF1, tensorboardX, torch) and from single-element
     numeric tensors (TF2 ``tf.summary.scalar``, Keras); histograms from ``HistogramProto``
@@ -37,9 +38,12 @@ def read_event_file(path: str | Path) -> RawLog:
     24 s, TensorBoard's Rust data server 1.4 s with ``--checksum`` (2.4x).  A TF2 file of
     1,000,000 tensor scalars (80 MB) reads in about 1.1 s, 1,000 tags x 1,000 steps in 0.66 s.
     """
+    from traindx.readers.tfevents.stream import read_stream
+
     name = str(path)
     try:
-        buf, base, n = tfr.load(path)
+        with open(path, "rb", buffering=0) as f:
+            return read_stream(f, name)
     except FileNotFoundError:
         raise ReadError(name, "no such file; expected a TensorBoard event file") from None
     except IsADirectoryError:
@@ -48,22 +52,36 @@ def read_event_file(path: str | Path) -> RawLog:
         raise ReadError(
             name, f"cannot read ({e.strerror or e}); expected a readable TensorBoard event file"
         ) from None
-    return decode_events(name, buf, base, n)[0]
 
 
 def decode_events(
-    name: str, buf: np.ndarray, base: int, n: int, plugins: dict[str, str] | None = None
+    name: str,
+    buf: np.ndarray,
+    base: int,
+    n: int,
+    plugins: dict[str, str] | None = None,
+    *,
+    origin: int = 0,
+    final: bool = True,
+    markers: list[int] | None = None,
 ) -> tuple[RawLog, int]:
     """The scalars and histograms of the event records in ``buf[base : base + n]`` (8-aligned,
     zero padding after it), and how many of those bytes were consumed: all of them, less an
     incomplete last record (left for the next read of a file being written, see
     :mod:`traindx.readers.incremental`). ``plugins`` (tag -> plugin name) carries what
-    earlier parts of the file said: TF2 writes a tag's metadata with its first value only."""
+    earlier parts of the file said: TF2 writes a tag's metadata with its first value only.
+
+    A file read in pieces (:mod:`.stream`): ``origin`` is the file offset of ``buf[base]``;
+    ``final=False`` when more of the file follows (damage whose end is not in these bytes
+    is left unconsumed, not reported; no ``incomplete`` note); ``markers`` as for
+    :func:`traindx.readers.tfrecord.frame` (``markers`` is updated with the ones used)."""
     log = RawLog(path=name)
     if n == 0:
         return log, 0
-    fr = tfr.frame(buf, base, n, name)
-    if fr.starts.size == 0 and fr.lost_at == 0:
+    fr = tfr.frame(buf, base, n, name, origin=origin, final=final, markers=markers)
+    if markers is not None and not markers:
+        markers.extend(fr.markers)
+    if fr.starts.size == 0 and fr.lost_at == 0 and origin == 0:
         raise ReadError(
             name,
             "not a TFRecord file (the first record's length checksum fails and no valid record "
@@ -92,7 +110,7 @@ def decode_events(
             log.problem(
                 "corrupt",
                 f"{name}: {badpos.size} record(s) failed the data checksum and were skipped "
-                f"(first at byte {int(badpos[0]) - base})",
+                f"(first at byte {int(badpos[0]) - base + origin})",
                 int(badpos.size),
             )
         malformed &= ok
@@ -102,18 +120,21 @@ def decode_events(
             log.problem(
                 "corrupt",
                 f"{name}: {k} record(s) are not valid Event protos and were skipped "
-                f"(first at byte {int(starts[np.argmax(malformed)]) - base})",
+                f"(first at byte {int(starts[np.argmax(malformed)]) - base + origin})",
                 k,
             )
         log.records = int(ok.sum())
         with _quiet():
             _assemble(buf, out, ok & ~malformed, log, name, plugins)
     consumed = n
-    if fr.truncated:
-        log.problem(
-            "incomplete",
-            f"{name}: the last record is incomplete (file still being written?); not read",
-        )
+    if fr.resume_at is not None:
+        consumed = fr.resume_at
+    elif fr.truncated:
+        if final:
+            log.problem(
+                "incomplete",
+                f"{name}: the last record is incomplete (file still being written?); not read",
+            )
         consumed = (
             int(starts[-1] + tfr.HEADER + tfr.FOOTER + lengths[-1]) - base if starts.size else 0
         )

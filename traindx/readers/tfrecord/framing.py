@@ -28,6 +28,10 @@ class Framing:
     problems: list[tuple[str, int]] = field(default_factory=list)  # (message, records lost)
     truncated: bool = False  # the file ends inside a record
     lost_at: int | None = None  # file offset where framing was lost and never found again
+    #: (``final=False``) offset from ``base`` where framing was lost and no valid record
+    #: follows in these bytes: read on from there once more of the file is at hand
+    resume_at: int | None = None
+    markers: list[int] = field(default_factory=list)  # the record-start bytes used
 
 
 def _u64_at(buf: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -140,16 +144,31 @@ def _candidates(
 _PARALLEL_BYTES = 1 << 23  # files at least this big are framed by two threads
 
 
-def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
+def frame(
+    buf: np.ndarray,
+    base: int,
+    n: int,
+    name: str = "",
+    *,
+    origin: int = 0,
+    final: bool = True,
+    markers: list[int] | None = None,
+) -> Framing:
     """Find the records of the ``n`` file bytes stored at ``buf[base : base + n]``.
 
     Length CRCs are checked here; data CRCs are left to :func:`data_crc_ok` (batched).
+    For a file read in pieces: ``origin`` is the file offset of ``buf[base]`` (messages
+    name file offsets); ``final=False`` says more of the file follows, so framing lost and
+    not found again before ``n`` is neither counted nor reported but left at
+    ``resume_at`` for the next piece; ``markers`` are the record-start bytes an earlier
+    piece found (a piece may begin with damaged bytes).
     """
     end = base + n
     fr = Framing(np.zeros(0, np.int64), np.zeros(0, np.int64))
     if n == 0:
         return fr
-    markers = _markers(buf, base, end)
+    markers = markers or _markers(buf, base, end)
+    fr.markers = list(markers)
     hi = end - 16 + 1
     if not markers or hi <= base:
         cand = lens = np.zeros(0, dtype=np.int64)
@@ -229,6 +248,9 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
         if new is None and reason == "its length runs past the end of the file":
             fr.truncated = True  # the last record is still being written
             break
+        if new is None and not final:  # the next valid record may be in the next piece
+            fr.resume_at = off - base
+            break
         skipped = (end if new is None else new) - off
         # Records whose headers were destroyed cannot be counted; estimate them from the
         # typical record size (at least the damaged one, plus any framed ones passed).
@@ -239,7 +261,7 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
             fr.lost_at = off - base
             fr.problems.append(
                 (
-                    f"{name}: record framing lost at byte {off - base} ({reason}) and not "
+                    f"{name}: record framing lost at byte {off - base + origin} ({reason}) and not "
                     f"found again; the last {skipped} bytes (about {lost} record(s)) were skipped",
                     lost,
                 )
@@ -247,8 +269,8 @@ def frame(buf: np.ndarray, base: int, n: int, name: str = "") -> Framing:
             break
         fr.problems.append(
             (
-                f"{name}: record framing lost at byte {off - base} ({reason}); skipped "
-                f"{skipped} bytes (about {lost} record(s)) to the next valid record at byte {new - base}",
+                f"{name}: record framing lost at byte {off - base + origin} ({reason}); skipped "
+                f"{skipped} bytes (about {lost} record(s)) to the next valid record at byte {new - base + origin}",
                 lost,
             )
         )
