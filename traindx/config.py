@@ -19,7 +19,6 @@ A key it does not know, or a value of the wrong type, is an error naming the fil
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +60,8 @@ def _has_table(p: Path) -> bool:
 def load(path: Path) -> dict[str, Any]:
     """The validated ``[tool.traindx]`` table of ``path`` (keys as in :data:`KEYS`, values
     made CLI-shaped: lists of strings; ``rulebook`` paths resolved against the file)."""
+    import tomllib  # only where a project has a table to read
+
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:

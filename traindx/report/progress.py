@@ -9,9 +9,12 @@ work ends, before the report is printed.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 class Spinner:
@@ -23,20 +26,25 @@ class Spinner:
         self._lock = threading.Lock()
         self._closed = False
         self._timer: threading.Timer | None = None
-        self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=self.console, transient=True,
-        )  # fmt: skip
-        self._task = self._progress.add_task("", total=None)
+        self._progress: Progress | None = None
+        self._task: Any = None
+        if self.enabled:  # rich.progress only where it can be shown (a tenth of the start-up)
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                console=self.console, transient=True,
+            )  # fmt: skip
+            self._task = self._progress.add_task("", total=None)
 
     def __call__(self, what: str) -> None:
         """Say what is being done now."""
-        if self.enabled:
+        if self._progress is not None:
             self._progress.update(self._task, description=what)
 
     def _show(self) -> None:
         with self._lock:
-            if not self._closed:
+            if not self._closed and self._progress is not None:
                 self._progress.start()
                 self.shown = True
 
@@ -52,5 +60,5 @@ class Spinner:
             self._timer.cancel()
         with self._lock:
             self._closed = True
-            if self.shown:
+            if self.shown and self._progress is not None:
                 self._progress.stop()

@@ -36,3 +36,4 @@ def _load() -> Any:
 
 _cel = _load()
 compile = _cel.compile  # noqa: A001 - the CEL API's name
+Context = _cel.Context

@@ -21,7 +21,7 @@ def add_parser(sub, common) -> None:  # (argparse subparsers, cli.common)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from traindx.cli import _json_safe, _overrides
+    from traindx.cli.options import json_safe, overrides
     from traindx.report.layout import cli_console
     from traindx.report.progress import Spinner
     from traindx.sweep import sweep
@@ -39,7 +39,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         report = sweep(
             args.path, executor=check_executor(args.executor), workers=args.workers,
-            rulebook=args.rulebook, overrides=_overrides(args), override_shipped=args.override_shipped,
+            rulebook=args.rulebook, overrides=overrides(args), override_shipped=args.override_shipped,
             progress=progress,
         )  # fmt: skip
     if args.html:
@@ -48,7 +48,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         write_sweep_html(args.html, report)
         print(f"traindx: wrote {printable(args.html)}", file=sys.stderr)
     if args.json:
-        sys.stdout.write(json.dumps(_json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(json_safe(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n")
     else:
         print_sweep(report, cli_console(), verbose=args.verbose)
     return 0

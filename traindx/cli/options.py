@@ -1,6 +1,7 @@
-"""Options and commands the CLI gained for issue 13, kept out of cli.py: ``--version``,
-``--select`` / ``--ignore`` (the rulebook narrowed by :func:`traindx.config.select_rules`)
-and ``traindx watch`` (:mod:`traindx.watch`). Light to import: the work is imported lazily."""
+"""What several commands share: ``--version``, ``--map`` (:func:`overrides`), ``--select`` /
+``--ignore`` (the rulebook narrowed by :func:`traindx.config.select_rules`), JSON output
+(:func:`json_safe`), and ``traindx watch`` (:mod:`traindx.watch`), small enough to live
+here. Light to import: the work is imported lazily."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 from typing import Any
 
 from traindx.errors import TraindxError
+from traindx.textsafe import clean
 
 
 def watch_parser(sub: Any, common: Any) -> None:
@@ -27,7 +29,6 @@ def watch_parser(sub: Any, common: Any) -> None:
 def cmd_watch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from traindx.cli import _overrides
     from traindx.report.layout import cli_console
     from traindx.watch import Watch
 
@@ -36,7 +37,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             f"--interval: expected a positive number of seconds, got {args.interval:g}"
         )
     watch = Watch(Path(args.path), rules(args), cli_console(), cli_console(stderr=True),
-                  overrides=_overrides(args), interval=args.interval, exit_on=args.exit_on)  # fmt: skip
+                  overrides=overrides(args), interval=args.interval, exit_on=args.exit_on)  # fmt: skip
     return watch.run(args.duration)
 
 
@@ -66,3 +67,25 @@ def rules(args: argparse.Namespace) -> Any:
     return select_rules(
         book, _codes(getattr(args, "select", None)), _codes(getattr(args, "ignore", None))
     )
+
+
+def overrides(args: argparse.Namespace) -> dict[str, str]:
+    """``--map NAME=CANONICAL`` options as a mapping (a bad one is a usage error)."""
+    from traindx.names import parse_map_option
+
+    try:
+        return parse_map_option(args.map)
+    except ValueError as e:
+        raise TraindxError(f"--map: {e}") from None
+
+
+def json_safe(obj: Any) -> Any:
+    """Every string (keys too) made valid Unicode: file names and logged names may hold
+    undecodable bytes or lone surrogates, which JSON output cannot carry."""
+    if isinstance(obj, str):
+        return clean(obj)
+    if isinstance(obj, dict):
+        return {clean(k) if isinstance(k, str) else k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [json_safe(v) for v in obj]
+    return obj

@@ -1,0 +1,81 @@
+"""Start-up (issue 15): what a ``traindx diagnose`` imports and does once per process.
+
+The timings themselves are benchmarks/startup.py's (they depend on the machine); these
+tests hold the causes of a slow start-up away: modules a command does not use, and work
+done per condition that can be done once per run.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from traindx.api import read
+from traindx.engine import Bound, check
+from traindx.rules.loader import load_rulebook
+from traindx.signals import compute_facts
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "fixtures" / "logs" / "tbx" / "healthy_mlp_wine"
+
+#: not needed by a diagnosis printed as text to a pipe (the rulebook cache warm)
+UNUSED = ("importlib.metadata", "rich.progress", "tomllib", "yaml", "traindx.rules.parse", "sklearn", "scipy",
+          "mlflow", "wandb", "torch", "tensorflow", "jax", "keras", "traindx.report.html", "traindx.sweep.report")  # fmt: skip
+
+
+def _imported(args: list[str], env: dict[str, str], modules: tuple[str, ...]) -> list[str]:
+    code = (
+        "import sys, io, contextlib\nfrom traindx.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): main({args!r})\n"
+        f"print(sorted(m for m in {modules!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYDANTIC_DISABLE_PLUGINS", "TRAINDX_NO_CACHE")}
+    return {**env, "TRAINDX_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT), **extra}
+
+
+def test_diagnose_imports_only_what_it_uses(tmp_path):
+    env = _env(tmp_path)
+    args = ["diagnose", str(RUN)]
+    first = _imported(args, env, ("yaml",))  # the first run parses the rule files and caches them
+    assert first == ["yaml"]
+    assert _imported(args, env, UNUSED) == []
+    assert _imported(["--help"], env, ("numpy", "pydantic", "rich")) == []
+
+
+def test_plugins_the_user_turned_on_are_still_looked_for(tmp_path):
+    """The plugin loader is replaced only where the plugins are off: an explicit
+    PYDANTIC_DISABLE_PLUGINS=0 keeps pydantic's own loader (which reads the entry points)."""
+    env = _env(tmp_path, PYDANTIC_DISABLE_PLUGINS="0")
+    assert _imported(["diagnose", str(RUN)], env, ("importlib.metadata",)) == ["importlib.metadata"]
+
+
+@pytest.mark.parametrize("kind", ["tbx", "torch_mon", "keras_cb", "jax_csv"])
+def test_bound_facts_evaluate_every_condition_as_a_dict_does(kind):
+    """The shared CEL context (engine.Bound) gives each condition the outcome (value, needs,
+    error) it has on a plain dict of the facts, on real runs of each log kind."""
+    book = load_rulebook()
+    conds = [s.condition for s in book.symptoms] + [r.condition for r in book.requirements]
+    conds += [e.condition for c in book.causes for e in c.evidence] + [c.condition for c in book.calibration]
+    named = {g for s in book.symptoms for g in s.condition.groups}
+    runs = [r for p in sorted(glob.glob(str(ROOT / "fixtures" / "logs" / kind / "*")))[:6] for r in read(p)]
+    assert runs
+    n = 0
+    for run in runs:
+        facts = compute_facts(run)
+        bound = Bound(facts, named)
+        for c in conds:
+            assert check(c, bound) == check(c, facts), (run.id, c.source)
+            n += 1
+    assert n > 100 * len(runs)
