@@ -32,8 +32,12 @@ def _progress_index(p: np.ndarray, frac: float) -> int:
 def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int | bool]:
     bad = ~np.isfinite(values)
     n_bad = int(bad.sum())
-    finite = values[~bad]
     first_bad = int(steps[np.argmax(bad)]) if n_bad else -1
+    if n_bad:
+        finite = values[~bad]
+        max_abs = float(np.max(np.abs(finite))) if finite.size else -1.0
+    else:  # the same number without two copies of a long series
+        max_abs = float(max(values.max(), -values.min())) if values.size else -1.0
     return {
         "n": int(values.size),
         "n_nonfinite": n_bad,
@@ -43,7 +47,7 @@ def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | 
         "ends_nonfinite": bool(values.size and not np.isfinite(values[-1])),
         "has_inf": bool(np.any(np.isinf(values))),
         # largest finite magnitude: an absurd value shows even in a one-point series
-        "max_abs": float(np.max(np.abs(finite))) if finite.size else -1.0,
+        "max_abs": max_abs,
     }
 
 
@@ -74,7 +78,8 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     """Facts about the shape of one series. Needs 3 finite points for shape facts."""
     facts: dict[str, float | int | bool] = nonfinite_facts(steps, values)
     ok = np.isfinite(values)
-    xf, yf = steps[ok], values[ok]
+    xf, yf = (steps, values) if ok.all() else (steps[ok], values[ok])
+    del ok
     facts["n_finite"] = int(yf.size)
     if yf.size < 3:
         return facts
@@ -115,12 +120,18 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     # residual and at least double the local level.
     w = min(max(5, (yf.size // 50) | 1), 51)
     local = smooth(yf, w) if yf.size >= 5 else yf
+    # (in place: a 10M-step series makes every temporary 80 MB)
     if np.all(yf > 0):
-        rel = np.log(yf) - np.log(np.maximum(local, EPS))
+        rel = np.log(yf)
+        lev = np.maximum(local, EPS)
+        rel -= np.log(lev, out=lev)
         jump = np.log(2.0)
     else:
-        rel = (yf - local) / np.maximum(np.abs(local), EPS)
+        rel = yf - local
+        lev = np.abs(local)
+        rel /= np.maximum(lev, EPS, out=lev)
         jump = 1.0
+    del lev, local
     sig = mad(rel) or EPS
     spike = (rel > 10.0 * sig) & (rel > jump)
     n_spike = int(spike.sum())

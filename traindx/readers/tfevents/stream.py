@@ -8,8 +8,8 @@ for the next one. A record or a damaged stretch longer than the buffer doubles i
 piece always makes progress (a pathological file of one huge damaged stretch costs its size).
 
 Decoded points go to compact per-tag columns: int64 steps, float64 values and float64 wall
-times (24 bytes a point), appended as one array per piece and joined once at the end, one
-column at a time (the peak: the pieces plus one joined column). Wall times only order
+times (24 bytes a point), each growing in blocks that double its size and joined once at the
+end, one column at a time, each block let go once copied. Wall times only order
 points whose steps go back (:func:`traindx.ordering.order_points`); the run builder lets
 go of them once a series is ordered (16 bytes a point from there on).
 
@@ -35,11 +35,60 @@ CHUNK_BYTES = 1 << 24
 _PAD = 64  # zero bytes after the data (the decoders read whole words past a record's end)
 
 
+class _Column:
+    """A growing column of numbers in blocks that double the total (no copy while it
+    grows; blocks of 32 MiB and more are their own mappings, returned when freed)."""
+
+    def __init__(self, dtype) -> None:
+        self.dtype = np.dtype(dtype)
+        self.blocks: list[np.ndarray] = []
+        self.fill = 0  # used in the last block
+        self.n = 0
+
+    def append(self, a: np.ndarray) -> None:
+        a = np.asarray(a, dtype=self.dtype)
+        while a.size:
+            if not self.blocks or self.fill == self.blocks[-1].size:
+                self.blocks.append(np.empty(max(4096, self.n), dtype=self.dtype))
+                self.fill = 0
+            b = self.blocks[-1]
+            k = min(b.size - self.fill, a.size)
+            b[self.fill : self.fill + k] = a[:k]
+            self.fill += k
+            self.n += k
+            a = a[k:]
+
+    def join(self) -> np.ndarray:
+        """The column as one array; its blocks are let go one by one as they are copied."""
+        if len(self.blocks) == 1:
+            out = self.blocks.pop()[: self.n].copy()
+        else:
+            out = np.empty(self.n, dtype=self.dtype)
+            at = 0
+            while self.blocks:
+                b = self.blocks.pop(0)
+                k = min(b.size, self.n - at)
+                out[at : at + k] = b[:k]
+                at += k
+                del b
+        self.n = self.fill = 0
+        return out
+
+
+class _Tag:
+    __slots__ = ("steps", "values", "walls", "source", "unit")
+
+    def __init__(self, s: RawSeries) -> None:
+        self.steps, self.values = _Column(np.int64), _Column(np.float64)
+        self.walls: _Column | None = _Column(np.float64)
+        self.source, self.unit = s.source, s.unit
+
+
 class _Columns:
-    """Per-tag pieces of decoded points and histograms, in first-appearance order."""
+    """Per-tag columns of decoded points and pieces of histograms, in first-appearance order."""
 
     def __init__(self) -> None:
-        self.series: dict[str, list[RawSeries]] = {}
+        self.series: dict[str, _Tag] = {}
         self.hists: dict[str, list[RawHistogram]] = {}
 
     def add(self, part: RawLog, log: RawLog) -> None:
@@ -48,40 +97,34 @@ class _Columns:
         log.problems.extend(part.problems)
         log.hyperparameters.update(part.hyperparameters)
         for s in part.series:
-            self.series.setdefault(s.name, []).append(s)
+            t = self.series.get(s.name)
+            if t is None:
+                t = self.series[s.name] = _Tag(s)
+            t.steps.append(s.steps)
+            t.values.append(s.values)
+            if s.wall_time is None:
+                t.walls = None
+            elif t.walls is not None:
+                t.walls.append(s.wall_time)
         for h in part.histograms:
             self.hists.setdefault(h.name, []).append(h)
 
     def finish(self, log: RawLog) -> None:
-        """Join each tag's pieces into ``log`` (one column at a time: the peak is the pieces
-        plus one joined column)."""
+        """Join each tag's columns into ``log``, one column at a time."""
         for name in list(self.series):
-            got = self.series.pop(name)
-            steps = _join([s.steps for s in got], np.int64)
-            for s in got:
-                s.steps = None  # type: ignore[assignment]
-            walls = [s.wall_time for s in got]
-            for s in got:
-                s.wall_time = None
-            wall = _join(walls, np.float64) if all(w is not None for w in walls) else None  # type: ignore[arg-type]
-            del walls
-            values = _join([s.values for s in got], np.float64)
+            t = self.series.pop(name)
+            steps, values = t.steps.join(), t.values.join()
+            wall = t.walls.join() if t.walls is not None else None
             log.series.append(
-                RawSeries(name=name, steps=steps, values=values, source=got[0].source,
-                          unit=got[0].unit, wall_time=wall)
+                RawSeries(name=name, steps=steps, values=values, source=t.source, unit=t.unit,
+                          wall_time=wall)
             )  # fmt: skip
         for name in list(self.hists):
             hgot = self.hists.pop(name)
             log.histograms.append(
-                RawHistogram(name=name, steps=_join([h.steps for h in hgot], np.int64),
+                RawHistogram(name=name, steps=np.concatenate([h.steps for h in hgot]).astype(np.int64),
                              stats=np.concatenate([h.stats for h in hgot]), source=hgot[0].source)
             )  # fmt: skip
-
-
-def _join(parts: list[np.ndarray], dtype) -> np.ndarray:
-    if len(parts) == 1:
-        return np.asarray(parts[0], dtype=dtype)
-    return np.concatenate(parts).astype(dtype, copy=False)
 
 
 def _fill(f: BinaryIO, buf: np.ndarray, at: int, want: int) -> int:
