@@ -17,6 +17,7 @@ from traindx.names import quality_rank
 from traindx.schema import Run, Series
 from traindx.signals.compare import (
     acc_gap_facts,
+    ce_accuracy_bound,
     chance_facts,
     gap_facts,
     lr_facts,
@@ -222,6 +223,17 @@ def compute_facts(run: Run) -> Facts:
             test[f"{name}_last"] = float(finite[-1])
     if test:
         facts["test"] = test
+
+    # accuracy against the least the logged cross-entropy allows, per split
+    bound: dict[str, float] = {}
+    for loss_g, acc_g in (("loss", "acc"), ("val_loss", "val_acc")):
+        if loss_g in facts and acc_g in facts:
+            b = ce_accuracy_bound(facts[loss_g].get("last"), facts[acc_g].get("last"))
+            if b:
+                bound[f"{acc_g}_below"] = b["acc_below_ce_bound"]
+    if bound:
+        bound["below"] = max(bound.values())
+        facts["ce_bound"] = bound
 
     ctx = context_facts(run)
     facts["ctx"] = ctx

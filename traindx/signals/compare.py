@@ -95,6 +95,21 @@ def quality_after_val_min(
     return {"quality_gain_after_val_min": (q_last - q_at) / max(abs(q_at), 0.01)}
 
 
+def ce_accuracy_bound(loss_last: float | None, acc_last: float | None) -> dict[str, float]:
+    """Accuracy against the least a cross-entropy loss allows. An example whose true class
+    gets probability <= 1/2 (the only kind that can be misclassified) costs at least ln 2, so
+    a mean cross-entropy L leaves at most L / ln 2 of them: accuracy >= 1 - L / ln 2, for any
+    class count and for binary cross-entropy alike. ``acc_below_ce_bound`` > 0 says the
+    logged loss cannot be the cross-entropy of the predictions the accuracy scores (a loss
+    that does not fit the task, a metric on other outputs)."""
+    if loss_last is None or acc_last is None or not (math.isfinite(loss_last) and math.isfinite(acc_last)):
+        return {}
+    if loss_last < 0.0:
+        return {}
+    bound = 1.0 - loss_last / math.log(2.0)
+    return {"ce_acc_bound": bound, "acc_below_ce_bound": bound - acc_last}
+
+
 def lr_facts(steps: np.ndarray, lr: np.ndarray, planned: int | None = None) -> dict[str, float | int | bool]:
     """Shape of the LR schedule. ``planned``: the run's planned last step (or epoch count),
     when known: ``max_plan_progress`` places the LR's peak in the whole planned run (a

@@ -51,6 +51,25 @@ def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | 
     }
 
 
+#: Two logged values count as the same when they differ by less than this share of their size:
+#: a model whose weights did not change evaluates to the bit-identical loss on the same data.
+REPEAT_TOL = 1e-6
+
+
+def repeat_facts(values: np.ndarray) -> dict[str, float]:
+    """How much of a series repeats its previous value exactly (to ``REPEAT_TOL``):
+    ``repeat_frac`` over all consecutive finite pairs, ``frozen_tail`` the share of the
+    series that ends in one unbroken run of repeats. A validation loss repeats exactly only
+    when the weights it evaluates did not change between the evaluations."""
+    y = values[np.isfinite(values)]
+    if y.size < 3:
+        return {}
+    same = np.abs(np.diff(y)) <= REPEAT_TOL * np.maximum(np.abs(y[1:]), EPS)
+    moved = np.flatnonzero(~same)
+    tail_run = same.size - (int(moved[-1]) + 1) if moved.size else same.size
+    return {"repeat_frac": float(same.mean()), "frozen_tail": tail_run / same.size}
+
+
 def _rise_z(xf: np.ndarray, yf: np.ndarray, x_best: float) -> float:
     """How far the end of a curve sits above its best stretch, in standard errors of the
     run's own point-to-point noise, beyond what picking the best of n/k stretches gives by
@@ -83,6 +102,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     facts["n_finite"] = int(yf.size)
     if yf.size < 3:
         return facts
+    facts.update(repeat_facts(yf))
 
     xb, yb = bin_medians(xf, yf, MAX_POINTS)
     s = smooth(yb)

@@ -1,0 +1,87 @@
+"""Pure detectors behind LOSS016/LOSS017 (exact repeats) and ACC007 (accuracy vs the
+cross-entropy bound), on real runs of a tiny torch model where it matters."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from traindx.signals.compare import ce_accuracy_bound
+from traindx.signals.curve import curve_facts, repeat_facts
+
+
+def test_repeat_facts_frozen_partly_and_moving():
+    frozen = repeat_facts(np.full(12, 0.6931472))
+    assert frozen == {"repeat_frac": 1.0, "frozen_tail": 1.0}
+    later = repeat_facts(np.array([1.0, 0.8, 0.7, 0.65, 0.6, 0.6, 0.6, 0.6, 0.6]))
+    assert later["repeat_frac"] == pytest.approx(4 / 8)
+    assert later["frozen_tail"] == pytest.approx(4 / 8)
+    moving = repeat_facts(2.3 - 1e-4 * np.arange(20))  # tiny steps still move the loss
+    assert moving["repeat_frac"] == 0.0 and moving["frozen_tail"] == 0.0
+    assert repeat_facts(np.array([1.0, np.nan])) == {}
+
+
+def test_curve_facts_carry_repeats_ignoring_nonfinite():
+    f = curve_facts(np.arange(6), np.array([0.5, np.nan, 0.5, 0.5, 0.5, 0.5]))
+    assert f["repeat_frac"] == 1.0
+
+
+def test_ce_bound_is_the_markov_bound():
+    # L = ln 2 / 4: at most a quarter of the examples can be wrong
+    b = ce_accuracy_bound(math.log(2) / 4, 0.5)
+    assert b["ce_acc_bound"] == pytest.approx(0.75)
+    assert b["acc_below_ce_bound"] == pytest.approx(0.25)
+    assert ce_accuracy_bound(2.3, 0.1)["acc_below_ce_bound"] < 0  # chance-level CE allows anything
+    assert ce_accuracy_bound(-0.5, 0.1) == {} and ce_accuracy_bound(None, 0.4) == {}
+    assert ce_accuracy_bound(float("nan"), 0.4) == {}
+
+
+def _train(frozen: bool, mse: bool) -> tuple[list[float], list[float]]:
+    torch = pytest.importorskip("torch")
+    from sklearn.datasets import load_digits
+
+    g = torch.Generator().manual_seed(0)
+    x, y = load_digits(return_X_y=True)
+    x = torch.tensor(x / 16.0, dtype=torch.float32)
+    y = torch.tensor(y)
+    xt, yt, xv, yv = x[:1200], y[:1200], x[1200:], y[1200:]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    if mse:
+        model.append(torch.nn.Softmax(dim=-1))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses, accs = [], []
+    for _ in range(8):
+        for idx in torch.randperm(len(xt), generator=g).split(64):
+            out = model(xt[idx])
+            if mse:
+                loss = torch.nn.functional.mse_loss(out, torch.nn.functional.one_hot(yt[idx], 10).float())
+            else:
+                loss = torch.nn.functional.cross_entropy(out, yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            if not frozen:
+                opt.step()
+        with torch.no_grad():
+            out = model(xv)
+            if mse:
+                vl = torch.nn.functional.mse_loss(out, torch.nn.functional.one_hot(yv, 10).float())
+            else:
+                vl = torch.nn.functional.cross_entropy(out, yv)
+            losses.append(float(vl))
+            accs.append(float((out.argmax(-1) == yv).float().mean()))
+    return losses, accs
+
+
+def test_real_runs_frozen_weights_and_ce_bound():
+    frozen, _ = _train(frozen=True, mse=False)
+    assert repeat_facts(np.array(frozen))["repeat_frac"] == 1.0
+    trained, acc = _train(frozen=False, mse=False)
+    assert repeat_facts(np.array(trained))["repeat_frac"] == 0.0
+    # cross-entropy and accuracy of the same predictions never break the bound
+    assert ce_accuracy_bound(trained[-1], acc[-1])["acc_below_ce_bound"] <= 0.0
+    # MSE on one-hot targets is small whatever the accuracy: it says nothing about it
+    mse, _ = _train(frozen=True, mse=True)
+    assert ce_accuracy_bound(mse[-1], 0.1)["acc_below_ce_bound"] > 0.5
