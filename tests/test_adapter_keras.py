@@ -144,6 +144,8 @@ def test_run_directory_reads_back(monitored):
         (logdir / "diagnosis.json").read_text()
     )["run_id"]
     assert cb.diagnosis is not None and cb.diagnosis.framework == "keras"
+    # the terminal report (traindx/report/text.py), not the model's repr
+    assert " ".join(cb.diagnosis.headline.split()) in " ".join((logdir / "diagnosis.txt").read_text().split())
 
 
 def test_batch_losses_are_de_averaged_exactly(digits, tmp_path):

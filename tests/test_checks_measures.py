@@ -8,6 +8,7 @@ import numpy as np
 
 from traindx.checks import Skip, check_facts, diagnose_checks, run_check
 from traindx.checks import measures as M
+from traindx.report.text import render_text
 from traindx.schema import RunContext
 
 
@@ -96,7 +97,7 @@ def test_terminal_report_lists_failed_and_skipped_checks():
     def skip():
         raise Skip("no labels")
 
-    text = str(diagnose_checks([ok, bad, run_check("dummy", skip)], RunContext(framework="torch")))
+    text = render_text(diagnose_checks([ok, bad, run_check("dummy", skip)], RunContext(framework="torch")))
     assert "preflight checks: 1 passed, 1 failed, 1 skipped" in text
     assert "failed  batch: CHK009" in text and "skipped dummy: skipped: no labels" in text
     assert "overfit: one batch" not in text  # passed checks only with verbose

@@ -48,7 +48,7 @@ def test_healthy_needs_a_curve(tmp_path):
     assert by["ok"].verdict == "healthy" and by["ok"].healthy and by["ok"].missing == []
     assert by["lr_only"].verdict == "insufficient_data"
     assert "no loss-like series" in by["lr_only"].headline
-    text = str(rep)
+    text = traindx.render_text(rep)
     assert "2 runs: 1 healthy, 0 with findings, 1 with insufficient data" in text
 
 

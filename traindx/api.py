@@ -18,7 +18,8 @@ PathLike = str | os.PathLike[str]
 
 
 class Report(BaseModel):
-    """Diagnoses of every run found under one or more paths (``--json`` prints this)."""
+    """Diagnoses of every run found under one or more paths (``--json`` prints this; the
+    terminal report of it is ``traindx.render_text(report)``)."""
 
     runs: list[Diagnosis] = Field(default_factory=list)
     #: Files and directories under the paths that were not read, with the reason.
@@ -53,11 +54,6 @@ class Report(BaseModel):
 
     def to_json(self, **kw: object) -> str:
         return self.model_dump_json(**kw)  # type: ignore[arg-type]
-
-    def __str__(self) -> str:
-        from traindx.report.text import render_text
-
-        return render_text(self.runs, skipped=self.skipped, errors=self.errors)
 
 
 def read(

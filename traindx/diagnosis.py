@@ -1,4 +1,7 @@
-"""What the engine returns: symptoms seen, causes ranked with their evidence, and fixes."""
+"""What the engine returns: symptoms seen, causes ranked with their evidence, and fixes.
+
+Data only: rendering it is the report's job (:mod:`traindx.report`, e.g.
+``traindx.render_text(d)``), which depends on this module, never the other way round."""
 
 from __future__ import annotations
 
@@ -107,8 +110,3 @@ class Diagnosis(BaseModel):
 
     def to_json(self, **kw: Any) -> str:
         return self.model_dump_json(**kw)
-
-    def __str__(self) -> str:
-        from traindx.report.text import render_text
-
-        return render_text([self])

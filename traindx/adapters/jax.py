@@ -14,7 +14,7 @@
 ...     params, opt_state, stats = train_step(params, opt_state, x, y, step)
 ...     rec.log(step, stats)                  # keeps device arrays: no host sync here
 >>> rec.log_eval(step, val_loss=vl, val_accuracy=va)
->>> print(rec.diagnose())
+>>> print(traindx.render_text(rec.diagnose()))
 
 :func:`telemetry` computes, in one fused computation inside the jitted step, the loss, the
 global and per-layer gradient norms, per-layer weight norms and update/weight ratios,

@@ -3,7 +3,7 @@
 >>> from traindx.adapters.keras import DiagnosisCallback                # doctest: +SKIP
 >>> cb = DiagnosisCallback(logdir="runs/exp1", probe=(x_val[:256], y_val[:256]))
 >>> model.fit(x, y, validation_data=(x_val, y_val), epochs=20, callbacks=[cb])
->>> print(cb.diagnosis)      # also in runs/exp1/diagnosis.txt; `traindx diagnose runs/exp1`
+>>> print(traindx.render_text(cb.diagnosis))  # also in runs/exp1/diagnosis.txt; `traindx diagnose runs/exp1`
 
 Works with the TensorFlow, JAX and torch backends of Keras 3. It writes the same canonical
 tags and context fields as the PyTorch monitor (:mod:`traindx.adapters.torch`):
@@ -310,17 +310,20 @@ class DiagnosisCallback(
         if self._diagnose and self._writer is not None:
             self.diagnosis = self.diagnose()
             if self.diagnosis is not None:
+                from traindx.report.text import render_text
+
+                text = render_text(self.diagnosis)
                 try:
                     (self.logdir / "diagnosis.json").write_text(
                         self.diagnosis.to_json(indent=1), encoding="utf-8"
                     )
                     (self.logdir / "diagnosis.txt").write_text(
-                        str(self.diagnosis), encoding="utf-8"
+                        text, encoding="utf-8"
                     )
                 except Exception as e:  # noqa: BLE001
                     self._warn_once(f"traindx: could not write the diagnosis to {self.logdir}: {e}")
                 if self._verbose:
-                    print(self.diagnosis)
+                    print(text, end="")
         if self._writer is not None:  # a later fit() opens a new event file in the same logdir
             try:
                 self._writer.close()

@@ -7,7 +7,7 @@
 ...         mon.step(loss, inputs=x, targets=y)   # after backward, before optimizer.step()
 ...         optimizer.step()
 ...     mon.log(val_loss=vl, val_accuracy=va)
-...     print(mon.diagnose())
+...     print(traindx.render_text(mon.diagnose()))
 
 Every step records the loss, the learning rate(s) and the global gradient norm (one fused
 ``torch._foreach_norm`` over all gradients), kept on the device and moved to the host in

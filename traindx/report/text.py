@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -14,6 +15,9 @@ from traindx.diagnosis import CauseResult, Diagnosis
 from traindx.report.layout import Hang
 from traindx.schema import IngestReport, SkippedPath
 from traindx.textsafe import printable
+
+if TYPE_CHECKING:
+    from traindx.api import Report
 
 SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 TOP_CAUSES = 3
@@ -165,12 +169,21 @@ def print_report(
 
 
 def render_text(
-    diags: Sequence[Diagnosis],
+    what: Diagnosis | Report | Sequence[Diagnosis],
     *,
     verbose: bool = False,
     skipped: Sequence[SkippedPath] = (),
     errors: Sequence[SkippedPath] = (),
 ) -> str:
+    """The terminal report as plain text (110 columns): of one diagnosis, of a
+    :class:`~traindx.api.Report` (its runs, what was not read and the errors) or of a list of
+    diagnoses. ``print(render_text(traindx.diagnose("runs/exp1")))``."""
+    if isinstance(what, Diagnosis):
+        diags: Sequence[Diagnosis] = [what]
+    elif isinstance(what, Sequence):
+        diags = what
+    else:
+        diags, skipped, errors = what.runs, [*what.skipped, *skipped], [*what.errors, *errors]
     buf = io.StringIO()
     console = Console(file=buf, width=110, no_color=True, highlight=False, soft_wrap=False)
     print_report(diags, console, verbose=verbose, skipped=skipped, errors=errors)
