@@ -1,20 +1,30 @@
-"""Peak memory and time of diagnosing one very long run: ``--steps`` (10M) steps of
-``train/loss`` in one TensorBoard event file.
+"""Peak memory and time of diagnosing very long runs: ``--steps`` (1M and 10M) steps of
+``train/loss`` in one TensorBoard event file each, on this tree and on ``--before`` trees.
 
-    python benchmarks/big_run.py                 # 10,000,000 steps
-    python benchmarks/big_run.py --steps 1000000 --dir /tmp/big
+    python benchmarks/big_run.py                               # 1M and 10M steps, this tree
+    python benchmarks/big_run.py --before 1216fb9 --alternative 1000000 --dir /tmp/big
 
-The event file is written vectorised (numpy; records grouped by the byte length of their
-step's varint, CRCs by traindx's framing), 1M records at a time, so writing it needs
-neither tensorboardX nor minutes. Then ``traindx diagnose`` of it runs in a fresh process
-(``python -m traindx.cli diagnose --json``), and that process's peak resident memory
-(the child's own ``ru_maxrss``) and wall time are printed beside the file's size, next to
-a 150-step run's for the baseline (the interpreter, numpy, pydantic, the rulebook).
+The event files are written vectorised (numpy; records grouped by the byte length of their
+step's varint, CRCs by traindx's framing), 1M records at a time, so writing one needs
+neither tensorboardX nor minutes (``--dir`` keeps them for the next run). Then
+``traindx diagnose --json`` of each runs in a fresh process per tree, and that process's
+peak resident memory (``VmHWM`` of /proc/self/status, which, unlike ``ru_maxrss``, does not
+carry over the parent's peak across fork and exec) and wall time are printed side by side,
+next to a 150-step run's (the interpreter, numpy, pydantic, the rulebook).
+
+``--before REF``: the same in a detached git worktree of REF (a commit before reading was
+streamed: 1216fb9), and the diagnoses of both trees compared: exit 1 if the JSON differs
+on any file. ``--alternative N``: TensorBoard's own ``EventAccumulator`` (every scalar kept,
+``size_guidance`` 0) loading the files of at most N steps, for scale (it decodes protos one
+by one in Python). ``--timeout`` bounds each child.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,27 +86,45 @@ def write_big(logdir: Path, n: int, seed: int = 0) -> Path:
     return path
 
 
-#: The child: `traindx diagnose --json PATH`, then its own peak RSS on stderr. (The child's
-#: ru_maxrss seen from the parent would include the parent's pages at fork time.)
+#: The child: `traindx diagnose --json PATH` (its JSON on stdout), then its own peak RSS
+#: (VmHWM: this process's, not the parent's at fork time) on stderr.
 CHILD = (
-    "import resource, sys\n"
+    "import sys\n"
     "from traindx.cli import main\n"
     "rc = main(['diagnose', '--json', sys.argv[1]])\n"
-    "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+    "print('PEAK', hwm[0], file=sys.stderr)\n"
     "raise SystemExit(rc)\n"
+)
+#: TensorBoard's EventAccumulator keeping every scalar (the plain alternative).
+ALTERNATIVE = (
+    "import sys\n"
+    "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator\n"
+    "ea = EventAccumulator(sys.argv[1], size_guidance={'scalars': 0})\n"
+    "ea.Reload()\n"
+    "n = sum(len(ea.Scalars(t)) for t in ea.Tags()['scalars'])\n"
+    "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+    "print(n)\n"
+    "print('PEAK', hwm[0], file=sys.stderr)\n"
 )
 
 
-def diagnose_peak(path: Path) -> tuple[float, float, int]:
-    """(peak RSS MiB, seconds, exit code) of `traindx diagnose --json path` in a child."""
+def child_peak(code: str, path: Path, tree: Path, timeout: float) -> tuple[float, float, int, str]:
+    """(peak RSS MiB, seconds, exit code, stdout) of ``code`` run on ``path`` with ``tree``'s
+    traindx first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True, text=True)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, str(path)], cwd=tree, env=env,
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return float("nan"), time.perf_counter() - t, 124, ""
     dt = time.perf_counter() - t
     peak = [ln.split()[1] for ln in proc.stderr.splitlines() if ln.startswith("PEAK ")]
     if proc.returncode not in (0, 1) or not peak:
-        print(proc.stderr, file=sys.stderr)
-        return float("nan"), dt, proc.returncode or 1
-    return int(peak[0]) / 1024, dt, proc.returncode
+        print(proc.stderr[-2000:], file=sys.stderr)
+        return float("nan"), dt, proc.returncode or 1, proc.stdout
+    return int(peak[0]) / 1024, dt, proc.returncode, proc.stdout
 
 
 def _existing(d: Path) -> Path | None:
@@ -105,25 +133,67 @@ def _existing(d: Path) -> Path | None:
     return found[0] if found else None
 
 
+def _same_diagnosis(a: str, b: str) -> bool:
+    """The two trees' ``diagnose --json`` agree (paths and timings aside)."""
+    def norm(text: str):
+        doc = json.loads(text)
+        return json.dumps(doc, sort_keys=True)
+    try:
+        return norm(a) == norm(b)
+    except ValueError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=10_000_000)
+    ap.add_argument("--steps", default="1000000,10000000", help="comma-separated run lengths")
     ap.add_argument("--dir", type=Path, help="write the files here, or reuse the ones a previous run wrote")
+    ap.add_argument("--before", action="append", default=[], help="a git ref to measure beside this tree")
+    ap.add_argument("--alternative", type=int, default=0, help="EventAccumulator on files of at most this many steps")
+    ap.add_argument("--timeout", type=float, default=1800.0)
     args = ap.parse_args(argv)
+    sizes = [int(x) for x in args.steps.split(",") if x]
+    ok = True
     with tempfile.TemporaryDirectory() as tmp:
         base = args.dir or Path(tmp)
-        small = _existing(base / "small") or write_big(base / "small", 150)
-        t = time.perf_counter()
-        big = _existing(base / "big")
-        if big is None:
-            big = write_big(base / "big", args.steps)
-            print(f"wrote {args.steps:,} steps ({big.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
-        p_small, t_small, _ = diagnose_peak(small.parent)
-        p_big, t_big, rc = diagnose_peak(big.parent)
-        print(f"150 steps:          peak RSS {p_small:7.0f} MiB, {t_small:6.1f} s")
-        print(f"{args.steps:>10,} steps: peak RSS {p_big:7.0f} MiB, {t_big:6.1f} s (exit {rc})")
-        print(f"per step beyond the baseline: {(p_big - p_small) * 2**20 / args.steps:.0f} bytes")
-        return 0 if rc in (0, 1) else 1
+        files = {150: _existing(base / "small") or write_big(base / "small", 150)}
+        for n in sizes:
+            t = time.perf_counter()
+            files[n] = _existing(base / f"big{n}")
+            if files[n] is None:
+                files[n] = write_big(base / f"big{n}", n)
+                print(f"wrote {n:,} steps ({files[n].stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t:.1f} s")
+        trees = [("this tree", ROOT)]
+        for ref in args.before:
+            wt = Path(tmp) / f"before-{len(trees)}"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), ref],
+                           check=True, capture_output=True)  # fmt: skip
+            trees.append((f"at {ref}", wt))
+        try:
+            outs: dict[tuple[str, int], str] = {}
+            print(f"{'steps':>11} {'MiB':>6} {'tree':<16} {'peak RSS MiB':>12} {'seconds':>8}")
+            for n, f in files.items():
+                size = f.stat().st_size / 2**20
+                for label, tree in trees:
+                    peak, dt, rc, out = child_peak(CHILD, f.parent, tree, args.timeout)
+                    outs[(label, n)] = out
+                    ok &= rc in (0, 1)
+                    print(f"{n:>11,} {size:>6.0f} {label:<16} {peak:>12.0f} {dt:>8.1f}" + ("" if rc in (0, 1) else f"  (exit {rc})"))
+                if n <= args.alternative:
+                    peak, dt, rc, out = child_peak(ALTERNATIVE, f.parent, ROOT, args.timeout)
+                    got = out.strip() or "?"
+                    print(f"{n:>11,} {size:>6.0f} {'EventAccumulator':<16} {peak:>12.0f} {dt:>8.1f}  ({got} scalars" + ("" if rc == 0 else f", exit {rc}") + ")")
+                for label, _ in trees[1:]:
+                    if not _same_diagnosis(outs[(trees[0][0], n)], outs[(label, n)]):
+                        ok = False
+                        print(f"{n:>11,} DIFFERENT diagnosis {label} vs this tree")
+        finally:
+            for _label, tree in trees[1:]:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+                shutil.rmtree(tree, ignore_errors=True)
+        if len(trees) > 1:
+            print("diagnoses: " + ("the same on every file" if ok else "DIFFERENT (see above)"))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -216,62 +217,122 @@ def _find(lower: list[str], names: tuple[str, ...], columns: dict) -> int | None
 
 
 def read_csv(path: str | Path) -> RawLog:
-    """Read a metrics table into raw series, one per numeric metric column."""
-    src = str(path)
-    log = RawLog(path=src)
-    header, rows, lines, delim = _read_table(src, complete_lines(log, read_text(path)), log)
-    return table_to_log(log, header, rows, lines, delim)
+    """Read a metrics table into raw series, one per numeric metric column (in batches of
+    rows, :mod:`traindx.readers.csvstream`: memory holds the numbers, not the text)."""
+    from traindx.readers.csvstream import read_csv_stream
+
+    return read_csv_stream(path)
+
+
+@dataclass
+class Columns:
+    """A table's rows parsed into numbers, column by column (``values`` NaN where absent,
+    ``present`` where a number was read), with what the parse met."""
+
+    lines: np.ndarray  # the line number of each row
+    values: list[np.ndarray]
+    present: list[np.ndarray]
+    nbad: list[int]  # cells that are not numbers, per column
+    first_bad: list[tuple[int, str] | None]  # (line, cell) of the first of them
+    ragged: tuple[int, int] | None = None  # (line, fields) of the first row with too many
+    short: int = 0  # rows with fewer fields than the header
+    short_line: int = 0
+
+    def __len__(self) -> int:
+        return int(self.lines.size)
+
+
+def parse_rows(header: list[str], rows: list[list[str]], lines: list[int], delim: str) -> Columns:
+    """The numbers of a batch of data rows (``lines``: each row's line number)."""
+    n = len(header)
+    ragged = next((k for k, r in enumerate(rows) if len(r) > n), None)
+    short = [k for k, r in enumerate(rows) if len(r) < n]
+    cols = Columns(np.asarray(lines, dtype=np.int64), [], [], [], [],
+                   None if ragged is None else (lines[ragged], len(rows[ragged])),
+                   len(short), lines[short[0]] if short else 0)  # fmt: skip
+    table = list(zip(*(r[:n] + [""] * (n - len(r)) for r in rows), strict=True)) or [()] * n
+    for j in range(n):
+        cells = list(table[j])
+        values, present, bad = _parse_column(cells, decimal_comma=delim == ";")
+        cols.values.append(values)
+        cols.present.append(present)
+        cols.nbad.append(len(bad))
+        cols.first_bad.append((lines[bad[0]], cells[bad[0]].strip()) if bad else None)
+    return cols
+
+
+def join_columns(parts: list[Columns]) -> Columns:
+    """Batches of one table's rows as one (each column joined and its batches let go)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    out = Columns(np.concatenate([c.lines for c in parts]), [], [], [], [],
+                  next((c.ragged for c in parts if c.ragged), None), sum(c.short for c in parts),
+                  next((c.short_line for c in parts if c.short), 0))  # fmt: skip
+    for j in range(len(first.values)):
+        out.values.append(np.concatenate([c.values[j] for c in parts]))
+        out.present.append(np.concatenate([c.present[j] for c in parts]))
+        for c in parts:
+            c.values[j] = c.present[j] = None  # type: ignore[call-overload]
+        out.nbad.append(sum(c.nbad[j] for c in parts))
+        out.first_bad.append(next((c.first_bad[j] for c in parts if c.first_bad[j]), None))
+    return out
 
 
 def table_to_log(
     log: RawLog, header: list[str], rows: list[list[str]], lines: list[int], delim: str
 ) -> RawLog:
     """Raw series from a table's header and data rows (``lines``: each row's line number)."""
-    src = log.path
-    log.records = len(rows)
     if not rows:  # nothing logged yet (a header, or not even that)
+        log.records = 0
         return log
+    return columns_to_log(log, header, parse_rows(header, rows, lines, delim))
+
+
+def columns_to_log(log: RawLog, header: list[str], cols: Columns) -> RawLog:
+    """Raw series from a table's header and its parsed rows."""
+    src = log.path
+    log.records = len(cols)
+    if not len(cols):  # nothing logged yet (a header, or not even that)
+        return log
+    lines = cols.lines
     # fastai's CSVLogger: epoch,train_loss,valid_loss,<metrics>,time - metrics are validation's
     split_hint = "val" if {"train_loss", "valid_loss", "time"} <= {h.lower() for h in header} else None
     n = len(header)
-    ragged = next((k for k, r in enumerate(rows) if len(r) > n), None)
-    if ragged is not None:
+    if cols.ragged is not None:
         log.problem(
             "skipped",
-            f"{src}:{lines[ragged]}: {len(rows[ragged])} fields but the header has {n}; "
+            f"{src}:{cols.ragged[0]}: {cols.ragged[1]} fields but the header has {n}; "
             "extra fields ignored"
         )
-    short = [k for k, r in enumerate(rows) if len(r) < n]
-    if short:  # a row cut short (merged lines, a stray newline): its missing cells are unknown
+    if cols.short:  # a row cut short (merged lines, a stray newline): its missing cells are unknown
         log.problem(
             "corrupt",
-            f"{src}:{lines[short[0]]}: {len(short)} row(s) with fewer fields than the header's "
+            f"{src}:{cols.short_line}: {cols.short} row(s) with fewer fields than the header's "
             f"{n}; their missing cells read as not logged",
         )
     columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # numeric columns only
-    table = list(zip(*(r[:n] + [""] * (n - len(r)) for r in rows), strict=True)) or [()] * n
     for j, name in enumerate(header):
-        cells = list(table[j])
-        values, present, bad = _parse_column(cells, decimal_comma=delim == ";")
+        values, present, nbad, first_bad = cols.values[j], cols.present[j], cols.nbad[j], cols.first_bad[j]
         good = int(present.sum())
-        if good and good >= len(bad):
+        if good and good >= nbad:
             columns[j] = (values, present)
-            if bad:
-                log.dropped_records += len(bad)
-                more = f" ({len(bad)} cells skipped)" if len(bad) > 1 else ""
+            if first_bad:
+                log.dropped_records += nbad
+                more = f" ({nbad} cells skipped)" if nbad > 1 else ""
                 log.problem(
                     "corrupt",
-                    f"{src}:{lines[bad[0]]}: column '{name}': '{cells[bad[0]].strip()}' is not a number{more}",
-                    len(bad),
+                    f"{src}:{first_bad[0]}: column '{name}': '{first_bad[1]}' is not a number{more}",
+                    nbad,
                 )
-        elif bad and not (is_bookkeeping(name) and _DURATION.fullmatch(cells[bad[0]].strip())):
+        elif first_bad and not (is_bookkeeping(name) and _DURATION.fullmatch(first_bad[1])):
             log.problem(
                 "skipped",
-                f"{src}: column '{name}' is not numeric (line {lines[bad[0]]}: "
-                f"'{cells[bad[0]].strip()}'); column skipped"
+                f"{src}: column '{name}' is not numeric (line {first_bad[0]}: "
+                f"'{first_bad[1]}'); column skipped"
             )
 
-    x_col, steps, has_x, unit = _x_axis(log, header, columns, len(rows))
+    x_col, steps, has_x, unit = _x_axis(log, header, columns, len(cols))
     wall_col = _find([h.lower() for h in header], WALL_COLUMNS, columns)
     for j, (values, present) in columns.items():
         name = header[j]
@@ -289,7 +350,7 @@ def table_to_log(
             log.dropped_records += int(lost.sum())
             log.problem(
                 "dropped",
-                f"{src}:{lines[int(np.argmax(lost))]}: column '{name}': no usable value in "
+                f"{src}:{int(lines[int(np.argmax(lost))])}: column '{name}': no usable value in "
                 f"'{header[x_col]}' (the x axis: missing, not finite or beyond 64 bits); "
                 f"{int(lost.sum())} points skipped",
                 int(lost.sum()),
