@@ -47,15 +47,17 @@ def test_context_json_is_read(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("data", "says"),
-    [(b'{"data": {"num_classes": "ten"}}', "num_classes"), (b'{"framework": "\xff\xfe"}', "context")],
-)
-def test_bad_context_json_names_the_file_and_the_run_is_still_read(tmp_path, data, says):
+    ("name", "data", "says"),
+    [("context.json", b'{"data": {"num_classes": "ten"}}', "not a traindx context: data.num_classes"),
+     ("context.json", b'{"framework": "\xff\xfe"}', "context"),
+     ("preflight.json", b'{"checks": [{"name": 3}]}', "not a traindx preflight record: checks.0")],
+)  # fmt: skip
+def test_bad_context_json_names_the_file_and_the_run_is_still_read(tmp_path, name, data, says):
     _csv(tmp_path / "r" / "m.csv", "step,loss", [(i, 1.0) for i in range(5)])
-    (tmp_path / "r" / "context.json").write_bytes(data)  # invalid, then not UTF-8 (issue 9)
+    (tmp_path / "r" / name).write_bytes(data)  # invalid, then not UTF-8 (issue 9)
     (run,) = traindx.read(tmp_path / "r")
     (p,) = run.ingest.problems
-    assert p.kind == "unreadable" and p.file.endswith("context.json") and says in p.message
+    assert p.kind == "unreadable" and p.file.endswith(name) and says in p.message
     assert len(run.get("loss")) == 5
 
 

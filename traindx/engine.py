@@ -37,6 +37,7 @@ from traindx.rules.model import Cause, Condition, Rulebook, Symptom
 from traindx.schema import Run
 from traindx.separation import confusable_group
 from traindx.signals import Facts, compute_facts
+from traindx.textsafe import value_text
 
 _NO_KEY = re.compile(r"No such key: (\w+)|Undefined variable or function: '(\w+)'")
 
@@ -111,14 +112,6 @@ def fact(facts: Facts, path: str) -> Any:
     return facts.get(group, {}).get(key)
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    return str(v)
-
-
 _FACT_ALT = r"[a-z_]+\.[a-z_0-9]+(?:[*/][0-9.]+(?:e-?[0-9]+)?)?"
 PLACEHOLDER = re.compile(rf"\{{({_FACT_ALT}(?:\|{_FACT_ALT})*)(?:\|([^}}]*))?\}}")
 ALT = re.compile(r"([a-z_]+\.[a-z_0-9]+)(?:([*/])(.+))?")
@@ -144,7 +137,7 @@ def fill(text: str, facts: Facts) -> str:
         for alt in m.group(1).split("|"):
             v = _value(alt, facts)
             if v is not None:
-                return _fmt(v)
+                return value_text(v)
         return m.group(2) if m.group(2) is not None else "?"
 
     return PLACEHOLDER.sub(sub, text)

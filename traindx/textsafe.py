@@ -4,7 +4,8 @@ File names on POSIX are bytes (Python hands undecodable ones over as lone surrog
 keys may be lone surrogates (``"\\ud800"``), and tag names may carry terminal escape
 sequences. :func:`clean` makes a string valid Unicode (UTF-8-encodable) without losing
 which bytes were there; :func:`printable` also makes control characters visible, so a name
-can neither break ``--json`` nor drive the terminal.
+can neither break ``--json`` nor drive the terminal. :func:`value_text` is how every
+output (evidence texts, the terminal, markdown and HTML reports) writes a fact's value.
 """
 
 from __future__ import annotations
@@ -39,3 +40,13 @@ def printable(text: str) -> str:
     return _CONTROL.sub(
         lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text
     )
+
+
+def value_text(v: object) -> str:
+    """A fact's value as text: booleans lower-case (as CEL writes them), floats to three
+    significant digits (``inf``, ``nan`` as such), anything else as ``str``."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)

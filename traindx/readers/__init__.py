@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from pydantic import ValidationError
@@ -49,6 +50,8 @@ from traindx.readers.raw import RawLog, RawSeries
 from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, WANDB_RUN, db_runs, named_id, unique_ids
 from traindx.readers.timeaxis import EPOCH_AXIS, Piece, combine, epoch_indexed, same_run_groups
 from traindx.schema import Run, RunContext, Series, SkippedPath, StepUnit
+
+T = TypeVar("T")
 
 #: Names of per-epoch values: Keras' ``epoch_loss`` (against the epoch index); a ``_epoch``
 #: suffix (Lightning's ``train_loss_epoch``) is an epoch mean, logged against the global step
@@ -94,20 +97,9 @@ def _read_file(p: Path, kind: str) -> RawLog:
     return read_jsonl(p)
 
 
-def _load_context(p: Path) -> RunContext:
-    try:
-        return RunContext.model_validate_json(p.read_bytes())
-    except OSError as e:
-        raise ReadError(str(p), f"cannot read: {e.strerror}") from None
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "document"
-        raise ReadError(str(p), f"not a traindx context: {where}: {err['msg']}") from None
-
-
-def _load_preflight(p: Path):  # -> traindx.checks.PreflightRecord
-    from traindx.checks import load
-
+def _validated(p: Path, load: Callable[[Path], T], what: str) -> T:
+    """``load(p)``; an unreadable file or a document that fails validation is a ReadError
+    naming the file and the first field at fault."""
     try:
         return load(p)
     except OSError as e:
@@ -115,7 +107,17 @@ def _load_preflight(p: Path):  # -> traindx.checks.PreflightRecord
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "document"
-        raise ReadError(str(p), f"not a traindx preflight record: {where}: {err['msg']}") from None
+        raise ReadError(str(p), f"not a traindx {what}: {where}: {err['msg']}") from None
+
+
+def _load_context(p: Path) -> RunContext:
+    return _validated(p, lambda q: RunContext.model_validate_json(q.read_bytes()), "context")
+
+
+def _load_preflight(p: Path):  # -> traindx.checks.PreflightRecord
+    from traindx.checks import load
+
+    return _validated(p, load, "preflight record")
 
 
 def build_run(

@@ -28,7 +28,7 @@ from traindx.diagnosis import CauseResult, Diagnosis
 from traindx.errors import TraindxError
 from traindx.report.plotdata import PlotSection, heatmaps, lr_range_chart, run_charts
 from traindx.schema import Run, SkippedPath
-from traindx.textsafe import printable
+from traindx.textsafe import printable, value_text
 
 #: draw every plot at load when the page has at most this many; else each run's on scroll
 EAGER_LIMIT = 60
@@ -53,14 +53,6 @@ def _asset(name: str) -> str:
 def e(text: object) -> str:
     """Escaped, printable text for HTML content and attributes."""
     return html.escape(printable(str(text)), quote=True)
-
-
-def _num(v: object) -> str:
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float):
-        return str(v) if not math.isfinite(v) else f"{v:.3g}"
-    return str(v)
 
 
 def _snippets(snips: Mapping[str, str], framework: str | None) -> str:
@@ -130,7 +122,7 @@ def _run_section(
         rows = "".join(
             f'<tr><td class="sev-{s.severity}">{s.severity}</td><td>{e(s.code)}</td><td>{e(s.summary)}</td>'
             f"<td>{'' if s.onset_step is None else f'{e(s.onset_unit)} {s.onset_step}'}</td>"
-            f'<td class="dim">{" ".join(f"{e(x.fact)}={e(_num(x.value))}" for x in s.evidence)}</td></tr>'
+            f'<td class="dim">{" ".join(f"{e(x.fact)}={e(value_text(x.value))}" for x in s.evidence)}</td></tr>'
             for s in d.symptoms
         )
         out.append("<h3>Symptoms</h3><table><tr><th>severity</th><th>code</th><th>symptom</th>"

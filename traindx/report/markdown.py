@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from traindx.diagnosis import CauseResult, Diagnosis
 from traindx.schema import SkippedPath
-from traindx.textsafe import printable
+from traindx.textsafe import printable, value_text
 
 TOP_CAUSES = 3
 EVIDENCE_PER_CAUSE = 3
@@ -40,14 +40,6 @@ def _code(text: str) -> str:
     n = max((len(m) for m in re.findall(r"`+", text)), default=0) + 1
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{'`' * n}{pad}{text}{pad}{'`' * n}"
-
-
-def _num(v: object) -> str:
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float):
-        return str(v) if not math.isfinite(v) else f"{v:.3g}"
-    return str(v)
 
 
 def _onset(s) -> str:
@@ -86,7 +78,7 @@ def render_run(d: Diagnosis, *, heading: str = "###") -> str:
     if d.symptoms:
         lines += ["| severity | code | symptom | from | evidence |", "|---|---|---|---|---|"]
         for s in d.symptoms:
-            ev = ", ".join(f"{esc(e.fact)}={esc(_num(e.value))}" for e in s.evidence)
+            ev = ", ".join(f"{esc(e.fact)}={esc(value_text(e.value))}" for e in s.evidence)
             lines.append(
                 f"| {s.severity} | {esc(s.code)} | {esc(s.summary)} | {_onset(s)} | {ev} |"
             )

@@ -14,23 +14,13 @@ from rich.text import Text
 from traindx.diagnosis import CauseResult, Diagnosis
 from traindx.report.layout import Hang
 from traindx.schema import IngestReport, SkippedPath
-from traindx.textsafe import printable
+from traindx.textsafe import printable, value_text
 
 if TYPE_CHECKING:
     from traindx.api import Report
 
 SEV_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 TOP_CAUSES = 3
-
-
-def _num(v: object) -> str:
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            return str(v)
-        return f"{v:.3g}"
-    return str(v)
 
 
 def _cause_lines(rank: int, c: CauseResult, framework: str | None, verbose: bool) -> list[Hang]:
@@ -94,7 +84,7 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
             sev.append(f"{s.severity.upper():7}", style=SEV_STYLE[s.severity])
             parts.append(Hang(sev + " ", f"{s.code} {s.summary}{at}"))
             if s.evidence:
-                facts = "  ".join(f"{e.fact}={_num(e.value)}" for e in s.evidence)
+                facts = "  ".join(f"{e.fact}={value_text(e.value)}" for e in s.evidence)
                 parts.append(Hang(" " * 12, facts, "dim"))
     elif d.symptoms:
         notes = ", ".join(f"{s.code} {s.slug}" for s in d.symptoms)

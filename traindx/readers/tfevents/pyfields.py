@@ -9,31 +9,27 @@ import numpy as np
 from traindx.readers.tfevents.proto import _DT, _DT_SIZE, _MAX_FILL_PER_BYTE
 
 
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    """The base-128 varint at ``data[i]`` and the index after it."""
+    v = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return v, i
+
+
 def _iter_fields(data: bytes, start: int = 0, end: int | None = None):
     """Pure-Python protobuf field iterator: yields (field, wire_type, value or (start, end))."""
     end = len(data) if end is None else end
     i = start
     while i < end:
-        key = 0
-        shift = 0
-        while True:
-            b = data[i]
-            i += 1
-            key |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
+        key, i = _varint(data, i)
         field, wt = key >> 3, key & 7
         if wt == 0:
-            v = 0
-            shift = 0
-            while True:
-                b = data[i]
-                i += 1
-                v |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
+            v, i = _varint(data, i)
             yield field, wt, v
         elif wt == 1:
             yield field, wt, (i, i + 8)
@@ -42,15 +38,7 @@ def _iter_fields(data: bytes, start: int = 0, end: int | None = None):
             yield field, wt, (i, i + 4)
             i += 4
         elif wt == 2:
-            ln = 0
-            shift = 0
-            while True:
-                b = data[i]
-                i += 1
-                ln |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
+            ln, i = _varint(data, i)
             yield field, wt, (i, i + ln)
             i += ln
         else:
@@ -61,15 +49,7 @@ def _packed_varints(data: bytes, a: int, b: int) -> list[int]:
     out = []
     i = a
     while i < b:
-        v = 0
-        shift = 0
-        while True:
-            c = data[i]
-            i += 1
-            v |= (c & 0x7F) << shift
-            shift += 7
-            if c < 0x80:
-                break
+        v, i = _varint(data, i)
         out.append(v)
     return out
 
