@@ -168,3 +168,31 @@ def test_real_hf_training_args_json(tmp_path):
     hp = run.context.hyperparameters
     assert hp["learning_rate"] == 3e-4 and hp["per_device_train_batch_size"] == 4
     assert run.context.optimizer.lr == 3e-4
+
+
+def test_the_diagnosis_reports_carry_the_hyperparameters(tmp_path, capsys):
+    """``diagnose --json`` has each run's hyperparameters (issues 12/13); the markdown,
+    HTML and verbose terminal reports show them."""
+    from traindx.cli import main
+
+    run = tmp_path / "sweep" / "lr=0.3,bs=32"
+    _csv(run / "metrics.csv", n=30)
+    (run / "hparams.yaml").write_text("optimizer: {name: adamw, betas: [0.9, 0.999]}\ntag: 'a|b'\n")
+    assert main(["diagnose", str(run), "--json"]) == 0
+    (d,) = json.loads(capsys.readouterr().out)["runs"]
+    assert d["hyperparameters"] == {"lr": 0.3, "bs": 32, "optimizer.name": "adamw", "optimizer.betas": [0.9, 0.999], "tag": "a|b"}
+    assert traindx.diagnose(run)[0].hyperparameters == d["hyperparameters"]  # the API's Diagnosis too
+
+    assert main(["diagnose", str(run), "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    (line,) = [x for x in md.splitlines() if x.startswith("hyperparameters: ")]
+    assert {"`lr`=0.3", "`bs`=32", "`optimizer.name`=adamw", "`tag`=a\\|b"} <= set(line[17:].split(", "))
+    html = tmp_path / "r.html"
+    assert main(["diagnose", str(run), "--html", str(html)]) == 0
+    assert "<code>optimizer.betas=[0.9, 0.999]</code>" in html.read_text()
+    capsys.readouterr()
+    assert main(["diagnose", str(run), "-v"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  hyperparameters: ")]
+    assert {"lr=0.3", "bs=32", "optimizer.name=adamw", "tag=a|b"} <= set(line[19:].split(", "))
+    assert main(["diagnose", str(run)]) == 0
+    assert "hyperparameters" not in capsys.readouterr().out  # the short report leaves them to -v

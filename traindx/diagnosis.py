@@ -96,6 +96,9 @@ class Diagnosis(BaseModel):
     #: preflight checks (``traindx.adapters.<fw>.preflight`` or a run dir's ``preflight.json``):
     #: passed / failed (a CHK symptom fired on its facts) / skipped (with why)
     checks: list[CheckResult] = Field(default_factory=list)
+    #: the run's hyperparameters (name -> value, as :attr:`RunContext.hyperparameters` holds
+    #: them: from the adapter, hparams files, MLflow/W&B, TensorBoard, ``key=value`` folders)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
     facts: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
 
     @property

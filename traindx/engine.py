@@ -285,6 +285,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
         not_evaluated=notes,
         ingest=run.ingest,
         framework=framework,
+        hyperparameters=dict(run.context.hyperparameters),
         facts=facts,
     )
     if run.checks:

@@ -114,6 +114,9 @@ def _run_section(
         )
     out.append(f'<div class="meta">{" &middot; ".join(e(m) for m in meta)}</div>')
     out.append(f'<p class="headline">{e(d.headline)}</p>')
+    if d.hyperparameters:
+        hps = " ".join(f"<code>{e(k)}={e(value_text(v))}</code>" for k, v in d.hyperparameters.items())
+        out.append(f'<div class="meta hyperparameters">hyperparameters: {hps}</div>')
     if d.missing[1:]:
         out.append(
             "<ul>" + "".join(f"<li>also missing: {e(m)}</li>" for m in d.missing[1:]) + "</ul>"

@@ -18,6 +18,7 @@ from traindx.textsafe import printable, value_text
 
 TOP_CAUSES = 3
 EVIDENCE_PER_CAUSE = 3
+HYPERPARAMETERS = 20  # shown per run (the JSON report has them all)
 _MARK = {
     "healthy": "OK",
     "findings": "FINDINGS",
@@ -71,6 +72,11 @@ def render_run(d: Diagnosis, *, heading: str = "###") -> str:
         esc(d.headline, line_start=True),
         "",
     ]
+    if d.hyperparameters:
+        hps = list(d.hyperparameters.items())
+        more = f" and {len(hps) - HYPERPARAMETERS} more" if len(hps) > HYPERPARAMETERS else ""
+        shown = ", ".join(f"{_code(str(k))}={esc(value_text(v))}" for k, v in hps[:HYPERPARAMETERS])
+        lines += [f"hyperparameters: {shown}{more}", ""]
     for m in d.missing[1:]:
         lines.append(f"- also missing: {esc(m)}")
     if d.missing[1:]:

@@ -73,6 +73,9 @@ def _headline(d: Diagnosis) -> Hang:
 
 def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
     parts: list[Hang | Text] = [_headline(d)]
+    if d.hyperparameters and verbose:
+        hps = ", ".join(f"{k}={value_text(v)}" for k, v in d.hyperparameters.items())
+        parts.append(Hang("  hyperparameters: ", printable(hps), "dim"))
     if d.verdict == "insufficient_data":
         for m in d.missing[1:]:
             parts.append(Hang("  also missing: ", printable(m), "yellow"))
