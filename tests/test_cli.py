@@ -95,6 +95,35 @@ def test_explain_symptom_and_cause(capsys):
     assert main(["explain", "NOPE999"]) == 2
 
 
+def test_explain_hangs_wrapped_lines_under_their_text():
+    """On a narrow terminal a paragraph wraps under its first character, as diagnose's
+    report does (traindx/report/layout.py), not at column 0."""
+    import io
+
+    from rich.console import Console
+
+    from traindx.cli.rulebook import explain
+    from traindx.rules.loader import load_rulebook
+
+    book = load_rulebook()
+    for name, indent in (("LOSS003", "  "), ("lr_too_high", "  - ")):
+        buf = io.StringIO()
+        console = Console(file=buf, width=60, no_color=True, highlight=False)
+        for line in explain(book, name):
+            console.print(line)
+        lines = buf.getvalue().splitlines()
+        assert max(len(x) for x in lines) <= 60
+        body = [x for x in lines if x.startswith(indent)]
+        following = [lines[i + 1] for i, x in enumerate(lines[:-1]) if x.startswith(indent) and lines[i + 1].strip()]
+        assert body and following
+        # every line is a heading (flush left), a blank, or indented; nothing wraps to column 0 inside a section
+        headings = {"What it does", "Why it matters", "Known false positives", "Condition", "Evidence", "Fixes",
+                    "Causes it points to (likelihood ratio)", "Symptoms it explains (likelihood ratio)"}  # fmt: skip
+        after_head = lines[lines.index("") :]  # the name, summary and file lines wrap as they may
+        flush = [x for x in after_head if x and not x.startswith(" ")]
+        assert set(flush) <= headings, set(flush) - headings
+
+
 def test_rules_lists_everything(capsys):
     assert main(["rules"]) == 0
     out = capsys.readouterr().out

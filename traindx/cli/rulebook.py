@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from traindx.errors import TraindxError
 
@@ -34,50 +35,59 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from traindx.report.layout import cli_console
     from traindx.rules.loader import load_rulebook
 
     book = load_rulebook(args.rulebook, override_shipped=args.override_shipped)
-    name = args.name
+    lines = explain(book, args.name)
+    console = cli_console()
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
+    return 0
+
+
+def explain(book: Any, name: str) -> list[Any]:
+    """What ``traindx explain NAME`` prints, line by line: texts and hanging-indented
+    paragraphs (:class:`~traindx.report.layout.Hang`), wrapped on a terminal as the
+    diagnosis is."""
+    from rich.text import Text
+
+    from traindx.report.layout import Hang
+
+    out: list[Any] = []
+
+    def section(title: str, body: str) -> None:
+        out.extend([Text(title), Hang("  ", body), Text("")])
+
     sym = book.symptom(name.upper())
     if sym is not None:
-        print(
-            f"{sym.code} ({sym.slug}) - {sym.summary}\nseverity: {sym.severity}   status: {sym.status}   file: {sym.file}:{sym.line}\n"
-        )
-        print(
-            f"What it does\n  {sym.docs.what}\n\nWhy it matters\n  {sym.docs.why}\n\nKnown false positives\n  {sym.docs.false_positives}\n"
-        )
-        print(f"Condition\n  {sym.when}\n")
-        causes = sorted(
-            (c for c in book.causes if sym.code in c.explains), key=lambda c: -c.explains[sym.code]
-        )
-        print(
-            "Causes it points to (likelihood ratio)\n  "
-            + ", ".join(f"{c.id} x{c.explains[sym.code]:g}" for c in causes)
-        )
-        return 0
+        out.append(Hang("", f"{sym.code} ({sym.slug}) - {sym.summary}"))
+        out += [Text(f"severity: {sym.severity}   status: {sym.status}   file: {sym.file}:{sym.line}"), Text("")]
+        section("What it does", sym.docs.what)
+        section("Why it matters", sym.docs.why)
+        section("Known false positives", sym.docs.false_positives)
+        section("Condition", sym.when)
+        causes = sorted((c for c in book.causes if sym.code in c.explains), key=lambda c: -c.explains[sym.code])
+        out += [Text("Causes it points to (likelihood ratio)"),
+                Hang("  ", ", ".join(f"{c.id} x{c.explains[sym.code]:g}" for c in causes))]  # fmt: skip
+        return out
     cause = book.cause(name.lower())
-    if cause is not None:
-        print(
-            f"{cause.id} ({cause.family}) - {cause.summary}\nprior: {cause.prior:g}   file: {cause.file}:{cause.line}\n"
-        )
-        print("Symptoms it explains (likelihood ratio)")
-        for code, ratio in sorted(cause.explains.items(), key=lambda kv: -kv[1]):
-            s = book.symptom(code)
-            print(f"  {code} x{ratio:g}  {s.summary if s else ''}")
-        if cause.evidence:
-            print("\nEvidence")
-            for ev in cause.evidence:
-                print(f"  x{ev.lr:g} when {ev.when}\n        {ev.says}")
-        print("\nFixes")
-        for f in cause.fixes:
-            print(f"  - {f.text}")
-            for fw in ("torch", "keras", "jax"):
-                if getattr(f, fw):
-                    print(f"      {fw}: {getattr(f, fw)}")
-        return 0
-    raise TraindxError(
-        f"{name!r} is neither a symptom code nor a cause id; `traindx rules` lists them"
-    )
+    if cause is None:
+        raise TraindxError(f"{name!r} is neither a symptom code nor a cause id; `traindx rules` lists them")
+    out.append(Hang("", f"{cause.id} ({cause.family}) - {cause.summary}"))
+    out += [Text(f"prior: {cause.prior:g}   file: {cause.file}:{cause.line}"), Text(""), Text("Symptoms it explains (likelihood ratio)")]
+    for code, ratio in sorted(cause.explains.items(), key=lambda kv: -kv[1]):
+        s = book.symptom(code)
+        out.append(Hang(f"  {code} x{ratio:g}  ", s.summary if s else ""))
+    if cause.evidence:
+        out += [Text(""), Text("Evidence")]
+        for ev in cause.evidence:
+            out += [Hang(f"  x{ev.lr:g} when ", ev.when), Hang(" " * 8, ev.says)]
+    out += [Text(""), Text("Fixes")]
+    for f in cause.fixes:
+        out.append(Hang("  - ", f.text))
+        out.extend(Hang(f"      {fw}: ", getattr(f, fw)) for fw in ("torch", "keras", "jax") if getattr(f, fw))
+    return out
 
 
 def cmd_facts(args: argparse.Namespace) -> int:
