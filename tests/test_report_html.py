@@ -236,9 +236,16 @@ def test_extra_log_x_section_in_chromium(tmp_path):
     )  # fmt: skip
     page = tmp_path / "extra.html"
     page.write_text(render_html([], sections=[sec]))
-    r = cdp.load(page, {"n": "document.querySelectorAll('.uplot').length"},
+    # the tick labels uPlot drew on each axis (its computed values; null or '': no label)
+    ticks = "traindxReport.plots[0].u.axes.map(a => (a._values || []).filter(v => v !== null && v !== ''))"
+    r = cdp.load(page, {"n": "document.querySelectorAll('.uplot').length", "ticks": ticks},
                  ready="document.documentElement.hasAttribute('data-rendered')")  # fmt: skip
     assert r.errors == [] and r.values["n"] == 1
+    x_ticks, y_ticks = r.values["ticks"]
+    # the log x axis names its decades: 1e-4 is not "0" (each label a distinct, nonzero number)
+    assert len(x_ticks) >= 3 and len(set(x_ticks)) == len(x_ticks), x_ticks
+    assert all(float(t) > 0 for t in x_ticks) and "1e-4" in x_ticks and "0.01" in x_ticks, x_ticks
+    assert y_ticks and all(float(t) == float(t) for t in y_ticks)
 
 
 @pytest.mark.torch

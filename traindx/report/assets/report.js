@@ -12,9 +12,12 @@
   function fmt(v) {
     if (v === null || v === undefined) return "-";
     var a = Math.abs(v);
-    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
+    if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2).replace(/\.?0+e/, "e");  // 1e-4, 2.5e-5
     return String(+v.toPrecision(4));
   }
+
+  // an axis' tick labels: a tick its filter left out (null) stays unlabelled
+  function ticks(u, vals) { return vals.map(function (v) { return v === null ? null : fmt(v); }); }
 
   function marksPlugin(marks) {
     return {
@@ -42,9 +45,11 @@
   }
 
   // a log axis over many decades: label every k-th power of ten so that labels do not collide
-  function thinLog(u, splits) {
+  // (a label takes 22 px of a vertical axis, 56 px of the horizontal one)
+  function thinLog(u, splits, axisIdx) {
     var decades = splits.filter(function (v) { return Math.abs(Math.log10(v) % 1) < 1e-9; });
-    var k = Math.max(1, Math.ceil(decades.length / Math.max(2, Math.floor(u.bbox.height / (22 * (window.devicePixelRatio || 1))))));
+    var room = axisIdx === 0 ? u.bbox.width / 56 : u.bbox.height / 22;
+    var k = Math.max(1, Math.ceil(decades.length / Math.max(2, Math.floor(room / (window.devicePixelRatio || 1)))));
     return splits.map(function (v) {
       var l = Math.log10(v);
       return Math.abs(l % 1) < 1e-9 && Math.round(l) % k === 0 ? v : null;
@@ -78,8 +83,8 @@
     var opts = {
       width: width, height: 260, series: series, plugins: [marksPlugin(c.marks)],
       scales: { x: { time: false, distr: c.log_x ? 3 : 1 }, y: { distr: c.log_y ? 3 : 1 } },
-      axes: [{ label: c.x_label }, { label: c.y_label || "", values: function (u, vals) { return vals.map(fmt); },
-                 filter: c.log_y ? thinLog : undefined }],
+      axes: [{ label: c.x_label, values: ticks, filter: c.log_x ? thinLog : undefined },
+             { label: c.y_label || "", values: ticks, filter: c.log_y ? thinLog : undefined }],
       legend: { live: true }, cursor: { drag: { x: true, y: false } }
     };
     var u = new uPlot(opts, data, el);
@@ -202,6 +207,7 @@
     document.body.removeChild(ta);
   }
 
-  window.traindxReport = { charts: state.charts, heatmaps: state.heatmaps, ms: performance.now() - t0, state: state };
+  window.traindxReport = { charts: state.charts, heatmaps: state.heatmaps, ms: performance.now() - t0, state: state,
+                           plots: plots };
   document.documentElement.setAttribute("data-rendered", String(state.charts + state.heatmaps));
 })();
