@@ -14,6 +14,7 @@ from fuzz_inputs import make
 from traindx.errors import ReadError
 from traindx.readers.csvlog import _read_table, complete_lines, read_text, table_to_log
 from traindx.readers.csvstream import read_csv_stream
+from traindx.readers.jsonlstream import read_jsonl_stream
 from traindx.readers.raw import RawLog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,4 +109,73 @@ def test_a_large_table_holds_numbers_not_text(tmp_path):
     assert [s.steps.size for s in new.series] == [n, n]
     bound = 64 * n + 8 * (1 << 20)  # numbers per row while joined, plus one batch's rows
     print(f"peak: whole-file {old_peak / 2**20:.0f} MiB, in batches {new_peak / 2**20:.0f} MiB")
+    assert new_peak < bound < old_peak, (new_peak, bound, old_peak)
+
+
+# ------------------------------------------------------------------------ JSON lines
+
+
+def _jsonl_same(path: Path, batch: int) -> None:
+    try:
+        a = read_jsonl_stream(path, path.stat().st_size + 1)  # one batch: the whole file
+    except ReadError as e:
+        with pytest.raises(ReadError) as got:
+            read_jsonl_stream(path, batch)
+        assert str(got.value) == str(e)
+        return
+    b = read_jsonl_stream(path, batch)
+    assert summary(a) == summary(b), path
+    assert [p.message for p in a.problems] == [p.message for p in b.problems], path
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_fuzzed_json_lines_read_the_same_in_batches(seed, tmp_path):
+    rng = random.Random(seed)
+    case = make("jsonl", rng)
+    path = tmp_path / case.name
+    path.write_bytes(case.data)
+    _jsonl_same(path, rng.choice([16, 50, 300, 5000]))
+
+
+def test_fixture_json_lines_read_the_same_in_batches():
+    files = sorted(p for p in (ROOT / "fixtures").rglob("*.jsonl") if p.stat().st_size < 2_000_000)
+    assert files
+    for p in files[:: max(1, len(files) // 30)]:
+        _jsonl_same(p, 257)
+
+
+def test_json_lines_x_key_seen_only_in_a_later_batch(tmp_path):
+    """The x axis is the first step key any line has: a key first seen late still decides."""
+    path = tmp_path / "m.jsonl"
+    body = "".join(f'{{"loss": {1.0 / (i + 1)}, "time": {1000 + i}}}\n' for i in range(300))
+    path.write_text(
+        body + '{"loss": 0.01, "step": 5000}\n{"loss": 0.009, "step": 5001, "x": "a"}\n'
+    )
+    a, b = read_jsonl_stream(path, path.stat().st_size + 1), read_jsonl_stream(path, 64)
+    assert summary(a) == summary(b)
+    loss = next(s for s in b.series if s.name == "loss")
+    assert loss.steps[-1] == 5001 and loss.steps[0] == 0  # before any step: at 0, as a whole read
+    assert [p.message for p in a.problems] == [p.message for p in b.problems]
+
+
+def test_a_large_json_lines_log_holds_numbers_not_text(tmp_path):
+    n = 40_000
+    path = tmp_path / "metrics.jsonl"
+    with open(path, "w") as f:
+        f.writelines(
+            f'{{"step": {s}, "loss": {2.0 / (s + 1):.6f}, "lr": 0.001}}\n' for s in range(n)
+        )
+    tracemalloc.start()
+    try:
+        old = read_jsonl_stream(path, path.stat().st_size + 1)
+        old_peak = tracemalloc.get_traced_memory()[1]
+        del old
+        tracemalloc.reset_peak()
+        new = read_jsonl_stream(path, 1 << 17)
+        new_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [s.steps.size for s in new.series] == [n, n]
+    bound = 64 * n + 4 * (1 << 20)  # numbers per point, plus one batch's parsed lines
+    print(f"peak: one batch {old_peak / 2**20:.0f} MiB, in batches {new_peak / 2**20:.0f} MiB")
     assert new_peak < bound < old_peak, (new_peak, bound, old_peak)

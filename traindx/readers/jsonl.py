@@ -13,13 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from traindx.errors import ReadError
-from traindx.names import is_bookkeeping
-from traindx.ranks import TIMING
-from traindx.readers.csvlog import WALL_COLUMNS, complete_lines, parse_number, read_text
-from traindx.readers.raw import RawLog, RawSeries
+from traindx.readers.csvlog import parse_number
+from traindx.readers.raw import RawLog
 from traindx.textsafe import clean
 
 STEP_KEYS = ("step", "global_step", "trainer/global_step", "_step", "iteration", "iter")
@@ -142,101 +138,18 @@ def count_bad_lines(
     return records
 
 
-def _first_key(keys: dict[str, str], names: tuple[str, ...]) -> str | None:
-    return next((keys[n] for n in names if n in keys), None)
-
-
-def _x_axis(
-    src: str, records: list[tuple[int, dict[str, Any]]], log: RawLog
-) -> tuple[str | None, np.ndarray, str]:
-    """The x key (None: line index), one integer step per record, and the unit."""
-    keys = {k.lower(): k for _, rec in records for k in rec}
-    line_index = np.array([i for i, _ in records], dtype=np.int64)
-    for names, unit in ((STEP_KEYS, "step"), (EPOCH_KEYS, "epoch")):
-        key = _first_key(keys, names)
-        if key is None:
-            continue
-        steps = [_step(rec.get(key)) for _, rec in records]
-        if any(s is _FRACTIONAL for s in steps):
-            log.problem(
-                "note",
-                f"{src}: '{key}' has fractional values; the line index is used as the step"
-            )
-            return None, line_index, "step"
-        missing = np.array([s is None for s in steps], dtype=bool)
-        x = np.array([0 if s is None else s for s in steps], dtype=np.int64)
-        if missing.any():  # a record without a step: logged at the previous record's step
-            log.problem(
-                "note",
-                f"{src}:{records[int(np.argmax(missing))][0] + 1}: no number in '{key}' "
-                f"({int(missing.sum())} lines); values placed at the previous line's step"
-            )
-            last = np.maximum.accumulate(np.where(missing, -1, np.arange(x.size)))
-            x = np.where(last >= 0, x[np.maximum(last, 0)], 0)
-        return key, x, unit
-    return None, line_index, "step"
-
-
 def read_jsonl(path: str | Path) -> RawLog:
-    """Read a JSON-lines log into raw series, one per numeric key."""
-    src = str(path)
-    log = RawLog(path=src)
-    records = _parse_lines(src, complete_lines(log, read_text(path)), log)
-    if not records:
-        return log
-    return records_to_log(src, records, log)
+    """Read a JSON-lines log into raw series, one per numeric key (in batches of lines,
+    :mod:`traindx.readers.jsonlstream`: memory holds the numbers, not the text)."""
+    from traindx.readers.jsonlstream import read_jsonl_stream
+
+    return read_jsonl_stream(path)
 
 
 def records_to_log(src: str, records: list[tuple[int, dict[str, Any]]], log: RawLog) -> RawLog:
     """Raw series from (line or entry index, flat metric dict) records."""
-    x_key, steps, unit = _x_axis(src, records, log)
-    wall_key = _first_key({k.lower(): k for _, rec in records for k in rec}, WALL_COLUMNS)
+    from traindx.readers.jsonlstream import Points
 
-    points: dict[str, tuple[list[int], list[float], list[float]]] = {}
-    bad: dict[str, list[tuple[int, Any]]] = {}
-    for (index, rec), step in zip(records, steps, strict=True):
-        wall = _number(rec.get(wall_key)) if wall_key else None
-        for name, raw in rec.items():
-            if name == x_key:
-                continue
-            v = _number(raw)
-            if v is _BAD:
-                bad.setdefault(name, []).append((index + 1, raw))
-            elif v is not None:
-                s, vals, walls = points.setdefault(name, ([], [], []))
-                s.append(int(step))
-                vals.append(v)  # type: ignore[arg-type]
-                walls.append(wall if isinstance(wall, float) else np.nan)
-
-    for name, cells in bad.items():
-        line, raw = cells[0]
-        if name not in points:
-            log.problem(
-                "skipped",
-                f"{src}: key '{name}' is not numeric (line {line}: {json.dumps(raw)[:40]}); skipped"
-            )
-            continue
-        log.dropped_records += len(cells)
-        more = f" ({len(cells)} values skipped)" if len(cells) > 1 else ""
-        log.problem(
-            "corrupt",
-            f"{src}:{line}: key '{name}': {json.dumps(raw)[:40]} is not a number{more}",
-            len(cells),
-        )
-
-    for name, (s, vals, walls) in points.items():
-        if is_bookkeeping(name) and not TIMING.fullmatch(name.strip()):  # timings: stragglers of a multi-rank job
-            continue
-        log.series.append(
-            RawSeries(
-                name=name,
-                steps=np.array(s, dtype=np.int64),
-                values=np.array(vals, dtype=np.float64),
-                source=src,
-                unit=unit,
-                wall_time=np.array(walls) if wall_key else None,
-            )
-        )
-    if not log.series:
-        raise ReadError(src, f"no numeric values; {HINT}")
-    return log
+    pts = Points()
+    pts.add(records)
+    return pts.finish(src, log)
