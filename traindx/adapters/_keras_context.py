@@ -140,12 +140,9 @@ class _StaticContext:
         ctx.model = info
         l2 = ks.l2_coefficient(model)
         if l2 is not None:
+            # an L2 kernel regularizer is a loss term, not the optimizer's weight decay: it is
+            # recorded as itself (flags.l2_max, hyperparameters.l2), never as weight_decay
             ctx.hyperparameters["l2"] = l2
-            if ctx.optimizer.weight_decay is None:
-                ctx.optimizer.weight_decay = 2.0 * l2
-                ctx.notes.append(
-                    f"weight_decay {2.0 * l2:g} is the coupled equivalent of kernel_regularizer L2({l2:g}) (2 x l2)"
-                )
         out_layer = ks.output_layer(model)
         self._weight_facts(out_layer)
         act = ks.layer_activation(out_layer) if out_layer is not None else None

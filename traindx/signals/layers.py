@@ -19,14 +19,20 @@ def _tail_median(values: np.ndarray) -> float:
     return float(np.median(v)) if v.size else float("nan")
 
 
-def _per_layer(run: Run, metric: str, statistic: str = "value") -> dict[str, float]:
+def _per_layer(run: Run, metric: str, statistic: str = "value", at=_tail_median) -> dict[str, float]:
     out = {}
     for s in run.series.values():
         k = s.key
         if (k.metric == metric and k.scope != "global" and k.split == "train" and k.statistic == statistic
                 and not is_rank_scope(k.scope)):  # another rank's copy is no layer  # fmt: skip
-            out[k.scope] = _tail_median(s.values)
+            out[k.scope] = at(s.values)
     return {k: v for k, v in out.items() if np.isfinite(v)}
+
+
+def _first_finite(values: np.ndarray) -> float:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v[0]) if v.size else float("nan")
 
 
 def layer_facts(run: Run) -> dict[str, Any]:
@@ -48,6 +54,10 @@ def layer_facts(run: Run) -> dict[str, Any]:
         first, last = grads[names[0]], grads[names[-1]]
         facts["grad_first_over_last"] = first / max(last, EPS)
         facts["grad_zero_layers"] = sum(v <= 0.0 for v in grads.values())
+        # layers whose gradient is zero late in the run but was not at the first record: the
+        # graph reached them, the gradient stopped later (saturated outputs, dead units)
+        start = _per_layer(run, "grad_norm", at=_first_finite)
+        facts["grad_died_layers"] = sum(v <= 0.0 and start.get(k, 0.0) > 0.0 for k, v in grads.items())
         facts["grad_min"] = min(grads.values())
     upd = _per_layer(run, "update_ratio")
     if upd:
