@@ -44,6 +44,9 @@ def layer_facts(run: Run) -> dict[str, Any]:
         facts["dead_layer"] = worst
         facts["dead_layers"] = sum(v > 0.9 for v in dead.values())
     sat = _per_layer(run, "act_frac_saturated")
+    out = _output_layer(run)
+    if out in sat:  # a confident classifier's sigmoid/softmax output sits in its tails by design
+        facts["out_saturated_frac"] = sat.pop(out)
     if sat:
         worst = max(sat, key=sat.__getitem__)
         facts["saturated_frac_max"] = sat[worst]
@@ -72,6 +75,13 @@ def layer_facts(run: Run) -> dict[str, Any]:
     if pred is not None:
         facts["pred_class_frac_max"] = pred
     return facts
+
+
+def _output_layer(run: Run) -> str | None:
+    """The model's output layer as the adapter recorded it (the last listed layer), or None."""
+    model = getattr(run.context, "model", None) if run.context is not None else None
+    layers = getattr(model, "layers", None) or []
+    return layers[-1].name if layers else None
 
 
 def _global(run: Run, metric: str, statistic: str = "value") -> float | None:
