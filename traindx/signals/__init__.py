@@ -166,6 +166,18 @@ def _before(s: Series, step: int | None) -> Series:
     return s.model_copy(update={"steps": s.steps[keep], "values": s.values[keep]})
 
 
+def _loss_per_error(loss: dict | None, acc: dict | None) -> float | None:
+    """The training loss over the training error rate: nats per misclassified example if the
+    correct ones cost ~0. A fresh or frozen classifier scores ~ln(C) per example (2.3 for ten
+    classes); well above that, the wrong answers are given with saturated (one-hot) confidence."""
+    if not loss or not acc:
+        return None
+    lv, av = loss.get("last"), acc.get("last")
+    if lv is None or av is None or not (np.isfinite(lv) and np.isfinite(av)) or lv <= 0 or not 0.0 <= av < 1.0:
+        return None
+    return float(lv / max(1.0 - av, 1e-3))
+
+
 def compute_facts(run: Run) -> Facts:
     facts: Facts = {}
     chosen: dict[str, Series] = {}
@@ -214,6 +226,10 @@ def compute_facts(run: Run) -> Facts:
             g.update(quality_after_val_min(v.steps, v.values, chosen["val_quality"].steps, chosen["val_quality"].values))
         if g:
             facts["gap"] = g
+
+    per_error = _loss_per_error(facts.get("loss"), facts.get("acc"))
+    if per_error is not None:
+        facts["loss"]["per_error"] = per_error
 
     test: dict[str, float] = {}  # test metrics are often logged once, at the end
     for name, metric in (("acc", "accuracy"), ("loss", "loss")):
