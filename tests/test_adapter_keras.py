@@ -359,6 +359,8 @@ def test_target_flags_float_regression(digits, tmp_path):
     assert (
         f["target_integer"] is False and f["target_distinct"] > 10 and f["target_onehot"] is False
     )
+    # the targets' range: a sigmoid/tanh output that cannot reach it is judged by CTX002
+    assert f["target_min"] == pytest.approx(float(y.min())) and f["target_max"] == pytest.approx(float(y.max()))
 
 
 def test_target_flags_integer_valued_floats(digits, tmp_path):

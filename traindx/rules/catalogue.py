@@ -41,6 +41,8 @@ ADAPTER_FLAGS: dict[str, type] = {
     "softmax_logits_recovered": bool,
     "target_distinct": float,
     "target_integer": bool,
+    "target_max": float,
+    "target_min": float,
     "target_onehot": bool,
 }
 

@@ -166,6 +166,24 @@ def _before(s: Series, step: int | None) -> Series:
     return s.model_copy(update={"steps": s.steps[keep], "values": s.values[keep]})
 
 
+def _accuracy_meaningless(run: Run) -> bool:
+    """Accuracy compiled on a regression (Keras ``metrics=['accuracy']`` with continuous
+    targets) measures nothing: the adapter says the task is regression with non-integer
+    targets, or every logged accuracy value is under 1 % while the training loss fell by more
+    than half (a cross-entropy that halves puts the true class on top for many examples; an
+    accuracy that stays ~0 then compares floats to targets that are not class ids)."""
+    c = run.context
+    if c.data.task == "regression" and not c.flags.get("target_integer"):
+        return True
+    vals = [s.values for split in ("train", "val") if (s := pick(run, "accuracy", split)) is not None]
+    acc = np.concatenate([v[np.isfinite(v)] for v in vals]) if vals else np.array([])
+    loss = pick(run, "loss", "train")
+    lv = loss.values[np.isfinite(loss.values)] if loss is not None else np.array([])
+    if acc.size < 3 or lv.size < 3 or lv[0] <= 0 or np.max(acc) >= 0.01:
+        return False
+    return bool((lv[0] - np.min(lv)) / lv[0] > 0.5)
+
+
 def _loss_per_error(loss: dict | None, acc: dict | None) -> float | None:
     """The training loss over the training error rate: nats per misclassified example if the
     correct ones cost ~0. A fresh or frozen classifier scores ~ln(C) per example (2.3 for ten
@@ -188,8 +206,11 @@ def compute_facts(run: Run) -> Facts:
     broke_at = None
     if loss is not None and len(loss) and not np.all(np.isfinite(loss.values)):
         broke_at = int(loss.steps[np.argmax(~np.isfinite(loss.values))])
+    no_acc = _accuracy_meaningless(run)
     for group, (metric, split) in CURVE_GROUPS.items():
         s = pick(run, metric, split)
+        if no_acc and metric == "accuracy":
+            continue
         if s is not None and len(s):
             chosen[group] = s
             f = curve_facts(s.steps, s.values)
@@ -201,6 +222,8 @@ def compute_facts(run: Run) -> Facts:
 
     for group, split in (("quality", "train"), ("val_quality", "val")):
         q = pick_quality(run, split)
+        if no_acc and q is not None and q.key.metric == "accuracy":
+            q = None
         if q is not None:
             chosen[group] = q
             # like accuracy's, its shape is read up to the first non-finite training loss

@@ -74,7 +74,7 @@ def acc_gap_facts(train: np.ndarray, val: np.ndarray) -> dict[str, float]:
         return {}
     t_last = float(np.median(tail(tv, 0.05, 1, 200)))
     v_last = float(np.median(tail(vv, 0.1, 1, 20)))
-    return {"acc_gap_last": t_last - v_last, "val_acc_best": float(np.max(vv))}
+    return {"acc_gap_last": t_last - v_last, "val_acc_best": float(np.max(vv)), "val_acc_last": v_last}
 
 
 def quality_after_val_min(
