@@ -52,3 +52,11 @@ def test_accuracy_compiled_on_a_regression_is_ignored():
     assert "acc" in facts_of({"loss": "1*0.9x30", "accuracy": "0.2x30"}, ctx)
     # a classifier at chance with a flat loss keeps its accuracy (that is the symptom)
     assert "acc" in facts_of({"loss": "4.6x30", "accuracy": "0.008x30"})
+
+
+def test_accuracy_seen_only_after_the_loss_broke_is_no_evidence():
+    case = Case(name="t", series={"loss": "1x5 nanx15", "accuracy": "0.5x5 0.9x15", "val/accuracy": "0.34x4"},
+                every={"val/accuracy": 5}, fires=False)
+    f = compute_facts(case_run(case))
+    assert "val_acc" not in f  # evaluations at steps 4, 9, ...: only one before the NaN at step 5
+    assert f["acc"]["last"] == pytest.approx(0.5)  # read up to the break, as before

@@ -166,6 +166,12 @@ def _before(s: Series, step: int | None) -> Series:
     return s.model_copy(update={"steps": s.steps[keep], "values": s.values[keep]})
 
 
+def _after_break_only(s: Series | None, broke_at: int | None) -> bool:
+    """Fewer than 3 of the series' points precede the first non-finite training loss: what
+    it shows (accuracy of NaN weights, a single class) is an after-effect, not evidence."""
+    return s is not None and broke_at is not None and len(s) > 0 and int(np.sum(s.steps < broke_at)) < 3
+
+
 def _accuracy_meaningless(run: Run) -> bool:
     """Accuracy compiled on a regression (Keras ``metrics=['accuracy']`` with continuous
     targets) measures nothing: the adapter says the task is regression with non-integer
@@ -209,7 +215,7 @@ def compute_facts(run: Run) -> Facts:
     no_acc = _accuracy_meaningless(run)
     for group, (metric, split) in CURVE_GROUPS.items():
         s = pick(run, metric, split)
-        if no_acc and metric == "accuracy":
+        if metric == "accuracy" and (no_acc or _after_break_only(s, broke_at)):
             continue
         if s is not None and len(s):
             chosen[group] = s
@@ -222,7 +228,7 @@ def compute_facts(run: Run) -> Facts:
 
     for group, split in (("quality", "train"), ("val_quality", "val")):
         q = pick_quality(run, split)
-        if no_acc and q is not None and q.key.metric == "accuracy":
+        if q is not None and ((no_acc and q.key.metric == "accuracy") or _after_break_only(q, broke_at)):
             q = None
         if q is not None:
             chosen[group] = q
