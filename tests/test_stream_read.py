@@ -156,3 +156,27 @@ def test_reading_a_large_file_keeps_memory_bounded_by_the_points(tmp_path):
     print(f"peak: whole-file {old_peak / 2**20:.0f} MiB, in pieces {new_peak / 2**20:.0f} MiB")
     assert old_peak > bound, (old_peak, bound)  # what the whole-file read took
     assert new_peak < data_size + 16 * n  # less than the file's bytes plus the points
+
+
+def test_following_a_file_reads_it_in_pieces_as_a_whole_read(tmp_path):
+    """traindx watch's event tail reads a long first poll in pieces: the same points, and
+    damage in the middle counted once, at its file offset."""
+    from traindx.readers.incremental import EventTail
+
+    w = EventFileWriter(tmp_path)
+    for s in range(4000):
+        w.add_scalar("train/loss", 1.0 / (s + 1), s)
+        if s % 7 == 0:
+            w.add_scalar("val/loss", 2.0 / (s + 1), s)
+    w.close()
+    path = Path(w.path)
+    data = bytearray(path.read_bytes())
+    data[50_000:50_040] = b"\x00" * 40
+    path.write_bytes(bytes(data))
+    tail = EventTail(path)
+    tail.chunk = 3000
+    got, ref = tail.log(), whole(bytes(data), str(path))
+    assert points(got) == points(ref)
+    assert got.dropped_records == ref.dropped_records > 0
+    assert [q.message for q in got.problems] == [q.message for q in ref.problems]
+    assert tail.bytes_read == len(data) and tail.pending == 0

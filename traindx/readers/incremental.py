@@ -69,11 +69,15 @@ class Tail:
                     self.pending = 0
                     return False
                 f.seek(self.offset)
-                data = f.read()
+                return self._read_from(f)
         except FileNotFoundError:
             raise ReadError(self.name, "no such file (removed while being followed)") from None
         except OSError as e:
             raise ReadError(self.name, f"cannot read ({e.strerror or e})") from None
+
+    def _read_from(self, f) -> bool:
+        """Consume what ``f`` holds from ``offset`` on (all of it, at once)."""
+        data = f.read()
         self.bytes_read += len(data)
         used = self._consume(data)
         self.offset += used
@@ -108,14 +112,41 @@ class EventTail(Tail):
     def _reset(self) -> None:
         self.parts: list[RawLog] = []
         self.plugins: dict[str, str] = {}  # TF2 names a tag's plugin on its first value only
+        self.markers: list[int] = []  # the record-start bytes of the file
 
-    def _consume(self, data: bytes) -> int:
+    #: bytes read per piece (a long file's first read: memory bounded as in
+    #: :mod:`traindx.readers.tfevents.stream`)
+    chunk = 1 << 24
+
+    def _read_from(self, f) -> bool:
+        """Consume what was appended, a piece at a time (damage across the end of a piece is
+        carried to the next; only the last piece is read as the end of the file)."""
+        pending = b""
+        used_any = False
+        while True:
+            more = f.read(self.chunk)
+            self.bytes_read += len(more)
+            data = pending + more
+            if not data:
+                break
+            final = len(more) < self.chunk  # (an empty read: what is left, as the end)
+            used = self._consume(data, final=final)
+            self.offset += used
+            used_any |= used > 0
+            pending = data[used:]
+            if final:
+                break
+        self.pending = len(pending)
+        return used_any
+
+    def _consume(self, data: bytes, final: bool = True) -> int:
         from traindx.readers.tfevents.reader import decode_events
 
         n = len(data)
         buf = np.zeros((n + 64) // 8 * 8, dtype=np.uint8)
         buf[:n] = np.frombuffer(data, dtype=np.uint8)
-        part, used = decode_events(self.name, buf, 0, n, self.plugins)
+        part, used = decode_events(self.name, buf, 0, n, self.plugins, origin=self.offset,
+                                   final=final, markers=self.markers)  # fmt: skip
         part.problems = [p for p in part.problems if p.kind != "incomplete"]
         if part.records or part.problems or part.dropped_records:
             self.parts.append(part)
