@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -109,22 +110,27 @@ ALTERNATIVE = (
 )
 
 
-def child_peak(code: str, path: Path, tree: Path, timeout: float) -> tuple[float, float, int, str]:
-    """(peak RSS MiB, seconds, exit code, stdout) of ``code`` run on ``path`` with ``tree``'s
-    traindx first on the path."""
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def child_peak(code: str, path: Path, tree: Path, timeout: float) -> tuple[float, float, float, int, str]:
+    """(peak RSS MiB, seconds, CPU seconds, exit code, stdout) of ``code`` run on ``path``
+    with ``tree``'s traindx first on the path (CPU seconds: less moved by a busy machine)."""
     env = {**os.environ, "PYTHONPATH": str(tree), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _children_cpu()
     try:
         proc = subprocess.run([sys.executable, "-c", code, str(path)], cwd=tree, env=env,
                               capture_output=True, text=True, timeout=timeout)  # fmt: skip
     except subprocess.TimeoutExpired:
-        return float("nan"), time.perf_counter() - t, 124, ""
-    dt = time.perf_counter() - t
+        return float("nan"), time.perf_counter() - t, float("nan"), 124, ""
+    dt, cpu = time.perf_counter() - t, _children_cpu() - c
     peak = [ln.split()[1] for ln in proc.stderr.splitlines() if ln.startswith("PEAK ")]
     if proc.returncode not in (0, 1) or not peak:
         print(proc.stderr[-2000:], file=sys.stderr)
-        return float("nan"), dt, proc.returncode or 1, proc.stdout
-    return int(peak[0]) / 1024, dt, proc.returncode, proc.stdout
+        return float("nan"), dt, cpu, proc.returncode or 1, proc.stdout
+    return int(peak[0]) / 1024, dt, cpu, proc.returncode, proc.stdout
 
 
 def _existing(d: Path) -> Path | None:
@@ -171,18 +177,18 @@ def main(argv: list[str] | None = None) -> int:
             trees.append((f"at {ref}", wt))
         try:
             outs: dict[tuple[str, int], str] = {}
-            print(f"{'steps':>11} {'MiB':>6} {'tree':<16} {'peak RSS MiB':>12} {'seconds':>8}")
+            print(f"{'steps':>11} {'MiB':>6} {'tree':<16} {'peak RSS MiB':>12} {'seconds':>8} {'CPU s':>7}")
             for n, f in files.items():
                 size = f.stat().st_size / 2**20
                 for label, tree in trees:
-                    peak, dt, rc, out = child_peak(CHILD, f.parent, tree, args.timeout)
+                    peak, dt, cpu, rc, out = child_peak(CHILD, f.parent, tree, args.timeout)
                     outs[(label, n)] = out
                     ok &= rc in (0, 1)
-                    print(f"{n:>11,} {size:>6.0f} {label:<16} {peak:>12.0f} {dt:>8.1f}" + ("" if rc in (0, 1) else f"  (exit {rc})"))
+                    print(f"{n:>11,} {size:>6.0f} {label:<16} {peak:>12.0f} {dt:>8.1f} {cpu:>7.1f}" + ("" if rc in (0, 1) else f"  (exit {rc})"), flush=True)
                 if n <= args.alternative:
-                    peak, dt, rc, out = child_peak(ALTERNATIVE, f.parent, ROOT, args.timeout)
+                    peak, dt, cpu, rc, out = child_peak(ALTERNATIVE, f.parent, ROOT, args.timeout)
                     got = out.strip() or "?"
-                    print(f"{n:>11,} {size:>6.0f} {'EventAccumulator':<16} {peak:>12.0f} {dt:>8.1f}  ({got} scalars" + ("" if rc == 0 else f", exit {rc}") + ")")
+                    print(f"{n:>11,} {size:>6.0f} {'EventAccumulator':<16} {peak:>12.0f} {dt:>8.1f} {cpu:>7.1f}  ({got} scalars" + ("" if rc == 0 else f", exit {rc}") + ")", flush=True)
                 for label, _ in trees[1:]:
                     if not _same_diagnosis(outs[(trees[0][0], n)], outs[(label, n)]):
                         ok = False
