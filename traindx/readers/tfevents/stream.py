@@ -22,12 +22,13 @@ piece.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 from traindx.readers.raw import RawHistogram, RawLog, RawSeries
+from traindx.readers.tfrecord.framing import read_into
 
 #: Bytes read per piece. Decoding a piece takes about 4 times its size in temporaries
 #: (index columns per record), so this bounds the working memory beside the points kept.
@@ -127,19 +128,7 @@ class _Columns:
             )  # fmt: skip
 
 
-def _fill(f: BinaryIO, buf: np.ndarray, at: int, want: int) -> int:
-    """Read up to ``want`` bytes into ``buf[at:]``; fewer only at the end of the file."""
-    view = memoryview(buf)[at : at + want]
-    got = 0
-    while got < want:
-        r = f.readinto(view[got:])
-        if not r:
-            break
-        got += r
-    return got
-
-
-def read_stream(f: BinaryIO, name: str, chunk: int | None = None) -> RawLog:
+def read_stream(f: io.RawIOBase | io.BufferedIOBase, name: str, chunk: int | None = None) -> RawLog:
     """Every scalar and histogram of the event file open as ``f`` (binary, at its start),
     read ``chunk`` (default :data:`CHUNK_BYTES`) bytes at a time."""
     from traindx.readers.tfevents.reader import decode_events
@@ -161,7 +150,7 @@ def read_stream(f: BinaryIO, name: str, chunk: int | None = None) -> RawLog:
     origin = 0  # file offset of buf[0]
     while True:
         room = buf.size - _PAD - carry
-        got = _fill(f, buf, carry, room)
+        got = read_into(f, buf, carry, room)
         n = carry + got
         final = got < room
         buf[n : n + _PAD] = 0

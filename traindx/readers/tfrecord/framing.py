@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -293,12 +294,19 @@ def load(path) -> tuple[np.ndarray, int, int]:
         size = os.fstat(f.fileno()).st_size
         base = 0
         buf = np.empty((size + 64) // 8 * 8, dtype=np.uint8)
-        view = buf.data[base : base + size]
-        got = 0
-        while got < size:
-            r = f.readinto(view[got:])
-            if not r:
-                break
-            got += r
+        got = read_into(f, buf, base, size)
         buf[base + got :] = 0
     return buf, base, got
+
+
+def read_into(f: io.RawIOBase | io.BufferedIOBase, buf: np.ndarray, at: int, want: int) -> int:
+    """Read up to ``want`` bytes of ``f`` into ``buf[at:]`` (a uint8 array); fewer only at
+    the end of the file. Returns how many were read."""
+    view = buf.data[at : at + want]
+    got = 0
+    while got < want:
+        r = f.readinto(view[got:])
+        if not r:
+            break
+        got += r
+    return got
