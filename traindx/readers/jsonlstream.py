@@ -252,8 +252,8 @@ def read_jsonl_stream(path: str | Path, batch: int | None = None) -> RawLog:
         raise ReadError(src, f"no line is a JSON object ({bad[0][1]}); {HINT}", line=bad[0][0])
     log.records = pts.nrec + nbad
     log.dropped_records += nbad
-    for line, msg in bad:
-        log.problem("corrupt", f"{src}:{line}: not a JSON object ({msg}); line skipped", 1)
+    for at, msg in bad:
+        log.problem("corrupt", f"{src}:{at}: not a JSON object ({msg}); line skipped", 1)
     if nbad > MAX_LINE_PROBLEMS:
         log.problem(
             "corrupt",
