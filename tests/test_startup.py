@@ -79,3 +79,18 @@ def test_bound_facts_evaluate_every_condition_as_a_dict_does(kind):
             assert check(c, bound) == check(c, facts), (run.id, c.source)
             n += 1
     assert n > 100 * len(runs)
+
+
+@pytest.mark.parametrize("first", ["cel", "traindx"])
+def test_cel_imported_by_the_user_too(first):
+    """traindx loads cel's extension without its REPL (traindx/rules/_cel.py); the user's own
+    ``import cel``, before or after, shares that one copy (a second load of the extension
+    panics in its logger set-up, which took the process down)."""
+    ours = "from traindx.engine import check; from traindx.rules.model import Condition; import traindx.rules._cel as c"
+    theirs = "import cel"
+    order = [theirs, ours] if first == "cel" else [ours, theirs]
+    code = "; ".join(order) + "; print(cel.evaluate('1 + 2', {}), check(Condition(source='a.x > 1'), {'a': {'x': 2}}).value)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.split() == ["3", "True"]

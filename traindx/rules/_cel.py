@@ -2,7 +2,9 @@
 
 ``import cel`` runs the package ``__init__``, which imports its REPL (prompt_toolkit): 1.3 s
 of a 1.5 s import here, for nothing traindx uses. The compiled extension inside the package
-is loaded directly instead (0.02 s idle); if that ever fails, the plain import is used.
+is loaded directly instead (0.02 s idle) and registered as ``cel.cel``, so that the user's
+own ``import cel`` (before or after traindx's) shares the one copy the extension allows per
+process; if that ever fails, the plain import is used.
 """
 
 from __future__ import annotations
@@ -10,10 +12,15 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import os
+import sys
 from typing import Any
 
 
 def _load() -> Any:
+    # the extension initializes once per process (a second load panics in its logger set-up):
+    # reuse it when the user's code imported cel already, and register it for theirs
+    if "cel.cel" in sys.modules:
+        return sys.modules["cel.cel"]
     try:
         spec = importlib.util.find_spec("cel")
         if spec is None or not spec.origin:
@@ -27,6 +34,7 @@ def _load() -> Any:
             raise ImportError("cel's extension cannot be loaded")
         module = importlib.util.module_from_spec(ext)
         loader.exec_module(module)
+        sys.modules["cel.cel"] = module  # a later `import cel` finds it loaded
         return module
     except Exception:  # any layout change in the package: fall back to the public import
         import cel
