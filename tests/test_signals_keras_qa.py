@@ -60,3 +60,11 @@ def test_accuracy_seen_only_after_the_loss_broke_is_no_evidence():
     f = compute_facts(case_run(case))
     assert "val_acc" not in f  # evaluations at steps 4, 9, ...: only one before the NaN at step 5
     assert f["acc"]["last"] == pytest.approx(0.5)  # read up to the break, as before
+
+
+def test_steps_per_epoch_from_the_adapter_count():
+    # Keras fit on whole arrays with batch_size=len(x): the callback counts 1 step per epoch
+    f = facts_of({"loss": "2.3*0.99x40"}, {"steps_per_epoch": 1, "epochs": 40})
+    assert f["ctx"]["steps_per_epoch"] == 1
+    f = facts_of({"loss": "2.3*0.99x40"}, {"steps_per_epoch": 1, "data": {"n_train": 1000, "batch_size": 32}})
+    assert f["ctx"]["steps_per_epoch"] == 32  # n_train / batch_size when both are known

@@ -151,6 +151,8 @@ def context_facts(run: Run) -> dict[str, Any]:
         out["params_per_example"] = c.model.num_params / c.data.n_train
     if c.data.n_train and c.data.batch_size:
         out["steps_per_epoch"] = -(-c.data.n_train // c.data.batch_size)
+    elif c.steps_per_epoch:  # what the adapter counted (Keras: the fit's steps per epoch)
+        out["steps_per_epoch"] = int(c.steps_per_epoch)
     for k, v in c.flags.items():
         out[k] = v
     return out
