@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
+import calibrate as calibrate_maps  # noqa: E402
 from differential import Compiled, fit, fit_calibration, probabilities, targets  # noqa: E402
 from labelled import FAMILIES, ROOT, ROOTS, Labelled, load  # noqa: E402
 
@@ -65,6 +66,10 @@ class Outcome:
         default_factory=list
     )  # the "cannot separate" group (empty: top stands apart)
     families: dict[str, str] = field(default_factory=dict)
+    probs: list[float] = field(default_factory=list)  # the ranked causes' probabilities
+    unknown: float = 0.0  # "none of these"
+    ranker: str = "rules"  # or "learned": which confidence map applies
+    scenario: str = ""
 
     @property
     def rank(self) -> int | None:
@@ -105,6 +110,7 @@ def outcomes(
                 confidence=float(p[r, order[0]]) if order else 0.0,
                 group=ranked[: group_size([float(p[r, i]) for i in order], float(pu[r]), comp.book.confusable_mass, comp.book.confusable_max)],
                 families={f: run.family(f) for f in FAMILIES},
+                probs=[float(p[r, i]) for i in order], unknown=float(pu[r]) if order else 0.0, scenario=run.scenario,
             )
         )  # fmt: skip
     return out
@@ -175,11 +181,11 @@ def evaluate(logs: Path | list[Path] | None = None, book=None) -> list[Outcome]:
     runs = load(roots)
     comp = Compiled.build(book, [r.facts for r in runs])
     outs = outcomes(runs, comp, comp.log_odds(comp.theta0), *comp.calibration())
-    if not book.learned:
-        return outs
-    from fit_ranker import shipped_outcomes
+    if book.learned:
+        from fit_ranker import shipped_outcomes
 
-    return shipped_outcomes(outs, runs, book, comp, Outcome, _healthy_said)
+        outs = shipped_outcomes(outs, runs, book, comp, Outcome, _healthy_said)
+    return calibrate_maps.shipped(outs, book)
 
 
 def cross_validate(
@@ -236,6 +242,25 @@ def cv_outcomes(runs: list[Labelled], comp: Compiled, dim: str, lam: float | Non
     return outcomes(runs, comp, lo, temps, unks)
 
 
+DIMS_DEFAULT = ",".join(FAMILIES)
+
+
+def load_all(learned: str = "auto", roots: list[Path] | None = None):
+    """(runs, shipped rulebook, compiled differential, learned-layer setup) for the CV."""
+    from fit_ranker import learned_setup
+
+    book = load_rulebook()
+    runs = load(roots or [ROOT / r for r in ROOTS])
+    comp = Compiled.build(book, [r.facts for r in runs])
+    return runs, book, comp, learned_setup(learned, runs, book, comp)
+
+
+def cv_all(runs: list[Labelled], comp: Compiled, learned: dict | None, dim: str, lam: float | None = None) -> list[Outcome]:
+    """Held-out answers (``dim`` left out) of the rules and, for its kinds, the learned layer,
+    before the confidence maps."""
+    return with_learned(cv_outcomes(runs, comp, dim, lam), learned, dim)
+
+
 def _row(name: str, s: dict) -> str:
     return (
         f"{name:34} {s['faulty']:>5} {s['top1']:>6.1%} {s['top3']:>6.1%} {s['mean_p_true']:>6.2f} "
@@ -266,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reliability", action="store_true")
     ap.add_argument("--per-cause", action="store_true")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--no-confidence", action="store_true",
+        help="score the CV without the confidence maps (traindx/confidence.py; else refitted per fold)",
+    )  # fmt: skip
     ap.add_argument(
         "--rulebook", type=Path, help="score this rulebook directory instead of the shipped one"
     )
@@ -306,8 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         cal_in = calibrate(comp, lo_in, targets(comp, [r.cause for r in runs]), alarmed)
         for t, u, mask in cal_in:
             t_in[mask], u_in[mask] = t, u
-        as_is = by_kind(with_learned(outcomes(runs, comp, lo_in, *comp.calibration()), learned, None))
-        ins = by_kind(with_learned(outcomes(runs, comp, lo_in, t_in, u_in), learned, None))
+        as_is = by_kind(calibrate_maps.shipped(with_learned(outcomes(runs, comp, lo_in, *comp.calibration()), learned, None), book))
+        ins = by_kind(calibrate_maps.shipped(with_learned(outcomes(runs, comp, lo_in, t_in, u_in), learned, None), book))
         cal_txt = " ".join(f"T={t:.2f},U={u:.3f}" for t, u, _ in cal_in)
         cfg: dict = {
             "as_shipped": as_is,
@@ -321,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
             print(_row(f"in-sample calibrated {k}", s))
         print(f"   (in-sample calibration per group: {cal_txt})")
         for dim in args.dims.split(","):
-            outs = with_learned(cv_outcomes(runs, comp, dim, lam), learned, dim)
+            rules_outs = cv_outcomes(runs, comp, dim, lam)
+            outs = with_learned(rules_outs, learned, dim)
+            if not args.no_confidence:  # the maps fitted on the other families' answers
+                outs = calibrate_maps.nested(outs, dim, book, calibrate_maps.pool(rules_outs, outs))
             kinds = by_kind(outs)
             cfg["cv"][dim] = kinds
             for k, s in kinds.items():

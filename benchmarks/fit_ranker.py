@@ -75,11 +75,26 @@ class Data:
         return model_proba(model, self.X[rows], self.names)
 
 
-def cv_predict(data: Data, kind: str, dim: str, **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def knows_rows(data: Data, model, rows: np.ndarray) -> np.ndarray:
+    """Per row, whether the engine lets ``model`` rank it (traindx.rerank.knows: every alarm
+    symptom is one of its features and the rules' leading cause one of its classes)."""
+    syms = {f[4:] for f in model.features if f.startswith("sym:")}
+    sev = {s.code: s.severity for s in data.comp.book.symptoms}
+    out = np.zeros(len(rows), dtype=bool)
+    for k, i in enumerate(rows):
+        alarms = {c for c in data.comp.fired[i] if sev[c] != "info"}
+        finite = np.isfinite(data.lo[i])
+        top = data.comp.causes[int(np.argmax(np.where(finite, data.lo[i], -np.inf)))] if finite.any() else None
+        out[k] = alarms <= syms and (top is None or top in model.classes)
+    return out
+
+
+def cv_predict(data: Data, kind: str, dim: str, **kw) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], np.ndarray]:
     """Held-out (probabilities over all classes of the kind, healthy thresholds, rows,
-    classes) of every run of ``kind`` with ``dim`` left out family by family. Each fold's
-    layer is fitted on its training side only, temperature and healthy threshold included
-    (an inner CV of that side), exactly as ``--write`` fits the shipped one."""
+    classes, whether the fold's layer ranks the row at all) of every run of ``kind`` with
+    ``dim`` left out family by family. Each fold's layer is fitted on its training side
+    only, temperature and healthy threshold included (an inner CV of that side), exactly as
+    ``--write`` fits the shipped one."""
     rows = np.where(data.kind == kind)[0]
     classes = sorted(set(data.y[rows][data.ok[rows]]))
     h = classes.index("healthy")
@@ -87,6 +102,7 @@ def cv_predict(data: Data, kind: str, dim: str, **kw) -> tuple[np.ndarray, np.nd
     P = np.zeros((len(rows), len(classes)))
     P[:, h] = 1.0  # a fold with nothing to learn from says healthy (no claim)
     thr = np.full(len(rows), 0.5)
+    knows = np.zeros(len(rows), dtype=bool)
     for v in sorted(set(fam)):
         te = rows[fam == v]
         tr = rows[(fam != v) & ~np.isin(data.scen[rows], data.scen[te]) & data.ok[rows]]
@@ -96,7 +112,8 @@ def cv_predict(data: Data, kind: str, dim: str, **kw) -> tuple[np.ndarray, np.nd
         sel = (fam == v) & data.comp.alarmed[rows]  # no rule fired: healthy, as the rules say
         P[np.ix_(np.where(sel)[0], [classes.index(c) for c in m.classes])] = data.predict(m, rows[sel])
         thr[fam == v] = m.healthy_threshold
-    return P, thr, rows, classes
+        knows[sel] = knows_rows(data, m, rows[sel])
+    return P, thr, rows, classes, knows
 
 
 def scores(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes: list[str]) -> dict:
@@ -105,11 +122,11 @@ def scores(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes
     h = classes.index("healthy")
     sev = {s.code: s.severity for s in data.comp.book.symptoms}
     ok = np.array([clearable(data.comp.book, {c for c in data.comp.fired[i] if sev[c] != "info"}, sev) for i in rows])
-    said = (P[:, h] >= thr) & ok
     y = data.y[rows]
     scored = np.array([data.runs[i].cause != "healthy" and (data.runs[i].visible or data.runs[i].input_kind != "logs") for i in rows])
     Q = P.copy()
     Q[:, h] = -1
+    said = (P[:, h] >= thr) & (P[:, h] >= data.comp.book.healthy_over_fault * Q.max(axis=1)) & ok
     order = np.argsort(-Q, axis=1)
     cl = np.array(classes)
     top1 = (~said) & (cl[order[:, 0]] == y)
@@ -140,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind in args.kinds.split(","):
         for C in map(float, args.C.split(",")):
             for dim in filter(None, args.dims.split(",")):
-                P, thr, rows, classes = cv_predict(data, kind, dim, C=C, fa_cost=args.fa_cost, offset=args.mode == 'offset')
+                P, thr, rows, classes, _ = cv_predict(data, kind, dim, C=C, fa_cost=args.fa_cost, offset=args.mode == 'offset')
                 s = scores(data, P, thr, rows, classes)
                 print(f"{kind:14} C={C:<6g} leave-one-{dim:9} out: top1 {s['top1']:6.1%} top3 {s['top3']:6.1%} "
                       f"FA {s['fa']:6.1%} w@80 {s['w80']:3}  (faulty {s['n']}, healthy {s['h']})", flush=True)  # fmt: skip
@@ -164,10 +181,12 @@ if __name__ == "__main__":
 
 def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes: list[str], make, healthy_ok) -> list:
     """benchmarks/accuracy.py Outcomes of the layer's held-out answers (``make``: the Outcome
-    class; ``healthy_ok(run)``: the rulebook's requirements for a healthy verdict hold)."""
+    class; ``healthy_ok(run)``: the rulebook's requirements for a healthy verdict hold).
+    Listed as the engine lists them (traindx.rerank: at least MIN_LISTED, or a rules'
+    candidate)."""
     from labelled import FAMILIES
 
-    from traindx.rerank import clearable
+    from traindx.rerank import MIN_LISTED, clearable
     from traindx.separation import group_size
 
     book = data.comp.book
@@ -176,8 +195,12 @@ def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, class
     out = []
     for k, i in enumerate(rows):
         run = data.runs[i]
-        said = bool(P[k, h] >= thr[k]) and clearable(book, {c for c in data.comp.fired[i] if sev[c] != "info"}, sev)
-        order = [j for j in np.argsort(-P[k], kind="stable") if j != h and P[k, j] > 0]
+        p_fault = max((float(P[k, j]) for j in range(len(classes)) if j != h), default=0.0)
+        said = (bool(P[k, h] >= thr[k]) and P[k, h] >= book.healthy_over_fault * p_fault
+                and clearable(book, {c for c in data.comp.fired[i] if sev[c] != "info"}, sev))  # fmt: skip
+        cand = {data.comp.causes[j] for j in np.where(np.isfinite(data.lo[i]))[0]}
+        order = [j for j in np.argsort(-P[k], kind="stable") if j != h and P[k, j] > 0
+                 and (P[k, j] >= MIN_LISTED or classes[j] in cand)]  # fmt: skip
         ranked = [] if said else [classes[j] for j in order]
         probs = [float(P[k, j]) for j in order]
         if run.cause == "healthy":
@@ -190,6 +213,8 @@ def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, class
             alarmed=not said, confidence=probs[0] if ranked else 0.0,
             group=ranked[: group_size(probs, 1.0 - sum(probs), book.confusable_mass, book.confusable_max)] if ranked else [],
             families={f: run.family(f) for f in FAMILIES},
+            probs=probs if ranked else [], unknown=max(0.0, 1.0 - sum(probs)) if ranked else 0.0,
+            ranker="learned", scenario=run.scenario,
         ))  # fmt: skip
     return out
 
@@ -200,7 +225,7 @@ def in_sample(data: Data, kind: str, **kw) -> tuple[np.ndarray, np.ndarray, np.n
     m = data.fit(rows[data.ok[rows]], kind, **kw)
     P = data.predict(m, rows)
     P[~data.comp.alarmed[rows]] = np.eye(len(m.classes))[m.classes.index("healthy")]
-    return P, np.full(len(rows), m.healthy_threshold), rows, m.classes
+    return P, np.full(len(rows), m.healthy_threshold), rows, m.classes, knows_rows(data, m, rows) & data.comp.alarmed[rows]
 
 
 def learned_setup(arg: str, runs: list[Labelled], book, comp: Compiled) -> dict | None:
@@ -231,9 +256,17 @@ def replace_outcomes(outs: list, learned: dict | None, dim: str | None, make, he
     book = learned["book"]
     keep = [o for o in outs if o.input_kind not in learned["opts"]]
     for kind, opts in learned["opts"].items():
-        res = cv_predict(learned["data"], kind, dim, **opts) if dim else in_sample(learned["data"], kind, **opts)
-        keep += outcomes(learned["data"], *res, make, lambda run: healthy_said(book, run.facts, False))
+        *res, knows = cv_predict(learned["data"], kind, dim, **opts) if dim else in_sample(learned["data"], kind, **opts)
+        keep += _where_known(outs, res[2], knows, outcomes(learned["data"], *res, make, lambda run: healthy_said(book, run.facts, False)))
     return keep
+
+
+def _where_known(rules_outs: list, rows: np.ndarray, knows: np.ndarray, learned_outs: list) -> list:
+    """The layer's answers where the engine lets it rank, the rules' elsewhere (a run with no
+    alarm is the same either way; one whose leading cause or a symptom the layer was never
+    fitted on stays with the rules, as traindx.rerank.knows does)."""
+    by_path = {o.run: o for o in rules_outs}
+    return [lo if (k or not by_path[lo.run].alarmed) else by_path[lo.run] for lo, k in zip(learned_outs, knows, strict=True)]
 
 
 def shipped_outcomes(outs: list, runs: list[Labelled], book, comp: Compiled, make, healthy_said) -> list:
@@ -251,5 +284,6 @@ def shipped_outcomes(outs: list, runs: list[Labelled], book, comp: Compiled, mak
         P = data.predict(m, rows)
         P[~comp.alarmed[rows]] = np.eye(len(m.classes))[m.classes.index("healthy")]
         thr = np.full(len(rows), m.healthy_threshold)
-        keep += outcomes(data, P, thr, rows, m.classes, make, lambda run: healthy_said(book, run.facts, False))
+        lo = outcomes(data, P, thr, rows, m.classes, make, lambda run: healthy_said(book, run.facts, False))
+        keep += _where_known(outs, rows, knows_rows(data, m, rows), lo)
     return keep

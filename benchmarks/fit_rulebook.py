@@ -133,18 +133,24 @@ def write_back(comp: Compiled, theta: np.ndarray, keep: list[str], rule_dir: Pat
 
 
 def write_settings(rule_dir: Path, book, fitted: dict[int, tuple[float, float]]) -> None:
-    """Rewrite rulebook/calibration.yaml: group -1 is the default pair, i the i-th entry."""
+    """Rewrite the temperature / unknown prior pairs in rulebook/calibration.yaml (group -1
+    is the default pair, i the i-th entry); every other line (comments, the confidence maps,
+    learned_keeps) is kept."""
     path = rule_dir / "calibration.yaml"
-    header = "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#"))
+    text = path.read_text()
     t, u = fitted.get(-1, (book.temperature, book.unknown_prior))
-    lines = ["settings:", f"  temperature: {t:.3g}", f"  unknown_prior: {u:.3g}", "  calibration:"]
+    text = re.sub(r"^  temperature: .*$", f"  temperature: {t:.3g}", text, count=1, flags=re.M)
+    text = re.sub(r"^  unknown_prior: .*$", f"  unknown_prior: {u:.3g}", text, count=1, flags=re.M)
+    lines = ["  calibration:"]
     for i, cal in enumerate(book.calibration):
         ti, ui = fitted.get(i, (cal.temperature, cal.unknown_prior))
         when = cal.when.replace('"', '\\"')
         lines.append(
             f'    - {{name: {cal.name}, when: "{when}", temperature: {ti:.3g}, unknown_prior: {ui:.3g}}}'
         )
-    path.write_text(header + "\n".join(lines) + "\n")
+    block = "\n".join(lines) + "\n"
+    text = re.sub(r"^  calibration:\n(?:    - .*\n)*", lambda _: block, text, count=1, flags=re.M)
+    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,7 +68,11 @@ def test_old_labels_map_to_the_contract_fields():
 @pytest.mark.parametrize("temperature", [1.0, 2.5])
 def test_vectorized_scores_match_the_engine(runs, book, temperature):
     cal = [c.model_copy(update={"temperature": temperature * 0.5}) for c in book.calibration]
-    book = book.model_copy(update={"temperature": temperature, "calibration": cal})
+    # the differential's own probabilities: without the confidence maps, which the engine
+    # applies after it (their mirror: tests/test_confidence.py)
+    book = book.model_copy(
+        update={"temperature": temperature, "calibration": cal, "confidence": []}
+    )
     comp = Compiled.build(book, [r.facts for r in runs])
     p, unknown = probabilities(comp.log_odds(comp.theta0), *comp.calibration())
     checked = 0
@@ -149,6 +153,7 @@ def test_write_back_rewrites_only_the_kept_causes(tmp_path, runs, book):
         assert b.lr == pytest.approx(2 * a.lr, rel=0.05) and a.when == b.when
     assert new.cause("lr_too_low").explains == book.cause("lr_too_low").explains
     assert new.temperature == pytest.approx(1.7) and new.unknown_prior == pytest.approx(0.05)
+    assert new.confidence == book.confidence and new.learned_keeps == book.learned_keeps
     assert (
         new.calibration[0].temperature == pytest.approx(0.6)
         and new.calibration[0].when == book.calibration[0].when

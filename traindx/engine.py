@@ -250,12 +250,14 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
                     probability=math.exp((lo - top) / t) / z, log_odds=lo, evidence=ev, fixes=fixes,
                 )
             )  # fmt: skip
-    said_healthy, learned_note = not alarms, ""
+    said_healthy, learned_note, ranker = not alarms, "", "rules"
     # (the layer is read only where it can act: a run with alarms)
     model = model_for(book, facts) if alarms and "_error" not in facts else None
     # it weighs the rules' findings (never alarms on its own), where it was fitted on them
     if model is not None and alarms and knows(model, {s.code for s in alarms}, scored):
+        ranker = "learned"
         rr = rerank(model, book, facts, {s.code for s in fired}, scored, fill)
+        rr = rr._replace(causes=_calibrated(book, facts, ranker, rr.causes, rr.unknown)[0])
         healthy_ok = clearable(book, {s.code for s in alarms}, {s.code: s.severity for s in alarms})
         said_healthy = rr.healthy and healthy_ok
         unknown = 0.0 if said_healthy else rr.unknown
@@ -266,6 +268,10 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
             learned_note = (f"; the rules' signs ({', '.join(s.code for s in alarms)}) are also seen on healthy runs "
                             f"(learned ranking: p healthy {rr.p_healthy:.0%}, above its threshold {model.healthy_threshold:.0%}); "
                             f"possibly {top_c.id} ({top_c.probability:.0%}, low confidence)")  # fmt: skip
+    if ranker == "rules":
+        causes, unknown = _calibrated(book, facts, ranker, causes, unknown)
+    else:
+        unknown = 0.0 if said_healthy else max(0.0, 1.0 - sum(c.probability for c in causes))
     group = confusable_group(causes, book, facts, unknown)
     missing = [] if not said_healthy else _missing(book, facts, notes)
     verdict: Verdict = "findings" if not said_healthy else ("insufficient_data" if missing else "healthy")
@@ -293,6 +299,19 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
 
         d.checks = judge_checks(run.checks, d, book)
     return d
+
+
+def _calibrated(book: Rulebook, facts: Facts, ranker: str, causes: list[CauseResult], unknown: float) -> tuple[list[CauseResult], float]:
+    """The causes with the rulebook's confidence map for this input kind and ranker applied
+    (traindx/confidence.py); unchanged when it has none."""
+    from traindx.confidence import find, recalibrate
+    from traindx.learned import input_kind
+
+    m = find(book, input_kind(facts), ranker) if causes else None
+    if m is None:
+        return causes, unknown
+    probs, unknown = recalibrate([c.probability for c in causes], unknown, m)
+    return [c.model_copy(update={"probability": q}) for c, q in zip(causes, probs, strict=True)], unknown
 
 
 def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[str]:

@@ -124,7 +124,14 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
         causes.append(CauseResult(id=cid, family=cause.family, summary=cause.summary, probability=float(p[i]),
                                   log_odds=float(s[i]), evidence=ev, fixes=fixes))  # fmt: skip
     unknown = max(0.0, 1.0 - sum(c.probability for c in causes))
-    return Reranked(causes, unknown, bool(p[h] >= model.healthy_threshold), float(p[h]))
+    return Reranked(causes, unknown, says_healthy(model, book, float(p[h]), max((float(p[i]) for i in order), default=0.0)), float(p[h]))
 
 
-__all__ = ["Reranked", "clearable", "describe", "knows", "model_for", "raw_feature", "rerank"]
+def says_healthy(model: LearnedModel, book: Rulebook, p_healthy: float, p_fault: float) -> bool:
+    """The layer's verdict: p(healthy) at or above its fitted threshold, and at least the
+    rulebook's ``healthy_over_fault`` times its likeliest fault's probability (a run with a
+    fault likelier than healthy is not called healthy, however low the threshold)."""
+    return p_healthy >= model.healthy_threshold and p_healthy >= book.healthy_over_fault * p_fault
+
+
+__all__ = ["Reranked", "clearable", "describe", "knows", "model_for", "raw_feature", "rerank", "says_healthy"]

@@ -216,6 +216,19 @@ class Calibration(_Conditional):
     unknown_prior: float = Field(gt=0, lt=1)
 
 
+class Confidence(_Model):
+    """The calibration of the top answer's probability for one input kind and ranker
+    (traindx/confidence.py): ``sigmoid(slope * logit(p) + shift)``, at most ``cap``.
+    Fitted on held-out runs by benchmarks/calibrate.py."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(pattern=r"^[a-z_]+$")
+    ranker: Literal["rules", "learned"] = "rules"
+    slope: float = Field(gt=0, le=20, allow_inf_nan=False)
+    shift: float = Field(ge=-20, le=20, allow_inf_nan=False)
+    cap: float = Field(default=1.0, gt=0, le=1)
+
+
 class Settings(_Model):
     """The engine's settings (a rule file's ``settings:`` mapping)."""
 
@@ -229,6 +242,8 @@ class Settings(_Model):
     temperature: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     #: per-kind calibration (first matching ``when``), before the defaults above
     calibration: list[Calibration] = Field(default_factory=list)
+    #: the last map of the top answer's probability, per input kind and ranker
+    confidence: list[Confidence] = Field(default_factory=list)
     #: below this top probability the leading causes that together reach it are reported
     #: as one "cannot separate" group (at most ``confusable_max``; rulebook/separation.yaml)
     confusable_mass: float = Field(default=0.8, gt=0, le=1)
@@ -243,6 +258,10 @@ class Settings(_Model):
     #: symptoms whose finding the learned layer may not turn into "healthy" (besides every
     #: error-severity symptom): the runs issue 10 says are never healthy
     learned_keeps: list[str] = Field(default_factory=list)
+    #: the learned layer calls a run with a finding healthy only when its p(healthy) reaches
+    #: its threshold AND at least this multiple of its likeliest fault's probability (0: the
+    #: threshold alone); rulebook/verdict.yaml
+    healthy_over_fault: float = Field(default=0.0, ge=0, le=10)
 
 
 class Rulebook(Settings):

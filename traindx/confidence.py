@@ -1,0 +1,65 @@
+"""The last step before probabilities are shown: a per-input-kind map of the top cause's
+probability to how often such an answer is right, fitted on held-out runs.
+
+The differential's temperature and the learned layer's temperature are fitted on the
+log-loss of every class; what a reader acts on is the top answer's number, and on runs of
+families the fit never saw it was off both ways (the learned layer said 25 % where it was
+right 42 % of the time, the torch adapter's rules 96 % where they were right 81 %). The map
+is Platt scaling of the top probability, ``sigmoid(slope * logit(p) + shift)`` (slope > 0:
+an order-preserving map), followed by a ``cap``: a kind whose held-out answers at >= 0.8
+were not all right never says 0.8 or more. The whole vector moves so the ranking and the
+listed causes' relative shares never change:
+
+- the top probability goes down: every listed cause is scaled by the same factor and the
+  mass it gives up goes to "none of these" (the confusable group stays the same);
+- it goes up: the top gets the new value and every other cause and "none of these" give
+  up mass in proportion (no cause overtakes the top).
+
+The maps are rulebook data (``confidence:`` in rulebook/calibration.yaml, one entry per
+input kind and ranker), written by ``python benchmarks/calibrate.py --write``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+
+class ConfidenceMap(Protocol):
+    slope: float
+    shift: float
+    cap: float
+
+
+def top_probability(p: float, m: ConfidenceMap) -> float:
+    """The calibrated probability of a top answer the ranker gave ``p``."""
+    p = min(max(p, 1e-9), 1.0 - 1e-9)
+    z = m.slope * math.log(p / (1.0 - p)) + m.shift
+    q = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+    return min(q, m.cap)
+
+
+def recalibrate(probs: list[float], unknown: float, m: ConfidenceMap) -> tuple[list[float], float]:
+    """(probabilities, "none of these") after the map; ``probs`` are the listed causes'
+    probabilities, highest first. Order and the causes' relative shares are kept."""
+    if not probs:
+        return probs, unknown
+    c = probs[0]
+    g = top_probability(c, m)
+    if c <= 0.0:
+        return list(probs), unknown
+    if g <= c:
+        f = g / c
+        out = [q * f for q in probs]
+    else:
+        f = (1.0 - g) / (1.0 - c) if c < 1.0 else 0.0
+        out = [g] + [q * f for q in probs[1:]]
+    return out, max(0.0, 1.0 - sum(out))
+
+
+def find(book, kind: str, ranker: str):
+    """The rulebook's map for this input kind and ranker ("rules" or "learned"), or None."""
+    return next((m for m in book.confidence if m.kind == kind and m.ranker == ranker), None)
+
+
+__all__ = ["find", "recalibrate", "top_probability"]
