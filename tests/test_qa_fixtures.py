@@ -1,5 +1,6 @@
-"""The Q&A-style fixture pairs (fixtures/qa/): labels follow the corpus contract, every pair
-is complete, every program names the public thread it is modelled on.
+"""The Q&A-style fixture pairs (fixtures/qa/, and the Keras set fixtures/qa_keras/ of issue 10):
+labels follow the corpus contract, every pair is complete, every program names the public
+thread it is modelled on.
 
 Reads committed files only (the programs' META through ``ast``, label.json, index.json); the
 programs themselves are run by hand with fixtures/qa/make_qa.py.
@@ -11,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from traindx.causes import CAUSES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +21,15 @@ QA = ROOT / "fixtures" / "qa"
 LOGS = QA / "logs"
 sys.path.insert(0, str(QA))
 
-from make_qa import programs, read_meta  # noqa: E402
+from make_qa import read_meta  # noqa: E402
+
+#: each set: its directory, the least number of pairs and of labelled runs
+SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120)}
+PARAMS = pytest.mark.parametrize("name", sorted(SETS))
+
+
+def programs(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "programs").glob("*.py") if not p.name.startswith("_"))
 
 FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
@@ -26,13 +37,15 @@ LOG_NAMES = (".csv", ".log", ".jsonl", "tfevents")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
-def _labels() -> list[Path]:
-    return sorted(LOGS.glob("*/*/label.json"))
+def _labels(root: Path = QA) -> list[Path]:
+    return sorted((root / "logs").glob("*/*/label.json"))
 
 
-def test_at_least_forty_pairs_each_modelled_on_its_own_public_thread():
-    progs = programs(None)
-    assert len(progs) >= 40
+@PARAMS
+def test_enough_pairs_each_modelled_on_its_own_public_thread(name):
+    root, n_pairs, _ = SETS[name]
+    progs = programs(root)
+    assert len(progs) >= n_pairs
     urls = set()
     for p in progs:
         meta = read_meta(p)
@@ -42,18 +55,20 @@ def test_at_least_forty_pairs_each_modelled_on_its_own_public_thread():
         assert meta["modelled_on"] in doc, f"{p.name}: the docstring does not cite {meta['modelled_on']}"
         assert "--fixed" in doc, f"{p.name}: the docstring does not say what --fixed changes"
         urls.add(meta["modelled_on"])
-    assert len(urls) >= 40
+    assert len(urls) == len(progs)
 
 
-def test_every_run_has_a_contract_label_that_matches_its_program():
-    labels = _labels()
-    assert len(labels) >= 60
+@PARAMS
+def test_every_run_has_a_contract_label_that_matches_its_program(name):
+    root, _, n_labels = SETS[name]
+    labels = _labels(root)
+    assert len(labels) >= n_labels
     for f in labels:
         lab = json.loads(f.read_text())
         missing = [k for k in FIELDS if k not in lab]
         assert not missing, f"{f}: label.json lacks {missing}"
         assert lab["style"] == "qa"
-        meta = read_meta(QA / "programs" / f"{lab['pair']}.py")
+        meta = read_meta(root / "programs" / f"{lab['pair']}.py")
         run = f.parent.name
         assert lab["cause"] == (meta["cause"] if run.startswith("buggy") else "healthy"), f
         adapter = run.endswith("_adapter")
@@ -65,11 +80,15 @@ def test_every_run_has_a_contract_label_that_matches_its_program():
             assert "context.json" in files, f.parent
 
 
-def test_pairs_are_complete_and_the_index_lists_every_run():
-    for d in sorted(p for p in LOGS.iterdir() if p.is_dir()):
+@PARAMS
+def test_pairs_are_complete_and_the_index_lists_every_run(name):
+    root = SETS[name][0]
+    logs = root / "logs"
+    assert {d.name for d in logs.iterdir() if d.is_dir()} == {p.stem for p in programs(root)}
+    for d in sorted(p for p in logs.iterdir() if p.is_dir()):
         runs = {p.name for p in d.iterdir() if (p / "label.json").is_file()}
         assert {"buggy", "fixed"} <= runs, d.name
         assert ("buggy_adapter" in runs) == ("fixed_adapter" in runs), d.name
-    index = json.loads((LOGS / "index.json").read_text())
-    assert {r["path"] for r in index["runs"]} == {str(f.parent.relative_to(LOGS)) for f in _labels()}
+    index = json.loads((logs / "index.json").read_text())
+    assert {r["path"] for r in index["runs"]} == {str(f.parent.relative_to(logs)) for f in _labels(root)}
     assert index["total_bytes"] < 10_000_000
