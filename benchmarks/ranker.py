@@ -23,12 +23,14 @@ SHAPE = (
     "max", "min_progress", "max_progress", "peak_ratio", "drop", "change", "rise_rel", "tau",
     "tail_tau", "tail_share", "half_change", "noise", "osc", "tv_ratio", "spike_frac",
     "neg_frac", "tail_neg_frac", "tail_zero_frac", "tail_cv", "explode_step>=0", "spike_step>=0",
+    "repeat_frac", "frozen_tail",
 )  # fmt: skip
 SERIES = ("loss", "val_loss", "quality", "val_quality", "grad", "weight", "update")
 GROUPS = {
     "gap": ("ratio_last", "ratio_first", "diff_last", "val_below_frac", "val_min_progress", "val_rise",
             "val_rise_rel", "val_drop", "train_drop_after_val_min", "train_drop_after_val_first",
             "gap_open_step>=0", "quality_gain_after_val_min", "acc_gap_last", "val_acc_best"),
+    "ce_bound": ("below", "val_acc_below", "acc_below"),
     "chance": ("num_classes", "loss_first_ratio", "loss_last_ratio", "acc_last_over_chance", "acc_minus_majority"),
     "lr": ("first", "max", "last", "max_progress", "max_plan_progress", "plan_done", "last_over_max",
            "last_over_first", "zero_progress", "after_zero_max", "rising_frac", "constant"),
