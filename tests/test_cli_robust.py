@@ -93,21 +93,21 @@ def test_unreadable_file_and_unlistable_directory_are_reported_not_fatal(
     (tmp_path / "locked").mkdir()
     _good(tmp_path / "locked" / "inner")
     if os.geteuid() == 0:  # root reads whatever the mode: make the OS calls fail instead
-        import traindx.readers.tfrecord as tfr
+        import builtins
 
-        real_load, real_scandir = tfr.load, os.scandir
+        real_open, real_scandir = builtins.open, os.scandir
 
-        def load(path):
-            if str(path) == str(ev):
-                raise PermissionError(13, "Permission denied", str(path))
-            return real_load(path)
+        def fake_open(file, *args, **kwargs):
+            if str(file) == str(ev):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
 
         def scandir(path="."):
             if os.fspath(path) == str(tmp_path / "locked"):
                 raise PermissionError(13, "Permission denied", os.fspath(path))
             return real_scandir(path)
 
-        monkeypatch.setattr(tfr, "load", load)
+        monkeypatch.setattr(builtins, "open", fake_open)  # (the event reader opens it)
         monkeypatch.setattr(os, "scandir", scandir)
     ev.chmod(0)
     (tmp_path / "locked").chmod(0)
