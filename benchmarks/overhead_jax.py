@@ -53,6 +53,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
+from _timing import clock, fmt, paired, since  # noqa: E402  (benchmarks/_timing.py)
 
 from traindx.adapters.jax import Recorder, telemetry, telemetry_jit  # noqa: E402
 
@@ -148,9 +149,10 @@ class Job:
             self.rec = Recorder(logdir, params=params, optimizer=tx, loss="softmax_cross_entropy_with_integer_labels")
         self.i = 0
 
-    def run(self, steps: int, batches: list[tuple[jax.Array, jax.Array]]) -> float:
+    def run(self, steps: int, batches: list[tuple[jax.Array, jax.Array]]) -> tuple[float, float]:
+        """Wall and CPU (every thread of the process) seconds per step."""
         p, s, rec, step = self.params, self.opt_state, self.rec, self.step
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(steps):
             x, y = batches[self.i % len(batches)]
             p, s, out = step(p, s, x, y, self.i)
@@ -158,9 +160,9 @@ class Job:
                 rec.log(self.i, out)
             self.i += 1
         jax.block_until_ready(p)
-        dt = (time.perf_counter() - t0) / steps
+        wall, cpu = since(t0)
         self.params, self.opt_state = p, s
-        return dt
+        return wall / steps, cpu / steps
 
 
 def outside_jit(n: int) -> None:
@@ -207,25 +209,31 @@ def main() -> None:
             jobs = {c: Job(name, c, f"{tmp}/{name}-{c}") for c in CONFIGS}
             for job in jobs.values():  # compile and warm up
                 job.run(args.block, batches)
-            times: dict[str, list[float]] = {c: [] for c in CONFIGS}
+            times: dict[str, list[tuple[float, float]]] = {c: [] for c in CONFIGS}
             for r in range(args.rounds):
                 order = CONFIGS if r % 2 == 0 else CONFIGS[::-1]
                 for c in order:
                     times[c].append(jobs[c].run(args.block, batches))
-            med = {c: statistics.median(v) for c, v in times.items()}
+            med = {c: statistics.median(w for w, _ in v) for c, v in times.items()}
+            cpu = {c: [u for _, u in v] for c, v in times.items()}
+            wall = {c: [w for w, _ in v] for c, v in times.items()}
             for c in CONFIGS:
                 if jobs[c].rec is not None:
                     jobs[c].rec.close()
-                rows.append((name, MODELS[name][1], c, med["none"], med[c], 100 * (med[c] / med["none"] - 1)))
+                rows.append((name, MODELS[name][1], c, med["none"], med[c], paired(cpu["none"], cpu[c]),
+                             paired(wall["none"], wall[c])))  # fmt: skip
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPU(s) (load average "
           f"{load:.1f} at the end), XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}, {args.rounds} rounds x "
           f"{args.block} steps, medians over rounds")  # fmt: skip
-    hdr = f"{'model':8} {'batch':>5} {'config':12} {'ms/step none':>12} {'ms/step':>8} {'overhead':>9}"
+    print("overhead: median [quartiles] over rounds of the paired per-round ratio, CPU time (less disturbed "
+          "by other load) and wall time")
+    hdr = (f"{'model':8} {'batch':>5} {'config':12} {'ms/step none':>12} {'ms/step':>8} {'overhead (CPU)':>22} "
+           f"{'overhead (wall)':>22}")  # fmt: skip
     print(hdr)
     print("-" * len(hdr))
-    for name, batch, c, off, on, ovh in rows:
-        print(f"{name:8} {batch:>5} {c:12} {1e3 * off:12.3f} {1e3 * on:8.3f} {ovh:8.2f}%")
+    for name, batch, c, off, on, ovc, ovw in rows:
+        print(f"{name:8} {batch:>5} {c:12} {1e3 * off:12.3f} {1e3 * on:8.3f} {fmt(*ovc):>22} {fmt(*ovw):>22}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ of each copy and the overhead (median epoch time / median epoch time without the
 ``diagnose`` the diagnosis at the end of training (once).
 
 The machine these numbers come from may be shared: medians over rounds absorb some of the
-noise, not all; rerun and compare the spread (``--verbose`` prints the quartiles).
+noise, not all; rerun and compare the spread (the overhead columns give the quartiles).
 
 Run: python benchmarks/overhead_keras.py [--backend tensorflow|jax|torch --rounds 25 --epochs 1 --threads 1]
 """
@@ -39,7 +39,6 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models", default="cnn,mlp")
-    ap.add_argument("--verbose", action="store_true")
     return ap.parse_args()
 
 
@@ -52,6 +51,7 @@ if ARGS.backend == "jax" and ARGS.threads:
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import clock, fmt, paired, since  # noqa: E402  (benchmarks/_timing.py)
 
 from traindx.adapters.keras import DiagnosisCallback  # noqa: E402
 
@@ -106,15 +106,15 @@ class EpochTimer(keras.callbacks.Callback):
     def __init__(self, start: EpochTimer | None = None) -> None:
         super().__init__()
         self.start = start
-        self.times: list[float] = []
+        self.times: list[tuple[float, float]] = []  # (wall, CPU) seconds per epoch
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if self.start is None:
-            self.t0 = time.perf_counter()
+            self.t0 = clock()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.start is not None:
-            self.times.append(time.perf_counter() - self.start.t0)
+            self.times.append(since(self.start.t0))
 
 
 class Job:
@@ -133,7 +133,7 @@ class Job:
             self.cb = DiagnosisCallback(logdir, probe=probe, every=every, diagnose=False)
         self.callbacks = [first] + ([self.cb] if self.cb is not None else []) + [self.timer]
 
-    def run(self, epochs: int) -> list[float]:
+    def run(self, epochs: int) -> list[tuple[float, float]]:
         n = len(self.timer.times)
         self.model.fit(self.x, self.y, epochs=epochs, batch_size=ARGS.batch, verbose=0, shuffle=True,
                        callbacks=self.callbacks)  # fmt: skip
@@ -151,14 +151,14 @@ def main() -> None:
             jobs = {c: Job(MODELS[name], c, f"{tmp}/{name}-{c}", x, y) for c in CONFIGS}
             for job in jobs.values():  # warm-up: tracing/compiling, the first telemetry
                 job.run(1)
-            times: dict[str, list[float]] = {c: [] for c in CONFIGS}
+            times: dict[str, list[tuple[float, float]]] = {c: [] for c in CONFIGS}
             for r in range(ARGS.rounds):
                 order = CONFIGS if r % 2 == 0 else CONFIGS[::-1]
                 for c in order:
                     times[c] += jobs[c].run(ARGS.epochs)
-            med = {c: statistics.median(v) for c, v in times.items()}
-            q = {c: statistics.quantiles(v, n=4) if len(v) >= 4 else [math_nan(), math_nan(), math_nan()]
-                 for c, v in times.items()}  # fmt: skip
+            med = {c: statistics.median(w for w, _ in v) for c, v in times.items()}
+            cpu = {c: [u for _, u in v] for c, v in times.items()}
+            wall = {c: [w for w, _ in v] for c, v in times.items()}
             for c in CONFIGS[1:]:
                 cb = jobs[c].cb
                 t0 = time.perf_counter()
@@ -166,30 +166,23 @@ def main() -> None:
                 t_diag = time.perf_counter() - t0
                 assert d is not None and cb.enabled
                 frac = cb._cad.overhead
-                rows.append((name, c, med["none"], med[c], 100 * (med[c] / med["none"] - 1), cb.every,
-                             100 * frac if frac is not None else float("nan"), cb._setup_s, t_diag, q["none"], q[c]))  # fmt: skip
+                rows.append((name, c, med["none"], med[c], paired(cpu["none"], cpu[c]), paired(wall["none"], wall[c]),
+                             cb.every, 100 * frac if frac is not None else float("nan"), cb._setup_s, t_diag))  # fmt: skip
                 cb.close()
             keras.backend.clear_session()
     print(f"keras {keras.__version__} ({ARGS.backend} backend), CPU, {ARGS.threads} thread(s), "
           f"{ARGS.rounds} rounds x {ARGS.epochs} epochs, {steps} steps/epoch, batch {ARGS.batch}; "
           f"python {sys.version.split()[0]}")  # fmt: skip
-    hdr = (f"{'model':6} {'callback':10} {'ms/epoch off':>12} {'ms/epoch on':>11} {'overhead':>9} {'every':>6} "
-           f"{'self-est.':>9} {'one-off s':>9} {'diagnose s':>10}")  # fmt: skip
+    print("overhead: median [quartiles] over rounds of the paired per-round ratio, CPU time (less disturbed "
+          "by other load) and wall time; self-est.: the callback's own measurement")
+    hdr = (f"{'model':6} {'callback':10} {'ms/epoch off':>12} {'ms/epoch on':>11} {'overhead (CPU)':>22} "
+           f"{'overhead (wall)':>22} {'every':>6} {'self-est.':>9} {'one-off s':>9} {'diagnose s':>10}")  # fmt: skip
     print(hdr)
     print("-" * len(hdr))
-    for name, c, off, on, ovh, every, frac, setup, diag, q0, q1 in rows:
+    for name, c, off, on, ovc, ovw, every, frac, setup, diag in rows:
         ev = "-" if c == "logs only" else str(every)
-        print(
-            f"{name:6} {c:10} {1e3 * off:12.1f} {1e3 * on:11.1f} {ovh:8.2f}% {ev:>6} {frac:8.2f}% {setup:9.2f} {diag:10.2f}"
-        )
-        if ARGS.verbose:
-            print(
-                f"{'':17} quartiles off {[round(1e3 * v, 1) for v in q0]} on {[round(1e3 * v, 1) for v in q1]}"
-            )
-
-
-def math_nan() -> float:
-    return float("nan")
+        print(f"{name:6} {c:10} {1e3 * off:12.1f} {1e3 * on:11.1f} {fmt(*ovc):>22} {fmt(*ovw):>22} {ev:>6} "
+              f"{frac:8.2f}% {setup:9.2f} {diag:10.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import tracemalloc
 import warnings
 
 import torch
+from _timing import clock, fmt, paired, since  # noqa: E402  (benchmarks/_timing.py)
 from torch import nn
 
 from traindx.adapters.torch import Monitor
@@ -96,10 +97,11 @@ class Job:
             every = {"every=1": 1, "floor": 10**9}.get(config)
             self.mon = Monitor(self.model, self.opt, loss_fn=self.crit, logdir=logdir, every=every)
 
-    def run(self, steps: int) -> float:
+    def run(self, steps: int) -> tuple[float, float]:
+        """Wall and CPU seconds per step over ``steps`` steps."""
         model, opt, crit, mon, batches = self.model, self.opt, self.crit, self.mon, self.batches
         self.sync()
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(steps):
             x, y = batches[self.i % len(batches)]
             self.i += 1
@@ -110,7 +112,8 @@ class Job:
                 mon.step(loss, inputs=x, targets=y)
             opt.step()
         self.sync()
-        return (time.perf_counter() - t0) / steps
+        wall, cpu = since(t0)
+        return wall / steps, cpu / steps
 
 
 def python_peak(job: Job, steps: int) -> int:
@@ -166,7 +169,7 @@ def main() -> None:
                 }
                 for job in jobs.values():  # warm-up (allocator, first telemetry)
                     job.run(args.block)
-                times: dict[str, list[float]] = {c: [] for c in group}
+                times: dict[str, list[tuple[float, float]]] = {c: [] for c in group}
                 rounds = (
                     args.rounds
                     if "every=1" not in group or args.every1_rounds is None
@@ -177,7 +180,9 @@ def main() -> None:
                     for c in group[k:] + group[:k]:
                         gc.collect()
                         times[c].append(jobs[c].run(args.block))
-                med = {c: statistics.median(v) for c, v in times.items()}
+                med = {c: statistics.median(w for w, _ in v) for c, v in times.items()}
+                cpu = {c: [u for _, u in v] for c, v in times.items()}
+                wall = {c: [w for w, _ in v] for c, v in times.items()}
                 gc.collect()
                 py0 = python_peak(jobs["none"], args.block)
                 snap = sum(p.numel() * p.element_size() for p in jobs["none"].model.parameters())
@@ -185,23 +190,26 @@ def main() -> None:
                     mon = jobs[c].mon
                     mem = python_peak(jobs[c], args.block) - py0
                     frac = mon._cad.overhead
-                    rows.append((name, c, med["none"], med[c], 100 * (med[c] / med["none"] - 1), mon.every,
-                                 mon._cad.grad_stride, 100 * frac if frac is not None else float("nan"), mem, snap))  # fmt: skip
+                    rows.append((name, c, med["none"], med[c], paired(cpu["none"], cpu[c]), paired(wall["none"], wall[c]),
+                                 mon.every, mon._cad.grad_stride, 100 * frac if frac is not None else float("nan"),
+                                 mem, snap, getattr(mon._cad, "taken", -1)))  # fmt: skip
                     mon.close()
     print(
         f"torch {torch.__version__} on {args.device}, {args.threads} thread(s), {args.rounds} rounds x {args.block} steps, batch 64"
     )
+    print("overhead: median [quartiles] over rounds of the paired per-round ratio, in CPU time (less "
+          "disturbed by other load) and wall time; tel.: per-layer telemetry steps taken")
     hdr = (
-        f"{'model':8} {'monitor':9} {'ms/step off':>11} {'ms/step on':>10} {'overhead':>9} {'every':>6} "
-        f"{'stride':>6} {'self-est.':>9} {'py peak +':>10} {'snapshot':>9}"
+        f"{'model':8} {'monitor':9} {'ms/step off':>11} {'ms/step on':>10} {'overhead (CPU)':>22} "
+        f"{'overhead (wall)':>22} {'every':>6} {'stride':>6} {'self-est.':>9} {'tel.':>5} {'py peak +':>10} {'snapshot':>9}"
     )
     print(hdr)
     print("-" * len(hdr))
-    for name, c, off, on, ovh, every, stride, frac, pk, snap in rows:
+    for name, c, off, on, ovc, ovw, every, stride, frac, pk, snap, ntel in rows:
         ev = "-" if every >= 10**9 else str(every)
         print(
-            f"{name:8} {c:9} {1e3 * off:11.3f} {1e3 * on:10.3f} {ovh:8.2f}% {ev:>6} {stride:6d} {frac:8.2f}% "
-            f"{pk / 1024:8.1f}KB {snap / 1024:7.1f}KB"
+            f"{name:8} {c:9} {1e3 * off:11.3f} {1e3 * on:10.3f} {fmt(*ovc):>22} {fmt(*ovw):>22} {ev:>6} {stride:6d} "
+            f"{frac:8.2f}% {ntel:5d} {pk / 1024:8.1f}KB {snap / 1024:7.1f}KB"
         )
     t_item, t_batch = item_vs_batch()
     print(

@@ -455,6 +455,27 @@ def test_every_is_adaptive_by_default(digits, tmp_path):
     assert "train/lr" not in run.series  # no optimizer given
 
 
+def test_tiny_run_gets_32_evenly_spread_per_layer_samples(digits, tmp_path):
+    """A 550-step run of a tiny model (steps of a fraction of a millisecond, where one
+    per-layer pass costs several steps and the budget alone would sample it 2-4 times):
+    at least 32 per-layer samples, none of the run's 16 sixteenths without one, no gap
+    longer than max(10, 550 / 32) steps. Counts and spread, not timing."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 10))
+    with Monitor(model, torch.optim.SGD(model.parameters(), lr=0.05), loss_fn=nn.CrossEntropyLoss(),
+                 logdir=tmp_path) as mon:  # fmt: skip
+        train(model, digits, 550, mon, opt=mon.optimizer)
+    run = run_of(tmp_path)
+    layer_tags = [k for k in run.series if k.startswith(("train/grad_norm@", "train/weight_norm@"))]
+    assert len(layer_tags) >= 4  # two layers' gradient and weight norms
+    for tag in layer_tags:
+        steps = run.series[tag].steps.astype(int).tolist()
+        assert len(steps) >= 32, (tag, steps)
+        assert set(range(16)) <= {s * 16 // 550 for s in steps}, (tag, steps)
+        assert max(np.diff(steps + [550])) <= 550 // 32 + 1, (tag, steps)
+    assert len(run.series["train/act_mean@1"].steps) >= 32
+
+
 # --------------------------------------------------------------------------- 5. imports
 
 
@@ -473,16 +494,16 @@ def test_import_traindx_does_not_import_torch():
 def test_adaptive_cadence_keeps_within_budget():
     from traindx.adapters._common import Cadence
 
-    def window(cad, other, extra, grad=0.0, interval=1e-3):
+    def window(cad, other, extra, grad=0.0, interval=1e-3, start=100_000):
         # `every` steps of `interval` seconds, each costing `other` + `grad` of adapter time,
-        # plus one telemetry step's `extra`
+        # plus one telemetry step's `extra` (late in a long run: the coverage floor does not bind)
         t, own = 0.0, 0.0
         cad.advance(0, 0.0)
         for _ in range(cad.every):
             cad.record(t, other + grad, grad)
             t += interval
             own += other + grad
-        cad.advance(cad.every, own + extra)
+        cad.advance(start + cad.every, own + extra)
         return cad
 
     cad = window(Cadence(None), other=5e-6, extra=1e-3)  # 0.5 % floor; a telemetry step = 1 step
@@ -495,6 +516,53 @@ def test_adaptive_cadence_keeps_within_budget():
     assert cad.grad_stride == 16
     fixed = window(Cadence(3), other=30e-6, extra=1e-2)
     assert fixed.every == 3 and fixed.grad_stride == 1
+    # early in a run the coverage floor caps the interval: every <= max(10, step // 32)
+    assert window(Cadence(None), other=5e-6, extra=1e-3, start=0).every == 10
+    assert window(Cadence(None), other=5e-6, extra=1e-3, start=630).every == 20
+
+
+def test_cadence_coverage_floor_spreads_samples_over_any_run_length():
+    """Whatever a telemetry step costs, a run of N steps gets >= 32 telemetry steps with no
+    gap longer than max(10, N / 32): the adaptive cadence never thins out below that."""
+    from traindx.adapters._common import Cadence
+
+    for n_steps in (320, 550, 2000, 50_000):
+        cad = Cadence(None)
+        tel, own, t = [], 0.0, 0.0
+        for s in range(n_steps):
+            extra = 0.0
+            if s == cad.next:
+                tel.append(s)
+                extra = 0.05  # a telemetry step costing 50 steps
+                cad.advance(s, own + extra)
+            own += 1e-5 + extra
+            cad.record(t, 1e-5 + extra)
+            t += 1e-3 + extra
+        gaps = np.diff(tel + [n_steps])
+        assert len(tel) >= 32 and gaps.max() <= max(10, n_steps / 32) + 1, (n_steps, len(tel), gaps.max())
+        assert cad.every > 10 or n_steps <= 640  # the budget still thins it out where it can
+
+
+def test_cadence_async_steps_measure_device_time():
+    """Steps dispatched ahead of the device (Keras on JAX) look 20x shorter than they are
+    between step starts, and the first device read at the telemetry step waits for the
+    backlog: the async estimate uses the window's mean interval (less the adapter's own time),
+    so the self-measured overhead is the true one, not 20x it."""
+    from traindx.adapters._common import Cadence
+
+    est = {}
+    for async_steps in (False, True):
+        cad = Cadence(None, budget=0.05, async_steps=async_steps)
+        cad.advance(0, 0.0)
+        t, own = 0.0, 0.0
+        for k in range(11):  # 10 steps of 1 ms device time, dispatched in 0.05 ms each
+            cad.record(t, 1e-5)
+            own += 1e-5
+            t += 5e-5 if k < 9 else 10e-3 - 9 * 5e-5  # the last interval holds the backlog wait
+        cad.advance(10_000, own + 1e-4)  # a telemetry step of 0.1 ms (+ 0.1 ms floor): 2 % of 10 ms
+        est[async_steps] = cad.overhead
+    assert est[True] == pytest.approx(0.02, rel=0.05)
+    assert est[False] > 0.3  # the median interval alone reads 0.05 ms steps
 
 
 @pytest.mark.parametrize("stride", [1, 4])

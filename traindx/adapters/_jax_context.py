@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import atexit
-import functools
-import weakref
 from typing import Any
 
 import numpy as np
 
 from traindx.adapters import _jax_stats as js
 from traindx.adapters._common import (
-    RunWriter,
     TargetFacts,
     add_counts,
     init_scale_flags,
@@ -29,12 +25,6 @@ from traindx.adapters._jax_stats import (
 from traindx.schema import OptimizerInfo
 
 TARGET_ROWS = 4  # telemetry rows whose label counts give target_distinct (their largest)
-
-
-def _atexit_close(ref: weakref.ref) -> None:
-    rec = ref()
-    if rec is not None:
-        rec.close()
 
 
 class ContextMixin:
@@ -88,10 +78,7 @@ class ContextMixin:
             ctx.flags["broadcast_in_loss"] = False
         if run_name:
             ctx.hyperparameters["run_name"] = run_name
-        self._writer = RunWriter(self.logdir, self._flush_secs)
-        self._writer.write_context(ctx)
-        self._atexit = functools.partial(_atexit_close, weakref.ref(self))
-        atexit.register(self._atexit)
+        self._open_writer().write_context(ctx)
 
     def _decide_output(self, lay: _Layout, row: np.ndarray) -> None:
         if self._out_act is not None:
@@ -223,6 +210,4 @@ class ContextMixin:
                 flags["params_without_grad"] = float(np.median(t[late][:, c["_pwg"]]))
 
     def _final_note(self) -> None:
-        notes = [n for n in self.context.notes if not n.startswith("traindx recorder:")]
-        notes.append(f"traindx recorder: {self._steps} steps logged")
-        self.context.notes = notes
+        self._set_final_note(self.context, "traindx recorder: ", f"{self._steps} steps logged")

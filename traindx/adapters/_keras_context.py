@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import atexit
-import functools
 import math
 import os
-import weakref
 from typing import Any
 
 import keras
@@ -14,7 +11,6 @@ import numpy as np
 
 from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import (
-    RunWriter,
     init_scale_flags,
 )
 from traindx.adapters._keras_data import _first_leaf
@@ -37,12 +33,6 @@ def _refuse_keras2() -> None:
             "Build and fit the model with Keras 3 (import keras; unset TF_USE_LEGACY_KERAS), or record the "
             "run's logs (TensorBoard callback) and run `traindx diagnose` on them."
         )
-
-
-def _atexit_close(ref: weakref.ref) -> None:
-    cb = ref()
-    if cb is not None:
-        cb.close()
 
 
 class _StaticContext:
@@ -108,10 +98,8 @@ class _StaticContext:
             ] or None
         except Exception:  # noqa: BLE001
             pass
-        self._writer = RunWriter(self.logdir, self._flush_secs)
+        self._open_writer()
         self._started = True
-        self._atexit = functools.partial(_atexit_close, weakref.ref(self))
-        atexit.register(self._atexit)
         self._data_setup()
         self._writer.write_context(ctx)
 

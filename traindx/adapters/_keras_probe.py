@@ -17,25 +17,14 @@ from traindx.adapters._common import (
 MAX_PENDING = 512  # batch records processed mid-epoch once this many are waiting
 
 
-class _Cadence(Cadence):
+def keras_cadence(every: int | None) -> Cadence:
     """The adapters' cadence with a 5 % budget (a probe forward/backward costs more than the
     torch monitor's norms), ``every`` growing at most 4x per decision (so a noisy first
-    window is revisited soon), and at most ``cap`` steps (two epochs: at least one telemetry
-    step every other epoch, whatever the probe costs)."""
-
-    def __init__(self, every: int | None) -> None:
-        super().__init__(every, budget=0.05)
-        self.cap: int | None = None
-
-    def advance(self, step: int, own: float) -> None:
-        prev = self.every
-        super().advance(step, own)
-        if self.adaptive:
-            e = min(self.every, 4 * prev)
-            if self.cap:
-                e = min(e, max(self.lo, self.cap))
-            self.every = e
-            self.next = step + e
+    window is revisited soon), at most two epochs (``cap``, set once the epoch length is
+    known: at least one telemetry step every other epoch, whatever the probe costs), and
+    the step time measured for steps dispatched ahead of the device (JAX): epoch
+    boundaries are pauses, the wait for the device is not the callback's time."""
+    return Cadence(every, budget=0.05, grow=4, async_steps=True)
 
 
 class _ProbeTelemetry:
@@ -139,10 +128,15 @@ class _ProbeTelemetry:
             self._lr_points[s] = self._lr_at(s)
         if s == 1 and self._batch_size is None:
             self._read_batch_size()
+        cad = self._cad
+        tel = s >= cad.next
+        if (tel or self._snap is not None) and self._engine is not None:
+            w = time.perf_counter()
+            self._engine.wait()  # the training's device time, not the callback's
+            self._excl += time.perf_counter() - w
         if self._snap is not None and s > self._snap_step:
             self._warmed("delta", self._finish_update_ratio)
-        cad = self._cad
-        if s >= cad.next:
+        if tel:
             self._warmed("telemetry", self._telemetry, s)
             cad.advance(s, self._own + (time.perf_counter() - t0) - self._excl)
         with self._lock:

@@ -169,18 +169,8 @@ class _Recording:
                     w.add(r[0], r[2], r[1])
             i = j
         if final:
-            cad = self._cad
-            ctx.notes = [n for n in ctx.notes if not n.startswith(f"traindx {self._kind} (")]
-            ctx.notes.append(
-                f"traindx {self._kind} ({ks.BACKEND} backend): {self._step} steps, probe and per-layer "
-                f"telemetry every {cad.every} steps"
-                + (
-                    f", measured overhead {100 * cad.overhead:.2f} %"
-                    if cad.overhead is not None
-                    else ""
-                )
-                + self._loss_note
-            )
+            self._set_final_note(ctx, f"traindx {self._kind} ({ks.BACKEND} backend): ",
+                                 self._cad.note(self._step) + self._loss_note)  # fmt: skip
         if disk or final:
             w.write_context(ctx)
             w.flush()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
-import functools
 import time
 import weakref
 from typing import Any
@@ -18,7 +16,6 @@ from traindx.adapters._common import (
     LOSS_KINDS,
     TARGET_SAMPLE,
     Moments,
-    RunWriter,
     TargetFacts,
     init_scale_flags,
 )
@@ -113,7 +110,7 @@ class ContextMixin:
             self._init_scale_setup()
         except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
             self._init_w, self._init_layers = [], set()
-        self._writer = RunWriter(self.logdir, self._flush_secs)
+        self._open_writer()
         self._disk_at = time.perf_counter() + self._flush_secs
         if self.optimizer is not None:
             from torch.optim.optimizer import register_optimizer_step_post_hook
@@ -122,8 +119,6 @@ class ContextMixin:
                 _hooks.optimizer_step_hook(weakref.ref(self)))  # fmt: skip
         self._arm()
         self._writer.write_context(self.context)
-        self._atexit = functools.partial(_hooks.atexit_close, weakref.ref(self))
-        atexit.register(self._atexit)
 
     def _init_scale_setup(self) -> None:
         """``std(w) * sqrt(fan_in)`` of every layer weight, now (one host transfer); not when

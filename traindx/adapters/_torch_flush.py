@@ -46,18 +46,7 @@ class FlushMixin:
         self._gn_rows = 0
         self.context.model.training_mode = self._training
         if final:
-            cad = self._cad
-            self.context.notes = [
-                n for n in self.context.notes if not n.startswith("traindx monitor:")
-            ]
-            self.context.notes.append(
-                f"traindx monitor: {self._step} steps, per-layer telemetry every {cad.every} steps"
-                + (
-                    f", measured overhead {100 * cad.overhead:.2f} %"
-                    if cad.overhead is not None
-                    else ""
-                )
-            )
+            self._set_final_note(self.context, "traindx monitor: ", self._cad.note(self._step))
         if force or disk:
             w.write_context(self.context)
             w.flush()

@@ -105,9 +105,3 @@ def grad_hook(ref: weakref.ref) -> Any:
         guarded(ref, "gradient hook", lambda mon: mon._on_grad(), forward=False)
 
     return _eager(hook)
-
-
-def atexit_close(ref: weakref.ref) -> None:
-    mon = ref()
-    if mon is not None:
-        mon.close()

@@ -41,7 +41,6 @@ so that its state carries the statistics of the last update (read with
 
 from __future__ import annotations
 
-import atexit
 import os
 import time
 from collections.abc import Mapping
@@ -62,7 +61,6 @@ from traindx.adapters._common import (
     TrainingDiverged,
     default_logdir,
     metric_values,
-    read_run,
     warn,
 )
 from traindx.adapters._jax_call import telemetry  # jits itself when called outside jit
@@ -230,19 +228,6 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
             fatal, self._fatal = self._fatal, None
             self._on_fatal(*fatal)
 
-    def diagnose(self) -> Any:
-        """The :class:`~traindx.diagnosis.Diagnosis` of what was recorded so far."""
-        try:
-            self.flush()
-            from traindx.api import diagnose
-
-            return diagnose(read_run(self.logdir))[0]
-        except TrainingDiverged:
-            raise
-        except Exception as e:  # noqa: BLE001
-            self._warn_once(f"traindx: diagnose failed: {type(e).__name__}: {e}")
-            return None
-
     def _final_flush(self) -> None:  # for Closing.close: fetch and write everything
         self._drain()
         self._final_note()
@@ -253,9 +238,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
     def _release(self) -> None:
         self._buf.clear()
         self._pending.clear()
-        if self._atexit is not None:
-            atexit.unregister(self._atexit)
-            self._atexit = None
+        self._forget_exit()
 
     def _on_fatal(self, step: int, what: str) -> None:
         msg = f"traindx: {what} at step {step}"

@@ -49,7 +49,6 @@ instead. ``cb.diagnosis`` says at which step.
 
 from __future__ import annotations
 
-import atexit
 import math
 import os
 import threading
@@ -70,12 +69,11 @@ from traindx.adapters._common import (
     SelfDisabling,
     default_logdir,
     fatal_message,
-    read_run,
     warn,
 )
 from traindx.adapters._keras_context import _refuse_keras2, _StaticContext
 from traindx.adapters._keras_data import _DataFacts
-from traindx.adapters._keras_probe import _Cadence, _ProbeTelemetry
+from traindx.adapters._keras_probe import _ProbeTelemetry, keras_cadence
 from traindx.adapters._keras_write import _accuracy_key, _Recording
 from traindx.schema import RunContext
 
@@ -163,7 +161,7 @@ class DiagnosisCallback(
         self._run_name = run_name
         self._diagnose = diagnose
         self._verbose = verbose
-        self._cad = _Cadence(every)
+        self._cad = keras_cadence(every)
         self._off = False
         self._disabled = False
         self._started = False  # context and writer exist (a later fit continues the run)
@@ -221,7 +219,7 @@ class DiagnosisCallback(
                 self._setup()
             else:  # another fit() on the same callback continues the run (a new event file)
                 if self._writer is None:
-                    self._writer = RunWriter(self.logdir, self._flush_secs)
+                    self._writer = self._open_writer()
                 self._read_optimizer_state()
             self._ensure_model()
         except Exception as e:  # noqa: BLE001 - never break training
@@ -232,6 +230,7 @@ class DiagnosisCallback(
         if self._off:
             return
         self._epoch = epoch
+        self._cad.pause()  # validation and other callbacks ran since the last batch
         self._epoch_base = self._step
         self._epoch_first = True
         self._prev_mean: tuple[int, float, float | None] | None = (
@@ -334,19 +333,11 @@ class DiagnosisCallback(
 
     # ------------------------------------------------------------------ public helpers
 
-    def diagnose(self) -> Any:
-        """The :class:`~traindx.diagnosis.Diagnosis` of what was recorded so far."""
-        try:
-            if not self._off and self._writer is not None:
-                self._flush(disk=True)
-            elif self._writer is not None:
-                self._writer.flush()
-            from traindx.api import diagnose
-
-            return diagnose(read_run(self.logdir))[0]
-        except Exception as e:  # noqa: BLE001
-            self._warn_once(f"traindx: diagnose failed: {type(e).__name__}: {e}")
-            return None
+    def _flush_for_diagnosis(self) -> None:
+        if not self._off and self._writer is not None:
+            self._flush(disk=True)
+        elif self._writer is not None:
+            self._writer.flush()
 
     def close(self) -> None:
         """Flush and close the event file (also at interpreter exit)."""
@@ -357,9 +348,7 @@ class DiagnosisCallback(
             self._fail(e, "close")
         finally:
             self._off = True
-            if self._atexit is not None:
-                atexit.unregister(self._atexit)
-                self._atexit = None
+            self._forget_exit()
             if self._writer is not None:
                 try:
                     self._writer.close()

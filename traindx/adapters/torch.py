@@ -31,7 +31,6 @@ raised from :meth:`Monitor.step`, on purpose.
 
 from __future__ import annotations
 
-import atexit
 import os
 import time
 import weakref
@@ -53,7 +52,6 @@ from traindx.adapters._common import (
     TrainingDiverged,
     default_logdir,
     metric_values,
-    read_run,
     warn,
 )
 from traindx.adapters._torch_context import ContextMixin
@@ -279,17 +277,6 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         except Exception as e:  # noqa: BLE001
             self._fail(e, "flush")
 
-    def diagnose(self) -> Any:
-        """The :class:`~traindx.diagnosis.Diagnosis` of what was recorded so far."""
-        try:
-            self.flush()
-            from traindx.api import diagnose
-
-            return diagnose(read_run(self.logdir))[0]
-        except Exception as e:  # noqa: BLE001
-            self._warn_once(f"traindx: diagnose failed: {type(e).__name__}: {e}")
-            return None
-
     def _final_flush(self) -> None:  # for Closing.close
         self._flush(force=True, final=True)
 
@@ -303,9 +290,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._snap = None
         self._out = None
         self._act_pending.clear()
-        if self._atexit is not None:
-            atexit.unregister(self._atexit)
-            self._atexit = None
+        self._forget_exit()
 
     def _on_fatal(self, step: int, what: str) -> None:
         msg = f"traindx: {what} at step {step}"

@@ -1,4 +1,5 @@
-"""The telemetry cadence: how often per-layer statistics are taken so that overhead stays within budget."""
+"""The telemetry cadence of every adapter: which steps take per-layer statistics, so that the
+adapter's own time stays within budget and a run still gets enough evenly spread samples."""
 
 from __future__ import annotations
 
@@ -8,27 +9,44 @@ class Cadence:
 
     With ``every=None`` it adapts so the adapter's own time stays under ``budget`` of the
     step time. At each telemetry step (once ``lo`` steps have passed since the last
-    decision) it measures the step time as the median interval between steps (evaluation
-    pauses or other work between steps do not count), the *floor* as the mean own time of
-    the other steps (loss, learning rate, buffering, amortized flushes) plus the median time
-    of the global gradient norm, and the *extra* (the telemetry step and its hooks) as the
+    decision) it measures the step time (below), the *floor* as the mean own time of the
+    other steps (loss, learning rate, buffering, amortized flushes) plus the median time of
+    the global gradient norm, and the *extra* (the telemetry step and its hooks) as the
     rest of its own time since the last decision. Then:
 
     * the gradient norm is taken every ``grad_stride`` steps, 1 unless it alone would push
       the floor over 3/4 of the budget (tiny models with steps of a few ms): then the
       smallest power of 2 (at most 16) that fits;
     * ``every`` becomes the smallest ``lo * 2**k`` that keeps floor + extra / every within
-      the budget (at least a quarter of the budget is left for the extra).
+      the budget (at least a quarter of the budget is left for the extra), grown at most
+      ``grow``-fold per decision (a noisy first window is revisited soon) and at most
+      ``cap`` (Keras: two epochs);
+    * coverage: ``every`` never exceeds ``max(lo, step // min_samples)``, so a run of N
+      steps gets at least ``min_samples`` per-layer samples with no gap longer than
+      ``max(lo, N / min_samples)`` steps (the first ``lo * min_samples`` steps are sampled
+      every ``lo``). This floor costs at most about ``min_samples * (1 + ln(N / (lo *
+      min_samples)))`` telemetry steps per run: a fixed cost, whatever the budget says.
+
+    The step time is the median interval between steps (evaluation pauses do not count).
+    An adapter whose steps may be dispatched ahead of the device (``async_steps``: Keras on
+    JAX returns from a step before it is computed, so the intervals measure dispatch and the
+    first device read waits for the backlog) uses the larger of that and the window's mean
+    interval minus its own time per step, the intervals across :meth:`pause` left out; it
+    keeps any wait for the device out of ``own``.
 
     A fixed ``every`` is kept as given (and the gradient norm taken every step).
     """
 
     def __init__(self, every: int | None, budget: float = 0.02, lo: int = 10, hi: int = 10_000,
-                 max_stride: int = 16):  # fmt: skip
+                 max_stride: int = 16, min_samples: int = 32, grow: int | None = None,
+                 async_steps: bool = False):  # fmt: skip
         self.every = every or lo
         self.adaptive = every is None
         self.budget, self.lo, self.hi, self.max_stride = budget, lo, hi, max_stride
+        self.min_samples, self.grow, self.async_steps = min_samples, grow, async_steps
+        self.cap: int | None = None
         self.next = 0
+        self.taken = 0  # telemetry steps so far
         self.grad_stride = 1
         self.overhead: float | None = None  # last measured own time / step time
         self._own0 = 0.0
@@ -36,6 +54,10 @@ class Cadence:
         self._intervals: list[float] = []
         self._other: list[float] = []  # own time per step, without the gradient norm
         self._grad: list[float] = []  # time of the gradient norm, on steps that took it
+
+    def pause(self) -> None:
+        """The next interval is not a step (an epoch boundary: validation, other callbacks)."""
+        self._last_t = None
 
     def record(self, t0: float, own: float, grad_time: float = 0.0) -> None:
         """Called at the end of every step: its start time, the adapter's time in it, and the
@@ -47,18 +69,28 @@ class Cadence:
         if grad_time:
             self._grad.append(grad_time)
 
+    def step_time(self, total_own: float) -> float:
+        """The step time over the current window (see the class docstring)."""
+        iv = self._intervals
+        t = _median(iv)
+        if self.async_steps:
+            t = max(t, sum(iv) / len(iv) - total_own / len(self._other))
+        return t
+
     def advance(self, step: int, own: float) -> None:
         """Called on a telemetry step with the adapter's total own time so far."""
         iv, other, grad = self._intervals, self._other, self._grad
+        prev = self.every
+        self.taken += 1
         if self.adaptive and len(other) >= self.lo and iv:
             # The first step recorded since the last decision was that telemetry step; the
             # mean over the others includes the amortized flushes.
             n = len(other)
             rest = sum(other[1:]) / (n - 1)
-            interval = _median(iv)
             gsum = sum(grad)
             gtime = _median(grad) if grad else 0.0
             total = own - self._own0
+            interval = self.step_time(total)
             if interval > 0:
                 self.overhead = total / (n * interval)
                 allowed = self.budget * interval  # own seconds allowed per step
@@ -76,7 +108,19 @@ class Cadence:
             self._reset(own)
         elif step == 0 or len(other) > 4 * self.hi:
             self._reset(own)
+        if self.adaptive:
+            e = self.every
+            if self.grow:
+                e = min(e, self.grow * prev)
+            if self.cap:
+                e = min(e, max(self.lo, self.cap))
+            self.every = min(e, max(self.lo, step // self.min_samples))  # coverage
         self.next = step + self.every
+
+    def note(self, steps: int) -> str:
+        """The run's cadence in words, for ``context.notes``."""
+        return (f"{steps} steps, per-layer telemetry every {self.every} steps"
+                + (f", measured overhead {100 * self.overhead:.2f} %" if self.overhead is not None else ""))  # fmt: skip
 
     def _reset(self, own: float) -> None:
         self._intervals.clear()

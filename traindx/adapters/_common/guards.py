@@ -1,8 +1,13 @@
-"""Never break training: the one-shot warning, the fatal-symptom stop, self-disabling hooks and closing."""
+"""Never break training: the one-shot warning, the fatal-symptom stop, self-disabling hooks;
+the life cycle every adapter shares (opening the run writer, closing at exit, the final
+note, diagnosing what was written)."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import warnings
+import weakref
 from typing import Any
 
 WARN_PREFIX = "traindx:"
@@ -63,6 +68,47 @@ class SelfDisabling:
     def _release(self) -> None:
         """Drop hooks, buffers and references (nothing by default)."""
 
+    # -------------------------------------------------------------- life cycle
+
+    def _open_writer(self) -> Any:
+        """The run writer in ``self.logdir``; the adapter is closed at interpreter exit
+        (through a weak reference: an adapter nobody holds is not kept alive for it)."""
+        from traindx.adapters._common.writer import RunWriter
+
+        self._writer = RunWriter(self.logdir, self._flush_secs)  # type: ignore[attr-defined]
+        if getattr(self, "_atexit", None) is None:
+            self._atexit = functools.partial(_close_at_exit, weakref.ref(self))
+            atexit.register(self._atexit)
+        return self._writer
+
+    def _forget_exit(self) -> None:
+        if getattr(self, "_atexit", None) is not None:
+            atexit.unregister(self._atexit)
+            self._atexit = None
+
+    def _set_final_note(self, context: Any, prefix: str, text: str) -> None:
+        """Replace the adapter's summary line in ``context.notes`` (written once per run,
+        again by a later flush)."""
+        context.notes = [n for n in context.notes if not n.startswith(prefix)]
+        context.notes.append(prefix + text)
+
+    def _flush_for_diagnosis(self) -> None:
+        self.flush()  # type: ignore[attr-defined]
+
+    def diagnose(self) -> Any:
+        """The :class:`~traindx.diagnosis.Diagnosis` of what was recorded so far."""
+        try:
+            self._flush_for_diagnosis()
+            from traindx.adapters._common.writer import read_run
+            from traindx.api import diagnose
+
+            return diagnose(read_run(self.logdir))[0]  # type: ignore[attr-defined]
+        except TrainingDiverged:
+            raise
+        except Exception as e:  # noqa: BLE001
+            self._warn_once(f"traindx: diagnose failed: {type(e).__name__}: {e}")
+            return None
+
     def _warn_once(self, message: str) -> None:
         """A warning about a later failure (diagnosing, writing the diagnosis), unless the
         adapter already turned itself off with its one warning (the same fault, met again)."""
@@ -84,6 +130,12 @@ class SelfDisabling:
                 f"({type(exc).__name__}: {exc}); training is not affected",
                 stacklevel=4,
             )
+
+
+def _close_at_exit(ref: weakref.ref) -> None:
+    adapter = ref()
+    if adapter is not None:
+        adapter.close()
 
 
 class Closing(SelfDisabling):

@@ -129,6 +129,14 @@ class Engine:
             ]
         return [v.value for v in self.tracked]
 
+    def wait(self) -> None:
+        """Wait until the steps dispatched so far are computed (JAX runs them asynchronously:
+        the first read of the weights would wait for them, inside the callback's own time)."""
+        if self.backend == "jax":
+            import jax
+
+            jax.block_until_ready(self.weights())
+
     def read_metric_var(self, var: Any) -> float | None:
         """The current value of a metric variable (a loss tracker's count)."""
         st = self._jax_state() if self.backend == "jax" else None
