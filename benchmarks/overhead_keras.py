@@ -17,7 +17,8 @@ of each copy and the overhead (median epoch time / median epoch time without the
 The machine these numbers come from may be shared: medians over rounds absorb some of the
 noise, not all; rerun and compare the spread (the overhead columns give the quartiles).
 
-Run: python benchmarks/overhead_keras.py [--backend tensorflow|jax|torch --rounds 25 --epochs 1 --threads 1]
+Run: python benchmarks/overhead_keras.py [--backend tensorflow|jax|torch --rounds 25 --epochs 1 --threads 1];
+``--fixed 3``: instead, the fixed cost of the callback on a 6-epoch fit (CPU seconds).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models", default="cnn,mlp")
+    ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N pairs of 6-epoch fits")
     return ap.parse_args()
 
 
@@ -140,8 +142,43 @@ class Job:
         return self.timer.times[n:]
 
 
+def fixed_cost(repeats: int, epochs: int = 6) -> None:
+    """What the callback costs a short run: a ``epochs``-epoch fit of the MLP on digits
+    (batch 32, validation_split 0.2) with and without ``DiagnosisCallback.from_arrays`` at
+    its defaults (probe from the training arrays, the diagnosis at the end), fresh model
+    each time, alternating; CPU seconds of the whole fit, and the callback's one-off wall
+    seconds (setup, compiling its probe functions, the end of training with the diagnosis)."""
+    x, y = digits()
+    fit: dict[bool, list[float]] = {False: [], True: []}
+    one_off: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(repeats):
+            for on in (False, True):
+                keras.utils.set_random_seed(0)
+                model = mlp()
+                model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                              metrics=["accuracy"])  # fmt: skip
+                cbs = [DiagnosisCallback.from_arrays(x, y, logdir=f"{tmp}/{r}")] if on else []
+                t = time.process_time()
+                model.fit(x, y, epochs=epochs, batch_size=32, validation_split=0.2, verbose=0, callbacks=cbs)
+                fit[on].append(time.process_time() - t)
+                if on:
+                    assert cbs[0].diagnosis is not None
+                    one_off.append(cbs[0]._setup_s)
+                keras.backend.clear_session()
+    d = [b - a for a, b in zip(fit[False], fit[True], strict=True)]
+    print(f"keras {keras.__version__} ({ARGS.backend}): a {epochs}-epoch fit of the MLP on digits (batch 32, "
+          f"validation_split 0.2), {repeats} pairs, medians")  # fmt: skip
+    print(f"  fit without the callback   {statistics.median(fit[False]):7.3f} s CPU")
+    print(f"  fit with it: extra         {statistics.median(d):7.3f} s CPU  ({100 * statistics.median(d) / statistics.median(fit[False]):.1f} %)")
+    print(f"  callback one-off (wall)    {statistics.median(one_off):7.3f} s  (setup, probe compile, end of training + diagnosis)")
+
+
 def main() -> None:
     set_threads(ARGS.threads)
+    if ARGS.fixed:
+        fixed_cost(ARGS.fixed)
+        return
     warnings.simplefilter("error", RuntimeWarning)  # a callback that turns itself off is a failure
     x, y = digits()
     steps = int(np.ceil(len(x) / ARGS.batch))

@@ -19,7 +19,8 @@ the update ratio, computed from the parameter sizes). torch's CPU tensor memory 
 by tracemalloc.
 
 Run: python benchmarks/overhead_torch.py [--rounds 15 --block 50 --threads 1 --device cpu
---every1-rounds 7]
+--every1-rounds 7]; ``--fixed 9``: instead, the fixed cost of the Monitor on a 400-step run
+(construction, close, diagnose) and the loop's extra, CPU seconds.
 """
 
 from __future__ import annotations
@@ -145,6 +146,59 @@ def item_vs_batch(steps: int = 20000) -> tuple[float, float]:
     return t_item, t_batch
 
 
+def fixed_cost(repeats: int, steps: int = 400) -> None:
+    """What the Monitor costs a short run: a ``steps``-step MLP loop on digits with and
+    without it (fresh model, optimizer and Monitor each time, alternating), CPU seconds:
+    construction (static context, init scales, hooks), the loop's extra (per-step records and
+    the per-layer samples: the coverage floor takes >= 32), ``close()`` (last flush and
+    ``context.json``) and ``diagnose()`` (reading the run back, the rulebook from its cache,
+    the diagnosis). Medians over ``repeats`` pairs, quartiles in brackets."""
+    batches = digits(64)
+    rows: dict[str, list[float]] = {k: [] for k in ("loop", "setup", "extra", "close", "diagnose", "fixed", "samples")}
+    for _ in range(repeats):
+        for on in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                torch.manual_seed(0)
+                model, crit = mlp(), nn.CrossEntropyLoss()
+                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+                gc.collect()
+                t0 = time.process_time()
+                mon = Monitor(model, opt, loss_fn=crit, logdir=tmp) if on else None
+                t1 = time.process_time()
+                for i in range(steps):
+                    x, y = batches[i % len(batches)]
+                    opt.zero_grad()
+                    loss = crit(model(x), y)
+                    loss.backward()
+                    if mon is not None:
+                        mon.step(loss, inputs=x, targets=y)
+                    opt.step()
+                t2 = time.process_time()
+                if mon is None:
+                    loop = t2 - t1
+                    continue
+                mon.close()
+                t3 = time.process_time()
+                d = mon.diagnose()
+                t4 = time.process_time()
+                assert d is not None
+                rows["loop"].append(loop)
+                rows["setup"].append(t1 - t0)
+                rows["extra"].append(t2 - t1 - loop)
+                rows["close"].append(t3 - t2)
+                rows["diagnose"].append(t4 - t3)
+                rows["fixed"].append(t1 - t0 + t4 - t2)
+                rows["samples"].append(getattr(mon._cad, "samples", float("nan")))
+    q = {k: statistics.quantiles(v, n=4) if len(v) >= 4 else [statistics.median(v)] * 3 for k, v in rows.items()}
+    print(f"torch {torch.__version__}: a {steps}-step MLP loop (digits, batch 64, Adam), {repeats} pairs, CPU seconds, "
+          f"median [quartiles]")  # fmt: skip
+    for k, label in (("loop", "loop without the Monitor"), ("setup", "Monitor(...)"), ("extra", "loop: extra with it"),
+                     ("close", "close()"), ("diagnose", "diagnose()"), ("fixed", "fixed: setup + close + diagnose")):  # fmt: skip
+        a, m, b = q[k]
+        print(f"  {label:34} {m:7.3f} [{a:.3f}, {b:.3f}]")
+    print(f"  per-layer samples: {statistics.median(rows['samples']):.0f} (coverage floor: >= 32)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
@@ -155,8 +209,12 @@ def main() -> None:
     ap.add_argument(
         "--every1-rounds", type=int, default=None, help="rounds of the every=1 interleave"
     )
+    ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N short runs (400 steps)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.fixed:
+        fixed_cost(args.fixed)
+        return
     warnings.simplefilter("error", RuntimeWarning)  # a monitor that turns itself off is a failure
     batches = digits(64, args.device)
     rows = []
@@ -192,16 +250,16 @@ def main() -> None:
                     frac = mon._cad.overhead
                     rows.append((name, c, med["none"], med[c], paired(cpu["none"], cpu[c]), paired(wall["none"], wall[c]),
                                  mon.every, mon._cad.grad_stride, 100 * frac if frac is not None else float("nan"),
-                                 mem, snap, getattr(mon._cad, "taken", -1)))  # fmt: skip
+                                 mem, snap, getattr(mon._cad, "samples", -1)))  # fmt: skip
                     mon.close()
     print(
         f"torch {torch.__version__} on {args.device}, {args.threads} thread(s), {args.rounds} rounds x {args.block} steps, batch 64"
     )
     print("overhead: median [quartiles] over rounds of the paired per-round ratio, in CPU time (less "
-          "disturbed by other load) and wall time; tel.: per-layer telemetry steps taken")
+          "disturbed by other load) and wall time; samples: per-layer samples taken (telemetry steps and coverage samples)")
     hdr = (
         f"{'model':8} {'monitor':9} {'ms/step off':>11} {'ms/step on':>10} {'overhead (CPU)':>22} "
-        f"{'overhead (wall)':>22} {'every':>6} {'stride':>6} {'self-est.':>9} {'tel.':>5} {'py peak +':>10} {'snapshot':>9}"
+        f"{'overhead (wall)':>22} {'every':>6} {'stride':>6} {'self-est.':>9} {'samples':>7} {'py peak +':>10} {'snapshot':>9}"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -209,7 +267,7 @@ def main() -> None:
         ev = "-" if every >= 10**9 else str(every)
         print(
             f"{name:8} {c:9} {1e3 * off:11.3f} {1e3 * on:10.3f} {fmt(*ovc):>22} {fmt(*ovw):>22} {ev:>6} {stride:6d} "
-            f"{frac:8.2f}% {ntel:5d} {pk / 1024:8.1f}KB {snap / 1024:7.1f}KB"
+            f"{frac:8.2f}% {ntel:7d} {pk / 1024:8.1f}KB {snap / 1024:7.1f}KB"
         )
     t_item, t_batch = item_vs_batch()
     print(

@@ -23,8 +23,10 @@ def keras_cadence(every: int | None) -> Cadence:
     window is revisited soon), at most two epochs (``cap``, set once the epoch length is
     known: at least one telemetry step every other epoch, whatever the probe costs), and
     the step time measured for steps dispatched ahead of the device (JAX): epoch
-    boundaries are pauses, the wait for the device is not the callback's time."""
-    return Cadence(every, budget=0.05, grow=4, async_steps=True)
+    boundaries are pauses, the wait for the device is not the callback's time. No
+    32-sample coverage floor: a probe costs a few training steps, so on a short fit the
+    floor alone would cost 10-30 % (measured with benchmarks/overhead_keras.py)."""
+    return Cadence(every, budget=0.05, grow=4, async_steps=True, min_samples=None)
 
 
 class _ProbeTelemetry:

@@ -29,6 +29,7 @@ class RecordMixin:
         s = self._step
         cad = self._cad
         tel = s == cad.next
+        sample = not tel and cad.sample_due(s)  # coverage: per-layer norms, nothing else
         if self._snap is not None:
             self._finish_update_ratio()
         # Loss: a float on CPU (a CPU .item() costs less than keeping the tensor), else a
@@ -64,7 +65,7 @@ class RecordMixin:
         grads: list[Any] = []
         present: list[torch.Tensor] = []
         self._grad_time = 0.0
-        if tel or s % cad.grad_stride == 0:
+        if tel or sample or s % cad.grad_stride == 0:
             tg = time.perf_counter()
             grads = [p.grad for p in self._groups.params]  # ~1 us per parameter tensor
             present = [g for g in grads if g is not None]
@@ -85,6 +86,8 @@ class RecordMixin:
             if fatal is None and not self._fatal_warned and (row.is_cpu or self.on_fatal == "stop"):
                 if not math.isfinite(row.sum().item()):
                     fatal = (s, fatal_message("grads", math.sqrt(float(row.double().square().sum()))))
+            if sample:
+                self._layer_sample(s, row, len(norms) == self._n_params)
             self._grad_time = time.perf_counter() - tg
             self._b_gn.append(self._gn_rows)
             self._gn_rows += 1
@@ -122,6 +125,19 @@ class RecordMixin:
             self._out = None
             self._acc_pre = None
         return fatal
+
+    def _layer_sample(self, s: int, row: torch.Tensor, aligned: bool) -> None:
+        """A coverage sample between telemetry steps: per-module gradient norms from this
+        step's per-parameter norms (``row``, when every parameter has a gradient), and
+        per-module weight norms; a dozen operations against a telemetry step's hundreds."""
+        g = self._groups
+        self._cad.sampled(s)
+        with torch.no_grad():
+            if aligned:
+                self._b_tel.append((s, self._grad_tags, self._module_sq(row, g.index).sqrt()))
+            if g.params:
+                wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
+                self._b_tel.append((s, self._weight_tags, torch.cat([wsq.sqrt(), wsq.sum().sqrt().reshape(1)])))
 
     def _norms(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """L2 norm of each tensor (float32, on the first tensor's device)."""

@@ -89,12 +89,35 @@ def first_tensor(x: object) -> torch.Tensor | None:
 # --------------------------------------------------------------------------- statistics
 
 
+LARGE = 8192  # elements from which a tensor's statistics are taken in fewer passes
+
+
+def mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and population standard deviation of a float tensor (at least one element).
+
+    From ``LARGE`` elements on, in two vectorized passes: a subtraction of its first value
+    (no cancellation when the mean dwarfs the spread), then a sum and a dot product of the
+    result; ``torch.std_mean``'s Welford pass costs about ten times as much on CPU (115 us
+    against 13 us for 64 x 256). Below that the one ``std_mean`` call is cheaper than the
+    seven small operations."""
+    if x.numel() < LARGE:
+        std, mean = torch.std_mean(x, correction=0)
+        return mean, std
+    v = x.reshape(-1)
+    v0 = v[0]
+    d = v - v0
+    n = v.numel()
+    m = d.sum() / n
+    var = (torch.dot(d, d) / n - m * m).clamp_min(0.0)
+    return m + v0, var.sqrt()
+
+
 def activation_stats(a: torch.Tensor, kind: int) -> torch.Tensor:
     """[mean, std] (+ fraction zero or saturated) of an activation tensor, on its device."""
     a = a.detach()
     if a.dtype not in (torch.float32, torch.float64):
         a = a.float()
-    std, mean = torch.std_mean(a, correction=0)
+    mean, std = mean_std(a)
     if kind == 0:
         return torch.stack([mean, std])
     n = max(a.numel(), 1)
@@ -113,13 +136,16 @@ def tensor_summary(x: torch.Tensor) -> torch.Tensor:
     xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
     if xf.numel() == 0:
         return torch.zeros(6, device=x.device)
-    std, mean = torch.std_mean(xf, correction=0)
+    mean, std = mean_std(xf)
     lo, hi = torch.aminmax(xf)
-    nonfinite = (
-        xf.numel() - torch.count_nonzero(torch.isfinite(xf))
-        if xf.is_floating_point()
-        else torch.zeros((), device=x.device)
-    )
+    # Large tensors on CPU (no device sync): the non-finite values are counted only where
+    # the min, max or mean say there are some (one pass less on every telemetry step)
+    if not xf.is_floating_point() or (
+        xf.is_cpu and xf.numel() >= LARGE and math.isfinite(float(lo + hi + mean))
+    ):
+        nonfinite = torch.zeros((), dtype=mean.dtype, device=x.device)
+    else:
+        nonfinite = xf.numel() - torch.count_nonzero(torch.isfinite(xf))
     return torch.stack(
         [
             mean,
@@ -127,7 +153,7 @@ def tensor_summary(x: torch.Tensor) -> torch.Tensor:
             lo,
             hi,
             nonfinite.to(mean.dtype),
-            torch.tensor(float(xf.numel()), dtype=mean.dtype, device=x.device),
+            torch.full((), float(xf.numel()), dtype=mean.dtype, device=x.device),
         ]
     )
 

@@ -21,11 +21,14 @@ class Cadence:
       the budget (at least a quarter of the budget is left for the extra), grown at most
       ``grow``-fold per decision (a noisy first window is revisited soon) and at most
       ``cap`` (Keras: two epochs);
-    * coverage: ``every`` never exceeds ``max(lo, step // min_samples)``, so a run of N
-      steps gets at least ``min_samples`` per-layer samples with no gap longer than
-      ``max(lo, N / min_samples)`` steps (the first ``lo * min_samples`` steps are sampled
-      every ``lo``). This floor costs at most about ``min_samples * (1 + ln(N / (lo *
-      min_samples)))`` telemetry steps per run: a fixed cost, whatever the budget says.
+    * coverage (unless ``min_samples`` is None): between telemetry steps the adapter takes
+      a cheaper per-layer *sample* (:meth:`sample_due`; the torch Monitor: per-layer
+      gradient norms from the per-parameter norms it computes anyway, and weight norms)
+      whenever ``max(lo, step // min_samples)`` steps have passed since the last sample or
+      telemetry step, so a run of N steps gets at least ``min_samples`` per-layer samples
+      with no gap longer than ``max(lo, N / min_samples)`` steps, however rare the budget
+      makes the full telemetry steps. At most about ``min_samples * (1 + ln(N / (lo *
+      min_samples)))`` samples per run.
 
     The step time is the median interval between steps (evaluation pauses do not count).
     An adapter whose steps may be dispatched ahead of the device (``async_steps``: Keras on
@@ -34,11 +37,12 @@ class Cadence:
     interval minus its own time per step, the intervals across :meth:`pause` left out; it
     keeps any wait for the device out of ``own``.
 
-    A fixed ``every`` is kept as given (and the gradient norm taken every step).
+    A fixed ``every`` is kept as given (the gradient norm taken every step, no coverage
+    samples).
     """
 
     def __init__(self, every: int | None, budget: float = 0.02, lo: int = 10, hi: int = 10_000,
-                 max_stride: int = 16, min_samples: int = 32, grow: int | None = None,
+                 max_stride: int = 16, min_samples: int | None = 32, grow: int | None = None,
                  async_steps: bool = False):  # fmt: skip
         self.every = every or lo
         self.adaptive = every is None
@@ -47,6 +51,8 @@ class Cadence:
         self.cap: int | None = None
         self.next = 0
         self.taken = 0  # telemetry steps so far
+        self.samples = 0  # per-layer samples so far (telemetry steps included)
+        self.sample_next = 0
         self.grad_stride = 1
         self.overhead: float | None = None  # last measured own time / step time
         self._own0 = 0.0
@@ -82,6 +88,7 @@ class Cadence:
         iv, other, grad = self._intervals, self._other, self._grad
         prev = self.every
         self.taken += 1
+        self.sampled(step)
         if self.adaptive and len(other) >= self.lo and iv:
             # The first step recorded since the last decision was that telemetry step; the
             # mean over the others includes the amortized flushes.
@@ -114,8 +121,18 @@ class Cadence:
                 e = min(e, self.grow * prev)
             if self.cap:
                 e = min(e, max(self.lo, self.cap))
-            self.every = min(e, max(self.lo, step // self.min_samples))  # coverage
+            self.every = e
         self.next = step + self.every
+
+    def sample_due(self, step: int) -> bool:
+        """Whether ``step`` (not a telemetry step) takes a per-layer sample for coverage."""
+        return self.adaptive and self.min_samples is not None and step >= self.sample_next
+
+    def sampled(self, step: int) -> None:
+        """A per-layer sample (or a telemetry step) was taken at ``step``."""
+        self.samples += 1
+        if self.min_samples:
+            self.sample_next = step + max(self.lo, step // self.min_samples)
 
     def note(self, steps: int) -> str:
         """The run's cadence in words, for ``context.notes``."""
