@@ -158,25 +158,16 @@ def fixed_cost(repeats: int, steps: int = 400) -> None:
     for _ in range(repeats):
         for on in (False, True):
             with tempfile.TemporaryDirectory() as tmp:
-                torch.manual_seed(0)
-                model, crit = mlp(), nn.CrossEntropyLoss()
-                opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+                job = Job(mlp, "none", tmp, batches, "cpu")
                 gc.collect()
                 t0 = time.process_time()
-                mon = Monitor(model, opt, loss_fn=crit, logdir=tmp) if on else None
+                mon = job.mon = Monitor(job.model, job.opt, loss_fn=job.crit, logdir=tmp) if on else None
                 t1 = time.process_time()
-                for i in range(steps):
-                    x, y = batches[i % len(batches)]
-                    opt.zero_grad()
-                    loss = crit(model(x), y)
-                    loss.backward()
-                    if mon is not None:
-                        mon.step(loss, inputs=x, targets=y)
-                    opt.step()
-                t2 = time.process_time()
+                cpu = job.run(steps)[1] * steps
                 if mon is None:
-                    loop = t2 - t1
+                    loop = cpu
                     continue
+                t2 = time.process_time()
                 mon.close()
                 t3 = time.process_time()
                 d = mon.diagnose()
