@@ -390,7 +390,8 @@ def test_fact_helpers():
     }
     assert ks.target_facts(np.array([[0.5, 0.5, 0.0]])) == {"target_onehot": False}
     assert ks.target_facts(np.array([1.0, np.nan, 2.0, 2.0])) == {
-        "target_onehot": False, "target_integer": True, "target_distinct": 2.0}  # fmt: skip
+        "target_onehot": False, "target_integer": True, "target_distinct": 2.0,
+        "target_min": 1.0, "target_max": 2.0}  # fmt: skip
     assert ks.target_facts(np.zeros((0,))) == {}
     f = init_scale_flags([("a", 1.1), ("b", 0.05), ("c", 9.0)])
     assert f == {"init_scale_min": 0.05, "init_scale_max": 9.0, "init_scale_layer": "b", "init_zero_frac": 0.0}
