@@ -193,3 +193,30 @@ def test_a_symptom_or_cause_the_layer_never_saw_leaves_the_ranking_to_the_rules(
     assert knows(m, {"LOSS001"}, lead)
     assert not knows(m, {"LOSS001", "RANK001"}, lead)  # a symptom added after the fit
     assert not knows(m, {"LOSS001"}, new)  # the rules' leader is no class of the layer
+
+
+def test_context_the_layer_never_saw_leaves_the_ranking_to_the_rules():
+    """A run whose configured LR (here from a ``lr=3,bs=32`` directory name) moved a cause is
+    ranked by the rules: the log-only layer has no context feature and read a divergence at
+    LR 3 as unnormalized inputs. The same evidence without a ctx fact leaves the layer on."""
+    from ranker import fit
+
+    from traindx.diagnosis import Evidence
+    from traindx.rerank import knows
+    from traindx.rules.model import Cause
+
+    X, y, names = _sample()
+    names = names[:-1] + ["sym:LOSS001"]
+    m = fit(X, y, names, kind="logs", C=0.5, inner=0)
+    cause = Cause(id="lr_too_high", prior=0.1, explains={"LOSS001": 2.0}, fixes=[{"text": "x"}])
+    ctx = Evidence(says="configured LR 3 is very large", fact="ctx.lr >= 0.5", value=True, weight=1.1, kind="evidence")
+    curve = Evidence(says="loss grew", fact="loss.peak_ratio > 10.0", value=True, weight=0.7, kind="evidence")
+    assert knows(m, {"LOSS001"}, [(2.0, cause, [curve])])
+    assert not knows(m, {"LOSS001"}, [(2.0, cause, [curve, ctx])])
+    assert knows(m, {"LOSS001"}, [(2.0, cause, [curve, ctx.model_copy(update={"weight": 0.0})])])  # shown, not weighed
+
+    import traindx
+
+    d = traindx.diagnose(ROOT / "fixtures" / "sweep" / "lr_bs" / "lr=3,bs=32")[0]
+    assert d.causes[0].id == "lr_too_high"
+    assert not any(e.fact == "learned" for c in d.causes for e in c.evidence)

@@ -78,12 +78,23 @@ def model_for(book: Rulebook, facts: dict[str, Any]) -> LearnedModel | None:
 
 def knows(model: LearnedModel, alarm_codes: set[str], scored: list[tuple[float, Cause, list[Evidence]]]) -> bool:
     """Whether the layer was fitted on what fired here: every alarm symptom is one of its
-    features and the rules' leading cause one of its classes. A symptom or cause added to the
-    rulebook after the fit (no labelled run taught the layer about it) leaves the ranking to
-    the rules."""
+    features, the rules' leading cause one of its classes, and no context fact it never saw
+    moved a cause. A symptom or cause added to the rulebook after the fit (no labelled run
+    taught the layer about it) leaves the ranking to the rules."""
     syms = {f[4:] for f in model.features if f.startswith("sym:")}
     top = max(scored, key=lambda t: t[0])[1].id if scored else None
-    return alarm_codes <= syms and (top is None or top in model.classes)
+    return alarm_codes <= syms and (top is None or top in model.classes) and not _unseen_context(model, scored)
+
+
+def _unseen_context(model: LearnedModel, scored: list[tuple[float, Cause, list[Evidence]]]) -> bool:
+    """Whether the rules weighed the run's context (a configured LR, the optimizer, the
+    model's output layer: ``ctx.*`` facts from hyperparameter files, directory names or an
+    adapter) while the layer has no context feature. Its labelled runs carried none (0 of
+    the 1,515 log-only runs of benchmarks/labelled.py), so it cannot know that a run
+    configured with LR 3 diverged for that reason; the rules, which can, rank such a run."""
+    if any(f.startswith("ctx.") for f in model.features):
+        return False
+    return any(e.kind == "evidence" and e.weight != 0.0 and "ctx." in (e.fact or "") for _, _, ev in scored for e in ev)
 
 
 def clearable(book: Rulebook, alarm_codes: set[str], severity: dict[str, str]) -> bool:
