@@ -117,6 +117,18 @@ class Compiled:
             rows,
         )
 
+    def context_weighed(self, i: int) -> bool:
+        """Whether a fired evidence item of a cause the run's alarms bring in reads a
+        ``ctx.*`` fact with a likelihood ratio other than 1 (traindx.rerank._unseen_context:
+        the engine then leaves a layer without context features out)."""
+        for _, _, params in self._rows[i]:
+            for k in params[1:]:
+                _, cid, ei = self.names[k]
+                e = self.book.cause(cid).evidence[ei]
+                if "ctx." in e.when and e.lr != 1.0:
+                    return True
+        return False
+
     def calibration(
         self, cal: dict[int, tuple[float, float]] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

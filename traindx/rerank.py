@@ -88,10 +88,10 @@ def knows(model: LearnedModel, alarm_codes: set[str], scored: list[tuple[float, 
 
 def _unseen_context(model: LearnedModel, scored: list[tuple[float, Cause, list[Evidence]]]) -> bool:
     """Whether the rules weighed the run's context (a configured LR, the optimizer, the
-    model's output layer: ``ctx.*`` facts from hyperparameter files, directory names or an
-    adapter) while the layer has no context feature. Its labelled runs carried none (0 of
-    the 1,515 log-only runs of benchmarks/labelled.py), so it cannot know that a run
-    configured with LR 3 diverged for that reason; the rules, which can, rank such a run."""
+    model's output layer, steps per epoch: ``ctx.*`` facts from hyperparameter files,
+    directory names, the writers or an adapter) while the layer has no context feature: it
+    cannot know that a run configured with LR 3 diverged for that reason; the rules, which
+    can, rank such a run. benchmarks/fit_ranker.knows_rows mirrors this."""
     if any(f.startswith("ctx.") for f in model.features):
         return False
     return any(e.kind == "evidence" and e.weight != 0.0 and "ctx." in (e.fact or "") for _, _, ev in scored for e in ev)
