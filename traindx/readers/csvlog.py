@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -56,16 +57,26 @@ def complete_lines(log: RawLog, text: str) -> str:
     return text[: cut + 1]
 
 
+def open_binary(path: str | Path, src: str | None = None) -> BinaryIO:
+    """The file opened for reading bytes, or a ReadError naming it (``src``, else the path)."""
+    name = str(path) if src is None else src
+    try:
+        return open(path, "rb")  # noqa: SIM115 (the caller closes it)
+    except FileNotFoundError:
+        raise ReadError(name, "no such file") from None
+    except IsADirectoryError:
+        raise ReadError(name, "is a directory, expected a file") from None
+    except OSError as err:
+        raise ReadError(name, f"cannot read ({err.strerror})") from None
+
+
 def read_text(path: str | Path) -> str:
     """A file's text, or a ReadError naming it."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ReadError(str(path), "no such file") from None
-    except IsADirectoryError:
-        raise ReadError(str(path), "is a directory, expected a file") from None
-    except OSError as err:
-        raise ReadError(str(path), f"cannot read ({err.strerror})") from None
+    with open_binary(path) as f:
+        try:
+            data = f.read()
+        except OSError as err:
+            raise ReadError(str(path), f"cannot read ({err.strerror})") from None
     return data.decode("utf-8-sig", errors="replace")
 
 

@@ -21,6 +21,7 @@ from traindx.readers.csvlog import (
     columns_to_log,
     complete_lines,
     join_columns,
+    open_binary,
     parse_rows,
 )
 from traindx.readers.raw import RawLog
@@ -60,14 +61,7 @@ def read_csv_stream(path: str | Path, batch: int | None = None) -> RawLog:
     delim = ","
     lines = 0  # lines of the text before this batch
     parts: list[Columns] = []
-    try:
-        f = open(path, "rb")  # noqa: SIM115 (closed below; ReadError on failure)
-    except FileNotFoundError:
-        raise ReadError(src, "no such file") from None
-    except IsADirectoryError:
-        raise ReadError(src, "is a directory, expected a file") from None
-    except OSError as err:
-        raise ReadError(src, f"cannot read ({err.strerror})") from None
+    f = open_binary(path, src)
     with f:
         pending = b""
         first = True

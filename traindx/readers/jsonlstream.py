@@ -21,7 +21,7 @@ import numpy as np
 from traindx.errors import ReadError
 from traindx.names import is_bookkeeping
 from traindx.ranks import TIMING
-from traindx.readers.csvlog import WALL_COLUMNS, complete_lines
+from traindx.readers.csvlog import WALL_COLUMNS, complete_lines, open_binary
 from traindx.readers.raw import RawLog, RawSeries
 
 #: Bytes of text read per batch.
@@ -201,14 +201,7 @@ def read_jsonl_stream(path: str | Path, batch: int | None = None) -> RawLog:
     bad: list[tuple[int, str]] = []  # the first corrupt lines (line, why)
     nbad = 0
     lines = 0  # lines before this batch
-    try:
-        f = open(path, "rb")  # noqa: SIM115 (closed below; ReadError on failure)
-    except FileNotFoundError:
-        raise ReadError(src, "no such file") from None
-    except IsADirectoryError:
-        raise ReadError(src, "is a directory, expected a file") from None
-    except OSError as err:
-        raise ReadError(src, f"cannot read ({err.strerror})") from None
+    f = open_binary(path, src)
     with f:
         pending, first = b"", True
         while True:
