@@ -12,7 +12,8 @@ import pytest
 from fuzz_inputs import make
 
 from traindx.errors import ReadError
-from traindx.readers.csvlog import _read_table, complete_lines, read_text, table_to_log
+from traindx.readers.csvcolumns import table_to_log
+from traindx.readers.csvlog import _read_table, complete_lines, read_text
 from traindx.readers.csvstream import read_csv_stream
 from traindx.readers.jsonlstream import read_jsonl_stream
 from traindx.readers.raw import RawLog

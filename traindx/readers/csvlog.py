@@ -6,6 +6,9 @@ sparse Lightning columns give each series only its own rows. ``nan``/``inf`` are
 Points keep write order: repeated or restarting steps are resolved later by ``Series``.
 A last line without its newline is a row still being written: it is left for the next read
 (an ``incomplete`` problem, not damage). A file with a header and no rows yet gives no series.
+
+This module reads the text (lines, delimiter, header, rows, stray lines);
+:mod:`traindx.readers.csvcolumns` turns the rows into numeric columns and those into series.
 """
 
 from __future__ import annotations
@@ -15,17 +18,13 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
-
 from traindx.errors import ReadError
-from traindx.names import is_bookkeeping, map_name
-from traindx.ranks import TIMING
+from traindx.names import map_name
 from traindx.readers.hygiene import CONFLICT_LINE, describe_stray
-from traindx.readers.raw import RawLog, RawSeries
+from traindx.readers.raw import RawLog
 
 STEP_COLUMNS = ("step", "global_step", "trainer/global_step", "_step", "iteration", "iter", "batch")
 EPOCH_COLUMNS = ("epoch", "epochs")
@@ -33,15 +32,10 @@ WALL_COLUMNS = ("wall_time", "walltime", "_timestamp", "timestamp", "time")
 #: Cells meaning "not logged" (Keras CSVLogger writes ``NA``); ``nan`` is a value, not missing.
 MISSING = frozenset({"", "na", "n/a", "none", "null", "<na>", "#n/a"})
 HEADER_HINT = "expected a header row like 'epoch,loss,val_loss'"
-_DURATION = re.compile(r"\d+(:\d\d){1,2}(\.\d+)?")  # fastai's "time" column: 00:12, 1:02:03
 # str(torch tensor) written into a log: tensor(0.5), tensor(0.5, device='cuda:0', grad_fn=...)
 _TENSOR = re.compile(r"tensor\(\s*([^,)\s]+)")
 _MAX_TENSOR_CELL = 256
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the csv module breaks lines on (not \v, \f...)
-
-
-#: x values outside int64 cannot be steps: such points are dropped and counted.
-_STEP_LIMIT = float(2**63)
 
 
 def complete_lines(log: RawLog, text: str) -> str:
@@ -110,36 +104,6 @@ def _first_line(text: str) -> str | None:
     return next((ln for ln in _LINE_BREAK.split(text) if ln.strip()), None)
 
 
-def _parse_column(
-    cells: list[str], decimal_comma: bool
-) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Values (NaN where absent), a mask of cells holding a number, and indices of bad cells."""
-    if not decimal_comma:
-        try:  # a dense numeric column: numpy parses it at once
-            return np.array(cells, dtype=np.float64), np.ones(len(cells), dtype=bool), []
-        except ValueError:
-            pass
-    cells = [c.strip() for c in cells]
-    present = np.array([c.lower() not in MISSING for c in cells], dtype=bool)
-    values = np.full(len(cells), np.nan)
-    idx = np.flatnonzero(present)
-    texts = [cells[i].replace(",", ".") if decimal_comma else cells[i] for i in idx]
-    try:
-        values[idx] = np.array(texts, dtype=np.float64)
-        return values, present, []
-    except ValueError:
-        pass
-    bad: list[int] = []
-    for i, text in zip(idx, texts, strict=True):
-        v = parse_number(text)
-        if v is None:
-            bad.append(int(i))
-            present[i] = False
-        else:
-            values[i] = v
-    return values, present, bad
-
-
 def _read_table(
     src: str, text: str, log: RawLog | None = None, *,
     header: list[str] | None = None, delim: str = ",", line0: int = 0,
@@ -199,191 +163,12 @@ def _read_table(
     return header, rows, lines, delim
 
 
-def _x_axis(
-    log: RawLog, header: list[str], columns: dict[int, tuple[np.ndarray, np.ndarray]], n_rows: int
-) -> tuple[int | None, np.ndarray, np.ndarray, str]:
-    """The x column (None: row number), x values, which rows have one, and the unit."""
-    lower = [h.lower() for h in header]
-    row_number = np.arange(n_rows, dtype=np.float64), np.ones(n_rows, dtype=bool)
-    for names, unit in ((STEP_COLUMNS, "step"), (EPOCH_COLUMNS, "epoch")):
-        col = _find(lower, names, columns)
-        if col is None:
-            continue
-        steps, has_x = columns[col]
-        has_x = has_x & (np.abs(steps) < _STEP_LIMIT)  # not NaN/inf, inside int64
-        if np.any(np.isfinite(steps) & (steps != np.round(steps))):
-            log.problem(
-                "note",
-                f"{log.path}: column '{header[col]}' has fractional values; "
-                "the row number is used as the step"
-            )
-            return None, *row_number, "step"
-        return col, steps, has_x, unit
-    return None, *row_number, "step"
-
-
-def _find(lower: list[str], names: tuple[str, ...], columns: dict) -> int | None:
-    """The first of ``names`` that is a numeric column."""
-    return next((lower.index(n) for n in names if n in lower and lower.index(n) in columns), None)
-
-
 def read_csv(path: str | Path) -> RawLog:
     """Read a metrics table into raw series, one per numeric metric column (in batches of
     rows, :mod:`traindx.readers.csvstream`: memory holds the numbers, not the text)."""
     from traindx.readers.csvstream import read_csv_stream
 
     return read_csv_stream(path)
-
-
-@dataclass
-class Columns:
-    """A table's rows parsed into numbers, column by column (``values`` NaN where absent,
-    ``present`` where a number was read), with what the parse met."""
-
-    lines: np.ndarray  # the line number of each row
-    values: list[np.ndarray]
-    present: list[np.ndarray]
-    nbad: list[int]  # cells that are not numbers, per column
-    first_bad: list[tuple[int, str] | None]  # (line, cell) of the first of them
-    ragged: tuple[int, int] | None = None  # (line, fields) of the first row with too many
-    short: int = 0  # rows with fewer fields than the header
-    short_line: int = 0
-
-    def __len__(self) -> int:
-        return int(self.lines.size)
-
-
-def parse_rows(header: list[str], rows: list[list[str]], lines: list[int], delim: str) -> Columns:
-    """The numbers of a batch of data rows (``lines``: each row's line number)."""
-    n = len(header)
-    ragged = next((k for k, r in enumerate(rows) if len(r) > n), None)
-    short = [k for k, r in enumerate(rows) if len(r) < n]
-    cols = Columns(np.asarray(lines, dtype=np.int64), [], [], [], [],
-                   None if ragged is None else (lines[ragged], len(rows[ragged])),
-                   len(short), lines[short[0]] if short else 0)  # fmt: skip
-    table = list(zip(*(r[:n] + [""] * (n - len(r)) for r in rows), strict=True)) or [()] * n
-    for j in range(n):
-        cells = list(table[j])
-        values, present, bad = _parse_column(cells, decimal_comma=delim == ";")
-        cols.values.append(values)
-        cols.present.append(present)
-        cols.nbad.append(len(bad))
-        cols.first_bad.append((lines[bad[0]], cells[bad[0]].strip()) if bad else None)
-    return cols
-
-
-def join_columns(parts: list[Columns]) -> Columns:
-    """Batches of one table's rows as one (each column joined and its batches let go)."""
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    out = Columns(np.concatenate([c.lines for c in parts]), [], [], [], [],
-                  next((c.ragged for c in parts if c.ragged), None), sum(c.short for c in parts),
-                  next((c.short_line for c in parts if c.short), 0))  # fmt: skip
-    for j in range(len(first.values)):
-        out.values.append(np.concatenate([c.values[j] for c in parts]))
-        out.present.append(np.concatenate([c.present[j] for c in parts]))
-        for c in parts:
-            c.values[j] = c.present[j] = None  # type: ignore[call-overload]
-        out.nbad.append(sum(c.nbad[j] for c in parts))
-        out.first_bad.append(next((c.first_bad[j] for c in parts if c.first_bad[j]), None))
-    return out
-
-
-def table_to_log(
-    log: RawLog, header: list[str], rows: list[list[str]], lines: list[int], delim: str
-) -> RawLog:
-    """Raw series from a table's header and data rows (``lines``: each row's line number)."""
-    if not rows:  # nothing logged yet (a header, or not even that)
-        log.records = 0
-        return log
-    return columns_to_log(log, header, parse_rows(header, rows, lines, delim))
-
-
-def columns_to_log(log: RawLog, header: list[str], cols: Columns) -> RawLog:
-    """Raw series from a table's header and its parsed rows."""
-    src = log.path
-    log.records = len(cols)
-    if not len(cols):  # nothing logged yet (a header, or not even that)
-        return log
-    lines = cols.lines
-    # fastai's CSVLogger: epoch,train_loss,valid_loss,<metrics>,time - metrics are validation's
-    split_hint = "val" if {"train_loss", "valid_loss", "time"} <= {h.lower() for h in header} else None
-    n = len(header)
-    if cols.ragged is not None:
-        log.problem(
-            "skipped",
-            f"{src}:{cols.ragged[0]}: {cols.ragged[1]} fields but the header has {n}; "
-            "extra fields ignored"
-        )
-    if cols.short:  # a row cut short (merged lines, a stray newline): its missing cells are unknown
-        log.problem(
-            "corrupt",
-            f"{src}:{cols.short_line}: {cols.short} row(s) with fewer fields than the header's "
-            f"{n}; their missing cells read as not logged",
-        )
-    columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # numeric columns only
-    for j, name in enumerate(header):
-        values, present, nbad, first_bad = cols.values[j], cols.present[j], cols.nbad[j], cols.first_bad[j]
-        good = int(present.sum())
-        if good and good >= nbad:
-            columns[j] = (values, present)
-            if first_bad:
-                log.dropped_records += nbad
-                more = f" ({nbad} cells skipped)" if nbad > 1 else ""
-                log.problem(
-                    "corrupt",
-                    f"{src}:{first_bad[0]}: column '{name}': '{first_bad[1]}' is not a number{more}",
-                    nbad,
-                )
-        elif first_bad and not (is_bookkeeping(name) and _DURATION.fullmatch(first_bad[1])):
-            log.problem(
-                "skipped",
-                f"{src}: column '{name}' is not numeric (line {first_bad[0]}: "
-                f"'{first_bad[1]}'); column skipped"
-            )
-
-    x_col, steps, has_x, unit = _x_axis(log, header, columns, len(cols))
-    wall_col = _find([h.lower() for h in header], WALL_COLUMNS, columns)
-    for j, (values, present) in columns.items():
-        name = header[j]
-        if j == x_col:
-            continue
-        if unit == "step" and name.strip().lower() in EPOCH_COLUMNS:  # Lightning: epoch beside step
-            keep = present & has_x
-            if keep.any():
-                log.epochs = (steps[keep].astype(np.int64), values[keep])
-            continue
-        if is_bookkeeping(name) and not TIMING.fullmatch(name.strip()):  # timings: stragglers of a multi-rank job
-            continue
-        lost = present & ~has_x
-        if lost.any() and x_col is not None:
-            log.dropped_records += int(lost.sum())
-            log.problem(
-                "dropped",
-                f"{src}:{int(lines[int(np.argmax(lost))])}: column '{name}': no usable value in "
-                f"'{header[x_col]}' (the x axis: missing, not finite or beyond 64 bits); "
-                f"{int(lost.sum())} points skipped",
-                int(lost.sum()),
-            )
-        keep = present & has_x
-        if not keep.any():
-            continue
-        wall = columns[wall_col][0][keep] if wall_col is not None else None
-        log.series.append(
-            RawSeries(
-                name=name,
-                steps=steps[keep].astype(np.int64),
-                values=values[keep],
-                source=src,
-                unit=unit,
-                wall_time=wall,
-                split=split_hint,
-            )
-        )
-    if not log.series and not any(p.kind == "dropped" for p in log.problems):
-        raise ReadError(src, f"no numeric columns; {HEADER_HINT}")
-    return log
 
 
 def csv_header_problem(path: str | Path, overrides: dict[str, str] | None = None) -> str | None:

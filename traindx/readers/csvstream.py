@@ -3,9 +3,9 @@
 A table is read ``BATCH_BYTES`` at a time, cut after its last line break (and never inside
 a quoted cell: a batch whose quotes are unbalanced takes in the next one); each batch's rows
 are split by the csv module and parsed into float64 columns at once
-(:func:`traindx.readers.csvlog.parse_rows`), and only those columns (9 bytes a cell) are
+(:func:`traindx.readers.csvcolumns.parse_rows`), and only those columns (9 bytes a cell) are
 kept. The batches are joined, column by column, and read as one table
-(:func:`traindx.readers.csvlog.columns_to_log`), so the series, drops and counts are the
+(:func:`traindx.readers.csvcolumns.columns_to_log`), so the series, drops and counts are the
 ones a whole-file read gives. What differs: merge-conflict markers, repeated headers and
 stray lines are reported once per batch they fall in.
 """
@@ -15,15 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from traindx.errors import ReadError
-from traindx.readers.csvlog import (
-    Columns,
-    _read_table,
-    columns_to_log,
-    complete_lines,
-    join_columns,
-    open_binary,
-    parse_rows,
-)
+from traindx.readers.csvcolumns import Columns, columns_to_log, join_columns, parse_rows
+from traindx.readers.csvlog import _read_table, complete_lines, open_binary
 from traindx.readers.raw import RawLog
 
 #: Bytes of text read per batch (its rows as Python strings cost about 5 times that).

@@ -218,7 +218,7 @@ class CsvTail(Tail):
         return used
 
     def _assemble(self, log: RawLog) -> None:
-        from traindx.readers.csvlog import table_to_log
+        from traindx.readers.csvcolumns import table_to_log
 
         log.problems.extend(self.problems)
         if self.rows:
