@@ -1,6 +1,6 @@
 """What the trainer callbacks built on the torch :class:`~traindx.adapters.torch.Monitor`
-share (Lightning, HF Transformers): turning themselves off after an internal error, and
-finding inputs and targets in a batch.
+share (Lightning, HF Transformers): their arguments, opening the monitor, turning themselves
+off after an internal error, and finding inputs and targets in a batch.
 
 A callback runs inside someone else's training loop: every hook goes through
 :meth:`MonitorCallback._guarded`, which turns an internal error into one ``RuntimeWarning``
@@ -12,6 +12,7 @@ passes is :class:`~traindx.adapters._common.TrainingDiverged`, raised on purpose
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import torch
@@ -50,13 +51,64 @@ def plain(value: Any) -> Any:
     return None
 
 
+def dataset_len(loader: Any) -> int | None:
+    """Rows in a data loader's dataset; None for an iterable dataset (it has no length)."""
+    try:
+        return len(loader.dataset)
+    except Exception:  # noqa: BLE001 - iterable datasets have no length
+        return None
+
+
 class MonitorCallback:
-    """The guard of a callback owning a :class:`~traindx.adapters.torch.Monitor` in
-    ``self.monitor``; subclasses name themselves in ``_kind``."""
+    """A callback owning a :class:`~traindx.adapters.torch.Monitor` in ``self.monitor``: the
+    Monitor's arguments (``loss_fn``, ``num_classes``, ``n_train`` when the trainer cannot tell
+    them), the monitor opened by :meth:`_open_monitor` when training starts, and the guard of
+    every hook; subclasses name themselves in ``_kind``."""
 
     _kind = "callback"
     monitor: Any = None
     _off = False
+
+    def __init__(
+        self,
+        logdir: str | os.PathLike[str] | None = None,
+        *,
+        loss_fn: Any = None,
+        every: int | None = None,
+        activations: bool = True,
+        on_fatal: str = "warn",
+        num_classes: int | None = None,
+        n_train: int | None = None,
+        flush_secs: float = 5.0,
+        run_name: str | None = None,
+    ):
+        if on_fatal not in ("warn", "stop"):
+            raise ValueError(f"on_fatal must be 'warn' or 'stop', not {on_fatal!r}")
+        super().__init__()
+        self.logdir, self.loss_fn, self.run_name = logdir, loss_fn, run_name
+        self._kw = dict(every=every, activations=activations, on_fatal=on_fatal,
+                        flush_secs=flush_secs, run_name=run_name)  # fmt: skip
+        self.num_classes, self.n_train = num_classes, n_train
+        self.monitor = None
+        self._off = False
+
+    def _open_monitor(
+        self, model: Any, optimizer: Any, loss_fn: Any, num_classes: int | None, n_train: int | None
+    ) -> Any:
+        """The Monitor on ``model`` (the user's ``loss_fn``, ``num_classes`` and ``n_train``
+        win over those the trainer gave); returns its context for the trainer's facts."""
+        from traindx.adapters.torch import Monitor
+
+        self.monitor = Monitor(
+            model,
+            optimizer,
+            loss_fn=self.loss_fn if self.loss_fn is not None else loss_fn,
+            logdir=self.logdir,
+            num_classes=self.num_classes if self.num_classes is not None else num_classes,
+            n_train=self.n_train if self.n_train is not None else n_train,
+            **self._kw,
+        )
+        return self.monitor.context
 
     @property
     def enabled(self) -> bool:

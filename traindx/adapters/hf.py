@@ -37,8 +37,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 import torch
 from torch import nn
 
-from traindx.adapters._torch_callback import MonitorCallback, plain
-from traindx.adapters.torch import Monitor
+from traindx.adapters._torch_callback import MonitorCallback, dataset_len, plain
 from traindx.names import map_name
 
 __all__ = ["DiagnosisCallback"]
@@ -78,27 +77,8 @@ class DiagnosisCallback(TrainerCallback, MonitorCallback):
 
     _kind = "HF Trainer callback"
 
-    def __init__(
-        self,
-        logdir: str | os.PathLike[str] | None = None,
-        *,
-        loss_fn: Any = None,
-        every: int | None = None,
-        activations: bool = True,
-        on_fatal: str = "warn",
-        num_classes: int | None = None,
-        n_train: int | None = None,
-        flush_secs: float = 5.0,
-        run_name: str | None = None,
-    ):
-        if on_fatal not in ("warn", "stop"):
-            raise ValueError(f"on_fatal must be 'warn' or 'stop', not {on_fatal!r}")
-        self.logdir, self.loss_fn = logdir, loss_fn
-        self._kw = dict(every=every, activations=activations, on_fatal=on_fatal,
-                        flush_secs=flush_secs, run_name=run_name)  # fmt: skip
-        self.num_classes, self.n_train = num_classes, n_train
-        self.monitor: Monitor | None = None
-        self._off = False
+    def __init__(self, logdir: str | os.PathLike[str] | None = None, **kwargs: Any):
+        super().__init__(logdir, **kwargs)  # MonitorCallback: the Monitor's arguments
         self._handle: Any = None
         self._losses: list[torch.Tensor] = []
         self._summed = False  # micro-batch losses already divided by the items of the step
@@ -146,21 +126,13 @@ class DiagnosisCallback(TrainerCallback, MonitorCallback):
             return
         model, opt, dl = kw.get("model"), kw.get("optimizer"), kw.get("train_dataloader")
         opt = getattr(opt, "optimizer", opt)  # accelerate's AcceleratedOptimizer wraps it
-        loss_fn = self.loss_fn if self.loss_fn is not None else head_loss(model)
-        num_classes = self.num_classes
-        if num_classes is None and type(model).__name__.endswith(_CLASSIFIERS):
+        num_classes = None
+        if type(model).__name__.endswith(_CLASSIFIERS):
             n = getattr(getattr(model, "config", None), "num_labels", None)
             num_classes = n if isinstance(n, int) and n >= 2 else None
-        n_train = self.n_train
-        if n_train is None:
-            try:
-                n_train = len(dl.dataset)  # type: ignore[union-attr]
-            except Exception:  # noqa: BLE001 - iterable datasets have no length
-                n_train = None
-        mon = Monitor(model, opt, loss_fn=loss_fn, logdir=self.logdir, num_classes=num_classes,
-                      n_train=n_train, **self._kw)  # fmt: skip
-        self.monitor = mon
-        ctx = mon.context
+        loss_fn = head_loss(model) if self.loss_fn is None else None
+        n_train = dataset_len(dl) if self.n_train is None else None
+        ctx = self._open_monitor(model, opt, loss_fn, num_classes, n_train)
         hp = ctx.hyperparameters
         for k in _ARGS:
             v = _value(getattr(args, k, None))

@@ -43,8 +43,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 import torch
 from torch import nn
 
-from traindx.adapters._torch_callback import MonitorCallback, plain, split_batch
-from traindx.adapters.torch import Monitor
+from traindx.adapters._torch_callback import MonitorCallback, dataset_len, plain, split_batch
 from traindx.names import map_name
 
 __all__ = ["DiagnosisCallback", "callback_class"]
@@ -71,28 +70,8 @@ class _Hooks(MonitorCallback):
 
     _kind = "Lightning callback"
 
-    def __init__(
-        self,
-        logdir: str | os.PathLike[str] | None = None,
-        *,
-        loss_fn: Any = None,
-        every: int | None = None,
-        activations: bool = True,
-        on_fatal: str = "warn",
-        num_classes: int | None = None,
-        n_train: int | None = None,
-        flush_secs: float = 5.0,
-        run_name: str | None = None,
-    ):
-        if on_fatal not in ("warn", "stop"):
-            raise ValueError(f"on_fatal must be 'warn' or 'stop', not {on_fatal!r}")
-        super().__init__()
-        self.logdir, self.loss_fn, self.run_name = logdir, loss_fn, run_name
-        self._kw = dict(every=every, activations=activations, on_fatal=on_fatal,
-                        flush_secs=flush_secs, run_name=run_name)  # fmt: skip
-        self.num_classes, self.n_train = num_classes, n_train
-        self.monitor: Monitor | None = None
-        self._off = False
+    def __init__(self, logdir: str | os.PathLike[str] | None = None, **kwargs: Any):
+        super().__init__(logdir, **kwargs)  # MonitorCallback: the Monitor's arguments
         self._loss: torch.Tensor | None = None
         self._batch: Any = None
 
@@ -136,14 +115,11 @@ class _Hooks(MonitorCallback):
             return
         opts = list(trainer.optimizers)
         dm = getattr(trainer, "datamodule", None)
-        num_classes = self.num_classes or _int_attr("num_classes", pl_module, dm)
         dl = trainer.train_dataloader
-        n_train = self.n_train or _dataset_len(dl)
-        loss_fn = self.loss_fn if self.loss_fn is not None else find_loss(pl_module)
-        mon = Monitor(pl_module, opts[0] if opts else None, loss_fn=loss_fn, logdir=self.logdir,
-                      num_classes=num_classes, n_train=n_train, **self._kw)  # fmt: skip
-        self.monitor = mon
-        ctx = mon.context
+        loss_fn = find_loss(pl_module) if self.loss_fn is None else None
+        ctx = self._open_monitor(pl_module, opts[0] if opts else None, loss_fn,
+                                 self.num_classes or _int_attr("num_classes", pl_module, dm),
+                                 self.n_train or dataset_len(dl))  # fmt: skip
         hp = ctx.hyperparameters
         for src in (getattr(dm, "hparams", None), getattr(pl_module, "hparams", None)):
             for k, v in dict(src or {}).items():
@@ -213,13 +189,6 @@ def _int_attr(name: str, *objs: Any) -> int | None:
         if isinstance(v, int) and not isinstance(v, bool) and v > 0:
             return v
     return None
-
-
-def _dataset_len(dl: Any) -> int | None:
-    try:
-        return len(dl.dataset)
-    except Exception:  # noqa: BLE001 - iterable datasets have no length
-        return None
 
 
 def callback_class(base: type) -> type:
