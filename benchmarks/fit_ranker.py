@@ -1,17 +1,26 @@
 """Fit the learned ranking layer per input kind, cross-validated by family, and write it.
 
 For each input kind (log-only runs, the torch adapter, ...) the layer (benchmarks/ranker.py:
-multinomial logistic regression over curve facts, context facts, the rules' log-odds and
-fired symptoms) is refitted inside every leave-one-family-out fold on the training side
-only (no run of the held-out family, nor another recording of one of its scenarios), with
-its temperature and healthy threshold from an inner CV of that training side. Its held-out
-top-1 / top-3 / false alarms are printed beside the rules' (benchmarks/accuracy.py, same
-folds). ``--write`` writes rulebook/learned/<kind>.json, fitted on every run of the kind,
-for the kinds named in ``--ship`` only (a kind where CV does not favour the layer stays on
-the rules).
+multinomial logistic regression over curve facts, context facts and fired symptoms, with the
+rules' log-probabilities as an offset) is refitted inside every leave-one-family-out fold on
+the training side only (no run of the held-out family, nor another recording of one of its
+scenarios), with its temperature and healthy threshold from an inner CV of that training
+side. How it is fitted (C, feature set, class weighting, offset form, false-alarm cost) is
+data: the ``meta`` of the shipped file rulebook/learned/<kind>.json, chosen by ``--select``
+(benchmarks/select_ranker.py: every candidate per kind and field held out, the choice by
+the worst field and leave-one-style-out, the choosing itself cross-validated by ``--nested``).
+A kind with no file is ranked by the rules alone (the torch adapter: see --select).
 
-    python benchmarks/fit_ranker.py                          # CV comparison
-    python benchmarks/fit_ranker.py --kinds logs --dims style --write --ship logs
+THE FULL REFIT (after rule or signal changes), two commands, nothing else:
+
+    python benchmarks/fit_ranker.py --write      # each shipped kind refitted with its file's options
+    python benchmarks/calibrate.py --write       # the confidence maps on the new layer's answers
+
+Other uses:
+
+    python benchmarks/fit_ranker.py                              # CV of the shipped options
+    python benchmarks/fit_ranker.py --select --kinds logs,torch_adapter --tradeoff
+    python benchmarks/fit_ranker.py --write --ship logs --candidate 'all C.01'   # ship a new choice
 """
 
 from __future__ import annotations
@@ -59,6 +68,8 @@ class Data:
         self.kind = np.array([r.input_kind for r in runs])
         self.scen = np.array([r.scenario for r in runs])
         self.ok = trainable(runs)
+        self.fam = {f: np.array([r.family(f) for r in runs]) for f in FAMILIES}
+        self.visible = np.array([r.visible for r in runs])
 
     def cols(self, kind: str) -> np.ndarray:
         logs = kind == "logs"
@@ -143,37 +154,82 @@ def scores(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes
     }  # fmt: skip
 
 
+def options(model) -> dict:
+    """The fit options a shipped model file records (its ``meta``): what ``--write`` and
+    benchmarks/accuracy.py refit it with."""
+    meta = model.meta if model else {}
+    offset = {"fit": True, "fixed": "fixed", "none": False}.get(meta.get("offset"), bool(model.offset_weight) if model else True)
+    weighting = meta.get("weighting")
+    return {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 10.0), "offset": offset,
+            "features": meta.get("features", "all"), "weighting": None if weighting in (None, "none") else weighting}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
+    from select_ranker import CANDIDATES, choose, fields, nested, table, tradeoff
+
+    from traindx.learned import load_model
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kinds", default="logs,torch_adapter,keras_adapter,jax_adapter")
+    ap.add_argument("--kinds", default="", help="input kinds (default: the kinds with a shipped model file)")
     ap.add_argument("--dims", default=",".join(FAMILIES))
-    ap.add_argument("--C", default="0.05", help="comma-separated inverse regularization strengths")
-    ap.add_argument("--fa-cost", type=float, default=10.0, help="cost of a false alarm against a missed fault")
-    ap.add_argument("--mode", default="offset", choices=["offset", "facts"],
-                    help="offset: rules' log-probabilities + a learned correction; facts: plain features")  # fmt: skip
-    ap.add_argument("--write", action="store_true")
-    ap.add_argument("--ship", default="", help="kinds to write (comma-separated)")
+    ap.add_argument("--candidate", default="", help=f"fit options by name ({'; '.join(CANDIDATES)}); default: the shipped file's")
+    ap.add_argument("--fa-cost", type=float, help="cost of a false alarm against a faulty run called healthy")
+    ap.add_argument("--select", action="store_true", help="compare the candidates by CV, field by field, and choose")
+    ap.add_argument("--candidates", default="", help="with --select: '|'-separated names (default all)")
+    ap.add_argument("--nested", default="style", help="with --select: fields whose selection is itself cross-validated")
+    ap.add_argument("--tradeoff", action="store_true", help="false alarms vs faulty runs called healthy per false-alarm cost")
+    ap.add_argument("--write", action="store_true", help="refit and write the model files of --ship")
+    ap.add_argument("--ship", default="", help="kinds to write (default: the kinds with a shipped model file)")
     args = ap.parse_args(argv)
+    shipped = [p.stem for p in sorted(OUT.glob("*.json"))]
+    kinds = [k for k in args.kinds.split(",") if k] or shipped
+
+    def opts_for(kind: str) -> dict:
+        o = dict(CANDIDATES[args.candidate]) if args.candidate else options(load_model(OUT, kind))
+        o.setdefault("fa_cost", 10.0)
+        return o if args.fa_cost is None else dict(o, fa_cost=args.fa_cost)
+
     book = load_rulebook()
     data = Data(load(), book)
-    for kind in args.kinds.split(","):
-        for C in map(float, args.C.split(",")):
+    chosen = {}
+    for kind in kinds:
+        if args.select:
+            names = ["rules", *(args.candidates.split("|") if args.candidates else CANDIDATES)]
+            sc = table(data, kind, names)["scores"]
+            fs = fields(data, kind)
+            best = choose({n: v for n, v in sc.items() if n != "rules"}, fs)
+            worst = {n: min(v[f]["top1"] for f in fs) for n, v in sc.items()}
+            print(f"{kind}: chosen by the worst field's top-1 (then leave-one-style-out): {best!r} "
+                  f"(worst {worst[best]:.1%}, leave-one-style-out {sc[best].get('style', {}).get('top1', float('nan')):.1%}; "
+                  f"rules alone worst {worst['rules']:.1%})", flush=True)  # fmt: skip
+            chosen[kind] = best
+            for dim in filter(None, args.nested.split(",")):
+                if dim in fs:
+                    nested(data, kind, dim, [n for n in names if n != "rules"])
+        else:
             for dim in filter(None, args.dims.split(",")):
-                P, thr, rows, classes, _ = cv_predict(data, kind, dim, C=C, fa_cost=args.fa_cost, offset=args.mode == 'offset')
+                if dim not in fields(data, kind):
+                    continue
+                P, thr, rows, classes, knows = cv_predict(data, kind, dim, **opts_for(kind))
                 s = scores(data, P, thr, rows, classes)
-                print(f"{kind:14} C={C:<6g} leave-one-{dim:9} out: top1 {s['top1']:6.1%} top3 {s['top3']:6.1%} "
-                      f"FA {s['fa']:6.1%} w@80 {s['w80']:3}  (faulty {s['n']}, healthy {s['h']})", flush=True)  # fmt: skip
+                print(f"{kind:14} leave-one-{dim:9} out: top1 {s['top1']:6.1%} top3 {s['top3']:6.1%} "
+                      f"FA {s['fa']:6.1%} w@80 {s['w80']:3}  (faulty {s['n']}, healthy {s['h']}; layer only, "
+                      f"before knows/confidence maps)", flush=True)  # fmt: skip
+        if args.tradeoff:
+            o = dict(CANDIDATES[chosen[kind]]) if kind in chosen else opts_for(kind)
+            for dim in filter(None, args.dims.split(",")):
+                if dim in fields(data, kind):
+                    tradeoff(data, kind, dim, o)
     if args.write:
         OUT.mkdir(parents=True, exist_ok=True)
-        for kind in filter(None, args.ship.split(",")):
+        for kind in [k for k in args.ship.split(",") if k] or shipped:
+            o = dict(CANDIDATES[chosen[kind]], fa_cost=opts_for(kind)["fa_cost"]) if kind in chosen and not args.candidate else opts_for(kind)
             rows = np.where((data.kind == kind) & data.ok)[0]
-            m = data.fit(rows, kind, C=float(args.C.split(",")[0]), fa_cost=args.fa_cost, offset=args.mode == "offset",
-                         meta={"runs": int(len(rows)), "command": f"python benchmarks/fit_ranker.py --write --ship {args.ship} "
-                                                                 f"--C {args.C.split(',')[0]} --fa-cost {args.fa_cost:g} --mode {args.mode}"})  # fmt: skip
+            m = data.fit(rows, kind, **o, meta={"runs": int(len(rows)), "candidate": args.candidate or chosen.get(kind, "as shipped")})
             path = OUT / f"{kind}.json"
             path.write_text(json.dumps(m.to_json(), separators=(",", ":")) + "\n")
             print(f"wrote {path.relative_to(ROOT)} ({len(m.features)} features, {len(m.classes)} classes, "
-                  f"T={m.temperature:.2f}, healthy threshold {m.healthy_threshold:.3f})")  # fmt: skip
+                  f"T={m.temperature:.2f}, healthy threshold {m.healthy_threshold:.3f}, options {o})")  # fmt: skip
     return 0
 
 
@@ -243,9 +299,7 @@ def learned_setup(arg: str, runs: list[Labelled], book, comp: Compiled) -> dict 
         return None
     opts = {}
     for k in kinds:
-        m = load_model(OUT, k)
-        meta = m.meta if m else {}
-        opts[k] = {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 10.0), "offset": bool(m.offset_weight) if m else True}
+        opts[k] = options(load_model(OUT, k))
     print(f"learned layer, refitted inside every fold: {'; '.join(f'{k} {o}' for k, o in opts.items())}")
     return {"data": Data(runs, book, comp), "opts": opts, "book": book}
 

@@ -102,11 +102,14 @@ def offset_rows(X: np.ndarray, names: list[str], classes: list[str]) -> np.ndarr
     return offs
 
 
-def fit_offset(Z: np.ndarray, offs: np.ndarray, y: np.ndarray, classes: list[str], C: float):
+def fit_offset(Z: np.ndarray, offs: np.ndarray, y: np.ndarray, classes: list[str], C: float,
+               sw: np.ndarray | None = None, a_fixed: float | None = None):  # fmt: skip
     """Multinomial logistic regression with the rules' log-probabilities as an offset of
     fitted weight a >= 0: score = a * offs + Z @ W.T + b, L2 on W (sklearn's C convention).
-    Returns (a, W, b)."""
+    ``sw``: per-run weights of the log-loss; ``a_fixed``: a held at that value (the rules'
+    scores kept whole, the facts a correction bounded by the L2 pull). Returns (a, W, b)."""
     n, F = Z.shape
+    sw = np.ones(n) if sw is None else sw
     nc = len(classes)
     Y = np.zeros((n, nc))
     Y[np.arange(n), [classes.index(str(c)) for c in y]] = 1.0
@@ -117,24 +120,35 @@ def fit_offset(Z: np.ndarray, offs: np.ndarray, y: np.ndarray, classes: list[str
         m = S.max(axis=1, keepdims=True)
         E = np.exp(S - m)
         tot = E.sum(axis=1, keepdims=True)
-        nll = float(-(S * Y).sum() + (m[:, 0] + np.log(tot[:, 0])).sum())
-        G = E / tot - Y
+        nll = float((sw * (m[:, 0] + np.log(tot[:, 0]) - (S * Y).sum(axis=1))).sum())
+        G = (E / tot - Y) * sw[:, None]
         grad = np.concatenate([[C * float((G * offs).sum())], (C * (G.T @ Z) + W).ravel(), C * G.sum(axis=0)])
         return C * nll + 0.5 * float((W * W).sum()), grad
 
     th0 = np.zeros(1 + nc * F + nc)
-    th0[0] = 1.0
-    bounds = [(0.0, 5.0)] + [(None, None)] * (nc * F + nc)
+    th0[0] = 1.0 if a_fixed is None else a_fixed
+    bounds = [(0.0, 5.0) if a_fixed is None else (a_fixed, a_fixed)] + [(None, None)] * (nc * F + nc)
     th = optimize.minimize(f, th0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 300}).x
     return float(th[0]), th[1 : 1 + nc * F].reshape(nc, F), th[1 + nc * F :]
 
 
-def _lr(Z: np.ndarray, y: np.ndarray, C: float):
+def _lr(Z: np.ndarray, y: np.ndarray, C: float, sw: np.ndarray | None = None):
     from sklearn.linear_model import LogisticRegression
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return LogisticRegression(C=C, max_iter=400, tol=1e-3).fit(Z, y)
+        return LogisticRegression(C=C, max_iter=400, tol=1e-3).fit(Z, y, sample_weight=sw)
+
+
+def class_weights(y: np.ndarray, how: str | None) -> np.ndarray | None:
+    """Per-run weights: None (every run 1), 'balanced' (n / (classes * runs of its class),
+    sklearn's convention) or 'sqrt' (the square root of balanced: rare causes count more,
+    not as much more)."""
+    if not how:
+        return None
+    vals, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
+    w = len(y) / (len(vals) * counts[inv])
+    return w if how == "balanced" else np.sqrt(w)
 
 
 def fit_temperature(S: np.ndarray, y_idx: np.ndarray) -> float:
@@ -164,51 +178,88 @@ def healthy_threshold(p_h: np.ndarray, healthy: np.ndarray, fa_cost: float) -> f
     return float((best_t + lower.max()) / 2) if len(lower) else best_t
 
 
-def _core(X: np.ndarray, y: np.ndarray, names: list[str], keep: np.ndarray, C: float, offset: bool):
-    """One fit: (classes, offset weight, coef, intercept, mean, scale) on the kept columns."""
+def _core(X: np.ndarray, y: np.ndarray, names: list[str], keep: np.ndarray, C: float, offset: bool | str,
+          weighting: str | None = None):  # fmt: skip
+    """One fit: (classes, offset weight, coef, intercept, mean, scale) on the kept columns.
+    ``offset``: False (plain features), True/'fit' (rules' offset, weight fitted) or 'fixed'
+    (weight 1: a correction on the rules)."""
     Z, mean, scale = _standardize(X, keep)
     classes = sorted({str(c) for c in y})
+    sw = class_weights(y, weighting)
     if offset:
-        a, W, b = fit_offset(Z, offset_rows(X, names, classes), y, classes, C)
+        a, W, b = fit_offset(Z, offset_rows(X, names, classes), y, classes, C, sw, 1.0 if offset == "fixed" else None)
         return classes, a, W, b, mean, scale
-    clf = _lr(Z, y, C)
+    clf = _lr(Z, y, C, sw)
     assert [str(c) for c in clf.classes_] == classes
     return classes, 0.0, np.atleast_2d(clf.coef_), np.atleast_1d(clf.intercept_), mean, scale
 
 
-def _keep(X: np.ndarray, names: list[str], offset: bool) -> np.ndarray:
-    """Columns that are features: recorded at least once; with the offset, the rules'
-    log-odds enter through it and not as features."""
+#: feature sets (benchmarks/fit_ranker.py --select): which catalogue names a layer may read
+FEATURE_SETS = ("all", "symptoms", "symptoms+has", "no-levels")
+#: the curve levels (first/last/min/max values): they carry a generator's scales
+LEVELS = ("first", "last", "min", "max")
+
+
+def in_set(name: str, which: str) -> bool:
+    """Whether catalogue feature ``name`` belongs to feature set ``which``: 'all';
+    'symptoms' (the fired symptoms and the rules' log-odds only); 'symptoms+has' (those and
+    which series were recorded); 'no-levels' (all but the curves' raw levels)."""
+    if which == "all" or name == "alarm" or name.startswith(("rule:", "sym:")):
+        return True
+    if which == "symptoms":
+        return False
+    if which == "symptoms+has":
+        return name.startswith("has:")
+    if which == "no-levels":
+        g, _, k = name.partition(".")
+        return not (g in SERIES and k in LEVELS)
+    raise ValueError(f"unknown feature set {which!r}; expected one of {', '.join(FEATURE_SETS)}")
+
+
+def _keep(X: np.ndarray, names: list[str], offset: bool | str, features: str = "all") -> np.ndarray:
+    """Columns that are features: in the feature set and recorded at least once; with the
+    offset, the rules' log-odds enter through it and not as features."""
     rule = np.array([n.startswith("rule:") for n in names])
-    return ~np.all(np.isnan(X), axis=0) & ~(rule & offset)
+    chosen = np.array([in_set(n, features) for n in names], dtype=bool)
+    return ~np.all(np.isnan(X), axis=0) & ~(rule & bool(offset)) & chosen
 
 
 def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float = 0.05,
         fa_cost: float = 10.0, inner: int = 4, groups: np.ndarray | None = None,
-        offset: bool = False, meta: dict | None = None) -> LearnedModel:  # fmt: skip
+        offset: bool | str = False, features: str = "all", weighting: str | None = None,
+        meta: dict | None = None) -> LearnedModel:  # fmt: skip
     """Fit the layer on raw features X (NaN = missing) and labels y (causes / 'healthy').
     ``offset``: the rules' log-probabilities enter every class's score with a fitted weight
     and the facts learn a correction (else the facts and rule log-odds are plain features).
     Temperature and healthy threshold come from an inner ``inner``-fold CV (folds by
     ``groups`` when given, so one scenario's recordings stay together); 0: T=1, 0.5."""
-    keep = _keep(X, names, offset)
-    classes, a, W, b, mean, scale = _core(X, y, names, keep, C, offset)
+    keep = _keep(X, names, offset, features)
+    classes, a, W, b, mean, scale = _core(X, y, names, keep, C, offset, weighting)
     t, thr = 1.0, 0.5
     if inner:
-        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset)
+        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting)
         # calibrated where the layer is used: runs on which a rule fired
         used = X[:, names.index("alarm")] > 0.5 if "alarm" in names else np.ones(len(y), dtype=bool)
         used = used if used.sum() >= 20 else np.ones(len(y), dtype=bool)
         y_idx = np.array([classes.index(str(c)) for c in y])
         t, thr = calibrate(S[used], y_idx[used], classes.index("healthy"), fa_cost)
-    return LearnedModel(
+        s = S[used] / t
+        s = np.exp(s - s.max(axis=1, keepdims=True))
+        # the inner CV's held-out p(healthy) and truth: benchmarks refit the threshold at
+        # other false-alarm costs from them (select_ranker.tradeoff); not written to the file
+        inner_ph = ((s / s.sum(axis=1, keepdims=True))[:, classes.index("healthy")], y[used] == "healthy")
+    model = LearnedModel(
         kind=kind, features=[n for n, k in zip(names, keep, strict=True) if k], mean=mean, scale=scale,
         coef=W, intercept=b, classes=classes, temperature=t, healthy_threshold=thr, catalogue=FORMAT,
-        meta=dict(meta or {}, C=C, fa_cost=fa_cost), offset_weight=a,
+        meta=dict(meta or {}, C=C, fa_cost=fa_cost, offset=offset if isinstance(offset, str) else ("fit" if offset else "none"),
+                  features=features, weighting=weighting or "none"),
+        offset_weight=a,
     )  # fmt: skip
+    model.inner_ph = inner_ph if inner else None  # type: ignore[attr-defined]
+    return model
 
 
-def inner_scores(X, y, names, keep, classes, C, inner, groups, offset) -> np.ndarray:
+def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting=None) -> np.ndarray:
     """Held-out class scores of an ``inner``-fold CV over the training runs."""
     rng = np.random.default_rng(0)
     g = groups if groups is not None else np.arange(len(y))
@@ -220,7 +271,7 @@ def inner_scores(X, y, names, keep, classes, C, inner, groups, offset) -> np.nda
         te, tr = fold == k, fold != k
         if te.sum() == 0 or len(set(y[tr])) < 3:
             continue
-        cl, a, W, b, mt, st = _core(X[tr], y[tr], names, keep, C, offset)
+        cl, a, W, b, mt, st = _core(X[tr], y[tr], names, keep, C, offset, weighting)
         Zv = (np.where(np.isnan(X[te][:, keep]), mt, X[te][:, keep]) - mt) / st
         sc = Zv @ W.T + b + a * offset_rows(X[te], names, cl) if offset else Zv @ W.T + b
         S[np.ix_(np.where(te)[0], [classes.index(c) for c in cl])] = sc

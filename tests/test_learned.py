@@ -220,3 +220,51 @@ def test_context_the_layer_never_saw_leaves_the_ranking_to_the_rules():
     d = traindx.diagnose(ROOT / "fixtures" / "sweep" / "lr_bs" / "lr=3,bs=32")[0]
     assert d.causes[0].id == "lr_too_high"
     assert not any(e.fact == "learned" for c in d.causes for e in c.evidence)
+
+
+def test_offset_fit_without_the_rules_is_sklearns_weighted_logistic_regression():
+    """The offset form's own fitter, with the rules' weight held at 0, solves scikit-learn's
+    problem (multinomial, L2 on the coefficients at sklearn's C, per-run weights): the same
+    probabilities on the training rows."""
+    from ranker import class_weights, fit_offset
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, _ = _sample()
+    X = np.nan_to_num(X)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    classes = sorted(set(y))
+    for how in (None, "balanced", "sqrt"):
+        sw = class_weights(y, how)
+        a, W, b = fit_offset(Z, np.zeros((len(y), len(classes))), y, classes, 0.5, sw, a_fixed=0.0)
+        s = Z @ W.T + b
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        ref = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(Z, y, sample_weight=sw)
+        assert a == 0.0 and list(ref.classes_) == classes
+        np.testing.assert_allclose(p, ref.predict_proba(Z), atol=1e-3)  # L-BFGS stops near the optimum
+
+
+def test_fit_options_are_recorded_in_the_model_file_and_read_back():
+    """The chosen settings ship as data: fit_ranker.options() reads back what fit() wrote,
+    so ``fit_ranker.py --write`` and the benchmarks refit the shipped layer the same way."""
+    from fit_ranker import options
+    from ranker import fit
+
+    X, y, names = _sample()
+    names = names[:-3] + ["alarm", "sym:LOSS001", "has:grad"]
+    X[:, -3] = 1.0
+    X[:, -2:] = X[:, -2:] > 0
+    for offset, features, weighting in ((True, "all", None), ("fixed", "symptoms", "sqrt"), (False, "no-levels", "balanced")):
+        m = fit(X, y, names, kind="logs", C=0.2, inner=0, offset=offset, features=features, weighting=weighting, fa_cost=7.0)
+        back = options(from_json(json.loads(json.dumps(m.to_json()))))
+        assert back == {"C": 0.2, "fa_cost": 7.0, "offset": offset, "features": features, "weighting": weighting}
+        if features == "symptoms":  # the symptoms (and the rules' offset) only
+            assert m.features == ["alarm", "sym:LOSS001"] and m.offset_weight == 1.0
+
+
+def test_selection_goes_by_the_worst_field_not_the_mean():
+    from select_ranker import choose
+
+    s = {"steady": {"data": {"top1": 0.40}, "style": {"top1": 0.35}},
+         "lopsided": {"data": {"top1": 0.70}, "style": {"top1": 0.20}}}  # fmt: skip
+    assert choose(s, ["data", "style"]) == "steady"
