@@ -13,6 +13,21 @@ values; ``hand`` = no fit) and the temperature / unknown mass are fitted on the 
 folds' held-out scores; the held-out family is then scored. In-sample numbers (fitted and
 calibrated on everything) are printed beside, never as the headline.
 
+The label policy (fixtures/corpus/label.py ``policy``, read by benchmarks/labelled.py) has
+three classes, the same for every input kind:
+
+* faulty: the injected fault visibly hurt training (or the run overfits by the checklist's
+  own reading: validation loss given back while training loss falls, or a train/val accuracy
+  gap > 0.15). Scored in top-1/top-3 (a log-only run only when its logs can show the fault).
+* healthy: no fault injected and the run trained; the Q&A programs' fixed versions. ``FA``,
+  the headline false-alarm rate, is the share of these on which any cause is raised.
+* benign: a fault present that did not hurt (a setting that trained fine, an adapter-only bug
+  the metrics do not show, injected overfitting that did not overfit). Both "healthy" and the
+  injected cause are right there, any other cause is a false alarm. Their own columns: ``bn``
+  runs, ``bn-al`` alarm rate, ``bn-ok`` right (healthy or the injected cause on top), ``bn-FA``
+  another cause on top. No fit (rulebook numbers, calibration, learned layer, confidence maps)
+  learns from them: either answer is right, so they teach nothing about which.
+
     python benchmarks/accuracy.py                      # CV table, hand-set numbers
     python benchmarks/accuracy.py --lam hand,3,1       # compare fits by CV
     python benchmarks/accuracy.py --reliability        # the reliability table
@@ -70,6 +85,7 @@ class Outcome:
     unknown: float = 0.0  # "none of these"
     ranker: str = "rules"  # or "learned": which confidence map applies
     scenario: str = ""
+    benign: bool = False  # a fault present (``cause``) that did not hurt: healthy or it is right
 
     @property
     def rank(self) -> int | None:
@@ -80,7 +96,12 @@ class Outcome:
     @property
     def scored(self) -> bool:
         """Counts in top-1/top-3: a faulty run whose fault its input can show."""
-        return self.cause != "healthy" and (self.visible or self.input_kind != "logs")
+        return self.cause != "healthy" and not self.benign and (self.visible or self.input_kind != "logs")
+
+    @property
+    def benign_right(self) -> bool:
+        """A benign run answered "healthy" (no alarm) or with its injected cause on top."""
+        return self.benign and (not self.alarmed or (bool(self.ranked) and self.ranked[0] == self.cause))
 
 
 def _healthy_said(book, facts: dict, alarmed: bool) -> bool:
@@ -111,6 +132,7 @@ def outcomes(
                 group=ranked[: group_size([float(p[r, i]) for i in order], float(pu[r]), comp.book.confusable_mass, comp.book.confusable_max)],
                 families={f: run.family(f) for f in FAMILIES},
                 probs=[float(p[r, i]) for i in order], unknown=float(pu[r]) if order else 0.0, scenario=run.scenario,
+                benign=run.benign,
             )
         )  # fmt: skip
     return out
@@ -140,6 +162,7 @@ def reliability(outs: list[Outcome], bins: int = 10) -> list[tuple[float, float,
 def summarize(outs: list[Outcome]) -> dict[str, float]:
     faulty = [o for o in outs if o.scored]
     healthy = [o for o in outs if o.cause == "healthy"]
+    benign = [o for o in outs if o.benign]
 
     def share(xs: list) -> float:
         return float(sum(xs) / len(xs)) if xs else float("nan")
@@ -153,6 +176,10 @@ def summarize(outs: list[Outcome]) -> dict[str, float]:
         "top1": share([o.rank == 1 for o in faulty]),
         "top3": share([o.rank is not None and o.rank <= 3 for o in faulty]),
         "false_alarm_rate": share([o.alarmed for o in healthy]),
+        "benign": len(benign),
+        "benign_alarm_rate": share([o.alarmed for o in benign]),
+        "benign_right": share([o.benign_right for o in benign]),
+        "benign_false_alarm": share([not o.benign_right for o in benign]),
         "mean_p_true": share([o.p_true for o in faulty]),
         "healthy_said_on_faulty": share([o.healthy_said for o in faulty]),
         "ece": ece,
@@ -197,13 +224,14 @@ def cross_validate(
     tgt = targets(comp, [r.cause for r in runs])
     fam = np.array([r.family(dim) for r in runs])
     scen = np.array([r.scenario for r in runs])
+    fits = fittable(runs)
     values = sorted(set(fam))
     lo = np.full((len(runs), len(comp.causes)), -np.inf)
     for v in values:
         # nothing of the held-out family in training, nor another writer's recording of one
         # of its training runs (the same scenario logged twice)
         test = np.where(fam == v)[0]
-        train = np.where((fam != v) & ~np.isin(scen, scen[test]))[0]
+        train = np.where((fam != v) & ~np.isin(scen, scen[test]) & fits)[0]
         theta = comp.theta0
         if lam is not None and comp.alarmed[train].sum() >= MIN_TRAIN:
             theta = fit(comp, train, tgt, lam)
@@ -211,10 +239,15 @@ def cross_validate(
     temps, unks = comp.calibration()
     for v in values:
         test = fam == v
-        other = (fam != v) & ~np.isin(scen, scen[test]) & comp.alarmed
+        other = (fam != v) & ~np.isin(scen, scen[test]) & comp.alarmed & fits
         for t, u, mask in calibrate(comp, lo, tgt, other):
             temps[test & mask], unks[test & mask] = t, u
     return lo, temps, unks, values
+
+
+def fittable(runs: list[Labelled]) -> np.ndarray:
+    """Runs a fit may learn from: all but the benign ones (their right answer is either)."""
+    return np.array([not r.benign for r in runs], dtype=bool)
 
 
 def calibrate(
@@ -265,11 +298,12 @@ def _row(name: str, s: dict) -> str:
     return (
         f"{name:34} {s['faulty']:>5} {s['top1']:>6.1%} {s['top3']:>6.1%} {s['mean_p_true']:>6.2f} "
         f"{s['ece']:>6.3f} {s['wrong_at_80']:>5} {s['healthy']:>5} {s['false_alarm_rate']:>6.1%} "
-        f"{s['top1_or_group']:>6.1%} {s['group_share']:>6.1%} {s['group_size']:>5.1f}"
+        f"{s['top1_or_group']:>6.1%} {s['group_share']:>6.1%} {s['group_size']:>5.1f} "
+        f"{s['benign']:>4} {s['benign_alarm_rate']:>6.1%} {s['benign_right']:>6.1%} {s['benign_false_alarm']:>6.1%}"
     )
 
 
-HEADER = f"{'':34} {'runs':>5} {'top1':>6} {'top3':>6} {'p_true':>6} {'ECE':>6} {'w@80':>5} {'hlthy':>5} {'FA':>6} {'t1|grp':>6} {'grp%':>6} {'size':>5}"
+HEADER = f"{'':34} {'runs':>5} {'top1':>6} {'top3':>6} {'p_true':>6} {'ECE':>6} {'w@80':>5} {'hlthy':>5} {'FA':>6} {'t1|grp':>6} {'grp%':>6} {'size':>5} {'bn':>4} {'bn-al':>6} {'bn-ok':>6} {'bn-FA':>6}"
 
 
 def by_kind(outs: list[Outcome]) -> dict[str, dict]:
@@ -327,12 +361,11 @@ def main(argv: list[str] | None = None) -> int:
         theta = (
             comp.theta0
             if lam is None
-            else fit(comp, np.arange(len(runs)), targets(comp, [r.cause for r in runs]), lam)
+            else fit(comp, np.where(fittable(runs))[0], targets(comp, [r.cause for r in runs]), lam)
         )
         lo_in = comp.log_odds(theta)
-        alarmed = comp.alarmed
         t_in, u_in = comp.calibration()
-        cal_in = calibrate(comp, lo_in, targets(comp, [r.cause for r in runs]), alarmed)
+        cal_in = calibrate(comp, lo_in, targets(comp, [r.cause for r in runs]), comp.alarmed & fittable(runs))
         for t, u, mask in cal_in:
             t_in[mask], u_in[mask] = t, u
         as_is = by_kind(calibrate_maps.shipped(with_learned(outcomes(runs, comp, lo_in, *comp.calibration()), learned, None), book))
@@ -395,7 +428,7 @@ def _headline(cfg: dict) -> None:
     print(
         f"\n   HEADLINE, cross-validated (mean [worst] over leave-one-{{{', '.join(dims)}}}-out):"
     )
-    print(f"   {'kind':14} {'top1':>14} {'top3':>14} {'FA':>14} {'ECE':>14} {'w@80':>5}")
+    print(f"   {'kind':14} {'top1':>14} {'top3':>14} {'FA':>14} {'ECE':>14} {'w@80':>5} {'benign FA':>14} {'benign ok':>14}")
     kinds = sorted({k for d in dims for k in cfg["cv"][d]}, key=lambda k: (k == "ALL", k))
     for k in kinds:
         vals = [cfg["cv"][d][k] for d in dims if k in cfg["cv"][d]]
@@ -409,6 +442,7 @@ def _headline(cfg: dict) -> None:
         w80 = max(v["wrong_at_80"] for v in vals)
         print(
             f"   {k:14} {cell('top1', min)} {cell('top3', min)} {cell('false_alarm_rate', max)} {ece_s} {w80:>5}"
+            f" {cell('benign_false_alarm', max)} {cell('benign_right', min)}"
         )
 
 
@@ -417,11 +451,13 @@ def _per_cause(outs: list[Outcome]) -> None:
     for o in outs:
         if o.scored or o.cause == "healthy":
             per[o.cause].append(o)
+        elif o.benign:
+            per[f"benign:{o.cause}"].append(o)
     for cause, os_ in sorted(per.items()):
-        t1 = sum(o.rank == 1 for o in os_)
+        t1 = sum(o.benign_right if o.benign else o.rank == 1 for o in os_)
         misses = defaultdict(int)
         for o in os_:
-            if o.rank != 1:
+            if not (o.benign_right if o.benign else o.rank == 1):
                 misses["healthy" if o.healthy_said else (o.ranked[0] if o.ranked else "-")] += 1
         miss = ", ".join(f"{k} {n}" for k, n in sorted(misses.items(), key=lambda kv: -kv[1])[:4])
         print(f"     {cause:24} {len(os_):>4} top1 {t1 / len(os_):>5.0%}  -> {miss}")

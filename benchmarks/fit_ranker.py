@@ -51,8 +51,9 @@ OUT = ROOT / "rulebook" / "learned"
 
 
 def trainable(runs: list[Labelled]) -> np.ndarray:
-    """Runs a model may learn from: healthy ones and faults their input can show."""
-    return np.array([r.cause == "healthy" or r.visible or r.input_kind != "logs" for r in runs])
+    """Runs a model may learn from: healthy ones and faults their input can show (never a
+    benign run: a fault present that did not hurt, where healthy and the cause are both right)."""
+    return np.array([not r.benign and (r.cause == "healthy" or r.visible or r.input_kind != "logs") for r in runs])
 
 
 class Data:
@@ -136,7 +137,7 @@ def scores(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes
     sev = {s.code: s.severity for s in data.comp.book.symptoms}
     ok = np.array([clearable(data.comp.book, {c for c in data.comp.fired[i] if sev[c] != "info"}, sev) for i in rows])
     y = data.y[rows]
-    scored = np.array([data.runs[i].cause != "healthy" and (data.runs[i].visible or data.runs[i].input_kind != "logs") for i in rows])
+    scored = np.array([data.runs[i].cause != "healthy" and not data.runs[i].benign and (data.runs[i].visible or data.runs[i].input_kind != "logs") for i in rows])
     Q = P.copy()
     Q[:, h] = -1
     said = (P[:, h] >= thr) & (P[:, h] >= data.comp.book.healthy_over_fault * Q.max(axis=1)) & ok
@@ -272,7 +273,7 @@ def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, class
             group=ranked[: group_size(probs, 1.0 - sum(probs), book.confusable_mass, book.confusable_max)] if ranked else [],
             families={f: run.family(f) for f in FAMILIES},
             probs=probs if ranked else [], unknown=max(0.0, 1.0 - sum(probs)) if ranked else 0.0,
-            ranker="learned", scenario=run.scenario,
+            ranker="learned", scenario=run.scenario, benign=run.benign,
         ))  # fmt: skip
     return out
 

@@ -6,12 +6,16 @@ and its facts computed ONCE; the facts are cached on disk keyed by the run's fil
 source of the readers and signals, so a second benchmark run only re-scores.
 
 Labels follow fixtures/corpus-contract (cause, input_kind, framework, writer, data, model,
-style, ...); the older fixtures/logs labels are mapped onto the same fields.
+style, ...); the older fixtures/logs labels are mapped onto the same fields. The generated
+corpus's labels are read through the one label policy (fixtures/corpus/label.py ``policy``):
+faulty, healthy, or benign (a fault present that did not hurt: ``cause`` is the injected one,
+``benign`` True; benchmarks/accuracy.py scores those apart and fits nothing on them).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import pickle
 import tarfile
@@ -22,6 +26,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras")
 CACHE = ROOT / ".cache" / "accuracy"
+
+
+def _corpus_label():
+    """fixtures/corpus/label.py (never imports traindx), loaded by path so that the corpus
+    scripts' module names (data, load, spec...) stay off sys.path."""
+    spec = importlib.util.spec_from_file_location("corpus_label", ROOT / "fixtures" / "corpus" / "label.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+policy = _corpus_label().policy
 
 #: the fixtures' writer directories recorded through a traindx adapter
 _ADAPTER_WRITERS = {
@@ -47,6 +63,7 @@ class Labelled:
     model: str
     style: str
     scenario: str  # the training run (shared by several writers' recordings of it)
+    benign: bool = False  # a fault present (``cause``) that did not hurt training
     facts: dict[str, Any] = field(default_factory=dict, repr=False)
     n_runs: int = 1  # runs the reader found in the directory (the first is diagnosed)
 
@@ -58,11 +75,13 @@ def map_label(label: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """The contract's fields from a label in either format."""
     writer = label.get("writer") or run_dir.parent.name
     kind = label.get("input_kind") or _ADAPTER_WRITERS.get(writer, "logs")
+    cause, benign = policy(label)
     framework = label.get("framework") or "?"
     if framework == "keras":
         framework = "keras-tf"  # the fixtures' Keras runs use the TensorFlow backend
     return {
-        "cause": label["cause"],
+        "cause": cause,
+        "benign": benign,
         "visible": bool(label.get("log_visible", True)),
         "input_kind": kind,
         "framework": framework,
