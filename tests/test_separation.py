@@ -49,3 +49,26 @@ def test_group_size_counts_shares_among_the_listed_causes():
     assert group_size([0.3, 0.1, 0.05], 0.5, 0.8, 6) == 2  # 0.6 + 0.2 of the listed mass
     assert group_size([0.45, 0.02], 0.5, 0.8, 6) == 0  # 0.9 of the listed mass
     assert group_size([0.1] * 9, 0.1, 0.8, 6) == 6  # capped
+
+
+def test_what_bears_on_most_of_the_group_is_named_first():
+    """A low-probability member's evidence source (weight decay, for too_much_regularization)
+    comes after the one that weighs the likeliest members (per-layer statistics, for
+    vanishing_gradients and dying_relu), whatever the members' order of listing."""
+    from traindx.diagnosis import CauseResult
+    from traindx.separation import confusable_group
+
+    book = load_rulebook()
+
+    def group(probs: dict[str, float]):
+        causes = [CauseResult(id=c, probability=p, log_odds=0.0) for c, p in probs.items()]
+        return confusable_group(causes, book, {"loss": {"n_finite": 100}})
+
+    def at(g, word: str) -> int:
+        return next(i for i, t in enumerate(g.tell_apart) if word in t)
+
+    g = group({"too_much_regularization": 0.3, "vanishing_gradients": 0.25, "dying_relu": 0.25})
+    assert at(g, "per-layer") < at(g, "weight decay"), g.tell_apart
+    # with regularization the likeliest by far, its own evidence source comes first
+    g = group({"too_much_regularization": 0.6, "vanishing_gradients": 0.1, "dying_relu": 0.1})
+    assert at(g, "weight decay") < at(g, "per-layer"), g.tell_apart

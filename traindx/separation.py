@@ -8,7 +8,8 @@ What would tell them apart is derived from the
 rulebook, not listed per case: the facts that the members' strong evidence reads (a symptom
 a member explains with a ratio >= ``strong_lr``, an evidence item moving its odds by
 ``strong_lr`` or more either way) and that this run did not record, each turned into an
-instruction by the rulebook's ``fact_sources`` (first matching pattern).
+instruction by the rulebook's ``fact_sources`` (first matching pattern), the instruction
+bearing on most of the group's probability first (reports show the first three).
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ def confusable_group(
         return None
     members = causes[:n]
     strong = math.log(book.strong_lr)
-    wanted: list[str] = []
-    for c in members:
+    # each way to get a missing fact, with the probability of the members it would weigh:
+    # the one that bears on most of the group's probability is named first
+    bears: dict[str, set[int]] = {}
+    for i, c in enumerate(members):
         cause = book.cause(c.id)
         if cause is None:
             continue
@@ -72,8 +75,10 @@ def confusable_group(
         for src in sources:
             for path in _absent(src, facts):
                 how = _how(path, book)
-                if how and how not in wanted:
-                    wanted.append(how)
+                if how:
+                    bears.setdefault(how, set()).add(i)
+    weight = {how: sum(members[i].probability for i in ids) for how, ids in bears.items()}
+    wanted = sorted(bears, key=lambda how: -weight[how])  # stable: ties keep the members' order
     return ConfusableGroup(
         causes=[c.id for c in members],
         probability=sum(c.probability for c in members),

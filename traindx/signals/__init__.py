@@ -25,6 +25,7 @@ from traindx.signals.compare import (
 )
 from traindx.signals.curve import curve_facts
 from traindx.signals.layers import layer_facts
+from traindx.signals.overshoot import overshoot_marks
 from traindx.signals.ranks import rank_facts
 
 Facts = dict[str, dict[str, Any]]
@@ -261,6 +262,8 @@ def compute_facts(run: Run) -> Facts:
     per_error = _loss_per_error(facts.get("loss"), facts.get("acc"))
     if per_error is not None:
         facts["loss"]["per_error"] = per_error
+    if "loss" in facts:  # the marks an LR too large leaves (or their absence: loss.calm)
+        facts["loss"].update(overshoot_marks(facts["loss"]))
 
     test: dict[str, float] = {}  # test metrics are often logged once, at the end
     for name, metric in (("acc", "accuracy"), ("loss", "loss")):
