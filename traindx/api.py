@@ -6,10 +6,11 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from traindx.diagnosis import SEVERITY_RANK, Diagnosis
 from traindx.errors import TraindxError
+from traindx.lazymodel import LazyModel
 from traindx.rules.loader import load_rulebook
 from traindx.rules.model import Rulebook
 from traindx.schema import Run, SkippedPath
@@ -17,7 +18,7 @@ from traindx.schema import Run, SkippedPath
 PathLike = str | os.PathLike[str]
 
 
-class Report(BaseModel):
+class Report(LazyModel):
     """Diagnoses of every run found under one or more paths (``--json`` prints this; the
     terminal report of it is ``traindx.render_text(report)``)."""
 
@@ -102,7 +103,7 @@ def diagnose(
 
     book = _book(rulebook, override_shipped, learned)
     runs = [source] if isinstance(source, Run) else None
-    report = Report()
+    report = Report.model_construct()
     if runs is None:
         runs = read(source, overrides=overrides, skipped=report.skipped)  # type: ignore[arg-type]
     report.runs.extend(diagnose_run(r, book) for r in runs)
@@ -131,7 +132,7 @@ def diagnose_all(
     from traindx.engine import diagnose_run
 
     book = _book(rulebook, override_shipped, learned)
-    report = Report()
+    report = Report.model_construct()
     say = progress or (lambda what: None)
     for p in paths:
         say(f"reading {p}")

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from traindx.lazymodel import LazyModel
 from traindx.schema import CheckResult, IngestReport
 
 Severity = Literal["info", "warning", "error"]
@@ -19,7 +20,7 @@ Verdict = Literal["healthy", "findings", "insufficient_data", "no_data"]
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
 
-class Evidence(BaseModel):
+class Evidence(LazyModel):
     """One number that moved a cause (or describes a symptom)."""
 
     says: str
@@ -30,7 +31,7 @@ class Evidence(BaseModel):
     kind: Literal["prior", "symptom", "evidence", "fact"] = "fact"
 
 
-class SymptomResult(BaseModel):
+class SymptomResult(LazyModel):
     code: str
     slug: str
     summary: str
@@ -41,12 +42,12 @@ class SymptomResult(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
 
 
-class FixResult(BaseModel):
+class FixResult(LazyModel):
     text: str
     snippets: dict[str, str] = Field(default_factory=dict)
 
 
-class CauseResult(BaseModel):
+class CauseResult(LazyModel):
     id: str
     family: str = ""
     summary: str = ""
@@ -56,7 +57,7 @@ class CauseResult(BaseModel):
     fixes: list[FixResult] = Field(default_factory=list)
 
 
-class ConfusableGroup(BaseModel):
+class ConfusableGroup(LazyModel):
     """Leading causes the recorded evidence cannot separate: their joint probability and
     what would tell them apart (facts this run did not record, and how to record them)."""
 
@@ -65,7 +66,7 @@ class ConfusableGroup(BaseModel):
     tell_apart: list[str] = Field(default_factory=list)
 
 
-class NotEvaluated(BaseModel):
+class NotEvaluated(LazyModel):
     """A rule that could not be evaluated on this run: the facts it ``needs`` were not
     logged, or its evaluation failed with ``error`` (a rule-file bug, e.g. 1/0)."""
 
@@ -74,7 +75,7 @@ class NotEvaluated(BaseModel):
     error: str | None = None
 
 
-class Diagnosis(BaseModel):
+class Diagnosis(LazyModel):
     """The differential for one run."""
 
     run_id: str
@@ -91,7 +92,7 @@ class Diagnosis(BaseModel):
     #: the top cause with the causes the evidence cannot separate from it (None when it stands apart)
     confusable: ConfusableGroup | None = None
     not_evaluated: list[NotEvaluated] = Field(default_factory=list)
-    ingest: IngestReport = Field(default_factory=IngestReport)
+    ingest: IngestReport = Field(default_factory=IngestReport.model_construct)
     framework: str | None = None
     #: preflight checks (``traindx.adapters.<fw>.preflight`` or a run dir's ``preflight.json``):
     #: passed / failed (a CHK symptom fired on its facts) / skipped (with why)

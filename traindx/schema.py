@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_serializer, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, field_serializer, model_validator
+
+from traindx.lazymodel import LazyModel
 
 Split = Literal["train", "val", "test"]
 IntArray = Annotated[np.ndarray, WithJsonSchema({"type": "array", "items": {"type": "integer"}})]
@@ -41,7 +43,7 @@ CANONICAL_METRICS: tuple[str, ...] = (
 )
 
 
-class SeriesKey(BaseModel):
+class SeriesKey(LazyModel):
     """Identity of a series: what was measured, on which split, where, which statistic.
 
     ``str(key)`` gives a compact stable form: ``val/loss``, ``train/grad_norm@fc1.weight``,
@@ -73,7 +75,7 @@ class SeriesKey(BaseModel):
         return cls(metric=metric, split=split, scope=scope or "global", statistic=stat or "value")  # type: ignore[arg-type]
 
 
-class Series(BaseModel):
+class Series(LazyModel):
     """One series: sorted integer steps and float values of equal length.
 
     :meth:`from_raw` takes points in write order and orders them without losing any that
@@ -141,7 +143,7 @@ class Series(BaseModel):
         return int(self.steps.size)
 
 
-class LayerInfo(BaseModel):
+class LayerInfo(LazyModel):
     name: str
     type: str | None = None
     activation: str | None = None
@@ -150,7 +152,7 @@ class LayerInfo(BaseModel):
     output_shape: list[int | None] | None = None
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(LazyModel):
     layers: list[LayerInfo] = Field(default_factory=list)
     output_activation: str | None = None
     output_units: int | None = None
@@ -161,14 +163,14 @@ class ModelInfo(BaseModel):
     training_mode: bool | None = None
 
 
-class LossInfo(BaseModel):
+class LossInfo(LazyModel):
     name: str | None = None
     from_logits: bool | None = None
     reduction: str | None = None
     expects: Literal["logits", "probabilities", "values"] | None = None
 
 
-class OptimizerInfo(BaseModel):
+class OptimizerInfo(LazyModel):
     name: str | None = None
     lr: float | None = None
     momentum: float | None = None
@@ -180,7 +182,7 @@ class OptimizerInfo(BaseModel):
     schedule: str | None = None
 
 
-class DataInfo(BaseModel):
+class DataInfo(LazyModel):
     n_train: int | None = None
     n_val: int | None = None
     batch_size: int | None = None
@@ -194,15 +196,15 @@ class DataInfo(BaseModel):
     task: Literal["classification", "binary", "regression", "other"] | None = None
 
 
-class RunContext(BaseModel):
+class RunContext(LazyModel):
     """What is known about the run beside its series. Every field is optional: a CSV has none."""
 
     framework: str | None = None
     framework_version: str | None = None
-    model: ModelInfo = Field(default_factory=ModelInfo)
-    loss: LossInfo = Field(default_factory=LossInfo)
-    optimizer: OptimizerInfo = Field(default_factory=OptimizerInfo)
-    data: DataInfo = Field(default_factory=DataInfo)
+    model: ModelInfo = Field(default_factory=ModelInfo.model_construct)
+    loss: LossInfo = Field(default_factory=LossInfo.model_construct)
+    optimizer: OptimizerInfo = Field(default_factory=OptimizerInfo.model_construct)
+    data: DataInfo = Field(default_factory=DataInfo.model_construct)
     epochs: int | None = None
     steps_per_epoch: int | None = None
     #: planned optimizer steps of the whole run (HF ``max_steps``), when known
@@ -238,7 +240,7 @@ PROBLEM_KINDS: dict[str, str] = {
 LOSS_KINDS = frozenset({"corrupt", "superseded", "dropped"})
 
 
-class IngestProblem(BaseModel):
+class IngestProblem(LazyModel):
     """One thing reading a run's files cost or changed, with how many points or records.
 
     ``message`` is one printable line that names the file (and line or byte) itself;
@@ -254,7 +256,7 @@ class IngestProblem(BaseModel):
         return self.message
 
 
-class SkippedPath(BaseModel):
+class SkippedPath(LazyModel):
     """A file or directory under the paths given that was not read, and why."""
 
     path: str
@@ -264,7 +266,7 @@ class SkippedPath(BaseModel):
         return f"{self.path}: {self.reason}"
 
 
-class IngestReport(BaseModel):
+class IngestReport(LazyModel):
     """What reading cost: files read, records dropped, problems met, names not mapped."""
 
     files: list[str] = Field(default_factory=list)
@@ -287,7 +289,7 @@ class IngestReport(BaseModel):
 CheckStatus = Literal["passed", "failed", "skipped"]
 
 
-class CheckResult(BaseModel):
+class CheckResult(LazyModel):
     """One preflight check run on the user's model before training (``traindx.checks``).
 
     ``facts`` are what the check measured; they reach the rulebook as ``check.<name>_<fact>``
@@ -310,16 +312,16 @@ class CheckResult(BaseModel):
         return f"{self.name}: {self.status}: {self.explanation}"
 
 
-class Run(BaseModel):
+class Run(LazyModel):
     """One training run: an id, where it came from, its context and its series."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     id: str
     source: str = ""
-    context: RunContext = Field(default_factory=RunContext)
+    context: RunContext = Field(default_factory=RunContext.model_construct)
     series: dict[str, Series] = Field(default_factory=dict)
-    ingest: IngestReport = Field(default_factory=IngestReport)
+    ingest: IngestReport = Field(default_factory=IngestReport.model_construct)
     #: preflight checks run on the model before training (``preflight.json`` in the run dir)
     checks: list[CheckResult] = Field(default_factory=list)
 

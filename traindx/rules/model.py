@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, field_validator
 
 from traindx.causes import CAUSES
+from traindx.lazymodel import LazyModel
 from traindx.rules import _cel as cel
 from traindx.rules.expr import check_bounds
 
@@ -15,11 +16,9 @@ from traindx.rules.expr import check_bounds
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
-class _Model(BaseModel):
-    """Rule models build their validators on first validation, not at import: a command
-    that finds the rulebook in the cache (:mod:`traindx.rules.cache`) never validates one."""
-
-    model_config = ConfigDict(defer_build=True)
+#: Rule models build their validators on first validation, not at import: a command that
+#: finds the rulebook in the cache (:mod:`traindx.rules.cache`) never validates one.
+_Model = LazyModel
 
 
 class Condition(_Model):
