@@ -170,6 +170,7 @@ class DiagnosisCallback(
         self.context: RunContext | None = None
         self._own = 0.0  # seconds the callback spent on the training thread
         self._setup_s = 0.0  # one-off costs: setup, compiling the probe, the diagnosis
+        self._begin_s = self._end_s = 0.0  # of which on_train_begin, on_train_end (wall seconds)
         self._step = 0  # global step of the next batch
         self._lock = threading.Lock()
         self._records: list[
@@ -224,7 +225,9 @@ class DiagnosisCallback(
             self._ensure_model()
         except Exception as e:  # noqa: BLE001 - never break training
             self._fail(e, "on_train_begin")
-        self._setup_s += time.perf_counter() - t0
+        d = time.perf_counter() - t0
+        self._setup_s += d
+        self._begin_s += d
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if self._off:
@@ -329,7 +332,9 @@ class DiagnosisCallback(
             except Exception:  # noqa: BLE001, S110
                 pass
             self._writer = None
-        self._setup_s += time.perf_counter() - t0
+        d = time.perf_counter() - t0
+        self._setup_s += d
+        self._end_s += d
 
     # ------------------------------------------------------------------ public helpers
 

@@ -64,13 +64,19 @@ def open_binary(path: str | Path, src: str | None = None) -> BinaryIO:
         raise ReadError(name, f"cannot read ({err.strerror})") from None
 
 
+def read_bytes(f: BinaryIO, src: str, n: int = -1) -> bytes:
+    """The next ``n`` bytes of an open file (all that is left by default), or a ReadError
+    naming it (``src``)."""
+    try:
+        return f.read(n)
+    except OSError as err:
+        raise ReadError(src, f"cannot read ({err.strerror})") from None
+
+
 def read_text(path: str | Path) -> str:
     """A file's text, or a ReadError naming it."""
     with open_binary(path) as f:
-        try:
-            data = f.read()
-        except OSError as err:
-            raise ReadError(str(path), f"cannot read ({err.strerror})") from None
+        data = read_bytes(f, str(path))
     return data.decode("utf-8-sig", errors="replace")
 
 

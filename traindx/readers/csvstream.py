@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from traindx.errors import ReadError
 from traindx.readers.csvcolumns import Columns, columns_to_log, join_columns, parse_rows
-from traindx.readers.csvlog import _read_table, complete_lines, open_binary
+from traindx.readers.csvlog import _read_table, complete_lines, open_binary, read_bytes
 from traindx.readers.raw import RawLog
 
 #: Bytes of text read per batch (its rows as Python strings cost about 5 times that).
@@ -59,10 +58,7 @@ def read_csv_stream(path: str | Path, batch: int | None = None) -> RawLog:
         pending = b""
         first = True
         while True:
-            try:
-                more = f.read(batch)
-            except OSError as err:
-                raise ReadError(src, f"cannot read ({err.strerror})") from None
+            more = read_bytes(f, src, batch)
             data = pending + more
             if not more:  # the end: what is left, less a line still being written
                 text = data.decode("utf-8-sig" if first else "utf-8", "replace")

@@ -21,7 +21,7 @@ import numpy as np
 from traindx.errors import ReadError
 from traindx.names import is_bookkeeping
 from traindx.ranks import TIMING
-from traindx.readers.csvlog import WALL_COLUMNS, complete_lines, open_binary
+from traindx.readers.csvlog import WALL_COLUMNS, complete_lines, open_binary, read_bytes
 from traindx.readers.raw import RawLog, RawSeries
 
 #: Bytes of text read per batch.
@@ -205,10 +205,7 @@ def read_jsonl_stream(path: str | Path, batch: int | None = None) -> RawLog:
     with f:
         pending, first = b"", True
         while True:
-            try:
-                more = f.read(batch)
-            except OSError as err:
-                raise ReadError(src, f"cannot read ({err.strerror})") from None
+            more = read_bytes(f, src, batch)
             data = pending + more
             if more:
                 used = data.rfind(b"\n") + 1
