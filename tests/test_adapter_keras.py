@@ -655,3 +655,60 @@ def test_jax_backend_identical_weights(tmp_path):
                        env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     assert "ok jax" in r.stdout
+
+
+def test_running_means_told_from_per_batch_values():
+    from traindx.adapters._keras_write import running_means
+
+    rng = np.random.default_rng(0)
+    batch = 2.3 * 0.99 ** np.arange(40) * np.exp(rng.normal(0, 0.3, 40))  # noisy per-batch losses
+    running = np.cumsum(batch) / np.arange(1, 41)
+    assert running_means(running) is True
+    assert running_means(batch) is False
+    assert running_means(np.full(40, 0.7)) is True  # nothing to tell: keep Keras' default
+    assert running_means(batch[:8]) is None  # too few batches
+
+
+class RawLossModel(keras.Sequential):
+    """A custom train_step that returns the raw batch loss (not a running-mean metric), as
+    hand-written TensorFlow train_steps often do."""
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x=x, y=y, y_pred=self(x, training=True))
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return {"loss": loss}
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a TensorFlow train_step")
+def test_raw_batch_loss_from_a_custom_train_step_is_recorded_as_logged(digits, tmp_path):
+    """logs['loss'] of a custom train_step is each batch's loss: de-averaging it would turn batch
+    noise into values k times larger (negative ones too). The callback tells, records the
+    fact in the context's flags, and writes the values as logged."""
+    x, y = digits
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = RawLossModel([keras.Input((64,)), L.Dense(32, activation="relu"), L.Dense(10)])
+    model.compile(keras.optimizers.SGD(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    seen: list[float] = []
+    spy = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(float(logs["loss"])))
+    cb = DiagnosisCallback.from_arrays(x, y, logdir=tmp_path, every=1000, diagnose=False)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[cb, spy])
+    ctx = json.loads((tmp_path / "context.json").read_text())
+    assert ctx["flags"]["loss_logs_running_mean"] is False
+    got = run_of(tmp_path).series["train/loss"].values
+    np.testing.assert_allclose(got, seen, rtol=1e-5)
+    assert got.min() > 0
+
+
+def test_compiled_train_step_logs_are_running_means(digits, tmp_path):
+    x, y = digits
+    cb = DiagnosisCallback.from_arrays(x, y, logdir=tmp_path, every=1000, diagnose=False)
+    fit(mlp(seed=1), (x, y), cb, epochs=1, batch_size=16, opt=keras.optimizers.SGD(0.05))
+    ctx = json.loads((tmp_path / "context.json").read_text())
+    assert ctx["flags"]["loss_logs_running_mean"] is True
+    assert ctx["flags"]["accuracy_logs_running_mean"] is True

@@ -46,6 +46,9 @@ class _StaticContext:
         self._prev_mean = None
         self._acc_key: str | None = None
         self._acc_decided = False
+        #: whether the batch logs are Keras' running means (per metric: "loss", "acc"); None
+        #: until a first epoch with enough batches told (running_means), else assumed
+        self._running: dict[str, bool] = {}
         self._excl = 0.0  # time of this hook call that is a one-off cost (compiling)
         self._warm: set[str] = set()
         self._snap: list[Any] | None = None

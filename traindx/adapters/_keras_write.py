@@ -15,6 +15,33 @@ from traindx.adapters._common import (
 )
 
 _SKIP_EPOCH_LOGS = {"learning_rate", "lr"}
+#: first-epoch batches (of equal size) needed to tell running means from per-batch values
+RUNNING_CHECK_BATCHES = 12
+
+
+def running_means(m: np.ndarray) -> bool | None:
+    """Whether batch logs ``m`` (batches 0, 1, ... of one epoch, equal sizes) are running means
+    over the epoch, as a compiled ``train_step`` logs them (True), or each batch's own value
+    (False: a custom ``train_step`` returning the raw batch loss); None: too few to tell.
+
+    De-averaged, ``v_k = (k+1) m_k - k m_(k-1)`` are the batch values when ``m`` is a running
+    mean, and their point-to-point differences spread the same early and late in the epoch.
+    When ``m`` is itself per batch, ``v_k = m_k + k (m_k - m_(k-1))`` is the batch noise
+    amplified k times: its differences spread about five times more in the last third of the
+    epoch than in the first, and under a positive loss it goes negative.
+    """
+    m = np.asarray(m, dtype=np.float64)
+    n = m.size
+    if n < RUNNING_CHECK_BATCHES or not np.all(np.isfinite(m)):
+        return None
+    k = np.arange(n)
+    v = (k + 1) * m - k * np.concatenate(([0.0], m[:-1]))
+    if m.min() > 0 and v.min() < -0.05 * float(np.median(m)):
+        return False
+    d = np.abs(np.diff(v[1:]))
+    t = d.size // 3
+    early, late = float(np.median(d[:t])), float(np.median(d[-t:]))
+    return not late > 4.0 * max(early, 1e-9 * float(np.median(np.abs(m))))
 
 
 def _accuracy_key(logs: dict[str, Any]) -> str | None:
@@ -48,6 +75,8 @@ class _Recording:
             r for r in recs if r[0] == self._epoch
         ]  # (earlier epochs were processed at their end)
         steps_known = (self.params or {}).get("steps")
+        if len(self._running) < 2 and recs:
+            self._check_running(recs, final)
         if not final:
             spe = int(getattr(self._model, "steps_per_execution", 1) or 1)
             n = 0
@@ -71,15 +100,16 @@ class _Recording:
             # the chunk since the previous record p sums to (b + w) m_b - (p + 1) m_p
             tot = batch + w_last
             vals: dict[str, float] = {}
-            if prev is None:
+            if prev is None or not self._running.get("loss", True):
                 vals["train/loss"] = mean
-                if acc is not None:
-                    vals["train/accuracy"] = acc
-            else:
+            if acc is not None and (prev is None or not self._running.get("acc", True)):
+                vals["train/accuracy"] = acc
+            if prev is not None:
                 p, m_prev, a_prev = prev
                 dk = (batch - p - 1) + w_last
-                vals["train/loss"] = (tot * mean - (p + 1) * m_prev) / dk
-                if acc is not None and a_prev is not None:
+                if self._running.get("loss", True):
+                    vals["train/loss"] = (tot * mean - (p + 1) * m_prev) / dk
+                if acc is not None and a_prev is not None and self._running.get("acc", True):
                     vals["train/accuracy"] = (tot * acc - (p + 1) * a_prev) / dk
             s = self._epoch_base + batch
             if self._reg_penalty is not None:  # the run's first logged loss
@@ -91,6 +121,32 @@ class _Recording:
         if last_step is None and final and self._prev_mean is not None:
             last_step = self._epoch_base + self._prev_mean[0]
         return last_step
+
+    def _check_running(self, recs: list, final: bool) -> None:
+        """Tell from the epoch's batches 0, 1, ... (the smaller last one left out) whether the
+        loss and accuracy logs are running means (:func:`running_means`) and record it in the
+        context's flags ``loss_logs_running_mean`` / ``accuracy_logs_running_mean``."""
+        run = []
+        for r in recs:
+            if r[1] != len(run):
+                break
+            run.append(r)
+        if final and run:
+            run = run[:-1]
+        for key, col, flag in (("loss", 2, "loss_logs_running_mean"), ("acc", 3, "accuracy_logs_running_mean")):
+            if key in self._running or not run or run[0][col] is None:
+                continue
+            got = running_means(np.array([r[col] for r in run], dtype=np.float64))
+            if got is None:
+                continue
+            self._running[key] = got
+            if self.context is not None:
+                self.context.flags[flag] = got
+                if not got:
+                    self.context.notes.append(
+                        f"the batch logs' {'loss' if key == 'loss' else 'accuracy'} is each batch's own value, "
+                        "not Keras' running mean over the epoch (a custom train_step?): recorded as logged"
+                    )
 
     def _last_batch_weight(self, k: int) -> float:
         """Size of an epoch's last batch relative to the others (1 when unknown)."""

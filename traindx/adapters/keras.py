@@ -12,7 +12,10 @@ tags and context fields as the PyTorch monitor (:mod:`traindx.adapters.torch`):
   the per-batch values. Keras' batch logs are running means over the epoch; the callback
   recovers each batch's value by de-averaging, ``v_k = (k+1) m_k - k m_(k-1)`` (exact while
   batches have equal size; the smaller last batch of an epoch is weighted by its size when
-  the training-set size is known). Steps are optimizer steps counted from 0 over the run.
+  the training-set size is known). A custom ``train_step`` that returns each batch's raw loss
+  logs no running mean: the first epoch's batches tell (``_keras_write.running_means``), the
+  context's flags record it (``loss_logs_running_mean``, ``accuracy_logs_running_mean``) and
+  such values are written as logged. Steps are optimizer steps counted from 0 over the run.
 * at the end of each epoch, at the epoch's last step: validation metrics (``val/loss``,
   ``val/accuracy``...) and any other metric (epoch means), names mapped by
   :func:`traindx.names.map_name`.
