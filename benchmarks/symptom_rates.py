@@ -76,9 +76,11 @@ def rates(book, runs: list, codes: list[str] | None = None) -> list[Rate]:
     """Per symptom of ``book`` (or the ``codes`` named), how often it fires on ``runs``
     (objects with ``facts``, ``cause``, ``visible`` and ``input_kind``): healthy runs, and
     faulty runs whose input can show their fault (log-only runs labelled log-invisible are
-    left out, as benchmarks/accuracy.py leaves them out of top-1)."""
+    left out, as benchmarks/accuracy.py leaves them out of top-1; so are benign runs - a fault
+    present that did not hurt, benchmarks/labelled.py - where either answer is right)."""
     syms = [s for s in book.symptoms if codes is None or s.code in codes]
-    kept = [r for r in runs if "_error" not in r.facts and (r.cause == "healthy" or r.visible or r.input_kind != "logs")]
+    kept = [r for r in runs if "_error" not in r.facts and not getattr(r, "benign", False)
+            and (r.cause == "healthy" or r.visible or r.input_kind != "logs")]
     n_cause = Counter(r.cause for r in kept)
     out = []
     for s in syms:
