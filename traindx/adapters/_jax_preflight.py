@@ -267,12 +267,7 @@ def _check_lr(s: _Setup, lr: float | None, make: Callable[[float], Any] | None) 
     if make is None:
         raise Skip("no optimizer factory to sweep with: pass make_optimizer=lambda lr: optax.adam(lr)")
     r = _sweep(s, make)
-    facts: dict[str, Any] = {"configured": lr, "never_fell": r.suggested_lr is None and r.blowup_lr is None}
-    if r.suggested_lr is not None:
-        facts["suggested"] = r.suggested_lr
-    if r.blowup_lr is not None:
-        facts["blowup"] = r.blowup_lr
-    return facts, f"configured LR {lr:.3g}; sweep suggests {r.suggested_lr}, blows up at {r.blowup_lr}", {"lrs": r.lrs, "losses": r.losses}
+    return r.check(lr)
 
 
 def preflight(

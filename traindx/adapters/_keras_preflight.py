@@ -306,12 +306,7 @@ def _check_lr(s: _Setup) -> tuple[dict, str, dict]:
     if lr is None:
         raise Skip("the optimizer's LR is a schedule; no single configured LR to compare")
     r = _sweep(s)
-    facts: dict[str, Any] = {"configured": lr, "never_fell": r.suggested_lr is None and r.blowup_lr is None}
-    if r.suggested_lr is not None:
-        facts["suggested"] = r.suggested_lr
-    if r.blowup_lr is not None:
-        facts["blowup"] = r.blowup_lr
-    return facts, f"configured LR {lr:.3g}; sweep suggests {r.suggested_lr}, blows up at {r.blowup_lr}", {"lrs": r.lrs, "losses": r.losses}
+    return r.check(lr)
 
 
 def _skip_gradcheck() -> tuple[dict, str]:

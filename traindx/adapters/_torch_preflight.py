@@ -258,12 +258,7 @@ def _check_lr(s: _Setup, budget: float) -> tuple[dict, str, dict]:
         raise Skip("no optimizer given: no configured LR to compare")
     r = sweep(s, s.opt, budget=budget)
     lr = float(s.opt.param_groups[0]["lr"])
-    facts: dict[str, Any] = {"configured": lr, "never_fell": r.suggested_lr is None and r.blowup_lr is None}
-    if r.suggested_lr is not None:
-        facts["suggested"] = r.suggested_lr
-    if r.blowup_lr is not None:
-        facts["blowup"] = r.blowup_lr
-    return facts, f"configured LR {lr:.3g}; sweep: {r}", {"lrs": r.lrs, "losses": r.losses}
+    return r.check(lr, f"sweep: {r}")
 
 
 def preflight(

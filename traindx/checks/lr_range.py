@@ -29,6 +29,20 @@ class LRRangeResult:
         hi = self.blowup_lr if self.blowup_lr is not None else self.suggested_lr * 10
         return (self.suggested_lr / 3, hi / 3)
 
+    def check(self, configured: float, says: str | None = None) -> tuple[dict, str, dict]:
+        """The ``lr`` preflight check's result against the ``configured`` LR: its facts
+        (``configured``, ``suggested``, ``blowup``, ``never_fell``), what it says (``says``,
+        else the suggestion and the blow-up) and its curves (``lrs``, ``losses``)."""
+        facts: dict[str, float | bool] = {
+            "configured": configured, "never_fell": self.suggested_lr is None and self.blowup_lr is None,
+        }  # fmt: skip
+        if self.suggested_lr is not None:
+            facts["suggested"] = self.suggested_lr
+        if self.blowup_lr is not None:
+            facts["blowup"] = self.blowup_lr
+        says = says or f"sweep suggests {self.suggested_lr}, blows up at {self.blowup_lr}"
+        return facts, f"configured LR {configured:.3g}; {says}", {"lrs": self.lrs, "losses": self.losses}
+
     def __str__(self) -> str:
         def f(v: float | None) -> str:
             return "none" if v is None else f"{v:.3g}"
