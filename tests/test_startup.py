@@ -97,18 +97,17 @@ def test_cel_imported_by_the_user_too(first):
 
 
 def test_diagnose_builds_no_validator_of_the_report_models(tmp_path):
-    """Reader, engine and report build the run and its diagnosis from values they made
-    (``model_construct``), so a cached ``traindx diagnose`` of a small run never builds those
-    models' pydantic validators (traindx.lazymodel: a fifth of the command's time when every
-    model was built at import)."""
+    """The engine and the API build the diagnosis and the report from values they made
+    (``model_construct``), and the rulebook comes from its cache, so a cached ``traindx
+    diagnose`` never builds those models' pydantic validators (traindx.lazymodel)."""
     env = _env(tmp_path)
     code = (
         "import io, contextlib\nfrom traindx.cli import main\n"
         "for _ in range(2):\n"
         f"    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): main(['diagnose', {str(RUN)!r}])\n"
         "from traindx.api import Report\nfrom traindx.diagnosis import Diagnosis\n"
-        "from traindx.schema import IngestReport, Run, RunContext\nfrom traindx.rules.model import Rulebook\n"
-        "print(sorted(m.__name__ for m in (Report, Diagnosis, Run, RunContext, IngestReport, Rulebook) "
+        "from traindx.rules.model import Cause, Rulebook, Symptom\n"
+        "print(sorted(m.__name__ for m in (Report, Diagnosis, Rulebook, Symptom, Cause) "
         "if m.__pydantic_complete__))"
     )
     # the first run in a fresh cache parses and validates the rule files: the second one counts

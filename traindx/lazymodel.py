@@ -4,9 +4,11 @@ Pydantic builds a model's validator and serializer when the class is defined, un
 ``defer_build`` is set; over the schema, the diagnosis and the rulebook that was a fifth of
 a ``traindx diagnose``. A :class:`LazyModel` builds them the first time an instance is
 validated (``Model(...)``, ``model_validate``) or dumped (``model_dump``, ``--json``), so a
-command pays only for the models it validates. Code that builds a model from values it made
-itself and checked (a reader's series, the engine's diagnosis) uses ``model_construct``,
-which validates nothing and builds nothing.
+command pays only for the models it validates. The engine builds the diagnosis, and the API
+its report, from values they made themselves with ``model_construct``, which validates
+nothing and builds nothing. Not for models made many times over: pydantic's
+``model_construct`` inspects the signature of each default factory it calls (0.4 ms for a
+model with one ``default_factory=list``), where a built validator makes one in microseconds.
 """
 
 from __future__ import annotations

@@ -201,10 +201,10 @@ class RunContext(LazyModel):
 
     framework: str | None = None
     framework_version: str | None = None
-    model: ModelInfo = Field(default_factory=ModelInfo.model_construct)
-    loss: LossInfo = Field(default_factory=LossInfo.model_construct)
-    optimizer: OptimizerInfo = Field(default_factory=OptimizerInfo.model_construct)
-    data: DataInfo = Field(default_factory=DataInfo.model_construct)
+    model: ModelInfo = Field(default_factory=ModelInfo)
+    loss: LossInfo = Field(default_factory=LossInfo)
+    optimizer: OptimizerInfo = Field(default_factory=OptimizerInfo)
+    data: DataInfo = Field(default_factory=DataInfo)
     epochs: int | None = None
     steps_per_epoch: int | None = None
     #: planned optimizer steps of the whole run (HF ``max_steps``), when known
@@ -319,9 +319,9 @@ class Run(LazyModel):
 
     id: str
     source: str = ""
-    context: RunContext = Field(default_factory=RunContext.model_construct)
+    context: RunContext = Field(default_factory=RunContext)
     series: dict[str, Series] = Field(default_factory=dict)
-    ingest: IngestReport = Field(default_factory=IngestReport.model_construct)
+    ingest: IngestReport = Field(default_factory=IngestReport)
     #: preflight checks run on the model before training (``preflight.json`` in the run dir)
     checks: list[CheckResult] = Field(default_factory=list)
 

@@ -137,7 +137,7 @@ def build_run(
     hyperparameters count, :mod:`traindx.readers.hparams`). ``reader`` reads one log file
     of a kind (default: all of it; ``traindx watch``: what was appended). ``logs``: (file,
     kind, log) already read (one run of a store that holds many, such as an MLflow database)."""
-    run = Run.model_construct(id=run_id, source=str(source))  # (built from checked values)
+    run = Run(id=run_id, source=str(source))
     hp_found: list[tuple[dict, str]] = []  # (hyperparameters, source) the files state
     # Several writers of one run (a CSVLogger file beside Keras' event files and the traindx
     # callback's, Lightning's two loggers) are combined on one time axis (readers/timeaxis.py).
