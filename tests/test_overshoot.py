@@ -111,3 +111,14 @@ def test_a_calm_flat_loss_weighs_against_lr_too_high():
     assert not [s for s in _evidence("lr_too_high", _facts("2.3x200 ~0.6")) if "marks an overshooting" in s]
     assert not [s for s in _evidence("lr_too_high", _facts("2.3*0.8x10 2.2x90")) if "marks an overshooting" in s]
 
+
+def test_a_jumpy_climb_weighs_against_a_flipped_sign():
+    """Gradient ascent climbs smoothly; a loss that climbs in jumps of more than half its
+    level per step is an overshooting optimizer (fixtures/sweep/lr_bs/lr=0.3: SGD at 0.3)."""
+
+    def jumpy(facts):
+        return [s for s in _evidence("loss_sign_flipped", facts) if "climbs in jumps" in s]
+
+    assert jumpy(_facts("2.3*1.1x150 ~0.8"))
+    assert not jumpy(_facts("2.3+0.05x150 ~0.02"))  # a smooth climb: the sign is still in question
+    assert not jumpy(_facts("2.3x150 ~0.8"))  # jumpy but not climbing
