@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from traindx.signals.robust import bin_medians, first_run_start, smooth, tail
+from traindx.signals.robust import bin_medians, first_run_start, head, smooth, tail
 
 EPS = 1e-12
 
@@ -43,7 +43,11 @@ def gap_facts(
     train_at_val = np.interp(vx, tx, tsm)
     vsm = smooth(vv, 3) if vv.size >= 5 else vv.astype(np.float64)
     i_min = int(np.argmin(vsm))
-    v_first, v_min = float(vsm[0]), float(vsm[i_min])
+    # the first evaluation(s) as logged when they stand above the smoothed start: a running
+    # median with mirrored ends gives the first point the second one's value, which hid the
+    # improvement of a model that learns most in its first epoch ("never improves")
+    v_first = max(float(vsm[0]), float(np.median(head(vv, 0.03, 1, 20))))
+    v_min = float(vsm[i_min])
     v_last = float(np.median(tail(vv, 0.1, 1, 20)))
     t_last = float(np.median(tail(tv, 0.05, 1, 200)))
     t_at_min = float(train_at_val[i_min])
