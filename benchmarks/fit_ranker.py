@@ -20,6 +20,7 @@ Other uses:
 
     python benchmarks/fit_ranker.py                              # CV of the shipped options
     python benchmarks/fit_ranker.py --select --kinds logs,torch_adapter --tradeoff
+    python benchmarks/fit_ranker.py --ablate --dims writer,style    # style leakage per feature group
     python benchmarks/fit_ranker.py --write --ship logs --candidate 'all C.01'   # ship a new choice
 """
 
@@ -81,7 +82,10 @@ class Data:
         the rules' findings, which cause or healthy after all, and never alarms on its own)."""
         cols = self.cols(kind)
         names = [n for n, c in zip(self.names, cols, strict=True) if c]
-        return fit(self.X[rows][:, cols], self.y[rows], names, kind=kind, groups=self.scen[rows], **kw)
+        by = kw.pop("inner_by", "scenario")
+        groups = self.scen[rows] if by == "scenario" else self.fam[by][rows]
+        return fit(self.X[rows][:, cols], self.y[rows], names, kind=kind, groups=groups, inner_by=by,
+                   scenarios=self.scen[rows], **kw)  # fmt: skip
 
     def predict(self, model, rows: np.ndarray) -> np.ndarray:
         return model_proba(model, self.X[rows], self.names)
@@ -162,11 +166,12 @@ def options(model) -> dict:
     offset = {"fit": True, "fixed": "fixed", "none": False}.get(meta.get("offset"), bool(model.offset_weight) if model else True)
     weighting = meta.get("weighting")
     return {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 10.0), "offset": offset,
-            "features": meta.get("features", "all"), "weighting": None if weighting in (None, "none") else weighting}  # fmt: skip
+            "features": meta.get("features", "all"), "weighting": None if weighting in (None, "none") else weighting,
+            "inner_by": meta.get("inner_by", "scenario")}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
-    from select_ranker import CANDIDATES, choose, fields, nested, table, tradeoff
+    from select_ranker import CANDIDATES, ablate, choose, fields, nested, table, tradeoff
 
     from traindx.learned import load_model
 
@@ -175,20 +180,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dims", default=",".join(FAMILIES))
     ap.add_argument("--candidate", default="", help=f"fit options by name ({'; '.join(CANDIDATES)}); default: the shipped file's")
     ap.add_argument("--fa-cost", type=float, help="cost of a false alarm against a faulty run called healthy")
+    ap.add_argument("--inner-by", help="the inner CV's folds (temperature, healthy threshold): 'scenario' or a family field")
     ap.add_argument("--select", action="store_true", help="compare the candidates by CV, field by field, and choose")
     ap.add_argument("--candidates", default="", help="with --select: '|'-separated names (default all)")
     ap.add_argument("--nested", default="style", help="with --select: fields whose selection is itself cross-validated")
     ap.add_argument("--tradeoff", action="store_true", help="false alarms vs faulty runs called healthy per false-alarm cost")
+    ap.add_argument("--ablate", action="store_true", help="each feature group dropped in turn, per field (style leakage)")
     ap.add_argument("--write", action="store_true", help="refit and write the model files of --ship")
     ap.add_argument("--ship", default="", help="kinds to write (default: the kinds with a shipped model file)")
     args = ap.parse_args(argv)
     shipped = [p.stem for p in sorted(OUT.glob("*.json"))]
     kinds = [k for k in args.kinds.split(",") if k] or shipped
 
-    def opts_for(kind: str) -> dict:
-        o = dict(CANDIDATES[args.candidate]) if args.candidate else options(load_model(OUT, kind))
-        o.setdefault("fa_cost", 10.0)
-        return o if args.fa_cost is None else dict(o, fa_cost=args.fa_cost)
+    def opts_for(kind: str, name: str = "") -> dict:
+        """A candidate's ranking options (default: the shipped file's) with the verdict's
+        (false-alarm cost, inner folds) from the file unless given."""
+        shipped_opts = options(load_model(OUT, kind))
+        o = dict(CANDIDATES[name or args.candidate]) if (name or args.candidate) else dict(shipped_opts)
+        o.setdefault("fa_cost", shipped_opts["fa_cost"])
+        o.setdefault("inner_by", shipped_opts["inner_by"])
+        return o | {k: v for k, v in (("fa_cost", args.fa_cost), ("inner_by", args.inner_by)) if v is not None}
 
     book = load_rulebook()
     data = Data(load(), book)
@@ -207,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             for dim in filter(None, args.nested.split(",")):
                 if dim in fs:
                     nested(data, kind, dim, [n for n in names if n != "rules"])
-        else:
+        elif not (args.ablate or args.tradeoff or args.write):
             for dim in filter(None, args.dims.split(",")):
                 if dim not in fields(data, kind):
                     continue
@@ -216,15 +227,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{kind:14} leave-one-{dim:9} out: top1 {s['top1']:6.1%} top3 {s['top3']:6.1%} "
                       f"FA {s['fa']:6.1%} w@80 {s['w80']:3}  (faulty {s['n']}, healthy {s['h']}; layer only, "
                       f"before knows/confidence maps)", flush=True)  # fmt: skip
+        o = opts_for(kind, chosen.get(kind, ""))
+        if args.ablate:
+            ablate(data, kind, o)
         if args.tradeoff:
-            o = dict(CANDIDATES[chosen[kind]]) if kind in chosen else opts_for(kind)
             for dim in filter(None, args.dims.split(",")):
                 if dim in fields(data, kind):
                     tradeoff(data, kind, dim, o)
     if args.write:
         OUT.mkdir(parents=True, exist_ok=True)
         for kind in [k for k in args.ship.split(",") if k] or shipped:
-            o = dict(CANDIDATES[chosen[kind]], fa_cost=opts_for(kind)["fa_cost"]) if kind in chosen and not args.candidate else opts_for(kind)
+            o = opts_for(kind, "" if args.candidate else chosen.get(kind, ""))
             rows = np.where((data.kind == kind) & data.ok)[0]
             m = data.fit(rows, kind, **o, meta={"runs": int(len(rows)), "candidate": args.candidate or chosen.get(kind, "as shipped")})
             path = OUT / f"{kind}.json"

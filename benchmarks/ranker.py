@@ -142,13 +142,21 @@ def _lr(Z: np.ndarray, y: np.ndarray, C: float, sw: np.ndarray | None = None):
 
 def class_weights(y: np.ndarray, how: str | None) -> np.ndarray | None:
     """Per-run weights: None (every run 1), 'balanced' (n / (classes * runs of its class),
-    sklearn's convention) or 'sqrt' (the square root of balanced: rare causes count more,
-    not as much more)."""
+    sklearn's convention), 'sqrt' (the square root of balanced: rare causes count more,
+    not as much more) or 'sqrt-causes' (sqrt among the faulty runs only, scaled to keep
+    their total; healthy runs keep weight 1, so p(healthy) and the false alarms it decides
+    are not traded for rare causes)."""
     if not how:
         return None
     vals, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
     w = len(y) / (len(vals) * counts[inv])
-    return w if how == "balanced" else np.sqrt(w)
+    if how == "balanced":
+        return w
+    w = np.sqrt(w)
+    if how == "sqrt-causes":
+        faulty = y != "healthy"
+        w = np.where(faulty, w * faulty.sum() / max(w[faulty].sum(), 1e-12), 1.0)
+    return w
 
 
 def fit_temperature(S: np.ndarray, y_idx: np.ndarray) -> float:
@@ -203,16 +211,24 @@ LEVELS = ("first", "last", "min", "max")
 def in_set(name: str, which: str) -> bool:
     """Whether catalogue feature ``name`` belongs to feature set ``which``: 'all';
     'symptoms' (the fired symptoms and the rules' log-odds only); 'symptoms+has' (those and
-    which series were recorded); 'no-levels' (all but the curves' raw levels)."""
+    which series were recorded); 'no-levels' (all but the curves' raw levels); 'all-<group>'
+    (all but one group: has, levels, a series such as loss, or a fact group such as gap)."""
     if which == "all" or name == "alarm" or name.startswith(("rule:", "sym:")):
         return True
     if which == "symptoms":
         return False
     if which == "symptoms+has":
         return name.startswith("has:")
+    g, _, k = name.partition(".")
     if which == "no-levels":
-        g, _, k = name.partition(".")
         return not (g in SERIES and k in LEVELS)
+    if which.startswith("all-"):  # all but one group (select_ranker.ablate): 'has', 'levels', a series or group
+        drop = which[4:]
+        if drop == "has":
+            return not name.startswith("has:")
+        if drop == "levels":
+            return not (g in SERIES and k in LEVELS)
+        return g != drop
     raise ValueError(f"unknown feature set {which!r}; expected one of {', '.join(FEATURE_SETS)}")
 
 
@@ -226,18 +242,23 @@ def _keep(X: np.ndarray, names: list[str], offset: bool | str, features: str = "
 
 def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float = 0.05,
         fa_cost: float = 10.0, inner: int = 4, groups: np.ndarray | None = None,
+        inner_by: str = "scenario", scenarios: np.ndarray | None = None,
         offset: bool | str = False, features: str = "all", weighting: str | None = None,
         meta: dict | None = None) -> LearnedModel:  # fmt: skip
     """Fit the layer on raw features X (NaN = missing) and labels y (causes / 'healthy').
     ``offset``: the rules' log-probabilities enter every class's score with a fitted weight
     and the facts learn a correction (else the facts and rule log-odds are plain features).
     Temperature and healthy threshold come from an inner ``inner``-fold CV (folds by
-    ``groups`` when given, so one scenario's recordings stay together); 0: T=1, 0.5."""
+    ``groups`` when given, so one scenario's recordings stay together); 0: T=1, 0.5.
+    ``inner_by`` names what ``groups`` holds (recorded in the file: a family field such as
+    'writer' makes the inner folds hold out whole families, as the outer CV does, so the
+    threshold is fitted on runs unlike its training side); ``scenarios``: no inner fold
+    trains on another recording of one of its held-out scenarios."""
     keep = _keep(X, names, offset, features)
     classes, a, W, b, mean, scale = _core(X, y, names, keep, C, offset, weighting)
     t, thr = 1.0, 0.5
     if inner:
-        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting)
+        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting, scenarios)
         # calibrated where the layer is used: runs on which a rule fired
         used = X[:, names.index("alarm")] > 0.5 if "alarm" in names else np.ones(len(y), dtype=bool)
         used = used if used.sum() >= 20 else np.ones(len(y), dtype=bool)
@@ -252,14 +273,14 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
         kind=kind, features=[n for n, k in zip(names, keep, strict=True) if k], mean=mean, scale=scale,
         coef=W, intercept=b, classes=classes, temperature=t, healthy_threshold=thr, catalogue=FORMAT,
         meta=dict(meta or {}, C=C, fa_cost=fa_cost, offset=offset if isinstance(offset, str) else ("fit" if offset else "none"),
-                  features=features, weighting=weighting or "none"),
+                  features=features, weighting=weighting or "none", inner_by=inner_by),
         offset_weight=a,
     )  # fmt: skip
     model.inner_ph = inner_ph if inner else None  # type: ignore[attr-defined]
     return model
 
 
-def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting=None) -> np.ndarray:
+def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting=None, scenarios=None) -> np.ndarray:
     """Held-out class scores of an ``inner``-fold CV over the training runs."""
     rng = np.random.default_rng(0)
     g = groups if groups is not None else np.arange(len(y))
@@ -269,6 +290,8 @@ def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting
     S = np.full((len(y), len(classes)), -30.0)
     for k in range(inner):
         te, tr = fold == k, fold != k
+        if scenarios is not None:
+            tr &= ~np.isin(scenarios, scenarios[te])
         if te.sum() == 0 or len(set(y[tr])) < 3:
             continue
         cl, a, W, b, mt, st = _core(X[tr], y[tr], names, keep, C, offset, weighting)

@@ -32,6 +32,12 @@ CANDIDATES: dict[str, dict] = {
     "symptoms+has C.05": {"C": 0.05, "offset": True, "features": "symptoms+has"},
     "symptoms fixed C.05": {"C": 0.05, "offset": "fixed", "features": "symptoms"},
     "all C.01 sqrt-weights": {"C": 0.01, "offset": True, "features": "all", "weighting": "sqrt"},
+    "all C.01 sqrt-causes": {"C": 0.01, "offset": True, "features": "all", "weighting": "sqrt-causes"},
+    "all C.05 sqrt-causes": {"C": 0.05, "offset": True, "features": "all", "weighting": "sqrt-causes"},
+    "all C.02 sqrt-causes": {"C": 0.02, "offset": True, "features": "all", "weighting": "sqrt-causes"},
+    "all C.05 sqrt-weights": {"C": 0.05, "offset": True, "features": "all", "weighting": "sqrt"},
+    "all C.01 balanced": {"C": 0.01, "offset": True, "features": "all", "weighting": "balanced"},
+    "no-levels C.01 sqrt-weights": {"C": 0.01, "offset": True, "features": "no-levels", "weighting": "sqrt"},
 }
 
 
@@ -209,16 +215,20 @@ def nested(data, kind: str, dim: str, names: list[str]) -> dict:
 
 
 #: false-alarm costs (against one faulty run called healthy) the threshold is fitted at
-COSTS = (3.0, 10.0, 20.0, 40.0, 80.0)
+COSTS = (3.0, 10.0, 40.0)
+#: rulebook/verdict.yaml healthy_over_fault values tried beside the threshold
+HEALTHY_OVER_FAULT = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
-def tradeoff(data, kind: str, dim: str, opts: dict, costs=COSTS) -> dict[float, tuple[float, float]]:
+def tradeoff(data, kind: str, dim: str, opts: dict, costs=COSTS, over=HEALTHY_OVER_FAULT) -> dict:
     """The healthy verdict's trade-off, held out by ``dim``: for each false-alarm cost the
     fold's threshold is fitted on its training side's inner CV (as ``--write`` fits the
     shipped one) and applied to the held-out family with the engine's other conditions
-    (rulebook healthy_over_fault, clearable alarms, the layer ranks the run at all).
-    Returns {cost: (false alarms on healthy runs, faulty runs called healthy)}."""
+    (p(healthy) >= ``healthy_over_fault`` x the likeliest fault's, rulebook/verdict.yaml;
+    clearable alarms; the layer ranks the run at all). Returns {(cost, healthy_over_fault):
+    (false alarms on healthy runs, faulty runs called healthy)}."""
     from fit_ranker import knows_rows
+    from ranker import healthy_threshold
 
     from traindx.rerank import clearable
 
@@ -229,29 +239,55 @@ def tradeoff(data, kind: str, dim: str, opts: dict, costs=COSTS) -> dict[float, 
     y = data.y[rows]
     healthy = y == "healthy"
     scored = ~healthy & (data.visible[rows] | (data.kind[rows] != "logs"))
-    said = {c: np.zeros(len(rows), dtype=bool) for c in costs}
+    grid = [(c, o) for c in costs for o in over]
+    said = {g: np.zeros(len(rows), dtype=bool) for g in grid}
+    floor = np.zeros(len(rows), dtype=bool)  # alarmed runs the layer may not call healthy
     for v in sorted(set(fam)):
         te = rows[fam == v]
         tr = _train(data, rows, te)
         if len(set(data.y[tr])) < 3 or "healthy" not in set(data.y[tr]):
             continue
-        m = data.fit(tr, kind, groups=data.scen[tr], **dict(opts, fa_cost=costs[0]))
-        from ranker import healthy_threshold
-
+        m = data.fit(tr, kind, **dict(opts, fa_cost=costs[0]))
         sel = np.where((fam == v) & data.comp.alarmed[rows])[0]
         P = data.predict(m, rows[sel])
         h = m.classes.index("healthy")
         ph, pf = P[:, h], np.delete(P, h, axis=1).max(axis=1)
         ok = knows_rows(data, m, rows[sel]) & np.array(
-            [clearable(book, {c for c in data.comp.fired[i] if sev[c] != "info"}, sev) for i in rows[sel]])
-        for c in costs:
-            thr = healthy_threshold(*m.inner_ph, c)
-            said[c][sel] = ok & (ph >= thr) & (ph >= book.healthy_over_fault * pf)
+            [clearable(book, {c for c in data.comp.fired[i] if sev[c] != "info"}, sev) for i in rows[sel]], dtype=bool)
+        floor[sel] = ~ok
+        for c, o in grid:
+            said[c, o][sel] = ok & (ph >= healthy_threshold(*m.inner_ph, c)) & (ph >= o * pf)
     out = {}
-    for c in costs:
+    print(f"{kind:14} leave-one-{dim:9}-out  false alarms no threshold can clear (an error or learned_keeps "
+          f"symptom, or the layer does not rank the run): {floor[healthy].mean():6.1%}")  # fmt: skip
+    for c, o in grid:
         # a healthy run nothing fired on is called healthy (rulebook requirements aside)
-        ok_h = said[c] | ~data.comp.alarmed[rows]
-        out[c] = (float((~ok_h[healthy]).mean()), float(said[c][scored].mean()))
-        print(f"{kind:14} leave-one-{dim:9}-out  false-alarm cost {c:4g}: false alarms {out[c][0]:6.1%}  "
-              f"faulty called healthy {out[c][1]:6.1%}", flush=True)  # fmt: skip
+        called = said[c, o] | ~data.comp.alarmed[rows]
+        out[c, o] = (float((~called[healthy]).mean()), float(said[c, o][scored].mean()))
+        print(f"{kind:14} leave-one-{dim:9}-out  false-alarm cost {c:4g} healthy_over_fault {o:3g}: "
+              f"false alarms {out[c, o][0]:6.1%}  faulty called healthy {out[c, o][1]:6.1%}", flush=True)  # fmt: skip
     return out
+
+
+#: feature groups dropped one at a time by :func:`ablate`
+GROUPS = ("has", "levels", "loss", "val_loss", "quality", "val_quality", "gap", "chance", "lr", "ce_bound", "test")
+
+
+def ablate(data, kind: str, opts: dict, dims=("writer", "style"), groups=GROUPS) -> dict:
+    """Style leakage check: each feature group dropped in turn, top-1 per field held out
+    against the full set. A group whose removal lowers leave-one-writer-out but raises
+    leave-one-style-out learned how the generator's runs look, not what failed."""
+    base = {d: score(data, np.where(data.kind == kind)[0], *_pk(outer(data, kind, d, opts)))["top1"] for d in dims}
+    out = {}
+    for g in groups:
+        o = dict(opts, features=f"all-{g}")
+        out[g] = {d: score(data, np.where(data.kind == kind)[0], *_pk(outer(data, kind, d, o)))["top1"] - base[d] for d in dims}
+        print(f"{kind:14} without {g:12} top-1 change: " + "  ".join(f"leave-one-{d}-out {v:+6.1%}" for d, v in out[g].items())
+              + ("   <- style leakage" if out[g].get("writer", 0) < -0.003 and out[g].get("style", 0) > 0.003 else ""),
+              flush=True)  # fmt: skip
+    return out
+
+
+def _pk(res):
+    P, knows, classes = res
+    return P, classes, knows

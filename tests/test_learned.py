@@ -233,7 +233,7 @@ def test_offset_fit_without_the_rules_is_sklearns_weighted_logistic_regression()
     X = np.nan_to_num(X)
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     classes = sorted(set(y))
-    for how in (None, "balanced", "sqrt"):
+    for how in (None, "balanced", "sqrt", "sqrt-causes"):
         sw = class_weights(y, how)
         a, W, b = fit_offset(Z, np.zeros((len(y), len(classes))), y, classes, 0.5, sw, a_fixed=0.0)
         s = Z @ W.T + b
@@ -257,7 +257,8 @@ def test_fit_options_are_recorded_in_the_model_file_and_read_back():
     for offset, features, weighting in ((True, "all", None), ("fixed", "symptoms", "sqrt"), (False, "no-levels", "balanced")):
         m = fit(X, y, names, kind="logs", C=0.2, inner=0, offset=offset, features=features, weighting=weighting, fa_cost=7.0)
         back = options(from_json(json.loads(json.dumps(m.to_json()))))
-        assert back == {"C": 0.2, "fa_cost": 7.0, "offset": offset, "features": features, "weighting": weighting}
+        assert back == {"C": 0.2, "fa_cost": 7.0, "offset": offset, "features": features, "weighting": weighting,
+                        "inner_by": "scenario"}  # fmt: skip
         if features == "symptoms":  # the symptoms (and the rules' offset) only
             assert m.features == ["alarm", "sym:LOSS001"] and m.offset_weight == 1.0
 
