@@ -1,19 +1,37 @@
-"""Timing helpers of the overhead benchmarks: wall and CPU time of a block, and overheads as
-paired ratios (each round's monitored block against the unmonitored block of the same
-round) with their spread.
+"""Timing helpers of the overhead benchmarks: wall and CPU time of a block, overheads as
+paired ratios with their spread and a bootstrap confidence interval, and a verdict against
+a budget that can say "not met".
 
-On a shared machine other processes' load stretches wall time by any amount (a block can
-take twice as long because another job ran); the process's CPU time (``time.process_time``:
-every thread of this process, XLA's and TensorFlow's included) is disturbed far less, so
-the overheads are given in both, CPU first. Each round's ratio pairs blocks run seconds
-apart, which cancels slow drifts of the load; the median over rounds discards the rounds
-it hit hardest and the quartiles say how much noise is left.
+Rounds interleave the copies (A, B, A, B ... in one process), so each round's ratio pairs a
+monitored block with the unmonitored block run seconds apart: slow drifts of the machine's
+load cancel, and the median over rounds discards the rounds it hit hardest. The quartiles
+say how much noise is left; the 95 % bootstrap interval (rounds resampled, percentile
+method, ``scipy.stats.bootstrap``) says how well the median is known.
+
+CPU time (``time.process_time``: every thread of this process, XLA's and TensorFlow's
+included) is the primary measure: on a machine shared with other processes their load
+stretches wall time by any amount, while the CPU work of a CPU-bound step (torch, XLA and
+TensorFlow on CPU all are) is what the adapter adds to, whoever else runs. Wall time is
+given beside it because waits (a forced device sync that stops JAX from running ahead)
+cost wall time and no CPU; the verdict is the CPU time's unless the wall time's verdict
+contradicts it ("met" against "not met"), then "cannot tell".
+
+Verdicts: "met" when the interval's upper end is within the budget, "not met" when its
+lower end is above it, else "cannot tell at this noise". :func:`exit_status` is 1 when any
+verdict is "not met", so a benchmark run fails when a budget is missed.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
 import time
+from dataclasses import dataclass
+
+import numpy as np
+
+MET, NOT_MET, UNSURE = "met", "not met", "cannot tell at this noise"
 
 
 def clock() -> tuple[float, float]:
@@ -25,15 +43,73 @@ def since(t: tuple[float, float]) -> tuple[float, float]:
     return w - t[0], c - t[1]
 
 
-def paired(off: list[float], on: list[float]) -> tuple[float, float, float]:
-    """Median and quartiles (in %) of the per-round overheads ``on / off - 1``."""
-    r = [100 * (b / a - 1) for a, b in zip(off, on, strict=True) if a > 0]
-    if len(r) < 4:
-        m = statistics.median(r) if r else float("nan")
-        return m, m, m
-    q1, q2, q3 = statistics.quantiles(r, n=4)
-    return q2, q1, q3
+def load() -> str:
+    """The machine's 1-minute load average and its CPU count, for the header lines."""
+    la = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"load average {la:.1f} on {os.cpu_count()} CPU(s)"
 
 
-def fmt(m: float, lo: float, hi: float) -> str:
-    return f"{m:6.2f}% [{lo:.1f}, {hi:.1f}]"
+def ratios(off: list[float], on: list[float]) -> list[float]:
+    """Per-round overheads ``on / off - 1`` in %."""
+    return [100 * (b / a - 1) for a, b in zip(off, on, strict=True) if a > 0]
+
+
+@dataclass
+class Overhead:
+    median: float
+    q1: float
+    q3: float
+    lo: float  # 95 % bootstrap interval of the median
+    hi: float
+    verdict: str  # MET, NOT_MET, UNSURE, or "" without a budget
+
+    def __str__(self) -> str:
+        return f"{self.median:6.2f}% [{self.q1:.1f}, {self.q3:.1f}] CI [{self.lo:.1f}, {self.hi:.1f}]"
+
+
+def overhead(off: list[float], on: list[float], budget: float | None = None, seed: int = 0) -> Overhead:
+    """Median, quartiles and the 95 % bootstrap interval of the median of the per-round
+    overheads (in %), with the verdict against ``budget`` (in %)."""
+    r = ratios(off, on)
+    if not r:
+        nan = float("nan")
+        return Overhead(nan, nan, nan, nan, nan, UNSURE if budget is not None else "")
+    m = statistics.median(r)
+    q1, _, q3 = statistics.quantiles(r, n=4) if len(r) >= 2 else (m, m, m)
+    if len(r) >= 3 and max(r) > min(r):
+        from scipy.stats import bootstrap
+
+        ci = bootstrap((np.asarray(r),), np.median, confidence_level=0.95, n_resamples=4000,
+                       method="percentile", rng=np.random.default_rng(seed)).confidence_interval  # fmt: skip
+        lo, hi = float(ci.low), float(ci.high)
+    else:  # too few rounds to say how well the median is known
+        lo, hi = -math.inf, math.inf
+    return Overhead(m, q1, q3, lo, hi, verdict(lo, hi, budget))
+
+
+def verdict(lo: float, hi: float, budget: float | None) -> str:
+    if budget is None:
+        return ""
+    if hi <= budget:
+        return MET
+    if lo > budget:
+        return NOT_MET
+    return UNSURE
+
+
+def combined(cpu: Overhead, wall: Overhead) -> str:
+    """The CPU time's verdict unless the wall time's contradicts it."""
+    if {cpu.verdict, wall.verdict} == {MET, NOT_MET}:
+        return UNSURE
+    return cpu.verdict
+
+
+def verdict_line(what: str, budget: float, cpu: Overhead, wall: Overhead) -> str:
+    return (f"verdict {what}: {combined(cpu, wall)} (budget {budget:g} %; CPU {cpu.median:.2f} % CI "
+            f"[{cpu.lo:.1f}, {cpu.hi:.1f}]: {cpu.verdict}; wall {wall.median:.2f} % CI [{wall.lo:.1f}, "
+            f"{wall.hi:.1f}]: {wall.verdict})")  # fmt: skip
+
+
+def exit_status(lines: list[str]) -> int:
+    """1 when a verdict line says "not met" (the benchmark fails), else 0."""
+    return int(any(line.split(": ", 1)[1].startswith(NOT_MET) for line in lines))

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -53,11 +54,12 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from _timing import clock, fmt, paired, since  # noqa: E402  (benchmarks/_timing.py)
+from _timing import clock, exit_status, load, overhead, since, verdict_line  # noqa: E402  (benchmarks/_timing.py)
 
 from traindx.adapters.jax import Recorder, telemetry, telemetry_jit  # noqa: E402
 
 CONFIGS = ("none", "jit/10", "jit/10+rec", "cond/10", "every=1", "every=1+rec")
+BUDGET = {"jit/10": 2.0, "jit/10+rec": 2.0}  # % of the step time at the default cadence
 
 
 def digits(batch: int) -> list[tuple[jax.Array, jax.Array]]:
@@ -202,6 +204,7 @@ def main() -> None:
         outside_jit(args.outside)
         return
     warnings.simplefilter("error", RuntimeWarning)  # a recorder that turns itself off is a failure
+    load0 = load()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
@@ -220,20 +223,22 @@ def main() -> None:
             for c in CONFIGS:
                 if jobs[c].rec is not None:
                     jobs[c].rec.close()
-                rows.append((name, MODELS[name][1], c, med["none"], med[c], paired(cpu["none"], cpu[c]),
-                             paired(wall["none"], wall[c])))  # fmt: skip
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPU(s) (load average "
-          f"{load:.1f} at the end), XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}, {args.rounds} rounds x "
-          f"{args.block} steps, medians over rounds")  # fmt: skip
-    print("overhead: median [quartiles] over rounds of the paired per-round ratio, CPU time (less disturbed "
-          "by other load) and wall time")
-    hdr = (f"{'model':8} {'batch':>5} {'config':12} {'ms/step none':>12} {'ms/step':>8} {'overhead (CPU)':>22} "
-           f"{'overhead (wall)':>22}")  # fmt: skip
+                b = BUDGET.get(c)
+                rows.append((name, MODELS[name][1], c, med["none"], med[c], overhead(cpu["none"], cpu[c], b),
+                             overhead(wall["none"], wall[c], b)))  # fmt: skip
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {load0} at the start, {load()} at the end, "
+          f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}, {args.rounds} rounds x {args.block} steps")  # fmt: skip
+    print("overhead: median [quartiles] CI [95 % bootstrap interval of the median] over rounds of the paired "
+          "per-round ratio, CPU time (less disturbed by other load) and wall time")  # fmt: skip
+    hdr = (f"{'model':8} {'batch':>5} {'config':12} {'ms/step none':>12} {'ms/step':>8} {'overhead (CPU)':>34} "
+           f"{'overhead (wall)':>34}")  # fmt: skip
     print(hdr)
     print("-" * len(hdr))
     for name, batch, c, off, on, ovc, ovw in rows:
-        print(f"{name:8} {batch:>5} {c:12} {1e3 * off:12.3f} {1e3 * on:8.3f} {fmt(*ovc):>22} {fmt(*ovw):>22}")
+        print(f"{name:8} {batch:>5} {c:12} {1e3 * off:12.3f} {1e3 * on:8.3f} {ovc!s:>34} {ovw!s:>34}")
+    verdicts = [verdict_line(f"{name} {c}", BUDGET[c], ovc, ovw) for name, _, c, _, _, ovc, ovw in rows if c in BUDGET]
+    print("\n".join(verdicts))
+    sys.exit(exit_status(verdicts))
 
 
 if __name__ == "__main__":

@@ -53,12 +53,13 @@ if ARGS.backend == "jax" and ARGS.threads:
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from _timing import clock, fmt, paired, since  # noqa: E402  (benchmarks/_timing.py)
+from _timing import clock, exit_status, load, overhead, since, verdict_line  # noqa: E402  (benchmarks/_timing.py)
 
 from traindx.adapters.keras import DiagnosisCallback  # noqa: E402
 
 L = keras.layers
 CONFIGS = ("none", "logs only", "default", "every=10")
+BUDGET = {"default": 5.0}  # % of the step time: the Keras cadence's budget (keras_cadence)
 
 
 def set_threads(n: int) -> None:
@@ -188,6 +189,7 @@ def main() -> None:
         fixed_cost(ARGS.fixed)
         return
     warnings.simplefilter("error", RuntimeWarning)  # a callback that turns itself off is a failure
+    load0 = load()
     x, y = digits()
     steps = int(np.ceil(len(x) / ARGS.batch))
     rows = []
@@ -211,23 +213,28 @@ def main() -> None:
                 t_diag = time.perf_counter() - t0
                 assert d is not None and cb.enabled
                 frac = cb._cad.overhead
-                rows.append((name, c, med["none"], med[c], paired(cpu["none"], cpu[c]), paired(wall["none"], wall[c]),
+                b = BUDGET.get(c)
+                rows.append((name, c, med["none"], med[c], overhead(cpu["none"], cpu[c], b), overhead(wall["none"], wall[c], b),
                              cb.every, 100 * frac if frac is not None else float("nan"), cb._setup_s, t_diag))  # fmt: skip
                 cb.close()
             keras.backend.clear_session()
     print(f"keras {keras.__version__} ({ARGS.backend} backend), CPU, {ARGS.threads} thread(s), "
           f"{ARGS.rounds} rounds x {ARGS.epochs} epochs, {steps} steps/epoch, batch {ARGS.batch}; "
-          f"python {sys.version.split()[0]}")  # fmt: skip
-    print("overhead: median [quartiles] over rounds of the paired per-round ratio, CPU time (less disturbed "
-          "by other load) and wall time; self-est.: the callback's own measurement")
-    hdr = (f"{'model':6} {'callback':10} {'ms/epoch off':>12} {'ms/epoch on':>11} {'overhead (CPU)':>22} "
-           f"{'overhead (wall)':>22} {'every':>6} {'self-est.':>9} {'one-off s':>9} {'diagnose s':>10}")  # fmt: skip
+          f"python {sys.version.split()[0]}; {load0} at the start, {load()} at the end")  # fmt: skip
+    print("overhead: median [quartiles] CI [95 % bootstrap interval of the median] over rounds of the paired "
+          "per-round ratio, CPU time (less disturbed by other load) and wall time; self-est.: the callback's own "
+          "measurement")  # fmt: skip
+    hdr = (f"{'model':6} {'callback':10} {'ms/epoch off':>12} {'ms/epoch on':>11} {'overhead (CPU)':>34} "
+           f"{'overhead (wall)':>34} {'every':>6} {'self-est.':>9} {'one-off s':>9} {'diagnose s':>10}")  # fmt: skip
     print(hdr)
     print("-" * len(hdr))
     for name, c, off, on, ovc, ovw, every, frac, setup, diag in rows:
         ev = "-" if c == "logs only" else str(every)
-        print(f"{name:6} {c:10} {1e3 * off:12.1f} {1e3 * on:11.1f} {fmt(*ovc):>22} {fmt(*ovw):>22} {ev:>6} "
+        print(f"{name:6} {c:10} {1e3 * off:12.1f} {1e3 * on:11.1f} {ovc!s:>34} {ovw!s:>34} {ev:>6} "
               f"{frac:8.2f}% {setup:9.2f} {diag:10.2f}")  # fmt: skip
+    verdicts = [verdict_line(f"{name} {c}", BUDGET[c], ovc, ovw) for name, c, _, _, ovc, ovw, *_ in rows if c in BUDGET]
+    print("\n".join(verdicts))
+    sys.exit(exit_status(verdicts))
 
 
 if __name__ == "__main__":

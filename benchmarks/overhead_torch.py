@@ -28,13 +28,14 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import sys
 import tempfile
 import time
 import tracemalloc
 import warnings
 
 import torch
-from _timing import clock, fmt, paired, since  # noqa: E402  (benchmarks/_timing.py)
+from _timing import clock, exit_status, load, overhead, since, verdict_line  # noqa: E402  (benchmarks/_timing.py)
 from torch import nn
 
 from traindx.adapters.torch import Monitor
@@ -82,6 +83,7 @@ def deep() -> nn.Module:
 
 MODELS = {"cnn": CNN, "mlp": mlp, "deep30": deep}
 CONFIGS = ("none", "floor", "default", "every=1")
+BUDGET = {"default": 2.0}  # % of the step time: the adaptive cadence's budget (Cadence(budget=0.02))
 
 
 class Job:
@@ -207,6 +209,7 @@ def main() -> None:
         fixed_cost(args.fixed)
         return
     warnings.simplefilter("error", RuntimeWarning)  # a monitor that turns itself off is a failure
+    load0 = load()
     batches = digits(64, args.device)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -239,31 +242,35 @@ def main() -> None:
                     mon = jobs[c].mon
                     mem = python_peak(jobs[c], args.block) - py0
                     frac = mon._cad.overhead
-                    rows.append((name, c, med["none"], med[c], paired(cpu["none"], cpu[c]), paired(wall["none"], wall[c]),
+                    b = BUDGET.get(c)
+                    rows.append((name, c, med["none"], med[c], overhead(cpu["none"], cpu[c], b), overhead(wall["none"], wall[c], b),
                                  mon.every, mon._cad.grad_stride, 100 * frac if frac is not None else float("nan"),
                                  mem, snap, getattr(mon._cad, "samples", -1)))  # fmt: skip
                     mon.close()
-    print(
-        f"torch {torch.__version__} on {args.device}, {args.threads} thread(s), {args.rounds} rounds x {args.block} steps, batch 64"
-    )
-    print("overhead: median [quartiles] over rounds of the paired per-round ratio, in CPU time (less "
-          "disturbed by other load) and wall time; samples: per-layer samples taken (telemetry steps and coverage samples)")
+    print(f"torch {torch.__version__} on {args.device}, {args.threads} thread(s), {args.rounds} rounds x {args.block} "
+          f"steps, batch 64; {load0} at the start, {load()} at the end")  # fmt: skip
+    print("overhead: median [quartiles] CI [95 % bootstrap interval of the median] over rounds of the paired "
+          "per-round ratio, in CPU time (less disturbed by other load) and wall time; samples: per-layer samples "
+          "taken (telemetry steps and coverage samples)")  # fmt: skip
     hdr = (
-        f"{'model':8} {'monitor':9} {'ms/step off':>11} {'ms/step on':>10} {'overhead (CPU)':>22} "
-        f"{'overhead (wall)':>22} {'every':>6} {'stride':>6} {'self-est.':>9} {'samples':>7} {'py peak +':>10} {'snapshot':>9}"
+        f"{'model':8} {'monitor':9} {'ms/step off':>11} {'ms/step on':>10} {'overhead (CPU)':>34} "
+        f"{'overhead (wall)':>34} {'every':>6} {'stride':>6} {'self-est.':>9} {'samples':>7} {'py peak +':>10} {'snapshot':>9}"
     )
     print(hdr)
     print("-" * len(hdr))
     for name, c, off, on, ovc, ovw, every, stride, frac, pk, snap, ntel in rows:
         ev = "-" if every >= 10**9 else str(every)
         print(
-            f"{name:8} {c:9} {1e3 * off:11.3f} {1e3 * on:10.3f} {fmt(*ovc):>22} {fmt(*ovw):>22} {ev:>6} {stride:6d} "
+            f"{name:8} {c:9} {1e3 * off:11.3f} {1e3 * on:10.3f} {ovc!s:>34} {ovw!s:>34} {ev:>6} {stride:6d} "
             f"{frac:8.2f}% {ntel:7d} {pk / 1024:8.1f}KB {snap / 1024:7.1f}KB"
         )
+    verdicts = [verdict_line(f"{name} {c}", BUDGET[c], ovc, ovw) for name, c, _, _, ovc, ovw, *_ in rows if c in BUDGET]
+    print("\n".join(verdicts))
     t_item, t_batch = item_vs_batch()
     print(
         f"\nloss to host on CPU: float(loss) {1e6 * t_item:.2f} us/step; keep tensor + stack/tolist per 50: {1e6 * t_batch:.2f} us/step"
     )
+    sys.exit(exit_status(verdicts))
 
 
 if __name__ == "__main__":
