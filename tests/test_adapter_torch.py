@@ -518,6 +518,36 @@ def test_adaptive_cadence_keeps_within_budget():
     assert fixed.every == 3 and fixed.grad_stride == 1
 
 
+def test_cadence_is_not_moved_by_preempted_steps():
+    """Other processes preempt the training process anywhere, the adapter's code included:
+    a few steps whose own time holds a 4 ms time slice (here 1 in 8, on 1 ms steps) leave
+    the floor, the gradient-norm stride and the interval where the quiet run has them,
+    because each kind of own time is a median; a flush (periodic work, 1 ms per window)
+    counts at its share."""
+    from traindx.adapters._common import Cadence
+
+    def run(spike, periodic=0.0):
+        cad = Cadence(None)
+        t, own = 0.0, 0.0
+        for s in range(2000):
+            if s == cad.next:
+                own += 2e-4  # a telemetry step: 20 % of a step
+                cad.advance(s, own)
+            d = 5e-6 + 8e-6 + (spike if s % 8 == 3 else 0.0)  # loss etc. + the gradient norm
+            p = periodic if s % 40 == 7 else 0.0
+            own += d + p
+            cad.record(t, d + p, 8e-6, p)
+            t += 1e-3 + (spike if s % 8 == 3 else 0.0)
+        return cad
+
+    quiet, loaded = run(0.0), run(4e-3)
+    assert quiet.grad_stride == 1 and quiet.every == 40  # 1.3 % floor, 20 % / 40 within the rest
+    assert (loaded.grad_stride, loaded.every) == (quiet.grad_stride, quiet.every)
+    assert loaded.overhead == pytest.approx(quiet.overhead, rel=0.05)
+    flushed = run(0.0, periodic=1e-3)  # 25 us per step on average: over 3/4 of the budget
+    assert flushed.grad_stride > 1 and flushed.overhead > quiet.overhead + 0.02
+
+
 def test_cadence_coverage_floor_spreads_samples_over_any_run_length():
     """Whatever a telemetry step costs (here 50 steps' time: the budget thins telemetry out
     to every few hundred steps), a run of N steps gets >= 32 per-layer samples (telemetry

@@ -114,8 +114,11 @@ class RecordMixin:
                 self._first_step_facts(inputs)
             cad.advance(s, self._own + (time.perf_counter() - t0))
         self._step = s + 1
+        self._periodic_time = 0.0
         if len(self._b_steps) >= FLUSH_STEPS or t0 >= self._disk_at:
+            tf = time.perf_counter()
             self._flush(disk=t0 >= self._disk_at)
+            self._periodic_time = time.perf_counter() - tf
         if self._step == cad.next:
             self._arm()
         elif self._armed:

@@ -143,6 +143,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._pending_fatal: tuple[int, str] | None = None  # (step, what) seen at a flush
         self._fatal_warned = False
         self._grad_time = 0.0
+        self._periodic_time = 0.0  # of the last step: flushing
         t0 = time.perf_counter()
         try:
             self._setup(run_name, num_classes, n_train)
@@ -249,7 +250,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         finally:
             d = time.perf_counter() - t0
             self._own += d
-            self._cad.record(t0, d, self._grad_time)
+            self._cad.record(t0, d, self._grad_time, self._periodic_time)
         if fatal is None and self._pending_fatal is not None:
             fatal, self._pending_fatal = self._pending_fatal, None
         if fatal is not None:

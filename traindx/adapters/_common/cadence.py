@@ -9,10 +9,26 @@ class Cadence:
 
     With ``every=None`` it adapts so the adapter's own time stays under ``budget`` of the
     step time. At each telemetry step (once ``lo`` steps have passed since the last
-    decision) it measures the step time (below), the *floor* as the mean own time of the
-    other steps (loss, learning rate, buffering, amortized flushes) plus the median time of
-    the global gradient norm, and the *extra* (the telemetry step and its hooks) as the
-    rest of its own time since the last decision. Then:
+    decision) it measures the step time (below), the *floor* as the median own time of the
+    other steps (loss, learning rate, buffering) plus the periodic work (flushes) spread
+    over the window's steps and the median time of the global gradient norm, and the
+    *extra* (the telemetry step and its hooks, the coverage samples' excess) as the rest of
+    its own time since the last decision, the median over the last three decisions.
+
+    Own time is wall time (``time.perf_counter``), measured robustly rather than in CPU
+    time: on a machine shared with other processes a step that is preempted in the
+    adapter's code (a 4 ms time slice against tens of microseconds of own time) inflated
+    the *mean* own time against the *median* step interval, so the cadence backed off
+    (gradient norm every 16 steps on a 6 ms MLP step at load 5, its measured floor 5 x
+    its median). Medians of each kind of own time against the median interval are not
+    moved by the few steps a preemption hits, while steady contention stretches both
+    alike. CPU clocks were not used: ``time.thread_time`` misses the work of torch's
+    intra-op threads and counts no device or data-loader wait in the step, so the two
+    sides of the ratio would not measure the same thing; ``process_time`` counts every
+    thread of the process, the user's data threads included; and either is a system call
+    (5 us here against 0.4 us for ``perf_counter``) paid twice a step.
+
+    Then:
 
     * the gradient norm is taken every ``grad_stride`` steps, 1 unless it alone would push
       the floor over 3/4 of the budget (tiny models with steps of a few ms): then the
@@ -58,20 +74,33 @@ class Cadence:
         self._own0 = 0.0
         self._last_t: float | None = None
         self._intervals: list[float] = []
-        self._other: list[float] = []  # own time per step, without the gradient norm
+        self._other: list[float] = []  # own time per step, without the gradient norm and periodic work
         self._grad: list[float] = []  # time of the gradient norm, on steps that took it
+        self._full: list[float] = []  # own time per step, everything
+        self._samples_own: list[float] = []  # own time of coverage-sample steps (without the norm)
+        self._periodic = 0.0  # periodic work (flushes) in the window
+        self._extras: list[float] = []  # the telemetry extra of the last decisions
+        self._is_sample = False
 
     def pause(self) -> None:
         """The next interval is not a step (an epoch boundary: validation, other callbacks)."""
         self._last_t = None
 
-    def record(self, t0: float, own: float, grad_time: float = 0.0) -> None:
-        """Called at the end of every step: its start time, the adapter's time in it, and the
-        part of that spent on the gradient norm (0 when it was not taken)."""
+    def record(self, t0: float, own: float, grad_time: float = 0.0, periodic: float = 0.0) -> None:
+        """Called at the end of every step: its start time, the adapter's time in it, the
+        part of that spent on the gradient norm (0 when it was not taken) and on periodic
+        work (a flush)."""
         if self._last_t is not None:
             self._intervals.append(t0 - self._last_t)
         self._last_t = t0
-        self._other.append(own - grad_time)
+        self._full.append(own)
+        base = own - grad_time - periodic
+        if self._is_sample and self._full[1:]:  # not the window's first step (a telemetry step)
+            self._samples_own.append(base)
+        else:
+            self._other.append(base)
+        self._is_sample = False
+        self._periodic += periodic
         if grad_time:
             self._grad.append(grad_time)
 
@@ -80,40 +109,46 @@ class Cadence:
         iv = self._intervals
         t = _median(iv)
         if self.async_steps:
-            t = max(t, sum(iv) / len(iv) - total_own / len(self._other))
+            t = max(t, sum(iv) / len(iv) - total_own / len(self._full))
         return t
 
     def advance(self, step: int, own: float) -> None:
         """Called on a telemetry step with the adapter's total own time so far."""
-        iv, other, grad = self._intervals, self._other, self._grad
+        iv, other, grad, full = self._intervals, self._other, self._grad, self._full
         prev = self.every
         self.taken += 1
         self.sampled(step)
-        if self.adaptive and len(other) >= self.lo and iv:
-            # The first step recorded since the last decision was that telemetry step; the
-            # mean over the others includes the amortized flushes.
-            n = len(other)
-            rest = sum(other[1:]) / (n - 1)
-            gsum = sum(grad)
+        self._is_sample = False
+        if self.adaptive and len(full) >= self.lo and iv and len(other) >= 2:
+            # The first step recorded since the last decision was that telemetry step: its
+            # telemetry work was counted then (in ``own``), its baseline belongs here.
+            n = len(full)
+            rest = _median(other[1:])
             gtime = _median(grad) if grad else 0.0
             total = own - self._own0
+            # hooks, this telemetry step, epoch-end work: own time outside the other records
+            extra = max(total - sum(full[1:]) - rest - (full[0] - other[0]), 0.0)
+            extra += sum(max(x - rest, 0.0) for x in self._samples_own)
+            self._extras = (self._extras + [extra])[-3:]
+            extra = _median(list(self._extras))
             interval = self.step_time(total)
             if interval > 0:
-                self.overhead = total / (n * interval)
+                gsum = gtime * len(grad)
+                self.overhead = (n * rest + self._periodic + gsum + extra) / (n * interval)
                 allowed = self.budget * interval  # own seconds allowed per step
+                rest += self._periodic / n
                 stride, fit = 1, max(0.75 * allowed - rest, 0.0)
                 while stride < self.max_stride and gtime / stride > fit:
                     stride *= 2
                 self.grad_stride = stride
                 floor = rest + gtime / stride
-                extra = max(total - n * rest - gsum, 0.0)
                 room = max(allowed - floor, allowed / 4)
                 every = self.lo
                 while every < self.hi and extra / every > room:
                     every *= 2
                 self.every = min(every, self.hi)
             self._reset(own)
-        elif step == 0 or len(other) > 4 * self.hi:
+        elif step == 0 or len(full) > 4 * self.hi:
             self._reset(own)
         if self.adaptive:
             e = self.every
@@ -131,6 +166,7 @@ class Cadence:
     def sampled(self, step: int) -> None:
         """A per-layer sample (or a telemetry step) was taken at ``step``."""
         self.samples += 1
+        self._is_sample = True
         if self.min_samples:
             self.sample_next = step + max(self.lo, step // self.min_samples)
 
@@ -143,9 +179,12 @@ class Cadence:
         self._intervals.clear()
         self._other.clear()
         self._grad.clear()
+        self._full.clear()
+        self._samples_own.clear()
+        self._periodic = 0.0
         self._own0 = own
 
 
 def _median(v: list[float]) -> float:
-    v.sort()
+    v = sorted(v)
     return v[len(v) // 2]
