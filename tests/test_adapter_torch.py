@@ -341,7 +341,7 @@ def test_nonfinite_loss_warns_once(digits, tmp_path):
 # --------------------------------------------------------------------------- 4. failures
 
 
-@pytest.mark.parametrize("target", ["activation_stats", "_telemetry"])
+@pytest.mark.parametrize("target", ["activation_moments", "_telemetry"])
 def test_internal_error_is_contained(digits, tmp_path, monkeypatch, target):
     def reference():
         model = mlp(dropout=0.2, seed=3)
@@ -354,8 +354,8 @@ def test_internal_error_is_contained(digits, tmp_path, monkeypatch, target):
     ref = reference()
     model = mlp(dropout=0.2, seed=3)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    if target == "activation_stats":
-        monkeypatch.setattr(_torch_stats, "activation_stats", boom)
+    if target == "activation_moments":
+        monkeypatch.setattr(_torch_stats, "activation_moments", boom)
     else:
         monkeypatch.setattr(Monitor, "_telemetry", boom)
     with pytest.warns(RuntimeWarning, match="^traindx: the torch monitor turned itself off") as rec:

@@ -77,7 +77,8 @@ class ContextMixin:
         self._gn_row_views = list(self._gn_buf.unbind(0))
         self._n_params = len(g.params)
         self._b_lr: list[list[Any]] = []
-        self._b_tel: list[tuple[int, list[str], torch.Tensor]] = []
+        # (step, tags, values, activation moments after them: (tags, size, kind, width) each)
+        self._b_tel: list[tuple[int, list[str], torch.Tensor, list[tuple[list[str], int, int, int]]]] = []
         self._b_host: list[tuple[int, dict[str, float]]] = []
         self._b_tgt: list[torch.Tensor] = []
         self._wall0 = time.time() - time.perf_counter()

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import torch
 
+from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import add_counts, class_limit, fatal_message
 
 
@@ -25,8 +26,12 @@ class FlushMixin:
             host = self._to_host()
         losses, gnorms, tel = host
         self._write_steps(losses, gnorms)
-        for (s, tags, _), v in zip(self._b_tel, tel, strict=True):
-            vals = dict(zip(tags, v, strict=True))
+        for (s, tags, _, acts), v in zip(self._b_tel, tel, strict=True):
+            vals = dict(zip(tags, v[: len(tags)], strict=True))
+            pos = len(tags)
+            for atags, n, kind, width in acts:  # activation moments -> mean, std, fraction
+                vals.update(zip(atags, ts.from_moments(v[pos : pos + width], n, kind), strict=True))
+                pos += width
             self._fold(s, vals)
             w.add(s, {k: x for k, x in vals.items() if k[0] != "_"})
         for s, hv in self._b_host:
@@ -111,7 +116,7 @@ class FlushMixin:
         pieces: list[torch.Tensor] = []
         if dev_losses:
             pieces.append(torch.stack(dev_losses).float())
-        pieces += [v for _, _, v in self._b_tel]
+        pieces += [v for _, _, v, _ in self._b_tel]
         values: list[float] = []
         if pieces:
             dev = pieces[0].device
@@ -125,9 +130,10 @@ class FlushMixin:
         gnorms[taken] = totals
         pos = len(dev_losses)
         tel = []
-        for _, tags, _ in self._b_tel:
-            tel.append(values[pos : pos + len(tags)])
-            pos += len(tags)
+        for _, tags, _, acts in self._b_tel:
+            width = len(tags) + sum(a[3] for a in acts)
+            tel.append(values[pos : pos + width])
+            pos += width
         return losses, gnorms, tel
 
     def _fold(self, s: int, vals: dict[str, float]) -> None:

@@ -137,10 +137,10 @@ class RecordMixin:
         self._cad.sampled(s)
         with torch.no_grad():
             if aligned:
-                self._b_tel.append((s, self._grad_tags, self._module_sq(row, g.index).sqrt()))
+                self._b_tel.append((s, self._grad_tags, self._module_sq(row, g.index).sqrt(), []))
             if g.params:
                 wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
-                self._b_tel.append((s, self._weight_tags, torch.cat([wsq.sqrt(), wsq.sum().sqrt().reshape(1)])))
+                self._b_tel.append((s, self._weight_tags, torch.cat([wsq.sqrt(), wsq.sum().sqrt().reshape(1)]), []))
 
     def _norms(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """L2 norm of each tensor (float32, on the first tensor's device)."""

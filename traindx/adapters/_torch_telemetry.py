@@ -31,6 +31,8 @@ class TelemetryMixin:
         wbad = None
         tags: list[str] = []
         vals: list[torch.Tensor] = []
+        acts: list[tuple[list[str], int, int, int]] = []
+        moments: list[torch.Tensor] = []
         host: dict[str, float] = {}
         g = self._groups
         x = ts.first_tensor(inputs)
@@ -54,23 +56,30 @@ class TelemetryMixin:
                 vals.append(self._module_sq(stacked, index).sqrt())
                 tags.append("_pwg")  # parameters without gradient: None or all zero
                 vals.append((stacked == 0).sum().float() + (len(grads) - len(present)))
-                bad = (~torch.isfinite(stacked)).nonzero().reshape(-1).tolist()
-                host["train/nonfinite@grads"] = float(sum(
-                    int(present[i].numel() - torch.count_nonzero(torch.isfinite(present[i]))) for i in bad))  # fmt: skip
             elif g.params:
                 host["_pwg"] = float(len(g.params))
+            wtot = None
             if g.params:
                 wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
                 wtot = wsq.sum().sqrt()
                 tags += self._weight_tags
                 vals += [wsq.sqrt(), wtot]
-                wv = float(wtot)  # one sync per telemetry step: non-finite weights are fatal
-                wbad = None if math.isfinite(wv) else wv
                 self._snap = torch._foreach_mul(g.params, 1.0)  # a copy, compared at the next step
                 self._snap_wsq, self._snap_step = wsq, s
-            for name, v in self._act_pending.items():
-                tags += self._act_tags[name]
-                vals.append(v)
+            # One sync per telemetry step, for what must be known now: non-finite weights are
+            # fatal, and non-finite gradient norms say which gradients to count.
+            check = [x for x in (wtot, torch.isfinite(stacked).all() if norms else None) if x is not None]
+            if check:
+                got = torch.stack([c.to(torch.float32) for c in check]).tolist()
+                if wtot is not None and not math.isfinite(got[0]):
+                    wbad = got[0]
+                if norms:  # the values are counted only in the gradients whose norm is not finite
+                    bad = (~torch.isfinite(stacked)).nonzero().reshape(-1).tolist() if got[-1] == 0.0 else []
+                    host["train/nonfinite@grads"] = float(sum(
+                        int(present[i].numel() - torch.count_nonzero(torch.isfinite(present[i]))) for i in bad))  # fmt: skip
+            for name, (m, n, kind) in self._act_pending.items():
+                acts.append((self._act_tags[name], n, kind, m.numel()))
+                moments.append(m)
             out = ts.first_tensor(outputs) if outputs is not None else self._out
             if out is not None:
                 self._output_telemetry(out, tgt, tags, vals)
@@ -87,9 +96,9 @@ class TelemetryMixin:
                 and not isinstance(self.loss_fn, nn.Module)
             ):
                 self._check_broadcast(tuple(out.shape), tuple(tgt.shape))
-        if vals:
-            dev = vals[0].device
-            self._b_tel.append((s, tags, torch.cat([v.reshape(-1).float().to(dev) for v in vals])))
+        if vals or moments:
+            dev = (vals or moments)[0].device
+            self._b_tel.append((s, tags, torch.cat([v.reshape(-1).float().to(dev) for v in vals + moments]), acts))
         if host:
             self._b_host.append((s, host))
         return wbad
@@ -105,7 +114,7 @@ class TelemetryMixin:
             ratio = dsq.sqrt() / wsq.sqrt().clamp_min(1e-30)  # type: ignore[union-attr]
             total = dsq.sum().sqrt() / wsq.sum().sqrt().clamp_min(1e-30)  # type: ignore[union-attr]
             self._b_tel.append(
-                (self._snap_step, self._update_tags, torch.cat([ratio, total.reshape(1)]).float())
+                (self._snap_step, self._update_tags, torch.cat([ratio, total.reshape(1)]).float(), [])
             )
 
     def _output_telemetry(

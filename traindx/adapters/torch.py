@@ -136,7 +136,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._bwd_seen = False  # the gradient hook fired since the last mon.step
         self._own = 0.0  # seconds spent inside the monitor
         self._writer: RunWriter | None = None
-        self._act_pending: dict[str, torch.Tensor] = {}
+        self._act_pending: dict[str, tuple[torch.Tensor, int, int]] = {}  # name -> (moments, size, kind)
         self._snap: list[torch.Tensor] | None = None
         self._out: torch.Tensor | None = None
         self._atexit: Any = None
@@ -196,7 +196,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
             t = ts.first_tensor(out)
             if t is not None and t.is_floating_point() and t.numel():
                 with torch.no_grad():
-                    self._act_pending[name] = ts.activation_stats(t, kind)
+                    self._act_pending[name] = (ts.activation_moments(t, kind), t.numel(), kind)
 
     def _on_root(self, out: Any) -> None:
         if isinstance(out, dict) and "logits" in out:
