@@ -82,6 +82,8 @@ def overhead(off: list[float], on: list[float], budget: float | None = None, see
         ci = bootstrap((np.asarray(r),), np.median, confidence_level=0.95, n_resamples=4000,
                        method="percentile", rng=np.random.default_rng(seed)).confidence_interval  # fmt: skip
         lo, hi = float(ci.low), float(ci.high)
+    elif len(r) >= 3:  # every round the same (a copy against itself)
+        lo = hi = m
     else:  # too few rounds to say how well the median is known
         lo, hi = -math.inf, math.inf
     return Overhead(m, q1, q3, lo, hi, verdict(lo, hi, budget))
