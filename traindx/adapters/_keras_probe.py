@@ -132,7 +132,10 @@ class _ProbeTelemetry:
             self._read_batch_size()
         cad = self._cad
         tel = s >= cad.next
-        if (tel or self._snap is not None) and self._engine is not None:
+        # JAX runs steps ahead of the device: the update ratio's difference is dispatched
+        # after them and read later (at the next telemetry step or flush), not waited for.
+        deferred = self._engine is not None and self._engine.backend == "jax"
+        if (tel or (self._snap is not None and not deferred)) and self._engine is not None:
             w = time.perf_counter()
             self._engine.wait()  # the training's device time, not the callback's
             self._excl += time.perf_counter() - w
@@ -207,6 +210,7 @@ class _ProbeTelemetry:
         eng = self._engine
         if eng is None:
             return
+        self._collect_delta()
         g = self._groups
         values: dict[str, float] = {}
         probe = self._probe_t if eng.layout is not None else None
@@ -260,19 +264,34 @@ class _ProbeTelemetry:
         return out
 
     def _finish_update_ratio(self) -> None:
-        """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per layer, recorded at the snapshot's step."""
+        """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per layer, recorded at the snapshot's step; on
+        JAX the difference is dispatched now and read by :meth:`_collect_delta` later."""
         eng = self._engine
         snap, self._snap = self._snap, None
         if eng is None or snap is None:
             return
-        g = self._groups
-        dsq = eng.delta(snap)
-        dg = np.bincount(np.asarray(g.group_of), weights=dsq, minlength=len(g.names))
         wsq = self._snap_wsq
         assert wsq is not None
+        if eng.backend == "jax":
+            dev = eng.delta_sq(eng.weights(), snap, to_host=False)
+            dev.copy_to_host_async()
+            self._delta_pending = (dev, self._snap_step, wsq)
+            return
+        self._ratio_row(eng.delta(snap), self._snap_step, wsq)
+
+    def _collect_delta(self) -> None:
+        """Read a deferred update-ratio difference (JAX) into its row."""
+        pending, self._delta_pending = self._delta_pending, None
+        if pending is not None:
+            dev, step, wsq = pending
+            self._ratio_row(np.asarray(dev, dtype=np.float64), step, wsq)
+
+    def _ratio_row(self, dsq: np.ndarray, step: int, wsq: np.ndarray) -> None:
+        g = self._groups
+        dg = np.bincount(np.asarray(g.group_of), weights=dsq, minlength=len(g.names))
         ratio = np.sqrt(dg) / np.maximum(np.sqrt(wsq), 1e-30)
         values = dict(zip(self._update_tags, ratio.tolist(), strict=True))
         values["train/update_ratio"] = float(
             np.sqrt(dg.sum()) / max(float(np.sqrt(wsq.sum())), 1e-30)
         )
-        self._pending_rows.append((self._snap_step, time.time(), values))
+        self._pending_rows.append((step, time.time(), values))

@@ -219,12 +219,15 @@ class Engine:
             return [w.detach().clone() for w in ws]
         return [np.array(w, copy=True) for w in ws]
 
-    def delta_sq(self, ws: list[Any], snap: list[Any]) -> np.ndarray:
+    def delta_sq(self, ws: list[Any], snap: list[Any], to_host: bool = True) -> Any:
+        """Squared norms of ``ws - snap`` per weight: on the host, or (``to_host=False``) the
+        device array, not waited for."""
         f = self._fns.get("dsq")
         if f is None:
             f = self._fns["dsq"] = self._compile(lambda ws, ss: _vec(
                 [ops.sum(ops.square(ops.cast(w, "float32") - ops.cast(s, "float32"))) for w, s in zip(ws, ss, strict=True)]))  # fmt: skip
-        return np.asarray(ops.convert_to_numpy(f(ws, snap)), dtype=np.float64)
+        out = f(ws, snap)
+        return np.asarray(ops.convert_to_numpy(out), dtype=np.float64) if to_host else out
 
     def probe(self, x: Any, y: Any) -> np.ndarray:
         f = self._fns.get("probe")
