@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 import traindx  # noqa: E402
-from traindx.adapters import _torch_stats  # noqa: E402
+from traindx.adapters import _torch_moments, _torch_stats  # noqa: E402
 from traindx.adapters.torch import Monitor, TrainingDiverged  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -355,7 +355,7 @@ def test_internal_error_is_contained(digits, tmp_path, monkeypatch, target):
     model = mlp(dropout=0.2, seed=3)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     if target == "activation_moments":
-        monkeypatch.setattr(_torch_stats, "activation_moments", boom)
+        monkeypatch.setattr(_torch_moments, "activation_moments", boom)
     else:
         monkeypatch.setattr(Monitor, "_telemetry", boom)
     with pytest.warns(RuntimeWarning, match="^traindx: the torch monitor turned itself off") as rec:

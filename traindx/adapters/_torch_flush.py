@@ -10,8 +10,8 @@ import time
 import numpy as np
 import torch
 
-from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import add_counts, class_limit, fatal_message
+from traindx.adapters._torch_moments import from_moments
 
 
 class FlushMixin:
@@ -30,7 +30,7 @@ class FlushMixin:
             vals = dict(zip(tags, v[: len(tags)], strict=True))
             pos = len(tags)
             for atags, n, kind, width in acts:  # activation moments -> mean, std, fraction
-                vals.update(zip(atags, ts.from_moments(v[pos : pos + width], n, kind), strict=True))
+                vals.update(zip(atags, from_moments(v[pos : pos + width], n, kind), strict=True))
                 pos += width
             self._fold(s, vals)
             w.add(s, {k: x for k, x in vals.items() if k[0] != "_"})

@@ -44,6 +44,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("traindx.adapters.torch needs PyTorch: pip install 'traindx[torch]'") from e
 
 from traindx.adapters import _torch_hooks as _hooks
+from traindx.adapters import _torch_moments as _moments
 from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import (
     Cadence,
@@ -196,7 +197,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
             t = ts.first_tensor(out)
             if t is not None and t.is_floating_point() and t.numel():
                 with torch.no_grad():
-                    self._act_pending[name] = (ts.activation_moments(t, kind), t.numel(), kind)
+                    self._act_pending[name] = (_moments.activation_moments(t, kind), t.numel(), kind)
 
     def _on_root(self, out: Any) -> None:
         if isinstance(out, dict) and "logits" in out:
