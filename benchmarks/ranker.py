@@ -269,8 +269,9 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
         # the inner CV's held-out p(healthy) and truth: benchmarks refit the threshold at
         # other false-alarm costs from them (select_ranker.tradeoff); not written to the file
         inner_ph = ((s / s.sum(axis=1, keepdims=True))[:, classes.index("healthy")], y[used] == "healthy")
+    lo, hi = value_range(X[:, keep], mean)
     model = LearnedModel(
-        kind=kind, features=[n for n, k in zip(names, keep, strict=True) if k], mean=mean, scale=scale,
+        kind=kind, features=[n for n, k in zip(names, keep, strict=True) if k], mean=mean, scale=scale, lo=lo, hi=hi,
         coef=W, intercept=b, classes=classes, temperature=t, healthy_threshold=thr, catalogue=FORMAT,
         meta=dict(meta or {}, C=C, fa_cost=fa_cost, offset=offset if isinstance(offset, str) else ("fit" if offset else "none"),
                   features=features, weighting=weighting or "none", inner_by=inner_by),
@@ -295,7 +296,8 @@ def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting
         if te.sum() == 0 or len(set(y[tr])) < 3:
             continue
         cl, a, W, b, mt, st = _core(X[tr], y[tr], names, keep, C, offset, weighting)
-        Zv = (np.where(np.isnan(X[te][:, keep]), mt, X[te][:, keep]) - mt) / st
+        lo, hi = value_range(X[tr][:, keep], mt)
+        Zv = (np.clip(np.where(np.isnan(X[te][:, keep]), mt, X[te][:, keep]), lo, hi) - mt) / st
         sc = Zv @ W.T + b + a * offset_rows(X[te], names, cl) if offset else Zv @ W.T + b
         S[np.ix_(np.where(te)[0], [classes.index(c) for c in cl])] = sc
     return S
@@ -320,7 +322,16 @@ def model_proba(model: LearnedModel, X: np.ndarray, names: list[str]) -> np.ndar
 
 
 def standardized(model: LearnedModel, X: np.ndarray, names: list[str]) -> np.ndarray:
-    """Rows of raw X (columns ``names``) as the model's standardized vectors."""
+    """Rows of raw X (columns ``names``) as the model's standardized vectors (held to its
+    training range, as LearnedModel.vector does)."""
     idx = [names.index(f) for f in model.features]
     Xm = X[:, idx]
-    return (np.where(np.isnan(Xm), model.mean, Xm) - model.mean) / model.scale
+    return (model.clip(np.where(np.isnan(Xm), model.mean, Xm)) - model.mean) / model.scale
+
+
+def value_range(Xk: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's training range (min, max over recorded values; the mean where none)."""
+    seen = ~np.isnan(Xk)
+    lo = np.where(seen.any(axis=0), np.nanmin(np.where(seen, Xk, np.inf), axis=0), mean)
+    hi = np.where(seen.any(axis=0), np.nanmax(np.where(seen, Xk, -np.inf), axis=0), mean)
+    return np.minimum(lo, mean), np.maximum(hi, mean)

@@ -269,3 +269,36 @@ def test_selection_goes_by_the_worst_field_not_the_mean():
     s = {"steady": {"data": {"top1": 0.40}, "style": {"top1": 0.35}},
          "lopsided": {"data": {"top1": 0.70}, "style": {"top1": 0.20}}}  # fmt: skip
     assert choose(s, ["data", "style"]) == "steady"
+
+
+def test_a_value_outside_the_training_range_is_held_at_its_edge():
+    """A run unlike every training run (a fact at 1e18 where training runs sat near 0-3)
+    scores as the most extreme training value does, not by a linear extrapolation."""
+    from ranker import fit, standardized
+
+    X, y, names = _sample()
+    m = fit(X, y, names, kind="logs", C=0.5, inner=0)
+    j = int(np.argmax(np.abs(m.coef).max(axis=0)))  # the feature that moves scores most
+    edge, far = X[:1].copy(), X[:1].copy()
+    edge[0, j] = np.nanmax(X[:, j])
+    far[0, j] = np.nanmax(X[:, j]) + 1e6
+    np.testing.assert_allclose(m.predict_proba(standardized(m, far, names)), m.predict_proba(standardized(m, edge, names)))
+    # the engine's path (LearnedModel.vector, from facts) clips the same way
+    facts = {"loss": {f"k{i}": float(v) for i, v in enumerate(far[0]) if np.isfinite(v)}}
+    z = m.vector(facts, {}, set())
+    assert np.all(z <= (m.hi - m.mean) / m.scale + 1e-12) and np.all(z >= (m.lo - m.mean) / m.scale - 1e-12)
+    # and the range survives the JSON round trip
+    back = from_json(json.loads(json.dumps(m.to_json())))
+    np.testing.assert_array_equal(back.lo, m.lo)
+    np.testing.assert_array_equal(back.hi, m.hi)
+
+
+def test_model_file_with_a_bad_range_is_refused(tmp_path):
+    data = {
+        "format": FORMAT, "kind": "logs", "catalogue": FORMAT, "classes": ["healthy", "x"],
+        "features": ["loss.tau"], "mean": [0.0], "scale": [1.0], "coef": [[1.0], [2.0]],
+        "intercept": [0.0, 0.0], "temperature": 1.0, "healthy_threshold": 0.5, "lo": [1.0], "hi": [0.0],
+    }  # fmt: skip
+    _write(tmp_path, json.dumps(data))
+    with pytest.raises(RulebookError, match=r"logs\.json.*'lo' and 'hi'"):
+        load_model(tmp_path, "logs")

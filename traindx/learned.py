@@ -104,6 +104,15 @@ class LearnedModel:
     path: str = ""
     #: weight of the rules' own log-probabilities in every class's score (0: facts only)
     offset_weight: float = 0.0
+    #: each feature's training range (transformed values): a value outside it is clipped to
+    #: it, so a run unlike every training run (a loss rising to 1e18 where training runs sat
+    #: at 0-3) cannot push a class by a linear extrapolation. None: no clipping (older files)
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+
+    def clip(self, x: np.ndarray) -> np.ndarray:
+        """Raw feature rows held to the training range (no-op without one)."""
+        return x if self.lo is None or self.hi is None else np.clip(x, self.lo, self.hi)
 
     def offsets(self, rules: dict[str, float]) -> np.ndarray:
         """The rules' log-probability of each class: a cause's from the differential (the
@@ -120,7 +129,7 @@ class LearnedModel:
         """Standardized feature vector; a missing fact sits at the training mean (0)."""
         raw = [raw_feature(f, facts, rules, fired) for f in self.features]
         x = np.array([self.mean[i] if v is None else v for i, v in enumerate(raw)], dtype=float)
-        return (x - self.mean) / self.scale
+        return (self.clip(x) - self.mean) / self.scale
 
     def scores(self, z: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
         """Class scores (log-odds up to a constant) of standardized vectors (rows), plus the
@@ -152,6 +161,7 @@ class LearnedModel:
             "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
             "temperature": self.temperature, "healthy_threshold": self.healthy_threshold,
             "offset_weight": self.offset_weight, "meta": self.meta,
+            **({"lo": self.lo.tolist(), "hi": self.hi.tolist()} if self.lo is not None and self.hi is not None else {}),
         }  # fmt: skip
 
 
@@ -185,12 +195,20 @@ def from_json(data: Any, path: Path | str = "<memory>") -> LearnedModel:
     offset = data.get("offset_weight", 0.0)
     if not isinstance(offset, int | float) or not math.isfinite(offset) or offset < 0:
         raise _bad(path, "'offset_weight' must be a number >= 0")
+    lo = hi = None
+    if "lo" in data or "hi" in data:
+        try:
+            lo, hi = np.asarray(data.get("lo"), float), np.asarray(data.get("hi"), float)
+        except (TypeError, ValueError) as e:
+            raise _bad(path, f"'lo'/'hi' hold a non-number ({e})") from None
+        if lo.shape != (nf,) or hi.shape != (nf,) or not (np.isfinite(lo).all() and np.isfinite(hi).all()) or (lo > hi).any():
+            raise _bad(path, f"'lo' and 'hi' must be {nf} finite numbers each with lo <= hi")
     return LearnedModel(
         kind=data["kind"], features=[str(f) for f in data["features"]], mean=mean, scale=scale,
         coef=coef, intercept=icpt, classes=[str(c) for c in data["classes"]],
         temperature=float(data["temperature"]), healthy_threshold=float(data["healthy_threshold"]),
         catalogue=data["catalogue"], meta=dict(data.get("meta") or {}), path=str(path),
-        offset_weight=float(offset),
+        offset_weight=float(offset), lo=lo, hi=hi,
     )  # fmt: skip
 
 
