@@ -53,17 +53,23 @@ def _train(data, rows: np.ndarray, test: np.ndarray) -> np.ndarray:
     return rows[~np.isin(rows, test) & ~np.isin(data.scen[rows], data.scen[test]) & data.ok[rows]]
 
 
+def _frame(data, kind: str, dim: str) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """The runs of ``kind``, their classes, their family values of ``dim`` and a probability
+    table that says healthy until a fold fills it in."""
+    rows = np.where(data.kind == kind)[0]
+    classes = sorted(set(data.y[rows][data.ok[rows]]))
+    P = np.zeros((len(rows), len(classes)))
+    P[:, classes.index("healthy")] = 1.0
+    return rows, classes, data.fam[dim][rows], P
+
+
 def outer(data, kind: str, dim: str, opts: dict) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Held-out (probabilities, whether the fold's layer ranks the run, classes) of every run
     of ``kind`` with ``dim`` left out family by family (no temperature: the ranking and the
     AUC do not depend on it)."""
     from fit_ranker import knows_rows
 
-    rows = np.where(data.kind == kind)[0]
-    classes = sorted(set(data.y[rows][data.ok[rows]]))
-    fam = data.fam[dim][rows]
-    P = np.zeros((len(rows), len(classes)))
-    P[:, classes.index("healthy")] = 1.0
+    rows, classes, fam, P = _frame(data, kind, dim)
     knows = np.zeros(len(rows), dtype=bool)
     for v in sorted(set(fam)):
         te = rows[fam == v]
@@ -171,11 +177,7 @@ def nested(data, kind: str, dim: str, names: list[str]) -> dict:
     held-out family. Returns the score and the choice per held-out family."""
     from fit_ranker import knows_rows
 
-    rows = np.where(data.kind == kind)[0]
-    classes = sorted(set(data.y[rows][data.ok[rows]]))
-    fam = data.fam[dim][rows]
-    P = np.zeros((len(rows), len(classes)))
-    P[:, classes.index("healthy")] = 1.0
+    rows, classes, fam, P = _frame(data, kind, dim)
     use = np.zeros(len(rows), dtype=bool)
     picked = {}
     for v in sorted(set(fam)):
