@@ -2,7 +2,7 @@
 
 Every run directory with a ``label.json`` under the roots (fixtures/logs, fixtures/corpus,
 fixtures/qa, fixtures/qa_keras; ``*.tar.xz`` archives there are unpacked once into the cache directory) is read
-and its facts computed ONCE; the facts are cached on disk keyed by the run's files and the
+and its facts computed ONCE; the facts are cached on disk keyed by the run's file contents and the
 source of the readers and signals, so a second benchmark run only re-scores.
 
 Labels follow fixtures/corpus-contract (cause, input_kind, framework, writer, data, model,
@@ -136,8 +136,11 @@ def _files_key(run_dir: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(run_dir.rglob("*")):
         if f.is_file() and f.name != "label.json":
-            st = f.stat()
-            h.update(f"{f.relative_to(run_dir)}:{st.st_size}:{st.st_mtime_ns}".encode())
+            # by content, not mtime: a fresh checkout or a git worktree shares the cache
+            # (hashing every run's files costs ~1 s over the whole corpus)
+            with f.open("rb") as fh:
+                digest = hashlib.file_digest(fh, "sha1").hexdigest()
+            h.update(f"{f.relative_to(run_dir)}:{digest}".encode())
     return h.hexdigest()[:16]
 
 
