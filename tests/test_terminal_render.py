@@ -17,8 +17,9 @@ import pytest
 from rich.console import Console
 
 from traindx.diagnosis import Diagnosis
-from traindx.report.layout import UNWRAPPED_WIDTH, cli_console
+from traindx.report.layout import UNWRAPPED_WIDTH, PlainConsole, cli_console, text_console
 from traindx.report.text import print_report
+from traindx.schema import SkippedPath
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAP = Path(__file__).resolve().parent / "snapshots" / "terminal"
@@ -83,6 +84,24 @@ def test_piped_output_is_not_wrapped():
     assert f"!! {d.run_id}  {d.headline}" in piped
     # every wrapped line's words are in the unwrapped text, in the same order
     assert " ".join(" ".join(piped).split()) == " ".join(" ".join(wrapped).split())
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_plain_text_is_what_rich_prints_to_a_pipe(verbose):
+    """Where no terminal shows the report, ``traindx diagnose`` prints it without rich
+    (traindx.report.layout.PlainConsole): the same text rich's piped console prints, on the
+    frozen diagnoses and on fresh ones of every log kind, with skipped paths and a summary."""
+    from traindx.api import diagnose
+
+    diags = [_diag(name) for name in RUNS]
+    diags += [diagnose(p)[0] for p in sorted((ROOT / "fixtures" / "logs").glob("*/*"))[::40] if p.is_dir()]
+    assert len(diags) > 6
+    skipped = [SkippedPath(path=f"runs/x{i}.csv", reason="no numeric column") for i in range(12)]
+    rich_buf, plain_buf = io.StringIO(), io.StringIO()
+    print_report(diags, cli_console(rich_buf), verbose=verbose, skipped=skipped)
+    print_report(diags, PlainConsole(plain_buf), verbose=verbose, skipped=skipped)
+    assert plain_buf.getvalue() == rich_buf.getvalue()
+    assert isinstance(text_console(io.StringIO()), PlainConsole)
 
 
 def _refresh() -> None:  # pragma: no cover - run by hand after an intended change

@@ -16,7 +16,7 @@ from traindx.textsafe import printable
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from traindx.api import diagnose_all
     from traindx.cli.options import rules
-    from traindx.report.layout import cli_console
+    from traindx.report.layout import text_console
     from traindx.report.progress import Spinner
     from traindx.report.text import print_report
 
@@ -42,7 +42,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             + "\n"
         )
     else:
-        print_report(report.runs, cli_console(), verbose=args.verbose, skipped=report.skipped)
+        print_report(report.runs, text_console(), verbose=args.verbose, skipped=report.skipped)
     for err in report.errors:
         print(f"traindx: error: {printable(err.reason)}", file=sys.stderr)
     if report.errors:

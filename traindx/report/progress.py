@@ -8,20 +8,26 @@ work ends, before the report is printed.
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from traindx.report.layout import shows_styles
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 
 class Spinner:
     def __init__(self, delay: float = 1.0, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        if console is None and shows_styles(sys.stderr):
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        self.console = console  # None: stderr is no terminal (rich not imported)
         self.delay = delay
-        self.enabled = self.console.is_terminal
+        self.enabled = console is not None and console.is_terminal
         self.shown = False
         self._lock = threading.Lock()
         self._closed = False

@@ -1,4 +1,5 @@
-"""Terminal report: one block per run, rendered with rich (plain text when not a terminal)."""
+"""Terminal report: one block per run, as lines (:mod:`traindx.report.layout`) that rich
+renders on a terminal and that are written as plain text elsewhere (rich not imported)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rich.console import Console, Group
-from rich.markup import escape
-from rich.text import Text
-
 from traindx.diagnosis import CauseResult, Diagnosis
-from traindx.report.layout import Hang
+from traindx.report.layout import Hang, Line, Printer
 from traindx.schema import IngestReport, SkippedPath
 from traindx.textsafe import printable, value_text
 
@@ -24,7 +21,7 @@ TOP_CAUSES = 3
 
 
 def _cause_lines(rank: int, c: CauseResult, framework: str | None, verbose: bool) -> list[Hang]:
-    head = Text.from_markup(f"[bold]{c.id}[/bold]  {c.probability:.0%}  [dim]{escape(c.summary)}[/dim]")
+    head = [(c.id, "bold"), (f"  {c.probability:.0%}  ", ""), (c.summary, "dim")]
     out = [Hang(f"  {rank}. ", head)]
     moved = sorted((e for e in c.evidence if e.kind != "prior"), key=lambda e: -abs(e.weight))
     for e in moved[: (None if verbose else 4)]:
@@ -65,14 +62,14 @@ def _ingest_lines(ing: IngestReport, verbose: bool) -> list[Hang]:
 
 
 def _headline(d: Diagnosis) -> Hang:
-    mark = {"healthy": "[bold green]OK[/bold green]", "no_data": "[bold yellow]--[/bold yellow]",
-            "insufficient_data": "[bold yellow]??[/bold yellow]"}.get(d.verdict, "[bold red]!![/bold red]")  # fmt: skip
-    run_id, headline = escape(printable(d.run_id)), escape(printable(d.headline))
-    return Hang(Text.from_markup(mark + " "), Text.from_markup(f"[bold]{run_id}[/bold]  {headline}"))
+    mark = {"healthy": ("OK", "bold green"), "no_data": ("--", "bold yellow"),
+            "insufficient_data": ("??", "bold yellow")}.get(d.verdict, ("!!", "bold red"))  # fmt: skip
+    return Hang([mark, (" ", "")], [(printable(d.run_id), "bold"), (f"  {printable(d.headline)}", "")])
 
 
-def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
-    parts: list[Hang | Text] = [_headline(d)]
+def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> list[Hang | Line]:
+    """The report's lines for one run (print each with a rich console or a PlainConsole)."""
+    parts: list[Hang | Line] = [_headline(d)]
     if d.hyperparameters and verbose:
         hps = ", ".join(f"{k}={value_text(v)}" for k, v in d.hyperparameters.items())
         parts.append(Hang("  hyperparameters: ", printable(hps), "dim"))
@@ -80,12 +77,11 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
         for m in d.missing[1:]:
             parts.append(Hang("  also missing: ", printable(m), "yellow"))
     if d.symptoms and (d.verdict == "findings" or verbose):
-        parts.append(Text("  symptoms", style="bold"))
+        parts.append(Line("  symptoms", style="bold"))
         for s in d.symptoms:
             at = f" (from {s.onset_unit} {s.onset_step})" if s.onset_step is not None else ""
-            sev = Text("    ")
-            sev.append(f"{s.severity.upper():7}", style=SEV_STYLE[s.severity])
-            parts.append(Hang(sev + " ", f"{s.code} {s.summary}{at}"))
+            sev = [("    ", ""), (f"{s.severity.upper():7}", SEV_STYLE[s.severity]), (" ", "")]
+            parts.append(Hang(sev, f"{s.code} {s.summary}{at}"))
             if s.evidence:
                 facts = "  ".join(f"{e.fact}={value_text(e.value)}" for e in s.evidence)
                 parts.append(Hang(" " * 12, facts, "dim"))
@@ -93,14 +89,14 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
         notes = ", ".join(f"{s.code} {s.slug}" for s in d.symptoms)
         parts.append(Hang("  note: ", notes, "cyan"))
     if d.causes:
-        parts.append(Text("  likely causes", style="bold"))
+        parts.append(Line("  likely causes", style="bold"))
         for i, c in enumerate(d.causes[: (None if verbose else TOP_CAUSES)], 1):
             parts.extend(_cause_lines(i, c, d.framework, verbose))
         rest = d.causes[TOP_CAUSES:] if not verbose else []
         tail = ", ".join(f"{c.id} {c.probability:.0%}" for c in rest[:5])
         if tail:
             parts.append(Hang("     also: ", tail, "dim"))
-        parts.append(Text(f"     none of these: {d.unknown_probability:.0%}", style="dim"))
+        parts.append(Line(f"     none of these: {d.unknown_probability:.0%}", style="dim"))
         g = d.confusable
         if g:
             parts.append(Hang("  cannot separate: ", f"{' / '.join(g.causes)} (together {g.probability:.0%})", "bold yellow"))
@@ -110,7 +106,7 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
                 parts.append(Hang("     ", "the recorded facts weigh them about equally; try each cause's first fix in turn"))
     if d.checks:  # preflight: failed and skipped checks always, passed ones when verbose
         n = {st: sum(c.status == st for c in d.checks) for st in ("passed", "failed", "skipped")}
-        parts.append(Text(f"  preflight checks: {n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped", style="bold"))
+        parts.append(Line(f"  preflight checks: {n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped", style="bold"))
         style = {"passed": "green", "failed": "red", "skipped": "yellow"}
         for chk in d.checks:
             if chk.status != "passed" or verbose:
@@ -126,13 +122,13 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> Group:
         for ne in lacking:
             parts.append(Hang(f"    {ne.rule}: ", f"needs {', '.join(ne.needs)}", "dim"))
     elif lacking and d.verdict == "findings":  # a count; the list is -v's
-        parts.append(Text(f"  not evaluated: {len(lacking)} rule(s) lack data (-v lists them)", style="dim"))
-    return Group(*parts)
+        parts.append(Line(f"  not evaluated: {len(lacking)} rule(s) lack data (-v lists them)", style="dim"))
+    return parts
 
 
 def print_report(
     diags: Sequence[Diagnosis],
-    console: Console,
+    console: Printer,
     *,
     verbose: bool = False,
     skipped: Sequence[SkippedPath] = (),
@@ -141,15 +137,16 @@ def print_report(
     for i, d in enumerate(diags):
         if i:
             console.print()
-        console.print(render_diagnosis(d, verbose=verbose))
+        for part in render_diagnosis(d, verbose=verbose):
+            console.print(part)
     if skipped:
-        console.print(Text(f"\nnot read: {len(skipped)} file(s)/folder(s)", style="bold yellow"))
+        console.print(Line(f"\nnot read: {len(skipped)} file(s)/folder(s)", style="bold yellow"))
         for s in skipped[: (None if verbose else 10)]:
-            console.print(Text(f"  {printable(s.path)}: {printable(s.reason)}", style="yellow"))
+            console.print(Line(f"  {printable(s.path)}: {printable(s.reason)}", style="yellow"))
         if not verbose and len(skipped) > 10:
-            console.print(Text(f"  ... {len(skipped) - 10} more (-v shows them)", style="dim"))
+            console.print(Line(f"  ... {len(skipped) - 10} more (-v shows them)", style="dim"))
     for e in errors:
-        console.print(Text(f"error: {printable(e.reason)}", style="bold red"))
+        console.print(Line(f"error: {printable(e.reason)}", style="bold red"))
     if len(diags) > 1:
         kinds = ("healthy", "findings", "insufficient_data", "no_data")
         n = {v: sum(d.verdict == v for d in diags) for v in kinds}
@@ -158,7 +155,7 @@ def print_report(
             line += f", {n['insufficient_data']} with insufficient data"
         if n["no_data"]:
             line += f", {n['no_data']} with no data yet"
-        console.print(Text(line, style="bold"))
+        console.print(Line(line, style="bold"))
 
 
 def render_text(
@@ -177,6 +174,8 @@ def render_text(
         diags = what
     else:
         diags, skipped, errors = what.runs, [*what.skipped, *skipped], [*what.errors, *errors]
+    from rich.console import Console
+
     buf = io.StringIO()
     console = Console(file=buf, width=110, no_color=True, highlight=False, soft_wrap=False)
     print_report(diags, console, verbose=verbose, skipped=skipped, errors=errors)
