@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "fixtures" / "logs" / "tbx" / "healthy_mlp_wine"
 
 #: not needed by a diagnosis printed as text to a pipe (the rulebook cache warm)
-UNUSED = ("importlib.metadata", "rich", "tomllib", "yaml", "traindx.rules.parse", "sklearn", "scipy",
+UNUSED = ("importlib.metadata", "rich", "numpy.ma", "tomllib", "yaml", "traindx.rules.parse", "sklearn", "scipy",
           "mlflow", "wandb", "torch", "tensorflow", "jax", "keras", "traindx.report.html", "traindx.sweep.report")  # fmt: skip
 
 

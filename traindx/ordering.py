@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from traindx.arrays import unique
+
 _I64_MAX = np.iinfo(np.int64).max
 
 
@@ -122,7 +124,7 @@ def order_points(
             )
         )
         return out
-    distinct = np.unique(steps).size == n
+    distinct = unique(steps).size == n
     if distinct and walls is None:
         order = np.argsort(steps, kind="stable")
         out.steps, out.values = steps[order], values[order]

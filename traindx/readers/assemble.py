@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from traindx.arrays import intersect
 from traindx.names import BOUNDED_01, is_loss_component
 from traindx.readers.raw import RawSeries
 from traindx.schema import Run, Series, SeriesKey
@@ -21,7 +22,7 @@ SUM_PREFIX = "+"
 def _sum(key: SeriesKey, parts: list[Series], name: str) -> Series | None:
     steps = parts[0].steps
     for p in parts[1:]:
-        steps = np.intersect1d(steps, p.steps)
+        steps = intersect(steps, p.steps)
     if not steps.size:
         return None
     total = np.zeros(steps.size)

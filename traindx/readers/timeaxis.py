@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from traindx.arrays import intersect, median
 from traindx.schema import Run, Series, SeriesKey
 
 #: Names of an epoch counter logged as a series against steps (Lightning logs ``epoch``).
@@ -71,7 +72,7 @@ def same_values(a: Series, b: Series) -> bool:
 
 def _union(a: Series, b: Series) -> Series:
     """Points of ``a`` plus those of ``b`` at steps ``a`` lacks."""
-    extra = ~np.isin(b.steps, a.steps)
+    extra = ~np.isin(b.steps, a.steps, assume_unique=True)  # steps increase (Series); no numpy.ma
     if not extra.any():
         return a
     steps = np.concatenate([a.steps, b.steps[extra]])
@@ -131,7 +132,7 @@ def _fill(ends: np.ndarray) -> np.ndarray | None:
 
 def _interp(ends: np.ndarray, known: np.ndarray) -> np.ndarray:
     idx = np.arange(ends.size, dtype=np.float64)
-    per = float(np.median(np.diff(ends[known]) / np.diff(known)))
+    per = float(median(np.diff(ends[known]) / np.diff(known)))
     out = np.interp(idx, known, ends[known].astype(np.float64))
     before = idx < known[0]
     out[before] = ends[known[0]] - (known[0] - idx[before]) * per
@@ -141,7 +142,7 @@ def _interp(ends: np.ndarray, known: np.ndarray) -> np.ndarray:
 def to_steps(s: Series, ends: np.ndarray) -> Series:
     """A per-epoch series on the step axis: epoch ``e`` at the step it ends at."""
     e = s.steps
-    per = float(np.median(np.diff(ends))) if ends.size > 1 else float(ends[0] + 1)
+    per = float(median(np.diff(ends))) if ends.size > 1 else float(ends[0] + 1)
     past = e >= ends.size
     steps = np.where(past, ends[-1] + (e - ends.size + 1) * per, ends[np.minimum(e, ends.size - 1)])
     steps = np.where(e < 0, e, steps).astype(np.int64)
@@ -174,13 +175,13 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
             for p in moved:
                 p.series = to_steps(p.series, ends)
             if run.context.steps_per_epoch is None and ends.size > 1:
-                run.context.steps_per_epoch = int(round(float(np.median(np.diff(ends)))))
+                run.context.steps_per_epoch = int(round(float(median(np.diff(ends)))))
             names = sorted({p.series.original_name for p in moved})
             run.ingest.add("note", f"{len(moved)} per-epoch series ({', '.join(names[:6])}) put on the step axis; epoch ends from {how}")
     if run.context.steps_per_epoch is None and marks:  # Lightning: all per step, epochs logged
         ends = epoch_ends_from_marks(marks)
         if ends is not None and ends.size > 1:
-            run.context.steps_per_epoch = int(round(float(np.median(np.diff(ends)))))
+            run.context.steps_per_epoch = int(round(float(median(np.diff(ends)))))
     by_key: dict[str, dict[str, list[Series]]] = {}
     for p in pieces:
         by_key.setdefault(str(p.series.key), {}).setdefault(p.writer, []).append(p.series)
@@ -234,7 +235,7 @@ def same_run(a: Run, b: Run) -> bool:
     shared = 0
     for k in set(a.series) & set(b.series):
         x, y = a.series[k], b.series[k]
-        if np.intersect1d(x.steps, y.steps).size < 3:
+        if intersect(x.steps, y.steps).size < 3:
             continue
         if not same_values(x, y):
             return False

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from traindx.arrays import median
 from traindx.signals.robust import bin_medians, first_run_start, head, smooth, tail
 
 EPS = 1e-12
@@ -46,10 +47,10 @@ def gap_facts(
     # the first evaluation(s) as logged when they stand above the smoothed start: a running
     # median with mirrored ends gives the first point the second one's value, which hid the
     # improvement of a model that learns most in its first epoch ("never improves")
-    v_first = max(float(vsm[0]), float(np.median(head(vv, 0.03, 1, 20))))
+    v_first = max(float(vsm[0]), float(median(head(vv, 0.03, 1, 20))))
     v_min = float(vsm[i_min])
-    v_last = float(np.median(tail(vv, 0.1, 1, 20)))
-    t_last = float(np.median(tail(tv, 0.05, 1, 200)))
+    v_last = float(median(tail(vv, 0.1, 1, 20)))
+    t_last = float(median(tail(tv, 0.05, 1, 200)))
     t_at_min = float(train_at_val[i_min])
     below = vv < train_at_val - 0.02 * np.abs(train_at_val)
     # Gap opening: first val point (of 2 in a row) where val exceeds train by > 25 %.
@@ -76,8 +77,8 @@ def acc_gap_facts(train: np.ndarray, val: np.ndarray) -> dict[str, float]:
     tv, vv = train[np.isfinite(train)], val[np.isfinite(val)]
     if tv.size < 2 or vv.size < 2:
         return {}
-    t_last = float(np.median(tail(tv, 0.05, 1, 200)))
-    v_last = float(np.median(tail(vv, 0.1, 1, 20)))
+    t_last = float(median(tail(tv, 0.05, 1, 200)))
+    v_last = float(median(tail(vv, 0.1, 1, 20)))
     return {"acc_gap_last": t_last - v_last, "val_acc_best": float(np.max(vv)), "val_acc_last": v_last}
 
 
@@ -95,7 +96,7 @@ def quality_after_val_min(
     at = vs[int(np.argmin(vsm))]
     qsm = smooth(qv, 3) if qv.size >= 5 else qv
     q_at = float(np.interp(at, qs, qsm))
-    q_last = float(np.median(tail(qv, 0.1, 1, 20)))
+    q_last = float(median(tail(qv, 0.1, 1, 20)))
     return {"quality_gain_after_val_min": (q_last - q_at) / max(abs(q_at), 0.01)}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from traindx.arrays import median
 from traindx.signals.robust import (
     MAX_POINTS,
     bin_medians,
@@ -81,8 +82,8 @@ def _rise_z(xf: np.ndarray, yf: np.ndarray, x_best: float) -> float:
     k = int(min(max(5, round(0.05 * n)), 200, max(n // 2, 1)))
     j = int(np.clip(np.searchsorted(xf, x_best), 0, n - 1))
     lo = int(np.clip(j - k // 2, 0, n - k))
-    best = float(np.median(yf[lo : lo + k]))
-    end = float(np.median(yf[n - k :]))
+    best = float(median(yf[lo : lo + k]))
+    end = float(median(yf[n - k :]))
     sigma = mad(np.diff(yf[max(0, n - 4 * k) :])) / np.sqrt(2.0) if n >= 4 else 0.0
     se = 1.25 * sigma * np.sqrt(2.0 / k)  # two medians of k points
     diff = end - best
@@ -109,8 +110,8 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     span = float(xb[-1] - xb[0]) or 1.0
     prog = (xb - xb[0]) / span
 
-    first = float(np.median(head(yf, 0.03, 1, 20)))
-    last = float(np.median(tail(yf, 0.05, 1, 200)))
+    first = float(median(head(yf, 0.03, 1, 20)))
+    last = float(median(tail(yf, 0.05, 1, 200)))
     i_min, i_max = int(np.argmin(s)), int(np.argmax(s))
     smin, smax = float(s[i_min]), float(s[i_max])
     scale = max(abs(first), abs(smin), EPS)
@@ -119,7 +120,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     # Noise: robust sigma of point-to-point differences in the second half, relative.
     half = yb[yb.size // 2 :] if yb.size >= 8 else yb
     noise = mad(np.diff(half)) / np.sqrt(2.0) if half.size > 2 else 0.0
-    level = float(np.median(np.abs(half))) or scale
+    level = float(median(np.abs(half))) or scale
 
     # Oscillation: variation of 20 bin medians beyond the net change, relative to scale.
     _, y20 = bin_medians(np.arange(yf.size), yf, 20)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import median
 from traindx.ranks import is_rank_scope
 from traindx.schema import Run
 from traindx.signals.robust import tail
@@ -16,7 +17,7 @@ EPS = 1e-30
 def _tail_median(values: np.ndarray) -> float:
     v = tail(values, 0.25, 1, 10_000)
     v = v[np.isfinite(v)]
-    return float(np.median(v)) if v.size else float("nan")
+    return float(median(v)) if v.size else float("nan")
 
 
 def _per_layer(run: Run, metric: str, statistic: str = "value", at=_tail_median) -> dict[str, float]:
@@ -65,7 +66,7 @@ def layer_facts(run: Run) -> dict[str, Any]:
     upd = _per_layer(run, "update_ratio")
     if upd:
         vals = np.array(list(upd.values()))
-        facts["update_ratio_median"] = float(np.median(vals))
+        facts["update_ratio_median"] = float(median(vals))
         facts["update_ratio_max"] = float(vals.max())
         facts["update_zero_layers"] = int(np.sum(vals <= 0.0))
     rows = _global(run, "output_row_sum")

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import median
 from traindx.ranks import RANK_SCOPE
 from traindx.schema import Run, Series
 
@@ -75,7 +76,7 @@ def gap_z(main: np.ndarray, other: np.ndarray) -> tuple[float, float] | None:
     if np.all(a > 0) and np.all(b > 0):
         d, level = np.log(b / a), 1.0
     else:
-        d, level = b - a, float(np.median(np.abs(a))) or EPS
+        d, level = b - a, float(median(np.abs(a))) or EPS
     means = np.array([blk.mean() for blk in np.array_split(d, BLOCKS)])
     se = means.std(ddof=1) / np.sqrt(BLOCKS)
     mean = float(d.mean())
@@ -88,7 +89,7 @@ def rel_gap(main: np.ndarray, other: np.ndarray) -> float | None:
     ok = np.isfinite(main) & np.isfinite(other)
     if not ok.any():
         return None
-    return float(np.median(np.abs(other[ok] - main[ok]) / np.maximum(np.abs(main[ok]), EPS)))
+    return float(median(np.abs(other[ok] - main[ok]) / np.maximum(np.abs(main[ok]), EPS)))
 
 
 def first_nonfinite(s: Series) -> int | None:
@@ -121,11 +122,11 @@ def straggler_facts(timings: dict[str, dict[str, Series]]) -> dict[str, Any]:
         for name, s in ranks.items():
             v = s.values[np.isfinite(s.values) & (s.values >= 0)]
             if v.size:
-                med["rank0" if name == "main" else name] = float(np.median(v))
+                med["rank0" if name == "main" else name] = float(median(v))
         if len(med) < 2:
             continue
         slow = max(med, key=med.__getitem__)
-        others = float(np.median([t for r, t in med.items() if r != slow]))
+        others = float(median([t for r, t in med.items() if r != slow]))
         ratio = med[slow] / others if others > 0 else (1.0 if med[slow] == 0 else float("inf"))
         if best is None or ratio > best[0]:
             best = (ratio, med[slow] - others, slow, metric)

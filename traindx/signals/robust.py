@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from traindx.arrays import median
+
 #: Detectors work on at most this many points: a long series is reduced to bin medians
 #: first, which keeps a 1M-step run as cheap as a 2k-step one and removes minibatch noise.
 MAX_POINTS = 2000
@@ -27,10 +29,10 @@ def bin_medians(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np
     cut = (bins - 1) * width
     ys = np.empty(bins)
     xs = np.empty(bins)
-    ys[:-1] = np.median(y[:cut].reshape(bins - 1, width), axis=1)
-    xs[:-1] = np.median(x[:cut].reshape(bins - 1, width), axis=1)
-    ys[-1] = np.median(y[cut:])
-    xs[-1] = np.median(x[cut:])
+    ys[:-1] = median(y[:cut].reshape(bins - 1, width), axis=1)
+    xs[:-1] = median(x[:cut].reshape(bins - 1, width), axis=1)
+    ys[-1] = median(y[cut:])
+    xs[-1] = median(x[cut:])
     return xs, ys
 
 
@@ -45,7 +47,7 @@ def running_median(y: np.ndarray, window: int) -> np.ndarray:
     half = window // 2
     if y.size * window <= 2_000_000:
         padded = np.pad(y, half, mode="reflect")  # numpy "reflect" == scipy "mirror"
-        return np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+        return median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
     from scipy.ndimage import median_filter
 
     return median_filter(y, size=window, mode="mirror")
@@ -71,9 +73,9 @@ def mad(y: np.ndarray) -> float:
     """Median absolute deviation scaled to a Gaussian sigma."""
     if y.size == 0:
         return float("nan")
-    d = y - np.median(y)  # one temporary, sorted in place (a 10M-step run's memory)
+    d = y - median(y)  # one temporary, sorted in place (a 10M-step run's memory)
     np.abs(d, out=d)
-    return float(1.4826 * np.median(d, overwrite_input=True))
+    return float(1.4826 * median(d, overwrite_input=True))
 
 
 def head(y: np.ndarray, frac: float = 0.05, lo: int = 1, hi: int = 50) -> np.ndarray:
@@ -113,7 +115,7 @@ def theil_sen(x: np.ndarray, y: np.ndarray) -> float:
     ok = dx != 0
     if not np.any(ok):
         return 0.0
-    return float(np.median(dy[ok] / dx[ok]))
+    return float(median(dy[ok] / dx[ok]))
 
 
 def first_run_start(mask: np.ndarray, length: int) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from traindx.arrays import unique
+
 _K_MUL = 0x9E3779B97F4A7C15
 
 
@@ -83,8 +85,8 @@ def _intern(
 def _distinct(h: np.ndarray) -> np.ndarray:
     """Sorted distinct values of ``h``, found from a sample and completed as needed."""
     if h.size <= 65536:
-        return np.unique(h)
-    sample = np.unique(np.concatenate([h[:8192], h[:: max(1, h.size // 8192)]]))
+        return unique(h)
+    sample = unique(np.concatenate([h[:8192], h[:: max(1, h.size // 8192)]]))
     return sample
 
 
@@ -97,7 +99,7 @@ def _lookup(h: np.ndarray, uniq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         miss = uniq[ids] != h
         if not miss.any():
             return ids, uniq
-        uniq = np.union1d(uniq, np.unique(h[miss]))
+        uniq = unique(np.concatenate([uniq, h[miss]]))
 
 
 def _slot_lookup(h: np.ndarray, uniq: np.ndarray) -> np.ndarray | None:
@@ -110,7 +112,7 @@ def _slot_lookup(h: np.ndarray, uniq: np.ndarray) -> np.ndarray | None:
     for shift in (0, 13, 27, 41, 50, 7, 33):
         sh = np.uint64(min(shift, 64 - bits))
         slots = ((uniq >> sh) & mask).astype(np.int64)
-        if np.unique(slots).size == d:
+        if unique(slots).size == d:
             table = np.zeros(1 << bits, dtype=np.int64)
             table[slots] = np.arange(d)
             return table[((h >> sh) & mask).astype(np.int64)]

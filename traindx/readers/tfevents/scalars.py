@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from traindx.arrays import unique
 from traindx.readers.tfevents.proto import (
     _DIM_SIZE,
     _DT,
@@ -54,7 +55,7 @@ def _tensor_scalars(
     if cm.size:
         keep = cand[cm]
         cm, cp, cl = cm[keep], cp[keep], cl[keep]
-        for dt in np.unique(dtype[cm]).tolist():
+        for dt in unique(dtype[cm]).tolist():
             sel = np.flatnonzero((dtype[cm] == dt) & (cl >= _DT_SIZE[dt]))
             if sel.size:
                 value[cm[sel]] = _read_num(buf, views, cp[sel], dt)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from traindx.arrays import median
 from traindx.readers.tfrecord.crc import _header_table, mask_crc, masked_crc32c
 from traindx.readers.tfrecord.crc_ranges import crc32c_ranges
 
@@ -255,7 +256,7 @@ def frame(
         skipped = (end if new is None else new) - off
         # Records whose headers were destroyed cannot be counted; estimate them from the
         # typical record size (at least the damaged one, plus any framed ones passed).
-        typical = 16 + (float(np.median(lens[:4096])) if lens.size else 0.0)
+        typical = 16 + (float(median(lens[:4096])) if lens.size else 0.0)
         lost = max(1 + passed, round(skipped / typical) if typical > 16 else 1)
         fr.dropped += lost
         if new is None:
