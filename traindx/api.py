@@ -10,7 +10,7 @@ from pydantic import Field, PrivateAttr
 
 from traindx.diagnosis import SEVERITY_RANK, Diagnosis
 from traindx.errors import TraindxError
-from traindx.lazymodel import LazyModel
+from traindx.lazymodel import LazyModel, new_list
 from traindx.rules.loader import load_rulebook
 from traindx.rules.model import Rulebook
 from traindx.schema import Run, SkippedPath
@@ -22,13 +22,13 @@ class Report(LazyModel):
     """Diagnoses of every run found under one or more paths (``--json`` prints this; the
     terminal report of it is ``traindx.render_text(report)``)."""
 
-    runs: list[Diagnosis] = Field(default_factory=list)
+    runs: list[Diagnosis] = Field(default_factory=new_list)
     #: Files and directories under the paths that were not read, with the reason.
-    skipped: list[SkippedPath] = Field(default_factory=list)
+    skipped: list[SkippedPath] = Field(default_factory=new_list)
     #: Paths given that could not be read at all (the CLI exits 2 when there are any).
-    errors: list[SkippedPath] = Field(default_factory=list)
+    errors: list[SkippedPath] = Field(default_factory=new_list)
     #: the Run of each diagnosis (same order as ``runs``) when asked for with ``keep_runs``
-    _runs_read: list[Run] = PrivateAttr(default_factory=list)
+    _runs_read: list[Run] = PrivateAttr(default_factory=new_list)
 
     @property
     def read_runs(self) -> list[Run]:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from traindx.lazymodel import LazyModel
+from traindx.lazymodel import LazyModel, new_dict, new_list
 from traindx.schema import CheckResult, IngestReport
 
 Severity = Literal["info", "warning", "error"]
@@ -39,12 +39,12 @@ class SymptomResult(LazyModel):
     onset_step: int | None = None
     #: unit of ``onset_step``: "step" or "epoch" (the unit of the series it was read from).
     onset_unit: str = "step"
-    evidence: list[Evidence] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=new_list)
 
 
 class FixResult(LazyModel):
     text: str
-    snippets: dict[str, str] = Field(default_factory=dict)
+    snippets: dict[str, str] = Field(default_factory=new_dict)
 
 
 class CauseResult(LazyModel):
@@ -53,8 +53,8 @@ class CauseResult(LazyModel):
     summary: str = ""
     probability: float
     log_odds: float
-    evidence: list[Evidence] = Field(default_factory=list)
-    fixes: list[FixResult] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=new_list)
+    fixes: list[FixResult] = Field(default_factory=new_list)
 
 
 class ConfusableGroup(LazyModel):
@@ -63,7 +63,7 @@ class ConfusableGroup(LazyModel):
 
     causes: list[str]
     probability: float
-    tell_apart: list[str] = Field(default_factory=list)
+    tell_apart: list[str] = Field(default_factory=new_list)
 
 
 class NotEvaluated(LazyModel):
@@ -85,22 +85,22 @@ class Diagnosis(LazyModel):
     healthy: bool
     headline: str
     #: what the run lacks to be judged (the unmet requirements' texts; empty otherwise)
-    missing: list[str] = Field(default_factory=list)
-    symptoms: list[SymptomResult] = Field(default_factory=list)
-    causes: list[CauseResult] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=new_list)
+    symptoms: list[SymptomResult] = Field(default_factory=new_list)
+    causes: list[CauseResult] = Field(default_factory=new_list)
     unknown_probability: float = 0.0
     #: the top cause with the causes the evidence cannot separate from it (None when it stands apart)
     confusable: ConfusableGroup | None = None
-    not_evaluated: list[NotEvaluated] = Field(default_factory=list)
-    ingest: IngestReport = Field(default_factory=IngestReport)
+    not_evaluated: list[NotEvaluated] = Field(default_factory=new_list)
+    ingest: IngestReport = Field(default_factory=lambda: IngestReport())
     framework: str | None = None
     #: preflight checks (``traindx.adapters.<fw>.preflight`` or a run dir's ``preflight.json``):
     #: passed / failed (a CHK symptom fired on its facts) / skipped (with why)
-    checks: list[CheckResult] = Field(default_factory=list)
+    checks: list[CheckResult] = Field(default_factory=new_list)
     #: the run's hyperparameters (name -> value, as :attr:`RunContext.hyperparameters` holds
     #: them: from the adapter, hparams files, MLflow/W&B, TensorBoard, ``key=value`` folders)
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
-    facts: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    hyperparameters: dict[str, Any] = Field(default_factory=new_dict)
+    facts: dict[str, dict[str, Any]] = Field(default_factory=new_dict, exclude=True)
 
     @property
     def top(self) -> CauseResult | None:

@@ -9,11 +9,27 @@ its report, from values they made themselves with ``model_construct``, which val
 nothing and builds nothing. Not for models made many times over: pydantic's
 ``model_construct`` inspects the signature of each default factory it calls (0.4 ms for a
 model with one ``default_factory=list``), where a built validator makes one in microseconds.
+That inspection is what makes ``list``, ``dict`` and a model class slow factories (0.2-0.5 ms
+each: their signatures are parsed from text); :func:`new_list` and :func:`new_dict` are the
+same factories as Python functions, whose signatures pydantic reads in microseconds, both
+when it builds a validator and in ``model_construct``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
+
+
+def new_list() -> list[Any]:
+    """``list()`` as a default factory whose signature is cheap to inspect."""
+    return []
+
+
+def new_dict() -> dict[Any, Any]:
+    """``dict()`` as a default factory whose signature is cheap to inspect."""
+    return {}
 
 
 class LazyModel(BaseModel):

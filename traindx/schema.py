@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import ConfigDict, Field, WithJsonSchema, field_serializer, model_validator
 
-from traindx.lazymodel import LazyModel
+from traindx.lazymodel import LazyModel, new_dict, new_list
 
 Split = Literal["train", "val", "test"]
 IntArray = Annotated[np.ndarray, WithJsonSchema({"type": "array", "items": {"type": "integer"}})]
@@ -153,7 +153,7 @@ class LayerInfo(LazyModel):
 
 
 class ModelInfo(LazyModel):
-    layers: list[LayerInfo] = Field(default_factory=list)
+    layers: list[LayerInfo] = Field(default_factory=new_list)
     output_activation: str | None = None
     output_units: int | None = None
     num_params: int | None = None
@@ -201,10 +201,10 @@ class RunContext(LazyModel):
 
     framework: str | None = None
     framework_version: str | None = None
-    model: ModelInfo = Field(default_factory=ModelInfo)
-    loss: LossInfo = Field(default_factory=LossInfo)
-    optimizer: OptimizerInfo = Field(default_factory=OptimizerInfo)
-    data: DataInfo = Field(default_factory=DataInfo)
+    model: ModelInfo = Field(default_factory=lambda: ModelInfo())
+    loss: LossInfo = Field(default_factory=lambda: LossInfo())
+    optimizer: OptimizerInfo = Field(default_factory=lambda: OptimizerInfo())
+    data: DataInfo = Field(default_factory=lambda: DataInfo())
     epochs: int | None = None
     steps_per_epoch: int | None = None
     #: planned optimizer steps of the whole run (HF ``max_steps``), when known
@@ -213,13 +213,13 @@ class RunContext(LazyModel):
     #: dotted names (``optimizer.lr``). Read from the adapter, hparams files, MLflow params,
     #: W&B config, TensorBoard's hparams plugin and ``key=value`` directory names
     #: (:mod:`traindx.readers.hparams`).
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    hyperparameters: dict[str, Any] = Field(default_factory=new_dict)
     #: hyperparameter name -> where it was read (a file path, or "directory name '...'")
-    hyperparameter_sources: dict[str, str] = Field(default_factory=dict)
+    hyperparameter_sources: dict[str, str] = Field(default_factory=new_dict)
     #: Observations the adapters made statically (e.g. "softmax output with from_logits=True").
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
     #: Adapter-computed flags that rules may read (e.g. ``grad_accumulating``).
-    flags: dict[str, float | bool | str] = Field(default_factory=dict)
+    flags: dict[str, float | bool | str] = Field(default_factory=new_dict)
 
 
 #: Kinds of :class:`IngestProblem` (a reader may add its own; these are the shared ones).
@@ -269,11 +269,11 @@ class SkippedPath(LazyModel):
 class IngestReport(LazyModel):
     """What reading cost: files read, records dropped, problems met, names not mapped."""
 
-    files: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=new_list)
     records: int = 0
     dropped_records: int = 0
-    problems: list[IngestProblem] = Field(default_factory=list)
-    unmapped: list[str] = Field(default_factory=list)
+    problems: list[IngestProblem] = Field(default_factory=new_list)
+    unmapped: list[str] = Field(default_factory=new_list)
 
     def add(self, kind: str, message: str, *, file: str = "", count: int = 0) -> IngestProblem:
         """Record a problem (``kind`` one of :data:`PROBLEM_KINDS` or a reader's own)."""
@@ -302,8 +302,8 @@ class CheckResult(LazyModel):
     name: str
     status: CheckStatus
     explanation: str = ""
-    facts: dict[str, float | bool | str] = Field(default_factory=dict)
-    series: dict[str, list[float | None]] = Field(default_factory=dict)
+    facts: dict[str, float | bool | str] = Field(default_factory=new_dict)
+    series: dict[str, list[float | None]] = Field(default_factory=new_dict)
     seconds: float = 0.0
 
     def __str__(self) -> str:
@@ -319,11 +319,11 @@ class Run(LazyModel):
 
     id: str
     source: str = ""
-    context: RunContext = Field(default_factory=RunContext)
-    series: dict[str, Series] = Field(default_factory=dict)
-    ingest: IngestReport = Field(default_factory=IngestReport)
+    context: RunContext = Field(default_factory=lambda: RunContext())
+    series: dict[str, Series] = Field(default_factory=new_dict)
+    ingest: IngestReport = Field(default_factory=lambda: IngestReport())
     #: preflight checks run on the model before training (``preflight.json`` in the run dir)
-    checks: list[CheckResult] = Field(default_factory=list)
+    checks: list[CheckResult] = Field(default_factory=new_list)
 
     def add(self, series: Series, *, replace: bool = False) -> None:
         """Add a series; a second series with the same key is merged as written after the

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, field_validator
 
 from traindx.causes import CAUSES
-from traindx.lazymodel import LazyModel
+from traindx.lazymodel import LazyModel, new_dict, new_list
 from traindx.rules import _cel as cel
 from traindx.rules.expr import check_bounds
 
@@ -59,12 +59,12 @@ class Case(_Model):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z0-9_]+$")
-    series: dict[str, str] = Field(default_factory=dict)  # key string -> series notation
-    units: dict[str, Literal["step", "epoch"]] = Field(default_factory=dict)
-    every: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(default_factory=dict)  # key -> step spacing
-    context: dict[str, Any] = Field(default_factory=dict)
+    series: dict[str, str] = Field(default_factory=new_dict)  # key string -> series notation
+    units: dict[str, Literal["step", "epoch"]] = Field(default_factory=new_dict)
+    every: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(default_factory=new_dict)  # key -> step spacing
+    context: dict[str, Any] = Field(default_factory=new_dict)
     #: preflight check name -> its facts (the run's ``check`` group: check.<name>_<fact>)
-    checks: dict[str, dict[str, float | bool | str]] = Field(default_factory=dict)
+    checks: dict[str, dict[str, float | bool | str]] = Field(default_factory=new_dict)
     fires: bool
     onset: int | None = None  # expected onset step, when fires
 
@@ -111,7 +111,7 @@ class Symptom(_Conditional):
     status: Literal["experimental", "test", "stable"] = "experimental"
     when: str
     onset: str | None = None  # a fact path, e.g. loss.min_step
-    shows: list[str] = Field(default_factory=list)  # fact paths shown as evidence
+    shows: list[str] = Field(default_factory=new_list)  # fact paths shown as evidence
     # Symptoms in one group read the same underlying fact (a stalled loss shows as LOSS005,
     # LOSS011, ACC001...); a cause is scored on the strongest of them, not their product.
     group: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
@@ -141,7 +141,7 @@ class Requirement(_Conditional):
     docs: Docs
     cases: list[Case] = Field(min_length=2)
     onset: None = None
-    shows: list[str] = Field(default_factory=list)
+    shows: list[str] = Field(default_factory=new_list)
     file: str = ""
     line: int | None = None
 
@@ -179,7 +179,7 @@ class Cause(_Model):
     summary: str = ""
     #: symptom code -> likelihood ratio of seeing that symptom under this cause.
     explains: dict[str, Positive]
-    evidence: list[EvidenceRule] = Field(default_factory=list)
+    evidence: list[EvidenceRule] = Field(default_factory=new_list)
     fixes: list[FixRule] = Field(min_length=1)
     file: str = ""
     line: int | None = None
@@ -195,9 +195,9 @@ class CauseExtension(_Model):
 
     model_config = ConfigDict(extra="forbid")
     id: CauseId
-    explains: dict[str, Positive] = Field(default_factory=dict)
-    evidence: list[EvidenceRule] = Field(default_factory=list)
-    fixes: list[FixRule] = Field(default_factory=list)
+    explains: dict[str, Positive] = Field(default_factory=new_dict)
+    evidence: list[EvidenceRule] = Field(default_factory=new_list)
+    fixes: list[FixRule] = Field(default_factory=new_list)
     file: str = ""
     line: int | None = None
 
@@ -240,9 +240,9 @@ class Settings(_Model):
     #: probabilities); fitted with ``unknown_prior`` on held-out runs.
     temperature: float = Field(default=1.0, gt=0, allow_inf_nan=False)
     #: per-kind calibration (first matching ``when``), before the defaults above
-    calibration: list[Calibration] = Field(default_factory=list)
+    calibration: list[Calibration] = Field(default_factory=new_list)
     #: the last map of the top answer's probability, per input kind and ranker
-    confidence: list[Confidence] = Field(default_factory=list)
+    confidence: list[Confidence] = Field(default_factory=new_list)
     #: below this top probability the leading causes that together reach it are reported
     #: as one "cannot separate" group (at most ``confusable_max``; rulebook/separation.yaml)
     confusable_mass: float = Field(default=0.8, gt=0, le=1)
@@ -250,13 +250,13 @@ class Settings(_Model):
     #: evidence this strong (either way) separates causes; its absence is reported
     strong_lr: float = Field(default=3.0, gt=1)
     #: fact path pattern -> how to record that fact (first match wins)
-    fact_sources: dict[str, str] = Field(default_factory=dict)
+    fact_sources: dict[str, str] = Field(default_factory=new_dict)
     #: rerank with the learned layer (rulebook/learned/<input kind>.json, fitted and
     #: cross-validated by benchmarks/fit_ranker.py) where one ships for the run's input kind
     learned: bool = True
     #: symptoms whose finding the learned layer may not turn into "healthy" (besides every
     #: error-severity symptom): the runs issue 10 says are never healthy
-    learned_keeps: list[str] = Field(default_factory=list)
+    learned_keeps: list[str] = Field(default_factory=new_list)
     #: the learned layer calls a run with a finding healthy only when its p(healthy) reaches
     #: its threshold AND at least this multiple of its likeliest fault's probability (0: the
     #: threshold alone); rulebook/verdict.yaml
@@ -264,15 +264,15 @@ class Settings(_Model):
 
 
 class Rulebook(Settings):
-    symptoms: list[Symptom] = Field(default_factory=list)
-    causes: list[Cause] = Field(default_factory=list)
+    symptoms: list[Symptom] = Field(default_factory=new_list)
+    causes: list[Cause] = Field(default_factory=new_list)
     #: what a run must show to be called healthy (else: insufficient data).
-    requirements: list[Requirement] = Field(default_factory=list)
-    sources: list[str] = Field(default_factory=list)
+    requirements: list[Requirement] = Field(default_factory=new_list)
+    sources: list[str] = Field(default_factory=new_list)
     #: shipped symptom codes, cause ids and requirement codes replaced by user rule files
     #: (only with ``override_shipped``)
-    overridden: list[str] = Field(default_factory=list)
-    _by_code: dict[str, Symptom] = PrivateAttr(default_factory=dict)
+    overridden: list[str] = Field(default_factory=new_list)
+    _by_code: dict[str, Symptom] = PrivateAttr(default_factory=new_dict)
 
     def symptom(self, code: str) -> Symptom | None:
         if len(self._by_code) != len(self.symptoms):
