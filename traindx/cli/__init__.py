@@ -64,7 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _no_plugin_scan()
     from traindx.cli.parser import parser
 
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # a command line that starts with its command builds that command's parser alone; an
+    # unknown argument is reported by the whole parser (its usage names every command)
+    args, unknown = parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_known_args(argv)
+    if unknown:
+        args = parser().parse_args(argv)
     try:
         from traindx.config import apply as apply_config
 
