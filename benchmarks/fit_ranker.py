@@ -167,7 +167,7 @@ def options(model) -> dict:
     weighting = meta.get("weighting")
     return {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 10.0), "offset": offset,
             "features": meta.get("features", "all"), "weighting": None if weighting in (None, "none") else weighting,
-            "inner_by": meta.get("inner_by", "scenario")}  # fmt: skip
+            "inner_by": meta.get("inner_by", "scenario"), "blend": float(meta.get("blend", 1.0))}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dims", default=",".join(FAMILIES))
     ap.add_argument("--candidate", default="", help=f"fit options by name ({'; '.join(CANDIDATES)}); default: the shipped file's")
     ap.add_argument("--fa-cost", type=float, help="cost of a false alarm against a faulty run called healthy")
+    ap.add_argument("--blend", type=float, help="weight of the layer's probabilities against the rules' in what is shown (1: the layer alone)")
     ap.add_argument("--inner-by", help="the inner CV's folds (temperature, healthy threshold): 'scenario' or a family field")
     ap.add_argument("--select", action="store_true", help="compare the candidates by CV, field by field, and choose")
     ap.add_argument("--candidates", default="", help="with --select: '|'-separated names (default all)")
@@ -199,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         o = dict(CANDIDATES[name or args.candidate]) if (name or args.candidate) else dict(shipped_opts)
         o.setdefault("fa_cost", shipped_opts["fa_cost"])
         o.setdefault("inner_by", shipped_opts["inner_by"])
-        return o | {k: v for k, v in (("fa_cost", args.fa_cost), ("inner_by", args.inner_by)) if v is not None}
+        o.setdefault("blend", shipped_opts["blend"])
+        return o | {k: v for k, v in (("fa_cost", args.fa_cost), ("inner_by", args.inner_by), ("blend", args.blend)) if v is not None}
 
     book = load_rulebook()
     data = Data(load(), book)
@@ -251,11 +253,14 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes: list[str], make, healthy_ok) -> list:
+def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes: list[str], make, healthy_ok,
+             rules: dict | None = None, blend: float = 1.0) -> list:  # fmt: skip
     """benchmarks/accuracy.py Outcomes of the layer's held-out answers (``make``: the Outcome
     class; ``healthy_ok(run)``: the rulebook's requirements for a healthy verdict hold).
     Listed as the engine lists them (traindx.rerank: at least MIN_LISTED, or a rules'
-    candidate)."""
+    candidate), the layer's probabilities mixed with the rules' (``rules``: run path -> the
+    rules' Outcome, calibrated, before the confidence maps) by ``blend`` as
+    traindx.rerank.mixed does; the healthy verdict is the layer's."""
     from labelled import FAMILIES
 
     from traindx.rerank import MIN_LISTED, clearable
@@ -271,14 +276,20 @@ def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, class
         said = (bool(P[k, h] >= thr[k]) and P[k, h] >= book.healthy_over_fault * p_fault
                 and clearable(book, {c for c in data.comp.fired[i] if sev[c] != "info"}, sev))  # fmt: skip
         cand = {data.comp.causes[j] for j in np.where(np.isfinite(data.lo[i]))[0]}
-        order = [j for j in np.argsort(-P[k], kind="stable") if j != h and P[k, j] > 0
-                 and (P[k, j] >= MIN_LISTED or classes[j] in cand)]  # fmt: skip
-        ranked = [] if said else [classes[j] for j in order]
-        probs = [float(P[k, j]) for j in order]
+        r = rules.get(run.path) if rules else None
+        rules_p = dict(zip(r.ranked, r.probs, strict=True)) if r is not None and r.ranked else {}
+        w = blend if rules_p else 1.0
+        shown = {c: w * float(P[k, j]) for j, c in enumerate(classes) if j != h and P[k, j] > 0}
+        for c, q in rules_p.items():
+            if w < 1.0:
+                shown[c] = shown.get(c, 0.0) + (1.0 - w) * q
+        order = [c for c in sorted(shown, key=lambda c: -shown[c]) if shown[c] >= MIN_LISTED or c in cand]
+        ranked = [] if said else order
+        probs = [shown[c] for c in order]
         if run.cause == "healthy":
             p_true = 1.0 if said else 0.0
         else:
-            p_true = float(P[k, classes.index(run.cause)]) if run.cause in classes and not said else 0.0
+            p_true = shown.get(run.cause, 0.0) if not said else 0.0
         out.append(make(
             run=run.path, writer=run.writer, cause=run.cause, visible=run.visible,
             healthy_said=said and healthy_ok(run), ranked=ranked, p_true=p_true, input_kind=run.input_kind,
@@ -327,7 +338,9 @@ def replace_outcomes(outs: list, learned: dict | None, dim: str | None, make, he
     keep = [o for o in outs if o.input_kind not in learned["opts"]]
     for kind, opts in learned["opts"].items():
         *res, knows = cv_predict(learned["data"], kind, dim, **opts) if dim else in_sample(learned["data"], kind, **opts)
-        keep += _where_known(outs, res[2], knows, outcomes(learned["data"], *res, make, lambda run: healthy_said(book, run.facts, False)))
+        rules = {o.run: o for o in outs}
+        keep += _where_known(outs, res[2], knows, outcomes(learned["data"], *res, make, lambda run: healthy_said(book, run.facts, False),
+                                                           rules, opts.get("blend", 1.0)))  # fmt: skip
     return keep
 
 
@@ -354,6 +367,7 @@ def shipped_outcomes(outs: list, runs: list[Labelled], book, comp: Compiled, mak
         P = data.predict(m, rows)
         P[~comp.alarmed[rows]] = np.eye(len(m.classes))[m.classes.index("healthy")]
         thr = np.full(len(rows), m.healthy_threshold)
-        lo = outcomes(data, P, thr, rows, m.classes, make, lambda run: healthy_said(book, run.facts, False))
+        lo = outcomes(data, P, thr, rows, m.classes, make, lambda run: healthy_said(book, run.facts, False),
+                      {o.run: o for o in outs}, m.blend)  # fmt: skip
         keep += _where_known(outs, rows, knows_rows(data, m, rows), lo)
     return keep

@@ -244,7 +244,7 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
         fa_cost: float = 10.0, inner: int = 4, groups: np.ndarray | None = None,
         inner_by: str = "scenario", scenarios: np.ndarray | None = None,
         offset: bool | str = False, features: str = "all", weighting: str | None = None,
-        meta: dict | None = None) -> LearnedModel:  # fmt: skip
+        blend: float = 1.0, meta: dict | None = None) -> LearnedModel:  # fmt: skip
     """Fit the layer on raw features X (NaN = missing) and labels y (causes / 'healthy').
     ``offset``: the rules' log-probabilities enter every class's score with a fitted weight
     and the facts learn a correction (else the facts and rule log-odds are plain features).
@@ -253,7 +253,9 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
     ``inner_by`` names what ``groups`` holds (recorded in the file: a family field such as
     'writer' makes the inner folds hold out whole families, as the outer CV does, so the
     threshold is fitted on runs unlike its training side); ``scenarios``: no inner fold
-    trains on another recording of one of its held-out scenarios."""
+    trains on another recording of one of its held-out scenarios. ``blend``: the weight of the
+    layer's probabilities against the rules' in what is shown (traindx.rerank.mixed); the
+    fit itself does not depend on it."""
     keep = _keep(X, names, offset, features)
     classes, a, W, b, mean, scale = _core(X, y, names, keep, C, offset, weighting)
     t, thr = 1.0, 0.5
@@ -274,8 +276,8 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
         kind=kind, features=[n for n, k in zip(names, keep, strict=True) if k], mean=mean, scale=scale, lo=lo, hi=hi,
         coef=W, intercept=b, classes=classes, temperature=t, healthy_threshold=thr, catalogue=FORMAT,
         meta=dict(meta or {}, C=C, fa_cost=fa_cost, offset=offset if isinstance(offset, str) else ("fit" if offset else "none"),
-                  features=features, weighting=weighting or "none", inner_by=inner_by),
-        offset_weight=a,
+                  features=features, weighting=weighting or "none", inner_by=inner_by, blend=blend),
+        offset_weight=a, blend=blend,
     )  # fmt: skip
     model.inner_ph = inner_ph if inner else None  # type: ignore[attr-defined]
     return model

@@ -254,11 +254,15 @@ def test_fit_options_are_recorded_in_the_model_file_and_read_back():
     names = names[:-3] + ["alarm", "sym:LOSS001", "has:grad"]
     X[:, -3] = 1.0
     X[:, -2:] = X[:, -2:] > 0
-    for offset, features, weighting in ((True, "all", None), ("fixed", "symptoms", "sqrt"), (False, "no-levels", "balanced")):
-        m = fit(X, y, names, kind="logs", C=0.2, inner=0, offset=offset, features=features, weighting=weighting, fa_cost=7.0)
-        back = options(from_json(json.loads(json.dumps(m.to_json()))))
+    for offset, features, weighting, blend in ((True, "all", None, 0.5), ("fixed", "symptoms", "sqrt", 1.0),
+                                               (False, "no-levels", "balanced", 0.25)):  # fmt: skip
+        m = fit(X, y, names, kind="logs", C=0.2, inner=0, offset=offset, features=features, weighting=weighting, fa_cost=7.0,
+                blend=blend)  # fmt: skip
+        back_model = from_json(json.loads(json.dumps(m.to_json())))
+        assert back_model.blend == blend
+        back = options(back_model)
         assert back == {"C": 0.2, "fa_cost": 7.0, "offset": offset, "features": features, "weighting": weighting,
-                        "inner_by": "scenario"}  # fmt: skip
+                        "inner_by": "scenario", "blend": blend}  # fmt: skip
         if features == "symptoms":  # the symptoms (and the rules' offset) only
             assert m.features == ["alarm", "sym:LOSS001"] and m.offset_weight == 1.0
 
@@ -301,4 +305,40 @@ def test_model_file_with_a_bad_range_is_refused(tmp_path):
     }  # fmt: skip
     _write(tmp_path, json.dumps(data))
     with pytest.raises(RulebookError, match=r"logs\.json.*'lo' and 'hi'"):
+        load_model(tmp_path, "logs")
+
+
+def test_shown_probabilities_mix_the_layer_and_the_rules(monkeypatch):
+    """What is shown is ``blend`` x the layer's probability + (1 - blend) x the rules' (the
+    shipped log-only layer mixes them half and half: alone it ranked worse than the rules on
+    held-out program styles); at blend 0 the ranking is the rules' own, at 1 the layer's."""
+    import traindx
+    from traindx.rerank import mixed
+
+    m = load_model(builtin_dir() / "learned", "logs")
+    assert m is not None and 0.0 < m.blend < 1.0
+    p = np.full(len(m.classes), 0.5 / (len(m.classes) - 1))
+    p[m.classes.index("healthy")] = 0.5
+    a, b = m.classes[0], m.classes[1]
+    shown = mixed(m, p, {a: 0.6, "ranks_desynchronized": 0.2})
+    assert shown[a] == pytest.approx(m.blend * p[0] + (1 - m.blend) * 0.6)
+    assert shown[b] == pytest.approx(m.blend * p[1])
+    assert shown["ranks_desynchronized"] == pytest.approx((1 - m.blend) * 0.2)  # a cause only the rules name
+    assert "healthy" not in shown and sum(shown.values()) <= 1.0
+    assert mixed(m, p, {}) == pytest.approx({c: q for c, q in zip(m.classes, p, strict=True) if c != "healthy"})
+
+    run, _ = MOVED
+    rules_alone = [c.id for c in traindx.diagnose(run, learned=False)[0].causes]
+    monkeypatch.setattr(m, "blend", 0.0)
+    assert [c.id for c in traindx.diagnose(run)[0].causes] == rules_alone
+
+
+def test_model_file_with_a_bad_blend_is_refused(tmp_path):
+    data = {
+        "format": FORMAT, "kind": "logs", "catalogue": FORMAT, "classes": ["healthy", "x"],
+        "features": ["loss.tau"], "mean": [0.0], "scale": [1.0], "coef": [[1.0], [2.0]],
+        "intercept": [0.0, 0.0], "temperature": 1.0, "healthy_threshold": 0.5, "blend": 1.5,
+    }  # fmt: skip
+    _write(tmp_path, json.dumps(data))
+    with pytest.raises(RulebookError, match=r"logs\.json.*'blend'"):
         load_model(tmp_path, "logs")

@@ -256,7 +256,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     # it weighs the rules' findings (never alarms on its own), where it was fitted on them
     if model is not None and alarms and knows(model, {s.code for s in alarms}, scored):
         ranker = "learned"
-        rr = rerank(model, book, facts, {s.code for s in fired}, scored, fill)
+        rr = rerank(model, book, facts, {s.code for s in fired}, scored, fill, {c.id: c.probability for c in causes})
         rr = rr._replace(causes=_calibrated(book, facts, ranker, rr.causes, rr.unknown)[0])
         healthy_ok = clearable(book, {s.code for s in alarms}, {s.code: s.severity for s in alarms})
         said_healthy = rr.healthy and healthy_ok

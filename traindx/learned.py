@@ -109,6 +109,11 @@ class LearnedModel:
     #: at 0-3) cannot push a class by a linear extrapolation. None: no clipping (older files)
     lo: np.ndarray | None = None
     hi: np.ndarray | None = None
+    #: the shown probabilities are ``blend * the layer's + (1 - blend) * the rules'`` (an equal
+    #: mixture of the two rankers at 0.5); the healthy verdict is the layer's alone. Under a
+    #: shift (a held-out style of program or framework) the layer alone ranked worse than the
+    #: rules, the mixture better than either (benchmarks/fit_ranker.py ``blend``). 1: layer alone
+    blend: float = 1.0
 
     def clip(self, x: np.ndarray) -> np.ndarray:
         """Raw feature rows held to the training range (no-op without one)."""
@@ -160,7 +165,7 @@ class LearnedModel:
             "mean": self.mean.tolist(), "scale": self.scale.tolist(),
             "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
             "temperature": self.temperature, "healthy_threshold": self.healthy_threshold,
-            "offset_weight": self.offset_weight, "meta": self.meta,
+            "offset_weight": self.offset_weight, "blend": self.blend, "meta": self.meta,
             **({"lo": self.lo.tolist(), "hi": self.hi.tolist()} if self.lo is not None and self.hi is not None else {}),
         }  # fmt: skip
 
@@ -195,6 +200,9 @@ def from_json(data: Any, path: Path | str = "<memory>") -> LearnedModel:
     offset = data.get("offset_weight", 0.0)
     if not isinstance(offset, int | float) or not math.isfinite(offset) or offset < 0:
         raise _bad(path, "'offset_weight' must be a number >= 0")
+    blend = data.get("blend", 1.0)
+    if not isinstance(blend, int | float) or isinstance(blend, bool) or not 0.0 <= blend <= 1.0:
+        raise _bad(path, "'blend' must be a number from 0 to 1")
     lo = hi = None
     if "lo" in data or "hi" in data:
         try:
@@ -208,7 +216,7 @@ def from_json(data: Any, path: Path | str = "<memory>") -> LearnedModel:
         coef=coef, intercept=icpt, classes=[str(c) for c in data["classes"]],
         temperature=float(data["temperature"]), healthy_threshold=float(data["healthy_threshold"]),
         catalogue=data["catalogue"], meta=dict(data.get("meta") or {}), path=str(path),
-        offset_weight=float(offset), lo=lo, hi=hi,
+        offset_weight=float(offset), lo=lo, hi=hi, blend=float(blend),
     )  # fmt: skip
 
 

@@ -104,8 +104,11 @@ def clearable(book: Rulebook, alarm_codes: set[str], severity: dict[str, str]) -
 
 
 def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: set[str],
-           scored: list[tuple[float, Cause, list[Evidence]]], fill) -> Reranked:  # fmt: skip
-    """The learned probabilities as the diagnosis' causes (rules' evidence kept)."""
+           scored: list[tuple[float, Cause, list[Evidence]]], fill,
+           rules_p: dict[str, float] | None = None) -> Reranked:  # fmt: skip
+    """The learned probabilities as the diagnosis' causes (rules' evidence kept), mixed with
+    the rules' own probabilities ``rules_p`` (calibrated, before the confidence map) by the
+    model's ``blend``; the healthy verdict is the layer's."""
     rules = rule_logp({c.id: lo for lo, c, _ in scored}, book.unknown_prior)
     z = model.vector(facts, rules, fired)
     o = model.offsets(rules)
@@ -114,15 +117,14 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
     h = model.classes.index("healthy")
     by_id = {c.id: (lo, c, ev) for lo, c, ev in scored}
     rule_rank = {c.id: i for i, (_, c, _) in enumerate(sorted(scored, key=lambda t: -t[0]))}
-    order = [i for i in sorted(range(len(p)), key=lambda i: -p[i]) if i != h]
+    shown = mixed(model, p, rules_p or {})
     causes: list[CauseResult] = []
-    for rank, i in enumerate(order):
-        cid = model.classes[i]
+    for rank, cid in enumerate(sorted(shown, key=lambda c: -shown[c])):
         cause = book.cause(cid)
-        if cause is None or (p[i] < MIN_LISTED and cid not in by_id):
+        if cause is None or (shown[cid] < MIN_LISTED and cid not in by_id):
             continue
         ev = list(by_id[cid][2]) if cid in by_id else []
-        if rank < 3 and rank < rule_rank.get(cid, len(scored)):  # the layer moved it up
+        if rank < 3 and rank < rule_rank.get(cid, len(scored)) and cid in model.classes:  # the layer moved it up
             top = [(f, w) for f, w in model.contributions(z, cid, against="healthy") if w > 0][:3]
             if top:
                 words = "; ".join(describe(f, facts, book) for f, _ in top)
@@ -132,10 +134,25 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
             FixResult(text=fill(f.text, facts), snippets={k: fill(v, facts) for k in ("torch", "keras", "jax") if (v := getattr(f, k))})
             for f in cause.fixes
         ]  # fmt: skip
-        causes.append(CauseResult(id=cid, family=cause.family, summary=cause.summary, probability=float(p[i]),
-                                  log_odds=float(s[i]), evidence=ev, fixes=fixes))  # fmt: skip
+        lo = float(s[model.classes.index(cid)]) if cid in model.classes else float(by_id[cid][0])
+        causes.append(CauseResult(id=cid, family=cause.family, summary=cause.summary, probability=shown[cid],
+                                  log_odds=lo, evidence=ev, fixes=fixes))  # fmt: skip
     unknown = max(0.0, 1.0 - sum(c.probability for c in causes))
-    return Reranked(causes, unknown, says_healthy(model, book, float(p[h]), max((float(p[i]) for i in order), default=0.0)), float(p[h]))
+    p_fault = max((float(p[i]) for i in range(len(p)) if i != h), default=0.0)
+    return Reranked(causes, unknown, says_healthy(model, book, float(p[h]), p_fault), float(p[h]))
+
+
+def mixed(model: LearnedModel, p, rules_p: dict[str, float]) -> dict[str, float]:
+    """Each cause's shown probability: ``blend`` times the layer's (``p``, over its classes)
+    plus ``1 - blend`` times the rules' (``rules_p``); causes only the rules name are kept.
+    ``p`` entries of 0 (a class the layer cannot give) are left out unless the rules name it.
+    benchmarks/fit_ranker.outcomes mirrors this."""
+    w = model.blend if rules_p else 1.0
+    out = {c: w * float(q) for c, q in zip(model.classes, p, strict=True) if c != "healthy" and q > 0}
+    for c, q in rules_p.items():
+        if w < 1.0:
+            out[c] = out.get(c, 0.0) + (1.0 - w) * q
+    return out
 
 
 def says_healthy(model: LearnedModel, book: Rulebook, p_healthy: float, p_fault: float) -> bool:
@@ -145,4 +162,4 @@ def says_healthy(model: LearnedModel, book: Rulebook, p_healthy: float, p_fault:
     return p_healthy >= model.healthy_threshold and p_healthy >= book.healthy_over_fault * p_fault
 
 
-__all__ = ["Reranked", "clearable", "describe", "knows", "model_for", "raw_feature", "rerank", "says_healthy"]
+__all__ = ["Reranked", "clearable", "describe", "knows", "mixed", "model_for", "raw_feature", "rerank", "says_healthy"]
