@@ -22,6 +22,21 @@ def test_series_rejects_unsorted_steps():
         Series(key=SeriesKey(metric="loss"), steps=np.array([0, 2, 1]), values=np.zeros(3))
 
 
+@pytest.mark.parametrize("make", [Series, Series.checked])
+def test_checked_series_is_the_validated_one(make):
+    """``Series.checked`` (the readers' constructor, no validator built) checks and converts
+    the arrays as validation does, and gives an equal series."""
+    key = SeriesKey(metric="loss")
+    with pytest.raises(ValueError, match="lengths must match"):
+        make(key=key, steps=np.arange(3), values=np.zeros(4))
+    with pytest.raises(ValueError, match="strictly increasing"):
+        make(key=key, steps=np.array([0, 2, 1]), values=np.zeros(3))
+    s = make(key=key, steps=np.array([0, 5], dtype=np.int32), values=np.array([1, 2], dtype=np.int8), unit="epoch")
+    assert s.steps.dtype == np.int64 and s.values.dtype == np.float64 and s.unit == "epoch"
+    v = Series(key=key, steps=np.array([0, 5]), values=np.array([1.0, 2.0]), unit="epoch")
+    assert s.model_dump_json() == v.model_dump_json() and s.model_fields_set == v.model_fields_set
+
+
 def test_resumed_run_later_points_supersede_earlier():
     # written 0..9, then the run resumed from a checkpoint at step 5 and wrote 5..12
     steps = list(range(10)) + list(range(5, 13))

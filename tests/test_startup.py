@@ -98,16 +98,19 @@ def test_cel_imported_by_the_user_too(first):
 
 def test_diagnose_builds_no_validator_of_the_report_models(tmp_path):
     """The engine and the API build the diagnosis and the report from values they made
-    (``model_construct``), and the rulebook comes from its cache, so a cached ``traindx
-    diagnose`` never builds those models' pydantic validators (traindx.lazymodel)."""
+    (``model_construct``), the readers the run, its series and keys (``Series.checked``),
+    and the rulebook comes from its cache, so a cached ``traindx diagnose`` never builds
+    those models' pydantic validators (traindx.lazymodel)."""
     env = _env(tmp_path)
     code = (
         "import io, contextlib\nfrom traindx.cli import main\n"
         "for _ in range(2):\n"
         f"    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): main(['diagnose', {str(RUN)!r}])\n"
         "from traindx.api import Report\nfrom traindx.diagnosis import Diagnosis\n"
-        "from traindx.rules.model import Cause, Rulebook, Symptom\n"
-        "print(sorted(m.__name__ for m in (Report, Diagnosis, Rulebook, Symptom, Cause) "
+        "from traindx.rules.model import Cause, Condition, Rulebook, Symptom\n"
+        "from traindx.schema import IngestReport, Run, RunContext, Series, SeriesKey\n"
+        "print(sorted(m.__name__ for m in (Report, Diagnosis, Rulebook, Symptom, Cause, Condition, "
+        "Run, RunContext, Series, SeriesKey, IngestReport) "
         "if m.__pydantic_complete__))"
     )
     # the first run in a fresh cache parses and validates the rule files: the second one counts

@@ -92,7 +92,7 @@ class Diagnosis(LazyModel):
     #: the top cause with the causes the evidence cannot separate from it (None when it stands apart)
     confusable: ConfusableGroup | None = None
     not_evaluated: list[NotEvaluated] = Field(default_factory=new_list)
-    ingest: IngestReport = Field(default_factory=lambda: IngestReport())
+    ingest: IngestReport = Field(default_factory=lambda: IngestReport.model_construct())
     framework: str | None = None
     #: preflight checks (``traindx.adapters.<fw>.preflight`` or a run dir's ``preflight.json``):
     #: passed / failed (a CHK symptom fired on its facts) / skipped (with why)

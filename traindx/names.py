@@ -232,7 +232,8 @@ def _is_key_string(text: str) -> bool:
 @lru_cache(maxsize=4096)
 def _map_core(raw: str, default_split: str | None) -> tuple[SeriesKey | None, str]:
     if _is_key_string(raw.strip()):
-        return SeriesKey.parse(raw.strip()), "traindx key string"
+        # the pattern admits only valid fields: built without pydantic's validator (issue 15)
+        return SeriesKey.model_construct(**SeriesKey.parse_fields(raw.strip())), "traindx key string"
     parts = _decompose(raw)
     if isinstance(parts, str):
         return None, parts
@@ -247,7 +248,7 @@ def _map_core(raw: str, default_split: str | None) -> tuple[SeriesKey | None, st
             f"split from the log directory ({split})" if split else "split: train (default)"
         )
     trace.append(f"metric '{parts.phrase}': {why}")
-    key = SeriesKey(
+    key = SeriesKey.model_construct(  # fields from the tables above: no validator built (issue 15)
         metric=metric, split=cast(Split, split or "train"), scope=parts.scope, statistic=parts.statistic
     )
     return key, "; ".join(trace)

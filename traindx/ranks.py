@@ -70,7 +70,7 @@ def rank_key(key: SeriesKey, rank: int | None, main: int | None) -> SeriesKey:
 def timing_key(name: str) -> SeriesKey | None:
     """The key of a per-step timing (``train/data_time``) of one rank's log; None otherwise."""
     m = TIMING.fullmatch(name.strip())
-    return SeriesKey(metric=m.group(1).lower()) if m else None
+    return SeriesKey.model_construct(metric=m.group(1).lower()) if m else None
 
 
 def is_rank_scope(scope: str) -> bool:

@@ -67,12 +67,17 @@ class SeriesKey(LazyModel):
 
     @classmethod
     def parse(cls, text: str) -> SeriesKey:
+        return cls(**cls.parse_fields(text))
+
+    @staticmethod
+    def parse_fields(text: str) -> dict[str, Any]:
+        """The fields :meth:`parse` validates: ``metric``, ``split``, ``scope``, ``statistic``."""
         split, _, rest = text.partition("/")
         if not rest:
             split, rest = "train", text
         rest, _, stat = rest.partition(":")
         metric, _, scope = rest.partition("@")
-        return cls(metric=metric, split=split, scope=scope or "global", statistic=stat or "value")  # type: ignore[arg-type]
+        return {"metric": metric, "split": split, "scope": scope or "global", "statistic": stat or "value"}
 
 
 class Series(LazyModel):
@@ -97,6 +102,9 @@ class Series(LazyModel):
 
     @model_validator(mode="after")
     def _check_arrays(self) -> Series:
+        return self._arrays_checked()
+
+    def _arrays_checked(self) -> Series:
         steps = np.asarray(self.steps)
         values = np.asarray(self.values, dtype=np.float64)
         if steps.ndim != 1 or values.ndim != 1:
@@ -114,6 +122,13 @@ class Series(LazyModel):
         object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "values", values)
         return self
+
+    @classmethod
+    def checked(cls, **fields: Any) -> Series:
+        """``Series(**fields)`` for values traindx made itself (a SeriesKey, numpy arrays,
+        strings): the same array checks (:exc:`ValueError`), without building pydantic's
+        validator, which a diagnose would otherwise build for the run it reads (issue 15)."""
+        return cls.model_construct(**fields)._arrays_checked()
 
     @classmethod
     def from_raw(
@@ -201,10 +216,10 @@ class RunContext(LazyModel):
 
     framework: str | None = None
     framework_version: str | None = None
-    model: ModelInfo = Field(default_factory=lambda: ModelInfo())
-    loss: LossInfo = Field(default_factory=lambda: LossInfo())
-    optimizer: OptimizerInfo = Field(default_factory=lambda: OptimizerInfo())
-    data: DataInfo = Field(default_factory=lambda: DataInfo())
+    model: ModelInfo = Field(default_factory=lambda: ModelInfo.model_construct())
+    loss: LossInfo = Field(default_factory=lambda: LossInfo.model_construct())
+    optimizer: OptimizerInfo = Field(default_factory=lambda: OptimizerInfo.model_construct())
+    data: DataInfo = Field(default_factory=lambda: DataInfo.model_construct())
     epochs: int | None = None
     steps_per_epoch: int | None = None
     #: planned optimizer steps of the whole run (HF ``max_steps``), when known
@@ -277,7 +292,7 @@ class IngestReport(LazyModel):
 
     def add(self, kind: str, message: str, *, file: str = "", count: int = 0) -> IngestProblem:
         """Record a problem (``kind`` one of :data:`PROBLEM_KINDS` or a reader's own)."""
-        p = IngestProblem(kind=kind, file=file, count=int(count), message=message)
+        p = IngestProblem.model_construct(kind=str(kind), file=str(file), count=int(count), message=str(message))
         self.problems.append(p)
         return p
 
@@ -319,9 +334,9 @@ class Run(LazyModel):
 
     id: str
     source: str = ""
-    context: RunContext = Field(default_factory=lambda: RunContext())
+    context: RunContext = Field(default_factory=lambda: RunContext.model_construct())
     series: dict[str, Series] = Field(default_factory=new_dict)
-    ingest: IngestReport = Field(default_factory=lambda: IngestReport())
+    ingest: IngestReport = Field(default_factory=lambda: IngestReport.model_construct())
     #: preflight checks run on the model before training (``preflight.json`` in the run dir)
     checks: list[CheckResult] = Field(default_factory=new_list)
 
@@ -346,14 +361,14 @@ class Run(LazyModel):
                     file=series.source,
                     count=gone,
                 )
-            merged = Series(
+            merged = Series.checked(
                 key=series.key,
                 steps=steps,
                 values=values,
                 unit=old.unit,
                 original_name=old.original_name,
                 source=old.source,
-                superseded=old.superseded + series.superseded + gone,
+                superseded=int(old.superseded + series.superseded + gone),
             )
             self.series[k] = merged
         else:
@@ -362,9 +377,9 @@ class Run(LazyModel):
     def get(
         self, metric: str, split: str = "train", scope: str = "global", statistic: str = "value"
     ) -> Series | None:
-        return self.series.get(
-            str(SeriesKey(metric=metric, split=split, scope=scope, statistic=statistic))  # type: ignore[arg-type]
-        )
+        # a lookup: the key string alone, no validator built (an unknown split finds nothing)
+        key = SeriesKey.model_construct(metric=metric, split=split, scope=scope, statistic=statistic)
+        return self.series.get(str(key))
 
     def find(self, metric: str, split: str | None = None) -> list[Series]:
         """Every series of a metric (any scope), optionally on one split."""

@@ -137,7 +137,7 @@ def build_run(
     hyperparameters count, :mod:`traindx.readers.hparams`). ``reader`` reads one log file
     of a kind (default: all of it; ``traindx watch``: what was appended). ``logs``: (file,
     kind, log) already read (one run of a store that holds many, such as an MLflow database)."""
-    run = Run(id=run_id, source=str(source))
+    run = Run.model_construct(id=str(run_id), source=str(source))  # no validator built (issue 15)
     hp_found: list[tuple[dict, str]] = []  # (hyperparameters, source) the files state
     # Several writers of one run (a CSVLogger file beside Keras' event files and the traindx
     # callback's, Lightning's two loggers) are combined on one time axis (readers/timeaxis.py).
@@ -212,9 +212,9 @@ def build_run(
             raw.wall_time = None  # ordered: its wall times are not needed again (memory)
             for what, count, says in o.problems:
                 run.ingest.add(what, f"{path}: '{raw.name}': {says}", file=str(path), count=count)
-            s = Series(
+            s = Series.checked(
                 key=key, steps=o.steps, values=o.values, unit=unit, original_name=raw.name.strip(),
-                source=str(path), superseded=o.superseded,
+                source=str(path), superseded=int(o.superseded),
             )  # fmt: skip
             s, _ = percent_to_fraction(s)
             pieces.append(Piece(s, f"{path.parent}|{kind}"))

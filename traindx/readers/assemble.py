@@ -28,7 +28,7 @@ def _sum(key: SeriesKey, parts: list[Series], name: str) -> Series | None:
     total = np.zeros(steps.size)
     for p in parts:
         total += p.values[np.searchsorted(p.steps, steps)]
-    return Series(
+    return Series.checked(
         key=key,
         steps=steps,
         values=total,

@@ -190,7 +190,7 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
     for k, writers in by_key.items():
         versions = []
         for parts in writers.values():  # one writer: its files merge (a resumed run's next file)
-            tmp = Run(id="_")
+            tmp = Run.model_construct(id="_")
             for s in parts:
                 tmp.add(s)
             run.ingest.problems.extend(tmp.ingest.problems)

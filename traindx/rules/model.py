@@ -99,7 +99,8 @@ class _Conditional(_Model):
 
     @cached_property
     def condition(self) -> Condition:
-        return Condition(source=self.when)  # type: ignore[attr-defined]
+        # ``when`` was checked at load: no validator built for it (issue 15)
+        return Condition.model_construct(source=self.when)  # type: ignore[attr-defined]
 
 
 class Symptom(_Conditional):
