@@ -50,28 +50,75 @@ def _in_order(parts: list[jax.Array], inv: np.ndarray | None) -> jax.Array:
     return v if inv is None else v[inv]
 
 
-def leaf_sums(leaves: list[Any], plain: bool = False) -> tuple[jax.Array, jax.Array | None]:
-    """Per-leaf sums of squares (and plain sums when ``plain``), in few XLA kernels.
+def _chunk(sizes: list[int]) -> int:
+    """Row width of the chunked matrix of small leaves: the widest power of two (8 to 1024)
+    whose padding keeps the matrix within 1.25 times the leaves' total size."""
+    total = sum(sizes)
+    for c in (1024, 512, 256, 128, 64, 32, 16):
+        if sum(-(-n // c) * c for n in sizes) <= 1.25 * total + c:
+            return c
+    return 8
+
+
+def leaf_sums(leaves: list[Any], plain: bool | list[bool] = False) -> tuple[jax.Array, jax.Array | None]:
+    """Per-leaf sums of squares (and plain sums where ``plain``: one flag for all leaves or
+    one per leaf; NaN-free zeros elsewhere), in few XLA kernels.
 
     On CPU a step's statistics cost mostly kernels, not arithmetic: one reduction per leaf
-    is a kernel per leaf (a 30-layer net of small layers: 62 leaves, three pytrees). Small
-    leaves of the same shape and dtype are stacked and reduced by one kernel per group (the
-    stack is fused into the reduction); a large leaf keeps its own reduction, which its size
-    amortizes (stacking large leaves was measured slower). The results are put back in leaf
-    order by one static gather."""
+    is a kernel per leaf (a 30-layer net of small layers: 62 leaves, three pytrees). Pass
+    the leaves of all pytrees at once: the small leaves (up to ``SMALL_LEAF`` entries, of
+    any shape and dtype) are flattened into one padded ``[rows, width]`` matrix whose rows
+    each belong to one leaf, reduced by one kernel, and the rows summed per leaf by one
+    static gather; a large leaf keeps its own reduction, which its size amortizes (copying
+    large leaves was measured slower). A non-finite value stays in its own leaf's sums."""
+    n = len(leaves)
+    flags = [bool(plain)] * n if isinstance(plain, bool) else [bool(f) for f in plain]
+    want_plain = any(flags)
     if not leaves:
         z = jnp.zeros((0,), _F32)
-        return z, (z if plain else None)
-    groups, inv = _grouped(leaves)
+        return z, (z if want_plain else None)
+    sizes = [int(np.prod(jnp.shape(x))) for x in leaves]
+    small = [i for i in range(n) if sizes[i] <= SMALL_LEAF]
+    big = [i for i in range(n) if sizes[i] > SMALL_LEAF]
     sq_parts: list[jax.Array] = []
     sum_parts: list[jax.Array] = []
-    for idx in groups:
-        x = _stacked(leaves, idx)
-        axes = tuple(range(1, x.ndim))
-        sq_parts.append(jnp.sum(x * x, axis=axes))
-        if plain:
-            sum_parts.append(jnp.sum(x, axis=axes))
-    return _in_order(sq_parts, inv), (_in_order(sum_parts, inv) if plain else None)
+    if small:
+        width = _chunk([max(sizes[i], 1) for i in small])
+        parts, rows_of = [], []
+        row = 0
+        for i in small:
+            k = max(-(-sizes[i] // width), 1)
+            parts.append(jnp.reshape(_f32(leaves[i]), (-1,)))
+            if k * width > sizes[i]:
+                parts.append(jnp.zeros((k * width - sizes[i],), _F32))
+            rows_of.append(range(row, row + k))
+            row += k
+        m = jnp.concatenate(parts).reshape(row, width)
+        r = jnp.sum(jnp.stack([m * m, m]) if want_plain else (m * m)[None], axis=-1)  # [1 or 2, rows]
+        idx = np.full((len(small), max(len(g) for g in rows_of)), row, dtype=np.int32)
+        for j, g in enumerate(rows_of):
+            idx[j, : len(g)] = list(g)
+        per = jnp.sum(jnp.concatenate([r, jnp.zeros((r.shape[0], 1), _F32)], axis=1)[:, idx], axis=-1)
+        sq_parts.append(per[0])
+        if want_plain:
+            sum_parts.append(per[1])
+    for i in big:
+        x = _f32(leaves[i])
+        sq_parts.append(jnp.sum(x * x)[None])
+        if want_plain:
+            sum_parts.append(jnp.sum(x)[None] if flags[i] else jnp.zeros((1,), _F32))
+    order = small + big
+    inv = None
+    if order != list(range(n)):
+        inv = np.empty(n, dtype=np.int32)
+        inv[np.asarray(order)] = np.arange(n, dtype=np.int32)
+    sq_v = _in_order(sq_parts, inv)
+    if not want_plain:
+        return sq_v, None
+    sum_v = _in_order(sum_parts, inv)
+    if not all(flags):  # plain sums only where asked (zeros elsewhere)
+        sum_v = jnp.where(np.asarray(flags), sum_v, 0.0)
+    return sq_v, sum_v
 
 
 def _segment(v: jax.Array, seg: tuple[int, ...], n: int) -> jax.Array:

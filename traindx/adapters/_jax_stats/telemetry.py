@@ -168,9 +168,16 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
     tags: list[str] = []
     vals: list[Any] = []
     meta: list[tuple[str, Any]] = []
-    if grads is not None and g_names:
-        gl = array_leaves(grads)
-        g_sq, _ = leaf_sums(gl)
+    # the sums of every pytree's leaves in one pass (few kernels: see leaf_sums)
+    gl = array_leaves(grads) if grads is not None and g_names else []
+    pl, names, seg, _ = group_leaves(params) if params is not None else ([], (), (), ())
+    ul = array_leaves(updates) if params is not None and updates is not None else []
+    with_updates = params is not None and updates is not None and [jnp.shape(x) for x in ul] == [jnp.shape(x) for x in pl]
+    ul = ul if with_updates else []
+    sq, sums = leaf_sums(gl + pl + ul, plain=[False] * len(gl) + [True] * len(pl) + [False] * len(ul))
+    ng, npl = len(gl), len(pl)
+    if gl:
+        g_sq = sq[:ng]
 
         def count_nonfinite(leaves: list[Any]) -> jax.Array:
             return functools.reduce(jnp.add, [jnp.sum(~jnp.isfinite(_f32(x)), dtype=_F32) for x in leaves])
@@ -183,19 +190,16 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
         tags += [f"train/grad_norm@{n}" for n in g_names] + ["train/nonfinite@grads", "_pwg"]
         vals += [jnp.sqrt(_segment(g_sq, g_seg, len(g_names))), nonfinite, jnp.sum(g_sq == 0.0, dtype=_F32)]
     if params is not None:
-        pl, names, seg, _ = group_leaves(params)
-        p_sq, p_sum = leaf_sums(pl, plain=True)
-        w_sq = _segment(p_sq, seg, len(names))
-        w_sum = _segment(p_sum, seg, len(names))  # type: ignore[arg-type]
+        assert sums is not None or not pl
+        w_sq = _segment(sq[ng : ng + npl], seg, len(names))
+        w_sum = _segment(sums[ng : ng + npl], seg, len(names)) if sums is not None else jnp.zeros((len(names),), _F32)
         tags += [f"train/weight_norm@{n}" for n in names] + ["train/weight_norm"] + [f"_wsum@{n}" for n in names]
         vals += [jnp.sqrt(w_sq), jnp.sqrt(jnp.sum(w_sq)), w_sum]
-        if updates is not None:
-            ul = array_leaves(updates)
-            if [jnp.shape(x) for x in ul] == [jnp.shape(x) for x in pl]:
-                u_sq = _segment(leaf_sums(ul)[0], seg, len(names))
-                tags += [f"train/update_ratio@{n}" for n in names] + ["train/update_ratio"]
-                vals += [jnp.sqrt(u_sq) / jnp.maximum(jnp.sqrt(w_sq), 1e-30),
-                         jnp.sqrt(jnp.sum(u_sq)) / jnp.maximum(jnp.sqrt(jnp.sum(w_sq)), 1e-30)]  # fmt: skip
+        if with_updates:
+            u_sq = _segment(sq[ng + npl :], seg, len(names))
+            tags += [f"train/update_ratio@{n}" for n in names] + ["train/update_ratio"]
+            vals += [jnp.sqrt(u_sq) / jnp.maximum(jnp.sqrt(w_sq), 1e-30),
+                     jnp.sqrt(jnp.sum(u_sq)) / jnp.maximum(jnp.sqrt(jnp.sum(w_sq)), 1e-30)]  # fmt: skip
     if activations is not None:
         names, arrays = activation_names(activations)
         kept = []
