@@ -4,12 +4,17 @@ Models on 8x8 digits (batch 64 unless noted), each trained by a jitted optax Ada
 several copies from the same initial parameters, interleaved in one process:
 
 * ``none``        - the plain step (returns params, opt state, loss);
-* ``jit/10``      - the default cadence: the step calls ``telemetry(...)`` and is jitted with
-  ``telemetry_jit`` (``every=10``): every statistic (per-layer gradient/weight/update norms,
-  global gradient norm, activation, output and input statistics) on every 10th call, only
-  the loss and non-finite input count on the others;
-* ``jit/10+rec``  - the same with ``Recorder.log`` every step (stack + one transfer per 100
+* ``default``     - the default cadence: the step calls ``telemetry(...)`` and is jitted with
+  ``telemetry_jit`` at its defaults: every statistic (per-layer gradient/weight/update
+  norms, global gradient norm, activation, output and input statistics) on telemetry steps,
+  only the loss and non-finite input count on the others; telemetry steps every 10 calls
+  until their cost is measured (90 calls), then as often as a 2 % budget allows, but at
+  least every ``max(10, call / 32)`` calls (the 32-sample coverage floor: on these short
+  runs, 1,600 calls per copy, the floor rather than the budget sets the cadence);
+* ``default+rec`` - the same with ``Recorder.log`` every step (stack + one transfer per 100
   steps, events and context written);
+* ``jit/10``      - ``telemetry_jit(every=10)``: every statistic on every 10th call (the
+  cost of one telemetry step, spread over 10);
 * ``cond/10``     - ``telemetry(..., step=step)``: the same cadence inside one jitted
   function with ``jax.lax.cond`` (what ``lax.scan`` loops use);
 * ``every=1``     - every statistic on every step (plain ``jax.jit``);
@@ -25,8 +30,8 @@ the median step time of each copy and its overhead (median / median of ``none`` 
 Medians over rounds because the machine may be shared: other processes' load lands on all
 copies alike and the median discards the blocks it hit hardest.
 
-Blocks are 100 steps by default: each holds 10 telemetry steps and exactly one Recorder
-transfer, so the medians include their costs. XLA runs on one CPU thread (``XLA_FLAGS``
+Blocks are 100 steps by default: each holds exactly one Recorder transfer (and 10
+telemetry steps of ``jit/10``), so the medians include their costs. XLA runs on one CPU thread (``XLA_FLAGS``
 unless already set).
 
 Run: python benchmarks/overhead_jax.py [--rounds 15 --block 100 --models mlp,cnn,deep30]
@@ -58,8 +63,8 @@ from _timing import clock, exit_status, load, overhead, since, verdict_line  # n
 
 from traindx.adapters.jax import Recorder, telemetry, telemetry_jit  # noqa: E402
 
-CONFIGS = ("none", "jit/10", "jit/10+rec", "cond/10", "every=1", "every=1+rec")
-BUDGET = {"jit/10": 2.0, "jit/10+rec": 2.0}  # % of the step time at the default cadence
+CONFIGS = ("none", "default", "default+rec", "jit/10", "cond/10", "every=1")
+BUDGET = {"default": 2.0, "default+rec": 2.0}  # % of the step time at the default cadence
 
 
 def digits(batch: int) -> list[tuple[jax.Array, jax.Array]]:
@@ -145,7 +150,12 @@ class Job:
             st = telemetry(grads=g, params=p, updates=u, loss=loss, activations=acts, logits=z, labels=y, inputs=x, **kw)
             return new, s, st
 
-        self.step = telemetry_jit(step, every=10) if config.startswith("jit/") else jax.jit(step)
+        if config.startswith("default"):
+            self.step = telemetry_jit(step)
+        elif config == "jit/10":
+            self.step = telemetry_jit(step, every=10)
+        else:
+            self.step = jax.jit(step)
         self.rec = None
         if config.endswith("rec"):
             self.rec = Recorder(logdir, params=params, optimizer=tx, loss="softmax_cross_entropy_with_integer_labels")
@@ -206,6 +216,7 @@ def main() -> None:
     warnings.simplefilter("error", RuntimeWarning)  # a recorder that turns itself off is a failure
     load0 = load()
     rows = []
+    cadence = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             batches = digits(MODELS[name][1])
@@ -220,12 +231,16 @@ def main() -> None:
             med = {c: statistics.median(w for w, _ in v) for c, v in times.items()}
             cpu = {c: [u for _, u in v] for c, v in times.items()}
             wall = {c: [w for w, _ in v] for c, v in times.items()}
+            tj = jobs["default"].step
+            cadence.append((name, tj.every, tj.taken, tj.calls))
             for c in CONFIGS:
                 if jobs[c].rec is not None:
                     jobs[c].rec.close()
                 b = BUDGET.get(c)
                 rows.append((name, MODELS[name][1], c, med["none"], med[c], overhead(cpu["none"], cpu[c], b),
                              overhead(wall["none"], wall[c], b)))  # fmt: skip
+    tel = ", ".join(f"{m}: every {e}, {n} telemetry steps of {c} calls" for m, e, n, c in cadence)
+    print(f"default cadence at the end ({tel})")
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {load0} at the start, {load()} at the end, "
           f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}, {args.rounds} rounds x {args.block} steps")  # fmt: skip
     print("overhead: median [quartiles] CI [95 % bootstrap interval of the median] over rounds of the paired "

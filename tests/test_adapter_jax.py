@@ -168,6 +168,36 @@ def test_cadence_cond_and_telemetry_jit():
     assert pm.values.shape == (1, len(pm.tags))
 
 
+def test_telemetry_jit_default_cadence_budget_and_coverage():
+    """The default (adaptive) cadence: telemetry steps every 10 calls until their cost is
+    measured, then as rarely as the 2 % budget allows, never rarer than the coverage
+    floor (a gap of at most max(10, call / 32) calls: >= 32 evenly spread samples)."""
+    w = {"Dense_0": {"kernel": jnp.ones((3, 4)), "bias": jnp.zeros(4)}}
+    x = jnp.linspace(-1.0, 1.0, 12).reshape(4, 3)
+
+    def f(w, x):
+        z = x @ w["Dense_0"]["kernel"] + w["Dense_0"]["bias"]
+        return telemetry(grads=w, params=w, updates=w, loss=jnp.mean(z**2), inputs=x)
+
+    tj = telemetry_jit(f)
+    tel = [i for i in range(1200) if "train/grad_norm@Dense_0" in tj(w, x).tags]
+    assert tel[:9] == list(range(0, 90, 10))  # measured at the 3rd to 9th
+    assert tj.cost is not None and tj.cost[1] >= tj.cost[0] > 0
+    assert tj.every in [10 * 2**k for k in range(11)]
+    assert len(tel) >= 32 and tel == sorted(set(tel))
+    assert all(b - a <= max(10, a // 32) for a, b in zip(tel, tel[1:], strict=False))
+    assert 1199 - tel[-1] <= max(10, tel[-1] // 32)
+    # the budget: 0.5 ms of extra work on a 1 ms step at 2 % -> every 40 (10 * 2**k >= 25)
+    tj._times = [(1e-3, 1.5e-3)] * 7
+    tj._decide()
+    assert tj.every == 40 and tj.cost == pytest.approx((1e-3, 1.5e-3))
+    tj._times = [(1e-3, 1.0001e-3)] * 7
+    tj._decide()
+    assert tj.every == 10
+    fixed = telemetry_jit(f, every=3)
+    assert [i for i in range(9) if "train/grad_norm@Dense_0" in fixed(w, x).tags] == [0, 3, 6]
+
+
 # --------------------------------------------------------------------------- no effect
 
 
