@@ -7,6 +7,13 @@ held-out answers of benchmarks/accuracy.py's leave-one-family-out CV; it is scor
 CV: for each held-out family the map is fitted on the other families' held-out answers only
 (no run of that family, nor another recording of one of its scenarios) and applied to it.
 
+A big held-out family counts for less than its size in the fit (an answer weighs 1 / sqrt of
+its family's answers of that field): the next runs come from a family unlike any, and a map
+fitted with the answers as they come learned mostly the largest family (the generator's
+programs, torch), which made it overconfident on the Q&A-style programs and other frameworks;
+the square root (not 1 / n) keeps a family of four answers from weighing as much as one of
+five hundred. The pull toward the identity is ``PRIOR`` pseudo-answers.
+
 The cap: a kind whose training answers at a mapped probability >= 0.8 are not all right (or
 are fewer than ``CAP_MIN``) gets ``cap`` 0.79, so it never says 0.8 or more.
 
@@ -33,7 +40,7 @@ from traindx.separation import group_size  # noqa: E402
 CAP_MIN = 100
 CAP = 0.79
 #: pull of the map toward the identity (slope 1, shift 0), in pseudo-answers
-PRIOR = 2.0
+PRIOR = 20.0
 MIN_FIT = 15  # fewer shown answers: the identity map (capped)
 
 
@@ -52,24 +59,25 @@ def shown(o) -> bool:
     return bool(o.ranked) and (o.scored or o.cause == "healthy")
 
 
-def fit_map(conf: np.ndarray, right: np.ndarray) -> Map:
-    """Platt scaling of the top probability (log-loss of right/wrong, a weak pull to the
-    identity), then the cap."""
+def fit_map(conf: np.ndarray, right: np.ndarray, weight: np.ndarray | None = None) -> Map:
+    """Platt scaling of the top probability (log-loss of right/wrong, each answer weighted by
+    ``weight``, scaled to a mean of 1; a pull to the identity), then the cap."""
     n = len(conf)
     if n < MIN_FIT:
         m = Map(n=n)
     else:
         x = np.log(np.clip(conf, 1e-6, 1 - 1e-6) / np.clip(1 - conf, 1e-6, 1))
         y = right.astype(float)
+        w = np.ones(n) if weight is None else np.asarray(weight, float) * n / float(np.sum(weight))
 
         def nll(th: np.ndarray) -> tuple[float, np.ndarray]:
             a, b = th
             z = a * x + b
             p = 1.0 / (1.0 + np.exp(-z))
-            loss = float(np.sum(np.logaddexp(0.0, z) - y * z)) + 0.5 * PRIOR * (
+            loss = float(np.sum(w * (np.logaddexp(0.0, z) - y * z))) + 0.5 * PRIOR * (
                 (a - 1.0) ** 2 + b**2
             )
-            g = p - y
+            g = (p - y) * w
             return loss, np.array([float(g @ x) + PRIOR * (a - 1.0), float(g.sum()) + PRIOR * b])
 
         res = optimize.minimize(
@@ -110,15 +118,34 @@ def key(o) -> tuple[str, str]:
     return (o.input_kind, o.ranker)
 
 
-def fit_maps(outs: list) -> dict[tuple[str, str], Map]:
-    """One map per (input kind, ranker) from these answers."""
+def fit_maps(outs: list, by: str | list[str] | None = None) -> dict[tuple[str, str], Map]:
+    """One map per (input kind, ranker) from these answers; ``by``: the family field each
+    answer was held out by (one for all, or one per answer), so that a big family of it
+    counts for less than its size (:func:`family_weights`); None: every answer counts as one."""
+    w = family_weights(outs, by)
     out = {}
     for k in sorted({key(o) for o in outs}):
-        sel = [o for o in outs if key(o) == k and shown(o)]
+        idx = [i for i, o in enumerate(outs) if key(o) == k and shown(o)]
         out[k] = fit_map(
-            np.array([o.confidence for o in sel]), np.array([o.rank == 1 for o in sel])
+            np.array([outs[i].confidence for i in idx]),
+            np.array([outs[i].rank == 1 for i in idx]),
+            w[idx] if len(idx) else None,
         )
     return out
+
+
+def family_weights(outs: list, by: str | list[str] | None) -> np.ndarray:
+    """Per answer, 1 / sqrt(the shown answers of its (kind, ranker) and family of the field
+    it was held out by); ones without ``by``."""
+    if by is None:
+        return np.ones(len(outs))
+    fields = [by] * len(outs) if isinstance(by, str) else list(by)
+    fam = [(key(o), f, o.families.get(f, "")) for o, f in zip(outs, fields, strict=True)]
+    count: dict = {}
+    for o, g in zip(outs, fam, strict=True):
+        if shown(o):
+            count[g] = count.get(g, 0) + 1
+    return np.array([count.get(g, 1) ** -0.5 for g in fam])
 
 
 def pool(rules_outs: list, learned_outs: list) -> list:
@@ -139,7 +166,7 @@ def nested(outs: list, dim: str, book, fit_on: list | None = None) -> list:
         test = np.where(fam == v)[0]
         held = {o.scenario for o in (outs[i] for i in test)}
         train = [fit_on[i] for i in np.where((ffam != v) & ~np.isin(fscen, list(held)))[0]]
-        maps = fit_maps(train)
+        maps = fit_maps(train, dim)
         for i in test:
             m = maps.get(key(outs[i]))
             result[i] = apply(outs[i], m if m is not None else Map(cap=CAP), book)
@@ -185,12 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dims", default=DIMS_DEFAULT)
     args = ap.parse_args(argv)
     runs, book, comp, learned = load_all()
-    pooled, before, after_cfg, every = [], {}, {}, []
+    pooled, pooled_by, before, after_cfg, every = [], [], {}, {}, []
     for dim in args.dims.split(","):
         rules = cv_all(runs, comp, None, dim)
         outs = cv_all(runs, comp, learned, dim)
         fit_on = pool(rules, outs)
         pooled += fit_on
+        pooled_by += [dim] * len(fit_on)
         after = nested(outs, dim, book, fit_on)
         every += after
         before[dim], after_cfg[dim] = by_kind(outs), by_kind(after)
@@ -207,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {k}: bin, mean confidence, accuracy, answers")
         for lo_, conf, acc, n in reliability([o for o in every if o.input_kind == k]):
             print(f"     [{lo_:.1f},{lo_ + 0.1:.1f})  {conf:.3f}  {acc:.3f}  {n}")
-    maps = fit_maps(pooled)
+    maps = fit_maps(pooled, pooled_by)
     for k, m in maps.items():
         print(f"map {k[0]} / {k[1]}: {m}")
     if args.write:

@@ -131,13 +131,29 @@ def test_nested_maps_never_see_the_family_they_score():
     after = calibrate.nested(outs, "data", book)
     for fam in "abc":
         others = [o for o in outs if o.families["data"] != fam]
-        m = calibrate.fit_maps(others)[("logs", "rules")]
+        m = calibrate.fit_maps(others, "data")[("logs", "rules")]
         for o, a in zip(outs, after, strict=True):
             if o.families["data"] == fam:
                 assert a.confidence == pytest.approx(top_probability(o.confidence, m))
     # the map fitted on everything moves a 0.9 answer toward the 57 % these answers are right
     m = calibrate.fit_maps(outs)[("logs", "rules")]
     assert top_probability(0.9, m) < 0.8 and m.cap == calibrate.CAP
+
+
+def test_a_big_held_out_family_counts_for_less_than_its_size_in_the_map():
+    """A big family (b: 160 answers, right 90 %) and a small one (a: 20, right 20 %): with
+    the answers as they come the map follows the big one; weighed 1 / sqrt(family size), the
+    small one moves it."""
+    import calibrate
+
+    outs = _outcomes(n_per=20)
+    big = [o for o in _outcomes(n_per=160) if o.families["data"] == "b"]
+    outs = [o for o in outs if o.families["data"] == "a"] + big
+    w = calibrate.family_weights(outs, "data")
+    assert w[0] == pytest.approx(20**-0.5) and w[-1] == pytest.approx(160**-0.5)
+    plain = calibrate.fit_maps(outs)[("logs", "rules")]
+    fair = calibrate.fit_maps(outs, "data")[("logs", "rules")]
+    assert top_probability(0.5, fair) < top_probability(0.5, plain) - 0.05, (fair, plain)
 
 
 def test_written_maps_load_back(tmp_path):
