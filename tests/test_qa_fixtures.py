@@ -1,4 +1,5 @@
-"""The Q&A-style fixture pairs (fixtures/qa/, and the Keras set fixtures/qa_keras/ of issue 10):
+"""The Q&A-style fixture pairs (fixtures/qa/, and issue 10's Keras set fixtures/qa_keras/ and
+held-out torch/Lightning/HF/JAX set fixtures/qa_wild/):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -24,7 +25,8 @@ sys.path.insert(0, str(QA))
 from make_qa import read_meta  # noqa: E402
 
 #: each set: its directory, the least number of pairs and of labelled runs
-SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120)}
+SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120),
+        "qa_wild": (ROOT / "fixtures" / "qa_wild", 24, 48)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -33,7 +35,7 @@ def programs(root: Path) -> list[Path]:
 
 FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
-LOG_NAMES = (".csv", ".log", ".jsonl", "tfevents")
+LOG_NAMES = (".csv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
