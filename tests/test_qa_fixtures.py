@@ -1,5 +1,5 @@
-"""The Q&A-style fixture pairs (fixtures/qa/, and issue 10's Keras set fixtures/qa_keras/ and
-held-out torch/Lightning/HF/JAX set fixtures/qa_wild/):
+"""The Q&A-style fixture pairs (fixtures/qa/, and issue 10's Keras sets fixtures/qa_keras/ and
+fixtures/qa_wild_keras/ and held-out torch/Lightning/HF/JAX set fixtures/qa_wild/):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -26,7 +26,8 @@ from make_qa import read_meta  # noqa: E402
 
 #: each set: its directory, the least number of pairs and of labelled runs
 SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120),
-        "qa_wild": (ROOT / "fixtures" / "qa_wild", 24, 48)}
+        "qa_wild": (ROOT / "fixtures" / "qa_wild", 24, 48),
+        "qa_wild_keras": (ROOT / "fixtures" / "qa_wild_keras", 24, 96)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
