@@ -260,10 +260,10 @@ def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, class
     Listed as the engine lists them (traindx.rerank: at least MIN_LISTED, or a rules'
     candidate), the layer's probabilities mixed with the rules' (``rules``: run path -> the
     rules' Outcome, calibrated, before the confidence maps) by ``blend`` as
-    traindx.rerank.mixed does; the healthy verdict is the layer's."""
+    traindx.rerank.mixed; the healthy verdict is the layer's."""
     from labelled import FAMILIES
 
-    from traindx.rerank import MIN_LISTED, clearable
+    from traindx.rerank import MIN_LISTED, clearable, mixed
     from traindx.separation import group_size
 
     book = data.comp.book
@@ -278,11 +278,7 @@ def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, class
         cand = {data.comp.causes[j] for j in np.where(np.isfinite(data.lo[i]))[0]}
         r = rules.get(run.path) if rules else None
         rules_p = dict(zip(r.ranked, r.probs, strict=True)) if r is not None and r.ranked else {}
-        w = blend if rules_p else 1.0
-        shown = {c: w * float(P[k, j]) for j, c in enumerate(classes) if j != h and P[k, j] > 0}
-        for c, q in rules_p.items():
-            if w < 1.0:
-                shown[c] = shown.get(c, 0.0) + (1.0 - w) * q
+        shown = mixed(classes, P[k], rules_p, blend)
         order = [c for c in sorted(shown, key=lambda c: -shown[c]) if shown[c] >= MIN_LISTED or c in cand]
         ranked = [] if said else order
         probs = [shown[c] for c in order]

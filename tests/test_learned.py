@@ -320,12 +320,12 @@ def test_shown_probabilities_mix_the_layer_and_the_rules(monkeypatch):
     p = np.full(len(m.classes), 0.5 / (len(m.classes) - 1))
     p[m.classes.index("healthy")] = 0.5
     a, b = m.classes[0], m.classes[1]
-    shown = mixed(m, p, {a: 0.6, "ranks_desynchronized": 0.2})
+    shown = mixed(m.classes, p, {a: 0.6, "ranks_desynchronized": 0.2}, m.blend)
     assert shown[a] == pytest.approx(m.blend * p[0] + (1 - m.blend) * 0.6)
     assert shown[b] == pytest.approx(m.blend * p[1])
     assert shown["ranks_desynchronized"] == pytest.approx((1 - m.blend) * 0.2)  # a cause only the rules name
     assert "healthy" not in shown and sum(shown.values()) <= 1.0
-    assert mixed(m, p, {}) == pytest.approx({c: q for c, q in zip(m.classes, p, strict=True) if c != "healthy"})
+    assert mixed(m.classes, p, {}, m.blend) == pytest.approx({c: q for c, q in zip(m.classes, p, strict=True) if c != "healthy"})
 
     run, _ = MOVED
     rules_alone = [c.id for c in traindx.diagnose(run, learned=False)[0].causes]

@@ -117,7 +117,7 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
     h = model.classes.index("healthy")
     by_id = {c.id: (lo, c, ev) for lo, c, ev in scored}
     rule_rank = {c.id: i for i, (_, c, _) in enumerate(sorted(scored, key=lambda t: -t[0]))}
-    shown = mixed(model, p, rules_p or {})
+    shown = mixed(model.classes, p, rules_p or {}, model.blend)
     causes: list[CauseResult] = []
     for rank, cid in enumerate(sorted(shown, key=lambda c: -shown[c])):
         cause = book.cause(cid)
@@ -142,13 +142,13 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
     return Reranked(causes, unknown, says_healthy(model, book, float(p[h]), p_fault), float(p[h]))
 
 
-def mixed(model: LearnedModel, p, rules_p: dict[str, float]) -> dict[str, float]:
-    """Each cause's shown probability: ``blend`` times the layer's (``p``, over its classes)
+def mixed(classes: list[str], p, rules_p: dict[str, float], blend: float) -> dict[str, float]:
+    """Each cause's shown probability: ``blend`` times the layer's (``p``, over ``classes``)
     plus ``1 - blend`` times the rules' (``rules_p``); causes only the rules name are kept.
     ``p`` entries of 0 (a class the layer cannot give) are left out unless the rules name it.
-    benchmarks/fit_ranker.outcomes mirrors this."""
-    w = model.blend if rules_p else 1.0
-    out = {c: w * float(q) for c, q in zip(model.classes, p, strict=True) if c != "healthy" and q > 0}
+    benchmarks/fit_ranker.outcomes calls this too."""
+    w = blend if rules_p else 1.0
+    out = {c: w * float(q) for c, q in zip(classes, p, strict=True) if c != "healthy" and q > 0}
     for c, q in rules_p.items():
         if w < 1.0:
             out[c] = out.get(c, 0.0) + (1.0 - w) * q
