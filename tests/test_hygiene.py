@@ -108,3 +108,28 @@ def test_unreadable_file_next_to_a_good_one(tmp_path):
     (run,) = traindx.read(tmp_path / "r")
     assert run.get("loss") is not None
     assert any(p.kind == "unreadable" and "broken.jsonl" in p.message for p in run.ingest.problems)
+
+
+def test_a_per_epoch_step_counter_is_renumbered_not_called_a_restart(tmp_path):
+    # step=batch_idx written by hand: the counter goes back to 0 every epoch. That is one
+    # continuous run renumbered by the ordering, not a restarted run whose later points
+    # replace earlier ones: the two messages must not both be given.
+    rows = [f"{b},{2.3 * 0.99 ** (e * 20 + b):.4f}" for e in range(5) for b in range(20)]
+    p = tmp_path / "log.csv"
+    p.write_text("step,loss\n" + "\n".join(rows) + "\n")
+    (run,) = traindx.read(p)
+    probs = [x.message for x in run.ingest.problems]
+    assert not any("restarted" in x for x in probs), probs
+    assert any("per-epoch counter" in x for x in probs), probs
+    assert len(run.get("loss")) == 100
+
+
+def test_a_resumed_run_appended_to_one_file_is_still_a_restart(tmp_path):
+    rows = [f"{s},{2.3 * 0.99**s:.4f}" for s in range(30)]
+    resumed = [f"{s},{2.0 * 0.99**s:.4f}" for s in range(20, 50)]
+    p = tmp_path / "log.csv"
+    p.write_text("step,loss\n" + "\n".join(rows + resumed) + "\n")
+    (run,) = traindx.read(p)
+    probs = [x.message for x in run.ingest.problems]
+    assert any("restarted 1 time(s)" in x and "went back from 29 to 20" in x for x in probs), probs
+    assert len(run.get("loss")) == 50

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from traindx.ordering import order_points
 from traindx.readers.raw import RawLog
 
 LFS_HEADER = b"version https://git-lfs.github.com/spec/"
@@ -53,11 +54,14 @@ def report_restarts(log: RawLog) -> str | None:
     """A step or epoch column that goes back within one file: the run was restarted and its
     new log appended. The file is read as the resumed whole (later points replace earlier
     ones at the same or later steps, counted per series as ``superseded``); this says where,
-    once per file."""
+    once per file. A series whose going back :func:`traindx.ordering.order_points` reads as
+    something else (a per-epoch step counter, records out of write order) is no restart."""
     worst = None
     for raw in log.series:
         back = np.flatnonzero(np.diff(raw.steps) < 0)
-        if back.size and (worst is None or back.size > worst[0]):
+        if not back.size or not order_points(raw.steps, raw.values, raw.wall_time, raw.unit).superseded:
+            continue
+        if worst is None or back.size > worst[0]:
             i = int(back[0])
             worst = (int(back.size), int(raw.steps[i]), int(raw.steps[i + 1]), raw.unit)
     if worst is None:
