@@ -337,6 +337,13 @@ def main(argv: list[str] | None = None) -> int:
         help="input kinds ranked by the learned layer, refitted inside every fold: 'auto' (the kinds "
         "with a model in rulebook/learned/), 'off' (rules alone), or a comma-separated list",
     )  # fmt: skip
+    ap.add_argument(
+        "--held-out-adapters", action="store_true",
+        help="for each adapter kind ranked by the hand-set rules (numbers written looking at these runs: "
+        "in-sample), what each fitted component does held out: the rules' numbers fitted per fold "
+        "(--adapter-lam) and a learned layer refitted per fold (fit_ranker.py's options)",
+    )  # fmt: skip
+    ap.add_argument("--adapter-lam", type=float, default=1.0, help="prior strength of --held-out-adapters' fit")
     args = ap.parse_args(argv)
     book = load_rulebook([args.rulebook], builtin=False) if args.rulebook else load_rulebook()
     runs = load(args.roots)
@@ -347,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     from fit_ranker import learned_setup
 
     learned = learned_setup(args.learned, runs, book, comp)
+    layered = set(learned["opts"]) if learned else set()
+    if args.held_out_adapters:
+        from held_out_adapters import held_out_rows, held_out_setup
+    alt = held_out_setup(runs, book, comp, learned, layered) if args.held_out_adapters else None
     print(
         f"{len(runs)} labelled runs; rulebook calibration: default T={book.temperature:g} U={book.unknown_prior:g}; "
         + " ".join(f"{c.name}: T={c.temperature:g} U={c.unknown_prior:g}" for c in book.calibration)
@@ -405,8 +416,17 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"     [{lo_:.1f},{lo_ + 0.1:.1f})  {conf:.3f}  {acc:.3f}  {n}")
             if args.per_cause:
                 _per_cause(outs)
+            if alt:
+                for name, kinds in held_out_rows(runs, comp, book, dim, alt, args.adapter_lam, args.no_confidence).items():
+                    cfg.setdefault("held_out_adapters", {}).setdefault(name, {})[dim] = kinds
+                    for k in alt["kinds"]:
+                        print(_row(f"CV leave-one-{dim} out: {k} {name}", kinds[k]))
         report["configs"][lam_s] = cfg
-        _headline(cfg)
+        _headline(cfg, layered)
+        for name, cv in cfg.get("held_out_adapters", {}).items():
+            print(f"\n   ADAPTERS with {name} (held out):")
+            _headline({"cv": {d: {k: v for k, v in kinds.items() if k in alt["kinds"]} for d, kinds in cv.items()},
+                       "as_shipped": {}}, set(alt["kinds"]))  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=float))
     return 0
@@ -419,9 +439,11 @@ def with_learned(outs: list[Outcome], learned: dict | None, dim: str | None) -> 
     return replace_outcomes(outs, learned, dim, Outcome, _healthy_said)
 
 
-def _headline(cfg: dict) -> None:
+def _headline(cfg: dict, layered: set[str] | None = None) -> None:
     """Cross-validated numbers per input kind: the worst and the mean over the family fields
-    held out (fields with a single family have no held-out fold and are left out)."""
+    held out (fields with a single family have no held-out fold and are left out). A kind
+    not in ``layered`` (given) is ranked by the hand-set rules, whose numbers were written
+    looking at these runs: its rows are marked in-sample."""
     dims = [d for d, kinds in cfg["cv"].items() if kinds != cfg["as_shipped"]]
     if not dims:
         return
@@ -443,6 +465,7 @@ def _headline(cfg: dict) -> None:
         print(
             f"   {k:14} {cell('top1', min)} {cell('top3', min)} {cell('false_alarm_rate', max)} {ece_s} {w80:>5}"
             f" {cell('benign_false_alarm', max)} {cell('benign_right', min)}"
+            + ("   rules hand-set on these runs: in-sample" if layered is not None and k not in layered and k != "ALL" else "")
         )
 
 

@@ -21,6 +21,7 @@ Other uses:
     python benchmarks/fit_ranker.py                              # CV of the shipped options
     python benchmarks/fit_ranker.py --select --kinds logs,torch_adapter --tradeoff
     python benchmarks/fit_ranker.py --ablate --dims writer,style    # style leakage per feature group
+    python benchmarks/fit_ranker.py --blends --dims style,framework # the blend weight by nested CV
     python benchmarks/fit_ranker.py --write --ship logs --candidate 'all C.01'   # ship a new choice
 """
 
@@ -159,10 +160,15 @@ def scores(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes
     }  # fmt: skip
 
 
+#: a kind with no shipped file (the adapters: no layer gained held out, see
+#: benchmarks/accuracy.py --held-out-adapters) is tried with the log-only layer's mixture
+UNSHIPPED_BLEND = 0.5
+
+
 def options(model) -> dict:
     """The fit options a shipped model file records (its ``meta``): what ``--write`` and
-    benchmarks/accuracy.py refit it with."""
-    meta = model.meta if model else {}
+    benchmarks/accuracy.py refit it with (None: the defaults, blend UNSHIPPED_BLEND)."""
+    meta = model.meta if model else {"blend": UNSHIPPED_BLEND}
     offset = {"fit": True, "fixed": "fixed", "none": False}.get(meta.get("offset"), bool(model.offset_weight) if model else True)
     weighting = meta.get("weighting")
     return {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 10.0), "offset": offset,
@@ -187,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nested", default="style", help="with --select: fields whose selection is itself cross-validated")
     ap.add_argument("--tradeoff", action="store_true", help="false alarms vs faulty runs called healthy per false-alarm cost")
     ap.add_argument("--ablate", action="store_true", help="each feature group dropped in turn, per field (style leakage)")
+    ap.add_argument("--blends", action="store_true", help="the blend weight picked by nested CV, per field of --dims (select_blend.py)")
     ap.add_argument("--write", action="store_true", help="refit and write the model files of --ship")
     ap.add_argument("--ship", default="", help="kinds to write (default: the kinds with a shipped model file)")
     args = ap.parse_args(argv)
@@ -220,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
             for dim in filter(None, args.nested.split(",")):
                 if dim in fs:
                     nested(data, kind, dim, [n for n in names if n != "rules"])
+        elif args.blends:
+            from select_blend import nested_blend
+
+            for dim in filter(None, args.dims.split(",")):
+                if dim in fields(data, kind):
+                    nested_blend(data, kind, dim, opts_for(kind))
         elif not (args.ablate or args.tradeoff or args.write):
             for dim in filter(None, args.dims.split(",")):
                 if dim not in fields(data, kind):

@@ -342,3 +342,27 @@ def test_model_file_with_a_bad_blend_is_refused(tmp_path):
     _write(tmp_path, json.dumps(data))
     with pytest.raises(RulebookError, match=r"logs\.json.*'blend'"):
         load_model(tmp_path, "logs")
+
+
+def test_blend_is_picked_by_the_worst_inner_fold_and_keeps_the_layers_verdict():
+    """benchmarks/select_blend.py: the weight with the best worst inner fold wins over a
+    better mean; a tie goes to the rules' side; p(healthy) is the layer's at every weight."""
+    from select_blend import mix, pick
+
+    assert pick({0.0: [0.30, 0.50], 0.5: [0.40, 0.42], 1.0: [0.20, 0.90]}) == 0.5
+    assert pick({0.0: [0.40, 0.40], 0.5: [0.40, 0.40]}) == 0.0
+    assert pick({0.0: [], 0.25: [0.1]}) == 0.25
+    P = np.array([[0.6, 0.3, 0.1]])  # the layer: healthy, a, b
+    R = np.array([[0.0, 0.2, 0.7]])  # the rules
+    M = mix(P, R, 0.25, h=0)
+    np.testing.assert_allclose(M, [[0.6, 0.25 * 0.3 + 0.75 * 0.2, 0.25 * 0.1 + 0.75 * 0.7]])
+    np.testing.assert_allclose(mix(P, R, 0.0, h=0)[0, 1:], R[0, 1:])
+
+
+def test_a_kind_with_no_model_file_is_tried_with_the_log_layers_mixture():
+    """fit_ranker.options(None): the defaults a kind without a shipped file (the adapters) is
+    refitted with by benchmarks/accuracy.py --held-out-adapters and fit_ranker.py --blends."""
+    from fit_ranker import UNSHIPPED_BLEND, options
+
+    o = options(None)
+    assert o["blend"] == UNSHIPPED_BLEND == 0.5 and o["offset"] is True and o["features"] == "all"
