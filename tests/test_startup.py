@@ -19,6 +19,7 @@ import pytest
 from traindx.api import read
 from traindx.engine import Bound, check
 from traindx.rules.loader import load_rulebook
+from traindx.rules.model import Condition
 from traindx.signals import compute_facts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,8 @@ RUN = ROOT / "fixtures" / "logs" / "tbx" / "healthy_mlp_wine"
 
 #: not needed by a diagnosis printed as text to a pipe (the rulebook cache warm)
 UNUSED = ("importlib.metadata", "rich", "numpy.ma", "tomllib", "yaml", "traindx.rules.parse", "sklearn", "scipy",
-          "mlflow", "wandb", "torch", "tensorflow", "jax", "keras", "traindx.report.html", "traindx.sweep.report")  # fmt: skip
+          "mlflow", "wandb", "torch", "tensorflow", "jax", "keras", "traindx.report.html", "traindx.sweep.report",
+          "pydantic", "pydantic_core", "traindx._twin")  # fmt: skip
 
 
 def _imported(args: list[str], env: dict[str, str], modules: tuple[str, ...]) -> list[str]:
@@ -56,29 +58,37 @@ def test_diagnose_imports_only_what_it_uses(tmp_path):
 
 def test_plugins_the_user_turned_on_are_still_looked_for(tmp_path):
     """The plugin loader is replaced only where the plugins are off: an explicit
-    PYDANTIC_DISABLE_PLUGINS=0 keeps pydantic's own loader (which reads the entry points)."""
+    PYDANTIC_DISABLE_PLUGINS=0 keeps pydantic's own loader (which reads the entry points)
+    where pydantic is used (``--json`` dumps the report with it)."""
+    args = ["diagnose", "--json", str(RUN)]
+    assert _imported(args, _env(tmp_path), ("importlib.metadata", "pydantic")) == ["pydantic"]
     env = _env(tmp_path, PYDANTIC_DISABLE_PLUGINS="0")
-    assert _imported(["diagnose", str(RUN)], env, ("importlib.metadata",)) == ["importlib.metadata"]
+    assert _imported(args, env, ("importlib.metadata",)) == ["importlib.metadata"]
 
 
 @pytest.mark.parametrize("kind", ["tbx", "torch_mon", "keras_cb", "jax_csv"])
 def test_bound_facts_evaluate_every_condition_as_a_dict_does(kind):
     """The shared CEL context (engine.Bound) gives each condition the outcome (value, needs,
-    error) it has on a plain dict of the facts, on real runs of each log kind."""
+    error) it has on a plain dict of the facts, on real runs of each log kind; and so does
+    the outcome noted at load for a run without any of the condition's groups
+    (``Condition.prepare``), which spares compiling it."""
     book = load_rulebook()
     conds = [s.condition for s in book.symptoms] + [r.condition for r in book.requirements]
     conds += [e.condition for c in book.causes for e in c.evidence] + [c.condition for c in book.calibration]
     named = {g for s in book.symptoms for g in s.condition.groups}
     runs = [r for p in sorted(glob.glob(str(ROOT / "fixtures" / "logs" / kind / "*")))[:6] for r in read(p)]
     assert runs
-    n = 0
+    n = decided = 0
     for run in runs:
         facts = compute_facts(run)
         bound = Bound(facts, named)
         for c in conds:
-            assert check(c, bound) == check(c, facts), (run.id, c.source)
+            assert c.absent is not None
+            fresh = Condition.model_construct(source=c.source)  # not prepared: compiled and run
+            assert check(c, bound) == check(fresh, facts) == check(c, facts), (run.id, c.source)
             n += 1
-    assert n > 100 * len(runs)
+            decided += not any(g in facts for g in c.groups)
+    assert n > 100 * len(runs) and decided > 10 * len(runs)
 
 
 @pytest.mark.parametrize("first", ["cel", "traindx"])
@@ -96,11 +106,11 @@ def test_cel_imported_by_the_user_too(first):
     assert out.stdout.split() == ["3", "True"]
 
 
-def test_diagnose_builds_no_validator_of_the_report_models(tmp_path):
+def test_diagnose_builds_no_pydantic_model(tmp_path):
     """The engine and the API build the diagnosis and the report from values they made
     (``model_construct``), the readers the run, its series and keys (``Series.checked``),
-    and the rulebook comes from its cache, so a cached ``traindx diagnose`` never builds
-    those models' pydantic validators (traindx.lazymodel)."""
+    and the rulebook comes from its cache, so a cached ``traindx diagnose`` printed as text
+    builds none of those models' pydantic twins (traindx.lazymodel) and imports no pydantic."""
     env = _env(tmp_path)
     code = (
         "import io, contextlib\nfrom traindx.cli import main\n"
@@ -109,9 +119,10 @@ def test_diagnose_builds_no_validator_of_the_report_models(tmp_path):
         "from traindx.api import Report\nfrom traindx.diagnosis import Diagnosis\n"
         "from traindx.rules.model import Cause, Condition, Rulebook, Symptom\n"
         "from traindx.schema import IngestReport, Run, RunContext, Series, SeriesKey\n"
+        "import sys\n"
         "print(sorted(m.__name__ for m in (Report, Diagnosis, Rulebook, Symptom, Cause, Condition, "
         "Run, RunContext, Series, SeriesKey, IngestReport) "
-        "if m.__pydantic_complete__))"
+        "if m.__dict__.get('_twin_model')) + [m for m in ('pydantic', 'pydantic_core') if m in sys.modules])"
     )
     # the first run in a fresh cache parses and validates the rule files: the second one counts
     subprocess.run([sys.executable, "-m", "traindx.cli", "diagnose", str(RUN)], env=env, cwd=ROOT,

@@ -6,11 +6,9 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from pydantic import Field, PrivateAttr
-
 from traindx.diagnosis import SEVERITY_RANK, Diagnosis
 from traindx.errors import TraindxError
-from traindx.lazymodel import LazyModel, new_list
+from traindx.lazymodel import Field, LazyModel, PrivateAttr, new_list
 from traindx.rules.loader import load_rulebook
 from traindx.rules.model import Rulebook
 from traindx.schema import Run, SkippedPath
@@ -54,7 +52,7 @@ class Report(LazyModel):
         return self.runs[i]
 
     def to_json(self, **kw: object) -> str:
-        return self.model_dump_json(**kw)  # type: ignore[arg-type]
+        return self.model_dump_json(**kw)
 
 
 def read(
@@ -139,7 +137,7 @@ def diagnose_all(
         try:
             runs = read(p, overrides=overrides, skipped=report.skipped)
         except TraindxError as err:
-            report.errors.append(SkippedPath(path=str(p), reason=str(err)))
+            report.errors.append(SkippedPath.model_construct(path=str(p), reason=str(err)))
             continue
         for i, r in enumerate(runs, 1):
             say(f"diagnosing {r.id} ({i}/{len(runs)})")

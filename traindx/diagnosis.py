@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
-
-from traindx.lazymodel import LazyModel, new_dict, new_list
+from traindx.lazymodel import Field, LazyModel, new_dict, new_list
 from traindx.schema import CheckResult, IngestReport
 
 Severity = Literal["info", "warning", "error"]

@@ -80,6 +80,9 @@ def check(cond: Condition, facts: Facts) -> Outcome:
     really depends on the missing fact. Any other error, or a value that is not true or
     false, leaves the rule not evaluated with that error.
     """
+    absent = cond.absent
+    if absent is not None and not any(g in facts for g in cond.groups):  # decided at load
+        return Outcome(absent[0], list(absent[1]), absent[2])
     try:
         if isinstance(facts, Bound) and facts.names.issuperset(cond.groups):
             result = cond.program.execute(facts.env())
@@ -150,13 +153,13 @@ def _symptom_result(sym: Symptom, facts: Facts) -> SymptomResult:
     else:
         onset_step = None
     ev = [
-        Evidence(says=p, fact=p, value=fact(facts, p), kind="fact")
+        Evidence.model_construct(says=p, fact=p, value=fact(facts, p), kind="fact")
         for p in sym.shows
         if fact(facts, p) is not None
     ]
     group = sym.onset.partition(".")[0] if sym.onset else ""
     unit = facts.get("val_loss" if group == "gap" else group, {}).get("unit", "step")
-    return SymptomResult(
+    return SymptomResult.model_construct(
         code=sym.code, slug=sym.slug, summary=sym.summary, severity=sym.severity,
         onset_step=onset_step, onset_unit=unit, evidence=ev,
     )  # fmt: skip
@@ -164,7 +167,7 @@ def _symptom_result(sym: Symptom, facts: Facts) -> SymptomResult:
 
 def _score(cause: Cause, fired: list[SymptomResult], book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> tuple[float, list[Evidence]]:
     lo = math.log(cause.prior)
-    ev = [Evidence(says=f"prior {cause.prior:g}", weight=lo, kind="prior")]
+    ev = [Evidence.model_construct(says=f"prior {cause.prior:g}", weight=lo, kind="prior")]
     # Symptoms of one group are one observation seen through several thresholds: the cause
     # is scored on the strongest ratio in the group (noisy-max), so correlated symptoms do
     # not multiply a generic cause past a specific one.
@@ -173,10 +176,10 @@ def _score(cause: Cause, fired: list[SymptomResult], book: Rulebook, facts: Fact
         sym = book.symptom(s.code)
         if s.code in cause.explains:
             ratio = cause.explains[s.code]
-            item = Evidence(says=f"{s.code} {s.slug}", fact=s.code, value=True, weight=math.log(ratio), kind="symptom")
+            item = Evidence.model_construct(says=f"{s.code} {s.slug}", fact=s.code, value=True, weight=math.log(ratio), kind="symptom")
         elif s.severity != "info":
             ratio = sym.unexplained_lr if sym and sym.unexplained_lr is not None else book.unexplained_lr
-            item = Evidence(says=f"{s.code} {s.slug} (not explained)", fact=s.code, value=True, weight=math.log(ratio), kind="symptom")
+            item = Evidence.model_construct(says=f"{s.code} {s.slug} (not explained)", fact=s.code, value=True, weight=math.log(ratio), kind="symptom")
         else:
             continue
         key = sym.group if sym and sym.group else s.code
@@ -188,12 +191,12 @@ def _score(cause: Cause, fired: list[SymptomResult], book: Rulebook, facts: Fact
     for i, rule in enumerate(cause.evidence):
         ok, needs, err = check(rule.condition, facts)
         if ok is None:
-            notes.append(NotEvaluated(rule=f"{cause.id}#{i + 1}", needs=needs, error=err))
+            notes.append(NotEvaluated.model_construct(rule=f"{cause.id}#{i + 1}", needs=needs, error=err))
             continue
         if ok:
             lo += math.log(rule.lr)
             shown = fill(rule.says, facts)
-            ev.append(Evidence(says=shown, fact=rule.when, value=True, weight=math.log(rule.lr), kind="evidence"))
+            ev.append(Evidence.model_construct(says=shown, fact=rule.when, value=True, weight=math.log(rule.lr), kind="evidence"))
     return lo, ev
 
 
@@ -212,7 +215,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     for sym in book.symptoms:
         ok, needs, err = check(sym.condition, facts)
         if ok is None:
-            notes.append(NotEvaluated(rule=sym.code, needs=needs, error=err))
+            notes.append(NotEvaluated.model_construct(rule=sym.code, needs=needs, error=err))
         elif ok:
             fired.append(_symptom_result(sym, facts))
     fired.sort(key=lambda s: (-SEVERITY_RANK[s.severity], s.onset_step if s.onset_step is not None else 1 << 62))
@@ -238,14 +241,14 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
         unknown = math.exp((lu - top) / t) / z
         for lo, cause, ev in sorted(scored, key=lambda s: -s[0]):
             fixes = [
-                FixResult(
+                FixResult.model_construct(
                     text=fill(f.text, facts),
                     snippets={k: fill(v, facts) for k in ("torch", "keras", "jax") if (v := getattr(f, k))},
                 )
                 for f in cause.fixes
             ]
             causes.append(
-                CauseResult(
+                CauseResult.model_construct(
                     id=cause.id, family=cause.family, summary=cause.summary,
                     probability=math.exp((lo - top) / t) / z, log_odds=lo, evidence=ev, fixes=fixes,
                 )
@@ -321,7 +324,7 @@ def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[st
     for req in book.requirements:
         ok, needs, err = check(req.condition, facts)
         if ok is None:
-            notes.append(NotEvaluated(rule=req.code, needs=needs, error=err))
+            notes.append(NotEvaluated.model_construct(rule=req.code, needs=needs, error=err))
         if not ok:
             out.append(" ".join(fill(req.missing, facts).split()))
     return out

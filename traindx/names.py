@@ -271,7 +271,7 @@ def _resolve(
         return SeriesKey.parse(target), f"--map {raw}={target}"
     parts = _decompose(raw)
     split = (parts.split if isinstance(parts, _Parts) else None) or _resolve_split(default_split)
-    return SeriesKey(metric=target, split=split or "train"), f"--map {raw}={target}"  # type: ignore[arg-type]
+    return SeriesKey(metric=target, split=split or "train"), f"--map {raw}={target}"
 
 
 def map_name(

@@ -128,14 +128,14 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
             top = [(f, w) for f, w in model.contributions(z, cid, against="healthy") if w > 0][:3]
             if top:
                 words = "; ".join(describe(f, facts, book) for f, _ in top)
-                ev.append(Evidence(says=f"learned ranking (cross-validated) moved it up: {words}",
-                                   fact="learned", value=True, weight=sum(w for _, w in top), kind="evidence"))  # fmt: skip
+                ev.append(Evidence.model_construct(says=f"learned ranking (cross-validated) moved it up: {words}",
+                                   fact="learned", value=True, weight=float(sum(w for _, w in top)), kind="evidence"))  # fmt: skip
         fixes = [
-            FixResult(text=fill(f.text, facts), snippets={k: fill(v, facts) for k in ("torch", "keras", "jax") if (v := getattr(f, k))})
+            FixResult.model_construct(text=fill(f.text, facts), snippets={k: fill(v, facts) for k in ("torch", "keras", "jax") if (v := getattr(f, k))})
             for f in cause.fixes
         ]  # fmt: skip
         lo = float(s[model.classes.index(cid)]) if cid in model.classes else float(by_id[cid][0])
-        causes.append(CauseResult(id=cid, family=cause.family, summary=cause.summary, probability=shown[cid],
+        causes.append(CauseResult.model_construct(id=cid, family=cause.family, summary=cause.summary, probability=float(shown[cid]),
                                   log_odds=lo, evidence=ev, fixes=fixes))  # fmt: skip
     unknown = max(0.0, 1.0 - sum(c.probability for c in causes))
     p_fault = max((float(p[i]) for i in range(len(p)) if i != h), default=0.0)

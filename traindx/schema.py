@@ -1,8 +1,9 @@
 """The telemetry schema: runs, series keys, columnar series and run context.
 
 Telemetry is columnar: a :class:`Series` holds two numpy arrays (``steps``, ``values``),
-never a pydantic object per point. Pydantic models describe the run, its keys and its
-context, and give JSON Schema for free (``traindx schema``).
+never an object per point. The models (:class:`~traindx.lazymodel.LazyModel`) describe the
+run, its keys and its context; pydantic validates them, when input comes from outside, and
+gives JSON Schema (``traindx schema``).
 """
 
 from __future__ import annotations
@@ -10,16 +11,31 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field, WithJsonSchema, field_serializer, model_validator
 
-from traindx.lazymodel import LazyModel, new_dict, new_list
+from traindx.lazymodel import (
+    ConfigDict,
+    Field,
+    LazyModel,
+    field_serializer,
+    model_validator,
+    new_dict,
+    new_list,
+)
 
 Split = Literal["train", "val", "test"]
-IntArray = Annotated[np.ndarray, WithJsonSchema({"type": "array", "items": {"type": "integer"}})]
-FloatArray = Annotated[
-    np.ndarray, WithJsonSchema({"type": "array", "items": {"type": ["number", "null"]}})
-]
+IntArray = np.ndarray
+FloatArray = np.ndarray
 StepUnit = Literal["step", "epoch"]
+
+
+def _validation_types() -> dict[str, Any]:
+    """The array types as pydantic validates and describes them (read by traindx._twin)."""
+    from pydantic import WithJsonSchema
+
+    return {
+        "IntArray": Annotated[np.ndarray, WithJsonSchema({"type": "array", "items": {"type": "integer"}})],
+        "FloatArray": Annotated[np.ndarray, WithJsonSchema({"type": "array", "items": {"type": ["number", "null"]}})],
+    }
 
 #: Canonical metric names every reader and adapter maps onto.
 CANONICAL_METRICS: tuple[str, ...] = (
@@ -102,7 +118,7 @@ class Series(LazyModel):
 
     @model_validator(mode="after")
     def _check_arrays(self) -> Series:
-        return self._arrays_checked()
+        return Series._arrays_checked(self)  # (self: the twin's instance; traindx.lazymodel)
 
     def _arrays_checked(self) -> Series:
         steps = np.asarray(self.steps)
@@ -126,8 +142,7 @@ class Series(LazyModel):
     @classmethod
     def checked(cls, **fields: Any) -> Series:
         """``Series(**fields)`` for values traindx made itself (a SeriesKey, numpy arrays,
-        strings): the same array checks (:exc:`ValueError`), without building pydantic's
-        validator, which a diagnose would otherwise build for the run it reads (issue 15)."""
+        strings): the same array checks (:exc:`ValueError`), without pydantic (issue 15)."""
         return cls.model_construct(**fields)._arrays_checked()
 
     @classmethod
@@ -147,8 +162,11 @@ class Series(LazyModel):
         values = np.asarray(values, dtype=np.float64)
         if steps.shape != values.shape:
             raise ValueError(f"series {key}: {steps.size} steps but {values.size} values")
-        o = order_points(steps, values, wall, unit=kw.get("unit", "step"))
-        return cls(key=key, steps=o.steps, values=o.values, superseded=o.superseded, **kw)
+        unit = kw.get("unit", "step")
+        if unit not in ("step", "epoch"):
+            raise ValueError(f"series {key}: unit must be 'step' or 'epoch', not {unit!r}")
+        o = order_points(steps, values, wall, unit=unit)
+        return cls.checked(key=key, steps=o.steps, values=o.values, superseded=o.superseded, **kw)
 
     @field_serializer("steps", "values")
     def _ser_array(self, arr: np.ndarray) -> list[float]:

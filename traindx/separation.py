@@ -79,7 +79,7 @@ def confusable_group(
                     bears.setdefault(how, set()).add(i)
     weight = {how: sum(members[i].probability for i in ids) for how, ids in bears.items()}
     wanted = sorted(bears, key=lambda how: -weight[how])  # stable: ties keep the members' order
-    return ConfusableGroup(
+    return ConfusableGroup.model_construct(
         causes=[c.id for c in members],
         probability=sum(c.probability for c in members),
         tell_apart=wanted,

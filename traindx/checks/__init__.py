@@ -20,8 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
+from traindx.lazymodel import Field, LazyModel, new_list
 from traindx.schema import CheckResult, Run, RunContext
 
 PREFLIGHT_FILE = "preflight.json"
@@ -125,11 +124,11 @@ def _shipped_book() -> Any:
     return load_rulebook()
 
 
-class PreflightRecord(BaseModel):
+class PreflightRecord(LazyModel):
     """What ``preflight.json`` holds: the checks and the context seen at preflight."""
 
-    checks: list[CheckResult] = Field(default_factory=list)
-    context: RunContext = Field(default_factory=RunContext)
+    checks: list[CheckResult] = Field(default_factory=new_list)
+    context: RunContext = Field(default_factory=lambda: RunContext.model_construct())
 
 
 def save(logdir: str | os.PathLike[str], checks: list[CheckResult], context: RunContext) -> Path:

@@ -102,12 +102,11 @@ def cmd_facts(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from pydantic import BaseModel
-
     from traindx.api import Report
+    from traindx.lazymodel import LazyModel
     from traindx.schema import Run, RunContext
 
-    models: dict[str, type[BaseModel]] = {"report": Report, "run": Run, "context": RunContext}
+    models: dict[str, type[LazyModel]] = {"report": Report, "run": Run, "context": RunContext}
     model = models[args.which]
     print(json.dumps(model.model_json_schema(mode="serialization"), indent=2))
     return 0

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from pydantic import ValidationError
 
 from traindx.errors import ReadError
 from traindx.names import map_name
@@ -104,7 +103,11 @@ def _validated(p: Path, load: Callable[[Path], T], what: str) -> T:
         return load(p)
     except OSError as e:
         raise ReadError(str(p), f"cannot read: {e.strerror}") from None
-    except ValidationError as e:
+    except ValueError as e:  # pydantic's ValidationError (it validated the document)
+        from pydantic import ValidationError
+
+        if not isinstance(e, ValidationError):
+            raise
         err = e.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "document"
         raise ReadError(str(p), f"not a traindx {what}: {where}: {err['msg']}") from None

@@ -52,7 +52,7 @@ def add_component_sums(run: Run) -> None:
         if not parts or len(units) > 1:
             continue
         name = "+".join(p.original_name or str(p.key) for p in parts)
-        total = _sum(SeriesKey(metric="loss", split=split), parts, name)
+        total = _sum(SeriesKey.model_construct(metric="loss", split=split), parts, name)
         if total is not None:  # ``traindx series`` shows it "logged as" a+b+c
             run.add(total)
 

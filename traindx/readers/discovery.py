@@ -97,7 +97,7 @@ UNSUPPORTED_FOLDERS: list[tuple[re.Pattern[str], str]] = [
 
 
 def _skip(skipped: list[SkippedPath], path: Path | str, reason: str) -> None:
-    skipped.append(SkippedPath(path=str(path), reason=reason))
+    skipped.append(SkippedPath.model_construct(path=str(path), reason=reason))
 
 
 def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> bool:

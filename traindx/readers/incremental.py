@@ -90,7 +90,7 @@ class Tail:
         log = RawLog(path=self.name)
         self._assemble(log)
         if self.restarts:
-            log.problems.append(IngestProblem(
+            log.problems.append(IngestProblem.model_construct(
                 kind="truncated", file=self.name, count=self.restarts,
                 message=f"{self.name}: the file shrank or was replaced while being followed "
                 f"({self.restarts} time(s)); read again from the start, earlier points dropped",

@@ -102,7 +102,7 @@ def _read_metric(log: RawLog, key: str, path: Path) -> None:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         says = f"{path}: cannot read ({e.strerror or e}); metric '{key}' not read"
-        log.problems.append(IngestProblem(kind="unreadable", file=str(path), message=says))
+        log.problems.append(IngestProblem.model_construct(kind="unreadable", file=str(path), message=says))
         return
     points, bad = [], []
     for i, line in enumerate(text.splitlines(), 1):
@@ -123,7 +123,7 @@ def _read_metric(log: RawLog, key: str, path: Path) -> None:
         log.dropped_records += len(bad)
         lines = ", ".join(str(i) for i in bad[:MAX_LINE_PROBLEMS]) + (" ..." if len(bad) > MAX_LINE_PROBLEMS else "")
         says = f"{path}: {len(bad)} line(s) not '<timestamp> <value> <step>' (line {lines}); skipped"
-        log.problems.append(IngestProblem(kind="corrupt", file=str(path), count=len(bad), message=says))
+        log.problems.append(IngestProblem.model_construct(kind="corrupt", file=str(path), count=len(bad), message=says))
     add_series(log, key, points, str(path))
 
 

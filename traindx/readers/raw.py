@@ -59,4 +59,4 @@ class RawLog:
 
     def problem(self, kind: str, message: str, count: int = 0) -> None:
         """Note a problem with this file (see :data:`traindx.schema.PROBLEM_KINDS`)."""
-        self.problems.append(IngestProblem(kind=kind, file=self.path, count=int(count), message=message))
+        self.problems.append(IngestProblem.model_construct(kind=kind, file=self.path, count=int(count), message=message))

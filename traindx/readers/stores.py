@@ -75,9 +75,9 @@ def db_runs(db: Path, prefix: str, skipped: list[SkippedPath]) -> list[tuple[str
     """(run id, MLflow run id, log) of each run of an MLflow database; ``prefix``: the id of
     the folder it lies in ('' at the root). Deleted runs go to ``skipped``."""
     runs, deleted = mlflowdb.read_store(db)
-    skipped.extend(SkippedPath(path=where, reason=why) for where, why in deleted)
+    skipped.extend(SkippedPath.model_construct(path=where, reason=why) for where, why in deleted)
     empty = "an MLflow run that logged no metrics; nothing to read"
-    skipped.extend(SkippedPath(path=f"{db}: run {r.run_uuid} ({r.name})", reason=empty) for r in runs if not r.log.series)
+    skipped.extend(SkippedPath.model_construct(path=f"{db}: run {r.run_uuid} ({r.name})", reason=empty) for r in runs if not r.log.series)
     return [(f"{prefix}/{r.name}" if prefix else r.name, r.run_uuid, r.log) for r in runs if r.log.series]
 
 

@@ -5,7 +5,7 @@ under a key that hashes everything the result depends on: the bytes and paths of
 rule file read (every file under a rulebook directory, so a file a later loader reads
 counts too), the loader's options, traindx's version and the size and modification time
 of each of its modules (an edited check or fact catalogue invalidates it), and the Python
-and pydantic versions. Nothing stale can match: a changed input is a different key.
+version. Nothing stale can match: a changed input is a different key.
 
 The cache lives in the user's cache directory (``$TRAINDX_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/traindx``, ``~/.cache/traindx``; ``TRAINDX_NO_CACHE=1`` turns it off).
@@ -75,10 +75,9 @@ def _code_stamp() -> Iterable[str]:
 def key(files: Iterable[Path], **options: Any) -> str | None:
     """The cache key of loading ``files`` with ``options``; None when a file cannot be read
     (the loader then reports it)."""
-    import pydantic
-
     h = hashlib.sha256()
-    head = [traindx.__version__, sys.version, pydantic.VERSION, repr(sorted(options.items()))]
+    # (the pickled models are traindx's own classes: pydantic's version is not part of them)
+    head = [traindx.__version__, sys.version, repr(sorted(options.items()))]
     for part in [*head, *_code_stamp()]:
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
     for p in files:

@@ -21,7 +21,8 @@ from functools import lru_cache
 from typing import Any, Literal, get_args, get_origin
 
 import numpy as np
-from pydantic import BaseModel
+
+from traindx.lazymodel import LazyModel
 
 #: ``ctx`` facts recorded by the adapters (torch Monitor, Keras callback, JAX Recorder) in
 #: the context's ``flags``, with their type.
@@ -73,12 +74,12 @@ def _sample(tp: Any) -> Any:
     if origin is list:
         (item,) = get_args(tp)
         return [_sample(item) for _ in range(3)]
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
+    if isinstance(tp, type) and issubclass(tp, LazyModel):
         return _filled(tp)
     return _PLACEHOLDER.get(tp)
 
 
-def _filled(model: type[BaseModel]) -> dict[str, Any]:
+def _filled(model: type[LazyModel]) -> dict[str, Any]:
     out = {}
     for name, field in model.model_fields.items():
         value = _sample(field.annotation)

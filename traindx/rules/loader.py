@@ -53,6 +53,8 @@ def load_rulebook(extra: list[str | Path] | None = None, *, builtin: bool = True
     book = cache.get(key, sources)
     if book is None:
         book = _merge(shipped, user, override_shipped)
+        for rule in (*book.symptoms, *book.requirements, *book.calibration, *(e for c in book.causes for e in c.evidence)):
+            rule.condition.prepare()  # its groups and its outcome without them, cached with it
         cache.put(key, book)
     return book
 

@@ -3,26 +3,56 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Any, Literal
-
-from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr, field_validator
+from typing import TYPE_CHECKING, Any, Literal
 
 from traindx.causes import CAUSES
-from traindx.lazymodel import LazyModel, new_dict, new_list
+from traindx.lazymodel import (
+    ConfigDict,
+    Field,
+    LazyModel,
+    PrivateAttr,
+    field_validator,
+    new_dict,
+    new_list,
+)
 from traindx.rules import _cel as cel
-from traindx.rules.expr import check_bounds
 
-#: A likelihood ratio or probability: finite and positive.
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+if TYPE_CHECKING:  # (in annotations, read with pydantic's names by traindx._twin)
+    from typing import Annotated
+
+#: A likelihood ratio or probability: finite and positive (validated as _validation_types says).
+Positive = float
+#: A cause id of the vocabulary (traindx/causes.py).
+CauseId = str
 
 
-#: Rule models build their validators on first validation, not at import: a command that
-#: finds the rulebook in the cache (:mod:`traindx.rules.cache`) never validates one.
+def _validation_types() -> dict[str, Any]:
+    """The constrained types as pydantic validates them (read by traindx._twin)."""
+    from typing import Annotated
+
+    from pydantic import AfterValidator
+    from pydantic import Field as PydanticField
+
+    return {
+        "Positive": Annotated[float, PydanticField(gt=0, allow_inf_nan=False)],
+        "CauseId": Annotated[str, AfterValidator(_known_cause)],
+    }
+
+
+#: Rule models are validated when the rule files are read; a command that finds the
+#: rulebook in the cache (:mod:`traindx.rules.cache`) never validates one.
 _Model = LazyModel
 
 
 class Condition(_Model):
-    """A CEL expression over fact groups; compiled once."""
+    """A CEL expression over fact groups; compiled once, when first evaluated.
+
+    :meth:`prepare` (the loader calls it before the rulebook is cached) notes the groups it
+    reads and its outcome on a run that logged none of them, which does not depend on the
+    run: a rulebook read from the cache compiles only the conditions a run's facts can
+    decide (issue 15: compiling all of them was a tenth of a ``traindx diagnose``). The
+    compiled program is not pickled (it cannot be); the rest is.
+    """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -36,8 +66,23 @@ class Condition(_Model):
     def groups(self) -> list[str]:
         return sorted(self.program.variables())
 
+    @property
+    def absent(self) -> tuple[bool | None, list[str], str | None] | None:
+        """``(value, needs, error)`` on a run without any of :attr:`groups` (None: not prepared)."""
+        return self.__dict__.get("_absent")
+
+    def prepare(self) -> None:
+        from traindx.engine import check
+
+        self.__dict__["_absent"] = tuple(check(self, {}))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "program"}
+
 
 def _compile(text: str) -> str:
+    from traindx.rules.expr import check_bounds  # (validation only: a cached rulebook needs none)
+
     check_bounds(text)  # before CEL: a huge or deep expression crashes or hangs it
     try:
         cel.compile(text)
@@ -168,9 +213,6 @@ def _known_cause(v: str) -> str:
     if v not in CAUSES:
         raise ValueError(f"unknown cause id {v!r}; ids come from the cause vocabulary (traindx/causes.py)")
     return v
-
-
-CauseId = Annotated[str, AfterValidator(_known_cause)]
 
 
 class Cause(_Model):
