@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from traindx.signals.compare import ce_accuracy_bound
+from traindx.signals.compare import ce_accuracy_bound, loss_when_scored
 from traindx.signals.curve import curve_facts, repeat_facts
 
 
@@ -36,6 +36,22 @@ def test_ce_bound_is_the_markov_bound():
     assert ce_accuracy_bound(2.3, 0.1)["acc_below_ce_bound"] < 0  # chance-level CE allows anything
     assert ce_accuracy_bound(-0.5, 0.1) == {} and ce_accuracy_bound(None, 0.4) == {}
     assert ce_accuracy_bound(float("nan"), 0.4) == {}
+
+
+def test_the_bound_reads_the_loss_of_when_the_accuracy_was_taken():
+    steps = np.arange(516)
+    loss = 2.3 * 0.99 ** steps
+    loss[30] = np.nan  # non-finite points are left out
+    # accuracy on telemetry steps 0, 10, 50 only (a cadence that grew apart): the loss of steps 11..50
+    at = loss_when_scored(steps, loss, np.array([0, 10, 50]), same_axis=True)
+    assert at == pytest.approx(float(np.nanmedian(loss[11:51])))
+    assert at > 10 * loss[-1]
+    # accuracy measured at the loss's end, or on another axis: the loss's own last value is used
+    assert loss_when_scored(steps, loss, np.array([0, 257, 515]), same_axis=True) is None
+    assert loss_when_scored(steps, loss, np.array([0, 1, 2]), same_axis=False) is None
+    # no loss point between the accuracy's last two: the nearest earlier one
+    sparse = np.array([0, 5, 100, 200])
+    assert loss_when_scored(sparse, np.array([2.0, 1.5, 1.0, 0.5]), np.array([40, 60]), True) == 1.5
 
 
 def _train(frozen: bool, mse: bool) -> tuple[list[float], list[float]]:

@@ -20,6 +20,7 @@ from traindx.signals.compare import (
     ce_accuracy_bound,
     chance_facts,
     gap_facts,
+    loss_when_scored,
     lr_facts,
     quality_after_val_min,
 )
@@ -278,7 +279,9 @@ def compute_facts(run: Run) -> Facts:
     bound: dict[str, float] = {}
     for loss_g, acc_g in (("loss", "acc"), ("val_loss", "val_acc")):
         if loss_g in facts and acc_g in facts:
-            b = ce_accuracy_bound(facts[loss_g].get("last"), facts[acc_g].get("last"))
+            ls, acs = chosen[loss_g], chosen[acc_g]
+            at = loss_when_scored(ls.steps, ls.values, acs.steps, ls.unit == acs.unit)
+            b = ce_accuracy_bound(facts[loss_g].get("last") if at is None else at, facts[acc_g].get("last"))
             if b:
                 bound[f"{acc_g}_below"] = b["acc_below_ce_bound"]
     if bound:

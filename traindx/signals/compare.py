@@ -115,6 +115,34 @@ def ce_accuracy_bound(loss_last: float | None, acc_last: float | None) -> dict[s
     return {"ce_acc_bound": bound, "acc_below_ce_bound": bound - acc_last}
 
 
+def loss_when_scored(
+    loss_steps: np.ndarray, loss_values: np.ndarray, acc_steps: np.ndarray, same_axis: bool
+) -> float | None:
+    """The loss as it stood when the accuracy was last measured, for the cross-entropy bound:
+    the median of the finite loss points logged after the accuracy's previous point and up to
+    its last one (the nearest earlier loss point when none falls there). None when the two
+    end together or lie on different axes - the losses' own last value is then the one to use.
+    An accuracy taken on a sparser cadence than the loss (an adapter's telemetry steps that
+    grew apart, an evaluation every N steps) otherwise compares the accuracy of step 50 with
+    the loss of step 515."""
+    if not same_axis or acc_steps.size == 0 or loss_steps.size == 0:
+        return None
+    ok = np.isfinite(loss_values)
+    xs, ys = loss_steps[ok], loss_values[ok]
+    if ys.size == 0:
+        return None
+    last = float(acc_steps[-1])
+    later = xs > last
+    if not later.any():
+        return None  # the accuracy was measured at the loss's end (or after it)
+    prev = float(acc_steps[-2]) if acc_steps.size >= 2 else -np.inf
+    window = (xs > prev) & (xs <= last)
+    if window.any():
+        return float(np.median(ys[window]))
+    before = xs <= last
+    return float(ys[before][-1]) if before.any() else None
+
+
 def lr_facts(steps: np.ndarray, lr: np.ndarray, planned: int | None = None) -> dict[str, float | int | bool]:
     """Shape of the LR schedule. ``planned``: the run's planned last step (or epoch count),
     when known: ``max_plan_progress`` places the LR's peak in the whole planned run (a
