@@ -343,6 +343,60 @@ def test_no_regularization_and_adamw_weight_decay(digits, tmp_path):
     assert c.optimizer.name == "adamw" and c.optimizer.weight_decay == pytest.approx(0.05)
 
 
+def test_dropout_rate_is_recorded(digits, tmp_path):
+    """dropout_max: the largest rate of a Dropout layer (issue 10: Dropout(0.9) read as dying
+    ReLU because only has_dropout was recorded); 0.0 without any."""
+    c = flags_of(digits, tmp_path / "d", lambda: [L.Dense(32, activation="relu"), L.Dropout(0.9),
+                                                  L.Dense(32, activation="relu"), L.Dropout(0.2), L.Dense(10)])  # fmt: skip
+    assert c.flags["dropout_max"] == pytest.approx(0.9) and c.model.has_dropout
+    c = flags_of(digits, tmp_path / "none", lambda: [L.Dense(32, activation="relu"), L.Dense(10)])
+    assert c.flags["dropout_max"] == 0.0
+
+
+def test_validation_rows_in_training_seen_without_train_data(digits, tmp_path):
+    """The README's usage passes no train_data: the callback reads x and the validation
+    arrays from the fit call (read only) and counts the validation rows that are training
+    rows - an oversampled set split after the oversampling leaks, a validation_split does not."""
+    x, y = digits
+    dup = np.concatenate([x, x[:320]]), np.concatenate([y, y[:320]])  # oversampled before the split
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(dup[0]))
+    xs, ys = dup[0][order], dup[1][order]
+    cut = int(0.8 * len(xs))
+    model = mlp(seed=4)
+    cb = DiagnosisCallback(tmp_path / "leak", probe=(xs[cut:][:64], ys[cut:][:64]), diagnose=False)
+    fit(model, (xs[:cut], ys[:cut]), cb, epochs=1, validation_data=(xs[cut:], ys[cut:].copy()))
+    leak = run_of(tmp_path / "leak").context.flags["val_shared_frac"]
+    expected = np.mean([any(np.array_equal(v, t) for t in xs[:cut]) for v in xs[cut:]])
+    assert leak == pytest.approx(expected) and leak > 0.2
+    model = mlp(seed=4)
+    cb = DiagnosisCallback(tmp_path / "split", probe=(x[:64], y[:64]), diagnose=False)
+    fit(model, digits, cb, epochs=1, validation_split=0.25)
+    assert run_of(tmp_path / "split").context.flags["val_shared_frac"] == 0.0
+    model = mlp(seed=4)  # no validation data: no fact
+    cb = DiagnosisCallback(tmp_path / "none", probe=(x[:64], y[:64]), diagnose=False)
+    fit(model, digits, cb, epochs=1)
+    assert "val_shared_frac" not in run_of(tmp_path / "none").context.flags
+
+
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable weights:UserWarning")
+def test_whole_model_frozen_reads_as_gradients_not_flowing(digits, tmp_path):
+    """model.trainable = False before compile: no trainable weights, so no gradient is
+    computed - the vocabulary's frozen parameters (gradients_not_flowing), not gradients
+    computed and never applied (updates_not_applied, told by the torch Monitor's
+    params_not_in_optimizer)."""
+    model = mlp(seed=3)
+    model.trainable = False
+    x, y = digits
+    cb = DiagnosisCallback(tmp_path, probe=(x[:128], y[:128]), every=4)
+    fit(model, digits, cb, epochs=3)
+    run = run_of(tmp_path)
+    assert run.context.model.num_trainable == 0
+    d = cb.diagnosis
+    assert "CTX013" in codes(d)
+    assert d.causes[0].id == "gradients_not_flowing"
+
+
 def test_target_flags_integer_labels(digits, tmp_path):
     f = flags_of(digits, tmp_path, lambda: [L.Dense(10)]).flags
     assert (

@@ -190,6 +190,8 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "target_integer": True,
         "target_distinct": 10.0,
         "softmax_dim0": False,
+        "dropout_max": 0.0,  # nn.Dropout(0.0)
+        "params_not_in_optimizer": 0.0,
     }
     from traindx.cli import main
 
@@ -228,6 +230,56 @@ def test_eval_mode_with_dropout(digits, tmp_path):
     model.eval()
     run = monitored(model, digits, tmp_path)
     assert run.context.model.training_mode is False and run.context.model.has_dropout
+
+
+def test_dropout_rate_is_recorded(digits, tmp_path):
+    run = monitored(mlp(dropout=0.9), digits, tmp_path / "d9")
+    assert run.context.flags["dropout_max"] == pytest.approx(0.9)
+    rnn = nn.LSTM(8, 16, num_layers=2, dropout=0.4)  # dropout built into a recurrent layer
+    with Monitor(rnn, torch.optim.SGD(rnn.parameters(), lr=0.1), logdir=tmp_path / "rnn") as mon:
+        assert mon.context.flags["dropout_max"] == pytest.approx(0.4)
+
+
+class NewHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body, self.head = nn.Sequential(nn.Linear(64, 32), nn.ReLU()), nn.Linear(32, 5)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+@pytest.mark.parametrize("case", ["head_after_optimizer", "optimizer_of_a_copy", "frozen_body", "all_held"])
+def test_params_not_in_optimizer_tell_unapplied_from_frozen(digits, tmp_path, case):
+    """Updates not applied (trainable parameters the optimizer does not hold: a head replaced
+    after the optimizer was built, an optimizer over another instance's parameters) against
+    frozen parameters (requires_grad=False: no gradient, not counted) - the two causes the
+    frozen-model cases are told apart by."""
+    import copy
+
+    model = NewHead()
+    if case == "frozen_body":
+        for p in model.body.parameters():
+            p.requires_grad_(False)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05)
+    if case == "optimizer_of_a_copy":
+        opt = torch.optim.SGD(copy.deepcopy(model).parameters(), lr=0.05)
+    model.head = nn.Linear(32, 10)  # the new 10-class head
+    if case in ("frozen_body", "all_held"):
+        opt.add_param_group({"params": model.head.parameters()})
+    before = copy.deepcopy(model.state_dict())
+    with Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=1) as mon:
+        train(model, digits, 12, mon, opt=opt)
+    flags = run_of(tmp_path).context.flags
+    expected = {"head_after_optimizer": 2.0, "optimizer_of_a_copy": 4.0, "frozen_body": 0.0, "all_held": 0.0}[case]
+    assert flags["params_not_in_optimizer"] == expected
+    after = model.state_dict()
+    # the monitor only reads: what the optimizer does not hold keeps its values
+    if case == "head_after_optimizer":
+        assert torch.equal(before["head.weight"], after["head.weight"])
+    if case == "optimizer_of_a_copy":
+        assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 class Detached(nn.Module):

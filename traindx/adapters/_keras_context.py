@@ -11,6 +11,7 @@ import numpy as np
 
 from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import (
+    dropout_max,
     init_scale_flags,
 )
 from traindx.adapters._keras_data import _first_leaf
@@ -167,6 +168,10 @@ class _StaticContext:
         try:
             ctx.flags["l2_max"] = ks.l2_max(model)
         except Exception:  # noqa: BLE001 - a fact less, never a failure
+            pass
+        try:  # Dropout / SpatialDropout rates, RNN dropout and recurrent_dropout (0.0: none)
+            ctx.flags["dropout_max"] = dropout_max(ks.leaf_layers(model))
+        except Exception:  # noqa: BLE001, S110 - a fact less, never a failure
             pass
         if self._step > 1 or self._iter0 != 0:  # not the initial weights any more
             ctx.notes.append("init_scale not recorded: the weights were trained before this fit")

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from traindx.adapters import _keras_stats as ks
+from traindx.adapters._keras_leak import fit_arrays, val_shared_frac
 
 
 def _first_leaf(x: Any) -> Any:
@@ -119,6 +120,7 @@ class _DataFacts:
                 "no probe batch: recorded the Keras logs, learning rate and weights only (no gradients, "
                 "activations or outputs); pass probe=(x_val, y_val) or DiagnosisCallback.from_arrays(x, y)"
             )
+        self._leak_facts()
         d = ctx.data
         stats_x, stats_y, where = None, None, None
         if train_xy is not None and _first_leaf(train_xy[0]) is not None and train_xy[2]:
@@ -161,6 +163,18 @@ class _DataFacts:
             self._y_for_counts = (np.asarray(_to_numpy(yl)) if yl is not None else None, where)
             if self._y_for_counts[0] is not None:
                 ctx.flags.update(ks.target_facts(self._y_for_counts[0]))
+
+    def _leak_facts(self) -> None:
+        """``val_shared_frac``: validation rows that also appear in the training data, from the
+        arrays ``fit`` was given (read from its frame, never changed; issue 10: leakage was
+        checked only when train_data was passed, and the README's usage never passes it)."""
+        try:
+            arrays = fit_arrays()
+            frac = val_shared_frac(*arrays) if arrays is not None else None
+        except Exception:  # noqa: BLE001 - a fact less, never a failure
+            return
+        if frac is not None:
+            self.context.flags["val_shared_frac"] = frac  # type: ignore[union-attr]
 
     def _batch_of(self, data: Any) -> tuple[Any, Any, bool] | None:
         """``(x, y, whole)`` from arrays (``whole``: all of the data), a tf.data.Dataset (its

@@ -17,10 +17,24 @@ from traindx.adapters._common import (
     TARGET_SAMPLE,
     Moments,
     TargetFacts,
+    dropout_max,
     init_scale_flags,
 )
 from traindx.adapters._torch_record import FLUSH_STEPS
 from traindx.schema import DataInfo, RunContext
+
+
+def params_not_in_optimizer(model: nn.Module, optimizer: Any) -> float | None:
+    """How many of the model's trainable parameters (``requires_grad``) the optimizer's
+    parameter groups do not hold, now; None without an optimizer. A parameter created after
+    the optimizer (a head replaced after ``Adam(model.parameters())``) or an optimizer built
+    over another model's parameters leaves them out: their gradients are computed and never
+    applied. Frozen parameters (``requires_grad=False``) are not counted."""
+    groups = getattr(optimizer, "param_groups", None)
+    if groups is None:
+        return None
+    held = {id(p) for g in groups for p in g.get("params", ())}
+    return float(sum(1 for p in model.parameters() if p.requires_grad and id(p) not in held))
 
 
 class ContextMixin:
@@ -47,6 +61,13 @@ class ContextMixin:
         if run_name:
             self.context.hyperparameters["run_name"] = run_name
         self.context.flags["softmax_dim0"] = ts.softmax_dim0(model)
+        try:  # the largest drop probability of the model's dropout modules (0.0: none)
+            self.context.flags["dropout_max"] = dropout_max(model.modules())
+            missing = params_not_in_optimizer(model, self.optimizer)
+            if missing is not None:
+                self.context.flags["params_not_in_optimizer"] = missing
+        except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
+            pass
         if kind is not None and not kind.elementwise:
             self.context.flags["broadcast_in_loss"] = False  # shapes cannot broadcast silently
         loss_mod = self.loss_fn if isinstance(self.loss_fn, nn.Module) else None

@@ -28,6 +28,7 @@ from traindx.lazymodel import LazyModel
 #: the context's ``flags``, with their type.
 ADAPTER_FLAGS: dict[str, type] = {
     "broadcast_in_loss": bool,
+    "dropout_max": float,
     "grad_accumulating": bool,
     "init_scale_layer": str,
     "init_scale_max": float,
@@ -36,6 +37,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "input_nonfinite": float,
     "keras_backend": str,
     "l2_max": float,
+    "params_not_in_optimizer": float,
     "params_without_grad": float,
     "reg_loss_share": float,
     "softmax_dim0": bool,
@@ -45,6 +47,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "target_max": float,
     "target_min": float,
     "target_onehot": bool,
+    "val_shared_frac": float,
 }
 
 _PLACEHOLDER: dict[type, float | bool | str] = {bool: True, float: 0.5, int: 3, str: "x"}

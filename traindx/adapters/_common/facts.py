@@ -92,6 +92,39 @@ def init_scale_flags(scales: list[tuple[str, float]]) -> dict[str, float | str]:
     }
 
 
+# --------------------------------------------------------------------------- dropout
+
+
+#: attributes that hold a drop probability: on a dropout layer (torch ``p``, Keras/flax
+#: ``rate``, equinox ``p``), and on layers with dropout built in (torch RNN/LSTM/GRU and Keras
+#: RNN ``dropout``, Keras ``recurrent_dropout``, attention layers' ``dropout``)
+_DROPOUT_OWN = ("p", "rate")
+_DROPOUT_BUILT_IN = ("dropout", "recurrent_dropout")
+
+
+def dropout_max(modules: Any) -> float:
+    """The largest drop probability among ``modules`` (layer objects of any framework): a
+    dropout layer's rate (the class name says Dropout: torch ``nn.Dropout*``, Keras
+    ``Dropout``/``SpatialDropout*``/``AlphaDropout``/``GaussianDropout``, flax and equinox
+    ``Dropout``) or the dropout a recurrent or attention layer applies itself. 0.0 when none is
+    found (dropout called as a function, ``F.dropout(x, 0.5)``, is not seen). Only plain numbers
+    in [0, 1] count: an attribute that holds a module (a transformer layer's ``dropout``
+    submodule) is a module of the list itself."""
+    best = 0.0
+    for m in modules:
+        attrs = _DROPOUT_OWN if "Dropout" in type(m).__name__ else _DROPOUT_BUILT_IN
+        for a in attrs:
+            try:
+                v = getattr(m, a, None)
+            except Exception:  # noqa: BLE001 - a property that fails: no fact from it
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            if math.isfinite(v) and 0.0 <= v <= 1.0:
+                best = max(best, float(v))
+    return best
+
+
 # --------------------------------------------------------------------------- loss shapes
 
 

@@ -1,0 +1,66 @@
+"""Validation rows that also appear in the training data, seen from a Keras ``fit`` call.
+
+Keras 3 hands a callback neither the training nor the validation data, and the batches of
+``on_train_batch_end`` are out of its reach without changing ``train_step``. ``fit`` itself
+holds both as local variables while it runs the callbacks' ``on_train_begin``: ``x`` (the
+training inputs, after ``validation_split`` took its share) and ``val_x`` (the validation
+inputs, from ``validation_data`` or the split). :func:`fit_arrays` reads them from that frame
+- read only, nothing is assigned, the frame is let go at once - when both are NumPy arrays
+(a dataset, a generator or framework tensors are left alone: reading them could advance an
+iterator or copy device memory). :func:`val_shared_frac` hashes their rows.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+
+MAX_TRAIN_ROWS = 200_000  # training rows hashed (once, at the start of fit: ~0.5 s)
+MAX_VAL_ROWS = 4_096  # validation rows looked up
+_DEPTH = 12  # frames searched above the caller for Keras' fit
+
+
+def fit_arrays() -> tuple[np.ndarray, np.ndarray] | None:
+    """``(x, val_x)`` of the Keras ``fit`` call this runs under, when both are NumPy arrays;
+    None otherwise (no such frame, a dataset, a dict of inputs, no validation data)."""
+    frame = inspect.currentframe()
+    try:
+        f = frame.f_back if frame is not None else None
+        for _ in range(_DEPTH):
+            if f is None:
+                return None
+            code = f.f_code
+            if code.co_name == "fit" and "keras" in code.co_filename and "trainer" in code.co_filename:
+                loc = f.f_locals
+                x, vx = loc.get("x"), loc.get("val_x")
+                if isinstance(x, np.ndarray) and isinstance(vx, np.ndarray):
+                    return x, vx
+                return None
+            f = f.f_back
+        return None
+    finally:
+        del frame  # no reference cycle through the frame (it holds the user's arrays)
+
+
+def val_shared_frac(x: np.ndarray, val_x: np.ndarray) -> float | None:
+    """The share of validation rows (the first :data:`MAX_VAL_ROWS`) that hash identically to
+    one of the first :data:`MAX_TRAIN_ROWS` training rows; None when the rows do not have the
+    same shape. With more training rows than that, a shared row may be missed (a lower bound)."""
+    if x.ndim < 1 or val_x.ndim < 1 or x.shape[1:] != val_x.shape[1:] or not len(val_x) or not len(x):
+        return None
+    from traindx.checks.measures import row_hashes
+
+    if val_x.dtype != x.dtype and val_x.dtype.kind in "fiub" and x.dtype.kind in "fiub":
+        val_x = val_x.astype(x.dtype)  # the same values, the same bytes
+    train = row_hashes(x[:MAX_TRAIN_ROWS])
+    vh = [h in train for h in _hash_list(val_x[:MAX_VAL_ROWS])]
+    return float(np.mean(vh))
+
+
+def _hash_list(x: Any) -> list[bytes]:
+    import hashlib
+
+    a = np.ascontiguousarray(np.asarray(x).reshape(len(x), -1))
+    return [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in a]
