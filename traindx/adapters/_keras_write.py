@@ -194,6 +194,28 @@ class _Recording:
         if last_step is not None:
             self._step = max(self._step, last_step + 1)
 
+    def _test_logs(self, logs: dict[str, Any]) -> None:
+        """A ``model.evaluate`` after fit: its metrics as ``test/<name>`` at the last step
+        (a later fit continues the run in a new event file)."""
+        from traindx.names import map_name
+
+        values: dict[str, float] = {}
+        for name, v in logs.items():
+            if name in _SKIP_EPOCH_LOGS:
+                continue
+            try:
+                fv = float(v)
+            except (TypeError, ValueError):
+                continue
+            key = map_name(f"test_{name}")
+            if key is not None:
+                values[str(key)] = fv
+        if not values:
+            return
+        if self._writer is None:
+            self._writer = self._open_writer()
+        self._pending_rows.append((max(self._step - 1, 0), time.time(), values))
+
     # ------------------------------------------------------------------ writing
 
     def _flush(self, disk: bool = False, final: bool = False) -> None:

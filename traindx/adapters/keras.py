@@ -30,6 +30,9 @@ tags and context fields as the PyTorch monitor (:mod:`traindx.adapters.torch`):
   ``act_frac_zero@`` for ReLU-like layers, ``act_frac_saturated@`` for sigmoid/tanh),
   ``train/output_row_sum`` (softmax outputs), ``train/pred_class_frac:max``, the input
   statistics ``train/input_mean/std/min/max`` and ``train/nonfinite@inputs``.
+* after fit, ``model.evaluate(x_test, y_test, callbacks=[cb])``: its metrics as ``test/loss``,
+  ``test/accuracy``... at the last step, and the run diagnosed again (``cb.diagnosis``, the
+  diagnosis files), so test metrics far from validation (GEN008) are seen.
 
 The probe is a fixed batch (``probe=(x, y)``, its first ``probe_size`` rows: 128 unless set) run forward and
 backward at the current weights with ``training=False``: dropout is off and batch-norm uses
@@ -168,6 +171,7 @@ class DiagnosisCallback(
         self._off = False
         self._disabled = False
         self._started = False  # context and writer exist (a later fit continues the run)
+        self._fitting = False  # inside fit(): on_test_end is its validation, not a test
         self._model_ready = False
         self._writer: RunWriter | None = None
         self.context: RunContext | None = None
@@ -218,6 +222,7 @@ class DiagnosisCallback(
         if self._off:
             return
         t0 = time.perf_counter()
+        self._fitting = True
         try:
             if not self._started:
                 self._setup()
@@ -312,32 +317,56 @@ class DiagnosisCallback(
                 self._flush(disk=True, final=True)
             except Exception as e:  # noqa: BLE001
                 self._fail(e, "on_train_end")
+        self._fitting = False
         if self._diagnose and self._writer is not None:
-            self.diagnosis = self.diagnose()
-            if self.diagnosis is not None:
-                from traindx.report.text import render_text
+            self._write_diagnosis()
+        self._close_writer()  # a later fit() or evaluate() opens a new event file in the same logdir
+        d = time.perf_counter() - t0
+        self._setup_s += d
+        self._end_s += d
 
-                text = render_text(self.diagnosis)
-                try:
-                    (self.logdir / "diagnosis.json").write_text(
-                        self.diagnosis.to_json(indent=1), encoding="utf-8"
-                    )
-                    (self.logdir / "diagnosis.txt").write_text(
-                        text, encoding="utf-8"
-                    )
-                except Exception as e:  # noqa: BLE001
-                    self._warn_once(f"traindx: could not write the diagnosis to {self.logdir}: {e}")
-                if self._verbose:
-                    print(text, end="")
-        if self._writer is not None:  # a later fit() opens a new event file in the same logdir
+    def on_test_end(self, logs: dict | None = None) -> None:
+        # fit's own validation passes come here too (their metrics arrive as val_* at the
+        # epoch's end); a model.evaluate(..., callbacks=[cb]) after fit is the run's test:
+        # its metrics are written as test/* at the last step and the run diagnosed again, so
+        # a test set that disagrees with validation (GEN008) is seen
+        if self._off or not self._started or self._fitting or not logs:
+            return
+        t0 = time.perf_counter()
+        try:
+            self._test_logs(logs)
+            if self._writer is not None:
+                self._flush(disk=True)
+                if self._diagnose:
+                    self._write_diagnosis()
+        except Exception as e:  # noqa: BLE001 - never break the user's evaluate
+            self._fail(e, "on_test_end")
+        self._close_writer()
+        self._setup_s += time.perf_counter() - t0
+
+    def _write_diagnosis(self) -> None:
+        """``cb.diagnosis``, ``diagnosis.json`` and ``diagnosis.txt`` (printed when verbose)."""
+        self.diagnosis = self.diagnose()
+        if self.diagnosis is None:
+            return
+        from traindx.report.text import render_text
+
+        text = render_text(self.diagnosis)
+        try:
+            (self.logdir / "diagnosis.json").write_text(self.diagnosis.to_json(indent=1), encoding="utf-8")
+            (self.logdir / "diagnosis.txt").write_text(text, encoding="utf-8")
+        except Exception as e:  # noqa: BLE001
+            self._warn_once(f"traindx: could not write the diagnosis to {self.logdir}: {e}")
+        if self._verbose:
+            print(text, end="")
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
             try:
                 self._writer.close()
             except Exception:  # noqa: BLE001, S110
                 pass
             self._writer = None
-        d = time.perf_counter() - t0
-        self._setup_s += d
-        self._end_s += d
 
     # ------------------------------------------------------------------ public helpers
 

@@ -23,6 +23,11 @@ series mixes epoch indices with step numbers and no point is counted twice:
    alone reads) and the sparser one becomes ``:epoch`` (the callback's per-step loss and
    Keras' epoch mean). A ``:step`` series that repeats its ``value`` series
    (``evaluation_loss_vs_iterations`` one step later) is dropped.
+4. **A test after training.** Keras' ``TensorBoard`` passed to ``model.evaluate`` after
+   ``fit`` writes its metrics as ``evaluation_*_vs_iterations`` at the optimizer's
+   iteration, which is the last validation's step, in a new event file: a one-point piece at
+   the last step an earlier file of the same writer already holds, with another value, is
+   read as the run's test metric (``test/loss``), not as the last validation point.
 """
 
 from __future__ import annotations
@@ -182,6 +187,7 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
         ends = epoch_ends_from_marks(marks)
         if ends is not None and ends.size > 1:
             run.context.steps_per_epoch = int(round(float(median(np.diff(ends)))))
+    _evaluations_after_fit(run, pieces)
     by_key: dict[str, dict[str, list[Series]]] = {}
     for p in pieces:
         by_key.setdefault(str(p.series.key), {}).setdefault(p.writer, []).append(p.series)
@@ -209,6 +215,27 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
         )  # fmt: skip
     for s in out.values():
         run.add(s)
+
+
+def _evaluations_after_fit(run: Run, pieces: list[Piece]) -> None:
+    """Re-key Keras TensorBoard's ``model.evaluate`` after ``fit`` as test metrics (point 4 of
+    the module docstring); pieces come in file order."""
+    last: dict[tuple[str, str], tuple[int, float]] = {}
+    moved = []
+    for p in pieces:
+        s = p.series
+        if s.key.split != "val" or s.key.statistic != "step" or not (s.original_name or "").startswith("evaluation_"):
+            continue
+        k = (p.writer, str(s.key))
+        prev = last.get(k)
+        if prev is not None and len(s) == 1 and int(s.steps[0]) == prev[0] and not _agree(s.values[:1], np.array([prev[1]]))[0]:
+            p.series = s.model_copy(update={"key": s.key.model_copy(update={"split": "test", "statistic": "value"})})
+            moved.append(s.original_name)
+        elif len(s):
+            last[k] = (int(s.steps[-1]), float(s.values[-1]))
+    if moved:
+        run.ingest.add("note", f"{', '.join(moved)}: a model.evaluate after training (one point at the last "
+                       "validation step, in a later event file, with another value); read as test metrics")  # fmt: skip
 
 
 def _place(run: Run, out: dict[str, Series], s: Series, renamed: list[str]) -> None:
