@@ -1,5 +1,6 @@
 """The Q&A-style fixture pairs (fixtures/qa/, and issue 10's Keras sets fixtures/qa_keras/ and
-fixtures/qa_wild_keras/ and held-out torch/Lightning/HF/JAX set fixtures/qa_wild/):
+fixtures/qa_wild_keras/, the held-out torch/Lightning/HF/JAX set fixtures/qa_wild/ and the
+mixed-framework held-out set fixtures/qa_fresh/):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -27,7 +28,8 @@ from make_qa import read_meta  # noqa: E402
 #: each set: its directory, the least number of pairs and of labelled runs
 SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120),
         "qa_wild": (ROOT / "fixtures" / "qa_wild", 24, 48),
-        "qa_wild_keras": (ROOT / "fixtures" / "qa_wild_keras", 24, 96)}
+        "qa_wild_keras": (ROOT / "fixtures" / "qa_wild_keras", 24, 96),
+        "qa_fresh": (ROOT / "fixtures" / "qa_fresh", 30, 110)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -36,7 +38,8 @@ def programs(root: Path) -> list[Path]:
 
 FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
-LOG_NAMES = (".csv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml")
+LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
+             "history.json")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
