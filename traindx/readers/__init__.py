@@ -79,6 +79,10 @@ def _read_file(p: Path, kind: str) -> RawLog:
         from traindx.readers.csvlog import read_csv
 
         return read_csv(p)
+    if kind == "history":
+        from traindx.readers.json_history import read_json_history
+
+        return read_json_history(p)
     if kind == "hf":
         from traindx.readers.hf_state import read_hf_state
 

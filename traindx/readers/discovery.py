@@ -34,6 +34,7 @@ CONTAINER_DIRS = {"vis_data"}
 PREFLIGHT_FILE = "preflight.json"  # traindx.checks.PREFLIGHT_FILE
 
 #: File names of known trainers' logs: name (lower case) -> kind.
+HISTORY = "history"  # one JSON object of per-epoch lists (Keras' History.history dumped)
 KNOWN_NAMES = {"trainer_state.json": "hf", "metrics.json": "jsonl", "scalars.json": "mmengine"}
 #: Extensions never sniffed for content (checkpoints, weights, images, archives, code).
 _NEVER_LOGS = frozenset(
@@ -75,6 +76,10 @@ def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:
     lines = [ln for ln in head.decode("utf-8", "replace").splitlines() if ln.strip()]
     if len(lines) >= 2 and all(ln.lstrip().startswith("{") and ln.rstrip().endswith("}") for ln in lines[:2]):
         return "jsonl"
+    from traindx.readers.json_history import sniff_history
+
+    if sniff_history(p, head):
+        return HISTORY
     from traindx.readers.csvlog import csv_header_problem
 
     if len(lines) >= 2 and csv_header_problem(p, overrides) is None:
