@@ -43,8 +43,14 @@ def read_hf_state(path: str | Path) -> RawLog:
 
         log.hyperparameters.update(flatten(doc["trial_params"]))
     records = []
+    # The Trainer's end-of-training entry ({"train_runtime", "train_loss", ...}) holds the mean
+    # loss of the whole run at the last step; where step losses were logged it would replace the
+    # last step's loss (and read as a resumed run), so its train_loss is left out then.
+    step_losses = any(isinstance(e, dict) and "loss" in e for e in history)
     for i, entry in enumerate(history):
         if isinstance(entry, dict):
+            if step_losses and "train_runtime" in entry:
+                entry = {k: v for k, v in entry.items() if k != "train_loss"}
             records.append((i, _flatten(entry)))
         else:
             log.dropped_records += 1
