@@ -1051,3 +1051,23 @@ def test_class_ids_beyond_the_output_width_are_not_counted(digits, tmp_path):
     run = monitored(mlp(), (digits[0], y), tmp_path, steps=6, crit=nn.CrossEntropyLoss(ignore_index=-100))
     counts = run.context.data.class_counts
     assert counts is not None and len(counts) <= 10 and sum(counts) == int((y[: 6 * BS] >= 0).sum())
+
+
+def test_the_configured_lr_is_recorded_under_a_warmup_from_zero(digits, tmp_path):
+    # HF's Trainer and LambdaLR warm-ups set the LR to 0 before the first step; the run's
+    # LR is the scheduler's base (``initial_lr``), not 0 (which reads as "LR is zero").
+    model = mlp()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / 10))
+    assert opt.param_groups[0]["lr"] == 0.0
+    with Monitor(model, opt, logdir=tmp_path / "w") as mon:
+        assert mon.context.optimizer.lr == pytest.approx(1e-3)
+        for _ in range(30):
+            train(model, digits, 1, mon, opt=opt)
+            sched.step()
+    plain = mlp()
+    with Monitor(plain, torch.optim.SGD(plain.parameters(), lr=0.05), logdir=tmp_path / "p") as mon:
+        assert mon.context.optimizer.lr == pytest.approx(0.05)
+    (run,) = traindx.read(tmp_path / "w")
+    assert run.context.optimizer.lr == pytest.approx(1e-3)
+    assert "LR003" not in {s.code for s in traindx.diagnose(run).runs[0].symptoms}

@@ -271,9 +271,11 @@ def optimizer_info(opt: torch.optim.Optimizer | None) -> OptimizerInfo:
         return OptimizerInfo()
     g = opt.param_groups[0] if opt.param_groups else {}
     betas = g.get("betas")
+    # the configured LR: a scheduler keeps it as ``initial_lr`` and may already have moved
+    # ``lr`` (a warm-up from 0, as HF's Trainer and LambdaLR warm-ups start at step 0)
     return OptimizerInfo(
         name=type(opt).__name__.lower(),
-        lr=_num(g.get("lr")),
+        lr=_num(g.get("initial_lr", g.get("lr"))),
         momentum=_num(g.get("momentum")),
         weight_decay=_num(g.get("weight_decay")),
         eps=_num(g.get("eps")),
