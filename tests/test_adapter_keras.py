@@ -373,10 +373,12 @@ def test_validation_rows_in_training_seen_without_train_data(digits, tmp_path):
     cb = DiagnosisCallback(tmp_path / "split", probe=(x[:64], y[:64]), diagnose=False)
     fit(model, digits, cb, epochs=1, validation_split=0.25)
     assert run_of(tmp_path / "split").context.flags["val_shared_frac"] == 0.0
-    model = mlp(seed=4)  # no validation data: no fact
+    assert run_of(tmp_path / "split").context.flags["loss_class_weighted"] is False
+    model = mlp(seed=4)  # no validation data: no fact; fit's class_weight is read too
     cb = DiagnosisCallback(tmp_path / "none", probe=(x[:64], y[:64]), diagnose=False)
-    fit(model, digits, cb, epochs=1)
-    assert "val_shared_frac" not in run_of(tmp_path / "none").context.flags
+    fit(model, digits, cb, epochs=1, class_weight={i: 1.0 + i for i in range(10)})
+    flags = run_of(tmp_path / "none").context.flags
+    assert "val_shared_frac" not in flags and flags["loss_class_weighted"] is True
 
 
 @pytest.mark.filterwarnings("ignore:The model does not have any trainable weights:UserWarning")

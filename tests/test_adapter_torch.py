@@ -192,6 +192,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "softmax_dim0": False,
         "dropout_max": 0.0,  # nn.Dropout(0.0)
         "params_not_in_optimizer": 0.0,
+        "loss_class_weighted": False,
     }
     from traindx.cli import main
 
@@ -238,6 +239,15 @@ def test_dropout_rate_is_recorded(digits, tmp_path):
     rnn = nn.LSTM(8, 16, num_layers=2, dropout=0.4)  # dropout built into a recurrent layer
     with Monitor(rnn, torch.optim.SGD(rnn.parameters(), lr=0.1), logdir=tmp_path / "rnn") as mon:
         assert mon.context.flags["dropout_max"] == pytest.approx(0.4)
+
+
+def test_class_weights_in_the_loss_are_recorded(digits, tmp_path):
+    weighted = nn.CrossEntropyLoss(weight=torch.linspace(0.5, 2.0, 10))
+    run = monitored(mlp(), digits, tmp_path / "w", crit=weighted)
+    assert run.context.flags["loss_class_weighted"] is True
+    bce = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(30.0))
+    with Monitor(mlp(), torch.optim.SGD(mlp().parameters(), lr=0.1), loss_fn=bce, logdir=tmp_path / "b") as mon:
+        assert mon.context.flags["loss_class_weighted"] is True
 
 
 class NewHead(nn.Module):

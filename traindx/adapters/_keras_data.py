@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from traindx.adapters import _keras_stats as ks
-from traindx.adapters._keras_leak import fit_arrays, val_shared_frac
+from traindx.adapters._keras_leak import fit_locals, val_shared_frac
 
 
 def _first_leaf(x: Any) -> Any:
@@ -166,15 +166,20 @@ class _DataFacts:
 
     def _leak_facts(self) -> None:
         """``val_shared_frac``: validation rows that also appear in the training data, from the
-        arrays ``fit`` was given (read from its frame, never changed; issue 10: leakage was
-        checked only when train_data was passed, and the README's usage never passes it)."""
+        arrays ``fit`` was given, and ``loss_class_weighted``: fit's ``class_weight`` (read from
+        its frame, never changed; issue 10: leakage was checked only when train_data was
+        passed, and the README's usage never passes it)."""
+        flags = self.context.flags  # type: ignore[union-attr]
         try:
-            arrays = fit_arrays()
-            frac = val_shared_frac(*arrays) if arrays is not None else None
+            loc = fit_locals()
+            if loc is None:
+                return
+            flags["loss_class_weighted"] = loc["class_weighted"]
+            frac = val_shared_frac(loc["x"], loc["val_x"]) if loc["x"] is not None else None
         except Exception:  # noqa: BLE001 - a fact less, never a failure
             return
         if frac is not None:
-            self.context.flags["val_shared_frac"] = frac  # type: ignore[union-attr]
+            flags["val_shared_frac"] = frac
 
     def _batch_of(self, data: Any) -> tuple[Any, Any, bool] | None:
         """``(x, y, whole)`` from arrays (``whole``: all of the data), a tf.data.Dataset (its

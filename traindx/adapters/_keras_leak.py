@@ -4,7 +4,7 @@ Keras 3 hands a callback neither the training nor the validation data, and the b
 ``on_train_batch_end`` are out of its reach without changing ``train_step``. ``fit`` itself
 holds both as local variables while it runs the callbacks' ``on_train_begin``: ``x`` (the
 training inputs, after ``validation_split`` took its share) and ``val_x`` (the validation
-inputs, from ``validation_data`` or the split). :func:`fit_arrays` reads them from that frame
+inputs, from ``validation_data`` or the split). :func:`fit_locals` reads them (and whether a ``class_weight`` was given) from that frame
 - read only, nothing is assigned, the frame is let go at once - when both are NumPy arrays
 (a dataset, a generator or framework tensors are left alone: reading them could advance an
 iterator or copy device memory). :func:`val_shared_frac` hashes their rows.
@@ -22,9 +22,10 @@ MAX_VAL_ROWS = 4_096  # validation rows looked up
 _DEPTH = 12  # frames searched above the caller for Keras' fit
 
 
-def fit_arrays() -> tuple[np.ndarray, np.ndarray] | None:
-    """``(x, val_x)`` of the Keras ``fit`` call this runs under, when both are NumPy arrays;
-    None otherwise (no such frame, a dataset, a dict of inputs, no validation data)."""
+def fit_locals() -> dict[str, Any] | None:
+    """``x``, ``val_x`` (None unless both are NumPy arrays) and ``class_weighted`` (fit was
+    given a ``class_weight``) of the Keras ``fit`` call this runs under; None when there is no
+    such frame (a custom training loop)."""
     frame = inspect.currentframe()
     try:
         f = frame.f_back if frame is not None else None
@@ -35,13 +36,13 @@ def fit_arrays() -> tuple[np.ndarray, np.ndarray] | None:
             if code.co_name == "fit" and "keras" in code.co_filename and "trainer" in code.co_filename:
                 loc = f.f_locals
                 x, vx = loc.get("x"), loc.get("val_x")
-                if isinstance(x, np.ndarray) and isinstance(vx, np.ndarray):
-                    return x, vx
-                return None
+                both = isinstance(x, np.ndarray) and isinstance(vx, np.ndarray)
+                return {"x": x if both else None, "val_x": vx if both else None,
+                        "class_weighted": bool(loc.get("class_weight"))}  # fmt: skip
             f = f.f_back
         return None
     finally:
-        del frame  # no reference cycle through the frame (it holds the user's arrays)
+        del frame, f  # no reference cycle through the frame (it holds the user's arrays)
 
 
 def val_shared_frac(x: np.ndarray, val_x: np.ndarray) -> float | None:

@@ -63,6 +63,9 @@ class ContextMixin:
         self.context.flags["softmax_dim0"] = ts.softmax_dim0(model)
         try:  # the largest drop probability of the model's dropout modules (0.0: none)
             self.context.flags["dropout_max"] = dropout_max(model.modules())
+            weights = [getattr(self.loss_fn, a, None) for a in ("weight", "pos_weight")]
+            if isinstance(self.loss_fn, nn.Module):  # class weights given to the loss module
+                self.context.flags["loss_class_weighted"] = any(isinstance(w, torch.Tensor) for w in weights)
             missing = params_not_in_optimizer(model, self.optimizer)
             if missing is not None:
                 self.context.flags["params_not_in_optimizer"] = missing

@@ -37,6 +37,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "input_nonfinite": float,
     "keras_backend": str,
     "l2_max": float,
+    "loss_class_weighted": bool,
     "params_not_in_optimizer": float,
     "params_without_grad": float,
     "reg_loss_share": float,
