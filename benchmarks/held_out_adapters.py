@@ -25,7 +25,8 @@ rules give torch 58.3 / 70.5 / 7.0 %, Keras 67.7 / 78.1 / 6.8 %, JAX 90.3 / 96.8
 The fitted numbers gain on every field for torch but lose Keras's and JAX's worst field (one
 rulebook serves every kind); the layer gains little where it has data (torch framework: none
 to learn from) and costs Keras top-3; the nested blend pick (fit_ranker.py --blends) for torch
-is 0-0.5 and scores the rules' 55.6 % (select_ranker's ranking score) on style and writer.
+is 0-0.5 and scores 55.9 % on style and 55.6 % on writer against the rules' 55.6 %
+(select_ranker's ranking score).
 Neither ships for an adapter kind.
 """
 
