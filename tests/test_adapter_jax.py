@@ -575,7 +575,20 @@ w, st = step(w, x)  # compiled before the clock starts
 times = []
 t0 = time.monotonic()
 i = 0
-while time.monotonic() - t0 < 4.9:  # dispatches near 1, 2, 3, 4 s; killed 0.9 s after the last
+
+
+def settled(now):
+    # The kill waits for the loop itself to have run: at least 4.9 s (dispatches near 1, 2,
+    # 3, 4 s), 60 steps logged before now - 1.5 s, and the last 1.5 s without a pause over
+    # 0.1 s between two logs (a loaded machine that stops this process stops the recorder
+    # too: it writes from inside log(), and what a kill may lose is counted in its calls).
+    if now < 4.9 or sum(t <= now - 1.5 for t in times) < 60:
+        return False
+    recent = [t for t in times if t >= now - 1.6]
+    return len(recent) > 1 and max(b - a for a, b in zip(recent, recent[1:])) <= 0.1 and now - recent[-1] <= 0.1
+
+
+while not settled(time.monotonic() - t0) and time.monotonic() - t0 < 120:
     w, st = step(w, x)
     rec.log(i, st)
     times.append(time.monotonic() - t0)
@@ -588,14 +601,17 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 def test_recorder_flushes_on_time_so_kill_loses_seconds_at_most(tmp_path):
     """Killed with SIGKILL (no close, no atexit): every step logged more than 1.5 s before
-    the kill is on disk (flush_secs=1; fetch_every is never reached)."""
+    the kill is on disk (flush_secs=1; fetch_every is never reached). The kill comes once the
+    loop has run steadily for the last 1.5 s (see KILL_SCRIPT), so a loaded machine delays
+    it instead of failing the test; the claim checked is the same."""
     r = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(tmp_path)], capture_output=True, text=True,
                        timeout=300)  # fmt: skip
     assert r.returncode == -9, r.stderr[-3000:]
     info = json.loads(r.stdout.strip().splitlines()[-1])
     times, kill = np.asarray(info["times"]), info["kill"]
+    assert kill < 120, "the machine never let the loop run 1.5 s without a pause over 0.1 s"
     must = int(np.sum(times <= kill - 1.5))  # steps 0 .. must-1
-    assert must > 50
+    assert must >= 60
     steps = traindx.read(tmp_path)[0].series["train/loss"].steps
     assert set(range(must)) <= set(steps.tolist()), (must, len(steps), len(times))
 

@@ -173,6 +173,20 @@ def test_own_writer_edge_values(tmp_path):
     ]
 
 
+def test_adapter_row_encoding_is_the_per_step_encoding():
+    """The adapters' batched encoder (a cached template per tag tuple) writes the same bytes
+    as encoding each step alone, for one row or many, step 0, NaN, inf and unicode tags."""
+    from traindx.adapters._common.writer import encode_rows, encode_scalars
+
+    tags = ("train/loss", "train/grad_norm@Dense_0", "ünïcode/τag", "x" * 200)
+    vals = np.array([[0.5, np.nan, -np.inf, 1e-30], [2.0, 3.25, 1e30, -0.0], [np.inf, 0.0, 7.0, 1.5]])
+    for n in (1, 3):
+        for _ in range(2):  # the second call uses the cached template
+            rows = encode_rows([0, 7, 2**40][:n], [1.5, 2.5, 3.5][:n], tags, vals[:n])
+            assert rows == [encode_scalars(w, s, dict(zip(tags, v.tolist(), strict=True)))
+                            for s, w, v in zip([0, 7, 2**40][:n], [1.5, 2.5, 3.5][:n], vals[:n], strict=True)]  # fmt: skip
+
+
 def test_writer_flushes_large_buffers(tmp_path):
     from traindx.writers import tfevents as wmod
 

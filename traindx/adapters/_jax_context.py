@@ -143,7 +143,7 @@ class ContextMixin:
         """Zero the update ratio of layers whose weights did not change since the previous
         telemetry row (updates computed but never applied to the parameters)."""
         c = lay.col
-        names = [k[6:] for k in c if k.startswith("_wsum@")]
+        names = lay.wnames
         if not names or f"train/update_ratio@{names[0]}" not in c:
             return t
         wc = [c[f"train/weight_norm@{n}"] for n in names] + [c[f"_wsum@{n}"] for n in names]
@@ -184,7 +184,7 @@ class ContextMixin:
                 d.input_dtype = str(meta["input_dtype"])
             if d.batch_size is None and "batch_size" in meta:
                 d.batch_size = int(meta["batch_size"])
-        cls = [i for t_, i in c.items() if t_.startswith("_cls")]
+        cls = lay.cls
         if cls and not self._data_given and (self._task in ("classification", "binary") or (self._task is None and len(cls) > 1)):
             counts = np.nansum(t[:, cls], axis=0)
             if "_label_binary" in c and not np.all(t[:, c["_label_binary"]] > 0.5):

@@ -36,7 +36,11 @@ class _Layout:
             if i >= self.n_stats or t not in self.col:  # a loss given apart wins
                 self.col[t] = i
         self.plan: list[tuple[str, int, float]] | None = None  # (tag, column, value added)
+        self.plan_cols: tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None = None  # the plan as arrays
         self.prev_w: np.ndarray | None = None  # weight norms and sums at the last telemetry row
+        self.steps: list[tuple[str, int]] = self.step_tags()
+        self.cls = [i for t, i in self.col.items() if t.startswith("_cls")]  # class-count columns
+        self.wnames = [t[6:] for t in self.col if t.startswith("_wsum@")]  # layers with weight sums
 
     def step_tags(self) -> list[tuple[str, int]]:
         """Series written every step: loss, global gradient norm, lr, scalars given apart."""
@@ -81,6 +85,17 @@ def _is_ready(batch: list[tuple[list[tuple[int, float]], Any, list[Any]]]) -> bo
     return True
 
 
+class _HostList(list):
+    """A batch column of arrays that live in host memory (the CPU backend): no transfer."""
+
+
+def _on_host(a: jax.Array) -> bool:
+    try:
+        return all(d.platform == "cpu" for d in a.devices())
+    except Exception:  # noqa: BLE001 - a deleted or unusual array: take the general path
+        return False
+
+
 @jax.jit
 def _stack(*arrays: jax.Array) -> jax.Array:
     """``jnp.stack`` as one dispatch (compiled once per count and shape)."""
@@ -117,37 +132,50 @@ class PipelineMixin:
 
     def _keep(self, step: int, stats: Any, loss: Any) -> None:
         if isinstance(stats, Stats):
-            key: Any = (stats.tags, stats.meta, loss is not None)
+            # the tags and meta of one jitted function's Stats are the same objects every
+            # step (its output tree's static data): the layout is found by their identity,
+            # without building or hashing a tuple of hundreds of tags per step
+            ident = (id(stats.tags), id(stats.meta), loss is not None)
+            hit = self._by_id.get(ident)
+            if hit is None or hit[0] is not stats.tags or hit[1] is not stats.meta:
+                hit = self._by_id[ident] = (stats.tags, stats.meta, self._layout((stats.tags, stats.meta, loss is not None)))
+            lay = hit[2]
             arrays: tuple[Any, ...] = (stats.values,) if loss is None else (stats.values, loss)
         elif isinstance(stats, Mapping):
             names = tuple(stats)
-            key = ("dict", names, loss is not None)
+            lay = self._layout(("dict", names, loss is not None))
             arrays = tuple(stats[n] for n in names) + ((loss,) if loss is not None else ())
         elif stats is None and loss is not None:
-            key, arrays = ("loss",), (loss,)
+            lay, arrays = self._layout(("loss",)), (loss,)
         else:
             raise TypeError(f"log() takes the Stats of telemetry() or a dict of scalars, not {type(stats).__name__}")
-        if key is not self._last_key and key != self._last_layout_key:
-            if key not in self._layouts:
-                self._layouts[key] = self._new_layout(key)
-            self._last_layout_key = key
-        self._last_key = key
-        self._buf.append((step, time.time(), key, arrays))
+        self._buf.append((step, time.time(), lay, arrays))
         self._steps += 1
-        if len(self._buf) >= self.fetch_every or time.monotonic() - self._last_dispatch >= self._flush_secs:
+        timed = time.monotonic() - self._last_dispatch >= self._flush_secs
+        if timed or len(self._buf) >= self.fetch_every:
             self._dispatch()
+            self._flush_wanted |= timed
             while len(self._pending) > 1:  # the batch before this one is ready by now
                 self._collect(self._pending.pop(0))
         w = self._writer
-        if w is not None and w.due():
-            # On time as well as on steps: once flush_secs have passed, every dispatched
-            # batch whose host copy is done is read and written, so a crash (kill -9) loses
-            # at most the steps of the last flush_secs or so; one not done yet waits (the
-            # loop never waits on the device) and is looked at again at the next log.
+        if w is not None and (self._flush_wanted or w.due()):
+            # On time as well as on steps: a batch dispatched because flush_secs passed is
+            # written as soon as its host copy is done (not at the writer's own next due
+            # time, up to flush_secs later), and once flush_secs have passed every batch
+            # whose copy is done is, so a crash (kill -9) loses at most the steps of the last
+            # flush_secs or so; one not done yet waits (the loop never waits on the device)
+            # and is looked at again at the next log.
             while self._pending and _is_ready(self._pending[0]):
                 self._collect(self._pending.pop(0))
             if not self._pending:
                 self._write_disk()
+                self._flush_wanted = False
+
+    def _layout(self, key: Any) -> _Layout:
+        lay = self._layouts.get(key)
+        if lay is None:
+            lay = self._layouts[key] = self._new_layout(key)
+        return lay
 
     def _new_layout(self, key: Any) -> _Layout:
         from traindx.names import map_name
@@ -170,16 +198,24 @@ class PipelineMixin:
         self._last_dispatch = time.monotonic()
         if not buf:
             return
-        groups: dict[Any, list[int]] = {}
-        for i, (_, _, key, _) in enumerate(buf):
-            groups.setdefault(key, []).append(i)
+        groups: dict[_Layout, list[Any]] = {}
+        for r in buf:
+            g = groups.get(r[2])
+            if g is None:
+                groups[r[2]] = [r]
+            else:
+                g.append(r)
         batch = []
-        for key, idx in groups.items():
-            rows = [buf[i] for i in idx]
+        for lay, rows in groups.items():
             cols = list(zip(*(r[3] for r in rows), strict=True))
             stacked: list[Any] = []
             for col in cols:
                 if all(isinstance(a, jax.Array) for a in col):
+                    if _on_host(col[0]):
+                        # CPU arrays are host memory already: read one by one at collection
+                        # (as cheap as one stack's dispatch, and no stack compiled per count)
+                        stacked.append(_HostList(col))
+                        continue
                     # one stacked buffer per layout (one transfer), its copy started now
                     if len(col) > 1 and len({a.shape for a in col}) == 1:
                         # counts padded to a power of 2 (the last array repeated, dropped on
@@ -194,7 +230,7 @@ class PipelineMixin:
                 else:
                     s = [a if isinstance(a, jax.Array) else np.asarray(a) for a in col]
                 stacked.append(s)
-            batch.append(([(r[0], r[1]) for r in rows], key, stacked))
+            batch.append(([(r[0], r[1]) for r in rows], lay, stacked))
         self._pending.append(batch)
 
     def _drain(self) -> None:
@@ -204,10 +240,11 @@ class PipelineMixin:
 
     def _collect(self, batch: list[tuple[list[tuple[int, float]], Any, list[Any]]]) -> None:
         """One ``device_get`` of a dispatched batch; decode it and write it in step order."""
-        host = jax.device_get([stacked for _, _, stacked in batch])
+        host = [[[np.asarray(x) for x in s] if isinstance(s, _HostList) else s for s in stacked]
+                for _, _, stacked in batch]  # fmt: skip
+        host = jax.device_get(host)
         blocks: list[tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]] = []
-        for (rows, key, _), h in zip(batch, host, strict=True):
-            lay = self._layouts[key]
+        for (rows, lay, _), h in zip(batch, host, strict=True):
             n = len(rows)
             mats = []
             for j, a in enumerate(h):
@@ -227,8 +264,16 @@ class PipelineMixin:
         """Write column blocks: each tag's points merged in step order (a tag written out of
         order would supersede its later points on reading), tags with the same steps
         encoded together (one vectorized call per distinct set of steps)."""
+        seen: dict[str, int] = {}
+        for _, _, tags, _ in blocks:
+            for tag in tags:
+                seen[tag] = seen.get(tag, 0) + 1
         streams: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        whole: list[tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]] = []
         for steps, walls, tags, mat in blocks:
+            if all(seen[t] == 1 for t in tags):  # no tag of it elsewhere: written as it is
+                whole.append((steps, walls, tags, mat))
+                continue
             for j, tag in enumerate(tags):
                 streams.setdefault(tag, []).append((steps, walls, mat[:, j]))
         groups: dict[bytes, tuple[np.ndarray, np.ndarray, list[str], list[np.ndarray]]] = {}
@@ -243,11 +288,12 @@ class PipelineMixin:
             g = groups.setdefault(st.tobytes(), (st, wl, [], []))
             g[2].append(tag)
             g[3].append(v)
+        out = [(st, wl, tuple(tags), np.stack(vals, axis=1)) for st, wl, tags, vals in groups.values()] + whole
         w = self._writer
         assert w is not None
-        for st, wl, tags, vals in sorted(groups.values(), key=lambda g: int(g[0][0]) if g[0].size else 0):
-            if st.size:
-                w.add_rows(st.tolist(), wl.tolist(), tuple(tags), np.stack(vals, axis=1))
+        for st, wl, tags, mat in sorted(out, key=lambda g: int(g[0][0]) if g[0].size else 0):
+            if st.size and tags:
+                w.add_rows(st.tolist(), wl.tolist(), tags, mat)
 
     # ------------------------------------------------------------------ decoding
 
@@ -256,7 +302,7 @@ class PipelineMixin:
         """Column blocks (steps, wall times, tags, values) of one layout's fetched matrix:
         the per-step series, then the telemetry rows; folds the context on the way."""
         n = len(steps)
-        st = lay.step_tags()
+        st = lay.steps
         tags = [t for t, _ in st]
         cols = [m[:, i] for _, i in st]
         if "train/lr" not in lay.col and self._lr is not None:
@@ -283,8 +329,11 @@ class PipelineMixin:
         t = self._update_applied(lay, t)
         self._fold(lay, t, steps[idx])
         if lay.plan:
-            tv = np.stack([t[:, c] + add for _, c, add in lay.plan], axis=1)
-            blocks.append((steps[idx], walls[idx], tuple(p[0] for p in lay.plan), tv))
+            if lay.plan_cols is None:
+                lay.plan_cols = (np.asarray([p[1] for p in lay.plan], dtype=np.intp),
+                                 np.asarray([p[2] for p in lay.plan], dtype=np.float64), tuple(p[0] for p in lay.plan))  # fmt: skip
+            pc, add, ptags = lay.plan_cols
+            blocks.append((steps[idx], walls[idx], ptags, t[:, pc] + add))
         return blocks
 
     def _lr_values(self, steps: np.ndarray) -> np.ndarray | None:

@@ -143,13 +143,13 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._flush_secs = flush_secs
         self._off = self._disabled = self._closed = False
         self._writer: RunWriter | None = None
-        self._buf: list[tuple[int, float, Any, tuple[Any, ...]]] = []  # (step, wall, layout key, arrays)
-        self._pending: list[list[tuple[list[tuple[int, float]], Any, list[Any]]]] = []
+        self._buf: list[tuple[int, float, _Layout, tuple[Any, ...]]] = []  # (step, wall, layout, arrays)
+        self._pending: list[list[tuple[list[tuple[int, float]], _Layout, list[Any]]]] = []
         self._layouts: dict[Any, _Layout] = {}
-        self._last_key: Any = None
-        self._last_layout_key: Any = None
+        self._by_id: dict[tuple[int, int, bool], tuple[Any, Any, _Layout]] = {}  # Stats' tags/meta by identity
         self._steps = 0
         self._last_dispatch = time.monotonic()
+        self._flush_wanted = False  # a batch dispatched on time waits to be written
         self._fatal_warned = False
         self._fatal: tuple[int, str] | None = None  # (step, what), raised or warned in log()
         self._moments = Moments()

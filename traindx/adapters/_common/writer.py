@@ -57,24 +57,36 @@ def encode_scalars(wall_time: float, step: int, values: dict[str, float]) -> byt
     return head + b"\x2a" + _varint(len(summary)) + summary
 
 
+_TEMPLATES: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, bytes]] = {}
+
+
+def _template(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """The summary bytes of ``tags`` with zeros for the floats, the byte positions of the
+    floats in it (tags x 4), and the event's summary field header; kept per tag tuple (a
+    recorder writes the same few tuples every flush)."""
+    t = _TEMPLATES.get(tags)
+    if t is None:
+        if len(_TEMPLATES) > 256:
+            _TEMPLATES.clear()
+        slots = [_PREFIXES.get(tag) or _prefix(tag) for tag in tags]
+        template = np.frombuffer(b"".join(p + b"\0\0\0\0" for p in slots), dtype=np.uint8)
+        ends = np.cumsum([len(p) + 4 for p in slots], dtype=np.int64)
+        pos = (ends - 4)[:, None] + np.arange(4, dtype=np.int64)
+        t = _TEMPLATES[tags] = (template, pos.reshape(-1), b"\x2a" + _varint(template.size))
+    return t
+
+
 def encode_rows(
     steps: list[int], walls: list[float], tags: tuple[str, ...], values: np.ndarray
 ) -> list[bytes]:
     """:func:`encode_scalars` for many steps with the same tags (``values``: steps x tags),
-    the summaries built in one numpy pass from a template."""
+    the summaries built in one numpy pass from a template (cached per tag tuple)."""
     n, k = values.shape
-    slots = [_PREFIXES.get(t) or _prefix(t) for t in tags]
-    template = np.frombuffer(b"".join(p + b"\0\0\0\0" for p in slots), dtype=np.uint8)
+    template, pos, tail = _template(tuple(tags))
     width = template.size
     mat = np.tile(template, (n, 1))
-    fbytes = np.ascontiguousarray(values, dtype="<f4").view(np.uint8).reshape(n, k, 4)
-    off = 0
-    for j, p in enumerate(slots):
-        off += len(p)
-        mat[:, off : off + 4] = fbytes[:, j]
-        off += 4
+    mat[:, pos] = np.ascontiguousarray(values, dtype="<f4").view(np.uint8).reshape(n, 4 * k)
     rows = mat.tobytes()
-    tail = b"\x2a" + _varint(width)
     return [
         b"\x09"
         + _F64(w)
@@ -142,7 +154,7 @@ class RunWriter:
         if big.any():
             values = np.where(big, np.copysign(np.inf, values), values)
             self._overflow(t for t, b in zip(tags, big.any(axis=0).tolist(), strict=True) if b)
-        if self._append is None or len(steps) < 4:  # short runs: per-step encoding is cheaper
+        if self._append is None:
             for i, s in enumerate(steps):
                 self.add(s, dict(zip(tags, values[i].tolist(), strict=True)), walls[i])
             return
