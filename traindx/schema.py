@@ -12,6 +12,13 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 
+from traindx.ingest import (  # noqa: F401 - re-exported: the schema's public names
+    LOSS_KINDS,
+    PROBLEM_KINDS,
+    IngestProblem,
+    IngestReport,
+    SkippedPath,
+)
 from traindx.lazymodel import (
     ConfigDict,
     Field,
@@ -253,70 +260,6 @@ class RunContext(LazyModel):
     notes: list[str] = Field(default_factory=new_list)
     #: Adapter-computed flags that rules may read (e.g. ``grad_accumulating``).
     flags: dict[str, float | bool | str] = Field(default_factory=new_dict)
-
-
-#: Kinds of :class:`IngestProblem` (a reader may add its own; these are the shared ones).
-PROBLEM_KINDS: dict[str, str] = {
-    "corrupt": "records, lines or cells that could not be decoded; skipped (count: how many)",
-    "superseded": "points replaced by later writes at the same or an earlier step (a resumed "
-    "run: TensorBoard's 'later writes supersede'); count: points replaced",
-    "reordered": "points written out of step order, put back in order (nothing lost)",
-    "renumbered": "points whose steps were constant or restarted every epoch, numbered by "
-    "record order (nothing lost)",
-    "dropped": "points that could not be placed (no x value, step out of range); count: points",
-    "incomplete": "the last line or record is still being written; not read, not damage",
-    "unreadable": "a file that could not be read at all; the rest of the run was read",
-    "skipped": "a column or key that is not a metric (not numeric, extra fields); not read",
-    "note": "anything else worth knowing about how the input was read",
-}
-#: Kinds whose ``count`` is data that did not reach the series.
-LOSS_KINDS = frozenset({"corrupt", "superseded", "dropped"})
-
-
-class IngestProblem(LazyModel):
-    """One thing reading a run's files cost or changed, with how many points or records.
-
-    ``message`` is one printable line that names the file (and line or byte) itself;
-    ``str(problem)`` is the message.
-    """
-
-    kind: str
-    file: str = ""
-    count: int = 0
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class SkippedPath(LazyModel):
-    """A file or directory under the paths given that was not read, and why."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-class IngestReport(LazyModel):
-    """What reading cost: files read, records dropped, problems met, names not mapped."""
-
-    files: list[str] = Field(default_factory=new_list)
-    records: int = 0
-    dropped_records: int = 0
-    problems: list[IngestProblem] = Field(default_factory=new_list)
-    unmapped: list[str] = Field(default_factory=new_list)
-
-    def add(self, kind: str, message: str, *, file: str = "", count: int = 0) -> IngestProblem:
-        """Record a problem (``kind`` one of :data:`PROBLEM_KINDS` or a reader's own)."""
-        p = IngestProblem.model_construct(kind=str(kind), file=str(file), count=int(count), message=str(message))
-        self.problems.append(p)
-        return p
-
-    def lost(self) -> int:
-        """Points or records that did not reach the series (counted, never silent)."""
-        return sum(p.count for p in self.problems if p.kind in LOSS_KINDS)
 
 
 CheckStatus = Literal["passed", "failed", "skipped"]

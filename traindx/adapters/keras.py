@@ -386,12 +386,7 @@ class DiagnosisCallback(
         finally:
             self._off = True
             self._forget_exit()
-            if self._writer is not None:
-                try:
-                    self._writer.close()
-                except Exception:  # noqa: BLE001, S110
-                    pass
-                self._writer = None
+            self._close_writer()
 
 
 # Preflight (checks run before training) and custom training loops (LoopRecorder: the
