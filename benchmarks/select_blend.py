@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from differential import probabilities
-from select_ranker import _frame, _train, score
+from select_ranker import _frame, _inner_folds, _train, score
 
 #: the weights compared
 BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -83,9 +83,7 @@ def nested_blend(data, kind: str, dim: str, opts: dict, blends=BLENDS) -> dict:
     for v in sorted(set(fam)):
         te = rows[fam == v]
         tr = _train(data, rows, te)
-        vals = sorted(set(data.fam[dim][tr]))
-        fold_of = {u: i % 3 for i, u in enumerate(vals)}
-        inner = np.array([fold_of[u] for u in data.fam[dim][tr]])
+        inner = _inner_folds(data, dim, tr)
         t1: dict[float, list[float]] = {b: [] for b in blends}
         for k in sorted(set(inner)):
             ite = tr[inner == k]

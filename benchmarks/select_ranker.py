@@ -47,6 +47,14 @@ def fields(data, kind: str) -> list[str]:
     return [f for f in FAMILIES if len(set(data.fam[f][rows])) > 1]
 
 
+def _inner_folds(data, dim: str, tr: np.ndarray) -> np.ndarray:
+    """The inner fold (0..2) of each training row: the field's values on the training side
+    spread over at most three folds, a value never split."""
+    vals = sorted(set(data.fam[dim][tr]))
+    fold_of = {u: i % 3 for i, u in enumerate(vals)}
+    return np.array([fold_of[u] for u in data.fam[dim][tr]])
+
+
 def _train(data, rows: np.ndarray, test: np.ndarray) -> np.ndarray:
     """Training rows for a held-out set: not held out, no recording of a held-out scenario,
     trainable."""
@@ -183,9 +191,7 @@ def nested(data, kind: str, dim: str, names: list[str]) -> dict:
     for v in sorted(set(fam)):
         te = rows[fam == v]
         tr = _train(data, rows, te)
-        vals = sorted(set(data.fam[dim][tr]))
-        fold_of = {u: i % 3 for i, u in enumerate(vals)}
-        inner_fold = np.array([fold_of[u] for u in data.fam[dim][tr]])
+        inner_fold = _inner_folds(data, dim, tr)
         best, best_key = names[0], None
         for name in names:
             t1 = []

@@ -7,12 +7,10 @@ read like the lines of a JSONL log, with the entry index standing for the line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from traindx.errors import ReadError
-from traindx.readers.csvlog import read_text
-from traindx.readers.jsonl import _flatten, loads, records_to_log
+from traindx.readers.jsonl import _flatten, load_document, records_to_log
 from traindx.readers.raw import RawLog
 
 NAME = "trainer_state.json"
@@ -20,12 +18,7 @@ NAME = "trainer_state.json"
 
 def read_hf_state(path: str | Path) -> RawLog:
     src = str(path)
-    try:
-        doc = loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise ReadError(src, f"not valid JSON ({e.msg})", line=e.lineno) from None
-    except ValueError as e:
-        raise ReadError(src, f"not valid JSON ({e})") from None
+    doc = load_document(path)
     history = doc.get("log_history") if isinstance(doc, dict) else None
     if not isinstance(history, list):
         raise ReadError(src, "no 'log_history' list; expected a HuggingFace Trainer state file")

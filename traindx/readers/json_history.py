@@ -9,13 +9,12 @@ aligned at the start; items that are not numbers are counted as corrupt and skip
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from traindx.errors import ReadError
 from traindx.readers.csvlog import read_text
-from traindx.readers.jsonl import loads, records_to_log
+from traindx.readers.jsonl import load_document, loads, records_to_log
 from traindx.readers.raw import RawLog
 
 HINT = (
@@ -56,12 +55,7 @@ def sniff_history(p: Path, head: bytes) -> bool:
 
 def read_json_history(path: str | Path) -> RawLog:
     src = str(path)
-    try:
-        doc = loads(read_text(path))
-    except json.JSONDecodeError as e:
-        raise ReadError(src, f"not valid JSON ({e.msg}); {HINT}", line=e.lineno) from None
-    except ValueError as e:
-        raise ReadError(src, f"not valid JSON ({e}); {HINT}") from None
+    doc = load_document(path, HINT)
     lists = history_lists(doc)
     if lists is None:
         raise ReadError(src, f"not a history object; {HINT}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from traindx.errors import ReadError
-from traindx.readers.csvlog import parse_number
+from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.raw import RawLog
 from traindx.textsafe import clean
 
@@ -54,6 +54,18 @@ def loads(text: str) -> Any:
         return json.loads(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+def load_document(path: str | Path, hint: str = "") -> Any:
+    """A file holding one JSON document, parsed; a ReadError naming the file (and the line)
+    when it is not JSON, with ``hint`` (what was expected) appended."""
+    src, tail = str(path), f"; {hint}" if hint else ""
+    try:
+        return loads(read_text(path))
+    except json.JSONDecodeError as e:
+        raise ReadError(src, f"not valid JSON ({e.msg}){tail}", line=e.lineno) from None
+    except ValueError as e:
+        raise ReadError(src, f"not valid JSON ({e}){tail}") from None
 
 
 def _number(v: Any) -> float | None | object:
