@@ -17,6 +17,7 @@ import importlib.util
 import json
 import math
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,36 @@ def _open(path: Path):  # -> wandb.sdk.internal.datastore.DataStore, scanning fr
     return ds
 
 
+#: LevelDB log framing (wandb.sdk.internal.datastore): 32 KiB blocks, a 7-byte header
+#: (crc32, length, type) before each fragment; a fragment never crosses a block.
+BLOCK, HEAD, KINDS = 32768, 7, (1, 2, 3, 4)
+
+
+def _cut_short(ds: Any, at: int) -> bool:
+    """Whether the record whose scan failed at byte ``at`` is sound up to the end of the file,
+    which ends inside it: a run still being written. Walks its fragments as the SDK does; a
+    flipped byte shows as an unknown type, a length its block cannot hold (the SDK's read then
+    also runs to the end of the file) or a whole fragment whose checksum fails."""
+    fp, size = ds._fp, ds._size_bytes
+    while True:
+        if BLOCK - at % BLOCK < HEAD:  # zero padding at the end of a block
+            at += BLOCK - at % BLOCK
+        if at + HEAD > size:
+            return True  # the header itself is cut
+        fp.seek(at)
+        head = fp.read(HEAD)
+        crc, length, kind = int.from_bytes(head[:4], "little"), int.from_bytes(head[4:6], "little"), head[6]
+        if kind not in KINDS or at % BLOCK + HEAD + length > BLOCK:
+            return False
+        if at + HEAD + length > size:
+            return True
+        if zlib.crc32(fp.read(length), ds._crc[kind]) & 0xFFFFFFFF != crc:
+            return False
+        if kind in (1, 4):  # FULL or LAST: the record is whole, so the failure was elsewhere
+            return False
+        at += HEAD + length
+
+
 def _number(text: str) -> float | None:
     try:
         v = json.loads(text)
@@ -119,19 +150,22 @@ def read_wandb_run(path: str | Path) -> RawLog:
     except OSError as e:
         raise ReadError(src, f"cannot read ({e.strerror or e})") from None
     try:
+        at = ds._index
         while True:
-            at = ds._index
+            last, at = at, ds._index
             try:
                 data = ds.scan_data()
             except Exception:  # damaged framing: nothing after it can be found again
                 left = ds._size_bytes - at
-                if not meta["exited"] and ds._fp.tell() >= ds._size_bytes:  # cut short at the end
+                if not meta["exited"] and _cut_short(ds, at):
                     log.problem("incomplete", f"{src}: byte {at}: the last record is still being written; not read")
                 else:
                     log.dropped_records += 1
                     log.problem("corrupt", f"{src}: byte {at}: damaged record; the rest of the file ({left} bytes) not read", 1)
                 break
             if data is None:
+                if ds._index > ds._size_bytes:  # the SDK checks the bytes the file has, not the length
+                    log.problem("corrupt", f"{src}: byte {last}: the last record's length is damaged (past the end of the file)", 1)
                 break
             log.records += 1
             rec = pb.Record()  # type: ignore[attr-defined]  # a generated protobuf module
