@@ -22,6 +22,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
 
+from traindx.metric_direction import (  # noqa: F401 (re-exported: traindx.names.direction etc.)
+    BOUNDED_01,
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    QUALITY_PREFERENCE,
+    direction,
+    is_loss_component,
+    quality_rank,
+)
+from traindx.name_habits import instance_base, loss_part, rewrite
 from traindx.schema import CANONICAL_METRICS, SeriesKey, Split
 
 #: Words naming a split, as a whole ``/``-segment (``Loss/train``) or an end token (``val_loss``).
@@ -40,7 +50,8 @@ NOT_SERIES = re.compile(
       | \w*per_second | (total_)?flos | hp_metric        # HF throughput, Lightning placeholder
       | (num_|seen_)?samples | (num_)?tokens(_seen)?
       | (data|iter|batch|forward|backward|step|epoch)_time | eta(_s|_sec|_seconds)?  # timings
-      | (max_)?mem(ory)?(_mb|_gb|_allocated|_reserved)? | gpu_mem(ory)?""",
+      | (max_)?mem(ory)?(_mb|_gb|_allocated|_reserved)? | gpu_mem(ory)?
+      | m?s_(per_)?(batch|step|it(er)?) | it_s | s_it | samples_s | imgs?_s""",
     re.X,
 )
 
@@ -67,6 +78,10 @@ SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
     # Keras TensorBoard: epoch_loss is the epoch value; batch_loss the per-batch value.
     (r"epoch_(.+)", r"\1", None, "Keras TensorBoard 'epoch_' prefix"),
     (r"batch_(.+)", r"\1", "step", "Keras TensorBoard 'batch_' prefix (per batch)"),
+    # Hand-written tags: 'loss per epoch on val', 'train/acc_per_epoch', 'accuracy_batch'.
+    (r"(.+)_(on|of|for|in)", r"\1", None, "trailing preposition"),
+    (r"(.+)_per_(epoch|ep)", r"\1", None, "'per epoch' suffix"),
+    (r"(.+)_(per_)?(batch|iter(ation)?|it)|(.+)_per_step", r"\1\5", "step", "'per batch' suffix (per step)"),
     # Lightning on_step/on_epoch: train_loss_epoch is the epoch mean, train_loss_step per step.
     (r"(.+)_epoch", r"\1", None, "Lightning '_epoch' suffix"),
     (r"(.+)_step", r"\1", "step", "Lightning '_step' suffix (per step)"),
@@ -112,8 +127,9 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
     (
         r"mae|mse|rmse|msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
         r"|auc|roc_auc|auroc|pr_auc|average_precision|precision|recall|specificity|sensitivity"
-        r"|m?iou|mean_io_?u|dice|bleu|rouge\w*|wer|cer|kld?|kl_divergence|cosine_similarity"
-        r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+",
+        r"|m?iou|mean_io_?u|dice|bleu|rouge\w*|(\w+_)?[wc]er|kld?|kl_divergence|cosine_similarity"
+        r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+|\w+_loss_\w+|nll|total"
+        r"|spearman\w*|pearson\w*|matthews_correlation|mcc|(cohen_)?kappa",
         _KEEP,
         "known metric, not canonical: kept under its own name",
     ),
@@ -126,22 +142,26 @@ _KEY_FORM = re.compile(r"(train|val|test)/([a-z][a-z0-9_]*)(?:@([^:]+))?(?::(\w+
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[\s\-.:@_/()]+")
 _MAP_WORD = re.compile(r"mAP")
+_IOU_WORD = re.compile(r"(m?)I[oO]U")
 _PARAM_GROUP = re.compile(r"(?:lr_?(?:pg_?)?|pg_?)(\d+)")
 
 
 def _normalize(text: str) -> str:
     """``LearningRate`` -> ``learning_rate``; ``acc@1`` -> ``acc_1``; ``lr-SGD`` -> ``lr_sgd``;
     ``mAP50-95`` -> ``map_50_95``."""
-    text = _MAP_WORD.sub("_map_", text)
+    text = _IOU_WORD.sub(lambda m: f"_{m[1]}iou_", _MAP_WORD.sub("_map_", text).replace("\u00b2", "2"))
     return "_".join(t for t in _SEPARATORS.split(_CAMEL.sub("_", text).lower()) if t)
 
 
 @lru_cache(maxsize=4096)
 def _metric_of(phrase: str) -> tuple[str, str] | None:
+    phrase, habit = rewrite(phrase)  # naming habits (traindx/name_habits.py): pair_acc, errD, kld
     for rx, metric, why in _METRICS:
         if rx.fullmatch(phrase):
-            return (metric or phrase), why
-    return None
+            return (metric or phrase), why + (f" ({habit})" if habit else "")
+    base = instance_base(phrase)
+    found = _metric_of(base) if base else None
+    return (found[0], f"{found[1]}; Keras instance number dropped") if found else None
 
 
 @dataclass(frozen=True)
@@ -186,6 +206,9 @@ def _decompose(raw: str) -> _Parts | str:
         implied = implied or "val"
         trace.append("COCO task prefix (a validation metric)")
     phrase, statistic = _normalize(rest[0]), "value"
+    if len(rest) == 2 and (part := loss_part(phrase, _normalize(rest[1]), _metric_of)):
+        trace.append(f"'{rest[0]}/{rest[1]}': the loss or a part of it")  # Loss/Total, loss/recon
+        phrase, rest = part, rest[:1]
     scope = "/".join(rest[1:]) or scope
     group = _PARAM_GROUP.fullmatch(phrase if scope == "global" else f"{phrase}_{scope}".lower())
     if group:  # x/lr0, lr/pg1: the LR of a parameter group; group 0 is the run's LR
@@ -331,53 +354,3 @@ def parse_map_option(items: list[str]) -> dict[str, str]:
         key = key.model_copy(update={"metric": found[0]})
         out[name] = str(key) if any(c in target for c in "/@:") else key.metric
     return out
-
-
-#: Metrics whose higher values are better (quality metrics), matched on the metric name.
-HIGHER_IS_BETTER = re.compile(
-    r"(\w+_)?accuracy|map\d*|\w+_m?ap\w*|m?ap_?[sml]|precision|recall|average_precision"
-    r"|f1(_\w+)?|f_?beta\w*|\w*auc|auroc|m?iou|mean_io_?u|dice|bleu|rouge\w*|r2(_score)?"
-    r"|specificity|sensitivity|cosine_similarity"
-)
-#: Metrics whose lower values are better.
-LOWER_IS_BETTER = re.compile(
-    r"loss|\w+_loss|loss_\w+|error|\w+_error|perplexity|mae|mse|rmse|msle|mape|wer|cer"
-    r"|kld?|kl_divergence|log_?cosh|hinge"
-)
-#: Quality metrics bounded to [0, 1] (a logger may write them in percent).
-BOUNDED_01 = re.compile(
-    r"(\w+_)?accuracy|map\d*|\w+_m?ap\w*|m?ap_?[sml]|precision|recall|average_precision"
-    r"|f1(_\w+)?|\w*auc|auroc|m?iou|mean_io_?u|dice|specificity|sensitivity"
-)
-#: The quality metric a run is judged on when it logged several: first match wins.
-QUALITY_PREFERENCE: tuple[str, ...] = (
-    r"map", r"map50", r"f1(_\w+)?", r"accuracy", r"\w*auc|auroc", r"m?iou|mean_io_?u", r"dice",
-    r"bleu|rouge\w*", r"\w+_m?ap\w*|map\d*", r"average_precision|precision|recall", r"\w+_accuracy",
-)
-#: Loss names that are not components of the loss (statistics of it, AMP loss scale, weights).
-_NOT_COMPONENT = re.compile(
-    r"(avg|mean|running|smooth(ed)?|ema|total|overall|best|min|max|last|sum)_loss"
-    r"|loss_(avg|mean|running|smooth(ed)?|ema|scale|scaler|weight|weights|ratio|sum)"
-)
-_COMPONENT = re.compile(r"\w+_loss|loss_\w+")
-
-
-def direction(metric: str) -> str | None:
-    """``"higher"`` or ``"lower"`` when the metric's better direction is known, else None."""
-    if HIGHER_IS_BETTER.fullmatch(metric):
-        return "higher"
-    if LOWER_IS_BETTER.fullmatch(metric):
-        return "lower"
-    return None
-
-
-def is_loss_component(metric: str) -> bool:
-    """A part of a multi-part loss (``box_loss``, ``loss_cls``, ``kl_loss``), not a statistic of it."""
-    return bool(_COMPONENT.fullmatch(metric)) and not _NOT_COMPONENT.fullmatch(metric)
-
-
-def quality_rank(metric: str) -> int | None:
-    """Position of a quality metric in :data:`QUALITY_PREFERENCE` (None: not a quality metric)."""
-    if direction(metric) != "higher":
-        return None
-    return next((i for i, p in enumerate(QUALITY_PREFERENCE) if re.fullmatch(p, metric)), len(QUALITY_PREFERENCE))

@@ -79,6 +79,10 @@ def _read_file(p: Path, kind: str) -> RawLog:
         from traindx.readers.csvlog import read_csv
 
         return read_csv(p)
+    if kind == "text":
+        from traindx.readers.textlog import read_text_log
+
+        return read_text_log(p)
     if kind == "history":
         from traindx.readers.json_history import read_json_history
 
@@ -258,7 +262,7 @@ def read(
         if kind is None and root.name not in (CONTEXT_FILE, PREFLIGHT_FILE):
             raise ReadError(
                 str(root),
-                "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl, trainer_state.json, an MLflow run's meta.yaml or an MLflow database (mlflow.db)",
+                "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl, trainer_state.json, an MLflow run's meta.yaml, an MLflow database (mlflow.db) or printed training output (.log/.txt lines like 'Epoch 3/20 - loss: 0.51 - val_loss: 0.62')",
             )
         split = SPLIT_DIRS.get(root.parent.name.lower())
         if kind == MLFLOW_DB:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from traindx.arrays import intersect
+from traindx.name_habits import is_adversarial
 from traindx.names import BOUNDED_01, is_loss_component
 from traindx.readers.raw import RawSeries
 from traindx.schema import Run, Series, SeriesKey
@@ -38,16 +39,34 @@ def _sum(key: SeriesKey, parts: list[Series], name: str) -> Series | None:
     )
 
 
+#: Statistics of the loss that are the loss of a split that logged no plain one (first wins):
+#: ``epoch,avg_loss`` written by hand, ``running_loss`` printed every N batches.
+LOSS_ALIASES = ("avg_loss", "average_loss", "mean_loss", "running_loss", "smooth_loss", "smoothed_loss", "ema_loss")
+
+
 def add_component_sums(run: Run) -> None:
-    """Give each split without a loss the sum of its loss components (global scope, plain values)."""
+    """Give each split without a loss one: a statistic of it (``avg_loss``), else the whole
+    its parts were logged beside (a VAE's ``total`` beside ``recon`` and ``kl``), else the sum
+    of its loss components (global scope, plain values). A GAN's discriminator and generator
+    losses are two adversaries' losses, not parts of one: no loss is made from them."""
     for split in ("train", "val", "test"):
         if run.get("loss", split) is not None:
             continue
-        parts = [
+        found = [
             s for s in run.series.values()
-            if s.key.split == split and s.key.scope == "global" and s.key.statistic == "value"
-            and is_loss_component(s.key.metric) and len(s)
+            if s.key.split == split and s.key.scope == "global" and s.key.statistic == "value" and len(s)
         ]  # fmt: skip
+        parts = [s for s in found if is_loss_component(s.key.metric)]
+        whole = next((s for name in LOSS_ALIASES for s in found if s.key.metric == name), None)
+        if whole is None and parts:
+            whole = next((s for s in found if s.key.metric == "total"), None)
+        if whole is not None:
+            run.add(whole.model_copy(update={"key": SeriesKey.model_construct(metric="loss", split=split)}))
+            continue
+        gan = sorted({p.key.metric for p in parts if is_adversarial(p.key.metric)})
+        if gan:
+            run.ingest.add("note", f"{split}: {', '.join(gan)} are a GAN's adversarial losses, not one loss; no {split} loss read from them")
+            continue
         units = {p.unit for p in parts}
         if not parts or len(units) > 1:
             continue

@@ -36,6 +36,10 @@ PREFLIGHT_FILE = "preflight.json"  # traindx.checks.PREFLIGHT_FILE
 #: File names of known trainers' logs: name (lower case) -> kind.
 HISTORY = "history"  # one JSON object of per-epoch lists (Keras' History.history dumped)
 KNOWN_NAMES = {"trainer_state.json": "hf", "metrics.json": "jsonl", "scalars.json": "mmengine"}
+#: Printed training output saved to a file (``train.log``, ``output.txt``, ``slurm-123.out``).
+TEXT = "text"
+TEXT_SUFFIXES = frozenset({".log", ".txt", ".out", ".stdout", ""})
+OWN_REPORTS = frozenset({"diagnosis.txt", "report.txt"})  # traindx's own reports, not logs
 #: Extensions never sniffed for content (checkpoints, weights, images, archives, code).
 _NEVER_LOGS = frozenset(
     ".pt .pth .ckpt .bin .safetensors .h5 .keras .onnx .pb .npz .npy .pkl .png .jpg .jpeg .gif .svg"
@@ -82,6 +86,13 @@ def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:
         return HISTORY
     from traindx.readers.csvlog import csv_header_problem
 
+    if p.suffix.lower() in TEXT_SUFFIXES and p.name.lower() not in OWN_REPORTS:
+        from traindx.readers.textlog import looks_like_text_log
+
+        # before the CSV sniff: a table's rows hold no 'name: number' pairs, but printed
+        # output with tabs ('Train Epoch: 1 [0/60000]\tLoss: 0.5') passes for a TSV
+        if looks_like_text_log(head.decode("utf-8", "replace")):
+            return TEXT
     if len(lines) >= 2 and csv_header_problem(p, overrides) is None:
         return "csv"
     return None

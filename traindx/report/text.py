@@ -53,6 +53,11 @@ def _ingest_lines(ing: IngestReport, verbose: bool) -> list[Hang]:
     said = [f"{n:,} {_KIND_WORDS[k]}" for k, n in counts.items() if n]
     if said:
         out.append(Hang("  input: ", "; ".join(said), "yellow"))
+    if ing.unmapped:  # logged names traindx does not read: counted, never dropped silently
+        names = ", ".join(printable(repr(n)) for n in ing.unmapped[: None if verbose else 6])
+        more = "" if verbose or len(ing.unmapped) <= 6 else ", ..."
+        out.append(Hang("  input: ", f"{len(ing.unmapped)} logged name(s) not read: {names}{more} "
+                        "(`traindx series` says why; --map NAME=METRIC reads one)", "dim"))  # fmt: skip
     shown = ing.problems if verbose else ing.problems[:3]
     for p in shown:
         out.append(Hang("  input: ", printable(p.message), "yellow"))

@@ -1,0 +1,118 @@
+"""Printed training output (``train.log``, ``output.txt``) read as a log (issue 10): the layouts
+gathered from public code, real runs' output (fixtures/textlogs, made by make_textlogs.py),
+and text that is not a training log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import traindx
+from traindx.errors import ReadError
+from traindx.readers.discovery import _sniff
+from traindx.readers.textlog import looks_like_text_log, parse_text, read_text_log
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "textlogs"
+
+#: (layout, text, the records expected): one per layout seen in public code.
+LAYOUTS = [
+    ("keras verbose=2",
+     "Epoch 1/3\n3083s - loss: 1.7197 - acc: 0.5893 - val_loss: 0.3504 - val_acc: 0.8959\n"
+     "Epoch 2/3\n3086s - loss: 0.6644 - acc: 0.8074 - val_loss: 0.2832 - val_acc: 0.9182\n",
+     [{"epoch": 1, "loss": 1.7197, "acc": 0.5893, "val_loss": 0.3504, "val_acc": 0.8959},
+      {"epoch": 2, "loss": 0.6644, "acc": 0.8074, "val_loss": 0.2832, "val_acc": 0.9182}]),
+    ("keras progress bar rewritten with \\r",
+     "Epoch 1/2\n 1/32 [>....] - ETA: 0s - loss: 0.9\r32/32 [==========] - 1s 3ms/step - loss: 0.6 - accuracy: 0.7"
+     " - val_loss: 0.5 - val_accuracy: 0.75\nEpoch 2/2\n32/32 [==========] - 0s 2ms/step - loss: 0.5 - accuracy: 0.8\n",
+     [{"epoch": 1, "loss": 0.6, "accuracy": 0.7, "val_loss": 0.5, "val_accuracy": 0.75},
+      {"epoch": 2, "loss": 0.5, "accuracy": 0.8}]),
+    ("pipes and percent", "epoch 1 | train loss 0.51 | val acc 81.2%\nepoch 2 | train loss 0.41 | val acc 83.5%\n",
+     [{"epoch": 1, "train loss": 0.51, "val acc": 0.812}, {"epoch": 2, "train loss": 0.41, "val acc": 0.835}]),
+    ("logging prefix, bracketed epoch and LR",
+     "2025-07-07 13:55:26.649 INFO: Epoch [001/300] - Train Loss: 145.1, Valid Loss: 70.6, LR: [0.001]\n"
+     "2025-07-07 13:55:26.653 INFO:   [SAVE] Best model at epoch 1.\n",
+     [{"epoch": 1, "Train Loss": 145.1, "Valid Loss": 70.6, "LR": 0.001}]),
+    ("a block per epoch", "Epoch 1/100\n  Train Loss: 0.9677\n  Val Loss:   0.9568\n  Val Dice:   0.1005\n"
+     "  -> Saved best model (Dice: 0.1005)\n\nEpoch 2/100\n  Train Loss: 0.9568\n",
+     [{"epoch": 1, "train Loss": 0.9677, "val Loss": 0.9568, "val Dice": 0.1005}, {"epoch": 2, "train Loss": 0.9568}]),
+    ("word language model", "| epoch   1 |   200/ 2983 batches | lr 20.00 | ms/batch 12.12 | loss  7.64 | ppl  2079.22\n"
+     "| end of epoch   1 | time: 36.93s | valid loss  5.53 | valid ppl   252.86\n",
+     [{"epoch": 1, "lr": 20.0, "ms/batch": 12.12, "loss": 7.64, "ppl": 2079.22, "time": 36.93, "valid loss": 5.53,
+       "valid ppl": 252.86}]),
+    ("MNIST example", "Train Epoch: 1 [0/60000 (0%)]\tLoss: 2.305\nTrain Epoch: 1 [640/60000 (1%)]\tLoss: 1.3\n\n"
+     "Test set: Average loss: 0.1000, Accuracy: 9800/10000 (98%)\n",
+     [{"step": 0, "epoch": 1, "train Loss": 2.305},
+      {"step": 1, "epoch": 1, "train Loss": 1.3, "test Average loss": 0.1, "test Accuracy": 0.98}]),
+    ("DCGAN tutorial", "[0/5][0/1583]\tLoss_D: 1.9 \tLoss_G: 5.1\tD(x): 0.57\tD(G(z)): 0.6 / 0.006\n"
+     "[0/5][50/1583]\tLoss_D: 0.9 \tLoss_G: 3.1\tD(x): 0.67\tD(G(z)): 0.3 / 0.06\n",
+     [{"step": 0, "Loss_D": 1.9, "Loss_G": 5.1, "D(x)": 0.57}, {"step": 1, "Loss_D": 0.9, "Loss_G": 3.1, "D(x)": 0.67}]),
+    ("key=value", "Epoch: 1, loss=0.51, acc=0.81\nEpoch: 2, loss=0.41, acc=0.85\n",
+     [{"epoch": 1, "loss": 0.51, "acc": 0.81}, {"epoch": 2, "loss": 0.41, "acc": 0.85}]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in LAYOUTS], ids=[c[0] for c in LAYOUTS])
+def test_layout(text: str, expected: list[dict]) -> None:
+    from traindx.readers.textlog import _with_axis
+
+    records, _ = parse_text(text)
+    assert [r for _, r in _with_axis(records)] == [pytest.approx(e) for e in expected]
+
+
+def _series(folder: Path) -> dict:
+    (run,) = traindx.read(folder)
+    return {k: s for k, s in run.series.items()}
+
+
+def test_keras_progress_bars_of_a_real_run() -> None:
+    series = _series(FIXTURES / "keras_verbose1")
+    assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy"} <= set(series)
+    assert all(len(series[k]) == 15 and series[k].unit == "epoch" for k in ("train/loss", "val/accuracy"))
+    two = _series(FIXTURES / "keras_verbose2")
+    assert len(two["val/loss"]) == 15
+
+
+def test_torch_mnist_style_of_a_real_run() -> None:
+    series = _series(FIXTURES / "torch_mnist_style")
+    test_acc = series["test/accuracy"]
+    assert len(test_acc) == 15 and 0.5 < test_acc.values[-1] <= 1.0  # 'Accuracy: 330/360 (92%)' as a fraction
+    assert len(series["train/loss"]) > 15 and series["test/loss"].key.metric == "loss"  # 'Average loss'
+
+
+def test_percent_accuracy_is_a_fraction() -> None:
+    acc = _series(FIXTURES / "torch_pipes")["val/accuracy"]
+    assert 0.0 <= acc.values.min() and acc.values.max() <= 1.0 and acc.values[-1] > 0.8
+
+
+def test_a_run_that_does_not_learn_is_not_healthy() -> None:
+    (d,) = traindx.diagnose(FIXTURES / "torch_lr_too_high")
+    assert d.verdict == "findings", d.headline
+
+
+def test_text_that_is_not_a_training_log_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "README.txt").write_text("Train the model with python train.py.\nThe loss should go down.\n")
+    (tmp_path / "requirements.txt").write_text("torch>=2.0\nnumpy==1.26\n")
+    (tmp_path / "diagnosis.txt").write_text("\n".join(f"epoch {e} | loss {1 / e:.3f}" for e in range(1, 9)))
+    for name in ("README.txt", "requirements.txt", "diagnosis.txt"):
+        assert _sniff(tmp_path / name, None) != "text", name
+    with pytest.raises(ReadError, match="name: number"):
+        read_text_log(tmp_path / "README.txt")
+
+
+def test_a_text_log_beside_a_csv_is_one_more_writer_of_the_run(tmp_path: Path) -> None:
+    rows = [(e, round(2.0 / e, 4)) for e in range(1, 13)]
+    (tmp_path / "metrics.csv").write_text("epoch,loss\n" + "\n".join(f"{e},{v}" for e, v in rows) + "\n")
+    (tmp_path / "train.log").write_text("\n".join(f"Epoch {e}/12 - loss: {v}" for e, v in rows) + "\n")
+    (run,) = traindx.read(tmp_path)
+    assert len(run.series["train/loss"]) == 12 and len(run.ingest.files) == 2
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("Epoch 0123456789./:-|=%,\t\r\n\x08[]()valosctrainECHLR")), max_size=400))
+def test_any_text_parses_or_says_why(text: str) -> None:
+    records, n = parse_text(text)
+    assert n >= len(records) >= 0
+    looks_like_text_log(text)

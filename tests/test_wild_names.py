@@ -1,0 +1,126 @@
+"""Metric names as other people's training code logs them (issue 10): every name gathered from
+public code (tests/data/wild_metric_names.tsv) maps to its role, or is kept and counted as not
+read; losses logged in parts (a VAE's total/recon/kl, a GAN's two adversaries) are read as such."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import traindx
+from traindx.names import direction, explain_mapping, is_bookkeeping, map_name
+from traindx.report.text import render_diagnosis
+
+TABLE = Path(__file__).parent / "data" / "wild_metric_names.tsv"
+
+
+def _rows() -> list[tuple[str, str, str, str]]:
+    rows = []
+    for line in TABLE.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, expected, better, source = line.split("\t")
+            rows.append((name, expected, better, source))
+    return rows
+
+
+ROWS = _rows()
+
+
+def test_the_table_is_broad() -> None:
+    names = {r[0] for r in ROWS}
+    repos = {r[3].split()[0] for r in ROWS if "/" in r[3].split()[0] and not r[3].startswith("code search")}
+    assert len(names) == len(ROWS) >= 150  # no name twice
+    assert len(repos) >= 25, sorted(repos)
+    kinds = {r[1] for r in ROWS}
+    assert {"unmapped", "bookkeeping", "train/loss", "val/loss", "val/accuracy", "test/accuracy"} <= kinds
+
+
+@pytest.mark.parametrize(("name", "expected", "better"), [r[:3] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_wild_name(name: str, expected: str, better: str) -> None:
+    key = map_name(name)
+    why = explain_mapping(name)
+    if expected == "bookkeeping":
+        assert key is None and is_bookkeeping(name), why
+    elif expected == "unmapped":  # kept as a name not read (counted in the report), never guessed
+        assert key is None and not is_bookkeeping(name), why
+    else:
+        assert str(key) == expected, why
+        assert (direction(key.metric) or "none") == better, why
+
+
+@pytest.mark.parametrize(
+    ("metric", "better"),
+    [("accuracy", "higher"), ("f1_macro", "higher"), ("auc", "higher"), ("bleu", "higher"), ("miou", "higher"),
+     ("r2", "higher"), ("spearman", "higher"), ("loss", "lower"), ("error", "lower"), ("mae", "lower"),
+     ("perplexity", "lower"), ("wer", "lower"), ("nll", "lower"), ("kl_loss", "lower"), ("std_accuracy", None),
+     ("best_val_accuracy", None), ("total", None)],
+)  # fmt: skip
+def test_direction(metric: str, better: str | None) -> None:
+    assert direction(metric) == better
+
+
+def _csv(folder: Path, header: str, rows: list[tuple]) -> Path:
+    folder.mkdir(parents=True)
+    body = "\n".join(", ".join(f"{v:.5f}" if isinstance(v, float) else str(v) for v in r) for r in rows)
+    (folder / "log.csv").write_text(f"{header}\n{body}\n")
+    return folder
+
+
+def _decay(e: int, a: float, b: float) -> float:
+    return a * math.exp(-e / 6) + b
+
+
+def test_vae_total_is_the_loss_and_its_parts_stay(tmp_path: Path) -> None:
+    rows = [(e, _decay(e, 9, 1.5) + _decay(e, 1, 0.2), _decay(e, 9, 1.5), _decay(e, 1, 0.2)) for e in range(20)]
+    (run,) = traindx.read(_csv(tmp_path / "vae", "it, total, recon, kl", rows))
+    loss = run.get("loss", "train")
+    assert loss is not None and loss.original_name == "total"
+    assert {"train/recon_loss", "train/kl_loss"} <= set(run.series)
+    assert not run.ingest.unmapped
+
+
+def test_vae_parts_without_a_total_are_summed(tmp_path: Path) -> None:
+    rows = [(e, _decay(e, 9, 1.5), _decay(e, 1, 0.2)) for e in range(20)]
+    (run,) = traindx.read(_csv(tmp_path / "vae", "epoch,recon,kld", rows))
+    loss = run.get("loss", "train")
+    assert loss is not None and loss.original_name == "recon+kld"
+    assert loss.values[0] == pytest.approx(rows[0][1] + rows[0][2], rel=1e-4)
+
+
+def test_gan_losses_are_two_adversaries_not_train_and_val(tmp_path: Path) -> None:
+    rows = [(e, 0.69 + 0.05 * math.sin(e), 0.9 + 0.1 * math.cos(e), 0.5) for e in range(30)]
+    (run,) = traindx.read(_csv(tmp_path / "gan", "epoch,Loss_D,Loss_G,D(x)", rows))
+    assert {"train/d_loss", "train/g_loss"} <= set(run.series)
+    assert run.get("loss", "train") is None and run.get("loss", "val") is None
+    assert any("GAN" in p.message for p in run.ingest.problems)
+    assert run.ingest.unmapped == ["D(x)"]
+
+
+def test_a_statistic_of_the_loss_is_the_loss_and_its_spread_is_not_summed(tmp_path: Path) -> None:
+    rows = [(e, _decay(e, 2, 0.1), 0.05, _decay(e, 3, 0.2)) for e in range(20)]
+    (run,) = traindx.read(_csv(tmp_path / "stats", "epoch,avg_loss,std_loss,max_loss", rows))
+    loss = run.get("loss", "train")
+    assert loss is not None and loss.original_name == "avg_loss"
+
+
+def test_a_logged_loss_wins_over_its_statistics_and_parts(tmp_path: Path) -> None:
+    rows = [(e, _decay(e, 2, 0.1), _decay(e, 2.2, 0.1), _decay(e, 1, 0.05)) for e in range(20)]
+    (run,) = traindx.read(_csv(tmp_path / "both", "epoch,loss,running_loss,recon", rows))
+    assert run.get("loss", "train").original_name == "loss"
+
+
+def test_pair_accuracy_is_an_accuracy(tmp_path: Path) -> None:
+    rows = [(e, _decay(e, 0.5, 0.2), 0.5 + 0.01 * (e % 2)) for e in range(20)]
+    (run,) = traindx.read(_csv(tmp_path / "siamese", "epoch,train_loss,val_pair_acc", rows))
+    assert run.get("accuracy", "val").original_name == "val_pair_acc"
+
+
+def test_names_not_read_are_counted_in_the_report(tmp_path: Path) -> None:
+    rows = [(e, _decay(e, 2, 0.1), _decay(e, 2, 0.2), e % 3, 0.1 * e) for e in range(20)]
+    folder = _csv(tmp_path / "run", "epoch,train_loss,val_loss,tl,Episode Reward", rows)
+    (d,) = traindx.diagnose(folder)
+    assert d.ingest.unmapped == ["tl", "Episode Reward"]
+    text = "\n".join(getattr(line, "plain", "") for line in render_diagnosis(d))
+    assert "2 logged name(s) not read" in text and "'Episode Reward'" in text

@@ -1,0 +1,88 @@
+"""Naming habits of hand-written training loops, gathered from public code (issue 10).
+
+:func:`traindx.names.map_name` matches a normalized phrase (``pair_acc``, ``loss_d``,
+``kl_div``) against its metric rules; the habits here first rewrite the phrase to the
+spelling those rules know, each with why. The names they were gathered from, with the
+repositories that log them, are in ``tests/data/wild_metric_names.tsv``.
+
+- GAN losses, however spelled (``Loss_D``, ``errG``, ``disc_loss``), become ``d_loss`` and
+  ``g_loss``: two adversaries' losses, never a training and a validation loss, and never
+  summed into one loss (:func:`is_adversarial`).
+- Loss parts of autoencoders (``recon``, ``reco``, ``kld``, ``kl_div``, ``bce_l``) become
+  ``<part>_loss``, so a split without a loss of its own gets their total.
+- Accuracies named for what they count (``pair_acc``, ``bin_acc``, ``mean_acc``) are the
+  accuracy; other ``<x>_acc`` (``token_acc``) are kept as ``<x>_accuracy``.
+- Keras numbers a second instance of a metric (``auc_1``, ``val_precision_2``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+#: Ordered (pattern, replacement, why) on the normalized phrase; the first full match rewrites it.
+HABITS: list[tuple[str, str, str]] = [
+    (r"(?:d|disc|discriminator|net_?d)_(?:loss|err(?:or)?)|(?:loss|err(?:or)?)_?(?:d|disc|discriminator)",
+     "d_loss", "GAN discriminator loss"),
+    (r"(?:g|gen|generator|net_?g)_(?:loss|err(?:or)?)|(?:loss|err(?:or)?)_?(?:g|gen|generator)",
+     "g_loss", "GAN generator loss"),
+    (r"(?:recons?(?:truction)?|reco)(?:_loss|_l|_err(?:or)?)?|rec_loss|(?:loss|err)_recons?(?:truction)?",
+     "recon_loss", "reconstruction loss (a part of the loss)"),
+    (r"(?:kld?|kl_div(?:ergence)?)(?:_loss|_l)?|loss_kld?", "kl_loss", "KL divergence (a part of the loss)"),
+    (r"(bce|mse|l1|l2|ce|nll|ctc)_l", r"\1_loss", "'_l' loss suffix"),
+    (r"neg(?:ative)?_log_likelihood|nll(?:_loss)?", "nll", "negative log-likelihood"),
+    (r"(?:total|overall|mean|avg|average|bin|binary|pair|pairwise)_acc(?:uracy)?", "accuracy",
+     "accuracy (of pairs, of binary labels, averaged)"),
+    (r"a_acc|pa|pix(?:el)?_acc(?:uracy)?", "pixel_accuracy", "pixel accuracy (segmentation)"),
+    (r"m_acc", "mean_class_accuracy", "mean class accuracy (segmentation)"),
+    (r"m_?f_?score|f_?score|f1_?score|f_1", "f1", "F-score"),
+    (r"(micro|macro|weighted|samples)_f1", r"f1_\1", "averaged F1"),
+    (r"(\w+)_acc", r"\1_accuracy", "'_acc' suffix: an accuracy of its own kind"),
+]  # fmt: skip
+
+_HABITS = [(re.compile(p), r, why) for p, r, why in HABITS]
+_INSTANCE = re.compile(r"(.+?)_\d+")
+#: Metrics whose Keras instance number (``auc_1``) is dropped.
+_NUMBERED = re.compile(r"auc|precision|recall|\w*accuracy|m?iou|f1\w*|mae|mse|rmse|mape|\w+_error")
+#: Losses of the two adversaries of a GAN (after :data:`HABITS`) and their parts (``d_loss_real``).
+ADVERSARIAL = re.compile(r"[dg]_loss(_\w+)?|[dg]_\w+_loss")
+
+
+def rewrite(phrase: str) -> tuple[str, str | None]:
+    """The phrase in the spelling the metric rules know, and why (None: unchanged)."""
+    for rx, repl, why in _HABITS:
+        m = rx.fullmatch(phrase)
+        if m:
+            return m.expand(repl), why
+    return phrase, None
+
+
+def instance_base(phrase: str) -> str | None:
+    """``auc_1`` -> ``auc``: Keras' name for a second instance of a metric."""
+    m = _INSTANCE.fullmatch(phrase)
+    return m[1] if m and _NUMBERED.fullmatch(m[1]) else None
+
+
+def is_adversarial(metric: str) -> bool:
+    """A GAN's discriminator or generator loss (or a part of one)."""
+    return bool(ADVERSARIAL.fullmatch(metric))
+
+
+#: Second ``/``-segments naming the whole of what the first names (``Loss/Total``).
+_WHOLE = frozenset({"total", "overall", "all", "sum", "mean", "avg", "average", "combined", "full"})
+_WORD = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def loss_part(head: str, tail: str, metric_of: Callable[[str], tuple[str, str] | None]) -> str | None:
+    """The phrase for a two-segment name whose first segment names a metric: ``Loss/Total``
+    and ``Accuracy/acc`` are that metric, ``Loss/Depth`` the loss part ``depth_loss``
+    (None: the second segment is a scope, as in ``accuracy/class_3``)."""
+    found = metric_of(head)
+    if found is None:
+        return None
+    other = metric_of(tail)
+    if tail in _WHOLE or (other is not None and other[0] == found[0]):
+        return head
+    if found[0] == "loss" and _WORD.fullmatch(tail):
+        return tail if "loss" in tail.split("_") else f"{tail}_loss"
+    return None
