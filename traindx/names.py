@@ -44,7 +44,7 @@ SPLIT_WORDS: dict[str, str] = {
 
 #: Axes and bookkeeping: never series (matched against the normalized name).
 NOT_SERIES = re.compile(
-    r"""(trainer_)?(global_)?steps? | epochs? | iter(ation)?s? | it | batch(_idx)? | idx | index
+    r"""(trainer_)?(global_)?steps? | epochs? | ep | iter(ation)?s? | it | batch(_idx)? | idx | index
       | unnamed(_\d+)?                                  # pandas' name for a blank header
       | (wall_?|relative_|elapsed_)?time(stamp)?(_s|_sec)? | elapsed | \w*runtime
       | \w*per_second | (total_)?flos | hp_metric        # HF throughput, Lightning placeholder
@@ -143,6 +143,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[\s\-.:@_/()]+")
 _MAP_WORD = re.compile(r"mAP")
 _IOU_WORD = re.compile(r"(m?)I[oO]U")
+_SPLIT_END = re.compile(rf"(^|_)({'|'.join(SPLIT_WORDS)})$|^({'|'.join(SPLIT_WORDS)})_")
 _PARAM_GROUP = re.compile(r"(?:lr_?(?:pg_?)?|pg_?)(\d+)")
 
 
@@ -209,6 +210,9 @@ def _decompose(raw: str) -> _Parts | str:
     if len(rest) == 2 and (part := loss_part(phrase, _normalize(rest[1]), _metric_of)):
         trace.append(f"'{rest[0]}/{rest[1]}': the loss or a part of it")  # Loss/Total, loss/recon
         phrase, rest = part, rest[:1]
+    elif len(rest) == 2 and _metric_of(phrase) is None and _SPLIT_END.search(_normalize(rest[1])):
+        trace.append(f"namespace '{rest[0]}' before a name with its split")  # AE/recon_train
+        phrase, rest = _normalize(rest[1]), rest[:1]
     scope = "/".join(rest[1:]) or scope
     group = _PARAM_GROUP.fullmatch(phrase if scope == "global" else f"{phrase}_{scope}".lower())
     if group:  # x/lr0, lr/pg1: the LR of a parameter group; group 0 is the run's LR

@@ -27,7 +27,7 @@ from typing import TypeVar
 import numpy as np
 
 from traindx.errors import ReadError
-from traindx.names import map_name
+from traindx.names import is_bookkeeping, map_name
 from traindx.ordering import order_points
 from traindx.ranks import rank_key, rank_plan, timing_key
 from traindx.readers.assemble import add_component_sums, add_explicit_sums, percent_to_fraction
@@ -210,8 +210,8 @@ def build_run(
                 if main_rank is None:
                     continue  # bookkeeping outside a multi-rank job
                 key = timing_key(raw.name)
-            if key is None:
-                if raw.name not in run.ingest.unmapped:
+            if key is None:  # counted and listed in the report (an axis or timing is no loss)
+                if raw.name not in run.ingest.unmapped and not is_bookkeeping(raw.name):
                     run.ingest.unmapped.append(raw.name)
                 continue
             key = rank_key(key, rank, main_rank)  # train/loss@rank1 beside rank 0's train/loss

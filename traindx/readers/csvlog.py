@@ -27,7 +27,7 @@ from traindx.readers.hygiene import CONFLICT_LINE, describe_stray
 from traindx.readers.raw import RawLog
 
 STEP_COLUMNS = ("step", "global_step", "trainer/global_step", "_step", "iteration", "iter", "batch")
-EPOCH_COLUMNS = ("epoch", "epochs")
+EPOCH_COLUMNS = ("epoch", "epochs", "ep")
 WALL_COLUMNS = ("wall_time", "walltime", "_timestamp", "timestamp", "time")
 #: Cells meaning "not logged" (Keras CSVLogger writes ``NA``); ``nan`` is a value, not missing.
 MISSING = frozenset({"", "na", "n/a", "none", "null", "<na>", "#n/a"})
