@@ -62,18 +62,33 @@ class Overhead:
     lo: float  # 95 % bootstrap interval of the median
     hi: float
     verdict: str  # MET, NOT_MET, UNSURE, or "" without a budget
+    unit: str = "%"
 
     def __str__(self) -> str:
+        if self.unit != "%":
+            return (f"{self.median:.3f} {self.unit} [{self.q1:.3f}, {self.q3:.3f}] CI [{self.lo:.3f}, "
+                    f"{self.hi:.3f}]")  # fmt: skip
         return f"{self.median:6.2f}% [{self.q1:.1f}, {self.q3:.1f}] CI [{self.lo:.1f}, {self.hi:.1f}]"
 
 
 def overhead(off: list[float], on: list[float], budget: float | None = None, seed: int = 0) -> Overhead:
     """Median, quartiles and the 95 % bootstrap interval of the median of the per-round
     overheads (in %), with the verdict against ``budget`` (in %)."""
-    r = ratios(off, on)
+    return summary(ratios(off, on), budget, seed)
+
+
+def difference(off: list[float], on: list[float], budget: float | None = None, seed: int = 0) -> Overhead:
+    """The same over the paired differences ``on - off`` in seconds (a run's fixed cost:
+    ``budget`` in seconds)."""
+    return summary([b - a for a, b in zip(off, on, strict=True)], budget, seed, unit="s")
+
+
+def summary(r: list[float], budget: float | None = None, seed: int = 0, unit: str = "%") -> Overhead:
+    """Median, quartiles and the 95 % bootstrap interval of the median of ``r``, with the
+    verdict against ``budget``."""
     if not r:
         nan = float("nan")
-        return Overhead(nan, nan, nan, nan, nan, UNSURE if budget is not None else "")
+        return Overhead(nan, nan, nan, nan, nan, UNSURE if budget is not None else "", unit)
     m = statistics.median(r)
     q1, _, q3 = statistics.quantiles(r, n=4) if len(r) >= 2 else (m, m, m)
     if len(r) >= 3 and max(r) > min(r):
@@ -86,7 +101,7 @@ def overhead(off: list[float], on: list[float], budget: float | None = None, see
         lo = hi = m
     else:  # too few rounds to say how well the median is known
         lo, hi = -math.inf, math.inf
-    return Overhead(m, q1, q3, lo, hi, verdict(lo, hi, budget))
+    return Overhead(m, q1, q3, lo, hi, verdict(lo, hi, budget), unit)
 
 
 def verdict(lo: float, hi: float, budget: float | None) -> str:
@@ -106,7 +121,12 @@ def combined(cpu: Overhead, wall: Overhead) -> str:
     return cpu.verdict
 
 
-def verdict_line(what: str, budget: float, cpu: Overhead, wall: Overhead) -> str:
+def verdict_line(what: str, budget: float, cpu: Overhead, wall: Overhead | None = None) -> str:
+    """One verdict; without ``wall`` the CPU time's alone (a fixed cost in seconds)."""
+    u = cpu.unit
+    if wall is None:
+        return (f"verdict {what}: {cpu.verdict} (budget {budget:g} {u}; CPU {cpu.median:.3f} {u} CI "
+                f"[{cpu.lo:.3f}, {cpu.hi:.3f}])")  # fmt: skip
     return (f"verdict {what}: {combined(cpu, wall)} (budget {budget:g} %; CPU {cpu.median:.2f} % CI "
             f"[{cpu.lo:.1f}, {cpu.hi:.1f}]: {cpu.verdict}; wall {wall.median:.2f} % CI [{wall.lo:.1f}, "
             f"{wall.hi:.1f}]: {wall.verdict})")  # fmt: skip

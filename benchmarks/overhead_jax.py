@@ -36,6 +36,9 @@ unless already set).
 
 Run: python benchmarks/overhead_jax.py [--rounds 15 --block 100 --models mlp,cnn,deep30]
 
+``--fixed N``: instead, the fixed cost of telemetry and the Recorder on a 400-step run (N
+pairs, CPU seconds, a verdict against the 0.2 s budget).
+
 ``--outside N``: instead, the time of one ``telemetry(...)`` call made outside ``jit`` (the
 MLP's gradients, parameters, updates, loss, activations, logits, labels and inputs; with and
 without ``step=``), the median of N calls after one warm-up call.
@@ -59,7 +62,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from _timing import clock, exit_status, load, overhead, since, verdict_line  # noqa: E402  (benchmarks/_timing.py)
+from _timing import clock, difference, exit_status, load, overhead, since, verdict_line  # noqa: E402  (benchmarks/_timing.py)
 
 from traindx.adapters.jax import Recorder, telemetry, telemetry_jit  # noqa: E402
 
@@ -203,13 +206,66 @@ def outside_jit(n: int) -> None:
               f"(median of {n})")  # fmt: skip
 
 
+FIXED_BUDGET = 0.2  # s of CPU a short run may pay for telemetry and the Recorder (issue 15)
+
+
+def fixed_cost(repeats: int, steps: int = 400) -> None:
+    """What the adapter costs a short run: a ``steps``-step MLP loop on digits (batch 64)
+    from scratch (jitting and compiling the step included), plain (``none``) against the
+    default cadence with the Recorder (``default+rec``: ``telemetry_jit`` compiles the light
+    and the full step, ``Recorder(...)``, ``log`` every step, ``close()`` and ``diagnose()``),
+    fresh functions each time, alternating (A, B then B, A), CPU seconds of every thread.
+    The paired difference gets its median, quartiles, 95 % bootstrap interval and a verdict
+    against the 0.2 s budget; the Recorder's own set-up, close and diagnosis are timed apart.
+    The first pair is left out (it imports traindx's diagnosis path)."""
+    warnings.simplefilter("error", RuntimeWarning)
+    load0 = load()
+    batches = digits(64)
+    runs: dict[str, list[float]] = {"none": [], "default+rec": []}
+    parts: dict[str, list[float]] = {"Recorder(...)": [], "close()": [], "diagnose()": []}
+    for r in range(repeats + 1):
+        for c in ("none", "default+rec") if r % 2 == 0 else ("default+rec", "none"):
+            with tempfile.TemporaryDirectory() as tmp:
+                t0 = time.process_time()
+                job = Job("mlp", c, tmp)
+                t1 = time.process_time()
+                job.run(steps, batches)
+                t2 = time.process_time()
+                if job.rec is not None:
+                    job.rec.close()
+                    t3 = time.process_time()
+                    assert job.rec.diagnose() is not None  # a recorder that turned itself off warned: an error here
+                    t4 = time.process_time()
+                    if r:
+                        parts["close()"].append(t3 - t2)
+                        parts["diagnose()"].append(t4 - t3)
+                        parts["Recorder(...)"].append(t1 - t0)  # with the model's init, as in none
+                if r:
+                    runs[c].append(time.process_time() - t0)
+    print(f"jax {jax.__version__}: a {steps}-step MLP loop on digits (batch 64, optax Adam, jit and compile included), "
+          f"1 + {repeats} pairs, CPU seconds; {load0} at the start, {load()} at the end")  # fmt: skip
+    print(f"  run without the adapter {statistics.median(runs['none']):.3f} s (median), with it "
+          f"{statistics.median(runs['default+rec']):.3f}")  # fmt: skip
+    for k, v in parts.items():
+        print(f"  {k:22} {statistics.median(v):.3f} s (median; Recorder(...) includes making the parameters)")
+    extra = difference(runs["none"], runs["default+rec"], FIXED_BUDGET)
+    print(f"  extra with the adapter: {extra!s} (median [quartiles] CI [95 % bootstrap interval])")
+    verdicts = [verdict_line("fixed cost, whole 400-step run", FIXED_BUDGET, extra)]
+    print("\n".join(verdicts))
+    sys.exit(exit_status(verdicts))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--block", type=int, default=100)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--outside", type=int, default=0, help="time N telemetry() calls outside jit instead")
+    ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N pairs of 400-step runs")
     args = ap.parse_args()
+    if args.fixed:
+        fixed_cost(args.fixed)
+        return
     if args.outside:
         outside_jit(args.outside)
         return

@@ -35,7 +35,7 @@ import tracemalloc
 import warnings
 
 import torch
-from _timing import clock, exit_status, load, overhead, since, verdict_line  # noqa: E402  (benchmarks/_timing.py)
+from _timing import clock, difference, exit_status, load, overhead, since, summary, verdict_line  # noqa: E402  (benchmarks/_timing.py)
 from torch import nn
 
 from traindx.adapters.torch import Monitor
@@ -83,6 +83,7 @@ def deep() -> nn.Module:
 
 MODELS = {"cnn": CNN, "mlp": mlp, "deep30": deep}
 CONFIGS = ("none", "floor", "default", "every=1")
+FIXED_BUDGET = 0.2  # s of CPU a short run may pay for the Monitor (issue 15)
 BUDGET = {"default": 2.0}  # % of the step time: the adaptive cadence's budget (Cadence(budget=0.02))
 
 
@@ -154,11 +155,16 @@ def fixed_cost(repeats: int, steps: int = 400) -> None:
     construction (static context, init scales, hooks), the loop's extra (per-step records and
     the per-layer samples: the coverage floor takes >= 32), ``close()`` (last flush and
     ``context.json``) and ``diagnose()`` (reading the run back, the rulebook from its cache,
-    the diagnosis). Medians over ``repeats`` pairs, quartiles in brackets."""
+    the diagnosis). Medians over ``repeats`` pairs (alternating A, B then B, A), quartiles in
+    brackets; verdicts against the 0.2 s budget for the fixed cost and for the whole run's
+    extra (the paired difference of the two runs' CPU time, which also holds the per-step
+    telemetry of 400 steps)."""
+    load0 = load()
     batches = digits(64)
-    rows: dict[str, list[float]] = {k: [] for k in ("loop", "setup", "extra", "close", "diagnose", "fixed", "samples")}
-    for _ in range(repeats):
-        for on in (False, True):
+    keys = ("loop", "setup", "extra", "close", "diagnose", "fixed", "samples", "run off", "run on")
+    rows: dict[str, list[float]] = {k: [] for k in keys}
+    for r in range(repeats):
+        for on in (False, True) if r % 2 == 0 else (True, False):
             with tempfile.TemporaryDirectory() as tmp:
                 job = Job(mlp, "none", tmp, batches, "cpu")
                 gc.collect()
@@ -167,7 +173,7 @@ def fixed_cost(repeats: int, steps: int = 400) -> None:
                 t1 = time.process_time()
                 cpu = job.run(steps)[1] * steps
                 if mon is None:
-                    loop = cpu
+                    rows["run off"].append(cpu)
                     continue
                 t2 = time.process_time()
                 mon.close()
@@ -175,21 +181,29 @@ def fixed_cost(repeats: int, steps: int = 400) -> None:
                 d = mon.diagnose()
                 t4 = time.process_time()
                 assert d is not None
-                rows["loop"].append(loop)
+                rows["loop"].append(cpu)
+                rows["run on"].append(t4 - t0)
                 rows["setup"].append(t1 - t0)
-                rows["extra"].append(t2 - t1 - loop)
                 rows["close"].append(t3 - t2)
                 rows["diagnose"].append(t4 - t3)
                 rows["fixed"].append(t1 - t0 + t4 - t2)
                 rows["samples"].append(getattr(mon._cad, "samples", float("nan")))
+    rows["extra"] = [a - b for a, b in zip(rows["loop"], rows["run off"], strict=True)]
     q = {k: statistics.quantiles(v, n=4) if len(v) >= 4 else [statistics.median(v)] * 3 for k, v in rows.items()}
     print(f"torch {torch.__version__}: a {steps}-step MLP loop (digits, batch 64, Adam), {repeats} pairs, CPU seconds, "
-          f"median [quartiles]")  # fmt: skip
-    for k, label in (("loop", "loop without the Monitor"), ("setup", "Monitor(...)"), ("extra", "loop: extra with it"),
+          f"median [quartiles]; {load0} at the start, {load()} at the end")  # fmt: skip
+    for k, label in (("run off", "loop without the Monitor"), ("setup", "Monitor(...)"), ("extra", "loop: extra with it"),
                      ("close", "close()"), ("diagnose", "diagnose()"), ("fixed", "fixed: setup + close + diagnose")):  # fmt: skip
         a, m, b = q[k]
         print(f"  {label:34} {m:7.3f} [{a:.3f}, {b:.3f}]")
     print(f"  per-layer samples: {statistics.median(rows['samples']):.0f} (coverage floor: >= 32)")
+    whole = difference(rows["run off"], rows["run on"], FIXED_BUDGET)
+    fixed = summary(rows["fixed"], FIXED_BUDGET, unit="s")
+    print(f"  whole run, extra with the Monitor: {whole!s} (CI: 95 % bootstrap interval of the median)")
+    verdicts = [verdict_line("fixed cost (setup + close + diagnose)", FIXED_BUDGET, fixed),
+                verdict_line("whole run's extra (fixed + 400 steps' telemetry)", FIXED_BUDGET, whole)]  # fmt: skip
+    print("\n".join(verdicts))
+    sys.exit(exit_status(verdicts))
 
 
 def main() -> None:

@@ -122,7 +122,7 @@ def test_internal_failure_is_contained(digits, tmp_path, monkeypatch):
     def boom(*a, **kw):
         raise ValueError("boom")
 
-    monkeypatch.setattr(ks, "_grad_stats", boom)
+    monkeypatch.setattr(ks, "grad_vec", boom)
     with pytest.warns(
         RuntimeWarning, match="^traindx: the keras loop recorder turned itself off"
     ) as rec:

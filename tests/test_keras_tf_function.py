@@ -39,3 +39,53 @@ def test_plain_statistics_trace_without_autograph_and_python_branches_on_tensors
     np.testing.assert_allclose(g(-x).numpy(), [1.0, 2.0])  # the autographed graph, both branches
     with pytest.raises(Exception, match="(?i)bool|graph|autograph"):
         tf.function(branchy, autograph=False)(x)  # what the fallback exists for
+
+
+def test_lean_statistics_equal_one_reduction_per_tensor_traced_and_eager():
+    """``_keras_stats.reduce`` (few graph operations: one L2Loss per tensor, one non-finite
+    count over all tensors) gives the per-tensor reductions' values, traced and eager, with
+    missing gradients (-1) and non-finite values counted once."""
+    from traindx.adapters._keras_stats.reduce import delta_sq_vec, grad_vec, vec, weight_sq_vec
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 3)).astype("float32")
+    b = rng.normal(size=(3,)).astype("float16")
+    c = np.array([1.0, np.nan, np.inf, 2.0], dtype="float32")
+    grads = [tf.constant(a), None, tf.constant(b), tf.constant(c), None]
+    want_sq = [
+        float(np.sum(np.square(a.astype(np.float64)))),
+        -1.0,
+        float(np.sum(np.square(b.astype(np.float64)))),
+    ]
+    for f in (grad_vec, tf_function(grad_vec)):
+        got = f(grads).numpy()
+        assert got.shape == (10,) and got.dtype == np.float32
+        np.testing.assert_allclose(got[:3], want_sq, rtol=1e-5)
+        assert np.isnan(got[3]) and got[4] == -1.0
+        assert (
+            got[5:].sum() == 2.0 and got[5] == 2.0 and not got[6:].any()
+        )  # the total at the first
+    assert grad_vec([None, None]).numpy().tolist() == [-1.0, -1.0, 0.0, 0.0]
+    ws, ss = [tf.constant(a), tf.constant(b)], [tf.constant(a * 0.5), tf.constant(b)]
+    np.testing.assert_allclose(weight_sq_vec(ws).numpy(), want_sq[::2], rtol=1e-5)
+    np.testing.assert_allclose(
+        tf_function(delta_sq_vec)(ws, ss).numpy(), [want_sq[0] / 4, 0.0], rtol=1e-5
+    )
+    v = vec([tf.constant(1.5), tf.constant(2.0, tf.float64), float("nan"), tf.constant([3.0])])
+    assert v.dtype == tf.float32 and v.shape == (4,)
+    np.testing.assert_equal(v.numpy(), [1.5, 2.0, np.nan, 3.0])
+
+
+def test_update_ratio_difference_is_eager_first_then_traced_with_the_same_values():
+    """A short fit never pays for tracing the update ratio's difference: the first
+    ``EAGER_DELTAS`` calls run eagerly, later ones in one traced function; same values."""
+    from traindx.adapters._keras_stats.engine import EAGER_DELTAS, Engine
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    tracked = list(model.trainable_variables)
+    e = Engine(model, tracked, lambda x: ([], model(x)), None, has_loss=False)
+    snap = [tf.identity(v.value) * 0.5 for v in tracked]
+    want = [float(np.sum(np.square(v.numpy() * 0.5))) for v in tracked]
+    for i in range(EAGER_DELTAS + 2):
+        np.testing.assert_allclose(e.delta(snap), want, rtol=1e-5)
+        assert ("tel_delta" in e._fns) == (i >= EAGER_DELTAS)

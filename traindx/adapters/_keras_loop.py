@@ -196,7 +196,7 @@ class LoopRecorder(DiagnosisCallback):
         if self._gstats is None:
             eng = self._engine
             assert eng is not None
-            self._gstats = eng._compile(lambda gs: ks._vec(ks._grad_stats(gs)))
+            self._gstats = eng._compile(ks.grad_vec)
         vec = np.asarray(keras.ops.convert_to_numpy(self._gstats(grads)), dtype=np.float64)
         n = len(grads)
         sq, bad = vec[:n], vec[n:]

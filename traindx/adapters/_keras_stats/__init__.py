@@ -40,7 +40,7 @@ from traindx.adapters._keras_stats.data import (
     looks_one_hot,
     target_facts,
 )
-from traindx.adapters._keras_stats.engine import Engine, ProbeLayout, _grad_stats, _vec
+from traindx.adapters._keras_stats.engine import Engine, ProbeLayout
 from traindx.adapters._keras_stats.model import (
     ACT_LAYERS,
     ACT_NAMES,
@@ -59,6 +59,7 @@ from traindx.adapters._keras_stats.model import (
     output_layer,
     stat_kind,
 )
+from traindx.adapters._keras_stats.reduce import grad_vec, vec
 
 __all__ = [
     "ACT_LAYERS",
@@ -76,11 +77,10 @@ __all__ = [
     "ProbeLayout",
     "SKIP_LAYERS",
     "TARGET_CAP",
-    "_grad_stats",
-    "_vec",
     "act_layers",
     "canonical_loss_name",
     "class_counts",
+    "grad_vec",
     "group_weights",
     "host_float",
     "host_summary",
@@ -100,4 +100,5 @@ __all__ = [
     "regularization_penalty",
     "stat_kind",
     "target_facts",
+    "vec",
 ]

@@ -9,8 +9,8 @@ import keras
 import numpy as np
 
 from traindx.adapters._common import count_ids
-from traindx.adapters._keras_stats.engine import _vec
 from traindx.adapters._keras_stats.model import leaf_layers, ops
+from traindx.adapters._keras_stats.reduce import vec
 
 #: Variables of these layer types are lookup tables, not kernels (no fan-in).
 EMBEDDING_LAYERS = {
@@ -58,7 +58,7 @@ def init_scales(
     for _, v, _ in cands:
         w = ops.cast(v.value, "float32")
         items += [ops.std(w), ops.max(w) - ops.min(w)]
-    vals = np.asarray(ops.convert_to_numpy(_vec(items)), dtype=np.float64).reshape(-1, 2)
+    vals = np.asarray(ops.convert_to_numpy(vec(items)), dtype=np.float64).reshape(-1, 2)
     out = []
     for (name, _, fan_in), (std, rng) in zip(cands, vals, strict=True):
         if not (math.isfinite(std) and math.isfinite(rng)):

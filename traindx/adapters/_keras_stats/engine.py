@@ -10,12 +10,16 @@ import numpy as np
 
 from traindx.adapters._keras_stats.config import host_float
 from traindx.adapters._keras_stats.model import BACKEND, ops
+from traindx.adapters._keras_stats.reduce import delta_sq_vec, f32, grad_vec, vec, weight_sq_vec
+
+#: Update-ratio differences computed eagerly on TensorFlow before the function is traced.
+EAGER_DELTAS = 24
 
 # --------------------------------------------------------------------------- compiled functions
 
 
 def _act_stats(a: Any, kind: int) -> list[Any]:
-    a = ops.cast(a, "float32")
+    a = f32(a)
     mean = ops.mean(a)
     std = ops.sqrt(ops.maximum(ops.mean(ops.square(a - mean)), 0.0))
     out = [mean, std]
@@ -30,34 +34,13 @@ def _act_stats(a: Any, kind: int) -> list[Any]:
 
 def _output_stats(y_pred: Any, probs: bool, n_classes: int) -> list[Any]:
     out: list[Any] = []
-    p = ops.cast(y_pred, "float32")
-    p = ops.reshape(p, (-1, n_classes))
+    p = ops.reshape(f32(y_pred), (-1, n_classes))
     if probs:
         out.append(ops.mean(ops.abs(ops.sum(p, axis=-1) - 1.0)) + 1.0)
     if n_classes >= 2:
         pred = ops.argmax(p, axis=-1)
         out.append(ops.max(ops.mean(ops.one_hot(pred, n_classes), axis=0)))
     return out
-
-
-def _grad_stats(grads: list[Any]) -> list[Any]:
-    """Per gradient: squared norm (-1 for a missing gradient) and the non-finite count."""
-    sq, bad = [], []
-    for g in grads:
-        if g is None:
-            sq.append(ops.convert_to_tensor(-1.0, "float32"))
-            bad.append(ops.convert_to_tensor(0.0, "float32"))
-            continue
-        g = ops.cast(g, "float32")
-        sq.append(ops.sum(ops.square(g)))
-        bad.append(ops.sum(ops.cast(ops.logical_not(ops.isfinite(g)), "float32")))
-    return sq + bad
-
-
-def _vec(items: list[Any]) -> Any:
-    if not items:
-        return ops.zeros((0,), "float32")
-    return ops.stack([ops.reshape(ops.cast(v, "float32"), ()) for v in items])
 
 
 def tf_function(fn: Any) -> Any:
@@ -126,6 +109,7 @@ class Engine:
             ("t", tv[id(v)]) if id(v) in tv else ("n", ntv.get(id(v), -1)) for v in tracked
         ]
         self._fns: dict[str, Any] = {}
+        self._deltas = 0  # update-ratio differences computed (TensorFlow: eager, then traced)
 
     # -------------------------------------------------------------- state
 
@@ -198,9 +182,7 @@ class Engine:
     def weight_sq(self, ws: list[Any]) -> np.ndarray:
         f = self._fns.get("wsq")
         if f is None:
-            f = self._fns["wsq"] = self._compile(
-                lambda ws: _vec([ops.sum(ops.square(ops.cast(w, "float32"))) for w in ws])
-            )
+            f = self._fns["wsq"] = self._compile(weight_sq_vec)
         return np.asarray(ops.convert_to_numpy(f(ws)), dtype=np.float64)
 
     def snapshot(self, ws: list[Any]) -> list[Any]:
@@ -224,8 +206,7 @@ class Engine:
         device array, not waited for."""
         f = self._fns.get("dsq")
         if f is None:
-            f = self._fns["dsq"] = self._compile(lambda ws, ss: _vec(
-                [ops.sum(ops.square(ops.cast(w, "float32") - ops.cast(s, "float32"))) for w, s in zip(ws, ss, strict=True)]))  # fmt: skip
+            f = self._fns["dsq"] = self._compile(delta_sq_vec)
         out = f(ws, snap)
         return np.asarray(ops.convert_to_numpy(out), dtype=np.float64) if to_host else out
 
@@ -260,7 +241,7 @@ class Engine:
 
             def tel(*xy: Any) -> Any:
                 vs = [v.value for v in tracked]
-                sq = _vec([ops.sum(ops.square(ops.cast(w, "float32"))) for w in vs])
+                sq = weight_sq_vec(vs)
                 snap = [tf.identity(w) for w in vs]
                 vec = body(*xy) if body is not None else tf.zeros((0,))
                 return sq, snap, vec
@@ -271,17 +252,22 @@ class Engine:
                 np.asarray(vec.numpy(), dtype=np.float64) if xy is not None else None)  # fmt: skip
 
     def delta(self, snap: list[Any]) -> np.ndarray:
-        """Squared norms of (current weights - snapshot), per tracked weight."""
+        """Squared norms of (current weights - snapshot), per tracked weight. On TensorFlow
+        eagerly for the first ``EAGER_DELTAS`` calls, then one traced function: tracing it
+        costs about what 25 eager calls do, so a short fit never pays it."""
         if self.backend != "tensorflow":
             return self.delta_sq(self.weights(), snap)
-
+        self._deltas += 1
+        if self._deltas <= EAGER_DELTAS:
+            return np.asarray(
+                delta_sq_vec([v.value for v in self.tracked], snap).numpy(), dtype=np.float64
+            )
         f = self._fns.get("tel_delta")
         if f is None:
             tracked = self.tracked
 
             def delta(ss: Any) -> Any:
-                return _vec([ops.sum(ops.square(ops.cast(v.value, "float32") - ops.cast(s_, "float32")))
-                             for v, s_ in zip(tracked, ss, strict=True)])  # fmt: skip
+                return delta_sq_vec([v.value for v in tracked], ss)
 
             f = self._fns["tel_delta"] = tf_function(delta)
         return np.asarray(f(snap).numpy(), dtype=np.float64)
@@ -289,15 +275,15 @@ class Engine:
     def _pack(self, loss: Any, grads: list[Any], acts: list[Any], y_pred: Any) -> Any:
         lay = self.layout
         assert lay is not None
-        items: list[Any] = [
-            loss if loss is not None else ops.convert_to_tensor(float("nan"), "float32")
-        ]
-        items += _grad_stats(grads)
+        parts = [vec([loss if loss is not None else float("nan")]), grad_vec(grads)]
+        items: list[Any] = []
         for a, (_, kind) in zip(acts, lay.acts, strict=True):
             items += _act_stats(a, kind)
         if lay.out_stats:
             items += _output_stats(y_pred, lay.probs, lay.n_classes)
-        return _vec(items)
+        if items:
+            parts.append(vec(items))
+        return ops.concatenate(parts)
 
     def _forward_loss(self, x: Any, y: Any) -> tuple[Any, list[Any], Any]:
         acts, y_pred = self.fwd(x)
