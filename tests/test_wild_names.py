@@ -124,3 +124,17 @@ def test_names_not_read_are_counted_in_the_report(tmp_path: Path) -> None:
     assert d.ingest.unmapped == ["tl", "Episode Reward"]
     text = "\n".join(getattr(line, "plain", "") for line in render_diagnosis(d))
     assert "2 logged name(s) not read" in text and "'Episode Reward'" in text
+
+
+def test_an_epoch_mean_beside_the_step_loss_never_replaces_it(tmp_path: Path) -> None:
+    """'Loss/train' per step and 'Loss/train_epoch' per epoch (a corpus writer's habit): the
+    second segment names a split and an axis, not a part of the loss."""
+    lines = []
+    for step in range(1, 201):
+        lines.append(f'{{"step": {step}, "Loss/train": {_decay(step / 20, 2, 0.1):.5f}}}')
+        if step % 20 == 0:
+            lines.append(f'{{"step": {step}, "Loss/train_epoch": {_decay(step / 20, 2, 0.1):.5f}}}')
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "train_log.jsonl").write_text("\n".join(lines) + "\n")
+    (run,) = traindx.read(tmp_path / "r")
+    assert len(run.get("loss", "train")) == 200

@@ -10,8 +10,9 @@ repositories that log them, are in ``tests/data/wild_metric_names.tsv``.
   summed into one loss (:func:`is_adversarial`).
 - Loss parts of autoencoders (``recon``, ``reco``, ``kld``, ``kl_div``, ``bce_l``) become
   ``<part>_loss``, so a split without a loss of its own gets their total.
-- Accuracies named for what they count (``pair_acc``, ``bin_acc``, ``mean_acc``) are the
-  accuracy; other ``<x>_acc`` (``token_acc``) are kept as ``<x>_accuracy``.
+- ``<x>_acc`` is kept as ``<x>_accuracy``; accuracies of pairs, of binary labels or averaged
+  (``pair_acc``, ``bin_acc``, ``mean_acc``) are a split's accuracy when it logs no other
+  (:data:`ACCURACY_ALIASES`, read by :func:`traindx.readers.assemble.add_component_sums`).
 - Keras numbers a second instance of a metric (``auc_1``, ``val_precision_2``).
 """
 
@@ -31,8 +32,8 @@ HABITS: list[tuple[str, str, str]] = [
     (r"(?:kld?|kl_div(?:ergence)?)(?:_loss|_l)?|loss_kld?", "kl_loss", "KL divergence (a part of the loss)"),
     (r"(bce|mse|l1|l2|ce|nll|ctc)_l", r"\1_loss", "'_l' loss suffix"),
     (r"neg(?:ative)?_log_likelihood|nll(?:_loss)?", "nll", "negative log-likelihood"),
-    (r"(?:total|overall|mean|avg|average|bin|binary|pair|pairwise)_acc(?:uracy)?", "accuracy",
-     "accuracy (of pairs, of binary labels, averaged)"),
+    (r"(total|overall|mean|avg|average|bin|binary|pair|pairwise)_acc", r"\1_accuracy",
+     "accuracy of pairs, of binary labels, averaged: the split's accuracy when it logs no other"),
     (r"a_acc|pa|pix(?:el)?_acc(?:uracy)?", "pixel_accuracy", "pixel accuracy (segmentation)"),
     (r"m_acc", "mean_class_accuracy", "mean class accuracy (segmentation)"),
     (r"m_?f_?score|f_?score|f1_?score|f_1", "f1", "F-score"),
@@ -41,6 +42,9 @@ HABITS: list[tuple[str, str, str]] = [
 ]  # fmt: skip
 
 _HABITS = [(re.compile(p), r, why) for p, r, why in HABITS]
+#: Accuracies that are a split's accuracy when it logs no plain one (first wins).
+ACCURACY_ALIASES = ("pair_accuracy", "pairwise_accuracy", "binary_accuracy", "bin_accuracy", "mean_accuracy",
+                    "avg_accuracy", "average_accuracy", "total_accuracy", "overall_accuracy")
 _INSTANCE = re.compile(r"(.+?)_\d+")
 #: Metrics whose Keras instance number (``auc_1``) is dropped.
 _NUMBERED = re.compile(r"auc|precision|recall|\w*accuracy|m?iou|f1\w*|mae|mse|rmse|mape|\w+_error")
@@ -71,6 +75,8 @@ def is_adversarial(metric: str) -> bool:
 #: Second ``/``-segments naming the whole of what the first names (``Loss/Total``).
 _WHOLE = frozenset({"total", "overall", "all", "sum", "mean", "avg", "average", "combined", "full"})
 _WORD = re.compile(r"[a-z][a-z0-9_]*")
+#: A second segment naming a split or an axis (``Loss/train_epoch``) is no part of the loss.
+_SPLIT_OR_AXIS = re.compile(r"(^|_)(train|training|val|valid|validation|eval|test|dev|epoch|step|batch|iter)(_|$)")
 
 
 def loss_part(head: str, tail: str, metric_of: Callable[[str], tuple[str, str] | None]) -> str | None:
@@ -83,6 +89,6 @@ def loss_part(head: str, tail: str, metric_of: Callable[[str], tuple[str, str] |
     other = metric_of(tail)
     if tail in _WHOLE or (other is not None and other[0] == found[0]):
         return head
-    if found[0] == "loss" and _WORD.fullmatch(tail):
+    if found[0] == "loss" and _WORD.fullmatch(tail) and not _SPLIT_OR_AXIS.search(tail):
         return tail if "loss" in tail.split("_") else f"{tail}_loss"
     return None

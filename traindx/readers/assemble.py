@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from traindx.arrays import intersect
-from traindx.name_habits import is_adversarial
+from traindx.name_habits import ACCURACY_ALIASES, is_adversarial
 from traindx.names import BOUNDED_01, is_loss_component
 from traindx.readers.raw import RawSeries
 from traindx.schema import Run, Series, SeriesKey
@@ -50,6 +50,7 @@ def add_component_sums(run: Run) -> None:
     of its loss components (global scope, plain values). A GAN's discriminator and generator
     losses are two adversaries' losses, not parts of one: no loss is made from them."""
     for split in ("train", "val", "test"):
+        _accuracy_alias(run, split)
         if run.get("loss", split) is not None:
             continue
         found = [
@@ -74,6 +75,17 @@ def add_component_sums(run: Run) -> None:
         total = _sum(SeriesKey.model_construct(metric="loss", split=split), parts, name)
         if total is not None:  # ``traindx series`` shows it "logged as" a+b+c
             run.add(total)
+
+
+def _accuracy_alias(run: Run, split: str) -> None:
+    """A split logging no accuracy reads its pair / binary / averaged accuracy as the accuracy."""
+    if run.get("accuracy", split) is not None:
+        return
+    for name in ACCURACY_ALIASES:
+        s = run.get(name, split)
+        if s is not None and len(s):
+            run.add(s.model_copy(update={"key": SeriesKey.model_construct(metric="accuracy", split=split)}))
+            return
 
 
 def add_explicit_sums(
