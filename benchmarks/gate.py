@@ -181,6 +181,12 @@ def run_kind(data, outs_by_dim: dict, cur_by_dim: dict, kind: str, dims: list[st
             g = np.isfinite(S[n]) & np.isfinite(thr[n])
             gsaid = np.where(g, S[n] >= np.nan_to_num(thr[n], nan=np.inf), said) & ~keep[rows_k]
             print(row(f"gate {n}", gsaid), flush=True)
+            per = [
+                f"{v}: FA {(~gsaid[h & (fam == v)]).sum()}/{(h & (fam == v)).sum()} "
+                f"miss {gsaid[f & (fam == v)].sum()}/{(f & (fam == v)).sum()}"
+                for v in sorted(set(fam))
+            ]
+            print("      per held-out value: " + "; ".join(per))
         per = []
         for v in sorted(set(fam)):
             m = fam == v
