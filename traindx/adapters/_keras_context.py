@@ -15,6 +15,7 @@ from traindx.adapters._common import (
     init_scale_flags,
 )
 from traindx.adapters._keras_data import _first_leaf
+from traindx.adapters._keras_write import compiled_metrics, metric_aliases
 from traindx.schema import DataInfo, RunContext
 
 _LEGACY_ON = ("1", "true", "yes")
@@ -47,6 +48,7 @@ class _StaticContext:
         self._prev_mean = None
         self._acc_key: str | None = None
         self._acc_decided = False
+        self._aliases: dict[str, str] = {}  # compiled metrics named by their class (metric_aliases)
         #: whether the batch logs are Keras' running means (per metric: "loss", "acc"); None
         #: until a first epoch with enough batches told (running_means), else assumed
         self._running: dict[str, bool] = {}
@@ -98,15 +100,21 @@ class _StaticContext:
             ctx.hyperparameters["gradient_accumulation_steps"] = int(grad_acc)
         self._read_optimizer_state()
         try:
-            ctx.hyperparameters["metrics"] = [
-                m.name for m in model.metrics if m.name != "loss"
-            ] or None
+            self._read_metrics()
         except Exception:  # noqa: BLE001
             pass
         self._open_writer()
         self._started = True
         self._data_setup()
         self._writer.write_context(ctx)
+
+    def _read_metrics(self) -> None:
+        """The compiled metrics' names, and those named by their class (``metric_aliases``);
+        again at the first batch (the TensorFlow backend builds them in the first step)."""
+        metrics = compiled_metrics(self._model)
+        if self.context is not None:
+            self.context.hyperparameters["metrics"] = [name for _, name in metrics] or None
+        self._aliases = metric_aliases(metrics)
 
     def _read_optimizer_state(self) -> None:
         opt = self._opt

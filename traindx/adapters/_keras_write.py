@@ -44,12 +44,57 @@ def running_means(m: np.ndarray) -> bool | None:
     return not late > 4.0 * max(early, 1e-9 * float(np.median(np.abs(m))))
 
 
-def _accuracy_key(logs: dict[str, Any]) -> str | None:
-    """The batch-log key of an accuracy metric (a running mean, like the loss), if any."""
+#: Keras metric classes whose value is an accuracy, whatever name the user gave the metric
+_ACCURACY_CLASSES = ("Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy")
+
+
+def compiled_metrics(model: Any) -> list[tuple[str, str]]:
+    """(class name, name) of the model's compiled metrics, Keras 3's ``CompileMetrics``
+    container (``compile_metrics``) opened, the loss tracker left out."""
+    out: list[tuple[str, str]] = []
+
+    def walk(ms: Any, depth: int) -> None:
+        for m in ms or ():
+            sub = getattr(m, "metrics", None)
+            if depth < 3 and isinstance(sub, (list, tuple)) and sub and sub is not ms:
+                walk(sub, depth + 1)
+            elif isinstance(getattr(m, "name", None), str) and m.name != "loss":
+                out.append((type(m).__name__, m.name))
+
+    walk(getattr(model, "metrics", None), 0)
+    return out
+
+
+def metric_aliases(metrics: list[tuple[str, str]]) -> dict[str, str]:
+    """Log name -> canonical metric for compiled metrics whose *class* says what they are
+    when their name does not (``BinaryAccuracy(name="bin_acc")`` logs ``bin_acc`` and
+    ``val_bin_acc``, which no naming convention reads as an accuracy). Only a model with one
+    accuracy-class metric (a multi-output model prefixes the names with the output's, and
+    several accuracies would be ambiguous): a fact about the compiled model, not a guess."""
+    found = [name for cls, name in metrics if cls in _ACCURACY_CLASSES]
+    return {found[0]: "accuracy"} if len(found) == 1 else {}
+
+
+def canonical(name: str, split: str, aliases: dict[str, str]) -> str | None:
+    """The key of a logged metric: by its name (:func:`traindx.names.map_name`), else by the
+    compiled metric's class (:func:`metric_aliases`); ``split`` is the split of a bare name
+    (``val_`` names are validation in fit's epoch logs)."""
     from traindx.names import map_name
 
+    key = map_name(name if split != "test" else f"test_{name}")
+    if key is not None:
+        return str(key)
+    bare = name[4:] if split == "train" and name.startswith("val_") else name
+    alias = aliases.get(bare)
+    if alias is None:
+        return None
+    return f"{'val' if bare != name else split}/{alias}"
+
+
+def _accuracy_key(logs: dict[str, Any], aliases: dict[str, str] | None = None) -> str | None:
+    """The batch-log key of an accuracy metric (a running mean, like the loss), if any."""
     for k in logs:
-        if k != "loss" and str(map_name(k)) == "train/accuracy":
+        if k != "loss" and canonical(k, "train", aliases or {}) == "train/accuracy":
             return k
     return None
 
@@ -159,8 +204,6 @@ class _Recording:
 
     def _epoch_logs(self, logs: dict[str, Any], last_step: int | None) -> None:
         """Validation and other epoch-level metrics at the epoch's last step; lr points."""
-        from traindx.names import map_name
-
         s = last_step if last_step is not None else max(self._step - 1, 0)
         values: dict[str, float] = {}
         for name, v in logs.items():
@@ -170,9 +213,9 @@ class _Recording:
                 fv = float(v)
             except (TypeError, ValueError):
                 continue
-            key = map_name(name)
+            key = canonical(name, "train", self._aliases)
             if key is not None:
-                values[str(key)] = fv
+                values[key] = fv
         if last_step is not None:
             self._lr_points[s] = self._lr_at(s)
         if values:
@@ -197,8 +240,6 @@ class _Recording:
     def _test_logs(self, logs: dict[str, Any]) -> None:
         """A ``model.evaluate`` after fit: its metrics as ``test/<name>`` at the last step
         (a later fit continues the run in a new event file)."""
-        from traindx.names import map_name
-
         values: dict[str, float] = {}
         for name, v in logs.items():
             if name in _SKIP_EPOCH_LOGS:
@@ -207,9 +248,9 @@ class _Recording:
                 fv = float(v)
             except (TypeError, ValueError):
                 continue
-            key = map_name(f"test_{name}")
+            key = canonical(name, "test", self._aliases)
             if key is not None:
-                values[str(key)] = fv
+                values[key] = fv
         if not values:
             return
         if self._writer is None:

@@ -15,6 +15,7 @@ from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import (
     LOSS_KINDS,
     TARGET_SAMPLE,
+    GradReach,
     Moments,
     TargetFacts,
     dropout_max,
@@ -24,16 +25,17 @@ from traindx.adapters._torch_record import FLUSH_STEPS
 from traindx.schema import DataInfo, RunContext
 
 
-def params_not_in_optimizer(model: nn.Module, optimizer: Any) -> float | None:
+def params_not_in_optimizer(model: nn.Module, optimizer: Any, also: set[int] = frozenset()) -> float | None:  # type: ignore[assignment]
     """How many of the model's trainable parameters (``requires_grad``) the optimizer's
     parameter groups do not hold, now; None without an optimizer. A parameter created after
     the optimizer (a head replaced after ``Adam(model.parameters())``) or an optimizer built
     over another model's parameters leaves them out: their gradients are computed and never
-    applied. Frozen parameters (``requires_grad=False``) are not counted."""
+    applied. Frozen parameters (``requires_grad=False``) are not counted, nor those held by
+    the other optimizers seen stepping (``also``: their ids)."""
     groups = getattr(optimizer, "param_groups", None)
     if groups is None:
         return None
-    held = {id(p) for g in groups for p in g.get("params", ())}
+    held = {id(p) for g in groups for p in g.get("params", ())} | also
     return float(sum(1 for p in model.parameters() if p.requires_grad and id(p) not in held))
 
 
@@ -100,6 +102,11 @@ class ContextMixin:
                                    device=g.params[0].device if g.params else "cpu")  # fmt: skip
         self._gn_row_views = list(self._gn_buf.unbind(0))
         self._n_params = len(g.params)
+        # Which parameters ever got a gradient (telemetry and coverage steps from step 2 on).
+        self._reach = GradReach(g.module_of, [self._param_name(p) for p in g.params])
+        self._reach_cnt = torch.zeros(max(len(g.params), 1), dtype=torch.int32, device=self._gn_buf.device)
+        self._reach_all = False  # a step on which every parameter had a gradient tensor
+        self._reach_idx: dict[tuple[bool, ...], torch.Tensor] = {}  # None-pattern -> indices
         self._b_lr: list[list[Any]] = []
         # (step, tags, values, activation moments after them: (tags, size, kind, width) each)
         self._b_tel: list[tuple[int, list[str], torch.Tensor, list[tuple[list[str], int, int, int]]]] = []
@@ -144,6 +151,21 @@ class ContextMixin:
                 _hooks.optimizer_step_hook(weakref.ref(self)))  # fmt: skip
         self._arm()
         self._writer.write_context(self.context)
+
+    def _other_optimizer(self, opt: Any) -> None:
+        """A second optimizer stepping (a body and a head trained with two): the model's
+        parameters it holds are not missing from "the" optimizer (ids only, no reference
+        kept)."""
+        self._other_opts.add(id(opt))
+        self._other_held |= {id(p) for g in opt.param_groups for p in g.get("params", ())}
+        missing = params_not_in_optimizer(self.model, self.optimizer, self._other_held)
+        if missing is not None:
+            self.context.flags["params_not_in_optimizer"] = missing
+
+    def _param_name(self, p: torch.Tensor) -> str:
+        if not hasattr(self, "_pnames"):
+            self._pnames = {id(q): n for n, q in self.model.named_parameters()}
+        return self._pnames.get(id(p), "?")
 
     def _init_scale_setup(self) -> None:
         """``std(w) * sqrt(fan_in)`` of every layer weight, now (one host transfer); not when

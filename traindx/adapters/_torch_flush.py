@@ -38,6 +38,9 @@ class FlushMixin:
             self._fold(s, hv)
             w.add(s, {k: x for k, x in hv.items() if k[0] != "_"})
         self._fold_targets()
+        if self._reach.steps:  # which parameters got a gradient on some observed step
+            self._reach.nonzero |= self._reach_cnt[: self._n_params].cpu().numpy() > 0
+            self._reach.fold(self.context)
         for b in (
             self._b_steps,
             self._b_loss,
@@ -153,8 +156,6 @@ class FlushMixin:
         if "train/nonfinite@inputs" in vals:
             self._input_nonfinite += vals["train/nonfinite@inputs"]
             flags["input_nonfinite"] = float(self._input_nonfinite)
-        if "_pwg" in vals and s >= 2:  # the first steps may legitimately lack gradients
-            flags["params_without_grad"] = float(vals["_pwg"])
         if "_acc" in vals:  # the first backward after a step added onto a non-zero gradient?
             if vals["_acc"] > 0:
                 self._acc_hits += 1

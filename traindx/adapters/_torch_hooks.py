@@ -93,9 +93,14 @@ def optimizer_step_hook(ref: weakref.ref) -> Any:
 
     def hook(opt: Any, args: Any, kwargs: Any) -> None:
         mon = ref()
-        if mon is not None and opt is mon.optimizer:
+        if mon is None:
+            return
+        if opt is mon.optimizer:
             mon._opt_steps += 1
             mon._opt_seen = True
+        elif not mon._off and id(opt) not in mon._other_opts and len(mon._other_opts) < 64:
+            # another optimizer (a body and a head trained with two): which parameters it holds
+            guarded(ref, "optimizer hook", lambda m: m._other_optimizer(opt), forward=False)
 
     return hook
 

@@ -86,6 +86,8 @@ class RecordMixin:
             if fatal is None and not self._fatal_warned and (row.is_cpu or self.on_fatal == "stop"):
                 if not math.isfinite(row.sum().item()):
                     fatal = (s, fatal_message("grads", math.sqrt(float(row.double().square().sum()))))
+            if s >= 2:  # the first steps may legitimately lack gradients
+                self._reach_step(row, grads, len(norms) == self._n_params)
             if sample:
                 self._layer_sample(s, row, len(norms) == self._n_params)
             self._grad_time = time.perf_counter() - tg
@@ -128,6 +130,27 @@ class RecordMixin:
             self._out = None
             self._acc_pre = None
         return fatal
+
+    def _reach_step(self, row: torch.Tensor, grads: list[Any], aligned: bool) -> None:
+        """Count, per parameter, the steps with a non-zero gradient (one operation on the
+        device, no sync): a parameter used only on some steps (an expert, a head of one
+        task) is seen on those. Which gradients exist (not None) is kept on the host, once
+        per distinct pattern (a routed model has a few)."""
+        if aligned:
+            self._reach_cnt.add_(row != 0)
+            if not self._reach_all:
+                self._reach_all = True
+                self._reach.add(False, True)
+            return
+        mask = tuple(gr is not None for gr in grads)
+        idx = self._reach_idx.get(mask)
+        if idx is None:
+            if len(self._reach_idx) >= 64:  # patterns without end: stop looking at new ones
+                return
+            idx = torch.tensor([i for i, m in enumerate(mask) if m], dtype=torch.long, device=row.device)
+            self._reach_idx[mask] = idx
+            self._reach.add(False, mask)
+        self._reach_cnt.index_add_(0, idx, (row[: idx.numel()] != 0).to(self._reach_cnt.dtype))
 
     def _layer_sample(self, s: int, row: torch.Tensor, aligned: bool) -> None:
         """A coverage sample between telemetry steps: per-module gradient norms from this

@@ -54,10 +54,8 @@ class TelemetryMixin:
                     [m for m, gr in zip(g.module_of, grads, strict=True) if gr is not None], device=g.index.device)  # fmt: skip
                 tags += self._grad_tags
                 vals.append(self._module_sq(stacked, index).sqrt())
-                tags.append("_pwg")  # parameters without gradient: None or all zero
-                vals.append((stacked == 0).sum().float() + (len(grads) - len(present)))
-            elif g.params:
-                host["_pwg"] = float(len(g.params))
+            elif g.params and s >= 2:  # no gradient at all (the first steps may lack them)
+                self._reach.add(False, False)
             wtot = None
             if g.params:
                 wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)

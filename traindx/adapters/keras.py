@@ -274,7 +274,8 @@ class DiagnosisCallback(
                 return
             loss = float(loss)
             if not self._acc_decided:
-                self._acc_key = _accuracy_key(logs)
+                self._read_metrics()
+                self._acc_key = _accuracy_key(logs, self._aliases)
                 self._acc_decided = True
             acc = logs.get(self._acc_key) if self._acc_key else None
             with self._lock:

@@ -134,6 +134,8 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._opt_hook: Any = None
         self._opt_steps = 0  # steps of the optimizer since the last mon.step
         self._opt_seen = False  # the global optimizer hook saw this optimizer step
+        self._other_opts: set[int] = set()  # ids of other optimizers seen stepping
+        self._other_held: set[int] = set()  # ids of the parameters they hold
         self._bwd_seen = False  # the gradient hook fired since the last mon.step
         self._own = 0.0  # seconds spent inside the monitor
         self._writer: RunWriter | None = None

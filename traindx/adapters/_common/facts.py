@@ -238,3 +238,53 @@ class TargetFacts:
         if not self.shaped or not self.values:
             return {}
         return {"target_integer": self.integer, "target_distinct": float(len(self.values))}
+
+
+_ZERO_GRAD_NOTE = "with an exactly zero gradient while"
+
+
+class GradReach:
+    """Which parameters ever received a gradient, over the steps an adapter looked at
+    (telemetry and coverage samples from step 2 on), and what the parameters that never did
+    are. A parameter used only on some steps (a mixture-of-experts expert, a branch taken
+    every other batch, a part frozen later in the run) had one on some step and is not
+    counted; a whole module whose parameters never get one is cut off (a ``.detach()``, a
+    ``no_grad`` block, ``stop_gradient``, a layer left out of the forward). A parameter
+    whose gradient is exactly zero, reached (a tensor, not None) while its module's other
+    parameters get gradient, is one the loss does not depend on: a bias before a difference
+    of two passes of the same network (siamese), or before a normalization. It is reported
+    apart (a note), not as a parameter without gradient."""
+
+    def __init__(self, module_of: list[int], names: list[str]) -> None:
+        self.module_of = np.asarray(module_of, dtype=np.int64)
+        self.names = names  # a name per parameter, for the note
+        self.nonzero = np.zeros(len(module_of), dtype=bool)
+        self.reached = np.zeros(len(module_of), dtype=bool)
+        self.steps = 0
+
+    def add(self, nonzero: Any, reached: Any) -> None:
+        """One observed step: per parameter, a non-zero gradient / a gradient tensor at all."""
+        self.nonzero |= np.asarray(nonzero, dtype=bool)
+        self.reached |= np.asarray(reached, dtype=bool)
+        self.steps += 1
+
+    def counts(self) -> tuple[int, list[str]]:
+        """(parameters without gradient, names of the reached-but-zero ones in live modules)."""
+        never = ~self.nonzero
+        if not never.any():
+            return 0, []
+        live = np.zeros(int(self.module_of.max()) + 1 if self.module_of.size else 0, dtype=bool)
+        np.logical_or.at(live, self.module_of, self.nonzero)
+        cancelled = never & self.reached & live[self.module_of]
+        return int((never & ~cancelled).sum()), [self.names[i] for i in np.flatnonzero(cancelled)]
+
+    def fold(self, ctx: Any) -> None:
+        """``flags.params_without_grad`` and the note on parameters the loss ignores."""
+        if not self.steps:
+            return
+        n, cancelled = self.counts()
+        ctx.flags["params_without_grad"] = float(n)
+        if cancelled:
+            note = (f"{len(cancelled)} parameter(s) reached by the backward pass {_ZERO_GRAD_NOTE} "
+                    f"their module's other parameters get one (the loss does not depend on them): {', '.join(cancelled[:4])}")  # fmt: skip
+            ctx.notes[:] = [x for x in ctx.notes if _ZERO_GRAD_NOTE not in x] + [note]

@@ -1,0 +1,58 @@
+"""The Keras callback records compiled metrics by what they are, whatever the user named them
+(issue 10: a multi-label CNN compiled with ``BinaryAccuracy(name="bin_acc")`` lost its train
+and validation accuracy, and its fixed run was read as overfitting from the loss ratio alone)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+keras = pytest.importorskip("keras")
+
+import traindx  # noqa: E402
+from traindx.adapters.keras import DiagnosisCallback  # noqa: E402
+
+pytestmark = pytest.mark.keras
+
+
+def multilabel():
+    from sklearn.datasets import load_digits
+
+    x, d = load_digits(return_X_y=True)
+    y = np.stack([d % 2 == 0, d > 4, d % 3 == 0], 1).astype("float32")
+    return (x[:600] / 16.0).astype("float32"), y[:600]
+
+
+def recorded(tmp_path, metrics, evaluate=False):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    x, y = multilabel()
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(3, activation="sigmoid")])  # fmt: skip
+    model.compile(keras.optimizers.Adam(1e-2), "binary_crossentropy", metrics=metrics)
+    cb = DiagnosisCallback(logdir=tmp_path, probe=(x[:64], y[:64]))
+    model.fit(x[:480], y[:480], validation_data=(x[480:], y[480:]), epochs=3, batch_size=32,
+              verbose=0, callbacks=[cb])  # fmt: skip
+    if evaluate:
+        model.evaluate(x[480:], y[480:], verbose=0, callbacks=[cb])
+    cb.close()
+    (run,) = traindx.read(tmp_path)
+    return {str(k) for k in run.series}, json.loads((tmp_path / "context.json").read_text())
+
+
+def test_an_accuracy_under_its_own_name_is_recorded_as_accuracy(tmp_path):
+    keys, ctx = recorded(tmp_path, [keras.metrics.BinaryAccuracy(name="bin_acc"), "AUC"], evaluate=True)
+    assert {"train/accuracy", "val/accuracy", "test/accuracy"} <= keys
+    assert {"train/auc", "val/auc"} <= keys  # names the convention reads stay as they were
+    assert ctx["hyperparameters"]["metrics"] == ["bin_acc", "AUC"]  # not ['compile_metrics']
+
+
+def test_two_accuracies_under_own_names_are_not_guessed(tmp_path):
+    keys, _ = recorded(tmp_path, [keras.metrics.BinaryAccuracy(name="a_half"),
+                                  keras.metrics.BinaryAccuracy(name="a_strict", threshold=0.9)])  # fmt: skip
+    assert not any(k.endswith("/accuracy") for k in keys)
