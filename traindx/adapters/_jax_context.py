@@ -8,6 +8,7 @@ import numpy as np
 
 from traindx.adapters import _jax_stats as js
 from traindx.adapters._common import (
+    GradReach,
     TargetFacts,
     add_counts,
     init_scale_flags,
@@ -206,7 +207,16 @@ class ContextMixin:
             late = steps >= 2
             if "train/nonfinite@grads" in c:
                 late &= t[:, c["train/nonfinite@grads"]] == 0
-            if late.any():
+            gz = [c[f"_gz{i}"] for i in range(len(lay.meta.get("g_seg", ())))]
+            if late.any() and gz and all(f"_gz{i}" in c for i in range(len(gz))):
+                if self._reach is None or len(self._reach.module_of) != len(gz):
+                    seg = list(lay.meta["g_seg"])
+                    groups = [k[16:] for k in c if k.startswith("train/grad_norm@")]
+                    self._reach = GradReach(seg, [f"{groups[k] if k < len(groups) else k}[{i}]"
+                                                  for i, k in enumerate(seg)])  # fmt: skip
+                self._reach.add((t[late][:, gz] == 0.0).any(axis=0), True)
+                self._reach.fold(ctx)
+            elif late.any():
                 flags["params_without_grad"] = float(np.median(t[late][:, c["_pwg"]]))
 
     def _final_note(self) -> None:

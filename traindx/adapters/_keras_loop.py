@@ -37,7 +37,13 @@ import keras
 import numpy as np
 
 from traindx.adapters import _keras_stats as ks
-from traindx.adapters._common import TrainingDiverged, fatal_message, metric_values, warn
+from traindx.adapters._common import (
+    TrainingDiverged,
+    fatal_message,
+    fold_reach,
+    metric_values,
+    warn,
+)
 from traindx.adapters._keras_data import _rows
 from traindx.adapters.keras import DiagnosisCallback
 
@@ -215,7 +221,5 @@ class LoopRecorder(DiagnosisCallback):
                 if has[gi]:
                     out[f"train/grad_norm@{names[gi]}"] = float(np.sqrt(gsq[gi]))
             if s >= 2 and self.context is not None:
-                self.context.flags["params_without_grad"] = float(
-                    np.sum(~present) + np.sum(sq[present] == 0)
-                )
+                fold_reach(self, self.context, sq, self._grad_group, self._groups.names)
         return out

@@ -12,6 +12,7 @@ import numpy as np
 from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import (
     Cadence,
+    fold_reach,
 )
 
 MAX_PENDING = 512  # batch records processed mid-epoch once this many are waiting
@@ -254,9 +255,7 @@ class _ProbeTelemetry:
             if float(bad.sum()) > 0 or not np.all(np.isfinite(sq[present])):
                 out["train/nonfinite@grads"] = float(bad.sum())
             if s >= 2:  # the first steps may legitimately lack gradients
-                ctx.flags["params_without_grad"] = float(
-                    np.sum(~present) + np.sum(sq[present] == 0)
-                )
+                fold_reach(self, ctx, sq, self._grad_group, self._groups.names)
         k = len(self._act_tags)
         out.update(zip(self._act_tags, vec[pos : pos + k].tolist(), strict=True))
         pos += k

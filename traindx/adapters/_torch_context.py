@@ -104,7 +104,7 @@ class ContextMixin:
         self._n_params = len(g.params)
         # Which parameters ever got a gradient (telemetry and coverage steps from step 2 on).
         self._reach = GradReach(g.module_of, [self._param_name(p) for p in g.params])
-        self._reach_cnt = torch.zeros(max(len(g.params), 1), dtype=torch.int32, device=self._gn_buf.device)
+        self._reach_sum = torch.zeros(max(len(g.params), 1), dtype=torch.float32, device=self._gn_buf.device)
         self._reach_all = False  # a step on which every parameter had a gradient tensor
         self._reach_idx: dict[tuple[bool, ...], torch.Tensor] = {}  # None-pattern -> indices
         self._b_lr: list[list[Any]] = []

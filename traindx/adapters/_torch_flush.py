@@ -39,7 +39,7 @@ class FlushMixin:
             w.add(s, {k: x for k, x in hv.items() if k[0] != "_"})
         self._fold_targets()
         if self._reach.steps:  # which parameters got a gradient on some observed step
-            self._reach.nonzero |= self._reach_cnt[: self._n_params].cpu().numpy() > 0
+            self._reach.nonzero |= self._reach_sum[: self._n_params].cpu().numpy() != 0
             self._reach.fold(self.context)
         for b in (
             self._b_steps,

@@ -132,12 +132,12 @@ class RecordMixin:
         return fatal
 
     def _reach_step(self, row: torch.Tensor, grads: list[Any], aligned: bool) -> None:
-        """Count, per parameter, the steps with a non-zero gradient (one operation on the
-        device, no sync): a parameter used only on some steps (an expert, a head of one
-        task) is seen on those. Which gradients exist (not None) is kept on the host, once
-        per distinct pattern (a routed model has a few)."""
+        """Sum, per parameter, its gradient norms over the steps (one operation on the device,
+        no sync; a sum of norms is non-zero when one was): a parameter used only on some
+        steps (an expert, a head of one task) is seen on those. Which gradients exist (not
+        None) is kept on the host, once per distinct pattern (a routed model has a few)."""
         if aligned:
-            self._reach_cnt.add_(row != 0)
+            self._reach_sum.add_(row)
             if not self._reach_all:
                 self._reach_all = True
                 self._reach.add(False, True)
@@ -150,7 +150,7 @@ class RecordMixin:
             idx = torch.tensor([i for i, m in enumerate(mask) if m], dtype=torch.long, device=row.device)
             self._reach_idx[mask] = idx
             self._reach.add(False, mask)
-        self._reach_cnt.index_add_(0, idx, (row[: idx.numel()] != 0).to(self._reach_cnt.dtype))
+        self._reach_sum.index_add_(0, idx, row[: idx.numel()])
 
     def _layer_sample(self, s: int, row: torch.Tensor, aligned: bool) -> None:
         """A coverage sample between telemetry steps: per-module gradient norms from this

@@ -161,6 +161,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._probs: str | None = None
         self._act_kind: dict[str, int] = {}
         self._data_given = data is not None
+        self._reach: Any = None  # GradReach over the telemetry rows (created from the first)
         self._tgt_integer = True
         self._tgt_distinct = 0.0
         self._tgt_rows = 0

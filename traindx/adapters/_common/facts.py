@@ -288,3 +288,20 @@ class GradReach:
             note = (f"{len(cancelled)} parameter(s) reached by the backward pass {_ZERO_GRAD_NOTE} "
                     f"their module's other parameters get one (the loss does not depend on them): {', '.join(cancelled[:4])}")  # fmt: skip
             ctx.notes[:] = [x for x in ctx.notes if _ZERO_GRAD_NOTE not in x] + [note]
+
+
+def fold_reach(owner: Any, ctx: Any, sq: Any, group_of: list[int], group_names: list[str]) -> None:
+    """One observed step of per-variable squared gradient norms ``sq`` (negative: no gradient,
+    None) into ``owner._reach`` (a :class:`GradReach`, made on first use; variables outside
+    any group are each their own) and its facts into ``ctx``."""
+    sq = np.asarray(sq, dtype=np.float64)
+    r = getattr(owner, "_reach", None)
+    if r is None or len(r.module_of) != sq.size:
+        base = max(group_of, default=-1) + 1
+        seg = [g if g >= 0 else base + i for i, g in enumerate(group_of)]
+        names = [f"{group_names[g] if 0 <= g < len(group_names) else 'variable'}[{i}]" for i, g in enumerate(group_of)]
+        r = owner._reach = GradReach(seg, names)
+    present = sq >= 0
+    r.add(present & (sq != 0), present)
+    r.fold(ctx)
+

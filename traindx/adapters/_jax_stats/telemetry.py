@@ -189,6 +189,10 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
             vals.append(jnp.sqrt(jnp.sum(g_sq)))
         tags += [f"train/grad_norm@{n}" for n in g_names] + ["train/nonfinite@grads", "_pwg"]
         vals += [jnp.sqrt(_segment(g_sq, g_seg, len(g_names))), nonfinite, jnp.sum(g_sq == 0.0, dtype=_F32)]
+        # per leaf, whether its gradient is exactly zero (GradReach: which ever get one)
+        tags += [f"_gz{i}" for i in range(ng)]
+        vals.append((jnp.asarray(g_sq) == 0.0).astype(_F32).reshape(-1))
+        meta.append(("g_seg", tuple(int(x) for x in g_seg)))
     if params is not None:
         assert sums is not None or not pl
         w_sq = _segment(sq[ng : ng + npl], seg, len(names))
