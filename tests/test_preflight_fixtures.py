@@ -52,3 +52,17 @@ def _importable(fw: str) -> bool:
 
     need = {"keras": ("keras", "tensorflow"), "jax": ("jax", "optax", "flax", "equinox")}[fw]
     return all(importlib.util.find_spec(n) is not None for n in need)
+
+
+def test_programs_get_their_own_common_whatever_is_imported_before(monkeypatch):
+    # CI order: the corpus tests import fixtures/common.py as `common` first; the programs'
+    # `from common import digits` must still mean fixtures/preflight/common.py
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    monkeypatch.syspath_prepend(str(fixtures))
+    monkeypatch.delitem(sys.modules, "common", raising=False)
+    import common
+
+    assert Path(common.__file__).parent == fixtures
+    healthy = next(p for p in run_all.programs(frameworks=("torch",)) if p.stem == "healthy__mlp_adam")
+    assert run_all.run_one(healthy)["ok"]
+    assert sys.modules["common"] is common
