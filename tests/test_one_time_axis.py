@@ -120,3 +120,25 @@ def test_epoch_ends_from_the_run_context(tmp_path):
     val = run.get("loss", "val")
     assert val.unit == "step" and val.steps.tolist() == [25 * (e + 1) - 1 for e in range(12)]
     assert any("steps per epoch" in p.message for p in run.ingest.problems)
+
+
+def test_two_names_of_one_file_for_one_measurement_are_not_a_resumed_run(tmp_path):
+    """'loss' and 'train_loss' (or 'acc' and 'accuracy') in one CSV both read as one key: the
+    first column is read and the other counted as dropped with both names, never the second
+    silently superseding the first as if the file were a resumed run's next one."""
+    rows = ["epoch,loss,train_loss,acc,accuracy,val_loss"]
+    for e in range(12):
+        rows.append(f"{e},{2.3 - 0.1 * e},{5.0 + e},{0.3 + 0.05 * e},{0.3 + 0.05 * e},{2.4 - 0.1 * e}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    (run,) = traindx.read(tmp_path)
+    loss = run.get("loss")
+    assert loss.original_name == "loss"
+    np.testing.assert_allclose(loss.values, [2.3 - 0.1 * e for e in range(12)])
+    problems = run.ingest.problems
+    assert not [p for p in problems if p.kind == "superseded"]
+    (drop,) = [p for p in problems if p.kind == "dropped"]  # acc/accuracy agree: kept once, silently
+    assert drop.count == 12 and "'loss' and 'train_loss' both read as train/loss" in drop.message
+    assert "--map 'train_loss=train/loss@alt'" in drop.message
+    (apart,) = traindx.read(tmp_path, overrides={"train_loss": "train/loss@alt"})
+    assert apart.get("loss", scope="alt").values[-1] == 16.0
+    assert not [p for p in apart.ingest.problems if p.kind == "dropped"]

@@ -28,6 +28,10 @@ series mixes epoch indices with step numbers and no point is counted twice:
    iteration, which is the last validation's step, in a new event file: a one-point piece at
    the last step an earlier file of the same writer already holds, with another value, is
    read as the run's test metric (``test/loss``), not as the last validation point.
+5. **Two names, one key.** Two columns of ONE file that read as the same measurement
+   (``loss`` and ``train_loss``, ``acc`` and ``accuracy``) are not a resumed run: with the
+   same values one is kept; otherwise the first in the file keeps the key and the other is
+   counted as dropped, both names said, with the ``--map`` that chooses the other.
 """
 
 from __future__ import annotations
@@ -197,7 +201,7 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
         versions = []
         for parts in writers.values():  # one writer: its files merge (a resumed run's next file)
             tmp = Run.model_construct(id="_")
-            for s in parts:
+            for s in _one_name_per_file(run, k, parts):
                 tmp.add(s)
             run.ingest.problems.extend(tmp.ingest.problems)
             versions.append(tmp.series[k])
@@ -215,6 +219,23 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
         )  # fmt: skip
     for s in out.values():
         run.add(s)
+
+
+def _one_name_per_file(run: Run, key: str, parts: list[Series]) -> list[Series]:
+    """Point 5 of the module docstring: of the series one file logged under several names
+    that read as ``key``, the first (and any with the same values); the others counted."""
+    kept: list[Series] = []
+    for s in parts:
+        first = next((k for k in kept if k.source == s.source and k.original_name != s.original_name), None)
+        if first is None:
+            kept.append(s)
+        elif not same_values(first, s):
+            run.ingest.add(
+                "dropped", f"{s.source}: '{first.original_name}' and '{s.original_name}' both read as {key}, with "
+                f"different values; '{first.original_name}' is read, '{s.original_name}' is not (read it apart "
+                f"with --map '{s.original_name}={key}@alt')", file=s.source, count=len(s),
+            )  # fmt: skip
+    return kept
 
 
 def _evaluations_after_fit(run: Run, pieces: list[Piece]) -> None:
