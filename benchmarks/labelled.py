@@ -1,7 +1,8 @@
 """Labelled runs for the accuracy benchmark: discovery, label mapping and a facts cache.
 
 Every run directory with a ``label.json`` under the roots (fixtures/logs, fixtures/corpus,
-fixtures/qa, fixtures/qa_keras, fixtures/qa_wild, fixtures/qa_wild_keras, fixtures/qa_fresh;
+fixtures/qa, fixtures/qa_keras, fixtures/qa_wild, fixtures/qa_wild_keras, fixtures/qa_fresh,
+fixtures/qa_heldout;
 ``*.tar.xz`` archives there are unpacked once into the cache directory) is read
 and its facts computed ONCE; the facts are cached on disk keyed by the run's file contents and the
 source of the readers and signals, so a second benchmark run only re-scores.
@@ -26,7 +27,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras", "fixtures/qa_wild",
-         "fixtures/qa_wild_keras", "fixtures/qa_fresh")
+         "fixtures/qa_wild_keras", "fixtures/qa_fresh", "fixtures/qa_heldout")
 CACHE = ROOT / ".cache" / "accuracy"
 
 
