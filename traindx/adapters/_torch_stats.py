@@ -30,6 +30,9 @@ ACTIVATIONS: dict[str, str] = {
     "Softmin": "softmin", "Tanhshrink": "tanhshrink", "Hardshrink": "hardshrink",
     "Softshrink": "softshrink",
 }  # fmt: skip
+#: Affine output layers: a model output that is their own output tensor has no activation.
+AFFINE_KINDS = {"Linear", "LazyLinear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+                "ConvTranspose2d", "ConvTranspose3d", "LazyConv1d", "LazyConv2d", "LazyConv3d"}  # fmt: skip
 #: Activations whose dead units output exactly 0 (``act_frac_zero`` is recorded).
 ZERO_KINDS = {"ReLU", "ReLU6", "Threshold", "Hardswish", "Hardshrink"}
 #: Saturating activations (``act_frac_saturated`` is recorded): |a| > 0.99 or a outside [0.01, 0.99].

@@ -140,6 +140,10 @@ class TelemetryMixin:
         m.output_units = width
         if leaf is not None and ts.is_activation(leaf):
             act = ts.ACTIVATIONS[ts.kind_of(leaf)]
+        elif leaf is not None and self._out_is_leaf and ts.kind_of(leaf) in ts.AFFINE_KINDS:
+            # the output IS the last Linear/conv's own output tensor: no functional activation
+            # ran after it, whatever values its first batch of logits happens to take
+            act = "linear"
         else:
             task = self._task
             tf = self._tfacts

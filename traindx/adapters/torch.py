@@ -193,10 +193,11 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
 
     def _on_act(self, name: str, kind: int, module: nn.Module, out: Any) -> None:
         self._last_leaf = module
+        t = ts.first_tensor(out)
+        self._last_leaf_ptr = t.data_ptr() if t is not None else -1
         if name in self._init_layers:  # the first forward only (emptied after the first step)
             self._fwd_last = name
         if self._activations:
-            t = ts.first_tensor(out)
             if t is not None and t.is_floating_point() and t.numel():
                 with torch.no_grad():
                     self._act_pending[name] = (_moments.activation_moments(t, kind), t.numel(), kind)
@@ -208,6 +209,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         if t is not None and t.is_floating_point():
             self._out = t.detach()
             self._out_last_leaf = self._last_leaf
+            self._out_is_leaf = self._last_leaf is not None and t.data_ptr() == self._last_leaf_ptr
         self._last_leaf = None
 
     def _on_loss(self, args: tuple[Any, ...]) -> None:
