@@ -128,6 +128,32 @@ def test_telemetry_in_jit_matches_numpy(digits):
     assert dict(st.meta)["grad_layers"] == ("Dense_0", "Dense_1")
 
 
+def test_telemetry_counts_nonfinite_grads_exactly_and_summarizes_finite_values():
+    """The exact count of non-finite gradient values over small and large leaves (one
+    reduction over every leaf), input and output minimum, maximum and std over the finite
+    values (the stacked reductions)."""
+    rng = np.random.default_rng(0)
+    g = {"a": {"kernel": rng.normal(size=(200, 100)).astype(np.float32), "bias": np.zeros(100, np.float32)},
+         "b": {"kernel": rng.normal(size=(100, 10)).astype(np.float32)}}  # fmt: skip
+    g["a"]["kernel"][3, :5] = np.nan  # a leaf over SMALL_LEAF entries
+    g["a"]["kernel"][7, 9] = -np.inf
+    g["b"]["kernel"][0, 0] = np.inf  # a small leaf
+    x = rng.normal(size=(32, 8)).astype(np.float32)
+    x[0, 0], x[1, 1] = np.nan, np.inf
+    z = rng.normal(size=(32, 4)).astype(np.float32) * 3
+    st = jax.jit(lambda g, x, z: telemetry(grads=g, inputs=x, logits=z))(g, jnp.asarray(x), jnp.asarray(z))
+    d = st.as_dict()
+    assert d["train/nonfinite@grads"] == 7.0
+    assert d["train/nonfinite@inputs"] == 2.0
+    fin = x[np.isfinite(x)].astype(np.float64)
+    assert d["train/input_min"] == pytest.approx(fin.min()) and d["train/input_max"] == pytest.approx(fin.max())
+    assert d["train/input_mean"] == pytest.approx(fin.mean(), rel=1e-5, abs=1e-6)
+    assert d["train/input_std"] == pytest.approx(fin.std(), rel=1e-4)
+    assert d["_out_min"] == pytest.approx(z.min()) and d["_out_max"] == pytest.approx(z.max())
+    finite = jax.jit(lambda g: telemetry(grads=g))(jax.tree.map(np.nan_to_num, g)).as_dict()
+    assert finite["train/nonfinite@grads"] == 0.0
+
+
 def test_layers_from_pytree_paths_in_natural_order():
     from traindx.adapters._jax_stats import group_leaves
 

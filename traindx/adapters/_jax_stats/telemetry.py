@@ -96,14 +96,16 @@ def _summary(x: Any) -> list[jax.Array]:
     xf = _f32(x)
     n = xf.size
     if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating):
-        fin = jnp.isfinite(xf)
-        nf = jnp.asarray(n, _F32) - jnp.sum(fin, dtype=_F32)
-        xz = jnp.where(fin, xf, 0.0)
-        cnt = jnp.maximum(n - nf, 1.0)
-        mean = jnp.sum(xz) / cnt
-        var = jnp.maximum(jnp.sum(xz * xz) / cnt - mean * mean, 0.0)
-        lo = jnp.min(jnp.where(fin, xf, jnp.inf))
-        hi = jnp.max(jnp.where(fin, xf, -jnp.inf))
+        # two reductions (sums; min and max), not five: each costs XLA compile time
+        fin = jnp.isfinite(xf).reshape(-1)
+        xz = jnp.where(fin, xf.reshape(-1), 0.0)
+        s = jnp.sum(jnp.stack([fin.astype(_F32), xz, xz * xz]), axis=1)
+        mm = jnp.max(jnp.stack([jnp.where(fin, -xz, -jnp.inf), jnp.where(fin, xz, -jnp.inf)]), axis=1)
+        nf = jnp.asarray(n, _F32) - s[0]
+        cnt = jnp.maximum(s[0], 1.0)
+        mean = s[1] / cnt
+        var = jnp.maximum(s[2] / cnt - mean * mean, 0.0)
+        lo, hi = -mm[0], mm[1]
     else:
         nf = jnp.zeros((), _F32)
         mean, lo, hi = jnp.mean(xf), jnp.min(xf), jnp.max(xf)
@@ -118,7 +120,8 @@ def _output_stats(o: Any, y: Any, tags: list[str], vals: list[Any], meta: list[t
     width = int(o.shape[-1]) if o.ndim >= 2 else 1
     meta.append(("out_shape", tuple(int(s) for s in o.shape)))
     tags += ["_out_min", "_out_max", "_out_frac_zero"]
-    vals += [jnp.min(o), jnp.max(o), jnp.mean(o == 0)]
+    mm = jnp.max(jnp.stack([-o.reshape(-1), o.reshape(-1)]), axis=1)  # one reduction for both
+    vals += [-mm[0], mm[1], jnp.mean(o == 0)]
     ys = None if y is None else jnp.asarray(y)
     if ys is not None:
         meta += [("label_shape", tuple(int(s) for s in ys.shape)), ("label_dtype", str(ys.dtype))]
@@ -180,7 +183,9 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
         g_sq = sq[:ng]
 
         def count_nonfinite(leaves: list[Any]) -> jax.Array:
-            return functools.reduce(jnp.add, [jnp.sum(~jnp.isfinite(_f32(x)), dtype=_F32) for x in leaves])
+            # one reduction over every leaf (a reduction per leaf: 0.15 s more XLA compile)
+            flat = jnp.concatenate([jnp.reshape(_f32(x), (-1,)) for x in leaves])
+            return jnp.sum(~jnp.isfinite(flat), dtype=_F32)
 
         # the exact count only when some gradient is not finite (one pass less otherwise)
         nonfinite = jax.lax.cond(jnp.all(jnp.isfinite(g_sq)), lambda _: jnp.zeros((), _F32), count_nonfinite, gl)
