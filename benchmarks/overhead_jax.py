@@ -39,6 +39,16 @@ Run: python benchmarks/overhead_jax.py [--rounds 15 --block 100 --models mlp,cnn
 ``--fixed N``: instead, the fixed cost of telemetry and the Recorder on a 400-step run (N
 pairs, CPU seconds, a verdict against the 0.2 s budget).
 
+``--compile N``: instead, the XLA compile time of each model's plain step and of the two
+functions ``telemetry_jit`` compiles (light and full), the median of N compiles.
+
+``--designs N``: instead, one compile of the MLP step in other designs (the statistics under
+``lax.cond``; a prototype that hands the arrays to numpy through ``jax.debug.callback``), its
+compile time and step time (median of N blocks). Measured (cost18, load 2-9 on 2 shared
+cores; README's benchmark section has the rest): ``--compile 3`` MLP none 0.60-0.63 s,
+light 0.54-0.70, full 1.6-2.0; ``--designs 7`` plain 0.80 s, cond 1.89, callback 0.97;
+``--fixed 4`` 1.70 s CI [1.55, 1.88], not met.
+
 ``--outside N``: instead, the time of one ``telemetry(...)`` call made outside ``jit`` (the
 MLP's gradients, parameters, updates, loss, activations, logits, labels and inputs; with and
 without ``step=``), the median of N calls after one warm-up call.
@@ -255,6 +265,90 @@ def fixed_cost(repeats: int, steps: int = 400) -> None:
     sys.exit(exit_status(verdicts))
 
 
+def compile_cost(repeats: int) -> None:
+    """Where the fixed cost goes: XLA compile (CPU seconds, median of ``repeats`` compiles,
+    caches cleared before each) of each model's step plain (``none``), and of the two
+    functions ``telemetry_jit`` compiles at the default cadence: ``light`` (loss and
+    non-finite inputs) and ``full`` (every statistic)."""
+    print(f"jax {jax.__version__}: XLA compile of the step, CPU seconds (median of {repeats}); {load()} at the start")
+    for name in MODELS:
+        x, y = digits(MODELS[name][1])[0]
+        none, tel = Job(name, "none", ""), Job(name, "default", "")
+        got = {}
+        for label, fn, job in (("none", none.step, none), ("light", tel.step.light, tel), ("full", tel.step.full, tel)):
+            ts = []
+            for _ in range(repeats):
+                jax.clear_caches()
+                lowered = fn.lower(job.params, job.opt_state, x, y, 0)
+                t0 = time.process_time()
+                lowered.compile()
+                ts.append(time.process_time() - t0)
+            got[label] = statistics.median(ts)
+        extra = got["light"] + got["full"] - got["none"]
+        print(f"  {name:7} none {got['none']:.3f}  light {got['light']:.3f}  full {got['full']:.3f}  "
+              f"extra (light + full - none) {extra:.3f}")  # fmt: skip
+    print(f"  {load()} at the end")
+
+
+def designs(repeats: int) -> None:
+    """What one compile of the step would cost in other designs (the MLP, telemetry every 10
+    steps, CPU seconds): ``plain``; ``cond`` (``telemetry(..., step=i)``: the statistics
+    under ``lax.cond`` in the one function); ``callback`` (a prototype, not the adapter:
+    under ``lax.cond`` a ``jax.debug.callback`` hands the gradients, parameters, updates,
+    activations, logits, labels and inputs to a numpy function on the host, a rough
+    stand-in for the statistics). Compile time of one function, then the median of
+    ``repeats`` blocks of 100 steps."""
+    params, apply = make_mlp(jax.random.PRNGKey(0))
+    tx = optax.adam(1e-3)
+    s0 = tx.init(params)
+    batches = digits(64)
+
+    def host(*ops: object) -> None:
+        g, p, u, acts, z, y = (jax.tree.map(np.asarray, o) for o in ops[:6])
+        [float(np.sqrt(np.sum(np.square(a)))) for a in jax.tree.leaves((g, p, u))]
+        for a in jax.tree.leaves(acts):
+            [a.mean(), a.std(), (a == 0).mean(), a.min(), a.max()]
+        [z.min(), z.max(), (z.argmax(-1) == y).mean()]
+
+    def make(design: str):
+        def loss_fn(p, x, y):
+            z, acts = apply(p, x)
+            return optax.softmax_cross_entropy_with_integer_labels(z, y).mean(), (z, acts)
+
+        def step(p, s, x, y, i):
+            (loss, (z, acts)), g = jax.value_and_grad(loss_fn, has_aux=True)(p, x, y)
+            u, s = tx.update(g, s, p)
+            new = optax.apply_updates(p, u)
+            if design == "cond":
+                return new, s, telemetry(grads=g, params=p, updates=u, loss=loss, activations=acts, logits=z,
+                                         labels=y, inputs=x, step=i)  # fmt: skip
+            if design == "callback":
+                jax.lax.cond(i % 10 == 0, lambda ops: jax.debug.callback(host, *ops), lambda ops: None,
+                             (g, p, u, acts, z, y, x))  # fmt: skip
+            return new, s, loss
+
+        return jax.jit(step)
+
+    print(f"jax {jax.__version__}: one compile of the MLP step per design, telemetry every 10 steps; {load()}")
+    for design in ("plain", "cond", "callback"):
+        x, y = batches[0]
+        t0 = time.process_time()
+        f = make(design).lower(params, s0, x, y, 0).compile()
+        t1 = time.process_time()
+        p, s = params, s0
+        ts = []
+        for r in range(repeats + 1):
+            t = time.process_time()
+            for i in range(100):
+                x, y = batches[i % len(batches)]
+                p, s, _ = f(p, s, x, y, i)
+            jax.block_until_ready(p)
+            if r:
+                ts.append((time.process_time() - t) / 100)
+        print(f"  {design:9} compile {t1 - t0:.3f} s, step {1e3 * statistics.median(ts):.3f} ms (median of {repeats})")
+    print(f"  {load()} at the end")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
@@ -262,7 +356,15 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--outside", type=int, default=0, help="time N telemetry() calls outside jit instead")
     ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N pairs of 400-step runs")
+    ap.add_argument("--compile", type=int, default=0, help="instead: XLA compile times, median of N")
+    ap.add_argument("--designs", type=int, default=0, help="instead: one compile in other designs, N blocks")
     args = ap.parse_args()
+    if args.designs:
+        designs(args.designs)
+        return
+    if args.compile:
+        compile_cost(args.compile)
+        return
     if args.fixed:
         fixed_cost(args.fixed)
         return
