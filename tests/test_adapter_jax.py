@@ -154,6 +154,37 @@ def test_telemetry_counts_nonfinite_grads_exactly_and_summarizes_finite_values()
     assert finite["train/nonfinite@grads"] == 0.0
 
 
+@pytest.mark.parametrize("width", [5, 1100])  # 1100: over MAX_COUNTED_CLASSES, no class counts
+def test_output_stats_match_numpy(width):
+    """Row/column deviations from 1, the largest |log-sum-exp|, the largest predicted-class
+    fraction, accuracy and class counts (integer labels with an ignored -1, one-hot labels)."""
+    rng = np.random.default_rng(1)
+    z = (rng.normal(size=(40, width)) * 2).astype(np.float32)
+    y = rng.integers(0, width, size=40).astype(np.int32)
+    y[:5] = y[5]  # some class predicted or labelled more than once
+    y[6] = -1  # ignored
+    pred = z.argmax(1)
+    z64 = z.astype(np.float64)
+    lse = np.log(np.exp(z64 - z64.max(1, keepdims=True)).sum(1)) + z64.max(1)
+    rowdev = np.abs(z64.sum(1) - 1)
+    onehot = np.eye(width, dtype=np.float32)[np.where(y < 0, 0, y)]
+    f = jax.jit(lambda z, y: telemetry(logits=z, labels=y))
+    for labels, valid in ((y, y >= 0), (onehot, np.ones(40, bool))):
+        d = f(jnp.asarray(z), jnp.asarray(labels)).as_dict()
+        assert d["_out_rowdev"] == pytest.approx(rowdev.mean(), rel=1e-4)
+        assert d["_out_rowdev_max"] == pytest.approx(rowdev.max(), rel=1e-4)
+        assert d["_out_coldev_max"] == pytest.approx(np.abs(z64.sum(0) - 1).max(), rel=1e-4)
+        assert d["_out_lse_max"] == pytest.approx(np.abs(lse).max(), rel=1e-4)
+        assert d["train/pred_class_frac:max"] == pytest.approx(np.bincount(pred, minlength=width).max() / 40)
+        want_y = labels.argmax(1) if labels.ndim == 2 else labels
+        assert d["_acc"] == pytest.approx(((pred == want_y) & valid).sum() / valid.sum())
+        cls = [d.get(f"_cls{k}") for k in range(width)]
+        if width <= 1024:
+            assert cls == np.bincount(want_y[valid], minlength=width).tolist()
+        else:
+            assert cls == [None] * width
+
+
 def test_layers_from_pytree_paths_in_natural_order():
     from traindx.adapters._jax_stats import group_leaves
 

@@ -120,8 +120,7 @@ def _output_stats(o: Any, y: Any, tags: list[str], vals: list[Any], meta: list[t
     width = int(o.shape[-1]) if o.ndim >= 2 else 1
     meta.append(("out_shape", tuple(int(s) for s in o.shape)))
     tags += ["_out_min", "_out_max", "_out_frac_zero"]
-    mm = jnp.max(jnp.stack([-o.reshape(-1), o.reshape(-1)]), axis=1)  # one reduction for both
-    vals += [-mm[0], mm[1], jnp.mean(o == 0)]
+    vals += [jnp.min(o), jnp.max(o), jnp.mean(o == 0)]
     ys = None if y is None else jnp.asarray(y)
     if ys is not None:
         meta += [("label_shape", tuple(int(s) for s in ys.shape)), ("label_dtype", str(ys.dtype))]
