@@ -40,7 +40,6 @@ from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import (
     TrainingDiverged,
     fatal_message,
-    fold_reach,
     metric_values,
     warn,
 )
@@ -205,21 +204,4 @@ class LoopRecorder(DiagnosisCallback):
             self._gstats = eng._compile(ks.grad_vec)
         vec = np.asarray(keras.ops.convert_to_numpy(self._gstats(grads)), dtype=np.float64)
         n = len(grads)
-        sq, bad = vec[:n], vec[n:]
-        present = sq >= 0
-        out = {"train/grad_norm": float(np.sqrt(sq[present].sum())) if present.any() else 0.0}
-        if float(bad.sum()) > 0:
-            out["train/nonfinite@grads"] = float(bad.sum())
-        if per_layer and n == self._n_tv:
-            names = self._groups.names
-            gsq, has = np.zeros(len(names)), np.zeros(len(names), dtype=bool)
-            for i, gi in enumerate(self._grad_group):
-                if gi >= 0 and present[i]:
-                    gsq[gi] += sq[i]
-                    has[gi] = True
-            for gi in self._grad_groups:
-                if has[gi]:
-                    out[f"train/grad_norm@{names[gi]}"] = float(np.sqrt(gsq[gi]))
-            if s >= 2 and self.context is not None:
-                fold_reach(self, self.context, sq, self._grad_group, self._groups.names)
-        return out
+        return self._grad_norms(vec[:n], vec[n:], s, per_layer=per_layer and n == self._n_tv)

@@ -229,33 +229,39 @@ class _ProbeTelemetry:
         self._pending_rows.append((s, time.time(), values))
         self._check_state(s, values)
 
+    def _grad_norms(self, sq: np.ndarray, bad: np.ndarray, s: int, *, per_layer: bool) -> dict[str, float]:
+        """Global (and per-layer) gradient norms from per-variable squared norms (-1: no
+        gradient) and non-finite counts; from step 2 (the first steps may legitimately lack
+        gradients) which variables got one is folded into the context."""
+        present = sq >= 0
+        out = {"train/grad_norm": float(np.sqrt(sq[present].sum())) if present.any() else 0.0}
+        if float(bad.sum()) > 0 or not np.all(np.isfinite(sq[present])):
+            out["train/nonfinite@grads"] = float(bad.sum())
+        if not per_layer:
+            return out
+        names = self._groups.names
+        gsq, has = np.zeros(len(names)), np.zeros(len(names), dtype=bool)
+        for i, gi in enumerate(self._grad_group):
+            if gi >= 0 and present[i]:
+                gsq[gi] += sq[i]
+                has[gi] = True
+        for gi in self._grad_groups:
+            if has[gi]:
+                out[f"train/grad_norm@{names[gi]}"] = float(np.sqrt(gsq[gi]))
+        if s >= 2 and self.context is not None:
+            fold_reach(self, self.context, sq, self._grad_group, names)
+        return out
+
     def _unpack(self, vec: np.ndarray, s: int) -> dict[str, float]:
         eng = self._engine
         assert eng is not None and eng.layout is not None
         lay = eng.layout
-        ctx = self.context
-        assert ctx is not None
         out: dict[str, float] = {}
         pos = 1
         n = lay.n_grads
         if n:
-            sq, bad = vec[pos : pos + n], vec[pos + n : pos + 2 * n]
+            out.update(self._grad_norms(vec[pos : pos + n], vec[pos + n : pos + 2 * n], s, per_layer=True))
             pos += 2 * n
-            present = sq >= 0
-            gsq = np.zeros(len(self._groups.names))
-            has = np.zeros(len(self._groups.names), dtype=bool)
-            for i, gi in enumerate(self._grad_group):
-                if gi >= 0 and present[i]:
-                    gsq[gi] += sq[i]
-                    has[gi] = True
-            for gi in self._grad_groups:
-                if has[gi]:
-                    out[f"train/grad_norm@{self._groups.names[gi]}"] = float(np.sqrt(gsq[gi]))
-            out["train/grad_norm"] = float(np.sqrt(sq[present].sum())) if present.any() else 0.0
-            if float(bad.sum()) > 0 or not np.all(np.isfinite(sq[present])):
-                out["train/nonfinite@grads"] = float(bad.sum())
-            if s >= 2:  # the first steps may legitimately lack gradients
-                fold_reach(self, ctx, sq, self._grad_group, self._groups.names)
         k = len(self._act_tags)
         out.update(zip(self._act_tags, vec[pos : pos + k].tolist(), strict=True))
         pos += k
