@@ -323,6 +323,7 @@ def test_recorder_writes_a_readable_run(tmp_path, digits):
     assert [(la["name"], la["params"]) for la in ctx["model"]["layers"]] == [("Dense_0", 64 * 32 + 32), ("Dense_1", 330)]
     assert ctx["optimizer"]["name"] == "adamw" and ctx["optimizer"]["weight_decay"] == 0.05
     assert ctx["loss"]["expects"] == "logits"
+    assert (ctx["flags"]["loss_task"], ctx["flags"]["loss_source"]) == ("classification", "loss_fn")
     assert ctx["data"]["num_classes"] == 10 and ctx["data"]["batch_size"] == BS and ctx["data"]["n_train"] == 640
     assert ctx["model"]["output_activation"] == "linear"
     assert sum(ctx["data"]["class_counts"]) == 12 * BS

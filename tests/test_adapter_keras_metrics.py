@@ -56,3 +56,20 @@ def test_two_accuracies_under_own_names_are_not_guessed(tmp_path):
     keys, _ = recorded(tmp_path, [keras.metrics.BinaryAccuracy(name="a_half"),
                                   keras.metrics.BinaryAccuracy(name="a_strict", threshold=0.9)])  # fmt: skip
     assert not any(k.endswith("/accuracy") for k in keys)
+
+
+def test_loss_kind_and_task_recorded(tmp_path):
+    """The compiled loss as a fact the rules read (issue losskind18): a binary cross-entropy
+    over several sigmoid outputs is multi-label, an MSE whose probe targets are its inputs a
+    reconstruction (neither has a chance level ln(C))."""
+    _, ctx = recorded(tmp_path / "ml", ["binary_accuracy"])
+    assert (ctx["flags"]["loss_kind"], ctx["flags"]["loss_task"]) == ("binary_crossentropy", "multilabel")
+    keras.backend.clear_session()
+    x, _ = multilabel()
+    ae = keras.Sequential([keras.Input((64,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(64)])
+    ae.compile(keras.optimizers.Adam(1e-2), "mse")
+    cb = DiagnosisCallback(logdir=tmp_path / "ae", probe=(x[:64], x[:64]))
+    ae.fit(x[:256], x[:256], epochs=1, batch_size=64, verbose=0, callbacks=[cb])
+    cb.close()
+    flags = json.loads((tmp_path / "ae" / "context.json").read_text())["flags"]
+    assert (flags["loss_kind"], flags["loss_task"], flags["loss_source"]) == ("mse", "reconstruction", "compile")

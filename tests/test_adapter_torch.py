@@ -193,6 +193,9 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "dropout_max": 0.0,  # nn.Dropout(0.0)
         "params_not_in_optimizer": 0.0,
         "loss_class_weighted": False,
+        "loss_kind": "crossentropyloss",
+        "loss_task": "classification",
+        "loss_source": "loss_fn",
     }
     from traindx.cli import main
 

@@ -58,6 +58,8 @@ class ContextMixin:
         self._lr = lr
         ctx.loss, self._task, self._elementwise = loss_info(loss)
         self._loss_known = loss is not None
+        if ctx.loss.name:  # the loss the user named (a jitted step's loss is not visible otherwise)
+            ctx.flags.update(loss_kind=ctx.loss.name, loss_task=self._task or "unknown", loss_source="loss_fn")
         if data is not None:
             ctx.data, nf = data_info(data)
             if nf:

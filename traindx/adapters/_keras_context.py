@@ -250,6 +250,7 @@ class _StaticContext:
                 d.num_classes = units
             elif task == "binary":
                 d.num_classes = 2 if units == 1 else units
+        self._loss_flags(yl, units)
         if self._y_for_counts is not None and task in ("classification", "binary"):
             yc, where = self._y_for_counts
             counts = ks.class_counts(yc, task) if yc is not None else None
@@ -257,6 +258,25 @@ class _StaticContext:
                 d.class_counts = counts
                 if where != "train_data":
                     ctx.notes.append(f"class counts from {where} ({sum(counts)} rows)")
+
+    def _loss_flags(self, yl: np.ndarray | None, units: int | None) -> None:
+        """The compiled loss's kind and task as facts (``loss_kind``, ``loss_task``,
+        ``loss_source``; the torch Monitor's vocabulary): a binary loss over several output
+        units is multi-label, a regression or binary loss whose probe targets are its inputs a
+        reconstruction."""
+        ctx = self.context
+        assert ctx is not None
+        name, task = ctx.loss.name, self._loss_task
+        if name is None:
+            return
+        x = _first_leaf(self._probe[0]) if self._probe is not None else None
+        if task in ("regression", "binary") and yl is not None and x is not None:
+            xl = np.asarray(x)
+            if xl.shape == yl.shape and np.array_equal(xl, yl):
+                task = "reconstruction"
+        if task == "binary" and (units or 0) > 1:
+            task = "multilabel"
+        ctx.flags.update(loss_kind=name, loss_task=task or "unknown", loss_source="compile")
 
     def _static_facts(self) -> None:
         """Facts about how the output meets the loss; the rulebook judges them (CTX001,

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from traindx.adapters import _torch_hooks as _hooks
+from traindx.adapters import _torch_loss_graph as lg
 from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import (
     LOSS_KINDS,
@@ -22,7 +23,12 @@ from traindx.adapters._common import (
     init_scale_flags,
 )
 from traindx.adapters._torch_record import FLUSH_STEPS
-from traindx.schema import DataInfo, RunContext
+from traindx.schema import DataInfo, LossInfo, RunContext
+
+#: the task a loss implies -> DataInfo.task (a loss that is no classification stops the class
+#: count from being guessed from the output width)
+_DATA_TASK = {"classification": "classification", "binary": "binary", "regression": "regression",
+              "multilabel": "other", "reconstruction": "other", "contrastive": "other", "composite": "other"}  # fmt: skip
 
 
 def params_not_in_optimizer(model: nn.Module, optimizer: Any, also: set[int] = frozenset()) -> float | None:  # type: ignore[assignment]
@@ -133,6 +139,11 @@ class ContextMixin:
         self._input_nonfinite = 0.0
         self._class_counts = np.zeros(0, dtype=np.int64)
         self._count_targets = self._task in ("classification", "binary", None)
+        self._loss_kind_tries = 3  # steps whose loss tensor may still tell the loss kind
+        self._loss_reshaped = False  # the loss node reads a reshaped output (out.squeeze(1))
+        self._in_cols: torch.Tensor | None = None  # input columns that are not integer codes
+        self._in_width = 0  # the input width they index
+        self._has_embedding = any(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules())
         self._tfacts = TargetFacts()
         self._user_classes = num_classes
         # Initialization scales of the weights as they are now (before any update).
@@ -153,6 +164,49 @@ class ContextMixin:
                 _hooks.optimizer_step_hook(weakref.ref(self)))  # fmt: skip
         self._arm()
         self._writer.write_context(self.context)
+
+    def _loss_kind(self, loss: Any, inputs: Any, targets: Any) -> None:
+        """The loss kind as a fact, once: the ``loss_fn`` given, else the loss tensor's autograd
+        graph (a bounded walk of node names; _torch_loss_graph). Flags ``loss_kind`` (a
+        canonical name, ``composite``, ``contrastive`` or ``custom``), ``loss_task``
+        (classification / binary / multilabel / regression / reconstruction / contrastive /
+        composite / unknown) and ``loss_source`` (``loss_fn`` or ``graph``); a library loss
+        read from the graph fills the context's LossInfo as ``loss_fn=`` would."""
+        self._loss_kind_tries -= 1
+        self._loss_reshaped = lg.reshaped_into_loss(loss)
+        known = self.context.loss.name
+        if known in LOSS_KINDS:
+            name, source = known, "loss_fn"
+        else:
+            name, source = lg.loss_kind_of(loss), "graph"
+            if name is None:
+                return
+        self._loss_kind_tries = 0
+        task = lg.loss_task(name, inputs, targets)
+        flags = self.context.flags
+        flags.update(loss_kind=name or "custom", loss_task=task or "unknown", loss_source=source)
+        if source == "graph" and known is None:
+            kind = LOSS_KINDS.get(name or "")
+            if kind is not None:
+                self.context.loss = LossInfo(name=name, expects=kind.expects, from_logits=kind.from_logits)  # type: ignore[arg-type]
+            if self.context.data.task is None and task in _DATA_TASK:
+                self.context.data.task = _DATA_TASK[task]  # type: ignore[assignment]
+
+    def _input_codes(self, inputs: Any) -> None:
+        """Integer codes among float input columns (category codes packed beside numeric
+        features and cast with ``.long()`` into an embedding): with an embedding in the model
+        and a 2-D float first input, the columns whose first-batch values are all whole
+        numbers are counted (flag ``input_code_columns``) and left out of the input-scale
+        statistics, which then describe the other columns (first step only; one sync)."""
+        x = ts.first_tensor(inputs)
+        if not self._has_embedding or x is None or x.dim() != 2 or not x.is_floating_point() or not x.shape[0]:
+            return
+        whole = ((x.detach() == x.detach().round()) & torch.isfinite(x.detach())).all(0)
+        n_code = int(whole.sum())
+        if n_code:
+            self.context.flags["input_code_columns"] = float(n_code)
+            self._in_cols = torch.nonzero(~whole).reshape(-1)
+            self._in_width = int(x.shape[1])
 
     def _other_optimizer(self, opt: Any) -> None:
         """A second optimizer stepping (a body and a head trained with two): the model's

@@ -35,6 +35,16 @@ class RecordMixin:
         # Loss: a float on CPU (a CPU .item() costs less than keeping the tensor), else a
         # tensor on its device, moved to the host with the others at flush.
         fatal = None
+        if s == 0:
+            try:
+                self._input_codes(inputs)
+            except Exception:  # noqa: BLE001 - a fact not known; the monitor goes on
+                self._in_cols = None
+        if self._loss_kind_tries > 0:
+            try:
+                self._loss_kind(loss, inputs, targets)
+            except Exception:  # noqa: BLE001 - a fact not known; the monitor goes on
+                self._loss_kind_tries = 0
         if isinstance(loss, torch.Tensor):
             lt = loss.detach()
             if lt.numel() != 1:

@@ -36,6 +36,8 @@ class TelemetryMixin:
         host: dict[str, float] = {}
         g = self._groups
         x = ts.first_tensor(inputs)
+        if x is not None and self._in_cols is not None and x.dim() == 2 and x.shape[1] == self._in_width:
+            x = x.index_select(1, self._in_cols.to(x.device))  # integer-code columns left out
         if x is not None or tgt is not None:
             nf = torch.zeros((), device=(x if x is not None else tgt).device)  # type: ignore[union-attr]
             if x is not None and x.numel():
@@ -92,6 +94,7 @@ class TelemetryMixin:
                 and tgt is not None
                 and self._elementwise
                 and not isinstance(self.loss_fn, nn.Module)
+                and not self._loss_reshaped
             ):
                 self._check_broadcast(tuple(out.shape), tuple(tgt.shape))
         if vals or moments:
