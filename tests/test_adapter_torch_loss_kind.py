@@ -16,7 +16,12 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from traindx.adapters._torch_loss_graph import loss_kind_of, loss_task, reshaped_into_loss  # noqa: E402
+from traindx.adapters._torch_loss_graph import (  # noqa: E402
+    broadcast_into_loss,
+    loss_kind_of,
+    loss_task,
+    reshaped_into_loss,
+)
 from traindx.adapters.torch import Monitor  # noqa: E402
 
 G = torch.Generator().manual_seed(0)
@@ -95,8 +100,20 @@ def test_reshape_before_the_loss():
     o = nn.Linear(6, 1)(X)
     t = torch.randn(16)
     assert reshaped_into_loss(F.mse_loss(o.squeeze(1), t))
+    assert broadcast_into_loss(F.mse_loss(o.squeeze(1), t)) is False
     with pytest.warns(UserWarning):
-        assert not reshaped_into_loss(F.mse_loss(o, t))  # (16, 1) against (16,): broadcast
+        wide = F.mse_loss(o, t)  # (16, 1) against (16,): broadcast
+    assert not reshaped_into_loss(wide) and broadcast_into_loss(wide) is True
+    assert broadcast_into_loss(F.cross_entropy(nn.Linear(6, 3)(X), Y)) is None  # not element-wise
+
+
+def test_monitor_sees_the_broadcast_without_loss_fn(tmp_path):
+    t = X[:, 0] * 2.0
+    with pytest.warns(UserWarning):
+        c = _train(nn.Linear(6, 1), F.mse_loss, X, t, tmp_path / "wide")
+    assert c["flags"]["broadcast_in_loss"] is True
+    c = _train(nn.Linear(6, 1), lambda o, y: F.mse_loss(o.squeeze(1), y), X, t, tmp_path / "squeezed")
+    assert c["flags"]["broadcast_in_loss"] is False
 
 
 def _train(model, lossf, x, y, logdir, steps=6, **kw):

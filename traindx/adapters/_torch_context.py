@@ -186,6 +186,9 @@ class ContextMixin:
         flags = self.context.flags
         flags.update(loss_kind=name or "custom", loss_task=task or "unknown", loss_source=source)
         if source == "graph" and known is None:
+            wide = lg.broadcast_into_loss(loss)
+            if wide is not None and not flags.get("broadcast_in_loss"):
+                flags["broadcast_in_loss"] = wide  # the loss expanded the prediction (no shapes seen)
             kind = LOSS_KINDS.get(name or "")
             if kind is not None:
                 self.context.loss = LossInfo(name=name, expects=kind.expects, from_logits=kind.from_logits)  # type: ignore[arg-type]

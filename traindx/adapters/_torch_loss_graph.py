@@ -177,15 +177,35 @@ def loss_task(name: str | None, inputs: Any = None, targets: Any = None) -> str 
 _RESHAPES = ("Squeeze", "Unsqueeze", "View", "Reshape", "Select", "Flatten", "Permute", "Transpose", "Slice")
 
 
-def reshaped_into_loss(loss: Any) -> bool:
-    """Whether the first library loss node under the loss reads a reshaped tensor (``out.squeeze(1)``,
-    ``out.view(-1)``): then the model output's shape is not what the loss compared."""
+#: element-wise library losses: prediction and target shapes must match
+_ELEMENTWISE = ("MseLoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BinaryCrossEntropy", "SoftMarginLoss")
+
+
+def _loss_input(loss: Any) -> tuple[str, str] | None:
+    """(loss node name, the name of the node it reads) of the first library loss node under
+    the loss, through scalar wrappers; None when there is none."""
     fn, n = getattr(loss, "grad_fn", None), 0
     while fn is not None and n < 16:
         n += 1
-        if _name(fn) in LOSS_NODES:
-            kids = _children(fn)
-            return bool(kids) and _name(kids[0]).startswith(_RESHAPES)
         kids = _children(fn)
+        if _name(fn) in LOSS_NODES:
+            return _name(fn), (_name(kids[0]) if kids else "")
         fn = kids[0] if _is_wrapper(_name(fn)) and len(kids) == 1 else None
-    return False
+    return None
+
+
+def reshaped_into_loss(loss: Any) -> bool:
+    """Whether the first library loss node under the loss reads a reshaped tensor (``out.squeeze(1)``,
+    ``out.view(-1)``): then the model output's shape is not what the loss compared."""
+    found = _loss_input(loss)
+    return found is not None and found[1].startswith(_RESHAPES)
+
+
+def broadcast_into_loss(loss: Any) -> bool | None:
+    """Whether an element-wise library loss (MSE, L1, Huber, BCE) reads a prediction it
+    expanded to the target's shape - ``F.mse_loss(out, y)`` with ``out`` (N, 1) and ``y``
+    (N,) compares every prediction with every target; None without such a loss."""
+    found = _loss_input(loss)
+    if found is None or not found[0].startswith(_ELEMENTWISE):
+        return None
+    return found[1].startswith("ExpandBackward")
