@@ -200,3 +200,43 @@ def test_functional_loss_fn_on_a_squeezed_output_is_no_broadcast(tmp_path):
     assert fit(nn.Linear(6, 1), True, "squeezed")["flags"].get("broadcast_in_loss") is not True
     with pytest.warns(UserWarning):
         assert fit(nn.Linear(6, 1), False, "broadcast")["flags"]["broadcast_in_loss"] is True
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_monitor_multilabel_counts_labels_not_two_classes(tmp_path, given):
+    """A binary loss on (N, 3) 0/1 targets is three independent labels (issue mlabel18): the
+    Monitor recorded num_classes 2 from the distinct target values (class counts [n0, n1]),
+    which signals turned into a chance level ln 2 of a single-label task. Now num_classes is
+    the label count, the task no single-label one, and the 0/1 counts the label rate - with
+    loss_fn= and read from the graph alike."""
+    import traindx
+    from traindx.signals import compute_facts
+
+    kw = {"loss_fn": nn.BCEWithLogitsLoss()} if given else {}
+    c = _train(nn.Linear(6, 3), F.binary_cross_entropy_with_logits, X, MULTI, tmp_path, **kw)
+    assert c["flags"]["loss_task"] == "multilabel"
+    assert (c["data"]["num_classes"], c["data"]["task"]) == (3, "other")
+    assert c["data"].get("class_counts") is None
+    assert c["flags"]["label_positive_share"] == pytest.approx(float(MULTI.mean()))
+    (run,) = traindx.read(tmp_path)
+    ctx = compute_facts(run)["ctx"]
+    assert (ctx["num_classes"], ctx["loss_task"]) == (3, "multilabel") and "majority_share" not in ctx
+
+
+def test_monitor_multilabel_leaves_single_label_binary_alone(tmp_path):
+    """One 0/1 target per example is a binary task: two classes and their counts, as before."""
+    t = MULTI[:, :1]
+    c = _train(nn.Linear(6, 1), F.binary_cross_entropy_with_logits, X, t, tmp_path, loss_fn=nn.BCEWithLogitsLoss())
+    assert c["flags"]["loss_task"] == "binary" and "label_positive_share" not in c["flags"]
+    assert (c["data"]["num_classes"], c["data"]["task"]) == (2, "binary")
+    assert c["data"]["class_counts"] == [6 * int((t == 0).sum()), 6 * int((t == 1).sum())]  # 6 steps
+
+
+def test_monitor_bce_reconstruction_has_no_classes(tmp_path):
+    """A BCE autoencoder on [0, 1] inputs: its targets are pixels, not two classes (the 0/1
+    counts of the thresholded inputs gave num_classes 2, a chance level ln 2)."""
+    x = torch.rand(16, 6, generator=torch.Generator().manual_seed(1))
+    ae = nn.Sequential(nn.Linear(6, 2), nn.ReLU(), nn.Linear(2, 6), nn.Sigmoid())
+    c = _train(ae, F.binary_cross_entropy, x, x, tmp_path, loss_fn=nn.BCELoss())
+    assert c["flags"]["loss_task"] == "reconstruction"
+    assert (c["data"]["task"], c["data"].get("num_classes"), c["data"].get("class_counts")) == ("other", None, None)

@@ -139,6 +139,7 @@ class ContextMixin:
         self._input_nonfinite = 0.0
         self._class_counts = np.zeros(0, dtype=np.int64)
         self._count_targets = self._task in ("classification", "binary", None)
+        self._label_rate = False  # multi-label targets: their 0/1 counts are the label rate
         self._loss_kind_tries = 3  # steps whose loss tensor may still tell the loss kind
         self._loss_reshaped = False  # the loss node reads a reshaped output (out.squeeze(1))
         self._in_cols: torch.Tensor | None = None  # input columns that are not integer codes
@@ -194,6 +195,24 @@ class ContextMixin:
                 self.context.loss = LossInfo(name=name, expects=kind.expects, from_logits=kind.from_logits)  # type: ignore[arg-type]
             if self.context.data.task is None and task in _DATA_TASK:
                 self.context.data.task = _DATA_TASK[task]  # type: ignore[assignment]
+        if task == "multilabel":
+            self._multilabel(targets)
+        elif task == "reconstruction" and self._task == "binary":  # a BCE autoencoder: no classes
+            self.context.data.task = "other"
+            self.context.data.class_counts = None
+            self._count_targets = False
+
+    def _multilabel(self, targets: Any) -> None:
+        """A binary loss on (N, k) targets: k independent 0/1 labels, no single-label task.
+        ``num_classes`` is k (the user's when given; flag ``loss_task`` says multilabel), the
+        0/1 target counts become the label rate (flag ``label_positive_share``, at flush)
+        instead of the class counts of a two-class task."""
+        d = self.context.data
+        d.task = "other"
+        if self._user_classes is None:
+            d.num_classes = int(targets.shape[1])
+        d.class_counts = None
+        self._label_rate = self._count_targets = True
 
     def _input_codes(self, inputs: Any) -> None:
         """Integer codes among float input columns (category codes packed beside numeric

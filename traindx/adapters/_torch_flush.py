@@ -169,12 +169,13 @@ class FlushMixin:
 
     def _fold_targets(self) -> None:
         """Class counts of the buffered targets (one bincount per flush)."""
-        if not self._b_tgt:
+        if not self._b_tgt or not self._count_targets:
             return
         tgts = self._b_tgt
         t = torch.cat(tgts if all(x.dim() == 1 for x in tgts) else [x.reshape(-1) for x in tgts])
+        zero_one = t.is_floating_point() or t.dtype == torch.bool  # 0/1 labels, not ids
         if t.is_floating_point():
-            if self._task != "binary":
+            if self._task != "binary" and not self._label_rate:
                 self._count_targets = False  # float targets: not class labels
                 return
             t = t > 0.5
@@ -189,13 +190,18 @@ class FlushMixin:
             self._count_targets = False
             self._class_counts = np.zeros(0, dtype=np.int64)
             d.class_counts = None
-            if self._user_classes is None and self._task != "classification":
+            if self._user_classes is None and self._task != "classification" and not self._label_rate:
                 d.num_classes = None
             self.context.notes.append(f"targets reach {top}: not class ids below {lim}, so no class counts were kept")
             return
         # Negative labels (ignore_index) land in bucket 0, dropped (no boolean mask, no sync).
         counts = torch.bincount((t.long() + 1).clamp_(min=0)).cpu().numpy()[1:]
         self._class_counts = add_counts(self._class_counts, counts)
+        if self._label_rate:  # multi-label: not the classes of one label
+            c = self._class_counts
+            if zero_one and c.size:
+                self.context.flags["label_positive_share"] = float(c[1:].sum() / max(c.sum(), 1))
+            return
         d.class_counts = self._class_counts.tolist()
         if d.num_classes is None and self._task == "classification":
             d.num_classes = len(d.class_counts)
