@@ -64,6 +64,11 @@ def test_loss_kind_and_task_recorded(tmp_path):
     reconstruction (neither has a chance level ln(C))."""
     _, ctx = recorded(tmp_path / "ml", ["binary_accuracy"])
     assert (ctx["flags"]["loss_kind"], ctx["flags"]["loss_task"]) == ("binary_crossentropy", "multilabel")
+    # three independent labels (issue mlabel18): num_classes is the label count, with no
+    # single-label task (it was 'binary') nor class counts (argmax of multi-hot rows)
+    assert (ctx["data"]["num_classes"], ctx["data"]["task"]) == (3, "other")
+    assert ctx["data"].get("class_counts") is None
+    assert ctx["flags"]["label_positive_share"] == pytest.approx(float(multilabel()[1][:64].mean()))  # the probe
     keras.backend.clear_session()
     x, _ = multilabel()
     ae = keras.Sequential([keras.Input((64,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(64)])
@@ -71,5 +76,18 @@ def test_loss_kind_and_task_recorded(tmp_path):
     cb = DiagnosisCallback(logdir=tmp_path / "ae", probe=(x[:64], x[:64]))
     ae.fit(x[:256], x[:256], epochs=1, batch_size=64, verbose=0, callbacks=[cb])
     cb.close()
-    flags = json.loads((tmp_path / "ae" / "context.json").read_text())["flags"]
+    c = json.loads((tmp_path / "ae" / "context.json").read_text())
+    flags = c["flags"]
     assert (flags["loss_kind"], flags["loss_task"], flags["loss_source"]) == ("mse", "reconstruction", "compile")
+    assert (c["data"]["task"], c["data"].get("num_classes")) == ("regression", None)
+    # a binary cross-entropy reconstruction over 64 sigmoid units: no 64 'classes' (it had them)
+    keras.backend.clear_session()
+    ae = keras.Sequential([keras.Input((64,)), keras.layers.Dense(8, activation="relu"),
+                           keras.layers.Dense(64, activation="sigmoid")])  # fmt: skip
+    ae.compile(keras.optimizers.Adam(1e-2), "binary_crossentropy")
+    cb = DiagnosisCallback(logdir=tmp_path / "bce_ae", probe=(x[:64], x[:64]))
+    ae.fit(x[:256], x[:256], epochs=1, batch_size=64, verbose=0, callbacks=[cb])
+    cb.close()
+    c = json.loads((tmp_path / "bce_ae" / "context.json").read_text())
+    assert c["flags"]["loss_task"] == "reconstruction"
+    assert (c["data"]["task"], c["data"].get("num_classes"), c["data"].get("class_counts")) == ("other", None, None)

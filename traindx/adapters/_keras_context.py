@@ -239,6 +239,15 @@ class _StaticContext:
                 task = "classification"
             elif task is None and (units or 0) == 1 and yl.size and np.all((yl == 0) | (yl == 1)):
                 task = "binary"
+        # a binary loss over several units is multi-label (k independent 0/1 labels), over
+        # its own inputs a reconstruction: no single-label task, no class counts (a softmax
+        # output stays a single-label classification scored by a binary loss; an MSE
+        # reconstruction a regression)
+        loss_task = self._loss_flags(yl, units)
+        if act not in ("softmax", "log_softmax") and (
+            loss_task == "multilabel" or (loss_task == "reconstruction" and task == "binary")
+        ):
+            task = loss_task
         d.task = (
             task
             if task in ("classification", "binary", "regression")
@@ -248,9 +257,15 @@ class _StaticContext:
         if d.num_classes is None and units:
             if task == "classification" and units >= 2:
                 d.num_classes = units
-            elif task == "binary":
-                d.num_classes = 2 if units == 1 else units
-        self._loss_flags(yl, units)
+            elif task == "binary" and units == 1:
+                d.num_classes = 2
+            elif task == "multilabel":
+                d.num_classes = units  # the number of labels; flag loss_task says multilabel
+        if task == "multilabel":  # the label rate: a constant predictor's loss per output is its entropy
+            ys = self._y_for_counts[0] if self._y_for_counts is not None else None
+            ys = ys if ys is not None and np.shape(ys)[-1:] == (units,) else yl
+            if ys is not None and np.size(ys) and np.asarray(ys).dtype.kind in "fiub":
+                ctx.flags["label_positive_share"] = float(np.mean(np.asarray(ys) > 0.5))
         if self._y_for_counts is not None and task in ("classification", "binary"):
             yc, where = self._y_for_counts
             counts = ks.class_counts(yc, task) if yc is not None else None
@@ -259,7 +274,7 @@ class _StaticContext:
                 if where != "train_data":
                     ctx.notes.append(f"class counts from {where} ({sum(counts)} rows)")
 
-    def _loss_flags(self, yl: np.ndarray | None, units: int | None) -> None:
+    def _loss_flags(self, yl: np.ndarray | None, units: int | None) -> str | None:
         """The compiled loss's kind and task as facts (``loss_kind``, ``loss_task``,
         ``loss_source``; the torch Monitor's vocabulary): a binary loss over several output
         units is multi-label, a regression or binary loss whose probe targets are its inputs a
@@ -268,7 +283,7 @@ class _StaticContext:
         assert ctx is not None
         name, task = ctx.loss.name, self._loss_task
         if name is None:
-            return
+            return None
         x = _first_leaf(self._probe[0]) if self._probe is not None else None
         if task in ("regression", "binary") and yl is not None and x is not None:
             xl = np.asarray(x)
@@ -277,6 +292,7 @@ class _StaticContext:
         if task == "binary" and (units or 0) > 1:
             task = "multilabel"
         ctx.flags.update(loss_kind=name, loss_task=task or "unknown", loss_source="compile")
+        return task if task in ("multilabel", "reconstruction") else None
 
     def _static_facts(self) -> None:
         """Facts about how the output meets the loss; the rulebook judges them (CTX001,
