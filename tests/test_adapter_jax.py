@@ -741,3 +741,43 @@ def test_telemetry_in_the_step_leaves_parameters_bit_identical(digits, kind):
             p, s, _ = step(p, s, x, y, jnp.int32(i))
         out[mode] = np.concatenate([np.asarray(v).ravel() for v in jax.tree.leaves(p)])
     assert np.array_equal(out[None], out["full"]) and np.array_equal(out[None], out["cond"])
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_multilabel_counts_labels_not_two_classes(tmp_path, digits, given):
+    """A sigmoid BCE over three 0/1 labels (issue mlabel18): num_classes is the label count with
+    flag loss_task multilabel, no single-label task nor class counts (the data's 0/1 counts gave
+    num_classes 2, the telemetry's per-label sums class counts of three 'classes'); the label
+    rate is recorded instead - from data= when given, else from the telemetry."""
+    x, d = digits
+    y = np.stack([d % 2 == 0, d > 4, d % 3 == 0], 1).astype(np.float32)
+    p = init_mlp(widths=(64, 16, 3))
+    tx = optax.sgd(0.05)
+
+    @telemetry_jit
+    def step(p, s, xb, yb):
+        def lf(p):
+            z, h = apply(p, xb)
+            return optax.sigmoid_binary_cross_entropy(z, yb).mean(), (z, h)
+
+        (loss, (z, h)), g = jax.value_and_grad(lf, has_aux=True)(p)
+        u, s = tx.update(g, s, p)
+        st = telemetry(grads=g, params=p, updates=u, loss=loss, activations={"relu0": h}, logits=z, labels=yb, inputs=xb)
+        return optax.apply_updates(p, u), s, st
+
+    kw = {"data": (x, y)} if given else {}
+    rec = Recorder(tmp_path, params=p, optimizer=tx, loss=optax.sigmoid_binary_cross_entropy, fetch_every=4, **kw)
+    s = tx.init(p)
+    for i in range(6):
+        xb, yb = jnp.asarray(x[i * BS : (i + 1) * BS]), jnp.asarray(y[i * BS : (i + 1) * BS])
+        p, s, st = step(p, s, xb, yb)
+        rec.log(i, st)
+    rec.close()
+    ctx = json.loads((tmp_path / "context.json").read_text())
+    assert ctx["flags"]["loss_task"] == "multilabel"
+    assert (ctx["data"]["num_classes"], ctx["data"]["task"]) == (3, "other")
+    assert ctx["data"].get("class_counts") is None
+    share = ctx["flags"]["label_positive_share"]
+    assert 0.0 < share < 1.0
+    if given:
+        assert share == pytest.approx(float(y.mean()))

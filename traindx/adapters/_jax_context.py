@@ -75,6 +75,12 @@ class ContextMixin:
         d.n_train = n_train if n_train is not None else d.n_train
         d.batch_size = batch_size if batch_size is not None else d.batch_size
         d.task = self._task  # type: ignore[assignment]
+        y = data[1] if isinstance(data, (tuple, list)) and len(data) > 1 else None
+        if self._task == "binary" and y is not None and np.ndim(y) >= 2 and np.shape(y)[-1] > 1:
+            counts = d.class_counts
+            self._multilabel(int(np.shape(y)[-1]))
+            if counts and len(counts) == 2:
+                ctx.flags["label_positive_share"] = counts[1] / max(sum(counts), 1)
         if d.num_classes is None and d.class_counts and self._task in ("classification", "binary"):
             d.num_classes = len(d.class_counts)
         if self._loss_known and not self._elementwise:
@@ -82,6 +88,20 @@ class ContextMixin:
         if run_name:
             ctx.hyperparameters["run_name"] = run_name
         self._open_writer().write_context(ctx)
+
+    def _multilabel(self, k: int) -> None:
+        """A binary loss on (N, k) targets: k independent 0/1 labels (the torch Monitor's
+        facts): ``num_classes`` k (the user's when given) with flag ``loss_task`` multilabel,
+        no single-label task nor class counts; the label rate as ``label_positive_share``."""
+        ctx = self.context
+        d = ctx.data
+        self._task_multilabel = True
+        if ctx.flags.get("loss_task") == "binary":
+            ctx.flags["loss_task"] = "multilabel"
+        d.task = "other"  # type: ignore[assignment]
+        if self._user_classes is None:
+            d.num_classes = k
+        d.class_counts = None
 
     def _decide_output(self, lay: _Layout, row: np.ndarray) -> None:
         if self._out_act is not None:
@@ -126,6 +146,9 @@ class ContextMixin:
         if act in ("softmax", "log_softmax") or (act == "sigmoid" and self._task == "classification"):
             self._probs = act
         d = ctx.data
+        if self._task == "binary" and width >= 2 and lay.meta.get("label_shape") == lay.meta.get("out_shape"):
+            if not self._task_multilabel:
+                self._multilabel(width)
         if d.num_classes is None and width >= 2 and self._task == "classification":
             d.num_classes = width
         if d.num_classes is None and self._task == "binary" and width == 1:
@@ -188,6 +211,12 @@ class ContextMixin:
             if d.batch_size is None and "batch_size" in meta:
                 d.batch_size = int(meta["batch_size"])
         cls = lay.cls
+        if cls and self._task_multilabel:  # per-label positive counts: the label rate
+            if not self._data_given and lay.meta.get("label_shape"):
+                self._label_pos[0] += float(np.nansum(t[:, cls]))
+                self._label_pos[1] += len(t) * float(np.prod(lay.meta["label_shape"]))
+                flags["label_positive_share"] = self._label_pos[0] / max(self._label_pos[1], 1.0)
+            cls = []
         if cls and not self._data_given and (self._task in ("classification", "binary") or (self._task is None and len(cls) > 1)):
             counts = np.nansum(t[:, cls], axis=0)
             if "_label_binary" in c and not np.all(t[:, c["_label_binary"]] > 0.5):

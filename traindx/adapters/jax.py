@@ -161,6 +161,9 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._probs: str | None = None
         self._act_kind: dict[str, int] = {}
         self._data_given = data is not None
+        self._task_multilabel = False  # a binary loss on (N, k) targets
+        self._user_classes = num_classes
+        self._label_pos = [0.0, 0.0]  # positive labels, labels seen (multi-label)
         self._reach: Any = None  # GradReach over the telemetry rows (created from the first)
         self._tgt_integer = True
         self._tgt_distinct = 0.0
