@@ -62,3 +62,34 @@ def test_logits_of_a_last_linear_are_linear_whatever_their_first_values(tmp_path
 def test_a_functional_sigmoid_after_the_last_linear_is_still_inferred(tmp_path):
     y = torch.randint(0, 2, (64,))
     assert _run(Head(functional_sigmoid=True), nn.CrossEntropyLoss(), y, tmp_path) == "sigmoid"
+
+
+class InplaceReluHead(nn.Module):
+    """A Linear head whose output a functional in-place ReLU then clips: the same storage as
+    the Linear's output tensor, but not its values."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+
+    def forward(self, x):
+        return torch.relu_(self.fc(x[:, -1]))
+
+
+def test_an_inplace_relu_after_the_last_linear_is_still_inferred(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 5, 3, generator=g), torch.randn(64, 4, generator=g)
+    model = InplaceReluHead()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    mon = Monitor(model, opt, logdir=tmp_path)
+    for _ in range(3):
+        opt.zero_grad()
+        out = model(x)
+        o = out.detach()
+        assert float((o == 0).float().mean()) > 0.05 and float(o.max()) > 0  # clipped
+        loss = nn.functional.mse_loss(out, y)
+        loss.backward()
+        mon.step(loss, inputs=x, targets=y, outputs=out)
+        opt.step()
+    mon.close()
+    assert mon.context.model.output_activation == "relu"

@@ -123,7 +123,7 @@ class ContextMixin:
         # Forward-hook results for the step being recorded.
         self._last_leaf: nn.Module | None = None
         self._out_last_leaf: nn.Module | None = None
-        self._last_leaf_ptr = -1  # data_ptr of the last leaf's output tensor
+        self._last_leaf_ptr: tuple[int, int] | None = None  # (data_ptr, _version) of the last leaf's output
         self._out_is_leaf = False  # the model's output is that tensor (nothing ran after it)
         self._out_act: str | None = None  # decided from the first output seen
         self._probs: str | None = None

@@ -194,7 +194,8 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
     def _on_act(self, name: str, kind: int, module: nn.Module, out: Any) -> None:
         self._last_leaf = module
         t = ts.first_tensor(out)
-        self._last_leaf_ptr = t.data_ptr() if t is not None else -1
+        # its storage and in-place version: an in-place op after it (F.relu(o, inplace=True)) bumps the version
+        self._last_leaf_ptr = (t.data_ptr(), t._version) if t is not None else None
         if name in self._init_layers:  # the first forward only (emptied after the first step)
             self._fwd_last = name
         if self._activations:
@@ -209,7 +210,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         if t is not None and t.is_floating_point():
             self._out = t.detach()
             self._out_last_leaf = self._last_leaf
-            self._out_is_leaf = self._last_leaf is not None and t.data_ptr() == self._last_leaf_ptr
+            self._out_is_leaf = self._last_leaf is not None and (t.data_ptr(), t._version) == self._last_leaf_ptr
         self._last_leaf = None
 
     def _on_loss(self, args: tuple[Any, ...]) -> None:
