@@ -58,6 +58,36 @@ def test_rising_val_loss_while_val_accuracy_still_improves_is_not():
     assert not label.overfits(summary(el, vl, va))
 
 
+def _rise():
+    el = 2.0 * 0.8 ** np.arange(16)
+    vl = [2.0, 1.2, 0.8, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8]
+    return el, vl
+
+
+def test_rising_val_loss_while_val_accuracy_holds_its_best_is_not():
+    # over-confidence, not a generalization gap: the Q&A fixed versions' reading (policy19)
+    el, vl = _rise()
+    holds = [0.5, 0.7, 0.8, 0.9] + [0.9] * 12
+    assert label.overfits(summary(el, vl))  # no quality metric logged: the loss rule alone
+    assert not label.overfits(summary(el, vl, holds))
+    assert label.policy(lab("overfitting", s=summary(el, vl, holds))) == ("overfitting", True)  # benign
+    assert label.policy(lab(s=summary(el, vl, holds))) == ("healthy", False)
+
+
+def test_rising_val_loss_while_val_accuracy_falls_is():
+    el, vl = _rise()
+    falls = [0.5, 0.7, 0.8, 0.9, 0.89, 0.88, 0.87, 0.86, 0.85, 0.84, 0.83, 0.82, 0.81, 0.8, 0.8, 0.8]
+    assert label.overfits(summary(el, vl, falls))
+
+
+def test_a_dip_within_the_metrics_own_noise_is_not_a_fall():
+    # accuracy flickering by +-0.04 around 0.85 ends 0.03 under its best: noise, not a fall
+    el, vl = _rise()
+    noisy = [0.5, 0.7, 0.8, 0.85, 0.89, 0.81, 0.88, 0.82, 0.89, 0.81, 0.87, 0.82, 0.86, 0.83, 0.86, 0.84]
+    assert not label.quality_fell(noisy, 3)
+    assert label.quality_fell([*noisy[:-3], 0.7, 0.7, 0.7], 3)  # a fall well beyond it
+
+
 def test_a_memorized_training_set_is_overfitting_without_a_rise():
     el = 2.0 * 0.5 ** np.arange(10)
     vl = [2.0, 1.5, 1.3, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2]
