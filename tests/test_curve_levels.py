@@ -28,6 +28,20 @@ def test_curve_facts_carry_repeats_ignoring_nonfinite():
     assert f["repeat_frac"] == 1.0
 
 
+def test_quantum_is_one_example_of_an_accuracy_on_n():
+    # validation accuracy on 143 examples as float32 shares: every change and the last value
+    # are whole multiples of 1/143
+    counts = np.array([140, 140, 141, 139, *[141] * 36])
+    f = curve_facts(np.arange(counts.size), (counts / 143).astype(np.float32).astype(float))
+    assert f["quantum"] == pytest.approx(1 / 143, rel=1e-4)
+    # a continuous quantity (a loss), or one value throughout: no quantum
+    assert curve_facts(np.arange(40), 2.3 * 0.93 ** np.arange(40))["quantum"] == 0.0
+    assert curve_facts(np.arange(20), np.full(20, 0.9))["quantum"] == 0.0
+    # a few jumps whose least is no whole fraction of the others: no quantum either
+    jumps = np.array([0.2, 0.5, 0.5, 0.9, 0.9, 0.97, 0.97, 0.97])
+    assert curve_facts(np.arange(8), jumps)["quantum"] == 0.0
+
+
 def test_ce_bound_is_the_markov_bound():
     # L = ln 2 / 4: at most a quarter of the examples can be wrong
     b = ce_accuracy_bound(math.log(2) / 4, 0.5)
