@@ -27,7 +27,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras", "fixtures/qa_wild",
-         "fixtures/qa_wild_keras", "fixtures/qa_fresh", "fixtures/qa_heldout")
+         "fixtures/qa_wild_keras", "fixtures/qa_fresh", "fixtures/qa_heldout", "fixtures/qa_small")
 CACHE = ROOT / ".cache" / "accuracy"
 
 
