@@ -544,6 +544,26 @@ def test_coupled_l2_before_adam_is_not_named_adamw():
     assert (decoupled.name, decoupled.weight_decay) == ("adamw", 0.05)
 
 
+def test_a_scale_chained_before_adam_is_not_the_learning_rate():
+    """chain(scale(-lr), scale_by_adam()): Adam normalises the scaled gradient, so the lr is
+    divided out and every step moves parameters by ~1; only a scale after the normaliser is the
+    learning rate (the order optax.adam uses)."""
+    optax = pytest.importorskip("optax")
+    from traindx.adapters._jax_stats import optimizer_info
+
+    before, _ = optimizer_info(optax.chain(optax.scale(-1e-3), optax.scale_by_adam()))
+    after, _ = optimizer_info(optax.chain(optax.scale_by_adam(), optax.scale(-1e-3)))
+    clipped, _ = optimizer_info(optax.chain(optax.clip_by_global_norm(1.0), optax.adam(3e-4)))
+    rms, _ = optimizer_info(optax.chain(optax.scale_by_learning_rate(1e-2), optax.scale_by_rms()))
+    assert (before.name, before.lr) == ("adam", 1.0)
+    assert (after.name, after.lr) == ("adam", 1e-3)
+    assert (clipped.lr, clipped.clipnorm) == (3e-4, 1.0)
+    assert rms.lr == 1.0
+    for tx, lr in ((optax.adam(1e-3), 1e-3), (optax.sgd(0.1, momentum=0.9), 0.1), (optax.adagrad(0.1), 0.1),
+                   (optax.lion(1e-4), 1e-4), (optax.rmsprop(1e-3), 1e-3)):
+        assert optimizer_info(tx)[0].lr == pytest.approx(lr)
+
+
 # --------------------------------------------------------------------------- non-finite state
 
 

@@ -62,6 +62,11 @@ _OPT_NAMES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("scale_by_sm3",), "sm3"),
     (("trace",), "sgd"),
 )
+#: transformations whose output does not depend on the scale of their input (Adam's m/sqrt(v),
+#: Lion's sign, RMSprop's and Adagrad's g/sqrt(...)): a scale or learning rate placed BEFORE one of
+#: them in a chain is divided out again and does not set the step size
+_NORMALIZERS = ("scale_by_adam", "scale_by_adamax", "scale_by_amsgrad", "scale_by_radam", "scale_by_belief",
+                "scale_by_yogi", "scale_by_lion", "scale_by_rms", "scale_by_stddev", "scale_by_rss")
 _SCHEDULE_PROBES = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 100_000)
 
 
@@ -160,8 +165,12 @@ def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Cal
     comps: list[tuple[str, dict[str, Any]]] = []
     _components(tx, comps, set())
     owners = [c for c, _ in comps]
+    # an owner's last entry comes from the update functions, visited after the init ones and in
+    # chain order: a scale before the last normalizer there does not set the step size
+    last = {o: i for i, o in enumerate(owners)}
+    norm_at = max((last[o] for o in _NORMALIZERS if o in last), default=-1)
     lr: Any = None
-    for owner, cells in comps:
+    for i, (owner, cells) in enumerate(comps):
         if owner == "inject_hyperparams":
             factory = cells.get("inner_factory")
             if info.name is None and factory is not None:
@@ -176,9 +185,9 @@ def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Cal
             info.eps = num(hps.get("eps")) if info.eps is None else info.eps
             if num(hps.get("b1")) is not None and num(hps.get("b2")) is not None:
                 info.betas = [float(hps["b1"]), float(hps["b2"])]
-        elif owner == "scale_by_learning_rate" and lr is None:
+        elif owner == "scale_by_learning_rate" and lr is None and i > norm_at:
             lr = cells.get("learning_rate")
-        elif owner == "scale" and lr is None and num(cells.get("step_size")) is not None:
+        elif owner == "scale" and lr is None and i > norm_at and num(cells.get("step_size")) is not None:
             step = float(cells["step_size"])
             lr = -step if step < 0 else lr
         elif owner == "trace" and info.momentum is None:
@@ -196,6 +205,8 @@ def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Cal
             info.clipnorm = num(cells.get("max_norm"))
         elif owner == "clip" and info.clipvalue is None:
             info.clipvalue = num(cells.get("max_delta"))
+    if lr is None and any(o in ("scale", "scale_by_learning_rate") for o in owners[:norm_at]):
+        lr = 1.0  # chain(scale(-lr), scale_by_adam()): the normalizer's unit-size steps are the updates
     if info.name is None:
         present = set(owners)
         for needs, n in _OPT_NAMES:
