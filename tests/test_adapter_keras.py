@@ -769,6 +769,35 @@ def test_compiled_train_step_logs_are_running_means(digits, tmp_path):
     assert ctx["flags"]["loss_logs_running_mean"] is True
     assert ctx["flags"]["accuracy_logs_running_mean"] is True
 
+def test_stock_train_step_logs_are_running_means_even_when_they_read_per_batch(tmp_path):
+    """A loss that diverges within the first epoch (a negated MSE) spreads its batch values
+    more late in the epoch than early, which the values alone read as a custom train_step's
+    per-batch logs. Keras' own train_step always logs running means: the callback records
+    that fact and de-averages."""
+    from traindx.adapters._keras_write import running_means
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(640, 8)).astype("float32")
+    y = (x @ rng.normal(size=8)).astype("float32")
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8,)), L.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.05), loss=lambda t, p: -keras.ops.mean((t - p[:, 0]) ** 2))
+    seen: list[float] = []
+    spy = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(float(logs["loss"])))
+    cb = DiagnosisCallback.from_arrays(x, y, logdir=tmp_path, every=1000, diagnose=False)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[cb, spy])
+    m = np.array(seen)
+    assert m.size == 40 and np.all(np.isfinite(m)) and -m[-1] > 10 * -m[0]  # diverging, finite
+    assert running_means(-m) is False  # what the values alone would say
+    ctx = json.loads((tmp_path / "context.json").read_text())
+    assert ctx["flags"]["loss_logs_running_mean"] is True
+    assert not any("custom train_step" in n for n in ctx["notes"])
+    k = np.arange(m.size)
+    batch = (k + 1) * m - k * np.concatenate(([0.0], m[:-1]))
+    np.testing.assert_allclose(run_of(tmp_path).series["train/loss"].values, batch, rtol=1e-4, atol=1e-3)
+
+
 DEFERRED_SCRIPT = """
 import os, tempfile
 os.environ["KERAS_BACKEND"] = "jax"

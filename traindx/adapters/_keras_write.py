@@ -44,6 +44,17 @@ def running_means(m: np.ndarray) -> bool | None:
     return not late > 4.0 * max(early, 1e-9 * float(np.median(np.abs(m))))
 
 
+def stock_train_step(model: Any) -> bool:
+    """Whether ``model`` trains with Keras' own ``train_step`` (the backend trainer's; no class
+    of the user's overrides it). That step logs the loss and the compiled metrics as running
+    means over the epoch, whatever the values look like: nothing is left to tell from them
+    (:func:`running_means` reads a dispersion that grows within the first epoch - a model
+    leaving a uniform start, a loss that diverges, batches of one - as per-batch values)."""
+    fn = getattr(type(model), "train_step", None)
+    mod = getattr(fn, "__module__", None)
+    return isinstance(mod, str) and mod.startswith("keras.src.backend.")
+
+
 #: Keras metric classes whose value is an accuracy, whatever name the user gave the metric
 _ACCURACY_CLASSES = ("Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy")
 
@@ -178,10 +189,11 @@ class _Recording:
             run.append(r)
         if final and run:
             run = run[:-1]
+        stock = stock_train_step(getattr(self, "model", None))
         for key, col, flag in (("loss", 2, "loss_logs_running_mean"), ("acc", 3, "accuracy_logs_running_mean")):
             if key in self._running or not run or run[0][col] is None:
                 continue
-            got = running_means(np.array([r[col] for r in run], dtype=np.float64))
+            got = True if stock else running_means(np.array([r[col] for r in run], dtype=np.float64))
             if got is None:
                 continue
             self._running[key] = got
