@@ -377,8 +377,9 @@ def test_static_faults_reach_the_context(tmp_path):
     y = jnp.linspace(0, 1, 32)  # (N,) targets against (N, 1) predictions
     probs = jax.nn.softmax(jnp.arange(30.0).reshape(10, 3) / 7.0, axis=0)  # softmax over the batch
     tel = jax.jit(lambda z, y: telemetry(loss=1.0, logits=z, labels=y))
+    bc = jax.jit(lambda z, y: telemetry(loss=jnp.mean((z - y) ** 2), logits=z, labels=y))  # (N, N)
     rec = Recorder(tmp_path, loss="mse")
-    rec.log(0, tel(x, y))
+    rec.log(0, bc(x, y))
     rec.close()
     assert rec.context.flags["broadcast_in_loss"] is True
     rec = Recorder(tmp_path / "softmax", loss="nll")
@@ -387,6 +388,48 @@ def test_static_faults_reach_the_context(tmp_path):
     assert rec.context.model.output_activation == "softmax"
     run = traindx.read(tmp_path / "softmax")[0]
     assert run.series["train/output_row_sum"].values[0] > 1.05
+
+
+@pytest.mark.parametrize("kind", ["mse", "bce"])
+def test_squeezed_loss_on_n_by_1_outputs_is_no_broadcast(tmp_path, kind):
+    """(N, 1) outputs passed to telemetry with (N,) targets: a loss on ``out[:, 0]`` compares
+    them row by row, one on ``out`` broadcasts to (N, N). The shapes are the same both ways;
+    the step's loss tells which (the flag comes from it, not from the shapes)."""
+    import optax
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(256, 4)), jnp.float32)
+    w_true = jnp.asarray([1.0, -2.0, 0.5, 0.0])
+    y = x @ w_true if kind == "mse" else (x @ w_true > 0).astype(jnp.float32)
+
+    def elementwise(o, t):
+        return (o - t) ** 2 if kind == "mse" else optax.sigmoid_binary_cross_entropy(o, t)
+
+    tx = optax.sgd(0.05)
+    for squeeze in (True, False):
+        params = {"Dense_0": {"kernel": jnp.zeros((4, 1)), "bias": jnp.zeros(1)}}
+
+        def step(p, s, xb, yb, squeeze=squeeze):
+            def objective(p):
+                o = xb @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"]
+                return jnp.mean(elementwise(o[:, 0] if squeeze else o, yb)), o
+
+            (loss, o), g = jax.value_and_grad(objective, has_aux=True)(p)
+            u, s = tx.update(g, s, p)
+            return optax.apply_updates(p, u), s, telemetry(grads=g, params=p, loss=loss, logits=o, labels=yb)
+
+        step = telemetry_jit(step, every=1)
+        d = tmp_path / f"{kind}-{squeeze}"
+        rec = Recorder(d, params=params, optimizer=tx, loss="mse" if kind == "mse" else optax.sigmoid_binary_cross_entropy)
+        s = tx.init(params)
+        for i in range(20):
+            sl = slice(32 * (i % 8), 32 * (i % 8) + 32)
+            params, s, st = step(params, s, x[sl], y[sl])
+            rec.log(i, st)
+        rec.close()
+        ctx = json.loads((d / "context.json").read_text())
+        assert ctx["flags"]["broadcast_in_loss"] is (not squeeze), (kind, squeeze)
+        assert any("(broadcast)" in n for n in ctx["notes"]) is (not squeeze)
 
 
 # --------------------------------------------------------------------------- init, targets, weight decay

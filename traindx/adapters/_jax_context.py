@@ -158,6 +158,8 @@ class ContextMixin:
         a, b = lay.meta.get("out_shape"), lay.meta.get("label_shape")
         if not self._elementwise or a is None or b is None:
             return
+        if "_bc_mse_sq" in lay.col:  # (N, 1) against (N,): the loss values tell (_squeezed_or_broadcast)
+            return
         try:
             np.broadcast_shapes(tuple(a), tuple(b))
         except ValueError:
@@ -192,10 +194,32 @@ class ContextMixin:
                     self.context.notes.append(note)
         return t
 
+    def _squeezed_or_broadcast(self, lay: _Layout, t: np.ndarray) -> None:
+        """(N, 1) outputs and (N,) targets: whether the element-wise loss compared them row by
+        row (squeezed) or broadcast to (N, N), from the step's loss against the two means the
+        telemetry computed (MSE or sigmoid BCE, the loss given to the Recorder). Decided on the
+        first row where the two differ (at initialisation they nearly agree) and the loss
+        matches one; a loss matching neither (a penalty added, another reduction) decides
+        nothing and no flag is set."""
+        c, ctx = lay.col, self.context
+        fam = {"mseloss": "mse", "bcewithlogitsloss": "bce"}.get(ctx.loss.name or "")
+        if fam is None or "train/loss" not in c or "broadcast_in_loss" in ctx.flags:
+            return
+        loss, sq, bc = t[:, c["train/loss"]], t[:, c[f"_bc_{fam}_sq"]], t[:, c[f"_bc_{fam}_bc"]]
+        tol = 1e-4 * (np.abs(loss) + 1e-3)
+        apart = np.abs(sq - bc) > 20 * tol
+        is_sq, is_bc = apart & (np.abs(loss - sq) <= tol), apart & (np.abs(loss - bc) <= tol)
+        if is_bc.any() and not is_sq.any():
+            note_broadcast(ctx, lay.meta["out_shape"], lay.meta["label_shape"], True)
+        elif is_sq.any() and not is_bc.any():
+            ctx.flags["broadcast_in_loss"] = False
+
     def _fold(self, lay: _Layout, t: np.ndarray, steps: np.ndarray) -> None:
         """Fold telemetry rows into the context (moments, class counts, flags)."""
         c, ctx = lay.col, self.context
         flags, d = ctx.flags, ctx.data
+        if "_bc_mse_sq" in c and self._elementwise:
+            self._squeezed_or_broadcast(lay, t)
         if "_in_n" in c:
             if not self._data_given:
                 for r in t:

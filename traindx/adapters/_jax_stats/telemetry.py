@@ -157,6 +157,16 @@ def _output_stats(o: Any, y: Any, tags: list[str], vals: list[Any], meta: list[t
         vals += [jnp.mean((of > 0.0) == pos), jnp.mean((of > 0.5) == pos),
                  jnp.sum(~pos, dtype=_F32), jnp.sum(pos, dtype=_F32),
                  jnp.all((yf == 0.0) | (yf == 1.0)).astype(_F32)]  # fmt: skip
+        if o.ndim == ys.ndim + 1 and o.shape[-1] == 1:  # (N, 1) outputs, (N,) targets
+            # an element-wise loss of the two either compared them row by row (the output
+            # squeezed, o[:, 0]) or broadcast them to (N, N): the mean of MSE and of sigmoid
+            # BCE both ways (O(N): both are linear in the target), for the host to compare
+            # with the step's loss (squeezed_or_broadcast in _jax_context)
+            sp = jnp.maximum(of, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(of)))
+            mo, my = jnp.mean(of), jnp.mean(yf)
+            tags += ["_bc_mse_sq", "_bc_mse_bc", "_bc_bce_sq", "_bc_bce_bc"]
+            vals += [jnp.mean((of - yf) ** 2), jnp.mean(of * of) - 2.0 * mo * my + jnp.mean(yf * yf),
+                     jnp.mean(sp - of * yf), jnp.mean(sp) - mo * my]  # fmt: skip
     meta.append(("out_width", width))
 
 
