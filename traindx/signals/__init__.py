@@ -296,7 +296,7 @@ def compute_facts(run: Run) -> Facts:
         acc_group = facts.get("val_acc") or facts.get("acc") or {}
         first = lf.get("first_raw") if lf.get("unit") == "step" and lf.get("first_step", 1) <= 1 else None
         facts["chance"] = chance_facts(
-            int(c), first, lf.get("last"), acc_group.get("last"), ctx.get("majority_share")
+            int(c), first, lf.get("last"), acc_group.get("last"), ctx.get("majority_share"), ctx.get("batch_size")
         )
 
     if run.checks:

@@ -184,12 +184,19 @@ def chance_facts(
     loss_last: float | None,
     acc_last: float | None,
     majority_share: float | None,
+    batch_size: int | None = None,
 ) -> dict[str, float]:
-    """Levels against chance for a C-class classifier: ln(C) for cross-entropy, 1/C accuracy."""
+    """Levels against chance for a C-class classifier: ln(C) for cross-entropy, 1/C accuracy.
+    With the batch size known, the first loss against ln(batch size) too: a softmax taken over
+    the batch axis spreads each class's probability over the B examples of the batch, so an
+    untrained model scores ln(B) per example, not ln(C)."""
     ln_c = math.log(num_classes) if num_classes > 1 else float("nan")
     out: dict[str, float] = {"num_classes": float(num_classes), "ln_c": ln_c}
     if loss_first is not None and num_classes > 1:
         out["loss_first_ratio"] = loss_first / ln_c
+        if batch_size is not None and batch_size > 2:
+            out["ln_batch_over_ln_c"] = math.log(batch_size) / ln_c
+            out["loss_first_over_ln_batch"] = loss_first / math.log(batch_size)
     if loss_last is not None and num_classes > 1:
         out["loss_last_ratio"] = loss_last / ln_c
     if acc_last is not None:
