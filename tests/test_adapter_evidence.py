@@ -1,0 +1,47 @@
+"""Evidence from facts the adapters record that separates causes a curve alone confuses:
+the shipped rulebook ranks synthetic adapter runs (series notation + recorded context, the
+rule cases' own harness), and a change to the context that removes the evidence must move
+the ranking back."""
+
+from __future__ import annotations
+
+from traindx.engine import diagnose_run
+from traindx.rules.loader import load_rulebook
+from traindx.rules.model import Case
+from traindx.rules.testing import case_run
+
+BOOK = load_rulebook()
+
+
+def ranked(series: dict[str, str], context: dict) -> list[str]:
+    run = case_run(Case(name="r", series=series, context=context, fires=True))
+    return [c.id for c in diagnose_run(run, BOOK).causes]
+
+
+def above(order: list[str], a: str, b: str) -> bool:
+    """``a`` is ranked and ranked before ``b`` (or ``b`` not at all)."""
+    return a in order and (b not in order or order.index(a) < order.index(b))
+
+
+TORCH = {"framework": "torch", "optimizer": {"name": "adam", "lr": 0.001}, "model": {"output_activation": "linear"}}
+
+
+def test_first_loss_at_ln_batch_points_to_a_softmax_over_the_batch():
+    # ln(64) = 4.16 on a 4-class task (ln 4 = 1.39), falling a little: the loss a log-softmax
+    # over the batch axis gives an untrained model, and its floor ln(64 / 4)
+    ctx = {**TORCH, "data": {"batch_size": 64, "num_classes": 4}, "loss": {"name": "f"}}
+    order = ranked({"loss": "4.16*0.995x60 ~0.05"}, ctx)
+    assert order[0] == "softmax_wrong_axis", order
+    # the same curve with a batch of 4: ln(4) is ln(classes), nothing points to the axis
+    small = {**ctx, "data": {"batch_size": 4, "num_classes": 4}}
+    assert "softmax_wrong_axis" not in ranked({"loss": "4.16*0.995x60 ~0.05"}, small)[:1]
+
+
+def test_clean_inputs_and_a_nan_loss_from_the_first_step_point_away_from_the_data():
+    series = {"loss": "nanx40", "grad_norm": "nanx40"}
+    clean = {**TORCH, "loss": {"name": "f"}, "flags": {"input_nonfinite": 0.0}}
+    order = ranked(series, clean)
+    assert above(order, "numerical_instability", "nonfinite_in_data"), order
+    # the adapter counted NaN in the inputs: the data again
+    dirty = {**clean, "flags": {"input_nonfinite": 12.0}}
+    assert ranked(series, dirty)[0] == "nonfinite_in_data"
