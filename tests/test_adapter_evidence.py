@@ -45,3 +45,29 @@ def test_clean_inputs_and_a_nan_loss_from_the_first_step_point_away_from_the_dat
     # the adapter counted NaN in the inputs: the data again
     dirty = {**clean, "flags": {"input_nonfinite": 12.0}}
     assert ranked(series, dirty)[0] == "nonfinite_in_data"
+
+
+def test_a_partly_frozen_torch_model_that_stalls_points_to_the_frozen_part():
+    series = {"loss": "1.39x60 ~0.03"}
+    frozen = {**TORCH, "model": {"output_activation": "linear", "num_params": 5636, "num_trainable": 836},
+              "data": {"num_classes": 4}}  # fmt: skip
+    order = ranked(series, frozen)
+    assert order.index("gradients_not_flowing") <= 1, order
+    assert above(order, "gradients_not_flowing", "updates_not_applied")
+    assert above(order, "gradients_not_flowing", "vanishing_gradients")
+    trainable = {**frozen, "model": {**frozen["model"], "num_trainable": 5636}}
+    order = ranked(series, trainable)
+    assert above(order, "updates_not_applied", "gradients_not_flowing"), order
+
+
+def test_parameters_that_never_got_a_gradient_are_cut_not_unapplied():
+    # no parameter moved; with the adapter seeing parameters without any gradient, the
+    # optimizer had nothing to apply: updates_not_applied loses odds to gradients_not_flowing
+    series = {"loss": "1.0x60 ~0.01", "train/update_ratio@fc1": "0x20", "train/update_ratio@fc2": "0x20"}
+
+    def margin(flags: dict) -> float:
+        run = case_run(Case(name="r", series=series, context={**TORCH, "flags": flags}, fires=True))
+        lo = {c.id: c.log_odds for c in diagnose_run(run, BOOK).causes}
+        return lo["updates_not_applied"] - lo["gradients_not_flowing"]
+
+    assert margin({"params_without_grad": 4.0}) < margin({"params_without_grad": 0.0}) - 1.0
