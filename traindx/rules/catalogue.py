@@ -101,7 +101,10 @@ def _full_run() -> Any:
     from traindx.signals import CURVE_GROUPS
 
     ctx = _filled(RunContext)
-    ctx["model"]["layers"] = [{"name": "fc1", "type": "Linear"}, {"name": "rnn", "type": "LSTM"}]
+    ctx["model"]["layers"] = [
+        {"name": "fc1", "type": "Linear", "params": 72, "output_shape": [None, 8]},
+        {"name": "rnn", "type": "LSTM"},
+    ]
     ctx["data"]["task"] = "classification"
     ctx["flags"] = {k: _PLACEHOLDER[t] for k, t in ADAPTER_FLAGS.items()}
     run = Run(id="catalogue", context=RunContext.model_validate(ctx))

@@ -28,6 +28,7 @@ from traindx.signals.curve import curve_facts
 from traindx.signals.layers import layer_facts
 from traindx.signals.overshoot import overshoot_marks
 from traindx.signals.ranks import rank_facts
+from traindx.signals.widths import hidden_widths
 
 Facts = dict[str, dict[str, Any]]
 
@@ -137,6 +138,9 @@ def context_facts(run: Run) -> dict[str, Any]:
         # raw inputs inside the model
         out["input_norm_layer"] = bool(re.search(r"norm", c.model.layers[0].type or "", re.IGNORECASE))
         out["has_recurrent"] = any(_RECURRENT.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
+        widths = hidden_widths(c.model.layers, c.model.output_units)
+        if widths:  # the narrowest layer everything the output needs must pass through
+            out["min_hidden_width"] = min(widths)
     put("n_train", c.data.n_train)
     put("batch_size", c.data.batch_size)
     put("task", c.data.task)

@@ -1,0 +1,51 @@
+"""Widths of a model's hidden layers, from the layers an adapter recorded.
+
+Keras records each layer's output shape: a layer with weights (or a recurrent one) whose
+output is ``(batch, units)`` has width ``units``. The torch Monitor records parameter counts
+only; there a chain of ``Linear`` layers still gives its widths away, read back from the
+model's output units: a Linear layer with bias holds ``(inputs + 1) * outputs`` parameters,
+so its input width is ``params / outputs - 1``, which is the output width of the layer
+before it. The chain stops at any other layer type or a count that does not divide; the
+input width of the first layer is the model's input, not a hidden width.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_RECURRENT = re.compile(r"rnn|lstm|gru", re.IGNORECASE)
+
+
+def hidden_widths(layers: list[Any], output_units: int | None) -> list[int]:
+    """Widths of the layers before the output (model order where recorded; read back from
+    the output where inferred). Empty when nothing can be told."""
+    if len(layers) < 2:
+        return _linear_chain(layers, output_units)
+    shaped = [
+        int(shape[-1])
+        for layer in layers[:-1]
+        if (shape := layer.output_shape) and len(shape) == 2 and shape[-1]
+        and ((layer.params or 0) > 0 or _RECURRENT.search(layer.type or ""))
+    ]  # fmt: skip
+    if any(layer.output_shape for layer in layers):
+        return shaped
+    return _linear_chain(layers, output_units)
+
+
+def _linear_chain(layers: list[Any], output_units: int | None) -> list[int]:
+    out = output_units
+    widths: list[int] = []
+    reached_input = False
+    for i in range(len(layers) - 1, -1, -1):
+        layer = layers[i]
+        params = layer.params or 0
+        if not out or layer.type != "Linear" or params <= 0 or params % out:
+            break
+        inputs = params // out - 1
+        if inputs < 1:
+            break
+        widths.append(inputs)
+        out = inputs
+        reached_input = i == 0
+    return widths[:-1] if reached_input else widths
