@@ -71,3 +71,13 @@ def test_parameters_that_never_got_a_gradient_are_cut_not_unapplied():
         return lo["updates_not_applied"] - lo["gradients_not_flowing"]
 
     assert margin({"params_without_grad": 4.0}) < margin({"params_without_grad": 0.0}) - 1.0
+
+
+def test_dead_units_under_a_calm_loss_point_to_dying_relu_not_the_step_size():
+    sgd = {**TORCH, "optimizer": {"name": "sgd", "lr": 2.0}, "data": {"num_classes": 10}}
+    dead = {"train/act_frac_zero@fc1": "0.5 0.99x19", "train/grad_norm@fc1": "0.3 0x19", "train/grad_norm@fc2": "0.2x20"}
+    calm = ranked({"loss": "2.3x60 ~0.005", "lr": "2.0x60", "train/pred_class_frac:max": "1.0x20", **dead}, sgd)
+    assert above(calm, "dying_relu", "lr_too_high"), calm
+    # the same dead layer after the loss blew up and swung: the step size
+    wild = ranked({"loss": "2.3x5 60 2.3 30 2.31x52 ~0.005", **dead}, sgd)
+    assert above(wild, "lr_too_high", "dying_relu"), wild
