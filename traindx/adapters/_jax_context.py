@@ -214,8 +214,28 @@ class ContextMixin:
         elif is_sq.any() and not is_bc.any():
             ctx.flags["broadcast_in_loss"] = False
 
+    def _recheck_sigmoid(self, lay: _Layout, t: np.ndarray) -> None:
+        """A 'sigmoid' read from the first row's outputs in (0, 1) is withdrawn once any later
+        row leaves [0, 1]: a sigmoid's outputs never do (saturated ones reach 0 or 1 at most),
+        raw logits that sat in (0, 1) at initialisation do as they train. The output is then
+        'linear' and the binary accuracy of the rows from here on takes the logits' threshold."""
+        c = lay.col
+        if self._out_act != "sigmoid" or "_out_min" not in c:
+            return
+        if not (np.any(t[:, c["_out_min"]] < 0.0) or np.any(t[:, c["_out_max"]] > 1.0)):
+            return
+        ctx = self.context
+        self._out_act = ctx.model.output_activation = "linear"
+        if self._probs == "sigmoid":
+            self._probs = None
+        ctx.notes[:] = [n for n in ctx.notes if n != "output activation 'sigmoid' inferred from the output values"]
+        if lay.plan and "_acc_thr0" in c:
+            lay.plan = [(tag, c["_acc_thr0"] if i == c["_acc_thr05"] else i, add) for tag, i, add in lay.plan]
+            lay.plan_cols = None
+
     def _fold(self, lay: _Layout, t: np.ndarray, steps: np.ndarray) -> None:
         """Fold telemetry rows into the context (moments, class counts, flags)."""
+        self._recheck_sigmoid(lay, t)
         c, ctx = lay.col, self.context
         flags, d = ctx.flags, ctx.data
         if "_bc_mse_sq" in c and self._elementwise:
