@@ -28,7 +28,7 @@ from traindx.signals.curve import curve_facts
 from traindx.signals.layers import layer_facts
 from traindx.signals.overshoot import overshoot_marks
 from traindx.signals.ranks import rank_facts
-from traindx.signals.widths import hidden_widths
+from traindx.signals.widths import RECURRENT, hidden_widths
 
 Facts = dict[str, dict[str, Any]]
 
@@ -102,11 +102,6 @@ def num_classes(run: Run) -> int | None:
     return None
 
 
-#: Layer types (or, for JAX pytrees, names) of recurrent layers: torch RNN/LSTM/GRU, Keras
-#: SimpleRNN/LSTM/GRU/Bidirectional, flax/haiku cells.
-_RECURRENT = re.compile(r"rnn|lstm|gru|recurrent|bidirectional", re.IGNORECASE)
-
-
 def context_facts(run: Run) -> dict[str, Any]:
     c = run.context
     out: dict[str, Any] = {}
@@ -137,7 +132,7 @@ def context_facts(run: Run) -> dict[str, Any]:
         # a normalization layer first (BatchNorm, LayerNorm, Keras Normalization) scales the
         # raw inputs inside the model
         out["input_norm_layer"] = bool(re.search(r"norm", c.model.layers[0].type or "", re.IGNORECASE))
-        out["has_recurrent"] = any(_RECURRENT.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
+        out["has_recurrent"] = any(RECURRENT.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
         widths = hidden_widths(c.model.layers, c.model.output_units)
         if widths:  # the narrowest layer everything the output needs must pass through
             out["min_hidden_width"] = min(widths)

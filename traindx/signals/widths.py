@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_RECURRENT = re.compile(r"rnn|lstm|gru", re.IGNORECASE)
+#: Layer types (or, for JAX pytrees, names) of recurrent layers: torch RNN/LSTM/GRU, Keras
+#: SimpleRNN/LSTM/GRU/Bidirectional, flax/haiku cells.
+RECURRENT = re.compile(r"rnn|lstm|gru|recurrent|bidirectional", re.IGNORECASE)
 
 
 def hidden_widths(layers: list[Any], output_units: int | None) -> list[int]:
@@ -26,7 +28,7 @@ def hidden_widths(layers: list[Any], output_units: int | None) -> list[int]:
         int(shape[-1])
         for layer in layers[:-1]
         if (shape := layer.output_shape) and len(shape) == 2 and shape[-1]
-        and ((layer.params or 0) > 0 or _RECURRENT.search(layer.type or ""))
+        and ((layer.params or 0) > 0 or RECURRENT.search(layer.type or ""))
     ]  # fmt: skip
     if any(layer.output_shape for layer in layers):
         return shaped
