@@ -76,7 +76,7 @@ from _timing import clock, difference, exit_status, load, overhead, since, verdi
 
 from traindx.adapters.jax import Recorder, telemetry, telemetry_jit  # noqa: E402
 
-CONFIGS = ("none", "default", "default+rec", "jit/10", "cond/10", "every=1")
+CONFIGS = ("none", "default", "default+rec", "compiled", "compiled+rec", "jit/10", "cond/10", "every=1")
 BUDGET = {"default": 2.0, "default+rec": 2.0}  # % of the step time at the default cadence
 
 
@@ -165,6 +165,8 @@ class Job:
 
         if config.startswith("default"):
             self.step = telemetry_jit(step)
+        elif config.startswith("compiled"):
+            self.step = telemetry_jit(step, host=False)
         elif config == "jit/10":
             self.step = telemetry_jit(step, every=10)
         else:
@@ -354,6 +356,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--block", type=int, default=100)
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="the copies compared (none first)")
     ap.add_argument("--outside", type=int, default=0, help="time N telemetry() calls outside jit instead")
     ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N pairs of 400-step runs")
     ap.add_argument("--compile", type=int, default=0, help="instead: XLA compile times, median of N")
@@ -372,26 +375,29 @@ def main() -> None:
         outside_jit(args.outside)
         return
     warnings.simplefilter("error", RuntimeWarning)  # a recorder that turns itself off is a failure
+    configs = tuple(c for c in args.configs.split(",") if c in CONFIGS and c != "none")
+    configs = ("none", *configs)
     load0 = load()
     rows = []
     cadence = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             batches = digits(MODELS[name][1])
-            jobs = {c: Job(name, c, f"{tmp}/{name}-{c}") for c in CONFIGS}
+            jobs = {c: Job(name, c, f"{tmp}/{name}-{c}") for c in configs}
             for job in jobs.values():  # compile and warm up
                 job.run(args.block, batches)
-            times: dict[str, list[tuple[float, float]]] = {c: [] for c in CONFIGS}
+            times: dict[str, list[tuple[float, float]]] = {c: [] for c in configs}
             for r in range(args.rounds):
-                order = CONFIGS if r % 2 == 0 else CONFIGS[::-1]
+                order = configs if r % 2 == 0 else configs[::-1]
                 for c in order:
                     times[c].append(jobs[c].run(args.block, batches))
             med = {c: statistics.median(w for w, _ in v) for c, v in times.items()}
             cpu = {c: [u for _, u in v] for c, v in times.items()}
             wall = {c: [w for w, _ in v] for c, v in times.items()}
-            tj = jobs["default"].step
-            cadence.append((name, tj.every, tj.taken, tj.calls))
-            for c in CONFIGS:
+            if "default" in jobs:
+                tj = jobs["default"].step
+                cadence.append((name, tj.every, tj.taken, tj.calls))
+            for c in configs:
                 if jobs[c].rec is not None:
                     jobs[c].rec.close()
                 b = BUDGET.get(c)

@@ -50,7 +50,8 @@ def loss_fn(p, x, y):
 
 
 TX = optax.sgd(0.05, momentum=0.9)
-TJIT = functools.partial(telemetry_jit, every=5)  # one object: make_step's cache key
+TJIT = functools.partial(telemetry_jit, every=5)  # one object: make_step's cache key (host statistics)
+TJIT_COMPILED = functools.partial(telemetry_jit, every=5, host=False)
 
 
 @functools.cache  # one compilation per variant for the whole module
@@ -198,7 +199,8 @@ def test_layers_from_pytree_paths_in_natural_order():
     assert names == ("1", "2")
 
 
-def test_cadence_cond_and_telemetry_jit():
+@pytest.mark.parametrize("host", [True, False])
+def test_cadence_cond_and_telemetry_jit(host):
     w = {"Dense_0": {"kernel": jnp.ones((3, 4)), "bias": jnp.zeros(4)}}
     x = jnp.linspace(-1.0, 1.0, 12).reshape(4, 3)
     y = jnp.array([0, 1, 2, 3])
@@ -213,19 +215,26 @@ def test_cadence_cond_and_telemetry_jit():
     assert on["_tel"] == 1.0 and off["_tel"] == 0.0
     assert on["train/loss"] == off["train/loss"]
     assert on["train/grad_norm@Dense_0"] == pytest.approx(np.sqrt(12.0)) and np.isnan(off["train/grad_norm@Dense_0"])
-    tj = telemetry_jit(f, every=2)
+    tj = telemetry_jit(f, every=2, host=host)
     full, light = tj(w, x, y), tj(w, x, y)
+    assert tj.host is host
     assert "train/grad_norm@Dense_0" in full.tags and full.as_dict()["_tel"] == 1.0
-    assert light.tags == ("train/loss", "train/nonfinite@inputs", "_tel")
+    assert full.as_dict()["train/grad_norm@Dense_0"] == pytest.approx(np.sqrt(12.0))
+    if host:  # one function: one layout, NaN between telemetry steps
+        assert light.tags == full.tags and light.as_dict()["_tel"] == 0.0
+        assert np.isnan(light.as_dict()["train/grad_norm@Dense_0"])
+    else:
+        assert light.tags == ("train/loss", "train/nonfinite@inputs", "_tel")
     assert light.as_dict()["train/loss"] == full.as_dict()["train/loss"]
     # vmap (an ensemble) and pmap: a leading axis on the values, the tags unchanged
     vm = jax.vmap(f, in_axes=(None, 0, 0))(w, jnp.stack([x, x]), jnp.stack([y, y]))
-    assert vm.values.shape == (2, len(vm.tags)) and vm.tags == full.tags
+    assert vm.values.shape == (2, len(vm.tags)) and vm.tags == cf(w, x, y).tags
     pm = jax.pmap(f, in_axes=(None, 0, 0))(w, x[None], y[None])
     assert pm.values.shape == (1, len(pm.tags))
 
 
-def test_telemetry_jit_default_cadence_budget_and_coverage():
+@pytest.mark.parametrize("host", [True, False])
+def test_telemetry_jit_default_cadence_budget_and_coverage(host):
     """The default (adaptive) cadence: telemetry steps every 10 calls until their cost is
     measured, then as rarely as the 2 % budget allows, never rarer than the coverage
     floor (a gap of at most max(10, call / 32) calls: >= 32 evenly spread samples)."""
@@ -236,8 +245,13 @@ def test_telemetry_jit_default_cadence_budget_and_coverage():
         z = x @ w["Dense_0"]["kernel"] + w["Dense_0"]["bias"]
         return telemetry(grads=w, params=w, updates=w, loss=jnp.mean(z**2), inputs=x)
 
-    tj = telemetry_jit(f)
-    tel = [i for i in range(1200) if "train/grad_norm@Dense_0" in tj(w, x).tags]
+    def taken(st) -> bool:  # a telemetry step: its statistics are there
+        d = st.as_dict()
+        return d["_tel"] == 1.0 and np.isfinite(d.get("train/grad_norm@Dense_0", np.nan))
+
+    tj = telemetry_jit(f, host=host)
+    tel = [i for i in range(1200) if taken(tj(w, x))]
+    assert tj.host is host
     assert tel[:9] == list(range(0, 90, 10))  # measured at the 3rd to 9th
     assert tj.cost is not None and tj.cost[1] >= tj.cost[0] > 0
     assert tj.every in [10 * 2**k for k in range(11)]
@@ -251,8 +265,8 @@ def test_telemetry_jit_default_cadence_budget_and_coverage():
     tj._times = [(1e-3, 1.0001e-3)] * 7
     tj._decide()
     assert tj.every == 10
-    fixed = telemetry_jit(f, every=3)
-    assert [i for i in range(9) if "train/grad_norm@Dense_0" in fixed(w, x).tags] == [0, 3, 6]
+    fixed = telemetry_jit(f, every=3, host=host)
+    assert [i for i in range(9) if taken(fixed(w, x))] == [0, 3, 6]
 
 
 # --------------------------------------------------------------------------- no effect
@@ -260,7 +274,7 @@ def test_telemetry_jit_default_cadence_budget_and_coverage():
 
 def test_bit_identical_parameters(digits):
     ref = train(make_step(False), digits, 12)
-    for step in (make_step(True, jit=TJIT),):  # its telemetry steps are make_step(True)'s program
+    for step in (make_step(True, jit=TJIT), make_step(True, jit=TJIT_COMPILED)):
         got = train(step, digits, 12)
         for a, b in zip(jax.tree.leaves(ref), jax.tree.leaves(got), strict=True):
             assert np.array_equal(np.asarray(a), np.asarray(b))
@@ -775,7 +789,8 @@ def _bit_model(kind):
 def test_telemetry_in_the_step_leaves_parameters_bit_identical(digits, kind):
     """An MLP, a CNN and a scan RNN trained with Adam for 24 steps: the parameters are
     bit-identical with telemetry() inside the jitted step (every statistic, or under
-    lax.cond with step=) and without it."""
+    lax.cond with step=, or telemetry_jit's two designs: statistics on the host or
+    compiled) and without it; the host design's statistics are the compiled ones."""
     p0, fwd = _bit_model(kind)
     tx = optax.adam(1e-2)
 
@@ -784,7 +799,6 @@ def test_telemetry_in_the_step_leaves_parameters_bit_identical(digits, kind):
         return optax.softmax_cross_entropy_with_integer_labels(z, y).mean(), (z, h)
 
     def make(mode):
-        @jax.jit
         def step(p, s, x, y, i):
             (loss, (z, h)), g = jax.value_and_grad(loss_of, has_aux=True)(p, x, y)
             u, s = tx.update(g, s, p)
@@ -795,15 +809,25 @@ def test_telemetry_in_the_step_leaves_parameters_bit_identical(digits, kind):
             return new, s, telemetry(grads=g, params=p, updates=u, loss=loss, activations={"h": h}, logits=z,
                                      labels=y, inputs=x, **kw)  # fmt: skip
 
-        return step
+        if mode in ("host", "compiled"):
+            return telemetry_jit(step, every=3, host=mode == "host")
+        return jax.jit(step)
 
-    out = {}
-    for mode in (None, "full", "cond"):
+    out, stats = {}, {}
+    rng = np.random.get_state()[1].copy()
+    for mode in (None, "full", "cond", "host", "compiled"):
         p, s, step = p0, tx.init(p0), make(mode)
         for i, x, y in batches(digits, 24):
-            p, s, _ = step(p, s, x, y, jnp.int32(i))
+            p, s, st = step(p, s, x, y, jnp.int32(i))
+            if i == 21 and mode is not None:
+                stats[mode] = st.as_dict()
         out[mode] = np.concatenate([np.asarray(v).ravel() for v in jax.tree.leaves(p)])
-    assert np.array_equal(out[None], out["full"]) and np.array_equal(out[None], out["cond"])
+    assert np.array_equal(np.random.get_state()[1], rng)  # numpy's global generator untouched
+    for mode in ("full", "cond", "host", "compiled"):
+        assert np.array_equal(out[None], out[mode]), mode
+    assert stats["host"]["_tel"] == 1.0 and stats["host"].keys() == stats["compiled"].keys()
+    for k, v in stats["compiled"].items():
+        assert stats["host"][k] == pytest.approx(v, rel=1e-4, abs=1e-6, nan_ok=True), k
 
 
 @pytest.mark.parametrize("given", [False, True])

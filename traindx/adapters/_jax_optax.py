@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from traindx.adapters import _jax_stats as js
 from traindx.adapters._jax_call import telemetry
@@ -22,6 +23,11 @@ from traindx.adapters._jax_stats import (
 BUDGET = 0.02  # the adaptive cadence's share of the step time
 MIN_SAMPLES = 32  # telemetry steps per run at least, evenly spread (see TelemetryJit)
 _MEASURED = 7  # telemetry steps whose cost is measured (the 3rd to 9th: the first ones run cold)
+#: The step's arguments (parameters, optimizer state, batch) up to this many bytes of arrays:
+#: the statistics are computed on the host (one compile of the step; see TelemetryJit).
+HOST_LIMIT = 8 << 20
+_POSITIONAL = ("static_argnums", "donate_argnums")  # jit options that name positions (shifted by one)
+_BY_NAME = ("static_argnames", "donate_argnames", "in_shardings", "out_shardings")  # not with the host design
 
 
 class TelemetryJit:
@@ -51,13 +57,27 @@ class TelemetryJit:
       ``max(10, N / 32)`` calls, however expensive the statistics (on short runs this
       floor, not the budget, sets the cost).
 
+    Two designs, chosen at the first call (``host``: None decides, True/False forces):
+
+    * host (the default while the step's array arguments total at most ``HOST_LIMIT``
+      bytes): ONE ``jax.jit`` of the step, given a flag; at telemetry steps a
+      ``lax.cond`` hands the arrays the statistics need to numpy on the host
+      (:mod:`._jax_stats.host`: the same definitions as the traced statistics). XLA
+      compiles the step once (plus a callback), not a second copy with the statistics'
+      kernels, which was most of a short run's fixed cost. Every call returns one layout
+      (NaN entries between telemetry steps, ``_tel`` 0), like ``telemetry(..., step=)``;
+    * compiled (larger models, where copying every leaf to the host costs more than the
+      compile saves, and jit options that name arguments): ``full`` and ``light``.
+
     Made by :func:`telemetry_jit`; ``calls`` counts the calls so far, ``every`` is the
-    current interval, ``full`` and ``light`` are the two ``jax.jit`` functions (compiled on
-    first use each), ``cost`` the measured (light, telemetry) seconds once measured.
+    current interval, ``full`` and ``light`` are the compiled design's two ``jax.jit``
+    functions (compiled on first use each), ``one`` the host design's, ``host`` the design
+    in use (None before the first call), ``cost`` the measured (light, telemetry) seconds
+    once measured.
     """
 
     def __init__(self, fun: Callable[..., Any], every: int | None = None, budget: float = BUDGET,
-                 **jit_kwargs: Any):  # fmt: skip
+                 host: bool | None = None, **jit_kwargs: Any):  # fmt: skip
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise ValueError(f"every must be a positive int or None, not {every!r}")
         self.adaptive = every is None
@@ -71,26 +91,49 @@ class TelemetryJit:
         self._light_t: float | None = None
         self.full = jax.jit(_traced_in(fun, "full"), **jit_kwargs)
         self.light = jax.jit(_traced_in(fun, "light"), **jit_kwargs) if self.every > 1 or self.adaptive else self.full
+        self.host = host
+        self.one: Any = None
+        self._fun, self._jit_kwargs = fun, jit_kwargs
+        self._pick: tuple[Callable[..., Any], Callable[..., Any]] | None = None  # (light, telemetry) calls
         functools.update_wrapper(self, fun)
+
+    def _choose(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """The design (see the class): host while the arrays are small and no jit option
+        names an argument."""
+        if self.host is None:
+            size = sum(int(getattr(x, "nbytes", 0)) for x in jax.tree_util.tree_leaves((args, kwargs)))
+            self.host = size <= HOST_LIMIT and not any(k in self._jit_kwargs for k in _BY_NAME)
+        if not self.host:
+            self._pick = (self.light, self.full)
+            return self._pick
+        kw = dict(self._jit_kwargs)
+        for k in _POSITIONAL:
+            if kw.get(k) is not None:
+                v = kw[k]
+                kw[k] = tuple(i + 1 if i >= 0 else i for i in ((v,) if isinstance(v, int) else v))
+        self.one = jax.jit(_flagged(self._fun), **kw)
+        no, yes = jax.device_put(np.bool_(False)), jax.device_put(np.bool_(True))
+        self._pick = (functools.partial(self.one, no), functools.partial(self.one, yes))
+        return self._pick
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         n = self.calls
         self.calls = n + 1
+        light, full = self._pick or self._choose(args, kwargs)
         if not self.adaptive:
-            return (self.full if n % self.every == 0 else self.light)(*args, **kwargs)
-        measuring = self.cost is None and 2 <= self.taken < 2 + _MEASURED
+            return (full if n % self.every == 0 else light)(*args, **kwargs)
         if n < self.next:
-            if measuring and n == self.next - 1:
-                out, self._light_t = _timed(self.light, args, kwargs)
+            if n == self.next - 1 and self.cost is None and 2 <= self.taken < 2 + _MEASURED:
+                out, self._light_t = _timed(light, args, kwargs)
                 return out
-            return self.light(*args, **kwargs)
-        if measuring and self._light_t is not None:
-            out, t = _timed(self.full, args, kwargs)
+            return light(*args, **kwargs)
+        if self.cost is None and 2 <= self.taken < 2 + _MEASURED and self._light_t is not None:
+            out, t = _timed(full, args, kwargs)
             self._times.append((self._light_t, t))
             if len(self._times) == _MEASURED:
                 self._decide()
         else:
-            out = self.full(*args, **kwargs)
+            out = full(*args, **kwargs)
         self.taken += 1
         self._light_t = None
         self.next = n + min(self.every, max(10, n // MIN_SAMPLES))
@@ -129,7 +172,7 @@ def _wait(tree: Any) -> None:
 
 
 def telemetry_jit(fun: Callable[..., Any] | None = None, *, every: int | None = None, budget: float = BUDGET,
-                  **jit_kwargs: Any) -> Any:  # fmt: skip
+                  host: bool | None = None, **jit_kwargs: Any) -> Any:  # fmt: skip
     """``jax.jit`` for a step function that calls :func:`telemetry`: every statistic on
     telemetry steps, only the loss on the others. By default the interval adapts so the
     statistics cost at most ``budget`` (2 %) of the step time, with at least 32 evenly
@@ -141,12 +184,13 @@ def telemetry_jit(fun: Callable[..., Any] | None = None, *, every: int | None = 
     ...     return params, opt_state, telemetry(grads=g, params=params, updates=u, loss=loss)
 
     Use it as ``@telemetry_jit`` or ``@telemetry_jit(every=20, donate_argnums=0)``; other
-    keyword arguments go to ``jax.jit``. Inside ``lax.scan``/``fori_loop`` bodies, where a
+    keyword arguments go to ``jax.jit``. ``host``: where the statistics are computed (see
+    :class:`TelemetryJit`; None: on the host for small models, compiled into the step else). Inside ``lax.scan``/``fori_loop`` bodies, where a
     Python-side switch is impossible, use ``telemetry(..., step=step)`` instead (``lax.cond``).
     """
     if fun is None:
-        return lambda f: TelemetryJit(f, every, budget, **jit_kwargs)
-    return TelemetryJit(fun, every, budget, **jit_kwargs)
+        return lambda f: TelemetryJit(f, every, budget, host, **jit_kwargs)
+    return TelemetryJit(fun, every, budget, host, **jit_kwargs)
 
 
 def _traced_in(fun: Callable[..., Any], mode: str) -> Callable[..., Any]:
@@ -161,6 +205,24 @@ def _traced_in(fun: Callable[..., Any], mode: str) -> Callable[..., Any]:
         finally:
             js.MODE.reset(token)
 
+    return traced
+
+
+def _flagged(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """``fun`` with a first argument, the traced telemetry flag, and :data:`_jax_stats.MODE`
+    ``"host"`` while it is traced (not ``functools.wraps``: ``jax.jit`` would read
+    ``fun``'s signature, without the flag)."""
+
+    def traced(flag: Any, *args: Any, **kwargs: Any) -> Any:
+        token, ftoken = js.MODE.set("host"), js.HOST_FLAG.set(flag)
+        try:
+            return fun(*args, **kwargs)
+        finally:
+            js.HOST_FLAG.reset(ftoken)
+            js.MODE.reset(token)
+
+    traced.__name__ = getattr(fun, "__name__", "step")
+    traced.__qualname__ = getattr(fun, "__qualname__", traced.__name__)
     return traced
 
 

@@ -9,9 +9,11 @@ are raw inputs of host-side decisions (output activation, activation kind, class
 the :class:`~traindx.adapters.jax.Recorder` turns them into canonical series.
 
 Modules: :mod:`.tree` (key paths, layer grouping), :mod:`.telemetry` (the fused pass),
+:mod:`.reduce` and :mod:`.batch` (its statistics), :mod:`.host` (the same on the host),
 :mod:`.config` (optimizer, loss, model), :mod:`.data` (init scales, data facts).
 """
 
+from traindx.adapters._jax_stats.batch import MAX_COUNTED_CLASSES
 from traindx.adapters._jax_stats.config import (
     JAX_LOSSES,
     loss_info,
@@ -23,7 +25,7 @@ from traindx.adapters._jax_stats.config import (
 )
 from traindx.adapters._jax_stats.data import data_info, init_scales
 from traindx.adapters._jax_stats.telemetry import (
-    MAX_COUNTED_CLASSES,
+    HOST_FLAG,
     MODE,
     Stats,
     activation_names,
@@ -41,6 +43,7 @@ from traindx.adapters._jax_stats.tree import (
 )
 
 __all__ = [
+    "HOST_FLAG",
     "JAX_LOSSES",
     "MAX_COUNTED_CLASSES",
     "MODE",

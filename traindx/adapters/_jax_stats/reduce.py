@@ -1,6 +1,9 @@
 """Reductions over many arrays in few XLA kernels: per-leaf sums of squares of a pytree,
 per-layer sums, and activation statistics (small same-shaped arrays stacked into one
-reduction per group; on CPU a step's statistics cost mostly kernels, not arithmetic)."""
+reduction per group; on CPU a step's statistics cost mostly kernels, not arithmetic).
+
+Each function takes ``xp``, the array module: ``jax.numpy`` inside a traced step,
+``numpy`` on the host (:mod:`.host`), so a statistic is defined once for both."""
 
 from __future__ import annotations
 
@@ -10,27 +13,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-_F32 = jnp.float32
+_F32 = np.float32
 
 
-def _f32(x: Any) -> jax.Array:
-    x = jnp.asarray(x)
-    if jnp.iscomplexobj(x):
-        x = jnp.abs(x)
+def _f32(x: Any, xp: Any = jnp) -> jax.Array:
+    x = xp.asarray(x)
+    if xp.iscomplexobj(x):
+        x = xp.abs(x)
     return x if x.dtype == _F32 else x.astype(_F32)
 
 
 SMALL_LEAF = 16384  # arrays up to this size are reduced together with their same-shaped peers
 
 
-def _grouped(arrays: list[Any]) -> tuple[list[list[int]], np.ndarray | None]:
+def _grouped(arrays: list[Any], xp: Any = jnp) -> tuple[list[list[int]], np.ndarray | None]:
     """Indices of the arrays reduced together (small arrays of one shape and dtype; a large
     array alone), and the static permutation that puts the groups' results back in order
     (None when they already are)."""
     groups: dict[Any, list[int]] = {}
     for i, x in enumerate(arrays):
-        shape = tuple(jnp.shape(x))
-        key = (shape, jnp.result_type(x)) if int(np.prod(shape)) <= SMALL_LEAF else ("alone", i)
+        shape = tuple(np.shape(x))
+        key = (shape, xp.result_type(x)) if int(np.prod(shape)) <= SMALL_LEAF else ("alone", i)
         groups.setdefault(key, []).append(i)
     order = [i for g in groups.values() for i in g]
     if order == list(range(len(order))):
@@ -40,13 +43,13 @@ def _grouped(arrays: list[Any]) -> tuple[list[list[int]], np.ndarray | None]:
     return list(groups.values()), inv
 
 
-def _stacked(arrays: list[Any], idx: list[int]) -> jax.Array:
+def _stacked(arrays: list[Any], idx: list[int], xp: Any = jnp) -> jax.Array:
     """The group's arrays as float32 along a new first axis (fused into its reduction)."""
-    return jnp.stack([_f32(arrays[i]) for i in idx]) if len(idx) > 1 else _f32(arrays[idx[0]])[None]
+    return xp.stack([_f32(arrays[i], xp) for i in idx]) if len(idx) > 1 else _f32(arrays[idx[0]], xp)[None]
 
 
-def _in_order(parts: list[jax.Array], inv: np.ndarray | None) -> jax.Array:
-    v = jnp.concatenate(parts)
+def _in_order(parts: list[jax.Array], inv: np.ndarray | None, xp: Any = jnp) -> jax.Array:
+    v = xp.concatenate(parts)
     return v if inv is None else v[inv]
 
 
@@ -60,7 +63,7 @@ def _chunk(sizes: list[int]) -> int:
     return 8
 
 
-def leaf_sums(leaves: list[Any], plain: bool | list[bool] = False) -> tuple[jax.Array, jax.Array | None]:
+def leaf_sums(leaves: list[Any], plain: bool | list[bool] = False, xp: Any = jnp) -> tuple[jax.Array, jax.Array | None]:
     """Per-leaf sums of squares (and plain sums where ``plain``: one flag for all leaves or
     one per leaf; NaN-free zeros elsewhere), in few XLA kernels.
 
@@ -75,9 +78,9 @@ def leaf_sums(leaves: list[Any], plain: bool | list[bool] = False) -> tuple[jax.
     flags = [bool(plain)] * n if isinstance(plain, bool) else [bool(f) for f in plain]
     want_plain = any(flags)
     if not leaves:
-        z = jnp.zeros((0,), _F32)
+        z = xp.zeros((0,), _F32)
         return z, (z if want_plain else None)
-    sizes = [int(np.prod(jnp.shape(x))) for x in leaves]
+    sizes = [int(np.prod(np.shape(x))) for x in leaves]
     small = [i for i in range(n) if sizes[i] <= SMALL_LEAF]
     big = [i for i in range(n) if sizes[i] > SMALL_LEAF]
     sq_parts: list[jax.Array] = []
@@ -88,40 +91,40 @@ def leaf_sums(leaves: list[Any], plain: bool | list[bool] = False) -> tuple[jax.
         row = 0
         for i in small:
             k = max(-(-sizes[i] // width), 1)
-            parts.append(jnp.reshape(_f32(leaves[i]), (-1,)))
+            parts.append(xp.reshape(_f32(leaves[i], xp), (-1,)))
             if k * width > sizes[i]:
-                parts.append(jnp.zeros((k * width - sizes[i],), _F32))
+                parts.append(xp.zeros((k * width - sizes[i],), _F32))
             rows_of.append(range(row, row + k))
             row += k
-        m = jnp.concatenate(parts).reshape(row, width)
-        r = jnp.sum(jnp.stack([m * m, m]) if want_plain else (m * m)[None], axis=-1)  # [1 or 2, rows]
+        m = xp.concatenate(parts).reshape(row, width)
+        r = xp.sum(xp.stack([m * m, m]) if want_plain else (m * m)[None], axis=-1)  # [1 or 2, rows]
         idx = np.full((len(small), max(len(g) for g in rows_of)), row, dtype=np.int32)
         for j, g in enumerate(rows_of):
             idx[j, : len(g)] = list(g)
-        per = jnp.sum(jnp.concatenate([r, jnp.zeros((r.shape[0], 1), _F32)], axis=1)[:, idx], axis=-1)
+        per = xp.sum(xp.concatenate([r, xp.zeros((r.shape[0], 1), _F32)], axis=1)[:, idx], axis=-1)
         sq_parts.append(per[0])
         if want_plain:
             sum_parts.append(per[1])
     for i in big:
-        x = _f32(leaves[i])
-        sq_parts.append(jnp.sum(x * x)[None])
+        x = _f32(leaves[i], xp)
+        sq_parts.append(xp.sum(x * x)[None])
         if want_plain:
-            sum_parts.append(jnp.sum(x)[None] if flags[i] else jnp.zeros((1,), _F32))
+            sum_parts.append(xp.sum(x)[None] if flags[i] else xp.zeros((1,), _F32))
     order = small + big
     inv = None
     if order != list(range(n)):
         inv = np.empty(n, dtype=np.int32)
         inv[np.asarray(order)] = np.arange(n, dtype=np.int32)
-    sq_v = _in_order(sq_parts, inv)
+    sq_v = _in_order(sq_parts, inv, xp)
     if not want_plain:
         return sq_v, None
-    sum_v = _in_order(sum_parts, inv)
+    sum_v = _in_order(sum_parts, inv, xp)
     if not all(flags):  # plain sums only where asked (zeros elsewhere)
-        sum_v = jnp.where(np.asarray(flags), sum_v, 0.0)
+        sum_v = xp.where(np.asarray(flags), sum_v, 0.0)
     return sq_v, sum_v
 
 
-def _segment(v: jax.Array, seg: tuple[int, ...], n: int) -> jax.Array:
+def _segment(v: jax.Array, seg: tuple[int, ...], n: int, xp: Any = jnp) -> jax.Array:
     """Per-layer sums of per-leaf values: one static gather (padded with a zero) and one
     sum, so a non-finite leaf stays in its own layer's sum."""
     if tuple(seg) == tuple(range(n)):
@@ -132,26 +135,26 @@ def _segment(v: jax.Array, seg: tuple[int, ...], n: int) -> jax.Array:
     idx = np.full((n, max(1, max(len(g) for g in groups))), len(seg), dtype=np.int32)
     for j, g in enumerate(groups):
         idx[j, : len(g)] = g
-    return jnp.sum(jnp.concatenate([v, jnp.zeros((1,), v.dtype)])[idx], axis=1)
+    return xp.sum(xp.concatenate([v, xp.zeros((1,), v.dtype)])[idx], axis=1)
 
 
 ACT_STATS = 7  # per activation: mean, std, frac == 0, frac |a| > 0.99, frac |a - 0.5| > 0.49, min, max
 
 
-def _act_block(arrays: list[Any]) -> jax.Array:
+def _act_block(arrays: list[Any], xp: Any = jnp) -> jax.Array:
     """The ``ACT_STATS`` statistics of each activation, one row each, flattened: per group
     of same-shaped activations (see :func:`leaf_sums`) one reduction for the five sums and
     one for min and max."""
-    groups, inv = _grouped(arrays)
+    groups, inv = _grouped(arrays, xp)
     rows = []
     for idx in groups:
-        x = _stacked(arrays, idx)
+        x = _stacked(arrays, idx, xp)
         axes = tuple(range(2, x.ndim + 1))
         n = max(int(np.prod(x.shape[1:])), 1)
-        s = jnp.sum(jnp.stack([x, x * x, (x == 0).astype(_F32), (jnp.abs(x) > 0.99).astype(_F32),
-                               (jnp.abs(x - 0.5) > 0.49).astype(_F32)], axis=1), axis=axes) / n  # fmt: skip
-        hi = jnp.max(jnp.stack([-x, x], axis=1), axis=axes)
+        s = xp.sum(xp.stack([x, x * x, (x == 0).astype(_F32), (xp.abs(x) > 0.99).astype(_F32),
+                               (xp.abs(x - 0.5) > 0.49).astype(_F32)], axis=1), axis=axes) / n  # fmt: skip
+        hi = xp.max(xp.stack([-x, x], axis=1), axis=axes)
         mean = s[:, 0]
-        std = jnp.sqrt(jnp.maximum(s[:, 1] - mean * mean, 0.0))
-        rows.append(jnp.stack([mean, std, s[:, 2], s[:, 3], s[:, 4], -hi[:, 0], hi[:, 1]], axis=1))
-    return _in_order(rows, inv).reshape(-1)
+        std = xp.sqrt(xp.maximum(s[:, 1] - mean * mean, 0.0))
+        rows.append(xp.stack([mean, std, s[:, 2], s[:, 3], s[:, 4], -hi[:, 0], hi[:, 1]], axis=1))
+    return _in_order(rows, inv, xp).reshape(-1)

@@ -12,18 +12,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax import tree_util as jtu
 
-from traindx.adapters._common import (
-    TARGET_SAMPLE,
-    TargetFacts,
-)
+from traindx.adapters._jax_stats.batch import _label_facts, _nonfinite, _output_stats, _summary
 from traindx.adapters._jax_stats.reduce import _act_block, _f32, _segment, leaf_sums
 from traindx.adapters._jax_stats.tree import array_leaves, first_array, group_leaves, key_str
 
-MAX_COUNTED_CLASSES = 1024  # class counts are kept for at most this many classes
-_F32 = jnp.float32
+_F32 = np.float32
 #: Set while :func:`traindx.adapters.jax.telemetry_jit` traces a step: ``"full"`` (every
 #: statistic) or ``"light"`` (loss, learning rate and non-finite inputs only).
+#: ``"host"``: one function for every step, the statistics computed by numpy on the host at
+#: telemetry steps (:mod:`.host`), whose traced flag is :data:`HOST_FLAG`.
 MODE: contextvars.ContextVar[str | None] = contextvars.ContextVar("traindx_telemetry_mode", default=None)
+HOST_FLAG: contextvars.ContextVar[Any] = contextvars.ContextVar("traindx_telemetry_flag", default=None)
 
 
 # --------------------------------------------------------------------------- Stats
@@ -91,92 +90,15 @@ def activation_names(acts: Any) -> tuple[list[str], list[Any]]:
     return names, arrays
 
 
-def _summary(x: Any) -> list[jax.Array]:
-    """mean, std, min, max, non-finite count, size (over finite values where some are not)."""
-    xf = _f32(x)
-    n = xf.size
-    if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating):
-        # two reductions (sums; min and max), not five: each costs XLA compile time
-        fin = jnp.isfinite(xf).reshape(-1)
-        xz = jnp.where(fin, xf.reshape(-1), 0.0)
-        s = jnp.sum(jnp.stack([fin.astype(_F32), xz, xz * xz]), axis=1)
-        mm = jnp.max(jnp.stack([jnp.where(fin, -xz, -jnp.inf), jnp.where(fin, xz, -jnp.inf)]), axis=1)
-        nf = jnp.asarray(n, _F32) - s[0]
-        cnt = jnp.maximum(s[0], 1.0)
-        mean = s[1] / cnt
-        var = jnp.maximum(s[2] / cnt - mean * mean, 0.0)
-        lo, hi = -mm[0], mm[1]
-    else:
-        nf = jnp.zeros((), _F32)
-        mean, lo, hi = jnp.mean(xf), jnp.min(xf), jnp.max(xf)
-        var = jnp.maximum(jnp.mean(xf * xf) - mean * mean, 0.0)
-    return [mean, jnp.sqrt(var), lo, hi, nf, jnp.asarray(n, _F32)]
-
-
-def _output_stats(o: Any, y: Any, tags: list[str], vals: list[Any], meta: list[tuple[str, Any]]) -> None:
-    """Raw output facts (the host decides the output activation from the first of them),
-    the largest predicted-class fraction, accuracies, class counts of the labels."""
-    o = _f32(o)
-    width = int(o.shape[-1]) if o.ndim >= 2 else 1
-    meta.append(("out_shape", tuple(int(s) for s in o.shape)))
-    tags += ["_out_min", "_out_max", "_out_frac_zero"]
-    vals += [jnp.min(o), jnp.max(o), jnp.mean(o == 0)]
-    ys = None if y is None else jnp.asarray(y)
-    if ys is not None:
-        meta += [("label_shape", tuple(int(s) for s in ys.shape)), ("label_dtype", str(ys.dtype))]
-    if width >= 2:
-        o2 = o.reshape(-1, width)
-        rows = jnp.sum(o2, axis=-1)
-        cols = jnp.sum(o2, axis=0)
-        lse = jax.scipy.special.logsumexp(o2, axis=-1)
-        pred = jnp.argmax(o2, axis=-1)
-        counts = jnp.zeros((width,), _F32).at[pred].add(1.0)
-        tags += ["_out_rowdev", "_out_rowdev_max", "_out_coldev_max", "_out_lse_max", "train/pred_class_frac:max"]
-        vals += [jnp.mean(jnp.abs(rows - 1.0)), jnp.max(jnp.abs(rows - 1.0)), jnp.max(jnp.abs(cols - 1.0)),
-                 jnp.max(jnp.abs(lse)), jnp.max(counts) / o2.shape[0]]  # fmt: skip
-        if ys is not None:
-            if not jnp.issubdtype(ys.dtype, jnp.floating) and ys.shape == o.shape[:-1]:
-                yf = ys.reshape(-1)
-                valid = (yf >= 0) & (yf < width)
-                tags.append("_acc")
-                vals.append(jnp.sum((pred == yf) & valid, dtype=_F32) / jnp.maximum(jnp.sum(valid, dtype=_F32), 1.0))
-                if width <= MAX_COUNTED_CLASSES:
-                    tags += [f"_cls{k}" for k in range(width)]
-                    vals.append(jnp.zeros((width,), _F32).at[jnp.where(valid, yf, 0)].add(valid.astype(_F32)))
-            elif ys.shape == o.shape:  # one-hot or soft targets
-                y2 = _f32(ys).reshape(-1, width)
-                tags.append("_acc")
-                vals.append(jnp.mean(pred == jnp.argmax(y2, axis=-1)))
-                if width <= MAX_COUNTED_CLASSES:
-                    tags += [f"_cls{k}" for k in range(width)]
-                    vals.append(jnp.sum(y2, axis=0))
-    elif ys is not None and ys.size == o.size:  # one output per example: binary or regression
-        of, yf = o.reshape(-1), _f32(ys).reshape(-1)
-        pos = yf > 0.5
-        tags += ["_acc_thr0", "_acc_thr05", "_cls0", "_cls1", "_label_binary"]
-        vals += [jnp.mean((of > 0.0) == pos), jnp.mean((of > 0.5) == pos),
-                 jnp.sum(~pos, dtype=_F32), jnp.sum(pos, dtype=_F32),
-                 jnp.all((yf == 0.0) | (yf == 1.0)).astype(_F32)]  # fmt: skip
-        if o.ndim == ys.ndim + 1 and o.shape[-1] == 1:  # (N, 1) outputs, (N,) targets
-            # an element-wise loss of the two either compared them row by row (the output
-            # squeezed, o[:, 0]) or broadcast them to (N, N): the mean of MSE and of sigmoid
-            # BCE both ways (O(N): both are linear in the target), for the host to compare
-            # with the step's loss (squeezed_or_broadcast in _jax_context)
-            sp = jnp.maximum(of, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(of)))
-            mo, my = jnp.mean(of), jnp.mean(yf)
-            tags += ["_bc_mse_sq", "_bc_mse_bc", "_bc_bce_sq", "_bc_bce_bc"]
-            vals += [jnp.mean((of - yf) ** 2), jnp.mean(of * of) - 2.0 * mo * my + jnp.mean(yf * yf),
-                     jnp.mean(sp - of * yf), jnp.mean(sp) - mo * my]  # fmt: skip
-    meta.append(("out_width", width))
-
-
 # --------------------------------------------------------------------------- telemetry
 
 
 def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, labels: Any,
           inputs: Any, g_names: tuple[str, ...], g_seg: tuple[int, ...], with_global: bool = True,
+          xp: Any = jnp, with_nonfinite_inputs: bool = True,
           ) -> tuple[list[str], list[Any], list[tuple[str, Any]]]:  # fmt: skip
-    """The statistics of a telemetry step (everything but the per-step entries)."""
+    """The statistics of a telemetry step (everything but the per-step entries): traced
+    (``xp`` is ``jax.numpy``) or on the host (``numpy``, :mod:`.host`), one definition."""
     tags: list[str] = []
     vals: list[Any] = []
     meta: list[tuple[str, Any]] = []
@@ -184,102 +106,78 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
     gl = array_leaves(grads) if grads is not None and g_names else []
     pl, names, seg, _ = group_leaves(params) if params is not None else ([], (), (), ())
     ul = array_leaves(updates) if params is not None and updates is not None else []
-    with_updates = params is not None and updates is not None and [jnp.shape(x) for x in ul] == [jnp.shape(x) for x in pl]
+    with_updates = params is not None and updates is not None and [np.shape(x) for x in ul] == [np.shape(x) for x in pl]
     ul = ul if with_updates else []
-    sq, sums = leaf_sums(gl + pl + ul, plain=[False] * len(gl) + [True] * len(pl) + [False] * len(ul))
+    sq, sums = leaf_sums(gl + pl + ul, plain=[False] * len(gl) + [True] * len(pl) + [False] * len(ul), xp=xp)
     ng, npl = len(gl), len(pl)
     if gl:
         g_sq = sq[:ng]
 
         def count_nonfinite(leaves: list[Any]) -> jax.Array:
             # one reduction over every leaf (a reduction per leaf: 0.15 s more XLA compile)
-            flat = jnp.concatenate([jnp.reshape(_f32(x), (-1,)) for x in leaves])
-            return jnp.sum(~jnp.isfinite(flat), dtype=_F32)
+            flat = xp.concatenate([xp.reshape(_f32(x, xp), (-1,)) for x in leaves])
+            return xp.sum(~xp.isfinite(flat), dtype=_F32)
 
         # the exact count only when some gradient is not finite (one pass less otherwise)
-        nonfinite = jax.lax.cond(jnp.all(jnp.isfinite(g_sq)), lambda _: jnp.zeros((), _F32), count_nonfinite, gl)
+        if xp is np:
+            nonfinite = np.zeros((), _F32) if np.all(np.isfinite(g_sq)) else count_nonfinite(gl)
+        else:
+            nonfinite = jax.lax.cond(jnp.all(jnp.isfinite(g_sq)), lambda _: jnp.zeros((), _F32), count_nonfinite, gl)
         if with_global:
             tags.append("train/grad_norm")
-            vals.append(jnp.sqrt(jnp.sum(g_sq)))
+            vals.append(xp.sqrt(xp.sum(g_sq)))
         tags += [f"train/grad_norm@{n}" for n in g_names] + ["train/nonfinite@grads", "_pwg"]
-        vals += [jnp.sqrt(_segment(g_sq, g_seg, len(g_names))), nonfinite, jnp.sum(g_sq == 0.0, dtype=_F32)]
+        vals += [xp.sqrt(_segment(g_sq, g_seg, len(g_names), xp)), nonfinite, xp.sum(g_sq == 0.0, dtype=_F32)]
         # per leaf, whether its gradient is exactly zero (GradReach: which ever get one)
         tags += [f"_gz{i}" for i in range(ng)]
-        vals.append((jnp.asarray(g_sq) == 0.0).astype(_F32).reshape(-1))
+        vals.append((xp.asarray(g_sq) == 0.0).astype(_F32).reshape(-1))
         meta.append(("g_seg", tuple(int(x) for x in g_seg)))
     if params is not None:
         assert sums is not None or not pl
-        w_sq = _segment(sq[ng : ng + npl], seg, len(names))
-        w_sum = _segment(sums[ng : ng + npl], seg, len(names)) if sums is not None else jnp.zeros((len(names),), _F32)
+        w_sq = _segment(sq[ng : ng + npl], seg, len(names), xp)
+        w_sum = _segment(sums[ng : ng + npl], seg, len(names), xp) if sums is not None else xp.zeros((len(names),), _F32)
         tags += [f"train/weight_norm@{n}" for n in names] + ["train/weight_norm"] + [f"_wsum@{n}" for n in names]
-        vals += [jnp.sqrt(w_sq), jnp.sqrt(jnp.sum(w_sq)), w_sum]
+        vals += [xp.sqrt(w_sq), xp.sqrt(xp.sum(w_sq)), w_sum]
         if with_updates:
-            u_sq = _segment(sq[ng + npl :], seg, len(names))
+            u_sq = _segment(sq[ng + npl :], seg, len(names), xp)
             tags += [f"train/update_ratio@{n}" for n in names] + ["train/update_ratio"]
-            vals += [jnp.sqrt(u_sq) / jnp.maximum(jnp.sqrt(w_sq), 1e-30),
-                     jnp.sqrt(jnp.sum(u_sq)) / jnp.maximum(jnp.sqrt(jnp.sum(w_sq)), 1e-30)]  # fmt: skip
+            vals += [xp.sqrt(u_sq) / xp.maximum(xp.sqrt(w_sq), 1e-30),
+                     xp.sqrt(xp.sum(u_sq)) / xp.maximum(xp.sqrt(xp.sum(w_sq)), 1e-30)]  # fmt: skip
     if activations is not None:
         names, arrays = activation_names(activations)
         kept = []
         for n, a in zip(names, arrays, strict=True):
-            if not hasattr(a, "shape") or not jnp.issubdtype(jnp.asarray(a).dtype, jnp.inexact) or not jnp.size(a):
+            if not hasattr(a, "shape") or not jnp.issubdtype(xp.asarray(a).dtype, jnp.inexact) or not np.size(a):
                 continue
             tags += [f"train/act_mean@{n}", f"train/act_std@{n}", f"_az@{n}", f"_at@{n}", f"_as@{n}",
                      f"_amin@{n}", f"_amax@{n}"]  # fmt: skip
             kept.append(a)
         if kept:
-            vals.append(_act_block(kept))
+            vals.append(_act_block(kept, xp))
     nonfinite = []
     if inputs is not None:
-        x = first_array(inputs)
+        x = first_array(inputs, xp)
         meta += [("input_dtype", str(x.dtype)), ("batch_size", int(x.shape[0]) if x.ndim else 1)]
         if x.size:
-            summ = _summary(x)
+            summ = _summary(x, xp)
             tags += ["train/input_mean", "train/input_std", "train/input_min", "train/input_max", "_in_n"]
             vals += summ[:4] + [summ[5]]
             nonfinite.append(summ[4])
     if labels is not None:
-        nonfinite.append(_nonfinite(labels))
-        _label_facts(labels, tags, vals)
-    if nonfinite:
+        nonfinite.append(_nonfinite(labels, xp))
+        _label_facts(labels, tags, vals, xp)
+    if nonfinite and with_nonfinite_inputs:
         tags.append("train/nonfinite@inputs")
-        vals.append(functools.reduce(jnp.add, nonfinite))
+        vals.append(functools.reduce(xp.add, nonfinite))
     if logits is not None:
-        _output_stats(logits, labels, tags, vals, meta)
+        _output_stats(logits, labels, tags, vals, meta, xp)
     return tags, vals, meta
 
 
-def _label_facts(labels: Any, tags: list[str], vals: list[Any]) -> None:
-    """For 1-D or (N, 1) labels: whether every value (of the first ``TARGET_SAMPLE``) is
-    integer-valued, and how many distinct values there are (one sort of the sample)."""
-    y = first_array(labels)
-    if not TargetFacts.sample(tuple(y.shape)) or not y.size or jnp.iscomplexobj(y):
-        return
-    if not (jnp.issubdtype(y.dtype, jnp.number) or y.dtype == jnp.bool_):
-        return
-    v = y.reshape(-1)[:TARGET_SAMPLE]
-    if jnp.issubdtype(v.dtype, jnp.inexact):  # non-finite labels are another fault
-        integer = jnp.all(~jnp.isfinite(v) | (v == jnp.round(v))).astype(_F32)
-    else:
-        integer = jnp.ones((), _F32)
-    v = jnp.sort(v.astype(jnp.int32) if v.dtype == jnp.bool_ else v)
-    distinct = 1.0 + jnp.sum(v[1:] != v[:-1], dtype=_F32)
-    tags += ["_lbl_int", "_lbl_distinct"]
-    vals += [integer, distinct]
-
-
-def _nonfinite(x: Any) -> jax.Array:
-    """Number of NaN/inf values of an array (0 for integer arrays)."""
-    x = first_array(x)
-    if not jnp.issubdtype(x.dtype, jnp.inexact) or not x.size:
-        return jnp.zeros((), _F32)
-    return jnp.sum(~jnp.isfinite(x), dtype=_F32)
-
-
-def _pack(vals: list[Any]) -> jax.Array:
+def _pack(vals: list[Any], xp: Any = jnp) -> jax.Array:
     if not vals:
-        return jnp.zeros((0,), _F32)
-    return jnp.concatenate([jnp.reshape(v, (-1,)).astype(_F32) for v in vals])
+        return xp.zeros((0,), _F32)
+    return xp.concatenate([xp.reshape(v, (-1,)).astype(_F32) for v in vals])
 
 
 def _lr_of(opt_state: Any) -> jax.Array | None:
@@ -338,29 +236,44 @@ def telemetry(grads: Any = None, params: Any = None, updates: Any = None, loss: 
     if grads is not None:
         gl, g_names, g_seg, _ = group_leaves(grads)
         meta.append(("grad_layers", g_names))
-        if (step is not None or mode == "light") and grad_norm_every_step and gl:
+        if (step is not None or mode in ("light", "host")) and grad_norm_every_step and gl:
             tags.append("train/grad_norm")
             vals.append(jnp.sqrt(functools.reduce(jnp.add, [_sq(x) for x in gl])))
     args = (grads, params, updates, activations, logits, labels, inputs)
-    if mode == "light":  # telemetry_jit's step between telemetry steps
+    if mode in ("light", "host"):  # telemetry_jit: the non-finite inputs every step
         if inputs is not None or labels is not None:
             tags.append("train/nonfinite@inputs")
             vals.append(functools.reduce(jnp.add, [_nonfinite(a) for a in (inputs, labels) if a is not None]))
+    if mode == "light":  # telemetry_jit's step between telemetry steps
         meta.append(("per_step", len(tags)))
         return Stats(_pack(vals + [jnp.zeros((), _F32)]), tuple(tags + ["_tel"]), tuple(meta))
     meta.append(("per_step", len(tags)))  # entries computed every step come first
-    if step is None or mode == "full":
+    if mode == "full" or (step is None and mode != "host"):
         ftags, fvals, fmeta = _full(*args, g_names, g_seg)
         tags += ftags + ["_tel"]
         vals += fvals + [jnp.ones((), _F32)]
         return Stats(_pack(vals), tuple(tags), tuple(meta + fmeta))
-    every = every or 10
+    with_global = "train/grad_norm" not in tags
+    if mode == "host":  # telemetry_jit's one function: numpy on the host at telemetry steps
+        from traindx.adapters._jax_stats.host import on_host
+
+        pred = jnp.asarray(HOST_FLAG.get(), bool)
+        if loss is not None:
+            pred = pred | ~jnp.isfinite(vals[0])
+        try:
+            ftags, fmeta, full = on_host(args, g_names, g_seg, with_global, pred)
+            return Stats(jnp.concatenate([_pack(vals), full, pred.astype(_F32).reshape(1)]),
+                         tuple(tags + ftags + ["_tel"]), tuple(meta + fmeta))  # fmt: skip
+        except Exception:  # noqa: BLE001, S110 - numpy cannot take these arrays: compiled under lax.cond below
+            pass
+    else:
+        pred = jnp.asarray(step) % (every or 10) == 0
+        if loss is not None:
+            pred = pred | ~jnp.isfinite(vals[0])
     layout: list[Any] = []
 
-    with_global = "train/grad_norm" not in tags
-
     def on(ops: tuple[Any, ...]) -> jax.Array:
-        ftags, fvals, fmeta = _full(*ops, g_names, g_seg, with_global)
+        ftags, fvals, fmeta = _full(*ops, g_names, g_seg, with_global, with_nonfinite_inputs=mode != "host")
         layout[:] = [ftags, fmeta]
         return _pack(fvals)
 
@@ -370,9 +283,6 @@ def telemetry(grads: Any = None, params: Any = None, updates: Any = None, loss: 
     def off(ops: tuple[Any, ...]) -> jax.Array:
         return jnp.full((nfull,), jnp.nan, _F32)
 
-    pred = jnp.asarray(step) % every == 0
-    if loss is not None:
-        pred = pred | ~jnp.isfinite(vals[0])
     full = jax.lax.cond(pred, on, off, args)
     tags += ftags + ["_tel"]
     return Stats(jnp.concatenate([_pack(vals), full, pred.astype(_F32).reshape(1)]),

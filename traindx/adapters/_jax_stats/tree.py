@@ -84,5 +84,5 @@ def group_leaves(tree: Any) -> tuple[list[Any], tuple[str, ...], tuple[int, ...]
     return [x for _, x in flat], names, seg, paths
 
 
-def first_array(x: Any) -> jax.Array:
-    return jnp.asarray(x if hasattr(x, "shape") else jtu.tree_leaves(x)[0])
+def first_array(x: Any, xp: Any = jnp) -> jax.Array:
+    return xp.asarray(x if hasattr(x, "shape") else jtu.tree_leaves(x)[0])

@@ -1,0 +1,185 @@
+"""telemetry_jit's host design: one compile of the step, the statistics computed by numpy on
+the host at telemetry steps (``_jax_stats/host.py``), the same definitions as the compiled
+statistics. Real JAX and optax on small models; equality with the compiled design at a
+float32 tolerance, training bit-identical to the plain step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+optax = pytest.importorskip("optax")
+import jax.numpy as jnp  # noqa: E402
+
+from traindx.adapters import _jax_optax  # noqa: E402
+from traindx.adapters._jax_stats import host as host_stats  # noqa: E402
+from traindx.adapters.jax import telemetry, telemetry_jit  # noqa: E402
+
+N, D = 32, 6
+
+
+def _data(kind: str, n_batches: int = 3):
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(n_batches):
+        x = rng.normal(size=(N, D)).astype(np.float32)
+        if kind == "int":
+            y = rng.integers(0, 4, N).astype(np.int32)
+        elif kind == "onehot":
+            y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, N)]
+        else:  # binary, one output per example
+            y = rng.integers(0, 2, (N, 1)).astype(np.float32)
+        out.append((jnp.asarray(x), jnp.asarray(y)))
+    return out
+
+
+def _model(kind: str):
+    k = jax.random.split(jax.random.PRNGKey(1), 2)
+    width = 1 if kind == "binary" else 4
+    return {"h": {"w": jax.random.normal(k[0], (D, 8)) * 0.5, "b": jnp.zeros(8)},
+            "out": {"w": jax.random.normal(k[1], (8, width)) * 0.5, "b": jnp.zeros(width)}}  # fmt: skip
+
+
+def _step_fn(kind: str, tx):
+    def loss_fn(p, x, y):
+        h = jnp.tanh(x @ p["h"]["w"] + p["h"]["b"])
+        z = h @ p["out"]["w"] + p["out"]["b"]
+        if kind == "int":
+            loss = optax.softmax_cross_entropy_with_integer_labels(z, y).mean()
+        elif kind == "onehot":
+            loss = optax.softmax_cross_entropy(z, y).mean()
+        else:
+            loss = optax.sigmoid_binary_cross_entropy(z, y).mean()
+        return loss, (z, h)
+
+    def step(p, s, x, y):
+        (loss, (z, h)), g = jax.value_and_grad(loss_fn, has_aux=True)(p, x, y)
+        u, s = tx.update(g, s, p)
+        st = telemetry(grads=g, params=p, updates=u, loss=loss, activations={"tanh": h}, logits=z, labels=y,
+                       inputs=x)  # fmt: skip
+        return optax.apply_updates(p, u), s, st
+
+    return step
+
+
+def _train(step, kind: str, n: int = 6):
+    p = _model(kind)
+    tx = optax.adam(1e-2)
+    s = tx.init(p)
+    data = _data(kind)
+    stats = []
+    for i in range(n):
+        x, y = data[i % len(data)]
+        p, s, st = step(p, s, x, y)
+        stats.append(st.as_dict())
+    return p, stats
+
+
+@pytest.mark.parametrize("kind", ["int", "onehot", "binary"])
+def test_host_statistics_equal_the_compiled_ones(kind):
+    """Every statistic of a telemetry step (gradient, weight and update norms, activations,
+    inputs, outputs, labels and accuracy of each output kind) computed on the host equals
+    the compiled one; between telemetry steps the host design's entries are NaN and its
+    loss the same; the parameters are bit-identical to the plain step's."""
+    tx = optax.adam(1e-2)
+    host = telemetry_jit(_step_fn(kind, tx), every=3, host=True)
+    comp = telemetry_jit(_step_fn(kind, tx), every=3, host=False)
+    ph, sh = _train(host, kind)
+    pc, sc = _train(comp, kind)
+    assert host.host is True and comp.host is False and host.one is not None
+
+    def plain_step(p, s, x, y):
+        return _step_fn(kind, tx)(p, s, x, y)[:2] + (None,)
+
+    p0, s0 = _model(kind), tx.init(_model(kind))
+    plain = jax.jit(lambda p, s, x, y: plain_step(p, s, x, y)[:2])
+    data = _data(kind)
+    for i in range(6):
+        p0, s0 = plain(p0, s0, *data[i % len(data)])
+    for a, b, c in zip(jax.tree.leaves(p0), jax.tree.leaves(ph), jax.tree.leaves(pc), strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b)) and np.array_equal(np.asarray(a), np.asarray(c))
+    for i in (0, 3):
+        assert sh[i]["_tel"] == 1.0 and set(sh[i]) == set(sc[i])
+        for k, v in sc[i].items():
+            assert sh[i][k] == pytest.approx(v, rel=1e-4, abs=1e-6, nan_ok=True), k
+    for i in (1, 2, 4, 5):
+        assert sh[i]["_tel"] == 0.0 and sh[i]["train/loss"] == sc[i]["train/loss"]
+        assert np.isnan(sh[i]["train/grad_norm@h"]) and np.isnan(sh[i]["train/act_mean@tanh"])
+        assert sh[i]["train/nonfinite@inputs"] == 0.0  # every step, as in the compiled light step
+
+
+def test_a_failing_host_function_gives_nan_and_training_goes_on(monkeypatch):
+    """An exception in the host statistics never reaches the step: that step's statistics
+    are NaN, the failure is kept in host.ERRORS, the parameters are those of the plain step."""
+    tx = optax.adam(1e-2)
+    ref, _ = _train(telemetry_jit(_step_fn("int", tx), every=2, host=False), "int", 4)
+    real = host_stats._full
+
+    def broken(*args, **kw):
+        if float(np.abs(np.asarray(args[1]["h"]["w"])).sum()) > 0:  # real arrays, not the layout's zeros
+            raise FloatingPointError("broken on the host")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(host_stats, "_full", broken)
+    monkeypatch.setattr(host_stats, "ERRORS", [])
+    got, stats = _train(telemetry_jit(_step_fn("int", tx), every=2, host=True), "int", 4)
+    assert np.isnan(stats[0]["train/grad_norm@h"]) and stats[0]["_tel"] == 1.0
+    assert np.isfinite(stats[0]["train/loss"])
+    assert host_stats.ERRORS and "broken on the host" in host_stats.ERRORS[0]
+    for a, b in zip(jax.tree.leaves(ref), jax.tree.leaves(got), strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_arrays_numpy_cannot_lay_out_fall_back_to_compiled_statistics(monkeypatch):
+    """When the host layout cannot be computed at trace time, the one function computes
+    the statistics compiled under lax.cond instead: the same values, no exception."""
+    tx = optax.adam(1e-2)
+    _, ref = _train(telemetry_jit(_step_fn("int", tx), every=3, host=False), "int", 4)
+
+    def refuse(*args, **kw):
+        raise TypeError("no numpy for these")
+
+    monkeypatch.setattr(host_stats, "on_host", refuse)
+    _, got = _train(telemetry_jit(_step_fn("int", tx), every=3, host=True), "int", 4)
+    assert got[3]["_tel"] == 1.0 and np.isnan(got[1]["train/grad_norm@h"])
+    for k, v in ref[3].items():
+        assert got[3][k] == pytest.approx(v, rel=1e-4, abs=1e-6, nan_ok=True), k
+
+
+def test_nonfinite_loss_gets_host_statistics_at_once():
+    """A step whose loss is not finite gets the statistics even between telemetry steps."""
+
+    def f(w, x):
+        z = x @ w["d"]["w"]
+        return telemetry(grads=w, params=w, loss=jnp.log(jnp.min(z)), inputs=x)
+
+    w = {"d": {"w": jnp.ones((3, 2))}}
+    tj = telemetry_jit(f, every=5, host=True)
+    tj(w, jnp.ones((4, 3)))
+    st = tj(w, -jnp.ones((4, 3))).as_dict()  # log of a negative number: NaN loss
+    assert st["_tel"] == 1.0 and st["train/grad_norm@d"] == pytest.approx(np.sqrt(6.0))
+
+
+def test_design_choice_and_jit_options(monkeypatch):
+    """Host while the arguments are small and jit options name positions only (shifted past
+    the flag: static and donated arguments still work); compiled above HOST_LIMIT or with
+    options by name."""
+
+    def f(w, x, scale):
+        z = scale * (x @ w["d"]["w"])
+        return w, telemetry(grads=w, params=w, loss=jnp.mean(z**2), inputs=x)
+
+    w, x = {"d": {"w": jnp.ones((3, 2))}}, jnp.ones((4, 3))
+    tj = telemetry_jit(f, every=2, static_argnums=2, donate_argnums=0)
+    w2, st = tj(w, x, 2.0)
+    assert tj.host is True and st.as_dict()["train/loss"] == pytest.approx(36.0)
+    _, st = tj(w2, x, 3.0)  # a new static value: compiled again, not traced as an array
+    assert st.as_dict()["train/loss"] == pytest.approx(81.0) and st.as_dict()["_tel"] == 0.0
+    named = telemetry_jit(f, every=2, static_argnames="scale")
+    named({"d": {"w": jnp.ones((3, 2))}}, x, scale=2.0)
+    assert named.host is False
+    monkeypatch.setattr(_jax_optax, "HOST_LIMIT", 8)
+    big = telemetry_jit(f, every=2)
+    big({"d": {"w": jnp.ones((3, 2))}}, x, 1.0)
+    assert big.host is False

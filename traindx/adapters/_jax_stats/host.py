@@ -1,0 +1,75 @@
+"""The statistics of a telemetry step computed on the host: the step hands its arrays to
+numpy through ``jax.pure_callback`` under ``lax.cond`` (only at telemetry steps), and
+:func:`.telemetry._full` runs with ``xp=numpy`` there, the same definitions as the traced
+path. XLA compiles the step once with a callback instead of a second copy with the
+statistics' kernels (about 1 s of compile on an MLP): the default of
+:func:`traindx.adapters.jax.telemetry_jit` for models whose arrays are small (every leaf
+is copied to the host at a telemetry step).
+
+The host function only reads its arguments, consumes no random numbers and never raises:
+a failure gives NaN statistics for that step (and is kept in :data:`ERRORS`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import tree_util as jtu
+
+from traindx.adapters._jax_stats.telemetry import _full, _pack
+from traindx.adapters._jax_stats.tree import is_array
+
+ERRORS: list[str] = []  # the first few host failures (message), for tests and debugging
+
+
+def _rebuild(treedef: Any, static: dict[int, Any], arrays: list[Any], n: int) -> tuple[Any, ...]:
+    it = iter(arrays)
+    leaves = [static[i] if i in static else next(it) for i in range(n)]
+    return tuple(jtu.tree_unflatten(treedef, leaves))
+
+
+def on_host(args: tuple[Any, ...], g_names: tuple[str, ...], g_seg: tuple[int, ...], with_global: bool,
+            pred: Any) -> tuple[list[str], list[tuple[str, Any]], jax.Array]:  # fmt: skip
+    """(tags, meta, values) of :func:`.telemetry._full` over ``args``: the values computed
+    by numpy on the host when ``pred`` (traced) is true, NaN otherwise. The layout comes
+    from the same function run on zeros of the arrays' shapes and dtypes (it depends on
+    nothing else)."""
+    leaves, treedef = jtu.tree_flatten(args)
+    arrays = [i for i, x in enumerate(leaves) if is_array(x)]
+    kept = set(arrays)  # other leaves stay as they are (a PRNG key, not a statistic: None)
+    static = {i: (None if hasattr(x, "shape") else x) for i, x in enumerate(leaves) if i not in kept}
+    n = len(leaves)
+
+    def stats(xs: list[Any]) -> tuple[list[str], list[tuple[str, Any]], np.ndarray]:
+        with np.errstate(all="ignore"):
+            t, v, m = _full(*_rebuild(treedef, static, xs, n), g_names, g_seg, with_global, xp=np,
+                            with_nonfinite_inputs=False)  # fmt: skip
+            return t, m, np.asarray(_pack(v, np), np.float32)
+
+    zeros = [np.zeros(np.shape(leaves[i]), leaves[i].dtype) for i in arrays]
+    tags, meta, v0 = stats(zeros)
+    width = int(v0.shape[0])
+
+    def host(*xs: Any) -> np.ndarray:
+        try:
+            t, _, v = stats([np.asarray(x) for x in xs])
+            if t != tags or v.shape != (width,):
+                raise ValueError(f"host statistics changed layout ({len(t)} tags, {v.shape})")
+            return v
+        except Exception as e:  # noqa: BLE001 - never break the user's step
+            if len(ERRORS) < 8:
+                ERRORS.append(f"{type(e).__name__}: {e}")
+            return np.full((width,), np.nan, np.float32)
+
+    shape = jax.ShapeDtypeStruct((width,), jnp.float32)
+
+    def on(xs: list[Any]) -> jax.Array:
+        return jax.pure_callback(host, shape, *xs, vmap_method="sequential")
+
+    def off(xs: list[Any]) -> jax.Array:
+        return jnp.full((width,), jnp.nan, jnp.float32)
+
+    return tags, meta, jax.lax.cond(pred, on, off, [leaves[i] for i in arrays])
