@@ -233,17 +233,18 @@ def fixed_cost(repeats: int, steps: int = 400) -> None:
     warnings.simplefilter("error", RuntimeWarning)
     load0 = load()
     batches = digits(64)
-    runs: dict[str, list[float]] = {"none": [], "default+rec": []}
+    arms = ("none", "default+rec", "compiled+rec")
+    runs: dict[str, list[float]] = {c: [] for c in arms}
     parts: dict[str, list[float]] = {"Recorder(...)": [], "close()": [], "diagnose()": []}
     for r in range(repeats + 1):
-        for c in ("none", "default+rec") if r % 2 == 0 else ("default+rec", "none"):
+        for c in arms if r % 2 == 0 else arms[::-1]:
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.process_time()
                 job = Job("mlp", c, tmp)
                 t1 = time.process_time()
                 job.run(steps, batches)
                 t2 = time.process_time()
-                if job.rec is not None:
+                if job.rec is not None and c == "default+rec":
                     job.rec.close()
                     t3 = time.process_time()
                     assert job.rec.diagnose() is not None  # a recorder that turned itself off warned: an error here
@@ -252,16 +253,22 @@ def fixed_cost(repeats: int, steps: int = 400) -> None:
                         parts["close()"].append(t3 - t2)
                         parts["diagnose()"].append(t4 - t3)
                         parts["Recorder(...)"].append(t1 - t0)  # with the model's init, as in none
+                elif job.rec is not None:
+                    job.rec.close()
+                    assert job.rec.diagnose() is not None
                 if r:
                     runs[c].append(time.process_time() - t0)
     print(f"jax {jax.__version__}: a {steps}-step MLP loop on digits (batch 64, optax Adam, jit and compile included), "
           f"1 + {repeats} pairs, CPU seconds; {load0} at the start, {load()} at the end")  # fmt: skip
     print(f"  run without the adapter {statistics.median(runs['none']):.3f} s (median), with it "
-          f"{statistics.median(runs['default+rec']):.3f}")  # fmt: skip
+          f"{statistics.median(runs['default+rec']):.3f} (host statistics, the default here), with the compiled "
+          f"design {statistics.median(runs['compiled+rec']):.3f}")  # fmt: skip
     for k, v in parts.items():
         print(f"  {k:22} {statistics.median(v):.3f} s (median; Recorder(...) includes making the parameters)")
     extra = difference(runs["none"], runs["default+rec"], FIXED_BUDGET)
+    comp = difference(runs["none"], runs["compiled+rec"], FIXED_BUDGET)
     print(f"  extra with the adapter: {extra!s} (median [quartiles] CI [95 % bootstrap interval])")
+    print(f"  extra with the compiled design (telemetry_jit(host=False)): {comp!s}")
     verdicts = [verdict_line("fixed cost, whole 400-step run", FIXED_BUDGET, extra)]
     print("\n".join(verdicts))
     sys.exit(exit_status(verdicts))
@@ -298,8 +305,9 @@ def designs(repeats: int) -> None:
     under ``lax.cond`` in the one function); ``callback`` (a prototype, not the adapter:
     under ``lax.cond`` a ``jax.debug.callback`` hands the gradients, parameters, updates,
     activations, logits, labels and inputs to a numpy function on the host, a rough
-    stand-in for the statistics). Compile time of one function, then the median of
-    ``repeats`` blocks of 100 steps."""
+    stand-in for the statistics); ``host`` (``telemetry_jit``'s host design, the adapter's
+    default for small models: the same, with every statistic computed by numpy).
+    Compile time of one function, then the median of ``repeats`` blocks of 100 steps."""
     params, apply = make_mlp(jax.random.PRNGKey(0))
     tx = optax.adam(1e-3)
     s0 = tx.init(params)
@@ -321,6 +329,9 @@ def designs(repeats: int) -> None:
             (loss, (z, acts)), g = jax.value_and_grad(loss_fn, has_aux=True)(p, x, y)
             u, s = tx.update(g, s, p)
             new = optax.apply_updates(p, u)
+            if design == "host":
+                return new, s, telemetry(grads=g, params=p, updates=u, loss=loss, activations=acts, logits=z,
+                                         labels=y, inputs=x)  # fmt: skip
             if design == "cond":
                 return new, s, telemetry(grads=g, params=p, updates=u, loss=loss, activations=acts, logits=z,
                                          labels=y, inputs=x, step=i)  # fmt: skip
@@ -329,14 +340,29 @@ def designs(repeats: int) -> None:
                              (g, p, u, acts, z, y, x))  # fmt: skip
             return new, s, loss
 
+        if design == "host":
+            tj = telemetry_jit(step, every=10, host=True)
+            tj._choose((params, s0, *batches[0], 0), {})
+            flags = [jnp.asarray(False), jnp.asarray(True)]
+            return lambda *a: tj.one(flags[int(a[-1] % 10 == 0)], *a), tj.one.lower(flags[0], params, s0, *batches[0], 0)
         return jax.jit(step)
 
     print(f"jax {jax.__version__}: one compile of the MLP step per design, telemetry every 10 steps; {load()}")
-    for design in ("plain", "cond", "callback"):
+    for design in ("plain", "cond", "callback", "host"):
         x, y = batches[0]
-        t0 = time.process_time()
-        f = make(design).lower(params, s0, x, y, 0).compile()
-        t1 = time.process_time()
+        if design == "host":
+            call, lowered = make(design)
+            t0 = time.process_time()
+            compiled = lowered.compile()
+            t1 = time.process_time()
+            flags = [jnp.asarray(False), jnp.asarray(True)]
+
+            def f(p, s, x, y, i, compiled=compiled, flags=flags):
+                return compiled(flags[int(i % 10 == 0)], p, s, x, y, i)
+        else:
+            t0 = time.process_time()
+            f = make(design).lower(params, s0, x, y, 0).compile()
+            t1 = time.process_time()
         p, s = params, s0
         ts = []
         for r in range(repeats + 1):
@@ -357,6 +383,7 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=100)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--configs", default=",".join(CONFIGS), help="the copies compared (none first)")
+    ap.add_argument("--warmup", type=int, default=0, help="steps each copy runs before the rounds (default: one block)")
     ap.add_argument("--outside", type=int, default=0, help="time N telemetry() calls outside jit instead")
     ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N pairs of 400-step runs")
     ap.add_argument("--compile", type=int, default=0, help="instead: XLA compile times, median of N")
@@ -385,7 +412,7 @@ def main() -> None:
             batches = digits(MODELS[name][1])
             jobs = {c: Job(name, c, f"{tmp}/{name}-{c}") for c in configs}
             for job in jobs.values():  # compile and warm up
-                job.run(args.block, batches)
+                job.run(args.warmup or args.block, batches)
             times: dict[str, list[tuple[float, float]]] = {c: [] for c in configs}
             for r in range(args.rounds):
                 order = configs if r % 2 == 0 else configs[::-1]

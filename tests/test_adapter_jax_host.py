@@ -183,3 +183,33 @@ def test_design_choice_and_jit_options(monkeypatch):
     big = telemetry_jit(f, every=2)
     big({"d": {"w": jnp.ones((3, 2))}}, x, 1.0)
     assert big.host is False
+
+
+def test_a_long_run_adds_the_light_function_and_records_across_the_switch(monkeypatch, tmp_path):
+    """After HOST_ONLY_CALLS calls the steps between telemetry steps run the compiled light
+    function (its short layout), the telemetry steps still the host statistics; training is
+    unchanged and the Recorder writes every telemetry step's per-layer norms across it."""
+    import traindx
+    from traindx.adapters.jax import Recorder
+
+    monkeypatch.setattr(_jax_optax, "HOST_ONLY_CALLS", 12)
+    tx = optax.adam(1e-2)
+    ref, _ = _train(telemetry_jit(_step_fn("int", tx), every=5, host=False), "int", 30)
+    tj = telemetry_jit(_step_fn("int", tx), every=5, host=True)
+    rec = Recorder(tmp_path / "run")
+    p = _model("int")
+    s = tx.init(p)
+    data = _data("int")
+    layouts = []
+    for i in range(30):
+        p, s, st = tj(p, s, *data[i % len(data)])
+        rec.log(i, st)
+        layouts.append(len(st.tags))
+    rec.close()
+    assert tj.host is True and tj._pick[0] is tj.light
+    assert layouts[11] == layouts[0] and layouts[16] < layouts[15] == layouts[0]  # light from the switch on
+    for a, b in zip(jax.tree.leaves(ref), jax.tree.leaves(p), strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    run = traindx.read(tmp_path / "run")[0]
+    assert list(run.series["train/grad_norm@h"].steps) == list(range(0, 30, 5))
+    assert len(run.series["train/loss"].steps) == 30

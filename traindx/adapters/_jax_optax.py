@@ -26,6 +26,10 @@ _MEASURED = 7  # telemetry steps whose cost is measured (the 3rd to 9th: the fir
 #: The step's arguments (parameters, optimizer state, batch) up to this many bytes of arrays:
 #: the statistics are computed on the host (one compile of the step; see TelemetryJit).
 HOST_LIMIT = 8 << 20
+#: Calls after which the host design adds the compiled light function for the steps between
+#: telemetry steps: a function with a host callback is dispatched by JAX in Python (no C++
+#: fast path: 0.2-0.5 ms a call), which a long run pays more than one more compile.
+HOST_ONLY_CALLS = 1000
 _POSITIONAL = ("static_argnums", "donate_argnums")  # jit options that name positions (shifted by one)
 _BY_NAME = ("static_argnames", "donate_argnames", "in_shardings", "out_shardings")  # not with the host design
 
@@ -66,6 +70,11 @@ class TelemetryJit:
       compiles the step once (plus a callback), not a second copy with the statistics'
       kernels, which was most of a short run's fixed cost. Every call returns one layout
       (NaN entries between telemetry steps, ``_tel`` 0), like ``telemetry(..., step=)``;
+      JAX dispatches a function with a host callback in Python, not its C++ fast path
+      (0.2-0.5 ms more a call on a shared 2-core VM): after ``HOST_ONLY_CALLS`` calls
+      (a long run) the steps between telemetry steps run the compiled ``light``
+      function (one more compile, about the plain step's), the telemetry steps still the
+      host design's;
     * compiled (larger models, where copying every leaf to the host costs more than the
       compile saves, and jit options that name arguments): ``full`` and ``light``.
 
@@ -95,6 +104,8 @@ class TelemetryJit:
         self.one: Any = None
         self._fun, self._jit_kwargs = fun, jit_kwargs
         self._pick: tuple[Callable[..., Any], Callable[..., Any]] | None = None  # (light, telemetry) calls
+        self._solo = False  # the host design's one function runs every call (until HOST_ONLY_CALLS)
+        self._m0 = 2  # the cost is measured at telemetry steps m0 to m0 + _MEASURED - 1
         functools.update_wrapper(self, fun)
 
     def _choose(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -114,6 +125,7 @@ class TelemetryJit:
         self.one = jax.jit(_flagged(self._fun), **kw)
         no, yes = jax.device_put(np.bool_(False)), jax.device_put(np.bool_(True))
         self._pick = (functools.partial(self.one, no), functools.partial(self.one, yes))
+        self._solo = self.light is not self.full
         return self._pick
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -121,13 +133,20 @@ class TelemetryJit:
         self.calls = n + 1
         light, full = self._pick or self._choose(args, kwargs)
         if not self.adaptive:
-            return (full if n % self.every == 0 else light)(*args, **kwargs)
+            if n % self.every:
+                return light(*args, **kwargs)
+            if self._solo and n >= HOST_ONLY_CALLS:
+                self._add_light()
+            return full(*args, **kwargs)
+        m0 = self._m0
         if n < self.next:
-            if n == self.next - 1 and self.cost is None and 2 <= self.taken < 2 + _MEASURED:
+            if n == self.next - 1 and self.cost is None and m0 <= self.taken < m0 + _MEASURED:
                 out, self._light_t = _timed(light, args, kwargs)
                 return out
             return light(*args, **kwargs)
-        if self.cost is None and 2 <= self.taken < 2 + _MEASURED and self._light_t is not None:
+        if self._solo and n >= HOST_ONLY_CALLS:
+            light, full = self._add_light()
+        if self.cost is None and m0 <= self.taken < m0 + _MEASURED and self._light_t is not None:
             out, t = _timed(full, args, kwargs)
             self._times.append((self._light_t, t))
             if len(self._times) == _MEASURED:
@@ -138,6 +157,16 @@ class TelemetryJit:
         self._light_t = None
         self.next = n + min(self.every, max(10, n // MIN_SAMPLES))
         return out
+
+    def _add_light(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """A long run: steps between telemetry steps from now on run the compiled light
+        function (JAX's C++ dispatch; compiled here, about the plain step's compile), the
+        telemetry steps still the host design's; the cost is measured again."""
+        self._solo = False
+        assert self._pick is not None
+        self._pick = (self.light, self._pick[1])
+        self.cost, self._times, self._light_t, self._m0 = None, [], None, self.taken + 2
+        return self._pick
 
     def _decide(self) -> None:
         k = len(self._times) // 2

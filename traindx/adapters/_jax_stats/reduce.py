@@ -81,8 +81,9 @@ def leaf_sums(leaves: list[Any], plain: bool | list[bool] = False, xp: Any = jnp
         z = xp.zeros((0,), _F32)
         return z, (z if want_plain else None)
     sizes = [int(np.prod(np.shape(x))) for x in leaves]
-    small = [i for i in range(n) if sizes[i] <= SMALL_LEAF]
-    big = [i for i in range(n) if sizes[i] > SMALL_LEAF]
+    limit = SMALL_LEAF if xp is not np else -1  # numpy on the host: a reduction per leaf costs no kernel
+    small = [i for i in range(n) if sizes[i] <= limit]
+    big = [i for i in range(n) if sizes[i] > limit]
     sq_parts: list[jax.Array] = []
     sum_parts: list[jax.Array] = []
     if small:
