@@ -13,6 +13,9 @@ several copies from the same initial parameters, interleaved in one process:
   runs, 1,600 calls per copy, the floor rather than the budget sets the cadence);
 * ``default+rec`` - the same with ``Recorder.log`` every step (stack + one transfer per 100
   steps, events and context written);
+* ``compiled``, ``compiled+rec`` - the same with ``telemetry_jit(host=False)``: the
+  statistics compiled into a second copy of the step (the default above ``HOST_LIMIT``;
+  these models are below it, where the default computes them with numpy on the host);
 * ``jit/10``      - ``telemetry_jit(every=10)``: every statistic on every 10th call (the
   cost of one telemetry step, spread over 10);
 * ``cond/10``     - ``telemetry(..., step=step)``: the same cadence inside one jitted
@@ -34,7 +37,9 @@ Blocks are 100 steps by default: each holds exactly one Recorder transfer (and 1
 telemetry steps of ``jit/10``), so the medians include their costs. XLA runs on one CPU thread (``XLA_FLAGS``
 unless already set).
 
-Run: python benchmarks/overhead_jax.py [--rounds 15 --block 100 --models mlp,cnn,deep30]
+Run: python benchmarks/overhead_jax.py [--rounds 15 --block 100 --models mlp,cnn,deep30
+--configs none,default,compiled --warmup 1100] (``--warmup``: steps before the rounds, e.g.
+past the host design's switch to the compiled light function after 1,000 calls)
 
 ``--fixed N``: instead, the fixed cost of telemetry and the Recorder on a 400-step run (N
 pairs, CPU seconds, a verdict against the 0.2 s budget).
@@ -43,11 +48,17 @@ pairs, CPU seconds, a verdict against the 0.2 s budget).
 functions ``telemetry_jit`` compiles (light and full), the median of N compiles.
 
 ``--designs N``: instead, one compile of the MLP step in other designs (the statistics under
-``lax.cond``; a prototype that hands the arrays to numpy through ``jax.debug.callback``), its
-compile time and step time (median of N blocks). Measured (cost18, load 2-9 on 2 shared
-cores; README's benchmark section has the rest): ``--compile 3`` MLP none 0.60-0.63 s,
-light 0.54-0.70, full 1.6-2.0; ``--designs 7`` plain 0.80 s, cond 1.89, callback 0.97;
-``--fixed 4`` 1.70 s CI [1.55, 1.88], not met.
+``lax.cond``; a prototype that hands the arrays to numpy through ``jax.debug.callback``; the
+adapter's host design), its compile time and step time (median of N blocks).
+
+``--sizes W,W``: instead, the host and compiled designs on MLPs of those widths (where
+``HOST_LIMIT`` comes from).
+
+Measured (cost20, load 5-7 on 2 shared cores; README's benchmark section has the rest):
+``--fixed 4`` host 0.41 s CI [0.37, 0.47], compiled 1.92 s CI [1.64, 2.12] in the same
+process, not met (main before: 1.46 s CI [1.42, 1.50] at load 0.4-1.5); ``--designs 7``
+plain 0.61 s, cond 1.88, callback 0.75, host 0.69; ``--rounds 15 --models mlp,deep30
+--warmup 1100`` MLP default 15.6 % against compiled 3.4 %.
 
 ``--outside N``: instead, the time of one ``telemetry(...)`` call made outside ``jit`` (the
 MLP's gradients, parameters, updates, loss, activations, logits, labels and inputs; with and
@@ -377,6 +388,62 @@ def designs(repeats: int) -> None:
     print(f"  {load()} at the end")
 
 
+def sizes(widths: list[int]) -> None:
+    """Where ``HOST_LIMIT`` comes from: MLPs 64-h-h-10 of growing width h, each step jitted
+    with ``telemetry_jit`` in both designs (host, compiled): the first two calls' CPU time
+    (trace and compile), the light call and the telemetry step's extra (CPU ms, median of
+    5 blocks), and the break-even: how many telemetry steps the host design's dearer ones
+    take to spend the compile it saves."""
+    b = digits(64)
+    print(f"jax {jax.__version__}: host vs compiled statistics by MLP width; {load()}")
+    for h in widths:
+        params, apply = make_mlp(jax.random.PRNGKey(0), (64, h, h, 10))
+        tx = optax.adam(1e-3)
+        s0 = tx.init(params)
+        nbytes = sum(x.nbytes for x in jax.tree.leaves((params, s0, b[0])))
+
+        def step(p, s, x, y, apply=apply, tx=tx):
+            def lf(p):
+                z, acts = apply(p, x)
+                return optax.softmax_cross_entropy_with_integer_labels(z, y).mean(), (z, acts)
+
+            (loss, (z, acts)), g = jax.value_and_grad(lf, has_aux=True)(p)
+            u, s = tx.update(g, s, p)
+            return optax.apply_updates(p, u), s, telemetry(grads=g, params=p, updates=u, loss=loss, activations=acts,
+                                                           logits=z, labels=y, inputs=x)  # fmt: skip
+
+        res = {}
+        for host in (True, False):
+            jax.clear_caches()
+            tj = telemetry_jit(step, every=1_000_000, host=host)
+            x, y = b[0]
+            t0 = time.process_time()
+            jax.block_until_ready(tj(params, s0, x, y))
+            jax.block_until_ready(tj(params, s0, x, y))
+            first = time.process_time() - t0
+            light, full = tj._pick  # (light, telemetry) calls
+
+            def per(fn, n, a=(params, s0, x, y)):
+                ts = []
+                for _ in range(5):
+                    jax.block_until_ready(fn(*a))
+                    t = time.process_time()
+                    for _ in range(n):
+                        o = fn(*a)
+                    jax.block_until_ready(o)
+                    ts.append((time.process_time() - t) / n)
+                return statistics.median(ts)
+
+            res[host] = (first, per(light, 20), per(full, 10))
+        (ch, lh, fh), (cc, lc, fc) = res[True], res[False]
+        extra = (fh - lh) - (fc - lc)
+        print(f"  h={h:5} {sum(x.size for x in jax.tree.leaves(params)):9d} parameters, {nbytes / 2**20:6.2f} MiB of "
+              f"arguments: first calls host {ch:.2f} s, compiled {cc:.2f} s; light {1e3 * lh:.2f} / {1e3 * lc:.2f} ms; "
+              f"telemetry extra {1e3 * (fh - lh):.2f} / {1e3 * (fc - lc):.2f} ms; break-even "
+              f"{(cc - ch) / max(extra, 1e-9):.0f} telemetry steps")  # fmt: skip
+    print(f"  {load()} at the end")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
@@ -388,7 +455,11 @@ def main() -> None:
     ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N pairs of 400-step runs")
     ap.add_argument("--compile", type=int, default=0, help="instead: XLA compile times, median of N")
     ap.add_argument("--designs", type=int, default=0, help="instead: one compile in other designs, N blocks")
+    ap.add_argument("--sizes", default="", help="instead: host vs compiled design by MLP width (e.g. 256,1024,2048)")
     args = ap.parse_args()
+    if args.sizes:
+        sizes([int(w) for w in args.sizes.split(",")])
+        return
     if args.designs:
         designs(args.designs)
         return
