@@ -56,7 +56,7 @@ adapter's host design), its compile time and step time (median of N blocks).
 
 Measured (cost20, load 5-7 on 2 shared cores; README's benchmark section has the rest):
 ``--fixed 4`` host 0.41 s CI [0.37, 0.47], compiled 1.92 s CI [1.64, 2.12] in the same
-process, not met (main before: 1.46 s CI [1.42, 1.50] at load 0.4-1.5); ``--designs 7``
+process, not met (load 4.3: 0.36 s CI [0.20, 0.44] against 1.70) (main before: 1.46 s CI [1.42, 1.50] at load 0.4-1.5); ``--designs 7``
 plain 0.61 s, cond 1.88, callback 0.75, host 0.69; ``--rounds 15 --models mlp,deep30
 --warmup 1100`` MLP default 15.6 % against compiled 3.4 %.
 
