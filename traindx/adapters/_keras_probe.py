@@ -14,6 +14,7 @@ from traindx.adapters._common import (
     Cadence,
     fold_reach,
 )
+from traindx.adapters._keras_write import stock_train_step
 
 MAX_PENDING = 512  # batch records processed mid-epoch once this many are waiting
 
@@ -168,7 +169,12 @@ class _ProbeTelemetry:
             self._setup_s += d
 
     def _read_batch_size(self) -> None:
-        """The batch size: the loss tracker's sample count after the first step."""
+        """The batch size: the loss tracker's sample count after the first step. Only Keras' own
+        train_step weights that update by the batch's rows; a custom train_step updates the
+        tracker with whatever it passes (Keras' documented ``m.update_state(loss)`` counts 1 a
+        step), so there the batch size stays unknown (the ``batch_size=`` argument gives it)."""
+        if not stock_train_step(self._model):
+            return
         tracker = getattr(self._model, "_loss_tracker", None)
         count = getattr(tracker, "count", None)
         if count is None or self._engine is None:
