@@ -162,3 +162,22 @@ def test_on_the_corpus_the_classes_are_what_the_policy_says():
     assert all(c == lb["injected"] for lb, c, b in got if "injected" in lb and b)
     # a faulty overfitting label is one whose curves overfit
     assert all(label.overfits(lb["summary"]) for lb, c, b in got if c == "overfitting" and not b)
+
+
+def test_an_injected_form_is_labelled_by_what_its_code_is():
+    saturated = {**summary([15.0, 15.2, 15.1, 15.3], [15.0, 15.1, 15.1, 15.2]), "loss_first": 15.0, "loss_max": 16.1}
+    blown = {**saturated, "nonfinite_steps": 230}
+    risen = {**saturated, "loss_max": 400.0}
+    big_init = {"form": "deep_large_init", "framework": "keras-jax"}
+    # a large init that saturated the net without any gradient growing is the init's scale
+    assert label.policy(lab("exploding_gradients", s=saturated, **big_init)) == ("bad_weight_init", False)
+    assert label.policy(lab("exploding_gradients", s=saturated, form="rnn_relu_gain")) == ("bad_weight_init", False)
+    # one whose loss went non-finite or rose 10x exploded: its label stands
+    assert label.policy(lab("exploding_gradients", s=blown, **big_init)) == ("exploding_gradients", False)
+    assert label.policy(lab("exploding_gradients", s=risen, **big_init)) == ("exploding_gradients", False)
+    # Keras' stand-in for "the optimizer holds the wrong parameters" freezes the whole model
+    frozen = {"form": "wrong_params", "framework": "keras-torch"}
+    assert label.policy(lab("updates_not_applied", **frozen)) == ("gradients_not_flowing", False)
+    assert label.policy(lab("updates_not_applied", form="wrong_params", framework="torch")) == ("updates_not_applied", False)
+    # authors' labels (no summary/spec) are never relabelled
+    assert label.policy({"cause": "exploding_gradients", "form": "deep_large_init"}) == ("exploding_gradients", False)
