@@ -81,3 +81,19 @@ def test_dead_units_under_a_calm_loss_point_to_dying_relu_not_the_step_size():
     # the same dead layer after the loss blew up and swung: the step size
     wild = ranked({"loss": "2.3x5 60 2.3 30 2.31x52 ~0.005", **dead}, sgd)
     assert above(wild, "lr_too_high", "dying_relu"), wild
+
+
+KERAS = {"framework": "keras", "optimizer": {"name": "adam", "lr": 0.001}, "model": {"output_activation": "linear"},
+         "loss": {"name": "sparse_categorical_crossentropy", "from_logits": True}}  # fmt: skip
+
+
+def test_a_training_set_learned_while_validation_never_moved_is_a_shift_not_noisy_labels():
+    ctx = {**KERAS, "data": {"batch_size": 32, "n_train": 1376, "num_classes": 4}}
+    val = {"val/loss": "1.4+0.1x20", "val/accuracy": "0.45x20 ~0.01"}
+    learned = {"loss": "1.39*0.985x200 ~0.02", "train/accuracy": "0.3+0.03x20 0.95x180", **val}
+    order = ranked(learned, ctx)
+    assert above(order, "distribution_shift", "labels_corrupted"), order
+    # labels memorized slowly (the training loss down 10 %): the labels again
+    slow = {**learned, "loss": "1.39*0.9995x200 ~0.02", "train/accuracy": "0.3+0.003x200"}
+    order = ranked(slow, ctx)
+    assert above(order, "labels_corrupted", "distribution_shift"), order
