@@ -87,6 +87,14 @@ KERAS = {"framework": "keras", "optimizer": {"name": "adam", "lr": 0.001}, "mode
          "loss": {"name": "sparse_categorical_crossentropy", "from_logits": True}}  # fmt: skip
 
 
+def test_a_run_stopped_within_an_epoch_near_its_start_needs_more_epochs():
+    # 43 steps per epoch (1376 examples, batches of 32): 40 steps at ln(4) is one epoch
+    ctx = {**KERAS, "data": {"batch_size": 32, "n_train": 1376, "num_classes": 4}}
+    assert ranked({"loss": "1.39x40 ~0.02"}, ctx)[0] == "too_few_epochs"
+    # the same flat loss over 30 epochs: the epoch count is not what held it back
+    assert "too_few_epochs" not in ranked({"loss": "1.39x1290 ~0.02"}, ctx)
+
+
 def test_a_training_set_learned_while_validation_never_moved_is_a_shift_not_noisy_labels():
     ctx = {**KERAS, "data": {"batch_size": 32, "n_train": 1376, "num_classes": 4}}
     val = {"val/loss": "1.4+0.1x20", "val/accuracy": "0.45x20 ~0.01"}
