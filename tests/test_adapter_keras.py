@@ -381,6 +381,22 @@ def test_validation_rows_in_training_seen_without_train_data(digits, tmp_path):
     assert "val_shared_frac" not in flags and flags["loss_class_weighted"] is True
 
 
+def test_nonfinite_training_rows_outside_the_probe_are_counted(digits, tmp_path):
+    """With only a probe batch given, the NaN/inf values of the training arrays fit was given
+    are counted (read from fit's frame, never changed): one NaN row far from the probe rows
+    made input_nonfinite 0 before (the corpus's probe-argument runs with NaN data)."""
+    x, y = digits
+    bad = x.copy()
+    bad[500, 3] = np.nan
+    cb = DiagnosisCallback(tmp_path / "nan", probe=(x[:64], y[:64]), diagnose=False)
+    fit(mlp(seed=5), (bad, y), cb, epochs=1)
+    assert np.isnan(bad[500, 3]) and np.isfinite(np.delete(bad, 500, axis=0)).all()  # untouched
+    assert run_of(tmp_path / "nan").context.flags["input_nonfinite"] == 1.0
+    cb = DiagnosisCallback(tmp_path / "clean", probe=(x[:64], y[:64]), diagnose=False)
+    fit(mlp(seed=5), digits, cb, epochs=1)
+    assert run_of(tmp_path / "clean").context.flags["input_nonfinite"] == 0.0
+
+
 @pytest.mark.filterwarnings("ignore:The model does not have any trainable weights:UserWarning")
 def test_whole_model_frozen_reads_as_gradients_not_flowing(digits, tmp_path):
     """model.trainable = False before compile: no trainable weights, so no gradient is

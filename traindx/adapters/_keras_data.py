@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from traindx.adapters import _keras_stats as ks
-from traindx.adapters._keras_leak import fit_locals, val_shared_frac
+from traindx.adapters._keras_leak import fit_locals, nonfinite_count, val_shared_frac
 
 
 def _first_leaf(x: Any) -> Any:
@@ -163,18 +163,26 @@ class _DataFacts:
             self._y_for_counts = (np.asarray(_to_numpy(yl)) if yl is not None else None, where)
             if self._y_for_counts[0] is not None:
                 ctx.flags.update(ks.target_facts(self._y_for_counts[0]))
+        fit_nf = self._fit_nonfinite if where != "train_data" else None
+        if fit_nf is not None and fit_nf > ctx.flags.get("input_nonfinite", 0.0):
+            # the arrays fit trains on hold NaN/inf the probe batch did not show
+            ctx.flags["input_nonfinite"] = fit_nf
+            notes.append("non-finite values counted in the training arrays fit was given")
 
     def _leak_facts(self) -> None:
         """``val_shared_frac``: validation rows that also appear in the training data, from the
         arrays ``fit`` was given, and ``loss_class_weighted``: fit's ``class_weight`` (read from
         its frame, never changed; issue 10: leakage was checked only when train_data was
-        passed, and the README's usage never passes it)."""
+        passed, and the README's usage never passes it), and the NaN/inf count of fit's training
+        arrays for ``input_nonfinite`` where only a probe batch was seen."""
         flags = self.context.flags  # type: ignore[union-attr]
+        self._fit_nonfinite: float | None = None
         try:
             loc = fit_locals()
             if loc is None:
                 return
             flags["loss_class_weighted"] = loc["class_weighted"]
+            self._fit_nonfinite = nonfinite_count(loc["train_x"], loc["train_y"])
             frac = val_shared_frac(loc["x"], loc["val_x"]) if loc["x"] is not None else None
         except Exception:  # noqa: BLE001 - a fact less, never a failure
             return

@@ -7,7 +7,8 @@ training inputs, after ``validation_split`` took its share) and ``val_x`` (the v
 inputs, from ``validation_data`` or the split). :func:`fit_locals` reads them (and whether a ``class_weight`` was given) from that frame
 - read only, nothing is assigned, the frame is let go at once - when both are NumPy arrays
 (a dataset, a generator or framework tensors are left alone: reading them could advance an
-iterator or copy device memory). :func:`val_shared_frac` hashes their rows.
+iterator or copy device memory). :func:`val_shared_frac` hashes their rows; :func:`nonfinite_count`
+counts the NaN/inf values of the training arrays (a probe batch alone misses a few bad rows).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ _DEPTH = 12  # frames searched above the caller for Keras' fit
 
 
 def fit_locals() -> dict[str, Any] | None:
-    """``x``, ``val_x`` (None unless both are NumPy arrays) and ``class_weighted`` (fit was
-    given a ``class_weight``) of the Keras ``fit`` call this runs under; None when there is no
-    such frame (a custom training loop)."""
+    """``x``, ``val_x`` (None unless both are NumPy arrays), ``train_x``/``train_y`` (fit's
+    training inputs and targets where each is a NumPy array, whatever the validation data) and
+    ``class_weighted`` (fit was given a ``class_weight``) of the Keras ``fit`` call this runs
+    under; None when there is no such frame (a custom training loop)."""
     frame = inspect.currentframe()
     try:
         f = frame.f_back if frame is not None else None
@@ -35,9 +37,11 @@ def fit_locals() -> dict[str, Any] | None:
             code = f.f_code
             if code.co_name == "fit" and "keras" in code.co_filename and "trainer" in code.co_filename:
                 loc = f.f_locals
-                x, vx = loc.get("x"), loc.get("val_x")
+                x, vx, y = loc.get("x"), loc.get("val_x"), loc.get("y")
                 both = isinstance(x, np.ndarray) and isinstance(vx, np.ndarray)
                 return {"x": x if both else None, "val_x": vx if both else None,
+                        "train_x": x if isinstance(x, np.ndarray) else None,
+                        "train_y": y if isinstance(y, np.ndarray) else None,
                         "class_weighted": bool(loc.get("class_weight"))}  # fmt: skip
             f = f.f_back
         return None
@@ -58,6 +62,18 @@ def val_shared_frac(x: np.ndarray, val_x: np.ndarray) -> float | None:
     train = row_hashes(x[:MAX_TRAIN_ROWS])
     vh = [h in train for h in _hash_list(val_x[:MAX_VAL_ROWS])]
     return float(np.mean(vh))
+
+
+def nonfinite_count(*arrays: Any) -> float | None:
+    """NaN/inf values in the first :data:`MAX_TRAIN_ROWS` rows of each floating-point NumPy
+    array given (None when there is none to count)."""
+    counted, bad = False, 0
+    for a in arrays:
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size:
+            part = a[:MAX_TRAIN_ROWS] if a.ndim else a
+            bad += int(part.size - np.count_nonzero(np.isfinite(part)))
+            counted = True
+    return float(bad) if counted else None
 
 
 def _hash_list(x: Any) -> list[bytes]:
