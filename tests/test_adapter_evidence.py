@@ -105,3 +105,14 @@ def test_a_training_set_learned_while_validation_never_moved_is_a_shift_not_nois
     slow = {**learned, "loss": "1.39*0.9995x200 ~0.02", "train/accuracy": "0.3+0.003x200"}
     order = ranked(slow, ctx)
     assert above(order, "labels_corrupted", "distribution_shift"), order
+
+
+def test_an_lr_decayed_to_zero_early_is_the_schedule_not_a_small_lr():
+    # the logged LR falls from 1e-3 to 0 in the first fifth; afterwards the loss sits near ln(4)
+    # and the updates are tiny (UPD002), as a too-small LR would leave them
+    ctx = {**KERAS, "data": {"batch_size": 32, "n_train": 1376, "num_classes": 4}}
+    ups = {"train/update_ratio@dense": "1e-6x50", "train/update_ratio@dense_1": "1e-6x50"}
+    decayed = {"loss": "1.39*0.9995x40 1.37x160 ~0.005", "lr": "0.001*0.8x40 0x160", **ups}
+    assert ranked(decayed, ctx)[0] == "lr_schedule_bad"
+    # a constant tiny LR with the same curve: the LR's value
+    assert ranked({**decayed, "lr": "0.00002x200"}, ctx)[0] == "lr_too_low"
