@@ -116,3 +116,16 @@ def test_an_lr_decayed_to_zero_early_is_the_schedule_not_a_small_lr():
     assert ranked(decayed, ctx)[0] == "lr_schedule_bad"
     # a constant tiny LR with the same curve: the LR's value
     assert ranked({**decayed, "lr": "0.00002x200"}, ctx)[0] == "lr_too_low"
+
+
+def test_a_partly_frozen_keras_model_without_batchnorm_points_to_the_frozen_part():
+    series = {"loss": "1.39x60 ~0.03"}
+    model = {"output_activation": "linear", "num_params": 5636, "num_trainable": 836, "has_batchnorm": False}
+    frozen = {**KERAS, "model": model, "data": {"num_classes": 4}}
+    order = ranked(series, frozen)
+    assert order.index("gradients_not_flowing") <= 1, order
+    assert above(order, "gradients_not_flowing", "updates_not_applied")
+    assert above(order, "gradients_not_flowing", "vanishing_gradients")
+    # with batch-norm, Keras counts its moving statistics as non-trainable: no freeze read
+    order = ranked(series, {**frozen, "model": {**model, "has_batchnorm": True}})
+    assert above(order, "updates_not_applied", "gradients_not_flowing"), order
