@@ -129,3 +129,13 @@ def test_a_partly_frozen_keras_model_without_batchnorm_points_to_the_frozen_part
     # with batch-norm, Keras counts its moving statistics as non-trainable: no freeze read
     order = ranked(series, {**frozen, "model": {**model, "has_batchnorm": True}})
     assert above(order, "updates_not_applied", "gradients_not_flowing"), order
+
+
+def test_a_large_recorded_lr_that_a_schedule_grew_to_is_the_schedule():
+    # the adapter records a growing schedule's peak (13.0) as the configured LR; the logged LR
+    # started at 0.01: the loss turns up as the LR climbs
+    ctx = {**KERAS, "optimizer": {"name": "sgd", "lr": 13.0}, "data": {"batch_size": 32, "n_train": 1376, "num_classes": 4}}
+    run = {"loss": "1.39*0.99x50 0.8*1.02x50 ~0.05", "train/accuracy": "0.3+0.01x50 0.8-0.012x50"}
+    assert ranked({**run, "lr": "0.01*1.075x100"}, ctx)[0] == "lr_schedule_bad"
+    # the same LR from the start: its value
+    assert ranked({**run, "lr": "13.0x100"}, ctx)[0] == "lr_too_high"
