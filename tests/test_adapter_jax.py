@@ -409,7 +409,7 @@ def test_static_faults_reach_the_context(tmp_path):
     assert run.series["train/output_row_sum"].values[0] > 1.05
 
 
-@pytest.mark.parametrize("kind", ["mse", "bce"])
+@pytest.mark.parametrize("kind", ["mse", "bce", "l1"])
 def test_squeezed_loss_on_n_by_1_outputs_is_no_broadcast(tmp_path, kind):
     """(N, 1) outputs passed to telemetry with (N,) targets: a loss on ``out[:, 0]`` compares
     them row by row, one on ``out`` broadcasts to (N, N). The shapes are the same both ways;
@@ -419,9 +419,11 @@ def test_squeezed_loss_on_n_by_1_outputs_is_no_broadcast(tmp_path, kind):
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=(256, 4)), jnp.float32)
     w_true = jnp.asarray([1.0, -2.0, 0.5, 0.0])
-    y = x @ w_true if kind == "mse" else (x @ w_true > 0).astype(jnp.float32)
+    y = (x @ w_true > 0).astype(jnp.float32) if kind == "bce" else x @ w_true
 
     def elementwise(o, t):
+        if kind == "l1":  # the corpus's broadcast_l1 form (issue 10: undetected before)
+            return jnp.abs(o - t)
         return (o - t) ** 2 if kind == "mse" else optax.sigmoid_binary_cross_entropy(o, t)
 
     tx = optax.sgd(0.05)
@@ -439,7 +441,8 @@ def test_squeezed_loss_on_n_by_1_outputs_is_no_broadcast(tmp_path, kind):
 
         step = telemetry_jit(step, every=1)
         d = tmp_path / f"{kind}-{squeeze}"
-        rec = Recorder(d, params=params, optimizer=tx, loss="mse" if kind == "mse" else optax.sigmoid_binary_cross_entropy)
+        loss = {"mse": "mse", "l1": "l1"}.get(kind, optax.sigmoid_binary_cross_entropy)
+        rec = Recorder(d, params=params, optimizer=tx, loss=loss)
         s = tx.init(params)
         for i in range(20):
             sl = slice(32 * (i % 8), 32 * (i % 8) + 32)

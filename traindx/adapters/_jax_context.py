@@ -197,12 +197,12 @@ class ContextMixin:
     def _squeezed_or_broadcast(self, lay: _Layout, t: np.ndarray) -> None:
         """(N, 1) outputs and (N,) targets: whether the element-wise loss compared them row by
         row (squeezed) or broadcast to (N, N), from the step's loss against the two means the
-        telemetry computed (MSE or sigmoid BCE, the loss given to the Recorder). Decided on the
+        telemetry computed (MSE, sigmoid BCE or L1, the loss given to the Recorder). Decided on the
         first row where the two differ (at initialisation they nearly agree) and the loss
         matches one; a loss matching neither (a penalty added, another reduction) decides
         nothing and no flag is set."""
         c, ctx = lay.col, self.context
-        fam = {"mseloss": "mse", "bcewithlogitsloss": "bce"}.get(ctx.loss.name or "")
+        fam = {"mseloss": "mse", "bcewithlogitsloss": "bce", "l1loss": "l1"}.get(ctx.loss.name or "")
         if fam is None or "train/loss" not in c or "broadcast_in_loss" in ctx.flags:
             return
         loss, sq, bc = t[:, c["train/loss"]], t[:, c[f"_bc_{fam}_sq"]], t[:, c[f"_bc_{fam}_bc"]]

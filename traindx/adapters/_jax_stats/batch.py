@@ -89,14 +89,20 @@ def _output_stats(o: Any, y: Any, tags: list[str], vals: list[Any], meta: list[t
                  xp.all((yf == 0.0) | (yf == 1.0)).astype(_F32)]  # fmt: skip
         if o.ndim == ys.ndim + 1 and o.shape[-1] == 1:  # (N, 1) outputs, (N,) targets
             # an element-wise loss of the two either compared them row by row (the output
-            # squeezed, o[:, 0]) or broadcast them to (N, N): the mean of MSE and of sigmoid
-            # BCE both ways (O(N): both are linear in the target), for the host to compare
+            # squeezed, o[:, 0]) or broadcast them to (N, N): the mean of MSE, of sigmoid BCE
+            # (O(N): both are linear in the target) and of L1 both ways, for the host to compare
             # with the step's loss (squeezed_or_broadcast in _jax_context)
             sp = xp.maximum(of, 0.0) + xp.log1p(xp.exp(-xp.abs(of)))
             mo, my = xp.mean(of), xp.mean(yf)
-            tags += ["_bc_mse_sq", "_bc_mse_bc", "_bc_bce_sq", "_bc_bce_bc"]
+            # mean |o_i - y_j| over all pairs in O(N log N): sorted targets and their prefix sums
+            ys_, n = xp.sort(yf), yf.shape[0]
+            cs = xp.concatenate([xp.zeros(1, _F32), xp.cumsum(ys_)])
+            k = xp.searchsorted(ys_, of, side="right")
+            l1_bc = xp.sum(of * k - cs[k] + (cs[-1] - cs[k]) - of * (n - k)) / (n * n)
+            tags += ["_bc_mse_sq", "_bc_mse_bc", "_bc_bce_sq", "_bc_bce_bc", "_bc_l1_sq", "_bc_l1_bc"]
             vals += [xp.mean((of - yf) ** 2), xp.mean(of * of) - 2.0 * mo * my + xp.mean(yf * yf),
-                     xp.mean(sp - of * yf), xp.mean(sp) - mo * my]  # fmt: skip
+                     xp.mean(sp - of * yf), xp.mean(sp) - mo * my,
+                     xp.mean(xp.abs(of - yf)), l1_bc]  # fmt: skip
     meta.append(("out_width", width))
 
 
