@@ -20,6 +20,7 @@ import numpy as np
 from scipy import optimize, sparse
 
 from traindx.engine import evaluate
+from traindx.rerank import reads_context
 from traindx.rules.model import Rulebook
 
 
@@ -117,15 +118,18 @@ class Compiled:
             rows,
         )
 
-    def context_weighed(self, i: int) -> bool:
-        """Whether a fired evidence item of a cause the run's alarms bring in reads a
-        ``ctx.*`` fact with a likelihood ratio other than 1 (traindx.rerank._unseen_context:
-        the engine then leaves a layer without context features out)."""
+    def context_weighed(self, i: int, ctx: dict) -> bool:
+        """Whether a fired evidence item of a cause the run's alarms bring in reads one of
+        the run's ``ctx`` facts with a likelihood ratio other than 1
+        (traindx.rerank._unseen_context, through the same traindx.rerank.reads_context: the
+        engine then leaves a layer without context features out)."""
+        if not ctx:
+            return False
         for _, _, params in self._rows[i]:
             for k in params[1:]:
                 _, cid, ei = self.names[k]
                 e = self.book.cause(cid).evidence[ei]
-                if "ctx." in e.when and e.lr != 1.0:
+                if e.lr != 1.0 and reads_context(e.when, ctx):
                     return True
         return False
 

@@ -95,7 +95,8 @@ class Data:
 def knows_rows(data: Data, model, rows: np.ndarray) -> np.ndarray:
     """Per row, whether the engine lets ``model`` rank it (traindx.rerank.knows: every alarm
     symptom is one of its features, the rules' leading cause one of its classes, and no
-    ``ctx.*`` evidence was weighed unless the layer has context features)."""
+    evidence reading one of the run's ``ctx`` facts was weighed unless the layer has context
+    features)."""
     syms = {f[4:] for f in model.features if f.startswith("sym:")}
     sev = {s.code: s.severity for s in data.comp.book.symptoms}
     out = np.zeros(len(rows), dtype=bool)
@@ -103,7 +104,7 @@ def knows_rows(data: Data, model, rows: np.ndarray) -> np.ndarray:
         alarms = {c for c in data.comp.fired[i] if sev[c] != "info"}
         finite = np.isfinite(data.lo[i])
         top = data.comp.causes[int(np.argmax(np.where(finite, data.lo[i], -np.inf)))] if finite.any() else None
-        context = not any(f.startswith("ctx.") for f in model.features) and data.comp.context_weighed(int(i))
+        context = not any(f.startswith("ctx.") for f in model.features) and data.comp.context_weighed(int(i), data.runs[int(i)].facts.get("ctx") or {})
         out[k] = alarms <= syms and (top is None or top in model.classes) and not context
     return out
 

@@ -190,9 +190,9 @@ def test_a_symptom_or_cause_the_layer_never_saw_leaves_the_ranking_to_the_rules(
     m = fit(X, y, names, kind="logs", C=0.5, inner=0)
     lead = [(2.0, Cause(id="lr_too_high", prior=0.1, explains={"LOSS001": 2.0}, fixes=[{"text": "x"}]), [])]
     new = [(3.0, Cause(id="ranks_desynchronized", prior=0.1, explains={"LOSS001": 2.0}, fixes=[{"text": "x"}]), []), *lead]
-    assert knows(m, {"LOSS001"}, lead)
-    assert not knows(m, {"LOSS001", "RANK001"}, lead)  # a symptom added after the fit
-    assert not knows(m, {"LOSS001"}, new)  # the rules' leader is no class of the layer
+    assert knows(m, {"LOSS001"}, lead, {})
+    assert not knows(m, {"LOSS001", "RANK001"}, lead, {})  # a symptom added after the fit
+    assert not knows(m, {"LOSS001"}, new, {})  # the rules' leader is no class of the layer
 
 
 def test_context_the_layer_never_saw_leaves_the_ranking_to_the_rules():
@@ -211,9 +211,9 @@ def test_context_the_layer_never_saw_leaves_the_ranking_to_the_rules():
     cause = Cause(id="lr_too_high", prior=0.1, explains={"LOSS001": 2.0}, fixes=[{"text": "x"}])
     ctx = Evidence(says="configured LR 3 is very large", fact="ctx.lr >= 0.5", value=True, weight=1.1, kind="evidence")
     curve = Evidence(says="loss grew", fact="loss.peak_ratio > 10.0", value=True, weight=0.7, kind="evidence")
-    assert knows(m, {"LOSS001"}, [(2.0, cause, [curve])])
-    assert not knows(m, {"LOSS001"}, [(2.0, cause, [curve, ctx])])
-    assert knows(m, {"LOSS001"}, [(2.0, cause, [curve, ctx.model_copy(update={"weight": 0.0})])])  # shown, not weighed
+    assert knows(m, {"LOSS001"}, [(2.0, cause, [curve])], {"lr": 3.0})
+    assert not knows(m, {"LOSS001"}, [(2.0, cause, [curve, ctx])], {"lr": 3.0})
+    assert knows(m, {"LOSS001"}, [(2.0, cause, [curve, ctx.model_copy(update={"weight": 0.0})])], {"lr": 3.0})  # shown, not weighed
 
     import traindx
 

@@ -257,7 +257,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     # (the layer is read only where it can act: a run with alarms)
     model = model_for(book, facts) if alarms and "_error" not in facts else None
     # it weighs the rules' findings (never alarms on its own), where it was fitted on them
-    if model is not None and alarms and knows(model, {s.code for s in alarms}, scored):
+    if model is not None and alarms and knows(model, {s.code for s in alarms}, scored, facts.get("ctx") or {}):
         ranker = "learned"
         rr = rerank(model, book, facts, {s.code for s in fired}, scored, fill, {c.id: c.probability for c in causes})
         rr = rr._replace(causes=_calibrated(book, facts, ranker, rr.causes, rr.unknown)[0])

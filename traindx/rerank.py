@@ -11,6 +11,8 @@ named with its (low) probability in the headline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -76,25 +78,51 @@ def model_for(book: Rulebook, facts: dict[str, Any]) -> LearnedModel | None:
     return load_model(shipped / "learned", input_kind(facts))
 
 
-def knows(model: LearnedModel, alarm_codes: set[str], scored: list[tuple[float, Cause, list[Evidence]]]) -> bool:
+def knows(model: LearnedModel, alarm_codes: set[str], scored: list[tuple[float, Cause, list[Evidence]]],
+          ctx: Mapping[str, Any]) -> bool:  # fmt: skip
     """Whether the layer was fitted on what fired here: every alarm symptom is one of its
     features, the rules' leading cause one of its classes, and no context fact it never saw
-    moved a cause. A symptom or cause added to the rulebook after the fit (no labelled run
-    taught the layer about it) leaves the ranking to the rules."""
+    (of ``ctx``, the run's ``ctx`` facts) moved a cause. A symptom or cause added to the
+    rulebook after the fit (no labelled run taught the layer about it) leaves the ranking to
+    the rules."""
     syms = {f[4:] for f in model.features if f.startswith("sym:")}
     top = max(scored, key=lambda t: t[0])[1].id if scored else None
-    return alarm_codes <= syms and (top is None or top in model.classes) and not _unseen_context(model, scored)
+    return alarm_codes <= syms and (top is None or top in model.classes) and not _unseen_context(model, scored, ctx)
 
 
-def _unseen_context(model: LearnedModel, scored: list[tuple[float, Cause, list[Evidence]]]) -> bool:
+def _unseen_context(model: LearnedModel, scored: list[tuple[float, Cause, list[Evidence]]], ctx: Mapping[str, Any]) -> bool:
     """Whether the rules weighed the run's context (a configured LR, the optimizer, the
     model's output layer, steps per epoch: ``ctx.*`` facts from hyperparameter files,
     directory names, the writers or an adapter) while the layer has no context feature: it
     cannot know that a run configured with LR 3 diverged for that reason; the rules, which
-    can, rank such a run. benchmarks/fit_ranker.knows_rows mirrors this."""
-    if any(f.startswith("ctx.") for f in model.features):
+    can, rank such a run. Weighed: a fired evidence item with a ratio other than 1 reads a
+    ctx fact the run has (:func:`reads_context`); a condition that names ctx only in a guard
+    of a fact the run lacks (``!has(ctx.loss_task) || ...``) weighed the logs alone.
+    benchmarks/fit_ranker.knows_rows mirrors this (differential.Compiled.context_weighed)."""
+    if not ctx or any(f.startswith("ctx.") for f in model.features):
         return False
-    return any(e.kind == "evidence" and e.weight != 0.0 and "ctx." in (e.fact or "") for _, _, ev in scored for e in ev)
+    return any(e.kind == "evidence" and e.weight != 0.0 and reads_context(e.fact or "", ctx) for _, _, ev in scored for e in ev)
+
+
+@lru_cache(maxsize=4096)
+def context_read(when: str) -> frozenset[str] | None:
+    """The ``ctx`` facts a condition reads (None: it uses the ``ctx`` group as a whole). The
+    ``chance`` group counts as ``ctx.num_classes``: its levels are the logs read against the
+    configured class count, and it exists only where that count does."""
+    from traindx.rules.expr import references, tokenize
+
+    refs = references(tokenize(when))
+    if any(r.group == "ctx" and r.fact is None for r in refs):
+        return None
+    return frozenset(r.fact if r.group == "ctx" and r.fact else "num_classes" for r in refs if r.group in ("ctx", "chance"))
+
+
+def reads_context(when: str, ctx: Mapping[str, Any]) -> bool:
+    """Whether the condition ``when`` reads a fact the run's ``ctx`` facts hold (any of
+    them, where it reads the group as a whole): ``ctx.lr > 1`` on a run configured with an
+    LR does; ``!has(ctx.loss_task) || ...`` on a run without a loss task does not."""
+    names = context_read(when)
+    return bool(ctx) if names is None else any(n in ctx for n in names)
 
 
 def clearable(book: Rulebook, alarm_codes: set[str], severity: dict[str, str]) -> bool:
@@ -162,4 +190,5 @@ def says_healthy(model: LearnedModel, book: Rulebook, p_healthy: float, p_fault:
     return p_healthy >= model.healthy_threshold and p_healthy >= book.healthy_over_fault * p_fault
 
 
-__all__ = ["Reranked", "clearable", "describe", "knows", "mixed", "model_for", "raw_feature", "rerank", "says_healthy"]
+__all__ = ["Reranked", "clearable", "describe", "knows", "mixed", "model_for", "raw_feature", "reads_context", "rerank",
+           "says_healthy"]  # fmt: skip
