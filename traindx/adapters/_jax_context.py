@@ -130,12 +130,16 @@ class ContextMixin:
             act = "sigmoid"
         elif relu:
             act = "relu"
+        graph = lay.meta.get("step_graph")  # telemetry_jit: the output's last op in the step's graph
+        seen = "the output values"
+        if graph is not None and graph.output is not None:
+            act, seen = graph.output, "the step's graph"  # logits are logits whatever range their first values had
         ctx = self.context
         m = ctx.model
         m.output_units = width
         self._out_act = m.output_activation = act
         if act != "linear":
-            ctx.notes.append(f"output activation '{act}' inferred from the output values")
+            ctx.notes.append(f"output activation '{act}' inferred from {seen}")
         if self._task is None:
             integer = "int" in str(lay.meta.get("label_dtype", ""))
             if width >= 2 and integer:
@@ -249,6 +253,9 @@ class ContextMixin:
                 if mo.n:
                     d.input_mean, d.input_std, d.input_min, d.input_max = mo.mean, mo.std, mo.min, mo.max
         meta = lay.meta
+        path = meta.get("step_graph")  # telemetry_jit: whether the first layer sees the inputs normalized
+        if path is not None and path.normalized is not None:
+            flags["input_norm_layer"] = bool(path.normalized)
         if not self._data_given:
             if "input_dtype" in meta:
                 d.input_dtype = str(meta["input_dtype"])

@@ -13,9 +13,11 @@ import numpy as np
 
 from traindx.adapters import _jax_stats as js
 from traindx.adapters._jax_call import telemetry
+from traindx.adapters._jax_graph import StepGraph
 from traindx.adapters._jax_stats import (
     Stats,
 )
+from traindx.adapters._jax_stats.telemetry import STEP_GRAPH
 
 # --------------------------------------------------------------------------- cadence
 
@@ -98,10 +100,12 @@ class TelemetryJit:
         self.cost: tuple[float, float] | None = None
         self._times: list[tuple[float, float]] = []
         self._light_t: float | None = None
-        self.full = jax.jit(_traced_in(fun, "full"), **jit_kwargs)
+        self.graph = StepGraph()  # what the step's graph shows, read from the first telemetry step's trace
+        self.full = jax.jit(_traced_in(fun, "full", self.graph), **jit_kwargs)
         self.light = jax.jit(_traced_in(fun, "light"), **jit_kwargs) if self.every > 1 or self.adaptive else self.full
         self.host = host
         self.one: Any = None
+        self._yes: Any = None  # the host design's telemetry flag (True), for tracing its step
         self._fun, self._jit_kwargs = fun, jit_kwargs
         self._pick: tuple[Callable[..., Any], Callable[..., Any]] | None = None  # (light, telemetry) calls
         self._solo = False  # the host design's one function runs every call (until HOST_ONLY_CALLS)
@@ -122,8 +126,9 @@ class TelemetryJit:
             if kw.get(k) is not None:
                 v = kw[k]
                 kw[k] = tuple(i + 1 if i >= 0 else i for i in ((v,) if isinstance(v, int) else v))
-        self.one = jax.jit(_flagged(self._fun), **kw)
+        self.one = jax.jit(_flagged(self._fun, self.graph), **kw)
         no, yes = jax.device_put(np.bool_(False)), jax.device_put(np.bool_(True))
+        self._yes = yes
         self._pick = (functools.partial(self.one, no), functools.partial(self.one, yes))
         self._solo = self.light is not self.full
         return self._pick
@@ -132,6 +137,8 @@ class TelemetryJit:
         n = self.calls
         self.calls = n + 1
         light, full = self._pick or self._choose(args, kwargs)
+        if not self.graph.read:
+            self._read_graph(args, kwargs)
         if not self.adaptive:
             if n % self.every:
                 return light(*args, **kwargs)
@@ -157,6 +164,17 @@ class TelemetryJit:
         self._light_t = None
         self.next = n + min(self.every, max(10, n // MIN_SAMPLES))
         return out
+
+    def _read_graph(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """What the telemetry step's jaxpr shows (inputs normalized before the first layer,
+        the output's last operation; ``jit(...).trace``: the trace the first call then
+        compiles; nothing runs)."""
+        self.graph.read = True
+        try:
+            traced = self.one.trace(self._yes, *args, **kwargs) if self.host else self.full.trace(*args, **kwargs)
+            self.graph.read_from(traced.jaxpr)
+        except Exception:  # noqa: BLE001, S110 - a fact not known; the step runs as always
+            pass
 
     def _add_light(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
         """A long run: steps between telemetry steps from now on run the compiled light
@@ -222,31 +240,34 @@ def telemetry_jit(fun: Callable[..., Any] | None = None, *, every: int | None = 
     return TelemetryJit(fun, every, budget, host, **jit_kwargs)
 
 
-def _traced_in(fun: Callable[..., Any], mode: str) -> Callable[..., Any]:
-    """``fun`` with :data:`_jax_stats.MODE` set while it is traced (a distinct function
-    object per mode, so the two jits never share a trace cache)."""
+def _traced_in(fun: Callable[..., Any], mode: str, graph: StepGraph | None = None) -> Callable[..., Any]:
+    """``fun`` with :data:`_jax_stats.MODE` (and, for the full step, the holder of what its
+    graph shows) set while it is traced (a distinct function object per mode, so the two
+    jits never share a trace cache)."""
 
     @functools.wraps(fun)
     def traced(*args: Any, **kwargs: Any) -> Any:
-        token = js.MODE.set(mode)
+        token, held = js.MODE.set(mode), STEP_GRAPH.set(graph)
         try:
             return fun(*args, **kwargs)
         finally:
+            STEP_GRAPH.reset(held)
             js.MODE.reset(token)
 
     return traced
 
 
-def _flagged(fun: Callable[..., Any]) -> Callable[..., Any]:
+def _flagged(fun: Callable[..., Any], graph: StepGraph | None = None) -> Callable[..., Any]:
     """``fun`` with a first argument, the traced telemetry flag, and :data:`_jax_stats.MODE`
-    ``"host"`` while it is traced (not ``functools.wraps``: ``jax.jit`` would read
-    ``fun``'s signature, without the flag)."""
+    ``"host"`` (and the holder of what its graph shows) while it is traced (not
+    ``functools.wraps``: ``jax.jit`` would read ``fun``'s signature, without the flag)."""
 
     def traced(flag: Any, *args: Any, **kwargs: Any) -> Any:
-        token, ftoken = js.MODE.set("host"), js.HOST_FLAG.set(flag)
+        token, ftoken, held = js.MODE.set("host"), js.HOST_FLAG.set(flag), STEP_GRAPH.set(graph)
         try:
             return fun(*args, **kwargs)
         finally:
+            STEP_GRAPH.reset(held)
             js.HOST_FLAG.reset(ftoken)
             js.MODE.reset(token)
 

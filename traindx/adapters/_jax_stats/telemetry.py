@@ -22,6 +22,13 @@ _F32 = np.float32
 #: ``"host"``: one function for every step, the statistics computed by numpy on the host at
 #: telemetry steps (:mod:`.host`), whose traced flag is :data:`HOST_FLAG`.
 MODE: contextvars.ContextVar[str | None] = contextvars.ContextVar("traindx_telemetry_mode", default=None)
+#: Set while telemetry_jit traces the step it reads facts from (``full`` or the host design's
+#: one function): the holder (``_jax_graph.StepGraph``) of what the step's graph shows (inputs
+#: normalized before the first layer, the output's last op), which the step's Stats carry in
+#: their meta as ``step_graph``; telemetry then marks its input batch and output in the graph
+#: (a slice of each under a name scope: unused, so compiled away).
+STEP_GRAPH: contextvars.ContextVar[Any] = contextvars.ContextVar("traindx_step_graph", default=None)
+INPUTS_SCOPE, OUTPUTS_SCOPE = "traindx_inputs", "traindx_outputs"
 HOST_FLAG: contextvars.ContextVar[Any] = contextvars.ContextVar("traindx_telemetry_flag", default=None)
 
 
@@ -233,6 +240,13 @@ def telemetry(grads: Any = None, params: Any = None, updates: Any = None, loss: 
         tags.append("train/lr")
         vals.append(lr)
     meta: list[tuple[str, Any]] = []
+    graph = STEP_GRAPH.get()
+    if graph is not None and (inputs is not None or logits is not None):
+        for scope, a in ((INPUTS_SCOPE, inputs), (OUTPUTS_SCOPE, logits)):
+            if a is not None and np.size(first_array(a)):
+                with jax.named_scope(scope):  # where telemetry_jit finds them in the step's graph
+                    _ = jnp.ravel(first_array(a))[:1]
+        meta.append(("step_graph", graph))
     if grads is not None:
         gl, g_names, g_seg, _ = group_leaves(grads)
         meta.append(("grad_layers", g_names))
