@@ -6,7 +6,9 @@
   fire on its raw-scale input statistics; the same model without it, or with a nonlinearity
   first, is not;
 - the output activation is the op that made the output in the step's graph, not a guess from
-  the first output values (raw logits inside (0, 1) read as a sigmoid's).
+  the first output values (raw logits inside (0, 1) read as a sigmoid's);
+- a loss the user names ``vae_elbo`` is a composite loss, not a classifier's: no class count is
+  guessed from the decoder's 64 outputs, so no ln(C) symptom reads its loss.
 
 Real JAX/optax/flax; the step's results are the same with the analysis as without it.
 """
@@ -177,3 +179,21 @@ def test_output_activation_read_from_the_graph(tmp_path, out, expected):
     # that read as a sigmoid's from the values alone (the stalled runs recorded before)
     params = {"w": jnp.zeros((5, 1)), "b": jnp.full((1,), 0.55)}
     assert _binary_run(tmp_path, lambda p, x: out(x @ p["w"] + p["b"]), params) == expected
+
+
+def test_a_vae_elbo_has_no_class_count(tmp_path):
+    k = jax.random.PRNGKey(2)
+    params = {"Dense_0": {"kernel": jax.random.normal(k, (64, 4)) * 0.1},  # encoder
+              "Dense_1": {"kernel": jax.random.normal(k, (4, 64)) * 0.1}}  # decoder: 64 outputs
+    rec = Recorder(tmp_path, params=params, optimizer=optax.adam(1e-3), loss="vae_elbo", n_train=1400, batch_size=50)
+    tel = jax.jit(lambda loss: telemetry(loss=loss))
+    for i in range(40):  # an ELBO near ln(64) = 4.16 all run long
+        rec.log(i, tel(jnp.asarray(4.2 - 0.001 * i)))
+    rec.close()
+    ctx = rec.context
+    assert ctx.model.output_units == 64
+    assert ctx.flags["loss_task"] == "composite"
+    assert ctx.data.task == "other"
+    facts = compute_facts(traindx.read(tmp_path)[0])
+    assert "num_classes" not in facts.get("chance", {})
+    assert not _fired(facts, "LOSS011")

@@ -25,6 +25,9 @@ from traindx.adapters._jax_stats import (
 )
 from traindx.schema import OptimizerInfo
 
+#: a loss that is no single-label task (read from its name) -> DataInfo.task "other": the
+#: class count is then not guessed from the output width (as the torch Monitor's _DATA_TASK)
+_DATA_TASK = {"composite": "other", "reconstruction": "other", "contrastive": "other"}
 TARGET_ROWS = 4  # telemetry rows whose label counts give target_distinct (their largest)
 
 
@@ -74,7 +77,7 @@ class ContextMixin:
         d.num_classes = num_classes if num_classes is not None else d.num_classes
         d.n_train = n_train if n_train is not None else d.n_train
         d.batch_size = batch_size if batch_size is not None else d.batch_size
-        d.task = self._task  # type: ignore[assignment]
+        d.task = _DATA_TASK.get(self._task, self._task)  # type: ignore[arg-type]
         y = data[1] if isinstance(data, (tuple, list)) and len(data) > 1 else None
         if self._task == "binary" and y is not None and np.ndim(y) >= 2 and np.shape(y)[-1] > 1:
             counts = d.class_counts

@@ -241,7 +241,19 @@ def loss_info(loss: Any) -> tuple[LossInfo, str | None, bool]:
         expects=kind.expects if kind else None,  # type: ignore[arg-type]
         from_logits=kind.from_logits if kind else None,
     )
-    return info, (kind.task if kind else None), bool(kind and kind.elementwise)
+    if kind is None:  # a loss of the user's own, named by them: what its name says it is
+        return info, next((task for rx, task in _NAMED_TASKS if rx.search(key)), None), False
+    return info, kind.task, bool(kind.elementwise)
+
+
+#: a user's own loss named after what it is (``loss="vae_elbo"``) -> the task it implies: no
+#: class count, ln(C) or single-label accuracy describes these (the torch Monitor reads the
+#: same from the loss graph: reconstruction + KL is ``composite``)
+_NAMED_TASKS = (
+    (re.compile(r"elbo|vae|kl_?(?:div|loss|term|weight)|beta_?vae"), "composite"),
+    (re.compile(r"recon|autoencod|denois"), "reconstruction"),
+    (re.compile(r"contrastive|triplet|siamese|info_?nce|nt_?xent"), "contrastive"),
+)
 
 
 _TYPE_OF_NAME = re.compile(r"(?:.*[./])?([A-Za-z][A-Za-z]*?)(?:_?\d+)?$")
