@@ -21,7 +21,7 @@ from traindx.adapters._jax_stats import (
     model_info,
     optimizer_info,
     schedule_name,
-    schedule_peak,
+    schedule_nominal,
 )
 from traindx.schema import OptimizerInfo
 
@@ -54,7 +54,7 @@ class ContextMixin:
         if learning_rate is not None:
             lr = learning_rate
             if callable(lr):
-                info.schedule, info.lr = schedule_name(lr), schedule_peak(lr)
+                info.schedule, info.lr = schedule_name(lr), schedule_nominal(lr)
             else:
                 info.lr = js.num(lr)
         ctx.optimizer = info

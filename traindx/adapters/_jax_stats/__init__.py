@@ -21,6 +21,7 @@ from traindx.adapters._jax_stats.config import (
     num,
     optimizer_info,
     schedule_name,
+    schedule_nominal,
     schedule_peak,
 )
 from traindx.adapters._jax_stats.data import data_info, init_scales
@@ -64,6 +65,7 @@ __all__ = [
     "optimizer_info",
     "path_parts",
     "schedule_name",
+    "schedule_nominal",
     "schedule_peak",
     "telemetry",
 ]

@@ -147,13 +147,36 @@ def schedule_name(fn: Any) -> str:
     return f"{head}({', '.join(dict.fromkeys(rest))})" if rest else head
 
 
-def schedule_peak(fn: Callable[[Any], Any]) -> float | None:
+def _probe(fn: Callable[[Any], Any]) -> np.ndarray:
+    """|schedule| at the probe steps (non-finite values dropped)."""
     try:
         vals = np.asarray(fn(np.asarray(_SCHEDULE_PROBES)), dtype=np.float64)
     except Exception:  # noqa: BLE001 - a schedule that is not vectorized
         vals = np.asarray([float(fn(s)) for s in _SCHEDULE_PROBES], dtype=np.float64)
-    vals = vals[np.isfinite(vals)]
-    return float(np.max(np.abs(vals))) if vals.size else None
+    vals = np.abs(vals.reshape(-1))
+    return vals[np.isfinite(vals)]
+
+
+def schedule_peak(fn: Callable[[Any], Any]) -> float | None:
+    vals = _probe(fn)
+    return float(np.max(vals)) if vals.size else None
+
+
+def schedule_nominal(fn: Callable[[Any], Any]) -> float | None:
+    """The configured rate of a schedule, as the torch Monitor (the optimizer's
+    ``initial_lr``) and the Keras callback (``initial_learning_rate`` / ``warmup_target``)
+    record it: the largest value it takes, a warm-up's peak or a decay's start - except for
+    a schedule still rising at the last probe step (100,000: ``exponential_decay`` with a
+    rate above 1 grows without end), whose "peak" is only where the probes stopped (1e19
+    and more), none of what the run used: its value at step 0 (or, from 0, at the first
+    probe where it is positive)."""
+    vals = _probe(fn)
+    if not vals.size:
+        return None
+    if vals.size >= 2 and vals[-1] > vals[-2] * (1.0 + 1e-6) and vals[-1] >= vals.max():
+        pos = vals[vals > 0.0]
+        return float(pos[0]) if pos.size else 0.0
+    return float(vals.max())
 
 
 def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Callable[[Any], Any] | float | None]:
@@ -221,7 +244,7 @@ def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Cal
             info.name = "adam"
     if callable(lr):
         info.schedule = schedule_name(lr)
-        info.lr = schedule_peak(lr)
+        info.lr = schedule_nominal(lr)
     else:
         lr = num(lr)
         info.lr = lr
