@@ -196,6 +196,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "loss_kind": "crossentropyloss",
         "loss_task": "classification",
         "loss_source": "loss_fn",
+        "forwards_per_step": 1.0,
     }
     from traindx.cli import main
 

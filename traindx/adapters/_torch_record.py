@@ -121,6 +121,9 @@ class RecordMixin:
                 fatal = (s, fatal_message("weights", wbad))
         self._bwd_seen = False
         self._opt_steps = 0
+        if tel and self._fwd_calls:
+            self._count_forwards()
+        self._fwd_calls = 0
         if tel:
             if s == 0:
                 self._first_step_facts(inputs)
@@ -140,6 +143,17 @@ class RecordMixin:
             self._out = None
             self._acc_pre = None
         return fatal
+
+    def _count_forwards(self) -> None:
+        """Flag ``forwards_per_step``: the model's training-mode forward passes (grad
+        enabled) between two recorded steps, median over the last 32 telemetry steps (the
+        forward hook is armed for those). 1 in a plain loop, k when k micro-batches are
+        accumulated into one optimizer step, the batches of an epoch when a loop sums the
+        epoch's losses and steps once."""
+        c = self._fwd_counts
+        c.append(self._fwd_calls)
+        del c[:-32]
+        self.context.flags["forwards_per_step"] = float(sorted(c)[len(c) // 2])
 
     def _reach_step(self, row: torch.Tensor, grads: list[Any], aligned: bool) -> None:
         """Sum, per parameter, its gradient norms over the steps (one operation on the device,

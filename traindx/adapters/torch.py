@@ -137,6 +137,8 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._other_opts: set[int] = set()  # ids of other optimizers seen stepping
         self._other_held: set[int] = set()  # ids of the parameters they hold
         self._bwd_seen = False  # the gradient hook fired since the last mon.step
+        self._fwd_calls = 0  # training forwards of the model since the last mon.step (while armed)
+        self._fwd_counts: list[int] = []  # of the last telemetry steps (flag forwards_per_step)
         self._own = 0.0  # seconds spent inside the monitor
         self._writer: RunWriter | None = None
         self._act_pending: dict[str, tuple[torch.Tensor, int, int]] = {}  # name -> (moments, size, kind)
@@ -204,6 +206,8 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
                     self._act_pending[name] = (_moments.activation_moments(t, kind), t.numel(), kind)
 
     def _on_root(self, out: Any) -> None:
+        if self.model.training:  # an evaluation forward run with grad enabled is not a step's
+            self._fwd_calls += 1
         if isinstance(out, dict) and "logits" in out:
             out = out["logits"]
         t = ts.first_tensor(out)

@@ -29,6 +29,7 @@ from traindx.lazymodel import LazyModel
 ADAPTER_FLAGS: dict[str, type] = {
     "broadcast_in_loss": bool,
     "dropout_max": float,
+    "forwards_per_step": float,
     "grad_accumulating": bool,
     "init_scale_layer": str,
     "init_scale_max": float,
