@@ -17,6 +17,7 @@ from traindx.adapters._common import (
 from traindx.adapters._jax_pipeline import _Layout
 from traindx.adapters._jax_stats import (
     data_info,
+    freezes_params,
     loss_info,
     model_info,
     optimizer_info,
@@ -46,6 +47,11 @@ class ContextMixin:
                 ctx.flags.update(init_scale_flags([(n, v) for n, layer, v in scales if layer != out_layer]))
             except Exception:  # noqa: BLE001, S110 - a fact not known; the recorder goes on
                 pass
+        try:
+            if optimizer is not None:
+                ctx.flags["frozen_by_optimizer"] = freezes_params(optimizer)
+        except Exception:  # noqa: BLE001, S110 - a fact not known; the recorder goes on
+            pass
         try:
             info, lr = optimizer_info(optimizer, optimizer_name)
         except Exception as e:  # noqa: BLE001 - an optimizer we cannot read: no facts, go on

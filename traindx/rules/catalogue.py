@@ -30,6 +30,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "broadcast_in_loss": bool,
     "dropout_max": float,
     "forwards_per_step": float,
+    "frozen_by_optimizer": bool,
     "grad_accumulating": bool,
     "init_scale_layer": str,
     "init_scale_max": float,

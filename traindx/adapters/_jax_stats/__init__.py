@@ -16,6 +16,7 @@ Modules: :mod:`.tree` (key paths, layer grouping), :mod:`.telemetry` (the fused 
 from traindx.adapters._jax_stats.batch import MAX_COUNTED_CLASSES
 from traindx.adapters._jax_stats.config import (
     JAX_LOSSES,
+    freezes_params,
     loss_info,
     model_info,
     num,
@@ -53,6 +54,7 @@ __all__ = [
     "array_leaves",
     "data_info",
     "first_array",
+    "freezes_params",
     "group_leaves",
     "init_scales",
     "is_array",

@@ -179,6 +179,22 @@ def schedule_nominal(fn: Callable[[Any], Any]) -> float | None:
     return float(vals.max())
 
 
+def freezes_params(tx: Any) -> bool:
+    """The optax transformation zeroes some parameters' updates on purpose: an
+    ``optax.set_to_zero()`` inside ``optax.masked`` or ``optax.multi_transform`` /
+    ``optax.partition`` (a backbone frozen while a head fine-tunes). Those parameters get a
+    gradient and never change, as a broken update would leave them."""
+    comps: list[tuple[str, dict[str, Any]]] = []
+    _components(tx, comps, set())
+    for owner, cells in comps:
+        if owner == "set_to_zero":
+            return True
+        inner = cells.get("transforms") if owner in ("partition", "multi_transform") else None
+        if isinstance(inner, dict) and any(freezes_params(t) for t in inner.values()):
+            return True
+    return False
+
+
 def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Callable[[Any], Any] | float | None]:
     """OptimizerInfo of an optax transformation (read from its closures, best effort) and
     its learning rate: a float, a schedule (callable of the step) or None."""
