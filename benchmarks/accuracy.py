@@ -332,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reliability", action="store_true")
     ap.add_argument("--per-cause", action="store_true")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--outcomes", type=Path, help="write every held-out answer (JSON lines: run, kind, cause, ranked, group...)")
     ap.add_argument(
         "--no-confidence", action="store_true",
         help="score the CV without the confidence maps (traindx/confidence.py; else refitted per fold)",
@@ -423,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"     [{lo_:.1f},{lo_ + 0.1:.1f})  {conf:.3f}  {acc:.3f}  {n}")
             if args.per_cause:
                 _per_cause(outs)
+            if args.outcomes:
+                _write_outcomes(args.outcomes, dim, outs)
             if alt:
                 for name, kinds in held_out_rows(runs, comp, book, dim, alt, args.adapter_lam, args.no_confidence).items():
                     cfg.setdefault("held_out_adapters", {}).setdefault(name, {})[dim] = kinds
@@ -477,6 +480,40 @@ def _headline(cfg: dict, layered: set[str] | None = None) -> None:
 
 
 def _per_cause(outs: list[Outcome]) -> None:
+    """Per true cause: top-1 and the top answers it is confused with, for all kinds together,
+    then the log-only runs alone with the largest true -> predicted cells and how often the
+    report's "cannot separate" group holds the true cause when the top answer is wrong."""
+    _per_cause_rows(outs)
+    logs = [o for o in outs if o.input_kind == "logs"]
+    if not logs:
+        return
+    print("     -- log-only:")
+    _per_cause_rows(logs)
+    cells: dict[tuple[str, str], int] = defaultdict(int)
+    grouped = wrong = 0
+    for o in logs:
+        if o.scored and o.rank != 1:
+            wrong += 1
+            grouped += o.cause in o.group
+            cells[(o.cause, "healthy" if o.healthy_said else (o.ranked[0] if o.ranked else "-"))] += 1
+    top = sorted(cells.items(), key=lambda kv: -kv[1])[:15]
+    print(f"     log-only wrong top-1: {wrong}, true cause in the group: {grouped}; largest cells (true -> said):")
+    for (t, s), n in top:
+        print(f"       {t:24} -> {s:24} {n}")
+
+
+def _write_outcomes(path: Path, dim: str, outs: list[Outcome]) -> None:
+    """Append the held-out answers of one family field, one JSON object a line."""
+    with path.open("a") as f:
+        for o in outs:
+            row = {"dim": dim, "run": o.run, "kind": o.input_kind, "cause": o.cause, "scored": o.scored,
+                   "benign": o.benign, "healthy_said": o.healthy_said, "ranked": o.ranked[:5],
+                   "probs": [round(p, 4) for p in o.probs[:5]], "confidence": round(o.confidence, 4),
+                   "group": o.group, "ranker": o.ranker}  # fmt: skip
+            f.write(json.dumps(row, default=lambda v: v.item() if hasattr(v, "item") else str(v)) + "\n")
+
+
+def _per_cause_rows(outs: list[Outcome]) -> None:
     per: dict[str, list[Outcome]] = defaultdict(list)
     for o in outs:
         if o.scored or o.cause == "healthy":
