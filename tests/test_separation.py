@@ -72,3 +72,23 @@ def test_what_bears_on_most_of_the_group_is_named_first():
     # with regularization the likeliest by far, its own evidence source comes first
     g = group({"too_much_regularization": 0.6, "vanishing_gradients": 0.1, "dying_relu": 0.1})
     assert at(g, "weight decay") < at(g, "per-layer"), g.tell_apart
+
+
+def test_a_check_that_decides_the_likeliest_member_outright_is_named_first():
+    """A loss NaN from its first logged value: NaN in the data, exploding gradients and an
+    overflowing op read the same from the logs (benchmarks/accuracy.py --per-cause: the
+    largest log-only confusion). The data check (ratio 40 for nonfinite_in_data) is named
+    before the gradient norm, which every member's weaker evidence reads."""
+    from traindx.diagnosis import CauseResult
+    from traindx.separation import confusable_group
+
+    book = load_rulebook()
+    probs = {"nonfinite_in_data": 0.37, "exploding_gradients": 0.14, "numerical_instability": 0.12, "lr_too_high": 0.07}
+    causes = [CauseResult(id=c, probability=p, log_odds=0.0) for c, p in probs.items()]
+    g = confusable_group(causes, book, {"loss": {"n_finite": 0, "has_nonfinite": True}})
+    assert g is not None and g.causes == list(probs)
+    first = g.tell_apart[:3]  # what a report shows
+    assert any("NaN/inf" in t for t in first), first
+    data = next(i for i, t in enumerate(g.tell_apart) if "NaN/inf" in t)
+    grad = next(i for i, t in enumerate(g.tell_apart) if "gradient norm" in t)
+    assert data < grad, g.tell_apart

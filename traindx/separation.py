@@ -8,8 +8,11 @@ What would tell them apart is derived from the
 rulebook, not listed per case: the facts that the members' strong evidence reads (a symptom
 a member explains with a ratio >= ``strong_lr``, an evidence item moving its odds by
 ``strong_lr`` or more either way) and that this run did not record, each turned into an
-instruction by the rulebook's ``fact_sources`` (first matching pattern), the instruction
-bearing on most of the group's probability first (reports show the first three).
+instruction by the rulebook's ``fact_sources`` (first matching pattern). Instructions are
+ordered by how far the missing facts could move the group: the members' probability, each
+weighted by the strength (|ln ratio|) of its strongest evidence the instruction would supply,
+summed - a check that decides the likeliest member outright (NaN in the data, ratio 40) comes
+before one that nudges every member a little (reports show the first three).
 """
 
 from __future__ import annotations
@@ -61,23 +64,26 @@ def confusable_group(
     strong = math.log(book.strong_lr)
     # each way to get a missing fact, with the probability of the members it would weigh:
     # the one that bears on most of the group's probability is named first
-    bears: dict[str, set[int]] = {}
+    # per instruction, per member: the strength (|ln ratio|) of the member's strongest
+    # evidence that the instruction's facts would supply
+    bears: dict[str, dict[int, float]] = {}
     for i, c in enumerate(members):
         cause = book.cause(c.id)
         if cause is None:
             continue
         sources = [
-            sym.when
+            (sym.when, math.log(r))
             for code, r in cause.explains.items()
             if r >= book.strong_lr and (sym := book.symptom(code)) is not None
         ]
-        sources += [e.when for e in cause.evidence if abs(math.log(e.lr)) >= strong]
-        for src in sources:
+        sources += [(e.when, abs(math.log(e.lr))) for e in cause.evidence if abs(math.log(e.lr)) >= strong]
+        for src, size in sources:
             for path in _absent(src, facts):
                 how = _how(path, book)
                 if how:
-                    bears.setdefault(how, set()).add(i)
-    weight = {how: sum(members[i].probability for i in ids) for how, ids in bears.items()}
+                    got = bears.setdefault(how, {})
+                    got[i] = max(got.get(i, 0.0), size)
+    weight = {how: sum(members[i].probability * size for i, size in ids.items()) for how, ids in bears.items()}
     wanted = sorted(bears, key=lambda how: -weight[how])  # stable: ties keep the members' order
     return ConfusableGroup.model_construct(
         causes=[c.id for c in members],
