@@ -88,6 +88,8 @@ class _StaticContext:
         ctx.steps_per_epoch = params.get("steps")
         if ctx.steps_per_epoch:
             self._cad.cap = 2 * int(ctx.steps_per_epoch)
+            if ctx.epochs:  # the planned length: evenly spread per-layer samples
+                self._cad.planned = int(ctx.epochs) * int(ctx.steps_per_epoch)
         # loss, optimizer, metrics
         info, self._loss_task, notes = ks.loss_info(getattr(model, "loss", None))
         ctx.loss = info

@@ -17,6 +17,8 @@ from traindx.adapters._common import (
 from traindx.adapters._keras_write import stock_train_step
 
 MAX_PENDING = 512  # batch records processed mid-epoch once this many are waiting
+MIN_SAMPLES = 32  # per-layer samples a fit of known length gets (telemetry steps included)
+MIN_GAP = 4  # the fewest steps between two of them
 
 
 def keras_cadence(every: int | None) -> Cadence:
@@ -25,10 +27,19 @@ def keras_cadence(every: int | None) -> Cadence:
     window is revisited soon), at most two epochs (``cap``, set once the epoch length is
     known: at least one telemetry step every other epoch, whatever the probe costs), and
     the step time measured for steps dispatched ahead of the device (JAX): epoch
-    boundaries are pauses, the wait for the device is not the callback's time. No
-    32-sample coverage floor: a probe costs a few training steps, so on a short fit the
-    floor alone would cost 10-30 % (measured with benchmarks/overhead_keras.py)."""
-    return Cadence(every, budget=0.05, grow=4, async_steps=True, min_samples=None)
+    boundaries are pauses, the wait for the device is not the callback's time.
+
+    Coverage: once fit's planned length N (epochs x steps per epoch) is known
+    (``planned``), a per-layer *sample* is taken every ``max(MIN_GAP, N // 32)`` steps
+    between telemetry steps: a fit of at least ``32 * MIN_GAP`` steps gets 32 evenly spread
+    per-layer samples, a shorter one one every ``MIN_GAP`` steps. The sample is the cheap
+    part of a telemetry step: the weights' norms and a snapshot (the per-layer weight norms,
+    and the update ratios one step later), no probe forward/backward. With the probe (the
+    same rows, to keep the series comparable) the floor cost 20-30 % on 2-epoch fits of
+    the digits models of benchmarks/overhead_keras.py (a probe costs a few training steps)."""
+    cad = Cadence(every, budget=0.05, grow=4, async_steps=True, min_samples=MIN_SAMPLES)
+    cad.min_gap = MIN_GAP
+    return cad
 
 
 class _ProbeTelemetry:
@@ -134,10 +145,12 @@ class _ProbeTelemetry:
             self._read_batch_size()
         cad = self._cad
         tel = s >= cad.next
+        # coverage: a per-layer sample between telemetry steps (fit's planned length known)
+        sample = not tel and cad.planned is not None and cad.sample_due(s)
         # JAX runs steps ahead of the device: the update ratio's difference is dispatched
         # after them and read later (at the next telemetry step or flush), not waited for.
         deferred = self._engine is not None and self._engine.backend == "jax"
-        if (tel or (self._snap is not None and not deferred)) and self._engine is not None:
+        if (tel or sample or (self._snap is not None and not deferred)) and self._engine is not None:
             w = time.perf_counter()
             self._engine.wait()  # the training's device time, not the callback's
             self._excl += time.perf_counter() - w
@@ -146,6 +159,9 @@ class _ProbeTelemetry:
         if tel:
             self._warmed("telemetry", self._telemetry, s)
             cad.advance(s, self._own + (time.perf_counter() - t0) - self._excl)
+        elif sample:
+            self._warmed("sample", self._telemetry, s, False)
+            cad.sampled(s)
         with self._lock:
             waiting = len(self._records)
         if waiting >= MAX_PENDING:
@@ -212,15 +228,16 @@ class _ProbeTelemetry:
                 return math.nan
         return self._lr_value if self._lr_value is not None else math.nan
 
-    def _telemetry(self, s: int) -> None:
-        """Weights (norms and a snapshot) and the probe, at the weights before step ``s``."""
+    def _telemetry(self, s: int, with_probe: bool = True) -> None:
+        """Weights (norms and a snapshot) and the probe, at the weights before step ``s``;
+        without the probe on a coverage sample."""
         eng = self._engine
         if eng is None:
             return
         self._collect_delta()
         g = self._groups
         values: dict[str, float] = {}
-        probe = self._probe_t if eng.layout is not None else None
+        probe = self._probe_t if eng.layout is not None and with_probe else None
         sq, snap, vec = eng.telemetry(probe)
         if g.variables:
             wsq = np.bincount(np.asarray(g.group_of), weights=sq, minlength=len(g.names))

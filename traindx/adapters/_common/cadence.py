@@ -44,7 +44,10 @@ class Cadence:
       telemetry step, so a run of N steps gets at least ``min_samples`` per-layer samples
       with no gap longer than ``max(lo, N / min_samples)`` steps, however rare the budget
       makes the full telemetry steps. At most about ``min_samples * (1 + ln(N / (lo *
-      min_samples)))`` samples per run.
+      min_samples)))`` samples per run. When the run's planned length N is known
+      (``planned``: Keras' epochs x steps per epoch) the gap is fixed instead, ``max(min_gap,
+      N // min_samples)`` steps, so a run as long as planned gets ``min_samples`` evenly
+      spread samples even when N / min_samples is under ``lo``.
 
     The step time is the median interval between steps (evaluation pauses do not count).
     An adapter whose steps may be dispatched ahead of the device (``async_steps``: Keras on
@@ -65,6 +68,8 @@ class Cadence:
         self.budget, self.lo, self.hi, self.max_stride = budget, lo, hi, max_stride
         self.min_samples, self.grow, self.async_steps = min_samples, grow, async_steps
         self.cap: int | None = None
+        self.planned: int | None = None  # the run's planned length in steps, when known
+        self.min_gap = 1  # the fewest steps between coverage samples of a planned run
         self.next = 0
         self.taken = 0  # telemetry steps so far
         self.samples = 0  # per-layer samples so far (telemetry steps included)
@@ -168,7 +173,11 @@ class Cadence:
         self.samples += 1
         self._is_sample = True
         if self.min_samples:
-            self.sample_next = step + max(self.lo, step // self.min_samples)
+            if self.planned:
+                gap = max(self.min_gap, self.planned // self.min_samples)
+            else:
+                gap = max(self.lo, step // self.min_samples)
+            self.sample_next = step + gap
 
     def note(self, steps: int) -> str:
         """The run's cadence in words, for ``context.notes``."""
