@@ -56,6 +56,9 @@ def test_keras_fit_gets_the_per_layer_sample_floor(tmp_path):
     without = _fit(x, y, None, epochs, batch)
     for a, b in zip(with_cb.get_weights(), without.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    assert cb._cad.planned == n
+    with_cb.fit(x, y, epochs=1, batch_size=batch, verbose=0, callbacks=[cb])  # the run goes on
+    assert cb._cad.planned == n + n // epochs  # the gap follows the run's length, not the first fit's
 
 
 def test_planned_gap_spreads_min_samples_over_the_run():

@@ -18,7 +18,7 @@ if keras.backend.backend() != "tensorflow":  # pragma: no cover - the file sets 
     pytest.skip("TensorFlow backend only", allow_module_level=True)
 tf = pytest.importorskip("tensorflow")
 
-from traindx.adapters._keras_stats.engine import tf_function  # noqa: E402
+from traindx.adapters._keras_stats.compiling import tf_function  # noqa: E402
 
 pytestmark = pytest.mark.keras
 
@@ -86,6 +86,40 @@ def test_update_ratio_difference_is_eager_first_then_traced_with_the_same_values
     e = Engine(model, tracked, lambda x: ([], model(x)), None, has_loss=False)
     snap = [tf.identity(v.value) * 0.5 for v in tracked]
     want = [float(np.sum(np.square(v.numpy() * 0.5))) for v in tracked]
+    assert e.on_host()  # small weights: numpy on the host, nothing traced
+    for _ in range(EAGER_DELTAS + 2):
+        np.testing.assert_allclose(e.delta(snap), want, rtol=1e-5)
+    assert not e._fns
+    e._host = False  # weights over HOST_LIMIT
     for i in range(EAGER_DELTAS + 2):
         np.testing.assert_allclose(e.delta(snap), want, rtol=1e-5)
         assert ("tel_delta" in e._fns) == (i >= EAGER_DELTAS)
+
+
+def test_host_statistics_equal_the_traced_ones():
+    """One definition of each statistic: with ``xp=HOST`` (numpy on the host: Keras on JAX,
+    small weights on TensorFlow) the values of the traced keras.ops functions."""
+    from traindx.adapters._keras_stats.reduce import (
+        HOST,
+        act_stats,
+        delta_sq_vec,
+        grad_vec,
+        output_stats,
+    )
+
+    rng = np.random.default_rng(1)
+    a = np.maximum(rng.normal(size=(32, 8)), 0).astype("float32")  # ReLU-like: zeros
+    t = np.tanh(3 * rng.normal(size=(32, 8))).astype("float32")  # saturated
+    p = rng.dirichlet(np.ones(5), size=32).astype("float32")
+    g = [rng.normal(size=(4, 3)).astype("float32"), None, np.array([1.0, np.inf], "float32")]
+    pairs = [
+        (act_stats(a, 1, HOST), act_stats(tf.constant(a), 1)),
+        (act_stats(t, 2, HOST), act_stats(tf.constant(t), 2)),
+        (output_stats(p, True, 5, HOST), output_stats(tf.constant(p), True, 5)),
+        ([grad_vec(g, HOST)], [grad_vec([None if x is None else tf.constant(x) for x in g])]),
+        ([delta_sq_vec([a, t], [t, a], HOST)], [delta_sq_vec([tf.constant(a), tf.constant(t)], [tf.constant(t), tf.constant(a)])]),
+    ]
+    for host, traced in pairs:
+        for h, d in zip(host, traced, strict=True):
+            assert np.asarray(h).dtype == np.float32
+            np.testing.assert_allclose(np.asarray(h), np.asarray(d), rtol=1e-5, atol=1e-7)

@@ -36,7 +36,10 @@ def keras_cadence(every: int | None) -> Cadence:
     part of a telemetry step: the weights' norms and a snapshot (the per-layer weight norms,
     and the update ratios one step later), no probe forward/backward. With the probe (the
     same rows, to keep the series comparable) the floor cost 20-30 % on 2-epoch fits of
-    the digits models of benchmarks/overhead_keras.py (a probe costs a few training steps)."""
+    the digits models of benchmarks/overhead_keras.py (a probe costs a few training steps).
+    Small weights are read to the host and reduced with numpy there (``Engine.on_host``:
+    nothing traced for the samples). No floor on JAX, where a sample waits for the device
+    (``_StaticContext._plan``)."""
     cad = Cadence(every, budget=0.05, grow=4, async_steps=True, min_samples=MIN_SAMPLES)
     cad.min_gap = MIN_GAP
     return cad
@@ -147,10 +150,7 @@ class _ProbeTelemetry:
         tel = s >= cad.next
         # coverage: a per-layer sample between telemetry steps (fit's planned length known)
         sample = not tel and cad.planned is not None and cad.sample_due(s)
-        # JAX runs steps ahead of the device: the update ratio's difference is dispatched
-        # after them and read later (at the next telemetry step or flush), not waited for.
-        deferred = self._engine is not None and self._engine.backend == "jax"
-        if (tel or sample or (self._snap is not None and not deferred)) and self._engine is not None:
+        if (tel or sample or self._snap is not None) and self._engine is not None:
             w = time.perf_counter()
             self._engine.wait()  # the training's device time, not the callback's
             self._excl += time.perf_counter() - w
@@ -234,11 +234,14 @@ class _ProbeTelemetry:
         eng = self._engine
         if eng is None:
             return
-        self._collect_delta()
         g = self._groups
         values: dict[str, float] = {}
         probe = self._probe_t if eng.layout is not None and with_probe else None
         sq, snap, vec = eng.telemetry(probe)
+        if eng.one_off:  # a compile: kept out of the per-step overhead the cadence adapts to
+            self._excl += eng.one_off
+            self._setup_s += eng.one_off
+            eng.one_off = 0.0
         if g.variables:
             wsq = np.bincount(np.asarray(g.group_of), weights=sq, minlength=len(g.names))
             values.update(zip(self._weight_tags, np.sqrt(wsq).tolist(), strict=True))
@@ -292,27 +295,14 @@ class _ProbeTelemetry:
         return out
 
     def _finish_update_ratio(self) -> None:
-        """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per layer, recorded at the snapshot's step; on
-        JAX the difference is dispatched now and read by :meth:`_collect_delta` later."""
+        """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per layer, recorded at the snapshot's step."""
         eng = self._engine
         snap, self._snap = self._snap, None
         if eng is None or snap is None:
             return
         wsq = self._snap_wsq
         assert wsq is not None
-        if eng.backend == "jax":
-            dev = eng.delta_sq(eng.weights(), snap, to_host=False)
-            dev.copy_to_host_async()
-            self._delta_pending = (dev, self._snap_step, wsq)
-            return
         self._ratio_row(eng.delta(snap), self._snap_step, wsq)
-
-    def _collect_delta(self) -> None:
-        """Read a deferred update-ratio difference (JAX) into its row."""
-        pending, self._delta_pending = self._delta_pending, None
-        if pending is not None:
-            dev, step, wsq = pending
-            self._ratio_row(np.asarray(dev, dtype=np.float64), step, wsq)
 
     def _ratio_row(self, dsq: np.ndarray, step: int, wsq: np.ndarray) -> None:
         g = self._groups

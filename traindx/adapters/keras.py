@@ -230,6 +230,7 @@ class DiagnosisCallback(
                 if self._writer is None:
                     self._writer = self._open_writer()
                 self._read_optimizer_state()
+            self._plan()
             self._ensure_model()
         except Exception as e:  # noqa: BLE001 - never break training
             self._fail(e, "on_train_begin")

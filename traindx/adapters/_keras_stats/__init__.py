@@ -3,13 +3,16 @@ compiled probe/weight functions for each backend.
 
 Modules: :mod:`.model` (layers, activations, weight groups), :mod:`.config` (loss,
 optimizer, regularization), :mod:`.data` (init scales, targets, class counts, summaries),
-:mod:`.engine` (the probe telemetry).
+:mod:`.engine` (the probe telemetry), :mod:`.reduce` (its statistics), :mod:`.compiling`
+(compiling its functions).
 
 The statistics are written with ``keras.ops`` and compiled per backend (``tf.function`` on
-TensorFlow, ``jax.jit`` on JAX, eager under ``torch.no_grad`` on torch); only the gradient
+TensorFlow, eager under ``torch.no_grad`` on torch); on JAX only the probe's forward/backward
+is compiled (``jax.jit``, fast XLA options) and the same statistics run with numpy on the host
+(``reduce.HOST``: compiling them cost a short fit 0.1-0.5 s). Only the gradient
 itself is backend-specific (``tf.GradientTape``, ``jax.value_and_grad`` over a stateless
-forward pass, ``torch.autograd.grad``). Every function returns one flat float32 vector, moved
-to the host in one transfer.
+forward pass, ``torch.autograd.grad``). On TensorFlow and torch each function returns one
+flat float32 vector, moved to the host in one transfer.
 
 Nothing here changes the model: the probe forward pass runs with ``training=False`` inside a
 ``keras.StatelessScope`` (variable assignments such as a custom ``compute_loss`` updating a
