@@ -104,6 +104,7 @@ def test_host_statistics_equal_the_traced_ones():
         act_stats,
         delta_sq_vec,
         grad_vec,
+        on_host,
         output_stats,
     )
 
@@ -123,3 +124,6 @@ def test_host_statistics_equal_the_traced_ones():
         for h, d in zip(host, traced, strict=True):
             assert np.asarray(h).dtype == np.float32
             np.testing.assert_allclose(np.asarray(h), np.asarray(d), rtol=1e-5, atol=1e-7)
+    inf = np.array([np.inf, 1.0], "float32")  # a diverged run: NaN statistics, no numpy warning
+    assert np.isnan(on_host(delta_sq_vec, [inf], [inf])).all()  # (warnings are errors here)
+    assert np.isnan(on_host(act_stats, inf, 1)[1])

@@ -14,10 +14,10 @@ from traindx.adapters._keras_stats.compiling import fast_compile, tf_function
 from traindx.adapters._keras_stats.config import host_float
 from traindx.adapters._keras_stats.model import BACKEND, ops
 from traindx.adapters._keras_stats.reduce import (
-    HOST,
     act_stats,
     delta_sq_vec,
     grad_vec,
+    on_host,
     output_stats,
     vec,
     weight_sq_vec,
@@ -160,7 +160,7 @@ class Engine:
 
     def weight_sq(self, ws: list[Any]) -> np.ndarray:
         if self.on_host():
-            return np.asarray(weight_sq_vec([np.asarray(w) for w in ws], HOST), dtype=np.float64)
+            return on_host(weight_sq_vec, [np.asarray(w) for w in ws])
         f = self._fns.get("wsq")
         if f is None:
             f = self._fns["wsq"] = self._compile(weight_sq_vec)
@@ -188,7 +188,7 @@ class Engine:
         """Squared norms of ``ws - snap`` per weight."""
         if self.on_host():
             ss = [np.asarray(s) for s in snap]
-            return np.asarray(delta_sq_vec([np.asarray(w) for w in ws], ss, HOST), dtype=np.float64)
+            return on_host(delta_sq_vec, [np.asarray(w) for w in ws], ss)
         f = self._fns.get("dsq")
         if f is None:
             f = self._fns["dsq"] = self._compile(delta_sq_vec)
@@ -230,7 +230,7 @@ class Engine:
             f = self._fns["probe_raw"] = jax.jit(self._make_probe(compiled=False))
             out = f(*args)
         loss, grads, acts, y_pred = jax.device_get(out)
-        return np.asarray(self._pack(loss, grads, acts, y_pred, HOST), dtype=np.float64)
+        return on_host(self._pack, loss, grads, acts, y_pred)
 
     def telemetry(
         self, xy: tuple[Any, Any] | None
@@ -239,7 +239,7 @@ class Engine:
         (None without a probe): on TensorFlow one compiled call reading the variables."""
         if self.on_host() and (xy is None or self.backend == "jax"):  # one host copy: norms, snapshot
             snap = self.snapshot(self.weights())
-            sq = np.asarray(weight_sq_vec(snap, HOST), dtype=np.float64) if snap else np.zeros(0)
+            sq = on_host(weight_sq_vec, snap) if snap else np.zeros(0)
             return sq, snap, (self.probe(*xy) if xy is not None else None)
         if self.backend != "tensorflow":
             ws = self.weights()

@@ -45,6 +45,13 @@ class _HostOps:
 HOST: Any = _HostOps()
 
 
+def on_host(fn: Any, *args: Any) -> np.ndarray:
+    """``fn(*args, HOST)`` as float64, numpy's warnings silenced: a diverged run's inf - inf
+    is a NaN statistic to record, never a warning from the user's fit."""
+    with np.errstate(all="ignore"):
+        return np.asarray(fn(*args, HOST), dtype=np.float64)
+
+
 def f32(x: Any, xp: Any = ops) -> Any:
     """``x`` as float32, with no operation when it already is."""
     if keras.backend.standardize_dtype(getattr(x, "dtype", None) or "float32") == "float32":
