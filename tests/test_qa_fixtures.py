@@ -1,7 +1,8 @@
 """The Q&A-style fixture pairs (fixtures/qa/, and issue 10's Keras sets fixtures/qa_keras/ and
 fixtures/qa_wild_keras/, the held-out torch/Lightning/HF/JAX set fixtures/qa_wild/ and the
 mixed-framework held-out set fixtures/qa_fresh/, the Keras-heavy held-out batch fixtures/qa_heldout/ and
-the broad batch of small programs fixtures/qa_small/ and the forum-style batch fixtures/qa_real/):
+the broad batch of small programs fixtures/qa_small/, the forum-style batch fixtures/qa_real/ and
+the other-loggers batch fixtures/qa_fresh21/):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -33,7 +34,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh": (ROOT / "fixtures" / "qa_fresh", 30, 110),
         "qa_heldout": (ROOT / "fixtures" / "qa_heldout", 24, 80),
         "qa_small": (ROOT / "fixtures" / "qa_small", 24, 80),
-        "qa_real": (ROOT / "fixtures" / "qa_real", 20, 62)}
+        "qa_real": (ROOT / "fixtures" / "qa_real", 20, 62),
+        "qa_fresh21": (ROOT / "fixtures" / "qa_fresh21", 20, 54)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -43,7 +45,7 @@ def programs(root: Path) -> list[Path]:
 FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
 LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
-             "history.json")
+             "history.json", ".txt")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
