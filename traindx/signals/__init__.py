@@ -25,6 +25,7 @@ from traindx.signals.compare import (
     quality_after_val_min,
 )
 from traindx.signals.curve import curve_facts
+from traindx.signals.infer import CLASSIFICATION_METRICS, infer_facts, series_names
 from traindx.signals.layers import layer_facts
 from traindx.signals.overshoot import overshoot_marks
 from traindx.signals.ranks import rank_facts
@@ -297,6 +298,14 @@ def compute_facts(run: Run) -> Facts:
         facts["chance"] = chance_facts(
             int(c), first, lf.get("last"), acc_group.get("last"), ctx.get("majority_share"), ctx.get("batch_size")
         )
+
+    # what the logs imply (class count, task, validation size): apart from what the run states
+    names = series_names(list(run.series.values()))
+    if no_acc:  # an accuracy compiled on a regression says nothing of the task
+        names = [(m, o) for m, o in names if not CLASSIFICATION_METRICS.fullmatch(m)]
+    inferred = infer_facts(names, facts.get("loss"), facts.get("val_loss"), facts.get("acc"), facts.get("val_acc"))
+    if inferred:
+        facts["infer"] = inferred
 
     if run.checks:
         from traindx.checks import check_facts

@@ -1,0 +1,153 @@
+"""Task facts a run's logs imply but do not state (fact group ``infer``).
+
+A log carries no class count, no task, no validation-set size; an adapter records them in
+the context (``ctx.num_classes``, ``chance.*``). The logs often imply them: a classifier
+logs an accuracy, the first training loss of a fresh softmax classifier sits at ln(C) (2.30
+for ten classes, 0.69 for two), a validation accuracy moves in steps of 1/n_val. These are
+kept in their own group, apart from what the run states, so that a rule can tell "the
+adapter recorded 10 classes" (``chance.num_classes``) from "the first loss suggests 10"
+(``infer.num_classes``), and weigh the inferred fact less.
+
+Measured on the labelled log-only corpus (benchmarks/labelled.py, true class count and task
+from the generated runs' labels): a first per-step loss within 3 % of ln(k) names the class
+count (k, or 9-11 for ten classes) for about 80 % of the runs that log an accuracy (a first
+epoch mean: about 70 %), and for under a third of those that do not (regressions whose first
+MSE is near 1.1 = ln 3): hence the class count is inferred only where a classification metric
+was logged. A logged accuracy never marked a regression (an accuracy compiled on a regression
+is dropped first: ``_accuracy_meaningless``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from traindx.schema import Series
+
+#: Metrics only a classifier logs (normalized names): accuracy and its variants, F1,
+#: precision/recall, ROC AUC.
+CLASSIFICATION_METRICS = re.compile(
+    r"(\w+_)?accuracy|acc|top_?\d+(_\w+)?|f1(_\w+)?|precision|recall|\w*auc|auroc|balanced_\w+"
+)
+#: Metrics of a regression (or of a reconstruction: an error on continuous targets).
+REGRESSION_METRICS = re.compile(r"mse|rmse|mae|msle|mape|r2|huber|smape|explained_variance")
+#: Names saying the loss is a binary (sigmoid) cross-entropy.
+BINARY_NAMES = re.compile(r"binary|(^|[^a-z])bce|bce($|[^a-z])|sigmoid")
+
+#: The largest class count inferred from a first loss (ln 1000 = 6.9).
+MAX_CLASSES = 1000
+#: A first loss within this relative distance of ln(k) reads as k classes.
+FIRST_LOSS_TOL = 0.03
+
+
+def nearest_ln(x: float | None, max_k: int = MAX_CLASSES) -> tuple[int, float] | None:
+    """The integer k >= 2 whose ln(k) is nearest to ``x``, and |x - ln k| / ln k."""
+    if x is None or not math.isfinite(x) or x < 0.5 * math.log(2) or x > 1.05 * math.log(max_k):
+        return None
+    cands = {max(2, math.floor(math.exp(x))), max(2, math.ceil(math.exp(x)))}
+    k = min(cands, key=lambda c: abs(x - math.log(c)))
+    return k, abs(x - math.log(k)) / math.log(k)
+
+
+def task_from_names(names: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """``(task, evidence)`` from the logged series' names: ``(normalized metric, name as
+    logged)``. A classification metric says "classification" (or "binary" where a name says
+    a binary cross-entropy); an error metric (mse, mae, r2...) without one says "regression"."""
+    cls = next((orig for m, orig in names if CLASSIFICATION_METRICS.fullmatch(m)), None)
+    binary = next((orig for m, orig in names if BINARY_NAMES.search(orig.lower())), None)
+    if cls is not None:
+        return ("binary", binary) if binary is not None else ("classification", cls)
+    reg = next((orig for m, orig in names if REGRESSION_METRICS.fullmatch(m)), None)
+    if reg is not None:
+        return "regression", reg
+    if binary is not None:
+        return "binary", binary
+    return None, None
+
+
+def count_quantum(quantum: float | None, max_n: int = 100_000) -> int | None:
+    """The number of examples n an accuracy is a share of, from its quantum 1/n (the least
+    step between its values, ``curve_facts``' ``quantum``): None when it is not ~1/n."""
+    if not quantum or quantum <= 0 or not math.isfinite(quantum):
+        return None
+    n = 1.0 / quantum
+    if n > max_n or n < 2 or abs(n - round(n)) > 0.02 * n:
+        return None
+    return int(round(n))
+
+
+def infer_facts(
+    names: list[tuple[str, str]],
+    loss: dict[str, Any] | None,
+    val_loss: dict[str, Any] | None,
+    acc: dict[str, Any] | None,
+    val_acc: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``infer`` group: task, class count, validation-set size and the chance levels of
+    the inferred class count, each with the evidence it came from. ``names``: the logged
+    global series as (normalized metric, name as logged); the others: curve facts of the
+    training/validation loss and accuracy (None when not logged, or when the accuracy is
+    meaningless for the run)."""
+    out: dict[str, Any] = {}
+    task, task_from = task_from_names(names)
+    if task is None and (acc or val_acc):
+        task, task_from = "classification", "accuracy"
+    if task is not None:
+        out["task"] = task
+        out["task_from"] = task_from
+    acc_g = val_acc or acc
+    if acc_g:
+        n = count_quantum(acc_g.get("quantum"))
+        if n is not None:
+            out["n_val" if val_acc else "n_acc"] = n
+    if task not in ("classification", "binary") or not loss:
+        return out
+
+    first = loss.get("first_raw")
+    early = loss.get("unit") == "step" and loss.get("first_step", 1) <= 1
+    near = nearest_ln(first)
+    c: int | None = None
+    if task == "binary":
+        c, source = 2, "loss name"
+    elif near is not None and near[1] <= FIRST_LOSS_TOL:
+        c, source = near[0], "first loss" if early else "first epoch loss"
+        out["num_classes_err"] = near[1]
+    if near is not None:  # how far the first loss is from any chance level, either way
+        out["loss_first_lnk"] = near[0]
+        out["loss_first_lnk_err"] = near[1]
+    out["loss_first_early"] = bool(early)
+    last = nearest_ln(loss.get("last"))
+    if last is not None:  # a plateau at ln(k) (a stuck classifier's epoch means)
+        out["loss_last_lnk"] = last[0]
+        out["loss_last_lnk_err"] = last[1]
+    if c is None:
+        return out
+    ln_c = math.log(c)
+    out["num_classes"] = c
+    out["num_classes_from"] = source
+    out["ln_c"] = ln_c
+    if first is not None and math.isfinite(first):
+        out["loss_first_ratio"] = first / ln_c
+    for key, group, name in (
+        ("loss_last_ratio", loss, "last"),
+        ("loss_min_ratio", loss, "min"),
+        ("val_loss_last_ratio", val_loss, "last"),
+        ("val_loss_min_ratio", val_loss, "min"),
+    ):
+        v = group.get(name) if group else None
+        if v is not None and np.isfinite(v):
+            out[key] = float(v) / ln_c
+    if acc_g:
+        for key, name in (("acc_last_over_chance", "last"), ("acc_max_over_chance", "max")):
+            v = acc_g.get(name)
+            if v is not None and np.isfinite(v):
+                out[key] = float(v) * c
+    return out
+
+
+def series_names(series: list[Series]) -> list[tuple[str, str]]:
+    """(normalized metric, name as logged) of each global series."""
+    return [(s.key.metric, s.original_name or s.key.metric) for s in series if s.key.scope == "global"]
