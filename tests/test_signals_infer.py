@@ -1,0 +1,115 @@
+"""traindx.signals.infer: the task facts a run's logs imply (fact group ``infer``), kept
+apart from what the run states (``ctx``/``chance``)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from traindx.rules.model import Case
+from traindx.rules.testing import case_run
+from traindx.signals import compute_facts
+from traindx.signals.infer import count_quantum, nearest_ln, task_from_names
+
+
+def facts_of(series: dict[str, str], context: dict | None = None, units: dict | None = None) -> dict:
+    case = Case(name="c", series=series, context=context or {}, units=units or {}, fires=False)
+    return compute_facts(case_run(case))
+
+
+@pytest.mark.parametrize(
+    "loss, k",
+    [(math.log(10), 10), (0.6931, 2), (1.0986, 3), (2.31, 10), (4.61, 100)],
+)
+def test_nearest_ln_names_the_class_count(loss, k):
+    got = nearest_ln(loss)
+    assert got is not None and got[0] == k and got[1] < 0.03
+
+
+def test_nearest_ln_reports_the_distance_and_refuses_what_no_class_count_gives():
+    k, err = nearest_ln(2.0)  # between ln 7 = 1.95 and ln 8 = 2.08
+    assert k == 7 and err == pytest.approx(abs(2.0 - math.log(7)) / math.log(7))
+    assert nearest_ln(0.05) is None  # far below ln 2
+    assert nearest_ln(40.0) is None  # far above ln 1000
+    assert nearest_ln(float("nan")) is None and nearest_ln(None) is None
+
+
+def test_count_quantum_reads_the_validation_size():
+    assert count_quantum(1 / 143) == 143
+    assert count_quantum(0.01) == 100
+    assert count_quantum(0.0) is None and count_quantum(None) is None
+    assert count_quantum(0.37) is None  # 1/0.37 = 2.7 is no count
+
+
+@pytest.mark.parametrize(
+    "names, task",
+    [
+        ([("loss", "loss"), ("accuracy", "val_accuracy")], "classification"),
+        ([("loss", "loss"), ("accuracy", "binary_accuracy")], "binary"),
+        ([("loss", "train/bce"), ("f1", "val_f1")], "binary"),
+        ([("loss", "loss"), ("mae", "val_mae")], "regression"),
+        ([("loss", "loss"), ("r2", "r2")], "regression"),
+        ([("loss", "loss"), ("accuracy", "acc"), ("mae", "mae")], "classification"),
+        ([("loss", "loss"), ("lr", "lr")], None),
+    ],
+)
+def test_task_from_names(names, task):
+    assert task_from_names(names)[0] == task
+
+
+def test_a_fresh_ten_class_classifier_stuck_at_chance():
+    f = facts_of({"loss": "2.3026x200 ~0.005", "val/accuracy": "0.1x20 ~0.03"})
+    inf = f["infer"]
+    assert inf["task"] == "classification"
+    assert inf["num_classes"] == 10 and inf["num_classes_from"] == "first loss"
+    assert inf["loss_last_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert inf["acc_last_over_chance"] < 1.5
+    assert "chance" not in f  # nothing stated: the stated chance group stays absent
+
+
+def test_a_healthy_run_whose_first_loss_is_ln_c_learns_far_below_it():
+    f = facts_of({"loss": "2.3026*0.97x200 ~0.01", "val/accuracy": "0.1+0.04x20"})
+    inf = f["infer"]
+    assert inf["num_classes"] == 10
+    assert inf["loss_last_ratio"] < 0.1
+    assert inf["acc_last_over_chance"] > 5.0
+
+
+def test_a_binary_plateau_at_ln2():
+    f = facts_of({"loss": "0.6931x100 ~0.002", "train/accuracy": "0.5x100 ~0.01"})
+    assert f["infer"]["num_classes"] == 2
+    assert f["infer"]["loss_last_lnk"] == 2 and f["infer"]["loss_last_lnk_err"] < 0.01
+
+
+def test_no_class_count_without_a_classification_metric():
+    # a regression's first MSE near ln 3 = 1.0986 names no class count
+    f = facts_of({"loss": "1.1*0.97x100", "val/mae": "0.9*0.98x20"})
+    assert f["infer"]["task"] == "regression"
+    assert "num_classes" not in f["infer"]
+    f = facts_of({"loss": "1.1*0.97x100"})
+    assert "num_classes" not in f.get("infer", {})
+
+
+def test_an_accuracy_compiled_on_a_regression_marks_no_classifier():
+    # every accuracy ~0 while the loss halved: Keras accuracy on continuous targets
+    f = facts_of({"loss": "2.3*0.95x100", "train/accuracy": "0.0x100"})
+    assert f.get("infer", {}).get("task") is None
+
+
+def test_the_first_epoch_mean_is_marked_as_such():
+    f = facts_of({"loss": "2.3026x30 ~0.003", "val/accuracy": "0.1x30 ~0.03"}, units={"loss": "epoch"})
+    assert f["infer"]["num_classes_from"] == "first epoch loss"
+    assert f["infer"]["loss_first_early"] is False
+
+
+def test_a_stated_class_count_is_kept_apart_from_the_inferred_one():
+    f = facts_of({"loss": "2.3026x100 ~0.005", "val/accuracy": "0.1x20 ~0.03"}, {"data": {"num_classes": 12}})
+    assert f["chance"]["num_classes"] == 12  # what the run states
+    assert f["infer"]["num_classes"] == 10  # what the first loss suggests
+
+
+def test_validation_size_from_the_accuracy_quantum():
+    vals = " ".join(f"{k / 50:.4f}" for k in (10, 20, 27, 31, 35, 38, 40, 41, 43, 44))
+    f = facts_of({"loss": "2.3*0.95x100", "val/accuracy": vals})
+    assert f["infer"]["n_val"] == 50
