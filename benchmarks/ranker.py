@@ -32,6 +32,11 @@ GROUPS = {
             "gap_open_step>=0", "quality_gain_after_val_min", "acc_gap_last", "val_acc_best"),
     "ce_bound": ("below", "val_acc_below", "acc_below"),
     "chance": ("num_classes", "loss_first_ratio", "loss_last_ratio", "acc_last_over_chance", "acc_minus_majority"),
+    # what the logs imply (traindx.signals.infer): the class count a first loss at ln(k) suggests
+    # and its chance levels, the task a logged metric names, the validation size
+    "infer": ("num_classes", "loss_first_ratio", "loss_last_ratio", "loss_min_ratio", "val_loss_last_ratio",
+              "acc_last_over_chance", "acc_max_over_chance", "loss_first_lnk_err", "loss_last_lnk_err", "n_val",
+              "task==classification", "task==regression", "num_classes_from==first loss"),
     "lr": ("first", "max", "last", "max_progress", "max_plan_progress", "plan_done", "last_over_max",
            "last_over_first", "zero_progress", "after_zero_max", "rising_frac", "constant"),
     "layers": ("dead_frac_max", "dead_layers", "grad_first_over_last", "grad_zero_layers", "grad_min",

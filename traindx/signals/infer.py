@@ -102,7 +102,7 @@ def infer_facts(
     if acc_g:
         n = count_quantum(acc_g.get("quantum"))
         if n is not None:
-            out["n_val" if val_acc else "n_acc"] = n
+            out["n_val" if val_acc else "n_acc"] = float(n)
     if task not in ("classification", "binary") or not loss:
         return out
 
@@ -116,17 +116,17 @@ def infer_facts(
         c, source = near[0], "first loss" if early else "first epoch loss"
         out["num_classes_err"] = near[1]
     if near is not None:  # how far the first loss is from any chance level, either way
-        out["loss_first_lnk"] = near[0]
+        out["loss_first_lnk"] = float(near[0])
         out["loss_first_lnk_err"] = near[1]
     out["loss_first_early"] = bool(early)
     last = nearest_ln(loss.get("last"))
     if last is not None:  # a plateau at ln(k) (a stuck classifier's epoch means)
-        out["loss_last_lnk"] = last[0]
+        out["loss_last_lnk"] = float(last[0])
         out["loss_last_lnk_err"] = last[1]
     if c is None:
         return out
     ln_c = math.log(c)
-    out["num_classes"] = c
+    out["num_classes"] = float(c)  # a float, as chance.num_classes: CEL mixes no int and double
     out["num_classes_from"] = source
     out["ln_c"] = ln_c
     if first is not None and math.isfinite(first):
