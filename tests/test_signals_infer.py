@@ -30,7 +30,8 @@ def test_nearest_ln_names_the_class_count(loss, k):
 def test_nearest_ln_reports_the_distance_and_refuses_what_no_class_count_gives():
     k, err = nearest_ln(2.0)  # between ln 7 = 1.95 and ln 8 = 2.08
     assert k == 7 and err == pytest.approx(abs(2.0 - math.log(7)) / math.log(7))
-    assert nearest_ln(0.05) is None  # far below ln 2
+    assert nearest_ln(0.05)[0] == 2 and nearest_ln(0.05)[1] > 0.9  # far below ln 2
+    assert nearest_ln(0.0) is None and nearest_ln(-1.0) is None
     assert nearest_ln(40.0) is None  # far above ln 1000
     assert nearest_ln(float("nan")) is None and nearest_ln(None) is None
 

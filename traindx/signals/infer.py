@@ -44,8 +44,9 @@ FIRST_LOSS_TOL = 0.03
 
 
 def nearest_ln(x: float | None, max_k: int = MAX_CLASSES) -> tuple[int, float] | None:
-    """The integer k >= 2 whose ln(k) is nearest to ``x``, and |x - ln k| / ln k."""
-    if x is None or not math.isfinite(x) or x < 0.5 * math.log(2) or x > 1.05 * math.log(max_k):
+    """The integer k >= 2 whose ln(k) is nearest to ``x`` > 0, and |x - ln k| / ln k (a loss
+    far under ln 2 gets k = 2 and a distance near 1)."""
+    if x is None or not math.isfinite(x) or x <= 0.0 or x > 1.05 * math.log(max_k):
         return None
     cands = {max(2, math.floor(math.exp(x))), max(2, math.ceil(math.exp(x)))}
     k = min(cands, key=lambda c: abs(x - math.log(c)))
@@ -99,10 +100,10 @@ def infer_facts(
         out["task"] = task
         out["task_from"] = task_from
     acc_g = val_acc or acc
-    if acc_g:
-        n = count_quantum(acc_g.get("quantum"))
+    if val_acc:  # a training accuracy is a mean over batches, not one count's share
+        n = count_quantum(val_acc.get("quantum"))
         if n is not None:
-            out["n_val" if val_acc else "n_acc"] = float(n)
+            out["n_val"] = float(n)
     if task not in ("classification", "binary") or not loss:
         return out
 
