@@ -114,3 +114,26 @@ def test_validation_size_from_the_accuracy_quantum():
     vals = " ".join(f"{k / 50:.4f}" for k in (10, 20, 27, 31, 35, 38, 40, 41, 43, 44))
     f = facts_of({"loss": "2.3*0.95x100", "val/accuracy": vals})
     assert f["infer"]["n_val"] == 50
+
+
+def test_a_healthy_log_whose_first_loss_is_ln_c_is_not_flagged_at_chance():
+    from traindx.engine import diagnose_run
+    from traindx.rules.loader import load_rulebook
+
+    case = Case(
+        name="healthy",
+        series={"loss": "2.3026*0.98x300 ~0.02", "val/loss": "2.2*0.9x30 ~0.01", "val/accuracy": "0.1+0.03x30 ~0.01"},
+        every={"val/loss": 10, "val/accuracy": 10},
+        fires=False,
+    )
+    d = diagnose_run(case_run(case), load_rulebook())
+    codes = {s.code for s in d.symptoms}
+    assert not codes & {"LOSS021", "ACC009", "LOSS011", "ACC001"}
+    stuck = Case(
+        name="stuck",
+        series={"loss": "2.3026x300 ~0.003", "val/loss": "2.3026x30 ~0.001", "val/accuracy": "0.1x30 ~0.02"},
+        every={"val/loss": 10, "val/accuracy": 10},
+        fires=True,
+    )
+    d = diagnose_run(case_run(stuck), load_rulebook())
+    assert {"LOSS021", "ACC009"} <= {s.code for s in d.symptoms}
