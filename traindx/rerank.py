@@ -26,7 +26,8 @@ SERIES_WORDS = {
     "loss": "training loss", "val_loss": "validation loss", "quality": "training accuracy",
     "val_quality": "validation accuracy", "grad": "gradient norm", "weight": "weight norm",
     "update": "update/weight ratio", "gap": "train/validation gap", "lr": "learning rate",
-    "chance": "against chance level", "layers": "per-layer statistics", "ctx": "context",
+    "chance": "against chance level", "infer": "against the chance level the logs imply",
+    "layers": "per-layer statistics", "ctx": "context",
     "test": "test metrics", "run": "run",
 }  # fmt: skip
 KEY_WORDS = {
