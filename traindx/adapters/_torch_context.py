@@ -134,6 +134,7 @@ class ContextMixin:
         # first backward after an optimizer step adds to it (zero_grad resets it to None or 0).
         self._watch = min(g.params, key=lambda p: p.numel()) if g.params else None
         self._acc_pre: torch.Tensor | None = None
+        self._tgt_most = 0  # the most target elements a batch has had (the usual batch)
         self._acc_hits = self._acc_clean = 0
         self._moments = Moments()
         self._input_nonfinite = 0.0

@@ -107,6 +107,8 @@ class RecordMixin:
             self._b_gn.append(None)
         self._training = self.model.training
         tgt = targets if type(targets) is torch.Tensor else ts.first_tensor(targets)
+        if tgt is not None:
+            self._tgt_most = max(self._tgt_most, tgt.numel())  # a shape: no sync
         if tgt is not None and self._tfacts.batches < TARGET_BATCHES:
             self._target_facts(tgt)
         if tgt is not None and self._count_targets:

@@ -13,6 +13,7 @@ from torch import nn
 from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import note_broadcast
 
+SHORT_BATCH = 4  # a batch with under 1/SHORT_BATCH of the usual targets is "short"
 _INPUT_TAGS = ("train/input_mean", "train/input_std", "train/input_min", "train/input_max")
 
 
@@ -125,11 +126,15 @@ class TelemetryMixin:
         if self._out_act is None:
             self._decide_output(out, cdim)
         classify = self._task in (None, "classification") or self._probs is not None
+        # Fractions of a batch's rows (accuracy, largest predicted class) from a batch with
+        # under a quarter of the usual batch's targets - an epoch's short last batch - have at
+        # least twice the others' sampling error (a third of 3 rows is one row): not recorded.
+        short = tgt is not None and tgt.numel() * SHORT_BATCH < self._tgt_most
         for tag, v in ts.output_stats(out, self._probs, cdim).items():
-            if tag == "train/output_row_sum" or classify:
+            if tag == "train/output_row_sum" or (classify and not short):
                 tags.append(tag)
                 vals.append(v)
-        if tgt is not None:
+        if tgt is not None and not short:
             acc = ts.accuracy(out, tgt, self._task, cdim, self._out_act)
             if acc is not None:
                 tags.append("train/accuracy")
