@@ -189,6 +189,8 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "init_zero_frac": 0.0,
         "target_integer": True,
         "target_distinct": 10.0,
+        "target_min": 0.0,
+        "target_max": 9.0,
         "softmax_dim0": False,
         "dropout_max": 0.0,  # nn.Dropout(0.0)
         "params_not_in_optimizer": 0.0,
@@ -808,13 +810,14 @@ def test_mse_onto_integer_labels(digits, tmp_path):
         c = run.context
         assert c.model.output_activation == "linear", crit
         assert c.flags["target_integer"] is True and c.flags["target_distinct"] == 10
+        assert (c.flags["target_min"], c.flags["target_max"]) == (0.0, 9.0)  # MSE on class ids: silent in torch
     run = monitored(deep_mlp(n_out=1), digits, tmp_path / "float", steps=4, crit=nn.MSELoss(),
                     targets=(digits[1].float() / 3.0).unsqueeze(1))  # fmt: skip
     assert run.context.flags["target_integer"] is False
     # one-hot targets: not one value per example, no target flags
     onehot = nn.functional.one_hot(digits[1], 10).float()
     run = monitored(deep_mlp(), digits, tmp_path / "onehot", steps=2, targets=onehot)
-    assert "target_integer" not in run.context.flags
+    assert "target_integer" not in run.context.flags and "target_max" not in run.context.flags
 
 
 def test_functional_sigmoid_with_bce_is_still_inferred(digits, tmp_path):

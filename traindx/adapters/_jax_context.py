@@ -292,6 +292,13 @@ class ContextMixin:
                 self._tgt_distinct = max(self._tgt_distinct, float(np.max(first)))
             flags["target_integer"] = self._tgt_integer
             flags["target_distinct"] = self._tgt_distinct
+            if "_lbl_min" in c:  # the label range over every telemetry row (first TARGET_SAMPLE of each)
+                lo, hi = t[:, c["_lbl_min"]], t[:, c["_lbl_max"]]
+                lo, hi = lo[np.isfinite(lo)], hi[np.isfinite(hi)]
+                if lo.size and hi.size:
+                    r = self._tgt_range
+                    r[0], r[1] = min(r[0], float(lo.min())), max(r[1], float(hi.max()))
+                    flags["target_min"], flags["target_max"] = r[0], r[1]
         if "_pwg" in c:
             # the first steps may legitimately lack gradients, and once gradients overflow
             # they under- or overflow to exactly 0: take the median over the healthy rows

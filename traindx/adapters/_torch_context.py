@@ -281,4 +281,6 @@ class ContextMixin:
         flags = self.context.flags
         flags.pop("target_integer", None)
         flags.pop("target_distinct", None)
+        flags.pop("target_min", None)
+        flags.pop("target_max", None)
         flags.update(tf.flags())

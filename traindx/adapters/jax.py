@@ -41,6 +41,7 @@ so that its state carries the statistics of the last update (read with
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -168,6 +169,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._tgt_integer = True
         self._tgt_distinct = 0.0
         self._tgt_rows = 0
+        self._tgt_range = [math.inf, -math.inf]  # smallest, largest finite label seen (telemetry rows)
         self._tgt_binary: bool | None = None  # from data=(x, y): every target 0 or 1
         self.context = RunContext(framework="jax", framework_version=jax.__version__)
         try:

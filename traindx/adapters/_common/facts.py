@@ -190,15 +190,17 @@ INIT_MIN_SIZE = 8  # weights with fewer entries have no meaningful init scale
 
 
 class TargetFacts:
-    """Whether every (finite) target value seen is integer-valued and how many distinct
-    values there are (``target_integer``, ``target_distinct``), from 1-D or (N, 1) targets
-    on the host; other shapes give no flags."""
+    """Whether every (finite) target value seen is integer-valued, how many distinct
+    values there are and their range (``target_integer``, ``target_distinct``,
+    ``target_min``, ``target_max``), from 1-D or (N, 1) targets on the host; other shapes
+    give no flags."""
 
     def __init__(self) -> None:
         self.integer = True
         self.values: set[float] = set()
         self.batches = 0
         self.shaped = True  # every batch seen was 1-D or (N, 1)
+        self.lo, self.hi = math.inf, -math.inf  # smallest, largest finite value seen
 
     @staticmethod
     def sample(shape: tuple[int, ...]) -> bool:
@@ -224,6 +226,8 @@ class TargetFacts:
         if not v.size:
             return
         v = v[np.isfinite(v)]  # non-finite targets are another fault (input_nonfinite)
+        if v.size:
+            self.lo, self.hi = min(self.lo, float(v.min())), max(self.hi, float(v.max()))
         if self.integer:
             self.integer = bool(np.all(v == np.round(v)))
         if len(self.values) < TARGET_SAMPLE:
@@ -237,7 +241,8 @@ class TargetFacts:
     def flags(self) -> dict[str, float | bool]:
         if not self.shaped or not self.values:
             return {}
-        return {"target_integer": self.integer, "target_distinct": float(len(self.values))}
+        return {"target_integer": self.integer, "target_distinct": float(len(self.values)),
+                "target_min": self.lo, "target_max": self.hi}  # fmt: skip
 
 
 _ZERO_GRAD_NOTE = "with an exactly zero gradient while"

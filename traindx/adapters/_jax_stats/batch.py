@@ -124,21 +124,26 @@ def _logsumexp(o2: Any, xp: Any) -> Any:
 
 def _label_facts(labels: Any, tags: list[str], vals: list[Any], xp: Any = jnp) -> None:
     """For 1-D or (N, 1) labels: whether every value (of the first ``TARGET_SAMPLE``) is
-    integer-valued, and how many distinct values there are (one sort of the sample)."""
+    integer-valued, how many distinct values there are (one sort of the sample) and the
+    smallest and largest finite value (+inf / -inf when none is finite)."""
     y = first_array(labels, xp)
     if not TargetFacts.sample(tuple(y.shape)) or not y.size or np.iscomplexobj(y):
         return
     if not (jnp.issubdtype(y.dtype, jnp.number) or y.dtype == jnp.bool_):
         return
     v = y.reshape(-1)[:TARGET_SAMPLE]
-    if jnp.issubdtype(v.dtype, jnp.inexact):  # non-finite labels are another fault
-        integer = xp.all(~xp.isfinite(v) | (v == xp.round(v))).astype(_F32)
-    else:
-        integer = xp.ones((), _F32)
     v = xp.sort(v.astype(np.int32) if v.dtype == np.bool_ else v)
+    if jnp.issubdtype(v.dtype, jnp.inexact):  # non-finite labels are another fault
+        fin = xp.isfinite(v)
+        integer = xp.all(~fin | (v == xp.round(v))).astype(_F32)
+        vf = _f32(v, xp)
+        lo, hi = xp.min(xp.where(fin, vf, xp.inf)), xp.max(xp.where(fin, vf, -xp.inf))
+    else:  # sorted: the ends
+        integer = xp.ones((), _F32)
+        lo, hi = _f32(v[0], xp), _f32(v[-1], xp)
     distinct = 1.0 + xp.sum(v[1:] != v[:-1], dtype=_F32)
-    tags += ["_lbl_int", "_lbl_distinct"]
-    vals += [integer, distinct]
+    tags += ["_lbl_int", "_lbl_distinct", "_lbl_min", "_lbl_max"]
+    vals += [integer, distinct, lo, hi]
 
 
 def _nonfinite(x: Any, xp: Any = jnp) -> jax.Array:
