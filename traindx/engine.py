@@ -146,6 +146,19 @@ def fill(text: str, facts: Facts) -> str:
     return PLACEHOLDER.sub(sub, text)
 
 
+def fixes_for(cause: Cause, facts: Facts) -> list[FixResult]:
+    """The cause's fixes for this run, placeholders filled: a fix with a ``when`` only where
+    its condition holds (a condition the facts cannot decide drops it)."""
+    return [
+        FixResult.model_construct(
+            text=fill(f.text, facts),
+            snippets={k: fill(v, facts) for k in ("torch", "keras", "jax") if (v := getattr(f, k))},
+        )
+        for f in cause.fixes
+        if f.condition is None or check(f.condition, facts).value is True
+    ]
+
+
 def _symptom_result(sym: Symptom, facts: Facts) -> SymptomResult:
     onset = fact(facts, sym.onset) if sym.onset else None
     if isinstance(onset, (int, float)) and not isinstance(onset, bool) and onset >= 0:
@@ -240,13 +253,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
         z = math.exp((lu - top) / t) + sum(math.exp((s[0] - top) / t) for s in scored)
         unknown = math.exp((lu - top) / t) / z
         for lo, cause, ev in sorted(scored, key=lambda s: -s[0]):
-            fixes = [
-                FixResult.model_construct(
-                    text=fill(f.text, facts),
-                    snippets={k: fill(v, facts) for k in ("torch", "keras", "jax") if (v := getattr(f, k))},
-                )
-                for f in cause.fixes
-            ]
+            fixes = fixes_for(cause, facts)
             causes.append(
                 CauseResult.model_construct(
                     id=cause.id, family=cause.family, summary=cause.summary,
@@ -259,7 +266,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     # it weighs the rules' findings (never alarms on its own), where it was fitted on them
     if model is not None and alarms and knows(model, {s.code for s in alarms}, scored, facts.get("ctx") or {}):
         ranker = "learned"
-        rr = rerank(model, book, facts, {s.code for s in fired}, scored, fill, {c.id: c.probability for c in causes})
+        rr = rerank(model, book, facts, {s.code for s in fired}, scored, fixes_for, {c.id: c.probability for c in causes})
         rr = rr._replace(causes=_calibrated(book, facts, ranker, rr.causes, rr.unknown)[0])
         healthy_ok = clearable(book, {s.code for s in alarms}, {s.code: s.severity for s in alarms})
         said_healthy = rr.healthy and healthy_ok

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from traindx.diagnosis import CauseResult, Evidence, FixResult
+from traindx.diagnosis import CauseResult, Evidence
 from traindx.learned import LearnedModel, load_model, raw_feature, rule_logp
 from traindx.rules.model import Cause, Rulebook
 
@@ -133,7 +133,7 @@ def clearable(book: Rulebook, alarm_codes: set[str], severity: dict[str, str]) -
 
 
 def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: set[str],
-           scored: list[tuple[float, Cause, list[Evidence]]], fill,
+           scored: list[tuple[float, Cause, list[Evidence]]], fixes_for,
            rules_p: dict[str, float] | None = None) -> Reranked:  # fmt: skip
     """The learned probabilities as the diagnosis' causes (rules' evidence kept), mixed with
     the rules' own probabilities ``rules_p`` (calibrated, before the confidence map) by the
@@ -159,10 +159,7 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
                 words = "; ".join(describe(f, facts, book) for f, _ in top)
                 ev.append(Evidence.model_construct(says=f"learned ranking (cross-validated) moved it up: {words}",
                                    fact="learned", value=True, weight=float(sum(w for _, w in top)), kind="evidence"))  # fmt: skip
-        fixes = [
-            FixResult.model_construct(text=fill(f.text, facts), snippets={k: fill(v, facts) for k in ("torch", "keras", "jax") if (v := getattr(f, k))})
-            for f in cause.fixes
-        ]  # fmt: skip
+        fixes = fixes_for(cause, facts)
         lo = float(s[model.classes.index(cid)]) if cid in model.classes else float(by_id[cid][0])
         causes.append(CauseResult.model_construct(id=cid, family=cause.family, summary=cause.summary, probability=float(shown[cid]),
                                   log_odds=lo, evidence=ev, fixes=fixes))  # fmt: skip

@@ -86,6 +86,8 @@ def explain(book: Any, name: str) -> list[Any]:
     out += [Text(""), Text("Fixes")]
     for f in cause.fixes:
         out.append(Hang("  - ", f.text))
+        if f.when:
+            out.append(Hang("      only when ", f.when))
         out.extend(Hang(f"      {fw}: ", getattr(f, fw)) for fw in ("torch", "keras", "jax") if getattr(f, fw))
     return out
 

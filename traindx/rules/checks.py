@@ -75,7 +75,11 @@ def _problems(entry: Symptom | Requirement | Cause | CauseExtension) -> Iterator
             yield ("evidence", i, "when"), msg
         if msg := text_problem(ev.says):
             yield ("evidence", i, "says"), msg
+    if isinstance(entry, Cause) and all(f.when for f in entry.fixes):
+        yield ("fixes",), "every fix has a `when`: a cause needs one fix offered on any run"
     for i, fix in enumerate(entry.fixes):
+        if fix.when and (msg := condition_problem(fix.when)):
+            yield ("fixes", i, "when"), msg
         for k in ("text", "torch", "keras", "jax"):
             if (v := getattr(fix, k)) and (msg := text_problem(v)):
                 yield ("fixes", i, k), msg

@@ -55,6 +55,9 @@ def load_rulebook(extra: list[str | Path] | None = None, *, builtin: bool = True
         book = _merge(shipped, user, override_shipped)
         for rule in (*book.symptoms, *book.requirements, *book.calibration, *(e for c in book.causes for e in c.evidence)):
             rule.condition.prepare()  # its groups and its outcome without them, cached with it
+        for fix in (f for c in book.causes for f in c.fixes):
+            if fix.condition is not None:
+                fix.condition.prepare()
         cache.put(key, book)
     return book
 

@@ -202,11 +202,25 @@ class EvidenceRule(_Conditional):
 
 
 class FixRule(_Model):
+    """A fix to try (text, framework snippets). With ``when`` (a condition on the facts, as
+    evidence has) it is offered only on a run where the condition holds: advice that depends
+    on how the run was set up; a cause keeps at least one fix without ``when``."""
+
     model_config = ConfigDict(extra="forbid")
     text: str
     torch: str | None = None
     keras: str | None = None
     jax: str | None = None
+    when: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _check_when(cls, v: str | None) -> str | None:
+        return None if v is None else _compile(v)
+
+    @cached_property
+    def condition(self) -> Condition | None:
+        return None if self.when is None else Condition.model_construct(source=self.when)
 
 
 def _known_cause(v: str) -> str:
