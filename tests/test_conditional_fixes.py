@@ -4,6 +4,8 @@ sums many batches' losses before one optimizer step (CTX022, flag forwards_per_s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import traindx
@@ -60,3 +62,15 @@ def test_a_cause_needs_an_unconditional_fix():
     assert first_problem(_cause([{"text": "x", "when": "ctx.forwards_per_step >= 16.0"}, {"text": "y"}])) is None
     with pytest.raises(ValueError, match="does not parse"):
         _cause([{"text": "x", "when": "ctx.lr >"}])
+
+
+def test_real_run_summing_an_epoch_of_losses():
+    """A real torch run (fixtures/qa_real): the loop sums 45 batches' losses, steps once per
+    epoch and diverges; its fixed twin steps per batch."""
+    logs = Path(__file__).resolve().parents[1] / "fixtures/qa_real/logs/torch_loss_summed_backward_per_epoch"
+    (buggy,) = traindx.read(logs / "buggy_adapter")
+    d = traindx.diagnose(buggy)[0]
+    top = d.causes[0]
+    assert top.id in ("lr_too_high", "batch_size_bad") and DIVIDE in top.fixes[0].text
+    (fixed,) = traindx.read(logs / "fixed_adapter")
+    assert all(DIVIDE not in f.text for c in traindx.diagnose(fixed)[0].causes for f in c.fixes)
