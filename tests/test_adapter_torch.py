@@ -523,24 +523,50 @@ def test_every_is_adaptive_by_default(digits, tmp_path):
     assert "train/lr" not in run.series  # no optimizer given
 
 
-def test_tiny_run_gets_32_evenly_spread_per_layer_samples(digits, tmp_path):
+class TinyLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, batch_first=True)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc(self.lstm(x.view(-1, 8, 8))[0][:, -1])
+
+
+@pytest.mark.parametrize("arch", ["mlp", "lstm"])
+def test_tiny_run_gets_32_evenly_spread_per_layer_samples(digits, tmp_path, arch):
     """A 550-step run of a tiny model (steps of a fraction of a millisecond, where one
     telemetry step costs more than a training step and the budget alone took it 2-4 times):
-    per-layer gradient and weight norms at >= 32 steps, none of the run's 16 sixteenths
-    without one, no gap longer than max(10, 550 / 32) steps. Counts and spread, not timing."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 10))
-    with Monitor(model, torch.optim.SGD(model.parameters(), lr=0.05), loss_fn=nn.CrossEntropyLoss(),
-                 logdir=tmp_path) as mon:  # fmt: skip
-        train(model, digits, 550, mon, opt=mon.optimizer)
-    run = run_of(tmp_path)
-    layer_tags = [k for k in run.series if k.startswith(("train/grad_norm@", "train/weight_norm@"))]
-    assert len(layer_tags) >= 4  # two layers' gradient and weight norms
+    per-layer gradient norms, weight norms and update ratios at >= 32 steps, none of the
+    run's 16 sixteenths without one, no gap longer than max(10, 550 / 32) steps; training
+    bit-identical to the run without the Monitor (parameters, RNG state). Counts and spread,
+    not timing. Update ratios failed before (2-4 steps: telemetry steps only)."""
+
+    def run(mon_dir):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 8), nn.ReLU(), nn.Linear(8, 10)) if arch == "mlp" else TinyLSTM()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        mon = Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=mon_dir) if mon_dir else None
+        train(model, digits, 550, mon, opt=opt)
+        if mon is not None:
+            mon.close()
+        return [p.detach().clone() for p in model.state_dict().values()], torch.get_rng_state(), mon
+
+    (w0, rng0, _), (w1, rng1, mon) = run(None), run(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(w0, w1, strict=True))
+    assert torch.equal(rng0, rng1)
+    run_ = run_of(tmp_path)
+    prefixes = ("train/grad_norm@", "train/weight_norm@", "train/update_ratio@")
+    layer_tags = [k for k in run_.series if k.startswith(prefixes)]
+    assert {k.split("@")[0] + "@" for k in layer_tags} == set(prefixes)
+    assert len(layer_tags) == 6  # two modules: gradient norms, weight norms, update ratios
     for tag in layer_tags:
-        steps = run.series[tag].steps.astype(int).tolist()
+        steps = run_.series[tag].steps.astype(int).tolist()
         assert len(steps) >= 32, (tag, steps)
         assert set(range(16)) <= {s * 16 // 550 for s in steps}, (tag, steps)
         assert max(np.diff(steps + [550])) <= 550 // 32 + 1, (tag, steps)
+    ratios = np.concatenate([run_.series[k].values for k in layer_tags if "update_ratio" in k])
+    assert np.all(np.isfinite(ratios)) and np.all(ratios > 0)  # Adam moves every parameter
     assert mon._cad.taken < 32  # most are the cheap samples, not telemetry steps
 
 

@@ -129,7 +129,7 @@ class ContextMixin:
         self._probs: str | None = None
         self._loss_shapes: tuple[Any, Any] | None = None
         self._snap_step = -1
-        self._snap_wsq: torch.Tensor | None = None
+        self._snap_w: torch.Tensor | None = None  # per-module weight norms and their total
         # Gradient accumulation: the size of the watched parameter's gradient just before the
         # first backward after an optimizer step adds to it (zero_grad resets it to None or 0).
         self._watch = min(g.params, key=lambda p: p.numel()) if g.params else None

@@ -32,6 +32,7 @@ class RecordMixin:
         sample = not tel and cad.sample_due(s)  # coverage: per-layer norms, nothing else
         if self._snap is not None:
             self._finish_update_ratio()
+            cad.charge()  # the last sample's update ratios: coverage cost, not an ordinary step's
         # Loss: a float on CPU (a CPU .item() costs less than keeping the tensor), else a
         # tensor on its device, moved to the host with the others at flush.
         fatal = None
@@ -180,8 +181,11 @@ class RecordMixin:
 
     def _layer_sample(self, s: int, row: torch.Tensor, aligned: bool) -> None:
         """A coverage sample between telemetry steps: per-module gradient norms from this
-        step's per-parameter norms (``row``, when every parameter has a gradient), and
-        per-module weight norms; a dozen operations against a telemetry step's hundreds."""
+        step's per-parameter norms (``row``, when every parameter has a gradient), per-module
+        weight norms, and a snapshot of the weights (as a telemetry step takes), so the
+        next step records this step's per-module update ratios; a few dozen operations and
+        one copy of the weights, held for one step, against a telemetry step's hundreds (no
+        hooks, no activation or output statistics)."""
         g = self._groups
         self._cad.sampled(s)
         with torch.no_grad():
@@ -189,7 +193,11 @@ class RecordMixin:
                 self._b_tel.append((s, self._grad_tags, self._module_sq(row, g.index).sqrt(), []))
             if g.params:
                 wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
-                self._b_tel.append((s, self._weight_tags, torch.cat([wsq.sqrt(), wsq.sum().sqrt().reshape(1)]), []))
+                wrow = torch.cat([wsq, wsq.sum().reshape(1)]).sqrt()  # per module, then the total
+                self._b_tel.append((s, self._weight_tags, wrow, []))
+                if self._snap is None:  # a copy, compared at the next step (update ratios)
+                    self._snap = torch._foreach_mul(g.params, 1.0)
+                    self._snap_w, self._snap_step = wrow, s
 
     def _norms(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """L2 norm of each tensor (float32, on the first tensor's device)."""

@@ -62,11 +62,12 @@ class TelemetryMixin:
             wtot = None
             if g.params:
                 wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
-                wtot = wsq.sum().sqrt()
+                wrow = torch.cat([wsq, wsq.sum().reshape(1)]).sqrt()  # per module, then the total
+                wtot = wrow[-1]
                 tags += self._weight_tags
-                vals += [wsq.sqrt(), wtot]
+                vals.append(wrow)
                 self._snap = torch._foreach_mul(g.params, 1.0)  # a copy, compared at the next step
-                self._snap_wsq, self._snap_step = wsq, s
+                self._snap_w, self._snap_step = wrow, s
             # One sync per telemetry step, for what must be known now: non-finite weights are
             # fatal, and non-finite gradient norms say which gradients to count.
             check = [x for x in (wtot, torch.isfinite(stacked).all() if norms else None) if x is not None]
@@ -112,12 +113,10 @@ class TelemetryMixin:
             torch._foreach_sub_(snap, self._groups.params)  # our copy becomes w_before - w_now
             dsq = self._module_sq(torch.stack(self._norms(snap)), self._groups.index)
             del snap
-            wsq = self._snap_wsq
-            ratio = dsq.sqrt() / wsq.sqrt().clamp_min(1e-30)  # type: ignore[union-attr]
-            total = dsq.sum().sqrt() / wsq.sum().sqrt().clamp_min(1e-30)  # type: ignore[union-attr]
-            self._b_tel.append(
-                (self._snap_step, self._update_tags, torch.cat([ratio, total.reshape(1)]).float(), [])
-            )
+            w = self._snap_w  # per-module weight norms and the total, at the snapshot
+            assert w is not None
+            ratio = torch.cat([dsq, dsq.sum().reshape(1)]).sqrt_().div_(w.clamp_min(1e-30))
+            self._b_tel.append((self._snap_step, self._update_tags, ratio.float(), []))
 
     def _output_telemetry(
         self, out: torch.Tensor, tgt: torch.Tensor | None, tags: list[str], vals: list[torch.Tensor]

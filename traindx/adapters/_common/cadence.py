@@ -39,7 +39,8 @@ class Cadence:
       ``cap`` (Keras: two epochs);
     * coverage (unless ``min_samples`` is None): between telemetry steps the adapter takes
       a cheaper per-layer *sample* (:meth:`sample_due`; the torch Monitor: per-layer
-      gradient norms from the per-parameter norms it computes anyway, and weight norms)
+      gradient norms from the per-parameter norms it computes anyway, weight norms, and a
+      copy of the weights for the update ratios, finished the next step (:meth:`charge`))
       whenever ``max(lo, step // min_samples)`` steps have passed since the last sample or
       telemetry step, so a run of N steps gets at least ``min_samples`` per-layer samples
       with no gap longer than ``max(lo, N / min_samples)`` steps, however rare the budget
@@ -178,6 +179,12 @@ class Cadence:
             else:
                 gap = max(self.lo, step // self.min_samples)
             self.sample_next = step + gap
+
+    def charge(self) -> None:
+        """This step finishes the last sample's or telemetry step's work (the torch Monitor's
+        update ratios, one step after the snapshot): its own time beyond an ordinary step's is
+        counted with the coverage samples' excess, not taken for an ordinary step."""
+        self._is_sample = True
 
     def note(self, steps: int) -> str:
         """The run's cadence in words, for ``context.notes``."""
