@@ -537,10 +537,11 @@ class TinyLSTM(nn.Module):
 def test_tiny_run_gets_32_evenly_spread_per_layer_samples(digits, tmp_path, arch):
     """A 550-step run of a tiny model (steps of a fraction of a millisecond, where one
     telemetry step costs more than a training step and the budget alone took it 2-4 times):
-    per-layer gradient norms, weight norms and update ratios at >= 32 steps, none of the
-    run's 16 sixteenths without one, no gap longer than max(10, 550 / 32) steps; training
-    bit-identical to the run without the Monitor (parameters, RNG state). Counts and spread,
-    not timing. Update ratios failed before (2-4 steps: telemetry steps only)."""
+    per-layer gradient norms, weight norms, update ratios and activation statistics at >= 32
+    steps, none of the run's 16 sixteenths without one, no gap longer than max(10, 550 / 32)
+    steps; training bit-identical to the run without the Monitor (parameters, RNG state).
+    Counts and spread, not timing. Update ratios and activations failed before (2-4 steps:
+    telemetry steps only)."""
 
     def run(mon_dir):
         torch.manual_seed(0)
@@ -556,10 +557,10 @@ def test_tiny_run_gets_32_evenly_spread_per_layer_samples(digits, tmp_path, arch
     assert all(torch.equal(a, b) for a, b in zip(w0, w1, strict=True))
     assert torch.equal(rng0, rng1)
     run_ = run_of(tmp_path)
-    prefixes = ("train/grad_norm@", "train/weight_norm@", "train/update_ratio@")
+    prefixes = ("train/grad_norm@", "train/weight_norm@", "train/update_ratio@", "train/act_mean@", "train/act_std@")
     layer_tags = [k for k in run_.series if k.startswith(prefixes)]
     assert {k.split("@")[0] + "@" for k in layer_tags} == set(prefixes)
-    assert len(layer_tags) == 6  # two modules: gradient norms, weight norms, update ratios
+    assert len([k for k in layer_tags if not k.startswith("train/act_")]) == 6  # two modules x 3
     for tag in layer_tags:
         steps = run_.series[tag].steps.astype(int).tolist()
         assert len(steps) >= 32, (tag, steps)

@@ -101,6 +101,7 @@ class RecordMixin:
                 self._reach_step(row, grads, len(norms) == self._n_params)
             if sample:
                 self._layer_sample(s, row, len(norms) == self._n_params)
+                self._sample_acts(s)
             self._grad_time = time.perf_counter() - tg
             self._b_gn.append(self._gn_rows)
             self._gn_rows += 1
@@ -139,9 +140,12 @@ class RecordMixin:
             self._periodic_time = time.perf_counter() - tf
         if self._step == cad.next:
             self._arm()
+        elif self._activations and cad.sample_due(self._step):
+            self._disarm()
+            self._arm(sample=True)  # the next step is a coverage sample: its activations
         elif self._armed:
             self._disarm()
-        if tel:
+        if tel or sample:
             self._act_pending.clear()
             self._out = None
             self._acc_pre = None
@@ -198,6 +202,16 @@ class RecordMixin:
                 if self._snap is None:  # a copy, compared at the next step (update ratios)
                     self._snap = torch._foreach_mul(g.params, 1.0)
                     self._snap_w, self._snap_step = wrow, s
+
+    def _sample_acts(self, s: int) -> None:
+        """A coverage sample's activation statistics: the moments the forward hooks (armed
+        for this step alone, see the end of ``_record``) left, as a telemetry step records them."""
+        acts, moments = [], []
+        for name, (m, n, kind) in self._act_pending.items():
+            acts.append((self._act_tags[name], n, kind, m.numel()))
+            moments.append(m)
+        if moments:
+            self._b_tel.append((s, [], torch.cat([m.reshape(-1).float() for m in moments]), acts))
 
     def _norms(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """L2 norm of each tensor (float32, on the first tensor's device)."""

@@ -163,8 +163,9 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
 
     # ------------------------------------------------------------------ hooks
 
-    def _arm(self) -> None:
-        """Install the hooks for the next forward/backward (a telemetry step)."""
+    def _arm(self, sample: bool = False) -> None:
+        """Install the hooks for the next forward/backward (a telemetry step; a coverage
+        ``sample``: the activation hooks alone)."""
         if self._armed:
             return
         ref = weakref.ref(self)
@@ -175,7 +176,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         _hooks.quiet_compile_notice()
         self._handles.append(nn.modules.module.register_module_forward_hook(_hooks.forward_hook(ref)))
         w = self._watch
-        if w is not None and w.requires_grad:
+        if w is not None and w.requires_grad and not sample:
             self._hooked_watch = w
             self._handles.append(w.register_hook(_hooks.grad_hook(ref)))
         self._armed = True
