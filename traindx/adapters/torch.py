@@ -16,7 +16,10 @@ time stays under 2 % of the step time, see :class:`~traindx.adapters._common.Cad
 also records per-module gradient and weight norms, update/weight ratios, activation
 statistics (forward hooks installed for that step only), output, input and target checks.
 Only where the gradient norm alone would break the budget (tiny models with steps of a few
-ms) does the adaptive cadence take it every 2-16 steps instead of every step. The static context (model layers, loss, optimizer, data)
+ms) does the adaptive cadence take it every 2-16 steps instead of every step. Between
+telemetry steps, at least 32 evenly spread per-layer *samples* a run (every max(10, step / 32)
+steps) record per-module gradient and weight norms, update ratios and activation statistics,
+however rare the budget makes the telemetry steps. The static context (model layers, loss, optimizer, data)
 and the flags the rules read go to ``context.json``.
 
 The monitor never changes training: it only reads tensors, under ``torch.no_grad()``, into
