@@ -51,6 +51,20 @@ LAYOUTS = [
      [{"step": 0, "Loss_D": 1.9, "Loss_G": 5.1, "D(x)": 0.57}, {"step": 1, "Loss_D": 0.9, "Loss_G": 3.1, "D(x)": 0.67}]),
     ("key=value", "Epoch: 1, loss=0.51, acc=0.81\nEpoch: 2, loss=0.41, acc=0.85\n",
      [{"epoch": 1, "loss": 0.51, "acc": 0.81}, {"epoch": 2, "loss": 0.41, "acc": 0.85}]),
+    ("beginner tutorial: steps, then a sentence per evaluation",
+     "Epoch [1/2], Step [100/600], Loss: 0.2134\nAccuracy of the network on the 10000 test images: 54 %\n"
+     "Epoch [2/2], Step [100/600], Loss: 0.1534\nTest Accuracy of the model on the 320 test sequences: 50.63 %\n",
+     [{"epoch": 1, "Loss": 0.2134, "test Accuracy": 0.54}, {"epoch": 2, "Loss": 0.1534, "test Accuracy": 0.5063}]),
+    ("transfer-learning tutorial: a split's pairs run on with spaces",
+     "Epoch 0/24\n----------\ntrain Loss: 0.5803 Acc: 0.7090\nval Loss: 0.2226 Acc: 0.9150\n\n"
+     "Epoch 1/24\n----------\ntrain Loss: 0.4513 Acc: 0.8033\nval Loss: 0.3039 Acc: 0.8824\n",
+     [{"epoch": 0, "train Loss": 0.5803, "train Acc": 0.709, "val Loss": 0.2226, "val Acc": 0.915},
+      {"epoch": 1, "train Loss": 0.4513, "train Acc": 0.8033, "val Loss": 0.3039, "val Acc": 0.8824}]),
+    ("tqdm postfix then final summaries: a count beside a percentage, slash-joined pairs",
+     "Epoch 1: 100%|####| 19/19 [00:01, 17.8it/s, loss=0.23, acc=0.91]\nTest Acc: 55.3% (553/1000)\n"
+     "Test loss: 0.0330 / Test accuracy: 0.9890\nFinal validation accuracy: 98.90%\n",
+     [{"epoch": 1, "loss": 0.23, "acc": 0.91, "test Acc": 0.553, "test loss": 0.033, "Test accuracy": 0.989,
+       "validation accuracy": 0.989}]),
 ]  # fmt: skip
 
 
@@ -85,6 +99,32 @@ def test_torch_mnist_style_of_a_real_run() -> None:
 def test_percent_accuracy_is_a_fraction() -> None:
     acc = _series(FIXTURES / "torch_pipes")["val/accuracy"]
     assert 0.0 <= acc.values.min() and acc.values.max() <= 1.0 and acc.values[-1] > 0.8
+
+
+def test_summary_sentences_are_a_splits_metric_and_per_class_lines_are_not(tmp_path: Path) -> None:
+    text = "".join(
+        f"Epoch [{e}/6], Step [50/50], Loss: {1 / e:.4f}\n"
+        f"Accuracy of the network on the 2000 test images: {40 + 5 * e} %\n"
+        f"Accuracy of plane : {30 + e} %\n"
+        for e in range(1, 7)
+    )
+    (tmp_path / "output.log").write_text(text)
+    (run,) = traindx.read(tmp_path)
+    acc = run.series["test/accuracy"]
+    assert list(acc.values) == pytest.approx([0.45, 0.5, 0.55, 0.6, 0.65, 0.7])  # percent read as a fraction
+    assert not any(k.split == "test" and k.metric != "accuracy" for k in (s.key for s in run.series.values()))
+    records, _ = parse_text("Training loss barely moves over the whole run from step 0\n")  # no colon: not a value
+    assert not any("train" in k.lower().split() for _, r in records for k in r)
+
+
+def test_a_metric_line_the_reader_cannot_read_is_counted(tmp_path: Path) -> None:
+    lines = [f"Epoch {e}/8 - loss: {1 / e:.3f}" for e in range(1, 9)]
+    lines[3:3] = ["loss 0.41 reached at step 300", "Saved checkpoint loss_best_3.pt", "The loss should go down."]
+    (tmp_path / "train.log").write_text("\n".join(lines) + "\n")
+    (run,) = traindx.read(tmp_path)
+    assert len(run.series["train/loss"]) == 8
+    (problem,) = [p for p in run.ingest.problems if p.kind == "skipped"]
+    assert problem.count == 1 and "line 4" in problem.message  # the file names and prose are not metric lines
 
 
 def test_a_run_that_does_not_learn_is_not_healthy() -> None:

@@ -14,11 +14,15 @@ between separators, with an epoch marker somewhere:
   ``Test set: Average loss: 0.1, Accuracy: 9800/10000 (98%)``;
 - tqdm postfixes: ``Epoch 1: 100%|####| 19/19 [00:00, 177.8it/s, loss=2.62]``; a
   ``2025-07-07 13:55:26 INFO:`` logging prefix is skipped.
+- tutorials' summary lines: ``Accuracy of the network on the 10000 test images: 54 %``
+  (``test Accuracy``), ``train Loss: 0.58 Acc: 0.71`` (pairs run on with a space),
+  ``Test Acc: 55.3% (553/1000)``, ``Test loss: 0.03 / Test accuracy: 0.99``.
 
 Pairs of one epoch form one record until a name repeats (then a new record starts: several
 per epoch are read on a step axis, the record order, with the epoch beside it). Lines naming
-a split (``Test set:``, ``Train Epoch:``) give it to their unsplit names. Percentages are
-kept as written; the assembly reads a [0, 1] metric logged in percent as a fraction.
+a split (``Test set:``, ``Train Epoch:``) give it to their unsplit names. ``81.2%`` and
+``9800/10000 (98%)`` read as fractions (0.812, 0.98). A line naming a metric beside a number
+that gives no pair (``loss 0.41 reached at step 300``) is counted and reported ("skipped").
 """
 
 from __future__ import annotations
@@ -44,14 +48,34 @@ _SPLIT_WORD = re.compile(r"(?<![a-z])(train(?:ing)?|trn|val(?:id(?:ation)?)?|eva
 _SEP = re.compile(r"\s+-\s+|\s*[|,;\t\[\]]\s*|(?<![:=\s])\s{2,}(?=[A-Za-z])")
 _BRACKETED = re.compile(rf"([:=])\s*\[\s*({_NUM})\s*\]", re.I)  # 'LR: [0.001]'
 _PAIR = re.compile(
-    rf"(?P<name>[A-Za-z][\w /@().\u00b2-]*?)\s*(?:[:=]\s*|\s+)(?P<num>{_NUM})"
-    rf"(?:\s*/\s*(?P<den>\d+)\s*(?:\(\s*[\d.]+\s*%\s*\))?)?\s*(?P<pct>%)?(?P<unit>s|ms|sec)?",
+    rf"(?P<name>[A-Za-z][\w /@().\u00b2-]*?)\s*(?P<sep>[:=]\s*|\s+)(?P<num>{_NUM})"
+    rf"(?:\s*/\s*(?P<den>\d+)\s*(?:\(\s*[\d.]+\s*%\s*\))?)?\s*(?P<pct>%)?(?P<unit>s|ms|sec)?"
+    r"(?:\s*\(\s*\d+\s*/\s*\d+\s*\))?",  # '55.3% (553/1000)': the count beside a percentage
     re.I,
 )
+#: A pair run into the next one's name with only a space: ``train Loss: 0.6 Acc: 0.7`` (the
+#: transfer-learning tutorial), ``Test loss: 0.03 / Test accuracy: 0.99``.
+_RUN_ON = re.compile(rf"([:=]\s*(?:{_NUM})\s*%?)\s+(?:/\s+)?(?=[A-Za-z][\w ().-]*?\s*[:=]\s*[-+.\d])", re.I)
+#: Words of a sentence naming a summary metric: ``Accuracy of the network on the 10000 test images``.
+_PROSE = re.compile(r"(?i)\b(?:of|on|over|for|in|the|final)\b")
+_QUALIFIER = re.compile(r"(?i)\b(best|min|max|lowest|highest|worst|mean|avg|average|running|top-?\d*)\b")
 _SKIP_NAMES = re.compile(r"(?i)epoch|eta|step|batch|iter|it")  # markers and progress, not metrics
 _KNOWN = re.compile(r"(?i)(?<![a-z])(loss|acc|accuracy|err|error|mse|mae|rmse|ppl|perplexity|f1|auc|iou|dice)(?![a-z])")
+_LONE_NUM = re.compile(rf"(?<![\w.])(?:{_NUM})(?!\w)", re.I)  # a number, not part of a name ('loss_3.pt')
+_NAMED_NUM = re.compile(r"(?<![\w@.])\d*\.\d+")  # 'loss 0.41 reached at step 300' is prose, not a name
 #: Lines needed to call a text file a training log (a README names a loss once or twice).
 MIN_RECORDS = 3
+
+
+def _name(name: str, context: str | None, *, prose: bool) -> str:
+    """The name of a pair, given the line's split; a sentence naming a split's metric (``Accuracy of
+    the model on the 320 test sequences: 50.6 %``, ``Final test accuracy: 0.9``) reads as ``test Accuracy``
+    (``prose``: the value follows a colon, not a word as in ``loss barely moves from step 0``)."""
+    split, metric = _SPLIT_WORD.search(name), _KNOWN.search(name)
+    if prose and metric and (split or context) and len(name.split()) >= 3 and _PROSE.search(name):
+        qualifier = _QUALIFIER.search(name)
+        return " ".join(w for w in ((split[1] if split else context), qualifier[1] if qualifier else None, metric[1]) if w)
+    return f"{context} {name}" if context and not split else name
 
 
 def _pairs(text: str) -> dict[str, float]:
@@ -60,13 +84,12 @@ def _pairs(text: str) -> dict[str, float]:
     split = _LINE_SPLIT.match(text)
     context = split[1].lower() if split else None
     out: dict[str, float] = {}
-    for seg in _SEP.split(_BRACKETED.sub(r"\1 \2", text[split.end() :] if split else text)):
+    text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", text[split.end() :] if split else text))
+    for seg in _SEP.split(text):
         m = _PAIR.fullmatch(seg.strip(" -:"))
-        if not m or _SKIP_NAMES.fullmatch(m["name"].strip()):
+        if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):
             continue
-        name = m["name"].strip()
-        if context and not _SPLIT_WORD.search(name):
-            name = f"{context} {name}"
+        name = _name(m["name"].strip(), context, prose=m["sep"][0] in ":=")
         value, den = float(m["num"]), float(m["den"] or 1)
         out[name] = (value / den if den else float("nan")) / (100.0 if m["pct"] and not m["den"] else 1.0)
     return out
@@ -74,6 +97,13 @@ def _pairs(text: str) -> dict[str, float]:
 
 def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:
     """(line index, record) pairs, and the number of lines that held metric pairs."""
+    records, lines, _ = _parse(text)
+    return records, lines
+
+
+def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]:
+    """:func:`parse_text`, and the lines naming a metric beside a number that gave no pair."""
+    unread: list[int] = []
     epoch: int | None = None
     records: list[tuple[int, dict[str, Any]]] = []
     rec: dict[str, Any] | None = None  # the record being filled (also in ``records``)
@@ -87,6 +117,8 @@ def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:
             epoch, rec, in_progress = int(m[1]), None, False
         pairs = _pairs(_EPOCH.sub(" | ", line) if m else line)
         if not pairs:
+            if _KNOWN.search(line) and _LONE_NUM.search(line):
+                unread.append(i + 1)
             continue
         lines += 1
         progress = bool(_PROGRESS.match(line))
@@ -98,7 +130,7 @@ def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:
             records.append((i, rec))
         in_progress = progress
         rec.update(pairs)
-    return records, lines
+    return records, lines, unread
 
 
 def _with_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
@@ -117,9 +149,13 @@ def looks_like_text_log(head: str) -> bool:
 
 def read_text_log(path: str | Path) -> RawLog:
     src = str(path)
-    records, n = parse_text(read_text(path))
+    records, n, unread = _parse(read_text(path))
     if n == 0:
         raise ReadError(src, "no 'name: number' pairs on any line; expected printed training output like "
                         "'Epoch 3/20 - loss: 0.51 - val_loss: 0.62' or 'epoch 3 | train loss 0.51 | val acc 81.2%'")  # fmt: skip
     log = RawLog(path=src)
+    if unread:
+        at = ", ".join(map(str, unread[:5])) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
+        log.problem("skipped", f"{src}: {len(unread)} lines name a metric beside a number in a layout not read "
+                    f"(line {at}); map them or print 'name: value'", len(unread))  # fmt: skip
     return records_to_log(src, _with_axis(records), log)
