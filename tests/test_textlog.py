@@ -65,6 +65,19 @@ LAYOUTS = [
      "Test loss: 0.0330 / Test accuracy: 0.9890\nFinal validation accuracy: 98.90%\n",
      [{"epoch": 1, "loss": 0.23, "acc": 0.91, "test Acc": 0.553, "test loss": 0.033, "Test accuracy": 0.989,
        "validation accuracy": 0.989}]),
+    ("pairs ended by '..'", "Epoch 1/3.. Train loss: 1.234.. Test loss: 0.567.. Test accuracy: 0.789\n"
+     "Epoch 2/3.. Train loss: 1.034.. Test loss: 0.467.. Test accuracy: 0.809\nLoading data...\n",
+     [{"epoch": 1, "Train loss": 1.234, "Test loss": 0.567, "Test accuracy": 0.789},
+      {"epoch": 2, "Train loss": 1.034, "Test loss": 0.467, "Test accuracy": 0.809}]),
+    ("quickstart: a line naming the split, then its pairs",
+     "Epoch 1\n-------------------------------\nloss: 2.303037  [   64/60000]\nloss: 2.290000  [ 6464/60000]\n"
+     "Test Error: \n Accuracy: 47.1%, Avg loss: 2.152461 \n\nEpoch 2\n------\nloss: 2.1  [   64/60000]\n",
+     [{"step": 0, "epoch": 1, "loss": 2.303037},
+      {"step": 1, "epoch": 1, "loss": 2.29, "test Accuracy": 0.471, "test Avg loss": 2.152461},
+      {"step": 2, "epoch": 2, "loss": 2.1}]),
+    ("abbreviated split", "Epoch: 01 | Epoch Time: 0m 7s\n\tTrain Loss: 0.694 | Train Acc: 50.12%\n"
+     "\t Val. Loss: 0.696 |  Val. Acc: 49.26%\n",
+     [{"epoch": 1, "train Loss": 0.694, "Train Acc": 0.5012, "val Loss": 0.696, "Val Acc": 0.4926}]),
 ]  # fmt: skip
 
 

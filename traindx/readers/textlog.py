@@ -43,9 +43,11 @@ _EPOCH = re.compile(r"\bepoch\b\s*[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?",
 _PREFIX = re.compile(r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T][\d:.,]+\]?\s*)?(?:\[?(?:INFO|DEBUG|WARNING)\]?\s*[:-]?\s*)?")
 #: A split named at the start of a line (``Test set:``, ``Train Epoch:``, ``Validation -``).
 _LINE_SPLIT = re.compile(r"^\s*\|?\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b(?:\s+set)?\s*[:-]?", re.I)
+#: A line that only names a split, the next line's pairs being its (``Test Error:``, the quickstart).
+_HEADER = re.compile(r"^\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b[A-Za-z ]*:\s*$", re.I)
 _SPLIT_WORD = re.compile(r"(?<![a-z])(train(?:ing)?|trn|val(?:id(?:ation)?)?|eval(?:uation)?|dev|test(?:ing)?)(?![a-z])", re.I)
 #: Separators between pairs: `` - ``, ``|``, ``,``, ``;``, tabs, two spaces, tqdm's brackets.
-_SEP = re.compile(r"\s+-\s+|\s*[|,;\t\[\]]\s*|(?<![:=\s])\s{2,}(?=[A-Za-z])")
+_SEP = re.compile(r"\s+-\s+|\.{2,}(?=\s|$)\s*|\s*[|,;\t\[\]]\s*|(?<![:=\s])\s{2,}(?=[A-Za-z])")
 _BRACKETED = re.compile(rf"([:=])\s*\[\s*({_NUM})\s*\]", re.I)  # 'LR: [0.001]'
 _PAIR = re.compile(
     rf"(?P<name>[A-Za-z][\w /@().\u00b2-]*?)\s*(?P<sep>[:=]\s*|\s+)(?P<num>{_NUM})"
@@ -78,11 +80,15 @@ def _name(name: str, context: str | None, *, prose: bool) -> str:
     return f"{context} {name}" if context and not split else name
 
 
-def _pairs(text: str) -> dict[str, float]:
+_ABBREVIATED = re.compile(r"(?i)\b(val|valid|train|test)\.(?=\s)")  # ' Val. Loss: 0.69 |  Val. Acc: 49.3%'
+
+
+def _pairs(text: str, header: str | None = None) -> dict[str, float]:
     """The ``name: number`` pairs of a line, the line's split given to names without one;
     ``81.2%`` reads 0.812 and ``9800/10000 (98%)`` 0.98."""
+    text = _ABBREVIATED.sub(r"\1", text)
     split = _LINE_SPLIT.match(text)
-    context = split[1].lower() if split else None
+    context = split[1].lower() if split else header
     out: dict[str, float] = {}
     text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", text[split.end() :] if split else text))
     for seg in _SEP.split(text):
@@ -104,6 +110,7 @@ def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:
 def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]:
     """:func:`parse_text`, and the lines naming a metric beside a number that gave no pair."""
     unread: list[int] = []
+    header: str | None = None  # the split a line naming only it gives the next line
     epoch: int | None = None
     records: list[tuple[int, dict[str, Any]]] = []
     rec: dict[str, Any] | None = None  # the record being filled (also in ``records``)
@@ -115,7 +122,9 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
         m = _EPOCH.search(line)
         if m and int(m[1]) != epoch:
             epoch, rec, in_progress = int(m[1]), None, False
-        pairs = _pairs(_EPOCH.sub(" | ", line) if m else line)
+        pairs = _pairs(_EPOCH.sub(" | ", line) if m else line, header)
+        if line.strip():
+            header = h[1].lower() if (h := _HEADER.match(line)) else None
         if not pairs:
             if _KNOWN.search(line) and _LONE_NUM.search(line):
                 unread.append(i + 1)
