@@ -240,3 +240,33 @@ def test_monitor_bce_reconstruction_has_no_classes(tmp_path):
     c = _train(ae, F.binary_cross_entropy, x, x, tmp_path, loss_fn=nn.BCELoss())
     assert c["flags"]["loss_task"] == "reconstruction"
     assert (c["data"]["task"], c["data"].get("num_classes"), c["data"].get("class_counts")) == ("other", None, None)
+
+
+@pytest.mark.parametrize("shape", ["N", "N1"])
+@pytest.mark.parametrize("bce", ["logits", "probs"])
+def test_monitor_binary_bce_from_graph_counts_classes(tmp_path, shape, bce):
+    """Float 0/1 targets under BCE(WithLogits)Loss read from the graph (no ``loss_fn=``):
+    the Monitor kept no class counts (float targets were taken for no class labels unless
+    loss_fn= said binary), so ``majority_share`` was missing and the class-prior gates could
+    not act. Now the counts and num_classes 2 are recorded, as with loss_fn=; smoothed
+    targets (not exactly 0/1) still give none."""
+    import traindx
+    from traindx.signals import compute_facts
+
+    t = MULTI[:, 0] if shape == "N" else MULTI[:, :1]
+    if bce == "logits":
+        model, lossf = nn.Linear(6, 1), F.binary_cross_entropy_with_logits
+    else:
+        model, lossf = nn.Sequential(nn.Linear(6, 1), nn.Sigmoid()), F.binary_cross_entropy
+
+    def loss_of(o, y):
+        return lossf(o.reshape(y.shape), y)
+
+    c = _train(model, loss_of, X, t, tmp_path / "hard")
+    assert (c["flags"]["loss_task"], c["flags"]["loss_source"]) == ("binary", "graph")
+    assert c["data"]["class_counts"] == [6 * int((t == 0).sum()), 6 * int((t == 1).sum())]  # 6 steps
+    assert c["data"]["num_classes"] == 2
+    (run,) = traindx.read(tmp_path / "hard")
+    assert compute_facts(run)["ctx"]["majority_share"] == pytest.approx(float(max(t.mean(), 1 - t.mean())))
+    c = _train(copy.deepcopy(model), loss_of, X, t * 0.8 + 0.1, tmp_path / "soft")
+    assert c["flags"]["loss_task"] == "binary" and c["data"].get("class_counts") is None

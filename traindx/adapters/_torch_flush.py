@@ -174,9 +174,15 @@ class FlushMixin:
         tgts = self._b_tgt
         t = torch.cat(tgts if all(x.dim() == 1 for x in tgts) else [x.reshape(-1) for x in tgts])
         zero_one = t.is_floating_point() or t.dtype == torch.bool  # 0/1 labels, not ids
+        # a binary loss read from the graph (no loss_fn=): float targets count as two classes
+        # only when they are exactly 0/1 (one sync per flush)
+        graph_binary = self._task is None and self.context.flags.get("loss_task") == "binary"
         if t.is_floating_point():
-            if self._task != "binary" and not self._label_rate:
+            if self._task != "binary" and not self._label_rate and not graph_binary:
                 self._count_targets = False  # float targets: not class labels
+                return
+            if graph_binary and not bool(((t == 0) | (t == 1)).all()):
+                self._count_targets = False  # soft or smoothed targets: no class counts
                 return
             t = t > 0.5
         d = self.context.data
@@ -205,3 +211,5 @@ class FlushMixin:
         d.class_counts = self._class_counts.tolist()
         if d.num_classes is None and self._task == "classification":
             d.num_classes = len(d.class_counts)
+        elif d.num_classes is None and graph_binary:
+            d.num_classes = 2  # as a binary loss_fn= gives it
