@@ -75,3 +75,36 @@ def test_a_backbone_frozen_by_the_optimizer_is_not_flagged(tmp_path):
     codes, flags = _run(tmp_path, tx, head_only_by_hand=False)
     assert flags["frozen_by_optimizer"] is True
     assert "UPD004" not in codes
+
+
+@pytest.mark.parametrize("case", ["frozen_backbone", "most_params", "label_fn_in_chain"])
+def test_the_optimizer_inside_a_partition_is_read(tmp_path, case):
+    """The Recorder read no optimizer settings (name, lr, betas all None) from an
+    ``optax.multi_transform`` / ``optax.partition``: the closures it walks hold the inner
+    transforms in a dict it did not open. Now it reads the single non-frozen transform (the one
+    ``frozen_by_optimizer`` does not count), else the one covering most parameters; settings
+    around the partition (a clip) are kept."""
+    big = {"Dense_0": "a", "Dense_1": "a", "Dense_2": "b"}  # a: 64*32+32*32+64 params, b: 330
+    if case == "frozen_backbone":
+        tx = optax.multi_transform({"b": optax.adam(2e-3), "a": optax.set_to_zero()}, {"params": big})
+        want = ("adam", 2e-3, None)
+    elif case == "most_params":
+        tx = optax.multi_transform({"b": optax.sgd(0.1, momentum=0.9), "a": optax.adam(3e-4)}, {"params": big})
+        want = ("adam", 3e-4, None)
+    else:
+        labels = lambda p: {"params": {k: big[k] for k in p["params"]}}  # noqa: E731
+        tx = optax.chain(optax.clip_by_global_norm(1.0),
+                         optax.partition({"a": optax.sgd(0.05, momentum=0.9), "b": optax.adam(1e-3)}, labels))  # fmt: skip
+        want = ("sgd", 0.05, 1.0)
+    p = _params()
+    s = tx.init(p)
+    rec = Recorder(tmp_path, params=p, optimizer=tx, loss=LOSS, fetch_every=1)
+    x, y = jnp.ones((8, 64)), jnp.zeros(8, jnp.int32)
+    for i in range(2):
+        loss, g = jax.value_and_grad(_loss)(p, x, y)
+        u, s = tx.update(g, s, p)
+        p = optax.apply_updates(p, u)
+        rec.log(i, telemetry(grads=g, params=p, updates=u, loss=loss))
+    rec.close()
+    opt = json.loads((tmp_path / "context.json").read_text())["optimizer"]
+    assert (opt["name"], opt["lr"], opt.get("clipnorm")) == (want[0], pytest.approx(want[1]), want[2])

@@ -53,7 +53,7 @@ class ContextMixin:
         except Exception:  # noqa: BLE001, S110 - a fact not known; the recorder goes on
             pass
         try:
-            info, lr = optimizer_info(optimizer, optimizer_name)
+            info, lr = optimizer_info(optimizer, optimizer_name, params)
         except Exception as e:  # noqa: BLE001 - an optimizer we cannot read: no facts, go on
             info, lr = OptimizerInfo(name=optimizer_name), None
             ctx.notes.append(f"optimizer not read ({type(e).__name__}: {e})")

@@ -195,12 +195,74 @@ def freezes_params(tx: Any) -> bool:
     return False
 
 
-def optimizer_info(tx: Any, name: str | None = None) -> tuple[OptimizerInfo, Callable[[Any], Any] | float | None]:
+def _label_sizes(labels: Any, params: Any) -> dict[Any, int]:
+    """Parameter count per label of a partition's labels (a pytree, a prefix of the
+    parameters, or a function of them); each label leaf counts 1 without the parameters."""
+    import jax
+
+    if callable(labels):
+        if params is None:
+            return {}
+        labels = labels(params)
+    sizes: dict[Any, int] = {}
+    if params is None:
+        for lab in jax.tree_util.tree_leaves(labels):
+            sizes[lab] = sizes.get(lab, 0) + 1
+        return sizes
+
+    def add(lab: Any, sub: Any) -> None:
+        n = sum(int(np.prod(getattr(x, "shape", ()))) for x in jax.tree_util.tree_leaves(sub))
+        sizes[lab] = sizes.get(lab, 0) + n
+
+    jax.tree_util.tree_map(add, labels, params)
+    return sizes
+
+
+def partition_main(tx: Any, params: Any = None) -> Any | None:
+    """The transform an ``optax.multi_transform`` / ``optax.partition`` reached from ``tx``
+    applies to most parameters: its single non-frozen one (not a ``set_to_zero``, as
+    ``freezes_params`` reads it), else the one whose label covers most parameters (leaves
+    without ``params``); None without a partition."""
+    comps: list[tuple[str, dict[str, Any]]] = []
+    _components(tx, comps, set())
+    for owner, cells in comps:
+        inner = cells.get("transforms") if owner in ("partition", "multi_transform") else None
+        if not isinstance(inner, Mapping) or not inner:
+            continue
+        live = {k: t for k, t in inner.items() if not freezes_params(t)}
+        if len(live) == 1:
+            return next(iter(live.values()))
+        sizes: dict[Any, int] = {}
+        # flax's variables hold the optimized tree under "params"
+        inner_params = params["params"] if isinstance(params, Mapping) and "params" in params else None
+        for tree in (params, inner_params):
+            try:
+                sizes = _label_sizes(cells.get("param_labels"), tree)
+                break
+            except Exception:  # noqa: BLE001, S112 - labels that do not fit this tree
+                continue
+        pool = live or dict(inner)
+        return pool[max(pool, key=lambda k: sizes.get(k, 0))]  # ties: the first given
+    return None
+
+
+def optimizer_info(tx: Any, name: str | None = None, params: Any = None, *,
+                   partition: bool = True) -> tuple[OptimizerInfo, Callable[[Any], Any] | float | None]:  # fmt: skip
     """OptimizerInfo of an optax transformation (read from its closures, best effort) and
-    its learning rate: a float, a schedule (callable of the step) or None."""
+    its learning rate: a float, a schedule (callable of the step) or None. Inside a
+    partition (``optax.multi_transform``), the settings of the transform ``partition_main``
+    picks, ``params`` counting each label's parameters."""
     info = OptimizerInfo(name=name)
     if tx is None:
         return info, None
+    main = partition_main(tx, params) if partition else None
+    if main is not None:  # the settings of the main transform, then those around the partition
+        info, lr = optimizer_info(main, name, params)
+        outer, _ = optimizer_info(tx, name, partition=False)
+        for f in ("clipnorm", "clipvalue", "weight_decay", "momentum", "eps", "betas"):
+            if getattr(info, f) is None and getattr(outer, f) is not None:
+                setattr(info, f, getattr(outer, f))
+        return info, lr
     comps: list[tuple[str, dict[str, Any]]] = []
     _components(tx, comps, set())
     owners = [c for c, _ in comps]
