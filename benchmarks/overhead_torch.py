@@ -226,9 +226,18 @@ def main() -> None:
     load0 = load()
     batches = digits(64, args.device)
     rows = []
+    skipped: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             for group in (("none", "floor", "default"), ("none", "every=1")):
+                rounds = (
+                    args.rounds
+                    if "every=1" not in group or args.every1_rounds is None
+                    else args.every1_rounds
+                )
+                if rounds < 1:  # no timings to take a median of: no row
+                    skipped.append(f"{name} {'/'.join(group[1:])}")
+                    continue
                 jobs = {
                     c: Job(MODELS[name], c, f"{tmp}/{name}-{c}-{len(group)}", batches, args.device)
                     for c in group
@@ -236,11 +245,6 @@ def main() -> None:
                 for job in jobs.values():  # warm-up (allocator, first telemetry)
                     job.run(args.block)
                 times: dict[str, list[tuple[float, float]]] = {c: [] for c in group}
-                rounds = (
-                    args.rounds
-                    if "every=1" not in group or args.every1_rounds is None
-                    else args.every1_rounds
-                )
                 for r in range(rounds):
                     k = r % len(group)
                     for c in group[k:] + group[:k]:
@@ -278,6 +282,8 @@ def main() -> None:
             f"{name:8} {c:9} {1e3 * off:11.3f} {1e3 * on:10.3f} {ovc!s:>34} {ovw!s:>34} {ev:>6} {stride:6d} "
             f"{frac:8.2f}% {ntel:7d} {pk / 1024:8.1f}KB {snap / 1024:7.1f}KB"
         )
+    if skipped:
+        print(f"skipped (0 rounds asked, no timings): {', '.join(skipped)}")
     verdicts = [verdict_line(f"{name} {c}", BUDGET[c], ovc, ovw) for name, c, _, _, ovc, ovw, *_ in rows if c in BUDGET]
     print("\n".join(verdicts))
     t_item, t_batch = item_vs_batch()
