@@ -875,3 +875,54 @@ def test_jax_backend_host_statistics():
                        timeout=300)  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     assert "ok host" in r.stdout
+
+
+DEFERRED_SCRIPT = """
+import os, tempfile
+os.environ["KERAS_BACKEND"] = "jax"
+import keras, numpy as np, traindx
+from traindx.adapters._keras_stats import engine
+from traindx.adapters.keras import DiagnosisCallback
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 16)).astype("float32"); y = (x[:, 0] > 0).astype("int64")
+behind = engine.Engine.copy_behind
+copies = []
+def counted(self):
+    out = behind(self)
+    copies.append(out is not None)
+    return out
+def run(later):
+    keras.backend.clear_session(); keras.utils.set_random_seed(2)
+    m = keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(2)])
+    m.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    d = tempfile.mkdtemp()
+    cb = DiagnosisCallback(d, probe=(x[:64], y[:64]), every=3, diagnose=False)
+    engine.Engine.copy_behind = counted if later else (lambda self: None)  # None: read at once
+    waits = []
+    wait = engine.Engine.wait
+    engine.Engine.wait = lambda self: (waits.append(1), wait(self))[1]
+    m.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[cb])
+    engine.Engine.wait = wait
+    (r,) = traindx.read(d)
+    s = r.series["train/update_ratio"]
+    return list(s.steps), np.asarray(s.values), len(waits)
+(sa, va, wa), (sb, vb, wb) = run(True), run(False)
+assert copies and all(copies), copies
+assert sa == sb == list(range(0, 32, 3)), (sa, sb)
+assert np.array_equal(va, vb) and np.all(va > 0), (va, vb)
+assert wa == len(sa), (wa, len(sa))  # one wait per telemetry step, none the step after
+print("ok deferred")
+"""
+
+
+def test_jax_backend_update_ratio_read_later_is_the_same():
+    """On JAX with host statistics the weights for the update ratio are copied behind the
+    running steps (the copy dispatched, its transfer started) and compared at the next
+    telemetry step or flush: no wait for the device the step after a telemetry step, and the
+    same values at the same steps as reading them at once."""
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    r = subprocess.run([sys.executable, "-c", DEFERRED_SCRIPT], env=env, capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "ok deferred" in r.stdout

@@ -68,6 +68,7 @@ class _StaticContext:
         self._snap: list[Any] | None = None
         self._snap_step = -1
         self._snap_wsq: np.ndarray | None = None
+        self._delta_pending: tuple[list[Any], list[Any], int, np.ndarray] | None = None  # JAX: (weights copied behind, snapshot, step, wsq)
         self._engine: ks.Engine | None = None
         self._probe: tuple[Any, Any] | None = None
         self._probe_t: tuple[Any, Any] | None = None

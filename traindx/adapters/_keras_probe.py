@@ -150,7 +150,10 @@ class _ProbeTelemetry:
         tel = s >= cad.next
         # coverage: a per-layer sample between telemetry steps (fit's planned length known)
         sample = not tel and cad.planned is not None and cad.sample_due(s)
-        if (tel or sample or self._snap is not None) and self._engine is not None:
+        # JAX with host statistics: the update ratio's weights are copied behind the running
+        # steps and read at the next telemetry step or flush, not waited for at this one
+        behind = self._engine is not None and self._engine.backend == "jax" and self._engine.on_host()
+        if (tel or sample or (self._snap is not None and not behind)) and self._engine is not None:
             w = time.perf_counter()
             self._engine.wait()  # the training's device time, not the callback's
             self._excl += time.perf_counter() - w
@@ -234,6 +237,7 @@ class _ProbeTelemetry:
         eng = self._engine
         if eng is None:
             return
+        self._collect_delta()
         g = self._groups
         values: dict[str, float] = {}
         probe = self._probe_t if eng.layout is not None and with_probe else None
@@ -295,14 +299,26 @@ class _ProbeTelemetry:
         return out
 
     def _finish_update_ratio(self) -> None:
-        """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per layer, recorded at the snapshot's step."""
+        """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per layer, recorded at the snapshot's step; on
+        JAX with host statistics the weights are copied now and compared by :meth:`_collect_delta`."""
         eng = self._engine
         snap, self._snap = self._snap, None
         if eng is None or snap is None:
             return
         wsq = self._snap_wsq
         assert wsq is not None
+        now = eng.copy_behind()
+        if now is not None:
+            self._delta_pending = (now, snap, self._snap_step, wsq)
+            return
         self._ratio_row(eng.delta(snap), self._snap_step, wsq)
+
+    def _collect_delta(self) -> None:
+        """Read a deferred update ratio (JAX) into its row."""
+        pending, self._delta_pending = self._delta_pending, None
+        if pending is not None and self._engine is not None:
+            now, snap, step, wsq = pending
+            self._ratio_row(self._engine.delta_sq(now, snap), step, wsq)
 
     def _ratio_row(self, dsq: np.ndarray, step: int, wsq: np.ndarray) -> None:
         g = self._groups

@@ -276,6 +276,7 @@ class _Recording:
         ctx = self.context
         if w is None or ctx is None:
             return
+        self._collect_delta()
         if self._lr_points:
             lr_rows = sorted(self._lr_points.items())
             self._lr_points = {}
@@ -342,3 +343,4 @@ class _Recording:
 
     def _release(self) -> None:  # for SelfDisabling._fail
         self._snap = None
+        self._delta_pending = None

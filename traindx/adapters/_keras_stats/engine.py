@@ -184,6 +184,19 @@ class Engine:
             return [w.detach().clone() for w in ws]
         return [np.array(w, copy=True) for w in ws]
 
+    def copy_behind(self) -> list[Any] | None:
+        """JAX with host statistics: copies of the weights dispatched behind the running steps,
+        their transfer to the host started, read later without waiting for the device now (the
+        trainer donates its state: the copies outlive it). None elsewhere: read at once."""
+        if self.backend != "jax" or not self.on_host():
+            return None
+        import jax.numpy as jnp
+
+        out = [jnp.array(w, copy=True) for w in self.weights()]
+        for c in out:
+            c.copy_to_host_async()
+        return out
+
     def delta_sq(self, ws: list[Any], snap: list[Any]) -> np.ndarray:
         """Squared norms of ``ws - snap`` per weight."""
         if self.on_host():
