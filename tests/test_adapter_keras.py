@@ -846,10 +846,13 @@ eng = cb._engine
 assert eng.on_host()
 ws = eng.weights()
 host = (eng.probe(*cb._probe_t), eng.weight_sq(ws), eng.delta_sq(ws, [np.asarray(w) * 0.5 for w in ws]))
-eng._probes = engine.FAST_PROBES  # a long run: the probe compiled as jax.jit does, a one-off
-assert "probe" not in eng._fns and eng.one_off == 0
+eng._probes = engine.FAST_PROBES  # a long run: the forward/backward compiled as jax.jit does, a one-off
+assert "probe_jit" not in eng._fns and eng.one_off == 0
 np.testing.assert_allclose(eng.probe(*cb._probe_t), host[0], rtol=2e-5, atol=1e-6)
-assert "probe" in eng._fns and eng.one_off > 0
+assert "probe_jit" in eng._fns and eng._fns["probe_raw"] is eng._fns["probe_jit"] and eng.one_off > 0
+one_off = eng.one_off
+np.testing.assert_allclose(eng.probe(*cb._probe_t), host[0], rtol=2e-5, atol=1e-6)
+assert eng.one_off == one_off and "probe" not in eng._fns  # compiled once; the statistics stay on the host
 eng._host = False  # the compiled functions (weights over HOST_LIMIT)
 dev = (eng.probe(*cb._probe_t), eng.weight_sq(ws), eng.delta_sq(ws, [w * 0.5 for w in ws]))
 for h, d in zip(host, dev):

@@ -31,10 +31,9 @@ EAGER_DELTAS = 24
 #: 0.23 vs 0.23, 0.3M 0.36 vs 0.46, 1M 4.3 vs 1.2, 3M 10 vs 3.9: past the CPU caches the
 #: copies cost more than a run's samples save in compiles.
 HOST_LIMIT = 2 << 20
-#: JAX: probe calls on the fast-compiled path before the probe is compiled as jax.jit does.
+#: JAX: probe calls on the fast-compiled path before its forward/backward is compiled as jax.jit does.
 #: Per call (CPU ms, fast / default compile): digits MLP 1.5 / 1.0, small CNN 14.8 / 4.6; the
-#: default compile costs 0.3-0.8 s more: only a long run (at the default cadence thousands
-#: of steps) pays it, and gets it back.
+#: default compile costs 0.25-0.6 s more: only a long run pays it, and gets it back.
 FAST_PROBES = 32
 
 
@@ -185,9 +184,8 @@ class Engine:
         return [np.array(w, copy=True) for w in ws]
 
     def copy_behind(self) -> list[Any] | None:
-        """JAX with host statistics: copies of the weights dispatched behind the running steps,
-        their transfer to the host started, read later without waiting for the device now (the
-        trainer donates its state: the copies outlive it). None elsewhere: read at once."""
+        """JAX, host statistics: copies of the weights dispatched behind the running steps (the
+        trainer donates its state), sent to the host, read later. None elsewhere: read at once."""
         if self.backend != "jax" or not self.on_host():
             return None
         import jax.numpy as jnp
@@ -208,21 +206,23 @@ class Engine:
         return np.asarray(ops.convert_to_numpy(f(ws, snap)), dtype=np.float64)
 
     def probe(self, x: Any, y: Any) -> np.ndarray:
-        """The probe vector. On JAX the first :data:`FAST_PROBES` calls of a run with small
-        weights take the fast-compiled forward/backward and host statistics, later ones one
-        function compiled as ``jax.jit`` does (its compile, a one-off, is added to ``one_off``)."""
+        """The probe vector. On JAX with small weights: the forward/backward compiled fast for
+        :data:`FAST_PROBES` calls, then as ``jax.jit`` does (a one-off, in ``one_off``), host
+        statistics (compiled too they doubled that compile, CNN 0.59 -> 1.05 s, no faster)."""
         if self.backend == "jax" and self.on_host():
             self._probes += 1
-            if self._probes <= FAST_PROBES:
-                return self._probe_host(x, y)
-        f = self._fns.get("probe")
-        if f is None:
-            t = time.perf_counter()
-            f = self._fns["probe"] = self._make_probe()
-            if self.backend == "jax" and self._probes:
-                out = self.probe(x, y)
+            if self._probes > FAST_PROBES and "probe_jit" not in self._fns:
+                import jax
+
+                t = time.perf_counter()
+                self._fns["probe_jit"] = self._fns["probe_raw"] = jax.jit(self._make_probe(compiled=False))
+                out = self._probe_host(x, y)
                 self.one_off += time.perf_counter() - t
                 return out
+            return self._probe_host(x, y)
+        f = self._fns.get("probe")
+        if f is None:
+            f = self._fns["probe"] = self._make_probe()
         if self.backend == "jax":
             tv, ntv, mv = self.state()
             return np.asarray(f(tv, ntv, mv, x, y), dtype=np.float64)
