@@ -188,9 +188,9 @@ class Engine:
         trainer donates its state), sent to the host, read later. None elsewhere: read at once."""
         if self.backend != "jax" or not self.on_host():
             return None
-        import jax.numpy as jnp
+        import jax
 
-        out = [jnp.array(w, copy=True) for w in self.weights()]
+        out = [jax.device_put(w, may_alias=False) for w in self.weights()]  # no compile (jnp.array: 30 ms)
         for c in out:
             c.copy_to_host_async()
         return out
