@@ -19,6 +19,7 @@ from traindx.signals.compare import (
     acc_gap_facts,
     ce_accuracy_bound,
     chance_facts,
+    fitted_binary,
     gap_facts,
     loss_when_scored,
     lr_facts,
@@ -297,6 +298,10 @@ def compute_facts(run: Run) -> Facts:
         first = lf.get("first_raw") if lf.get("unit") == "step" and lf.get("first_step", 1) <= 1 else None
         facts["chance"] = chance_facts(
             int(c), first, lf.get("last"), acc_group.get("last"), ctx.get("majority_share"), ctx.get("batch_size")
+        )
+        va = facts.get("val_acc") or {}
+        facts["chance"]["fitted_binary"] = fitted_binary(
+            int(c), va.get("last"), va.get("first"), va.get("n_finite"), ctx.get("majority_share")
         )
 
     # what the logs imply (class count, task, validation size): apart from what the run states

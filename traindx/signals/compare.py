@@ -204,3 +204,21 @@ def chance_facts(
         if majority_share is not None:
             out["acc_minus_majority"] = acc_last - majority_share
     return out
+
+
+def fitted_binary(
+    num_classes: int, val_last: float | None, val_first: float | None, val_n: int | None, majority_share: float | None
+) -> bool:
+    """A two-class classifier that fitted by its outcome: validation accuracy at least halfway
+    from the majority-class share to perfect, or - the prior unknown - at least 0.5 + 0.5/C and
+    risen by more than 0.3 of its remaining margin since the first evaluation (a model stuck at a
+    uniform output can score the majority share, never that rise). The stall symptoms' outcome
+    gate (LOSS005/011/020, CTX020/021): under-confident fitted binary runs end near ln 2. Over three
+    or more classes a loss near ln C is a near-uniform softmax whatever its argmax scores: False."""
+    if num_classes > 2 or val_last is None:
+        return False
+    if majority_share is not None:
+        return val_last - majority_share >= 0.5 * (1.0 - majority_share)
+    if val_first is None or val_n is None:
+        return False
+    return val_last >= 0.5 + 0.5 / num_classes and val_n >= 3 and val_last - val_first > 0.3 * (1.0 - val_first)
