@@ -176,6 +176,9 @@ def summarize(outs: list[Outcome]) -> dict[str, float]:
 
     rel = reliability(outs)
     n_rel = sum(r[3] for r in rel)
+    shown = [o for o in outs if o.ranked and (o.scored or o.cause == "healthy")]
+    conf = np.clip(np.array([o.confidence for o in shown], float), 1e-4, 1 - 1e-4)
+    hit = np.array([o.rank == 1 for o in shown], float)
     ece = sum(r[3] * abs(r[1] - r[2]) for r in rel) / n_rel if n_rel else float("nan")
     return {
         "faulty": len(faulty),
@@ -190,6 +193,9 @@ def summarize(outs: list[Outcome]) -> dict[str, float]:
         "mean_p_true": share([o.p_true for o in faulty]),
         "healthy_said_on_faulty": share([o.healthy_said for o in faulty]),
         "ece": ece,
+        # the top answer's probability against whether it is right, on the answers ECE scores
+        "brier": float(np.mean((conf - hit) ** 2)) if shown else float("nan"),
+        "log_loss": float(-np.mean(hit * np.log(conf) + (1 - hit) * np.log(1 - conf))) if shown else float("nan"),
         # the true cause is the top answer, or in the group the report says it cannot separate
         "top1_or_group": share([o.rank == 1 or o.cause in o.group for o in faulty]),
         "group_share": share([bool(o.group) for o in faulty]),

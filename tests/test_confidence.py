@@ -142,8 +142,8 @@ def test_nested_maps_never_see_the_family_they_score():
 
 def test_a_big_held_out_family_counts_for_less_than_its_size_in_the_map():
     """A big family (b: 160 answers, right 90 %) and a small one (a: 20, right 20 %): with
-    the answers as they come the map follows the big one; weighed 1 / sqrt(family size), the
-    small one moves it."""
+    the answers as they come (the default, as the ECE counts them) the map follows the big
+    one; weighed 1 / sqrt(family size) (``weights="sqrt"``), the small one moves it."""
     import calibrate
 
     outs = _outcomes(n_per=20)
@@ -151,8 +151,8 @@ def test_a_big_held_out_family_counts_for_less_than_its_size_in_the_map():
     outs = [o for o in outs if o.families["data"] == "a"] + big
     w = calibrate.family_weights(outs, "data")
     assert w[0] == pytest.approx(20**-0.5) and w[-1] == pytest.approx(160**-0.5)
-    plain = calibrate.fit_maps(outs)[("logs", "rules")]
-    fair = calibrate.fit_maps(outs, "data")[("logs", "rules")]
+    plain = calibrate.fit_maps(outs, "data")[("logs", "rules")]
+    fair = calibrate.fit_maps(outs, "data", weights="sqrt")[("logs", "rules")]
     assert top_probability(0.5, fair) < top_probability(0.5, plain) - 0.05, (fair, plain)
 
 
@@ -162,15 +162,91 @@ def test_written_maps_load_back(tmp_path):
     import calibrate
 
     shutil.copytree(ROOT / "rulebook", tmp_path / "rulebook")
+    knots = [(0.2, 0.1), (0.5, 0.4), (0.9, 0.79)]
     maps = {
         ("logs", "learned"): calibrate.Map(0.5, 0.1, 0.79, 10),
         ("torch_adapter", "rules"): calibrate.Map(0.7, -0.2, 1.0, 10),
+        ("adapter", "rules"): calibrate.Map(cap=0.79, n=10, knots=knots),
     }
     calibrate.write(maps, tmp_path / "rulebook" / "calibration.yaml")
     book = load_rulebook([tmp_path / "rulebook"], builtin=False)
-    got = {(m.kind, m.ranker): (m.slope, m.shift, m.cap) for m in book.confidence}
+    got = {(m.kind, m.ranker): (m.slope, m.shift, m.cap, [tuple(k) for k in m.knots]) for m in book.confidence}
     assert got == {
-        ("logs", "learned"): (0.5, 0.1, 0.79),
-        ("torch_adapter", "rules"): (0.7, -0.2, 1.0),
+        ("logs", "learned"): (0.5, 0.1, 0.79, []),
+        ("torch_adapter", "rules"): (0.7, -0.2, 1.0, []),
+        ("adapter", "rules"): (1.0, 0.0, 0.79, knots),
     }
     assert book.learned_keeps and book.calibration
+    # an adapter kind without its own map gets the adapters' one; bare logs never do
+    assert find(book, "jax_adapter", "rules").knots and find(book, "torch_adapter", "rules").slope == 0.7
+    assert find(book, "logs", "rules") is None
+
+
+def _knots(knots, cap=1.0) -> Confidence:
+    return Confidence(kind="logs", ranker="rules", knots=knots, cap=cap)
+
+
+def test_knots_map_is_the_monotone_line_through_them():
+    m = _knots([(0.2, 0.1), (0.5, 0.3), (0.8, 0.3), (0.9, 0.7)], cap=0.79)
+    assert top_probability(0.5, m) == pytest.approx(0.3) and top_probability(0.05, m) == pytest.approx(0.1)
+    assert top_probability(0.99, m) == pytest.approx(0.7)  # flat beyond the last knot
+    assert top_probability(0.6, m) == pytest.approx(0.3)  # a step
+    # between two knots: linear in logit(p)
+    mid = 1 / (1 + math.exp(-(math.log(0.2 / 0.8) + math.log(0.5 / 0.5)) / 2))
+    assert top_probability(mid, m) == pytest.approx(0.2)
+    qs = [top_probability(float(p), m) for p in np.linspace(0.001, 0.999, 300)]
+    assert all(b >= a for a, b in zip(qs, qs[1:], strict=False)) and max(qs) <= 0.79
+    out, unk = recalibrate([0.95, 0.03], 0.02, m)
+    assert out[0] == pytest.approx(0.7) and out[1] / 0.03 == pytest.approx(0.7 / 0.95)
+
+
+@pytest.mark.parametrize("knots", [[(0.2, 0.5), (0.5, 0.4)], [(0.5, 0.4), (0.5, 0.6)], [(0.5, 0.4)], [(0.0, 0.1), (0.5, 0.2)]])
+def test_bad_knots_are_refused(tmp_path, knots):
+    from traindx.errors import RulebookError
+
+    f = tmp_path / "cal.yaml"
+    f.write_text(f"settings:\n  confidence:\n    - {{kind: logs, ranker: rules, knots: {[list(k) for k in knots]}}}\n")
+    with pytest.raises(RulebookError, match="knots"):
+        load_rulebook([f])
+
+
+def _graded(n_bins=40, per=100, slope=1.5, shift=0.5, plateau=1.0):
+    """Answers whose share right at each top probability is exactly
+    min(sigmoid(slope * logit(p) + shift), plateau)."""
+    conf, right = [], []
+    for p in np.linspace(0.15, 0.97, n_bins):
+        acc = min(1 / (1 + math.exp(-(slope * math.log(p / (1 - p)) + shift))), plateau)
+        k = round(acc * per)
+        conf += [p] * per
+        right += [True] * k + [False] * (per - k)
+    return np.array(conf), np.array(right)
+
+
+def test_platt_fit_knows_the_cap():
+    """The answers above the cap say 0.79 whatever the curve: where the top answers are
+    right 90 % (a plateau, as the adapters' are), the fit recovers the curve below it
+    (slope 1.5, shift 0.5) instead of flattening it to pull the plateau down."""
+    import calibrate
+
+    conf, right = _graded(plateau=0.9)
+    m = calibrate.fit_map(conf, right, form="platt")
+    assert m.cap == calibrate.CAP
+    assert m.slope == pytest.approx(1.5, abs=0.15) and m.shift == pytest.approx(0.5, abs=0.15), m
+    mid = conf < 0.5
+    assert np.mean([top_probability(c, m) for c in conf[mid]]) == pytest.approx(right[mid].mean(), abs=0.02)
+
+
+def test_pooled_map_is_calibrated_under_the_cap():
+    """``form="pool"``: an isotonic step map whose top step is merged down until it is right
+    no more often than the cap; every step says how often its answers are right."""
+    import calibrate
+
+    conf, right = _graded()
+    m = calibrate.fit_map(conf, right, form="pool")
+    q = np.array([top_probability(c, m) for c in conf])
+    assert q.max() <= calibrate.CAP and m.cap == calibrate.CAP
+    assert all(b >= a for a, b in zip(m.knots, m.knots[1:], strict=False))
+    top = q == q.max()
+    assert right[top].mean() == pytest.approx(q.max(), abs=0.02) and top.mean() > 0.3
+    for v in np.unique(q):  # each step: its share right (within the identity prior's pull)
+        assert right[q == v].mean() == pytest.approx(v, abs=0.05)

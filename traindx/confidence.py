@@ -6,8 +6,8 @@ log-loss of every class; what a reader acts on is the top answer's number, and o
 families the fit never saw it was off both ways (the learned layer said 25 % where it was
 right 42 % of the time, the torch adapter's rules 96 % where they were right 81 %). The map
 is Platt scaling of the top probability, ``sigmoid(slope * logit(p) + shift)`` (slope > 0:
-an order-preserving map), followed by a ``cap``: a kind whose held-out answers at >= 0.8
-were not all right never says 0.8 or more. The whole vector moves so the ranking and the
+an order-preserving map), or a monotone line through ``knots`` (an isotonic fit), followed by
+a ``cap``: a kind whose held-out answers at >= 0.8 were not all right never says 0.8 or more. The whole vector moves so the ranking and the
 listed causes' relative shares never change:
 
 - the top probability goes down: every listed cause is scaled by the same factor and the
@@ -16,11 +16,13 @@ listed causes' relative shares never change:
   up mass in proportion (no cause overtakes the top).
 
 The maps are rulebook data (``confidence:`` in rulebook/calibration.yaml, one entry per
-input kind and ranker), written by ``python benchmarks/calibrate.py --write``.
+input kind and ranker; ``kind: adapter``, fitted on every adapter's answers, serves an
+adapter kind without its own), written by ``python benchmarks/calibrate.py --write``.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Protocol
 
@@ -29,12 +31,27 @@ class ConfidenceMap(Protocol):
     slope: float
     shift: float
     cap: float
+    knots: list[tuple[float, float]]
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1.0 - 1e-9)
+    return math.log(p / (1.0 - p))
 
 
 def top_probability(p: float, m: ConfidenceMap) -> float:
     """The calibrated probability of a top answer the ranker gave ``p``."""
-    p = min(max(p, 1e-9), 1.0 - 1e-9)
-    z = m.slope * math.log(p / (1.0 - p)) + m.shift
+    if m.knots:  # the line through the knots in logit(p), flat beyond the ends
+        x = _logit(p)
+        xs = [_logit(k[0]) for k in m.knots]
+        if x <= xs[0]:
+            return min(m.knots[0][1], m.cap)
+        i = bisect.bisect_left(xs, x)
+        if i == len(xs):
+            return min(m.knots[-1][1], m.cap)
+        (q0, q1), (x0, x1) = (m.knots[i - 1][1], m.knots[i][1]), (xs[i - 1], xs[i])
+        return min(q0 + (q1 - q0) * (x - x0) / (x1 - x0), m.cap)
+    z = m.slope * _logit(p) + m.shift
     q = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
     return min(q, m.cap)
 
@@ -58,8 +75,13 @@ def recalibrate(probs: list[float], unknown: float, m: ConfidenceMap) -> tuple[l
 
 
 def find(book, kind: str, ranker: str):
-    """The rulebook's map for this input kind and ranker ("rules" or "learned"), or None."""
-    return next((m for m in book.confidence if m.kind == kind and m.ranker == ranker), None)
+    """The rulebook's map for this input kind and ranker ("rules" or "learned"), else, for
+    an adapter kind, the one fitted on every adapter's answers (``kind: adapter``), or None."""
+    ms = [m for m in book.confidence if m.ranker == ranker]
+    m = next((m for m in ms if m.kind == kind), None)
+    if m is None and kind.endswith("_adapter"):
+        m = next((m for m in ms if m.kind == "adapter"), None)
+    return m
 
 
 __all__ = ["find", "recalibrate", "top_probability"]

@@ -274,15 +274,28 @@ class Calibration(_Conditional):
 
 class Confidence(_Model):
     """The calibration of the top answer's probability for one input kind and ranker
-    (traindx/confidence.py): ``sigmoid(slope * logit(p) + shift)``, at most ``cap``.
-    Fitted on held-out runs by benchmarks/calibrate.py."""
+    (traindx/confidence.py): ``sigmoid(slope * logit(p) + shift)``, or with ``knots`` the
+    monotone line through them, at most ``cap``. ``kind: adapter`` serves an adapter kind
+    without its own entry. Fitted on held-out runs by benchmarks/calibrate.py."""
 
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(pattern=r"^[a-z_]+$")
     ranker: Literal["rules", "learned"] = "rules"
-    slope: float = Field(gt=0, le=20, allow_inf_nan=False)
-    shift: float = Field(ge=-20, le=20, allow_inf_nan=False)
+    slope: float = Field(default=1.0, gt=0, le=20, allow_inf_nan=False)
+    shift: float = Field(default=0.0, ge=-20, le=20, allow_inf_nan=False)
     cap: float = Field(default=1.0, gt=0, le=1)
+    #: [top probability, calibrated] pairs, both non-decreasing (the first strictly)
+    knots: list[tuple[float, float]] = Field(default_factory=new_list)
+
+    @field_validator("knots")
+    @classmethod
+    def _knots(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        ok = all(0 < p < 1 and 0 <= q <= 1 for p, q in v) and all(
+            p1 > p0 and q1 >= q0 for (p0, q0), (p1, q1) in zip(v, v[1:], strict=False)
+        )
+        if not ok or len(v) == 1:
+            raise ValueError("knots: two or more [p, q] pairs in (0, 1) x [0, 1], p increasing, q non-decreasing")
+        return v
 
 
 class Settings(_Model):
