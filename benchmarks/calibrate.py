@@ -101,10 +101,13 @@ def fit_map(
     mapped = np.array([_top(c, m) for c in conf])
     high = mapped >= 0.8
     m.cap = 1.0 if high.sum() >= CAP_MIN and right[high].all() else CAP
+    if m.cap == 1.0 and n >= MIN_FIT and form != "pool":  # no cap: the curve above it counts
+        m = _platt(conf, right, w, cap=1.0)
+        m.cap = 1.0
     return m
 
 
-def _platt(conf: np.ndarray, right: np.ndarray, w: np.ndarray) -> Map:
+def _platt(conf: np.ndarray, right: np.ndarray, w: np.ndarray, cap: float = CAP) -> Map:
     """Platt scaling fitted with the cap inside the likelihood: ``min(sigmoid(a x + b), CAP)``
     (an answer the cap holds says CAP whatever a, b; the fit that does not know the cap
     flattens the curve to pull the top answers down, and under-states the middle ones)."""
@@ -112,7 +115,7 @@ def _platt(conf: np.ndarray, right: np.ndarray, w: np.ndarray) -> Map:
 
     def nll(th: np.ndarray) -> float:
         z = th[0] * x + th[1]
-        p = np.clip(np.minimum(1.0 / (1.0 + np.exp(-z)), CAP), 1e-9, 1 - 1e-9)
+        p = np.clip(np.minimum(1.0 / (1.0 + np.exp(-z)), cap), 1e-9, 1 - 1e-9)
         loss = -float(np.sum(w * (y * np.log(p) + (1 - y) * np.log(1 - p))))
         return loss + 0.5 * PRIOR * ((th[0] - 1.0) ** 2 + th[1] ** 2)
 

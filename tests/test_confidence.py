@@ -250,3 +250,22 @@ def test_pooled_map_is_calibrated_under_the_cap():
     assert right[top].mean() == pytest.approx(q.max(), abs=0.02) and top.mean() > 0.3
     for v in np.unique(q):  # each step: its share right (within the identity prior's pull)
         assert right[q == v].mean() == pytest.approx(v, abs=0.05)
+
+
+def test_a_kind_right_at_every_confident_answer_is_not_capped():
+    """>= CAP_MIN answers mapped to >= 0.8 and all right: no cap, and the curve is fitted
+    on them too (the capped fit cannot see above the cap)."""
+    import calibrate
+
+    conf, right = _graded()
+    right = right | (conf >= 0.4)  # every answer above 0.4 right
+    m = calibrate.fit_map(conf, right, form="platt")
+    assert m.cap == 1.0 and top_probability(0.95, m) > 0.95, m
+
+    def log_loss(mm) -> float:
+        q = np.clip([top_probability(c, mm) for c in conf], 1e-9, 1 - 1e-9)
+        return float(-np.mean(right * np.log(q) + (1 - right) * np.log(1 - q)))
+
+    capped_fit = calibrate._platt(conf, right, np.ones(len(conf)))  # as if capped, cap lifted
+    capped_fit.cap = 1.0
+    assert log_loss(m) < log_loss(capped_fit) - 1e-3
