@@ -213,3 +213,66 @@ def test_a_long_run_adds_the_light_function_and_records_across_the_switch(monkey
     run = traindx.read(tmp_path / "run")[0]
     assert list(run.series["train/grad_norm@h"].steps) == list(range(0, 30, 5))
     assert len(run.series["train/loss"].steps) == 30
+
+
+def test_host_leaf_sums_equal_the_compiled_ones():
+    """leaf_sums with numpy (small leaves summed by one reduceat, large ones alone) equals the
+    traced reduction: empty leaves 0, a NaN or inf stays in its own leaf, plain sums only
+    where asked, across the SMALL_LEAF boundary."""
+    from traindx.adapters._jax_stats.reduce import SMALL_LEAF, leaf_sums
+
+    rng = np.random.default_rng(3)
+    leaves = [rng.normal(size=(5, 7)).astype(np.float32), np.zeros((0,), np.float32),
+              rng.normal(size=(SMALL_LEAF + 3,)).astype(np.float32), np.array([1.0, np.nan], np.float32),
+              rng.normal(size=(3,)).astype(np.float32), np.array([np.inf, 2.0], np.float32),
+              np.arange(6, dtype=np.int32).reshape(2, 3), rng.normal(size=(SMALL_LEAF,)).astype(np.float32)]  # fmt: skip
+    flags = [True, True, True, False, True, True, False, True]
+    sq, sm = leaf_sums(leaves, plain=flags, xp=np)
+    jsq, jsm = jax.jit(lambda ls: leaf_sums(ls, plain=flags))([jnp.asarray(x) for x in leaves])
+    assert sq.dtype == np.float32 and sm is not None and sm.dtype == np.float32 and sq.shape == (len(leaves),)
+    np.testing.assert_allclose(sq, np.asarray(jsq), rtol=1e-5)
+    np.testing.assert_allclose(sm, np.asarray(jsm), rtol=1e-5, atol=1e-3)
+    assert sq[1] == 0.0 and np.isnan(sq[3]) and np.isinf(sq[5]) and np.isfinite(sq[4]) and np.isfinite(sq[6])
+    assert sm[3] == 0.0 and sm[6] == 0.0  # not asked
+    assert leaf_sums(leaves[:1], xp=np)[1] is None
+
+
+def test_host_arrays_cross_as_one_buffer_per_dtype():
+    """The host design hands the callback one flat buffer per dtype (JAX copies every
+    callback argument into an array of its own), not one array per leaf, and the statistics
+    are those of the compiled design (a net of 12 layers: 72 leaves across three pytrees)."""
+    tx = optax.sgd(1e-2)
+    keys = jax.random.split(jax.random.PRNGKey(0), 12)
+    p0 = {f"l{i}": {"w": jax.random.normal(k, (D, D)) * 0.4, "b": jnp.zeros(D)} for i, k in enumerate(keys)}
+
+    def step(p, s, x, y):
+        def lf(p):
+            h = x
+            for i in range(12):
+                h = jnp.tanh(h @ p[f"l{i}"]["w"] + p[f"l{i}"]["b"])
+            return optax.softmax_cross_entropy_with_integer_labels(h, y).mean(), h
+
+        (loss, z), g = jax.value_and_grad(lf, has_aux=True)(p)
+        u, s = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s, telemetry(grads=g, params=p, updates=u, loss=loss, logits=z,
+                                                       labels=y, inputs=x)  # fmt: skip
+
+    x, y = _data("int")[0]
+    host = telemetry_jit(step, every=2, host=True)
+    got = host(p0, tx.init(p0), x, y)[2].as_dict()
+    ref = telemetry_jit(step, every=2, host=False)(p0, tx.init(p0), x, y)[2].as_dict()
+    jaxpr = host.one.trace(host._yes, p0, tx.init(p0), x, y).jaxpr
+    calls = []
+
+    def visit(jp):
+        for eqn in jp.eqns:
+            if eqn.primitive.name == "pure_callback":
+                calls.append(len(eqn.invars))
+            for sub in jax.core.jaxprs_in_params(eqn.params):
+                visit(sub)
+
+    visit(jaxpr.jaxpr)
+    assert calls == [2]  # float32 (grads, params, updates, logits, inputs) and int32 (labels)
+    assert got["_tel"] == 1.0 and set(got) == set(ref)
+    for k, v in ref.items():
+        assert got[k] == pytest.approx(v, rel=1e-4, abs=1e-6, nan_ok=True), k

@@ -6,6 +6,12 @@ statistics' kernels (about 1 s of compile on an MLP): the default of
 :func:`traindx.adapters.jax.telemetry_jit` for models whose arrays are small (every leaf
 is copied to the host at a telemetry step).
 
+The arrays cross to the host packed: one flat buffer per dtype, concatenated in the
+callback's branch (telemetry steps only), split back into views on the host. JAX copies
+every argument of a callback into an array of its own before calling it (``device_put``,
+about 20 us an array): 219 arrays a telemetry step on a net of 30 small layers cost more
+than the statistics (deep30: 8.1 ms a telemetry step against 0.42 light, the numpy 1.8).
+
 The host function only reads its arguments, consumes no random numbers and never raises:
 a failure gives NaN statistics for that step (and is kept in :data:`ERRORS`).
 """
@@ -53,9 +59,24 @@ def on_host(args: tuple[Any, ...], g_names: tuple[str, ...], g_seg: tuple[int, .
     tags, meta, v0 = stats(zeros)
     width = int(v0.shape[0])
 
-    def host(*xs: Any) -> np.ndarray:
+    # where each array lies in the flat buffer of its dtype: (buffer, offset, size, shape)
+    dtypes: list[Any] = []
+    where: list[tuple[int, int, int, tuple[int, ...]]] = []
+    ends: list[int] = []
+    for i in arrays:
+        dt = np.dtype(leaves[i].dtype)
+        if dt not in dtypes:
+            dtypes.append(dt)
+            ends.append(0)
+        b = dtypes.index(dt)
+        size = int(np.prod(np.shape(leaves[i])))
+        where.append((b, ends[b], size, tuple(np.shape(leaves[i]))))
+        ends[b] += size
+
+    def host(*bufs: Any) -> np.ndarray:
         try:
-            t, _, v = stats([np.asarray(x) for x in xs])
+            flat = [np.asarray(b) for b in bufs]
+            t, _, v = stats([flat[b][o : o + k].reshape(shape) for b, o, k, shape in where])
             if t != tags or v.shape != (width,):
                 raise ValueError(f"host statistics changed layout ({len(t)} tags, {v.shape})")
             return v
@@ -67,7 +88,11 @@ def on_host(args: tuple[Any, ...], g_names: tuple[str, ...], g_seg: tuple[int, .
     shape = jax.ShapeDtypeStruct((width,), jnp.float32)
 
     def on(xs: list[Any]) -> jax.Array:
-        return jax.pure_callback(host, shape, *xs, vmap_method="sequential")
+        parts: list[list[Any]] = [[] for _ in dtypes]
+        for x, (b, _, _, _) in zip(xs, where, strict=True):
+            parts[b].append(jnp.reshape(x, (-1,)))
+        bufs = [jnp.concatenate(p) if len(p) > 1 else p[0] for p in parts]
+        return jax.pure_callback(host, shape, *bufs, vmap_method="sequential")
 
     def off(xs: list[Any]) -> jax.Array:
         return jnp.full((width,), jnp.nan, jnp.float32)

@@ -7,6 +7,7 @@ Each function takes ``xp``, the array module: ``jax.numpy`` inside a traced step
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import jax
@@ -80,6 +81,8 @@ def leaf_sums(leaves: list[Any], plain: bool | list[bool] = False, xp: Any = jnp
     if not leaves:
         z = xp.zeros((0,), _F32)
         return z, (z if want_plain else None)
+    if xp is np:
+        return _host_sums(leaves, flags)
     sizes = [int(np.prod(np.shape(x))) for x in leaves]
     limit = SMALL_LEAF if xp is not np else -1  # numpy on the host: a reduction per leaf costs no kernel
     small = [i for i in range(n) if sizes[i] <= limit]
@@ -125,17 +128,53 @@ def leaf_sums(leaves: list[Any], plain: bool | list[bool] = False, xp: Any = jnp
     return sq_v, sum_v
 
 
-def _segment(v: jax.Array, seg: tuple[int, ...], n: int, xp: Any = jnp) -> jax.Array:
-    """Per-layer sums of per-leaf values: one static gather (padded with a zero) and one
-    sum, so a non-finite leaf stays in its own layer's sum."""
-    if tuple(seg) == tuple(range(n)):
-        return v
+def _host_sums(leaves: list[Any], flags: list[bool]) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`leaf_sums` with numpy: the small leaves (up to ``SMALL_LEAF`` entries)
+    concatenated and summed per leaf by one ``np.add.reduceat`` in float64 (a reduction per
+    leaf is a few microseconds of Python each: 186 leaves on a net of 30 small layers), a
+    large leaf alone in float32 as before. A non-finite value stays in its own leaf's sums."""
+    xs = [_f32(x, np).reshape(-1) for x in leaves]
+    n = len(xs)
+    sq = np.zeros(n, np.float64)
+    sm = np.zeros(n, np.float64)
+    small = [i for i in range(n) if 0 < xs[i].size <= SMALL_LEAF]
+    if small:
+        sizes = np.array([xs[i].size for i in small], dtype=np.int64)
+        starts = np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)[:-1]])
+        flat = np.concatenate([xs[i] for i in small]).astype(np.float64)
+        with np.errstate(all="ignore"):
+            sq[small] = np.add.reduceat(flat * flat, starts)
+            if any(flags[i] for i in small):
+                sm[small] = np.add.reduceat(flat, starts)
+    with np.errstate(all="ignore"):
+        for i in range(n):
+            if xs[i].size > SMALL_LEAF:
+                sq[i] = np.sum(xs[i] * xs[i])
+                if flags[i]:
+                    sm[i] = np.sum(xs[i])
+    sm[[i for i in range(n) if not flags[i]]] = 0.0
+    return sq.astype(_F32), (sm.astype(_F32) if any(flags) else None)
+
+
+@lru_cache(maxsize=256)
+def _segment_index(seg: tuple[int, ...], n: int) -> np.ndarray:
     groups: list[list[int]] = [[] for _ in range(n)]
     for i, j in enumerate(seg):
         groups[j].append(i)
     idx = np.full((n, max(1, max(len(g) for g in groups))), len(seg), dtype=np.int32)
     for j, g in enumerate(groups):
         idx[j, : len(g)] = g
+    idx.setflags(write=False)
+    return idx
+
+
+def _segment(v: jax.Array, seg: tuple[int, ...], n: int, xp: Any = jnp) -> jax.Array:
+    """Per-layer sums of per-leaf values: one static gather (padded with a zero) and one
+    sum, so a non-finite leaf stays in its own layer's sum."""
+    seg = tuple(seg)
+    if seg == tuple(range(n)):
+        return v
+    idx = _segment_index(seg, n)
     return xp.sum(xp.concatenate([v, xp.zeros((1,), v.dtype)])[idx], axis=1)
 
 
