@@ -42,7 +42,8 @@ Run: python benchmarks/overhead_jax.py [--rounds 15 --block 100 --models mlp,cnn
 past the host design's switch to the compiled light function after 1,000 calls)
 
 ``--fixed N``: instead, the fixed cost of telemetry and the Recorder on a 400-step run (N
-pairs, CPU seconds, a verdict against the 0.2 s budget).
+pairs, CPU seconds, a verdict against the 0.2 s budget), split into the first call's extra
+(trace and compile) and the rest's; ``--fixed-model deep30`` (or cnn) runs it on another model.
 
 ``--compile N``: instead, the XLA compile time of each model's plain step and of the two
 functions ``telemetry_jit`` compiles (light and full), the median of N compiles.
@@ -58,7 +59,10 @@ Measured (cost20, load 5-7 on 2 shared cores; README's benchmark section has the
 ``--fixed 4`` host 0.41 s CI [0.37, 0.47], compiled 1.92 s CI [1.64, 2.12] in the same
 process, not met (load 4.3: 0.36 s CI [0.20, 0.44] against 1.70) (main before: 1.46 s CI [1.42, 1.50] at load 0.4-1.5); ``--designs 7``
 plain 0.61 s, cond 1.88, callback 0.75, host 0.69; ``--rounds 15 --models mlp,deep30
---warmup 1100`` MLP default 15.6 % against compiled 3.4 %.
+--warmup 1100`` MLP default 15.6 % against compiled 3.4 %. cost22 (load 2.5-8, main and the
+branch alternating): ``--fixed 4`` MLP 0.32-0.43 s on both (the first call's extra, the one
+function's compile, 0.20-0.26 s of it); ``--fixed 4 --fixed-model deep30`` 0.47-0.70 s ->
+0.40-0.50 s (the rest's extra 0.32-0.39 -> 0.13-0.15 s: packed callback arguments).
 
 ``--outside N``: instead, the time of one ``telemetry(...)`` call made outside ``jit`` (the
 MLP's gradients, parameters, updates, loss, activations, logits, labels and inputs; with and
@@ -232,7 +236,7 @@ def outside_jit(n: int) -> None:
 FIXED_BUDGET = 0.2  # s of CPU a short run may pay for telemetry and the Recorder (issue 15)
 
 
-def fixed_cost(repeats: int, steps: int = 400) -> None:
+def fixed_cost(repeats: int, steps: int = 400, model: str = "mlp") -> None:
     """What the adapter costs a short run: a ``steps``-step MLP loop on digits (batch 64)
     from scratch (jitting and compiling the step included), plain (``none``) against the
     default cadence with the Recorder (``default+rec``: ``telemetry_jit`` compiles the light
@@ -243,17 +247,21 @@ def fixed_cost(repeats: int, steps: int = 400) -> None:
     The first pair is left out (it imports traindx's diagnosis path)."""
     warnings.simplefilter("error", RuntimeWarning)
     load0 = load()
-    batches = digits(64)
+    batches = digits(MODELS[model][1])
     arms = ("none", "default+rec", "compiled+rec")
     runs: dict[str, list[float]] = {c: [] for c in arms}
     parts: dict[str, list[float]] = {"Recorder(...)": [], "close()": [], "diagnose()": []}
+    first: dict[str, list[float]] = {c: [] for c in arms}  # the first call: trace and compile
     for r in range(repeats + 1):
         for c in arms if r % 2 == 0 else arms[::-1]:
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.process_time()
-                job = Job("mlp", c, tmp)
+                job = Job(model, c, tmp)
                 t1 = time.process_time()
-                job.run(steps, batches)
+                job.run(1, batches)
+                if r:
+                    first[c].append(time.process_time() - t1)
+                job.run(steps - 1, batches)
                 t2 = time.process_time()
                 if job.rec is not None and c == "default+rec":
                     job.rec.close()
@@ -269,13 +277,18 @@ def fixed_cost(repeats: int, steps: int = 400) -> None:
                     assert job.rec.diagnose() is not None
                 if r:
                     runs[c].append(time.process_time() - t0)
-    print(f"jax {jax.__version__}: a {steps}-step MLP loop on digits (batch 64, optax Adam, jit and compile included), "
+    print(f"jax {jax.__version__}: a {steps}-step {model} loop on digits (batch {MODELS[model][1]}, optax Adam, jit and compile included), "
           f"1 + {repeats} pairs, CPU seconds; {load0} at the start, {load()} at the end")  # fmt: skip
     print(f"  run without the adapter {statistics.median(runs['none']):.3f} s (median), with it "
           f"{statistics.median(runs['default+rec']):.3f} (host statistics, the default here), with the compiled "
           f"design {statistics.median(runs['compiled+rec']):.3f}")  # fmt: skip
     for k, v in parts.items():
         print(f"  {k:22} {statistics.median(v):.3f} s (median; Recorder(...) includes making the parameters)")
+    rest = {c: [a - f for a, f in zip(runs[c], first[c], strict=True)] for c in arms}
+    print(f"  first call (trace, compile, run): none {statistics.median(first['none']):.3f} s, with the adapter "
+          f"{statistics.median(first['default+rec']):.3f} (paired extra {difference(first['none'], first['default+rec'])!s}); "
+          f"the rest's extra (the other {steps - 1} steps, Recorder(...), close(), diagnose()) "
+          f"{difference(rest['none'], rest['default+rec'])!s}")  # fmt: skip
     extra = difference(runs["none"], runs["default+rec"], FIXED_BUDGET)
     comp = difference(runs["none"], runs["compiled+rec"], FIXED_BUDGET)
     print(f"  extra with the adapter: {extra!s} (median [quartiles] CI [95 % bootstrap interval])")
@@ -452,6 +465,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=0, help="steps each copy runs before the rounds (default: one block)")
     ap.add_argument("--outside", type=int, default=0, help="time N telemetry() calls outside jit instead")
     ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N pairs of 400-step runs")
+    ap.add_argument("--fixed-model", default="mlp", choices=list(MODELS), help="the model --fixed runs")
     ap.add_argument("--compile", type=int, default=0, help="instead: XLA compile times, median of N")
     ap.add_argument("--designs", type=int, default=0, help="instead: one compile in other designs, N blocks")
     ap.add_argument("--sizes", default="", help="instead: host vs compiled design by MLP width (e.g. 256,1024,2048)")
@@ -466,7 +480,7 @@ def main() -> None:
         compile_cost(args.compile)
         return
     if args.fixed:
-        fixed_cost(args.fixed)
+        fixed_cost(args.fixed, model=args.fixed_model)
         return
     if args.outside:
         outside_jit(args.outside)
