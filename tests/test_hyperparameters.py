@@ -168,6 +168,9 @@ def test_real_hf_training_args_json(tmp_path):
     hp = run.context.hyperparameters
     assert hp["learning_rate"] == 3e-4 and hp["per_device_train_batch_size"] == 4
     assert run.context.optimizer.lr == 3e-4
+    # the context the rules read (traindx/readers/hparams_facts.py): HF's default optim is an AdamW
+    assert run.context.data.batch_size == 4 and run.context.optimizer.name == "adamw"
+    assert run.context.epochs == 3 and run.context.optimizer.weight_decay == 0.0
 
 
 def test_the_diagnosis_reports_carry_the_hyperparameters(tmp_path, capsys):

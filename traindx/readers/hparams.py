@@ -15,7 +15,9 @@ string, a bool, or a list of those; nested configurations are flattened to dotte
    or an exponent), the nearest directory first.
 
 Where the run's LR is not otherwise known (``context.optimizer.lr``), one learning-rate
-hyperparameter (``lr``, ``learning_rate``, or a dotted name ending in one) fills it.
+hyperparameter (``lr``, ``learning_rate``, or a dotted name ending in one) fills it; the
+other settings the hyperparameters state (class count, dropout, weight decay, batch size,
+optimizer ...) fill the context by :mod:`traindx.readers.hparams_facts`.
 """
 
 from __future__ import annotations
@@ -236,3 +238,9 @@ def attach(
     for name, values in names:
         add(ctx, values, f"directory name '{name}'")
     fill_lr(ctx)
+    from traindx.readers.hparams_facts import fill_context
+
+    skipped = fill_context(ctx)
+    if skipped:
+        what = "; ".join(f"{k} ({why})" for k, why in sorted(skipped.items()))
+        run.ingest.add("skipped", f"hyperparameters not read as context facts: {what}", count=len(skipped))

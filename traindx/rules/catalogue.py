@@ -9,7 +9,8 @@ fact group reads (every curve metric on every split, the learning rate, per-laye
 telemetry) and fills
 every field of the run context, plus :data:`ADAPTER_FLAGS`, the ``ctx`` facts the adapters
 record in ``context.json`` (``flags``). A new fact in the signals appears here by itself;
-a new adapter flag must be added to :data:`ADAPTER_FLAGS`.
+a new adapter flag must be added to :data:`ADAPTER_FLAGS`, a flag only a configuration
+states to :data:`CONFIG_FLAGS`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,16 @@ ADAPTER_FLAGS: dict[str, type] = {
     "target_min": float,
     "target_onehot": bool,
     "val_shared_frac": float,
+}
+
+#: ``ctx`` facts a run's configuration states that no adapter records, in the context's
+#: ``flags`` (:mod:`traindx.readers.hparams_facts`), with their type.
+CONFIG_FLAGS: dict[str, type] = {
+    "from_config": str,
+    "label_smoothing": float,
+    "optimizer_from_config": bool,
+    "warmup_ratio": float,
+    "warmup_steps": float,
 }
 
 _PLACEHOLDER: dict[type, float | bool | str] = {bool: True, float: 0.5, int: 3, str: "x"}
@@ -108,7 +119,7 @@ def _full_run() -> Any:
         {"name": "rnn", "type": "LSTM"},
     ]
     ctx["data"]["task"] = "classification"
-    ctx["flags"] = {k: _PLACEHOLDER[t] for k, t in ADAPTER_FLAGS.items()}
+    ctx["flags"] = {k: _PLACEHOLDER[t] for k, t in (ADAPTER_FLAGS | CONFIG_FLAGS).items()}
     run = Run(id="catalogue", context=RunContext.model_validate(ctx))
     steps = np.arange(200)
     values = 2.0 * 0.98**steps + 0.05 * np.sin(steps) + 0.1

@@ -19,6 +19,12 @@ from traindx.signals import compute_facts
 
 def case_run(case: Case, name: str = "case") -> Run:
     run = Run(id=name, context=RunContext.model_validate(case.context))
+    if run.context.hyperparameters:  # a configuration file's values, mapped as a reader maps them
+        from traindx.readers.hparams import fill_lr
+        from traindx.readers.hparams_facts import fill_context
+
+        fill_lr(run.context)
+        fill_context(run.context)
     run.checks = [CheckResult(name=n, status="passed", facts=f) for n, f in case.checks.items()]
     for i, (key_text, notation) in enumerate(case.series.items()):
         key = SeriesKey.parse(key_text)
