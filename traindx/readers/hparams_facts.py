@@ -42,6 +42,9 @@ from traindx.schema import RunContext
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "lamb",
               "lars", "adafactor", "lion", "ftrl", "lbfgs")  # fmt: skip
 _OPT_WORD = re.compile(r"[a-z]+")
+#: Names of gradient accumulation (micro-batches per optimizer step).
+_ACCUMULATION = frozenset({"gradient_accumulation_steps", "accumulate_grad_batches", "grad_accum_steps",
+                           "accum_iter", "accumulation_steps", "grad_accum"})  # fmt: skip
 #: Scopes under which a name is not the training run's setting.
 _OTHER_SCOPE = re.compile(r"(^|[._/])(val|valid|validation|eval|test|dev|predict|inference)([._/]|$)")
 
@@ -225,6 +228,9 @@ def fill_context(ctx: RunContext) -> dict[str, str]:
     filled; a dropout or class count where the adapter saw the model or the labels is the
     adapter's to say (:func:`_adapter_knows`)."""
     facts, skipped = stated(ctx.hyperparameters)
+    accum = [k for k, v in ctx.hyperparameters.items() if _last(k) in _ACCUMULATION and (_number(v) or 0) > 1]
+    if "batch_size" in facts and accum:  # a step's batch is then several loader batches
+        skipped[facts.pop("batch_size")[1]] = f"a loader's batch, not a step's: gradients accumulate ({accum[0]})"
     setters = _setters(ctx)
     filled: list[str] = []
     for fact, (value, _name) in facts.items():
