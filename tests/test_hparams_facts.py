@@ -97,11 +97,13 @@ def test_bad_values_are_skipped_and_counted(tmp_path):
     (tmp_path / "hparams.yaml").write_text(
         "dropout: lots\nnum_classes: null\nbatch_size: [32, 64]\nmomentum: 1.5\nlr: 1e-3\n"
         "optimizer: my_fancy_optimizer\nepochs: 2.5\nmodel: {a: {weight_decay: 0.1}, b: {weight_decay: 0.2}}\n"
+        f"num_labels: '{'x' * 500}\\n{'y' * 50}'\n"
     )
     (run,) = traindx.read(tmp_path)
     (p,) = [p for p in run.ingest.problems if p.kind == "skipped"]
-    assert p.count == 8 and "\n" not in p.message
-    for name in ("dropout", "num_classes", "batch_size", "momentum", "optimizer", "epochs", "model.a.weight_decay"):
+    assert p.count == 9 and "\n" not in p.message and "x" * 40 not in p.message
+    for name in ("dropout", "num_classes", "batch_size", "momentum", "optimizer", "epochs", "model.a.weight_decay",
+                 "num_labels"):
         assert name in p.message
     ctx = context_facts(run)
     assert not {"dropout_max", "num_classes", "batch_size", "momentum", "optimizer", "weight_decay"} & set(ctx)

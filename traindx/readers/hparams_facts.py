@@ -173,7 +173,8 @@ def stated(hp: dict[str, Any]) -> tuple[dict[str, tuple[Any, str]], dict[str, st
                 continue  # a clip of 0 states "no clipping": nothing to fill, nothing wrong
             if got is None:
                 if habit.fact != "optimizer" or last in ("optimizer", "optim", "optimiser", "optimizer_name"):
-                    skipped[k] = f"{v!r} is not a {habit.fact.replace('_', ' ')}"
+                    shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+                    skipped[k] = f"{shown} is not a {habit.fact.replace('_', ' ')}"
                 continue
             found.append((habit.names.index(last), got, k))
         if not found:
