@@ -123,6 +123,22 @@ def test_hydra_overrides_and_python_tags(tmp_path):
     assert run.context.optimizer.lr == 0.02
 
 
+def test_an_lr_yaml_reads_as_text_is_still_the_runs_lr(tmp_path):
+    # PyYAML (YAML 1.1) reads ``1e-3`` without a dot as the string "1e-3"
+    _csv(tmp_path / "metrics.csv")
+    (tmp_path / "hparams.yaml").write_text("lr: 1e-3\nname: run-1e\n")
+    (run,) = traindx.read(tmp_path)
+    assert run.context.hyperparameters["lr"] == "1e-3"
+    assert run.context.optimizer.lr == 0.001
+
+
+def test_an_lr_that_is_not_a_number_is_not_the_runs_lr(tmp_path):
+    _csv(tmp_path / "metrics.csv")
+    (tmp_path / "hparams.yaml").write_text("learning_rate: auto\n")
+    (run,) = traindx.read(tmp_path)
+    assert run.context.optimizer.lr is None
+
+
 @pytest.mark.slow
 def test_real_lightning_hparams_yaml(tmp_path):
     torch = pytest.importorskip("torch")

@@ -195,6 +195,8 @@ def learning_rate(hp: dict[str, Any]) -> tuple[str, float] | None:
     found: dict[float, str] = {}
     for k, v in hp.items():
         last = re.split(r"[./]", k)[-1].lower()
+        if last in _LR_NAMES and isinstance(v, str):
+            v = parse_value(v)  # YAML 1.1 reads ``lr: 1e-3`` (no dot) as text
         if last in _LR_NAMES and isinstance(v, int | float) and not isinstance(v, bool):
             if math.isfinite(v) and v >= 0:
                 found.setdefault(float(v), k)
