@@ -95,3 +95,24 @@ def test_a_negative_loss_from_near_zero_outweighs_what_both_causes_share():
     # the same fall from -ln(10): minus a cross-entropy, gradient ascent
     order = ranked({**series, "loss": "-2.3-0.5x60"}, TORCH_NLL)
     assert above(order, "loss_sign_flipped", "logits_loss_mismatch"), order
+
+
+def test_a_grown_lr_s_overshoot_marks_are_the_schedule_s():
+    # SGD from 0.02, a schedule growing the LR ~1000x to the end: the loss turns up, the
+    # accuracy collapses, every layer moves by ~20 % of its norm per step (UPD001) and the
+    # gradient grows, then stops (GRAD007): the marks of a step too large, which the
+    # schedule made so
+    ctx = {"framework": "torch", "optimizer": {"name": "sgd", "lr": 0.02},
+           "model": {"output_activation": "linear"}, "data": {"num_classes": 4}}  # fmt: skip
+    run = {
+        "loss": "1.39*0.99x50 0.8*1.03x50 ~0.03",
+        "train/accuracy": "0.3+0.01x50 0.8-0.012x50",
+        "train/update_ratio@fc1": "0.2x30",
+        "train/update_ratio@fc2": "0.2x30",
+        "grad_norm": "1.0*1.05x60 0x40",
+    }
+    order = ranked({**run, "lr": "0.02*1.072x100"}, ctx)
+    assert above(order, "lr_schedule_bad", "lr_too_high"), order
+    # the same marks at a constant LR: its value
+    order = ranked({**run, "lr": "0.02x100"}, ctx)
+    assert above(order, "lr_too_high", "lr_schedule_bad"), order
