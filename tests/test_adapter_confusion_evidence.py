@@ -89,7 +89,11 @@ def test_a_negative_loss_from_near_zero_outweighs_what_both_causes_share():
     near0 = "the loss starts near 0"
     assert item("logits_loss_mismatch", near0) / item("loss_sign_flipped", near0) >= 100.0
     # falls steadily from ~0 into large negative values, accuracy a little below chance
-    series = {"loss": "-0.02-0.5x60", "acc": "0.1x60 ~0.005", "val_acc": "0.09x60 ~0.005"}
+    series = {
+        "loss": "-0.02-0.5x60",
+        "train/accuracy": "0.1x60 ~0.005",
+        "val/accuracy": "0.09x60 ~0.005",
+    }
     order = ranked(series, TORCH_NLL)
     assert above(order, "logits_loss_mismatch", "loss_sign_flipped"), order
     # the same fall from -ln(10): minus a cross-entropy, gradient ascent
@@ -116,3 +120,21 @@ def test_a_grown_lr_s_overshoot_marks_are_the_schedule_s():
     # the same marks at a constant LR: its value
     order = ranked({**run, "lr": "0.02x100"}, ctx)
     assert above(order, "lr_too_high", "lr_schedule_bad"), order
+
+
+def test_a_training_set_learned_while_validation_stays_at_chance_is_a_shift_first():
+    # the training accuracy climbs to 1.0 while the validation accuracy stays at chance
+    # (GEN007) and the validation loss never improves (GEN002): on the labelled runs both fire
+    # 3-4x as often on distribution_shift runs as on labels_corrupted ones (adapter and
+    # log-only alike; shuffled labels are memorized slowly), which the ratios now say
+    ctx = {"framework": "keras", "optimizer": {"name": "adam", "lr": 0.001},
+           "model": {"output_activation": "softmax"}, "data": {"num_classes": 10}}  # fmt: skip
+    run = {
+        "loss": "2.3*0.96x60 ~0.02",
+        "train/accuracy": "0.1+0.015x60 ~0.01",
+        "val/loss": "2.3+0.02x60 ~0.01",
+        "val/accuracy": "0.1x60 ~0.002",
+    }
+    order = ranked(run, ctx)
+    assert above(order, "distribution_shift", "labels_corrupted"), order
+    assert above(order, "distribution_shift", "overfitting"), order
