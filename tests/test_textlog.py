@@ -78,6 +78,20 @@ LAYOUTS = [
     ("abbreviated split", "Epoch: 01 | Epoch Time: 0m 7s\n\tTrain Loss: 0.694 | Train Acc: 50.12%\n"
      "\t Val. Loss: 0.696 |  Val. Acc: 49.26%\n",
      [{"epoch": 1, "train Loss": 0.694, "Train Acc": 0.5012, "val Loss": 0.696, "Val Acc": 0.4926}]),
+    ("print(name, value, ...): one-word names and numbers between single spaces",
+     "epoch 0 loss 64388810484.8 val_loss 66244407296.0 acc 81.5%\nepoch 1 loss 6.1e10 val_loss 6.2e10 acc 82%\n",
+     [{"epoch": 0, "loss": 64388810484.8, "val_loss": 66244407296.0, "acc": 0.815},
+      {"epoch": 1, "loss": 6.1e10, "val_loss": 6.2e10, "acc": 0.82}]),
+    (".item() forgotten: tensors and numpy scalars printed as their numbers",
+     "epoch 0 loss tensor(2.3026, grad_fn=<NllLossBackward0>) acc tensor(0.1000) val_loss np.float64(2.31)\n"
+     "Epoch: 1, loss=tensor(1.9000, device='cuda:0', grad_fn=<NllLossBackward0>), acc=np.float32(0.35)\n",
+     [{"epoch": 0, "loss": 2.3026, "acc": 0.1, "val_loss": 2.31}, {"epoch": 1, "loss": 1.9, "acc": 0.35}]),
+    ("a Keras history printed key by key", "loss [0.9, 0.7, 0.5]\nval_loss [1.0, 0.8, 0.75]\n",
+     [{"epoch": 0, "loss": 0.9, "val_loss": 1.0}, {"epoch": 1, "loss": 0.7, "val_loss": 0.8},
+      {"epoch": 2, "loss": 0.5, "val_loss": 0.75}]),
+    ("a Keras history printed whole (numpy 2 reprs)",
+     "{'loss': [np.float64(0.9), np.float64(0.7)], 'accuracy': [0.5, 0.625]}\n",
+     [{"epoch": 0, "loss": 0.9, "accuracy": 0.5}, {"epoch": 1, "loss": 0.7, "accuracy": 0.625}]),
 ]  # fmt: skip
 
 
@@ -138,6 +152,15 @@ def test_a_metric_line_the_reader_cannot_read_is_counted(tmp_path: Path) -> None
     assert len(run.series["train/loss"]) == 8
     (problem,) = [p for p in run.ingest.problems if p.kind == "skipped"]
     assert problem.count == 1 and "line 4" in problem.message  # the file names and prose are not metric lines
+
+
+def test_a_printed_history_is_found_and_read_as_epochs(tmp_path: Path) -> None:
+    lists = {"loss": [round(2.0 / (e + 1), 4) for e in range(8)], "val_loss": [round(2.2 / (e + 1), 4) for e in range(8)]}
+    (tmp_path / "history.txt").write_text("".join(f"{k} {v}\n" for k, v in lists.items()))
+    assert _sniff(tmp_path / "history.txt", None) == "text"
+    (run,) = traindx.read(tmp_path)
+    assert list(run.series["train/loss"].values) == pytest.approx(lists["loss"])
+    assert len(run.series["val/loss"]) == 8
 
 
 def test_a_run_that_does_not_learn_is_not_healthy() -> None:

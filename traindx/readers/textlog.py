@@ -17,6 +17,13 @@ between separators, with an epoch marker somewhere:
 - tutorials' summary lines: ``Accuracy of the network on the 10000 test images: 54 %``
   (``test Accuracy``), ``train Loss: 0.58 Acc: 0.71`` (pairs run on with a space),
   ``Test Acc: 55.3% (553/1000)``, ``Test loss: 0.03 / Test accuracy: 0.99``.
+- beginners' ``print("epoch", e, "loss", loss, "val_loss", vl)``: one-word names and numbers
+  alternating with single spaces (``epoch 3 loss 0.51 val_loss 0.62``), the values often the
+  tensors themselves (``.item()`` forgotten: ``tensor(0.5100, grad_fn=<MseLossBackward0>)``,
+  numpy 2's ``np.float64(0.51)``), read as their numbers;
+- a history printed key by key (``for k in history.history: print(k, history.history[k])``:
+  ``loss [0.9, 0.7, ...]``) or whole (``{'loss': [0.9, 0.7], 'val_loss': [...]}``): item *i* of
+  each list is epoch *i*, as in a saved ``history.json``.
 
 Pairs of one epoch form one record until a name repeats (then a new record starts: several
 per epoch are read on a step axis, the record order, with the epoch beside it). Lines naming
@@ -65,6 +72,16 @@ _SKIP_NAMES = re.compile(r"(?i)epoch|eta|step|batch|iter|it")  # markers and pro
 _KNOWN = re.compile(r"(?i)(?<![a-z])(loss|acc|accuracy|err|error|mse|mae|rmse|ppl|perplexity|f1|auc|iou|dice)(?![a-z])")
 _LONE_NUM = re.compile(rf"(?<![\w.])(?:{_NUM})(?!\w)", re.I)  # a number, not part of a name ('loss_3.pt')
 _NAMED_NUM = re.compile(r"(?<![\w@.])\d*\.\d+")  # 'loss 0.41 reached at step 300' is prose, not a name
+#: A number printed as its tensor / numpy scalar: ``tensor(0.51, grad_fn=<MseLossBackward0>)``, ``np.float64(0.51)``.
+_SCALAR = re.compile(rf"\b(?:tensor|(?:np|numpy)\.(?:float|int)\d+)\(\s*({_NUM})(?:\s*,[^()]*)?\)", re.I)
+_WORD = r"[A-Za-z][\w/.@-]*"
+#: One-word names and numbers alternating with single spaces: ``loss 0.51 val_loss 0.62``.
+_SPACED = re.compile(rf"(?:{_WORD}\s+(?:{_NUM})%?\s+)+{_WORD}\s+(?:{_NUM})%?", re.I)
+_SPACED_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(%?)", re.I)
+#: A metric's per-epoch list: ``loss [0.9, 0.7]``, ``'val_loss': [1.0, 0.8]`` (a printed history).
+_KEY_LIST = re.compile(
+    rf"""(?:^|[{{,])\s*['"]?({_WORD})['"]?\s*[:=]?\s*\[\s*((?:{_NUM})(?:\s*,\s*(?:{_NUM}))+)\s*,?\s*\]""", re.I | re.M
+)
 #: Lines needed to call a text file a training log (a README names a loss once or twice).
 MIN_RECORDS = 3
 
@@ -92,6 +109,11 @@ def _pairs(text: str, header: str | None = None) -> dict[str, float]:
     out: dict[str, float] = {}
     text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", text[split.end() :] if split else text))
     for seg in _SEP.split(text):
+        if _SPACED.fullmatch(seg.strip()):  # two or more one-word pairs, only spaces between
+            for name, num, pct in _SPACED_PAIR.findall(seg):
+                if not _SKIP_NAMES.fullmatch(name):
+                    out[_name(name, context, prose=False)] = float(num) / (100.0 if pct else 1.0)
+            continue
         m = _PAIR.fullmatch(seg.strip(" -:"))
         if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):
             continue
@@ -109,6 +131,7 @@ def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:
 
 def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]:
     """:func:`parse_text`, and the lines naming a metric beside a number that gave no pair."""
+    text = _SCALAR.sub(r"\1", text)
     unread: list[int] = []
     header: str | None = None  # the split a line naming only it gives the next line
     epoch: int | None = None
@@ -139,6 +162,10 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
             records.append((i, rec))
         in_progress = progress
         rec.update(pairs)
+    if not lines and (lists := _KEY_LIST.findall(text)):  # a history printed key by key, or whole
+        values = {k: [float(v) for v in vs.split(",")] for k, vs in lists}
+        n = max(len(v) for v in values.values())
+        return [(i, {"epoch": i} | {k: v[i] for k, v in values.items() if i < len(v)}) for i in range(n)], n, []
     return records, lines, unread
 
 
