@@ -2,7 +2,7 @@
 fixtures/qa_wild_keras/, the held-out torch/Lightning/HF/JAX set fixtures/qa_wild/ and the
 mixed-framework held-out set fixtures/qa_fresh/, the Keras-heavy held-out batch fixtures/qa_heldout/ and
 the broad batch of small programs fixtures/qa_small/, the forum-style batch fixtures/qa_real/ and
-the other-loggers batch fixtures/qa_fresh21/):
+the other-loggers batch fixtures/qa_fresh21/ and the beginner-style batch fixtures/qa_fresh22/):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -35,7 +35,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_heldout": (ROOT / "fixtures" / "qa_heldout", 24, 80),
         "qa_small": (ROOT / "fixtures" / "qa_small", 24, 80),
         "qa_real": (ROOT / "fixtures" / "qa_real", 20, 62),
-        "qa_fresh21": (ROOT / "fixtures" / "qa_fresh21", 20, 54)}
+        "qa_fresh21": (ROOT / "fixtures" / "qa_fresh21", 20, 54),
+        "qa_fresh22": (ROOT / "fixtures" / "qa_fresh22", 20, 56)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
