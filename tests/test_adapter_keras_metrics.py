@@ -91,3 +91,25 @@ def test_loss_kind_and_task_recorded(tmp_path):
     c = json.loads((tmp_path / "bce_ae" / "context.json").read_text())
     assert c["flags"]["loss_task"] == "reconstruction"
     assert (c["data"]["task"], c["data"].get("num_classes"), c["data"].get("class_counts")) == ("other", None, None)
+
+
+def test_multi_hot_targets_under_a_categorical_loss_have_no_class_counts(tmp_path):
+    """A multi-label model compiled with categorical_crossentropy (qa_fresh22's
+    kb_multilabel_sigmoid_cce_tf): the task reads as single-label classification, but a
+    multi-hot row has no single class - its argmax counted only its first label, and the
+    rules read a 'majority share' no class had. One-hot rows still give their counts."""
+    keras.backend.clear_session()
+    x, y = multilabel()
+    assert (y.sum(1) > 1).any()
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(3, activation="sigmoid")])
+    model.compile(keras.optimizers.Adam(1e-2), "categorical_crossentropy")
+    cb = DiagnosisCallback(logdir=tmp_path, probe=(x[:64], y[:64]))
+    model.fit(x[:256], y[:256], epochs=1, batch_size=64, verbose=0, callbacks=[cb])
+    cb.close()
+    ctx = json.loads((tmp_path / "context.json").read_text())
+    assert ctx["data"]["task"] == "classification" and ctx["data"].get("class_counts") is None
+    from traindx.adapters import _keras_stats as ks
+
+    one_hot = np.eye(3, dtype="float32")[[0, 1, 1, 2, 2, 2]]
+    assert ks.class_counts(one_hot, "classification") == [1, 2, 3]
+    assert ks.class_counts(y[:6], "classification") is None

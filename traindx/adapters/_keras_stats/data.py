@@ -119,14 +119,16 @@ def host_summary(x: np.ndarray) -> dict[str, float]:
 
 
 def class_counts(y: Any, task: str | None) -> list[int] | None:
-    """Class counts of targets: integer labels, one-hot rows, or 0/1 binary targets."""
+    """Class counts of targets: integer labels, one-hot rows, or 0/1 binary targets. Rows of
+    several 0/1 columns that are not one-hot (multi-hot labels, or all-zero rows) have no
+    single class each: no counts (their argmax would count a row's first label only)."""
     if y is None:
         return None
     a = np.asarray(y)
     if a.size == 0:
         return None
     if a.ndim >= 2 and a.shape[-1] > 1 and a.dtype.kind == "f":
-        if not np.all((a == 0) | (a == 1)):
+        if not np.all((a == 0) | (a == 1)) or not np.all(a.sum(-1) == 1):
             return None
         a = a.reshape(-1, a.shape[-1]).argmax(-1)
     a = a.reshape(-1)
