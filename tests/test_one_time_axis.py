@@ -142,3 +142,21 @@ def test_two_names_of_one_file_for_one_measurement_are_not_a_resumed_run(tmp_pat
     (apart,) = traindx.read(tmp_path, overrides={"train_loss": "train/loss@alt"})
     assert apart.get("loss", scope="alt").values[-1] == 16.0
     assert not [p for p in apart.ingest.problems if p.kind == "dropped"]
+
+
+def test_a_wandb_epoch_counter_logged_once_per_epoch_states_no_steps_per_epoch():
+    # wandb.log({'epoch': e, 'loss': ...}) once per epoch (a Keras LambdaCallback): '_step'
+    # counts log calls, so the epoch counter moves at every logged step; that is not one
+    # optimizer step per epoch (batch_size_bad's "only 1 optimizer steps per epoch")
+    pytest.importorskip("wandb")
+    root = LOGS.parent.parent / "qa_fresh21" / "logs" / "kr_review_ratings_1_to_5_jax" / "buggy" / "wandb"
+    (run,) = traindx.read(root)
+    assert len(run.get("loss")) >= 5 and run.context.steps_per_epoch is None
+    d = traindx.diagnose(root).runs[0]
+    assert "optimizer step" not in " ".join(e.says for c in d.causes for e in c.evidence)
+
+def test_an_epoch_counter_over_several_steps_gives_steps_per_epoch(tmp_path):
+    rows = ["step,epoch,loss"] + [f"{i},{i // 5},{2.3 * 0.99**i:.4f}" for i in range(40)]
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    (run,) = traindx.read(tmp_path)
+    assert run.context.steps_per_epoch == 5

@@ -63,6 +63,15 @@ _EPOCH_SUFFIX = re.compile(r"_epoch$", re.I)
 FileReader = Callable[[Path, str], RawLog]
 
 
+
+def once_per_log(epochs: np.ndarray) -> bool:
+    """An epoch counter that moves on at every logged point. Logged with ``wandb.log``,
+    whose ``_step`` counts log calls, it says the user logged once per epoch, not that an
+    epoch took one optimizer step (``ctx.steps_per_epoch`` 1 would read as full-batch
+    training in the rules)."""
+    e = np.asarray(epochs, dtype=float)
+    return e.size > 1 and bool(np.all(np.diff(e) >= 1))
+
 def _read_file(p: Path, kind: str) -> RawLog:
     reason = lfs_pointer(p)
     if reason:
@@ -202,7 +211,8 @@ def build_run(
             marks.append(log.epochs)
         for raw in log.series:
             if raw.unit == "step" and EPOCH_AXIS.fullmatch(raw.name.strip()):
-                marks.append((raw.steps, raw.values))  # Lightning's TensorBoard 'epoch'
+                if not (kind == WANDB_RUN and once_per_log(raw.values)):
+                    marks.append((raw.steps, raw.values))  # Lightning's TensorBoard 'epoch'
                 continue
             raws.setdefault(raw.name.strip(), []).append(raw)
             key = map_name(raw.name, overrides, default_split=raw.split or split)
