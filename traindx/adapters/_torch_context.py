@@ -95,6 +95,7 @@ class ContextMixin:
             for name, _, k in self._hooked
         }
         self._grad_tags = [f"train/grad_norm@{n}" for n in g.names]
+        self._grad_seen: set[int] = set()  # modules that have had a (not None) gradient
         self._weight_tags = [f"train/weight_norm@{n}" for n in g.names] + ["train/weight_norm"]
         self._update_tags = [f"train/update_ratio@{n}" for n in g.names] + ["train/update_ratio"]
         # Per-step buffers, moved to the host every FLUSH_STEPS steps or flush_secs.

@@ -194,6 +194,7 @@ class RecordMixin:
         self._cad.sampled(s)
         with torch.no_grad():
             if aligned:
+                self._grad_seen.update(range(len(self._grad_tags)))
                 self._b_tel.append((s, self._grad_tags, self._module_sq(row, g.index).sqrt(), []))
             if g.params:
                 wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)

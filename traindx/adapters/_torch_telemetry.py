@@ -53,10 +53,20 @@ class TelemetryMixin:
         if full:
             if norms:
                 stacked = torch.stack(norms)
-                index = g.index if len(present) == len(grads) else torch.tensor(
-                    [m for m, gr in zip(g.module_of, grads, strict=True) if gr is not None], device=g.index.device)  # fmt: skip
-                tags += self._grad_tags
-                vals.append(self._module_sq(stacked, index).sqrt())
+                if len(present) == len(grads):
+                    self._grad_seen.update(range(len(self._grad_tags)))
+                    tags += self._grad_tags
+                    vals.append(self._module_sq(stacked, g.index).sqrt())
+                else:  # a module none of whose parameters has a gradient (None) this step, after
+                    # it had one - a branch not taken - has no gradient norm: not written, not 0.
+                    # One that never had one (the graph does not reach it) is written as 0.
+                    of = [m for m, gr in zip(g.module_of, grads, strict=True) if gr is not None]
+                    now = set(of)
+                    self._grad_seen |= now
+                    has = [m for m in range(len(self._grad_tags)) if m in now or m not in self._grad_seen]
+                    tags += [self._grad_tags[m] for m in has]
+                    sq = self._module_sq(stacked, torch.tensor(of, device=g.index.device))
+                    vals.append(sq.index_select(0, torch.tensor(has, device=sq.device)).sqrt())
             elif g.params and s >= 2:  # no gradient at all (the first steps may lack them)
                 self._reach.add(False, False)
             wtot = None
