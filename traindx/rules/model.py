@@ -124,11 +124,16 @@ class Case(_Model):
     @field_validator("series")
     @classmethod
     def _series(cls, v: dict[str, str]) -> dict[str, str]:
+        from traindx.names import map_name
         from traindx.rules.series_dsl import parse_series
-        from traindx.schema import SeriesKey
+        from traindx.schema import CANONICAL_METRICS, SeriesKey
 
         for key, notation in v.items():
-            SeriesKey.parse(key)
+            k = SeriesKey.parse(key)
+            read = map_name(key) if k.metric not in CANONICAL_METRICS else None
+            if read is not None and read.metric != k.metric and read.metric in CANONICAL_METRICS:
+                # an alias a reader would map ('acc', 'val_acc'): no fact reads it in a case
+                raise ValueError(f"series {key!r}: no fact reads metric {k.metric!r}; write {str(read)!r}")
             parse_series(notation)
         return v
 
