@@ -20,46 +20,43 @@ def _tail_median(values: np.ndarray) -> float:
     return float(median(v)) if v.size else float("nan")
 
 
-def _per_layer(run: Run, metric: str, statistic: str = "value", at=_tail_median) -> dict[str, float]:
-    out = {}
+def _layer_series(run: Run, metric: str, statistic: str = "value"):
+    """The per-layer series of ``metric`` on the training split (another rank's copy is no layer)."""
     for s in run.series.values():
         k = s.key
         if (k.metric == metric and k.scope != "global" and k.split == "train" and k.statistic == statistic
-                and not is_rank_scope(k.scope)):  # another rank's copy is no layer  # fmt: skip
-            out[k.scope] = at(s.values)
+                and not is_rank_scope(k.scope)):  # fmt: skip
+            yield s
+
+
+def _per_layer(
+    run: Run, metric: str, statistic: str = "value", at=_tail_median, skip: frozenset[int] = frozenset()
+) -> dict[str, float]:
+    """``at`` of each layer's series, leaving out the telemetry steps in ``skip``."""
+    out = {}
+    for s in _layer_series(run, metric, statistic):
+        if skip:
+            keep = np.array([st not in skip for st in np.asarray(s.steps).tolist()], dtype=bool)
+            out[s.key.scope] = at(np.asarray(s.values, dtype=float)[keep]) if keep.any() else float("nan")
+        else:
+            out[s.key.scope] = at(s.values)
     return {k: v for k, v in out.items() if np.isfinite(v)}
 
 
-def _silent_steps(run: Run) -> set[int]:
+def _silent_steps(run: Run) -> frozenset[int]:
     """Telemetry steps at which no layer had any gradient (every per-layer norm is 0): a step
     with nothing to learn (a hinge/triplet loss satisfied by the whole batch, a fully masked
     batch) says nothing about one layer's gradient flow. Returned only when some late step
     did have gradient: a network whose gradient is zero everywhere at every late step keeps
     its zeros."""
     per: dict[int, bool] = {}
-    for s in run.series.values():
-        k = s.key
-        if (k.metric == "grad_norm" and k.scope != "global" and k.split == "train" and k.statistic == "value"
-                and not is_rank_scope(k.scope)):  # fmt: skip
-            for st, v in zip(np.asarray(s.steps).tolist(), np.asarray(s.values, dtype=float).tolist(), strict=False):
-                if np.isfinite(v):
-                    per[st] = per.get(st, False) or v > 0.0
-    silent = {st for st, live in per.items() if not live}
+    for s in _layer_series(run, "grad_norm"):
+        for st, v in zip(np.asarray(s.steps).tolist(), np.asarray(s.values, dtype=float).tolist(), strict=False):
+            if np.isfinite(v):
+                per[st] = per.get(st, False) or v > 0.0
+    silent = frozenset(st for st, live in per.items() if not live)
     late = sorted(per)[len(per) - max(1, round(0.25 * len(per))):] if per else []
-    return silent if any(per[st] for st in late) else set()
-
-
-def _layer_grads(run: Run, at) -> dict[str, float]:
-    """Per-layer gradient norms over the telemetry steps that had gradient somewhere."""
-    silent = _silent_steps(run)
-    out = {}
-    for s in run.series.values():
-        k = s.key
-        if (k.metric == "grad_norm" and k.scope != "global" and k.split == "train" and k.statistic == "value"
-                and not is_rank_scope(k.scope)):  # fmt: skip
-            keep = np.array([st not in silent for st in np.asarray(s.steps).tolist()], dtype=bool)
-            out[k.scope] = at(np.asarray(s.values, dtype=float)[keep]) if keep.any() else float("nan")
-    return {k: v for k, v in out.items() if np.isfinite(v)}
+    return silent if any(per[st] for st in late) else frozenset()
 
 
 def _first_finite(values: np.ndarray) -> float:
@@ -84,7 +81,8 @@ def layer_facts(run: Run) -> dict[str, Any]:
         worst = max(sat, key=sat.__getitem__)
         facts["saturated_frac_max"] = sat[worst]
         facts["saturated_layer"] = worst
-    grads = _layer_grads(run, _tail_median)
+    silent = _silent_steps(run)  # per-layer gradient facts over the steps that had gradient somewhere
+    grads = _per_layer(run, "grad_norm", skip=silent)
     if len(grads) >= 2:
         names = list(grads)  # insertion order follows the model's layer order
         first, last = grads[names[0]], grads[names[-1]]
@@ -92,7 +90,7 @@ def layer_facts(run: Run) -> dict[str, Any]:
         facts["grad_zero_layers"] = sum(v <= 0.0 for v in grads.values())
         # layers whose gradient is zero late in the run but was not at the first record: the
         # graph reached them, the gradient stopped later (saturated outputs, dead units)
-        start = _layer_grads(run, _first_finite)
+        start = _per_layer(run, "grad_norm", at=_first_finite, skip=silent)
         facts["grad_died_layers"] = sum(v <= 0.0 and start.get(k, 0.0) > 0.0 for k, v in grads.items())
         facts["grad_min"] = min(grads.values())
     upd = _per_layer(run, "update_ratio")
