@@ -63,7 +63,6 @@ _EPOCH_SUFFIX = re.compile(r"_epoch$", re.I)
 FileReader = Callable[[Path, str], RawLog]
 
 
-
 def once_per_log(epochs: np.ndarray) -> bool:
     """An epoch counter that moves on at every logged point. Logged with ``wandb.log``,
     whose ``_step`` counts log calls, it says the user logged once per epoch, not that an
@@ -71,6 +70,7 @@ def once_per_log(epochs: np.ndarray) -> bool:
     training in the rules)."""
     e = np.asarray(epochs, dtype=float)
     return e.size > 1 and bool(np.all(np.diff(e) >= 1))
+
 
 def _read_file(p: Path, kind: str) -> RawLog:
     reason = lfs_pointer(p)

@@ -36,6 +36,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from traindx.readers.hparams import parse_value
 from traindx.schema import RunContext
 
 #: Optimizer names traindx knows, as the adapters record them (lowercased class names).
@@ -62,8 +63,6 @@ class Habit(NamedTuple):
 
 def _number(v: Any) -> float | None:
     if isinstance(v, str):
-        from traindx.readers.hparams import parse_value
-
         v = parse_value(v)
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         return None
