@@ -84,7 +84,7 @@ def leaf_sums(leaves: list[Any], plain: bool | list[bool] = False, xp: Any = jnp
     if xp is np:
         return _host_sums(leaves, flags)
     sizes = [int(np.prod(np.shape(x))) for x in leaves]
-    limit = SMALL_LEAF if xp is not np else -1  # numpy on the host: a reduction per leaf costs no kernel
+    limit = SMALL_LEAF  # traced: small leaves share one kernel (numpy on the host: _host_sums)
     small = [i for i in range(n) if sizes[i] <= limit]
     big = [i for i in range(n) if sizes[i] > limit]
     sq_parts: list[jax.Array] = []
