@@ -344,8 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         help="score the CV without the confidence maps (traindx/confidence.py; else refitted per fold)",
     )  # fmt: skip
     ap.add_argument(
-        "--rulebook", type=Path, help="score this rulebook directory instead of the shipped one"
-    )
+        "--rulebook", type=Path,
+        help="score this rulebook directory instead of the shipped one, as if it shipped: the learned layer "
+        "is refitted on its verdicts inside every fold. The engine ranks a user's rulebook with its rules "
+        "alone (traindx.rerank.model_for); add --learned off to score it that way",
+    )  # fmt: skip
     ap.add_argument(
         "--learned", default="auto",
         help="input kinds ranked by the learned layer, refitted inside every fold: 'auto' (the kinds "
