@@ -45,6 +45,16 @@ past the host design's switch to the compiled light function after 1,000 calls)
 pairs, CPU seconds, a verdict against the 0.2 s budget), split into the first call's extra
 (trace and compile) and the rest's; ``--fixed-model deep30`` (or cnn) runs it on another model.
 
+``--parts N``: instead, where ``--fixed``'s extra goes (N rounds, paired against the plain
+step): the compile of the plain step, the light function and the one host-design function,
+and the other 399 steps with the one function never at a telemetry step, at the default
+cadence and with the Recorder; the host statistics' own time and the telemetry steps counted.
+
+``--operands N``: instead, why the one function compiles longer than the plain step: the
+step with a ``lax.cond`` handing each group of the statistics' arrays to a trivial callback
+(median of N compiles); the fast XLA options on the training step (compile time, whether
+training stays the same) and on a separate probe.
+
 ``--compile N``: instead, the XLA compile time of each model's plain step and of the two
 functions ``telemetry_jit`` compiles (light and full), the median of N compiles.
 
@@ -298,6 +308,201 @@ def fixed_cost(repeats: int, steps: int = 400, model: str = "mlp") -> None:
     sys.exit(exit_status(verdicts))
 
 
+def parts(repeats: int, steps: int = 400, model: str = "mlp") -> None:
+    """Where ``--fixed``'s extra goes, each part paired against the plain step in one process
+    (CPU seconds, median of ``repeats`` alternating rounds, the paired difference with its
+    quartiles and 95 % bootstrap interval):
+
+    * compile (caches cleared before each): the plain step, ``telemetry_jit``'s light
+      function (loss and non-finite inputs: what a long run switches to) and its one
+      host-design function (the step, the ``lax.cond`` and the callback the statistics'
+      arrays cross in);
+    * the ``steps - 1`` steps after the first call: the one function never at a telemetry
+      step (``one(no)``: what its operands cost every step), the default cadence
+      (telemetry steps, their numpy and the cadence's timing), and with the Recorder
+      (``log`` every step, ``close()``, ``diagnose()``); the host statistics' own time
+      (numpy in the callback) and the number of telemetry steps are counted apart."""
+    from traindx.adapters._jax_stats import host as host_mod
+
+    warnings.simplefilter("error", RuntimeWarning)
+    load0 = load()
+    batches = digits(MODELS[model][1])
+    x, y = batches[0]
+    spent = [0.0, 0]  # the host statistics' CPU seconds and calls (the callback timed)
+    callback = host_mod.jax.pure_callback
+
+    def timed_callback(fn, shape, *args, **kw):  # type: ignore[no-untyped-def]
+        def run(*a):  # type: ignore[no-untyped-def]
+            t = time.process_time()
+            try:
+                return fn(*a)
+            finally:
+                spent[0] += time.process_time() - t
+                spent[1] += 1
+
+        return callback(run, shape, *args, **kw)
+
+    host_mod.jax.pure_callback = timed_callback
+    comp: dict[str, list[float]] = {"none": [], "light": [], "one": []}
+    arms = ("none", "one(no)", "default", "default+rec")
+    rest: dict[str, list[float]] = {a: [] for a in arms}
+    host_s: list[float] = []
+    taken: list[int] = []
+    for r in range(repeats + 1):
+        none, tel = Job(model, "none", ""), Job(model, "default", "")
+        tj = tel.step
+        tj._choose((tel.params, tel.opt_state, x, y, 0), {})
+        for k in comp if r % 2 == 0 else list(comp)[::-1]:
+            jax.clear_caches()
+            if k == "none":
+                lo = none.step.lower(none.params, none.opt_state, x, y, 0)
+            elif k == "light":
+                lo = tj.light.lower(tel.params, tel.opt_state, x, y, 0)
+            else:
+                lo = tj.one.lower(jnp.asarray(False), tel.params, tel.opt_state, x, y, 0)
+            t0 = time.process_time()
+            lo.compile()
+            if r:
+                comp[k].append(time.process_time() - t0)
+        for a in arms if r % 2 == 0 else arms[::-1]:
+            with tempfile.TemporaryDirectory() as tmp:
+                job = Job(model, "default+rec" if a == "default+rec" else ("none" if a == "none" else "default"), tmp)
+                job.run(1, batches)
+                if a == "one(no)":
+                    no = job.step._pick[0]
+                    job.step = lambda p, s, x, y, i, no=no: no(p, s, x, y, i)
+                spent[:] = [0.0, 0]
+                t0 = time.process_time()
+                job.run(steps - 1, batches)
+                if job.rec is not None:
+                    job.rec.close()
+                    assert job.rec.diagnose() is not None
+                if r:
+                    rest[a].append(time.process_time() - t0)
+                    if a == "default":
+                        host_s.append(spent[0])
+                        taken.append(job.step.taken)
+    host_mod.jax.pure_callback = callback
+    print(f"jax {jax.__version__}: where the fixed cost of a {steps}-step {model} run goes (batch {MODELS[model][1]}), "
+          f"1 + {repeats} rounds, CPU seconds, paired against the plain step; {load0} at the start, {load()} at the end")  # fmt: skip
+    print(f"  compile: plain {statistics.median(comp['none']):.3f} s; light function "
+          f"{difference(comp['none'], comp['light'])!s} more; one function (host design) "
+          f"{difference(comp['none'], comp['one'])!s} more")  # fmt: skip
+    print(f"  the other {steps - 1} steps: plain {statistics.median(rest['none']):.3f} s; extra:")
+    for a in arms[1:]:
+        print(f"    {a:12} {difference(rest['none'], rest[a])!s}")
+    print(f"  default: {statistics.median(taken):.0f} telemetry steps in the run (the first call's one included), "
+          f"the host statistics of those after it"
+          f" (numpy in the callback) {statistics.median(host_s):.3f} s in all")  # fmt: skip
+
+
+def operands(repeats: int, model: str = "mlp") -> None:
+    """Why the host design's one function compiles longer than the plain step (CPU seconds,
+    median of ``repeats`` compiles, caches cleared, variants alternating): the step with a
+    ``lax.cond`` whose true branch hands some of the statistics' arrays to a trivial
+    ``jax.pure_callback`` (``cb1``: one element of the gradients; ``grads``, ``params``,
+    ``updates``, ``batch``: activations, logits, labels, inputs; ``all``: every array, as
+    leaves or concatenated inside or outside the cond). Then the fast XLA options (LLVM
+    level 0, loop emitters) on the training step: compile time and whether 20 Adam steps
+    give the default-compiled step's parameters; and a fast-compiled probe (forward,
+    backward, the optimizer's updates, the arrays returned as one buffer): trace and lower,
+    compile, one call with its fetch."""
+    make, batch = MODELS[model]
+    params, apply = make(jax.random.PRNGKey(0))
+    tx = optax.adam(1e-3)
+    s0 = tx.init(params)
+    batches = digits(batch)
+    x0, y0 = batches[0]
+    shape = jax.ShapeDtypeStruct((8,), jnp.float32)
+    fast = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+
+    def host(*a: object) -> np.ndarray:
+        return np.zeros((8,), np.float32)
+
+    def core(p, s, x, y):  # type: ignore[no-untyped-def]
+        def lf(p):  # type: ignore[no-untyped-def]
+            z, acts = apply(p, x)
+            return optax.softmax_cross_entropy_with_integer_labels(z, y).mean(), (z, acts)
+
+        (loss, (z, acts)), g = jax.value_and_grad(lf, has_aux=True)(p)
+        u, s2 = tx.update(g, s, p)
+        return optax.apply_updates(p, u), s2, loss, {"grads": g, "params": p, "updates": u, "batch": (acts, z, y, x)}
+
+    def variant(v: str):  # type: ignore[no-untyped-def]
+        def step(flag, p, s, x, y):  # type: ignore[no-untyped-def]
+            new, s2, loss, ops = core(p, s, x, y)
+            if v == "plain":
+                return new, s2, loss
+            leaves = jax.tree.leaves(ops if v.startswith("all") or v == "cb1" else ops[v])
+            f32 = [jnp.reshape(a, (-1,)) for a in leaves if a.dtype == jnp.float32]
+            nan = lambda _: jnp.full((8,), jnp.nan)  # noqa: E731
+            if v == "cb1":
+                out = jax.lax.cond(flag, lambda xs: jax.pure_callback(host, shape, xs[0][:1]), nan, f32)
+            elif v == "all/outside":
+                out = jax.lax.cond(flag, lambda b: jax.pure_callback(host, shape, b), nan, jnp.concatenate(f32))
+            elif v == "all/concat":
+                out = jax.lax.cond(flag, lambda xs: jax.pure_callback(host, shape, jnp.concatenate(xs)), nan, f32)
+            else:
+                out = jax.lax.cond(flag, lambda xs: jax.pure_callback(host, shape, *xs), nan, leaves)
+            return new, s2, loss, out
+
+        return jax.jit(step).lower(jnp.asarray(False), params, s0, x0, y0)
+
+    names = ("plain", "cb1", "grads", "params", "updates", "batch", "all", "all/concat", "all/outside")
+    got: dict[str, list[float]] = {v: [] for v in names}
+    for r in range(repeats):
+        for v in names if r % 2 == 0 else names[::-1]:
+            jax.clear_caches()
+            lowered = variant(v)
+            t0 = time.process_time()
+            lowered.compile()
+            got[v].append(time.process_time() - t0)
+    print(f"jax {jax.__version__}: compile of the {model} step with a lax.cond handing arrays to a callback, "
+          f"CPU seconds, median of {repeats}; {load()}")  # fmt: skip
+    for v in names:
+        extra = "" if v == "plain" else f" (+{statistics.median(got[v]) - statistics.median(got['plain']):.3f})"
+        print(f"  {v:12} {statistics.median(got[v]):.3f} s{extra}")
+
+    def train(compiled) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
+        p, s = params, s0
+        for i in range(20):
+            p, s, _ = compiled(jnp.asarray(False), p, s, *batches[i])
+        return [np.asarray(a) for a in jax.tree.leaves(p)]
+
+    jax.clear_caches()
+    ref = train(variant("plain").compile())
+    for label, opts in (("level 0", {"xla_backend_optimization_level": 0}), ("level 0 + loop emitters", fast)):
+        jax.clear_caches()
+        lowered = variant("plain")
+        t0 = time.process_time()
+        compiled = lowered.compile(compiler_options=opts)
+        t1 = time.process_time()
+        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ref, train(compiled), strict=True))
+        print(f"  training step compiled with {label}: {t1 - t0:.3f} s; parameters after 20 Adam steps differ "
+              f"from the default compile's by at most {diff:.2e}")  # fmt: skip
+
+    def probe(p, s, x, y):  # type: ignore[no-untyped-def]
+        _, _, loss, ops = core(p, s, x, y)
+        leaves = [a for a in jax.tree.leaves(ops) if a.dtype == jnp.float32]
+        return jnp.concatenate([jnp.reshape(a, (-1,)) for a in leaves]), loss
+
+    for label, opts in (("fast", fast), ("default", None)):
+        jax.clear_caches()
+        t0 = time.process_time()
+        lowered = jax.jit(probe).lower(params, s0, x0, y0)
+        t1 = time.process_time()
+        compiled = lowered.compile(compiler_options=opts) if opts else lowered.compile()
+        t2 = time.process_time()
+        ts = []
+        for _ in range(5):
+            t = time.process_time()
+            for _ in range(20):
+                np.asarray(compiled(params, s0, x0, y0)[0])
+            ts.append((time.process_time() - t) / 20)
+        print(f"  probe compiled {label:7}: trace and lower {t1 - t0:.3f} s, compile {t2 - t1:.3f} s, "
+              f"a call and its fetch {1e3 * statistics.median(ts):.3f} ms")  # fmt: skip
+
+
 def compile_cost(repeats: int) -> None:
     """Where the fixed cost goes: XLA compile (CPU seconds, median of ``repeats`` compiles,
     caches cleared before each) of each model's step plain (``none``), and of the two
@@ -466,6 +671,8 @@ def main() -> None:
     ap.add_argument("--outside", type=int, default=0, help="time N telemetry() calls outside jit instead")
     ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N pairs of 400-step runs")
     ap.add_argument("--fixed-model", default="mlp", choices=list(MODELS), help="the model --fixed runs")
+    ap.add_argument("--parts", type=int, default=0, help="instead: where the fixed cost goes, N rounds")
+    ap.add_argument("--operands", type=int, default=0, help="instead: why the one function compiles longer, N")
     ap.add_argument("--compile", type=int, default=0, help="instead: XLA compile times, median of N")
     ap.add_argument("--designs", type=int, default=0, help="instead: one compile in other designs, N blocks")
     ap.add_argument("--sizes", default="", help="instead: host vs compiled design by MLP width (e.g. 256,1024,2048)")
@@ -478,6 +685,12 @@ def main() -> None:
         return
     if args.compile:
         compile_cost(args.compile)
+        return
+    if args.operands:
+        operands(args.operands, model=args.fixed_model)
+        return
+    if args.parts:
+        parts(args.parts, model=args.fixed_model)
         return
     if args.fixed:
         fixed_cost(args.fixed, model=args.fixed_model)
