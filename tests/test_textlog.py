@@ -27,8 +27,11 @@ LAYOUTS = [
     ("keras progress bar rewritten with \\r",
      "Epoch 1/2\n 1/32 [>....] - ETA: 0s - loss: 0.9\r32/32 [==========] - 1s 3ms/step - loss: 0.6 - accuracy: 0.7"
      " - val_loss: 0.5 - val_accuracy: 0.75\nEpoch 2/2\n32/32 [==========] - 0s 2ms/step - loss: 0.5 - accuracy: 0.8\n",
-     [{"epoch": 1, "loss": 0.6, "accuracy": 0.7, "val_loss": 0.5, "val_accuracy": 0.75},
-      {"epoch": 2, "loss": 0.5, "accuracy": 0.8}]),
+     # each state a point at its batch, the mean of the batches since the state before it
+     # (32 x 0.6 - 1 x 0.9) / 31; epoch 2 continues from batch 32
+     [{"step": 1, "epoch": 1, "loss": 0.9},
+      {"step": 32, "epoch": 1, "loss": (32 * 0.6 - 0.9) / 31, "accuracy": 0.7, "val_loss": 0.5, "val_accuracy": 0.75},
+      {"step": 64, "epoch": 2, "loss": 0.5, "accuracy": 0.8}]),
     ("pipes and percent", "epoch 1 | train loss 0.51 | val acc 81.2%\nepoch 2 | train loss 0.41 | val acc 83.5%\n",
      [{"epoch": 1, "train loss": 0.51, "val acc": 0.812}, {"epoch": 2, "train loss": 0.41, "val acc": 0.835}]),
     ("logging prefix, bracketed epoch and LR",
@@ -54,7 +57,9 @@ LAYOUTS = [
     ("beginner tutorial: steps, then a sentence per evaluation",
      "Epoch [1/2], Step [100/600], Loss: 0.2134\nAccuracy of the network on the 10000 test images: 54 %\n"
      "Epoch [2/2], Step [100/600], Loss: 0.1534\nTest Accuracy of the model on the 320 test sequences: 50.63 %\n",
-     [{"epoch": 1, "Loss": 0.2134, "test Accuracy": 0.54}, {"epoch": 2, "Loss": 0.1534, "test Accuracy": 0.5063}]),
+     # 'Step [100/600]' restarts each epoch: epoch 2's step 100 is step 700
+     [{"step": 100, "epoch": 1, "Loss": 0.2134, "test Accuracy": 0.54},
+      {"step": 700, "epoch": 2, "Loss": 0.1534, "test Accuracy": 0.5063}]),
     ("transfer-learning tutorial: a split's pairs run on with spaces",
      "Epoch 0/24\n----------\ntrain Loss: 0.5803 Acc: 0.7090\nval Loss: 0.2226 Acc: 0.9150\n\n"
      "Epoch 1/24\n----------\ntrain Loss: 0.4513 Acc: 0.8033\nval Loss: 0.3039 Acc: 0.8824\n",
@@ -111,7 +116,9 @@ def _series(folder: Path) -> dict:
 def test_keras_progress_bars_of_a_real_run() -> None:
     series = _series(FIXTURES / "keras_verbose1")
     assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy"} <= set(series)
-    assert all(len(series[k]) == 15 and series[k].unit == "epoch" for k in ("train/loss", "val/accuracy"))
+    # every bar state is a point at its batch (23 a epoch); validation once per epoch, at its end
+    assert series["train/loss"].unit == "step" and len(series["train/loss"]) > 2 * 15
+    assert len(series["val/accuracy"]) == 15 and list(series["val/accuracy"].steps) == [23 * e for e in range(1, 16)]
     two = _series(FIXTURES / "keras_verbose2")
     assert len(two["val/loss"]) == 15
 

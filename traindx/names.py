@@ -94,6 +94,8 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
     # traindx's canonical names are their own aliases.
     ("|".join(CANONICAL_METRICS), _KEEP, "canonical metric name"),
     (r"(total_|overall_)?loss(es)?|cost|objective", "loss", "loss"),
+    # Gradient boosting's printed objective: XGBoost 'logloss'/'mlogloss', LightGBM 'binary_logloss'.
+    (r"(binary_|multi_)?m?log_?loss", "loss", "log loss (XGBoost, LightGBM)"),
     # Top-1 accuracy in its spellings (Keras metric classes, ImageNet scripts' acc@1/prec@1).
     (
         r"(sparse_|binary_|categorical_|sparse_categorical_)?acc(uracy)?"

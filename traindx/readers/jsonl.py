@@ -9,7 +9,9 @@ beyond float64 read as +-inf; objects nested deeper than :data:`MAX_DEPTH` are s
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +104,33 @@ def _step(v: Any) -> int | None | object:
     return int(x) if x == round(x) else _FRACTIONAL
 
 
+_PY_SPECIAL = re.compile(r"(?<![\w'\"])(-?(?:nan|inf))(?![\w'\"])")
+_PY_SCALAR = re.compile(r"\b(?:np|numpy)\.(?:float|int)\d*\(([^()]*)\)")
+
+
+def python_dict(line: str) -> dict[str, Any] | None:
+    """A line printed as a Python dict (``print(logs)``, the Hugging Face Trainer's ``{'loss':
+    0.51, 'epoch': 0.5}``): its literal, ``nan``/``inf`` and numpy scalars read as numbers;
+    None when it is not one (only literals are evaluated, never code)."""
+    text = line.strip()
+    if not (text.startswith("{") and text.endswith("}")) or len(text) > 100_000:
+        return None
+    text = _PY_SPECIAL.sub(r"'\1'", _PY_SCALAR.sub(r"\1", text))
+    try:
+        obj = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def parse_line(line: str) -> dict[str, Any] | str:
-    """The flattened object of one line, or why it is not one."""
+    """The flattened object of one line (JSON, or a printed Python dict), or why it is not one."""
     try:
         obj = loads(line)
     except json.JSONDecodeError as err:
-        return err.msg
+        obj = python_dict(line)
+        if obj is None:
+            return err.msg
     except ValueError as err:
         return str(err)
     if not isinstance(obj, dict):

@@ -39,13 +39,15 @@ from pathlib import Path
 from typing import Any
 
 from traindx.errors import ReadError
-from traindx.readers.csvlog import read_text
-from traindx.readers.jsonl import records_to_log
+from traindx.readers import textsteps as steps
+from traindx.readers.csvlog import parse_number, read_text
+from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
+from traindx.readers.texttable import table_records
 
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colours (Keras 3 progress bars)
-_PROGRESS = re.compile(r"^\s*\d+/\d+\s")
+_STATES = re.compile(r"[\r\x08]+")  # a progress line's states, each rewriting the one before
 _EPOCH = re.compile(r"\bepoch\b\s*[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?", re.I)
 _PREFIX = re.compile(r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T][\d:.,]+\]?\s*)?(?:\[?(?:INFO|DEBUG|WARNING)\]?\s*[:-]?\s*)?")
 #: A split named at the start of a line (``Test set:``, ``Train Epoch:``, ``Validation -``).
@@ -69,7 +71,7 @@ _RUN_ON = re.compile(rf"([:=]\s*(?:{_NUM})\s*%?)\s+(?:/\s+)?(?=[A-Za-z][\w ().-]
 _PROSE = re.compile(r"(?i)\b(?:of|on|over|for|in|the|final)\b")
 _QUALIFIER = re.compile(r"(?i)\b(best|min|max|lowest|highest|worst|mean|avg|average|running|top-?\d*)\b")
 _SKIP_NAMES = re.compile(r"(?i)epoch|eta|step|batch|iter|it")  # markers and progress, not metrics
-_KNOWN = re.compile(r"(?i)(?<![a-z])(loss|acc|accuracy|err|error|mse|mae|rmse|ppl|perplexity|f1|auc|iou|dice)(?![a-z])")
+_KNOWN = re.compile(r"(?i)(?<![a-z])((?:binary_|multi_)?m?log_?loss|loss|acc|accuracy|err|error|mse|mae|rmse|ppl|perplexity|f1|auc|iou|dice)(?![a-z])")
 _LONE_NUM = re.compile(rf"(?<![\w.])(?:{_NUM})(?!\w)", re.I)  # a number, not part of a name ('loss_3.pt')
 _NAMED_NUM = re.compile(r"(?<![\w@.])\d*\.\d+")  # 'loss 0.41 reached at step 300' is prose, not a name
 #: A number printed as its tensor / numpy scalar: ``tensor(0.51, grad_fn=<MseLossBackward0>)``, ``np.float64(0.51)``.
@@ -100,10 +102,29 @@ def _name(name: str, context: str | None, *, prose: bool) -> str:
 _ABBREVIATED = re.compile(r"(?i)\b(val|valid|train|test)\.(?=\s)")  # ' Val. Loss: 0.69 |  Val. Acc: 49.3%'
 
 
+#: A boosting library's evaluation set: XGBoost ``validation_0-logloss``, LightGBM ``valid_1's l2``.
+_EVAL_SET = re.compile(r"(?i)\b(train(?:ing)?|valid(?:ation)?|eval)(?:_(\d+))?(?:'s\s+|-)(?=[a-z])")
+
+
+def _eval_sets(text: str) -> str:
+    """Boosting libraries' evaluation sets named as splits: ``training's`` is train; numbered
+    sets are validation, except that of two (XGBoost's ``eval_set=[(X_train, y_train),
+    (X_val, y_val)]``) the first is the training set."""
+    found = {m[2] for m in _EVAL_SET.finditer(text) if m[2] is not None}
+    two = {"0", "1"} <= found
+
+    def split(m: re.Match[str]) -> str:
+        if m[1].lower().startswith("train") or (two and m[2] == "0"):
+            return "train "
+        return "val "
+
+    return _EVAL_SET.sub(split, text)
+
+
 def _pairs(text: str, header: str | None = None) -> dict[str, float]:
     """The ``name: number`` pairs of a line, the line's split given to names without one;
     ``81.2%`` reads 0.812 and ``9800/10000 (98%)`` 0.98."""
-    text = _ABBREVIATED.sub(r"\1", text)
+    text = _eval_sets(_ABBREVIATED.sub(r"\1", text))
     split = _LINE_SPLIT.match(text)
     context = split[1].lower() if split else header
     out: dict[str, float] = {}
@@ -130,38 +151,67 @@ def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:
 
 
 def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]:
-    """:func:`parse_text`, and the lines naming a metric beside a number that gave no pair."""
+    """:func:`parse_text`, and the lines naming a metric beside a number that gave no pair.
+
+    Each state of a line rewritten with ``\\r`` or backspaces is read: a tqdm bar's later state
+    replaces the record of its epoch (a new epoch starts a record), and every state of a Keras
+    bar (``8/23 [===>...] - loss: 0.51``) is a point at its batch (:mod:`textsteps`)."""
     text = _SCALAR.sub(r"\1", text)
     unread: list[int] = []
     header: str | None = None  # the split a line naming only it gives the next line
-    epoch: int | None = None
+    epoch: float | None = None
+    step: tuple[int, int | None] | None = None  # (step, of how many) the line's marker gives
     records: list[tuple[int, dict[str, Any]]] = []
     rec: dict[str, Any] | None = None  # the record being filled (also in ``records``)
     lines = 0
-    in_progress = False  # the record was filled from a progress bar ('12/32 [===>...] - loss: ...')
+    epoch_bar: dict[float | None, int] = {}  # the batches of each epoch's Keras bar (fit's)
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
-        last = re.split(r"[\r\x08]+", _ANSI.sub("", raw).rstrip("\r\x08 "))[-1]  # a progress bar's last state
-        line = _PREFIX.sub("", last, count=1)
-        m = _EPOCH.search(line)
-        if m and int(m[1]) != epoch:
-            epoch, rec, in_progress = int(m[1]), None, False
-        pairs = _pairs(_EPOCH.sub(" | ", line) if m else line, header)
-        if line.strip():
-            header = h[1].lower() if (h := _HEADER.match(line)) else None
-        if not pairs:
-            if _KNOWN.search(line) and _LONE_NUM.search(line):
-                unread.append(i + 1)
-            continue
-        lines += 1
-        progress = bool(_PROGRESS.match(line))
-        if rec is not None and progress and in_progress:  # a progress bar's next state (Keras)
-            rec.clear()
-            rec.update({} if epoch is None else {"epoch": epoch})
-        elif rec is None or any(k in rec for k in pairs):  # a name again: the next record
-            rec = {} if epoch is None else {"epoch": epoch}
-            records.append((i, rec))
-        in_progress = progress
-        rec.update(pairs)
+        states = [s for s in _STATES.split(_ANSI.sub("", raw)) if s.strip()] or [""]
+        for j, state in enumerate(states):
+            line = _PREFIX.sub("", state, count=1)
+            m = _EPOCH.search(line)
+            if m and int(m[1]) != epoch:
+                epoch, rec, step = int(m[1]), None, None
+            at = min((k for k in (line.find("{'"), line.find('{"')) if k >= 0), default=-1)
+            d = python_dict(line[at:]) if at >= 0 else None  # (after a progress bar's state)
+            if d is not None:  # a printed dict ('{'loss': 0.51, 'epoch': 0.5}', the HF Trainer)
+                pairs = {k: float(x) for k, v in d.items() if (x := parse_number(str(v))) is not None}
+                if pairs.pop("epoch", None) is not None and "train_runtime" not in pairs:
+                    epoch, step = parse_number(str(d["epoch"])), None  # type: ignore[assignment]
+                if "train_runtime" in pairs:  # the Trainer's closing summary: means, not points
+                    unread.append(i + 1)
+                    continue
+            else:
+                line, mark = steps.marker(_EPOCH.sub(" | ", line) if m else line)
+                if mark is not None and mark != step:
+                    step, rec = mark, None
+                pairs = _pairs(line, header)
+            if line.strip() and j == len(states) - 1:
+                header = h[1].lower() if (h := _HEADER.match(line)) else None
+            if not pairs:
+                if j == len(states) - 1 and _KNOWN.search(line) and _LONE_NUM.search(line):
+                    unread.append(i + 1)
+                continue
+            lines += 1
+            bar = steps.BAR.match(line)
+            if bar and epoch_bar.setdefault(epoch, int(bar[2])) != int(bar[2]):  # evaluate() after fit()
+                bar, pairs = None, {k if _SPLIT_WORD.match(k) else f"test {k}": v for k, v in pairs.items()}
+            rewrite = j > 0 and rec is not None and not bar  # a tqdm bar's next state
+            if bar or rewrite or rec is None or any(k in rec for k in pairs):  # a name again: the next record
+                if rewrite and rec is not None:
+                    rec.clear()
+                else:
+                    rec = {}
+                    records.append((i, rec))
+                rec.update({} if epoch is None else {"epoch": epoch})
+                if bar:
+                    rec[steps.BAR_KEY] = (int(bar[1]), int(bar[2]))
+                elif step is not None:
+                    rec[steps.STEP_KEY] = step
+            rec.update(pairs)
+    tables = table_records([_ANSI.sub("", ln) for ln in text.split("\n")])
+    if tables:  # fastai's, Markdown, ASCII tables: rows of numbers under a header of names
+        records, lines = sorted(records + tables, key=lambda r: r[0]), lines + len(tables)
     if not lines and (lists := _KEY_LIST.findall(text)):  # a history printed key by key, or whole
         values = {k: [float(v) for v in vs.split(",")] for k, vs in lists}
         n = max(len(v) for v in values.values())
@@ -170,9 +220,14 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
 
 
 def _with_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-    """One record per epoch: the epoch is the x axis; more: the record order, epoch beside."""
+    """One record per epoch: the epoch is the x axis; more: the steps the lines print (a Keras
+    bar's batches, ``step 300``, XGBoost's ``[10]``), else the record order, epoch beside."""
+    by_step = steps.step_axis(records)
+    if by_step is not None:
+        return by_step
+    records = steps.plain(records)
     epochs = [r.get("epoch") for _, r in records]
-    if None not in epochs and len(set(epochs)) == len(epochs):
+    if None not in epochs and len(set(epochs)) == len(epochs) and all(float(e).is_integer() for e in epochs):  # type: ignore[arg-type]
         return records
     return [(i, {"step": k, **r}) for k, (i, r) in enumerate(records)]
 

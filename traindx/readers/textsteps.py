@@ -1,0 +1,125 @@
+"""The step axis of printed training output (:mod:`traindx.readers.textlog`).
+
+Lines print where in training they are in three ways beside the epoch:
+
+- a Keras progress bar, ``8/23 [=====>....] - ETA: 0s - loss: 0.51`` (Keras 2) or
+  ``8/23 ━━━━━━━━ 0s 5ms/step - accuracy: 0.12 - loss: 2.30`` (Keras 3), one state per refresh
+  (rewritten with ``\\r`` and backspaces on a terminal, one per line in a notebook's capture).
+  Each state shows the *mean* of the epoch's batches so far: the mean of the batches between
+  two states is read back from them (``(k m_k - j m_j) / (k - j)``), a point at batch ``k``;
+- a counter: ``step 300``, ``Step [100/600]``, ``Iteration 3`` (scikit-learn's MLP),
+  ``iter 200/1000``, ``batch 40`` or a boosting round ``[10]`` opening the line (XGBoost,
+  LightGBM);
+- nothing: the record order is the axis (textlog's fallback).
+
+A counter that starts again each epoch continues from the epoch before: by its total when it
+prints one (``100/600``: epoch 2's step 100 is 700), else by its stride. The epoch stays beside
+the step. Lines with one bar state per epoch (Keras ``verbose=2``, or only each epoch's last
+state kept) keep the epoch axis: nothing finer was printed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: A Keras progress bar state: batches done of the epoch's total, at the start of the line.
+BAR = re.compile(r"^\s*(\d+)/(\d+)\s")
+#: Keys of a record that the axis is computed from (never series).
+BAR_KEY, STEP_KEY = "\0bar", "\0step"
+_COUNTER = re.compile(
+    r"^\s*\[(\d+)\](?=\s)"  # a boosting round: '[10]\ttrain-logloss:0.5'
+    r"|(?<![/\w])(?:global[ _]?step|step|iter(?:ation)?|batch)\b\s*[:#=]?\s*\[?\s*(\d+)\s*(?:(?:/|of)\s*(\d+))?\s*\]?",
+    re.I,
+)
+#: Names that a Keras bar shows as they are (not a running mean): validation, the learning rate.
+_NOT_MEAN = re.compile(r"(?i)^(?:val|valid|validation|test)[_ ]|(?:^|_)(?:lr|learning_rate)$")
+
+
+def marker(line: str) -> tuple[str, tuple[int, int | None] | None]:
+    """The line without its step counter, and (step, total or None) when it prints one."""
+    m = _COUNTER.search(line)
+    if m is None:
+        return line, None
+    n = m[1] if m[1] is not None else m[2]
+    return line[: m.start()] + " | " + line[m.end() :], (int(n), int(m[3]) if m[3] else None)
+
+
+def _strip(rec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rec.items() if k not in (BAR_KEY, STEP_KEY)}
+
+
+def plain(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """The records without the axis keys."""
+    return [(i, _strip(r)) for i, r in records]
+
+
+def _fine(records: list[tuple[int, dict[str, Any]]]) -> bool:
+    """A counter was printed, or some epoch has more than one bar state."""
+    if any(STEP_KEY in r for _, r in records):
+        return True
+    per_epoch: dict[Any, int] = {}
+    for _, r in records:
+        if BAR_KEY in r:
+            per_epoch[r.get("epoch")] = per_epoch.get(r.get("epoch"), 0) + 1
+    return any(n > 1 for n in per_epoch.values())
+
+
+def _means_undone(records: list[tuple[int, dict[str, Any]]]) -> None:
+    """Each Keras bar state's running means turned into the mean of the batches since the state
+    before it in the same epoch (in place); kept within 0..1 or >= 0 when every shown mean was."""
+    shown: dict[str, list[float]] = {}
+    for _, r in records:
+        if BAR_KEY in r:
+            for k, v in r.items():
+                if isinstance(v, float):
+                    shown.setdefault(k, []).append(v)
+    before: dict[str, tuple[int, float]] = {}  # name -> (batches, mean) at the epoch's last state
+    epoch: Any = object()
+    for _, r in records:
+        if BAR_KEY not in r:
+            continue
+        if r.get("epoch") != epoch:
+            epoch, before = r.get("epoch"), {}
+        k = r[BAR_KEY][0]
+        for name, m in list(r.items()):
+            if not isinstance(m, float) or _NOT_MEAN.search(name):
+                continue
+            j, mj = before.get(name, (0, 0.0))
+            before[name] = (k, m)
+            if k <= j:
+                continue  # the bar went back: shown as it is
+            v = (k * m - j * mj) / (k - j)
+            lo = 0.0 if min(shown[name]) >= 0 else None
+            hi = 1.0 if lo is not None and max(shown[name]) <= 1 else None
+            r[name] = min(max(v, lo if lo is not None else v), hi if hi is not None else v)
+
+
+def step_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]] | None:
+    """The records on the step axis their lines print (``step`` added, epoch beside), or None
+    when they print none finer than the epoch."""
+    if not _fine(records):
+        return None
+    _means_undone(records)
+    out: list[tuple[int, dict[str, Any]]] = []
+    offset = last = stride = 0
+    prev: tuple[int, Any] | None = None  # (raw step, epoch) of the last record with a counter
+    for i, r in records:
+        mark = r.get(BAR_KEY) or r.get(STEP_KEY)
+        if mark is None:  # printed after the last counted line: at its step
+            out.append((i, {"step": last, **_strip(r)}))
+            continue
+        n, total = mark
+        e = r.get("epoch")
+        if prev is not None:
+            pn, pe = prev
+            if total and e is not None and pe is not None and e > pe:
+                offset += total * (e - pe)  # a whole epoch (or more) of a counter that restarts
+            elif n < pn or (n == pn and e != pe):  # restarted: continue by the stride
+                offset = last + stride - n
+            elif n > pn:
+                stride = n - pn
+        last = offset + n
+        prev = (n, e)
+        out.append((i, {"step": last, **_strip(r)}))
+    return out
