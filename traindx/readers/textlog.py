@@ -177,7 +177,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
             if d is not None:  # a printed dict ('{'loss': 0.51, 'epoch': 0.5}', the HF Trainer)
                 pairs = {k: float(x) for k, v in d.items() if (x := parse_number(str(v))) is not None}
                 if pairs.pop("epoch", None) is not None and "train_runtime" not in pairs:
-                    epoch, step = parse_number(str(d["epoch"])), None  # type: ignore[assignment]
+                    epoch, step = parse_number(str(d["epoch"])), None
                 if "train_runtime" in pairs:  # the Trainer's closing summary: means, not points
                     unread.append(i + 1)
                     continue

@@ -32,6 +32,7 @@ _COUNTER = re.compile(
     r"|(?<![/\w])(?:global[ _]?step|step|iter(?:ation)?|batch)\b\s*[:#=]?\s*\[?\s*(\d+)\s*(?:(?:/|of)\s*(\d+))?\s*\]?",
     re.I,
 )
+_FRACTION = re.compile(r"(?i)acc|precision|recall|auc")
 #: Names that a Keras bar shows as they are (not a running mean): validation, the learning rate.
 _NOT_MEAN = re.compile(r"(?i)^(?:val|valid|validation|test)[_ ]|(?:^|_)(?:lr|learning_rate)$")
 
@@ -67,7 +68,8 @@ def _fine(records: list[tuple[int, dict[str, Any]]]) -> bool:
 
 def _means_undone(records: list[tuple[int, dict[str, Any]]]) -> None:
     """Each Keras bar state's running means turned into the mean of the batches since the state
-    before it in the same epoch (in place); kept within 0..1 or >= 0 when every shown mean was."""
+    before it in the same epoch (in place); kept >= 0 when every shown mean was, and an accuracy
+    within 0..1 (the printed decimals, times k / (k - j), can step outside)."""
     shown: dict[str, list[float]] = {}
     for _, r in records:
         if BAR_KEY in r:
@@ -91,7 +93,7 @@ def _means_undone(records: list[tuple[int, dict[str, Any]]]) -> None:
                 continue  # the bar went back: shown as it is
             v = (k * m - j * mj) / (k - j)
             lo = 0.0 if min(shown[name]) >= 0 else None
-            hi = 1.0 if lo is not None and max(shown[name]) <= 1 else None
+            hi = 1.0 if _FRACTION.search(name) and max(shown[name]) <= 1 else None
             r[name] = min(max(v, lo if lo is not None else v), hi if hi is not None else v)
 
 
