@@ -56,9 +56,8 @@ def keras_v2() -> Layout:
 
 
 def lightning_bar() -> Layout:
-    # one bar reused across epochs: every state on one line, rewritten with '\r'
+    # one bar reused across epochs: every epoch's last state on one line, each rewriting the one before
     text = "".join(
-        f"\rEpoch {e}:  50%|#####     | 5/10 [00:00<00:00, 25.00it/s, v_num=0, train_loss=9.999]"
         f"\rEpoch {e}: 100%|##########| 10/10 [00:01<00:00, 25.00it/s, v_num=0, train_loss={L[e]:.6f},"
         f" val_loss={VL[e]:.6f}, val_acc={VA[e]:.6f}]"
         for e in range(N)
@@ -255,3 +254,27 @@ def test_hf_closing_summary_is_counted_not_a_point(tmp_path: Path) -> None:
     run = _read(tmp_path, {path: text}, path)
     np.testing.assert_allclose(run.series["train/loss"].values, L, rtol=1e-5)
     assert any(p.kind == "skipped" and "1 lines" in p.message for p in run.ingest.problems)
+
+
+def test_tqdm_states_are_points_at_their_step(tmp_path: Path) -> None:
+    """A Lightning/tqdm bar refreshed within each epoch: every state a point at its step (the
+    counter restarting each epoch continued by its total); a validation value, which stays in
+    the postfix until the next evaluation, only from each epoch's last state."""
+    epochs, every = 3, (3, 6, BATCHES)
+    text, want_steps, want = "", [], []
+    for e in range(epochs):
+        carried = f", val_loss={VL[e - 1]:.6f}" if e else ""
+        for n, k in enumerate(every):
+            x = L[e] + 0.01 * (len(every) - n)
+            post = carried if k < BATCHES else f", val_loss={VL[e]:.6f}"
+            text += f"\rEpoch {e}: {10 * k}%|{'#' * k}{' ' * (BATCHES - k)}| {k}/{BATCHES} [00:01<00:00, 9.5it/s, v_num=0, train_loss={x:.6f}{post}]"
+            want_steps.append(e * BATCHES + k)
+            want.append(x)
+        text += "\n"
+    run = _read(tmp_path, {"out.txt": text}, "out.txt")
+    loss = run.series["train/loss"]
+    assert loss.unit == "step" and list(loss.steps) == want_steps
+    np.testing.assert_allclose(loss.values, want, rtol=1e-5)
+    val = run.series["val/loss"]
+    assert list(val.steps) == [BATCHES * (e + 1) for e in range(epochs)]
+    np.testing.assert_allclose(val.values, VL[:epochs], rtol=1e-5)

@@ -54,6 +54,7 @@ _PREFIX = re.compile(r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T][\d:.,]+\]?\s*)?(?:\[?(?:INF
 _LINE_SPLIT = re.compile(r"^\s*\|?\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b(?:\s+set)?\s*[:-]?", re.I)
 #: A line that only names a split, the next line's pairs being its (``Test Error:``, the quickstart).
 _HEADER = re.compile(r"^\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b[A-Za-z ]*:\s*$", re.I)
+_EVAL_NAME = re.compile(r"(?i)(?:val(?:id(?:ation)?)?|eval(?:uation)?|test|dev)(?![a-z])")
 _SPLIT_WORD = re.compile(r"(?<![a-z])(train(?:ing)?|trn|val(?:id(?:ation)?)?|eval(?:uation)?|dev|test(?:ing)?)(?![a-z])", re.I)
 #: Separators between pairs: `` - ``, ``|``, ``,``, ``;``, tabs, two spaces, tqdm's brackets.
 _SEP = re.compile(r"\s+-\s+|\.{2,}(?=\s|$)\s*|\s*[|,;\t\[\]]\s*|(?<![:=\s])\s{2,}(?=[A-Za-z])")
@@ -196,8 +197,11 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
             bar = steps.BAR.match(line)
             if bar and epoch_bar.setdefault(epoch, int(bar[2])) != int(bar[2]):  # evaluate() after fit()
                 bar, pairs = None, {k if _SPLIT_WORD.match(k) else f"test {k}": v for k, v in pairs.items()}
-            rewrite = j > 0 and rec is not None and not bar  # a tqdm bar's next state
-            if bar or rewrite or rec is None or any(k in rec for k in pairs):  # a name again: the next record
+            tq = None if bar else steps.TQDM.search(line)  # a tqdm bar: each state a point at its step
+            if tq and not steps.bar_ends(states, j):  # a validation value stays in the postfix until the next one
+                pairs = {k: v for k, v in pairs.items() if not _EVAL_NAME.match(k)}
+            rewrite = j > 0 and rec is not None and not bar and not tq  # a line rewritten
+            if bar or tq or rewrite or rec is None or any(k in rec for k in pairs):  # a name again: the next record
                 if rewrite and rec is not None:
                     rec.clear()
                 else:
@@ -206,6 +210,8 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
                 rec.update({} if epoch is None else {"epoch": epoch})
                 if bar:
                     rec[steps.BAR_KEY] = (int(bar[1]), int(bar[2]))
+                elif tq:
+                    rec[steps.TQDM_KEY] = (int(tq[1]), int(tq[2]))
                 elif step is not None:
                     rec[steps.STEP_KEY] = step
             rec.update(pairs)

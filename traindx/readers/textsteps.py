@@ -7,6 +7,9 @@ Lines print where in training they are in three ways beside the epoch:
   (rewritten with ``\\r`` and backspaces on a terminal, one per line in a notebook's capture).
   Each state shows the *mean* of the epoch's batches so far: the mean of the batches between
   two states is read back from them (``(k m_k - j m_j) / (k - j)``), a point at batch ``k``;
+- a tqdm bar (Lightning's, a hand-written loop's): ``Epoch 3:  45%|####5     | 18/40 [00:02<00:03,
+  loss=0.51]``, one state per refresh, its postfix the values set at that step (a validation
+  value stays in it until the next one: it is read from the bar's last state only);
 - a counter: ``step 300``, ``Step [100/600]``, ``Iteration 3`` (scikit-learn's MLP),
   ``iter 200/1000``, ``batch 40`` or a boosting round ``[10]`` opening the line (XGBoost,
   LightGBM);
@@ -26,7 +29,9 @@ from typing import Any
 #: A Keras progress bar state: batches done of the epoch's total, at the start of the line.
 BAR = re.compile(r"^\s*(\d+)/(\d+)\s")
 #: Keys of a record that the axis is computed from (never series).
-BAR_KEY, STEP_KEY = "\0bar", "\0step"
+BAR_KEY, STEP_KEY, TQDM_KEY = "\0bar", "\0step", "\0tqdm"
+#: A tqdm bar's state (Lightning's, a loop's): ``45%|####5     | 18/40 [00:02<00:03, loss=0.5]``.
+TQDM = re.compile(r"\d+%\|[^|]*\|\s*(\d+)/(\d+)\s*\[")
 _COUNTER = re.compile(
     r"^\s*\[(\d+)\](?=\s)"  # a boosting round: '[10]\ttrain-logloss:0.5'
     r"|(?<![/\w])(?:global[ _]?step|step|iter(?:ation)?|batch)\b\s*[:#=]?\s*\[?\s*(\d+)\s*(?:(?:/|of)\s*(\d+))?\s*\]?",
@@ -46,8 +51,16 @@ def marker(line: str) -> tuple[str, tuple[int, int | None] | None]:
     return line[: m.start()] + " | " + line[m.end() :], (int(n), int(m[3]) if m[3] else None)
 
 
+def bar_ends(states: list[str], j: int) -> bool:
+    """State ``j`` of a line is its tqdm bar's last before the bar restarts (a new epoch)."""
+    if j == len(states) - 1:
+        return True
+    now, nxt = TQDM.search(states[j]), TQDM.search(states[j + 1])
+    return now is None or nxt is None or int(nxt[1]) <= int(now[1])
+
+
 def _strip(rec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rec.items() if k not in (BAR_KEY, STEP_KEY)}
+    return {k: v for k, v in rec.items() if k not in (BAR_KEY, STEP_KEY, TQDM_KEY)}
 
 
 def plain(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
@@ -56,12 +69,12 @@ def plain(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str
 
 
 def _fine(records: list[tuple[int, dict[str, Any]]]) -> bool:
-    """A counter was printed, or some epoch has more than one bar state."""
+    """A counter was printed, or some epoch has more than one (Keras or tqdm) bar state."""
     if any(STEP_KEY in r for _, r in records):
         return True
     per_epoch: dict[Any, int] = {}
     for _, r in records:
-        if BAR_KEY in r:
+        if BAR_KEY in r or TQDM_KEY in r:
             per_epoch[r.get("epoch")] = per_epoch.get(r.get("epoch"), 0) + 1
     return any(n > 1 for n in per_epoch.values())
 
@@ -107,7 +120,7 @@ def step_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict
     offset = last = stride = 0
     prev: tuple[int, Any] | None = None  # (raw step, epoch) of the last record with a counter
     for i, r in records:
-        mark = r.get(BAR_KEY) or r.get(STEP_KEY)
+        mark = r.get(BAR_KEY) or r.get(TQDM_KEY) or r.get(STEP_KEY)
         if mark is None:  # printed after the last counted line: at its step
             out.append((i, {"step": last, **_strip(r)}))
             continue
