@@ -278,3 +278,21 @@ def test_tqdm_states_are_points_at_their_step(tmp_path: Path) -> None:
     val = run.series["val/loss"]
     assert list(val.steps) == [BATCHES * (e + 1) for e in range(epochs)]
     np.testing.assert_allclose(val.values, VL[:epochs], rtol=1e-5)
+
+
+def test_tqdm_states_one_per_line(tmp_path: Path) -> None:
+    """A bar captured to a file one state per line (Lightning issue reports): each state printed
+    twice as its postfix updates is one point; Colab's bar without pipes; validation values only
+    from a complete bar, though the postfix carries them on."""
+    text = "".join(
+        f"Epoch {e}:  {10 * k}%|###       | {k}/{BATCHES} [00:08<02:29,  8.77s/it, loss={L[e] + 1:.6f}, v_num=0{c}]\n"
+        f"Epoch {e}:  {10 * k}% {k}/{BATCHES} [00:08<02:29,  8.77s/it, loss={L[e] + 0.01 * k:.6f}, v_num=0{c}]\n"
+        for e in range(3)
+        for k in (5, BATCHES)
+        for c in [f", val_loss={VL[e]:.6f}" if k == BATCHES else (f", val_loss={VL[e - 1]:.6f}" if e else "")]
+    )
+    run = _read(tmp_path, {"o.log": text}, "o.log")
+    loss = run.series["train/loss"]
+    assert list(loss.steps) == [5, 10, 15, 20, 25, 30] and not run.ingest.problems
+    np.testing.assert_allclose(loss.values, [L[e] + 0.01 * k for e in range(3) for k in (5, BATCHES)], rtol=1e-5)
+    assert list(run.series["val/loss"].steps) == [10, 20, 30]

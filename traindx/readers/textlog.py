@@ -200,7 +200,9 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
             tq = None if bar else steps.TQDM.search(line)  # a tqdm bar: each state a point at its step
             if tq and not steps.bar_ends(states, j):  # a validation value stays in the postfix until the next one
                 pairs = {k: v for k, v in pairs.items() if not _EVAL_NAME.match(k)}
-            rewrite = j > 0 and rec is not None and not bar and not tq  # a line rewritten
+            rewrite = rec is not None and (  # a line rewritten; a tqdm state printed again (its postfix updated)
+                (j > 0 and not bar and not tq) or (tq is not None and rec.get(steps.TQDM_KEY) == (int(tq[1]), int(tq[2])))
+            )
             if bar or tq or rewrite or rec is None or any(k in rec for k in pairs):  # a name again: the next record
                 if rewrite and rec is not None:
                     rec.clear()

@@ -31,7 +31,7 @@ BAR = re.compile(r"^\s*(\d+)/(\d+)\s")
 #: Keys of a record that the axis is computed from (never series).
 BAR_KEY, STEP_KEY, TQDM_KEY = "\0bar", "\0step", "\0tqdm"
 #: A tqdm bar's state (Lightning's, a loop's): ``45%|####5     | 18/40 [00:02<00:03, loss=0.5]``.
-TQDM = re.compile(r"\d+%\|[^|]*\|\s*(\d+)/(\d+)\s*\[")
+TQDM = re.compile(r"\d+%\s*(?:\|[^|]*\|)?\s*(\d+)/(\d+)\s*\[")  # (Colab prints no bar: '97% 1651/1702 [')
 _COUNTER = re.compile(
     r"^\s*\[(\d+)\](?=\s)"  # a boosting round: '[10]\ttrain-logloss:0.5'
     r"|(?<![/\w])(?:global[ _]?step|step|iter(?:ation)?|batch)\b\s*[:#=]?\s*\[?\s*(\d+)\s*(?:(?:/|of)\s*(\d+))?\s*\]?",
@@ -52,11 +52,13 @@ def marker(line: str) -> tuple[str, tuple[int, int | None] | None]:
 
 
 def bar_ends(states: list[str], j: int) -> bool:
-    """State ``j`` of a line is its tqdm bar's last before the bar restarts (a new epoch)."""
-    if j == len(states) - 1:
+    """State ``j`` of a line is its tqdm bar's last: complete (``40/40``), or the last before the
+    bar restarts on the same line (a new epoch)."""
+    now = TQDM.search(states[j])
+    if now is None or int(now[1]) >= int(now[2]):
         return True
-    now, nxt = TQDM.search(states[j]), TQDM.search(states[j + 1])
-    return now is None or nxt is None or int(nxt[1]) <= int(now[1])
+    nxt = TQDM.search(states[j + 1]) if j + 1 < len(states) else None
+    return nxt is not None and int(nxt[1]) <= int(now[1])
 
 
 def _strip(rec: dict[str, Any]) -> dict[str, Any]:
