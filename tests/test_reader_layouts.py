@@ -296,3 +296,9 @@ def test_tqdm_states_one_per_line(tmp_path: Path) -> None:
     assert list(loss.steps) == [5, 10, 15, 20, 25, 30] and not run.ingest.problems
     np.testing.assert_allclose(loss.values, [L[e] + 0.01 * k for e in range(3) for k in (5, BATCHES)], rtol=1e-5)
     assert list(run.series["val/loss"].steps) == [10, 20, 30]
+
+
+def test_a_counter_printed_once_per_epoch_keeps_the_epoch_axis(tmp_path: Path) -> None:
+    text = "".join(f"Epoch [{e + 1}/{N}], Step [600/600], Loss: {L[e]:.6f}\n" for e in range(N))
+    loss = _read(tmp_path, {"t.log": text}, "t.log").series["train/loss"]
+    assert loss.unit == "epoch" and list(loss.steps) == list(range(1, N + 1))

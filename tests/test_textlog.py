@@ -57,9 +57,13 @@ LAYOUTS = [
     ("beginner tutorial: steps, then a sentence per evaluation",
      "Epoch [1/2], Step [100/600], Loss: 0.2134\nAccuracy of the network on the 10000 test images: 54 %\n"
      "Epoch [2/2], Step [100/600], Loss: 0.1534\nTest Accuracy of the model on the 320 test sequences: 50.63 %\n",
+     # one 'Step [100/600]' line an epoch: nothing finer than the epoch was printed
+     [{"epoch": 1, "Loss": 0.2134, "test Accuracy": 0.54}, {"epoch": 2, "Loss": 0.1534, "test Accuracy": 0.5063}]),
+    ("steps restarting each epoch", "Epoch [1/2], Step [100/600], Loss: 0.2134\nEpoch [1/2], Step [200/600], Loss: 0.2\n"
+     "Epoch [2/2], Step [100/600], Loss: 0.1534\n",
      # 'Step [100/600]' restarts each epoch: epoch 2's step 100 is step 700
-     [{"step": 100, "epoch": 1, "Loss": 0.2134, "test Accuracy": 0.54},
-      {"step": 700, "epoch": 2, "Loss": 0.1534, "test Accuracy": 0.5063}]),
+     [{"step": 100, "epoch": 1, "Loss": 0.2134}, {"step": 200, "epoch": 1, "Loss": 0.2},
+      {"step": 700, "epoch": 2, "Loss": 0.1534}]),
     ("transfer-learning tutorial: a split's pairs run on with spaces",
      "Epoch 0/24\n----------\ntrain Loss: 0.5803 Acc: 0.7090\nval Loss: 0.2226 Acc: 0.9150\n\n"
      "Epoch 1/24\n----------\ntrain Loss: 0.4513 Acc: 0.8033\nval Loss: 0.3039 Acc: 0.8824\n",

@@ -17,8 +17,8 @@ Lines print where in training they are in three ways beside the epoch:
 
 A counter that starts again each epoch continues from the epoch before: by its total when it
 prints one (``100/600``: epoch 2's step 100 is 700), else by its stride. The epoch stays beside
-the step. Lines with one bar state per epoch (Keras ``verbose=2``, or only each epoch's last
-state kept) keep the epoch axis: nothing finer was printed.
+the step. Lines with one bar state or counter per epoch (Keras ``verbose=2``, only each epoch's
+last state kept, ``Epoch [3/5], Step [600/600]``) keep the epoch axis: nothing finer was printed.
 """
 
 from __future__ import annotations
@@ -71,13 +71,15 @@ def plain(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str
 
 
 def _fine(records: list[tuple[int, dict[str, Any]]]) -> bool:
-    """A counter was printed, or some epoch has more than one (Keras or tqdm) bar state."""
-    if any(STEP_KEY in r for _, r in records):
-        return True
+    """Some epoch has more than one counted record (Keras or tqdm bar states, ``step``
+    counters), or a counter is printed without epochs (XGBoost's rounds): a counter printed once
+    per epoch (``Epoch [3/5], Step [600/600], Loss: ...``) leaves the epoch axis."""
     per_epoch: dict[Any, int] = {}
     for _, r in records:
-        if BAR_KEY in r or TQDM_KEY in r:
-            per_epoch[r.get("epoch")] = per_epoch.get(r.get("epoch"), 0) + 1
+        if BAR_KEY in r or TQDM_KEY in r or STEP_KEY in r:
+            if r.get("epoch") is None:
+                return True
+            per_epoch[r["epoch"]] = per_epoch.get(r["epoch"], 0) + 1
     return any(n > 1 for n in per_epoch.values())
 
 
