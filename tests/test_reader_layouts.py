@@ -302,3 +302,14 @@ def test_a_counter_printed_once_per_epoch_keeps_the_epoch_axis(tmp_path: Path) -
     text = "".join(f"Epoch [{e + 1}/{N}], Step [600/600], Loss: {L[e]:.6f}\n" for e in range(N))
     loss = _read(tmp_path, {"t.log": text}, "t.log").series["train/loss"]
     assert loss.unit == "epoch" and list(loss.steps) == list(range(1, N + 1))
+
+
+def test_a_long_keras_epoch_on_one_terminal_line_is_recognized(tmp_path: Path) -> None:
+    """Keras verbose=1 on a terminal writes a whole epoch on one line ('\\r' and backspaces):
+    the first 8 KiB the file is recognized from hold part of epoch 1 only - its states count as
+    lines printing metrics (on main before issue 10's fix: "not a recognized log file")."""
+    text = "Epoch 1/2\n" + "".join(
+        f"\r{k:4d}/200 [==>...] - ETA: 1s - loss: {2.3 - 0.001 * k:.4f}" + "\x08" * 80 for k in range(1, 200)
+    ) + "\r 200/200 [======] - 2s 10ms/step - loss: 2.1000 - val_loss: 2.2000\nEpoch 2/2\n 200/200 [======] - loss: 1.9\n"
+    run = _read(tmp_path, {"train.log": text}, "train.log")
+    assert run.series["train/loss"].unit == "step" and len(run.series["train/loss"]) == 201
