@@ -313,3 +313,11 @@ def test_a_long_keras_epoch_on_one_terminal_line_is_recognized(tmp_path: Path) -
     ) + "\r 200/200 [======] - 2s 10ms/step - loss: 2.1000 - val_loss: 2.2000\nEpoch 2/2\n 200/200 [======] - loss: 1.9\n"
     run = _read(tmp_path, {"train.log": text}, "train.log")
     assert run.series["train/loss"].unit == "step" and len(run.series["train/loss"]) == 201
+
+
+def test_a_classification_report_after_training_is_no_table(tmp_path: Path) -> None:
+    report = ("              precision    recall  f1-score   support\n           0       0.95      0.90      0.92       100\n"
+              "           1       0.91      0.96      0.93       100\n\n    accuracy                           0.93       200\n")  # fmt: skip
+    files, path, *_ = keras_v2()
+    run = _read(tmp_path, {path: files[path] + report}, path)
+    assert run.series["train/loss"].unit == "epoch" and "precision" not in str(sorted(run.series))

@@ -22,7 +22,9 @@ from traindx.readers.csvlog import parse_number
 _RULE = re.compile(r"^\s*[|+]?(?:\s*:?-{3,}:?\s*[|+])+\s*:?-*:?\s*[|+]?\s*$|^\s*[+=-]{6,}\s*$")
 _NAME = re.compile(r"^[A-Za-z_][\w/@.()-]*$")
 _AXES = ("epoch", "step")
-_WORD = re.compile(r"(?i)epoch|step|iter|loss|acc|error|mse|mae|rmse|ppl|perplexity|f1|auc|iou|dice|score")
+#: A training history's header names its axis or a loss (scikit-learn's classification_report,
+#: ``precision recall f1-score support`` over rows opening with a class label, is no history).
+_WORD = re.compile(r"(?i)epoch|step|iter|loss")
 
 
 def _cells(line: str) -> list[str]:
