@@ -62,6 +62,12 @@ functions ``telemetry_jit`` compiles (light and full), the median of N compiles.
 ``lax.cond``; a prototype that hands the arrays to numpy through ``jax.debug.callback``; the
 adapter's host design), its compile time and step time (median of N blocks).
 
+``--background N``: instead, the one host-design function compiled off the critical path
+(cost24): plain, ``telemetry_jit`` as it is, and the light function training from the first
+call while a daemon thread compiles the one function (N alternating rounds, wall and CPU,
+``--background-steps`` steps, ``--fixed-model``): when it is ready against the steps' end,
+the switch's first call, the GIL, and the light compile's stall at call 1,000 on long runs.
+
 ``--sizes W,W``: instead, the host and compiled designs on MLPs of those widths (where
 ``HOST_LIMIT`` comes from).
 
@@ -661,6 +667,110 @@ def sizes(widths: list[int]) -> None:
     print(f"  {load()} at the end")
 
 
+def background(repeats: int, steps: int = 400, model: str = "mlp") -> None:
+    """Whether the host design's one-function compile can leave the critical path (cost24):
+    ``plain`` (``jax.jit`` of the step), ``host`` (``telemetry_jit`` as it is: the one function
+    compiled at the first call) and ``bg`` (the light function compiled and run from the first
+    call while a daemon thread lowers and compiles the one function, ``jit(...).lower(...)
+    .compile()``), fresh functions and cleared caches each run, alternating, in one process:
+    wall and CPU seconds of the ``steps``-step run (no Recorder: its costs are the same in
+    every arm), when the one function is ready against when the steps end (telemetry steps
+    are possible only after), the first ``jax.jit`` call of the one function after the
+    thread's compile (whether switching compiles again), and the GIL: a Python loop's rate
+    on the main thread while another thread compiles, against alone."""
+    import threading
+
+    from traindx.adapters._jax_optax import HOST_ONLY_CALLS
+
+    load0 = load()
+    batches = digits(MODELS[model][1])
+    arms = ("plain", "host", "bg")
+    wall: dict[str, list[float]] = {c: [] for c in arms}
+    cpu: dict[str, list[float]] = {c: [] for c in arms}
+    late, switch, gil, calls_after, stalls = [], [], [], [], []
+
+    def spin(secs: float) -> float:
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < secs:
+            n += 1
+        return n / secs
+
+    for r in range(repeats + 1):
+        for c in arms if r % 2 == 0 else arms[::-1]:
+            jax.clear_caches()
+            job = Job(model, "none" if c == "plain" else "default", "")
+            p, s, i = job.params, job.opt_state, 0
+            w0, c0 = time.perf_counter(), time.process_time()
+            step, ready, done_at, stall = job.step, {}, -1, 0.0
+            if c == "bg":
+                tj = job.step
+                x, y = batches[0]
+                tj._choose((p, s, x, y, 0), {})
+                args0 = (tj._yes, p, s, x, y, 0)
+
+                def compile_one(tj=tj, args0=args0, ready=ready) -> None:
+                    ready["exe"] = tj.one.lower(*args0).compile()
+                    ready["t"] = time.perf_counter()
+
+                threading.Thread(target=compile_one, daemon=True).start()
+                step = tj.light
+            for i in range(steps):
+                x, y = batches[i % len(batches)]
+                t = time.perf_counter()
+                p, s, _ = step(p, s, x, y, i)
+                if c == "host" and i >= HOST_ONLY_CALLS and r:  # the light function's compile, mid-run
+                    stall = max(stall, time.perf_counter() - t)
+                if done_at < 0 and "t" in ready:
+                    done_at = i
+            jax.block_until_ready(p)
+            end = time.perf_counter()
+            w, u = end - w0, time.process_time() - c0
+            if c == "bg":
+                while "t" not in ready:
+                    time.sleep(0.001)
+                t = time.perf_counter()
+                jax.block_until_ready(tj.one(*args0))
+                if r:
+                    switch.append(time.perf_counter() - t)
+                    late.append(ready["t"] - end)
+                    calls_after.append(steps - done_at if done_at >= 0 else 0)
+            if r:
+                wall[c].append(w)
+                cpu[c].append(u)
+                if c == "host" and steps > HOST_ONLY_CALLS:
+                    stalls.append(stall)
+        alone = spin(0.2)
+        jax.clear_caches()
+        job = Job(model, "default", "")
+        tj = job.step
+        x, y = batches[0]
+        tj._choose((job.params, job.opt_state, x, y, 0), {})
+        lowered = tj.one.lower(tj._yes, job.params, job.opt_state, x, y, 0)
+        th = threading.Thread(target=lowered.compile, daemon=True)
+        th.start()
+        during = spin(0.2)
+        th.join()
+        if r:
+            gil.append(during / alone)
+    print(f"jax {jax.__version__}: a {steps}-step {model} loop, plain / telemetry_jit as it is / the one function "
+          f"compiled in a background thread; 1 + {repeats} rounds; {load0} at the start, {load()} at the end; "
+          f"{len(os.sched_getaffinity(0))} cores allowed")  # fmt: skip
+    for c in arms:
+        print(f"  {c:6} wall {statistics.median(wall[c]):.3f} s, CPU {statistics.median(cpu[c]):.3f} s (medians)")
+    for c in arms[1:]:
+        print(f"  {c} - plain: wall {difference(wall['plain'], wall[c])!s}, CPU {difference(cpu['plain'], cpu[c])!s}")
+    print(f"  bg - host: wall {difference(wall['host'], wall['bg'])!s}, CPU {difference(cpu['host'], cpu['bg'])!s}")
+    print(f"  bg: the one function ready {statistics.median(late):+.3f} s after the steps end "
+          f"(min {min(late):+.3f}, max {max(late):+.3f}); calls left after it was ready: "
+          f"median {statistics.median(calls_after)} of {steps}; its first jax.jit call after the thread's compile "
+          f"{1e3 * statistics.median(switch):.1f} ms (median)")  # fmt: skip
+    if stalls:
+        print(f"  host: its longest call after call {HOST_ONLY_CALLS} (the light function's compile on the "
+              f"main thread) {statistics.median(stalls):.3f} s (median)")  # fmt: skip
+    print(f"  GIL: a Python loop on the main thread while another thread compiles runs at "
+          f"{statistics.median(gil):.2f} of its rate alone (median; min {min(gil):.2f}, max {max(gil):.2f})")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
@@ -676,7 +786,13 @@ def main() -> None:
     ap.add_argument("--compile", type=int, default=0, help="instead: XLA compile times, median of N")
     ap.add_argument("--designs", type=int, default=0, help="instead: one compile in other designs, N blocks")
     ap.add_argument("--sizes", default="", help="instead: host vs compiled design by MLP width (e.g. 256,1024,2048)")
+    ap.add_argument("--background", type=int, default=0, help="instead: the one function compiled off the "
+                    "critical path, N rounds")  # fmt: skip
+    ap.add_argument("--background-steps", type=int, default=400, help="the steps of --background's runs")
     args = ap.parse_args()
+    if args.background:
+        background(args.background, args.background_steps, args.fixed_model)
+        return
     if args.sizes:
         sizes([int(w) for w in args.sizes.split(",")])
         return
