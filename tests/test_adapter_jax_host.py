@@ -186,33 +186,58 @@ def test_design_choice_and_jit_options(monkeypatch):
 
 
 def test_a_long_run_adds_the_light_function_and_records_across_the_switch(monkeypatch, tmp_path):
-    """After HOST_ONLY_CALLS calls the steps between telemetry steps run the compiled light
-    function (its short layout), the telemetry steps still the host statistics; training is
-    unchanged and the Recorder writes every telemetry step's per-layer norms across it."""
+    """After HOST_ONLY_CALLS calls the light function compiles in a thread while the one
+    function's steps go on; from the first telemetry step after it is done the steps between
+    telemetry steps run it (its short layout, no compile on its first call), the telemetry
+    steps still the host statistics; training is unchanged and the Recorder writes every
+    telemetry step's per-layer norms across the switch."""
+    import threading
+    import time
+
     import traindx
     from traindx.adapters.jax import Recorder
 
     monkeypatch.setattr(_jax_optax, "HOST_ONLY_CALLS", 12)
     tx = optax.adam(1e-2)
-    ref, _ = _train(telemetry_jit(_step_fn("int", tx), every=5, host=False), "int", 30)
     tj = telemetry_jit(_step_fn("int", tx), every=5, host=True)
     rec = Recorder(tmp_path / "run")
     p = _model("int")
     s = tx.init(p)
     data = _data("int")
-    layouts = []
-    for i in range(30):
+    compiled = []  # (thread, call) of each XLA compile: the light one in the thread, once
+
+    def heard(event: str, secs: float, **kw: object) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiled.append((threading.current_thread().name, i))
+
+    jax.monitoring.register_event_duration_secs_listener(heard)
+    layouts, i, t0 = [], 0, time.monotonic()
+    while i < 30 or (tj._pick[0] is not tj.light and time.monotonic() - t0 < 120):
         p, s, st = tj(p, s, *data[i % len(data)])
         rec.log(i, st)
         layouts.append(len(st.tags))
+        i += 1
+        if tj._bg is not None and not tj._bg.done.is_set():
+            time.sleep(0.01)  # the thread's compile, not the loop, is what is waited for
+    for _ in range(10):
+        p, s, st = tj(p, s, *data[i % len(data)])
+        rec.log(i, st)
+        layouts.append(len(st.tags))
+        i += 1
+    jax.monitoring.unregister_event_duration_listener(heard)
     rec.close()
-    assert tj.host is True and tj._pick[0] is tj.light
-    assert layouts[11] == layouts[0] and layouts[16] < layouts[15] == layouts[0]  # light from the switch on
+    assert tj.host is True and tj._pick[0] is tj.light and tj._bg is not None and tj._bg.ok
+    assert len([c for c in compiled if c[0] == "traindx-compile"]) == 1
+    k = layouts.index(min(layouts))  # the first light call: after a telemetry step at or past call 12
+    assert k > 12 and (k - 1) % 5 == 0 and set(layouts[:k]) == {layouts[0]}
+    assert not [c for c in compiled if c[1] >= k and c[0] != "traindx-compile"]  # its first call compiles nothing
+    assert all(n == (layouts[0] if j % 5 == 0 else layouts[k]) for j, n in enumerate(layouts[k - 1 :]))
+    ref, _ = _train(telemetry_jit(_step_fn("int", tx), every=5, host=False), "int", i)
     for a, b in zip(jax.tree.leaves(ref), jax.tree.leaves(p), strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b))
     run = traindx.read(tmp_path / "run")[0]
-    assert list(run.series["train/grad_norm@h"].steps) == list(range(0, 30, 5))
-    assert len(run.series["train/loss"].steps) == 30
+    assert list(run.series["train/grad_norm@h"].steps) == list(range(0, i, 5))
+    assert len(run.series["train/loss"].steps) == i
 
 
 def test_host_leaf_sums_equal_the_compiled_ones():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -80,8 +81,8 @@ class TelemetryJit:
       (the callback's operands are materialized every step; see ``HOST_ONLY_CALLS``):
       after ``HOST_ONLY_CALLS`` calls
       (a long run) the steps between telemetry steps run the compiled ``light``
-      function (one more compile, about the plain step's), the telemetry steps still the
-      host design's;
+      function (one more compile, about the plain step's, in a thread: see ``_add_light``),
+      the telemetry steps still the host design's;
     * compiled (larger models, where copying every leaf to the host costs more than the
       compile saves, and jit options that name arguments): ``full`` and ``light``.
 
@@ -114,6 +115,7 @@ class TelemetryJit:
         self._fun, self._jit_kwargs = fun, jit_kwargs
         self._pick: tuple[Callable[..., Any], Callable[..., Any]] | None = None  # (light, telemetry) calls
         self._solo = False  # the host design's one function runs every call (until HOST_ONLY_CALLS)
+        self._bg: _Compile | None = None  # the light function's compile in a thread (see _add_light)
         self._m0 = 2  # the cost is measured at telemetry steps m0 to m0 + _MEASURED - 1
         functools.update_wrapper(self, fun)
 
@@ -148,7 +150,7 @@ class TelemetryJit:
             if n % self.every:
                 return light(*args, **kwargs)
             if self._solo and n >= HOST_ONLY_CALLS:
-                self._add_light()
+                self._add_light(args, kwargs)
             return full(*args, **kwargs)
         m0 = self._m0
         if n < self.next:
@@ -157,7 +159,7 @@ class TelemetryJit:
                 return out
             return light(*args, **kwargs)
         if self._solo and n >= HOST_ONLY_CALLS:
-            light, full = self._add_light()
+            light, full = self._add_light(args, kwargs)
         if self.cost is None and m0 <= self.taken < m0 + _MEASURED and self._light_t is not None:
             out, t = _timed(full, args, kwargs)
             self._times.append((self._light_t, t))
@@ -181,12 +183,20 @@ class TelemetryJit:
         except Exception:  # noqa: BLE001, S110 - a fact not known; the step runs as always
             pass
 
-    def _add_light(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
-        """A long run: steps between telemetry steps from now on run the compiled light
-        function (JAX's C++ dispatch; compiled here, about the plain step's compile), the
-        telemetry steps still the host design's; the cost is measured again."""
-        self._solo = False
+    def _add_light(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """A long run: steps between telemetry steps run the compiled light function (JAX's
+        C++ dispatch), the telemetry steps still the host design's; the cost is measured
+        again. Its compile (about the plain step's: a 1.0 s call on the main thread at load
+        4, cost24's ``overhead_jax.py --background 3 --background-steps 2000``) runs in a
+        daemon thread (XLA releases the GIL; ``lower(...).compile()`` fills ``jax.jit``'s
+        cache for these shapes), the one function's steps meanwhile; the switch is at the
+        first telemetry step after it is done (failed: compiled on the light call, as before)."""
         assert self._pick is not None
+        if self._bg is None:
+            self._bg = _Compile(self.light, args, kwargs)
+        if not self._bg.done.is_set():  # the one function's steps go on meanwhile
+            return self._pick
+        self._solo = False
         self._pick = (self.light, self._pick[1])
         self.cost, self._times, self._light_t, self._m0 = None, [], None, self.taken + 2
         return self._pick
@@ -201,6 +211,26 @@ class TelemetryJit:
         while every < 10_000 and extra > allowed * every:
             every *= 2
         self.every = every
+
+
+class _Compile:
+    """``fn`` (a ``jax.jit``) lowered and compiled for ``args`` in a daemon thread: its cache
+    then holds the executable, so its first call dispatches without compiling. The arrays
+    themselves are passed (an abstract ``ShapeDtypeStruct`` keys another cache entry); nothing
+    runs and no RNG is drawn; an exception leaves the compile to the first call."""
+
+    def __init__(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self.done, self.ok = threading.Event(), False
+        threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True, name="traindx-compile").start()
+
+    def _run(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            fn.lower(*args, **kwargs).compile()
+            self.ok = True
+        except Exception:  # noqa: BLE001, S110 - compiled on its first call instead
+            pass
+        finally:
+            self.done.set()
 
 
 def _timed(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, float]:
