@@ -691,7 +691,7 @@ def background(repeats: int, steps: int = 400, model: str = "mlp") -> None:
             self.done, self.ok = threading.Event(), False
             self.done.set()
 
-    threaded = _jax_optax._Compile
+    threaded = _jax_optax.Compile
     arms = ("plain", "host", "bg") + (("host-sync",) if steps > HOST_ONLY_CALLS else ())
     wall: dict[str, list[float]] = {c: [] for c in arms}
     cpu: dict[str, list[float]] = {c: [] for c in arms}
@@ -707,7 +707,7 @@ def background(repeats: int, steps: int = 400, model: str = "mlp") -> None:
     for r in range(repeats + 1):
         for c in arms if r % 2 == 0 else arms[::-1]:
             jax.clear_caches()
-            _jax_optax._Compile = Sync if c == "host-sync" else threaded  # type: ignore[misc]
+            _jax_optax.Compile = Sync if c == "host-sync" else threaded  # type: ignore[misc]
             job = Job(model, "none" if c == "plain" else "default", "")
             p, s, i = job.params, job.opt_state, 0
             w0, c0 = time.perf_counter(), time.process_time()
@@ -744,7 +744,7 @@ def background(repeats: int, steps: int = 400, model: str = "mlp") -> None:
                     switch.append(time.perf_counter() - t)
                     late.append(ready["t"] - end)
                     calls_after.append(steps - done_at if done_at >= 0 else 0)
-            _jax_optax._Compile = threaded  # type: ignore[misc]
+            _jax_optax.Compile = threaded  # type: ignore[misc]
             if r:
                 wall[c].append(w)
                 cpu[c].append(u)

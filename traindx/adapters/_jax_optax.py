@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -14,6 +13,7 @@ import numpy as np
 
 from traindx.adapters import _jax_stats as js
 from traindx.adapters._jax_call import telemetry
+from traindx.adapters._jax_compile import Compile
 from traindx.adapters._jax_graph import StepGraph
 from traindx.adapters._jax_stats import (
     Stats,
@@ -115,7 +115,7 @@ class TelemetryJit:
         self._fun, self._jit_kwargs = fun, jit_kwargs
         self._pick: tuple[Callable[..., Any], Callable[..., Any]] | None = None  # (light, telemetry) calls
         self._solo = False  # the host design's one function runs every call (until HOST_ONLY_CALLS)
-        self._bg: _Compile | None = None  # the light function's compile in a thread (see _add_light)
+        self._bg: Compile | None = None  # the light function's compile in a thread (see _add_light)
         self._m0 = 2  # the cost is measured at telemetry steps m0 to m0 + _MEASURED - 1
         functools.update_wrapper(self, fun)
 
@@ -193,7 +193,7 @@ class TelemetryJit:
         first telemetry step after it is done (failed: compiled on the light call, as before)."""
         assert self._pick is not None
         if self._bg is None:
-            self._bg = _Compile(self.light, args, kwargs)
+            self._bg = Compile(self.light, args, kwargs)
         if not self._bg.done.is_set():  # the one function's steps go on meanwhile
             return self._pick
         self._solo = False
@@ -211,26 +211,6 @@ class TelemetryJit:
         while every < 10_000 and extra > allowed * every:
             every *= 2
         self.every = every
-
-
-class _Compile:
-    """``fn`` (a ``jax.jit``) lowered and compiled for ``args`` in a daemon thread: its cache
-    then holds the executable, so its first call dispatches without compiling. The arrays
-    themselves are passed (an abstract ``ShapeDtypeStruct`` keys another cache entry); nothing
-    runs and no RNG is drawn; an exception leaves the compile to the first call."""
-
-    def __init__(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self.done, self.ok = threading.Event(), False
-        threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True, name="traindx-compile").start()
-
-    def _run(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        try:
-            fn.lower(*args, **kwargs).compile()
-            self.ok = True
-        except Exception:  # noqa: BLE001, S110 - compiled on its first call instead
-            pass
-        finally:
-            self.done.set()
 
 
 def _timed(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, float]:
