@@ -331,7 +331,7 @@ def compute_facts(run: Run) -> Facts:
         "n_series": len(run.series),
         "steps": int(loss.steps[-1]) if loss is not None and len(loss) else 0,
         "unit": loss.unit if loss is not None else "step",
-        **_judged(chosen),
+        **_judged(chosen, run.context.steps_per_epoch),
     }
     return facts
 
@@ -341,9 +341,13 @@ def compute_facts(run: Run) -> Facts:
 JUDGED_GROUPS = ("loss", "val_loss", "val_quality", "quality", "val_acc", "acc")
 
 
-def _judged(chosen: dict[str, Series]) -> dict[str, Any]:
+def _judged(chosen: dict[str, Series], steps_per_epoch: int | None = None) -> dict[str, Any]:
     """The series a verdict of "healthy" can rest on: the one with most finite points
-    among the losses and quality metrics (``curve_points`` 0 when none was logged)."""
+    among the losses and quality metrics (``curve_points`` 0 when none was logged), and
+    ``curve_epochs``, the number of epochs its finite points fall in: its points for a
+    per-epoch series, the distinct ``step // steps_per_epoch`` for a per-step one whose
+    epoch length is known (a Lightning ``train_loss_epoch`` sits at each epoch's last
+    step), else 0."""
     best: tuple[int, str] | None = None
     for g in JUDGED_GROUPS:
         if g in chosen:
@@ -351,6 +355,13 @@ def _judged(chosen: dict[str, Series]) -> dict[str, Any]:
             if n and (best is None or n > best[0]):
                 best = (n, g)
     if best is None:
-        return {"curve_points": 0, "curve_name": "none", "curve_unit": "step"}
+        return {"curve_points": 0, "curve_epochs": 0, "curve_name": "none", "curve_unit": "step"}
     s = chosen[best[1]]
-    return {"curve_points": best[0], "curve_name": s.original_name or str(s.key), "curve_unit": s.unit}
+    if s.unit == "epoch":
+        epochs = best[0]
+    elif steps_per_epoch:
+        epochs = int(np.unique(s.steps[np.isfinite(s.values)] // steps_per_epoch).size)
+    else:
+        epochs = 0
+    return {"curve_points": best[0], "curve_epochs": epochs, "curve_name": s.original_name or str(s.key),
+            "curve_unit": s.unit}  # fmt: skip
