@@ -1,0 +1,56 @@
+"""Evidence against adapter confusions left after adapterconf22 (adapterconf23): the shipped
+rulebook ranks synthetic adapter runs (series notation + recorded context, the rule cases'
+own harness), and changing the fact that carries the evidence moves the ranking back.
+
+* a one-output regression whose training loss never trends down is what a prediction
+  broadcast against its target gives (the model can only learn the mean), not a model too
+  small (which fits what it can first, then stalls).
+"""
+
+from __future__ import annotations
+
+import math
+
+from traindx.engine import diagnose_run
+from traindx.rules.loader import load_rulebook
+from traindx.rules.model import Case
+from traindx.rules.testing import case_run
+
+BOOK = load_rulebook()
+
+
+def ranked(series: dict[str, str], context: dict) -> list[str]:
+    run = case_run(Case(name="r", series=series, context=context, fires=True))
+    return [c.id for c in diagnose_run(run, BOOK).causes]
+
+
+def above(order: list[str], a: str, b: str) -> bool:
+    """``a`` is ranked and ranked before ``b`` (or ``b`` not at all)."""
+    return a in order and (b not in order or order.index(a) < order.index(b))
+
+
+def regression(target_integer: bool) -> dict:
+    return {"framework": "torch", "optimizer": {"name": "sgd", "lr": 0.02, "momentum": 0.9},
+            "model": {"output_activation": "linear", "output_units": 1, "num_params": 4769},
+            "data": {"n_train": 900, "batch_size": 32},
+            "flags": {"target_integer": target_integer, "target_distinct": 64.0 if not target_integer else 5.0}}  # fmt: skip
+
+
+def test_a_regression_loss_that_never_trends_down_is_a_broadcast_not_a_small_model():
+    # the training loss swings irregularly around its first value for 300 steps (written
+    # out: no random draw) while the validation loss settles a little lower (the targets'
+    # mean) and stays there
+    swings = " ".join(
+        f"{0.6 * (1 + 0.15 * math.sin(i * 2.3) + 0.1 * math.sin(i * 0.77)):.4f}" for i in range(300)
+    )
+    settled = " ".join(f"{0.59 * (1 + 0.05 * math.sin(i * 2.3)):.4f}" for i in range(150))
+    flat = {"loss": swings, "val/loss": "0.58*0.995x5 0.57x15 ~0.002"}
+    order = ranked(flat, regression(False))
+    assert above(order, "shape_broadcast_bug", "model_too_small"), order
+    # a loss that fell by a quarter first, then stalled: what a small model does
+    fell = {"loss": "0.8*0.998x150 " + settled, "val/loss": "0.62*0.99x10 0.59x10 ~0.002"}
+    order = ranked(fell, regression(False))
+    assert above(order, "model_too_small", "shape_broadcast_bug"), order
+    # integer targets: a classifier with one output unit, not a regression
+    order = ranked(flat, regression(True))
+    assert not above(order[:1], "shape_broadcast_bug", "model_too_small"), order
