@@ -78,3 +78,21 @@ def test_a_validation_loss_that_climbs_while_training_learns_is_also_a_shift_s_m
         ).causes
     ]
     assert above(order, "distribution_shift", "labels_corrupted"), order
+
+
+def test_a_divergence_at_a_usual_lr_on_raw_inputs_is_the_inputs():
+    # inputs up to 1,680 (std 216) and SGD at 0.025: the loss and the gradient blow up and
+    # turn non-finite. The first layer's gradient grows with the input scale, so the step is
+    # too large because of the inputs; with inputs in [-3, 3] the same curve is the LR's
+    def ctx(scale: float) -> dict:
+        return {"framework": "torch", "optimizer": {"name": "sgd", "lr": 0.025},
+                "model": {"output_activation": "linear"},
+                "data": {"num_classes": 10, "input_min": 0.0, "input_max": 1680.0 * scale,
+                         "input_mean": 70.0 * scale, "input_std": 216.0 * scale}}  # fmt: skip
+
+    run = {"loss": "2.3*1.8x30 nanx10", "grad_norm": "1*3x30 nanx10"}
+    order = ranked(run, ctx(1.0))
+    assert above(order, "inputs_not_normalized", "lr_too_high"), order
+    assert above(order, "inputs_not_normalized", "exploding_gradients"), order
+    order = ranked(run, ctx(1 / 560))
+    assert above(order, "lr_too_high", "inputs_not_normalized"), order
