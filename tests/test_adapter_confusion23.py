@@ -96,3 +96,30 @@ def test_a_divergence_at_a_usual_lr_on_raw_inputs_is_the_inputs():
     assert above(order, "inputs_not_normalized", "exploding_gradients"), order
     order = ranked(run, ctx(1 / 560))
     assert above(order, "lr_too_high", "inputs_not_normalized"), order
+
+
+def test_a_loss_that_stalled_while_the_schedule_took_the_lr_to_nothing_is_the_schedule():
+    # SGD from 0.03, decayed by 4 % a step to ~1e-4 of it by the end, while the loss fell by
+    # a fifth and stopped: the steps shrank before the model learned. At a constant LR the
+    # same stall is not the schedule's
+    ctx = {"framework": "torch", "optimizer": {"name": "sgd", "lr": 0.03, "momentum": 0.9},
+           "model": {"output_activation": "linear"}, "data": {"num_classes": 4}}  # fmt: skip
+    run = {
+        "loss": "1.39*0.995x45 1.1x155 ~0.01",
+        "val/loss": "1.36*0.99x5 1.11x15 ~0.002",
+        "val/accuracy": "0.3+0.01x5 0.36x15 ~0.005",
+    }
+    units = {"val/loss": "epoch", "val/accuracy": "epoch"}
+
+    def order(lr: str) -> list[str]:
+        case = Case(name="r", series={**run, "lr": lr}, context=ctx, units=units, fires=True)
+        return [c.id for c in diagnose_run(case_run(case), BOOK).causes]
+
+    decayed = order("0.03*0.955x200")
+    # capacity stays a contender (validation tracks training, the loss plateaus high); the
+    # schedule now leads the other causes of a stall
+    assert "lr_schedule_bad" in decayed[:2], decayed
+    assert above(decayed, "lr_schedule_bad", "vanishing_gradients"), decayed
+    assert above(decayed, "lr_schedule_bad", "too_much_regularization"), decayed
+    constant = order("0.03x200")
+    assert "lr_schedule_bad" not in constant[:3], constant
