@@ -123,3 +123,24 @@ def test_a_loss_that_stalled_while_the_schedule_took_the_lr_to_nothing_is_the_sc
     assert above(decayed, "lr_schedule_bad", "too_much_regularization"), decayed
     constant = order("0.03x200")
     assert "lr_schedule_bad" not in constant[:3], constant
+
+
+def test_rmsprop_at_its_usual_lr_speaks_against_a_step_too_large():
+    # RMSprop at 6e-4 (its usual rate is ~1e-3): a loss that swings without trending down is
+    # not an overshooting step; at 2e-2 the same swings may be
+    item = [
+        r
+        for r in next(c for c in BOOK.causes if c.id == "lr_too_high").evidence
+        if "RMSprop" in r.says
+    ]
+    assert len(item) == 1 and item[0].lr < 1.0
+    swings = " ".join(
+        f"{0.6 * (1 + 0.3 * math.sin(i * 2.3) + 0.2 * math.sin(i * 0.77)):.4f}" for i in range(300)
+    )
+
+    def order(lr: float) -> list[str]:
+        ctx = {**regression(False), "optimizer": {"name": "rmsprop", "lr": lr}}
+        return ranked({"loss": swings, "val/loss": "0.58*0.995x5 0.57x15 ~0.002"}, ctx)
+
+    assert above(order(6e-4), "shape_broadcast_bug", "lr_too_high"), order(6e-4)
+    assert above(order(2e-2), "lr_too_high", "shape_broadcast_bug"), order(2e-2)
