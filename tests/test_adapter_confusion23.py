@@ -144,3 +144,21 @@ def test_rmsprop_at_its_usual_lr_speaks_against_a_step_too_large():
 
     assert above(order(6e-4), "shape_broadcast_bug", "lr_too_high"), order(6e-4)
     assert above(order(2e-2), "lr_too_high", "shape_broadcast_bug"), order(2e-2)
+
+
+def test_a_first_loss_far_above_ln_c_from_a_usual_init_is_the_loss_not_the_init():
+    # a 6-class classifier whose first loss is 16 (9x ln 6) with the hidden weights on the
+    # usual fan-in scale and inputs in [-3, 3]: nothing makes the logits huge, so the loss
+    # computes something else (here MSE against scaled one-hot targets). Weights that start
+    # 10x too large make the same curve the initialization's
+    def ctx(init_scale: float) -> dict:
+        return {"framework": "keras", "optimizer": {"name": "adam", "lr": 0.001},
+                "model": {"output_activation": "softmax"}, "loss": {"name": "<lambda>"},
+                "data": {"num_classes": 6, "input_min": -3.0, "input_max": 3.0, "input_mean": 0.0, "input_std": 1.0},
+                "flags": {"init_scale_min": 0.5 * init_scale, "init_scale_max": 0.8 * init_scale}}  # fmt: skip
+
+    run = {"loss": "16*0.99x40 10.5x160 ~0.01", "train/accuracy": "0.2+0.01x20 0.4x180 ~0.01"}
+    order = ranked(run, ctx(1.0))
+    assert above(order, "wrong_loss_function", "bad_weight_init"), order
+    order = ranked(run, ctx(12.0))
+    assert above(order, "bad_weight_init", "wrong_loss_function"), order
