@@ -107,10 +107,11 @@ def fit_map(
     return m
 
 
-def _platt(conf: np.ndarray, right: np.ndarray, w: np.ndarray, cap: float = CAP) -> Map:
+def _platt(conf: np.ndarray, right: np.ndarray, w: np.ndarray, cap: float | None = None) -> Map:
     """Platt scaling fitted with the cap inside the likelihood: ``min(sigmoid(a x + b), CAP)``
     (an answer the cap holds says CAP whatever a, b; the fit that does not know the cap
     flattens the curve to pull the top answers down, and under-states the middle ones)."""
+    cap = CAP if cap is None else cap
     x, y = _logit(conf), right.astype(float)
 
     def nll(th: np.ndarray) -> float:
@@ -301,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from traindx.rules.loader import builtin_dir, load_rulebook
 
-    global FORM, WEIGHTS
+    global FORM, WEIGHTS, CAP
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--dims", default=DIMS_DEFAULT)
@@ -309,8 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", choices=("none", "sqrt"), default=WEIGHTS)
     ap.add_argument("--dump", type=Path, help="also pickle the held-out answers before the maps")
     ap.add_argument("--load", type=Path, help="read the held-out answers from a --dump file (no CV run)")
+    ap.add_argument(
+        "--cap", type=float, default=CAP,
+        help="the ceiling of a kind whose answers at >= 0.8 were not all right (default %(default)s: no wrong "
+        "answer at >= 0.8); a higher one measures what the ceiling costs in ECE against wrong answers >= 0.8",
+    )  # fmt: skip
     args = ap.parse_args(argv)
-    FORM, WEIGHTS = args.form, args.weights
+    FORM, WEIGHTS, CAP = args.form, args.weights, args.cap
     if args.load:
         dumped, book = pickle.loads(args.load.read_bytes()), load_rulebook()
     else:
