@@ -190,6 +190,10 @@ class LayerInfo(LazyModel):
     params: int | None = None
     trainable: bool | None = None
     output_shape: list[int | None] | None = None
+    #: True for a layer that produces one of the model's outputs (a multi-output model has
+    #: several); None where the adapter cannot tell (torch, old recordings): readers then
+    #: take the last layer as the only output.
+    is_output: bool | None = None
 
 
 class ModelInfo(LazyModel):

@@ -7,6 +7,12 @@ model's output units: a Linear layer with bias holds ``(inputs + 1) * outputs`` 
 so its input width is ``params / outputs - 1``, which is the output width of the layer
 before it. The chain stops at any other layer type or a count that does not divide; the
 input width of the first layer is the model's input, not a hidden width.
+
+Output layers are not hidden layers. Where the adapter marked them (``is_output``: Keras
+functional models, whose heads it reads from ``model.outputs``), every marked layer is left
+out (a multi-output model's first head is not a one-unit bottleneck); where nothing is marked
+(torch, JAX, subclassed Keras models, recordings made before the marker) the last layer is
+taken as the only output.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ def hidden_widths(layers: list[Any], output_units: int | None) -> list[int]:
     the output where inferred). Empty when nothing can be told."""
     if len(layers) < 2:
         return _linear_chain(layers, output_units)
+    marked = any(layer.is_output for layer in layers)
+    hidden = [layer for layer in layers if not layer.is_output] if marked else layers[:-1]
     shaped = [
         int(shape[-1])
-        for layer in layers[:-1]
+        for layer in hidden
         if (shape := layer.output_shape) and len(shape) == 2 and shape[-1]
         and ((layer.params or 0) > 0 or RECURRENT.search(layer.type or ""))
     ]  # fmt: skip

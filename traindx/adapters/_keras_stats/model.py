@@ -127,13 +127,63 @@ def group_weights(model: keras.Model) -> Groups:
 def output_layer(model: keras.Model) -> Any:
     """The layer producing the (first) output, walking back over reshapes and dropout, and
     into nested models. None for subclassed models."""
+    outs = _outputs(model)
+    return _producer(outs[0], model) if outs else None
+
+
+def output_layers(model: keras.Model) -> list[Any]:
+    """The layers that make the model's outputs (a multi-output model has several heads):
+    for each output, the layer producing it walked back over single-input layers without
+    weights (Activation, Reshape, Dropout) to the layer with weights they read. Empty for
+    subclassed models."""
+    found: list[Any] = []
+    for t in _outputs(model):
+        found += _head_chain(t, model)
+    return found
+
+
+def _outputs(model: keras.Model) -> list[Any]:
     try:
-        outs = model.outputs
+        return list(model.outputs or [])
     except Exception:  # noqa: BLE001 - subclassed model
-        outs = None
-    if not outs:
-        return None
-    t = outs[0]
+        return []
+
+
+def _inputs(layer: Any, hist: Any) -> list[Any]:
+    """The tensors a layer's call at ``hist`` read."""
+    nodes = getattr(layer, "_inbound_nodes", None)
+    node = nodes[hist.node_index] if nodes else None
+    return list(getattr(node, "input_tensors", None) or []) if node is not None else []
+
+
+def _own_weights(layer: Any) -> bool:
+    return bool(
+        getattr(layer, "_trainable_variables", None)
+        or getattr(layer, "_non_trainable_variables", None)
+    )
+
+
+def _head_chain(t: Any, model: keras.Model) -> list[Any]:
+    chain: list[Any] = []
+    for _ in range(64):
+        hist = getattr(t, "_keras_history", None)
+        if hist is None:
+            break
+        layer = hist.operation
+        if isinstance(layer, keras.Model) and layer is not model:
+            inner = _outputs(layer)
+            i = int(getattr(hist, "tensor_index", 0) or 0)
+            chain += _head_chain(inner[i], layer) if i < len(inner) else [layer]
+            break
+        chain.append(layer)
+        args = _inputs(layer, hist)
+        if _own_weights(layer) or len(args) != 1:
+            break
+        t = args[0]
+    return chain
+
+
+def _producer(t: Any, model: keras.Model) -> Any:
     for _ in range(64):
         hist = getattr(t, "_keras_history", None)
         if hist is None:
@@ -143,12 +193,7 @@ def output_layer(model: keras.Model) -> Any:
             inner = output_layer(layer)
             return inner if inner is not None else layer
         if type(layer).__name__ in PASS_LAYERS and layer_activation(layer) is None:
-            node = (
-                layer._inbound_nodes[hist.node_index]
-                if getattr(layer, "_inbound_nodes", None)
-                else None
-            )
-            args = list(getattr(node, "input_tensors", None) or []) if node is not None else []
+            args = _inputs(layer, hist)
             if len(args) != 1:
                 return layer
             t = args[0]
@@ -167,6 +212,7 @@ def _shape(x: Any) -> list[int | None] | None:
 def model_info(model: keras.Model, groups: Groups) -> ModelInfo:
     layers: list[LayerInfo] = []
     has_dropout = has_bn = False
+    outs = {id(layer) for layer in output_layers(model)}  # empty: cannot tell (subclassed)
     for layer in leaf_layers(model)[:-1]:
         k = type(layer).__name__
         has_dropout |= k in DROPOUT_LAYERS and float(getattr(layer, "rate", 0.0) or 0.0) > 0.0
@@ -187,6 +233,7 @@ def model_info(model: keras.Model, groups: Groups) -> ModelInfo:
             name=layer.name, type=k, activation=act,
             params=int(sum(int(np.prod(v.shape)) for v in own)),
             trainable=bool(layer.trainable) if own else None, output_shape=out_shape,
+            is_output=(id(layer) in outs) if outs else None,
         ))  # fmt: skip
     n_tr = int(sum(int(np.prod(v.shape)) for v in model.trainable_variables))
     try:

@@ -1,0 +1,62 @@
+"""The Keras callback marks every output head of a multi-output functional model
+(``LayerInfo.is_output``, issue 10), and the hidden widths leave all heads out: a two-head
+model's first head, a Dense(1), is not a one-unit bottleneck. Recordings without the marker
+(older runs, torch, JAX) keep the last-layer-is-the-output rule."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from traindx.schema import LayerInfo
+from traindx.signals.widths import hidden_widths
+
+
+def dense(name: str, units: int, is_output: bool | None = None) -> LayerInfo:
+    return LayerInfo(name=name, type="Dense", params=units * 9, output_shape=[None, units], is_output=is_output)
+
+
+def test_marked_heads_are_left_out_and_unmarked_runs_keep_the_last_layer_rule():
+    marked = [dense("trunk", 32, False), dense("mid", 8, False), dense("price", 1, True), dense("segment", 3, True)]
+    assert hidden_widths(marked, 1) == [32, 8]
+    unmarked = [dense("trunk", 32), dense("mid", 8), dense("price", 1), dense("segment", 3)]
+    assert hidden_widths(unmarked, 1) == [32, 8, 1]  # what old two-head recordings read (the miss)
+    # a single-output model's layers read the same with or without the marker
+    single = [dense("trunk", 32, False), dense("mid", 2, False), dense("out", 3, True)]
+    assert hidden_widths(single, 3) == hidden_widths([dense("trunk", 32), dense("mid", 2), dense("out", 3)], 3) == [32, 2]
+
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("mid", [8, 1])
+def test_a_two_head_keras_model_records_both_heads_as_outputs(mid, tmp_path):
+    keras = pytest.importorskip("keras")
+    from traindx.adapters.keras import DiagnosisCallback
+    from traindx.api import read
+    from traindx.signals import compute_facts
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    price, segment = x[:, :1] * 2.0, (x[:, 1] > 0).astype("int64") + (x[:, 2] > 0)
+    inp = keras.Input((6,))
+    h = keras.layers.Dense(16, activation="relu", name="trunk")(inp)
+    h = keras.layers.Dense(mid, activation="relu", name="mid")(h)
+    p = keras.layers.Dense(1, name="price")(h)
+    s = keras.layers.Dense(3, name="segment_logits")(h)
+    s = keras.layers.Activation("softmax", name="segment")(s)  # a head ending in a layer without weights
+    model = keras.Model(inp, {"price": p, "segment": s})
+    model.compile("adam", loss={"price": "mse", "segment": "sparse_categorical_crossentropy"})
+    cb = DiagnosisCallback(logdir=tmp_path, every=1, diagnose=False)
+    model.fit(x, {"price": price, "segment": segment}, epochs=2, batch_size=32, verbose=0, callbacks=[cb])
+    cb.close()
+    run = read(tmp_path)[0]
+    layers = {layer.name: layer.is_output for layer in run.context.model.layers}
+    assert layers == {"trunk": False, "mid": False, "price": True, "segment_logits": True, "segment": True}
+    assert compute_facts(run)["ctx"]["min_hidden_width"] == mid  # a real one-unit trunk still shows
