@@ -31,6 +31,22 @@ def test_output_layer_saturation_is_not_hidden_saturation():
     assert f["layers"]["saturated_frac_max"] == pytest.approx(0.99)
 
 
+def test_every_marked_output_head_is_left_out_of_hidden_saturation():
+    layers = {"model": {"layers": [{"name": "h1", "type": "Dense"}, {"name": "head_a", "type": "Dense", "is_output": True},
+                                   {"name": "head_b", "type": "Dense", "is_output": True}]}}  # fmt: skip
+    series = {"train/act_frac_saturated@h1": "0.1x20", "train/act_frac_saturated@head_a": "0.97x20",
+              "train/act_frac_saturated@head_b": "0.6x20"}  # fmt: skip
+    f = facts_of(series, layers)
+    assert f["layers"]["saturated_frac_max"] == pytest.approx(0.1)
+    assert f["layers"]["out_saturated_frac"] == pytest.approx(0.97)
+    # unmarked (torch, JAX, older recordings): only the last layer is the output
+    for layer in layers["model"]["layers"]:
+        layer.pop("is_output", None)
+    f = facts_of(series, layers)
+    assert f["layers"]["saturated_frac_max"] == pytest.approx(0.97)
+    assert f["layers"]["out_saturated_frac"] == pytest.approx(0.6)
+
+
 def test_loss_per_wrong_answer():
     # Keras' cross-entropy at its clip: (1 - acc) * -ln(1e-7)
     f = facts_of({"loss": "14.39x30", "accuracy": "0.107x30"})

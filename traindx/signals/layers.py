@@ -74,9 +74,9 @@ def layer_facts(run: Run) -> dict[str, Any]:
         facts["dead_layer"] = worst
         facts["dead_layers"] = sum(v > 0.9 for v in dead.values())
     sat = _per_layer(run, "act_frac_saturated")
-    out = _output_layer(run)
-    if out in sat:  # a confident classifier's sigmoid/softmax output sits in its tails by design
-        facts["out_saturated_frac"] = sat.pop(out)
+    outs = [sat.pop(k) for k in _output_layers(run) if k in sat]
+    if outs:  # a confident classifier's sigmoid/softmax output sits in its tails by design
+        facts["out_saturated_frac"] = max(outs)
     if sat:
         worst = max(sat, key=sat.__getitem__)
         facts["saturated_frac_max"] = sat[worst]
@@ -108,11 +108,14 @@ def layer_facts(run: Run) -> dict[str, Any]:
     return facts
 
 
-def _output_layer(run: Run) -> str | None:
-    """The model's output layer as the adapter recorded it (the last listed layer), or None."""
+def _output_layers(run: Run) -> list[str]:
+    """The model's output layers as the adapter recorded them: those it marked ``is_output``
+    (every head of a multi-output Keras model), else the last listed layer; none without a
+    recorded model."""
     model = getattr(run.context, "model", None) if run.context is not None else None
     layers = getattr(model, "layers", None) or []
-    return layers[-1].name if layers else None
+    marked = [layer.name for layer in layers if layer.is_output]
+    return marked or ([layers[-1].name] if layers else [])
 
 
 def _global(run: Run, metric: str, statistic: str = "value") -> float | None:
