@@ -98,6 +98,28 @@ def test_an_accuracy_compiled_on_a_regression_marks_no_classifier():
     assert f.get("infer", {}).get("task") is None
 
 
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {"train/segment_loss": "2.3026*0.97x100", "train/price_loss": "1.3*0.97x100"},  # Keras two heads
+        {"train/loss@train_cls": "2.3026*0.97x100", "train/loss@train_reg": "1.3*0.97x100"},  # loss/train_cls
+    ],
+)
+def test_a_summed_loss_names_no_class_count(parts):
+    # CE at ln 10 plus an MSE of 1.3: the total 3.6 reads as ln 38 when taken for one head's loss
+    total = {"loss": "3.6026*0.97x100", "val/accuracy": "0.1+0.04x20"}
+    alone = facts_of(total)["infer"]
+    assert alone["num_classes"] == 37 or alone["num_classes"] == 38
+    inf = facts_of({**total, **parts})["infer"]
+    assert inf["task"] == "classification" and inf["loss_parts"] == 2
+    assert not {"num_classes", "loss_first_lnk", "loss_last_lnk", "ln_c"} & set(inf)
+
+
+def test_statistics_of_the_loss_are_no_parts():
+    f = facts_of({"loss": "2.3026x100 ~0.005", "train/running_loss": "2.3026x100", "val/accuracy": "0.1x20 ~0.03"})
+    assert f["infer"]["num_classes"] == 10 and "loss_parts" not in f["infer"]
+
+
 def test_the_first_epoch_mean_is_marked_as_such():
     f = facts_of({"loss": "2.3026x30 ~0.003", "val/accuracy": "0.1x30 ~0.03"}, units={"loss": "epoch"})
     assert f["infer"]["num_classes_from"] == "first epoch loss"

@@ -26,7 +26,7 @@ from traindx.signals.compare import (
     quality_after_val_min,
 )
 from traindx.signals.curve import curve_facts
-from traindx.signals.infer import CLASSIFICATION_METRICS, infer_facts, series_names
+from traindx.signals.infer import CLASSIFICATION_METRICS, infer_facts, loss_parts, series_names
 from traindx.signals.layers import layer_facts
 from traindx.signals.overshoot import overshoot_marks
 from traindx.signals.ranks import rank_facts
@@ -308,7 +308,10 @@ def compute_facts(run: Run) -> Facts:
     names = series_names(list(run.series.values()))
     if no_acc:  # an accuracy compiled on a regression says nothing of the task
         names = [(m, o) for m, o in names if not CLASSIFICATION_METRICS.fullmatch(m)]
-    inferred = infer_facts(names, facts.get("loss"), facts.get("val_loss"), facts.get("acc"), facts.get("val_acc"))
+    parts = loss_parts(list(run.series.values()))
+    inferred = infer_facts(
+        names, facts.get("loss"), facts.get("val_loss"), facts.get("acc"), facts.get("val_acc"), parts
+    )
     if inferred:
         facts["infer"] = inferred
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from traindx.metric_direction import is_loss_component
+from traindx.ranks import is_rank_scope
 from traindx.schema import Series
 
 #: Metrics only a classifier logs (normalized names): accuracy and its variants, F1,
@@ -86,12 +88,16 @@ def infer_facts(
     val_loss: dict[str, Any] | None,
     acc: dict[str, Any] | None,
     val_acc: dict[str, Any] | None,
+    parts: list[str] | None = None,
 ) -> dict[str, Any]:
     """The ``infer`` group: task, class count, validation-set size and the chance levels of
     the inferred class count, each with the evidence it came from. ``names``: the logged
     global series as (normalized metric, name as logged); the others: curve facts of the
     training/validation loss and accuracy (None when not logged, or when the accuracy is
-    meaningless for the run)."""
+    meaningless for the run); ``parts``: the training loss's components logged beside it
+    (``loss_parts``): where there are any, the loss is a sum and no class count is read from
+    it (a classification head's cross-entropy plus a regression head's MSE of 0.5 reads as
+    38 classes)."""
     out: dict[str, Any] = {}
     task, task_from = task_from_names(names)
     if task is None and (acc or val_acc):
@@ -109,6 +115,9 @@ def infer_facts(
 
     first = loss.get("first_raw")
     early = loss.get("unit") == "step" and loss.get("first_step", 1) <= 1
+    if parts:  # a sum of terms: no level of it is a chance level (not even ln 2)
+        out["loss_parts"] = float(len(parts))
+        return out
     near = nearest_ln(first)
     c: int | None = None
     if task == "binary":
@@ -147,6 +156,25 @@ def infer_facts(
             if v is not None and np.isfinite(v):
                 out[key] = float(v) * c
     return out
+
+
+def loss_parts(series: list[Series]) -> list[str]:
+    """Names (as logged) of the training-loss components logged beside the total loss: a
+    ``loss`` series with a scope (tensorboard's ``loss/train_cls`` beside ``loss/train``) or
+    a component name (``metric_direction.is_loss_component``: Keras' ``price_loss`` beside
+    ``loss``, ``cls_loss``, ``loss_a``; not ``running_loss`` or ``loss_scale``). A total that is the sum of several terms does not sit
+    at ln(C) when fresh, so no class count is read from it."""
+    if not any(s.key.metric == "loss" and s.key.scope == "global" and s.key.split == "train" for s in series):
+        return []
+    return [
+        s.original_name or s.key.metric
+        for s in series
+        if s.key.split == "train"
+        and (
+            (s.key.metric == "loss" and s.key.scope != "global" and not is_rank_scope(s.key.scope))
+            or (s.key.scope == "global" and is_loss_component(s.key.metric))
+        )
+    ]
 
 
 def series_names(series: list[Series]) -> list[tuple[str, str]]:
