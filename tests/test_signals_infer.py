@@ -115,8 +115,13 @@ def test_a_summed_loss_names_no_class_count(parts):
     assert not {"num_classes", "loss_first_lnk", "loss_last_lnk", "ln_c"} & set(inf)
 
 
-def test_statistics_of_the_loss_are_no_parts():
-    f = facts_of({"loss": "2.3026x100 ~0.005", "train/running_loss": "2.3026x100", "val/accuracy": "0.1x20 ~0.03"})
+@pytest.mark.parametrize(
+    "other",
+    ["train/running_loss", "train/loss@train_avg", "train/loss@Train_epoch", "train/loss@train_step", "train/vl_loss"],
+)
+def test_statistics_of_the_loss_are_no_parts(other):
+    # the loss itself at another cadence or as a mean (loss/train_avg), or a validation loss
+    f = facts_of({"loss": "2.3026x100 ~0.005", other: "2.3026x100", "val/accuracy": "0.1x20 ~0.03"})
     assert f["infer"]["num_classes"] == 10 and "loss_parts" not in f["infer"]
 
 

@@ -158,6 +158,14 @@ def infer_facts(
     return out
 
 
+#: A split word opening a name (``train_cls`` -> ``cls``; ``vl_loss`` names no part).
+_SPLIT_WORD = re.compile(r"^(train(ing)?|tr|val(id(ation)?)?|vl|test|eval|dev)_")
+
+
+#: A loss per step or iteration (``loss/train_step``): the loss itself, at another cadence.
+_PER = re.compile(r"(step|steps|iter|iteration|it|global_step)")
+
+
 def loss_parts(series: list[Series]) -> list[str]:
     """Names (as logged) of the training-loss components logged beside the total loss: a
     ``loss`` series with a scope (tensorboard's ``loss/train_cls`` beside ``loss/train``) or
@@ -166,15 +174,21 @@ def loss_parts(series: list[Series]) -> list[str]:
     at ln(C) when fresh, so no class count is read from it."""
     if not any(s.key.metric == "loss" and s.key.scope == "global" and s.key.split == "train" for s in series):
         return []
-    return [
-        s.original_name or s.key.metric
-        for s in series
-        if s.key.split == "train"
-        and (
-            (s.key.metric == "loss" and s.key.scope != "global" and not is_rank_scope(s.key.scope))
-            or (s.key.scope == "global" and is_loss_component(s.key.metric))
-        )
-    ]
+    return [s.original_name or s.key.metric for s in series if s.key.split == "train" and _is_part(s.key)]
+
+
+def _is_part(key: Any) -> bool:
+    """A loss component's key: ``loss@<split>_<name>`` or ``<name>_loss``, where the name is
+    no statistic of the loss (``loss/train_avg``, ``Loss/train_epoch``, ``running_loss``)
+    and no split word (``vl_loss``)."""
+    if key.metric == "loss" and key.scope != "global" and not is_rank_scope(key.scope):
+        name = _SPLIT_WORD.sub("", key.scope.lower())
+        if not name or _SPLIT_WORD.fullmatch(f"{name}_") or _PER.fullmatch(name):
+            return False
+        return is_loss_component(f"{name}_loss")
+    if key.scope == "global" and is_loss_component(key.metric):
+        return not _SPLIT_WORD.match(key.metric)
+    return False
 
 
 def series_names(series: list[Series]) -> list[tuple[str, str]]:
