@@ -10,6 +10,7 @@ from traindx.arrays import median
 from traindx.ranks import is_rank_scope
 from traindx.schema import Run
 from traindx.signals.robust import tail
+from traindx.signals.widths import output_layers
 
 EPS = 1e-30
 
@@ -109,13 +110,10 @@ def layer_facts(run: Run) -> dict[str, Any]:
 
 
 def _output_layers(run: Run) -> list[str]:
-    """The model's output layers as the adapter recorded them: those it marked ``is_output``
-    (every head of a multi-output Keras model), else the last listed layer; none without a
-    recorded model."""
+    """The names of the model's output layers as the adapter recorded them
+    (:func:`traindx.signals.widths.output_layers`); none without a recorded model."""
     model = getattr(run.context, "model", None) if run.context is not None else None
-    layers = getattr(model, "layers", None) or []
-    marked = [layer.name for layer in layers if layer.is_output]
-    return marked or ([layers[-1].name] if layers else [])
+    return [layer.name for layer in output_layers(getattr(model, "layers", None) or [])]
 
 
 def _global(run: Run, metric: str, statistic: str = "value") -> float | None:

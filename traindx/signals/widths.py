@@ -25,13 +25,20 @@ from typing import Any
 RECURRENT = re.compile(r"rnn|lstm|gru|recurrent|bidirectional", re.IGNORECASE)
 
 
+def output_layers(layers: list[Any]) -> list[Any]:
+    """The model's output layers: those the adapter marked ``is_output``, else the last one
+    (none for an empty list)."""
+    marked = [layer for layer in layers if layer.is_output]
+    return marked or layers[-1:]
+
+
 def hidden_widths(layers: list[Any], output_units: int | None) -> list[int]:
     """Widths of the layers before the output (model order where recorded; read back from
     the output where inferred). Empty when nothing can be told."""
     if len(layers) < 2:
         return _linear_chain(layers, output_units)
-    marked = any(layer.is_output for layer in layers)
-    hidden = [layer for layer in layers if not layer.is_output] if marked else layers[:-1]
+    outs = {id(layer) for layer in output_layers(layers)}
+    hidden = [layer for layer in layers if id(layer) not in outs]
     shaped = [
         int(shape[-1])
         for layer in hidden
