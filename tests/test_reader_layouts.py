@@ -239,6 +239,22 @@ def test_counters_restarting_each_epoch_continue(tmp_path: Path) -> None:
     assert list(run.series["train/loss"].steps) == list(range(12))
 
 
+def test_a_global_counter_with_the_runs_total_is_not_taken_for_a_restart(tmp_path: Path) -> None:
+    """'iter 700/2400' in epoch 2 counts the whole run (it did not restart): the steps are the
+    printed ones, not the epoch times the run's total added on top."""
+    text = "".join(
+        f"Epoch {e + 1}/4, iter {e * 600 + s}/2400, loss={L[e]:.6f}\n" for e in range(4) for s in (200, 400, 600)
+    )
+    run = _read(tmp_path, {"t.log": text}, "t.log")
+    assert list(run.series["train/loss"].steps) == [e * 600 + s for e in range(4) for s in (200, 400, 600)]
+
+
+def test_a_counter_restarting_each_epoch_with_its_total_continues_by_the_total(tmp_path: Path) -> None:
+    text = "".join(f"Epoch [{e + 1}/4], Step [{s}/600], Loss: {L[e]:.6f}\n" for e in range(4) for s in (200, 400, 600))
+    run = _read(tmp_path, {"t.log": text}, "t.log")
+    assert list(run.series["train/loss"].steps) == [e * 600 + s for e in range(4) for s in (200, 400, 600)]
+
+
 def test_keras_evaluate_after_fit_is_the_test_split(tmp_path: Path) -> None:
     files, path, *_ = keras_v2()
     text = files[path] + "313/313 [==============================] - 1s 2ms/step - loss: 0.9000 - accuracy: 0.7100\n"

@@ -132,7 +132,7 @@ def step_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict
         e = r.get("epoch")
         if prev is not None:
             pn, pe = prev
-            if total and e is not None and pe is not None and e > pe:
+            if total and e is not None and pe is not None and e > pe and n <= pn:
                 offset += total * (e - pe)  # a whole epoch (or more) of a counter that restarts
             elif n < pn or (n == pn and e != pe):  # restarted: continue by the stride
                 offset = last + stride - n
