@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def _m(slope=1.0, shift=0.0, cap=1.0) -> Confidence:
-    return Confidence(kind="logs", ranker="rules", slope=slope, shift=shift, cap=cap)
+def _m(slope=1.0, shift=0.0, cap=1.0, share=False, unknown_slope=0.0) -> Confidence:
+    return Confidence(
+        kind="logs", ranker="rules", slope=slope, shift=shift, cap=cap, share=share, unknown_slope=unknown_slope
+    )
 
 
 def test_identity_map_changes_nothing():
@@ -36,16 +38,18 @@ def test_identity_map_changes_nothing():
     st.floats(0.05, 4.0),
     st.floats(-3.0, 3.0),
     st.sampled_from([1.0, 0.79]),
+    st.sampled_from([None, -1.0, 0.0, 0.7]),
 )
-def test_order_shares_and_total_are_kept(raw, u, slope, shift, cap):
+def test_order_shares_and_total_are_kept(raw, u, slope, shift, cap, unknown_slope):
     total = sum(raw) + u
     probs = sorted((x / total for x in raw), reverse=True)
     unknown = u / total
-    out, unk = recalibrate(probs, unknown, _m(slope, shift, cap))
+    m = _m(slope, shift, cap, share=unknown_slope is not None, unknown_slope=unknown_slope or 0.0)
+    out, unk = recalibrate(probs, unknown, m)
     assert all(a >= b - 1e-12 for a, b in zip(out, out[1:], strict=False))  # no cause overtakes
     assert out[0] <= cap + 1e-12
     assert sum(out) + unk == pytest.approx(1.0, abs=1e-9) and unk >= 0
-    assert out[0] == pytest.approx(top_probability(probs[0], _m(slope, shift, cap)))
+    assert out[0] == pytest.approx(top_probability(probs[0], m, probs[0] / sum(probs), unknown))
     if out[0] <= probs[0]:  # shrunk: every listed cause by the same factor
         ratios = [a / b for a, b in zip(out, probs, strict=True) if b > 1e-9]
         assert max(ratios) - min(ratios) < 1e-9
@@ -134,18 +138,20 @@ def test_nested_maps_never_see_the_family_they_score():
         m = calibrate.fit_maps(others, "data")[("logs", "rules")]
         for o, a in zip(outs, after, strict=True):
             if o.families["data"] == fam:
-                assert a.confidence == pytest.approx(top_probability(o.confidence, m))
+                share = o.probs[0] / sum(o.probs)
+                assert a.confidence == pytest.approx(top_probability(o.confidence, m, share, o.unknown))
     # the map fitted on everything moves a 0.9 answer toward the 57 % these answers are right
     m = calibrate.fit_maps(outs)[("logs", "rules")]
-    assert top_probability(0.9, m) < 0.8 and m.cap == calibrate.CAP
+    assert top_probability(0.9, m, 0.9 / 0.95, 0.05) < 0.8 and m.cap == calibrate.CAP
 
 
-def test_a_big_held_out_family_counts_for_less_than_its_size_in_the_map():
+def test_a_big_held_out_family_counts_for_less_than_its_size_in_the_map(monkeypatch):
     """A big family (b: 160 answers, right 90 %) and a small one (a: 20, right 20 %): with
     the answers as they come (the default, as the ECE counts them) the map follows the big
     one; weighed 1 / sqrt(family size) (``weights="sqrt"``), the small one moves it."""
     import calibrate
 
+    monkeypatch.setattr(calibrate, "FORM", "platt")  # the share and unknown mass follow conf here
     outs = _outcomes(n_per=20)
     big = [o for o in _outcomes(n_per=160) if o.families["data"] == "b"]
     outs = [o for o in outs if o.families["data"] == "a"] + big
@@ -269,3 +275,73 @@ def test_a_kind_right_at_every_confident_answer_is_not_capped():
     capped_fit = calibrate._platt(conf, right, np.ones(len(conf)))  # as if capped, cap lifted
     capped_fit.cap = 1.0
     assert log_loss(m) < log_loss(capped_fit) - 1e-3
+
+
+def test_share_map_reads_the_top_share_and_the_unknown_mass():
+    """``share``: the input is the top's share of the listed mass (0.5 of 0.6 listed), plus
+    ``unknown_slope`` times logit(unknown mass); the plain map reads the probability."""
+    share = _m(slope=2.0, shift=0.5, share=True, unknown_slope=-0.5)
+    want = 1 / (1 + math.exp(-(2.0 * math.log(5) + 0.5 - 0.5 * math.log(0.4 / 0.6))))
+    assert top_probability(0.5, share, 0.5 / 0.6, 0.4) == pytest.approx(want)
+    out, unk = recalibrate([0.5, 0.1], 0.4, share)
+    assert out[0] == pytest.approx(want) and out[1] / 0.1 == pytest.approx((1 - want) / 0.5)
+    plain = _m(slope=2.0, shift=0.5)
+    assert top_probability(0.5, plain, 0.5 / 0.6, 0.4) == pytest.approx(1 / (1 + math.exp(-0.5)))
+    # the same top probability, a larger unknown mass: a higher share of the listed causes
+    assert recalibrate([0.3, 0.1], 0.6, _m(share=True))[0][0] > recalibrate([0.3, 0.3], 0.4, _m(share=True))[0][0]
+
+
+def test_share_fit_finds_the_inputs_the_answers_follow():
+    """Answers right as often as sigmoid(1.5 logit(share) - 0.8 logit(unknown) - 1), for
+    top probabilities that say little by themselves (the unknown mass varies): the "share"
+    fit recovers the three numbers; the Platt fit on the probability fits these answers worse."""
+    import calibrate
+
+    rng = np.random.default_rng(1)
+    share = rng.uniform(0.2, 0.95, 6000)
+    unknown = rng.uniform(0.05, 0.9, 6000)
+    conf = share * (1 - unknown) * 0.95  # the listed mass is 95 % of what the unknown leaves
+    z = 1.5 * np.log(share / (1 - share)) - 0.8 * np.log(unknown / (1 - unknown)) - 1.0
+    right = rng.uniform(size=6000) < 1 / (1 + np.exp(-z))
+    m = calibrate.fit_map(conf, right, form="share", share=share, unknown=unknown)
+    assert m.share and m.cap == calibrate.CAP
+    assert (m.slope, m.unknown_slope, m.shift) == pytest.approx((1.5, -0.8, -1.0), abs=0.2), m
+    platt = calibrate.fit_map(conf, right, form="platt")
+
+    def log_loss(mm) -> float:
+        q = np.clip([top_probability(c, mm, s, u) for c, s, u in zip(conf, share, unknown, strict=True)], 1e-9, 1 - 1e-9)
+        return float(-np.mean(right * np.log(q) + (1 - right) * np.log(1 - q)))
+
+    assert log_loss(m) < log_loss(platt) - 0.02
+
+
+def test_written_share_maps_load_back_and_the_engine_applies_them(tmp_path):
+    """A "share" map written by calibrate.write loads back, and the engine's probabilities
+    under it equal what benchmarks/accuracy.py scores (the share is of the listed causes the
+    engine shows, the unknown mass the one it shows)."""
+    import shutil
+
+    import calibrate
+    from accuracy import evaluate
+
+    from traindx.api import read
+    from traindx.engine import diagnose_run
+
+    shutil.copytree(ROOT / "rulebook", tmp_path / "rulebook")
+    maps = {(k, r): calibrate.Map(0.8, 0.3, 0.79, 10, share=True, unknown_slope=-0.4)
+            for k, r in (("logs", "rules"), ("logs", "learned"), ("keras_adapter", "rules"), ("adapter", "rules"))}  # fmt: skip
+    calibrate.write(maps, tmp_path / "rulebook" / "calibration.yaml")
+    book = load_rulebook([tmp_path / "rulebook"], builtin=False)
+    assert {(m.kind, m.ranker, m.share, m.unknown_slope, m.slope) for m in book.confidence} == {
+        (k, r, True, -0.4, 0.8) for k, r in maps
+    }
+    outs = evaluate([ROOT / "fixtures" / "logs" / "keras_cb"], book)
+    checked = 0
+    for o in outs:
+        (d,) = [diagnose_run(r, book) for r in read(ROOT / o.run)[:1]]
+        if d.causes:
+            assert d.causes[0].id == o.ranked[0], o.run
+            assert d.causes[0].probability == pytest.approx(o.confidence, abs=1e-6), o.run
+            assert d.unknown_probability == pytest.approx(o.unknown, abs=1e-6), o.run
+            checked += 1
+    assert checked >= 10

@@ -6,7 +6,11 @@ log-loss of every class; what a reader acts on is the top answer's number, and o
 families the fit never saw it was off both ways (the learned layer said 25 % where it was
 right 42 % of the time, the torch adapter's rules 96 % where they were right 81 %). The map
 is Platt scaling of the top probability, ``sigmoid(slope * logit(p) + shift)`` (slope > 0:
-an order-preserving map), or a monotone line through ``knots`` (an isotonic fit), followed by
+an order-preserving map); with ``share`` its input is instead the top cause's share of the
+listed causes' mass, ``p / sum(listed)``, and ``unknown_slope * logit(unknown)`` is added
+(the "none of these" mass is a second input: the adapters' rules give the top a small
+probability where the unknown mass is large, and such answers were right as often as those
+with a larger one); or a monotone line through ``knots`` (an isotonic fit); followed by
 a ``cap``: a kind whose held-out answers at >= 0.8 were not all right never says 0.8 or more. The whole vector moves so the ranking and the
 listed causes' relative shares never change:
 
@@ -32,6 +36,8 @@ class ConfidenceMap(Protocol):
     shift: float
     cap: float
     knots: list[tuple[float, float]]
+    share: bool
+    unknown_slope: float
 
 
 def _logit(p: float) -> float:
@@ -39,8 +45,10 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def top_probability(p: float, m: ConfidenceMap) -> float:
-    """The calibrated probability of a top answer the ranker gave ``p``."""
+def top_probability(p: float, m: ConfidenceMap, share: float | None = None, unknown: float = 0.0) -> float:
+    """The calibrated probability of a top answer the ranker gave ``p``; ``share``: its share
+    of the listed causes' mass (``p`` when not given), ``unknown``: the "none of these" mass
+    (both read only by a ``share`` map)."""
     if m.knots:  # the line through the knots in logit(p), flat beyond the ends
         x = _logit(p)
         xs = [_logit(k[0]) for k in m.knots]
@@ -51,7 +59,10 @@ def top_probability(p: float, m: ConfidenceMap) -> float:
             return min(m.knots[-1][1], m.cap)
         (q0, q1), (x0, x1) = (m.knots[i - 1][1], m.knots[i][1]), (xs[i - 1], xs[i])
         return min(q0 + (q1 - q0) * (x - x0) / (x1 - x0), m.cap)
-    z = m.slope * _logit(p) + m.shift
+    if m.share:
+        z = m.slope * _logit(p if share is None else share) + m.unknown_slope * _logit(max(unknown, 1e-4)) + m.shift
+    else:
+        z = m.slope * _logit(p) + m.shift
     q = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
     return min(q, m.cap)
 
@@ -62,9 +73,9 @@ def recalibrate(probs: list[float], unknown: float, m: ConfidenceMap) -> tuple[l
     if not probs:
         return probs, unknown
     c = probs[0]
-    g = top_probability(c, m)
     if c <= 0.0:
         return list(probs), unknown
+    g = top_probability(c, m, c / sum(probs), unknown)
     if g <= c:
         f = g / c
         out = [q * f for q in probs]

@@ -279,7 +279,8 @@ class Calibration(_Conditional):
 
 class Confidence(_Model):
     """The calibration of the top answer's probability for one input kind and ranker
-    (traindx/confidence.py): ``sigmoid(slope * logit(p) + shift)``, or with ``knots`` the
+    (traindx/confidence.py): ``sigmoid(slope * logit(p) + shift)`` (with ``share``: of the
+    top's share of the listed mass, plus ``unknown_slope * logit(unknown)``), or with ``knots`` the
     monotone line through them, at most ``cap``. ``kind: adapter`` serves an adapter kind
     without its own entry. Fitted on held-out runs by benchmarks/calibrate.py."""
 
@@ -289,6 +290,10 @@ class Confidence(_Model):
     slope: float = Field(default=1.0, gt=0, le=20, allow_inf_nan=False)
     shift: float = Field(default=0.0, ge=-20, le=20, allow_inf_nan=False)
     cap: float = Field(default=1.0, gt=0, le=1)
+    #: the Platt map reads the top cause's share of the listed causes' mass, and adds
+    #: ``unknown_slope * logit(unknown mass)``, instead of the top probability alone
+    share: bool = False
+    unknown_slope: float = Field(default=0.0, ge=-20, le=20, allow_inf_nan=False)
     #: [top probability, calibrated] pairs, both non-decreasing (the first strictly)
     knots: list[tuple[float, float]] = Field(default_factory=new_list)
 
