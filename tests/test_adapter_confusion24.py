@@ -121,3 +121,30 @@ def test_a_shallow_feed_forward_net_is_not_where_gradients_vanish():
     assert shallow[0] != "vanishing_gradients", shallow
     # the same three layers with a recurrent one: its depth is the sequence's
     assert order([64, 64, 10], recurrent=True)[0] == "vanishing_gradients"
+
+
+def test_a_step_that_grows_because_gradients_accumulate_is_not_the_lr():
+    # SGD at a usual 0.01 whose loss falls, then climbs while the gradient norm grows and
+    # units die: the torch adapter saw the gradient buffers grow with no zero_grad between
+    # steps (every step applies the sum of all past gradients)
+    run = {"loss": "2.3*0.99x20 1.9*1.05x80 ~0.05", "grad_norm": "1*1.08x100",
+           "train/accuracy": "0.1+0.01x20 0.3-0.002x80 ~0.01", "act_frac_zero@layer1": "0.3+0.007x100"}  # fmt: skip
+
+    def diagnosis(accumulating: bool) -> dict[str, float]:
+        ctx = {"framework": "torch", "optimizer": {"name": "sgd", "lr": 0.01},
+               "model": {"output_activation": "linear", "output_units": 10},
+               "loss": {"name": "CrossEntropyLoss", "expects": "logits", "from_logits": True},
+               "data": {"num_classes": 10, "n_train": 2000, "batch_size": 32},
+               "flags": {"grad_accumulating": accumulating}}  # fmt: skip
+        case = Case(name="r", series=run, context=ctx, fires=True)
+        return {c.id: c.probability for c in diagnose_run(case_run(case), BOOK).causes}
+
+    acc = diagnosis(True)
+    assert max(acc, key=acc.__getitem__) == "grad_not_zeroed", acc
+    # the step too large keeps under a seventh of the accumulation's probability (a third
+    # without the item on lr_too_high), the exploding gradient under a tenth
+    assert acc.get("lr_too_high", 0.0) < 0.15 * acc["grad_not_zeroed"], acc
+    assert acc.get("exploding_gradients", 0.0) < 0.1 * acc["grad_not_zeroed"], acc
+    # without the adapter's flag the same curves read as a step too large
+    plain = diagnosis(False)
+    assert max(plain, key=plain.__getitem__) == "lr_too_high", plain
