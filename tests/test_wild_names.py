@@ -138,3 +138,28 @@ def test_an_epoch_mean_beside_the_step_loss_never_replaces_it(tmp_path: Path) ->
     (tmp_path / "r" / "train_log.jsonl").write_text("\n".join(lines) + "\n")
     (run,) = traindx.read(tmp_path / "r")
     assert len(run.get("loss", "train")) == 200
+
+
+def test_a_name_saying_percent_is_read_as_percent_even_at_chance(tmp_path: Path) -> None:
+    """A 100-class run stuck at chance logs 'Accuracy (%)' around 1.0: a fraction of 0.01, never
+    a perfect score. Without the percent sign the same values are not guessed to be percent (and
+    a percent name whose values never pass 1 is left as logged: a fraction under a '%' label)."""
+    rows = [(e, _decay(e, 1, 4.6), 0.9 + 0.1 * (e % 5), 99.0 - 0.1 * (e % 5)) for e in range(20)]
+    (run,) = traindx.read(_csv(tmp_path / "pct", "epoch,train_loss,Accuracy (%),top1 err (%)", rows))
+    acc, err = run.get("accuracy", "train"), run.get("error", "train")
+    assert acc is not None and acc.values.max() < 0.02
+    assert err is not None and 0.98 < err.values.min() <= err.values.max() < 1.0
+    (plain,) = traindx.read(_csv(tmp_path / "plain", "epoch,train_loss,acc,err", rows))
+    assert plain.get("accuracy", "train").values.max() > 1.0  # not guessed: a value over 1 the rules judge
+
+
+def test_every_report_names_the_series_it_did_not_read(tmp_path: Path) -> None:
+    from traindx.report.html import render_html
+    from traindx.report.markdown import render_markdown
+
+    rows = [(e, _decay(e, 2, 0.1), _decay(e, 2, 0.2), 0.1 * e, e % 3) for e in range(20)]
+    (d,) = traindx.diagnose(_csv(tmp_path / "run", "epoch,trn_loss,vl_loss,Episode Reward,zz_q", rows))
+    assert d.ingest.unmapped == ["Episode Reward", "zz_q"]
+    md = render_markdown([d])
+    assert "2 logged name(s) not read: `Episode Reward`, `zz_q`" in md
+    assert "2 logged name(s) not read" in render_html([d]) and "zz_q" in render_html([d])

@@ -10,12 +10,17 @@ HIGHER_IS_BETTER = re.compile(
     r"(\w+_)?accuracy|map\d*|\w+_m?ap\w*|m?ap_?[sml]|precision|recall|average_precision"
     r"|f1(_\w+)?|f_?beta\w*|\w*auc|auroc|m?iou|mean_io_?u|dice|bleu|rouge\w*|r2(_score)?"
     r"|specificity|sensitivity|cosine_similarity|spearman\w*|pearson\w*|matthews_correlation|mcc|(cohen_)?kappa"
+    r"|psnr|(ms_)?ssim|ndcg(_\d+)?|mrr(_\d+)?"
 )
 #: Metrics whose lower values are better.
 LOWER_IS_BETTER = re.compile(
     r"loss|\w+_loss|loss_\w+|error|\w+_error|perplexity|mae|mse|rmse|msle|mape|wer|cer"
-    r"|kld?|kl_divergence|log_?cosh|hinge|nll|(\w+_)?[wc]er|\w+_loss_\w+"
+    r"|kld?|kl_divergence|log_?cosh|hinge|nll|(\w+_)?[wc]er|\w+_loss_\w+|bp[dcb]|fid|kid|lpips"
 )
+#: Error rates: bounded to [0, 1] like accuracy, read as fractions where the name says percent.
+ERROR_RATES = re.compile(r"error|top\d+_error")
+#: Named like a loss but no loss: AMP's loss scale, a loss weight.
+_NOT_A_LOSS = re.compile(r"loss_(scale|scaler|weights?)")
 #: Quality metrics bounded to [0, 1] (a logger may write them in percent).
 BOUNDED_01 = re.compile(
     r"(\w+_)?accuracy|map\d*|\w+_m?ap\w*|m?ap_?[sml]|precision|recall|average_precision"
@@ -37,7 +42,7 @@ _COMPONENT = re.compile(r"\w+_loss|loss_\w+")
 
 def direction(metric: str) -> str | None:
     """``"higher"`` or ``"lower"`` when the metric's better direction is known, else None."""
-    if _STATISTIC.fullmatch(metric):  # the spread or extreme of a metric over a window
+    if _STATISTIC.fullmatch(metric) or _NOT_A_LOSS.fullmatch(metric):  # a spread or extreme; a loss scale
         return None
     if HIGHER_IS_BETTER.fullmatch(metric):
         return "higher"

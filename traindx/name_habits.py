@@ -23,9 +23,9 @@ from collections.abc import Callable
 
 #: Ordered (pattern, replacement, why) on the normalized phrase; the first full match rewrites it.
 HABITS: list[tuple[str, str, str]] = [
-    (r"(?:d|disc|discriminator|net_?d)_(?:loss|err(?:or)?)|(?:loss|err(?:or)?)_?(?:d|disc|discriminator)",
+    (r"(?:d|disc|discriminator|net_?d)_(?:loss|err(?:or)?)|(?:loss|err(?:or)?)_?(?:d|disc|discriminator)|dloss",
      "d_loss", "GAN discriminator loss"),
-    (r"(?:g|gen|generator|net_?g)_(?:loss|err(?:or)?)|(?:loss|err(?:or)?)_?(?:g|gen|generator)",
+    (r"(?:g|gen|generator|net_?g)_(?:loss|err(?:or)?)|(?:loss|err(?:or)?)_?(?:g|gen|generator)|gloss",
      "g_loss", "GAN generator loss"),
     (r"(?:recons?(?:truction)?|reco)(?:_loss|_l|_err(?:or)?)?|rec_loss|(?:loss|err)_recons?(?:truction)?",
      "recon_loss", "reconstruction loss (a part of the loss)"),
@@ -38,6 +38,21 @@ HABITS: list[tuple[str, str, str]] = [
     (r"m_acc", "mean_class_accuracy", "mean class accuracy (segmentation)"),
     (r"m_?f_?score|f_?score|f1_?score|f_1", "f1", "F-score"),
     (r"(micro|macro|weighted|samples)_f1", r"f1_\1", "averaged F1"),
+    # One minus accuracy is the error rate; top-k accuracy and error however spelled (acc_top5, top5_err).
+    (r"(?:1|one)_(?:minus_)?acc(?:uracy)?", "error", "one minus accuracy: the error rate (lower is better)"),
+    (r"(?:acc(?:uracy)?_)?top_?(\d+)(?:_acc(?:uracy)?)?", r"top\1_accuracy", "top-k accuracy"),
+    (r"top_?(\d+)_err(?:or)?(?:_rate)?", r"top\1_error", "top-k error rate (lower is better)"),
+    (r"word_error_rate", "wer", "word error rate"),
+    (r"char(?:acter)?_error_rate", "cer", "character error rate"),
+    # Segmentation metrics as Keras custom metrics and segmentation_models name them.
+    (r"dice_(?:coef(?:ficient)?|score|metric|index)", "dice", "Dice coefficient"),
+    (r"iou_(?:score|metric|coef(?:ficient)?)|jaccard(?:_coef(?:ficient)?|_index|_score|_similarity)?", "iou",
+     "IoU (the Jaccard index)"),
+    # The '_m' suffix of the precision_m/recall_m/f1_m Keras metrics copied from a widely shared answer.
+    (r"(precision|recall|f1)_m", r"\1", "Keras custom metric with an '_m' suffix"),
+    (r"bits_per_(?:dim|pixel)", "bpd", "bits per dimension"),
+    (r"bits_per_char(?:acter)?", "bpc", "bits per character"),
+    (r"bits_per_byte", "bpb", "bits per byte"),
     (r"(\w+)_acc", r"\1_accuracy", "'_acc' suffix: an accuracy of its own kind"),
 ]  # fmt: skip
 

@@ -38,7 +38,7 @@ from traindx.schema import CANONICAL_METRICS, SeriesKey, Split
 SPLIT_WORDS: dict[str, str] = {
     "train": "train", "training": "train", "trn": "train", "tr": "train",
     "val": "val", "valid": "val", "validation": "val", "eval": "val", "evaluation": "val",
-    "dev": "val", "va": "val",
+    "dev": "val", "va": "val", "vl": "val",
     "test": "test", "testing": "test",
 }  # fmt: skip
 
@@ -47,7 +47,7 @@ NOT_SERIES = re.compile(
     r"""(trainer_)?(global_)?steps? | epochs? | ep | iter(ation)?s? | it | batch(_idx)? | idx | index
       | unnamed(_\d+)?                                  # pandas' name for a blank header
       | (wall_?|relative_|elapsed_)?time(stamp)?(_s|_sec)? | elapsed | \w*runtime
-      | \w*per_second | (total_)?flos | hp_metric        # HF throughput, Lightning placeholder
+      | \w*per_sec(ond)? | (total_)?flos | hp_metric        # HF throughput, Lightning placeholder
       | (num_|seen_)?samples | (num_)?tokens(_seen)?
       | (data|iter|batch|forward|backward|step|epoch)_time | eta(_s|_sec|_seconds)?  # timings
       | (max_)?mem(ory)?(_mb|_gb|_allocated|_reserved)? | gpu_mem(ory)?
@@ -82,6 +82,7 @@ SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
     (r"(.+)_(on|of|for|in)", r"\1", None, "trailing preposition"),
     (r"(.+)_per_(epoch|ep)", r"\1", None, "'per epoch' suffix"),
     (r"(.+)_(per_)?(batch|iter(ation)?|it)|(.+)_per_step", r"\1\5", "step", "'per batch' suffix (per step)"),
+    (r"(.+?)_(in_)?(pct|percent|percentage)", r"\1", None, "percent unit (values read as fractions)"),
     # Lightning on_step/on_epoch: train_loss_epoch is the epoch mean, train_loss_step per step.
     (r"(.+)_epoch", r"\1", None, "Lightning '_epoch' suffix"),
     (r"(.+)_step", r"\1", "step", "Lightning '_step' suffix (per step)"),
@@ -103,9 +104,10 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
         "accuracy",
         "accuracy",
     ),
-    (r"top_?5(_acc(uracy)?)?|acc(uracy)?_?(at_)?5", "top5_accuracy", "top-5 accuracy"),
+    (r"top_?5(_acc(uracy)?)?|acc(uracy)?_?(at_)?5|prec_?5", "top5_accuracy", "top-5 accuracy"),
     # Error is not accuracy: kept as its own metric.
-    (r"top_?1_err(or)?|err(or)?(_rate)?|err(or)?_?1", "error", "error rate (not accuracy)"),
+    (r"top_?1_err(or)?|m?err(or)?(_rate)?|err(or)?_?1|(mis)?classification_err(or)?|misclassification(_rate)?",
+     "error", "error rate (not accuracy; XGBoost's merror)"),
     # Lightning LearningRateMonitor: lr-Adam, lr-SGD/pg1, lr-Adam-momentum.
     (r"(lr_.+_)?momentum", "momentum", "momentum"),
     (r"lr|learning_?rate|lr_.+", "lr", "learning rate"),
@@ -131,7 +133,8 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
         r"|auc|roc_auc|auroc|pr_auc|average_precision|precision|recall|specificity|sensitivity"
         r"|m?iou|mean_io_?u|dice|bleu|rouge\w*|(\w+_)?[wc]er|kld?|kl_divergence|cosine_similarity"
         r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+|\w+_loss_\w+|nll|total"
-        r"|spearman\w*|pearson\w*|matthews_correlation|mcc|(cohen_)?kappa",
+        r"|spearman\w*|pearson\w*|matthews_correlation|mcc|(cohen_)?kappa|top\d+_error"
+        r"|bp[dcb]|psnr|(ms_)?ssim|fid|kid|lpips|ndcg(_\d+)?|mrr(_\d+)?",
         _KEEP,
         "known metric, not canonical: kept under its own name",
     ),
@@ -142,11 +145,15 @@ _SHAPES = [(re.compile(p), keep, stat, why) for p, keep, stat, why in SHAPE_RULE
 _METRICS = [(re.compile(p), metric, why) for p, metric, why in METRIC_RULES]
 _KEY_FORM = re.compile(r"(train|val|test)/([a-z][a-z0-9_]*)(?:@([^:]+))?(?::(\w+))?")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SEPARATORS = re.compile(r"[\s\-.:@_/()]+")
+_SEPARATORS = re.compile(r"'s\b|[\s\-.:@_/()\[\]%']+")  # LightGBM's "valid_0's auc"; "Acc (%)"
 _MAP_WORD = re.compile(r"mAP")
 _IOU_WORD = re.compile(r"(m?)I[oO]U")
 _SPLIT_END = re.compile(rf"(^|_)({'|'.join(SPLIT_WORDS)})$|^({'|'.join(SPLIT_WORDS)})_")
-_PARAM_GROUP = re.compile(r"(?:lr_?(?:pg_?)?|pg_?)(\d+)")
+_PARAM_GROUP = re.compile(r"(?:(?:lr|learning_rate)_?(?:pg|group|param_group)?_?|pg_?)(\d+)")
+#: A split word numbered by a tracker (XGBoost's validation_0, LightGBM's valid_1): that split.
+_NUMBERED_SPLIT = re.compile(rf"({'|'.join(SPLIT_WORDS)})_\d+")
+#: Words saying a value is in percent (``Accuracy (%)``, ``acc_pct``): rules read fractions.
+_PERCENT_WORDS = frozenset({"pct", "percent", "percentage"})
 
 
 def _normalize(text: str) -> str:
@@ -187,7 +194,8 @@ def _decompose(raw: str) -> _Parts | str:
     rest: list[str] = []
     segs = [s.strip() for s in raw.strip().split("/")]
     for k, seg in enumerate(segs):
-        word = SPLIT_WORDS.get(_normalize(seg))
+        numbered = _NUMBERED_SPLIT.fullmatch(_normalize(seg))
+        word = SPLIT_WORDS.get(numbered[1] if numbered else _normalize(seg))
         if word and split in (None, word):
             split = word
             trace.append(f"split '{seg}' -> {word}")
@@ -198,6 +206,8 @@ def _decompose(raw: str) -> _Parts | str:
             rest.append(seg)
     if not rest:
         return "no metric name"
+    if says_percent(raw):
+        trace.append("the name says percent: a bounded metric's values are read as fractions")
     scope = "global"
     m = _TASK_MARKER.search(rest[-1])
     if m:
@@ -224,6 +234,10 @@ def _decompose(raw: str) -> _Parts | str:
         if not phrase or NOT_SERIES.fullmatch(phrase):
             return _NOT_SERIES_WHY
         tokens = phrase.split("_")
+        if len(tokens) > 2 and tokens[1].isdigit() and tokens[0] in SPLIT_WORDS and split in (None, SPLIT_WORDS[tokens[0]]):
+            split, phrase = SPLIT_WORDS[tokens[0]], "_".join(tokens[2:])
+            trace.append(f"numbered split '{tokens[0]}_{tokens[1]}' -> {split}")
+            continue
         end = next((t for t in (tokens[0], tokens[-1]) if len(tokens) > 1 and t in SPLIT_WORDS
                     and split in (None, SPLIT_WORDS[t])), None)  # fmt: skip
         if end is not None:
@@ -320,6 +334,11 @@ def explain_mapping(
     """One line saying what ``raw`` maps to and which rules decided it."""
     key, why = _resolve(raw, overrides, default_split)
     return f"{raw!r} -> {key if key is not None else 'not mapped'}: {why}"
+
+
+def says_percent(raw: str) -> bool:
+    """The name says its values are in percent (``Accuracy (%)``, ``top1 err %``, ``acc_pct``)."""
+    return "%" in raw or not _PERCENT_WORDS.isdisjoint(_normalize(raw).split("_"))
 
 
 def is_bookkeeping(raw: str) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from traindx.arrays import intersect
+from traindx.metric_direction import ERROR_RATES
 from traindx.name_habits import ACCURACY_ALIASES, is_adversarial
-from traindx.names import BOUNDED_01, is_loss_component
+from traindx.names import BOUNDED_01, is_loss_component, says_percent
 from traindx.readers.raw import RawSeries
 from traindx.schema import Run, Series, SeriesKey
 
@@ -129,13 +130,16 @@ def add_explicit_sums(
 
 def percent_to_fraction(series: Series) -> tuple[Series, bool]:
     """A [0, 1]-bounded quality metric logged in percent (timm's top-1 of 76.3, detectron2's
-    AP of 38.5) as a fraction, so every rule reads one scale."""
+    AP of 38.5) as a fraction, so every rule reads one scale. A name saying percent
+    (``Accuracy (%)``, ``top1_err_pct``) is read so from 1 % up: a 100-class run stuck at
+    chance logs 1.0, an error rate too."""
     v = series.values[np.isfinite(series.values)]
+    marked = says_percent(series.original_name)
     if (
-        not BOUNDED_01.fullmatch(series.key.metric)
+        not (BOUNDED_01.fullmatch(series.key.metric) or (marked and ERROR_RATES.fullmatch(series.key.metric)))
         or not v.size
         or v.min() < 0
-        or not 1.5 < v.max() <= 100.0
+        or not (1.0 if marked else 1.5) < v.max() <= 100.0
     ):
         return series, False
     return series.model_copy(update={"values": series.values / 100.0}), True

@@ -158,13 +158,16 @@ def _run_section(
             for c in d.checks
         )
         out.append(f'<h3>Preflight checks</h3><table class="checks">{rows}</table>')
-    if d.ingest.problems:
+    if d.ingest.problems or d.ingest.unmapped:
         items = "".join(f"<li>{e(p.message)}</li>" for p in d.ingest.problems[:50])
         more = (
             f"<li>... {len(d.ingest.problems) - 50} more</li>"
             if len(d.ingest.problems) > 50
             else ""
         )
+        if d.ingest.unmapped:  # logged names not read: counted and named, never dropped silently
+            names = ", ".join(e(repr(n)) for n in d.ingest.unmapped[:50])
+            items = f"<li>{len(d.ingest.unmapped)} logged name(s) not read: {names}</li>" + items
         out.append(f'<h3>Input</h3><ul class="dim">{items}{more}</ul>')
     out.append("</section>")
     return "\n".join(out)

@@ -112,6 +112,12 @@ def render_run(d: Diagnosis, *, heading: str = "###") -> str:
         for chk in failed:
             lines.append(f"- failed {esc(chk.name)}: {esc(chk.explanation)}")
         lines.append("")
+    if d.ingest.unmapped:  # logged names not read: counted and named, never dropped silently
+        names = ", ".join(_code(n) for n in d.ingest.unmapped[:10])
+        more = f" and {len(d.ingest.unmapped) - 10} more" if len(d.ingest.unmapped) > 10 else ""
+        lines.append(f"input: {len(d.ingest.unmapped)} logged name(s) not read: {names}{more} "
+                     "(`traindx series` says why; `--map NAME=METRIC` reads one)")  # fmt: skip
+        lines.append("")
     lost = d.ingest.lost()
     if lost:
         lines.append(
