@@ -8,7 +8,7 @@ import re
 #: Metrics whose higher values are better (quality metrics), matched on the metric name.
 HIGHER_IS_BETTER = re.compile(
     r"(\w+_)?accuracy|map\d*|\w+_m?ap\w*|m?ap_?[sml]|precision|recall|average_precision"
-    r"|f1(_\w+)?|f_?beta\w*|\w*auc|auroc|m?iou|mean_io_?u|dice|bleu|rouge\w*|r2(_score)?"
+    r"|f1(_\w+)?|f_?beta\w*|\w*auc|auroc|auc_(roc|pr)|au_?prc|m?iou|mean_io_?u|dice|bleu|rouge\w*|r2(_score)?"
     r"|specificity|sensitivity|cosine_similarity|spearman\w*|pearson\w*|matthews_correlation|mcc|(cohen_)?kappa"
     r"|psnr|(ms_)?ssim|ndcg(_\d+)?|mrr(_\d+)?"
 )
@@ -24,11 +24,11 @@ _NOT_A_LOSS = re.compile(r"loss_(scale|scaler|weights?)")
 #: Quality metrics bounded to [0, 1] (a logger may write them in percent).
 BOUNDED_01 = re.compile(
     r"(\w+_)?accuracy|map\d*|\w+_m?ap\w*|m?ap_?[sml]|precision|recall|average_precision"
-    r"|f1(_\w+)?|\w*auc|auroc|m?iou|mean_io_?u|dice|specificity|sensitivity"
+    r"|f1(_\w+)?|\w*auc|auroc|auc_(roc|pr)|au_?prc|m?iou|mean_io_?u|dice|specificity|sensitivity"
 )
 #: The quality metric a run is judged on when it logged several: first match wins.
 QUALITY_PREFERENCE: tuple[str, ...] = (
-    r"map", r"map50", r"f1(_\w+)?", r"accuracy", r"\w*auc|auroc", r"m?iou|mean_io_?u", r"dice",
+    r"map", r"map50", r"f1(_\w+)?", r"accuracy", r"\w*auc|auroc|auc_(roc|pr)|au_?prc", r"m?iou|mean_io_?u", r"dice",
     r"bleu|rouge\w*", r"\w+_m?ap\w*|map\d*", r"average_precision|precision|recall", r"\w+_accuracy",
 )
 #: Loss names that are not components of the loss (statistics of it, AMP loss scale, weights).

@@ -50,6 +50,8 @@ HABITS: list[tuple[str, str, str]] = [
      "IoU (the Jaccard index)"),
     # The '_m' suffix of the precision_m/recall_m/f1_m Keras metrics copied from a widely shared answer.
     (r"(precision|recall|f1)_m", r"\1", "Keras custom metric with an '_m' suffix"),
+    (r"(\w+_)?acc_seg", r"\1seg_accuracy", "MMSegmentation's pixel accuracy of a head (decode.acc_seg)"),
+    (r"acc(?:uracy)?_multi", "multi_accuracy", "fastai's multi-label accuracy"),
     (r"bits_per_(?:dim|pixel)", "bpd", "bits per dimension"),
     (r"bits_per_char(?:acter)?", "bpc", "bits per character"),
     (r"bits_per_byte", "bpb", "bits per byte"),

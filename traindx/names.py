@@ -110,7 +110,8 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
      "error", "error rate (not accuracy; XGBoost's merror)"),
     # Lightning LearningRateMonitor: lr-Adam, lr-SGD/pg1, lr-Adam-momentum.
     (r"(lr_.+_)?momentum", "momentum", "momentum"),
-    (r"lr|learning_?rate|lr_.+", "lr", "learning rate"),
+    # lr_scale/lr_mult (a parameter group's multiplier of the LR) is no learning rate.
+    (r"lr|learning_?rate|lr_(?!(scale|scaler|factor|mult|multiplier|ratio)$).+", "lr", "learning rate"),
     (
         r"(total_|global_)?grad(ient)?s?_?(l2_)?norm(_total|_l2)?|total_norm|gnorm|grad(ient)?s?",
         "grad_norm",
@@ -130,7 +131,7 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
     # Known metrics the rules do not read: kept under their own (normalized) name.
     (
         r"mae|mse|rmse|msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
-        r"|auc|roc_auc|auroc|pr_auc|average_precision|precision|recall|specificity|sensitivity"
+        r"|auc|roc_auc|auroc|pr_auc|auc_(roc|pr)|au_?prc|average_precision|precision|recall|specificity|sensitivity"
         r"|m?iou|mean_io_?u|dice|bleu|rouge\w*|(\w+_)?[wc]er|kld?|kl_divergence|cosine_similarity"
         r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+|\w+_loss_\w+|nll|total"
         r"|spearman\w*|pearson\w*|matthews_correlation|mcc|(cohen_)?kappa|top\d+_error"
