@@ -163,3 +163,13 @@ def test_every_report_names_the_series_it_did_not_read(tmp_path: Path) -> None:
     md = render_markdown([d])
     assert "2 logged name(s) not read: `Episode Reward`, `zz_q`" in md
     assert "2 logged name(s) not read" in render_html([d]) and "zz_q" in render_html([d])
+
+
+def test_a_printed_name_with_a_percent_sign_is_read(tmp_path: Path) -> None:
+    """'Accuracy (%): 1.10' in a printed log was dropped without a count (the '%' ended the name)."""
+    lines = [f"Epoch {e}/30 - loss: {4.6 - 0.001 * e:.4f} - Accuracy (%): {1.0 + 0.1 * (e % 3):.2f}" for e in range(1, 30)]
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "train.log").write_text("\n".join(lines) + "\n")
+    (run,) = traindx.read(tmp_path / "r")
+    acc = run.get("accuracy", "train")
+    assert acc is not None and acc.original_name == "Accuracy (%)" and acc.values.max() < 0.02

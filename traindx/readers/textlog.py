@@ -60,7 +60,7 @@ _SPLIT_WORD = re.compile(r"(?<![a-z])(train(?:ing)?|trn|val(?:id(?:ation)?)?|eva
 _SEP = re.compile(r"\s+-\s+|\.{2,}(?=\s|$)\s*|\s*[|,;\t\[\]]\s*|(?<![:=\s])\s{2,}(?=[A-Za-z])")
 _BRACKETED = re.compile(rf"([:=])\s*\[\s*({_NUM})\s*\]", re.I)  # 'LR: [0.001]'
 _PAIR = re.compile(
-    rf"(?P<name>[A-Za-z][\w /@().\u00b2-]*?)\s*(?P<sep>[:=]\s*|\s+)(?P<num>{_NUM})"
+    rf"(?P<name>[A-Za-z][\w /@().%\u00b2-]*?)\s*(?P<sep>[:=]\s*|\s+)(?P<num>{_NUM})"
     rf"(?:\s*/\s*(?P<den>\d+)\s*(?:\(\s*[\d.]+\s*%\s*\))?)?\s*(?P<pct>%)?(?P<unit>s|ms|sec)?"
     r"(?:\s*\(\s*\d+\s*/\s*\d+\s*\))?",  # '55.3% (553/1000)': the count beside a percentage
     re.I,
