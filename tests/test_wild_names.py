@@ -173,3 +173,19 @@ def test_a_printed_name_with_a_percent_sign_is_read(tmp_path: Path) -> None:
     (run,) = traindx.read(tmp_path / "r")
     acc = run.get("accuracy", "train")
     assert acc is not None and acc.original_name == "Accuracy (%)" and acc.values.max() < 0.02
+
+
+def test_one_minus_a_classification_error_rate_is_the_accuracy(tmp_path: Path) -> None:
+    """fastai's default metric is error_rate (a validation metric); timm-style scripts log
+    top1_err in percent. A split logging no accuracy reads one minus such a rate as its
+    accuracy; a bare 'error' (a regression's error?) is left alone."""
+    rows = [(e, _decay(e, 1, 0.2), _decay(e, 1, 0.3), _decay(e, 0.5, 0.1), "00:01") for e in range(20)]
+    (fastai,) = traindx.read(_csv(tmp_path / "fastai", "epoch,train_loss,valid_loss,error_rate,time", rows))
+    acc, err = fastai.get("accuracy", "val"), fastai.get("error", "val")
+    assert acc is not None and acc.original_name == "1-error_rate"
+    assert acc.values == pytest.approx(1 - err.values)
+    pct = [(e, _decay(e, 1, 0.2), 100 * _decay(e, 0.8, 0.15)) for e in range(20)]
+    (timm,) = traindx.read(_csv(tmp_path / "timm", "epoch,train_loss,val_top1_err", pct))
+    assert timm.get("error", "val").values.max() <= 1 and timm.get("accuracy", "val").values[-1] > 0.8
+    (bare,) = traindx.read(_csv(tmp_path / "bare", "epoch,train_loss,val_error", [r[:4] for r in rows]))
+    assert bare.get("error", "val") is not None and bare.get("accuracy", "val") is None

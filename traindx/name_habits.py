@@ -62,6 +62,10 @@ _HABITS = [(re.compile(p), r, why) for p, r, why in HABITS]
 #: Accuracies that are a split's accuracy when it logs no plain one (first wins).
 ACCURACY_ALIASES = ("pair_accuracy", "pairwise_accuracy", "binary_accuracy", "bin_accuracy", "mean_accuracy",
                     "avg_accuracy", "average_accuracy", "total_accuracy", "overall_accuracy")
+#: An error metric's name that says it is a classification error rate (fastai's error_rate,
+#: top1_err, XGBoost's merror, 1-acc, misclassification): one minus it is the accuracy. A bare
+#: ``err``/``error`` may be a regression's error and says nothing of the kind.
+ERROR_RATE_NAME = re.compile(r"(?i)rate|top.?1|merror|misclass|(?<![a-z])1.?acc|err(or)?.?@?1(?!\d)")
 _INSTANCE = re.compile(r"(.+?)_\d+")
 #: Metrics whose Keras instance number (``auc_1``) is dropped.
 _NUMBERED = re.compile(r"auc|precision|recall|\w*accuracy|m?iou|f1\w*|mae|mse|rmse|mape|\w+_error")

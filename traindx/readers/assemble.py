@@ -12,7 +12,7 @@ import numpy as np
 
 from traindx.arrays import intersect
 from traindx.metric_direction import ERROR_RATES
-from traindx.name_habits import ACCURACY_ALIASES, is_adversarial
+from traindx.name_habits import ACCURACY_ALIASES, ERROR_RATE_NAME, is_adversarial
 from traindx.names import BOUNDED_01, is_loss_component, says_percent
 from traindx.readers.raw import RawSeries
 from traindx.schema import Run, Series, SeriesKey
@@ -79,7 +79,8 @@ def add_component_sums(run: Run) -> None:
 
 
 def _accuracy_alias(run: Run, split: str) -> None:
-    """A split logging no accuracy reads its pair / binary / averaged accuracy as the accuracy."""
+    """A split logging no accuracy reads its pair / binary / averaged accuracy as the accuracy,
+    else one minus its classification error rate (fastai's ``error_rate``, ``top1_err``)."""
     if run.get("accuracy", split) is not None:
         return
     for name in ACCURACY_ALIASES:
@@ -87,6 +88,12 @@ def _accuracy_alias(run: Run, split: str) -> None:
         if s is not None and len(s):
             run.add(s.model_copy(update={"key": SeriesKey.model_construct(metric="accuracy", split=split)}))
             return
+    err = run.get("error", split)
+    if err is not None and len(err) and ERROR_RATE_NAME.search(err.original_name or ""):
+        v = err.values[np.isfinite(err.values)]
+        if v.size and v.min() >= 0 and v.max() <= 1:
+            key = SeriesKey.model_construct(metric="accuracy", split=split)
+            run.add(err.model_copy(update={"key": key, "values": 1.0 - err.values, "original_name": f"1-{err.original_name}"}))
 
 
 def add_explicit_sums(
@@ -135,8 +142,9 @@ def percent_to_fraction(series: Series) -> tuple[Series, bool]:
     chance logs 1.0, an error rate too."""
     v = series.values[np.isfinite(series.values)]
     marked = says_percent(series.original_name)
+    rate = ERROR_RATES.fullmatch(series.key.metric) and (marked or ERROR_RATE_NAME.search(series.original_name or ""))
     if (
-        not (BOUNDED_01.fullmatch(series.key.metric) or (marked and ERROR_RATES.fullmatch(series.key.metric)))
+        not (BOUNDED_01.fullmatch(series.key.metric) or rate)
         or not v.size
         or v.min() < 0
         or not (1.0 if marked else 1.5) < v.max() <= 100.0
