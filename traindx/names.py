@@ -57,8 +57,9 @@ NOT_SERIES = re.compile(
 
 #: Leading ``/``-segments that only name a namespace: segment -> the split they imply when
 #: the name gives none (Ultralytics ``metrics/mAP50(B)`` and MMEngine ``coco/bbox_mAP`` are
-#: validation metrics; YOLOv5's ``x/lr0`` is "extra").
-NAMESPACES: dict[str, str | None] = {"metrics": "val", "coco": "val", "x": None}
+#: validation metrics; YOLOv5's ``x/lr0`` is "extra"; ``optim/lr``, CleanRL's ``charts/learning_rate``).
+NAMESPACES: dict[str, str | None] = {"metrics": "val", "coco": "val", "x": None, "optim": None, "optimizer": None,
+                                     "opt": None, "charts": None, "perf": None}
 
 #: COCO evaluator task prefixes joined to the metric (detectron2 ``bbox/AP50`` -> ``bbox_ap50``);
 #: their values are validation metrics.
@@ -135,7 +136,7 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
         r"|m?iou|mean_io_?u|dice|bleu|rouge\w*|(\w+_)?[wc]er|kld?|kl_divergence|cosine_similarity"
         r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+|\w+_loss_\w+|nll|total"
         r"|spearman\w*|pearson\w*|matthews_correlation|mcc|(cohen_)?kappa|top\d+_error"
-        r"|bp[dcb]|psnr|(ms_)?ssim|fid|kid|lpips|ndcg(_\d+)?|mrr(_\d+)?",
+        r"|bp[dcb]|psnr|(ms_)?ssim|fid|kid|lpips|ndcg(_\d+)?|mrr(_\d+)?|\w+_(mae|mse|rmse|mape)",
         _KEEP,
         "known metric, not canonical: kept under its own name",
     ),
