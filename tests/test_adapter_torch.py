@@ -183,6 +183,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
     assert c.flags == {
         "input_nonfinite": 0.0,
         "grad_accumulating": False,
+        "grads_carried_over": 0.0,
         "params_without_grad": 0.0,
         "broadcast_in_loss": False,
         "init_scale_layer": "0",

@@ -136,7 +136,10 @@ class ContextMixin:
         self._watch = min(g.params, key=lambda p: p.numel()) if g.params else None
         self._acc_pre: torch.Tensor | None = None
         self._tgt_most = 0  # the most target elements a batch has had (the usual batch)
-        self._acc_hits = self._acc_clean = 0
+        self._acc_after_opt = False  # an optimizer step came before that backward
+        self._acc_after: dict[int, bool] = {}  # step -> the same, until folded
+        # steps whose gradient was carried over / reset: [after an optimizer step, with none seen yet]
+        self._acc_n = {True: [0, 0], False: [0, 0]}
         self._moments = Moments()
         self._input_nonfinite = 0.0
         self._class_counts = np.zeros(0, dtype=np.int64)

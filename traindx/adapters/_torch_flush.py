@@ -156,16 +156,35 @@ class FlushMixin:
         if "train/nonfinite@inputs" in vals:
             self._input_nonfinite += vals["train/nonfinite@inputs"]
             flags["input_nonfinite"] = float(self._input_nonfinite)
-        if "_acc" in vals:  # the first backward after a step added onto a non-zero gradient?
-            if vals["_acc"] > 0:
-                self._acc_hits += 1
-            else:
-                self._acc_clean += 1
+        if "_acc" in vals:
+            self._fold_carry(s, vals["_acc"])
+
+    def _fold_carry(self, s: int, pre: float) -> None:
+        """Did the first backward after a step add onto the gradient left there (``pre``, the
+        watched parameter's summed |grad| before it; NaN is not reset either)? Flags
+        ``grads_carried_over`` (the share of the checked steps where it did: 1 when the loop
+        never resets gradients, about 1 - 1/k when it resets them every k steps, 0 for a loop
+        that resets them, legitimate accumulation included) and ``grad_accumulating``. Once the
+        optimizer is seen stepping, only backwards that follow one of its steps count (a loop
+        calling mon.step per micro-batch adds to the gradient on purpose until it steps)."""
+        after = self._acc_after.pop(s, True)
+        carried = not pre == 0.0
+        if s == 0 and not carried:
+            return  # the first step has no step before it to carry over from
+        self._acc_n[after][0 if carried else 1] += 1
+        hits, clean = self._acc_n[True] if self._opt_seen else [a + b for a, b in zip(*self._acc_n.values(), strict=True)]
+        flags = self.context.flags
+        if hits + clean >= 2:
+            flags["grads_carried_over"] = round(hits / (hits + clean), 4)
+        else:
+            flags.pop("grads_carried_over", None)
         # One sighting is enough when the gradient was never seen reset; two otherwise.
-        if self._acc_hits >= 2 or (self._acc_hits and not self._acc_clean):
+        if hits >= 2 or (hits and not clean):
             flags["grad_accumulating"] = True
-        elif self._acc_hits == 0 and self._acc_clean >= 3:
+        elif hits == 0 and clean >= 3:
             flags["grad_accumulating"] = False
+        else:
+            flags.pop("grad_accumulating", None)
 
     def _fold_targets(self) -> None:
         """Class counts of the buffered targets (one bincount per flush)."""

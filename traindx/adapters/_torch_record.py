@@ -16,6 +16,7 @@ from traindx.adapters._common import (
 FLUSH_STEPS = 400  # per-step values move to the host at least this often (bounded memory)
 SMALL_TARGETS = 1 << 16  # targets up to this size are class-counted in batches at flush
 TARGET_BATCHES = 2  # batches whose targets give target_integer / target_distinct (one sync each)
+EARLY_WATCH = 4  # the first steps whose watched gradient is checked for carry-over (besides telemetry steps)
 
 
 class RecordMixin:
@@ -123,6 +124,10 @@ class RecordMixin:
                 wbad = self._telemetry(s, grads, present, norms, inputs, tgt, outputs, full=tel)
             if wbad is not None and fatal is None and not self._fatal_warned:
                 fatal = (s, fatal_message("weights", wbad))
+        if self._acc_pre is not None:  # the watched gradient before this step's first backward
+            self._b_tel.append((s, ["_acc"], self._acc_pre.reshape(1), []))
+            self._acc_after[s] = self._acc_after_opt
+            self._acc_pre = None
         self._bwd_seen = False
         self._opt_steps = 0
         if tel and self._fwd_calls:
@@ -143,12 +148,13 @@ class RecordMixin:
         elif self._activations and cad.sample_due(self._step):
             self._disarm()
             self._arm(sample=True)  # the next step is a coverage sample: its activations
-        elif self._armed:
+        elif self._armed or self._watch_armed:
             self._disarm()
+        if self._step <= EARLY_WATCH:
+            self._arm_watch()  # is the gradient carried over? (a run may diverge before telemetry)
         if tel or sample:
             self._act_pending.clear()
             self._out = None
-            self._acc_pre = None
         return fatal
 
     def _count_forwards(self) -> None:

@@ -95,9 +95,6 @@ class TelemetryMixin:
             out = ts.first_tensor(outputs) if outputs is not None else self._out
             if out is not None:
                 self._output_telemetry(out, tgt, tags, vals)
-            if self._acc_pre is not None:
-                tags.append("_acc")
-                vals.append(self._acc_pre)
             if self._loss_shapes is not None:
                 self._check_broadcast(*self._loss_shapes)
                 self._loss_shapes = None

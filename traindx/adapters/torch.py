@@ -131,6 +131,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._step = 0  # index of the next mon.step call
         self._handles: list[Any] = []
         self._armed = False
+        self._watch_armed = False  # the gradient hook alone (an early step, _arm_watch)
         self._fwd: dict[int, tuple[str, int]] = {}  # armed: module id -> activation (name, kind)
         self._root_id = self._loss_id = -1
         self._hooked_watch: torch.Tensor | None = None
@@ -171,6 +172,8 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         ``sample``: the activation hooks alone)."""
         if self._armed:
             return
+        if self._watch_armed:  # an early step's gradient hook alone (_arm_watch)
+            self._disarm()
         ref = weakref.ref(self)
         self._fwd = ({id(m): (name, kind) for name, m, kind in self._hooked}
                      if self._activations or self._out_act is None else {})  # fmt: skip
@@ -184,6 +187,17 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
             self._handles.append(w.register_hook(_hooks.grad_hook(ref)))
         self._armed = True
 
+    def _arm_watch(self) -> None:
+        """Only the watched parameter's gradient hook, for one of the first steps (is the
+        gradient carried over from the step before? a run that diverges within its first
+        steps has no telemetry step to tell)."""
+        w = self._watch
+        if self._hooked_watch is not None or w is None or not w.requires_grad:
+            return
+        self._hooked_watch = w
+        self._handles.append(w.register_hook(_hooks.grad_hook(weakref.ref(self))))
+        self._watch_armed = True
+
     def _disarm(self) -> None:
         for h in self._handles:
             h.remove()
@@ -194,7 +208,7 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
                 w._backward_hooks = None
             self._hooked_watch = None
         self._fwd = {}
-        self._armed = False
+        self._armed = self._watch_armed = False
         self._last_leaf = None
 
     def _on_act(self, name: str, kind: int, module: nn.Module, out: Any) -> None:
@@ -232,13 +246,16 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
     def _on_grad(self) -> None:
         # The first backward after the last mon.step, and after an optimizer step (a loop that
         # calls mon.step per micro-batch accumulates on purpose): zero_grad ran before it,
-        # unless the gradient it is about to add to is still non-zero.
+        # unless the gradient it is about to add to is still non-zero (or NaN: zero_grad
+        # resets a NaN gradient too). Whether an optimizer step came before it is kept: a
+        # run whose optimizer is seen stepping counts only the backwards that follow one.
         if self._bwd_seen:
             return
         self._bwd_seen = True
         w = self._watch
         if w is None or (self._opt_seen and self._opt_steps == 0):
             return
+        self._acc_after_opt = self._opt_steps > 0
         with torch.no_grad():
             g = w.grad
             self._acc_pre = torch.zeros((), device=w.device) if g is None else g.detach().abs().sum().float()

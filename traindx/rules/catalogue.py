@@ -33,6 +33,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "forwards_per_step": float,
     "frozen_by_optimizer": bool,
     "grad_accumulating": bool,
+    "grads_carried_over": float,
     "init_scale_layer": str,
     "init_scale_max": float,
     "init_scale_min": float,
