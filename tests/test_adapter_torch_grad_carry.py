@@ -165,3 +165,19 @@ def test_training_is_bit_identical_and_hooks_removed(digits, tmp_path):
     assert all(not p._backward_hooks for p in a.parameters())
     copy.deepcopy(a)
     pickle.loads(pickle.dumps(a))
+
+
+@pytest.mark.parametrize(("zero", "micro", "carried"), [("never", 1, 1.0), ("step", 4, 0.0)])
+def test_without_the_optimizer_its_steps_are_still_seen(digits, tmp_path, zero, micro, carried):
+    """Monitor(model) with no optimizer given: the steps of the optimizer holding the model's
+    parameters still tell legitimate accumulation (mon.step per micro-batch, optimizer.step
+    every 4) from gradients never reset."""
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    other = torch.optim.SGD(_mlp(seed=1).parameters(), lr=0.01)  # another model's: not counted
+    with Monitor(model, None, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=1) as mon:
+        _run(model, opt, digits, 12, mon, zero=zero, micro=micro, mon_per_micro=True)
+        other.step()
+    (run,) = traindx.read(tmp_path)
+    assert run.context.flags["grads_carried_over"] == carried
+    assert run.context.flags["grad_accumulating"] is (carried > 0)

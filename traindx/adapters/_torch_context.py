@@ -163,11 +163,13 @@ class ContextMixin:
             self._init_w, self._init_layers = [], set()
         self._open_writer()
         self._disk_at = time.perf_counter() + self._flush_secs
-        if self.optimizer is not None:
-            from torch.optim.optimizer import register_optimizer_step_post_hook
+        # Optimizer steps, through a global hook: the monitored optimizer's, or without one,
+        # those of any optimizer holding the model's parameters (is a backward the first after a step?)
+        from torch.optim.optimizer import register_optimizer_step_post_hook
 
-            self._opt_hook = register_optimizer_step_post_hook(
-                _hooks.optimizer_step_hook(weakref.ref(self)))  # fmt: skip
+        self._param_ids = {id(p) for p in g.params}
+        self._holds: dict[int, bool] = {}  # optimizer id -> it holds some of the model's parameters
+        self._opt_hook = register_optimizer_step_post_hook(_hooks.optimizer_step_hook(weakref.ref(self)))
         self._arm()
         self._writer.write_context(self.context)
 

@@ -89,20 +89,37 @@ def forward_hook(ref: weakref.ref) -> Any:
 
 
 def optimizer_step_hook(ref: weakref.ref) -> Any:
-    """A global optimizer step post-hook counting the monitored optimizer's steps."""
+    """A global optimizer step post-hook counting the monitored optimizer's steps (a monitor
+    given none: the steps of any optimizer holding some of the model's parameters)."""
 
     def hook(opt: Any, args: Any, kwargs: Any) -> None:
         mon = ref()
         if mon is None:
             return
-        if opt is mon.optimizer:
+        if opt is mon.optimizer or (mon.optimizer is None and _holds(mon, opt)):
             mon._opt_steps += 1
             mon._opt_seen = True
+        elif mon.optimizer is None:
+            return
         elif not mon._off and id(opt) not in mon._other_opts and len(mon._other_opts) < 64:
             # another optimizer (a body and a head trained with two): which parameters it holds
             guarded(ref, "optimizer hook", lambda m: m._other_optimizer(opt), forward=False)
 
     return hook
+
+
+def _holds(mon: Any, opt: Any) -> bool:
+    """Does ``opt`` hold some of the monitored model's parameters (ids only; once per optimizer)?"""
+    i = id(opt)
+    got = mon._holds.get(i)
+    if got is None:
+        try:
+            got = any(id(p) in mon._param_ids for g in opt.param_groups for p in g.get("params", ()))
+        except Exception:  # noqa: BLE001 - an optimizer-like object without parameter groups
+            got = False
+        if len(mon._holds) < 64:
+            mon._holds[i] = got
+    return got
 
 
 def grad_hook(ref: weakref.ref) -> Any:
