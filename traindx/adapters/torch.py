@@ -80,7 +80,10 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
     Args:
         model: the ``nn.Module`` being trained.
         optimizer: its optimizer (learning rates, settings; its steps are seen through a
-            global optimizer hook, nothing is installed on it).
+            global optimizer hook, nothing is installed on it). Without one, the steps of
+            an optimizer holding the model's parameters are still seen (flag
+            ``grads_carried_over``: the share of checked steps whose first backward added
+            onto the previous step's gradient, i.e. no zero_grad between them).
         loss_fn: the loss module or function (its kind says what the model output must be).
         logdir: run directory for the event file and ``context.json`` (default
             ``runs/<run_name or date-time>``).
