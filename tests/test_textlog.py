@@ -203,3 +203,15 @@ def test_any_text_parses_or_says_why(text: str) -> None:
     records, n = parse_text(text)
     assert n >= len(records) >= 0
     looks_like_text_log(text)
+
+
+def test_a_log_printing_only_the_parts_of_an_autoencoder_loss_is_found(tmp_path: Path) -> None:
+    # 'epoch 3/25 | recon 0.21 | val_recon 0.22': no 'loss' word, only a part the name habits
+    # know (traindx.name_habits: recon -> recon_loss); discovery skipped such a file before
+    lines = [f"epoch {e}/12 | recon {0.7 - 0.02 * e:.4f} | val_recon {0.71 - 0.02 * e:.4f}" for e in range(1, 13)]
+    (tmp_path / "train.log").write_text("\n".join(lines) + "\n")
+    assert looks_like_text_log("\n".join(lines))
+    (run,) = traindx.read(tmp_path)
+    assert len(run.series["train/recon_loss"]) == 12 and len(run.series["val/recon_loss"]) == 12
+    # a file of bookkeeping numbers alone is still no training log
+    assert not looks_like_text_log("\n".join(f"epoch {e} | time 3.{e} | lr 0.01" for e in range(1, 13)))

@@ -241,9 +241,18 @@ def _with_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dic
 
 
 def looks_like_text_log(head: str) -> bool:
-    """A file's first lines print training metrics (``loss: 0.5``, ``val acc 81%``)."""
+    """A file's first lines print training metrics (``loss: 0.5``, ``val acc 81%``, or only the
+    parts of a loss the name habits know: an autoencoder's ``recon 0.21 | kl 3.2``)."""
     records, n = parse_text(head)
-    return n >= MIN_RECORDS and any(_KNOWN.search(k) for _, r in records for k in r)
+    return n >= MIN_RECORDS and any(_KNOWN.search(k) or _loss_part(k) for _, r in records for k in r)
+
+
+def _loss_part(name: str) -> bool:
+    """``recon``, ``val_kld``: a part of the loss under :mod:`traindx.name_habits`."""
+    from traindx.names import map_name
+
+    key = map_name(name)
+    return key is not None and (key.metric.endswith("_loss") or key.metric == "nll")
 
 
 def read_text_log(path: str | Path) -> RawLog:
