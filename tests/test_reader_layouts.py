@@ -161,7 +161,9 @@ def lightgbm_rounds() -> Layout:
 
 
 def sklearn_mlp() -> Layout:
-    return {"mlp.log": "".join(f"Iteration {e + 1}, loss = {L[e]:.8f}\n" for e in range(N))}, "mlp.log", ("train/loss",), "step", 1
+    # MLPClassifier/MLPRegressor(verbose=True): an 'Iteration' of the sgd/adam solvers is an epoch
+    text = "".join(f"Iteration {e + 1}, loss = {L[e]:.8f}\nValidation score: {0.5 + 0.01 * e:.6f}\n" for e in range(N))
+    return {"mlp.log": text}, "mlp.log", ("train/loss",), "epoch", 1
 
 
 LAYOUTS: dict[str, Callable[[], Layout]] = {f.__name__: f for f in (
@@ -337,3 +339,12 @@ def test_a_classification_report_after_training_is_no_table(tmp_path: Path) -> N
     files, path, *_ = keras_v2()
     run = _read(tmp_path, {path: files[path] + report}, path)
     assert run.series["train/loss"].unit == "epoch" and "precision" not in str(sorted(run.series))
+
+
+def test_a_glog_prefixed_iteration_counter_stays_a_step(tmp_path: Path) -> None:
+    """Caffe's solver prints 'Iteration 100, loss = 0.5' after a glog prefix: solver steps, not
+    scikit-learn's per-epoch 'Iteration 3, loss = ...' (read on the epoch axis)."""
+    text = "".join(f"I0715 10:00:{e:02d}.000 123 solver.cpp:228] Iteration {100 * (e + 1)}, loss = {L[e]:.6f}\n"
+                   for e in range(N))
+    loss = _read(tmp_path, {"caffe.log": text}, "caffe.log").series["train/loss"]
+    assert loss.unit == "step" and list(loss.steps) == [100 * (e + 1) for e in range(N)]

@@ -49,6 +49,11 @@ _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colours (Keras 3 progress bars)
 _STATES = re.compile(r"[\r\x08]+")  # a progress line's states, each rewriting the one before
 _EPOCH = re.compile(r"\bepoch\b\s*[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?", re.I)
+#: scikit-learn's MLP (``verbose=True``): ``Iteration 3, loss = 0.51``. Its stochastic solvers'
+#: iteration is an epoch (``max_iter`` "determines the number of epochs"), so the line is read as
+#: ``epoch 3 | loss = 0.51``; anchored at the line start (Caffe's ``Iteration 100, loss = 0.5``
+#: follows a glog prefix and counts solver steps).
+_SKLEARN_ITER = re.compile(r"^Iteration (\d+), (?=loss = )")
 _PREFIX = re.compile(r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T][\d:.,]+\]?\s*)?(?:\[?(?:INFO|DEBUG|WARNING)\]?\s*[:-]?\s*)?")
 #: A split named at the start of a line (``Test set:``, ``Train Epoch:``, ``Validation -``).
 _LINE_SPLIT = re.compile(r"^\s*\|?\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b(?:\s+set)?\s*[:-]?", re.I)
@@ -169,7 +174,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
         states = [s for s in _STATES.split(_ANSI.sub("", raw)) if s.strip()] or [""]
         for j, state in enumerate(states):
-            line = _PREFIX.sub("", state, count=1)
+            line = _SKLEARN_ITER.sub(r"epoch \1 | ", _PREFIX.sub("", state, count=1), count=1)
             m = _EPOCH.search(line)
             if m and int(m[1]) != epoch:
                 epoch, rec, step = int(m[1]), None, None

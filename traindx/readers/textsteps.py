@@ -10,7 +10,8 @@ Lines print where in training they are in three ways beside the epoch:
 - a tqdm bar (Lightning's, a hand-written loop's): ``Epoch 3:  45%|####5     | 18/40 [00:02<00:03,
   loss=0.51]``, one state per refresh, its postfix the values set at that step (a validation
   value stays in it until the next one: it is read from the bar's last state only);
-- a counter: ``step 300``, ``Step [100/600]``, ``Iteration 3`` (scikit-learn's MLP),
+- a counter: ``step 300``, ``Step [100/600]``, ``Iteration 3`` (scikit-learn's MLP's is an epoch:
+  textlog reads it so),
   ``iter 200/1000``, ``batch 40`` or a boosting round ``[10]`` opening the line (XGBoost,
   LightGBM);
 - nothing: the record order is the axis (textlog's fallback).
