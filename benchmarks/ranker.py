@@ -45,6 +45,15 @@ GROUPS = {
     "test": ("acc_last", "loss_last"),
     "run": ("has_val",),
 }  # fmt: skip
+#: scale facts that span decades, also read on a log10 scale (traindx.learned.raw_feature
+#: ``log10:``): on the sign-log scale an LR of 1e-6 and one of 1e-3 are both ~0 next to the
+#: runs at 0.1-10, so a layer could not tell a tiny logged LR from a usual one (log-only runs
+#: answered lr_too_low: median logged LR 4e-6 on the right ones, 8e-4 on the wrong ones), nor
+#: a training loss memorized to 1e-3 (overfitting) from one ending at 0.1
+LOG10 = (
+    "lr.first", "lr.max", "lr.last", "loss.min", "loss.last", "val_loss.min", "val_loss.last",
+    "loss.noise", "val_loss.noise", "infer.loss_min_ratio", "infer.loss_last_ratio", "grad.last", "grad.max",
+)  # fmt: skip
 #: context facts an adapter records (logs have none)
 CTX = (
     "lr", "eps", "from_logits", "output_units", "num_params", "n_layers", "input_norm_layer",
@@ -64,6 +73,7 @@ def catalogue(book, with_ctx: bool) -> list[str]:
     names = [f"has:{g}" for g in (*SERIES, *GROUPS)]
     names += [f"{s}.{k}" for s in SERIES for k in SHAPE]
     names += [f"{g}.{k}" for g, keys in GROUPS.items() for k in keys]
+    names += [f"log10:{p}" for p in LOG10]
     if with_ctx:
         names += ["has:ctx"] + [f"ctx.{k}" for k in CTX]
     names += ["alarm"] + [f"rule:{c.id}" for c in book.causes]
@@ -224,7 +234,7 @@ def in_set(name: str, which: str) -> bool:
         return False
     if which == "symptoms+has":
         return name.startswith("has:")
-    g, _, k = name.partition(".")
+    g, _, k = name.removeprefix("log10:").partition(".")
     if which == "no-levels":
         return not (g in SERIES and k in LEVELS)
     if which.startswith("all-"):  # all but one group (select_ranker.ablate): 'has', 'levels', a series or group

@@ -75,6 +75,17 @@ def test_features_are_read_from_facts():
     assert raw_feature("sym:LOSS001", facts, rules, {"LOSS001"}) == 1.0
 
 
+def test_a_scale_fact_spanning_decades_is_read_on_a_log_scale():
+    """An LR of 1e-6 and one of 1e-3 differ by 3 on the log10 scale, by ~0.001 on the
+    sign-log one; a fact at or below 0 has no logarithm and is missing."""
+    tiny, usual = {"lr": {"max": 1e-6}}, {"lr": {"max": 1e-3}}
+    assert raw_feature("log10:lr.max", usual, {}, set()) - raw_feature("log10:lr.max", tiny, {}, set()) == pytest.approx(3.0)
+    assert raw_feature("lr.max", usual, {}, set()) - raw_feature("lr.max", tiny, {}, set()) < 0.01
+    assert raw_feature("log10:lr.max", {"lr": {"max": 0.0}}, {}, set()) is None
+    assert raw_feature("log10:loss.min", {"loss": {"min": -0.5}}, {}, set()) is None
+    assert raw_feature("log10:lr.max", {}, {}, set()) is None
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "logs.json"
     p.write_text(text)

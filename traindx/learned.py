@@ -61,7 +61,10 @@ def raw_feature(name: str, facts: dict[str, Any], rules: dict[str, float], fired
     ``group.key`` a fact (sign-log transformed), ``group.key>=0`` a flag (a step recorded),
     ``group.key==text`` a flag on a text fact, ``has:group`` the group was recorded,
     ``rule:<cause>`` the rules' log-odds of a cause relative to the best candidate,
-    ``alarm`` a warning or error fired, ``sym:<CODE>`` that symptom fired."""
+    ``alarm`` a warning or error fired, ``sym:<CODE>`` that symptom fired, ``log10:group.key``
+    the decimal logarithm of a positive fact (missing at or below 0): a scale fact that spans
+    decades (an LR of 1e-6 or 1e-3, a loss memorized to 1e-4 or stuck at 0.2) reads as
+    nearly 0 on the sign-log scale, where values above 1 set the spread."""
     if name.startswith("rule:"):
         return rules.get(name[5:], RULE_FLOOR)
     if name == "alarm":
@@ -70,6 +73,10 @@ def raw_feature(name: str, facts: dict[str, Any], rules: dict[str, float], fired
         return float(name[4:] in fired)
     if name.startswith("has:"):
         return float(bool(facts.get(name[4:])))
+    if name.startswith("log10:"):
+        g, _, k = name[6:].partition(".")
+        v = _num(facts.get(g, {}).get(k))
+        return None if v is None or v <= 0.0 else math.log10(min(max(v, 1e-12), 1e12))
     if "==" in name:
         path, _, want = name.partition("==")
         g, _, k = path.partition(".")

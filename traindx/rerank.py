@@ -52,7 +52,7 @@ def describe(name: str, facts: dict[str, Any], book: Rulebook) -> str:
     if name.startswith("has:"):
         g = name[4:]
         return f"{SERIES_WORDS.get(g, g)} {'recorded' if facts.get(g) else 'not recorded'}"
-    path = name.removesuffix(">=0").partition("==")[0]
+    path = name.removesuffix(">=0").removeprefix("log10:").partition("==")[0]
     g, _, k = path.partition(".")
     v = facts.get(g, {}).get(k)
     shown = "not recorded" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v).lower())
