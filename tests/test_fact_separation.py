@@ -19,6 +19,8 @@ class FakeRun:
     visible: bool = True
     input_kind: str = "logs"
     benign: bool = False
+    writer: str = "csv"
+    data: str = "digits"
 
 
 def test_auc_counts_ties_half():
@@ -38,7 +40,21 @@ def test_the_fact_that_splits_the_pair_comes_first():
     healthy = [FakeRun("healthy", {"loss": {"max_abs": 1.0, "n": 10.0}})]
     hidden = [FakeRun("nonfinite_in_data", {"loss": {"max_abs": 99.0, "n": 10.0}}, visible=False)]
     rows = separation(grew + flat + healthy + hidden, "exploding_gradients", "nonfinite_in_data")
-    fact, u, na, nb, _ma, _mb, mh, nh = rows[0]
+    fact, u, na, nb, _ma, _mb, mh, nh, _worst, _fields = rows[0]
     assert (fact, u, na, nb) == ("loss.max_abs", 1.0, 6, 6)  # the log-invisible run is left out
     assert (mh, nh) == (1.0, 1)
     assert dict((r[0], r[1]) for r in rows)["loss.n"] == 0.5
+
+
+def test_a_fact_that_splits_the_pair_only_across_writers_is_weak_within_each():
+    """Cause a's runs all from one writer at a high level, b's from another at a low one:
+    pooled the fact splits them perfectly; within the writer both share, it orders them
+    backwards, and the worst within-field AUC says so."""
+    a = [FakeRun("lr_too_low", {"loss": {"drop": 0.5 + i / 100}}, writer="tb") for i in range(6)]
+    a += [FakeRun("lr_too_low", {"loss": {"drop": 0.1 + i / 100}}, writer="csv") for i in range(3)]
+    b = [FakeRun("dying_relu", {"loss": {"drop": 0.2 + i / 100}}, writer="csv") for i in range(6)]
+    rows = separation(a + b, "lr_too_low", "dying_relu")
+    fact, u, *_rest, worst, fields = rows[0]
+    assert fact == "loss.drop" and u > 0.6
+    assert fields == 5  # writer csv (3 and 6 runs); all runs share one value of the 4 other fields; tb has no b run
+    assert worst == 0.0  # within csv every a value is below every b value
