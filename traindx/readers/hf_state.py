@@ -27,6 +27,12 @@ def read_hf_state(path: str | Path) -> RawLog:
         value = doc.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             log.plan[field_] = int(value)
+    # the Trainer's epoch counter at its last step counts loader passes (a fraction of one
+    # mid-epoch): global_step / epoch is the optimizer steps of one epoch (what max_steps counts)
+    step, epoch = doc.get("global_step"), doc.get("epoch")
+    if isinstance(step, int) and not isinstance(step, bool) and step > 0 and isinstance(epoch, float | int):
+        if not isinstance(epoch, bool) and epoch > 0 and round(step / epoch) >= 1:
+            log.plan["steps_per_epoch"] = round(step / epoch)
     for key in ("train_batch_size", "num_train_epochs", "max_steps"):
         value = doc.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):

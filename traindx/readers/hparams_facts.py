@@ -10,6 +10,10 @@ run whose logs come with its configuration gets the same evidence as one with an
 
 Conservative by design:
 
+- gradient accumulation stated (``gradient_accumulation_steps`` / ``accumulate_grad_batches``
+  > 1) becomes ``ctx.grad_accum_steps`` (micro-batches per optimizer step); a planned
+  ``max_steps`` > 0 becomes ``ctx.max_steps`` (HF's and Lightning's -1 leaves the epoch count
+  in charge: nothing stated);
 - a field the run already has (the adapter's, or a reader's) is never overwritten: the
   adapter measured the model, the config only says what was asked for;
 - a name matches on its last dotted segment, and not under a validation/test scope
@@ -142,6 +146,10 @@ HABITS: tuple[Habit, ...] = (
           lambda v: None if (n := _count(0, 10**9)(v)) is None else float(n)),
     Habit("warmup_ratio", ("warmup_ratio", "warmup_proportion", "warmup_frac"), _share),
     Habit("label_smoothing", ("label_smoothing", "label_smoothing_factor"), _share),
+    # optimizer steps the run is planned to stop at; HF's -1 (Lightning's -1 / None) means "by
+    # the epoch count", so a value <= 0 states nothing (as a clip of 0)
+    Habit("max_steps", ("max_steps", "max_train_steps", "num_train_steps", "max_iters", "max_iter", "train_steps"),
+          _count(1, 10**12)),
 )  # fmt: skip
 
 
@@ -170,6 +178,8 @@ def stated(hp: dict[str, Any]) -> tuple[dict[str, tuple[Any, str]], dict[str, st
             got = habit.value(v)
             if got is None and habit.fact == "clipnorm" and _nonneg(v) == 0.0:
                 continue  # a clip of 0 states "no clipping": nothing to fill, nothing wrong
+            if got is None and habit.fact == "max_steps" and (x := _number(v)) is not None and x <= 0.0:
+                continue  # max_steps -1 / 0: the epoch count decides
             if got is None:
                 if habit.fact != "optimizer" or last in ("optimizer", "optim", "optimiser", "optimizer_name"):
                     shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
@@ -209,6 +219,7 @@ def _setters(ctx: RunContext) -> dict[str, tuple[Callable[[], Any], Callable[[An
         "momentum": attr(o, "momentum"), "eps": attr(o, "eps"), "clipnorm": attr(o, "clipnorm"),
         "epochs": attr(ctx, "epochs"), "n_train": attr(d, "n_train"), "warmup_steps": flag("warmup_steps"),
         "warmup_ratio": flag("warmup_ratio"), "label_smoothing": flag("label_smoothing"),
+        "max_steps": attr(ctx, "max_steps"), "grad_accum_steps": flag("grad_accum_steps"),
     }  # fmt: skip
 
 
@@ -231,6 +242,11 @@ def fill_context(ctx: RunContext) -> dict[str, str]:
     accum = [k for k, v in ctx.hyperparameters.items() if _last(k) in _ACCUMULATION and (_number(v) or 0) > 1]
     if "batch_size" in facts and accum:  # a step's batch is then several loader batches
         skipped[facts.pop("batch_size")[1]] = f"a loader's batch, not a step's: gradients accumulate ({accum[0]})"
+    counts = {_count(2, 1_000_000)(ctx.hyperparameters[k]) for k in accum}
+    if len(counts) == 1 and None not in counts:
+        # micro-batches per optimizer step: the optimizer takes that many times fewer steps
+        # than the loader yields batches (a logged step may count either)
+        facts["grad_accum_steps"] = (float(counts.pop() or 2), accum[0])
     setters = _setters(ctx)
     filled: list[str] = []
     for fact, (value, _name) in facts.items():

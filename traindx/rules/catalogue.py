@@ -63,6 +63,7 @@ ADAPTER_FLAGS: dict[str, type] = {
 #: ``flags`` (:mod:`traindx.readers.hparams_facts`), with their type.
 CONFIG_FLAGS: dict[str, type] = {
     "from_config": str,
+    "grad_accum_steps": float,
     "label_smoothing": float,
     "optimizer_from_config": bool,
     "warmup_ratio": float,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from traindx.names import quality_rank
-from traindx.schema import Run, Series
+from traindx.schema import Run, RunContext, Series
 from traindx.signals.compare import (
     acc_gap_facts,
     ce_accuracy_bound,
@@ -158,7 +158,26 @@ def context_facts(run: Run) -> dict[str, Any]:
         out["steps_per_epoch"] = int(c.steps_per_epoch)
     for k, v in c.flags.items():
         out[k] = v
+    put("epochs", c.epochs)
+    put("max_steps", c.max_steps)
+    put("max_steps_epochs", max_steps_epochs(c))
     return out
+
+
+def max_steps_epochs(c: RunContext) -> float | None:
+    """The epochs a planned ``max_steps`` allows: max_steps over the optimizer steps of one
+    epoch (the count the adapter or the trainer's state recorded, else the loader's batches
+    over the accumulated micro-batches). HF's Trainer and Lightning stop at ``max_steps``
+    whatever the epoch count says."""
+    if not c.max_steps:
+        return None
+    per_epoch = float(c.steps_per_epoch or 0)
+    if not per_epoch and c.data.n_train and c.data.batch_size:
+        accum = c.flags.get("grad_accum_steps")
+        if c.flags.get("grad_accumulating") is True and not accum:
+            return None  # accumulating, by how much unknown
+        per_epoch = -(-c.data.n_train // c.data.batch_size) / float(accum or 1.0)
+    return round(c.max_steps / per_epoch, 4) if per_epoch > 0 else None
 
 
 def _before(s: Series, step: int | None) -> Series:
