@@ -9,7 +9,8 @@ decay of order 1 beside a plateau.
 * ``ctx.max_steps_epochs``: the epochs max_steps allows, read by too_few_epochs' evidence
   when it is below the epoch count (max_steps overrides the epochs);
 * ``ctx.grad_accum_steps``: the micro-batches per optimizer step a config states;
-* CTX019 on the optimizer steps per epoch a trainer counted (trainer_state.json).
+* CTX019 on the optimizer steps per epoch a trainer counted (trainer_state.json);
+* CTX009 on a weight decay >= 0.5 whose loss stopped improving (a real W&B run).
 """
 
 from __future__ import annotations
@@ -163,3 +164,12 @@ def test_a_trainer_state_of_two_steps_per_epoch_reads_as_few_full_batch_steps():
     assert fixes and fixes[0].startswith("The trainer takes 2 optimizer step(s) per epoch")
     (fixed,) = traindx.read(path / "fixed")
     assert fixed.context.steps_per_epoch == 100  # no accumulation: 1000 steps in 10 epochs
+
+
+@pytest.mark.parametrize(("run", "fires"), [("buggy", True), ("fixed", False)])
+def test_weight_decay_1_beside_a_plateau_on_a_real_wandb_run(run, fires):
+    """torch Adam(weight_decay=1.0) on a GRU forecaster, W&B offline: the config's decay is
+    read and the loss, after falling 40 % by epoch 2, stays flat (the fixed run: 1e-5)."""
+    pytest.importorskip("wandb")
+    (d,) = traindx.diagnose(QA / "qa_fresh23/logs/torch_wandb_gru_forecast_adam_l2_1" / run)
+    assert ("CTX009" in {s.code for s in d.symptoms}) is fires
