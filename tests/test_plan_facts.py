@@ -10,7 +10,9 @@ decay of order 1 beside a plateau.
   when it is below the epoch count (max_steps overrides the epochs);
 * ``ctx.grad_accum_steps``: the micro-batches per optimizer step a config states;
 * CTX019 on the optimizer steps per epoch a trainer counted (trainer_state.json);
-* CTX009 on a weight decay >= 0.5 whose loss stopped improving (a real W&B run).
+* CTX009 on a weight decay >= 0.5 whose loss stopped improving (a real W&B run);
+* ``ctx.has_attention`` and lr_schedule_bad's evidence for Adam over attention layers at a
+  peak LR >= 1e-3 from the first step (no warm-up).
 """
 
 from __future__ import annotations
@@ -151,6 +153,64 @@ def test_real_hf_trainer_runs_state_their_plan(tmp_path):
     assert accum_ml["grad_accum_steps"] == 2.0 and "grad_accum_steps" not in full_ml
 
 
+@pytest.mark.parametrize(("run", "fires"), [("buggy", True), ("fixed", False)])
+def test_weight_decay_1_beside_a_plateau_on_a_real_wandb_run(run, fires):
+    """torch Adam(weight_decay=1.0) on a GRU forecaster, W&B offline: the config's decay is
+    read and the loss, after falling 40 % by epoch 2, stays flat (the fixed run: 1e-5)."""
+    pytest.importorskip("wandb")
+    (d,) = traindx.diagnose(QA / "qa_fresh23/logs/torch_wandb_gru_forecast_adam_l2_1" / run)
+    assert ("CTX009" in {s.code for s in d.symptoms}) is fires
+
+
+WARM = "attention layers trained with"
+
+
+def _warmup_fires(lr: np.ndarray, loss: np.ndarray, layers: list[str], optimizer: str = "adamw") -> bool | None:
+    ctx = {"framework": "torch", "optimizer": {"name": optimizer},
+           "model": {"layers": [{"name": n, "type": "Linear", "params": 10} for n in layers]}}  # fmt: skip
+    run = _run(loss, ctx)
+    run.add(Series(key=SeriesKey.parse("lr"), steps=np.arange(lr.size, dtype=np.int64), values=lr, unit="step"))
+    cause = next(c for c in BOOK.causes if c.id == "lr_schedule_bad")
+    (rule,) = [r for r in cause.evidence if r.says.startswith(WARM)]
+    ok, _needs, err = check(rule.condition, compute_facts(run))
+    assert err is None, err
+    return ok
+
+
+GPT = ["transformer.h.0.attn.c_attn", "transformer.h.0.mlp.c_fc", "score"]
+STALLED = 0.69 - 0.001 * np.arange(30.0)  # fell 4 %
+CONSTANT = np.full(30, 3e-3)
+
+
+def test_adam_on_attention_at_a_high_lr_without_warmup_is_schedule_evidence():
+    assert _warmup_fires(CONSTANT, STALLED, GPT) is True
+
+
+@pytest.mark.parametrize(
+    ("lr", "loss", "layers", "optimizer"),
+    [
+        (np.r_[np.linspace(1e-5, 3e-3, 10), np.full(20, 3e-3)], STALLED, GPT, "adamw"),  # warmed up
+        (CONSTANT, STALLED, ["fc1", "fc2", "out"], "adamw"),  # no attention layer
+        (np.full(30, 3e-4), STALLED, GPT, "adamw"),  # a usual transformer LR
+        (CONSTANT, 0.69 * 0.9 ** np.arange(30.0), GPT, "adamw"),  # it learned
+        (CONSTANT, STALLED, GPT, "sgd"),
+    ],
+)
+def test_warmup_evidence_stays_quiet(lr, loss, layers, optimizer):
+    assert _warmup_fires(lr, loss, layers, optimizer) is not True
+
+
+@pytest.mark.parametrize(("run", "fires"), [("buggy_adapter", True), ("fixed_adapter", False)])
+def test_a_real_hf_gpt2_run_at_a_constant_3e3_without_warmup(run, fires):
+    """The HF callback's record of GPT-2 (2 blocks) fine-tuned with AdamW at a constant 3e-3,
+    warm-up 0 (fixed: the same peak after 60 warm-up steps): layers ``transformer.h.*.attn.c_attn``."""
+    facts = compute_facts(traindx.read(QA / "qa_fresh23/logs/hf_gpt2_cls_lr_3e3_no_warmup" / run)[0])
+    assert facts["ctx"]["has_attention"] is True and facts["lr"]["max"] >= 0.0029
+    cause = next(c for c in BOOK.causes if c.id == "lr_schedule_bad")
+    (rule,) = [r for r in cause.evidence if r.says.startswith(WARM)]
+    assert check(rule.condition, facts)[0] is fires
+
+
 def test_a_trainer_state_of_two_steps_per_epoch_reads_as_few_full_batch_steps():
     """HF Trainer with gradient_accumulation_steps=64 over 100 batches an epoch (qa_fresh): its
     trainer_state.json says global_step 20 at epoch 10, two optimizer steps an epoch; the fix
@@ -164,12 +224,3 @@ def test_a_trainer_state_of_two_steps_per_epoch_reads_as_few_full_batch_steps():
     assert fixes and fixes[0].startswith("The trainer takes 2 optimizer step(s) per epoch")
     (fixed,) = traindx.read(path / "fixed")
     assert fixed.context.steps_per_epoch == 100  # no accumulation: 1000 steps in 10 epochs
-
-
-@pytest.mark.parametrize(("run", "fires"), [("buggy", True), ("fixed", False)])
-def test_weight_decay_1_beside_a_plateau_on_a_real_wandb_run(run, fires):
-    """torch Adam(weight_decay=1.0) on a GRU forecaster, W&B offline: the config's decay is
-    read and the loss, after falling 40 % by epoch 2, stays flat (the fixed run: 1e-5)."""
-    pytest.importorskip("wandb")
-    (d,) = traindx.diagnose(QA / "qa_fresh23/logs/torch_wandb_gru_forecast_adam_l2_1" / run)
-    assert ("CTX009" in {s.code for s in d.symptoms}) is fires

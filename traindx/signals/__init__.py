@@ -30,7 +30,7 @@ from traindx.signals.infer import CLASSIFICATION_METRICS, infer_facts, loss_part
 from traindx.signals.layers import layer_facts
 from traindx.signals.overshoot import overshoot_marks
 from traindx.signals.ranks import rank_facts
-from traindx.signals.widths import RECURRENT, hidden_widths
+from traindx.signals.widths import ATTENTION, RECURRENT, hidden_widths
 
 Facts = dict[str, dict[str, Any]]
 
@@ -135,6 +135,7 @@ def context_facts(run: Run) -> dict[str, Any]:
         # raw inputs inside the model
         out["input_norm_layer"] = bool(re.search(r"norm", c.model.layers[0].type or "", re.IGNORECASE))
         out["has_recurrent"] = any(RECURRENT.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
+        out["has_attention"] = any(ATTENTION.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
         widths = hidden_widths(c.model.layers, c.model.output_units)
         if widths:  # the narrowest layer everything the output needs must pass through
             out["min_hidden_width"] = min(widths)

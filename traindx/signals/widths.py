@@ -23,6 +23,9 @@ from typing import Any
 #: Layer types (or, for JAX pytrees, names) of recurrent layers: torch RNN/LSTM/GRU, Keras
 #: SimpleRNN/LSTM/GRU/Bidirectional, flax/haiku cells.
 RECURRENT = re.compile(r"rnn|lstm|gru|recurrent|bidirectional", re.IGNORECASE)
+#: Layer types or names of attention: torch ``MultiheadAttention``, Keras ``MultiHeadAttention``,
+#: HF modules named ``...attn.c_attn`` / ``...attention.self.query``, flax ``SelfAttention``.
+ATTENTION = re.compile(r"attention|attn|(^|[._/\s])mha([._/\s]|$)", re.IGNORECASE)
 
 
 def output_layers(layers: list[Any]) -> list[Any]:
