@@ -224,3 +224,23 @@ def test_a_trainer_state_of_two_steps_per_epoch_reads_as_few_full_batch_steps():
     assert fixes and fixes[0].startswith("The trainer takes 2 optimizer step(s) per epoch")
     (fixed,) = traindx.read(path / "fixed")
     assert fixed.context.steps_per_epoch == 100  # no accumulation: 1000 steps in 10 epochs
+
+
+def test_stated_accumulation_makes_the_steps_per_epoch_the_optimizers():
+    """The HF callback's record of the same run: 100 loader batches an epoch (n_train 1600,
+    batch 16) but gradient_accumulation_steps 64, so the optimizer steps an epoch are the
+    callback's count (1), not n_train / batch_size; without accumulation (the fixed run) the
+    two agree."""
+    path = QA / "qa_fresh/logs/hf_grad_accum_exceeds_epoch"
+    (run,) = traindx.read(path / "buggy_adapter")
+    ctx = context_facts(run)
+    assert ctx["grad_accum_steps"] == 64.0 and ctx["steps_per_epoch"] == run.context.steps_per_epoch == 1
+    (d,) = traindx.diagnose(run)
+    assert "CTX019" in {s.code for s in d.symptoms}
+    (fixed,) = traindx.read(path / "fixed_adapter")
+    assert context_facts(fixed)["steps_per_epoch"] == 100
+
+
+def test_accumulation_divides_the_loader_batches_when_no_count_was_recorded():
+    ctx = RunContext.model_validate({"data": {"n_train": 1600, "batch_size": 16}, "flags": {"grad_accum_steps": 4.0}})
+    assert context_facts(Run(id="r", context=ctx))["steps_per_epoch"] == 25

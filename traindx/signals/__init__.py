@@ -153,8 +153,9 @@ def context_facts(run: Run) -> dict[str, Any]:
         out["majority_share"] = float(counts.max() / max(counts.sum(), 1.0))
     if c.data.n_train and c.model.num_params:
         out["params_per_example"] = c.model.num_params / c.data.n_train
-    if c.data.n_train and c.data.batch_size:
-        out["steps_per_epoch"] = -(-c.data.n_train // c.data.batch_size)
+    accum = c.flags.get("grad_accum_steps")  # stated accumulation: a loader batch is no step
+    if c.data.n_train and c.data.batch_size and not (accum and c.steps_per_epoch):
+        out["steps_per_epoch"] = max(round(-(-c.data.n_train // c.data.batch_size) / float(accum or 1.0)), 1)
     elif c.steps_per_epoch:  # what the adapter counted (Keras: the fit's steps per epoch)
         out["steps_per_epoch"] = int(c.steps_per_epoch)
     for k, v in c.flags.items():
