@@ -165,8 +165,10 @@ def test_weight_decay_1_beside_a_plateau_on_a_real_wandb_run(run, fires):
 WARM = "attention layers trained with"
 
 
-def _warmup_fires(lr: np.ndarray, loss: np.ndarray, layers: list[str], optimizer: str = "adamw") -> bool | None:
-    ctx = {"framework": "torch", "optimizer": {"name": optimizer},
+def _warmup_fires(
+    lr: np.ndarray, loss: np.ndarray, layers: list[str], optimizer: str = "adamw", flags: dict | None = None
+) -> bool | None:
+    ctx = {"framework": "torch", "optimizer": {"name": optimizer}, "flags": flags or {},
            "model": {"layers": [{"name": n, "type": "Linear", "params": 10} for n in layers]}}  # fmt: skip
     run = _run(loss, ctx)
     run.add(Series(key=SeriesKey.parse("lr"), steps=np.arange(lr.size, dtype=np.int64), values=lr, unit="step"))
@@ -198,6 +200,12 @@ def test_adam_on_attention_at_a_high_lr_without_warmup_is_schedule_evidence():
 )
 def test_warmup_evidence_stays_quiet(lr, loss, layers, optimizer):
     assert _warmup_fires(lr, loss, layers, optimizer) is not True
+
+
+def test_a_stated_warmup_is_believed_over_an_lr_first_logged_after_it():
+    assert _warmup_fires(CONSTANT, STALLED, GPT, flags={"warmup_steps": 0.0}) is True
+    assert _warmup_fires(CONSTANT, STALLED, GPT, flags={"warmup_steps": 100.0}) is False
+    assert _warmup_fires(CONSTANT, STALLED, GPT, flags={"warmup_ratio": 0.1}) is False
 
 
 @pytest.mark.parametrize(("run", "fires"), [("buggy_adapter", True), ("fixed_adapter", False)])
