@@ -10,6 +10,7 @@ import time
 import numpy as np
 import torch
 
+from traindx.adapters import _torch_overlap as _overlap
 from traindx.adapters._common import add_counts, class_limit, fatal_message
 from traindx.adapters._torch_moments import from_moments
 
@@ -56,6 +57,7 @@ class FlushMixin:
         if final:
             self._set_final_note(self.context, "traindx monitor: ", self._cad.note(self._step))
         if force or disk:
+            _overlap.record(self)
             w.write_context(self.context)
             w.flush()
             self._disk_at = time.perf_counter() + self._flush_secs

@@ -48,6 +48,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from traindx.adapters import _torch_hooks as _hooks
 from traindx.adapters import _torch_moments as _moments
+from traindx.adapters import _torch_overlap as _overlap
 from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import (
     Cadence,
@@ -156,9 +157,12 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._fatal_warned = False
         self._grad_time = 0.0
         self._periodic_time = 0.0  # of the last step: flushing
+        self._overlap: _overlap.Overlap | None = _overlap.Overlap()  # train/eval rows (val_shared_frac)
+        self._overlap_handle: Any = None
         t0 = time.perf_counter()
         try:
             self._setup(run_name, num_classes, n_train)
+            self._overlap_handle = _overlap.install(self)
         except Exception as e:  # noqa: BLE001 - never break the user's script
             self._fail(e, "setup")
         self._own += time.perf_counter() - t0
@@ -319,6 +323,9 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
 
     def _release(self) -> None:
         self._disarm()
+        if self._overlap_handle is not None:
+            self._overlap_handle.remove()
+            self._overlap_handle = None
         if self._opt_hook is not None:
             self._opt_hook.remove()
             self._opt_hook = None

@@ -1,0 +1,157 @@
+"""The torch Monitor records ``ctx.val_shared_frac`` (issue 10: data_leakage runs of torch were
+called healthy; the Monitor recorded no train/validation overlap): the share of evaluation
+rows (forwards under ``model.eval()`` / ``torch.no_grad()``) that are training rows
+(training-mode forwards with grad), a train-accuracy pass over a training subset left out.
+Training is bit-identical with and without it, and the model still pickles and deep-copies."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import traindx  # noqa: E402
+from traindx.adapters import _torch_overlap  # noqa: E402
+from traindx.adapters.torch import Monitor  # noqa: E402
+
+
+def data(n=600, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 12, generator=g)
+    return x, (x[:, :3].sum(1) > 0).long()
+
+
+def train(
+    tmp_path,
+    leak: float,
+    monitor: bool = True,
+    train_eval: bool = True,
+    epochs: int = 4,
+    hooks=None,
+):
+    """A plain loop: a val set of 150 rows, ``leak`` of them training rows; per epoch the val
+    loss under eval()/no_grad() and a train accuracy on the first 100 training rows."""
+    x, y = data()
+    xtr, ytr, xva, yva = x[:450], y[:450], x[450:].clone(), y[450:].clone()
+    k = int(leak * len(xva))
+    xva[:k], yva[:k] = xtr[100 : 100 + k], ytr[100 : 100 + k]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    crit = nn.CrossEntropyLoss()
+    mon = Monitor(model, opt, crit, logdir=tmp_path) if monitor else None
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(xtr), generator=gen).split(32):
+            opt.zero_grad()
+            loss = crit(model(xtr[idx]), ytr[idx])
+            loss.backward()
+            if mon is not None:
+                mon.step(loss)
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            vl = float(crit(model(xva), yva))
+            if train_eval:
+                model(xtr[:100])
+        if mon is not None:
+            mon.log(val_loss=vl)
+    if hooks is not None:
+        hooks.append(len(nn.modules.module._global_forward_pre_hooks))
+    if mon is not None:
+        mon.close()
+    return model
+
+
+def flags(tmp_path):
+    (run,) = traindx.read(tmp_path)
+    return run, run.context.flags
+
+
+def test_validation_rows_drawn_from_training_are_counted(tmp_path):
+    train(tmp_path, leak=0.4)
+    run, f = flags(tmp_path)
+    assert f["val_shared_frac"] == pytest.approx(60 / 150)
+    diag = traindx.diagnose(run)[0]
+    assert "CHK025" in {s.code for s in diag.symptoms}
+    assert diag.causes[0].id == "data_leakage"
+
+
+def test_clean_split_records_no_overlap_despite_a_train_accuracy_pass(tmp_path):
+    train(tmp_path, leak=0.0)
+    run, f = flags(tmp_path)
+    assert f["val_shared_frac"] == 0.0
+    diag = traindx.diagnose(run)[0]
+    assert "CHK025" not in {s.code for s in diag.symptoms}
+    assert all(c.id != "data_leakage" for c in diag.causes[:3])
+
+
+def test_the_hook_goes_once_the_training_set_and_an_evaluation_were_seen(tmp_path):
+    """Any global module hook slows every module call: the overlap hook lives about an
+    epoch (15 steps here) plus STALE_FORWARDS training forwards, then the fact stays."""
+    before = len(nn.modules.module._global_forward_pre_hooks)
+    left: list[int] = []
+    train(tmp_path, leak=0.4, epochs=3, hooks=left)
+    train(tmp_path / "long", leak=0.4, epochs=7, hooks=left)
+    assert left == [before + 1, before]
+    assert flags(tmp_path / "long")[1]["val_shared_frac"] == pytest.approx(60 / 150)
+
+
+def test_validation_set_that_is_training_data(tmp_path):
+    train(tmp_path / "all", leak=1.0, train_eval=False, epochs=2)
+    assert flags(tmp_path / "all")[1]["val_shared_frac"] == 1.0
+    train(tmp_path / "none", leak=0.0, train_eval=False, epochs=1)  # training seen before eval only
+    assert flags(tmp_path / "none")[1]["val_shared_frac"] == 0.0
+
+
+def test_training_identical_and_model_still_pickles(tmp_path):
+    a = train(tmp_path / "a", leak=0.4, epochs=2)
+    b = train(tmp_path / "b", leak=0.4, monitor=False, epochs=2)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q)
+    model = nn.Linear(4, 2)
+    mon = Monitor(model, logdir=tmp_path / "c")
+    model(torch.randn(8, 4)).sum().backward()
+    pickle.loads(pickle.dumps(model))
+    copy.deepcopy(model)(torch.randn(3, 4))
+    xe = torch.randn(8, 4)
+    state = torch.random.get_rng_state()
+    with torch.no_grad():
+        model(xe)
+    assert mon._overlap is not None and mon._overlap.eval_rows == 8
+    assert torch.equal(state, torch.random.get_rng_state())  # no RNG drawn by the monitor
+    mon.close()
+    assert not model._forward_pre_hooks and not nn.modules.module._global_forward_pre_hooks
+
+
+def test_row_keys_are_exact_and_batch_independent():
+    x = np.random.default_rng(0).standard_normal((64, 50)).astype(np.float32)
+    ints = x.view(np.int32)
+    keys = _torch_overlap.row_keys(ints)
+    assert keys[5:9] == _torch_overlap.row_keys(ints[5:9])
+    assert len(set(keys)) == 64
+    y = x.copy()
+    y[3, [0, 1]] = y[3, [1, 0]]  # the same values in another order: another row
+    assert _torch_overlap.row_keys(y.view(np.int32))[3] != keys[3]
+
+
+def test_bounded():
+    ov = _torch_overlap.Overlap()
+    ov.see(torch.arange(10), True)  # 1-D: no rows
+    ov.see(torch.zeros(5, 3, dtype=torch.bfloat16), True)
+    assert ov.train_rows == 5
+    ov.see(torch.zeros(_torch_overlap.MAX_EVAL_ROWS + 50, 3), False)
+    assert ov.eval_rows == _torch_overlap.MAX_EVAL_ROWS and ov.frac() == 1.0
+    for _ in range(_torch_overlap.STALE_FORWARDS):  # the same rows again: the training set is seen
+        ov.see(torch.zeros(5, 3, dtype=torch.bfloat16), True)
+    assert ov.done and not ov.capped
+    ov = _torch_overlap.Overlap()
+    ov.see(torch.zeros(8, 3), False)
+    ov.see(torch.arange(3 * _torch_overlap.MAX_TRAIN_ROWS + 3).reshape(-1, 3), True)
+    assert ov.capped and ov.frac() is None and not ov.train

@@ -1,0 +1,176 @@
+"""Validation rows that are also training rows, seen from the torch Monitor (``val_shared_frac``).
+
+One global forward *pre*-hook (``register_module_forward_pre_hook``, nothing on the user's
+objects: the model still pickles and deep-copies) looks at the first positional tensor
+input of the monitored model's own forward calls. A forward in training mode with grad
+enabled is a training batch; one under ``model.eval()`` or ``torch.no_grad()`` an
+evaluation batch. Each row gets a 64-bit fingerprint (:func:`row_keys`:
+its bytes, position-weighted, summed with wrap-around - exact integer arithmetic, so a row
+hashes the same in any batch): one multiply and one sum over the batch, ~10-30 us a step,
+where hashing each row with blake2b (``row_hashes``) costs ~2.7 us a row of 784 floats.
+
+Bounded in memory: the fingerprints of at most :data:`MAX_TRAIN_ROWS` distinct training
+rows (a set of ints), of :data:`MAX_EVAL_ROWS` evaluation rows (kept per forward); CPU
+tensors only (a device tensor would need a copy and a sync), nothing of the user's tensors
+kept, no RNG drawn. Bounded in time: any global module hook sends every module call of the
+process through torch's slow path (~1.5 us a module call: +5 % a step on a small MLP), so
+the hook lives only until the training set was seen whole (:data:`STALE_FORWARDS` training
+forwards in a row brought no new row) and an evaluation phase was seen after it started
+(asked at the next training forward, so the whole phase is read) - about one epoch - or
+until :data:`GIVE_UP` stale training forwards without one. Past the training cap the fact
+is not recorded (a training row missed could make a re-evaluated training subset look like
+validation rows partly shared) and the hook is removed.
+
+:meth:`Overlap.frac` reads the evaluation forwards against all training rows seen: a
+forward whose rows are all training rows (>= 99 %) evaluates the training set (train
+accuracy on a training subset) and is left out, unless every evaluation forward is - then
+the validation data *is* training data. The rest give the share of evaluation rows that
+are training rows.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+MAX_TRAIN_ROWS = 100_000  # training-row fingerprints kept (a set of ints, ~6 MB at most)
+MAX_EVAL_ROWS = 4_096  # evaluation rows kept (per forward)
+MIN_EVAL_ROWS = 8  # fewer evaluation rows than this: no fact
+STALE_FORWARDS = 64  # training forwards in a row with no new row: the training set is seen
+GIVE_UP = 4 * STALE_FORWARDS  # stale training forwards without an evaluation: the hook goes
+TRAIN_EVAL = (
+    0.99  # an evaluation forward this much made of training rows evaluates the training set
+)
+
+_INT_OF = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+class Overlap:
+    """Fingerprints of training and evaluation rows of one model's forwards."""
+
+    def __init__(self) -> None:
+        self.train: set[int] = set()
+        self.train_rows = 0
+        self.evals: list[list[int]] = []
+        self.eval_rows = 0
+        self.capped = False
+        self.stale = 0  # training forwards in a row that brought no new row
+
+    def see(self, x: Any, training: bool) -> None:
+        if (
+            type(x) is not torch.Tensor
+            or not x.is_cpu
+            or x.dim() < 2
+            or x.is_complex()
+            or not x.numel()
+        ):
+            return
+        if training:
+            if self.capped or self.stale >= STALE_FORWARDS:
+                self.stale += 1
+                return
+            keys = self._keys(x)
+            before = len(self.train)
+            self.train_rows += len(keys)
+            self.train.update(keys)
+            self.stale = self.stale + 1 if len(self.train) == before else 0
+            if len(self.train) > MAX_TRAIN_ROWS:
+                self.capped = True
+                self.train = set()
+                self.evals = []
+        elif self.eval_rows < MAX_EVAL_ROWS:
+            keys = self._keys(x[: MAX_EVAL_ROWS - self.eval_rows])
+            self.eval_rows += len(keys)
+            self.evals.append(keys)
+
+    def _keys(self, x: torch.Tensor) -> list[int]:
+        with torch.no_grad():
+            flat = x.detach().reshape(len(x), -1)
+            if flat.dtype == torch.bool:
+                flat = flat.to(torch.uint8)
+            ints = flat.contiguous().view(_INT_OF[flat.element_size()])
+            return row_keys(ints.numpy())
+
+    @property
+    def done(self) -> bool:
+        """Nothing more to see (the hook goes): the training rows capped; or the training set
+        seen whole and an evaluation seen (the forwards of a whole evaluation phase: asked
+        at a training forward); or no evaluation in :data:`GIVE_UP` stale training forwards."""
+        return self.capped or (
+            self.stale >= STALE_FORWARDS
+            and (self.eval_rows >= MIN_EVAL_ROWS or self.stale >= GIVE_UP)
+        )
+
+    def frac(self) -> float | None:
+        """The share of evaluation rows that are training rows (see the module's doc); None
+        before both were seen, past the training cap, or with too few evaluation rows."""
+        if self.capped or not self.train or self.eval_rows < MIN_EVAL_ROWS:
+            return None
+        parts = [(sum(k in self.train for k in keys), len(keys)) for keys in self.evals if keys]
+        val = [p for p in parts if p[0] < TRAIN_EVAL * p[1]] or parts
+        n = sum(p[1] for p in val)
+        return sum(p[0] for p in val) / n if n >= MIN_EVAL_ROWS else None
+
+
+_KEY_WEIGHTS: dict[int, np.ndarray] = {}
+
+
+def row_keys(x: np.ndarray) -> list[int]:
+    """A 64-bit fingerprint of each row of an integer array (a float array viewed as its
+    same-size integer type): the row's values times fixed odd weights (a generator of its
+    own, seed 0: no global RNG drawn), summed with wrap-around. Exact integer arithmetic, so
+    a row gets the same key in any batch."""
+    a = np.asarray(x).reshape(len(x), -1)
+    n = a.shape[1]
+    w = _KEY_WEIGHTS.get(n)
+    if w is None:
+        g = np.random.Generator(np.random.PCG64(0))
+        w = g.integers(0, 2**63 - 1, size=n, dtype=np.int64) | 1
+        if len(_KEY_WEIGHTS) < 16:
+            _KEY_WEIGHTS[n] = w
+    with np.errstate(over="ignore"):
+        keys: list[int] = (a.astype(np.int64) * w).sum(1).tolist()
+    return keys
+
+
+def install(mon: Any) -> Any:
+    """A global forward pre-hook feeding ``mon._overlap`` from ``mon.model``'s own forwards;
+    returns its handle. The hook holds a weak reference to the monitor and the model's id:
+    any other module returns at once; an internal error removes the overlap (a fact less)."""
+    ref = weakref.ref(mon)
+    root = id(mon.model)
+
+    def hook(module: nn.Module, args: Any) -> None:
+        if id(module) != root:
+            return
+        m = ref()
+        if m is None or m._off or m._overlap is None or module is not m.model or not args:
+            return
+        try:
+            ov = m._overlap
+            training = module.training and torch.is_grad_enabled()
+            ov.see(args[0], training)
+            if training and ov.done and m._overlap_handle is not None:
+                m._overlap_handle.remove()
+                m._overlap_handle = None
+        except Exception:  # noqa: BLE001 - a fact less, never a failure
+            m._overlap = None
+
+    def run(module: nn.Module, args: Any) -> None:
+        if torch.compiler.is_compiling():
+            return None
+        return hook(module, args)
+
+    return nn.modules.module.register_module_forward_pre_hook(run)
+
+
+def record(mon: Any) -> None:
+    """``ctx.val_shared_frac`` from the rows seen so far (at a flush that writes the context)."""
+    ov = mon._overlap
+    frac = ov.frac() if ov is not None else None
+    if frac is not None:
+        mon.context.flags["val_shared_frac"] = float(frac)
