@@ -130,6 +130,36 @@ def test_training_identical_and_model_still_pickles(tmp_path):
     assert not model._forward_pre_hooks and not nn.modules.module._global_forward_pre_hooks
 
 
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.lin = nn.Embedding(3, 4), nn.Linear(5, 2)
+
+    def forward(self, codes, num):
+        return self.lin(torch.cat([self.emb(codes).mean(1), num], 1))
+
+
+def test_a_forward_of_several_inputs_is_not_read(tmp_path):
+    """Categorical codes of few values repeat across distinct samples: with a second input
+    (numeric columns) the first is only part of a row, so no fact (no false leak)."""
+    model = TwoInputs()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    mon = Monitor(model, opt, logdir=tmp_path)
+    g = torch.Generator().manual_seed(0)
+    codes, num = torch.randint(0, 3, (200, 2), generator=g), torch.randn(200, 1, generator=g)
+    for _ in range(3):
+        for i in range(0, 160, 20):
+            opt.zero_grad()
+            loss = model(codes[i : i + 20], num[i : i + 20]).square().mean()
+            loss.backward()
+            mon.step(loss)
+            opt.step()
+        with torch.no_grad():
+            model(codes[160:], num[160:])
+    mon.close()
+    assert "val_shared_frac" not in flags(tmp_path)[1]
+
+
 def test_row_keys_are_exact_and_batch_independent():
     x = np.random.default_rng(0).standard_normal((64, 50)).astype(np.float32)
     ints = x.view(np.int32)

@@ -138,7 +138,10 @@ def row_keys(x: np.ndarray) -> list[int]:
 
 
 def install(mon: Any) -> Any:
-    """A global forward pre-hook feeding ``mon._overlap`` from ``mon.model``'s own forwards;
+    """A global forward pre-hook feeding ``mon._overlap`` from ``mon.model``'s own forwards
+    called with one positional argument (with several - categorical codes and numeric
+    columns - the first is only part of a row: two samples sharing their codes are not the
+    same row; qa_fresh torch_tabular_codes_fit_separately read 0.23 on its fixed version);
     returns its handle. The hook holds a weak reference to the monitor and the model's id:
     any other module returns at once; an internal error removes the overlap (a fact less)."""
     ref = weakref.ref(mon)
@@ -148,7 +151,7 @@ def install(mon: Any) -> Any:
         if id(module) != root:
             return
         m = ref()
-        if m is None or m._off or m._overlap is None or module is not m.model or not args:
+        if m is None or m._off or m._overlap is None or module is not m.model or len(args) != 1:
             return
         try:
             ov = m._overlap
