@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from traindx.errors import ReadError
-from traindx.names import is_bookkeeping
+from traindx.names import is_bookkeeping, map_name
 from traindx.ranks import TIMING
 from traindx.readers.csvlog import (
     EPOCH_COLUMNS,
@@ -83,6 +83,38 @@ def _x_axis(
             return None, *row_number, "step"
         return col, steps, has_x, unit
     return None, *row_number, "step"
+
+
+def _pandas_nan_columns(log: RawLog, header: list[str], cols: Columns) -> None:
+    """Read a pandas-written table's all-empty metric columns as NaN, counted.
+
+    ``pd.DataFrame(history.history).to_csv()`` writes NaN as an empty cell, so a history that
+    is NaN from the first batch arrives as a header and empty rows. Its fingerprint is the
+    unnamed index column (``,loss,val_loss``) numbering the rows 0, 1, 2...; a writer that
+    leaves cells empty by design (Lightning's metrics.csv) has no such column, and a column
+    with any value keeps its empty cells as "not logged".
+    """
+    if len(header) < 2 or header[0].strip() not in ("", "Unnamed: 0") or not len(cols):
+        return
+    index, present = cols.values[0], cols.present[0]
+    if not present.all() or not np.array_equal(index, np.arange(len(cols), dtype=np.float64)):
+        return
+    empty = [
+        j for j in range(1, len(header))
+        if not cols.present[j].any() and not cols.nbad[j]
+        and not is_bookkeeping(header[j]) and map_name(header[j]) is not None
+    ]  # fmt: skip
+    for j in empty:
+        cols.values[j] = np.full(len(cols), np.nan)
+        cols.present[j] = np.ones(len(cols), dtype=bool)
+    if empty:
+        names = ", ".join(f"'{header[j]}'" for j in empty)
+        log.problem(
+            "note",
+            f"{log.path}: column(s) {names} empty in all {len(cols)} rows of a pandas-written "
+            "table (its index column); pandas writes NaN as an empty cell, so they are read as NaN",
+            len(empty) * len(cols),
+        )
 
 
 def _find(lower: list[str], names: tuple[str, ...], columns: dict) -> int | None:
@@ -177,6 +209,7 @@ def columns_to_log(log: RawLog, header: list[str], cols: Columns) -> RawLog:
             f"{src}:{cols.short_line}: {cols.short} row(s) with fewer fields than the header's "
             f"{n}; their missing cells read as not logged",
         )
+    _pandas_nan_columns(log, header, cols)
     columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # numeric columns only
     for j, name in enumerate(header):
         values, present, nbad, first_bad = cols.values[j], cols.present[j], cols.nbad[j], cols.first_bad[j]
