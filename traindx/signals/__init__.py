@@ -71,6 +71,18 @@ def pick(run: Run, metric: str, split: str) -> Series | None:
     return max(plain or cands, key=len)
 
 
+#: Error metrics in the target's units (not squared, not nats): a validation RMSE or MAE
+#: standing in for the loss is no measure of the gap to a training loss of another kind.
+TARGET_UNIT_ERRORS = frozenset({"rmse", "mae"})
+
+
+def _like_with_like(train: Series, val: Series) -> bool:
+    """The training and validation losses are of one kind and scale (a validation RMSE in the
+    target's units is not compared with a training MSE)."""
+    a, b = train.key.metric, val.key.metric
+    return a == b or not ({a, b} & TARGET_UNIT_ERRORS)
+
+
 def pick_quality(run: Run, split: str) -> Series | None:
     """The quality metric (higher is better) a split is judged on: the most preferred name
     of :data:`traindx.names.QUALITY_PREFERENCE` (mAP50-95 before mAP50 before F1 before
@@ -268,7 +280,7 @@ def compute_facts(run: Run) -> Facts:
     if lr is not None and len(lr):
         facts["lr"] = lr_facts(lr.steps, lr.values, planned=planned_length(run, lr.unit))
 
-    if "loss" in chosen and "val_loss" in chosen:
+    if "loss" in chosen and "val_loss" in chosen and _like_with_like(chosen["loss"], chosen["val_loss"]):
         # the gap, too, is read up to the first non-finite training loss
         def cut(x: Series) -> Series:  # only series on the training loss's step axis
             return _before(x, broke_at) if x.unit == chosen["loss"].unit else x
