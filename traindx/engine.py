@@ -293,7 +293,8 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
         verdict=verdict,
         healthy=verdict == "healthy",
         missing=missing,
-        headline=_headline(run, alarms if not said_healthy else [], causes, missing, group, learned_note),
+        headline=_headline(run, alarms if not said_healthy else [], causes, missing, group, learned_note)
+        + (_no_reference(facts) if verdict == "healthy" and not alarms else ""),
         symptoms=fired,
         causes=causes,
         unknown_probability=unknown,
@@ -335,6 +336,19 @@ def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[st
         if not ok:
             out.append(" ".join(fill(req.missing, facts).split()))
     return out
+
+
+def _no_reference(facts: Facts) -> str:
+    """What a "healthy" cannot judge on a log with no reference level for its loss (no accuracy
+    or quality metric, no class count: a regression, reconstruction or multi-label loss): a
+    plateau at the trivial predictor's level looks like a fit. Report wording, not an alarm."""
+    from traindx.learned import input_kind
+
+    known = ("acc", "val_acc", "quality", "val_quality", "chance")
+    if input_kind(facts) != "logs" or any(g in facts for g in known) or facts.get("infer", {}).get("num_classes"):
+        return ""
+    return ("; no reference level for this loss (no accuracy, class count or baseline logged): a plateau at the "
+            "trivial predictor's level cannot be told from a fit - attach the adapter, or log R^2 or a baseline's loss")  # fmt: skip
 
 
 def _headline(
