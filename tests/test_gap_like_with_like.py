@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from traindx.api import read
 from traindx.signals import compute_facts
 
@@ -28,3 +30,14 @@ def test_val_mae_beside_train_mae_is_compared(tmp_path: Path) -> None:
 
 def test_val_mse_beside_a_training_loss_is_compared(tmp_path: Path) -> None:
     assert "gap" in _facts(tmp_path, "train_loss,val_mse")
+
+
+def test_ratio_min_is_the_closest_validation_came_to_training() -> None:
+    from traindx.signals.compare import gap_facts
+
+    steps = np.arange(1, 31)
+    train = 1.0 * 0.85**steps
+    shifted = gap_facts(steps, train, steps, 3.0 * train + 0.01, same_axis=True)
+    overfit = gap_facts(steps, train, steps, np.maximum(1.0 * 0.85**steps, 0.2) + 0.002 * steps, same_axis=True)
+    assert shifted["ratio_min"] > 2.5  # never close: data unlike the training set
+    assert overfit["ratio_min"] < 1.2  # close at first, then the gap opens

@@ -59,6 +59,9 @@ def gap_facts(
     return {
         "ratio_last": v_last / max(abs(t_last), EPS),
         "ratio_first": float(vv[0]) / max(abs(float(train_at_val[0])), EPS),
+        # the closest validation ever came to training: overfitting opens a gap from near 1,
+        # data unlike the training set keep validation far above it at every evaluation
+        "ratio_min": float(np.min(vsm / np.maximum(np.abs(train_at_val), EPS))),
         "diff_last": v_last - t_last,
         "val_below_frac": float(np.mean(below)),
         "val_min_step": int(vs[i_min]),
