@@ -66,3 +66,28 @@ def test_an_index_column_with_a_gap_is_no_fingerprint(tmp_path: Path) -> None:
     path.write_text(",loss,val_loss\n0,,\n2,,\n3,,\n")  # not 0, 1, 2...: not pandas' RangeIndex
     with pytest.raises(ReadError, match="no numeric columns"):
         read_csv(path)
+
+
+def test_pandas_index_is_the_epoch_axis(tmp_path: Path) -> None:
+    # pd.DataFrame(history.history).to_csv(...): one row per epoch, numbered by an unnamed index
+    history = {"loss": [1.0 / (e + 1) for e in range(5)], "val_loss": [1.1 / (e + 1) for e in range(5)]}
+    path = _history_csv(tmp_path, history)
+    assert path.read_text().splitlines()[0] == ",loss,val_loss"
+    log = read_csv(path)
+    series = {s.name: s for s in log.series}
+    assert sorted(series) == ["loss", "val_loss"]  # the index is the axis, not a series
+    assert {s.unit for s in log.series} == {"epoch"}
+    assert series["val_loss"].steps.tolist() == list(range(5))
+
+
+def test_without_the_index_column_rows_stay_steps(tmp_path: Path) -> None:
+    history = {"loss": [1.0 / (e + 1) for e in range(5)], "val_loss": [1.1 / (e + 1) for e in range(5)]}
+    log = read_csv(_history_csv(tmp_path, history, index=False))
+    assert {s.unit for s in log.series} == {"step"}
+
+
+def test_an_explicit_step_column_wins_over_the_index(tmp_path: Path) -> None:
+    rows = {"step": [10, 20, 30], "loss": [1.0, 0.8, 0.6]}
+    log = read_csv(_history_csv(tmp_path, rows))
+    loss = next(s for s in log.series if s.name == "loss")
+    assert loss.unit == "step" and loss.steps.tolist() == [10, 20, 30]

@@ -82,7 +82,23 @@ def _x_axis(
             )
             return None, *row_number, "step"
         return col, steps, has_x, unit
+    if _pandas_index(header, columns, n_rows):
+        return 0, row_number[0], row_number[1], "epoch"
     return None, *row_number, "step"
+
+
+def _pandas_index(header: list[str], columns: dict[int, tuple[np.ndarray, np.ndarray]], n_rows: int) -> bool:
+    """True for ``pd.DataFrame(history.history).to_csv(...)``: an unnamed first column numbering
+    the rows 0, 1, 2... beside a metric column filled in every row. A Keras history holds one
+    row per epoch, so that index is the epoch (a per-batch frame carrying its own step column
+    has it found first; a writer leaving cells empty by design has no such index)."""
+    if len(header) < 2 or header[0].strip() not in ("", "Unnamed: 0") or 0 not in columns:
+        return False
+    index, present = columns[0]
+    if not present.all() or not np.array_equal(index, np.arange(n_rows, dtype=np.float64)):
+        return False
+    metrics = [j for j in columns if j and map_name(header[j]) is not None]
+    return any(columns[j][1].all() for j in metrics)
 
 
 def _pandas_nan_columns(log: RawLog, header: list[str], cols: Columns) -> None:
