@@ -18,6 +18,7 @@ Every framework spells the same quantity its own way: ``epoch_loss`` (Keras Tens
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
@@ -346,6 +347,18 @@ def says_percent(raw: str) -> bool:
 def is_bookkeeping(raw: str) -> bool:
     """True for axes and bookkeeping names (``step``, ``epoch``, ``train/epoch``, ``_runtime``)."""
     return _decompose(raw) == _NOT_SERIES_WHY
+
+
+#: Short names read only as a pair in one file: a hand loop's ``tl``/``vl`` (train and
+#: validation loss). Alone, ``vl`` is ambiguous (``vl_loss`` is a value loss in RL code).
+_PAIRED = {"tl": "train/loss", "vl": "val/loss"}
+
+
+def paired_names(names: Iterable[str]) -> dict[str, str]:
+    """Overrides reading the raw names of one file that form a known pair (``tl`` beside
+    ``vl``: train and validation loss); empty when the pair is incomplete."""
+    found = {n: _PAIRED[n.strip().lower()] for n in names if n.strip().lower() in _PAIRED}
+    return found if set(found.values()) == set(_PAIRED.values()) else {}
 
 
 def parse_map_option(items: list[str]) -> dict[str, str]:

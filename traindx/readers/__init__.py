@@ -27,7 +27,7 @@ from typing import TypeVar
 import numpy as np
 
 from traindx.errors import ReadError
-from traindx.names import is_bookkeeping, map_name
+from traindx.names import is_bookkeeping, map_name, paired_names
 from traindx.ordering import order_points
 from traindx.ranks import rank_key, rank_plan, timing_key
 from traindx.readers.assemble import add_component_sums, add_explicit_sums, percent_to_fraction
@@ -209,13 +209,15 @@ def build_run(
             run.ingest.add("note", restart, file=str(path))
         if log.epochs is not None:  # an epoch column beside the step column (Lightning's CSV)
             marks.append(log.epochs)
+        paired = paired_names(raw.name for raw in log.series)  # tl beside vl: train/val loss
+        names = {**paired, **overrides} if paired and overrides else paired or overrides
         for raw in log.series:
             if raw.unit == "step" and EPOCH_AXIS.fullmatch(raw.name.strip()):
                 if not (kind == WANDB_RUN and once_per_log(raw.values)):
                     marks.append((raw.steps, raw.values))  # Lightning's TensorBoard 'epoch'
                 continue
             raws.setdefault(raw.name.strip(), []).append(raw)
-            key = map_name(raw.name, overrides, default_split=raw.split or split)
+            key = map_name(raw.name, names, default_split=raw.split or split)
             if key is None and timing_key(raw.name) is not None:  # a rank's timings: stragglers
                 if main_rank is None:
                     continue  # bookkeeping outside a multi-rank job

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from traindx.errors import ReadError
-from traindx.names import map_name
+from traindx.names import map_name, paired_names
 from traindx.readers.hygiene import CONFLICT_LINE, describe_stray
 from traindx.readers.raw import RawLog
 
@@ -189,7 +189,9 @@ def csv_header_problem(path: str | Path, overrides: dict[str, str] | None = None
         return "empty (nothing logged yet)"
     with _long_fields(len(first)):
         cells = next(csv.reader([first], delimiter=_sniff_delimiter(first)), [])
-    if any(map_name(c.strip(), overrides) is not None for c in cells if parse_number(c.strip()) is None):
+    if paired_names(cells) or any(
+        map_name(c.strip(), overrides) is not None for c in cells if parse_number(c.strip()) is None
+    ):
         return None
     return (
         f"no column name is a known metric (header: {first[:120]!r}); "

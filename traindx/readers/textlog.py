@@ -249,6 +249,10 @@ def looks_like_text_log(head: str) -> bool:
     """A file's first lines print training metrics (``loss: 0.5``, ``val acc 81%``, or only the
     parts of a loss the name habits know: an autoencoder's ``recon 0.21 | kl 3.2``)."""
     records, n = parse_text(head)
+    from traindx.names import paired_names
+
+    if n >= MIN_RECORDS and paired_names({k for _, r in records for k in r}):
+        return True  # a hand loop's "tl 0.52 vl 0.61"
     return n >= MIN_RECORDS and any(_KNOWN.search(k) or _loss_part(k) for _, r in records for k in r)
 
 
@@ -260,9 +264,31 @@ def _loss_part(name: str) -> bool:
     return key is not None and (key.metric.endswith("_loss") or key.metric == "nll")
 
 
+_ESTIMATOR = re.compile(r"(?i)[a-z]*(classifier|regressor)\b")
+#: scikit-learn's verbose MLP with early_stopping prints "Validation score: 0.93": the
+#: estimator's score(), accuracy for a classifier and R^2 for a regressor.
+_SCORE_AS = {"classifier": "val_accuracy", "regressor": "val_r2"}
+
+
+def _sklearn_score(text: str, records: list[tuple[int, dict[str, Any]]]) -> None:
+    """Read scikit-learn's ``Validation score`` as the validation accuracy (R^2) where the
+    file names only classifiers (only regressors); otherwise it stays unread, and counted."""
+    if not any("validation score" in r for _, r in records):
+        return
+    kinds = {m.group(1).lower() for m in _ESTIMATOR.finditer(text)}
+    if len(kinds) != 1:
+        return
+    name = _SCORE_AS[kinds.pop()]
+    for _, r in records:
+        if "validation score" in r:
+            r[name] = r.pop("validation score")
+
+
 def read_text_log(path: str | Path) -> RawLog:
     src = str(path)
-    records, n, unread = _parse(read_text(path))
+    text = read_text(path)
+    records, n, unread = _parse(text)
+    _sklearn_score(text, records)
     if n == 0:
         raise ReadError(src, "no 'name: number' pairs on any line; expected printed training output like "
                         "'Epoch 3/20 - loss: 0.51 - val_loss: 0.62' or 'epoch 3 | train loss 0.51 | val acc 81.2%'")  # fmt: skip
