@@ -8,13 +8,11 @@ computed, so a rule over a missing fact is reported "not evaluated: needs X", ne
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
-from traindx.names import quality_rank
-from traindx.schema import Run, RunContext, Series
+from traindx.schema import Run, Series
 from traindx.signals.compare import (
     acc_gap_facts,
     ce_accuracy_bound,
@@ -25,12 +23,35 @@ from traindx.signals.compare import (
     lr_facts,
     quality_after_val_min,
 )
+from traindx.signals.context import context_facts, max_steps_epochs, num_classes
 from traindx.signals.curve import curve_facts
 from traindx.signals.infer import CLASSIFICATION_METRICS, infer_facts, loss_parts, series_names
 from traindx.signals.layers import layer_facts
 from traindx.signals.overshoot import overshoot_marks
+from traindx.signals.pick import (
+    LOSS_STANDINS,
+    TARGET_UNIT_ERRORS,
+    like_with_like,
+    pick,
+    pick_quality,
+    planned_length,
+)
 from traindx.signals.ranks import rank_facts
-from traindx.signals.widths import ATTENTION, RECURRENT, hidden_widths
+
+__all__ = [
+    "CURVE_GROUPS",
+    "JUDGED_GROUPS",
+    "LOSS_STANDINS",
+    "TARGET_UNIT_ERRORS",
+    "Facts",
+    "compute_facts",
+    "context_facts",
+    "max_steps_epochs",
+    "num_classes",
+    "pick",
+    "pick_quality",
+    "planned_length",
+]
 
 Facts = dict[str, dict[str, Any]]
 
@@ -44,154 +65,6 @@ CURVE_GROUPS: dict[str, tuple[str, str]] = {
     "weight": ("weight_norm", "train"),
     "update": ("update_ratio", "train"),
 }
-
-
-#: Error metrics that stand in for the loss of a split that logged none (a script printing
-#: ``train_mse``/``val_mse`` of a regression, or ``nll`` of a classifier): first match wins.
-LOSS_STANDINS: tuple[str, ...] = ("mse", "rmse", "mae", "msle", "huber", "nll", "log_loss", "cross_entropy")
-
-
-def pick(run: Run, metric: str, split: str) -> Series | None:
-    """The global series of a metric on a split; the densest one when several were logged.
-    A split without a loss reads its first error metric of :data:`LOSS_STANDINS` as the loss."""
-    cands = [
-        s
-        for s in run.series.values()
-        if s.key.metric == metric and s.key.split == split and s.key.scope == "global"
-    ]
-    if not cands and metric == "loss":
-        for standin in LOSS_STANDINS:
-            if (s := pick(run, standin, split)) is not None:
-                return s
-    if not cands:
-        return None
-    # The plain value (an epoch mean where both were logged) unless it is too short to have
-    # a shape; per-step series are noisier and, in Keras, running means that reset each epoch.
-    plain = [s for s in cands if s.key.statistic == "value" and len(s) >= 8]
-    return max(plain or cands, key=len)
-
-
-#: Error metrics in the target's units (not squared, not nats): a validation RMSE or MAE
-#: standing in for the loss is no measure of the gap to a training loss of another kind.
-TARGET_UNIT_ERRORS = frozenset({"rmse", "mae"})
-
-
-def _like_with_like(train: Series, val: Series) -> bool:
-    """The training and validation losses are of one kind and scale (a validation RMSE in the
-    target's units is not compared with a training MSE)."""
-    a, b = train.key.metric, val.key.metric
-    return a == b or not ({a, b} & TARGET_UNIT_ERRORS)
-
-
-def pick_quality(run: Run, split: str) -> Series | None:
-    """The quality metric (higher is better) a split is judged on: the most preferred name
-    of :data:`traindx.names.QUALITY_PREFERENCE` (mAP50-95 before mAP50 before F1 before
-    accuracy ...), global scope and plain values; more points break ties."""
-    cands = [
-        (rank, -len(s), s)
-        for s in run.series.values()
-        if s.key.split == split and s.key.scope == "global" and s.key.statistic == "value"
-        and (rank := quality_rank(s.key.metric)) is not None and len(s)
-    ]  # fmt: skip
-    return min(cands, key=lambda c: (c[0], c[1]))[2] if cands else None
-
-
-def planned_length(run: Run, unit: str) -> int | None:
-    """The run's planned last step (``unit="step"``, HF ``max_steps``) or epoch count
-    (``unit="epoch"``), when the run states it."""
-    c = run.context
-    if unit == "step":
-        return c.max_steps or (c.epochs * c.steps_per_epoch if c.epochs and c.steps_per_epoch else None)
-    return c.epochs
-
-
-def num_classes(run: Run) -> int | None:
-    d, m = run.context.data, run.context.model
-    if d.num_classes:
-        return d.num_classes
-    if d.class_counts:
-        return len(d.class_counts)
-    if m.output_units and m.output_units > 1 and d.task in (None, "classification"):
-        return m.output_units
-    return None
-
-
-def context_facts(run: Run) -> dict[str, Any]:
-    c = run.context
-    out: dict[str, Any] = {}
-
-    def put(name: str, value: Any) -> None:
-        if value is not None:
-            out[name] = value
-
-    put("framework", c.framework)
-    put("optimizer", (c.optimizer.name or "").lower() or None)
-    put("lr", c.optimizer.lr)
-    put("momentum", c.optimizer.momentum)
-    put("weight_decay", c.optimizer.weight_decay)
-    put("eps", c.optimizer.eps)
-    put("clipnorm", c.optimizer.clipnorm)
-    put("loss_name", (c.loss.name or "").lower() or None)
-    put("from_logits", c.loss.from_logits)
-    put("loss_expects", c.loss.expects)
-    put("output_activation", (c.model.output_activation or "").lower() or None)
-    put("output_units", c.model.output_units)
-    put("num_params", c.model.num_params)
-    put("num_trainable", c.model.num_trainable)
-    put("has_dropout", c.model.has_dropout)
-    put("has_batchnorm", c.model.has_batchnorm)
-    put("training_mode", c.model.training_mode)
-    put("n_layers", len(c.model.layers) or None)
-    if c.model.layers:
-        # a normalization layer first (BatchNorm, LayerNorm, Keras Normalization) scales the
-        # raw inputs inside the model
-        out["input_norm_layer"] = bool(re.search(r"norm", c.model.layers[0].type or "", re.IGNORECASE))
-        out["has_recurrent"] = any(RECURRENT.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
-        out["has_attention"] = any(ATTENTION.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
-        widths = hidden_widths(c.model.layers, c.model.output_units)
-        if widths:  # the narrowest layer everything the output needs must pass through
-            out["min_hidden_width"] = min(widths)
-    put("n_train", c.data.n_train)
-    put("batch_size", c.data.batch_size)
-    put("task", c.data.task)
-    put("input_max", c.data.input_max)
-    put("input_min", c.data.input_min)
-    put("input_std", c.data.input_std)
-    put("input_mean", c.data.input_mean)
-    put("input_dtype", (c.data.input_dtype or "").lower() or None)
-    put("num_classes", num_classes(run))
-    if c.data.class_counts:
-        counts = np.asarray(c.data.class_counts, dtype=np.float64)
-        out["majority_share"] = float(counts.max() / max(counts.sum(), 1.0))
-    if c.data.n_train and c.model.num_params:
-        out["params_per_example"] = c.model.num_params / c.data.n_train
-    accum = c.flags.get("grad_accum_steps")  # stated accumulation: a loader batch is no step
-    if c.data.n_train and c.data.batch_size and not (accum and c.steps_per_epoch):
-        out["steps_per_epoch"] = max(round(-(-c.data.n_train // c.data.batch_size) / float(accum or 1.0)), 1)
-    elif c.steps_per_epoch:  # what the adapter counted (Keras: the fit's steps per epoch)
-        out["steps_per_epoch"] = int(c.steps_per_epoch)
-    for k, v in c.flags.items():
-        out[k] = v
-    put("epochs", c.epochs)
-    put("max_steps", c.max_steps)
-    put("max_steps_epochs", max_steps_epochs(c))
-    return out
-
-
-def max_steps_epochs(c: RunContext) -> float | None:
-    """The epochs a planned ``max_steps`` allows: max_steps over the optimizer steps of one
-    epoch (the count the adapter or the trainer's state recorded, else the loader's batches
-    over the accumulated micro-batches). HF's Trainer and Lightning stop at ``max_steps``
-    whatever the epoch count says."""
-    if not c.max_steps:
-        return None
-    per_epoch = float(c.steps_per_epoch or 0)
-    if not per_epoch and c.data.n_train and c.data.batch_size:
-        accum = c.flags.get("grad_accum_steps")
-        if c.flags.get("grad_accumulating") is True and not accum:
-            return None  # accumulating, by how much unknown
-        per_epoch = -(-c.data.n_train // c.data.batch_size) / float(accum or 1.0)
-    return round(c.max_steps / per_epoch, 4) if per_epoch > 0 else None
 
 
 def _before(s: Series, step: int | None) -> Series:
@@ -280,7 +153,7 @@ def compute_facts(run: Run) -> Facts:
     if lr is not None and len(lr):
         facts["lr"] = lr_facts(lr.steps, lr.values, planned=planned_length(run, lr.unit))
 
-    if "loss" in chosen and "val_loss" in chosen and _like_with_like(chosen["loss"], chosen["val_loss"]):
+    if "loss" in chosen and "val_loss" in chosen and like_with_like(chosen["loss"], chosen["val_loss"]):
         # the gap, too, is read up to the first non-finite training loss
         def cut(x: Series) -> Series:  # only series on the training loss's step axis
             return _before(x, broke_at) if x.unit == chosen["loss"].unit else x

@@ -1,0 +1,65 @@
+"""Which logged series a fact group reads: the training/validation loss (or the error metric
+standing in for it), the quality metric a split is judged on, and the run's planned length."""
+
+from __future__ import annotations
+
+from traindx.names import quality_rank
+from traindx.schema import Run, Series
+
+#: Error metrics that stand in for the loss of a split that logged none (a script printing
+#: ``train_mse``/``val_mse`` of a regression, or ``nll`` of a classifier): first match wins.
+LOSS_STANDINS: tuple[str, ...] = ("mse", "rmse", "mae", "msle", "huber", "nll", "log_loss", "cross_entropy")
+
+
+def pick(run: Run, metric: str, split: str) -> Series | None:
+    """The global series of a metric on a split; the densest one when several were logged.
+    A split without a loss reads its first error metric of :data:`LOSS_STANDINS` as the loss."""
+    cands = [
+        s
+        for s in run.series.values()
+        if s.key.metric == metric and s.key.split == split and s.key.scope == "global"
+    ]
+    if not cands and metric == "loss":
+        for standin in LOSS_STANDINS:
+            if (s := pick(run, standin, split)) is not None:
+                return s
+    if not cands:
+        return None
+    # The plain value (an epoch mean where both were logged) unless it is too short to have
+    # a shape; per-step series are noisier and, in Keras, running means that reset each epoch.
+    plain = [s for s in cands if s.key.statistic == "value" and len(s) >= 8]
+    return max(plain or cands, key=len)
+
+
+#: Error metrics in the target's units (not squared, not nats): a validation RMSE or MAE
+#: standing in for the loss is no measure of the gap to a training loss of another kind.
+TARGET_UNIT_ERRORS = frozenset({"rmse", "mae"})
+
+
+def like_with_like(train: Series, val: Series) -> bool:
+    """The training and validation losses are of one kind and scale (a validation RMSE in the
+    target's units is not compared with a training MSE)."""
+    a, b = train.key.metric, val.key.metric
+    return a == b or not ({a, b} & TARGET_UNIT_ERRORS)
+
+
+def pick_quality(run: Run, split: str) -> Series | None:
+    """The quality metric (higher is better) a split is judged on: the most preferred name
+    of :data:`traindx.names.QUALITY_PREFERENCE` (mAP50-95 before mAP50 before F1 before
+    accuracy ...), global scope and plain values; more points break ties."""
+    cands = [
+        (rank, -len(s), s)
+        for s in run.series.values()
+        if s.key.split == split and s.key.scope == "global" and s.key.statistic == "value"
+        and (rank := quality_rank(s.key.metric)) is not None and len(s)
+    ]  # fmt: skip
+    return min(cands, key=lambda c: (c[0], c[1]))[2] if cands else None
+
+
+def planned_length(run: Run, unit: str) -> int | None:
+    """The run's planned last step (``unit="step"``, HF ``max_steps``) or epoch count
+    (``unit="epoch"``), when the run states it."""
+    c = run.context
+    if unit == "step":
+        return c.max_steps or (c.epochs * c.steps_per_epoch if c.epochs and c.steps_per_epoch else None)
+    return c.epochs
