@@ -23,7 +23,6 @@ import numpy as np
 from traindx.diagnosis import (
     SEVERITY_RANK,
     CauseResult,
-    ConfusableGroup,
     Diagnosis,
     Evidence,
     FixResult,
@@ -31,6 +30,7 @@ from traindx.diagnosis import (
     SymptomResult,
     Verdict,
 )
+from traindx.headline import headline, no_reference
 from traindx.rerank import clearable, knows, model_for, rerank
 from traindx.rules import _cel as cel
 from traindx.rules.model import Cause, Condition, Rulebook, Symptom
@@ -293,8 +293,8 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
         verdict=verdict,
         healthy=verdict == "healthy",
         missing=missing,
-        headline=_headline(run, alarms if not said_healthy else [], causes, missing, group, learned_note)
-        + (_no_reference(facts) if verdict == "healthy" and not alarms else ""),
+        headline=headline(run, alarms if not said_healthy else [], causes, missing, group, learned_note)
+        + (no_reference(facts) if verdict == "healthy" and not alarms else ""),
         symptoms=fired,
         causes=causes,
         unknown_probability=unknown,
@@ -336,49 +336,6 @@ def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[st
         if not ok:
             out.append(" ".join(fill(req.missing, facts).split()))
     return out
-
-
-def _no_reference(facts: Facts) -> str:
-    """What a "healthy" cannot judge on a log with no reference level for its loss (no accuracy
-    or quality metric, no class count: a regression, reconstruction or multi-label loss): a
-    plateau at the trivial predictor's level looks like a fit. Report wording, not an alarm."""
-    from traindx.learned import input_kind
-
-    known = ("acc", "val_acc", "quality", "val_quality", "chance")
-    if input_kind(facts) != "logs" or any(g in facts for g in known) or facts.get("infer", {}).get("num_classes"):
-        return ""
-    return ("; no reference level for this loss (no accuracy, class count or baseline logged): a plateau at the "
-            "trivial predictor's level cannot be told from a fit - attach the adapter, or log R^2 or a baseline's loss")  # fmt: skip
-
-
-def _headline(
-    run: Run, alarms: list[SymptomResult], causes: list[CauseResult], missing: list[str], group: ConfusableGroup | None,
-    note: str = "",
-) -> str:
-    if not alarms and not run.series and not run.checks:
-        if run.ingest.unmapped:
-            names = ", ".join(run.ingest.unmapped[:8])
-            return f"no recognizable series (names seen: {names}); map them with --map NAME=loss"
-        unreadable = sum(p.kind == "unreadable" for p in run.ingest.problems)
-        if unreadable:
-            return f"no data read: {unreadable} file(s) could not be read"
-        return "no data yet: the run's files hold no points (a run that just started?)"
-    if missing:
-        return f"insufficient data: {missing[0]}{note}"
-    if not alarms and not run.series:
-        ran = sum(c.status != "skipped" for c in run.checks)
-        return f"healthy: {ran} preflight checks found no fault ({len(run.checks) - ran} skipped)"
-    if not alarms:
-        n = sum(len(s) for s in run.series.values())
-        if note:
-            return f"no confident fault ({len(run.series)} series, {n} points){note}"
-        return f"healthy: no sign of a training fault ({len(run.series)} series, {n} points)"
-    worst = alarms[0]
-    top = f"; most likely {causes[0].id} ({causes[0].probability:.0%})" if causes else ""
-    if group:
-        top = f"; most likely one of {' / '.join(group.causes)} ({group.probability:.0%}), which these data cannot separate"
-    at = f" from {worst.onset_unit} {worst.onset_step}" if worst.onset_step is not None else ""
-    return f"{worst.summary.rstrip('.')}{at}{top}"
 
 
 def diagnose_run(run: Run, book: Rulebook) -> Diagnosis:
