@@ -131,7 +131,7 @@ def discover(roots: list[Path]) -> list[Path]:
 def _code_version() -> str:
     h = hashlib.sha256()
     pkg = ROOT / "traindx"
-    for sub in ("readers", "signals", "schema.py", "names.py", "name_habits.py", "metric_direction.py", "api.py"):
+    for sub in ("readers", "signals", "schema.py", "names.py", "name_tables.py", "name_habits.py", "metric_direction.py", "api.py"):
         p = pkg / sub
         for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
             h.update(f.read_bytes())

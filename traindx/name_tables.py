@@ -1,0 +1,118 @@
+"""The tables :func:`traindx.names.map_name` reads: split words, axes and bookkeeping names,
+namespaces, framework prefixes and suffixes (:data:`SHAPE_RULES`) and the ordered metric
+patterns (:data:`METRIC_RULES`). Data only: a new spelling is a row here, with a row in
+tests/data/wild_metric_names.tsv."""
+
+from __future__ import annotations
+
+import re
+
+from traindx.schema import CANONICAL_METRICS
+
+#: Words naming a split, as a whole ``/``-segment (``Loss/train``) or an end token (``val_loss``).
+SPLIT_WORDS: dict[str, str] = {
+    "train": "train", "training": "train", "trn": "train", "tr": "train",
+    "val": "val", "valid": "val", "validation": "val", "eval": "val", "evaluation": "val",
+    "dev": "val", "va": "val", "vl": "val",
+    "test": "test", "testing": "test",
+}  # fmt: skip
+
+#: Axes and bookkeeping: never series (matched against the normalized name).
+NOT_SERIES = re.compile(
+    r"""(trainer_)?(global_)?steps? | epochs? | ep | iter(ation)?s? | it | batch(_idx)? | idx | index
+      | unnamed(_\d+)?                                  # pandas' name for a blank header
+      | (wall_?|relative_|elapsed_)?time(stamp)?(_s|_sec)? | elapsed | \w*runtime
+      | \w*per_sec(ond)? | (total_)?flos | hp_metric        # HF throughput, Lightning placeholder
+      | (num_|seen_)?samples | (num_)?tokens(_seen)?
+      | (data|iter|batch|forward|backward|step|epoch)_time | eta(_s|_sec|_seconds)?  # timings
+      | (max_)?mem(ory)?(_mb|_gb|_allocated|_reserved)? | gpu_mem(ory)?
+      | m?s_(per_)?(batch|step|it(er)?) | it_s | s_it | samples_s | imgs?_s""",
+    re.X,
+)
+
+#: Leading ``/``-segments that only name a namespace: segment -> the split they imply when
+#: the name gives none (Ultralytics ``metrics/mAP50(B)`` and MMEngine ``coco/bbox_mAP`` are
+#: validation metrics; YOLOv5's ``x/lr0`` is "extra"; ``optim/lr``, CleanRL's ``charts/learning_rate``).
+NAMESPACES: dict[str, str | None] = {"metrics": "val", "coco": "val", "x": None, "optim": None, "optimizer": None,
+                                     "opt": None, "charts": None, "perf": None}
+
+#: COCO evaluator task prefixes joined to the metric (detectron2 ``bbox/AP50`` -> ``bbox_ap50``);
+#: their values are validation metrics.
+TASK_PREFIXES = frozenset({"bbox", "segm", "keypoints"})
+
+#: Ultralytics task markers at the end of a metric name: ``mAP50(B)`` box, ``(M)`` mask, ``(P)`` pose.
+_TASK_MARKER = re.compile(r"\((B|M|P|OBB)\)$")
+_TASK_SCOPE = {"B": "global", "M": "mask", "P": "pose", "OBB": "obb"}
+
+#: Framework prefixes and suffixes around a metric: (pattern, keep, statistic, why).
+#: Applied repeatedly, first match each round, after split tokens are removed.
+SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
+    # Keras 3 TensorBoard evaluation scalars: evaluation_loss_vs_iterations (split: the
+    # leading 'evaluation' token).
+    # Their x axis is the optimizer iteration, unlike epoch_* values: keep them apart.
+    (r"(.+)_vs_iterations", r"\1", "step", "Keras TensorBoard '_vs_iterations' suffix (per iteration)"),
+    # Keras TensorBoard: epoch_loss is the epoch value; batch_loss the per-batch value.
+    (r"epoch_(.+)", r"\1", None, "Keras TensorBoard 'epoch_' prefix"),
+    (r"batch_(.+)", r"\1", "step", "Keras TensorBoard 'batch_' prefix (per batch)"),
+    # Hand-written tags: 'loss per epoch on val', 'train/acc_per_epoch', 'accuracy_batch'.
+    (r"(.+)_(on|of|for|in)", r"\1", None, "trailing preposition"),
+    (r"(.+)_per_(epoch|ep)", r"\1", None, "'per epoch' suffix"),
+    (r"(.+)_(per_)?(batch|iter(ation)?|it)|(.+)_per_step", r"\1\5", "step", "'per batch' suffix (per step)"),
+    (r"(.+?)_(in_)?(pct|percent|percentage)", r"\1", None, "percent unit (values read as fractions)"),
+    # Lightning on_step/on_epoch: train_loss_epoch is the epoch mean, train_loss_step per step.
+    (r"(.+)_epoch", r"\1", None, "Lightning '_epoch' suffix"),
+    (r"(.+)_step", r"\1", "step", "Lightning '_step' suffix (per step)"),
+]
+
+_KEEP = None  # METRIC_RULES target meaning "keep the normalized name as the metric"
+
+#: Ordered (pattern, metric, why) on the normalized name; first full match wins.
+METRIC_RULES: list[tuple[str, str | None, str]] = [
+    # traindx's canonical names are their own aliases.
+    ("|".join(CANONICAL_METRICS), _KEEP, "canonical metric name"),
+    (r"(total_|overall_)?loss(es)?|cost|objective", "loss", "loss"),
+    # Gradient boosting's printed objective: XGBoost 'logloss'/'mlogloss', LightGBM 'binary_logloss'.
+    (r"(binary_|multi_)?m?log_?loss", "loss", "log loss (XGBoost, LightGBM)"),
+    # Top-1 accuracy in its spellings (Keras metric classes, ImageNet scripts' acc@1/prec@1).
+    (
+        r"(sparse_|binary_|categorical_|sparse_categorical_)?acc(uracy)?"
+        r"|top_?1(_acc(uracy)?)?|acc(uracy)?_?(at_)?1|prec_?1",
+        "accuracy",
+        "accuracy",
+    ),
+    (r"top_?5(_acc(uracy)?)?|acc(uracy)?_?(at_)?5|prec_?5", "top5_accuracy", "top-5 accuracy"),
+    # Error is not accuracy: kept as its own metric.
+    (r"top_?1_err(or)?|m?err(or)?(_rate)?|err(or)?_?1|(mis)?classification_err(or)?|misclassification(_rate)?",
+     "error", "error rate (not accuracy; XGBoost's merror)"),
+    # Lightning LearningRateMonitor: lr-Adam, lr-SGD/pg1, lr-Adam-momentum.
+    (r"(lr_.+_)?momentum", "momentum", "momentum"),
+    # lr_scale/lr_mult (a parameter group's multiplier of the LR) is no learning rate.
+    (r"lr|learning_?rate|lr_(?!(scale|scaler|factor|mult|multiplier|ratio)$).+", "lr", "learning rate"),
+    (
+        r"(total_|global_)?grad(ient)?s?_?(l2_)?norm(_total|_l2)?|total_norm|gnorm|grad(ient)?s?",
+        "grad_norm",
+        "gradient norm",
+    ),
+    (r"(total_|global_)?(weight|param(eter)?)s?_?(l2_)?norm|wnorm", "weight_norm", "weight norm"),
+    (r"update_?(to_)?(weight|param)?s?_?ratio|update_to_weights?|upd_ratio", "update_ratio",
+     "update-to-weight ratio"),
+    (r"non_?finite(_count)?|nan_count|num_nans?", "nonfinite", "non-finite count"),
+    (r"perplexity|ppl", "perplexity", "perplexity"),
+    # Detection: mAP50-95 (COCO AP) is "map"; Ultralytics mAP50(B), mAP_0.5:0.95, MMDet
+    # bbox_mAP_50, detectron2 bbox/AP50.
+    (r"(bbox_)?m?ap(_?50_?95|_0_5_0_95)?", "map", "mean average precision (mAP50-95, COCO AP)"),
+    (r"(bbox_)?m?ap_?(50|0_5)", "map50", "mean average precision at IoU 0.5"),
+    (r"(bbox_)?m?ap_?75", "map75", "mean average precision at IoU 0.75"),
+    (r"(bbox_|segm_|keypoints_)?m?ap_?[sml]|(segm|keypoints)_m?ap\w*", _KEEP, "COCO AP variant: kept under its own name"),
+    # Known metrics the rules do not read: kept under their own (normalized) name.
+    (
+        r"mae|mse|rmse|msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
+        r"|auc|roc_auc|auroc|pr_auc|auc_(roc|pr)|au_?prc|average_precision|precision|recall|specificity|sensitivity"
+        r"|m?iou|mean_io_?u|dice|bleu|rouge\w*|(\w+_)?[wc]er|kld?|kl_divergence|cosine_similarity"
+        r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+|\w+_loss_\w+|nll|total"
+        r"|spearman\w*|pearson\w*|matthews_correlation|mcc|(cohen_)?kappa|top\d+_error"
+        r"|bp[dcb]|psnr|(ms_)?ssim|fid|kid|lpips|ndcg(_\d+)?|mrr(_\d+)?|\w+_(mae|mse|rmse|mape)",
+        _KEEP,
+        "known metric, not canonical: kept under its own name",
+    ),
+]  # fmt: skip
