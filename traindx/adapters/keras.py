@@ -60,7 +60,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     import keras
@@ -79,6 +79,7 @@ from traindx.adapters._common import (
 )
 from traindx.adapters._keras_context import _refuse_keras2, _StaticContext
 from traindx.adapters._keras_data import _DataFacts
+from traindx.adapters._keras_finish import _Finishing
 from traindx.adapters._keras_probe import _ProbeTelemetry, keras_cadence
 from traindx.adapters._keras_write import _accuracy_key, _Recording
 from traindx.schema import RunContext
@@ -89,7 +90,7 @@ _INPUT_TAGS = ("train/input_mean", "train/input_std", "train/input_min", "train/
 
 
 class DiagnosisCallback(
-    _StaticContext, _DataFacts, _ProbeTelemetry, _Recording, keras.callbacks.Callback, SelfDisabling
+    _StaticContext, _DataFacts, _ProbeTelemetry, _Recording, _Finishing, keras.callbacks.Callback, SelfDisabling
 ):
     """Record a ``model.fit`` run for traindx; see the module docstring for what it records.
 
@@ -346,54 +347,21 @@ class DiagnosisCallback(
         self._close_writer()
         self._setup_s += time.perf_counter() - t0
 
-    def _write_diagnosis(self) -> None:
-        """``cb.diagnosis``, ``diagnosis.json`` and ``diagnosis.txt`` (printed when verbose)."""
-        self.diagnosis = self.diagnose()
-        if self.diagnosis is None:
-            return
-        from traindx.report.text import render_text
-
-        text = render_text(self.diagnosis)
-        try:
-            (self.logdir / "diagnosis.json").write_text(self.diagnosis.to_json(indent=1), encoding="utf-8")
-            (self.logdir / "diagnosis.txt").write_text(text, encoding="utf-8")
-        except Exception as e:  # noqa: BLE001
-            self._warn_once(f"traindx: could not write the diagnosis to {self.logdir}: {e}")
-        if self._verbose:
-            print(text, end="")
-
-    def _close_writer(self) -> None:
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            except Exception:  # noqa: BLE001, S110
-                pass
-            self._writer = None
-
-    # ------------------------------------------------------------------ public helpers
-
-    def _flush_for_diagnosis(self) -> None:
-        if not self._off and self._writer is not None:
-            self._flush(disk=True)
-        elif self._writer is not None:
-            self._writer.flush()
-
-    def close(self) -> None:
-        """Flush and close the event file (also at interpreter exit)."""
-        try:
-            if not self._off and self._writer is not None:
-                self._flush(disk=True)
-        except Exception as e:  # noqa: BLE001
-            self._fail(e, "close")
-        finally:
-            self._off = True
-            self._forget_exit()
-            self._close_writer()
-
 
 # Preflight (checks run before training) and custom training loops (LoopRecorder: the
-# callback driven by hand) live in their own modules.
-from traindx.adapters._keras_loop import LoopRecorder  # noqa: E402
+# callback driven by hand, a subclass of the one above: imported on first use, so the two
+# modules do not import each other) live in their own modules.
 from traindx.adapters._keras_preflight import LRRangeResult, lr_range_test, preflight  # noqa: E402
 
 __all__ += ["LRRangeResult", "LoopRecorder", "lr_range_test", "preflight"]
+
+if TYPE_CHECKING:
+    from traindx.adapters._keras_loop import LoopRecorder
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LoopRecorder":
+        from traindx.adapters._keras_loop import LoopRecorder
+
+        return LoopRecorder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
