@@ -16,7 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "traindx"
 
 #: The front ends: they print or write what a diagnosis found, so they may use the report
 #: (with the packages under them).
-FRONT_ENDS = ("traindx.cli", "traindx.watch", "traindx.sweep", "traindx.adapters.keras")
+FRONT_ENDS = ("traindx.cli", "traindx.watch", "traindx.sweep", "traindx.adapters.keras", "traindx.adapters._keras_finish")
 
 
 def _name(path: Path) -> str:
