@@ -3,8 +3,9 @@ fixtures/qa_wild_keras/, the held-out torch/Lightning/HF/JAX set fixtures/qa_wil
 mixed-framework held-out set fixtures/qa_fresh/, the Keras-heavy held-out batch fixtures/qa_heldout/ and
 the broad batch of small programs fixtures/qa_small/, the forum-style batch fixtures/qa_real/ and
 the other-loggers batch fixtures/qa_fresh21/, the beginner-style batch fixtures/qa_fresh22/ and the
-intermediate-practitioner batch fixtures/qa_fresh23/ and the new-task-shapes batch fixtures/qa_fresh24/:
-forecasting, autoencoders, seq2seq, segmentation, multi-input, scikit-learn MLPs):
+intermediate-practitioner batch fixtures/qa_fresh23/, the new-task-shapes batch fixtures/qa_fresh24/
+(forecasting, autoencoders, seq2seq, segmentation, multi-input, scikit-learn MLPs) and the
+real-logger-habits batch fixtures/qa_fresh26/ (Lightning/HF/mlflow/wandb/tqdm/Keras stdout logs):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -40,7 +41,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh21": (ROOT / "fixtures" / "qa_fresh21", 20, 54),
         "qa_fresh22": (ROOT / "fixtures" / "qa_fresh22", 20, 56),
         "qa_fresh23": (ROOT / "fixtures" / "qa_fresh23", 20, 56),
-        "qa_fresh24": (ROOT / "fixtures" / "qa_fresh24", 22, 64)}
+        "qa_fresh24": (ROOT / "fixtures" / "qa_fresh24", 22, 64),
+        "qa_fresh26": (ROOT / "fixtures" / "qa_fresh26", 20, 58)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
