@@ -128,6 +128,7 @@ def _full_run() -> Any:
     metrics = sorted({m for m, _ in CURVE_GROUPS.values()})
     splits: tuple[Split, ...] = ("train", "val", "test")
     keys = [SeriesKey(metric=m, split=sp) for m in metrics for sp in splits]
+    keys += [SeriesKey(metric=m, split="val") for m in ("recall", "f1_macro")]  # the degen group
     keys += [SeriesKey(metric="lr"), SeriesKey(metric="output_row_sum"), SeriesKey(metric="pred_class_frac", statistic="max")]
     keys += [SeriesKey(metric=m, scope=layer) for m in _LAYER_METRICS for layer in ("fc1", "rnn")]
     for key in keys:

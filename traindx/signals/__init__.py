@@ -25,6 +25,7 @@ from traindx.signals.compare import (
 )
 from traindx.signals.context import context_facts, max_steps_epochs, num_classes
 from traindx.signals.curve import curve_facts
+from traindx.signals.degenerate import degenerate_facts
 from traindx.signals.infer import CLASSIFICATION_METRICS, infer_facts, loss_parts, series_names
 from traindx.signals.layers import layer_facts
 from traindx.signals.overshoot import overshoot_marks
@@ -225,6 +226,10 @@ def compute_facts(run: Run) -> Facts:
         from traindx.checks import check_facts
 
         facts["check"] = check_facts(run.checks)
+
+    degen = degenerate_facts(run)  # a one-class predictor, a loss at 0 without a fit
+    if degen:
+        facts["degen"] = degen
 
     lay = layer_facts(run)
     if lay:

@@ -1,0 +1,78 @@
+"""The degen facts (a one-class predictor, a loss at 0 without a fit), the first loss whose class
+count the accuracy contradicts (infer.chance_contradicted) and the depth of a negative loss,
+read on the qa_fresh26 logs that showed them: each buggy run has the mark, its fixed run not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from traindx.engine import diagnose_run
+from traindx.readers import read
+from traindx.rules.loader import load_rulebook
+from traindx.signals import compute_facts
+from traindx.signals.degenerate import constant_f1
+
+LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "qa_fresh26" / "logs"
+
+
+def facts(pair: str, which: str) -> dict:
+    (run,) = read(LOGS / pair / which)
+    return compute_facts(run)
+
+
+def fired(pair: str, which: str) -> set[str]:
+    (run,) = read(LOGS / pair / which)
+    return {s.code for s in diagnose_run(run, load_rulebook()).symptoms}
+
+
+def test_constant_f1_is_the_majority_answer_macro_f1():
+    # 3 classes, 85.6 % in the largest: F1 of that class 2p/(1+p), the others 0
+    assert constant_f1(0.856, 3) == pytest.approx(0.3075, abs=1e-4)
+    assert constant_f1(0.5, 2) == pytest.approx(1 / 3)
+
+
+def test_recall_zero_at_every_evaluation_is_a_one_class_predictor():
+    d = facts("hf_tiny_bert_scam_messages_imbalance_printed", "buggy")["degen"]
+    assert d["acc_mode_frac"] == 1.0 and d["recall_zero_frac"] == 1.0
+    fixed = facts("hf_tiny_bert_scam_messages_imbalance_printed", "fixed")["degen"]
+    assert fixed["recall_zero_frac"] < 0.6  # 0 only at the first evaluations, then it learns
+    assert "ACC010" in fired("hf_tiny_bert_scam_messages_imbalance_printed", "buggy")
+    assert "ACC010" not in fired("hf_tiny_bert_scam_messages_imbalance_printed", "fixed")
+
+
+def test_macro_f1_at_the_constant_predictors_value():
+    d = facts("torch_gru_tickets_ce_weight_counts_not_inverse", "buggy")["degen"]
+    assert d["f1_const_frac"] > 0.9 and d["acc_mode_frac"] > 0.9
+    assert "ACC010" in fired("torch_gru_tickets_ce_weight_counts_not_inverse", "buggy")
+    assert "ACC010" not in fired("torch_gru_tickets_ce_weight_counts_not_inverse", "fixed")
+
+
+def test_validation_loss_at_zero_beside_a_chance_accuracy():
+    d = facts("torch_siamese_digits_cosine_embedding_targets_01_tbx", "buggy")["degen"]
+    assert d["loss_zero"] and d["loss_zero_split"] == "val" and d["loss_zero_acc"] < 0.6
+    assert not facts("torch_siamese_digits_cosine_embedding_targets_01_tbx", "fixed")["degen"][
+        "loss_zero"
+    ]
+    assert "LOSS022" in fired("torch_siamese_digits_cosine_embedding_targets_01_tbx", "buggy")
+    assert "LOSS022" not in fired("torch_siamese_digits_cosine_embedding_targets_01_tbx", "fixed")
+
+
+def test_an_accuracy_far_above_the_implied_chance_drops_the_implied_class_count():
+    buggy = facts("torch_finetune_new_plant_features_not_scaled_tb", "buggy")["infer"]
+    assert buggy["chance_contradicted"] is True and "num_classes" not in buggy  # not 461 classes
+    assert "LOSS023" in fired("torch_finetune_new_plant_features_not_scaled_tb", "buggy")
+    assert "LOSS023" not in fired("torch_finetune_new_plant_features_not_scaled_tb", "fixed")
+
+
+def test_a_negative_loss_far_below_minus_one_is_put_on_the_sign():
+    (run,) = read(LOGS / "lightning_embbag_topics_loglik_no_minus" / "buggy")
+    d = diagnose_run(run, load_rulebook())
+    f = facts("lightning_embbag_topics_loglik_no_minus", "buggy")["loss"]
+    assert (
+        f["first_raw"] < -0.5 and f["min_raw"] < -5.0
+    )  # neither -p (>= -1) nor NLL on logits (starts ~0)
+    by_id = {c.id: c for c in d.causes}
+    says = [e.says for e in by_id["loss_sign_flipped"].evidence]
+    assert any("far below -1" in t for t in says), says

@@ -1,0 +1,123 @@
+"""Degenerate predictors and objectives a log shows (fact group ``degen``).
+
+Two marks no curve shape carries:
+
+* **one class for every input.** A classifier that answers the majority class for every input
+  scores exactly the majority share as accuracy, a recall of exactly 0 on the positive (minority)
+  class, and a macro-F1 of exactly ``2a / ((1 + a) K)`` (the majority class's F1 ``2a / (1 + a)``
+  at accuracy ``a``, the other ``K - 1`` classes' 0). Read at the same evaluations as the
+  accuracy, such a recall or macro-F1 says "predicts one class" whatever the loss does.
+* **a loss at zero without a fit.** A loss at 0 (to the printed precision) means the objective
+  is met; a metric that stays far from perfect beside it means the objective measures nothing
+  the task needs (a loss whose targets it ignores, a term that vanishes for most examples).
+  Only a validation loss at 0 is read against an accuracy of any split, a training loss at 0
+  only against a training accuracy: a memorising model drives its training loss to 0 while its
+  validation accuracy stays short of perfect (overfitting, not a degenerate objective).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from traindx.schema import Run, Series
+
+#: A loss at or below this is 0 to the precision logs print (4 decimals).
+ZERO_LOSS = 1e-3
+#: Macro-F1 of the constant predictor, matched to within this (printed to 3 decimals).
+F1_TOL = 2.5e-3
+#: The class counts a macro-F1 is matched against.
+MAX_K = 20
+
+
+def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(s.values)
+    return s.steps[ok], s.values[ok]
+
+
+def _of(run: Run, metric: str) -> list[Series]:
+    return [
+        s
+        for s in run.series.values()
+        if s.key.metric == metric and s.key.statistic == "value" and len(s)
+    ]
+
+
+def _at(steps: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``values`` at each step of ``at`` (NaN where not logged there)."""
+    pos = {int(t): float(v) for t, v in zip(steps, values, strict=True)}
+    return np.array([pos.get(int(t), np.nan) for t in at])
+
+
+def constant_f1(acc: float, k: int) -> float:
+    """Macro-F1 of answering the majority class (share ``acc``) for all of ``k`` classes."""
+    return 2.0 * acc / ((1.0 + acc) * k)
+
+
+def one_class_facts(run: Run) -> dict[str, Any]:
+    """Shares of the accuracy's evaluations at which a logged recall is exactly 0
+    (``recall_zero_frac``) or a logged macro-F1 equals the constant predictor's at that
+    accuracy for some class count 2..20 (``f1_const_frac``), with ``acc_mode_frac``: the share
+    of evaluations at the accuracy's most common value (a one-class predictor's accuracy is the
+    majority share at every evaluation). Empty without a (validation, else training) accuracy
+    logged at least three times."""
+    accs = [s for s in _of(run, "accuracy") if s.key.split == "val"] or _of(run, "accuracy")
+    if not accs:
+        return {}
+    steps, acc = _finite(max(accs, key=len))
+    if acc.size < 3:
+        return {}
+    _, counts = np.unique(np.round(acc, 4), return_counts=True)
+    out: dict[str, Any] = {
+        "n_evals": int(acc.size),
+        "acc_mode_frac": float(counts.max() / acc.size),
+    }
+    unit = max(accs, key=len).unit
+    for s in _of(run, "recall"):
+        if s.unit == unit:
+            r = _at(*_finite(s), steps)
+            if np.isfinite(r).sum() >= 3:
+                out["recall_zero_frac"] = max(
+                    out.get("recall_zero_frac", 0.0), float(np.mean(r == 0.0))
+                )
+    for s in _of(run, "f1_macro"):
+        if s.unit == unit:
+            f = _at(*_finite(s), steps)
+            ok = np.isfinite(f)
+            if ok.sum() >= 3:
+                const = np.array(
+                    [[constant_f1(a, k) for k in range(2, MAX_K + 1)] for a in acc[ok]]
+                )
+                hit = np.min(np.abs(const - f[ok, None]), axis=1) <= F1_TOL
+                out["f1_const_frac"] = float(np.sum(hit) / acc.size)
+    return out
+
+
+def zero_loss_facts(run: Run) -> dict[str, Any]:
+    """``loss_zero``: True for a validation loss (or, beside a training accuracy, a training loss) whose
+    last three finite values are all in [0, 1e-3]; ``loss_zero_acc``: the best accuracy logged
+    on a split it may be read against (any for a validation loss, training for a training one)."""
+    out: dict[str, Any] = {}  # with no loss at 0: loss_zero False, of the last pair read
+    for split in ("val", "train"):
+        losses = [s for s in _of(run, "loss") if s.key.split == split and s.key.scope == "global"]
+        accs = (
+            _of(run, "accuracy")
+            if split == "val"
+            else [s for s in _of(run, "accuracy") if s.key.split == "train"]
+        )
+        accs = [s for s in accs if np.isfinite(s.values).sum() >= 3]
+        if not losses or not accs:
+            continue
+        lv = _finite(losses[0])[1]
+        zero = bool(lv.size >= 3 and np.all((lv[-3:] >= 0.0) & (lv[-3:] <= ZERO_LOSS)))
+        best = max(float(np.max(_finite(s)[1])) for s in accs)
+        out = {"loss_zero": zero, "loss_zero_split": split, "loss_zero_acc": best}
+        if zero:
+            break
+    return out
+
+
+def degenerate_facts(run: Run) -> dict[str, Any]:
+    """The ``degen`` group: :func:`one_class_facts` and :func:`zero_loss_facts` together."""
+    return {**one_class_facts(run), **zero_loss_facts(run)}
