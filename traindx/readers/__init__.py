@@ -279,6 +279,8 @@ def read(
         split = SPLIT_DIRS.get(root.parent.name.lower())
         if kind == MLFLOW_DB:
             return [_check(r, allow_empty=True) for r in build_runs(root.parent, {root.parent: [(root, None)]}, overrides, skipped=skipped, strict=True)]
+        for _, folds in _fold_tables([(root, split)], reader):  # a k-fold table: a run per fold
+            return [_check(build_run(f"{root.name}/{k}", root, [], overrides, logs=[(root, "csv", lg)]), True) for k, lg in folds]
         return [_check(build_run(root.name, root, [(root, split)], overrides, strict=True, reader=reader))]
     skipped = [] if skipped is None else skipped
     before = len(skipped)
@@ -323,6 +325,14 @@ def build_runs(
                 if strict:
                     raise
                 _skip(skipped, db, str(err).split(": ", 1)[-1])
+        for f, folds in _fold_tables(files, reader):  # a k-fold table: a run per fold
+            files = [(x, s) for x, s in files if x != f]
+            own = [(x, s) for x, s in files if x.name in (CONTEXT_FILE, PREFLIGHT_FILE)]
+            files = files if len(own) < len(files) else []  # its folder's context: each fold's
+            for label, log in folds:
+                logs = [(f, "csv", log)]
+                fold_run = build_run(f"{run_id}/{label}", f, own, overrides, root_name=root_name, logs=logs)
+                built.append((d, own, fold_run, logs, ""))
         if files:
             run = build_run(run_id, d, files, overrides, root_name=root_name, reader=reader)
             built.append((d, files, run, [], d.name.rsplit("-", 1)[-1] if run.id != run_id else ""))  # MLflow's, W&B's run id
@@ -330,7 +340,7 @@ def build_runs(
         b[2].id = new
     runs = []
     kinds = [
-        {_kind(f) or "log" for f, _ in files if f.name not in (CONTEXT_FILE, PREFLIGHT_FILE)} | ({MLFLOW_RUN} if logs else set())
+        {_kind(f) or "log" for f, _ in files if f.name not in (CONTEXT_FILE, PREFLIGHT_FILE)} | {k for _, k, _ in logs}
         for _, files, _, logs, _ in built
     ]  # fmt: skip
     near = [str(d.parent.parent) for d, *_ in built]  # Lightning: <save_dir>/<name>/version_N
@@ -346,6 +356,23 @@ def build_runs(
             run.ingest.add("note", f"{others} hold(s) the same run as {run.id} (another logger: the same values at the same steps); read as one run")
         runs.append(run)
     return runs
+
+
+def _fold_tables(files: list[tuple[Path, str | None]], reader: FileReader | None) -> list[tuple[Path, list[tuple[str, RawLog]]]]:
+    """The CSV tables among ``files`` that hold several folds of a cross-validation, each
+    split into its folds (:mod:`traindx.readers.folds`); not while a run is watched."""
+    from traindx.readers.folds import fold_runs, has_fold_column
+
+    out = []
+    for f, _ in files:
+        if reader is None and _kind(f) == "csv" and has_fold_column(f):
+            try:
+                folds = fold_runs(_read_file(f, "csv"))
+            except ReadError:
+                continue  # build_run says why
+            if folds:
+                out.append((f, folds))
+    return out
 
 
 def _check(run: Run, allow_empty: bool = False) -> Run:

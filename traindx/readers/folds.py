@@ -1,0 +1,61 @@
+"""A cross-validation table (``fold,epoch,loss,...``, a k-fold loop writing one file): each
+fold is its own run. Read as one file, the epoch restarting at each fold would look like a
+run resumed k-1 times and every fold but the last would be superseded."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from traindx.readers.raw import RawLog, RawSeries
+
+#: Column names a k-fold loop writes for the fold's index (sklearn KFold loops in tutorials).
+FOLD_COLUMNS = frozenset({"fold", "folds", "k", "kfold", "k_fold", "cv_fold", "fold_idx", "fold_id", "fold_index", "split_idx", "fold_no", "fold_num"})
+
+
+def fold_runs(log: RawLog) -> list[tuple[str, RawLog]] | None:
+    """``log`` split by its fold column into (fold label, log of that fold's rows), or None
+    when it has no fold column taking at least two whole-number values on every row."""
+    fold = next((s for s in log.series if s.name.strip().lower() in FOLD_COLUMNS), None)
+    if fold is None or len(fold.values) == 0 or not np.all(np.isfinite(fold.values)):
+        return None
+    if np.any(fold.values != np.round(fold.values)):
+        return None
+    # the fold of each row: only a table whose columns all have a cell on every row
+    if any(len(s.values) != len(fold.values) or not np.array_equal(s.steps, fold.steps) for s in log.series):
+        return None
+    labels = list(dict.fromkeys(int(v) for v in fold.values))  # in write order
+    if len(labels) < 2:
+        return None
+    out = []
+    for k in labels:
+        keep = fold.values == k
+        part = RawLog(
+            path=log.path, records=int(keep.sum()), plan=dict(log.plan), hyperparameters=dict(log.hyperparameters),
+            problems=list(log.problems) if k == labels[0] else [],
+        )  # fmt: skip
+        for s in log.series:
+            if s is fold:
+                continue
+            wall = None if s.wall_time is None else s.wall_time[keep]
+            part.series.append(RawSeries(s.name, s.steps[keep], s.values[keep], s.source, s.unit, wall, s.split))
+        out.append((f"{fold.name.strip()}{k}", part))
+    return out
+
+
+def has_fold_column(path: str | Path) -> bool:
+    """True when the table's header names a fold column (read only the first line)."""
+    from traindx.readers.csvlog import _first_line, _long_fields, _sniff_delimiter
+
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            first = _first_line(f.read(65536))
+    except OSError:
+        return False
+    if first is None:
+        return False
+    with _long_fields(len(first)):
+        cells = next(csv.reader([first], delimiter=_sniff_delimiter(first)), [])
+    return any(c.strip().lower() in FOLD_COLUMNS for c in cells)
