@@ -132,6 +132,10 @@ def _decompose(raw: str) -> _Parts | str:
     elif len(rest) == 2 and _metric_of(phrase) is None and _SPLIT_END.search(_normalize(rest[1])):
         trace.append(f"namespace '{rest[0]}' before a name with its split")  # AE/recon_train
         phrase, rest = _normalize(rest[1]), rest[:1]
+    elif len(rest) == 2 and _metric_of(phrase) is not None and _split_led(_normalize(rest[1]), split):
+        head, _, tail = _normalize(rest[1]).partition("_")  # Accuracy/val_pairs: as Loss/val
+        split, rest = SPLIT_WORDS[head], [rest[0], tail]
+        trace.append(f"'{rest[1]}' after the metric starts with split '{head}' -> {split}")
     scope = "/".join(rest[1:]) or scope
     group = _PARAM_GROUP.fullmatch(phrase if scope == "global" else f"{phrase}_{scope}".lower())
     if group:  # x/lr0, lr/pg1: the LR of a parameter group; group 0 is the run's LR
@@ -162,6 +166,12 @@ def _decompose(raw: str) -> _Parts | str:
             if split is None and implied:
                 split = implied
             return _Parts(split, phrase, scope, statistic, tuple(trace))
+
+
+def _split_led(seg: str, split: str | None) -> bool:
+    """``val_pairs``: a split word, then more (the segment after a metric, as ``Loss/val``)."""
+    head, _, tail = seg.partition("_")
+    return bool(tail) and head in SPLIT_WORDS and split in (None, SPLIT_WORDS[head])
 
 
 def _resolve_split(default_split: str | None) -> str | None:
