@@ -62,3 +62,12 @@ def test_split_word_after_the_metric_in_a_tensorboard_tag(tmp_path: Path) -> Non
     assert "val/accuracy@pairs" in {str(k) for k in run.series}
     assert "train/accuracy@val_pairs" not in {str(k) for k in run.series}
     assert run.series["val/accuracy@pairs"].steps.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_interleaved_fold_values_are_not_split(tmp_path: Path) -> None:
+    with open(tmp_path / "t.csv", "w", newline="") as f:  # not a fold loop's blocks of rows
+        w = csv.writer(f)
+        w.writerow(["epoch", "fold", "loss", "val_loss"])
+        w.writerows([[e, 1 + e % 2, 1.0 / e, 1.1 / e] for e in range(1, 7)])
+    (run,) = traindx.read(tmp_path / "t.csv")
+    assert run.series["val/loss"].steps.tolist() == [1, 2, 3, 4, 5, 6]

@@ -12,12 +12,13 @@ import numpy as np
 from traindx.readers.raw import RawLog, RawSeries
 
 #: Column names a k-fold loop writes for the fold's index (sklearn KFold loops in tutorials).
-FOLD_COLUMNS = frozenset({"fold", "folds", "k", "kfold", "k_fold", "cv_fold", "fold_idx", "fold_id", "fold_index", "split_idx", "fold_no", "fold_num"})
+FOLD_COLUMNS = frozenset({"fold", "folds", "kfold", "k_fold", "cv_fold", "fold_idx", "fold_id", "fold_index", "split_idx", "fold_no", "fold_num"})
 
 
 def fold_runs(log: RawLog) -> list[tuple[str, RawLog]] | None:
     """``log`` split by its fold column into (fold label, log of that fold's rows), or None
-    when it has no fold column taking at least two whole-number values on every row."""
+    when it has no fold column taking at least two whole-number values on every row, each
+    fold's rows together."""
     fold = next((s for s in log.series if s.name.strip().lower() in FOLD_COLUMNS), None)
     if fold is None or len(fold.values) == 0 or not np.all(np.isfinite(fold.values)):
         return None
@@ -27,7 +28,8 @@ def fold_runs(log: RawLog) -> list[tuple[str, RawLog]] | None:
     if any(len(s.values) != len(fold.values) or not np.array_equal(s.steps, fold.steps) for s in log.series):
         return None
     labels = list(dict.fromkeys(int(v) for v in fold.values))  # in write order
-    if len(labels) < 2:
+    blocks = 1 + int(np.count_nonzero(np.diff(fold.values)))
+    if len(labels) < 2 or blocks != len(labels):  # a loop writes each fold's rows together
         return None
     out = []
     for k in labels:
