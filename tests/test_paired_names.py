@@ -9,7 +9,7 @@ import pytest
 
 from traindx.api import read
 from traindx.errors import ReadError
-from traindx.names import map_name, paired_names
+from traindx.names import explain_mapping, map_name, paired_names
 
 
 def test_the_pair_maps_and_either_alone_does_not() -> None:
@@ -46,3 +46,59 @@ def test_a_user_map_wins_over_the_pair(tmp_path: Path) -> None:
     (tmp_path / "log.csv").write_text("epoch,tl,vl\n" + rows + "\n")
     run = read(tmp_path, overrides={"vl": "test/loss"})[0]
     assert sorted(str(k) for k in run.series) == ["test/loss", "train/loss"]
+
+
+# A split letter before each name (``t_loss``/``v_loss``, issue 15): read where the file's names
+# show the habit. Alone, ``v_loss`` is as often an RL value loss (beside ``p_loss``, ``pi_loss``,
+# ``q1_loss``: public code, tests/data/wild_metric_names.tsv), and stays a metric of its own.
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["epoch", "t_loss", "v_loss"], {"t_loss": "train/loss", "v_loss": "val/loss"}),
+        (["loss", "v_loss"], {"v_loss": "val/loss"}),  # beside a training loss
+        (["V_Loss", "v_acc"], {"V_Loss": "val/loss", "v_acc": "val/accuracy"}),  # v_ before a non-loss
+        (["train_loss", "v_loss_step"], {"v_loss_step": "val/loss:step"}),
+        (["v_loss"], {}),
+        (["R_max", "v_loss"], {}),
+        (["loss", "v_loss", "pi_loss"], {}),  # PPO: value and policy losses
+        (["gen", "p_loss", "v_loss"], {}),  # AlphaZero
+        (["q1_loss", "q2_loss", "v_loss", "alpha_loss"], {}),  # SAC
+        (["loss", "v_num"], {}),  # Lightning's version number: no metric after the letter
+        (["loss", "t_sne"], {}),
+    ],
+)
+def test_split_letters_are_read_from_the_file_s_names(names: list[str], expected: dict[str, str]) -> None:
+    assert paired_names(names) == expected
+    assert str(map_name("v_loss")) == "train/v_loss"  # alone: no split said
+
+
+def test_a_csv_with_split_letters_reads_train_and_val(tmp_path: Path) -> None:
+    rows = "\n".join(f"{e},{1.0 / (e + 1):.4f},{1.2 / (e + 1):.4f},{0.5 + e / 40:.3f}" for e in range(8))
+    (tmp_path / "log.csv").write_text("epoch,t_loss,v_loss,v_acc\n" + rows + "\n")
+    run = read(tmp_path)[0]
+    assert sorted(str(k) for k in run.series) == ["train/loss", "val/accuracy", "val/loss"]
+
+
+def test_an_rl_log_keeps_its_value_loss(tmp_path: Path) -> None:
+    rows = "\n".join(f"{e},{1.0 / (e + 1):.4f},{1.2 / (e + 1):.4f},{2.0 / (e + 1):.4f}" for e in range(8))
+    (tmp_path / "log.csv").write_text("step,loss,pi_loss,v_loss\n" + rows + "\n")
+    run = read(tmp_path)[0]
+    assert "val/loss" not in {str(k) for k in run.series}
+    assert "train/v_loss" in {str(k) for k in run.series}
+
+
+def test_the_pair_is_explained_as_a_pair_not_as_a_map_the_user_never_passed(tmp_path: Path, capsys) -> None:
+    from traindx.cli import main
+
+    assert "--map" not in explain_mapping("tl", paired_names(["tl", "vl"]))
+    assert "read as one of the pair tl / vl" in explain_mapping("tl", paired_names(["tl", "vl"]))
+    assert explain_mapping("vl", {"vl": "val/loss"}).endswith("--map vl=val/loss")  # the user's own
+    rows = "\n".join(f"{e},{1.0 / (e + 1):.4f},{1.2 / (e + 1):.4f}" for e in range(8))
+    (tmp_path / "log.csv").write_text("epoch,tl,vl\n" + rows + "\n")
+    assert main(["series", "-v", str(tmp_path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "val/loss: 'vl' read as one of the pair tl / vl in one file" in out and "--map" not in out
+    (tmp_path / "log.csv").write_text("epoch,t_loss,v_loss\n" + rows + "\n")
+    assert main(["series", "-v", str(tmp_path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "val/loss: split letter 'v_' -> val, as beside t_loss in one file" in out

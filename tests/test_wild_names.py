@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 
 import traindx
-from traindx.names import direction, explain_mapping, is_bookkeeping, map_name
+from traindx.names import direction, explain_mapping, is_bookkeeping, map_name, paired_names
 from traindx.report.text import render_diagnosis
 
 TABLE = Path(__file__).parent / "data" / "wild_metric_names.tsv"
 
 
-def _rows() -> list[tuple[str, str, str, str]]:
+def _rows() -> list[tuple[str, str, str, str, list[str]]]:
     rows = []
     for line in TABLE.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
-            name, expected, better, source = line.split("\t")
-            rows.append((name, expected, better, source))
+            name, expected, better, source, *beside = line.split("\t")
+            rows.append((name, expected, better, source, beside[0].split(",") if beside else []))
     return rows
 
 
@@ -37,10 +37,15 @@ def test_the_table_is_broad() -> None:
     assert {"unmapped", "bookkeeping", "train/loss", "val/loss", "val/accuracy", "test/accuracy"} <= kinds
 
 
-@pytest.mark.parametrize(("name", "expected", "better"), [r[:3] for r in ROWS], ids=[r[0] for r in ROWS])
-def test_wild_name(name: str, expected: str, better: str) -> None:
-    key = map_name(name)
-    why = explain_mapping(name)
+@pytest.mark.parametrize(
+    ("name", "expected", "better", "beside"), [(*r[:3], r[4]) for r in ROWS], ids=[r[0] for r in ROWS]
+)
+def test_wild_name(name: str, expected: str, better: str, beside: list[str]) -> None:
+    """``beside``: the other names of the file it was seen in, where the table gives them (a
+    hand loop's ``t_loss``/``v_loss`` prefixes are read from the file's names together)."""
+    pairs = paired_names([name, *beside]) if beside else None
+    key = map_name(name, pairs)
+    why = explain_mapping(name, pairs)
     if expected == "bookkeeping":
         assert key is None and is_bookkeeping(name), why
     elif expected == "unmapped":  # kept as a name not read (counted in the report), never guessed

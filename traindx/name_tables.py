@@ -17,6 +17,15 @@ SPLIT_WORDS: dict[str, str] = {
     "test": "test", "testing": "test",
 }  # fmt: skip
 
+#: Single letters naming a split as the first token before a metric (a hand loop's ``t_loss``,
+#: ``v_loss``, ``v_acc``), read only where the names of one file show the habit
+#: (:func:`traindx.names.paired_names`): alone ``v_loss`` is as often an RL value loss, and
+#: elsewhere in a name the letters mean other things (Lightning's ``v_num``, a diffusion ``loss_t``).
+LEAD_SPLIT_LETTERS: dict[str, str] = {"v": "val", "t": "train"}
+
+#: Losses of RL code, whose ``v_loss`` is the value function's (normalized names).
+RL_LOSSES = re.compile(r"(p|pi|pg|policy|q\d?|actor|critic|alpha|value|entropy|ent|kl)_?loss|entropy|approx_kl")
+
 #: Axes and bookkeeping: never series (matched against the normalized name).
 NOT_SERIES = re.compile(
     r"""(trainer_)?(global_)?steps? | epochs? | ep | iter(ation)?s? | it | batch(_idx)? | idx | index

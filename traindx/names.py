@@ -38,9 +38,11 @@ from traindx.name_habits import instance_base, loss_part, rewrite
 from traindx.name_tables import (  # noqa: F401 (re-exported: the tables map_name reads)
     _TASK_MARKER,
     _TASK_SCOPE,
+    LEAD_SPLIT_LETTERS,
     METRIC_RULES,
     NAMESPACES,
     NOT_SERIES,
+    RL_LOSSES,
     SHAPE_RULES,
     SPLIT_WORDS,
     TASK_PREFIXES,
@@ -227,6 +229,8 @@ def _resolve(
     target = _lookup(raw, overrides) if overrides else None
     if target is None:
         return _map_core(raw, default_split)
+    if isinstance(target, _PairTarget):  # not the user's --map: the file's pair said it
+        return SeriesKey.parse(target), target.why
     if any(c in target for c in "/@:"):
         return SeriesKey.parse(target), f"--map {raw}={target}"
     parts = _decompose(raw)
@@ -268,11 +272,69 @@ def is_bookkeeping(raw: str) -> bool:
 _PAIRED = {"tl": "train/loss", "vl": "val/loss"}
 
 
+class _PairTarget(str):
+    """An override :func:`paired_names` made (a key string that remembers why), so that
+    :func:`explain_mapping` says why, not a ``--map`` the user never passed."""
+
+    why: str
+
+
+def _target(key: str, why: str) -> _PairTarget:
+    t = _PairTarget(key)
+    t.why = why
+    return t
+
+
+def _lead_letter(raw: str) -> tuple[str, SeriesKey] | None:
+    """``v_loss`` -> ("v", train/loss): a name made of a split letter of
+    :data:`LEAD_SPLIT_LETTERS` and a name that maps on its own (split left to the letter)."""
+    tokens = _normalize(raw).split("_")
+    if len(tokens) < 2 or tokens[0] not in LEAD_SPLIT_LETTERS:
+        return None
+    rest = "_".join(tokens[1:])
+    parts, key = _decompose(rest), _map_core(rest, None)[0]
+    return (tokens[0], key) if key is not None and isinstance(parts, _Parts) and parts.split is None else None
+
+
+_TRAIN_LOSS = SeriesKey.model_construct(metric="loss", split="train", scope="global", statistic="value")
+
+
+def _lead_letter_names(names: list[str]) -> dict[str, str]:
+    """``t_loss``/``v_loss``, ``v_loss``/``v_acc``: a split letter before each of several names
+    in one file, read as the split where the file shows the habit - a ``t_`` name beside a
+    ``v_`` one, ``v_`` names beside a training loss, or ``v_`` before a metric other than a
+    loss - and names no policy or critic loss (RL code logs ``v_loss``, the value loss, beside ``p_loss``/``pi_loss``/``q_loss``)."""
+    if any(RL_LOSSES.fullmatch(_normalize(n)) for n in names):
+        return {}
+    found = {n: hit for n in names if (hit := _lead_letter(n)) is not None}
+    if not found:
+        return {}
+    letters = {lead for lead, _ in found.values()}
+    train_loss = any(n not in found and map_name(n) == _TRAIN_LOSS for n in names)  # loss beside v_loss
+    if not ({"t", "v"} <= letters or train_loss and "v" in letters
+            or any(k.metric not in ("loss", "error") for _, k in found.values())):
+        return {}
+    out: dict[str, str] = {}
+    for n, (lead, key) in found.items():
+        split = LEAD_SPLIT_LETTERS[lead]
+        others = sorted({m.strip() for m in found if m != n})[:3]
+        key = key.model_copy(update={"split": split})
+        out[n] = _target(str(key), f"split letter '{lead}_' -> {split}, as beside {', '.join(others)} in one file")
+    return out
+
+
 def paired_names(names: Iterable[str]) -> dict[str, str]:
     """Overrides reading the raw names of one file that form a known pair (``tl`` beside
-    ``vl``: train and validation loss); empty when the pair is incomplete."""
+    ``vl``: train and validation loss; ``t_loss`` beside ``v_loss``: see
+    :func:`_lead_letter_names`); empty when no pair is complete."""
+    names = list(names)
+    out = _lead_letter_names(names)
     found = {n: _PAIRED[n.strip().lower()] for n in names if n.strip().lower() in _PAIRED}
-    return found if set(found.values()) == set(_PAIRED.values()) else {}
+    if set(found.values()) == set(_PAIRED.values()):
+        pair = " / ".join(_PAIRED)
+        out |= {n: _target(k, f"'{n.strip()}' read as one of the pair {pair} in one file (train and validation loss)")
+                for n, k in found.items()}  # fmt: skip
+    return out
 
 
 def parse_map_option(items: list[str]) -> dict[str, str]:

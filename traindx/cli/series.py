@@ -16,7 +16,7 @@ def cmd_series(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from traindx.api import read
-    from traindx.names import explain_mapping
+    from traindx.names import explain_mapping, paired_names
     from traindx.report.layout import Hang, cli_console
 
     overrides = map_option(args)
@@ -41,6 +41,7 @@ def cmd_series(args: argparse.Namespace) -> int:
             why: list[tuple[str, str]] = []  # -v: (key, how its name was mapped), under the table
             for col in cols:
                 table.add_column(col, no_wrap=col in ("key", "logged as"))
+            pairs = paired_names(s.original_name for s in run.series.values())  # tl beside vl
             for s in run.series.values():
                 steps = f"{s.steps[0]}..{s.steps[-1]}" if len(s) else "-"
                 first = f"{s.values[0]:.4g}" if len(s) else "-"
@@ -55,7 +56,7 @@ def cmd_series(args: argparse.Namespace) -> int:
                     last,
                 ]
                 if args.verbose:
-                    note = explain_mapping(s.original_name, overrides).split(": ", 1)[-1]
+                    note = explain_mapping(s.original_name, {**pairs, **(overrides or {})}).split(": ", 1)[-1]
                     if s.superseded:
                         note += f"; {s.superseded} point(s) superseded by a restart"
                     why.append((printable(str(s.key)), note))
