@@ -18,6 +18,7 @@ from torch import nn  # noqa: E402
 import traindx  # noqa: E402
 from traindx.adapters import _torch_overlap  # noqa: E402
 from traindx.adapters.torch import Monitor  # noqa: E402
+from traindx.rowid import row_ids  # noqa: E402
 
 
 def data(n=600, seed=0):
@@ -160,15 +161,17 @@ def test_a_forward_of_several_inputs_is_not_read(tmp_path):
     assert "val_shared_frac" not in flags(tmp_path)[1]
 
 
-def test_row_keys_are_exact_and_batch_independent():
+def test_the_monitor_s_row_ids_are_traindx_rowid_s():
+    """The forward hook's ids (a tensor viewed as integers in torch) are the ids the preflight
+    and the Keras callback give the same rows (traindx.rowid.row_ids), in any batch."""
     x = np.random.default_rng(0).standard_normal((64, 50)).astype(np.float32)
-    ints = x.view(np.int32)
-    keys = _torch_overlap.row_keys(ints)
-    assert keys[5:9] == _torch_overlap.row_keys(ints[5:9])
-    assert len(set(keys)) == 64
-    y = x.copy()
-    y[3, [0, 1]] = y[3, [1, 0]]  # the same values in another order: another row
-    assert _torch_overlap.row_keys(y.view(np.int32))[3] != keys[3]
+    ov = _torch_overlap.Overlap()
+    assert ov._keys(torch.from_numpy(x)) == row_ids(x)
+    assert ov._keys(torch.from_numpy(x[5:9])) == row_ids(x)[5:9]
+    b = torch.from_numpy(x).to(torch.bfloat16)  # no numpy dtype: viewed as int16 in torch
+    assert ov._keys(b)[5:9] == ov._keys(b[5:9]) and len(set(ov._keys(b))) == 64
+    flags = torch.from_numpy(x > 0)
+    assert ov._keys(flags) == row_ids(x > 0)
 
 
 def test_bounded():

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-MAX_TRAIN_ROWS = 200_000  # training rows hashed (once, at the start of fit: ~0.5 s)
+MAX_TRAIN_ROWS = 200_000  # training rows given an id (once, at the start of fit; traindx.rowid)
 MAX_VAL_ROWS = 4_096  # validation rows looked up
 _DEPTH = 12  # frames searched above the caller for Keras' fit
 
@@ -53,15 +53,12 @@ def val_shared_frac(x: np.ndarray, val_x: np.ndarray) -> float | None:
     """The share of validation rows (the first :data:`MAX_VAL_ROWS`) that hash identically to
     one of the first :data:`MAX_TRAIN_ROWS` training rows; None when the rows do not have the
     same shape. With more training rows than that, a shared row may be missed (a lower bound)."""
-    if x.ndim < 1 or val_x.ndim < 1 or x.shape[1:] != val_x.shape[1:] or not len(val_x) or not len(x):
-        return None
-    from traindx.checks.measures import row_hashes
+    from traindx.rowid import shared_frac
 
-    if val_x.dtype != x.dtype and val_x.dtype.kind in "fiub" and x.dtype.kind in "fiub":
-        val_x = val_x.astype(x.dtype)  # the same values, the same bytes
-    train = row_hashes(x[:MAX_TRAIN_ROWS])
-    vh = [h in train for h in _hash_list(val_x[:MAX_VAL_ROWS])]
-    return float(np.mean(vh))
+    if x.ndim < 1 or val_x.ndim < 1:
+        return None
+    frac = shared_frac(x[:MAX_TRAIN_ROWS], val_x[:MAX_VAL_ROWS])  # val cast to x's dtype
+    return None if frac is None else float(frac)
 
 
 def nonfinite_count(*arrays: Any) -> float | None:
@@ -74,10 +71,3 @@ def nonfinite_count(*arrays: Any) -> float | None:
             bad += int(part.size - np.count_nonzero(np.isfinite(part)))
             counted = True
     return float(bad) if counted else None
-
-
-def _hash_list(x: Any) -> list[bytes]:
-    import hashlib
-
-    a = np.ascontiguousarray(np.asarray(x).reshape(len(x), -1))
-    return [hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in a]

@@ -4,10 +4,10 @@ One global forward *pre*-hook (``register_module_forward_pre_hook``, nothing on 
 objects: the model still pickles and deep-copies) looks at the first positional tensor
 input of the monitored model's own forward calls. A forward in training mode with grad
 enabled is a training batch; one under ``model.eval()`` or ``torch.no_grad()`` an
-evaluation batch. Each row gets a 64-bit fingerprint (:func:`row_keys`:
-its bytes, position-weighted, summed with wrap-around - exact integer arithmetic, so a row
-hashes the same in any batch): one multiply and one sum over the batch, ~10-30 us a step,
-where hashing each row with blake2b (``row_hashes``) costs ~2.7 us a row of 784 floats.
+evaluation batch. Each row gets the 64-bit id of :mod:`traindx.rowid` (its bytes viewed as
+integers, position-weighted, summed with wrap-around - exact integer arithmetic, so a row
+gets the same id in any batch): one multiply and one sum over the batch, ~10-30 us a step,
+where hashing each row with blake2b costs ~2.7 us a row of 784 floats.
 
 Bounded in memory: the fingerprints of at most :data:`MAX_TRAIN_ROWS` distinct training
 rows (a set of ints), of :data:`MAX_EVAL_ROWS` evaluation rows (kept per forward); CPU
@@ -33,9 +33,10 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
+
+from traindx.rowid import int_keys
 
 MAX_TRAIN_ROWS = 100_000  # training-row fingerprints kept (a set of ints, ~6 MB at most)
 MAX_EVAL_ROWS = 4_096  # evaluation rows kept (per forward)
@@ -93,7 +94,7 @@ class Overlap:
             if flat.dtype == torch.bool:
                 flat = flat.to(torch.uint8)
             ints = flat.contiguous().view(_INT_OF[flat.element_size()])
-            return row_keys(ints.numpy())
+            return int_keys(ints.numpy())
 
     @property
     def done(self) -> bool:
@@ -114,27 +115,6 @@ class Overlap:
         val = [p for p in parts if p[0] < TRAIN_EVAL * p[1]] or parts
         n = sum(p[1] for p in val)
         return sum(p[0] for p in val) / n if n >= MIN_EVAL_ROWS else None
-
-
-_KEY_WEIGHTS: dict[int, np.ndarray] = {}
-
-
-def row_keys(x: np.ndarray) -> list[int]:
-    """A 64-bit fingerprint of each row of an integer array (a float array viewed as its
-    same-size integer type): the row's values times fixed odd weights (a generator of its
-    own, seed 0: no global RNG drawn), summed with wrap-around. Exact integer arithmetic, so
-    a row gets the same key in any batch."""
-    a = np.asarray(x).reshape(len(x), -1)
-    n = a.shape[1]
-    w = _KEY_WEIGHTS.get(n)
-    if w is None:
-        g = np.random.Generator(np.random.PCG64(0))
-        w = g.integers(0, 2**63 - 1, size=n, dtype=np.int64) | 1
-        if len(_KEY_WEIGHTS) < 16:
-            _KEY_WEIGHTS[n] = w
-    with np.errstate(over="ignore"):
-        keys: list[int] = (a.astype(np.int64) * w).sum(1).tolist()
-    return keys
 
 
 def install(mon: Any) -> Any:

@@ -8,7 +8,6 @@ Judging is the rulebook's job (rulebook/symptoms/checks.yaml); nothing here deci
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any
 
@@ -23,6 +22,7 @@ from traindx.checks.targets import (  # noqa: F401 (re-exported: M.infer_loss, M
     is_onehot,
     uniform_loss,
 )
+from traindx.rowid import shared_frac
 
 Facts = dict[str, Any]
 
@@ -214,11 +214,6 @@ def input_normalization(facts: Facts, line: str, first_layer: str | None, normal
     return facts, line + (f"; the model's first layer ({first_layer}) normalizes its inputs" if normalizes else "")
 
 
-def row_hashes(x: np.ndarray) -> set[bytes]:
-    x = np.ascontiguousarray(np.asarray(x).reshape(len(x), -1))
-    return {hashlib.blake2b(r.tobytes(), digest_size=16).digest() for r in x}
-
-
 def data(x: np.ndarray, y: np.ndarray | None, task: str | None, xv: np.ndarray | None = None) -> tuple[Facts, str]:
     """NaN/inf, input scale and dtype, class balance, and rows shared with validation."""
     xa = np.asarray(x)
@@ -245,10 +240,8 @@ def data(x: np.ndarray, y: np.ndarray | None, task: str | None, xv: np.ndarray |
         counts = np.bincount(labels - labels.min(initial=0))
         facts["majority_share"] = _f(counts.max() / counts.sum())
         facts["n_classes_seen"] = int((counts > 0).sum())
-    if xv is not None and len(xv):
-        train = row_hashes(xa)
-        shared = sum(h in train for h in row_hashes(np.asarray(xv)))
-        facts["val_shared_frac"] = _f(shared / len(xv))
+    if xv is not None and len(xv) and (shared := shared_frac(xa, xv)) is not None:
+        facts["val_shared_frac"] = _f(shared)
     line = f"{facts['n']} rows ({facts['dtype']}), {nonfinite} non-finite values, |x| up to {facts.get('abs_max', float('nan')):.3g}"
     if "majority_share" in facts:
         line += f", largest class {facts['majority_share']:.0%}"
