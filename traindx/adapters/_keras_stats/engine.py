@@ -15,16 +15,14 @@ from traindx.adapters._keras_stats.config import host_float
 from traindx.adapters._keras_stats.model import BACKEND, ops
 from traindx.adapters._keras_stats.reduce import (
     act_stats,
-    delta_sq_vec,
     grad_vec,
     on_host,
     output_stats,
     vec,
     weight_sq_vec,
 )
+from traindx.adapters._keras_stats.weights import EAGER_DELTAS, WeightStats  # noqa: F401 (EAGER_DELTAS re-exported)
 
-#: Update-ratio differences computed eagerly on TensorFlow before the function is traced.
-EAGER_DELTAS = 24
 #: JAX and TensorFlow: weights of at most this many bytes get their statistics on the host
 #: (numpy, nothing compiled). A per-layer sample (norms, snapshot, difference) there against
 #: jitted functions on JAX (0.07 s of compiles; CPU ms, 8 arrays): 0.1M float32 parameters
@@ -52,7 +50,7 @@ class ProbeLayout:
         return 1 + 2 * self.n_grads + sum(2 + (k > 0) for _, k in self.acts) + len(self.out_stats)
 
 
-class Engine:
+class Engine(WeightStats):
     """Backend-specific compiled functions over the model's current weights.
 
     ``weights()`` gives the tracked weights' current values (on JAX, the trainer's state in
@@ -157,54 +155,6 @@ class Engine:
             self._host = self.backend in ("jax", "tensorflow") and size <= HOST_LIMIT
         return self._host
 
-    def weight_sq(self, ws: list[Any]) -> np.ndarray:
-        if self.on_host():
-            return on_host(weight_sq_vec, [np.asarray(w) for w in ws])
-        f = self._fns.get("wsq")
-        if f is None:
-            f = self._fns["wsq"] = self._compile(weight_sq_vec)
-        return np.asarray(ops.convert_to_numpy(f(ws)), dtype=np.float64)
-
-    def snapshot(self, ws: list[Any]) -> list[Any]:
-        if self.backend == "tensorflow":
-            import tensorflow as tf
-
-            f = self._fns.get("snap")
-            if f is None:
-                f = self._fns["snap"] = tf_function(lambda ws: [tf.identity(w) for w in ws])
-            return list(f(ws))
-        if self.on_host():  # host copies (the trainer donates its state: no view is kept)
-            return [np.array(w, copy=True) for w in ws]
-        if self.backend == "jax":
-            import jax.numpy as jnp
-
-            return [jnp.array(w, copy=True) for w in ws]
-        if self.backend == "torch":
-            return [w.detach().clone() for w in ws]
-        return [np.array(w, copy=True) for w in ws]
-
-    def copy_behind(self) -> list[Any] | None:
-        """JAX, host statistics: copies of the weights dispatched behind the running steps (the
-        trainer donates its state), sent to the host, read later. None elsewhere: read at once."""
-        if self.backend != "jax" or not self.on_host():
-            return None
-        import jax
-
-        out = [jax.device_put(w, may_alias=False) for w in self.weights()]  # no compile (jnp.array: 30 ms)
-        for c in out:
-            c.copy_to_host_async()
-        return out
-
-    def delta_sq(self, ws: list[Any], snap: list[Any]) -> np.ndarray:
-        """Squared norms of ``ws - snap`` per weight."""
-        if self.on_host():
-            ss = [np.asarray(s) for s in snap]
-            return on_host(delta_sq_vec, [np.asarray(w) for w in ws], ss)
-        f = self._fns.get("dsq")
-        if f is None:
-            f = self._fns["dsq"] = self._compile(delta_sq_vec)
-        return np.asarray(ops.convert_to_numpy(f(ws, snap)), dtype=np.float64)
-
     def probe(self, x: Any, y: Any) -> np.ndarray:
         """The probe vector. On JAX with small weights: the forward/backward compiled fast for
         :data:`FAST_PROBES` calls, then as ``jax.jit`` does (a one-off, in ``one_off``), host
@@ -278,27 +228,6 @@ class Engine:
         sq, snap, vec = f(*xy) if xy is not None else f()
         return (np.asarray(sq.numpy(), dtype=np.float64), list(snap),
                 np.asarray(vec.numpy(), dtype=np.float64) if xy is not None else None)  # fmt: skip
-
-    def delta(self, snap: list[Any]) -> np.ndarray:
-        """Squared norms of (current weights - snapshot), per tracked weight. On TensorFlow
-        eagerly for the first ``EAGER_DELTAS`` calls, then one traced function: tracing it
-        costs about what 25 eager calls do, so a short fit never pays it."""
-        if self.backend != "tensorflow" or self.on_host():
-            return self.delta_sq(self.weights(), snap)
-        self._deltas += 1
-        if self._deltas <= EAGER_DELTAS:
-            return np.asarray(
-                delta_sq_vec([v.value for v in self.tracked], snap).numpy(), dtype=np.float64
-            )
-        f = self._fns.get("tel_delta")
-        if f is None:
-            tracked = self.tracked
-
-            def delta(ss: Any) -> Any:
-                return delta_sq_vec([v.value for v in tracked], ss)
-
-            f = self._fns["tel_delta"] = tf_function(delta)
-        return np.asarray(f(snap).numpy(), dtype=np.float64)
 
     def _pack(self, loss: Any, grads: list[Any], acts: list[Any], y_pred: Any, xp: Any = ops) -> Any:
         lay = self.layout

@@ -1,0 +1,95 @@
+"""The weights' side of the probe-batch telemetry engine: per-weight squared norms, snapshots
+and the update ratio's squared differences (on the host with numpy while the weights are
+small, else compiled with keras.ops), a mixin of :class:`.engine.Engine`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from traindx.adapters._keras_stats.compiling import tf_function
+from traindx.adapters._keras_stats.model import ops
+from traindx.adapters._keras_stats.reduce import delta_sq_vec, on_host, weight_sq_vec
+
+#: Update-ratio differences computed eagerly on TensorFlow before the function is traced.
+EAGER_DELTAS = 24
+
+
+class WeightStats:
+    """Norms, snapshots and differences of the tracked weights (the engine's ``backend``,
+    ``tracked``, ``_fns``, ``_deltas``, ``on_host``, ``_compile`` and ``weights``)."""
+
+    backend: str
+    tracked: list[Any]
+    _fns: dict[str, Any]
+    _deltas: int
+
+    def weight_sq(self, ws: list[Any]) -> np.ndarray:
+        if self.on_host():
+            return on_host(weight_sq_vec, [np.asarray(w) for w in ws])
+        f = self._fns.get("wsq")
+        if f is None:
+            f = self._fns["wsq"] = self._compile(weight_sq_vec)
+        return np.asarray(ops.convert_to_numpy(f(ws)), dtype=np.float64)
+
+    def snapshot(self, ws: list[Any]) -> list[Any]:
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            f = self._fns.get("snap")
+            if f is None:
+                f = self._fns["snap"] = tf_function(lambda ws: [tf.identity(w) for w in ws])
+            return list(f(ws))
+        if self.on_host():  # host copies (the trainer donates its state: no view is kept)
+            return [np.array(w, copy=True) for w in ws]
+        if self.backend == "jax":
+            import jax.numpy as jnp
+
+            return [jnp.array(w, copy=True) for w in ws]
+        if self.backend == "torch":
+            return [w.detach().clone() for w in ws]
+        return [np.array(w, copy=True) for w in ws]
+
+    def copy_behind(self) -> list[Any] | None:
+        """JAX, host statistics: copies of the weights dispatched behind the running steps (the
+        trainer donates its state), sent to the host, read later. None elsewhere: read at once."""
+        if self.backend != "jax" or not self.on_host():
+            return None
+        import jax
+
+        out = [jax.device_put(w, may_alias=False) for w in self.weights()]  # no compile (jnp.array: 30 ms)
+        for c in out:
+            c.copy_to_host_async()
+        return out
+
+    def delta_sq(self, ws: list[Any], snap: list[Any]) -> np.ndarray:
+        """Squared norms of ``ws - snap`` per weight."""
+        if self.on_host():
+            ss = [np.asarray(s) for s in snap]
+            return on_host(delta_sq_vec, [np.asarray(w) for w in ws], ss)
+        f = self._fns.get("dsq")
+        if f is None:
+            f = self._fns["dsq"] = self._compile(delta_sq_vec)
+        return np.asarray(ops.convert_to_numpy(f(ws, snap)), dtype=np.float64)
+
+    def delta(self, snap: list[Any]) -> np.ndarray:
+        """Squared norms of (current weights - snapshot), per tracked weight. On TensorFlow
+        eagerly for the first ``EAGER_DELTAS`` calls, then one traced function: tracing it
+        costs about what 25 eager calls do, so a short fit never pays it."""
+        if self.backend != "tensorflow" or self.on_host():
+            return self.delta_sq(self.weights(), snap)
+        self._deltas += 1
+        if self._deltas <= EAGER_DELTAS:
+            return np.asarray(
+                delta_sq_vec([v.value for v in self.tracked], snap).numpy(), dtype=np.float64
+            )
+        f = self._fns.get("tel_delta")
+        if f is None:
+            tracked = self.tracked
+
+            def delta(ss: Any) -> Any:
+                return delta_sq_vec([v.value for v in tracked], ss)
+
+            f = self._fns["tel_delta"] = tf_function(delta)
+        return np.asarray(f(snap).numpy(), dtype=np.float64)
