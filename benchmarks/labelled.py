@@ -22,6 +22,7 @@ import importlib.util
 import json
 import pickle
 import tarfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,9 +161,12 @@ def _facts_of(run_dir: Path) -> tuple[dict[str, Any], int]:
 
 
 def load(
-    roots: list[Path] | None = None, *, cache: bool = True, verbose: bool = False
+    roots: list[Path] | None = None, *, cache: bool = True, verbose: bool = False,
+    kinds: Collection[str] | None = None,
 ) -> list[Labelled]:
-    """Every labelled run under the roots with its facts (from the cache when unchanged)."""
+    """Every labelled run under the roots with its facts (from the cache when unchanged);
+    ``kinds``: only the runs of those input kinds (by their label: the others' facts are
+    neither computed nor read)."""
     roots = roots if roots is not None else [ROOT / r for r in ROOTS]
     version = _code_version()
     cache_file = CACHE / f"facts-{version}.pkl"
@@ -173,6 +177,8 @@ def load(
     for run_dir in discover(roots):
         rel = str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir)
         label = map_label(json.loads((run_dir / "label.json").read_text()), run_dir)
+        if kinds is not None and label["input_kind"] not in kinds:
+            continue
         key = _files_key(run_dir)
         hit = store.get(rel)
         if hit and hit[0] == key:

@@ -16,13 +16,25 @@ ratio). Facts come from the accuracy benchmark's cache (benchmarks/labelled.py).
     python benchmarks/symptom_rates.py                       # log-only runs, every symptom
     python benchmarks/symptom_rates.py --kind torch_adapter --codes LOSS007,GEN004
     python benchmarks/symptom_rates.py --sort healthy --top 5
+    python benchmarks/symptom_rates.py --diff main            # what the rule changes since main do
+    python benchmarks/symptom_rates.py --diff ../other/rulebook --kind all
+
+``--diff REF`` compares the conditions of the rulebook here with those of REF (a rulebook
+directory, or a git ref whose rulebook/ is read with ``git archive``): for each symptom,
+requirement, cause evidence item (``cause#n``) and calibration entry whose condition changed
+(or that one side lacks), the runs it starts and stops firing on, by label (healthy, benign,
+each cause), with a few of the runs' paths.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import subprocess
 import sys
+import tarfile
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +119,83 @@ def render(rs: list[Rate], top: int = 3, min_runs: int = 3) -> str:
     return "\n".join(lines)
 
 
+def conditions(book) -> dict[str, object]:
+    """Every condition of a rulebook that decides what fires, by a name stable across versions:
+    symptom and requirement codes, ``cause#n`` for a cause's n-th evidence item, ``calibration
+    NAME`` for a calibration entry."""
+    out: dict[str, object] = {s.code: s.condition for s in (*book.symptoms, *book.requirements)}
+    out |= {f"{c.id}#{i + 1}": e.condition for c in book.causes for i, e in enumerate(c.evidence)}
+    out |= {f"calibration {c.name}": c.condition for c in book.calibration}
+    return out
+
+
+@dataclass
+class Change:
+    name: str
+    old: str | None  # the condition's source on the REF side (None: not there)
+    new: str | None
+    starts: list  # runs it fires on now and did not
+    stops: list
+
+    def counts(self, runs: list) -> dict[str, tuple[int, int]]:
+        """label -> (starts, stops): ``healthy``, ``benign`` or the run's cause."""
+        label = lambda r: "benign" if getattr(r, "benign", False) else r.cause  # noqa: E731
+        a, b = Counter(map(label, self.starts)), Counter(map(label, self.stops))
+        return {k: (a.get(k, 0), b.get(k, 0)) for k in sorted(set(a) | set(b), key=lambda k: (k != "healthy", k))}
+
+
+def firing_diff(old_book, new_book, runs: list) -> list[Change]:
+    """The conditions whose source differs between two rulebooks, with the runs each starts and
+    stops firing on (a condition one side lacks fires on no run there)."""
+    old, new = conditions(old_book), conditions(new_book)
+    out = []
+    for name in sorted(set(old) | set(new)):
+        a, b = old.get(name), new.get(name)
+        src_a, src_b = getattr(a, "source", None), getattr(b, "source", None)
+        if src_a == src_b:
+            continue
+        starts, stops = [], []
+        for r in runs:
+            if "_error" in r.facts:
+                continue
+            was = a is not None and evaluate(a, r.facts)[0] is True
+            now = b is not None and evaluate(b, r.facts)[0] is True
+            if now and not was:
+                starts.append(r)
+            elif was and not now:
+                stops.append(r)
+        out.append(Change(name, src_a, src_b, starts, stops))
+    return out
+
+
+def render_diff(changes: list[Change], runs: list, show: int = 3) -> str:
+    if not changes:
+        return "no condition differs"
+    lines = []
+    for c in changes:
+        what = "added" if c.old is None else "removed" if c.new is None else "changed"
+        lines.append(f"{c.name} ({what}): starts firing on {len(c.starts)} run(s), stops on {len(c.stops)}")
+        for label, (a, b) in c.counts(runs).items():
+            lines.append(f"    {label:28} +{a:<4} -{b}")
+        for sign, rs in (("+", c.starts), ("-", c.stops)):
+            lines += [f"    {sign} {getattr(r, 'path', '?')}" for r in rs[:show]]
+    return "\n".join(lines)
+
+
+def rulebook_at(ref: str, root: Path, into: Path) -> Path:
+    """The rulebook directory REF names: a directory as it is, else ``rulebook/`` of the git
+    ref REF (extracted under ``into``)."""
+    if Path(ref).is_dir():
+        return Path(ref)
+    try:
+        data = subprocess.run(["git", "-C", str(root), "archive", ref, "rulebook"], capture_output=True, check=True).stdout
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"--diff {ref}: neither a directory nor a git ref with a rulebook/ ({e.stderr.decode().strip()})") from None
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "rulebook"
+
+
 def main(argv: list[str] | None = None) -> int:
     from labelled import load
 
@@ -116,14 +205,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--style", help="only runs of this style (e.g. qa); default all")
     ap.add_argument("--top", type=int, default=3, help="causes shown per symptom")
     ap.add_argument("--sort", choices=("code", "healthy", "lr"), default="code")
+    ap.add_argument("--diff", metavar="REF", help="the runs each changed condition starts/stops firing on, "
+                    "against REF: a rulebook directory or a git ref (its rulebook/)")  # fmt: skip
     args = ap.parse_args(argv)
     book = load_rulebook()
-    runs = [r for r in load() if args.kind == "all" or r.input_kind == args.kind]
+    kinds = None if args.kind == "all" else [args.kind]
+    runs = [r for r in load(kinds=kinds) if args.kind == "all" or r.input_kind == args.kind]
     if args.style:
         runs = [r for r in runs if r.style == args.style]
     if not runs:
         print(f"no labelled runs of kind {args.kind!r}", file=sys.stderr)
         return 2
+    if args.diff:
+        from labelled import ROOT
+
+        with tempfile.TemporaryDirectory() as tmp:
+            ref_book = load_rulebook([rulebook_at(args.diff, ROOT, Path(tmp))], builtin=False)
+        changes = firing_diff(ref_book, book, runs)
+        if args.codes:
+            changes = [c for c in changes if c.name.split("#")[0] in args.codes.split(",")]
+        print(f"{len(runs)} labelled runs ({args.kind}); conditions here against {args.diff}:")
+        print(render_diff(changes, runs))
+        return 0
     rs = rates(book, runs, args.codes.split(",") if args.codes else None)
     rs = [r for r in rs if r.healthy[0] + r.faulty[0] > 0 or args.codes]
     key = {"code": lambda r: r.code, "healthy": lambda r: -r.healthy_rate, "lr": lambda r: r.lr_vs_healthy}[args.sort]

@@ -177,3 +177,28 @@ def test_runs_in_tar_xz_archives_are_read(tmp_path, monkeypatch):
     assert sorted(r.path.rsplit("/", 1)[-1] for r in got) == names
     assert all(r.facts and "_error" not in r.facts for r in got)
     assert load([root]) and (tmp_path / "cache").exists()  # second time: from the cache
+
+
+def test_kinds_restrict_the_runs_loaded_and_scored(tmp_path):
+    """``accuracy.py --kinds``: only the runs of the kinds named are loaded (their facts alone
+    computed); a kind is named in full or by its framework."""
+    import argparse
+
+    from accuracy import parse_kinds, restrict_learned
+
+    assert parse_kinds("logs,torch_adapter") == ("logs", "torch_adapter")
+    assert parse_kinds("torch, keras,jax,torch") == ("torch_adapter", "keras_adapter", "jax_adapter")
+    for bad in ("tf", "logs,mxnet", ",", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_kinds(bad)
+    roots = [ROOT / "fixtures" / "logs" / "jax_rec", ROOT / "fixtures" / "logs" / "keras_cb"]
+    every = load(roots, cache=False)
+    assert {r.input_kind for r in every} == {"jax_adapter", "keras_adapter"}
+    jax = load(roots, cache=False, kinds=("jax_adapter",))
+    assert [r.path for r in jax] == [r.path for r in every if r.input_kind == "jax_adapter"] != []
+    assert load(roots, cache=False, kinds=("logs",)) == []
+    # the learned layer only for the kinds loaded (an adapter-only run fits none)
+    assert restrict_learned("auto", ("torch_adapter", "jax_adapter"), ["logs"]) == "off"
+    assert restrict_learned("auto", ("logs", "jax_adapter"), ["logs"]) == "logs"
+    assert restrict_learned("logs,jax_adapter", ("jax_adapter",), ["logs"]) == "jax_adapter"
+    assert restrict_learned("auto", None, ["logs"]) == "auto" and restrict_learned("off", ("logs",), []) == "off"

@@ -54,3 +54,84 @@ def test_adapter_runs_count_even_when_labelled_log_invisible():
     runs = [_nan_run("nonfinite_in_data", visible=False, input_kind="torch_adapter"), _clean_run("healthy")]
     (r,) = rates(load_rulebook(), runs, ["LOSS001"])
     assert r.faulty == (1, 1) and r.healthy == (0, 1)
+
+
+# --diff REF (issue 15): which runs a condition change starts and stops firing on.
+
+
+def _book_with(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of the shipped rulebook with one line of symptoms/loss.yaml changed."""
+    import shutil
+
+    from traindx.rules.loader import builtin_dir
+
+    d = tmp_path / "rulebook"
+    shutil.copytree(builtin_dir(), d, ignore=shutil.ignore_patterns("learned"))
+    f = d / "symptoms" / "loss.yaml"
+    text = f.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    f.write_text(text.replace(old, new), encoding="utf-8")
+    return d
+
+
+def test_firing_diff_names_the_runs_a_changed_condition_starts_and_stops_on(tmp_path):
+    from symptom_rates import firing_diff, render_diff
+
+    # LOSS001 on the REF side fires on a non-finite loss; here, only on one from step 5 on
+    ref = load_rulebook([_book_with(tmp_path, "when: loss.has_nonfinite\n", "when: loss.has_nonfinite && loss.nonfinite_step >= 5\n")], builtin=False)
+    here = load_rulebook()
+    late = FakeRun("nonfinite_in_data", {"loss": {"has_nonfinite": True, "nonfinite_step": 9}})
+    early = FakeRun("healthy", {"loss": {"has_nonfinite": True, "nonfinite_step": 3}})
+    clean = _clean_run("overfitting")
+    runs = [late, early, clean, FakeRun("healthy", {"_error": {"message": "unreadable"}})]
+    (c,) = firing_diff(ref, here, runs)
+    assert c.name == "LOSS001" and c.old.endswith(">= 5") and c.new == "loss.has_nonfinite"
+    assert c.starts == [early] and c.stops == []
+    assert c.counts(runs) == {"healthy": (1, 0)}
+    (back,) = firing_diff(here, ref, runs)
+    assert back.starts == [] and back.stops == [early]
+    assert firing_diff(here, here, runs) == []
+    text = render_diff([c], runs)
+    assert "LOSS001 (changed): starts firing on 1 run(s), stops on 0" in text and "healthy" in text
+
+
+def test_a_condition_one_side_lacks_is_added_or_removed():
+    from types import SimpleNamespace as NS
+
+    from symptom_rates import firing_diff
+
+    from traindx.rules.model import Condition
+
+    def book(**conds: str) -> NS:
+        cause = NS(id="overfitting", evidence=[NS(condition=Condition(source=conds.pop("ev")))] if "ev" in conds else [])
+        return NS(symptoms=[NS(code=k, condition=Condition(source=v)) for k, v in conds.items()], requirements=[],
+                  causes=[cause], calibration=[])  # fmt: skip
+
+    runs = [_nan_run("nonfinite_in_data"), _clean_run("healthy")]
+    by = {c.name: c for c in firing_diff(book(LOSS991="loss.has_nonfinite"), book(ev="!loss.has_nonfinite"), runs)}
+    assert set(by) == {"LOSS991", "overfitting#1"}
+    assert by["LOSS991"].new is None and by["LOSS991"].stops == runs[:1] and by["LOSS991"].starts == []
+    assert by["overfitting#1"].old is None and by["overfitting#1"].starts == runs[1:]
+
+
+def test_the_ref_is_a_directory_or_a_git_ref(tmp_path):
+    import shutil
+    import subprocess
+
+    from symptom_rates import rulebook_at
+
+    assert rulebook_at(str(tmp_path), ROOT, tmp_path / "x") == tmp_path
+    if shutil.which("git") is None:
+        pytest.skip("no git")
+    repo = tmp_path / "repo"
+    (repo / "rulebook" / "symptoms").mkdir(parents=True)
+    (repo / "rulebook" / "symptoms" / "a.yaml").write_text("symptoms: []\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "r"], check=True)
+    (repo / "rulebook" / "symptoms" / "a.yaml").write_text("changed\n")  # the ref's version is read
+    got = rulebook_at("HEAD", repo, tmp_path / "out")
+    assert (got / "symptoms" / "a.yaml").read_text() == "symptoms: []\n"
+    with pytest.raises(SystemExit, match="neither a directory nor a git ref"):
+        rulebook_at("no-such-ref", repo, tmp_path / "out2")
