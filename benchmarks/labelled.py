@@ -130,10 +130,20 @@ def discover(roots: list[Path]) -> list[Path]:
     return found
 
 
+#: traindx's modules the facts of a run depend on (reading it: traindx.api.read; its facts:
+#: traindx.signals.compute_facts), whose source keys the facts cache. A module they import
+#: that is missing here leaves stale facts after a change to it (tests/test_accuracy_cv.py
+#: checks the list against the import graph).
+FACT_SOURCES = (
+    "readers", "signals", "schema.py", "names.py", "name_tables.py", "name_habits.py", "metric_direction.py",
+    "api.py", "arrays.py", "checks", "ingest.py", "ordering.py", "ranks.py", "textsafe.py",
+)  # fmt: skip
+
+
 def _code_version() -> str:
     h = hashlib.sha256()
     pkg = ROOT / "traindx"
-    for sub in ("readers", "signals", "schema.py", "names.py", "name_tables.py", "name_habits.py", "metric_direction.py", "api.py"):
+    for sub in FACT_SOURCES:
         p = pkg / sub
         for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
             h.update(f.read_bytes())

@@ -202,3 +202,28 @@ def test_kinds_restrict_the_runs_loaded_and_scored(tmp_path):
     assert restrict_learned("auto", ("logs", "jax_adapter"), ["logs"]) == "logs"
     assert restrict_learned("logs,jax_adapter", ("jax_adapter",), ["logs"]) == "jax_adapter"
     assert restrict_learned("auto", None, ["logs"]) == "auto" and restrict_learned("off", ("logs",), []) == "off"
+
+
+def test_the_facts_cache_key_reads_every_module_facts_depend_on():
+    """benchmarks/labelled.py keys its facts cache by the source of FACT_SOURCES: every
+    traindx module the readers and signals import (lazy imports too) is there, but for the
+    judging side a preflight check's verdict reaches through traindx.checks (engine, rules...),
+    which computes no fact, and modules that hold no values."""
+    from labelled import FACT_SOURCES
+    from test_layering import _graph
+
+    judging = ("traindx.engine", "traindx.rules", "traindx.diagnosis", "traindx.learned", "traindx.confidence",
+               "traindx.rerank", "traindx.separation", "traindx.headline", "traindx.causes")  # fmt: skip
+    no_values = ("traindx", "traindx._twin", "traindx.lazymodel", "traindx.errors")
+    g = _graph()
+    seen: set[str] = set()
+    todo = [m for m in g if m.startswith(("traindx.readers", "traindx.signals"))] + ["traindx.names", "traindx.api"]
+    while todo:
+        m = todo.pop()
+        if m in seen or m not in g or m in no_values or m.startswith(judging):
+            continue
+        seen.add(m)
+        todo.extend(g[m] - {"traindx.engine"} if m == "traindx.api" else g[m])  # api.read, not diagnose
+    hashed = {s.removesuffix(".py") for s in FACT_SOURCES}
+    missing = sorted(m for m in seen if m.split(".")[1] not in hashed)
+    assert missing == [], f"add to benchmarks/labelled.py FACT_SOURCES: {missing}"
