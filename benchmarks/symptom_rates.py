@@ -219,8 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.diff:
         from labelled import ROOT
 
+        from traindx.errors import TraindxError
+
         with tempfile.TemporaryDirectory() as tmp:
-            ref_book = load_rulebook([rulebook_at(args.diff, ROOT, Path(tmp))], builtin=False)
+            try:
+                ref_book = load_rulebook([rulebook_at(args.diff, ROOT, Path(tmp))], builtin=False)
+            except TraindxError as e:  # e.g. a fact group this tree's signals do not compute
+                print(f"--diff {args.diff}: its rulebook does not load here: {e}", file=sys.stderr)
+                return 2
         changes = firing_diff(ref_book, book, runs)
         if args.codes:
             changes = [c for c in changes if c.name.split("#")[0] in args.codes.split(",")]
