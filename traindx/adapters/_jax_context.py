@@ -10,10 +10,13 @@ from traindx.adapters import _jax_stats as js
 from traindx.adapters._common import (
     GradReach,
     TargetFacts,
+    TargetLevel,
     add_counts,
     init_scale_flags,
+    levels_of_batches,
     note_broadcast,
 )
+from traindx.adapters._common.facts import LEVEL_ROWS
 from traindx.adapters._jax_pipeline import _Layout
 from traindx.adapters._jax_stats import (
     data_info,
@@ -78,6 +81,10 @@ class ContextMixin:
                 tf = TargetFacts()
                 tf.add(np.asarray(data[1]), limit=1 << 20)
                 ctx.flags.update(tf.flags())
+                if self._task != "classification":  # the trivial predictor's loss (flags trivial_*)
+                    lv = TargetLevel()
+                    lv.add(np.asarray(data[1]))
+                    ctx.flags.update(lv.flags())
                 self._tgt_binary = tf.binary if tf.values else None
         d = ctx.data
         d.num_classes = num_classes if num_classes is not None else d.num_classes
@@ -299,6 +306,11 @@ class ContextMixin:
                     r = self._tgt_range
                     r[0], r[1] = min(r[0], float(lo.min())), max(r[1], float(hi.max()))
                     flags["target_min"], flags["target_max"] = r[0], r[1]
+        if "_lvl_var" in c and not self._data_given and self._task != "classification" and len(self._lvl_rows) < LEVEL_ROWS:
+            self._lvl_rows.append(
+                t[:, [c[k] for k in ("_lvl_var", "_lvl_mean", "_lvl_bce", "_lvl_lo", "_lvl_hi")]]
+            )
+            flags.update(levels_of_batches(np.concatenate(self._lvl_rows)))
         if "_pwg" in c:
             # the first steps may legitimately lack gradients, and once gradients overflow
             # they under- or overflow to exactly 0: take the median over the healthy rows

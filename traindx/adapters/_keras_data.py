@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from traindx.adapters import _keras_stats as ks
+from traindx.adapters._common import TargetLevel
 from traindx.adapters._keras_leak import fit_locals, nonfinite_count, val_shared_frac
 
 
@@ -163,6 +164,11 @@ class _DataFacts:
             self._y_for_counts = (np.asarray(_to_numpy(yl)) if yl is not None else None, where)
             if self._y_for_counts[0] is not None:
                 ctx.flags.update(ks.target_facts(self._y_for_counts[0]))
+                # one output (one loss's targets), not class ids under a cross-entropy
+                if not isinstance(stats_y, dict | list | tuple) and self._loss_task != "classification":
+                    lv = TargetLevel()  # the trivial predictor's loss (flags trivial_*)
+                    lv.add(self._y_for_counts[0])
+                    ctx.flags.update(lv.flags())
         fit_nf = self._fit_nonfinite if where != "train_data" else None
         if fit_nf is not None and fit_nf > ctx.flags.get("input_nonfinite", 0.0):
             # the arrays fit trains on hold NaN/inf the probe batch did not show

@@ -19,9 +19,11 @@ from traindx.adapters._common import (
     GradReach,
     Moments,
     TargetFacts,
+    TargetLevel,
     dropout_max,
     init_scale_flags,
 )
+from traindx.adapters._common.facts import LEVEL_ROWS
 from traindx.adapters._torch_record import FLUSH_STEPS
 from traindx.schema import DataInfo, LossInfo, RunContext
 
@@ -151,6 +153,8 @@ class ContextMixin:
         self._in_width = 0  # the input width they index
         self._has_embedding = any(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules())
         self._tfacts = TargetFacts()
+        self._tlevel = TargetLevel()  # the trivial predictor's loss (flags trivial_*)
+        self._tlevel_batches = 0
         self._user_classes = num_classes
         # Initialization scales of the weights as they are now (before any update).
         self._init_w: list[tuple[str, str, float]] = []
@@ -290,3 +294,22 @@ class ContextMixin:
         flags.pop("target_min", None)
         flags.pop("target_max", None)
         flags.update(tf.flags())
+
+    def _level_facts(self, tgt: torch.Tensor) -> None:
+        """The trivial predictor's loss levels from the targets the loss is given (the first
+        ``LEVEL_BATCHES`` batches, at most ``LEVEL_ROWS`` rows: one host copy each)."""
+        self._tlevel_batches += 1
+        t = tgt.detach()
+        if "classification" in (self._task, self.context.flags.get("loss_task")):
+            self._tlevel.off = True  # class ids under a cross-entropy: the chance facts' job
+            return
+        if t.is_complex() or t.dim() == 0:
+            return
+        t = t[: max(LEVEL_ROWS - self._tlevel.n, 1)]
+        if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
+            t = t.float()
+        self._tlevel.add(t.cpu().numpy())
+        flags = self.context.flags
+        for k in ("trivial_mse", "trivial_mae", "trivial_bce", "target_width"):
+            flags.pop(k, None)
+        flags.update(self._tlevel.flags())

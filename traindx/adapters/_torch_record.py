@@ -16,6 +16,7 @@ from traindx.adapters._common import (
 FLUSH_STEPS = 400  # per-step values move to the host at least this often (bounded memory)
 SMALL_TARGETS = 1 << 16  # targets up to this size are class-counted in batches at flush
 TARGET_BATCHES = 2  # batches whose targets give target_integer / target_distinct (one sync each)
+LEVEL_BATCHES = 32  # batches whose targets give the trivial predictor's loss (trivial_*; one copy each)
 EARLY_WATCH = 4  # the first steps whose watched gradient is checked for carry-over (besides telemetry steps)
 
 
@@ -114,6 +115,8 @@ class RecordMixin:
             self._tgt_most = max(self._tgt_most, tgt.numel())  # a shape: no sync
         if tgt is not None and self._tfacts.batches < TARGET_BATCHES:
             self._target_facts(tgt)
+        if tgt is not None and self._tlevel_batches < LEVEL_BATCHES and not self._tlevel.full():
+            self._level_facts(tgt)  # not for class ids (a cross-entropy: the chance facts)
         if tgt is not None and self._count_targets:
             if tgt.numel() <= SMALL_TARGETS:
                 self._b_tgt.append(tgt.detach() if tgt.requires_grad else tgt)

@@ -171,6 +171,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._tgt_rows = 0
         self._tgt_range = [math.inf, -math.inf]  # smallest, largest finite label seen (telemetry rows)
         self._tgt_binary: bool | None = None  # from data=(x, y): every target 0 or 1
+        self._lvl_rows: list[np.ndarray] = []  # per-batch trivial-level rows (telemetry)
         self.context = RunContext(framework="jax", framework_version=jax.__version__)
         try:
             self._setup(params, optimizer, loss, num_classes, n_train, batch_size, data, optimizer_name,

@@ -56,6 +56,10 @@ ADAPTER_FLAGS: dict[str, type] = {
     "target_max": float,
     "target_min": float,
     "target_onehot": bool,
+    "target_width": float,
+    "trivial_bce": float,
+    "trivial_mae": float,
+    "trivial_mse": float,
     "val_shared_frac": float,
 }
 
@@ -122,6 +126,8 @@ def _full_run() -> Any:
     ]
     ctx["data"]["task"] = "classification"
     ctx["flags"] = {k: _PLACEHOLDER[t] for k, t in (ADAPTER_FLAGS | CONFIG_FLAGS).items()}
+    ctx["flags"]["loss_kind"] = "mseloss"  # a loss with a trivial level (the trivial group)
+    ctx["flags"]["reg_loss_share"] = 0.0
     run = Run(id="catalogue", context=RunContext.model_validate(ctx))
     steps = np.arange(200)
     values = 2.0 * 0.98**steps + 0.05 * np.sin(steps) + 0.1

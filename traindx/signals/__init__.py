@@ -22,6 +22,7 @@ from traindx.signals.compare import (
     loss_when_scored,
     lr_facts,
     quality_after_val_min,
+    trivial_facts,
 )
 from traindx.signals.context import context_facts, max_steps_epochs, num_classes
 from traindx.signals.curve import curve_facts
@@ -210,6 +211,8 @@ def compute_facts(run: Run) -> Facts:
         facts["chance"]["fitted_binary"] = fitted_binary(
             int(c), va.get("last"), va.get("first"), va.get("n_finite"), ctx.get("majority_share")
         )
+    if tv := trivial_facts(ctx, run.context.loss.reduction, facts.get("loss", {}), facts.get("val_loss", {})):
+        facts["trivial"] = tv  # the loss against the trivial predictor's (regression, reconstruction, multi-label)
 
     # what the logs imply (class count, task, validation size): apart from what the run states
     names = series_names(list(run.series.values()))

@@ -225,3 +225,49 @@ def fitted_binary(
     if val_first is None or val_n is None:
         return False
     return val_last >= 0.5 + 0.5 / num_classes and val_n >= 3 and val_last - val_first > 0.3 * (1.0 - val_first)
+
+
+#: Losses whose logged value is a trivial level's formula, by the name the adapters record
+#: (torch class, Keras compile string/class, optax function): the ``ctx`` flag holding that
+#: level and its factor (optax ``l2_loss`` is half the squared error).
+TRIVIAL_LOSSES: dict[str, tuple[str, float]] = {
+    **dict.fromkeys(("mseloss", "mse", "mean_squared_error", "meansquarederror", "squared_error"), ("trivial_mse", 1.0)),
+    "l2_loss": ("trivial_mse", 0.5),
+    **dict.fromkeys(("l1loss", "mae", "mean_absolute_error", "meanabsoluteerror"), ("trivial_mae", 1.0)),
+    **dict.fromkeys(
+        ("bceloss", "bcewithlogitsloss", "binary_crossentropy", "binarycrossentropy", "sigmoid_binary_cross_entropy"),
+        ("trivial_bce", 1.0),
+    ),
+}
+
+
+def trivial_facts(ctx: dict, reduction: str | None, train: dict, val: dict) -> dict[str, float]:
+    """The loss against the trivial predictor's (the targets' mean, median or base rates,
+    whatever the input: :class:`traindx.adapters._common.facts.TargetLevel`): ``ref``, the
+    level for the loss the run uses, and the best (``*_best``, the curve's minimum) and last
+    training / validation loss over it; ``best`` is the lower of the two best ratios. Only
+    for a loss known to be that formula (``ctx.loss_kind``, else ``ctx.loss_name``), reduced
+    by its mean (not ``reduction='sum'``) and without a regularization share in the logged
+    value; binary cross-entropy only over several outputs (multi-label, reconstruction): a
+    one-output classifier has the majority share and ln 2 (the chance facts). A ratio near 1
+    is a model no better than ignoring its inputs; the adapters read the targets the loss is
+    given, so standardized targets give the standardized level. Not seen: a loss the user
+    scales or sums over outputs by hand."""
+    kind = str(ctx.get("loss_kind") or ctx.get("loss_name") or "").lower()
+    flag, factor = TRIVIAL_LOSSES.get(kind, (None, 1.0))
+    ref = ctx.get(flag) if flag else None
+    if ref is None or not ref > 0 or reduction in ("sum", "none") or (ctx.get("reg_loss_share") or 0.0) > 0.05:
+        return {}
+    if flag == "trivial_bce" and (ctx.get("target_width") or 1.0) < 2 and ctx.get("loss_task") not in ("multilabel", "reconstruction"):
+        return {}
+    ref = float(ref) * factor
+    out = {"ref": ref}
+    for name, g in (("train", train), ("val", val)):
+        best, last = g.get("min"), g.get("last")
+        if best is not None and last is not None and math.isfinite(best) and math.isfinite(last):
+            out[f"{name}_best"], out[f"{name}_last"] = best / ref, last / ref
+    bests = [out[k] for k in ("train_best", "val_best") if k in out]
+    if not bests:
+        return {}
+    out["best"] = min(bests)
+    return out

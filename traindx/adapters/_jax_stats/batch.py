@@ -12,7 +12,9 @@ import numpy as np
 from traindx.adapters._common import (
     TARGET_SAMPLE,
     TargetFacts,
+    batch_levels,
 )
+from traindx.adapters._common.facts import LEVEL_WIDTH
 from traindx.adapters._jax_stats.reduce import _f32
 from traindx.adapters._jax_stats.tree import first_array
 
@@ -152,3 +154,22 @@ def _nonfinite(x: Any, xp: Any = jnp) -> jax.Array:
     if not jnp.issubdtype(x.dtype, jnp.inexact) or not x.size:
         return xp.zeros((), _F32)
     return xp.sum(~xp.isfinite(x), dtype=_F32)
+
+
+def _level_facts(labels: Any, tags: list[str], vals: list[Any], xp: Any = jnp) -> None:
+    """The batch's part of the trivial predictor's loss (:func:`batch_levels`: tags
+    ``_lvl_var``, ``_lvl_mean``, ``_lvl_bce``, and the finite range ``_lvl_lo`` / ``_lvl_hi``)
+    for numeric (N, ...) labels; integer labels wider than one column (class-id masks, token
+    ids) have none. Non-finite labels make the batch's values non-finite (skipped on the host)."""
+    y = first_array(labels, xp)
+    if y.ndim == 0 or not y.shape[0] or not y.size or np.iscomplexobj(y):
+        return
+    width = y.size // y.shape[0]
+    if not (jnp.issubdtype(y.dtype, jnp.number) or y.dtype == jnp.bool_) or width > LEVEL_WIDTH:
+        return
+    if width > 1 and jnp.issubdtype(y.dtype, jnp.integer):
+        return
+    var, mean, bce = batch_levels(y.astype(_F32), xp)
+    v = y.reshape(-1).astype(_F32)
+    tags += ["_lvl_var", "_lvl_mean", "_lvl_bce", "_lvl_lo", "_lvl_hi"]
+    vals += [var, mean, bce, xp.min(v), xp.max(v)]

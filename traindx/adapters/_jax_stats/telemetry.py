@@ -12,7 +12,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import tree_util as jtu
 
-from traindx.adapters._jax_stats.batch import _label_facts, _nonfinite, _output_stats, _summary
+from traindx.adapters._jax_stats.batch import (
+    _label_facts,
+    _level_facts,
+    _nonfinite,
+    _output_stats,
+    _summary,
+)
 from traindx.adapters._jax_stats.reduce import _act_block, _f32, _segment, leaf_sums
 from traindx.adapters._jax_stats.tree import array_leaves, first_array, group_leaves, key_str
 
@@ -173,6 +179,7 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
     if labels is not None:
         nonfinite.append(_nonfinite(labels, xp))
         _label_facts(labels, tags, vals, xp)
+        _level_facts(labels, tags, vals, xp)
     if nonfinite and with_nonfinite_inputs:
         tags.append("train/nonfinite@inputs")
         vals.append(functools.reduce(xp.add, nonfinite))
