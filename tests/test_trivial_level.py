@@ -1,5 +1,5 @@
 """The trivial predictor's loss: the adapters' target levels (one definition in
-traindx/adapters/_common/facts.py, recorded by the torch Monitor, the Keras callback and the
+traindx/adapters/_common/levels.py, recorded by the torch Monitor, the Keras callback and the
 JAX Recorder), the ``trivial`` facts and CTX024 on real small runs."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import traindx
-from traindx.adapters._common.facts import LEVEL_ROWS, TargetLevel, batch_levels, levels_of_batches
+from traindx.adapters._common.levels import LEVEL_ROWS, TargetLevel, batch_levels, levels_of_batches
 from traindx.signals import compute_facts
 
 

@@ -16,7 +16,7 @@ from traindx.adapters._common import (
     levels_of_batches,
     note_broadcast,
 )
-from traindx.adapters._common.facts import LEVEL_ROWS
+from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._jax_pipeline import _Layout
 from traindx.adapters._jax_stats import (
     data_info,

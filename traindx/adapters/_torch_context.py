@@ -23,7 +23,7 @@ from traindx.adapters._common import (
     dropout_max,
     init_scale_flags,
 )
-from traindx.adapters._common.facts import LEVEL_ROWS
+from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._torch_record import FLUSH_STEPS
 from traindx.schema import DataInfo, LossInfo, RunContext
 

@@ -243,7 +243,7 @@ TRIVIAL_LOSSES: dict[str, tuple[str, float]] = {
 
 def trivial_facts(ctx: dict, reduction: str | None, train: dict, val: dict) -> dict[str, float]:
     """The loss against the trivial predictor's (the targets' mean, median or base rates,
-    whatever the input: :class:`traindx.adapters._common.facts.TargetLevel`): ``ref``, the
+    whatever the input: :class:`traindx.adapters._common.levels.TargetLevel`): ``ref``, the
     level for the loss the run uses, and the best (``*_best``, the curve's minimum) and last
     training / validation loss over it; ``best`` is the lower of the two best ratios. Only
     for a loss known to be that formula (``ctx.loss_kind``, else ``ctx.loss_name``), reduced

@@ -2,7 +2,8 @@
 
 :mod:`.guards` (never break training: the one-shot warning, the fatal-symptom stop,
 self-disabling hooks), :mod:`.losses` (what each known loss takes and the task it implies),
-:mod:`.facts` (context facts recorded the same way by every adapter), :mod:`.cadence` (how
+:mod:`.facts` (context facts recorded the same way by every adapter), :mod:`.levels` (the
+trivial predictor's loss from the targets), :mod:`.cadence` (how
 often per-layer telemetry is taken) and :mod:`.writer` (event files + ``context.json``,
 flushed every few seconds, and reading a run back). Nothing here imports a deep-learning
 framework.
@@ -17,15 +18,12 @@ from traindx.adapters._common.facts import (
     GradReach,
     Moments,
     TargetFacts,
-    TargetLevel,
     add_counts,
-    batch_levels,
     class_limit,
     count_ids,
     dropout_max,
     fold_reach,
     init_scale_flags,
-    levels_of_batches,
     metric_values,
     note_broadcast,
     to_float,
@@ -38,6 +36,7 @@ from traindx.adapters._common.guards import (
     fatal_message,
     warn,
 )
+from traindx.adapters._common.levels import TargetLevel, batch_levels, levels_of_batches
 from traindx.adapters._common.losses import FUNCTIONAL_LOSSES, LOSS_KINDS, LossKind, loss_name
 from traindx.adapters._common.writer import (
     F32_MAX,

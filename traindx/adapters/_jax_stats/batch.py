@@ -14,7 +14,7 @@ from traindx.adapters._common import (
     TargetFacts,
     batch_levels,
 )
-from traindx.adapters._common.facts import LEVEL_WIDTH
+from traindx.adapters._common.levels import LEVEL_WIDTH
 from traindx.adapters._jax_stats.reduce import _f32
 from traindx.adapters._jax_stats.tree import first_array
 
