@@ -51,6 +51,14 @@ def test_bce_level_is_the_base_rates_entropy():
     got = levels_of_batches(rows)
     assert got["trivial_bce"] == pytest.approx(lv.flags()["trivial_bce"], abs=0.03)
     assert got["trivial_bce"] <= lv.flags()["trivial_bce"]
+    assert lv.flags()["trivial_bce_floor"] == pytest.approx(0.0, abs=1e-5)  # 0/1 labels
+    assert got["trivial_bce_floor"] == pytest.approx(0.0, abs=1e-5)
+    # soft targets: their own entropy is the floor no model goes below
+    soft = np.random.default_rng(4).uniform(0.2, 0.8, size=(300, 5))
+    lv = TargetLevel()
+    lv.add(soft)
+    assert lv.flags()["trivial_bce_floor"] == pytest.approx(_entropy(soft), rel=1e-6)
+    assert lv.flags()["trivial_bce_floor"] < lv.flags()["trivial_bce"]
 
 
 def test_batch_rows_give_the_exact_variance_of_one_output():

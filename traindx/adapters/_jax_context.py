@@ -308,7 +308,7 @@ class ContextMixin:
                     flags["target_min"], flags["target_max"] = r[0], r[1]
         if "_lvl_var" in c and not self._data_given and self._task != "classification" and len(self._lvl_rows) < LEVEL_ROWS:
             self._lvl_rows.append(
-                t[:, [c[k] for k in ("_lvl_var", "_lvl_mean", "_lvl_bce", "_lvl_lo", "_lvl_hi")]]
+                t[:, [c[k] for k in ("_lvl_var", "_lvl_mean", "_lvl_bce", "_lvl_own", "_lvl_lo", "_lvl_hi")]]
             )
             flags.update(levels_of_batches(np.concatenate(self._lvl_rows)))
         if "_pwg" in c:

@@ -310,6 +310,6 @@ class ContextMixin:
             t = t.float()
         self._tlevel.add(t.cpu().numpy())
         flags = self.context.flags
-        for k in ("trivial_mse", "trivial_mae", "trivial_bce", "target_width"):
+        for k in ("trivial_mse", "trivial_mae", "trivial_bce", "trivial_bce_floor", "target_width"):
             flags.pop(k, None)
         flags.update(self._tlevel.flags())

@@ -56,8 +56,14 @@ ADAPTER_FLAGS: dict[str, type] = {
     "target_max": float,
     "target_min": float,
     "target_onehot": bool,
+    # the trivial predictor's loss (adapters/_common/levels.py), from the targets the loss is
+    # given (not for class ids under a cross-entropy): the outputs per target row, the mean
+    # over outputs of the variance (MSE of predicting the mean), of the mean absolute
+    # deviation from the median (MAE), of the base rate's entropy (BCE; targets in [0, 1]),
+    # of the targets' own entropy (the least a BCE can reach: above 0 for soft targets)
     "target_width": float,
     "trivial_bce": float,
+    "trivial_bce_floor": float,
     "trivial_mae": float,
     "trivial_mse": float,
     "val_shared_frac": float,

@@ -248,7 +248,8 @@ def trivial_facts(ctx: dict, reduction: str | None, train: dict, val: dict) -> d
     training / validation loss over it; ``best`` is the lower of the two best ratios. Only
     for a loss known to be that formula (``ctx.loss_kind``, else ``ctx.loss_name``), reduced
     by its mean (not ``reduction='sum'``) and without a regularization share in the logged
-    value; binary cross-entropy only over several outputs (multi-label, reconstruction): a
+    value; for binary cross-entropy the loss and level above ``floor``, the targets' own
+    entropy (``ctx.trivial_bce_floor``, 0 for 0/1 labels); binary cross-entropy only over several outputs (multi-label, reconstruction): a
     one-output classifier has the majority share and ln 2 (the chance facts). A ratio near 1
     is a model no better than ignoring its inputs; the adapters read the targets the loss is
     given, so standardized targets give the standardized level. Not seen: a loss the user
@@ -261,11 +262,16 @@ def trivial_facts(ctx: dict, reduction: str | None, train: dict, val: dict) -> d
     if flag == "trivial_bce" and (ctx.get("target_width") or 1.0) < 2 and ctx.get("loss_task") not in ("multilabel", "reconstruction"):
         return {}
     ref = float(ref) * factor
-    out = {"ref": ref}
+    # soft targets (pixel intensities) leave a binary cross-entropy a floor, their own entropy:
+    # the ratios are of the loss above it (0 for 0/1 labels); no room above it, no ratio
+    floor = float(ctx.get("trivial_bce_floor") or 0.0) if flag == "trivial_bce" else 0.0
+    if not 0.0 <= floor < 0.98 * ref:
+        return {}
+    out = {"ref": ref, "floor": floor}
     for name, g in (("train", train), ("val", val)):
         best, last = g.get("min"), g.get("last")
         if best is not None and last is not None and math.isfinite(best) and math.isfinite(last):
-            out[f"{name}_best"], out[f"{name}_last"] = best / ref, last / ref
+            out[f"{name}_best"], out[f"{name}_last"] = (best - floor) / (ref - floor), (last - floor) / (ref - floor)
     bests = [out[k] for k in ("train_best", "val_best") if k in out]
     if not bests:
         return {}

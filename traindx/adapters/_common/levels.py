@@ -32,7 +32,8 @@ class TargetLevel:
     autoencoder's mean image); ``trivial_mae``: the mean absolute deviation from each
     output's median; ``trivial_bce``: for targets in [0, 1], the mean over outputs of the
     base rate's binary entropy (binary cross-entropy of the base-rate predictor; multi-label
-    tags, pixel intensities). Integer targets wider than one column (class-id masks, token
+    tags, pixel intensities) and ``trivial_bce_floor``, the targets' own mean entropy (the least
+    a binary cross-entropy can reach: 0 for 0/1 labels, above it for soft targets). Integer targets wider than one column (class-id masks, token
     ids) and non-finite rows are left out."""
 
     def __init__(self) -> None:
@@ -42,6 +43,7 @@ class TargetLevel:
         self.kept: list[np.ndarray] = []
         self.cells = 0
         self.lo, self.hi = math.inf, -math.inf
+        self.ent = 0.0  # the targets' own entropy, summed over rows (mean over outputs)
         self.off = False
 
     def full(self) -> bool:
@@ -73,6 +75,7 @@ class TargetLevel:
             self.m2 = self.m2 + m2 + delta * delta * self.n * n / tot
             self.mean = self.mean + delta * n / tot
         self.n += n
+        self.ent += float(_entropy(np.clip(a, 0.0, 1.0)).mean(axis=1).sum())
         self.lo, self.hi = min(self.lo, float(a.min())), max(self.hi, float(a.max()))
         if self.cells < LEVEL_CELLS:
             take = a[: max((LEVEL_CELLS - self.cells) // a.shape[1], 1)]
@@ -91,30 +94,32 @@ class TargetLevel:
             out["trivial_mae"] = float(np.mean(np.abs(s - np.median(s, axis=0))))
         if self.lo >= 0.0 and self.hi <= 1.0:
             out["trivial_bce"] = float(np.mean(_entropy(self.mean)))
+            out["trivial_bce_floor"] = self.ent / self.n
         return out
 
 
-def batch_levels(y: Any, xp: Any = np) -> tuple[Any, Any, Any]:
+def batch_levels(y: Any, xp: Any = np) -> tuple[Any, Any, Any, Any]:
     """One batch's (N, ...) float targets, inside a compiled step: (the mean over outputs of
     the within-batch variance, the batch's grand mean, the mean over outputs of the base
-    rate's binary entropy - meaningful for targets in [0, 1]). Over batches, the mean of the
+    rate's binary entropy and of the targets' own - meaningful for targets in [0, 1]). Over batches, the mean of the
     first plus the variance of the second is :class:`TargetLevel`'s ``trivial_mse`` (exact
     for one output column); the mean of the third its ``trivial_bce`` (low by about 1/(2N)
     per output: a batch's base rates are noisier than the whole set's)."""
     a = y.reshape(y.shape[0], -1).astype(xp.float32)
     mean = xp.mean(a, axis=0)
-    return xp.mean(xp.var(a, axis=0)), xp.mean(mean), xp.mean(_entropy(mean, xp))
+    own = xp.mean(_entropy(xp.clip(a, 0.0, 1.0), xp))
+    return xp.mean(xp.var(a, axis=0)), xp.mean(mean), xp.mean(_entropy(mean, xp)), own
 
 
 def levels_of_batches(rows: np.ndarray) -> dict[str, float]:
     """``trivial_mse`` (and ``trivial_bce`` for targets in [0, 1]) from :func:`batch_levels`
-    rows, one per batch: (variance, grand mean, base-rate entropy, min, max). Batches with a
-    non-finite value are left out."""
-    r = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+    rows, one per batch: (variance, grand mean, base-rate entropy, own entropy, min, max).
+    Batches with a non-finite value are left out."""
+    r = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
     r = r[np.isfinite(r).all(axis=1)]
     if not len(r):
         return {}
     out = {"trivial_mse": float(r[:, 0].mean() + r[:, 1].var())}
-    if r[:, 3].min() >= 0.0 and r[:, 4].max() <= 1.0:
-        out["trivial_bce"] = float(r[:, 2].mean())
+    if r[:, 4].min() >= 0.0 and r[:, 5].max() <= 1.0:
+        out["trivial_bce"], out["trivial_bce_floor"] = float(r[:, 2].mean()), float(r[:, 3].mean())
     return out

@@ -158,7 +158,7 @@ def _nonfinite(x: Any, xp: Any = jnp) -> jax.Array:
 
 def _level_facts(labels: Any, tags: list[str], vals: list[Any], xp: Any = jnp) -> None:
     """The batch's part of the trivial predictor's loss (:func:`batch_levels`: tags
-    ``_lvl_var``, ``_lvl_mean``, ``_lvl_bce``, and the finite range ``_lvl_lo`` / ``_lvl_hi``)
+    ``_lvl_var``, ``_lvl_mean``, ``_lvl_bce``, ``_lvl_own``, and the finite range ``_lvl_lo`` / ``_lvl_hi``)
     for numeric (N, ...) labels; integer labels wider than one column (class-id masks, token
     ids) have none. Non-finite labels make the batch's values non-finite (skipped on the host)."""
     y = first_array(labels, xp)
@@ -169,7 +169,7 @@ def _level_facts(labels: Any, tags: list[str], vals: list[Any], xp: Any = jnp) -
         return
     if width > 1 and jnp.issubdtype(y.dtype, jnp.integer):
         return
-    var, mean, bce = batch_levels(y.astype(_F32), xp)
+    var, mean, bce, own = batch_levels(y.astype(_F32), xp)
     v = y.reshape(-1).astype(_F32)
-    tags += ["_lvl_var", "_lvl_mean", "_lvl_bce", "_lvl_lo", "_lvl_hi"]
-    vals += [var, mean, bce, xp.min(v), xp.max(v)]
+    tags += ["_lvl_var", "_lvl_mean", "_lvl_bce", "_lvl_own", "_lvl_lo", "_lvl_hi"]
+    vals += [var, mean, bce, own, xp.min(v), xp.max(v)]
