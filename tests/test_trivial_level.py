@@ -230,3 +230,27 @@ def test_keras_callback_regression_level(tmp_path):
     assert "CTX024" in _codes(runs["misaligned"])
     assert compute_facts(runs["fitted"])["trivial"]["best"] < 0.7
     assert "CTX024" not in _codes(runs["fitted"])
+
+
+def test_torch_loss_form_from_the_graph():
+    from traindx.adapters._torch_loss_graph import loss_form
+
+    x, y = torch.randn(8, 3, requires_grad=True), torch.rand(8, 3)
+    f = torch.nn.functional
+    assert loss_form(f.binary_cross_entropy_with_logits(x, y, pos_weight=torch.full((3,), 2.0))) == ("mean", True, False)
+    assert loss_form(f.mse_loss(x, y)) == ("mean", False, False)
+    assert loss_form(f.mse_loss(x, y, reduction="none").sum(1).mean())[0] == "sum"  # summed over outputs
+    assert loss_form(0.5 * f.mse_loss(x, y)) == ("mean", False, True)
+    assert loss_form(f.mse_loss(x, y) + f.l1_loss(x, y)) is None  # two terms: no single formula
+
+
+def test_weighted_or_scaled_loss_has_no_ratio():
+    from traindx.signals.compare import trivial_facts
+
+    ctx = {"loss_kind": "bcewithlogitsloss", "loss_task": "multilabel", "trivial_bce": 0.5, "target_width": 12.0}
+    loss = {"min": 0.49, "last": 0.5}
+    assert trivial_facts(ctx, None, loss, {})["best"] == pytest.approx(0.98)
+    assert trivial_facts({**ctx, "loss_weighted": True}, None, loss, {}) == {}  # pos_weight: another level
+    assert trivial_facts({**ctx, "loss_scaled": True}, None, loss, {}) == {}
+    assert trivial_facts(ctx, "sum", loss, {}) == {}
+    assert trivial_facts({**ctx, "target_width": 1.0, "loss_task": "binary"}, None, loss, {}) == {}

@@ -206,12 +206,25 @@ class ContextMixin:
                 self.context.loss = LossInfo(name=name, expects=kind.expects, from_logits=kind.from_logits)  # type: ignore[arg-type]
             if self.context.data.task is None and task in _DATA_TASK:
                 self.context.data.task = _DATA_TASK[task]  # type: ignore[assignment]
+        self._loss_form(loss)
         if task == "multilabel":
             self._multilabel(targets)
         elif task == "reconstruction" and self._task == "binary":  # a BCE autoencoder: no classes
             self.context.data.task = "other"
             self.context.data.class_counts = None
             self._count_targets = False
+
+    def _loss_form(self, loss: Any) -> None:
+        """How the logged loss relates to its library loss node (the trivial level's premise):
+        flags ``loss_weighted`` (a ``weight`` / ``pos_weight`` tensor on it) and ``loss_scaled``
+        (the loss is the node's value times a factor), and the reduction when not known."""
+        form = lg.loss_form(loss)
+        if form is None:
+            return
+        red, weighted, scaled = form
+        self.context.flags.update(loss_weighted=weighted, loss_scaled=scaled)
+        if red is not None and self.context.loss.reduction is None:
+            self.context.loss = self.context.loss.model_copy(update={"reduction": red})
 
     def _multilabel(self, targets: Any) -> None:
         """A binary loss on (N, k) targets: k independent 0/1 labels, no single-label task.

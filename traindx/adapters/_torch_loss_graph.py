@@ -209,3 +209,30 @@ def broadcast_into_loss(loss: Any) -> bool | None:
     if found is None or not found[0].startswith(_ELEMENTWISE):
         return None
     return found[1].startswith("ExpandBackward")
+
+
+_SHAPE_ONLY = ("View", "Reshape", "Squeeze", "Unsqueeze", "Clone", "To")
+
+
+def loss_form(loss: Any) -> tuple[str | None, bool, bool] | None:
+    """(reduction, weighted, scaled) of the first library loss node under the loss: its
+    ``reduction`` ('none', 'mean', 'sum'; 'none' then ``.mean()`` is 'mean', then ``.sum()``
+    'sum'), whether it holds a ``weight`` / ``pos_weight`` tensor, and whether the loss is
+    that node's value times a factor (a ``Mul``, ``Div`` or ``Neg`` on the way up). None when
+    no library loss node sits under the loss through scalar wrappers (a sum of terms)."""
+    fn, n, ops = getattr(loss, "grad_fn", None), 0, []
+    while fn is not None and n < 16:
+        n += 1
+        name, kids = _name(fn), _children(fn)
+        if name in LOSS_NODES:
+            red = {0: "none", 1: "mean", 2: "sum"}.get(getattr(fn, "_saved_reduction", None))
+            if red == "none" and ops:
+                red = "sum" if any(o.startswith("Sum") for o in ops) else "mean" if any(o.startswith("Mean") for o in ops) else red
+            weighted = any(getattr(fn, a, None) is not None for a in ("_saved_weight", "_saved_pos_weight"))
+            return red, weighted, any(o.startswith(("Mul", "Div", "Neg")) for o in ops)
+        if not (_is_wrapper(name) and len(kids) == 1):
+            return None
+        if not name.startswith(_SHAPE_ONLY):
+            ops.append(name)
+        fn = kids[0]
+    return None

@@ -44,8 +44,10 @@ ADAPTER_FLAGS: dict[str, type] = {
     "l2_max": float,
     "loss_class_weighted": bool,
     "loss_kind": str,
+    "loss_scaled": bool,  # torch: the logged loss is its library loss node times a factor
     "loss_source": str,
     "loss_task": str,
+    "loss_weighted": bool,  # torch: the loss node holds a weight / pos_weight tensor
     "params_not_in_optimizer": float,
     "params_without_grad": float,
     "reg_loss_share": float,
@@ -133,7 +135,7 @@ def _full_run() -> Any:
     ctx["data"]["task"] = "classification"
     ctx["flags"] = {k: _PLACEHOLDER[t] for k, t in (ADAPTER_FLAGS | CONFIG_FLAGS).items()}
     ctx["flags"]["loss_kind"] = "mseloss"  # a loss with a trivial level (the trivial group)
-    ctx["flags"]["reg_loss_share"] = 0.0
+    ctx["flags"].update(reg_loss_share=0.0, loss_weighted=False, loss_scaled=False, loss_class_weighted=False)
     run = Run(id="catalogue", context=RunContext.model_validate(ctx))
     steps = np.arange(200)
     values = 2.0 * 0.98**steps + 0.05 * np.sin(steps) + 0.1

@@ -248,7 +248,8 @@ def trivial_facts(ctx: dict, reduction: str | None, train: dict, val: dict) -> d
     training / validation loss over it; ``best`` is the lower of the two best ratios. Only
     for a loss known to be that formula (``ctx.loss_kind``, else ``ctx.loss_name``), reduced
     by its mean (not ``reduction='sum'``) and without a regularization share in the logged
-    value; for binary cross-entropy the loss and level above ``floor``, the targets' own
+    value, nor weighted (``pos_weight``, class weights) or scaled by a factor (the torch
+    Monitor reads both from the loss graph); for binary cross-entropy the loss and level above ``floor``, the targets' own
     entropy (``ctx.trivial_bce_floor``, 0 for 0/1 labels); binary cross-entropy only over several outputs (multi-label, reconstruction): a
     one-output classifier has the majority share and ln 2 (the chance facts). A ratio near 1
     is a model no better than ignoring its inputs; the adapters read the targets the loss is
@@ -259,6 +260,8 @@ def trivial_facts(ctx: dict, reduction: str | None, train: dict, val: dict) -> d
     ref = ctx.get(flag) if flag else None
     if ref is None or not ref > 0 or reduction in ("sum", "none") or (ctx.get("reg_loss_share") or 0.0) > 0.05:
         return {}
+    if ctx.get("loss_weighted") or ctx.get("loss_scaled") or ctx.get("loss_class_weighted"):
+        return {}  # a weighted or scaled loss has another trivial level
     if flag == "trivial_bce" and (ctx.get("target_width") or 1.0) < 2 and ctx.get("loss_task") not in ("multilabel", "reconstruction"):
         return {}
     ref = float(ref) * factor
