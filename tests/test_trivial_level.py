@@ -242,6 +242,12 @@ def test_torch_loss_form_from_the_graph():
     assert loss_form(f.mse_loss(x, y, reduction="none").sum(1).mean())[0] == "sum"  # summed over outputs
     assert loss_form(0.5 * f.mse_loss(x, y)) == ("mean", False, True)
     assert loss_form(f.mse_loss(x, y) + f.l1_loss(x, y)) is None  # two terms: no single formula
+    loss = f.binary_cross_entropy_with_logits(x, y, pos_weight=torch.full((3,), 2.0))
+    loss.backward()  # as the Monitor sees it: after backward, the saved pos_weight is freed
+    assert loss_form(loss) == ("mean", True, False)
+    loss = f.binary_cross_entropy_with_logits(x, y)
+    loss.backward()
+    assert loss_form(loss) == ("mean", False, False)
 
 
 def test_weighted_or_scaled_loss_has_no_ratio():
@@ -254,3 +260,25 @@ def test_weighted_or_scaled_loss_has_no_ratio():
     assert trivial_facts({**ctx, "loss_scaled": True}, None, loss, {}) == {}
     assert trivial_facts(ctx, "sum", loss, {}) == {}
     assert trivial_facts({**ctx, "target_width": 1.0, "loss_task": "binary"}, None, loss, {}) == {}
+
+
+def test_torch_monitor_records_a_pos_weight_read_from_the_graph(tmp_path):
+    from torch import nn
+
+    from traindx.adapters.torch import Monitor
+
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    opt = torch.optim.SGD(model.parameters(), 0.1)
+    mon = Monitor(model, opt, logdir=tmp_path)  # no loss_fn: the kind comes from the graph
+    for _ in range(3):
+        x, y = torch.randn(8, 4), (torch.rand(8, 3) > 0.5).float()
+        loss = nn.functional.binary_cross_entropy_with_logits(model(x), y, pos_weight=torch.full((3,), 2.0))
+        opt.zero_grad()
+        loss.backward()
+        mon.step(loss, inputs=x, targets=y)
+        opt.step()
+    mon.close()
+    flags = mon.context.flags
+    assert (flags["loss_task"], flags["loss_weighted"], flags["loss_scaled"]) == ("multilabel", True, False)
+    assert "label_positive_share" in flags and mon.context.loss.reduction == "mean"

@@ -218,7 +218,10 @@ class ContextMixin:
         """How the logged loss relates to its library loss node (the trivial level's premise):
         flags ``loss_weighted`` (a ``weight`` / ``pos_weight`` tensor on it) and ``loss_scaled``
         (the loss is the node's value times a factor), and the reduction when not known."""
-        form = lg.loss_form(loss)
+        try:
+            form = lg.loss_form(loss)
+        except Exception:  # noqa: BLE001 - a fact not known; the other loss facts go on
+            form = None
         if form is None:
             return
         red, weighted, scaled = form

@@ -228,7 +228,7 @@ def loss_form(loss: Any) -> tuple[str | None, bool, bool] | None:
             red = {0: "none", 1: "mean", 2: "sum"}.get(getattr(fn, "_saved_reduction", None))
             if red == "none" and ops:
                 red = "sum" if any(o.startswith("Sum") for o in ops) else "mean" if any(o.startswith("Mean") for o in ops) else red
-            weighted = any(getattr(fn, a, None) is not None for a in ("_saved_weight", "_saved_pos_weight"))
+            weighted = any(_saved_tensor(fn, a) for a in ("_saved_weight", "_saved_pos_weight"))
             return red, weighted, any(o.startswith(("Mul", "Div", "Neg")) for o in ops)
         if not (_is_wrapper(name) and len(kids) == 1):
             return None
@@ -236,3 +236,12 @@ def loss_form(loss: Any) -> tuple[str | None, bool, bool] | None:
             ops.append(name)
         fn = kids[0]
     return None
+
+
+def _saved_tensor(fn: Any, attr: str) -> bool:
+    """Whether an autograd node saved a tensor under ``attr``: after ``backward()`` the
+    tensor is freed and reading it raises (an absent one still reads None)."""
+    try:
+        return getattr(fn, attr, None) is not None
+    except RuntimeError:
+        return True
