@@ -131,7 +131,7 @@ def test_torch_monitor_records_levels_and_ctx024(tmp_path):
     assert flags["target_width"] == 64.0 and 0.0 < flags["trivial_bce"] < math.log(2)
     t = compute_facts(run)["trivial"]
     assert t["best"] >= 0.9  # targets unrelated to the inputs: nothing beats their mean
-    assert "CTX024" in _codes(run)
+    assert "CTX024" in _codes(run) and traindx.diagnose(run)[0].verdict != "healthy"
     run, _ = _torch_ae(tmp_path / "fitted", shuffle_targets=False)
     assert compute_facts(run)["trivial"]["best"] < 0.6
     assert "CTX024" not in _codes(run)
