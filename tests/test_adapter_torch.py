@@ -199,6 +199,8 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "loss_kind": "crossentropyloss",
         "loss_task": "classification",
         "loss_source": "loss_fn",
+        "loss_weighted": False,  # the loss graph: no weight / pos_weight on the loss node
+        "loss_scaled": False,
         "forwards_per_step": 1.0,
     }
     from traindx.cli import main
