@@ -137,6 +137,33 @@ class _StaticContext:
         except Exception:  # noqa: BLE001
             self._iter0 = 0
 
+    def _refit(self) -> None:
+        """A later fit() after ``model.compile`` again (transfer learning's fine-tuning phase:
+        the base unfrozen, a new optimizer at a lower rate). The steps now use the new
+        optimizer (its learning rate, schedule and iteration count), and the probe's gradients
+        and the weights the engine reads are indexed by position in ``model.trainable_variables``,
+        whose membership changes when a layer's ``trainable`` flag does: both are read again."""
+        model = self._model
+        opt = getattr(model, "optimizer", None)
+        inner = ks.inner_optimizer(opt) if opt is not None else None
+        ctx = self.context
+        if inner is not None and inner is not self._opt:
+            info, self._schedule = ks.optimizer_info(opt)
+            self._opt, self._lr_value = inner, None
+            if ctx is not None:
+                lr = getattr(info, "lr", None) if info is not None else None
+                ctx.notes.append(f"re-compiled before the fit at step {self._step}: a new optimizer"
+                                 + (f" (learning rate {lr:g})" if isinstance(lr, float) else ""))
+        if not self._model_ready or self._engine is None:
+            return
+        ids = tuple(id(v) for v in model.trainable_variables)
+        if ids != self._tv_ids:
+            self._tags()
+            self._build_engine()
+            self._tv_ids = ids
+            if ctx is not None:
+                ctx.notes.append(f"the trainable weights changed before the fit at step {self._step}")
+
     def _ensure_model(self) -> bool:
         """Model-dependent setup, once the model is built (a Sequential without an Input is
         built by its first training step)."""
@@ -170,6 +197,7 @@ class _StaticContext:
         self._static_facts()
         self._tags()
         self._build_engine()
+        self._tv_ids = tuple(id(v) for v in model.trainable_variables)  # what the engine indexes
         self._model_ready = True
         if self._writer is not None:
             self._writer.write_context(ctx)

@@ -230,6 +230,7 @@ class DiagnosisCallback(
             else:  # another fit() on the same callback continues the run (a new event file)
                 if self._writer is None:
                     self._writer = self._open_writer()
+                self._refit()
                 self._read_optimizer_state()
             self._plan()
             self._ensure_model()
