@@ -44,7 +44,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh23": (ROOT / "fixtures" / "qa_fresh23", 20, 56),
         "qa_fresh24": (ROOT / "fixtures" / "qa_fresh24", 22, 64),
         "qa_fresh26": (ROOT / "fixtures" / "qa_fresh26", 20, 58),
-        "qa_real26": (ROOT / "fixtures" / "qa_real26", 20, 68)}
+        "qa_real26": (ROOT / "fixtures" / "qa_real26", 21, 72)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
