@@ -878,3 +878,43 @@ def test_multilabel_counts_labels_not_two_classes(tmp_path, digits, given):
     assert 0.0 < share < 1.0
     if given:
         assert share == pytest.approx(float(y.mean()))
+
+
+def test_unnamed_contrastive_loss_gives_the_embedding_width_no_class_count(tmp_path, digits):
+    """A siamese embedding (16 wide, no activation) trained with a contrastive loss, the
+    Recorder given no ``loss=``: the width is no class count, so no ln(C) reference and
+    LOSS010 ("initial loss far from ln(C)") does not fire (it did: qa_fresh26's fixed siamese
+    run read as wrong_loss_function 51 %, the width 16 taken for 16 classes)."""
+    x, y = digits
+    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    p = {"w1": jax.random.normal(k1, (64, 32)) * 0.18, "b1": jnp.zeros(32),
+         "w2": jax.random.normal(k2, (32, 16)) * 0.18, "b2": jnp.zeros(16)}  # fmt: skip
+    tx = optax.adam(1e-3)
+
+    def embed(q, a):
+        return jax.nn.relu(a @ q["w1"] + q["b1"]) @ q["w2"] + q["b2"]
+
+    def loss_fn(q, a, b, same):
+        d = jnp.sqrt(jnp.maximum(jnp.sum((embed(q, a) - embed(q, b)) ** 2, -1), 1e-9))
+        return jnp.mean(same * d**2 + (1 - same) * jnp.maximum(1.0 - d, 0.0) ** 2)
+
+    @telemetry_jit
+    def step(q, s, a, b, same):
+        loss, g = jax.value_and_grad(loss_fn)(q, a, b, same)
+        u, s = tx.update(g, s, q)
+        return optax.apply_updates(q, u), s, telemetry(grads=g, params=q, updates=u, loss=loss, inputs=a)
+
+    rec = Recorder(tmp_path, params=p, optimizer=tx)
+    s = tx.init(p)
+    for i in range(40):
+        j = (np.arange(BS) + i * BS) % len(y)
+        k = (j * 7 + 3) % len(y)
+        p, s, st = step(p, s, x[j], x[k], (y[j] == y[k]).astype(np.float32))
+        rec.log(i, st)
+    d = rec.diagnose()
+    rec.close()
+    run = traindx.read(tmp_path)[0]
+    assert run.context.model.output_units == 16 and run.context.loss.name is None
+    facts = traindx.signals.compute_facts(run)
+    assert "num_classes" not in facts["ctx"] and "chance" not in facts
+    assert d is not None and "LOSS010" not in {sm.code for sm in d.symptoms}

@@ -572,6 +572,10 @@ def test_tiny_run_gets_32_evenly_spread_per_layer_samples(digits, tmp_path, arch
     ratios = np.concatenate([run_.series[k].values for k in layer_tags if "update_ratio" in k])
     assert np.all(np.isfinite(ratios)) and np.all(ratios > 0)  # Adam moves every parameter
     assert mon._cad.taken < 32  # most are the cheap samples, not telemetry steps
+    # the prediction statistic follows the samples to the end of training (it stopped at the
+    # last telemetry step before, step 10 of 1,125 in qa_fresh26's waveform run)
+    pred = run_.series["train/pred_class_frac:max"].steps.astype(int).tolist()
+    assert len(pred) >= 32 and max(np.diff(pred + [550])) <= 2 * (550 // 32 + 1), pred
 
 
 # --------------------------------------------------------------------------- 5. imports

@@ -122,6 +122,9 @@ class RecordMixin:
                 self._b_tgt.append(tgt.detach() if tgt.requires_grad else tgt)
             elif tel:
                 self._b_tgt.append(tgt.detach().reshape(-1)[:SMALL_TARGETS])  # a sample
+        if sample and self._out_act is not None:
+            with torch.no_grad():
+                self._sample_outputs(s, outputs, tgt)
         if tel or fatal is not None:
             with torch.no_grad():
                 wbad = self._telemetry(s, grads, present, norms, inputs, tgt, outputs, full=tel)
@@ -148,9 +151,9 @@ class RecordMixin:
             self._periodic_time = time.perf_counter() - tf
         if self._step == cad.next:
             self._arm()
-        elif self._activations and cad.sample_due(self._step):
+        elif (self._activations or self._out_act is not None) and cad.sample_due(self._step):
             self._disarm()
-            self._arm(sample=True)  # the next step is a coverage sample: its activations
+            self._arm(sample=True)  # the next step is a coverage sample: its activations, its output
         elif self._armed or self._watch_armed:
             self._disarm()
         if self._step <= EARLY_WATCH:

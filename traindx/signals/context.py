@@ -18,9 +18,22 @@ def num_classes(run: Run) -> int | None:
         return d.num_classes
     if d.class_counts:
         return len(d.class_counts)
-    if m.output_units and m.output_units > 1 and d.task in (None, "classification"):
+    if m.output_units and m.output_units > 1 and _width_counts_classes(run.context):
         return m.output_units
     return None
+
+
+def _width_counts_classes(c: RunContext) -> bool:
+    """Whether the output's width is a class count: a classification stated, a named loss (a
+    regression's states its task), a loss the adapter read as a classification, or a
+    probability output. An unnamed loss on an unnormalized output (a contrastive embedding, a
+    custom loss the adapter could not read) gives the width no meaning: no ln(C), no 1/C."""
+    task = c.data.task
+    if task not in (None, "classification"):
+        return False
+    if task == "classification" or c.loss.name or c.flags.get("loss_task") in ("classification", "binary"):
+        return True
+    return (c.model.output_activation or "").lower() in ("softmax", "log_softmax", "sigmoid")
 
 
 def context_facts(run: Run) -> dict[str, Any]:

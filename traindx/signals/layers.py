@@ -103,7 +103,7 @@ def layer_facts(run: Run) -> dict[str, Any]:
     rows = _global(run, "output_row_sum")
     if rows is not None:
         facts["row_sum_dev"] = abs(rows - 1.0)
-    pred = _global(run, "pred_class_frac", "max")
+    pred = _global(run, "pred_class_frac", "max", to_end=True)
     if pred is not None:
         facts["pred_class_frac_max"] = pred
     return facts
@@ -116,9 +116,22 @@ def _output_layers(run: Run) -> list[str]:
     return [layer.name for layer in output_layers(getattr(model, "layers", None) or [])]
 
 
-def _global(run: Run, metric: str, statistic: str = "value") -> float | None:
+def _global(run: Run, metric: str, statistic: str = "value", to_end: bool = False) -> float | None:
+    """The tail median of a global training series; with ``to_end``, None unless its last
+    point lies in the last quarter of training (a sampled statistic of the predictions read
+    as the end's: one whose samples stop early says nothing of the end)."""
     s = run.get(metric, "train", "global", statistic)
-    if s is None or not len(s):
+    if s is None or not len(s) or (to_end and not _covers_end(run, s)):
         return None
     v = _tail_median(s.values)
     return v if np.isfinite(v) else None
+
+
+def _covers_end(run: Run, s: Any) -> bool:
+    """Whether ``s``'s last step lies in the last quarter of the training steps (those of the
+    training loss and global gradient norm in the same unit; True when there are none)."""
+    ends = [r.steps for r in (run.get("loss"), run.get("grad_norm")) if r is not None and len(r) and r.unit == s.unit]
+    if not ends:
+        return True
+    first, last = min(int(e[0]) for e in ends), max(int(e[-1]) for e in ends)
+    return int(s.steps[-1]) >= last - 0.25 * (last - first)
