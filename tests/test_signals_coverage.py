@@ -22,6 +22,8 @@ def facts(series, context=None, every=None):
         ("1.0x8", None, False),  # to step 7
         ("1.0x100", None, True),  # every step
         ("1.0x4", 32, True),  # steps 31, 63, 95, 127 - the last in the last quarter
+        ("1.0x2", 35, True),  # steps 34, 69 of 0-99: no further from the end than its own gap
+        ("1.0x2", 30, False),  # steps 29, 59: 40 steps from the end, beyond its gap and the quarter
     ],
 )
 def test_prediction_share_needs_samples_in_the_last_quarter(pred, every, seen):

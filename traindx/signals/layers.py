@@ -117,9 +117,9 @@ def _output_layers(run: Run) -> list[str]:
 
 
 def _global(run: Run, metric: str, statistic: str = "value", to_end: bool = False) -> float | None:
-    """The tail median of a global training series; with ``to_end``, None unless its last
-    point lies in the last quarter of training (a sampled statistic of the predictions read
-    as the end's: one whose samples stop early says nothing of the end)."""
+    """The tail median of a global training series; with ``to_end``, None unless its samples
+    reach the end of training (:func:`_covers_end`; a sampled statistic of the predictions
+    read as the end's: one whose samples stop early says nothing of the end)."""
     s = run.get(metric, "train", "global", statistic)
     if s is None or not len(s) or (to_end and not _covers_end(run, s)):
         return None
@@ -129,9 +129,12 @@ def _global(run: Run, metric: str, statistic: str = "value", to_end: bool = Fals
 
 def _covers_end(run: Run, s: Any) -> bool:
     """Whether ``s``'s last step lies in the last quarter of the training steps (those of the
-    training loss and global gradient norm in the same unit; True when there are none)."""
+    training loss and global gradient norm in the same unit; True when there are none), or no
+    further from the end than its own widest gap (a short run sampled every 10 steps, ending
+    at step 29: its next sample would have come after the end)."""
     ends = [r.steps for r in (run.get("loss"), run.get("grad_norm")) if r is not None and len(r) and r.unit == s.unit]
     if not ends:
         return True
     first, last = min(int(e[0]) for e in ends), max(int(e[-1]) for e in ends)
-    return int(s.steps[-1]) >= last - 0.25 * (last - first)
+    gap = int(np.diff(s.steps).max()) if len(s) >= 2 else 0
+    return last - int(s.steps[-1]) <= max(0.25 * (last - first), gap)
