@@ -47,6 +47,9 @@ def test_prediction_share_without_a_loss_is_read_as_before():
         ({"model": {"output_units": 16, "output_activation": "linear"}, "flags": {"loss_task": "classification"}}, 16),
         ({"model": {"output_units": 16, "output_activation": "softmax"}}, 16),
         ({"model": {"output_units": 16}, "data": {"task": "classification"}}, 16),
+        # a Keras custom loss: named after its function, not read as any task by the adapter
+        ({"model": {"output_units": 16, "output_activation": "linear"}, "loss": {"name": "contrastive_loss"},
+          "flags": {"loss_task": "unknown"}}, None),
         ({"model": {"output_units": 16}, "data": {"task": "regression"}, "loss": {"name": "mse"}}, None),
     ],
 )

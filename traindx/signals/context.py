@@ -24,16 +24,20 @@ def num_classes(run: Run) -> int | None:
 
 
 def _width_counts_classes(c: RunContext) -> bool:
-    """Whether the output's width is a class count: a classification stated, a named loss (a
-    regression's states its task), a loss the adapter read as a classification, or a
-    probability output. An unnamed loss on an unnormalized output (a contrastive embedding, a
-    custom loss the adapter could not read) gives the width no meaning: no ln(C), no 1/C."""
+    """Whether the output's width is a class count: a classification stated, a probability
+    output, a loss the adapter read as a classification (flag ``loss_task``), or - where no
+    adapter read the loss - a named one. A loss the adapter could not read (``loss_task``
+    unknown: a custom function, named or not) or none named, on an unnormalized output (a
+    contrastive embedding), gives the width no meaning: no ln(C), no 1/C."""
     task = c.data.task
     if task not in (None, "classification"):
         return False
-    if task == "classification" or c.loss.name or c.flags.get("loss_task") in ("classification", "binary"):
+    if task == "classification" or (c.model.output_activation or "").lower() in ("softmax", "log_softmax", "sigmoid"):
         return True
-    return (c.model.output_activation or "").lower() in ("softmax", "log_softmax", "sigmoid")
+    read = c.flags.get("loss_task")
+    if read is not None:
+        return read in ("classification", "binary", "multilabel")
+    return bool(c.loss.name)
 
 
 def context_facts(run: Run) -> dict[str, Any]:
