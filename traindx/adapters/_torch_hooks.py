@@ -84,6 +84,8 @@ def forward_hook(ref: weakref.ref) -> Any:
             guarded(ref, "model output hook", lambda m: m._on_root(out))
         if i == mon._loss_id and module is mon.loss_fn:
             guarded(ref, "loss hook", lambda m: m._on_loss(args))
+        if i in mon._seq_ids:
+            guarded(ref, "sequence layer hook", lambda m: m._on_seq(module, args))
 
     return _eager(hook)
 

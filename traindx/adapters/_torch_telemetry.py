@@ -210,12 +210,35 @@ class TelemetryMixin:
         else:
             note_broadcast(self.context, a, b, True)
 
+    def _on_seq(self, module: nn.Module, args: Any) -> None:
+        """A layer with a ``batch_first`` setting (RNN, LSTM, GRU, MultiheadAttention,
+        Transformer), the first time it runs: its setting and its input's shape."""
+        name = self._seq_ids.pop(id(module), None)
+        t = ts.first_tensor(args)
+        if name is not None and t is not None and t.dim() == 3:
+            self._seq_seen.append((name, bool(module.batch_first), tuple(t.shape)))
+
+    def _seq_facts(self, batch: int) -> None:
+        """Flags ``seq_batch_first`` (the setting of the model's first such layer, in module
+        order) and ``seq_input_batch_axis``: which axis of its input has the loader's batch
+        size (0 or 1; -1 where both or neither do). Facts only; the rulebook judges."""
+        if not self._seq_seen:
+            return
+        order = {n: i for i, n in enumerate(n for n, _ in self.model.named_modules())}
+        name, bf, shape = min(self._seq_seen, key=lambda e: order.get(e[0], len(order)))
+        first, second = shape[0] == batch, shape[1] == batch
+        f = self.context.flags
+        f["seq_layer"] = name
+        f["seq_batch_first"] = bf
+        f["seq_input_batch_axis"] = 0.0 if first and not second else 1.0 if second and not first else -1.0
+
     def _first_step_facts(self, inputs: Any) -> None:
         d = self.context.data
         x = ts.first_tensor(inputs)
         if x is not None and x.dim() >= 1:
             d.batch_size = int(x.shape[0])
             d.input_dtype = str(x.dtype).removeprefix("torch.")
+            self._seq_facts(d.batch_size)
         if self._fwd_last is not None and self._fwd_last != self._init_out:
             self._init_out = self._fwd_last  # the output layer is the last weight layer run
             self._set_init_flags()

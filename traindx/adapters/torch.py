@@ -159,9 +159,12 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._periodic_time = 0.0  # of the last step: flushing
         self._overlap: _overlap.Overlap | None = _overlap.Overlap()  # train/eval rows (val_shared_frac)
         self._overlap_handle: Any = None
+        self._seq_ids: dict[int, str] = {}  # modules with a batch_first setting, until first seen
+        self._seq_seen: list[tuple[str, bool, tuple[int, ...]]] = []
         t0 = time.perf_counter()
         try:
             self._setup(run_name, num_classes, n_train)
+            self._seq_ids = {id(m): n for n, m in model.named_modules() if isinstance(getattr(m, "batch_first", None), bool)}
             self._overlap_handle = _overlap.install(self)
         except Exception as e:  # noqa: BLE001 - never break the user's script
             self._fail(e, "setup")
