@@ -79,6 +79,7 @@ def test_the_adapter_wins_where_config_and_adapter_disagree(tmp_path):
     ctx = {
         "framework": "torch", "optimizer": {"name": "Adam", "lr": 0.001, "weight_decay": 0.0},
         "data": {"batch_size": 16}, "model": {"has_dropout": False, "output_units": 3},
+        "flags": {"loss_task": "classification"},  # the loss the Monitor read: the width counts classes
     }  # fmt: skip
     (run_dir / "context.json").write_text(json.dumps(ctx))
     (run_dir / "hparams.yaml").write_text(
@@ -144,3 +145,16 @@ def test_name_habits_and_units(hp, expected):
 )  # fmt: skip
 def test_optimizer_names(text, name):
     assert optimizer_name(text) == name
+
+
+def test_an_output_width_that_counts_no_classes_leaves_the_count_to_the_config(tmp_path):
+    # the adapter recorded a 16-wide output and could not read the loss (an embedding under a
+    # custom loss): its width is no class count, so the config's statement stands
+    run_dir = tmp_path / "run"
+    _csv(run_dir / "metrics.csv")
+    ctx = {"framework": "torch", "model": {"output_units": 16, "output_activation": "linear"},
+           "flags": {"loss_task": "unknown"}}  # fmt: skip
+    (run_dir / "context.json").write_text(json.dumps(ctx))
+    (run_dir / "hparams.yaml").write_text("num_classes: 10\n")
+    (run,) = traindx.read(run_dir)
+    assert context_facts(run)["num_classes"] == 10

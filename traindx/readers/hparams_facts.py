@@ -228,8 +228,10 @@ def _adapter_knows(ctx: RunContext, fact: str) -> bool:
     its output layer or the labels' classes."""
     if fact == "dropout_max":
         return ctx.model.has_dropout is not None
-    if fact == "num_classes":
-        return bool(ctx.data.class_counts) or ctx.model.output_units is not None
+    if fact == "num_classes":  # an output width that counts no classes (an embedding) leaves it to the config
+        from traindx.signals.context import width_counts_classes
+
+        return bool(ctx.data.class_counts) or (ctx.model.output_units is not None and width_counts_classes(ctx))
     return False
 
 

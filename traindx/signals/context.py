@@ -18,12 +18,12 @@ def num_classes(run: Run) -> int | None:
         return d.num_classes
     if d.class_counts:
         return len(d.class_counts)
-    if m.output_units and m.output_units > 1 and _width_counts_classes(run.context):
+    if m.output_units and m.output_units > 1 and width_counts_classes(run.context):
         return m.output_units
     return None
 
 
-def _width_counts_classes(c: RunContext) -> bool:
+def width_counts_classes(c: RunContext) -> bool:
     """Whether the output's width is a class count: a classification stated, a probability
     output, a loss the adapter read as a classification (flag ``loss_task``), or - where no
     adapter read the loss - a named one. A loss the adapter could not read (``loss_task``
