@@ -42,6 +42,23 @@ def test_quantum_is_one_example_of_an_accuracy_on_n():
     assert curve_facts(np.arange(8), jumps)["quantum"] == 0.0
 
 
+def test_quantum_when_the_least_change_is_several_examples():
+    # 45 validation examples whose accuracy moved by 3 and then 2 of them (42, 45, 43 right):
+    # the least change is 2/45, the quantum 1/45
+    counts = np.array([42, 45, 45, *[43] * 49])
+    f = curve_facts(np.arange(counts.size), (counts / 45).astype(np.float32).astype(float))
+    assert f["quantum"] == pytest.approx(1 / 45, rel=1e-4)
+    # least change 0.07, others 0.3 and 0.4: a 1/n quantum would need n = 100 steps of 7 -
+    # no whole fraction up to a fifth of 0.07 divides them all: still no quantum
+    jumps = np.array([0.2, 0.5, 0.5, 0.9, 0.9, 0.97, 0.97, 0.97])
+    assert curve_facts(np.arange(8), jumps)["quantum"] == 0.0
+    # changes of 0.2 and 0.3 (1/20 = a quarter of the least) but a last value of 0.555, no
+    # whole multiple of 1/20 (nor of 0.2/k for k up to 5): no quantum
+    assert curve_facts(np.arange(4), np.array([0.255, 0.455, 0.755, 0.555]))["quantum"] == 0.0
+    # the same changes ending at 0.55 = 11/20: quantum 1/20
+    assert curve_facts(np.arange(4), np.array([0.25, 0.45, 0.75, 0.55]))["quantum"] == pytest.approx(0.05)
+
+
 def test_ce_bound_is_the_markov_bound():
     # L = ln 2 / 4: at most a quarter of the examples can be wrong
     b = ce_accuracy_bound(math.log(2) / 4, 0.5)
