@@ -95,9 +95,11 @@ def one_class_facts(run: Run) -> dict[str, Any]:
 
 
 def zero_loss_facts(run: Run) -> dict[str, Any]:
-    """``loss_zero``: True for a validation loss (or, beside a training accuracy, a training loss) whose
-    last three finite values are all in [0, 1e-3]; ``loss_zero_acc``: the best accuracy logged
-    on a split it may be read against (any for a validation loss, training for a training one)."""
+    """``loss_zero``: True for a validation loss (or, beside a training accuracy, a training loss)
+    whose last three finite values are all in [0, 1e-3] and an accuracy was logged up to them (one
+    that stopped early - a tiny model's adapter telemetry at its first steps - says nothing of what
+    the loss at 0 bought); ``loss_zero_acc``: the best such accuracy on a split it may be read
+    against (any for a validation loss, training for a training one)."""
     out: dict[str, Any] = {}  # with no loss at 0: loss_zero False, of the last pair read
     for split in ("val", "train"):
         losses = [s for s in _of(run, "loss") if s.key.split == split and s.key.scope == "global"]
@@ -109,8 +111,11 @@ def zero_loss_facts(run: Run) -> dict[str, Any]:
         accs = [s for s in accs if np.isfinite(s.values).sum() >= 3]
         if not losses or not accs:
             continue
-        lv = _finite(losses[0])[1]
+        ls, lv = _finite(losses[0])
         zero = bool(lv.size >= 3 and np.all((lv[-3:] >= 0.0) & (lv[-3:] <= ZERO_LOSS)))
+        if zero:  # only an accuracy logged while the loss sat at 0 says what that loss bought
+            covering = [s for s in accs if _finite(s)[0].size and _finite(s)[0][-1] >= ls[-3]]
+            zero, accs = bool(covering), covering or accs
         best = max(float(np.max(_finite(s)[1])) for s in accs)
         out = {"loss_zero": zero, "loss_zero_split": split, "loss_zero_acc": best}
         if zero:
