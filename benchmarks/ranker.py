@@ -45,6 +45,13 @@ GROUPS = {
     "test": ("acc_last", "loss_last"),
     "run": ("has_val",),
 }  # fmt: skip
+#: facts of the training loss the rules read but the layer did not: the marks an LR too large
+#: leaves and their absence (traindx.signals.overshoot: overshoot, relapse, calm), its rise
+#: and swings in units of its own point-to-point noise (the same per step and per epoch), the
+#: last change as a share of the fall, the loss per wrong answer; the validation loss's least
+#: ratio to the training loss
+MARKS = ("loss.overshoot", "loss.relapse", "loss.calm", "loss.rise_z", "loss.osc_z", "loss.last_delta_share",
+         "loss.per_error", "gap.ratio_min")  # fmt: skip
 #: scale facts that span decades, also read on a log10 scale (traindx.learned.raw_feature
 #: ``log10:``): on the sign-log scale an LR of 1e-6 and one of 1e-3 are both ~0 next to the
 #: runs at 0.1-10, so a layer could not tell a tiny logged LR from a usual one (log-only runs
@@ -53,6 +60,7 @@ GROUPS = {
 LOG10 = (
     "lr.first", "lr.max", "lr.last", "loss.min", "loss.last", "val_loss.min", "val_loss.last",
     "loss.noise", "val_loss.noise", "infer.loss_min_ratio", "infer.loss_last_ratio", "grad.last", "grad.max",
+    "loss.max_abs",
 )  # fmt: skip
 #: context facts an adapter records (logs have none)
 CTX = (
@@ -73,6 +81,7 @@ def catalogue(book, with_ctx: bool) -> list[str]:
     names = [f"has:{g}" for g in (*SERIES, *GROUPS)]
     names += [f"{s}.{k}" for s in SERIES for k in SHAPE]
     names += [f"{g}.{k}" for g, keys in GROUPS.items() for k in keys]
+    names += list(MARKS)
     names += [f"log10:{p}" for p in LOG10]
     if with_ctx:
         names += ["has:ctx"] + [f"ctx.{k}" for k in CTX]
