@@ -18,7 +18,7 @@ GATED = [
     ("loss_sign_flipped", "validation accuracy reached", {"val_acc": {"max": 0.9}}),
     ("loss_sign_flipped", "accuracy ends below chance", {"loss": {"tail_neg_frac": 1.0}, "chance": {"acc_last_over_chance": 0.5}}),
     ("loss_sign_flipped", "accuracy ends above chance", {"loss": {"tail_neg_frac": 1.0}, "chance": {"acc_last_over_chance": 3.0}}),
-    ("loss_sign_flipped", "the loss starts at", {"loss": {"tail_neg_frac": 1.0}, "chance": {"loss_first_ratio": -1.0}}),
+    ("loss_sign_flipped", "the loss starts at {chance.loss_first_ratio}", {"loss": {"tail_neg_frac": 1.0}, "chance": {"loss_first_ratio": -1.0}}),
     ("logits_loss_mismatch", "the loss is negative and unbounded", {"loss": {"tail_neg_frac": 1.0}, "chance": {"acc_last_over_chance": 3.0}}),
     ("logits_loss_mismatch", "accuracy ends below chance", {"loss": {"tail_neg_frac": 1.0}, "chance": {"acc_last_over_chance": 0.5}}),
 ]
