@@ -114,7 +114,7 @@ def zero_loss_facts(run: Run) -> dict[str, Any]:
         ls, lv = _finite(losses[0])
         zero = bool(lv.size >= 3 and np.all((lv[-3:] >= 0.0) & (lv[-3:] <= ZERO_LOSS)))
         if zero:  # only an accuracy logged while the loss sat at 0 says what that loss bought
-            covering = [s for s in accs if _finite(s)[0].size and _finite(s)[0][-1] >= ls[-3]]
+            covering = [s for s in accs if (st := _finite(s)[0]).size and st[-1] >= ls[-3]]
             zero, accs = bool(covering), covering or accs
         best = max(float(np.max(_finite(s)[1])) for s in accs)
         out = {"loss_zero": zero, "loss_zero_split": split, "loss_zero_acc": best}
