@@ -574,8 +574,16 @@ def test_tiny_run_gets_32_evenly_spread_per_layer_samples(digits, tmp_path, arch
     assert mon._cad.taken < 32  # most are the cheap samples, not telemetry steps
     # the prediction statistic follows the samples to the end of training (it stopped at the
     # last telemetry step before, step 10 of 1,125 in qa_fresh26's waveform run)
-    pred = run_.series["train/pred_class_frac:max"].steps.astype(int).tolist()
-    assert len(pred) >= 32 and max(np.diff(pred + [550])) <= 2 * (550 // 32 + 1), pred
+    # so do the training accuracy and the input statistics (they stopped at the last
+    # telemetry step too: a training accuracy at step 90 read against a loss at step 600)
+    for tag in ("train/pred_class_frac:max", "train/accuracy", "train/input_mean", "train/input_std",
+                "train/input_min", "train/input_max"):  # fmt: skip
+        steps = run_.series[tag].steps.astype(int).tolist()
+        assert len(steps) >= 32 and max(np.diff(steps + [550])) <= 2 * (550 // 32 + 1), (tag, steps)
+        assert set(range(16)) <= {s * 16 // 550 for s in steps}, (tag, steps)
+    acc = run_.series["train/accuracy"].values
+    assert np.all((acc >= 0) & (acc <= 1)) and acc[-8:].mean() > acc[:2].mean()  # digits: it learns
+    assert np.all(run_.series["train/input_min"].values <= run_.series["train/input_max"].values)
 
 
 # --------------------------------------------------------------------------- 5. imports

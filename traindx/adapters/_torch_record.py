@@ -109,6 +109,8 @@ class RecordMixin:
             self._gn_rows += 1
         else:
             self._b_gn.append(None)
+            if sample:  # no gradient to sample: the schedule moves on (its inputs, outputs: below)
+                self._cad.sampled(s)
         self._training = self.model.training
         tgt = targets if type(targets) is torch.Tensor else ts.first_tensor(targets)
         if tgt is not None:
@@ -125,7 +127,7 @@ class RecordMixin:
         if sample and self._out_act is not None:
             with torch.no_grad():
                 self._sample_outputs(s, outputs, tgt)
-        if tel or fatal is not None:
+        if tel or sample or fatal is not None:  # a sample: the input checks alone (full=False)
             with torch.no_grad():
                 wbad = self._telemetry(s, grads, present, norms, inputs, tgt, outputs, full=tel)
             if wbad is not None and fatal is None and not self._fatal_warned:

@@ -131,17 +131,12 @@ class TelemetryMixin:
         cdim = ts.class_dim(out, tgt)
         if self._out_act is None:
             self._decide_output(out, cdim)
-        short = self._output_stats(out, tgt, cdim, tags, vals)
-        if tgt is not None and not short:
-            acc = ts.accuracy(out, tgt, self._task, cdim, self._out_act)
-            if acc is not None:
-                tags.append("train/accuracy")
-                vals.append(acc)
+        self._output_stats(out, tgt, cdim, tags, vals)
 
     def _output_stats(
         self, out: torch.Tensor, tgt: torch.Tensor | None, cdim: int, tags: list[str], vals: list[torch.Tensor]
-    ) -> bool:
-        """Append the output statistics; returns whether the batch is short."""
+    ) -> None:
+        """Append the output statistics and the training accuracy (where it is defined)."""
         classify = self._task in (None, "classification") or self._probs is not None
         # Fractions of a batch's rows (accuracy, largest predicted class) from a batch with
         # under a quarter of the usual batch's targets - an epoch's short last batch - have at
@@ -151,12 +146,17 @@ class TelemetryMixin:
             if tag == "train/output_row_sum" or (classify and not short):
                 tags.append(tag)
                 vals.append(v)
-        return short
+        if tgt is not None and not short:
+            acc = ts.accuracy(out, tgt, self._task, cdim, self._out_act)
+            if acc is not None:
+                tags.append("train/accuracy")
+                vals.append(acc)
 
     def _sample_outputs(self, s: int, outputs: Any, tgt: torch.Tensor | None) -> None:
         """A coverage sample's output statistics (largest predicted-class share, softmax row
-        sums), as a telemetry step records them: where the budget makes telemetry steps rare
-        (a tiny model), these alone follow the predictions to the end of training."""
+        sums) and training accuracy, as a telemetry step records them: where the budget makes
+        telemetry steps rare (a tiny model), these alone follow the predictions to the end of
+        training."""
         out = ts.first_tensor(outputs) if outputs is not None else self._out
         if out is None:
             return
