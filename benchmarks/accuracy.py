@@ -111,6 +111,14 @@ class Outcome:
         """A benign run answered "healthy" (no alarm) or with its injected cause on top."""
         return self.benign and (not self.alarmed or (bool(self.ranked) and self.ranked[0] == self.cause))
 
+    @property
+    def stated(self) -> list[str]:
+        """The causes the report names: none when it says healthy, else its "cannot separate"
+        group (two or more, as the engine shows it) or the top cause alone."""
+        if self.healthy_said:
+            return []
+        return self.group if len(self.group) >= 2 else self.ranked[:1]
+
 
 def _healthy_said(book, facts: dict, alarmed: bool) -> bool:
     if alarmed or "_error" in facts:
@@ -203,6 +211,10 @@ def summarize(outs: list[Outcome]) -> dict[str, float]:
         "group_size": float(np.mean([len(o.group) for o in faulty if o.group]))
         if any(o.group for o in faulty)
         else 0.0,
+        # the answer set the report states, scored as a pair: how often it holds the true cause
+        # and how many causes it names (top-3 is this pair at exactly 3)
+        "set_coverage": share([o.cause in o.stated for o in faulty]),
+        "set_size": share([len(o.stated) for o in faulty]),
         "wrong_at_80": sum(
             1
             for o in outs
@@ -338,11 +350,17 @@ def _row(name: str, s: dict) -> str:
         f"{name:34} {s['faulty']:>5} {s['top1']:>6.1%} {s['top3']:>6.1%} {s['mean_p_true']:>6.2f} "
         f"{s['ece']:>6.3f} {s['wrong_at_80']:>5} {s['healthy']:>5} {s['false_alarm_rate']:>6.1%} "
         f"{s['top1_or_group']:>6.1%} {s['group_share']:>6.1%} {s['group_size']:>5.1f} "
+        f"{s['set_coverage']:>6.1%} {s['set_size']:>5.2f} "
         f"{s['benign']:>4} {s['benign_alarm_rate']:>6.1%} {s['benign_right']:>6.1%} {s['benign_false_alarm']:>6.1%}"
     )
 
 
-HEADER = f"{'':34} {'runs':>5} {'top1':>6} {'top3':>6} {'p_true':>6} {'ECE':>6} {'w@80':>5} {'hlthy':>5} {'FA':>6} {'t1|grp':>6} {'grp%':>6} {'size':>5} {'bn':>4} {'bn-al':>6} {'bn-ok':>6} {'bn-FA':>6}"
+HEADER = f"{'':34} {'runs':>5} {'top1':>6} {'top3':>6} {'p_true':>6} {'ECE':>6} {'w@80':>5} {'hlthy':>5} {'FA':>6} {'t1|grp':>6} {'grp%':>6} {'size':>5} {'set':>6} {'set n':>5} {'bn':>4} {'bn-al':>6} {'bn-ok':>6} {'bn-FA':>6}"
+
+SET_NOTE = (
+    "set / set n: the answer set the report states (its cannot-separate group, else the top cause;"
+    " none when it says healthy): share of faulty runs it holds the true cause, mean causes named (top3 names 3)"
+)
 
 
 def by_kind(outs: list[Outcome]) -> dict[str, dict]:
@@ -420,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n== rulebook numbers: {'hand-set' if lam is None else f'fitted per fold, prior strength {lam:g}'} =="
         )
         print(HEADER)
+        print(f"   {SET_NOTE}")
         theta = (
             comp.theta0
             if lam is None
@@ -503,7 +522,7 @@ def _headline(cfg: dict, layered: set[str] | None = None) -> None:
     print(
         f"\n   HEADLINE, cross-validated (mean [worst] over leave-one-{{{', '.join(dims)}}}-out):"
     )
-    print(f"   {'kind':14} {'top1':>14} {'top3':>14} {'FA':>14} {'ECE':>14} {'w@80':>5} {'benign FA':>14} {'benign ok':>14}")
+    print(f"   {'kind':14} {'top1':>14} {'top3':>14} {'FA':>14} {'ECE':>14} {'w@80':>5} {'benign FA':>14} {'benign ok':>14} {'set':>14} {'set n':>5}")
     kinds = sorted({k for d in dims for k in cfg["cv"][d]}, key=lambda k: (k == "ALL", k))
     for k in kinds:
         vals = [cfg["cv"][d][k] for d in dims if k in cfg["cv"][d]]
@@ -517,7 +536,8 @@ def _headline(cfg: dict, layered: set[str] | None = None) -> None:
         w80 = max(v["wrong_at_80"] for v in vals)
         print(
             f"   {k:14} {cell('top1', min)} {cell('top3', min)} {cell('false_alarm_rate', max)} {ece_s} {w80:>5}"
-            f" {cell('benign_false_alarm', max)} {cell('benign_right', min)}"
+            f" {cell('benign_false_alarm', max)} {cell('benign_right', min)} {cell('set_coverage', min)}"
+            f" {np.mean([v['set_size'] for v in vals if v['set_size'] == v['set_size']] or [np.nan]):>5.2f}"
             + ("   rules hand-set on these runs: in-sample" if layered is not None and k not in layered and k != "ALL" else "")
         )
 

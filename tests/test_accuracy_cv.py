@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from accuracy import cross_validate, summarize  # noqa: E402
+from accuracy import Outcome, cross_validate, summarize  # noqa: E402
 from accuracy import outcomes as outcomes_of  # noqa: E402
 from differential import Compiled, fit, fit_calibration, probabilities, targets  # noqa: E402
 from labelled import load, map_label  # noqa: E402
@@ -88,6 +88,41 @@ def test_vectorized_scores_match_the_engine(runs, book, temperature):
         assert unknown[k] == pytest.approx(d.unknown_probability, abs=1e-9) if d.causes else True
         checked += bool(d.causes)
     assert checked >= 5
+
+
+def _outcome(cause: str, ranked: list[str], group: list[str], healthy_said: bool = False) -> Outcome:
+    return Outcome(run="r", writer="w", cause=cause, visible=True, healthy_said=healthy_said,
+                   ranked=ranked, p_true=0.0, alarmed=not healthy_said, group=group)  # fmt: skip
+
+
+def test_the_stated_set_is_the_group_else_the_top_cause():
+    abc = ["a", "b", "c", "d"]
+    held = _outcome("c", abc, ["a", "b", "c"])  # the group holds the cause: covered, 3 named
+    missed = _outcome("d", abc, ["a", "b", "c"])  # it does not: 3 named, not covered
+    alone = _outcome("b", abc, [])  # no group: the top cause alone, wrong
+    right = _outcome("a", abc, ["a"])  # a one-cause "group" is no group: the top alone
+    healthy = _outcome("a", abc, ["a", "b"], healthy_said=True)  # "healthy": nothing named
+    assert held.stated == ["a", "b", "c"] and missed.stated == ["a", "b", "c"]
+    assert alone.stated == ["a"] and right.stated == ["a"] and healthy.stated == []
+    s = summarize([held, missed, alone, right, healthy])
+    assert s["faulty"] == 5
+    assert s["set_coverage"] == pytest.approx(2 / 5)  # held, right
+    assert s["set_size"] == pytest.approx((3 + 3 + 1 + 1 + 0) / 5)
+    # top-1/top-3 read the ranking as before (the "healthy" run's ranking included)
+    assert s["top1"] == pytest.approx(2 / 5) and s["top3"] == pytest.approx(4 / 5)
+
+
+def test_the_stated_set_is_what_the_engine_reports(runs, book):
+    book = book.model_copy(update={"confidence": []})  # the differential's own probabilities
+    comp = Compiled.build(book, [r.facts for r in runs])
+    outs = outcomes_of(runs, comp, comp.log_odds(comp.theta0), *comp.calibration())
+    grouped = 0
+    for k in range(0, len(runs), 3):
+        d = diagnose_run(read(ROOT / runs[k].path)[0], book)
+        said = d.confusable.causes if d.confusable else [c.id for c in d.causes[:1]]
+        assert outs[k].stated == ([] if d.verdict != "findings" else said), runs[k].path
+        grouped += d.confusable is not None
+    assert grouped >= 1
 
 
 def test_fit_moves_toward_the_data_and_the_prior_holds_it(runs, book):
