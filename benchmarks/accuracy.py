@@ -350,16 +350,17 @@ def _row(name: str, s: dict) -> str:
         f"{name:34} {s['faulty']:>5} {s['top1']:>6.1%} {s['top3']:>6.1%} {s['mean_p_true']:>6.2f} "
         f"{s['ece']:>6.3f} {s['wrong_at_80']:>5} {s['healthy']:>5} {s['false_alarm_rate']:>6.1%} "
         f"{s['top1_or_group']:>6.1%} {s['group_share']:>6.1%} {s['group_size']:>5.1f} "
-        f"{s['set_coverage']:>6.1%} {s['set_size']:>5.2f} "
+        f"{s['set_size']:>5.2f} "
         f"{s['benign']:>4} {s['benign_alarm_rate']:>6.1%} {s['benign_right']:>6.1%} {s['benign_false_alarm']:>6.1%}"
     )
 
 
-HEADER = f"{'':34} {'runs':>5} {'top1':>6} {'top3':>6} {'p_true':>6} {'ECE':>6} {'w@80':>5} {'hlthy':>5} {'FA':>6} {'t1|grp':>6} {'grp%':>6} {'size':>5} {'set':>6} {'set n':>5} {'bn':>4} {'bn-al':>6} {'bn-ok':>6} {'bn-FA':>6}"
+HEADER = f"{'':34} {'runs':>5} {'top1':>6} {'top3':>6} {'p_true':>6} {'ECE':>6} {'w@80':>5} {'hlthy':>5} {'FA':>6} {'t1|grp':>6} {'grp%':>6} {'size':>5} {'set n':>5} {'bn':>4} {'bn-al':>6} {'bn-ok':>6} {'bn-FA':>6}"
 
 SET_NOTE = (
-    "set / set n: the answer set the report states (its cannot-separate group, else the top cause;"
-    " none when it says healthy): share of faulty runs it holds the true cause, mean causes named (top3 names 3)"
+    "t1|grp / set n: the answer set the report states (its cannot-separate group, else the top cause;"
+    " none when it says healthy): share of faulty runs it holds the true cause (the headline's 'set'),"
+    " mean causes it names (top3 names 3)"
 )
 
 
