@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from traindx.schema import Run, Series
+from traindx.signals.robust import finite
 
 #: A loss at or below this is 0 to the precision logs print (4 decimals).
 ZERO_LOSS = 1e-3
@@ -32,8 +33,7 @@ MAX_K = 20
 
 
 def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
-    ok = np.isfinite(s.values)
-    return s.steps[ok], s.values[ok]
+    return finite(s.steps, s.values)
 
 
 def _of(run: Run, metric: str) -> list[Series]:
