@@ -3,7 +3,8 @@
 Every run directory with a ``label.json`` under the roots (fixtures/logs, fixtures/corpus,
 fixtures/qa, fixtures/qa_keras, fixtures/qa_wild, fixtures/qa_wild_keras, fixtures/qa_fresh,
 fixtures/qa_heldout, fixtures/qa_small, fixtures/qa_real, fixtures/qa_fresh21, fixtures/qa_fresh22,
-fixtures/qa_fresh23, fixtures/qa_fresh24, fixtures/qa_fresh26, fixtures/qa_real26, fixtures/healthy_aggr;
+fixtures/qa_fresh23, fixtures/qa_fresh24, fixtures/qa_fresh26, fixtures/qa_real26, fixtures/qa_real27,
+fixtures/healthy_aggr;
 ``*.tar.xz`` archives there are unpacked once into the cache directory) is read
 and its facts computed ONCE; the facts are cached on disk keyed by the run's file contents and the
 source of the readers and signals, so a second benchmark run only re-scores.
@@ -32,7 +33,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_wild_keras", "fixtures/qa_fresh", "fixtures/qa_heldout", "fixtures/qa_small",
          "fixtures/qa_real", "fixtures/qa_fresh21", "fixtures/qa_fresh22",
          "fixtures/qa_fresh23", "fixtures/qa_fresh24", "fixtures/qa_fresh26",
-         "fixtures/qa_real26", "fixtures/healthy_aggr")
+         "fixtures/qa_real26", "fixtures/qa_real27", "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 
 

@@ -6,7 +6,8 @@ the other-loggers batch fixtures/qa_fresh21/, the beginner-style batch fixtures/
 intermediate-practitioner batch fixtures/qa_fresh23/, the new-task-shapes batch fixtures/qa_fresh24/
 (forecasting, autoencoders, seq2seq, segmentation, multi-input, scikit-learn MLPs), the
 real-logger-habits batch fixtures/qa_fresh26/ (Lightning/HF/mlflow/wandb/tqdm/Keras stdout logs)
-and the second forum-style batch fixtures/qa_real26/ (scored before any change):
+the second forum-style batch fixtures/qa_real26/ and the third, fixtures/qa_real27/ (each scored
+before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -44,7 +45,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh23": (ROOT / "fixtures" / "qa_fresh23", 20, 56),
         "qa_fresh24": (ROOT / "fixtures" / "qa_fresh24", 22, 64),
         "qa_fresh26": (ROOT / "fixtures" / "qa_fresh26", 20, 58),
-        "qa_real26": (ROOT / "fixtures" / "qa_real26", 21, 72)}
+        "qa_real26": (ROOT / "fixtures" / "qa_real26", 21, 72),
+        "qa_real27": (ROOT / "fixtures" / "qa_real27", 20, 68)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
