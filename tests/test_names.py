@@ -98,6 +98,13 @@ MAPPED = [
     ("lr-Adam-momentum", None, "train/momentum"),
     # HuggingFace Trainer.
     ("eval/accuracy", None, "val/accuracy"),
+    # torch SummaryWriter tags grouped by granularity (fixtures/qa_real27's StepLR autoencoder):
+    # 'epoch/' and 'batch/' are tag groups, not the epoch or batch axis.
+    ("epoch/loss", None, "train/loss"),
+    ("epoch/lr", None, "train/lr"),
+    ("epoch/val_loss", None, "val/loss"),
+    ("Epoch/Accuracy", None, "train/accuracy"),
+    ("batch/loss", None, "train/loss:step"),
     ("train/learning_rate", None, "train/lr"),
     ("train/grad_norm", None, "train/grad_norm"),
     ("eval_loss", None, "val/loss"),
@@ -115,7 +122,7 @@ NOT_MAPPED = [
     "step", "epoch", "Step", "time", "global_step", "wall_time", "_runtime", "_timestamp",
     "_step", "Unnamed: 0", "train/epoch", "trainer/global_step", "iteration", "timestamp",
     "hp_metric", "epoch_steps_per_second", "eval/samples_per_second", "train/train_runtime",
-    "train/total_flos", "foo", "my_custom_thing", "train", "", "batch_size",
+    "train/total_flos", "foo", "my_custom_thing", "train", "", "batch_size", "epoch/step",
 ]  # fmt: skip
 
 
@@ -200,3 +207,19 @@ def test_parse_map_option_errors(item: str, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")) as err:
         parse_map_option([item])
     assert item in str(err.value) or item.startswith("=")
+
+
+def test_a_summarywriter_epoch_tag_group_is_read() -> None:
+    """fixtures/qa_real27's StepLR autoencoder logs ``epoch/loss``, ``epoch/lr`` and
+    ``epoch/val_loss`` with torch's SummaryWriter: all three are series (the learning rate that
+    fell from 1e-3 to 1e-71 was dropped as an axis column before)."""
+    from pathlib import Path
+
+    from traindx.api import read
+
+    run_dir = Path(__file__).resolve().parent.parent / "fixtures" / "qa_real27" / "logs"
+    (run,) = read(run_dir / "torch_digits_autoencoder_steplr_every_batch" / "buggy")
+    keys = {str(k) for k in run.series}
+    assert {"train/lr", "train/loss", "val/loss", "train/loss:step"} <= keys, keys
+    lr = run.series[next(k for k in run.series if str(k) == "train/lr")]
+    assert len(lr) == 25

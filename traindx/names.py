@@ -50,6 +50,10 @@ from traindx.name_tables import (  # noqa: F401 (re-exported: the tables map_nam
 from traindx.schema import CANONICAL_METRICS, SeriesKey, Split
 
 _NOT_SERIES_WHY = "axis or bookkeeping column (step, epoch, time...), not a series"
+#: A leading tag group naming a granularity (TensorBoard ``epoch/loss``, ``epoch/lr``,
+#: ``batch/loss``): the metric after it is a series at that granularity, not an axis column.
+_GRANULARITY = {"epoch": "epoch", "epochs": "epoch", "batch": "step", "step": "step", "steps": "step",
+                "iter": "step", "iteration": "step"}
 _SHAPES = [(re.compile(p), keep, stat, why) for p, keep, stat, why in SHAPE_RULES]
 _METRICS = [(re.compile(p), metric, why) for p, metric, why in METRIC_RULES]
 _KEY_FORM = re.compile(r"(train|val|test)/([a-z][a-z0-9_]*)(?:@([^:]+))?(?::(\w+))?")
@@ -101,6 +105,7 @@ def _decompose(raw: str) -> _Parts | str:
     implied: str | None = None  # the split a namespace implies, used when nothing else says
     trace: list[str] = []
     rest: list[str] = []
+    per: str | None = None  # the granularity a leading 'epoch/' or 'batch/' segment says
     segs = [s.strip() for s in raw.strip().split("/")]
     for k, seg in enumerate(segs):
         numbered = _NUMBERED_SPLIT.fullmatch(_normalize(seg))
@@ -111,6 +116,9 @@ def _decompose(raw: str) -> _Parts | str:
         elif not rest and _normalize(seg) in NAMESPACES and k < len(segs) - 1:
             implied = NAMESPACES[_normalize(seg)] or implied
             trace.append(f"namespace '{seg}'" + (f" (split {implied})" if implied else ""))
+        elif not rest and per is None and _normalize(seg) in _GRANULARITY and k < len(segs) - 1:
+            per = _GRANULARITY[_normalize(seg)]  # epoch/lr, batch/loss: a tag group, not an axis
+            trace.append(f"granularity namespace '{seg}'" + (" (per step)" if per == "step" else " (per epoch)"))
         elif seg:
             rest.append(seg)
     if not rest:
@@ -127,7 +135,7 @@ def _decompose(raw: str) -> _Parts | str:
         rest = [f"{rest[0]}_{rest[1]}"]
         implied = implied or "val"
         trace.append("COCO task prefix (a validation metric)")
-    phrase, statistic = _normalize(rest[0]), "value"
+    phrase, statistic = _normalize(rest[0]), "step" if per == "step" else "value"
     if len(rest) == 2 and (part := loss_part(phrase, _normalize(rest[1]), _metric_of)):
         trace.append(f"'{rest[0]}/{rest[1]}': the loss or a part of it")  # Loss/Total, loss/recon
         phrase, rest = part, rest[:1]
