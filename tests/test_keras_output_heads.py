@@ -60,3 +60,35 @@ def test_a_two_head_keras_model_records_both_heads_as_outputs(mid, tmp_path):
     layers = {layer.name: layer.is_output for layer in run.context.model.layers}
     assert layers == {"trunk": False, "mid": False, "price": True, "segment_logits": True, "segment": True}
     assert compute_facts(run)["ctx"]["min_hidden_width"] == mid  # a real one-unit trunk still shows
+
+
+@pytest.mark.keras
+def test_branches_merged_into_the_output_without_weights_are_output_layers(tmp_path):
+    """fixtures/qa_real27's wide-and-deep regressor: ``Add()([Dense(1)(x), Dense(1)(deep)])``.
+    Both one-unit Dense layers make the output through the weight-free Add; before, both were
+    recorded ``is_output: false`` and the wide branch read as a hidden layer one unit wide
+    (CTX018 one-unit-bottleneck flagged the fixed version model_too_small 79 %)."""
+    keras = pytest.importorskip("keras")
+    from traindx.adapters.keras import DiagnosisCallback
+    from traindx.api import read
+    from traindx.signals import compute_facts
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 10)).astype("float32")
+    y = (x[:, :1] - 0.5 * x[:, 1:2]).astype("float32")
+    inp = keras.Input((10,))
+    wide = keras.layers.Dense(1, name="wide")(inp)
+    deep = keras.layers.Dense(16, activation="relu", name="deep1")(inp)
+    deep = keras.layers.Dense(8, activation="relu", name="deep2")(deep)
+    out = keras.layers.Add(name="sum")([wide, keras.layers.Dense(1, name="deep_out")(deep)])
+    model = keras.Model(inp, out)
+    model.compile("adam", loss="mse")
+    cb = DiagnosisCallback(logdir=tmp_path, every=1, diagnose=False)
+    model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[cb])
+    cb.close()
+    run = read(tmp_path)[0]
+    layers = {layer.name: layer.is_output for layer in run.context.model.layers}
+    assert layers == {"wide": True, "deep1": False, "deep2": False, "deep_out": True}
+    assert compute_facts(run)["ctx"]["min_hidden_width"] == 8

@@ -134,8 +134,9 @@ def output_layer(model: keras.Model) -> Any:
 def output_layers(model: keras.Model) -> list[Any]:
     """The layers that make the model's outputs (a multi-output model has several heads):
     for each output, the layer producing it walked back over single-input layers without
-    weights (Activation, Reshape, Dropout) to the layer with weights they read. Empty for
-    subclassed models."""
+    weights (Activation, Reshape, Dropout) to the layer with weights they read, and through a
+    merge without weights (a wide-and-deep ``Add()([wide, deep])``) into each of its branches.
+    Empty for subclassed models."""
     found: list[Any] = []
     for t in _outputs(model):
         found += _head_chain(t, model)
@@ -177,7 +178,13 @@ def _head_chain(t: Any, model: keras.Model) -> list[Any]:
             break
         chain.append(layer)
         args = _inputs(layer, hist)
-        if _own_weights(layer) or len(args) != 1:
+        if _own_weights(layer):
+            break
+        if len(args) > 1:  # a merge without weights (Add, Concatenate): every branch makes the output
+            for a in args:
+                chain += _head_chain(a, model)
+            break
+        if len(args) != 1:
             break
         t = args[0]
     return chain
