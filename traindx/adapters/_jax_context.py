@@ -33,6 +33,20 @@ from traindx.schema import OptimizerInfo
 #: class count is then not guessed from the output width (as the torch Monitor's _DATA_TASK)
 _DATA_TASK = {"composite": "other", "reconstruction": "other", "contrastive": "other"}
 TARGET_ROWS = 4  # telemetry rows whose label counts give target_distinct (their largest)
+#: rows compared for val_shared_frac (the Keras callback's caps, traindx.adapters._keras_leak)
+MAX_TRAIN_ROWS, MAX_VAL_ROWS = 200_000, 4_096
+
+
+def _val_shared_frac(data: Any, val_data: Any) -> float | None:
+    """The share of the validation inputs' rows (``val_data``'s first element, or the array
+    itself; the first :data:`MAX_VAL_ROWS`) identical to one of the training inputs' first
+    :data:`MAX_TRAIN_ROWS` rows (traindx.rowid); None when the rows differ in shape."""
+    from traindx.rowid import shared_frac
+
+    x = data[0] if isinstance(data, (tuple, list)) else data
+    vx = val_data[0] if isinstance(val_data, (tuple, list)) else val_data
+    frac = shared_frac(np.asarray(x[:MAX_TRAIN_ROWS]), np.asarray(vx[:MAX_VAL_ROWS]))
+    return None if frac is None else float(frac)
 
 
 class ContextMixin:
@@ -40,7 +54,7 @@ class ContextMixin:
 
     def _setup(self, params: Any, optimizer: Any, loss: Any, num_classes: int | None, n_train: int | None,
                batch_size: int | None, data: Any, optimizer_name: str | None, learning_rate: Any,
-               run_name: str | None) -> None:  # fmt: skip
+               run_name: str | None, val_data: Any = None) -> None:  # fmt: skip
         ctx = self.context
         if params is not None:
             ctx.model = model_info(params)
@@ -101,6 +115,13 @@ class ContextMixin:
             d.num_classes = len(d.class_counts)
         if self._loss_known and not self._elementwise:
             ctx.flags["broadcast_in_loss"] = False
+        if data is not None and val_data is not None:
+            try:  # a fact less, never a failure
+                frac = _val_shared_frac(data, val_data)
+                if frac is not None:
+                    ctx.flags["val_shared_frac"] = frac
+            except Exception:  # noqa: BLE001, S110
+                pass
         if run_name:
             ctx.hyperparameters["run_name"] = run_name
         self._open_writer().write_context(ctx)

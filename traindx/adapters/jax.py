@@ -97,6 +97,8 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
             (``"mse"``, ``"softmax_cross_entropy_with_integer_labels"``): what it expects.
         num_classes, n_train, batch_size: data facts; ``data=(x_train, y_train)`` gives
             n_train, input range and class counts from the arrays themselves.
+        val_data: ``(x_val, y_val)`` or ``x_val``, with ``data=``: the share of validation rows
+            identical to a training row (``val_shared_frac``, read once at set-up).
         optimizer_name: names the optimizer where it cannot be read from ``optimizer``.
         learning_rate: a float or an optax schedule (``train/lr`` is evaluated from it at
             each logged step) where it cannot be read from ``optimizer``.
@@ -124,6 +126,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         n_train: int | None = None,
         batch_size: int | None = None,
         data: Any = None,
+        val_data: Any = None,
         optimizer_name: str | None = None,
         learning_rate: Any = None,
         every: int | None = None,
@@ -175,7 +178,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self.context = RunContext(framework="jax", framework_version=jax.__version__)
         try:
             self._setup(params, optimizer, loss, num_classes, n_train, batch_size, data, optimizer_name,
-                        learning_rate, run_name)  # fmt: skip
+                        learning_rate, run_name, val_data)  # fmt: skip
         except Exception as e:  # noqa: BLE001 - never break the user's script
             self._fail(e, "setup")
 
