@@ -35,7 +35,7 @@ def _jax_run():
 
 def test_hand_written_losses_are_named_to_the_recorder():
     jr = _jax_run()
-    d = SimpleNamespace(task="regression", n_classes=0, x_train=None, y_train=None)
+    d = SimpleNamespace(task="regression", n_classes=0, x_train=None, y_train=None, x_val="xv", y_val="yv")
 
     def loss_given(form: str, rec: str = "full"):
         spec = {"loss": {"loss": form}, "call": {"rec": rec}, "name": "r"}
@@ -47,3 +47,6 @@ def test_hand_written_losses_are_named_to_the_recorder():
     assert loss_given("default") == "mse"  # regression's default
     assert loss_given("mse_class_id") is None  # not a loss a user would name as such
     assert loss_given("broadcast_mse", "no_loss") is None  # the call variant without a loss
+    # the arrays call variant hands over the validation split too (the Recorder's val_shared_frac)
+    spec = {"loss": {"loss": "default"}, "call": {"rec": "data"}, "name": "r"}
+    assert jr._recorder(lambda out, **kw: kw, "out", spec, d, {}, None, 10, None)["val_data"] == ("xv", "yv")
