@@ -54,6 +54,8 @@ def on_host(fn: Any, *args: Any) -> np.ndarray:
 
 def f32(x: Any, xp: Any = ops) -> Any:
     """``x`` as float32, with no operation when it already is."""
+    if type(x) is np.ndarray:  # the host statistics: numpy's dtype check (standardize_dtype ~12 us)
+        return x if x.dtype == np.float32 else x.astype("float32")
     if keras.backend.standardize_dtype(getattr(x, "dtype", None) or "float32") == "float32":
         return x
     return xp.cast(x, "float32")

@@ -16,6 +16,23 @@ from traindx.adapters._keras_stats.reduce import delta_sq_vec, on_host, weight_s
 EAGER_DELTAS = 24
 
 
+def host_values(ws: list[Any], backend: str) -> list[np.ndarray]:
+    """The weights' values as numpy arrays. On TensorFlow each variable is read by one
+    ``ReadVariableOp`` (what ``np.asarray`` of a variable runs, without its tape and identity
+    bookkeeping: 6 variables of the digits MLP 58 against 191 us CPU); the same bytes."""
+    if backend != "tensorflow":
+        return [np.asarray(w) for w in ws]
+    import tensorflow as tf
+
+    out = []
+    for w in ws:
+        try:
+            out.append(tf.raw_ops.ReadVariableOp(resource=w.handle, dtype=w.dtype).numpy())
+        except Exception:  # noqa: BLE001 - not a plain resource variable (a tensor, a distributed one)
+            out.append(np.asarray(w))
+    return out
+
+
 class WeightStats:
     """Norms, snapshots and differences of the tracked weights (the engine's ``backend``,
     ``tracked``, ``_fns``, ``_deltas``, ``on_host``, ``_compile`` and ``weights``)."""
@@ -27,13 +44,15 @@ class WeightStats:
 
     def weight_sq(self, ws: list[Any]) -> np.ndarray:
         if self.on_host():
-            return on_host(weight_sq_vec, [np.asarray(w) for w in ws])
+            return on_host(weight_sq_vec, host_values(ws, self.backend))
         f = self._fns.get("wsq")
         if f is None:
             f = self._fns["wsq"] = self._compile(weight_sq_vec)
         return np.asarray(ops.convert_to_numpy(f(ws)), dtype=np.float64)
 
     def snapshot(self, ws: list[Any]) -> list[Any]:
+        if self.on_host():  # host copies (the trainer donates its state: no view is kept)
+            return [np.array(w, copy=True) for w in host_values(ws, self.backend)]
         if self.backend == "tensorflow":
             import tensorflow as tf
 
@@ -41,8 +60,6 @@ class WeightStats:
             if f is None:
                 f = self._fns["snap"] = tf_function(lambda ws: [tf.identity(w) for w in ws])
             return list(f(ws))
-        if self.on_host():  # host copies (the trainer donates its state: no view is kept)
-            return [np.array(w, copy=True) for w in ws]
         if self.backend == "jax":
             import jax.numpy as jnp
 
@@ -67,7 +84,7 @@ class WeightStats:
         """Squared norms of ``ws - snap`` per weight."""
         if self.on_host():
             ss = [np.asarray(s) for s in snap]
-            return on_host(delta_sq_vec, [np.asarray(w) for w in ws], ss)
+            return on_host(delta_sq_vec, host_values(ws, self.backend), ss)
         f = self._fns.get("dsq")
         if f is None:
             f = self._fns["dsq"] = self._compile(delta_sq_vec)
