@@ -80,6 +80,13 @@ branch alternating): ``--fixed 4`` MLP 0.32-0.43 s on both (the first call's ext
 function's compile, 0.20-0.26 s of it); ``--fixed 4 --fixed-model deep30`` 0.47-0.70 s ->
 0.40-0.50 s (the rest's extra 0.32-0.39 -> 0.13-0.15 s: packed callback arguments).
 
+``--split N``: instead, where the per-step share of a long run goes (cost27): one N-call run
+each of ``none`` and ``default+rec`` (``--fixed-model``), every call timed alone (CPU, waited
+for), split into the first call (compile), the one function's calls between telemetry
+steps (until the switch to the light function at ``HOST_ONLY_CALLS``), the light calls after
+it, the telemetry steps (the budget's and the 32-sample floor's) and ``Recorder.log``; each
+part's extra over the plain call's median as a share of the plain run's steps.
+
 ``--outside N``: instead, the time of one ``telemetry(...)`` call made outside ``jit`` (the
 MLP's gradients, parameters, updates, loss, activations, logits, labels and inputs; with and
 without ``step=``), the median of N calls after one warm-up call.
@@ -784,6 +791,76 @@ def background(repeats: int, steps: int = 400, model: str = "mlp") -> None:
           f"{statistics.median(gil):.2f} of its rate alone (median; min {min(gil):.2f}, max {max(gil):.2f})")  # fmt: skip
 
 
+def split(steps: int, model: str = "mlp") -> None:
+    """``--split``: see the module docstring. The two runs alternate call by call (the order
+    reversed every call), each call waited for, which keeps JAX from running ahead: the parts
+    are each call's own CPU (process time, so the light function's compile in its thread
+    lands in the calls it overlaps: the tail column). A part's extra is its median call over
+    the plain median, times its calls; the tail is what its calls add above their median."""
+    warnings.simplefilter("error", RuntimeWarning)
+    batches = digits(MODELS[model][1])
+    load0 = load()
+    configs = ("none", "default+rec")
+    times: dict[str, list[float]] = {c: [] for c in configs}
+    tel: list[bool] = []
+    logs: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = {c: Job(model, c, f"{tmp}/{c}") for c in configs}
+        state = {c: (jobs[c].params, jobs[c].opt_state) for c in configs}
+        for i in range(steps):
+            x, y = batches[i % len(batches)]
+            for c in configs if i % 2 == 0 else configs[::-1]:
+                step, rec = jobs[c].step, jobs[c].rec
+                p, s = state[c]
+                taken = getattr(step, "taken", 0)
+                t = time.process_time()
+                p, s, out = step(p, s, x, y, i)
+                jax.block_until_ready((p, out))
+                times[c].append(time.process_time() - t)
+                state[c] = p, s
+                if rec is not None:
+                    tel.append(step.taken > taken)
+                    t = time.process_time()
+                    rec.log(i, out)
+                    logs.append(time.process_time() - t)
+        rec, tj = jobs["default+rec"].rec, jobs["default+rec"].step
+        t = time.process_time()
+        rec.close()
+        close = time.process_time() - t
+    plain = np.asarray(times["none"][1:])
+    base = float(np.median(plain))
+    run = float(plain.sum())
+    on = np.asarray(times["default+rec"])
+    is_tel = np.asarray(tel)
+    idx = np.arange(steps)
+    from traindx.adapters._jax_optax import HOST_ONLY_CALLS
+
+    def part(mask: np.ndarray) -> str:
+        v = on[mask]
+        if not len(v):
+            return "none"
+        med = float(np.median(v))
+        extra, tail = (med - base) * len(v), float((v - med).sum())
+        return (f"{len(v)} x {1e3 * med:.3f} ms (median): extra {1e3 * extra:.0f} ms = {100 * extra / run:.1f} %, "
+                f"tail {1e3 * tail:.0f} ms")  # fmt: skip
+
+    lg = np.asarray(logs)
+    big = lg > 10 * np.median(lg)
+    print(f"jax {jax.__version__}, {model}, {steps} calls each of none and default+rec alternating, every call waited "
+          f"for; {load0} at the start, {load()} at the end; the default cadence ended at every {tj.every}, "
+          f"{tj.taken} telemetry steps")  # fmt: skip
+    print(f"  plain: median call {1e3 * base:.3f} ms CPU, {steps - 1} calls {run:.2f} s (shares below are of this), "
+          f"tail {1e3 * float((plain - base).sum()):.0f} ms")  # fmt: skip
+    print(f"  first call (compile): {on[0]:.2f} s against the plain step's {times['none'][0]:.2f} s")
+    print(f"  one function, not telemetry (calls 1..{HOST_ONLY_CALLS - 1}): "
+          f"{part((idx > 0) & (idx < HOST_ONLY_CALLS) & ~is_tel)}")  # fmt: skip
+    print(f"  light function, not telemetry: {part((idx >= HOST_ONLY_CALLS) & ~is_tel)}")
+    print(f"  telemetry steps: {part((idx > 0) & is_tel)}")
+    print(f"  Recorder.log: median {1e6 * float(np.median(lg)):.1f} us a step, {int((~big).sum())} steps "
+          f"{1e3 * lg[~big].sum():.0f} ms = {100 * lg[~big].sum() / run:.1f} %; {int(big.sum())} fetching/writing "
+          f"{1e3 * lg[big].sum():.0f} ms = {100 * lg[big].sum() / run:.1f} %; close {1e3 * close:.0f} ms")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
@@ -802,7 +879,11 @@ def main() -> None:
     ap.add_argument("--background", type=int, default=0, help="instead: the one function compiled off the "
                     "critical path, N rounds")  # fmt: skip
     ap.add_argument("--background-steps", type=int, default=400, help="the steps of --background's runs")
+    ap.add_argument("--split", type=int, default=0, help="instead: where a long run's per-step share goes, N calls")
     args = ap.parse_args()
+    if args.split:
+        split(args.split, args.fixed_model)
+        return
     if args.background:
         background(args.background, args.background_steps, args.fixed_model)
         return

@@ -20,6 +20,10 @@ noise, not all; rerun and compare the spread (the overhead columns give the quar
 Run: python benchmarks/overhead_keras.py [--backend tensorflow|jax|torch --rounds 25 --epochs 1 --threads 1];
 ``--fixed 7``: instead, the fixed cost of the callback on a 6-epoch fit (CPU seconds, paired
 with fits without it, with a verdict against the 0.2 s budget).
+
+``--long 6``: instead, the per-step share on long fits (6 rounds; ``--epochs 35 --batch 32``:
+1,995-step fits), each a fresh model and callback per copy (``--configs``), the first epoch
+(tracing, the probe's compile) left out, and the callback's own CPU split by kind of step.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models", default="cnn,mlp")
     ap.add_argument("--fixed", type=int, default=0, help="instead: the fixed cost on N pairs of 6-epoch fits")
+    ap.add_argument("--long", type=int, default=0, help="instead: the per-step share on N rounds of long fresh fits")
+    ap.add_argument("--configs", default="none,default", help="the copies --long compares (none first)")
     return ap.parse_args()
 
 
@@ -223,10 +229,110 @@ def fixed_cost(repeats: int, epochs: int = 6) -> None:
     sys.exit(exit_status(verdicts))
 
 
+class Split(DiagnosisCallback):
+    """The callback with the CPU time of its training-thread hooks summed by kind of step
+    (``process_time``: every thread, so TensorFlow's pool threads running its functions
+    count; on JAX the training's own device threads too, so read the split on TensorFlow)."""
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        s, cad = self._epoch_base + batch, self._cad
+        kind = ("telemetry" if s >= cad.next else "sample" if cad.planned is not None and cad.sample_due(s)
+                else "update ratio" if self._snap is not None else "plain")  # fmt: skip
+        t = time.process_time()
+        super().on_train_batch_begin(batch, logs)
+        self._add(kind, time.process_time() - t)
+
+    def _add(self, kind: str, secs: float) -> None:
+        n, v = self.split.get(kind, (0, 0.0))
+        self.split[kind] = n + 1, v + secs
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == 1:  # the first epoch's hooks (the probe's compile) are the one-off
+            self.split = {}
+        super().on_epoch_begin(epoch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        t = time.process_time()
+        super().on_train_batch_end(batch, logs)
+        self._add("batch end", time.process_time() - t)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        t = time.process_time()
+        super().on_epoch_end(epoch, logs)
+        self._add("epoch end", time.process_time() - t)
+
+
+def long_fits(rounds: int) -> None:
+    """Per step on long fits: each round builds a fresh model (same initial weights) and, but
+    for ``none``, a fresh callback at its defaults (probe: 256 validation-like rows) per copy,
+    and fits ``--epochs`` epochs at ``--batch``; copies alternate, the order reversed every
+    other round. A round's value is the CPU time of epochs 2..E (epoch 1 traces the train
+    function and compiles the probe: the one-off, shown apart), the overhead the per-round
+    paired ratio: the mean cost per step, where the median epoch of short rounds missed the
+    epochs that hold a telemetry step. The callback's own CPU is split by kind of step over
+    every round's epochs 2..E (a share of the plain copy's CPU of the same epochs)."""
+    warnings.simplefilter("error", RuntimeWarning)
+    configs = ARGS.configs.split(",")
+    load0 = load()
+    x, y = digits()
+    steps = int(np.ceil(len(x) / ARGS.batch))
+    verdicts, lines = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ARGS.models.split(","):
+            cpu: dict[str, list[float]] = {c: [] for c in configs}
+            wall: dict[str, list[float]] = {c: [] for c in configs}
+            first: dict[str, list[float]] = {c: [] for c in configs}
+            split: dict[str, dict[str, tuple[int, float]]] = {c: {} for c in configs}
+            every: dict[str, list[int]] = {c: [] for c in configs}
+            for r in range(rounds):
+                for c in configs if r % 2 == 0 else configs[::-1]:
+                    job = Job(MODELS[name], "none", f"{tmp}/{name}-{c}-{r}", x, y)
+                    if c != "none":
+                        probe = None if c == "logs only" else (x[-256:], y[-256:])
+                        job.cb = Split(f"{tmp}/{name}-{c}-{r}", probe=probe, every=10 if c == "every=10" else None,
+                                       diagnose=False)  # fmt: skip
+                        job.cb.split = {}
+                        job.callbacks.insert(1, job.cb)
+                    ep = job.run(ARGS.epochs)
+                    cpu[c].append(sum(u for _, u in ep[1:]))
+                    wall[c].append(sum(w for w, _ in ep[1:]))
+                    first[c].append(ep[0][1])
+                    if job.cb is not None:
+                        sp = job.cb.split
+                        every[c].append(job.cb.every)
+                        for k, (n, v) in sp.items():
+                            m, w = split[c].get(k, (0, 0.0))
+                            split[c][k] = m + n, w + v
+                        job.cb.close()
+                    keras.backend.clear_session()
+            base = sum(cpu["none"])
+            lines.append(f"{name}: plain {1e3 * statistics.median(cpu['none']) / (steps * (ARGS.epochs - 1)):.3f} ms CPU "
+                         f"a step (epochs 2..{ARGS.epochs}), first epoch {statistics.median(first['none']):.2f} s")  # fmt: skip
+            for c in configs[1:]:
+                ovc, ovw = overhead(cpu["none"], cpu[c], BUDGET.get(c)), overhead(wall["none"], wall[c], BUDGET.get(c))
+                lines.append(f"  {c:10} overhead CPU {ovc!s}  wall {ovw!s}  every (end) {sorted(set(every[c]))}  "
+                             f"first epoch {statistics.median(first[c]):.2f} s")  # fmt: skip
+                own = sum(v for _, v in split[c].values())
+                parts = ", ".join(f"{k} {n} x {1e6 * v / max(n, 1):.0f} us = {100 * v / base:.2f} %"
+                                  for k, (n, v) in sorted(split[c].items(), key=lambda kv: -kv[1][1]))  # fmt: skip
+                lines.append(f"    callback's hooks (epochs 2..E): {100 * own / base:.2f} % "
+                             f"of the plain CPU: {parts}")  # fmt: skip
+                if c in BUDGET:
+                    verdicts.append(verdict_line(f"{name} {c} (long fits)", BUDGET[c], ovc, ovw))
+    print(f"keras {keras.__version__} ({ARGS.backend}), CPU, {ARGS.threads} thread(s), {rounds} rounds of fresh "
+          f"{ARGS.epochs}-epoch fits ({steps} steps/epoch, batch {ARGS.batch}); {load0} at the start, {load()} at the end")  # fmt: skip
+    print("overhead: median [quartiles] CI [95 %] of the per-round paired ratio of epochs 2..E")
+    print("\n".join(lines + verdicts))
+    sys.exit(exit_status(verdicts))
+
+
 def main() -> None:
     set_threads(ARGS.threads)
     if ARGS.fixed:
         fixed_cost(ARGS.fixed)
+        return
+    if ARGS.long:
+        long_fits(ARGS.long)
         return
     warnings.simplefilter("error", RuntimeWarning)  # a callback that turns itself off is a failure
     load0 = load()
