@@ -81,3 +81,45 @@ def test_planned_gap_spreads_min_samples_over_the_run():
     free.sampled(3200)
     assert free.sample_next == 3300
     assert not keras_cadence(10).sample_due(5)
+
+
+class _Weights(keras.callbacks.Callback):
+    """The model's weights before every step (a callback ahead of ours in the list)."""
+
+    def __init__(self):
+        super().__init__()
+        self.before: list[list[np.ndarray]] = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.before.append([np.array(w, copy=True) for w in self.model.get_weights()])
+
+
+@pytest.mark.skipif(keras.backend.backend() == "jax", reason="no floor on JAX (a sample waits for the device)")
+def test_sample_update_ratios_are_the_weights_own(tmp_path):
+    """The coverage samples' snapshots are copies (weights read to the host, cost27): each
+    recorded per-layer update ratio is ||W(s+1) - W(s)|| / ||W(s)|| of the weights the model
+    had before steps s and s+1, and the weight norm ||W(s)||, at every sampled step."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x, y = (x[:320] / 16.0).astype("float32"), y[:320].astype("int64")
+    seen = _Weights()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), L.Dense(32, activation="relu"), L.Dense(10)])
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=2, batch_size=20, verbose=0,
+              callbacks=[seen, DiagnosisCallback(tmp_path, diagnose=False)])  # fmt: skip
+    (run,) = traindx.read(tmp_path)
+    for layer, (k, b) in (("dense", (0, 1)), ("dense_1", (2, 3))):
+        ratio = run.series[f"train/update_ratio@{layer}"]
+        norm = run.series[f"train/weight_norm@{layer}"]
+        assert len(ratio.steps) >= 8
+        for s, v in zip(ratio.steps.tolist(), ratio.values.tolist(), strict=True):
+            w0, w1 = seen.before[s], seen.before[s + 1]
+            d = np.sqrt(sum(np.sum((w1[i].astype(np.float64) - w0[i]) ** 2) for i in (k, b)))
+            n0 = np.sqrt(sum(np.sum(w0[i].astype(np.float64) ** 2) for i in (k, b)))
+            assert v > 0 and abs(v - d / n0) <= 1e-4 * d / n0, (layer, s, v, d / n0)
+        for s, v in zip(norm.steps.tolist(), norm.values.tolist(), strict=True):
+            n0 = np.sqrt(sum(np.sum(seen.before[s][i].astype(np.float64) ** 2) for i in (k, b)))
+            assert abs(v - n0) <= 1e-5 * n0, (layer, s, v, n0)
