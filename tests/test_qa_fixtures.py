@@ -6,8 +6,9 @@ the other-loggers batch fixtures/qa_fresh21/, the beginner-style batch fixtures/
 intermediate-practitioner batch fixtures/qa_fresh23/, the new-task-shapes batch fixtures/qa_fresh24/
 (forecasting, autoencoders, seq2seq, segmentation, multi-input, scikit-learn MLPs), the
 real-logger-habits batch fixtures/qa_fresh26/ (Lightning/HF/mlflow/wandb/tqdm/Keras stdout logs)
-the second forum-style batch fixtures/qa_real26/ and the third, fixtures/qa_real27/ (each scored
-before any change):
+the second forum-style batch fixtures/qa_real26/ and the third, fixtures/qa_real27/, and the
+new-loggers / new-task-shapes batch fixtures/qa_fresh27/ (logging, Keras progress bars, np.save,
+nested JSONL; GANs, VAEs, char LMs, triplet embeddings) (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -46,7 +47,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh24": (ROOT / "fixtures" / "qa_fresh24", 22, 64),
         "qa_fresh26": (ROOT / "fixtures" / "qa_fresh26", 20, 58),
         "qa_real26": (ROOT / "fixtures" / "qa_real26", 21, 72),
-        "qa_real27": (ROOT / "fixtures" / "qa_real27", 20, 68)}
+        "qa_real27": (ROOT / "fixtures" / "qa_real27", 20, 68),
+        "qa_fresh27": (ROOT / "fixtures" / "qa_fresh27", 20, 52)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -56,7 +58,7 @@ def programs(root: Path) -> list[Path]:
 FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
 LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
-             "history.json", ".txt")
+             "history.json", ".txt", ".npy")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
