@@ -101,6 +101,21 @@ LAYOUTS = [
     ("a Keras history printed whole (numpy 2 reprs)",
      "{'loss': [np.float64(0.9), np.float64(0.7)], 'accuracy': [0.5, 0.625]}\n",
      [{"epoch": 0, "loss": 0.9, "accuracy": 0.5}, {"epoch": 1, "loss": 0.7, "accuracy": 0.625}]),
+    # a header printed before training names numbers but no metric: it does not turn the epoch
+    # axis into the record order (fixtures/qa_fresh27: 4 of 20 logs)
+    ("logging lines after a header line",
+     "2026-12-05 13:26:50,001 INFO start training: 1500 train / 300 val digits, z=8\n"
+     "2026-12-05 13:26:51,001 INFO epoch 1/2 recon=0.15 kl=0.02 val_loss=0.12\n"
+     "2026-12-05 13:26:52,001 INFO epoch 2/2 recon=0.10 kl=0.01 val_loss=0.09\n2026-12-05 13:26:53,001 INFO done\n",
+     [{"epoch": 1, "recon": 0.15, "kl": 0.02, "val_loss": 0.12}, {"epoch": 2, "recon": 0.10, "kl": 0.01, "val_loss": 0.09}]),
+    ("epoch=N lines after 'train=2000 val=400'",
+     "train=2000 val=400 dim=16\nepoch=1 loss=0.80 val_loss=0.90 knn_acc=71.25%\nepoch=2 loss=0.60 val_loss=0.70 knn_acc=80.00%\n",
+     [{"epoch": 1, "loss": 0.8, "val_loss": 0.9, "knn_acc": 0.7125}, {"epoch": 2, "loss": 0.6, "val_loss": 0.7, "knn_acc": 0.8}]),
+    # ... but a metric before the first epoch is a point: kept, on the record order
+    ("a metric printed before the first epoch",
+     "initial val_loss: 2.30\nepoch 1 | loss 0.5 | val_loss 0.6\nepoch 2 | loss 0.4 | val_loss 0.5\n",
+     [{"step": 0, "initial val_loss": 2.3}, {"step": 1, "epoch": 1, "loss": 0.5, "val_loss": 0.6},
+      {"step": 2, "epoch": 2, "loss": 0.4, "val_loss": 0.5}]),
 ]  # fmt: skip
 
 
@@ -125,6 +140,17 @@ def test_keras_progress_bars_of_a_real_run() -> None:
     assert len(series["val/accuracy"]) == 15 and list(series["val/accuracy"].steps) == [23 * e for e in range(1, 16)]
     two = _series(FIXTURES / "keras_verbose2")
     assert len(two["val/loss"]) == 15
+
+
+def test_a_header_line_leaves_the_epoch_unit(tmp_path: Path) -> None:
+    """The unit the run reports (what rules read as epochs) stays ``epoch`` with a header."""
+    lines = [f"[2026-12-05 13:29:0{e % 10},867] INFO - Epoch {e}/12 | train_mse: {1 / e:.4f} | val_mse: {1.1 / e:.4f}"
+             for e in range(1, 13)]
+    (tmp_path / "training.log").write_text("[2026-12-05 13:29:00,001] INFO - start: train=1400 val=340 window=20\n"
+                                           + "\n".join(lines) + "\n")
+    series = _series(tmp_path)
+    assert series["train/mse"].unit == "epoch" and list(series["train/mse"].steps) == list(range(1, 13))
+    assert series["val/mse"].unit == "epoch"
 
 
 def test_torch_mnist_style_of_a_real_run() -> None:

@@ -239,10 +239,26 @@ def _with_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dic
     if by_step is not None:
         return by_step
     records = steps.plain(records)
-    epochs = [r.get("epoch") for _, r in records]
-    if None not in epochs and len(set(epochs)) == len(epochs) and all(float(e).is_integer() for e in epochs):  # type: ignore[arg-type]
-        return records
+    rest = records[_preamble(records):]
+    epochs = [r.get("epoch") for _, r in rest]
+    if rest and None not in epochs and len(set(epochs)) == len(epochs) and all(float(e).is_integer() for e in epochs):  # type: ignore[arg-type]
+        return rest
     return [(i, {"step": k, **r}) for k, (i, r) in enumerate(records)]
+
+
+def _preamble(records: list[tuple[int, dict[str, Any]]]) -> int:
+    """How many leading records hold no epoch and no name of a metric: a header printed before
+    training (``start training: 1500 train / 300 val digits, z=8``, ``train=2000 val=400``).
+    They are dropped where the epoch lines that follow give the axis, instead of turning it into
+    the record order."""
+    from traindx.names import map_name
+
+    n = 0
+    for _, r in records:
+        if r.get("epoch") is not None or any(map_name(k) is not None for k in r):
+            break
+        n += 1
+    return n
 
 
 def looks_like_text_log(head: str) -> bool:
