@@ -124,3 +124,17 @@ def test_a_small_adaptive_lr_or_plain_sgd_is_left_to_the_other_items():
     assert _fired("lr_too_low", ADAPTIVE_AT_USUAL_LR, _with_optimizer("sgd", 1e-3)) is False
     # 0.01 and above is read by the "not small" item already, not twice
     assert _fired("lr_too_low", ADAPTIVE_AT_USUAL_LR, _with_optimizer("adam", 0.01)) is False
+
+
+NOT_FALLEN = "the loss turned non-finite at step"
+
+
+def test_nan_after_a_curve_that_never_fell_speaks_against_an_unstable_op():
+    flat = np.concatenate([2.30 + 0.01 * np.sin(np.arange(10.0)), _nan(200)])
+    assert _fired("numerical_instability", NOT_FALLEN, _run(flat)) is True
+    # the unstable op's own picture: a curve that fell well, then NaN
+    fell = np.concatenate([2.3 * 0.95 ** np.arange(60.0), _nan(40)])
+    assert _fired("numerical_instability", NOT_FALLEN, _run(fell)) is False
+    # a loss that grew before its NaN is read by the growth items, not this one
+    grew = np.concatenate([2.3 * 1.3 ** np.arange(10.0), _nan(50)])
+    assert _fired("numerical_instability", NOT_FALLEN, _run(grew)) is False
