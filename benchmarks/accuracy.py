@@ -34,6 +34,7 @@ three classes, the same for every input kind:
     python benchmarks/accuracy.py --families           # one row per held-out family value
     python benchmarks/accuracy.py --held-out-adapters  # the adapter kinds with fitted components, held out
     python benchmarks/accuracy.py --kinds torch,keras,jax  # the adapter rows only (~1 min; rules-only kinds)
+    python benchmarks/accuracy.py --kinds logs --dims writer --by-length  # rows per logged length
 
 The adapter kinds are ranked by the rules alone, whose numbers were hand-set looking at those
 runs: their CV rows refit only the calibration, so the headline marks them in-sample.
@@ -63,7 +64,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 import calibrate as calibrate_maps  # noqa: E402
 from differential import Compiled, fit, fit_calibration, probabilities, targets  # noqa: E402
-from labelled import FAMILIES, ROOT, ROOTS, Labelled, load  # noqa: E402
+from labelled import FAMILIES, LENGTH_BINS, ROOT, ROOTS, Labelled, length_stratum, load  # noqa: E402
 
 from traindx.engine import evaluate as cel_evaluate  # noqa: E402
 from traindx.rules.loader import load_rulebook  # noqa: E402
@@ -413,6 +414,11 @@ def main(argv: list[str] | None = None) -> int:
         "adapter run as a full run does (checked on 2,073 runs: same rankings; the confidence maps, fitted "
         "without the log runs' scenarios held out beside them, move probabilities by < 0.01) in ~1.5 min",
     )  # fmt: skip
+    ap.add_argument(
+        "--by-length", action="store_true",
+        help="a row per input kind and stratum of the main loss's logged evaluations (<=5, 6-20, 21-100, >100; "
+        "one per epoch or finer: benchmarks/labelled.py length_stratum)",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     book = load_rulebook([args.rulebook], builtin=False) if args.rulebook else load_rulebook()
     runs = load(args.roots, kinds=args.kinds)
@@ -481,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
                             summarize([o for o in outs if o.families[dim] == v]),
                         )
                     )
+            if args.by_length:
+                _by_length(outs, {r.path: length_stratum(r.facts) for r in runs})
             if args.reliability:
                 print("   reliability (bin, mean confidence, accuracy, runs):")
                 for lo_, conf, acc, n in reliability(outs):
@@ -541,6 +549,18 @@ def _headline(cfg: dict, layered: set[str] | None = None) -> None:
             f" {np.mean([v['set_size'] for v in vals if v['set_size'] == v['set_size']] or [np.nan]):>5.2f}"
             + ("   rules hand-set on these runs: in-sample" if layered is not None and k not in layered and k != "ALL" else "")
         )
+
+
+def _by_length(outs: list[Outcome], strata: dict[str, str]) -> None:
+    """A row per input kind and length stratum (``strata``: run path -> stratum), in the
+    order of :data:`LENGTH_BINS`, per-epoch strata before per-step ones."""
+    order = [f"{g} {name}" for g in ("epoch", "step") for _, name in LENGTH_BINS]
+    groups: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
+    for o in outs:
+        groups[(o.input_kind, strata[o.run])].append(o)
+    print("   by the main loss's logged evaluations (per epoch / finer):")
+    for kind, st in sorted(groups, key=lambda ks: (ks[0], order.index(ks[1]))):
+        print(_row(f"     {kind} {st}", summarize(groups[(kind, st)])))
 
 
 def _per_cause(outs: list[Outcome]) -> None:

@@ -81,6 +81,27 @@ class Labelled:
         return str(getattr(self, name))
 
 
+#: the ``--by-length`` strata: (upper bound on the main loss's logged evaluations, name)
+LENGTH_BINS = ((5, "<=5"), (20, "6-20"), (100, "21-100"), (None, ">100"))
+
+
+def length_stratum(facts: dict[str, Any]) -> str:
+    """A run's stratum by how much of its main loss was logged: the number of finite
+    evaluations of the training loss (the validation loss where none), binned by
+    :data:`LENGTH_BINS`, and whether they are one per epoch ("epoch": an epoch-unit series,
+    or no more points than the epochs they fall in, plus one) or finer ("step"). A run
+    with neither loss falls back on the curve a healthy verdict rests on (``run.curve_points``)."""
+    run = facts.get("run") or {}
+    main = facts.get("loss") or facts.get("val_loss") or {}
+    n = int(main.get("n_finite", run.get("curve_points", 0)) or 0)
+    epochs = int(run.get("curve_epochs") or 0)
+    per_epoch = main.get("unit", run.get("curve_unit")) == "epoch" or (
+        epochs > 0 and int(run.get("curve_points") or 0) <= epochs + 1
+    )
+    name = next(name for hi, name in LENGTH_BINS if hi is None or n <= hi)
+    return f"{'epoch' if per_epoch else 'step'} {name}"
+
+
 def map_label(label: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """The contract's fields from a label in either format."""
     writer = label.get("writer") or run_dir.parent.name

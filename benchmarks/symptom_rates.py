@@ -18,6 +18,7 @@ ratio). Facts come from the accuracy benchmark's cache (benchmarks/labelled.py).
     python benchmarks/symptom_rates.py --sort healthy --top 5
     python benchmarks/symptom_rates.py --diff main            # what the rule changes since main do
     python benchmarks/symptom_rates.py --diff ../other/rulebook --kind all
+    python benchmarks/symptom_rates.py --length "epoch <=5,epoch 6-20"   # short per-epoch runs only
 
 ``--diff REF`` compares the conditions of the rulebook here with those of REF (a rulebook
 directory, or a git ref whose rulebook/ is read with ``git archive``): for each symptom,
@@ -205,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--style", help="only runs of this style (e.g. qa); default all")
     ap.add_argument("--top", type=int, default=3, help="causes shown per symptom")
     ap.add_argument("--sort", choices=("code", "healthy", "lr"), default="code")
+    ap.add_argument("--length", help="only runs of these comma-separated length strata (benchmarks/labelled.py "
+                    "length_stratum: 'epoch <=5', 'step 21-100'...; a bin alone, '<=5', takes both granularities)")
     ap.add_argument("--diff", metavar="REF", help="the runs each changed condition starts/stops firing on, "
                     "against REF: a rulebook directory or a git ref (its rulebook/)")  # fmt: skip
     args = ap.parse_args(argv)
@@ -213,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = [r for r in load(kinds=kinds) if args.kind == "all" or r.input_kind == args.kind]
     if args.style:
         runs = [r for r in runs if r.style == args.style]
+    if args.length:
+        from labelled import length_stratum
+
+        want = {w.strip() for w in args.length.split(",")}
+        runs = [r for r in runs if {(st := length_stratum(r.facts)), st.split(" ", 1)[1]} & want]
     if not runs:
         print(f"no labelled runs of kind {args.kind!r}", file=sys.stderr)
         return 2
@@ -236,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     rs = rates(book, runs, args.codes.split(",") if args.codes else None)
     rs = [r for r in rs if r.healthy[0] + r.faulty[0] > 0 or args.codes]
     key = {"code": lambda r: r.code, "healthy": lambda r: -r.healthy_rate, "lr": lambda r: r.lr_vs_healthy}[args.sort]
-    print(f"{len(runs)} labelled runs ({args.kind}{', style ' + args.style if args.style else ''})")
+    print(f"{len(runs)} labelled runs ({args.kind}{', style ' + args.style if args.style else ''}"
+          f"{', length ' + args.length if args.length else ''})")
     print(render(sorted(rs, key=key), top=args.top))
     return 0
 

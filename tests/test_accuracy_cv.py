@@ -262,3 +262,27 @@ def test_the_facts_cache_key_reads_every_module_facts_depend_on():
     hashed = {s.removesuffix(".py") for s in FACT_SOURCES}
     missing = sorted(m for m in seen if m.split(".")[1] not in hashed)
     assert missing == [], f"add to benchmarks/labelled.py FACT_SOURCES: {missing}"
+
+
+def test_length_strata_count_the_main_loss_and_tell_per_epoch_from_per_step(tmp_path):
+    """``accuracy.py --by-length``: a run's stratum is the number of finite evaluations of
+    its training loss and whether they are one per epoch (a Keras CSVLogger) or finer."""
+    from labelled import length_stratum
+
+    from traindx.signals import compute_facts
+
+    def stratum(name: str, text: str) -> str:
+        d = tmp_path / name
+        d.mkdir()
+        (d / "log.csv").write_text(text)
+        return length_stratum(compute_facts(read(d)[0]))
+
+    per_epoch = "epoch,loss,val_loss\n" + "".join(f"{e},{1.0 / (e + 1)},{1.1 / (e + 1)}\n" for e in range(8))
+    per_step = "step,loss\n" + "".join(f"{s},{1.0 / (s + 1)}\n" for s in range(150))
+    assert stratum("keras", per_epoch) == "epoch 6-20"
+    assert stratum("steps", per_step) == "step >100"
+    assert stratum("short", "epoch,loss\n0,1.0\n1,0.8\nnan_row,\n2,nan\n").endswith(" <=5")
+    # the bins are the upper bounds, in order, the last open
+    assert length_stratum({"loss": {"n_finite": 21, "unit": "step"}, "run": {}}) == "step 21-100"
+    assert length_stratum({"val_loss": {"n_finite": 100, "unit": "epoch"}, "run": {}}) == "epoch 21-100"
+    assert length_stratum({"run": {"curve_points": 0}}) == "step <=5"
