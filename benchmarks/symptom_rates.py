@@ -105,6 +105,15 @@ def rates(book, runs: list, codes: list[str] | None = None) -> list[Rate]:
     return out
 
 
+def of_length(runs: list, spec: str) -> list:
+    """The runs in the comma-separated length strata of ``spec`` (benchmarks/labelled.py
+    ``length_stratum``: 'epoch 6-20', 'step >100'...; a bin alone, '<=5', names both)."""
+    from labelled import length_stratum
+
+    want = {w.strip() for w in spec.split(",")}
+    return [r for r in runs if {(st := length_stratum(r.facts)), st.split(" ", 1)[1]} & want]
+
+
 def render(rs: list[Rate], top: int = 3, min_runs: int = 3) -> str:
     lines = [f"{'symptom':9} {'sev':4} {'healthy':>14} {'faulty':>14} {'LR f/h':>7}  causes it points to (LR vs other faults, fired/runs)"]
     for r in rs:
@@ -217,10 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.style:
         runs = [r for r in runs if r.style == args.style]
     if args.length:
-        from labelled import length_stratum
-
-        want = {w.strip() for w in args.length.split(",")}
-        runs = [r for r in runs if {(st := length_stratum(r.facts)), st.split(" ", 1)[1]} & want]
+        runs = of_length(runs, args.length)
     if not runs:
         print(f"no labelled runs of kind {args.kind!r}", file=sys.stderr)
         return 2

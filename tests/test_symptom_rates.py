@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from symptom_rates import SMOOTH, rates, render  # noqa: E402
+from symptom_rates import SMOOTH, of_length, rates, render  # noqa: E402
 
 from traindx.rules.loader import load_rulebook  # noqa: E402
 
@@ -135,3 +135,14 @@ def test_the_ref_is_a_directory_or_a_git_ref(tmp_path):
     assert (got / "symptoms" / "a.yaml").read_text() == "symptoms: []\n"
     with pytest.raises(SystemExit, match="neither a directory nor a git ref"):
         rulebook_at("no-such-ref", repo, tmp_path / "out2")
+
+
+def test_length_filter_keeps_the_strata_named():
+    """``--length``: a stratum in full ('epoch 6-20') or a bin for both granularities ('<=5')."""
+    keras = FakeRun("healthy", {"loss": {"n_finite": 10, "unit": "epoch"}, "run": {}})
+    steps = FakeRun("healthy", {"loss": {"n_finite": 500, "unit": "step"}, "run": {}})
+    crash = FakeRun("lr_too_high", {"loss": {"n_finite": 3, "unit": "step"}, "run": {}})
+    runs = [keras, steps, crash]
+    assert of_length(runs, "epoch 6-20") == [keras]
+    assert of_length(runs, "<=5, step >100") == [steps, crash]
+    assert of_length(runs, "epoch >100") == []
