@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from traindx.schema import Run, Series
+from traindx.signals.auxmetrics import aux_facts
 from traindx.signals.compare import (
     acc_gap_facts,
     ce_accuracy_bound,
@@ -233,6 +234,9 @@ def compute_facts(run: Run) -> Facts:
     degen = degenerate_facts(run)  # a one-class predictor, a loss at 0 without a fit
     if degen:
         facts["degen"] = degen
+
+    if am := aux_facts(run):  # R^2, AUC, F1/precision, error metrics against the loss
+        facts["aux"] = am
 
     lay = layer_facts(run)
     if lay:

@@ -1,0 +1,64 @@
+"""The aux facts (R^2, AUC, F1/precision, error metrics against the loss) on the Q&A logs
+that showed them - each buggy run has the mark, its fixed run not - and on synthetic runs for
+the bounds (absurd hand-written values, too few points)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from traindx.readers import read
+from traindx.schema import Run, Series, SeriesKey
+from traindx.signals import compute_facts
+from traindx.signals.auxmetrics import aux_facts
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def facts(qa_set: str, pair: str, which: str) -> dict:
+    (run,) = read(FIX / qa_set / "logs" / pair / which)
+    return compute_facts(run).get("aux", {})
+
+
+def synthetic(**series: list[float]) -> Run:
+    run = Run(id="aux")
+    for name, values in series.items():
+        split, _, metric = name.rpartition("__")
+        key = SeriesKey(metric=metric, split=split or "train")
+        run.add(Series(key=key, steps=np.arange(len(values)), values=np.asarray(values, dtype=float)))
+    return run
+
+
+def test_loss_at_zero_beside_a_flat_mae_is_a_loss_that_measures_nothing():
+    buggy = facts("qa_real27", "kr_diabetes_wide_deep_categorical_ce_torch", "buggy")
+    assert buggy["err_flat"] and buggy["err_gain"] < 0.05
+    fixed = facts("qa_real27", "kr_diabetes_wide_deep_categorical_ce_torch", "fixed")
+    assert not fixed.get("err_flat", False)
+
+
+def test_r2_never_above_zero_and_its_fix():
+    assert facts("qa_real26", "kr_custom_mae_without_abs_torch", "buggy")["r2_best"] < 0
+    assert facts("qa_real26", "kr_custom_mae_without_abs_torch", "fixed")["r2_best"] > 0.3
+
+
+def test_auc_at_chance_and_f1_at_zero():
+    assert facts("qa_fresh26", "kb_tabular_store_embedding_relu_bias_minus1_tf", "buggy")["auc_dev"] < 0.05
+    assert facts("qa_real27", "torch_churn_class_weight_inverted", "buggy")["pos_zero"]
+    assert not facts("qa_real27", "torch_churn_class_weight_inverted", "fixed").get("pos_zero", False)
+
+
+def test_absurd_values_are_bounded_and_short_series_ignored():
+    a = aux_facts(synthetic(val__r2=[-4.7e13, -3e5, -2e4], val__auc=[0.5, 0.5]))
+    assert a == {"r2_best": -1e3}  # clipped; a two-point AUC says nothing
+    a = aux_facts(synthetic(val__r2=[np.nan, np.inf, 0.4, 0.5, 0.6]))
+    assert a["r2_best"] == 0.6
+
+
+def test_loss_and_metric_falling_together_is_no_disagreement():
+    a = aux_facts(synthetic(loss=list(1.0 * 0.8 ** np.arange(10)), mae=list(5.0 * 0.9 ** np.arange(10))))
+    assert not a["err_flat"] and a["loss_gain"] > 0.5 and a["err_gain"] > 0.5
+    a = aux_facts(synthetic(loss=list(1.0 * 0.8 ** np.arange(10)), mae=[5.0] * 10))
+    assert a["err_flat"]
+    a = aux_facts(synthetic(loss=[2e-5] * 10, mae=[148.0] * 10))  # a loss at 0 from the start
+    assert a["err_flat"] and a["loss_gain"] == 0.0
