@@ -92,6 +92,10 @@ def _read_file(p: Path, kind: str) -> RawLog:
         from traindx.readers.textlog import read_text_log
 
         return read_text_log(p)
+    if kind == "numpy":
+        from traindx.readers.numpy_arrays import read_numpy
+
+        return read_numpy(p)
     if kind == "history":
         from traindx.readers.json_history import read_json_history
 

@@ -59,6 +59,10 @@ def _kind(p: Path) -> str | None:
         return "jsonl"
     if name.endswith(".log.json"):
         return "mmdet"
+    if name.endswith((".npy", ".npz")):  # a metric's array (np.save), not a dataset's
+        from traindx.readers.numpy_arrays import numpy_kind
+
+        return numpy_kind(p)
     return store_kind(p)
 
 

@@ -208,6 +208,10 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
             rewrite = rec is not None and (  # a line rewritten; a tqdm state printed again (its postfix updated)
                 (j > 0 and not bar and not tq) or (tq is not None and rec.get(steps.TQDM_KEY) == (int(tq[1]), int(tq[2])))
             )
+            if bar and (same := steps.repeated_state(records, (int(bar[1]), int(bar[2])), epoch, pairs)) is not None:
+                rec = same  # Keras 3 prints an epoch's last bar state again, with the val_ values
+                rec.update(pairs)
+                continue
             if bar or tq or rewrite or rec is None or any(k in rec for k in pairs):  # a name again: the next record
                 if rewrite and rec is not None:
                     rec.clear()

@@ -62,6 +62,22 @@ def bar_ends(states: list[str], j: int) -> bool:
     return nxt is not None and int(nxt[1]) <= int(now[1])
 
 
+def repeated_state(
+    records: list[tuple[int, dict[str, Any]]], mark: tuple[int, int], epoch: Any, pairs: dict[str, float]
+) -> dict[str, Any] | None:
+    """The record of the Keras bar state just before, when this state repeats it: the same
+    batch of the same epoch, every value both show identical (Keras 3's ``fit(verbose=1)``
+    prints an epoch's final state twice, the second time with the validation values). One
+    record, not a resumed run; a state showing other values at that batch is not merged."""
+    if not records:
+        return None
+    last = records[-1][1]
+    if last.get(BAR_KEY) != mark or last.get("epoch") != epoch:
+        return None
+    shared = [k for k in pairs if k in last]
+    return last if shared and all(last[k] == pairs[k] for k in shared) else None
+
+
 def _strip(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in (BAR_KEY, STEP_KEY, TQDM_KEY)}
 
