@@ -399,6 +399,54 @@ def test_nonfinite_training_rows_outside_the_probe_are_counted(digits, tmp_path)
     assert run_of(tmp_path / "clean").context.flags["input_nonfinite"] == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:traindx. weights are non-finite:RuntimeWarning")
+def test_nonfinite_rows_at_the_end_of_unseen_data_are_never_counted_as_zero(digits, tmp_path):
+    """Issue 10: a shuffled tf.data pipeline (never peeked at) whose last rows hold NaN, and a
+    clean probe: the callback saw no training row, so input_nonfinite is absent (it was 0, the
+    probe's count, read as "no NaN in the inputs"); with the NaN rows in fit's NumPy arrays,
+    or given as train_data, every row is counted."""
+    tf = pytest.importorskip("tensorflow")
+    x, y = digits
+    bad = x.copy()
+    bad[-3:, 5] = np.nan  # the last three rows only
+    ds = tf.data.Dataset.from_tensor_slices((bad, y)).shuffle(len(bad), seed=0).batch(64)
+    cb = DiagnosisCallback(tmp_path / "ds", probe=(x[:64], y[:64]), diagnose=False)
+    model = mlp(seed=6)
+    model.compile(
+        keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[cb])
+    c = run_of(tmp_path / "ds").context
+    assert "input_nonfinite" not in c.flags
+    assert any(n.startswith("input_nonfinite not recorded") for n in c.notes)
+    cb = DiagnosisCallback(tmp_path / "np", probe=(x[:64], y[:64]), diagnose=False)
+    fit(mlp(seed=6), (bad, y), cb, epochs=1)
+    assert run_of(tmp_path / "np").context.flags["input_nonfinite"] == 3.0
+    cb = DiagnosisCallback.from_arrays(bad, y, logdir=tmp_path / "all", diagnose=False)
+    fit(mlp(seed=6), (bad, y), cb, epochs=1)
+    assert run_of(tmp_path / "all").context.flags["input_nonfinite"] == 3.0
+    assert np.isnan(bad[-3:, 5]).all() and np.isfinite(bad[:-3]).all()  # the user's data untouched
+
+
+def test_nonfinite_count_reads_every_row_in_slices(monkeypatch):
+    """All rows are counted (the first 200,000 only before), in slices that keep the mask small."""
+    from traindx.adapters import _keras_leak
+
+    a = np.zeros((300_001, 3), dtype="float32")
+    a[-1, 2], a[0, 0] = np.inf, np.nan
+    assert _keras_leak.nonfinite_count(a, np.arange(3)) == 2.0
+    monkeypatch.setattr(_keras_leak, "_CHUNK", 30)  # 10 rows a slice
+    b = np.zeros((25, 3), dtype="float64")
+    b[9, 2], b[10, 0], b[24, 1] = (
+        np.nan,
+        -np.inf,
+        np.nan,
+    )  # both sides of a slice's edge, the last row
+    assert _keras_leak.nonfinite_count(b, a[:5]) == 4.0
+    assert _keras_leak.nonfinite_count(np.array(np.nan, dtype="float32")) == 1.0
+    assert _keras_leak.nonfinite_count(np.arange(3)) is None
+
+
 @pytest.mark.filterwarnings("ignore:The model does not have any trainable weights:UserWarning")
 def test_whole_model_frozen_reads_as_gradients_not_flowing(digits, tmp_path):
     """model.trainable = False before compile: no trainable weights, so no gradient is

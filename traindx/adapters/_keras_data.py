@@ -165,7 +165,10 @@ class _DataFacts:
             if self._y_for_counts[0] is not None:
                 ctx.flags.update(ks.target_facts(self._y_for_counts[0]))
                 # one output (one loss's targets), not class ids under a cross-entropy
-                if not isinstance(stats_y, dict | list | tuple) and self._loss_task != "classification":
+                if (
+                    not isinstance(stats_y, dict | list | tuple)
+                    and self._loss_task != "classification"
+                ):
                     lv = TargetLevel()  # the trivial predictor's loss (flags trivial_*)
                     lv.add(self._y_for_counts[0])
                     ctx.flags.update(lv.flags())
@@ -174,6 +177,17 @@ class _DataFacts:
             # the arrays fit trains on hold NaN/inf the probe batch did not show
             ctx.flags["input_nonfinite"] = fit_nf
             notes.append("non-finite values counted in the training arrays fit was given")
+        elif (
+            fit_nf is None
+            and where is not None
+            and where != "train_data"
+            and not ctx.flags.get("input_nonfinite")
+        ):
+            # a zero from the probe alone says nothing of the training batches (issue 10)
+            ctx.flags.pop("input_nonfinite", None)
+            notes.append(
+                f"input_nonfinite not recorded: {where} holds no NaN/inf, the training data was not counted"
+            )
 
     def _leak_facts(self) -> None:
         """``val_shared_frac``: validation rows that also appear in the training data, from the

@@ -20,6 +20,7 @@ import numpy as np
 
 MAX_TRAIN_ROWS = 200_000  # training rows given an id (once, at the start of fit; traindx.rowid)
 MAX_VAL_ROWS = 4_096  # validation rows looked up
+_CHUNK = 1 << 22  # values per slice counted by nonfinite_count (a 4 MiB mask)
 _DEPTH = 12  # frames searched above the caller for Keras' fit
 
 
@@ -35,7 +36,11 @@ def fit_locals() -> dict[str, Any] | None:
             if f is None:
                 return None
             code = f.f_code
-            if code.co_name == "fit" and "keras" in code.co_filename and "trainer" in code.co_filename:
+            if (
+                code.co_name == "fit"
+                and "keras" in code.co_filename
+                and "trainer" in code.co_filename
+            ):
                 loc = f.f_locals
                 x, vx, y = loc.get("x"), loc.get("val_x"), loc.get("y")
                 both = isinstance(x, np.ndarray) and isinstance(vx, np.ndarray)
@@ -62,12 +67,15 @@ def val_shared_frac(x: np.ndarray, val_x: np.ndarray) -> float | None:
 
 
 def nonfinite_count(*arrays: Any) -> float | None:
-    """NaN/inf values in the first :data:`MAX_TRAIN_ROWS` rows of each floating-point NumPy
-    array given (None when there is none to count)."""
+    """NaN/inf values in every row of each floating-point NumPy array given (None when there is
+    none to count). Counted in slices of about :data:`_CHUNK` values, so the temporary mask stays
+    small whatever the array's size (issue 10: the first rows only missed NaN rows at the end)."""
     counted, bad = False, 0
     for a in arrays:
         if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size:
-            part = a[:MAX_TRAIN_ROWS] if a.ndim else a
-            bad += int(part.size - np.count_nonzero(np.isfinite(part)))
+            rows = max(1, _CHUNK // max(1, a[0].size)) if a.ndim else 1
+            for i in range(0, len(a) if a.ndim else 1, rows):
+                part = a[i : i + rows] if a.ndim else a
+                bad += int(part.size - np.count_nonzero(np.isfinite(part)))
             counted = True
     return float(bad) if counted else None
