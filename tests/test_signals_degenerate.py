@@ -76,3 +76,36 @@ def test_a_negative_loss_far_below_minus_one_is_put_on_the_sign():
     by_id = {c.id: c for c in d.causes}
     says = [e.says for e in by_id["loss_sign_flipped"].evidence]
     assert any("far below -1" in t for t in says), says
+
+
+def _degen(series: dict[str, str]) -> dict:
+    from traindx.rules.model import Case
+    from traindx.rules.testing import case_run
+
+    case = Case(name="c", series=series, units=dict.fromkeys(series, "epoch"), fires=False)
+    return compute_facts(case_run(case)).get("degen", {})
+
+
+def test_binary_entropy_is_the_priors_cross_entropy():
+    from traindx.signals.degenerate import binary_entropy
+
+    assert binary_entropy(0.5) == pytest.approx(0.693147, abs=1e-6)
+    assert binary_entropy(0.9) == pytest.approx(0.325083, abs=1e-6)
+
+
+def test_prior_loss_ratio_reads_the_loss_at_the_frozen_accuracy():
+    # accuracy frozen at 0.9 and a validation loss at H(0.9) = 0.325: the prior's loss
+    d = _degen({"val/loss": "0.325x10", "val/accuracy": "0.9x10"})
+    assert d["acc_mode"] == pytest.approx(0.9) and d["prior_loss_ratio"] == pytest.approx(
+        1.0, abs=1e-3
+    )
+    # the same accuracy with a confident model's loss: far below the prior's
+    d = _degen({"val/loss": "0.1x10", "val/accuracy": "0.9x10"})
+    assert d["prior_loss_ratio"] == pytest.approx(0.1 / 0.325083, abs=1e-3)
+
+
+def test_prior_loss_ratio_needs_a_majority_share_and_the_same_splits_loss():
+    assert "prior_loss_ratio" not in _degen({"val/loss": "0.69x10", "val/accuracy": "0.5x10"})
+    assert "prior_loss_ratio" not in _degen({"val/loss": "0.1x10", "val/accuracy": "1.0x10"})
+    # a training loss is not read against a validation accuracy
+    assert "prior_loss_ratio" not in _degen({"loss": "0.325x10", "val/accuracy": "0.9x10"})

@@ -1,6 +1,6 @@
 """Degenerate predictors and objectives a log shows (fact group ``degen``).
 
-Two marks no curve shape carries:
+Three marks no curve shape carries:
 
 * **one class for every input.** A classifier that answers the majority class for every input
   scores exactly the majority share as accuracy, a recall of exactly 0 on the positive (minority)
@@ -13,6 +13,12 @@ Two marks no curve shape carries:
   Only a validation loss at 0 is read against an accuracy of any split, a training loss at 0
   only against a training accuracy: a memorising model drives its training loss to 0 while its
   validation accuracy stays short of perfect (overfitting, not a degenerate objective).
+* **a loss at the class prior's entropy.** A classifier that learned only the class prior
+  answers the majority class (accuracy = its share ``a``) and scores the prior's entropy as its
+  cross-entropy: ``H(a) = -a ln a - (1 - a) ln(1 - a)`` exactly for two classes, a little more
+  for more. A model that discriminates at the same accuracy is surer of its right answers and
+  scores less. ``prior_loss_ratio``: the loss at the evaluations where the accuracy sat at its
+  most common value, over ``H`` of that value - near 1 where a frozen accuracy is the prior's.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ ZERO_LOSS = 1e-3
 F1_TOL = 2.5e-3
 #: The class counts a macro-F1 is matched against.
 MAX_K = 20
+#: Accuracies a one-class predictor's share is read from: above a coin's, short of perfect.
+PRIOR_SHARE = (0.5, 0.995)
 
 
 def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
@@ -55,25 +63,56 @@ def constant_f1(acc: float, k: int) -> float:
     return 2.0 * acc / ((1.0 + acc) * k)
 
 
+def binary_entropy(a: float) -> float:
+    """Cross-entropy (nats) of predicting the class prior when the majority class holds ``a``."""
+    return float(-(a * np.log(a) + (1.0 - a) * np.log1p(-a)))
+
+
+def prior_loss_ratio(
+    run: Run, split: str, steps: np.ndarray, acc: np.ndarray, mode: float
+) -> float | None:
+    """The median loss of ``split`` at the evaluations where the accuracy sat at ``mode``, over
+    the binary entropy of ``mode`` (None: no such loss at three or more of them, or a mode
+    outside :data:`PRIOR_SHARE`)."""
+    if not PRIOR_SHARE[0] < mode < PRIOR_SHARE[1]:
+        return None
+    losses = [s for s in _of(run, "loss") if s.key.split == split and s.key.scope == "global"]
+    if not losses:
+        return None
+    at = steps[np.round(acc, 4) == mode]
+    lv = _at(*_finite(max(losses, key=len)), at)
+    lv = lv[np.isfinite(lv)]
+    if lv.size < 3 or np.any(lv < 0.0):
+        return None
+    return float(np.median(lv) / binary_entropy(mode))
+
+
 def one_class_facts(run: Run) -> dict[str, Any]:
     """Shares of the accuracy's evaluations at which a logged recall is exactly 0
     (``recall_zero_frac``) or a logged macro-F1 equals the constant predictor's at that
     accuracy for some class count 2..20 (``f1_const_frac``), with ``acc_mode_frac``: the share
     of evaluations at the accuracy's most common value (a one-class predictor's accuracy is the
-    majority share at every evaluation). Empty without a (validation, else training) accuracy
-    logged at least three times."""
+    majority share at every evaluation), that value (``acc_mode``) and, where the same split's
+    loss was logged at its evaluations, :func:`prior_loss_ratio`. Empty without a (validation,
+    else training) accuracy logged at least three times."""
     accs = [s for s in _of(run, "accuracy") if s.key.split == "val"] or _of(run, "accuracy")
     if not accs:
         return {}
     steps, acc = _finite(max(accs, key=len))
     if acc.size < 3:
         return {}
-    _, counts = np.unique(np.round(acc, 4), return_counts=True)
+    values, counts = np.unique(np.round(acc, 4), return_counts=True)
+    mode = float(values[np.argmax(counts)])
     out: dict[str, Any] = {
         "n_evals": int(acc.size),
         "acc_mode_frac": float(counts.max() / acc.size),
+        "acc_mode": mode,
     }
-    unit = max(accs, key=len).unit
+    best = max(accs, key=len)
+    ratio = prior_loss_ratio(run, best.key.split, steps, acc, mode)
+    if ratio is not None:
+        out["prior_loss_ratio"] = ratio
+    unit = best.unit
     for s in _of(run, "recall"):
         if s.unit == unit:
             r = _at(*_finite(s), steps)
