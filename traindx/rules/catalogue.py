@@ -28,6 +28,7 @@ from traindx.lazymodel import LazyModel
 #: ``ctx`` facts recorded by the adapters (torch Monitor, Keras callback, JAX Recorder) in
 #: the context's ``flags``, with their type.
 ADAPTER_FLAGS: dict[str, type] = {
+    "accuracy_logs_running_mean": bool,  # Keras: the per-batch accuracy logged is the running mean
     "broadcast_in_loss": bool,
     "dropout_max": float,
     "forwards_per_step": float,
@@ -44,6 +45,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "l2_max": float,
     "loss_class_weighted": bool,
     "loss_kind": str,
+    "loss_logs_running_mean": bool,  # Keras: the per-batch loss logged is the running mean
     "loss_scaled": bool,  # torch: the logged loss is its library loss node times a factor
     "loss_source": str,
     "loss_task": str,
