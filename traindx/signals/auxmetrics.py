@@ -31,6 +31,7 @@ _R2 = re.compile(r"r2(_score)?")
 _AUC = re.compile(r"auc|roc_auc|auroc|auc_roc")
 _POS = re.compile(r"f1|f1_score|f1_binary|precision")
 _ERR = re.compile(r"mae|mse|rmse|mape|msle")
+_LOSS = re.compile(r"loss")
 #: A loss at or below this is 0 to the precision logs print.
 ZERO_LOSS = 1e-3
 
@@ -73,7 +74,7 @@ def aux_facts(run: Run) -> dict[str, Any]:
     pos = _series(run, _POS)
     if pos:
         out["pos_zero"] = any(bool(np.all(v == 0.0)) for v in pos)
-    loss = _series(run, re.compile("loss"), "train")
+    loss = _series(run, _LOSS, "train")
     err = _series(run, _ERR, "train")
     if loss and err:
         lv = max(loss, key=len)
