@@ -8,7 +8,9 @@ intermediate-practitioner batch fixtures/qa_fresh23/, the new-task-shapes batch 
 real-logger-habits batch fixtures/qa_fresh26/ (Lightning/HF/mlflow/wandb/tqdm/Keras stdout logs)
 the second forum-style batch fixtures/qa_real26/ and the third, fixtures/qa_real27/, and the
 new-loggers / new-task-shapes batch fixtures/qa_fresh27/ (logging, Keras progress bars, np.save,
-nested JSONL; GANs, VAEs, char LMs, triplet embeddings) (each scored before any change):
+nested JSONL; GANs, VAEs, char LMs, triplet embeddings) and the late batch fixtures/qa_fresh28/
+(np.savez, torch.save, history dict repr, MLflow SQLite, a JSON array, headerless CSV) (each scored
+before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -48,7 +50,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh26": (ROOT / "fixtures" / "qa_fresh26", 20, 58),
         "qa_real26": (ROOT / "fixtures" / "qa_real26", 21, 72),
         "qa_real27": (ROOT / "fixtures" / "qa_real27", 20, 68),
-        "qa_fresh27": (ROOT / "fixtures" / "qa_fresh27", 20, 52)}
+        "qa_fresh27": (ROOT / "fixtures" / "qa_fresh27", 20, 52),
+        "qa_fresh28": (ROOT / "fixtures" / "qa_fresh28", 13, 34)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -58,7 +61,7 @@ def programs(root: Path) -> list[Path]:
 FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
 LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
-             "history.json", ".txt", ".npy")
+             "history.json", ".txt", ".npy", ".npz", ".pt", "mlflow.db", "metrics.json")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
