@@ -50,7 +50,10 @@ _NEVER_LOGS = frozenset(
 def _kind(p: Path) -> str | None:
     name = p.name.lower()
     if name in KNOWN_NAMES:
-        return KNOWN_NAMES[name]
+        kind = KNOWN_NAMES[name]
+        if kind == "jsonl" and _history_document(p):  # a metrics.json written by json.dump
+            return HISTORY
+        return kind
     if "tfevents" in name:
         return "tfevents"
     if name.endswith((".csv", ".tsv")):
@@ -64,6 +67,18 @@ def _kind(p: Path) -> str | None:
 
         return numpy_kind(p)
     return store_kind(p)
+
+
+def _history_document(p: Path) -> bool:
+    """Whether a file is one JSON document holding a history (not JSON lines)."""
+    from traindx.readers.json_history import sniff_history
+
+    try:
+        with open(p, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return sniff_history(p, head)
 
 
 def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:

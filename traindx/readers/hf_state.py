@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from traindx.errors import ReadError
-from traindx.readers.jsonl import _flatten, load_document, records_to_log
+from traindx.readers.jsonl import flatten_record, load_document, records_to_log
 from traindx.readers.raw import RawLog
 
 NAME = "trainer_state.json"
@@ -50,7 +50,7 @@ def read_hf_state(path: str | Path) -> RawLog:
         if isinstance(entry, dict):
             if step_losses and "train_runtime" in entry:
                 entry = {k: v for k, v in entry.items() if k != "train_loss"}
-            records.append((i, _flatten(entry)))
+            records.append((i, flatten_record(entry)))
         else:
             log.dropped_records += 1
             log.problem("corrupt", f"{src}: log_history[{i}] is not an object; skipped", 1)

@@ -1,10 +1,16 @@
-"""Read a training history saved as one JSON object of per-epoch lists.
+"""Read a training history saved as one JSON document: an object of per-epoch lists, or a list
+of per-epoch objects.
 
 ``json.dump(model.fit(...).history, f)`` (Keras' ``History.history``) and its hand-written
 equivalents give ``{"loss": [0.9, 0.7, ...], "val_loss": [...], "accuracy": [...]}``: each key
 a metric, item *i* of each list its value at epoch *i*. Read as JSON lines would be, one record
 per epoch with ``epoch`` = *i*. Lists shorter than the longest (a metric added later) are
 aligned at the start; items that are not numbers are counted as corrupt and skipped.
+
+``json.dump(history, f)`` of a list built with ``history.append({"epoch": e, "loss": ...})``
+gives ``[{"epoch": 1, "loss": 0.9}, {"epoch": 2, "loss": 0.7}]``: each object read as one JSON
+line would be (its ``epoch``/``step`` key, else its index, is the time); items that are not
+objects are counted as corrupt and skipped.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from typing import Any
 
 from traindx.errors import ReadError
 from traindx.readers.csvlog import read_text
-from traindx.readers.jsonl import load_document, loads, records_to_log
+from traindx.readers.jsonl import flatten_record, load_document, loads, records_to_log
 from traindx.readers.raw import RawLog
 
 HINT = (
     'expected one JSON object of per-epoch lists like {"loss": [0.9, 0.7], "val_loss": [1.0, 0.8]}'
+    ' or a list of per-epoch objects like [{"epoch": 1, "loss": 0.9}, {"epoch": 2, "loss": 0.7}]'
 )
 MAX_SNIFF_BYTES = (
     5_000_000  # a history of a few thousand epochs; larger .json files are not sniffed
@@ -41,21 +48,49 @@ def history_lists(doc: Any) -> dict[str, list[Any]] | None:
     return doc
 
 
+def history_records(doc: Any) -> list[Any] | None:
+    """The items of a list of per-epoch objects, or None when ``doc`` is not one: a list of
+    two or more items, most of them objects and two or more holding a number."""
+    if not isinstance(doc, list) or len(doc) < 2:
+        return None
+    objs = [x for x in doc if isinstance(x, dict)]
+    if 2 * len(objs) <= len(doc):
+        return None
+    if sum(any(_is_number(v) for v in x.values()) for x in objs) < 2:
+        return None
+    return doc
+
+
 def sniff_history(p: Path, head: bytes) -> bool:
-    """Whether a ``.json`` file is a history object (read whole: such files are small)."""
-    if p.suffix.lower() != ".json" or not head.lstrip().startswith(b"{"):
+    """Whether a ``.json`` file is a history document (read whole: such files are small)."""
+    start = head.lstrip()[:1]
+    if p.suffix.lower() != ".json" or start not in (b"{", b"["):
         return False
     try:
         if p.stat().st_size > MAX_SNIFF_BYTES:
             return False
-        return history_lists(loads(read_text(p))) is not None
+        doc = loads(read_text(p))
+        return history_lists(doc) is not None or history_records(doc) is not None
     except (OSError, ValueError):
         return False
+
+
+def _read_records(src: str, items: list[Any]) -> RawLog:
+    log = RawLog(path=src)
+    records = [(i, flatten_record(x)) for i, x in enumerate(items) if isinstance(x, dict)]
+    bad = len(items) - len(records)
+    if bad:
+        log.problem("corrupt", f"{src}: {bad} list item(s) are not objects; skipped", bad)
+        log.dropped_records += bad
+    return records_to_log(src, records, log)
 
 
 def read_json_history(path: str | Path) -> RawLog:
     src = str(path)
     doc = load_document(path, HINT)
+    items = history_records(doc)
+    if items is not None:
+        return _read_records(src, items)
     lists = history_lists(doc)
     if lists is None:
         raise ReadError(src, f"not a history object; {HINT}")

@@ -30,7 +30,7 @@ _BAD = object()  # a value that is present but not a number
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
 
 
-def _flatten(obj: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
+def flatten_record(obj: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a/b": 1}``; keys made valid Unicode; levels past
     :data:`MAX_DEPTH` become a non-numeric value (reported as not a number)."""
     if not prefix and not any(type(v) is dict for v in obj.values()):
@@ -44,7 +44,7 @@ def _flatten(obj: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str,
             if depth >= MAX_DEPTH:
                 out[f"{prefix}{k}"] = v  # not a number: counted, never recursed into
             else:
-                out.update(_flatten(v, f"{prefix}{k}/", depth + 1))
+                out.update(flatten_record(v, f"{prefix}{k}/", depth + 1))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -135,7 +135,7 @@ def parse_line(line: str) -> dict[str, Any] | str:
         return str(err)
     if not isinstance(obj, dict):
         return f"a JSON {_JSON_TYPES.get(type(obj), 'number')}, not an object"
-    return _flatten(obj)
+    return flatten_record(obj)
 
 
 def _parse_lines(src: str, text: str, log: RawLog) -> list[tuple[int, dict[str, Any]]]:
