@@ -69,16 +69,27 @@ def _kind(p: Path) -> str | None:
     return store_kind(p)
 
 
+def _head_lines(head: bytes) -> list[str]:
+    return [ln for ln in head.decode("utf-8", "replace").splitlines() if ln.strip()]
+
+
+def _json_lines(lines: list[str]) -> bool:
+    """Whether a file's first lines are JSON objects, one a line (two at least)."""
+    return len(lines) >= 2 and all(
+        ln.lstrip().startswith("{") and ln.rstrip().endswith("}") for ln in lines[:2]
+    )
+
+
 def _history_document(p: Path) -> bool:
-    """Whether a file is one JSON document holding a history (not JSON lines)."""
+    """Whether a file is one JSON document holding a history (JSON lines are not parsed whole)."""
     from traindx.readers.json_history import sniff_history
 
     try:
         with open(p, "rb") as f:
-            head = f.read(64)
+            head = f.read(8192)
     except OSError:
         return False
-    return sniff_history(p, head)
+    return not _json_lines(_head_lines(head)) and sniff_history(p, head)
 
 
 def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:
@@ -96,8 +107,8 @@ def _sniff(p: Path, overrides: dict[str, str] | None) -> str | None:
         return None
     if lfs_pointer(p):
         return "lfs"
-    lines = [ln for ln in head.decode("utf-8", "replace").splitlines() if ln.strip()]
-    if len(lines) >= 2 and all(ln.lstrip().startswith("{") and ln.rstrip().endswith("}") for ln in lines[:2]):
+    lines = _head_lines(head)
+    if _json_lines(lines):
         return "jsonl"
     from traindx.readers.json_history import sniff_history
 
