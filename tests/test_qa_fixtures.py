@@ -9,7 +9,9 @@ real-logger-habits batch fixtures/qa_fresh26/ (Lightning/HF/mlflow/wandb/tqdm/Ke
 the second forum-style batch fixtures/qa_real26/ and the third, fixtures/qa_real27/, and the
 new-loggers / new-task-shapes batch fixtures/qa_fresh27/ (logging, Keras progress bars, np.save,
 nested JSONL; GANs, VAEs, char LMs, triplet embeddings) and the late batch fixtures/qa_fresh28/
-(np.savez, torch.save, history dict repr, MLflow SQLite, a JSON array, headerless CSV) (each scored
+(np.savez, torch.save, history dict repr, MLflow SQLite, a JSON array, headerless CSV) and the
+beginner-logger batch fixtures/qa_fresh33/ (own print formats, tqdm files, hand CSVs with a header,
+odd TensorBoard tags, Lightning/Keras CSVLogger; adapters with default arguments) (each scored
 before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -51,7 +53,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real26": (ROOT / "fixtures" / "qa_real26", 21, 72),
         "qa_real27": (ROOT / "fixtures" / "qa_real27", 20, 68),
         "qa_fresh27": (ROOT / "fixtures" / "qa_fresh27", 20, 52),
-        "qa_fresh28": (ROOT / "fixtures" / "qa_fresh28", 13, 34)}
+        "qa_fresh28": (ROOT / "fixtures" / "qa_fresh28", 13, 34),
+        "qa_fresh33": (ROOT / "fixtures" / "qa_fresh33", 16, 50)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
