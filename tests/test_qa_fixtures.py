@@ -54,7 +54,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real27": (ROOT / "fixtures" / "qa_real27", 20, 68),
         "qa_fresh27": (ROOT / "fixtures" / "qa_fresh27", 20, 52),
         "qa_fresh28": (ROOT / "fixtures" / "qa_fresh28", 13, 34),
-        "qa_fresh33": (ROOT / "fixtures" / "qa_fresh33", 16, 50)}
+        "qa_fresh33": (ROOT / "fixtures" / "qa_fresh33", 18, 56)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
