@@ -11,8 +11,9 @@ new-loggers / new-task-shapes batch fixtures/qa_fresh27/ (logging, Keras progres
 nested JSONL; GANs, VAEs, char LMs, triplet embeddings) and the late batch fixtures/qa_fresh28/
 (np.savez, torch.save, history dict repr, MLflow SQLite, a JSON array, headerless CSV) and the
 beginner-logger batch fixtures/qa_fresh33/ (own print formats, tqdm files, hand CSVs with a header,
-odd TensorBoard tags, Lightning/Keras CSVLogger; adapters with default arguments) (each scored
-before any change):
+odd TensorBoard tags, Lightning/Keras CSVLogger; adapters with default arguments) and the
+fourth forum-style batch fixtures/qa_real33/ (real threads' loops: tutorial prints, tqdm, TensorBoard
+tags, Lightning/Keras CSVLogger, a hand CSV with header) (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -54,7 +55,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real27": (ROOT / "fixtures" / "qa_real27", 20, 68),
         "qa_fresh27": (ROOT / "fixtures" / "qa_fresh27", 20, 52),
         "qa_fresh28": (ROOT / "fixtures" / "qa_fresh28", 13, 34),
-        "qa_fresh33": (ROOT / "fixtures" / "qa_fresh33", 18, 56)}
+        "qa_fresh33": (ROOT / "fixtures" / "qa_fresh33", 18, 56),
+        "qa_real33": (ROOT / "fixtures" / "qa_real33", 18, 54)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
