@@ -96,6 +96,10 @@ def _read_file(p: Path, kind: str) -> RawLog:
         from traindx.readers.numpy_arrays import read_numpy
 
         return read_numpy(p)
+    if kind == "torch":
+        from traindx.readers.torch_history import read_torch_history
+
+        return read_torch_history(p)
     if kind == "history":
         from traindx.readers.json_history import read_json_history
 
@@ -276,7 +280,10 @@ def read(
     if root.is_file():
         kind = _kind(root) or _sniff(root, overrides)
         if kind is None and root.name not in (CONTEXT_FILE, PREFLIGHT_FILE):
-            raise ReadError(
+            from traindx.readers.csvlog import headerless_table
+
+            why = headerless_table(root)
+            raise ReadError(str(root), why) if why else ReadError(
                 str(root),
                 "not a recognized log file; expected a TensorBoard event file (*tfevents*), .csv, .tsv, .jsonl, trainer_state.json, an MLflow run's meta.yaml, an MLflow database (mlflow.db) or printed training output (.log/.txt lines like 'Epoch 3/20 - loss: 0.51 - val_loss: 0.62')",
             )

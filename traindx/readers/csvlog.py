@@ -159,7 +159,7 @@ def _read_table(
         return header, rows, lines, delim
     numeric = [h for h in header if parse_number(h) is not None]
     if len(numeric) == len(header):
-        raise ReadError(src, f"no header row (the first line holds numbers); {HEADER_HINT}", line=1)
+        raise ReadError(src, no_header(header) or f"no header row (the first line holds numbers); {HEADER_HINT}", line=1)
     if numeric and log is not None:  # a header merged with a data row (a lost newline)?
         log.problem(
             "corrupt",
@@ -193,10 +193,39 @@ def csv_header_problem(path: str | Path, overrides: dict[str, str] | None = None
         map_name(c.strip(), overrides) is not None for c in cells if parse_number(c.strip()) is None
     ):
         return None
+    if no_header(cells):
+        return no_header(cells)
     return (
         f"no column name is a known metric (header: {first[:120]!r}); "
         "map one with --map NAME=loss (or val/loss, accuracy, lr ...)"
     )
+
+
+def no_header(cells: list[str]) -> str | None:
+    """Why a table whose first line is ``cells`` cannot be read (every cell a number: no
+    header row), else None. Its column order lives only in the program that wrote it."""
+    if len(cells) < 2 or any(parse_number(c.strip()) is None for c in cells):
+        return None
+    return (
+        f"no header row (the first line is {len(cells)} numbers): traindx reads a table's columns by "
+        "name; write a header line first, like 'epoch,loss,acc,val_loss,val_acc' (--map NAME=CANONICAL "
+        "then maps names it does not know)"
+    )
+
+
+def headerless_table(path: str | Path) -> str | None:
+    """:func:`no_header`'s reason for a file whose first two lines are rows of as many numbers."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            lines = [ln for ln in _LINE_BREAK.split(f.read(65536)) if ln.strip()][:2]
+    except OSError:
+        return None
+    if len(lines) < 2:
+        return None
+    delim = _sniff_delimiter(lines[0])
+    with _long_fields(len(lines[0]) + len(lines[1])):
+        rows = [next(csv.reader([ln], delimiter=delim), []) for ln in lines]
+    return no_header(rows[0]) if len(rows[0]) == len(rows[1]) and no_header(rows[1]) else None
 
 
 def sniff_is_metrics_csv(path: str | Path, overrides: dict[str, str] | None = None) -> bool:

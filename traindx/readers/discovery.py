@@ -66,6 +66,10 @@ def _kind(p: Path) -> str | None:
         from traindx.readers.numpy_arrays import numpy_kind
 
         return numpy_kind(p)
+    if name.endswith((".pt", ".pth")):  # torch.save of a history; a checkpoint is not a log
+        from traindx.readers.torch_history import torch_kind
+
+        return torch_kind(p)
     return store_kind(p)
 
 
@@ -149,7 +153,15 @@ def _skip(skipped: list[SkippedPath], path: Path | str, reason: str) -> None:
 def _is_log(p: Path, overrides: dict[str, str] | None, skipped: list[SkippedPath]) -> bool:
     kind = _kind(p)
     if kind is None and p.name not in (CONTEXT_FILE, PREFLIGHT_FILE):
-        return not tracker_own_file(p) and _sniff(p, overrides) is not None
+        if tracker_own_file(p) or _sniff(p, overrides) is not None:
+            return not tracker_own_file(p)
+        if p.suffix.lower() in TEXT_SUFFIXES and not p.name.startswith("."):  # f.write(f"{epoch},{loss}\n")
+            from traindx.readers.csvlog import headerless_table
+
+            why = headerless_table(p)
+            if why:
+                _skip(skipped, p, why)
+        return False
     if kind == "csv":
         if lfs_pointer(p):  # read (and reported) as the run's unreadable file
             return True

@@ -86,14 +86,17 @@ def _read_records(src: str, items: list[Any]) -> RawLog:
 
 
 def read_json_history(path: str | Path) -> RawLog:
-    src = str(path)
-    doc = load_document(path, HINT)
+    return history_log(str(path), load_document(path, HINT))
+
+
+def history_log(src: str, doc: Any, hint: str = HINT) -> RawLog:
+    """The series of a history document already loaded (JSON, or a ``torch.save``d one)."""
     items = history_records(doc)
     if items is not None:
         return _read_records(src, items)
     lists = history_lists(doc)
     if lists is None:
-        raise ReadError(src, f"not a history object; {HINT}")
+        raise ReadError(src, f"not a history object; {hint}")
     log = RawLog(path=src)
     n = max(len(v) for v in lists.values())
     records, bad = [], 0
