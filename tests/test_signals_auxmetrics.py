@@ -62,3 +62,25 @@ def test_loss_and_metric_falling_together_is_no_disagreement():
     assert a["err_flat"]
     a = aux_facts(synthetic(loss=[2e-5] * 10, mae=[148.0] * 10))  # a loss at 0 from the start
     assert a["err_flat"] and a["loss_gain"] == 0.0
+
+
+def test_validation_perplexity_at_one_is_a_model_that_sees_its_target():
+    # targets not shifted against the inputs (data_leakage): every held-out character "predicted"
+    assert facts("qa_fresh27", "torch_char_gru_lm_targets_not_shifted", "buggy")["val_ppl_min"] <= 1.05
+    assert facts("qa_fresh27", "torch_char_gru_lm_targets_not_shifted", "fixed")["val_ppl_min"] > 1.15
+    # a training perplexity is not read (memorizing a training set is not leakage)
+    assert "val_ppl_min" not in aux_facts(synthetic(train__perplexity=[20.0, 3.0, 1.0, 1.0]))
+
+
+def test_dice_or_iou_best_and_a_mean_iou_left_out():
+    got = aux_facts(synthetic(val__dice=[0.0, 0.01, 0.02], val__iou=[0.0, 0.0, 0.03]))
+    assert got["overlap_best"] == 0.03
+    assert "overlap_best" not in aux_facts(synthetic(val__miou=[0.0, 0.0, 0.0]))
+    assert facts("qa_fresh27", "kb_seg_flip_augment_image_not_mask_tf", "fixed")["overlap_best"] > 0.9
+
+
+def test_error_metric_against_the_adapters_trivial_level():
+    run = synthetic(loss=[1.0, 0.9, 0.8, 0.7], val__mae=[2.2, 2.1, 2.05, 2.1], val__rmse=[3.0, 2.9, 2.95, 2.9])
+    assert "err_trivial" not in aux_facts(run)  # no target statistics recorded
+    run.context.flags.update(trivial_mae=2.0, trivial_mse=9.0)
+    assert abs(aux_facts(run)["err_trivial"] - min(2.05 / 2.0, 2.9 / 3.0)) < 1e-9

@@ -145,7 +145,7 @@ def _full_run() -> Any:
     splits: tuple[Split, ...] = ("train", "val", "test")
     keys = [SeriesKey(metric=m, split=sp) for m in metrics for sp in splits]
     keys += [SeriesKey(metric=m, split="val") for m in ("recall", "f1_macro")]  # the degen group
-    keys += [SeriesKey(metric=m, split=sp) for m in ("r2", "auc", "f1", "mae") for sp in splits[:2]]  # aux
+    keys += [SeriesKey(metric=m, split=sp) for m in ("r2", "auc", "f1", "mae", "dice", "perplexity") for sp in splits[:2]]  # aux
     keys += [SeriesKey(metric="lr"), SeriesKey(metric="output_row_sum"), SeriesKey(metric="pred_class_frac", statistic="max")]
     keys += [SeriesKey(metric=m, scope=layer) for m in _LAYER_METRICS for layer in ("fc1", "rnn")]
     for key in keys:
