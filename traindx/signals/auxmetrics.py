@@ -86,7 +86,7 @@ def _err_trivial(run: Run) -> float | None:
     for split in ("val", "train"):
         for name, (flag, power) in _TRIVIAL_ERR.items():
             ref = ctx.get(flag)
-            if not ref or not ref > 0:
+            if isinstance(ref, bool) or not isinstance(ref, int | float) or not ref > 0:
                 continue
             for v in _series(run, re.compile(name), split):
                 r = float(np.min(np.abs(v))) / float(ref) ** power
