@@ -101,7 +101,9 @@ class _Unpickler(pickle.Unpickler):
             raise _Refused(f"it holds a {len(size) if isinstance(size, tuple) else '?'}-D tensor")
         n = int(size[0]) if size else 1
         step = int(stride[0]) if size else 1
-        if not 0 < n <= MAX_VALUES or step < 1 or offset < 0 or offset + (n - 1) * step >= storage.numel:
+        if size and n == 0:
+            return []
+        if storage.numel > 8 * MAX_VALUES or not 0 < n <= MAX_VALUES or step < 1 or offset < 0 or offset + (n - 1) * step >= storage.numel:
             raise _Refused("it holds a tensor larger than its storage or than a history")
         raw = self.z.read(f"{self.prefix}/data/{storage.key}")
         if storage.dtype == "bf16":
