@@ -581,9 +581,24 @@ def _per_cause(outs: list[Outcome]) -> None:
             grouped += o.cause in o.group
             cells[(o.cause, "healthy" if o.healthy_said else (o.ranked[0] if o.ranked else "-"))] += 1
     top = sorted(cells.items(), key=lambda kv: -kv[1])[:15]
+    _stated_rows(logs)
     print(f"     log-only wrong top-1: {wrong}, true cause in the group: {grouped}; largest cells (true -> said):")
     for (t, s), n in top:
         print(f"       {t:24} -> {s:24} {n}")
+
+
+def _stated_rows(outs: list[Outcome]) -> None:
+    """Is the stated set honest? Per size of the set a report names (1: the top cause alone;
+    2+: "one of A / B / C (p)"), over faulty runs answered with a cause: the probability the
+    report states for the set (its members' sum) against how often it holds the true cause."""
+    by: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for o in outs:
+        if o.scored and o.stated:
+            by[len(o.stated)].append((sum(o.probs[: len(o.stated)]), o.cause in o.stated))
+    print("     log-only stated set: size, runs, stated probability (mean), holds the true cause")
+    for n in sorted(by):
+        ps, hits = zip(*by[n], strict=True)
+        print(f"       {n}  {len(ps):5d}  {np.mean(ps):6.1%}  {np.mean(hits):6.1%}")
 
 
 def _write_outcomes(path: Path, dim: str, outs: list[Outcome]) -> None:
@@ -592,7 +607,7 @@ def _write_outcomes(path: Path, dim: str, outs: list[Outcome]) -> None:
         for o in outs:
             row = {"dim": dim, "run": o.run, "kind": o.input_kind, "cause": o.cause, "scored": o.scored,
                    "benign": o.benign, "healthy_said": o.healthy_said, "ranked": o.ranked[:5],
-                   "probs": [round(p, 4) for p in o.probs[:5]], "confidence": round(o.confidence, 4),
+                   "probs": [round(p, 4) for p in o.probs[: max(5, len(o.group))]], "confidence": round(o.confidence, 4),
                    "group": o.group, "ranker": o.ranker}  # fmt: skip
             f.write(json.dumps(row, default=lambda v: v.item() if hasattr(v, "item") else str(v)) + "\n")
 

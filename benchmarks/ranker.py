@@ -30,7 +30,7 @@ GROUPS = {
     "gap": ("ratio_last", "ratio_first", "diff_last", "val_below_frac", "val_min_progress", "val_rise",
             "val_rise_rel", "val_drop", "train_drop_after_val_min", "train_drop_after_val_first",
             "gap_open_step>=0", "quality_gain_after_val_min", "acc_gap_last", "val_acc_best"),
-    "ce_bound": ("below", "val_acc_below", "acc_below"),
+    "ce_bound": ("below", "val_acc_below", "acc_below", "over_p_true"),
     "chance": ("num_classes", "loss_first_ratio", "loss_last_ratio", "acc_last_over_chance", "acc_minus_majority"),
     # what the logs imply (traindx.signals.infer): the class count a first loss at ln(k) suggests
     # and its chance levels, the task a logged metric names, the validation size

@@ -59,6 +59,12 @@ def test_quantum_when_the_least_change_is_several_examples():
     assert curve_facts(np.arange(4), np.array([0.25, 0.45, 0.75, 0.55]))["quantum"] == pytest.approx(0.05)
 
 
+def test_accuracy_over_the_true_class_probability():
+    # exp(-L) is the geometric mean of p(true class): 94 % right at L = 1.6 gives it ~0.2
+    assert ce_accuracy_bound(1.6, 0.94)["acc_over_p_true"] == pytest.approx(0.94 - math.exp(-1.6))
+    assert ce_accuracy_bound(0.1, 0.95)["acc_over_p_true"] < 0.1  # confident and right
+
+
 def test_ce_bound_is_the_markov_bound():
     # L = ln 2 / 4: at most a quarter of the examples can be wrong
     b = ce_accuracy_bound(math.log(2) / 4, 0.5)
@@ -85,7 +91,7 @@ def test_the_bound_reads_the_loss_of_when_the_accuracy_was_taken():
     assert loss_when_scored(sparse, np.array([2.0, 1.5, 1.0, 0.5]), np.array([40, 60]), True) == 1.5
 
 
-def _train(frozen: bool, mse: bool) -> tuple[list[float], list[float]]:
+def _train(frozen: bool, mse: bool, squash: bool = False) -> tuple[list[float], list[float]]:
     torch = pytest.importorskip("torch")
     from sklearn.datasets import load_digits
 
@@ -96,7 +102,7 @@ def _train(frozen: bool, mse: bool) -> tuple[list[float], list[float]]:
     xt, yt, xv, yv = x[:1200], y[:1200], x[1200:], y[1200:]
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
-    if mse:
+    if mse or squash:  # squash: a softmax before cross_entropy (which applies its own)
         model.append(torch.nn.Softmax(dim=-1))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses, accs = [], []
@@ -132,3 +138,14 @@ def test_real_runs_frozen_weights_and_ce_bound():
     # MSE on one-hot targets is small whatever the accuracy: it says nothing about it
     mse, _ = _train(frozen=True, mse=True)
     assert ce_accuracy_bound(mse[-1], 0.1)["acc_below_ce_bound"] > 0.5
+
+
+def test_real_runs_a_second_softmax_is_right_but_barely():
+    trained, acc = _train(frozen=False, mse=False)
+    squashed, acc_sq = _train(frozen=False, mse=False, squash=True)
+    # both learn to classify the digits, but the double softmax gives the true class little more
+    # than 1/10 (its loss stays near ln 10): far more accuracy than its probabilities show
+    assert acc_sq[-1] > 0.5
+    over_sq = ce_accuracy_bound(squashed[-1], acc_sq[-1])["acc_over_p_true"]
+    over = ce_accuracy_bound(trained[-1], acc[-1])["acc_over_p_true"]
+    assert over_sq > 0.5 and over < 0.35 and over_sq > over + 0.25, (over_sq, over)

@@ -194,8 +194,17 @@ def compute_facts(run: Run) -> Facts:
             b = ce_accuracy_bound(facts[loss_g].get("last") if at is None else at, facts[acc_g].get("last"))
             if b:
                 bound[f"{acc_g}_below"] = b["acc_below_ce_bound"]
+                # only where the two end together: a loss median over a long window after an
+                # early accuracy (an adapter's telemetry steps) is the loss of a fall, not a level
+                if "acc_over_p_true" in b and at is None:
+                    bound[f"{acc_g}_over_p_true"] = b["acc_over_p_true"]
     if bound:
-        bound["below"] = max(bound.values())
+        bound["below"] = max(v for k, v in bound.items() if k.endswith("_below"))
+        # the training split's when logged: a validation loss that overfits (confident wrong
+        # answers) sits high beside a good accuracy without any squashing
+        over = bound.get("acc_over_p_true", bound.get("val_acc_over_p_true"))
+        if over is not None:
+            bound["over_p_true"] = over
         facts["ce_bound"] = bound
 
     ctx = context_facts(run)

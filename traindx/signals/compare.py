@@ -115,7 +115,14 @@ def ce_accuracy_bound(loss_last: float | None, acc_last: float | None) -> dict[s
     if loss_last < 0.0:
         return {}
     bound = 1.0 - loss_last / math.log(2.0)
-    return {"ce_acc_bound": bound, "acc_below_ce_bound": bound - acc_last}
+    # the other side: exp(-L) is the geometric mean of the probability the true class gets,
+    # so a classifier right on a share `acc` of its examples that still gives the true class
+    # ~exp(-L) << acc squashes its outputs toward uniform (a second softmax, a sigmoid or
+    # ReLU on the logits, a softmax over the wrong axis): right, but barely
+    out = {"ce_acc_bound": bound, "acc_below_ce_bound": bound - acc_last}
+    if 0.0 <= acc_last <= 1.0:  # a share, not a percentage
+        out["acc_over_p_true"] = acc_last - math.exp(-loss_last)
+    return out
 
 
 def loss_when_scored(
