@@ -102,3 +102,33 @@ def test_the_pair_is_explained_as_a_pair_not_as_a_map_the_user_never_passed(tmp_
     assert main(["series", "-v", str(tmp_path)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "val/loss: split letter 'v_' -> val, as beside t_loss in one file" in out
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["train", "val", "acc"], {"train": "train/loss", "val": "val/loss"}),  # '[ 3] train 0.41  val 0.43  acc 0.81'
+        (["loss", "val", "val_mae"], {"val": "val/loss"}),  # 'loss: 5931.2 | val: 6012.4 | val_mae: 64.8'
+        (["epoch", "Train", "Test"], {"Train": "train/loss", "Test": "test/loss"}),
+        (["train", "acc"], {}),  # one bare word, nothing beside it says which metric
+        (["val", "acc"], {}),
+        (["loss", "val", "val_loss"], {}),  # the file names the validation loss already
+        (["loss", "val", "valid"], {}),  # two bare words of one split: which is which
+        (["loss", "tr", "va"], {}),  # short forms are never read bare
+    ],
+)
+def test_bare_split_words_are_the_file_s_losses_only_where_the_file_shows_the_habit(
+    names: list[str], expected: dict[str, str]
+) -> None:
+    assert paired_names(names) == expected
+    assert map_name("val") is None and map_name("train") is None  # alone: no metric named
+
+
+def test_a_printed_log_with_bare_split_words_and_a_padded_round_counter(tmp_path: Path) -> None:
+    lines = [f"[{e:2d}] train {1.0 / e:.4f}  val {1.1 / e:.4f}  acc {0.5 + e / 40:.3f}" for e in range(1, 13)]
+    (tmp_path / "train.log").write_text("\n".join(lines) + "\n")
+    run = read(tmp_path)[0]
+    assert sorted(str(k) for k in run.series) == ["train/accuracy", "train/loss", "val/loss"]
+    for s in run.series.values():  # one point per line, at the printed counter (1..12), nothing dropped
+        assert list(s.steps) == list(range(1, 13))
+    assert "bare split word 'val'" in explain_mapping("val", paired_names(["train", "val", "acc"]))

@@ -331,12 +331,36 @@ def _lead_letter_names(names: list[str]) -> dict[str, str]:
     return out
 
 
+#: Split words that name a file's loss when they stand bare (``train 0.41  val 0.43``); the
+#: short forms (``tr``, ``va``, ``vl``) are too often something else to be read bare.
+_BARE_SPLITS = frozenset({"train", "training", "val", "valid", "validation", "eval", "dev", "test"})
+
+
+def _bare_split_names(names: list[str]) -> dict[str, str]:
+    """``[ 3] train 0.41  val 0.43  acc 0.81``, ``loss: 5931.2 | val: 6012.4``: bare split words
+    read as the losses of those splits where one file shows the habit - two bare split words
+    of different splits including train, or a bare validation/test word beside a training
+    loss - and never for a split whose loss the file already names (``val`` beside ``val_loss``)."""
+    bare = {n: SPLIT_WORDS[_normalize(n)] for n in names if _normalize(n) in _BARE_SPLITS}
+    splits = set(bare.values())
+    if not bare or len(splits) != len(bare):  # ``val`` and ``valid`` in one file: which is which
+        return {}
+    losses = {k.split for n in names if n not in bare and (k := map_name(n)) is not None
+              and k.metric == "loss" and k.scope == "global" and k.statistic == "value"}  # fmt: skip
+    if not ("train" in splits and len(splits) >= 2 or "train" in losses and splits - {"train"}):
+        return {}
+    beside = ", ".join(sorted({m.strip() for m in names if m not in bare})[:3]) or "each other"
+    return {n: _target(f"{split}/loss", f"bare split word '{n.strip()}' read as the {split} loss, "
+                                        f"beside {', '.join(sorted(b.strip() for b in bare if b != n)) or beside} in one file")
+            for n, split in bare.items() if split not in losses}  # fmt: skip
+
+
 def paired_names(names: Iterable[str]) -> dict[str, str]:
     """Overrides reading the raw names of one file that form a known pair (``tl`` beside
     ``vl``: train and validation loss; ``t_loss`` beside ``v_loss``: see
     :func:`_lead_letter_names`); empty when no pair is complete."""
     names = list(names)
-    out = _lead_letter_names(names)
+    out = _lead_letter_names(names) | _bare_split_names(names)
     found = {n: _PAIRED[n.strip().lower()] for n in names if n.strip().lower() in _PAIRED}
     if set(found.values()) == set(_PAIRED.values()):
         pair = " / ".join(_PAIRED)

@@ -56,7 +56,11 @@ _EPOCH = re.compile(r"\bepoch\b\s*[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?",
 _SKLEARN_ITER = re.compile(r"^Iteration (\d+), (?=loss = )")
 _PREFIX = re.compile(r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T][\d:.,]+\]?\s*)?(?:\[?(?:INFO|DEBUG|WARNING)\]?\s*[:-]?\s*)?")
 #: A split named at the start of a line (``Test set:``, ``Train Epoch:``, ``Validation -``).
-_LINE_SPLIT = re.compile(r"^\s*\|?\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b(?:\s+set)?\s*[:-]?", re.I)
+_LINE_SPLIT = re.compile(
+    r"^\s*\|?\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b(?:\s+set)?"
+    r"(?!\s*[:=-]?\s*[-+]?(?:\d|\.\d|nan\b|inf))\s*[:-]?",  # 'train 0.41  val 0.43': a pair, not the line's split
+    re.I,
+)
 #: A line that only names a split, the next line's pairs being its (``Test Error:``, the quickstart).
 _HEADER = re.compile(r"^\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b[A-Za-z ]*:\s*$", re.I)
 _EVAL_NAME = re.compile(r"(?i)(?:val(?:id(?:ation)?)?|eval(?:uation)?|test|dev)(?![a-z])")

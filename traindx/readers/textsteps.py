@@ -34,7 +34,7 @@ BAR_KEY, STEP_KEY, TQDM_KEY = "\0bar", "\0step", "\0tqdm"
 #: A tqdm bar's state (Lightning's, a loop's): ``45%|####5     | 18/40 [00:02<00:03, loss=0.5]``.
 TQDM = re.compile(r"\d+%\s*(?:\|[^|]*\|)?\s*(\d+)/(\d+)\s*\[")  # (Colab prints no bar: '97% 1651/1702 [')
 _COUNTER = re.compile(
-    r"^\s*\[(\d+)\](?=\s)"  # a boosting round: '[10]\ttrain-logloss:0.5'
+    r"^\s*\[\s*(\d+)\s*\](?=\s)"  # a boosting round: '[10]\ttrain-logloss:0.5'; a loop's '[ 3] train 0.41'
     r"|(?<![/\w])(?:global[ _]?step|step|iter(?:ation)?|batch)\b\s*[:#=]?\s*\[?\s*(\d+)\s*(?:(?:/|of)\s*(\d+))?\s*\]?",
     re.I,
 )
