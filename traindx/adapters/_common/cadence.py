@@ -3,6 +3,13 @@ adapter's own time stays within budget and a run still gets enough evenly spread
 
 from __future__ import annotations
 
+import os
+
+#: A fixed cost model for reproducible recordings (the corpus runners set it; users never need
+#: it): ``"step=S,own=O,grad=G,extra=X,sample=Y"`` in seconds. See :class:`Cadence`.
+COSTS_ENV = "TRAINDX_CADENCE_COSTS"
+COST_KEYS = ("step", "own", "grad", "extra", "sample")
+
 
 class Cadence:
     """Which steps are telemetry steps, and how often the per-step gradient norm is taken.
@@ -59,6 +66,16 @@ class Cadence:
 
     A fixed ``every`` is kept as given (the gradient norm taken every step, no coverage
     samples).
+
+    Reproducible recordings (not for users): with the environment variable ``COSTS_ENV``
+    (``TRAINDX_CADENCE_COSTS="step=0.004,own=2e-5,grad=1e-4,extra=0.002,sample=3e-4"``, read
+    once when an adaptive cadence is made) the same adaptive rule is fed a fixed cost model
+    instead of wall-clock timings: each step lasts ``step`` seconds and costs the adapter
+    ``own`` (+ ``grad`` when it takes the gradient norm, + ``sample`` on a coverage sample's
+    steps, no periodic work), each telemetry step ``extra`` more. The decisions (``every``,
+    ``grad_stride``, the coverage samples) then depend on the step count alone, so the same
+    run recorded twice, on any machine under any load, gives the same recording, with the
+    default cadence's telemetry steps and coverage samples. A malformed value raises.
     """
 
     def __init__(self, every: int | None, budget: float = 0.02, lo: int = 10, hi: int = 10_000,
@@ -87,6 +104,9 @@ class Cadence:
         self._periodic = 0.0  # periodic work (flushes) in the window
         self._extras: list[float] = []  # the telemetry extra of the last decisions
         self._is_sample = False
+        self.costs = cost_model() if self.adaptive else None
+        self._clock = 0.0  # the cost model's step clock and the adapter's own time
+        self._own_model = 0.0
 
     def pause(self) -> None:
         """The next interval is not a step (an epoch boundary: validation, other callbacks)."""
@@ -96,6 +116,13 @@ class Cadence:
         """Called at the end of every step: its start time, the adapter's time in it, the
         part of that spent on the gradient norm (0 when it was not taken) and on periodic
         work (a flush)."""
+        if self.costs is not None:
+            c = self.costs
+            t0, self._clock = self._clock, self._clock + c["step"]
+            grad_time = c["grad"] if grad_time else 0.0
+            own = c["own"] + grad_time + (c["sample"] if self._is_sample else 0.0)
+            periodic = 0.0
+            self._own_model += own
         if self._last_t is not None:
             self._intervals.append(t0 - self._last_t)
         self._last_t = t0
@@ -120,6 +147,9 @@ class Cadence:
 
     def advance(self, step: int, own: float) -> None:
         """Called on a telemetry step with the adapter's total own time so far."""
+        if self.costs is not None:
+            self._own_model += self.costs["extra"]
+            own = self._own_model
         iv, other, grad, full = self._intervals, self._other, self._grad, self._full
         prev = self.every
         self.taken += 1
@@ -189,7 +219,8 @@ class Cadence:
     def note(self, steps: int) -> str:
         """The run's cadence in words, for ``context.notes``."""
         return (f"{steps} steps, per-layer telemetry every {self.every} steps"
-                + (f", measured overhead {100 * self.overhead:.2f} %" if self.overhead is not None else ""))  # fmt: skip
+                + (f", {'modelled' if self.costs else 'measured'} overhead {100 * self.overhead:.2f} %"
+                   if self.overhead is not None else ""))  # fmt: skip
 
     def _reset(self, own: float) -> None:
         self._intervals.clear()
@@ -199,6 +230,22 @@ class Cadence:
         self._samples_own.clear()
         self._periodic = 0.0
         self._own0 = own
+
+
+def cost_model() -> dict[str, float] | None:
+    """The fixed cost model of ``COSTS_ENV``, None when it is not set (see :class:`Cadence`)."""
+    raw = os.environ.get(COSTS_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        pairs = dict(kv.split("=", 1) for kv in raw.split(","))
+        costs = {k.strip(): float(v) for k, v in pairs.items()}
+    except ValueError:
+        costs = {}
+    if sorted(costs) != sorted(COST_KEYS) or costs["step"] <= 0 or min(costs.values()) < 0:
+        raise ValueError(f"{COSTS_ENV}={raw!r}: expected step=S,own=O,grad=G,extra=X,sample=Y "
+                         "(seconds, step > 0, none negative)")
+    return costs
 
 
 def _median(v: list[float]) -> float:
