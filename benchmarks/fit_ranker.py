@@ -277,7 +277,7 @@ def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, class
     traindx.rerank.mixed; the healthy verdict is the layer's."""
     from labelled import FAMILIES
 
-    from traindx.rerank import MIN_LISTED, clearable, mixed
+    from traindx.rerank import MIN_LISTED, bounded, clearable, mixed
     from traindx.separation import group_size
 
     book = data.comp.book
@@ -292,7 +292,7 @@ def outcomes(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, class
         cand = {data.comp.causes[j] for j in np.where(np.isfinite(data.lo[i]))[0]}
         r = rules.get(run.path) if rules else None
         rules_p = dict(zip(r.ranked, r.probs, strict=True)) if r is not None and r.ranked else {}
-        shown = mixed(classes, P[k], rules_p, blend)
+        shown = mixed(classes, bounded(classes, P[k], rules_p, data.comp.countered(int(i))), rules_p, blend)
         order = [c for c in sorted(shown, key=lambda c: -shown[c]) if shown[c] >= MIN_LISTED or c in cand]
         ranked = [] if said else order
         probs = [shown[c] for c in order]

@@ -11,6 +11,7 @@ named with its (low) probability in the headline.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,20 @@ from traindx.rules.model import Cause, Rulebook
 
 #: a cause is listed when the layer gives it at least this much, or the rules had it
 MIN_LISTED = 0.01
+#: a cause the rules firmly argue against (its fired counter-evidence, the evidence items
+#: with a ratio below 1, multiplies it by COUNTERED_LR or less: "the loss first improved:
+#: gradient ascent never improves the loss it climbs", x0.1) gets from the layer at most
+#: COUNTERED_MAX_RATIO times the rules' own probability of it: the layer weighs curve shapes
+#: seen on labelled runs and cannot know that this run's shape rules the cause out
+#: (qa_fresh28: an unclipped RNN that improved, then went NaN, was loss_sign_flipped first at
+#: x1.8e3 from "loss max abs"). Milder counter-evidence (an x0.4 "no overshoot marks", an
+#: x0.2 "validation improved: the labels carry signal") the layer may still outweigh: capped
+#: at every ratio below 1, the Q&A sets lost 4 right answers of 639 that way. The shipped
+#: layer on the 1,530 faulty log-only runs it ranks (in-sample): at most 1x the rules' share,
+#: top-1 -3 (1 gained, 4 lost where the layer had rightly outweighed an x0.1); at most 10x,
+#: top-1 +-0 (1 gained, 1 lost), top-3 -1
+COUNTERED_LR = 0.1
+COUNTERED_MAX_RATIO = 10.0
 SERIES_WORDS = {
     "loss": "training loss", "val_loss": "validation loss", "quality": "training accuracy",
     "val_quality": "validation accuracy", "grad": "gradient norm", "weight": "weight norm",
@@ -146,14 +161,15 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
     h = model.classes.index("healthy")
     by_id = {c.id: (lo, c, ev) for lo, c, ev in scored}
     rule_rank = {c.id: i for i, (_, c, _) in enumerate(sorted(scored, key=lambda t: -t[0]))}
-    shown = mixed(model.classes, p, rules_p or {}, model.blend)
+    against = {c.id for _, c, ev in scored if countered(ev)}
+    shown = mixed(model.classes, bounded(model.classes, p, rules_p or {}, against), rules_p or {}, model.blend)
     causes: list[CauseResult] = []
     for rank, cid in enumerate(sorted(shown, key=lambda c: -shown[c])):
         cause = book.cause(cid)
         if cause is None or (shown[cid] < MIN_LISTED and cid not in by_id):
             continue
         ev = list(by_id[cid][2]) if cid in by_id else []
-        if rank < 3 and rank < rule_rank.get(cid, len(scored)) and cid in model.classes:  # the layer moved it up
+        if rank < 3 and rank < rule_rank.get(cid, len(scored)) and cid in model.classes and cid not in against:  # the layer moved it up
             top = [(f, w) for f, w in model.contributions(z, cid, against="healthy") if w > 0][:3]
             if top:
                 words = "; ".join(describe(f, facts, book) for f, _ in top)
@@ -166,6 +182,22 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
     unknown = max(0.0, 1.0 - sum(c.probability for c in causes))
     p_fault = max((float(p[i]) for i in range(len(p)) if i != h), default=0.0)
     return Reranked(causes, unknown, says_healthy(model, book, float(p[h]), p_fault), float(p[h]))
+
+
+def countered(ev: list[Evidence]) -> bool:
+    """Whether a cause's fired counter-evidence (evidence items with a ratio below 1)
+    multiplies it by COUNTERED_LR or less: the rules say "not this"."""
+    return sum(e.weight for e in ev if e.kind == "evidence" and e.weight < 0.0) <= math.log(COUNTERED_LR) + 1e-9
+
+
+def bounded(classes: list[str], p, rules_p: Mapping[str, float], against: set[str]) -> list[float]:
+    """The layer's probabilities ``p`` (over ``classes``) with each cause of ``against`` (its
+    rules' counter-evidence fired) held to COUNTERED_MAX_RATIO times the rules' probability
+    of it (``rules_p``; 0 where the rules do not list it). The mass taken is left to "none
+    of these" (never handed to another cause nor to healthy); the healthy verdict reads the
+    unbounded ``p``. benchmarks/fit_ranker.outcomes calls this too."""
+    return [min(float(q), COUNTERED_MAX_RATIO * rules_p.get(c, 0.0)) if c in against else float(q)
+            for c, q in zip(classes, p, strict=True)]  # fmt: skip
 
 
 def mixed(classes: list[str], p, rules_p: dict[str, float], blend: float) -> dict[str, float]:
@@ -188,5 +220,5 @@ def says_healthy(model: LearnedModel, book: Rulebook, p_healthy: float, p_fault:
     return p_healthy >= model.healthy_threshold and p_healthy >= book.healthy_over_fault * p_fault
 
 
-__all__ = ["Reranked", "clearable", "describe", "knows", "mixed", "model_for", "raw_feature", "reads_context", "rerank",
+__all__ = ["Reranked", "bounded", "clearable", "countered", "describe", "knows", "mixed", "model_for", "raw_feature", "reads_context", "rerank",
            "says_healthy"]  # fmt: skip
