@@ -40,6 +40,7 @@ from traindx.signals.pick import (
     planned_length,
 )
 from traindx.signals.ranks import rank_facts
+from traindx.signals.testgap import val_test_quality_gap
 
 __all__ = [
     "CURVE_GROUPS",
@@ -182,6 +183,7 @@ def compute_facts(run: Run) -> Facts:
         finite = s.values[np.isfinite(s.values)] if s is not None else np.array([])
         if finite.size:
             test[f"{name}_last"] = float(finite[-1])
+    test.update(val_test_quality_gap(run))
     if test:
         facts["test"] = test
 
