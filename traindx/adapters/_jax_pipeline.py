@@ -14,6 +14,7 @@ import numpy as np
 from traindx.adapters._common import (
     fatal_message,
 )
+from traindx.adapters._common.activations import finite_activation_block, note_left_out
 from traindx.adapters._jax_stats import (
     Stats,
 )
@@ -333,7 +334,9 @@ class PipelineMixin:
                 lay.plan_cols = (np.asarray([p[1] for p in lay.plan], dtype=np.intp),
                                  np.asarray([p[2] for p in lay.plan], dtype=np.float64), tuple(p[0] for p in lay.plan))  # fmt: skip
             pc, add, ptags = lay.plan_cols
-            blocks.append((steps[idx], walls[idx], ptags, t[:, pc] + add))
+            act, left_out = finite_activation_block(steps[idx], walls[idx], ptags, t[:, pc] + add)
+            note_left_out(self.context.notes, left_out)
+            blocks += act
         return blocks
 
     def _lr_values(self, steps: np.ndarray) -> np.ndarray | None:

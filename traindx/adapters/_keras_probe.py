@@ -14,6 +14,7 @@ from traindx.adapters._common import (
     Cadence,
     fold_reach,
 )
+from traindx.adapters._common.activations import finite_activation_values, note_left_out
 from traindx.adapters._keras_write import stock_train_step
 
 MAX_PENDING = 512  # batch records processed mid-epoch once this many are waiting
@@ -256,6 +257,9 @@ class _ProbeTelemetry:
         if vec is not None:
             values.update(self._unpack(vec, s))
             values.update(self._probe_input)
+        values, left_out = finite_activation_values(values)
+        if self.context is not None:
+            note_left_out(self.context.notes, left_out)
         self._pending_rows.append((s, time.time(), values))
         self._check_state(s, values)
 

@@ -12,6 +12,7 @@ import torch
 
 from traindx.adapters import _torch_overlap as _overlap
 from traindx.adapters._common import add_counts, class_limit, fatal_message
+from traindx.adapters._common.activations import finite_activation_values, note_left_out
 from traindx.adapters._torch_moments import from_moments
 
 
@@ -33,6 +34,8 @@ class FlushMixin:
             for atags, n, kind, width in acts:  # activation moments -> mean, std, fraction
                 vals.update(zip(atags, from_moments(v[pos : pos + width], n, kind), strict=True))
                 pos += width
+            vals, left_out = finite_activation_values(vals)
+            note_left_out(self.context.notes, left_out)
             self._fold(s, vals)
             w.add(s, {k: x for k, x in vals.items() if k[0] != "_"})
         for s, hv in self._b_host:
