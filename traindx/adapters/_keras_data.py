@@ -128,6 +128,8 @@ class _DataFacts:
             stats_x, stats_y, where = train_xy[0], train_xy[1], "train_data"
             if d.n_train is None:
                 d.n_train = _n_rows(stats_x)
+        if d.n_train is None and self._fit_rows:
+            d.n_train = self._fit_rows  # fit's own training rows: a true count, not steps x batch
         elif self._probe is not None:
             stats_x, stats_y, where = self._probe[0], self._probe[1], "the probe batch"
         self._probe_input: dict[str, float] = {}
@@ -197,11 +199,15 @@ class _DataFacts:
         arrays for ``input_nonfinite`` where only a probe batch was seen."""
         flags = self.context.flags  # type: ignore[union-attr]
         self._fit_nonfinite: float | None = None
+        self._fit_rows: int | None = None  # the rows of fit's training array (after validation_split)
         try:
             loc = fit_locals()
             if loc is None:
                 return
             flags["loss_class_weighted"] = loc["class_weighted"]
+            tx = loc["train_x"]
+            if tx is not None and tx.ndim >= 1:
+                self._fit_rows = int(tx.shape[0])
             self._fit_nonfinite = nonfinite_count(loc["train_x"], loc["train_y"])
             frac = val_shared_frac(loc["x"], loc["val_x"]) if loc["x"] is not None else None
         except Exception:  # noqa: BLE001 - a fact less, never a failure

@@ -244,10 +244,28 @@ class _Recording:
                 )
                 n = None
             if n is None:
-                ctx.data.n_train = k * b
-                ctx.notes.append(f"n_train ~ {k} steps x batch size {b} (an upper bound)")
+                self._n_from_steps(ctx, k, b)
         if last_step is not None:
             self._step = max(self._step, last_step + 1)
+
+    def _n_from_steps(self, ctx: Any, k: int, b: int) -> None:
+        """n_train from the first epoch's ``k`` steps of ``b`` rows, where no array told it: the
+        steps per epoch fit planned x b, or the steps of a first epoch that ran to its end, is the
+        count rounded up to a batch (an upper bound within one batch). A first epoch stopped early
+        (``stop_training``, a fatal fault) with no plan tells only that there are at least k x b
+        rows: recorded as the flag ``n_train_at_least``, never as the count (issue 10: 11 steps x 32
+        = 352 recorded where fit planned 43 x 32, and CTX025 read a few training examples)."""
+        steps = (self.params or {}).get("steps")
+        if steps and int(steps) >= k:
+            ctx.data.n_train = int(steps) * b
+            ctx.notes.append(f"n_train ~ {int(steps)} steps per epoch x batch size {b} (an upper bound within one batch)")
+        elif not getattr(self._model, "stop_training", False):
+            ctx.data.n_train = k * b
+            ctx.notes.append(f"n_train ~ {k} steps x batch size {b} (an upper bound within one batch)")
+        else:
+            ctx.flags["n_train_at_least"] = k * b
+            ctx.notes.append(f"n_train not recorded: training stopped inside the first epoch after {k} steps of {b} "
+                             f"and the steps per epoch are unknown (at least {k * b} rows)")  # fmt: skip
 
     def _test_logs(self, logs: dict[str, Any]) -> None:
         """A ``model.evaluate`` after fit: its metrics as ``test/<name>`` at the last step
