@@ -196,3 +196,32 @@ def test_jax_records_no_dead_units_from_infinite_weights(digits, tmp_path):
     zero = run.series["train/act_frac_zero@relu0"]
     assert list(zero.steps) == list(range(6)) and np.all(np.asarray(zero.values) < 1.0)
     assert any(n.startswith(NOTE_HEAD) for n in run.context.notes)
+
+
+# --------------------------------------------------------------------------- older recordings
+
+
+def _layer_run(weight_norm, frac_zero, act_mean=None):
+    from traindx.schema import Run, RunContext, Series, SeriesKey
+
+    run = Run(id="case", context=RunContext.model_validate({}))
+    n = len(weight_norm)
+    series = {"train/weight_norm": weight_norm, "train/act_frac_zero@relu": frac_zero,
+              "train/act_mean@relu": act_mean if act_mean is not None else [0.5] * n}  # fmt: skip
+    for key_text, values in series.items():
+        run.add(Series(key=SeriesKey.parse(key_text), steps=np.arange(n, dtype=np.int64) * 10,
+                       values=np.asarray(values, dtype=float), unit="step"))  # fmt: skip
+    return run
+
+
+def test_dead_units_are_read_only_from_finite_samples_of_older_recordings():
+    """A run recorded before the adapters left them out: the samples at blown-up weights (or
+    with a non-finite activation mean) are not read as dead units."""
+    from traindx.signals.layers import layer_facts
+
+    blown = _layer_run([3.0, 3.1, 3.2, 3.3, math.nan, math.inf, math.nan, math.nan], [0.1] * 4 + [1.0] * 4)
+    assert layer_facts(blown)["dead_frac_max"] == pytest.approx(0.1)
+    nan_acts = _layer_run([3.0] * 8, [0.1] * 4 + [1.0] * 4, [0.5] * 4 + [math.nan] * 4)
+    assert layer_facts(nan_acts)["dead_frac_max"] == pytest.approx(0.1)
+    dead = _layer_run([3.0] * 8, [0.1] * 4 + [1.0] * 4)  # finite weights: dead units are a fact
+    assert layer_facts(dead)["dead_frac_max"] == pytest.approx(1.0)

@@ -66,15 +66,45 @@ def _first_finite(values: np.ndarray) -> float:
     return float(v[0]) if v.size else float("nan")
 
 
+def _blown_steps(run: Run) -> frozenset[int]:
+    """Telemetry steps whose global weight norm is not finite: a layer's activation statistics
+    there come from NaN/inf weights (a ReLU outputs 0 for -inf, every unit reads as dead), not
+    from the layer (issue 10; the adapters leave them out since, older recordings hold them)."""
+    for s in run.series.values():
+        k = s.key
+        if k.metric == "weight_norm" and k.scope == "global" and k.split == "train" and k.statistic == "value":
+            v = np.asarray(s.values, dtype=float)
+            return frozenset(np.asarray(s.steps)[~np.isfinite(v)].tolist())
+    return frozenset()
+
+
+def _act_per_layer(run: Run, metric: str, blown: frozenset[int]) -> dict[str, float]:
+    """:func:`_per_layer` of an activation fraction over the samples that were finite: not at
+    the ``blown`` steps, nor where the layer's own activation mean is not finite."""
+    bad_mean = {s.key.scope: frozenset(np.asarray(s.steps)[~np.isfinite(np.asarray(s.values, dtype=float))].tolist())
+                for s in _layer_series(run, "act_mean")}  # fmt: skip
+    if not blown and not any(bad_mean.values()):
+        return _per_layer(run, metric)
+    out = {}
+    for s in _layer_series(run, metric):
+        skip = blown | bad_mean.get(s.key.scope, frozenset())
+        keep = np.array([st not in skip for st in np.asarray(s.steps).tolist()], dtype=bool)
+        v = _tail_median(np.asarray(s.values, dtype=float)[keep]) if keep.any() else float("nan")
+        if np.isfinite(v):
+            out[s.key.scope] = v
+    return out
+
+
 def layer_facts(run: Run) -> dict[str, Any]:
     facts: dict[str, Any] = {}
-    dead = _per_layer(run, "act_frac_zero")
+    blown = _blown_steps(run)
+    dead = _act_per_layer(run, "act_frac_zero", blown)
     if dead:
         worst = max(dead, key=dead.__getitem__)
         facts["dead_frac_max"] = dead[worst]
         facts["dead_layer"] = worst
         facts["dead_layers"] = sum(v > 0.9 for v in dead.values())
-    sat = _per_layer(run, "act_frac_saturated")
+    sat = _act_per_layer(run, "act_frac_saturated", blown)
     outs = [sat.pop(k) for k in _output_layers(run) if k in sat]
     if outs:  # a confident classifier's sigmoid/softmax output sits in its tails by design
         facts["out_saturated_frac"] = max(outs)
