@@ -133,7 +133,7 @@ def test_run_directory_reads_back(monitored):
     assert (
         d.num_classes == 10
         and d.task == "classification"
-        and d.n_train == 8 * 64  # validation_split: 480 rows in 8 steps (an upper bound)
+        and d.n_train == 480  # validation_split: fit's own x holds 480 of the 640 rows
         and d.batch_size == 64
     )
     assert any("validation_split" in n for n in c.notes)

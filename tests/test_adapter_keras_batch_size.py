@@ -60,11 +60,11 @@ def _context(tmp_path, cls):
 def test_keras_own_train_step_gives_the_batch_size(tmp_path):
     ctx = _context(tmp_path, keras.Sequential)
     assert ctx["data"]["batch_size"] == 16
-    assert ctx["data"]["n_train"] == 640  # 40 steps x 16, noted as an upper bound
+    assert ctx["data"]["n_train"] == 640  # fit's own x
 
 
 def test_a_custom_train_step_leaves_the_batch_size_unknown(tmp_path):
     ctx = _context(tmp_path, MetricLoopModel)
     assert ctx["data"]["batch_size"] is None
-    assert ctx["data"]["n_train"] is None
+    assert ctx["data"]["n_train"] == 640  # fit's own x: a count, whatever the batch size
     assert not any("batch size 1" in n for n in ctx["notes"])

@@ -128,10 +128,10 @@ class _DataFacts:
             stats_x, stats_y, where = train_xy[0], train_xy[1], "train_data"
             if d.n_train is None:
                 d.n_train = _n_rows(stats_x)
-        if d.n_train is None and self._fit_rows:
-            d.n_train = self._fit_rows  # fit's own training rows: a true count, not steps x batch
         elif self._probe is not None:
             stats_x, stats_y, where = self._probe[0], self._probe[1], "the probe batch"
+        if d.n_train is None and self._fit_rows:
+            d.n_train = self._fit_rows  # fit's own training rows: a true count, not steps x batch
         self._probe_input: dict[str, float] = {}
         if self._probe is not None:
             s = ks.host_summary(np.asarray(_to_numpy(_first_leaf(self._probe[0]))))

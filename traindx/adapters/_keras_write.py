@@ -243,7 +243,10 @@ class _Recording:
                     f"train_data has {n} rows but fit took {k} steps of {b} (validation_split?)"
                 )
                 n = None
-            if n is None:
+            rows = getattr(self, "_fit_rows", None)  # fit's own x, after validation_split
+            if n is None and rows:
+                ctx.data.n_train = rows
+            elif n is None:
                 self._n_from_steps(ctx, k, b)
         if last_step is not None:
             self._step = max(self._step, last_step + 1)
