@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import warnings
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -74,11 +74,11 @@ def finite_activation_block(steps: np.ndarray, walls: np.ndarray, tags: tuple[st
     drop = nonfinite_act_mask(tags, mat)
     if not drop.any():
         return [(steps, walls, tags, mat)], 0
-    firsts = {}
+    firsts: dict[str | None, int] = {}
     for j, t in enumerate(tags):
         if t.startswith(ACT_PREFIX):
             firsts.setdefault(_layer(t), j)
-    left_out = int(drop[:, list(firsts.values())].sum())
+    left_out = int(drop[:, np.asarray(list(firsts.values()), dtype=np.intp)].sum())
     keep = [j for j in range(len(tags)) if not drop[:, j].any()]
     out = [(steps, walls, tuple(tags[j] for j in keep), mat[:, keep])] if keep else []
     for j in range(len(tags)):
