@@ -331,27 +331,23 @@ def _lead_letter_names(names: list[str]) -> dict[str, str]:
     return out
 
 
-#: Split words that name a file's loss when they stand bare (``train 0.41  val 0.43``); the
-#: short forms (``tr``, ``va``, ``vl``) are too often something else to be read bare.
+#: Split words naming a file's loss when bare (``train 0.41  val 0.43``); never ``tr``, ``va``, ``vl``.
 _BARE_SPLITS = frozenset({"train", "training", "val", "valid", "validation", "eval", "dev", "test"})
 
 
 def _bare_split_names(names: list[str]) -> dict[str, str]:
-    """``[ 3] train 0.41  val 0.43  acc 0.81``, ``loss: 5931.2 | val: 6012.4``: bare split words
-    read as the losses of those splits where one file shows the habit - two bare split words
-    of different splits including train, or a bare validation/test word beside a training
-    loss - and never for a split whose loss the file already names (``val`` beside ``val_loss``)."""
+    """``train 0.41  val 0.43``, ``loss: 5.9 | val: 6.0``: bare split words as those splits' losses where
+    one file shows the habit (two of different splits with train, or val/test beside a training loss),
+    never for a split whose loss the file names already (``val`` beside ``val_loss``)."""
     bare = {n: SPLIT_WORDS[_normalize(n)] for n in names if _normalize(n) in _BARE_SPLITS}
-    splits = set(bare.values())
-    if not bare or len(splits) != len(bare):  # ``val`` and ``valid`` in one file: which is which
+    if not bare or len(splits := set(bare.values())) != len(bare):  # ``val`` and ``valid`` in one file: which is which
         return {}
     losses = {k.split for n in names if n not in bare and (k := map_name(n)) is not None
               and k.metric == "loss" and k.scope == "global" and k.statistic == "value"}  # fmt: skip
     if not ("train" in splits and len(splits) >= 2 or "train" in losses and splits - {"train"}):
         return {}
-    beside = ", ".join(sorted({m.strip() for m in names if m not in bare})[:3]) or "each other"
-    return {n: _target(f"{split}/loss", f"bare split word '{n.strip()}' read as the {split} loss, "
-                                        f"beside {', '.join(sorted(b.strip() for b in bare if b != n)) or beside} in one file")
+    return {n: _target(f"{split}/loss", f"bare split word '{n.strip()}' read as the {split} loss, beside "
+                       f"{', '.join(sorted({m.strip() for m in names if m != n})[:3])} in one file")
             for n, split in bare.items() if split not in losses}  # fmt: skip
 
 
