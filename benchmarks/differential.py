@@ -134,17 +134,14 @@ class Compiled:
         return False
 
     def countered(self, i: int) -> set[str]:
-        """The candidate causes of run ``i`` whose fired counter-evidence (evidence items with
-        a ratio below 1) multiplies them by COUNTERED_LR or less (traindx.rerank.countered:
+        """The candidate causes of run ``i`` whose fired counter-evidence multiplies them by
+        COUNTERED_LR or less (traindx.rerank.firmly_against:
         the layer may not raise them above the rules)."""
-        from traindx.rerank import COUNTERED_LR
+        from traindx.rerank import firmly_against
 
-        out = set()
-        for ci, _, params in self._rows[i]:
-            logs = [math.log(self.book.cause(self.names[k][1]).evidence[self.names[k][2]].lr) for k in params[1:]]
-            if sum(v for v in logs if v < 0.0) <= math.log(COUNTERED_LR) + 1e-9:
-                out.add(self.causes[ci])
-        return out
+        return {self.causes[ci] for ci, _, params in self._rows[i]
+                if firmly_against(math.log(self.book.cause(self.names[k][1]).evidence[self.names[k][2]].lr)
+                                  for k in params[1:])}  # fmt: skip
 
     def calibration(
         self, cal: dict[int, tuple[float, float]] | None = None

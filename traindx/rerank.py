@@ -12,7 +12,7 @@ named with its (low) probability in the headline.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -184,10 +184,15 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
     return Reranked(causes, unknown, says_healthy(model, book, float(p[h]), p_fault), float(p[h]))
 
 
+def firmly_against(log_ratios: Iterable[float]) -> bool:
+    """Whether fired evidence items (their log likelihood ratios) multiply a cause by
+    COUNTERED_LR or less through the ones below 1: the rules say "not this"."""
+    return sum(w for w in log_ratios if w < 0.0) <= math.log(COUNTERED_LR) + 1e-9
+
+
 def countered(ev: list[Evidence]) -> bool:
-    """Whether a cause's fired counter-evidence (evidence items with a ratio below 1)
-    multiplies it by COUNTERED_LR or less: the rules say "not this"."""
-    return sum(e.weight for e in ev if e.kind == "evidence" and e.weight < 0.0) <= math.log(COUNTERED_LR) + 1e-9
+    """:func:`firmly_against` of a cause's fired evidence items."""
+    return firmly_against(e.weight for e in ev if e.kind == "evidence")
 
 
 def bounded(classes: list[str], p, rules_p: Mapping[str, float], against: set[str]) -> list[float]:
@@ -220,5 +225,5 @@ def says_healthy(model: LearnedModel, book: Rulebook, p_healthy: float, p_fault:
     return p_healthy >= model.healthy_threshold and p_healthy >= book.healthy_over_fault * p_fault
 
 
-__all__ = ["Reranked", "bounded", "clearable", "countered", "describe", "knows", "mixed", "model_for", "raw_feature", "reads_context", "rerank",
+__all__ = ["Reranked", "bounded", "clearable", "countered", "describe", "firmly_against", "knows", "mixed", "model_for", "raw_feature", "reads_context", "rerank",
            "says_healthy"]  # fmt: skip

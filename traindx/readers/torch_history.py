@@ -18,6 +18,7 @@ naming it and what was expected.
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 import zipfile
@@ -69,8 +70,6 @@ def _pickle_name(z: zipfile.ZipFile) -> str:
 
 class _Unpickler(pickle.Unpickler):
     def __init__(self, z: zipfile.ZipFile, prefix: str, data: bytes, big_endian: bool):
-        import io
-
         super().__init__(io.BytesIO(data))
         self.z, self.prefix, self.big_endian = z, prefix, big_endian
 

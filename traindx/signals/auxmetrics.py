@@ -47,7 +47,8 @@ _LOSS = re.compile(r"loss")
 _OVERLAP = re.compile(r"dice|iou|jaccard|dice_coef(ficient)?")
 _PPL = re.compile(r"perplexity")
 #: Error metric -> (the context's trivial level it compares with, the power it is taken to).
-_TRIVIAL_ERR = {"mae": ("trivial_mae", 1.0), "mse": ("trivial_mse", 1.0), "rmse": ("trivial_mse", 0.5)}
+_TRIVIAL_ERR = {re.compile(n): (flag, power) for n, flag, power in (
+    ("mae", "trivial_mae", 1.0), ("mse", "trivial_mse", 1.0), ("rmse", "trivial_mse", 0.5))}
 #: A loss at or below this is 0 to the precision logs print.
 ZERO_LOSS = 1e-3
 
@@ -84,11 +85,11 @@ def _err_trivial(run: Run) -> float | None:
     ctx = run.context.flags
     best: float | None = None
     for split in ("val", "train"):
-        for name, (flag, power) in _TRIVIAL_ERR.items():
+        for pattern, (flag, power) in _TRIVIAL_ERR.items():
             ref = ctx.get(flag)
             if isinstance(ref, bool) or not isinstance(ref, int | float) or not ref > 0:
                 continue
-            for v in _series(run, re.compile(name), split):
+            for v in _series(run, pattern, split):
                 r = float(np.min(np.abs(v))) / float(ref) ** power
                 best = r if best is None else min(best, r)
         if best is not None:
