@@ -95,6 +95,7 @@ class Outcome:
     ranker: str = "rules"  # or "learned": which confidence map applies
     scenario: str = ""
     benign: bool = False  # a fault present (``cause``) that did not hurt: healthy or it is right
+    group_p: float | None = None  # the group's stated probability (None: its members' sum)
 
     @property
     def rank(self) -> int | None:
@@ -591,14 +592,21 @@ def _stated_rows(outs: list[Outcome]) -> None:
     """Is the stated set honest? Per size of the set a report names (1: the top cause alone;
     2+: "one of A / B / C (p)"), over faulty runs answered with a cause: the probability the
     report states for the set (its members' sum) against how often it holds the true cause."""
-    by: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    by: dict[int, list[tuple[float, float, bool]]] = defaultdict(list)
     for o in outs:
         if o.scored and o.stated:
-            by[len(o.stated)].append((sum(o.probs[: len(o.stated)]), o.cause in o.stated))
-    print("     log-only stated set: size, runs, stated probability (mean), holds the true cause")
+            summed = sum(o.probs[: len(o.stated)])
+            p = o.group_p if len(o.stated) >= 2 and o.group_p is not None else summed
+            by[len(o.stated)].append((p, summed, o.cause in o.stated))
+    print("     log-only stated set: size, runs, stated probability (mean; its members' sum), holds the true cause")
     for n in sorted(by):
-        ps, hits = zip(*by[n], strict=True)
-        print(f"       {n}  {len(ps):5d}  {np.mean(ps):6.1%}  {np.mean(hits):6.1%}")
+        ps, sums, hits = zip(*by[n], strict=True)
+        print(f"       {n}  {len(ps):5d}  {np.mean(ps):6.1%} ({np.mean(sums):6.1%})  {np.mean(hits):6.1%}")
+    every = [t for v in by.values() for t in v]
+    groups = [t for n, v in by.items() if n >= 2 for t in v]
+    if groups:
+        ps, sums, hits = zip(*groups, strict=True)
+        print(f"       2+ {len(ps):5d}  {np.mean(ps):6.1%} ({np.mean(sums):6.1%})  {np.mean(hits):6.1%}   (all sizes: {len(every)} runs)")
 
 
 def _write_outcomes(path: Path, dim: str, outs: list[Outcome]) -> None:

@@ -44,7 +44,7 @@ from scipy import optimize
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
-from traindx.confidence import recalibrate  # noqa: E402
+from traindx.confidence import group_probability, recalibrate  # noqa: E402
 from traindx.separation import group_size  # noqa: E402
 
 #: below this many answers at >= 0.8 a kind is capped under 0.8 whatever they say
@@ -74,16 +74,18 @@ class Map:
     def __init__(
         self, slope: float = 1.0, shift: float = 0.0, cap: float = 1.0, n: int = 0,
         knots: list[tuple[float, float]] | None = None, share: bool = False, unknown_slope: float = 0.0,
+        group_slope: float = 1.0, group_shift: float = 0.0,
     ) -> None:  # fmt: skip
         self.slope, self.shift, self.cap, self.n = slope, shift, cap, n
         self.knots = knots or []
         self.share, self.unknown_slope = share, unknown_slope
+        self.group_slope, self.group_shift = group_slope, group_shift
 
     def __repr__(self) -> str:
         form = f"{len(self.knots)} knots" if self.knots else f"slope {self.slope:.3f} shift {self.shift:+.3f}"
         if self.share and not self.knots:
             form = f"share {form} unknown {self.unknown_slope:+.3f}"
-        return f"{form} cap {self.cap:g} ({self.n} answers)"
+        return f"{form} cap {self.cap:g}; group slope {self.group_slope:.3f} shift {self.group_shift:+.3f} ({self.n} answers)"
 
 
 def shown(o) -> bool:
@@ -204,8 +206,9 @@ def apply(o, m: Map, book):
     if o.cause in o.ranked and o.cause != "healthy":
         p_true = probs[o.ranked.index(o.cause)]
     n = group_size(probs, unknown, book.confusable_mass, book.confusable_max)
+    group_p = group_probability(sum(probs[:n]), m) if n >= 2 else None
     return replace(
-        o, probs=probs, unknown=unknown, confidence=probs[0], p_true=p_true, group=o.ranked[:n]
+        o, probs=probs, unknown=unknown, confidence=probs[0], p_true=p_true, group=o.ranked[:n], group_p=group_p
     )
 
 
@@ -232,7 +235,36 @@ def fit_maps(
     return out
 
 
-def _fit(outs: list, idx: list[int], w: np.ndarray) -> Map:
+def _fit(outs: list, idx: list[int], w: np.ndarray, book=None) -> Map:
+    """The top answer's map on these answers, then the group map on the groups they state
+    after it (:func:`fit_group`)."""
+    m = _fit_top(outs, idx, w)
+    return fit_group(m, [outs[i] for i in idx], w[idx] if len(idx) else np.ones(0), book)
+
+
+def fit_group(m: Map, outs: list, w: np.ndarray, book=None) -> Map:
+    """``m`` with its group map fitted: each answer's "cannot separate" group (of two or
+    more causes) after ``m``, its members' summed probability against whether it holds the
+    true cause (Platt scaling pulled toward the identity, no cap: a group is not the top
+    answer the cap guards). Fewer than MIN_FIT groups: the identity."""
+    from traindx.rules.loader import load_rulebook
+
+    book = book or load_rulebook()
+    xs, ys, ws = [], [], []
+    for o, wi in zip(outs, w, strict=True):
+        probs, unknown = recalibrate(list(o.probs), o.unknown, m)
+        n = group_size(probs, unknown, book.confusable_mass, book.confusable_max)
+        if n >= 2:
+            xs.append(sum(probs[:n]))
+            ys.append(o.cause in o.ranked[:n])
+            ws.append(wi)
+    if len(xs) >= MIN_FIT:
+        g = _platt(np.array(xs), np.array(ys), np.array(ws) * len(ws) / max(sum(ws), 1e-12), cap=1.0)
+        m.group_slope, m.group_shift = g.slope, g.shift
+    return m
+
+
+def _fit_top(outs: list, idx: list[int], w: np.ndarray) -> Map:
     return fit_map(
         np.array([outs[i].confidence for i in idx]),
         np.array([outs[i].rank == 1 for i in idx]),
@@ -308,9 +340,10 @@ def write(maps: dict[tuple[str, str], Map], path: Path) -> None:
     def form(m: Map) -> str:
         if m.knots:
             return "knots: [" + ", ".join(f"[{p:.6g}, {q:.4g}]" for p, q in m.knots) + "]"
+        grp = f", group_slope: {m.group_slope:.4g}, group_shift: {m.group_shift:.4g}"
         if m.share:
-            return f"share: true, slope: {m.slope:.4g}, unknown_slope: {m.unknown_slope:.4g}, shift: {m.shift:.4g}"
-        return f"slope: {m.slope:.4g}, shift: {m.shift:.4g}"
+            return f"share: true, slope: {m.slope:.4g}, unknown_slope: {m.unknown_slope:.4g}, shift: {m.shift:.4g}{grp}"
+        return f"slope: {m.slope:.4g}, shift: {m.shift:.4g}{grp}"
 
     lines = ["  confidence:"] + [
         f"    - {{kind: {k}, ranker: {r}, {form(m)}, cap: {m.cap:g}}}  # {m.n} held-out answers, the five fields pooled"

@@ -328,23 +328,59 @@ def test_written_share_maps_load_back_and_the_engine_applies_them(tmp_path):
     from traindx.engine import diagnose_run
 
     shutil.copytree(ROOT / "rulebook", tmp_path / "rulebook")
-    maps = {(k, r): calibrate.Map(0.8, 0.3, 0.79, 10, share=True, unknown_slope=-0.4)
+    maps = {(k, r): calibrate.Map(0.8, 0.3, 0.79, 10, share=True, unknown_slope=-0.4, group_slope=1.3, group_shift=0.6)
             for k, r in (("logs", "rules"), ("logs", "learned"), ("keras_adapter", "rules"), ("adapter", "rules"))}  # fmt: skip
     calibrate.write(maps, tmp_path / "rulebook" / "calibration.yaml")
     written = load_rulebook([tmp_path / "rulebook"], builtin=False).confidence
-    assert {(m.kind, m.ranker, m.share, m.unknown_slope, m.slope) for m in written} == {
-        (k, r, True, -0.4, 0.8) for k, r in maps
+    assert {(m.kind, m.ranker, m.share, m.unknown_slope, m.slope, m.group_slope, m.group_shift) for m in written} == {
+        (k, r, True, -0.4, 0.8, 1.3, 0.6) for k, r in maps
     }
     # the shipped rulebook with these maps (the engine ranks a rulebook read from elsewhere
     # with its rules alone, traindx.rerank.model_for; accuracy.evaluate always with the layer)
     book = load_rulebook().model_copy(update={"confidence": written})
     outs = evaluate([ROOT / "fixtures" / "logs" / w for w in ("torch_tb", "keras_cb")], book)
-    checked = 0
+    checked = grouped = 0
     for o in outs:
         (d,) = [diagnose_run(r, book) for r in read(ROOT / o.run)[:1]]
         if d.causes:
             assert d.causes[0].id == o.ranked[0], o.run
             assert d.causes[0].probability == pytest.approx(o.confidence, abs=1e-6), o.run
             assert d.unknown_probability == pytest.approx(o.unknown, abs=1e-6), o.run
+            # the "cannot separate" group, stated through the group map (where both name the
+            # same members: causes tied in probability may be listed in another order)
+            assert bool(d.confusable) == (len(o.group) >= 2), o.run
+            if d.confusable and set(d.confusable.causes) == set(o.group):
+                listed = sum(c.probability for c in d.causes[: len(o.group)])
+                assert d.confusable.probability == pytest.approx(o.group_p, abs=1e-6), o.run
+                assert d.confusable.probability > listed  # slope 1.3, shift 0.6: up in this range
+                grouped += 1
             checked += 1
-    assert checked >= 20 and {o.input_kind for o in outs} == {"logs", "keras_adapter"}
+    assert checked >= 20 and grouped >= 1 and {o.input_kind for o in outs} == {"logs", "keras_adapter"}
+
+
+def test_group_map_states_how_often_such_groups_held_the_true_cause():
+    """Groups of two whose members' probabilities sum to ~0.6 and that held the true cause
+    80 % of the time: the fitted group map says ~0.8 for them (the top answer's map is
+    fitted as before); the identity group map (the default) changes nothing."""
+    import calibrate
+    from accuracy import Outcome
+
+    from traindx.confidence import group_probability
+
+    rng = np.random.default_rng(2)
+    outs = []
+    for i in range(800):
+        p0 = float(rng.uniform(0.3, 0.34))
+        first = ["lr_too_high", "lr_too_low"] if rng.uniform() < 0.5 else ["lr_too_low", "lr_too_high"]
+        outs.append(Outcome(
+            run=f"r{i}", writer="w", cause="lr_too_high" if rng.uniform() < 0.8 else "overfitting", visible=True,
+            healthy_said=False, ranked=[*first, "overfitting"], p_true=0.3, input_kind="logs", alarmed=True,
+            confidence=p0, families={"data": "a"}, probs=[p0, p0 - 0.02, 0.05], unknown=1 - (2 * p0 - 0.02 + 0.05),
+            scenario=f"s{i}",
+        ))  # fmt: skip
+    m = calibrate.fit_maps(outs)[("logs", "rules")]
+    applied = [calibrate.apply(o, m, load_rulebook()) for o in outs]
+    stated = [o.group_p for o in applied if len(o.group) >= 2]
+    assert len(stated) > 700 and all(len(o.group) == 2 for o in applied if o.group)
+    assert float(np.mean(stated)) == pytest.approx(0.8, abs=0.04)
+    assert group_probability(0.6, _m()) == pytest.approx(0.6)

@@ -23,6 +23,7 @@ import numpy as np
 from traindx.diagnosis import (
     SEVERITY_RANK,
     CauseResult,
+    ConfusableGroup,
     Diagnosis,
     Evidence,
     FixResult,
@@ -283,6 +284,8 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     else:
         unknown = 0.0 if said_healthy else max(0.0, 1.0 - sum(c.probability for c in causes))
     group = confusable_group(causes, book, facts, unknown)
+    if group is not None:  # stated with how often such a group held the true cause
+        group = _group_calibrated(book, facts, ranker, group)
     missing = [] if not said_healthy else _missing(book, facts, notes)
     verdict: Verdict = "findings" if not said_healthy else ("insufficient_data" if missing else "healthy")
     if not alarms and not run.series and not run.checks:  # nothing was read: say so, never "healthy"
@@ -323,6 +326,16 @@ def _calibrated(book: Rulebook, facts: Facts, ranker: str, causes: list[CauseRes
         return causes, unknown
     probs, unknown = recalibrate([c.probability for c in causes], unknown, m)
     return [c.model_copy(update={"probability": q}) for c, q in zip(causes, probs, strict=True)], unknown
+
+
+def _group_calibrated(book: Rulebook, facts: Facts, ranker: str, group: ConfusableGroup) -> ConfusableGroup:
+    """The group with the rulebook's group map for this input kind and ranker applied to its
+    probability (traindx.confidence.group_probability); unchanged without a map."""
+    from traindx.confidence import find, group_probability
+    from traindx.learned import input_kind
+
+    m = find(book, input_kind(facts), ranker)
+    return group if m is None else group.model_copy(update={"probability": group_probability(group.probability, m)})
 
 
 def _missing(book: Rulebook, facts: Facts, notes: list[NotEvaluated]) -> list[str]:

@@ -294,6 +294,11 @@ class Confidence(_Model):
     #: ``unknown_slope * logit(unknown mass)``, instead of the top probability alone
     share: bool = False
     unknown_slope: float = Field(default=0.0, ge=-20, le=20, allow_inf_nan=False)
+    #: the "cannot separate" group's probability (its members' sum, after the map above) to
+    #: how often such a group holds the true cause: ``sigmoid(group_slope * logit(sum) +
+    #: group_shift)`` (identity by default)
+    group_slope: float = Field(default=1.0, gt=0, le=20, allow_inf_nan=False)
+    group_shift: float = Field(default=0.0, ge=-20, le=20, allow_inf_nan=False)
     #: [top probability, calibrated] pairs, both non-decreasing (the first strictly)
     knots: list[tuple[float, float]] = Field(default_factory=new_list)
 
