@@ -164,6 +164,11 @@ def scores(data: Data, P: np.ndarray, thr: np.ndarray, rows: np.ndarray, classes
 #: a kind with no shipped file (the adapters: no layer gained held out, see
 #: benchmarks/accuracy.py --held-out-adapters) is tried with the log-only layer's mixture
 UNSHIPPED_BLEND = 0.5
+#: the fit's defaults where the shipped file's meta does not name them (a file fitted before
+#: they existed): the bound on each class's facts correction and the quantile every graded
+#: feature is held to (ranker.fit), chosen by CV (--bounds)
+BOUND: float | None = None
+WINSOR = 0.0
 
 
 def options(model) -> dict:
@@ -174,7 +179,8 @@ def options(model) -> dict:
     weighting = meta.get("weighting")
     return {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 10.0), "offset": offset,
             "features": meta.get("features", "all"), "weighting": None if weighting in (None, "none") else weighting,
-            "inner_by": meta.get("inner_by", "scenario"), "blend": float(meta.get("blend", 1.0))}  # fmt: skip
+            "inner_by": meta.get("inner_by", "scenario"), "blend": float(meta.get("blend", 1.0)),
+            "bound": meta.get("bound", BOUND), "winsor": float(meta.get("winsor", WINSOR))}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

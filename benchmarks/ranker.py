@@ -268,7 +268,8 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
         fa_cost: float = 10.0, inner: int = 4, groups: np.ndarray | None = None,
         inner_by: str = "scenario", scenarios: np.ndarray | None = None,
         offset: bool | str = False, features: str = "all", weighting: str | None = None,
-        blend: float = 1.0, meta: dict | None = None) -> LearnedModel:  # fmt: skip
+        blend: float = 1.0, bound: float | None = None, winsor: float = 0.0,
+        meta: dict | None = None) -> LearnedModel:  # fmt: skip
     """Fit the layer on raw features X (NaN = missing) and labels y (causes / 'healthy').
     ``offset``: the rules' log-probabilities enter every class's score with a fitted weight
     and the facts learn a correction (else the facts and rule log-odds are plain features).
@@ -279,12 +280,17 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
     threshold is fitted on runs unlike its training side); ``scenarios``: no inner fold
     trains on another recording of one of its held-out scenarios. ``blend``: the weight of the
     layer's probabilities against the rules' in what is shown (traindx.rerank.mixed); the
-    fit itself does not depend on it."""
+    fit itself does not depend on it. ``bound``: each class's facts correction is held to
+    [-bound, bound] (traindx.learned.LearnedModel.bound; the inner CV's temperature and
+    threshold are fitted on bounded scores). ``winsor``: every graded feature (more than two
+    values) is held to its training runs' [winsor, 1 - winsor] quantiles, in the fit and
+    after (0: the whole training range)."""
     keep = _keep(X, names, offset, features)
+    X = winsorized(X, keep, winsor)
     classes, a, W, b, mean, scale = _core(X, y, names, keep, C, offset, weighting)
     t, thr = 1.0, 0.5
     if inner:
-        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting, scenarios)
+        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting, scenarios, bound, winsor)
         # calibrated where the layer is used: runs on which a rule fired
         used = X[:, names.index("alarm")] > 0.5 if "alarm" in names else np.ones(len(y), dtype=bool)
         used = used if used.sum() >= 20 else np.ones(len(y), dtype=bool)
@@ -300,14 +306,15 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
         kind=kind, features=[n for n, k in zip(names, keep, strict=True) if k], mean=mean, scale=scale, lo=lo, hi=hi,
         coef=W, intercept=b, classes=classes, temperature=t, healthy_threshold=thr, catalogue=FORMAT,
         meta=dict(meta or {}, C=C, fa_cost=fa_cost, offset=offset if isinstance(offset, str) else ("fit" if offset else "none"),
-                  features=features, weighting=weighting or "none", inner_by=inner_by, blend=blend),
-        offset_weight=a, blend=blend,
+                  features=features, weighting=weighting or "none", inner_by=inner_by, blend=blend, bound=bound, winsor=winsor),
+        offset_weight=a, blend=blend, bound=bound,
     )  # fmt: skip
     model.inner_ph = inner_ph if inner else None  # type: ignore[attr-defined]
     return model
 
 
-def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting=None, scenarios=None) -> np.ndarray:
+def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting=None, scenarios=None,
+                 bound: float | None = None, winsor: float = 0.0) -> np.ndarray:  # fmt: skip
     """Held-out class scores of an ``inner``-fold CV over the training runs."""
     rng = np.random.default_rng(0)
     g = groups if groups is not None else np.arange(len(y))
@@ -321,10 +328,12 @@ def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting
             tr &= ~np.isin(scenarios, scenarios[te])
         if te.sum() == 0 or len(set(y[tr])) < 3:
             continue
-        cl, a, W, b, mt, st = _core(X[tr], y[tr], names, keep, C, offset, weighting)
-        lo, hi = value_range(X[tr][:, keep], mt)
+        Xtr = winsorized(X[tr], keep, winsor)
+        cl, a, W, b, mt, st = _core(Xtr, y[tr], names, keep, C, offset, weighting)
+        lo, hi = value_range(Xtr[:, keep], mt)
         Zv = (np.clip(np.where(np.isnan(X[te][:, keep]), mt, X[te][:, keep]), lo, hi) - mt) / st
-        sc = Zv @ W.T + b + a * offset_rows(X[te], names, cl) if offset else Zv @ W.T + b
+        f = Zv @ W.T if bound is None else np.clip(Zv @ W.T, -bound, bound)
+        sc = f + b + a * offset_rows(X[te], names, cl) if offset else f + b
         S[np.ix_(np.where(te)[0], [classes.index(c) for c in cl])] = sc
     return S
 
@@ -353,6 +362,22 @@ def standardized(model: LearnedModel, X: np.ndarray, names: list[str]) -> np.nda
     idx = [names.index(f) for f in model.features]
     Xm = X[:, idx]
     return (model.clip(np.where(np.isnan(Xm), model.mean, Xm)) - model.mean) / model.scale
+
+
+def winsorized(X: np.ndarray, keep: np.ndarray, q: float) -> np.ndarray:
+    """X with each kept graded column (more than two distinct values: never a flag such as a
+    fired symptom) held to its [q, 1 - q] quantiles over the rows that record it (a copy;
+    X itself when ``q`` is 0)."""
+    if q <= 0.0:
+        return X
+    X = X.copy()
+    for j in np.where(keep)[0]:
+        col = X[:, j]
+        seen = col[~np.isnan(col)]
+        if len(np.unique(seen)) > 2:
+            lo, hi = np.quantile(seen, [q, 1.0 - q])
+            X[:, j] = np.where(np.isnan(col), np.nan, np.clip(col, lo, hi))
+    return X
 
 
 def value_range(Xk: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -265,15 +265,17 @@ def test_fit_options_are_recorded_in_the_model_file_and_read_back():
     names = names[:-3] + ["alarm", "sym:LOSS001", "has:grad"]
     X[:, -3] = 1.0
     X[:, -2:] = X[:, -2:] > 0
-    for offset, features, weighting, blend in ((True, "all", None, 0.5), ("fixed", "symptoms", "sqrt", 1.0),
-                                               (False, "no-levels", "balanced", 0.25)):  # fmt: skip
+    for offset, features, weighting, blend, bound, winsor in (
+        (True, "all", None, 0.5, None, 0.0), ("fixed", "symptoms", "sqrt", 1.0, 3.0, 0.01),
+        (False, "no-levels", "balanced", 0.25, 6.0, 0.0),
+    ):  # fmt: skip
         m = fit(X, y, names, kind="logs", C=0.2, inner=0, offset=offset, features=features, weighting=weighting, fa_cost=7.0,
-                blend=blend)  # fmt: skip
+                blend=blend, bound=bound, winsor=winsor)  # fmt: skip
         back_model = from_json(json.loads(json.dumps(m.to_json())))
-        assert back_model.blend == blend
+        assert back_model.blend == blend and back_model.bound == bound
         back = options(back_model)
         assert back == {"C": 0.2, "fa_cost": 7.0, "offset": offset, "features": features, "weighting": weighting,
-                        "inner_by": "scenario", "blend": blend}  # fmt: skip
+                        "inner_by": "scenario", "blend": blend, "bound": bound, "winsor": winsor}  # fmt: skip
         if features == "symptoms":  # the symptoms (and the rules' offset) only
             assert m.features == ["alarm", "sym:LOSS001"] and m.offset_weight == 1.0
 
@@ -306,6 +308,48 @@ def test_a_value_outside_the_training_range_is_held_at_its_edge():
     back = from_json(json.loads(json.dumps(m.to_json())))
     np.testing.assert_array_equal(back.lo, m.lo)
     np.testing.assert_array_equal(back.hi, m.hi)
+
+
+def test_the_facts_correction_of_each_class_is_bounded():
+    """With ``bound`` B no class's facts correction (coef . z) exceeds B either way: a run
+    whose features sit far out moves a cause by at most e^(2B / T) against another, however
+    many features agree; without a bound the same run's scores spread further."""
+    from ranker import fit, model_scores
+
+    X, y, names = _sample()
+    free = fit(X, y, names, kind="logs", C=5.0, inner=0)
+    tight = fit(X, y, names, kind="logs", C=5.0, inner=0, bound=1.0)
+    far = np.nanmax(np.abs(X), axis=0)[None, :] * np.sign(free.coef[0] - free.coef[1])[None, :] * 3
+    s_free, s_tight = model_scores(free, far, names)[0], model_scores(tight, far, names)[0]
+    assert np.ptp(s_free - free.intercept) > 2.0
+    assert np.all(np.abs(s_tight - tight.intercept) <= 1.0 + 1e-9)
+    assert from_json(json.loads(json.dumps(tight.to_json()))).bound == 1.0
+
+
+def test_winsorizing_holds_graded_features_to_their_quantiles_never_flags():
+    """``winsor`` q: a graded feature's one far outlier among training runs no longer sets the
+    range a new run is held to; a rare flag (a symptom fired on 1 % of runs) keeps both values."""
+    from ranker import fit, winsorized
+
+    X, y, names = _sample()
+    X[0, 0] = 1e3  # one training run far out
+    X[:, 1] = (np.arange(len(X)) == 3).astype(float)  # a flag set on one run
+    keep = np.ones(len(names), dtype=bool)
+    W = winsorized(X, keep, 0.02)
+    assert W[0, 0] < 10 and np.array_equal(W[:, 1], X[:, 1]) and np.isnan(W[::7, 2]).all()
+    m = fit(X, y, names, kind="logs", C=0.5, inner=0, winsor=0.02)
+    assert m.hi[0] < 10 and m.hi[1] == 1.0
+
+
+def test_model_file_with_a_bad_bound_is_refused(tmp_path):
+    data = {
+        "format": FORMAT, "kind": "logs", "catalogue": FORMAT, "classes": ["healthy", "x"],
+        "features": ["loss.tau"], "mean": [0.0], "scale": [1.0], "coef": [[1.0], [2.0]],
+        "intercept": [0.0, 0.0], "temperature": 1.0, "healthy_threshold": 0.5, "bound": -1,
+    }  # fmt: skip
+    _write(tmp_path, json.dumps(data))
+    with pytest.raises(RulebookError, match=r"logs\.json.*'bound'"):
+        load_model(tmp_path, "logs")
 
 
 def test_model_file_with_a_bad_range_is_refused(tmp_path):

@@ -121,6 +121,12 @@ class LearnedModel:
     #: shift (a held-out style of program or framework) the layer alone ranked worse than the
     #: rules, the mixture better than either (benchmarks/fit_ranker.py ``blend``). 1: layer alone
     blend: float = 1.0
+    #: each class's correction from the facts (``coef . z``, before the intercept and the
+    #: rules' offset) is held to [-bound, bound]: a handful of heavy-tailed features far out
+    #: on a run unlike the training corpus (a loss "oscillation" 22 standard deviations out)
+    #: cannot multiply a cause by 1e5 on their own. Fitted by CV (benchmarks/fit_ranker.py
+    #: ``bound``). None: unbounded (older files)
+    bound: float | None = None
 
     def clip(self, x: np.ndarray) -> np.ndarray:
         """Raw feature rows held to the training range (no-op without one)."""
@@ -146,7 +152,8 @@ class LearnedModel:
     def scores(self, z: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
         """Class scores (log-odds up to a constant) of standardized vectors (rows), plus the
         weighted rules' log-probabilities (rows of :meth:`offsets`) when the model uses them."""
-        s = np.atleast_2d(z) @ self.coef.T + self.intercept
+        f = np.atleast_2d(z) @ self.coef.T
+        s = (f if self.bound is None else np.clip(f, -self.bound, self.bound)) + self.intercept
         if offsets is not None and self.offset_weight:
             s = s + self.offset_weight * np.atleast_2d(offsets)
         return s
@@ -173,6 +180,7 @@ class LearnedModel:
             "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
             "temperature": self.temperature, "healthy_threshold": self.healthy_threshold,
             "offset_weight": self.offset_weight, "blend": self.blend, "meta": self.meta,
+            **({"bound": self.bound} if self.bound is not None else {}),
             **({"lo": self.lo.tolist(), "hi": self.hi.tolist()} if self.lo is not None and self.hi is not None else {}),
         }  # fmt: skip
 
@@ -210,6 +218,9 @@ def from_json(data: Any, path: Path | str = "<memory>") -> LearnedModel:
     blend = data.get("blend", 1.0)
     if not isinstance(blend, int | float) or isinstance(blend, bool) or not 0.0 <= blend <= 1.0:
         raise _bad(path, "'blend' must be a number from 0 to 1")
+    bound = data.get("bound")
+    if bound is not None and (not isinstance(bound, int | float) or isinstance(bound, bool) or not 0.0 < bound < math.inf):
+        raise _bad(path, "'bound' must be a number > 0")
     lo = hi = None
     if "lo" in data or "hi" in data:
         try:
@@ -224,6 +235,7 @@ def from_json(data: Any, path: Path | str = "<memory>") -> LearnedModel:
         temperature=float(data["temperature"]), healthy_threshold=float(data["healthy_threshold"]),
         catalogue=data["catalogue"], meta=dict(data.get("meta") or {}), path=str(path),
         offset_weight=float(offset), lo=lo, hi=hi, blend=float(blend),
+        bound=None if bound is None else float(bound),
     )  # fmt: skip
 
 

@@ -173,8 +173,10 @@ def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: se
             top = [(f, w) for f, w in model.contributions(z, cid, against="healthy") if w > 0][:3]
             if top:
                 words = "; ".join(describe(f, facts, book) for f, _ in top)
+                moved = float(sum(w for _, w in top))  # at most 2 bounds: each class's correction is held to one
+                moved = moved if model.bound is None else min(moved, 2.0 * model.bound)
                 ev.append(Evidence.model_construct(says=f"learned ranking (cross-validated) moved it up: {words}",
-                                   fact="learned", value=True, weight=float(sum(w for _, w in top)), kind="evidence"))  # fmt: skip
+                                   fact="learned", value=True, weight=moved, kind="evidence"))  # fmt: skip
         fixes = fixes_for(cause, facts)
         lo = float(s[model.classes.index(cid)]) if cid in model.classes else float(by_id[cid][0])
         causes.append(CauseResult.model_construct(id=cid, family=cause.family, summary=cause.summary, probability=float(shown[cid]),
