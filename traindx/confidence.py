@@ -22,8 +22,8 @@ listed causes' relative shares never change:
 The "cannot separate" group (traindx/separation.py) is stated with its own probability:
 its members' sum, after the map above, through a second Platt map (``group_slope``,
 ``group_shift``) fitted on held-out groups against how often they held the true cause (the
-sum alone said 65 % where such groups held it 78 % of the time: the map above moves mass
-to "none of these" that the group, wider than the top answer, still covers).
+sum alone said 67 % where such log-only groups held it 77 % of the time: the map above
+moves mass to "none of these" that the group, wider than the top answer, still covers).
 
 The maps are rulebook data (``confidence:`` in rulebook/calibration.yaml, one entry per
 input kind and ranker; ``kind: adapter``, fitted on every adapter's answers, serves an
