@@ -170,3 +170,40 @@ def test_libyaml_gives_what_the_line_aware_loader_gives_on_every_shipped_file():
 )
 def test_what_libyaml_does_not_vouch_for_goes_to_the_line_aware_loader(text):
     assert parse._fast(text) is parse._SLOW
+
+
+def test_each_condition_compiles_once_per_process_across_loaded_copies(cache_dir, monkeypatch):
+    """A loaded rulebook is a fresh copy each time (above), but its conditions' compiled CEL
+    programs are shared by source text: an adapter's diagnosis at the end of every run in one
+    process (a sweep, a notebook) does not compile them again; a condition still evaluates as
+    one compiled alone does."""
+    from traindx.engine import check
+    from traindx.rules import _cel, model
+
+    monkeypatch.setattr(model, "_PROGRAMS", {})
+    compiles: list[str] = []
+    real = _cel.compile
+
+    def counted(source):
+        compiles.append(source)
+        return real(source)
+
+    monkeypatch.setattr(model.cel, "compile", counted)
+    a, b = load_rulebook(), load_rulebook()
+    ca, cb = a.symptoms[0].condition, b.symptoms[0].condition
+    assert ca is not cb and ca.source == cb.source
+    assert ca.program is cb.program and compiles.count(ca.source) <= 1
+    n = len(compiles)
+    for s in b.symptoms:
+        _ = s.condition.program
+    assert len(compiles) == len({s.condition.source for s in a.symptoms} - set(compiles[:n])) + n
+    for s in a.symptoms:
+        _ = s.condition.program  # compiled already by b's
+    assert len(compiles) == len(set(compiles))  # no source compiled twice
+    facts = {"loss": {"first": 2.3, "peak_raw": 1e5, "explode_step": 30.0}}
+    fresh = model.Condition(source=ca.source)
+    fresh.__dict__["program"] = real(ca.source)
+    assert check(ca, facts) == check(fresh, facts)
+    with pytest.raises(ValueError, match="does not parse"):  # validation compiles through the same memo
+        model._compile("loss.first >")
+    assert "loss.first >" not in model._PROGRAMS
