@@ -262,6 +262,33 @@ def test_host_leaf_sums_equal_the_compiled_ones():
     assert leaf_sums(leaves[:1], xp=np)[1] is None
 
 
+def test_host_activation_statistics_equal_the_compiled_ones():
+    """_act_block with numpy (each group's arrays as rows of one matrix, the fractions
+    counted) equals the traced block: grouped same-shaped activations and ones alone, in
+    the given order, float16 too; exact counts, minima and maxima; a NaN stays in its own
+    activation's row."""
+    from traindx.adapters._jax_stats.reduce import ACT_STATS, _act_block
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(16, 24)).astype(np.float32)
+    nan = a.copy()
+    nan[2, 3] = np.nan
+    arrays = [np.maximum(a, 0), np.tanh(3 * a), (1 / (1 + np.exp(-6 * a))).astype(np.float32),
+              rng.normal(size=(4, 3, 3, 5)).astype(np.float32), nan, rng.normal(size=(8, 4)).astype(np.float16),
+              np.zeros((16, 24), np.float32), rng.normal(size=(150, 120)).astype(np.float32)]  # fmt: skip
+    host = _act_block(arrays, np).reshape(-1, ACT_STATS)
+    comp = np.asarray(jax.jit(lambda xs: _act_block(xs, jnp))([jnp.asarray(x) for x in arrays])).reshape(-1, ACT_STATS)
+    assert host.dtype == np.float32 and host.shape == (len(arrays), ACT_STATS)
+    ok = np.arange(len(arrays)) != 4
+    np.testing.assert_allclose(host[ok, :2], comp[ok, :2], rtol=2e-5, atol=1e-6)  # mean, std
+    np.testing.assert_allclose(host[ok, 2:5], comp[ok, 2:5], rtol=3e-7)  # fractions (XLA: times 1/n)
+    np.testing.assert_array_equal(host[ok, 5:], comp[ok, 5:])  # min, max
+    assert np.isnan(host[4, :2]).all() and np.isfinite(host[[3, 5], :]).all()
+    assert host[0, 2] == np.float32(np.mean(arrays[0] == 0)) and host[6, 2] == 1.0  # ReLU zeros; all zeros
+    assert host[1, 3] == np.float32(np.mean(np.abs(arrays[1]) > 0.99)) > 0  # tanh saturated
+    assert host[5, 5] == arrays[5].astype(np.float32).min() and host[7, 6] == arrays[7].max()
+
+
 def test_host_arrays_cross_as_one_buffer_per_dtype():
     """The host design hands the callback one flat buffer per dtype (JAX copies every
     callback argument into an array of its own), not one array per leaf, and the statistics
