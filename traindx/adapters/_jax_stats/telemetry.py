@@ -191,6 +191,8 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
 def _pack(vals: list[Any], xp: Any = jnp) -> jax.Array:
     if not vals:
         return xp.zeros((0,), _F32)
+    if xp is np:  # the host's scalars: C-level conversions (numpy's reshape wrapper was a tenth of a telemetry step's numpy)
+        return np.concatenate([np.asarray(v, _F32).reshape(-1) for v in vals])
     return xp.concatenate([xp.reshape(v, (-1,)).astype(_F32) for v in vals])
 
 
