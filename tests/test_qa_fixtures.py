@@ -13,7 +13,9 @@ nested JSONL; GANs, VAEs, char LMs, triplet embeddings) and the late batch fixtu
 beginner-logger batch fixtures/qa_fresh33/ (own print formats, tqdm files, hand CSVs with a header,
 odd TensorBoard tags, Lightning/Keras CSVLogger; adapters with default arguments) and the
 fourth forum-style batch fixtures/qa_real33/ (real threads' loops: tutorial prints, tqdm, TensorBoard
-tags, Lightning/Keras CSVLogger, a hand CSV with header) (each scored before any change):
+tags, Lightning/Keras CSVLogger, a hand CSV with header) and the JAX/Keras-3-heavy batch
+fixtures/qa_fresh34/ (flax linen/nnx loops, Keras on the JAX and torch backends, tensorboardX,
+tf.summary, trainer_state.json by hand, Lightning CSVLogger, tqdm lines) (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -56,7 +58,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh27": (ROOT / "fixtures" / "qa_fresh27", 20, 52),
         "qa_fresh28": (ROOT / "fixtures" / "qa_fresh28", 13, 34),
         "qa_fresh33": (ROOT / "fixtures" / "qa_fresh33", 18, 56),
-        "qa_real33": (ROOT / "fixtures" / "qa_real33", 18, 54)}
+        "qa_real33": (ROOT / "fixtures" / "qa_real33", 18, 54),
+        "qa_fresh34": (ROOT / "fixtures" / "qa_fresh34", 16, 48)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
