@@ -15,7 +15,9 @@ odd TensorBoard tags, Lightning/Keras CSVLogger; adapters with default arguments
 fourth forum-style batch fixtures/qa_real33/ (real threads' loops: tutorial prints, tqdm, TensorBoard
 tags, Lightning/Keras CSVLogger, a hand CSV with header) and the JAX/Keras-3-heavy batch
 fixtures/qa_fresh34/ (flax linen/nnx loops, Keras on the JAX and torch backends, tensorboardX,
-tf.summary, trainer_state.json by hand, Lightning CSVLogger, tqdm lines) (each scored before any change):
+tf.summary, trainer_state.json by hand, Lightning CSVLogger, tqdm lines), and the fifth forum-style batch
+fixtures/qa_real34/ (Keras History dumped with np.save, Normalization.adapt, custom train_step; torch
+tutorial loops) (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -59,7 +61,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh28": (ROOT / "fixtures" / "qa_fresh28", 13, 34),
         "qa_fresh33": (ROOT / "fixtures" / "qa_fresh33", 18, 56),
         "qa_real33": (ROOT / "fixtures" / "qa_real33", 18, 54),
-        "qa_fresh34": (ROOT / "fixtures" / "qa_fresh34", 16, 48)}
+        "qa_fresh34": (ROOT / "fixtures" / "qa_fresh34", 16, 48),
+        "qa_real34": (ROOT / "fixtures" / "qa_real34", 18, 60)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
