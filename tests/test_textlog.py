@@ -116,6 +116,15 @@ LAYOUTS = [
      "initial val_loss: 2.30\nepoch 1 | loss 0.5 | val_loss 0.6\nepoch 2 | loss 0.4 | val_loss 0.5\n",
      [{"step": 0, "initial val_loss": 2.3}, {"step": 1, "epoch": 1, "loss": 0.5, "val_loss": 0.6},
       {"step": 2, "epoch": 2, "loss": 0.4, "val_loss": 0.5}]),
+    # 'ep' is the epoch of hand-written loops; a part between bars may name its split once
+    ("'ep' counter, a part naming its split",
+     "[ep 01] loss=0.65 | val: loss=0.71 acc=0.40\nep 002 loss=0.41 | valid - loss=0.52 acc=0.55\n",
+     [{"epoch": 1, "loss": 0.65, "val loss": 0.71, "val acc": 0.40},
+      {"epoch": 2, "loss": 0.41, "valid loss": 0.52, "valid acc": 0.55}]),
+    ("'ep NNN' before underscore names",
+     "ep 001 train_mse=0.4996 val_mse=0.1669 val_r2=0.851\nep 002 train_mse=0.1494 val_mse=0.0945 val_r2=0.916\n",
+     [{"epoch": 1, "train_mse": 0.4996, "val_mse": 0.1669, "val_r2": 0.851},
+      {"epoch": 2, "train_mse": 0.1494, "val_mse": 0.0945, "val_r2": 0.916}]),
 ]  # fmt: skip
 
 

@@ -5,7 +5,9 @@ An ``.npy`` file is one series named from its file stem (``train_losses.npy`` ->
 -> ``train/loss`` by :func:`traindx.names.map_name`, plurals made singular); an ``.npz`` file
 holds one series per key. Only arrays whose name maps onto a known series are logs: a folder's
 ``X_train.npy`` or ``embeddings.npz`` is data, not read. Files are loaded with
-``allow_pickle=False`` (a user's file is never unpickled).
+``allow_pickle=False`` (a user's file is never unpickled by NumPy); a ``.npy`` of Python objects
+(``np.save("history.npy", history.history)``) is read by :mod:`traindx.readers.npy_history`'s
+restricted unpickler.
 
 A 1-D array (or an ``(n, 1)`` / ``(1, n)`` column) is read; a 2-D array has no column names,
 so which column is which metric cannot be known: the file is rejected with a one-line error
@@ -62,9 +64,11 @@ def _npz_keys(p: Path) -> list[str] | None:
 def numpy_kind(p: Path) -> str | None:
     """``"numpy"`` for an array file holding a metric (its name, or an ``.npz`` key, maps onto
     a known series; a corrupt ``.npz`` counts, so its error is reported), else None."""
+    from traindx.readers.torch_history import named_history
+
     name = p.name.lower()
-    if name.endswith(".npy"):
-        return NUMPY if series_name(p.name[:-4]) else None
+    if name.endswith(".npy"):  # a metric array, or a history dict np.save'd (npy_history)
+        return NUMPY if series_name(p.name[:-4]) or named_history(p) else None
     if name.endswith(".npz"):
         keys = _npz_keys(p)
         return NUMPY if keys is None or any(series_name(k) for k in keys) else None
@@ -126,8 +130,12 @@ def _sibling_lengths(p: Path) -> list[int]:
 
 
 def read_numpy(path: str | Path) -> RawLog:
+    from traindx.readers import npy_history
+
     p = Path(path)
     src = str(p)
+    if p.name.lower().endswith(".npy") and npy_history.holds_objects(p):
+        return npy_history.read_npy_history(p)
     arrays = {series_name(k) or k: v for k, v in _load(p).items() if v.size}
     if not arrays:
         raise ReadError(src, f"no metric array with values; {EXPECTED}")

@@ -48,7 +48,8 @@ from traindx.readers.texttable import table_records
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colours (Keras 3 progress bars)
 _STATES = re.compile(r"[\r\x08]+")  # a progress line's states, each rewriting the one before
-_EPOCH = re.compile(r"\bepoch\b\s*[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?", re.I)
+#: ``Epoch 3/20``, ``epoch: 3``, ``[ep 07]``, ``ep 001`` (the abbreviation of hand-written loops).
+_EPOCH = re.compile(r"\b(?:epoch|ep)\b\.?\s*[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?", re.I)
 #: scikit-learn's MLP (``verbose=True``): ``Iteration 3, loss = 0.51``. Its stochastic solvers'
 #: iteration is an epoch (``max_iter`` "determines the number of epochs"), so the line is read as
 #: ``epoch 3 | loss = 0.51``; anchored at the line start (Caffe's ``Iteration 100, loss = 0.5``
@@ -80,7 +81,7 @@ _RUN_ON = re.compile(rf"([:=]\s*(?:{_NUM})\s*%?)\s+(?:/\s+)?(?=[A-Za-z][\w ().-]
 #: Words of a sentence naming a summary metric: ``Accuracy of the network on the 10000 test images``.
 _PROSE = re.compile(r"(?i)\b(?:of|on|over|for|in|the|final)\b")
 _QUALIFIER = re.compile(r"(?i)\b(best|min|max|lowest|highest|worst|mean|avg|average|running|top-?\d*)\b")
-_SKIP_NAMES = re.compile(r"(?i)epoch|eta|step|batch|iter|it")  # markers and progress, not metrics
+_SKIP_NAMES = re.compile(r"(?i)epoch|ep|eta|step|batch|iter|it")  # markers and progress, not metrics
 _KNOWN = re.compile(r"(?i)(?<![a-z])((?:binary_|multi_)?m?log_?loss|loss|acc|accuracy|err|error|mse|mae|rmse|ppl|perplexity|f1|auc|iou|dice)(?![a-z])")
 _LONE_NUM = re.compile(rf"(?<![\w.])(?:{_NUM})(?!\w)", re.I)  # a number, not part of a name ('loss_3.pt')
 _NAMED_NUM = re.compile(r"(?<![\w@.])\d*\.\d+")  # 'loss 0.41 reached at step 300' is prose, not a name
@@ -138,7 +139,21 @@ def _pairs(text: str, header: str | None = None) -> dict[str, float]:
     split = _LINE_SPLIT.match(text)
     context = split[1].lower() if split else header
     out: dict[str, float] = {}
-    text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", text[split.end() :] if split else text))
+    # a part between bars may head its pairs with their split and a colon or dash:
+    # ``loss=0.65 | val: loss=67.2 acc=0.41`` (its acc is the validation accuracy)
+    for part in (text[split.end() :] if split else text).split("|"):
+        own = _LINE_SPLIT.match(part)
+        if own and own[0].rstrip().endswith((":", "-")) and part[own.end() :].strip():
+            _part_pairs(part[own.end() :], own[1].lower(), out)
+        else:
+            _part_pairs(part, context, out)
+    return out
+
+
+def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
+    """The pairs of one part of a line (between bars) into ``out``, ``context`` the split of
+    names without one."""
+    text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", text))
     for seg in _SEP.split(text):
         if _SPACED.fullmatch(seg.strip()):  # two or more one-word pairs, only spaces between
             for name, num, pct in _SPACED_PAIR.findall(seg):
@@ -151,7 +166,6 @@ def _pairs(text: str, header: str | None = None) -> dict[str, float]:
         name = _name(m["name"].strip(), context, prose=m["sep"][0] in ":=")
         value, den = float(m["num"]), float(m["den"] or 1)
         out[name] = (value / den if den else float("nan")) / (100.0 if m["pct"] and not m["den"] else 1.0)
-    return out
 
 
 def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:
