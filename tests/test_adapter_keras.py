@@ -664,6 +664,26 @@ def test_nonfinite_weights_with_finite_loss_are_fatal(digits, tmp_path, capsys, 
     diag = cb.diagnosis
     assert "WGT001" in codes(diag) and "LOSS001" not in codes(diag)
     assert diag.causes[0].id == "nonfinite_in_data"  # CTX007: the NaN rows of train_data
+    # the fault that ended the run is a fact, and no rule reads its short length as too few epochs (issue 10)
+    assert run.context.flags["fatal_step"] == 8.0
+    assert run.context.flags.get("stopped_by") == ("traindx" if stop else None)
+    assert not {"CTX020", "CTX021"} & codes(diag)
+    assert all(c.id != "too_few_epochs" for c in diag.causes[:1])
+
+
+def test_early_stopping_is_recorded(digits, tmp_path):
+    """EarlyStopping (another callback) setting ``model.stop_training``: the context says a
+    callback ended the run; a run that fit to its planned end says nothing."""
+    stop = keras.callbacks.EarlyStopping(monitor="loss", min_delta=10.0, patience=0)  # stops after epoch 2
+    model = mlp()
+    cb = DiagnosisCallback(tmp_path / "es", every=4)
+    x, y = digits
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    hist = model.fit(x, y, epochs=6, batch_size=64, verbose=0, callbacks=[stop, cb])
+    assert len(hist.history["loss"]) == 2
+    assert run_of(tmp_path / "es").context.flags["stopped_by"] == "callback"
+    fit(mlp(), digits, DiagnosisCallback(tmp_path / "full", every=4), epochs=2)
+    assert "stopped_by" not in run_of(tmp_path / "full").context.flags
 
 
 def test_legacy_keras_fails_at_construction():

@@ -454,6 +454,21 @@ def test_on_fatal_stop_raises_with_diagnosis(digits, tmp_path):
     run = run_of(tmp_path)
     assert run.context.flags["input_nonfinite"] == BS * 64
     assert len(run.series["train/loss"]) == 7
+    # what ended the run is a recorded fact (issue 10): the fault's step, and that the Monitor stopped it
+    assert run.context.flags["fatal_step"] == 6.0 and run.context.flags["stopped_by"] == "traindx"
+
+
+def test_loop_left_by_an_exception_is_noted(digits, tmp_path):
+    """A training loop left by an exception (a user's break) inside ``with Monitor(...)``: the
+    context says the run was interrupted, so its short length is not read as its setting."""
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    with pytest.raises(KeyboardInterrupt):
+        with Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path) as mon:
+            train(model, digits, 3, mon, opt=opt)
+            raise KeyboardInterrupt
+    flags = run_of(tmp_path).context.flags
+    assert flags["stopped_by"] == "interrupted" and "fatal_step" not in flags
 
 
 class NanToZeroReLU(nn.Module):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from traindx.adapters._common.guards import note_stop
+
 
 class _Finishing:
     """Writing the diagnosis and closing the writer (the callback's ``_writer``, ``_flush``,
@@ -49,8 +51,11 @@ class _Finishing:
             self._writer.flush()
 
     def close(self) -> None:
-        """Flush and close the event file (also at interpreter exit)."""
+        """Flush and close the event file (also at interpreter exit). Closed inside fit (no
+        ``on_train_end``: an exception or Ctrl-C left it), the run is noted as interrupted."""
         try:
+            if getattr(self, "_fitting", False):
+                note_stop(getattr(self, "context", None), "interrupted")
             if not self._off and self._writer is not None:
                 self._flush(disk=True)
         except Exception as e:  # noqa: BLE001

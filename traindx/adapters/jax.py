@@ -62,6 +62,7 @@ from traindx.adapters._common import (
     TrainingDiverged,
     default_logdir,
     metric_values,
+    note_stop,
     warn,
 )
 from traindx.adapters._jax_call import telemetry  # jits itself when called outside jit
@@ -252,7 +253,9 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
 
     def _on_fatal(self, step: int, what: str) -> None:
         msg = f"traindx: {what} at step {step}"
+        note_stop(self.context, "fatal", step)
         if self.on_fatal == "stop":
+            note_stop(self.context, "traindx")
             self._fatal_warned = True
             raise TrainingDiverged(msg + " (on_fatal='stop'); see .diagnosis", self.diagnose())
         if not self._fatal_warned:

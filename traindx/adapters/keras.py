@@ -75,6 +75,7 @@ from traindx.adapters._common import (
     SelfDisabling,
     default_logdir,
     fatal_message,
+    note_stop,
     warn,
 )
 from traindx.adapters._keras_context import _refuse_keras2, _StaticContext
@@ -315,6 +316,8 @@ class DiagnosisCallback(
         t0 = time.perf_counter()
         if not self._off:
             try:
+                if getattr(self._model, "stop_training", False):  # EarlyStopping, TerminateOnNaN, ours
+                    note_stop(self.context, "callback")
                 self._process_records(final=True)
                 if self._snap is not None and self._model_ready:
                     self._finish_update_ratio()

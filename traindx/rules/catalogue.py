@@ -31,6 +31,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "accuracy_logs_running_mean": bool,  # Keras: the per-batch accuracy logged is the running mean
     "broadcast_in_loss": bool,
     "dropout_max": float,
+    "fatal_step": float,  # the step an adapter saw a non-finite loss, weights or gradients
     "forwards_per_step": float,
     "frozen_by_optimizer": bool,
     "grad_accumulating": bool,
@@ -55,6 +56,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "reg_loss_share": float,
     "softmax_dim0": bool,
     "softmax_logits_recovered": bool,
+    "stopped_by": str,  # what ended the run before its plan: traindx | callback | interrupted
     "target_distinct": float,
     "target_integer": bool,
     "target_max": float,

@@ -37,6 +37,7 @@ from traindx.signals.pick import (
     like_with_like,
     pick,
     pick_quality,
+    plan_share,
     planned_length,
 )
 from traindx.signals.ranks import rank_facts
@@ -258,12 +259,14 @@ def compute_facts(run: Run) -> Facts:
         facts["ranks"] = ranks
 
     loss = chosen.get("loss") or chosen.get("val_loss")
+    plan = plan_share(run, loss) if loss is not None and len(loss) else None
     facts["run"] = {
         "has_val": "val_loss" in chosen or "val_acc" in chosen,
         "n_series": len(run.series),
         "steps": int(loss.steps[-1]) if loss is not None and len(loss) else 0,
         "unit": loss.unit if loss is not None else "step",
         **_judged(chosen, run.context.steps_per_epoch),
+        **({"plan_done": plan} if plan is not None else {}),
     }
     return facts
 

@@ -3,6 +3,8 @@ standing in for it), the quality metric a split is judged on, and the run's plan
 
 from __future__ import annotations
 
+import numpy as np
+
 from traindx.names import quality_rank
 from traindx.schema import Run, Series
 
@@ -63,3 +65,16 @@ def planned_length(run: Run, unit: str) -> int | None:
     if unit == "step":
         return c.max_steps or (c.epochs * c.steps_per_epoch if c.epochs and c.steps_per_epoch else None)
     return c.epochs
+
+
+def plan_share(run: Run, s: Series) -> float | None:
+    """The share of the run's planned length (:func:`planned_length`) the series covers: its
+    last step + 1 over the planned steps, or its finite points over the planned epochs for a
+    per-epoch series. Below 1, something other than the plan ended the run (early stopping,
+    a fault, a break); None when the run states no plan."""
+    planned = planned_length(run, s.unit)
+    finite = np.isfinite(s.values)
+    if not planned or planned <= 0 or not finite.any():
+        return None
+    done = float(finite.sum()) if s.unit == "epoch" else float(s.steps[finite][-1]) + 1.0
+    return round(done / float(planned), 4)

@@ -34,6 +34,7 @@ from traindx.adapters._common.guards import (
     SelfDisabling,
     TrainingDiverged,
     fatal_message,
+    note_stop,
     warn,
 )
 from traindx.adapters._common.levels import TargetLevel, batch_levels, levels_of_batches
@@ -80,6 +81,7 @@ __all__ = [
     "levels_of_batches",
     "loss_name",
     "metric_values",
+    "note_stop",
     "note_broadcast",
     "read_run",
     "to_float",
