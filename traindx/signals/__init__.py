@@ -28,6 +28,7 @@ from traindx.signals.compare import (
 from traindx.signals.context import context_facts, max_steps_epochs, num_classes
 from traindx.signals.curve import curve_facts
 from traindx.signals.degenerate import degenerate_facts
+from traindx.signals.endgain import eval_end_gain, step_loss_end_gain
 from traindx.signals.infer import CLASSIFICATION_METRICS, infer_facts, loss_parts, series_names
 from traindx.signals.layers import layer_facts
 from traindx.signals.overshoot import overshoot_marks
@@ -171,6 +172,14 @@ def compute_facts(run: Run) -> Facts:
             g.update(quality_after_val_min(v.steps, v.values, chosen["val_quality"].steps, chosen["val_quality"].values))
         if g:
             facts["gap"] = g
+
+    # still improving at the end by more than the run's own noise (few evaluations)
+    for group in ("loss", "val_loss"):
+        if group in chosen:
+            s = chosen[group]
+            eg = (step_loss_end_gain(s.steps, s.values, run.context.steps_per_epoch)
+                  if group == "loss" and s.unit == "step" else eval_end_gain(s.values))  # fmt: skip
+            facts[group].update(eg)
 
     per_error = _loss_per_error(facts.get("loss"), facts.get("acc"))
     if per_error is not None:
