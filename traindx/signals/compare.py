@@ -148,7 +148,7 @@ def loss_when_scored(
     prev = float(acc_steps[-2]) if acc_steps.size >= 2 else -np.inf
     window = (xs > prev) & (xs <= last)
     if window.any():
-        return float(np.median(ys[window]))
+        return float(median(ys[window]))
     before = xs <= last
     return float(ys[before][-1]) if before.any() else None
 

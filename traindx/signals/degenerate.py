@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import median
 from traindx.schema import Run, Series
 from traindx.signals.robust import finite
 
@@ -84,7 +85,7 @@ def prior_loss_ratio(
     lv = lv[np.isfinite(lv)]
     if lv.size < 3 or np.any(lv < 0.0):
         return None
-    return float(np.median(lv) / binary_entropy(mode))
+    return float(median(lv) / binary_entropy(mode))
 
 
 def one_class_facts(run: Run) -> dict[str, Any]:

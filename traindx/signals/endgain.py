@@ -88,7 +88,7 @@ def step_loss_end_gain(steps: np.ndarray, v: np.ndarray, per_window: int | None)
     if not ws:
         return {}
     sizes = np.array([w.size for w in ws], dtype=float)
-    noise = step_noise(v[np.isfinite(v)]) / float(np.sqrt(np.median(sizes)))
+    noise = step_noise(v[np.isfinite(v)]) / float(np.sqrt(median(sizes)))
     return end_gain(np.array([float(np.mean(w)) for w in ws]), noise)
 
 
