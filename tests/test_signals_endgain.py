@@ -1,13 +1,11 @@
 """Still improving at the end, by more than the run's own noise, from few evaluations
-(traindx/signals/endgain.py), and the share of its plan a run covers (signals/pick.py)."""
+(traindx/signals/endgain.py). The share of its plan a run covers: tests/test_plan_share.py."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from traindx.schema import Run, RunContext, Series, SeriesKey
-from traindx.signals import compute_facts
 from traindx.signals.endgain import (
     end_gain,
     eval_end_gain,
@@ -15,7 +13,6 @@ from traindx.signals.endgain import (
     step_loss_end_gain,
     windows,
 )
-from traindx.signals.pick import plan_share
 
 
 def test_steady_fall_of_few_evaluations_is_still_improving():
@@ -59,17 +56,3 @@ def test_per_step_loss_by_epochs():
     converged = 0.5 + np.exp(-steps / 5.0) + rng.normal(0.0, 0.05, 60)
     assert step_loss_end_gain(steps, converged, 15)["end_z"] < 1.5
     assert step_loss_end_gain(steps[:8], falling[:8], None) == {}  # under three windows of three
-
-
-def _run(n_loss: int, epochs: int | None, spe: int | None, **ctx) -> Run:
-    key = SeriesKey(metric="loss", split="train")
-    s = Series(key=key, steps=np.arange(n_loss), values=np.linspace(2.3, 2.0, n_loss), unit="step")
-    return Run(id="r", source="t", context=RunContext(epochs=epochs, steps_per_epoch=spe, **ctx), series={str(key): s})
-
-
-def test_plan_share():
-    run = _run(11, 8, 43)
-    assert plan_share(run, next(iter(run.series.values()))) == pytest.approx(11 / 344, abs=1e-4)
-    assert compute_facts(run)["run"]["plan_done"] == pytest.approx(0.032, abs=1e-3)
-    assert "plan_done" not in compute_facts(_run(11, None, 43))["run"]  # no plan stated
-    assert compute_facts(_run(86, 2, 43))["run"]["plan_done"] == pytest.approx(1.0)

@@ -19,9 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from traindx.errors import ReadError
 from traindx.readers.raw import RawLog
-from traindx.readers.torch_history import MAX_PICKLE_BYTES, _latin1, _np_dtype, _np_scalar, _Refused
+from traindx.readers.torch_history import (
+    MAX_PICKLE_BYTES,
+    _latin1,
+    _np_dtype,
+    _np_scalar,
+    _Refused,
+    read_pickled_history,
+)
 
 EXPECTED = (
     "expected np.save of a dict of per-epoch lists of numbers, as np.save('history.npy', history.history)"
@@ -121,13 +127,4 @@ def load_history(p: Path) -> Any:
 
 
 def read_npy_history(path: str | Path) -> RawLog:
-    from traindx.readers.json_history import history_log
-
-    p = Path(path)
-    try:
-        doc = load_history(p)
-    except _Refused as e:
-        raise ReadError(str(p), f"cannot read: {e}; {EXPECTED}") from None
-    except OSError as e:
-        raise ReadError(str(p), f"cannot read ({e.strerror or e})") from None
-    return history_log(str(p), doc, EXPECTED)
+    return read_pickled_history(Path(path), load_history, EXPECTED)

@@ -22,6 +22,7 @@ import io
 import pickle
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,14 +166,19 @@ def torch_kind(p: Path) -> str | None:
     return TORCH if history_lists(doc) is not None or history_records(doc) is not None else None
 
 
-def read_torch_history(path: str | Path) -> RawLog:
+def read_pickled_history(p: Path, load: Callable[[Path], Any], expected: str) -> RawLog:
+    """The history ``load`` (a restricted unpickler) finds in ``p``, as a log; what it refuses,
+    or an unreadable file, is a one-line error naming the file and ``expected``."""
     from traindx.readers.json_history import history_log
 
-    p = Path(path)
     try:
-        doc = load_history(p)
+        doc = load(p)
     except _Refused as e:
-        raise ReadError(str(p), f"cannot read: {e}; {EXPECTED}") from None
+        raise ReadError(str(p), f"cannot read: {e}; {expected}") from None
     except OSError as e:
         raise ReadError(str(p), f"cannot read ({e.strerror or e})") from None
-    return history_log(str(p), doc, EXPECTED)
+    return history_log(str(p), doc, expected)
+
+
+def read_torch_history(path: str | Path) -> RawLog:
+    return read_pickled_history(Path(path), load_history, EXPECTED)
