@@ -41,7 +41,7 @@ from traindx.adapters._common import (
     TrainingDiverged,
     fatal_message,
     metric_values,
-    note_stop,
+    note_fatal,
     warn,
 )
 from traindx.adapters._keras_data import _rows
@@ -164,9 +164,8 @@ class LoopRecorder(DiagnosisCallback):
         msg = f"traindx: {what} at step {s}"
         if self.context is not None:
             self.context.notes.append(msg.removeprefix("traindx: "))
-        note_stop(self.context, "fatal", s)
+        note_fatal(self.context, s, stopping=self.on_fatal == "stop")
         if self.on_fatal == "stop":
-            note_stop(self.context, "traindx")
             self._pending_stop = msg
         else:
             warn(msg + "; rec.diagnose() ranks the likely causes", stacklevel=5)

@@ -11,7 +11,7 @@ import numpy as np
 from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import (
     fatal_message,
-    note_stop,
+    note_fatal,
     warn,
 )
 
@@ -338,9 +338,8 @@ class _Recording:
         msg = f"traindx: {what} at step {s} (epoch {self._epoch}, batch {s - self._epoch_base})"
         if self.context is not None:
             self.context.notes.append(msg.removeprefix("traindx: "))
-        note_stop(self.context, "fatal", s)
+        note_fatal(self.context, s, stopping=bool(self.stop_on_fatal))
         if self.stop_on_fatal:
-            note_stop(self.context, "traindx")
             self._model.stop_training = True
             print(
                 msg

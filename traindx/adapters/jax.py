@@ -62,7 +62,7 @@ from traindx.adapters._common import (
     TrainingDiverged,
     default_logdir,
     metric_values,
-    note_stop,
+    note_fatal,
     warn,
 )
 from traindx.adapters._jax_call import telemetry  # jits itself when called outside jit
@@ -253,9 +253,8 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
 
     def _on_fatal(self, step: int, what: str) -> None:
         msg = f"traindx: {what} at step {step}"
-        note_stop(self.context, "fatal", step)
+        note_fatal(self.context, step, stopping=self.on_fatal == "stop")
         if self.on_fatal == "stop":
-            note_stop(self.context, "traindx")
             self._fatal_warned = True
             raise TrainingDiverged(msg + " (on_fatal='stop'); see .diagnosis", self.diagnose())
         if not self._fatal_warned:

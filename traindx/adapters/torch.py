@@ -57,7 +57,7 @@ from traindx.adapters._common import (
     TrainingDiverged,
     default_logdir,
     metric_values,
-    note_stop,
+    note_fatal,
     warn,
 )
 from traindx.adapters._torch_context import ContextMixin
@@ -340,9 +340,8 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
 
     def _on_fatal(self, step: int, what: str) -> None:
         msg = f"traindx: {what} at step {step}"
-        note_stop(self.context, "fatal", step)
+        note_fatal(self.context, step, stopping=self.on_fatal == "stop")
         if self.on_fatal == "stop":
-            note_stop(self.context, "traindx")
             raise TrainingDiverged(msg + " (on_fatal='stop'); see .diagnosis", self.diagnose())
         if not self._fatal_warned:
             self._fatal_warned = True

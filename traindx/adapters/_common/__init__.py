@@ -34,6 +34,7 @@ from traindx.adapters._common.guards import (
     SelfDisabling,
     TrainingDiverged,
     fatal_message,
+    note_fatal,
     note_stop,
     warn,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "levels_of_batches",
     "loss_name",
     "metric_values",
+    "note_fatal",
     "note_stop",
     "note_broadcast",
     "read_run",

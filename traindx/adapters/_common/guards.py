@@ -40,23 +40,33 @@ def fatal_message(kind: str, value: float) -> str:
     return _FATAL_WHAT[kind].format(v=value)
 
 
-def note_stop(ctx: Any, by: str, step: int | None = None) -> None:
+def note_stop(ctx: Any, by: str) -> None:
     """Record in the context's flags what ended a run before its plan: ``stopped_by`` is
     ``"traindx"`` (the adapter stopped training on a fatal fault: ``stop_on_fatal`` /
     ``on_fatal="stop"``), ``"callback"`` (Keras: another callback set ``model.stop_training``
     - EarlyStopping, TerminateOnNaN, the user's own) or ``"interrupted"`` (an exception or
-    Ctrl-C left the training loop); ``fatal_step`` the step of a fatal fault (non-finite loss,
-    weights or gradients), stopped or not. Facts, not judgments: the rulebook decides what a
-    run so ended says (a short run a fault ended is not too few epochs). Never raises."""
+    Ctrl-C left the training loop). Facts, not judgments: the rulebook decides what a run so
+    ended says (a short run a fault ended is not too few epochs). Never raises."""
     if ctx is None:
         return
     try:
-        if by == "fatal":
-            ctx.flags.setdefault("fatal_step", float(step if step is not None else -1))
-        else:
-            ctx.flags.setdefault("stopped_by", by)
+        ctx.flags.setdefault("stopped_by", by)
     except Exception:  # noqa: BLE001, S110 - a fact not recorded never breaks training
         pass
+
+
+def note_fatal(ctx: Any, step: int, stopping: bool) -> None:
+    """Record ``fatal_step``, the step of a fatal fault (non-finite loss, weights or
+    gradients), and, where the adapter stops training on it, ``stopped_by="traindx"``
+    (:func:`note_stop`). Never raises."""
+    if ctx is None:
+        return
+    try:
+        ctx.flags.setdefault("fatal_step", float(step))
+    except Exception:  # noqa: BLE001, S110 - a fact not recorded never breaks training
+        pass
+    if stopping:
+        note_stop(ctx, "traindx")
 
 
 def warn(message: str, stacklevel: int = 3) -> None:
