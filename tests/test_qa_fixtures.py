@@ -17,7 +17,9 @@ tags, Lightning/Keras CSVLogger, a hand CSV with header) and the JAX/Keras-3-hea
 fixtures/qa_fresh34/ (flax linen/nnx loops, Keras on the JAX and torch backends, tensorboardX,
 tf.summary, trainer_state.json by hand, Lightning CSVLogger, tqdm lines), and the fifth forum-style batch
 fixtures/qa_real34/ (Keras History dumped with np.save, Normalization.adapt, custom train_step; torch
-tutorial loops) (each scored before any change):
+tutorial loops), and the other-loggers / other-tasks batch fixtures/qa_fresh35/ (MLflow file store, wandb offline,
+HF Trainer state, Lightning CSV+TensorBoard, pickled Keras History; multi-label, unscaled regression targets,
+imbalanced binary, token-id text, autoencoders, 1-D conv/GRU series, fine-tuning) (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -62,7 +64,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh33": (ROOT / "fixtures" / "qa_fresh33", 18, 56),
         "qa_real33": (ROOT / "fixtures" / "qa_real33", 18, 54),
         "qa_fresh34": (ROOT / "fixtures" / "qa_fresh34", 16, 48),
-        "qa_real34": (ROOT / "fixtures" / "qa_real34", 18, 60)}
+        "qa_real34": (ROOT / "fixtures" / "qa_real34", 18, 60),
+        "qa_fresh35": (ROOT / "fixtures" / "qa_fresh35", 17, 52)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -72,7 +75,7 @@ def programs(root: Path) -> list[Path]:
 FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
 LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
-             "history.json", ".txt", ".npy", ".npz", ".pt", "mlflow.db", "metrics.json")
+             "history.json", ".txt", ".npy", ".npz", ".pt", "mlflow.db", "metrics.json", ".pkl")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
