@@ -65,7 +65,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real33": (ROOT / "fixtures" / "qa_real33", 18, 54),
         "qa_fresh34": (ROOT / "fixtures" / "qa_fresh34", 16, 48),
         "qa_real34": (ROOT / "fixtures" / "qa_real34", 18, 60),
-        "qa_fresh35": (ROOT / "fixtures" / "qa_fresh35", 17, 52)}
+        "qa_fresh35": (ROOT / "fixtures" / "qa_fresh35", 18, 56)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
