@@ -19,7 +19,9 @@ tf.summary, trainer_state.json by hand, Lightning CSVLogger, tqdm lines), and th
 fixtures/qa_real34/ (Keras History dumped with np.save, Normalization.adapt, custom train_step; torch
 tutorial loops), and the other-loggers / other-tasks batch fixtures/qa_fresh35/ (MLflow file store, wandb offline,
 HF Trainer state, Lightning CSV+TensorBoard, pickled Keras History; multi-label, unscaled regression targets,
-imbalanced binary, token-id text, autoencoders, 1-D conv/GRU series, fine-tuning) (each scored before any change):
+imbalanced binary, token-id text, autoencoders, 1-D conv/GRU series, fine-tuning), and the sixth forum-style batch fixtures/qa_real35/ (Keras fit with the traindx callback,
+custom GradientTape loops, a range-test scheduler left in; torch loops with tqdm, TensorBoard odd tags,
+a hand CSV with header, Lightning CSVLogger) (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -65,7 +67,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real33": (ROOT / "fixtures" / "qa_real33", 18, 54),
         "qa_fresh34": (ROOT / "fixtures" / "qa_fresh34", 16, 48),
         "qa_real34": (ROOT / "fixtures" / "qa_real34", 18, 60),
-        "qa_fresh35": (ROOT / "fixtures" / "qa_fresh35", 18, 56)}
+        "qa_fresh35": (ROOT / "fixtures" / "qa_fresh35", 18, 56),
+        "qa_real35": (ROOT / "fixtures" / "qa_real35", 16, 50)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
