@@ -68,7 +68,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh34": (ROOT / "fixtures" / "qa_fresh34", 16, 48),
         "qa_real34": (ROOT / "fixtures" / "qa_real34", 18, 60),
         "qa_fresh35": (ROOT / "fixtures" / "qa_fresh35", 18, 56),
-        "qa_real35": (ROOT / "fixtures" / "qa_real35", 17, 54)}
+        "qa_real35": (ROOT / "fixtures" / "qa_real35", 18, 58)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
