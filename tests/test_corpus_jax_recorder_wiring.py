@@ -50,3 +50,20 @@ def test_hand_written_losses_are_named_to_the_recorder():
     # the arrays call variant hands over the validation split too (the Recorder's val_shared_frac)
     spec = {"loss": {"loss": "default"}, "call": {"rec": "data"}, "name": "r"}
     assert jr._recorder(lambda out, **kw: kw, "out", spec, d, {}, None, 10, None)["val_data"] == ("xv", "yv")
+
+
+def test_the_full_call_variants_state_the_loops_plan():
+    """The call variants that pass what the README shows (`full`, `data`) state the loop's plan
+    (epochs run, steps per epoch); the minimal ones (`no_loss`, `lr`) do not."""
+    jr = _jax_run()
+    d = SimpleNamespace(task="multiclass", n_classes=3, x_train="x", y_train="y", x_val="xv", y_val="yv")
+    plan = {"epochs": 7, "steps_per_epoch": 12}
+
+    def given(rec: str):
+        spec = {"loss": {"loss": "default"}, "call": {"rec": rec}, "name": "r"}
+        return jr._recorder(lambda out, **kw: kw, "out", spec, d, {}, None, 10, None, plan=plan)
+
+    for rec in ("full", "data"):
+        assert {k: given(rec).get(k) for k in plan} == plan
+    for rec in ("no_loss", "lr"):
+        assert not set(plan) & set(given(rec))

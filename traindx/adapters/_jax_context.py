@@ -27,6 +27,7 @@ from traindx.adapters._jax_stats import (
     schedule_name,
     schedule_nominal,
 )
+from traindx.adapters._jax_stats.accum import accumulation_steps
 from traindx.schema import OptimizerInfo
 
 #: a loss that is no single-label task (read from its name) -> DataInfo.task "other": the
@@ -82,6 +83,10 @@ class ContextMixin:
                 info.lr = js.num(lr)
         ctx.optimizer = info
         self._lr = lr
+        k = accumulation_steps(optimizer) if optimizer is not None else None
+        if k is not None and k > 1:  # optax.MultiSteps / apply_every: k micro-batches per update
+            ctx.hyperparameters["gradient_accumulation_steps"] = k
+            ctx.flags["grad_accum_steps"] = float(k)
         ctx.loss, self._task, self._elementwise = loss_info(loss)
         self._loss_known = loss is not None
         if ctx.loss.name:  # the loss the user named (a jitted step's loss is not visible otherwise)
@@ -349,6 +354,15 @@ class ContextMixin:
                 self._reach.fold(ctx)
             elif late.any():
                 flags["params_without_grad"] = float(np.median(t[late][:, c["_pwg"]]))
+        self._accum_steps_per_epoch()
+
+    def _accum_steps_per_epoch(self) -> None:
+        """With gradient accumulation (``grad_accum_steps``) the logged steps are the
+        micro-batches the loop feeds the optimizer: without a stated ``steps_per_epoch``, it is
+        counted in that unit (``n_train / batch_size`` batches), not in optimizer updates."""
+        ctx, d = self.context, self.context.data
+        if ctx.flags.get("grad_accum_steps") and not self._spe_given and d.n_train and d.batch_size:
+            ctx.steps_per_epoch = -(-int(d.n_train) // int(d.batch_size))
 
     def _final_note(self) -> None:
         self._set_final_note(self.context, "traindx recorder: ", f"{self._steps} steps logged")

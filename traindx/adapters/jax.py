@@ -112,6 +112,11 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
             it is seen at the fetch after it, up to ``2 * fetch_every`` steps later.
         flush_secs: how often the buffered steps are fetched and the event file and
             ``context.json`` reach the disk (a ``kill -9`` loses about this much).
+        epochs, steps_per_epoch, max_steps: the loop's plan, when known (the number of
+            epochs it means to run, the steps it logs per epoch, or a planned last step):
+            a run that ends before it (a ``break``, early stopping) reads as stopped early,
+            not as one trained for too few epochs. Epoch ends can also be marked as they
+            come: ``log_eval(step, epoch=e, val_loss=...)``.
     """
 
     _kind = "JAX recorder"  # in SelfDisabling's warning
@@ -135,12 +140,16 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         on_fatal: str = "warn",
         flush_secs: float = 5.0,
         run_name: str | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        max_steps: int | None = None,
     ):
         if on_fatal not in ("warn", "stop"):
             raise ValueError(f"on_fatal must be 'warn' or 'stop', not {on_fatal!r}")
-        for nm, v in (("every", every), ("fetch_every", fetch_every)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise ValueError(f"{nm} must be a positive int{' or None' if nm == 'every' else ''}, not {v!r}")
+        for nm, v in (("every", every), ("fetch_every", fetch_every), ("epochs", epochs),
+                      ("steps_per_epoch", steps_per_epoch), ("max_steps", max_steps)):  # fmt: skip
+            if (v is not None or nm == "fetch_every") and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+                raise ValueError(f"{nm} must be a positive int{'' if nm == 'fetch_every' else ' or None'}, not {v!r}")
         self.logdir = Path(logdir) if logdir is not None else default_logdir(run_name)
         self.on_fatal = on_fatal
         self.every = every
@@ -176,7 +185,10 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._tgt_range = [math.inf, -math.inf]  # smallest, largest finite label seen (telemetry rows)
         self._tgt_binary: bool | None = None  # from data=(x, y): every target 0 or 1
         self._lvl_rows: list[np.ndarray] = []  # per-batch trivial-level rows (telemetry)
-        self.context = RunContext(framework="jax", framework_version=jax.__version__)
+        plan = {k: int(v) for k, v in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch),
+                                       ("max_steps", max_steps)) if v is not None}  # the loop's plan, as given
+        self.context = RunContext(framework="jax", framework_version=jax.__version__, **plan)
+        self._spe_given = steps_per_epoch is not None
         try:
             self._setup(params, optimizer, loss, num_classes, n_train, batch_size, data, optimizer_name,
                         learning_rate, run_name, val_data)  # fmt: skip

@@ -93,6 +93,8 @@ def _components(obj: Any, out: list[tuple[str, dict[str, Any]]], seen: set[int],
         _components(obj.update, out, seen, depth + 1)
     elif not isinstance(obj, tuple) and isinstance(getattr(obj, "_opt", None), tuple):
         _components(obj._opt, out, seen, depth + 1)  # optax.MultiSteps(inner, k)
+    elif isinstance(obj, types.MethodType):  # MultiSteps(...).gradient_transformation()'s methods
+        _components(obj.__self__, out, seen, depth + 1)
     elif isinstance(obj, (list, tuple)):
         for o in obj:
             _components(o, out, seen, depth + 1)
