@@ -16,6 +16,7 @@ from traindx.schema import Run, Series
 from traindx.signals.auxmetrics import aux_facts
 from traindx.signals.compare import (
     acc_gap_facts,
+    below_chance_log10p,
     ce_accuracy_bound,
     chance_facts,
     fitted_binary,
@@ -244,6 +245,14 @@ def compute_facts(run: Run) -> Facts:
     inferred = infer_facts(
         names, facts.get("loss"), facts.get("val_loss"), facts.get("acc"), facts.get("val_acc"), parts
     )
+    # a validation accuracy below chance by more than its size allows a guesser: against the
+    # stated class count (chance) and the one the logs imply (infer), over the stated
+    # validation size or the one the accuracy's quantum implies
+    n_val = run.context.data.n_val or inferred.get("n_val")
+    va_last = (facts.get("val_acc") or {}).get("last")
+    for grp in (facts.get("chance"), inferred):
+        if grp and grp.get("num_classes") and (p := below_chance_log10p(va_last, grp["num_classes"], n_val)) is not None:
+            grp["val_acc_below_log10p"] = p
     if inferred:
         facts["infer"] = inferred
 

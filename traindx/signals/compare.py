@@ -216,6 +216,25 @@ def chance_facts(
     return out
 
 
+def below_chance_log10p(acc: float | None, num_classes: float, n: float | None) -> float | None:
+    """How unlikely an accuracy this far below chance is from a model that guesses: log10 of a
+    bound on P(a guesser right with probability 1/C scores <= ``acc`` on ``n`` examples), the
+    Chernoff bound exp(-n KL(acc || 1/C)) of the binomial tail (never below the exact tail, so
+    never overstated). 0 at or above chance; None without an accuracy or a size. A model that
+    has learned nothing scores near 1/C (or the share of the class it always predicts); one
+    far below it on hundreds of examples is systematically wrong - it learned a mapping that
+    the validation labels contradict (the two splits' labels coded differently), or one that
+    gradient ascent pushed away from the right class."""
+    if acc is None or n is None or num_classes < 2 or n < 1 or not math.isfinite(acc):
+        return None
+    p0 = 1.0 / num_classes
+    a = min(max(acc, 0.0), 1.0)
+    if a >= p0:
+        return 0.0
+    kl = (a * math.log(a / p0) if a > 0.0 else 0.0) + (1.0 - a) * math.log((1.0 - a) / (1.0 - p0))
+    return -n * kl / math.log(10.0)
+
+
 def fitted_binary(
     num_classes: int, val_last: float | None, val_first: float | None, val_n: int | None, majority_share: float | None
 ) -> bool:
