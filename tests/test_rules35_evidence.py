@@ -95,3 +95,19 @@ def test_validation_at_its_floor_from_the_first_evaluation_is_not_read():
     from traindx.engine import evaluate
 
     assert evaluate(item[0].condition, facts)[0] is not True
+
+
+KERAS_LINEAR = {"framework": "keras", "optimizer": {"name": "adam", "lr": 0.001},
+                "model": {"output_activation": "linear"},
+                "loss": {"name": "categorical_crossentropy", "from_logits": False, "expects": "probabilities"},
+                "data": {"num_classes": 10}}  # fmt: skip
+# the loss climbs to the clip's ceiling while the gradient stops at exactly 0
+CLIPPED = {"loss": "3.8x5 3.8+0.3x20 9.6x15", "accuracy": "0.1x40", "grad_norm": "16x5 0x35"}
+
+
+def test_clipped_linear_outputs_point_to_the_loss_not_the_step():
+    order = ranked(CLIPPED, KERAS_LINEAR)
+    assert order[0] == "logits_loss_mismatch", order
+    # the same curves with a softmax output (no CTX011): the step size stays ahead
+    softmax = {**KERAS_LINEAR, "model": {"output_activation": "softmax"}}
+    assert above(ranked(CLIPPED, softmax), "lr_too_high", "logits_loss_mismatch")
