@@ -111,3 +111,16 @@ def test_clipped_linear_outputs_point_to_the_loss_not_the_step():
     # the same curves with a softmax output (no CTX011): the step size stays ahead
     softmax = {**KERAS_LINEAR, "model": {"output_activation": "softmax"}}
     assert above(ranked(CLIPPED, softmax), "lr_too_high", "logits_loss_mismatch")
+
+
+TORCH_10 = {"framework": "torch", "optimizer": {"name": "sgd", "lr": 0.1},
+            "model": {"output_activation": "linear"}, "data": {"num_classes": 10}}  # fmt: skip
+
+
+def test_a_first_loss_nearer_0_than_minus_ln2_is_no_flipped_cross_entropy():
+    # NLL on raw scores, first printed after some steps at -0.32, then unbounded below
+    nll_raw = {"loss": "-0.32*1.5x30"}
+    assert above(ranked(nll_raw, TORCH_10), "logits_loss_mismatch", "loss_sign_flipped")
+    # minus a 10-class cross-entropy starts at -ln 10 and falls: the sign's
+    flipped = {"loss": "-2.3*1.1x30"}
+    assert above(ranked(flipped, TORCH_10), "loss_sign_flipped", "logits_loss_mismatch")
