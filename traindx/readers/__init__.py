@@ -100,6 +100,10 @@ def _read_file(p: Path, kind: str) -> RawLog:
         from traindx.readers.torch_history import read_torch_history
 
         return read_torch_history(p)
+    if kind == "pickle":
+        from traindx.readers.pkl_history import read_pkl_history
+
+        return read_pkl_history(p)
     if kind == "history":
         from traindx.readers.json_history import read_json_history
 

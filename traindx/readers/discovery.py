@@ -42,7 +42,7 @@ TEXT_SUFFIXES = frozenset({".log", ".txt", ".out", ".stdout", ""})
 OWN_REPORTS = frozenset({"diagnosis.txt", "report.txt"})  # traindx's own reports, not logs
 #: Extensions never sniffed for content (checkpoints, weights, images, archives, code).
 _NEVER_LOGS = frozenset(
-    ".pt .pth .ckpt .bin .safetensors .h5 .keras .onnx .pb .npz .npy .pkl .png .jpg .jpeg .gif .svg"
+    ".pt .pth .ckpt .bin .safetensors .h5 .keras .onnx .pb .npz .npy .pkl .pickle .png .jpg .jpeg .gif .svg"
     " .pdf .zip .gz .tar .py .md .yaml .yml .ipynb .html .lock .whl".split()
 )
 
@@ -66,6 +66,10 @@ def _kind(p: Path) -> str | None:
         from traindx.readers.numpy_arrays import numpy_kind
 
         return numpy_kind(p)
+    if name.endswith((".pkl", ".pickle")):  # pickle.dump of a history; other pickles are not logs
+        from traindx.readers.pkl_history import pickle_kind
+
+        return pickle_kind(p)
     if name.endswith((".pt", ".pth")):  # torch.save of a history; a checkpoint is not a log
         from traindx.readers.torch_history import torch_kind
 
