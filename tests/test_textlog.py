@@ -250,3 +250,33 @@ def test_a_log_printing_only_the_parts_of_an_autoencoder_loss_is_found(tmp_path:
     assert len(run.series["train/recon_loss"]) == 12 and len(run.series["val/recon_loss"]) == 12
     # a file of bookkeeping numbers alone is still no training log
     assert not looks_like_text_log("\n".join(f"epoch {e} | time 3.{e} | lr 0.01" for e in range(1, 13)))
+
+
+def test_abbreviated_split_words_heading_spaced_pairs_with_percentages(tmp_path: Path) -> None:
+    # a hand loop's own format: 'Ep 3/12 | trn loss 0.999 acc 66.0% | val loss 1.035 acc 53.0%'
+    # (two-word keys, a bare value, the accuracy in percent): no file was found before
+    with open(tmp_path / "out.txt", "w") as f:
+        for ep in range(1, 13):
+            tl, ta, vl, va = 1.1 - 0.07 * ep, 40.0 + 4.5 * ep, 1.1 - 0.03 * ep, 44.0 + 1.5 * ep
+            print(f"Ep {ep}/12 | trn loss {tl:.3f} acc {ta:.1f}% | val loss {vl:.3f} acc {va:.1f}%", file=f)
+    assert _sniff(tmp_path / "out.txt", None) == "text"
+    (run,) = traindx.read(tmp_path)
+    assert list(run.series["train/accuracy"].values)[2] == pytest.approx(0.535)  # 53.5% as a share
+    assert list(run.series["val/accuracy"].values)[-1] == pytest.approx(0.62)
+    assert len(run.series["train/loss"]) == 12 and len(run.series["val/loss"]) == 12
+
+
+def test_evaluation_lines_after_an_arrow_beside_iteration_lines(tmp_path: Path) -> None:
+    # 'epoch 3 iter 200 loss 1.06' lines, then '==> epoch 3: val_loss 0.0781 val_acc 0.9756':
+    # the evaluation lines' pairs were left unread behind the arrow and colon
+    with open(tmp_path / "train.log", "w") as f:
+        for e in range(1, 7):
+            for it in range(0, 800, 200):
+                print(f"epoch {e} iter {it} loss {2.0 / (e + it / 800):.4f}", file=f)
+            print(f"==> epoch {e}: val_loss {1.5 / e:.4f} val_acc {0.5 + 0.05 * e:.4f}", file=f)
+    (run,) = traindx.read(tmp_path)
+    assert len(run.series["train/loss"]) == 24
+    assert list(run.series["val/accuracy"].values) == pytest.approx([0.5 + 0.05 * e for e in range(1, 7)])
+    assert len(run.series["val/loss"]) == 6
+    assert not [p for p in run.ingest.problems if p.kind == "skipped"]
+

@@ -7,7 +7,9 @@ between separators, with an epoch marker somewhere:
   0.51 - accuracy: 0.81 - val_loss: ...`` (a progress line rewritten with ``\\r``: its last
   state is read);
 - hand-written: ``epoch 3 | train loss 0.51 | val acc 81.2%``, ``Epoch [003/300] - Train
-  Loss: 0.5, Valid Loss: 0.6, LR: [0.001]``, ``Epoch: 3, loss=0.51, acc=0.81``;
+  Loss: 0.5, Valid Loss: 0.6, LR: [0.001]``, ``Epoch: 3, loss=0.51, acc=0.81``, ``Ep 3/12 |
+  trn loss 0.99 acc 66.0% | val loss 1.03 acc 53.0%`` (a split word heading its pairs),
+  ``==> epoch 3: val_loss 0.078 val_acc 0.97`` beside ``epoch 3 iter 200 loss 1.06`` lines;
 - blocks: ``Epoch 3/100`` then ``  Train Loss: 0.96`` and ``  Val Loss: 0.95`` lines;
 - PyTorch examples: ``| epoch 1 | 200/2983 batches | lr 20.00 | loss 5.53 | ppl 252.8``,
   ``| end of epoch 1 | valid loss 5.53``, ``Train Epoch: 1 [640/60000 (1%)]\\tLoss: 0.5`` and
@@ -90,6 +92,8 @@ _SCALAR = re.compile(rf"\b(?:tensor|(?:np|numpy)\.(?:float|int)\d+)\(\s*({_NUM})
 _WORD = r"[A-Za-z][\w/.@-]*"
 #: One-word names and numbers alternating with single spaces: ``loss 0.51 val_loss 0.62``.
 _SPACED = re.compile(rf"(?:{_WORD}\s+(?:{_NUM})%?\s+)+{_WORD}\s+(?:{_NUM})%?", re.I)
+#: A split word heading one-word pairs (``trn loss 0.99 acc 66.0%``, ``val loss 1.2 acc 55%``).
+_SPLIT_LEAD = re.compile(r"(train(?:ing)?|trn|val(?:id(?:ation)?)?|eval(?:uation)?|dev|test)\s+(?=[A-Za-z])", re.I)
 _SPACED_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(%?)", re.I)
 #: A metric's per-epoch list: ``loss [0.9, 0.7]``, ``'val_loss': [1.0, 0.8]`` (a printed history).
 _KEY_LIST = re.compile(
@@ -155,10 +159,14 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
     names without one."""
     text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", text))
     for seg in _SEP.split(text):
-        if _SPACED.fullmatch(seg.strip()):  # two or more one-word pairs, only spaces between
-            for name, num, pct in _SPACED_PAIR.findall(seg):
+        # 'trn loss 0.99 acc 66.0%': a split word heading one-word pairs gives them its split
+        lead = _SPLIT_LEAD.match(seg.strip(" -:"))
+        spaced = seg.strip(" -:")[lead.end() :] if lead else seg.strip(" -:")
+        if _SPACED.fullmatch(spaced):  # two or more one-word pairs, only spaces between
+            own = lead[1].lower() if lead else context
+            for name, num, pct in _SPACED_PAIR.findall(spaced):
                 if not _SKIP_NAMES.fullmatch(name):
-                    out[_name(name, context, prose=False)] = float(num) / (100.0 if pct else 1.0)
+                    out[_name(name, own, prose=False)] = float(num) / (100.0 if pct else 1.0)
             continue
         m = _PAIR.fullmatch(seg.strip(" -:"))
         if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):
