@@ -280,3 +280,18 @@ def test_evaluation_lines_after_an_arrow_beside_iteration_lines(tmp_path: Path) 
     assert len(run.series["val/loss"]) == 6
     assert not [p for p in run.ingest.problems if p.kind == "skipped"]
 
+
+def test_a_tqdm_bar_per_epoch_restarting_its_counter_is_not_a_resumed_run(tmp_path: Path) -> None:
+    tqdm = pytest.importorskip("tqdm").tqdm
+    with open(tmp_path / "train.log", "w") as f:  # a loop's bar per epoch, written by tqdm itself
+        for epoch in range(1, 6):
+            bar = tqdm(range(8), desc=f"Epoch {epoch}", file=f, mininterval=0, ascii=True)
+            for b in bar:
+                bar.set_postfix(loss=f"{1.0 / (epoch * 8 + b):.4f}")
+            tqdm.write(f"Epoch {epoch}: val_loss={1.2 / epoch:.4f}", file=f)
+    (run,) = traindx.read(tmp_path)
+    assert not [p for p in run.ingest.problems if p.kind == "superseded"]
+    steps = list(run.series["train/loss"].steps)
+    assert steps[0] == 0 and steps[-1] == 40 and len(steps) == 41  # 8 batches a bar, one point a count
+    assert list(run.series["val/loss"].values) == pytest.approx([1.2 / e for e in range(1, 6)], rel=1e-3)
+

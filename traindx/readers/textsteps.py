@@ -17,7 +17,9 @@ Lines print where in training they are in three ways beside the epoch:
 - nothing: the record order is the axis (textlog's fallback).
 
 A counter that starts again each epoch continues from the epoch before: by its total when it
-prints one (``100/600``: epoch 2's step 100 is 700), else by its stride. The epoch stays beside
+prints one (``100/600``: epoch 2's step 100 is 700), else by its stride. A tqdm bar per epoch
+(``Epoch 2:   0%|  | 0/32``) starts where the epoch before ended (``32/32``): that state is
+one point with it, not a resumed run's rewrite. The epoch stays beside
 the step. Lines with one bar state or counter per epoch (Keras ``verbose=2``, only each epoch's
 last state kept, ``Epoch [3/5], Step [600/600]``) keep the epoch axis: nothing finer was printed.
 """
@@ -157,5 +159,11 @@ def step_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict
                 stride = n - pn
         last = offset + n
         prev = (n, e)
+        if TQDM_KEY in r and out and out[-1][1]["step"] == last and out[-1][1].get("epoch") != e:
+            # a new epoch's bar at 0 done is where the epoch before ended, not a resumed run:
+            # one point, its postfix the latest shown there (values the epoch before's last
+            # state shows alone, a validation value, stay)
+            out[-1] = (out[-1][0], out[-1][1] | {k: v for k, v in _strip(r).items() if k != "epoch"})
+            continue
         out.append((i, {"step": last, **_strip(r)}))
     return out
