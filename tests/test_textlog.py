@@ -295,3 +295,21 @@ def test_a_tqdm_bar_per_epoch_restarting_its_counter_is_not_a_resumed_run(tmp_pa
     assert steps[0] == 0 and steps[-1] == 40 and len(steps) == 41  # 8 batches a bar, one point a count
     assert list(run.series["val/loss"].values) == pytest.approx([1.2 / e for e in range(1, 6)], rel=1e-3)
 
+
+def test_an_error_metric_with_a_unit_suffix_logged_through_logging(tmp_path: Path) -> None:
+    import logging
+
+    log = logging.getLogger("test_unit_suffix")
+    handler = logging.FileHandler(tmp_path / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)s | %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        for e in range(1, 9):
+            log.info("epoch %d/8 loss=%.4f val_loss=%.4f val_mae_usd=%.1f", e, 1.0 / e, 1.1 / e, 90000.0 / e)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    (run,) = traindx.read(tmp_path)
+    assert list(run.series["val/mae"].values)[-1] == pytest.approx(11250.0)
+    assert not [p for p in run.ingest.problems if "val_mae_usd" in p.message]

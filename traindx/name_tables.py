@@ -68,6 +68,11 @@ SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
     (r"(.+)_per_(epoch|ep)", r"\1", None, "'per epoch' suffix"),
     (r"(.+)_(per_)?(batch|iter(ation)?|it)|(.+)_per_step", r"\1\5", "step", "'per batch' suffix (per step)"),
     (r"(.+?)_(in_)?(pct|percent|percentage)", r"\1", None, "percent unit (values read as fractions)"),
+    # A regression error in the target's unit: val_mae_usd, val_mae_hz, val_rmse_mw, val_mae_cents.
+    (r"((?:r?msl?e|mae|mad|medae|mean_abs(?:olute)?_err(?:or)?|abs_err(?:or)?)(?:_in)?)_(?:usd|eur|gbp|jpy|cny|inr"
+     r"|dollars?|cents?|[kmg]?hz|[km]?w|[km]?wh|km|cm|mm|px|pixels?|deg(?:rees?)?|rad|kg|lbs?|years?|yrs?|days?|hours?"
+     r"|hrs?|mins?|minutes?|secs?|seconds?|ms|celsius|kelvin|db|ppm|mph|kmh|bpm)", r"\1", None,
+     "unit suffix on an error metric (the metric in the target's unit)"),
     # Lightning on_step/on_epoch: train_loss_epoch is the epoch mean, train_loss_step per step.
     (r"(.+)_epoch", r"\1", None, "Lightning '_epoch' suffix"),
     (r"(.+)_step", r"\1", "step", "Lightning '_step' suffix (per step)"),
