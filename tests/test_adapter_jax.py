@@ -480,6 +480,28 @@ def test_init_scales_follow_the_layouts():
     assert [n for n, _, _ in init_scales(sorted_tree)] == ["Dense_0", "Dense_2", "Dense_10"]
 
 
+
+def test_init_scales_on_the_host_match_the_device_and_compile_nothing(monkeypatch):
+    # small trees: numpy on the host (no XLA compile at set-up), the device's values within
+    # float32 rounding; above INIT_HOST_LIMIT the jitted reduction, same result
+    from traindx.adapters._jax_stats import data
+
+    k = jax.random.split(jax.random.PRNGKey(3), 4)
+    tree = {"Conv_0": {"kernel": jax.random.normal(k[0], (3, 3, 2, 8)) * 0.3},
+            "Dense_0": {"kernel": jax.random.uniform(k[1], (72, 40), minval=-1.0, maxval=1.0)},
+            "Dense_1": {"kernel": jax.random.normal(k[2], (40, 40)).astype(jnp.bfloat16)},
+            "Dense_2": {"kernel": jnp.full((40, 10), 0.5)}}  # fmt: skip
+    before = data._stds._cache_size()
+    host = data.init_scales(tree)
+    assert data._stds._cache_size() == before  # nothing traced or compiled
+    monkeypatch.setattr(data, "INIT_HOST_LIMIT", 0)
+    device = data.init_scales(tree)
+    assert [n for n, _, _ in host] == [n for n, _, _ in device] == ["Conv_0", "Dense_0", "Dense_1", "Dense_2"]
+    for (_, _, h), (_, _, d) in zip(host, device, strict=True):
+        assert h == pytest.approx(d, rel=1e-5, abs=0.0)
+    assert host[-1][2] == device[-1][2] == 0.0  # a constant kernel: exactly 0 on both
+
+
 ADAM = optax.adam(1e-3)
 
 
