@@ -166,6 +166,9 @@ def main() -> int:
             extra = difference(own["none"], own[arm], BUDGET)
             print(f"  {'':16} extra over none: {extra!s} (the process's: {difference(cpu['none'], cpu[arm])!s})")
             verdicts.append(verdict_line(f"fixed cost in a fresh process, {arm}", BUDGET, extra))
+    if args.against:
+        print(f"  this tree against --against (the run's own CPU, paired): "
+              f"{difference(own['rec (--against)'], own['rec'])!s}")  # fmt: skip
     print("\n".join(verdicts))
     return exit_status(verdicts)
 
