@@ -102,7 +102,14 @@ def init_scales(params: Any) -> list[tuple[str, str, float]]:
         return []
     leaves = [leaf for _, _, leaf, _ in items]
     small = sum(int(getattr(w, "nbytes", 0)) for w in leaves) <= INIT_HOST_LIMIT
-    stds = _host_stds(leaves) if small else jax.device_get(_stds(leaves))
+    stds = None
+    if small:
+        try:
+            stds = _host_stds(leaves)
+        except Exception:  # noqa: BLE001 - not addressable from this host (multi-host arrays): on the device
+            stds = None
+    if stds is None:
+        stds = jax.device_get(_stds(leaves))
     per_layer: dict[str, int] = {}
     for _, layer, _, _ in items:
         per_layer[layer] = per_layer.get(layer, 0) + 1
