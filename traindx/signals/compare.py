@@ -166,7 +166,10 @@ def lr_facts(steps: np.ndarray, lr: np.ndarray, planned: int | None = None) -> d
     vmax = float(v[i_max])
     after = v[i_max:] < 0.01 * vmax
     i_zero = int(np.argmax(after)) + i_max if np.any(after) else -1
-    rises = np.diff(v) > 1e-12 * max(vmax, EPS)
+    d = np.diff(v)
+    tol = 1e-12 * max(vmax, EPS)
+    rises, falls = d > tol, d < -tol
+    n_moves = int(rises.sum() + falls.sum())
     return {
         "first": float(v[0]),
         "max": vmax,
@@ -184,6 +187,10 @@ def lr_facts(steps: np.ndarray, lr: np.ndarray, planned: int | None = None) -> d
         # a warm restart (cosine with restarts) brings it back up, a decay does not
         "after_zero_max": float(v[i_zero:].max()) / max(vmax, EPS) if i_zero >= 0 else -1.0,
         "rising_frac": float(np.mean(rises)),
+        # the share of rises among the points where the LR CHANGES: a per-epoch schedule
+        # logged per step moves on 1 step in 60, so ``rising_frac`` depends on how often
+        # the LR is logged; this does not (the same history per step or per epoch agrees)
+        "moves_rising_frac": float(rises.sum()) / n_moves if n_moves else 0.0,
         "constant": bool(np.all(v == v[0])),
     }
 
