@@ -202,6 +202,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "loss_weighted": False,  # the loss graph: no weight / pos_weight on the loss node
         "loss_scaled": False,
         "forwards_per_step": 1.0,
+        "lr_first_step": 0.05,  # the LR the first update used (no scheduler: the configured one)
     }
     from traindx.cli import main
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from traindx.adapters import _torch_hooks as _hooks
 from traindx.adapters import _torch_loss_graph as lg
+from traindx.adapters import _torch_sched as _sched
 from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import (
     LOSS_KINDS,
@@ -79,8 +80,10 @@ class ContextMixin:
             missing = params_not_in_optimizer(model, self.optimizer)
             if missing is not None:
                 self.context.flags["params_not_in_optimizer"] = missing
+            self.context.optimizer.schedule = _sched.scheduler_name(self.optimizer)
         except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
             pass
+        self._lr_prev: float | None = None  # group 0's LR at the last step (a change: a schedule)
         if kind is not None and not kind.elementwise:
             self.context.flags["broadcast_in_loss"] = False  # shapes cannot broadcast silently
         loss_mod = self.loss_fn if isinstance(self.loss_fn, nn.Module) else None
@@ -266,6 +269,30 @@ class ContextMixin:
         missing = params_not_in_optimizer(self.model, self.optimizer, self._other_held)
         if missing is not None:
             self.context.flags["params_not_in_optimizer"] = missing
+
+    def _recheck_missing(self) -> None:
+        """``params_not_in_optimizer`` again, on a telemetry step: a backbone unfrozen after
+        the Monitor was built (``requires_grad=True`` at epoch N) but never added to the
+        optimizer gets gradients that are never applied. The count is the latest one (a
+        backbone added by ``add_param_group`` later counts no more)."""
+        missing = params_not_in_optimizer(self.model, self.optimizer, self._other_held)
+        if missing is not None:
+            self.context.flags["params_not_in_optimizer"] = missing
+
+    def _lr_facts(self, s: int) -> None:
+        """The LR the optimizer really uses and the scheduler that moves it: a scheduler
+        built after the Monitor is looked for at the first step, and the first change of
+        group 0's LR between steps names the scheduler (``manual``: none attached)."""
+        lr = _sched.first_lr(self.optimizer)
+        opt_info = self.context.optimizer
+        if s == 0:
+            if lr is not None:  # what the first update used (a scheduler may have moved it)
+                self.context.flags["lr_first_step"] = lr
+            if opt_info.schedule is None:
+                opt_info.schedule = _sched.scheduler_name(self.optimizer)
+        elif opt_info.schedule is None and lr is not None and self._lr_prev is not None and lr != self._lr_prev:
+            opt_info.schedule = _sched.scheduler_name(self.optimizer) or _sched.MANUAL
+        self._lr_prev = lr
 
     def _param_name(self, p: torch.Tensor) -> str:
         if not hasattr(self, "_pnames"):

@@ -71,6 +71,12 @@ class RecordMixin:
         self._b_steps.append((s, self._wall0 + t0))
         if self.optimizer is not None:
             self._b_lr.append([pg["lr"] for pg in self.optimizer.param_groups])
+            try:
+                self._lr_facts(s)
+                if tel:
+                    self._recheck_missing()
+            except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
+                pass
         # Gradient norms: one fused norm over all gradients (per parameter); the global norm
         # is computed from them at flush. (grad_stride > 1 only when the adaptive cadence
         # finds even this too costly for the step time.)
