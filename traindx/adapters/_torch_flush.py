@@ -42,6 +42,10 @@ class FlushMixin:
             self._fold(s, hv)
             w.add(s, {k: x for k, x in hv.items() if k[0] != "_"})
         self._fold_targets()
+        try:  # parameters unfrozen since the last flush that no optimizer holds
+            self._recheck_missing()
+        except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
+            pass
         if self._reach.steps:  # which parameters got a gradient on some observed step
             self._reach.nonzero |= self._reach_sum[: self._n_params].cpu().numpy() != 0
             self._reach.fold(self.context)

@@ -73,8 +73,6 @@ class RecordMixin:
             self._b_lr.append([pg["lr"] for pg in self.optimizer.param_groups])
             try:
                 self._lr_facts(s)
-                if tel:
-                    self._recheck_missing()
             except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
                 pass
         # Gradient norms: one fused norm over all gradients (per parameter); the global norm
