@@ -73,6 +73,7 @@ class _StaticContext:
         self._probe: tuple[Any, Any] | None = None
         self._probe_t: tuple[Any, Any] | None = None
         self._lr_value: float | None = None
+        self._lr_first: float | None = None  # the rate variable at the first epoch's start
         self._lr_points: dict[int, float] = {}
         self._batch_size: int | None = self._user["batch_size"]
         self._pending_rows: list[tuple[int, float, dict[str, float]]] = []
@@ -149,7 +150,7 @@ class _StaticContext:
         ctx = self.context
         if inner is not None and inner is not self._opt:
             info, self._schedule = ks.optimizer_info(opt)
-            self._opt, self._lr_value = inner, None
+            self._opt, self._lr_value, self._lr_first = inner, None, None
             if ctx is not None:
                 lr = getattr(info, "lr", None) if info is not None else None
                 ctx.notes.append(f"re-compiled before the fit at step {self._step}: a new optimizer"

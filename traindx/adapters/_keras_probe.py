@@ -222,6 +222,14 @@ class _ProbeTelemetry:
                 self._lr_value = float(lr)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001
             self._lr_value = None
+        # a rate variable that changed between epochs: a callback moves it (Keras'
+        # LearningRateScheduler, ReduceLROnPlateau, a hand-written one) - the context says
+        # so, as it names a LearningRateSchedule object
+        first, ctx = self._lr_first, self.context
+        if first is None:
+            self._lr_first = self._lr_value
+        elif ctx is not None and ctx.optimizer.schedule is None and self._lr_value not in (None, first):
+            ctx.optimizer.schedule = "callback"
 
     def _lr_at(self, s: int) -> float:
         if self._schedule is not None:
