@@ -149,3 +149,18 @@ def test_real_runs_a_second_softmax_is_right_but_barely():
     over_sq = ce_accuracy_bound(squashed[-1], acc_sq[-1])["acc_over_p_true"]
     over = ce_accuracy_bound(trained[-1], acc[-1])["acc_over_p_true"]
     assert over_sq > 0.5 and over < 0.35 and over_sq > over + 0.25, (over_sq, over)
+
+
+def test_one_or_two_points_give_levels_not_shape():
+    # an HF Trainer run logging its training loss every 50 of 130 steps: two points say where
+    # the loss started and ended (LOSS019 reads a classifier's loss starting at 87), not a trend
+    f = curve_facts(np.array([50, 100]), np.array([87.1348, 1.2847]))
+    assert f["first"] == f["first_raw"] == pytest.approx(87.1348)
+    assert f["last"] == pytest.approx(1.2847) and f["first_step"] == 50 and f["last_step"] == 100
+    assert f["peak_raw"] == pytest.approx(87.1348) and f["min_raw"] == pytest.approx(1.2847)
+    assert not {"change", "drop", "tau", "min", "rise"} & f.keys()
+    one = curve_facts(np.array([3]), np.array([0.7]))
+    assert one["first"] == one["last"] == pytest.approx(0.7) and one["first_step"] == one["last_step"] == 3
+    # two finite points before a NaN are not where the run ended: no levels (LOSS001 speaks)
+    assert "last" not in curve_facts(np.array([0, 1, 2]), np.array([2.3, 2.2, np.nan]))
+    assert "first" not in curve_facts(np.array([0, 1]), np.array([np.nan, np.inf]))

@@ -94,14 +94,32 @@ def _rise_z(xf: np.ndarray, yf: np.ndarray, x_best: float) -> float:
     return float(diff / se - np.sqrt(2.0 * np.log(max(n / k, 1.0))))
 
 
+def level_facts(xf: np.ndarray, yf: np.ndarray) -> dict[str, float | int]:
+    """The levels of a series of one or two finite points (an HF Trainer run logging its
+    training loss every 500 steps, a two-epoch fit): where it starts and ends, its extremes.
+    No shape fact (change, drop, trend) - two points cannot tell a trend from noise."""
+    return {
+        "first": float(yf[0]),
+        "first_raw": float(yf[0]),
+        "first_step": int(xf[0]),
+        "last": float(yf[-1]),
+        "last_step": int(xf[-1]),
+        "min_raw": float(yf.min()),
+        "peak_raw": float(yf.max()),
+    }
+
+
 def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int | bool]:
-    """Facts about the shape of one series. Needs 3 finite points for shape facts."""
+    """Facts about the shape of one series. Needs 3 finite points for shape facts (1-2 give
+    :func:`level_facts`)."""
     facts: dict[str, float | int | bool] = nonfinite_facts(steps, values)
     ok = np.isfinite(values)
     xf, yf = (steps, values) if ok.all() else (steps[ok], values[ok])
     del ok
     facts["n_finite"] = int(yf.size)
-    if yf.size < 3:
+    if yf.size < 3:  # too few for a shape; the levels of an all-finite one say what it logged
+        if yf.size and yf.size == values.size:  # (1-2 finite points before a NaN: not its end)
+            facts.update(level_facts(xf, yf))
         return facts
     facts.update(repeat_facts(yf))
 
