@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pickle_payload import Payload
 
 import traindx
 from traindx.errors import ReadError
@@ -38,20 +39,10 @@ def test_a_list_of_epoch_dicts(tmp_path: Path) -> None:
     assert got["loss"] == pytest.approx([1.0, 0.5, 1 / 3, 0.25])
 
 
-class _Payload:
-    """Unpickling this would create a file: the reader must refuse before that."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
-
-
 def test_a_pickle_naming_a_function_is_refused_and_never_run(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     p = tmp_path / "history.npy"
-    np.save(p, {"loss": [0.5, 0.4], "hook": _Payload(str(marker))})
+    np.save(p, {"loss": [0.5, 0.4], "hook": Payload(str(marker))})
     with pytest.raises(ReadError) as e:
         read_npy_history(p)
     assert str(p) in str(e.value) and "does not unpickle" in str(e.value)

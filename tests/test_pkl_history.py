@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pickle_payload import Payload
 
 import traindx
 from traindx.errors import ReadError
@@ -41,20 +42,10 @@ def test_a_list_of_epoch_dicts_under_any_name_and_protocol(tmp_path: Path, proto
     assert _series(read_pkl_history(p))["loss"] == pytest.approx([1.0, 0.5, 1 / 3, 0.25])
 
 
-class _Payload:
-    """Unpickling this would create a file: the reader must refuse before that."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (Path(self.marker),))
-
-
 def test_a_pickle_naming_a_function_is_refused_and_never_run(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     p = tmp_path / "history.pkl"
-    p.write_bytes(pickle.dumps({"loss": [0.5, 0.4], "hook": _Payload(str(marker))}))
+    p.write_bytes(pickle.dumps({"loss": [0.5, 0.4], "hook": Payload(str(marker))}))
     with pytest.raises(ReadError) as e:
         read_pkl_history(p)
     msg = str(e.value)
@@ -68,7 +59,7 @@ def test_other_pickles_are_not_logs_and_a_named_corrupt_one_says_why(tmp_path: P
     data = tmp_path / "dataset.pkl"
     data.write_bytes(pickle.dumps({"X": [[1.0, 2.0], [3.0, 4.0]], "y": [0, 1]}))
     model = tmp_path / "scaler.pkl"
-    model.write_bytes(pickle.dumps(_Payload("never")))
+    model.write_bytes(pickle.dumps(Payload("never")))
     assert _kind(data) is None and _kind(model) is None
     bad = tmp_path / "history.pkl"
     bad.write_bytes(b"\x80\x04not a pickle")

@@ -6,6 +6,8 @@ import functools
 import types
 from typing import Any
 
+from traindx.adapters._jax_stats.config import _cells
+
 
 def accumulation_steps(tx: Any) -> int | None:
     """Micro-batches per optimizer update an optax transformation accumulates: the
@@ -29,12 +31,7 @@ def accumulation_steps(tx: Any) -> int | None:
         if isinstance(obj, (list, tuple)):
             subs = obj
         elif isinstance(obj, types.FunctionType):
-            cells = {}
-            for n, c in zip(obj.__code__.co_freevars, obj.__closure__ or (), strict=False):
-                try:
-                    cells[n] = c.cell_contents
-                except ValueError:  # an empty cell
-                    continue
+            cells = _cells(obj)
             if obj.__qualname__.startswith("apply_every.") and "k" in cells:
                 return int(cells["k"])
             subs = [v for v in cells.values() if callable(v) or isinstance(v, (list, tuple))]
