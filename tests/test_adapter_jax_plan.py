@@ -112,3 +112,49 @@ def test_accumulation_read_from_optax(tmp_path, data):
     assert compute_facts(run)["ctx"]["steps_per_epoch"] == N // BS
     _, plain_run = train(tmp_path / "sgd", data, optax.sgd(0.1), 1, {"n_train": N})
     assert "grad_accum_steps" not in plain_run.context.flags and plain_run.context.steps_per_epoch is None
+
+
+def test_accumulating_run_is_not_read_as_updates_never_applied(tmp_path):
+    """optax.MultiSteps applies its update every k-th micro-batch and returns zeros between: the
+    telemetry steps of a healthy run may all fall between two boundaries. UPD003 ("parameters
+    do not change") must not read that as updates_not_applied when the Recorder states the
+    accumulation (it did: a healthy MultiSteps(adam, 4) run on digits, 0.96 validation accuracy,
+    was updates_not_applied 75 %)."""
+    from traindx.adapters.jax import telemetry_jit
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(640, 16)).astype(np.float32)
+    y = (x[:, :4].sum(1) > 0).astype(np.int32)
+    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    params = {"w1": jax.random.normal(k1, (16, 32)) * 0.35, "b1": jnp.zeros(32),
+              "w2": jax.random.normal(k2, (32, 2)) * 0.25, "b2": jnp.zeros(2)}  # fmt: skip
+    tx = optax.MultiSteps(optax.adam(3e-3), every_k_schedule=4)
+    state = tx.init(params)
+
+    def loss_fn(p, xb, yb):
+        logits = jax.nn.relu(xb @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean(), logits
+
+    @telemetry_jit
+    def step(p, s, xb, yb):
+        (loss, logits), g = jax.value_and_grad(loss_fn, has_aux=True)(p, xb, yb)
+        u, s = tx.update(g, s, p)
+        st = telemetry(grads=g, params=p, updates=u, loss=loss, logits=logits, labels=yb, inputs=xb)
+        return optax.apply_updates(p, u), s, st
+
+    bs, epochs = 16, 12
+    rec = Recorder(tmp_path / "ms", params=params, optimizer=tx, loss="softmax_cross_entropy_with_integer_labels",
+                   num_classes=2, epochs=epochs, steps_per_epoch=512 // bs)  # fmt: skip
+    i = 0
+    for _ in range(epochs):
+        for j in range(0, 512, bs):
+            params, state, st = step(params, state, jnp.asarray(x[j : j + bs]), jnp.asarray(y[j : j + bs]))
+            rec.log(i, st)
+            i += 1
+        vl, logits = loss_fn(params, jnp.asarray(x[512:]), jnp.asarray(y[512:]))
+        rec.log_eval(i - 1, val_loss=float(vl), val_accuracy=float((logits.argmax(-1) == y[512:]).mean()))
+    d = rec.diagnose()
+    run = d.runs[0] if hasattr(d, "runs") else d
+    codes = {s.code for s in run.symptoms}
+    assert "UPD003" not in codes
+    assert not run.causes or run.causes[0].id != "updates_not_applied"
