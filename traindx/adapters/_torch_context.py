@@ -266,13 +266,11 @@ class ContextMixin:
         kept)."""
         self._other_opts.add(id(opt))
         self._other_held |= {id(p) for g in opt.param_groups for p in g.get("params", ())}
-        missing = params_not_in_optimizer(self.model, self.optimizer, self._other_held)
-        if missing is not None:
-            self.context.flags["params_not_in_optimizer"] = missing
+        self._recheck_missing()
 
     def _recheck_missing(self) -> None:
         """``params_not_in_optimizer`` again, at each flush (every 400 steps, every few
-        seconds, at close): a backbone unfrozen after the Monitor was built
+        seconds, at close) and when a second optimizer is seen: a backbone unfrozen after the Monitor was built
         (``requires_grad=True`` at epoch N) but never added to the optimizer gets gradients
         that are never applied. The count is the latest one (a backbone added by
         ``add_param_group`` later counts no more)."""

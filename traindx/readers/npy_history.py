@@ -22,6 +22,7 @@ import numpy as np
 from traindx.readers.raw import RawLog
 from traindx.readers.torch_history import (
     MAX_PICKLE_BYTES,
+    UNPICKLE_ERRORS,
     _latin1,
     _np_dtype,
     _np_scalar,
@@ -89,6 +90,15 @@ class _Unpickler(pickle.Unpickler):
         raise _Refused(f"it holds {module}.{name}, which traindx does not unpickle")
 
 
+def unpickle(data: bytes, corrupt: str = "corrupt") -> Any:
+    """``data`` unpickled with only the admitted types (:class:`_Unpickler`); ``_Refused``
+    naming what it holds instead, or ``corrupt (<error>)`` for a broken pickle."""
+    try:
+        return _Unpickler(io.BytesIO(data)).load()
+    except UNPICKLE_ERRORS as e:
+        raise _Refused(f"{corrupt} ({type(e).__name__})") from None
+
+
 def _header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
     fmt = np.lib.format
     version = fmt.read_magic(f)
@@ -117,10 +127,7 @@ def load_history(p: Path) -> Any:
         raise _Refused(f"corrupt header ({type(e).__name__})") from None
     if len(data) > MAX_PICKLE_BYTES:
         raise _Refused("its pickle is larger than a history's")
-    try:
-        arr = _Unpickler(io.BytesIO(data)).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
-        raise _Refused(f"corrupt ({type(e).__name__})") from None
+    arr = unpickle(data)
     if not isinstance(arr, _ObjectArray) or arr.items is None:
         raise _Refused("it holds no object array")
     return arr.items[0] if arr.shape == () and len(arr.items) == 1 else arr.items

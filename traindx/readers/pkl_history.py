@@ -16,13 +16,11 @@ naming it and what was expected.
 
 from __future__ import annotations
 
-import io
-import pickle
 from pathlib import Path
 from typing import Any
 
 from traindx.names import map_name
-from traindx.readers.npy_history import _ObjectArray, _Unpickler
+from traindx.readers.npy_history import _ObjectArray, unpickle
 from traindx.readers.raw import RawLog
 from traindx.readers.torch_history import (
     MAX_PICKLE_BYTES,
@@ -58,10 +56,7 @@ def load_history(p: Path) -> Any:
         data = f.read(MAX_PICKLE_BYTES + 1)
     if len(data) > MAX_PICKLE_BYTES:
         raise _Refused("it is larger than a history's pickle (a dataset or a model?)")
-    try:
-        return _plain(_Unpickler(io.BytesIO(data)).load())
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
-        raise _Refused(f"corrupt or not a pickle ({type(e).__name__})") from None
+    return _plain(unpickle(data, corrupt="corrupt or not a pickle"))
 
 
 def pickle_kind(p: Path) -> str | None:

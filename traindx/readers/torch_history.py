@@ -135,6 +135,11 @@ def _np_scalar(dtype: Any, data: Any = b"") -> float:
     return float(np.frombuffer(data, dtype)[0])
 
 
+#: what unpickling a corrupt (or truncated) pickle raises: each reader turns it into ``_Refused``
+UNPICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                   RecursionError)  # fmt: skip
+
+
 def load_history(p: Path) -> Any:
     """The object a ``torch.save`` zip holds, unpickled with only the admitted types;
     ``_Refused`` (why) when it holds anything else or is not such a file."""
@@ -149,7 +154,7 @@ def load_history(p: Path) -> Any:
             return _Unpickler(z, prefix, z.read(name), big).load()
     except zipfile.BadZipFile:
         raise _Refused("not a zip archive (torch.save's legacy format, or not a torch.save file)") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
+    except UNPICKLE_ERRORS as e:
         raise _Refused(f"corrupt ({type(e).__name__})") from None
 
 
