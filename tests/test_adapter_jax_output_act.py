@@ -49,3 +49,24 @@ def test_a_sigmoid_output_stays_sigmoid(tmp_path):
     assert float(np.min(outs[-1])) == 0.0 and float(np.max(outs[-1])) == 1.0
     assert ctx.model.output_activation == "sigmoid"
     assert run.series["train/accuracy"].values[-1] == 1.0
+
+
+
+def test_log_probabilities_are_summed_once_exponentiated(tmp_path):
+    # a model returning log-probabilities to an NLL (log_softmax over the classes): its rows sum
+    # to 1 in probability space, so the recorded row sum is 1 and OUT001 (softmax over the
+    # wrong axis) stays silent; the raw log-probabilities' own row sums are far from 1 (-23 here)
+    z = jnp.linspace(-3.0, 3.0, 640).reshape(64, 10) * (1.0 + (jnp.arange(64) % 3)[:, None])
+    y = jnp.arange(64) % 10
+    lp = lambda z: jax.nn.log_softmax(z, axis=-1)  # noqa: E731
+    tel = jax.jit(lambda z, y: telemetry(loss=-jnp.mean(jnp.take_along_axis(lp(z), y[:, None], axis=-1)),
+                                         logits=lp(z), labels=y))
+    rec = Recorder(tmp_path, loss="nll")
+    for i in range(4):
+        rec.log(i, tel(z * (1.0 + 0.1 * i), y))
+    rec.close()
+    assert rec.context.model.output_activation == "log_softmax"
+    assert float(jnp.abs(lp(z).sum(-1) - 1.0).mean()) > 5.0
+    rows = traindx.read(tmp_path)[0].series["train/output_row_sum"].values
+    assert np.allclose(rows, 1.0, atol=1e-3), rows
+    assert "OUT001" not in {s.code for s in traindx.diagnose(tmp_path).runs[0].symptoms}

@@ -373,8 +373,10 @@ class PipelineMixin:
         if "_out_min" in c:
             self._decide_output(lay, row)
             classify = self._task in (None, "classification") or self._probs is not None
-            if "_out_rowdev" in c and self._probs in ("softmax", "log_softmax"):  # sigmoids need not sum to 1
-                plan.append(("train/output_row_sum", c["_out_rowdev"], 1.0))
+            # sigmoids need not sum to 1; log-probabilities sum to 1 once exponentiated
+            dev = "_out_lsedev" if self._probs == "log_softmax" else "_out_rowdev"
+            if dev in c and self._probs in ("softmax", "log_softmax"):
+                plan.append(("train/output_row_sum", c[dev], 1.0))
             if "train/pred_class_frac:max" in c and classify:
                 plan.append(("train/pred_class_frac:max", c["train/pred_class_frac:max"], 0.0))
             if "_acc" in c and classify:

@@ -63,9 +63,12 @@ def _output_stats(o: Any, y: Any, tags: list[str], vals: list[Any], meta: list[t
         lse = _logsumexp(o2, xp)
         pred = xp.argmax(o2, axis=-1)
         counts = _bincount(pred, None, width, xp)
-        tags += ["_out_rowdev", "_out_rowdev_max", "_out_coldev_max", "_out_lse_max", "train/pred_class_frac:max"]
+        # _out_lsedev: the row-sum deviation of exp(o), for log-probability outputs (log_softmax)
+        tags += ["_out_rowdev", "_out_rowdev_max", "_out_coldev_max", "_out_lse_max", "_out_lsedev",
+                 "train/pred_class_frac:max"]  # fmt: skip
         vals += [xp.mean(xp.abs(rows - 1.0)), xp.max(xp.abs(rows - 1.0)), xp.max(xp.abs(cols - 1.0)),
-                 xp.max(xp.abs(lse)), xp.max(counts) / o2.shape[0]]  # fmt: skip
+                 xp.max(xp.abs(lse)), xp.mean(xp.abs(xp.exp(xp.minimum(lse, 80.0)) - 1.0)),
+                 xp.max(counts) / o2.shape[0]]  # fmt: skip
         if ys is not None:
             if not jnp.issubdtype(ys.dtype, jnp.floating) and ys.shape == o.shape[:-1]:
                 yf = ys.reshape(-1)
