@@ -23,7 +23,10 @@ imbalanced binary, token-id text, autoencoders, 1-D conv/GRU series, fine-tuning
 custom GradientTape loops, a range-test scheduler left in; torch loops with tqdm, TensorBoard odd tags,
 a hand CSV with header, Lightning CSVLogger; a JAX Recorder loop), and the seventh forum-style batch fixtures/qa_real36/ (Keras fit with the traindx
 callback in 6 of 9 Keras pairs, a GradientTape loop; torch tutorial loops with print, tqdm, odd TensorBoard
-tags, a hand CSV with header, Lightning CSVLogger; a JAX Recorder loop) (each scored before any change):
+tags, a hand CSV with header, Lightning CSVLogger; a JAX Recorder loop), and the JAX/Keras-3/custom-loop batch
+fixtures/qa_fresh36/ (flax linen/nnx with lax.scan and BatchNorm, Keras 3 on JAX/torch, tf.GradientTape
+with tf.summary, torch.func, Lightning manual optimization; JSONL/CSV with odd keys, printed dicts)
+(each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -71,7 +74,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real34": (ROOT / "fixtures" / "qa_real34", 18, 60),
         "qa_fresh35": (ROOT / "fixtures" / "qa_fresh35", 18, 56),
         "qa_real35": (ROOT / "fixtures" / "qa_real35", 18, 58),
-        "qa_real36": (ROOT / "fixtures" / "qa_real36", 16, 52)}
+        "qa_real36": (ROOT / "fixtures" / "qa_real36", 16, 52),
+        "qa_fresh36": (ROOT / "fixtures" / "qa_fresh36", 17, 50)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
