@@ -508,11 +508,10 @@ def test_bce_on_ten_one_hot_classes_behind_softmax(digits, tmp_path):
 
 def test_fact_helpers():
     assert ks.target_facts(np.array([[0, 1, 0], [1, 0, 0]], dtype="int32")) == {
-        "target_onehot": True
-    }
-    assert ks.target_facts(np.array([[0.5, 0.5, 0.0]])) == {"target_onehot": False}
+        "target_onehot": True, "target_kind": "onehot", "target_row_sum": 1.0, "target_min": 0.0, "target_max": 1.0}  # fmt: skip
+    assert ks.target_facts(np.array([[0.5, 0.5, 0.0]]))["target_onehot"] is False
     assert ks.target_facts(np.array([1.0, np.nan, 2.0, 2.0])) == {
-        "target_onehot": False, "target_integer": True, "target_distinct": 2.0,
+        "target_onehot": False, "target_integer": True, "target_kind": "integer", "target_distinct": 2.0,
         "target_min": 1.0, "target_max": 2.0}  # fmt: skip
     assert ks.target_facts(np.zeros((0,))) == {}
     f = init_scale_flags([("a", 1.1), ("b", 0.05), ("c", 9.0)])

@@ -70,6 +70,7 @@ if not hasattr(keras, "ops") or not hasattr(keras, "StatelessScope"):  # pragma:
     raise ImportError(f"traindx.adapters.keras needs Keras 3 (found {getattr(keras, '__version__', '?')}): "
                       "pip install 'traindx[keras]'")  # fmt: skip
 
+from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import (
     RunWriter,
     SelfDisabling,
@@ -319,6 +320,10 @@ class DiagnosisCallback(
                 if getattr(self._model, "stop_training", False):  # EarlyStopping, TerminateOnNaN, ours
                     note_stop(self.context, "callback")
                 self._process_records(final=True)
+                if self._model_ready and self.context is not None:  # BN run in inference mode?
+                    bn = ks.bn_stats_at_init(self._model)
+                    if bn:
+                        self.context.flags.update(bn, bn_stats_steps=float(self._step))
                 if self._snap is not None and self._model_ready:
                     self._finish_update_ratio()
                 self._flush(disk=True, final=True)

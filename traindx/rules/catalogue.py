@@ -29,6 +29,9 @@ from traindx.lazymodel import LazyModel
 #: the context's ``flags``, with their type.
 ADAPTER_FLAGS: dict[str, type] = {
     "accuracy_logs_running_mean": bool,  # Keras: the per-batch accuracy logged is the running mean
+    "bn_layers": float,  # Keras: BatchNormalization layers with moving statistics (default 0/1 init)
+    "bn_stats_at_init": float,  # of those, layers whose moving mean/variance are still exactly 0/1 at the end
+    "bn_stats_steps": float,  # the training steps taken when bn_stats_at_init was read
     "broadcast_in_loss": bool,
     "dropout_max": float,
     "fatal_step": float,  # the step an adapter saw a non-finite loss, weights or gradients
@@ -59,9 +62,11 @@ ADAPTER_FLAGS: dict[str, type] = {
     "stopped_by": str,  # what ended the run before its plan: traindx | callback | interrupted
     "target_distinct": float,
     "target_integer": bool,
+    "target_kind": str,  # integer | continuous (one value a row); onehot | onehot_empty_rows | multihot | distribution | continuous (rows)
     "target_max": float,
     "target_min": float,
     "target_onehot": bool,
+    "target_row_sum": float,  # (N, C) targets: the mean row sum (1 for one-hot rows and distributions)
     # the trivial predictor's loss (adapters/_common/levels.py), from the targets the loss is
     # given (not for class ids under a cross-entropy): the outputs per target row, the mean
     # over outputs of the variance (MSE of predicting the mean), of the mean absolute

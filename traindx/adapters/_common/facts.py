@@ -245,6 +245,36 @@ class TargetFacts:
                 "target_min": self.lo, "target_max": self.hi}  # fmt: skip
 
 
+def row_target_facts(a: np.ndarray) -> dict[str, float | bool | str]:
+    """What (N, C) targets with C > 1 are, for a loss that reads them (issue 10: a categorical
+    cross-entropy given reconstruction targets whose rows sum to ~20): ``target_kind`` -
+    ``onehot`` (0/1, one 1 a row), ``onehot_empty_rows`` (0/1, some rows all 0, none with two
+    1s), ``multihot`` (0/1, some row with two or more 1s), ``distribution`` (values in [0, 1],
+    rows summing to 1 within 0.01: soft or smoothed labels) or ``continuous`` (anything else);
+    ``target_onehot``; ``target_row_sum`` (the mean row sum); ``target_min`` / ``target_max``
+    over the finite values. Facts only: which loss fits them is the rulebook's call."""
+    a = np.asarray(a)
+    if a.ndim != 2 or a.shape[1] < 2 or a.size == 0 or a.dtype.kind not in "fiub":
+        return {}
+    v = a.astype(np.float64, copy=False)
+    fin = np.isfinite(v).all(axis=1)
+    v = v[fin]
+    if not v.size:
+        return {}
+    sums = v.sum(axis=1)
+    binary = bool(np.all((v == 0.0) | (v == 1.0)))
+    if binary and np.all(sums == 1.0):
+        kind = "onehot"
+    elif binary:
+        kind = "multihot" if sums.max() >= 2.0 else "onehot_empty_rows"
+    elif v.min() >= 0.0 and v.max() <= 1.0 and np.all(np.abs(sums - 1.0) <= 0.01):
+        kind = "distribution"
+    else:
+        kind = "continuous"
+    return {"target_onehot": kind == "onehot", "target_kind": kind, "target_row_sum": float(sums.mean()),
+            "target_min": float(v.min()), "target_max": float(v.max())}  # fmt: skip
+
+
 _ZERO_GRAD_NOTE = "with an exactly zero gradient while"
 
 

@@ -63,6 +63,7 @@ from traindx.adapters._keras_stats.model import (
     stat_kind,
 )
 from traindx.adapters._keras_stats.reduce import grad_vec, vec
+from traindx.adapters._keras_stats.weights import bn_stats_at_init
 
 __all__ = [
     "ACT_LAYERS",
@@ -81,6 +82,7 @@ __all__ = [
     "SKIP_LAYERS",
     "TARGET_CAP",
     "act_layers",
+    "bn_stats_at_init",
     "canonical_loss_name",
     "class_counts",
     "grad_vec",

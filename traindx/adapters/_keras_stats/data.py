@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from traindx.adapters._common import count_ids
+from traindx.adapters._common.facts import row_target_facts
 from traindx.adapters._keras_stats.model import leaf_layers, ops
 from traindx.adapters._keras_stats.reduce import vec
 
@@ -73,8 +74,9 @@ TARGET_CAP = 65_536  # target rows looked at
 def target_facts(y: Any) -> dict[str, float | bool]:
     """What the targets are: for 1-D or (N, 1) targets ``target_integer`` (every finite value
     is a whole number, whatever the dtype), ``target_distinct`` (distinct values) and
-    ``target_min`` / ``target_max``; for
-    (N, C) targets ``target_onehot`` (rows of 0/1 with exactly one 1). First TARGET_CAP rows."""
+    ``target_min`` / ``target_max`` and ``target_kind`` (``integer`` / ``continuous``); for
+    (N, C) targets ``target_onehot`` (rows of 0/1 with exactly one 1), ``target_kind``,
+    ``target_row_sum`` and the range (:func:`row_target_facts`). First TARGET_CAP rows."""
     a = np.asarray(y)
     if a.size == 0 or a.dtype.kind not in "fiub" or a.ndim == 0:
         return {}
@@ -89,11 +91,11 @@ def target_facts(y: Any) -> dict[str, float | bool]:
         else:
             integer = True
         return {"target_onehot": False, "target_integer": integer,
+                "target_kind": "integer" if integer else "continuous",
                 "target_distinct": float(np.unique(v).size),
                 "target_min": float(v.min()), "target_max": float(v.max())}  # fmt: skip
     if a.ndim == 2:
-        ok = bool(np.all((a == 0) | (a == 1)) and np.all(a.sum(-1) == 1))
-        return {"target_onehot": ok}
+        return row_target_facts(a)
     return {}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from traindx.adapters._keras_stats.compiling import tf_function
-from traindx.adapters._keras_stats.model import ops
+from traindx.adapters._keras_stats.model import BN_LAYERS, leaf_layers, ops
 from traindx.adapters._keras_stats.reduce import delta_sq_vec, on_host, weight_sq_vec
 
 #: Update-ratio differences computed eagerly on TensorFlow before the function is traced.
@@ -110,3 +110,27 @@ class WeightStats:
 
             f = self._fns["tel_delta"] = tf_function(delta)
         return np.asarray(f(snap).numpy(), dtype=np.float64)
+
+
+def bn_stats_at_init(model: Any) -> dict[str, float]:
+    """The batch-norm layers' moving statistics, read at the end of a fit (issue 10: a custom
+    ``train_step`` calling ``self(x, training=False)`` runs BatchNormalization in inference
+    mode, and the moving statistics never move): ``bn_layers`` (layers of a BN type with
+    moving statistics and the default zeros/ones initializers) and ``bn_stats_at_init`` (of
+    those, layers whose moving mean is still exactly 0 and moving variance exactly 1; one
+    training-mode call moves both). Empty where the model has no such layer. A fact: the
+    rulebook reads it with the steps taken (``bn_stats_steps``)."""
+    n = at_init = 0
+    for layer in leaf_layers(model):
+        if type(layer).__name__ not in BN_LAYERS:
+            continue
+        mean, var = getattr(layer, "moving_mean", None), getattr(layer, "moving_variance", None)
+        if mean is None or var is None:
+            continue
+        inits = (getattr(layer, "moving_mean_initializer", None), getattr(layer, "moving_variance_initializer", None))
+        if [type(i).__name__ for i in inits] != ["Zeros", "Ones"]:
+            continue  # initial values other than 0/1: "still at them" is not readable here
+        n += 1
+        m, v = np.asarray(ops.convert_to_numpy(mean)), np.asarray(ops.convert_to_numpy(var))
+        at_init += int(bool(np.all(m == 0.0) and np.all(v == 1.0)))
+    return {"bn_layers": float(n), "bn_stats_at_init": float(at_init)} if n else {}
