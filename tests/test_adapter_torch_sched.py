@@ -112,6 +112,10 @@ def unfreeze_run(tmp_path, add_to_optimizer: bool):
 
 def test_a_backbone_unfrozen_later_and_never_optimized_is_recorded(tmp_path):
     assert unfreeze_run(tmp_path, add_to_optimizer=False)["params_not_in_optimizer"] == 2.0
+    # the trainable count is the one after the unfreeze, not the head's at the Monitor's
+    # construction (issue 10: a stale count kept UPD004 reading the model as frozen on purpose)
+    model = json.loads((tmp_path / "context.json").read_text())["model"]
+    assert model["num_trainable"] == model["num_params"] == 8 * 16 + 16 + 16 * 2 + 2
 
 
 def test_a_backbone_unfrozen_and_added_to_the_optimizer_is_not(tmp_path):

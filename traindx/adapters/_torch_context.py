@@ -273,10 +273,13 @@ class ContextMixin:
         seconds, at close) and when a second optimizer is seen: a backbone unfrozen after the Monitor was built
         (``requires_grad=True`` at epoch N) but never added to the optimizer gets gradients
         that are never applied. The count is the latest one (a backbone added by
-        ``add_param_group`` later counts no more)."""
+        ``add_param_group`` later counts no more). ``model.num_trainable`` is refreshed with it:
+        the count taken when the Monitor was built is stale after an unfreeze, and rules that
+        stand aside on a partly frozen model (UPD004) would go on reading it as frozen."""
         missing = params_not_in_optimizer(self.model, self.optimizer, self._other_held)
         if missing is not None:
             self.context.flags["params_not_in_optimizer"] = missing
+        self.context.model.num_trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
     def _lr_facts(self, s: int) -> None:
         """The LR the optimizer really uses and the scheduler that moves it: a scheduler
