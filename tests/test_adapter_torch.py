@@ -189,6 +189,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "init_scale_layer": "0",
         "init_zero_frac": 0.0,
         "target_integer": True,
+        "target_kind": "integer",
         "target_distinct": 10.0,
         "target_min": 0.0,
         "target_max": 9.0,
@@ -872,10 +873,12 @@ def test_mse_onto_integer_labels(digits, tmp_path):
     run = monitored(deep_mlp(n_out=1), digits, tmp_path / "float", steps=4, crit=nn.MSELoss(),
                     targets=(digits[1].float() / 3.0).unsqueeze(1))  # fmt: skip
     assert run.context.flags["target_integer"] is False
-    # one-hot targets: not one value per example, no target flags
+    # one-hot targets: not one value per example, no per-example flags; the rows' kind instead
     onehot = nn.functional.one_hot(digits[1], 10).float()
     run = monitored(deep_mlp(), digits, tmp_path / "onehot", steps=2, targets=onehot)
-    assert "target_integer" not in run.context.flags and "target_max" not in run.context.flags
+    f = run.context.flags
+    assert "target_integer" not in f and "target_distinct" not in f
+    assert (f["target_kind"], f["target_onehot"], f["target_row_sum"], f["target_max"]) == ("onehot", True, 1.0, 1.0)
 
 
 def test_functional_sigmoid_with_bce_is_still_inferred(digits, tmp_path):

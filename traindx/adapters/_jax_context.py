@@ -9,6 +9,7 @@ import numpy as np
 from traindx.adapters import _jax_stats as js
 from traindx.adapters._common import (
     GradReach,
+    RowTargets,
     TargetFacts,
     TargetLevel,
     add_counts,
@@ -97,9 +98,10 @@ class ContextMixin:
                 self._input_nonfinite += nf
                 ctx.flags["input_nonfinite"] = float(self._input_nonfinite)
             if isinstance(data, (tuple, list)) and len(data) > 1 and data[1] is not None:
-                tf = TargetFacts()
+                tf, rows = TargetFacts(), RowTargets()
                 tf.add(np.asarray(data[1]), limit=1 << 20)
-                ctx.flags.update(tf.flags())
+                rows.add(np.asarray(data[1]))  # (N, C) targets: their kind (issue 10)
+                ctx.flags.update(tf.flags() or rows.flags())
                 if self._task != "classification":  # the trivial predictor's loss (flags trivial_*)
                     lv = TargetLevel()
                     lv.add(np.asarray(data[1]))
@@ -324,6 +326,7 @@ class ContextMixin:
                 self._tgt_rows += first.size
                 self._tgt_distinct = max(self._tgt_distinct, float(np.max(first)))
             flags["target_integer"] = self._tgt_integer
+            flags["target_kind"] = "integer" if self._tgt_integer else "continuous"
             flags["target_distinct"] = self._tgt_distinct
             if "_lbl_min" in c:  # the label range over every telemetry row (first TARGET_SAMPLE of each)
                 lo, hi = t[:, c["_lbl_min"]], t[:, c["_lbl_max"]]

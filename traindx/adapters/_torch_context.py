@@ -19,6 +19,7 @@ from traindx.adapters._common import (
     TARGET_SAMPLE,
     GradReach,
     Moments,
+    RowTargets,
     TargetFacts,
     TargetLevel,
     dropout_max,
@@ -156,6 +157,7 @@ class ContextMixin:
         self._in_width = 0  # the input width they index
         self._has_embedding = any(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules())
         self._tfacts = TargetFacts()
+        self._trows = RowTargets()  # (N, C) targets: target_kind, target_row_sum
         self._tlevel = TargetLevel()  # the trivial predictor's loss (flags trivial_*)
         self._tlevel_batches = 0
         self._user_classes = num_classes
@@ -333,12 +335,14 @@ class ContextMixin:
             tf.add(t.cpu().numpy())
         else:
             tf.reject()
+            if tgt.dim() == 2 and tgt.shape[1] > 1 and not tgt.is_complex():  # (N, C) rows: their kind
+                t = tgt.detach()[: max(TARGET_SAMPLE // int(tgt.shape[1]), 1)]
+                self._trows.add((t.float() if t.is_floating_point() else t).cpu().numpy())
         flags = self.context.flags
-        flags.pop("target_integer", None)
-        flags.pop("target_distinct", None)
-        flags.pop("target_min", None)
-        flags.pop("target_max", None)
-        flags.update(tf.flags())
+        for k in ("target_integer", "target_distinct", "target_min", "target_max", "target_kind",
+                  "target_row_sum", "target_onehot"):  # fmt: skip
+            flags.pop(k, None)
+        flags.update(tf.flags() or self._trows.flags())
 
     def _level_facts(self, tgt: torch.Tensor) -> None:
         """The trivial predictor's loss levels from the targets the loss is given (the first

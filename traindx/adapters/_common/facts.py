@@ -242,6 +242,7 @@ class TargetFacts:
         if not self.shaped or not self.values:
             return {}
         return {"target_integer": self.integer, "target_distinct": float(len(self.values)),
+                "target_kind": "integer" if self.integer else "continuous",
                 "target_min": self.lo, "target_max": self.hi}  # fmt: skip
 
 
@@ -273,6 +274,41 @@ def row_target_facts(a: np.ndarray) -> dict[str, float | bool | str]:
         kind = "continuous"
     return {"target_onehot": kind == "onehot", "target_kind": kind, "target_row_sum": float(sums.mean()),
             "target_min": float(v.min()), "target_max": float(v.max())}  # fmt: skip
+
+
+class RowTargets:
+    """:func:`row_target_facts` over several batches (the torch Monitor's first ones): the
+    kind furthest from a class distribution any batch showed, the mean row sum over all rows
+    seen, the range over all values."""
+
+    ORDER = ("onehot", "distribution", "onehot_empty_rows", "multihot", "continuous")
+
+    def __init__(self) -> None:
+        self.kind: str | None = None
+        self.rows, self.total = 0, 0.0
+        self.lo, self.hi = math.inf, -math.inf
+
+    def add(self, a: np.ndarray, limit: int = TARGET_SAMPLE) -> None:
+        a = np.asarray(a)
+        if a.ndim != 2 or a.shape[1] < 2:
+            return
+        a = a[: max(limit // a.shape[1], 1)]
+        f = row_target_facts(a)
+        if not f:
+            return
+        kind = str(f["target_kind"])
+        if self.kind is None or self.ORDER.index(kind) > self.ORDER.index(self.kind):
+            self.kind = kind
+        n = int(np.isfinite(a.astype(np.float64, copy=False)).all(axis=1).sum())
+        self.rows += n
+        self.total += float(f["target_row_sum"]) * n
+        self.lo, self.hi = min(self.lo, float(f["target_min"])), max(self.hi, float(f["target_max"]))
+
+    def flags(self) -> dict[str, float | bool | str]:
+        if self.kind is None or not self.rows:
+            return {}
+        return {"target_onehot": self.kind == "onehot", "target_kind": self.kind,
+                "target_row_sum": self.total / self.rows, "target_min": self.lo, "target_max": self.hi}  # fmt: skip
 
 
 _ZERO_GRAD_NOTE = "with an exactly zero gradient while"
