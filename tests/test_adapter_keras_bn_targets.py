@@ -140,3 +140,31 @@ def test_row_target_facts():
     assert row_target_facts(np.zeros((4, 1))) == {} and row_target_facts(np.array([["a", "b"]])) == {}
     assert ks.target_facts(np.array([0.5, 1.5]))["target_kind"] == "continuous"
     assert ks.target_facts(np.array([0, 1, 2]))["target_kind"] == "integer"
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the loop uses tf.GradientTape")
+@pytest.mark.parametrize("training", [None, True])
+def test_gradient_tape_loop_without_training_true(digits, tmp_path, training):
+    """qa_real35's loop: ``model(x)`` in the tape leaves BatchNormalization in inference mode;
+    the LoopRecorder reads the same fact at close."""
+    import tensorflow as tf
+
+    from traindx.adapters.keras import LoopRecorder
+
+    model = bn_mlp()
+    opt = keras.optimizers.Adam(1e-2)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    rec = LoopRecorder(model, opt, loss_fn, logdir=tmp_path, every=5)
+    x_all, y_all = digits
+    for i in range(30):
+        x, y = x_all[(i % 10) * 64 :][:64], y_all[(i % 10) * 64 :][:64]
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x) if training is None else model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        rec.step(loss, grads=grads, inputs=x, targets=y)
+        opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+    rec.close()
+    (run,) = traindx.read(tmp_path)
+    f = run.context.flags
+    assert f["bn_layers"] == 2.0 and f["bn_stats_at_init"] == (2.0 if training is None else 0.0)
+    assert ("CTX004" in codes(rec.diagnosis)) == (training is None)
