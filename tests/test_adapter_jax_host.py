@@ -328,3 +328,46 @@ def test_host_arrays_cross_as_one_buffer_per_dtype():
     assert got["_tel"] == 1.0 and set(got) == set(ref)
     for k, v in ref.items():
         assert got[k] == pytest.approx(v, rel=1e-4, abs=1e-6, nan_ok=True), k
+
+
+def test_host_step_reads_a_tree_structure_once(monkeypatch):
+    """The layers, leaf paths, activation names and reduction groups depend on a tree's
+    structure alone: a host telemetry step finds them once per structure (no key path is
+    turned into text at later telemetry steps), and another structure, a leaf that stops
+    being an array or another shape gets its own, right, answer."""
+    import importlib
+
+    from traindx.adapters._jax_stats import reduce, tree
+
+    tel = importlib.import_module("traindx.adapters._jax_stats.telemetry")  # the module (the package exports the function)
+
+    made: list[object] = []
+    parts = tree.path_parts
+    monkeypatch.setattr(tree, "path_parts", lambda p: made.append(p) or parts(p))
+    w = np.ones((3, 2), np.float32)
+    a = {"enc": {"w": w, "b": np.zeros(2, np.float32)}, "head": {"w": w}}
+    first = tree.group_leaves(a)
+    n = len(made)
+    assert n == 3 and first[1] == ("enc", "head") and first[2] == (0, 0, 1)
+    again = tree.group_leaves({"enc": {"w": 2 * w, "b": np.ones(2, np.float32)}, "head": {"w": w}})
+    assert len(made) == n and again[1:] == first[1:] and again[0][1][0, 0] == 2.0  # the new leaves (b sorts first)
+    other = tree.group_leaves({"enc": {"w": w, "b": np.zeros(2, np.float32)}, "out": {"w": w}})
+    assert other[1] == ("enc", "out") and len(made) == n + 3
+    fewer = tree.group_leaves({"enc": {"w": w, "b": "not an array"}, "head": {"w": w}})
+    assert fewer[2] == (0, 1) and len(fewer[0]) == 2 and fewer[3] == (("enc", "w"), ("head", "w"))
+
+    acts = {"intermediates": {"Dense_0": {"__call__": (w,)}, "Dense_1": {"__call__": (w,)}}}
+    assert tel.activation_names(acts)[0] == ["Dense_0", "Dense_1"]
+    monkeypatch.setattr(tel, "_activation_names", lambda _: pytest.fail("names found again"))
+    names, arrays = tel.activation_names({"intermediates": {"Dense_0": {"__call__": (w,)}, "Dense_1": {"__call__": (2 * w,)}}})
+    assert names == ["Dense_0", "Dense_1"] and arrays[1][0, 0] == 2.0
+    monkeypatch.undo()
+    assert tel.activation_names({"relu": w, "tanh": w})[0] == ["relu", "tanh"]
+
+    groups = reduce._grouped([w, w, np.ones(4, np.float32), w], np)
+    assert groups[0] == [[0, 1, 3], [2]] and list(groups[1]) == [0, 1, 3, 2]
+    assert reduce._grouped([w, w, np.ones(4, np.float32), w], np) is groups  # found once
+    assert reduce._grouped([w, w.astype(np.float16)], np)[0] == [[0], [1]]
+    assert reduce._grouped([w, w], jnp)[0] == [[0, 1]]  # traced: the same grouping
+    f = np.ones(3, np.float32)
+    assert reduce._f32(f, np) is f and reduce._f32(f.astype(np.float16), np).dtype == np.float32

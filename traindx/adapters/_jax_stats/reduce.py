@@ -18,6 +18,8 @@ _F32 = np.float32
 
 
 def _f32(x: Any, xp: Any = jnp) -> jax.Array:
+    if xp is np and type(x) is np.ndarray and x.dtype == _F32:  # the host's common case, as is
+        return x
     x = xp.asarray(x)
     if xp.iscomplexobj(x):
         x = xp.abs(x)
@@ -30,17 +32,33 @@ SMALL_LEAF = 16384  # arrays up to this size are reduced together with their sam
 def _grouped(arrays: list[Any], xp: Any = jnp) -> tuple[list[list[int]], np.ndarray | None]:
     """Indices of the arrays reduced together (small arrays of one shape and dtype; a large
     array alone), and the static permutation that puts the groups' results back in order
-    (None when they already are)."""
+    (None when they already are). Kept per list of shapes and dtypes on the host (asked at
+    every host telemetry step)."""
+    if xp is not np:
+        return _grouping([(tuple(np.shape(x)), xp.result_type(x)) for x in arrays])
+    key = tuple((np.shape(x), np.result_type(x)) for x in arrays)
+    hit = _GROUPS.get(key)
+    if hit is None:
+        if len(_GROUPS) >= 64:
+            _GROUPS.clear()
+        hit = _GROUPS[key] = _grouping([(tuple(s), d) for s, d in key])
+    return hit
+
+
+_GROUPS: dict[Any, tuple[list[list[int]], np.ndarray | None]] = {}
+
+
+def _grouping(kinds: list[tuple[tuple[int, ...], Any]]) -> tuple[list[list[int]], np.ndarray | None]:
     groups: dict[Any, list[int]] = {}
-    for i, x in enumerate(arrays):
-        shape = tuple(np.shape(x))
-        key = (shape, xp.result_type(x)) if int(np.prod(shape)) <= SMALL_LEAF else ("alone", i)
+    for i, (shape, dt) in enumerate(kinds):
+        key = (shape, dt) if int(np.prod(shape)) <= SMALL_LEAF else ("alone", i)
         groups.setdefault(key, []).append(i)
     order = [i for g in groups.values() for i in g]
     if order == list(range(len(order))):
         return list(groups.values()), None
     inv = np.empty(len(order), dtype=np.int32)
     inv[np.asarray(order)] = np.arange(len(order), dtype=np.int32)
+    inv.setflags(write=False)
     return list(groups.values()), inv
 
 

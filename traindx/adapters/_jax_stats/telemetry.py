@@ -83,6 +83,25 @@ def _sq(x: Any) -> jax.Array:
 
 def activation_names(acts: Any) -> tuple[list[str], list[Any]]:
     """Names and arrays of an activation dict (flat, nested, or flax ``intermediates``)."""
+    arrays, treedef = jtu.tree_flatten(acts)
+    try:
+        names = _NAMES.get(treedef)
+    except TypeError:  # a node whose static data cannot be hashed: not kept
+        return _activation_names(acts)
+    if names is None:
+        names = _activation_names(acts)[0]
+        if len(_NAMES) >= 64:
+            _NAMES.clear()
+        _NAMES[treedef] = names
+    return list(names), arrays
+
+
+#: The names depend on the tree's structure alone: found once per structure (a host
+#: telemetry step asks at every telemetry step).
+_NAMES: dict[Any, list[str]] = {}
+
+
+def _activation_names(acts: Any) -> tuple[list[str], list[Any]]:
     flat, _ = jtu.tree_flatten_with_path(acts)
     names, arrays = [], []
     for path, a in flat:
