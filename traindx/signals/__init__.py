@@ -27,7 +27,7 @@ from traindx.signals.compare import (
     trivial_facts,
 )
 from traindx.signals.context import context_facts, max_steps_epochs, num_classes
-from traindx.signals.curve import curve_facts
+from traindx.signals.curve import curve_facts, quality_floor
 from traindx.signals.degenerate import degenerate_facts
 from traindx.signals.endgain import eval_end_gain, step_loss_end_gain
 from traindx.signals.infer import CLASSIFICATION_METRICS, infer_facts, loss_parts, series_names
@@ -137,9 +137,10 @@ def compute_facts(run: Run) -> Facts:
             continue
         if s is not None and len(s):
             chosen[group] = s
-            f = curve_facts(s.steps, s.values)
+            fl = quality_floor(s.values) if metric == "accuracy" else None
+            f = curve_facts(s.steps, s.values, fl)
             if broke_at is not None and s.key.metric != "loss":
-                shape = curve_facts(*(lambda t: (t.steps, t.values))(_before(s, broke_at)))
+                shape = curve_facts(*(lambda t: (t.steps, t.values))(_before(s, broke_at)), fl)
                 f.update({k: v for k, v in shape.items() if not k.startswith(("n_nonfinite", "has_", "nonfinite", "ends_"))})
             facts[group] = f
             facts[group]["unit"] = s.unit
@@ -151,9 +152,10 @@ def compute_facts(run: Run) -> Facts:
         if q is not None:
             chosen[group] = q
             # like accuracy's, its shape is read up to the first non-finite training loss
-            f = curve_facts(q.steps, q.values)
+            fl = quality_floor(q.values)  # a bounded metric: its relative facts against its full scale
+            f = curve_facts(q.steps, q.values, fl)
             if broke_at is not None:
-                f.update(curve_facts(*(lambda t: (t.steps, t.values))(_before(q, broke_at))))
+                f.update(curve_facts(*(lambda t: (t.steps, t.values))(_before(q, broke_at)), fl))
             facts[group] = {**f, "unit": q.unit, "name": q.original_name or q.key.metric}
 
     lr = pick(run, "lr", "train")

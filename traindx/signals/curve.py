@@ -24,6 +24,25 @@ from traindx.signals.robust import (
 )
 
 EPS = 1e-12
+#: a start below this share of the series' own largest magnitude counts as 0 for relative
+#: facts (change, peak_ratio, ...): float32 resolves about 1e-7 of a value, so such a start
+#: (an update ratio of 0 under an LR warm-up from 0, a norm of zero-initialized weights) is a
+#: zero, and a ratio to it (1e10-1e12) says nothing about the run. Real ratios up to 1e6 keep
+#: their value
+ZERO_SHARE = 1e-6
+#: for a bounded quality metric (accuracy, F1, IoU in [0, 1] or percent) the relative facts
+#: are taken against at least this share of its full scale: an F1 that starts at exactly 0
+#: and reaches 0.17 "rose" 3.4 (0.17 / 0.05), not 3.4e12
+QUALITY_FLOOR = 0.05
+
+
+def quality_floor(values: np.ndarray) -> float:
+    """The least start a bounded quality metric's relative facts divide by: QUALITY_FLOOR of
+    its full scale (1 for a fraction, 100 for a percent, else its largest magnitude)."""
+    y = values[np.isfinite(values)]
+    top = float(np.abs(y).max()) if y.size else 0.0
+    full = 1.0 if top <= 1.0 + 1e-6 else 100.0 if top <= 100.0 + 1e-4 else top
+    return QUALITY_FLOOR * full
 
 
 def _progress_index(p: np.ndarray, frac: float) -> int:
@@ -109,9 +128,11 @@ def level_facts(xf: np.ndarray, yf: np.ndarray) -> dict[str, float | int]:
     }
 
 
-def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int | bool]:
+def curve_facts(steps: np.ndarray, values: np.ndarray, floor: float | None = None) -> dict[str, float | int | bool]:
     """Facts about the shape of one series. Needs 3 finite points for shape facts (1-2 give
-    :func:`level_facts`)."""
+    :func:`level_facts`). ``floor``: the least magnitude the relative facts (change,
+    peak_ratio, rise_rel, half_change, ...) divide by, for a start at or near 0 (default:
+    ZERO_SHARE of the series' largest magnitude; :func:`quality_floor` for a bounded metric)."""
     facts: dict[str, float | int | bool] = nonfinite_facts(steps, values)
     ok = np.isfinite(values)
     xf, yf = (steps, values) if ok.all() else (steps[ok], values[ok])
@@ -133,6 +154,9 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
     i_min, i_max = int(np.argmin(s)), int(np.argmax(s))
     smin, smax = float(s[i_min]), float(s[i_max])
     scale = max(abs(first), abs(smin), EPS)
+    if floor is None:
+        floor = ZERO_SHARE * max(abs(float(yf.max())), abs(float(yf.min())))
+    ref = max(abs(first), floor, EPS)  # what relative facts divide by
     progress_made = max(first - smin, 0.0)
 
     # Noise: robust sigma of point-to-point differences in the second half, relative.
@@ -206,7 +230,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
                 quantum = q
                 break
 
-    explode_idx = first_run_start(np.abs(yf) > 10.0 * max(abs(first), EPS), 2)
+    explode_idx = first_run_start(np.abs(yf) > 10.0 * ref, 2)
 
     facts.update(
         {
@@ -222,17 +246,17 @@ def curve_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | int 
             "max_progress": float(prog[i_max]),
             "max_step": int(round(float(xb[i_max]))),
             "peak_raw": float(yf.max()),
-            "peak_ratio": float(yf.max() / max(abs(first), EPS)),
+            "peak_ratio": float(yf.max() / ref),
             "min_raw": float(yf.min()),
             "drop": progress_made / scale,  # how much it ever improved, relative
-            "change": (last - first) / max(abs(first), EPS),  # < 0: fell over the run
-            "rise": (last - smin) / max(progress_made, 0.05 * scale),  # back from the best
-            "rise_rel": (last - smin) / max(abs(smin), 0.05 * scale),
+            "change": (last - first) / ref,  # < 0: fell over the run
+            "rise": (last - smin) / max(progress_made, 0.05 * scale, floor, EPS),  # back from the best
+            "rise_rel": (last - smin) / max(abs(smin), 0.05 * scale, floor, EPS),
             "rise_z": _rise_z(xf, yf, float(xb[i_min])),  # in standard errors of the run's own noise
             "tau": kendall_tau(s),
             "tail_tau": kendall_tau(yb[i_q2:]),
             "tail_share": tail_share,  # share of the total fall made in the last quarter
-            "half_change": (float(s[-1]) - float(s[i_q2])) / max(abs(first), EPS),
+            "half_change": (float(s[-1]) - float(s[i_q2])) / ref,
             # the raw last change as a share of the whole fall (short per-epoch runs, where
             # smoothed shape facts have no room): ~0 converged, ~1/n a steady decline
             "last_delta_share": float(yf[-2] - yf[-1]) / max(float(yf[0] - yf[-1]), EPS * scale),
