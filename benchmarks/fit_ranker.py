@@ -171,6 +171,9 @@ UNSHIPPED_BLEND = 0.5
 #: 1e4-1e5 factors and ECE 0.038 -> 0.027 but cost top-1 34.9 -> 32.5 %, top-3 52.2 -> 51.8 %
 BOUND: float | None = None
 WINSOR = 0.0
+#: the hold on every standardized feature (ranker.fit ``zclip``) where the file's meta does
+#: not name one; benchmarks/select_bound.py compares values by CV
+ZCLIP: float | None = None
 
 
 def options(model) -> dict:
@@ -182,7 +185,8 @@ def options(model) -> dict:
     return {"C": meta.get("C", 0.05), "fa_cost": meta.get("fa_cost", 10.0), "offset": offset,
             "features": meta.get("features", "all"), "weighting": None if weighting in (None, "none") else weighting,
             "inner_by": meta.get("inner_by", "scenario"), "blend": float(meta.get("blend", 1.0)),
-            "bound": meta.get("bound", BOUND), "winsor": float(meta.get("winsor", WINSOR))}  # fmt: skip
+            "bound": meta.get("bound", BOUND), "winsor": float(meta.get("winsor", WINSOR)),
+            "zclip": meta.get("zclip", ZCLIP)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

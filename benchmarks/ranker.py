@@ -103,14 +103,16 @@ def design(facts_list: list[dict], lo: np.ndarray, fired: list[set[str]], causes
     return X
 
 
-def _standardize(X: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _standardize(X: np.ndarray, keep: np.ndarray, zclip: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(standardized kept columns, held to +-zclip when given; mean; scale)."""
     Xk = X[:, keep]
     mean = np.nanmean(np.where(np.isnan(Xk), np.nan, Xk), axis=0)
     mean = np.where(np.isfinite(mean), mean, 0.0)
     Z = np.where(np.isnan(Xk), mean, Xk)
     scale = Z.std(axis=0)
     scale = np.where(scale > 1e-9, scale, 1.0)
-    return (Z - mean) / scale, mean, scale
+    Z = (Z - mean) / scale
+    return (Z if zclip is None else np.clip(Z, -zclip, zclip)), mean, scale
 
 
 def offset_rows(X: np.ndarray, names: list[str], classes: list[str]) -> np.ndarray:
@@ -211,11 +213,11 @@ def healthy_threshold(p_h: np.ndarray, healthy: np.ndarray, fa_cost: float) -> f
 
 
 def _core(X: np.ndarray, y: np.ndarray, names: list[str], keep: np.ndarray, C: float, offset: bool | str,
-          weighting: str | None = None):  # fmt: skip
+          weighting: str | None = None, zclip: float | None = None):  # fmt: skip
     """One fit: (classes, offset weight, coef, intercept, mean, scale) on the kept columns.
     ``offset``: False (plain features), True/'fit' (rules' offset, weight fitted) or 'fixed'
-    (weight 1: a correction on the rules)."""
-    Z, mean, scale = _standardize(X, keep)
+    (weight 1: a correction on the rules); ``zclip``: standardized features held to it."""
+    Z, mean, scale = _standardize(X, keep, zclip)
     classes = sorted({str(c) for c in y})
     sw = class_weights(y, weighting)
     if offset:
@@ -268,7 +270,7 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
         fa_cost: float = 10.0, inner: int = 4, groups: np.ndarray | None = None,
         inner_by: str = "scenario", scenarios: np.ndarray | None = None,
         offset: bool | str = False, features: str = "all", weighting: str | None = None,
-        blend: float = 1.0, bound: float | None = None, winsor: float = 0.0,
+        blend: float = 1.0, bound: float | None = None, winsor: float = 0.0, zclip: float | None = None,
         meta: dict | None = None) -> LearnedModel:  # fmt: skip
     """Fit the layer on raw features X (NaN = missing) and labels y (causes / 'healthy').
     ``offset``: the rules' log-probabilities enter every class's score with a fitted weight
@@ -284,13 +286,14 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
     [-bound, bound] (traindx.learned.LearnedModel.bound; the inner CV's temperature and
     threshold are fitted on bounded scores). ``winsor``: every graded feature (more than two
     values) is held to its training runs' [winsor, 1 - winsor] quantiles, in the fit and
-    after (0: the whole training range)."""
+    after (0: the whole training range). ``zclip``: every standardized feature is held to
+    [-zclip, zclip] in the fit and after (traindx.learned.LearnedModel.zclip; None: not)."""
     keep = _keep(X, names, offset, features)
     X = winsorized(X, keep, winsor)
-    classes, a, W, b, mean, scale = _core(X, y, names, keep, C, offset, weighting)
+    classes, a, W, b, mean, scale = _core(X, y, names, keep, C, offset, weighting, zclip)
     t, thr = 1.0, 0.5
     if inner:
-        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting, scenarios, bound, winsor)
+        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting, scenarios, bound, winsor, zclip)
         # calibrated where the layer is used: runs on which a rule fired
         used = X[:, names.index("alarm")] > 0.5 if "alarm" in names else np.ones(len(y), dtype=bool)
         used = used if used.sum() >= 20 else np.ones(len(y), dtype=bool)
@@ -306,15 +309,16 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
         kind=kind, features=[n for n, k in zip(names, keep, strict=True) if k], mean=mean, scale=scale, lo=lo, hi=hi,
         coef=W, intercept=b, classes=classes, temperature=t, healthy_threshold=thr, catalogue=FORMAT,
         meta=dict(meta or {}, C=C, fa_cost=fa_cost, offset=offset if isinstance(offset, str) else ("fit" if offset else "none"),
-                  features=features, weighting=weighting or "none", inner_by=inner_by, blend=blend, bound=bound, winsor=winsor),
-        offset_weight=a, blend=blend, bound=bound,
+                  features=features, weighting=weighting or "none", inner_by=inner_by, blend=blend, bound=bound, winsor=winsor,
+                  zclip=zclip),
+        offset_weight=a, blend=blend, bound=bound, zclip=zclip,
     )  # fmt: skip
     model.inner_ph = inner_ph if inner else None  # type: ignore[attr-defined]
     return model
 
 
 def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting=None, scenarios=None,
-                 bound: float | None = None, winsor: float = 0.0) -> np.ndarray:  # fmt: skip
+                 bound: float | None = None, winsor: float = 0.0, zclip: float | None = None) -> np.ndarray:  # fmt: skip
     """Held-out class scores of an ``inner``-fold CV over the training runs."""
     rng = np.random.default_rng(0)
     g = groups if groups is not None else np.arange(len(y))
@@ -329,9 +333,10 @@ def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting
         if te.sum() == 0 or len(set(y[tr])) < 3:
             continue
         Xtr = winsorized(X[tr], keep, winsor)
-        cl, a, W, b, mt, st = _core(Xtr, y[tr], names, keep, C, offset, weighting)
+        cl, a, W, b, mt, st = _core(Xtr, y[tr], names, keep, C, offset, weighting, zclip)
         lo, hi = value_range(Xtr[:, keep], mt)
         Zv = (np.clip(np.where(np.isnan(X[te][:, keep]), mt, X[te][:, keep]), lo, hi) - mt) / st
+        Zv = Zv if zclip is None else np.clip(Zv, -zclip, zclip)
         f = Zv @ W.T if bound is None else np.clip(Zv @ W.T, -bound, bound)
         sc = f + b + a * offset_rows(X[te], names, cl) if offset else f + b
         S[np.ix_(np.where(te)[0], [classes.index(c) for c in cl])] = sc
@@ -361,7 +366,7 @@ def standardized(model: LearnedModel, X: np.ndarray, names: list[str]) -> np.nda
     training range, as LearnedModel.vector does)."""
     idx = [names.index(f) for f in model.features]
     Xm = X[:, idx]
-    return (model.clip(np.where(np.isnan(Xm), model.mean, Xm)) - model.mean) / model.scale
+    return model.standardize(np.where(np.isnan(Xm), model.mean, Xm))
 
 
 def winsorized(X: np.ndarray, keep: np.ndarray, q: float) -> np.ndarray:

@@ -14,6 +14,11 @@ temperature and healthy threshold on the remedied scores):
 - ``bound`` B: each class's facts correction ``coef . z`` is held to [-B, B].
 
     python benchmarks/select_bound.py --dims writer --grid none:0,none:0.01,6:0,6:0.01
+    python benchmarks/select_bound.py --dims writer --grid none:0,none:0:5,none:0:3   # zclip 5, 3
+
+- ``zclip`` z: every standardized feature is held to [-z, z] (in the fit and after): a flag
+  one training run in thousands had standardizes to z ~ 50 and moves a cause by 1e3-1e4 with
+  a coefficient the L2 penalty hardly sees.
 
 Per configuration and field: top-1 / top-3 of what the engine shows (the layer mixed with
 the rules by the shipped blend), false alarms, the layer's wrong answers at >= 0.8, the mean
@@ -41,12 +46,12 @@ from traindx.learned import load_model  # noqa: E402
 from traindx.rules.loader import load_rulebook  # noqa: E402
 
 
-def parse(grid: str) -> list[tuple[float | None, float]]:
-    """'B:q,...' ('none' for no bound) -> [(bound, winsor), ...]."""
+def parse(grid: str) -> list[tuple[float | None, float, float | None]]:
+    """'B:q[:z],...' ('none' for no bound / no zclip) -> [(bound, winsor, zclip), ...]."""
     out = []
     for item in filter(None, grid.split(",")):
-        b, _, q = item.partition(":")
-        out.append((None if b == "none" else float(b), float(q or 0.0)))
+        b, q, z = (item.split(":") + ["", ""])[:3]
+        out.append((None if b == "none" else float(b), float(q or 0.0), None if z in ("", "none") else float(z)))
     return out
 
 
@@ -80,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     base = options(load_model(OUT, args.kind))
     data = Data(load(), load_rulebook())
     for dim in args.dims.split(","):
-        for bound, winsor in parse(args.grid):
-            r = evaluate(data, args.kind, dim, base | {"bound": bound, "winsor": winsor})
-            print(f"{args.kind} leave-one-{dim}-out bound {bound} winsor {winsor:g}: shown top1 {r['shown1']:.1%} "
+        for bound, winsor, zclip in parse(args.grid):
+            r = evaluate(data, args.kind, dim, base | {"bound": bound, "winsor": winsor, "zclip": zclip})
+            print(f"{args.kind} leave-one-{dim}-out bound {bound} winsor {winsor:g} zclip {zclip}: shown top1 {r['shown1']:.1%} "
                   f"top3 {r['shown3']:.1%} | layer top1 {r['top1']:.1%} top3 {r['top3']:.1%} FA {r['fa']:.1%} "
                   f"w@80 {r['w80']} NLL {r['nll']:.3f} factor>=1e3 over rules {r['extreme']}", flush=True)  # fmt: skip
     return 0

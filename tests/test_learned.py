@@ -265,17 +265,17 @@ def test_fit_options_are_recorded_in_the_model_file_and_read_back():
     names = names[:-3] + ["alarm", "sym:LOSS001", "has:grad"]
     X[:, -3] = 1.0
     X[:, -2:] = X[:, -2:] > 0
-    for offset, features, weighting, blend, bound, winsor in (
-        (True, "all", None, 0.5, None, 0.0), ("fixed", "symptoms", "sqrt", 1.0, 3.0, 0.01),
-        (False, "no-levels", "balanced", 0.25, 6.0, 0.0),
+    for offset, features, weighting, blend, bound, winsor, zclip in (
+        (True, "all", None, 0.5, None, 0.0, None), ("fixed", "symptoms", "sqrt", 1.0, 3.0, 0.01, 4.0),
+        (False, "no-levels", "balanced", 0.25, 6.0, 0.0, 2.5),
     ):  # fmt: skip
         m = fit(X, y, names, kind="logs", C=0.2, inner=0, offset=offset, features=features, weighting=weighting, fa_cost=7.0,
-                blend=blend, bound=bound, winsor=winsor)  # fmt: skip
+                blend=blend, bound=bound, winsor=winsor, zclip=zclip)  # fmt: skip
         back_model = from_json(json.loads(json.dumps(m.to_json())))
-        assert back_model.blend == blend and back_model.bound == bound
+        assert back_model.blend == blend and back_model.bound == bound and back_model.zclip == zclip
         back = options(back_model)
         assert back == {"C": 0.2, "fa_cost": 7.0, "offset": offset, "features": features, "weighting": weighting,
-                        "inner_by": "scenario", "blend": blend, "bound": bound, "winsor": winsor}  # fmt: skip
+                        "inner_by": "scenario", "blend": blend, "bound": bound, "winsor": winsor, "zclip": zclip}  # fmt: skip
         if features == "symptoms":  # the symptoms (and the rules' offset) only
             assert m.features == ["alarm", "sym:LOSS001"] and m.offset_weight == 1.0
 
@@ -339,6 +339,42 @@ def test_winsorizing_holds_graded_features_to_their_quantiles_never_flags():
     assert W[0, 0] < 10 and np.array_equal(W[:, 1], X[:, 1]) and np.isnan(W[::7, 2]).all()
     m = fit(X, y, names, kind="logs", C=0.5, inner=0, winsor=0.02)
     assert m.hi[0] < 10 and m.hi[1] == 1.0
+
+
+def test_a_rare_flag_standardizes_to_at_most_zclip_in_the_fit_and_the_engine():
+    """A flag set on one training run in 240 standardizes to z ~ 15.5 (sqrt(n)); with
+    ``zclip`` it is held to +-zclip in the fit and in both inference paths (the benchmarks'
+    ``standardized`` and the engine's ``LearnedModel.vector``), so that one fact moves a
+    class by at most |coef| * zclip; the hold survives the JSON round trip."""
+    from ranker import fit, standardized
+
+    X, y, names = _sample()
+    names = [*names[:-1], "sym:LOSS001"]
+    X[:, -1] = (np.arange(len(X)) == 3).astype(float)  # a symptom fired on one run
+    free = fit(X, y, names, kind="logs", C=0.5, inner=0)
+    held = fit(X, y, names, kind="logs", C=0.5, inner=0, zclip=3.0)
+    row = X[3:4].copy()
+    j = free.features.index("sym:LOSS001")
+    assert standardized(free, row, names)[0, j] > 10.0
+    z = standardized(held, row, names)[0]
+    assert np.all(np.abs(z) <= 3.0 + 1e-12) and z[j] == pytest.approx(3.0)
+    # the facts whose sign-log transform (traindx.learned.raw_feature) is this row
+    facts = {"loss": {f"k{i}": float(np.sign(v) * np.expm1(abs(v))) for i, v in enumerate(row[0, :-1]) if np.isfinite(v)}}
+    np.testing.assert_allclose(held.vector(facts, {}, {"LOSS001"}), z)
+    back = from_json(json.loads(json.dumps(held.to_json())))
+    assert back.zclip == 3.0 and from_json(json.loads(json.dumps(free.to_json()))).zclip is None
+    np.testing.assert_allclose(back.vector(facts, {}, {"LOSS001"}), z)
+
+
+def test_model_file_with_a_bad_zclip_is_refused(tmp_path):
+    data = {
+        "format": FORMAT, "kind": "logs", "catalogue": FORMAT, "classes": ["healthy", "x"],
+        "features": ["loss.tau"], "mean": [0.0], "scale": [1.0], "coef": [[1.0], [2.0]],
+        "intercept": [0.0, 0.0], "temperature": 1.0, "healthy_threshold": 0.5, "zclip": 0,
+    }  # fmt: skip
+    _write(tmp_path, json.dumps(data))
+    with pytest.raises(RulebookError, match=r"logs\.json.*'zclip'"):
+        load_model(tmp_path, "logs")
 
 
 def test_model_file_with_a_bad_bound_is_refused(tmp_path):

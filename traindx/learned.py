@@ -127,10 +127,23 @@ class LearnedModel:
     #: cannot multiply a cause by 1e5 on their own. Fitted by CV (benchmarks/fit_ranker.py
     #: ``bound``). None: unbounded (older files)
     bound: float | None = None
+    #: every standardized feature is held to [-zclip, zclip]: a flag that one training run in
+    #: 3,000 had (a symptom, "validation loss has inf", a tail of exact zeros) standardizes to
+    #: z = sqrt(3000) = 55, so a coefficient the L2 penalty hardly notices moved a cause by
+    #: 1e3-1e4 on that one fact; held to a few standard deviations, such a flag must earn a
+    #: coefficient the penalty sees. Fitted with the same hold (benchmarks/ranker.fit
+    #: ``zclip``). None: no hold (older files)
+    zclip: float | None = None
 
     def clip(self, x: np.ndarray) -> np.ndarray:
         """Raw feature rows held to the training range (no-op without one)."""
         return x if self.lo is None or self.hi is None else np.clip(x, self.lo, self.hi)
+
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        """Raw feature rows (missing values already at the mean) as standardized rows: held
+        to the training range, centred and scaled, then held to +-zclip."""
+        z = (self.clip(x) - self.mean) / self.scale
+        return z if self.zclip is None else np.clip(z, -self.zclip, self.zclip)
 
     def offsets(self, rules: dict[str, float]) -> np.ndarray:
         """The rules' log-probability of each class: a cause's from the differential (the
@@ -147,7 +160,7 @@ class LearnedModel:
         """Standardized feature vector; a missing fact sits at the training mean (0)."""
         raw = [raw_feature(f, facts, rules, fired) for f in self.features]
         x = np.array([self.mean[i] if v is None else v for i, v in enumerate(raw)], dtype=float)
-        return (self.clip(x) - self.mean) / self.scale
+        return self.standardize(x)
 
     def scores(self, z: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
         """Class scores (log-odds up to a constant) of standardized vectors (rows), plus the
@@ -181,6 +194,7 @@ class LearnedModel:
             "temperature": self.temperature, "healthy_threshold": self.healthy_threshold,
             "offset_weight": self.offset_weight, "blend": self.blend, "meta": self.meta,
             **({"bound": self.bound} if self.bound is not None else {}),
+            **({"zclip": self.zclip} if self.zclip is not None else {}),
             **({"lo": self.lo.tolist(), "hi": self.hi.tolist()} if self.lo is not None and self.hi is not None else {}),
         }  # fmt: skip
 
@@ -221,6 +235,9 @@ def from_json(data: Any, path: Path | str = "<memory>") -> LearnedModel:
     bound = data.get("bound")
     if bound is not None and (not isinstance(bound, int | float) or isinstance(bound, bool) or not 0.0 < bound < math.inf):
         raise _bad(path, "'bound' must be a number > 0")
+    zclip = data.get("zclip")
+    if zclip is not None and (not isinstance(zclip, int | float) or isinstance(zclip, bool) or not 0.0 < zclip < math.inf):
+        raise _bad(path, "'zclip' must be a number > 0")
     lo = hi = None
     if "lo" in data or "hi" in data:
         try:
@@ -235,7 +252,7 @@ def from_json(data: Any, path: Path | str = "<memory>") -> LearnedModel:
         temperature=float(data["temperature"]), healthy_threshold=float(data["healthy_threshold"]),
         catalogue=data["catalogue"], meta=dict(data.get("meta") or {}), path=str(path),
         offset_weight=float(offset), lo=lo, hi=hi, blend=float(blend),
-        bound=None if bound is None else float(bound),
+        bound=None if bound is None else float(bound), zclip=None if zclip is None else float(zclip),
     )  # fmt: skip
 
 
