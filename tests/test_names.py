@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from traindx.names import explain_mapping, is_bookkeeping, map_name, parse_map_option
+from traindx.name_options import parse_map_option
+from traindx.names import explain_mapping, is_bookkeeping, map_name
 from traindx.schema import SeriesKey
 
 # (logged name, default_split, expected key string)

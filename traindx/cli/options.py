@@ -71,7 +71,7 @@ def rules(args: argparse.Namespace) -> Any:
 
 def overrides(args: argparse.Namespace) -> dict[str, str]:
     """``--map NAME=CANONICAL`` options as a mapping (a bad one is a usage error)."""
-    from traindx.names import parse_map_option
+    from traindx.name_options import parse_map_option
 
     try:
         return parse_map_option(args.map)
