@@ -43,7 +43,16 @@ NOT_SERIES = re.compile(
 #: the name gives none (Ultralytics ``metrics/mAP50(B)`` and MMEngine ``coco/bbox_mAP`` are
 #: validation metrics; YOLOv5's ``x/lr0`` is "extra"; ``optim/lr``, CleanRL's ``charts/learning_rate``).
 NAMESPACES: dict[str, str | None] = {"metrics": "val", "coco": "val", "x": None, "optim": None, "optimizer": None,
-                                     "opt": None, "charts": None, "perf": None}
+                                     "opt": None, "charts": None, "perf": None, "scores": None, "score": None,
+                                     "stats": None}  # fmt: skip
+
+#: Group prefixes whose split holds only for metrics an evaluation alone computes (issue 10): a hand
+#: TensorBoard's ``metrics/acc`` beside ``metrics/val_acc`` is a training and a validation accuracy
+#: (the ``val_`` in the leaf says the split, the group says none), while Ultralytics' and YOLOv5's
+#: ``metrics/mAP50(B)``, ``metrics/precision`` are validation metrics.
+EVAL_ONLY_NAMESPACES = frozenset({"metrics"})
+#: The metrics (after :data:`METRIC_RULES`) that are evaluation metrics under those prefixes.
+EVAL_ONLY_METRICS = re.compile(r"m?ap\w*|(bbox|segm|keypoints)_\w+|precision|recall")
 
 #: COCO evaluator task prefixes joined to the metric (detectron2 ``bbox/AP50`` -> ``bbox_ap50``);
 #: their values are validation metrics.

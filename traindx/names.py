@@ -38,6 +38,8 @@ from traindx.name_habits import instance_base, loss_part, rewrite
 from traindx.name_tables import (  # noqa: F401 (re-exported: the tables map_name reads)
     _TASK_MARKER,
     _TASK_SCOPE,
+    EVAL_ONLY_METRICS,
+    EVAL_ONLY_NAMESPACES,
     LEAD_SPLIT_LETTERS,
     METRIC_RULES,
     NAMESPACES,
@@ -103,6 +105,7 @@ def _decompose(raw: str) -> _Parts | str:
         return _NOT_SERIES_WHY
     split: str | None = None
     implied: str | None = None  # the split a namespace implies, used when nothing else says
+    eval_only = False  # 'metrics/': the implied split holds for evaluation metrics only (mAP, P, R)
     trace: list[str] = []
     rest: list[str] = []
     per: str | None = None  # the granularity a leading 'epoch/' or 'batch/' segment says
@@ -115,7 +118,9 @@ def _decompose(raw: str) -> _Parts | str:
             trace.append(f"split '{seg}' -> {word}")
         elif not rest and _normalize(seg) in NAMESPACES and k < len(segs) - 1:
             implied = NAMESPACES[_normalize(seg)] or implied
-            trace.append(f"namespace '{seg}'" + (f" (split {implied})" if implied else ""))
+            eval_only = _normalize(seg) in EVAL_ONLY_NAMESPACES
+            trace.append(f"namespace '{seg}'" + (f" (split {implied}" + (" for evaluation metrics)" if eval_only
+                                                                          else ")") if implied else ""))
         elif not rest and per is None and _normalize(seg) in _GRANULARITY and k < len(segs) - 1:
             per = _GRANULARITY[_normalize(seg)]  # epoch/lr, batch/loss: a tag group, not an axis
             trace.append(f"granularity namespace '{seg}'" + (" (per step)" if per == "step" else " (per epoch)"))
@@ -173,9 +178,15 @@ def _decompose(raw: str) -> _Parts | str:
                 trace.append(why)
                 break
         else:
-            if split is None and implied:
+            if split is None and implied and (not eval_only or _eval_metric(phrase)):
                 split = implied
             return _Parts(split, phrase, scope, statistic, tuple(trace))
+
+
+def _eval_metric(phrase: str) -> bool:
+    """A metric only an evaluation computes (mAP, precision, recall): the split of ``metrics/``."""
+    found = _metric_of(phrase)
+    return found is not None and bool(EVAL_ONLY_METRICS.fullmatch(found[0]))
 
 
 def _split_led(seg: str, split: str | None) -> bool:

@@ -1,0 +1,55 @@
+"""Naming and layout habits of logs from the wild (issue 10) that an unseen batch showed read wrong:
+a group prefix (``metrics/acc`` beside ``metrics/val_acc``), ``[val] epoch N`` lines printed between
+a tqdm bar's states, and a hand CSV's share of dead ReLU units (``dead_frac``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from traindx.api import read
+from traindx.names import map_name
+from traindx.writers.tfevents import EventFileWriter
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("metrics/acc", "train/accuracy"),  # the group says no split; the leaf says none either
+        ("metrics/val_acc", "val/accuracy"),
+        ("Metrics/loss", "train/loss"),
+        ("Metrics/val_loss", "val/loss"),
+        ("scores/acc", "train/accuracy"),
+        ("scores/val_acc", "val/accuracy"),
+        ("stats/train_loss", "train/loss"),
+        ("metrics/acc_val", "val/accuracy"),
+        # Ultralytics' and YOLOv5's evaluation metrics stay validation metrics
+        ("metrics/mAP50(B)", "val/map50"),
+        ("metrics/precision(B)", "val/precision"),
+        ("metrics/recall", "val/recall"),
+        ("metrics/mAP_0.5:0.95", "val/map"),
+        ("coco/bbox_mAP", "val/map"),
+    ],
+)
+def test_a_group_prefix_carries_no_split_but_its_leaf_does(raw: str, key: str) -> None:
+    assert str(map_name(raw)) == key
+
+
+def test_a_group_prefix_under_a_validation_directory_takes_its_split() -> None:
+    assert str(map_name("metrics/acc", default_split="validation")) == "val/accuracy"
+
+
+def test_tensorboard_metrics_acc_beside_metrics_val_acc_keeps_both(tmp_path: Path) -> None:
+    train = [0.2 + 0.05 * e for e in range(12)]
+    val = [0.1 + 0.02 * e for e in range(12)]
+    with EventFileWriter(tmp_path) as w:
+        for e in range(12):
+            w.add_scalars({"metrics/acc": train[e], "metrics/val_acc": val[e], "metrics/loss": 2.0 - 0.1 * e,
+                           "metrics/val_loss": 2.1 - 0.05 * e}, step=e)  # fmt: skip
+    run = read(tmp_path)[0]
+    assert {"train/accuracy", "val/accuracy", "train/loss", "val/loss"} <= {str(k) for k in run.series}
+    np.testing.assert_allclose(run.series["val/accuracy"].values, val, rtol=1e-6)
+    np.testing.assert_allclose(run.series["train/accuracy"].values, train, rtol=1e-6)
+    assert run.series["val/accuracy"].original_name == "metrics/val_acc"
