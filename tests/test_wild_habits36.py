@@ -53,3 +53,28 @@ def test_tensorboard_metrics_acc_beside_metrics_val_acc_keeps_both(tmp_path: Pat
     np.testing.assert_allclose(run.series["val/accuracy"].values, val, rtol=1e-6)
     np.testing.assert_allclose(run.series["train/accuracy"].values, train, rtol=1e-6)
     assert run.series["val/accuracy"].original_name == "metrics/val_acc"
+
+
+def _tqdm_log(epochs: int, batches: int) -> str:
+    out = []
+    for e in range(1, epochs + 1):
+        states = [f"Epoch {e}/{epochs}:   0%|          | 0/{batches} [00:00<?, ?it/s]"]
+        for b in range(1, batches + 1):
+            loss, acc = 2.3 / (e + b / batches), 0.1 + 0.05 * e
+            pct = 100 * b // batches
+            states.append(f"Epoch {e}/{epochs}: {pct:3d}%|###       | {b}/{batches} [00:01<00:00, 30.1it/s, "
+                          f"acc={acc:.3f}, loss={loss:.4f}]")  # fmt: skip
+        out.append("\r".join(states))
+        out.append(f"[val] epoch {e} loss={2.5 / (e + 1):.4f} acc={0.05 + 0.06 * e:.3f}")
+    return "\n".join(out) + "\n"
+
+
+def test_tqdm_file_with_val_lines_reads_the_validation_series(tmp_path: Path) -> None:
+    (tmp_path / "train_progress.log").write_text(_tqdm_log(6, 5), encoding="utf-8")
+    run = read(tmp_path)[0]
+    keys = {str(k) for k in run.series}
+    assert {"train/loss", "train/accuracy", "val/loss", "val/accuracy"} <= keys
+    val = run.series["val/loss"]
+    assert len(val.values) == 6
+    np.testing.assert_allclose(val.values, [2.5 / (e + 1) for e in range(1, 7)], rtol=1e-3)
+    np.testing.assert_allclose(run.series["val/accuracy"].values, [0.05 + 0.06 * e for e in range(1, 7)], rtol=1e-3)

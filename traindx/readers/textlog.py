@@ -58,9 +58,10 @@ _EPOCH = re.compile(r"\b(?:epoch|ep)\b\.?\s*[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)
 #: follows a glog prefix and counts solver steps).
 _SKLEARN_ITER = re.compile(r"^Iteration (\d+), (?=loss = )")
 _PREFIX = re.compile(r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T][\d:.,]+\]?\s*)?(?:\[?(?:INFO|DEBUG|WARNING)\]?\s*[:-]?\s*)?")
-#: A split named at the start of a line (``Test set:``, ``Train Epoch:``, ``Validation -``).
+#: A split named at the start of a line (``Test set:``, ``Train Epoch:``, ``Validation -``), bracketed
+#: too (``[val] epoch 3 loss=2.30 acc=0.11``, printed between a tqdm bar's states).
 _LINE_SPLIT = re.compile(
-    r"^\s*\|?\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b(?:\s+set)?"
+    r"^\s*[|\[(]?\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b(?:\s+set)?(?:\s*[\])])?"
     r"(?!\s*[:=-]?\s*[-+]?(?:\d|\.\d|nan\b|inf))\s*[:-]?",  # 'train 0.41  val 0.43': a pair, not the line's split
     re.I,
 )
