@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from traindx.api import read
+from traindx.api import diagnose, read
 from traindx.names import map_name
 from traindx.writers.tfevents import EventFileWriter
 
@@ -78,3 +78,38 @@ def test_tqdm_file_with_val_lines_reads_the_validation_series(tmp_path: Path) ->
     assert len(val.values) == 6
     np.testing.assert_allclose(val.values, [2.5 / (e + 1) for e in range(1, 7)], rtol=1e-3)
     np.testing.assert_allclose(run.series["val/accuracy"].values, [0.05 + 0.06 * e for e in range(1, 7)], rtol=1e-3)
+
+
+@pytest.mark.parametrize("raw", ["dead_frac", "dead_relu_frac", "frac_dead", "pct_dead", "dead_pct",
+                                 "dead_fraction", "share_dead_units"])  # fmt: skip
+def test_a_share_of_dead_units_maps_to_act_frac_zero(raw: str) -> None:
+    assert str(map_name(raw)) == "train/act_frac_zero"
+
+
+@pytest.mark.parametrize("raw", ["dead_units", "n_dead", "dead", "num_dead_relus"])
+def test_a_count_of_dead_units_is_not_a_share(raw: str) -> None:
+    assert map_name(raw) is None or map_name(raw).metric != "act_frac_zero"  # type: ignore[union-attr]
+
+
+def _dead_csv(path: Path, name: str, dead: list[float]) -> None:
+    rows = [f"{e},{1.47 - 0.6 * (e > 0) + 0.01 * (e % 3):.4f},{0.95 + 0.01 * (e % 2):.4f},{d}"
+            for e, d in enumerate(dead)]  # fmt: skip
+    (path / "metrics.csv").write_text(f"epoch,train_loss,val_loss,{name}\n" + "\n".join(rows) + "\n")
+
+
+def test_a_logged_dead_share_fires_the_dead_units_symptom(tmp_path: Path) -> None:
+    _dead_csv(tmp_path, "dead_frac", [0.984] + [1.0] * 19)
+    d = diagnose(tmp_path)[0]
+    assert "ACT001" in [s.code for s in d.symptoms]
+    assert "dying_relu" in [c.id for c in d.causes]
+
+
+def test_a_low_dead_share_does_not_fire(tmp_path: Path) -> None:
+    _dead_csv(tmp_path, "dead_frac", [0.05] + [0.0125] * 19)
+    assert "ACT001" not in [s.code for s in diagnose(tmp_path)[0].symptoms]
+
+
+def test_a_dead_share_in_percent_reads_as_a_fraction(tmp_path: Path) -> None:
+    _dead_csv(tmp_path, "pct_dead", [98.4] + [100.0] * 19)
+    run = read(tmp_path)[0]
+    assert float(np.max(run.series["train/act_frac_zero"].values)) == pytest.approx(1.0)

@@ -55,6 +55,11 @@ HABITS: list[tuple[str, str, str]] = [
     (r"bits_per_(?:dim|pixel)", "bpd", "bits per dimension"),
     (r"bits_per_char(?:acter)?", "bpc", "bits per character"),
     (r"bits_per_byte", "bpb", "bits per byte"),
+    # A hand loop's share of dead ReLU units (dead_frac, frac_dead, pct_dead): the adapters' act_frac_zero.
+    # A count (dead_units, n_dead) says nothing without the layer's width and is left alone.
+    (r"(?:frac(?:tion)?|pct|percent|share|ratio|rate|prop(?:ortion)?)_(?:of_)?dead(?:_relus?|_units?|_neurons?)?"
+     r"|dead_(?:relus?_|units?_|neurons?_)?(?:frac(?:tion)?|share|ratio|rate|prop(?:ortion)?)",
+     "act_frac_zero", "share of dead (always zero) ReLU units"),
     (r"(\w+)_acc", r"\1_accuracy", "'_acc' suffix: an accuracy of its own kind"),
 ]  # fmt: skip
 

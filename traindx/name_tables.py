@@ -76,6 +76,8 @@ SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
     (r"(.+)_(on|of|for|in)", r"\1", None, "trailing preposition"),
     (r"(.+)_per_(epoch|ep)", r"\1", None, "'per epoch' suffix"),
     (r"(.+)_(per_)?(batch|iter(ation)?|it)|(.+)_per_step", r"\1\5", "step", "'per batch' suffix (per step)"),
+    (r"dead_(relus?_|units?_|neurons?_)?(in_)?(pct|percent|percentage)", r"dead_\1frac", None,
+     "share of dead units in percent (values read as fractions)"),
     (r"(.+?)_(in_)?(pct|percent|percentage)", r"\1", None, "percent unit (values read as fractions)"),
     # A regression error in the target's unit: val_mae_usd, val_mae_hz, val_rmse_mw, val_mae_cents.
     (r"((?:r?msl?e|mae|mad|medae|mean_abs(?:olute)?_err(?:or)?|abs_err(?:or)?)(?:_in)?)_(?:usd|eur|gbp|jpy|cny|inr"

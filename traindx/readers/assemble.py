@@ -17,7 +17,7 @@ from traindx.names import BOUNDED_01, is_loss_component, says_percent
 from traindx.readers.raw import RawSeries
 from traindx.schema import Run, Series, SeriesKey
 
-#: Prefix of an override key that defines a sum (see :func:`traindx.names.parse_map_option`).
+#: Prefix of an override key that defines a sum (see :func:`traindx.name_options.parse_map_option`).
 SUM_PREFIX = "+"
 
 
@@ -144,7 +144,7 @@ def percent_to_fraction(series: Series) -> tuple[Series, bool]:
     marked = says_percent(series.original_name)
     rate = ERROR_RATES.fullmatch(series.key.metric) and (marked or ERROR_RATE_NAME.search(series.original_name or ""))
     if (
-        not (BOUNDED_01.fullmatch(series.key.metric) or rate)
+        not (BOUNDED_01.fullmatch(series.key.metric) or rate or marked and series.key.metric.startswith("act_frac"))
         or not v.size
         or v.min() < 0
         or not (1.0 if marked else 1.5) < v.max() <= 100.0

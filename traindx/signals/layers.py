@@ -95,10 +95,21 @@ def _act_per_layer(run: Run, metric: str, blown: frozenset[int]) -> dict[str, fl
     return out
 
 
+def _logged_share(run: Run, metric: str) -> dict[str, float]:
+    """A share the log states for the whole network (a hand CSV's ``dead_frac``), under the
+    name it was logged as, where no adapter recorded it per layer."""
+    for s in run.series.values():
+        k = s.key
+        if k.metric == metric and k.scope == "global" and k.split == "train" and k.statistic == "value":
+            v = _tail_median(np.asarray(s.values, dtype=float))
+            return {s.original_name or metric: v} if np.isfinite(v) else {}
+    return {}
+
+
 def layer_facts(run: Run) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     blown = _blown_steps(run)
-    dead = _act_per_layer(run, "act_frac_zero", blown)
+    dead = _act_per_layer(run, "act_frac_zero", blown) or _logged_share(run, "act_frac_zero")
     if dead:
         worst = max(dead, key=dead.__getitem__)
         facts["dead_frac_max"] = dead[worst]
