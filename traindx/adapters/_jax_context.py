@@ -29,6 +29,7 @@ from traindx.adapters._jax_stats import (
     schedule_nominal,
 )
 from traindx.adapters._jax_stats.accum import accumulation_steps
+from traindx.adapters._jax_stats.tree import mark_output
 from traindx.schema import OptimizerInfo
 
 #: a loss that is no single-label task (read from its name) -> DataInfo.task "other": the
@@ -181,6 +182,7 @@ class ContextMixin:
         ctx = self.context
         m = ctx.model
         m.output_units = width
+        mark_output(m.layers, width)  # the parameter tree's sorted keys are not model order
         self._out_act = m.output_activation = act
         if act != "linear":
             ctx.notes.append(f"output activation '{act}' inferred from {seen}")

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 from jax import tree_util as jtu
 
+from traindx.schema import LayerInfo
+
 _DIGITS = re.compile(r"(\d+)")
 _ROOT_LEAF = re.compile(r"[A-Za-z_]*?_?(\d+)")
 
@@ -121,3 +123,30 @@ def _structure(treedef: Any, keep: tuple[bool, ...], tree: Any) -> tuple[tuple[t
 
 def first_array(x: Any, xp: Any = jnp) -> jax.Array:
     return xp.asarray(x if hasattr(x, "shape") else jtu.tree_leaves(x)[0])
+
+
+_INDEX = re.compile(r"_(\d+)(?=$|[./])")
+
+
+def mark_output(layers: list[LayerInfo], width: int) -> None:
+    """Mark the layer that produces the model's ``width`` outputs ``is_output``. The layers
+    come in the parameter tree's key order (sorted names: flax's ``Dense_0`` head sorts before
+    ``RNN_0``, ``Dense_10`` before ``Dense_2``), not in model order, so the last one is not the
+    output. Of the layers ``width`` units wide, the one with the highest creation index
+    (``Dense_3`` after ``Dense_1``: flax numbers a type's layers as they are made), the last
+    listed on a tie; none marked when no layer is that wide (the last stays the output)."""
+    if any(layer.is_output for layer in layers):
+        return
+    cands = [
+        (i, layer) for i, layer in enumerate(layers)
+        if layer.output_shape and len(layer.output_shape) == 2 and layer.output_shape[-1] == width
+    ]  # fmt: skip
+    if not cands:
+        return
+
+    def order(item: tuple[int, LayerInfo]) -> tuple[int, int]:
+        found = _INDEX.findall(item[1].name or "")
+        return (int(found[0]) if found else -1, item[0])
+
+    best = max(cands, key=order)[1]
+    best.is_output = True
