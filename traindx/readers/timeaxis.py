@@ -90,6 +90,15 @@ def _union(a: Series, b: Series) -> Series:
     return a.model_copy(update={"steps": steps[order], "values": values[order]})
 
 
+def shares_steps(steps: np.ndarray) -> bool:
+    """Rows of a table that share a step beside an epoch column (Lightning's metrics.csv
+    writes the training and the validation row of an epoch at one global step): the step
+    column counts the trainer's optimizer steps, not log calls (a log-call counter never
+    repeats), so the steps per epoch it gives are the run's own (``ctx.steps_counted``)."""
+    s = np.asarray(steps)
+    return s.size > 1 and np.unique(s).size < s.size
+
+
 def epoch_ends_from_marks(marks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
     """Last step of each epoch from ``epoch`` series logged against steps."""
     if not marks:
@@ -187,6 +196,8 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
                 run.context.steps_per_epoch = int(round(float(median(np.diff(ends)))))
             names = sorted({p.series.original_name for p in moved})
             run.ingest.add("note", f"{len(moved)} per-epoch series ({', '.join(names[:6])}) put on the step axis; epoch ends from {how}")
+    if any(shares_steps(s) for s, _ in marks):
+        run.context.flags["steps_counted"] = True
     if run.context.steps_per_epoch is None and marks:  # Lightning: all per step, epochs logged
         ends = epoch_ends_from_marks(marks)
         if ends is not None and ends.size > 1:
