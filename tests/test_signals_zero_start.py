@@ -62,3 +62,13 @@ def test_a_series_starting_at_exactly_zero_is_read_against_its_own_magnitude():
     assert f["peak_ratio"] == pytest.approx(1.0 / ZERO_SHARE)
     for k in RELATIVE:
         assert abs(f[k]) <= 1.0 / ZERO_SHARE + 1e-6, (k, f[k])
+
+
+def test_a_loss_exploding_far_beyond_1e6_keeps_its_ratio_and_explosion_step():
+    """The zero floor comes from the series' magnitude near its start, not its largest: a loss
+    that grows from 2.3 to 1e33 (gradient ascent) keeps its peak ratio and explodes where it
+    passes 10x its start, not where it passes 1e-5 of its own maximum."""
+    boom = 2.3 * np.r_[np.ones(40), np.logspace(0, 33, 60)]
+    g = curve_facts(np.arange(100), boom)
+    assert g["peak_ratio"] == pytest.approx(boom.max() / 2.3, rel=1e-6)
+    assert g["explode_step"] == int(np.argmax(boom > 23.0))

@@ -24,7 +24,8 @@ from traindx.signals.robust import (
 )
 
 EPS = 1e-12
-#: a start below this share of the series' own largest magnitude counts as 0 for relative
+#: a start below this share of the series' own magnitude near its start (the median of its
+#: first quarter: :func:`_start_magnitude`) counts as 0 for relative
 #: facts (change, peak_ratio, ...): float32 resolves about 1e-7 of a value, so such a start
 #: (an update ratio of 0 under an LR warm-up from 0, a norm of zero-initialized weights) is a
 #: zero, and a ratio to it (1e10-1e12) says nothing about the run. Real ratios up to 1e6 keep
@@ -43,6 +44,18 @@ def quality_floor(values: np.ndarray) -> float:
     top = float(np.abs(y).max()) if y.size else 0.0
     full = 1.0 if top <= 1.0 + 1e-6 else 100.0 if top <= 100.0 + 1e-4 else top
     return QUALITY_FLOOR * full
+
+
+def _start_magnitude(yf: np.ndarray) -> float:
+    """The magnitude a series has near its start: the median |value| over its first quarter
+    (at least 3 points), else their largest, else the series' largest. Not the series' largest
+    outright: a loss that explodes 1e33-fold would make its own start of 2.3 "a zero" and cap
+    its peak ratio (and LOSS002's explosion step) at 1e6."""
+    head = np.abs(yf[: max(3, len(yf) // 4)])
+    for m in (float(np.median(head)), float(head.max()), float(np.abs(yf).max())):
+        if m > 0.0:
+            return m
+    return 0.0
 
 
 def _progress_index(p: np.ndarray, frac: float) -> int:
@@ -132,7 +145,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray, floor: float | None = Non
     """Facts about the shape of one series. Needs 3 finite points for shape facts (1-2 give
     :func:`level_facts`). ``floor``: the least magnitude the relative facts (change,
     peak_ratio, rise_rel, half_change, ...) divide by, for a start at or near 0 (default:
-    ZERO_SHARE of the series' largest magnitude; :func:`quality_floor` for a bounded metric)."""
+    ZERO_SHARE of the series' magnitude near its start; :func:`quality_floor` for a bounded metric)."""
     facts: dict[str, float | int | bool] = nonfinite_facts(steps, values)
     ok = np.isfinite(values)
     xf, yf = (steps, values) if ok.all() else (steps[ok], values[ok])
@@ -155,7 +168,7 @@ def curve_facts(steps: np.ndarray, values: np.ndarray, floor: float | None = Non
     smin, smax = float(s[i_min]), float(s[i_max])
     scale = max(abs(first), abs(smin), EPS)
     if floor is None:
-        floor = ZERO_SHARE * max(abs(float(yf.max())), abs(float(yf.min())))
+        floor = ZERO_SHARE * _start_magnitude(yf)
     ref = max(abs(first), floor, EPS)  # what relative facts divide by
     progress_made = max(first - smin, 0.0)
 
