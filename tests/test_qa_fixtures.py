@@ -25,7 +25,10 @@ a hand CSV with header, Lightning CSVLogger; a JAX Recorder loop), and the seven
 callback in 6 of 9 Keras pairs, a GradientTape loop; torch tutorial loops with print, tqdm, odd TensorBoard
 tags, a hand CSV with header, Lightning CSVLogger; a JAX Recorder loop), and the JAX/Keras-3/custom-loop batch
 fixtures/qa_fresh36/ (flax linen/nnx with lax.scan and BatchNorm, Keras 3 on JAX/torch, tf.GradientTape
-with tf.summary, torch.func, Lightning manual optimization; JSONL/CSV with odd keys, printed dicts)
+with tf.summary, torch.func, Lightning manual optimization; JSONL/CSV with odd keys, printed dicts),
+and the unseen task-shapes batch fixtures/qa_fresh37/ (multi-label, imbalanced binary, ordinal, unscaled
+price targets, forecasting windows, autoencoders, token tagging; HF Trainer, Lightning CSV+TensorBoard,
+Keras 3 functional, flax linen/nnx; `logging` root lines, tqdm files, `|` lines, hand JSONL/CSV)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -75,7 +78,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh35": (ROOT / "fixtures" / "qa_fresh35", 18, 56),
         "qa_real35": (ROOT / "fixtures" / "qa_real35", 18, 58),
         "qa_real36": (ROOT / "fixtures" / "qa_real36", 16, 52),
-        "qa_fresh36": (ROOT / "fixtures" / "qa_fresh36", 17, 50)}
+        "qa_fresh36": (ROOT / "fixtures" / "qa_fresh36", 17, 50),
+        "qa_fresh37": (ROOT / "fixtures" / "qa_fresh37", 16, 48)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
