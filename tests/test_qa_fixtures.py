@@ -28,7 +28,10 @@ fixtures/qa_fresh36/ (flax linen/nnx with lax.scan and BatchNorm, Keras 3 on JAX
 with tf.summary, torch.func, Lightning manual optimization; JSONL/CSV with odd keys, printed dicts),
 and the unseen task-shapes batch fixtures/qa_fresh37/ (multi-label, imbalanced binary, ordinal, unscaled
 price targets, forecasting windows, autoencoders, token tagging; HF Trainer, Lightning CSV+TensorBoard,
-Keras 3 functional, flax linen/nnx; `logging` root lines, tqdm files, `|` lines, hand JSONL/CSV)
+Keras 3 functional, flax linen/nnx; `logging` root lines, tqdm files, `|` lines, hand JSONL/CSV), and the
+eighth forum-style batch fixtures/qa_real37/ (Keras fit with the traindx callback in 6 of 8 Keras pairs beside
+CSVLogger / a JSON-dumped History; torch tutorial loops with print, tqdm, TensorBoard "Loss/train" tags, a hand CSV
+with header; Lightning CSVLogger; HF Trainer printed log dicts)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -79,7 +82,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real35": (ROOT / "fixtures" / "qa_real35", 18, 58),
         "qa_real36": (ROOT / "fixtures" / "qa_real36", 16, 52),
         "qa_fresh36": (ROOT / "fixtures" / "qa_fresh36", 17, 50),
-        "qa_fresh37": (ROOT / "fixtures" / "qa_fresh37", 16, 48)}
+        "qa_fresh37": (ROOT / "fixtures" / "qa_fresh37", 16, 48),
+        "qa_real37": (ROOT / "fixtures" / "qa_real37", 16, 50)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
