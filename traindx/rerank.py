@@ -143,8 +143,9 @@ def reads_context(when: str, ctx: Mapping[str, Any]) -> bool:
 
 def clearable(book: Rulebook, alarm_codes: set[str], severity: dict[str, str]) -> bool:
     """Whether the layer may call healthy a run with these alarms: never after an
-    error-severity symptom or one the rulebook lists in ``learned_keeps``."""
-    return not any(severity.get(c) == "error" or c in book.learned_keeps for c in alarm_codes)
+    error-severity symptom (``severity``: code -> severity, as fired) or one the rulebook
+    says is never healthy (:meth:`Rulebook.never_healthy`)."""
+    return not any(severity.get(c) == "error" or book.never_healthy(c) for c in alarm_codes)
 
 
 def rerank(model: LearnedModel, book: Rulebook, facts: dict[str, Any], fired: set[str],

@@ -127,4 +127,7 @@ def _merge(shipped: list[Path], user: list[Path], override_shipped: bool) -> Rul
         missing = sorted(set(cause.explains) - codes)
         if missing:
             raise RulebookError(cause.file, f"cause {cause.id}: explains unknown symptom code(s) {missing}", line=cause.line)
+    for sym in book.symptoms:  # an info symptom is no finding: "never healthy" would say nothing
+        if sym.never_healthy and sym.severity == "info":
+            raise RulebookError(sym.file, f"symptom {sym.code}: never_healthy needs severity warning or error, not info", line=sym.line)
     return book

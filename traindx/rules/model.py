@@ -188,6 +188,10 @@ class Symptom(_Conditional):
     # Likelihood ratio for a cause that does not explain this symptom; defaults to the
     # rulebook's ``unexplained_lr``. Specific observations (NaN in the inputs) set it lower.
     unexplained_lr: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    # A run this warning fires on is never called healthy: the learned layer may not clear it
+    # (a validation metric collapsing to zero is broken whatever else the run shows); errors
+    # never are. Its must-fire cases are runs the verdict must call findings.
+    never_healthy: bool = False
     docs: Docs
     cases: list[Case] = Field(min_length=2)
     file: str = ""
@@ -358,8 +362,8 @@ class Settings(_Model):
     #: rerank with the learned layer (rulebook/learned/<input kind>.json, fitted and
     #: cross-validated by benchmarks/fit_ranker.py) where one ships for the run's input kind
     learned: bool = True
-    #: symptoms whose finding the learned layer may not turn into "healthy" (besides every
-    #: error-severity symptom): the runs issue 10 says are never healthy
+    #: symptoms the learned layer may not turn into "healthy" besides every error and every
+    #: symptom marked ``never_healthy`` (the shipped rulebook marks its symptoms instead)
     learned_keeps: list[str] = Field(default_factory=new_list)
     #: the learned layer calls a run with a finding healthy only when its p(healthy) reaches
     #: its threshold AND at least this multiple of its likeliest fault's probability (0: the
@@ -382,6 +386,13 @@ class Rulebook(Settings):
         if len(self._by_code) != len(self.symptoms):
             self._by_code = {s.code: s for s in self.symptoms}
         return self._by_code.get(code)
+
+    def never_healthy(self, code: str) -> bool:
+        """Whether a finding of symptom ``code`` keeps the run's verdict "findings" whatever
+        the learned layer says: an error, a symptom marked ``never_healthy``, or one listed
+        in the settings' ``learned_keeps``."""
+        sym = self.symptom(code)
+        return code in self.learned_keeps or (sym is not None and (sym.never_healthy or sym.severity == "error"))
 
     def cause(self, cid: str) -> Cause | None:
         return next((c for c in self.causes if c.id == cid), None)
