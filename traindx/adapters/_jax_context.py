@@ -30,6 +30,7 @@ from traindx.adapters._jax_stats import (
 )
 from traindx.adapters._jax_stats.accum import accumulation_steps
 from traindx.adapters._jax_stats.tree import mark_output
+from traindx.context_json import construct
 from traindx.schema import OptimizerInfo
 
 #: a loss that is no single-label task (read from its name) -> DataInfo.task "other": the
@@ -75,7 +76,7 @@ class ContextMixin:
         try:
             info, lr = optimizer_info(optimizer, optimizer_name, params)
         except Exception as e:  # noqa: BLE001 - an optimizer we cannot read: no facts, go on
-            info, lr = OptimizerInfo(name=optimizer_name), None
+            info, lr = construct(OptimizerInfo, name=optimizer_name), None
             ctx.notes.append(f"optimizer not read ({type(e).__name__}: {e})")
         if learning_rate is not None:
             lr = learning_rate

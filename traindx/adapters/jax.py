@@ -78,6 +78,7 @@ from traindx.adapters._jax_pipeline import PipelineMixin, _Layout
 from traindx.adapters._jax_stats import (
     Stats,
 )
+from traindx.context_json import construct
 from traindx.schema import RunContext
 
 __all__ = ["MonitorState", "Recorder", "Stats", "TelemetryJit", "TrainingDiverged", "monitor", "telemetry",
@@ -187,7 +188,9 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._lvl_rows: list[np.ndarray] = []  # per-batch trivial-level rows (telemetry)
         plan = {k: int(v) for k, v in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch),
                                        ("max_steps", max_steps)) if v is not None}  # the loop's plan, as given
-        self.context = RunContext(framework="jax", framework_version=jax.__version__, **plan)
+        # as validated, without pydantic's import and the context's twin where the values have
+        # their fields' types: 0.13-0.25 s of CPU in a fresh process (issue 15)
+        self.context = construct(RunContext, framework="jax", framework_version=jax.__version__, **plan)
         self._spe_given = steps_per_epoch is not None
         try:
             self._setup(params, optimizer, loss, num_classes, n_train, batch_size, data, optimizer_name,

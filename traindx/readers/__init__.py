@@ -26,6 +26,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from traindx import context_json
 from traindx.errors import ReadError
 from traindx.names import is_bookkeeping, map_name, paired_names
 from traindx.ordering import order_points
@@ -143,7 +144,12 @@ def _validated(p: Path, load: Callable[[Path], T], what: str) -> T:
 
 
 def _load_context(p: Path) -> RunContext:
-    return _validated(p, lambda q: RunContext.model_validate_json(q.read_bytes()), "context")
+    def load(q: Path) -> RunContext:
+        data = q.read_bytes()
+        ctx = context_json.loads(data)  # plain json where every value has its field's type
+        return ctx if ctx is not None else RunContext.model_validate_json(data)
+
+    return _validated(p, load, "context")
 
 
 def _load_preflight(p: Path):  # -> traindx.checks.PreflightRecord

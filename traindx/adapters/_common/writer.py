@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.context_json import dumps
 from traindx.schema import RunContext
 
 _F32 = struct.Struct("<f").pack
@@ -170,7 +171,9 @@ class RunWriter:
                 n for n in ctx.notes if not n.startswith("values above float32's maximum")
             ]
             ctx.notes.append(note)
-        text = ctx.model_dump_json(indent=1)
+        text = dumps(ctx)  # plain json: no pydantic in a short run (issue 15)
+        if text is None:
+            text = ctx.model_dump_json(indent=1)
         if text == self._context_json:
             return
         tmp = self.logdir / ".context.json.tmp"

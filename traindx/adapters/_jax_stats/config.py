@@ -16,6 +16,7 @@ from traindx.adapters._common import (
     LOSS_KINDS,
 )
 from traindx.adapters._jax_stats.tree import group_leaves
+from traindx.context_json import construct
 from traindx.schema import LayerInfo, LossInfo, ModelInfo, OptimizerInfo
 
 #: optax (and common hand-written) loss names -> the canonical names of LOSS_KINDS.
@@ -254,7 +255,7 @@ def optimizer_info(tx: Any, name: str | None = None, params: Any = None, *,
     its learning rate: a float, a schedule (callable of the step) or None. Inside a
     partition (``optax.multi_transform``), the settings of the transform ``partition_main``
     picks, ``params`` counting each label's parameters."""
-    info = OptimizerInfo(name=name)
+    info = construct(OptimizerInfo, name=name)
     if tx is None:
         return info, None
     main = partition_main(tx, params) if partition else None
@@ -334,12 +335,13 @@ def optimizer_info(tx: Any, name: str | None = None, params: Any = None, *,
 def loss_info(loss: Any) -> tuple[LossInfo, str | None, bool]:
     """LossInfo, the task it implies, and whether it is element-wise."""
     if loss is None:
-        return LossInfo(), None, False
+        return construct(LossInfo), None, False
     raw = loss if isinstance(loss, str) else getattr(loss, "__name__", None) or type(loss).__name__
     key = raw.lower().removeprefix("optax.").removeprefix("optax.losses.")
     key = JAX_LOSSES.get(key, FUNCTIONAL_LOSSES.get(key, key))
     kind = LOSS_KINDS.get(key)
-    info = LossInfo(
+    info = construct(
+        LossInfo,
         name=key,
         expects=kind.expects if kind else None,  # type: ignore[arg-type]
         from_logits=kind.from_logits if kind else None,
@@ -383,12 +385,13 @@ def model_info(params: Any) -> ModelInfo:
         typ = m.group(1) if m and not name.isdigit() else None
         if k is not None and typ is None:
             typ = "Dense" if len(k) == 2 else f"Conv{len(k) - 2}D"
-        layers.append(LayerInfo(name=name, type=typ, params=n, trainable=True,
+        layers.append(construct(LayerInfo, name=name, type=typ, params=n, trainable=True,
                                 output_shape=[None, k[-1]] if k else None))  # fmt: skip
     total = sum(counts)
     low = " ".join(names).lower()
     last = kernels[-1] if kernels else None
-    return ModelInfo(
+    return construct(
+        ModelInfo,
         layers=layers,
         num_params=total,
         num_trainable=total,

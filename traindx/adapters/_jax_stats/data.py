@@ -17,6 +17,7 @@ from traindx.adapters._common import (
 )
 from traindx.adapters._jax_stats.telemetry import _f32
 from traindx.adapters._jax_stats.tree import _natural, key_str, layer_of
+from traindx.context_json import construct
 from traindx.schema import DataInfo
 
 _QKV = ("query", "key", "value")
@@ -121,7 +122,7 @@ def data_info(data: Any) -> tuple[DataInfo, float]:
     """n_train, input range and dtype, class counts of ``(x, y)`` arrays (host side)."""
     x, y = data if isinstance(data, (tuple, list)) else (data, None)
     x = np.asarray(x)
-    d = DataInfo(n_train=int(x.shape[0]) if x.ndim else None, input_dtype=str(x.dtype))
+    d = construct(DataInfo, n_train=int(x.shape[0]) if x.ndim else None, input_dtype=str(x.dtype))
     nonfinite = 0.0
     if x.size and np.issubdtype(x.dtype, np.number):
         xf = x.astype(np.float64, copy=False)
