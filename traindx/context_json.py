@@ -14,7 +14,7 @@ lists and dicts of them) and five nested models, so both directions are plain ``
 * :func:`loads`: the context pydantic's ``model_validate_json`` gives, where every value has
   the type its field names (an int for a float field is that float, as pydantic's lax mode
   makes it) and no key is unknown or repeated; None otherwise, and the reader validates with
-  pydantic (the same context, or its error message).
+  pydantic (the same context, or its error message): :func:`read`.
 """
 
 from __future__ import annotations
@@ -165,9 +165,15 @@ def loads(data: str | bytes) -> RunContext | None:
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         doc = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
-        return _value(RunContext, doc)  # type: ignore[no-any-return]
+        return _value(RunContext, doc)
     except (_Slow, ValueError, UnicodeError, RecursionError):
         return None
+
+
+def read(data: str | bytes) -> RunContext:
+    """``RunContext.model_validate_json(data)``, with :func:`loads` where it can."""
+    ctx = loads(data)
+    return ctx if ctx is not None else RunContext.model_validate_json(data)
 
 
 def construct(cls: type[Any], **values: Any) -> Any:

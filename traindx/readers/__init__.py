@@ -49,7 +49,7 @@ from traindx.readers.hygiene import lfs_pointer, report_restarts
 from traindx.readers.raw import RawLog, RawSeries
 from traindx.readers.stores import MLFLOW_DB, MLFLOW_RUN, WANDB_RUN, db_runs, named_id, unique_ids
 from traindx.readers.timeaxis import EPOCH_AXIS, Piece, combine, epoch_indexed, same_run_groups
-from traindx.schema import Run, RunContext, Series, SkippedPath, StepUnit
+from traindx.schema import Run, Series, SkippedPath, StepUnit
 
 T = TypeVar("T")
 
@@ -143,15 +143,6 @@ def _validated(p: Path, load: Callable[[Path], T], what: str) -> T:
         raise ReadError(str(p), f"not a traindx {what}: {where}: {err['msg']}") from None
 
 
-def _load_context(p: Path) -> RunContext:
-    def load(q: Path) -> RunContext:
-        data = q.read_bytes()
-        ctx = context_json.loads(data)  # plain json where every value has its field's type
-        return ctx if ctx is not None else RunContext.model_validate_json(data)
-
-    return _validated(p, load, "context")
-
-
 def _load_preflight(p: Path):  # -> traindx.checks.PreflightRecord
     from traindx.checks import load
 
@@ -192,7 +183,7 @@ def build_run(
             continue
         try:
             if log is None and path.name == CONTEXT_FILE:
-                run.context = _load_context(path)
+                run.context = _validated(path, lambda q: context_json.read(q.read_bytes()), "context")
                 has_context = True
                 run.ingest.files.append(str(path))
                 continue
