@@ -7,9 +7,9 @@ lists and dicts of them) and five nested models, so both directions are plain ``
 
 * :func:`dumps`: the text, non-finite floats as ``null`` as pydantic writes them; None when a
   value is of another type (a numpy int, a tuple...): the writer uses pydantic then. The
-  text is not pydantic's byte for byte (floats as Python writes them, ``1e-05`` for
-  ``0.00001``, an int in a float field as an int); pydantic and :func:`loads` read the same
-  values from either.
+  text is not pydantic's byte for byte (floats as Python writes them: ``1e-05`` where
+  pydantic writes ``0.00001``), but the same JSON values of the same JSON types (an int in a
+  float field is written as a float, as pydantic does), so both readers read the same.
 * :func:`construct`: a context model made by an adapter, the same way.
 * :func:`loads`: the context pydantic's ``model_validate_json`` gives, where every value has
   the type its field names (an int for a float field is that float, as pydantic's lax mode
@@ -41,14 +41,19 @@ class _Slow(Exception):
 # --------------------------------------------------------------------------- writing
 
 
-def _plain(v: Any) -> Any:
+def _plain(v: Any, tp: Any = Any) -> Any:
+    """``v`` as JSON's values; ``tp`` its field's type (an int in a float field is written as
+    that float, as pydantic writes it)."""
     t = type(v)
+    if t is int and tp in _FLOATS:
+        return float(v) if abs(v) <= _EXACT_INT else v
     if v is None or t is str or t is bool or t is int:
         return v
     if isinstance(v, float):  # numpy's float64 too: written as the float it is, as pydantic does
         return float(v) if math.isfinite(v) else None
     if t is list:
-        return [_plain(x) for x in v]
+        item = typing.get_args(tp)[0] if typing.get_origin(tp) is list else Any
+        return [_plain(x, item) for x in v]
     if t is dict:
         if any(type(k) is not str for k in v):
             raise _Slow
@@ -57,8 +62,20 @@ def _plain(v: Any) -> Any:
         d = v.__dict__
         if any(name not in d for name in t._fields):
             raise _Slow
-        return {name: _plain(d[name]) for name in t._fields}
+        hints = _fields(t)  # type: ignore[arg-type]
+        return {name: _plain(d[name], _unwrap(hints[name])) for name in t._fields}
     raise _Slow
+
+
+def _unwrap(tp: Any) -> Any:
+    """``X | None`` -> ``X`` (what a written value is checked against)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        arms = [a for a in typing.get_args(tp) if a is not type(None)]
+        return arms[0] if len(arms) == 1 else tp
+    return tp
+
+
+_FLOATS = (float,)
 
 
 def dumps(ctx: RunContext) -> str | None:
