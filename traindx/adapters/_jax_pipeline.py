@@ -318,6 +318,9 @@ class PipelineMixin:
             nf = m[:, lay.col["train/nonfinite@inputs"]]
             self._input_nonfinite += float(np.nansum(nf))
             self.context.flags["input_nonfinite"] = float(self._input_nonfinite)
+        if "_inck_n" in lay.col:  # the same inputs at adjacent steps? (flag inputs_same_share)
+            self._repeats.see_rows(steps, m[:, [lay.col[t] for t in ("_inck_n", "_inck_mean", "_inck_ms")]])
+            self._repeats.fold(self.context.flags)
         tel = m[:, lay.col["_tel"]] > 0.5 if "_tel" in lay.col else np.zeros(n, dtype=bool)
         if self.every is not None:
             tel &= steps % self.every == 0

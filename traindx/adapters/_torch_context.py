@@ -26,6 +26,7 @@ from traindx.adapters._common import (
     init_scale_flags,
 )
 from traindx.adapters._common.levels import LEVEL_ROWS
+from traindx.adapters._common.repeats import InputRepeats
 from traindx.adapters._torch_record import FLUSH_STEPS
 from traindx.schema import DataInfo, LossInfo, RunContext
 
@@ -147,6 +148,8 @@ class ContextMixin:
         # steps whose gradient was carried over / reset: [after an optimizer step, with none seen yet]
         self._acc_n = {True: [0, 0], False: [0, 0]}
         self._moments = Moments()
+        self._repeats = InputRepeats()  # the same batch step after step (flag inputs_same_share)
+        self._in_pair = -1  # the step whose inputs are summarised beside the telemetry step's before it
         self._input_nonfinite = 0.0
         self._class_counts = np.zeros(0, dtype=np.int64)
         self._count_targets = self._task in ("classification", "binary", None)

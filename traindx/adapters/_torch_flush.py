@@ -162,6 +162,11 @@ class FlushMixin:
                     mo.min,
                     mo.max,
                 )
+        for pre in ("train/input_", "_px_"):  # the inputs of a telemetry step, of the step after one
+            if pre + "mean" in vals:
+                n = vals["_in_n" if pre[0] == "t" else "_px_n"]
+                self._repeats.see(s, (n, vals[pre + "min"], vals[pre + "max"]), (vals[pre + "mean"], vals[pre + "std"]))
+                self._repeats.fold(flags)
         if "train/nonfinite@inputs" in vals:
             self._input_nonfinite += vals["train/nonfinite@inputs"]
             flags["input_nonfinite"] = float(self._input_nonfinite)

@@ -136,6 +136,9 @@ class RecordMixin:
                 wbad = self._telemetry(s, grads, present, norms, inputs, tgt, outputs, full=tel)
             if wbad is not None and fatal is None and not self._fatal_warned:
                 fatal = (s, fatal_message("weights", wbad))
+        elif self._in_pair == s:  # the step after one: its inputs alone, hidden (the same batch?)
+            with torch.no_grad():
+                self._pair_inputs(s, inputs)
         if self._acc_pre is not None:  # the watched gradient before this step's first backward
             self._b_tel.append((s, ["_acc"], self._acc_pre.reshape(1), []))
             self._acc_after[s] = self._acc_after_opt

@@ -15,6 +15,7 @@ from traindx.adapters._common import note_broadcast
 
 SHORT_BATCH = 4  # a batch with under 1/SHORT_BATCH of the usual targets is "short"
 _INPUT_TAGS = ("train/input_mean", "train/input_std", "train/input_min", "train/input_max")
+_PAIR_TAGS = ["_px_mean", "_px_std", "_px_min", "_px_max", "_px_nf", "_px_n"]  # tensor_summary's order
 
 
 class TelemetryMixin:
@@ -36,9 +37,9 @@ class TelemetryMixin:
         moments: list[torch.Tensor] = []
         host: dict[str, float] = {}
         g = self._groups
-        x = ts.first_tensor(inputs)
-        if x is not None and self._in_cols is not None and x.dim() == 2 and x.shape[1] == self._in_width:
-            x = x.index_select(1, self._in_cols.to(x.device))  # integer-code columns left out
+        x = self._input_view(inputs)
+        if x is not None and x.numel():
+            self._in_pair = s + 1  # the next step's inputs too, unless it records them itself
         if x is not None or tgt is not None:
             nf = torch.zeros((), device=(x if x is not None else tgt).device)  # type: ignore[union-attr]
             if x is not None and x.numel():
@@ -112,6 +113,19 @@ class TelemetryMixin:
         if host:
             self._b_host.append((s, host))
         return wbad
+
+    def _input_view(self, inputs: Any) -> torch.Tensor | None:
+        x = ts.first_tensor(inputs)
+        if x is not None and self._in_cols is not None and x.dim() == 2 and x.shape[1] == self._in_width:
+            x = x.index_select(1, self._in_cols.to(x.device))  # integer-code columns left out
+        return x
+
+    def _pair_inputs(self, s: int, inputs: Any) -> None:
+        """The inputs of the step after a telemetry step, summarised as the telemetry step's
+        were (hidden tags, not written): was it fed the same batch? (flag inputs_same_share)"""
+        x = self._input_view(inputs)
+        if x is not None and x.numel():
+            self._b_tel.append((s, _PAIR_TAGS, ts.tensor_summary(x).float(), []))
 
     def _finish_update_ratio(self) -> None:
         """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per module, recorded at the snapshot's step."""

@@ -65,6 +65,7 @@ from traindx.adapters._common import (
     note_fatal,
     warn,
 )
+from traindx.adapters._common.repeats import InputRepeats
 from traindx.adapters._jax_call import telemetry  # jits itself when called outside jit
 from traindx.adapters._jax_context import ContextMixin
 from traindx.adapters._jax_optax import (
@@ -168,6 +169,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._fatal_warned = False
         self._fatal: tuple[int, str] | None = None  # (step, what), raised or warned in log()
         self._moments = Moments()
+        self._repeats = InputRepeats()  # the same batch step after step (flag inputs_same_share)
         self._input_nonfinite = 0.0
         self._class_counts = np.zeros(0, dtype=np.float64)
         self._atexit: Any = None

@@ -40,6 +40,8 @@ ADAPTER_FLAGS: dict[str, type] = {
     "grad_accumulating": bool,
     "grads_carried_over": float,
     "init_scale_layer": str,
+    "inputs_checked": float,  # adapters: input summaries compared with the one recorded before
+    "inputs_same_share": float,  # adapters: the share of them equal to it (the same batch every step)
     "init_scale_max": float,
     "init_scale_min": float,
     "init_zero_frac": float,

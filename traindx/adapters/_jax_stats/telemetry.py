@@ -267,6 +267,10 @@ def telemetry(grads: Any = None, params: Any = None, updates: Any = None, loss: 
     if lr is not None:
         tags.append("train/lr")
         vals.append(lr)
+    if inputs is not None and np.size(first_array(inputs)):  # every step: the same batch as the last?
+        xi = _f32(first_array(inputs))
+        tags += ["_inck_n", "_inck_mean", "_inck_ms"]
+        vals += [jnp.asarray(float(np.size(xi)), _F32), jnp.mean(xi), jnp.mean(xi * xi)]
     meta: list[tuple[str, Any]] = []
     graph = STEP_GRAPH.get()
     if graph is not None and (inputs is not None or logits is not None):
