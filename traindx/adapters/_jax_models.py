@@ -130,3 +130,30 @@ def model_form(model: Any, args: tuple[Any, ...], apply_fn: Callable | None) -> 
                         "for a flax nnx or equinox module")  # fmt: skip
     params, loss_fn, data = args
     return ModelForm(kind="apply", params=params, apply=model, loss=loss_fn), data
+
+
+def bn_stats_at_init(variables: Any) -> dict[str, float]:
+    """The batch-norm statistics a loop keeps (flax ``batch_stats``: each BatchNorm a dict
+    with ``mean`` and ``var``; an nnx ``nnx.state(model, nnx.BatchStat)`` the same), as the
+    Keras callback reads its layers': ``bn_layers`` (layers found) and ``bn_stats_at_init``
+    (of those, layers whose mean is still exactly 0 and variance exactly 1 - the flax
+    initial values; one training-mode apply whose returned ``batch_stats`` are kept moves
+    both). Empty where none is found. A fact: the rulebook reads it with the steps taken."""
+    import numpy as np
+
+    n = at_init = 0
+    stack = [variables]
+    while stack:
+        node = stack.pop()
+        if hasattr(node, "to_pure_dict"):  # an nnx State
+            node = node.to_pure_dict()
+        if not isinstance(node, dict):
+            continue
+        mean, var = node.get("mean"), node.get("var")
+        if mean is not None and var is not None and hasattr(mean, "shape") and hasattr(var, "shape"):
+            n += 1
+            m, v = np.asarray(jax.device_get(mean)), np.asarray(jax.device_get(var))
+            at_init += int(bool(np.all(m == 0.0) and np.all(v == 1.0)))
+            continue
+        stack.extend(node.values())
+    return {"bn_layers": float(n), "bn_stats_at_init": float(at_init)} if n else {}

@@ -136,7 +136,8 @@ class RecordMixin:
                 wbad = self._telemetry(s, grads, present, norms, inputs, tgt, outputs, full=tel)
             if wbad is not None and fatal is None and not self._fatal_warned:
                 fatal = (s, fatal_message("weights", wbad))
-        elif self._in_pair == s:  # the step after one: its inputs alone, hidden (the same batch?)
+        elif self._in_pair == s or s <= EARLY_WATCH:  # the step after one, or an early step:
+            # its inputs alone, hidden (the same batch as the step before? a short run has few telemetry steps)
             with torch.no_grad():
                 self._pair_inputs(s, inputs)
         if self._acc_pre is not None:  # the watched gradient before this step's first backward

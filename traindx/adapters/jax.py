@@ -55,6 +55,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("traindx.adapters.jax needs JAX: pip install 'traindx[jax]'") from e
 
+from traindx.adapters import _jax_models
 from traindx.adapters._common import (
     Closing,
     Moments,
@@ -242,6 +243,22 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
             self._writer.add(int(step), values)
         except Exception as e:  # noqa: BLE001
             self._fail(e, "log_eval")
+
+    def log_state(self, step: int, variables: Any) -> None:
+        """Record what the loop's non-trained state says: the flax ``batch_stats`` it keeps
+        (or the whole variables dict), e.g. at each evaluation or at the end -
+        ``rec.log_state(step, {"batch_stats": batch_stats})``, ``step`` the training steps
+        taken. Flags ``bn_layers``, ``bn_stats_at_init`` (BatchNorm statistics still at their
+        initial 0 / 1: the ``batch_stats`` returned by ``apply(..., mutable=["batch_stats"])``
+        discarded, or ``use_running_average=True`` while training) and ``bn_stats_steps``."""
+        if self._off:
+            return
+        try:
+            bn = _jax_models.bn_stats_at_init(variables)
+            if bn:
+                self.context.flags.update(bn, bn_stats_steps=float(step))
+        except Exception as e:  # noqa: BLE001
+            self._fail(e, "log_state")
 
     def flush(self) -> None:
         """Fetch everything buffered (waits for the device), write events and context."""

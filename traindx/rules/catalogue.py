@@ -29,7 +29,7 @@ from traindx.lazymodel import LazyModel
 #: the context's ``flags``, with their type.
 ADAPTER_FLAGS: dict[str, type] = {
     "accuracy_logs_running_mean": bool,  # Keras: the per-batch accuracy logged is the running mean
-    "bn_layers": float,  # Keras: BatchNormalization layers with moving statistics (default 0/1 init)
+    "bn_layers": float,  # Keras: BatchNormalization layers with moving statistics (default 0/1 init); JAX: rec.log_state's BatchNorm stats
     "bn_stats_at_init": float,  # of those, layers whose moving mean/variance are still exactly 0/1 at the end
     "bn_stats_steps": float,  # the training steps taken when bn_stats_at_init was read
     "broadcast_in_loss": bool,
