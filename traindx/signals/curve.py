@@ -127,6 +127,31 @@ def _rise_z(xf: np.ndarray, yf: np.ndarray, x_best: float) -> float:
     return float(diff / se - np.sqrt(2.0 * np.log(max(n / k, 1.0))))
 
 
+#: an explosion the run recovers from: its points above 10x the start span at most this share
+#: of the run's points (at least RECOVER_MIN_POINTS), and the end is back at or below the
+#: level just before it
+RECOVER_SHARE = 0.05
+RECOVER_MIN_POINTS = 5
+
+
+def explode_recovered(yf: np.ndarray, explode_idx: int, ref: float) -> bool:
+    """Whether the loss's explosion at ``explode_idx`` (two points above 10x ``ref``) was a
+    transient the run recovered from: every point above 10x ``ref`` is positive (a loss that
+    runs off to minus infinity is not a spike) and lies within a short window after the
+    onset (``RECOVER_SHARE`` of the run, at least ``RECOVER_MIN_POINTS`` points), no point
+    after the window is above it again, and the end (median of the last 5 %) is at or below
+    the level just before the onset (median of up to 5 points, else the start). A per-step
+    loss that jumps 1.0 -> 130 at step 2 and trains to 0.01 did not diverge."""
+    if explode_idx < 0:
+        return False
+    out = np.flatnonzero(np.abs(yf) > 10.0 * ref)
+    window = max(RECOVER_MIN_POINTS, int(RECOVER_SHARE * yf.size))
+    if out[-1] - explode_idx >= window or np.any(yf[out] <= 0.0) or out[-1] >= yf.size - 1:
+        return False
+    pre = float(median(yf[max(0, explode_idx - 5) : explode_idx])) if explode_idx else ref
+    return abs(float(median(tail(yf, 0.05, 1, 200)))) <= abs(pre)
+
+
 def level_facts(xf: np.ndarray, yf: np.ndarray) -> dict[str, float | int]:
     """The levels of a series of one or two finite points (an HF Trainer run logging its
     training loss every 500 steps, a two-epoch fit): where it starts and ends, its extremes.
@@ -286,6 +311,8 @@ def curve_facts(steps: np.ndarray, values: np.ndarray, floor: float | None = Non
             "tail_neg_frac": float(np.mean(tail(yf, 0.2, 1, 10_000) < 0)),
             "tail_zero_frac": float(np.mean(tail(yf, 0.2, 1, 10_000) == 0)),
             "explode_step": int(xf[explode_idx]) if explode_idx >= 0 else -1,
+            # the explosion was a short upward spike the run came back from (LOSS002 reads it)
+            "explode_recovered": explode_recovered(yf, explode_idx, ref),
             "zero_dips": zero_dips,
             "tail_cv": float(np.std(tail(yf, 0.2, 2, 10_000)) / max(abs(last), EPS)),
             "quantum": quantum,  # 1/n of a share of n examples, else 0
