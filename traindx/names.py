@@ -362,12 +362,32 @@ def _bare_split_names(names: list[str]) -> dict[str, str]:
             for n, split in bare.items() if split not in losses}  # fmt: skip
 
 
+def _implied_eval(raw: str) -> bool:
+    """``metrics/precision``: validation only because an evaluation-only group says so."""
+    segs = raw.strip().split("/")
+    k = next((i for i, g in enumerate(segs[:-1]) if _normalize(g) in EVAL_ONLY_NAMESPACES), None)
+    bare = _decompose("/".join(segs[:k] + segs[k + 1 :])) if k is not None else None
+    return isinstance(bare, _Parts) and bare.split is None and map_name(raw) is not None
+
+
+def _eval_group_twins(names: list[str]) -> dict[str, str]:
+    """``metrics/precision`` beside ``metrics/val_precision`` in one file: the group's split holds
+    for an evaluation metric only when the file has no other series of it; beside its ``val_``
+    twin the group-only name is the training metric (a hand SummaryWriter's habit)."""
+    implied = [n for n in names if _implied_eval(n)]
+    keys = {n: map_name(n) for n in names} if implied else {}
+    return {n: _target(str(k.model_copy(update={"split": "train"})), f"'{n.strip()}' beside {twin.strip()!r} "
+                       "in one file: the training metric (the group's split holds when it has no twin)")
+            for n in implied if (k := keys[n]) is not None and k.split == "val"
+            and (twin := next((m for m in names if m != n and keys[m] == k and not _implied_eval(m)), None))}
+
+
 def paired_names(names: Iterable[str]) -> dict[str, str]:
     """Overrides reading the raw names of one file that form a known pair (``tl`` beside
     ``vl``: train and validation loss; ``t_loss`` beside ``v_loss``: see
     :func:`_lead_letter_names`); empty when no pair is complete."""
     names = list(names)
-    out = _lead_letter_names(names) | _bare_split_names(names)
+    out = _lead_letter_names(names) | _bare_split_names(names) | _eval_group_twins(names)
     found = {n: _PAIRED[n.strip().lower()] for n in names if n.strip().lower() in _PAIRED}
     if set(found.values()) == set(_PAIRED.values()):
         pair = " / ".join(_PAIRED)
