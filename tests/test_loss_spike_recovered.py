@@ -27,6 +27,9 @@ def _facts(text: str) -> dict[str, float | int | bool]:
         ("1.0x10 50x30 1.0*0.98x60", False),  # 30 % of the run above 10x: no spike
         ("1.0x5 98.7 130.3 1.0*0.99x100 98.7 130.3 0.5x10", False),  # explodes again later
         ("-1.0x5 *1.5x40", False),  # runs off to minus infinity
+        # lr 5: spikes at epochs 4-19, then jumps around above its start (lr_too_high_mlp_oscillate)
+        ("2.31 2.4 2.31 2.08 23.2 560 3.06 3.72 3.98 4.4 3.98 5.89 4.9 181 33.7 5.09 8.39 54.6 6.35 68.6 7.04 2.21 "
+         "8.47 12.3 2.8x200 ~0.05", False),
         ("2.3-0.01x20 *1.3x30", False),  # diverges to the end
     ],
 )

@@ -137,19 +137,20 @@ RECOVER_MIN_POINTS = 5
 def explode_recovered(yf: np.ndarray, explode_idx: int, ref: float) -> bool:
     """Whether the loss's explosion at ``explode_idx`` (two points above 10x ``ref``) was a
     transient the run recovered from: every point above 10x ``ref`` is positive (a loss that
-    runs off to minus infinity is not a spike) and lies within a short window after the
-    onset (``RECOVER_SHARE`` of the run, at least ``RECOVER_MIN_POINTS`` points), no point
-    after the window is above it again, and the end (median of the last 5 %) is at or below
-    the level just before the onset (median of up to 5 points, else the start). A per-step
-    loss that jumps 1.0 -> 130 at step 2 and trains to 0.01 did not diverge."""
+    runs off to minus infinity is not a spike) and all lie within one short window from the
+    first of them (``RECOVER_SHARE`` of the run, at least ``RECOVER_MIN_POINTS`` points), and
+    the end (median of the last 5 %) is at or below both the start ``ref`` and the level just
+    before the first such point (median of up to 5 points). A per-step loss that jumps
+    1.0 -> 130 at step 2 and trains to 0.01 did not diverge; SGD at lr 5 that spikes to 560,
+    181, 69 over 15 epochs and ends above its start did (fixtures/logs lr_too_high_mlp_oscillate)."""
     if explode_idx < 0:
         return False
     out = np.flatnonzero(np.abs(yf) > 10.0 * ref)
     window = max(RECOVER_MIN_POINTS, int(RECOVER_SHARE * yf.size))
-    if out[-1] - explode_idx >= window or np.any(yf[out] <= 0.0) or out[-1] >= yf.size - 1:
+    if out[-1] - out[0] >= window or np.any(yf[out] <= 0.0) or out[-1] >= yf.size - 1:
         return False
-    pre = float(median(yf[max(0, explode_idx - 5) : explode_idx])) if explode_idx else ref
-    return abs(float(median(tail(yf, 0.05, 1, 200)))) <= abs(pre)
+    pre = float(median(yf[max(0, out[0] - 5) : out[0]])) if out[0] else ref
+    return abs(float(median(tail(yf, 0.05, 1, 200)))) <= min(abs(pre), ref)
 
 
 def level_facts(xf: np.ndarray, yf: np.ndarray) -> dict[str, float | int]:
