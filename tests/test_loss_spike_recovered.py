@@ -24,6 +24,7 @@ def _facts(text: str) -> dict[str, float | int | bool]:
     [
         ("0.98 2.57 98.7 130.3 2.75 77.2 4.06 1.2 1.0*0.99x300 ~0.05", True),  # qa_real36's fixed 4x500 ReLU
         ("1.0x5 98.7 130.3 2.75 1.5x300 ~0.05", False),  # back down, but above its pre-spike level
+        ("1.99 1039 87.6 62.2 3.57 32.0 3.95 4.86 3.78 2.41 1.65x300 ~0.05", False),  # back near its start only
         ("1.0x10 50x30 1.0*0.98x60", False),  # 30 % of the run above 10x: no spike
         ("1.0x5 98.7 130.3 1.0*0.99x100 98.7 130.3 0.5x10", False),  # explodes again later
         ("-1.0x5 *1.5x40", False),  # runs off to minus infinity
