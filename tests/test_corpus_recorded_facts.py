@@ -1,0 +1,68 @@
+"""The corpus's adapter runs carry the facts the rules read (issue 10, session 37's re-recording).
+
+Session 36's adapters record BatchNormalization layers whose moving statistics never left 0/1
+(Keras callback: bn_layers, bn_stats_at_init, bn_stats_steps; CTX004 reads them) and the kind
+of (N, C) targets (target_kind, target_row_sum; CTX010 reads a categorical cross-entropy on
+continuous or multi-hot rows). The runs recorded before had neither, so the benchmark scored
+those rules on runs that could not show them. Reads the committed archives only (no framework).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "fixtures" / "corpus"))
+
+from load import corpus_runs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def adapter_runs(tmp_path_factory):
+    out = []
+    for d, lab in corpus_runs(tmp_path_factory.mktemp("corpus")):
+        if lab["input_kind"] != "logs":
+            out.append((d, lab, json.loads((d / "context.json").read_text())))
+    return out
+
+
+def _bn_runs(adapter_runs):
+    """Keras runs whose model holds a BatchNormalization layer (a spec's `bn` on a linear
+    model with no hidden layer builds none)."""
+    return [(d, lab, ctx) for d, lab, ctx in adapter_runs if lab["input_kind"] == "keras_adapter"
+            and ctx["model"].get("has_batchnorm")]
+
+
+def test_every_keras_run_with_batchnorm_records_its_moving_statistics(adapter_runs):
+    runs = _bn_runs(adapter_runs)
+    assert len(runs) >= 80
+    lacking = [d.name for d, _lab, ctx in runs if "bn_layers" not in ctx["flags"]]
+    assert not lacking, f"recorded before the BatchNorm facts: {lacking[:5]}"
+
+
+def test_frozen_batchnorm_reads_at_init_and_trained_batchnorm_does_not(adapter_runs):
+    frozen = healthy = 0
+    for d, lab, ctx in _bn_runs(adapter_runs):
+        f, m = ctx["flags"], lab["spec"]["model"]
+        if lab["cause"] == "train_mode_not_set" and m.get("bn") and not m.get("in_bn"):
+            # every BatchNormalization set trainable=False: inference mode under fit
+            assert f["bn_stats_at_init"] == f["bn_layers"] >= 1.0, d.name
+            frozen += 1
+        elif lab["cause"] == "healthy" and "injected" not in lab:
+            assert f["bn_stats_at_init"] == 0.0, d.name
+            healthy += 1
+    assert frozen >= 5 and healthy >= 15
+
+
+def test_multilabel_and_reconstruction_targets_record_their_kind(adapter_runs):
+    runs = [(d, lab, ctx) for d, lab, ctx in adapter_runs if lab["input_kind"] == "torch_adapter"
+            and lab["spec"]["data"]["name"].startswith(("multilabel", "recon"))]
+    assert len(runs) >= 40
+    lacking = [d.name for d, _lab, ctx in runs if "target_kind" not in ctx["flags"]]
+    assert not lacking, f"recorded before the target-kind facts: {lacking[:5]}"
+    kinds = {ctx["flags"]["target_kind"] for _d, _lab, ctx in runs}
+    assert {"multihot", "continuous"} <= kinds
