@@ -188,3 +188,48 @@ def test_bounded():
     ov.see(torch.zeros(8, 3), False)
     ov.see(torch.arange(3 * _torch_overlap.MAX_TRAIN_ROWS + 3).reshape(-1, 3), True)
     assert ov.capped and ov.frac() is None and not ov.train
+
+
+@pytest.mark.parametrize("n_train", [3_200, 6_400])
+@pytest.mark.parametrize("train_first", [True, False])
+def test_a_large_train_accuracy_pass_does_not_hide_the_validation_pass(
+    tmp_path, n_train, train_first
+):
+    """qa_fresh37's fixed fraud run: after each epoch the whole training set (6,400 rows, more
+    than MAX_EVAL_ROWS in one forward) is evaluated for a train accuracy, then the disjoint
+    validation set. The training-set pass took the whole evaluation budget, the validation
+    rows were never read, and val_shared_frac was 1.0 (CHK025 -> data_leakage 79 %)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n_train + 800, 20, generator=g)
+    y = (x[:, :4].sum(1) > 0).float()
+    xt, yt, xv = x[:n_train], y[:n_train], x[n_train:]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    crit = nn.BCEWithLogitsLoss()
+    mon = Monitor(model, opt, loss_fn=crit, logdir=tmp_path)
+    for _ in range(2):
+        model.train()
+        for i in range(0, n_train, 256):
+            opt.zero_grad()
+            loss = crit(model(xt[i : i + 256]).squeeze(1), yt[i : i + 256])
+            mon.step(loss, inputs=xt[i : i + 256], targets=yt[i : i + 256])
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            for part in (xt, xv) if train_first else (xv, xt):
+                model(part)
+        mon.log(val_loss=0.5)
+    mon.close()
+    assert flags(tmp_path)[1]["val_shared_frac"] == 0.0
+
+
+def test_bounded_keeps_room_for_validation_after_training_passes():
+    ov = _torch_overlap.Overlap()
+    xt, xv = torch.randn(300, 3), torch.randn(40, 3)
+    ov.see(xt, True)
+    for _ in range(_torch_overlap.MAX_EVAL_KEPT // 300 + 5):  # training-set passes fill the budget
+        ov.see(xt, False)
+    ov.see(xv, False)
+    assert ov.kept <= _torch_overlap.MAX_EVAL_KEPT and ov.frac() == 0.0

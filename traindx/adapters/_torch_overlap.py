@@ -10,7 +10,9 @@ gets the same id in any batch): one multiply and one sum over the batch, ~10-30 
 where hashing each row with blake2b costs ~2.7 us a row of 784 floats.
 
 Bounded in memory: the fingerprints of at most :data:`MAX_TRAIN_ROWS` distinct training
-rows (a set of ints), of :data:`MAX_EVAL_ROWS` evaluation rows (kept per forward); CPU
+rows (a set of ints), of :data:`MAX_EVAL_ROWS` evaluation rows per forward and
+:data:`MAX_EVAL_KEPT` in all (when full, the forwards already made of training rows - a
+train-accuracy pass - are dropped, so a large one cannot crowd out the validation pass); CPU
 tensors only (a device tensor would need a copy and a sync), nothing of the user's tensors
 kept, no RNG drawn. Bounded in time: any global module hook sends every module call of the
 process through torch's slow path (~1.5 us a module call: +5 % a step on a small MLP), so
@@ -39,7 +41,8 @@ from torch import nn
 from traindx.rowid import int_keys
 
 MAX_TRAIN_ROWS = 100_000  # training-row fingerprints kept (a set of ints, ~6 MB at most)
-MAX_EVAL_ROWS = 4_096  # evaluation rows kept (per forward)
+MAX_EVAL_ROWS = 4_096  # evaluation rows kept per forward
+MAX_EVAL_KEPT = 4 * MAX_EVAL_ROWS  # evaluation rows kept in all (training-set passes dropped)
 MIN_EVAL_ROWS = 8  # fewer evaluation rows than this: no fact
 STALE_FORWARDS = 64  # training forwards in a row with no new row: the training set is seen
 GIVE_UP = 4 * STALE_FORWARDS  # stale training forwards without an evaluation: the hook goes
@@ -57,7 +60,8 @@ class Overlap:
         self.train: set[int] = set()
         self.train_rows = 0
         self.evals: list[list[int]] = []
-        self.eval_rows = 0
+        self.eval_rows = 0  # evaluation rows read in all
+        self.kept = 0  # evaluation rows kept (in self.evals)
         self.capped = False
         self.stale = 0  # training forwards in a row that brought no new row
 
@@ -83,10 +87,26 @@ class Overlap:
                 self.capped = True
                 self.train = set()
                 self.evals = []
-        elif self.eval_rows < MAX_EVAL_ROWS:
-            keys = self._keys(x[: MAX_EVAL_ROWS - self.eval_rows])
+                self.kept = 0
+        else:
+            if self.kept >= MAX_EVAL_KEPT:
+                self._drop_train_evals()
+                if self.kept >= MAX_EVAL_KEPT:
+                    return
+            keys = self._keys(x[: min(MAX_EVAL_ROWS, MAX_EVAL_KEPT - self.kept)])
             self.eval_rows += len(keys)
+            self.kept += len(keys)
             self.evals.append(keys)
+
+    def _drop_train_evals(self) -> None:
+        """Forget the evaluation forwards already made of training rows (training-set passes:
+        more training rows only make them more so), freeing room for a later validation pass.
+        A training-set pass ahead of the validation pass once took the whole budget, and the
+        validation rows were never read: val_shared_frac 1.0 on disjoint sets (qa_fresh37)."""
+        keep = [k for k in self.evals if sum(r in self.train for r in k) < TRAIN_EVAL * len(k)]
+        if len(keep) < len(self.evals):
+            self.evals = keep
+            self.kept = sum(len(k) for k in keep)
 
     def _keys(self, x: torch.Tensor) -> list[int]:
         with torch.no_grad():
