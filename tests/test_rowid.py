@@ -64,3 +64,19 @@ def test_the_preflight_data_check_reads_the_same_share():
     # (the Keras callback's share, traindx.adapters._keras_leak, is shared_frac too: its
     # end-to-end test is tests/test_adapter_keras.py's leak runs)
 
+
+
+def test_shared_frac_leaves_out_rows_common_within_the_training_set():
+    """An all-zero row that 40 training rows hold is a degenerate duplicate, not a leaked sample
+    (qa_real37); rows oversampled x8 before the split still count."""
+    from traindx.rowid import COMMON_COPIES
+
+    tr = RNG.standard_normal((400, 6)).astype(np.float32)
+    tr[::10] = 0.0
+    va = RNG.standard_normal((100, 6)).astype(np.float32)
+    va[::10] = 0.0
+    va[1:6] = tr[1:6]
+    assert shared_frac(tr, va) == pytest.approx(5 / 90)
+    over = np.concatenate([tr[1:2]] * 8 + [tr])  # a sample copied 8 times
+    assert 9 <= COMMON_COPIES and shared_frac(over, tr[1:2]) == 1.0
+    assert shared_frac(tr, np.zeros((3, 6), np.float32)) is None  # nothing but common rows

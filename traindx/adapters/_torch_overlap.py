@@ -27,7 +27,10 @@ validation rows partly shared) and the hook is removed.
 forward whose rows are all training rows (>= 99 %) evaluates the training set (train
 accuracy on a training subset) and is left out, unless every evaluation forward is - then
 the validation data *is* training data. The rest give the share of evaluation rows that
-are training rows.
+are training rows. A row held by more than :data:`traindx.rowid.COMMON_COPIES` training
+rows of the first pass (forwards that brought a new row; later epochs repeat every row) is a
+common, degenerate row - every constant window standardised to the all-zero row - and is left
+out of the evaluation rows: a benign duplicate, not a leaked sample.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from traindx.rowid import int_keys
+from traindx.rowid import COMMON_COPIES, int_keys
 
 MAX_TRAIN_ROWS = 100_000  # training-row fingerprints kept (a set of ints, ~6 MB at most)
 MAX_EVAL_ROWS = 4_096  # evaluation rows kept per forward
@@ -64,6 +67,7 @@ class Overlap:
         self.kept = 0  # evaluation rows kept (in self.evals)
         self.capped = False
         self.stale = 0  # training forwards in a row that brought no new row
+        self.copies: dict[int, int] = {}  # rows repeated within the first pass: copies seen
 
     def see(self, x: Any, training: bool) -> None:
         if (
@@ -79,10 +83,16 @@ class Overlap:
                 self.stale += 1
                 return
             keys = self._keys(x)
-            before = len(self.train)
+            fresh: set[int] = set()
+            again: list[int] = []
+            for k in keys:
+                (again.append if k in self.train or k in fresh else fresh.add)(k)
             self.train_rows += len(keys)
-            self.train.update(keys)
-            self.stale = self.stale + 1 if len(self.train) == before else 0
+            self.train |= fresh
+            self.stale = 0 if fresh else self.stale + 1
+            if fresh:  # a forward of the first pass: its repeats are copies within the training set
+                for k in again:
+                    self.copies[k] = self.copies.get(k, 1) + 1
             if len(self.train) > MAX_TRAIN_ROWS:
                 self.capped = True
                 self.train = set()
@@ -131,7 +141,9 @@ class Overlap:
         before both were seen, past the training cap, or with too few evaluation rows."""
         if self.capped or not self.train or self.eval_rows < MIN_EVAL_ROWS:
             return None
-        parts = [(sum(k in self.train for k in keys), len(keys)) for keys in self.evals if keys]
+        common = {k for k, c in self.copies.items() if c > COMMON_COPIES}  # degenerate rows
+        evals = [[k for k in keys if k not in common] for keys in self.evals] if common else self.evals
+        parts = [(sum(k in self.train for k in keys), len(keys)) for keys in evals if keys]
         val = [p for p in parts if p[0] < TRAIN_EVAL * p[1]] or parts
         n = sum(p[1] for p in val)
         return sum(p[0] for p in val) / n if n >= MIN_EVAL_ROWS else None
