@@ -234,7 +234,12 @@ def compute_facts(run: Run) -> Facts:
         )
         va = facts.get("val_acc") or {}
         facts["chance"]["fitted_binary"] = fitted_binary(
-            int(c), va.get("last"), va.get("first"), va.get("n_finite"), ctx.get("majority_share")
+            int(c),
+            va.get("last"),
+            va.get("first"),
+            va.get("n_finite"),
+            ctx.get("majority_share"),
+            (facts.get("val_loss") or {}).get("last") if ctx.get("loss_task") in ("binary", "classification") else None,
         )
     if tv := trivial_facts(ctx, run.context.loss.reduction, facts.get("loss", {}), facts.get("val_loss", {})):
         facts["trivial"] = tv  # the loss against the trivial predictor's (regression, reconstruction, multi-label)
