@@ -84,3 +84,24 @@ def test_error_metric_against_the_adapters_trivial_level():
     assert "err_trivial" not in aux_facts(run)  # no target statistics recorded
     run.context.flags.update(trivial_mae=2.0, trivial_mse=9.0)
     assert abs(aux_facts(run)["err_trivial"] - min(2.05 / 2.0, 2.9 / 3.0)) < 1e-9
+
+
+def test_a_loss_that_is_the_dice_it_should_raise():
+    """qa_real37 `model.compile(loss=dice_coef)`: history.json's loss and dice_coef are one series
+    falling to 0; the Keras callback logs the loss per step, the Dice per epoch (its interval
+    mean is the Dice). `1 - dice_coef` (the fix) is no such series."""
+    pair = "kb_shapes_small_unet_dice_coef_passed_as_loss_callback_history_json_tf"
+    for which in ("buggy", "buggy_adapter"):
+        assert facts("qa_real37", pair, which).get("loss_is_quality") is True
+    for which in ("fixed", "fixed_adapter"):
+        assert "loss_is_quality" not in facts("qa_real37", pair, which)
+    run = Run(id="aux")
+    loss = np.repeat([0.6, 0.4, 0.2, 0.1], 5) + np.tile([0.01, -0.01, 0.02, -0.02, 0.0], 4)
+    run.add(Series(key=SeriesKey(metric="loss", split="train"), steps=np.arange(20), values=loss))
+    acc = np.array([0.6, 0.4, 0.2, 0.1])
+    run.add(Series(key=SeriesKey(metric="accuracy", split="train"), steps=np.arange(4, 20, 5), values=acc))
+    assert aux_facts(run).get("loss_is_quality") is True
+    run.series["train/accuracy"] = Series(
+        key=SeriesKey(metric="accuracy", split="train"), steps=np.arange(4, 20, 5), values=acc + 0.05
+    )
+    assert "loss_is_quality" not in aux_facts(run)

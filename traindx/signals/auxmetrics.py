@@ -24,6 +24,10 @@ a precision or an AUC. Each has a level that means "learned nothing", whatever t
   0 from the start) beside an error metric of the same split (MAE, MSE, RMSE, MAPE) that never
   improves by 5 %: the loss does not measure the task (``err_gain``, ``loss_gain``,
   ``err_flat``).
+* **the loss IS a quality metric.** A training loss equal (to 1e-3 of its size; a per-step
+  loss by its mean over each metric interval) at every one of three or more metric points to a training metric that is higher-is-better (accuracy, Dice, IoU,
+  F1, AUC, precision, recall, R^2) and falling by a fifth or more: the quantity minimised is the
+  model's own quality - ``loss=dice_coef`` where ``1 - dice_coef`` was meant (``loss_is_quality``).
 
 Hand-written metrics reach absurd values (an R^2 of -4.7e13): every fact is bounded.
 """
@@ -46,6 +50,12 @@ _ERR = re.compile(r"mae|mse|rmse|mape|msle")
 _LOSS = re.compile(r"loss")
 _OVERLAP = re.compile(r"dice|iou|jaccard|dice_coef(ficient)?")
 _PPL = re.compile(r"perplexity")
+#: Higher-is-better metrics (a loss equal to one of them minimises the model's quality).
+_QUALITY = re.compile(
+    r"(\w+_)?(acc|accuracy|dice|dice_coef(ficient)?|iou|jaccard|f1|f1_score|auc|precision|recall|r2|r2_score)"
+)
+#: Relative agreement under which a loss and a metric are one series.
+_SAME = 1e-3
 #: Error metric -> (the context's trivial level it compares with, the power it is taken to).
 _TRIVIAL_ERR = {re.compile(n): (flag, power) for n, flag, power in (
     ("mae", "trivial_mae", 1.0), ("mse", "trivial_mse", 1.0), ("rmse", "trivial_mse", 0.5))}
@@ -97,6 +107,34 @@ def _err_trivial(run: Run) -> float | None:
     return None
 
 
+def _loss_is_quality(run: Run) -> bool:
+    """The training loss equals a training quality metric at every metric point (three or more;
+    a NaN loss anywhere in an interval is no match) and fell by a fifth or more from its first."""
+    losses = [s for s in run.series.values() if s.key.metric == "loss" and s.key.split == "train"
+              and s.key.statistic == "value" and s.key.scope == "global"]
+    quality = [s for s in run.series.values() if s.key.split == "train" and s.key.statistic == "value"
+               and s.key.scope == "global" and _QUALITY.fullmatch(s.key.metric) and "loss" not in s.key.metric]
+    for ls in losses:
+        steps, values = np.asarray(ls.steps), np.asarray(ls.values, float)
+        for q in quality:
+            # the loss's mean over each metric interval (prev, step]: a per-step loss beside a
+            # per-epoch metric (an adapter) or two per-epoch series (one point per interval)
+            qs, qv = np.asarray(q.steps), np.asarray(q.values, float)
+            ends = np.searchsorted(steps, qs, side="right")
+            starts = np.concatenate([[0], ends[:-1]])
+            keep = (ends > starts) & np.isfinite(qv)
+            sums = np.concatenate([[0.0], np.cumsum(values)])
+            a = (sums[ends[keep]] - sums[starts[keep]]) / (ends[keep] - starts[keep])
+            b = qv[keep]
+            ok = np.isfinite(a)
+            a, b = a[ok], b[ok]
+            if len(a) < MIN_POINTS or not np.all(np.abs(a - b) <= _SAME * np.maximum(np.abs(a), 1e-6)):
+                continue
+            if a[0] > 0 and a[-1] <= 0.8 * a[0]:
+                return True
+    return False
+
+
 def aux_facts(run: Run) -> dict[str, Any]:
     """The ``aux`` group (see the module docstring); empty when no such metric was logged."""
     out: dict[str, Any] = {}
@@ -118,6 +156,8 @@ def aux_facts(run: Run) -> dict[str, Any]:
     pos = _series(run, _POS)
     if pos:
         out["pos_zero"] = any(bool(np.all(v == 0.0)) for v in pos)
+    if _loss_is_quality(run):
+        out["loss_is_quality"] = True
     loss = _series(run, _LOSS, "train")
     err = _series(run, _ERR, "train")
     if loss and err:
