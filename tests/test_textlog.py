@@ -125,6 +125,13 @@ LAYOUTS = [
      "ep 001 train_mse=0.4996 val_mse=0.1669 val_r2=0.851\nep 002 train_mse=0.1494 val_mse=0.0945 val_r2=0.916\n",
      [{"epoch": 1, "train_mse": 0.4996, "val_mse": 0.1669, "val_r2": 0.851},
       {"epoch": 2, "train_mse": 0.1494, "val_mse": 0.0945, "val_r2": 0.916}]),
+    # the PyTorch char-RNN tutorials: iteration, percent, (elapsed), the loss as a bare number
+    ("char-RNN classification tutorial print",
+     "1450 96% (1m 14s) 0.5821 neg / neg \u2713\n1500 100% (1m 16s) 0.6932 pos / neg \u2717 (neg)\n",
+     [{"step": 1450, "loss": 0.5821}, {"step": 1500, "loss": 0.6932}]),
+    ("char-RNN generation tutorial print",
+     "0m 5s (5000 5%) 2.4521\n0m 10s (10000 10%) 2.1034\n",
+     [{"step": 5000, "loss": 2.4521}, {"step": 10000, "loss": 2.1034}]),
 ]  # fmt: skip
 
 

@@ -57,6 +57,25 @@ _EPOCH = re.compile(r"\b(?:epoch|ep)\b\.?\s*[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)
 #: ``epoch 3 | loss = 0.51``; anchored at the line start (Caffe's ``Iteration 100, loss = 0.5``
 #: follows a glog prefix and counts solver steps).
 _SKLEARN_ITER = re.compile(r"^Iteration (\d+), (?=loss = )")
+#: The PyTorch char-RNN tutorials' progress print: iteration, percent done, elapsed time and a
+#: bare number - the loss: ``1500 100% (1m 16s) 0.6932 pos / neg ✗ (neg)`` (classifying names),
+#: ``0m 5s (5000 5%) 2.4521`` (generating names). Read as ``step 1500 | loss: 0.6932 | ...``.
+_ELAPSED = r"(?:\d+(?:\.\d+)?\s*[hms]\s*)+"
+_TUTORIAL = re.compile(
+    rf"^\s*(?:(?P<it>\d+)\s+\d+(?:\.\d+)?%\s+\(\s*{_ELAPSED}\)|{_ELAPSED}\(\s*(?P<it2>\d+)\s+\d+(?:\.\d+)?%\s*\))"
+    rf"\s+(?P<loss>{_NUM})(?=\s|$)",
+    re.I,
+)
+
+
+def _tutorial(line: str) -> str:
+    """A tutorial progress line (:data:`_TUTORIAL`) as ``step N | loss: X`` and the rest."""
+    m = _TUTORIAL.match(line)
+    if m is None:
+        return line
+    return f"step {m['it'] or m['it2']} | loss: {m['loss']} | {line[m.end():]}"
+
+
 _PREFIX = re.compile(r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T][\d:.,]+\]?\s*)?(?:\[?(?:INFO|DEBUG|WARNING)\]?\s*[:-]?\s*)?")
 #: A split named at the start of a line (``Test set:``, ``Train Epoch:``, ``Validation -``), bracketed
 #: too (``[val] epoch 3 loss=2.30 acc=0.11``, printed between a tqdm bar's states).
@@ -205,7 +224,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
         states = [s for s in _STATES.split(_ANSI.sub("", raw)) if s.strip()] or [""]
         for j, state in enumerate(states):
-            line = _SKLEARN_ITER.sub(r"epoch \1 | ", _PREFIX.sub("", state, count=1), count=1)
+            line = _tutorial(_SKLEARN_ITER.sub(r"epoch \1 | ", _PREFIX.sub("", state, count=1), count=1))
             m = _EPOCH.search(line)
             if m and int(m[1]) != epoch:
                 epoch, rec, step = int(m[1]), None, None
