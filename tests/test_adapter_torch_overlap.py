@@ -180,7 +180,7 @@ def test_bounded():
     ov.see(torch.zeros(5, 3, dtype=torch.bfloat16), True)
     assert ov.train_rows == 5
     ov.see(torch.zeros(_torch_overlap.MAX_EVAL_ROWS + 50, 3), False)
-    assert ov.eval_rows == _torch_overlap.MAX_EVAL_ROWS and ov.frac() == 1.0
+    assert ov.eval_rows == _torch_overlap.MAX_EVAL_ROWS and ov.frac() is None  # zero rows: no evidence
     for _ in range(_torch_overlap.STALE_FORWARDS):  # the same rows again: the training set is seen
         ov.see(torch.zeros(5, 3, dtype=torch.bfloat16), True)
     assert ov.done and not ov.capped
@@ -252,3 +252,8 @@ def test_rows_common_within_the_training_set_are_no_leak(tmp_path):
     ov.see(va, False)
     assert ov.copies[row_ids(np.zeros((1, 6), np.float32))[0]] == 40
     assert ov.frac() == pytest.approx(5 / 90)
+    ov.evals = []
+    residue = torch.zeros(20, 6)
+    residue[:, ::2] = 0.03  # a constant window standardised with a rounding residue: two values
+    ov.see(torch.cat([residue, va[1:6], va[11:20]]), False)
+    assert ov.frac() == pytest.approx(5 / 14)  # the residue rows left out

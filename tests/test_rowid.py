@@ -80,3 +80,6 @@ def test_shared_frac_leaves_out_rows_common_within_the_training_set():
     over = np.concatenate([tr[1:2]] * 8 + [tr])  # a sample copied 8 times
     assert 9 <= COMMON_COPIES and shared_frac(over, tr[1:2]) == 1.0
     assert shared_frac(tr, np.zeros((3, 6), np.float32)) is None  # nothing but common rows
+    residue = np.where(np.arange(6) % 2, 0.0, 0.03).astype(np.float32)[None].repeat(3, 0)
+    val = np.concatenate([residue, tr[1:2], va[11:12]])  # 3 residue rows, a leaked sample, a new one
+    assert shared_frac(np.concatenate([tr, residue[:1]]), val) == 0.5  # the two-valued rows left out

@@ -72,11 +72,25 @@ def row_ids(x: Any) -> list[int]:
     return [int.from_bytes(hashlib.blake2b(r.tobytes(), digest_size=8).digest(), "little", signed=True) for r in a]
 
 
+def two_valued(a: Any) -> np.ndarray:
+    """Per row (first axis) of a numeric array: at most two distinct values - a constant row, or a
+    constant window standardised with a rounding residue (qa_real37: ``(w - mean) / (std + 1e-6)``
+    gives rows of 0 and one residue, which distinct samples share). Such a row in both sets is no
+    evidence that a sample leaked."""
+    a = np.asarray(a)
+    a = a.reshape(len(a), -1)
+    if a.dtype.kind not in "fiub" or not a.shape[1]:
+        return np.zeros(len(a), bool)
+    lo, hi = a.min(1, keepdims=True), a.max(1, keepdims=True)
+    return np.all((a == lo) | (a == hi), axis=1)
+
+
 def shared_frac(train: Any, val: Any) -> float | None:
     """The share of ``val``'s rows whose id is among ``train``'s, the validation rows cast to
     the training rows' dtype first (the same values, the same bytes). Validation rows whose id
-    more than :data:`COMMON_COPIES` training rows hold (a constant / degenerate row repeated
-    within the training set itself) are no evidence of a leak and are left out; None when
+    more than :data:`COMMON_COPIES` training rows hold (a row repeated within the training set
+    itself) or of at most two distinct values (:func:`two_valued`) are no evidence of a leak and
+    are left out; None when
     either has no row (or no other row), or their rows differ in shape."""
     t, v = np.asarray(train), np.asarray(val)
     if t.ndim < 1 or v.ndim < 1 or t.shape[1:] != v.shape[1:] or not len(t) or not len(v):
@@ -84,5 +98,6 @@ def shared_frac(train: Any, val: Any) -> float | None:
     if v.dtype != t.dtype and v.dtype.kind in "fiub" and t.dtype.kind in "fiub":
         v = v.astype(t.dtype)
     seen = Counter(row_ids(t))
-    keys = [k for k in row_ids(v) if seen.get(k, 0) <= COMMON_COPIES]
+    flat = two_valued(v)
+    keys = [k for k, f in zip(row_ids(v), flat, strict=True) if seen.get(k, 0) <= COMMON_COPIES and not f]
     return sum(k in seen for k in keys) / len(keys) if keys else None

@@ -29,8 +29,9 @@ accuracy on a training subset) and is left out, unless every evaluation forward 
 the validation data *is* training data. The rest give the share of evaluation rows that
 are training rows. A row held by more than :data:`traindx.rowid.COMMON_COPIES` training
 rows of the first pass (forwards that brought a new row; later epochs repeat every row) is a
-common, degenerate row - every constant window standardised to the all-zero row - and is left
-out of the evaluation rows: a benign duplicate, not a leaked sample.
+common row - every constant window standardised to the all-zero row - and is left out of the
+evaluation rows, as is an evaluation row of at most two distinct values
+(:func:`traindx.rowid.two_valued`): a benign duplicate, not a leaked sample.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from traindx.rowid import COMMON_COPIES, int_keys
+from traindx.rowid import COMMON_COPIES, int_keys, two_valued
 
 MAX_TRAIN_ROWS = 100_000  # training-row fingerprints kept (a set of ints, ~6 MB at most)
 MAX_EVAL_ROWS = 4_096  # evaluation rows kept per forward
@@ -103,10 +104,12 @@ class Overlap:
                 self._drop_train_evals()
                 if self.kept >= MAX_EVAL_KEPT:
                     return
-            keys = self._keys(x[: min(MAX_EVAL_ROWS, MAX_EVAL_KEPT - self.kept)])
+            x = x[: min(MAX_EVAL_ROWS, MAX_EVAL_KEPT - self.kept)]
+            keys = self._keys(x)
             self.eval_rows += len(keys)
             self.kept += len(keys)
-            self.evals.append(keys)
+            flat = self._two_valued(x)  # degenerate rows: no evidence of a leaked sample
+            self.evals.append([k for k, f in zip(keys, flat, strict=True) if not f])
 
     def _drop_train_evals(self) -> None:
         """Forget the evaluation forwards already made of training rows (training-set passes:
@@ -125,6 +128,14 @@ class Overlap:
                 flat = flat.to(torch.uint8)
             ints = flat.contiguous().view(_INT_OF[flat.element_size()])
             return int_keys(ints.numpy())
+
+    @staticmethod
+    def _two_valued(x: torch.Tensor) -> list[bool]:
+        with torch.no_grad():
+            flat = x.detach().reshape(len(x), -1)
+            if flat.dtype == torch.bool or flat.is_complex():
+                return [False] * len(flat)
+            return two_valued(flat.float().numpy()).tolist() if flat.dtype == torch.bfloat16 else two_valued(flat.numpy()).tolist()
 
     @property
     def done(self) -> bool:
