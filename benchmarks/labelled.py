@@ -162,7 +162,7 @@ def discover(roots: list[Path]) -> list[Path]:
 #: checks the list against the import graph).
 FACT_SOURCES = (
     "readers", "signals", "schema.py", "names.py", "name_tables.py", "name_habits.py", "metric_direction.py",
-    "api.py", "arrays.py", "checks", "ingest.py", "ordering.py", "ranks.py", "textsafe.py",
+    "api.py", "arrays.py", "checks", "ingest.py", "ordering.py", "ranks.py", "textsafe.py", "context_json.py",
 )  # fmt: skip
 
 
