@@ -150,9 +150,12 @@ def nonfinite_count(x: torch.Tensor) -> torch.Tensor:
 
 
 def class_dim(out: torch.Tensor, targets: torch.Tensor | None) -> int:
-    """The class axis: 1 for (N, C, ...) outputs with (N, ...) integer targets, else the last."""
+    """The class axis: the one (N, ...) targets leave out of an (N, ...) output with one axis
+    more - 1 for torch's (N, C, T...), the last for (N, T..., C) logits permuted in the loss
+    (a tagger's (N, T, C): axis 1 read T as the class count); 1 where both fit - else the last."""
     if out.dim() > 2 and targets is not None and targets.dim() == out.dim() - 1:
-        return 1
+        o, t = tuple(out.shape), tuple(targets.shape)
+        return -1 if t == o[:-1] and t != o[:1] + o[2:] else 1
     return -1
 
 
