@@ -135,7 +135,9 @@ class Overlap:
             flat = x.detach().reshape(len(x), -1)
             if flat.dtype == torch.bool or flat.is_complex():
                 return [False] * len(flat)
-            return two_valued(flat.float().numpy()).tolist() if flat.dtype == torch.bfloat16 else two_valued(flat.numpy()).tolist()
+            if flat.dtype == torch.bfloat16:  # numpy has no bfloat16
+                flat = flat.float()
+            return two_valued(flat.numpy()).tolist()
 
     @property
     def done(self) -> bool:

@@ -51,9 +51,8 @@ def _start_magnitude(yf: np.ndarray) -> float:
     (at least 3 points), else their largest, else the series' largest. Not the series' largest
     outright: a loss that explodes 1e33-fold would make its own start of 2.3 "a zero" and cap
     its peak ratio (and LOSS002's explosion step) at 1e6."""
-    head = np.sort(np.abs(yf[: max(3, len(yf) // 4)]))
-    mid = (head[(len(head) - 1) // 2] + head[len(head) // 2]) / 2.0  # np.median imports numpy.ma
-    for m in (float(mid), float(head[-1]), float(np.abs(yf).max())):
+    first = np.abs(yf[: max(3, len(yf) // 4)])
+    for m in (float(median(first)), float(first.max()), float(np.abs(yf).max())):
         if m > 0.0:
             return m
     return 0.0
