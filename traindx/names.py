@@ -374,12 +374,13 @@ def _eval_group_twins(names: list[str]) -> dict[str, str]:
     """``metrics/precision`` beside ``metrics/val_precision`` in one file: the group's split holds
     for an evaluation metric only when the file has no other series of it; beside its ``val_``
     twin the group-only name is the training metric (a hand SummaryWriter's habit)."""
-    implied = [n for n in names if _implied_eval(n)]
+    implied = {n for n in names if _implied_eval(n)}  # each name decomposed once
     keys = {n: map_name(n) for n in names} if implied else {}
-    return {n: _target(str(k.model_copy(update={"split": "train"})), f"'{n.strip()}' beside {twin.strip()!r} "
+    twins = {n: (k, next((m for m in names if m != n and keys[m] == k and m not in implied), None))
+             for n in names if n in implied and (k := keys[n]) is not None and k.split == "val"}
+    return {n: _target(str(k.model_copy(update={"split": "train"})), f"'{n.strip()}' beside {t.strip()!r} "
                        "in one file: the training metric (the group's split holds when it has no twin)")
-            for n in implied if (k := keys[n]) is not None and k.split == "val"
-            and (twin := next((m for m in names if m != n and keys[m] == k and not _implied_eval(m)), None))}
+            for n, (k, t) in twins.items() if t is not None}
 
 
 def paired_names(names: Iterable[str]) -> dict[str, str]:
