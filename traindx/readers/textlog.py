@@ -103,10 +103,10 @@ _RUN_ON = re.compile(rf"([:=]\s*(?:{_NUM})\s*%?)\s+(?:/\s+)?(?=[A-Za-z][\w ().-]
 #: Words of a sentence naming a summary metric: ``Accuracy of the network on the 10000 test images``.
 _PROSE = re.compile(r"(?i)\b(?:of|on|over|for|in|the|final)\b")
 _QUALIFIER = re.compile(r"(?i)\b(best|min|max|lowest|highest|worst|mean|avg|average|running|top-?\d*)\b")
-_SKIP_NAMES = re.compile(r"(?i)epoch|ep|eta|step|batch|iter|it")  # markers and progress, not metrics
-#: A lone linking word before a number is prose, never a metric's name: the stax example's
-#: ``Epoch 3 in 0.05 sec``, ``Epoch 3 took 12.1 s``, ``done after 40 steps``.
-_LINK_WORD = re.compile(r"(?i)in|took|takes|after|within|over|for|of|on|at|the")
+#: Words before a number that name no metric: markers and progress (epoch, step, eta...), and a
+#: lone linking word, which is prose (the stax example's ``Epoch 3 in 0.05 sec``, ``Epoch 3 took
+#: 12.1 s``, ``done after 40 steps``).
+_SKIP_NAMES = re.compile(r"(?i)epoch|ep|eta|step|batch|iter|it|in|took|takes|after|within|over|for|of|on|at|the")
 _KNOWN = re.compile(r"(?i)(?<![a-z])((?:binary_|multi_)?m?log_?loss|loss|acc|accuracy|err|error|mse|mae|rmse|ppl|perplexity|f1|auc|iou|dice)(?![a-z])")
 _LONE_NUM = re.compile(rf"(?<![\w.])(?:{_NUM})(?!\w)", re.I)  # a number, not part of a name ('loss_3.pt')
 _NAMED_NUM = re.compile(r"(?<![\w@.])\d*\.\d+")  # 'loss 0.41 reached at step 300' is prose, not a name
@@ -188,12 +188,11 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
         if _SPACED.fullmatch(spaced):  # two or more one-word pairs, only spaces between
             own = lead[1].lower() if lead else context
             for name, num, pct in _SPACED_PAIR.findall(spaced):
-                if not (_SKIP_NAMES.fullmatch(name) or _LINK_WORD.fullmatch(name)):
+                if not _SKIP_NAMES.fullmatch(name):
                     out[_name(name, own, prose=False)] = float(num) / (100.0 if pct else 1.0)
             continue
         m = _PAIR.fullmatch(seg.strip(" -:"))
-        if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]) \
-                or _LINK_WORD.fullmatch(m["name"].strip()):
+        if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):
             continue
         name = _name(m["name"].strip(), context, prose=m["sep"][0] in ":=")
         value, den = float(m["num"]), float(m["den"] or 1)
