@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from digits import scaled_digits
 
 import traindx
 from traindx.adapters._common.repeats import InputRepeats
@@ -15,10 +16,7 @@ from traindx.adapters._common.repeats import InputRepeats
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return (x[:640] / 16.0).astype(np.float32), y[:640].astype(np.int64)
+    return scaled_digits(640)
 
 
 def _codes(path):

@@ -16,6 +16,8 @@ jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 jnp = jax.numpy
 
+from digits import scaled_digits  # noqa: E402
+
 import traindx  # noqa: E402
 from traindx.adapters import jax as tjax  # noqa: E402
 from traindx.adapters.jax import Recorder, monitor, telemetry, telemetry_jit  # noqa: E402
@@ -26,10 +28,7 @@ BS = 64
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return (x[:640] / 16.0).astype(np.float32), y[:640].astype(np.int32)
+    return scaled_digits(640, np.int32)
 
 
 def init_mlp(seed=0, widths=(64, 32, 10)):

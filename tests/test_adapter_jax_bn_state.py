@@ -13,6 +13,8 @@ optax = pytest.importorskip("optax")
 fnn = pytest.importorskip("flax.linen")
 jnp = jax.numpy
 
+from digits import scaled_digits  # noqa: E402
+
 import traindx  # noqa: E402
 from traindx.adapters.jax import Recorder, telemetry  # noqa: E402
 
@@ -29,10 +31,7 @@ class BNMLP(fnn.Module):
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return (x[:320] / 16.0).astype(np.float32), y[:320].astype(np.int32)
+    return scaled_digits(320, np.int32)
 
 
 def _train(tmp_path, data, keep: bool, steps: int = 12):

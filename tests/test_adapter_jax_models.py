@@ -11,6 +11,8 @@ jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 jnp = jax.numpy
 
+from digits import scaled_digits  # noqa: E402
+
 import traindx  # noqa: E402
 from traindx.adapters import _jax_call  # noqa: E402
 from traindx.adapters.jax import Recorder, telemetry  # noqa: E402
@@ -20,10 +22,8 @@ pytestmark = pytest.mark.jax
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return jnp.asarray(x[:512] / 16.0, jnp.float32), jnp.asarray(y[:512], jnp.int32)
+    x, y = scaled_digits(512, np.int32)
+    return jnp.asarray(x), jnp.asarray(y)
 
 
 def mlp_params(seed=0):

@@ -14,6 +14,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 keras = pytest.importorskip("keras")
 
+from digits import scaled_digits  # noqa: E402
+
 import traindx  # noqa: E402
 from traindx.adapters import _keras_stats as ks  # noqa: E402
 from traindx.adapters._common.facts import row_target_facts  # noqa: E402
@@ -25,10 +27,7 @@ L = keras.layers
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return (x[:640] / 16.0).astype("float32"), y[:640].astype("int64")
+    return scaled_digits(640)
 
 
 def bn_mlp(cls=keras.Sequential):

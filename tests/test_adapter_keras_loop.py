@@ -18,6 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
+from digits import scaled_digits  # noqa: E402
+
 import traindx  # noqa: E402
 from traindx.adapters import _keras_stats as ks  # noqa: E402
 from traindx.adapters.keras import LoopRecorder  # noqa: E402
@@ -29,10 +31,7 @@ BS = 64
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return (x[:640] / 16.0).astype("float32"), y[:640].astype("int64")
+    return scaled_digits(640)
 
 
 def model_and_opt(seed=0, lr=0.05):

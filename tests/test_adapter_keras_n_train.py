@@ -13,6 +13,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 keras = pytest.importorskip("keras")
 
+from digits import scaled_digits  # noqa: E402
+
 import traindx  # noqa: E402
 from traindx.adapters.keras import DiagnosisCallback  # noqa: E402
 
@@ -22,10 +24,7 @@ BS = 32
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return (x[:600] / 16.0).astype("float32"), y[:600].astype("int64")
+    return scaled_digits(600)
 
 
 class StopAt(keras.callbacks.Callback):

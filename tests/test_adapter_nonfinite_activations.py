@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+from digits import scaled_digits
 
 from traindx.adapters._common.activations import (
     finite_activation_block,
@@ -30,10 +31,7 @@ NOTE_HEAD = "activation statistics left out at "
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return (x[:640] / 16.0).astype(np.float32), y[:640].astype(np.int64)
+    return scaled_digits(640)
 
 
 def _read(logdir):

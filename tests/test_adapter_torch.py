@@ -15,6 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from digits import scaled_digits  # noqa: E402
+
 import traindx  # noqa: E402
 from traindx.adapters import _torch_moments, _torch_stats  # noqa: E402
 from traindx.adapters.torch import Monitor, TrainingDiverged  # noqa: E402
@@ -34,10 +36,8 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return torch.tensor(x[:768] / 16.0, dtype=torch.float32), torch.tensor(y[:768])
+    x, y = scaled_digits(768)
+    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def mlp(dropout: float = 0.0, out: nn.Module | None = None, seed: int = 0) -> nn.Module:

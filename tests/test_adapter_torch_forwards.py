@@ -10,6 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from digits import scaled_digits  # noqa: E402
+
 import traindx  # noqa: E402
 from traindx.adapters.torch import Monitor  # noqa: E402
 
@@ -19,10 +21,8 @@ BS = 32
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return torch.tensor(x[:384] / 16.0, dtype=torch.float32), torch.tensor(y[:384])
+    x, y = scaled_digits(384)
+    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def _train(data, accumulate: int, epochs: int, logdir=None, every=None):

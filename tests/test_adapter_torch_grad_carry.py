@@ -14,6 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from digits import scaled_digits  # noqa: E402
+
 import traindx  # noqa: E402
 from traindx.adapters.torch import Monitor  # noqa: E402
 
@@ -31,10 +33,8 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    return torch.tensor(x[:640] / 16.0, dtype=torch.float32), torch.tensor(y[:640])
+    x, y = scaled_digits(640)
+    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def _mlp(seed: int = 0) -> nn.Module:
