@@ -162,11 +162,9 @@ class FlushMixin:
                     mo.min,
                     mo.max,
                 )
-        for pre in ("train/input_", "_px_"):  # the inputs of a telemetry step, of the step after one
-            if pre + "mean" in vals:
-                n = vals["_in_n" if pre[0] == "t" else "_px_n"]
-                self._repeats.see(s, (n, vals[pre + "min"], vals[pre + "max"]), (vals[pre + "mean"], vals[pre + "std"]))
-                self._repeats.fold(flags)
+        if "_ik_sum" in vals:  # the inputs of a telemetry step or of the step after one
+            self._repeats.see(s, (vals["_ik_n"], vals["_ik_min"], vals["_ik_max"]), (vals["_ik_sum"], vals["_ik_sq"]))
+            self._repeats.fold(flags)
         if "train/nonfinite@inputs" in vals:
             self._input_nonfinite += vals["train/nonfinite@inputs"]
             flags["input_nonfinite"] = float(self._input_nonfinite)

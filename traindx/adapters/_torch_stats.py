@@ -115,6 +115,18 @@ def mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return m + v0, var.sqrt()
 
 
+def input_key(x: torch.Tensor) -> torch.Tensor:
+    """[sum, sum of squares, min, max, numel] of a tensor (floats, on its device): what the
+    same-batch check compares at adjacent steps (sums of squares rather than a standard
+    deviation: ``torch.std_mean``'s Welford pass is most of :func:`tensor_summary`'s time on
+    small batches; a shuffled copy of the same rows sums alike to float rounding)."""
+    v = x.detach().reshape(-1)
+    if v.dtype not in (torch.float32, torch.float64):
+        v = v.float()
+    lo, hi = torch.aminmax(v)
+    return torch.stack([v.sum(), torch.dot(v, v), lo, hi, torch.full((), float(v.numel()), dtype=v.dtype, device=v.device)])
+
+
 def tensor_summary(x: torch.Tensor) -> torch.Tensor:
     """[mean, std, min, max, non-finite count, numel] of a tensor (floats, on its device)."""
     x = x.detach()

@@ -15,7 +15,7 @@ from traindx.adapters._common import note_broadcast
 
 SHORT_BATCH = 4  # a batch with under 1/SHORT_BATCH of the usual targets is "short"
 _INPUT_TAGS = ("train/input_mean", "train/input_std", "train/input_min", "train/input_max")
-_PAIR_TAGS = ["_px_mean", "_px_std", "_px_min", "_px_max", "_px_nf", "_px_n"]  # tensor_summary's order
+_KEY_TAGS = ["_ik_sum", "_ik_sq", "_ik_min", "_ik_max", "_ik_n"]  # input_key's order (the same-batch check)
 
 
 class TelemetryMixin:
@@ -44,8 +44,8 @@ class TelemetryMixin:
             nf = torch.zeros((), device=(x if x is not None else tgt).device)  # type: ignore[union-attr]
             if x is not None and x.numel():
                 summ = ts.tensor_summary(x)
-                tags += [*_INPUT_TAGS, "_in_nf", "_in_n"]
-                vals.append(summ)
+                tags += [*_INPUT_TAGS, "_in_nf", "_in_n", *_KEY_TAGS]
+                vals += [summ, ts.input_key(x)]
                 nf = summ[4]
             if tgt is not None:
                 nf = nf + ts.nonfinite_count(tgt).to(nf.device)
@@ -121,11 +121,12 @@ class TelemetryMixin:
         return x
 
     def _pair_inputs(self, s: int, inputs: Any) -> None:
-        """The inputs of the step after a telemetry step, summarised as the telemetry step's
-        were (hidden tags, not written): was it fed the same batch? (flag inputs_same_share)"""
+        """The inputs of the step after a telemetry step, keyed as the telemetry step's are
+        (:func:`_torch_stats.input_key`, hidden tags, not written): was it fed the same batch?
+        (flag inputs_same_share)"""
         x = self._input_view(inputs)
         if x is not None and x.numel():
-            self._b_tel.append((s, _PAIR_TAGS, ts.tensor_summary(x).float(), []))
+            self._b_tel.append((s, _KEY_TAGS, ts.input_key(x).float(), []))
 
     def _finish_update_ratio(self) -> None:
         """‖w_now − w_snapshot‖ / ‖w_snapshot‖ per module, recorded at the snapshot's step."""
