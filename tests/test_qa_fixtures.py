@@ -34,7 +34,10 @@ CSVLogger / a JSON-dumped History; torch tutorial loops with print, tqdm, Tensor
 with header; Lightning CSVLogger; HF Trainer printed log dicts), and the ninth forum-style batch
 fixtures/qa_real38/ (Keras fit with the traindx callback in 6 of 8 Keras pairs beside CSVLogger / verbose=2 / a
 JSON- or CSV-dumped History; torch loops with own prints, tqdm postfix, TensorBoard "train/loss_epoch" and
-"metrics/f1_micro" tags, a hand CSV with header; Lightning CSVLogger; HF trainer_state.json)
+"metrics/f1_micro" tags, a hand CSV with header; Lightning CSVLogger; HF trainer_state.json), and the
+unseen task-shapes batch fixtures/qa_fresh38/ (siamese pairs, toy seq2seq, distillation, config-built fine-tuning, two-headed models,
+padded GRU, gradient accumulation, weighted sampler; MLflow file store, W&B offline, tensorboardX, Lightning
+step/epoch CSV, tab/fastai tables, nested JSONL, Keras verbose=2, trainer_state.json)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -87,7 +90,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh36": (ROOT / "fixtures" / "qa_fresh36", 17, 50),
         "qa_fresh37": (ROOT / "fixtures" / "qa_fresh37", 16, 48),
         "qa_real37": (ROOT / "fixtures" / "qa_real37", 16, 50),
-        "qa_real38": (ROOT / "fixtures" / "qa_real38", 16, 50)}
+        "qa_real38": (ROOT / "fixtures" / "qa_real38", 16, 50),
+        "qa_fresh38": (ROOT / "fixtures" / "qa_fresh38", 17, 50)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
