@@ -11,9 +11,11 @@ benchmark's cache, benchmarks/labelled.py) and the diagnosis' headline:
 - ``reader``: the reader could not read the run, or reported ingest problems (lines or files
   not read, duplicate names dropped, steps renumbered: the note names their kinds) - the
   evidence may sit in what was not read;
-- ``absent``: nothing in the run alone tells it from a healthy run: ``absent/no harm`` where its
-  last validation (or training) figure is within 10 % of its fixed twin's, ``absent/only vs fix``
-  where it is worse than the fix but only a reference (the fixed run, a target) shows it.
+- otherwise no rule fired and no signature above shows; grouped by where the run's last figures
+  are more than 10 % worse than its fixed twin's (``_where``): ``metric`` (training loss as good
+  as the fix's, a quality metric worse), ``validation`` (only the validation loss worse),
+  ``reach`` (the training loss itself ends worse: only a reference shows it), ``invisible``
+  (no figure worse than the fix's: the fault did no harm the logs show).
 
 Prints the counts by group x input kind and by group x cause; ``--rows`` lists every run.
 This measures; it tunes nothing.
@@ -39,7 +41,7 @@ import labelled  # noqa: E402
 
 SETS = ("qa qa_keras qa_wild qa_wild_keras qa_fresh qa_heldout qa_small qa_real qa_fresh21 qa_fresh22 "
         "qa_fresh23 qa_fresh24 qa_fresh26 qa_real26 qa_fresh27 qa_real27 qa_fresh28 qa_fresh33 qa_real33 "
-        "qa_fresh34 qa_real34 qa_fresh35 qa_real35").split()  # fmt: skip
+        "qa_fresh34 qa_real34 qa_fresh35 qa_real35 qa_fresh36 qa_real36 qa_fresh37 qa_real37").split()  # fmt: skip
 
 
 def _f(facts: dict, key: str) -> float | None:
@@ -95,6 +97,35 @@ def _final(f: dict) -> tuple[str, float] | None:
     return None
 
 
+#: the final figures compared with the fixed twin's: (fact, higher is better)
+_FINALS = (("loss.last", False), ("quality.last", True), ("val_loss.last", False),
+           ("val_quality.last", True))
+
+
+def _where(f: dict, twin: dict) -> tuple[str, list[str]]:
+    """Where a run with no warning differs from its fixed twin (the last figure of a series
+    more than 10 % worse than the twin's): ``invisible`` - nowhere; ``metric`` - its training
+    loss ends as low as the fix's but a quality metric (training or validation) ends worse;
+    ``validation`` - training loss and metric as good as the fix's, only the validation loss
+    worse; ``reach`` - the training loss itself ends worse: the run learns, only less than the
+    task allows, and only a reference (the fix, a target) shows it."""
+    worse = []
+    for key, higher in _FINALS:
+        b, x = _f(f, key), _f(twin, key)
+        if b is None or x is None:
+            continue
+        if (b < x - 0.1 * abs(x)) if higher else (b > x + 0.1 * abs(x)):
+            worse.append(f"{key.split('.')[0]} {b:.3g} vs {x:.3g}")
+    names = {w.split()[0] for w in worse}
+    if "loss" in names:
+        return "reach", worse
+    if names & {"quality", "val_quality"}:
+        return "metric", worse
+    if worse:
+        return "validation", worse
+    return "invisible", worse
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sets", default=",".join(SETS))
@@ -146,11 +177,10 @@ def main() -> None:
                 sig = ["ingest: " + ", ".join(problems or ["error"])]
             else:
                 twin = facts.get(str(Path(src).parent / Path(src).name.replace("buggy", "fixed")))
-                fb, ff = _final(f), _final(twin.facts) if twin else None
-                if fb and ff and fb[0] == ff[0] and fb[1] < ff[1] - 0.1 * abs(ff[1]):
-                    why = "absent/only vs fix"
-                else:
-                    why = "absent/no harm"
+                why, worse = _where(f, twin.facts if twin else {})
+                sig = [("worse than fix: " + ", ".join(worse)) if worse else "as good as its fix"]
+                if not lab.visible:
+                    sig.append("label: not log-visible")
             note = f"{m.group(1)} p_h {m.group(2)}%" if m else "; ".join(sig)
             rows.append((root.name, src, lab.input_kind, lab.cause, why, note))
     print(f"buggy runs called healthy: {len(rows)}")
