@@ -66,3 +66,44 @@ def test_multilabel_and_reconstruction_targets_record_their_kind(adapter_runs):
     assert not lacking, f"recorded before the target-kind facts: {lacking[:5]}"
     kinds = {ctx["flags"]["target_kind"] for _d, _lab, ctx in runs}
     assert {"multihot", "continuous"} <= kinds
+
+
+# Session 37's torch Monitor and JAX Recorder compare the inputs of adjacent steps
+# (inputs_same_share over inputs_checked pairs; CTX019 reads it). Session 38 re-recorded every
+# torch / JAX batch_size_bad run, every run with at most three steps per epoch, and a sample of
+# the healthy and other-fault runs (most with fewer than 300 steps, where CTX019 can fire).
+
+def _torch_jax(adapter_runs):
+    return [(d, lab, ctx) for d, lab, ctx in adapter_runs
+            if lab["input_kind"] in ("torch_adapter", "jax_adapter")]
+
+
+def test_every_torch_and_jax_batch_size_bad_run_records_whether_inputs_repeat(adapter_runs):
+    runs = [(d, ctx) for d, lab, ctx in _torch_jax(adapter_runs) if lab["cause"] == "batch_size_bad"]
+    assert len(runs) >= 10
+    lacking = [d.name for d, ctx in runs if "inputs_same_share" not in ctx["flags"]]
+    assert not lacking, f"recorded before the repeated-inputs facts: {lacking[:5]}"
+
+
+def test_whole_batch_runs_repeat_their_inputs_and_mini_batch_runs_do_not(adapter_runs):
+    whole = mini = 0
+    for d, _lab, ctx in _torch_jax(adapter_runs):
+        f, data = ctx["flags"], ctx["data"]
+        n, bs = data.get("n_train"), data.get("batch_size")
+        if "inputs_same_share" not in f or not n or not bs or f["inputs_checked"] < 4:
+            continue
+        if bs >= n:  # one batch per epoch: the same rows every step, in whatever order
+            assert f["inputs_same_share"] == 1.0, d.name
+            whole += 1
+        elif 2 * bs <= n:  # shuffled or sliced mini-batches: adjacent steps differ
+            assert f["inputs_same_share"] <= 0.1, d.name
+            mini += 1
+    assert whole >= 8 and mini >= 200
+
+
+def test_healthy_torch_and_jax_runs_carry_the_repeated_inputs_facts(adapter_runs):
+    counts = {"torch_adapter": 0, "jax_adapter": 0}
+    for _d, lab, ctx in _torch_jax(adapter_runs):
+        if lab["cause"] == "healthy" and "inputs_same_share" in ctx["flags"]:
+            counts[lab["input_kind"]] += 1
+    assert counts["torch_adapter"] >= 60 and counts["jax_adapter"] >= 20, counts
