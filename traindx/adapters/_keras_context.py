@@ -14,7 +14,7 @@ from traindx.adapters._common import (
     dropout_max,
     init_scale_flags,
 )
-from traindx.adapters._keras_data import _first_leaf
+from traindx.adapters._keras_data import _first_leaf, _head_target
 from traindx.adapters._keras_write import compiled_metrics, metric_aliases
 from traindx.schema import DataInfo, RunContext
 
@@ -71,6 +71,7 @@ class _StaticContext:
         self._delta_pending: tuple[list[Any], list[Any], int, np.ndarray] | None = None  # JAX: (weights copied behind, snapshot, step, wsq)
         self._engine: ks.Engine | None = None
         self._probe: tuple[Any, Any] | None = None
+        self._head: ks.model.Head | None = None  # the output a per-output loss describes
         self._probe_t: tuple[Any, Any] | None = None
         self._lr_value: float | None = None
         self._lr_first: float | None = None  # the rate variable at the first epoch's start
@@ -101,7 +102,14 @@ class _StaticContext:
         if ctx.steps_per_epoch:
             self._cad.cap = 2 * int(ctx.steps_per_epoch)
         # loss, optimizer, metrics
-        info, self._loss_task, notes = ks.loss_info(getattr(model, "loss", None))
+        self._head = ks.loss_head(model)
+        if self._head is not None:  # one loss per output: the head's own loss
+            pos, name, loss = self._head
+            info, self._loss_task, _ = ks.loss_info(loss)
+            notes = [f"{len(model.outputs)} outputs, each with its own loss; the context describes "
+                     f"output '{name}' ({info.name or 'custom loss'})"]
+        else:
+            info, self._loss_task, notes = ks.loss_info(getattr(model, "loss", None))
         ctx.loss = info
         ctx.notes.extend(notes)
         opt = getattr(model, "optimizer", None)
@@ -183,12 +191,13 @@ class _StaticContext:
             # an L2 kernel regularizer is a loss term, not the optimizer's weight decay: it is
             # recorded as itself (flags.l2_max, hyperparameters.l2), never as weight_decay
             ctx.hyperparameters["l2"] = l2
-        out_layer = ks.output_layer(model)
+        pos = self._head[0] if self._head is not None else 0
+        out_layer = ks.output_layer(model, pos)
         self._weight_facts(out_layer)
         act = ks.layer_activation(out_layer) if out_layer is not None else None
         info.output_activation = act
         try:
-            out_shape = model.outputs[0].shape
+            out_shape = model.outputs[pos].shape
             info.output_units = int(out_shape[-1]) if out_shape[-1] is not None else None
         except Exception:  # noqa: BLE001 - subclassed model: from the probe output below
             pass
@@ -268,7 +277,8 @@ class _StaticContext:
         m, d = ctx.model, ctx.data
         act, units = m.output_activation, m.output_units
         y = self._probe[1] if self._probe is not None else None
-        yl = np.asarray(_first_leaf(y)) if y is not None and _first_leaf(y) is not None else None
+        yh = _head_target(y, self._head) if y is not None else None
+        yl = np.asarray(yh) if yh is not None else None
         task = self._loss_task
         if act in ("softmax", "log_softmax") and (units or 0) >= 2:
             task = "classification"
@@ -353,9 +363,9 @@ class _StaticContext:
         name = ctx.loss.name
         if name not in ks.ELEMENTWISE_LOSSES or self._probe is None or self._probe[1] is None:
             return
-        yl = _first_leaf(self._probe[1])
+        yl = _head_target(self._probe[1], self._head)
         try:
-            out = list(self._model.outputs[0].shape)
+            out = list(self._model.outputs[self._head[0] if self._head is not None else 0].shape)
         except Exception:  # noqa: BLE001
             return
         ys = list(np.shape(yl))

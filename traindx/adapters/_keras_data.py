@@ -93,6 +93,18 @@ class _rng_preserved:
         random.setstate(self._py)
 
 
+def _head_target(y: Any, head: Any) -> Any:
+    """The targets of the output a per-output loss describes (``ks.loss_head``): a dict of
+    targets by the output's name, a list by its position; else the first leaf."""
+    if head is not None and y is not None:
+        pos, name = head[0], head[1]
+        if isinstance(y, dict) and name in y:
+            return _first_leaf(y[name])
+        if isinstance(y, list | tuple) and len(y) > pos and len(y) >= 2:
+            return _first_leaf(y[pos])
+    return _first_leaf(y)
+
+
 class _DataFacts:
     """DiagnosisCallback's data set-up (a mix-in: the state lives on the callback)."""
 
@@ -139,7 +151,7 @@ class _DataFacts:
                 self._probe_input = {"train/input_mean": s["mean"], "train/input_std": s["std"],
                                      "train/input_min": s["min"], "train/input_max": s["max"]}  # fmt: skip
             nf = s.get("nonfinite", 0.0)
-            py = _first_leaf(self._probe[1]) if self._probe[1] is not None else None
+            py = _head_target(self._probe[1], self._head) if self._probe[1] is not None else None
             if py is not None:
                 nf += ks.host_summary(np.asarray(py)).get("nonfinite", 0.0)
             self._probe_input["train/nonfinite@inputs"] = nf
@@ -157,7 +169,7 @@ class _DataFacts:
                     s["max"],
                 )
             nf = s.get("nonfinite", 0.0)
-            yl = _first_leaf(stats_y) if stats_y is not None else None
+            yl = _head_target(stats_y, self._head) if stats_y is not None else None
             if yl is not None:
                 nf += ks.host_summary(np.asarray(_to_numpy(yl))).get("nonfinite", 0.0)
             ctx.flags["input_nonfinite"] = float(nf)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,11 +125,46 @@ def group_weights(model: keras.Model) -> Groups:
     return g
 
 
-def output_layer(model: keras.Model) -> Any:
+#: one output's loss: its position in ``model.outputs``, its name, its compiled loss
+Head = tuple[int, "str | None", Any]
+
+
+def loss_head(model: keras.Model) -> Head | None:
+    """The output the context describes on a model compiled with one loss per output (None
+    for one loss): Keras 3 matches a dict of losses to outputs by output name and a list by
+    position, while ``model.outputs`` orders dict outputs by sorted name, so the first loss and
+    the first output may belong to different heads. The first head whose layer ends in a
+    softmax or sigmoid (a classification head: its loss, targets and class counts carry the
+    checkable facts), else the first output, each with its own loss."""
+    loss = getattr(model, "loss", None)
+    if not isinstance(loss, Mapping | list | tuple) or isinstance(loss, str):
+        return None
+    outs = _outputs(model)
+    names = list(getattr(model, "output_names", None) or [])
+    if len(outs) < 2 or len(names) != len(outs):
+        return None
+    heads: list[Head] = []
+    for i, name in enumerate(names):
+        if isinstance(loss, Mapping):
+            one = loss.get(name)
+        else:
+            one = loss[i] if len(loss) == len(outs) else None
+        if one is not None:
+            heads.append((i, name, one))
+    if not heads:
+        return None
+    for head in heads:
+        layer = _producer(outs[head[0]], model)
+        if layer is not None and layer_activation(layer) in ("softmax", "sigmoid"):
+            return head
+    return heads[0]
+
+
+def output_layer(model: keras.Model, pos: int = 0) -> Any:
     """The layer producing the (first) output, walking back over reshapes and dropout, and
     into nested models. None for subclassed models."""
     outs = _outputs(model)
-    return _producer(outs[0], model) if outs else None
+    return _producer(outs[pos], model) if len(outs) > pos else None
 
 
 def output_layers(model: keras.Model) -> list[Any]:
