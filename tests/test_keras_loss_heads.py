@@ -61,10 +61,13 @@ def test_each_loss_is_described_with_its_own_output(tmp_path, as_list):
         assert (ctx.model.output_activation, ctx.model.output_units) == ("softmax", 3)
         assert (ctx.data.task, ctx.data.num_classes) == ("classification", 3)
         assert any("describes output 'segment'" in n for n in ctx.notes)
+        # the logged loss sums both heads' losses: no single head's scale (ln C) describes it
+        assert ctx.flags["loss_task"] == "composite"
     fired = {r: {s.code for s in diagnose(run)[0].symptoms} for r, run in (("fixed", fixed), ("buggy", buggy))}
     assert "CTX011" not in fired["fixed"]  # the linear price head is no longer read against a cross-entropy
     assert "CTX010" not in fired["fixed"]
     assert "CTX010" in fired["buggy"]  # a regression loss on the 3-class head
+    assert "LOSS010" not in fired["fixed"]  # CE + mse summed is not read against ln(C)
 
 
 @pytest.mark.keras

@@ -341,7 +341,11 @@ class _StaticContext:
                 task = "reconstruction"
         if task == "binary" and (units or 0) > 1:
             task = "multilabel"
-        ctx.flags.update(loss_kind=name, loss_task=task or "unknown", loss_source="compile")
+        # one loss per output: the logged loss is their weighted sum, on no one head's scale
+        # (ln C, the target variance) - the torch Monitor's "composite"; the head's own loss
+        # stays in ctx.loss and loss_kind
+        flag_task = "composite" if self._head is not None else (task or "unknown")
+        ctx.flags.update(loss_kind=name, loss_task=flag_task, loss_source="compile")
         return task if task in ("multilabel", "reconstruction") else None
 
     def _static_facts(self) -> None:
