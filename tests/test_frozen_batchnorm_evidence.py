@@ -1,0 +1,46 @@
+"""Batch-norm frozen in inference mode vs unscaled inputs (issue 10, qa_fresh38's conv1d pair:
+``model.eval()`` after loading a checkpoint, signals at 300 +- 250, SGD 0.01 + momentum).
+Both adapter facts are true - CTX004 (training_mode false with batch-norm) and CTX003 (inputs
+on a large scale) - but train-mode batch-norm would rescale the inputs (the fixed run trains
+on the same signals to accuracy 1.00), while frozen at its initial statistics it passes them
+through and the run diverges. The input-scale divergence evidence now credits
+train_mode_not_set there; with batch-norm in train mode, or without one, it still credits
+inputs_not_normalized. Synthetic adapter runs through the rule cases' harness."""
+
+from __future__ import annotations
+
+from traindx.engine import diagnose_run
+from traindx.rules.loader import load_rulebook
+from traindx.rules.model import Case
+from traindx.rules.testing import case_run
+
+BOOK = load_rulebook()
+
+DIVERGES = {"loss": "19.5*3.0x6 nan"}
+
+
+def ranked(model: dict) -> list[str]:
+    ctx = {
+        "framework": "torch",
+        "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
+        "loss": {"name": "crossentropyloss", "from_logits": True, "expects": "logits"},
+        "model": {"output_activation": "linear", "output_units": 3, **model},
+        "data": {"batch_size": 32, "num_classes": 3, "input_min": -277.0, "input_max": 862.0,
+                 "input_mean": 304.0, "input_std": 213.0, "task": "classification"},
+        "flags": {"input_nonfinite": 0.0},
+    }
+    run = case_run(Case(name="r", series=DIVERGES, context=ctx, fires=True))
+    return [c.id for c in diagnose_run(run, BOOK).causes]
+
+
+def test_frozen_batchnorm_outranks_the_input_scale_it_would_have_normalised():
+    order = ranked({"has_batchnorm": True, "has_dropout": True, "training_mode": False})
+    assert order[0] == "train_mode_not_set", order
+    assert "inputs_not_normalized" not in order[:1]
+
+
+def test_the_input_scale_keeps_its_credit_in_train_mode_or_without_batchnorm():
+    for model in ({"has_batchnorm": True, "training_mode": True}, {"has_batchnorm": False, "training_mode": True}):
+        order = ranked(model)
+        assert "train_mode_not_set" not in order[:3], (model, order)
+        assert "inputs_not_normalized" in order[:3], (model, order)
