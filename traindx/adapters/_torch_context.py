@@ -128,6 +128,8 @@ class ContextMixin:
         self._b_tgt: list[torch.Tensor] = []
         self._wall0 = time.time() - time.perf_counter()
         self._training = model.training
+        self._modal = ts.mode_modules(model)  # dropout / batch-norm submodules: their mode, every step
+        self._modal_checked = self._modal_eval = 0
         # Forward-hook results for the step being recorded.
         self._last_leaf: nn.Module | None = None
         self._out_last_leaf: nn.Module | None = None

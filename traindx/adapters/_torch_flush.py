@@ -61,6 +61,10 @@ class FlushMixin:
             b.clear()
         self._gn_rows = 0
         self.context.model.training_mode = self._training
+        if self._modal_checked:
+            self.context.flags["mode_layers"] = float(len(self._modal))
+            self.context.flags["mode_layers_checked"] = float(self._modal_checked)
+            self.context.flags["mode_layers_eval_share"] = round(self._modal_eval / self._modal_checked, 4)
         if final:
             self._set_final_note(self.context, "traindx monitor: ", self._cad.note(self._step))
         if force or disk:

@@ -149,6 +149,10 @@ class RecordMixin:
         if tel and self._fwd_calls:
             self._count_forwards()
         self._fwd_calls = 0
+        if self._modal:  # every dropout / batch-norm submodule in eval mode on this step (any()
+            # stops at the first one in training mode: one attribute read on a healthy step)
+            self._modal_checked += 1
+            self._modal_eval += not any(m.training for m in self._modal)
         if tel:
             if s == 0:
                 self._first_step_facts(inputs)

@@ -275,6 +275,17 @@ def model_info(model: nn.Module) -> ModelInfo:
     )
 
 
+def mode_modules(model: nn.Module) -> list[nn.Module]:
+    """The submodules whose train/eval mode changes what a training step computes: dropout
+    and batch-norm with running statistics (``model.training = True`` sets the top flag only,
+    ``model.train()`` sets them all)."""
+    return [
+        m for m in model.modules()
+        if m is not model and (isinstance(m, nn.modules.dropout._DropoutNd)
+                               or (isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats))
+    ]  # fmt: skip
+
+
 def _num(v: object) -> float | None:
     if v is None or isinstance(v, bool):
         return None

@@ -50,6 +50,9 @@ ADAPTER_FLAGS: dict[str, type] = {
     "keras_backend": str,
     "l2_max": float,
     "loss_class_weighted": bool,
+    "mode_layers": float,  # torch: dropout / batch-norm submodules (their train/eval mode matters)
+    "mode_layers_checked": float,  # torch: the training steps their modes were read on (every step)
+    "mode_layers_eval_share": float,  # torch: the share of those steps with every one of them in eval mode
     "loss_kind": str,
     "loss_logs_running_mean": bool,  # Keras: the per-batch loss logged is the running mean
     "loss_scaled": bool,  # torch: the logged loss is its library loss node times a factor
