@@ -182,6 +182,9 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
     assert c.flags.pop("init_scale_max") == scale == pytest.approx(1 / 3**0.5, rel=0.1)
     assert c.flags == {
         "input_nonfinite": 0.0,
+        "mode_layers": 1.0,  # the Dropout: in training mode on all 30 steps
+        "mode_layers_checked": 30.0,
+        "mode_layers_eval_share": 0.0,
         "inputs_same_share": 0.0,  # every=2: each telemetry step's inputs against the next step's
         "inputs_checked": 29.0,
         "grad_accumulating": False,
