@@ -89,6 +89,22 @@ MAPPED = [
     ("AUC", None, "train/auc"),
     ("precision", None, "train/precision"),
     ("recall", None, "train/recall"),
+    # one class's F1/precision/recall qualified by the class or the scheme (seqeval's entity/overall
+    # scores in the HF Trainer's eval_ names, binary/positive-class scores, per-class scores) and
+    # scikit-learn's function names (issue 10, qa_fresh37: eval_entity_f1 was not read)
+    ("eval_entity_f1", None, "val/entity_f1"),
+    ("eval/entity_recall", None, "val/entity_recall"),
+    ("eval_overall_precision", None, "val/overall_precision"),
+    ("val_binary_f1", None, "val/binary_f1"),
+    ("f1_binary", None, "train/f1_binary"),
+    ("test/f1_pos", None, "test/f1_pos"),
+    ("recall_class1", None, "train/recall_class1"),
+    ("fraud_precision", None, "train/fraud_precision"),
+    ("val_precision_score", None, "val/precision"),
+    ("recall_score", None, "train/recall"),
+    ("val_roc_auc_score", None, "val/roc_auc"),
+    ("val_f1_1", None, "val/f1"),  # a Keras instance number is still dropped
+    ("val_macro_f1", None, "val/f1_macro"),
     ("kl_loss", None, "train/kl_loss"),
     # PyTorch Lightning.
     ("train_loss_step", None, "train/loss:step"),

@@ -105,3 +105,25 @@ def test_a_loss_that_is_the_dice_it_should_raise():
         key=SeriesKey(metric="accuracy", split="train"), steps=np.arange(4, 20, 5), values=acc + 0.05
     )
     assert "loss_is_quality" not in aux_facts(run)
+
+
+def test_one_class_scores_however_qualified_are_read_averaged_ones_not():
+    """An F1, precision or recall of one class is 0 at every evaluation when that class is never
+    predicted right, whatever prefix or suffix names the class; a macro/weighted F1 or an
+    average precision of a one-class predictor is not 0 (signals/degenerate.py reads those)."""
+    zeros, rising = [0.0] * 5, [0.0, 0.1, 0.3, 0.5, 0.6]
+    for name in ("val__entity_f1", "val__overall_f1", "val__binary_f1", "test__f1_pos", "val__recall_class1",
+                 "val__fraud_precision", "val__entity_recall", "val__recall"):
+        assert aux_facts(synthetic(**{name: zeros}))["pos_zero"], name
+        assert not aux_facts(synthetic(**{name: rising}))["pos_zero"], name
+    for name in ("val__f1_macro", "val__f1_weighted", "val__macro_recall", "val__average_precision",
+                 "val__mean_average_precision"):
+        assert "pos_zero" not in aux_facts(synthetic(**{name: zeros})), name
+
+
+def test_entity_f1_at_zero_read_from_an_hf_trainer_state():
+    """qa_fresh37: sentences shuffled apart from their tags - seqeval's entity F1 (eval_entity_f1)
+    is 0.000 at every evaluation; the fixed run's reaches 1."""
+    pair = "hf_trainer_tiny_bert_token_tags_sentences_shuffled_without_labels"
+    assert facts("qa_fresh37", pair, "buggy")["pos_zero"]
+    assert not facts("qa_fresh37", pair, "fixed")["pos_zero"]

@@ -109,3 +109,21 @@ def test_prior_loss_ratio_needs_a_majority_share_and_the_same_splits_loss():
     assert "prior_loss_ratio" not in _degen({"val/loss": "0.1x10", "val/accuracy": "1.0x10"})
     # a training loss is not read against a validation accuracy
     assert "prior_loss_ratio" not in _degen({"loss": "0.325x10", "val/accuracy": "0.9x10"})
+
+
+def test_a_qualified_recall_at_zero_is_read_as_the_plain_recall():
+    """seqeval's entity recall (eval_entity_recall) or a class's recall (recall_pos) at 0 beside an
+    accuracy frozen at the majority share is the same one-class predictor as a plain recall."""
+    import numpy as np
+
+    from traindx.schema import Run, Series, SeriesKey
+    from traindx.signals.degenerate import one_class_facts
+
+    for metric in ("recall", "entity_recall", "recall_pos"):
+        run = Run(id="r")
+        steps = np.arange(6)
+        run.add(Series(key=SeriesKey(metric="accuracy", split="val"), steps=steps, values=np.full(6, 0.894)))
+        run.add(Series(key=SeriesKey(metric=metric, split="val"), steps=steps, values=np.zeros(6)))
+        assert one_class_facts(run)["recall_zero_frac"] == 1.0, metric
+    run.add(Series(key=SeriesKey(metric="macro_recall", split="train"), steps=steps, values=np.zeros(6)))
+    assert one_class_facts(run)["recall_zero_frac"] == 1.0

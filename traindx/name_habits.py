@@ -38,6 +38,8 @@ HABITS: list[tuple[str, str, str]] = [
     (r"m_acc", "mean_class_accuracy", "mean class accuracy (segmentation)"),
     (r"m_?f_?score|f_?score|f1_?score|f_1", "f1", "F-score"),
     (r"(micro|macro|weighted|samples)_f1", r"f1_\1", "averaged F1"),
+    # scikit-learn's function names logged as metric names (precision_score(y, p) -> "precision_score").
+    (r"(precision|recall|roc_auc|auc)_score", r"\1", "scikit-learn's '<metric>_score' function name"),
     # One minus accuracy is the error rate; top-k accuracy and error however spelled (acc_top5, top5_err).
     (r"(?:1|one)_(?:minus_)?acc(?:uracy)?", "error", "one minus accuracy: the error rate (lower is better)"),
     (r"(?:acc(?:uracy)?_)?top_?(\d+)(?:_acc(?:uracy)?)?", r"top\1_accuracy", "top-k accuracy"),

@@ -133,7 +133,7 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
     (
         r"mae|mse|rmse|msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
         r"|auc|roc_auc|auroc|pr_auc|auc_(roc|pr)|au_?prc|average_precision|precision|recall|specificity|sensitivity"
-        r"|m?iou|mean_io_?u|dice|bleu|rouge\w*|(\w+_)?[wc]er|kld?|kl_divergence|cosine_similarity"
+        r"|\w+_(f1|precision|recall)|(f1|precision|recall)_(pos(itive)?|bin(ary)?|class_?\d+)|m?iou|mean_io_?u|dice|bleu|rouge\w*|(\w+_)?[wc]er|kld?|kl_divergence|cosine_similarity"
         r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+|\w+_loss_\w+|nll|total"
         r"|spearman\w*|pearson\w*|matthews_correlation|mcc|(cohen_)?kappa|top\d+_error"
         r"|bp[dcb]|psnr|(ms_)?ssim|fid|kid|lpips|ndcg(_\d+)?|mrr(_\d+)?|\w+_(mae|mse|rmse|mape)",

@@ -7,7 +7,7 @@ a precision or an AUC. Each has a level that means "learned nothing", whatever t
   the targets' mean; never above 0, the model never beat the mean (``r2_best``).
 * **an AUC at 0.5.** A ranking no better than a coin (``auc_dev``: the largest distance of any
   logged AUC from 0.5).
-* **F1 or precision at exactly 0.** Not one positive predicted right (``pos_zero``).
+* **F1, precision or recall at exactly 0.** Not one positive predicted right (``pos_zero``).
 * **Dice or IoU never above 0.** The overlap of the predicted and true foreground masks; at 0
   for a whole run, no foreground pixel was ever predicted right - the model answers background
   everywhere (``overlap_best``, the best value of any logged Dice, IoU or Jaccard; a mean IoU
@@ -45,7 +45,15 @@ from traindx.schema import Run, Series
 MIN_POINTS = 3
 _R2 = re.compile(r"r2(_score)?")
 _AUC = re.compile(r"auc|roc_auc|auroc|auc_roc")
-_POS = re.compile(r"f1|f1_score|f1_binary|precision")
+#: F1, precision or recall of one class: bare, or qualified by the class or the scheme that
+#: names it (``entity_f1`` and ``overall_f1`` of seqeval, ``binary_f1``, ``fraud_precision``,
+#: ``f1_pos``, ``recall_class1``); not one averaged over the classes (a macro F1 of a model that
+#: answers the majority class everywhere is that class's F1 over C, not 0) nor an average precision.
+_ONE_CLASS = r"(?!(macro|micro|weighted|samples|avg|mean|average|balanced)_|\w*average_precision)(\w+_)?({})" \
+    r"(_(pos(itive)?|bin(ary)?|class_?\d+))?"
+_POS = re.compile(_ONE_CLASS.format("f1|f1_score|precision|recall"))
+#: A recall of one class, however qualified (signals/degenerate.py: a one-class predictor's is 0).
+ONE_CLASS_RECALL = re.compile(_ONE_CLASS.format("recall"))
 _ERR = re.compile(r"mae|mse|rmse|mape|msle")
 _LOSS = re.compile(r"loss")
 _OVERLAP = re.compile(r"dice|iou|jaccard|dice_coef(ficient)?")

@@ -29,6 +29,7 @@ import numpy as np
 
 from traindx.arrays import median
 from traindx.schema import Run, Series
+from traindx.signals.auxmetrics import ONE_CLASS_RECALL
 from traindx.signals.robust import finite
 
 #: A loss at or below this is 0 to the precision logs print (4 decimals).
@@ -114,7 +115,9 @@ def one_class_facts(run: Run) -> dict[str, Any]:
     if ratio is not None:
         out["prior_loss_ratio"] = ratio
     unit = best.unit
-    for s in _of(run, "recall"):
+    recalls = [s for s in run.series.values()
+               if s.key.statistic == "value" and len(s) and ONE_CLASS_RECALL.fullmatch(s.key.metric)]
+    for s in recalls:
         if s.unit == unit:
             r = _at(*_finite(s), steps)
             if np.isfinite(r).sum() >= 3:
