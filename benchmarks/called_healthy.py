@@ -39,9 +39,8 @@ sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT)]
 
 import labelled  # noqa: E402
 
-SETS = ("qa qa_keras qa_wild qa_wild_keras qa_fresh qa_heldout qa_small qa_real qa_fresh21 qa_fresh22 "
-        "qa_fresh23 qa_fresh24 qa_fresh26 qa_real26 qa_fresh27 qa_real27 qa_fresh28 qa_fresh33 qa_real33 "
-        "qa_fresh34 qa_real34 qa_fresh35 qa_real35 qa_fresh36 qa_real36 qa_fresh37 qa_real37").split()  # fmt: skip
+#: every Q&A set the labelled corpus reads (benchmarks/labelled.py ROOTS), in its order
+SETS = tuple(Path(r).name for r in labelled.ROOTS if Path(r).name.startswith("qa"))
 
 
 def _f(facts: dict, key: str) -> float | None:

@@ -137,7 +137,7 @@ def loss_head(model: keras.Model) -> Head | None:
     softmax or sigmoid (a classification head: its loss, targets and class counts carry the
     checkable facts), else the first output, each with its own loss."""
     loss = getattr(model, "loss", None)
-    if not isinstance(loss, Mapping | list | tuple) or isinstance(loss, str):
+    if not isinstance(loss, Mapping | list | tuple):  # one loss (a name, a function, a Loss)
         return None
     outs = _outputs(model)
     names = list(getattr(model, "output_names", None) or [])
