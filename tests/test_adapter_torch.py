@@ -18,7 +18,7 @@ nn = torch.nn
 from digits import scaled_digits  # noqa: E402
 
 import traindx  # noqa: E402
-from traindx.adapters import _torch_moments, _torch_stats  # noqa: E402
+from traindx.adapters import _torch_init, _torch_moments, _torch_stats  # noqa: E402
 from traindx.adapters.torch import Monitor, TrainingDiverged  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -918,9 +918,9 @@ def test_weight_tensors_skip_embeddings_and_rnn_input_weights():
     model = nn.ModuleDict(
         {"emb": nn.Embedding(10, 8), "gru": nn.GRU(1, 16, num_layers=2), "fc": nn.Linear(16, 3)}
     )
-    names = [n for n, _, _ in _torch_stats.weight_tensors(model)]
+    names = [n for n, _, _ in _torch_init.weight_tensors(model)]
     assert names == ["gru.weight_hh_l0", "gru.weight_ih_l1", "gru.weight_hh_l1", "fc"]
-    scales = _torch_stats.init_scales(_torch_stats.weight_tensors(model))
+    scales = _torch_init.init_scales(_torch_init.weight_tensors(model))
     assert all(0.5 < s < 0.65 for s in scales[:3])  # torch's U(+-1/sqrt(hidden)) on fan_in 16
 
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from traindx.adapters import _torch_hooks as _hooks
+from traindx.adapters import _torch_init as _init
 from traindx.adapters import _torch_loss_graph as lg
 from traindx.adapters import _torch_sched as _sched
 from traindx.adapters import _torch_stats as ts
@@ -314,8 +315,8 @@ class ContextMixin:
         opt = self.optimizer
         if opt is not None and getattr(opt, "state", None):
             return
-        ws = ts.weight_tensors(self.model)
-        scales = ts.init_scales(ws)
+        ws = _init.weight_tensors(self.model)
+        scales = _init.init_scales(ws)
         self._init_w = [(n, layer, v) for (n, layer, _), v in zip(ws, scales, strict=True)]
         self._init_layers = {layer for _, layer, _ in self._init_w}
         # The output layer: the last registered until the first forward says otherwise.
