@@ -191,7 +191,7 @@ class _StaticContext:
             # an L2 kernel regularizer is a loss term, not the optimizer's weight decay: it is
             # recorded as itself (flags.l2_max, hyperparameters.l2), never as weight_decay
             ctx.hyperparameters["l2"] = l2
-        pos = self._head[0] if self._head is not None else 0
+        pos = self._out_pos
         out_layer = ks.output_layer(model, pos)
         self._weight_facts(out_layer)
         act = ks.layer_activation(out_layer) if out_layer is not None else None
@@ -348,6 +348,11 @@ class _StaticContext:
         ctx.flags.update(loss_kind=name, loss_task=flag_task, loss_source="compile")
         return task if task in ("multilabel", "reconstruction") else None
 
+    @property
+    def _out_pos(self) -> int:
+        """The position in ``model.outputs`` of the output the context describes."""
+        return self._head[0] if self._head is not None else 0
+
     def _static_facts(self) -> None:
         """Facts about how the output meets the loss; the rulebook judges them (CTX001,
         CTX002, CTX006, CTX011, CTX013)."""
@@ -369,7 +374,7 @@ class _StaticContext:
             return
         yl = _head_target(self._probe[1], self._head)
         try:
-            out = list(self._model.outputs[self._head[0] if self._head is not None else 0].shape)
+            out = list(self._model.outputs[self._out_pos].shape)
         except Exception:  # noqa: BLE001
             return
         ys = list(np.shape(yl))
