@@ -133,13 +133,18 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     )
     # faulthandler: a watch that does not stop is made to print where it is (below)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1"}
+    # a terminal's Ctrl-C: the test may run where SIGINT is ignored (a background job of a
+    # non-interactive shell), which a child inherits, and then Python raises no
+    # KeyboardInterrupt at all (the watch slept on in `run`, its stacks showed). The child
+    # restores Python's own handler first; not with preexec_fn, which makes subprocess fork
+    # a process that has imported JAX (JAX warns at fork, and CI turned that into a failure)
+    start = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv = ['traindx'] + sys.argv[1:]; runpy.run_module('traindx.cli', run_name='__main__')"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "traindx.cli", "watch", str(run), "--interval", "0.1"],
+        [sys.executable, "-c", start, "watch", str(run), "--interval", "0.1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-        # a terminal's Ctrl-C: the test may run where SIGINT is ignored (a background job of a
-        # non-interactive shell), which a child inherits, and then Python raises no
-        # KeyboardInterrupt at all (the watch slept on in `run`, its stacks showed)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         first = proc.stdout.readline()  # the first verdict: the watch is running
