@@ -37,8 +37,11 @@ JSON- or CSV-dumped History; torch loops with own prints, tqdm postfix, TensorBo
 "metrics/f1_micro" tags, a hand CSV with header; Lightning CSVLogger; HF trainer_state.json), and the
 unseen task-shapes batch fixtures/qa_fresh38/ (siamese pairs, toy seq2seq, distillation, config-built fine-tuning, two-headed models,
 padded GRU, gradient accumulation, weighted sampler; MLflow file store, W&B offline, tensorboardX, Lightning
-step/epoch CSV, tab/fastai tables, nested JSONL, Keras verbose=2, trainer_state.json)
-(each scored before any change):
+step/epoch CSV, tab/fastai tables, nested JSONL, Keras verbose=2, trainer_state.json), and the tenth
+forum-style batch fixtures/qa_real39/ (Keras fit with the traindx callback in 4 of 5 Keras pairs beside
+CSVLogger / verbose=2 / a JSON-dumped History; torch loops with own prints, tqdm postfix, TensorBoard "Loss/train",
+"train/loss_epoch" and "metrics/r2" tags, a hand CSV with header; Lightning CSVLogger; HF trainer_state.json; a
+JAX Recorder loop) (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
 
@@ -91,7 +94,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh37": (ROOT / "fixtures" / "qa_fresh37", 16, 48),
         "qa_real37": (ROOT / "fixtures" / "qa_real37", 16, 50),
         "qa_real38": (ROOT / "fixtures" / "qa_real38", 16, 50),
-        "qa_fresh38": (ROOT / "fixtures" / "qa_fresh38", 17, 50)}
+        "qa_fresh38": (ROOT / "fixtures" / "qa_fresh38", 17, 50),
+        "qa_real39": (ROOT / "fixtures" / "qa_real39", 16, 50)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
