@@ -1,6 +1,6 @@
 """The JAX Recorder's fixed cost as a user's script pays it: one fresh process per run.
 
-    python benchmarks/fresh_jax.py [--pairs 6] [--steps 400] [--against DIR]
+    python benchmarks/fresh_jax.py [--pairs 6] [--steps 400] [--against DIR] [--design auto|host|compiled]
 
 ``overhead_jax.py --fixed`` runs every pair in one process and leaves the first out, so what
 a process pays once (imports, the first XLA compiles of traindx's own helpers, pydantic for
@@ -17,7 +17,11 @@ import included; the paired difference gets its median, quartiles, 95 % bootstra
 and a verdict against the 0.2 s budget (issue 15). The phases' medians show where the extra
 goes; the child's whole CPU (``wait4``) is shown beside. ``--against DIR`` adds the ``rec`` arm run from another source tree (``git archive
 REV traindx rulebook | tar -x -C DIR``), interleaved: a before/after on the same load.
-XLA runs on one CPU thread, as in ``overhead_jax.py``.
+XLA runs on one CPU thread, as in ``overhead_jax.py``. ``--design`` picks ``telemetry_jit``'s
+design (``host=None``, True, False); with JAX's persistent compilation cache in the
+environment (``JAX_COMPILATION_CACHE_DIR``) the warm-up round fills it, so the measured runs
+are what a user who caches compiles pays (JAX never caches an executable with a host
+callback: the host design compiles every run).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ BUDGET = 0.2  # s of CPU a short run may pay for telemetry and the Recorder (iss
 SHARED = ("import jax, optax", "data and model")  # the same code in both arms: left out of the measure
 
 
-def child(mode: str, steps: int) -> None:
+def child(mode: str, steps: int, design: str = "auto") -> None:
     """One run in this (fresh) process; prints its phases' CPU seconds as JSON."""
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     marks = [("start", time.process_time())]
@@ -87,7 +91,7 @@ def child(mode: str, steps: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rec = None
         if mode == "rec":
-            fn = telemetry_jit(step)
+            fn = telemetry_jit(step, host={"auto": None, "host": True, "compiled": False}[design])
             rec = Recorder(tmp, params=params, optimizer=tx, loss="softmax_cross_entropy_with_integer_labels",
                            num_classes=10)  # fmt: skip
             mark("Recorder(...)")
@@ -111,12 +115,12 @@ def child(mode: str, steps: int) -> None:
     print(json.dumps({b[0]: b[1] - a[1] for a, b in zip(marks, marks[1:], strict=False)}))
 
 
-def _once(arm: str, tree: Path, steps: int) -> tuple[float, dict[str, float]]:
+def _once(arm: str, tree: Path, steps: int, design: str = "auto") -> tuple[float, dict[str, float]]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
     env["TRAINDX_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"traindx-fresh-{tree.name}")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "rec" if arm != "none" else "none",
-           "--steps", str(steps)]  # fmt: skip
+           "--steps", str(steps), "--design", design]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     out = proc.stdout.read().decode() if proc.stdout else ""
@@ -131,10 +135,12 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=6)
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--against", type=Path, help="also run the rec arm from this source tree")
+    ap.add_argument("--design", choices=("auto", "host", "compiled"), default="auto",
+                    help="telemetry_jit's design (host=None, True, False)")  # fmt: skip
     ap.add_argument("--child", choices=("none", "rec"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.steps)
+        child(args.child, args.steps, args.design)
         return 0
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _timing import difference, exit_status, load, verdict_line
@@ -144,13 +150,13 @@ def main() -> int:
         arms["rec (--against)"] = args.against.resolve()
     load0 = load()
     for arm, tree in arms.items():  # warm-up: bytecode caches, the rulebook cache
-        _once(arm, tree, args.steps)
+        _once(arm, tree, args.steps, args.design)
     cpu: dict[str, list[float]] = {a: [] for a in arms}  # the child's whole CPU
     own: dict[str, list[float]] = {a: [] for a in arms}  # the run's own (SHARED left out)
     phases: dict[str, dict[str, list[float]]] = {a: {} for a in arms}
     for r in range(args.pairs):
         for arm in list(arms) if r % 2 == 0 else list(arms)[::-1]:
-            total, ph = _once(arm, arms[arm], args.steps)
+            total, ph = _once(arm, arms[arm], args.steps, args.design)
             cpu[arm].append(total)
             own[arm].append(sum(v for k, v in ph.items() if k not in SHARED))
             for k, v in ph.items():
