@@ -371,3 +371,32 @@ def test_host_step_reads_a_tree_structure_once(monkeypatch):
     assert reduce._grouped([w, w], jnp)[0] == [[0, 1]]  # traced: the same grouping
     f = np.ones(3, np.float32)
     assert reduce._f32(f, np) is f and reduce._f32(f.astype(np.float16), np).dtype == np.float32
+
+
+def test_a_persistent_compilation_cache_picks_the_compiled_design(monkeypatch):
+    """JAX never caches an executable with a host callback: with its persistent compilation
+    cache on, the default design is the compiled one (both functions cacheable); without it
+    the host design as before. The config is only read here, nothing compiles while it is set."""
+    old = jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", "/nonexistent/traindx-test-cache")
+        assert _jax_optax._cached()
+    finally:
+        jax.config.update("jax_compilation_cache_dir", old)
+    assert _jax_optax._cached() is bool(old)
+
+    def f(w, x):
+        return w, telemetry(grads=w, params=w, loss=jnp.mean((x @ w["d"]["w"]) ** 2), inputs=x)
+
+    w, x = {"d": {"w": jnp.ones((3, 2))}}, jnp.ones((4, 3))
+    monkeypatch.setattr(_jax_optax, "_cached", lambda: False)
+    plain = telemetry_jit(f, every=2)
+    plain(w, x)
+    assert plain.host is True
+    monkeypatch.setattr(_jax_optax, "_cached", lambda: True)
+    cached = telemetry_jit(f, every=2)
+    _, st = cached(w, x)
+    assert cached.host is False and st.as_dict()["train/loss"] == pytest.approx(9.0)
+    forced = telemetry_jit(f, every=2, host=True)  # an explicit choice is kept
+    forced(w, x)
+    assert forced.host is True

@@ -71,7 +71,7 @@ class TelemetryJit:
     Two designs, chosen at the first call (``host``: None decides, True/False forces):
 
     * host (the default while the step's array arguments total at most ``HOST_LIMIT``
-      bytes): ONE ``jax.jit`` of the step, given a flag; at telemetry steps a
+      bytes and JAX's persistent compilation cache is off: see :func:`_cached`): ONE ``jax.jit`` of the step, given a flag; at telemetry steps a
       ``lax.cond`` hands the arrays the statistics need to numpy on the host
       (:mod:`._jax_stats.host`: the same definitions as the traced statistics). XLA
       compiles the step once (plus a callback), not a second copy with the statistics'
@@ -124,7 +124,7 @@ class TelemetryJit:
         names an argument."""
         if self.host is None:
             size = sum(int(getattr(x, "nbytes", 0)) for x in jax.tree_util.tree_leaves((args, kwargs)))
-            self.host = size <= HOST_LIMIT and not any(k in self._jit_kwargs for k in _BY_NAME)
+            self.host = size <= HOST_LIMIT and not any(k in self._jit_kwargs for k in _BY_NAME) and not _cached()
         if not self.host:
             self._pick = (self.light, self.full)
             return self._pick
@@ -213,6 +213,16 @@ class TelemetryJit:
         self.every = every
 
 
+def _cached() -> bool:
+    """Whether JAX's persistent compilation cache is on (``jax_compilation_cache_dir`` set).
+    JAX never caches an executable with a host callback, so there the host design's one
+    function compiles every run while the compiled design's two load from disk (perf39,
+    ``benchmarks/fresh_jax.py``: a 400-step MLP's extra +1.03 s against +0.41 s); without
+    the cache nothing changes."""
+    return bool(getattr(jax.config, "jax_compilation_cache_dir", None)) and bool(
+        getattr(jax.config, "jax_enable_compilation_cache", True))
+
+
 def _timed(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, float]:
     """``fn(*args, **kwargs)`` and its time alone: the steps before it done first, its
     result waited for. On the CPU backend the process's CPU time (XLA's threads are this
@@ -247,7 +257,7 @@ def telemetry_jit(fun: Callable[..., Any] | None = None, *, every: int | None = 
 
     Use it as ``@telemetry_jit`` or ``@telemetry_jit(every=20, donate_argnums=0)``; other
     keyword arguments go to ``jax.jit``. ``host``: where the statistics are computed (see
-    :class:`TelemetryJit`; None: on the host for small models, compiled into the step else). Inside ``lax.scan``/``fori_loop`` bodies, where a
+    :class:`TelemetryJit`; None: on the host for small models unless a persistent compilation cache is on, compiled into the step else). Inside ``lax.scan``/``fori_loop`` bodies, where a
     Python-side switch is impossible, use ``telemetry(..., step=step)`` instead (``lax.cond``).
     """
     if fun is None:
