@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             fired = [e for e in fired if e.lr != 1.0]
             if comp.context_weighed(i, ctx):
                 now.append(r)
-                items.update(e.when for e in fired if reads_context(e.when, ctx))
-            if any("ctx." in e.when for e in fired):
+                items.update(e.condition.source for e in fired if reads_context(e.condition.source, ctx))
+            if any("ctx." in e.condition.source for e in fired):
                 text.append(r)
         print(f"{kind}: {len(sel)} runs, {int(comp.alarmed.sum())} with an alarm; the layer steps aside on "
               f"{len(now)} ({sum(not r.facts.get('ctx') for r in now)} without any ctx fact); by the condition's "

@@ -129,7 +129,7 @@ class Compiled:
             for k in params[1:]:
                 _, cid, ei = self.names[k]
                 e = self.book.cause(cid).evidence[ei]
-                if e.lr != 1.0 and reads_context(e.when, ctx):
+                if e.lr != 1.0 and reads_context(e.condition.source, ctx):
                     return True
         return False
 

@@ -210,7 +210,7 @@ def _score(cause: Cause, fired: list[SymptomResult], book: Rulebook, facts: Fact
         if ok:
             lo += math.log(rule.lr)
             shown = fill(rule.says, facts)
-            ev.append(Evidence.model_construct(says=shown, fact=rule.when, value=True, weight=math.log(rule.lr), kind="evidence"))
+            ev.append(Evidence.model_construct(says=shown, fact=rule.condition.source, value=True, weight=math.log(rule.lr), kind="evidence"))
     return lo, ev
 
 

@@ -72,11 +72,11 @@ def confusable_group(
         if cause is None:
             continue
         sources = [
-            (sym.when, math.log(r))
+            (sym.condition.source, math.log(r))
             for code, r in cause.explains.items()
             if r >= book.strong_lr and (sym := book.symptom(code)) is not None
         ]
-        sources += [(e.when, abs(math.log(e.lr))) for e in cause.evidence if abs(math.log(e.lr)) >= strong]
+        sources += [(e.condition.source, abs(math.log(e.lr))) for e in cause.evidence if abs(math.log(e.lr)) >= strong]
         for src, size in sources:
             for path in _absent(src, facts):
                 how = _how(path, book)

@@ -95,7 +95,7 @@ def judge_checks(checks: list[CheckResult], diagnosis: Any, book: Any) -> list[C
         sym = book.symptom(s.code)
         if sym is None or s.severity == "info":
             continue
-        for fact in _CHECK_FACT.findall(sym.when):
+        for fact in _CHECK_FACT.findall(sym.condition.source):
             owner = next((n for n in names if fact.startswith(n + "_")), None)
             item = f"{s.code} {s.summary}"
             if owner and item not in failed.setdefault(owner, []):

@@ -14,20 +14,27 @@ from typing import Any
 
 from traindx.engine import ALT, PLACEHOLDER
 from traindx.rules.catalogue import catalogue, cel_type, sample_facts, unknown
-from traindx.rules.expr import references, tokenize
+from traindx.rules.expr import REFERENCE_ROOTS, references, tokenize
 from traindx.rules.model import Cause, CauseExtension, Condition, Requirement, Symptom
 
 
 def condition_problem(text: str) -> str | None:
-    """Why a condition (already within the size bounds) cannot be used; None when it can."""
+    """Why a condition (already within the size bounds) cannot be used; None when it can.
+    A reference to another condition (``fired.CODE``, ``shared.NAME``) stands for a bool
+    here; that the name exists, and that its condition gives a bool, is checked when the
+    references are resolved (traindx.rules.refs)."""
+    named: dict[str, dict[str, bool]] = {}  # references: each true here (a referenced condition gives a bool)
     for ref in references(tokenize(text)):
+        if ref.group in REFERENCE_ROOTS:
+            named.setdefault(ref.group, {})[ref.fact or ""] = True
+            continue
         msg = unknown(ref.group, ref.fact)
         if msg:
             return msg
     cond = Condition(source=text)
     facts = sample_facts()
     try:
-        result = cond.program.execute({g: facts[g] for g in cond.groups if g in catalogue()})
+        result = cond.program.execute({g: facts[g] for g in cond.groups if g in catalogue()} | named)
     except TypeError as e:  # no overload for these operand types: wrong whatever the run
         return f"type error: {str(e).splitlines()[0]}"
     except (KeyboardInterrupt, SystemExit):

@@ -26,6 +26,9 @@ MAX_LITERAL_ITEMS = 64
 
 #: CEL macros that bind a variable and loop (``list.all(x, x > 0)``).
 COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+#: root names of references to other rules' conditions, resolved at load (traindx.rules.refs):
+#: ``fired.CODE`` (a symptom's condition) and ``shared.NAME`` (a named shared condition)
+REFERENCE_ROOTS = ("fired", "shared")
 _KEYWORDS = frozenset({"true", "false", "null", "in"})
 
 _TOKEN = re.compile(

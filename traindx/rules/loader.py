@@ -69,12 +69,14 @@ def _all_files(d: Path) -> list[Path]:
 def _merge(shipped: list[Path], user: list[Path], override_shipped: bool) -> Rulebook:
     """Read, validate and merge the rule files (what :func:`load_rulebook` caches)."""
     from traindx.rules.parse import SECTIONS, load_file
+    from traindx.rules.refs import resolve
 
     entries: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
     origin: dict[str, bool] = {}  # "section:key" -> defined by a shipped file
     settings: dict[str, Any] = {}
     overridden: list[str] = []
     extensions: list[tuple[CauseExtension, bool]] = []
+    shared: dict[str, Any] = {}  # name -> shared condition (conditions:)
 
     def replace(x: Any, what: str, old: Any, shipped_old: bool, shipped_new: bool) -> None:
         if not (shipped_old and not shipped_new):
@@ -88,7 +90,12 @@ def _merge(shipped: list[Path], user: list[Path], override_shipped: bool) -> Rul
 
     for p in shipped + user:
         is_shipped = p in shipped
-        s, c, st, r = load_file(p)
+        s, c, st, r, conds = load_file(p)
+        for x in conds:
+            if x.name in shared:
+                old = shared[x.name]
+                raise RulebookError(x.file, f"shared condition {x.name} is defined twice (also at {old.file}:{old.line})", line=x.line)
+            shared[x.name] = x
         for section, items in (("symptoms", s), ("causes", c), ("evidence", r)):
             for x in items:
                 if isinstance(x, CauseExtension):
@@ -123,6 +130,7 @@ def _merge(shipped: list[Path], user: list[Path], override_shipped: bool) -> Rul
         overridden=overridden, **settings,
     )  # fmt: skip
     codes = {s.code for s in book.symptoms}
+    resolve(book, list(shared.values()))  # fired.CODE / shared.NAME written out, in dependency order
     for cause in book.causes:
         missing = sorted(set(cause.explains) - codes)
         if missing:

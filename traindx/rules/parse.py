@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from traindx.errors import RulebookError
-from traindx.rules.checks import first_problem
+from traindx.rules.checks import condition_problem, first_problem
 from traindx.rules.model import Cause, CauseExtension, Requirement, Settings, Symptom
 
 LINE = "__line__"
@@ -153,9 +153,12 @@ def _read(path: Path) -> Any:
 
 
 def _entry(path: Path, section: str, item: dict[str, Any]) -> Any:
-    model: type[Entry] = CauseExtension if section == "causes" and "prior" not in item else SECTIONS[section]
-    name = item.get("code") or item.get("id") or "?"
-    what = "requirement" if section == "evidence" else section[:-1]
+    from traindx.rules.refs import SharedCondition
+
+    model: type[Entry] | type[SharedCondition]
+    model = CauseExtension if section == "causes" and "prior" not in item else SECTIONS.get(section, SharedCondition)
+    name = item.get("code") or item.get("id") or item.get("name") or "?"
+    what = {"evidence": "requirement", "conditions": "shared condition"}.get(section, section[:-1])
     try:
         obj = model.model_validate({**_strip(item), "file": str(path), "line": item.get(LINE)})
     except ValidationError as e:
@@ -163,7 +166,9 @@ def _entry(path: Path, section: str, item: dict[str, Any]) -> Any:
         where = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         raise RulebookError(str(path), f"{what} {name}: {where}: {msg}", line=_line_of(item, err["loc"])) from None
-    problem = first_problem(obj)
+    problem = first_problem(obj) if not isinstance(obj, SharedCondition) else condition_problem(obj.when)
+    if isinstance(problem, str):
+        problem = (("when",), problem)
     if problem:
         loc, msg = problem
         where = ".".join(str(p) for p in loc)
@@ -171,18 +176,19 @@ def _entry(path: Path, section: str, item: dict[str, Any]) -> Any:
     return obj
 
 
-def load_file(path: Path) -> tuple[list[Symptom], list[Cause], dict[str, Any], list[Requirement]]:
+def load_file(path: Path) -> tuple[list[Symptom], list[Cause], dict[str, Any], list[Requirement], list[Any]]:
+    """(symptoms, causes, settings, requirements, shared conditions) of one rule file."""
     doc = _read(path)
     if doc is None:
-        return [], [], {}, []
+        return [], [], {}, [], []
     if not isinstance(doc, dict):
         raise RulebookError(str(path), "expected a mapping with 'symptoms:' and/or 'causes:'", line=1)
-    unknown = set(doc) - {*SECTIONS, "settings", LINE, KEYS}
+    unknown = set(doc) - {*SECTIONS, "conditions", "settings", LINE, KEYS}
     if unknown:
         names = sorted(map(str, unknown))
-        raise RulebookError(str(path), f"unknown top-level key(s) {names}; expected symptoms, causes, evidence, settings", line=doc.get(LINE))
-    out: dict[str, list[Any]] = {s: [] for s in SECTIONS}
-    for section in SECTIONS:
+        raise RulebookError(str(path), f"unknown top-level key(s) {names}; expected symptoms, causes, evidence, conditions, settings", line=doc.get(LINE))
+    out: dict[str, list[Any]] = {s: [] for s in (*SECTIONS, "conditions")}
+    for section in out:
         items = doc.get(section) or []
         if not isinstance(items, list):
             raise RulebookError(str(path), f"'{section}' must be a list", line=_line_of(doc, (section,)))
@@ -200,6 +206,6 @@ def load_file(path: Path) -> tuple[list[Symptom], list[Cause], dict[str, Any], l
         where = ".".join(str(p) for p in err["loc"])
         line = _line_of(doc, ("settings", *err["loc"]))
         raise RulebookError(str(path), f"settings: {where}: {err['msg']} (settings are {', '.join(Settings.model_fields)})", line=line) from None
-    return out["symptoms"], out["causes"], settings, out["evidence"]
+    return out["symptoms"], out["causes"], settings, out["evidence"], out["conditions"]
 
 
