@@ -112,3 +112,31 @@ def test_the_shipped_rulebook_writes_each_shared_condition_once():
     assert any(e.when == "fired.CTX012" for e in book.cause("batch_size_bad").evidence)
     conds = [s.condition for s in book.symptoms] + [e.condition for e in ev.values()] + [r.condition for r in book.requirements]
     assert not any(t.text in ("fired", "shared") for c in conds for t in tokenize(c.source))
+
+
+def test_explain_shows_a_reference_as_written_and_written_out(capsys):
+    from traindx.cli import main
+
+    assert main(["explain", "batch_size_bad"]) == 0
+    out = capsys.readouterr().out
+    assert "when fired.CTX012" in out and "= ctx.batch_size <= 2 && ctx.has_batchnorm == true" in out
+
+
+def test_no_compound_condition_is_written_whole_twice():
+    """benchmarks/rule_duplicates.py: the rulebook names shared logic (`shared.NAME`,
+    `fired.CODE`) instead of copying it; a rule that pastes another's compound condition, or a
+    whole symptom condition, fails here. (Bare facts such as loss.has_nonfinite are not logic.)"""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "rule_duplicates.py"
+    spec = importlib.util.spec_from_file_location("rule_duplicates", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    found = mod.duplicates(mod.rules())
+    assert found["B"] == []
+    assert sorted(name for name, _, _ in found["A"]) == ["GRAD003", "LOSS001"]  # grad/loss.has_nonfinite
+    # a pasted copy is found: the frozen batch-norm evidence written out again
+    pasted = [*mod.rules(), ("x#1", "evidence", "ctx.training_mode == false && ctx.has_batchnorm == true && loss.n > 0"),
+              ("y#1", "evidence", "ctx.training_mode == false && ctx.has_batchnorm == true && loss.n > 0")]  # fmt: skip
+    assert len(mod.duplicates(pasted)["B"]) == 1

@@ -67,6 +67,8 @@ def explain(book: Any, name: str) -> list[Any]:
         section("Why it matters", sym.docs.why)
         section("Known false positives", sym.docs.false_positives)
         section("Condition", sym.when)
+        if sym.condition.source != sym.when:  # fired.CODE / shared.NAME references
+            section("Written out", sym.condition.source)
         causes = sorted((c for c in book.causes if sym.code in c.explains), key=lambda c: -c.explains[sym.code])
         out += [Text("Causes it points to (likelihood ratio)"),
                 Hang("  ", ", ".join(f"{c.id} x{c.explains[sym.code]:g}" for c in causes))]  # fmt: skip
@@ -83,6 +85,8 @@ def explain(book: Any, name: str) -> list[Any]:
         out += [Text(""), Text("Evidence")]
         for ev in cause.evidence:
             out += [Hang(f"  x{ev.lr:g} when ", ev.when), Hang(" " * 8, ev.says)]
+            if ev.condition.source != ev.when:  # references written out
+                out.append(Hang("        = ", ev.condition.source))
     out += [Text(""), Text("Fixes")]
     for f in cause.fixes:
         out.append(Hang("  - ", f.text))
