@@ -51,7 +51,7 @@ GROUPS = {
 #: last change as a share of the fall, the loss per wrong answer; the validation loss's least
 #: ratio to the training loss
 MARKS = ("loss.overshoot", "loss.relapse", "loss.calm", "loss.rise_z", "loss.osc_z", "loss.last_delta_share",
-         "loss.per_error", "gap.ratio_min")  # fmt: skip
+         "loss.per_error", "gap.ratio_min", "loss.rise_tau", "val_loss.rise_tau")  # fmt: skip
 #: scale facts that span decades, also read on a log10 scale (traindx.learned.raw_feature
 #: ``log10:``): on the sign-log scale an LR of 1e-6 and one of 1e-3 are both ~0 next to the
 #: runs at 0.1-10, so a layer could not tell a tiny logged LR from a usual one (log-only runs

@@ -46,7 +46,8 @@ SERIES_WORDS = {
     "test": "test metrics", "run": "run",
 }  # fmt: skip
 KEY_WORDS = {
-    "tau": "trend (Kendall tau)", "tail_tau": "trend over the last part", "drop": "drop from its start",
+    "tau": "trend (Kendall tau)", "tail_tau": "trend over the last part", "rise_tau": "trend after its best value",
+    "drop": "drop from its start",
     "change": "relative change", "first": "first value", "last": "last value", "min": "minimum",
     "max": "maximum", "noise": "noise", "osc": "oscillation", "tv_ratio": "wiggliness",
     "peak_ratio": "peak over start", "rise_rel": "rise", "half_change": "change over the second half",

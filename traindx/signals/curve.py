@@ -297,6 +297,10 @@ def curve_facts(steps: np.ndarray, values: np.ndarray, floor: float | None = Non
             "rise_z": _rise_z(xf, yf, float(xb[i_min])),  # in standard errors of the run's own noise
             "tau": kendall_tau(s),
             "tail_tau": kendall_tau(yb[i_q2:]),
+            # the trend from the best (smoothed) value on: ~1 a curve that gets steadily worse
+            # after it improved (gradients accumulating without zero_grad grow each step, an
+            # overfitting validation loss), ~0 a minimum at the end or noise around a plateau
+            "rise_tau": kendall_tau(s[i_min:]),
             "tail_share": tail_share,  # share of the total fall made in the last quarter
             "half_change": (float(s[-1]) - float(s[i_q2])) / ref,
             # the raw last change as a share of the whole fall (short per-epoch runs, where
