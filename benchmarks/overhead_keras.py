@@ -230,21 +230,25 @@ def fixed_cost(repeats: int, epochs: int = 6) -> None:
 
 
 class Split(DiagnosisCallback):
-    """The callback with the CPU time of its training-thread hooks summed by kind of step
-    (``process_time``: every thread, so TensorFlow's pool threads running its functions
-    count; on JAX the training's own device threads too, so read the split on TensorFlow)."""
+    """The callback with the CPU time of its hooks summed by kind of step, two ways:
+    ``thread_time`` (the calling thread's own CPU: what the hook's Python and the host
+    statistics cost; a wait for the device costs none) and ``process_time`` (every thread:
+    TensorFlow's pool threads running its functions count, and on JAX the training's own
+    device threads and Keras' callback worker, busy during the hook, too). The shares use
+    thread time; ker39 found ``process_time`` put the JAX plain step's hook at 91-149 us
+    under load where its own thread spends ~10 us."""
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         s, cad = self._epoch_base + batch, self._cad
         kind = ("telemetry" if s >= cad.next else "sample" if cad.planned is not None and cad.sample_due(s)
                 else "update ratio" if self._snap is not None else "plain")  # fmt: skip
-        t = time.process_time()
+        t, p = time.thread_time(), time.process_time()
         super().on_train_batch_begin(batch, logs)
-        self._add(kind, time.process_time() - t)
+        self._add(kind, time.thread_time() - t, time.process_time() - p)
 
-    def _add(self, kind: str, secs: float) -> None:
-        n, v = self.split.get(kind, (0, 0.0))
-        self.split[kind] = n + 1, v + secs
+    def _add(self, kind: str, secs: float, proc: float) -> None:
+        n, v, q = self.split.get(kind, (0, 0.0, 0.0))
+        self.split[kind] = n + 1, v + secs, q + proc
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         if epoch == 1:  # the first epoch's hooks (the probe's compile) are the one-off
@@ -252,14 +256,14 @@ class Split(DiagnosisCallback):
         super().on_epoch_begin(epoch, logs)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        t = time.process_time()
+        t, p = time.thread_time(), time.process_time()
         super().on_train_batch_end(batch, logs)
-        self._add("batch end", time.process_time() - t)
+        self._add("batch end", time.thread_time() - t, time.process_time() - p)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        t = time.process_time()
+        t, p = time.thread_time(), time.process_time()
         super().on_epoch_end(epoch, logs)
-        self._add("epoch end", time.process_time() - t)
+        self._add("epoch end", time.thread_time() - t, time.process_time() - p)
 
 
 def long_fits(rounds: int) -> None:
@@ -282,7 +286,7 @@ def long_fits(rounds: int) -> None:
             cpu: dict[str, list[float]] = {c: [] for c in configs}
             wall: dict[str, list[float]] = {c: [] for c in configs}
             first: dict[str, list[float]] = {c: [] for c in configs}
-            split: dict[str, dict[str, tuple[int, float]]] = {c: {} for c in configs}
+            split: dict[str, dict[str, tuple[int, float, float]]] = {c: {} for c in configs}
             every: dict[str, list[int]] = {c: [] for c in configs}
             for r in range(rounds):
                 for c in configs if r % 2 == 0 else configs[::-1]:
@@ -300,9 +304,9 @@ def long_fits(rounds: int) -> None:
                     if job.cb is not None:
                         sp = job.cb.split
                         every[c].append(job.cb.every)
-                        for k, (n, v) in sp.items():
-                            m, w = split[c].get(k, (0, 0.0))
-                            split[c][k] = m + n, w + v
+                        for k, (n, v, q) in sp.items():
+                            m, w, u = split[c].get(k, (0, 0.0, 0.0))
+                            split[c][k] = m + n, w + v, u + q
                         job.cb.close()
                     keras.backend.clear_session()
             base = sum(cpu["none"])
@@ -312,11 +316,13 @@ def long_fits(rounds: int) -> None:
                 ovc, ovw = overhead(cpu["none"], cpu[c], BUDGET.get(c)), overhead(wall["none"], wall[c], BUDGET.get(c))
                 lines.append(f"  {c:10} overhead CPU {ovc!s}  wall {ovw!s}  every (end) {sorted(set(every[c]))}  "
                              f"first epoch {statistics.median(first[c]):.2f} s")  # fmt: skip
-                own = sum(v for _, v in split[c].values())
-                parts = ", ".join(f"{k} {n} x {1e6 * v / max(n, 1):.0f} us = {100 * v / base:.2f} %"
-                                  for k, (n, v) in sorted(split[c].items(), key=lambda kv: -kv[1][1]))  # fmt: skip
-                lines.append(f"    callback's hooks (epochs 2..E): {100 * own / base:.2f} % "
-                             f"of the plain CPU: {parts}")  # fmt: skip
+                own = sum(v for _, v, _ in split[c].values())
+                proc = sum(q for *_, q in split[c].values())
+                parts = ", ".join(f"{k} {n} x {1e6 * v / max(n, 1):.0f} us ({1e6 * q / max(n, 1):.0f}) = "
+                                  f"{100 * v / base:.2f} %"
+                                  for k, (n, v, q) in sorted(split[c].items(), key=lambda kv: -kv[1][1]))  # fmt: skip
+                lines.append(f"    callback's hooks (epochs 2..E), own thread's CPU (process CPU in brackets): "
+                             f"{100 * own / base:.2f} % ({100 * proc / base:.2f} %) of the plain CPU: {parts}")  # fmt: skip
                 if c in BUDGET:
                     verdicts.append(verdict_line(f"{name} {c} (long fits)", BUDGET[c], ovc, ovw))
     print(f"keras {keras.__version__} ({ARGS.backend}), CPU, {ARGS.threads} thread(s), {rounds} rounds of fresh "
