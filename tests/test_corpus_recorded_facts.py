@@ -107,3 +107,32 @@ def test_healthy_torch_and_jax_runs_carry_the_repeated_inputs_facts(adapter_runs
         if lab["cause"] == "healthy" and "inputs_same_share" in ctx["flags"]:
             counts[lab["input_kind"]] += 1
     assert counts["torch_adapter"] >= 60 and counts["jax_adapter"] >= 20, counts
+
+
+# Session 38's torch Monitor reads the dropout / batch-norm submodules' modes on every step
+# (mode_layers, mode_layers_checked, mode_layers_eval_share; CTX004's third clause). Session 39
+# added train_mode_not_set forms that leave them in eval while `model.training` is True
+# (torch-s39: `model.training = True` after model.eval()) and re-recorded a sample of healthy
+# torch runs with dropout or batch-norm so the facts are seen not firing.
+
+def _torch_modal(adapter_runs):
+    return [(d, lab, ctx) for d, lab, ctx in adapter_runs
+            if lab["input_kind"] == "torch_adapter" and "mode_layers" in ctx["flags"]]
+
+
+def test_train_mode_runs_that_set_only_the_top_flag_show_in_the_submodule_modes(adapter_runs):
+    runs = [(d, lab, ctx) for d, lab, ctx in _torch_modal(adapter_runs)
+            if lab["spec"]["loop"].get("mode") in ("flag_after_val", "flag_always")]
+    assert len(runs) >= 20
+    for d, lab, ctx in runs:
+        f = ctx["flags"]
+        assert ctx["model"]["training_mode"] is True, d.name
+        assert f["mode_layers_checked"] >= 10.0 and f["mode_layers_eval_share"] >= 0.5, d.name
+
+
+def test_healthy_torch_runs_with_dropout_or_batchnorm_train_their_submodules(adapter_runs):
+    runs = [(d, ctx) for d, lab, ctx in _torch_modal(adapter_runs)
+            if lab["cause"] == "healthy" and "injected" not in lab]
+    assert len(runs) >= 30
+    busy = [d.name for d, ctx in runs if ctx["flags"]["mode_layers_eval_share"] != 0.0]
+    assert not busy, busy[:5]
