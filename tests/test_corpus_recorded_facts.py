@@ -124,7 +124,7 @@ def test_train_mode_runs_that_set_only_the_top_flag_show_in_the_submodule_modes(
     runs = [(d, lab, ctx) for d, lab, ctx in _torch_modal(adapter_runs)
             if lab["spec"]["loop"].get("mode") in ("flag_after_val", "flag_always")]
     assert len(runs) >= 20
-    for d, lab, ctx in runs:
+    for d, _lab, ctx in runs:
         f = ctx["flags"]
         assert ctx["model"]["training_mode"] is True, d.name
         assert f["mode_layers_checked"] >= 10.0 and f["mode_layers_eval_share"] >= 0.5, d.name
