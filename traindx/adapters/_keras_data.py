@@ -24,6 +24,12 @@ def _first_leaf(x: Any) -> Any:
     return x
 
 
+def _nonfinite_all(x: Any) -> float:
+    """NaN/inf values in every input array of ``x`` (each input of a multi-input model, not the
+    first only: issue 10, a NaN column in a second input counted 0)."""
+    return nonfinite_count(_to_numpy(x)) or 0.0
+
+
 def _to_numpy(x: Any) -> Any:
     if x is None:
         return None
@@ -150,7 +156,7 @@ class _DataFacts:
             if s.get("n"):
                 self._probe_input = {"train/input_mean": s["mean"], "train/input_std": s["std"],
                                      "train/input_min": s["min"], "train/input_max": s["max"]}  # fmt: skip
-            nf = s.get("nonfinite", 0.0)
+            nf = _nonfinite_all(self._probe[0])
             py = _head_target(self._probe[1], self._head) if self._probe[1] is not None else None
             if py is not None:
                 nf += ks.host_summary(np.asarray(py)).get("nonfinite", 0.0)
@@ -168,7 +174,7 @@ class _DataFacts:
                     s["min"],
                     s["max"],
                 )
-            nf = s.get("nonfinite", 0.0)
+            nf = _nonfinite_all(stats_x)
             yl = _head_target(stats_y, self._head) if stats_y is not None else None
             if yl is not None:
                 nf += ks.host_summary(np.asarray(_to_numpy(yl))).get("nonfinite", 0.0)
@@ -220,7 +226,7 @@ class _DataFacts:
             tx = loc["train_x"]
             if tx is not None and tx.ndim >= 1:
                 self._fit_rows = int(tx.shape[0])
-            self._fit_nonfinite = nonfinite_count(loc["train_x"], loc["train_y"])
+            self._fit_nonfinite = nonfinite_count(loc["train_in"], loc["train_y"])
             frac = val_shared_frac(loc["x"], loc["val_x"]) if loc["x"] is not None else None
         except Exception:  # noqa: BLE001 - a fact less, never a failure
             return

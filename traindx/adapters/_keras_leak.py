@@ -47,6 +47,7 @@ def fit_locals() -> dict[str, Any] | None:
                 return {"x": x if both else None, "val_x": vx if both else None,
                         "train_x": x if isinstance(x, np.ndarray) else None,
                         "train_y": y if isinstance(y, np.ndarray) else None,
+                        "train_in": x if _arrays_only(x) else None,
                         "class_weighted": bool(loc.get("class_weight"))}  # fmt: skip
             f = f.f_back
         return None
@@ -66,12 +67,32 @@ def val_shared_frac(x: np.ndarray, val_x: np.ndarray) -> float | None:
     return None if frac is None else float(frac)
 
 
+def _arrays_only(x: Any) -> bool:
+    """``x`` is a NumPy array or a list/tuple/dict holding only NumPy arrays (a multi-input
+    model's inputs)."""
+    if isinstance(x, dict):
+        return bool(x) and all(_arrays_only(v) for v in x.values())
+    if isinstance(x, list | tuple):
+        return bool(x) and all(_arrays_only(v) for v in x)
+    return isinstance(x, np.ndarray)
+
+
+def _leaves(x: Any) -> list[Any]:
+    if isinstance(x, dict):
+        x = list(x.values())
+    if isinstance(x, list | tuple):
+        return [leaf for v in x for leaf in _leaves(v)]
+    return [x]
+
+
 def nonfinite_count(*arrays: Any) -> float | None:
-    """NaN/inf values in every row of each floating-point NumPy array given (None when there is
-    none to count). Counted in slices of about :data:`_CHUNK` values, so the temporary mask stays
-    small whatever the array's size (issue 10: the first rows only missed NaN rows at the end)."""
+    """NaN/inf values in every row of each floating-point NumPy array given, every array of a
+    list/tuple/dict counted (a multi-input model's inputs; issue 10: only the first input was
+    read, and a NaN column in the second made 0); None when there is none to count. Counted in
+    slices of about :data:`_CHUNK` values, so the temporary mask stays small whatever the
+    array's size (issue 10: the first rows only missed NaN rows at the end)."""
     counted, bad = False, 0
-    for a in arrays:
+    for a in (leaf for arr in arrays for leaf in _leaves(arr)):
         if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size:
             rows = max(1, _CHUNK // max(1, a[0].size)) if a.ndim else 1
             for i in range(0, len(a) if a.ndim else 1, rows):

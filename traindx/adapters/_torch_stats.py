@@ -89,6 +89,24 @@ def first_tensor(x: object) -> torch.Tensor | None:
     return None
 
 
+def other_tensors(x: object) -> list[torch.Tensor]:
+    """Every tensor in ``x`` after the first (a multi-input model's other inputs)."""
+    out: list[torch.Tensor] = []
+
+    def walk(v: object) -> None:
+        if isinstance(v, torch.Tensor):
+            out.append(v)
+        elif isinstance(v, dict):
+            for w in v.values():
+                walk(w)
+        elif isinstance(v, (list, tuple)):
+            for w in v:
+                walk(w)
+
+    walk(x)
+    return out[1:]
+
+
 # --------------------------------------------------------------------------- statistics
 
 

@@ -47,6 +47,8 @@ class TelemetryMixin:
                 tags += [*_INPUT_TAGS, "_in_nf", "_in_n", *_KEY_TAGS]
                 vals += [summ, ts.input_key(x)]
                 nf = summ[4]
+            for t in ts.other_tensors(inputs):  # every input of a multi-input model (issue 10)
+                nf = nf + ts.nonfinite_count(t).to(nf.device)
             if tgt is not None:
                 nf = nf + ts.nonfinite_count(tgt).to(nf.device)
             tags.append("train/nonfinite@inputs")

@@ -152,11 +152,16 @@ def _label_facts(labels: Any, tags: list[str], vals: list[Any], xp: Any = jnp) -
 
 
 def _nonfinite(x: Any, xp: Any = jnp) -> jax.Array:
-    """Number of NaN/inf values of an array (0 for integer arrays)."""
-    x = first_array(x, xp)
-    if not jnp.issubdtype(x.dtype, jnp.inexact) or not x.size:
-        return xp.zeros((), _F32)
-    return xp.sum(~xp.isfinite(x), dtype=_F32)
+    """Number of NaN/inf values of an array, or of every array of a pytree (each input of a
+    multi-input model; issue 10: the first only was counted); 0 for integer arrays."""
+    total = xp.zeros((), _F32)
+    for leaf in [x] if hasattr(x, "shape") else jax.tree_util.tree_leaves(x):
+        if not hasattr(leaf, "shape"):
+            continue
+        a = xp.asarray(leaf)
+        if jnp.issubdtype(a.dtype, jnp.inexact) and a.size:
+            total = total + xp.sum(~xp.isfinite(a), dtype=_F32)
+    return total
 
 
 def _level_facts(labels: Any, tags: list[str], vals: list[Any], xp: Any = jnp) -> None:

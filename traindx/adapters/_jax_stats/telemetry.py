@@ -194,7 +194,7 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
             summ = _summary(x, xp)
             tags += ["train/input_mean", "train/input_std", "train/input_min", "train/input_max", "_in_n"]
             vals += summ[:4] + [summ[5]]
-            nonfinite.append(summ[4])
+            nonfinite.append(summ[4] if hasattr(inputs, "shape") else _nonfinite(inputs, xp))
     if labels is not None:
         nonfinite.append(_nonfinite(labels, xp))
         _label_facts(labels, tags, vals, xp)
