@@ -56,6 +56,16 @@ KEY_WORDS = {
 }  # fmt: skip
 
 
+def series_words(g: str, facts: dict[str, Any]) -> str:
+    """A fact group in words; a quality group by the metric it was read from (any
+    higher-is-better metric: accuracy, F1, AUC, R^2), so an R^2 is never called an accuracy
+    (issue 10: "validation accuracy oscillation" on a run that logged val_r2 and no accuracy)."""
+    name = facts.get(g, {}).get("name") if g in ("quality", "val_quality") else None
+    if isinstance(name, str) and name and "acc" not in name.lower():
+        return f"{'validation' if g == 'val_quality' else 'training'} {name}"
+    return SERIES_WORDS.get(g, g)
+
+
 def describe(name: str, facts: dict[str, Any], book: Rulebook) -> str:
     """A feature in words with this run's value."""
     if name.startswith("rule:"):
@@ -67,12 +77,12 @@ def describe(name: str, facts: dict[str, Any], book: Rulebook) -> str:
         return f"{name[4:]} {sym.slug if sym else ''}".strip()
     if name.startswith("has:"):
         g = name[4:]
-        return f"{SERIES_WORDS.get(g, g)} {'recorded' if facts.get(g) else 'not recorded'}"
+        return f"{series_words(g, facts)} {'recorded' if facts.get(g) else 'not recorded'}"
     path = name.removesuffix(">=0").removeprefix("log10:").partition("==")[0]
     g, _, k = path.partition(".")
     v = facts.get(g, {}).get(k)
     shown = "not recorded" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v).lower())
-    return f"{SERIES_WORDS.get(g, g)} {KEY_WORDS.get(k, k.replace('_', ' '))} = {shown}"
+    return f"{series_words(g, facts)} {KEY_WORDS.get(k, k.replace('_', ' '))} = {shown}"
 
 
 class Reranked(NamedTuple):
