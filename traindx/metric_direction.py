@@ -16,6 +16,7 @@ HIGHER_IS_BETTER = re.compile(
 LOWER_IS_BETTER = re.compile(
     r"loss|\w+_loss|loss_\w+|error|\w+_error|perplexity|mae|mse|rmse|msle|mape|wer|cer"
     r"|kld?|kl_divergence|log_?cosh|hinge|nll|(\w+_)?[wc]er|\w+_loss_\w+|bp[dcb]|fid|kid|lpips|\w+_(mae|mse|rmse|mape)"
+    r"|(mae|mse|rmse|mape)_(?!norm)[a-z]\w*|\w+_err"
 )
 #: Error rates: bounded to [0, 1] like accuracy, read as fractions where the name says percent.
 ERROR_RATES = re.compile(r"error|top\d+_error")

@@ -129,9 +129,15 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
     (r"(bbox_)?m?ap_?(50|0_5)", "map50", "mean average precision at IoU 0.5"),
     (r"(bbox_)?m?ap_?75", "map75", "mean average precision at IoU 0.75"),
     (r"(bbox_|segm_|keypoints_)?m?ap_?[sml]|(segm|keypoints)_m?ap\w*", _KEEP, "COCO AP variant: kept under its own name"),
-    # Known metrics the rules do not read: kept under their own (normalized) name.
+    # An R^2 with a qualifier (McFadden's pseudo-R^2 of a count or logistic model, the
+    # adjusted R^2): 0 is the null (mean-only) model's level as for r2 (issue 10: val_pseudo_r2
+    # at 0.04 was not read, so "never beat the mean" could not fire)
+    (r"(pseudo|adj(usted)?|mcfadden)_r2|r2_adj(usted)?", "r2", "R^2 with a qualifier: read as r2"),
+    # Known metrics the rules do not read: kept under their own (normalized) name. A metric
+    # word with a qualifier after it (mae_grade; not _norm, which reads as a norm) or an error abbreviated (rel_err,
+    # abs_err) names its metric too (issue 10: val_mae_grade, val_rel_err not mapped)
     (
-        r"mae|mse|rmse|msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
+        r"(mae|mse|rmse|mape)_(?!norm)[a-z]\w*|\w+_err|mae|mse|rmse|msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
         r"|auc|roc_auc|auroc|pr_auc|auc_(roc|pr)|au_?prc|average_precision|precision|recall|specificity|sensitivity"
         r"|\w+_(f1|precision|recall)|(f1|precision|recall)_(pos(itive)?|bin(ary)?|class_?\d+)|m?iou|mean_io_?u|dice|bleu|rouge\w*|(\w+_)?[wc]er|kld?|kl_divergence|cosine_similarity"
         r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+|\w+_loss_\w+|nll|total"
