@@ -172,6 +172,10 @@ def _pairs(text: str, header: str | None = None) -> dict[str, float]:
         own = _LINE_SPLIT.match(part)
         if own and own[0].rstrip().endswith((":", "-")) and part[own.end() :].strip():
             _part_pairs(part[own.end() :], own[1].lower(), out)
+        elif own and part[own.end() :].strip():
+            # ``train loss=.. acc=.. | val loss=.. acc=..``: a part led by its split word gives
+            # it to the names after it too (the second acc is the validation accuracy; issue 10)
+            _part_pairs(part, own[1].lower(), out)
         else:
             _part_pairs(part, context, out)
     return out
@@ -296,7 +300,18 @@ def _with_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dic
     epochs = [r.get("epoch") for _, r in rest]
     if rest and None not in epochs and len(set(epochs)) == len(epochs) and all(float(e).is_integer() for e in epochs):  # type: ignore[arg-type]
         return rest
+    if len(rest) >= 2 and all(_evaluated(r) for _, r in rest):
+        # no marker, yet every line holds a validation value beside a training one: one line
+        # per evaluation, i.e. per epoch (issue 10: timestamped ``logging`` lines read per step)
+        return [(i, {"epoch": k, **r}) for k, (i, r) in enumerate(rest)]
     return [(i, {"step": k, **r}) for k, (i, r) in enumerate(records)]
+
+
+def _evaluated(rec: dict[str, Any]) -> bool:
+    """A record with a validation value and a training one (no epoch, no step of its own)."""
+    names = [k for k in rec if isinstance(k, str) and k not in ("epoch", "step")]
+    evals = [k for k in names if _EVAL_NAME.match(k)]
+    return bool(evals) and len(evals) < len(names) and "epoch" not in rec
 
 
 def _preamble(records: list[tuple[int, dict[str, Any]]]) -> int:
