@@ -30,7 +30,13 @@ from traindx.signals.context import context_facts, max_steps_epochs, num_classes
 from traindx.signals.curve import curve_facts, quality_floor
 from traindx.signals.degenerate import degenerate_facts
 from traindx.signals.endgain import eval_end_gain, step_loss_end_gain
-from traindx.signals.infer import CLASSIFICATION_METRICS, infer_facts, loss_parts, series_names
+from traindx.signals.infer import (
+    CLASSIFICATION_METRICS,
+    framework_loop,
+    infer_facts,
+    loss_parts,
+    series_names,
+)
 from traindx.signals.layers import layer_facts
 from traindx.signals.overshoot import overshoot_marks
 from traindx.signals.pick import (
@@ -292,6 +298,7 @@ def compute_facts(run: Run) -> Facts:
         "unit": loss.unit if loss is not None else "step",
         **_judged(chosen, run.context.steps_per_epoch),
         **({"plan_done": plan} if plan is not None else {}),
+        "framework_loop": framework_loop(list(run.series.values())),
     }
     return facts
 

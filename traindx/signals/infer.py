@@ -221,3 +221,17 @@ def _is_part(key: Any) -> bool:
 def series_names(series: list[Series]) -> list[tuple[str, str]]:
     """(normalized metric, name as logged) of each global series."""
     return [(s.key.metric, s.original_name or s.key.metric) for s in series if s.key.scope == "global"]
+
+
+#: Names only a framework's own training loop writes: Keras' TensorBoard callback
+#: (``evaluation_loss_vs_iterations``, ``epoch_learning_rate``) and the HF Trainer's closing
+#: summary (``train_runtime``, ``eval_samples_per_second``). A loop the framework runs resets
+#: the gradients itself (issue 10: a Keras fit's multi-label run read grad_not_zeroed 58 %).
+FIT_LOOP_NAMES = re.compile(
+    r"(?:.*/)?(?:evaluation_\w+_vs_iterations|epoch_learning_rate|(?:train|eval)_(?:runtime|samples_per_second|steps_per_second))"
+)
+
+
+def framework_loop(series: list[Series]) -> bool:
+    """True when a series name shows the framework ran the training loop (its fit/Trainer)."""
+    return any(FIT_LOOP_NAMES.fullmatch(s.original_name or "") for s in series)
