@@ -14,13 +14,23 @@ from traindx.signals.curve import curve_facts, repeat_facts
 
 def test_repeat_facts_frozen_partly_and_moving():
     frozen = repeat_facts(np.full(12, 0.6931472))
-    assert frozen == {"repeat_frac": 1.0, "frozen_tail": 1.0}
+    assert frozen == {"repeat_frac": 1.0, "frozen_tail": 1.0, "still_tail": 1.0}
     later = repeat_facts(np.array([1.0, 0.8, 0.7, 0.65, 0.6, 0.6, 0.6, 0.6, 0.6]))
     assert later["repeat_frac"] == pytest.approx(4 / 8)
     assert later["frozen_tail"] == pytest.approx(4 / 8)
     moving = repeat_facts(2.3 - 1e-4 * np.arange(20))  # tiny steps still move the loss
     assert moving["repeat_frac"] == 0.0 and moving["frozen_tail"] == 0.0
     assert repeat_facts(np.array([1.0, np.nan])) == {}
+
+
+def test_still_tail_is_a_loss_frozen_to_five_digits():
+    # qa_real39's Keras NaN-humidity run: a constant-output model, the loss moves in the 5th digit
+    frozen5 = np.concatenate([[2.58, 1.96, 1.30, 0.93, 0.835], 0.82723 + 2.2e-5 * np.arange(20)])
+    f = repeat_facts(frozen5)
+    assert f["repeat_frac"] == 0.0  # not bit-identical: LOSS016/017 do not see it
+    assert f["still_tail"] == pytest.approx(19 / 24)
+    # a converging loss moving by 1e-3 of its level per epoch is not still
+    assert repeat_facts(0.5 * 0.999 ** np.arange(30))["still_tail"] == 0.0
 
 
 def test_curve_facts_carry_repeats_ignoring_nonfinite():

@@ -51,6 +51,7 @@ def context_facts(run: Run) -> dict[str, Any]:
     put("framework", c.framework)
     put("optimizer", (c.optimizer.name or "").lower() or None)
     put("lr", c.optimizer.lr)
+    put("lr_schedule", (c.optimizer.schedule or "").lower() or None)  # the adapter's name for it
     put("momentum", c.optimizer.momentum)
     put("weight_decay", c.optimizer.weight_decay)
     put("eps", c.optimizer.eps)

@@ -87,20 +87,31 @@ def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | 
 #: Two logged values count as the same when they differ by less than this share of their size:
 #: a model whose weights did not change evaluates to the bit-identical loss on the same data.
 REPEAT_TOL = 1e-6
+#: ...and as still (changed in the fifth digit at most) below this share: a model whose output
+#: no longer depends on its weights' updates (constant output, dead units) moves its loss by a
+#: few parts in 1e5 per epoch, while a model that still fits changes it by more
+STILL_TOL = 1e-4
 
 
 def repeat_facts(values: np.ndarray) -> dict[str, float]:
     """How much of a series repeats its previous value exactly (to ``REPEAT_TOL``):
     ``repeat_frac`` over all consecutive finite pairs, ``frozen_tail`` the share of the
     series that ends in one unbroken run of repeats. A validation loss repeats exactly only
-    when the weights it evaluates did not change between the evaluations."""
+    when the weights it evaluates did not change between the evaluations. ``still_tail``:
+    the same share for changes below ``STILL_TOL`` (frozen to about five digits)."""
     y = values[np.isfinite(values)]
     if y.size < 3:
         return {}
-    same = np.abs(np.diff(y)) <= REPEAT_TOL * np.maximum(np.abs(y[1:]), EPS)
+    step, size = np.abs(np.diff(y)), np.maximum(np.abs(y[1:]), EPS)
+    same = step <= REPEAT_TOL * size
+    return {"repeat_frac": float(same.mean()), "frozen_tail": _tail_run(same),
+            "still_tail": _tail_run(step <= STILL_TOL * size)}  # fmt: skip
+
+
+def _tail_run(same: np.ndarray) -> float:
+    """The share of the pairs ``same`` that end the series in one unbroken run of True."""
     moved = np.flatnonzero(~same)
-    tail_run = same.size - (int(moved[-1]) + 1) if moved.size else same.size
-    return {"repeat_frac": float(same.mean()), "frozen_tail": tail_run / same.size}
+    return (same.size - (int(moved[-1]) + 1) if moved.size else same.size) / same.size
 
 
 def _rise_z(xf: np.ndarray, yf: np.ndarray, x_best: float) -> float:

@@ -1,0 +1,57 @@
+"""Issue 10: misses of the unseen forum batch fixtures/qa_real39, fixed in general form, on
+the recorded runs that showed them and their fixed twins.
+
+* LOSS027: a training loss frozen to five digits (not bit-identical) with the validation loss
+  as still - the Keras NaN-humidity run (NaN reached the weights, ReLU mapped it to 0: a
+  constant output), called healthy before;
+* lr_schedule_bad: the torch Monitor's configured LR (3e-3) against the applied LR the
+  schedule never let above 9e-6 (a LambdaLR lambda returning a rate), read as lr_too_low;
+* model_too_small: "only 141 parameters" outweighed a first-layer gradient 1/740 of the
+  last's on five 5-unit sigmoid layers (the fixed ReLU model has the same 141 parameters).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import traindx
+
+QA = Path(__file__).resolve().parent.parent / "fixtures" / "qa_real39" / "logs"
+BIKE = QA / "kb_bike_rentals_humidity_nan_cells_not_imputed_callback_csvlogger_tf"
+LAMBDA = QA / "torch_friedman_lambdalr_returns_absolute_lr_tb_slash_tags_monitor"
+CIRCLES = QA / "kb_circles_five_sigmoid_layers_sgd_callback_history_json_tf"
+
+
+def _says(d, cause: str) -> list[str]:
+    return [e.says for c in d.causes if c.id == cause for e in c.evidence]
+
+
+def test_loss_frozen_to_five_digits_is_never_healthy():
+    d = traindx.diagnose(BIKE / "buggy")[0]
+    assert not d.healthy
+    assert "LOSS027" in {s.code for s in d.symptoms}
+    assert "nonfinite_in_data" in [c.id for c in d.causes[:3]]
+
+
+def test_loss_frozen_fixed_twin_does_not_fire():
+    d = traindx.diagnose(BIKE / "fixed")[0]
+    assert "LOSS027" not in {s.code for s in d.symptoms}
+
+
+@pytest.mark.parametrize("kind", ["buggy_adapter", "fixed_adapter"])
+def test_schedule_holding_the_applied_lr_far_below_the_configured_one(kind):
+    d = traindx.diagnose(LAMBDA / kind)[0]
+    held = [s for s in _says(d, "lr_schedule_bad") if "under 1/100 of the configured" in s]
+    if kind == "buggy_adapter":
+        assert held and d.causes[0].id == "lr_schedule_bad"
+    else:  # the same LambdaLR returning a factor: the applied LR starts at the configured one
+        assert not held
+
+
+def test_small_model_whose_first_layer_gets_no_gradient_is_not_ranked_too_small():
+    d = traindx.diagnose(CIRCLES / "buggy_adapter")[0]
+    assert any("lost on its way back" in s for s in _says(d, "model_too_small"))
+    top = [c.id for c in d.causes[:3]]
+    assert top[0] != "model_too_small" and "vanishing_gradients" in top
