@@ -7,7 +7,9 @@ the recorded runs that showed them and their fixed twins.
 * lr_schedule_bad: the torch Monitor's configured LR (3e-3) against the applied LR the
   schedule never let above 9e-6 (a LambdaLR lambda returning a rate), read as lr_too_low;
 * model_too_small: "only 141 parameters" outweighed a first-layer gradient 1/740 of the
-  last's on five 5-unit sigmoid layers (the fixed ReLU model has the same 141 parameters).
+  last's on five 5-unit sigmoid layers (the fixed ReLU model has the same 141 parameters);
+* the tqdm bar's ``1/1`` (DataLoader batch_size=len(train)): one optimizer step an epoch,
+  read as the steps per epoch (CTX019), where the run was model_too_small before.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ QA = Path(__file__).resolve().parent.parent / "fixtures" / "qa_real39" / "logs"
 BIKE = QA / "kb_bike_rentals_humidity_nan_cells_not_imputed_callback_csvlogger_tf"
 LAMBDA = QA / "torch_friedman_lambdalr_returns_absolute_lr_tb_slash_tags_monitor"
 CIRCLES = QA / "kb_circles_five_sigmoid_layers_sgd_callback_history_json_tf"
+BATCH = QA / "torch_digits_cnn_dataloader_batch_size_len_dataset_tqdm_postfix_monitor"
 
 
 def _says(d, cause: str) -> list[str]:
@@ -55,3 +58,10 @@ def test_small_model_whose_first_layer_gets_no_gradient_is_not_ranked_too_small(
     assert any("lost on its way back" in s for s in _says(d, "model_too_small"))
     top = [c.id for c in d.causes[:3]]
     assert top[0] != "model_too_small" and "vanishing_gradients" in top
+
+
+def test_a_tqdm_bar_counting_one_step_an_epoch_is_batch_size_evidence():
+    buggy, fixed = (traindx.diagnose(BATCH / k)[0] for k in ("buggy", "fixed"))
+    assert "CTX019" in {s.code for s in buggy.symptoms}
+    assert buggy.causes[0].id == "batch_size_bad"
+    assert "CTX019" not in {s.code for s in fixed.symptoms}  # its bars count 43 steps an epoch

@@ -320,3 +320,35 @@ def test_an_error_metric_with_a_unit_suffix_logged_through_logging(tmp_path: Pat
     (run,) = traindx.read(tmp_path)
     assert list(run.series["val/mae"].values)[-1] == pytest.approx(11250.0)
     assert not [p for p in run.ingest.problems if "val_mae_usd" in p.message]
+
+
+def _bars(path: Path, batches: int, epochs: int = 5, val_batches: int = 0) -> None:
+    tqdm = pytest.importorskip("tqdm").tqdm
+    with open(path, "w") as f:  # a loop's bar per epoch, written by tqdm itself
+        for epoch in range(1, epochs + 1):
+            bar = tqdm(range(batches), desc=f"Epoch {epoch}", file=f, mininterval=0, ascii=True)
+            for b in bar:
+                bar.set_postfix(loss=f"{2.3 / (epoch + b):.4f}")
+            if val_batches:
+                vbar = tqdm(range(val_batches), desc=f"Epoch {epoch}", file=f, mininterval=0, ascii=True)
+                for _ in vbar:
+                    vbar.set_postfix(val_loss=f"{2.4 / epoch:.4f}")
+
+
+@pytest.mark.parametrize(("batches", "val_batches"), [(1, 0), (8, 0), (1, 3)])
+def test_a_tqdm_bar_per_epoch_counts_the_steps_of_an_epoch(tmp_path: Path, batches: int, val_batches: int) -> None:
+    # qa_real39's DataLoader(batch_size=len(train)): 'Epoch 3: 100%|####| 1/1 [.., loss=2.29]'
+    _bars(tmp_path / "train.log", batches, val_batches=val_batches)
+    (run,) = traindx.read(tmp_path)
+    assert run.context.steps_per_epoch == batches
+    assert run.context.flags.get("steps_counted") is True
+
+
+def test_a_tqdm_bar_over_the_epochs_is_no_step_count(tmp_path: Path) -> None:
+    tqdm = pytest.importorskip("tqdm").tqdm
+    with open(tmp_path / "train.log", "w") as f:  # tqdm(range(epochs)): one bar, completed once
+        bar = tqdm(range(20), file=f, mininterval=0, ascii=True)
+        for e in bar:
+            bar.set_postfix(loss=f"{2.3 / (e + 1):.4f}")
+    (run,) = traindx.read(tmp_path)
+    assert not run.context.flags.get("steps_counted")

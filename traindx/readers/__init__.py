@@ -211,7 +211,9 @@ def build_run(
         if log.name and not logs:  # a tracker's own name of the run (MLflow's experiment/run)
             run.id = named_id(run_id, log.name, log.name_parts)
         for field_, value in log.plan.items():  # the planned length, unless already known
-            if getattr(run.context, field_) is None:
+            if field_ == "steps_counted":  # the file counted the steps per epoch (a tqdm bar's n/total)
+                run.context.flags.setdefault(field_, bool(value))
+            elif getattr(run.context, field_) is None:
                 setattr(run.context, field_, value)
         restart = report_restarts(log)
         if restart:
