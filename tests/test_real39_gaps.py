@@ -65,3 +65,11 @@ def test_a_tqdm_bar_counting_one_step_an_epoch_is_batch_size_evidence():
     assert "CTX019" in {s.code for s in buggy.symptoms}
     assert buggy.causes[0].id == "batch_size_bad"
     assert "CTX019" not in {s.code for s in fixed.symptoms}  # its bars count 43 steps an epoch
+
+
+def test_a_loss_that_starts_positive_then_runs_below_zero_is_not_a_flipped_sign():
+    # one output + BCEWithLogits on class ids 0/1/2: 0.653, then -17.7 and falling. Minus a
+    # cross-entropy is never positive; LOSS002 (the same runaway) no longer decides it
+    d = traindx.diagnose(QA / "torch_iris_one_output_bcewithlogits_three_classes_keras_style_print_monitor" / "buggy")[0]
+    assert {"LOSS006", "LOSS002"} <= {s.code for s in d.symptoms}
+    assert d.causes[0].id == "wrong_loss_function"
