@@ -35,7 +35,16 @@ def test_loss_frozen_to_five_digits_is_never_healthy():
     d = traindx.diagnose(BIKE / "buggy")[0]
     assert not d.healthy
     assert "LOSS027" in {s.code for s in d.symptoms}
-    assert "nonfinite_in_data" in [c.id for c in d.causes[:3]]
+
+
+def test_the_frozen_loss_gate_leaves_the_ranking_to_the_layer():
+    # LOSS027 moves no cause (no explains, unexplained_lr 1): a stuck run it fires on keeps the
+    # ranking the learned layer gives it without the gate (weighted for a few causes, or
+    # unknown to the layer, it had moved this deep-sigmoid run from vanishing to lr_too_low)
+    run = QA.parent.parent / "qa_keras" / "logs" / "kx_deep_sigmoid_sgd" / "buggy"
+    d = traindx.diagnose(run)[0]
+    assert "LOSS027" in {s.code for s in d.symptoms}
+    assert d.causes[0].id == "vanishing_gradients"
 
 
 def test_loss_frozen_fixed_twin_does_not_fire():

@@ -32,7 +32,7 @@ from traindx.diagnosis import (
     Verdict,
 )
 from traindx.headline import headline, no_reference
-from traindx.rerank import clearable, knows, model_for, rerank
+from traindx.rerank import clearable, knows, model_for, ranks_nothing, rerank
 from traindx.rules import _cel as cel
 from traindx.rules.model import Cause, Condition, Rulebook, Symptom
 from traindx.schema import Run
@@ -265,7 +265,8 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
     # (the layer is read only where it can act: a run with alarms)
     model = model_for(book, facts) if alarms and "_error" not in facts else None
     # it weighs the rules' findings (never alarms on its own), where it was fitted on them
-    if model is not None and alarms and knows(model, {s.code for s in alarms}, scored, facts.get("ctx") or {}):
+    ranked = {s.code for s in alarms if not ranks_nothing(book, s.code)}  # a gate alone moves no cause
+    if model is not None and alarms and knows(model, ranked, scored, facts.get("ctx") or {}):
         ranker = "learned"
         rr = rerank(model, book, facts, {s.code for s in fired}, scored, fixes_for, {c.id: c.probability for c in causes})
         rr = rr._replace(causes=_calibrated(book, facts, ranker, rr.causes, rr.unknown)[0])

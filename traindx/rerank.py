@@ -117,6 +117,14 @@ def knows(model: LearnedModel, alarm_codes: set[str], scored: list[tuple[float, 
     return alarm_codes <= syms and (top is None or top in model.classes) and not _unseen_context(model, scored, ctx)
 
 
+def ranks_nothing(book: Rulebook, code: str) -> bool:
+    """Whether symptom ``code`` is a verdict gate only: no cause explains it and none pays
+    for leaving it unexplained (``unexplained_lr: 1``), so the rules rank the causes as if it
+    had not fired and the layer, fitted before it existed, still knows the run (LOSS027)."""
+    sym = book.symptom(code)
+    return sym is not None and sym.unexplained_lr == 1.0 and not any(code in c.explains for c in book.causes)
+
+
 def _unseen_context(model: LearnedModel, scored: list[tuple[float, Cause, list[Evidence]]], ctx: Mapping[str, Any]) -> bool:
     """Whether the rules weighed the run's context (a configured LR, the optimizer, the
     model's output layer, steps per epoch: ``ctx.*`` facts from hyperparameter files,
