@@ -381,24 +381,8 @@ def read_text_log(path: str | Path) -> RawLog:
         at = ", ".join(map(str, unread[:5])) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
         log.problem("skipped", f"{src}: {len(unread)} lines name a metric beside a number in a layout not read "
                     f"(line {at}); map them or print 'name: value'", len(unread))  # fmt: skip
-    spe = _bar_steps_per_epoch(records)
+    spe = steps.bar_steps_per_epoch(records, _EVAL_NAME.match)
     if spe is not None:
         log.plan["steps_per_epoch"] = spe
         log.plan["steps_counted"] = 1
     return records_to_log(src, _with_axis(records), log)
-
-
-def _bar_steps_per_epoch(records: list[tuple[int, dict[str, Any]]]) -> int | None:
-    """The optimizer steps of one epoch as a training tqdm bar per epoch counts them: its
-    ``n/total`` when complete (``Epoch 3: 100%|####| 1/1 [.., loss=0.69]``: one step an epoch),
-    the same total at the end of two or more epochs' bars that carry a training value. A bar
-    over the epochs themselves (``tqdm(range(50))``) completes once; validation bars carry
-    validation values only."""
-    totals: dict[Any, int] = {}
-    for _, r in records:
-        tq = r.get(steps.TQDM_KEY)
-        if tq is None or tq[0] != tq[1] or r.get("epoch") is None:
-            continue
-        if any(not k.startswith("\0") and k != "epoch" and not _EVAL_NAME.match(k) for k in r):
-            totals[r["epoch"]] = tq[1]
-    return totals.popitem()[1] if len(totals) >= 2 and len(set(totals.values())) == 1 else None

@@ -27,6 +27,7 @@ last state kept, ``Epoch [3/5], Step [600/600]``) keep the epoch axis: nothing f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 #: A Keras progress bar state: batches done of the epoch's total, at the start of the line.
@@ -167,3 +168,19 @@ def step_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict
             continue
         out.append((i, {"step": last, **_strip(r)}))
     return out
+
+
+def bar_steps_per_epoch(records: list[tuple[int, dict[str, Any]]], is_eval: Callable[[str], object]) -> int | None:
+    """The optimizer steps of one epoch as a training tqdm bar per epoch counts them: its
+    ``n/total`` when complete (``Epoch 3: 100%|####| 1/1 [.., loss=0.69]``: one step an epoch),
+    the same total at the end of two or more epochs' bars that carry a training value. A bar
+    over the epochs themselves (``tqdm(range(50))``) completes once; validation bars carry
+    validation values only (``is_eval``: a validation value's name)."""
+    totals: dict[Any, int] = {}
+    for _, r in records:
+        tq = r.get(TQDM_KEY)
+        if tq is None or tq[0] != tq[1] or r.get("epoch") is None:
+            continue
+        if any(not k.startswith("\0") and k != "epoch" and not is_eval(k) for k in r):
+            totals[r["epoch"]] = tq[1]
+    return totals.popitem()[1] if len(totals) >= 2 and len(set(totals.values())) == 1 else None
