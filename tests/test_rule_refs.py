@@ -7,27 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from user_rules import symptom
 
 from traindx.engine import check
 from traindx.errors import RulebookError
 from traindx.rules.expr import tokenize
 from traindx.rules.loader import load_rulebook
 from traindx.rules.refs import has_refs
-
-DOCS = "{what: Fires in this test only., why: A user rule under test., false_positives: none known}"
-CASES = '[{name: a, series: {loss: "1x30"}, fires: true}, {name: b, series: {loss: "1x3"}, fires: false}]'
-
-
-def symptom(code: str, when: str) -> str:
-    return f"""\
-  - code: {code}
-    slug: user-rule
-    summary: A user rule
-    severity: warning
-    when: {json.dumps(when)}
-    docs: {DOCS}
-    cases: {CASES}
-"""
 
 
 def rules(tmp_path, symptoms: dict[str, str], *, evidence: str | None = None, conditions: str = ""):

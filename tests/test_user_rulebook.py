@@ -10,6 +10,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from user_rules import CASES, DOCS, symptom
 
 import traindx
 from traindx.cli import main
@@ -18,23 +19,12 @@ from traindx.errors import RulebookError
 from traindx.rules.loader import load_rulebook
 from traindx.rules.parse import load_file
 
-DOCS = "{what: Fires in this test only., why: A user rule under test., false_positives: none known}"
-CASES = '[{name: a, series: {loss: "1x30"}, fires: true}, {name: b, series: {loss: "1x3"}, fires: false}]'
-
 
 def rule_file(tmp_path, when: str, *, code: str = "USR001", extra: str = "", name: str = "mine.yaml"):
     """A user rule directory with one symptom (condition ``when``) linked to a shipped cause."""
     d = tmp_path / "rules"
     d.mkdir(exist_ok=True)
-    body = f"""\
-symptoms:
-  - code: {code}
-    slug: user-rule
-    summary: A user rule
-    severity: warning
-    when: {json.dumps(when)}
-    docs: {DOCS}
-    cases: {CASES}
+    body = "symptoms:\n" + symptom(code, when) + f"""\
 causes:
   - id: too_few_epochs
     explains: {{{code}: 3.0}}
