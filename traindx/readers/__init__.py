@@ -211,10 +211,10 @@ def build_run(
         if log.name and not logs:  # a tracker's own name of the run (MLflow's experiment/run)
             run.id = named_id(run_id, log.name, log.name_parts)
         for field_, value in log.plan.items():  # the planned length, unless already known
-            if field_ == "steps_counted":  # the file counted the steps per epoch (a tqdm bar's n/total)
-                run.context.flags.setdefault(field_, bool(value))
-            elif getattr(run.context, field_) is None:
+            if getattr(run.context, field_) is None:
                 setattr(run.context, field_, value)
+        if log.steps_counted:
+            run.context.flags.setdefault("steps_counted", True)
         restart = report_restarts(log)
         if restart:
             run.ingest.add("note", restart, file=str(path))

@@ -35,7 +35,8 @@ def fold_runs(log: RawLog) -> list[tuple[str, RawLog]] | None:
     for k in labels:
         keep = fold.values == k
         part = RawLog(
-            path=log.path, records=int(keep.sum()), plan=dict(log.plan), hyperparameters=dict(log.hyperparameters),
+            path=log.path, records=int(keep.sum()), plan=dict(log.plan), steps_counted=log.steps_counted,
+            hyperparameters=dict(log.hyperparameters),
             problems=list(log.problems) if k == labels[0] else [],
         )  # fmt: skip
         for s in log.series:

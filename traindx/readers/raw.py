@@ -50,6 +50,9 @@ class RawLog:
     epochs: tuple[np.ndarray, np.ndarray] | None = None
     #: the run's plan as its file states it (``max_steps``, ``epochs``), for RunContext
     plan: dict[str, int] = field(default_factory=dict)
+    #: the file counted the optimizer steps of an epoch (a tqdm bar's ``n/total``), so the
+    #: ``steps_per_epoch`` it plans are the run's own (``ctx.steps_counted``)
+    steps_counted: bool = False
     #: hyperparameters the file states (flattened names -> values; see readers/hparams.py)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     #: the run's name in its tracker (MLflow's ``<experiment>/<run name>``), when it has one

@@ -384,5 +384,5 @@ def read_text_log(path: str | Path) -> RawLog:
     spe = steps.bar_steps_per_epoch(records, _EVAL_NAME.match)
     if spe is not None:
         log.plan["steps_per_epoch"] = spe
-        log.plan["steps_counted"] = 1
+        log.steps_counted = True
     return records_to_log(src, _with_axis(records), log)
