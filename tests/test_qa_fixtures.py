@@ -44,7 +44,10 @@ CSVLogger / verbose=2 / a JSON-dumped History; torch loops with own prints, tqdm
 JAX Recorder loop), and the unseen
 task-shapes batch fixtures/qa_fresh39/ (multi-label BCE, forecasting windows, Poisson counts, VAE, denoising and
 sensor autoencoders, ordinal grades, tabular embeddings, token attention; `logging` root and timestamped lines,
-add_scalars, pandas prints/CSV, a JSON dict of lists, tqdm-style file lines, MLflow file store, W&B offline)
+add_scalars, pandas prints/CSV, a JSON dict of lists, tqdm-style file lines, MLflow file store, W&B offline),
+and the eleventh forum-style batch fixtures/qa_real40/ (Keras fit with the traindx callback in 4 of 6 Keras pairs
+beside CSVLogger / a JSON-dumped History, a GradientTape loop with prints; torch TensorBoard tags with spaces, tqdm
+postfix, a hand CSV, prints; Lightning CSVLogger; HF trainer_state.json; a JAX Recorder loop)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -100,7 +103,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real38": (ROOT / "fixtures" / "qa_real38", 16, 50),
         "qa_fresh38": (ROOT / "fixtures" / "qa_fresh38", 17, 50),
         "qa_real39": (ROOT / "fixtures" / "qa_real39", 16, 50),
-        "qa_fresh39": (ROOT / "fixtures" / "qa_fresh39", 16, 40)}
+        "qa_fresh39": (ROOT / "fixtures" / "qa_fresh39", 16, 40),
+        "qa_real40": (ROOT / "fixtures" / "qa_real40", 14, 44)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
