@@ -39,6 +39,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_fresh36", "fixtures/qa_fresh37", "fixtures/qa_real37", "fixtures/qa_real38",
          "fixtures/qa_fresh38", "fixtures/qa_real39", "fixtures/qa_fresh39",
          "fixtures/qa_real40",
+         "fixtures/qa_fresh40",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

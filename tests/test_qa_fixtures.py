@@ -47,7 +47,12 @@ sensor autoencoders, ordinal grades, tabular embeddings, token attention; `loggi
 add_scalars, pandas prints/CSV, a JSON dict of lists, tqdm-style file lines, MLflow file store, W&B offline),
 and the eleventh forum-style batch fixtures/qa_real40/ (Keras fit with the traindx callback in 4 of 6 Keras pairs
 beside CSVLogger / a JSON-dumped History, a GradientTape loop with prints; torch TensorBoard tags with spaces, tqdm
-postfix, a hand CSV, prints; Lightning CSVLogger; HF trainer_state.json; a JAX Recorder loop)
+postfix, a hand CSV, prints; Lightning CSVLogger; HF trainer_state.json; a JAX Recorder loop),
+and the unseen breadth batch fixtures/qa_fresh40/ (iris, wine-quality, diabetes, breast cancer, Gaussian quantiles,
+8-class blobs, synthetic shapes/glyph images, sine sequences, AR series, credit grades; CNN, vanilla RNN, residual
+MLP, BatchNorm, tiny GPT-2; SGD, RMSprop, AdamW, Adagrad; Keras on TF, JAX and torch backends; a `logging` file,
+JSONL, SummaryWriter, tensorboardX, tf.summary, Keras TensorBoard/CSVLogger/History JSON, LambdaCallback prints,
+csv.DictWriter, Lightning CSVLogger, MLflow file store, W&B offline, trainer_state.json)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -104,7 +109,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh38": (ROOT / "fixtures" / "qa_fresh38", 17, 50),
         "qa_real39": (ROOT / "fixtures" / "qa_real39", 16, 50),
         "qa_fresh39": (ROOT / "fixtures" / "qa_fresh39", 16, 40),
-        "qa_real40": (ROOT / "fixtures" / "qa_real40", 14, 44)}
+        "qa_real40": (ROOT / "fixtures" / "qa_real40", 14, 44),
+        "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
