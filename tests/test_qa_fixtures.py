@@ -52,7 +52,10 @@ and the unseen breadth batch fixtures/qa_fresh40/ (iris, wine-quality, diabetes,
 8-class blobs, synthetic shapes/glyph images, sine sequences, AR series, credit grades; CNN, vanilla RNN, residual
 MLP, BatchNorm, tiny GPT-2; SGD, RMSprop, AdamW, Adagrad; Keras on TF, JAX and torch backends; a `logging` file,
 JSONL, SummaryWriter, tensorboardX, tf.summary, Keras TensorBoard/CSVLogger/History JSON, LambdaCallback prints,
-csv.DictWriter, Lightning CSVLogger, MLflow file store, W&B offline, trainer_state.json)
+csv.DictWriter, Lightning CSVLogger, MLflow file store, W&B offline, trainer_state.json),
+and the StackOverflow-style Keras batch fixtures/qa_keras40/ (12 Keras 3 programs whose log is their own stdout: fit's
+verbose=1 progress bars with backspaces, carriage returns and ANSI codes or verbose=2 lines, beside summary()/evaluate()/history prints;
+the traindx callback in 8)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -110,7 +113,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real39": (ROOT / "fixtures" / "qa_real39", 16, 50),
         "qa_fresh39": (ROOT / "fixtures" / "qa_fresh39", 16, 40),
         "qa_real40": (ROOT / "fixtures" / "qa_real40", 14, 44),
-        "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48)}
+        "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
+        "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
