@@ -291,6 +291,8 @@ class ContextMixin:
         flags, d = ctx.flags, ctx.data
         if "_bc_mse_sq" in c and self._elementwise:
             self._squeezed_or_broadcast(lay, t)
+        if "_ce_int" in c and "train/loss" in c and "reg_loss_share" not in flags:
+            self._penalty_share(lay, t)
         if "_in_n" in c:
             if not self._data_given:
                 for r in t:
@@ -361,6 +363,25 @@ class ContextMixin:
             elif late.any():
                 flags["params_without_grad"] = float(np.median(t[late][:, c["_pwg"]]))
         self._accum_steps_per_epoch()
+
+    def _penalty_share(self, lay: _Layout, t: np.ndarray) -> None:
+        """``reg_loss_share`` (as the Keras callback's): the part of the first logged training
+        loss above the softmax cross-entropy of the step's own logits and labels - a penalty
+        added to the objective (L2 on the weights, an auxiliary term) - for a softmax
+        cross-entropy on class ids only. A loss that is the batch's sum (batch-size times the
+        mean) is a reduction, not a penalty: no share."""
+        loss_cfg = self.context.loss
+        if self.context.flags.get("loss_task") != "classification" or loss_cfg is None or loss_cfg.expects != "logits":
+            return
+        rows = t[:, [lay.col["train/loss"], lay.col["_ce_int"]]]
+        rows = rows[np.isfinite(rows).all(axis=1) & (rows[:, 0] > 0.0) & (rows[:, 1] > 0.0)]
+        if not len(rows):
+            return
+        loss, ce = float(rows[0, 0]), float(rows[0, 1])
+        n = float(lay.meta.get("ce_rows", 0))
+        if n >= 2.0 and abs(loss / ce - n) <= 0.02 * n:
+            return
+        self.context.flags["reg_loss_share"] = round(max(loss - ce, 0.0) / loss, 4)
 
     def _accum_steps_per_epoch(self) -> None:
         """With gradient accumulation (``grad_accum_steps``) the logged steps are the

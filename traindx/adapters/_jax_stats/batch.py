@@ -75,6 +75,12 @@ def _output_stats(o: Any, y: Any, tags: list[str], vals: list[Any], meta: list[t
                 valid = (yf >= 0) & (yf < width)
                 tags.append("_acc")
                 vals.append(xp.sum((pred == yf) & valid, dtype=_F32) / xp.maximum(xp.sum(valid, dtype=_F32), 1.0))
+                # the softmax cross-entropy of these logits and labels (mean over the valid
+                # rows): the data loss, for the host to set beside the step's reported loss
+                own = xp.take_along_axis(o2, xp.where(valid, yf, 0).astype(np.int32)[:, None], axis=-1)[:, 0]
+                tags.append("_ce_int")
+                vals.append(xp.sum(xp.where(valid, lse - own, 0.0)) / xp.maximum(xp.sum(valid, dtype=_F32), 1.0))
+                meta.append(("ce_rows", int(o2.shape[0])))
                 if width <= MAX_COUNTED_CLASSES:
                     tags += [f"_cls{k}" for k in range(width)]
                     vals.append(_bincount(xp.where(valid, yf, 0), valid.astype(_F32), width, xp))
