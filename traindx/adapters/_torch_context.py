@@ -139,6 +139,7 @@ class ContextMixin:
         self._out_act: str | None = None  # decided from the first output seen
         self._probs: str | None = None
         self._loss_shapes: tuple[Any, Any] | None = None
+        self._loss_calls0, self._loss_out0 = 0, None  # the loss module's calls and value at step 0
         self._snap_step = -1
         self._snap_w: torch.Tensor | None = None  # per-module weight norms and their total
         # Gradient accumulation: the size of the watched parameter's gradient just before the

@@ -83,7 +83,7 @@ def forward_hook(ref: weakref.ref) -> Any:
         if i == mon._root_id and module is mon.model:
             guarded(ref, "model output hook", lambda m: m._on_root(out))
         if i == mon._loss_id and module is mon.loss_fn:
-            guarded(ref, "loss hook", lambda m: m._on_loss(args))
+            guarded(ref, "loss hook", lambda m: m._on_loss(args, out))
         if i in mon._seq_ids:
             guarded(ref, "sequence layer hook", lambda m: m._on_seq(module, args))
 

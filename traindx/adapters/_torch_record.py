@@ -68,6 +68,8 @@ class RecordMixin:
             self._b_loss.append(lv)
             if not math.isfinite(lv):
                 fatal = (s, fatal_message("loss", lv))
+        if s == 0 and self._loss_calls0 == 1 and self._loss_out0 is not None and isinstance(loss, torch.Tensor):
+            self._penalty_share(loss)
         self._b_steps.append((s, self._wall0 + t0))
         if self.optimizer is not None:
             self._b_lr.append([pg["lr"] for pg in self.optimizer.param_groups])
@@ -253,3 +255,15 @@ class RecordMixin:
             dev = tensors[0].device
             norms = [n.to(dev) for n in norms]
         return norms
+
+    def _penalty_share(self, loss: torch.Tensor) -> None:
+        """``reg_loss_share`` (as the Keras callback's): the part of the first stepped loss
+        above the loss module's own value (one call of it in the step): a penalty added to
+        the objective (L2 on the weights, an auxiliary term). One sync, at step 0 only."""
+        try:
+            got = torch.stack([loss.detach().float().mean(), self._loss_out0.float().reshape(())]).tolist()
+        except Exception:  # noqa: BLE001 - a fact not known; the monitor goes on
+            return
+        total, own = got
+        if math.isfinite(total) and math.isfinite(own) and total > 0.0 and own > 0.0:
+            self.context.flags["reg_loss_share"] = round(max(total - own, 0.0) / total, 4)

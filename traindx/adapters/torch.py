@@ -246,7 +246,11 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
             self._out_is_leaf = self._last_leaf is not None and (t.data_ptr(), t._version) == self._last_leaf_ptr
         self._last_leaf = None
 
-    def _on_loss(self, args: tuple[Any, ...]) -> None:
+    def _on_loss(self, args: tuple[Any, ...], out: Any = None) -> None:
+        if self._step == 0 and self.model.training:  # the loss module's value at the first step
+            self._loss_calls0 += 1
+            if isinstance(out, torch.Tensor) and out.numel() == 1:
+                self._loss_out0 = out.detach()
         if (
             len(args) >= 2
             and isinstance(args[0], torch.Tensor)
