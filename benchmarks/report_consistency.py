@@ -118,9 +118,9 @@ def run_lrs(facts: dict[str, Any], report: dict[str, Any]) -> list[float]:
 
 
 def the_run_lr(facts: dict[str, Any]) -> float | None:
-    """The LR a fix speaks of when it quotes none: the configured one, else the logged peak."""
+    """The LR a fix speaks of when it quotes none: the configured one, else the logged peak, else the first logged."""
     ctx = facts.get("ctx") or {}
-    for v in (ctx.get("lr"), (facts.get("lr") or {}).get("max")):
+    for v in (ctx.get("lr"), (facts.get("lr") or {}).get("max"), (facts.get("lr") or {}).get("first")):
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
             return float(v)
     return None
@@ -342,9 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     streams = [reports] + ([corpus_reports()] if a.corpus else [])
     for stream in streams:
         for src, rep, facts in stream:
-            if src in seen:
+            key = str((ROOT / src).resolve())  # a Q&A run is in the corpus too
+            if key in seen:
                 continue
-            seen.add(src)
+            seen.add(key)
             n += 1
             vs = check(rep, facts)
             for inv in {v.invariant for v in vs}:

@@ -1,11 +1,15 @@
 """benchmarks/report_consistency.py: each invariant on hand-made reports (one that holds, one
-that breaks it) (issue 10, section 3: every fix and evidence line consistent with the run's own numbers)."""
+that breaks it), and the shipped rulebook's fixes and evidence filled with one run's numbers
+keep them (issue 10, section 3: every fix and evidence line consistent with the run's own numbers)."""
 
 from __future__ import annotations
 
 import pytest
 
 from benchmarks.report_consistency import INVARIANTS, check
+from traindx.engine import check as holds
+from traindx.engine import fill, fixes_for
+from traindx.rules.loader import load_rulebook
 
 
 def _report(*causes: tuple[str, list[str], list[dict]], symptoms: list[dict] | None = None) -> dict:
@@ -92,3 +96,35 @@ def test_units_catches_a_percentage_and_a_larger_decay_in_a_reduce_fix():
 def test_still_falling_claim_against_a_rising_tail():
     bad = _report(("too_few_epochs", [], [_fix("Train longer (the loss was still falling at step 600).")]))
     assert [v.invariant for v in check(bad, {"loss": {"tail_tau": 0.03}})] == ["contradiction"]
+
+
+#: one run's numbers: an adapter run with an LR, a strong decay that shrank the weights, a
+#: loss that fell and then flattened (its tail trend slightly up)
+RUN = {
+    "ctx": {"framework": "keras", "lr": 0.05, "optimizer": "adam", "l2_max": 0.5, "n_layers": 4},
+    "lr": {"first": 0.05, "max": 0.05, "last": 0.05},
+    "loss": {"drop": 0.6, "last_step": 40, "unit": "epoch", "tail_tau": 0.05},
+    "weight": {"change": -0.7},
+    "layers": {"update_ratio_median": 0.2},
+}
+
+
+#: a log-only run whose LR series has a first value but too few points for a peak
+FIRST_ONLY = {"lr": {"first": 0.02, "last": 0.02, "constant": True}, "loss": {"drop": 0.1, "last_step": 9, "unit": "step"}}
+
+
+@pytest.mark.parametrize("run", [RUN, FIRST_ONLY], ids=["adapter_run", "first_lr_only"])
+def test_shipped_fixes_and_evidence_keep_the_runs_numbers(run):
+    """Every cause's fixes and evidence lines, filled with a run's facts, break no invariant on
+    LR (a logged LR is never "not recorded"), units or the claim that the loss was still falling: the snippets keep the run's LR unless
+    the text says to change it, a decay is quoted by its name, a fall as a fall. (Evidence whose
+    condition the run's facts refute is left out: it is never shown on such a run.)"""
+    book = load_rulebook()
+    bad = []
+    for cause in book.causes:
+        fixes = [{"text": f.text, "snippets": f.snippets} for f in fixes_for(cause, run)]
+        says = [fill(r.says, run) for r in cause.evidence if holds(r.condition, run).value is not False]
+        for v in check(_report((cause.id, says, fixes)), run):
+            if v.invariant in ("lr_direction", "lr_kept", "lr_quoted", "lr_unrecorded", "units") or "still falling" in v.why:
+                bad.append(v)
+    assert bad == []
