@@ -144,7 +144,7 @@ def compute_facts(run: Run) -> Facts:
         if s is not None and len(s):
             chosen[group] = s
             fl = quality_floor(s.values) if metric == "accuracy" else None
-            f = curve_facts(s.steps, s.values, fl)
+            f = curve_facts(s.steps, s.values, fl, run.context.steps_per_epoch if s.unit == "step" else None)
             if broke_at is not None and s.key.metric != "loss":
                 shape = curve_facts(*(lambda t: (t.steps, t.values))(_before(s, broke_at)), fl)
                 f.update({k: v for k, v in shape.items() if not k.startswith(("n_nonfinite", "has_", "nonfinite", "ends_"))})
