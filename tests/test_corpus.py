@@ -56,3 +56,24 @@ def test_the_corpus_mixes_causes_frameworks_and_loggers(runs):
     assert 0.15 <= causes["healthy"] / len(runs) <= 0.45
     assert len({lab["framework"] for _, lab in runs}) >= 2
     assert len({lab["writer"] for _, lab in runs}) >= 6
+
+
+# The Keras multi-label / dense autoencoder kinds (fixtures/corpus/kinds_keras.py) on each of
+# Keras 3's backends: keras-tensorflow-kinds-s39 (session 39), keras-jax-kinds-s40 and
+# keras-torch-kinds-s41 (session 40), as unseen batches show them on all three.
+KERAS_KINDS_DATA = ("multilabel", "recon_digits", "recon_tab")
+
+
+def test_keras_multilabel_and_autoencoder_runs_on_every_backend(runs):
+    by: dict[str, Counter] = {}
+    for _, lab in runs:
+        if lab["framework"].startswith("keras") and lab["data"] in KERAS_KINDS_DATA:
+            task = "multilabel" if lab["data"] == "multilabel" else "recon"
+            c = by.setdefault(lab["framework"], Counter())
+            c[task, lab["input_kind"]] += 1
+            c["healthy" if lab["cause"] == "healthy" else "fault:" + lab["cause"]] += 1
+    assert set(by) == {"keras-tf", "keras-jax", "keras-torch"}, sorted(by)
+    for fw, c in by.items():
+        for task in ("multilabel", "recon"):
+            assert c[task, "logs"] >= 5 and c[task, "keras_adapter"] >= 5, (fw, task, c)
+        assert c["healthy"] >= 5 and sum(1 for k in c if str(k).startswith("fault:")) >= 12, (fw, c)

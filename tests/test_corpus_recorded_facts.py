@@ -136,3 +136,20 @@ def test_healthy_torch_runs_with_dropout_or_batchnorm_train_their_submodules(ada
     assert len(runs) >= 30
     busy = [d.name for d, ctx in runs if ctx["flags"]["mode_layers_eval_share"] != 0.0]
     assert not busy, busy[:5]
+
+
+# The Keras callback reads the target's kind from the data it is given (from_arrays or a probe):
+# multi-hot rows for the multi-label kind, continuous for the autoencoders, the same on every
+# backend (shards keras-tensorflow-kinds-s39, keras-jax-kinds-s40, keras-torch-kinds-s41).
+
+def test_keras_kinds_adapter_runs_record_their_target_kind_on_every_backend(adapter_runs):
+    got: dict[str, int] = {}
+    for d, lab, ctx in adapter_runs:
+        if lab["input_kind"] != "keras_adapter" or lab["data"] not in ("multilabel", "recon_digits", "recon_tab"):
+            continue
+        if (lab["spec"].get("call") or {}).get("cb") == "plain":  # DiagnosisCallback(logdir): no data
+            continue
+        want = "multihot" if lab["data"] == "multilabel" else "continuous"
+        assert ctx["flags"].get("target_kind") == want, d.name
+        got[lab["framework"]] = got.get(lab["framework"], 0) + 1
+    assert min(got.get(fw, 0) for fw in ("keras-tf", "keras-jax", "keras-torch")) >= 10, got
