@@ -9,38 +9,8 @@ LR below 1e-6 reads as lr_too_low, not updates_not_applied.
 from __future__ import annotations
 
 import numpy as np
-
-from traindx.engine import check
-from traindx.rules.loader import load_rulebook
-from traindx.schema import Run, RunContext, Series, SeriesKey
-from traindx.signals import compute_facts
-
-BOOK = load_rulebook()
-
-
-def _run(series: dict[str, np.ndarray], context: dict) -> Run:
-    run = Run(id="case", context=RunContext.model_validate(context))
-    for key_text, values in series.items():
-        steps = (np.arange(values.size, dtype=np.int64) + 1) * 50 - 1
-        run.add(
-            Series(
-                key=SeriesKey.parse(key_text),
-                steps=steps,
-                values=np.asarray(values, dtype=float),
-                unit="step",
-            )
-        )
-    return run
-
-
-def _fired(cause_id: str, says_start: str, run: Run) -> bool | None:
-    cause = next(c for c in BOOK.causes if c.id == cause_id)
-    rules = [r for r in cause.evidence if r.says.startswith(says_start)]
-    assert len(rules) == 1, [r.says for r in cause.evidence]
-    ok, _needs, err = check(rules[0].condition, compute_facts(run))
-    assert err is None
-    return ok
-
+from cause_evidence import evidence_holds as _fired
+from cause_evidence import series_run as _run
 
 IMBALANCED = {"data": {"num_classes": 2, "class_counts": [969, 31]}}
 LOSS = 0.5 * 0.9 ** np.arange(12.0) + 0.05

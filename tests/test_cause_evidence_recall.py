@@ -11,30 +11,8 @@ was read as class_imbalance 37 %.
 from __future__ import annotations
 
 import numpy as np
-
-from traindx.engine import check
-from traindx.rules.loader import load_rulebook
-from traindx.schema import Run, RunContext, Series, SeriesKey
-from traindx.signals import compute_facts
-
-BOOK = load_rulebook()
-
-
-def _run(series: dict[str, np.ndarray]) -> Run:
-    run = Run(id="case", context=RunContext.model_validate({}))
-    for key_text, values in series.items():
-        steps = (np.arange(values.size, dtype=np.int64) + 1) * 50 - 1
-        run.add(Series(key=SeriesKey.parse(key_text), steps=steps, values=values, unit="step"))
-    return run
-
-
-def _fired(cause_id: str, says_start: str, run: Run) -> bool | None:
-    cause = next(c for c in BOOK.causes if c.id == cause_id)
-    rules = [r for r in cause.evidence if r.says.startswith(says_start)]
-    assert len(rules) == 1, [r.says for r in cause.evidence]
-    ok, _needs, err = check(rules[0].condition, compute_facts(run))
-    assert err is None
-    return ok
+from cause_evidence import evidence_holds as _fired
+from cause_evidence import series_run as _run
 
 SAYS = "a one-class recall was logged above zero"
 ACC = np.array([0.9754, 0.977, 0.978, 0.9786, 0.9786, 0.9786, 0.9786, 0.9786])
