@@ -22,7 +22,6 @@ RUN = Path(__file__).resolve().parent.parent / "fixtures/qa_keras40/logs" / (
 )
 
 
-@pytest.mark.skipif(not RUN.exists(), reason="qa_keras40 fixture not present")
 def test_progbar_running_means_read_as_segment_means() -> None:
     s = read(RUN)[0].series["train/loss"]
     x, y = np.asarray(s.steps), np.asarray(s.values)
