@@ -129,14 +129,44 @@ def render(rs: list[Rate], top: int = 3, min_runs: int = 3) -> str:
     return "\n".join(lines)
 
 
-def conditions(book) -> dict[str, object]:
+def conditions(book, ref=None) -> dict[str, object]:
     """Every condition of a rulebook that decides what fires, by a name stable across versions:
     symptom and requirement codes, ``cause#n`` for a cause's n-th evidence item, ``calibration
-    NAME`` for a calibration entry."""
+    NAME`` for a calibration entry. With ``ref`` (the rulebook it is compared with, numbered by
+    position), a cause's items are named by :func:`_evidence_names` against ref's, so that
+    inserting one item does not show every later one as changed."""
     out: dict[str, object] = {s.code: s.condition for s in (*book.symptoms, *book.requirements)}
-    out |= {f"{c.id}#{i + 1}": e.condition for c in book.causes for i, e in enumerate(c.evidence)}
+    theirs = {c.id: c for c in ref.causes} if ref is not None else {}
+    for c in book.causes:
+        names = _evidence_names(c.evidence, theirs[c.id].evidence) if c.id in theirs else None
+        out |= {f"{c.id}#{names[i] if names else i + 1}": e.condition for i, e in enumerate(c.evidence)}
     out |= {f"calibration {c.name}": c.condition for c in book.calibration}
     return out
+
+
+def _evidence_names(mine: list, theirs: list) -> list[str]:
+    """Names for one cause's evidence items against the reference version's (named by their
+    positions there): an item whose condition source is in the reference unchanged takes its
+    position there; the rest pair in order with the reference's unmatched items (the same name:
+    changed) and what is left over is new here (``+k``: added). A reference item left unpaired
+    is removed."""
+    src = lambda e: getattr(e.condition, "source", None)  # noqa: E731
+    left = {i: src(e) for i, e in enumerate(theirs)}
+    names: list[str | None] = [None] * len(mine)
+    for i, e in enumerate(mine):  # unchanged items: their position in the reference
+        j = next((j for j, t in left.items() if t == src(e)), None)
+        if j is not None:
+            names[i] = str(j + 1)
+            del left[j]
+    rest = iter(sorted(left))
+    extra = 0
+    for i, n in enumerate(names):  # changed items pair in order with what the reference has left
+        if n is None:
+            j = next(rest, None)
+            if j is None:
+                extra += 1
+            names[i] = str(j + 1) if j is not None else f"+{extra}"
+    return [n for n in names if n is not None]
 
 
 @dataclass
@@ -157,7 +187,7 @@ class Change:
 def firing_diff(old_book, new_book, runs: list) -> list[Change]:
     """The conditions whose source differs between two rulebooks, with the runs each starts and
     stops firing on (a condition one side lacks fires on no run there)."""
-    old, new = conditions(old_book), conditions(new_book)
+    old, new = conditions(old_book), conditions(new_book, ref=old_book)
     out = []
     for name in sorted(set(old) | set(new)):
         a, b = old.get(name), new.get(name)

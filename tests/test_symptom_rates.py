@@ -109,9 +109,9 @@ def test_a_condition_one_side_lacks_is_added_or_removed():
 
     runs = [_nan_run("nonfinite_in_data"), _clean_run("healthy")]
     by = {c.name: c for c in firing_diff(book(LOSS991="loss.has_nonfinite"), book(ev="!loss.has_nonfinite"), runs)}
-    assert set(by) == {"LOSS991", "overfitting#1"}
+    assert set(by) == {"LOSS991", "overfitting#+1"}
     assert by["LOSS991"].new is None and by["LOSS991"].stops == runs[:1] and by["LOSS991"].starts == []
-    assert by["overfitting#1"].old is None and by["overfitting#1"].starts == runs[1:]
+    assert by["overfitting#+1"].old is None and by["overfitting#+1"].starts == runs[1:]
 
 
 def test_the_ref_is_a_directory_or_a_git_ref(tmp_path):
@@ -146,3 +146,27 @@ def test_length_filter_keeps_the_strata_named():
     assert of_length(runs, "epoch 6-20") == [keras]
     assert of_length(runs, "<=5, step >100") == [steps, crash]
     assert of_length(runs, "epoch >100") == []
+
+
+def test_an_evidence_item_inserted_mid_cause_is_the_only_change():
+    """Cause evidence is named against the reference's positions by source, so inserting an
+    item shows that item as added, not every later item as changed (fa40, gapsb40)."""
+    from types import SimpleNamespace as NS
+
+    from symptom_rates import firing_diff
+
+    from traindx.rules.model import Condition
+
+    def book(*items: str) -> NS:
+        cause = NS(id="overfitting", evidence=[NS(condition=Condition(source=s)) for s in items])
+        return NS(symptoms=[], requirements=[], causes=[cause], calibration=[])
+
+    runs = [_nan_run("nonfinite_in_data"), _clean_run("healthy")]
+    a, b, c = "loss.has_nonfinite", "!loss.has_nonfinite", "loss.n_finite > 0"
+    (added,) = firing_diff(book(a, b), book(a, c, b), runs)
+    assert added.name == "overfitting#+1" and added.old is None and added.new == c
+    (changed,) = firing_diff(book(a, b), book(a, c), runs)  # b edited into c in place
+    assert changed.name == "overfitting#2" and (changed.old, changed.new) == (b, c)
+    (removed,) = firing_diff(book(a, c, b), book(a, b), runs)
+    assert removed.name == "overfitting#2" and removed.old == c and removed.new is None
+    assert firing_diff(book(a, c, b), book(a, c, b), runs) == []
