@@ -18,6 +18,7 @@ from traindx.adapters._common import (
     note_broadcast,
 )
 from traindx.adapters._common.levels import LEVEL_ROWS
+from traindx.adapters._common.losses import penalty_share
 from traindx.adapters._jax_pipeline import _Layout
 from traindx.adapters._jax_stats import (
     data_info,
@@ -381,7 +382,9 @@ class ContextMixin:
         n = float(lay.meta.get("ce_rows", 0))
         if n >= 2.0 and abs(loss / ce - n) <= 0.02 * n:
             return
-        self.context.flags["reg_loss_share"] = round(max(loss - ce, 0.0) / loss, 4)
+        share = penalty_share(loss, ce)
+        if share is not None:
+            self.context.flags["reg_loss_share"] = share
 
     def _accum_steps_per_epoch(self) -> None:
         """With gradient accumulation (``grad_accum_steps``) the logged steps are the

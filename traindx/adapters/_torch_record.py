@@ -12,6 +12,7 @@ from traindx.adapters import _torch_stats as ts
 from traindx.adapters._common import (
     fatal_message,
 )
+from traindx.adapters._common.losses import penalty_share
 
 FLUSH_STEPS = 400  # per-step values move to the host at least this often (bounded memory)
 SMALL_TARGETS = 1 << 16  # targets up to this size are class-counted in batches at flush
@@ -264,6 +265,6 @@ class RecordMixin:
             got = torch.stack([loss.detach().float().mean(), self._loss_out0.float().reshape(())]).tolist()
         except Exception:  # noqa: BLE001 - a fact not known; the monitor goes on
             return
-        total, own = got
-        if math.isfinite(total) and math.isfinite(own) and total > 0.0 and own > 0.0:
-            self.context.flags["reg_loss_share"] = round(max(total - own, 0.0) / total, 4)
+        share = penalty_share(*got)
+        if share is not None:
+            self.context.flags["reg_loss_share"] = share

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,3 +54,12 @@ def loss_name(obj: Any) -> str | None:
     name = getattr(obj, "__name__", None) or type(obj).__name__
     name = name.lower()
     return FUNCTIONAL_LOSSES.get(name, name)
+
+
+def penalty_share(total: float, data_loss: float) -> float | None:
+    """``reg_loss_share`` from a reported loss and the data loss the adapter computed for the
+    same step: the part of the reported loss above it (a penalty added to the objective), or
+    None when either is not a positive finite number."""
+    if not (math.isfinite(total) and math.isfinite(data_loss) and total > 0.0 and data_loss > 0.0):
+        return None
+    return round(max(total - data_loss, 0.0) / total, 4)
