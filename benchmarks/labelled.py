@@ -40,6 +40,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_fresh38", "fixtures/qa_real39", "fixtures/qa_fresh39",
          "fixtures/qa_real40",
          "fixtures/qa_fresh40",
+         "fixtures/qa_fresh41",
          "fixtures/qa_keras40",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"

@@ -55,7 +55,12 @@ JSONL, SummaryWriter, tensorboardX, tf.summary, Keras TensorBoard/CSVLogger/Hist
 csv.DictWriter, Lightning CSVLogger, MLflow file store, W&B offline, trainer_state.json),
 and the StackOverflow-style Keras batch fixtures/qa_keras40/ (12 Keras 3 programs whose log is their own stdout: fit's
 verbose=1 progress bars with backspaces, carriage returns and ANSI codes or verbose=2 lines, beside summary()/evaluate()/history prints;
-the traindx callback in 8)
+the traindx callback in 8),
+and the unseen breadth batch fixtures/qa_fresh41/ (wine, digits 0-4, make_friedman1/2, swiss roll, S-curve,
+make_hastie_10_2, synthetic topic/forum tokens and seasonal series; 1D CNN, SimpleCell RNN, Embedding+meanpool, tiny BERT,
+LayerNorm and BatchNorm/Dropout MLPs; SGD Nesterov, Adam amsgrad, Lion, AdamW, OneCycle, cosine warmup, ReduceLROnPlateau,
+ExponentialDecay; tensorboardX, csv.writer, JSONL, print files, Keras TensorBoard/CSVLogger/History JSON/LambdaCallback,
+Lightning CSVLogger, MLflow file store, W&B offline, trainer_state.json)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -114,6 +119,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh39": (ROOT / "fixtures" / "qa_fresh39", 16, 40),
         "qa_real40": (ROOT / "fixtures" / "qa_real40", 14, 44),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
+        "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
