@@ -60,7 +60,10 @@ and the unseen breadth batch fixtures/qa_fresh41/ (wine, digits 0-4, make_friedm
 make_hastie_10_2, synthetic topic/forum tokens and seasonal series; 1D CNN, SimpleCell RNN, Embedding+meanpool, tiny BERT,
 LayerNorm and BatchNorm/Dropout MLPs; SGD Nesterov, Adam amsgrad, Lion, AdamW, OneCycle, cosine warmup, ReduceLROnPlateau,
 ExponentialDecay; tensorboardX, csv.writer, JSONL, print files, Keras TensorBoard/CSVLogger/History JSON/LambdaCallback,
-Lightning CSVLogger, MLflow file store, W&B offline, trainer_state.json)
+Lightning CSVLogger, MLflow file store, W&B offline, trainer_state.json),
+and the unseen console batch fixtures/qa_wild41/ (12 torch / Lightning / HF / JAX programs whose log is their own
+console: own prints in varied formats, tqdm bars with postfix on stderr, `logging` lines with timestamps and a
+warning, Lightning's TQDM and Rich progress bars, HF Trainer's printed log dicts and metrics blocks; an adapter in 4)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -120,7 +123,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real40": (ROOT / "fixtures" / "qa_real40", 14, 44),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
-        "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40)}
+        "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
+        "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
