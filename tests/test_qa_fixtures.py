@@ -63,7 +63,10 @@ ExponentialDecay; tensorboardX, csv.writer, JSONL, print files, Keras TensorBoar
 Lightning CSVLogger, MLflow file store, W&B offline, trainer_state.json),
 and the unseen console batch fixtures/qa_wild41/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: own prints in varied formats, tqdm bars with postfix on stderr, `logging` lines with timestamps and a
-warning, Lightning's TQDM and Rich progress bars, HF Trainer's printed log dicts and metrics blocks; an adapter in 4)
+warning, Lightning's TQDM and Rich progress bars, HF Trainer's printed log dicts and metrics blocks; an adapter in 4),
+and the twelfth forum-style batch fixtures/qa_real41/ (Keras fit with the traindx callback in 5 of 7 Keras pairs beside
+CSVLogger / verbose=2 / a JSON-dumped History, a GradientTape loop with prints; torch prints, a hand CSV, TensorBoard
+"Loss/train (epoch)" tags; Lightning CSVLogger; HF trainer_state.json; a JAX Recorder loop)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -121,6 +124,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real39": (ROOT / "fixtures" / "qa_real39", 16, 50),
         "qa_fresh39": (ROOT / "fixtures" / "qa_fresh39", 16, 40),
         "qa_real40": (ROOT / "fixtures" / "qa_real40", 14, 44),
+        "qa_real41": (ROOT / "fixtures" / "qa_real41", 14, 46),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
