@@ -224,6 +224,8 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     rec: dict[str, Any] | None = None  # the record being filled (also in ``records``)
     lines = 0
     epoch_bar: dict[float | None, int] = {}  # the batches of each epoch's Keras bar (fit's)
+    shown: dict[str, float] = {}  # the validation values a tqdm postfix showed last
+    rich = False  # in a Rich progress bar's frame (its line, the lines its metrics wrap onto)
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
         states = [s for s in _STATES.split(_ANSI.sub("", raw)) if s.strip()] or [""]
         for j, state in enumerate(states):
@@ -244,22 +246,31 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
                 line, mark = steps.marker(_EPOCH.sub(" | ", line) if m else line)
                 if mark is not None and mark != step:
                     step, rec = mark, None
-                pairs = _pairs(line, header)
+                pairs = _pairs(steps.TQDM_DONE.sub(" | ", line), header)  # 'DataLoader 0: 100%|': progress, no metric
             if line.strip() and j == len(states) - 1:
                 header = h[1].lower() if (h := _HEADER.match(line)) else None
+                rich = steps.RICH.search(line) is not None or (rich and steps.RICH_MORE.match(line) is not None)
             if not pairs:
                 if j == len(states) - 1 and _KNOWN.search(line) and _LONE_NUM.search(line):
                     unread.append(i + 1)
                 continue
             lines += 1
+            if rich and steps.rich_shown(records, epoch, pairs):  # a Rich bar's last frame: the epoch's values again
+                continue
             bar = steps.BAR.match(line)
             if bar and epoch_bar.setdefault(epoch, int(bar[2])) != int(bar[2]):  # evaluate() after fit()
                 bar, pairs = None, {k if _SPLIT_WORD.match(k) else f"test {k}": v for k, v in pairs.items()}
             tq = None if bar else steps.TQDM.search(line)  # a tqdm bar: each state a point at its step
-            if tq and not steps.bar_ends(states, j):  # a validation value stays in the postfix until the next one
-                pairs = {k: v for k, v in pairs.items() if not _EVAL_NAME.match(k)}
-            rewrite = rec is not None and (  # a line rewritten; a tqdm state printed again (its postfix updated)
-                (j > 0 and not bar and not tq) or (tq is not None and rec.get(steps.TQDM_KEY) == (int(tq[1]), int(tq[2])))
+            if tq:  # a validation value (an epoch's mean) stays in the postfix until the next one: read
+                # where it changes (a loop's bar over epochs shows a new one each update) and at a bar's end
+                kept, shown = steps.new_sticky_values(pairs, shown, _EVAL_NAME.match)
+                pairs = pairs if steps.bar_ends(states, j) else kept
+            # a line rewritten (its record made by an earlier state of this line: a ``tqdm.write``
+            # line after a bar's frames on the same line is a line of its own); a tqdm state
+            # printed again (its postfix updated)
+            own = rec is not None and bool(records) and records[-1][1] is rec and records[-1][0] == i
+            rewrite = rec is not None and (
+                (j > 0 and own and not bar and not tq) or (tq is not None and rec.get(steps.TQDM_KEY) == (int(tq[1]), int(tq[2])))
             )
             if bar and (same := steps.repeated_state(records, (int(bar[1]), int(bar[2])), epoch, pairs)) is not None:
                 rec = same  # Keras 3 prints an epoch's last bar state again, with the val_ values
@@ -381,7 +392,7 @@ def read_text_log(path: str | Path) -> RawLog:
         at = ", ".join(map(str, unread[:5])) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
         log.problem("skipped", f"{src}: {len(unread)} lines name a metric beside a number in a layout not read "
                     f"(line {at}); map them or print 'name: value'", len(unread))  # fmt: skip
-    spe = steps.bar_steps_per_epoch(records, _EVAL_NAME.match)
+    spe = steps.bar_steps_per_epoch(records, _EVAL_NAME.match) or steps.printed_steps_per_epoch(text)
     if spe is not None:
         log.plan["steps_per_epoch"] = spe
         log.steps_counted = True

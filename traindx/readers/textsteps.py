@@ -36,6 +36,13 @@ BAR = re.compile(r"^\s*(\d+)/(\d+)\s")
 BAR_KEY, STEP_KEY, TQDM_KEY = "\0bar", "\0step", "\0tqdm"
 #: A tqdm bar's state (Lightning's, a loop's): ``45%|####5     | 18/40 [00:02<00:03, loss=0.5]``.
 TQDM = re.compile(r"\d+%\s*(?:\|[^|]*\|)?\s*(\d+)/(\d+)\s*\[")  # (Colab prints no bar: '97% 1651/1702 [')
+#: A tqdm state's progress before its counter (``Validation DataLoader 0: 100%|####|``, Lightning
+#: naming the loader by its index): no metric's value.
+TQDM_DONE = re.compile(r"(?:\bDataLoader\s+\d+\s*:\s*)?\d+%\s*\|[^|]*\|(?=\s*\d+/\d+\s*\[)")
+#: A Rich progress bar's frame (Lightning's ``RichProgressBar``): ``Epoch 29/29 ━━━━ 50/50 0:00:00 •
+#: 179.80it/s val_mse: 0.537``, its metrics wrapped onto lines under the elapsed time (RICH_MORE).
+RICH = re.compile(r"━\s*\d+/\d+\s+\d+:\d\d:\d\d\b")
+RICH_MORE = re.compile(r"^\s*\d+:\d\d:\d\d\s")
 _COUNTER = re.compile(
     r"^\s*\[\s*(\d+)\s*\](?=\s)"  # a boosting round: '[10]\ttrain-logloss:0.5'; a loop's '[ 3] train 0.41'
     r"|(?<![/\w])(?:global[ _]?step|step|iter(?:ation)?|batch)\b\s*[:#=]?\s*\[?\s*(\d+)\s*(?:(?:/|of)\s*(\d+))?\s*\]?",
@@ -63,6 +70,31 @@ def bar_ends(states: list[str], j: int) -> bool:
         return True
     nxt = TQDM.search(states[j + 1]) if j + 1 < len(states) else None
     return nxt is not None and int(nxt[1]) <= int(now[1])
+
+
+def new_sticky_values(
+    pairs: dict[str, float], shown: dict[str, float], is_eval: Callable[[str], object]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """A tqdm state's pairs without the values that stay in a postfix (validation: ``is_eval``,
+    an epoch's mean: ``*_epoch``) when it showed them already (the last value of each name in ``shown``,
+    returned updated): Lightning keeps an epoch's ``val_loss`` and ``train_loss_epoch`` in every
+    update of the next epoch's bar (one point, not one per update); a loop's bar over the epochs
+    (``trange(60)``, ``set_postfix(val_mse=...)``) shows a new one in each update (a point each)."""
+    evals = {k: v for k, v in pairs.items() if is_eval(k) or k.lower().endswith("_epoch")}
+    kept = {k: v for k, v in pairs.items() if k not in evals or shown.get(k) != v}
+    return kept, shown | evals
+
+
+def rich_shown(records: list[tuple[int, dict[str, Any]]], epoch: Any, pairs: dict[str, float]) -> bool:
+    """A Rich bar's frame: its values (rounded for display) given to the record its epoch
+    has already (a file keeps the live display's last frame only: the last epoch's values,
+    which the program printed too), names it lacks added; False when the epoch has none."""
+    for _, r in reversed(records):
+        if r.get("epoch") == epoch:
+            for k, v in pairs.items():
+                r.setdefault(k, v)
+            return True
+    return False
 
 
 def repeated_state(
@@ -150,6 +182,11 @@ def step_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict
             continue
         n, total = mark
         e = r.get("epoch")
+        if TQDM_KEY in r and out and prev is not None and n == 0 and e == prev[1] and total and prev[0] == total:
+            # the bar reset for the next epoch (Lightning prints it at 0 before naming the epoch):
+            # where the epoch ended, its postfix the latest shown there
+            out[-1] = (out[-1][0], out[-1][1] | {k: v for k, v in _strip(r).items() if k != "epoch"})
+            continue
         if prev is not None:
             pn, pe = prev
             if total and e is not None and pe is not None and e > pe and n <= pn:
@@ -184,3 +221,14 @@ def bar_steps_per_epoch(records: list[tuple[int, dict[str, Any]]], is_eval: Call
         if any(not k.startswith("\0") and k != "epoch" and not is_eval(k) for k in r):
             totals[r["epoch"]] = tq[1]
     return totals.popitem()[1] if len(totals) >= 2 and len(set(totals.values())) == 1 else None
+
+
+#: The program's own count of optimizer steps per epoch: ``batches per epoch: 1``,
+#: ``steps_per_epoch=43``, ``Iterations per epoch: 12`` (its loader's ``len``).
+_PER_EPOCH = re.compile(r"(?i)\b(?:batches|steps|iterations|iters|updates)[ _]per[ _]epoch\b\s*[:=]?\s*(\d+)(?![\d.])")
+
+
+def printed_steps_per_epoch(text: str) -> int | None:
+    """The steps per epoch the program printed, when it printed one number for them."""
+    found = {int(m[1]) for m in _PER_EPOCH.finditer(text)}
+    return found.pop() if len(found) == 1 and min(found) > 0 else None
