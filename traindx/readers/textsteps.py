@@ -9,7 +9,10 @@ Lines print where in training they are in three ways beside the epoch:
   two states is read back from them (``(k m_k - j m_j) / (k - j)``), a point at batch ``k``;
 - a tqdm bar (Lightning's, a hand-written loop's): ``Epoch 3:  45%|####5     | 18/40 [00:02<00:03,
   loss=0.51]``, one state per refresh, its postfix the values set at that step (a validation
-  value stays in it until the next one: it is read from the bar's last state only);
+  value or an epoch's mean, Lightning's ``train_loss_epoch``, stays in it until the next one:
+  it is read where it changes and at the bar's end; Lightning's bar printed at 0 when it is
+  reset for the next epoch is where the epoch before ended). A Rich bar's frame (Lightning's
+  ``RichProgressBar``; a file keeps its last) shows the last epoch's values again;
 - a counter: ``step 300``, ``Step [100/600]``, ``Iteration 3`` (scikit-learn's MLP's is an epoch:
   textlog reads it so),
   ``iter 200/1000``, ``batch 40`` or a boosting round ``[10]`` opening the line (XGBoost,
