@@ -77,3 +77,34 @@ def test_keras_multilabel_and_autoencoder_runs_on_every_backend(runs):
         for task in ("multilabel", "recon"):
             assert c[task, "logs"] >= 5 and c[task, "keras_adapter"] >= 5, (fw, task, c)
         assert c["healthy"] >= 5 and sum(1 for k in c if str(k).startswith("fault:")) >= 12, (fw, c)
+
+
+# Session 41's code-level forms (fixtures/corpus/forms.py, `generate.py --forms`) on torch and on
+# Keras (TensorFlow), with their healthy messy counterparts: shards torch-forms-s42 and
+# keras-tensorflow-forms-s42.
+FORMS_SHARDS = ("torch-forms-s42", "keras-tensorflow-forms-s42")
+FORMS_FAULTS = ("linear_stack", "abs_lr", "msle", "bce_ids", "rare_pos")
+FORMS_HEALTHY = ("weighted_imbalanced", "label_smoothing", "linear_on_purpose", "full_batch",
+                 "dropout_05")
+#: kept runs per form at least (torch 58-62 kept of 70 generated, Keras 43 of 50)
+MIN_FORM = {"torch-forms-s42": 3, "keras-tensorflow-forms-s42": 3}
+
+
+def test_session41_forms_and_as_many_healthy_runs_on_torch_and_keras(runs):
+    by: dict[str, Counter] = {}
+    for d, lab in runs:
+        if d.parent.name in FORMS_SHARDS:
+            c = by.setdefault(d.parent.name, Counter())
+            form = "bce_ids" if lab["form"] in ("bce_class_ids", "bce_labels_1k") else lab["form"]
+            c[form, lab["cause"]] += 1
+            c["healthy" if lab["cause"] == "healthy" else "fault"] += 1
+            c[lab["input_kind"] == "logs"] += 1
+    assert set(by) == set(FORMS_SHARDS), sorted(by)
+    for sh, c in by.items():
+        faults = {f: sum(n for k, n in c.items() if isinstance(k, tuple) and k[0] == f
+                         and k[1] != "healthy") for f in FORMS_FAULTS}
+        assert min(faults.values()) >= MIN_FORM[sh], (sh, faults)
+        healthy = {f: c[f, "healthy"] for f in FORMS_HEALTHY}
+        assert min(healthy.values()) >= MIN_FORM[sh], (sh, healthy)
+        assert c["healthy"] >= c["fault"] * 0.8, (sh, c)
+        assert c[True] >= 10 and c[False] >= 8, (sh, c)  # log-only and adapter runs
