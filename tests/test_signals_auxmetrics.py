@@ -127,3 +127,20 @@ def test_entity_f1_at_zero_read_from_an_hf_trainer_state():
     pair = "hf_trainer_tiny_bert_token_tags_sentences_shuffled_without_labels"
     assert facts("qa_fresh37", pair, "buggy")["pos_zero"]
     assert not facts("qa_fresh37", pair, "fixed")["pos_zero"]
+
+
+def test_a_loss_that_falls_by_orders_of_magnitude_while_the_error_metric_halves():
+    """qa_fresh41's MSLE on a z-scored target: the loss falls 0.038 -> 0.00027 (140x) while the
+    logged MSE only halves 0.77 -> 0.39 - the metric followed 14 % of the loss's fall (log scale)."""
+    buggy = facts("qa_fresh41", "kt_swiss_roll_standardized_position_msle_loss_history_json_torch", "buggy")
+    assert buggy["err_flat"] and buggy["err_share"] < 0.2 and buggy["err_gain"] > 0.4
+    fixed = facts("qa_fresh41", "kt_swiss_roll_standardized_position_msle_loss_history_json_torch", "fixed")
+    assert not fixed["err_flat"]
+
+
+def test_an_mae_beside_an_mse_loss_follows_half_its_fall_and_is_no_disagreement():
+    loss = 1.0 * 0.7 ** np.arange(20.0)  # 1,000x
+    a = aux_facts(synthetic(loss=list(loss), mae=list(2.0 * np.sqrt(loss))))
+    assert not a["err_flat"] and abs(a["err_share"] - 0.5) < 1e-9
+    a = aux_facts(synthetic(loss=list(loss), mae=list(2.0 * loss ** 0.1)))
+    assert a["err_flat"]

@@ -176,6 +176,56 @@ def aux_facts(run: Run) -> dict[str, Any]:
         loss_zero = bool(np.all((lv >= 0.0) & (lv <= ZERO_LOSS)))
         out["loss_gain"] = loss_gain
         out["err_gain"] = err_gain
-        # the loss fell by half or sat at 0 while the metric it should drive stayed where it began
-        out["err_flat"] = bool(err_gain < 0.05 and (loss_gain >= 0.5 or (loss_zero and err_level > 10 * ZERO_LOSS)))
+        lag = _log_share(run)
+        share = None
+        if lag is not None:
+            share, out["loss_fall_x"] = lag
+            out["err_share"] = share
+        # the loss fell by half or sat at 0 while the metric it should drive stayed where it began;
+        # or it fell by orders of magnitude while the metric followed a small share of that fall
+        out["err_flat"] = bool(
+            (err_gain < 0.05 and (loss_gain >= 0.5 or (loss_zero and err_level > 10 * ZERO_LOSS)))
+            or (lag is not None and lag[1] >= LAG_LOSS_FALL and lag[0] < LAG_SHARE)
+        )
     return out
+
+
+#: A loss (its mean over the metric's intervals) that fell to 1/20 of its first value or less ...
+LAG_LOSS_FALL = 20.0
+#: ... beside an error metric that followed less than this share of its fall on a log scale (a
+#: metric of the same outputs follows it: an MSE loss beside an MSE 1, beside an MAE or RMSE 1/2).
+LAG_SHARE = 0.2
+
+
+def _log_share(run: Run) -> tuple[float, float] | None:
+    """The largest share, among the training error metrics, of the training loss's fall first ->
+    best on a log scale that the metric made first -> best: ln(e0 / e_min) / ln(l0 / l_min), the
+    loss read as its mean over each metric interval (prev, step] - a per-step loss beside a
+    per-epoch metric (an adapter) starts before the first epoch's metric, which is an epoch
+    mean. With it, how many times the loss fell over that metric's span (l0 / l_min, bounded).
+    None unless the loss and a metric are positive and the loss fell."""
+    losses = [s for s in run.series.values() if s.key.metric == "loss" and s.key.split == "train"
+              and s.key.statistic == "value" and s.key.scope == "global"]
+    errs = [s for s in run.series.values() if s.key.split == "train" and s.key.statistic == "value"
+            and s.key.scope == "global" and _ERR.fullmatch(s.key.metric)]
+    if not losses or not errs:
+        return None
+    ls = max(losses, key=len)
+    steps, values = np.asarray(ls.steps), np.asarray(ls.values, float)
+    shares = []
+    for e in errs:
+        es, ev = np.asarray(e.steps), np.asarray(e.values, float)
+        ends = np.searchsorted(steps, es, side="right")
+        starts = np.concatenate([[0], ends[:-1]])
+        keep = (ends > starts) & np.isfinite(ev)
+        with np.errstate(invalid="ignore"):  # an inf loss in an interval: no mean there
+            sums = np.concatenate([[0.0], np.cumsum(values)])
+            a = (sums[ends[keep]] - sums[starts[keep]]) / (ends[keep] - starts[keep])
+        b = ev[keep]
+        ok = np.isfinite(a)
+        a, b = a[ok], b[ok]
+        if a.size < MIN_POINTS or not (np.min(a) > 0 and a[0] > np.min(a) and np.min(b) > 0 and b[0] > 0):
+            continue
+        fall = float(a[0] / np.min(a))
+        shares.append((float(np.clip(np.log(b[0] / np.min(b)) / np.log(fall), -10.0, 10.0)), min(fall, 1e6)))
+    return max(shares) if shares else None
