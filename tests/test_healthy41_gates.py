@@ -31,3 +31,18 @@ def test_a_buggy_run_the_layer_cleared_keeps_its_finding(code):
     d = traindx.diagnose(RUNS[code])[0]
     assert code in {s.code for s in d.symptoms}
     assert not d.healthy and d.verdict == "findings", d.headline
+
+
+LSTM1 = FIX / "qa_heldout" / "logs" / "torch_lstm_hidden_size_one"
+
+
+def test_accuracy_never_reaching_half_is_not_healthy():
+    # ACC013: a hidden size of 1 holds training and validation accuracy under 0.40 (was "healthy")
+    d = traindx.diagnose(LSTM1 / "buggy")[0]
+    assert "ACC013" in {s.code for s in d.symptoms}
+    assert not d.healthy and load_rulebook().never_healthy("ACC013")
+
+
+def test_its_fixed_twin_stays_healthy():
+    d = traindx.diagnose(LSTM1 / "fixed")[0]
+    assert d.healthy and "ACC013" not in {s.code for s in d.symptoms}, d.headline
