@@ -97,11 +97,13 @@ def knows_rows(data: Data, model, rows: np.ndarray) -> np.ndarray:
     symptom is one of its features, the rules' leading cause one of its classes, and no
     evidence reading one of the run's ``ctx`` facts was weighed unless the layer has context
     features)."""
+    from traindx.rerank import ranks_nothing
+
     syms = {f[4:] for f in model.features if f.startswith("sym:")}
     sev = {s.code: s.severity for s in data.comp.book.symptoms}
     out = np.zeros(len(rows), dtype=bool)
     for k, i in enumerate(rows):
-        alarms = {c for c in data.comp.fired[i] if sev[c] != "info"}
+        alarms = {c for c in data.comp.fired[i] if sev[c] != "info" and not ranks_nothing(data.comp.book, c)}  # as the engine
         finite = np.isfinite(data.lo[i])
         top = data.comp.causes[int(np.argmax(np.where(finite, data.lo[i], -np.inf)))] if finite.any() else None
         context = not any(f.startswith("ctx.") for f in model.features) and data.comp.context_weighed(int(i), data.runs[int(i)].facts.get("ctx") or {})

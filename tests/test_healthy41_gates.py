@@ -46,3 +46,33 @@ def test_accuracy_never_reaching_half_is_not_healthy():
 def test_its_fixed_twin_stays_healthy():
     d = traindx.diagnose(LSTM1 / "fixed")[0]
     assert d.healthy and "ACC013" not in {s.code for s in d.symptoms}, d.headline
+
+
+def test_the_benchmarks_let_the_layer_rank_past_a_gate_as_the_engine_does():
+    # a gate symptom (no cause explains it, unexplained_lr 1: rerank.ranks_nothing) is left out
+    # of the engine's "does the layer know every alarm" test; fit_ranker.knows_rows left it in,
+    # so accuracy.py / calibrate.py ranked every ACC013 run by the rules alone (log-only top-1
+    # 1,241 -> 1,079 on the corpus while the CLI's answers did not move)
+    import sys
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    sys.path.insert(0, str(FIX.parent / "benchmarks"))
+    import fit_ranker
+    from differential import Compiled
+
+    from traindx.learned import load_model
+    from traindx.rules.loader import builtin_dir
+    from traindx.rules.testing import case_run
+    from traindx.signals import compute_facts
+
+    book = load_rulebook()
+    case = next(c for c in book.symptom("ACC013").cases if c.name == "validation_only_stuck")
+    run = case_run(case, "gate")
+    facts = compute_facts(run)
+    comp = Compiled.build(book, [facts])
+    assert "ACC013" in comp.fired[0] and len(comp.fired[0]) >= 2
+    data = SimpleNamespace(comp=comp, lo=comp.log_odds(comp.theta0), runs=[SimpleNamespace(facts=facts)])
+    layer = load_model(builtin_dir() / "learned", "logs")
+    assert fit_ranker.knows_rows(data, layer, np.array([0]))[0]
