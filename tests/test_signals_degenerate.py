@@ -127,3 +127,20 @@ def test_a_qualified_recall_at_zero_is_read_as_the_plain_recall():
         assert one_class_facts(run)["recall_zero_frac"] == 1.0, metric
     run.add(Series(key=SeriesKey(metric="macro_recall", split="train"), steps=steps, values=np.zeros(6)))
     assert one_class_facts(run)["recall_zero_frac"] == 1.0
+
+
+REAL41 = Path(__file__).resolve().parent.parent / "fixtures" / "qa_real41" / "logs"
+
+
+def test_a_low_recall_beside_a_high_accuracy_bounds_the_class_share():
+    """qa_real41's 3 %-positive Keras run: val recall 0.13 beside val accuracy 0.974 holds the
+    positive class to (1 - 0.974) / (1 - 0.13) = 3 % at most; its fixed (class-weighted) run
+    recalls far more."""
+    pair = "kb_transactions_3pct_positives_no_class_weight_callback_verbose2_stdout_tf"
+    (run,) = read(REAL41 / pair / "buggy")
+    d = compute_facts(run)["degen"]
+    assert d["recall_last"] == pytest.approx(0.1333, abs=1e-3)
+    assert d["minority_share_max"] == pytest.approx(0.026 / (1 - 0.1333), abs=2e-3)
+    assert d["recall_zero_frac"] < 1.0
+    (fixed,) = read(REAL41 / pair / "fixed")
+    assert compute_facts(fixed)["degen"]["recall_last"] >= 0.3

@@ -164,3 +164,28 @@ def test_a_healthy_log_whose_first_loss_is_ln_c_is_not_flagged_at_chance():
     )
     d = diagnose_run(case_run(stuck), load_rulebook())
     assert {"LOSS021", "ACC009"} <= {s.code for s in d.symptoms}
+
+
+def test_a_collapse_to_the_uniform_guess_names_the_class_count_over_a_first_loss():
+    """qa_real41 Dropout 0.95 run: the first epoch loss 4.83 sits near ln 125 (any first loss
+    above ~2 nats is near some ln k), the loss then collapses onto ln 10 beside an accuracy of
+    0.11: the two agreeing marks name 10 classes and the collapse."""
+    f = facts_of(
+        {"loss": "4.83*0.8x5 2.303x15 ~0.002", "val/loss": "2.3026x20 ~0.0002", "val/accuracy": "0.113x20"},
+        units={"loss": "epoch", "val/loss": "epoch", "val/accuracy": "epoch"},
+    )["infer"]
+    assert f["collapsed"] and f["collapse_k"] == 10.0 and f["num_classes"] == 10.0
+    assert f["loss_first_ratio"] > 2.0
+
+
+def test_a_loss_frozen_between_chance_levels_or_an_accuracy_far_above_chance_is_no_collapse():
+    off = facts_of(
+        {"loss": "4.8*0.9x5 2.45x15 ~0.002", "val/loss": "2.45x20 ~0.0002", "val/accuracy": "0.113x20"},
+        units={"loss": "epoch", "val/loss": "epoch", "val/accuracy": "epoch"},
+    )["infer"]
+    assert not off["collapsed"]
+    learned = facts_of(
+        {"loss": "4.8*0.8x5 2.303x15 ~0.002", "val/loss": "2.3026x20 ~0.0002", "val/accuracy": "0.6x20"},
+        units={"loss": "epoch", "val/loss": "epoch", "val/accuracy": "epoch"},
+    )["infer"]
+    assert not learned["collapsed"] and learned.get("num_classes") != 10.0

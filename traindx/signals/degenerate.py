@@ -89,6 +89,26 @@ def prior_loss_ratio(
     return float(median(lv) / binary_entropy(mode))
 
 
+def _recall_bound(r: np.ndarray, acc: np.ndarray, seen: float | None) -> dict[str, float]:
+    """The last finite one-class recall ``r`` (the lowest where several recalls are logged:
+    ``seen``), its best (``recall_max``), and ``minority_share_max`` = (1 - a) / (1 - r) at
+    that last evaluation: a class the model recalls at ``r`` can hold no more than that share of
+    examples when the accuracy is ``a`` (each missed member is an error). A recall far under the
+    accuracy bounds the class's share from above, so the accuracy is near the majority share
+    ``1 - share``: a recall of 0.13 beside an accuracy of 0.974 holds the class to 3 % of the
+    data at most - the model answers the majority class."""
+    ok = np.isfinite(r) & np.isfinite(acc)
+    if not ok.any():
+        return {}
+    last, a = float(r[ok][-1]), float(acc[ok][-1])
+    if seen is not None and seen <= last:
+        return {}
+    out = {"recall_last": last, "recall_max": float(np.max(r[ok]))}
+    if last < 1.0:
+        out["minority_share_max"] = min(1.0, (1.0 - a) / (1.0 - last))
+    return out
+
+
 def one_class_facts(run: Run) -> dict[str, Any]:
     """Shares of the accuracy's evaluations at which a logged recall is exactly 0
     (``recall_zero_frac``) or a logged macro-F1 equals the constant predictor's at that
@@ -124,6 +144,8 @@ def one_class_facts(run: Run) -> dict[str, Any]:
                 out["recall_zero_frac"] = max(
                     out.get("recall_zero_frac", 0.0), float(np.mean(r == 0.0))
                 )
+                if s.key.split == best.key.split:  # the bound pairs a recall with its own split's accuracy
+                    out.update(_recall_bound(r, acc, out.get("recall_last")))
     for s in _of(run, "f1_macro"):
         if s.unit == unit:
             f = _at(*_finite(s), steps)

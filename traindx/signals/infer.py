@@ -43,6 +43,12 @@ BINARY_NAMES = re.compile(r"binary|(^|[^a-z])bce|bce($|[^a-z])|sigmoid")
 MAX_CLASSES = 1000
 #: A first loss within this relative distance of ln(k) reads as k classes.
 FIRST_LOSS_TOL = 0.03
+#: A last loss within this distance (nats) of ln(k), beside an accuracy of :data:`COLLAPSE_ACC`
+#: times 1/k, reads as k classes answered by a constant output (ln k and ln(k+1) are 1/k apart:
+#: an absolute window, not a relative one, keeps a chance hit rare for large k).
+COLLAPSE_LOSS_TOL = 0.025
+#: The accuracy (times k) of a constant output over k classes: about the largest class share.
+COLLAPSE_ACC = (0.5, 1.6)
 
 
 def nearest_ln(x: float | None, max_k: int = MAX_CLASSES) -> tuple[int, float] | None:
@@ -106,6 +112,33 @@ def chance_contradicted(
     return bool(vl >= 0.8 * ln_c and va >= 0.5 and min(lows) < 0.3 * ln_c)
 
 
+def collapse_classes(
+    loss: dict[str, Any] | None, val_loss: dict[str, Any] | None, acc: dict[str, Any] | None
+) -> tuple[int, float, float, bool] | None:
+    """``(k, err, acc_k, collapsed)`` for the last loss (validation first: no dropout, fixed
+    examples): the k >= 3 whose ln(k) is nearest to it, the relative distance, the last
+    accuracy times k, and whether the two agree on a constant output over k classes - the loss
+    within 0.025 nats of ln(k) (the cross-entropy of the uniform guess) and the accuracy 0.5-1.6 times
+    1/k (about one class's share, what any constant answer scores). A run whose first loss was
+    not at ln(k) (dropout 0.95 raising it to 4.8, an LR spike) reveals its class count here once
+    it collapses. Two classes are left to the class-prior facts (``degen``): ln 2 beside an
+    accuracy of 0.5 is common in a fitted but under-confident binary run. None without a last
+    accuracy or loss."""
+    a = acc.get("last") if acc else None
+    if a is None or not math.isfinite(a):
+        return None
+    for group in (val_loss, loss):
+        x = group.get("last") if group else None
+        if x is None or not math.isfinite(x) or x <= 0.0 or x > 1.05 * math.log(MAX_CLASSES):
+            continue
+        cands = {max(3, math.floor(math.exp(x))), max(3, math.ceil(math.exp(x)))}
+        k = min(cands, key=lambda c: abs(x - math.log(c)))
+        err = abs(x - math.log(k)) / math.log(k)
+        near = abs(x - math.log(k)) <= COLLAPSE_LOSS_TOL
+        return k, err, a * k, bool(near and COLLAPSE_ACC[0] <= a * k <= COLLAPSE_ACC[1])
+    return None
+
+
 def infer_facts(
     names: list[tuple[str, str]],
     loss: dict[str, Any] | None,
@@ -149,6 +182,15 @@ def infer_facts(
     elif near is not None and near[1] <= FIRST_LOSS_TOL:
         c, source = near[0], "first loss" if early else "first epoch loss"
         out["num_classes_err"] = near[1]
+    # a collapse to the uniform guess names k by two agreeing marks (loss and accuracy); it
+    # outranks a first loss near ln(k'), which any first loss above ~2 nats is for some k'
+    hit = collapse_classes(loss, val_loss, acc_g) if task == "classification" else None
+    if hit is not None:
+        out.update(collapse_k=float(hit[0]), collapse_err=hit[1], collapse_acc_k=hit[2], collapsed=hit[3])
+    if hit is not None and hit[3]:
+        if hit[0] != c:
+            c, source = hit[0], "last loss at ln(k) beside accuracy 1/k"
+            out["num_classes_err"] = hit[1]
     if c is not None and task != "binary":  # the accuracy beside it may say: huge logits, not c classes
         out["chance_contradicted"] = chance_contradicted(c, loss, val_loss, val_acc)
         c = None if out["chance_contradicted"] else c
