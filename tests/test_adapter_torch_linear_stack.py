@@ -1,0 +1,65 @@
+"""The torch Monitor's ``linear_stack`` flag: how many Linear layers the forward composes with
+nothing non-linear between them, from a torch.fx trace (qa_real41's two-moons run:
+nn.Sequential(Linear, Identity, Linear, Identity, Linear) - the ReLUs forgotten - was called
+healthy from the Monitor). Activations applied in forward (F.relu) count; an untraceable model
+records nothing (unknown)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from traindx.adapters._torch_linear import linear_stack  # noqa: E402
+from traindx.adapters.torch import Monitor  # noqa: E402
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.out = nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = F.relu(self.a(x))
+        return self.out(h + F.relu(self.b(h)))
+
+
+class DataDependent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.b(self.a(x)) if x.sum() > 0 else self.b(x)
+
+
+@pytest.mark.parametrize(
+    "model, want",
+    [
+        (nn.Sequential(nn.Linear(2, 64), nn.Identity(), nn.Linear(64, 64), nn.Identity(), nn.Linear(64, 2)), 3.0),
+        (nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2)), 1.0),
+        (nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 2)), 2.0),
+        (nn.Linear(4, 2), 1.0),  # logistic regression on purpose
+        (Residual(), 1.0),  # functional activations and a residual addition end every stack
+        (DataDependent(), None),  # the trace cannot follow it: unknown
+    ],
+)
+def test_linear_stack(model, want):
+    assert linear_stack(model) == want
+
+
+def test_the_monitor_records_the_stack(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 16), nn.Identity(), nn.Linear(16, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    mon = Monitor(model, opt, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path)
+    x, y = torch.randn(8, 2), torch.randint(0, 2, (8,))
+    for _ in range(3):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        mon.step(loss)
+    mon.close()
+    assert mon.context.flags["linear_stack"] == 2.0
