@@ -189,3 +189,11 @@ def test_a_loss_frozen_between_chance_levels_or_an_accuracy_far_above_chance_is_
         units={"loss": "epoch", "val/loss": "epoch", "val/accuracy": "epoch"},
     )["infer"]
     assert not learned["collapsed"] and learned.get("num_classes") != 10.0
+
+
+def test_a_binary_accuracy_at_one_half_beside_a_loss_at_ln3_names_no_three_classes():
+    f = facts_of(
+        {"loss": "1.47*0.9x5 1.0986x15 ~0.002", "val/loss": "1.0990x20 ~0.0002", "val/accuracy": "0.495x20"},
+        units={"loss": "epoch", "val/loss": "epoch", "val/accuracy": "epoch"},
+    )["infer"]
+    assert not f["collapsed"] and f.get("num_classes") != 3.0
