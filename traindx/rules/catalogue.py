@@ -50,7 +50,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "keras_backend": str,
     "l2_max": float,
     "loss_class_weighted": bool,
-    "linear_stack": float,  # torch: the most Linear layers composed with nothing non-linear between them (fx trace)
+    "linear_stack": float,  # torch (fx trace) / Keras (Sequential): the most Linear/Dense layers composed with nothing non-linear between them
     "mode_layers": float,  # torch: dropout / batch-norm submodules (their train/eval mode matters)
     "mode_layers_checked": float,  # torch: the training steps their modes were read on (every step)
     "mode_layers_eval_share": float,  # torch: the share of those steps with every one of them in eval mode
