@@ -124,6 +124,8 @@ class ContextMixin:
         self._reach = GradReach(g.module_of, [self._param_name(p) for p in g.params])
         self._reach_sum = torch.zeros(max(len(g.params), 1), dtype=torch.float32, device=self._gn_buf.device)
         self._reach_all = False  # a step on which every parameter had a gradient tensor
+        self._reach_rows: list[int] = []  # rows of _gn_buf with every gradient, summed into _reach_sum at flush
+        self._lr_prev: float | None = None
         self._reach_idx: dict[tuple[bool, ...], torch.Tensor] = {}  # None-pattern -> indices
         self._b_lr: list[list[Any]] = []
         # (step, tags, values, activation moments after them: (tags, size, kind, width) each)

@@ -46,6 +46,7 @@ class FlushMixin:
             self._recheck_missing()
         except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
             pass
+        self._reach_flush()
         if self._reach.steps:  # which parameters got a gradient on some observed step
             self._reach.nonzero |= self._reach_sum[: self._n_params].cpu().numpy() != 0
             self._reach.fold(self.context)
@@ -124,6 +125,19 @@ class FlushMixin:
                 if taken[k] and not math.isfinite(gn):
                     self._pending_fatal = (steps[k], fatal_message("grads", float(gn)))
                     break
+
+    def _reach_flush(self) -> None:
+        """Add the buffered rows of steps with every gradient to ``_reach_sum`` (read only
+        as ``!= 0``: a sum of non-negative norms is zero exactly when each is, in any order)."""
+        rows = self._reach_rows
+        if not rows:
+            return
+        buf = self._gn_buf
+        if len(rows) == rows[-1] - rows[0] + 1:  # consecutive (the usual case): a slice
+            self._reach_sum.add_(buf[rows[0] : rows[-1] + 1].sum(0))
+        else:
+            self._reach_sum.add_(buf[torch.tensor(rows, device=buf.device)].sum(0))
+        rows.clear()
 
     def _to_host(self) -> tuple[list[float], np.ndarray, list[list[float]]]:
         """Losses, global gradient norms (NaN where not taken) and telemetry vectors, with

@@ -49,7 +49,12 @@ class RecordMixin:
                 self._loss_kind(loss, inputs, targets)
             except Exception:  # noqa: BLE001 - a fact not known; the monitor goes on
                 self._loss_kind_tries = 0
-        if isinstance(loss, torch.Tensor):
+        if type(loss) is torch.Tensor and loss.is_cpu and loss.numel() == 1:  # the common case:
+            lv = loss.item()  # (what the branch below gives, without its detach)
+            self._b_loss.append(lv)
+            if not math.isfinite(lv):
+                fatal = (s, fatal_message("loss", lv))
+        elif isinstance(loss, torch.Tensor):
             lt = loss.detach()
             if lt.numel() != 1:
                 lt = lt.float().mean()
@@ -72,12 +77,16 @@ class RecordMixin:
         if s == 0 and self._loss_calls0 == 1 and self._loss_out0 is not None and isinstance(loss, torch.Tensor):
             self._penalty_share(loss)
         self._b_steps.append((s, self._wall0 + t0))
-        if self.optimizer is not None:
-            self._b_lr.append([pg["lr"] for pg in self.optimizer.param_groups])
-            try:
-                self._lr_facts(s)
-            except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
-                pass
+        opt = self.optimizer
+        if opt is not None:
+            lrs = [pg["lr"] for pg in opt.param_groups]
+            self._b_lr.append(lrs)
+            # _lr_facts does nothing when group 0's LR (a float) is the last step's
+            if not (s and lrs and type(lrs[0]) is float and lrs[0] == self._lr_prev):
+                try:
+                    self._lr_facts(s)
+                except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on
+                    pass
         # Gradient norms: one fused norm over all gradients (per parameter); the global norm
         # is computed from them at flush. (grad_stride > 1 only when the adaptive cadence
         # finds even this too costly for the step time.)
@@ -196,8 +205,8 @@ class RecordMixin:
         no sync; a sum of norms is non-zero when one was): a parameter used only on some
         steps (an expert, a head of one task) is seen on those. Which gradients exist (not
         None) is kept on the host, once per distinct pattern (a routed model has a few)."""
-        if aligned:
-            self._reach_sum.add_(row)
+        if aligned:  # summed at flush (_reach_flush): one operation per flush, not per step
+            self._reach_rows.append(self._gn_rows)
             if not self._reach_all:
                 self._reach_all = True
                 self._reach.add(False, True)
