@@ -43,6 +43,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_fresh40",
          "fixtures/qa_fresh41",
          "fixtures/qa_keras40",
+         "fixtures/qa_keras41",
          "fixtures/qa_wild41",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"

@@ -55,7 +55,8 @@ JSONL, SummaryWriter, tensorboardX, tf.summary, Keras TensorBoard/CSVLogger/Hist
 csv.DictWriter, Lightning CSVLogger, MLflow file store, W&B offline, trainer_state.json),
 and the StackOverflow-style Keras batch fixtures/qa_keras40/ (12 Keras 3 programs whose log is their own stdout: fit's
 verbose=1 progress bars with backspaces, carriage returns and ANSI codes or verbose=2 lines, beside summary()/evaluate()/history prints;
-the traindx callback in 8),
+the traindx callback in 8), and its second unseen batch fixtures/qa_keras41/ (12 more: Dropout(0.99), x**4 targets,
+LSTM/SimpleRNN series, a frozen functional model, 5-class imbalance, double softmax, SGD lr 0.8 Conv2D; callback in 8),
 and the unseen breadth batch fixtures/qa_fresh41/ (wine, digits 0-4, make_friedman1/2, swiss roll, S-curve,
 make_hastie_10_2, synthetic topic/forum tokens and seasonal series; 1D CNN, SimpleCell RNN, Embedding+meanpool, tiny BERT,
 LayerNorm and BatchNorm/Dropout MLPs; SGD Nesterov, Adam amsgrad, Lion, AdamW, OneCycle, cosine warmup, ReduceLROnPlateau,
@@ -128,6 +129,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
+        "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
