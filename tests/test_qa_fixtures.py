@@ -68,6 +68,9 @@ warning, Lightning's TQDM and Rich progress bars, HF Trainer's printed log dicts
 and the twelfth forum-style batch fixtures/qa_real41/ (Keras fit with the traindx callback in 5 of 7 Keras pairs beside
 CSVLogger / verbose=2 / a JSON-dumped History, a GradientTape loop with prints; torch prints, a hand CSV, TensorBoard
 "Loss/train (epoch)" tags; Lightning CSVLogger; HF trainer_state.json; a JAX Recorder loop)
+and the mixed unseen batch fixtures/qa_mixed41/ (11 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3 on
+TF/JAX; adapters in 9; SummaryWriter, print .log/.txt, W&B offline, csv.writer, tensorboardX, JSONL, Keras
+TensorBoard/CSVLogger/History JSON, Lightning CSVLogger)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -130,7 +133,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
-        "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32)}
+        "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
+        "qa_mixed41": (ROOT / "fixtures" / "qa_mixed41", 11, 40)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
