@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from traindx.signals.compare import ce_accuracy_bound, loss_when_scored
+from traindx.signals.compare import ce_accuracy_bound, double_softmax_floor, loss_when_scored
 from traindx.signals.curve import curve_facts, repeat_facts
 
 
@@ -174,3 +174,13 @@ def test_one_or_two_points_give_levels_not_shape():
     # two finite points before a NaN are not where the run ended: no levels (LOSS001 speaks)
     assert "last" not in curve_facts(np.array([0, 1, 2]), np.array([2.3, 2.2, np.nan]))
     assert "first" not in curve_facts(np.array([0, 1]), np.array([np.nan, np.inf]))
+
+
+def test_double_softmax_floor_is_the_least_loss_of_a_softmax_over_probabilities() -> None:
+    """softmax(p) of a probability vector gives the true class at most e / (e + k - 1)."""
+    assert double_softmax_floor(2) == pytest.approx(0.3133, abs=1e-4)
+    assert double_softmax_floor(3) == pytest.approx(0.5515, abs=1e-4)
+    assert double_softmax_floor(10) == pytest.approx(1.4612, abs=1e-4)
+    assert double_softmax_floor(1) is None
+    p = np.exp(np.eye(3)[0]) / np.exp(np.eye(3)[0]).sum()  # the outer softmax of a one-hot
+    assert -math.log(p[0]) == pytest.approx(double_softmax_floor(3))

@@ -19,6 +19,7 @@ from traindx.signals.compare import (
     below_chance_log10p,
     ce_accuracy_bound,
     chance_facts,
+    double_softmax_floor,
     fitted_binary,
     gap_facts,
     loss_when_scored,
@@ -124,6 +125,19 @@ def _loss_per_error(loss: dict | None, acc: dict | None) -> float | None:
     if lv is None or av is None or not (np.isfinite(lv) and np.isfinite(av)) or lv <= 0 or not 0.0 <= av < 1.0:
         return None
     return float(lv / max(1.0 - av, 1e-3))
+
+
+def _softmax2_floor(facts: Facts, inferred: dict[str, Any]) -> dict[str, float]:
+    """The training loss (last, least) over the double softmax's floor for the class count the
+    run states, else the one the logs imply (a first loss near ln k within 10 %)."""
+    k = (facts.get("chance") or {}).get("num_classes") or inferred.get("num_classes")
+    if not k and inferred.get("loss_first_lnk_err", 1.0) <= 0.1:
+        k = inferred.get("loss_first_lnk")
+    lf = facts.get("loss") or {}
+    floor = double_softmax_floor(int(k)) if k else None
+    if k is None or not floor or lf.get("last") is None or lf.get("min_raw") is None:
+        return {}
+    return {"softmax2_k": float(k), "softmax2_last_ratio": lf["last"] / floor, "softmax2_min_ratio": lf["min_raw"] / floor}
 
 
 def compute_facts(run: Run) -> Facts:
@@ -268,6 +282,8 @@ def compute_facts(run: Run) -> Facts:
             grp["val_acc_below_log10p"] = p
     if inferred:
         facts["infer"] = inferred
+    if "ce_bound" in facts and (s2 := _softmax2_floor(facts, inferred)):
+        facts["ce_bound"].update(s2)
 
     if run.checks:
         from traindx.checks import check_facts

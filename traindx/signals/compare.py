@@ -137,6 +137,13 @@ def ce_accuracy_bound(loss_last: float | None, acc_last: float | None) -> dict[s
     return out
 
 
+def double_softmax_floor(k: int) -> float | None:
+    """The least cross-entropy a softmax applied twice can score over ``k`` classes: the outer
+    softmax of probabilities in [0, 1] gives the true class at most e / (e + k - 1), so the loss
+    cannot go below ln(1 + (k - 1) / e) (0.31 for two classes, 0.55 for three, 1.46 for ten)."""
+    return math.log1p((k - 1) / math.e) if k >= 2 else None
+
+
 def loss_when_scored(
     loss_steps: np.ndarray, loss_values: np.ndarray, acc_steps: np.ndarray, same_axis: bool
 ) -> float | None:
