@@ -209,6 +209,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "loss_scaled": False,
         "forwards_per_step": 1.0,
         "lr_first_step": 0.05,  # the LR the first update used (no scheduler: the configured one)
+        "linear_stack": 1.0,  # the longest run of Linear layers with nothing non-linear between them (a ReLU ends it)
     }
     from traindx.cli import main
 

@@ -76,3 +76,17 @@ def test_the_benchmarks_let_the_layer_rank_past_a_gate_as_the_engine_does():
     data = SimpleNamespace(comp=comp, lo=comp.log_odds(comp.theta0), runs=[SimpleNamespace(facts=facts)])
     layer = load_model(builtin_dir() / "learned", "logs")
     assert fit_ranker.knows_rows(data, layer, np.array([0]))[0]
+
+
+def test_a_gate_that_weighs_nothing_is_in_no_group():
+    """A symptom no cause explains with unexplained_lr 1 (a verdict gate that ranks nothing) must
+    not sit in a symptom group: the engine scores each group by its strongest ratio, so a ratio-1
+    member erases the group's penalties for causes that do not explain them (ACC013 in `stall`
+    cleared OUT002's x0.5 on exploding_gradients and flipped jax_rec's gradient-ascent run)."""
+    from traindx.rules.loader import load_rulebook
+
+    book = load_rulebook()
+    explained = {code for cause in book.causes for code in cause.explains}
+    grouped_gates = [s.code for s in book.symptoms
+                     if s.group and s.unexplained_lr == 1.0 and s.code not in explained]
+    assert not grouped_gates, grouped_gates
