@@ -41,10 +41,15 @@ def test_the_frozen_loss_gate_leaves_the_ranking_to_the_layer():
     # LOSS027 moves no cause (no explains, unexplained_lr 1): a stuck run it fires on keeps the
     # ranking the learned layer gives it without the gate (weighted for a few causes, or
     # unknown to the layer, it had moved this deep-sigmoid run from vanishing to lr_too_low)
+    # The gate's property is checked, not the layer's pick: on this deep-sigmoid SGD run the
+    # loss alone cannot separate lr_too_low from vanishing_gradients (issue 10's group), and the
+    # layer refitted in session 41 ranks lr_too_low first (29 % against 18 %).
     run = QA.parent.parent / "qa_keras" / "logs" / "kx_deep_sigmoid_sgd" / "buggy"
     d = traindx.diagnose(run)[0]
     assert "LOSS027" in {s.code for s in d.symptoms}
-    assert d.causes[0].id == "vanishing_gradients"
+    gate = [e for c in d.causes for e in c.evidence if e.fact == "LOSS027"]
+    assert gate and all(e.weight == 0.0 for e in gate)  # shown, but it weighs no cause
+    assert "vanishing_gradients" in [c.id for c in d.causes[:3]]
 
 
 def test_loss_frozen_fixed_twin_does_not_fire():
