@@ -49,20 +49,15 @@ class RecordMixin:
                 self._loss_kind(loss, inputs, targets)
             except Exception:  # noqa: BLE001 - a fact not known; the monitor goes on
                 self._loss_kind_tries = 0
+        lv: float | None = None  # the loss read on the host now (None: kept on its device, or no loss)
         if type(loss) is torch.Tensor and loss.is_cpu and loss.numel() == 1:  # the common case:
             lv = loss.item()  # (what the branch below gives, without its detach)
-            self._b_loss.append(lv)
-            if not math.isfinite(lv):
-                fatal = (s, fatal_message("loss", lv))
         elif isinstance(loss, torch.Tensor):
             lt = loss.detach()
             if lt.numel() != 1:
                 lt = lt.float().mean()
             if lt.is_cpu:
                 lv = lt.item()
-                self._b_loss.append(lv)
-                if not math.isfinite(lv):
-                    fatal = (s, fatal_message("loss", lv))
             else:
                 self._b_loss.append(lt if lt.dim() == 0 else lt.reshape(()))
                 if self.on_fatal == "stop" and not bool(torch.isfinite(lt)):
@@ -71,6 +66,7 @@ class RecordMixin:
             self._b_loss.append(None)
         else:
             lv = float(loss)
+        if lv is not None:
             self._b_loss.append(lv)
             if not math.isfinite(lv):
                 fatal = (s, fatal_message("loss", lv))

@@ -212,6 +212,8 @@ def _log_share(run: Run) -> tuple[float, float] | None:
         return None
     ls = max(losses, key=len)
     steps, values = np.asarray(ls.steps), np.asarray(ls.values, float)
+    with np.errstate(invalid="ignore"):  # an inf loss: no mean over the intervals it falls in
+        sums = np.concatenate([[0.0], np.cumsum(values)])  # once, for every metric's intervals
     shares = []
     for e in errs:
         es, ev = np.asarray(e.steps), np.asarray(e.values, float)
@@ -219,7 +221,6 @@ def _log_share(run: Run) -> tuple[float, float] | None:
         starts = np.concatenate([[0], ends[:-1]])
         keep = (ends > starts) & np.isfinite(ev)
         with np.errstate(invalid="ignore"):  # an inf loss in an interval: no mean there
-            sums = np.concatenate([[0.0], np.cumsum(values)])
             a = (sums[ends[keep]] - sums[starts[keep]]) / (ends[keep] - starts[keep])
         b = ev[keep]
         ok = np.isfinite(a)
