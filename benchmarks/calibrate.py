@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -217,7 +218,7 @@ def key(o) -> tuple[str, str]:
 
 
 def fit_maps(
-    outs: list, by: str | list[str] | None = None, weights: str | None = None
+    outs: list, by: str | list[str] | None = None, weights: str | None = None, book=None
 ) -> dict[tuple[str, str], Map]:
     """One map per (input kind, ranker) from these answers, and per ranker one fitted on
     every adapter kind's answers (:data:`ADAPTER`); ``by``: the family field each answer
@@ -225,14 +226,27 @@ def fit_maps(
     :data:`WEIGHTS`) so that a big family of it counts for less than its size
     (:func:`family_weights`)."""
     w = family_weights(outs, by if (weights or WEIGHTS) == "sqrt" else None)
-    out = {}
-    for k in sorted({key(o) for o in outs}):
-        idx = [i for i, o in enumerate(outs) if key(o) == k and shown(o)]
-        out[k] = _fit(outs, idx, w)
+    book = book or _book()
+    keys = [key(o) for o in outs]
+    idx_of: dict[tuple[str, str], list[int]] = {k: [] for k in sorted(set(keys))}
+    for i, (k, o) in enumerate(zip(keys, outs, strict=True)):
+        if shown(o):
+            idx_of[k].append(i)
+            if k[0].endswith("_adapter"):
+                idx_of.setdefault((ADAPTER, k[1]), []).append(i)
+    out = {k: _fit(outs, idx_of[k], w, book) for k in sorted({key(o) for o in outs})}
     for r in sorted({o.ranker for o in outs if o.input_kind.endswith("_adapter")}):
-        idx = [i for i, o in enumerate(outs) if o.input_kind.endswith("_adapter") and o.ranker == r and shown(o)]
-        out[(ADAPTER, r)] = _fit(outs, idx, w)
+        out[(ADAPTER, r)] = _fit(outs, idx_of.get((ADAPTER, r), []), w, book)
     return out
+
+
+@lru_cache(maxsize=1)
+def _book():
+    """The shipped rulebook, loaded once (fit_group needs only its confusable settings;
+    loading it per fitted map was 35 % of a ``--load`` run's time)."""
+    from traindx.rules.loader import load_rulebook
+
+    return load_rulebook()
 
 
 def _fit(outs: list, idx: list[int], w: np.ndarray, book=None) -> Map:
@@ -247,9 +261,7 @@ def fit_group(m: Map, outs: list, w: np.ndarray, book=None) -> Map:
     more causes) after ``m``, its members' summed probability against whether it holds the
     true cause (Platt scaling pulled toward the identity, no cap: a group is not the top
     answer the cap guards). Fewer than MIN_FIT groups: the identity."""
-    from traindx.rules.loader import load_rulebook
-
-    book = book or load_rulebook()
+    book = book or _book()
     xs, ys, ws = [], [], []
     for o, wi in zip(outs, w, strict=True):
         probs, unknown = recalibrate(list(o.probs), o.unknown, m)
@@ -315,7 +327,7 @@ def nested(outs: list, dim: str, book, fit_on: list | None = None) -> list:
         test = np.where(fam == v)[0]
         held = {o.scenario for o in (outs[i] for i in test)}
         train = [fit_on[i] for i in np.where((ffam != v) & ~np.isin(fscen, list(held)))[0]]
-        maps = fit_maps(train, dim)
+        maps = fit_maps(train, dim, book=book)
         for i in test:
             m = pick(maps, key(outs[i]))
             result[i] = apply(outs[i], m if m is not None else Map(cap=CAP), book)
