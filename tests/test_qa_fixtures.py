@@ -71,6 +71,10 @@ CSVLogger / verbose=2 / a JSON-dumped History, a GradientTape loop with prints; 
 and the mixed unseen batch fixtures/qa_mixed41/ (11 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3 on
 TF/JAX; adapters in 9; SummaryWriter, print .log/.txt, W&B offline, csv.writer, tensorboardX, JSONL, Keras
 TensorBoard/CSVLogger/History JSON, Lightning CSVLogger)
+and the unseen console batch fixtures/qa_wild42/ (12 torch / Lightning / HF / JAX programs whose log is their own
+console: percentages and `correct 431/500` fractions, losses every N batches plus an epoch summary, ETA/time columns,
+scientific notation, ANSI/rich colour codes, a pandas DataFrame of the history, `logging` timestamps, tqdm postfix,
+Lightning TQDM bars, HF printed dicts with `log_level="info"` and tqdm-interleaved dicts; an adapter in 4)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -134,7 +138,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
-        "qa_mixed41": (ROOT / "fixtures" / "qa_mixed41", 11, 40)}
+        "qa_mixed41": (ROOT / "fixtures" / "qa_mixed41", 11, 40),
+        "qa_wild42": (ROOT / "fixtures" / "qa_wild42", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
