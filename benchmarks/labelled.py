@@ -48,6 +48,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_wild41",
          "fixtures/qa_mixed41",
          "fixtures/qa_wild42",
+         "fixtures/qa_begin42",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

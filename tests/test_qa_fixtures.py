@@ -79,6 +79,9 @@ and the unseen console batch fixtures/qa_wild42/ (12 torch / Lightning / HF / JA
 console: percentages and `correct 431/500` fractions, losses every N batches plus an epoch summary, ETA/time columns,
 scientific notation, ANSI/rich colour codes, a pandas DataFrame of the history, `logging` timestamps, tqdm postfix,
 Lightning TQDM bars, HF printed dicts with `log_level="info"` and tqdm-interleaved dicts; an adapter in 4)
+and the beginner-style batch fixtures/qa_begin42/ (12 notebook-style pairs: 6 torch, 1 raw-tensor autograd, 4 Keras 3,
+1 flax; pandas to_csv / json.dump histories with keys like 'Train Loss', 'Val Acc (%)', 'trainLoss', 'valid_err',
+'cost', 'score', 'J' keyed by a global step, summed costs, error rates, one CSV per k-fold fold; adapters in 4)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -144,7 +147,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
         "qa_mixed41": (ROOT / "fixtures" / "qa_mixed41", 11, 40),
-        "qa_wild42": (ROOT / "fixtures" / "qa_wild42", 12, 32)}
+        "qa_wild42": (ROOT / "fixtures" / "qa_wild42", 12, 32),
+        "qa_begin42": (ROOT / "fixtures" / "qa_begin42", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -154,7 +158,8 @@ def programs(root: Path) -> list[Path]:
 FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "model",
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
 LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
-             "history.json", ".txt", ".npy", ".npz", ".pt", "mlflow.db", "metrics.json", ".pkl")
+             "history.json", ".txt", ".npy", ".npz", ".pt", "mlflow.db", "metrics.json", ".pkl",
+             "results.json", "costs.json")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
