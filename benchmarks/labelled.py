@@ -49,6 +49,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_mixed41",
          "fixtures/qa_wild42",
          "fixtures/qa_begin42",
+         "fixtures/qa_jax42",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

@@ -82,6 +82,9 @@ Lightning TQDM bars, HF printed dicts with `log_level="info"` and tqdm-interleav
 and the beginner-style batch fixtures/qa_begin42/ (12 notebook-style pairs: 6 torch, 1 raw-tensor autograd, 4 Keras 3,
 1 flax; pandas to_csv / json.dump histories with keys like 'Train Loss', 'Val Acc (%)', 'trainLoss', 'valid_err',
 'cost', 'score', 'J' keyed by a global step, summed costs, error rates, one CSV per k-fold fold; adapters in 4)
+and the JAX-side unseen batch fixtures/qa_jax42/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
+3 Keras 3 on JAX; adapters in 9; csv.writer, JSONL, tf.summary, MLflow file store, tensorboardX, print/logging
+files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/TensorBoard/LambdaCallback)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -148,7 +151,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
         "qa_mixed41": (ROOT / "fixtures" / "qa_mixed41", 11, 40),
         "qa_wild42": (ROOT / "fixtures" / "qa_wild42", 12, 32),
-        "qa_begin42": (ROOT / "fixtures" / "qa_begin42", 12, 32)}
+        "qa_begin42": (ROOT / "fixtures" / "qa_begin42", 12, 32),
+        "qa_jax42": (ROOT / "fixtures" / "qa_jax42", 12, 42)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
