@@ -85,6 +85,9 @@ and the beginner-style batch fixtures/qa_begin42/ (12 notebook-style pairs: 6 to
 and the JAX-side unseen batch fixtures/qa_jax42/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 3 Keras 3 on JAX; adapters in 9; csv.writer, JSONL, tf.summary, MLflow file store, tensorboardX, print/logging
 files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/TensorBoard/LambdaCallback)
+and the unseen breadth batch fixtures/qa_fresh42/ (12 pairs: breast cancer, diabetes, spirals, multi-label,
+digits 16x16, Gaussian quantiles, make_regression 60f, damped oscillation, 24 blobs, sparse-uncorrelated, XOR bits,
+keyword posts; NAdam, Adagrad, Adamax, AdaBelief, SGDR, LinearLR, StepLR; adapters in 7)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -146,6 +149,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real42": (ROOT / "fixtures" / "qa_real42", 14, 48),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
+        "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
