@@ -64,7 +64,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 import calibrate as calibrate_maps  # noqa: E402
 from differential import Compiled, fit, fit_calibration, probabilities, targets  # noqa: E402
-from labelled import FAMILIES, LENGTH_BINS, ROOT, ROOTS, Labelled, length_stratum, load  # noqa: E402
+from labelled import CACHE, FAMILIES, LENGTH_BINS, ROOT, ROOTS, Labelled, length_stratum, load  # noqa: E402
 
 from traindx.engine import evaluate as cel_evaluate  # noqa: E402
 from traindx.rules.loader import load_rulebook  # noqa: E402
@@ -337,7 +337,7 @@ def load_all(learned: str = "auto", roots: list[Path] | None = None):
 
     book = load_rulebook()
     runs = load(roots or [ROOT / r for r in ROOTS])
-    comp = Compiled.build(book, [r.facts for r in runs])
+    comp = Compiled.cached(book, [r.facts for r in runs], CACHE)
     return runs, book, comp, learned_setup(learned, runs, book, comp)
 
 

@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
 from differential import Compiled  # noqa: E402
-from labelled import FAMILIES, ROOT, Labelled, load  # noqa: E402
+from labelled import CACHE, FAMILIES, ROOT, Labelled, load  # noqa: E402
 from ranker import catalogue, design, fit, model_proba  # noqa: E402
 
 from traindx.rules.loader import load_rulebook  # noqa: E402
@@ -63,7 +63,7 @@ class Data:
 
     def __init__(self, runs: list[Labelled], book, comp: Compiled | None = None) -> None:
         self.runs = runs
-        self.comp = comp or Compiled.build(book, [r.facts for r in runs])
+        self.comp = comp or Compiled.cached(book, [r.facts for r in runs], CACHE)
         self.lo = self.comp.log_odds(self.comp.theta0)
         self.names = catalogue(book, with_ctx=True)
         self.X = design([r.facts for r in runs], self.lo, self.comp.fired, self.comp.causes, book.unknown_prior, self.names)

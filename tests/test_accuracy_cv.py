@@ -286,3 +286,22 @@ def test_length_strata_count_the_main_loss_and_tell_per_epoch_from_per_step(tmp_
     assert length_stratum({"loss": {"n_finite": 21, "unit": "step"}, "run": {}}) == "step 21-100"
     assert length_stratum({"val_loss": {"n_finite": 100, "unit": "epoch"}, "run": {}}) == "epoch 21-100"
     assert length_stratum({"run": {"curve_points": 0}}) == "step <=5"
+
+
+def test_the_cached_differential_is_the_built_one_and_a_changed_rulebook_misses(runs, book, tmp_path):
+    facts = [r.facts for r in runs]
+    built = Compiled.build(book, facts)
+    first = Compiled.cached(book, facts, tmp_path)  # a miss: built, then written
+    again = Compiled.cached(book, facts, tmp_path)  # a hit: read back
+    assert len(list(tmp_path.glob("compiled-*.pkl"))) == 1
+    for c in (first, again):
+        assert c.book is book and c.causes == built.causes and c.names == built.names
+        assert c.fired == built.fired and c._rows == built._rows
+        assert np.array_equal(c.theta0, built.theta0) and np.array_equal(c.alarmed, built.alarmed)
+        assert np.array_equal(c.cal_group, built.cal_group)
+    # another rulebook (one cause's prior changed) is another entry, built afresh
+    cause = book.causes[0]
+    other = book.model_copy(update={"causes": [cause.model_copy(update={"prior": cause.prior * 2}), *book.causes[1:]]})
+    changed = Compiled.cached(other, facts, tmp_path)
+    assert len(list(tmp_path.glob("compiled-*.pkl"))) == 2
+    assert changed.theta0[0] == pytest.approx(built.theta0[0] + math.log(2))
