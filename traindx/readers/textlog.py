@@ -45,7 +45,8 @@ from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
-from traindx.readers.texttable import table_records
+from traindx.readers.textsklearn import sklearn_score
+from traindx.readers.texttable import merge_tables, table_records
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colours (Keras 3 progress bars)
@@ -226,7 +227,11 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     epoch_bar: dict[float | None, int] = {}  # the batches of each epoch's Keras bar (fit's)
     shown: dict[str, float] = {}  # the validation values a tqdm postfix showed last
     rich = False  # in a Rich progress bar's frame (its line, the lines its metrics wrap onto)
+    tables = table_records([_ANSI.sub("", ln) for ln in text.split("\n")])
+    rows = dict(tables)  # a row is its epoch's marker and record (its lines after it add to it: 'test acc: 95%')
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
+        if i in rows:
+            epoch, rec, step = rows[i].get("epoch", epoch), rows[i], None
         states = [s for s in _STATES.split(_ANSI.sub("", raw)) if s.strip()] or [""]
         for j, state in enumerate(states):
             line = _tutorial(_SKLEARN_ITER.sub(r"epoch \1 | ", _PREFIX.sub("", state, count=1), count=1))
@@ -290,9 +295,8 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
                 elif step is not None:
                     rec[steps.STEP_KEY] = step
             rec.update(pairs)
-    tables = table_records([_ANSI.sub("", ln) for ln in text.split("\n")])
     if tables:  # fastai's, Markdown, ASCII tables: rows of numbers under a header of names
-        records, lines = sorted(records + tables, key=lambda r: r[0]), lines + len(tables)
+        records, lines = merge_tables(records, tables), lines + len(tables)
     if not lines and (lists := _KEY_LIST.findall(text)):  # a history printed key by key, or whole
         values = {k: [float(v) for v in vs.split(",")] for k, vs in lists}
         n = max(len(v) for v in values.values())
@@ -359,31 +363,11 @@ def _loss_part(name: str) -> bool:
     return key is not None and (key.metric.endswith("_loss") or key.metric == "nll")
 
 
-_ESTIMATOR = re.compile(r"(?i)[a-z]*(classifier|regressor)\b")
-#: scikit-learn's verbose MLP with early_stopping prints "Validation score: 0.93": the
-#: estimator's score(), accuracy for a classifier and R^2 for a regressor.
-_SCORE_AS = {"classifier": "val_accuracy", "regressor": "val_r2"}
-
-
-def _sklearn_score(text: str, records: list[tuple[int, dict[str, Any]]]) -> None:
-    """Read scikit-learn's ``Validation score`` as the validation accuracy (R^2) where the
-    file names only classifiers (only regressors); otherwise it stays unread, and counted."""
-    if not any("validation score" in r for _, r in records):
-        return
-    kinds = {m.group(1).lower() for m in _ESTIMATOR.finditer(text)}
-    if len(kinds) != 1:
-        return
-    name = _SCORE_AS[kinds.pop()]
-    for _, r in records:
-        if "validation score" in r:
-            r[name] = r.pop("validation score")
-
-
 def read_text_log(path: str | Path) -> RawLog:
     src = str(path)
     text = read_text(path)
     records, n, unread = _parse(text)
-    _sklearn_score(text, records)
+    sklearn_score(text, records)
     if n == 0:
         raise ReadError(src, "no 'name: number' pairs on any line; expected printed training output like "
                         "'Epoch 3/20 - loss: 0.51 - val_loss: 0.62' or 'epoch 3 | train loss 0.51 | val acc 81.2%'")  # fmt: skip

@@ -9,7 +9,11 @@ A header row of names over rows of numbers, one row per epoch or step:
 - a pandas frame printed: a header, then rows opening with the row index.
 
 A cell that is not a number (fastai's ``00:01``, a ``#na#`` placeholder) is no value; a row
-with another number of cells ends the table.
+with another number of cells ends the table. Between ``|`` a header name may hold spaces
+(`` Epoch | Train Loss | Val Acc |  Time | ETA``); a percent cell (``98.91%``) reads as a
+fraction, an epoch or step cell of a count (``3/25``) as its first number, and the columns of
+elapsed or remaining time (``time``, ``ETA``: ``0.4s``, ``0:00:09``) are no metrics and are
+not read.
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ from traindx.readers.csvlog import parse_number
 
 _RULE = re.compile(r"^\s*[|+]?(?:\s*:?-{3,}:?\s*[|+])+\s*:?-*:?\s*[|+]?\s*$|^\s*[+=-]{6,}\s*$")
 _NAME = re.compile(r"^[A-Za-z_][\w/@.()-]*$")
+_SPACED_NAME = re.compile(r"^[A-Za-z_][\w/@.()%-]*(?: [\w/@.()%-]+)*$")  # between bars: 'Train Loss', 'Val Acc (%)'
+#: Columns of elapsed or remaining time: progress, not a metric of the run.
+_CLOCK = re.compile(r"(?i)^(?:time|eta|elapsed|duration|remaining|epoch[ _]?time|time[ _]?\(?s\)?|wall[ _]?time)$")
+_COUNT = re.compile(r"^\s*(\d+)\s*/\s*\d+\s*$")  # an epoch cell '3/25'
+_PERCENT = re.compile(r"^\s*(.+?)\s*%\s*$")
 _AXES = ("epoch", "step")
 #: A training history's header names its axis or a loss (scikit-learn's classification_report,
 #: ``precision recall f1-score support`` over rows opening with a class label, is no history).
@@ -36,37 +45,69 @@ def _cells(line: str) -> list[str]:
 
 def _header(line: str) -> list[str] | None:
     cells = _cells(line)
-    if len(cells) < 2 or not all(_NAME.match(c) for c in cells) or not any(_WORD.search(c) for c in cells):
+    name = _SPACED_NAME if "|" in line else _NAME
+    if len(cells) < 2 or not all(name.match(c) for c in cells) or not any(_WORD.search(c) for c in cells):
         return None
     if {"train_loss", "valid_loss"} <= set(cells):  # fastai: its metrics are the validation set's
         cells = [c if c in ("train_loss", "valid_loss", "time") or c.lower() in _AXES else f"valid_{c}" for c in cells]
     return cells
 
 
-def _row(line: str, width: int) -> list[float | None] | None:
-    cells = _cells(line)
-    if len(cells) == width + 1 and "|" not in line:  # a pandas frame's row index first
-        cells = cells[1:]
-    if len(cells) != width:
+def _row(line: str, names: list[str], barred: bool) -> list[float | None] | None:
+    if ("|" in line) != barred:  # a table between bars ends at a line without them
         return None
-    values = [parse_number(c) for c in cells]
+    cells = _cells(line)
+    if len(cells) == len(names) + 1 and "|" not in line:  # a pandas frame's row index first
+        cells = cells[1:]
+    if len(cells) != len(names):
+        return None
+    values = [_number(c, n.lower() in _AXES) for c, n in zip(cells, names, strict=True)]
     return values if any(v is not None for v in values) else None
+
+
+def _number(cell: str, axis: bool) -> float | None:
+    """A cell's number: ``0.41``, ``98.91%`` (0.9891), in an epoch or step column ``3/25`` (3)."""
+    if axis and (count := _COUNT.match(cell)) is not None:
+        return float(count[1])
+    if (pct := _PERCENT.match(cell)) is not None:
+        value = parse_number(pct[1])
+        return None if value is None else value / 100.0
+    return parse_number(cell)
 
 
 def table_records(lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
     """(line index, {column: number}) for each row of every table in ``lines``."""
     out: list[tuple[int, dict[str, Any]]] = []
     names: list[str] | None = None
+    barred = False
     for i, line in enumerate(lines):
         if _RULE.match(line):
             continue
         if names is not None:
-            row = _row(line, len(names))
+            row = _row(line, names, barred)
             if row is not None:
-                rec = {n.lower() if n.lower() in _AXES else n: v for n, v in zip(names, row, strict=True) if v is not None}
+                rec = {
+                    n.lower() if n.lower() in _AXES else n: v
+                    for n, v in zip(names, row, strict=True)
+                    if v is not None and not _CLOCK.match(n)
+                }
                 if "epoch" in rec:
                     rec["epoch"] = int(rec["epoch"]) if float(rec["epoch"]).is_integer() else rec["epoch"]
                 out.append((i, rec))
                 continue
-        names = _header(line)
+        names, barred = _header(line), "|" in line
     return out
+
+
+def merge_tables(
+    records: list[tuple[int, dict[str, Any]]], tables: list[tuple[int, dict[str, Any]]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """The line records and a table's rows in line order (the parser gave a line after a row
+    the row's epoch, as under an ``Epoch 3`` marker). Where the rows carry the epoch, a line
+    before the first row without an epoch (``train 1500  val 500  test 360``: the split sizes
+    printed before training) is a preamble and is not read as a point."""
+    firsts = [i for i, r in tables if "epoch" in r]
+    merged = sorted(records + tables, key=lambda r: r[0])
+    if not firsts:
+        return merged
+    return [(i, r) for i, r in merged if i >= firsts[0] or r.get("epoch") is not None]
