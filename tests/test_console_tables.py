@@ -28,3 +28,15 @@ def test_a_header_table_with_time_and_eta_columns(tmp_path: Path, sep: str) -> N
     assert list(run.series["val/accuracy"].values) == pytest.approx([(50 + 3 * e) / 100 for e in range(1, 13)])
     assert list(run.series["test/accuracy"].steps) == [12]
     assert run.series["test/accuracy"].values[0] == pytest.approx(0.95)
+
+
+def test_fractions_name_the_share_they_count(tmp_path: Path) -> None:
+    # 'correct N/M' is the accuracy, 'fraud caught N/M' the recall of the class named; another
+    # fraction keeps its name and is listed as not mapped (never dropped silently)
+    lines = [f"epoch {e}: correct {900 + 10 * e}/1000 | fraud caught {e}/20 | widgets {e}/7 | val_loss {1.0 / e:.4f}"
+             for e in range(1, 9)]
+    (tmp_path / "log.txt").write_text("\n".join(lines) + "\n")
+    (run,) = traindx.read(tmp_path)
+    assert list(run.series["train/accuracy"].values) == pytest.approx([(900 + 10 * e) / 1000 for e in range(1, 9)])
+    assert list(run.series["train/fraud_recall"].values) == pytest.approx([e / 20 for e in range(1, 9)])
+    assert "widgets" in run.ingest.unmapped
