@@ -11,6 +11,9 @@ aligned at the start; items that are not numbers are counted as corrupt and skip
 gives ``[{"epoch": 1, "loss": 0.9}, {"epoch": 2, "loss": 0.7}]``: each object read as one JSON
 line would be (its ``epoch``/``step`` key, else its index, is the time); items that are not
 objects are counted as corrupt and skipped.
+
+A pandas frame's ``to_json()`` in any orient (a dict of dicts keyed by the row) is read by
+:mod:`traindx.readers.pandas_json`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from traindx.errors import ReadError
 from traindx.readers.csvlog import read_text
 from traindx.readers.jsonl import flatten_record, load_document, loads, records_to_log
+from traindx.readers.pandas_json import frame_records
 from traindx.readers.raw import RawLog
 
 HINT = (
@@ -70,7 +74,7 @@ def sniff_history(p: Path, head: bytes) -> bool:
         if p.stat().st_size > MAX_SNIFF_BYTES:
             return False
         doc = loads(read_text(p))
-        return history_lists(doc) is not None or history_records(doc) is not None
+        return history_lists(doc) is not None or history_records(doc) is not None or frame_records(doc) is not None
     except (OSError, ValueError):
         return False
 
@@ -94,6 +98,8 @@ def history_log(src: str, doc: Any, hint: str = HINT) -> RawLog:
     items = history_records(doc)
     if items is not None:
         return _read_records(src, items)
+    if (rows := frame_records(doc)) is not None:  # pandas' to_json() (its 'split' orient holds lists)
+        return records_to_log(src, rows, RawLog(path=src))
     lists = history_lists(doc)
     if lists is None:
         raise ReadError(src, f"not a history object; {hint}")
