@@ -71,3 +71,27 @@ def test_interleaved_fold_values_are_not_split(tmp_path: Path) -> None:
         w.writerows([[e, 1 + e % 2, 1.0 / e, 1.1 / e] for e in range(1, 7)])
     (run,) = traindx.read(tmp_path / "t.csv")
     assert run.series["val/loss"].steps.tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_file_per_fold_is_a_run_per_fold(tmp_path: Path) -> None:
+    # fixtures/qa_begin42: fold_1.csv .. fold_3.csv were merged as one run resumed twice, folds 1-2
+    # superseded; a file per fold (any format, any fold spelling) is a run of its own
+    d = tmp_path / "cv"
+    d.mkdir()
+    for k in (1, 2, 3):
+        with open(d / f"fold_{k}.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["epoch", "loss", "val_loss"])
+            for e in range(6):
+                w.writerow([e, 1.0 / (e + k), 1.2 / (e + k)])
+    (d / "notes.csv").write_text("epoch,loss\n0,1.0\n1,0.9\n")  # a file of no fold stays the folder's run
+    runs = traindx.read(d)
+    assert sorted(r.id for r in runs) == ["cv", "cv/fold_1", "cv/fold_2", "cv/fold_3"]
+    for run in runs:
+        if run.id != "cv":
+            k = int(run.id[-1])
+            assert run.series["val/loss"].values[0] == 1.2 / k and run.series["val/loss"].superseded == 0
+    e = tmp_path / "one"
+    e.mkdir()
+    (e / "fold_1.csv").write_text("epoch,loss\n0,1.0\n1,0.9\n")  # one fold: no group
+    assert [r.id for r in traindx.read(e)] == ["one"]

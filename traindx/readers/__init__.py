@@ -44,6 +44,7 @@ from traindx.readers.discovery import (  # noqa: F401  (SPLIT_DIRS ... are this 
     _sniff,
     discover,
 )
+from traindx.readers.folds import fold_files, fold_tables
 from traindx.readers.hparams import attach as attach_hyperparameters
 from traindx.readers.hygiene import lfs_pointer, report_restarts
 from traindx.readers.raw import RawLog, RawSeries
@@ -293,7 +294,7 @@ def read(
         split = SPLIT_DIRS.get(root.parent.name.lower())
         if kind == MLFLOW_DB:
             return [_check(r, allow_empty=True) for r in build_runs(root.parent, {root.parent: [(root, None)]}, overrides, skipped=skipped, strict=True)]
-        for _, folds in _fold_tables([(root, split)], reader):  # a k-fold table: a run per fold
+        for _, folds in fold_tables([(root, split)], reader):  # a k-fold table: a run per fold
             return [_check(build_run(f"{root.name}/{k}", root, [], overrides, logs=[(root, "csv", lg)]), True) for k, lg in folds]
         return [_check(build_run(root.name, root, [(root, split)], overrides, strict=True, reader=reader))]
     skipped = [] if skipped is None else skipped
@@ -339,7 +340,7 @@ def build_runs(
                 if strict:
                     raise
                 _skip(skipped, db, str(err).split(": ", 1)[-1])
-        for f, folds in _fold_tables(files, reader):  # a k-fold table: a run per fold
+        for f, folds in fold_tables(files, reader):  # a k-fold table: a run per fold
             files = [(x, s) for x, s in files if x != f]
             own = [(x, s) for x, s in files if x.name in (CONTEXT_FILE, PREFLIGHT_FILE)]
             files = files if len(own) < len(files) else []  # its folder's context: each fold's
@@ -347,6 +348,12 @@ def build_runs(
                 logs = [(f, "csv", log)]
                 fold_run = build_run(f"{run_id}/{label}", f, own, overrides, root_name=root_name, logs=logs)
                 built.append((d, own, fold_run, logs, ""))
+        for f, split, label in fold_files(files) if reader is None else []:  # fold_1.csv, fold_2.csv: a run each
+            files = [(x, s) for x, s in files if x != f]
+            own = [(x, s) for x, s in files if x.name in (CONTEXT_FILE, PREFLIGHT_FILE)]
+            files = files if len(own) < len(files) else []  # its folder's context: each fold's
+            fold_run = build_run(f"{run_id}/{label}", f, [*own, (f, split)], overrides, root_name=root_name)
+            built.append((d, [*own, (f, split)], fold_run, [], ""))
         if files:
             run = build_run(run_id, d, files, overrides, root_name=root_name, reader=reader)
             built.append((d, files, run, [], d.name.rsplit("-", 1)[-1] if run.id != run_id else ""))  # MLflow's, W&B's run id
@@ -370,23 +377,6 @@ def build_runs(
             run.ingest.add("note", f"{others} hold(s) the same run as {run.id} (another logger: the same values at the same steps); read as one run")
         runs.append(run)
     return runs
-
-
-def _fold_tables(files: list[tuple[Path, str | None]], reader: FileReader | None) -> list[tuple[Path, list[tuple[str, RawLog]]]]:
-    """The CSV tables among ``files`` that hold several folds of a cross-validation, each
-    split into its folds (:mod:`traindx.readers.folds`); not while a run is watched."""
-    from traindx.readers.folds import fold_runs, has_fold_column
-
-    out = []
-    for f, _ in files:
-        if reader is None and _kind(f) == "csv" and has_fold_column(f):
-            try:
-                folds = fold_runs(_read_file(f, "csv"))
-            except ReadError:
-                continue  # build_run says why
-            if folds:
-                out.append((f, folds))
-    return out
 
 
 def _check(run: Run, allow_empty: bool = False) -> Run:

@@ -1,11 +1,17 @@
 """A cross-validation table (``fold,epoch,loss,...``, a k-fold loop writing one file): each
 fold is its own run. Read as one file, the epoch restarting at each fold would look like a
-run resumed k-1 times and every fold but the last would be superseded."""
+run resumed k-1 times and every fold but the last would be superseded.
+
+The same holds for a file per fold in one folder (``fold_1.csv`` .. ``fold_5.csv``,
+``history_fold2.json``, ``cv_3.log``: the names alike but for the fold's number): each file is
+a run of its own, ``<folder>/<file's stem>``, never a resumed run superseding the others."""
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,3 +68,42 @@ def has_fold_column(path: str | Path) -> bool:
     with _long_fields(len(first)):
         cells = next(csv.reader([first], delimiter=_sniff_delimiter(first)), [])
     return any(c.strip().lower() in FOLD_COLUMNS for c in cells)
+
+
+#: The fold's number in a file's name: ``fold_1``, ``Fold3``, ``kfold-2``, ``cv_4``, ``cv5``.
+_FOLD_NAME = re.compile(r"(?i)(?<![a-z])(k?_?fold|cv)[_\- ]?(\d+)(?!\d)")
+
+
+def fold_files(files: list[tuple[Path, str | None]]) -> list[tuple[Path, str | None, str]]:
+    """(file, split, label) of the files of one folder written per fold: two or more whose names
+    are the same but for the fold's number (:data:`_FOLD_NAME`), with different numbers."""
+    groups: dict[tuple[str, str], list[tuple[Path, str | None, str]]] = {}
+    for f, split in files:
+        m = _FOLD_NAME.search(f.name)
+        if m is not None:
+            template = (str(f.parent), f.name[: m.start(2)] + "#" + f.name[m.end(2) :])
+            groups.setdefault(template, []).append((f, split, m[2]))
+    out = []
+    for members in groups.values():
+        if len({int(n) for _, _, n in members}) == len(members) >= 2:
+            out.extend((f, split, f.stem) for f, split, _ in members)
+    return out
+
+
+def fold_tables(files: list[tuple[Path, str | None]], reader: Any) -> list[tuple[Path, list[tuple[str, RawLog]]]]:
+    """The CSV tables among ``files`` that hold several folds of a cross-validation, each
+    split into its folds (:func:`fold_runs`); not while a run is watched (``reader`` given)."""
+    from traindx.errors import ReadError
+    from traindx.readers import _read_file
+    from traindx.readers.discovery import _kind
+
+    out = []
+    for f, _ in files:
+        if reader is None and _kind(f) == "csv" and has_fold_column(f):
+            try:
+                folds = fold_runs(_read_file(f, "csv"))
+            except ReadError:
+                continue  # build_run says why
+            if folds:
+                out.append((f, folds))
+    return out
