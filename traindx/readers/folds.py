@@ -83,7 +83,7 @@ def fold_files(files: list[tuple[Path, str | None]]) -> list[tuple[Path, str | N
         if m is not None:
             template = (str(f.parent), f.name[: m.start(2)] + "#" + f.name[m.end(2) :])
             groups.setdefault(template, []).append((f, split, m[2]))
-    out = []
+    out: list[tuple[Path, list[tuple[str, RawLog]]]] = []
     for members in groups.values():
         if len({int(n) for _, _, n in members}) == len(members) >= 2:
             out.extend((f, split, f.stem) for f, split, _ in members)
