@@ -83,7 +83,7 @@ def fold_files(files: list[tuple[Path, str | None]]) -> list[tuple[Path, str | N
         if m is not None:
             template = (str(f.parent), f.name[: m.start(2)] + "#" + f.name[m.end(2) :])
             groups.setdefault(template, []).append((f, split, m[2]))
-    out: list[tuple[Path, list[tuple[str, RawLog]]]] = []
+    out: list[tuple[Path, str | None, str]] = []
     for members in groups.values():
         if len({int(n) for _, _, n in members}) == len(members) >= 2:
             out.extend((f, split, f.stem) for f, split, _ in members)
@@ -97,7 +97,7 @@ def fold_tables(files: list[tuple[Path, str | None]], reader: Any) -> list[tuple
     from traindx.readers import _read_file
     from traindx.readers.discovery import _kind
 
-    out = []
+    out: list[tuple[Path, list[tuple[str, RawLog]]]] = []
     for f, _ in files:
         if reader is None and _kind(f) == "csv" and has_fold_column(f):
             try:
