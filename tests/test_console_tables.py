@@ -40,3 +40,22 @@ def test_fractions_name_the_share_they_count(tmp_path: Path) -> None:
     assert list(run.series["train/accuracy"].values) == pytest.approx([(900 + 10 * e) / 1000 for e in range(1, 9)])
     assert list(run.series["train/fraud_recall"].values) == pytest.approx([e / 20 for e in range(1, 9)])
     assert "widgets" in run.ingest.unmapped
+
+
+def test_epoch_summaries_with_no_step_line_between_keep_every_epoch(tmp_path: Path) -> None:
+    # a step line every 10 steps, an epoch of 9 steps: two summaries now and then follow one
+    # step line; placed on the step axis, the later superseded the earlier "as if resumed"
+    lines, step = [], 0
+    for e in range(12):
+        for _ in range(9):
+            if step % 10 == 0:
+                lines.append(f"step {step:05d} | loss {2.0 / (step + 1):.4e} | acc {0.4:.3e}")
+            step += 1
+        lines.append(f"epoch {e} | train_loss {1.9 / (e + 1):.4e} | val_loss {2.1 / (e + 1):.4e} | val_acc {0.5:.3e}")
+    (tmp_path / "train_log.txt").write_text("\n".join(lines) + "\n")
+    (run,) = traindx.read(tmp_path)
+    vl = run.series["val/loss"]
+    assert len(vl) == 12 and vl.superseded == 0
+    assert list(vl.values) == pytest.approx([2.1 / (e + 1) for e in range(12)], rel=1e-3)
+    assert not [p for p in run.ingest.problems if p.kind == "superseded"]
+    assert len(run.series["train/loss"]) == 11  # the step lines, on their own axis

@@ -394,4 +394,8 @@ def read_text_log(path: str | Path) -> RawLog:
     if spe is not None:
         log.plan["steps_per_epoch"] = spe
         log.steps_counted = True
-    return records_to_log(src, _with_axis(records), log)
+    apart = steps.stacked_summaries(records)  # epoch summaries stacked on one step: on their own axis
+    out = records_to_log(src, _with_axis([r for r in records if r[0] not in apart]), log)
+    if apart:
+        out.series += records_to_log(src, [(i, steps.plain([(i, r)])[0][1]) for i, r in records if i in apart], RawLog(path=src)).series
+    return out

@@ -235,3 +235,24 @@ def printed_steps_per_epoch(text: str) -> int | None:
     """The steps per epoch the program printed, when it printed one number for them."""
     found = {int(m[1]) for m in _PER_EPOCH.finditer(text)}
     return found.pop() if len(found) == 1 and min(found) > 0 else None
+
+
+def stacked_summaries(records: list[tuple[int, dict[str, Any]]]) -> set[int]:
+    """The line indexes of a log's epoch summary lines (an epoch marker, no step counter) where
+    the step axis would stack two epochs' summaries on one step (``epoch 8 | val_loss ..`` and
+    ``epoch 9 | val_loss ..`` with no ``step 90`` line between: the later would supersede the
+    earlier as if the run had resumed); empty when each summary has a step of its own. Those
+    summaries are read on the epoch axis instead, beside the step lines (issue 10 s.4: one
+    series, one unit; :func:`traindx.readers.timeaxis.combine` aligns the two)."""
+    if not _fine(records):
+        return set()
+    after: dict[int, set[Any]] = {}  # the last counted record before a summary -> the epochs summarized there
+    summaries: set[int] = set()
+    last = -1
+    for i, r in records:
+        if BAR_KEY in r or TQDM_KEY in r or STEP_KEY in r:
+            last = i
+        elif r.get("epoch") is not None:
+            after.setdefault(last, set()).add(r["epoch"])
+            summaries.add(i)
+    return summaries if any(len(e) > 1 for e in after.values()) else set()
