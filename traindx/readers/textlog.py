@@ -45,7 +45,7 @@ from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
-from traindx.readers.textsklearn import sklearn_score
+from traindx.readers.textnames import fraction_name, sklearn_score
 from traindx.readers.texttable import merge_tables, table_records
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
@@ -200,22 +200,9 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
         if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):
             continue
         name = _name(m["name"].strip(), context, prose=m["sep"][0] in ":=")
-        name = _fraction_name(name) if m["den"] else name
+        name = fraction_name(name) if m["den"] else name
         value, den = float(m["num"]), float(m["den"] or 1)
         out[name] = (value / den if den else float("nan")) / (100.0 if m["pct"] and not m["den"] else 1.0)
-
-
-#: A count over a total names the share it counts: ``correct 1785/1800`` is the accuracy, ``fraud
-#: caught 0/15`` (detected, found, flagged) the recall of the class named. Another fraction keeps
-#: its name (listed as not mapped where no rule knows it, as any name).
-_CORRECT = re.compile(r"(?i)(?<![a-z])(?:n_|num_)?correct(?:ly classified)?(?![a-z])")
-_CAUGHT = re.compile(r"(?i)^(.*?\w)\s+(?:caught|detected|found|flagged|identified|recalled|retrieved)$")
-
-
-def _fraction_name(name: str) -> str:
-    if _CORRECT.search(name):
-        return _CORRECT.sub("accuracy", name)
-    return f"{caught[1]} recall" if (caught := _CAUGHT.match(name)) else name
 
 
 def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:

@@ -1,4 +1,5 @@
-"""scikit-learn's verbose MLP output in a text log (:mod:`traindx.readers.textlog`)."""
+"""Names in printed training output (:mod:`traindx.readers.textlog`) that say what a value is:
+scikit-learn's ``Validation score``, and fractions ``correct 1785/1800``."""
 
 from __future__ import annotations
 
@@ -23,3 +24,17 @@ def sklearn_score(text: str, records: list[tuple[int, dict[str, Any]]]) -> None:
     for _, r in records:
         if "validation score" in r:
             r[name] = r.pop("validation score")
+
+
+#: A count over a total names the share it counts: ``correct 1785/1800`` is the accuracy, ``fraud
+#: caught 0/15`` (detected, found, flagged) the recall of the class named. Another fraction keeps
+#: its name (listed as not mapped where no rule knows it, as any name).
+_CORRECT = re.compile(r"(?i)(?<![a-z])(?:n_|num_)?correct(?:ly classified)?(?![a-z])")
+_CAUGHT = re.compile(r"(?i)^(.*?\w)\s+(?:caught|detected|found|flagged|identified|recalled|retrieved)$")
+
+
+def fraction_name(name: str) -> str:
+    """The name of a fraction's value (:data:`_CORRECT`, :data:`_CAUGHT`); else ``name``."""
+    if _CORRECT.search(name):
+        return _CORRECT.sub("accuracy", name)
+    return f"{caught[1]} recall" if (caught := _CAUGHT.match(name)) else name
