@@ -30,6 +30,7 @@ import numpy as np
 from traindx.arrays import median
 from traindx.schema import Run, Series
 from traindx.signals.auxmetrics import ONE_CLASS_RECALL
+from traindx.signals.classavg import class_avg_facts
 from traindx.signals.robust import finite
 
 #: A loss at or below this is 0 to the precision logs print (4 decimals).
@@ -189,5 +190,6 @@ def zero_loss_facts(run: Run) -> dict[str, Any]:
 
 
 def degenerate_facts(run: Run) -> dict[str, Any]:
-    """The ``degen`` group: :func:`one_class_facts` and :func:`zero_loss_facts` together."""
-    return {**one_class_facts(run), **zero_loss_facts(run)}
+    """The ``degen`` group: :func:`one_class_facts`, :func:`zero_loss_facts` and
+    :func:`traindx.signals.classavg.class_avg_facts` together."""
+    return {**one_class_facts(run), **zero_loss_facts(run), **class_avg_facts(run)}

@@ -1,0 +1,67 @@
+"""A class-averaged metric (balanced accuracy, macro-F1) against the plain accuracy: synthetic
+series for the arithmetic, and the Q&A class_imbalance pairs that logged one (each buggy run
+fires ACC016, its fixed run not)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from traindx.engine import diagnose_run
+from traindx.readers import read
+from traindx.rules.loader import load_rulebook
+from traindx.schema import Run, Series, SeriesKey
+from traindx.signals.classavg import class_avg_facts
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _run(**series: list[float]) -> Run:
+    run = Run(id="t", source="test")
+    for name, values in series.items():
+        split, metric = name.split("__")
+        steps = np.arange(len(values))
+        run.add(Series(key=SeriesKey(metric=metric, split=split), steps=steps, values=np.asarray(values, float)))
+    return run
+
+
+def test_errors_on_the_small_classes_give_a_large_error_ratio():
+    d = class_avg_facts(_run(val__accuracy=[0.94, 0.95, 0.978], val__balanced_accuracy=[0.33, 0.5, 0.727]))
+    assert d["avg_gap"] == pytest.approx(0.251)
+    assert d["avg_err_ratio"] == pytest.approx(0.273 / 0.022)
+
+
+def test_errors_spread_over_the_classes_give_a_ratio_near_one():
+    d = class_avg_facts(_run(val__accuracy=[0.6, 0.7, 0.8], val__f1_macro=[0.58, 0.69, 0.79]))
+    assert d["avg_err_ratio"] == pytest.approx(1.05)
+
+
+def test_training_metric_read_against_validation_only_without_a_same_split_pair():
+    d = class_avg_facts(_run(val__accuracy=[0.856] * 4, train__f1_macro=[0.31] * 4))
+    assert d["avg_gap"] == pytest.approx(0.546)
+    same = class_avg_facts(_run(val__accuracy=[0.9] * 4, val__f1_macro=[0.85] * 4, train__f1_macro=[0.3] * 4))
+    assert same["avg_gap"] == pytest.approx(0.05)
+
+
+def test_nothing_without_three_common_evaluations_or_out_of_range():
+    assert class_avg_facts(_run(val__accuracy=[0.9, 0.95], val__balanced_accuracy=[0.4, 0.5])) == {}
+    assert class_avg_facts(_run(val__accuracy=[90.0, 95.0, 97.0], val__balanced_accuracy=[40.0, 50.0, 60.0])) == {}
+    assert class_avg_facts(_run(val__accuracy=[0.9, 0.95, 0.97])) == {}
+
+
+@pytest.mark.parametrize("root,pair", [
+    ("qa_fresh42", "kj_gaussian_quantiles_3pct_minority_no_class_weight_history_json_jax"),
+    ("qa_fresh38", "torch_imbalanced_3class_weighted_sampler_class_counts_not_inverse_nested_jsonl"),
+    ("qa_fresh26", "torch_gru_tickets_ce_weight_counts_not_inverse"),
+])
+def test_acc016_on_the_buggy_imbalance_runs_not_the_fixed(root: str, pair: str):
+    book = load_rulebook()
+
+    def codes(which: str) -> set[str]:
+        (run,) = read(FIXTURES / root / "logs" / pair / which)
+        return {s.code for s in diagnose_run(run, book).symptoms}
+
+    assert "ACC016" in codes("buggy")
+    assert "ACC016" not in codes("fixed")

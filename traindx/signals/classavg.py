@@ -1,0 +1,91 @@
+"""A class-averaged metric against the plain accuracy (facts ``degen.avg_*``).
+
+Plain accuracy weighs every example alike, so on imbalanced data it is dominated by the
+majority class: a model that answers the majority class for most minority examples still
+scores about the majority share. A class-averaged metric (balanced accuracy - the mean of the
+per-class recalls -, macro recall, macro-F1) weighs every class alike: the same model scores
+about 1/K there. Both logged at the same evaluations, their disagreement says where the errors
+are: ``avg_err_ratio = (1 - m) / (1 - a)``, the class-averaged error over the plain error, is
+about 1 when the errors spread over the classes in proportion to their size (a balanced task, or
+a model that treats every class alike) and grows far above 1 when they concentrate in the small
+classes (0.727 balanced accuracy beside 0.978 accuracy: 12x - the minority classes are mostly
+missed). ``avg_gap = a - m`` keeps a tiny plain error from making a small gap look large.
+
+The accuracy is read on the metric's own split; a training class-averaged metric is read
+against the validation accuracy only when neither split logs both (a training metric is usually
+the better of the two, so a gap read that way is understated, not inflated).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from traindx.schema import Run, Series
+from traindx.signals.robust import finite
+
+#: Canonical names of class-averaged metrics (not micro- or sample-averaged ones: a micro
+#: average over single-label classes is the plain accuracy).
+CLASS_AVG = re.compile(
+    r"balanced_acc(uracy)?|bal(anced)?_acc|f1_macro|macro_f1|recall_macro|macro_recall"
+    r"|mean_(per_)?class_acc(uracy)?"
+)
+#: Fewest evaluations at which both must be logged.
+MIN_COMMON = 3
+#: The plain error is floored here (one error in a thousand) in the ratio.
+ERR_FLOOR = 1e-3
+
+
+def _global(run: Run, split: str, match: Any) -> list[Series]:
+    return [
+        s for s in run.series.values()
+        if s.key.split == split and s.key.statistic == "value" and s.key.scope == "global"
+        and match(s.key.metric) and np.isfinite(np.asarray(s.values, float)).sum() >= MIN_COMMON
+    ]
+
+
+def _pair(acc: Series, avg: Series) -> tuple[float, float] | None:
+    """The last evaluation at which both were logged (finite), if they share three or more."""
+    sa, va = finite(acc.steps, acc.values)
+    sm, vm = finite(avg.steps, avg.values)
+    if acc.unit != avg.unit:
+        return None
+    common, ia, im = np.intersect1d(sa, sm, return_indices=True)
+    if common.size < MIN_COMMON:
+        return None
+    a, m = float(va[ia[-1]]), float(vm[im[-1]])
+    if not (0.0 <= a <= 1.0 and 0.0 <= m <= 1.0):
+        return None  # a percentage or a hand-written metric out of range: not compared
+    return a, m
+
+
+def class_avg_facts(run: Run) -> dict[str, Any]:
+    """``avg_last`` (the class-averaged metric), ``avg_acc`` (the plain accuracy at the same
+    evaluation), ``avg_gap`` and ``avg_err_ratio`` (module docstring); empty when no
+    class-averaged metric was logged beside an accuracy at three or more evaluations. Where
+    several pairs exist, the one with the largest gap (validation pairs first)."""
+    pairs = [("val", "val"), ("train", "train"), ("test", "test")]
+    found: list[tuple[float, float]] = []
+    for acc_split, avg_split in pairs:
+        for acc in _global(run, acc_split, lambda m: m == "accuracy"):
+            for avg in _global(run, avg_split, CLASS_AVG.fullmatch):
+                if (p := _pair(acc, avg)) is not None:
+                    found.append(p)
+        if found:
+            break
+    if not found:
+        for acc in _global(run, "val", lambda m: m == "accuracy"):
+            for avg in _global(run, "train", CLASS_AVG.fullmatch):
+                if (p := _pair(acc, avg)) is not None:
+                    found.append(p)
+    if not found:
+        return {}
+    a, m = max(found, key=lambda p: p[0] - p[1])
+    return {
+        "avg_last": m,
+        "avg_acc": a,
+        "avg_gap": a - m,
+        "avg_err_ratio": float(min((1.0 - m) / max(1.0 - a, ERR_FLOOR), 1e3)),
+    }
