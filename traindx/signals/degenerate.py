@@ -135,6 +135,7 @@ def one_class_facts(run: Run) -> dict[str, Any]:
     ratio = prior_loss_ratio(run, best.key.split, steps, acc, mode)
     if ratio is not None:
         out["prior_loss_ratio"] = ratio
+        out["prior_entropy"] = binary_entropy(mode)  # H of that share: the loss a prior-only model scores
     unit = best.unit
     recalls = [s for s in run.series.values()
                if s.key.statistic == "value" and len(s) and ONE_CLASS_RECALL.fullmatch(s.key.metric)]
