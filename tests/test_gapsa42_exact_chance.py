@@ -34,3 +34,9 @@ def test_a_random_init_a_few_percent_above_ln3_is_not():
 def test_the_rules_rank_the_keras_zero_init_run_bad_weight_init_first():
     d = traindx.diagnose(KERAS / "buggy", learned=False)[0]
     assert d.causes[0].id == "bad_weight_init", [(c.id, round(c.probability, 2)) for c in d.causes[:3]]
+
+
+def test_units_dead_from_the_start_share_the_signature():
+    d = diagnose_run(case_run(Case(name="c", series={"loss": "1.0986x30 ~0.002", "accuracy": "0.398x30"},
+                                   fires=True)), BOOK)
+    assert any("units dead from the start" in e.says for c in d.causes if c.id == "dying_relu" for e in c.evidence)
