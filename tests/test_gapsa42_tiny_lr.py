@@ -33,3 +33,12 @@ def test_the_rules_weigh_a_tiny_logged_lr_against_a_missing_update():
 def test_the_hf_run_at_lr_1e7_leads_with_lr_too_low():
     d = traindx.diagnose(HF / "buggy")[0]
     assert d.causes[0].id == "lr_too_low", [(c.id, round(c.probability, 2)) for c in d.causes[:3]]
+
+
+def test_not_when_the_configured_lr_is_usual():
+    # an applied LR far under a usual configured one is a schedule's doing (lr_schedule_bad)
+    case = Case(name="c", series={"loss": "1.386x50 ~0.0005", "lr": "9.8e-8*0.92x50"},
+                context={"optimizer": {"name": "adam", "lr": 1e-3}}, fires=True)
+    d = diagnose_run(case_run(case), load_rulebook())
+    says = [e.says for c in d.causes if c.id == "lr_too_low" for e in c.evidence]
+    assert not any("far below any usual step size" in s for s in says), says
