@@ -411,11 +411,13 @@ def test_static_faults_reach_the_context(tmp_path):
     assert run.series["train/output_row_sum"].values[0] > 1.05
 
 
+@pytest.mark.parametrize("given", [True, False])
 @pytest.mark.parametrize("kind", ["mse", "bce", "l1"])
-def test_squeezed_loss_on_n_by_1_outputs_is_no_broadcast(tmp_path, kind):
+def test_squeezed_loss_on_n_by_1_outputs_is_no_broadcast(tmp_path, kind, given):
     """(N, 1) outputs passed to telemetry with (N,) targets: a loss on ``out[:, 0]`` compares
     them row by row, one on ``out`` broadcasts to (N, N). The shapes are the same both ways;
-    the step's loss tells which (the flag comes from it, not from the shapes)."""
+    the step's loss tells which (the flag comes from it, not from the shapes), also when the
+    Recorder was not told the loss (qa_real42's optax sigmoid BCE on (batch, 1) logits)."""
     import optax
 
     rng = np.random.default_rng(0)
@@ -444,7 +446,7 @@ def test_squeezed_loss_on_n_by_1_outputs_is_no_broadcast(tmp_path, kind):
         step = telemetry_jit(step, every=1)
         d = tmp_path / f"{kind}-{squeeze}"
         loss = {"mse": "mse", "l1": "l1"}.get(kind, optax.sigmoid_binary_cross_entropy)
-        rec = Recorder(d, params=params, optimizer=tx, loss=loss)
+        rec = Recorder(d, params=params, optimizer=tx, loss=loss if given else None)
         s = tx.init(params)
         for i in range(20):
             sl = slice(32 * (i % 8), 32 * (i % 8) + 32)

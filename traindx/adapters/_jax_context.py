@@ -249,21 +249,23 @@ class ContextMixin:
     def _squeezed_or_broadcast(self, lay: _Layout, t: np.ndarray) -> None:
         """(N, 1) outputs and (N,) targets: whether the element-wise loss compared them row by
         row (squeezed) or broadcast to (N, N), from the step's loss against the two means the
-        telemetry computed (MSE, sigmoid BCE or L1, the loss given to the Recorder). Decided on the
-        first row where the two differ (at initialisation they nearly agree) and the loss
-        matches one; a loss matching neither (a penalty added, another reduction) decides
-        nothing and no flag is set."""
+        telemetry computed (MSE, sigmoid BCE or L1: the loss given to the Recorder, or each of
+        the three when none was given), on rows where the two differ; a loss matching neither
+        (a penalty added, another reduction) decides nothing and no flag is set."""
         c, ctx = lay.col, self.context
         fam = {"mseloss": "mse", "bcewithlogitsloss": "bce", "l1loss": "l1"}.get(ctx.loss.name or "")
-        if fam is None or "train/loss" not in c or "broadcast_in_loss" in ctx.flags:
+        fams = [fam] if fam is not None else [] if self._loss_known else ["mse", "bce", "l1"]
+        if not fams or "train/loss" not in c or "broadcast_in_loss" in ctx.flags:
             return
-        loss, sq, bc = t[:, c["train/loss"]], t[:, c[f"_bc_{fam}_sq"]], t[:, c[f"_bc_{fam}_bc"]]
+        loss, any_sq, any_bc = t[:, c["train/loss"]], False, False
         tol = 1e-4 * (np.abs(loss) + 1e-3)
-        apart = np.abs(sq - bc) > 20 * tol
-        is_sq, is_bc = apart & (np.abs(loss - sq) <= tol), apart & (np.abs(loss - bc) <= tol)
-        if is_bc.any() and not is_sq.any():
+        for sq, bc in ((t[:, c[f"_bc_{f}_sq"]], t[:, c[f"_bc_{f}_bc"]]) for f in fams):
+            apart = np.abs(sq - bc) > 20 * tol
+            any_sq |= bool((apart & (np.abs(loss - sq) <= tol)).any())
+            any_bc |= bool((apart & (np.abs(loss - bc) <= tol)).any())
+        if any_bc and not any_sq:
             note_broadcast(ctx, lay.meta["out_shape"], lay.meta["label_shape"], True)
-        elif is_sq.any() and not is_bc.any():
+        elif any_sq and not any_bc:
             ctx.flags["broadcast_in_loss"] = False
 
     def _recheck_sigmoid(self, lay: _Layout, t: np.ndarray) -> None:
@@ -290,7 +292,7 @@ class ContextMixin:
         self._recheck_sigmoid(lay, t)
         c, ctx = lay.col, self.context
         flags, d = ctx.flags, ctx.data
-        if "_bc_mse_sq" in c and self._elementwise:
+        if "_bc_mse_sq" in c and (self._elementwise or not self._loss_known):
             self._squeezed_or_broadcast(lay, t)
         if "_ce_int" in c and "train/loss" in c and "reg_loss_share" not in flags:
             self._penalty_share(lay, t)
