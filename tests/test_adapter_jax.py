@@ -215,7 +215,8 @@ def test_cadence_cond_and_telemetry_jit(host):
     assert on["train/loss"] == off["train/loss"]
     assert on["train/grad_norm@Dense_0"] == pytest.approx(np.sqrt(12.0)) and np.isnan(off["train/grad_norm@Dense_0"])
     tj = telemetry_jit(f, every=2, host=host)
-    full, light = tj(w, x, y), tj(w, x, y)
+    full, pair, _, light = (tj(w, x, y) for _ in range(4))  # calls 0, 1 (the pair of .stepdir), 2; 3
+    assert pair.as_dict()["_tel"] == 1.0
     assert tj.host is host
     assert "train/grad_norm@Dense_0" in full.tags and full.as_dict()["_tel"] == 1.0
     assert full.as_dict()["train/grad_norm@Dense_0"] == pytest.approx(np.sqrt(12.0))
@@ -235,7 +236,8 @@ def test_cadence_cond_and_telemetry_jit(host):
 
 @pytest.mark.parametrize("host", [True, False])
 def test_telemetry_jit_default_cadence_budget_and_coverage(host):
-    """The default (adaptive) cadence: telemetry steps every 10 calls until their cost is
+    """The default (adaptive) cadence: call 1 beside call 0 (the applied step's direction,
+    .stepdir), then telemetry steps every 10 calls until their cost is
     measured, then as rarely as the 2 % budget allows, never rarer than the coverage
     floor (a gap of at most max(10, call / 32) calls: >= 32 evenly spread samples)."""
     w = {"Dense_0": {"kernel": jnp.ones((3, 4)), "bias": jnp.zeros(4)}}
@@ -259,7 +261,7 @@ def test_telemetry_jit_default_cadence_budget_and_coverage(host):
         if i == 1100 and tj._bg is not None:  # compiled in a thread: the switch at a telemetry step after
             assert tj._bg.done.wait(120) and tj._bg.ok
     assert tj.host is host and (tj._pick[0] is tj.light) is True
-    assert tel[:9] == list(range(0, 90, 10))  # measured at the 3rd to 9th
+    assert tel[:10] == [0, 1, *range(10, 90, 10)]  # 0 and 1: a pair (.stepdir); measured at the 3rd to 9th
     assert cost is not None and cost[1] >= cost[0] > 0
     assert tj.every in [10 * 2**k for k in range(11)]
     assert len(tel) >= 32 and tel == sorted(set(tel))
@@ -273,7 +275,7 @@ def test_telemetry_jit_default_cadence_budget_and_coverage(host):
     tj._decide()
     assert tj.every == 10
     fixed = telemetry_jit(f, every=3, host=host)
-    assert [i for i in range(9) if taken(fixed(w, x))] == [0, 3, 6]
+    assert [i for i in range(9) if taken(fixed(w, x))] == [0, 1, 3, 6]
 
 
 # --------------------------------------------------------------------------- no effect
@@ -336,7 +338,7 @@ def test_recorder_writes_a_readable_run(tmp_path, digits):
               "train/accuracy", "train/input_max", "train/nonfinite@inputs", "val/loss", "val/accuracy"):  # fmt: skip
         assert k in keys, k
     assert np.array_equal(run.series["train/loss"].steps, np.arange(60))
-    assert np.array_equal(run.series["train/grad_norm@Dense_0"].steps, np.arange(0, 60, 5))
+    assert np.array_equal(run.series["train/grad_norm@Dense_0"].steps, [0, 1, *range(5, 60, 5)])  # 1: .stepdir's pair
     lr = run.series["train/lr"].values
     assert lr[0] == pytest.approx(1e-2) and lr[-1] < lr[0]
     ctx = json.loads((tmp_path / "context.json").read_text())
@@ -347,7 +349,7 @@ def test_recorder_writes_a_readable_run(tmp_path, digits):
     assert (ctx["flags"]["loss_task"], ctx["flags"]["loss_source"]) == ("classification", "loss_fn")
     assert ctx["data"]["num_classes"] == 10 and ctx["data"]["batch_size"] == BS and ctx["data"]["n_train"] == 640
     assert ctx["model"]["output_activation"] == "linear"
-    assert sum(ctx["data"]["class_counts"]) == 12 * BS
+    assert sum(ctx["data"]["class_counts"]) == 13 * BS  # 12 telemetry steps and step 1 (.stepdir)
     assert ctx["flags"]["input_nonfinite"] == 0.0 and ctx["flags"]["params_without_grad"] == 0.0
 
 
@@ -706,7 +708,7 @@ def test_nonfinite_state_with_finite_loss_is_fatal(tmp_path, digits, on_fatal):
     run = traindx.read(tmp_path)[0]
     assert np.all(np.isfinite(run.series["train/loss"].values))
     wn = run.series["train/weight_norm"]
-    assert list(wn.steps[:2]) == [0, 4] and np.isfinite(wn.values[0]) and np.isnan(wn.values[1])
+    assert list(wn.steps[:3]) == [0, 1, 4] and np.all(np.isfinite(wn.values[:2])) and np.isnan(wn.values[2])  # 1: .stepdir's pair
     assert run.context.flags["input_nonfinite"] == BS * 64  # from data=
     assert "WGT001" in {x.code for x in diag.symptoms} and diag.causes[0].id == "nonfinite_in_data"
 

@@ -99,11 +99,11 @@ def test_host_statistics_equal_the_compiled_ones(kind):
         p0, s0 = plain(p0, s0, *data[i % len(data)])
     for a, b, c in zip(jax.tree.leaves(p0), jax.tree.leaves(ph), jax.tree.leaves(pc), strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b)) and np.array_equal(np.asarray(a), np.asarray(c))
-    for i in (0, 3):
+    for i in (0, 1, 3):  # 1: the pair beside 0 (.stepdir)
         assert sh[i]["_tel"] == 1.0 and set(sh[i]) == set(sc[i])
         for k, v in sc[i].items():
             assert sh[i][k] == pytest.approx(v, rel=1e-4, abs=1e-6, nan_ok=True), k
-    for i in (1, 2, 4, 5):
+    for i in (2, 4, 5):
         assert sh[i]["_tel"] == 0.0 and sh[i]["train/loss"] == sc[i]["train/loss"]
         assert np.isnan(sh[i]["train/grad_norm@h"]) and np.isnan(sh[i]["train/act_mean@tanh"])
         assert sh[i]["train/nonfinite@inputs"] == 0.0  # every step, as in the compiled light step
@@ -142,7 +142,7 @@ def test_arrays_numpy_cannot_lay_out_fall_back_to_compiled_statistics(monkeypatc
 
     monkeypatch.setattr(host_stats, "on_host", refuse)
     _, got = _train(telemetry_jit(_step_fn("int", tx), every=3, host=True), "int", 4)
-    assert got[3]["_tel"] == 1.0 and np.isnan(got[1]["train/grad_norm@h"])
+    assert got[3]["_tel"] == 1.0 and np.isnan(got[2]["train/grad_norm@h"])
     for k, v in ref[3].items():
         assert got[3][k] == pytest.approx(v, rel=1e-4, abs=1e-6, nan_ok=True), k
 
@@ -175,7 +175,7 @@ def test_design_choice_and_jit_options(monkeypatch):
     w2, st = tj(w, x, 2.0)
     assert tj.host is True and st.as_dict()["train/loss"] == pytest.approx(36.0)
     _, st = tj(w2, x, 3.0)  # a new static value: compiled again, not traced as an array
-    assert st.as_dict()["train/loss"] == pytest.approx(81.0) and st.as_dict()["_tel"] == 0.0
+    assert st.as_dict()["train/loss"] == pytest.approx(81.0) and st.as_dict()["_tel"] == 1.0  # call 1: .stepdir's pair
     named = telemetry_jit(f, every=2, static_argnames="scale")
     named({"d": {"w": jnp.ones((3, 2))}}, x, scale=2.0)
     assert named.host is False
@@ -236,7 +236,7 @@ def test_a_long_run_adds_the_light_function_and_records_across_the_switch(monkey
     for a, b in zip(jax.tree.leaves(ref), jax.tree.leaves(p), strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b))
     run = traindx.read(tmp_path / "run")[0]
-    assert list(run.series["train/grad_norm@h"].steps) == list(range(0, i, 5))
+    assert list(run.series["train/grad_norm@h"].steps) == [0, 1, *range(5, i, 5)]  # 1: .stepdir's pair
     assert len(run.series["train/loss"].steps) == i
 
 

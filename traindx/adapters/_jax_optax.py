@@ -147,7 +147,7 @@ class TelemetryJit:
         if not self.graph.read:
             self._read_graph(args, kwargs)
         if not self.adaptive:
-            if n % self.every:
+            if n % self.every and n != 1:  # calls 0 and 1: a pair (.stepdir)
                 return light(*args, **kwargs)
             if self._solo and n >= HOST_ONLY_CALLS:
                 self._add_light(args, kwargs)
@@ -169,7 +169,8 @@ class TelemetryJit:
             out = full(*args, **kwargs)
         self.taken += 1
         self._light_t = None
-        self.next = n + min(self.every, max(10, n // MIN_SAMPLES))
+        # calls 0 and 1 both: one pair of adjacent telemetry steps (the applied step, .stepdir)
+        self.next = 1 if n == 0 else (n if n > 1 else 0) + min(self.every, max(10, n // MIN_SAMPLES))
         return out
 
     def _read_graph(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

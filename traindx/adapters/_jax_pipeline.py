@@ -322,6 +322,8 @@ class PipelineMixin:
             self._repeats.see_rows(steps, m[:, [lay.col[t] for t in ("_inck_n", "_inck_mean", "_inck_ms")]])
             self._repeats.fold(self.context.flags)
         tel = m[:, lay.col["_tel"]] > 0.5 if "_tel" in lay.col else np.zeros(n, dtype=bool)
+        if "_skp0" in lay.col:  # the applied step against the gradient (flag step_grad_cos)
+            self.context.flags.update(self._stepdir.see(lay.col, steps[tel], m[tel]))
         if self.every is not None:
             tel &= steps % self.every == 0
         idx = np.flatnonzero(tel)

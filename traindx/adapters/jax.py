@@ -80,6 +80,7 @@ from traindx.adapters._jax_pipeline import PipelineMixin, _Layout
 from traindx.adapters._jax_stats import (
     Stats,
 )
+from traindx.adapters._jax_stats.stepdir import StepDirection
 from traindx.context_json import construct
 from traindx.schema import RunContext
 
@@ -171,6 +172,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._fatal: tuple[int, str] | None = None  # (step, what), raised or warned in log()
         self._moments = Moments()
         self._repeats = InputRepeats()  # the same batch step after step (flag inputs_same_share)
+        self._stepdir = StepDirection()  # the applied step against the gradient (flag step_grad_cos)
         self._input_nonfinite = 0.0
         self._class_counts = np.zeros(0, dtype=np.float64)
         self._atexit: Any = None

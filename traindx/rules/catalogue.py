@@ -51,6 +51,8 @@ ADAPTER_FLAGS: dict[str, type] = {
     "l2_max": float,
     "loss_class_weighted": bool,
     "linear_stack": float,  # torch (fx trace) / Keras (Sequential): the most Linear/Dense layers composed with nothing non-linear between them
+    "step_grad_cos": float,  # JAX: median cosine of the applied parameter change (adjacent telemetry steps) with the gradient
+    "step_grad_pairs": float,  # JAX: the adjacent telemetry-step pairs it was taken over
     "mode_layers": float,  # torch: dropout / batch-norm submodules (their train/eval mode matters)
     "mode_layers_checked": float,  # torch: the training steps their modes were read on (every step)
     "mode_layers_eval_share": float,  # torch: the share of those steps with every one of them in eval mode

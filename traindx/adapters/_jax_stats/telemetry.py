@@ -20,6 +20,7 @@ from traindx.adapters._jax_stats.batch import (
     _summary,
 )
 from traindx.adapters._jax_stats.reduce import _act_block, _f32, _segment, leaf_sums
+from traindx.adapters._jax_stats.stepdir import sketch
 from traindx.adapters._jax_stats.tree import array_leaves, first_array, group_leaves, key_str
 
 _F32 = np.float32
@@ -175,6 +176,9 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
             tags += [f"train/update_ratio@{n}" for n in names] + ["train/update_ratio"]
             vals += [xp.sqrt(u_sq) / xp.maximum(xp.sqrt(w_sq), 1e-30),
                      xp.sqrt(xp.sum(u_sq)) / xp.maximum(xp.sqrt(xp.sum(w_sq)), 1e-30)]  # fmt: skip
+        stags, svals = sketch(gl, pl, xp)  # the applied step's direction (.stepdir)
+        tags += stags
+        vals += svals
     if activations is not None:
         names, arrays = activation_names(activations)
         kept = []
@@ -245,7 +249,7 @@ def telemetry(grads: Any = None, params: Any = None, updates: Any = None, loss: 
         opt_state: an optax state: the learning rate of an ``inject_hyperparams`` state in it.
         step, every: with ``step`` (a traced step counter) only the loss and learning rate
             are computed every step; everything else only when ``step % every == 0``
-            (``every`` defaults to 10) or the loss is not finite, under ``jax.lax.cond``;
+            (``every`` defaults to 10), at step 1 or when the loss is not finite, under ``jax.lax.cond``;
             other steps carry NaN there. Without ``step`` everything is computed each call.
         grad_norm_every_step: with ``step``, also the global gradient norm every step
             (one more pass over the gradients per step).
@@ -313,7 +317,7 @@ def telemetry(grads: Any = None, params: Any = None, updates: Any = None, loss: 
         except Exception:  # noqa: BLE001, S110 - numpy cannot take these arrays: compiled under lax.cond below
             pass
     else:
-        pred = jnp.asarray(step) % (every or 10) == 0
+        pred = (jnp.asarray(step) % (every or 10) == 0) | (jnp.asarray(step) == 1)  # 0 and 1: a pair (.stepdir)
         if loss is not None:
             pred = pred | ~jnp.isfinite(vals[0])
     layout: list[Any] = []
