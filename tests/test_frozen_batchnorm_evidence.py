@@ -19,15 +19,15 @@ BOOK = load_rulebook()
 DIVERGES = {"loss": "19.5*3.0x6 nan"}
 
 
-def ranked(model: dict) -> list[str]:
+def ranked(model: dict, flags: dict | None = None, framework: str = "torch") -> list[str]:
     ctx = {
-        "framework": "torch",
+        "framework": framework,
         "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
         "loss": {"name": "crossentropyloss", "from_logits": True, "expects": "logits"},
         "model": {"output_activation": "linear", "output_units": 3, **model},
         "data": {"batch_size": 32, "num_classes": 3, "input_min": -277.0, "input_max": 862.0,
                  "input_mean": 304.0, "input_std": 213.0, "task": "classification"},
-        "flags": {"input_nonfinite": 0.0},
+        "flags": {"input_nonfinite": 0.0, **(flags or {})},
     }
     run = case_run(Case(name="r", series=DIVERGES, context=ctx, fires=True))
     return [c.id for c in diagnose_run(run, BOOK).causes]
@@ -44,3 +44,15 @@ def test_the_input_scale_keeps_its_credit_in_train_mode_or_without_batchnorm():
         order = ranked(model)
         assert "train_mode_not_set" not in order[:3], (model, order)
         assert "inputs_not_normalized" in order[:3], (model, order)
+
+
+def test_statistics_still_at_init_are_frozen_batchnorm_without_a_mode_flag():
+    """qa_jax42's flax BatchNorm as the input layer applied with use_running_average=True
+    (train=False) on raw breast-cancer features: a JAX model has no mode flag; the Recorder's
+    log_state read the batch_stats still at 0 / 1 after 420 steps (read as lr_too_high 63 %)."""
+    frozen = {"bn_layers": 1.0, "bn_stats_at_init": 1.0, "bn_stats_steps": 420.0}
+    order = ranked({"has_batchnorm": True}, frozen, "jax")
+    assert order[0] == "train_mode_not_set", order
+    moved = {"bn_layers": 1.0, "bn_stats_at_init": 0.0, "bn_stats_steps": 420.0}
+    order = ranked({"has_batchnorm": True}, moved, "jax")
+    assert "train_mode_not_set" not in order[:3] and "inputs_not_normalized" in order[:3], order
