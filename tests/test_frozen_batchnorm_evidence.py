@@ -19,7 +19,7 @@ BOOK = load_rulebook()
 DIVERGES = {"loss": "19.5*3.0x6 nan"}
 
 
-def ranked(model: dict, flags: dict | None = None, framework: str = "torch") -> list[str]:
+def ranked(model: dict, flags: dict | None = None, framework: str = "torch", series: dict | None = None) -> list[str]:
     ctx = {
         "framework": framework,
         "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
@@ -29,7 +29,7 @@ def ranked(model: dict, flags: dict | None = None, framework: str = "torch") -> 
                  "input_mean": 304.0, "input_std": 213.0, "task": "classification"},
         "flags": {"input_nonfinite": 0.0, **(flags or {})},
     }
-    run = case_run(Case(name="r", series=DIVERGES, context=ctx, fires=True))
+    run = case_run(Case(name="r", series=series or DIVERGES, context=ctx, fires=True))
     return [c.id for c in diagnose_run(run, BOOK).causes]
 
 
@@ -56,3 +56,13 @@ def test_statistics_still_at_init_are_frozen_batchnorm_without_a_mode_flag():
     moved = {"bn_layers": 1.0, "bn_stats_at_init": 0.0, "bn_stats_steps": 420.0}
     order = ranked({"has_batchnorm": True}, moved, "jax")
     assert "train_mode_not_set" not in order[:3] and "inputs_not_normalized" in order[:3], order
+
+
+def test_frozen_batchnorm_outranks_the_lr_when_the_gradients_explode_too():
+    """The same divergence with the gradient norm growing 700x (GRAD001, x3 lr_too_high: the
+    JAX Recorder's step-0 and step-1 telemetry rows show it): the frozen layer, not the step
+    size, failed - lr_too_high stands aside on the same facts as inputs_not_normalized."""
+    frozen = {"bn_layers": 1.0, "bn_stats_at_init": 1.0, "bn_stats_steps": 420.0}
+    grads = {**DIVERGES, "grad_norm": "763*3.0x6 nan"}
+    order = ranked({"has_batchnorm": True}, frozen, "jax", grads)
+    assert order[0] == "train_mode_not_set", order
