@@ -92,7 +92,7 @@ def test_the_shipped_rulebook_writes_each_shared_condition_once():
     book = load_rulebook()
     ev = {f"{c.id}#{i + 1}": e for c in book.causes for i, e in enumerate(c.evidence)}
     frozen = [k for k, e in ev.items() if e.when == "shared.diverged_on_raw_inputs_with_frozen_batchnorm"]
-    assert sorted(frozen) == ["inputs_not_normalized#6", "train_mode_not_set#1"]
+    assert sorted(frozen) == ["inputs_not_normalized#6", "lr_too_high#1", "train_mode_not_set#1"]
     assert "(has(ctx.training_mode) && ctx.training_mode == false)" in ev["train_mode_not_set#1"].condition.source
     assert any(e.when == "fired.CTX011" for e in book.cause("lr_too_high").evidence)
     assert any(e.when == "fired.CTX012" for e in book.cause("batch_size_bad").evidence)
