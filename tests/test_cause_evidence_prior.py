@@ -57,7 +57,11 @@ def test_frozen_val_loss_under_a_tiny_logged_lr_reads_as_lr_too_low():
         "lr": np.full(12, 9.8e-8),
     }
     assert _fired("updates_not_applied", "the logged LR never exceeds", _run(tiny, {})) is True
-    assert _fired("lr_too_low", "the logged LR never exceeds", _run(tiny, {})) is True
+    frozen = "the logged LR never exceeds {lr.max}: at that step size"
+    tiny_lr = "the logged LR never exceeds {lr.max}: far below"  # gapsa42: any LR under 1e-5
+    assert _fired("lr_too_low", frozen, _run(tiny, {})) is True
+    assert _fired("lr_too_low", tiny_lr, _run(tiny, {})) is True
     usual = {**tiny, "lr": np.full(12, 1e-3)}
     assert _fired("updates_not_applied", "the logged LR never exceeds", _run(usual, {})) is False
-    assert _fired("lr_too_low", "the logged LR never exceeds", _run(usual, {})) is False
+    assert _fired("lr_too_low", frozen, _run(usual, {})) is False
+    assert _fired("lr_too_low", tiny_lr, _run(usual, {})) is False
