@@ -96,7 +96,8 @@ def test_huggingface_trainer_state(tmp_path):
     for step in range(10, 510, 10):
         hist.append({"loss": 2.3 * 0.99 ** step + 0.05, "learning_rate": 5e-5, "grad_norm": 1.0, "epoch": step / 100, "step": step})
         if step % 100 == 0:
-            hist.append({"eval_loss": 2.4 * 0.99 ** step + 0.1, "eval_accuracy": 0.9, "epoch": step / 100, "step": step})
+            # a rising accuracy: one value at every evaluation is ACC017's gate (never healthy)
+            hist.append({"eval_loss": 2.4 * 0.99 ** step + 0.1, "eval_accuracy": 0.8 + step / 5000, "epoch": step / 100, "step": step})
     ck = tmp_path / "out" / "checkpoint-500"
     ck.mkdir(parents=True)
     (ck / "trainer_state.json").write_text(json.dumps({"global_step": 500, "log_history": hist}))
