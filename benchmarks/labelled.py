@@ -51,6 +51,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_wild42",
          "fixtures/qa_begin42",
          "fixtures/qa_jax42",
+         "fixtures/qa_mixed42",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

@@ -75,6 +75,9 @@ HF trainer_state.json; a JAX Recorder loop)
 and the mixed unseen batch fixtures/qa_mixed41/ (11 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3 on
 TF/JAX; adapters in 9; SummaryWriter, print .log/.txt, W&B offline, csv.writer, tensorboardX, JSONL, Keras
 TensorBoard/CSVLogger/History JSON, Lightning CSVLogger)
+and the second mixed unseen batch fixtures/qa_mixed42/ (12 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3,
+1 HF Trainer; adapters in 9; MLflow file store, JSONL, print .log/.txt, csv.writer/DictWriter, Keras
+TensorBoard/CSVLogger, Lightning CSVLogger, HF report_to tensorboard)
 and the unseen console batch fixtures/qa_wild42/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: percentages and `correct 431/500` fractions, losses every N batches plus an epoch summary, ETA/time columns,
 scientific notation, ANSI/rich colour codes, a pandas DataFrame of the history, `logging` timestamps, tqdm postfix,
@@ -156,7 +159,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_mixed41": (ROOT / "fixtures" / "qa_mixed41", 11, 40),
         "qa_wild42": (ROOT / "fixtures" / "qa_wild42", 12, 32),
         "qa_begin42": (ROOT / "fixtures" / "qa_begin42", 12, 32),
-        "qa_jax42": (ROOT / "fixtures" / "qa_jax42", 12, 42)}
+        "qa_jax42": (ROOT / "fixtures" / "qa_jax42", 12, 42),
+        "qa_mixed42": (ROOT / "fixtures" / "qa_mixed42", 12, 42)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
