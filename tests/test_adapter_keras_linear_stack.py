@@ -46,3 +46,13 @@ def test_the_callback_records_the_stack(tmp_path):
     cb = DiagnosisCallback(tmp_path)
     model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[cb])
     assert cb.context.flags["linear_stack"] == 2.0
+
+
+def test_a_linear_bottleneck_is_counted_apart():
+    from traindx.adapters._keras_linear import linear_stacks
+
+    auto = keras.Sequential(
+        [keras.Input((64,)), layers.Dense(32, activation="relu"), layers.Dense(8), layers.Dense(32, activation="relu"), layers.Dense(64)]
+    )
+    assert linear_stacks(auto) == (2.0, 1.0)  # 32 -> 8 -> 32: narrower than both ends
+    assert linear_stacks(seq(layers.Dense(8), layers.Dense(8), layers.Dense(2))) == (3.0, 3.0)

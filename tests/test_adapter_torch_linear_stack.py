@@ -63,3 +63,20 @@ def test_the_monitor_records_the_stack(tmp_path):
         mon.step(loss)
     mon.close()
     assert mon.context.flags["linear_stack"] == 2.0
+
+
+@pytest.mark.parametrize(
+    "model, want",
+    [
+        # qa_mixed42's digits autoencoder: 64 -> 32 relu -> 8, 8 -> 32 relu -> 64; the bottleneck
+        # pair (32 -> 8 -> 32) narrows below both its ends: a low-rank map on purpose
+        (nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8), nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64)), (2.0, 1.0)),
+        (nn.Sequential(nn.Linear(10, 32), nn.Linear(32, 32), nn.Linear(32, 2)), (3.0, 3.0)),  # forgotten ReLUs
+        (nn.Sequential(nn.Linear(64, 32), nn.Linear(32, 8), nn.Linear(8, 32)), (3.0, 2.0)),  # 64 -> 32 -> 8 is still wasted depth
+        (nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)), (1.0, 1.0)),
+    ],
+)
+def test_stacks_that_narrow_below_both_ends_are_counted_apart(model, want):
+    from traindx.adapters._torch_linear import linear_stacks
+
+    assert linear_stacks(model) == want

@@ -15,7 +15,7 @@ from traindx.adapters._common import (
     init_scale_flags,
 )
 from traindx.adapters._keras_data import _first_leaf, _head_target
-from traindx.adapters._keras_linear import linear_stack
+from traindx.adapters._keras_linear import linear_stacks
 from traindx.adapters._keras_write import compiled_metrics, metric_aliases
 from traindx.schema import DataInfo, RunContext
 
@@ -229,8 +229,8 @@ class _StaticContext:
             pass
         try:  # Dropout / SpatialDropout rates, RNN dropout and recurrent_dropout (0.0: none)
             ctx.flags["dropout_max"] = dropout_max(ks.leaf_layers(model))
-            if (stack := linear_stack(model)) is not None:  # Dense layers composed linearly
-                ctx.flags["linear_stack"] = stack
+            if (stacks := linear_stacks(model)) is not None:  # Dense layers composed linearly
+                ctx.flags["linear_stack"], ctx.flags["linear_stack_full_rank"] = stacks
         except Exception:  # noqa: BLE001, S110 - a fact less, never a failure
             pass
         if self._step > 1 or self._iter0 != 0:  # not the initial weights any more

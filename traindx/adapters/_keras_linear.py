@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from traindx.adapters._common.facts import narrowed as _narrowed
+
 #: Layer classes that pass values through but for shape or a random mask / additive noise.
 _SAME = frozenset(
     "InputLayer Dropout SpatialDropout1D SpatialDropout2D SpatialDropout3D AlphaDropout GaussianDropout "
@@ -17,24 +19,42 @@ _SAME = frozenset(
 )
 
 
-def linear_stack(model: Any) -> float | None:
-    """The most Dense layers composed linearly in a row (0 without a Dense); None for a model
-    that is not a ``keras.Sequential`` of plain layers."""
+def _width_in(layer: Any) -> int | None:
+    kernel = getattr(layer, "kernel", None)
+    shape = getattr(kernel, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) == 2 else None
+
+
+def linear_stacks(model: Any) -> tuple[float, float] | None:
+    """(the most Dense layers composed linearly in a row, the most that do not narrow below both
+    ends of their stack - an autoencoder's linear bottleneck is a deliberate low-rank map:
+    traindx.adapters._common.facts.narrowed); (0, 0) without a Dense; None for a model that is
+    not a ``keras.Sequential`` of plain layers."""
     import keras
 
     if not isinstance(model, keras.Sequential):
         return None
-    run = best = 0
+    widths: list[int | None] = []  # the current stack's input and outputs
+    best = full = 0
     for layer in model.layers:
         kind = type(layer).__name__
         if isinstance(layer, keras.Model):
             return None  # a nested model: its inside is not read here
         if kind == "Dense":
             act = getattr(getattr(layer, "activation", None), "__name__", "linear")
-            run += 1
-            best = max(best, run)
+            units = getattr(layer, "units", None)
+            widths = [*(widths or [_width_in(layer)]), int(units) if units is not None else None]
+            best = max(best, len(widths) - 1)
+            full = max([full] + [len(widths) - 1 - i for i in range(len(widths) - 1) if not _narrowed(widths[i:])])
             if act != "linear":
-                run = 0
+                widths = []
         elif kind not in _SAME:
-            run = 0
-    return float(best)
+            widths = []
+    return float(best), float(full)
+
+
+def linear_stack(model: Any) -> float | None:
+    """The most Dense layers composed linearly in a row (0 without a Dense); None for a model
+    that is not a ``keras.Sequential`` of plain layers."""
+    stacks = linear_stacks(model)
+    return None if stacks is None else stacks[0]

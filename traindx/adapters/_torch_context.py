@@ -28,7 +28,7 @@ from traindx.adapters._common import (
 )
 from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.repeats import InputRepeats
-from traindx.adapters._torch_linear import linear_stack
+from traindx.adapters._torch_linear import linear_stacks
 from traindx.adapters._torch_record import FLUSH_STEPS
 from traindx.schema import DataInfo, LossInfo, RunContext
 
@@ -78,8 +78,8 @@ class ContextMixin:
         self.context.flags["softmax_dim0"] = ts.softmax_dim0(model)
         try:  # the largest drop probability of the model's dropout modules (0.0: none)
             self.context.flags["dropout_max"] = dropout_max(model.modules())
-            if (stack := linear_stack(model)) is not None:  # untraceable: unknown, not recorded
-                self.context.flags["linear_stack"] = stack
+            if (stacks := linear_stacks(model)) is not None:  # untraceable: unknown, not recorded
+                self.context.flags["linear_stack"], self.context.flags["linear_stack_full_rank"] = stacks
             weights = [getattr(self.loss_fn, a, None) for a in ("weight", "pos_weight")]
             if isinstance(self.loss_fn, nn.Module):  # class weights given to the loss module
                 self.context.flags["loss_class_weighted"] = any(isinstance(w, torch.Tensor) for w in weights)

@@ -5,7 +5,9 @@
 Only Linear layers joined by shape or identity operations (Dropout, Identity, Flatten, view,
 reshape, squeeze, transpose...) extend a stack: anything else - an activation, a
 normalization, an addition, a product, a call the trace does not know - ends it, so the count
-is never larger than the longest purely linear composition. A model the trace cannot follow
+is never larger than the longest purely linear composition. A second count leaves out stacks
+that narrow below both their ends (an autoencoder's linear bottleneck, a low-rank
+factorization): those compose to a deliberately low-rank map. A model the trace cannot follow
 (data-dependent control flow, untraceable calls) gives None: unknown, never "none". A fact,
 not a judgment: rules read it (several Linear layers that compose to one linear map).
 """
@@ -16,6 +18,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from traindx.adapters._common.facts import narrowed as _narrowed
 
 #: Modules that pass their input through unchanged but for shape or a random mask.
 _SAME_MODULES = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Flatten, nn.Unflatten)
@@ -41,10 +45,11 @@ def _is_linear(node: Any, modules: dict[str, nn.Module]) -> bool:
     return node.op == "call_function" and node.target is torch.nn.functional.linear
 
 
-def linear_stack(model: nn.Module) -> float | None:
-    """The most Linear layers (modules or ``F.linear``) the forward composes with only shape
-    or identity operations between them: 0 without a Linear, 1 where every Linear is followed
-    by something non-linear before the next, None where ``torch.fx`` cannot trace the model."""
+def linear_stacks(model: nn.Module) -> tuple[float, float] | None:
+    """(the most Linear layers - modules or ``F.linear`` - the forward composes with only shape
+    or identity operations between them, the most such layers that do not narrow below both
+    ends of their stack (:func:`_narrowed`)); (0, 0) without a Linear, None where ``torch.fx``
+    cannot trace the model."""
     try:
         import torch.fx
 
@@ -52,14 +57,25 @@ def linear_stack(model: nn.Module) -> float | None:
     except Exception:  # noqa: BLE001 - untraceable: unknown
         return None
     modules = dict(model.named_modules())
-    depth: dict[Any, int] = {}
-    best = 0
+    widths: dict[Any, list[int | None]] = {}  # per Linear node: its stack's input and outputs
+    best = full = 0
     for node in graph.nodes:
         if not _is_linear(node, modules):
             continue
         src = node.args[0] if node.args else None
-        while src is not None and hasattr(src, "op") and src not in depth and _same(src, modules):
+        while src is not None and hasattr(src, "op") and src not in widths and _same(src, modules):
             src = src.args[0] if src.args else None
-        depth[node] = 1 + depth.get(src, 0)
-        best = max(best, depth[node])
-    return float(best)
+        lin = modules.get(node.target) if node.op == "call_module" else None
+        head = widths[src] if src in widths else [getattr(lin, "in_features", None)]
+        widths[node] = [*head, getattr(lin, "out_features", None)]
+        w = widths[node]
+        best = max(best, len(w) - 1)
+        full = max([full] + [len(w) - 1 - i for i in range(len(w) - 1) if not _narrowed(w[i:])])
+    return float(best), float(full)
+
+
+def linear_stack(model: nn.Module) -> float | None:
+    """The first of :func:`linear_stacks`: 0 without a Linear, 1 where every Linear is followed
+    by something non-linear before the next, None where ``torch.fx`` cannot trace the model."""
+    stacks = linear_stacks(model)
+    return None if stacks is None else stacks[0]

@@ -51,6 +51,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "l2_max": float,
     "loss_class_weighted": bool,
     "linear_stack": float,  # torch (fx trace) / Keras (Sequential): the most Linear/Dense layers composed with nothing non-linear between them
+    "linear_stack_full_rank": float,  # the same count leaving out stacks that narrow below both ends (a linear bottleneck)
     "step_grad_cos": float,  # JAX: median cosine of the applied parameter change (adjacent telemetry steps) with the gradient
     "step_grad_pairs": float,  # JAX: the adjacent telemetry-step pairs it was taken over
     "mode_layers": float,  # torch: dropout / batch-norm submodules (their train/eval mode matters)

@@ -376,3 +376,12 @@ def fold_reach(owner: Any, ctx: Any, sq: Any, group_of: list[int], group_names: 
     r.add(present & (sq != 0), present)
     r.fold(ctx)
 
+
+def narrowed(widths: list[int | None]) -> bool:
+    """Whether a stack with these widths (its input, then each layer's output) passes through
+    a layer narrower than both its ends: a deliberate low-rank map (an autoencoder's linear
+    bottleneck, a factorized layer), not depth wasted. Unknown widths: not narrowed."""
+    if len(widths) < 3 or any(w is None for w in widths):
+        return False
+    inner = min(w for w in widths[1:-1] if w is not None)
+    return inner < min(widths[0] or 0, widths[-1] or 0)
