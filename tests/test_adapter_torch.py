@@ -210,6 +210,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "forwards_per_step": 1.0,
         "lr_first_step": 0.05,  # the LR the first update used (no scheduler: the configured one)
         "linear_stack": 1.0,  # the longest run of Linear layers with nothing non-linear between them (a ReLU ends it)
+        "linear_stack_full_rank": 1.0,  # the same, leaving out stacks narrower inside than at both ends
     }
     from traindx.cli import main
 
