@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from traindx.adapters._common.facts import narrowed as _narrowed
+from traindx.adapters._common.facts import full_rank_depth
 
 #: Layer classes that pass values through but for shape or a random mask / additive noise.
 _SAME = frozenset(
@@ -45,7 +45,7 @@ def linear_stacks(model: Any) -> tuple[float, float] | None:
             units = getattr(layer, "units", None)
             widths = [*(widths or [_width_in(layer)]), int(units) if units is not None else None]
             best = max(best, len(widths) - 1)
-            full = max([full] + [len(widths) - 1 - i for i in range(len(widths) - 1) if not _narrowed(widths[i:])])
+            full = max(full, full_rank_depth(widths))
             if act != "linear":
                 widths = []
         elif kind not in _SAME:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from traindx.adapters._common.facts import narrowed as _narrowed
+from traindx.adapters._common.facts import full_rank_depth
 
 #: Modules that pass their input through unchanged but for shape or a random mask.
 _SAME_MODULES = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Flatten, nn.Unflatten)
@@ -48,7 +48,7 @@ def _is_linear(node: Any, modules: dict[str, nn.Module]) -> bool:
 def linear_stacks(model: nn.Module) -> tuple[float, float] | None:
     """(the most Linear layers - modules or ``F.linear`` - the forward composes with only shape
     or identity operations between them, the most such layers that do not narrow below both
-    ends of their stack (:func:`_narrowed`)); (0, 0) without a Linear, None where ``torch.fx``
+    ends of their stack (traindx.adapters._common.facts.narrowed)); (0, 0) without a Linear, None where ``torch.fx``
     cannot trace the model."""
     try:
         import torch.fx
@@ -70,7 +70,7 @@ def linear_stacks(model: nn.Module) -> tuple[float, float] | None:
         widths[node] = [*head, getattr(lin, "out_features", None)]
         w = widths[node]
         best = max(best, len(w) - 1)
-        full = max([full] + [len(w) - 1 - i for i in range(len(w) - 1) if not _narrowed(w[i:])])
+        full = max(full, full_rank_depth(w))
     return float(best), float(full)
 
 

@@ -341,17 +341,13 @@ def build_runs(
                     raise
                 _skip(skipped, db, str(err).split(": ", 1)[-1])
         for f, folds in fold_tables(files, reader):  # a k-fold table: a run per fold
-            files = [(x, s) for x, s in files if x != f]
-            own = [(x, s) for x, s in files if x.name in (CONTEXT_FILE, PREFLIGHT_FILE)]
-            files = files if len(own) < len(files) else []  # its folder's context: each fold's
+            files, own = _fold_taken(files, f)
             for label, log in folds:
                 logs = [(f, "csv", log)]
                 fold_run = build_run(f"{run_id}/{label}", f, own, overrides, root_name=root_name, logs=logs)
                 built.append((d, own, fold_run, logs, ""))
         for f, split, label in fold_files(files) if reader is None else []:  # fold_1.csv, fold_2.csv: a run each
-            files = [(x, s) for x, s in files if x != f]
-            own = [(x, s) for x, s in files if x.name in (CONTEXT_FILE, PREFLIGHT_FILE)]
-            files = files if len(own) < len(files) else []  # its folder's context: each fold's
+            files, own = _fold_taken(files, f)
             fold_run = build_run(f"{run_id}/{label}", f, [*own, (f, split)], overrides, root_name=root_name)
             built.append((d, [*own, (f, split)], fold_run, [], ""))
         if files:
@@ -377,6 +373,14 @@ def build_runs(
             run.ingest.add("note", f"{others} hold(s) the same run as {run.id} (another logger: the same values at the same steps); read as one run")
         runs.append(run)
     return runs
+
+
+def _fold_taken(files: list[tuple[Path, str | None]], f: Path) -> tuple[list[tuple[Path, str | None]], list[tuple[Path, str | None]]]:
+    """The folder's files once fold file ``f`` is a run of its own, and the folder's context
+    files that run reads (each fold's; left for a run of the folder only while other logs stay)."""
+    files = [(x, s) for x, s in files if x != f]
+    own = [(x, s) for x, s in files if x.name in (CONTEXT_FILE, PREFLIGHT_FILE)]
+    return (files if len(own) < len(files) else []), own
 
 
 def _check(run: Run, allow_empty: bool = False) -> Run:

@@ -66,7 +66,8 @@ def class_avg_facts(run: Run) -> dict[str, Any]:
     evaluation), ``avg_gap`` and ``avg_err_ratio`` (module docstring); empty when no
     class-averaged metric was logged beside an accuracy at three or more evaluations. Where
     several pairs exist, the one with the largest gap (validation pairs first)."""
-    pairs = [("val", "val"), ("train", "train"), ("test", "test")]
+    # each split against itself, then a training metric against the validation accuracy
+    pairs = [("val", "val"), ("train", "train"), ("test", "test"), ("val", "train")]
     found: list[tuple[float, float]] = []
     for acc_split, avg_split in pairs:
         for acc in _global(run, acc_split, lambda m: m == "accuracy"):
@@ -75,11 +76,6 @@ def class_avg_facts(run: Run) -> dict[str, Any]:
                     found.append(p)
         if found:
             break
-    if not found:
-        for acc in _global(run, "val", lambda m: m == "accuracy"):
-            for avg in _global(run, "train", CLASS_AVG.fullmatch):
-                if (p := _pair(acc, avg)) is not None:
-                    found.append(p)
     if not found:
         return {}
     a, m = max(found, key=lambda p: p[0] - p[1])

@@ -385,3 +385,9 @@ def narrowed(widths: list[int | None]) -> bool:
         return False
     inner = min(w for w in widths[1:-1] if w is not None)
     return inner < min(widths[0] or 0, widths[-1] or 0)
+
+
+def full_rank_depth(widths: list[int | None]) -> int:
+    """The most layers of a linear stack (its input width, then each layer's output width)
+    ending at its last layer that do not narrow below both their ends (:func:`narrowed`)."""
+    return max((len(widths) - 1 - i for i in range(len(widths) - 1) if not narrowed(widths[i:])), default=0)
