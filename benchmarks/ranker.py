@@ -129,11 +129,13 @@ def offset_rows(X: np.ndarray, names: list[str], classes: list[str]) -> np.ndarr
 
 
 def fit_offset(Z: np.ndarray, offs: np.ndarray, y: np.ndarray, classes: list[str], C: float,
-               sw: np.ndarray | None = None, a_fixed: float | None = None):  # fmt: skip
+               sw: np.ndarray | None = None, a_fixed: float | None = None, init: tuple | None = None):  # fmt: skip
     """Multinomial logistic regression with the rules' log-probabilities as an offset of
     fitted weight a >= 0: score = a * offs + Z @ W.T + b, L2 on W (sklearn's C convention).
     ``sw``: per-run weights of the log-loss; ``a_fixed``: a held at that value (the rules'
-    scores kept whole, the facts a correction bounded by the L2 pull). Returns (a, W, b)."""
+    scores kept whole, the facts a correction bounded by the L2 pull); ``init``: (classes, a, W, b)
+    of a fit on overlapping runs to start from (the problem is convex: the same optimum, reached
+    in fewer steps). Returns (a, W, b)."""
     n, F = Z.shape
     sw = np.ones(n) if sw is None else sw
     nc = len(classes)
@@ -153,8 +155,16 @@ def fit_offset(Z: np.ndarray, offs: np.ndarray, y: np.ndarray, classes: list[str
 
     th0 = np.zeros(1 + nc * F + nc)
     th0[0] = 1.0 if a_fixed is None else a_fixed
+    if init is not None and init[2].shape[1] == F:
+        ic, ia, iW, ib = init
+        at = {c: i for i, c in enumerate(ic)}
+        W0, b0 = th0[1 : 1 + nc * F].reshape(nc, F), th0[1 + nc * F :]
+        for j, c in enumerate(classes):
+            if c in at:
+                W0[j], b0[j] = iW[at[c]], ib[at[c]]
+        th0[0] = ia if a_fixed is None else a_fixed
     bounds = [(0.0, 5.0) if a_fixed is None else (a_fixed, a_fixed)] + [(None, None)] * (nc * F + nc)
-    th = optimize.minimize(f, th0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 300}).x
+    th = optimize.minimize(f, th0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 300, "maxcor": 30}).x  # maxcor 10 -> 30: 266 -> 162 steps, a lower optimum
     return float(th[0]), th[1 : 1 + nc * F].reshape(nc, F), th[1 + nc * F :]
 
 
@@ -213,15 +223,16 @@ def healthy_threshold(p_h: np.ndarray, healthy: np.ndarray, fa_cost: float) -> f
 
 
 def _core(X: np.ndarray, y: np.ndarray, names: list[str], keep: np.ndarray, C: float, offset: bool | str,
-          weighting: str | None = None, zclip: float | None = None):  # fmt: skip
+          weighting: str | None = None, zclip: float | None = None, init: tuple | None = None):  # fmt: skip
     """One fit: (classes, offset weight, coef, intercept, mean, scale) on the kept columns.
     ``offset``: False (plain features), True/'fit' (rules' offset, weight fitted) or 'fixed'
-    (weight 1: a correction on the rules); ``zclip``: standardized features held to it."""
+    (weight 1: a correction on the rules); ``zclip``: standardized features held to it;
+    ``init``: (classes, a, W, b) to start the offset fit from (fit_offset)."""
     Z, mean, scale = _standardize(X, keep, zclip)
     classes = sorted({str(c) for c in y})
     sw = class_weights(y, weighting)
     if offset:
-        a, W, b = fit_offset(Z, offset_rows(X, names, classes), y, classes, C, sw, 1.0 if offset == "fixed" else None)
+        a, W, b = fit_offset(Z, offset_rows(X, names, classes), y, classes, C, sw, 1.0 if offset == "fixed" else None, init)
         return classes, a, W, b, mean, scale
     clf = _lr(Z, y, C, sw)
     assert [str(c) for c in clf.classes_] == classes
@@ -293,7 +304,10 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
     classes, a, W, b, mean, scale = _core(X, y, names, keep, C, offset, weighting, zclip)
     t, thr = 1.0, 0.5
     if inner:
-        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting, scenarios, bound, winsor, zclip)
+        # each inner fold starts from the whole fit: the same optimum in fewer steps (a
+        # leave-one-style fold of the log layer: 1,101 -> 690 evaluations with maxcor 30)
+        S = inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting, scenarios, bound, winsor, zclip,
+                         (classes, a, W, b))  # fmt: skip
         # calibrated where the layer is used: runs on which a rule fired
         used = X[:, names.index("alarm")] > 0.5 if "alarm" in names else np.ones(len(y), dtype=bool)
         used = used if used.sum() >= 20 else np.ones(len(y), dtype=bool)
@@ -318,8 +332,10 @@ def fit(X: np.ndarray, y: np.ndarray, names: list[str], *, kind: str, C: float =
 
 
 def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting=None, scenarios=None,
-                 bound: float | None = None, winsor: float = 0.0, zclip: float | None = None) -> np.ndarray:  # fmt: skip
-    """Held-out class scores of an ``inner``-fold CV over the training runs."""
+                 bound: float | None = None, winsor: float = 0.0, zclip: float | None = None,
+                 init: tuple | None = None) -> np.ndarray:  # fmt: skip
+    """Held-out class scores of an ``inner``-fold CV over the training runs (each fold's fit
+    started from ``init`` when given)."""
     rng = np.random.default_rng(0)
     g = groups if groups is not None else np.arange(len(y))
     ug = np.unique(g)
@@ -333,7 +349,7 @@ def inner_scores(X, y, names, keep, classes, C, inner, groups, offset, weighting
         if te.sum() == 0 or len(set(y[tr])) < 3:
             continue
         Xtr = winsorized(X[tr], keep, winsor)
-        cl, a, W, b, mt, st = _core(Xtr, y[tr], names, keep, C, offset, weighting, zclip)
+        cl, a, W, b, mt, st = _core(Xtr, y[tr], names, keep, C, offset, weighting, zclip, init)
         lo, hi = value_range(Xtr[:, keep], mt)
         Zv = (np.clip(np.where(np.isnan(X[te][:, keep]), mt, X[te][:, keep]), lo, hi) - mt) / st
         Zv = Zv if zclip is None else np.clip(Zv, -zclip, zclip)
