@@ -91,6 +91,11 @@ files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/Ten
 and the unseen breadth batch fixtures/qa_fresh42/ (12 pairs: breast cancer, diabetes, spirals, multi-label,
 digits 16x16, Gaussian quantiles, make_regression 60f, damped oscillation, 24 blobs, sparse-uncorrelated, XOR bits,
 keyword posts; NAdam, Adagrad, Adamax, AdaBelief, SGDR, LinearLR, StepLR; adapters in 7)
+and the second unseen console batch fixtures/qa_wild43/ (12 torch / Lightning / HF / JAX programs whose log is their own
+console: a tqdm bar over epochs with `|` lines and percentages, Keras-like ETA/time lines, `[INFO] HH:MM:SS key=value`
+logging, `train 147/1437  val 35/360` fractions in scientific-notation lines, the Udacity char-RNN `Epoch: 1/12...
+Step: 10... Loss: ...` habit, tqdm postfix with a percentage, Lightning TQDM bars, HF tqdm console and printed dicts,
+`val 36/360 correct (10.0%)`, a pandas DataFrame printed at the end; an adapter in 4)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -160,7 +165,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_wild42": (ROOT / "fixtures" / "qa_wild42", 12, 32),
         "qa_begin42": (ROOT / "fixtures" / "qa_begin42", 12, 32),
         "qa_jax42": (ROOT / "fixtures" / "qa_jax42", 12, 42),
-        "qa_mixed42": (ROOT / "fixtures" / "qa_mixed42", 12, 42)}
+        "qa_mixed42": (ROOT / "fixtures" / "qa_mixed42", 12, 42),
+        "qa_wild43": (ROOT / "fixtures" / "qa_wild43", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
