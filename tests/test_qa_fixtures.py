@@ -72,6 +72,10 @@ and the thirteenth forum-style batch fixtures/qa_real42/ (Keras fit with the cal
 CSVLogger (one with separator=";") / verbose=2 / a JSON-dumped History, a GradientTape loop with prints; torch prints in
 the MNIST-example format, a hand CSV with an lr column, tqdm postfix, TensorBoard numbered tags; Lightning CSVLogger;
 HF trainer_state.json; a JAX Recorder loop)
+and the fourteenth forum-style batch fixtures/qa_real43/ (Keras fit with the callback in 5 of 6 Keras pairs beside
+CSVLogger / verbose=2 / a JSON-dumped History, a GradientTape loop with prints; torch TensorBoard "Loss/Train-Epoch"
+tags, a ";"-separated hand CSV, prints with percent accuracy, tqdm postfix with miniters; Lightning CSVLogger with step
+and epoch columns; HF trainer_state.json; a JAX Recorder loop)
 and the mixed unseen batch fixtures/qa_mixed41/ (11 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3 on
 TF/JAX; adapters in 9; SummaryWriter, print .log/.txt, W&B offline, csv.writer, tensorboardX, JSONL, Keras
 TensorBoard/CSVLogger/History JSON, Lightning CSVLogger)
@@ -155,6 +159,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real40": (ROOT / "fixtures" / "qa_real40", 14, 44),
         "qa_real41": (ROOT / "fixtures" / "qa_real41", 14, 46),
         "qa_real42": (ROOT / "fixtures" / "qa_real42", 14, 48),
+        "qa_real43": (ROOT / "fixtures" / "qa_real43", 13, 44),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
