@@ -100,6 +100,9 @@ console: a tqdm bar over epochs with `|` lines and percentages, Keras-like ETA/t
 logging, `train 147/1437  val 35/360` fractions in scientific-notation lines, the Udacity char-RNN `Epoch: 1/12...
 Step: 10... Loss: ...` habit, tqdm postfix with a percentage, Lightning TQDM bars, HF tqdm console and printed dicts,
 `val 36/360 correct (10.0%)`, a pandas DataFrame printed at the end; an adapter in 4)
+and a second JAX-side unseen batch fixtures/qa_jax43/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
+3 Keras 3 on JAX; adapters in 9; JSONL, tensorboardX, MLflow file store, a tee'd print log, csv.writer, tf.summary,
+csv.DictWriter, a JSON-lines Keras callback, CSVLogger with ';', LambdaCallback print log)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -171,7 +174,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_begin42": (ROOT / "fixtures" / "qa_begin42", 12, 32),
         "qa_jax42": (ROOT / "fixtures" / "qa_jax42", 12, 42),
         "qa_mixed42": (ROOT / "fixtures" / "qa_mixed42", 12, 42),
-        "qa_wild43": (ROOT / "fixtures" / "qa_wild43", 12, 32)}
+        "qa_wild43": (ROOT / "fixtures" / "qa_wild43", 12, 32),
+        "qa_jax43": (ROOT / "fixtures" / "qa_jax43", 12, 42)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
