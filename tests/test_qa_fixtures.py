@@ -103,6 +103,9 @@ Step: 10... Loss: ...` habit, tqdm postfix with a percentage, Lightning TQDM bar
 and a second JAX-side unseen batch fixtures/qa_jax43/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 3 Keras 3 on JAX; adapters in 9; JSONL, tensorboardX, MLflow file store, a tee'd print log, csv.writer, tf.summary,
 csv.DictWriter, a JSON-lines Keras callback, CSVLogger with ';', LambdaCallback print log)
+and the unseen breadth batch fixtures/qa_fresh43/ (12 pairs: 20x20 shapes ResNet, heteroscedastic NLL, multi-task
+heads, noisy digits, bag-of-words EmbeddingBag, ordinal star ratings, iris one-hot, bit counts, redundant-feature
+make_classification, AR(2) dilated CNN, IRNN, token tagging; RAdam, Adadelta, LAMB, CyclicLR; adapters in 6)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -166,6 +169,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
+        "qa_fresh43": (ROOT / "fixtures" / "qa_fresh43", 12, 36),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
