@@ -56,6 +56,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_mixed42",
          "fixtures/qa_wild43",
          "fixtures/qa_jax43",
+         "fixtures/qa_mixed43",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 
