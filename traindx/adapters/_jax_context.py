@@ -17,6 +17,7 @@ from traindx.adapters._common import (
     levels_of_batches,
     note_broadcast,
 )
+from traindx.adapters._common.assoc import corr_flags
 from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.losses import penalty_share
 from traindx.adapters._jax_pipeline import _Layout
@@ -34,8 +35,7 @@ from traindx.adapters._jax_stats.tree import mark_output
 from traindx.context_json import construct
 from traindx.schema import OptimizerInfo
 
-#: a loss that is no single-label task (read from its name) -> DataInfo.task "other": the
-#: class count is then not guessed from the output width (as the torch Monitor's _DATA_TASK)
+#: a loss of no single-label task -> DataInfo.task "other", no class count (torch's _DATA_TASK)
 _DATA_TASK = {"composite": "other", "reconstruction": "other", "contrastive": "other"}
 TARGET_ROWS = 4  # telemetry rows whose label counts give target_distinct (their largest)
 #: rows compared for val_shared_frac (the Keras callback's caps, traindx.adapters._keras_leak)
@@ -105,6 +105,7 @@ class ContextMixin:
                 tf.add(np.asarray(data[1]), limit=1 << 20)
                 rows.add(np.asarray(data[1]))  # (N, C) targets: their kind (issue 10)
                 ctx.flags.update(tf.flags() or rows.flags())
+                ctx.flags.update(corr_flags(data[0], data[1]))  # one column follows the target (_common.assoc)
                 if self._task != "classification":  # the trivial predictor's loss (flags trivial_*)
                     lv = TargetLevel()
                     lv.add(np.asarray(data[1]))
@@ -128,8 +129,7 @@ class ContextMixin:
         if data is not None and val_data is not None:
             try:  # a fact less, never a failure
                 frac = _val_shared_frac(data, val_data)
-                if frac is not None:
-                    ctx.flags["val_shared_frac"] = frac
+                ctx.flags.update({} if frac is None else {"val_shared_frac": frac})
             except Exception:  # noqa: BLE001, S110
                 pass
         if run_name:

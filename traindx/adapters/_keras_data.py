@@ -9,6 +9,7 @@ import numpy as np
 
 from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import TargetLevel
+from traindx.adapters._common.assoc import corr_flags
 from traindx.adapters._keras_leak import fit_locals, nonfinite_count, val_shared_frac
 
 
@@ -223,6 +224,8 @@ class _DataFacts:
             if loc is None:
                 return
             flags["loss_class_weighted"] = loc["class_weighted"]
+            if loc["train_x"] is not None and loc["train_y"] is not None:  # (_common.assoc)
+                flags.update(corr_flags(loc["train_x"], loc["train_y"]))
             tx = loc["train_x"]
             if tx is not None and tx.ndim >= 1:
                 self._fit_rows = int(tx.shape[0])

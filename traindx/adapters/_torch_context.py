@@ -26,6 +26,7 @@ from traindx.adapters._common import (
     dropout_max,
     init_scale_flags,
 )
+from traindx.adapters._common.assoc import SAMPLE_ROWS, FeatureTarget
 from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.repeats import InputRepeats
 from traindx.adapters._torch_linear import linear_stacks
@@ -171,6 +172,7 @@ class ContextMixin:
         self._tfacts = TargetFacts()
         self._trows = RowTargets()  # (N, C) targets: target_kind, target_row_sum
         self._tlevel = TargetLevel()  # the trivial predictor's loss (flags trivial_*)
+        self._ftgt = FeatureTarget()  # one input column following the target (feature_target_*)
         self._tlevel_batches = 0
         self._user_classes = num_classes
         # Initialization scales of the weights as they are now (before any update).
@@ -364,6 +366,18 @@ class ContextMixin:
                   "target_row_sum", "target_onehot"):  # fmt: skip
             flags.pop(k, None)
         flags.update(tf.flags() or self._trows.flags())
+
+    def _feature_target(self, inputs: Any, tgt: torch.Tensor) -> None:
+        """The first batches' flat inputs beside their targets (host copies of at most
+        SAMPLE_ROWS rows) until ``feature_target_corr`` is known (_common.assoc)."""
+        x = ts.first_tensor(inputs)
+        if x is None or x.dim() != 2 or not x.is_floating_point() or tgt.shape[:1] != x.shape[:1] or tgt.is_complex():
+            self._ftgt.done = True
+            return
+        n = SAMPLE_ROWS - self._ftgt.n
+        got = self._ftgt.add(x.detach()[:n].float().cpu().numpy(), tgt.detach()[:n].cpu().numpy())
+        if got:
+            self.context.flags.update(got)
 
     def _level_facts(self, tgt: torch.Tensor) -> None:
         """The trivial predictor's loss levels from the targets the loss is given (the first

@@ -68,6 +68,7 @@ class FlushMixin:
             self.context.flags["mode_layers_eval_share"] = round(self._modal_eval / self._modal_checked, 4)
         if final:
             self._set_final_note(self.context, "traindx monitor: ", self._cad.note(self._step))
+            self.context.flags.update(self._ftgt.finish() or {})  # a short run: the rows it had
         if force or disk:
             _overlap.record(self)
             w.write_context(self.context)

@@ -129,6 +129,11 @@ class RecordMixin:
             self._tgt_most = max(self._tgt_most, tgt.numel())  # a shape: no sync
         if tgt is not None and self._tfacts.batches < TARGET_BATCHES:
             self._target_facts(tgt)
+        if tgt is not None and not self._ftgt.done:
+            try:
+                self._feature_target(inputs, tgt)
+            except Exception:  # noqa: BLE001 - a fact not known; the monitor goes on
+                self._ftgt.done = True
         if tgt is not None and self._tlevel_batches < LEVEL_BATCHES and not self._tlevel.full():
             self._level_facts(tgt)  # not for class ids (a cross-entropy: the chance facts)
         if tgt is not None and self._count_targets:

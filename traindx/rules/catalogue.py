@@ -87,6 +87,11 @@ ADAPTER_FLAGS: dict[str, type] = {
     "trivial_mae": float,
     "trivial_mse": float,
     "val_shared_frac": float,
+    # adapters/_common/assoc.py: the largest |correlation| of one flat input column with the
+    # target (eta for class ids), its column and the number of columns
+    "feature_target_corr": float,
+    "feature_target_col": float,
+    "feature_target_cols": float,
 }
 
 #: ``ctx`` facts a run's configuration states that no adapter records, in the context's
