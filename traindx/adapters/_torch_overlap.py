@@ -69,6 +69,7 @@ class Overlap:
         self.capped = False
         self.stale = 0  # training forwards in a row that brought no new row
         self.copies: dict[int, int] = {}  # rows repeated within the first pass: copies seen
+        self.nograd = [0, 0]  # forwards under no_grad with the model in eval / in training mode
 
     def see(self, x: Any, training: bool) -> None:
         if (
@@ -180,7 +181,10 @@ def install(mon: Any) -> Any:
             return
         try:
             ov = m._overlap
-            training = module.training and torch.is_grad_enabled()
+            grad = torch.is_grad_enabled()
+            if not grad:  # an evaluation forward: in which mode (eval_train_mode_share)
+                ov.nograd[bool(module.training)] += 1
+            training = module.training and grad
             ov.see(args[0], training)
             if training and ov.done and m._overlap_handle is not None:
                 m._overlap_handle.remove()
@@ -197,8 +201,15 @@ def install(mon: Any) -> Any:
 
 
 def record(mon: Any) -> None:
-    """``ctx.val_shared_frac`` from the rows seen so far (at a flush that writes the context)."""
+    """``ctx.val_shared_frac`` from the rows seen so far (at a flush that writes the context),
+    and ``eval_forwards`` / ``eval_train_mode_share``: the model's forwards under ``no_grad``
+    while the hook lived, and the share of them run with the model in training mode (a
+    validation under ``torch.no_grad()`` without ``model.eval()``: dropout and batch-norm
+    batch statistics stay on)."""
     ov = mon._overlap
     frac = ov.frac() if ov is not None else None
     if frac is not None:
         mon.context.flags["val_shared_frac"] = float(frac)
+    if ov is not None and sum(ov.nograd):  # the first evaluation passes' mode (the hook's life)
+        mon.context.flags["eval_forwards"] = float(sum(ov.nograd))
+        mon.context.flags["eval_train_mode_share"] = round(ov.nograd[1] / sum(ov.nograd), 4)

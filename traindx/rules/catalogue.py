@@ -92,6 +92,10 @@ ADAPTER_FLAGS: dict[str, type] = {
     "feature_target_corr": float,
     "feature_target_col": float,
     "feature_target_cols": float,
+    # torch: the model's forwards under no_grad (the overlap hook's life, about an epoch and
+    # the evaluation after it) and the share of them with model.training True
+    "eval_forwards": float,
+    "eval_train_mode_share": float,
 }
 
 #: ``ctx`` facts a run's configuration states that no adapter records, in the context's
