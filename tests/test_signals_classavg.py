@@ -65,3 +65,22 @@ def test_acc016_on_the_buggy_imbalance_runs_not_the_fixed(root: str, pair: str):
 
     assert "ACC016" in codes("buggy")
     assert "ACC016" not in codes("fixed")
+
+
+def test_a_one_class_f1_is_read_as_the_two_class_macro_f1():
+    # 4 % positives: accuracy 0.969 beside a positive-class F1 of 0.361 (qa_mixed42's hastie run)
+    d = class_avg_facts(_run(val__accuracy=[0.960, 0.965, 0.969], val__f1=[0.0, 0.214, 0.361]))
+    assert d["avg_last"] == pytest.approx(0.672, abs=2e-3)
+    assert d["avg_gap"] >= 0.2 and d["avg_err_ratio"] >= 3.0
+    # the class-weighted fix: F1 0.543 beside 0.949 stays under ACC016's gap
+    fixed = class_avg_facts(_run(val__accuracy=[0.93, 0.95, 0.949], val__f1=[0.44, 0.6, 0.543]))
+    assert fixed["avg_gap"] < 0.2
+
+
+def test_a_one_class_f1_near_the_accuracy_or_inconsistent_with_it():
+    close = class_avg_facts(_run(val__accuracy=[0.7, 0.75, 0.8], val__f1=[0.68, 0.74, 0.79]))
+    assert close["avg_gap"] < 0.05
+    # an F1 whose true positives would exceed the accuracy cannot be one class's F1 of this split
+    assert class_avg_facts(_run(val__accuracy=[0.1, 0.1, 0.1], val__f1=[0.95, 0.95, 0.95])) == {}
+    # a macro- or weighted-F1 is not read as one class's
+    assert class_avg_facts(_run(val__accuracy=[0.9] * 3, val__f1_weighted=[0.3] * 3)) == {}

@@ -49,11 +49,11 @@ _AUC = re.compile(r"auc|roc_auc|auroc|auc_roc")
 #: names it (``entity_f1`` and ``overall_f1`` of seqeval, ``binary_f1``, ``fraud_precision``,
 #: ``f1_pos``, ``recall_class1``); not one averaged over the classes (a macro F1 of a model that
 #: answers the majority class everywhere is that class's F1 over C, not 0) nor an average precision.
-_ONE_CLASS = r"(?!(macro|micro|weighted|samples|avg|mean|average|balanced)_|\w*average_precision)(\w+_)?({})" \
+ONE_CLASS = r"(?!(macro|micro|weighted|samples|avg|mean|average|balanced)_|\w*average_precision)(\w+_)?({})" \
     r"(_(pos(itive)?|bin(ary)?|class_?\d+))?"
-_POS = re.compile(_ONE_CLASS.format("f1|f1_score|precision|recall"))
+_POS = re.compile(ONE_CLASS.format("f1|f1_score|precision|recall"))
 #: A recall of one class, however qualified (signals/degenerate.py: a one-class predictor's is 0).
-ONE_CLASS_RECALL = re.compile(_ONE_CLASS.format("recall"))
+ONE_CLASS_RECALL = re.compile(ONE_CLASS.format("recall"))
 _ERR = re.compile(r"mae|mse|rmse|mape|msle")
 _LOSS = re.compile(r"loss")
 _OVERLAP = re.compile(r"dice|iou|jaccard|dice_coef(ficient)?")

@@ -11,6 +11,15 @@ a model that treats every class alike) and grows far above 1 when they concentra
 classes (0.727 balanced accuracy beside 0.978 accuracy: 12x - the minority classes are mostly
 missed). ``avg_gap = a - m`` keeps a tiny plain error from making a small gap look large.
 
+A one-class F1 (``val_f1``: sklearn's ``average='binary'``, the positive class's F1) beside the
+accuracy of a two-class task fixes the whole confusion matrix but the split of the errors: with
+``E = 1 - a`` the error share, ``F1 = 2TP / (2TP + E)`` gives ``TP = F1 E / (2 (1 - F1))``, the
+true negatives ``TN = a - TP`` and the other class's F1 ``2TN / (2TN + E)``; their mean is the
+macro-F1, read like a logged one. A 0.361 F1 beside an accuracy of 0.969 (4 % positives) is a
+macro-F1 of 0.673 - ten times the plain error. Where the bare ``f1`` is really a macro or
+weighted F1 of a many-class task the conversion reads it leniently (an F1 near the accuracy
+gives a macro-F1 near it too), never more harshly than the logged value itself.
+
 The accuracy is read on the metric's own split; a training class-averaged metric is read
 against the validation accuracy only when neither split logs both (a training metric is usually
 the better of the two, so a gap read that way is understated, not inflated).
@@ -24,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from traindx.schema import Run, Series
+from traindx.signals.auxmetrics import ONE_CLASS
 from traindx.signals.robust import finite
 
 #: Canonical names of class-averaged metrics (not micro- or sample-averaged ones: a micro
@@ -32,6 +42,8 @@ CLASS_AVG = re.compile(
     r"balanced_acc(uracy)?|bal(anced)?_acc|f1_macro|macro_f1|recall_macro|macro_recall"
     r"|mean_(per_)?class_acc(uracy)?"
 )
+#: F1 of one class (bare or qualified, not averaged over the classes: signals/auxmetrics.py).
+ONE_CLASS_F1 = re.compile(ONE_CLASS.format("f1|f1_score"))
 #: Fewest evaluations at which both must be logged.
 MIN_COMMON = 3
 #: The plain error is floored here (one error in a thousand) in the ratio.
@@ -46,8 +58,24 @@ def _global(run: Run, split: str, match: Any) -> list[Series]:
     ]
 
 
-def _pair(acc: Series, avg: Series) -> tuple[float, float] | None:
-    """The last evaluation at which both were logged (finite), if they share three or more."""
+def binary_macro_f1(a: float, f1: float) -> float | None:
+    """The macro-F1 of a two-class task whose accuracy is ``a`` and one class's F1 ``f1``
+    (module docstring); None where the two cannot come from one confusion matrix."""
+    e = 1.0 - a
+    if not (0.0 <= f1 < 1.0 and 0.0 <= e <= 1.0):
+        return None
+    tp = f1 * e / (2.0 * (1.0 - f1))
+    tn = a - tp
+    if tn < 0.0:
+        return None
+    other = 2.0 * tn / (2.0 * tn + e) if tn + e > 0.0 else 0.0
+    return (f1 + other) / 2.0
+
+
+def _pair(acc: Series, avg: Series, one_class: bool = False) -> tuple[float, float] | None:
+    """The last evaluation at which both were logged (finite), if they share three or more
+    (``one_class``: ``avg`` is one class's F1, turned into the macro-F1 by
+    :func:`binary_macro_f1`)."""
     sa, va = finite(acc.steps, acc.values)
     sm, vm = finite(avg.steps, avg.values)
     if acc.unit != avg.unit:
@@ -58,6 +86,9 @@ def _pair(acc: Series, avg: Series) -> tuple[float, float] | None:
     a, m = float(va[ia[-1]]), float(vm[im[-1]])
     if not (0.0 <= a <= 1.0 and 0.0 <= m <= 1.0):
         return None  # a percentage or a hand-written metric out of range: not compared
+    if one_class:
+        mf = binary_macro_f1(a, m)
+        return None if mf is None else (a, mf)
     return a, m
 
 
@@ -73,6 +104,9 @@ def class_avg_facts(run: Run) -> dict[str, Any]:
         for acc in _global(run, acc_split, lambda m: m == "accuracy"):
             for avg in _global(run, avg_split, CLASS_AVG.fullmatch):
                 if (p := _pair(acc, avg)) is not None:
+                    found.append(p)
+            for avg in _global(run, avg_split, ONE_CLASS_F1.fullmatch):
+                if (p := _pair(acc, avg, one_class=True)) is not None:
                     found.append(p)
         if found:
             break
