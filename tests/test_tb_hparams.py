@@ -56,3 +56,24 @@ def test_undecodable_metadata_is_not_hyperparameters():
     assert session_hparams(b"") is None
     assert session_hparams(b"\x0a\x05\x0a\x03abc") is None  # plugin_data without content
     assert session_hparams(b"\x0a\xff") is None  # cut short
+
+
+def test_huggingface_training_arguments_text_summary(tmp_path):
+    # HF's TensorBoardCallback (report_to=["tensorboard"]) writes TrainingArguments.to_json_string()
+    # once as add_text("args", ...): the optimizer and its LR a TensorBoard-only run states
+    tbx = pytest.importorskip("tensorboardX")
+    import json
+
+    w = tbx.SummaryWriter(str(tmp_path))
+    args = {"learning_rate": 0.05, "optim": "adamw_torch_fused", "warmup_steps": 23, "report_to": ["tensorboard"],
+            "per_device_train_batch_size": 16, "lr_scheduler_kwargs": {}}
+    w.add_text("args", json.dumps(args, indent=2))
+    w.add_text("notes", "not json at all")
+    for i in range(12):
+        w.add_scalar("train/loss", 1.1 - 0.001 * i, i)
+    w.close()
+    (run,) = traindx.read(tmp_path)
+    hp = run.context.hyperparameters
+    assert hp["learning_rate"] == 0.05 and hp["optim"] == "adamw_torch_fused" and "report_to" not in hp
+    assert run.context.optimizer.name == "adamw" and run.context.optimizer.lr == 0.05
+    assert [s.key.metric for s in run.series.values()] == ["loss"]  # the texts are not series

@@ -6,7 +6,12 @@ import numpy as np
 
 from traindx.readers.raw import RawHistogram, RawLog, RawSeries
 from traindx.readers.tfevents.columns import _Out
-from traindx.readers.tfevents.hparams import SESSION_START, session_hparams
+from traindx.readers.tfevents.hparams import (
+    HF_ARGS,
+    SESSION_START,
+    session_hparams,
+    text_json_hparams,
+)
 from traindx.readers.tfevents.intern import _intern
 from traindx.readers.tfevents.proto import _NOT_SCALAR_PLUGINS, _views
 from traindx.readers.tfevents.pyfields import _histogram_tensor_stats, _plugin_name
@@ -94,6 +99,12 @@ def _assemble(
             if rows:
                 hist_vi.append(np.array(idxs, dtype=np.int64))
                 hist_stats.append(np.array(rows))
+        if HF_ARGS in tag_names:  # HuggingFace's TrainingArguments as JSON text: the run's settings
+            ta = tag_names.index(HF_ARGS)
+            for i in np.flatnonzero((tag_id[tv] == ta) & rec_ok[v_rec[tv]]).tolist():
+                hp = text_json_hparams(bytes(buf.data[int(tp[i]) : int(tp[i]) + int(tl[i])]))
+                for name_, v in (hp or {}).items():
+                    log.hyperparameters.setdefault(name_, v)
         cand = np.flatnonzero(~is_hist)
         if cand.size:
             k, vals = _tensor_scalars(buf, views, tp[cand], tl[cand])

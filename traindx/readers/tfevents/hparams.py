@@ -9,12 +9,35 @@ number read as an int), a string (3) or a bool (4). Struct and list values are n
 
 from __future__ import annotations
 
+import json
+import math
 import struct
 from typing import Any
 
 from traindx.readers.tfevents.pyfields import _iter_fields
 
 SESSION_START = "_hparams_/session_start_info"
+#: The text summary HuggingFace's ``TensorBoardCallback`` writes once (``report_to=["tensorboard"]``):
+#: ``TrainingArguments.to_json_string()`` - the optimizer (``optim``), its LR, warm-up, batch size.
+HF_ARGS = "args/text_summary"
+
+
+def text_json_hparams(tensor: bytes) -> dict[str, Any] | None:
+    """The scalar entries of the JSON object in a text summary's ``TensorProto.string_val``
+    (field 8); None when the tensor holds no JSON object (a text that is not arguments)."""
+    try:
+        vals = [tensor[v[0] : v[1]] for f, wt, v in _iter_fields(tensor, 0, len(tensor)) if f == 8 and wt == 2]
+        if len(vals) != 1:
+            return None
+        obj = json.loads(vals[0].decode("utf-8"))
+    except (ValueError, IndexError, struct.error, UnicodeDecodeError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    return {
+        str(k): v for k, v in obj.items()
+        if isinstance(v, str | int | float | bool) and not (isinstance(v, float) and not math.isfinite(v))
+    }
 
 
 def session_hparams(meta: bytes) -> dict[str, Any] | None:
