@@ -24,6 +24,7 @@ from traindx.signals.compare import (
     gap_facts,
     loss_when_scored,
     lr_facts,
+    lr_response,
     quality_after_val_min,
     trivial_facts,
 )
@@ -181,6 +182,9 @@ def compute_facts(run: Run) -> Facts:
     lr = pick(run, "lr", "train")
     if lr is not None and len(lr):
         facts["lr"] = lr_facts(lr.steps, lr.values, planned=planned_length(run, lr.unit))
+        ls = chosen.get("loss") or chosen.get("val_loss")
+        if ls is not None and ls.unit == lr.unit:  # the loss against the LR's moves
+            facts["lr"].update(lr_response(lr.steps, lr.values, ls.steps, ls.values))
 
     if "loss" in chosen and "val_loss" in chosen and like_with_like(chosen["loss"], chosen["val_loss"]):
         # the gap, too, is read up to the first non-finite training loss

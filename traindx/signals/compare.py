@@ -172,6 +172,45 @@ def loss_when_scored(
     return float(ys[before][-1]) if before.any() else None
 
 
+#: Points of a loss read against its LR after the opening share (the first fall, warm-up's start).
+LR_RESPONSE_MIN = 8
+#: Only where the LR is at least this share of its largest value is the loss read against it.
+LR_LIVE = 0.1
+
+
+def lr_response(
+    lr_steps: np.ndarray, lr: np.ndarray, loss_steps: np.ndarray, loss: np.ndarray
+) -> dict[str, float]:
+    """How much a loss moved while its logged LR moved (both on one step axis). After the
+    first tenth of the loss's points (at least two: the opening fall) and where the LR is at
+    least a tenth of its largest value (an LR decayed to ~0 stops any loss: a schedule's fault,
+    not the model's), ``lr_move`` is the ratio of the LR's largest to its smallest value there
+    (at most 10x) and ``loss_move`` the loss's range there over its median. A model that learns answers a 5x LR change - a warm-up to the peak, a one-cycle,
+    a decay - with a visibly moving loss; one whose loss stays within a fraction of a percent
+    while the LR moves tenfold gets no gradient that the step size could scale: saturated
+    outputs, dead units, a stopped gradient. Empty with fewer than 8 points there, no positive
+    LR, or a loss whose median is not positive."""
+    okl, okr = np.isfinite(loss), np.isfinite(lr)
+    xs, ys, rs, rv = loss_steps[okl], loss[okl], lr_steps[okr], lr[okr]
+    if rv.size < 2 or ys.size < 2:
+        return {}
+    skip = max(2, int(math.ceil(0.1 * ys.size)))
+    xs, ys = xs[skip:], ys[skip:]
+    if ys.size < LR_RESPONSE_MIN or xs[0] < rs[0] or xs[-1] > rs[-1]:
+        return {}
+    at = np.interp(xs, rs, rv)
+    top = float(np.max(at))
+    live = at >= LR_LIVE * top  # where the step size is a real one: a decay to ~0 stops any loss
+    xs, ys, at = xs[live], ys[live], at[live]
+    mid = float(median(ys)) if ys.size else 0.0
+    if ys.size < LR_RESPONSE_MIN or not (top > 0.0 and mid > 0.0):
+        return {}
+    return {
+        "lr_move": top / float(np.min(at)),
+        "loss_move": float(np.max(ys) - np.min(ys)) / mid,
+    }
+
+
 def lr_facts(steps: np.ndarray, lr: np.ndarray, planned: int | None = None) -> dict[str, float | int | bool]:
     """Shape of the LR schedule. ``planned``: the run's planned last step (or epoch count),
     when known: ``max_plan_progress`` places the LR's peak in the whole planned run (a
