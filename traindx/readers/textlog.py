@@ -45,7 +45,7 @@ from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
-from traindx.readers.textnames import fraction_name, sklearn_score
+from traindx.readers.textnames import COUNT_FIRST, fraction_name, sklearn_score
 from traindx.readers.texttable import merge_tables, table_records
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
@@ -138,6 +138,8 @@ def _name(name: str, context: str | None, *, prose: bool) -> str:
     return f"{context} {name}" if context and not split else name
 
 
+#: A description in parentheses after a metric's name: ``test acc (20 new machines)``, ``acc (held-out)``.
+_ASIDE = re.compile(r"\s*\([^()]*[A-Za-z]{3}[^()]*\)\s*$")
 _ABBREVIATED = re.compile(r"(?i)\b(val|valid|train|test)\.(?=\s)")  # ' Val. Loss: 0.69 |  Val. Acc: 49.3%'
 
 
@@ -185,7 +187,7 @@ def _pairs(text: str, header: str | None = None) -> dict[str, float]:
 def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
     """The pairs of one part of a line (between bars) into ``out``, ``context`` the split of
     names without one."""
-    text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", text))
+    text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", COUNT_FIRST.sub(r"correct \1", text)))
     for seg in _SEP.split(text):
         # 'trn loss 0.99 acc 66.0%': a split word heading one-word pairs gives them its split
         lead = _SPLIT_LEAD.match(seg.strip(" -:"))
@@ -199,7 +201,7 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
         m = _PAIR.fullmatch(seg.strip(" -:"))
         if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):
             continue
-        name = _name(m["name"].strip(), context, prose=m["sep"][0] in ":=")
+        name = _name(_ASIDE.sub("", m["name"]).strip(), context, prose=m["sep"][0] in ":=")
         name = fraction_name(name) if m["den"] else name
         value, den = float(m["num"]), float(m["den"] or 1)
         out[name] = (value / den if den else float("nan")) / (100.0 if m["pct"] and not m["den"] else 1.0)
@@ -233,7 +235,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
         if i in rows:
             epoch, rec, step = rows[i].get("epoch", epoch), rows[i], None
-        states = [s for s in _STATES.split(_ANSI.sub("", raw)) if s.strip()] or [""]
+        states = [p for s in _STATES.split(_ANSI.sub("", raw)) if s.strip() for p in steps.after_frame(s, _names_a_value)] or [""]
         for j, state in enumerate(states):
             line = _tutorial(_SKLEARN_ITER.sub(r"epoch \1 | ", _PREFIX.sub("", state, count=1), count=1))
             m = _EPOCH.search(line)
@@ -303,6 +305,10 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
         n = max(len(v) for v in values.values())
         return [(i, {"epoch": i} | {k: v[i] for k, v in values.items() if i < len(v)}) for i in range(n)], n, []
     return records, lines, unread
+
+
+def _names_a_value(text: str) -> bool:
+    return bool(_KNOWN.search(text) and _LONE_NUM.search(text))
 
 
 def _with_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:

@@ -31,10 +31,17 @@ def sklearn_score(text: str, records: list[tuple[int, dict[str, Any]]]) -> None:
 #: its name (listed as not mapped where no rule knows it, as any name).
 _CORRECT = re.compile(r"(?i)(?<![a-z])(?:n_|num_)?correct(?:ly classified)?(?![a-z])")
 _CAUGHT = re.compile(r"(?i)^(.*?\w)\s+(?:caught|detected|found|flagged|identified|recalled|retrieved)$")
+#: A split word alone before a fraction (``train 147/1437  val 35/360``): the share of that split
+#: counted right, its accuracy (as ``correct`` is; issue 10, qa_wild43).
+_BARE_SPLIT = re.compile(r"(?i)(?:train(?:ing)?|trn|val(?:id(?:ation)?)?|eval(?:uation)?|dev|test(?:ing)?)")
+#: ``val 36/360 correct (10.0%)``: the count named after it, read as ``val correct 36/360``.
+COUNT_FIRST = re.compile(r"(?i)(\d+\s*/\s*\d+)\s+(?:correct(?:ly classified)?|right)(?![a-z])(?:\s*\(\s*[\d.]+\s*%\s*\))?")
 
 
 def fraction_name(name: str) -> str:
-    """The name of a fraction's value (:data:`_CORRECT`, :data:`_CAUGHT`); else ``name``."""
+    """The name of a fraction's value (:data:`_CORRECT`, :data:`_BARE_SPLIT`, :data:`_CAUGHT`); else ``name``."""
     if _CORRECT.search(name):
         return _CORRECT.sub("accuracy", name)
+    if _BARE_SPLIT.fullmatch(name.strip()):
+        return f"{name.strip()} accuracy"
     return f"{caught[1]} recall" if (caught := _CAUGHT.match(name)) else name

@@ -65,6 +65,17 @@ def marker(line: str) -> tuple[str, tuple[int, int | None] | None]:
     return line[: m.start()] + " | " + line[m.end() :], (int(n), int(m[3]) if m[3] else None)
 
 
+def after_frame(state: str, names_a_value: Callable[[str], bool]) -> list[str]:
+    """A tqdm frame and a line printed right after it (no newline between: ``45%|###| 9/15
+    [00:03<00:02, 2.5it/s]Epoch 10: | Val Acc: 100.00%``) as two states: the print is a line of
+    its own, not the bar's postfix (whose repeated validation values are dropped)."""
+    tq = TQDM.search(state)
+    close = state.find("]", tq.end()) if tq else -1
+    if close >= 0 and names_a_value(state[close + 1 :]):
+        return [state[: close + 1], state[close + 1 :]]
+    return [state]
+
+
 def bar_ends(states: list[str], j: int) -> bool:
     """State ``j`` of a line is its tqdm bar's last: complete (``40/40``), or the last before the
     bar restarts on the same line (a new epoch)."""

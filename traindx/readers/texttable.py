@@ -57,6 +57,8 @@ def _row(line: str, names: list[str], barred: bool) -> list[float | None] | None
     if ("|" in line) != barred:  # a table between bars ends at a line without them
         return None
     cells = _cells(line)
+    if not barred and cells and _number(cells[0], True) is None:
+        return None  # a row opens with its index or epoch: 'test acc (20 new machines): 69.0%' ends the table
     if len(cells) == len(names) + 1 and "|" not in line:  # a pandas frame's row index first
         cells = cells[1:]
     if len(cells) != len(names):
