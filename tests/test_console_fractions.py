@@ -58,3 +58,13 @@ def test_a_summary_line_after_a_printed_dataframe_is_a_test_point(tmp_path: Path
     assert list(run.series["val/accuracy"].steps) == list(range(1, 21))
     assert run.series["val/accuracy"].values[-1] == pytest.approx(0.8)
     assert list(run.series["test/accuracy"].values) == pytest.approx([0.61])
+
+
+@pytest.mark.parametrize(("name", "read"), [
+    ("test acc (20 new machines)", "test acc"), ("val acc (held out)", "val acc"),
+    ("Loss (val)", "Loss (val)"), ("acc (top 5)", "acc (top 5)"), ("acc (%)", "acc (%)"),
+])
+def test_a_description_in_parentheses_is_dropped_a_split_or_qualifier_kept(name: str, read: str) -> None:
+    from traindx.readers.textnames import aside
+
+    assert aside(name) == read

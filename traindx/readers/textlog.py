@@ -45,7 +45,7 @@ from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
-from traindx.readers.textnames import COUNT_FIRST, fraction_name, sklearn_score
+from traindx.readers.textnames import COUNT_FIRST, aside, fraction_name, sklearn_score
 from traindx.readers.texttable import merge_tables, table_records
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
@@ -138,8 +138,6 @@ def _name(name: str, context: str | None, *, prose: bool) -> str:
     return f"{context} {name}" if context and not split else name
 
 
-#: A description in parentheses after a metric's name: ``test acc (20 new machines)``, ``acc (held-out)``.
-_ASIDE = re.compile(r"\s*\([^()]*[A-Za-z]{3}[^()]*\)\s*$")
 _ABBREVIATED = re.compile(r"(?i)\b(val|valid|train|test)\.(?=\s)")  # ' Val. Loss: 0.69 |  Val. Acc: 49.3%'
 
 
@@ -201,7 +199,7 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
         m = _PAIR.fullmatch(seg.strip(" -:"))
         if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):
             continue
-        name = _name(_ASIDE.sub("", m["name"]).strip(), context, prose=m["sep"][0] in ":=")
+        name = _name(aside(m["name"]).strip(), context, prose=m["sep"][0] in ":=")
         name = fraction_name(name) if m["den"] else name
         value, den = float(m["num"]), float(m["den"] or 1)
         out[name] = (value / den if den else float("nan")) / (100.0 if m["pct"] and not m["den"] else 1.0)

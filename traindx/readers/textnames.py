@@ -45,3 +45,15 @@ def fraction_name(name: str) -> str:
     if _BARE_SPLIT.fullmatch(name.strip()):
         return f"{name.strip()} accuracy"
     return f"{caught[1]} recall" if (caught := _CAUGHT.match(name)) else name
+
+
+#: A description in parentheses after a metric's name, words apart: ``test acc (20 new machines)``
+#: (dropped; not a split, ``Loss (val)``, nor a qualifier, ``acc (top 5)``, which name the metric).
+_ASIDE = re.compile(r"\s*\(([^()]*[A-Za-z]{3}[^()]*\s[^()]*)\)\s*$")
+_NAMES_METRIC = re.compile(rf"(?i)(?<![a-z])(?:{_BARE_SPLIT.pattern[4:]}|best|min|max|mean|avg|average|top|running)(?![a-z])")
+
+
+def aside(name: str) -> str:
+    """``name`` without a description in parentheses at its end (:data:`_ASIDE`)."""
+    m = _ASIDE.search(name)
+    return name[: m.start()] if m and not _NAMES_METRIC.search(m[1]) else name
