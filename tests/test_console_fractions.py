@@ -68,3 +68,11 @@ def test_a_description_in_parentheses_is_dropped_a_split_or_qualifier_kept(name:
     from traindx.readers.textnames import aside
 
     assert aside(name) == read
+
+
+@pytest.mark.parametrize("last", [300, 250])
+def test_a_split_words_batch_counter_is_no_accuracy(tmp_path: Path, last: int) -> None:
+    # 'Train: 100/300' printed every 100 batches counts progress: the same shares each epoch
+    lines = [f"Epoch {e} | Train: {b}/300 | loss: {1.0 / (e * b):.5f}" for e in (1, 2, 3) for b in (100, 200, last)]
+    run = _read(tmp_path, lines)
+    assert "train/accuracy" not in run.series and "train/loss" in run.series

@@ -373,6 +373,9 @@ def read_text_log(path: str | Path) -> RawLog:
     text = read_text(path)
     records, n, unread = _parse(text)
     sklearn_score(text, records)
+    for name in steps.progress_counts(records):  # a batch counter, not a share counted right
+        for _, r in records:
+            r.pop(name, None)
     if n == 0:
         raise ReadError(src, "no 'name: number' pairs on any line; expected printed training output like "
                         "'Epoch 3/20 - loss: 0.51 - val_loss: 0.62' or 'epoch 3 | train loss 0.51 | val acc 81.2%'")  # fmt: skip

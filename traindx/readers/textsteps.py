@@ -76,6 +76,21 @@ def after_frame(state: str, names_a_value: Callable[[str], bool]) -> list[str]:
     return [state]
 
 
+def progress_counts(records: list[tuple[int, dict[str, Any]]]) -> set[str]:
+    """Names read as a share (``Train: 100/469``: ``Train accuracy``) that count progress: in
+    every epoch (two or more) the same values rising (``100/469, 200/469, ...`` again each epoch),
+    which no accuracy repeats."""
+    seen: dict[str, dict[Any, list[float]]] = {}
+    for _, r in records:
+        for k, v in r.items():
+            if isinstance(k, str) and k.endswith("accuracy") and r.get("epoch") is not None:
+                seen.setdefault(k, {}).setdefault(r["epoch"], []).append(v)
+    return {
+        k for k, by in seen.items()
+        if len(by) >= 2 and all(len(vs) >= 2 and vs == next(iter(by.values())) and vs == sorted(set(vs)) for vs in by.values())
+    }  # fmt: skip
+
+
 def bar_ends(states: list[str], j: int) -> bool:
     """State ``j`` of a line is its tqdm bar's last: complete (``40/40``), or the last before the
     bar restarts on the same line (a new epoch)."""
