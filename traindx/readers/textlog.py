@@ -46,6 +46,7 @@ from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
 from traindx.readers.textnames import COUNT_FIRST, aside, fraction_name, sklearn_score
+from traindx.readers.textsplit import split_spaced
 from traindx.readers.texttable import merge_tables, table_records
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
@@ -100,7 +101,7 @@ _PAIR = re.compile(
 )
 #: A pair run into the next one's name with only a space: ``train Loss: 0.6 Acc: 0.7`` (the
 #: transfer-learning tutorial), ``Test loss: 0.03 / Test accuracy: 0.99``.
-_RUN_ON = re.compile(rf"([:=]\s*(?:{_NUM})\s*%?)\s+(?:/\s+)?(?=[A-Za-z][\w ().-]*?\s*[:=]\s*[-+.\d])", re.I)
+_RUN_ON = re.compile(rf"([:=]\s*(?:{_NUM})\s*%?)\s+(?:/\s+)?(?=[A-Za-z][\w ().-]*?\s*[:=]\s*(?:[-+.\d]|nan\b|inf))", re.I)
 #: Words of a sentence naming a summary metric: ``Accuracy of the network on the 10000 test images``.
 _PROSE = re.compile(r"(?i)\b(?:of|on|over|for|in|the|final)\b")
 _QUALIFIER = re.compile(r"(?i)\b(best|min|max|lowest|highest|worst|mean|avg|average|running|top-?\d*)\b")
@@ -195,6 +196,9 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
             for name, num, pct in _SPACED_PAIR.findall(spaced):
                 if not _SKIP_NAMES.fullmatch(name):
                     out[_name(name, own, prose=False)] = float(num) / (100.0 if pct else 1.0)
+            continue
+        if (two := split_spaced(seg.strip(" -:"), context, _KNOWN, lambda w, c: _name(w, c, prose=False))) is not None:
+            out.update(two)  # 'train loss 5.84 val loss 4.97 val accuracy 14.67%'
             continue
         m = _PAIR.fullmatch(seg.strip(" -:"))
         if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):

@@ -3,6 +3,8 @@ standing in for it), the quality metric a split is judged on, and the run's plan
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from traindx.names import quality_rank
@@ -31,17 +33,27 @@ def held_out(run: Run, split: str) -> str:
     return "test" if tested else split
 
 
+#: Scopes that name the axis a series was logged on (TensorBoard ``Loss/Train-Epoch``,
+#: ``Loss/Train-Step``: ``train/loss@epoch``), not a part of the model or the data.
+AXIS_SCOPES = frozenset({"epoch", "epochs", "step", "steps", "batch", "iter", "iteration"})
+
+
+def _scoped(run: Run, split: str, want: Callable[[Series], bool]) -> list[Series]:
+    """The global series of a split that ``want`` accepts; where there is none, those logged
+    under an axis scope (``@epoch``, ``@step``): a run whose only loss is ``Loss/Train-Epoch``
+    has that loss, while an epoch mean beside a step loss never replaces it."""
+    found = [s for s in run.series.values() if s.key.split == split and want(s)]
+    glob = [s for s in found if s.key.scope == "global"]
+    return glob or [s for s in found if s.key.scope in AXIS_SCOPES]
+
+
 def pick(run: Run, metric: str, split: str) -> Series | None:
     """The global series of a metric on a split; the densest one when several were logged.
     A split without a loss reads its first error metric of :data:`LOSS_STANDINS` as the loss;
     "val" reads a test split evaluated during training where no validation was logged
     (:func:`held_out`)."""
     split = held_out(run, split)
-    cands = [
-        s
-        for s in run.series.values()
-        if s.key.metric == metric and s.key.split == split and s.key.scope == "global"
-    ]
+    cands = _scoped(run, split, lambda s: s.key.metric == metric)
     if not cands and metric == "loss":
         for standin in LOSS_STANDINS:
             if (s := pick(run, standin, split)) is not None:
@@ -72,12 +84,8 @@ def pick_quality(run: Run, split: str) -> Series | None:
     accuracy ...), global scope and plain values; more points break ties. "val" may read a
     test split (:func:`held_out`)."""
     split = held_out(run, split)
-    cands = [
-        (rank, -len(s), s)
-        for s in run.series.values()
-        if s.key.split == split and s.key.scope == "global" and s.key.statistic == "value"
-        and (rank := quality_rank(s.key.metric)) is not None and len(s)
-    ]  # fmt: skip
+    found = _scoped(run, split, lambda s: s.key.statistic == "value" and quality_rank(s.key.metric) is not None and len(s) > 0)
+    cands = [(rank, -len(s), s) for s in found if (rank := quality_rank(s.key.metric)) is not None]
     return min(cands, key=lambda c: (c[0], c[1]))[2] if cands else None
 
 
