@@ -41,3 +41,24 @@ def test_a_warm_up_records_its_peak_and_a_decay_its_start(tmp_path):
     capped = optax.exponential_decay(1e-3, 10, 2.0, end_value=0.1)
     assert _ctx_lr(tmp_path / "e", optimizer=optax.sgd(capped)) == pytest.approx(0.1)
     assert _ctx_lr(tmp_path / "f", optimizer=optax.adam(3e-4)) == pytest.approx(3e-4)
+
+
+@pytest.mark.parametrize(("wrap", "every"), [("multisteps", 2), ("apply_every", 1), ("none", 1)])
+def test_the_lr_series_is_the_schedule_at_the_inner_optimizers_count(tmp_path, wrap, every):
+    # optax.MultiSteps(adam(sched), k) steps its inner optimizer once per k micro-steps, so the
+    # schedule is applied at step // k (a decay over 100 updates is at its middle at micro-step
+    # 100, not at its end: read at the micro-step the lr reaches 0 half way - the qa_jax43
+    # friedman1 fixed run); optax.apply_every after the optimizer leaves it counting each micro-step
+    import traindx
+    from traindx.adapters.jax import telemetry
+
+    sched = optax.linear_schedule(1.0, 0.0, 100)
+    tx = {"multisteps": optax.MultiSteps(optax.adam(sched), every_k_schedule=2),
+          "apply_every": optax.chain(optax.adam(sched), optax.apply_every(2)), "none": optax.adam(sched)}[wrap]
+    params = {"params": {"Dense_0": {"kernel": np.ones((4, 3), np.float32), "bias": np.zeros(3, np.float32)}}}
+    rec = Recorder(tmp_path, params=params, optimizer=tx, loss="mse")
+    for i in range(200):
+        rec.log(i, telemetry(loss=np.float32(1.0)))
+    rec.close()
+    lr = traindx.read(tmp_path)[0].series["train/lr"]
+    assert lr.values[list(lr.steps).index(100)] == pytest.approx(1.0 - 100 / every / 100)

@@ -86,7 +86,7 @@ class ContextMixin:
             else:
                 info.lr = js.num(lr)
         ctx.optimizer = info
-        self._lr = lr
+        self._lr, self._lr_every = lr, max(1, accumulation_steps(optimizer, outer_only=True) or 1) if callable(lr) else 1
         k = accumulation_steps(optimizer) if optimizer is not None else None
         if k is not None and k > 1:  # optax.MultiSteps / apply_every: k micro-batches per update
             ctx.hyperparameters["gradient_accumulation_steps"] = k

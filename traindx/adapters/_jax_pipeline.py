@@ -346,11 +346,11 @@ class PipelineMixin:
 
     def _lr_values(self, steps: np.ndarray) -> np.ndarray | None:
         lr = self._lr
-        if callable(lr):
+        if callable(lr):  # at the inner optimizer's count (optax.MultiSteps: one per k micro-steps)
             try:
-                return np.asarray(lr(steps), dtype=np.float64).reshape(-1)
+                return np.asarray(lr(steps // self._lr_every), dtype=np.float64).reshape(-1)
             except Exception:  # noqa: BLE001 - a schedule that is not vectorized
-                return np.asarray([float(lr(int(s))) for s in steps], dtype=np.float64)
+                return np.asarray([float(lr(int(s) // self._lr_every)) for s in steps], dtype=np.float64)
         return np.full(steps.shape, float(lr), dtype=np.float64)
 
     def _plan(self, lay: _Layout, row: np.ndarray) -> list[tuple[str, int, float]]:

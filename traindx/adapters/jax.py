@@ -177,6 +177,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._class_counts = np.zeros(0, dtype=np.float64)
         self._atexit: Any = None
         self._lr: Any = None
+        self._lr_every = 1  # micro-steps per count of the optimizer's schedule (optax.MultiSteps)
         self._out_act: str | None = None
         self._probs: str | None = None
         self._act_kind: dict[str, int] = {}

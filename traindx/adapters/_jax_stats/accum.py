@@ -9,11 +9,16 @@ from typing import Any
 from traindx.adapters._jax_stats.config import _cells
 
 
-def accumulation_steps(tx: Any) -> int | None:
+def accumulation_steps(tx: Any, *, outer_only: bool = False) -> int | None:
     """Micro-batches per optimizer update an optax transformation accumulates: the
     ``every_k_schedule`` of an ``optax.MultiSteps`` (the object or its
     ``gradient_transformation()``; a schedule read at step 0) or the ``k`` of an
-    ``optax.apply_every`` inside a chain. None when none is found or it cannot be read."""
+    ``optax.apply_every`` inside a chain. None when none is found or it cannot be read.
+
+    With ``outer_only`` only a wrapper that keeps its own count (``optax.MultiSteps``):
+    its inner optimizer, and so the inner schedule, counts one step per ``k`` micro-steps,
+    where ``apply_every`` (a chain link after the optimizer) leaves the optimizer counting
+    every micro-step."""
 
     def find(obj: Any, seen: set[int], depth: int) -> int | None:
         if depth > 16 or id(obj) in seen:
@@ -32,7 +37,7 @@ def accumulation_steps(tx: Any) -> int | None:
             subs = obj
         elif isinstance(obj, types.FunctionType):
             cells = _cells(obj)
-            if obj.__qualname__.startswith("apply_every.") and "k" in cells:
+            if not outer_only and obj.__qualname__.startswith("apply_every.") and "k" in cells:
                 return int(cells["k"])
             subs = [v for v in cells.values() if callable(v) or isinstance(v, (list, tuple))]
         for v in subs:
