@@ -20,6 +20,7 @@ from traindx.adapters._common import (
 from traindx.adapters._common.assoc import corr_flags
 from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.losses import penalty_share
+from traindx.adapters._common.splits import input_shift, val_shared_frac
 from traindx.adapters._jax_pipeline import _Layout
 from traindx.adapters._jax_stats import (
     data_info,
@@ -31,6 +32,7 @@ from traindx.adapters._jax_stats import (
     schedule_nominal,
 )
 from traindx.adapters._jax_stats.accum import accumulation_steps
+from traindx.adapters._jax_stats.precision import precision_flags
 from traindx.adapters._jax_stats.tree import mark_output
 from traindx.context_json import construct
 from traindx.schema import OptimizerInfo
@@ -38,22 +40,6 @@ from traindx.schema import OptimizerInfo
 #: a loss of no single-label task -> DataInfo.task "other", no class count (torch's _DATA_TASK)
 _DATA_TASK = {"composite": "other", "reconstruction": "other", "contrastive": "other"}
 TARGET_ROWS = 4  # telemetry rows whose label counts give target_distinct (their largest)
-#: rows compared for val_shared_frac (the Keras callback's caps, traindx.adapters._keras_leak)
-MAX_TRAIN_ROWS, MAX_VAL_ROWS = 200_000, 4_096
-
-
-def _val_shared_frac(data: Any, val_data: Any) -> float | None:
-    """The share of the validation inputs' rows (``val_data``'s first element, or the array
-    itself; the first :data:`MAX_VAL_ROWS`) identical to one of the training inputs' first
-    :data:`MAX_TRAIN_ROWS` rows (traindx.rowid); None when the rows differ in shape."""
-    from traindx.rowid import shared_frac
-
-    x = data[0] if isinstance(data, (tuple, list)) else data
-    vx = val_data[0] if isinstance(val_data, (tuple, list)) else val_data
-    frac = shared_frac(np.asarray(x[:MAX_TRAIN_ROWS]), np.asarray(vx[:MAX_VAL_ROWS]))
-    return None if frac is None else float(frac)
-
-
 class ContextMixin:
     """Recorder's run context (a mix-in: the state lives on the Recorder)."""
 
@@ -128,8 +114,9 @@ class ContextMixin:
             ctx.flags["broadcast_in_loss"] = False
         if data is not None and val_data is not None:
             try:  # a fact less, never a failure
-                frac = _val_shared_frac(data, val_data)
+                frac = val_shared_frac(data, val_data)
                 ctx.flags.update({} if frac is None else {"val_shared_frac": frac})
+                ctx.flags.update(input_shift(data, val_data))  # the splits' input statistics apart
             except Exception:  # noqa: BLE001, S110
                 pass
         if run_name:
@@ -313,6 +300,7 @@ class ContextMixin:
                 d.input_dtype = str(meta["input_dtype"])
             if d.batch_size is None and "batch_size" in meta:
                 d.batch_size = int(meta["batch_size"])
+        flags.update(precision_flags(c, t, steps, meta, flags))  # param_dtype, an update overflowed
         cls = lay.cls
         if cls and self._task_multilabel:  # per-label positive counts: the label rate
             if not self._data_given and lay.meta.get("label_shape"):

@@ -63,6 +63,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "loss_source": str,
     "loss_task": str,
     "loss_weighted": bool,  # torch: the loss node holds a weight / pos_weight tensor
+    "param_dtype": str,  # JAX: the floating dtype of most parameter entries (float16, bfloat16, float32)
     "params_not_in_optimizer": float,
     "params_without_grad": float,
     "reg_loss_share": float,
@@ -86,6 +87,11 @@ ADAPTER_FLAGS: dict[str, type] = {
     "trivial_bce_floor": float,
     "trivial_mae": float,
     "trivial_mse": float,
+    "update_nonfinite_finite_grads": float,  # JAX: first step whose update was inf/NaN from finite gradients and weights
+    # data= and val_data= given (adapters/_common/splits.py): median over features of
+    # |mean_val - mean_train| / std_train and of std_val / std_train
+    "val_input_shift": float,
+    "val_input_std_ratio": float,
     "val_shared_frac": float,
     # adapters/_common/assoc.py: the largest |correlation| of one flat input column with the
     # target (eta for class ids), its column and the number of columns

@@ -170,6 +170,7 @@ def _full(grads: Any, params: Any, updates: Any, activations: Any, logits: Any, 
         w_sq = _segment(sq[ng : ng + npl], seg, len(names), xp)
         w_sum = _segment(sums[ng : ng + npl], seg, len(names), xp) if sums is not None else xp.zeros((len(names),), _F32)
         tags += [f"train/weight_norm@{n}" for n in names] + ["train/weight_norm"] + [f"_wsum@{n}" for n in names]
+        meta.append(("param_dtype", str(max(pl, key=np.size).dtype) if pl else None))  # .precision
         vals += [xp.sqrt(w_sq), xp.sqrt(xp.sum(w_sq)), w_sum]
         if with_updates:
             u_sq = _segment(sq[ng + npl :], seg, len(names), xp)
