@@ -378,6 +378,11 @@ def test_validation_rows_in_training_seen_without_train_data(digits, tmp_path):
     fit(model, digits, cb, epochs=1, class_weight={i: 1.0 + i for i in range(10)})
     flags = run_of(tmp_path / "none").context.flags
     assert "val_shared_frac" not in flags and flags["loss_class_weighted"] is True
+    rare = (y == 0).astype(y.dtype)  # about 10 % in class 1, weighted 9 times class 0
+    model = mlp(seed=4)
+    cb = DiagnosisCallback(tmp_path / "rare", probe=(x[:64], rare[:64]), diagnose=False)
+    fit(model, (x, rare), cb, epochs=1, class_weight={0: 1.0, 1: 9.0})
+    assert run_of(tmp_path / "rare").context.flags["loss_minority_weight_ratio"] == pytest.approx(9.0)
 
 
 @pytest.mark.filterwarnings("ignore:traindx. weights are non-finite:RuntimeWarning")

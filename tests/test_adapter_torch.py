@@ -268,6 +268,18 @@ def test_class_weights_in_the_loss_are_recorded(digits, tmp_path):
         assert mon.context.flags["loss_class_weighted"] is True
 
 
+@pytest.mark.parametrize(("w1", "lean"), [(9.0, 9.0), (1 / 9, 1 / 9)])
+def test_the_direction_of_class_weights_is_recorded(digits, tmp_path, w1, lean):
+    x, y = digits
+    rare = (y == 0).long()  # about 10 % of the rows in class 1
+    weight = torch.ones(10)
+    weight[1] = w1
+    run = monitored(mlp(), (x, rare), tmp_path / "w", crit=nn.CrossEntropyLoss(weight=weight))
+    counts = run.context.data.class_counts
+    assert counts[1] < counts[0] and run.context.flags["loss_minority_weight_ratio"] == pytest.approx(lean)
+    assert "loss_minority_weight_ratio" not in monitored(mlp(), (x, rare), tmp_path / "u").context.flags
+
+
 class NewHead(nn.Module):
     def __init__(self):
         super().__init__()

@@ -324,6 +324,7 @@ class _StaticContext:
             counts = ks.class_counts(yc, task) if yc is not None else None
             if counts:
                 d.class_counts = counts
+                self._weight_direction()
                 if where != "train_data":
                     ctx.notes.append(f"class counts from {where} ({sum(counts)} rows)")
 

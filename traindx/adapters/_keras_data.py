@@ -10,6 +10,7 @@ import numpy as np
 from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import TargetLevel
 from traindx.adapters._common.assoc import corr_flags
+from traindx.adapters._common.classweights import minority_weight_ratio
 from traindx.adapters._keras_leak import fit_locals, nonfinite_count, val_shared_frac
 
 
@@ -226,6 +227,8 @@ class _DataFacts:
             flags["loss_class_weighted"] = loc["class_weighted"]
             if loc["train_x"] is not None and loc["train_y"] is not None:  # (_common.assoc)
                 flags.update(corr_flags(loc["train_x"], loc["train_y"]))
+            self._class_w = loc["class_weight"]
+            self._weight_direction()
             tx = loc["train_x"]
             if tx is not None and tx.ndim >= 1:
                 self._fit_rows = int(tx.shape[0])
@@ -235,6 +238,12 @@ class _DataFacts:
             return
         if frac is not None:
             flags["val_shared_frac"] = frac
+
+    def _weight_direction(self) -> None:
+        """``loss_minority_weight_ratio`` once both fit's ``class_weight`` and the class counts are known."""
+        cw, counts = getattr(self, "_class_w", None), self.context.data.class_counts  # type: ignore[union-attr]
+        if cw and counts and (r := minority_weight_ratio(cw, counts)) is not None:
+            self.context.flags["loss_minority_weight_ratio"] = r  # type: ignore[union-attr]
 
     def _batch_of(self, data: Any) -> tuple[Any, Any, bool] | None:
         """``(x, y, whole)`` from arrays (``whole``: all of the data), a tf.data.Dataset (its

@@ -24,6 +24,14 @@ _CHUNK = 1 << 22  # values per slice counted by nonfinite_count (a 4 MiB mask)
 _DEPTH = 12  # frames searched above the caller for Keras' fit
 
 
+def _weight_map(cw: Any) -> dict[int, float] | None:
+    """fit's ``class_weight`` dict as class id -> float; None when it is not one."""
+    try:
+        return {int(k): float(v) for k, v in cw.items()} if isinstance(cw, dict) and cw else None
+    except (TypeError, ValueError):
+        return None
+
+
 def fit_locals() -> dict[str, Any] | None:
     """``x``, ``val_x`` (None unless both are NumPy arrays), ``train_x``/``train_y`` (fit's
     training inputs and targets where each is a NumPy array, whatever the validation data) and
@@ -48,7 +56,8 @@ def fit_locals() -> dict[str, Any] | None:
                         "train_x": x if isinstance(x, np.ndarray) else None,
                         "train_y": y if isinstance(y, np.ndarray) else None,
                         "train_in": x if _arrays_only(x) else None,
-                        "class_weighted": bool(loc.get("class_weight"))}  # fmt: skip
+                        "class_weighted": bool(loc.get("class_weight")),
+                        "class_weight": _weight_map(loc.get("class_weight"))}  # fmt: skip
             f = f.f_back
         return None
     finally:

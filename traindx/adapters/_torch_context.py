@@ -27,6 +27,7 @@ from traindx.adapters._common import (
     init_scale_flags,
 )
 from traindx.adapters._common.assoc import SAMPLE_ROWS, FeatureTarget
+from traindx.adapters._common.classweights import torch_loss_weights
 from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.repeats import InputRepeats
 from traindx.adapters._torch_linear import linear_stacks
@@ -66,6 +67,7 @@ class ContextMixin:
         info, self._task = ts.loss_info(self.loss_fn)
         kind = LOSS_KINDS.get(info.name or "")
         self._elementwise = bool(kind and kind.elementwise)
+        self._loss_class_w: dict[int, float] | None = None  # a loss module's class -> weight
         self.context = RunContext(
             framework="torch",
             framework_version=torch.__version__.split("+")[0],
@@ -84,6 +86,9 @@ class ContextMixin:
             weights = [getattr(self.loss_fn, a, None) for a in ("weight", "pos_weight")]
             if isinstance(self.loss_fn, nn.Module):  # class weights given to the loss module
                 self.context.flags["loss_class_weighted"] = any(isinstance(w, torch.Tensor) for w in weights)
+                w, pw = (x.detach().flatten().float().cpu().tolist() if isinstance(x, torch.Tensor) else None
+                         for x in weights)  # fmt: skip
+                self._loss_class_w = torch_loss_weights(w, pw)  # their direction: at each class count
             missing = params_not_in_optimizer(model, self.optimizer)
             if missing is not None:
                 self.context.flags["params_not_in_optimizer"] = missing

@@ -13,6 +13,7 @@ import torch
 from traindx.adapters import _torch_overlap as _overlap
 from traindx.adapters._common import add_counts, class_limit, fatal_message
 from traindx.adapters._common.activations import finite_activation_values, note_left_out
+from traindx.adapters._common.classweights import minority_weight_ratio
 from traindx.adapters._torch_moments import from_moments
 
 
@@ -259,6 +260,8 @@ class FlushMixin:
                 self.context.flags["label_positive_share"] = float(c[1:].sum() / max(c.sum(), 1))
             return
         d.class_counts = self._class_counts.tolist()
+        if (cw := getattr(self, "_loss_class_w", None)) and (r := minority_weight_ratio(cw, d.class_counts)):
+            self.context.flags["loss_minority_weight_ratio"] = r
         if d.num_classes is None and self._task == "classification":
             d.num_classes = len(d.class_counts)
         elif d.num_classes is None and graph_binary:

@@ -50,6 +50,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "keras_backend": str,
     "l2_max": float,
     "loss_class_weighted": bool,
+    "loss_minority_weight_ratio": float,  # torch loss weight/pos_weight, Keras class_weight: rarest class's weight / commonest's
     "linear_stack": float,  # torch (fx trace) / Keras (Sequential): the most Linear/Dense layers composed with nothing non-linear between them
     "linear_stack_full_rank": float,  # the same count leaving out stacks that narrow below both ends (a linear bottleneck)
     "step_grad_cos": float,  # JAX: median cosine of the applied parameter change (adjacent telemetry steps) with the gradient
