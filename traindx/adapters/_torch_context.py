@@ -67,7 +67,6 @@ class ContextMixin:
         info, self._task = ts.loss_info(self.loss_fn)
         kind = LOSS_KINDS.get(info.name or "")
         self._elementwise = bool(kind and kind.elementwise)
-        self._loss_class_w: dict[int, float] | None = None  # a loss module's class -> weight
         self.context = RunContext(
             framework="torch",
             framework_version=torch.__version__.split("+")[0],
@@ -86,11 +85,8 @@ class ContextMixin:
             weights = [getattr(self.loss_fn, a, None) for a in ("weight", "pos_weight")]
             if isinstance(self.loss_fn, nn.Module):  # class weights given to the loss module
                 self.context.flags["loss_class_weighted"] = any(isinstance(w, torch.Tensor) for w in weights)
-                w, pw = (x.detach().flatten().float().cpu().tolist() if isinstance(x, torch.Tensor) else None
-                         for x in weights)  # fmt: skip
-                self._loss_class_w = torch_loss_weights(w, pw)  # their direction: at each class count
-            missing = params_not_in_optimizer(model, self.optimizer)
-            if missing is not None:
+                self._loss_class_w = torch_loss_weights(*weights)  # their direction: at each class count
+            if (missing := params_not_in_optimizer(model, self.optimizer)) is not None:
                 self.context.flags["params_not_in_optimizer"] = missing
             self.context.optimizer.schedule = _sched.scheduler_name(self.optimizer)
         except Exception:  # noqa: BLE001, S110 - a fact not known; the monitor goes on

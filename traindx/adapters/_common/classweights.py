@@ -6,6 +6,7 @@ inverted, a fault); exactly 1 they change nothing. Pure: the adapters pass what 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 def minority_weight_ratio(weights: Mapping[int, float], counts: Sequence[int]) -> float | None:
@@ -25,10 +26,23 @@ def minority_weight_ratio(weights: Mapping[int, float], counts: Sequence[int]) -
     return w_lo / w_hi
 
 
-def torch_loss_weights(weight: Sequence[float] | None, pos_weight: Sequence[float] | None) -> dict[int, float] | None:
+def _values(t: Any) -> list[float] | None:
+    """A tensor's (or sequence's) values as floats; None for None or anything else."""
+    if t is None:
+        return None
+    if hasattr(t, "detach"):  # a torch tensor (no torch import here)
+        return [float(v) for v in t.detach().flatten().float().cpu().tolist()]
+    try:
+        return [float(v) for v in t]
+    except (TypeError, ValueError):
+        return None
+
+
+def torch_loss_weights(weight: Any, pos_weight: Any) -> dict[int, float] | None:
     """The class -> weight map of a torch loss module: ``weight`` (one per class, CrossEntropyLoss
     / NLLLoss) or ``pos_weight`` (BCEWithLogitsLoss: the positive class 1 against 1.0 for class
     0; the mean over labels when it holds several); None when it holds neither."""
+    weight, pos_weight = _values(weight), _values(pos_weight)
     if pos_weight is not None and len(pos_weight):
         return {0: 1.0, 1: sum(pos_weight) / len(pos_weight)}
     if weight is not None and len(weight) >= 2:
