@@ -180,6 +180,9 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
     assert d.input_min == 0.0 and d.input_max == 1.0 and 0.2 < d.input_mean < 0.4
     scale = c.flags.pop("init_scale_min")  # layer 0 only: the output layer is left out
     assert c.flags.pop("init_scale_max") == scale == pytest.approx(1 / 3**0.5, rel=0.1)
+    # the strongest single pixel-to-label association (eta over the ten digits): well below a leak's
+    assert 0.5 < c.flags.pop("feature_target_corr") < 0.95
+    assert c.flags.pop("feature_target_cols") == 64.0 and 0 <= c.flags.pop("feature_target_col") < 64
     assert c.flags == {
         "input_nonfinite": 0.0,
         "mode_layers": 1.0,  # the Dropout: in training mode on all 30 steps
