@@ -18,6 +18,7 @@ from traindx.adapters._common import (
     note_broadcast,
 )
 from traindx.adapters._common.assoc import corr_flags
+from traindx.adapters._common.labelnn import split_flags_of
 from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.losses import penalty_share
 from traindx.adapters._common.splits import input_shift, val_shared_frac
@@ -40,6 +41,8 @@ from traindx.schema import OptimizerInfo
 #: a loss of no single-label task -> DataInfo.task "other", no class count (torch's _DATA_TASK)
 _DATA_TASK = {"composite": "other", "reconstruction": "other", "contrastive": "other"}
 TARGET_ROWS = 4  # telemetry rows whose label counts give target_distinct (their largest)
+
+
 class ContextMixin:
     """Recorder's run context (a mix-in: the state lives on the Recorder)."""
 
@@ -117,6 +120,7 @@ class ContextMixin:
                 frac = val_shared_frac(data, val_data)
                 ctx.flags.update({} if frac is None else {"val_shared_frac": frac})
                 ctx.flags.update(input_shift(data, val_data))  # the splits' input statistics apart
+                ctx.flags.update(split_flags_of(data, val_data))  # the splits' classes (_common.labelnn)
             except Exception:  # noqa: BLE001, S110
                 pass
         if run_name:

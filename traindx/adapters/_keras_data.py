@@ -11,6 +11,7 @@ from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import TargetLevel
 from traindx.adapters._common.assoc import corr_flags
 from traindx.adapters._common.classweights import minority_weight_ratio
+from traindx.adapters._common.labelnn import split_flags
 from traindx.adapters._keras_leak import fit_locals, nonfinite_count, val_shared_frac
 
 
@@ -229,6 +230,8 @@ class _DataFacts:
                 flags.update(corr_flags(loc["train_x"], loc["train_y"]))
             self._class_w = loc["class_weight"]
             self._weight_direction()
+            if loc["train_y"] is not None and loc["val_y"] is not None:  # the splits' classes (_common.labelnn)
+                flags.update(split_flags(loc["train_y"], loc["val_y"]))
             tx = loc["train_x"]
             if tx is not None and tx.ndim >= 1:
                 self._fit_rows = int(tx.shape[0])

@@ -34,7 +34,8 @@ def _weight_map(cw: Any) -> dict[int, float] | None:
 
 def fit_locals() -> dict[str, Any] | None:
     """``x``, ``val_x`` (None unless both are NumPy arrays), ``train_x``/``train_y`` (fit's
-    training inputs and targets where each is a NumPy array, whatever the validation data) and
+    training inputs and targets where each is a NumPy array, whatever the validation data), ``val_y``
+    (the validation targets as a NumPy array, else None) and
     ``class_weighted`` (fit was given a ``class_weight``) of the Keras ``fit`` call this runs
     under; None when there is no such frame (a custom training loop)."""
     frame = inspect.currentframe()
@@ -55,6 +56,7 @@ def fit_locals() -> dict[str, Any] | None:
                 return {"x": x if both else None, "val_x": vx if both else None,
                         "train_x": x if isinstance(x, np.ndarray) else None,
                         "train_y": y if isinstance(y, np.ndarray) else None,
+                        "val_y": loc.get("val_y") if isinstance(loc.get("val_y"), np.ndarray) else None,
                         "train_in": x if _arrays_only(x) else None,
                         "class_weighted": bool(loc.get("class_weight")),
                         "class_weight": _weight_map(loc.get("class_weight"))}  # fmt: skip

@@ -26,7 +26,7 @@ from traindx.adapters._common import (
     dropout_max,
     init_scale_flags,
 )
-from traindx.adapters._common.assoc import SAMPLE_ROWS, FeatureTarget
+from traindx.adapters._common.assoc import SAMPLE_ROWS, SMALL_ROW, FeatureTarget
 from traindx.adapters._common.classweights import torch_loss_weights
 from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.repeats import InputRepeats
@@ -34,8 +34,7 @@ from traindx.adapters._torch_linear import linear_stacks
 from traindx.adapters._torch_record import FLUSH_STEPS
 from traindx.schema import DataInfo, LossInfo, RunContext
 
-#: the task a loss implies -> DataInfo.task (a loss that is no classification stops the class
-#: count from being guessed from the output width)
+#: the task a loss implies -> DataInfo.task (no classification: no class count from the output width)
 _DATA_TASK = {"classification": "classification", "binary": "binary", "regression": "regression",
               "multilabel": "other", "reconstruction": "other", "contrastive": "other", "composite": "other"}  # fmt: skip
 
@@ -369,14 +368,15 @@ class ContextMixin:
         flags.update(tf.flags() or self._trows.flags())
 
     def _feature_target(self, inputs: Any, tgt: torch.Tensor) -> None:
-        """The first batches' flat inputs beside their targets (host copies of at most
-        SAMPLE_ROWS rows) until ``feature_target_corr`` is known (_common.assoc)."""
+        """The first batches' inputs beside their targets, at most SAMPLE_ROWS rows (_common.assoc)."""
         x = ts.first_tensor(inputs)
+        flat = x is not None and x.dim() == 2  # else a small image / sequence's values (labelnn)
+        x = x.flatten(1) if x is not None and x.dim() > 2 and 0 < x[:1].numel() <= SMALL_ROW else x
         if x is None or x.dim() != 2 or not x.is_floating_point() or tgt.shape[:1] != x.shape[:1] or tgt.is_complex():
             self._ftgt.done = True
             return
         n = SAMPLE_ROWS - self._ftgt.n
-        got = self._ftgt.add(x.detach()[:n].float().cpu().numpy(), tgt.detach()[:n].cpu().numpy())
+        got = self._ftgt.add(x.detach()[:n].float().cpu().numpy(), tgt.detach()[:n].cpu().numpy(), flat)
         if got:
             self.context.flags.update(got)
 

@@ -99,6 +99,20 @@ ADAPTER_FLAGS: dict[str, type] = {
     "feature_target_corr": float,
     "feature_target_col": float,
     "feature_target_cols": float,
+    # adapters/_common/labelnn.py: how often a training row's nearest neighbour (standardized
+    # inputs) shares its class, against chance (sum of squared class shares); the lift
+    # (agree - chance) / (1 - chance), its binomial z and the rows; the class histograms of
+    # the training and validation targets: total variation, chi-square log10 p, classes in
+    # validation only, validation rows
+    "label_nn_agree": float,
+    "label_nn_chance": float,
+    "label_nn_lift": float,
+    "label_nn_z": float,
+    "label_nn_rows": float,
+    "split_label_tv": float,
+    "split_label_log10p": float,
+    "split_classes_val_only": float,
+    "split_val_rows": float,
     # torch: the model's forwards under no_grad (the overlap hook's life, about an epoch and
     # the evaluation after it) and the share of them with model.training True
     "eval_forwards": float,

@@ -29,6 +29,7 @@ SAMPLE_ROWS = 1024  # rows the fact is computed on (the first batches' rows, or 
 MIN_ROWS = 64  # fewer rows: a chance correlation over many columns is too likely
 MAX_COLS = 512  # wider inputs are not tabular features (pixels, embeddings)
 MAX_CLASSES = 64  # integer targets with 3..MAX_CLASSES values are class ids (eta, not Pearson)
+SMALL_ROW = 1024  # an image / sequence row of at most this many values is flattened (labelnn)
 MAX_BATCHES = 16  # batches a streaming adapter looks at before giving up on MIN_ROWS
 
 
@@ -90,16 +91,20 @@ def corr_of(x: Any, y: Any) -> tuple[float, int] | None:
 
 
 def corr_flags(x: Any, y: Any) -> dict[str, float]:
-    """The ``feature_target_*`` flags of :func:`corr_of` on a strided sample of the arrays;
-    empty when not known. Never raises."""
+    """The ``feature_target_*`` flags of :func:`corr_of` and the ``label_nn_*`` flags of
+    ``labelnn.nn_flags`` on a strided sample of the arrays; empty when not known. Never raises."""
+    from traindx.adapters._common.labelnn import nn_flags  # the labels follow the inputs
+
     try:
-        got = corr_of(*strided(np.asarray(x), np.asarray(y)))
+        xs, ys = strided(np.asarray(x), np.asarray(y))
+        got = corr_of(xs, ys)
     except Exception:  # noqa: BLE001 - a fact not known
         return {}
-    if got is None:
-        return {}
-    return {"feature_target_corr": round(got[0], 4), "feature_target_col": float(got[1]),
-            "feature_target_cols": float(np.shape(x)[1])}  # fmt: skip
+    out = nn_flags(xs, ys)
+    if got is not None:
+        out.update({"feature_target_corr": round(got[0], 4), "feature_target_col": float(got[1]),
+                    "feature_target_cols": float(np.shape(x)[1])})  # fmt: skip
+    return out
 
 
 class FeatureTarget:
@@ -112,10 +117,13 @@ class FeatureTarget:
         self.n = 0
         self.batches = 0
         self.done = False
+        self.flat = True  # False: small images / sequences flattened, for labelnn alone
 
-    def add(self, x: Any, y: Any) -> dict[str, float] | None:
-        """Take a batch (host arrays); the flags once enough rows were seen, else None."""
+    def add(self, x: Any, y: Any, flat: bool = True) -> dict[str, float] | None:
+        """Take a batch (host arrays; ``flat=False``: rows of a small image or sequence,
+        flattened - the label-consistency facts only); the flags once enough rows were seen."""
         self.batches += 1
+        self.flat = self.flat and flat
         pair = None
         try:
             pair = _flat_pair(x, y)
@@ -138,6 +146,9 @@ class FeatureTarget:
             self.done = True
             return None
         self.done = True
-        flags = corr_flags(np.concatenate(self.xs), np.concatenate(self.ys))
+        from traindx.adapters._common.labelnn import nn_flags
+
+        xs, ys = np.concatenate(self.xs), np.concatenate(self.ys)
+        flags = corr_flags(xs, ys) if self.flat else nn_flags(xs, ys)
         self.xs, self.ys = [], []
         return flags or None

@@ -1,0 +1,155 @@
+"""Whether the class labels follow the inputs, and whether the two splits hold the same classes
+(facts, no judgment).
+
+``label_nn_*``: on a sample of flat training rows with class-id targets, the share of rows
+whose nearest other row (Euclidean on standardized columns) carries the same label
+(``label_nn_agree``), against the agreement of labels drawn at random with the same class
+shares (``label_nn_chance``, the sum of squared class shares); ``label_nn_lift`` is the excess
+over chance as a share of its room, (agree - chance) / (1 - chance): 0 for labels that carry
+no signal about the inputs (labels shuffled apart from their rows, written as ``i % 3``, one
+array shuffled and the other not), near 1 where neighbours share their class. ``label_nn_z``
+is the excess in binomial standard errors (a sample of 100 rows at chance reaches z 2 one time
+in 40). Flat float inputs (an (N, F) array, F up to ``SMALL_ROW``; a small image or sequence is
+flattened), integer targets with
+2..``MAX_CLASSES`` values, at least ``MIN_ROWS`` rows of a strided sample of at most
+``SAMPLE_ROWS``: an N x N distance matrix, once.
+
+``split_label_*``: the class histograms of the training and the validation targets, their
+total variation distance (``split_label_tv``: 0 the same shares, 1 no class in common) and the
+log10 p-value of a chi-square test of homogeneity (``split_label_log10p``: how unlikely that
+distance is for two random draws of the same data), with the classes found in validation only
+(``split_classes_val_only``). A dataset sorted by class and split by position (Keras
+``validation_split`` takes the last rows) gives validation one or two classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from traindx.adapters._common.assoc import MAX_CLASSES, SAMPLE_ROWS, SMALL_ROW, strided
+
+MIN_ROWS = 64  # fewer: the agreement's sampling error is too wide to read
+MIN_VAL_ROWS = 10  # fewer validation targets: a histogram of a handful says little
+
+
+def class_ids(y: Any) -> np.ndarray | None:
+    """``y`` as an (N,) int64 vector of class ids (one-hot rows as their argmax, an (N, 1)
+    column squeezed), or None when it is not 2..MAX_CLASSES integer values."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    elif y.ndim == 2 and y.shape[1] > 1 and np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all():
+        y = y.argmax(1)
+    if y.ndim != 1 or y.dtype.kind not in "biuf" or y.size == 0:
+        return None
+    if y.dtype.kind == "f" and (not np.isfinite(y).all() or not np.all(y == np.round(y))):
+        return None
+    if not 2 <= np.unique(y).size <= MAX_CLASSES:
+        return None
+    return y.astype(np.int64)
+
+
+def nn_agreement(x: Any, y: Any) -> dict[str, float] | None:
+    """The ``label_nn_*`` facts of flat inputs ``x`` and class ids ``y`` (all rows given), or
+    None (not flat features, not class ids, too few rows)."""
+    x = np.asarray(x)
+    if x.ndim > 2 and 0 < int(np.prod(x.shape[1:])) <= SMALL_ROW:
+        x = x.reshape(x.shape[0], -1)  # a small image or sequence: its values as columns
+    if x.ndim != 2 or not 1 <= x.shape[1] <= SMALL_ROW or x.dtype.kind != "f":
+        return None
+    ids = class_ids(y)
+    if ids is None or ids.shape[0] != x.shape[0]:
+        return None
+    xf = x.astype(np.float64)
+    keep = np.isfinite(xf).all(1)
+    xf, ids = xf[keep], ids[keep]
+    n = xf.shape[0]
+    if n < MIN_ROWS:
+        return None
+    sd = xf.std(0)
+    xf = (xf[:, sd > 0] - xf.mean(0)[sd > 0]) / sd[sd > 0]
+    if xf.shape[1] == 0:
+        return None
+    sq = (xf * xf).sum(1)
+    d = sq[:, None] + sq[None, :] - 2.0 * (xf @ xf.T)
+    np.fill_diagonal(d, np.inf)
+    agree = float((ids[np.argmin(d, axis=1)] == ids).mean())
+    shares = np.unique(ids, return_counts=True)[1] / n
+    chance = float((shares * shares).sum())
+    if chance >= 1.0:
+        return None
+    lift = (agree - chance) / (1.0 - chance)
+    z = (agree - chance) / np.sqrt(chance * (1.0 - chance) / n)
+    return {"label_nn_agree": round(agree, 4), "label_nn_chance": round(chance, 4),
+            "label_nn_lift": round(float(lift), 4), "label_nn_z": round(float(z), 2),
+            "label_nn_rows": float(n)}  # fmt: skip
+
+
+def nn_flags(x: Any, y: Any) -> dict[str, float]:
+    """:func:`nn_agreement` on a strided sample of at most SAMPLE_ROWS rows; empty when not
+    known. Never raises."""
+    try:
+        got = nn_agreement(*strided(np.asarray(x), np.asarray(y), SAMPLE_ROWS))
+    except Exception:  # noqa: BLE001 - a fact not known
+        return {}
+    return got or {}
+
+
+def split_flags_of(data: Any, val_data: Any) -> dict[str, float]:
+    """:func:`split_flags` of two ``(inputs, targets)`` tuples; empty when either has no targets."""
+    if not all(isinstance(d, (tuple, list)) and len(d) > 1 and d[1] is not None for d in (data, val_data)):
+        return {}
+    return split_flags(data[1], val_data[1])
+
+
+def split_flags(y_train: Any, y_val: Any) -> dict[str, float]:
+    """The ``split_label_*`` facts of two target arrays (class ids); empty when either is not
+    class ids or validation has fewer than MIN_VAL_ROWS rows. Never raises."""
+    try:
+        a, b = class_ids(y_train), class_ids(np.asarray(y_val))
+        if a is None or b is None or b.size < MIN_VAL_ROWS:
+            if a is not None and b is not None:
+                return {}
+            # a split holding one class only is not "2..MAX_CLASSES values": count it anyway
+            a = a if a is not None else _one_class(y_train)
+            b = b if b is not None else _one_class(y_val)
+            if a is None or b is None or b.size < MIN_VAL_ROWS:
+                return {}
+        classes = np.union1d(a, b)
+        if classes.size > MAX_CLASSES:
+            return {}
+        ca = np.array([(a == c).sum() for c in classes], dtype=np.float64)
+        cb = np.array([(b == c).sum() for c in classes], dtype=np.float64)
+        tv = 0.5 * float(np.abs(ca / ca.sum() - cb / cb.sum()).sum())
+        return {"split_label_tv": round(tv, 4), "split_label_log10p": round(_homogeneity_log10p(ca, cb), 2),
+                "split_classes_val_only": float(((cb > 0) & (ca == 0)).sum()),
+                "split_val_rows": float(cb.sum())}  # fmt: skip
+    except Exception:  # noqa: BLE001 - a fact not known
+        return {}
+
+
+def _one_class(y: Any) -> np.ndarray | None:
+    """Integer targets of a single class as ids (class_ids wants two or more)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1 and np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all():
+        y = y.argmax(1)
+    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.ndim != 1 or y.size == 0 or y.dtype.kind not in "biuf" or np.unique(y).size != 1:
+        return None
+    if y.dtype.kind == "f" and not float(y[0]).is_integer():
+        return None
+    return y.astype(np.int64)
+
+
+def _homogeneity_log10p(ca: np.ndarray, cb: np.ndarray) -> float:
+    """log10 of the chi-square homogeneity test's p-value for two class histograms."""
+    from scipy.stats import chi2
+
+    table = np.stack([ca, cb])
+    exp = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = float(np.nansum(np.where(exp > 0, (table - exp) ** 2 / exp, 0.0)))
+    dof = max(int((table.sum(0) > 0).sum()) - 1, 1)
+    return float(max(chi2.logsf(stat, dof) / np.log(10), -300.0))
