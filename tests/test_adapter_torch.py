@@ -183,6 +183,9 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
     # the strongest single pixel-to-label association (eta over the ten digits): well below a leak's
     assert 0.5 < c.flags.pop("feature_target_corr") < 0.95
     assert c.flags.pop("feature_target_cols") == 64.0 and 0 <= c.flags.pop("feature_target_col") < 64
+    # digits' labels follow their pixels: a row's nearest neighbour shares its class far above chance
+    assert c.flags.pop("label_nn_rows") == 1024.0 and c.flags.pop("label_nn_chance") == pytest.approx(0.1, abs=0.01)
+    assert c.flags.pop("label_nn_agree") > 0.9 and c.flags.pop("label_nn_lift") > 0.9 and c.flags.pop("label_nn_z") > 10
     assert c.flags == {
         "input_nonfinite": 0.0,
         "mode_layers": 1.0,  # the Dropout: in training mode on all 30 steps
