@@ -46,10 +46,10 @@ from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
 from traindx.readers.textnames import COUNT_FIRST, aside, fraction_name, sklearn_score
-from traindx.readers.textsplit import split_spaced
+from traindx.readers.textsplit import NUM, split_spaced
 from traindx.readers.texttable import merge_tables, table_records
 
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
+_NUM = NUM
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colours (Keras 3 progress bars)
 _STATES = re.compile(r"[\r\x08]+")  # a progress line's states, each rewriting the one before
 #: ``Epoch 3/20``, ``epoch: 3``, ``[ep 07]``, ``ep 001`` (the abbreviation of hand-written loops).

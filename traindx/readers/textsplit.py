@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-#: A number as textlog reads it (NaN and inf are values: a non-finite point).
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
+#: A number as the text readers read it (NaN and inf are values: a non-finite point).
+NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
 _WORD = r"[A-Za-z][\w/.@-]*"
 _SPLIT = r"train(?:ing)?|trn|val(?:id(?:ation)?)?|eval(?:uation)?|dev|test"
-_ONE = rf"(?:(?:{_SPLIT})\s+)?{_WORD}\s+(?:{_NUM})%?"
+_ONE = rf"(?:(?:{_SPLIT})\s+)?{_WORD}\s+(?:{NUM})%?"
 _ALL = re.compile(rf"{_ONE}(?:\s+{_ONE})+", re.I)
-_PAIR = re.compile(rf"(?:({_SPLIT})\s+)?({_WORD})\s+({_NUM})(%?)", re.I)
+_PAIR = re.compile(rf"(?:({_SPLIT})\s+)?({_WORD})\s+({NUM})(%?)", re.I)
 
 
 def split_spaced(

@@ -34,14 +34,20 @@ MIN_ROWS = 64  # fewer: the agreement's sampling error is too wide to read
 MIN_VAL_ROWS = 10  # fewer validation targets: a histogram of a handful says little
 
 
+def _as_vector(y: Any) -> np.ndarray:
+    """Targets as one value a row: one-hot rows as their argmax, an (N, 1) column squeezed."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y[:, 0]
+    if y.ndim == 2 and y.shape[1] > 1 and np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all():
+        return y.argmax(1)
+    return y
+
+
 def class_ids(y: Any) -> np.ndarray | None:
     """``y`` as an (N,) int64 vector of class ids (one-hot rows as their argmax, an (N, 1)
     column squeezed), or None when it is not 2..MAX_CLASSES integer values."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    elif y.ndim == 2 and y.shape[1] > 1 and np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all():
-        y = y.argmax(1)
+    y = _as_vector(y)
     if y.ndim != 1 or y.dtype.kind not in "biuf" or y.size == 0:
         return None
     if y.dtype.kind == "f" and (not np.isfinite(y).all() or not np.all(y == np.round(y))):
@@ -132,10 +138,7 @@ def split_flags(y_train: Any, y_val: Any) -> dict[str, float]:
 
 def _one_class(y: Any) -> np.ndarray | None:
     """Integer targets of a single class as ids (class_ids wants two or more)."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1 and np.isin(y, (0, 1)).all() and (y.sum(1) == 1).all():
-        y = y.argmax(1)
-    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+    y = _as_vector(y)
     if y.ndim != 1 or y.size == 0 or y.dtype.kind not in "biuf" or np.unique(y).size != 1:
         return None
     if y.dtype.kind == "f" and not float(y[0]).is_integer():
