@@ -54,6 +54,8 @@ TRAIN_EVAL = (
     0.99  # an evaluation forward this much made of training rows evaluates the training set
 )
 
+SAMPLE_ROWS, SAMPLE_FEATURES = 1_024, 512  # rows kept per side for the input statistics
+
 _INT_OF = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
@@ -70,6 +72,9 @@ class Overlap:
         self.stale = 0  # training forwards in a row that brought no new row
         self.copies: dict[int, int] = {}  # rows repeated within the first pass: copies seen
         self.nograd = [0, 0]  # forwards under no_grad with the model in eval / in training mode
+        self.tsample: list[Any] = []  # training rows' first values (numpy), first pass
+        self.esample: list[Any] = []  # per evaluation forward (parallel to self.evals)
+        self._shift: tuple[tuple[int, int, int], dict[str, float]] | None = None
 
     def see(self, x: Any, training: bool) -> None:
         if (
@@ -92,6 +97,8 @@ class Overlap:
             self.train_rows += len(keys)
             self.train |= fresh
             self.stale = 0 if fresh else self.stale + 1
+            if fresh and sum(len(a) for a in self.tsample) < SAMPLE_ROWS:
+                self.tsample.append(self._sample(x, SAMPLE_ROWS - sum(len(a) for a in self.tsample)))
             if fresh:  # a forward of the first pass: its repeats are copies within the training set
                 for k in again:
                     self.copies[k] = self.copies.get(k, 1) + 1
@@ -99,6 +106,7 @@ class Overlap:
                 self.capped = True
                 self.train = set()
                 self.evals = []
+                self.esample = []
                 self.kept = 0
         else:
             if self.kept >= MAX_EVAL_KEPT:
@@ -111,16 +119,50 @@ class Overlap:
             self.kept += len(keys)
             flat = self._two_valued(x)  # degenerate rows: no evidence of a leaked sample
             self.evals.append([k for k, f in zip(keys, flat, strict=True) if not f])
+            self.esample.append(self._sample(x, SAMPLE_ROWS))
 
     def _drop_train_evals(self) -> None:
         """Forget the evaluation forwards already made of training rows (training-set passes:
         more training rows only make them more so), freeing room for a later validation pass.
         A training-set pass ahead of the validation pass once took the whole budget, and the
         validation rows were never read: val_shared_frac 1.0 on disjoint sets (qa_fresh37)."""
-        keep = [k for k in self.evals if sum(r in self.train for r in k) < TRAIN_EVAL * len(k)]
+        keep = [i for i, k in enumerate(self.evals) if sum(r in self.train for r in k) < TRAIN_EVAL * len(k)]
         if len(keep) < len(self.evals):
-            self.evals = keep
-            self.kept = sum(len(k) for k in keep)
+            self.evals = [self.evals[i] for i in keep]
+            self.esample = [self.esample[i] for i in keep]
+            self.kept = sum(len(k) for k in self.evals)
+
+    @staticmethod
+    def _sample(x: torch.Tensor, n: int) -> Any:
+        """The first ``n`` rows' first :data:`SAMPLE_FEATURES` values, a float32 numpy copy
+        (an empty one for a dtype with no numpy twin)."""
+        with torch.no_grad():
+            flat = x.detach()[:n].reshape(min(n, len(x)), -1)[:, :SAMPLE_FEATURES]
+            if flat.is_complex() or flat.dtype == torch.bool:
+                return flat.new_zeros((0, flat.shape[1]), dtype=torch.float32).numpy()
+            return flat.float().numpy().copy()
+
+    def shift(self) -> dict[str, float]:
+        """``val_input_shift`` / ``val_input_std_ratio`` between the training rows sampled and
+        the evaluation forwards that are not training-set passes (all of them when every one
+        is); empty before both were seen or past the training cap."""
+        import numpy as np
+
+        from traindx.adapters._common.splits import input_shift
+
+        if self.capped or not self.tsample or not self.esample:
+            return {}
+        key = (len(self.tsample), len(self.esample), self.kept)
+        if self._shift is not None and self._shift[0] == key:  # each flush asks: once per change
+            return self._shift[1]
+        val = [i for i, k in enumerate(self.evals) if k and sum(r in self.train for r in k) < TRAIN_EVAL * len(k)]
+        rows = [self.esample[i] for i in (val or range(len(self.esample)))]
+        widths = {a.shape[1] for a in rows + self.tsample}
+        if len(widths) != 1:
+            return {}
+        got = input_shift(np.concatenate(self.tsample), np.concatenate(rows)[:SAMPLE_ROWS])
+        self._shift = (key, got)
+        return got
 
     def _keys(self, x: torch.Tensor) -> list[int]:
         with torch.no_grad():
@@ -205,7 +247,7 @@ def record(mon: Any) -> None:
     and ``eval_forwards`` / ``eval_train_mode_share``: the model's forwards under ``no_grad``
     while the hook lived, and the share of them run with the model in training mode (a
     validation under ``torch.no_grad()`` without ``model.eval()``: dropout and batch-norm
-    batch statistics stay on)."""
+    batch statistics stay on); ``val_input_shift`` / ``val_input_std_ratio`` (Overlap.shift)."""
     ov = mon._overlap
     frac = ov.frac() if ov is not None else None
     if frac is not None:
@@ -213,3 +255,5 @@ def record(mon: Any) -> None:
     if ov is not None and sum(ov.nograd):  # the first evaluation passes' mode (the hook's life)
         mon.context.flags["eval_forwards"] = float(sum(ov.nograd))
         mon.context.flags["eval_train_mode_share"] = round(ov.nograd[1] / sum(ov.nograd), 4)
+    if ov is not None:
+        mon.context.flags.update(ov.shift())
