@@ -114,6 +114,15 @@ def summary(rows: list[Row]) -> dict:
     }
 
 
+def headline(kind: str, s: dict) -> str:
+    """One kind's summary line; a kind with no 'healthy' call (a small batch) says '-'."""
+    right = "-" if s["healthy_calls_right"] is None else f"{s['healthy_calls_right']:.0%}"
+    return (f"{kind}: {s['batches']} batches, buggy {s['buggy']}: top-1 {s['top1']} ({s['top1'] / s['buggy']:.0%}), "
+            f"top-3 {s['top3']}, called healthy {s['called_healthy']}, no verdict/unread {s['no_verdict_or_unread']}; "
+            f"fixed {s['fixed']}: flagged {s['false_alarms']}; a 'healthy' call was right "
+            f"{right} of {s['healthy_calls']}; wrong at >= 80 %: {s['wrong_at_80']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", help="comma-separated batch names (default: every batch with a verdicts_before.md)")
@@ -127,10 +136,7 @@ def main() -> None:
         if not s["buggy"]:
             continue
         rel = s["reliability"]
-        print(f"{kind}: {s['batches']} batches, buggy {s['buggy']}: top-1 {s['top1']} ({s['top1'] / s['buggy']:.0%}), "
-              f"top-3 {s['top3']}, called healthy {s['called_healthy']}, no verdict/unread {s['no_verdict_or_unread']}; "
-              f"fixed {s['fixed']}: flagged {s['false_alarms']}; a 'healthy' call was right "
-              f"{s['healthy_calls_right']:.0%} of {s['healthy_calls']}; wrong at >= 80 %: {s['wrong_at_80']}")
+        print(headline(kind, s))
         print(f"  top answer reliability ({rel['answered']} answered, ECE {rel['ece']}):")
         for b in rel["bins"]:
             print(f"    p {b['from']:.0%}-{b['to']:.0%}: n={b['n']:4d}  mean p {b['mean_p']:.2f}  right {b['right']:.2f}")

@@ -58,3 +58,12 @@ def test_every_shipped_batch_parses():
     for b in batches:  # each batch has buggy and fixed rows
         kinds = {r.label == "healthy" for r in rows if r.batch == b}
         assert kinds == {True, False}, b
+
+
+def test_a_kind_without_healthy_calls_still_prints():
+    """qa_begin44 alone: its one Keras adapter pair was never called healthy, and the summary
+    line formatted None as a percent (TypeError)."""
+    s = ur.summary([r for r in ur.parse(TEXT, "qa_x") if r.kind == "keras_adapter"])
+    assert s["healthy_calls"] == 0 and s["healthy_calls_right"] is None
+    line = ur.headline("keras_adapter", s)
+    assert "right - of 0" in line and "top-1 1 (100%)" in line
