@@ -92,6 +92,10 @@ Lightning TQDM bars, HF printed dicts with `log_level="info"` and tqdm-interleav
 and the beginner-style batch fixtures/qa_begin42/ (12 notebook-style pairs: 6 torch, 1 raw-tensor autograd, 4 Keras 3,
 1 flax; pandas to_csv / json.dump histories with keys like 'Train Loss', 'Val Acc (%)', 'trainLoss', 'valid_err',
 'cost', 'score', 'J' keyed by a global step, summed costs, error rates, one CSV per k-fold fold; adapters in 4)
+and the second beginner-style batch fixtures/qa_begin44/ (12 notebook-style pairs: 6 torch, 1 raw-tensor autograd,
+4 Keras 3, 1 flax; per-batch 'global_step','batch_loss' beside an epoch CSV, summed 'J'/'cost', 'score', 'R2',
+'valid_err', a {'loss','val','err'} results dict, one JSON per k-fold fold, 'J_train'/'J_val', 'loss_train'/
+'loss_valid', 'accuracy_test', 'Val Recall (%)'; adapters in 4)
 and the JAX-side unseen batch fixtures/qa_jax42/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 3 Keras 3 on JAX; adapters in 9; csv.writer, JSONL, tf.summary, MLflow file store, tensorboardX, print/logging
 files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/TensorBoard/LambdaCallback)
@@ -183,7 +187,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_mixed42": (ROOT / "fixtures" / "qa_mixed42", 12, 42),
         "qa_wild43": (ROOT / "fixtures" / "qa_wild43", 12, 32),
         "qa_jax43": (ROOT / "fixtures" / "qa_jax43", 12, 42),
-        "qa_mixed43": (ROOT / "fixtures" / "qa_mixed43", 12, 42)}
+        "qa_mixed43": (ROOT / "fixtures" / "qa_mixed43", 12, 42),
+        "qa_begin44": (ROOT / "fixtures" / "qa_begin44", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
