@@ -120,6 +120,11 @@ csv.DictWriter, a JSON-lines Keras callback, CSVLogger with ';', LambdaCallback 
 and the unseen breadth batch fixtures/qa_fresh43/ (12 pairs: 20x20 shapes ResNet, heteroscedastic NLL, multi-task
 heads, noisy digits, bag-of-words EmbeddingBag, ordinal star ratings, iris one-hot, bit counts, redundant-feature
 make_classification, AR(2) dilated CNN, IRNN, token tagging; RAdam, Adadelta, LAMB, CyclicLR; adapters in 6)
+and the unseen breadth batch fixtures/qa_fresh44/ (12 pairs: 5-class categorical-embedding tabular, accelerometer
+windows GRU + attention and Conv1D across two devices, sort task TransformerEncoder, moons with raw nuisance columns,
+28x28 numpy stroke digits separable CNN, breast cancer ratio features, log-normal days-to-failure, char-level grammar
+GRU, Poisson counts, nnx dropout MLP, tiny BERT from a config; NAdam, Adagrad, Adamax, AdaBelief, centered RMSprop,
+LambdaLR warm-up; adapters in 6)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -185,6 +190,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
         "qa_fresh43": (ROOT / "fixtures" / "qa_fresh43", 12, 36),
+        "qa_fresh44": (ROOT / "fixtures" / "qa_fresh44", 12, 36),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
