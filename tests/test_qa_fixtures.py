@@ -125,6 +125,12 @@ windows GRU + attention and Conv1D across two devices, sort task TransformerEnco
 28x28 numpy stroke digits separable CNN, breast cancer ratio features, log-normal days-to-failure, char-level grammar
 GRU, Poisson counts, nnx dropout MLP, tiny BERT from a config; NAdam, Adagrad, Adamax, AdaBelief, centered RMSprop,
 LambdaLR warm-up; adapters in 6)
+and the third unseen console batch fixtures/qa_wild44/ (12 torch / Lightning / HF / JAX programs whose log is their own
+console: `logging` asctime lines, per-epoch confusion matrices with `correct 3536/4000` fractions, ANSI colour codes,
+`[epoch 2 | batch 40/63] mse 3.412e+00` plus epoch summaries with ETA, `it 0125 loss ... grad_norm ...` in scientific
+notation (a `.out` file), tqdm postfix with the LR and a pandas DataFrame, Lightning TQDM bars with the test-metrics
+table, HF dicts with `[INFO|trainer.py:...]` logging and with a tqdm bar, an ASCII box table, `val correct 249/480`;
+an adapter in 4)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -203,7 +209,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_jax43": (ROOT / "fixtures" / "qa_jax43", 12, 42),
         "qa_mixed43": (ROOT / "fixtures" / "qa_mixed43", 12, 42),
         "qa_begin44": (ROOT / "fixtures" / "qa_begin44", 12, 32),
-        "qa_mixed44": (ROOT / "fixtures" / "qa_mixed44", 12, 42)}
+        "qa_mixed44": (ROOT / "fixtures" / "qa_mixed44", 12, 42),
+        "qa_wild44": (ROOT / "fixtures" / "qa_wild44", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -214,7 +221,7 @@ FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
 LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
              "history.json", ".txt", ".npy", ".npz", ".pt", "mlflow.db", "metrics.json", ".pkl",
-             "results.json", "costs.json")
+             "results.json", "costs.json", ".out")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
