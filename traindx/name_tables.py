@@ -146,4 +146,8 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
         _KEEP,
         "known metric, not canonical: kept under its own name",
     ),
+    # A bare 'score' (sklearn's estimator.score, a beginner's test accuracy, an R^2, a game score):
+    # kept; read as the split's accuracy only where its values say so
+    # (:func:`traindx.readers.assemble.score_accuracy`; issue 10, qa_begin42/44).
+    (r"score", _KEEP, "a bare score: kept (an accuracy where its values are shares of one evaluation set)"),
 ]  # fmt: skip

@@ -8,6 +8,8 @@ run as evidence. ``--map loss=train/box_loss+train/cls_loss`` names the parts ex
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from traindx.arrays import intersect
@@ -88,12 +90,52 @@ def _accuracy_alias(run: Run, split: str) -> None:
         if s is not None and len(s):
             run.add(s.model_copy(update={"key": SeriesKey.model_construct(metric="accuracy", split=split)}))
             return
+    score = run.get("score", split)
+    if score is not None and not any(_REGRESSION.fullmatch(s.key.metric) for s in run.series.values()):
+        shares = score_accuracy(score.values)
+        if shares is not None:
+            key = SeriesKey.model_construct(metric="accuracy", split=split)
+            run.add(score.model_copy(update={"key": key, "values": shares}))
+            return
     err = run.get("error", split)
     if err is not None and len(err) and ERROR_RATE_NAME.search(err.original_name or ""):
         v = err.values[np.isfinite(err.values)]
         if v.size and v.min() >= 0 and v.max() <= 1:
             key = SeriesKey.model_construct(metric="accuracy", split=split)
             run.add(err.model_copy(update={"key": key, "values": 1.0 - err.values, "original_name": f"1-{err.original_name}"}))
+
+
+#: Metrics of a regression: beside them a bare ``score`` is as likely an R^2 (sklearn's regressor score).
+_REGRESSION = re.compile(r"r2\w*|\w*(mae|mse|rmse|msle|mape|medae)\w*|explained_variance")
+#: Largest evaluation set whose shares :func:`score_accuracy` looks for, and the precision of a
+#: logged value (float32, or six printed decimals).
+_MAX_EXAMPLES, _MAX_FEW, _VALUE_EPS = 20000, 2000, 6e-7
+
+
+def score_accuracy(values: np.ndarray) -> np.ndarray | None:
+    """A bare ``score`` as an accuracy (fractions) where its values say so: all in [0, 1] (or a
+    percent, not all whole numbers, up to 100), two distinct ones or more, and every one a
+    share k/n of one evaluation set of n examples (correct answers counted; n <= 20,000 from
+    four distinct values, n <= 2,000 from two or three: a random pair fits one n <= 2,000 in
+    about 0.4 % of cases). An R^2,
+    a mean of batch scores, an inception or game score is none of these (None)."""
+    v = values[np.isfinite(values)]
+    if not v.size or v.min() < 0 or v.max() > 100.0:
+        return None
+    scale = 100.0 if v.max() > 1.5 else 1.0
+    if scale > 1 and np.all(v == np.round(v)):  # whole numbers: a count or a game score as likely
+        return None
+    distinct = np.unique(v / scale)
+    if distinct.size < 2:
+        return None
+    # two or three values fit some large n by chance: then only a set of up to 2,000 counts
+    n = np.arange(2, (_MAX_EXAMPLES if distinct.size >= 4 else _MAX_FEW) + 1, dtype=float)
+    for chunk in np.array_split(n, 20):
+        x = distinct[:, None] * chunk[None, :]
+        fits = np.all(np.abs(x - np.round(x)) <= _VALUE_EPS * chunk[None, :] * scale + 1e-6, axis=0)
+        if fits.any():
+            return values / scale
+    return None
 
 
 def add_explicit_sums(
