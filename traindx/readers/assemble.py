@@ -82,7 +82,9 @@ def add_component_sums(run: Run) -> None:
 
 def _accuracy_alias(run: Run, split: str) -> None:
     """A split logging no accuracy reads its pair / binary / averaged accuracy as the accuracy,
-    else one minus its classification error rate (fastai's ``error_rate``, ``top1_err``)."""
+    else a bare ``score`` whose values are counted shares (:func:`count_shares`), else one minus
+    its classification error rate (fastai's ``error_rate``, ``top1_err``; a bare ``err`` where
+    its values are counted shares of one evaluation set, as a regression's error never is)."""
     if run.get("accuracy", split) is not None:
         return
     for name in ACCURACY_ALIASES:
@@ -90,9 +92,10 @@ def _accuracy_alias(run: Run, split: str) -> None:
         if s is not None and len(s):
             run.add(s.model_copy(update={"key": SeriesKey.model_construct(metric="accuracy", split=split)}))
             return
+    regression = any(_REGRESSION.fullmatch(s.key.metric) for s in run.series.values())
     score = run.get("score", split)
-    if score is not None and not any(_REGRESSION.fullmatch(s.key.metric) for s in run.series.values()):
-        shares = score_accuracy(score.values)
+    if score is not None and not regression:
+        shares = count_shares(score.values)
         if shares is not None:
             key = SeriesKey.model_construct(metric="accuracy", split=split)
             run.add(score.model_copy(update={"key": key, "values": shares}))
@@ -103,22 +106,27 @@ def _accuracy_alias(run: Run, split: str) -> None:
         if v.size and v.min() >= 0 and v.max() <= 1:
             key = SeriesKey.model_construct(metric="accuracy", split=split)
             run.add(err.model_copy(update={"key": key, "values": 1.0 - err.values, "original_name": f"1-{err.original_name}"}))
+    elif err is not None and len(err) and not regression:  # a bare 'err': a rate where its values are counted shares
+        shares = count_shares(err.values)
+        if shares is not None:
+            key = SeriesKey.model_construct(metric="accuracy", split=split)
+            run.add(err.model_copy(update={"key": key, "values": 1.0 - shares, "original_name": f"1-{err.original_name}"}))
 
 
 #: Metrics of a regression: beside them a bare ``score`` is as likely an R^2 (sklearn's regressor score).
 _REGRESSION = re.compile(r"r2\w*|\w*(mae|mse|rmse|msle|mape|medae)\w*|explained_variance")
-#: Largest evaluation set whose shares :func:`score_accuracy` looks for, and the precision of a
+#: Largest evaluation set whose shares :func:`count_shares` looks for, and the precision of a
 #: logged value (float32, or six printed decimals).
 _MAX_EXAMPLES, _MAX_FEW, _VALUE_EPS = 20000, 2000, 6e-7
 
 
-def score_accuracy(values: np.ndarray) -> np.ndarray | None:
-    """A bare ``score`` as an accuracy (fractions) where its values say so: all in [0, 1] (or a
-    percent, not all whole numbers, up to 100), two distinct ones or more, and every one a
-    share k/n of one evaluation set of n examples (correct answers counted; n <= 20,000 from
-    four distinct values, n <= 2,000 from two or three: a random pair fits one n <= 2,000 in
-    about 0.4 % of cases). An R^2,
-    a mean of batch scores, an inception or game score is none of these (None)."""
+def count_shares(values: np.ndarray) -> np.ndarray | None:
+    """A bare ``score`` (or ``err``) as the share of right (wrong) answers, in fractions, where
+    its values say so: all in [0, 1] (or a percent, not all whole numbers, up to 100), two
+    distinct ones or more, and every one a share k/n of one evaluation set of n examples (n <=
+    20,000 from four distinct values, n <= 2,000 from two or three: a random pair fits some
+    n <= 2,000 in about 0.3 % of cases). An R^2, a mean of batch scores, a regression's error,
+    an inception or game score is none of these (None)."""
     v = values[np.isfinite(values)]
     if not v.size or v.min() < 0 or v.max() > 100.0:
         return None
@@ -132,7 +140,7 @@ def score_accuracy(values: np.ndarray) -> np.ndarray | None:
     n = np.arange(2, (_MAX_EXAMPLES if distinct.size >= 4 else _MAX_FEW) + 1, dtype=float)
     for chunk in np.array_split(n, 20):
         x = distinct[:, None] * chunk[None, :]
-        fits = np.all(np.abs(x - np.round(x)) <= _VALUE_EPS * chunk[None, :] * scale + 1e-6, axis=0)
+        fits = np.all(np.abs(x - np.round(x)) <= _VALUE_EPS * chunk[None, :] + 1e-6, axis=0)
         if fits.any():
             return values / scale
     return None
