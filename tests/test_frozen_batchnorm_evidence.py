@@ -66,3 +66,30 @@ def test_frozen_batchnorm_outranks_the_lr_when_the_gradients_explode_too():
     grads = {**DIVERGES, "grad_norm": "763*3.0x6 nan"}
     order = ranked({"has_batchnorm": True}, frozen, "jax", grads)
     assert order[0] == "train_mode_not_set", order
+
+
+def test_frozen_batchnorm_on_counts_below_100_outranks_the_lr():
+    """qa_mixed44's multi-label BN MLP: ``model.eval()`` left from a checkpoint snippet, raw word
+    counts 0..42 (std 6: CTX003 fires, the old > 100 bar of shared.raw_scale_inputs did not),
+    SGD 0.2; the loss and the gradient norm explode, a ReLU layer dies. Read as lr_too_high 79 %,
+    train_mode_not_set 0 %: the frozen statistics pass any unscaled input through, not only one
+    beyond 100, and train mode on the same counts trained (val F1 0.948)."""
+    counts = {"input_min": 0.0, "input_max": 42.0, "input_mean": 1.2, "input_std": 6.16}
+    grads = {**DIVERGES, "grad_norm": "5.2*3.0x6 nan"}
+    ctx = {
+        "framework": "torch",
+        "optimizer": {"name": "sgd", "lr": 0.2, "weight_decay": 1e-4},
+        "loss": {"name": "bcewithlogitsloss", "from_logits": True, "expects": "logits"},
+        "model": {"output_activation": "linear", "output_units": 8, "has_batchnorm": True,
+                  "has_dropout": False, "training_mode": False},
+        "data": {"batch_size": 64, "task": "classification", **counts},
+        "flags": {"input_nonfinite": 0.0, "mode_layers": 2.0, "mode_layers_checked": 40.0,
+                  "mode_layers_eval_share": 1.0},
+    }
+    run = case_run(Case(name="r", series=grads, context=ctx, fires=True))
+    order = [c.id for c in diagnose_run(run, BOOK).causes]
+    assert order[0] == "train_mode_not_set", order
+    ctx["model"] = {**ctx["model"], "training_mode": True}
+    ctx["flags"] = {**ctx["flags"], "mode_layers_eval_share": 0.0}
+    run = case_run(Case(name="r", series=grads, context=ctx, fires=True))
+    assert "train_mode_not_set" not in [c.id for c in diagnose_run(run, BOOK).causes][:3]
