@@ -45,9 +45,9 @@ from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
-from traindx.readers.textnames import COUNT_FIRST, aside, fraction_name, sklearn_score
+from traindx.readers.textnames import COUNT_FIRST, aside, eval_sets, fraction_name, sklearn_score
 from traindx.readers.textsplit import NUM, split_spaced
-from traindx.readers.texttable import merge_tables, table_records
+from traindx.readers.texttable import merge_tables, result_records, table_records
 
 _NUM = NUM
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colours (Keras 3 progress bars)
@@ -104,6 +104,8 @@ _PAIR = re.compile(
 _RUN_ON = re.compile(rf"([:=]\s*(?:{_NUM})\s*%?)\s+(?:/\s+)?(?=[A-Za-z][\w ().-]*?\s*[:=]\s*(?:[-+.\d]|nan\b|inf))", re.I)
 #: Words of a sentence naming a summary metric: ``Accuracy of the network on the 10000 test images``.
 _PROSE = re.compile(r"(?i)\b(?:of|on|over|for|in|the|final)\b")
+#: Words of such a sentence naming data held out of training without a split word.
+_HELD_OUT = re.compile(r"(?i)\b(?:hold-?out|held[- ]out|unseen|fresh|new|external|export|out[- ]of[- ]sample)\b")
 _QUALIFIER = re.compile(r"(?i)\b(best|min|max|lowest|highest|worst|mean|avg|average|running|top-?\d*)\b")
 #: Words before a number that name no metric: markers and progress (epoch, step, eta...), and a
 #: lone linking word, which is prose (the stax example's ``Epoch 3 in 0.05 sec``, ``Epoch 3 took
@@ -133,38 +135,25 @@ def _name(name: str, context: str | None, *, prose: bool) -> str:
     the model on the 320 test sequences: 50.6 %``, ``Final test accuracy: 0.9``) reads as ``test Accuracy``
     (``prose``: the value follows a colon, not a word as in ``loss barely moves from step 0``)."""
     split, metric = _SPLIT_WORD.search(name), _KNOWN.search(name)
-    if prose and metric and (split or context) and len(name.split()) >= 3 and _PROSE.search(name):
+    if prose and metric and len(name.split()) >= 3 and _PROSE.search(name):
+        # a set no split word names but a word says is held out (``Accuracy on the fresh export``,
+        # ``loss on unseen data``): a test metric, whatever the line's prefix (a logger named train)
+        where = split[1] if split else ("test" if _HELD_OUT.search(name) else context)
         qualifier = _QUALIFIER.search(name)
-        return " ".join(w for w in ((split[1] if split else context), qualifier[1] if qualifier else None, metric[1]) if w)
+        if where:
+            return " ".join(w for w in (where, qualifier[1] if qualifier else None, metric[1]) if w)
     return f"{context} {name}" if context and not split else name
 
 
+#: A rule of ``=`` around a marker (``== epoch 4 == val correct ..``), left before the pairs it heads.
+_RULE_MARK = re.compile(r"^[\s:-]*={2,}>?\s*")
 _ABBREVIATED = re.compile(r"(?i)\b(val|valid|train|test)\.(?=\s)")  # ' Val. Loss: 0.69 |  Val. Acc: 49.3%'
-
-
-#: A boosting library's evaluation set: XGBoost ``validation_0-logloss``, LightGBM ``valid_1's l2``.
-_EVAL_SET = re.compile(r"(?i)\b(train(?:ing)?|valid(?:ation)?|eval)(?:_(\d+))?(?:'s\s+|-)(?=[a-z])")
-
-
-def _eval_sets(text: str) -> str:
-    """Boosting libraries' evaluation sets named as splits: ``training's`` is train; numbered
-    sets are validation, except that of two (XGBoost's ``eval_set=[(X_train, y_train),
-    (X_val, y_val)]``) the first is the training set."""
-    found = {m[2] for m in _EVAL_SET.finditer(text) if m[2] is not None}
-    two = {"0", "1"} <= found
-
-    def split(m: re.Match[str]) -> str:
-        if m[1].lower().startswith("train") or (two and m[2] == "0"):
-            return "train "
-        return "val "
-
-    return _EVAL_SET.sub(split, text)
 
 
 def _pairs(text: str, header: str | None = None) -> dict[str, float]:
     """The ``name: number`` pairs of a line, the line's split given to names without one;
     ``81.2%`` reads 0.812 and ``9800/10000 (98%)`` 0.98."""
-    text = _eval_sets(_ABBREVIATED.sub(r"\1", text))
+    text = eval_sets(_ABBREVIATED.sub(r"\1", text))
     split = _LINE_SPLIT.match(text)
     context = split[1].lower() if split else header
     out: dict[str, float] = {}
@@ -187,20 +176,21 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
     """The pairs of one part of a line (between bars) into ``out``, ``context`` the split of
     names without one."""
     text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", COUNT_FIRST.sub(r"correct \1", text)))
-    for seg in _SEP.split(text):
+    for raw in _SEP.split(text):
+        seg = _RULE_MARK.sub("", raw).strip(" -:")  # '== epoch 4 == val correct 249/480': the rule is no name
         # 'trn loss 0.99 acc 66.0%': a split word heading one-word pairs gives them its split
-        lead = _SPLIT_LEAD.match(seg.strip(" -:"))
-        spaced = seg.strip(" -:")[lead.end() :] if lead else seg.strip(" -:")
+        lead = _SPLIT_LEAD.match(seg)
+        spaced = seg[lead.end() :] if lead else seg
         if _SPACED.fullmatch(spaced):  # two or more one-word pairs, only spaces between
             own = lead[1].lower() if lead else context
             for name, num, pct in _SPACED_PAIR.findall(spaced):
                 if not _SKIP_NAMES.fullmatch(name):
                     out[_name(name, own, prose=False)] = float(num) / (100.0 if pct else 1.0)
             continue
-        if (two := split_spaced(seg.strip(" -:"), context, _KNOWN, lambda w, c: _name(w, c, prose=False))) is not None:
+        if (two := split_spaced(seg, context, _KNOWN, lambda w, c: _name(w, c, prose=False))) is not None:
             out.update(two)  # 'train loss 5.84 val loss 4.97 val accuracy 14.67%'
             continue
-        m = _PAIR.fullmatch(seg.strip(" -:"))
+        m = _PAIR.fullmatch(seg)
         if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):
             continue
         name = _name(aside(m["name"]).strip(), context, prose=m["sep"][0] in ":=")
@@ -232,7 +222,8 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     epoch_bar: dict[float | None, int] = {}  # the batches of each epoch's Keras bar (fit's)
     shown: dict[str, float] = {}  # the validation values a tqdm postfix showed last
     rich = False  # in a Rich progress bar's frame (its line, the lines its metrics wrap onto)
-    tables = table_records([_ANSI.sub("", ln) for ln in text.split("\n")])
+    plain_lines = [_ANSI.sub("", ln) for ln in text.split("\n")]
+    tables, results = table_records(plain_lines), dict(result_records(plain_lines))
     rows = dict(tables)  # a row is its epoch's marker and record (its lines after it add to it: 'test acc: 95%')
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
         if i in rows:
@@ -256,7 +247,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
                 line, mark = steps.marker(_EPOCH.sub(" | ", line) if m else line)
                 if mark is not None and mark != step:
                     step, rec = mark, None
-                pairs = _pairs(steps.TQDM_DONE.sub(" | ", line), header)  # 'DataLoader 0: 100%|': progress, no metric
+                pairs = results.get(i) or _pairs(steps.TQDM_DONE.sub(" | ", line), header)  # 'DataLoader 0: 100%|': progress
             if line.strip() and j == len(states) - 1:
                 header = h[1].lower() if (h := _HEADER.match(line)) else None
                 rich = steps.RICH.search(line) is not None or (rich and steps.RICH_MORE.match(line) is not None)

@@ -57,3 +57,22 @@ def aside(name: str) -> str:
     """``name`` without a description in parentheses at its end (:data:`_ASIDE`)."""
     m = _ASIDE.search(name)
     return name[: m.start()] if m and not _NAMES_METRIC.search(m[1]) else name
+
+
+#: A boosting library's evaluation set: XGBoost ``validation_0-logloss``, LightGBM ``valid_1's l2``.
+_EVAL_SET = re.compile(r"(?i)\b(train(?:ing)?|valid(?:ation)?|eval)(?:_(\d+))?(?:'s\s+|-)(?=[a-z])")
+
+
+def eval_sets(text: str) -> str:
+    """Boosting libraries' evaluation sets named as splits: ``training's`` is train; numbered
+    sets are validation, except that of two (XGBoost's ``eval_set=[(X_train, y_train),
+    (X_val, y_val)]``) the first is the training set."""
+    found = {m[2] for m in _EVAL_SET.finditer(text) if m[2] is not None}
+    two = {"0", "1"} <= found
+
+    def split(m: re.Match[str]) -> str:
+        if m[1].lower().startswith("train") or (two and m[2] == "0"):
+            return "train "
+        return "val "
+
+    return _EVAL_SET.sub(split, text)

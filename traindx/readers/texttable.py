@@ -77,12 +77,47 @@ def _number(cell: str, axis: bool) -> float | None:
     return parse_number(cell)
 
 
+#: Lightning's ``trainer.test()`` / ``validate()`` results, a Rich box (``┃ Test metric ┃ DataLoader 0 ┃``
+#: over ``│ test_loss │ 32520.31 │``) or its plain form (``Test metric  DataLoader 0`` over ``test_loss  0.41``):
+#: one row per metric, its name then its value on each loader (the first read).
+_RESULTS = re.compile(r"(?i)^\s*[┃│|]?\s*(test|validate)\s+metric\s*[┃│|]?\s+DataLoader\s+\d+")
+_RESULT_ROW = re.compile(r"^\s*[┃│|]?\s*([A-Za-z_][\w/@.-]*)\s*[┃│|]?\s+(\S+)\s*[┃│|]?(?:\s|$)")
+_BOX = re.compile(r"^\s*[━─┏┓┗┛┡┩└┘┳┻╇╈┼+=-]+\s*$|^\s*[━─┏┡└┌╭╰][━─┳╇┴┬┼]*")
+_SPLIT_NAMED = re.compile(r"(?i)(?<![a-z])(?:train|val|valid|validation|test|eval)(?![a-z])")
+
+
+def result_records(lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
+    """(line index, {metric: value}) for each row of Lightning's results table (:data:`_RESULTS`):
+    test points (validation ones under ``Validate metric``); a name without a split word takes the
+    table's (``mse`` under ``Test metric`` is ``test_mse``)."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    split: str | None = None
+    for i, line in enumerate(lines):
+        if (head := _RESULTS.match(line)) is not None:
+            split = "test" if head[1].lower() == "test" else "val"
+            continue
+        if split is None or _BOX.match(line):
+            continue
+        row = _RESULT_ROW.match(line)
+        value = parse_number(row[2]) if row else None
+        if row is None or value is None:
+            split = None if line.strip() else split
+            continue
+        name = row[1] if _SPLIT_NAMED.search(row[1]) else f"{split}_{row[1]}"
+        out.append((i, {name: value}))
+    return out
+
+
 def table_records(lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
     """(line index, {column: number}) for each row of every table in ``lines``."""
+    skip = {i for i, _ in result_records(lines)}  # read as a line's pairs (textlog)
     out: list[tuple[int, dict[str, Any]]] = []
     names: list[str] | None = None
     barred = False
     for i, line in enumerate(lines):
+        if i in skip:
+            names = None
+            continue
         if _RULE.match(line):
             continue
         if names is not None:
