@@ -72,3 +72,15 @@ def test_lightnings_test_results_table_is_read_as_test_points(tmp_path: Path, ta
     assert list(series["test/loss"].values) == pytest.approx([32520.314453125])
     assert list(series["test/mse"].values) == pytest.approx([32520.0])
     assert series["val/loss"].unit == "epoch" and len(series["val/loss"]) == 8
+
+
+def test_a_sentence_printed_once_after_the_epochs_is_a_test_metric(tmp_path: Path) -> None:
+    text = _epochs(6, "Epoch {e}/6 - train loss: {loss:.4f} - val acc: {acc}.00%")
+    series = _series(tmp_path, text + "Accuracy on the 1000 sensor rows: 57.70%\n")
+    assert list(series["test/accuracy"].values) == pytest.approx([0.577])
+    # printed every epoch, or once before training: not a held-out evaluation after it
+    (tmp_path / "every").mkdir()
+    (tmp_path / "before").mkdir()
+    every = _epochs(6, "Epoch {e}/6 - train loss: {loss:.4f}\nAccuracy on the 1000 sensor rows: {acc}.00%")
+    assert "test/accuracy" not in _series(tmp_path / "every", every)
+    assert "test/loss" not in _series(tmp_path / "before", "Loss of the model at init: 2.31\n" + text)

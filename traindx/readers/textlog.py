@@ -41,11 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from traindx.errors import ReadError
+from traindx.readers import textnames
 from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
-from traindx.readers.textnames import COUNT_FIRST, aside, eval_sets, fraction_name, sklearn_score
+from traindx.readers.textnames import COUNT_FIRST, aside, eval_sets, fraction_name
 from traindx.readers.textsplit import NUM, split_spaced
 from traindx.readers.texttable import merge_tables, result_records, table_records
 
@@ -300,6 +301,12 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     return records, lines, unread
 
 
+def _prose_metric(name: str) -> str | None:
+    """The metric a sentence without a split word names (``Accuracy on the 1000 sensor rows``), else None."""
+    metric = _KNOWN.search(name)
+    return metric[1].lower() if metric and not _SPLIT_WORD.search(name) and len(name.split()) >= 3 and _PROSE.search(name) else None
+
+
 def _names_a_value(text: str) -> bool:
     return bool(_KNOWN.search(text) and _LONE_NUM.search(text))
 
@@ -367,7 +374,8 @@ def read_text_log(path: str | Path) -> RawLog:
     src = str(path)
     text = read_text(path)
     records, n, unread = _parse(text)
-    sklearn_score(text, records)
+    textnames.sklearn_score(text, records)
+    textnames.one_off_test(records, _prose_metric)
     for name in steps.progress_counts(records):  # a batch counter, not a share counted right
         for _, r in records:
             r.pop(name, None)

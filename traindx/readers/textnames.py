@@ -4,6 +4,8 @@ scikit-learn's ``Validation score``, and fractions ``correct 1785/1800``."""
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 _ESTIMATOR = re.compile(r"(?i)[a-z]*(classifier|regressor)\b")
@@ -76,3 +78,16 @@ def eval_sets(text: str) -> str:
         return "val "
 
     return _EVAL_SET.sub(split, text)
+
+
+def one_off_test(records: list[tuple[int, dict[str, Any]]], prose_metric: Callable[[str], str | None]) -> None:
+    """A sentence naming a metric and no split (``Accuracy on the 1000 sensor rows: 57.7%``) printed
+    once, in or after the last record of the training lines (those whose names repeat), is a held-out
+    evaluation after training: read as ``test <metric>`` (``prose_metric``: the metric a sentence
+    names, else None), in place. Printed every epoch it stays as it is."""
+    counts = Counter(k for _, r in records for k in r)
+    repeated = [n for n, (_, r) in enumerate(records) if any(counts[k] > 1 for k in r if k != "epoch")]
+    for _, r in records[repeated[-1] if repeated else 0 :]:
+        for k in [k for k in r if isinstance(k, str) and counts[k] == 1]:
+            if (metric := prose_metric(k)) is not None and f"test {metric}" not in r:
+                r[f"test {metric}"] = r.pop(k)
