@@ -84,3 +84,10 @@ def test_a_sentence_printed_once_after_the_epochs_is_a_test_metric(tmp_path: Pat
     every = _epochs(6, "Epoch {e}/6 - train loss: {loss:.4f}\nAccuracy on the 1000 sensor rows: {acc}.00%")
     assert "test/accuracy" not in _series(tmp_path / "every", every)
     assert "test/loss" not in _series(tmp_path / "before", "Loss of the model at init: 2.31\n" + text)
+
+
+def test_the_results_table_ends_at_its_closing_rule() -> None:
+    from traindx.readers.texttable import result_records
+
+    lines = (LIGHTNING_TEST_PLAIN + "Restored 3\n").split("\n")
+    assert [r for _, r in result_records(lines)] == [{"test_loss": 32520.314453125}, {"test_mse": 32520.0}]

@@ -92,11 +92,13 @@ def result_records(lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
     table's (``mse`` under ``Test metric`` is ``test_mse``)."""
     out: list[tuple[int, dict[str, Any]]] = []
     split: str | None = None
+    rows = 0  # of the table being read: its closing rule ends it
     for i, line in enumerate(lines):
         if (head := _RESULTS.match(line)) is not None:
-            split = "test" if head[1].lower() == "test" else "val"
+            split, rows = ("test" if head[1].lower() == "test" else "val"), 0
             continue
         if split is None or _BOX.match(line):
+            split = None if rows else split
             continue
         row = _RESULT_ROW.match(line)
         value = parse_number(row[2]) if row else None
@@ -105,6 +107,7 @@ def result_records(lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
             continue
         name = row[1] if _SPLIT_NAMED.search(row[1]) else f"{split}_{row[1]}"
         out.append((i, {name: value}))
+        rows += 1
     return out
 
 
