@@ -62,6 +62,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_begin44",
          "fixtures/qa_mixed44",
          "fixtures/qa_wild44",
+         "fixtures/qa_jax44",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

@@ -131,6 +131,9 @@ console: `logging` asctime lines, per-epoch confusion matrices with `correct 353
 notation (a `.out` file), tqdm postfix with the LR and a pandas DataFrame, Lightning TQDM bars with the test-metrics
 table, HF dicts with `[INFO|trainer.py:...]` logging and with a tqdm bar, an ASCII box table, `val correct 249/480`;
 an adapter in 4)
+and a third JAX-side unseen batch fixtures/qa_jax44/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
+2 Keras 3 on JAX; adapters in 8; csv.writer, JSONL, tensorboardX, csv.DictWriter, MLflow file store, a print log,
+tf.summary, `logging` lines, a LambdaCallback JSON-lines log, CSVLogger)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -210,7 +213,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_mixed43": (ROOT / "fixtures" / "qa_mixed43", 12, 42),
         "qa_begin44": (ROOT / "fixtures" / "qa_begin44", 12, 32),
         "qa_mixed44": (ROOT / "fixtures" / "qa_mixed44", 12, 42),
-        "qa_wild44": (ROOT / "fixtures" / "qa_wild44", 12, 32)}
+        "qa_wild44": (ROOT / "fixtures" / "qa_wild44", 12, 32),
+        "qa_jax44": (ROOT / "fixtures" / "qa_jax44", 10, 36)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
