@@ -133,6 +133,10 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
     # adjusted R^2): 0 is the null (mean-only) model's level as for r2 (issue 10: val_pseudo_r2
     # at 0.04 was not read, so "never beat the mean" could not fire)
     (r"(pseudo|adj(usted)?|mcfadden)_r2|r2_adj(usted)?", "r2", "R^2 with a qualifier: read as r2"),
+    # A negative log-likelihood named for its distribution (poisson_nll, gaussian_nll, nb_nll,
+    # bernoulli_nll): an nll, the loss a split without one reads (issue 10: qa_fresh44's JSONL
+    # train_poisson_nll / val_poisson_nll were not read at all)
+    (r"(\w+_)?nll", "nll", "negative log-likelihood (of a named distribution)"),
     # Known metrics the rules do not read: kept under their own (normalized) name. A metric
     # word with a qualifier after it (mae_grade; not _norm, which reads as a norm) or an error abbreviated (rel_err,
     # abs_err) names its metric too (issue 10: val_mae_grade, val_rel_err not mapped)

@@ -165,6 +165,8 @@ def compute_facts(run: Run) -> Facts:
                 f.update({k: v for k, v in shape.items() if not k.startswith(("n_nonfinite", "has_", "nonfinite", "ends_"))})
             facts[group] = f
             facts[group]["unit"] = s.unit
+            # the name it was logged as: a loss named for a likelihood may be negative
+            facts[group]["name"] = s.original_name or s.key.metric
 
     for group, split in (("quality", "train"), ("val_quality", "val")):
         q = pick_quality(run, split)
