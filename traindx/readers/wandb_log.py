@@ -189,9 +189,11 @@ def read_wandb_run(path: str | Path) -> RawLog:
                     log.problem("note", f"{src}: the run exited with code {rec.exit.exit_code}")
     finally:
         ds._fp.close()
+    unit = "epoch" if rows_are_evaluations(points) else "step"
     for key, pts in points.items():
         a = np.asarray(pts, dtype=np.float64)
-        log.series.append(RawSeries(name=key, steps=a[:, 0].astype(np.int64), values=a[:, 1], source=src, wall_time=a[:, 2]))
+        log.series.append(RawSeries(name=key, steps=a[:, 0].astype(np.int64), values=a[:, 1], source=src, unit=unit,
+                                    wall_time=a[:, 2]))
     if not_numbers:
         names = ", ".join(sorted(not_numbers)[:8])
         log.problem("skipped", f"{src}: logged values that are not numbers (media, tables, text): {names}; not read")
@@ -200,6 +202,27 @@ def read_wandb_run(path: str | Path) -> RawLog:
         log.name = f"{meta['project'] or 'wandb'}/{meta['name']}"
         log.name_parts = 1
     return log
+
+
+def rows_are_evaluations(points: dict[str, list[tuple[int, float, float]]]) -> bool:
+    """Every ``run.log`` row holds every key, among them a validation metric and a training
+    one, and the steps are W&B's own count of the rows (0, 1, 2, ...: no ``step=`` given): each
+    row is one evaluation, logged once per epoch - a Keras ``LambdaCallback(on_epoch_end=lambda
+    e, logs: wandb.log(logs))`` or a loop's ``wandb.log({...})`` after its validation pass
+    (issue 10: qa_fresh44's 8 such rows were read as 8 steps, "insufficient data"). A loop that
+    logs per step logs its validation metrics at a few of its rows, or gives ``step=``."""
+    if not points:
+        return False
+    steps = {tuple(p[0] for p in pts) for pts in points.values()}
+    if len(steps) != 1:
+        return False
+    (only,) = steps
+    if len(only) < 2 or list(only) != list(range(len(only))):
+        return False
+    from traindx.names import map_name
+
+    splits = {k.split for k in (map_name(name) for name in points) if k is not None}
+    return "val" in splits and "train" in splits
 
 
 def _history(h: Any, points: dict[str, list[tuple[int, float, float]]], not_numbers: set[str]) -> None:
