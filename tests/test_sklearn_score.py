@@ -47,9 +47,17 @@ def test_a_regressor_score_is_validation_r2(tmp_path: Path) -> None:
     assert sorted(str(k) for k in run.series) == ["train/loss", "val/r2"]
 
 
-def test_a_score_of_unknown_kind_stays_unread_and_counted(tmp_path: Path) -> None:
+def test_a_score_of_unknown_kind_is_accuracy_only_when_its_values_are_counted_shares(tmp_path: Path) -> None:
+    """No estimator named: a classifier's validation score is k/n of its 40-row validation split
+    (session 44: traindx.readers.assemble.count_shares) - an accuracy; a regressor's R^2
+    is no such share and stays a plain score."""
     text = _verbose_fit(_mlp("MLPClassifier"), classify=True)
-    (tmp_path / "train.log").write_text(text)
-    run = read(tmp_path)[0]
-    assert sorted(str(k) for k in run.series) == ["train/loss"]
-    assert run.ingest.unmapped == ["validation score"]
+    (tmp_path / "c" / "train.log").parent.mkdir()
+    (tmp_path / "c" / "train.log").write_text(text)
+    run = read(tmp_path / "c")[0]
+    assert "val/accuracy" in {str(k) for k in run.series}
+    text = _verbose_fit(_mlp("MLPRegressor"), classify=False)
+    (tmp_path / "r" / "train.log").parent.mkdir()
+    (tmp_path / "r" / "train.log").write_text(text)
+    run = read(tmp_path / "r")[0]
+    assert "val/accuracy" not in {str(k) for k in run.series}
