@@ -97,3 +97,20 @@ def test_training_identical_with_the_monitor(tmp_path):
     b = train(tmp_path / "b", scale=2.5, offset=1.5, epochs=2, monitor=False)
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_the_evaluation_sample_is_bounded():
+    """Many small evaluation forwards keep at most 2 x SAMPLE_ROWS rows of values (the lists stay
+    parallel to the fingerprints: empty samples past the room), and the shift is still read."""
+    from traindx.adapters import _torch_overlap as ov
+
+    o = ov.Overlap()
+    g = torch.Generator().manual_seed(0)
+    for _ in range(40):
+        o.see(torch.randn(64, 8, generator=g), True)
+    for _ in range(200):
+        o.see(torch.randn(32, 8, generator=g) * 3.0, False)
+    assert len(o.esample) == len(o.evals)
+    assert sum(len(a) for a in o.esample) <= 2 * ov.SAMPLE_ROWS
+    got = o.shift()
+    assert got["val_input_std_ratio"] > 2.0

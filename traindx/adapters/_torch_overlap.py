@@ -119,7 +119,8 @@ class Overlap:
             self.kept += len(keys)
             flat = self._two_valued(x)  # degenerate rows: no evidence of a leaked sample
             self.evals.append([k for k, f in zip(keys, flat, strict=True) if not f])
-            self.esample.append(self._sample(x, SAMPLE_ROWS))
+            room = 2 * SAMPLE_ROWS - sum(len(a) for a in self.esample)  # ~4 MB at most
+            self.esample.append(self._sample(x, max(room, 0)))
 
     def _drop_train_evals(self) -> None:
         """Forget the evaluation forwards already made of training rows (training-set passes:
@@ -136,6 +137,10 @@ class Overlap:
     def _sample(x: torch.Tensor, n: int) -> Any:
         """The first ``n`` rows' first :data:`SAMPLE_FEATURES` values, a float32 numpy copy
         (an empty one for a dtype with no numpy twin)."""
+        if n <= 0 or not len(x):  # no room left: an empty sample keeps the lists parallel
+            import numpy as np
+
+            return np.zeros((0, 0), dtype=np.float32)
         with torch.no_grad():
             flat = x.detach()[:n].reshape(min(n, len(x)), -1)[:, :SAMPLE_FEATURES]
             if flat.is_complex() or flat.dtype == torch.bool:
@@ -156,7 +161,9 @@ class Overlap:
         if self._shift is not None and self._shift[0] == key:  # each flush asks: once per change
             return self._shift[1]
         val = [i for i, k in enumerate(self.evals) if k and sum(r in self.train for r in k) < TRAIN_EVAL * len(k)]
-        rows = [self.esample[i] for i in (val or range(len(self.esample)))]
+        rows = [a for a in (self.esample[i] for i in (val or range(len(self.esample)))) if len(a)]
+        if not rows:
+            return {}
         widths = {a.shape[1] for a in rows + self.tsample}
         if len(widths) != 1:
             return {}
