@@ -97,8 +97,9 @@ class Overlap:
             self.train_rows += len(keys)
             self.train |= fresh
             self.stale = 0 if fresh else self.stale + 1
-            if fresh and sum(len(a) for a in self.tsample) < SAMPLE_ROWS:
-                self.tsample.append(self._sample(x, SAMPLE_ROWS - sum(len(a) for a in self.tsample)))
+            room = SAMPLE_ROWS - sum(len(a) for a in self.tsample)
+            if fresh and room > 0:
+                self.tsample.append(self._sample(x, room))
             if fresh:  # a forward of the first pass: its repeats are copies within the training set
                 for k in again:
                     self.copies[k] = self.copies.get(k, 1) + 1
@@ -127,11 +128,15 @@ class Overlap:
         more training rows only make them more so), freeing room for a later validation pass.
         A training-set pass ahead of the validation pass once took the whole budget, and the
         validation rows were never read: val_shared_frac 1.0 on disjoint sets (qa_fresh37)."""
-        keep = [i for i, k in enumerate(self.evals) if sum(r in self.train for r in k) < TRAIN_EVAL * len(k)]
+        keep = [i for i, k in enumerate(self.evals) if not self._train_pass(k)]
         if len(keep) < len(self.evals):
             self.evals = [self.evals[i] for i in keep]
             self.esample = [self.esample[i] for i in keep]
             self.kept = sum(len(k) for k in self.evals)
+
+    def _train_pass(self, keys: list[int]) -> bool:
+        """An evaluation forward made of training rows (>= TRAIN_EVAL): a training-set pass."""
+        return sum(r in self.train for r in keys) >= TRAIN_EVAL * len(keys)
 
     @staticmethod
     def _sample(x: torch.Tensor, n: int) -> Any:
@@ -160,7 +165,7 @@ class Overlap:
         key = (len(self.tsample), len(self.esample), self.kept)
         if self._shift is not None and self._shift[0] == key:  # each flush asks: once per change
             return self._shift[1]
-        val = [i for i, k in enumerate(self.evals) if k and sum(r in self.train for r in k) < TRAIN_EVAL * len(k)]
+        val = [i for i, k in enumerate(self.evals) if k and not self._train_pass(k)]
         rows = [a for a in (self.esample[i] for i in (val or range(len(self.esample)))) if len(a)]
         if not rows:
             return {}
