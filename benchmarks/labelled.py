@@ -63,6 +63,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_mixed44",
          "fixtures/qa_wild44",
          "fixtures/qa_jax44",
+         "fixtures/qa_begin45",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

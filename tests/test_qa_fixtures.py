@@ -103,6 +103,10 @@ and the second beginner-style batch fixtures/qa_begin44/ (12 notebook-style pair
 4 Keras 3, 1 flax; per-batch 'global_step','batch_loss' beside an epoch CSV, summed 'J'/'cost', 'score', 'R2',
 'valid_err', a {'loss','val','err'} results dict, one JSON per k-fold fold, 'J_train'/'J_val', 'loss_train'/
 'loss_valid', 'accuracy_test', 'Val Recall (%)'; adapters in 4)
+and the third beginner-style batch fixtures/qa_begin45/ (12 notebook-style pairs: 6 torch, 1 raw-tensor autograd,
+4 Keras 3, 1 flax; per-batch 'iteration','trainLoss' rows with an epoch 'valid_err', {'loss','val','acc'},
+'Val Acc (%)', a pandas to_json of {'J','acc_test'} keyed by a batch counter, a LambdaCallback list of per-batch
+'cost' and per-epoch 'accuracy_test' dicts, 'cost'/'test_cost'/'score'; adapters in 4)
 and the JAX-side unseen batch fixtures/qa_jax42/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 3 Keras 3 on JAX; adapters in 9; csv.writer, JSONL, tf.summary, MLflow file store, tensorboardX, print/logging
 files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/TensorBoard/LambdaCallback)
@@ -214,7 +218,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_begin44": (ROOT / "fixtures" / "qa_begin44", 12, 32),
         "qa_mixed44": (ROOT / "fixtures" / "qa_mixed44", 12, 42),
         "qa_wild44": (ROOT / "fixtures" / "qa_wild44", 12, 32),
-        "qa_jax44": (ROOT / "fixtures" / "qa_jax44", 10, 36)}
+        "qa_jax44": (ROOT / "fixtures" / "qa_jax44", 10, 36),
+        "qa_begin45": (ROOT / "fixtures" / "qa_begin45", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -225,7 +230,7 @@ FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
 LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
              "history.json", ".txt", ".npy", ".npz", ".pt", "mlflow.db", "metrics.json", ".pkl",
-             "results.json", "costs.json", ".out")
+             "results.json", "costs.json", ".out", "log.json")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
