@@ -80,6 +80,11 @@ and the fifteenth forum-style batch fixtures/qa_real44/ (Keras fit with the call
 CSVLogger / verbose=2 / a JSON-dumped History / a pandas-CSV History / the Keras TensorBoard callback, a GradientTape
 loop with quickstart-style prints; torch TensorBoard tags with spaces ("training loss"), a csv.writer CSV, prints in
 the MS Learn format, tqdm postfix; Lightning TensorBoardLogger; HF report_to tensorboard; a JAX Recorder loop with JSONL)
+and the sixteenth forum-style batch fixtures/qa_real45/ (Keras fit with the callback in 6 of 7 Keras pairs beside
+CSVLogger / verbose=2 / a JSON-dumped History / a pandas-CSV History / the Keras TensorBoard callback / a LambdaCallback
+print, a GradientTape loop over tf.data with quickstart-style prints; torch prints "Epoch [3/30], Loss:", TensorBoard
+add_scalars, tqdm postfix + tqdm.write, a hand CSV with an lr column; Lightning CSVLogger; HF trainer_state.json; a JAX
+Recorder loop with prints)
 and the mixed unseen batch fixtures/qa_mixed41/ (11 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3 on
 TF/JAX; adapters in 9; SummaryWriter, print .log/.txt, W&B offline, csv.writer, tensorboardX, JSONL, Keras
 TensorBoard/CSVLogger/History JSON, Lightning CSVLogger)
@@ -199,6 +204,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real42": (ROOT / "fixtures" / "qa_real42", 14, 48),
         "qa_real43": (ROOT / "fixtures" / "qa_real43", 13, 44),
         "qa_real44": (ROOT / "fixtures" / "qa_real44", 14, 48),
+        "qa_real45": (ROOT / "fixtures" / "qa_real45", 14, 48),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
