@@ -97,6 +97,9 @@ offline, Keras TensorBoard/CSVLogger/History JSON, HF trainer_state.json)
 and the fourth mixed unseen batch fixtures/qa_mixed44/ (12 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3,
 1 HF Trainer; adapters in 9; csv.writer, SummaryWriter, print .log, MLflow file store, Lightning CSVLogger,
 tensorboardX, JSONL, Keras CSVLogger/History JSON/TensorBoard, HF trainer_state.json)
+and the fifth mixed unseen batch fixtures/qa_mixed45/ (12 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3,
+1 HF Trainer; adapters in 9; JSONL, print .txt, tensorboardX, SummaryWriter, Lightning CSVLogger, csv.writer,
+logging .log, MLflow file store, Keras History JSON/TensorBoard/CSVLogger, HF trainer_state.json)
 and the unseen console batch fixtures/qa_wild42/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: percentages and `correct 431/500` fractions, losses every N batches plus an epoch summary, ETA/time columns,
 scientific notation, ANSI/rich colour codes, a pandas DataFrame of the history, `logging` timestamps, tqdm postfix,
@@ -225,7 +228,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_mixed44": (ROOT / "fixtures" / "qa_mixed44", 12, 42),
         "qa_wild44": (ROOT / "fixtures" / "qa_wild44", 12, 32),
         "qa_jax44": (ROOT / "fixtures" / "qa_jax44", 10, 36),
-        "qa_begin45": (ROOT / "fixtures" / "qa_begin45", 12, 32)}
+        "qa_begin45": (ROOT / "fixtures" / "qa_begin45", 12, 32),
+        "qa_mixed45": (ROOT / "fixtures" / "qa_mixed45", 12, 42)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
