@@ -66,6 +66,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_jax44",
          "fixtures/qa_begin45",
          "fixtures/qa_mixed45",
+         "fixtures/qa_wild45",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

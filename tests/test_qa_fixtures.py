@@ -146,6 +146,12 @@ an adapter in 4)
 and a third JAX-side unseen batch fixtures/qa_jax44/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 2 Keras 3 on JAX; adapters in 8; csv.writer, JSONL, tensorboardX, csv.DictWriter, MLflow file store, a print log,
 tf.summary, `logging` lines, a LambdaCallback JSON-lines log, CSVLogger)
+and the fourth unseen console batch fixtures/qa_wild45/ (12 torch / Lightning / HF / JAX programs whose log is their own
+console: `train correct 2093/2500` fractions, `logging` asctime lines with percentages, `[ep 1 | it 10] loss 1.69e+00`
+every 10 batches plus epoch summaries, ANSI colour lines with lr / s-per-epoch / ETA, a pandas DataFrame printed only at
+the end, per-epoch tqdm bars with percent postfix, Lightning TQDM bar + validate table and RichProgressBar + printed
+metric dicts, HF dicts without tqdm + the eval metrics block and with tqdm, JAX step prints in scientific notation and
+ANSI percent lines; an adapter in 4)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -229,7 +235,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_wild44": (ROOT / "fixtures" / "qa_wild44", 12, 32),
         "qa_jax44": (ROOT / "fixtures" / "qa_jax44", 10, 36),
         "qa_begin45": (ROOT / "fixtures" / "qa_begin45", 12, 32),
-        "qa_mixed45": (ROOT / "fixtures" / "qa_mixed45", 12, 42)}
+        "qa_mixed45": (ROOT / "fixtures" / "qa_mixed45", 12, 42),
+        "qa_wild45": (ROOT / "fixtures" / "qa_wild45", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
