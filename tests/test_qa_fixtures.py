@@ -152,6 +152,9 @@ every 10 batches plus epoch summaries, ANSI colour lines with lr / s-per-epoch /
 the end, per-epoch tqdm bars with percent postfix, Lightning TQDM bar + validate table and RichProgressBar + printed
 metric dicts, HF dicts without tqdm + the eval metrics block and with tqdm, JAX step prints in scientific notation and
 ANSI percent lines; an adapter in 4)
+and a fourth JAX-side unseen batch fixtures/qa_jax45/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
+2 Keras 3 on JAX; adapters in 8; csv.writer, a metrics-history JSON, tensorboardX, MLflow file store, tf.summary,
+JSONL, a print log, csv.DictWriter, CSVLogger, Keras verbose=2 stdout)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -236,7 +239,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_jax44": (ROOT / "fixtures" / "qa_jax44", 10, 36),
         "qa_begin45": (ROOT / "fixtures" / "qa_begin45", 12, 32),
         "qa_mixed45": (ROOT / "fixtures" / "qa_mixed45", 12, 42),
-        "qa_wild45": (ROOT / "fixtures" / "qa_wild45", 12, 32)}
+        "qa_wild45": (ROOT / "fixtures" / "qa_wild45", 12, 32),
+        "qa_jax45": (ROOT / "fixtures" / "qa_jax45", 10, 36)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
