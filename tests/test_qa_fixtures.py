@@ -137,6 +137,12 @@ windows GRU + attention and Conv1D across two devices, sort task TransformerEnco
 28x28 numpy stroke digits separable CNN, breast cancer ratio features, log-normal days-to-failure, char-level grammar
 GRU, Poisson counts, nnx dropout MLP, tiny BERT from a config; NAdam, Adagrad, Adamax, AdaBelief, centered RMSprop,
 LambdaLR warm-up; adapters in 6)
+and the unseen breadth batch fixtures/qa_fresh45/ (12 pairs: wine degree-2 polynomial features into a LayerNorm
+residual MLP, trend + two-seasonality series with a dilated Conv1D, 8-tag multi-label, numpy 32x32 shapes with a
+Conv-BN-GAP CNN and a tiny nnx ViT, make_classification 100/8 SELU MLP, generated bag-of-words sentiment, diabetes
+log target sorted before validation_split, 5 ordinal grades, digits autoencoder, 10 %-missing imputed tabular,
+tiny DistilBERT spam; RAdam + OneCycleLR, RMSprop momentum, Nadam, Adadelta, step halving, optax.lion,
+warmup-cosine; adapters in 6)
 and the third unseen console batch fixtures/qa_wild44/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: `logging` asctime lines, per-epoch confusion matrices with `correct 3536/4000` fractions, ANSI colour codes,
 `[epoch 2 | batch 40/63] mse 3.412e+00` plus epoch summaries with ETA, `it 0125 loss ... grad_norm ...` in scientific
@@ -222,6 +228,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
         "qa_fresh43": (ROOT / "fixtures" / "qa_fresh43", 12, 36),
         "qa_fresh44": (ROOT / "fixtures" / "qa_fresh44", 12, 36),
+        "qa_fresh45": (ROOT / "fixtures" / "qa_fresh45", 12, 36),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
