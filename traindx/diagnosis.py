@@ -64,6 +64,16 @@ class ConfusableGroup(LazyModel):
     tell_apart: list[str] = Field(default_factory=new_list)
 
 
+class NotRuledOut(LazyModel):
+    """A fault a "healthy" verdict may hide: the share of labelled runs with it that were
+    called healthy from the same kind of input (cross-validated, rulebook/calibration.yaml's
+    ``healthy_misses``). Measured, not judged on this run."""
+
+    cause: str
+    #: of the held-out labelled runs with this fault and this input kind, the share called healthy
+    missed: float
+
+
 class NotEvaluated(LazyModel):
     """A rule that could not be evaluated on this run: the facts it ``needs`` were not
     logged, or its evaluation failed with ``error`` (a rule-file bug, e.g. 1/0)."""
@@ -90,6 +100,8 @@ class Diagnosis(LazyModel):
     #: the top cause with the causes the evidence cannot separate from it (None when it stands apart)
     confusable: ConfusableGroup | None = None
     not_evaluated: list[NotEvaluated] = Field(default_factory=new_list)
+    #: on a "healthy" verdict: the faults such a call most often misses on this input kind
+    not_ruled_out: list[NotRuledOut] = Field(default_factory=new_list)
     ingest: IngestReport = Field(default_factory=lambda: IngestReport.model_construct())
     framework: str | None = None
     #: preflight checks (``traindx.adapters.<fw>.preflight`` or a run dir's ``preflight.json``):

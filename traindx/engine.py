@@ -28,6 +28,7 @@ from traindx.diagnosis import (
     Evidence,
     FixResult,
     NotEvaluated,
+    NotRuledOut,
     SymptomResult,
     Verdict,
 )
@@ -304,6 +305,7 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
         unknown_probability=unknown,
         confusable=group,
         not_evaluated=notes,
+        not_ruled_out=_not_ruled_out(book, facts) if verdict == "healthy" else [],
         ingest=run.ingest,
         framework=framework,
         hyperparameters=dict(run.context.hyperparameters),
@@ -314,6 +316,16 @@ def diagnose_facts(run: Run, facts: Facts, book: Rulebook) -> Diagnosis:
 
         d.checks = judge_checks(run.checks, d, book)
     return d
+
+
+def _not_ruled_out(book: Rulebook, facts: Facts, most: int = 5) -> list[NotRuledOut]:
+    """The faults a "healthy" call on this input kind missed most often (measured on held-out
+    labelled runs; rulebook/calibration.yaml ``healthy_misses``), largest share first."""
+    from traindx.learned import input_kind
+
+    kind = input_kind(facts)
+    rows = sorted((m for m in book.healthy_misses if m.kind == kind), key=lambda m: (-m.share, m.cause))
+    return [NotRuledOut.model_construct(cause=m.cause, missed=m.share) for m in rows[:most]]
 
 
 def _calibrated(book: Rulebook, facts: Facts, ranker: str, causes: list[CauseResult], unknown: float) -> tuple[list[CauseResult], float]:

@@ -1,11 +1,12 @@
 """The headline: the one line a diagnosis opens with, composed from what the engine found
 (the worst alarm and its onset, the top cause or the group the data cannot separate, the
-requirement a "healthy" lacks, or what was not read), and the aside a "healthy" on a log with
-no reference level for its loss carries. Wording only: nothing here changes a verdict."""
+requirement a "healthy" lacks, or what was not read), the aside a "healthy" on a log with
+no reference level for its loss carries, and the faults a "healthy" did not rule out (every
+report format says them in these words). Wording only: nothing here changes a verdict."""
 
 from __future__ import annotations
 
-from traindx.diagnosis import CauseResult, ConfusableGroup, SymptomResult
+from traindx.diagnosis import CauseResult, ConfusableGroup, Diagnosis, SymptomResult
 from traindx.schema import Run
 from traindx.signals import Facts
 
@@ -51,3 +52,11 @@ def headline(
         top = f"; most likely one of {' / '.join(group.causes)} ({group.probability:.0%}), which these data cannot separate"
     at = f" from {worst.onset_unit} {worst.onset_step}" if worst.onset_step is not None else ""
     return f"{worst.summary.rstrip('.')}{at}{top}"
+
+
+def not_ruled_out(d: Diagnosis) -> str:
+    """What a "healthy" may hide, as measured: the faults such a call missed most often."""
+    shares = ", ".join(f"{m.cause} {m.missed:.0%}" for m in d.not_ruled_out)
+    src, tail = ("the adapter's record", "") if d.framework else ("logs alone", "; the adapter records what shows them")
+    return (f"faults a healthy call from {src} missed most often (share of held-out labelled runs with each): "
+            f"{shares}{tail}")

@@ -26,6 +26,7 @@ from typing import Any
 
 from traindx.diagnosis import CauseResult, Diagnosis
 from traindx.errors import TraindxError
+from traindx.headline import not_ruled_out
 from traindx.report.plotdata import PlotSection, heatmaps, lr_range_chart, run_charts
 from traindx.schema import Run, SkippedPath
 from traindx.textsafe import printable, value_text
@@ -117,6 +118,8 @@ def _run_section(
     if d.hyperparameters:
         hps = " ".join(f"<code>{e(k)}={e(value_text(v))}</code>" for k, v in d.hyperparameters.items())
         out.append(f'<div class="meta hyperparameters">hyperparameters: {hps}</div>')
+    if d.not_ruled_out:
+        out.append(f'<p class="meta">not ruled out: {e(not_ruled_out(d))}</p>')
     if d.missing[1:]:
         out.append(
             "<ul>" + "".join(f"<li>also missing: {e(m)}</li>" for m in d.missing[1:]) + "</ul>"

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from traindx.diagnosis import CauseResult, Diagnosis
+from traindx.headline import not_ruled_out
 from traindx.schema import SkippedPath
 from traindx.textsafe import printable, value_text
 
@@ -77,6 +78,8 @@ def render_run(d: Diagnosis, *, heading: str = "###") -> str:
         more = f" and {len(hps) - HYPERPARAMETERS} more" if len(hps) > HYPERPARAMETERS else ""
         shown = ", ".join(f"{_code(str(k))}={esc(value_text(v))}" for k, v in hps[:HYPERPARAMETERS])
         lines += [f"hyperparameters: {shown}{more}", ""]
+    if d.not_ruled_out:
+        lines += [f"not ruled out: {esc(not_ruled_out(d))}", ""]
     for m in d.missing[1:]:
         lines.append(f"- also missing: {esc(m)}")
     if d.missing[1:]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from traindx.diagnosis import CauseResult, Diagnosis
+from traindx.headline import not_ruled_out
 from traindx.report.layout import Hang, Line, Printer
 from traindx.schema import IngestReport, SkippedPath
 from traindx.textsafe import printable, value_text
@@ -78,6 +79,8 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> list[Hang | Line
     if d.hyperparameters and verbose:
         hps = ", ".join(f"{k}={value_text(v)}" for k, v in d.hyperparameters.items())
         parts.append(Hang("  hyperparameters: ", printable(hps), "dim"))
+    if d.not_ruled_out:
+        parts.append(Hang("  not ruled out: ", not_ruled_out(d), "dim"))
     if d.verdict == "insufficient_data":
         for m in d.missing[1:]:
             parts.append(Hang("  also missing: ", printable(m), "yellow"))
