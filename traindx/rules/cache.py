@@ -105,11 +105,15 @@ def _private(st: os.stat_result) -> bool:
     return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
+#: the modules whose classes a rulebook pickle holds (the rule model and its settings' parts)
+_MODEL_MODULES = frozenset({"traindx.rules.model", "traindx.rules.calibration_settings"})
+
+
 class _Unpickler(pickle.Unpickler):
     """Unpickles the rule model's classes and nothing else (no builtins: no callables)."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module == "traindx.rules.model":
+        if module in _MODEL_MODULES:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"{module}.{name} is not expected in a rulebook cache")
 
