@@ -80,3 +80,38 @@ def test_stacks_that_narrow_below_both_ends_are_counted_apart(model, want):
     from traindx.adapters._torch_linear import linear_stacks
 
     assert linear_stacks(model) == want
+
+
+class _Block(nn.Module):
+    """A residual block as qa_mixed45's deep residual MLP writes it: x + f(x), f = Linear-ReLU-Linear."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.f = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+
+    def forward(self, x):
+        return x + self.f(x)
+
+
+class _TwoUses(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = self.a(x)
+        return self.c(torch.tanh(self.b(h)) * h)
+
+
+@pytest.mark.parametrize(
+    "model, want",
+    [
+        # qa_mixed45: an input projection feeding residual blocks, a head after the last add -
+        # the projection's output feeds both the branch's first Linear and the skip (read as 2)
+        (nn.Sequential(nn.Linear(10, 32), *[_Block(32) for _ in range(3)], nn.Linear(32, 1)), 1.0),
+        (_TwoUses(), 1.0),  # h feeds a gate as well as b: a, b do not collapse into one map
+        (nn.Sequential(nn.Linear(10, 32), nn.Dropout(0.1), nn.Linear(32, 32), _Block(32)), 2.0),  # still a stack
+    ],
+)
+def test_a_value_used_twice_ends_the_stack(model, want):
+    assert linear_stack(model) == want

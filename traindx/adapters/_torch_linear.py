@@ -5,7 +5,9 @@
 Only Linear layers joined by shape or identity operations (Dropout, Identity, Flatten, view,
 reshape, squeeze, transpose...) extend a stack: anything else - an activation, a
 normalization, an addition, a product, a call the trace does not know - ends it, so the count
-is never larger than the longest purely linear composition. A second count leaves out stacks
+is never larger than the longest purely linear composition. A value the forward uses twice (a
+residual block's input feeds its branch and the skip) ends a stack too: the pair does not
+collapse into one map (qa_mixed45's 24-block residual MLP read as a stack of 2). A second count leaves out stacks
 that narrow below both their ends (an autoencoder's linear bottleneck, a low-rank
 factorization): those compose to a deliberately low-rank map. A model the trace cannot follow
 (data-dependent control flow, untraceable calls) gives None: unknown, never "none". A fact,
@@ -45,6 +47,12 @@ def _is_linear(node: Any, modules: dict[str, nn.Module]) -> bool:
     return node.op == "call_function" and node.target is torch.nn.functional.linear
 
 
+def _only_here(node: Any) -> bool:
+    """Whether ``node`` is a traced value with one user: a value that also feeds a residual
+    addition or another branch does not compose with the next layer into one map."""
+    return node is not None and hasattr(node, "op") and len(node.users) == 1
+
+
 def linear_stacks(model: nn.Module) -> tuple[float, float] | None:
     """(the most Linear layers - modules or ``F.linear`` - the forward composes with only shape
     or identity operations between them, the most such layers that do not narrow below both
@@ -63,8 +71,10 @@ def linear_stacks(model: nn.Module) -> tuple[float, float] | None:
         if not _is_linear(node, modules):
             continue
         src = node.args[0] if node.args else None
-        while src is not None and hasattr(src, "op") and src not in widths and _same(src, modules):
+        while _only_here(src) and src not in widths and _same(src, modules):
             src = src.args[0] if src.args else None
+        if not _only_here(src):  # the value also feeds a skip or another branch: no collapsible stack
+            src = None
         lin = modules.get(node.target) if node.op == "call_module" else None
         head = widths[src] if src in widths else [getattr(lin, "in_features", None)]
         widths[node] = [*head, getattr(lin, "out_features", None)]
