@@ -361,8 +361,9 @@ def infer_activation(out: torch.Tensor, cdim: int, task: str | None = None) -> s
     o = out.detach().float()
     lo, hi = (float(v) for v in torch.aminmax(o))
     sigmoid_ok = task != "regression"
-    if o.dim() < 2 or o.shape[cdim] < 2:
-        return "sigmoid" if sigmoid_ok and 0.0 < lo and hi < 1.0 else "linear"
+    relu = lo == 0.0 and hi > 0.0 and float((o == 0).float().mean()) > 0.05
+    if o.dim() < 2 or o.shape[cdim] < 2:  # one output: a ReLU as the JAX recorder reads it
+        return "sigmoid" if sigmoid_ok and 0.0 < lo and hi < 1.0 else "relu" if relu else "linear"
     if lo >= 0.0 and hi <= 1.0:
         rows = float((o.sum(cdim) - 1).abs().max())
         cols = float((o.sum(0) - 1).abs().max())
@@ -372,6 +373,6 @@ def infer_activation(out: torch.Tensor, cdim: int, task: str | None = None) -> s
             return "sigmoid"
     if hi <= 0.0 and float(torch.logsumexp(o, cdim).abs().max()) < 1e-3:
         return "log_softmax"
-    if lo == 0.0 and hi > 0.0 and float((o == 0).float().mean()) > 0.05:
+    if relu:
         return "relu"
     return "linear"
