@@ -21,7 +21,7 @@ from traindx.adapters._common.assoc import corr_flags
 from traindx.adapters._common.labelnn import split_flags_of
 from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.losses import penalty_share
-from traindx.adapters._common.splits import input_shift, val_shared_frac
+from traindx.adapters._common.splits import input_shift, target_shift_of, val_shared_frac
 from traindx.adapters._jax_pipeline import _Layout
 from traindx.adapters._jax_stats import (
     data_info,
@@ -120,6 +120,7 @@ class ContextMixin:
                 frac = val_shared_frac(data, val_data)
                 ctx.flags.update({} if frac is None else {"val_shared_frac": frac})
                 ctx.flags.update(input_shift(data, val_data))  # the splits' input statistics apart
+                ctx.flags.update(target_shift_of(data, val_data))  # and their continuous targets'
                 ctx.flags.update(split_flags_of(data, val_data))  # the splits' classes (_common.labelnn)
             except Exception:  # noqa: BLE001, S110
                 pass

@@ -12,6 +12,7 @@ from traindx.adapters._common import TargetLevel
 from traindx.adapters._common.assoc import corr_flags
 from traindx.adapters._common.classweights import minority_weight_ratio
 from traindx.adapters._common.labelnn import split_flags
+from traindx.adapters._common.splits import input_shift, target_shift
 from traindx.adapters._keras_leak import fit_locals, nonfinite_count, val_shared_frac
 
 
@@ -232,6 +233,9 @@ class _DataFacts:
             self._weight_direction()
             if loc["train_y"] is not None and loc["val_y"] is not None:  # the splits' classes (_common.labelnn)
                 flags.update(split_flags(loc["train_y"], loc["val_y"]))
+                flags.update(target_shift(loc["train_y"], loc["val_y"]))  # a regression's targets (_common.splits)
+            if loc["x"] is not None and loc["val_x"] is not None:  # the splits' inputs (_common.splits)
+                flags.update(input_shift(loc["x"], loc["val_x"]))
             tx = loc["train_x"]
             if tx is not None and tx.ndim >= 1:
                 self._fit_rows = int(tx.shape[0])

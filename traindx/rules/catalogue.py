@@ -93,6 +93,11 @@ ADAPTER_FLAGS: dict[str, type] = {
     # |mean_val - mean_train| / std_train and of std_val / std_train
     "val_input_shift": float,
     "val_input_std_ratio": float,
+    # continuous targets of both splits (adapters/_common/splits.target_shift): |mean_val -
+    # mean_train| / std_train, std_val / std_train, and the validation rows
+    "val_target_shift": float,
+    "val_target_std_ratio": float,
+    "val_target_rows": float,
     "val_shared_frac": float,
     # adapters/_common/assoc.py: the largest |correlation| of one flat input column with the
     # target (eta for class ids), its column and the number of columns

@@ -8,6 +8,11 @@
   one distribution differ by ~1/sqrt(rows) in the first and ~1 in the second; inputs
   rescaled, offset or recorded elsewhere move both (a shift of the inputs, which corrupt
   labels never do).
+- :func:`target_shift`: the same for continuous targets (a regression's y):
+  |mean_val - mean_train| / std_train (``val_target_shift``), std_val / std_train
+  (``val_target_std_ratio``) and the validation rows (``val_target_rows``). A random split
+  moves the mean by ~1/sqrt(rows) of a std; a frame sorted by its target and split by position
+  (Keras ``validation_split`` takes the last rows) gives validation another range.
 """
 
 from __future__ import annotations
@@ -60,3 +65,38 @@ def input_shift(data: Any, val_data: Any) -> dict[str, float]:
     z = np.abs(mv[keep] - mt[keep]) / st[keep]
     return {"val_input_shift": round(float(np.median(z)), 4),
             "val_input_std_ratio": round(float(np.median(sv[keep] / st[keep])), 4)}  # fmt: skip
+
+
+def _targets(d: Any) -> Any:
+    return d[1] if isinstance(d, (tuple, list)) and len(d) > 1 else None
+
+
+def target_shift(y_train: Any, y_val: Any) -> dict[str, float]:
+    """``val_target_shift``, ``val_target_std_ratio`` and ``val_target_rows`` (see the module) of
+    two arrays of continuous targets ((N,) or (N, 1) numbers that are not class ids - 2 to
+    MAX_CLASSES whole values are :mod:`labelnn`'s); empty otherwise, or with fewer than MIN_ROWS
+    rows. Never raises."""
+    from traindx.adapters._common.labelnn import class_ids
+
+    try:
+        a, b = (np.asarray(y) for y in (y_train, y_val))
+        a, b = (v.reshape(len(v)) if v.ndim == 2 and v.shape[1] == 1 else v for v in (a, b))
+        if a.ndim != 1 or b.ndim != 1 or a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
+            return {}
+        a = a[np.isfinite(a)][:MAX_TRAIN_ROWS].astype(np.float64)
+        b = b[np.isfinite(b)][:MAX_VAL_ROWS].astype(np.float64)
+        if len(a) < MIN_ROWS or len(b) < MIN_ROWS or class_ids(a) is not None:  # (the training side decides)
+            return {}
+        st = float(np.std(a))
+        if st <= 0:
+            return {}
+        return {"val_target_shift": round(abs(float(np.mean(b)) - float(np.mean(a))) / st, 4),
+                "val_target_std_ratio": round(float(np.std(b)) / st, 4), "val_target_rows": float(len(b))}  # fmt: skip
+    except Exception:  # noqa: BLE001 - a fact not known
+        return {}
+
+
+def target_shift_of(data: Any, val_data: Any) -> dict[str, float]:
+    """:func:`target_shift` of two ``(inputs, targets)`` tuples; empty when either has no targets."""
+    ya, yb = _targets(data), _targets(val_data)
+    return {} if ya is None or yb is None else target_shift(ya, yb)
