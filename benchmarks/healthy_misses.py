@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load", type=Path, required=True, help="calibrate.py --dump's file")
     ap.add_argument("--write", action="store_true", help="rewrite rulebook/calibration.yaml's healthy_misses:")
     args = ap.parse_args(argv)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # the dump's classes (accuracy.Outcome)
     dumped = pickle.loads(args.load.read_bytes())
     by_field = {dim: v[0] for dim, v in dumped.items() if not dim.startswith("_")}
     rows = misses(by_field)
