@@ -46,3 +46,46 @@ def test_validation_in_training_mode_is_recorded(tmp_path):
     assert bad["eval_forwards"] >= 1.0 and bad["eval_train_mode_share"] == 1.0
     good = run(tmp_path, call_eval=True)
     assert good["eval_forwards"] >= 1.0 and good["eval_train_mode_share"] == 0.0
+
+
+def run_with_grad(tmp_path, name: str, validate: str) -> dict:
+    """Three epochs of ten steps; after each, a validation of four batches: ``'train_grad'``
+    in training mode with grad on (no model.eval(), no no_grad), ``'eval'`` under model.eval()
+    and no_grad, ``'accumulate'`` as 'eval' with two forwards (one backward) a step."""
+    g = torch.Generator().manual_seed(0)
+    x, xv = torch.randn(320, 8, generator=g), torch.randn(128, 8, generator=g)
+    y = (x[:, 0] > 0).long()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    crit = nn.CrossEntropyLoss()
+    mon = Monitor(model, opt, crit, logdir=tmp_path / name)
+    for _ in range(3):
+        model.train()
+        for i in range(0, 320, 32):
+            opt.zero_grad()
+            loss = crit(model(x[i : i + 32]), y[i : i + 32])
+            if validate == "accumulate":
+                loss = loss + crit(model(x[i : i + 16]), y[i : i + 16])
+            loss.backward()
+            mon.step(loss)
+            opt.step()
+        if validate != "train_grad":
+            model.eval()
+            with torch.no_grad():
+                vals = [model(xv[i : i + 32]) for i in range(0, 128, 32)]
+        else:
+            vals = [model(xv[i : i + 32]) for i in range(0, 128, 32)]
+        mon.log(val_loss=float(sum(v.abs().mean().item() for v in vals)))
+    mon.close()
+    return mon.context.flags
+
+
+def test_validation_in_training_mode_with_grad_on_is_counted(tmp_path):
+    bad = run_with_grad(tmp_path, "bad", "train_grad")
+    assert bad["train_forwards_per_step"] == 1.0
+    assert bad["unstepped_forwards"] == 8.0 and bad["unstepped_intervals"] == 2.0  # two of three seen between steps
+    good = run_with_grad(tmp_path, "good", "eval")
+    assert good["train_forwards_per_step"] == 1.0 and good["unstepped_forwards"] == 0.0
+    acc = run_with_grad(tmp_path, "acc", "accumulate")
+    assert acc["train_forwards_per_step"] == 2.0 and acc["unstepped_forwards"] == 0.0

@@ -54,6 +54,8 @@ TRAIN_EVAL = (
     0.99  # an evaluation forward this much made of training rows evaluates the training set
 )
 
+MAX_STEPS = 4_096  # intervals between Monitor.step calls counted (while the hook lives)
+MIN_STEPS = 8  # fewer intervals: no usual count of forwards per step to compare with
 SAMPLE_ROWS, SAMPLE_FEATURES = 1_024, 512  # rows kept per side for the input statistics
 
 _INT_OF = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
@@ -72,6 +74,8 @@ class Overlap:
         self.stale = 0  # training forwards in a row that brought no new row
         self.copies: dict[int, int] = {}  # rows repeated within the first pass: copies seen
         self.nograd = [0, 0]  # forwards under no_grad with the model in eval / in training mode
+        self.since_step = 0  # grad-enabled training-mode forwards since the last Monitor.step
+        self.per_step: list[int] = []  # those counts, one per interval between two steps
         self.tsample: list[Any] = []  # training rows' first values (numpy), first pass
         self.esample: list[Any] = []  # per evaluation forward (parallel to self.evals)
         self._shift: tuple[tuple[int, int, int], dict[str, float]] | None = None
@@ -194,6 +198,28 @@ class Overlap:
                 flat = flat.float()
             return two_valued(flat.numpy()).tolist()
 
+    def stepped(self) -> None:
+        """A Monitor.step: close the interval of training-mode forwards since the last one."""
+        if len(self.per_step) < MAX_STEPS:
+            self.per_step.append(self.since_step)
+        self.since_step = 0
+
+    def unstepped(self) -> dict[str, float]:
+        """``unstepped_forwards``: grad-enabled training-mode forwards beyond the usual count
+        between two optimizer steps (the median, ``train_forwards_per_step``) - an evaluation
+        pass run without model.eval() nor no_grad shows as a burst once per evaluation -
+        over ``unstepped_intervals`` of ``stepped_intervals`` intervals; empty before
+        :data:`MIN_STEPS` intervals or where the hook saw no forward (a usual count of 0)."""
+        c = self.per_step
+        if len(c) < MIN_STEPS:
+            return {}
+        base = sorted(c)[len(c) // 2]
+        if base < 1:
+            return {}
+        extra = [n - base for n in c if n > base]
+        return {"train_forwards_per_step": float(base), "unstepped_forwards": float(sum(extra)),
+                "unstepped_intervals": float(len(extra)), "stepped_intervals": float(len(c))}  # fmt: skip
+
     @property
     def done(self) -> bool:
         """Nothing more to see (the hook goes): the training rows capped; or the training set
@@ -239,6 +265,8 @@ def install(mon: Any) -> Any:
             if not grad:  # an evaluation forward: in which mode (eval_train_mode_share)
                 ov.nograd[bool(module.training)] += 1
             training = module.training and grad
+            if training:  # a training forward, or an evaluation in training mode with grad on
+                ov.since_step += 1
             ov.see(args[0], training)
             if training and ov.done and m._overlap_handle is not None:
                 m._overlap_handle.remove()
@@ -269,3 +297,4 @@ def record(mon: Any) -> None:
         mon.context.flags["eval_train_mode_share"] = round(ov.nograd[1] / sum(ov.nograd), 4)
     if ov is not None:
         mon.context.flags.update(ov.shift())
+        mon.context.flags.update(ov.unstepped())

@@ -289,6 +289,8 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         t0 = time.perf_counter()
         fatal = None
         try:
+            if self._overlap is not None and self._overlap_handle is not None:
+                self._overlap.stepped()  # training-mode forwards since the last step
             fatal = self._record(loss, inputs, targets, outputs, t0)
         except Exception as e:  # noqa: BLE001
             self._fail(e, "step")

@@ -122,6 +122,10 @@ ADAPTER_FLAGS: dict[str, type] = {
     # the evaluation after it) and the share of them with model.training True
     "eval_forwards": float,
     "eval_train_mode_share": float,
+    "train_forwards_per_step": float,  # torch: the usual training-mode forwards between two steps
+    "unstepped_forwards": float,  # torch: training-mode forwards beyond that usual count
+    "unstepped_intervals": float,  # torch: the intervals between steps that held them
+    "stepped_intervals": float,  # torch: the intervals counted
 }
 
 #: ``ctx`` facts a run's configuration states that no adapter records, in the context's
