@@ -137,7 +137,7 @@ LAYOUTS = [
 
 @pytest.mark.parametrize(("text", "expected"), [c[1:] for c in LAYOUTS], ids=[c[0] for c in LAYOUTS])
 def test_layout(text: str, expected: list[dict]) -> None:
-    from traindx.readers.textlog import _with_axis
+    from traindx.readers.textaxis import with_axis as _with_axis
 
     records, _ = parse_text(text)
     assert [r for _, r in _with_axis(records)] == [pytest.approx(e) for e in expected]

@@ -3,7 +3,9 @@
 Nested objects are flattened with ``/`` (``{"train": {"loss": 1}}`` -> ``train/loss``). The x
 axis is the first step key found in the file (:data:`STEP_KEYS`), else ``epoch``, else the
 line index. Corrupt lines are skipped, counted and reported with their line numbers; a last
-line without its newline is still being written and is left for the next read. Numbers
+line without its newline is still being written and is left for the next read; the Hugging Face Trainer's
+summary blocks (``***** eval metrics *****`` and its ``key = value`` rows) are no corrupt lines
+(:class:`Summaries`). Numbers
 beyond float64 read as +-inf; objects nested deeper than :data:`MAX_DEPTH` are skipped.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -123,6 +126,44 @@ def python_dict(line: str) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+#: The Hugging Face Trainer's summaries (``log_metrics``, the start of ``train()``): a banner,
+#: ``***** eval metrics *****`` / ``***** Running training *****``, then ``  eval_loss = 0.2219``
+#: rows. An eval (test) block is the last evaluation's values: read unless the dict printed before
+#: it holds them already; the train block holds the run's means and the Running ones its settings.
+_BANNER = re.compile(r"\*{5} ([^*]+) \*{5}\s*$")
+_READ_BANNER = re.compile(r"(?i)^(?:eval|test|predict)\w* metrics$")
+_BANNER_ROW = re.compile(r"^\s+(?P<k>[^=]*\S)\s+=\s+(?P<v>\S+)\s*$")
+_SAME = {"rel_tol": 1e-3, "abs_tol": 1e-4}  # the block rounds to 4 digits
+
+
+class Summaries:
+    """Tells the lines of the summary blocks (:data:`_BANNER`) of a printed log: never corrupt;
+    an eval block that is new (:meth:`new`) is a record."""
+
+    def __init__(self) -> None:
+        self.open, self.reads, self.block, self.at = False, False, dict[str, float](), 0
+
+    def skips(self, line: str, index: int = 0) -> bool:
+        """Whether ``line`` (at 0-based ``index``) is a block's banner or row (read into the block)."""
+        if m := _BANNER.search(line):
+            self.open, self.reads, self.block, self.at = True, bool(_READ_BANNER.match(m[1].strip())), {}, index
+        elif self.open and (row := _BANNER_ROW.match(line)):
+            if self.reads and (x := parse_number(row["v"])) is not None:
+                self.block[row["k"]] = x
+        else:
+            self.open = False
+        return self.open
+
+    def new(self, last: dict[str, Any]) -> tuple[int, dict[str, float]] | None:
+        """The block just read as (line index, record), None when there is none or ``last``, the
+        values printed before it, holds every metric in it already (the Trainer printed the dict)."""
+        block, self.block = self.block, {}
+        metrics = [k for k in block if k != "epoch" and "runtime" not in k and "per_second" not in k]
+        if not metrics or all(isinstance(x := _number(last.get(k)), float) and math.isclose(x, block[k], **_SAME) for k in metrics):
+            return None
+        return self.at, block
+
+
 def parse_line(line: str) -> dict[str, Any] | str:
     """The flattened object of one line (JSON, or a printed Python dict), or why it is not one."""
     try:
@@ -142,14 +183,20 @@ def _parse_lines(src: str, text: str, log: RawLog) -> list[tuple[int, dict[str, 
     """(0-based line index, flattened object) per good line; corrupt lines go to ``log``."""
     records: list[tuple[int, dict[str, Any]]] = []
     bad: list[tuple[int, str]] = []
+    summaries, last = Summaries(), dict[str, Any]()
     for index, line in enumerate(text.split("\n")):
-        if not line.strip():
+        if not line.strip() or summaries.skips(line, index):
             continue
+        if (block := summaries.new(last)) is not None:
+            records.append(block)
         got = parse_line(line)
         if isinstance(got, str):
             bad.append((index + 1, got))
         else:
             records.append((index, got))
+            last.update(got)
+    if (block := summaries.new(last)) is not None:
+        records.append(block)
     return count_bad_lines(src, records, bad, log)
 
 

@@ -192,7 +192,7 @@ class Points:
 
 def read_jsonl_stream(path: str | Path, batch: int | None = None) -> RawLog:
     """:func:`traindx.readers.jsonl.read_jsonl`, ``batch`` bytes of lines at a time."""
-    from traindx.readers.jsonl import HINT, MAX_LINE_PROBLEMS, parse_line
+    from traindx.readers.jsonl import HINT, MAX_LINE_PROBLEMS, Summaries, parse_line
 
     src = str(path)
     log = RawLog(path=src)
@@ -200,6 +200,7 @@ def read_jsonl_stream(path: str | Path, batch: int | None = None) -> RawLog:
     pts = Points()
     bad: list[tuple[int, str]] = []  # the first corrupt lines (line, why)
     nbad = 0
+    summaries, last = Summaries(), dict[str, Any]()
     lines = 0  # lines before this batch
     f = open_binary(path, src)
     with f:
@@ -221,8 +222,10 @@ def read_jsonl_stream(path: str | Path, batch: int | None = None) -> RawLog:
                 text = complete_lines(log, text) if first else _last_lines(log, text, lines)
             records: list[tuple[int, dict[str, Any]]] = []
             for k, line in enumerate(text.split("\n")):
-                if not line.strip():
+                if not line.strip() or summaries.skips(line, lines + k):
                     continue
+                if (block := summaries.new(last)) is not None:
+                    records.append(block)
                 got = parse_line(line)
                 if isinstance(got, str):
                     nbad += 1
@@ -230,6 +233,9 @@ def read_jsonl_stream(path: str | Path, batch: int | None = None) -> RawLog:
                         bad.append((lines + k + 1, got))
                 else:
                     records.append((lines + k, got))
+                    last.update(got)
+            if not more and (block := summaries.new(last)) is not None:
+                records.append(block)
             pts.add(records)
             del records
             lines += text.count("\n")

@@ -44,8 +44,10 @@ from traindx.errors import ReadError
 from traindx.readers import textnames
 from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
-from traindx.readers.jsonl import python_dict, records_to_log
+from traindx.readers.jsonl import Summaries, python_dict, records_to_log
 from traindx.readers.raw import RawLog
+from traindx.readers.textaxis import EVAL_NAME as _EVAL_NAME
+from traindx.readers.textaxis import percent_split, with_axis
 from traindx.readers.textnames import COUNT_FIRST, aside, eval_sets, fraction_name
 from traindx.readers.textsplit import NUM, split_spaced
 from traindx.readers.texttable import merge_tables, result_records, table_records
@@ -89,10 +91,15 @@ _LINE_SPLIT = re.compile(
 )
 #: A line that only names a split, the next line's pairs being its (``Test Error:``, the quickstart).
 _HEADER = re.compile(r"^\s*(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|test)\b[A-Za-z ]*:\s*$", re.I)
-_EVAL_NAME = re.compile(r"(?i)(?:val(?:id(?:ation)?)?|eval(?:uation)?|test|dev)(?![a-z])")
 _SPLIT_WORD = re.compile(r"(?<![a-z])(train(?:ing)?|trn|val(?:id(?:ation)?)?|eval(?:uation)?|dev|test(?:ing)?)(?![a-z])", re.I)
 #: Separators between pairs: `` - ``, ``|``, ``,``, ``;``, tabs, two spaces, tqdm's brackets.
-_SEP = re.compile(r"\s+-\s+|\.{2,}(?=\s|$)\s*|\s*[|,;\t\[\]]\s*|(?<![:=\s])\s{2,}(?=[A-Za-z])")
+#: An arrow before a name (``epoch 1 -> val_loss 1.85``) and an elapsed time aside (``(0.7 s)``) too.
+_SEP = re.compile(
+    r"\s+-\s+|\.{2,}(?=\s|$)\s*|\s*[|,;\t\[\]]\s*|(?<![:=\s])\s{2,}(?=[A-Za-z])|\s*(?:-{1,2}>|={1,2}>|\u2192)\s*(?=[A-Za-z])"
+    r"|\s*\(\s*\d+(?:\.\d+)?\s*(?:ms|s|sec|secs|seconds|min)\s*\)\s*"
+)
+#: A segment wrapped in parentheses, whole or cut by a separator: ``(loss=1.2e-03)``, ``(loss=0.1, acc=0.9)``.
+_WRAPPED = re.compile(r"^\(?([^()]*?)\)?$")
 _BRACKETED = re.compile(rf"([:=])\s*\[\s*({_NUM})\s*\]", re.I)  # 'LR: [0.001]'
 _PAIR = re.compile(
     rf"(?P<name>[A-Za-z][\w /@().%\u00b2-]*?)\s*(?P<sep>[:=]\s*|\s+)(?P<num>{_NUM})"
@@ -121,7 +128,7 @@ _WORD = r"[A-Za-z][\w/.@-]*"
 #: One-word names and numbers alternating with single spaces: ``loss 0.51 val_loss 0.62``.
 _SPACED = re.compile(rf"(?:{_WORD}\s+(?:{_NUM})%?\s+)+{_WORD}\s+(?:{_NUM})%?", re.I)
 #: A split word heading one-word pairs (``trn loss 0.99 acc 66.0%``, ``val loss 1.2 acc 55%``).
-_SPLIT_LEAD = re.compile(r"(train(?:ing)?|trn|val(?:id(?:ation)?)?|eval(?:uation)?|dev|test)\s+(?=[A-Za-z])", re.I)
+_SPLIT_LEAD = re.compile(r"(train(?:ing)?|trn|val(?:id(?:ation)?)?|eval(?:uation)?|dev|test)\s+(?=(?!(?:nan|inf)\b)[A-Za-z])", re.I)
 _SPACED_PAIR = re.compile(rf"({_WORD})\s+({_NUM})(%?)", re.I)
 #: A metric's per-epoch list: ``loss [0.9, 0.7]``, ``'val_loss': [1.0, 0.8]`` (a printed history).
 _KEY_LIST = re.compile(
@@ -179,6 +186,7 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
     text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", COUNT_FIRST.sub(r"correct \1", text)))
     for raw in _SEP.split(text):
         seg = _RULE_MARK.sub("", raw).strip(" -:")  # '== epoch 4 == val correct 249/480': the rule is no name
+        seg = w[1].strip() if (w := _WRAPPED.match(seg)) else seg
         # 'trn loss 0.99 acc 66.0%': a split word heading one-word pairs gives them its split
         lead = _SPLIT_LEAD.match(seg)
         spaced = seg[lead.end() :] if lead else seg
@@ -186,7 +194,7 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
             own = lead[1].lower() if lead else context
             for name, num, pct in _SPACED_PAIR.findall(spaced):
                 if not _SKIP_NAMES.fullmatch(name):
-                    out[_name(name, own, prose=False)] = float(num) / (100.0 if pct else 1.0)
+                    out[percent_split(_name(name, own, prose=False), pct)] = float(num) / (100.0 if pct else 1.0)
             continue
         if (two := split_spaced(seg, context, _KNOWN, lambda w, c: _name(w, c, prose=False))) is not None:
             out.update(two)  # 'train loss 5.84 val loss 4.97 val accuracy 14.67%'
@@ -195,7 +203,7 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
         if not m or _SKIP_NAMES.fullmatch(m["name"].strip()) or _NAMED_NUM.search(m["name"]):
             continue
         name = _name(aside(m["name"]).strip(), context, prose=m["sep"][0] in ":=")
-        name = fraction_name(name) if m["den"] else name
+        name = fraction_name(name) if m["den"] else percent_split(name, m["pct"])
         value, den = float(m["num"]), float(m["den"] or 1)
         out[name] = (value / den if den else float("nan")) / (100.0 if m["pct"] and not m["den"] else 1.0)
 
@@ -225,8 +233,14 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     rich = False  # in a Rich progress bar's frame (its line, the lines its metrics wrap onto)
     plain_lines = [_ANSI.sub("", ln) for ln in text.split("\n")]
     tables, results = table_records(plain_lines), dict(result_records(plain_lines))
+    summaries = Summaries()
     rows = dict(tables)  # a row is its epoch's marker and record (its lines after it add to it: 'test acc: 95%')
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
+        if summaries.skips(plain_lines[i], i):  # the HF Trainer's '***** eval metrics *****' block
+            continue
+        if summaries.block and (block := summaries.new({k: v for _, r in records for k, v in r.items()})):
+            records.append(block)
+            rec = None
         if i in rows:
             epoch, rec, step = rows[i].get("epoch", epoch), rows[i], None
         states = [p for s in _STATES.split(_ANSI.sub("", raw)) if s.strip() for p in steps.after_frame(s, _names_a_value)] or [""]
@@ -292,6 +306,8 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
                 elif step is not None:
                     rec[steps.STEP_KEY] = step
             rec.update(pairs)
+    if summaries.block and (block := summaries.new({k: v for _, r in records for k, v in r.items()})):
+        records.append(block)
     if tables:  # fastai's, Markdown, ASCII tables: rows of numbers under a header of names
         records, lines = merge_tables(records, tables), lines + len(tables)
     if not lines and (lists := _KEY_LIST.findall(text)):  # a history printed key by key, or whole
@@ -309,46 +325,6 @@ def _prose_metric(name: str) -> str | None:
 
 def _names_a_value(text: str) -> bool:
     return bool(_KNOWN.search(text) and _LONE_NUM.search(text))
-
-
-def _with_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-    """One record per epoch: the epoch is the x axis; more: the steps the lines print (a Keras
-    bar's batches, ``step 300``, XGBoost's ``[10]``), else the record order, epoch beside."""
-    by_step = steps.step_axis(records)
-    if by_step is not None:
-        return by_step
-    records = steps.plain(records)
-    rest = records[_preamble(records):]
-    epochs = [r.get("epoch") for _, r in rest]
-    if rest and None not in epochs and len(set(epochs)) == len(epochs) and all(float(e).is_integer() for e in epochs):  # type: ignore[arg-type]
-        return rest
-    if len(rest) >= 2 and all(_evaluated(r) for _, r in rest):
-        # no marker, yet every line holds a validation value beside a training one: one line
-        # per evaluation, i.e. per epoch (issue 10: timestamped ``logging`` lines read per step)
-        return [(i, {"epoch": k, **r}) for k, (i, r) in enumerate(rest)]
-    return [(i, {"step": k, **r}) for k, (i, r) in enumerate(records)]
-
-
-def _evaluated(rec: dict[str, Any]) -> bool:
-    """A record with a validation value and a training one (no epoch, no step of its own)."""
-    names = [k for k in rec if isinstance(k, str) and k not in ("epoch", "step")]
-    evals = [k for k in names if _EVAL_NAME.match(k)]
-    return bool(evals) and len(evals) < len(names) and "epoch" not in rec
-
-
-def _preamble(records: list[tuple[int, dict[str, Any]]]) -> int:
-    """How many leading records hold no epoch and no name of a metric: a header printed before
-    training (``start training: 1500 train / 300 val digits, z=8``, ``train=2000 val=400``).
-    They are dropped where the epoch lines that follow give the axis, instead of turning it into
-    the record order."""
-    from traindx.names import map_name
-
-    n = 0
-    for _, r in records:
-        if r.get("epoch") is not None or any(map_name(k) is not None for k in r):
-            break
-        n += 1
-    return n
 
 
 def looks_like_text_log(head: str) -> bool:
@@ -392,7 +368,7 @@ def read_text_log(path: str | Path) -> RawLog:
         log.plan["steps_per_epoch"] = spe
         log.steps_counted = True
     apart = steps.stacked_summaries(records)  # epoch summaries stacked on one step: on their own axis
-    out = records_to_log(src, _with_axis([r for r in records if r[0] not in apart]), log)
+    out = records_to_log(src, with_axis([r for r in records if r[0] not in apart]), log)
     if apart:
         out.series += records_to_log(src, [(i, steps.plain([(i, r)])[0][1]) for i, r in records if i in apart], RawLog(path=src)).series
     return out
