@@ -351,6 +351,16 @@ def _judged(chosen: dict[str, Series], steps_per_epoch: int | None = None) -> di
     elif steps_per_epoch:
         epochs = int(np.unique(s.steps[np.isfinite(s.values)] // steps_per_epoch).size)
     else:
-        epochs = 0
+        epochs = best[0] if _per_evaluation(chosen, s) else 0
     return {"curve_points": best[0], "curve_epochs": epochs, "curve_name": s.original_name or str(s.key),
             "curve_unit": s.unit}  # fmt: skip
+
+
+def _per_evaluation(chosen: dict[str, Series], s: Series) -> bool:
+    """Whether the curve's steps count its evaluations: one training and one validation point at
+    each of its steps, the steps 0, 1, 2, ... (``add_scalar("Loss/train", v, epoch)`` beside
+    ``add_scalar("Loss/val", v, epoch)``, a logger called once per epoch): its points are epochs."""
+    if s.steps.size < 2 or not np.all(np.diff(s.steps) == 1):
+        return False
+    same = [g for g in JUDGED_GROUPS if g in chosen and np.array_equal(chosen[g].steps, s.steps)]
+    return any(g.startswith("val") for g in same) and any(not g.startswith("val") for g in same)
