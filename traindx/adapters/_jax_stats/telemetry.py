@@ -251,7 +251,10 @@ def telemetry(grads: Any = None, params: Any = None, updates: Any = None, loss: 
         step, every: with ``step`` (a traced step counter) only the loss and learning rate
             are computed every step; everything else only when ``step % every == 0``
             (``every`` defaults to 10), at step 1 or when the loss is not finite, under ``jax.lax.cond``;
-            other steps carry NaN there. Without ``step`` everything is computed each call.
+            other steps carry NaN there. Without ``step`` everything is computed each call: pass
+            ``step=step, every=N`` whenever the step is not compiled by ``telemetry_jit`` (a plain
+            ``jax.jit``, flax's ``nnx.jit``, a ``lax.scan`` body, an eager call after the step),
+            or every statistic is taken and written at every step.
         grad_norm_every_step: with ``step``, also the global gradient norm every step
             (one more pass over the gradients per step).
 
