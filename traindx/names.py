@@ -36,7 +36,6 @@ from traindx.metric_direction import (  # noqa: F401 (re-exported: traindx.names
 )
 from traindx.name_habits import instance_base, loss_part, rewrite
 from traindx.name_letters import cost_letter_names
-from traindx.name_lone import lone_quality_names
 from traindx.name_tables import (  # noqa: F401 (re-exported: the tables map_name reads)
     _TASK_MARKER,
     _TASK_SCOPE,
@@ -391,7 +390,6 @@ def paired_names(names: Iterable[str]) -> dict[str, str]:
     :func:`_lead_letter_names`); empty when no pair is complete."""
     names = list(names)
     out = _lead_letter_names(names) | _bare_split_names(names) | _eval_group_twins(names) | cost_letter_names(names)
-    out |= lone_quality_names(names, out)
     found = {n: _PAIRED[n.strip().lower()] for n in names if n.strip().lower() in _PAIRED}
     if set(found.values()) == set(_PAIRED.values()):
         pair = " / ".join(_PAIRED)
