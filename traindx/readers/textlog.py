@@ -44,7 +44,7 @@ from traindx.errors import ReadError
 from traindx.readers import textnames
 from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
-from traindx.readers.jsonl import Summaries, python_dict, records_to_log
+from traindx.readers.jsonl import python_dict, records_to_log
 from traindx.readers.raw import RawLog
 from traindx.readers.textaxis import EVAL_NAME as _EVAL_NAME
 from traindx.readers.textaxis import percent_split, with_axis
@@ -233,14 +233,8 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     rich = False  # in a Rich progress bar's frame (its line, the lines its metrics wrap onto)
     plain_lines = [_ANSI.sub("", ln) for ln in text.split("\n")]
     tables, results = table_records(plain_lines), dict(result_records(plain_lines))
-    summaries = Summaries()
     rows = dict(tables)  # a row is its epoch's marker and record (its lines after it add to it: 'test acc: 95%')
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
-        if summaries.skips(plain_lines[i], i):  # the HF Trainer's '***** eval metrics *****' block
-            continue
-        if summaries.block and (block := summaries.new({k: v for _, r in records for k, v in r.items()})):
-            records.append(block)
-            rec = None
         if i in rows:
             epoch, rec, step = rows[i].get("epoch", epoch), rows[i], None
         states = [p for s in _STATES.split(_ANSI.sub("", raw)) if s.strip() for p in steps.after_frame(s, _names_a_value)] or [""]
@@ -306,8 +300,6 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
                 elif step is not None:
                     rec[steps.STEP_KEY] = step
             rec.update(pairs)
-    if summaries.block and (block := summaries.new({k: v for _, r in records for k, v in r.items()})):
-        records.append(block)
     if tables:  # fastai's, Markdown, ASCII tables: rows of numbers under a header of names
         records, lines = merge_tables(records, tables), lines + len(tables)
     if not lines and (lists := _KEY_LIST.findall(text)):  # a history printed key by key, or whole
