@@ -34,7 +34,6 @@ whether an error-severity symptom the top cause explains fired), at a worse Brie
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import replace
 from functools import lru_cache
@@ -347,7 +346,7 @@ def shipped(outs: list, book) -> list:
 
 def write(maps: dict[tuple[str, str], Map], path: Path) -> None:
     """Rewrite the ``confidence:`` block of rulebook/calibration.yaml."""
-    text = path.read_text()
+    from yaml_block import rewrite
 
     def form(m: Map) -> str:
         if m.knots:
@@ -361,13 +360,7 @@ def write(maps: dict[tuple[str, str], Map], path: Path) -> None:
         f"    - {{kind: {k}, ranker: {r}, {form(m)}, cap: {m.cap:g}}}  # {m.n} held-out answers, the five fields pooled"
         for (k, r), m in sorted(maps.items())
     ]
-    block = "\n".join(lines) + "\n"
-    pat = re.compile(r"^  confidence:\n(?:    - .*\n)*", re.M)
-    if pat.search(text):
-        text = pat.sub(lambda _: block, text)
-    else:
-        text = text.replace("  calibration:\n", block + "  calibration:\n", 1)
-    path.write_text(text)
+    rewrite(path, "confidence", "\n".join(lines) + "\n")
 
 
 EXTRA = "_evidence"

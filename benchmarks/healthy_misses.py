@@ -20,7 +20,6 @@ apart either, and a healthy call hides them all the same.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -61,14 +60,9 @@ def block(rows: list[tuple[str, str, float, int]]) -> str:
 
 def write(rows: list[tuple[str, str, float, int]], path: Path) -> None:
     """Rewrite (or add, before ``calibration:``) the ``healthy_misses:`` block of the settings."""
-    text = path.read_text()
-    new = block(rows)
-    pat = re.compile(r"^  healthy_misses:\n(?:    - .*\n)*", re.M)
-    if pat.search(text):
-        text = pat.sub(lambda _: new, text)
-    else:
-        text = text.replace("  calibration:\n", new + "  calibration:\n", 1)
-    path.write_text(text)
+    from yaml_block import rewrite
+
+    rewrite(path, "healthy_misses", block(rows))
 
 
 def main(argv: list[str] | None = None) -> int:
