@@ -186,6 +186,9 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
     # digits' labels follow their pixels: a row's nearest neighbour shares its class far above chance
     assert c.flags.pop("label_nn_rows") == 1024.0 and c.flags.pop("label_nn_chance") == pytest.approx(0.1, abs=0.01)
     assert c.flags.pop("label_nn_agree") > 0.9 and c.flags.pop("label_nn_lift") > 0.9 and c.flags.pop("label_nn_z") > 10
+    # one training forward between two steps, every one of the 30 (no evaluation in training mode)
+    assert c.flags.pop("train_forwards_per_step") == 1.0 and c.flags.pop("stepped_intervals") == 30.0
+    assert c.flags.pop("unstepped_forwards") == 0.0 and c.flags.pop("unstepped_intervals") == 0.0
     assert c.flags == {
         "input_nonfinite": 0.0,
         "mode_layers": 1.0,  # the Dropout: in training mode on all 30 steps

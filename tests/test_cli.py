@@ -49,10 +49,11 @@ def test_fail_on_sets_exit_code(logs):
     assert main(["diagnose", str(logs / "overfit"), "--fail-on", "error"]) == 0
 
 
-def test_terminal_report_healthy_is_one_line(logs, capsys):
+def test_terminal_report_healthy_is_the_verdict_and_what_it_did_not_rule_out(logs, capsys):
     main(["diagnose", str(logs / "good")])
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "healthy" in out[0]
+    assert len(out) == 2 and "healthy" in out[0]
+    assert out[1].startswith("  not ruled out: ") and "data_leakage" in out[1]
 
 
 def test_missing_path_is_one_line_exit_2(tmp_path, capsys):
