@@ -97,3 +97,21 @@ def test_keras_callback_records_target_and_input_shift(tmp_path) -> None:
     shuffled = fit(xs[p], ys[p], "shuffled")
     assert shuffled["val_target_shift"] < 0.5 and not _fires(shuffled)
     assert shuffled["val_input_shift"] < 0.3
+
+
+def test_input_statistics_read_a_bounded_evenly_spaced_sample() -> None:
+    import tracemalloc
+
+    from traindx.adapters._common.splits import input_shift
+
+    rng = np.random.default_rng(3)
+    # 60,000 rows sorted by a drift (the last rows far from the first): a sample of the first
+    # rows would see only the start; an evenly spaced one sees the whole range
+    x = (rng.normal(size=(60_000, 256)) + np.linspace(0, 4, 60_000)[:, None]).astype(np.float32)
+    val = x[rng.permutation(60_000)[:3_000]]
+    tracemalloc.start()
+    f = input_shift((x, None), (val, None))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert f["val_input_shift"] < 0.2  # the same distribution, read whole
+    assert peak < 24 * 2**20, peak  # the rows are not copied (61 MB of float32; 123 MB as float64)
