@@ -105,9 +105,10 @@ def nn_flags(x: Any, y: Any) -> dict[str, float]:
 
 def split_flags_of(data: Any, val_data: Any) -> dict[str, float]:
     """:func:`split_flags` of two ``(inputs, targets)`` tuples; empty when either has no targets."""
-    if not all(isinstance(d, (tuple, list)) and len(d) > 1 and d[1] is not None for d in (data, val_data)):
-        return {}
-    return split_flags(data[1], val_data[1])
+    from traindx.adapters._common.splits import targets_of
+
+    ya, yb = targets_of(data), targets_of(val_data)
+    return {} if ya is None or yb is None else split_flags(ya, yb)
 
 
 def split_flags(y_train: Any, y_val: Any) -> dict[str, float]:

@@ -78,7 +78,8 @@ def input_shift(data: Any, val_data: Any) -> dict[str, float]:
             "val_input_std_ratio": round(float(np.median(sv[keep] / st[keep])), 4)}  # fmt: skip
 
 
-def _targets(d: Any) -> Any:
+def targets_of(d: Any) -> Any:
+    """The targets of an ``(inputs, targets, ...)`` tuple or list; None when it holds none."""
     return d[1] if isinstance(d, (tuple, list)) and len(d) > 1 else None
 
 
@@ -94,7 +95,7 @@ def target_shift(y_train: Any, y_val: Any) -> dict[str, float]:
         a, b = (v.reshape(len(v)) if v.ndim == 2 and v.shape[1] == 1 else v for v in (a, b))
         if a.ndim != 1 or b.ndim != 1 or a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
             return {}
-        a = a[np.isfinite(a)][:MAX_TRAIN_ROWS].astype(np.float64)  # (one value a row: 1.6 MB at most)
+        a = _rows(a[np.isfinite(a)], MAX_TRAIN_ROWS).astype(np.float64)  # (one value a row: 1.6 MB at most)
         b = _rows(b[np.isfinite(b)], MAX_VAL_ROWS).astype(np.float64)
         if len(a) < MIN_ROWS or len(b) < MIN_ROWS or class_ids(a) is not None:  # (the training side decides)
             return {}
@@ -109,5 +110,5 @@ def target_shift(y_train: Any, y_val: Any) -> dict[str, float]:
 
 def target_shift_of(data: Any, val_data: Any) -> dict[str, float]:
     """:func:`target_shift` of two ``(inputs, targets)`` tuples; empty when either has no targets."""
-    ya, yb = _targets(data), _targets(val_data)
+    ya, yb = targets_of(data), targets_of(val_data)
     return {} if ya is None or yb is None else target_shift(ya, yb)
