@@ -69,6 +69,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_mixed45",
          "fixtures/qa_wild45",
          "fixtures/qa_jax45",
+         "fixtures/qa_begin46",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

@@ -115,6 +115,11 @@ and the third beginner-style batch fixtures/qa_begin45/ (12 notebook-style pairs
 4 Keras 3, 1 flax; per-batch 'iteration','trainLoss' rows with an epoch 'valid_err', {'loss','val','acc'},
 'Val Acc (%)', a pandas to_json of {'J','acc_test'} keyed by a batch counter, a LambdaCallback list of per-batch
 'cost' and per-epoch 'accuracy_test' dicts, 'cost'/'test_cost'/'score'; adapters in 4)
+and the fourth beginner-style batch fixtures/qa_begin46/ (12 notebook-style pairs: 6 torch, 1 raw-tensor autograd,
+4 Keras 3, 1 flax; 'Epoch','train_cost','valid_err','lr' dict, a hand-written CSV per k-fold fold, 'Val Acc (%)',
+a list of {'epoch','lr','trainLoss','testLoss','accuracy_test'} records, a summed 'Loss' with 'Error Rate (%)' and
+'Recall (%)', {'loss','test_acc'} keyed by a batch counter, 'J'/'J_val', 'Test Loss'/'Test Acc (%)', Keras history
+CSVs per fold, 'cost'/'accuracy'/'cost_val'/'accuracy_val', 'J'/'J_test'/'score'; adapters in 4)
 and the JAX-side unseen batch fixtures/qa_jax42/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 3 Keras 3 on JAX; adapters in 9; csv.writer, JSONL, tf.summary, MLflow file store, tensorboardX, print/logging
 files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/TensorBoard/LambdaCallback)
@@ -247,7 +252,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_begin45": (ROOT / "fixtures" / "qa_begin45", 12, 32),
         "qa_mixed45": (ROOT / "fixtures" / "qa_mixed45", 12, 42),
         "qa_wild45": (ROOT / "fixtures" / "qa_wild45", 12, 32),
-        "qa_jax45": (ROOT / "fixtures" / "qa_jax45", 10, 36)}
+        "qa_jax45": (ROOT / "fixtures" / "qa_jax45", 10, 36),
+        "qa_begin46": (ROOT / "fixtures" / "qa_begin46", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
