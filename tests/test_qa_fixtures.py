@@ -100,6 +100,9 @@ tensorboardX, JSONL, Keras CSVLogger/History JSON/TensorBoard, HF trainer_state.
 and the fifth mixed unseen batch fixtures/qa_mixed45/ (12 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3,
 1 HF Trainer; adapters in 9; JSONL, print .txt, tensorboardX, SummaryWriter, Lightning CSVLogger, csv.writer,
 logging .log, MLflow file store, Keras History JSON/TensorBoard/CSVLogger, HF trainer_state.json)
+and the sixth mixed unseen batch fixtures/qa_mixed46/ (12 pairs: 5 torch incl. 1 Lightning, 2 flax.linen + 1 flax nnx,
+3 Keras 3, 1 HF Trainer; adapters in 9; csv.writer, SummaryWriter, JSONL, print .txt/.log, Lightning CSVLogger +
+LearningRateMonitor, W&B offline, tensorboardX, Keras CSVLogger, History via pandas to_csv, tf.summary, trainer_state.json)
 and the unseen console batch fixtures/qa_wild42/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: percentages and `correct 431/500` fractions, losses every N batches plus an epoch summary, ETA/time columns,
 scientific notation, ANSI/rich colour codes, a pandas DataFrame of the history, `logging` timestamps, tqdm postfix,
@@ -257,7 +260,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_wild45": (ROOT / "fixtures" / "qa_wild45", 12, 32),
         "qa_jax45": (ROOT / "fixtures" / "qa_jax45", 10, 36),
         "qa_begin46": (ROOT / "fixtures" / "qa_begin46", 12, 32),
-        "qa_jax46": (ROOT / "fixtures" / "qa_jax46", 10, 36)}
+        "qa_jax46": (ROOT / "fixtures" / "qa_jax46", 10, 36),
+        "qa_mixed46": (ROOT / "fixtures" / "qa_mixed46", 12, 42)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
