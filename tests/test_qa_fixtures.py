@@ -166,6 +166,12 @@ every 10 batches plus epoch summaries, ANSI colour lines with lr / s-per-epoch /
 the end, per-epoch tqdm bars with percent postfix, Lightning TQDM bar + validate table and RichProgressBar + printed
 metric dicts, HF dicts without tqdm + the eval metrics block and with tqdm, JAX step prints in scientific notation and
 ANSI percent lines; an adapter in 4)
+and the fifth unseen console batch fixtures/qa_wild46/ (12 torch / Lightning / HF / JAX programs whose log is their own
+console: `ep 3 | tr 0.512 | va 0.604` pipes, `logging` levelname lines with per-class accuracy lines, raw tensors
+printed with grad_fn, a header row with aligned columns, pytorch-kaldi `ep=00 tr=[...] loss= mae=` lines with an early
+stop message, tqdm postfix plus `loss=[0.51] acc 0.87 (best 0.88)`, Lightning TQDM bars (one with an lr column), HF
+dicts with tqdm and without tqdm + the eval metrics block, JAX prints with interleaved UserWarnings and loss / accuracy
+on separate lines; an adapter in 4)
 and a fourth JAX-side unseen batch fixtures/qa_jax45/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 2 Keras 3 on JAX; adapters in 8; csv.writer, a metrics-history JSON, tensorboardX, MLflow file store, tf.summary,
 JSONL, a print log, csv.DictWriter, CSVLogger, Keras verbose=2 stdout)
@@ -261,7 +267,9 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_jax45": (ROOT / "fixtures" / "qa_jax45", 10, 36),
         "qa_begin46": (ROOT / "fixtures" / "qa_begin46", 12, 32),
         "qa_jax46": (ROOT / "fixtures" / "qa_jax46", 10, 36),
-        "qa_mixed46": (ROOT / "fixtures" / "qa_mixed46", 12, 42)}
+        "qa_mixed46": (ROOT / "fixtures" / "qa_mixed46", 12, 42),
+        "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32),
+        "qa_jax45": (ROOT / "fixtures" / "qa_jax45", 10, 36)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
