@@ -151,6 +151,12 @@ Conv-BN-GAP CNN and a tiny nnx ViT, make_classification 100/8 SELU MLP, generate
 log target sorted before validation_split, 5 ordinal grades, digits autoencoder, 10 %-missing imputed tabular,
 tiny DistilBERT spam; RAdam + OneCycleLR, RMSprop momentum, Nadam, Adadelta, step halving, optax.lion,
 warmup-cosine; adapters in 6)
+and the unseen breadth batch fixtures/qa_fresh46/ (11 pairs: swiss-roll position regression, ECG-like rhythms with a
+GRU + attention pooling, iris with 20 noise columns into a GLU MLP, 16x16 numpy glyph letters twice (strided CNN in
+Lightning, nnx denoising encoder-decoder), linnerud multi-output, 12-centre blobs, wide & deep with a 1,000-level
+store id, sensor anomaly autoencoder, generated-grammar LSTM tagger, tiny BERT tickets; SGD momentum 0.99 +
+MultiStepLR, CyclicLR, AdamW amsgrad, ReduceLROnPlateau patience 0, PolynomialDecay power 2, Nadam, optax.yogi,
+optax.rmsprop; adapters in 5)
 and the third unseen console batch fixtures/qa_wild44/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: `logging` asctime lines, per-epoch confusion matrices with `correct 3536/4000` fractions, ANSI colour codes,
 `[epoch 2 | batch 40/63] mse 3.412e+00` plus epoch summaries with ETA, `it 0125 loss ... grad_norm ...` in scientific
@@ -246,6 +252,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh43": (ROOT / "fixtures" / "qa_fresh43", 12, 36),
         "qa_fresh44": (ROOT / "fixtures" / "qa_fresh44", 12, 36),
         "qa_fresh45": (ROOT / "fixtures" / "qa_fresh45", 12, 36),
+        "qa_fresh46": (ROOT / "fixtures" / "qa_fresh46", 11, 32),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
