@@ -280,8 +280,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_begin46": (ROOT / "fixtures" / "qa_begin46", 12, 32),
         "qa_jax46": (ROOT / "fixtures" / "qa_jax46", 10, 36),
         "qa_mixed46": (ROOT / "fixtures" / "qa_mixed46", 12, 42),
-        "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32),
-        "qa_jax45": (ROOT / "fixtures" / "qa_jax45", 10, 36)}
+        "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
