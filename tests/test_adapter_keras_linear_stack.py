@@ -56,3 +56,11 @@ def test_a_linear_bottleneck_is_counted_apart():
     )
     assert linear_stacks(auto) == (2.0, 1.0)  # 32 -> 8 -> 32: narrower than both ends
     assert linear_stacks(seq(layers.Dense(8), layers.Dense(8), layers.Dense(2))) == (3.0, 3.0)
+
+
+def test_a_glu_projection_starts_a_stack():
+    """A Dense whose output a GLU splits is two maps of its input, one gating the other: the
+    Dense before it does not compose with it (the torch trace reads a split projection so)."""
+    assert linear_stack(seq(layers.Dense(16), layers.Dense(16, activation="glu"), layers.Dense(2))) == 1.0
+    assert linear_stack(seq(layers.Dense(16), layers.Dense(16), layers.Activation("glu"), layers.Dense(2))) == 1.0
+    assert linear_stack(seq(layers.Dense(16), layers.Dense(16), layers.Activation("relu"), layers.Dense(2))) == 2.0

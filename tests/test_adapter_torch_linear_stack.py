@@ -115,3 +115,54 @@ class _TwoUses(nn.Module):
 )
 def test_a_value_used_twice_ends_the_stack(model, want):
     assert linear_stack(model) == want
+
+
+class _GRN(nn.Module):
+    """qa_mixed46's gated residual network block (as published): fc2 straight into the GLU's
+    projection, whose two halves are multiplied - a * sigmoid(b)."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.fc1, self.fc2, self.gate = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, 2 * d)
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, x):
+        h = self.fc2(nn.functional.elu(self.fc1(x)))
+        return self.norm(x + nn.functional.glu(self.gate(h), dim=-1))
+
+
+class _Split(nn.Module):
+    """A fused projection split by hand (chunk / split / unbind / nn.GLU): each part is its own
+    linear map of the same input."""
+
+    def __init__(self, how):
+        super().__init__()
+        self.how, self.a, self.b = how, nn.Linear(4, 8), nn.Linear(8, 16)
+        self.glu = nn.GLU()
+
+    def forward(self, x):
+        z = self.b(self.a(x))
+        if self.how == "chunk":
+            p, q = z.chunk(2, dim=-1)
+        elif self.how == "split":
+            p, q = torch.split(z, 8, dim=-1)
+        else:
+            return self.glu(z)
+        return p * torch.sigmoid(q)
+
+
+@pytest.mark.parametrize(
+    "model, want",
+    [
+        (nn.Sequential(nn.Linear(10, 64), _GRN(64), _GRN(64), nn.Linear(64, 2)), 1.0),  # read as 2
+        (_Split("chunk"), 1.0),
+        (_Split("split"), 1.0),
+        (_Split("glu"), 1.0),
+        # nothing split: the pair stays one linear map
+        (nn.Sequential(nn.Linear(10, 32), nn.Linear(32, 32), nn.GELU()), 2.0),
+    ],
+)
+def test_a_projection_split_into_gated_parts_ends_the_stack(model, want):
+    """A Linear whose output is split (GLU, chunk, split, unbind) is several linear maps of its
+    input, multiplied or routed apart: its input feeds several branches, as a value used twice."""
+    assert linear_stack(model) == want

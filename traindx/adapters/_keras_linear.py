@@ -2,7 +2,10 @@
 (flag ``linear_stack``, as the torch Monitor records it from an fx trace): Dense layers whose
 activation is linear (``activation=None``), joined only by layers that move or mask values
 (Dropout, Flatten, Reshape, noise). Anything else - an activation layer, a normalization, a
-convolution - ends a stack; a Dense with a non-linear activation ends it after itself. Only a
+convolution - ends a stack; a Dense with a non-linear activation ends it after itself. A Dense
+whose output a GLU splits (its own ``activation="glu"`` or an ``Activation("glu")`` after it)
+starts a stack: its halves are two maps of its input, one gating the other (as the torch trace
+reads a split projection). Only a
 Sequential model's layer order is its data flow: any other model gives None (unknown).
 """
 
@@ -25,6 +28,16 @@ def _width_in(layer: Any) -> int | None:
     return int(shape[0]) if shape is not None and len(shape) == 2 else None
 
 
+def _act_name(layer: Any) -> str:
+    return str(getattr(getattr(layer, "activation", None), "__name__", "linear"))
+
+
+def _gated(layers: list[Any], i: int) -> bool:
+    """Whether the Dense at ``i`` is a GLU's projection (its activation, or the next layer's)."""
+    nxt = layers[i + 1] if i + 1 < len(layers) else None
+    return _act_name(layers[i]) == "glu" or (type(nxt).__name__ == "Activation" and _act_name(nxt) == "glu")
+
+
 def linear_stacks(model: Any) -> tuple[float, float] | None:
     """(the most Dense layers composed linearly in a row, the most that do not narrow below both
     ends of their stack - an autoencoder's linear bottleneck is a deliberate low-rank map:
@@ -36,13 +49,16 @@ def linear_stacks(model: Any) -> tuple[float, float] | None:
         return None
     widths: list[int | None] = []  # the current stack's input and outputs
     best = full = 0
-    for layer in model.layers:
+    layers = list(model.layers)
+    for i, layer in enumerate(layers):
         kind = type(layer).__name__
         if isinstance(layer, keras.Model):
             return None  # a nested model: its inside is not read here
         if kind == "Dense":
-            act = getattr(getattr(layer, "activation", None), "__name__", "linear")
+            act = _act_name(layer)
             units = getattr(layer, "units", None)
+            if _gated(layers, i):
+                widths = []
             widths = [*(widths or [_width_in(layer)]), int(units) if units is not None else None]
             best = max(best, len(widths) - 1)
             full = max(full, full_rank_depth(widths))

@@ -7,7 +7,10 @@ reshape, squeeze, transpose...) extend a stack: anything else - an activation, a
 normalization, an addition, a product, a call the trace does not know - ends it, so the count
 is never larger than the longest purely linear composition. A value the forward uses twice (a
 residual block's input feeds its branch and the skip) ends a stack too: the pair does not
-collapse into one map (qa_mixed45's 24-block residual MLP read as a stack of 2). A second count leaves out stacks
+collapse into one map (qa_mixed45's 24-block residual MLP read as a stack of 2). So does a
+Linear whose output is split into parts (GLU, chunk, split, unbind): a fused projection is
+several maps of one input, gated or routed apart (qa_mixed46's gated residual network, fc2 into
+the GLU's projection, read as 2). A second count leaves out stacks
 that narrow below both their ends (an autoencoder's linear bottleneck, a low-rank
 factorization): those compose to a deliberately low-rank map. A model the trace cannot follow
 (data-dependent control flow, untraceable calls) gives None: unknown, never "none". A fact,
@@ -47,6 +50,22 @@ def _is_linear(node: Any, modules: dict[str, nn.Module]) -> bool:
     return node.op == "call_function" and node.target is torch.nn.functional.linear
 
 
+#: Splits of a tensor into parts (a GLU's value and gate halves, a fused q/k/v projection).
+_SPLIT_NAMES = frozenset("glu chunk split tensor_split unbind".split())
+
+
+def _split_after(node: Any, modules: dict[str, nn.Module]) -> bool:
+    """Whether ``node``'s output is split into parts: each part is its own linear map of the
+    Linear's input, so that input feeds several branches."""
+    for user in node.users:
+        if user.op == "call_module" and isinstance(modules.get(user.target), nn.GLU):
+            return True
+        name = user.target if user.op == "call_method" else getattr(user.target, "__name__", "")
+        if user.op in ("call_method", "call_function") and name in _SPLIT_NAMES:
+            return True
+    return False
+
+
 def _only_here(node: Any) -> bool:
     """Whether ``node`` is a traced value with one user: a value that also feeds a residual
     addition or another branch does not compose with the next layer into one map."""
@@ -73,8 +92,8 @@ def linear_stacks(model: nn.Module) -> tuple[float, float] | None:
         src = node.args[0] if node.args else None
         while _only_here(src) and src not in widths and _same(src, modules):
             src = src.args[0] if src.args else None
-        if not _only_here(src):  # the value also feeds a skip or another branch: no collapsible stack
-            src = None
+        if not _only_here(src) or _split_after(node, modules):  # a skip, another branch, or a split
+            src = None  # projection (several maps of src): no collapsible stack
         lin = modules.get(node.target) if node.op == "call_module" else None
         head = widths[src] if src in widths else [getattr(lin, "in_features", None)]
         widths[node] = [*head, getattr(lin, "out_features", None)]
