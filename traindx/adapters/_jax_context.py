@@ -300,6 +300,8 @@ class ContextMixin:
         path = meta.get("step_graph")  # telemetry_jit: whether the first layer sees the inputs normalized
         if path is not None and path.normalized is not None:
             flags["input_norm_layer"] = bool(path.normalized)
+        if path is not None and getattr(path, "relu", None) is not None:
+            flags["graph_relu"] = bool(path.relu)  # the forward pass holds a ReLU-family unit (or holds none)
         if not self._data_given:
             if "input_dtype" in meta:
                 d.input_dtype = str(meta["input_dtype"])

@@ -57,19 +57,21 @@ _SHRINK = 0.2  # a constant factor at most this large scales the inputs down
 class StepGraph:
     """What the graph of a :func:`~traindx.adapters.jax.telemetry_jit` step shows:
     ``normalized`` (True / False / None: the first layer sees the inputs normalized) and
-    ``output`` (the output's last operation or None), see the module; hashed by identity (it
+    ``output`` (the output's last operation or None), ``relu`` (:func:`relu_in_model`), see
+    the module; hashed by identity (it
     rides in the Stats' static meta)."""
 
-    __slots__ = ("normalized", "output", "read")
+    __slots__ = ("normalized", "output", "read", "relu")
 
     def __init__(self) -> None:
         self.normalized: bool | None = None
         self.output: str | None = None
+        self.relu: bool | None = None
         self.read = False
 
     def read_from(self, closed: Any) -> None:
         self.read = True
-        for name, read in (("normalized", first_layer_sees), ("output", output_op)):
+        for name, read in (("normalized", first_layer_sees), ("output", output_op), ("relu", relu_in_model)):
             try:
                 setattr(self, name, read(closed))
             except Exception:  # noqa: BLE001, S110 - a fact not known; the other may be
@@ -239,3 +241,67 @@ def _made_by(jaxpr: Any, var: Any, depth: int) -> str | None:
         iv = inner.outvars[k]
         return _made_by(inner, iv, depth + 1) if _is_var(iv) else None
     return None
+
+
+_RELU_NAMES = {"relu", "relu6"}  # units that output exactly 0 below a threshold: they can die
+_OTHER_NAMES = {"leaky_relu", "elu", "celu", "selu", "gelu", "silu", "swish", "softplus", "soft_sign", "mish",
+                "hard_tanh", "hard_sigmoid", "hard_silu", "hard_swish", "sigmoid", "log_sigmoid", "tanh",
+                "glu", "squareplus", "sparse_plus"}  # fmt: skip
+_WHERE = {"select_n", "_where", "where", "clamp"}  # a hand-written activation could hide here
+
+
+def relu_in_model(closed: Any) -> bool | None:
+    """Whether the operations that made the step's output (``logits=`` of telemetry, followed
+    back through every equation it depends on: the model's forward pass, never the loss or
+    the gradient) hold a ReLU-family activation: ``True`` for ``jax.nn.relu`` / ``relu6`` (flax's
+    ``nn.relu``) or a maximum with 0; ``False`` where they hold a contraction and some other
+    known nonlinearity (tanh, sigmoid, GELU, leaky ReLU, ELU...) and nothing a hand-written
+    ReLU could hide in (a ``where``/``select``, a clamp); ``None`` otherwise (not known). The
+    Recorder writes it as the ``graph_relu`` flag: a model without ReLU units has none to die."""
+    jaxpr = closed.jaxpr
+    out = _inputs_var(jaxpr, OUT_SCOPE)
+    if out is None:
+        return None
+    found: set[str] = set()
+    _ancestors(jaxpr, [out], found, 0)
+    if "relu" in found:
+        return True
+    if "contract" in found and "other" in found and "where" not in found:
+        return False
+    return None
+
+
+def _ancestors(jaxpr: Any, wanted: list[Any], found: set[str], depth: int) -> None:
+    """Classify every equation of ``jaxpr`` the variables ``wanted`` depend on into ``found``
+    (``relu``, ``other`` nonlinearity, ``contract``, ``where``)."""
+    if depth > 20:
+        found.add("where")  # too deep to tell: never claim "no ReLU"
+        return
+    made = {o: e for e in jaxpr.eqns for o in e.outvars}
+    seen: set[int] = set()
+    stack = [v for v in wanted if _is_var(v)]
+    while stack:
+        e = made.get(stack.pop())
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        name, called = e.primitive.name, str(e.params.get("name", ""))
+        stack.extend(v for v in e.invars if _is_var(v))
+        if called in _RELU_NAMES:
+            found.add("relu")
+        elif called in _OTHER_NAMES:
+            found.add("other")
+        elif name == "max" and any(not _is_var(v) and getattr(v, "val", None) == 0 for v in e.invars):
+            found.add("relu")
+        elif name in ("tanh", "logistic", "erf", "exp", "log1p", "expm1"):
+            found.add("other")
+        elif name in _CONTRACT:
+            found.add("contract")
+        elif name in _WHERE or called in _WHERE or name in ("max", "min"):
+            found.add("where")
+        else:
+            sub = _sub_jaxpr(e)
+            if sub is not None:
+                _ancestors(sub[0], list(sub[0].outvars), found, depth + 1)
+            elif any(k in e.params for k in ("jaxpr", "call_jaxpr", "fun_jaxpr", "body_jaxpr", "branches")):
+                found.add("where")  # a loop or branch not followed: not known

@@ -38,6 +38,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "forwards_per_step": float,
     "frozen_by_optimizer": bool,
     "grad_accumulating": bool,
+    "graph_relu": bool,  # JAX (telemetry_jit): the step's forward pass holds a ReLU-family activation (False: only other nonlinearities)
     "grads_carried_over": float,
     "init_scale_layer": str,
     "inputs_checked": float,  # adapters: input summaries compared with the one recorded before

@@ -135,6 +135,9 @@ def layer_facts(run: Run) -> dict[str, Any]:
         start = _per_layer(run, "grad_norm", at=_first_finite, skip=silent)
         facts["grad_died_layers"] = sum(v <= 0.0 and start.get(k, 0.0) > 0.0 for k, v in grads.items())
         facts["grad_min"] = min(grads.values())
+        live = _live_stack([grads[k] for k in names])
+        if live is not None:
+            facts["grad_live_first_over_last"], facts["grad_live_rising_share"] = live
     upd = _per_layer(run, "update_ratio")
     if upd:
         vals = np.array(list(upd.values()))
@@ -148,6 +151,22 @@ def layer_facts(run: Run) -> dict[str, Any]:
     if pred is not None:
         facts["pred_class_frac_max"] = pred
     return facts
+
+
+def _live_stack(norms: list[float]) -> tuple[float, float] | None:
+    """``(first live over last, rising share)``: the first non-zero per-layer gradient norm
+    over the last layer's, and the share of consecutive live layers whose norm grows toward
+    the output - where the layers with exactly zero gradient (if any) all come first and at
+    least two are live. A gradient that shrinks by a steady factor on its way back until
+    float32 rounds it to exactly 0 at the input end (a deep tanh/sigmoid stack) reads as a
+    small ratio with a rising share near 1, which a first-over-last ratio of 0 hides. None
+    for any other pattern (a zero layer between live ones is a cut, not a fade)."""
+    k = next((i for i, v in enumerate(norms) if v > 0.0), None)
+    if k is None or any(v <= 0.0 for v in norms[k:]) or len(norms) - k < 2:
+        return None
+    live = norms[k:]
+    rising = sum(b > a for a, b in zip(live, live[1:], strict=False)) / (len(live) - 1)
+    return live[0] / max(live[-1], EPS), float(rising)
 
 
 def _output_layers(run: Run) -> list[str]:
