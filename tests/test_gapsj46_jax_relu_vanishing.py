@@ -123,6 +123,43 @@ def test_the_step_graph_says_whether_the_forward_pass_has_relu_units():
     assert _relu_flag(lambda h: h) is None  # no nonlinearity seen: not known
 
 
+def _nnx_flags(tmp_path, eval_mode: bool):
+    nnx = pytest.importorskip("flax.nnx")
+    import json
+
+    from traindx.adapters.jax import Recorder
+
+    class Net(nnx.Module):
+        def __init__(self, rngs):
+            self.bn = nnx.BatchNorm(3, rngs=rngs)
+            self.drop = nnx.Dropout(0.2, rngs=rngs)
+            self.out = nnx.Linear(3, 2, rngs=rngs)
+
+        def __call__(self, x):
+            return self.out(self.drop(self.bn(x)))
+
+    model = Net(nnx.Rngs(0))
+    if eval_mode:
+        model.eval()  # left on from a sanity check
+    rec = Recorder(tmp_path, params=model)
+    for i in range(12):
+        rec.log(i, {"loss": 1.0 - 0.01 * i})
+    rec.close()
+    ctx = json.loads((tmp_path / "context.json").read_text())
+    return ctx["flags"], ctx["model"]
+
+
+@pytest.mark.jax
+def test_an_nnx_model_given_as_params_has_its_eval_mode_read_at_each_step(tmp_path):
+    flags, model = _nnx_flags(tmp_path / "eval", eval_mode=True)
+    assert flags["mode_layers"] == 2.0 and flags["mode_layers_checked"] == 12.0
+    assert flags["mode_layers_eval_share"] == 1.0
+    assert model["has_batchnorm"] is True and model["has_dropout"] is True
+    assert {layer["name"] for layer in model["layers"]} >= {"bn", "out"}  # the Param state, as before
+    flags, _ = _nnx_flags(tmp_path / "train", eval_mode=False)
+    assert flags["mode_layers_eval_share"] == 0.0
+
+
 def _recorded_graph_relu(tmp_path, act):
     import json
 

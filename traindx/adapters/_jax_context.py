@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.adapters import _jax_models
 from traindx.adapters import _jax_stats as js
 from traindx.adapters._common import (
     GradReach,
@@ -50,8 +51,10 @@ class ContextMixin:
                batch_size: int | None, data: Any, optimizer_name: str | None, learning_rate: Any,
                run_name: str | None, val_data: Any = None) -> None:  # fmt: skip
         ctx = self.context
+        params, self._modal = _jax_models.module_params(params)  # an nnx Module: its Params and mode layers
         if params is not None:
             ctx.model = model_info(params)
+            _jax_models.note_modes(ctx.model, self._modal)
             try:  # the weights as given: the initial ones when the Recorder is made first
                 scales = js.init_scales(params)
                 out_layer = scales[-1][1] if scales else None

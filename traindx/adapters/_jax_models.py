@@ -157,3 +157,31 @@ def bn_stats_at_init(variables: Any) -> dict[str, float]:
             continue
         stack.extend(node.values())
     return {"bn_layers": float(n), "bn_stats_at_init": float(at_init)} if n else {}
+
+
+def module_params(params: Any) -> tuple[Any, list[Any]]:
+    """``(parameter pytree, mode layers)`` from what ``Recorder(params=...)`` was given: a flax
+    ``nnx.Module`` gives its ``nnx.Param`` state and its submodules whose behaviour depends on
+    the mode (``BatchNorm``'s ``use_running_average``, ``Dropout``'s ``deterministic``: what
+    ``model.eval()`` / ``model.train()`` set), read at each logged step as the torch Monitor
+    reads its dropout / batch-norm submodules' ``training``; anything else is returned as is."""
+    if not _is_nnx(params):
+        return params, []
+    from flax import nnx
+
+    modal = [v for _, v in nnx.iter_graph(params) if isinstance(v, nnx.Module)
+             and (hasattr(v, "use_running_average") or hasattr(v, "deterministic"))]  # fmt: skip
+    return nnx.state(params, nnx.Param), modal
+
+
+def note_modes(model: Any, modal: list[Any]) -> None:
+    """``has_batchnorm`` / ``has_dropout`` of the recorded model from its mode layers."""
+    if modal:
+        model.has_batchnorm = any(hasattr(v, "use_running_average") for v in modal)
+        model.has_dropout = any(hasattr(v, "deterministic") for v in modal)
+
+
+def all_in_eval(modal: list[Any]) -> bool:
+    """Every mode layer in inference mode (running averages used, dropout off)."""
+    return all(getattr(v, "use_running_average", None) is True or getattr(v, "deterministic", None) is True
+               for v in modal)  # fmt: skip

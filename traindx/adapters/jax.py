@@ -95,7 +95,11 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
 
     Args:
         logdir: run directory (default ``runs/<run_name or date-time>``).
-        params: the parameter pytree (or flax variables): model layers and sizes.
+        params: the parameter pytree (or flax variables): model layers and sizes. A flax
+            ``nnx.Module`` is read through its ``nnx.Param`` state, and the mode of its
+            BatchNorm / Dropout submodules is read at each :meth:`log` (flags ``mode_layers``,
+            ``mode_layers_checked``, ``mode_layers_eval_share``: a ``model.eval()`` left on
+            while training).
         optimizer: the optax transformation: name, learning rate (or schedule), momentum,
             weight decay, eps, clipping (read from its closures, best effort).
         loss: the loss: an optax function (``optax.softmax_cross_entropy``) or a name
@@ -181,6 +185,8 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._out_act: str | None = None
         self._probs: str | None = None
         self._act_kind: dict[str, int] = {}
+        self._modal: list[Any] = []  # an nnx model's BatchNorm / Dropout submodules (params=module)
+        self._mode_reads = self._mode_eval = 0
         self._data_given = data is not None
         self._task_multilabel = False  # a binary loss on (N, k) targets
         self._user_classes = num_classes
@@ -217,6 +223,11 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
             return
         try:
             self._keep(int(step), stats, loss)
+            if self._modal:  # the mode the nnx model is in at this training step
+                self._mode_reads += 1
+                self._mode_eval += _jax_models.all_in_eval(self._modal)
+                self.context.flags.update(mode_layers=float(len(self._modal)), mode_layers_checked=float(self._mode_reads),
+                                          mode_layers_eval_share=round(self._mode_eval / self._mode_reads, 4))  # fmt: skip
         except Exception as e:  # noqa: BLE001
             self._fail(e, "log")
         if self._fatal is not None:
