@@ -40,6 +40,7 @@ from traindx.signals.infer import (
     series_names,
 )
 from traindx.signals.layers import layer_facts
+from traindx.signals.lronset import lr_at_onset
 from traindx.signals.overshoot import overshoot_marks
 from traindx.signals.pick import (
     LOSS_STANDINS,
@@ -187,6 +188,8 @@ def compute_facts(run: Run) -> Facts:
         ls = chosen.get("loss") or chosen.get("val_loss")
         if ls is not None and ls.unit == lr.unit:  # the loss against the LR's moves
             facts["lr"].update(lr_response(lr.steps, lr.values, ls.steps, ls.values))
+        if "loss" in chosen and chosen["loss"].unit == lr.unit:  # the LR the loss blew up at
+            facts["lr"].update(lr_at_onset(lr.steps, lr.values, facts["loss"].get("explode_step", -1)))
 
     if "loss" in chosen and "val_loss" in chosen and like_with_like(chosen["loss"], chosen["val_loss"]):
         # the gap, too, is read up to the first non-finite training loss

@@ -222,7 +222,9 @@ def lr_facts(steps: np.ndarray, lr: np.ndarray, planned: int | None = None) -> d
     p = progress(s)
     i_max = int(np.argmax(v))
     vmax = float(v[i_max])
-    after = v[i_max:] < 0.01 * vmax
+    # at or under 1 % of the peak: a 100x step decay (0.05 -> 0.0005) lands exactly on it,
+    # and float32 logging puts it a hair above (0.0005f / 0.05f = 0.01 + 3e-8: relative tolerance 1e-5)
+    after = v[i_max:] <= 0.01 * vmax * (1.0 + 1e-5) if vmax > 0.0 else np.zeros(v.size - i_max, bool)
     i_zero = int(np.argmax(after)) + i_max if np.any(after) else -1
     d = np.diff(v)
     tol = 1e-12 * max(vmax, EPS)

@@ -306,7 +306,14 @@ def curve_facts(
                 quantum = q
                 break
 
-    explode_idx = first_run_start(np.abs(yf) > 10.0 * ref, 2)
+    # Ten times the start's magnitude, upwards - or downwards from a positive start (a loss
+    # that runs off to -1e4). A series that starts at or below 0 and goes further down fell:
+    # a negative loss (a log-likelihood, a clipped sign-flipped loss) from -0.78 to -11.9
+    # did not explode.
+    grown = yf > 10.0 * ref
+    if first > 0.0:
+        grown |= yf < -10.0 * ref
+    explode_idx = first_run_start(grown, 2)
 
     facts.update(
         {
