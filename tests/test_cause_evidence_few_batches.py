@@ -21,6 +21,7 @@ from traindx.api import diagnose
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHTNING_40 = ROOT / "fixtures/qa_real46/logs/lightning_digits_40_training_images_mlp_512x2_adam_80_epochs_csvlogger"
+TORCH_20 = ROOT / "fixtures/qa_real43/logs/torch_digits_20_training_images_mlp_512_200_epochs_tqdm_monitor"
 LOSS = 2.3 * 0.9 ** np.arange(12.0) + 0.05
 IMPLIED = "at most about"
 
@@ -46,3 +47,10 @@ def test_lightning_log_of_two_steps_per_epoch_memorized_reads_as_too_few_example
     assert buggy.causes[0].id == "insufficient_data"
     fixed = diagnose(LIGHTNING_40 / "fixed", learned=False)[0]
     assert "GEN014" not in {s.code for s in fixed.symptoms}
+
+
+def test_few_batches_memorized_outweighs_the_generalization_gap_for_overfitting():
+    # a printed torch loop on 20 images: GEN004 (gap) alone ranked overfitting first by the rules
+    buggy = diagnose(TORCH_20 / "buggy", learned=False)[0]
+    assert "GEN014" in {s.code for s in buggy.symptoms}
+    assert buggy.causes[0].id == "insufficient_data"
