@@ -232,6 +232,45 @@ def test_keras_callback_regression_level(tmp_path):
     assert "CTX024" not in _codes(runs["fitted"])
 
 
+@pytest.mark.keras
+def test_keras_level_from_fits_training_targets_not_a_tiny_probe(tmp_path):
+    """qa_fresh46 linnerud: the reference level came from a 5-row validation probe (variance
+    0.31) while the training targets were standardized (1.0); the level is the training
+    targets' (fit's array), and a small probe alone records none."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    keras = pytest.importorskip("keras")
+    from traindx.adapters.keras import DiagnosisCallback
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3)).astype("float32")
+    y = rng.normal(size=(60, 2)).astype("float32")
+    y[:5] *= 0.1  # the probe rows: a tenth of the spread
+
+    def fit(name, y_fit, probe):
+        keras.backend.clear_session()
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        model.compile(keras.optimizers.SGD(1e-3), "mse")
+        cb = DiagnosisCallback(tmp_path / name, probe=probe, diagnose=False)
+        model.fit(x[5:], y_fit, epochs=1, batch_size=16, verbose=0, callbacks=[cb])
+        (run,) = traindx.read(tmp_path / name)
+        return run.context.flags
+
+    flags = fit("arrays", y[5:], (x[:5], y[:5]))
+    assert flags["trivial_mse"] == pytest.approx(float(y[5:].var(axis=0).mean()), rel=1e-4)
+
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x[5:], y[5:])).batch(16)
+    keras.backend.clear_session()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(1e-3), "mse")
+    model.fit(ds, epochs=1, shuffle=False, verbose=0, callbacks=[DiagnosisCallback(tmp_path / "ds", probe=(x[:5], y[:5]), diagnose=False)])
+    (run,) = traindx.read(tmp_path / "ds")
+    assert "trivial_mse" not in run.context.flags  # 5 probe rows: no reference level
+
+
 def test_torch_loss_form_from_the_graph():
     from traindx.adapters._torch_loss_graph import loss_form
 

@@ -19,7 +19,7 @@ from traindx.adapters._common import (
     note_broadcast,
 )
 from traindx.adapters._common.assoc import corr_flags
-from traindx.adapters._common.labelnn import split_flags_of
+from traindx.adapters._common.labelnn import split_flags_of, val_nn_flags_of
 from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.losses import penalty_share
 from traindx.adapters._common.splits import input_shift, target_shift_of, val_shared_frac
@@ -125,6 +125,7 @@ class ContextMixin:
                 ctx.flags.update(input_shift(data, val_data))  # the splits' input statistics apart
                 ctx.flags.update(target_shift_of(data, val_data))  # and their continuous targets'
                 ctx.flags.update(split_flags_of(data, val_data))  # the splits' classes (_common.labelnn)
+                ctx.flags.update(val_nn_flags_of(data, val_data))  # validation rows' training neighbours
             except Exception:  # noqa: BLE001, S110
                 pass
         if run_name:

@@ -9,9 +9,10 @@ import numpy as np
 
 from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import TargetLevel
+from traindx.adapters._common.levels import LEVEL_MIN_ROWS
 from traindx.adapters._common.assoc import corr_flags
 from traindx.adapters._common.classweights import minority_weight_ratio
-from traindx.adapters._common.labelnn import split_flags
+from traindx.adapters._common.labelnn import split_flags, val_nn_flags
 from traindx.adapters._common.splits import input_shift, target_shift
 from traindx.adapters._keras_leak import fit_locals, nonfinite_count, val_shared_frac
 
@@ -193,9 +194,7 @@ class _DataFacts:
                     not isinstance(stats_y, dict | list | tuple)
                     and self._loss_task != "classification"
                 ):
-                    lv = TargetLevel()  # the trivial predictor's loss (flags trivial_*)
-                    lv.add(self._y_for_counts[0])
-                    ctx.flags.update(lv.flags())
+                    ctx.flags.update(self._target_level(self._y_for_counts[0], where))
         fit_nf = self._fit_nonfinite if where != "train_data" else None
         if fit_nf is not None and fit_nf > ctx.flags.get("input_nonfinite", 0.0):
             # the arrays fit trains on hold NaN/inf the probe batch did not show
@@ -221,6 +220,7 @@ class _DataFacts:
         arrays for ``input_nonfinite`` where only a probe batch was seen."""
         flags = self.context.flags  # type: ignore[union-attr]
         self._fit_nonfinite: float | None = None
+        self._fit_y: Any = None  # fit's training targets (a NumPy array), for the reference level
         self._fit_rows: int | None = None  # the rows of fit's training array (after validation_split)
         try:
             loc = fit_locals()
@@ -236,15 +236,33 @@ class _DataFacts:
                 flags.update(target_shift(loc["train_y"], loc["val_y"]))  # a regression's targets (_common.splits)
             if loc["x"] is not None and loc["val_x"] is not None:  # the splits' inputs (_common.splits)
                 flags.update(input_shift(loc["x"], loc["val_x"]))
+                if loc["train_y"] is not None and loc["val_y"] is not None:  # validation rows' neighbours
+                    flags.update(val_nn_flags(loc["x"], loc["train_y"], loc["val_x"], loc["val_y"]))
             tx = loc["train_x"]
             if tx is not None and tx.ndim >= 1:
                 self._fit_rows = int(tx.shape[0])
             self._fit_nonfinite = nonfinite_count(loc["train_in"], loc["train_y"])
+            self._fit_y = loc["train_y"]
             frac = val_shared_frac(loc["x"], loc["val_x"]) if loc["x"] is not None else None
         except Exception:  # noqa: BLE001 - a fact less, never a failure
             return
         if frac is not None:
             flags["val_shared_frac"] = frac
+
+    def _target_level(self, y: Any, where: str | None) -> dict[str, float]:
+        """The trivial predictor's loss (flags ``trivial_*``) from the targets of ``train_data``
+        or a probe of at least :data:`LEVEL_MIN_ROWS` rows; from a smaller probe, fit's training
+        targets where they are one NumPy array of the same row shape, else none (qa_fresh46
+        linnerud: a 5-row validation probe's variance 0.31 against standardized training
+        targets' 1.0 read a fitted model as one at the trivial level)."""
+        if where != "train_data" and (_n_rows(y) or 0) < LEVEL_MIN_ROWS:
+            fit_y = getattr(self, "_fit_y", None)
+            if fit_y is None or np.asarray(fit_y).shape[1:] != np.asarray(y).shape[1:]:
+                return {}
+            y = fit_y
+        lv = TargetLevel()
+        lv.add(y)
+        return lv.flags()
 
     def _weight_direction(self) -> None:
         """``loss_minority_weight_ratio`` once both fit's ``class_weight`` and the class counts are known."""

@@ -119,6 +119,12 @@ ADAPTER_FLAGS: dict[str, type] = {
     "split_label_log10p": float,
     "split_classes_val_only": float,
     "split_val_rows": float,
+    # labelnn.val_nn_flags: a validation row's distance to its nearest training row over a
+    # training row's to its nearest other one (medians), and the share of validation rows whose
+    # nearest training row carries their class
+    "val_nn_dist_ratio": float,
+    "val_nn_agree": float,
+    "val_nn_rows": float,
     # torch: the model's forwards under no_grad (the overlap hook's life, about an epoch and
     # the evaluation after it) and the share of them with model.training True
     "eval_forwards": float,

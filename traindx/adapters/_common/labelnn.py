@@ -157,3 +157,66 @@ def _homogeneity_log10p(ca: np.ndarray, cb: np.ndarray) -> float:
         stat = float(np.nansum(np.where(exp > 0, (table - exp) ** 2 / exp, 0.0)))
     dof = max(int((table.sum(0) > 0).sum()) - 1, 1)
     return float(max(chi2.logsf(stat, dof) / np.log(10), -300.0))
+
+
+def _nearest(a: np.ndarray, b: np.ndarray, same: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``a``, the index of and the distance to its nearest row of ``b``
+    (``same``: ``a`` is ``b``, a row is not its own neighbour)."""
+    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    if same:
+        np.fill_diagonal(d, np.inf)
+    idx = np.argmin(d, axis=1)
+    return idx, np.sqrt(np.maximum(d[np.arange(len(a)), idx], 0.0))
+
+
+def val_nn_flags(x: Any, y: Any, val_x: Any, val_y: Any) -> dict[str, float]:
+    """Where the validation rows lie against the training rows (flat float inputs, class-id
+    targets; strided samples of at most SAMPLE_ROWS training and SAMPLE_ROWS // 2 validation
+    rows, columns standardized by the training sample): ``val_nn_dist_ratio``, the median
+    distance of a validation row to its nearest training row over the median distance of a
+    training row to its nearest other training row (near 1 for two draws of one distribution,
+    far above it for validation inputs from elsewhere - a second ``make_blobs`` call, another
+    sensor), and ``val_nn_agree``, the share of validation rows whose nearest training row
+    carries the same class (beside ``label_nn_agree``: validation labels coded apart from
+    training's leave the rows close and the labels disagreeing). Empty when not known; never
+    raises."""
+    try:
+        x, vx = np.asarray(x), np.asarray(val_x)
+        x, vx = (a.reshape(a.shape[0], -1) if a.ndim > 2 else a for a in (x, vx))
+        if x.ndim != 2 or vx.ndim != 2 or x.shape[1] != vx.shape[1] or not 1 <= x.shape[1] <= SMALL_ROW:
+            return {}
+        if x.dtype.kind != "f" or vx.dtype.kind != "f":
+            return {}
+        a, b = class_ids(y), class_ids(val_y)
+        if a is None or b is None or a.shape[0] != x.shape[0] or b.shape[0] != vx.shape[0]:
+            return {}
+        xs, ys = strided(x, a, SAMPLE_ROWS)
+        vs, vys = strided(vx, b, SAMPLE_ROWS // 2)
+        xs, vs = np.asarray(xs, np.float64), np.asarray(vs, np.float64)
+        kt, kv = np.isfinite(xs).all(1), np.isfinite(vs).all(1)
+        xs, ys, vs, vys = xs[kt], np.asarray(ys)[kt], vs[kv], np.asarray(vys)[kv]
+        if len(xs) < MIN_ROWS or len(vs) < MIN_VAL_ROWS:
+            return {}
+        sd = xs.std(0)
+        if not (sd > 0).any():
+            return {}
+        mu = xs.mean(0)
+        xs, vs = (xs[:, sd > 0] - mu[sd > 0]) / sd[sd > 0], (vs[:, sd > 0] - mu[sd > 0]) / sd[sd > 0]
+        _, dt = _nearest(xs, xs, True)
+        iv, dv = _nearest(vs, xs, False)
+        base = float(np.median(dt))
+        if not base > 0:
+            return {}
+        return {"val_nn_dist_ratio": round(float(np.median(dv)) / base, 4),
+                "val_nn_agree": round(float((ys[iv] == vys).mean()), 4),
+                "val_nn_rows": float(len(vs))}  # fmt: skip
+    except Exception:  # noqa: BLE001 - a fact not known
+        return {}
+
+
+def val_nn_flags_of(data: Any, val_data: Any) -> dict[str, float]:
+    """:func:`val_nn_flags` of two ``(inputs, targets)`` tuples; empty when either has no targets."""
+    from traindx.adapters._common.splits import targets_of
+
+    ya, yb = targets_of(data), targets_of(val_data)
+    return {} if ya is None or yb is None else val_nn_flags(data[0], ya, val_data[0], yb)
