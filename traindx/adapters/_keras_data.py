@@ -9,10 +9,10 @@ import numpy as np
 
 from traindx.adapters import _keras_stats as ks
 from traindx.adapters._common import TargetLevel
-from traindx.adapters._common.levels import LEVEL_MIN_ROWS
 from traindx.adapters._common.assoc import corr_flags
 from traindx.adapters._common.classweights import minority_weight_ratio
 from traindx.adapters._common.labelnn import split_flags, val_nn_flags
+from traindx.adapters._common.levels import LEVEL_MIN_ROWS
 from traindx.adapters._common.splits import input_shift, target_shift
 from traindx.adapters._keras_leak import fit_locals, nonfinite_count, val_shared_frac
 
