@@ -138,6 +138,9 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._armed = False
         self._watch_armed = False  # the gradient hook alone (an early step, _arm_watch)
         self._fwd: dict[int, tuple[str, int]] = {}  # armed: module id -> activation (name, kind)
+        self._fwd_map: dict[int, tuple[str, int]] | None = None  # every hooked module's (built at the first arm)
+        self._fwd_hook: Any = None  # the hook functions, made once
+        self._grad_hook: Any = None
         self._root_id = self._loss_id = -1
         self._hooked_watch: torch.Tensor | None = None
         self._opt_hook: Any = None
@@ -185,17 +188,19 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
             return
         if self._watch_armed:  # an early step's gradient hook alone (_arm_watch)
             self._disarm()
-        ref = weakref.ref(self)
-        self._fwd = ({id(m): (name, kind) for name, m, kind in self._hooked}
-                     if self._activations or self._out_act is None else {})  # fmt: skip
+        if self._fwd_map is None:  # built once (torch.compiler.disable costs ~50 us a hook)
+            ref = weakref.ref(self)
+            self._fwd_map = {id(m): (name, kind) for name, m, kind in self._hooked}
+            self._fwd_hook, self._grad_hook = _hooks.forward_hook(ref), _hooks.grad_hook(ref)
+        self._fwd = self._fwd_map if self._activations or self._out_act is None else {}
         self._root_id = id(self.model)
         self._loss_id = id(self.loss_fn) if isinstance(self.loss_fn, nn.Module) else -1
         _hooks.quiet_compile_notice()
-        self._handles.append(nn.modules.module.register_module_forward_hook(_hooks.forward_hook(ref)))
+        self._handles.append(nn.modules.module.register_module_forward_hook(self._fwd_hook))
         w = self._watch
         if w is not None and w.requires_grad and not sample:
             self._hooked_watch = w
-            self._handles.append(w.register_hook(_hooks.grad_hook(ref)))
+            self._handles.append(w.register_hook(self._grad_hook))
         self._armed = True
 
     def _arm_watch(self) -> None:
@@ -206,7 +211,9 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         if self._hooked_watch is not None or w is None or not w.requires_grad:
             return
         self._hooked_watch = w
-        self._handles.append(w.register_hook(_hooks.grad_hook(weakref.ref(self))))
+        if self._grad_hook is None:
+            self._grad_hook = _hooks.grad_hook(weakref.ref(self))
+        self._handles.append(w.register_hook(self._grad_hook))
         self._watch_armed = True
 
     def _disarm(self) -> None:
