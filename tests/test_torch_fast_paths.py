@@ -98,3 +98,50 @@ def test_hook_functions_are_made_once_and_removed_at_close(tmp_path):
 
     tags = set(read_run(tmp_path).series)  # the activations were still recorded at the samples
     assert any(t.startswith("train/act_mean@") for t in tags), sorted(tags)
+
+
+# --------------------------------------------------------------------------- one pass for summary and key
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64, torch.float16])
+@pytest.mark.parametrize("n", [5, 64 * 64, 64 * 200])  # under and over ts.LARGE (the two mean/std paths)
+def test_summary_and_key_is_the_summary_then_the_key(dtype, n):
+    torch.manual_seed(1)
+    x = (torch.randn(n) * 3).to(dtype)
+    assert torch.equal(ts.summary_and_key(x), torch.cat([ts.tensor_summary(x), ts.input_key(x)]))
+    if dtype.is_floating_point:
+        x[2] = math.nan
+        got, want = ts.summary_and_key(x), torch.cat([ts.tensor_summary(x), ts.input_key(x)])
+        assert got[4].item() == 1.0 and torch.equal(got.isnan(), want.isnan())
+
+
+def test_nonfinite_float_targets_and_other_inputs_are_still_counted(tmp_path):
+    """train/nonfinite@inputs: NaN in a second input and in float targets (a regression), none in
+    integer targets (the count the fast path leaves out is 0)."""
+    from traindx.adapters._common.writer import read_run
+    from traindx.adapters.torch import Monitor
+
+    class Two(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 1), nn.Linear(3, 1)
+
+        def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+            return self.a(x) + self.b(torch.nan_to_num(z))
+
+    torch.manual_seed(0)
+    model = Two()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    crit = nn.MSELoss()
+    x, z, y = torch.randn(16, 4), torch.randn(16, 3), torch.randn(16, 1)
+    z[0, 0] = math.nan
+    y[1, 0] = math.inf
+    with Monitor(model, opt, loss_fn=crit, logdir=tmp_path, every=1) as mon:
+        for _ in range(3):
+            opt.zero_grad()
+            loss = crit(model(x, z), torch.nan_to_num(y, posinf=0.0))
+            loss.backward()
+            mon.step(loss, inputs=(x, z), targets=y)
+            opt.step()
+    s = read_run(tmp_path).series["train/nonfinite@inputs"]
+    assert [float(v) for v in s.values] == [2.0, 2.0, 2.0]

@@ -237,7 +237,7 @@ class RecordMixin:
                 self._b_tel.append((s, self._grad_tags, self._module_sq(row, g.index).sqrt(), []))
             if g.params:
                 wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
-                wrow = torch.cat([wsq, wsq.sum().reshape(1)]).sqrt()  # per module, then the total
+                wrow = torch.cat([wsq, wsq.sum(0, keepdim=True)]).sqrt()  # per module, then the total
                 self._b_tel.append((s, self._weight_tags, wrow, []))
                 if self._snap is None:  # a copy, compared at the next step (update ratios)
                     self._snap = torch._foreach_mul(g.params, 1.0)

@@ -172,6 +172,23 @@ def tensor_summary(x: torch.Tensor) -> torch.Tensor:
     )
 
 
+def summary_and_key(x: torch.Tensor) -> torch.Tensor:
+    """:func:`tensor_summary` then :func:`input_key` of a non-empty tensor in one vector of
+    11 (the same values: one ``aminmax`` and one stack for both, on a telemetry step or a
+    coverage sample)."""
+    x = x.detach()
+    xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    v = xf.reshape(-1)
+    mean, std = mean_std(xf)
+    lo, hi = torch.aminmax(xf)
+    n = torch.full((), float(xf.numel()), dtype=mean.dtype, device=x.device)
+    if xf.is_cpu and math.isfinite(float(lo + hi + mean)):  # as in tensor_summary
+        nonfinite = torch.zeros((), dtype=mean.dtype, device=x.device)
+    else:
+        nonfinite = (xf.numel() - torch.count_nonzero(torch.isfinite(xf))).to(mean.dtype)
+    return torch.stack([mean, std, lo, hi, nonfinite, n, v.sum(), torch.dot(v, v), lo, hi, n])
+
+
 def nonfinite_count(x: torch.Tensor) -> torch.Tensor:
     if not x.is_floating_point() or x.numel() == 0:
         return torch.zeros((), device=x.device)
@@ -188,8 +205,10 @@ def class_dim(out: torch.Tensor, targets: torch.Tensor | None) -> int:
     return -1
 
 
-def output_stats(out: torch.Tensor, probs: str | None, cdim: int) -> dict[str, torch.Tensor]:
-    """Row sums (for probability outputs) and the largest predicted-class fraction."""
+def output_stats(out: torch.Tensor, probs: str | None, cdim: int,
+                 pred: torch.Tensor | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Row sums (for probability outputs) and the largest predicted-class fraction (``pred``:
+    ``out.argmax(cdim)`` when the caller has it)."""
     out = out.detach()
     res: dict[str, torch.Tensor] = {}
     if out.dim() < 2 or out.shape[cdim] < 2:
@@ -198,26 +217,27 @@ def output_stats(out: torch.Tensor, probs: str | None, cdim: int) -> dict[str, t
     if probs in ("softmax", "log_softmax"):  # sigmoid outputs (multi-label) need not sum to 1
         p = o.exp() if probs == "log_softmax" else o
         res["train/output_row_sum"] = (p.sum(cdim) - 1.0).abs().mean() + 1.0
-    pred = o.argmax(cdim).reshape(-1)
+    pred = (o.argmax(cdim) if pred is None else pred).reshape(-1)
     counts = torch.bincount(pred, minlength=o.shape[cdim])
     res["train/pred_class_frac:max"] = counts.max().float() / max(pred.numel(), 1)
     return res
 
 
 def accuracy(out: torch.Tensor, targets: torch.Tensor, task: str | None, cdim: int,
-             probs: str | None) -> torch.Tensor | None:  # fmt: skip
-    """Batch accuracy from outputs and targets, or None when it is not a classification."""
+             probs: str | None, pred: torch.Tensor | None = None) -> torch.Tensor | None:  # fmt: skip
+    """Batch accuracy from outputs and targets, or None when it is not a classification
+    (``pred``: ``out.argmax(cdim)`` when the caller has it)."""
     out, t = out.detach(), targets.detach()
     if out.dim() >= 2 and out.shape[cdim] >= 2:
         if (
             not t.is_floating_point()
             and t.shape == out.shape[: cdim % out.dim()] + out.shape[cdim % out.dim() + 1 :]
         ):
-            pred = out.argmax(cdim)
+            pred = out.argmax(cdim) if pred is None else pred
             valid = t >= 0
             return (pred.eq(t) & valid).sum() / valid.sum().clamp(min=1)
         if t.is_floating_point() and t.shape == out.shape and task == "classification":
-            return out.argmax(cdim).eq(t.argmax(cdim)).float().mean()
+            return (out.argmax(cdim) if pred is None else pred).eq(t.argmax(cdim)).float().mean()
         return None
     if task == "binary" and t.numel() == out.numel():
         thr = 0.5 if probs in ("sigmoid", "softmax") else 0.0

@@ -41,16 +41,20 @@ class TelemetryMixin:
         if x is not None and x.numel():
             self._in_pair = s + 1  # the next step's inputs too, unless it records them itself
         if x is not None or tgt is not None:
-            nf = torch.zeros((), device=(x if x is not None else tgt).device)  # type: ignore[union-attr]
+            nf = None
             if x is not None and x.numel():
-                summ = ts.tensor_summary(x)
+                summ = ts.summary_and_key(x)
                 tags += [*_INPUT_TAGS, "_in_nf", "_in_n", *_KEY_TAGS]
-                vals += [summ, ts.input_key(x)]
+                vals.append(summ)
                 nf = summ[4]
-            for t in ts.other_tensors(inputs):  # every input of a multi-input model (issue 10)
-                nf = nf + ts.nonfinite_count(t).to(nf.device)
-            if tgt is not None:
-                nf = nf + ts.nonfinite_count(tgt).to(nf.device)
+            # every input of a multi-input model (issue 10), and the targets; integer or empty
+            # tensors add nothing (their count is 0: three operations less on every sample)
+            for t in [*ts.other_tensors(inputs), *([tgt] if tgt is not None else [])]:
+                if t.is_floating_point() and t.numel():
+                    c = ts.nonfinite_count(t)
+                    nf = c if nf is None else nf + c.to(nf.device)
+            if nf is None:
+                nf = torch.zeros((), device=(x if x is not None else tgt).device)  # type: ignore[union-attr]
             tags.append("train/nonfinite@inputs")
             vals.append(nf)
         if full:
@@ -75,7 +79,7 @@ class TelemetryMixin:
             wtot = None
             if g.params:
                 wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
-                wrow = torch.cat([wsq, wsq.sum().reshape(1)]).sqrt()  # per module, then the total
+                wrow = torch.cat([wsq, wsq.sum(0, keepdim=True)]).sqrt()  # per module, then the total
                 wtot = wrow[-1]
                 tags += self._weight_tags
                 vals.append(wrow)
@@ -139,7 +143,7 @@ class TelemetryMixin:
             del snap
             w = self._snap_w  # per-module weight norms and the total, at the snapshot
             assert w is not None
-            ratio = torch.cat([dsq, dsq.sum().reshape(1)]).sqrt_().div_(w.clamp_min(1e-30))
+            ratio = torch.cat([dsq, dsq.sum(0, keepdim=True)]).sqrt_().div_(w.clamp_min(1e-30))
             self._b_tel.append((self._snap_step, self._update_tags, ratio.float(), []))
 
     def _output_telemetry(
@@ -159,12 +163,14 @@ class TelemetryMixin:
         # under a quarter of the usual batch's targets - an epoch's short last batch - have at
         # least twice the others' sampling error (a third of 3 rows is one row): not recorded.
         short = tgt is not None and tgt.numel() * SHORT_BATCH < self._tgt_most
-        for tag, v in ts.output_stats(out, self._probs, cdim).items():
+        # the predicted classes, once for both (argmax of the float copy is argmax of out)
+        pred = out.detach().argmax(cdim) if out.dim() >= 2 and out.shape[cdim] >= 2 else None
+        for tag, v in ts.output_stats(out, self._probs, cdim, pred).items():
             if tag == "train/output_row_sum" or (classify and not short):
                 tags.append(tag)
                 vals.append(v)
         if tgt is not None and not short:
-            acc = ts.accuracy(out, tgt, self._task, cdim, self._out_act)
+            acc = ts.accuracy(out, tgt, self._task, cdim, self._out_act, pred)
             if acc is not None:
                 tags.append("train/accuracy")
                 vals.append(acc)
