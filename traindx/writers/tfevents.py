@@ -177,6 +177,15 @@ class EventFileWriter:
         if self._pending_bytes >= _FLUSH_BYTES or len(self._pending) >= _FLUSH_RECORDS:
             self.flush()
 
+    def _extend(self, payloads: list[bytes]) -> None:
+        """:meth:`_append` of many events (the same file bytes, one call)."""
+        if self._closed:
+            raise ValueError(f"{self.path}: writer is closed")
+        self._pending.extend(payloads)
+        self._pending_bytes += sum(map(len, payloads)) + 16 * len(payloads)
+        if self._pending_bytes >= _FLUSH_BYTES or len(self._pending) >= _FLUSH_RECORDS:
+            self.flush()
+
     def add_scalar(self, tag: str, value: float, step: int, wall_time: float | None = None) -> None:
         """One ``simple_value`` scalar (stored as float32, as TensorBoard does)."""
         wt = time.time() if wall_time is None else float(wall_time)
