@@ -236,11 +236,14 @@ class RecordMixin:
                 self._grad_seen.update(range(len(self._grad_tags)))
                 self._b_tel.append((s, self._grad_tags, self._module_sq(row, g.index).sqrt(), []))
             if g.params:
-                wsq = self._module_sq(torch.stack(self._norms(g.params)), g.index)
+                snap = None
+                if self._snap is None:  # a copy, compared at the next step (update ratios)
+                    snap = self._snap = torch._foreach_mul(g.params, 1.0)
+                # the norms of the copy just written (still in cache), the same values
+                wsq = self._module_sq(torch.stack(self._norms(snap or g.params)), g.index)
                 wrow = torch.cat([wsq, wsq.sum(0, keepdim=True)]).sqrt()  # per module, then the total
                 self._b_tel.append((s, self._weight_tags, wrow, []))
-                if self._snap is None:  # a copy, compared at the next step (update ratios)
-                    self._snap = torch._foreach_mul(g.params, 1.0)
+                if snap is not None:
                     self._snap_w, self._snap_step = wrow, s
 
     def _sample_acts(self, s: int) -> None:
