@@ -114,7 +114,7 @@ def test_the_pair_is_explained_as_a_pair_not_as_a_map_the_user_never_passed(tmp_
         (["val", "acc"], {}),
         (["loss", "val", "val_loss"], {}),  # the file names the validation loss already
         (["loss", "val", "valid"], {}),  # two bare words of one split: which is which
-        (["loss", "tr", "va"], {}),  # short forms are never read bare
+        (["loss", "tr", "va"], {}),  # short forms: only as a set with no loss of theirs named (test_console_wild46)
     ],
 )
 def test_bare_split_words_are_the_file_s_losses_only_where_the_file_shows_the_habit(

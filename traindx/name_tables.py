@@ -17,6 +17,10 @@ SPLIT_WORDS: dict[str, str] = {
     "test": "test", "testing": "test",
 }  # fmt: skip
 
+#: Short split words read bare as their split's loss only as a set of two splits or more in one
+#: file with no loss of those splits named (``tr 0.61 | va 0.55 | va_acc 0.70``; names.paired_names).
+SHORT_SPLITS = {"tr": "train", "trn": "train", "va": "val", "te": "test", "tst": "test"}
+
 #: Single letters naming a split as the first token before a metric (a hand loop's ``t_loss``,
 #: ``v_loss``, ``v_acc``), read only where the names of one file show the habit
 #: (:func:`traindx.names.paired_names`): alone ``v_loss`` is as often an RL value loss, and

@@ -47,6 +47,7 @@ from traindx.name_tables import (  # noqa: F401 (re-exported: the tables map_nam
     NOT_SERIES,
     RL_LOSSES,
     SHAPE_RULES,
+    SHORT_SPLITS,
     SPLIT_WORDS,
     TASK_PREFIXES,
 )
@@ -343,19 +344,20 @@ def _lead_letter_names(names: list[str]) -> dict[str, str]:
     return out
 
 
-#: Split words naming a file's loss when bare (``train 0.41  val 0.43``); never ``tr``, ``va``, ``vl``.
+#: Split words naming a file's loss when bare (``train 0.41  val 0.43``; the short forms: SHORT_SPLITS).
 _BARE_SPLITS = frozenset({"train", "training", "val", "valid", "validation", "eval", "dev", "test"})
 
 
 def _bare_split_names(names: list[str]) -> dict[str, str]:
-    """``train 0.41  val 0.43``, ``loss: 5.9 | val: 6.0``: bare split words as those splits' losses where
-    one file shows the habit (two of different splits with train, or val/test beside a training loss),
-    never for a split whose loss the file names already (``val`` beside ``val_loss``)."""
+    """``train 0.41  val 0.43``, ``loss: 5.9 | val: 6.0``: bare split words as those splits' losses where one file shows the
+    habit (two splits with train, or val/test beside a training loss), never a split whose loss the file names (``val_loss``)."""
     bare = {n: SPLIT_WORDS[_normalize(n)] for n in names if _normalize(n) in _BARE_SPLITS}
+    short = {n: SHORT_SPLITS[_normalize(n)] for n in names if _normalize(n) in SHORT_SPLITS}
+    losses = {k.split for n in names if n not in bare and n not in short and (k := map_name(n)) is not None
+              and k.metric == "loss" and k.scope == "global" and k.statistic == "value"}  # fmt: skip
+    bare |= short if len(set(short.values())) >= 2 and not set(short.values()) & losses else {}
     if not bare or len(splits := set(bare.values())) != len(bare):  # ``val`` and ``valid`` in one file: which is which
         return {}
-    losses = {k.split for n in names if n not in bare and (k := map_name(n)) is not None
-              and k.metric == "loss" and k.scope == "global" and k.statistic == "value"}  # fmt: skip
     if not ("train" in splits and len(splits) >= 2 or "train" in losses and splits - {"train"}):
         return {}
     return {n: _target(f"{split}/loss", f"bare split word '{n.strip()}' read as the {split} loss, beside "

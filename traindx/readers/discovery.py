@@ -36,9 +36,9 @@ PREFLIGHT_FILE = "preflight.json"  # traindx.checks.PREFLIGHT_FILE
 #: File names of known trainers' logs: name (lower case) -> kind.
 HISTORY = "history"  # one JSON object of per-epoch lists (Keras' History.history dumped)
 KNOWN_NAMES = {"trainer_state.json": "hf", "metrics.json": "jsonl", "scalars.json": "mmengine"}
-#: Printed training output saved to a file (``train.log``, ``output.txt``, ``slurm-123.out``).
+#: Printed training output saved to a file (``train.log``, ``output.txt``, ``slurm-123.out``, pytorch-kaldi's ``res.res``).
 TEXT = "text"
-TEXT_SUFFIXES = frozenset({".log", ".txt", ".out", ".stdout", ""})
+TEXT_SUFFIXES = frozenset({".log", ".txt", ".out", ".stdout", ".res", ""})
 OWN_REPORTS = frozenset({"diagnosis.txt", "report.txt"})  # traindx's own reports, not logs
 #: Extensions never sniffed for content (checkpoints, weights, images, archives, code).
 _NEVER_LOGS = frozenset(

@@ -49,7 +49,7 @@ from traindx.readers.raw import RawLog
 from traindx.readers.textaxis import EVAL_NAME as _EVAL_NAME
 from traindx.readers.textaxis import percent_split, with_axis
 from traindx.readers.textnames import COUNT_FIRST, aside, eval_sets, fraction_name
-from traindx.readers.textsplit import NUM, split_spaced
+from traindx.readers.textsplit import NUM, split_groups, split_spaced, unnamed_grad_loss
 from traindx.readers.texttable import merge_tables, result_records, table_records
 
 _NUM = NUM
@@ -110,6 +110,10 @@ _PAIR = re.compile(
 #: A pair run into the next one's name with only a space: ``train Loss: 0.6 Acc: 0.7`` (the
 #: transfer-learning tutorial), ``Test loss: 0.03 / Test accuracy: 0.99``.
 _RUN_ON = re.compile(rf"([:=]\s*(?:{_NUM})\s*%?)\s+(?:/\s+)?(?=[A-Za-z][\w ().-]*?\s*[:=]\s*(?:[-+.\d]|nan\b|inf))", re.I)
+#: ... or into a one-word pair (``val_loss=[1.24] acc 0.053``) whose word names a metric.
+_RUN_ON_WORD = re.compile(rf"([:=]\s*(?:{_NUM})\s*%?)\s+(?=([A-Za-z]\w*)\s+(?:{_NUM})%?(?:\s|$))", re.I)
+#: A record's best so far beside its value (``acc 0.053 (best 0.053)``): not a point of the series.
+_BEST_ASIDE = re.compile(r"\s*\(\s*(?:best|min|max|lowest|highest)\b[^()]*\)", re.I)
 #: Words of a sentence naming a summary metric: ``Accuracy of the network on the 10000 test images``.
 _PROSE = re.compile(r"(?i)\b(?:of|on|over|for|in|the|final)\b")
 #: Words of such a sentence naming data held out of training without a split word.
@@ -169,7 +173,12 @@ def _pairs(text: str, header: str | None = None) -> dict[str, float]:
     # ``loss=0.65 | val: loss=67.2 acc=0.41`` (its acc is the validation accuracy)
     for part in (text[split.end() :] if split else text).split("|"):
         own = _LINE_SPLIT.match(part)
-        if own and own[0].rstrip().endswith((":", "-")) and part[own.end() :].strip():
+        if (two := split_groups(part, lambda t: set(_pairs(t)))) is not None:  # 'loss=.. valid=dev loss=..'
+            out.update(_pairs(two[0], context))  # the second group's own names (lr, time) stay the line's
+            raw, split_, plain = _pairs(two[2]), _pairs(two[2], two[1]), _pairs(two[2], context)
+            again = set(_pairs(two[0]))
+            out.update({(b if r in again else c): v for r, b, c, v in zip(raw, split_, plain, raw.values(), strict=False)})
+        elif own and own[0].rstrip().endswith((":", "-")) and part[own.end() :].strip():
             _part_pairs(part[own.end() :], own[1].lower(), out)
         elif own and part[own.end() :].strip():
             # ``train loss=.. acc=.. | val loss=.. acc=..``: a part led by its split word gives
@@ -183,7 +192,8 @@ def _pairs(text: str, header: str | None = None) -> dict[str, float]:
 def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
     """The pairs of one part of a line (between bars) into ``out``, ``context`` the split of
     names without one."""
-    text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", COUNT_FIRST.sub(r"correct \1", text)))
+    text = _RUN_ON.sub(r"\1 | ", _BRACKETED.sub(r"\1 \2", COUNT_FIRST.sub(r"correct \1", _BEST_ASIDE.sub("", text))))
+    text = _RUN_ON_WORD.sub(lambda m: m[1] + (" | " if _KNOWN.search(m[2]) and not _SKIP_NAMES.fullmatch(m[2]) else " "), text)
     for raw in _SEP.split(text):
         seg = _RULE_MARK.sub("", raw).strip(" -:")  # '== epoch 4 == val correct 249/480': the rule is no name
         seg = w[1].strip() if (w := _WRAPPED.match(seg)) else seg
@@ -220,7 +230,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     Each state of a line rewritten with ``\\r`` or backspaces is read: a tqdm bar's later state
     replaces the record of its epoch (a new epoch starts a record), and every state of a Keras
     bar (``8/23 [===>...] - loss: 0.51``) is a point at its batch (:mod:`textsteps`)."""
-    text = _SCALAR.sub(r"\1", text)
+    text = _SCALAR.sub(r"\1", unnamed_grad_loss(text, _SKIP_NAMES))
     unread: list[int] = []
     header: str | None = None  # the split a line naming only it gives the next line
     epoch: float | None = None

@@ -33,3 +33,35 @@ def split_spaced(
         name(word, split.lower() if split else context): float(num) / (100.0 if pct else 1.0)
         for split, word, num, pct in found
     }
+
+
+#: A scalar tensor printed with its autograd node, ``tensor(1.79, grad_fn=<NllLossBackward0>)``:
+#: a value the backward pass runs through - in a training loop's print, the training loss.
+GRAD_TENSOR = re.compile(rf"\btensor\(\s*({NUM})\s*,\s*grad_fn=<\w*Backward\d*>[^()]*\)", re.I)
+_NAMED_BEFORE = re.compile(rf"({_WORD})\s*[:=]?\s*$")
+#: A split word closing one group of pairs and opening the next (pytorch-kaldi's
+#: ``loss=0.51 mae=0.33 valid=dev loss=0.60 mae=0.41``): a token of its own, not a bare pair (``val 0.43``).
+_GROUP = re.compile(rf"(?<![\w=/.-])(train(?:ing)?|val(?:id(?:ation)?)?|eval(?:uation)?|dev|test)(?:=\S*)?(?=\s)(?!\s*[:=]?\s*(?:{NUM}))", re.I)
+
+
+def unnamed_grad_loss(text: str, skip: re.Pattern[str]) -> str:
+    """A graph-carrying scalar tensor no name precedes (``epoch 0 tensor(1.80, grad_fn=<...>) val
+    tensor(1.78)``, a beginner's ``print(epoch, loss, ...)``) as ``loss 1.80``; a named one
+    (``loss: tensor(0.5, grad_fn=..)``) as its number. ``skip``: words that name no metric (epoch)."""
+
+    def one(m: re.Match[str]) -> str:
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        before = _NAMED_BEFORE.search(text[line_start : m.start()])
+        return m[1] if before and not skip.fullmatch(before[1]) else f"loss {m[1]}"
+
+    return GRAD_TENSOR.sub(one, text)
+
+
+def split_groups(part: str, names: Callable[[str], set[str]]) -> tuple[str, str, str] | None:
+    """(first group, split, second group) where a split word opens a second group of the names
+    the first one printed (``names``: a text's pair names), else None."""
+    for m in _GROUP.finditer(part):
+        left, right = part[: m.start()], part[m.end() :]
+        if left.strip() and names(left) & names(right):
+            return left, m[1].lower(), right
+    return None
