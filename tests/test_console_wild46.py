@@ -106,3 +106,34 @@ def test_a_second_group_needs_a_split_token_and_repeated_names(line: str, expect
 )
 def test_bracketed_values_run_on_pairs_and_best_asides(line: str, expected: dict[str, float]) -> None:
     assert _pairs(line) == expected
+
+
+def test_per_class_accuracy_lines_read_as_the_mean_class_accuracy(tmp_path: Path) -> None:
+    lines = []
+    for e in range(1, 9):
+        lines.append(f"[INFO] triage - epoch {e}/8 train_loss={1 / e:.4f} val_loss={1.1 / e:.4f} val_acc=0.880")
+        lines += [f"[INFO] triage -     class {c} (n={n}): acc {a:.3f}" for c, n, a in (("A", 878, 1.0), ("B", 61, 0.1), ("C", 42, 0.0), ("D", 19, 0.0))]
+    run = _read(tmp_path, lines)
+    s = next(s for k, s in run.series.items() if str(k) == "val/mean_class_accuracy")
+    assert len(s.values) == 8 and abs(s.values[-1] - 0.275) < 1e-9
+    assert not [p for p in run.ingest.problems if p.kind == "skipped"]  # the class lines are read, not skipped
+
+
+def test_the_tutorial_per_class_block_takes_the_test_split_in_percent(tmp_path: Path) -> None:
+    classes = ("plane", "car", "bird", "cat")
+    lines = [f"[{e}, 2000] loss: {2 / e:.3f}" for e in range(1, 6)] + ["Accuracy of the network on the 10000 test images: 54 %"]
+    lines += [f"Accuracy for class: {c:5s} is {40 + 5 * i:.1f} %" for i, c in enumerate(classes)]
+    keys = _keys(_read(tmp_path, lines))
+    assert keys.get("test/mean_class_accuracy") == "test mean_class_accuracy" and "test/accuracy" in keys
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        ["class A (n=9): acc 0.5"],  # one class: no mean of classes
+        ["class A (n=9): acc 0.5", "class A (n=9): acc 0.6"],  # a class again: not one block of classes
+    ],
+)
+def test_a_per_class_block_needs_two_different_classes(tmp_path: Path, block: list[str]) -> None:
+    lines = [f"epoch {e} loss={1 / e:.3f} val_acc=0.8" for e in range(1, 6)] + block
+    assert "val/mean_class_accuracy" not in _keys(_read(tmp_path, lines))

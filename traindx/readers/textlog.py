@@ -354,6 +354,8 @@ def read_text_log(path: str | Path) -> RawLog:
     records, n, unread = _parse(text)
     textnames.sklearn_score(text, records)
     textnames.one_off_test(records, _prose_metric)
+    per_class = textnames.per_class_mean(text.split("\n"), records)
+    unread = [n for n in unread if n - 1 not in per_class]
     for name in steps.progress_counts(records):  # a batch counter, not a share counted right
         for _, r in records:
             r.pop(name, None)

@@ -91,3 +91,41 @@ def one_off_test(records: list[tuple[int, dict[str, Any]]], prose_metric: Callab
         for k in [k for k in r if isinstance(k, str) and counts[k] == 1]:
             if (metric := prose_metric(k)) is not None and f"test {metric}" not in r:
                 r[f"test {metric}"] = r.pop(k)
+
+
+#: A class's own accuracy (recall) on a line of its own: ``class D (n=19): acc 0.158`` (a loop over
+#: the classes after each evaluation), the PyTorch CIFAR tutorial's ``Accuracy for class: plane is
+#: 45.6 %`` and ``Accuracy of plane : 45 %``.
+_PER_CLASS = re.compile(
+    r"(?i)(?<![\w])(?:class\s+(?P<a>[\w.-]+)\s*(?:\(\s*n\s*=\s*\d+\s*\))?\s*[:-]?\s*(?:acc(?:uracy)?|recall)"
+    r"|(?:acc(?:uracy)?|recall)\s+(?:of|for)\s+(?:class\s*:?\s*)?(?P<b>[\w.-]+)\s*(?:is)?)"
+    r"\s*[:=]?\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<pct>%)?\s*$"
+)
+_SPLIT_OF = re.compile(rf"(?i)^({_BARE_SPLIT.pattern[4:]})(?![a-z])")
+
+
+def per_class_mean(lines: list[str], records: list[tuple[int, dict[str, Any]]]) -> set[int]:
+    """Each block of per-class accuracy lines (:data:`_PER_CLASS`, two classes or more, one line
+    each) as the mean class accuracy - the balanced accuracy, the mean of the per-class recalls -
+    of the record printed before it, on that record's accuracy split (validation when it names none),
+    in place; the (0-based) indices of the lines read."""
+    blocks: list[list[tuple[int, re.Match[str]]]] = []
+    for i, line in enumerate(lines):
+        if (m := _PER_CLASS.search(line)) is None:
+            continue
+        if blocks and i - blocks[-1][-1][0] == 1:
+            blocks[-1].append((i, m))
+        else:
+            blocks.append([(i, m)])
+    used: set[int] = set()
+    for block in blocks:
+        before = [r for at, r in records if at < block[0][0]]
+        if len(block) < 2 or not before or len({m["a"] or m["b"] for _, m in block}) != len(block):
+            continue
+        vals = [float(m["num"]) for _, m in block]
+        percent = any(m["pct"] for _, m in block) or max(vals) > 1.0
+        rec = before[-1]
+        split = next((s[1].lower() for k in rec if isinstance(k, str) and "acc" in k.lower() and (s := _SPLIT_OF.match(k))), "val")
+        rec[f"{split} mean_class_accuracy"] = sum(vals) / len(vals) / (100.0 if percent else 1.0)
+        used.update(i for i, _ in block)
+    return used
