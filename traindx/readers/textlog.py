@@ -173,7 +173,7 @@ def _pairs(text: str, header: str | None = None) -> dict[str, float]:
     # ``loss=0.65 | val: loss=67.2 acc=0.41`` (its acc is the validation accuracy)
     for part in (text[split.end() :] if split else text).split("|"):
         own = _LINE_SPLIT.match(part)
-        if (two := split_groups(part, lambda t: set(_pairs(t)))) is not None:  # 'loss=.. valid=dev loss=..'
+        if (two := split_groups(part, lambda t: {k for k in _pairs(t) if _KNOWN.search(k)})) is not None:  # 'loss=.. valid=dev loss=..'
             out.update(_pairs(two[0], context))  # the second group's own names (lr, time) stay the line's
             raw, split_, plain = _pairs(two[2]), _pairs(two[2], two[1]), _pairs(two[2], context)
             again = set(_pairs(two[0]))
