@@ -15,32 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cause_evidence import evidence_holds as _evidence
+from cause_evidence import series_run as _run
 
-from traindx.engine import check
-from traindx.rules.loader import load_rulebook
-from traindx.schema import Run, RunContext, Series, SeriesKey
+from traindx.schema import Run
 from traindx.signals import compute_facts
 
-BOOK = load_rulebook()
 NO_RELU = "the model's forward pass has no ReLU-family activation"
-
-
-def _run(series: dict[str, np.ndarray], context: dict | None = None) -> Run:
-    run = Run(id="case", context=RunContext.model_validate(context or {}))
-    for key_text, values in series.items():
-        values = np.asarray(values, dtype=float)
-        steps = (np.arange(values.size, dtype=np.int64) + 1) * 10
-        run.add(Series(key=SeriesKey.parse(key_text), steps=steps, values=values, unit="step"))
-    return run
-
-
-def _evidence(cause_id: str, says_start: str, run: Run) -> bool | None:
-    cause = next(c for c in BOOK.causes if c.id == cause_id)
-    rules = [r for r in cause.evidence if r.says.startswith(says_start)]
-    assert len(rules) == 1, [r.says for r in cause.evidence]
-    ok, _needs, err = check(rules[0].condition, compute_facts(run))
-    assert err is None, err
-    return ok
 
 
 def _codes(run: Run) -> set[str]:
