@@ -74,6 +74,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_jax45",
          "fixtures/qa_begin46",
          "fixtures/qa_jax46",
+         "fixtures/qa_jax47",
          "fixtures/qa_mixed46",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"

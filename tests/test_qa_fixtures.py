@@ -188,6 +188,9 @@ JSONL, a print log, csv.DictWriter, CSVLogger, Keras verbose=2 stdout)
 and a fifth JAX-side unseen batch fixtures/qa_jax46/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 2 Keras 3 on JAX; adapters in 8; JSONL, tf.summary, csv.writer, MLflow file store, tensorboardX, a print log,
 a metrics-history JSON, csv.DictWriter, CSVLogger, a Keras history JSON)
+and a sixth JAX-side unseen batch fixtures/qa_jax47/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
+2 Keras 3 on JAX; adapters in 8; csv.writer, tensorboardX, JSONL (x2), a print log, tf.summary, MLflow file
+store, a metrics-history JSON, CSVLogger, a LambdaCallback JSONL)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -279,6 +282,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_jax45": (ROOT / "fixtures" / "qa_jax45", 10, 36),
         "qa_begin46": (ROOT / "fixtures" / "qa_begin46", 12, 32),
         "qa_jax46": (ROOT / "fixtures" / "qa_jax46", 10, 36),
+        "qa_jax47": (ROOT / "fixtures" / "qa_jax47", 10, 36),
         "qa_mixed46": (ROOT / "fixtures" / "qa_mixed46", 12, 42),
         "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
