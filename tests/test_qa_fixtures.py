@@ -182,6 +182,11 @@ printed with grad_fn, a header row with aligned columns, pytorch-kaldi `ep=00 tr
 stop message, tqdm postfix plus `loss=[0.51] acc 0.87 (best 0.88)`, Lightning TQDM bars (one with an lr column), HF
 dicts with tqdm and without tqdm + the eval metrics block, JAX prints with interleaved UserWarnings and loss / accuracy
 on separate lines; an adapter in 4)
+and the sixth unseen console batch fixtures/qa_wild47/ (12 torch / Lightning / HF / JAX programs whose log is their own
+console: `Epoch [3/25], Step [20/40], Loss:` step lines plus an epoch summary, a printed dict per epoch, `epoch=3,
+loss=..., acc=...` key=value pairs with commas, scientific-notation `iter` / epoch lines, hand-written Keras-like
+progress lines, Markdown table rows, Lightning TQDM bars, HF dicts with tqdm and with run_glue-style time-stamped info
+logging, JAX `logging` lines with a custom time-stamped format and a rich table printed at the end; an adapter in 4)
 and a fourth JAX-side unseen batch fixtures/qa_jax45/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 2 Keras 3 on JAX; adapters in 8; csv.writer, a metrics-history JSON, tensorboardX, MLflow file store, tf.summary,
 JSONL, a print log, csv.DictWriter, CSVLogger, Keras verbose=2 stdout)
@@ -284,7 +289,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_jax46": (ROOT / "fixtures" / "qa_jax46", 10, 36),
         "qa_jax47": (ROOT / "fixtures" / "qa_jax47", 10, 36),
         "qa_mixed46": (ROOT / "fixtures" / "qa_mixed46", 12, 42),
-        "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32)}
+        "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32),
+        "qa_wild47": (ROOT / "fixtures" / "qa_wild47", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
