@@ -127,6 +127,12 @@ and the fourth beginner-style batch fixtures/qa_begin46/ (12 notebook-style pair
 a list of {'epoch','lr','trainLoss','testLoss','accuracy_test'} records, a summed 'Loss' with 'Error Rate (%)' and
 'Recall (%)', {'loss','test_acc'} keyed by a batch counter, 'J'/'J_val', 'Test Loss'/'Test Acc (%)', Keras history
 CSVs per fold, 'cost'/'accuracy'/'cost_val'/'accuracy_val', 'J'/'J_test'/'score'; adapters in 4)
+and the fifth beginner-style batch fixtures/qa_begin47/ (12 notebook-style pairs: 6 torch, 1 raw-tensor autograd,
+4 Keras 3, 1 flax; a json dict keyed by the epoch number {'1': {'l','a'}}, np.save + headerless np.savetxt,
+'train_mse','mse','rmse','mae','r2', train.csv + val.csv, 'Loss/Train','loss (val)', a CSV appended by two runs
+with a 'correct' fraction string ('107/143'), a '#'-header np.savetxt, 'it','cost_train','cost_dev','acc_tr',
+'acc_dev', 'val_correct' fractions, np.savez -> CSV 'top1'/'val_top1' without an epoch column, the tutorial's
+'[1,    50] loss: 2.301' text log, a tab-separated 'top1'; adapters in 4)
 and the JAX-side unseen batch fixtures/qa_jax42/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 3 Keras 3 on JAX; adapters in 9; csv.writer, JSONL, tf.summary, MLflow file store, tensorboardX, print/logging
 files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/TensorBoard/LambdaCallback)
@@ -290,7 +296,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_jax47": (ROOT / "fixtures" / "qa_jax47", 10, 36),
         "qa_mixed46": (ROOT / "fixtures" / "qa_mixed46", 12, 42),
         "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32),
-        "qa_wild47": (ROOT / "fixtures" / "qa_wild47", 12, 32)}
+        "qa_wild47": (ROOT / "fixtures" / "qa_wild47", 12, 32),
+        "qa_begin47": (ROOT / "fixtures" / "qa_begin47", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -301,7 +308,7 @@ FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
 LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
              "history.json", ".txt", ".npy", ".npz", ".pt", "mlflow.db", "metrics.json", ".pkl",
-             "results.json", "costs.json", ".out", "log.json")
+             "results.json", "costs.json", ".out", "log.json", "hist.json")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
