@@ -89,6 +89,10 @@ and the seventeenth forum-style batch fixtures/qa_real46/ (14 pairs: Keras fit w
 beside verbose=2 / a JSON-dumped History / CSVLogger / a pandas-CSV History / a LambdaCallback print, a GradientTape
 loop with step prints; torch "Epoch 3 | train loss" prints, TensorBoard tags with spaces and parentheses, a csv.writer
 CSV, logging with asctime; Lightning CSVLogger; HF trainer_state.json; a JAX Recorder loop with prints)
+and the eighteenth forum-style batch fixtures/qa_real47/ (14 pairs: Keras fit with the callback in 6 of 7 Keras pairs
+beside CSVLogger (2) / a JSON-dumped History / a pandas-CSV History / a LambdaCallback pipe print / verbose=2, a
+GradientTape loop with epoch prints; torch "Epoch no. 3 Train Loss:" prints, TensorBoard slash tags, a hand CSV,
+tqdm postfix + tqdm.write; Lightning CSVLogger; HF trainer_state.json; a JAX Recorder loop with prints)
 and the mixed unseen batch fixtures/qa_mixed41/ (11 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3 on
 TF/JAX; adapters in 9; SummaryWriter, print .log/.txt, W&B offline, csv.writer, tensorboardX, JSONL, Keras
 TensorBoard/CSVLogger/History JSON, Lightning CSVLogger)
@@ -265,6 +269,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real44": (ROOT / "fixtures" / "qa_real44", 14, 48),
         "qa_real45": (ROOT / "fixtures" / "qa_real45", 14, 48),
         "qa_real46": (ROOT / "fixtures" / "qa_real46", 14, 48),
+        "qa_real47": (ROOT / "fixtures" / "qa_real47", 14, 48),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
