@@ -79,6 +79,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_jax47",
          "fixtures/qa_mixed46",
          "fixtures/qa_begin47",
+         "fixtures/qa_mixed47",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

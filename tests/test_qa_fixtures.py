@@ -111,6 +111,9 @@ logging .log, MLflow file store, Keras History JSON/TensorBoard/CSVLogger, HF tr
 and the sixth mixed unseen batch fixtures/qa_mixed46/ (12 pairs: 5 torch incl. 1 Lightning, 2 flax.linen + 1 flax nnx,
 3 Keras 3, 1 HF Trainer; adapters in 9; csv.writer, SummaryWriter, JSONL, print .txt/.log, Lightning CSVLogger +
 LearningRateMonitor, W&B offline, tensorboardX, Keras CSVLogger, History via pandas to_csv, tf.summary, trainer_state.json)
+and the seventh mixed unseen batch fixtures/qa_mixed47/ (12 pairs: 4 torch + 1 Lightning, 2 flax.linen + 1 flax nnx,
+3 Keras 3, 1 HF Trainer; adapters in 9; SummaryWriter, JSONL, print .log/.txt, tensorboardX, Lightning CSVLogger +
+LearningRateMonitor, csv.writer, W&B offline, Keras CSVLogger/History JSON/TensorBoard, trainer_state.json)
 and the unseen console batch fixtures/qa_wild42/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: percentages and `correct 431/500` fractions, losses every N batches plus an epoch summary, ETA/time columns,
 scientific notation, ANSI/rich colour codes, a pandas DataFrame of the history, `logging` timestamps, tqdm postfix,
@@ -302,7 +305,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_mixed46": (ROOT / "fixtures" / "qa_mixed46", 12, 42),
         "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32),
         "qa_wild47": (ROOT / "fixtures" / "qa_wild47", 12, 32),
-        "qa_begin47": (ROOT / "fixtures" / "qa_begin47", 12, 32)}
+        "qa_begin47": (ROOT / "fixtures" / "qa_begin47", 12, 32),
+        "qa_mixed47": (ROOT / "fixtures" / "qa_mixed47", 12, 42)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
