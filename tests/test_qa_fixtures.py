@@ -174,13 +174,13 @@ Lightning, nnx denoising encoder-decoder), linnerud multi-output, 12-centre blob
 store id, sensor anomaly autoencoder, generated-grammar LSTM tagger, tiny BERT tickets; SGD momentum 0.99 +
 MultiStepLR, CyclicLR, AdamW amsgrad, ReduceLROnPlateau patience 0, PolynomialDecay power 2, Nadam, optax.yogi,
 optax.rmsprop; adapters in 5)
-and the unseen breadth batch fixtures/qa_fresh47/ (11 pairs: wine with two columns x1000 into a DenseNet-like concat
+and the unseen breadth batch fixtures/qa_fresh47/ (12 pairs: wine with two columns x1000 into a DenseNet-like concat
 MLP, 4-class Gaussian quantiles with LayerNorm + dropout, AR(1) random-walk direction with a bidirectional GRU, 12x12
 stroke digits with a depthwise-separable CNN in Lightning, diabetes log target, noisy moons twice (ReLU MLP, nnx
 mixture of experts), generated bag-of-words sentiment, 5-tag multi-label, star ratings with a 2-layer Transformer
-encoder, tiny DistilBERT complaints; Adagrad + StepLR, RMSprop momentum + OneCycleLR, Adam
+encoder, siamese blob pairs, tiny DistilBERT complaints; Adagrad + StepLR, RMSprop momentum + OneCycleLR, Adam
 betas (0.5, 0.9) + LinearLR warm-up, CosineAnnealingWarmRestarts, Adamax + InverseTimeDecay, optax.lamb,
-optax.adafactor + warmup_exponential_decay_schedule, HF linear warm-up; adapters in 5)
+optax.adafactor + warmup_exponential_decay_schedule, optax.sgd Nesterov 0.95, HF linear warm-up; adapters in 6)
 and the third unseen console batch fixtures/qa_wild44/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: `logging` asctime lines, per-epoch confusion matrices with `correct 3536/4000` fractions, ANSI colour codes,
 `[epoch 2 | batch 40/63] mse 3.412e+00` plus epoch summaries with ETA, `it 0125 loss ... grad_norm ...` in scientific
@@ -287,7 +287,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh44": (ROOT / "fixtures" / "qa_fresh44", 12, 36),
         "qa_fresh45": (ROOT / "fixtures" / "qa_fresh45", 12, 36),
         "qa_fresh46": (ROOT / "fixtures" / "qa_fresh46", 11, 32),
-        "qa_fresh47": (ROOT / "fixtures" / "qa_fresh47", 11, 32),
+        "qa_fresh47": (ROOT / "fixtures" / "qa_fresh47", 12, 36),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
