@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from traindx.ranks import is_rank_dir
+from traindx.readers.filesplits import name_splits
 from traindx.readers.hygiene import lfs_pointer
 from traindx.readers.stores import (
     MLFLOW_DB,
@@ -276,4 +277,4 @@ def discover(
         if owner is not None and d in runs and d not in tracked:
             split = _split_of(d.relative_to(owner).parts)
             runs[owner].extend((f, s or split) for f, s in runs.pop(d))
-    return runs
+    return {d: name_splits(files) for d, files in runs.items()}  # train.csv beside val.csv: the run's splits
