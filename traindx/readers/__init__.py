@@ -32,6 +32,7 @@ from traindx.names import is_bookkeeping, map_name, paired_names
 from traindx.ordering import order_points
 from traindx.ranks import rank_key, rank_plan, timing_key
 from traindx.readers.assemble import add_component_sums, add_explicit_sums, percent_to_fraction
+from traindx.readers.bare_twins import HAND_TABLES, held_out_bare
 from traindx.readers.discovery import (  # noqa: F401  (SPLIT_DIRS ... are this package's names too)
     CONTAINER_DIRS,
     CONTEXT_FILE,
@@ -221,7 +222,8 @@ def build_run(
             run.ingest.add("note", restart, file=str(path))
         if log.epochs is not None:  # an epoch column beside the step column (Lightning's CSV)
             marks.append(log.epochs)
-        paired = paired_names(raw.name for raw in log.series)  # tl beside vl: train/val loss
+        tables = log.series if split is None and kind in HAND_TABLES else []  # a hand table's bare mse beside train_mse
+        paired = paired_names(raw.name for raw in log.series) | held_out_bare(tables)  # tl beside vl: train/val loss
         names = {**paired, **overrides} if paired and overrides else paired or overrides
         for raw in log.series:
             if raw.unit == "step" and EPOCH_AXIS.fullmatch(raw.name.strip()):
