@@ -110,6 +110,15 @@ def _first_line(text: str) -> str | None:
     return next((ln for ln in _LINE_BREAK.split(text) if ln.strip()), None)
 
 
+def _header_cells(row: list[str]) -> list[str]:
+    """A header row's names: stripped, and without the comment mark of ``np.savetxt(header=...)``
+    (``# epoch,loss,acc``: numpy writes ``# `` before the names) on a row of two names or more."""
+    cells = [c.strip() for c in row]
+    if len(cells) >= 2 and cells[0].startswith("#") and cells[0].lstrip("#").strip():
+        cells[0] = cells[0].lstrip("#").strip()
+    return cells
+
+
 def _read_table(
     src: str, text: str, log: RawLog | None = None, *,
     header: list[str] | None = None, delim: str = ",", line0: int = 0,
@@ -137,13 +146,13 @@ def _read_table(
                 if not "".join(row).strip():
                     continue
                 if not header:
-                    header = [c.strip() or f"Unnamed: {j}" for j, c in enumerate(row)]
+                    header = [c or f"Unnamed: {j}" for j, c in enumerate(_header_cells(row))]
                     continue
                 text_row = delim.join(row).strip()
                 at = line0 + reader.line_num
                 if CONFLICT_LINE.match(text_row):
                     conflict.append(at)
-                elif [c.strip() for c in row] == header:
+                elif _header_cells(row) == header:
                     repeated.append(at)
                 elif len(header) > 2 and len(row) == 1 and parse_number(row[0].strip()) is None:
                     stray.append((at, text_row))
