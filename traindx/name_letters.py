@@ -27,3 +27,32 @@ def cost_letter_names(names: list[str]) -> dict[str, str]:
     losses = {k.split for n in names if n not in found and (k := map_name(n)) is not None and k.metric == "loss"}
     why = "the cost letter 'J' of the machine-learning course habit (traindx/name_letters.py)"
     return {n: _target(f"{split}/loss", why) for n, split in found.items() if split not in losses}
+
+
+#: One- and two-letter keys of a hand loop's dict (``hist[epoch] = {"l": loss, "a": acc}``):
+#: read only where every series name of the file is one of them (module docstring of
+#: :func:`short_key_names`).
+_SHORT_KEYS = {"l": "train/loss", "tl": "train/loss", "a": "train/accuracy", "ta": "train/accuracy",
+               "vl": "val/loss", "va": "val/accuracy"}  # fmt: skip
+
+
+def short_key_names(names: list[str]) -> dict[str, str]:
+    """``l``/``a`` (``tl``/``ta``), ``vl``/``va``: a training loss and accuracy, a validation loss
+    and accuracy, where the names of one file are two or more of these keys and nothing else
+    but axes, one of them a training loss (``l`` or ``tl``, not both). Alone, or beside
+    other names, a letter means anything (a length, an alpha), so it is not read; ``va`` is
+    read as an accuracy only beside ``vl`` (alone beside ``tr`` it is the validation loss)."""
+    from traindx.names import _target, is_bookkeeping
+
+    series = [n for n in names if not is_bookkeeping(n)]
+    found = {n: n.strip() for n in series if n.strip() in _SHORT_KEYS}
+    letters = set(found.values())
+    if len(found) != len(series) or len(found) < 2 or len(letters) != len(found) or len(letters & {"l", "tl"}) != 1:
+        return {}
+    why = f"short keys {', '.join(sorted(letters))} of one file: a hand loop's loss/accuracy dict"
+    return {n: _target(_SHORT_KEYS[k], why) for n, k in found.items() if k != "va" or "vl" in letters}
+
+
+def letter_names(names: list[str]) -> dict[str, str]:
+    """The overrides of this module for the names of one file."""
+    return cost_letter_names(names) | short_key_names(names)

@@ -35,7 +35,7 @@ from traindx.metric_direction import (  # noqa: F401 (re-exported: traindx.names
     quality_rank,
 )
 from traindx.name_habits import instance_base, loss_part, rewrite
-from traindx.name_letters import cost_letter_names
+from traindx.name_letters import letter_names
 from traindx.name_tables import (  # noqa: F401 (re-exported: the tables map_name reads)
     _TASK_MARKER,
     _TASK_SCOPE,
@@ -391,7 +391,7 @@ def paired_names(names: Iterable[str]) -> dict[str, str]:
     ``vl``: train and validation loss; ``t_loss`` beside ``v_loss``: see
     :func:`_lead_letter_names`); empty when no pair is complete."""
     names = list(names)
-    out = _lead_letter_names(names) | _bare_split_names(names) | _eval_group_twins(names) | cost_letter_names(names)
+    out = _lead_letter_names(names) | _bare_split_names(names) | _eval_group_twins(names) | letter_names(names)
     found = {n: _PAIRED[n.strip().lower()] for n in names if n.strip().lower() in _PAIRED}
     if set(found.values()) == set(_PAIRED.values()):
         pair = " / ".join(_PAIRED)

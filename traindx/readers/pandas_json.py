@@ -38,7 +38,9 @@ def _rows(labels: list[Any], rows: list[dict[str, Any]], shared: bool = True) ->
     whole = None not in idx and len(set(idx)) == len(idx)
     # a frame's own index 0..n-1 numbers its rows (epochs, as to_csv's); labels with gaps, or
     # columns each with labels of its own (dicts filled at a global counter), count steps
-    axis_key = "epoch" if not whole or (shared and sorted(idx) == list(range(len(idx)))) else "step"  # type: ignore[type-var]
+    # (or 1..n: a hand loop's ``hist[epoch] = {...}`` counting epochs from 1)
+    first = min(idx) if whole and idx else 0  # type: ignore[type-var]
+    axis_key = "epoch" if not whole or (shared and first in (0, 1) and sorted(idx) == list(range(first, first + len(idx)))) else "step"  # type: ignore[type-var]
     order = sorted(range(len(rows)), key=lambda k: idx[k]) if whole else range(len(rows))  # type: ignore[arg-type,return-value]
     out = []
     for n, k in enumerate(order):
