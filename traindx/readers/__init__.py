@@ -223,7 +223,7 @@ def build_run(
         if log.epochs is not None:  # an epoch column beside the step column (Lightning's CSV)
             marks.append(log.epochs)
         tables = log.series if split is None and kind in HAND_TABLES else []  # a hand table's bare mse beside train_mse
-        paired = paired_names(raw.name for raw in log.series) | held_out_bare(tables)  # tl beside vl: train/val loss
+        paired = paired_names(raw.name for raw in log.series) | held_out_bare(tables) | log.names  # tl beside vl: train/val loss
         names = {**paired, **overrides} if paired and overrides else paired or overrides
         for raw in log.series:
             if raw.unit == "step" and EPOCH_AXIS.fullmatch(raw.name.strip()):

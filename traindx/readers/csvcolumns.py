@@ -25,6 +25,7 @@ from traindx.readers.csvlog import (
     WALL_COLUMNS,
     parse_number,
 )
+from traindx.readers.fractions import accuracy_like, correct_key, parse_fractions
 from traindx.readers.raw import RawLog, RawSeries
 
 _DURATION = re.compile(r"\d+(:\d\d){1,2}(\.\d+)?")  # fastai's "time" column: 00:12, 1:02:03
@@ -151,6 +152,7 @@ class Columns:
     ragged: tuple[int, int] | None = None  # (line, fields) of the first row with too many
     short: int = 0  # rows with fewer fields than the header
     short_line: int = 0
+    fractions: list[int] | None = None  # cells read as a share 'a/b', per column (readers/fractions.py)
 
     def __len__(self) -> int:
         return int(self.lines.size)
@@ -168,6 +170,10 @@ def parse_rows(header: list[str], rows: list[list[str]], lines: list[int], delim
     for j in range(n):
         cells = list(table[j])
         values, present, bad = _parse_column(cells, decimal_comma=delim == ";")
+        shares = len(bad)
+        if bad and accuracy_like(header[j]):  # '79/114' correct/total in an accuracy column
+            bad = parse_fractions(values, present, [c.strip() for c in cells], bad)
+        cols.fractions = (cols.fractions or []) + [shares - len(bad)]
         cols.values.append(values)
         cols.present.append(present)
         cols.nbad.append(len(bad))
@@ -190,6 +196,7 @@ def join_columns(parts: list[Columns]) -> Columns:
             c.values[j] = c.present[j] = None  # type: ignore[call-overload]
         out.nbad.append(sum(c.nbad[j] for c in parts))
         out.first_bad.append(next((c.first_bad[j] for c in parts if c.first_bad[j]), None))
+    out.fractions = [sum((c.fractions or [0] * len(first.values))[j] for c in parts) for j in range(len(first.values))]
     return out
 
 
@@ -247,6 +254,11 @@ def columns_to_log(log: RawLog, header: list[str], cols: Columns) -> RawLog:
                 f"'{first_bad[1]}'); column skipped"
             )
 
+    for j, count in enumerate(cols.fractions or []):
+        if count and j in columns and (key := correct_key(header[j])) is not None:
+            log.names[header[j]] = key  # val_correct of '79/114' cells: the validation accuracy
+        if count:
+            log.problem("note", f"{src}: column '{header[j]}': {count} cell(s) like 'correct/total' read as the share")
     x_col, steps, has_x, unit = _x_axis(log, header, columns, len(cols))
     wall_col = _find([h.lower() for h in header], WALL_COLUMNS, columns)
     for j, (values, present) in columns.items():

@@ -59,6 +59,8 @@ class RawLog:
     name: str | None = None
     #: how many trailing parts of the run folder's id ``name`` replaces (MLflow 2, W&B 1)
     name_parts: int = 2
+    #: keys its reader gave names by their cells (``val_correct`` of '79/114' -> val/accuracy)
+    names: dict[str, str] = field(default_factory=dict)
 
     def problem(self, kind: str, message: str, count: int = 0) -> None:
         """Note a problem with this file (see :data:`traindx.schema.PROBLEM_KINDS`)."""
