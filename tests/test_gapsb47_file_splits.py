@@ -52,3 +52,13 @@ def test_name_splits_needs_two_different_splits_and_no_folder_split():
     h, v = Path("r/history_train.json"), Path("r/history_val.json")
     assert name_splits([(h, None), (v, None)]) == [(h, "train"), (v, "val")]
 
+
+
+def test_history_json_per_split(tmp_path):
+    import json
+
+    (tmp_path / "history_train.json").write_text(json.dumps({"loss": [0.9, 0.7, 0.5], "acc": [0.5, 0.6, 0.7]}))
+    (tmp_path / "history_val.json").write_text(json.dumps({"loss": [1.0, 0.9, 0.85], "acc": [0.4, 0.5, 0.55]}))
+    (run,) = read(tmp_path)
+    assert set(run.series) == {"train/loss", "train/accuracy", "val/loss", "val/accuracy"}
+    np.testing.assert_allclose(run.series["val/loss"].values, [1.0, 0.9, 0.85])
