@@ -220,12 +220,13 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
 
 def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:
     """(line index, record) pairs, and the number of lines that held metric pairs."""
-    records, lines, _ = _parse(text)
+    records, lines, _, _ = _parse(text)
     return records, lines
 
 
-def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]:
-    """:func:`parse_text`, and the lines naming a metric beside a number that gave no pair.
+def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int], list[int]]:
+    """:func:`parse_text`, the lines naming a metric beside a number that gave no pair, and a
+    table's lines between bars that gave no row (1-based).
 
     Each state of a line rewritten with ``\\r`` or backspaces is read: a tqdm bar's later state
     replaces the record of its epoch (a new epoch starts a record), and every state of a Keras
@@ -242,7 +243,8 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     shown: dict[str, float] = {}  # the validation values a tqdm postfix showed last
     rich = False  # in a Rich progress bar's frame (its line, the lines its metrics wrap onto)
     plain_lines = [_ANSI.sub("", ln) for ln in text.split("\n")]
-    tables, results = table_records(plain_lines), dict(result_records(plain_lines))
+    skipped_rows: list[int] = []
+    tables, results = table_records(plain_lines, skipped_rows), dict(result_records(plain_lines))
     rows = dict(tables)  # a row is its epoch's marker and record (its lines after it add to it: 'test acc: 95%')
     for i, raw in enumerate(text.split("\n")):  # not splitlines: a '\r' rewrites a progress line
         if i in rows:
@@ -315,8 +317,8 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int]]
     if not lines and (lists := _KEY_LIST.findall(text)):  # a history printed key by key, or whole
         values = {k: [float(v) for v in vs.split(",")] for k, vs in lists}
         n = max(len(v) for v in values.values())
-        return [(i, {"epoch": i} | {k: v[i] for k, v in values.items() if i < len(v)}) for i in range(n)], n, []
-    return records, lines, unread
+        return [(i, {"epoch": i} | {k: v[i] for k, v in values.items() if i < len(v)}) for i in range(n)], n, [], []
+    return records, lines, unread, [i + 1 for i in skipped_rows]
 
 
 def _prose_metric(name: str) -> str | None:
@@ -351,7 +353,7 @@ def _loss_part(name: str) -> bool:
 def read_text_log(path: str | Path) -> RawLog:
     src = str(path)
     text = read_text(path)
-    records, n, unread = _parse(text)
+    records, n, unread, skipped_rows = _parse(text)
     textnames.sklearn_score(text, records)
     textnames.one_off_test(records, _prose_metric)
     per_class = textnames.per_class_mean(text.split("\n"), records)
@@ -367,6 +369,10 @@ def read_text_log(path: str | Path) -> RawLog:
         at = ", ".join(map(str, unread[:5])) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
         log.problem("skipped", f"{src}: {len(unread)} lines name a metric beside a number in a layout not read "
                     f"(line {at}); map them or print 'name: value'", len(unread))  # fmt: skip
+    if skipped_rows:
+        at = ", ".join(map(str, skipped_rows[:5])) + (f" and {len(skipped_rows) - 5} more" if len(skipped_rows) > 5 else "")
+        log.problem("skipped", f"{src}: {len(skipped_rows)} table rows not read (line {at}): another number of "
+                    "cells than the header's, or no number", len(skipped_rows))  # fmt: skip
     spe = steps.bar_steps_per_epoch(records, _EVAL_NAME.match) or steps.printed_steps_per_epoch(text)
     if spe is not None:
         log.plan["steps_per_epoch"] = spe

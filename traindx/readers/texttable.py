@@ -6,10 +6,16 @@ A header row of names over rows of numbers, one row per epoch or step:
   ``0      0.512345    0.623456    0.810000  00:01`` (columns padded with spaces);
 - a Markdown table: ``| epoch | loss | val_loss |``, ``|---|---|---|``, ``| 1 | 0.5 | 0.6 |``;
 - an ASCII table (``prettytable``, ``tabulate``): ``+-------+`` rules around ``| epoch | loss |``;
-- a pandas frame printed: a header, then rows opening with the row index.
+- a pandas frame printed: a header, then rows opening with the row index;
+- a box of line-drawing characters (``rich``'s ``┏━┳┓ ┃ ┡━╇┩ │ └─┴┘`` and its square, rounded,
+  double, minimal styles; tabulate's ``fancy_grid`` ``╒═╤╕``; prettytable's ``╔═╦╗``): its
+  vertical strokes read as ``|`` and its lines of strokes only as rules; a header a narrow
+  column wrapped over two lines (``┃ Train ┃`` over ``┃ loss  ┃``) is one name per column;
+  tabulate's ``simple``/``rst`` rules of dashes between spaces (``-----  ------``).
 
 A cell that is not a number (fastai's ``00:01``, a ``#na#`` placeholder) is no value; a row
-with another number of cells ends the table. Between ``|`` a header name may hold spaces
+with another number of cells ends the table (a line between bars that gives no row is counted:
+``table_records(lines, skipped)``). Between ``|`` a header name may hold spaces
 (`` Epoch | Train Loss | Val Acc |  Time | ETA``); a percent cell (``98.91%``) reads as a
 fraction, an epoch or step cell of a count (``3/25``) as its first number, and the columns of
 elapsed or remaining time (``time``, ``ETA``: ``0.4s``, ``0:00:09``) are no metrics and are
@@ -23,7 +29,11 @@ from typing import Any
 
 from traindx.readers.csvlog import parse_number
 
-_RULE = re.compile(r"^\s*[|+]?(?:\s*:?-{3,}:?\s*[|+])+\s*:?-*:?\s*[|+]?\s*$|^\s*[+=-]{6,}\s*$")
+_RULE = re.compile(r"^\s*[|+]?(?:\s*:?-{3,}:?\s*[|+])+\s*:?-*:?\s*[|+]?\s*$|^\s*[+=-]{6,}\s*$|^\s*(?:[-=]{3,}\s*)+$")
+#: Line-drawing characters (U+2500..U+257F): a line of them and spaces only is a box's rule;
+#: in a row, the vertical strokes separate cells.
+_BOX_ONLY = re.compile(r"^[\u2500-\u257f\s]+$")
+_VERTICAL = str.maketrans(dict.fromkeys("┃│║╎╏┆┇┊┋", "|"))
 _NAME = re.compile(r"^[A-Za-z_][\w/@.()-]*$")
 _SPACED_NAME = re.compile(r"^[A-Za-z_][\w/@.()%-]*(?: [\w/@.()%-]+)*$")  # between bars: 'Train Loss', 'Val Acc (%)'
 #: Columns of elapsed or remaining time: progress, not a metric of the run.
@@ -41,6 +51,42 @@ def _cells(line: str) -> list[str]:
     if "|" in s:
         return [c.strip() for c in s.strip("|").split("|")]
     return s.split()
+
+
+def unbox(line: str) -> str:
+    """A box's line as a ``|`` table's: a rule of line-drawing strokes (``┡━━━╇━━━┩``) as
+    ``---``, a row's vertical strokes (``│ 1 │ 0.41 │``) as ``|``."""
+    if _BOX_ONLY.match(line) and line.strip():
+        return "---"
+    return line.translate(_VERTICAL)
+
+
+def _bars(line: str) -> tuple[int, ...]:
+    return tuple(i for i, c in enumerate(line) if c == "|")
+
+
+def _name_cells(line: str, bars: tuple[int, ...]) -> list[str] | None:
+    """The cells between the bars at ``bars`` (by position: a blank first cell is kept) when each
+    is blank or a name without a number; else None."""
+    cells = [line[i + 1 : j].strip() for i, j in zip((-1, *bars), (*bars, len(line)), strict=True)]
+    ok = all(c == "" or (_SPACED_NAME.match(c) and all(parse_number(w) is None for w in c.split())) for c in cells)
+    return cells if ok and any(cells) else None
+
+
+def join_wrapped(lines: list[str]) -> list[str]:
+    """``lines`` with a header a narrow column wrapped over lines (rich: ``|       |  Train |``
+    over ``| Epoch |   loss |``) joined into its last line, column by column (bars at the same
+    places); the lines joined become rules."""
+    out = list(lines)
+    for i in range(1, len(out)):
+        bars = _bars(out[i])
+        if not bars or bars != _bars(out[i - 1]):
+            continue
+        upper, lower = _name_cells(out[i - 1], bars), _name_cells(out[i], bars)
+        if upper is not None and lower is not None:
+            out[i] = " | ".join(f"{u} {w}".strip() for u, w in zip(upper, lower, strict=True))
+            out[i - 1] = "---"
+    return out
 
 
 def _header(line: str) -> list[str] | None:
@@ -111,13 +157,15 @@ def result_records(lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
-def table_records(lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
-    """(line index, {column: number}) for each row of every table in ``lines``."""
+def table_records(lines: list[str], skipped: list[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """(line index, {column: number}) for each row of every table in ``lines``; the index of
+    each line between bars among a table's rows that gave no row (another number of cells, no
+    number) is appended to ``skipped`` (the table goes on to its first line without bars)."""
     skip = {i for i, _ in result_records(lines)}  # read as a line's pairs (textlog)
     out: list[tuple[int, dict[str, Any]]] = []
     names: list[str] | None = None
     barred = False
-    for i, line in enumerate(lines):
+    for i, line in enumerate(join_wrapped([unbox(ln) for ln in lines])):
         if i in skip:
             names = None
             continue
@@ -125,6 +173,10 @@ def table_records(lines: list[str]) -> list[tuple[int, dict[str, Any]]]:
             continue
         if names is not None:
             row = _row(line, names, barred)
+            if row is None and barred and "|" in line and _header(line) is None:
+                if skipped is not None:  # a row of another shape among the table's: counted, the table goes on
+                    skipped.append(i)
+                continue
             if row is not None:
                 rec = {
                     n.lower() if n.lower() in _AXES else n: v
