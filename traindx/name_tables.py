@@ -141,6 +141,13 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
     # bernoulli_nll): an nll, the loss a split without one reads (issue 10: qa_fresh44's JSONL
     # train_poisson_nll / val_poisson_nll were not read at all)
     (r"(\w+_)?nll", "nll", "negative log-likelihood (of a named distribution)"),
+    # A cross-entropy or Huber loss logged under the loss's own name (a hand loop's train_ce /
+    # val_ce, train_xent, bce; Keras' metric binary_crossentropy beside its loss): the loss a split
+    # that logged none reads (signals.pick.LOSS_STANDINS), a metric beside one that did (issue 10:
+    # qa_wild47 - such columns were not read at all, 'no column name is a known metric')
+    (r"(binary_|categorical_|sparse_categorical_|softmax_|sigmoid_)?cross_?entropy|x_?ent(ropy)?|b?ce|cce",
+     "cross_entropy", "cross-entropy (the loss a split without one reads)"),
+    (r"huber|smooth_?l1", "huber", "Huber / smooth L1 (the loss a split without one reads)"),
     # Known metrics the rules do not read: kept under their own (normalized) name. A metric
     # word with a qualifier after it (mae_grade; not _norm, which reads as a norm) or an error abbreviated (rel_err,
     # abs_err) names its metric too (issue 10: val_mae_grade, val_rel_err not mapped)
