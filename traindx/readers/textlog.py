@@ -257,6 +257,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int],
                 epoch, rec, step = int(m[1]), None, None
             at = min((k for k in (line.find("{'"), line.find('{"')) if k >= 0), default=-1)
             d = python_dict(line[at:]) if at >= 0 else None  # (after a progress bar's state)
+            counted = d is not None  # the line prints a counter of its own (a dict: its own point)
             if d is not None:  # a printed dict ('{'loss': 0.51, 'epoch': 0.5}', the HF Trainer)
                 pairs = {k: float(x) for k, v in d.items() if (x := parse_number(str(v))) is not None}
                 if pairs.pop("epoch", None) is not None and "train_runtime" not in pairs:
@@ -266,6 +267,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int],
                     continue
             else:
                 line, mark = steps.marker(_EPOCH.sub(" | ", line) if m else line)
+                counted = mark is not None
                 if mark is not None and mark != step:
                     step, rec = mark, None
                 pairs = results.get(i) or _pairs(steps.TQDM_DONE.sub(" | ", line), header)  # 'DataLoader 0: 100%|': progress
@@ -294,6 +296,8 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int],
             rewrite = rec is not None and (
                 (j > 0 and own and not bar and not tq) or (tq is not None and rec.get(steps.TQDM_KEY) == (int(tq[1]), int(tq[2])))
             )
+            if not (bar or tq or counted) and rec is not None and records and records[-1][1] is rec and records[-1][0] != i:
+                pairs = steps.summary_apart(rec, pairs)  # an epoch's mean after a counted line: its own series
             if bar and (same := steps.repeated_state(records, (int(bar[1]), int(bar[2])), epoch, pairs)) is not None:
                 rec = same  # Keras 3 prints an epoch's last bar state again, with the val_ values
                 rec.update(pairs)

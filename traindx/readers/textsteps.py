@@ -282,3 +282,26 @@ def stacked_summaries(records: list[tuple[int, dict[str, Any]]]) -> set[int]:
             after.setdefault(last, set()).add(r["epoch"])
             summaries.add(i)
     return summaries if any(len(e) > 1 for e in after.values()) else set()
+
+
+#: A name read as its epoch-level series (``train loss/epoch``: ``train/loss@epoch``).
+EPOCH_APART = "/epoch"
+
+
+def summary_apart(rec: dict[str, Any], pairs: dict[str, float]) -> dict[str, float]:
+    """The pairs of an epoch summary line (no counter of its own) that adds to the record of a
+    counted line before it (``Epoch [1/25], Step [20/32], Loss: 0.25`` then ``Epoch [1/25] train
+    loss 0.39``, or a tqdm bar's last state then the epoch's summary): a name that reads as the
+    same series as one of the record's (``Loss`` and ``train loss``: train/loss) is the epoch's
+    mean beside a batch's value, and is read apart as that series' epoch-level scope (``train
+    loss/epoch``: train/loss@epoch; issue 10 s.4) instead of being dropped as a second version."""
+    if STEP_KEY not in rec and TQDM_KEY not in rec:
+        return pairs
+    from traindx.names import map_name
+
+    have = {  # a batch's value is a training one (two test lines naming one metric are not this)
+        str(k) for n in rec if isinstance(n, str) and not n.startswith("\0") and (k := map_name(n)) is not None and k.split == "train"
+    }
+    if not have:
+        return pairs
+    return {(f"{n}{EPOCH_APART}" if (k := map_name(n)) is not None and str(k) in have else n): v for n, v in pairs.items()}
