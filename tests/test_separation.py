@@ -98,3 +98,30 @@ def test_a_check_that_decides_the_likeliest_member_outright_is_named_first():
     data = next(i for i, t in enumerate(g.tell_apart) if "NaN/inf" in t)
     grad = next(i for i, t in enumerate(g.tell_apart) if "gradient norm" in t)
     assert data < grad, g.tell_apart
+
+
+def test_a_regression_is_not_asked_for_a_classifiers_facts():
+    """A regression stuck at its target's variance (qa_jax47's friedman runs: shape_broadcast_bug,
+    labels_corrupted, dying_relu, model_too_small, vanishing_gradients... in one group) was
+    told "validation accuracy at each evaluation" and "training accuracy" would separate the
+    group: a regression has neither. Where the logs (infer.task) or the adapter (ctx.task) show
+    a regression, the rulebook's classification_facts are not asked for; a classifier still is."""
+    from traindx.diagnosis import CauseResult
+    from traindx.separation import confusable_group
+
+    book = load_rulebook()
+    probs = {"shape_broadcast_bug": 0.3, "labels_corrupted": 0.2, "dying_relu": 0.15, "model_too_small": 0.1,
+             "too_much_regularization": 0.08, "vanishing_gradients": 0.07}  # fmt: skip
+    causes = [CauseResult(id=c, probability=p, log_odds=0.0) for c, p in probs.items()]
+    accuracy = ("accuracy", "classification metric", "number of classes")
+
+    def asks(facts: dict) -> list[str]:
+        g = confusable_group(causes, book, facts)
+        assert g is not None
+        return [t for t in g.tell_apart if any(w in t for w in accuracy)]
+
+    loss = {"n_finite": 40, "drop": 0.05}
+    assert asks({"loss": loss}), "a run of unknown task is asked for an accuracy"
+    assert asks({"loss": loss, "infer": {"task": "classification"}})
+    assert asks({"loss": loss, "infer": {"task": "regression"}}) == []
+    assert asks({"loss": loss, "ctx": {"task": "regression"}}) == []

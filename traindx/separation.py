@@ -9,6 +9,7 @@ rulebook, not listed per case: the facts that the members' strong evidence reads
 a member explains with a ratio >= ``strong_lr``, an evidence item moving its odds by
 ``strong_lr`` or more either way) and that this run did not record, each turned into an
 instruction by the rulebook's ``fact_sources`` (first matching pattern). Instructions are
+(a regression run is never asked for a classifier's facts: ``classification_facts``)
 ordered by how far the missing facts could move the group: the members' probability, each
 weighted by the strength (|ln ratio|) of its strongest evidence the instruction would supply,
 summed - a check that decides the likeliest member outright (NaN in the data, ratio 40) comes
@@ -67,6 +68,8 @@ def confusable_group(
     # per instruction, per member: the strength (|ln ratio|) of the member's strongest
     # evidence that the instruction's facts would supply
     bears: dict[str, dict[int, float]] = {}
+    regression = "regression" in (facts.get("infer", {}).get("task"), facts.get("ctx", {}).get("task"))
+    moot = book.classification_facts if regression else []
     for i, c in enumerate(members):
         cause = book.cause(c.id)
         if cause is None:
@@ -79,6 +82,8 @@ def confusable_group(
         sources += [(e.condition.source, abs(math.log(e.lr))) for e in cause.evidence if abs(math.log(e.lr)) >= strong]
         for src, size in sources:
             for path in _absent(src, facts):
+                if any(fnmatchcase(path, pat) for pat in moot):
+                    continue  # a regression has no accuracy or class count to record
                 how = _how(path, book)
                 if how:
                     got = bears.setdefault(how, {})

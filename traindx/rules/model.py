@@ -326,6 +326,9 @@ class Settings(_Model):
     strong_lr: float = Field(default=3.0, gt=1)
     #: fact path pattern -> how to record that fact (first match wins)
     fact_sources: dict[str, str] = Field(default_factory=new_dict)
+    #: fact path patterns only a classifier records (accuracy, class count): never asked for
+    #: from a run the logs or the adapter show to be a regression
+    classification_facts: list[str] = Field(default_factory=new_list)
     #: rerank with the learned layer (rulebook/learned/<input kind>.json, fitted and
     #: cross-validated by benchmarks/fit_ranker.py) where one ships for the run's input kind
     learned: bool = True
