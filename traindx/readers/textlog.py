@@ -55,8 +55,11 @@ from traindx.readers.texttable import merge_tables, result_records, table_record
 _NUM = NUM
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colours (Keras 3 progress bars)
 _STATES = re.compile(r"[\r\x08]+")  # a progress line's states, each rewriting the one before
-#: ``Epoch 3/20``, ``epoch: 3``, ``[ep 07]``, ``ep 001`` (the abbreviation of hand-written loops).
-_EPOCH = re.compile(r"\b(?:epoch|ep)\b\.?\s*[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?", re.I)
+#: ``Epoch 3/20``, ``epoch: 3``, ``[ep 07]``, ``ep 001`` (the abbreviation of hand-written loops),
+#: ``Epoch no. 3`` / ``Epoch number 3`` (a Q&A loop's words).
+_EPOCH = re.compile(
+    r"\b(?:epoch|ep)\b\.?\s*(?:(?:no|nr|num|number)\b\.?\s*)?[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?", re.I
+)
 #: scikit-learn's MLP (``verbose=True``): ``Iteration 3, loss = 0.51``. Its stochastic solvers'
 #: iteration is an epoch (``max_iter`` "determines the number of epochs"), so the line is read as
 #: ``epoch 3 | loss = 0.51``; anchored at the line start (Caffe's ``Iteration 100, loss = 0.5``
