@@ -21,3 +21,36 @@ def test_epoch_no_prefix_is_the_epoch_not_part_of_the_name():
         assert [r for _, r in parse_text(words)[0]] == [{"epoch": 3, "loss": 0.5}, {"epoch": 4, "loss": 0.4}]
     # a word after "epoch" that is not a number's label stays out of the epoch
     assert parse_text("epoch noise 0.3 loss 0.5\n")[0] == []
+
+
+def _run(series: dict[str, tuple[str, list[float]]]):
+    import numpy as np
+
+    from traindx.schema import Run, Series, SeriesKey
+
+    run = Run(id="t")
+    for metric, (split, values) in series.items():
+        run.add(Series(key=SeriesKey(metric=metric, split=split), steps=np.arange(len(values)), values=np.asarray(values)))
+    return run
+
+
+def test_a_head_whose_loss_is_zero_beside_its_own_large_error():
+    from traindx.signals.auxmetrics import aux_facts
+
+    n = 20
+    mae = [2.28 * 0.99**i for i in range(n)]  # the shared trunk moves it a little
+    falling = [0.7 * 0.8**i for i in range(n)]
+    run = _run({"loss": ("train", falling), "segment_loss": ("train", falling),
+                "position_loss": ("train", [-3.8e-9] * n), "position_mae": ("train", mae)})
+    facts = aux_facts(run)
+    assert facts.get("head_zero_loss") == "position" and facts["err_flat"] is True
+    # a head that fits: its loss and its error both ~0
+    fits = _run({"loss": ("train", falling), "position_loss": ("train", [1e-7] * n), "position_mae": ("train", [3e-4] * n)})
+    assert "head_zero_loss" not in aux_facts(fits)
+    # a head loss that is small but a loss (it moves), beside its error
+    small = _run({"loss": ("train", falling), "position_loss": ("train", [0.02 * 0.9**i for i in range(n)]),
+                  "position_mae": ("train", [0.1 * 0.95**i for i in range(n)])})
+    assert "head_zero_loss" not in aux_facts(small)
+    # a zero loss of one head beside another head's error says nothing
+    other = _run({"loss": ("train", falling), "a_loss": ("train", [0.0] * n), "b_mae": ("train", mae)})
+    assert "head_zero_loss" not in aux_facts(other)

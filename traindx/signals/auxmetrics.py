@@ -23,7 +23,9 @@ a precision or an AUC. Each has a level that means "learned nothing", whatever t
 * **the loss moves, the task metric does not.** A training loss that falls by half (or sits at
   0 from the start) beside an error metric of the same split (MAE, MSE, RMSE, MAPE) that never
   improves by 5 %: the loss does not measure the task (``err_gain``, ``loss_gain``,
-  ``err_flat``).
+  ``err_flat``). Per head too (Keras multi-output names ``<head>_loss``, ``<head>_mae``): a
+  head's loss at 0 to float precision at every point beside that head's error metric at 0.01 or
+  more (``head_zero_loss``, and ``err_flat``).
 * **the loss IS a quality metric.** A training loss equal (to 1e-3 of its size; a per-step
   loss by its mean over each metric interval) at every one of three or more metric points to a training metric that is higher-is-better (accuracy, Dice, IoU,
   F1, AUC, precision, recall, R^2) and falling by a fifth or more: the quantity minimised is the
@@ -187,7 +189,43 @@ def aux_facts(run: Run) -> dict[str, Any]:
             (err_gain < 0.05 and (loss_gain >= 0.5 or (loss_zero and err_level > 10 * ZERO_LOSS)))
             or (lag is not None and lag[1] >= LAG_LOSS_FALL and lag[0] < LAG_SHARE)
         )
+    head = _head_loss_zero(run)
+    if head is not None:  # a head whose own loss is 0 while its own error is not
+        out["head_zero_loss"] = head
+        out["err_flat"] = True
     return out
+
+
+#: A head's loss is 0 to float precision at or below this (a categorical cross-entropy on one
+#: unit is exactly 0; Keras prints -3.8e-9) ...
+HEAD_ZERO = 1e-6
+#: ... beside the same head's error metric at or above this all run: an MSE/MAE/Huber loss of
+#: 1e-6 means an MAE of 1e-3 at most, so the two cannot measure the same outputs.
+HEAD_ERR = 0.01
+_HEAD = re.compile(r"(?P<head>\w+?)_(?P<what>loss|mae|mse|rmse|mape|msle)")
+
+
+def _head_loss_zero(run: Run) -> str | None:
+    """The first head (Keras multi-output: ``<head>_loss`` beside ``<head>_mae``, either split)
+    whose loss sits within :data:`HEAD_ZERO` of 0 at every point (three or more) while the same
+    head's error metric never falls under :data:`HEAD_ERR`: the loss does not measure that head
+    (qa_mixed47's regression head compiled with categorical cross-entropy: position_loss
+    -3.8e-9 for 20 epochs beside position_mae 2.28 -> 1.97). None when there is no such head."""
+    heads: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for s in run.series.values():
+        m = _HEAD.fullmatch(s.key.metric)
+        if m is None or s.key.statistic != "value" or s.key.scope != "global":
+            continue
+        v = _values(s)
+        if v.size >= MIN_POINTS:
+            heads.setdefault((s.key.split, m["head"]), {})[m["what"]] = v
+    for (_, head), got in sorted(heads.items()):
+        loss = got.get("loss")
+        errs = [v for k, v in got.items() if k != "loss"]
+        if loss is not None and errs and float(np.max(np.abs(loss))) <= HEAD_ZERO:
+            if max(float(np.min(np.abs(v))) for v in errs) >= HEAD_ERR:
+                return head
+    return None
 
 
 #: A loss (its mean over the metric's intervals) that fell to 1/20 of its first value or less ...
