@@ -54,3 +54,27 @@ def test_a_head_whose_loss_is_zero_beside_its_own_large_error():
     # a zero loss of one head beside another head's error says nothing
     other = _run({"loss": ("train", falling), "a_loss": ("train", [0.0] * n), "b_mae": ("train", mae)})
     assert "head_zero_loss" not in aux_facts(other)
+
+
+def test_a_loss_exactly_at_ln_k_all_run_weighs_a_clamped_output_over_frozen_weights():
+    # qa_mixed47's ReLU on the one logit of a BCE-with-logits loss: 0.693147 at every point,
+    # read as updates_not_applied 49 %; frozen random weights keep 0.6937 ... 0.6940 instead
+    import math
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from cause_evidence import evidence_holds, series_run
+
+    n = 40
+    exact = series_run({"train/loss": np.full(n, math.log(2)), "val/loss": np.full(n, math.log(2)),
+                        "val/accuracy": np.full(n, 0.437)})
+    assert evidence_holds("activation_on_output", "the loss is ln(", exact) is True
+    assert evidence_holds("updates_not_applied", "the loss is exactly ln(", exact) is True
+    rng = np.random.default_rng(0)
+    frozen = series_run({"train/loss": 0.6937 + 0.0003 * rng.standard_normal(n), "val/loss": np.full(n, 0.7013),
+                         "val/accuracy": np.full(n, 0.437)})
+    assert evidence_holds("activation_on_output", "the loss is ln(", frozen) is not True
+    assert evidence_holds("updates_not_applied", "the loss is exactly ln(", frozen) is not True
