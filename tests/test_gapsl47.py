@@ -78,3 +78,24 @@ def test_a_loss_exactly_at_ln_k_all_run_weighs_a_clamped_output_over_frozen_weig
                          "val/accuracy": np.full(n, 0.437)})
     assert evidence_holds("activation_on_output", "the loss is ln(", frozen) is not True
     assert evidence_holds("updates_not_applied", "the loss is exactly ln(", frozen) is not True
+
+
+def test_a_negative_loss_beside_an_accuracy_near_zero_is_ascent():
+    # a flipped sign drives the accuracy below chance; a loss fed raw scores (NLL on logits)
+    # leaves it at chance or above (qa_real47's NLL on raw scores: 0.102 on ten digits)
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from cause_evidence import evidence_holds, series_run
+
+    says = "the accuracy ends at"
+    loss = -2.3 - np.geomspace(0.1, 1e4, 25)
+    below = series_run({"train/loss": loss, "val/accuracy": np.linspace(0.1, 0.01, 25)})
+    assert evidence_holds("loss_sign_flipped", says, below) is True
+    at_chance = series_run({"train/loss": loss, "val/accuracy": np.full(25, 0.102)})
+    assert evidence_holds("loss_sign_flipped", says, at_chance) is not True
+    positive = series_run({"train/loss": np.geomspace(2.3, 0.3, 25), "val/accuracy": np.full(25, 0.02)})
+    assert evidence_holds("loss_sign_flipped", says, positive) is not True
