@@ -56,3 +56,13 @@ def test_an_adapters_class_count_sets_the_chance_level():
     assert _fired("distribution_shift", SHIFT_SAYS, run) is True
     multilabel = _run({"train/loss": train, "val/loss": val}, {"data": {"num_classes": 6}, "flags": {"loss_task": "multilabel"}})
     assert _fired("distribution_shift", SHIFT_SAYS, multilabel) is not True
+
+
+def test_a_validation_loss_that_never_improved_is_counted_once():
+    """Where the validation loss never improved at all (shared.val_stalls_while_training_fits,
+    x6) the chance item adds nothing: the same fact (qa_real34's Keras labels factorized per
+    split, labels_corrupted, went to distribution_shift when counted twice)."""
+    val = np.array([3.4, 3.5, 3.7, 3.9, 4.2, 4.5, 4.8, 5.0, 5.2])
+    run = _run({"train/loss": _train(), "val/loss": val, "val/accuracy": _acc(0.03)})
+    assert _fired("distribution_shift", "the training loss fell by", run) is True
+    assert _fired("distribution_shift", SHIFT_SAYS, run) is not True
