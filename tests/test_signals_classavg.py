@@ -84,3 +84,21 @@ def test_a_one_class_f1_near_the_accuracy_or_inconsistent_with_it():
     assert class_avg_facts(_run(val__accuracy=[0.1, 0.1, 0.1], val__f1=[0.95, 0.95, 0.95])) == {}
     # a macro- or weighted-F1 is not read as one class's
     assert class_avg_facts(_run(val__accuracy=[0.9] * 3, val__f1_weighted=[0.3] * 3)) == {}
+
+
+@pytest.mark.parametrize("raw", ["val_bal_acc", "val_bal_accuracy", "val_macro_acc", "val_macro_avg_recall",
+                                 "val_macro_avg_f1", "val_avg_class_acc", "val_class_avg_acc"])
+def test_class_averaged_names_as_the_readers_map_them(raw):
+    # the readers expand a trailing 'acc' (val_bal_acc -> bal_accuracy): qa_wild47's tickets run
+    # logged val_bal_acc 0.47 beside val_acc 0.95 and was called healthy, the metric unread
+    from traindx.names import map_name
+
+    key = map_name(raw)
+    assert key is not None and key.split == "val"
+    d = class_avg_facts(_run(val__accuracy=[0.94, 0.95, 0.95], **{f"val__{key.metric}": [0.2, 0.3, 0.47]}))
+    assert d["avg_last"] == pytest.approx(0.47)
+
+
+@pytest.mark.parametrize("metric", ["per_class_accuracy", "mean_recall", "micro_f1", "weighted_f1"])
+def test_not_class_averaged(metric):
+    assert class_avg_facts(_run(val__accuracy=[0.94, 0.95, 0.95], **{f"val__{metric}": [0.2, 0.3, 0.47]})) == {}

@@ -37,10 +37,13 @@ from traindx.signals.auxmetrics import ONE_CLASS
 from traindx.signals.robust import finite
 
 #: Canonical names of class-averaged metrics (not micro- or sample-averaged ones: a micro
-#: average over single-label classes is the plain accuracy).
+#: average over single-label classes is the plain accuracy). The readers expand a trailing
+#: ``acc`` to ``accuracy``: ``val_bal_acc`` is ``bal_accuracy`` (qa_wild47's tickets run, 0.47
+#: beside 0.95 accuracy, went unread); a macro-averaged accuracy (torchmetrics' ``average=
+#: 'macro'``) is the mean per-class recall; ``macro_avg_*`` is sklearn's report row.
 CLASS_AVG = re.compile(
-    r"balanced_acc(uracy)?|bal(anced)?_acc|f1_macro|macro_f1|recall_macro|macro_recall"
-    r"|mean_(per_)?class_acc(uracy)?"
+    r"bal(anced)?_acc(uracy)?|f1_macro|macro_(avg_)?f1|recall_macro|macro_(avg_)?recall|macro_acc(uracy)?"
+    r"|(mean|avg|average)_(per_)?class_acc(uracy)?|class_(avg|mean)_acc(uracy)?"
 )
 #: F1 of one class (bare or qualified, not averaged over the classes: signals/auxmetrics.py).
 ONE_CLASS_F1 = re.compile(ONE_CLASS.format("f1|f1_score"))
