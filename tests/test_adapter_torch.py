@@ -183,6 +183,10 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
     # the strongest single pixel-to-label association (eta over the ten digits): well below a leak's
     assert 0.5 < c.flags.pop("feature_target_corr") < 0.95
     assert c.flags.pop("feature_target_cols") == 64.0 and 0 <= c.flags.pop("feature_target_col") < 64
+    # no single pixel threshold sorts ten digit classes: the best one-column stump is far from a leak
+    assert c.flags.pop("feature_stump_acc") < 0.5 and c.flags.pop("feature_stump_base") < 0.2
+    assert 0 <= c.flags.pop("feature_stump_col") < 64 and c.flags.pop("feature_stump_next") < 0.5
+    assert c.flags.pop("feature_stump_levels") >= 1
     # digits' labels follow their pixels: a row's nearest neighbour shares its class far above chance
     assert c.flags.pop("label_nn_rows") == 1024.0 and c.flags.pop("label_nn_chance") == pytest.approx(0.1, abs=0.01)
     assert c.flags.pop("label_nn_agree") > 0.9 and c.flags.pop("label_nn_lift") > 0.9 and c.flags.pop("label_nn_z") > 10

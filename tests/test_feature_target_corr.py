@@ -137,3 +137,43 @@ def test_keras_callback_records_it_from_fit_arrays(tmp_path):
     cb = DiagnosisCallback(tmp_path / "k", diagnose=False)
     model.fit(x, y, epochs=1, batch_size=64, verbose=0, validation_split=0.2, callbacks=[cb])
     assert cb.context.flags["feature_target_corr"] > 0.98
+
+
+def churn_like(leak: bool, n: int = 800, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Eight honest features of a 27 % churn label, plus (``leak``) a days-since-cancel column:
+    0 for every active customer, 1-44 for the churners (qa_mixed47's JAX churn pair)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.27).astype(np.int64)
+    x = rng.normal(0, 1, (n, 8)) + 0.5 * y[:, None]
+    if leak:
+        x = np.column_stack([x, np.where(y == 1, rng.integers(1, 45, n), 0)])
+    return x.astype(np.float32), y
+
+
+def test_a_column_constant_for_one_class_is_a_perfect_stump_with_a_single_value_side():
+    """Its correlation with the label stays below any leak bar (~0.8); the stump sees it."""
+    x, y = churn_like(True)
+    f = corr_flags(x, y)
+    assert f["feature_target_corr"] < 0.95
+    assert f["feature_stump_acc"] == 1.0 and f["feature_stump_col"] == 8.0 and f["feature_stump_levels"] == 1.0
+    assert f["feature_stump_base"] == pytest.approx(0.73, abs=0.05) and f["feature_stump_next"] < 0.9
+    honest = corr_flags(*churn_like(False))
+    assert honest["feature_stump_acc"] < 0.9 and honest["feature_stump_levels"] > 10
+
+
+def test_an_honest_separable_column_reaches_the_stump_bar_with_many_values_on_each_side():
+    """Two classes split by one continuous column (an easy task, no leak): a perfect stump but
+    hundreds of distinct values on either side of its threshold."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 600)
+    x = rng.normal(0, 1, (600, 5))
+    x[:, 2] += 8.0 * y
+    f = corr_flags(x.astype(np.float32), y)
+    assert f["feature_stump_acc"] >= 0.99 and f["feature_stump_col"] == 2.0 and f["feature_stump_levels"] > 100
+
+
+def test_the_stump_is_not_measured_on_regression_targets():
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (300, 4)).astype(np.float32)
+    f = corr_flags(x, x[:, 0] * 0.3 + rng.normal(0, 1, 300))
+    assert "feature_stump_acc" not in f and "feature_target_corr" in f

@@ -105,6 +105,16 @@ ADAPTER_FLAGS: dict[str, type] = {
     "feature_target_corr": float,
     "feature_target_col": float,
     "feature_target_cols": float,
+    # and the best one-column decision stump on class ids: its accuracy, column, the majority
+    # share, the best other column's accuracy, distinct values on the split's sparser side
+    "feature_stump_acc": float,
+    "feature_stump_col": float,
+    "feature_stump_base": float,
+    "feature_stump_next": float,
+    "feature_stump_levels": float,
+    # adapters/_keras_stats/model.py: outputs scored by a (sparse) categorical cross-entropy
+    # while one unit wide (their loss is 0 whatever the weights)
+    "loss_one_unit_categorical": float,
     # adapters/_common/labelnn.py: how often a training row's nearest neighbour (standardized
     # inputs) shares its class, against chance (sum of squared class shares); the lift
     # (agree - chance) / (1 - chance), its binomial z and the rows; the class histograms of
