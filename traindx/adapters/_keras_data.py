@@ -145,6 +145,12 @@ class _DataFacts:
                 "activations or outputs); pass probe=(x_val, y_val) or DiagnosisCallback.from_arrays(x, y)"
             )
         self._leak_facts()
+        try:  # a (sparse) categorical cross-entropy on a one-unit output: its loss is constant 0
+            heads = ks.one_unit_categorical_heads(self._model)
+        except Exception:  # noqa: BLE001 - a fact not known
+            heads = None
+        if heads is not None:
+            ctx.flags["loss_one_unit_categorical"] = float(heads)
         d = ctx.data
         stats_x, stats_y, where = None, None, None
         if train_xy is not None and _first_leaf(train_xy[0]) is not None and train_xy[2]:

@@ -160,6 +160,38 @@ def loss_head(model: keras.Model) -> Head | None:
     return heads[0]
 
 
+def one_unit_categorical_heads(model: keras.Model) -> int | None:
+    """How many outputs are scored by a categorical (or sparse categorical) cross-entropy while
+    they are one unit wide - a softmax over one column is 1 whatever the weights, and Keras'
+    probability renormalization makes any one column 1 too: that head's loss is 0 with zero
+    gradient. Every output's own loss (a dict by name, a list by position, or one loss for
+    all); None when the model's outputs or loss are not known."""
+    from traindx.adapters._keras_stats.config import canonical_loss_name
+
+    loss = getattr(model, "loss", None)
+    outs = _outputs(model)
+    if loss is None or not outs:
+        return None
+    names = list(getattr(model, "output_names", None) or [])
+    per: list[Any]
+    if isinstance(loss, Mapping):
+        if len(names) != len(outs):
+            return None
+        per = [loss.get(n) for n in names]
+    elif isinstance(loss, list | tuple):
+        per = list(loss) if len(loss) == len(outs) else []
+    else:
+        per = [loss] * len(outs)
+    n = 0
+    for out, one in zip(outs, per, strict=False):
+        shape = getattr(out, "shape", None)
+        if one is None or not shape or shape[-1] != 1:
+            continue
+        if canonical_loss_name(one) in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
+            n += 1
+    return n
+
+
 def output_layer(model: keras.Model, pos: int = 0) -> Any:
     """The layer producing the (first) output, walking back over reshapes and dropout, and
     into nested models. None for subclassed models."""
