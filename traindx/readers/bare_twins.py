@@ -2,7 +2,7 @@
 ``epoch,train_mse,mse,rmse,mae,r2`` - the student prefixes the training number and reports the
 held-out ones bare, as a paper's results table does. Read as the default split, the bare
 columns would be a second, different training curve of the same metric. Where one file holds
-a bare name and the same metric under an explicit ``train`` split, on the same steps with other
+a bare name and the same metric under an explicit ``train`` split in an earlier column, on the same steps with other
 values (two columns of one table, not one number logged twice under two names), the file's bare
 evaluation metrics are held out: ``val``, or ``test`` where the file already names a
 validation series (or names a test one). Bare names with an explicit held-out twin of their
@@ -42,8 +42,11 @@ def held_out_bare(series: list[RawSeries]) -> dict[str, str]:
         return {}
     explicit = {s.name: k for s in series if s.name not in bare and (k := map_name(s.name)) is not None}
     by_name = {s.name: s for s in series}
+    at = {s.name: i for i, s in enumerate(series)}
+    # the bare column after its train twin, as a results table reports them ('epoch,train_mse,mse');
+    # a bare name first ('epoch,loss,train_loss') is one measurement under two names, read once
     twins = [(n, m) for n, k in bare.items() for m, e in explicit.items() if e == k and k.split == "train"
-             and _two_columns(by_name[n], by_name[m])]  # fmt: skip
+             and at[n] > at[m] and _two_columns(by_name[n], by_name[m])]  # fmt: skip
     if not twins:
         return {}
     named = {k.split for k in explicit.values()} - {"train", None}
