@@ -48,6 +48,23 @@ def _flat_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return x.astype(np.float64, copy=False), y.astype(np.float64, copy=False)
 
 
+def _finite_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_flat_pair`'s arrays with the rows holding a non-finite value left out."""
+    pair = _flat_pair(x, y)
+    if pair is None:
+        return None
+    xf, yf = pair
+    keep = np.isfinite(xf).all(1) & np.isfinite(yf)
+    return xf[keep], yf[keep]
+
+
+def _onehot(yf: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """One row a sample, one column a class id of ``vals`` (sorted unique values of ``yf``)."""
+    onehot = np.zeros((yf.size, vals.size))
+    onehot[np.arange(yf.size), np.searchsorted(vals, yf)] = 1.0
+    return onehot
+
+
 def strided(x: Any, y: Any, rows: int = SAMPLE_ROWS) -> tuple[Any, Any]:
     """At most ``rows`` evenly spaced rows of two arrays (a sorted dataset is sampled whole)."""
     n = int(np.shape(x)[0]) if np.ndim(x) else 0
@@ -58,23 +75,17 @@ def strided(x: Any, y: Any, rows: int = SAMPLE_ROWS) -> tuple[Any, Any]:
 def corr_of(x: Any, y: Any) -> tuple[float, int] | None:
     """The largest absolute association of one column of ``x`` with ``y`` and its column
     (Pearson; eta for class ids), or None (not flat features, too few rows, constant target)."""
-    pair = _flat_pair(x, y)
-    if pair is None:
+    pair = _finite_pair(x, y)
+    if pair is None or pair[0].shape[0] < MIN_ROWS:
         return None
     xf, yf = pair
-    keep = np.isfinite(xf).all(1) & np.isfinite(yf)
-    xf, yf = xf[keep], yf[keep]
-    if xf.shape[0] < MIN_ROWS:
-        return None
     xc = xf - xf.mean(0)
     ss = (xc * xc).sum(0)
     vals = np.unique(yf)
     if vals.size < 2:
         return None
     if 3 <= vals.size <= MAX_CLASSES and np.all(vals == np.round(vals)):
-        codes = np.searchsorted(vals, yf)
-        onehot = np.zeros((yf.size, vals.size))
-        onehot[np.arange(yf.size), codes] = 1.0
+        onehot = _onehot(yf, vals)
         counts = onehot.sum(0)
         means = (onehot.T @ xc) / counts[:, None]  # class means of the centred columns
         between = (counts[:, None] * means * means).sum(0)
@@ -102,19 +113,15 @@ def stump_of(x: Any, y: Any) -> tuple[float, int, float, float, float] | None:
     A column filled in only for one class (a date written after the outcome, zero otherwise)
     splits the classes perfectly while its correlation with them stays moderate (a 0/1 label
     against a skewed 0..45 column: r 0.83): the stump measures the separation itself."""
-    pair = _flat_pair(x, y)
+    pair = _finite_pair(x, y)
     if pair is None:
         return None
     xf, yf = pair
-    keep = np.isfinite(xf).all(1) & np.isfinite(yf)
-    xf, yf = xf[keep], yf[keep]
     vals = np.unique(yf)
     if xf.shape[0] < MIN_ROWS or not 2 <= vals.size <= MAX_CLASSES or np.any(vals != np.round(vals)):
         return None
     n = yf.size
-    codes = np.searchsorted(vals, yf)
-    onehot = np.zeros((n, vals.size))
-    onehot[np.arange(n), codes] = 1.0
+    onehot = _onehot(yf, vals)
     total = onehot.sum(0)
     best = np.zeros(xf.shape[1])
     levels = np.zeros(xf.shape[1])
