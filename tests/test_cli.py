@@ -118,7 +118,7 @@ def test_explain_hangs_wrapped_lines_under_their_text():
         following = [lines[i + 1] for i, x in enumerate(lines[:-1]) if x.startswith(indent) and lines[i + 1].strip()]
         assert body and following
         # every line is a heading (flush left), a blank, or indented; nothing wraps to column 0 inside a section
-        headings = {"What it does", "Why it matters", "Known false positives", "Condition", "Evidence", "Fixes",
+        headings = {"What it does", "Why it matters", "Known false positives", "Condition", "Written out", "Evidence", "Fixes",
                     "Causes it points to (likelihood ratio)", "Symptoms it explains (likelihood ratio)"}  # fmt: skip
         after_head = lines[lines.index("") :]  # the name, summary and file lines wrap as they may
         flush = [x for x in after_head if x and not x.startswith(" ")]
