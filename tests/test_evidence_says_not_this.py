@@ -25,7 +25,7 @@ MF = ROOT / "fixtures" / "qa_fresh28" / "logs" / "torch_mf_ratings_adam_weight_d
 CCE1 = ROOT / "fixtures" / "qa" / "logs" / "keras_categorical_ce_one_unit" / "buggy"
 SHRANK = "the update/weight ratio ("
 FELL = "the weight norm fell steadily"
-ZERO = "the validation loss is {val_loss.last} at every evaluation"
+ZERO = "the validation loss is {val_loss.last} at every evaluation: a loss of 0"
 
 
 def _rule(cause_id: str, says_start: str):
