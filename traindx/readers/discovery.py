@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from traindx.ranks import is_rank_dir
-from traindx.readers.filesplits import name_splits
+from traindx.readers.filesplits import SPLIT_DIRS, name_splits
 from traindx.readers.hygiene import lfs_pointer
 from traindx.readers.stores import (
     MLFLOW_DB,
@@ -26,8 +26,6 @@ from traindx.readers.stores import (
 )
 from traindx.schema import SkippedPath
 
-SPLIT_DIRS = {"train": "train", "training": "train", "validation": "val", "val": "val",
-              "valid": "val", "eval": "val", "evaluation": "val", "test": "test"}  # fmt: skip
 CONTEXT_FILE = "context.json"
 #: Directories a trainer writes its logs into, which are not runs of their own
 #: (MMEngine's ``<timestamp>/vis_data/scalars.json``).

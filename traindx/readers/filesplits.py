@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-#: Split words of a file name (a whole token of its stem) -> the split.
-FILE_SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-                    "dev": "val", "eval": "val", "evaluation": "val", "test": "test"}  # fmt: skip
+#: Folder names that say a split (``logs/train``, ``logs/validation``; readers/discovery.py) -> the split.
+SPLIT_DIRS = {"train": "train", "training": "train", "validation": "val", "val": "val",
+              "valid": "val", "eval": "val", "evaluation": "val", "test": "test"}  # fmt: skip
+#: Split words of a file name (a whole token of its stem) -> the split: the folder words and ``dev``.
+FILE_SPLIT_WORDS = {**SPLIT_DIRS, "dev": "val"}
 
 _TOKEN = re.compile(r"[A-Za-z]+")
 
