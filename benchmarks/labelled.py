@@ -81,6 +81,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_mixed46",
          "fixtures/qa_begin47",
          "fixtures/qa_mixed47",
+         "fixtures/qa_begin48",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

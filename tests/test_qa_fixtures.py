@@ -140,6 +140,12 @@ and the fifth beginner-style batch fixtures/qa_begin47/ (12 notebook-style pairs
 with a 'correct' fraction string ('107/143'), a '#'-header np.savetxt, 'it','cost_train','cost_dev','acc_tr',
 'acc_dev', 'val_correct' fractions, np.savez -> CSV 'top1'/'val_top1' without an epoch column, the tutorial's
 '[1,    50] loss: 2.301' text log, a tab-separated 'top1'; adapters in 4)
+and the sixth beginner-style batch fixtures/qa_begin48/ (12 notebook-style pairs with `# In[n]:` cells: 5 torch,
+1 raw-tensor autograd RNN, 4 Keras 3, 1 flax.linen, 1 plain JAX; Spanish / German / French names ('perdida',
+'precision_val' as np.save arrays, 'Verlust'/'Genauigkeit', 'perte'/'perte_val'/'exactitude_val' with an unnamed
+pandas index), 'J_history'/'J_val', camelCase 'trainLoss'/'TrainingAccuracy', 'ep,tr_l,va_l,va_a', old-Keras
+'acc'/'val_acc' (pickled + json), 'costo'/'error_abs', 'cost_history'/'val_cost_history' from a LambdaCallback,
+'iteration','J','score' with empty cells, 'cost_history'/'val_cost' with every tenth cell filled; adapters in 4)
 and the JAX-side unseen batch fixtures/qa_jax42/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 3 Keras 3 on JAX; adapters in 9; csv.writer, JSONL, tf.summary, MLflow file store, tensorboardX, print/logging
 files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/TensorBoard/LambdaCallback)
@@ -314,7 +320,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32),
         "qa_wild47": (ROOT / "fixtures" / "qa_wild47", 12, 32),
         "qa_begin47": (ROOT / "fixtures" / "qa_begin47", 12, 32),
-        "qa_mixed47": (ROOT / "fixtures" / "qa_mixed47", 12, 42)}
+        "qa_mixed47": (ROOT / "fixtures" / "qa_mixed47", 12, 42),
+        "qa_begin48": (ROOT / "fixtures" / "qa_begin48", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
@@ -325,7 +332,7 @@ FIELDS = ("cause", "log_visible", "input_kind", "framework", "writer", "data", "
           "optimizer", "fault", "severity", "style", "pair", "seed", "modelled_on")
 LOG_NAMES = (".csv", ".tsv", ".log", ".jsonl", "tfevents", "trainer_state.json", ".wandb", "meta.yaml",
              "history.json", ".txt", ".npy", ".npz", ".pt", "mlflow.db", "metrics.json", ".pkl",
-             "results.json", "costs.json", ".out", "log.json", "hist.json")
+             "results.json", "costs.json", ".out", "log.json", "hist.json", "verlauf.json", "training.json")
 KINDS = {"torch": "torch_adapter", "jax": "jax_adapter"}
 
 
