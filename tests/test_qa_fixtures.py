@@ -213,6 +213,12 @@ console: `Epoch [3/25], Step [20/40], Loss:` step lines plus an epoch summary, a
 loss=..., acc=...` key=value pairs with commas, scientific-notation `iter` / epoch lines, hand-written Keras-like
 progress lines, Markdown table rows, Lightning TQDM bars, HF dicts with tqdm and with run_glue-style time-stamped info
 logging, JAX `logging` lines with a custom time-stamped format and a rich table printed at the end; an adapter in 4)
+and the seventh unseen console batch fixtures/qa_wild48/ (12 torch / Lightning / HF / accelerate / JAX / Keras
+programs whose log is their own console: ignite-style `Epoch[3] Iteration[50/660] Loss:` lines, `logging` with level
+names in brackets, fixed-width `|` columns with a header printed once, percentages with validation every 10 epochs,
+loguru-like lines, Lightning YAML-like blocks and tab-separated rows, HF `pprint` of nested dicts, accelerate's logger
+with the state block, JAX tqdm bars with `set_description` and tf.estimator-style INFO lines, Keras verbose=1 bars;
+the torch Monitor in 2)
 and a fourth JAX-side unseen batch fixtures/qa_jax45/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 2 Keras 3 on JAX; adapters in 8; csv.writer, a metrics-history JSON, tensorboardX, MLflow file store, tf.summary,
 JSONL, a print log, csv.DictWriter, CSVLogger, Keras verbose=2 stdout)
@@ -319,6 +325,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_mixed46": (ROOT / "fixtures" / "qa_mixed46", 12, 42),
         "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32),
         "qa_wild47": (ROOT / "fixtures" / "qa_wild47", 12, 32),
+        "qa_wild48": (ROOT / "fixtures" / "qa_wild48", 12, 28),
         "qa_begin47": (ROOT / "fixtures" / "qa_begin47", 12, 32),
         "qa_mixed47": (ROOT / "fixtures" / "qa_mixed47", 12, 42),
         "qa_begin48": (ROOT / "fixtures" / "qa_begin48", 12, 32)}
