@@ -93,6 +93,10 @@ and the eighteenth forum-style batch fixtures/qa_real47/ (14 pairs: Keras fit wi
 beside CSVLogger (2) / a JSON-dumped History / a pandas-CSV History / a LambdaCallback pipe print / verbose=2, a
 GradientTape loop with epoch prints; torch "Epoch no. 3 Train Loss:" prints, TensorBoard slash tags, a hand CSV,
 tqdm postfix + tqdm.write; Lightning CSVLogger; HF trainer_state.json; a JAX Recorder loop with prints)
+and the nineteenth forum-style batch fixtures/qa_real48/ (12 pairs, causes away from qa_real47's: Keras fit with the
+callback in 4 of 6 Keras pairs beside a JSON-dumped History / TensorBoard callback / CSVLogger / verbose=2, plus
+verbose=2 and CSVLogger without it; torch print lines and csv.writer with the Monitor, SummaryWriter, JSONL; Lightning
+CSVLogger; HF trainer_state.json)
 and the mixed unseen batch fixtures/qa_mixed41/ (11 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3 on
 TF/JAX; adapters in 9; SummaryWriter, print .log/.txt, W&B offline, csv.writer, tensorboardX, JSONL, Keras
 TensorBoard/CSVLogger/History JSON, Lightning CSVLogger)
@@ -292,6 +296,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real45": (ROOT / "fixtures" / "qa_real45", 14, 48),
         "qa_real46": (ROOT / "fixtures" / "qa_real46", 14, 48),
         "qa_real47": (ROOT / "fixtures" / "qa_real47", 14, 48),
+        "qa_real48": (ROOT / "fixtures" / "qa_real48", 12, 36),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
