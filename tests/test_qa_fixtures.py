@@ -232,6 +232,9 @@ a metrics-history JSON, csv.DictWriter, CSVLogger, a Keras history JSON)
 and a sixth JAX-side unseen batch fixtures/qa_jax47/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 2 Keras 3 on JAX; adapters in 8; csv.writer, tensorboardX, JSONL (x2), a print log, tf.summary, MLflow file
 store, a metrics-history JSON, CSVLogger, a LambdaCallback JSONL)
+and a seventh JAX-side unseen batch fixtures/qa_jax48/ (9 pairs: 4 flax.linen, 2 flax.nnx, 2 equinox, 1 plain JAX
+pytree; adapters in 7; JSONL, tensorboardX, a logging file, csv.writer, MLflow file store, csv.DictWriter, a print
+log, pandas to_csv, a metrics-history JSON)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -333,7 +336,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_wild48": (ROOT / "fixtures" / "qa_wild48", 12, 28),
         "qa_begin47": (ROOT / "fixtures" / "qa_begin47", 12, 32),
         "qa_mixed47": (ROOT / "fixtures" / "qa_mixed47", 12, 42),
-        "qa_begin48": (ROOT / "fixtures" / "qa_begin48", 12, 32)}
+        "qa_begin48": (ROOT / "fixtures" / "qa_begin48", 12, 32),
+        "qa_jax48": (ROOT / "fixtures" / "qa_jax48", 9, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
