@@ -118,6 +118,9 @@ LearningRateMonitor, W&B offline, tensorboardX, Keras CSVLogger, History via pan
 and the seventh mixed unseen batch fixtures/qa_mixed47/ (12 pairs: 4 torch + 1 Lightning, 2 flax.linen + 1 flax nnx,
 3 Keras 3, 1 HF Trainer; adapters in 9; SummaryWriter, JSONL, print .log/.txt, tensorboardX, Lightning CSVLogger +
 LearningRateMonitor, csv.writer, W&B offline, Keras CSVLogger/History JSON/TensorBoard, trainer_state.json)
+and the eighth mixed unseen batch fixtures/qa_mixed48/ (10 pairs: 4 torch + 1 Lightning, 1 flax.linen + 1 flax nnx +
+1 equinox, 2 Keras 3 on TF (custom train_step) and torch; adapters in 9; print .log, SummaryWriter, tensorboardX,
+csv.writer, print .txt, logging file, numpy.savetxt CSV, Keras CSVLogger/History JSON, Lightning CSVLogger)
 and the unseen console batch fixtures/qa_wild42/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: percentages and `correct 431/500` fractions, losses every N batches plus an epoch summary, ETA/time columns,
 scientific notation, ANSI/rich colour codes, a pandas DataFrame of the history, `logging` timestamps, tqdm postfix,
@@ -337,7 +340,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_begin47": (ROOT / "fixtures" / "qa_begin47", 12, 32),
         "qa_mixed47": (ROOT / "fixtures" / "qa_mixed47", 12, 42),
         "qa_begin48": (ROOT / "fixtures" / "qa_begin48", 12, 32),
-        "qa_jax48": (ROOT / "fixtures" / "qa_jax48", 9, 32)}
+        "qa_jax48": (ROOT / "fixtures" / "qa_jax48", 9, 32),
+        "qa_mixed48": (ROOT / "fixtures" / "qa_mixed48", 10, 38)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
