@@ -194,6 +194,14 @@ mixture of experts), generated bag-of-words sentiment, 5-tag multi-label, star r
 encoder, siamese blob pairs, tiny DistilBERT complaints; Adagrad + StepLR, RMSprop momentum + OneCycleLR, Adam
 betas (0.5, 0.9) + LinearLR warm-up, CosineAnnealingWarmRestarts, Adamax + InverseTimeDecay, optax.lamb,
 optax.adafactor + warmup_exponential_decay_schedule, optax.sgd Nesterov 0.95, HF linear warm-up; adapters in 6)
+and the unseen breadth batch fixtures/qa_fresh48/ (12 pairs leaning to the rarer causes: friedman1 into a SIREN,
+swiss-roll autoencoder, breast-cancer mean columns into a highway net, hastie_10_2 with a 3 x 512 MLP in Lightning,
+iris with a batch-axis softmax, a churn table with embeddings (wide & deep), a 4 x 4 checkerboard, friedman3 into a
+GLU MLP, friedman2 with a mean/log-variance head, a seasonal series into an nnx TCN, waveform frequencies into an
+equinox Elman RNN, tiny BERT keyword counts; NAdam eps 1, SGD + CyclicLR, AdamW amsgrad, RAdam + ReduceLROnPlateau,
+Nadam, Lion, Adam + PolynomialDecay, AdamW, optax.yogi, optax.novograd, optax.sgd momentum, HF linear decay;
+tensorboardX, SummaryWriter, csv.DictWriter, Lightning TensorBoardLogger, Keras CSVLogger / TensorBoard, pandas
+to_csv, JSONL, MLflow file store, tf.summary, np.savez, trainer_state.json; adapters in 6)
 and the third unseen console batch fixtures/qa_wild44/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: `logging` asctime lines, per-epoch confusion matrices with `correct 3536/4000` fractions, ANSI colour codes,
 `[epoch 2 | batch 40/63] mse 3.412e+00` plus epoch summaries with ETA, `it 0125 loss ... grad_norm ...` in scientific
@@ -311,6 +319,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh45": (ROOT / "fixtures" / "qa_fresh45", 12, 36),
         "qa_fresh46": (ROOT / "fixtures" / "qa_fresh46", 11, 32),
         "qa_fresh47": (ROOT / "fixtures" / "qa_fresh47", 12, 36),
+        "qa_fresh48": (ROOT / "fixtures" / "qa_fresh48", 12, 36),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
