@@ -19,6 +19,7 @@ repositories that log them, are in ``tests/data/wild_metric_names.tsv``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 #: Ordered (pattern, replacement, why) on the normalized phrase; the first full match rewrites it.
@@ -62,6 +63,10 @@ HABITS: list[tuple[str, str, str]] = [
     (r"(?:frac(?:tion)?|pct|percent|share|ratio|rate|prop(?:ortion)?)_(?:of_)?dead(?:_relus?|_units?|_neurons?)?"
      r"|dead_(?:relus?_|units?_|neurons?_)?(?:frac(?:tion)?|share|ratio|rate|prop(?:ortion)?)",
      "act_frac_zero", "share of dead (always zero) ReLU units"),
+    # Loss and accuracy in German, French, Spanish, Italian and Portuguese (accents dropped).
+    (r"verlust|kosten|perte|cout|perdida|costo|coste|perdita|perda|custo", "loss", "the loss in another language"),
+    (r"genauigkeit|exactitude|exactitud|accuratezza|acuratezza|acuracia|exatidao", "accuracy",
+     "the accuracy in another language"),
     (r"(\w+)_acc", r"\1_accuracy", "'_acc' suffix: an accuracy of its own kind"),
 ]  # fmt: skip
 
@@ -78,6 +83,13 @@ _INSTANCE = re.compile(r"(.+?)_\d+")
 _NUMBERED = re.compile(r"auc|precision|recall|\w*accuracy|m?iou|f1\w*|mae|mse|rmse|mape|\w+_error")
 #: Losses of the two adversaries of a GAN (after :data:`HABITS`) and their parts (``d_loss_real``).
 ADVERSARIAL = re.compile(r"[dg]_loss(_\w+)?|[dg]_\w+_loss")
+
+
+def fold_accents(text: str) -> str:
+    """``pérdida`` -> ``perdida``: the accents of a name dropped (the habits are spelled without)."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def rewrite(phrase: str) -> tuple[str, str | None]:

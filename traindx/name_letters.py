@@ -53,6 +53,30 @@ def short_key_names(names: list[str]) -> dict[str, str]:
     return {n: _target(_SHORT_KEYS[k], why) for n, k in found.items() if k != "va" or "vl" in letters}
 
 
+#: A split's short form and a metric letter (``tr_l``, ``va_l``, ``va_a``, ``te_acc``... after
+#: names._normalize): the loss (``l``) or the accuracy (``a``) of that split.
+_SPLIT_LETTER = re.compile(r"(tr|trn|train|va|val|vl|te|tst|test)_(l|a)")
+_LETTER_SPLIT = {"tr": "train", "trn": "train", "train": "train", "va": "val", "val": "val", "vl": "val",
+                 "te": "test", "tst": "test", "test": "test"}  # fmt: skip
+
+
+def split_letter_names(names: list[str]) -> dict[str, str]:
+    """``tr_l``, ``va_l``, ``va_a``: a split's short form with ``l`` (loss) or ``a`` (accuracy),
+    read where every series name of the file has that form, two or more, one of them a loss;
+    alone a ``va_a`` or ``tr_l`` could mean anything."""
+    from traindx.names import _normalize, _target, is_bookkeeping
+
+    series = [n for n in names if not is_bookkeeping(n)]
+    found = {n: m for n in series if (m := _SPLIT_LETTER.fullmatch(_normalize(n))) is not None}
+    keys = {n: f"{_LETTER_SPLIT[m[1]]}/{'loss' if m[2] == 'l' else 'accuracy'}" for n, m in found.items()}
+    if len(found) != len(series) or len(found) < 2 or len(set(keys.values())) != len(keys):
+        return {}
+    if not any(k.endswith("/loss") for k in keys.values()):
+        return {}
+    why = f"split short forms with a metric letter ({', '.join(sorted(n.strip() for n in found))}) in one file"
+    return {n: _target(k, why) for n, k in keys.items()}
+
+
 def letter_names(names: list[str]) -> dict[str, str]:
     """The overrides of this module for the names of one file."""
-    return cost_letter_names(names) | short_key_names(names)
+    return cost_letter_names(names) | short_key_names(names) | split_letter_names(names)

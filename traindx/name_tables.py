@@ -15,6 +15,11 @@ SPLIT_WORDS: dict[str, str] = {
     "val": "val", "valid": "val", "validation": "val", "eval": "val", "evaluation": "val",
     "dev": "val", "va": "val", "vl": "val",
     "test": "test", "testing": "test",
+    # The split words of notebooks written in German, French, Spanish, Italian and Portuguese
+    # (accents dropped by names._normalize): Val_Verlust, perte_entrainement, costo_validacion.
+    "entrainement": "train", "entrenamiento": "train", "addestramento": "train", "treino": "train",
+    "treinamento": "train", "validierung": "val", "validacion": "val", "validazione": "val", "validacao": "val",
+    "prueba": "test", "teste": "test",
 }  # fmt: skip
 
 #: Short split words read bare as their split's loss only as a set of two splits or more in one
@@ -79,6 +84,8 @@ SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
     # Hand-written tags: 'loss per epoch on val', 'train/acc_per_epoch', 'accuracy_batch'.
     (r"(.+)_(on|of|for|in)", r"\1", None, "trailing preposition"),
     (r"(.+)_per_(epoch|ep)", r"\1", None, "'per epoch' suffix"),
+    # A list of per-epoch values named for the list (cost_history, loss_curve, acc_values).
+    (r"(.+)_(history|curve|values|vals|list)", r"\1", None, "'_history' suffix: the list of the metric's values"),
     (r"(.+)_(per_)?(batch|iter(ation)?|it)|(.+)_per_step", r"\1\5", "step", "'per batch' suffix (per step)"),
     (r"dead_(relus?_|units?_|neurons?_)?(in_)?(pct|percent|percentage)", r"dead_\1frac", None,
      "share of dead units in percent (values read as fractions)"),

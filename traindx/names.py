@@ -34,7 +34,7 @@ from traindx.metric_direction import (  # noqa: F401 (re-exported: traindx.names
     is_loss_component,
     quality_rank,
 )
-from traindx.name_habits import instance_base, loss_part, rewrite
+from traindx.name_habits import fold_accents, instance_base, loss_part, rewrite
 from traindx.name_letters import letter_names
 from traindx.name_tables import (  # noqa: F401 (re-exported: the tables map_name reads)
     _TASK_MARKER,
@@ -76,7 +76,7 @@ _PERCENT_WORDS = frozenset({"pct", "percent", "percentage"})
 def _normalize(text: str) -> str:
     """``LearningRate`` -> ``learning_rate``; ``acc@1`` -> ``acc_1``; ``lr-SGD`` -> ``lr_sgd``;
     ``mAP50-95`` -> ``map_50_95``."""
-    text = _IOU_WORD.sub(lambda m: f"_{m[1]}iou_", _MAP_WORD.sub("_map_", text).replace("\u00b2", "2"))
+    text = _IOU_WORD.sub(lambda m: f"_{m[1]}iou_", _MAP_WORD.sub("_map_", fold_accents(text)).replace("\u00b2", "2"))
     return "_".join(t for t in _SEPARATORS.split(_CAMEL.sub("_", text).lower()) if t)
 
 

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,8 @@ def input_shift(data: Any, val_data: Any) -> dict[str, float]:
         return {}
     x = x.reshape(len(x), -1)[:, :MAX_FEATURES]  # (float64 only in the sums: no copy of the rows)
     vx = vx.reshape(len(vx), -1)[:, :MAX_FEATURES]
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: "Mean of empty slice", never printed
         mt, st = np.nanmean(x, axis=0, dtype=np.float64), np.nanstd(x, axis=0, dtype=np.float64)
         mv, sv = np.nanmean(vx, axis=0, dtype=np.float64), np.nanstd(vx, axis=0, dtype=np.float64)
     keep = np.isfinite(mt) & np.isfinite(st) & np.isfinite(mv) & np.isfinite(sv)
