@@ -8,6 +8,8 @@ a precision or an AUC. Each has a level that means "learned nothing", whatever t
 * **an AUC at 0.5.** A ranking no better than a coin (``auc_dev``: the largest distance of any
   logged AUC from 0.5).
 * **F1, precision or recall at exactly 0.** Not one positive predicted right (``pos_zero``).
+  At one value above 0 at every one of five or more evaluations, the answers it counts never
+  changed (``pos_frozen``).
 * **Dice or IoU never above 0.** The overlap of the predicted and true foreground masks; at 0
   for a whole run, no foreground pixel was ever predicted right - the model answers background
   everywhere (``overlap_best``, the best value of any logged Dice, IoU or Jaccard; a mean IoU
@@ -64,6 +66,11 @@ _PPL = re.compile(r"perplexity")
 _QUALITY = re.compile(
     r"(\w+_)?(acc|accuracy|dice|dice_coef(ficient)?|iou|jaccard|f1|f1_score|auc|precision|recall|r2|r2_score)"
 )
+#: A one-class F1, precision or recall at one value at this many points or more is frozen
+#: (``pos_frozen``; the accuracy's own test is degenerate.py's ``acc_mode_frac``) ...
+FROZEN_POINTS = 5
+#: ... below this value (a model that converged before its first evaluation repeats a high one).
+FROZEN_CEILING = 0.95
 #: Relative agreement under which a loss and a metric are one series.
 _SAME = 1e-3
 #: Error metric -> (the context's trivial level it compares with, the power it is taken to).
@@ -145,6 +152,12 @@ def _loss_is_quality(run: Run) -> bool:
     return False
 
 
+def _frozen(v: np.ndarray) -> bool:
+    """One value (to 4 digits) at every one of :data:`FROZEN_POINTS` or more points, above 0 and
+    under :data:`FROZEN_CEILING`: the predictions the metric counts never changed."""
+    return v.size >= FROZEN_POINTS and float(np.ptp(np.round(v, 4))) == 0.0 and 0.0 < float(v[0]) < FROZEN_CEILING
+
+
 def aux_facts(run: Run) -> dict[str, Any]:
     """The ``aux`` group (see the module docstring); empty when no such metric was logged."""
     out: dict[str, Any] = {}
@@ -166,6 +179,7 @@ def aux_facts(run: Run) -> dict[str, Any]:
     pos = _series(run, _POS)
     if pos:
         out["pos_zero"] = any(bool(np.all(v == 0.0)) for v in pos)
+        out["pos_frozen"] = any(_frozen(v) for v in pos)
     if _loss_is_quality(run):
         out["loss_is_quality"] = True
     loss = _series(run, _LOSS, "train")
