@@ -119,7 +119,7 @@ class ContextMixin:
         self._gn_rows = 0
         self._gn_buf = torch.zeros(FLUSH_STEPS, max(len(g.params), 1), dtype=torch.float32,
                                    device=g.params[0].device if g.params else "cpu")  # fmt: skip
-        self._gn_row_views = list(self._gn_buf.unbind(0))
+        self._gn_row_views, self._gn_np_rows = list(self._gn_buf.unbind(0)), (list(self._gn_buf.numpy()) if self._gn_buf.is_cpu else None)  # fmt: skip
         self._n_params = len(g.params)
         # Which parameters ever got a gradient (telemetry and coverage steps from step 2 on).
         self._reach = GradReach(g.module_of, [self._param_name(p) for p in g.params])

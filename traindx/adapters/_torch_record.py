@@ -107,9 +107,12 @@ class RecordMixin:
                 row.zero_()
                 torch.stack(norms, out=row[: len(norms)])
             # Non-finite gradients are fatal like a non-finite loss: checked here where the
-            # norms are on the CPU (or with on_fatal="stop"), else at the next flush.
-            if fatal is None and not self._fatal_warned and (row.is_cpu or self.on_fatal == "stop"):
-                if not math.isfinite(row.sum().item()):
+            # norms are on the CPU (or with on_fatal="stop"), else at the next flush. On the
+            # CPU the row is read through its numpy view (no torch operation): a float64 sum
+            # of norms (>= 0) is finite exactly when each norm is, as the flush reads them.
+            np_rows = self._gn_np_rows
+            if fatal is None and not self._fatal_warned and (np_rows is not None or self.on_fatal == "stop"):
+                if not math.isfinite(sum(np_rows[self._gn_rows].tolist()) if np_rows is not None else row.sum().item()):
                     fatal = (s, fatal_message("grads", math.sqrt(float(row.double().square().sum()))))
             if s >= 2:  # the first steps may legitimately lack gradients
                 self._reach_step(row, grads, len(norms) == self._n_params)
