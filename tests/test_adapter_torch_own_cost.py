@@ -1,5 +1,6 @@
 """The torch Monitor's cheaper paths (issue 15, perf48) record what the longer ones did: the
-per-step finiteness check of the gradient norms read through the buffer's numpy view."""
+telemetry vector built without no-op conversions, the per-step finiteness check of the
+gradient norms read through the buffer's numpy view."""
 
 from __future__ import annotations
 
@@ -10,9 +11,34 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
+from traindx.adapters._torch_telemetry import flat_values  # noqa: E402
 from traindx.adapters.torch import Monitor  # noqa: E402
 
 pytestmark = pytest.mark.torch
+
+
+def _old(pieces):  # the expression flat_values replaced
+    dev = pieces[0].device
+    return torch.cat([p.reshape(-1).float().to(dev) for p in pieces])
+
+
+@pytest.mark.parametrize("kinds", [("f32_1d",) * 3, ("f32_0d", "f32_1d", "f64_1d", "f32_2d", "f16_1d", "i64_1d")])
+def test_flat_values_are_the_converted_concatenation(kinds):
+    g = torch.Generator().manual_seed(0)
+    make = {
+        "f32_1d": lambda: torch.randn(5, generator=g),
+        "f32_0d": lambda: torch.randn((), generator=g),
+        "f64_1d": lambda: torch.randn(4, generator=g, dtype=torch.float64) * 1e-3 + 1.0 / 3.0,
+        "f32_2d": lambda: torch.randn(2, 3, generator=g),
+        "f16_1d": lambda: torch.randn(3, generator=g).half(),
+        "i64_1d": lambda: torch.arange(4),
+    }
+    pieces = [make[k]() for k in kinds]
+    got, want = flat_values(pieces), _old(pieces)
+    assert got.dtype == torch.float32 and got.shape == want.shape
+    assert torch.equal(got, want)  # bit for bit
+    pieces[0].add_(1.0)  # the vector is a copy: a piece changed later does not reach it
+    assert torch.equal(got, want)
 
 
 class _NanToZero(nn.Module):

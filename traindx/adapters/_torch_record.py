@@ -13,6 +13,7 @@ from traindx.adapters._common import (
     fatal_message,
 )
 from traindx.adapters._common.losses import penalty_share
+from traindx.adapters._torch_telemetry import flat_values
 
 FLUSH_STEPS = 400  # per-step values move to the host at least this often (bounded memory)
 SMALL_TARGETS = 1 << 16  # targets up to this size are class-counted in batches at flush
@@ -257,7 +258,7 @@ class RecordMixin:
             acts.append((self._act_tags[name], n, kind, m.numel()))
             moments.append(m)
         if moments:
-            self._b_tel.append((s, [], torch.cat([m.reshape(-1).float() for m in moments]), acts))
+            self._b_tel.append((s, [], flat_values(moments), acts))
 
     def _norms(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
         """L2 norm of each tensor (float32, on the first tensor's device)."""

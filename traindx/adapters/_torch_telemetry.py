@@ -18,6 +18,17 @@ _INPUT_TAGS = ("train/input_mean", "train/input_std", "train/input_min", "train/
 _KEY_TAGS = ["_ik_sum", "_ik_sq", "_ik_min", "_ik_max", "_ik_n"]  # input_key's order (the same-batch check)
 
 
+def flat_values(pieces: list[torch.Tensor]) -> torch.Tensor:
+    """The pieces' values in one float32 vector on the first piece's device. A piece that
+    already is one (an activation's moments, a per-module norm row) goes in as it is: a
+    deep net's telemetry step has a piece per hooked module, and three no-op conversions
+    of each (reshape, float, to) cost more than the concatenation (the same values)."""
+    dev = pieces[0].device
+    f32 = torch.float32
+    return torch.cat([p if p.dim() == 1 and p.dtype is f32 and p.device == dev else p.reshape(-1).float().to(dev)
+                      for p in pieces])  # fmt: skip
+
+
 class TelemetryMixin:
     """Everything a telemetry step records; state lives on the Monitor."""
 
@@ -114,8 +125,7 @@ class TelemetryMixin:
             ):
                 self._check_broadcast(tuple(out.shape), tuple(tgt.shape))
         if vals or moments:
-            dev = (vals or moments)[0].device
-            self._b_tel.append((s, tags, torch.cat([v.reshape(-1).float().to(dev) for v in vals + moments]), acts))
+            self._b_tel.append((s, tags, flat_values(vals + moments), acts))
         if host:
             self._b_host.append((s, host))
         return wbad
@@ -187,8 +197,7 @@ class TelemetryMixin:
         vals: list[torch.Tensor] = []
         self._output_stats(out, tgt, ts.class_dim(out, tgt), tags, vals)
         if vals:
-            dev = vals[0].device
-            self._b_tel.append((s, tags, torch.cat([v.reshape(-1).float().to(dev) for v in vals]), []))
+            self._b_tel.append((s, tags, flat_values(vals), []))
 
     def _decide_output(self, out: torch.Tensor, cdim: int) -> None:
         """The output activation: the activation module run last, or what the values show."""
