@@ -1,6 +1,7 @@
 """The torch Monitor's cheaper paths (issue 15, perf48) record what the longer ones did: the
 telemetry vector built without no-op conversions, the per-step finiteness check of the
-gradient norms read through the buffer's numpy view."""
+gradient norms read through the buffer's numpy view, activation moments taken without a
+``torch.no_grad()`` block (no autograd graph either way)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,25 @@ def test_nonfinite_gradients_warn_at_their_own_step_on_cpu(tmp_path):
     mon.close()
     assert warned_at == [3]
     assert mon.context.flags.get("fatal_step") == 3
+
+
+def test_activation_moments_carry_no_graph(tmp_path):
+    """The forward hooks' moments of activations that require grad: no autograd graph (no
+    grad_fn) although no torch.no_grad() block is opened, and the parameters' gradients are
+    those of a run without the monitor."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3))
+    twin = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3))
+    twin.load_state_dict(model.state_dict())
+    mon = Monitor(model, None, loss_fn=nn.CrossEntropyLoss(), logdir=tmp_path, every=1)
+    x, y = torch.randn(16, 8), torch.randint(0, 3, (16,))
+    mon.step(nn.functional.cross_entropy(model(x), y).detach())  # arms the hooks for the next step
+    loss = nn.functional.cross_entropy(model(x), y)
+    assert mon._act_pending, "the armed forward left no activation moments"
+    for m, _n, _kind in mon._act_pending.values():
+        assert m.grad_fn is None and not m.requires_grad
+    loss.backward()
+    nn.functional.cross_entropy(twin(x), y).backward()
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(p.grad, q.grad)
+    mon.close()

@@ -236,10 +236,9 @@ class Monitor(ContextMixin, RecordMixin, TelemetryMixin, FlushMixin, Closing):
         self._last_leaf_ptr = (t.data_ptr(), t._version) if t is not None else None
         if name in self._init_layers:  # the first forward only (emptied after the first step)
             self._fwd_last = name
-        if self._activations:
-            if t is not None and t.is_floating_point() and t.numel():
-                with torch.no_grad():
-                    self._act_pending[name] = (_moments.activation_moments(t, kind), t.numel(), kind)
+        if self._activations and t is not None and t.is_floating_point() and t.numel():
+            # no torch.no_grad() block (~1.5 us a module): the moments are taken of t.detach()
+            self._act_pending[name] = (_moments.activation_moments(t, kind), t.numel(), kind)
 
     def _on_root(self, out: Any) -> None:
         if self.model.training:  # an evaluation forward run with grad enabled is not a step's
