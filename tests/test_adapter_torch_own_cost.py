@@ -95,3 +95,21 @@ def test_activation_moments_carry_no_graph(tmp_path):
     for p, q in zip(model.parameters(), twin.parameters(), strict=True):
         assert torch.equal(p.grad, q.grad)
     mon.close()
+
+
+def test_own_time_benchmark_splits_steps_by_kind():
+    """benchmarks/own_time_torch.py: with a fixed interval its steps fall into plain,
+    telemetry and after-telemetry kinds, as many of each as the interval makes (the timings
+    themselves are the machine's: only their count and order are checked)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from own_time_torch import own_times, quartiles
+
+    got = own_times("mlp", steps=30, warmup=10, every=10)
+    assert {k: len(v) for k, v in got.items()} == {"plain": 24, "tel": 3, "after": 3}
+    for v in got.values():
+        assert v == sorted(v) and v[0] > 0
+        q1, med, q3, p10 = quartiles(v)
+        assert p10 <= q1 <= med <= q3
