@@ -30,6 +30,10 @@ The invariants (:data:`INVARIANTS`):
   the training loss "fell by X" (X >= 0.5) beside a line or fired symptom saying it barely moved
   or did not decrease; the LR "never exceeds X" beside "reaches Y" with Y > X; two different
   values quoted for the loss's drop.
+- ``first_point``: a symptom's shown ``X.first`` (the median of the curve's first points, not
+  its first point) whose value differs, as printed, from the first point ``X.first_raw`` says
+  so and gives that first point (traindx/evidence_words.py; qa_jax47: "loss.first=0.318" under a
+  log whose first point is 0.187).
 
 Reading the report: a row is ``invariant | run | cause | line | why``.
 """
@@ -50,7 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-INVARIANTS = ("lr_direction", "lr_kept", "lr_quoted", "lr_unrecorded", "adapter_claim", "units", "contradiction")
+INVARIANTS = ("lr_direction", "lr_kept", "lr_quoted", "lr_unrecorded", "adapter_claim", "units", "contradiction",
+              "first_point")
 TOP = 3
 NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
 
@@ -289,10 +294,26 @@ def check_contradictions(report: dict[str, Any], facts: dict[str, Any]) -> list[
     return out
 
 
+def check_first_point(report: dict[str, Any], facts: dict[str, Any]) -> list[Violation]:
+    """A shown ``X.first`` that is not the first point as printed names the first point."""
+    out = []
+    for s in report.get("symptoms", []):
+        for e in s.get("evidence", []):
+            group, _, key = str(e.get("fact") or "").partition(".")
+            raw = (facts.get(group) or {}).get("first_raw") if key == "first" else None
+            v = e.get("value")
+            if not isinstance(raw, float) or not isinstance(v, float) or _same(v, raw):
+                continue
+            if f"the first point is {raw:.3g}" not in str(e.get("says", "")):
+                out.append(Violation("first_point", s.get("code", "?"), f"{e['fact']}={v:.3g}",
+                                     f"the series' first point is {raw:.3g}; the line does not say it shows a median"))
+    return out
+
+
 def check(report: dict[str, Any], facts: dict[str, Any]) -> list[Violation]:
     """Every invariant's violations on one report (its JSON form) and the run's facts."""
     return (check_lr(report, facts) + check_adapter_claims(report, facts) + check_units(report, facts)
-            + check_contradictions(report, facts))
+            + check_contradictions(report, facts) + check_first_point(report, facts))
 
 
 def qa_dirs(root: Path = ROOT / "fixtures") -> dict[str, list[Path]]:

@@ -69,6 +69,13 @@ CASES: dict[str, tuple[dict, dict, dict]] = {
         _report(("too_few_epochs", ["loss already fell by 0.9"], [_fix("Train longer (the loss was still falling at step 600).")])),
         _report(("too_few_epochs", ["loss already fell by 0.9"], []), symptoms=[{"code": "LOSS024", "slug": "both-losses-barely-fell", "severity": "warning"}]),
     ),
+    "first_point": (
+        {"loss": {"first": 0.318, "first_raw": 0.187, "n_finite": 750}},
+        _report(symptoms=[{"code": "LOSS024", "evidence": [{"kind": "fact", "fact": "loss.first", "value": 0.318,
+                                                              "says": "loss.first (the median of its first 20 points; the first point is 0.187)"}]}]),
+        # qa_jax47's linen autoencoder: the median of its first 20 points shown as if it were the first
+        _report(symptoms=[{"code": "LOSS024", "evidence": [{"kind": "fact", "fact": "loss.first", "value": 0.318, "says": "loss.first"}]}]),
+    ),
 }
 
 

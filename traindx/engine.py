@@ -32,6 +32,7 @@ from traindx.diagnosis import (
     SymptomResult,
     Verdict,
 )
+from traindx.evidence_words import fact_says
 from traindx.headline import headline, no_reference
 from traindx.rerank import clearable, knows, model_for, ranks_nothing, rerank
 from traindx.rules import _cel as cel
@@ -168,7 +169,7 @@ def _symptom_result(sym: Symptom, facts: Facts) -> SymptomResult:
     else:
         onset_step = None
     ev = [
-        Evidence.model_construct(says=p, fact=p, value=fact(facts, p), kind="fact")
+        Evidence.model_construct(says=fact_says(p, facts), fact=p, value=fact(facts, p), kind="fact")
         for p in sym.shows
         if fact(facts, p) is not None
     ]

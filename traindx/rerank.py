@@ -48,7 +48,8 @@ SERIES_WORDS = {
 KEY_WORDS = {
     "tau": "trend (Kendall tau)", "tail_tau": "trend over the last part", "rise_tau": "trend after its best value",
     "drop": "drop from its start",
-    "change": "relative change", "first": "first value", "last": "last value", "min": "minimum",
+    "change": "relative change", "first": "value at the start (median of its first points)",
+    "last": "value at the end (median of its last points)", "min": "minimum",
     "max": "maximum", "noise": "noise", "osc": "oscillation", "tv_ratio": "wiggliness",
     "peak_ratio": "peak over start", "rise_rel": "rise", "half_change": "change over the second half",
     "has_nonfinite": "has NaN/inf", "ends_nonfinite": "ends NaN/inf", "tail_cv": "spread over the last part",

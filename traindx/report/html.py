@@ -26,6 +26,7 @@ from typing import Any
 
 from traindx.diagnosis import CauseResult, Diagnosis
 from traindx.errors import TraindxError
+from traindx.evidence_words import fact_text
 from traindx.headline import not_ruled_out
 from traindx.report.plotdata import PlotSection, heatmaps, lr_range_chart, run_charts
 from traindx.schema import Run, SkippedPath
@@ -128,7 +129,7 @@ def _run_section(
         rows = "".join(
             f'<tr><td class="sev-{s.severity}">{s.severity}</td><td>{e(s.code)}</td><td>{e(s.summary)}</td>'
             f"<td>{'' if s.onset_step is None else f'{e(s.onset_unit)} {s.onset_step}'}</td>"
-            f'<td class="dim">{" ".join(f"{e(x.fact)}={e(value_text(x.value))}" for x in s.evidence)}</td></tr>'
+            f'<td class="dim">{" ".join(e(fact_text(x)) for x in s.evidence)}</td></tr>'
             for s in d.symptoms
         )
         out.append("<h3>Symptoms</h3><table><tr><th>severity</th><th>code</th><th>symptom</th>"

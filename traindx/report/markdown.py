@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from traindx.diagnosis import CauseResult, Diagnosis
+from traindx.evidence_words import fact_text
 from traindx.headline import not_ruled_out
 from traindx.schema import SkippedPath
 from traindx.textsafe import printable, value_text
@@ -87,7 +88,7 @@ def render_run(d: Diagnosis, *, heading: str = "###") -> str:
     if d.symptoms:
         lines += ["| severity | code | symptom | from | evidence |", "|---|---|---|---|---|"]
         for s in d.symptoms:
-            ev = ", ".join(f"{esc(e.fact)}={esc(value_text(e.value))}" for e in s.evidence)
+            ev = ", ".join(esc(fact_text(e)) for e in s.evidence)
             lines.append(
                 f"| {s.severity} | {esc(s.code)} | {esc(s.summary)} | {_onset(s)} | {ev} |"
             )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from traindx.diagnosis import CauseResult, Diagnosis
+from traindx.evidence_words import fact_text
 from traindx.headline import not_ruled_out
 from traindx.report.layout import Hang, Line, Printer
 from traindx.schema import IngestReport, SkippedPath
@@ -91,7 +92,7 @@ def render_diagnosis(d: Diagnosis, *, verbose: bool = False) -> list[Hang | Line
             sev = [("    ", ""), (f"{s.severity.upper():7}", SEV_STYLE[s.severity]), (" ", "")]
             parts.append(Hang(sev, f"{s.code} {s.summary}{at}"))
             if s.evidence:
-                facts = "  ".join(f"{e.fact}={value_text(e.value)}" for e in s.evidence)
+                facts = "  ".join(fact_text(e) for e in s.evidence)
                 parts.append(Hang(" " * 12, facts, "dim"))
     elif d.symptoms:
         notes = ", ".join(f"{s.code} {s.slug}" for s in d.symptoms)

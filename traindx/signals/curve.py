@@ -35,6 +35,11 @@ ZERO_SHARE = 1e-6
 #: are taken against at least this share of its full scale: an F1 that starts at exactly 0
 #: and reaches 0.17 "rose" 3.4 (0.17 / 0.05), not 3.4e12
 QUALITY_FLOOR = 0.05
+#: ``first`` and ``last`` are medians of the series' first and last points (robust to one
+#: noisy batch): (share, at least, at most) of the finite points, as :func:`head` /
+#: :func:`tail` take them - a report that shows ``first`` says so (traindx/evidence_words.py)
+FIRST_POINTS = (0.03, 1, 20)
+LAST_POINTS = (0.05, 1, 200)
 
 
 def quality_floor(values: np.ndarray) -> float:
@@ -163,7 +168,7 @@ def explode_recovered(yf: np.ndarray, explode_idx: int, ref: float) -> bool:
     if out[-1] - out[0] >= window or np.any(yf[out] <= 0.0) or out[-1] >= yf.size - 1:
         return False
     pre = float(median(yf[max(0, out[0] - 5) : out[0]])) if out[0] else ref
-    return abs(float(median(tail(yf, 0.05, 1, 200)))) <= RECOVER_END * min(abs(pre), ref)
+    return abs(float(median(tail(yf, *LAST_POINTS)))) <= RECOVER_END * min(abs(pre), ref)
 
 
 def level_facts(xf: np.ndarray, yf: np.ndarray) -> dict[str, float | int]:
@@ -225,8 +230,8 @@ def curve_facts(
     span = float(xb[-1] - xb[0]) or 1.0
     prog = (xb - xb[0]) / span
 
-    first = float(median(head(yf, 0.03, 1, 20)))
-    last = float(median(tail(yf, 0.05, 1, 200)))
+    first = float(median(head(yf, *FIRST_POINTS)))
+    last = float(median(tail(yf, *LAST_POINTS)))
     i_min, i_max = int(np.argmin(s)), int(np.argmax(s))
     smin, smax = float(s[i_min]), float(s[i_max])
     scale = max(abs(first), abs(smin), EPS)

@@ -78,14 +78,18 @@ def mad(y: np.ndarray) -> float:
     return float(1.4826 * median(d, overwrite_input=True))
 
 
+def edge_size(n: int, frac: float, lo: int, hi: int) -> int:
+    """How many of ``n`` points :func:`head` / :func:`tail` take: ``frac`` of them, at least
+    ``lo`` and at most ``hi`` (and ``n``)."""
+    return int(min(max(lo, round(frac * n)), hi, n))
+
+
 def head(y: np.ndarray, frac: float = 0.05, lo: int = 1, hi: int = 50) -> np.ndarray:
-    k = int(min(max(lo, round(frac * y.size)), hi, y.size))
-    return y[:k]
+    return y[: edge_size(y.size, frac, lo, hi)]
 
 
 def tail(y: np.ndarray, frac: float = 0.05, lo: int = 1, hi: int = 200) -> np.ndarray:
-    k = int(min(max(lo, round(frac * y.size)), hi, y.size))
-    return y[y.size - k :]
+    return y[y.size - edge_size(y.size, frac, lo, hi) :]
 
 
 def kendall_tau(y: np.ndarray) -> float:
