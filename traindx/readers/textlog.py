@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from traindx.errors import ReadError
-from traindx.readers import textnames
+from traindx.readers import textlines, textnames
 from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
@@ -60,31 +60,11 @@ _STATES = re.compile(r"[\r\x08]+")  # a progress line's states, each rewriting t
 _EPOCH = re.compile(
     r"\b(?:epoch|ep)\b\.?\s*(?:(?:no|nr|num|number)\b\.?\s*)?[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?", re.I
 )
-#: scikit-learn's MLP (``verbose=True``): ``Iteration 3, loss = 0.51``. Its stochastic solvers'
-#: iteration is an epoch (``max_iter`` "determines the number of epochs"), so the line is read as
-#: ``epoch 3 | loss = 0.51``; anchored at the line start (Caffe's ``Iteration 100, loss = 0.5``
-#: follows a glog prefix and counts solver steps).
-_SKLEARN_ITER = re.compile(r"^Iteration (\d+), (?=loss = )")
-#: The PyTorch char-RNN tutorials' progress print: iteration, percent done, elapsed time and a
-#: bare number - the loss: ``1500 100% (1m 16s) 0.6932 pos / neg ✗ (neg)`` (classifying names),
-#: ``0m 5s (5000 5%) 2.4521`` (generating names). Read as ``step 1500 | loss: 0.6932 | ...``.
-_ELAPSED = r"(?:\d+(?:\.\d+)?\s*[hms]\s*)+"
-_TUTORIAL = re.compile(
-    rf"^\s*(?:(?P<it>\d+)\s+\d+(?:\.\d+)?%\s+\(\s*{_ELAPSED}\)|{_ELAPSED}\(\s*(?P<it2>\d+)\s+\d+(?:\.\d+)?%\s*\))"
-    rf"\s+(?P<loss>{_NUM})(?=\s|$)",
-    re.I,
+#: Python logging's default ``%(levelname)s:%(name)s:`` too (``INFO:tensorflow:loss = 2.3, step = 0``,
+#: ``INFO:root:``, ``INFO:__main__:``): the logger's name is no metric's (a number after it is a value).
+_PREFIX = re.compile(
+    r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T][\d:.,]+\]?\s*)?(?:\[?(?:INFO|DEBUG|WARNING)\]?\s*[:-]?\s*(?:[A-Za-z_][\w.]*:(?!\s*[-+.\d]))?)?"
 )
-
-
-def _tutorial(line: str) -> str:
-    """A tutorial progress line (:data:`_TUTORIAL`) as ``step N | loss: X`` and the rest."""
-    m = _TUTORIAL.match(line)
-    if m is None:
-        return line
-    return f"step {m['it'] or m['it2']} | loss: {m['loss']} | {line[m.end():]}"
-
-
-_PREFIX = re.compile(r"^\s*(?:\[?\d{4}-\d\d-\d\d[ T][\d:.,]+\]?\s*)?(?:\[?(?:INFO|DEBUG|WARNING)\]?\s*[:-]?\s*)?")
 #: A split named at the start of a line (``Test set:``, ``Train Epoch:``, ``Validation -``), bracketed
 #: too (``[val] epoch 3 loss=2.30 acc=0.11``, printed between a tqdm bar's states).
 _LINE_SPLIT = re.compile(
@@ -125,7 +105,11 @@ _QUALIFIER = re.compile(r"(?i)\b(best|min|max|lowest|highest|worst|mean|avg|aver
 #: Words before a number that name no metric: markers and progress (epoch, step, eta...), and a
 #: lone linking word, which is prose (the stax example's ``Epoch 3 in 0.05 sec``, ``Epoch 3 took
 #: 12.1 s``, ``done after 40 steps``).
-_SKIP_NAMES = re.compile(r"(?i)epoch|ep|eta|step|batch|iter|it|in|took|takes|after|within|over|for|of|on|at|the")
+#: A step counter or a rate printed as a pair (tf.estimator's ``global_step = 200``, ``global_step/sec: 356.5``).
+_SKIP_NAMES = re.compile(
+    r"(?i)epoch|ep|eta|step|batch|iter|it|in|took|takes|after|within|over|for|of|on|at|the"
+    r"|(?:global[_ ]?)?step|(?:global[_ ]?)?steps?/s(?:ec)?|(?:it|samples?|examples?)/s(?:ec)?"
+)
 _KNOWN = re.compile(r"(?i)(?<![a-z])((?:binary_|multi_)?m?log_?loss|loss|acc|accuracy|err|error|mse|mae|rmse|ppl|perplexity|f1|auc|iou|dice)(?![a-z])")
 _LONE_NUM = re.compile(rf"(?<![\w.])(?:{_NUM})(?!\w)", re.I)  # a number, not part of a name ('loss_3.pt')
 _NAMED_NUM = re.compile(r"(?<![\w@.])\d*\.\d+")  # 'loss 0.41 reached at step 300' is prose, not a name
@@ -162,6 +146,7 @@ def _name(name: str, context: str | None, *, prose: bool) -> str:
 
 #: A rule of ``=`` around a marker (``== epoch 4 == val correct ..``), left before the pairs it heads.
 _RULE_MARK = re.compile(r"^[\s:-]*={2,}>?\s*")
+_BULLET = re.compile(r"^(?:>{1,3}|\*|\u2022|\u00bb|\u25b6|\u279c)\s*(?=[A-Za-z])")
 _ABBREVIATED = re.compile(r"(?i)\b(val|valid|train|test)\.(?=\s)")  # ' Val. Loss: 0.69 |  Val. Acc: 49.3%'
 
 
@@ -199,6 +184,7 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
     text = _RUN_ON_WORD.sub(lambda m: m[1] + (" | " if _KNOWN.search(m[2]) and not _SKIP_NAMES.fullmatch(m[2]) else " "), text)
     for raw in _SEP.split(text):
         seg = _RULE_MARK.sub("", raw).strip(" -:")  # '== epoch 4 == val correct 249/480': the rule is no name
+        seg = _BULLET.sub("", seg)  # '  >> Val Loss: 0.61', '* val acc: 0.8': a marker before the name
         seg = w[1].strip() if (w := _WRAPPED.match(seg)) else seg
         # 'trn loss 0.99 acc 66.0%': a split word heading one-word pairs gives them its split
         lead = _SPLIT_LEAD.match(seg)
@@ -234,9 +220,10 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int],
     Each state of a line rewritten with ``\\r`` or backspaces is read: a tqdm bar's later state
     replaces the record of its epoch (a new epoch starts a record), and every state of a Keras
     bar (``8/23 [===>...] - loss: 0.51``) is a point at its batch (:mod:`textsteps`)."""
-    text = _SCALAR.sub(r"\1", unnamed_grad_loss(text, _SKIP_NAMES))
+    text = _SCALAR.sub(r"\1", unnamed_grad_loss(textlines.join_printed_dicts(text), _SKIP_NAMES))
     unread: list[int] = []
     header: str | None = None  # the split a line naming only it gives the next line
+    header_at: int | None = None  # that line's indent (lines indented deeper keep its split)
     epoch: float | None = None
     step: tuple[int, int | None] | None = None  # (step, of how many) the line's marker gives
     records: list[tuple[int, dict[str, Any]]] = []
@@ -254,7 +241,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int],
             epoch, rec, step = rows[i].get("epoch", epoch), rows[i], None
         states = [p for s in _STATES.split(_ANSI.sub("", raw)) if s.strip() for p in steps.after_frame(s, _names_a_value)] or [""]
         for j, state in enumerate(states):
-            line = _tutorial(_SKLEARN_ITER.sub(r"epoch \1 | ", _PREFIX.sub("", state, count=1), count=1))
+            line = textlines.as_pairs(_PREFIX.sub("", state, count=1))
             m = _EPOCH.search(line)
             if m and int(m[1]) != epoch:
                 epoch, rec, step = int(m[1]), None, None
@@ -262,7 +249,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int],
             d = python_dict(line[at:]) if at >= 0 else None  # (after a progress bar's state)
             counted = d is not None  # the line prints a counter of its own (a dict: its own point)
             if d is not None:  # a printed dict ('{'loss': 0.51, 'epoch': 0.5}', the HF Trainer)
-                pairs = {k: float(x) for k, v in d.items() if (x := parse_number(str(v))) is not None}
+                pairs = textlines.flat_numbers(d, parse_number)
                 if pairs.pop("epoch", None) is not None and "train_runtime" not in pairs:
                     epoch, step = parse_number(str(d["epoch"])), None
                 if "train_runtime" in pairs:  # the Trainer's closing summary: means, not points
@@ -275,7 +262,13 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int],
                     step, rec = mark, None
                 pairs = results.get(i) or _pairs(steps.TQDM_DONE.sub(" | ", line), header)  # 'DataLoader 0: 100%|': progress
             if line.strip() and j == len(states) - 1:
-                header = h[1].lower() if (h := _HEADER.match(line)) else None
+                # a split header gives the next line its split, and every line indented under it
+                # (a YAML-like block: ``val:`` then ``    loss: 0.50`` and ``    acc: 0.77``)
+                indent = len(state) - len(state.lstrip())
+                if h := _HEADER.match(line):
+                    header, header_at = h[1].lower(), indent
+                elif header_at is None or indent <= header_at:
+                    header, header_at = None, None
                 rich = steps.RICH.search(line) is not None or (rich and steps.RICH_MORE.match(line) is not None)
             if not pairs:
                 if j == len(states) - 1 and _KNOWN.search(line) and _LONE_NUM.search(line):
