@@ -110,7 +110,25 @@ def repeat_facts(values: np.ndarray) -> dict[str, float]:
     step, size = np.abs(np.diff(y)), np.maximum(np.abs(y[1:]), EPS)
     same = step <= REPEAT_TOL * size
     return {"repeat_frac": float(same.mean()), "frozen_tail": _tail_run(same),
-            "still_tail": _tail_run(step <= STILL_TOL * size)}  # fmt: skip
+            "still_tail": _tail_run(step <= STILL_TOL * size), "print_rel": print_rel(y)}  # fmt: skip
+
+
+def print_rel(y: np.ndarray) -> float:
+    """The step of the decimals a series was printed with, as a share of its median size:
+    ``2.31, 2.30, 2.31`` (two decimals) 0.01 / 2.31. Values repeat at that step whether or not
+    the weights changed, so a repeat is "the same" only as finely as this. 0 when the values
+    need more decimals than a float32 resolves (a loss logged in full), or when fewer than two
+    distinct non-zero values show them (``0.2500`` repeated reads 0.25 whatever its print)."""
+    y = np.unique(np.abs(y[y != 0]))
+    if y.size < 2:
+        return 0.0
+    for d in range(10):
+        x = y * 10.0**d
+        if x.max() >= 1e6:  # 6 significant digits: float32 (TensorBoard) holds no coarser print
+            return 0.0
+        if np.all(np.abs(x - np.round(x)) <= 1e-3 + 1e-7 * x):
+            return float(10.0**-d / max(float(np.median(y)), EPS))
+    return 0.0
 
 
 def _tail_run(same: np.ndarray) -> float:
