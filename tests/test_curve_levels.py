@@ -14,13 +14,30 @@ from traindx.signals.curve import curve_facts, repeat_facts
 
 def test_repeat_facts_frozen_partly_and_moving():
     frozen = repeat_facts(np.full(12, 0.6931472))
-    assert frozen == {"repeat_frac": 1.0, "frozen_tail": 1.0, "still_tail": 1.0}
+    assert frozen == {"repeat_frac": 1.0, "frozen_tail": 1.0, "still_tail": 1.0, "print_rel": 0.0}
     later = repeat_facts(np.array([1.0, 0.8, 0.7, 0.65, 0.6, 0.6, 0.6, 0.6, 0.6]))
     assert later["repeat_frac"] == pytest.approx(4 / 8)
     assert later["frozen_tail"] == pytest.approx(4 / 8)
     moving = repeat_facts(2.3 - 1e-4 * np.arange(20))  # tiny steps still move the loss
     assert moving["repeat_frac"] == 0.0 and moving["frozen_tail"] == 0.0
     assert repeat_facts(np.array([1.0, np.nan])) == {}
+
+
+@pytest.mark.parametrize(
+    ("values", "step"),
+    [
+        ([2.31, 2.30, 2.31, 2.29], 0.01),  # ignite's 'Avg loss: 2.30': two decimals
+        ([0.6931, 0.6932, 0.6931], 1e-4),
+        (np.array([2.31, 2.3, 2.29], dtype=np.float32), 0.01),  # a float32 copy of the printed values
+        ([2.302585124969, 2.30258512, 2.3025851], 0.0),  # more digits than a float32 holds: logged in full
+        ([0.25, 0.25, 0.25], 0.0),  # one distinct value shows no decimals
+        ([0.0, 0.0, 0.0], 0.0),
+    ],
+)
+def test_print_rel_is_the_printed_step_over_the_values_size(values, step):
+    y = np.asarray(values, dtype=float)
+    got = repeat_facts(np.concatenate([y, y[:1]]))["print_rel"]
+    assert got == pytest.approx(step / np.median(np.unique(np.abs(y[y != 0]))) if step else 0.0, rel=1e-3)
 
 
 def test_still_tail_is_a_loss_frozen_to_five_digits():
