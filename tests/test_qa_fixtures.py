@@ -57,6 +57,12 @@ and the StackOverflow-style Keras batch fixtures/qa_keras40/ (12 Keras 3 program
 verbose=1 progress bars with backspaces, carriage returns and ANSI codes or verbose=2 lines, beside summary()/evaluate()/history prints;
 the traindx callback in 8), and its second unseen batch fixtures/qa_keras41/ (12 more: Dropout(0.99), x**4 targets,
 LSTM/SimpleRNN series, a frozen functional model, 5-class imbalance, double softmax, SGD lr 0.8 Conv2D; callback in 8),
+and its third unseen batch fixtures/qa_keras48/ (10 pairs in the shape of StackOverflow "my Keras model does not learn"
+questions on pandas-read CSV tables and series, 6 TensorFlow, 2 JAX and 2 torch backends: LSTM(activation='relu')
+windows, a hand-written BCE without clipping, eight sigmoid hidden layers, steps_per_epoch=2 on a generator,
+RandomNormal(stddev=5) tanh init, Dense(1, softmax), raw sales units into an LSTM, Adam epsilon=1, a Dense(2) hidden
+layer on three spirals, labels taken by position after df.sample; loggers CSVLogger, TensorBoard callback, History to
+JSON/CSV, verbose=2 stdout; callback in 5),
 and the unseen breadth batch fixtures/qa_fresh41/ (wine, digits 0-4, make_friedman1/2, swiss roll, S-curve,
 make_hastie_10_2, synthetic topic/forum tokens and seasonal series; 1D CNN, SimpleCell RNN, Embedding+meanpool, tiny BERT,
 LayerNorm and BatchNorm/Dropout MLPs; SGD Nesterov, Adam amsgrad, Lion, AdamW, OneCycle, cosine warmup, ReduceLROnPlateau,
@@ -322,6 +328,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh48": (ROOT / "fixtures" / "qa_fresh48", 12, 36),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
+        "qa_keras48": (ROOT / "fixtures" / "qa_keras48", 10, 30),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
         "qa_mixed41": (ROOT / "fixtures" / "qa_mixed41", 11, 40),
         "qa_wild42": (ROOT / "fixtures" / "qa_wild42", 12, 32),
