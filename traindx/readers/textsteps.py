@@ -237,14 +237,16 @@ def step_axis(records: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict
 
 
 def bar_steps_per_epoch(records: list[tuple[int, dict[str, Any]]], is_eval: Callable[[str], object]) -> int | None:
-    """The optimizer steps of one epoch as a training tqdm bar per epoch counts them: its
-    ``n/total`` when complete (``Epoch 3: 100%|####| 1/1 [.., loss=0.69]``: one step an epoch),
-    the same total at the end of two or more epochs' bars that carry a training value. A bar
-    over the epochs themselves (``tqdm(range(50))``) completes once; validation bars carry
-    validation values only (``is_eval``: a validation value's name)."""
+    """The optimizer steps of one epoch as a training bar per epoch counts them: its
+    ``n/total`` when complete (tqdm's ``Epoch 3: 100%|####| 1/1 [.., loss=0.69]``: one step an
+    epoch; Keras's ``300/300 - 11s - 37ms/step - loss: 0.51``, ``verbose=2`` or a bar's last
+    state), the same total at the end of two or more epochs' bars that carry a training value.
+    A bar over the epochs themselves (``tqdm(range(50))``) completes once; validation bars carry
+    validation values only (``is_eval``: a validation value's name); an ``evaluate()`` bar after
+    the last epoch with another total leaves the count unknown."""
     totals: dict[Any, int] = {}
     for _, r in records:
-        tq = r.get(TQDM_KEY)
+        tq = r.get(TQDM_KEY) or r.get(BAR_KEY)
         if tq is None or tq[0] != tq[1] or r.get("epoch") is None:
             continue
         if any(not k.startswith("\0") and k != "epoch" and not is_eval(k) for k in r):
