@@ -298,8 +298,8 @@ def model_info(model: nn.Module) -> ModelInfo:
                 )
         elif own:
             layers.append(LayerInfo(
-                name=name or "root", type=k, params=sum(p.numel() for p in own),
-                trainable=any(p.requires_grad for p in own),
+                name=name or "root", type=k, params=sum(p.numel() for p in own),  # nn.RNN's own nonlinearity:
+                trainable=any(p.requires_grad for p in own), activation=getattr(m, "nonlinearity", None),
             ))  # fmt: skip
     ps = list(model.parameters())
     return ModelInfo(

@@ -11,6 +11,9 @@ import numpy as np
 from traindx.schema import Run, RunContext
 from traindx.signals.widths import ATTENTION, RECURRENT, hidden_widths
 
+#: Activations whose output stays within a fixed range (a recurrent cell's defaults among them).
+BOUNDED = frozenset({"tanh", "sigmoid", "hard_sigmoid", "hardsigmoid", "softsign", "hard_tanh", "hardtanh", "softmax"})
+
 
 def num_classes(run: Run) -> int | None:
     d, m = run.context.data, run.context.model
@@ -72,6 +75,13 @@ def context_facts(run: Run) -> dict[str, Any]:
         # raw inputs inside the model
         out["input_norm_layer"] = bool(re.search(r"norm", c.model.layers[0].type or "", re.IGNORECASE))
         out["has_recurrent"] = any(RECURRENT.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
+        # a recurrent layer whose activation the adapter recorded and that is not bounded
+        # (LSTM(activation='relu'), nn.RNN(nonlinearity='relu')): the state it carries can grow
+        # without bound through the time steps
+        out["recurrent_unbounded"] = any(
+            RECURRENT.search(f"{layer.type or ''} {layer.name}") and (layer.activation or "").lower() not in BOUNDED
+            for layer in c.model.layers if layer.activation
+        )
         out["has_attention"] = any(ATTENTION.search(f"{layer.type or ''} {layer.name}") for layer in c.model.layers)
         widths = hidden_widths(c.model.layers, c.model.output_units)
         if widths:  # the narrowest layer everything the output needs must pass through
