@@ -132,3 +132,31 @@ def loss_part(head: str, tail: str, metric_of: Callable[[str], tuple[str, str] |
     if found[0] == "loss" and _WORD.fullmatch(tail) and not _SPLIT_OR_AXIS.search(tail):
         return tail if "loss" in tail.split("_") else f"{tail}_loss"
     return None
+
+
+def loss_segment(
+    head: str, tail: str, split: str | None, metric_of: Callable[[str], tuple[str, str] | None], split_words: dict[str, str],
+) -> tuple[str | None, str] | None:
+    """The (split, phrase) of a two-segment name whose first segment names a metric:
+    :func:`loss_part`'s reading (no split), or a loss whose second segment holds a split word
+    with a qualifier on either side of it (``loss/train_recon``, ``loss/recon_val``,
+    ``loss/valid_kl``): that split and the qualifier's loss part (``recon_loss``). Only a
+    qualifier the metric rules know as a part or kind of loss (``recon``, ``kl``, ``mse``):
+    others name a data subset and keep their scope (``Loss/val_pairs``), as a whole or a
+    statistic does (``loss/train_avg`` beside ``loss/train``: read apart, not a second loss), an
+    axis or a numbered one (``loss/train_epoch``, ``loss/train_class_3``), or one whose split word
+    contradicts a split already read."""
+    part = loss_part(head, tail, metric_of)
+    if part:
+        return None, part
+    found, words = metric_of(head), tail.split("_")
+    if found is None or found[0] != "loss" or len(words) < 2:
+        return None
+    for word, qual in ((words[0], words[1:]), (words[-1], words[:-1])):
+        name = "_".join(qual)
+        known = name not in _WHOLE and metric_of(name) is not None  # a loss part, not a subset (val_pairs)
+        if word in split_words and split in (None, split_words[word]) and known and not re.search(r"\d", name):
+            part = loss_part(head, name, metric_of)
+            if part and part != head:
+                return split_words[word], part
+    return None

@@ -34,7 +34,7 @@ from traindx.metric_direction import (  # noqa: F401 (re-exported: traindx.names
     is_loss_component,
     quality_rank,
 )
-from traindx.name_habits import fold_accents, instance_base, loss_part, rewrite
+from traindx.name_habits import fold_accents, instance_base, loss_segment, rewrite
 from traindx.name_letters import letter_names
 from traindx.name_tables import (  # noqa: F401 (re-exported: the tables map_name reads)
     _TASK_MARKER,
@@ -143,9 +143,9 @@ def _decompose(raw: str) -> _Parts | str:
         implied = implied or "val"
         trace.append("COCO task prefix (a validation metric)")
     phrase, statistic = _normalize(rest[0]), "step" if per == "step" else "value"
-    if len(rest) == 2 and (part := loss_part(phrase, _normalize(rest[1]), _metric_of)):
-        trace.append(f"'{rest[0]}/{rest[1]}': the loss or a part of it")  # Loss/Total, loss/recon
-        phrase, rest = part, rest[:1]
+    if len(rest) == 2 and (got := loss_segment(phrase, _normalize(rest[1]), split, _metric_of, SPLIT_WORDS)):
+        trace.append(f"'{rest[0]}/{rest[1]}': the loss or a part of it")  # Loss/Total, loss/recon, loss/val_recon
+        split, phrase, rest = got[0] or split, got[1], rest[:1]
     elif len(rest) == 2 and _metric_of(phrase) is None and _SPLIT_END.search(_normalize(rest[1])):
         trace.append(f"namespace '{rest[0]}' before a name with its split")  # AE/recon_train
         phrase, rest = _normalize(rest[1]), rest[:1]
