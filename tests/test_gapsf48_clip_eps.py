@@ -65,3 +65,12 @@ def test_nadam_eps_1_reads_as_optimizer_choice_and_its_default_eps_twin_as_healt
     fixed = diagnose(SIREN / "fixed_adapter", learned=False)[0]
     assert "CTX076" not in {s.code for s in fixed.symptoms}
     assert fixed.verdict == "healthy"
+
+
+def test_eps_from_a_logged_config_without_gradients_reads_as_optimizer_choice():
+    # qa_fresh23: HF TrainingArguments(adam_epsilon=1.0), read from the run's config; no gradient norm logged
+    pair = ROOT / "fixtures/qa_fresh23/logs/hf_bert_tokcls_adam_epsilon_1"
+    buggy = diagnose(pair / "buggy", learned=False)[0]
+    assert "CTX076" in {s.code for s in buggy.symptoms}
+    assert buggy.causes[0].id == "optimizer_choice"
+    assert diagnose(pair / "fixed", learned=False)[0].verdict == "healthy"
