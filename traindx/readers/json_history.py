@@ -4,8 +4,12 @@ of per-epoch objects.
 ``json.dump(model.fit(...).history, f)`` (Keras' ``History.history``) and its hand-written
 equivalents give ``{"loss": [0.9, 0.7, ...], "val_loss": [...], "accuracy": [...]}``: each key
 a metric, item *i* of each list its value at epoch *i*. Read as JSON lines would be, one record
-per epoch with ``epoch`` = *i*. Lists shorter than the longest (a metric added later) are
-aligned at the start; items that are not numbers are counted as corrupt and skipped.
+per epoch with ``epoch`` = *i*. A list at most half as long as the longest is a coarser
+cadence beside a finer one (a per-step ``loss`` beside per-epoch ``val_*`` lists of a hand-written
+loop, Keras' ``val_*`` under ``validation_freq``): its *k*-th of *m* items is placed at the end of
+the *k*-th of *m* equal spans of the longest, index round((k + 1) n / m) - 1, never at index *k*.
+Lists a little shorter than the longest (a metric added later) are aligned at the start; items
+that are not numbers are counted as corrupt and skipped.
 
 ``json.dump(history, f)`` of a list built with ``history.append({"epoch": e, "loss": ...})``
 gives ``[{"epoch": 1, "loss": 0.9}, {"epoch": 2, "loss": 0.7}]``: each object read as one JSON
@@ -89,6 +93,14 @@ def _read_records(src: str, items: list[Any]) -> RawLog:
     return records_to_log(src, records, log)
 
 
+def list_positions(m: int, n: int) -> list[int]:
+    """Where the items of a list of ``m`` go among the ``n`` records of the longest list: at the
+    start when ``m`` is more than half of ``n``, else each at the end of its span of ``n / m``."""
+    if 2 * m > n:
+        return list(range(m))
+    return [round((k + 1) * n / m) - 1 for k in range(m)]
+
+
 def read_json_history(path: str | Path) -> RawLog:
     return history_log(str(path), load_document(path, HINT))
 
@@ -105,16 +117,14 @@ def history_log(src: str, doc: Any, hint: str = HINT) -> RawLog:
         raise ReadError(src, f"not a history object; {hint}")
     log = RawLog(path=src)
     n = max(len(v) for v in lists.values())
-    records, bad = [], 0
-    for i in range(n):
-        rec: dict[str, Any] = {"epoch": i}
-        for k, v in lists.items():
-            if i < len(v):
-                if _is_number(v[i]) or v[i] is None:
-                    rec[k] = v[i]
-                else:
-                    bad += 1
-        records.append((i, rec))
+    records: list[tuple[int, dict[str, Any]]] = [(i, {"epoch": i}) for i in range(n)]
+    bad = 0
+    for k, v in lists.items():
+        for i, at in enumerate(list_positions(len(v), n)):
+            if _is_number(v[i]) or v[i] is None:
+                records[at][1][k] = v[i]
+            else:
+                bad += 1
     if bad:
         log.problem("corrupt", f"{src}: {bad} list item(s) are not numbers; skipped", bad)
         log.dropped_records += bad
