@@ -117,7 +117,11 @@ def test_the_stated_set_is_what_the_engine_reports(runs, book):
     comp = Compiled.build(book, [r.facts for r in runs])
     outs = outcomes_of(runs, comp, comp.log_odds(comp.theta0), *comp.calibration())
     grouped = 0
-    for k in range(0, len(runs), 3):
+    # every third run, then the others only until one grouped answer is checked too (which
+    # sampled run is grouped moves with the rulebook: gapsf48's clipping evidence ungrouped one)
+    for i, k in enumerate([*range(0, len(runs), 3), *(k for k in range(len(runs)) if k % 3)]):
+        if i >= (len(runs) + 2) // 3 and grouped:
+            break
         d = diagnose_run(read(ROOT / runs[k].path)[0], book)
         said = d.confusable.causes if d.confusable else [c.id for c in d.causes[:1]]
         assert outs[k].stated == ([] if d.verdict != "findings" else said), runs[k].path
