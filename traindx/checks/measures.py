@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import unique
 from traindx.checks.targets import (  # noqa: F401 (re-exported: M.infer_loss, M.chance_loss ...)
     _f,
     chance_loss,
@@ -162,7 +163,7 @@ def output_pairing(out: np.ndarray, y: np.ndarray, loss_expects: str | None, tas
     if is_integer_labels(yy):
         labels = yy.reshape(-1).astype(np.int64)
         facts["target_integer"] = True
-        facts["target_distinct"] = int(np.unique(labels).size)
+        facts["target_distinct"] = int(unique(labels).size)
         facts["label_max"] = int(labels.max(initial=0))
         facts["label_min"] = int(labels.min(initial=0))
     else:

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from traindx.arrays import intersect
+from traindx.arrays import intersect, unique
 from traindx.metric_direction import ERROR_RATES
 from traindx.name_habits import ACCURACY_ALIASES, ERROR_RATE_NAME, is_adversarial
 from traindx.names import BOUNDED_01, is_loss_component, says_percent
@@ -133,7 +133,7 @@ def count_shares(values: np.ndarray) -> np.ndarray | None:
     scale = 100.0 if v.max() > 1.5 else 1.0
     if scale > 1 and np.all(v == np.round(v)):  # whole numbers: a count or a game score as likely
         return None
-    distinct = np.unique(v / scale)
+    distinct = unique(v / scale)
     if distinct.size < 2:
         return None
     # two or three values fit some large n by chance: then only a set of up to 2,000 counts

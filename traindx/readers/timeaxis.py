@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from traindx.arrays import intersect, median
+from traindx.arrays import intersect, median, unique
 from traindx.schema import Run, Series, SeriesKey
 
 #: Names of an epoch counter logged as a series against steps (Lightning logs ``epoch``).
@@ -96,7 +96,7 @@ def shares_steps(steps: np.ndarray) -> bool:
     column counts the trainer's optimizer steps, not log calls (a log-call counter never
     repeats), so the steps per epoch it gives are the run's own (``ctx.steps_counted``)."""
     s = np.asarray(steps)
-    return s.size > 1 and np.unique(s).size < s.size
+    return s.size > 1 and unique(s).size < s.size
 
 
 def epoch_ends_from_marks(marks: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import unique
 from traindx.schema import Run, Series
 from traindx.signals.auxmetrics import aux_facts
 from traindx.signals.compare import (
@@ -352,7 +353,7 @@ def _judged(chosen: dict[str, Series], steps_per_epoch: int | None = None) -> di
     if s.unit == "epoch":
         epochs = best[0]
     elif steps_per_epoch:
-        epochs = int(np.unique(s.steps[np.isfinite(s.values)] // steps_per_epoch).size)
+        epochs = int(unique(s.steps[np.isfinite(s.values)] // steps_per_epoch).size)
     else:
         epochs = best[0] if _per_evaluation(chosen, s) else 0
     return {"curve_points": best[0], "curve_epochs": epochs, "curve_name": s.original_name or str(s.key),

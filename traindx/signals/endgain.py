@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from traindx.arrays import median
+from traindx.arrays import median, unique
 
 #: 1 / Phi^-1(0.75): a median absolute deviation times this is a standard deviation
 MAD_SD = 1.4826
@@ -72,7 +72,7 @@ def windows(steps: np.ndarray, v: np.ndarray, per_window: int | None) -> list[np
     steps, v = steps[ok], v[ok]
     if per_window and per_window > 0:
         ids = steps // per_window
-        uniq = np.unique(ids)
+        uniq = unique(ids)
         if MIN_WINDOWS <= uniq.size <= MAX_WINDOWS and all(int(np.sum(ids == u)) >= 3 for u in uniq):
             return [v[ids == u] for u in uniq]
     parts = min(MAX_WINDOWS, v.size // 3)
