@@ -52,3 +52,22 @@ def test_median_along_an_axis_as_numpy(a):
 def test_median_of_integers_as_numpy(a):
     if a.size:
         assert median(a) == np.median(a) and median(a.tolist()) == np.median(a.tolist())
+
+
+def test_no_plain_np_unique_or_median_left_in_the_package():
+    """A plain ``np.unique`` (without ``return_*``) or ``np.median`` imports ``numpy.ma`` (11-25 ms)
+    on first use, in a diagnose or an adapter's first step: traindx.arrays gives the same values."""
+    import re
+    from pathlib import Path
+
+    pkg = Path(__file__).resolve().parents[1] / "traindx"
+    plain = re.compile(r"np\.(unique|median)\(")
+    found = []
+    for f in sorted(pkg.rglob("*.py")):
+        if f.name == "arrays.py":
+            continue
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            m = plain.search(line)
+            if m and not (m.group(1) == "unique" and "return_" in line):
+                found.append(f"{f.relative_to(pkg)}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)

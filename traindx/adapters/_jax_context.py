@@ -36,6 +36,7 @@ from traindx.adapters._jax_stats import (
 from traindx.adapters._jax_stats.accum import accumulation_steps
 from traindx.adapters._jax_stats.precision import precision_flags
 from traindx.adapters._jax_stats.tree import mark_output
+from traindx.arrays import median
 from traindx.context_json import construct
 from traindx.schema import OptimizerInfo
 
@@ -363,7 +364,7 @@ class ContextMixin:
                 self._reach.add((t[late][:, gz] == 0.0).any(axis=0), True)
                 self._reach.fold(ctx)
             elif late.any():
-                flags["params_without_grad"] = float(np.median(t[late][:, c["_pwg"]]))
+                flags["params_without_grad"] = float(median(t[late][:, c["_pwg"]]))
         self._accum_steps_per_epoch()
 
     def _penalty_share(self, lay: _Layout, t: np.ndarray) -> None:

@@ -39,6 +39,7 @@ import numpy as np
 
 from traindx.adapters._jax_stats.telemetry import INPUTS_SCOPE as SCOPE
 from traindx.adapters._jax_stats.telemetry import OUTPUTS_SCOPE as OUT_SCOPE
+from traindx.arrays import median
 
 RAW, DERIV, STAT, NORM, UNK = 1, 2, 3, 4, 5  # labels of values that depend on the inputs
 _SHAPE = {"convert_element_type", "reshape", "broadcast_in_dim", "squeeze", "expand_dims", "transpose",
@@ -192,7 +193,7 @@ def _binary(name: str, e: Any, labels: list[int | None], consts: dict[Any, Any])
     value = getattr(other, "val", None) if not _is_var(other) else consts.get(other)
     if value is None:  # an array from outside the batch: stored statistics, a BatchNorm's running ones
         return NORM
-    size = float(np.median(np.abs(np.asarray(value, dtype=np.float64))))
+    size = float(median(np.abs(np.asarray(value, dtype=np.float64))))
     factor = size if name == "mul" else (1.0 / size if size else np.inf)
     return NORM if factor <= _SHRINK else lab
 

@@ -14,6 +14,7 @@ from traindx.adapters._common import (
     note_fatal,
     warn,
 )
+from traindx.arrays import median
 
 _SKIP_EPOCH_LOGS = {"learning_rate", "lr"}
 #: first-epoch batches (of equal size) needed to tell running means from per-batch values
@@ -37,12 +38,12 @@ def running_means(m: np.ndarray) -> bool | None:
         return None
     k = np.arange(n)
     v = (k + 1) * m - k * np.concatenate(([0.0], m[:-1]))
-    if m.min() > 0 and v.min() < -0.05 * float(np.median(m)):
+    if m.min() > 0 and v.min() < -0.05 * float(median(m)):
         return False
     d = np.abs(np.diff(v[1:]))
     t = d.size // 3
-    early, late = float(np.median(d[:t])), float(np.median(d[-t:]))
-    return not late > 4.0 * max(early, 1e-9 * float(np.median(np.abs(m))))
+    early, late = float(median(d[:t])), float(median(d[-t:]))
+    return not late > 4.0 * max(early, 1e-9 * float(median(np.abs(m))))
 
 
 def stock_train_step(model: Any) -> bool:

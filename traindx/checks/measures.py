@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from traindx.arrays import unique
+from traindx.arrays import median, unique
 from traindx.checks.targets import (  # noqa: F401 (re-exported: M.infer_loss, M.chance_loss ...)
     _f,
     chance_loss,
@@ -139,7 +139,7 @@ def gradient_check(analytic: np.ndarray, numeric: np.ndarray) -> tuple[Facts, st
     bad = (np.abs(a - n) > 1e-6) & (err > 1e-3)
     den = np.linalg.norm(a) * np.linalg.norm(n)
     facts = {
-        "n": int(a.size), "bad_frac": _f(bad.mean()), "median_rel_err": _f(np.median(err)),
+        "n": int(a.size), "bad_frac": _f(bad.mean()), "median_rel_err": _f(median(err)),
         "cos": _f(a @ n / den) if den > 0 else 1.0,
     }  # fmt: skip
     return facts, (

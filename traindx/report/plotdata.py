@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import unique
 from traindx.diagnosis import Diagnosis
 from traindx.ranks import is_rank_scope
 from traindx.schema import CheckResult, Run, Series
@@ -61,7 +62,7 @@ def downsample(
         hit = np.flatnonzero(v == ext)
         _, first = np.unique(b[hit], return_index=True)
         picks.append(hit[first])
-    keep = np.unique(np.concatenate([np.atleast_1d(p) for p in picks]))
+    keep = unique(np.concatenate([np.atleast_1d(p) for p in picks]))
     return s[keep], v[keep]
 
 

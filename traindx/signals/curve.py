@@ -127,7 +127,7 @@ def print_rel(y: np.ndarray) -> float:
         if x.max() >= 1e6:  # 6 significant digits: float32 (TensorBoard) holds no coarser print
             return 0.0
         if np.all(np.abs(x - np.round(x)) <= 1e-3 + 1e-7 * x):
-            return float(10.0**-d / max(float(np.median(y)), EPS))
+            return float(10.0**-d / max(float(median(y)), EPS))
     return 0.0
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from traindx.arrays import median
 from traindx.schema import SkippedPath
 
 #: Verdict classes the importance separates: a healthy run, one with findings, one whose
@@ -170,7 +171,7 @@ def summarize(run, diagnosis) -> RunSummary:  # (Run, Diagnosis)
         v = series.values[np.isfinite(series.values)]
         name = str(series.key)
         if v.size:
-            final = float(np.median(tail(v, 0.05, 1, 200)))
+            final = float(median(tail(v, 0.05, 1, 200)))
     loss = facts.get("loss", {})
     first, last = loss.get("first"), loss.get("last")
     # diverged: the training loss went non-finite, or ended at twice its start or more

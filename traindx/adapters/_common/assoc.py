@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import unique
+
 SAMPLE_ROWS = 1024  # rows the fact is computed on (the first batches' rows, or a strided sample)
 MIN_ROWS = 64  # fewer rows: a chance correlation over many columns is too likely
 MAX_COLS = 512  # wider inputs are not tabular features (pixels, embeddings)
@@ -81,7 +83,7 @@ def corr_of(x: Any, y: Any) -> tuple[float, int] | None:
     xf, yf = pair
     xc = xf - xf.mean(0)
     ss = (xc * xc).sum(0)
-    vals = np.unique(yf)
+    vals = unique(yf)
     if vals.size < 2:
         return None
     if 3 <= vals.size <= MAX_CLASSES and np.all(vals == np.round(vals)):
@@ -117,7 +119,7 @@ def stump_of(x: Any, y: Any) -> tuple[float, int, float, float, float] | None:
     if pair is None:
         return None
     xf, yf = pair
-    vals = np.unique(yf)
+    vals = unique(yf)
     if xf.shape[0] < MIN_ROWS or not 2 <= vals.size <= MAX_CLASSES or np.any(vals != np.round(vals)):
         return None
     n = yf.size

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import unique
+
 
 def to_float(v: Any) -> float:
     """A value as a Python float; an integer beyond float's range becomes +-inf."""
@@ -231,7 +233,7 @@ class TargetFacts:
         if self.integer:
             self.integer = bool(np.all(v == np.round(v)))
         if len(self.values) < TARGET_SAMPLE:
-            self.values.update(np.unique(v).tolist())
+            self.values.update(unique(v).tolist())
 
     @property
     def binary(self) -> bool:

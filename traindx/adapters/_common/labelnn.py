@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from traindx.adapters._common.assoc import MAX_CLASSES, SAMPLE_ROWS, SMALL_ROW, strided
+from traindx.arrays import median, unique
 
 MIN_ROWS = 64  # fewer: the agreement's sampling error is too wide to read
 MIN_VAL_ROWS = 10  # fewer validation targets: a histogram of a handful says little
@@ -52,7 +53,7 @@ def class_ids(y: Any) -> np.ndarray | None:
         return None
     if y.dtype.kind == "f" and (not np.isfinite(y).all() or not np.all(y == np.round(y))):
         return None
-    if not 2 <= np.unique(y).size <= MAX_CLASSES:
+    if not 2 <= unique(y).size <= MAX_CLASSES:
         return None
     return y.astype(np.int64)
 
@@ -140,7 +141,7 @@ def split_flags(y_train: Any, y_val: Any) -> dict[str, float]:
 def _one_class(y: Any) -> np.ndarray | None:
     """Integer targets of a single class as ids (class_ids wants two or more)."""
     y = _as_vector(y)
-    if y.ndim != 1 or y.size == 0 or y.dtype.kind not in "biuf" or np.unique(y).size != 1:
+    if y.ndim != 1 or y.size == 0 or y.dtype.kind not in "biuf" or unique(y).size != 1:
         return None
     if y.dtype.kind == "f" and not float(y[0]).is_integer():
         return None
@@ -204,10 +205,10 @@ def val_nn_flags(x: Any, y: Any, val_x: Any, val_y: Any) -> dict[str, float]:
         xs, vs = (xs[:, sd > 0] - mu[sd > 0]) / sd[sd > 0], (vs[:, sd > 0] - mu[sd > 0]) / sd[sd > 0]
         _, dt = _nearest(xs, xs, True)
         iv, dv = _nearest(vs, xs, False)
-        base = float(np.median(dt))
+        base = float(median(dt))
         if not base > 0:
             return {}
-        return {"val_nn_dist_ratio": round(float(np.median(dv)) / base, 4),
+        return {"val_nn_dist_ratio": round(float(median(dv)) / base, 4),
                 "val_nn_agree": round(float((ys[iv] == vys).mean()), 4),
                 "val_nn_rows": float(len(vs))}  # fmt: skip
     except Exception:  # noqa: BLE001 - a fact not known

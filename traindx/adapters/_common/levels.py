@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import median
+
 LEVEL_ROWS = 8192  # target rows the reference levels are taken from
 LEVEL_WIDTH = 1 << 16  # targets wider than this per row (large images, long sequences): no levels
 LEVEL_CELLS = 1 << 18  # values kept for the per-output medians (MAE reference)
@@ -95,7 +97,7 @@ class TargetLevel:
         }
         s = np.concatenate(self.kept)
         if s.shape[0] >= 2:
-            out["trivial_mae"] = float(np.mean(np.abs(s - np.median(s, axis=0))))
+            out["trivial_mae"] = float(np.mean(np.abs(s - median(s, axis=0))))
         if self.lo >= 0.0 and self.hi <= 1.0:
             out["trivial_bce"] = float(np.mean(_entropy(self.mean)))
             out["trivial_bce_floor"] = self.ent / self.n

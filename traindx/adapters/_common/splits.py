@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import median
+
 #: rows compared (the Keras callback's caps, traindx.adapters._keras_leak)
 MAX_TRAIN_ROWS, MAX_VAL_ROWS = 200_000, 4_096
 MAX_FEATURES = 4_096  # features compared (the first ones of a flattened row)
@@ -76,8 +78,8 @@ def input_shift(data: Any, val_data: Any) -> dict[str, float]:
     if not keep.any():
         return {}
     z = np.abs(mv[keep] - mt[keep]) / st[keep]
-    return {"val_input_shift": round(float(np.median(z)), 4),
-            "val_input_std_ratio": round(float(np.median(sv[keep] / st[keep])), 4)}  # fmt: skip
+    return {"val_input_shift": round(float(median(z)), 4),
+            "val_input_std_ratio": round(float(median(sv[keep] / st[keep])), 4)}  # fmt: skip
 
 
 def targets_of(d: Any) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.arrays import unique
 from traindx.context_json import dumps
 from traindx.schema import RunContext
 
@@ -100,7 +101,7 @@ def encode_rows(
         nbytes += st >= (1 << (7 * b)) if b else st > 0
     tail_b = np.frombuffer(tail, dtype=np.uint8)
     out: list[bytes] = [b""] * n
-    for length in np.unique(nbytes).tolist():
+    for length in unique(nbytes).tolist():
         idx = np.flatnonzero(nbytes == length)
         head = 9 + (1 + length if length else 0)
         row = head + tail_b.size + width

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from traindx.adapters._jax_stats.reduce import _f32
+from traindx.arrays import median
 
 SKETCH = 256  # sampled coordinates per telemetry row, parameters and gradients each
 MAX_PAIRS = 4096  # cosines kept (bounded memory)
@@ -72,4 +73,4 @@ class StepDirection:
     def flags(self) -> dict[str, float]:
         if not self.cos:
             return {}
-        return {"step_grad_cos": float(np.median(self.cos)), "step_grad_pairs": float(len(self.cos))}
+        return {"step_grad_cos": float(median(self.cos)), "step_grad_pairs": float(len(self.cos))}

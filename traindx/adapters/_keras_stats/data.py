@@ -12,6 +12,7 @@ from traindx.adapters._common import count_ids
 from traindx.adapters._common.facts import row_target_facts
 from traindx.adapters._keras_stats.model import leaf_layers, ops
 from traindx.adapters._keras_stats.reduce import vec
+from traindx.arrays import unique
 
 #: Variables of these layer types are lookup tables, not kernels (no fan-in).
 EMBEDDING_LAYERS = {
@@ -92,7 +93,7 @@ def target_facts(y: Any) -> dict[str, float | bool]:
             integer = True
         return {"target_onehot": False, "target_integer": integer,
                 "target_kind": "integer" if integer else "continuous",
-                "target_distinct": float(np.unique(v).size),
+                "target_distinct": float(unique(v).size),
                 "target_min": float(v.min()), "target_max": float(v.max())}  # fmt: skip
     if a.ndim == 2:
         return row_target_facts(a)
