@@ -88,6 +88,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_begin48",
          "fixtures/qa_jax48",
          "fixtures/qa_mixed48",
+         "fixtures/qa_mixed49",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

@@ -127,6 +127,10 @@ LearningRateMonitor, csv.writer, W&B offline, Keras CSVLogger/History JSON/Tenso
 and the eighth mixed unseen batch fixtures/qa_mixed48/ (10 pairs: 4 torch + 1 Lightning, 1 flax.linen + 1 flax nnx +
 1 equinox, 2 Keras 3 on TF (custom train_step) and torch; adapters in 9; print .log, SummaryWriter, tensorboardX,
 csv.writer, print .txt, logging file, numpy.savetxt CSV, Keras CSVLogger/History JSON, Lightning CSVLogger)
+and the ninth mixed unseen batch fixtures/qa_mixed49/ (12 pairs: 4 torch + 1 Lightning, flax.linen + flax nnx +
+equinox + plain JAX with optax.chain, 3 Keras 3 on TF (custom train_step), JAX (functional two-head) and torch;
+adapters in 10; tensorboardX, csv.DictWriter, json.dump history, JSONL, pandas CSV, print .log, csv.writer, Keras
+TensorBoard/CSVLogger/History JSON, Lightning TensorBoardLogger)
 and the unseen console batch fixtures/qa_wild42/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: percentages and `correct 431/500` fractions, losses every N batches plus an epoch summary, ETA/time columns,
 scientific notation, ANSI/rich colour codes, a pandas DataFrame of the history, `logging` timestamps, tqdm postfix,
@@ -357,7 +361,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_mixed47": (ROOT / "fixtures" / "qa_mixed47", 12, 42),
         "qa_begin48": (ROOT / "fixtures" / "qa_begin48", 12, 32),
         "qa_jax48": (ROOT / "fixtures" / "qa_jax48", 9, 32),
-        "qa_mixed48": (ROOT / "fixtures" / "qa_mixed48", 10, 38)}
+        "qa_mixed48": (ROOT / "fixtures" / "qa_mixed48", 10, 38),
+        "qa_mixed49": (ROOT / "fixtures" / "qa_mixed49", 12, 44)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
