@@ -244,6 +244,13 @@ names in brackets, fixed-width `|` columns with a header printed once, percentag
 loguru-like lines, Lightning YAML-like blocks and tab-separated rows, HF `pprint` of nested dicts, accelerate's logger
 with the state block, JAX tqdm bars with `set_description` and tf.estimator-style INFO lines, Keras verbose=1 bars;
 the torch Monitor in 2)
+and the eighth unseen console batch fixtures/qa_wild49/ (12 torch / Lightning / HF / JAX / Keras programs whose log is
+their own console: a fastai-style `epoch train_loss valid_loss r2_score time` table with a UserWarning, scikit-learn
+MLP verbose `Iteration 12, loss = ...` / `Validation score:` lines, `print(f"{epoch=} {loss=:.4f}")` f-strings,
+`[ep 3/25] train: loss=..., acc=... | val: loss=..., acc=...` brackets, a timestamp column table, Lightning TQDM bars
+after a YAML config dump and with interleaved UserWarnings and a final `Test accuracy:` line, HF dicts with tqdm and
+without tqdm + `Test accuracy:`, JAX dict reprs every 5th epoch and a rich box table in scientific notation, Keras
+verbose=2 lines; the torch Monitor in 2)
 and a fourth JAX-side unseen batch fixtures/qa_jax45/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 2 Keras 3 on JAX; adapters in 8; csv.writer, a metrics-history JSON, tensorboardX, MLflow file store, tf.summary,
 JSONL, a print log, csv.DictWriter, CSVLogger, Keras verbose=2 stdout)
@@ -357,6 +364,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_wild46": (ROOT / "fixtures" / "qa_wild46", 12, 32),
         "qa_wild47": (ROOT / "fixtures" / "qa_wild47", 12, 32),
         "qa_wild48": (ROOT / "fixtures" / "qa_wild48", 12, 28),
+        "qa_wild49": (ROOT / "fixtures" / "qa_wild49", 12, 28),
         "qa_begin47": (ROOT / "fixtures" / "qa_begin47", 12, 32),
         "qa_mixed47": (ROOT / "fixtures" / "qa_mixed47", 12, 42),
         "qa_begin48": (ROOT / "fixtures" / "qa_begin48", 12, 32),
