@@ -163,6 +163,12 @@ and the sixth beginner-style batch fixtures/qa_begin48/ (12 notebook-style pairs
 pandas index), 'J_history'/'J_val', camelCase 'trainLoss'/'TrainingAccuracy', 'ep,tr_l,va_l,va_a', old-Keras
 'acc'/'val_acc' (pickled + json), 'costo'/'error_abs', 'cost_history'/'val_cost_history' from a LambdaCallback,
 'iteration','J','score' with empty cells, 'cost_history'/'val_cost' with every tenth cell filled; adapters in 4)
+and the seventh beginner-style batch fixtures/qa_begin49/ (12 notebook-style pairs with `# In[n]:` cells leaning to
+the rarer causes: 5 torch (nn.Sequential x2, a class x3), 1 raw-tensor autograd model, 4 Keras 3, 1 flax.linen,
+1 plain JAX; 'losses'/'val_losses'/'train_accs' in a json, `history_df.to_csv` with 'Train Loss'/'Valid Loss'/
+'Train Acc.', 'mse'/'rmse'/'mae' only, 'epoch_loss_list', a dict of dicts {'train': {'loss','mae'}, ...}, Japanese,
+Russian and Chinese column names, a pickled History.history, 'cost'/'error_rate', 'loss_tr'/'loss_te' (test as
+validation), one .npy per metric; adapters in 4)
 and the JAX-side unseen batch fixtures/qa_jax42/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 3 Keras 3 on JAX; adapters in 9; csv.writer, JSONL, tf.summary, MLflow file store, tensorboardX, print/logging
 files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/TensorBoard/LambdaCallback)
@@ -370,7 +376,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_begin48": (ROOT / "fixtures" / "qa_begin48", 12, 32),
         "qa_jax48": (ROOT / "fixtures" / "qa_jax48", 9, 32),
         "qa_mixed48": (ROOT / "fixtures" / "qa_mixed48", 10, 38),
-        "qa_mixed49": (ROOT / "fixtures" / "qa_mixed49", 12, 44)}
+        "qa_mixed49": (ROOT / "fixtures" / "qa_mixed49", 12, 44),
+        "qa_begin49": (ROOT / "fixtures" / "qa_begin49", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
