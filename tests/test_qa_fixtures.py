@@ -103,6 +103,10 @@ and the nineteenth forum-style batch fixtures/qa_real48/ (12 pairs, causes away 
 callback in 4 of 6 Keras pairs beside a JSON-dumped History / TensorBoard callback / CSVLogger / verbose=2, plus
 verbose=2 and CSVLogger without it; torch print lines and csv.writer with the Monitor, SummaryWriter, JSONL; Lightning
 CSVLogger; HF trainer_state.json)
+and the twentieth forum-style batch fixtures/qa_real49/ (12 pairs, causes away from qa_real47/48's: Keras fit with the
+callback in 3 of 5 Keras pairs beside CSVLogger / a JSON-dumped History / verbose=2, plus the TensorBoard callback and
+a pandas-CSV History without it; torch print lines and JSONL with the Monitor, SummaryWriter, csv.writer; Lightning
+CSVLogger and TensorBoardLogger; HF trainer_state.json)
 and the mixed unseen batch fixtures/qa_mixed41/ (11 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3 on
 TF/JAX; adapters in 9; SummaryWriter, print .log/.txt, W&B offline, csv.writer, tensorboardX, JSONL, Keras
 TensorBoard/CSVLogger/History JSON, Lightning CSVLogger)
@@ -334,6 +338,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real46": (ROOT / "fixtures" / "qa_real46", 14, 48),
         "qa_real47": (ROOT / "fixtures" / "qa_real47", 14, 48),
         "qa_real48": (ROOT / "fixtures" / "qa_real48", 12, 36),
+        "qa_real49": (ROOT / "fixtures" / "qa_real49", 12, 34),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
