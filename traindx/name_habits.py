@@ -73,7 +73,7 @@ HABITS: list[tuple[str, str, str]] = [
 _HABITS = [(re.compile(p), r, why) for p, r, why in HABITS]
 #: Accuracies that are a split's accuracy when it logs no plain one (first wins).
 ACCURACY_ALIASES = ("pair_accuracy", "pairwise_accuracy", "binary_accuracy", "bin_accuracy", "mean_accuracy",
-                    "avg_accuracy", "average_accuracy", "total_accuracy", "overall_accuracy")
+                    "total_accuracy", "overall_accuracy")  # avg_accuracy is the accuracy itself (name_tables.AVERAGED)
 #: An error metric's name that says it is a classification error rate (fastai's error_rate,
 #: top1_err, XGBoost's merror, 1-acc, misclassification): one minus it is the accuracy. A bare
 #: ``err``/``error`` may be a regression's error and says nothing of the kind.

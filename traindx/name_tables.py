@@ -71,6 +71,11 @@ TASK_PREFIXES = frozenset({"bbox", "segm", "keypoints"})
 _TASK_MARKER = re.compile(r"\((B|M|P|OBB)\)$")
 _TASK_SCOPE = {"B": "global", "M": "mask", "P": "pose", "OBB": "obb"}
 
+#: A metric averaged over the epoch, as a prefix or a suffix (``avg_loss``, ``loss_avg``): the metric itself.
+AVERAGED = (r"(?:avg|average)_(?!(?:per_)?class(?:es)?(?:_|$)|prec(?:ision)?(?:_|$))(.+)"
+            r"|(.+?)(?<!class)(?<!macro)(?<!micro)(?<!weighted)_(?:avg|average)")
+AVERAGED_WHY = "'avg' prefix or suffix: the metric's average over the epoch (pytorch-ignite's avg_loss), the metric itself"
+
 #: Framework prefixes and suffixes around a metric: (pattern, keep, statistic, why).
 #: Applied repeatedly, first match each round, after split tokens are removed.
 SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
@@ -80,6 +85,11 @@ SHAPE_RULES: list[tuple[str, str, str | None, str]] = [
     (r"(.+)_vs_iterations", r"\1", "step", "Keras TensorBoard '_vs_iterations' suffix (per iteration)"),
     # Keras TensorBoard: epoch_loss is the epoch value; batch_loss the per-batch value.
     (r"epoch_(.+)", r"\1", None, "Keras TensorBoard 'epoch_' prefix"),
+    # pytorch-ignite's avg_loss / avg_accuracy (a hand loop's loss_avg, avg_val_loss): the metric's
+    # average over the epoch - the same series as the metric, not a second one; a plain name beside
+    # it in one file is the per-step value (traindx/name_averages.py). Not an average over classes
+    # (avg_class_acc, macro_avg_f1) nor average precision (avg_precision is AP).
+    (AVERAGED, r"\1\2", None, AVERAGED_WHY),
     (r"batch_(.+)", r"\1", "step", "Keras TensorBoard 'batch_' prefix (per batch)"),
     # Hand-written tags: 'loss per epoch on val', 'train/acc_per_epoch', 'accuracy_batch'.
     (r"(.+)_(on|of|for|in)", r"\1", None, "trailing preposition"),

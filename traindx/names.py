@@ -34,6 +34,7 @@ from traindx.metric_direction import (  # noqa: F401 (re-exported: traindx.names
     is_loss_component,
     quality_rank,
 )
+from traindx.name_averages import average_twins
 from traindx.name_habits import fold_accents, instance_base, loss_segment, rewrite
 from traindx.name_letters import letter_names
 from traindx.name_tables import (  # noqa: F401 (re-exported: the tables map_name reads)
@@ -288,14 +289,12 @@ def is_bookkeeping(raw: str) -> bool:
     return _decompose(raw) == _NOT_SERIES_WHY
 
 
-#: Short names read only as a pair in one file: a hand loop's ``tl``/``vl`` (train and
-#: validation loss). Alone, ``vl`` is ambiguous (``vl_loss`` is a value loss in RL code).
+#: A hand loop's ``tl``/``vl`` (train, validation loss), read only as a pair in one file (alone, ``vl`` may be an RL value loss).
 _PAIRED = {"tl": "train/loss", "vl": "val/loss"}
 
 
 class _PairTarget(str):
-    """An override :func:`paired_names` made (a key string that remembers why), so that
-    :func:`explain_mapping` says why, not a ``--map`` the user never passed."""
+    """An override :func:`paired_names` made (a key string that remembers why): explain_mapping says why."""
 
     why: str
 
@@ -392,6 +391,7 @@ def paired_names(names: Iterable[str]) -> dict[str, str]:
     :func:`_lead_letter_names`); empty when no pair is complete."""
     names = list(names)
     out = _lead_letter_names(names) | _bare_split_names(names) | _eval_group_twins(names) | letter_names(names)
+    out |= average_twins(names)  # loss beside avg_loss: the per-step value (traindx/name_averages.py)
     found = {n: _PAIRED[n.strip().lower()] for n in names if n.strip().lower() in _PAIRED}
     if set(found.values()) == set(_PAIRED.values()):
         pair = " / ".join(_PAIRED)

@@ -57,9 +57,10 @@ T = TypeVar("T")
 
 #: Names of per-epoch values: Keras' ``epoch_loss`` (against the epoch index); a ``_epoch``
 #: suffix (Lightning's ``train_loss_epoch``) is an epoch mean, logged against the global step
-#: by Lightning, so its x values decide (:func:`~traindx.readers.timeaxis.epoch_indexed`).
+#: by Lightning, so its x values decide (:func:`~traindx.readers.timeaxis.epoch_indexed`), as they do
+#: for an epoch average (ignite's ``training/avg_loss`` against the epoch, beside a per-iteration loss).
 _EPOCH_NAME = re.compile(r"(^|[/_])epoch_", re.I)
-_EPOCH_SUFFIX = re.compile(r"_epoch$", re.I)
+_EPOCH_SUFFIX = re.compile(r"_epoch$|(^|[/_ ])(avg|average)[_ ]|[_ ](avg|average)$", re.I)
 
 
 #: Reads one log file of a kind (``"tfevents"``, ``"csv"``, ...) into a RawLog.

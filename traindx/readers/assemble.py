@@ -43,12 +43,13 @@ def _sum(key: SeriesKey, parts: list[Series], name: str) -> Series | None:
 
 
 #: Statistics of the loss that are the loss of a split that logged no plain one (first wins):
-#: ``epoch,avg_loss`` written by hand, ``running_loss`` printed every N batches.
-LOSS_ALIASES = ("avg_loss", "average_loss", "mean_loss", "running_loss", "smooth_loss", "smoothed_loss", "ema_loss")
+#: ``epoch,mean_loss`` written by hand, ``running_loss`` printed every N batches (``avg_loss`` is
+#: the loss itself: name_tables.AVERAGED).
+LOSS_ALIASES = ("mean_loss", "running_loss", "smooth_loss", "smoothed_loss", "ema_loss")
 
 
 def add_component_sums(run: Run) -> None:
-    """Give each split without a loss one: a statistic of it (``avg_loss``), else the whole
+    """Give each split without a loss one: a statistic of it (``mean_loss``), else the whole
     its parts were logged beside (a VAE's ``total`` beside ``recon`` and ``kl``), else the sum
     of its loss components (global scope, plain values). A GAN's discriminator and generator
     losses are two adversaries' losses, not parts of one: no loss is made from them."""
