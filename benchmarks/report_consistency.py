@@ -34,6 +34,8 @@ The invariants (:data:`INVARIANTS`):
   its first point) whose value differs, as printed, from the first point ``X.first_raw`` says
   so and gives that first point (traindx/evidence_words.py; qa_jax47: "loss.first=0.318" under a
   log whose first point is 0.187).
+- ``last_point``: likewise a shown ``X.last`` (the median of the curve's last points) that
+  differs, as printed, from the last point ``X.last_raw`` says so and gives that last point.
 
 Reading the report: a row is ``invariant | run | cause | line | why``.
 """
@@ -55,7 +57,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 INVARIANTS = ("lr_direction", "lr_kept", "lr_quoted", "lr_unrecorded", "adapter_claim", "units", "contradiction",
-              "first_point")
+              "first_point", "last_point")
 TOP = 3
 NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
 
@@ -294,26 +296,26 @@ def check_contradictions(report: dict[str, Any], facts: dict[str, Any]) -> list[
     return out
 
 
-def check_first_point(report: dict[str, Any], facts: dict[str, Any]) -> list[Violation]:
-    """A shown ``X.first`` that is not the first point as printed names the first point."""
+def check_edge_points(report: dict[str, Any], facts: dict[str, Any]) -> list[Violation]:
+    """A shown ``X.first`` (``X.last``) that is not the first (last) point as printed names that point."""
     out = []
     for s in report.get("symptoms", []):
         for e in s.get("evidence", []):
             group, _, key = str(e.get("fact") or "").partition(".")
-            raw = (facts.get(group) or {}).get("first_raw") if key == "first" else None
+            raw = (facts.get(group) or {}).get(f"{key}_raw") if key in ("first", "last") else None
             v = e.get("value")
             if not isinstance(raw, float) or not isinstance(v, float) or _same(v, raw):
                 continue
-            if f"the first point is {raw:.3g}" not in str(e.get("says", "")):
-                out.append(Violation("first_point", s.get("code", "?"), f"{e['fact']}={v:.3g}",
-                                     f"the series' first point is {raw:.3g}; the line does not say it shows a median"))
+            if f"the {key} point is {raw:.3g}" not in str(e.get("says", "")):
+                out.append(Violation(f"{key}_point", s.get("code", "?"), f"{e['fact']}={v:.3g}",
+                                     f"the series' {key} point is {raw:.3g}; the line does not say it shows a median"))
     return out
 
 
 def check(report: dict[str, Any], facts: dict[str, Any]) -> list[Violation]:
     """Every invariant's violations on one report (its JSON form) and the run's facts."""
     return (check_lr(report, facts) + check_adapter_claims(report, facts) + check_units(report, facts)
-            + check_contradictions(report, facts) + check_first_point(report, facts))
+            + check_contradictions(report, facts) + check_edge_points(report, facts))
 
 
 def qa_dirs(root: Path = ROOT / "fixtures") -> dict[str, list[Path]]:

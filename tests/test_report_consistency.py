@@ -76,6 +76,13 @@ CASES: dict[str, tuple[dict, dict, dict]] = {
         # qa_jax47's linen autoencoder: the median of its first 20 points shown as if it were the first
         _report(symptoms=[{"code": "LOSS024", "evidence": [{"kind": "fact", "fact": "loss.first", "value": 0.318, "says": "loss.first"}]}]),
     ),
+    "last_point": (
+        {"loss": {"last": 0.52, "last_raw": 0.31, "n_finite": 400}},
+        _report(symptoms=[{"code": "LOSS004", "evidence": [{"kind": "fact", "fact": "loss.last", "value": 0.52,
+                                                              "says": "loss.last (the median of its last 20 points; the last point is 0.31)"}]}]),
+        # the median of the last 20 points shown as if the run had ended there
+        _report(symptoms=[{"code": "LOSS004", "evidence": [{"kind": "fact", "fact": "loss.last", "value": 0.52, "says": "loss.last"}]}]),
+    ),
 }
 
 

@@ -198,6 +198,7 @@ def level_facts(xf: np.ndarray, yf: np.ndarray) -> dict[str, float | int]:
         "first_raw": float(yf[0]),
         "first_step": int(xf[0]),
         "last": float(yf[-1]),
+        "last_raw": float(yf[-1]),
         "last_step": int(xf[-1]),
         "min_raw": float(yf.min()),
         "peak_raw": float(yf.max()),
@@ -344,6 +345,7 @@ def curve_facts(
             "first_raw": float(yf[0]),
             "first_step": int(xf[0]),
             "last": last,
+            "last_raw": float(yf[-1]),  # the last point, as first_raw is the first
             "last_step": int(xf[-1]),
             "min": smin,
             "min_step": int(round(float(xb[i_min]))),
