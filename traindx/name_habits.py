@@ -33,6 +33,13 @@ HABITS: list[tuple[str, str, str]] = [
     (r"(?:kld?|kl_div(?:ergence)?)(?:_loss|_l)?|loss_kld?", "kl_loss", "KL divergence (a part of the loss)"),
     (r"(bce|mse|l1|l2|ce|nll|ctc)_l", r"\1_loss", "'_l' loss suffix"),
     (r"neg(?:ative)?_log_likelihood|nll(?:_loss)?", "nll", "negative log-likelihood"),
+    # Keras' metric names of the regression errors (a custom loop's val_mean_absolute_error): the
+    # stand-ins a split without a loss reads (signals.pick.LOSS_STANDINS)
+    (r"root_mean_squared_error", "rmse", "root mean squared error (Keras' metric name)"),
+    (r"mean_squared_error", "mse", "mean squared error (Keras' metric name)"),
+    (r"mean_absolute_error", "mae", "mean absolute error (Keras' metric name)"),
+    (r"mean_squared_logarithmic_error", "msle", "mean squared logarithmic error (Keras' metric name)"),
+    (r"huber_loss|smooth_l1_loss", "huber", "Huber / smooth L1 loss"),
     (r"(total|overall|mean|avg|average|bin|binary|pair|pairwise)_acc", r"\1_accuracy",
      "accuracy of pairs, of binary labels, averaged: the split's accuracy when it logs no other"),
     (r"a_acc|pa|pix(?:el)?_acc(?:uracy)?", "pixel_accuracy", "pixel accuracy (segmentation)"),

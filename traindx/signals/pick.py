@@ -3,6 +3,7 @@ standing in for it), the quality metric a split is judged on, and the run's plan
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -49,16 +50,47 @@ def _scoped(run: Run, split: str, want: Callable[[Series], bool]) -> list[Series
     return glob or [s for s in found if s.key.scope in AXIS_SCOPES]
 
 
+#: The kind of loss each stand-in is: a negative log-likelihood and a cross-entropy are one kind
+#: (the likelihood a classifier or a density model minimizes); each regression error its own.
+STANDIN_KIND = {"nll": "likelihood", "cross_entropy": "likelihood", "log_loss": "likelihood",
+                "mse": "mse", "rmse": "rmse", "mae": "mae", "msle": "msle", "huber": "huber"}  # fmt: skip
+#: The kind a loss the adapter recorded is, by its name (torch class, Keras string, optax function).
+_NAMED_KINDS = ((re.compile(r"huber|smooth_?l1"), "huber"), (re.compile(r"msle|squared_?log"), "msle"),
+                (re.compile(r"mse|squared|l2_?loss"), "mse"), (re.compile(r"l1|mae|absolute"), "mae"),
+                (re.compile(r"entropy|nll|bce|xent|log_?loss|logistic|likelihood"), "likelihood"))  # fmt: skip
+
+
+def loss_kind(run: Run) -> str | None:
+    """The kind of the training loss (:data:`STANDIN_KIND`'s values) where the run says it: a
+    stand-in logged as the training loss (``train_mse``), the loss an adapter recorded, a
+    classification (the task, or an accuracy logged beside the loss: a classifier's loss is a
+    likelihood); None for a plain ``loss`` that nothing names."""
+    t = pick(run, "loss", "train")
+    if t is not None and t.key.metric in STANDIN_KIND:
+        return STANDIN_KIND[t.key.metric]
+    c = run.context
+    kind = next((k for rx, k in _NAMED_KINDS if rx.search((c.loss.name or "").lower())), None)
+    if kind is not None:
+        return kind
+    if c.flags.get("loss_task") in ("classification", "binary", "multilabel") or c.data.task == "classification":
+        return "likelihood"
+    acc = [s.values[np.isfinite(s.values)] for s in run.series.values() if s.key.metric == "accuracy"]
+    return "likelihood" if any(a.size and a.max() > 0.05 for a in acc) else None  # not a regression's ~0 "accuracy"
+
+
 def pick(run: Run, metric: str, split: str) -> Series | None:
     """The global series of a metric on a split; the densest one when several were logged.
-    A split without a loss reads its first error metric of :data:`LOSS_STANDINS` as the loss;
+    A split without a loss reads its first error metric of :data:`LOSS_STANDINS` as the loss
+    (a held-out split only one of the training loss's kind, :func:`loss_kind`, where the run
+    says it: a classifier's cross-entropy beside a validation MAE gives no validation loss);
     "val" reads a test split evaluated during training where no validation was logged
     (:func:`held_out`)."""
     split = held_out(run, split)
     cands = _scoped(run, split, lambda s: s.key.metric == metric)
     if not cands and metric == "loss":
+        kind = loss_kind(run) if split != "train" else None
         for standin in LOSS_STANDINS:
-            if (s := pick(run, standin, split)) is not None:
+            if kind in (None, STANDIN_KIND[standin]) and (s := pick(run, standin, split)) is not None:
                 return s
     if not cands:
         return None
