@@ -74,3 +74,12 @@ def test_a_jsonl_with_both_forms_keeps_no_duplicate(tmp_path: Path) -> None:
     (run,) = traindx.read(tmp_path)
     assert sorted(str(k) for k in run.series) == ["train/loss", "train/loss:step", "val/loss"]
     assert run.series["val/loss"].original_name == "val_avg_loss"
+
+
+def test_a_running_average_logged_every_step_keeps_the_step_axis(tmp_path: Path) -> None:
+    # no per-step twin in its file: the x values (0..199, as epoch-like as steps) decide nothing
+    with EventFileWriter(tmp_path) as w:
+        for it in range(200):
+            w.add_scalar("train/avg_loss", _curve(it), it)
+    (run,) = traindx.read(tmp_path)
+    assert list(map(str, run.series)) == ["train/loss"] and run.series["train/loss"].unit == "step"

@@ -28,6 +28,7 @@ import numpy as np
 
 from traindx import context_json
 from traindx.errors import ReadError
+from traindx.name_averages import epoch_averages
 from traindx.names import is_bookkeeping, map_name, paired_names
 from traindx.ordering import order_points
 from traindx.ranks import rank_key, rank_plan, timing_key
@@ -58,9 +59,9 @@ T = TypeVar("T")
 #: Names of per-epoch values: Keras' ``epoch_loss`` (against the epoch index); a ``_epoch``
 #: suffix (Lightning's ``train_loss_epoch``) is an epoch mean, logged against the global step
 #: by Lightning, so its x values decide (:func:`~traindx.readers.timeaxis.epoch_indexed`), as they do
-#: for an epoch average (ignite's ``training/avg_loss`` against the epoch, beside a per-iteration loss).
+#: for an epoch average beside its per-step twin (ignite's ``training/avg_loss``: name_averages.py).
 _EPOCH_NAME = re.compile(r"(^|[/_])epoch_", re.I)
-_EPOCH_SUFFIX = re.compile(r"_epoch$|(^|[/_ ])(avg|average)[_ ]|[_ ](avg|average)$", re.I)
+_EPOCH_SUFFIX = re.compile(r"_epoch$", re.I)
 
 
 #: Reads one log file of a kind (``"tfevents"``, ``"csv"``, ...) into a RawLog.
@@ -226,6 +227,7 @@ def build_run(
         tables = log.series if split is None and kind in HAND_TABLES else []  # a hand table's bare mse beside train_mse
         paired = paired_names(raw.name for raw in log.series) | held_out_bare(tables) | log.names  # tl beside vl: train/val loss
         names = {**paired, **overrides} if paired and overrides else paired or overrides
+        averages = epoch_averages([raw.name for raw in log.series])  # avg_loss beside loss
         for raw in log.series:
             if raw.unit == "step" and EPOCH_AXIS.fullmatch(raw.name.strip()):
                 if not (kind == WANDB_RUN and once_per_log(raw.values)):
@@ -244,7 +246,8 @@ def build_run(
             key = rank_key(key, rank, main_rank)  # train/loss@rank1 beside rank 0's train/loss
             # Keras' epoch_loss is logged against the epoch index; Lightning's train_loss_epoch
             # (an epoch mean) against the global step: the name alone does not say the axis
-            by_name = _EPOCH_NAME.search(raw.name) or (_EPOCH_SUFFIX.search(raw.name) and epoch_indexed(raw.steps))
+            by_name = _EPOCH_NAME.search(raw.name) or ((_EPOCH_SUFFIX.search(raw.name) or raw.name in averages)
+                                                       and epoch_indexed(raw.steps))
             unit: StepUnit = "epoch" if raw.unit == "epoch" or by_name else "step"
             o = order_points(raw.steps, raw.values, raw.wall_time, unit=unit)
             raw.wall_time = None  # ordered: its wall times are not needed again (memory)
