@@ -38,7 +38,7 @@ MAPPED = [
     ("mae", None, "train/mae"),
     ("mse", None, "train/mse"),
     ("val_mae", None, "val/mae"),
-    ("mean_absolute_error", None, "train/mean_absolute_error"),
+    ("mean_absolute_error", None, "train/mae"),  # Keras' name of the MAE: the stand-in mae
     ("top_k_categorical_accuracy", None, "train/top_k_categorical_accuracy"),
     # torch SummaryWriter / tensorboardX.
     ("train/loss", None, "train/loss"),
