@@ -222,6 +222,15 @@ equinox Elman RNN, tiny BERT keyword counts; NAdam eps 1, SGD + CyclicLR, AdamW 
 Nadam, Lion, Adam + PolynomialDecay, AdamW, optax.yogi, optax.novograd, optax.sgd momentum, HF linear decay;
 tensorboardX, SummaryWriter, csv.DictWriter, Lightning TensorBoardLogger, Keras CSVLogger / TensorBoard, pandas
 to_csv, JSONL, MLflow file store, tf.summary, np.savez, trainer_state.json; adapters in 6)
+and the unseen breadth batch fixtures/qa_fresh49/ (12 pairs leaning to the rarer causes: diabetes into a 12-layer
+narrow ReLU MLP, 12 blobs into a maxout MLP, 5-level ordinal ratings with a cumulative-logit head on a bilinear layer,
+6-tag multi-label in Lightning, blob sequences tagged by a 1x1-conv net, 8x8 digit images into a separable CNN,
+make_classification into a mixture of experts, a sine-mixture series into a GRU, 15 blobs into a tanh MLP, sparse
+uncorrelated regression into an nnx MLP, low-rank-matrix regression with hand-written gradient accumulation, tiny
+BERT alert-token sequences; SGD Nesterov, Adagrad, Adamax, Adam, RMSprop centered, AdamW, Keras Adafactor,
+optax.lamb, optax.adafactor, optax.sgd, HF AdamW cosine; logging FileHandler, SummaryWriter.add_scalars,
+np.savetxt, Lightning MLFlowLogger, Keras CSVLogger with ";", Keras TensorBoard, history json.dump, a LambdaCallback
+text log, pandas TSV, W&B offline, a pipe-separated text log, trainer_state.json; adapters in 6)
 and the third unseen console batch fixtures/qa_wild44/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: `logging` asctime lines, per-epoch confusion matrices with `correct 3536/4000` fractions, ANSI colour codes,
 `[epoch 2 | batch 40/63] mse 3.412e+00` plus epoch summaries with ETA, `it 0125 loss ... grad_norm ...` in scientific
@@ -348,6 +357,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh46": (ROOT / "fixtures" / "qa_fresh46", 11, 32),
         "qa_fresh47": (ROOT / "fixtures" / "qa_fresh47", 12, 36),
         "qa_fresh48": (ROOT / "fixtures" / "qa_fresh48", 12, 36),
+        "qa_fresh49": (ROOT / "fixtures" / "qa_fresh49", 12, 36),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_keras48": (ROOT / "fixtures" / "qa_keras48", 10, 30),
