@@ -63,6 +63,13 @@ windows, a hand-written BCE without clipping, eight sigmoid hidden layers, steps
 RandomNormal(stddev=5) tanh init, Dense(1, softmax), raw sales units into an LSTM, Adam epsilon=1, a Dense(2) hidden
 layer on three spirals, labels taken by position after df.sample; loggers CSVLogger, TensorBoard callback, History to
 JSON/CSV, verbose=2 stdout; callback in 5),
+and its fourth unseen batch fixtures/qa_keras49/ (10 more StackOverflow-shaped Keras 3 pairs, 6 TensorFlow, 2 JAX, 2
+torch backends: to_categorical labels broadcast by a hand-written BCE against a one-unit sigmoid, a single Dense(1) on a
+target with no linear part with accuracy as the metric, an untrained base built from code and frozen, validation_data
+left unscaled, 160 reviews for an Embedding classifier, a hand RMSLE on a standardized target, a hand categorical
+crossentropy without its minus sign, class_weight from the class shares, a torch train_step that never applies the
+optimizer, a Flatten/Dense(256) Conv1D head trained 150 epochs; CSVLogger, TensorBoard callback, History to JSON/CSV,
+verbose=2 stdout; callback in 5),
 and the unseen breadth batch fixtures/qa_fresh41/ (wine, digits 0-4, make_friedman1/2, swiss roll, S-curve,
 make_hastie_10_2, synthetic topic/forum tokens and seasonal series; 1D CNN, SimpleCell RNN, Embedding+meanpool, tiny BERT,
 LayerNorm and BatchNorm/Dropout MLPs; SGD Nesterov, Adam amsgrad, Lion, AdamW, OneCycle, cosine warmup, ReduceLROnPlateau,
@@ -361,6 +368,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_keras48": (ROOT / "fixtures" / "qa_keras48", 10, 30),
+        "qa_keras49": (ROOT / "fixtures" / "qa_keras49", 10, 30),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
         "qa_mixed41": (ROOT / "fixtures" / "qa_mixed41", 11, 40),
         "qa_wild42": (ROOT / "fixtures" / "qa_wild42", 12, 32),
