@@ -92,10 +92,40 @@ _NUMBERED = re.compile(r"auc|precision|recall|\w*accuracy|m?iou|f1\w*|mae|mse|rm
 ADVERSARIAL = re.compile(r"[dg]_loss(_\w+)?|[dg]_\w+_loss")
 
 
+#: Words of notebooks written in Japanese, Chinese (simplified and traditional) and Russian, as the
+#: English token the tables know: (pattern, token). Chinese and Japanese write a name with no
+#: separator (训练损失, 検証正解率), so their words are matched anywhere in it; a Russian word only
+#: whole, in any of its endings (потери, потерь; валидация, валидации; точность_вал). Longest first
+#: (学習率 is the learning rate, not 学習 + 率). Matched before the accents are folded (NFKD would
+#: split エポック's ポ).
+FOREIGN_WORDS: list[tuple[str, str]] = [
+    (r"学習率|学习率|學習率", "lr"),
+    (r"検証|验证|驗證|検定|バリデーション", "val"),
+    (r"訓練|训练|学習|学习|學習|トレーニング", "train"),
+    (r"テスト|测试|測試", "test"),
+    (r"損失|损失|ロス|代价|代價", "loss"),
+    (r"正解率|精度|准确率|準確率|正确率|正確率|准确度|準確度", "accuracy"),
+    (r"エポック|轮次|輪次|回合|纪元|紀元", "epoch"),
+    (r"ステップ|步数|步數", "step"),
+    (r"(?<![^\W\d_])(?:потер[а-яё]*|лосс|функция_потерь)(?![^\W\d_])", "loss"),
+    (r"(?<![^\W\d_])точност[а-яё]*(?![^\W\d_])", "accuracy"),
+    (r"(?<![^\W\d_])(?:валидац[а-яё]*|валид|вал)(?![^\W\d_])", "val"),
+    (r"(?<![^\W\d_])(?:обучени[а-яё]*|обуч|тренировк[а-яё]*|трен)(?![^\W\d_])", "train"),
+    (r"(?<![^\W\d_])(?:тест[а-яё]*)(?![^\W\d_])", "test"),
+    (r"(?<![^\W\d_])(?:эпох[а-яё]*)(?![^\W\d_])", "epoch"),
+    (r"(?<![^\W\d_])(?:шаг[а-яё]*)(?![^\W\d_])", "step"),
+    (r"(?<![^\W\d_])(?:на|для|по|при|в)(?![^\W\d_])", ""),  # "потери на обучении": the preposition dropped
+]  # fmt: skip
+_FOREIGN = [(re.compile(p, re.IGNORECASE), token) for p, token in FOREIGN_WORDS]
+
+
 def fold_accents(text: str) -> str:
-    """``pérdida`` -> ``perdida``: the accents of a name dropped (the habits are spelled without)."""
+    """``pérdida`` -> ``perdida``: the accents of a name dropped (the habits are spelled without);
+    ``训练损失`` -> ``_train__loss_``, ``потери_вал`` -> ``_loss__val_`` (:data:`FOREIGN_WORDS`)."""
     if text.isascii():
         return text
+    for rx, token in _FOREIGN:
+        text = rx.sub(f"_{token}_", text)
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 

@@ -14,7 +14,7 @@ SPLIT_WORDS: dict[str, str] = {
     "train": "train", "training": "train", "trn": "train", "tr": "train",
     "val": "val", "valid": "val", "validation": "val", "eval": "val", "evaluation": "val",
     "dev": "val", "va": "val", "vl": "val",
-    "test": "test", "testing": "test",
+    "test": "test", "testing": "test", "te": "test",  # loss_tr / loss_te beside each other
     # The split words of notebooks written in German, French, Spanish, Italian and Portuguese
     # (accents dropped by names._normalize): Val_Verlust, perte_entrainement, costo_validacion.
     "entrainement": "train", "entrenamiento": "train", "addestramento": "train", "treino": "train",
@@ -121,7 +121,7 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
     (r"(binary_|multi_)?m?log_?loss", "loss", "log loss (XGBoost, LightGBM)"),
     # Top-1 accuracy in its spellings (Keras metric classes, ImageNet scripts' acc@1/prec@1).
     (
-        r"(sparse_|binary_|categorical_|sparse_categorical_)?acc(uracy)?"
+        r"(sparse_|binary_|categorical_|sparse_categorical_)?acc(uracy|uracies|s)?"
         r"|top_?1(_acc(uracy)?)?|acc(uracy)?_?(at_)?1|prec_?1",
         "accuracy",
         "accuracy",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from traindx.errors import ReadError
+from traindx.name_habits import fold_accents
 from traindx.names import is_bookkeeping, map_name
 from traindx.ranks import TIMING
 from traindx.readers.csvlog import (
@@ -67,7 +68,8 @@ def _x_axis(
     log: RawLog, header: list[str], columns: dict[int, tuple[np.ndarray, np.ndarray]], n_rows: int
 ) -> tuple[int | None, np.ndarray, np.ndarray, str]:
     """The x column (None: row number), x values, which rows have one, and the unit."""
-    lower = [h.lower() for h in header]
+    # an axis named in another script (轮次, エポック, эпоха) as its English word (name_habits.FOREIGN_WORDS)
+    lower = [h.lower() if h.isascii() else fold_accents(h).strip("_ ").lower() for h in header]
     row_number = np.arange(n_rows, dtype=np.float64), np.ones(n_rows, dtype=bool)
     for names, unit in ((STEP_COLUMNS, "step"), (EPOCH_COLUMNS, "epoch")):
         col = _find(lower, names, columns)

@@ -44,11 +44,31 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _nested_lists(doc: dict[Any, Any]) -> dict[Any, Any]:
+    """A history nested one level (``{"train": {"loss": [...]}, "val": {...}}`` split -> metric,
+    or ``{"loss": {"train": [...], "val": [...]}}`` metric -> split) as flat lists keyed
+    ``outer/inner`` (``train/loss``, ``loss/val``), which the names read either way round. A dict
+    of lists or dicts of lists only; anything else is returned as it was."""
+    if not any(isinstance(v, dict) for v in doc.values()):
+        return doc
+    flat: dict[Any, Any] = {}
+    for k, v in doc.items():
+        if isinstance(v, dict) and v and all(isinstance(i, str) and isinstance(x, list) for i, x in v.items()):
+            flat.update({f"{k}/{i}": x for i, x in v.items()})
+        elif isinstance(v, list):
+            flat[k] = v
+        else:
+            return doc
+    return flat
+
+
 def history_lists(doc: Any) -> dict[str, list[Any]] | None:
     """The metric lists of a history object, or None when ``doc`` is not one: a dict whose
-    values are all lists, at least one of them with two or more numbers."""
+    values are all lists (or dicts of lists, :func:`_nested_lists`), at least one of them with
+    two or more numbers."""
     if not isinstance(doc, dict) or not doc:
         return None
+    doc = _nested_lists(doc)
     if not all(isinstance(k, str) and isinstance(v, list) for k, v in doc.items()):
         return None
     if not any(sum(_is_number(x) for x in v) >= 2 for v in doc.values()):

@@ -69,8 +69,8 @@ def pickle_kind(p: Path) -> str | None:
         doc = load_history(p)
     except (_Refused, OSError):
         return None
-    if history_lists(doc) is not None:
-        keys = set(doc)
+    if (lists := history_lists(doc)) is not None:
+        keys = set(lists)
     elif history_records(doc) is not None:
         keys = {k for x in doc if isinstance(x, dict) for k in x}
     else:
