@@ -26,7 +26,9 @@ from traindx.names import map_name
         ("точность_вал", "val/accuracy"), ("Потери на обучении", "train/loss"), ("точность на валидации", "val/accuracy"),
         ("val_точность", "val/accuracy"), ("loss_te", "test/loss"), ("acc_te", "test/accuracy"),
         ("loss_tr", "train/loss"), ("train_accs", "train/accuracy"), ("val_accs", "val/accuracy"),
-        ("val_accuracies", "val/accuracy"),
+        ("val_accuracies", "val/accuracy"), ("验证集损失", "val/loss"), ("训练集准确率", "train/accuracy"),
+        ("テストデータ損失", "test/loss"), ("交差エントロピー", "train/cross_entropy"),
+        ("потери_тест", "test/loss"), ("точность на тестовой", "test/accuracy"),
     ],
 )  # fmt: skip
 def test_loss_accuracy_and_split_words_of_japanese_chinese_and_russian(name: str, key: str) -> None:
@@ -38,7 +40,7 @@ def test_epoch_and_step_words_are_axes(name: str) -> None:
     assert map_name(name) is None
 
 
-@pytest.mark.parametrize("name", ["вальс", "наклон", "тестостерон_уровень", "损耗率"])
+@pytest.mark.parametrize("name", ["вальс", "наклон", "тестостерон_уровень", "损耗率", "クロス", "精确率"])
 def test_words_that_only_look_alike_are_not_read_as_loss_or_accuracy(name: str) -> None:
     found = map_name(name)
     assert found is None or found.metric not in ("loss", "accuracy")
