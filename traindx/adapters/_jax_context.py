@@ -302,11 +302,9 @@ class ContextMixin:
                 if mo.n:
                     d.input_mean, d.input_std, d.input_min, d.input_max = mo.mean, mo.std, mo.min, mo.max
         meta = lay.meta
-        path = meta.get("step_graph")  # telemetry_jit: whether the first layer sees the inputs normalized
-        if path is not None and path.normalized is not None:
-            flags["input_norm_layer"] = bool(path.normalized)
-        if path is not None and getattr(path, "relu", None) is not None:
-            flags["graph_relu"] = bool(path.relu)  # the forward pass holds a ReLU-family unit (or holds none)
+        path = meta.get("step_graph")  # telemetry_jit: what the step's graph shows (StepGraph.flags)
+        if path is not None:  # the targets' range from it where neither labels= nor data= gave it
+            flags.update(path.flags(targets="_lbl_int" not in c and not self._data_given))
         if not self._data_given:
             if "input_dtype" in meta:
                 d.input_dtype = str(meta["input_dtype"])

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.adapters._common import TargetFacts
 from traindx.adapters._jax_stats.telemetry import INPUTS_SCOPE as SCOPE
 from traindx.adapters._jax_stats.telemetry import OUTPUTS_SCOPE as OUT_SCOPE
 from traindx.arrays import median
@@ -62,21 +63,42 @@ class StepGraph:
     the module; hashed by identity (it
     rides in the Stats' static meta)."""
 
-    __slots__ = ("normalized", "output", "read", "relu")
+    __slots__ = ("label_at", "label_facts", "label_reads", "n_invars", "normalized", "output", "read", "relu")
 
     def __init__(self) -> None:
         self.normalized: bool | None = None
         self.output: str | None = None
         self.relu: bool | None = None
         self.read = False
+        # the step input the loss compares the output with, and what its values are (._jax_target)
+        self.label_at: int | None = None
+        self.n_invars = self.label_reads = 0
+        self.label_facts = TargetFacts()
 
     def read_from(self, closed: Any) -> None:
         self.read = True
+        self.n_invars = len(closed.jaxpr.invars)
         for name, read in (("normalized", first_layer_sees), ("output", output_op), ("relu", relu_in_model)):
             try:
                 setattr(self, name, read(closed))
             except Exception:  # noqa: BLE001, S110 - a fact not known; the other may be
                 pass
+
+
+    def flags(self, targets: bool) -> dict[str, Any]:
+        """The Recorder's flags: ``input_norm_layer`` (the first layer sees the inputs
+        normalized), ``graph_relu`` (the forward pass holds a ReLU-family unit, or holds
+        none) and, with ``targets``, ``target_min`` / ``target_max`` / ``target_integer`` /
+        ``target_distinct`` / ``target_kind`` of the input the loss compares the output with
+        (read at the first calls: ._jax_target)."""
+        out: dict[str, Any] = {}
+        if self.normalized is not None:
+            out["input_norm_layer"] = bool(self.normalized)
+        if self.relu is not None:
+            out["graph_relu"] = bool(self.relu)
+        if targets:
+            out.update(self.label_facts.flags())
+        return out
 
 
 class _Found(Exception):  # noqa: N818 - control flow: the first layer was reached
@@ -306,3 +328,4 @@ def _ancestors(jaxpr: Any, wanted: list[Any], found: set[str], depth: int) -> No
                 _ancestors(sub[0], list(sub[0].outvars), found, depth + 1)
             elif any(k in e.params for k in ("jaxpr", "call_jaxpr", "fun_jaxpr", "body_jaxpr", "branches")):
                 found.add("where")  # a loop or branch not followed: not known
+

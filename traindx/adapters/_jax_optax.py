@@ -19,6 +19,7 @@ from traindx.adapters._jax_stats import (
     Stats,
 )
 from traindx.adapters._jax_stats.telemetry import STEP_GRAPH
+from traindx.adapters._jax_target import LABEL_READS, label_index, see_labels, step_leaves
 
 # --------------------------------------------------------------------------- cadence
 
@@ -146,6 +147,8 @@ class TelemetryJit:
         light, full = self._pick or self._choose(args, kwargs)
         if not self.graph.read:
             self._read_graph(args, kwargs)
+        if self.graph.label_at is not None and self.graph.label_reads < LABEL_READS:  # the targets' range
+            see_labels(self.graph, step_leaves(args, kwargs, self._jit_kwargs, self._yes if self.host else None))
         if not self.adaptive:
             if n % self.every and n != 1:  # calls 0 and 1: a pair (.stepdir)
                 return light(*args, **kwargs)
@@ -175,12 +178,13 @@ class TelemetryJit:
 
     def _read_graph(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """What the telemetry step's jaxpr shows (inputs normalized before the first layer,
-        the output's last operation; ``jit(...).trace``: the trace the first call then
-        compiles; nothing runs)."""
+        the output's last operation, the input the loss compares it with; ``jit(...).trace``:
+        the trace the first call then compiles; nothing runs)."""
         self.graph.read = True
         try:
             traced = self.one.trace(self._yes, *args, **kwargs) if self.host else self.full.trace(*args, **kwargs)
             self.graph.read_from(traced.jaxpr)
+            self.graph.label_at = label_index(traced.jaxpr)
         except Exception:  # noqa: BLE001, S110 - a fact not known; the step runs as always
             pass
 
