@@ -33,6 +33,7 @@ from traindx.signals.context import context_facts, max_steps_epochs, num_classes
 from traindx.signals.curve import curve_facts, quality_floor
 from traindx.signals.degenerate import degenerate_facts
 from traindx.signals.endgain import eval_end_gain, step_loss_end_gain
+from traindx.signals.growth import step_power
 from traindx.signals.infer import (
     CLASSIFICATION_METRICS,
     framework_loop,
@@ -165,6 +166,8 @@ def compute_facts(run: Run) -> Facts:
             if broke_at is not None and s.key.metric != "loss":
                 shape = curve_facts(*(lambda t: (t.steps, t.values))(_before(s, broke_at)), fl)
                 f.update({k: v for k, v in shape.items() if not k.startswith(("n_nonfinite", "has_", "nonfinite", "ends_"))})
+            if group == "grad":  # a sum of every gradient so far grows as a power of the step count
+                f.update(step_power(*(lambda t: (t.steps, t.values))(_before(s, broke_at))))
             facts[group] = f
             facts[group]["unit"] = s.unit
             # the name it was logged as: a loss named for a likelihood may be negative
