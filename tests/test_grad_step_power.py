@@ -71,6 +71,12 @@ def test_a_jax_loop_whose_gradient_grows_with_the_step_count_reads_as_accumulati
     assert order[0] == "grad_not_zeroed", order
 
 
+def test_a_gradient_that_grew_and_settled_is_no_accumulation():
+    # a net leaving a flat start: the norm rises over the first half, then stays (tail_tau ~0)
+    _, fired = _ranked({"grad_norm": "0.5+0.5x30 15x30 ~0.05", "loss": "2.3*0.99x20 1.9*1.03x40"})
+    assert "GRAD010" not in fired
+
+
 def test_the_same_run_with_a_gradient_that_explodes_does_not():
     order, fired = _ranked({"grad_norm": "0.5*1.12x60", "loss": "2.3*0.99x20 1.9*1.03x40"})
     assert "GRAD010" not in fired
