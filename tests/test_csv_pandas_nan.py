@@ -91,3 +91,50 @@ def test_an_explicit_step_column_wins_over_the_index(tmp_path: Path) -> None:
     log = read_csv(_history_csv(tmp_path, rows))
     loss = next(s for s in log.series if s.name == "loss")
     assert loss.unit == "step" and loss.steps.tolist() == [10, 20, 30]
+
+
+def test_a_loss_going_nan_mid_run_reads_as_nan_from_there(tmp_path: Path) -> None:
+    # pandas writes the NaN tail as empty cells while accuracy (same rows) goes on being logged
+    nan = float("nan")
+    history = {"loss": [0.4, 0.2, 0.1, nan, nan], "accuracy": [0.8, 0.9, 0.95, 0.4, 0.37]}
+    path = _history_csv(tmp_path, history, index_label="epoch")
+    assert path.read_text().splitlines()[4] == "3,,0.4"
+    log = read_csv(path)
+    loss = next(s for s in log.series if s.name == "loss")
+    assert loss.steps.tolist() == list(range(5))
+    assert np.isfinite(loss.values[:3]).all() and np.isnan(loss.values[3:]).all()
+    notes = [p for p in log.problems if p.kind == "note"]
+    assert len(notes) == 1 and "'loss' from line 5" in notes[0].message and notes[0].count == 2
+
+
+def test_lightning_step_rows_then_an_epoch_row_stay_not_logged(tmp_path: Path) -> None:
+    # Lightning metrics.csv of one epoch: step rows, then the epoch-end row without the step loss
+    path = tmp_path / "metrics.csv"
+    path.write_text(
+        "epoch,step,train_loss_step,val_loss,val_acc,train_loss_epoch\n"
+        "0,49,0.9,,,\n0,99,0.7,,,\n0,149,0.5,,,\n0,149,,0.6,0.8,\n0,149,,,,0.7\n"
+    )
+    log = read_csv(path)
+    step_loss = next(s for s in log.series if s.name == "train_loss_step")
+    assert step_loss.steps.tolist() == [49, 99, 149] and np.isfinite(step_loss.values).all()
+    assert not [p for p in log.problems if p.kind == "note"]
+
+
+def test_a_column_stopping_with_no_column_going_on_stays_not_logged(tmp_path: Path) -> None:
+    # nothing of the loss's cadence goes on in the empty rows: the rows say nothing of a NaN
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,loss,val_loss\n0,1.0,1.1\n1,0.8,0.9\n2,0.6,\n3,0.5,\n4,,\n")
+    log = read_csv(path)
+    series = {s.name: s for s in log.series}
+    assert series["loss"].steps.tolist() == [0, 1, 2, 3] and np.isfinite(series["loss"].values).all()
+    assert series["val_loss"].steps.tolist() == [0, 1]
+    assert not [p for p in log.problems if p.kind == "note"]
+
+
+def test_a_column_starting_late_or_interleaved_stays_not_logged(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,loss,val_loss,lr\n0,1.0,,0.1\n1,0.8,,0.1\n2,0.6,0.7,\n3,0.5,0.6,0.1\n")
+    log = read_csv(path)
+    series = {s.name: s for s in log.series}
+    assert series["val_loss"].steps.tolist() == [2, 3] and series["lr"].steps.tolist() == [0, 1, 3]
+    assert all(np.isfinite(s.values).all() for s in log.series)

@@ -136,6 +136,41 @@ def _pandas_nan_columns(log: RawLog, header: list[str], cols: Columns) -> None:
         )
 
 
+def _nan_tails(log: RawLog, header: list[str], cols: Columns) -> None:
+    """Read a metric column's empty tail as NaN where a column of its cadence goes on, counted.
+
+    ``pd.DataFrame(history.history).to_csv()`` writes NaN as an empty cell, so a loss that goes
+    NaN at epoch 7 leaves a column filled in every row up to 6 and empty from 7 on, while the
+    rows go on (its accuracy still logged). That shape - filled in each of two rows or more,
+    then empty in every later row, beside another metric column filled in all of those rows
+    and all the later ones - is a value lost, not a metric left out: a writer that leaves
+    cells empty by design (Lightning's metrics.csv, a validation every other epoch) fills a
+    column only in its own rows, interleaved, never in every row up to a point.
+    """
+    n = len(cols)
+    metric = [
+        j for j in range(len(header))
+        if not cols.nbad[j] and not is_bookkeeping(header[j]) and map_name(header[j]) is not None
+    ]  # fmt: skip
+    first_gap = {j: int(np.argmin(cols.present[j])) if not cols.present[j].all() else n for j in metric}
+    tails = [
+        j for j in metric
+        if 2 <= first_gap[j] < n and not cols.present[j][first_gap[j]:].any()
+        and any(first_gap[i] == n for i in metric if i != j)
+    ]  # fmt: skip
+    for j in tails:
+        cols.values[j][first_gap[j]:] = np.nan
+        cols.present[j][first_gap[j]:] = True
+    if tails:
+        names = ", ".join(f"'{header[j]}' from line {int(cols.lines[first_gap[j]])}" for j in tails)
+        log.problem(
+            "note",
+            f"{log.path}: column(s) {names} empty in every later row while other metric columns "
+            "go on (pandas writes NaN as an empty cell); read as NaN",
+            sum(n - first_gap[j] for j in tails),
+        )
+
+
 def _find(lower: list[str], names: tuple[str, ...], columns: dict) -> int | None:
     """The first of ``names`` that is a numeric column."""
     return next((lower.index(n) for n in names if n in lower and lower.index(n) in columns), None)
@@ -235,6 +270,7 @@ def columns_to_log(log: RawLog, header: list[str], cols: Columns) -> RawLog:
             f"{n}; their missing cells read as not logged",
         )
     _pandas_nan_columns(log, header, cols)
+    _nan_tails(log, header, cols)
     columns: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # numeric columns only
     for j, name in enumerate(header):
         values, present, nbad, first_bad = cols.values[j], cols.present[j], cols.nbad[j], cols.first_bad[j]
