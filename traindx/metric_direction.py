@@ -14,7 +14,7 @@ HIGHER_IS_BETTER = re.compile(
 )
 #: Metrics whose lower values are better.
 LOWER_IS_BETTER = re.compile(
-    r"loss|\w+_loss|loss_\w+|error|\w+_error|perplexity|mae|mse|rmse|msle|mape|wer|cer"
+    r"loss|\w+_loss|loss_\w+|error|\w+_error|perplexity|mae|mse|rmse|r?msle|mape|wer|cer"
     r"|kld?|kl_divergence|log_?cosh|hinge|nll|(\w+_)?[wc]er|\w+_loss_\w+|bp[dcb]|fid|kid|lpips|\w+_(mae|mse|rmse|mape)"
     r"|(mae|mse|rmse|mape)_(?!norm)[a-z]\w*|\w+_err"
 )

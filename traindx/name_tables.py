@@ -169,7 +169,7 @@ METRIC_RULES: list[tuple[str, str | None, str]] = [
     # word with a qualifier after it (mae_grade; not _norm, which reads as a norm) or an error abbreviated (rel_err,
     # abs_err) names its metric too (issue 10: val_mae_grade, val_rel_err not mapped)
     (
-        r"(mae|mse|rmse|mape)_(?!norm)[a-z]\w*|\w+_err|mae|mse|rmse|msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
+        r"(mae|mse|rmse|mape)_(?!norm)[a-z]\w*|\w+_err|mae|mse|rmse|r?msle|mape|r2(_score)?|f1(_score|_macro|_micro|_weighted)?|f_?beta(_score)?"
         r"|auc|roc_auc|auroc|pr_auc|auc_(roc|pr)|au_?prc|average_precision|precision|recall|specificity|sensitivity"
         r"|\w+_(f1|precision|recall)|(f1|precision|recall)_(pos(itive)?|bin(ary)?|class_?\d+)|m?iou|mean_io_?u|dice|bleu|rouge\w*|(\w+_)?[wc]er|kld?|kl_divergence|cosine_similarity"
         r"|log_?cosh|hinge|\w+_accuracy|\w+_error|\w+_loss|loss_\w+|\w+_loss_\w+|nll|total"

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from traindx.errors import ReadError
-from traindx.readers import textlines, textnames
+from traindx.readers import textconfig, textlines, textnames
 from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
@@ -50,15 +50,15 @@ from traindx.readers.textaxis import EVAL_NAME as _EVAL_NAME
 from traindx.readers.textaxis import percent_split, with_axis
 from traindx.readers.textnames import COUNT_FIRST, aside, eval_sets, fraction_name
 from traindx.readers.textsplit import NUM, split_groups, split_spaced, unnamed_grad_loss
-from traindx.readers.texttable import merge_tables, result_records, table_records
+from traindx.readers.texttable import WARNING, merge_tables, result_records, table_records
 
 _NUM = NUM
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colours (Keras 3 progress bars)
 _STATES = re.compile(r"[\r\x08]+")  # a progress line's states, each rewriting the one before
-#: ``Epoch 3/20``, ``epoch: 3``, ``[ep 07]``, ``ep 001`` (the abbreviation of hand-written loops),
+#: ``Epoch 3/20``, ``epoch: 3``, ``[ep 07]``, ``[ep 3/25]``, ``ep 001`` (the abbreviation of hand-written loops),
 #: ``Epoch no. 3`` / ``Epoch number 3`` (a Q&A loop's words).
 _EPOCH = re.compile(
-    r"\b(?:epoch|ep)\b\.?\s*(?:(?:no|nr|num|number)\b\.?\s*)?[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+)?", re.I
+    r"\b(?:epoch|ep)\b\.?\s*(?:(?:no|nr|num|number)\b\.?\s*)?[:#=\[]?\s*(\d+)\s*\]?(?:\s*(?:/|of)\s*\d+\s*\]?)?", re.I
 )
 #: Python logging's default ``%(levelname)s:%(name)s:`` too (``INFO:tensorflow:loss = 2.3, step = 0``,
 #: ``INFO:root:``, ``INFO:__main__:``): the logger's name is no metric's (a number after it is a value).
@@ -209,7 +209,7 @@ def _part_pairs(text: str, context: str | None, out: dict[str, float]) -> None:
 
 def parse_text(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int]:
     """(line index, record) pairs, and the number of lines that held metric pairs."""
-    records, lines, _, _ = _parse(text)
+    records, lines, _, _ = _parse(textconfig.split_config(text)[0])
     return records, lines
 
 
@@ -271,7 +271,7 @@ def _parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], int, list[int],
                     header, header_at = None, None
                 rich = steps.RICH.search(line) is not None or (rich and steps.RICH_MORE.match(line) is not None)
             if not pairs:
-                if j == len(states) - 1 and _KNOWN.search(line) and _LONE_NUM.search(line):
+                if j == len(states) - 1 and _KNOWN.search(line) and _LONE_NUM.search(line) and not WARNING.match(state):
                     unread.append(i + 1)
                 continue
             lines += 1
@@ -352,7 +352,7 @@ def _loss_part(name: str) -> bool:
 
 def read_text_log(path: str | Path) -> RawLog:
     src = str(path)
-    text = read_text(path)
+    text, settings = textconfig.split_config(read_text(path))  # a printed YAML config: settings, not points
     records, n, unread, skipped_rows = _parse(text)
     textnames.sklearn_score(text, records)
     textnames.one_off_test(records, _prose_metric)
@@ -364,7 +364,7 @@ def read_text_log(path: str | Path) -> RawLog:
     if n == 0:
         raise ReadError(src, "no 'name: number' pairs on any line; expected printed training output like "
                         "'Epoch 3/20 - loss: 0.51 - val_loss: 0.62' or 'epoch 3 | train loss 0.51 | val acc 81.2%'")  # fmt: skip
-    log = RawLog(path=src)
+    log = RawLog(path=src, hyperparameters=settings)
     if unread:
         at = ", ".join(map(str, unread[:5])) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
         log.problem("skipped", f"{src}: {len(unread)} lines name a metric beside a number in a layout not read "

@@ -41,6 +41,12 @@ _CLOCK = re.compile(r"(?i)^(?:time|eta|elapsed|duration|remaining|epoch[ _]?time
 _COUNT = re.compile(r"^\s*(\d+)\s*/\s*\d+\s*$")  # an epoch cell '3/25'
 _PERCENT = re.compile(r"^\s*(.+?)\s*%\s*$")
 _AXES = ("epoch", "step")
+#: A timestamp cell (``2026-12-07 21:01:02``, ``2026-12-07T21:01:02.5``, ``21:01:02``): two tokens
+#: under one header name in a table between spaces; no value, but a row may open with it.
+_STAMP = re.compile(r"(?<!\S)(\d{4}-\d\d-\d\d)(?:[ T](\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?))?(?!\S)|(?<!\S)\d\d:\d\d:\d\d(?:[.,]\d+)?(?!\S)")
+#: Python's warning printed among a table's rows (``path.py:630: UserWarning: ...``, then its source
+#: line indented): not the table's end.
+WARNING = re.compile(r"^\S.*:\d+: [A-Z]\w*(?:Warning|Error)\b")
 #: A training history's header names its axis or a loss (scikit-learn's classification_report,
 #: ``precision recall f1-score support`` over rows opening with a class label, is no history).
 _WORD = re.compile(r"(?i)epoch|step|iter|loss")
@@ -102,8 +108,8 @@ def _header(line: str) -> list[str] | None:
 def _row(line: str, names: list[str], barred: bool) -> list[float | None] | None:
     if ("|" in line) != barred:  # a table between bars ends at a line without them
         return None
-    cells = _cells(line)
-    if not barred and cells and _number(cells[0], True) is None:
+    cells = _cells(line if barred else _STAMP.sub(lambda m: m[0].replace(" ", "T"), line))
+    if not barred and cells and _number(cells[0], True) is None and not _STAMP.fullmatch(cells[0]):
         return None  # a row opens with its index or epoch: 'test acc (20 new machines): 69.0%' ends the table
     if len(cells) == len(names) + 1 and "|" not in line:  # a pandas frame's row index first
         cells = cells[1:]
@@ -165,12 +171,17 @@ def table_records(lines: list[str], skipped: list[int] | None = None) -> list[tu
     out: list[tuple[int, dict[str, Any]]] = []
     names: list[str] | None = None
     barred = False
+    warned = False  # the line before was a warning (its indented source line follows)
     for i, line in enumerate(join_wrapped([unbox(ln) for ln in lines])):
         if i in skip:
             names = None
             continue
         if _RULE.match(line):
             continue
+        if names is not None and (WARNING.match(line) or (warned and line[:1].isspace())):
+            warned = True  # a warning between a header and its rows (once per new batch shape)
+            continue
+        warned = False
         if names is not None:
             row = _row(line, names, barred)
             if row is None and barred and "|" in line and _header(line) is None:

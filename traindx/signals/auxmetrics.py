@@ -58,7 +58,7 @@ ONE_CLASS = r"(?!(macro|micro|weighted|samples|avg|mean|average|balanced)_|\w*av
 _POS = re.compile(ONE_CLASS.format("f1|f1_score|precision|recall"))
 #: A recall of one class, however qualified (signals/degenerate.py: a one-class predictor's is 0).
 ONE_CLASS_RECALL = re.compile(ONE_CLASS.format("recall"))
-_ERR = re.compile(r"mae|mse|rmse|mape|msle")
+_ERR = re.compile(r"mae|mse|rmse|mape|r?msle")
 _LOSS = re.compile(r"loss")
 _OVERLAP = re.compile(r"dice|iou|jaccard|dice_coef(ficient)?")
 _PPL = re.compile(r"perplexity")

@@ -35,7 +35,7 @@ CLASSIFICATION_METRICS = re.compile(
     r"(\w+_)?accuracy|acc|top_?\d+(_\w+)?|f1(_\w+)?|precision|recall|\w*auc|auroc|balanced_\w+"
 )
 #: Metrics of a regression (or of a reconstruction: an error on continuous targets).
-REGRESSION_METRICS = re.compile(r"mse|rmse|mae|msle|mape|r2|huber|smape|explained_variance")
+REGRESSION_METRICS = re.compile(r"mse|rmse|mae|r?msle|mape|r2|huber|smape|explained_variance")
 #: Names saying the loss is a binary (sigmoid) cross-entropy.
 BINARY_NAMES = re.compile(r"binary|(^|[^a-z])bce|bce($|[^a-z])|sigmoid")
 

@@ -15,7 +15,7 @@ from traindx.schema import Run, Series
 #: ``train_mse``/``val_mse`` of a regression, or ``nll`` of a classifier): first match wins. A
 #: negative log-likelihood is the objective itself, so it comes before the error metrics a
 #: likelihood model logs beside it (qa_fresh44's Poisson counts: ``val_poisson_nll`` and ``val_mae``)
-LOSS_STANDINS: tuple[str, ...] = ("nll", "mse", "rmse", "mae", "msle", "huber", "log_loss", "cross_entropy")
+LOSS_STANDINS: tuple[str, ...] = ("nll", "mse", "rmse", "mae", "msle", "rmsle", "huber", "log_loss", "cross_entropy")
 
 
 #: Evaluations of a held-out split logged during training, at least, for a run that logged no
