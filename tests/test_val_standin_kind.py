@@ -71,3 +71,18 @@ def test_the_loss_an_adapter_recorded_names_the_kind(tmp_path: Path, loss_name: 
     run.context.loss.name = loss_name
     val = pick(run, "loss", "val")
     assert (val is not None and val.key.metric == "mse") is read
+
+
+def test_every_loss_standin_has_a_kind():
+    """A stand-in the reader may pick (LOSS_STANDINS) without a kind raised KeyError in pick()
+    when qa_wild49's rmsle/msle names met the kind check (a merge of two helpers' changes)."""
+    from traindx.signals.pick import LOSS_STANDINS, STANDIN_KIND
+
+    assert set(LOSS_STANDINS) <= set(STANDIN_KIND)
+
+
+def test_val_rmsle_stands_in_beside_a_train_rmsle(tmp_path):
+    run = _csv(tmp_path, "epoch,train_rmsle,val_rmsle", {"train_rmsle": FALL, "val_rmsle": RISE})
+    assert loss_kind(run) == "rmsle"
+    s = pick(run, "loss", "val")
+    assert s is not None and s.key.metric == "rmsle"

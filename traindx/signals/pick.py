@@ -53,9 +53,10 @@ def _scoped(run: Run, split: str, want: Callable[[Series], bool]) -> list[Series
 #: The kind of loss each stand-in is: a negative log-likelihood and a cross-entropy are one kind
 #: (the likelihood a classifier or a density model minimizes); each regression error its own.
 STANDIN_KIND = {"nll": "likelihood", "cross_entropy": "likelihood", "log_loss": "likelihood",
-                "mse": "mse", "rmse": "rmse", "mae": "mae", "msle": "msle", "huber": "huber"}  # fmt: skip
+                "mse": "mse", "rmse": "rmse", "mae": "mae", "msle": "msle", "rmsle": "rmsle", "huber": "huber"}  # fmt: skip
 #: The kind a loss the adapter recorded is, by its name (torch class, Keras string, optax function).
-_NAMED_KINDS = ((re.compile(r"huber|smooth_?l1"), "huber"), (re.compile(r"msle|squared_?log"), "msle"),
+_NAMED_KINDS = ((re.compile(r"huber|smooth_?l1"), "huber"), (re.compile(r"rmsle|root_mean_squared_log"), "rmsle"),
+                (re.compile(r"msle|squared_?log"), "msle"),
                 (re.compile(r"mse|squared|l2_?loss"), "mse"), (re.compile(r"l1|mae|absolute"), "mae"),
                 (re.compile(r"entropy|nll|bce|xent|log_?loss|logistic|likelihood"), "likelihood"))  # fmt: skip
 
