@@ -76,7 +76,7 @@ class ContextMixin:
         )
         if run_name:
             self.context.hyperparameters["run_name"] = run_name
-        self.context.flags["softmax_dim0"] = ts.softmax_dim0(model)
+        self.context.flags.update(softmax_dim0=ts.softmax_dim0(model), **_init.dtype_flag(g.params))
         try:  # the largest drop probability of the model's dropout modules (0.0: none)
             self.context.flags["dropout_max"] = dropout_max(model.modules())
             if (stacks := linear_stacks(model)) is not None:  # untraceable: unknown, not recorded

@@ -1,6 +1,7 @@
 """Initial weight scales for the torch Monitor: which layer weights are measured (embedding
 tables, recurrent input weights and small tensors left out) and ``std(w) * sqrt(fan_in)`` of
-each, read once at the start (the context's init-scale flags; ``_common.init_scale_flags``)."""
+each, read once at the start (the context's init-scale flags; ``_common.init_scale_flags``),
+and the floating dtype the parameters are stored in (``param_dtype``, as the JAX Recorder's)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,18 @@ def weight_tensors(model: nn.Module) -> list[tuple[str, str, torch.Tensor]]:
         for n, p in ws:
             out.append((layer if n == "weight" and len(ws) == 1 else f"{layer}.{n}", layer, p))
     return out
+
+
+def dtype_flag(params: list[torch.Tensor]) -> dict[str, str]:
+    """``{"param_dtype": name}``: the floating dtype holding the most parameter elements
+    (``bfloat16`` / ``float16`` weights round every update to their precision); ``{}``
+    without floating parameters."""
+    sizes: dict[str, int] = {}
+    for p in params:
+        if p.is_floating_point():
+            name = str(p.dtype).removeprefix("torch.")
+            sizes[name] = sizes.get(name, 0) + p.numel()
+    return {"param_dtype": max(sizes, key=lambda k: sizes[k])} if sizes else {}
 
 
 def init_scales(weights: list[tuple[str, str, torch.Tensor]]) -> list[float]:
