@@ -20,6 +20,11 @@ log10 p-value of a chi-square test of homogeneity (``split_label_log10p``: how u
 distance is for two random draws of the same data), with the classes found in validation only
 (``split_classes_val_only``). A dataset sorted by class and split by position (Keras
 ``validation_split`` takes the last rows) gives validation one or two classes.
+
+Rows of token or category ids (inputs a lookup table reads, whatever their dtype) are no metric
+space - id 17 is no nearer to 18 than to 2,999 - so :func:`drop_on_token_ids` removes both
+nearest-neighbour fact sets from a context whose model reads its inputs through an embedding
+and records ``inputs_token_ids`` instead.
 """
 
 from __future__ import annotations
@@ -33,6 +38,36 @@ from traindx.arrays import median, unique
 
 MIN_ROWS = 64  # fewer: the agreement's sampling error is too wide to read
 MIN_VAL_ROWS = 10  # fewer validation targets: a histogram of a handful says little
+#: The facts a Euclidean nearest-neighbour search over the input rows makes.
+NN_FACTS = ("label_nn_agree", "label_nn_chance", "label_nn_lift", "label_nn_z", "label_nn_rows",
+            "val_nn_dist_ratio", "val_nn_agree", "val_nn_rows")  # fmt: skip
+#: Layer types that look their inputs up by id (Keras/torch ``Embedding``, ``EmbeddingBag``,
+#: Keras-hub ``TokenAndPositionEmbedding``, flax ``Embed``).
+LOOKUP_TYPES = ("Embed", "EmbeddingBag")
+
+
+def token_id_inputs(layers: Any) -> bool:
+    """Whether the first layer with weights (as an adapter recorded ``model.layers``) is a
+    lookup table: the inputs are token or category ids."""
+    first = next((la for la in layers or () if la.params), None)
+    kind = str(getattr(first, "type", None) or "")
+    return kind in LOOKUP_TYPES or kind.endswith("Embedding")
+
+
+def drop_on_token_ids(ctx: Any) -> None:
+    """Remove the nearest-neighbour facts (``NN_FACTS``) from a run context whose model reads
+    token ids (:func:`token_id_inputs`) and set ``inputs_token_ids``; the distances between
+    rows of ids they rest on mean nothing. Never raises."""
+    try:
+        if not token_id_inputs(ctx.model.layers):
+            return
+        ctx.flags["inputs_token_ids"] = True
+        gone = [k for k in NN_FACTS if ctx.flags.pop(k, None) is not None]
+        note = "inputs read through an embedding (token ids): no nearest-neighbour label facts"
+        if gone and note not in ctx.notes:
+            ctx.notes.append(note)
+    except Exception:  # noqa: BLE001 - a fact not known
+        return
 
 
 def _as_vector(y: Any) -> np.ndarray:

@@ -191,6 +191,9 @@ class RunWriter:
             self._append(payload)
 
     def write_context(self, ctx: RunContext) -> None:
+        from traindx.adapters._common.labelnn import drop_on_token_ids
+
+        drop_on_token_ids(ctx)  # every adapter's context: no neighbour facts on token ids
         if self.overflowed:
             names = sorted(self.overflowed)
             note = (f"values above float32's maximum (3.4e38) recorded as inf (event files store float32): "
