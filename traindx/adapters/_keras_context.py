@@ -10,10 +10,8 @@ import keras
 import numpy as np
 
 from traindx.adapters import _keras_stats as ks
-from traindx.adapters._common import (
-    dropout_max,
-    init_scale_flags,
-)
+from traindx.adapters._common import dropout_max, init_scale_flags
+from traindx.adapters._common.facts import row_target_facts
 from traindx.adapters._keras_data import _first_leaf, _head_target
 from traindx.adapters._keras_linear import linear_stacks
 from traindx.adapters._keras_write import compiled_metrics, metric_aliases
@@ -370,18 +368,19 @@ class _StaticContext:
 
     def _broadcast_check(self) -> None:
         """Keras aligns the ranks of target and prediction (one trailing axis) before a loss;
-        an element-wise loss then broadcasts (N, 1) targets against an (N, C) output."""
+        an element-wise loss then broadcasts (N, 1) targets against an (N, C) output; a
+        hand-written one, one-hot rows against one unit (``to_categorical`` labels)."""
         ctx = self.context
         assert ctx is not None
         name = ctx.loss.name
-        if name not in ks.ELEMENTWISE_LOSSES or self._probe is None or self._probe[1] is None:
+        custom = name is not None and name not in ks.KERAS_LOSSES
+        if (name not in ks.ELEMENTWISE_LOSSES and not custom) or self._probe is None or self._probe[1] is None:
             return
         yl = _head_target(self._probe[1], self._head)
         try:
-            out = list(self._model.outputs[self._out_pos].shape)
+            out, ys = list(self._model.outputs[self._out_pos].shape), list(np.shape(yl))
         except Exception:  # noqa: BLE001
             return
-        ys = list(np.shape(yl))
         if len(ys) == len(out) - 1:
             ys = ys + [1]
         elif len(ys) == len(out) + 1 and ys[-1] == 1:
@@ -390,10 +389,11 @@ class _StaticContext:
             return
         a, b = ys[1:], [d if d is not None else a_ for d, a_ in zip(out[1:], ys[1:], strict=True)]
         flags = ctx.flags
-        if a != b and all(x == y or x == 1 or y == 1 for x, y in zip(a, b, strict=True)):
+        wide = a != b and all(x == y or x == 1 or y == 1 for x, y in zip(a, b, strict=True))
+        if custom and not (wide and b[-1:] == [1] and row_target_facts(np.reshape(yl, (len(yl), -1))).get("target_onehot")):
+            return  # a hand-written loss may unpack its targets: no fact either way
+        if wide:
             flags["broadcast_in_loss"] = True
-            ctx.notes.append(
-                f"{name} compares targets of shape {[None, *a]} with outputs of shape {[None, *b]} (broadcast)"
-            )
+            ctx.notes.append(f"{name} compares targets of shape {[None, *a]} with outputs of shape {[None, *b]} (broadcast)")
         else:
             flags["broadcast_in_loss"] = False
