@@ -31,6 +31,8 @@ def test_lookup_first_layer_drops_neighbour_facts():
     assert ctx.flags["inputs_token_ids"] is True and ctx.flags["split_label_tv"] == 0.1
     assert not set(NN_FACTS) & set(ctx.flags) and any("token ids" in n for n in ctx.notes)
     assert token_id_inputs([LayerInfo(name="e", type="Embed", params=10)])  # flax
+    assert token_id_inputs([LayerInfo(name="tok_embedding", type="embedding", params=10)])  # a JAX params key
+    assert token_id_inputs([LayerInfo(name="Dense_0", type="Dense", params=9), LayerInfo(name="Embed_0", type="Embed", params=9)])
     assert token_id_inputs([LayerInfo(name="i", type="InputLayer", params=0), LayerInfo(name="e", type="EmbeddingBag", params=9)])
     dense_first = RunContext(model={"layers": [LayerInfo(name="d", type="Dense", params=9)]}, flags=nn_flags(x, y))
     drop_on_token_ids(dense_first)  # measurements: kept, and nothing added
@@ -72,4 +74,25 @@ def test_torch_embedding_model_marks_token_ids(tmp_path):
         opt.step()
     mon.close()
     flags = json.loads((tmp_path / "t" / "context.json").read_text())["flags"]
+    assert flags["inputs_token_ids"] is True and not set(NN_FACTS) & set(flags)
+
+
+def test_jax_recorder_with_embedding_params_marks_token_ids(tmp_path):
+    pytest.importorskip("jax")
+    nn = pytest.importorskip("flax.linen")
+    import jax
+
+    from traindx.adapters.jax import Recorder
+
+    class Bag(nn.Module):
+        @nn.compact
+        def __call__(self, ids):
+            return nn.Dense(2)(nn.Embed(500, 8)(ids.astype("int32")).mean(1))
+
+    x, y = reviews()
+    params = Bag().init(jax.random.PRNGKey(0), x[:2])
+    rec = Recorder(tmp_path / "j", params=params, data=(x[:192], y[:192]), val_data=(x[192:], y[192:]),
+                   loss="softmax_cross_entropy_with_integer_labels")  # fmt: skip
+    rec.close()
+    flags = json.loads((tmp_path / "j" / "context.json").read_text())["flags"]
     assert flags["inputs_token_ids"] is True and not set(NN_FACTS) & set(flags)

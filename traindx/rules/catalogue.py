@@ -135,7 +135,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "val_nn_dist_ratio": float,
     "val_nn_agree": float,
     "val_nn_rows": float,
-    # labelnn.drop_on_token_ids: the model's first weighted layer is an embedding (the inputs
+    # labelnn.drop_on_token_ids: the model holds an embedding, a lookup table (the inputs
     # are token or category ids; the label_nn_* / val_nn_* facts are then not recorded)
     "inputs_token_ids": bool,
     # torch: the model's forwards under no_grad (the overlap hook's life, about an epoch and

@@ -23,7 +23,7 @@ distance is for two random draws of the same data), with the classes found in va
 
 Rows of token or category ids (inputs a lookup table reads, whatever their dtype) are no metric
 space - id 17 is no nearer to 18 than to 2,999 - so :func:`drop_on_token_ids` removes both
-nearest-neighbour fact sets from a context whose model reads its inputs through an embedding
+nearest-neighbour fact sets from a context whose model holds an embedding (a lookup table)
 and records ``inputs_token_ids`` instead.
 """
 
@@ -43,15 +43,18 @@ NN_FACTS = ("label_nn_agree", "label_nn_chance", "label_nn_lift", "label_nn_z", 
             "val_nn_dist_ratio", "val_nn_agree", "val_nn_rows")  # fmt: skip
 #: Layer types that look their inputs up by id (Keras/torch ``Embedding``, ``EmbeddingBag``,
 #: Keras-hub ``TokenAndPositionEmbedding``, flax ``Embed``).
-LOOKUP_TYPES = ("Embed", "EmbeddingBag")
+LOOKUP_TYPES = ("embed", "embeddingbag")  # lower case (JAX reads types off parameter names)
 
 
 def token_id_inputs(layers: Any) -> bool:
-    """Whether the first layer with weights (as an adapter recorded ``model.layers``) is a
-    lookup table: the inputs are token or category ids."""
-    first = next((la for la in layers or () if la.params), None)
-    kind = str(getattr(first, "type", None) or "")
-    return kind in LOOKUP_TYPES or kind.endswith("Embedding")
+    """Whether a layer with weights (as an adapter recorded ``model.layers``) is a lookup
+    table: the inputs are token or category ids. Any layer, not the first: JAX records its
+    parameter tree's order (``Dense_0`` before ``Embed_0``), not the call order."""
+    for la in layers or ():
+        kind = str(getattr(la, "type", None) or "").lower()
+        if la.params and (kind in LOOKUP_TYPES or kind.endswith("embedding")):
+            return True
+    return False
 
 
 def drop_on_token_ids(ctx: Any) -> None:
