@@ -194,7 +194,7 @@ class _DataFacts:
                 notes.append(f"input statistics from {where}")
             self._y_for_counts = (np.asarray(_to_numpy(yl)) if yl is not None else None, where)
             if self._y_for_counts[0] is not None:
-                ctx.flags.update(ks.target_facts(self._y_for_counts[0]))
+                ctx.flags.update(ks.target_facts(self._y_for_counts[0], self._output_rank()))
                 # one output (one loss's targets), not class ids under a cross-entropy
                 if (
                     not isinstance(stats_y, dict | list | tuple)
@@ -311,6 +311,14 @@ class _DataFacts:
     def _input_rank(self) -> int | None:
         try:
             return len(self._model.inputs[0].shape)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def _output_rank(self) -> int | None:
+        """The rank of a one-output model's output, batch axis included."""
+        try:
+            outs = self._model.outputs
+            return len(outs[0].shape) if len(outs) == 1 else None
         except Exception:  # noqa: BLE001
             return None
 

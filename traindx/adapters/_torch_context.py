@@ -352,15 +352,13 @@ class ContextMixin:
             if tgt.dim() == 2 and tgt.shape[1] > 1 and not tgt.is_complex():  # (N, C) rows: their kind
                 t = tgt.detach()[: max(TARGET_SAMPLE // int(tgt.shape[1]), 1)]
                 a = (t.float() if t.is_floating_point() else t).cpu().numpy()
-                # integer rows beyond 0/1 are class ids per position ((N, T) targets of a tagger's
-                # (N, C, T) logits: torch's losses take probability rows as floats only), and an
-                # output with a class axis more than the targets says the same
+                # integer rows are class ids per position when ids_per_position says so (torch's
+                # losses take probability rows as floats only)
                 out = self._out
-                ids = not t.is_floating_point() and (
-                    (a.size > 0 and a.max() > 1) or (out is not None and out.dim() == tgt.dim() + 1)
-                )
-                if not ids:
+                if t.is_floating_point():
                     self._trows.add(a)
+                else:
+                    self._trows.add(a, out_ndim=None if out is None else out.dim())
         flags = self.context.flags
         for k in ("target_integer", "target_distinct", "target_min", "target_max", "target_kind",
                   "target_row_sum", "target_onehot"):  # fmt: skip

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from traindx.adapters._common.targets import ids_per_position
 from traindx.arrays import unique
 
 
@@ -290,9 +291,9 @@ class RowTargets:
         self.rows, self.total = 0, 0.0
         self.lo, self.hi = math.inf, -math.inf
 
-    def add(self, a: np.ndarray, limit: int = TARGET_SAMPLE) -> None:
+    def add(self, a: np.ndarray, limit: int = TARGET_SAMPLE, out_ndim: int | None = None) -> None:
         a = np.asarray(a)
-        if a.ndim != 2 or a.shape[1] < 2:
+        if a.ndim != 2 or a.shape[1] < 2 or ids_per_position(a, out_ndim):
             return
         a = a[: max(limit // a.shape[1], 1)]
         f = row_target_facts(a)

@@ -10,6 +10,7 @@ import numpy as np
 
 from traindx.adapters._common import count_ids
 from traindx.adapters._common.facts import row_target_facts
+from traindx.adapters._common.targets import ids_per_position
 from traindx.adapters._keras_stats.model import leaf_layers, ops
 from traindx.adapters._keras_stats.reduce import vec
 from traindx.arrays import unique
@@ -72,16 +73,19 @@ def init_scales(
 TARGET_CAP = 65_536  # target rows looked at
 
 
-def target_facts(y: Any) -> dict[str, float | bool]:
+def target_facts(y: Any, out_ndim: int | None = None) -> dict[str, float | bool]:
     """What the targets are: for 1-D or (N, 1) targets ``target_integer`` (every finite value
     is a whole number, whatever the dtype), ``target_distinct`` (distinct values) and
     ``target_min`` / ``target_max`` and ``target_kind`` (``integer`` / ``continuous``); for
     (N, C) targets ``target_onehot`` (rows of 0/1 with exactly one 1), ``target_kind``,
-    ``target_row_sum`` and the range (:func:`row_target_facts`). First TARGET_CAP rows."""
+    ``target_row_sum`` and the range (:func:`row_target_facts`); (N, T) class ids per position
+    (:func:`ids_per_position`, ``out_ndim`` the model output's rank) as 1-D ids. First TARGET_CAP rows."""
     a = np.asarray(y)
     if a.size == 0 or a.dtype.kind not in "fiub" or a.ndim == 0:
         return {}
     a = a[:TARGET_CAP]
+    if ids_per_position(a, out_ndim):
+        a = a.reshape(-1)[:TARGET_CAP]
     if a.ndim == 1 or (a.ndim == 2 and a.shape[1] == 1):
         v = a.reshape(-1)
         if v.dtype.kind == "f":
