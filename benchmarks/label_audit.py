@@ -24,7 +24,7 @@ last training accuracy) and applies label.py's own checks:
   Candidates to read, not verdicts: a bug may show elsewhere (a loss collapsing to 0, a
   plateau, losses on different scales).
 
-The loss is the first of loss / mse / mae / rmse a run logs; a held-out split logged as "test"
+The loss is the first of loss and traindx's stand-ins (nll, mse, rmse, mae, ...; LOSS_STANDINS) a run logs; a held-out split logged as "test"
 stands for validation where there is none. healthy_aggr (generated, with a `summary`):
 label.py's `policy` and label check on the summary itself.
 
@@ -55,8 +55,12 @@ from pathlib import Path
 
 import numpy as np
 
+from traindx.signals.pick import LOSS_STANDINS
+
 ROOT = Path(__file__).resolve().parent.parent
-LOSSES = ("loss", "mse", "mae", "rmse")  # the first a run logs is its loss
+#: the first a run logs is its loss: traindx's own stand-ins (signals.pick.LOSS_STANDINS: a
+#: ``train_nll`` beside ``val_mae`` is the loss, the MAE a metric)
+LOSSES = ("loss", *LOSS_STANDINS)
 #: causes whose effect is not a worse curve than the fixed run's (a validation better than
 #: training, accuracy at the majority share): judged by other facts, never "no effect" here
 BY_DESIGN = {"data_leakage", "class_imbalance"}

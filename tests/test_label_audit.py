@@ -71,3 +71,17 @@ def test_no_fixed_qa_run_overfits_stalls_or_goes_nonfinite(logs):
     (label.py's reading), stall or go non-finite. Five did (fixed and re-recorded)."""
     bad = [r for r in audit.audit_set(logs) if r[1] == "healthy"]
     assert not bad, bad
+
+
+def test_a_likelihood_loss_beside_an_error_metric_is_the_loss(tmp_path):
+    """np.savetxt's '# epoch,train_nll,val_nll,val_mae' (qa_fresh49's ordinal run): the NLL is
+    the loss the audit compares (traindx's LOSS_STANDINS), the MAE a metric."""
+    import numpy as np
+
+    import traindx
+
+    rows = [[e, 1.0 / e, 1.1 / e, 0.3] for e in range(1, 9)]
+    np.savetxt(tmp_path / "history.csv", rows, delimiter=",", header="epoch,train_nll,val_nll,val_mae")
+    (run,) = traindx.read(tmp_path)
+    s = audit.summary(run)
+    assert s["loss_first"] == 1.0 and s["val_loss"][0] == 1.1 and s["val_loss"][-1] == pytest.approx(1.1 / 8)
