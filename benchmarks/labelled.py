@@ -218,7 +218,7 @@ def discover(roots: list[Path]) -> list[Path]:
 #: that is missing here leaves stale facts after a change to it (tests/test_accuracy_cv.py
 #: checks the list against the import graph).
 FACT_SOURCES = (
-    "readers", "signals", "schema.py", "names.py", "name_tables.py", "name_habits.py", "name_letters.py", "metric_direction.py",
+    "readers", "signals", "schema.py", "names.py", "name_tables.py", "name_habits.py", "name_letters.py", "name_averages.py", "metric_direction.py",
     "api.py", "arrays.py", "checks", "ingest.py", "ordering.py", "ranks.py", "textsafe.py", "context_json.py",
 )  # fmt: skip
 
