@@ -61,10 +61,14 @@ def test_validation_accuracy_at_chance_while_training_learns(tmp_path):
     # learned layer (rulebook/learned/logs.json) prefers distribution_shift here and keeps
     # labels_corrupted among the leads. The labelled corpus does not support the stricter
     # "labels_corrupted first" in general: of its 6 log-only runs where GEN007 fires, 2 are
-    # distribution_shift, 2 overfitting, 1 labels_corrupted, 1 optimizer_choice.
+    # distribution_shift, 2 overfitting, 1 labels_corrupted, 1 optimizer_choice. Session 49's
+    # refit (8,779 runs, the checklist's third reading: evaluation in training mode) ranks
+    # train_mode_not_set first beside them; what the test holds is the three leads of the
+    # checklist, not their order, which the refit may move.
     ranked = [c.id for c in d.causes]
-    assert ranked[0] in {"labels_corrupted", "distribution_shift"}, ranked[:4]
-    assert "labels_corrupted" in ranked[:4], ranked[:4]
+    leads = {"labels_corrupted", "distribution_shift", "train_mode_not_set"}
+    assert ranked[0] in leads, ranked[:4]
+    assert {"labels_corrupted", "distribution_shift"} <= set(ranked[:4]), ranked[:4]
 
 
 def test_nan_validation_loss_is_a_finding(tmp_path):
