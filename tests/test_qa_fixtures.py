@@ -277,6 +277,13 @@ MLP verbose `Iteration 12, loss = ...` / `Validation score:` lines, `print(f"{ep
 after a YAML config dump and with interleaved UserWarnings and a final `Test accuracy:` line, HF dicts with tqdm and
 without tqdm + `Test accuracy:`, JAX dict reprs every 5th epoch and a rich box table in scientific notation, Keras
 verbose=2 lines; the torch Monitor in 2)
+and the ninth unseen console batch fixtures/qa_wild50/ (12 torch / Lightning / HF / JAX / Keras programs whose log is
+their own console: Raschka-style `Epoch: 001/030 | Batch 0004/0012 | Cost:` lines, the PyTorch MNIST example's
+`Train Epoch: 3 [320/1437 (22%)]<TAB>Loss:` and `Test set:` blocks, `logging` lines with bracketed keys, `[rank0]:`
+prefixed step lines, JSON lines mixed with text, Lightning callbacks printing a multi-line epoch block and `==> epoch
+3, ... val acc 81.20%` percent lines, HF dicts followed by a wandb-offline-style run summary, JAX loguru-layout lines
+and per-step lines plus an epoch summary, a raw Keras verbose=1 terminal progress bar with its CR and BS redraws, a
+Keras LambdaCallback block; the torch Monitor in 2)
 and a fourth JAX-side unseen batch fixtures/qa_jax45/ (10 pairs: 4 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 2 Keras 3 on JAX; adapters in 8; csv.writer, a metrics-history JSON, tensorboardX, MLflow file store, tf.summary,
 JSONL, a print log, csv.DictWriter, CSVLogger, Keras verbose=2 stdout)
@@ -394,6 +401,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_wild47": (ROOT / "fixtures" / "qa_wild47", 12, 32),
         "qa_wild48": (ROOT / "fixtures" / "qa_wild48", 12, 28),
         "qa_wild49": (ROOT / "fixtures" / "qa_wild49", 12, 28),
+        "qa_wild50": (ROOT / "fixtures" / "qa_wild50", 12, 28),
         "qa_begin47": (ROOT / "fixtures" / "qa_begin47", 12, 32),
         "qa_mixed47": (ROOT / "fixtures" / "qa_mixed47", 12, 42),
         "qa_begin48": (ROOT / "fixtures" / "qa_begin48", 12, 32),
