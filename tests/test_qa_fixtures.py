@@ -296,6 +296,11 @@ store, a metrics-history JSON, CSVLogger, a LambdaCallback JSONL)
 and a seventh JAX-side unseen batch fixtures/qa_jax48/ (9 pairs: 4 flax.linen, 2 flax.nnx, 2 equinox, 1 plain JAX
 pytree; adapters in 7; JSONL, tensorboardX, a logging file, csv.writer, MLflow file store, csv.DictWriter, a print
 log, pandas to_csv, a metrics-history JSON)
+and an eighth JAX-side unseen batch fixtures/qa_jax50/ (10 pairs: 3 flax.linen, 2 flax.nnx, 3 equinox, 2 plain JAX
+pytrees; adapters in 7; tensorboardX (x2), JSONL (x2), a clu-style JSONL metrics writer, csv.writer, a print log,
+a logging file, pandas to_csv, a key=value text log; rarer causes: overfitting, optimizer_choice, class_imbalance,
+insufficient_data, softmax_wrong_axis, model_too_small, activation_on_output, numerical_instability,
+exploding_gradients, batch_size_bad)
 (each scored before any change):
 labels follow the corpus contract, every pair is complete, every program names the public
 thread it is modelled on.
@@ -408,7 +413,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_jax48": (ROOT / "fixtures" / "qa_jax48", 9, 32),
         "qa_mixed48": (ROOT / "fixtures" / "qa_mixed48", 10, 38),
         "qa_mixed49": (ROOT / "fixtures" / "qa_mixed49", 12, 44),
-        "qa_begin49": (ROOT / "fixtures" / "qa_begin49", 12, 32)}
+        "qa_begin49": (ROOT / "fixtures" / "qa_begin49", 12, 32),
+        "qa_jax50": (ROOT / "fixtures" / "qa_jax50", 10, 34)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
