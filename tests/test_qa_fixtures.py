@@ -114,6 +114,10 @@ and the twentieth forum-style batch fixtures/qa_real49/ (12 pairs, causes away f
 callback in 3 of 5 Keras pairs beside CSVLogger / a JSON-dumped History / verbose=2, plus the TensorBoard callback and
 a pandas-CSV History without it; torch print lines and JSONL with the Monitor, SummaryWriter, csv.writer; Lightning
 CSVLogger and TensorBoardLogger; HF trainer_state.json)
+and the twenty-first forum-style batch fixtures/qa_real50/ (12 pairs, the twelve causes qa_real48/49 did not use:
+Keras fit with the callback in 3 of 4 Keras pairs beside CSVLogger / the TensorBoard callback / a JSON-dumped History,
+plus verbose=2 without it; torch logging file and JSONL with the Monitor, csv.writer, SummaryWriter; Lightning
+TensorBoardLogger and CSVLogger; HF trainer_state.json; a flax.linen loop with a text log)
 and the mixed unseen batch fixtures/qa_mixed41/ (11 pairs: 5 torch incl. 1 Lightning, 3 flax.linen, 3 Keras 3 on
 TF/JAX; adapters in 9; SummaryWriter, print .log/.txt, W&B offline, csv.writer, tensorboardX, JSONL, Keras
 TensorBoard/CSVLogger/History JSON, Lightning CSVLogger)
@@ -367,6 +371,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_real47": (ROOT / "fixtures" / "qa_real47", 14, 48),
         "qa_real48": (ROOT / "fixtures" / "qa_real48", 12, 36),
         "qa_real49": (ROOT / "fixtures" / "qa_real49", 12, 34),
+        "qa_real50": (ROOT / "fixtures" / "qa_real50", 12, 34),
         "qa_fresh40": (ROOT / "fixtures" / "qa_fresh40", 16, 48),
         "qa_fresh41": (ROOT / "fixtures" / "qa_fresh41", 16, 46),
         "qa_fresh42": (ROOT / "fixtures" / "qa_fresh42", 12, 38),
