@@ -97,6 +97,7 @@ ROOTS = ("fixtures/logs", "fixtures/corpus", "fixtures/qa", "fixtures/qa_keras",
          "fixtures/qa_mixed49",
          "fixtures/qa_begin49",
          "fixtures/qa_jax50",
+         "fixtures/qa_begin50",
          "fixtures/healthy_aggr")
 CACHE = ROOT / ".cache" / "accuracy"
 

@@ -184,6 +184,12 @@ the rarer causes: 5 torch (nn.Sequential x2, a class x3), 1 raw-tensor autograd 
 'Train Acc.', 'mse'/'rmse'/'mae' only, 'epoch_loss_list', a dict of dicts {'train': {'loss','mae'}, ...}, Japanese,
 Russian and Chinese column names, a pickled History.history, 'cost'/'error_rate', 'loss_tr'/'loss_te' (test as
 validation), one .npy per metric; adapters in 4)
+and the eighth beginner-style batch fixtures/qa_begin50/ (12 notebook-style pairs with `# In[n]:` cells leaning to
+the rarer causes: 5 torch (nn.Sequential x2, a class x3), 1 raw-tensor autograd model, 4 Keras 3, 1 flax.linen,
+1 plain JAX; a camelCase 'epoch,trainLoss,testLoss,trainAcc,testAcc' csv, 'l'/'vl'/'a'/'va' in a json, accuracy in
+percent, a `log.txt` appended per epoch, 'score' meaning R^2, 'f1'/'auc' for a binary task, a History DataFrame
+with its 'learning_rate' column, German (sep ';', decimal ','), Korean and Portuguese column names, np.savetxt with
+a '# ' header, the loss per batch with the epoch repeated; adapters in 4)
 and the JAX-side unseen batch fixtures/qa_jax42/ (12 pairs: 5 flax.linen, 2 flax.nnx, 2 plain JAX pytrees,
 3 Keras 3 on JAX; adapters in 9; csv.writer, JSONL, tf.summary, MLflow file store, tensorboardX, print/logging
 files, csv.DictWriter, a flax-tutorial metrics_history JSON, Keras CSVLogger/TensorBoard/LambdaCallback)
@@ -419,7 +425,8 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_mixed48": (ROOT / "fixtures" / "qa_mixed48", 10, 38),
         "qa_mixed49": (ROOT / "fixtures" / "qa_mixed49", 12, 44),
         "qa_begin49": (ROOT / "fixtures" / "qa_begin49", 12, 32),
-        "qa_jax50": (ROOT / "fixtures" / "qa_jax50", 10, 34)}
+        "qa_jax50": (ROOT / "fixtures" / "qa_jax50", 10, 34),
+        "qa_begin50": (ROOT / "fixtures" / "qa_begin50", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
