@@ -70,6 +70,13 @@ left unscaled, 160 reviews for an Embedding classifier, a hand RMSLE on a standa
 crossentropy without its minus sign, class_weight from the class shares, a torch train_step that never applies the
 optimizer, a Flatten/Dense(256) Conv1D head trained 150 epochs; CSVLogger, TensorBoard callback, History to JSON/CSV,
 verbose=2 stdout; callback in 5),
+and its fifth unseen batch fixtures/qa_keras50/ (10 more StackOverflow-shaped Keras 3 pairs, 6 TensorFlow, 2 JAX, 2
+torch backends: a last LSTM left with return_sequences=True broadcast by MSE against a (N, 1) target, read_csv(nrows=100)
+left in before a Dense(1024) MLP, kernel_initializer='zeros' on a regression MLP, a torch train_step without
+self.zero_grad(), a Monte-Carlo dropout subclass left on at evaluation, optimizer='adagrad' at Keras 3's default 0.001,
+NaN targets in the rows validation_split takes, UCI wine classes 1..3 against 3 softmax units on JAX, Adam at
+learning_rate=1.0, batch_size=len(X); CSVLogger, TensorBoard callback, History to JSON/CSV, verbose=2 stdout;
+callback in 5),
 and the unseen breadth batch fixtures/qa_fresh41/ (wine, digits 0-4, make_friedman1/2, swiss roll, S-curve,
 make_hastie_10_2, synthetic topic/forum tokens and seasonal series; 1D CNN, SimpleCell RNN, Embedding+meanpool, tiny BERT,
 LayerNorm and BatchNorm/Dropout MLPs; SGD Nesterov, Adam amsgrad, Lion, AdamW, OneCycle, cosine warmup, ReduceLROnPlateau,
@@ -392,6 +399,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_keras48": (ROOT / "fixtures" / "qa_keras48", 10, 30),
         "qa_keras49": (ROOT / "fixtures" / "qa_keras49", 10, 30),
+        "qa_keras50": (ROOT / "fixtures" / "qa_keras50", 10, 30),
         "qa_wild41": (ROOT / "fixtures" / "qa_wild41", 12, 32),
         "qa_mixed41": (ROOT / "fixtures" / "qa_mixed41", 11, 40),
         "qa_wild42": (ROOT / "fixtures" / "qa_wild42", 12, 32),
