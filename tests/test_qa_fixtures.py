@@ -153,6 +153,12 @@ and the ninth mixed unseen batch fixtures/qa_mixed49/ (12 pairs: 4 torch + 1 Lig
 equinox + plain JAX with optax.chain, 3 Keras 3 on TF (custom train_step), JAX (functional two-head) and torch;
 adapters in 10; tensorboardX, csv.DictWriter, json.dump history, JSONL, pandas CSV, print .log, csv.writer, Keras
 TensorBoard/CSVLogger/History JSON, Lightning TensorBoardLogger)
+and the tenth mixed unseen batch fixtures/qa_mixed50/ (12 pairs: 3 torch Monitor loops (gradient accumulation with a
+per-micro-batch StepLR, torch.func.functional_call, a weight-shared block) + 1 torch SummaryWriter + 1 Lightning,
+flax.linen TrainState + flax nnx + equinox + plain JAX with optax.MultiSteps, 3 Keras 3 on TF (subclassed model with
+its own train_step), JAX (custom Layer) and torch; adapters in 10; csv.writer, JSONL, print .log, json.dump history,
+csv.DictWriter, tensorboardX, hand-written CSV, Keras CSVLogger/History JSON/LambdaCallback JSONL, Lightning
+CSVLogger, SummaryWriter)
 and the unseen console batch fixtures/qa_wild42/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: percentages and `correct 431/500` fractions, losses every N batches plus an epoch summary, ETA/time columns,
 scientific notation, ANSI/rich colour codes, a pandas DataFrame of the history, `logging` timestamps, tqdm postfix,
@@ -434,7 +440,9 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_mixed49": (ROOT / "fixtures" / "qa_mixed49", 12, 44),
         "qa_begin49": (ROOT / "fixtures" / "qa_begin49", 12, 32),
         "qa_jax50": (ROOT / "fixtures" / "qa_jax50", 10, 34),
-        "qa_begin50": (ROOT / "fixtures" / "qa_begin50", 12, 32)}
+        "qa_begin50": (ROOT / "fixtures" / "qa_begin50", 12, 32),
+        "qa_mixed50": (ROOT / "fixtures" / "qa_mixed50", 12, 44),
+        "qa_begin49": (ROOT / "fixtures" / "qa_begin49", 12, 32)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
