@@ -441,8 +441,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_begin49": (ROOT / "fixtures" / "qa_begin49", 12, 32),
         "qa_jax50": (ROOT / "fixtures" / "qa_jax50", 10, 34),
         "qa_begin50": (ROOT / "fixtures" / "qa_begin50", 12, 32),
-        "qa_mixed50": (ROOT / "fixtures" / "qa_mixed50", 12, 44),
-        "qa_begin49": (ROOT / "fixtures" / "qa_begin49", 12, 32)}
+        "qa_mixed50": (ROOT / "fixtures" / "qa_mixed50", 12, 44)}
 PARAMS = pytest.mark.parametrize("name", sorted(SETS))
 
 
