@@ -261,6 +261,15 @@ BERT alert-token sequences; SGD Nesterov, Adagrad, Adamax, Adam, RMSprop centere
 optax.lamb, optax.adafactor, optax.sgd, HF AdamW cosine; logging FileHandler, SummaryWriter.add_scalars,
 np.savetxt, Lightning MLFlowLogger, Keras CSVLogger with ";", Keras TensorBoard, history json.dump, a LambdaCallback
 text log, pandas TSV, W&B offline, a pipe-separated text log, trainer_state.json; adapters in 6)
+and the unseen breadth batch fixtures/qa_fresh50/ (12 pairs leaning to the rarer causes: digits into a weight-tied
+autoencoder with SGD dampening 0.99, sawtooth windows into an IRNN without clipping, make_s_curve into a highway MLP with
+an (N,1)-vs-(N,) loss, binarized digits into a Lightning VAE with a hand-written BCE, 16x16 synthetic shapes with a
+per-image standardization dividing blank images by zero, make_circles into 2-unit layers, a digits autoencoder for 3
+epochs, make_hastie_10_2 on 60 rows, 28-character sequences with log_softmax over the batch, noisy moons into an
+unregularized nnx 3 x 512 MLP, discarded optax.apply_updates, a tiny DistilBERT whose loss is the un-negated
+log-likelihood; ASGD, SGD momentum, Nadam, Lion, Adamax, adabelief, radam, yogi; torch.save, an MMEngine-style
+text log, a JSON array, TensorBoardLogger, a JSONL callback, CSVLogger, np.save, pandas to_json, tensorboardX, pickle,
+a step-colon text log, HF TensorBoard; adapters in 6)
 and the third unseen console batch fixtures/qa_wild44/ (12 torch / Lightning / HF / JAX programs whose log is their own
 console: `logging` asctime lines, per-epoch confusion matrices with `correct 3536/4000` fractions, ANSI colour codes,
 `[epoch 2 | batch 40/63] mse 3.412e+00` plus epoch summaries with ETA, `it 0125 loss ... grad_norm ...` in scientific
@@ -401,6 +410,7 @@ SETS = {"qa": (QA, 40, 60), "qa_keras": (ROOT / "fixtures" / "qa_keras", 30, 120
         "qa_fresh47": (ROOT / "fixtures" / "qa_fresh47", 12, 36),
         "qa_fresh48": (ROOT / "fixtures" / "qa_fresh48", 12, 36),
         "qa_fresh49": (ROOT / "fixtures" / "qa_fresh49", 12, 36),
+        "qa_fresh50": (ROOT / "fixtures" / "qa_fresh50", 12, 36),
         "qa_keras40": (ROOT / "fixtures" / "qa_keras40", 12, 40),
         "qa_keras41": (ROOT / "fixtures" / "qa_keras41", 12, 40),
         "qa_keras48": (ROOT / "fixtures" / "qa_keras48", 10, 30),
