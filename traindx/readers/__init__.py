@@ -217,8 +217,8 @@ def build_run(
         for field_, value in log.plan.items():  # the planned length, unless already known
             if getattr(run.context, field_) is None:
                 setattr(run.context, field_, value)
-        if log.steps_counted:
-            run.context.flags.setdefault("steps_counted", True)
+        for flag, stated in {**({"steps_counted": True} if log.steps_counted else {}), **log.flags}.items():
+            run.context.flags.setdefault(flag, stated)  # an adapter's flag, when it recorded one, wins
         restart = report_restarts(log)
         if restart:
             run.ingest.add("note", restart, file=str(path))

@@ -42,6 +42,7 @@ def fold_runs(log: RawLog) -> list[tuple[str, RawLog]] | None:
         keep = fold.values == k
         part = RawLog(
             path=log.path, records=int(keep.sum()), plan=dict(log.plan), steps_counted=log.steps_counted,
+            flags=dict(log.flags),
             hyperparameters=dict(log.hyperparameters),
             problems=list(log.problems) if k == labels[0] else [],
         )  # fmt: skip

@@ -113,11 +113,17 @@ _PY_SCALAR = re.compile(r"\b(?:np|numpy)\.(?:float|int)\d*\(([^()]*)\)")
 
 def python_dict(line: str) -> dict[str, Any] | None:
     """A line printed as a Python dict (``print(logs)``, the Hugging Face Trainer's ``{'loss':
-    0.51, 'epoch': 0.5}``): its literal, ``nan``/``inf`` and numpy scalars read as numbers;
+    0.51, 'epoch': 0.5}``) or as JSON (``json.dumps``, which writes a NaN loss as ``NaN`` and
+    ``None`` as ``null``): its literal, ``nan``/``inf`` and numpy scalars read as numbers;
     None when it is not one (only literals are evaluated, never code)."""
     text = line.strip()
     if not (text.startswith("{") and text.endswith("}")) or len(text) > 100_000:
         return None
+    try:
+        obj = json.loads(text)
+        return obj if isinstance(obj, dict) else None
+    except (ValueError, RecursionError):
+        pass
     text = _PY_SPECIAL.sub(r"'\1'", _PY_SCALAR.sub(r"\1", text))
     try:
         obj = ast.literal_eval(text)
@@ -134,6 +140,10 @@ _BANNER = re.compile(r"\*{5} ([^*]+) \*{5}\s*$")
 _READ_BANNER = re.compile(r"(?i)^(?:eval|test|predict)\w* metrics$")
 _BANNER_ROW = re.compile(r"^\s+(?P<k>[^=]*\S)\s+=\s+(?P<v>\S+)\s*$")
 _SAME = {"rel_tol": 1e-3, "abs_tol": 1e-4}  # the block rounds to 4 digits
+#: A tracker client's own console lines in the same output: W&B's ``wandb: Run history:`` /
+#: ``wandb: Run summary:`` blocks (sparklines, last values), Comet's ``COMET INFO:`` summary: the
+#: values the logged records hold already, never corrupt records.
+_TRACKER_LINE = re.compile(r"^\s*(?:wandb|COMET (?:INFO|WARNING|ERROR)):")
 
 
 class Summaries:
@@ -144,7 +154,11 @@ class Summaries:
         self.open, self.reads, self.block, self.at = False, False, dict[str, float](), 0
 
     def skips(self, line: str, index: int = 0) -> bool:
-        """Whether ``line`` (at 0-based ``index``) is a block's banner or row (read into the block)."""
+        """Whether ``line`` (at 0-based ``index``) is a block's banner or row (read into the block),
+        or a tracker client's console line (:data:`_TRACKER_LINE`)."""
+        if _TRACKER_LINE.match(line):
+            self.open = False
+            return True
         if m := _BANNER.search(line):
             self.open, self.reads, self.block, self.at = True, bool(_READ_BANNER.match(m[1].strip())), {}, index
         elif self.open and (row := _BANNER_ROW.match(line)):

@@ -151,7 +151,8 @@ class Points:
 
     def finish(self, src: str, log: RawLog) -> RawLog:
         """The series of every record folded in, as a whole-file read lays them out."""
-        from traindx.readers.jsonl import HINT
+        from traindx.readers.jsonl import EPOCH_KEYS, HINT
+        from traindx.readers.timeaxis import epochs_done
 
         x_key, steps, unit = self._x_axis(src, log)
         wall_key = self._first_key(WALL_COLUMNS)
@@ -162,6 +163,9 @@ class Points:
             if c is not None:
                 at, w = c.arrays()
                 wall[at] = w
+        if x_key is None and (e := self._first_key(EPOCH_KEYS)) is not None and e in self.points:
+            if (done := epochs_done([self.points[e].arrays()[1]])) is not None:  # a fractional epoch: progress
+                log.flags["epochs_done"] = done
         self.points.pop(x_key, None)  # type: ignore[arg-type]
         self.bad.pop(x_key, None)  # type: ignore[arg-type]
         for name, (count, line, text) in self.bad.items():

@@ -53,6 +53,8 @@ class RawLog:
     #: the file counted the optimizer steps of an epoch (a tqdm bar's ``n/total``), so the
     #: ``steps_per_epoch`` it plans are the run's own (``ctx.steps_counted``)
     steps_counted: bool = False
+    #: context flags the file states in its framework's words (a printed warning: readers/textwarnings.py)
+    flags: dict[str, bool | float] = field(default_factory=dict)
     #: hyperparameters the file states (flattened names -> values; see readers/hparams.py)
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     #: the run's name in its tracker (MLflow's ``<experiment>/<run name>``), when it has one

@@ -39,9 +39,15 @@ def tutorial(line: str) -> str:
 _ESTIMATOR_EVAL = re.compile(r"^Saving dict for global step (\d+):\s*", re.I)
 
 
+#: A name in square brackets before its separator and number: ``[epoch]: 3, [loss]: 1.17`` (a
+#: ``logging`` format string's habit), ``[val acc]=0.81``; a bracketed prefix before a word
+#: (``[rank0]: step 40``, ``[val] loss=2.3``) and a bracketed value (``lr: [0.001]``) stay as they are.
+_BRACKET_NAME = re.compile(rf"\[\s*([A-Za-z][\w./-]*(?: [\w./-]+)*)\s*\]\s*([:=])(?=\s*(?:{_NUM})(?![\w.]))", re.I)
+
+
 def as_pairs(line: str) -> str:
     """``line`` (its logging prefix taken off) with a known layout rewritten as pairs."""
-    line = _ESTIMATOR_EVAL.sub(r"eval step \1 | ", line, count=1)
+    line = _BRACKET_NAME.sub(r"\1\2", _ESTIMATOR_EVAL.sub(r"eval step \1 | ", line, count=1))
     return tutorial(_SKLEARN_ITER.sub(r"epoch \1 | ", line, count=1))
 
 

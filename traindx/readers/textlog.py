@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from traindx.errors import ReadError
-from traindx.readers import textconfig, textlines, textnames
+from traindx.readers import textconfig, textlines, textnames, textwarnings
 from traindx.readers import textsteps as steps
 from traindx.readers.csvlog import parse_number, read_text
 from traindx.readers.jsonl import python_dict, records_to_log
@@ -51,6 +51,7 @@ from traindx.readers.textaxis import percent_split, with_axis
 from traindx.readers.textnames import COUNT_FIRST, aside, eval_sets, fraction_name
 from traindx.readers.textsplit import NUM, split_groups, split_spaced, unnamed_grad_loss
 from traindx.readers.texttable import WARNING, merge_tables, result_records, table_records
+from traindx.readers.timeaxis import epochs_done
 
 _NUM = NUM
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # terminal colours (Keras 3 progress bars)
@@ -364,7 +365,9 @@ def read_text_log(path: str | Path) -> RawLog:
     if n == 0:
         raise ReadError(src, "no 'name: number' pairs on any line; expected printed training output like "
                         "'Epoch 3/20 - loss: 0.51 - val_loss: 0.62' or 'epoch 3 | train loss 0.51 | val acc 81.2%'")  # fmt: skip
-    log = RawLog(path=src, hyperparameters=settings)
+    log = RawLog(path=src, hyperparameters=settings, flags=textwarnings.flags(text))
+    if (done := epochs_done([[r["epoch"] for _, r in records if isinstance(r.get("epoch"), float | int)]])) is not None:
+        log.flags["epochs_done"] = done  # printed HF dicts' 'epoch': 0.8 (progress, not a count)
     if unread:
         at = ", ".join(map(str, unread[:5])) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
         log.problem("skipped", f"{src}: {len(unread)} lines name a metric beside a number in a layout not read "

@@ -37,6 +37,7 @@ series mixes epoch indices with step numbers and no point is counted twice:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,6 +170,18 @@ def to_steps(s: Series, ends: np.ndarray) -> Series:
     return s.model_copy(update={"steps": steps, "unit": "step"})
 
 
+def epochs_done(counters: Sequence[Sequence[float] | np.ndarray]) -> float | None:
+    """The epochs of training logged epoch counters (their values) show at their end, where a
+    counter is the trainer's progress (fractional values: the HF Trainer's ``'epoch': 0.8`` is
+    80 % of one pass over the training data); None for whole-number counters, which may count
+    from 0 (Lightning's ``epoch`` 0 is the first epoch, not none)."""
+    values = [v[np.isfinite(v)] for v in (np.asarray(c, dtype=np.float64) for c in counters)]
+    values = [v for v in values if v.size]
+    if not values or not any(np.any(v != np.round(v)) for v in values):
+        return None
+    return round(float(max(v.max() for v in values)), 4)
+
+
 def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndarray]]) -> None:
     """Add the pieces to ``run`` on one time axis, one series per measurement (see the
     module docstring); what was aligned, merged or renamed is noted in ``run.ingest``."""
@@ -198,6 +211,8 @@ def combine(run: Run, pieces: list[Piece], marks: list[tuple[np.ndarray, np.ndar
             run.ingest.add("note", f"{len(moved)} per-epoch series ({', '.join(names[:6])}) put on the step axis; epoch ends from {how}")
     if any(shares_steps(s) for s, _ in marks):
         run.context.flags["steps_counted"] = True
+    if (done := epochs_done([v for _, v in marks])) is not None:
+        run.context.flags.setdefault("epochs_done", done)
     if run.context.steps_per_epoch is None and marks:  # Lightning: all per step, epochs logged
         ends = epoch_ends_from_marks(marks)
         if ends is not None and ends.size > 1:

@@ -155,6 +155,7 @@ CONFIG_FLAGS: dict[str, type] = {
     "grad_accum_steps": float,
     "label_smoothing": float,
     "optimizer_from_config": bool,
+    "epochs_done": float,  # readers: the last value of a fractional epoch counter (HF's 'epoch': 0.8)
     "steps_counted": bool,  # readers: a step column beside an epoch column repeats a step (a trainer's counter)
     "warmup_ratio": float,
     "warmup_steps": float,
