@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import traindx
@@ -177,3 +178,32 @@ def test_a_run_stopped_within_its_first_epoch_while_learning_is_too_few_epochs(t
     # the same curve over four epochs: the counter says nothing against the run
     (long_,) = traindx.diagnose(_read(tmp_path / "long", _hf_dicts(200, 50)))
     assert not any("before one pass" in e.says for c in long_.causes for e in c.evidence)
+
+
+def test_fall_before_nonfinite_is_measured_from_two_values() -> None:
+    from traindx.signals.curve import nonfinite_facts
+
+    steps = np.arange(6)
+    assert nonfinite_facts(steps, np.array([0.72, 0.26, np.nan, np.nan, np.nan, np.nan]))["fall_before_nonfinite"] == pytest.approx(0.639, abs=1e-3)
+    assert nonfinite_facts(steps, np.array([1.4, np.nan, np.nan, np.nan, np.nan, np.nan]))["fall_before_nonfinite"] == 0.0  # one value: no fall
+    assert nonfinite_facts(steps, np.array([0.7, 0.6, 0.5, 0.4, 0.3, 0.2]))["fall_before_nonfinite"] == 0.0  # finite throughout
+
+
+def test_a_loss_that_fell_before_its_nan_points_to_an_unstable_op_even_from_two_values() -> None:
+    from traindx.engine import diagnose_run
+    from traindx.rules.loader import load_rulebook
+    from traindx.rules.model import Case
+    from traindx.rules.testing import case_run
+
+    book = load_rulebook().model_copy(update={"learned": False})  # the rules alone
+
+    def margin(loss: str) -> float:
+        """numerical_instability's log-odds over nonfinite_in_data's."""
+        run = case_run(Case(name="r", series={"loss": loss}, fires=True))
+        lo = {c.id: c.log_odds for c in diagnose_run(run, book).causes}
+        return lo["numerical_instability"] - lo["nonfinite_in_data"]
+
+    # a Keras bar's running mean, confident before its NaN (log(0)), against no fall before it:
+    # the fall is the evidence of an op that overflowed as the model grew confident (x3)
+    assert margin("0.72 0.26 nanx60") - margin("0.72 0.70 nanx60") == pytest.approx(math.log(3.0), abs=0.05)
+

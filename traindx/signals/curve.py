@@ -71,9 +71,12 @@ def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | 
     bad = ~np.isfinite(values)
     n_bad = int(bad.sum())
     first_bad = int(steps[np.argmax(bad)]) if n_bad else -1
-    if n_bad:
+    fall = 0.0  # how far a loss (positive) fell over its values before the first non-finite one,
+    if n_bad:  # from 2 values on (a Keras bar's running mean: 0.72, 0.26, then nan); 0: not measured
         finite = values[~bad]
         max_abs = float(np.max(np.abs(finite))) if finite.size else -1.0
+        if (k := int(np.argmax(bad))) >= 2 and values[0] > 0:
+            fall = float((values[0] - values[k - 1]) / values[0])
     else:  # the same number without two copies of a long series
         max_abs = float(max(values.max(), -values.min())) if values.size else -1.0
     return {
@@ -86,6 +89,7 @@ def nonfinite_facts(steps: np.ndarray, values: np.ndarray) -> dict[str, float | 
         "has_inf": bool(np.any(np.isinf(values))),
         # largest finite magnitude: an absurd value shows even in a one-point series
         "max_abs": max_abs,
+        "fall_before_nonfinite": fall,
     }
 
 
