@@ -39,6 +39,31 @@ def test_recorded_output_shapes_of_layers_with_weights_are_the_widths():
     assert hidden_widths(layers, 10) == [1, 16]
 
 
+def dense(name: str, n_in: int, n_out: int, head: bool | None = None) -> LayerInfo:
+    return LayerInfo(name=name, type="Dense", params=(n_in + 1) * n_out, output_shape=[None, n_out], is_output=head)
+
+
+def test_a_one_unit_dense_beside_the_head_is_no_hidden_width():
+    # flax attention pooling, in the parameter tree's sorted order: the scorer Dense(1) reads the
+    # 64 conv features the head Dense(28) reads too, and no dense layer reads one input
+    conv = LayerInfo(name="Conv_0", type="Conv", params=3 * 32 * 64 + 64, output_shape=[None, 64])
+    scorer, head = dense("Dense_0", 64, 1), dense("Dense_1", 64, 28, head=True)
+    assert hidden_widths([conv, scorer, head], 28) == [64]
+    # an actor-critic's value head beside its policy head, nothing marked: the last layer is the head
+    assert hidden_widths([dense("h", 8, 64), dense("value", 64, 1), dense("policy", 64, 4)], 4) == [64]
+
+
+def test_a_one_unit_dense_that_a_layer_reads_stays_a_bottleneck():
+    # Dense(64 -> 1) -> Dense(1 -> 64) -> head(64 -> 28): the same head input, but a dense layer reads 1 input
+    layers = [dense("Dense_0", 64, 1), dense("Dense_1", 1, 64), dense("Dense_2", 64, 28, head=True)]
+    assert hidden_widths(layers, 28) == [1, 64]
+    # ... and without a bias (1 x 64 parameters) too
+    nobias = LayerInfo(name="Dense_1", type="Dense", params=64, output_shape=[None, 64])
+    assert 1 in hidden_widths([dense("Dense_0", 64, 1), nobias, dense("Dense_2", 64, 28, head=True)], 28)
+    # a one-unit layer reading another input than the head's stays (nothing says it is beside the head)
+    assert hidden_widths([dense("a", 32, 1), dense("b", 64, 10, head=True)], 10) == [1]
+
+
 torch = pytest.importorskip("torch")
 
 
