@@ -29,6 +29,7 @@ from traindx.adapters._common import (
 from traindx.adapters._common.assoc import SAMPLE_ROWS, SMALL_ROW, FeatureTarget
 from traindx.adapters._common.classweights import torch_loss_weights
 from traindx.adapters._common.levels import LEVEL_ROWS
+from traindx.adapters._common.optimizer import hyper_flags
 from traindx.adapters._common.repeats import InputRepeats
 from traindx.adapters._torch_linear import linear_stacks
 from traindx.adapters._torch_record import FLUSH_STEPS
@@ -76,7 +77,7 @@ class ContextMixin:
         )
         if run_name:
             self.context.hyperparameters["run_name"] = run_name
-        self.context.flags.update(softmax_dim0=ts.softmax_dim0(model), **_init.dtype_flag(g.params))
+        self.context.flags.update(softmax_dim0=ts.softmax_dim0(model), **_init.dtype_flag(g.params), **hyper_flags(self.optimizer))
         try:  # the largest drop probability of the model's dropout modules (0.0: none)
             self.context.flags["dropout_max"] = dropout_max(model.modules())
             if (stacks := linear_stacks(model)) is not None:  # untraceable: unknown, not recorded

@@ -23,6 +23,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import numpy as np
 
+from traindx.adapters._common.optimizer import HYPER_FLAGS
 from traindx.lazymodel import LazyModel
 
 #: ``ctx`` facts recorded by the adapters (torch Monitor, Keras callback, JAX Recorder) in
@@ -54,6 +55,8 @@ ADAPTER_FLAGS: dict[str, type] = {
     "loss_minority_weight_ratio": float,  # torch loss weight/pos_weight, Keras class_weight: rarest class's weight / commonest's
     "linear_stack": float,  # torch (fx trace) / Keras (Sequential): the most Linear/Dense layers composed with nothing non-linear between them
     "linear_stack_full_rank": float,  # the same count leaving out stacks that narrow below both ends (a linear bottleneck)
+    # torch: param_groups[0]'s hyper-parameters beyond OptimizerInfo (opt_dampening, opt_nesterov, opt_maximize ...)
+    **{f"opt_{name}": kind for name, kind in HYPER_FLAGS.items()},
     "step_grad_cos": float,  # JAX: median cosine of the applied parameter change (adjacent telemetry steps) with the gradient
     "step_grad_pairs": float,  # JAX: the adjacent telemetry-step pairs it was taken over
     "mode_layers": float,  # torch: dropout / batch-norm submodules (their train/eval mode matters)
