@@ -213,6 +213,7 @@ def test_run_directory_reads_back(digits, tmp_path, capsys):
         "target_max": 9.0,
         "softmax_dim0": False,
         "param_dtype": "float32",  # the dtype holding the parameters (bfloat16 weights round small steps away)
+        "opt_dampening": 0.0, "opt_nesterov": False, "opt_maximize": False,  # SGD's param_groups beyond OptimizerInfo
         "dropout_max": 0.0,  # nn.Dropout(0.0)
         "params_not_in_optimizer": 0.0,
         "loss_class_weighted": False,
