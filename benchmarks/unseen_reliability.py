@@ -2,6 +2,7 @@
 
     python benchmarks/unseen_reliability.py                  # every fixtures/qa_*/verdicts_before.md
     python benchmarks/unseen_reliability.py --sets qa_real39,qa_fresh39 --json out.json
+    python benchmarks/unseen_reliability.py --confusions 10     # + the largest true -> said cells
 
 Each unseen batch's ``verdicts_before.md`` holds one row per run as traindx (main as it was
 then) answered it BEFORE any change was made for the batch: the honest record of how the
@@ -114,6 +115,35 @@ def summary(rows: list[Row]) -> dict:
     }
 
 
+def said(r: Row) -> str:
+    """What a buggy run's row answered: its top cause, "healthy" for a healthy call, or the
+    verdict word where there was no answer ("no verdict", "not read")."""
+    if r.top is not None:
+        return r.top
+    return "healthy" if r.verdict == "missed" else r.verdict
+
+
+def confusions(rows: list[Row], n: int = 10) -> dict:
+    """The buggy rows' off-diagonal true -> said cells: the ``n`` largest between two causes,
+    and, apart, the causes most often called healthy (the two kinds of miss need different
+    evidence: one separates a pair, the other raises an alarm at all)."""
+    buggy = [r for r in rows if r.label != "healthy"]
+    pairs: dict[tuple[str, str], int] = {}
+    healthy: dict[str, int] = {}
+    for r in buggy:
+        s = said(r)
+        if s == r.label or s in ("no verdict", "not read"):
+            continue
+        if s == "healthy":
+            healthy[r.label] = healthy.get(r.label, 0) + 1
+        else:
+            pairs[(r.label, s)] = pairs.get((r.label, s), 0) + 1
+    by_n = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return {"buggy": len(buggy),
+            "cells": [{"true": t, "said": s, "n": k} for (t, s), k in by_n],
+            "called_healthy": [{"true": t, "n": k} for t, k in sorted(healthy.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]}
+
+
 def headline(kind: str, s: dict) -> str:
     """One kind's summary line; a kind with no 'healthy' call (a small batch) says '-'."""
     right = "-" if s["healthy_calls_right"] is None else f"{s['healthy_calls_right']:.0%}"
@@ -127,6 +157,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", help="comma-separated batch names (default: every batch with a verdicts_before.md)")
     ap.add_argument("--json", help="also write the numbers here")
+    ap.add_argument("--confusions", type=int, default=0, metavar="N",
+                    help="also print the N largest true -> said cells between causes and the N causes most often called healthy")
     a = ap.parse_args()
     rows = load(a.sets.split(",") if a.sets else None)
     out = {"logs": summary([r for r in rows if r.kind == "logs"]),
@@ -140,6 +172,13 @@ def main() -> None:
         print(f"  top answer reliability ({rel['answered']} answered, ECE {rel['ece']}):")
         for b in rel["bins"]:
             print(f"    p {b['from']:.0%}-{b['to']:.0%}: n={b['n']:4d}  mean p {b['mean_p']:.2f}  right {b['right']:.2f}")
+    if a.confusions:
+        for kind in ("logs", "adapters"):
+            c = confusions([r for r in rows if (r.kind == "logs") == (kind == "logs")], a.confusions)
+            print(f"{kind}: {c['buggy']} buggy runs; largest true -> said cells between causes:")
+            for cell in c["cells"]:
+                print(f"  {cell['true']:24} -> {cell['said']:24} {cell['n']}")
+            print("  called healthy: " + ", ".join(f"{h['true']} {h['n']}" for h in c["called_healthy"]))
     if a.json:
         Path(a.json).write_text(json.dumps({"rows": [asdict(r) for r in rows], "summary": out}, indent=1))
 

@@ -67,3 +67,13 @@ def test_a_kind_without_healthy_calls_still_prints():
     assert s["healthy_calls"] == 0 and s["healthy_calls_right"] is None
     line = ur.headline("keras_adapter", s)
     assert "right - of 0" in line and "top-1 1 (100%)" in line
+
+
+def test_confusions_split_pairs_from_healthy_calls():
+    rows = ur.parse(TEXT, "qa_x") + ur.parse(TEXT.replace("| b | buggy | logs | dying_relu", "| e | buggy | logs | dying_relu"), "qa_y")
+    c = ur.confusions([r for r in rows if r.kind == "logs"], 5)
+    assert c["buggy"] == 8
+    # the right answer, the fixed runs and the run with no verdict are no cell
+    assert c["cells"] == [{"true": "dying_relu", "said": "lr_too_low", "n": 2}]
+    assert c["called_healthy"] == [{"true": "data_leakage", "n": 2}]
+    assert ur.confusions([r for r in rows if r.kind == "logs"], 0)["cells"] == []
