@@ -14,7 +14,7 @@ from traindx.adapters._common import dropout_max, init_scale_flags
 from traindx.adapters._common.facts import row_target_facts
 from traindx.adapters._keras_data import _first_leaf, _head_target
 from traindx.adapters._keras_linear import linear_stacks
-from traindx.adapters._keras_write import compiled_metrics, metric_aliases
+from traindx.adapters._keras_write import compiled_metrics, metric_aliases, stock_train_step
 from traindx.schema import DataInfo, RunContext
 
 _LEGACY_ON = ("1", "true", "yes")
@@ -91,7 +91,7 @@ class _StaticContext:
             ),  # fmt: skip
         )
         ctx.flags["keras_backend"] = ks.BACKEND
-        ctx.flags["grad_accumulating"] = False  # Keras computes fresh gradients every step
+        ctx.flags.update({"grad_accumulating": False} if stock_train_step(model) else {"custom_train_step": True})  # a user's train_step may accumulate
         ctx.hyperparameters["traindx_version"] = getattr(traindx, "__version__", None)
         if self._run_name:
             ctx.hyperparameters["run_name"] = self._run_name

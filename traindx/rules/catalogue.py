@@ -34,6 +34,7 @@ ADAPTER_FLAGS: dict[str, type] = {
     "bn_stats_at_init": float,  # of those, layers whose moving mean/variance are still exactly 0/1 at the end
     "bn_stats_steps": float,  # the training steps taken when bn_stats_at_init was read
     "broadcast_in_loss": bool,
+    "custom_train_step": bool,  # Keras: a class of the user overrides train_step (its own gradients, possibly accumulated)
     "dropout_max": float,
     "fatal_step": float,  # the step an adapter saw a non-finite loss, weights or gradients
     "forwards_per_step": float,
