@@ -92,7 +92,7 @@ _NUMBERED = re.compile(r"auc|precision|recall|\w*accuracy|m?iou|f1\w*|mae|mse|rm
 ADVERSARIAL = re.compile(r"[dg]_loss(_\w+)?|[dg]_\w+_loss")
 
 
-#: Words of notebooks written in Japanese, Chinese (simplified and traditional) and Russian, as the
+#: Words of notebooks written in Japanese, Chinese (simplified and traditional), Korean and Russian, as the
 #: English token the tables know: (pattern, token). Chinese and Japanese write a name with no
 #: separator (训练损失, 検証正解率), so their words are matched anywhere in it; a Russian word only
 #: whole, in any of its endings (потери, потерь; валидация, валидации; точность_вал). Longest first
@@ -108,6 +108,15 @@ FOREIGN_WORDS: list[tuple[str, str]] = [
     (r"正解率|精度|准确率|準確率|正确率|正確率|准确度|準確度", "accuracy"),
     (r"エポック|轮次|輪次|回合|纪元|紀元", "epoch"),
     (r"ステップ|步数|步數", "step"),
+    # Korean (Hangul) writes a name's words joined or with '_' (검증_손실, 검증손실): matched anywhere.
+    (r"학습률", "lr"),
+    (r"검증|평가", "val"),
+    (r"학습|훈련|트레이닝", "train"),
+    (r"테스트", "test"),
+    (r"손실|로스", "loss"),
+    (r"정확도", "accuracy"),
+    (r"에폭|에포크", "epoch"),
+    (r"스텝", "step"),
     (r"(?<![^\W\d_])(?:потер[а-яё]*|лосс|функция_потерь)(?![^\W\d_])", "loss"),
     (r"(?<![^\W\d_])точност[а-яё]*(?![^\W\d_])", "accuracy"),
     (r"(?<![^\W\d_])(?:валидац[а-яё]*|валид|вал)(?![^\W\d_])", "val"),

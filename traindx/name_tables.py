@@ -38,6 +38,7 @@ RL_LOSSES = re.compile(r"(p|pi|pg|policy|q\d?|actor|critic|alpha|value|entropy|e
 #: Axes and bookkeeping: never series (matched against the normalized name).
 NOT_SERIES = re.compile(
     r"""(trainer_)?(global_)?steps? | epochs? | ep | iter(ation)?s? | it | batch(_idx)? | idx | index
+      | epochen? | epoques? | epocas? | schritte? | etapes? | pasos? | pass[oi]s? | iterac(ion|ao) | iterazione
       | unnamed(_\d+)?                                  # pandas' name for a blank header
       | (wall_?|relative_|elapsed_)?time(stamp)?(_s|_sec)? | elapsed | \w*runtime
       | \w*per_sec(ond)? | (total_)?flos | hp_metric        # HF throughput, Lightning placeholder

@@ -20,6 +20,8 @@ from traindx.names import is_bookkeeping, map_name
 from traindx.ranks import TIMING
 from traindx.readers.csvlog import (
     EPOCH_COLUMNS,
+    FOREIGN_EPOCH_COLUMNS,
+    FOREIGN_STEP_COLUMNS,
     HEADER_HINT,
     MISSING,
     STEP_COLUMNS,
@@ -71,7 +73,8 @@ def _x_axis(
     # an axis named in another script (轮次, エポック, эпоха) as its English word (name_habits.FOREIGN_WORDS)
     lower = [h.lower() if h.isascii() else fold_accents(h).strip("_ ").lower() for h in header]
     row_number = np.arange(n_rows, dtype=np.float64), np.ones(n_rows, dtype=bool)
-    for names, unit in ((STEP_COLUMNS, "step"), (EPOCH_COLUMNS, "epoch")):
+    axes = (STEP_COLUMNS, "step"), (EPOCH_COLUMNS, "epoch"), (FOREIGN_STEP_COLUMNS, "step"), (FOREIGN_EPOCH_COLUMNS, "epoch")
+    for names, unit in axes:
         col = _find(lower, names, columns)
         if col is None:
             continue

@@ -28,6 +28,11 @@ from traindx.readers.raw import RawLog
 
 STEP_COLUMNS = ("step", "global_step", "trainer/global_step", "_step", "iteration", "iter", "batch")
 EPOCH_COLUMNS = ("epoch", "epochs", "ep")
+#: The axes of notebooks written in German, French, Spanish, Italian and Portuguese (accents
+#: dropped: 'Época' -> 'epoca'), searched after the English ones; other scripts' (エポック, 에폭)
+#: become the English word first (name_habits.FOREIGN_WORDS).
+FOREIGN_STEP_COLUMNS = ("schritt", "etape", "paso", "passo", "iteracion", "iteracao", "iterazione")
+FOREIGN_EPOCH_COLUMNS = ("epoche", "epoque", "epoca")
 WALL_COLUMNS = ("wall_time", "walltime", "_timestamp", "timestamp", "time")
 #: Cells meaning "not logged" (Keras CSVLogger writes ``NA``); ``nan`` is a value, not missing.
 MISSING = frozenset({"", "na", "n/a", "none", "null", "<na>", "#n/a"})

@@ -107,8 +107,9 @@ _QUALIFIER = re.compile(r"(?i)\b(best|min|max|lowest|highest|worst|mean|avg|aver
 #: lone linking word, which is prose (the stax example's ``Epoch 3 in 0.05 sec``, ``Epoch 3 took
 #: 12.1 s``, ``done after 40 steps``).
 #: A step counter or a rate printed as a pair (tf.estimator's ``global_step = 200``, ``global_step/sec: 356.5``).
+#: A number word is no name (a row of a table of NaN, ``nan nan nan``).
 _SKIP_NAMES = re.compile(
-    r"(?i)epoch|ep|eta|step|batch|iter|it|in|took|takes|after|within|over|for|of|on|at|the"
+    r"(?i)epoch|ep|eta|step|batch|iter|it|in|took|takes|after|within|over|for|of|on|at|the|nan|inf(?:inity)?"
     r"|(?:global[_ ]?)?step|(?:global[_ ]?)?steps?/s(?:ec)?|(?:it|samples?|examples?)/s(?:ec)?"
 )
 _KNOWN = re.compile(r"(?i)(?<![a-z])((?:binary_|multi_)?m?log_?loss|loss|acc|accuracy|err|error|mse|mae|rmse|ppl|perplexity|f1|auc|iou|dice)(?![a-z])")

@@ -95,8 +95,13 @@ def join_wrapped(lines: list[str]) -> list[str]:
     return out
 
 
+#: A header behind a comment mark (numpy's ``savetxt(..., header="loss val_loss")`` writes
+#: ``# loss val_loss``; gnuplot-style data files, R's ``write.table`` with a ``#`` header).
+_COMMENTED = re.compile(r"^\s*#+\s*(?=[A-Za-z_])")
+
+
 def _header(line: str) -> list[str] | None:
-    cells = _cells(line)
+    cells = _cells(_COMMENTED.sub("", line, count=1))
     name = _SPACED_NAME if "|" in line else _NAME
     if len(cells) < 2 or not all(name.match(c) for c in cells) or not any(_WORD.search(c) for c in cells):
         return None
