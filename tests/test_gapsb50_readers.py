@@ -79,3 +79,14 @@ def test_a_np_savetxt_table_of_nan_reads_nan_and_no_series_named_nan(tmp_path: P
     assert set(run.series) == {"train/loss", "val/loss"}
     assert np.isnan(run.series["train/loss"].values).all()
     assert len(run.series["train/loss"].values) == 8
+
+
+def test_per_epoch_validation_lands_at_the_epoch_ends_of_a_batch_counter_that_restarts(tmp_path: Path) -> None:
+    """``epoch,batch,loss`` with ``batch`` 1..10 in every epoch beside ``epoch,val_loss``: the
+    batch count is renumbered 1..40, and epoch e's validation point sits at step 10 e."""
+    batches = "\n".join(f"{e},{b},{2.0 - 0.01 * (10 * e + b):.4f}" for e in range(1, 5) for b in range(1, 11))
+    (tmp_path / "batch_log.csv").write_text("epoch,batch,loss\n" + batches + "\n")
+    (tmp_path / "val_log.csv").write_text("epoch,val_loss\n" + "\n".join(f"{e},{2.0 - 0.1 * e:.3f}" for e in range(1, 5)) + "\n")
+    (run,) = read(tmp_path)
+    assert list(run.series["train/loss"].steps) == list(range(1, 41))
+    assert list(run.series["val/loss"].steps) == [10, 20, 30, 40]

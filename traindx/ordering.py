@@ -49,7 +49,7 @@ def supersede(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
     return steps[keep], values[keep], int(steps.size - keep.sum())
 
 
-def _epoch_counter(steps: np.ndarray) -> np.ndarray | None:
+def epoch_counter(steps: np.ndarray) -> np.ndarray | None:
     """Continuous steps when ``steps`` is a counter reset to its first value every epoch."""
     starts = np.flatnonzero(steps[1:] < steps[:-1]) + 1
     if not starts.size or (steps[1:] == steps[:-1]).any():
@@ -112,7 +112,7 @@ def order_points(
             )
         )
         return out
-    cont = _epoch_counter(steps) if unit == "step" else None
+    cont = epoch_counter(steps) if unit == "step" else None
     if cont is not None:
         k = int((steps[1:] < steps[:-1]).sum())
         out.steps, out.values = cont, values

@@ -17,6 +17,7 @@ import numpy as np
 from traindx.errors import ReadError
 from traindx.name_habits import fold_accents
 from traindx.names import is_bookkeeping, map_name
+from traindx.ordering import epoch_counter
 from traindx.ranks import TIMING
 from traindx.readers.csvlog import (
     EPOCH_COLUMNS,
@@ -306,10 +307,11 @@ def columns_to_log(log: RawLog, header: list[str], cols: Columns) -> RawLog:
         name = header[j]
         if j == x_col:
             continue
-        if unit == "step" and name.strip().lower() in EPOCH_COLUMNS:  # Lightning: epoch beside step
+        if unit == "step" and name.strip().lower() in (*EPOCH_COLUMNS, *FOREIGN_EPOCH_COLUMNS):  # Lightning: epoch beside step
             keep = present & has_x
-            if keep.any():
-                log.epochs = (steps[keep].astype(np.int64), values[keep])
+            if keep.any():  # a step column restarting every epoch (epoch,batch,loss): the count the series get
+                x = steps[keep].astype(np.int64)
+                log.epochs = (x if (cont := epoch_counter(x)) is None else cont, values[keep])
             continue
         if is_bookkeeping(name) and not TIMING.fullmatch(name.strip()):  # timings: stragglers of a multi-rank job
             continue
