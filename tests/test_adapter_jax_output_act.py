@@ -70,3 +70,43 @@ def test_log_probabilities_are_summed_once_exponentiated(tmp_path):
     rows = traindx.read(tmp_path)[0].series["train/output_row_sum"].values
     assert np.allclose(rows, 1.0, atol=1e-3), rows
     assert "OUT001" not in {s.code for s in traindx.diagnose(tmp_path).runs[0].symptoms}
+
+
+# A ReLU output on a regression whose first batch gives few exact zeros (the pre-activations
+# start mostly positive): the first row reads 'linear'; later rows, where the model pushes the
+# negative targets' predictions to 0, make it 'relu' (CTX002 then reads it against the targets).
+R = jnp.linspace(-1.0, 1.0, N)  # signed targets (a standardized regression)
+
+
+def record_regression(tmp_path, outputs):
+    tel = jax.jit(lambda z, y: telemetry(loss=jnp.mean((z - y) ** 2), logits=z, labels=y))
+    rec = Recorder(tmp_path, loss="mse", fetch_every=2)
+    for i, z in enumerate(outputs):
+        rec.log(i, tel(z, R))
+    rec.close()
+    return rec.context
+
+
+def test_relu_output_read_late_from_later_rows(tmp_path):
+    first = jnp.where(jnp.arange(N) == 0, 0.0, 0.2 + 0.01 * jnp.arange(N))  # 1 zero in 64 (< 5 %)
+    later = [jax.nn.relu(R + 0.05 * k) for k in range(5)]  # about half exactly 0
+    ctx = record_regression(tmp_path, [first, *later])
+    assert ctx.model.output_activation == "relu"
+    assert "output activation 'relu' inferred from the output values" in ctx.notes
+    assert "CTX002" in {s.code for s in traindx.diagnose(tmp_path).runs[0].symptoms}
+
+
+def test_linear_output_with_a_negative_row_never_becomes_relu(tmp_path):
+    first = 0.2 + 0.01 * jnp.arange(N)
+    signed = R * 0.5  # a linear layer's outputs go below 0
+    zeros_later = [jax.nn.relu(R + 0.05 * k) for k in range(5)]  # as a ReLU's would, after a negative row
+    ctx = record_regression(tmp_path, [first, signed, *zeros_later])
+    assert ctx.model.output_activation == "linear"
+    assert not any("'relu' inferred" in n for n in ctx.notes)
+
+
+def test_relu_rows_counts_the_signature():
+    from traindx.adapters._jax_recheck import relu_rows
+
+    assert relu_rows(np.array([0.0, 0.0, 0.0]), np.array([1.0, 2.0, 0.0]), np.array([0.3, 0.02, 1.0])) == 1
+    assert relu_rows(np.array([0.0, -0.1]), np.array([1.0, 1.0]), np.array([0.5, 0.5])) == -1

@@ -24,6 +24,7 @@ from traindx.adapters._common.levels import LEVEL_ROWS
 from traindx.adapters._common.losses import penalty_share
 from traindx.adapters._common.splits import input_shift, target_shift_of, val_shared_frac
 from traindx.adapters._jax_pipeline import _Layout
+from traindx.adapters._jax_recheck import RecheckMixin
 from traindx.adapters._jax_stats import (
     data_info,
     freezes_params,
@@ -45,7 +46,7 @@ _DATA_TASK = {"composite": "other", "reconstruction": "other", "contrastive": "o
 TARGET_ROWS = 4  # telemetry rows whose label counts give target_distinct (their largest)
 
 
-class ContextMixin:
+class ContextMixin(RecheckMixin):
     """Recorder's run context (a mix-in: the state lives on the Recorder)."""
 
     def _setup(self, params: Any, optimizer: Any, loss: Any, num_classes: int | None, n_train: int | None,
@@ -265,28 +266,9 @@ class ContextMixin:
         elif any_sq and not any_bc:
             ctx.flags["broadcast_in_loss"] = False
 
-    def _recheck_sigmoid(self, lay: _Layout, t: np.ndarray) -> None:
-        """A 'sigmoid' read from the first row's outputs in (0, 1) is withdrawn once any later
-        row leaves [0, 1]: a sigmoid's outputs never do (saturated ones reach 0 or 1 at most),
-        raw logits that sat in (0, 1) at initialisation do as they train. The output is then
-        'linear' and the binary accuracy of the rows from here on takes the logits' threshold."""
-        c = lay.col
-        if self._out_act != "sigmoid" or "_out_min" not in c:
-            return
-        if not (np.any(t[:, c["_out_min"]] < 0.0) or np.any(t[:, c["_out_max"]] > 1.0)):
-            return
-        ctx = self.context
-        self._out_act = ctx.model.output_activation = "linear"
-        if self._probs == "sigmoid":
-            self._probs = None
-        ctx.notes[:] = [n for n in ctx.notes if n != "output activation 'sigmoid' inferred from the output values"]
-        if lay.plan and "_acc_thr0" in c:
-            lay.plan = [(tag, c["_acc_thr0"] if i == c["_acc_thr05"] else i, add) for tag, i, add in lay.plan]
-            lay.plan_cols = None
-
     def _fold(self, lay: _Layout, t: np.ndarray, steps: np.ndarray) -> None:
         """Fold telemetry rows into the context (moments, class counts, flags)."""
-        self._recheck_sigmoid(lay, t)
+        self._recheck_output(lay, t)
         c, ctx = lay.col, self.context
         flags, d = ctx.flags, ctx.data
         if "_bc_mse_sq" in c and (self._elementwise or not self._loss_known):

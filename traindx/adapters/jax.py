@@ -183,6 +183,7 @@ class Recorder(ContextMixin, PipelineMixin, Closing):
         self._lr: Any = None
         self._lr_every = 1  # micro-steps per count of the optimizer's schedule (optax.MultiSteps)
         self._out_act: str | None = None
+        self._relu_seen = 0  # telemetry rows with a ReLU output (-1: a negative output seen)
         self._probs: str | None = None
         self._act_kind: dict[str, int] = {}
         self._modal: list[Any] = []  # an nnx model's BatchNorm / Dropout submodules (params=module)
