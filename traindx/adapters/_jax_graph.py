@@ -63,12 +63,14 @@ class StepGraph:
     the module; hashed by identity (it
     rides in the Stats' static meta)."""
 
-    __slots__ = ("label_at", "label_facts", "label_reads", "n_invars", "normalized", "output", "read", "relu")
+    __slots__ = ("label_at", "label_facts", "label_reads", "n_invars", "normalized", "output", "read", "recurrent",
+                 "relu")
 
     def __init__(self) -> None:
         self.normalized: bool | None = None
         self.output: str | None = None
         self.relu: bool | None = None
+        self.recurrent = False  # recurrent_in_model
         self.read = False
         # the step input the loss compares the output with, and what its values are (._jax_target)
         self.label_at: int | None = None
@@ -78,7 +80,8 @@ class StepGraph:
     def read_from(self, closed: Any) -> None:
         self.read = True
         self.n_invars = len(closed.jaxpr.invars)
-        for name, read in (("normalized", first_layer_sees), ("output", output_op), ("relu", relu_in_model)):
+        for name, read in (("normalized", first_layer_sees), ("output", output_op), ("relu", relu_in_model),
+                           ("recurrent", recurrent_in_model)):
             try:
                 setattr(self, name, read(closed))
             except Exception:  # noqa: BLE001, S110 - a fact not known; the other may be
@@ -88,7 +91,7 @@ class StepGraph:
     def flags(self, targets: bool) -> dict[str, Any]:
         """The Recorder's flags: ``input_norm_layer`` (the first layer sees the inputs
         normalized), ``graph_relu`` (the forward pass holds a ReLU-family unit, or holds
-        none) and, with ``targets``, ``target_min`` / ``target_max`` / ``target_integer`` /
+        none), ``has_recurrent`` (only when True: :func:`recurrent_in_model`) and, with ``targets``, ``target_min`` / ``target_max`` / ``target_integer`` /
         ``target_distinct`` / ``target_kind`` of the input the loss compares the output with
         (read at the first calls: ._jax_target)."""
         out: dict[str, Any] = {}
@@ -96,6 +99,8 @@ class StepGraph:
             out["input_norm_layer"] = bool(self.normalized)
         if self.relu is not None:
             out["graph_relu"] = bool(self.relu)
+        if self.recurrent:  # the fact the other adapters read from a recurrent layer's type
+            out["has_recurrent"] = True
         if targets:
             out.update(self.label_facts.flags())
         return out
@@ -329,3 +334,58 @@ def _ancestors(jaxpr: Any, wanted: list[Any], found: set[str], depth: int) -> No
             elif any(k in e.params for k in ("jaxpr", "call_jaxpr", "fun_jaxpr", "body_jaxpr", "branches")):
                 found.add("where")  # a loop or branch not followed: not known
 
+
+def recurrent_in_model(closed: Any) -> bool:
+    """Whether the forward pass (the equations the step's output depends on) holds a
+    recurrence: a ``scan`` whose carried state passes through a contraction (a matmul or a
+    convolution) on its way back into the carry - ``h = tanh(x_t @ wx + h @ wh)`` under
+    ``jax.lax.scan``, flax's ``nn.RNN`` / ``nn.scan`` cells, equinox cells scanned by hand. The
+    gradient then multiplies through every step of the loop, as through a recurrent layer of
+    the other frameworks. A scan that only sums its carry (gradient accumulation over
+    micro-batches, a running mean) is none. False where nothing was found."""
+    out = _inputs_var(closed.jaxpr, OUT_SCOPE)
+    return out is not None and _recurrent(closed.jaxpr, [out], 0)
+
+
+def _recurrent(jaxpr: Any, wanted: list[Any], depth: int) -> bool:
+    if depth > 20:
+        return False
+    made = {o: e for e in jaxpr.eqns for o in e.outvars}
+    seen: set[int] = set()
+    stack = [v for v in wanted if _is_var(v)]
+    while stack:
+        e = made.get(stack.pop())
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        stack.extend(v for v in e.invars if _is_var(v))
+        if e.primitive.name == "scan":
+            if _carry_contracts(e):
+                return True
+            continue
+        sub = _sub_jaxpr(e)
+        if sub is not None and _recurrent(sub[0], list(sub[0].outvars), depth + 1):
+            return True
+    return False
+
+
+def _carry_contracts(e: Any) -> bool:
+    """A scan equation whose carry reaches a carry output through a contraction."""
+    body = getattr(e.params["jaxpr"], "jaxpr", e.params["jaxpr"])
+    nc, nk = int(e.params["num_consts"]), int(e.params["num_carry"])
+    level: dict[Any, int] = {v: 0 for v in body.invars[nc:nc + nk]}
+    for q in body.eqns:
+        ins = [level[v] for v in q.invars if _is_var(v) and v in level]
+        if not ins:
+            continue
+        lv = 1 if q.primitive.name in _CONTRACT or _contains_contraction(q, 0) else max(ins)
+        for o in q.outvars:
+            level[o] = lv
+    return any(level.get(v) == 1 for v in body.outvars[:nk] if _is_var(v))
+
+
+def _contains_contraction(e: Any, depth: int) -> bool:
+    sub = _sub_jaxpr(e)
+    if sub is None or depth > 20:
+        return False
+    return any(q.primitive.name in _CONTRACT or _contains_contraction(q, depth + 1) for q in sub[0].eqns)
