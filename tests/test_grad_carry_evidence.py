@@ -46,3 +46,13 @@ def test_accumulated_gradients_never_applied_point_to_the_missing_update():
     applied = {**series, "train/update_ratio@l1": "0.01x20", "train/update_ratio@l2": "0.01x20"}
     p = _p(applied, ctx)
     assert max(p, key=p.get) == "grad_not_zeroed", p
+
+
+def test_keras_on_torch_with_gradients_carried_over_is_the_accumulation():
+    # Keras resets gradients in its own train_step; a torch-way train_step on the torch
+    # backend may not, and the callback's watch of .grad (grad_accumulating) then says so
+    keras_torch = {**TORCH, "framework": "keras", "flags": {"keras_backend": "torch", "grad_accumulating": True}}
+    assert ranked(DIVERGES, keras_torch)[0] == "grad_not_zeroed"
+    zeroed = ranked(DIVERGES, {**keras_torch, "flags": {"keras_backend": "torch", "grad_accumulating": False}})
+    assert zeroed[0] != "grad_not_zeroed" and _p(DIVERGES, {**keras_torch, "flags": {"grad_accumulating": False}}).get(
+        "grad_not_zeroed", 0.0) < 0.05  # fmt: skip

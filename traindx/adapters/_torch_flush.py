@@ -13,6 +13,7 @@ import torch
 from traindx.adapters import _torch_overlap as _overlap
 from traindx.adapters._common import add_counts, class_limit, fatal_message
 from traindx.adapters._common.activations import finite_activation_values, note_left_out
+from traindx.adapters._common.carry import fold_carry_counts
 from traindx.adapters._common.classweights import minority_weight_ratio
 from traindx.adapters._torch_moments import from_moments
 
@@ -216,18 +217,7 @@ class FlushMixin:
             return  # the first step has no step before it to carry over from
         self._acc_n[after][0 if carried else 1] += 1
         hits, clean = self._acc_n[True] if self._opt_seen else [a + b for a, b in zip(*self._acc_n.values(), strict=True)]
-        flags = self.context.flags
-        if hits + clean >= 2:
-            flags["grads_carried_over"] = round(hits / (hits + clean), 4)
-        else:
-            flags.pop("grads_carried_over", None)
-        # One sighting is enough when the gradient was never seen reset; two otherwise.
-        if hits >= 2 or (hits and not clean):
-            flags["grad_accumulating"] = True
-        elif hits == 0 and clean >= 3:
-            flags["grad_accumulating"] = False
-        else:
-            flags.pop("grad_accumulating", None)
+        fold_carry_counts(self.context.flags, hits, clean)
 
     def _fold_targets(self) -> None:
         """Class counts of the buffered targets (one bincount per flush)."""

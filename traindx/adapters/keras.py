@@ -79,11 +79,12 @@ from traindx.adapters._common import (
     note_stop,
     warn,
 )
+from traindx.adapters._keras_carry import GradCarry
 from traindx.adapters._keras_context import _refuse_keras2, _StaticContext
 from traindx.adapters._keras_data import _DataFacts
 from traindx.adapters._keras_finish import _Finishing
 from traindx.adapters._keras_probe import _ProbeTelemetry, keras_cadence
-from traindx.adapters._keras_write import _accuracy_key, _Recording
+from traindx.adapters._keras_write import _accuracy_key, _Recording, stock_train_step
 from traindx.schema import RunContext
 
 __all__ = ["DiagnosisCallback"]
@@ -177,6 +178,7 @@ class DiagnosisCallback(
         self._fitting = False  # inside fit(): on_test_end is its validation, not a test
         self._model_ready = False
         self._writer: RunWriter | None = None
+        self._carry: GradCarry | None = None  # torch backend, the user's train_step: .grad reset?
         self.context: RunContext | None = None
         self._own = 0.0  # seconds the callback spent on the training thread
         self._setup_s = 0.0  # one-off costs: setup, compiling the probe, the diagnosis
@@ -219,6 +221,12 @@ class DiagnosisCallback(
         """The current telemetry interval in steps."""
         return self._cad.every
 
+    def _fold_carry(self) -> None:
+        """The gradient-reset check's verdict so far into the context (torch backend, a
+        ``train_step`` of the user's; Keras' own resets the gradients every step)."""
+        if self._carry is not None and self.context is not None:
+            self._carry.fold(self.context.flags)
+
     # ------------------------------------------------------------------ Keras hooks
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -236,6 +244,8 @@ class DiagnosisCallback(
                 self._read_optimizer_state()
             self._plan()
             self._ensure_model()
+            if self._carry is None and ks.BACKEND == "torch" and not stock_train_step(self._model):
+                self._carry = GradCarry(self._model)
         except Exception as e:  # noqa: BLE001 - never break training
             self._fail(e, "on_train_begin")
         d = time.perf_counter() - t0
@@ -305,6 +315,7 @@ class DiagnosisCallback(
         try:
             last = self._process_records(final=True)
             self._epoch_logs(logs or {}, last)
+            self._fold_carry()
             if self._writer is not None and self._writer.due():  # else rows wait in memory
                 self._flush(disk=True)
         except Exception as e:  # noqa: BLE001
@@ -320,6 +331,9 @@ class DiagnosisCallback(
                 if getattr(self._model, "stop_training", False):  # EarlyStopping, TerminateOnNaN, ours
                     note_stop(self.context, "callback")
                 self._process_records(final=True)
+                self._fold_carry()
+                if self._carry is not None:
+                    self._carry.remove()
                 if self._model_ready and self.context is not None:  # BN run in inference mode?
                     bn = ks.bn_stats_at_init(self._model)
                     if bn:
