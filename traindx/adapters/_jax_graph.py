@@ -33,6 +33,7 @@ were read as a sigmoid's).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -299,12 +300,8 @@ def relu_in_model(closed: Any) -> bool | None:
     return None
 
 
-def _ancestors(jaxpr: Any, wanted: list[Any], found: set[str], depth: int) -> None:
-    """Classify every equation of ``jaxpr`` the variables ``wanted`` depend on into ``found``
-    (``relu``, ``other`` nonlinearity, ``contract``, ``where``)."""
-    if depth > 20:
-        found.add("where")  # too deep to tell: never claim "no ReLU"
-        return
+def _upstream(jaxpr: Any, wanted: list[Any]) -> Iterator[Any]:
+    """Each equation of ``jaxpr`` the variables ``wanted`` depend on, once (not into sub-jaxprs)."""
     made = {o: e for e in jaxpr.eqns for o in e.outvars}
     seen: set[int] = set()
     stack = [v for v in wanted if _is_var(v)]
@@ -313,8 +310,18 @@ def _ancestors(jaxpr: Any, wanted: list[Any], found: set[str], depth: int) -> No
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        name, called = e.primitive.name, str(e.params.get("name", ""))
         stack.extend(v for v in e.invars if _is_var(v))
+        yield e
+
+
+def _ancestors(jaxpr: Any, wanted: list[Any], found: set[str], depth: int) -> None:
+    """Classify every equation of ``jaxpr`` the variables ``wanted`` depend on into ``found``
+    (``relu``, ``other`` nonlinearity, ``contract``, ``where``)."""
+    if depth > 20:
+        found.add("where")  # too deep to tell: never claim "no ReLU"
+        return
+    for e in _upstream(jaxpr, wanted):
+        name, called = e.primitive.name, str(e.params.get("name", ""))
         if called in _RELU_NAMES:
             found.add("relu")
         elif called in _OTHER_NAMES:
@@ -350,15 +357,7 @@ def recurrent_in_model(closed: Any) -> bool:
 def _recurrent(jaxpr: Any, wanted: list[Any], depth: int) -> bool:
     if depth > 20:
         return False
-    made = {o: e for e in jaxpr.eqns for o in e.outvars}
-    seen: set[int] = set()
-    stack = [v for v in wanted if _is_var(v)]
-    while stack:
-        e = made.get(stack.pop())
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        stack.extend(v for v in e.invars if _is_var(v))
+    for e in _upstream(jaxpr, wanted):
         if e.primitive.name == "scan":
             if _carry_contracts(e):
                 return True
