@@ -14,18 +14,25 @@ from traindx.schema import LayerInfo
 from traindx.signals.widths import hidden_widths
 
 
-def dense(name: str, units: int, is_output: bool | None = None) -> LayerInfo:
-    return LayerInfo(name=name, type="Dense", params=units * 9, output_shape=[None, units], is_output=is_output)
+def dense(name: str, units: int, fan_in: int, is_output: bool | None = None) -> LayerInfo:
+    return LayerInfo(name=name, type="Dense", params=(fan_in + 1) * units, output_shape=[None, units], is_output=is_output)
 
 
 def test_marked_heads_are_left_out_and_unmarked_runs_keep_the_last_layer_rule():
-    marked = [dense("trunk", 32, False), dense("mid", 8, False), dense("price", 1, True), dense("segment", 3, True)]
+    # 10 inputs -> trunk 32 -> mid 8 -> two heads reading mid (fan-in from the parameter counts)
+    marked = [dense("trunk", 32, 10, False), dense("mid", 8, 32, False), dense("price", 1, 8, True), dense("segment", 3, 8, True)]
     assert hidden_widths(marked, 1) == [32, 8]
-    unmarked = [dense("trunk", 32), dense("mid", 8), dense("price", 1), dense("segment", 3)]
-    assert hidden_widths(unmarked, 1) == [32, 8, 1]  # what old two-head recordings read (the miss)
+    # unmarked (older recordings, torch, JAX): the last layer is the output; a Dense(1) reading the
+    # same width as that head and read by no layer sits beside it (signals/widths.py, gapsf50),
+    # so the old miss (a one-unit bottleneck [32, 8, 1]) no longer reads
+    unmarked = [dense("trunk", 32, 10), dense("mid", 8, 32), dense("price", 1, 8), dense("segment", 3, 8)]
+    assert hidden_widths(unmarked, 1) == [32, 8]
+    # a Dense(1) in a chain (read by the next layer) is a hidden width still
+    chain = [dense("trunk", 32, 10), dense("neck", 1, 32), dense("out", 3, 1)]
+    assert hidden_widths(chain, 3) == [32, 1]
     # a single-output model's layers read the same with or without the marker
-    single = [dense("trunk", 32, False), dense("mid", 2, False), dense("out", 3, True)]
-    assert hidden_widths(single, 3) == hidden_widths([dense("trunk", 32), dense("mid", 2), dense("out", 3)], 3) == [32, 2]
+    single = [dense("trunk", 32, 10, False), dense("mid", 2, 32, False), dense("out", 3, 2, True)]
+    assert hidden_widths(single, 3) == hidden_widths([dense("trunk", 32, 10), dense("mid", 2, 32), dense("out", 3, 2)], 3) == [32, 2]
 
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
