@@ -13,23 +13,10 @@ from pathlib import Path
 
 import pytest
 
-import traindx
+from tests.console_logs import original_names as _keys
+from tests.console_logs import parsed_pairs as _pairs
+from tests.console_logs import read_lines as _read
 from traindx.readers.textlines import join_printed_dicts
-from traindx.readers.textlog import parse_text
-
-
-def _read(tmp_path: Path, lines: list[str], name: str = "train.log"):
-    (tmp_path / name).write_text("\n".join(lines) + "\n")
-    (run,) = traindx.read(tmp_path)
-    return run
-
-
-def _keys(run) -> dict[str, str]:
-    return {str(k): s.original_name for k, s in run.series.items()}
-
-
-def _pairs(text: str) -> list[dict]:
-    return [{k: v for k, v in r.items() if isinstance(k, str) and k != "epoch"} for _, r in parse_text(text)[0]]
 
 
 def test_tf_estimator_lines_are_training_steps_and_its_saved_dict_the_evaluation(tmp_path: Path) -> None:
